@@ -291,7 +291,7 @@ def _check_column(df: pd.DataFrame, col: Column, rep: ValidationReport) -> pd.Se
     elif col.kind == "datetime":
         out = _coerce_datetime(raw, col, missing, rep)
     else:
-        out = raw.where(raw.isna(), raw.astype(str))
+        out = raw.astype("str")  # pandas' string dtype keeps missing values missing
         if col.kind == "category" and col.allowed is not None:
             unknown = (~missing) & ~out.isin(col.allowed).to_numpy()
             if unknown.any():
@@ -327,7 +327,7 @@ def _coerce_datetime(raw: pd.Series, col: Column, missing: np.ndarray,
         rep.add("warning", "timezone", "times have no time zone; taken as UTC",
                 "write times with an offset (2024-03-01T14:00:00Z)", column=col.name)
         return raw.dt.tz_localize("UTC")
-    text = raw.where(raw.isna(), raw.astype(str))
+    text = raw.astype("str")
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     bad = parsed.isna().to_numpy() & ~missing
     rep.add("error", "type", "not a date/time", "write ISO 8601 dates (2024-03-01 or "

@@ -1,0 +1,101 @@
+"""Translations and locale-aware formatting (English, Spanish, Portuguese).
+
+Every user-facing string goes through a :class:`Translator`. Catalogues are the ``.po`` files
+under ``locales/<lang>/LC_MESSAGES/atalaya.po``; they are compiled in memory when first used,
+so no binary ``.mo`` file is committed or built. Dates and numbers follow the language through
+Babel (CLDR): ``es`` and ``pt`` write 1.234,5 (as most of South America does), ``en`` 1,234.5.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
+from geo.errors import ConfigError
+from geo.settings import LANGUAGES, PROJECT_ROOT
+
+DOMAIN = "atalaya"
+LOCALE_DIR = PROJECT_ROOT / "locales"
+#: The Babel locale used for formatting in each interface language.
+FORMAT_LOCALES = {"en": "en_US", "es": "es", "pt": "pt_BR"}
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "pt": "Português"}
+
+
+@lru_cache(maxsize=8)
+def _catalogue(language: str, locale_dir: Path) -> gettext.NullTranslations:
+    po = locale_dir / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if language == "en" or not po.exists():
+        return gettext.NullTranslations()
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=language)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return gettext.GNUTranslations(buf)
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Translate messages and format dates and numbers for one interface language.
+
+    Examples
+    --------
+    >>> t = Translator("es")
+    >>> t.number(1234.5, digits=1)
+    '1.234,5'
+    >>> Translator("en").number(1234567)
+    '1,234,567'
+    """
+
+    language: str
+    locale_dir: Path = field(default=LOCALE_DIR, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.language not in LANGUAGES:
+            raise ConfigError(
+                f"language {self.language!r} is not supported; expected one of "
+                f"{', '.join(LANGUAGES)}"
+            )
+
+    def __call__(self, message: str) -> str:
+        """Return ``message`` translated (the English text when no translation exists)."""
+        return _catalogue(self.language, self.locale_dir).gettext(message)
+
+    def n(self, singular: str, plural: str, count: int) -> str:
+        """Translate a message with a plural form chosen by ``count``."""
+        return _catalogue(self.language, self.locale_dir).ngettext(singular, plural, count)
+
+    @property
+    def locale(self) -> Locale:
+        """The Babel locale used for formatting."""
+        return Locale.parse(FORMAT_LOCALES[self.language])
+
+    def number(self, value: float, *, digits: int | None = None) -> str:
+        """Format a number with the language's separators (``digits`` fixes the decimals)."""
+        if digits is None:
+            return str(format_decimal(value, locale=self.locale))
+        fmt = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+        return str(format_decimal(value, format=fmt, locale=self.locale))
+
+    def date(self, value: date | datetime, *, style: str = "medium") -> str:
+        """Format a date (``short``, ``medium``, ``long``) as the language writes it."""
+        return str(format_date(value, format=style, locale=self.locale))
+
+    def datetime(self, value: datetime, *, style: str = "medium") -> str:
+        """Format a timezone-aware datetime in UTC, as the language writes it."""
+        return str(format_datetime(value, format=style, tzinfo="UTC", locale=self.locale))
+
+
+def translator(language: str) -> Translator:
+    """Return the :class:`Translator` for ``language`` (``en``, ``es`` or ``pt``)."""
+    return Translator(language)

@@ -1,0 +1,83 @@
+"""Shared fixtures: tiny synthetic layers built in code, and the rule for optional resources."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import LineString, Point, Polygon
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a resource is missing on a developer's clone; fail under CI=true."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def events() -> gpd.GeoDataFrame:
+    """Five valid events in Peru, Colombia, Bolivia, Paraguay and Guatemala."""
+    return gpd.GeoDataFrame(
+        {
+            "event_id": ["e1", "e2", "e3", "e4", "e5"],
+            "occurred_at": pd.to_datetime(
+                ["2023-01-05T10:00Z", "2023-02-11T00:00Z", "2023-03-01T23:30Z",
+                 "2024-07-19T12:00Z", "2024-12-31T08:15Z"], utc=True),
+            "event_type": ["seizure", "interdiction", "suspicious_flight", "seizure", "incident"],
+            "commodity": ["cocaine", "cocaine_base", "unknown", "cannabis", "cash"],
+            "quantity_kg": [312.0, 45.5, None, 1200.0, 0.0],
+            "country": ["PE", "CO", "BO", "PY", "GT"],
+            "source": ["DEVIDA", "Policía Nacional de Colombia", "FELCN", "SENAD", "press"],
+            "confidence": [0.9, 0.8, 0.5, 0.7, 0.6],
+            "description": ["Incautación en el VRAEM", None, "Avioneta sin plan de vuelo",
+                            "Carga en camión", "Petén"],
+        },
+        geometry=[Point(-74.2, -12.4), Point(-78.8, 1.8), Point(-65.1, -16.9),
+                  Point(-55.7, -22.5), Point(-90.1, 16.9)],
+        crs=4326,
+    )
+
+
+@pytest.fixture
+def routes() -> gpd.GeoDataFrame:
+    """Two valid routes: one flight, one sea lane."""
+    return gpd.GeoDataFrame(
+        {
+            "route_id": ["r1", "r2"],
+            "mode": ["air", "maritime"],
+            "origin": ["Apure", "Tumaco"],
+            "destination": ["Petén", "Guatemala Pacific"],
+            "first_seen": pd.to_datetime(["2020-01-01", "2021-06-01"], utc=True),
+            "last_seen": pd.to_datetime(["2024-01-01", "2024-06-01"], utc=True),
+            "confidence": [0.7, 0.6],
+            "source": ["JIATF-South", "Armada de Colombia"],
+        },
+        geometry=[LineString([(-69.0, 7.0), (-80.0, 12.0), (-90.0, 17.0)]),
+                  LineString([(-79.0, 1.9), (-84.0, 5.0), (-91.5, 13.5)])],
+        crs=4326,
+    )
+
+
+@pytest.fixture
+def candidates() -> gpd.GeoDataFrame:
+    """One valid runway candidate in Beni, Bolivia."""
+    rect = Polygon([(-65.0, -14.0), (-64.99, -14.0), (-64.99, -13.9998), (-65.0, -13.9998)])
+    return gpd.GeoDataFrame(
+        {
+            "candidate_id": ["c1"], "scene_id": ["s1"],
+            "detected_at": pd.to_datetime(["2024-05-01"], utc=True),
+            "score": [0.82], "length_m": [1080.0], "width_m": [22.0], "bearing_deg": [90.0],
+            "state": ["new"], "reason": ["1.1 km long, 22 m wide"],
+        },
+        geometry=[rect], crs=4326,
+    )

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from geo.errors import ConfigError
+from geo.i18n import LOCALE_DIR, Translator
+from tests.conftest import ROOT
+
+
+def _source_messages() -> set[str]:
+    found = set()
+    for sub in ("ui", "geo"):
+        for _f, _l, msg, _c, _ctx in extract_from_dir(
+            ROOT / sub, method_map=[("**.py", "python")], keywords={"t": None, "_": None}
+        ):
+            found.add(msg if isinstance(msg, str) else msg[0])
+    return found
+
+
+@pytest.mark.parametrize("language", ["es", "pt"])
+def test_every_message_in_the_code_is_translated(language):
+    with (LOCALE_DIR / language / "LC_MESSAGES" / "atalaya.po").open("rb") as fh:
+        catalog = read_po(fh, locale=language)
+    translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
+    missing = sorted(_source_messages() - translated)
+    assert not missing, f"untranslated in {language} (run `make messages`): {missing}"
+
+
+def test_translation_and_fallback():
+    assert Translator("es")("Events") == "Eventos"
+    assert Translator("pt")("Seizure") == "Apreensão"
+    assert Translator("en")("Events") == "Events"
+    assert Translator("es")("a message nobody wrote") == "a message nobody wrote"
+
+
+def test_dates_and_numbers_follow_the_language():
+    when = date(2024, 3, 5)
+    assert Translator("en").date(when) == "Mar 5, 2024"
+    assert Translator("es").date(when) == "5 mar 2024"
+    assert Translator("es").number(1234567.25, digits=2) == "1.234.567,25"
+    assert Translator("en").number(1234567.25, digits=2) == "1,234,567.25"
+    stamp = datetime(2024, 3, 5, 14, 30, tzinfo=UTC)
+    assert "14:30" in Translator("es").datetime(stamp)
+
+
+def test_unknown_language_is_refused():
+    with pytest.raises(ConfigError, match="'fr' is not supported"):
+        Translator("fr")
