@@ -11,7 +11,7 @@ from __future__ import annotations
 import gettext
 import io
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -93,7 +93,7 @@ class Translator:
 
     def datetime(self, value: datetime, *, style: str = "medium") -> str:
         """Format a timezone-aware datetime in UTC, as the language writes it."""
-        return str(format_datetime(value, format=style, tzinfo="UTC", locale=self.locale))
+        return str(format_datetime(value, format=style, tzinfo=UTC, locale=self.locale))
 
 
 def translator(language: str) -> Translator:

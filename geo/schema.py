@@ -33,7 +33,7 @@ Severity = Literal["error", "warning"]
 
 #: ISO 3166-1 alpha-2 country codes (from Babel's CLDR territory list, so no extra package).
 ISO_COUNTRIES: frozenset[str] = frozenset(
-    code for code in Locale("en").territories
+    code for code in map(str, Locale("en").territories)
     if len(code) == 2 and code.isalpha() and code not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"}
 )
 
@@ -322,11 +322,11 @@ def _allowed_hint(col: Column) -> str:
 def _coerce_datetime(raw: pd.Series, col: Column, missing: np.ndarray,
                      rep: ValidationReport) -> pd.Series:
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC")
+        return pd.Series(raw.dt.tz_convert("UTC"))
     if pd.api.types.is_datetime64_dtype(raw.dtype):
         rep.add("warning", "timezone", "times have no time zone; taken as UTC",
                 "write times with an offset (2024-03-01T14:00:00Z)", column=col.name)
-        return raw.dt.tz_localize("UTC")
+        return pd.Series(raw.dt.tz_localize("UTC"))
     text = raw.astype("str")
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     bad = parsed.isna().to_numpy() & ~missing
@@ -377,7 +377,8 @@ def _check_coordinates(coords: np.ndarray, index: np.ndarray, n: int,
     rep.add("error", "coordinates", "latitude beyond +/-90 but would fit as longitude",
             "latitude and longitude columns look swapped: exchange them", mask=swapped)
     _suspect_region_swap(x, y, rep)
-    return nonfinite | out | swapped
+    bad: np.ndarray = nonfinite | out | swapped
+    return bad
 
 
 def _suspect_region_swap(x: np.ndarray, y: np.ndarray, rep: ValidationReport) -> None:

@@ -81,3 +81,15 @@ def candidates() -> gpd.GeoDataFrame:
         },
         geometry=[rect], crs=4326,
     )
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated sample world of 3,000 events (seed 3), made once per test session."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("world")
+    subprocess.run([sys.executable, "-m", "geo.sample", "--seed", "3", "--events", "3000",
+                    "--out", str(out)], cwd=ROOT, check=True, timeout=300)
+    return out

@@ -10,9 +10,8 @@ from geo.settings import Settings, load_settings
 from geo.world import World, data_version, read_world
 
 
-@st.cache_resource(show_spinner=False)
 def get_settings() -> Settings:
-    """Process settings, read once from the environment."""
+    """Process settings from the environment (cheap: read on every run, never stale)."""
     return load_settings()
 
 

@@ -1,0 +1,55 @@
+"""Run every ``bench/bench_*.py`` in one process and write their tables to BENCHMARKS.md.
+
+Each benchmark module has ``run(quick: bool) -> list[Row]``; a row states a measured figure,
+the obvious baseline measured in the same run, and the machine's limit measured in the same run,
+so the ratios mean something on whatever machine ran them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import Row, table  # noqa: E402
+
+
+def main() -> None:
+    """Parse arguments, run the benchmarks, write the markdown file."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default="BENCHMARKS.md")
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    ap.add_argument("--only", default="", help="comma-separated module names (bench_sample,...)")
+    args = ap.parse_args()
+    names = sorted(p.stem for p in (ROOT / "bench").glob("bench_*.py"))
+    if args.only:
+        names = [n for n in names if n in args.only.split(",")]
+    sections = []
+    for name in names:
+        module = importlib.import_module(f"bench.{name}")
+        start = time.perf_counter()
+        rows: list[Row] = module.run(quick=args.quick)
+        took = time.perf_counter() - start
+        doc = (module.__doc__ or "").strip()
+        sections.append(f"## {name}\n\n{doc}\n\n{table(rows)}\n\n_{took:.1f} s in all._\n")
+        print(f"{name}: {len(rows)} rows in {took:.1f} s", file=sys.stderr)
+    head = (
+        "# Benchmarks\n\nWritten by `make bench` on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}. Every ratio compares "
+        "figures measured in this same run.\n"
+    )
+    Path(args.out).write_text(head + "\n" + "\n".join(sections), encoding="utf-8")
+    print(Path(args.out).read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()

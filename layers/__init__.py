@@ -1,0 +1,8 @@
+"""Data to map: GeoDataFrames in, folium/Leaflet objects out.
+
+No streamlit, no file I/O. This package is the only place where (lon, lat) becomes Leaflet's
+[lat, lon], and the only place user text is escaped for HTML and JavaScript
+(:func:`layers.escape.escape_text`).
+"""
+
+from __future__ import annotations

@@ -1,0 +1,176 @@
+"""Point a folium map at the app's own copies of Leaflet and its plugins.
+
+Folium 0.20 links every script and stylesheet from public CDNs. Air-gapped, a single CDN URL left
+behind leaves the map blank (streamlit-folium loads the scripts in order and stops at the first
+failure), so :func:`localize` rewrites every element's links to the files that
+``tools/install_assets.py`` copies from ``node_modules`` into ``static/vendor``, and refuses
+any URL it does not know.
+
+Notes
+-----
+The rewrite is per element instance (``element.default_js = [...]``), never the class list and
+never ``add_js_link`` (which mutates the class-level list shared by every map in the process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import folium
+from branca.element import Element, MacroElement
+from folium.template import Template
+
+from geo.errors import AtalayaError
+
+__all__ = [
+    "DROPPED_ASSETS",
+    "LOCAL_ASSETS",
+    "UnknownAssetError",
+    "localize",
+]
+
+_JSD = "https://cdn.jsdelivr.net"
+_CDNJS = "https://cdnjs.cloudflare.com/ajax/libs"
+
+#: CDN URL used by folium 0.20 -> path of the local copy under ``static/vendor``.
+#: ``tools/install_assets.py`` creates every one of these files.
+LOCAL_ASSETS: Mapping[str, str] = {
+    f"{_JSD}/npm/leaflet@1.9.3/dist/leaflet.js": "leaflet/dist/leaflet.js",
+    f"{_JSD}/npm/leaflet@1.9.3/dist/leaflet.css": "leaflet/dist/leaflet.css",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/dist/jquery.min.js",
+    f"{_JSD}/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js":
+        "bootstrap/dist/js/bootstrap.bundle.min.js",
+    f"{_JSD}/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css":
+        "bootstrap/dist/css/bootstrap.min.css",
+    f"{_JSD}/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css":
+        "fontawesome-free/css/all.min.css",
+    # 2.0.2 was never published to npm; 2.0.5 is the same plugin and works with folium.
+    f"{_CDNJS}/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js":
+        "leaflet.awesome-markers/dist/leaflet.awesome-markers.js",
+    f"{_CDNJS}/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css":
+        "leaflet.awesome-markers/dist/leaflet.awesome-markers.css",
+    f"{_JSD}/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css":
+        "folium/leaflet.awesome.rotate.min.css",
+    f"{_JSD}/gh/python-visualization/folium@main/folium/templates/leaflet_heat.min.js":
+        "folium/leaflet_heat.min.js",
+    f"{_CDNJS}/leaflet.markercluster/1.1.0/leaflet.markercluster.js":
+        "leaflet.markercluster/dist/leaflet.markercluster.js",
+    f"{_CDNJS}/leaflet.markercluster/1.1.0/MarkerCluster.css":
+        "leaflet.markercluster/dist/MarkerCluster.css",
+    f"{_CDNJS}/leaflet.markercluster/1.1.0/MarkerCluster.Default.css":
+        "leaflet.markercluster/dist/MarkerCluster.Default.css",
+    f"{_CDNJS}/leaflet.draw/1.0.2/leaflet.draw.js": "leaflet-draw/dist/leaflet.draw.js",
+    f"{_CDNJS}/leaflet.draw/1.0.2/leaflet.draw.css": "leaflet-draw/dist/leaflet.draw.css",
+}
+
+#: CDN URLs removed rather than replaced. Bootstrap 3 glyphicons are only used by awesome-markers
+#: icons with ``prefix="glyphicon"``; the app uses Font Awesome icons, and Bootstrap 3 is not
+#: installed, so the stylesheet is simply not linked.
+DROPPED_ASSETS: frozenset[str] = frozenset(
+    {"https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css"}
+)
+
+_ICON_PATH_KEY = "atalaya_icon_path"
+
+
+class UnknownAssetError(AtalayaError, ValueError):
+    """A map element links a script or stylesheet that has no local copy."""
+
+
+class _IconImagePath(MacroElement):
+    """Set ``L.Icon.Default.imagePath`` so default markers load the local images."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            L.Icon.Default.imagePath = {{ this.path|tojson }};
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._name = "AtalayaIconImagePath"
+        self.path = path
+
+
+def _walk(element: Element) -> Iterator[Element]:
+    yield element
+    for child in list(element._children.values()):
+        yield from _walk(child)
+
+
+def _rewrite(links: list[tuple[str, str]], base: str, unknown: list[str]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for name, url in links:
+        if url.startswith(base + "/"):
+            out.append((name, url))  # already local: localize() is idempotent
+        elif url in LOCAL_ASSETS:
+            out.append((name, f"{base}/{LOCAL_ASSETS[url]}"))
+        elif url not in DROPPED_ASSETS:
+            unknown.append(url)
+    return out
+
+
+def localize(m: folium.Map, *, base_url: str = "/app/static/vendor") -> folium.Map:
+    """Rewrite every script and stylesheet link of ``m`` to the app's local copies.
+
+    Parameters
+    ----------
+    m
+        The map, with all its layers, controls and plugins already added.
+    base_url
+        URL prefix of the vendored files (``static/vendor`` served by Streamlit at
+        ``/app/static/vendor``).
+
+    Returns
+    -------
+    folium.Map
+        The same map, for chaining.
+
+    Raises
+    ------
+    UnknownAssetError
+        Listing every linked URL that has no local copy, so a CDN URL never reaches the page.
+
+    Notes
+    -----
+    Call it last, after every element is added. It also sets ``L.Icon.Default.imagePath`` to the
+    local Leaflet images, before any marker is created. Calling it twice is harmless.
+
+    Examples
+    --------
+    >>> m = localize(folium.Map(tiles=None), base_url="/app/static/vendor")
+    >>> dict(m.default_js)["leaflet"]
+    '/app/static/vendor/leaflet/dist/leaflet.js'
+    """
+    base = base_url.rstrip("/")
+    unknown: list[str] = []
+    for element in _walk(m):
+        obj: Any = element
+        for attr in ("default_js", "default_css"):
+            links = getattr(obj, attr, None)
+            if links:
+                setattr(obj, attr, _rewrite(list(links), base, unknown))
+    if unknown:
+        listed = "\n  - ".join(dict.fromkeys(unknown))
+        raise UnknownAssetError(
+            f"the map links {len(set(unknown))} script(s)/stylesheet(s) with no local copy:\n"
+            f"  - {listed}\nAdd the package to package.json, copy its files in "
+            "tools/install_assets.py and map the URL in layers.assets.LOCAL_ASSETS, "
+            "or stop using that plugin."
+        )
+    _set_icon_path(m, f"{base}/leaflet/dist/images/")
+    return m
+
+
+def _set_icon_path(m: folium.Map, path: str) -> None:
+    children = m._children
+    existing = children.get(_ICON_PATH_KEY)
+    if isinstance(existing, _IconImagePath):
+        existing.path = path
+        return
+    m.add_child(_IconImagePath(path), name=_ICON_PATH_KEY)
+    # Run right after L.map() is created, before any marker builds its icon.
+    children.move_to_end(_ICON_PATH_KEY, last=False)

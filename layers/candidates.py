@@ -1,0 +1,105 @@
+"""Runway candidates: oriented rectangles coloured by state, popup with the detection facts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import folium
+import geopandas as gpd
+import shapely
+
+from layers.checks import require_layer
+from layers.escape import escape_text
+from layers.labels import label
+from layers.popup import escaped_column, field_aliases
+
+__all__ = ["CANDIDATE_COLORS", "build_candidates_layer", "legend_entries"]
+
+CANDIDATE_COLORS: Mapping[str, str] = {
+    "new": "#ff7f00",
+    "active": "#e31a1c",
+    "overgrown": "#4d9221",
+    "destroyed": "#737373",
+    "reopened": "#c51b7d",
+}
+_OTHER_COLOR = "#444444"
+POPUP_FIELDS = ("candidate_id", "score", "length_m", "width_m", "bearing_deg", "state",
+                "priority", "reason", "detected_at", "scene_id")
+_CATEGORY_FIELDS = frozenset({"state", "priority"})
+_DIGITS = {"score": 2, "length_m": 0, "width_m": 0, "bearing_deg": 0}
+
+
+def candidate_features(candidates: gpd.GeoDataFrame,
+                       labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """GeoJSON FeatureCollection with escaped popup properties, tooltip and colour."""
+    require_layer(candidates, layer="candidates", columns=("state",))
+    fields = [f for f in POPUP_FIELDS if f in candidates.columns]
+    cols = {
+        f: escaped_column(candidates[f], labels=labels or {}) if f in _CATEGORY_FIELDS
+        else escaped_column(candidates[f], digits=_DIGITS.get(f, 1))
+        for f in fields
+    }
+    states = candidates["state"].astype("string").fillna("").tolist()
+    geoms = shapely.set_precision(candidates.geometry.to_numpy(), 1e-6)
+    features = []
+    for i, geom in enumerate(geoms):
+        if geom is None or geom.is_empty:
+            continue
+        props: dict[str, Any] = {f: cols[f][i] for f in fields}
+        score = props.get("score", "")
+        props["_tip"] = f"{props['state']} {score}".strip()
+        props["_color"] = CANDIDATE_COLORS.get(states[i], _OTHER_COLOR)
+        features.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom),
+                         "properties": props})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _style(feature: dict[str, Any]) -> dict[str, Any]:
+    color = feature["properties"]["_color"]
+    return {"color": color, "weight": 2, "fillColor": color, "fillOpacity": 0.35}
+
+
+def build_candidates_layer(candidates: gpd.GeoDataFrame, *, name: str,
+                           labels: Mapping[str, str] | None = None,
+                           show: bool = True) -> folium.GeoJson:
+    """Build the runway candidates overlay (oriented polygons coloured by state).
+
+    Parameters
+    ----------
+    candidates
+        Candidates layer in EPSG:4326 (``geo.schema.CANDIDATES``).
+    name
+        Name shown in the layer control (escaped here).
+    labels
+        Translated state and field names; English defaults otherwise.
+    show
+        Whether the layer is on when the map opens.
+
+    Returns
+    -------
+    folium.GeoJson
+        Popup with score, length_m, width_m, bearing, state and reason, all escaped.
+
+    Notes
+    -----
+    Rectangles a few hundred metres long are invisible below zoom ~9; the legend and the
+    popup make them findable, and a later issue may add a point symbol at low zoom.
+    """
+    data = candidate_features(candidates, labels)
+    fields = [f for f in POPUP_FIELDS if f in candidates.columns]
+    layer = folium.GeoJson(
+        data, name=escape_text(name), show=show, overlay=True, control=True,
+        style_function=_style,
+        highlight_function=lambda _f: {"weight": 4, "fillOpacity": 0.6},
+    )
+    if data["features"]:
+        folium.GeoJsonTooltip(fields=["_tip"], labels=False).add_to(layer)
+        folium.GeoJsonPopup(fields=fields, aliases=field_aliases(fields, labels),
+                            max_width=340).add_to(layer)
+    return layer
+
+
+def legend_entries(labels: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """Return (translated state, colour) pairs for the legend."""
+    return [(label(labels, s), c) for s, c in CANDIDATE_COLORS.items()]

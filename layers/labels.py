@@ -1,0 +1,78 @@
+"""English fall-backs for every string the map shows; the UI passes translated ones.
+
+``layers/`` knows no language: builders take a ``labels`` mapping (layer names, field names,
+category values) and fall back to the English text here for any key that is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["DEFAULT_LABELS", "label"]
+
+DEFAULT_LABELS: Mapping[str, str] = {
+    # layers
+    "events": "Events",
+    "routes": "Trafficking routes",
+    "candidates": "Runway candidates",
+    "aerodromes": "Registered aerodromes",
+    "borders": "Land and borders (offline)",
+    "online_basemap": "OpenStreetMap (online)",
+    "legend": "Legend",
+    # fields
+    "event_type": "Type",
+    "occurred_at": "Date",
+    "commodity": "Commodity",
+    "quantity_kg": "Quantity (kg)",
+    "country": "Country",
+    "source": "Source",
+    "confidence": "Confidence",
+    "description": "Description",
+    "mode": "Mode",
+    "origin": "Origin",
+    "destination": "Destination",
+    "first_seen": "First seen",
+    "last_seen": "Last seen",
+    "volume_kg_year": "Volume (kg/year)",
+    "score": "Score",
+    "length_m": "Length (m)",
+    "width_m": "Width (m)",
+    "bearing_deg": "Bearing (°)",
+    "state": "State",
+    "priority": "Priority",
+    "reason": "Reason",
+    "ident": "Code",
+    "name": "Name",
+    "runway_length_m": "Runway length (m)",
+    "surface": "Surface",
+    "coordinates": "Coordinates",
+    # category values
+    "seizure": "Seizure",
+    "interdiction": "Interdiction",
+    "incident": "Incident",
+    "suspicious_flight": "Suspicious flight",
+    "lab_dismantled": "Lab dismantled",
+    "air": "Air",
+    "maritime": "Maritime",
+    "land": "Land",
+    "river": "River",
+    "intermodal": "Intermodal",
+    "new": "New",
+    "active": "Active",
+    "overgrown": "Overgrown",
+    "destroyed": "Destroyed",
+    "reopened": "Reopened",
+}
+
+
+def label(labels: Mapping[str, str] | None, key: str) -> str:
+    """Return the (unescaped) text for ``key``: the caller's, else English, else the key.
+
+    Examples
+    --------
+    >>> label({"events": "Eventos"}, "events"), label(None, "routes"), label({}, "odd_value")
+    ('Eventos', 'Trafficking routes', 'odd value')
+    """
+    if labels is not None and key in labels:
+        return labels[key]
+    return DEFAULT_LABELS.get(key, key.replace("_", " "))

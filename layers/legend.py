@@ -1,0 +1,133 @@
+"""A legend control in a corner of the map, listing each layer's symbols.
+
+Labels are passed in (translated by the UI) and escaped here; the legend is an ``L.Control``
+created by script, so it works both in a standalone HTML map and inside streamlit-folium.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from branca.element import MacroElement
+from folium.template import Template
+
+from layers.escape import escape_text
+
+__all__ = ["Legend", "LegendItem", "LegendSection", "build_legend"]
+
+Symbol = Literal["point", "square", "line", "polygon"]
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    """One symbol: raw (unescaped) label, CSS colour, symbol kind and optional dash pattern."""
+
+    label: str
+    color: str
+    symbol: Symbol = "point"
+    dash: str | None = None
+
+
+@dataclass(frozen=True)
+class LegendSection:
+    """A titled group of symbols (one per layer)."""
+
+    title: str
+    items: tuple[LegendItem, ...]
+
+
+def _swatch(item: LegendItem) -> str:
+    # Colours come from our own constants, never from user data.
+    if item.symbol == "line":
+        dash = f' stroke-dasharray="{item.dash}"' if item.dash else ""
+        return (f'<svg width="22" height="10"><line x1="1" y1="5" x2="21" y2="5" '
+                f'stroke="{item.color}" stroke-width="3"{dash}/></svg>')
+    if item.symbol == "polygon":
+        return (f'<svg width="22" height="12"><rect x="3" y="1" width="16" height="10" '
+                f'fill="{item.color}" fill-opacity="0.4" stroke="{item.color}" '
+                f'stroke-width="2"/></svg>')
+    if item.symbol == "square":
+        return (f'<svg width="22" height="12"><rect x="6" y="1" width="10" height="10" '
+                f'fill="{item.color}"/></svg>')
+    return (f'<svg width="22" height="12"><circle cx="11" cy="6" r="5" fill="{item.color}" '
+            f'stroke="#fff" stroke-width="1"/></svg>')
+
+
+def legend_html(sections: Sequence[LegendSection], *, title: str | None = None) -> str:
+    """Inner HTML of the legend, every label escaped; clicking the title folds the body."""
+    parts = []
+    if title:
+        parts.append('<div class="atalaya-legend-title" style="font-weight:600;cursor:pointer">'
+                     f"{escape_text(title)} &#9662;</div>")
+    parts.append('<div class="atalaya-legend-body">')
+    for section in sections:
+        parts.append(f'<div style="font-weight:600;margin-top:4px">{escape_text(section.title)}'
+                     "</div>")
+        parts.extend(
+            f'<div style="display:flex;align-items:center;gap:4px;line-height:14px">'
+            f"{_swatch(item)}<span>{escape_text(item.label)}</span></div>"
+            for item in section.items
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+class Legend(MacroElement):
+    """The legend as a Leaflet control (class ``atalaya-legend``), collapsible on click."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
+        {{ this.get_name() }}.onAdd = function () {
+          var div = L.DomUtil.create("div", "atalaya-legend leaflet-control-layers");
+          div.style.cssText = "padding:6px 8px;font-size:11px;max-height:45vh;overflow:auto;"
+            + "background:rgba(255,255,255,0.92)";
+          div.innerHTML = {{ this.html|tojson }};
+          var title = div.querySelector(".atalaya-legend-title");
+          var body = div.querySelector(".atalaya-legend-body");
+          if (title) {
+            // Folded from the start on phone-sized maps; a click on the title toggles it.
+            if (this._map.getSize().x < 600) { body.style.display = "none"; }
+            L.DomEvent.on(title, "click", function () {
+              body.style.display = body.style.display === "none" ? "" : "none";
+            });
+          }
+          L.DomEvent.disableClickPropagation(div);
+          L.DomEvent.disableScrollPropagation(div);
+          return div;
+        };
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html: str, *, position: str = "bottomleft") -> None:
+        super().__init__()
+        self._name = "AtalayaLegend"
+        self.html = html
+        self.position = position
+
+
+def build_legend(sections: Sequence[LegendSection], *, title: str | None = None,
+                 position: str = "bottomleft") -> Legend:
+    """Build the legend control.
+
+    Parameters
+    ----------
+    sections
+        One section per layer with raw (unescaped) labels; they are escaped here.
+    title
+        Optional heading ("Legend", translated).
+    position
+        Map corner: ``topleft``, ``topright``, ``bottomleft`` or ``bottomright``.
+
+    Examples
+    --------
+    >>> leg = build_legend([LegendSection("Events", (LegendItem("<b>", "#f00"),))])
+    >>> "&lt;b&gt;" in leg.html and "<b>" not in leg.html
+    True
+    """
+    return Legend(legend_html(sections, title=title), position=position)

@@ -1,0 +1,73 @@
+"""Popup and tooltip content: formatted, escaped cell values and field names.
+
+Every value is escaped here with :func:`layers.escape.escape_text`, once; the strings returned
+are safe to place as HTML and inside folium's JavaScript strings and template literals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+import pandas as pd
+
+from layers.escape import escape_text
+from layers.labels import label
+
+__all__ = ["escaped_column", "field_aliases", "format_value"]
+
+
+def format_value(value: object, *, digits: int = 1) -> str:
+    """Format one cell for display and escape it.
+
+    Timestamps become ``YYYY-MM-DD HH:MM UTC`` (date only at midnight), floats are rounded to
+    ``digits`` decimals, missing values (None, NaN, NaT, pd.NA) become the empty string.
+
+    Examples
+    --------
+    >>> format_value(pd.Timestamp("2024-03-01T14:05Z")), format_value(1234.56), format_value(None)
+    ('2024-03-01 14:05 UTC', '1234.6', '')
+    """
+    if value is None or value is pd.NaT or value is pd.NA:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "" if math.isnan(value) else escape_text(value)
+    if isinstance(value, datetime):
+        ts = pd.Timestamp(value)
+        if ts.tzinfo is not None:
+            ts = ts.tz_convert("UTC")
+        if (ts.hour, ts.minute, ts.second) == (0, 0, 0):
+            return ts.strftime("%Y-%m-%d")
+        return ts.strftime("%Y-%m-%d %H:%M") + (" UTC" if ts.tzinfo is not None else "")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return escape_text(f"{value:.{digits}f}")
+    return escape_text(value)
+
+
+def escaped_column(series: pd.Series, *, digits: int = 1,
+                   labels: Mapping[str, str] | None = None) -> list[str]:
+    """Format and escape a whole column; with ``labels``, values are translated first.
+
+    Parameters
+    ----------
+    series
+        Any column of a layer.
+    digits
+        Decimals kept for float values.
+    labels
+        When given, each value is looked up as a label key (category values such as
+        ``"seizure"``) before escaping.
+    """
+    if labels is not None:
+        return [
+            "" if pd.isna(v) else escape_text(label(labels, str(v))) for v in series.tolist()
+        ]
+    return [format_value(v, digits=digits) for v in series.tolist()]
+
+
+def field_aliases(fields: Sequence[str], labels: Mapping[str, str] | None) -> list[str]:
+    """Escaped, translated names of ``fields`` for popup headers."""
+    return [escape_text(label(labels, f)) for f in fields]

@@ -1,0 +1,145 @@
+"""A running app and a real headless Chromium (Debian's package) driven by Playwright.
+
+Every request the browser makes is recorded so a test can prove nothing left 127.0.0.1; every
+test saves a screenshot to ``artifacts/browser/`` (and one on failure).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.conftest import ROOT, require
+
+ARTIFACTS = ROOT / "artifacts" / "browser"
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--disable-features=Translate,OptimizationHints,MediaRouter",
+]
+LOCAL_HOSTS = {"127.0.0.1"}
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("ATALAYA_CHROMIUM"), "/usr/bin/chromium",
+                      shutil.which("chromium")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class App:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_app(data_dir: Path, log: Path, extra_env: dict[str, str] | None = None) -> App:
+    port = _free_port()
+    env = {**os.environ, "ATALAYA_DATA_DIR": str(data_dir), "ATALAYA_LANGUAGE": "en",
+           **(extra_env or {})}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false"]
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return App(url, proc, log)
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("streamlit did not become healthy in 90 s")
+
+
+@pytest.fixture(scope="session")
+def app(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    log = tmp_path_factory.mktemp("app") / "streamlit.log"
+    running = start_app(small_world, log)
+    yield running
+    running.process.terminate()
+    try:
+        running.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        running.process.kill()
+
+
+@dataclass
+class Recorder:
+    urls: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def foreign(self) -> list[str]:
+        out = []
+        for url in self.urls:
+            parsed = urlparse(url)
+            if parsed.scheme in {"data", "blob", "about"}:
+                continue
+            if parsed.hostname not in LOCAL_HOSTS:
+                out.append(url)
+        return out
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    path = chromium_path()
+    require(path is not None, "Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest) -> Iterator[tuple[object, Recorder]]:
+    """A fresh 1280x800 page whose every request, console error and dialog is recorded."""
+    rec = Recorder()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    context.on("request", lambda req: rec.urls.append(req.url))
+    pg = context.new_page()
+    pg.on("console", lambda msg: rec.console_errors.append(msg.text) if msg.type == "error"
+          else None)
+    pg.on("dialog", lambda d: (rec.dialogs.append(d.message), d.dismiss()))
+    yield pg, rec
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = request.node.name.replace("/", "_")
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    try:
+        pg.screenshot(path=str(ARTIFACTS / f"{name}{'-FAILED' if failed else ''}.png"),
+                      full_page=True)
+    finally:
+        context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep

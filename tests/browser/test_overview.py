@@ -1,0 +1,99 @@
+"""What a user sees: the overview map in a real headless Chromium, fully offline."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
+LAYER_CONTROL = ".leaflet-control-layers:not(.atalaya-legend)"
+
+# Finds the folium map object in the component's frame and describes what is drawn on it.
+DESCRIBE_MAP = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const overlays = [...document.querySelectorAll('.leaflet-control-layers-overlays label')]
+    .map(l => ({name: l.textContent.trim(), on: l.querySelector('input').checked}));
+  let features = 0;
+  map.eachLayer(l => { if (l.feature) features += 1; });
+  const events = document.querySelector('canvas[data-atalaya-layer="events"]');
+  return {overlays, features, zoom: map.getZoom(), center: map.getCenter(),
+          eventsDrawn: events ? Number(events.dataset.drawn || 0) : -1,
+          tiles: document.querySelectorAll('img.leaflet-tile').length};
+}"""
+
+
+def open_map(page, url: str):
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector(MAP_FRAME, timeout=60_000)
+    frame = page.frame_locator(MAP_FRAME)
+    frame.locator(".leaflet-container").wait_for(timeout=60_000)
+    frame.locator(LAYER_CONTROL).wait_for(timeout=30_000)
+    handle = page.query_selector(MAP_FRAME).content_frame()
+    handle.wait_for_function(
+        "() => { const c = document.querySelector('canvas[data-atalaya-layer=\"events\"]');"
+        " return c && Number(c.dataset.drawn) > 0; }", timeout=30_000)
+    return frame, handle
+
+
+def test_overview_map_draws_every_layer_offline(app, page):
+    pg, rec = page
+    frame, handle = open_map(pg, app.url)
+    state = handle.evaluate(DESCRIBE_MAP)
+    names = [o["name"] for o in state["overlays"]]
+    for expected in ("Events", "Trafficking routes", "Runway candidates", "Registered aerodromes"):
+        assert expected in names, names
+    assert all(o["on"] for o in state["overlays"] if o["name"] != "OpenStreetMap (online)")
+    assert state["eventsDrawn"] > 1000
+    assert state["features"] > 100  # routes, candidates, aerodromes and land polygons
+    assert state["tiles"] == 0  # offline basemap: no tile images at all
+    assert frame.locator(".atalaya-legend").is_visible()
+    pg.wait_for_timeout(500)
+    assert rec.foreign() == [], f"requests left 127.0.0.1: {rec.foreign()}"
+    assert not rec.dialogs
+
+
+def test_layers_toggle_from_the_layer_control(app, page):
+    pg, rec = page
+    frame, handle = open_map(pg, app.url)
+    before = handle.evaluate(DESCRIBE_MAP)
+    frame.locator(LAYER_CONTROL).hover()
+    frame.locator(".leaflet-control-layers-overlays label", has_text="Events").click()
+    handle.wait_for_function(
+        "() => !document.querySelector('canvas[data-atalaya-layer=\"events\"]')"
+        " || Number(document.querySelector('canvas[data-atalaya-layer=\"events\"]')"
+        ".dataset.drawn) === 0", timeout=10_000)
+    frame.locator(".leaflet-control-layers-overlays label",
+                  has_text="Registered aerodromes").click()
+    after = handle.evaluate(DESCRIBE_MAP)
+    assert after["features"] < before["features"]
+    off = {o["name"] for o in after["overlays"] if not o["on"]}
+    assert {"Events", "Registered aerodromes"} <= off
+    assert rec.foreign() == []
+
+
+def test_language_switch_in_the_browser(app, page):
+    pg, rec = page
+    open_map(pg, app.url)
+    pg.get_by_text("English", exact=True).click()
+    pg.get_by_role("option", name="Español").click()
+    pg.get_by_role("heading", name="Mapa general").wait_for(timeout=30_000)
+    _frame, handle = open_map(pg, app.url + "/?")  # the map re-renders with Spanish names
+    assert rec.foreign() == []
+
+
+def test_phone_width_still_shows_the_map(app, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    urls: list[str] = []
+    context.on("request", lambda req: urls.append(req.url))
+    pg = context.new_page()
+    try:
+        _frame, handle = open_map(pg, app.url)
+        assert handle.evaluate(DESCRIBE_MAP)["eventsDrawn"] > 0
+    finally:
+        from tests.browser.conftest import ARTIFACTS
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "overview-phone.png"), full_page=True)
+        context.close()
+    assert all(u.startswith(("http://127.0.0.1", "data:", "blob:", "about:")) for u in urls)

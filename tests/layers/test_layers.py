@@ -1,0 +1,101 @@
+"""Each GeoJSON layer rendered alone: names, popups, styles and escaping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import folium
+import geopandas as gpd
+import pytest
+
+from layers.aerodromes import build_aerodromes_layer
+from layers.assets import localize
+from layers.candidates import build_candidates_layer
+from layers.routes import build_routes_layer, route_features
+from tests.layers.conftest import HOSTILE, appears_escaped, external_urls, poison
+
+Builder = Callable[..., folium.GeoJson]
+CASES = {
+    "routes": (build_routes_layer, ("origin", "destination", "source")),
+    "candidates": (build_candidates_layer, ("reason", "scene_id")),
+    "aerodromes": (build_aerodromes_layer, ("name", "surface")),
+}
+
+
+def render(layer: folium.GeoJson) -> str:
+    m = folium.Map(tiles=None)
+    layer.add_to(m)
+    folium.LayerControl().add_to(m)
+    return localize(m).get_root().render()
+
+
+@pytest.fixture
+def frames(routes: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
+           aerodromes: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    return {"routes": routes, "candidates": candidates, "aerodromes": aerodromes}
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+def test_layer_renders_with_its_name_offline(kind: str,
+                                            frames: dict[str, gpd.GeoDataFrame]) -> None:
+    build, _ = CASES[kind]
+    html = render(build(frames[kind], name=f"Capa {kind}"))
+    assert f'"Capa {kind}" :' in html  # listed in the layer control
+    assert "bindPopup" in html
+    assert "bindTooltip" in html
+    assert external_urls(html) == []
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+def test_hostile_text_only_appears_escaped(kind: str,
+                                           frames: dict[str, gpd.GeoDataFrame]) -> None:
+    build, columns = CASES[kind]
+    html = render(build(poison(frames[kind], columns), name="<i>layer</i>",
+                        labels={"reason": "<b>why</b>", "name": "${x}"}))
+    for raw in (*HOSTILE, "<i>layer</i>", "<b>why</b>"):
+        assert raw not in html, raw
+    for raw in HOSTILE:
+        assert appears_escaped(html, raw), raw
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+def test_empty_layer_renders(kind: str, frames: dict[str, gpd.GeoDataFrame]) -> None:
+    build, _ = CASES[kind]
+    html = render(build(frames[kind].iloc[:0], name="empty"))
+    assert '"empty" :' in html
+
+
+def test_routes_are_coloured_by_mode_and_carry_arrowheads(routes: gpd.GeoDataFrame) -> None:
+    data = route_features(routes, {"air": "Aérea"})
+    air, sea = data["features"]
+    assert air["properties"]["mode"] == "Aérea"
+    assert air["properties"]["_color"] != sea["properties"]["_color"]
+    assert air["properties"]["_dash"]
+    assert sea["properties"]["_dash"] is None
+    # The line itself, then the arrowheads at the middle and at the destination end.
+    parts = air["geometry"]["coordinates"]
+    assert len(parts) == 3
+    assert parts[0] == [list(c) for c in routes.geometry[0].coords]
+    assert parts[2][1] == pytest.approx([-90.0, 17.0])  # tip at the destination
+
+
+def test_route_weight_follows_volume(routes: gpd.GeoDataFrame) -> None:
+    routes["volume_kg_year"] = [100.0, 10_000.0]
+    small, big = route_features(routes)["features"]
+    assert small["properties"]["_weight"] < big["properties"]["_weight"]
+
+
+def test_candidate_popup_fields(candidates: gpd.GeoDataFrame) -> None:
+    html = render(build_candidates_layer(candidates, name="c"))
+    for field in ("Score", "Length (m)", "Width (m)", "Bearing (°)", "State", "Reason"):
+        assert f'"{field}"' in html or field.replace("°", "\\u00b0") in html, field
+    assert '"0.82"' in html
+    assert '"1080"' in html
+    assert '"New"' in html
+
+
+def test_aerodrome_popup_fields(aerodromes: gpd.GeoDataFrame) -> None:
+    html = render(build_aerodromes_layer(aerodromes, name="a"))
+    assert "new L.CircleMarker(latlng, opts)" in html
+    for value in ("SKBO", "3800", "Runway length (m)", "Surface"):
+        assert value in html

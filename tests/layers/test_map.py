@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pytest
+
+from layers.labels import DEFAULT_LABELS
+from layers.map import build_overview_map
+from tests.layers.conftest import HOSTILE, appears_escaped, external_urls, poison
+
+LAYER_KEYS = ("events", "routes", "candidates", "aerodromes", "borders")
+
+
+@pytest.fixture
+def world(events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
+          aerodromes: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    return {"events": events, "routes": routes, "candidates": candidates,
+            "aerodromes": aerodromes}
+
+
+def test_overview_lists_every_layer_offline(world: dict[str, gpd.GeoDataFrame]) -> None:
+    html = build_overview_map(**world, labels={}).get_root().render()
+    for key in LAYER_KEYS:
+        assert f"{json.dumps(DEFAULT_LABELS[key])} :" in html, key
+    assert external_urls(html) == []
+    assert "atalaya-legend" in html
+    assert "L.control.layers(" in html
+    assert "/app/static/basemap/countries-50m.geojson" in html
+    assert "prefer_canvas" not in html
+    assert '"preferCanvas": true' in html
+    assert '"maxZoom": 18' in html
+    assert '"zoom": 3' in html
+
+
+def test_basemap_is_fetched_not_embedded(world: dict[str, gpd.GeoDataFrame]) -> None:
+    html = build_overview_map(**world, labels={}).get_root().render()
+    assert "Venezuela" not in html
+    assert "fetch(url)" in html
+
+
+def test_translated_labels_are_used(world: dict[str, gpd.GeoDataFrame]) -> None:
+    labels = {"events": "Eventos", "routes": "Rutas", "seizure": "Incautación",
+              "legend": "Leyenda"}
+    html = build_overview_map(**world, labels=labels).get_root().render()
+    for text in ('"Eventos" :', '"Rutas" :', "Incautaci", "Leyenda"):
+        assert text in html
+    assert '"Runway candidates" :' in html  # absent key: English fall-back
+
+
+def test_online_tiles_only_when_enabled(world: dict[str, gpd.GeoDataFrame]) -> None:
+    offline = build_overview_map(**world, labels={}).get_root().render()
+    assert "tile.openstreetmap.org" not in offline
+    online = build_overview_map(**world, labels={}, online_tiles=True).get_root().render()
+    assert "tile.openstreetmap.org" in online
+    assert '"OpenStreetMap (online)" :' in online
+    allowed = {"openstreetmap.org"}
+    for url in external_urls(online):
+        assert any(host in url for host in allowed), url
+
+
+def test_asset_base_is_respected(world: dict[str, gpd.GeoDataFrame]) -> None:
+    html = build_overview_map(**world, labels={}, asset_base="/base/static/").get_root().render()
+    assert "/base/static/vendor/leaflet/dist/leaflet.js" in html
+    assert "/base/static/basemap/world-110m.geojson" in html
+    assert "/app/static" not in html
+
+
+def test_hostile_text_everywhere_is_escaped(world: dict[str, gpd.GeoDataFrame]) -> None:
+    bad = {
+        "events": poison(world["events"], ("description", "source")),
+        "routes": poison(world["routes"], ("origin", "destination", "source")),
+        "candidates": poison(world["candidates"], ("reason",)),
+        "aerodromes": poison(world["aerodromes"], ("name", "surface")),
+    }
+    labels = {"events": HOSTILE[0], "legend": HOSTILE[1]}
+    html = build_overview_map(**bad, labels=labels).get_root().render()
+    for raw in HOSTILE:
+        assert raw not in html, raw
+        assert appears_escaped(html, raw), raw
+
+
+def test_empty_layers_still_build(world: dict[str, gpd.GeoDataFrame]) -> None:
+    empty = {k: v.iloc[:0] for k, v in world.items()}
+    html = build_overview_map(**empty, labels={}).get_root().render()
+    assert f"{json.dumps(DEFAULT_LABELS['events'])} :" in html
