@@ -1,0 +1,1 @@
+"""Benchmarks: one script per area; ``bench/run.py`` writes BENCHMARKS.md."""

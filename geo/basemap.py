@@ -15,11 +15,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
+import shapely.affinity
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import DataNotFoundError, SchemaError
 
-__all__ = ["decode_topojson", "read_topojson"]
+__all__ = ["decode_topojson", "polygonal_parts", "read_topojson", "split_antimeridian"]
 
 
 def _decode_arcs(topology: dict[str, Any]) -> list[np.ndarray]:
@@ -107,6 +108,10 @@ def decode_topojson(topology: dict[str, Any], object_name: str) -> gpd.GeoDataFr
     geoms: list[BaseGeometry] = []
     for member in members:
         geom = _geometry(member, arcs)
+        if geom is not None:
+            geom = split_antimeridian(geom)
+            if geom is not None and not geom.is_valid:
+                geom = polygonal_parts(shapely.make_valid(geom))
         if geom is None:
             continue
         row = dict(member.get("properties") or {})
@@ -144,3 +149,57 @@ def read_topojson(path: str | Path, object_name: str) -> gpd.GeoDataFrame:
         raise DataNotFoundError(f"TopoJSON file {p} not found; run `npm ci` to install world-atlas")
     with p.open(encoding="utf-8") as fh:
         return decode_topojson(json.load(fh), object_name)
+
+
+def split_antimeridian(geom: BaseGeometry) -> BaseGeometry | None:
+    """Cut polygon parts whose rings jump across the antimeridian (world-atlas keeps them whole).
+
+    Geometry in and out is EPSG:4326 degrees; the result lies within lon [-180, 180]. A ring
+    that steps from +179.9 to -179.9 degrees would be drawn on a plane as an edge spanning the
+    whole map. Each such ring is unwrapped to a continuous longitude (a ring that circles a pole
+    is closed along the pole), then the polygon is cut into the [-180, 180] window from its
+    copies shifted by -360, 0 and +360 degrees.
+
+    Examples
+    --------
+    >>> fiji = shapely.Polygon([(179, -17), (-179, -17), (-179, -16), (179, -16)])
+    >>> cut = split_antimeridian(fiji)
+    >>> cut.geom_type, round(cut.area, 6), cut.bounds
+    ('MultiPolygon', 2.0, (-180.0, -17.0, 180.0, -16.0))
+    """
+    if geom.is_empty or geom.bounds[2] - geom.bounds[0] <= 180.0:
+        return geom  # nothing jumps across 180 degrees: keep the geometry as it is
+    out: list[BaseGeometry] = []
+    for part in shapely.get_parts(geom):
+        if part.geom_type != "Polygon" or part.bounds[2] - part.bounds[0] <= 180.0:
+            out.extend(shapely.get_parts(polygonal_parts(part)) if part.geom_type != "Polygon"
+                       else [part])
+            continue
+        rings = [_unwrap_ring(r) for r in (part.exterior, *part.interiors)]
+        whole = shapely.make_valid(shapely.Polygon(rings[0], rings[1:]))
+        for dx in (-360.0, 0.0, 360.0):
+            moved = shapely.affinity.translate(whole, xoff=dx)
+            out.extend(p for p in shapely.get_parts(
+                shapely.clip_by_rect(moved, -180.0, -90.0, 180.0, 90.0))
+                if p.geom_type == "Polygon" and not p.is_empty)
+    if not out:
+        return None
+    return polygonal_parts(shapely.make_valid(shapely.MultiPolygon(out)))
+
+
+def _unwrap_ring(ring: BaseGeometry) -> np.ndarray:
+    xy: np.ndarray = shapely.get_coordinates(ring)
+    xy[:, 0] = np.unwrap(xy[:, 0], period=360.0)
+    if abs(xy[-1, 0] - xy[0, 0]) > 180.0:  # circles a pole: close the ring along it
+        pole = -90.0 if xy[:, 1].mean() < 0 else 90.0
+        xy = np.vstack([xy, [[xy[-1, 0], pole], [xy[0, 0], pole]], xy[:1]])
+    return xy
+
+
+def polygonal_parts(geom: BaseGeometry) -> BaseGeometry | None:
+    """Keep only the polygon parts of ``geom`` (clipping can leave slivers as lines or points)."""
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    if not parts:
+        return None
+    polys = [p for g in parts for p in shapely.get_parts(g)]
+    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)

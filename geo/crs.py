@@ -10,8 +10,8 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pyproj
+import shapely
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 
 from geo.errors import CRSError
 
@@ -54,7 +54,8 @@ def require_crs(gdf: gpd.GeoDataFrame, expected: int = 4326, *, what: str = "dat
 def _to_utm(geom: BaseGeometry) -> BaseGeometry:
     c = geom.centroid
     tr = pyproj.Transformer.from_crs(WGS84, utm_epsg(c.x, c.y), always_xy=True)
-    return transform(tr.transform, geom)
+    out: BaseGeometry = shapely.transform(geom, tr.transform, interleaved=False)
+    return out
 
 
 def length_m(geom: BaseGeometry) -> float:

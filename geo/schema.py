@@ -262,7 +262,7 @@ SCHEMAS: dict[str, LayerSchema] = {
 
 
 def empty_layer(schema: LayerSchema) -> gpd.GeoDataFrame:
-    """An empty, valid GeoDataFrame with the contract's columns, in EPSG:4326."""
+    """Return an empty, valid GeoDataFrame with the contract's columns, in EPSG:4326."""
     return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in schema.column_names},
                             geometry=gpd.GeoSeries([], crs=4326), crs=4326)
 

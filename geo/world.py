@@ -48,12 +48,12 @@ class World:
     notes: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
-        """The layer called ``name`` (``events``, ``routes`` ...)."""
+        """Return the layer called ``name`` (``events``, ``routes`` ...)."""
         return self.layers[name]
 
 
 def data_version(data_dir: Path) -> tuple[tuple[str, int, int], ...]:
-    """A cheap fingerprint of a data folder: (file, size, mtime_ns) of each layer file.
+    """Return a cheap fingerprint of a data folder: (file, size, mtime_ns) of each layer file.
 
     Used as a cache key: it changes whenever a layer file is rewritten.
     """

@@ -16,7 +16,7 @@ from layers.popup import escaped_column, field_aliases
 
 __all__ = ["AERODROME_COLOR", "build_aerodromes_layer"]
 
-AERODROME_COLOR = "#08306b"
+AERODROME_COLOR = "#334155"
 POPUP_FIELDS = ("ident", "name", "country", "runway_length_m", "surface", "kind")
 
 
@@ -29,7 +29,7 @@ def aerodrome_features(aerodromes: gpd.GeoDataFrame) -> dict[str, Any]:
         length = aerodromes["runway_length_m"].to_numpy(dtype="float64", na_value=np.nan)
     else:
         length = np.full(len(aerodromes), np.nan)
-    radius = np.where(np.isfinite(length), np.clip(2.0 + length / 1000.0, 2.0, 6.0), 2.5)
+    radius = np.where(np.isfinite(length), np.clip(1.0 + length / 1200.0, 1.5, 4.0), 1.5)
     geoms = aerodromes.geometry.to_numpy()
     xs, ys = shapely.get_x(geoms), shapely.get_y(geoms)
     features = []
@@ -49,8 +49,8 @@ def aerodrome_features(aerodromes: gpd.GeoDataFrame) -> dict[str, Any]:
 
 
 def _style(feature: dict[str, Any]) -> dict[str, Any]:
-    return {"radius": feature["properties"]["_radius"], "color": "#ffffff", "weight": 1,
-            "fillColor": AERODROME_COLOR, "fillOpacity": 0.9}
+    return {"radius": feature["properties"]["_radius"], "color": AERODROME_COLOR, "weight": 0.5,
+            "fillColor": AERODROME_COLOR, "fillOpacity": 0.55}
 
 
 def build_aerodromes_layer(aerodromes: gpd.GeoDataFrame, *, name: str,
@@ -72,7 +72,7 @@ def build_aerodromes_layer(aerodromes: gpd.GeoDataFrame, *, name: str,
     Returns
     -------
     folium.GeoJson
-        Circles of radius 2-6 px by runway length; popup with ident, name, country, runway
+        Circles of radius 1.5-4 px by runway length; popup with ident, name, country, runway
         length and surface, all escaped.
     """
     data = aerodrome_features(aerodromes)

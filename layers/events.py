@@ -153,7 +153,7 @@ class EventsLayer(Layer):
             return new Kind(bytes.buffer);
           }
           window.AtalayaEventsLayer = L.Layer.extend({
-            options: {pane: "overlayPane", pickTolerance: 4, kind: "events"},
+            options: {pane: "atalayaEvents", pickTolerance: 4, kind: "events"},
             initialize: function (data, options) {
               L.setOptions(this, options);
               var n = data.n, lat = decode(data.lat, Int32Array),
@@ -173,6 +173,12 @@ class EventsLayer(Layer):
               this.drawnCount = 0;
             },
             onAdd: function (map) {
+              if (!map.getPane(this.options.pane)) {
+                // Above the shared vector canvas (overlayPane, z 400), below markers (600).
+                var pane = map.createPane(this.options.pane);
+                pane.style.zIndex = 450;
+                pane.style.pointerEvents = "none";
+              }
               var c = this._canvas = L.DomUtil.create(
                 "canvas", "atalaya-canvas-layer leaflet-zoom-animated");
               c.setAttribute("data-atalaya-layer", this.options.kind);
@@ -192,7 +198,7 @@ class EventsLayer(Layer):
               this._canvas = null;
               this.drawnCount = 0;
             },
-            _radius: function (zoom) { return Math.max(1.5, Math.min(7, 0.75 * zoom - 0.5)); },
+            _radius: function (zoom) { return Math.max(2.25, Math.min(7, 0.75 * zoom - 0.25)); },
             _animateZoom: function (e) {
               var map = this._map, scale = map.getZoomScale(e.zoom);
               var offset = map._latLngToNewLayerPoint(this._nw, e.zoom, e.center);

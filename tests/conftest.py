@@ -85,7 +85,7 @@ def candidates() -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated sample world of 3,000 events (seed 3), made once per test session."""
+    """Generate a sample world of 3,000 events (seed 3) once per test session."""
     import subprocess
     import sys
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-import shapely.affinity
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -164,35 +163,9 @@ def _geojson_bytes(gdf: Any, lines: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def _split_antimeridian(geom: Any) -> Any:
-    """Cut polygons whose rings jump across the antimeridian (world-atlas keeps them whole).
-
-    world-atlas stores spherical geometry: a ring may step from +179.9 to -179.9 degrees. Drawn
-    on a plane that edge spans the whole map, so such parts are shifted to 0..360, cut at 180
-    and the eastern half moved back by -360.
-    """
-    out = []
-    for part in shapely.get_parts(geom):
-        x0, _, x1, _ = part.bounds
-        if x1 - x0 <= 180.0:
-            out.append(part)
-            continue
-        shifted = shapely.make_valid(
-            shapely.transform(part, lambda xy: xy + [[360.0, 0.0]] * (xy[:, :1] < 0)))
-        west = shapely.intersection(shifted, shapely.box(0.0, -90.0, 180.0, 90.0))
-        east = shapely.affinity.translate(
-            shapely.intersection(shifted, shapely.box(180.0, -90.0, 540.0, 90.0)), xoff=-360.0)
-        out.extend(p for g in (west, east) for p in shapely.get_parts(g)
-                   if p.geom_type == "Polygon" and not p.is_empty)
-    if not out:
-        return None
-    return _polygonal(shapely.make_valid(shapely.MultiPolygon(out)))
-
-
 def _prepare(gdf: Any) -> Any:
     """Drop Antarctica (off the map's purpose, and its ring circles the pole) and fix parts."""
     gdf = gdf[gdf["id"].astype("string").fillna("") != "010"].copy()
-    gdf["geometry"] = [_split_antimeridian(shapely.make_valid(g)) for g in gdf.geometry]
     return gdf[gdf.geometry.notna()]
 
 
@@ -204,7 +177,7 @@ def build_basemap(node_modules: Path, out: Path, report: Report) -> None:
     each shared edge once. Lines are cut from the unclipped outlines, so the seam between
     the two files is never drawn as a border.
     """
-    from geo.basemap import read_topojson
+    from geo.basemap import polygonal_parts, read_topojson
 
     box = shapely.box(*AMERICAS_BOX)
     atlas = node_modules / "world-atlas"
@@ -215,27 +188,18 @@ def build_basemap(node_modules: Path, out: Path, report: Report) -> None:
     # anti-aliased hairline of sea along the seam.
     wider = shapely.box(*(v + d for v, d in zip(AMERICAS_BOX, (-0.5, -0.5, 0.5, 0.5),
                                                   strict=True)))
-    detail["geometry"] = [_polygonal(g) for g in shapely.intersection(detail.geometry, wider)]
+    detail["geometry"] = [polygonal_parts(g) for g in shapely.intersection(detail.geometry, wider)]
     report.write(out / "countries-50m.geojson", _geojson_bytes(detail, lines))
 
     world = _prepare(read_topojson(atlas / "countries-110m.json", "countries"))
     lines = shapely.difference(_mesh(world.geometry), box)
-    world["geometry"] = [_polygonal(g) for g in shapely.difference(world.geometry, box)]
+    world["geometry"] = [polygonal_parts(g) for g in shapely.difference(world.geometry, box)]
     report.write(out / "world-110m.geojson", _geojson_bytes(world, lines))
 
 
 def _mesh(geoms: Any) -> Any:
     """Borders and coasts of ``geoms`` as lines, each shared edge once."""
     return shapely.line_merge(shapely.union_all(shapely.boundary(geoms.to_numpy())))
-
-
-def _polygonal(geom: Any) -> Any:
-    """Keep only the polygon parts (clipping can leave slivers as lines or points)."""
-    parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
-    if not parts:
-        return None
-    polys = [p for g in parts for p in shapely.get_parts(g)]
-    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
 
 
 def _check_local_assets(vendor: Path) -> None:

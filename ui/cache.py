@@ -25,6 +25,6 @@ def _load_world(data_dir: str, _version: tuple[tuple[str, int, int], ...],
 
 
 def load_world(data_dir: Path) -> World:
-    """The validated layers of ``data_dir``, reloaded when any layer file changes."""
+    """Return the validated layers of ``data_dir``, reloaded when any layer file changes."""
     version = data_version(data_dir)
     return _load_world(str(data_dir), version, repr(version))

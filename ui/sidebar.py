@@ -31,5 +31,5 @@ def render_sidebar(settings: Settings) -> Translator:
 
 
 def current_translator() -> Translator:
-    """The translator for the language chosen in this session's sidebar."""
+    """Return the translator for the language chosen in this session's sidebar."""
     return Translator(str(st.session_state.get(state.LANGUAGE, "es")))

@@ -119,7 +119,7 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser, request: pytest.FixtureRequest) -> Iterator[tuple[object, Recorder]]:
-    """A fresh 1280x800 page whose every request, console error and dialog is recorded."""
+    """Open a fresh 1280x800 page whose every request, console error and dialog is recorded."""
     rec = Recorder()
     context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
     context.on("request", lambda req: rec.urls.append(req.url))

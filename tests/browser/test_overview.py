@@ -75,10 +75,14 @@ def test_layers_toggle_from_the_layer_control(app, page):
 def test_language_switch_in_the_browser(app, page):
     pg, rec = page
     open_map(pg, app.url)
-    pg.get_by_text("English", exact=True).click()
+    pg.get_by_role("combobox").first.click()
     pg.get_by_role("option", name="Español").click()
     pg.get_by_role("heading", name="Mapa general").wait_for(timeout=30_000)
-    _frame, handle = open_map(pg, app.url + "/?")  # the map re-renders with Spanish names
+    frame = pg.frame_locator(MAP_FRAME)
+    frame.locator(".leaflet-control-layers-overlays label", has_text="Eventos").wait_for(
+        state="attached", timeout=30_000)
+    assert frame.locator(".atalaya-legend").get_by_text("Incautación").count() >= 1
+    assert pg.get_by_text("Aeródromos registrados").count() >= 1
     assert rec.foreign() == []
 
 

@@ -172,29 +172,12 @@ def test_routes_cover_every_mode(world: Path) -> None:
     assert (shapely.get_num_coordinates(air.geometry.to_numpy()) > 10).all()  # great circles
 
 
-def _land_without_antimeridian_streaks() -> shapely.Geometry:
-    """Natural Earth land, with the few rings that jump across 180 degrees cut there."""
-    from geo.basemap import read_topojson
-
-    parts = shapely.get_parts(read_topojson(LAND, "land").geometry.to_numpy())
-    fixed = []
-    for part in parts:
-        x0, _, x1, _ = part.bounds
-        if x1 - x0 < 300:
-            fixed.append(part)
-            continue
-        ring = shapely.get_coordinates(part.exterior)
-        ring[:, 0] = np.unwrap(ring[:, 0], period=360.0)
-        poly = shapely.make_valid(shapely.Polygon(ring))
-        fixed += [shapely.clip_by_rect(shapely.affinity.translate(poly, xoff=dx),
-                                       -180, -90, 180, 90) for dx in (-360.0, 0.0, 360.0)]
-    return shapely.union_all([shapely.make_valid(p) for p in fixed if not p.is_empty])
-
-
 def test_maritime_routes_stay_at_sea(world: Path) -> None:
     if not LAND.is_file():
         pytest.skip(f"{LAND} is absent: run `npm ci` to install world-atlas (Natural Earth land)")
-    land = _land_without_antimeridian_streaks()
+    from geo.basemap import read_topojson
+
+    land = shapely.union_all(read_topojson(LAND, "land").geometry.to_numpy())
     routes = read_layer(world, "routes")
     crossings = {}
     for row in routes[routes["mode"] == "maritime"].itertuples():
