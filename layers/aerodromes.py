@@ -16,7 +16,7 @@ from layers.popup import escaped_column, field_aliases
 
 __all__ = ["AERODROME_COLOR", "build_aerodromes_layer"]
 
-AERODROME_COLOR = "#334155"
+AERODROME_COLOR = "#64748b"
 POPUP_FIELDS = ("ident", "name", "country", "runway_length_m", "surface", "kind")
 
 
@@ -29,7 +29,7 @@ def aerodrome_features(aerodromes: gpd.GeoDataFrame) -> dict[str, Any]:
         length = aerodromes["runway_length_m"].to_numpy(dtype="float64", na_value=np.nan)
     else:
         length = np.full(len(aerodromes), np.nan)
-    radius = np.where(np.isfinite(length), np.clip(1.0 + length / 1200.0, 1.5, 4.0), 1.5)
+    radius = np.where(np.isfinite(length), np.clip(0.8 + length / 1500.0, 1.2, 3.0), 1.2)
     geoms = aerodromes.geometry.to_numpy()
     xs, ys = shapely.get_x(geoms), shapely.get_y(geoms)
     features = []
@@ -50,7 +50,7 @@ def aerodrome_features(aerodromes: gpd.GeoDataFrame) -> dict[str, Any]:
 
 def _style(feature: dict[str, Any]) -> dict[str, Any]:
     return {"radius": feature["properties"]["_radius"], "color": AERODROME_COLOR, "weight": 0.5,
-            "fillColor": AERODROME_COLOR, "fillOpacity": 0.55}
+            "fillColor": AERODROME_COLOR, "fillOpacity": 0.4}
 
 
 def build_aerodromes_layer(aerodromes: gpd.GeoDataFrame, *, name: str,
@@ -72,7 +72,7 @@ def build_aerodromes_layer(aerodromes: gpd.GeoDataFrame, *, name: str,
     Returns
     -------
     folium.GeoJson
-        Circles of radius 1.5-4 px by runway length; popup with ident, name, country, runway
+        Circles of radius 1.2-3 px by runway length; popup with ident, name, country, runway
         length and surface, all escaped.
     """
     data = aerodrome_features(aerodromes)

@@ -198,7 +198,7 @@ class EventsLayer(Layer):
               this._canvas = null;
               this.drawnCount = 0;
             },
-            _radius: function (zoom) { return Math.max(2.25, Math.min(7, 0.75 * zoom - 0.25)); },
+            _radius: function (zoom) { return Math.max(3, Math.min(8, 0.8 * zoom + 0.5)); },
             _animateZoom: function (e) {
               var map = this._map, scale = map.getZoomScale(e.zoom);
               var offset = map._latLngToNewLayerPoint(this._nw, e.zoom, e.center);

@@ -76,7 +76,7 @@ def build_overview_map(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
                    control_scale=True, maxZoom=MAX_ZOOM, minZoom=MIN_ZOOM)
     build_offline_basemap(name=label(labels, "borders"), base_url=f"{base}/basemap").add_to(m)
     if online_tiles:
-        build_online_tiles(name=label(labels, "online_basemap")).add_to(m)
+        build_online_tiles(name=label(labels, "online_basemap"), show=True).add_to(m)
     build_candidates_layer(candidates, name=label(labels, "candidates"), labels=labels).add_to(m)
     build_routes_layer(routes, name=label(labels, "routes"), labels=labels).add_to(m)
     build_aerodromes_layer(aerodromes, name=label(labels, "aerodromes"),

@@ -41,7 +41,8 @@ def test_language_switch_translates_labels_and_numbers(small_world, monkeypatch)
 def test_empty_data_folder_gives_a_clear_message(tmp_path, monkeypatch):
     at = _run(tmp_path, monkeypatch)
     assert not at.exception
-    assert "python -m geo.sample" in at.error[0].value
+    assert at.error[0].value == "The data could not be loaded."
+    assert "python -m geo.sample" in at.code[0].value
 
 
 def test_broken_layer_file_is_reported_not_raised(small_world, tmp_path, monkeypatch):
@@ -53,6 +54,6 @@ def test_broken_layer_file_is_reported_not_raised(small_world, tmp_path, monkeyp
                                            ' "coordinates": [-9.0, -120.0]}}]}')
     at = _run(broken, monkeypatch)
     assert not at.exception
-    text = at.error[0].value
+    text = at.code[0].value
     assert "routes.geojson" in text
     assert "required column 'route_id' is absent" in text
