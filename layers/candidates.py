@@ -42,7 +42,7 @@ def candidate_features(candidates: gpd.GeoDataFrame,
     }
     states = candidates["state"].astype("string").fillna("").tolist()
     geoms = shapely.set_precision(candidates.geometry.to_numpy(), 1e-6)
-    features = []
+    polygons, points = [], []
     for i, geom in enumerate(geoms):
         if geom is None or geom.is_empty:
             continue
@@ -50,13 +50,22 @@ def candidate_features(candidates: gpd.GeoDataFrame,
         score = props.get("score", "")
         props["_tip"] = f"{props['state']} {score}".strip()
         props["_color"] = CANDIDATE_COLORS.get(states[i], _OTHER_COLOR)
-        features.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom),
+        polygons.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom),
                          "properties": props})
+        # A strip a few hundred metres long vanishes below zoom ~9, so each candidate also
+        # gets a point at its centre (same properties, same popup) that stays visible.
+        x, y = shapely.get_coordinates(shapely.centroid(geom))[0]
+        points.append({"type": "Feature", "properties": props, "geometry": {
+            "type": "Point", "coordinates": [round(float(x), 6), round(float(y), 6)]}})
+    features = polygons + points
     return {"type": "FeatureCollection", "features": features}
 
 
 def _style(feature: dict[str, Any]) -> dict[str, Any]:
     color = feature["properties"]["_color"]
+    if feature["geometry"]["type"] == "Point":
+        return {"radius": 4.5, "color": "#111111", "weight": 1.5, "fillColor": color,
+                "fillOpacity": 0.95}
     return {"color": color, "weight": 2, "fillColor": color, "fillOpacity": 0.35}
 
 
@@ -83,14 +92,14 @@ def build_candidates_layer(candidates: gpd.GeoDataFrame, *, name: str,
 
     Notes
     -----
-    Rectangles a few hundred metres long are invisible below zoom ~9; the legend and the
-    popup make them findable, and a later issue may add a point symbol at low zoom.
+    Rectangles a few hundred metres long are invisible below zoom ~9, so every candidate is
+    also drawn as a dark-rimmed point at its centre, coloured by state.
     """
     data = candidate_features(candidates, labels)
     fields = [f for f in POPUP_FIELDS if f in candidates.columns]
     layer = folium.GeoJson(
         data, name=escape_text(name), show=show, overlay=True, control=True,
-        style_function=_style,
+        style_function=_style, marker=folium.CircleMarker(radius=4.5, fill=True),
         highlight_function=lambda _f: {"weight": 4, "fillOpacity": 0.6},
     )
     if data["features"]:

@@ -174,9 +174,10 @@ class EventsLayer(Layer):
             },
             onAdd: function (map) {
               if (!map.getPane(this.options.pane)) {
-                // Above the shared vector canvas (overlayPane, z 400), below markers (600).
+                // Above tiles (200), below the shared vector canvas (overlayPane, 400), so
+                // routes, candidates and aerodromes stay visible over dense event clusters.
                 var pane = map.createPane(this.options.pane);
-                pane.style.zIndex = 450;
+                pane.style.zIndex = 350;
                 pane.style.pointerEvents = "none";
               }
               var c = this._canvas = L.DomUtil.create(
@@ -220,12 +221,13 @@ class EventsLayer(Layer):
               var rect = r < 2.5, colors = this._data.colors, codes = this._codes;
               var mx = this._mx, my = this._my, cur = -1, drawn = 0;
               ctx.globalAlpha = 0.85;
-              ctx.strokeStyle = "rgba(255,255,255,0.9)"; ctx.lineWidth = 0.8;
+              // A thin dark rim, stroked before the fill, keeps dense clusters in their colour.
+              ctx.strokeStyle = "rgba(20,20,20,0.45)"; ctx.lineWidth = 0.7;
               for (var i = 0, n = mx.length; i < n; i++) {
                 var x = mx[i] * k - origin.x, y = my[i] * k - origin.y;
                 if (x < -r || y < -r || x > w || y > h) { continue; }
                 if (codes[i] !== cur) {
-                  if (cur >= 0 && !rect) { ctx.fill(); ctx.stroke(); }
+                  if (cur >= 0 && !rect) { ctx.stroke(); ctx.fill(); }
                   cur = codes[i]; ctx.fillStyle = colors[cur] || "#636363";
                   if (!rect) { ctx.beginPath(); }
                 }
@@ -233,7 +235,7 @@ class EventsLayer(Layer):
                 else { ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, 2 * Math.PI); }
                 drawn++;
               }
-              if (cur >= 0 && !rect) { ctx.fill(); ctx.stroke(); }
+              if (cur >= 0 && !rect) { ctx.stroke(); ctx.fill(); }
               this.drawnCount = drawn;
               c.setAttribute("data-drawn", String(drawn));
               this.fire("atalaya:drawn", {count: drawn});
