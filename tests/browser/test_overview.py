@@ -78,6 +78,9 @@ def test_language_switch_in_the_browser(app, page):
     pg.get_by_role("combobox").first.click()
     pg.get_by_role("option", name="Español").click()
     pg.get_by_role("heading", name="Mapa general").wait_for(timeout=30_000)
+    # While the script reruns Streamlit briefly keeps the stale map beside the new one.
+    pg.wait_for_function(f"() => document.querySelectorAll('{MAP_FRAME}').length === 1",
+                         timeout=30_000)
     frame = pg.frame_locator(MAP_FRAME)
     frame.locator(".leaflet-control-layers-overlays label", has_text="Eventos").wait_for(
         state="attached", timeout=30_000)
