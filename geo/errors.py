@@ -26,3 +26,7 @@ class ConfigError(AtalayaError, ValueError):
 
 class DataNotFoundError(AtalayaError, FileNotFoundError):
     """An expected data file or asset is absent."""
+
+
+class ImageryError(AtalayaError, ValueError):
+    """A raster is unreadable, too large, or its grid or bands cannot be used."""

@@ -46,6 +46,10 @@ DEFAULT_LABELS: Mapping[str, str] = {
     "runway_length_m": "Runway length (m)",
     "surface": "Surface",
     "coordinates": "Coordinates",
+    "count": "Events",
+    "aoi": "Area of interest",
+    "event_density": "Event density",
+    "event_counts": "Events per cell",
     # category values
     "seizure": "Seizure",
     "interdiction": "Interdiction",

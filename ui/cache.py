@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
+import pandas as pd
 import streamlit as st
 
+from geo.aggregate import aggregate_cells, cell_polygons, h3_resolution_for_zoom, monthly_counts
+from geo.filters import (
+    Filters,
+    filter_aerodromes,
+    filter_candidates,
+    filter_events,
+    filter_routes,
+)
 from geo.settings import Settings, load_settings
 from geo.world import World, data_version, read_world
 
@@ -28,3 +38,64 @@ def load_world(data_dir: Path) -> World:
     """Return the validated layers of ``data_dir``, reloaded when any layer file changes."""
     version = data_version(data_dir)
     return _load_world(str(data_dir), version, repr(version))
+
+
+# Filtered layers and aggregates are keyed on the data version and the filters' text key; the
+# frames are never mutated, so one copy serves every session (cache_resource). Maps are not
+# cached: they are cheap to build from these.
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _filtered(data_dir: str, version_key: str, filters_key: str,
+              _filters: Filters) -> dict[str, gpd.GeoDataFrame]:
+    world = load_world(Path(data_dir))
+    return {
+        "events": filter_events(world["events"], _filters),
+        "routes": filter_routes(world["routes"], _filters),
+        "candidates": filter_candidates(world["candidates"], _filters),
+        "aerodromes": filter_aerodromes(world["aerodromes"], _filters),
+    }
+
+
+def filtered_world(data_dir: Path, filters: Filters) -> dict[str, gpd.GeoDataFrame]:
+    """Return every layer of ``data_dir`` narrowed by ``filters`` (cached per filters)."""
+    return _filtered(str(data_dir), repr(data_version(data_dir)), filters.key(), filters)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _cells(data_dir: str, version_key: str, filters_key: str, kind: str, level: int,
+           _events: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    cells = aggregate_cells(_events, kind="h3", resolution=level)
+    return cell_polygons(cells) if kind == "hexagons" else cells
+
+
+def event_cells(data_dir: Path, filters: Filters, *, display: str,
+                zoom: float) -> gpd.GeoDataFrame:
+    """Return the filtered events aggregated for ``display`` (heat or hexagons) at ``zoom``."""
+    level = h3_resolution_for_zoom(zoom) + (1 if display == "heat" else 0)
+    events = filtered_world(data_dir, filters)["events"]
+    return _cells(str(data_dir), repr(data_version(data_dir)), filters.key(), display, level,
+                  events)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _monthly(data_dir: str, version_key: str, filters_key: str,
+             _events: gpd.GeoDataFrame) -> pd.DataFrame:
+    return monthly_counts(_events)
+
+
+def monthly_series(data_dir: Path, filters: Filters) -> pd.DataFrame:
+    """Return the filtered events per month and type (cached per filters)."""
+    events = filtered_world(data_dir, filters)["events"]
+    return _monthly(str(data_dir), repr(data_version(data_dir)), filters.key(), events)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _codes(data_dir: str, version_key: str) -> dict[str, tuple[float, float]]:
+    aerodromes = load_world(Path(data_dir))["aerodromes"]
+    return {str(k).upper(): (float(p.x), float(p.y))
+            for k, p in zip(aerodromes["ident"], aerodromes.geometry, strict=True)
+            if p is not None and not p.is_empty}
+
+
+def aerodrome_codes(data_dir: Path) -> dict[str, tuple[float, float]]:
+    """Return aerodrome ident -> (lon, lat) for "go to" (cached per data version)."""
+    return _codes(str(data_dir), repr(data_version(data_dir)))

@@ -40,6 +40,11 @@ def map_labels(t: Translator) -> dict[str, str]:
         "name": t("Name"),
         "runway_length_m": t("Runway length (m)"),
         "surface": t("Surface"),
+        "coordinates": t("Coordinates"),
+        "count": t("Events"),
+        "aoi": t("Area of interest"),
+        "event_density": t("Event density"),
+        "event_counts": t("Events per cell"),
         # category values
         "seizure": t("Seizure"),
         "interdiction": t("Interdiction"),

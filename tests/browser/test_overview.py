@@ -78,12 +78,15 @@ def test_language_switch_in_the_browser(app, page):
     pg.get_by_role("combobox").first.click()
     pg.get_by_role("option", name="Español").click()
     pg.get_by_role("heading", name="Mapa general").wait_for(timeout=30_000)
-    # While the script reruns Streamlit briefly keeps the stale map beside the new one.
-    pg.wait_for_function(f"() => document.querySelectorAll('{MAP_FRAME}').length === 1",
-                         timeout=30_000)
+    # While the script reruns Streamlit briefly keeps the stale map beside the new one: wait
+    # for a single map whose layer control is in Spanish.
+    pg.wait_for_function(
+        f"""() => {{ const f = document.querySelectorAll('{MAP_FRAME}');
+          if (f.length !== 1 || !f[0].contentDocument) return false;
+          return [...f[0].contentDocument.querySelectorAll(
+            '.leaflet-control-layers-overlays label')].some(l => l.textContent.includes('Eventos'));
+        }}""", timeout=30_000)
     frame = pg.frame_locator(MAP_FRAME)
-    frame.locator(".leaflet-control-layers-overlays label", has_text="Eventos").wait_for(
-        state="attached", timeout=30_000)
     assert frame.locator(".atalaya-legend").get_by_text("Incautación").count() >= 1
     assert pg.get_by_text("Aeródromos registrados").count() >= 1
     assert rec.foreign() == []

@@ -1,0 +1,219 @@
+"""Reading a place typed by a person: decimal degrees, degrees-minutes-seconds or an aerodrome code.
+
+:func:`parse_location` accepts what analysts paste from reports and other tools::
+
+    -9.4, -74.6              decimal latitude, longitude (the order maps and GPS units show)
+    9.4S 74.6W               decimal with hemisphere letters, in either order
+    9°24'S 74°36'W           degrees and minutes
+    9 24 0 S 74 36 0 W       degrees, minutes, seconds separated by spaces
+    S 9°24'30" W 74°36'10"   hemisphere letters first
+    SPJC                     an aerodrome ICAO/ident code (with a code table)
+
+``O`` (oeste) is read as west, as Spanish and Portuguese write it. Every failure raises
+:class:`LocationError` saying what was read and how to fix it, e.g. a latitude beyond 90
+degrees suggests that longitude and latitude were swapped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from geo.errors import AtalayaError
+
+__all__ = ["LocationError", "format_dms", "parse_location"]
+
+MAX_INPUT = 200  # characters; nothing longer is a coordinate pair
+_TOKEN = re.compile(r"\s*(?:(?P<num>[+-]?\d+(?:\.\d+)?)|(?P<hemi>[NSEWO])"
+                    r"|(?P<mark>°|º|'|′|\"|″|’|”)|(?P<sep>[,;/]))")
+_CODE = re.compile(r"^[A-Z0-9-]{3,8}$")
+_DECIMAL_COMMA = re.compile(r"(\d),(\d)")
+
+
+class LocationError(AtalayaError, ValueError):
+    """Text that is not a location this module can read; the message says why and the fix."""
+
+
+@dataclass
+class _Part:
+    numbers: list[float] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    marks: list[str] = field(default_factory=list)
+    hemi: str | None = None
+
+    def value(self, source: str) -> float:
+        if not self.numbers:
+            raise LocationError(f"{source!r}: a hemisphere letter without a number")
+        if len(self.numbers) > 3:
+            raise LocationError(f"{source!r}: {len(self.numbers)} numbers in one coordinate; "
+                                "expected degrees, minutes and seconds at most")
+        deg, *rest = self.numbers
+        negative = self.texts[0].startswith("-")
+        for i, (unit, amount) in enumerate(zip(("minutes", "seconds"), rest, strict=False)):
+            if amount >= 60 or self.texts[i + 1].startswith(("-", "+")):
+                raise LocationError(f"{source!r}: {unit} must be between 0 and 60, got "
+                                    f"{self.texts[i + 1]}")
+            if "." in self.texts[i]:
+                raise LocationError(f"{source!r}: {self.texts[i]} has decimals but is followed "
+                                    f"by {unit}; only the last number may have decimals")
+        magnitude = float(abs(deg) + sum(v / 60.0 ** (k + 1) for k, v in enumerate(rest)))
+        if self.hemi is not None and negative:
+            raise LocationError(f"{source!r}: both a minus sign and the letter {self.hemi}; "
+                                "use one or the other")
+        return -magnitude if negative or self.hemi in ("S", "W", "O") else magnitude
+
+
+def _normalise(text: str) -> str:
+    upper = text.strip().upper().replace("''", '"')
+    if "." not in upper and re.search(r"[\s;]", upper.strip()):
+        upper = _DECIMAL_COMMA.sub(r"\1.\2", upper)  # "9,4 S 74,6 W": decimal commas
+    return upper
+
+
+def _split(text: str, source: str) -> list[_Part]:
+    parts: list[_Part] = [_Part()]
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            if text[pos:].strip() == "":
+                break
+            raise LocationError(f"{source!r}: cannot read {text[pos:pos + 12]!r}; write "
+                                "'-9.4, -74.6', '9°24'S 74°36'W' or an aerodrome code")
+        pos = m.end()
+        cur = parts[-1]
+        if m.group("num") is not None:
+            starts_new = bool(cur.numbers) and (
+                m.group("num")[0] in "+-" or (bool(cur.marks) and cur.marks[-1] in "\"″”"))
+            if starts_new:
+                parts.append(cur := _Part())
+            cur.numbers.append(float(m.group("num")))
+            cur.texts.append(m.group("num"))
+        elif m.group("hemi") is not None:
+            if cur.numbers and cur.hemi is not None:
+                parts.append(_Part(hemi=m.group("hemi")))  # the next coordinate's prefix
+            elif cur.numbers:
+                cur.hemi = m.group("hemi")  # a suffix closes the coordinate
+                parts.append(_Part())
+            elif cur.hemi is not None:
+                raise LocationError(f"{source!r}: two hemisphere letters in a row")
+            else:
+                cur.hemi = m.group("hemi")
+        elif m.group("mark") is not None:
+            cur.marks.append(m.group("mark"))
+        elif cur.numbers or cur.hemi:
+            parts.append(_Part())
+    return [p for p in parts if p.numbers or p.hemi]
+
+
+def _halve(parts: list[_Part], source: str) -> list[_Part]:
+    """'9 24 0 74 36 0' (no letters, no separator): split the numbers in two equal halves."""
+    if len(parts) != 1 or len(parts[0].numbers) not in (2, 4, 6):
+        return parts
+    only = parts[0]
+    half = len(only.numbers) // 2
+    return [_Part(only.numbers[:half], only.texts[:half]),
+            _Part(only.numbers[half:], only.texts[half:])]
+
+
+def _assign(values: list[tuple[float, str | None]], source: str) -> tuple[float, float]:
+    """(lon, lat) from two (value, hemisphere letter) pairs."""
+    (a, ha), (b, hb) = values
+    axis = {"N": "lat", "S": "lat", "E": "lon", "W": "lon", "O": "lon", None: None}
+    xa, xb = axis[ha], axis[hb]
+    if xa is not None and xa == xb:
+        both = "latitudes" if xa == "lat" else "longitudes"
+        raise LocationError(f"{source!r}: both coordinates are {both} ({ha} and {hb}); "
+                            "give one of N/S and one of E/W")
+    if xa == "lon" or xb == "lat":
+        a, b = b, a  # written longitude first
+    lat, lon = a, b
+    if abs(lat) > 90:
+        hint = (f" Did you write longitude first? Try '{lon:g}, {lat:g}'." if abs(lon) <= 90
+                and xa is None and xb is None else "")
+        raise LocationError(f"{source!r}: latitude {lat:g} is outside -90..90.{hint}")
+    if abs(lon) > 180:
+        raise LocationError(f"{source!r}: longitude {lon:g} is outside -180..180")
+    return lon, lat
+
+
+def parse_location(text: str, *, codes: Mapping[str, tuple[float, float]] | None = None,
+                   ) -> tuple[float, float]:
+    """Read a typed location and return it as ``(lon, lat)`` in degrees (EPSG:4326).
+
+    Parameters
+    ----------
+    text
+        Decimal or DMS coordinates, latitude first unless hemisphere letters say otherwise,
+        or an aerodrome code.
+    codes
+        Aerodrome ident (upper case) -> ``(lon, lat)``; codes are tried before coordinates.
+
+    Raises
+    ------
+    LocationError
+        With what was read and the fix (swapped order, minutes >= 60, unknown code ...).
+
+    Examples
+    --------
+    >>> parse_location("-9.4, -74.6")
+    (-74.6, -9.4)
+    >>> parse_location("9°24'S 74°36'W")
+    (-74.6, -9.4)
+    >>> parse_location("9 24 0 S 74 36 0 W")
+    (-74.6, -9.4)
+    >>> parse_location("spjc", codes={"SPJC": (-77.11, -12.02)})
+    (-77.11, -12.02)
+    >>> parse_location("-120.5, 5.2")
+    Traceback (most recent call last):
+    ...
+    geo.coords.LocationError: '-120.5, 5.2': latitude -120.5 is outside -90..90. Did you write
+    longitude first? Try '5.2, -120.5'.
+    """
+    source = text.strip()[:MAX_INPUT]
+    if not source:
+        raise LocationError("nothing to read: write coordinates such as '-9.4, -74.6' or an "
+                            "aerodrome code such as SPJC")
+    if len(text) > MAX_INPUT:
+        raise LocationError(f"{len(text)} characters is too long for a location")
+    upper = source.upper()
+    if codes is not None and upper in codes:
+        lon, lat = codes[upper]
+        return float(lon), float(lat)
+    try:
+        parts = _halve(_split(_normalise(source), source), source)
+    except LocationError:
+        if _CODE.match(upper) and upper[0].isalpha():
+            raise LocationError(f"{source!r}: no aerodrome has this code; check the spelling "
+                                "or type coordinates") from None
+        raise
+    if len(parts) != 2:
+        raise LocationError(f"{source!r}: found {len(parts)} coordinate(s), expected two "
+                            "(latitude and longitude); separate them with a comma or add "
+                            "hemisphere letters (9°24'S 74°36'W)")
+    values = [(p.value(source), p.hemi) for p in parts]
+    lon, lat = _assign(values, source)
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise LocationError(f"{source!r}: the numbers are not finite")
+    return lon, lat
+
+
+def format_dms(lon: float, lat: float, *, decimals: int = 1) -> str:
+    r"""Write ``(lon, lat)`` as degrees, minutes and seconds, latitude first.
+
+    Examples
+    --------
+    >>> print(format_dms(-74.6, -9.4))
+    9°24'00.0"S 74°36'00.0"W
+    """
+    def one(value: float, pos: str, neg: str) -> str:
+        total = round(abs(value) * 3600, decimals)
+        deg, rest = divmod(total, 3600)
+        minutes, seconds = divmod(rest, 60)
+        width = 3 + decimals if decimals else 2
+        return (f"{int(deg)}°{int(minutes):02d}'{seconds:0{width}.{decimals}f}\""
+                f"{pos if value >= 0 else neg}")
+
+    return f"{one(lat, 'N', 'S')} {one(lon, 'E', 'W')}"

@@ -1,0 +1,1 @@
+"""Runway candidate detection: imagery windows in, scored oriented rectangles out."""

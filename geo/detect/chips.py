@@ -1,0 +1,113 @@
+"""Labelled chips (real Sentinel-2 chips of known runways) turned into scored examples.
+
+A chip folder holds ``{id}_{year}_{k}/`` sub-folders, each with one ``*_sdata.tiff`` and,
+where a runway is in it, a ``*_target.tiff`` mask. File names read
+``{id}_{year}_active{0,1,2}_runway{0,1}_sdata.tiff``. A candidate is *positive* when its
+rectangle overlaps the target mask, and *false* when it overlaps no target pixel even after
+the mask is dilated by 2 px (touching the edge of a strip is neither).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.features import rasterize
+from rasterio.windows import Window
+from scipy import ndimage
+from shapely.geometry import Polygon
+
+from geo.detect.params import DetectionParams
+from geo.detect.window import RawCandidate, detect_window
+from geo.errors import DataNotFoundError
+from geo.imagery import read_scene_info, read_window
+from geo.runway_geometry import rectangle_corners
+
+#: Band layout of the Peru chips (B02, B03, B04, B06, B07, B08, B11, B12, SCL). The SCL band
+#: is left out: in a per-pixel minimum composite it holds no usable class.
+CHIP_BANDS: dict[str, int] = {"blue": 1, "green": 2, "red": 3, "nir": 6, "swir1": 7,
+                              "swir2": 8}
+_NAME = re.compile(r"^(?P<id>\d+)_(?P<year>\d{4})_active(?P<active>\d)_runway(?P<rw>\d)_sdata")
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One labelled chip: paths, runway id (the CV group), activity flag, area."""
+
+    sdata: Path
+    target: Path | None
+    runway_id: str
+    active: int
+    has_runway_flag: bool
+
+
+@dataclass(frozen=True)
+class ChipResult:
+    """Candidates found in one chip with their labels and the chip's truth summary."""
+
+    chip: Chip
+    candidates: tuple[RawCandidate, ...]
+    positive: tuple[bool, ...]
+    false: tuple[bool, ...]
+    target_px: int
+    area_km2: float
+
+
+def list_chips(folder: str | Path) -> list[Chip]:
+    """Every ``*_sdata.tiff`` under ``folder`` whose name follows the chip convention."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataNotFoundError(f"chip folder {root} not found")
+    chips = []
+    for sdata in sorted(root.glob("*/*_sdata.tiff")):
+        m = _NAME.match(sdata.name)
+        if not m:
+            continue
+        target = sdata.with_name(sdata.name.replace("_sdata", "_target"))
+        chips.append(Chip(sdata=sdata, target=target if target.is_file() else None,
+                          runway_id=m["id"], active=int(m["active"]),
+                          has_runway_flag=m["rw"] == "1"))
+    if not chips:
+        raise DataNotFoundError(f"no *_sdata.tiff chips named {{id}}_{{year}}_active*_runway* "
+                                f"in {root}")
+    return chips
+
+
+def chips_provenance(folder: str | Path, chips: Sequence[Chip]) -> dict[str, object]:
+    """Folder, file count and sha256 of the sorted list of chip file names."""
+    names = "\n".join(sorted(c.sdata.name for c in chips))
+    return {"chip_folder": str(folder), "file_count": len(chips),
+            "file_list_sha256": hashlib.sha256(names.encode()).hexdigest()}
+
+
+def _rect_mask(c: RawCandidate, transform: rasterio.Affine, shape: tuple[int, int]) -> np.ndarray:
+    ring = rectangle_corners(c.x, c.y, length_m=c.length_m, width_m=max(c.width_m, 1.0),
+                             bearing_deg=c.bearing_deg)
+    out: np.ndarray = rasterize([Polygon(ring)], out_shape=shape, transform=transform,
+                                all_touched=True, dtype="uint8").astype(bool)
+    return out
+
+
+def process_chip(chip: Chip, *, params: DetectionParams,
+                 bands: Mapping[str, int] = CHIP_BANDS) -> ChipResult:
+    """Run the generator on one chip and label each candidate against its target mask."""
+    info = read_scene_info(chip.sdata, bands=bands)
+    data = read_window(info, Window(0, 0, info.width, info.height))
+    cands = detect_window(data, params=params)
+    shape = (info.height, info.width)
+    target = np.zeros(shape, dtype=bool)
+    if chip.target is not None:
+        with rasterio.open(chip.target, driver="GTiff") as src:
+            target = src.read(1) > 0
+    near = ndimage.binary_dilation(target, iterations=2)
+    masks = [_rect_mask(c, info.transform, shape) for c in cands]
+    return ChipResult(chip=chip, candidates=tuple(cands),
+                      positive=tuple(bool((m & target).any()) for m in masks),
+                      false=tuple(not (m & near).any() for m in masks),
+                      target_px=int(target.sum()),
+                      area_km2=info.width * info.height * info.res_m**2 / 1e6)

@@ -1,0 +1,152 @@
+"""Detect runway candidates in whole scenes: windows, ownership, scoring, context, EPSG:4326.
+
+:func:`detect_scene` is the orchestrator. Windows are independent tasks
+(:func:`detect_scene_window`), so they can run serially or on a Dask ``distributed.Client``
+(:mod:`geo.detect.run`) with the same result: a candidate seen in two overlapping windows is
+kept only by the window whose centre is nearest to the candidate's centre.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from rasterio.windows import Window
+from shapely.geometry import Polygon
+
+from geo.detect.context import describe_candidates
+from geo.detect.params import DetectionParams
+from geo.detect.scorer import Scorer, heuristic_score
+from geo.detect.window import RawCandidate, detect_window
+from geo.imagery import SceneInfo, iter_windows, read_scene_info, read_window
+from geo.runway_geometry import rectangle_corners
+from geo.schema import CANDIDATES, empty_layer
+
+WindowKey = tuple[int, int, int, int]  # col_off, row_off, width, height
+
+
+def scene_windows(info: SceneInfo, params: DetectionParams) -> list[WindowKey]:
+    """List the windows covering a scene, as plain tuples (cheap to send to workers)."""
+    return [(int(w.col_off), int(w.row_off), int(w.width), int(w.height))
+            for w in iter_windows(info.width, info.height, size=params.window_px,
+                                  overlap=params.overlap_px)]
+
+
+def detect_scene_window(path: str, bands: tuple[tuple[str, int], ...] | None, key: WindowKey,
+                        params: DetectionParams) -> list[RawCandidate]:
+    """One task: open the scene, read one window, return its owned candidates."""
+    info = read_scene_info(path, bands=dict(bands) if bands is not None else None)
+    cands = detect_window(read_window(info, Window(*key)), params=params)
+    windows = scene_windows(info, params)
+    return [c for c in cands if _owner(info, windows, c) == key]
+
+
+def _owner(info: SceneInfo, windows: Sequence[WindowKey], c: RawCandidate) -> WindowKey:
+    """Find the window whose centre is nearest (per axis) to the candidate's centre."""
+    col, row = ~info.transform @ (c.x, c.y)
+    cols = sorted({w[0] + w[2] / 2 for w in windows}, key=lambda v: (abs(v - col), v))[0]
+    rows = sorted({w[1] + w[3] / 2 for w in windows}, key=lambda v: (abs(v - row), v))[0]
+    return next(w for w in windows if w[0] + w[2] / 2 == cols and w[1] + w[3] / 2 == rows)
+
+
+def suppress_overlaps(cands: Sequence[RawCandidate], scores: np.ndarray, *,
+                      min_overlap: float = 0.3) -> list[int]:
+    """Keep candidates not overlapping a better one (indices, sorted).
+
+    Overlapping means sharing ``min_overlap`` of the smaller rectangle; better means a
+    higher score, then longer.
+    """
+    polys = [Polygon(rectangle_corners(c.x, c.y, length_m=c.length_m, width_m=c.width_m,
+                                       bearing_deg=c.bearing_deg)) for c in cands]
+    order = sorted(range(len(cands)), key=lambda i: (-scores[i], -cands[i].length_m, i))
+    kept: list[int] = []
+    for i in order:
+        if all(polys[i].intersection(polys[j]).area
+               < min_overlap * min(polys[i].area, polys[j].area) for j in kept):
+            kept.append(i)
+    return sorted(kept)
+
+
+def score_candidates(cands: Sequence[RawCandidate], info: SceneInfo,
+                     scorer: Scorer | None) -> tuple[np.ndarray, float, str]:
+    """Scores in [0, 1], the operating point and a note on how they were made."""
+    kind = "multispectral" if info.roles.is_multispectral else "rgb"
+    model = scorer.model_for(kind) if scorer is not None else None
+    if model is None:
+        return heuristic_score(cands), 0.5, "rule-based score (no trained model)"
+    return model.score(cands), model.threshold, f"learned {kind} scorer"
+
+
+def candidates_to_frame(cands: Sequence[RawCandidate], scores: np.ndarray,
+                        info: SceneInfo) -> gpd.GeoDataFrame:
+    """Oriented rectangles reprojected (last) from the raster CRS to EPSG:4326."""
+    if not cands:
+        return empty_layer(CANDIDATES).assign(scene=pd.Series(dtype="object"))
+    to_wgs = pyproj.Transformer.from_crs(info.crs_wkt, 4326, always_xy=True)
+    geoms = []
+    for c in cands:
+        ring = rectangle_corners(c.x, c.y, length_m=c.length_m, width_m=c.width_m,
+                                 bearing_deg=c.bearing_deg)
+        geoms.append(Polygon(np.column_stack(to_wgs.transform(ring[:, 0], ring[:, 1]))))
+    when = (pd.Timestamp(info.acquired, tz="UTC") if info.acquired is not None
+            else pd.Timestamp(datetime.now(UTC)))
+    frame = pd.DataFrame({
+        "candidate_id": [f"{info.scene_id}-{k:04d}" for k in range(1, len(cands) + 1)],
+        "scene_id": info.scene_id, "scene": info.path.name, "detected_at": when,
+        "score": np.round(scores, 4), "length_m": [round(c.length_m, 1) for c in cands],
+        "width_m": [round(c.width_m, 1) for c in cands],
+        "bearing_deg": [round(c.bearing_deg, 1) % 180.0 for c in cands], "state": "new",
+        "evidence": [round(c.feature("evidence"), 3) for c in cands],
+    })
+    return gpd.GeoDataFrame(frame, geometry=shapely.normalize(np.array(geoms)), crs=4326)
+
+
+def assemble_scene(info: SceneInfo, raw: Sequence[RawCandidate], *, scorer: Scorer | None,
+                   min_score: float | None, aerodromes: gpd.GeoDataFrame | None,
+                   params: DetectionParams) -> gpd.GeoDataFrame:
+    """Score, de-duplicate, threshold, order, reproject and explain one scene's candidates."""
+    cands = sorted(raw, key=lambda c: (-c.y, c.x, c.bearing_deg))
+    scores, threshold, how = score_candidates(cands, info, scorer)
+    kept = suppress_overlaps(cands, scores)
+    cut = threshold if min_score is None else min_score
+    kept = [i for i in kept if scores[i] >= cut]
+    chosen = [cands[i] for i in kept]
+    frame = candidates_to_frame(chosen, scores[kept], info)
+    notes = (*info.notes, how)
+    return describe_candidates(frame, chosen, aerodromes=aerodromes, notes=notes,
+                               near_km=params.aerodrome_km)
+
+
+def detect_scene(path: str, *, bands: Mapping[str, int] | None = None,
+                 params: DetectionParams | None = None, scorer: Scorer | None = None,
+                 min_score: float | None = None,
+                 aerodromes: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Runway candidates of one GeoTIFF scene, serially, as a CANDIDATES layer (EPSG:4326).
+
+    Parameters
+    ----------
+    path
+        GeoTIFF in a projected CRS in metres.
+    bands
+        Role to band index; default from the band descriptions.
+    params
+        Rule thresholds; the generator runs at ``params.permissive()`` when a scorer is
+        given (the scorer ranks) and at ``params`` otherwise (rules only).
+    scorer, min_score
+        Learned scorer; ``min_score`` overrides its operating point.
+    aerodromes
+        Registered aerodromes (EPSG:4326 points) for distance and priority; None skips them.
+    """
+    params = params or DetectionParams()
+    info = read_scene_info(path, bands=bands)
+    gen = params.permissive() if scorer is not None else params
+    pairs = tuple(sorted(bands.items())) if bands is not None else None
+    raw = [c for key in scene_windows(info, gen)
+           for c in detect_scene_window(str(info.path), pairs, key, gen)]
+    return assemble_scene(info, raw, scorer=scorer, min_score=min_score,
+                          aerodromes=aerodromes, params=params)

@@ -1,0 +1,348 @@
+"""Open multispectral GeoTIFFs safely, name their bands, and read them by windows.
+
+A scene is opened with the GeoTIFF driver only (GDAL opens what a file *is*, not what it is
+called: a VRT renamed ``.tif`` must not be followed), its declared size is checked against a
+memory cap before a single pixel is read, and a missing or non-metric CRS is refused. Band
+*roles* (``blue``, ``green``, ``red``, ``nir``, ``swir1``, ``swir2`` and the optional ``scl`` or
+``cloud`` mask) come from the band descriptions when the file has them, or from a mapping such
+as ``"blue=1,green=2,red=3,nir=6,swir1=7,swir2=8"``.
+
+Notes
+-----
+Pixels stay in the raster's native CRS and grid; values are read as stored (e.g. reflectance
+x 10^4 or Landsat digital numbers) and converted to float32, because every index used by the
+detector is a ratio or a normalised difference and so does not depend on the scale. Memory is
+bounded by the window size: one 1024 x 1024 window of 6 bands is 24 MiB of float32.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+
+from geo.errors import ConfigError, CRSError, DataNotFoundError, ImageryError
+
+SPECTRAL_ROLES: tuple[str, ...] = ("blue", "green", "red", "nir", "swir1", "swir2")
+MASK_ROLES: tuple[str, ...] = ("scl", "cloud")
+ROLES: tuple[str, ...] = SPECTRAL_ROLES + MASK_ROLES
+#: Names found in band descriptions, lower-cased, for each role.
+_ALIASES: dict[str, str] = {
+    **{r: r for r in ROLES},
+    "b02": "blue", "b2": "blue", "b03": "green", "b3": "green", "b04": "red", "b4": "red",
+    "b08": "nir", "b8": "nir", "b8a": "nir", "near infrared": "nir", "nir08": "nir",
+    "b11": "swir1", "swir16": "swir1", "b12": "swir2", "swir22": "swir2",
+    "scene classification": "scl", "cloud mask": "cloud", "clouds": "cloud",
+}
+#: Sentinel-2 scene classes treated as unusable: no data, saturated, cloud shadow, clouds
+#: of medium and high probability, thin cirrus.
+SCL_INVALID: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
+DEFAULT_MAX_BYTES = 4 * 1024**3  # declared decoded size above which a file is refused
+_MAPPING_MAX_CHARS = 400
+_DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+
+
+@dataclass(frozen=True)
+class BandRoles:
+    """Which 1-based band index of a raster plays which role.
+
+    Examples
+    --------
+    >>> roles = BandRoles.from_mapping({"red": 3, "green": 2, "blue": 1})
+    >>> roles.is_rgb_only, roles.index("red")
+    (True, 3)
+    """
+
+    pairs: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, int]) -> BandRoles:
+        """Build from ``{role: band index}``; checks roles and duplicate indices."""
+        unknown = sorted(set(mapping) - set(ROLES))
+        if unknown:
+            raise ConfigError(f"unknown band role(s) {unknown}; expected some of {list(ROLES)}")
+        seen: dict[int, str] = {}
+        for role, idx in mapping.items():
+            if idx in seen:
+                raise ConfigError(f"band {idx} given to both {seen[idx]!r} and {role!r}; "
+                                  "each band plays one role")
+            seen[idx] = role
+        return cls(tuple(sorted(mapping.items(), key=lambda kv: ROLES.index(kv[0]))))
+
+    def index(self, role: str) -> int:
+        """1-based band index of ``role``; :class:`KeyError` when absent."""
+        return dict(self.pairs)[role]
+
+    def has(self, *roles: str) -> bool:
+        """Return True when every role in ``roles`` is present."""
+        names = {r for r, _ in self.pairs}
+        return all(r in names for r in roles)
+
+    @property
+    def is_multispectral(self) -> bool:
+        """True when red, NIR and SWIR1 are present (the full detector can run)."""
+        return self.has("red", "nir", "swir1")
+
+    @property
+    def is_rgb_only(self) -> bool:
+        """True when only the visible bands are usable (lower-confidence detection)."""
+        return self.has("blue", "green", "red") and not self.is_multispectral
+
+
+def parse_band_mapping(text: str) -> dict[str, int]:
+    """Parse ``"blue=1,green=2,red=3"`` into ``{"blue": 1, "green": 2, "red": 3}``.
+
+    Parameters
+    ----------
+    text
+        Comma-separated ``role=index`` pairs; indices are 1-based as in GDAL; spaces ignored.
+
+    Returns
+    -------
+    dict
+        Role name to band index.
+
+    Raises
+    ------
+    ConfigError
+        On any malformed pair, unknown role, repeated role or band, or index < 1, naming it.
+
+    Examples
+    --------
+    >>> parse_band_mapping("blue=1, green=2,red=3,nir=6")
+    {'blue': 1, 'green': 2, 'red': 3, 'nir': 6}
+    """
+    if len(text) > _MAPPING_MAX_CHARS:
+        raise ConfigError(f"band mapping is {len(text)} characters long; expected at most "
+                          f"{_MAPPING_MAX_CHARS}, e.g. 'blue=1,green=2,red=3,nir=4'")
+    out: dict[str, int] = {}
+    for raw in text.split(","):
+        pair = raw.strip()
+        role, sep, value = (s.strip() for s in pair.partition("="))
+        if not sep or not role or not value:
+            raise ConfigError(f"expected role=index, got {pair!r} in {text!r}; "
+                              "write e.g. 'blue=1,green=2,red=3,nir=4'")
+        role = role.lower()
+        if role not in ROLES:
+            raise ConfigError(f"unknown band role {role!r}; expected one of {', '.join(ROLES)}")
+        if role in out:
+            raise ConfigError(f"band role {role!r} given twice in {text!r}")
+        if not value.isascii() or not value.isdigit() or int(value) < 1:
+            raise ConfigError(f"band index for {role!r} must be a whole number >= 1, "
+                              f"got {value!r}")
+        out[role] = int(value)
+    BandRoles.from_mapping(out)  # repeated band indices
+    return out
+
+
+def roles_from_descriptions(descriptions: tuple[str | None, ...]) -> dict[str, int]:
+    """Roles named by band descriptions (``"red"``, ``"B04"``, ``"nir"``...); others skipped.
+
+    Examples
+    --------
+    >>> roles_from_descriptions(("blue", "green", "red", None, "B11"))
+    {'blue': 1, 'green': 2, 'red': 3, 'swir1': 5}
+    """
+    out: dict[str, int] = {}
+    for i, desc in enumerate(descriptions, start=1):
+        role = _ALIASES.get((desc or "").strip().lower())
+        if role is not None and role not in out:
+            out[role] = i
+    return out
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    """What a scene declares: size, grid, CRS, band roles, date; no pixels read."""
+
+    path: Path
+    width: int
+    height: int
+    count: int
+    dtype: str
+    crs_wkt: str
+    epsg: int | None
+    transform: Affine
+    res_m: float
+    nodata: float | None
+    roles: BandRoles
+    acquired: date | None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def scene_id(self) -> str:
+        """File name without extension."""
+        return self.path.stem
+
+
+def _acquired(tags: Mapping[str, str], path: Path) -> date | None:
+    """Acquisition date from the ACQUISITION_DATE tag, else the first date in the file name."""
+    text = tags.get("ACQUISITION_DATE") or tags.get("TIFFTAG_DATETIME") or ""
+    for candidate in (text, path.name):
+        m = _DATE_IN_NAME.search(candidate)
+        if m:
+            try:
+                return date(int(m[1]), int(m[2]), int(m[3]))
+            except ValueError:
+                continue
+    return None
+
+
+def _check_grid(src: rasterio.DatasetReader, path: Path) -> float:
+    """Refuse a missing or geographic CRS and rotated or non-square pixels; return metres."""
+    if src.crs is None:
+        raise CRSError(f"{path.name} has no CRS; expected a projected CRS in metres such as "
+                       "EPSG:32718. Fix the file (gdal_edit.py -a_srs) rather than guessing.")
+    if not src.crs.is_projected or (src.crs.linear_units or "").lower() not in {"metre", "m",
+                                                                                 "meter"}:
+        raise CRSError(f"{path.name} is in {src.crs.to_string()}; expected a projected CRS "
+                       "in metres (UTM). Reproject it first (gdalwarp -t_srs EPSG:327xx).")
+    t = src.transform
+    if t.b != 0 or t.d != 0 or not np.isclose(abs(t.a), abs(t.e), rtol=1e-3):
+        raise ImageryError(f"{path.name} has rotated or non-square pixels ({t}); "
+                           "resample it to a north-up grid first")
+    return float(abs(t.a))
+
+
+def read_scene_info(path: str | Path, *, bands: Mapping[str, int] | None = None,
+                    max_bytes: int = DEFAULT_MAX_BYTES) -> SceneInfo:
+    """Open a GeoTIFF header and check it: driver, CRS, declared size, band roles.
+
+    Parameters
+    ----------
+    path
+        A GeoTIFF file; opened with ``driver="GTiff"`` only.
+    bands
+        Role to 1-based band index; default: from the band descriptions.
+    max_bytes
+        Cap on ``width * height * count * itemsize`` as declared by the header.
+
+    Returns
+    -------
+    SceneInfo
+
+    Raises
+    ------
+    ImageryError, CRSError, ConfigError, DataNotFoundError
+        With the reason and the fix in the message.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataNotFoundError(f"{p} does not exist or is not a file")
+    try:
+        src_ctx = rasterio.open(p, driver="GTiff")
+    except rasterio.errors.RasterioIOError as exc:
+        raise ImageryError(f"{p.name} is not a readable GeoTIFF ({exc}); "
+                           "only GeoTIFF scenes are accepted") from exc
+    with src_ctx as src:
+        declared = src.width * src.height * src.count * np.dtype(src.dtypes[0]).itemsize
+        if declared > max_bytes:
+            raise ImageryError(f"{p.name} declares {src.width} x {src.height} x {src.count} "
+                               f"{src.dtypes[0]} = {declared / 1e9:.1f} GB decoded; the cap is "
+                               f"{max_bytes / 1e9:.1f} GB. Clip the scene or raise max_bytes.")
+        res = _check_grid(src, p)
+        roles, notes = _resolve_roles(src, bands)
+        epsg = src.crs.to_epsg()
+        return SceneInfo(path=p, width=src.width, height=src.height, count=src.count,
+                         dtype=src.dtypes[0], crs_wkt=src.crs.to_wkt(), epsg=epsg,
+                         transform=src.transform, res_m=res, nodata=src.nodata, roles=roles,
+                         acquired=_acquired(src.tags(), p), notes=notes)
+
+
+def _resolve_roles(src: rasterio.DatasetReader,
+                   bands: Mapping[str, int] | None) -> tuple[BandRoles, tuple[str, ...]]:
+    mapping = dict(bands) if bands is not None else roles_from_descriptions(src.descriptions)
+    if bands is None and not mapping and src.count == 3:
+        mapping = {"red": 1, "green": 2, "blue": 3}  # true-colour order of 3-band products
+        notes: tuple[str, ...] = ("no band descriptions: 3 bands taken as red, green, blue",)
+    else:
+        notes = ()
+    roles = BandRoles.from_mapping(mapping)
+    too_high = [f"{r}={i}" for r, i in roles.pairs if i > src.count]
+    if too_high:
+        raise ConfigError(f"band mapping {', '.join(too_high)} exceeds the {src.count} bands "
+                          f"of {Path(src.name).name}")
+    if not (roles.is_multispectral or roles.is_rgb_only):
+        raise ConfigError(f"{Path(src.name).name}: cannot tell which band is which (found "
+                          f"{dict(roles.pairs) or 'no names'}); pass a mapping such as "
+                          "--bands blue=1,green=2,red=3,nir=4,swir1=5,swir2=6")
+    if roles.is_rgb_only:
+        notes += ("RGB only (no NIR/SWIR): lower-confidence detection from brightness "
+                  "and redness",)
+    return roles, notes
+
+
+def iter_windows(width: int, height: int, *, size: int = 1024,
+                 overlap: int = 256) -> Iterator[Window]:
+    """Cover a ``width x height`` raster with square windows that overlap by ``overlap`` px.
+
+    Windows are laid out row by row; the last row and column are shifted back so that every
+    window is full size when the raster allows it (no thin slivers at the edges).
+
+    Examples
+    --------
+    >>> [(w.col_off, w.row_off, w.width, w.height) for w in iter_windows(300, 200, size=200,
+    ...                                                                  overlap=50)]
+    [(0, 0, 200, 200), (100, 0, 200, 200)]
+    """
+    if size <= 0 or not 0 <= overlap < size:
+        raise ConfigError(f"expected size > 0 and 0 <= overlap < size, got size={size}, "
+                          f"overlap={overlap}")
+    step = size - overlap
+
+    def starts(n: int) -> list[int]:
+        if n <= size:
+            return [0]
+        out = list(range(0, n - size, step))
+        return [*out, n - size]
+
+    for row in starts(height):
+        for col in starts(width):
+            yield Window(col, row, min(size, width - col), min(size, height - row))
+
+
+@dataclass(frozen=True)
+class WindowData:
+    """Pixels of one window: float32 bands by role, a validity mask and the window's grid."""
+
+    window: Window
+    transform: Affine
+    bands: dict[str, np.ndarray]
+    valid: np.ndarray
+    res_m: float
+
+
+def read_window(info: SceneInfo, window: Window) -> WindowData:
+    """Read one window of every spectral role, masking nodata, zeros and clouds.
+
+    Notes
+    -----
+    A pixel is invalid when any role's band equals the nodata value or is not finite, or when
+    the ``scl`` band holds a class in :data:`SCL_INVALID`, or the ``cloud`` band is non-zero.
+    """
+    with rasterio.open(info.path, driver="GTiff") as src:
+        bands: dict[str, np.ndarray] = {}
+        valid = np.ones((int(window.height), int(window.width)), dtype=bool)
+        for role, idx in info.roles.pairs:
+            arr = src.read(idx, window=window)
+            if role == "scl":
+                valid &= ~np.isin(arr, SCL_INVALID)
+                continue
+            if role == "cloud":
+                valid &= arr == 0
+                continue
+            if info.nodata is not None:
+                valid &= arr != info.nodata
+            data = arr.astype(np.float32)
+            valid &= np.isfinite(data)
+            bands[role] = data
+        transform = src.window_transform(window)
+    return WindowData(window=window, transform=transform, bands=bands, valid=valid,
+                      res_m=info.res_m)

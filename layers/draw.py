@@ -1,0 +1,119 @@
+"""Drawing an area of interest, showing the active one, and keeping the view in the page URL.
+
+- :func:`build_draw_control`: Leaflet.draw limited to rectangles and polygons (the only shapes
+  an area of interest can be); the drawing goes back to Python through streamlit-folium.
+- :func:`build_aoi_layer`: the active area as a dashed outline, so it stays visible after the
+  map is rebuilt (a rebuilt map forgets what was drawn on the old one).
+- :class:`ViewSync`: writes the filters (given by the server) and, after every pan or zoom, the
+  view (``lat``, ``lon``, ``z``) into the query string of the page that embeds the map (when it
+  may: same origin), so a copied link reopens the same view with the same filters; and
+  remembers the view in the tab's ``sessionStorage`` so a map rebuilt after a filter change
+  opens where the analyst left it instead of jumping back. The map is the only writer of the
+  URL: panning changes it without a round trip to the server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import folium
+import shapely
+from branca.element import MacroElement
+from folium.plugins import Draw
+from folium.template import Template
+from shapely.geometry.base import BaseGeometry
+
+from layers.escape import escape_text
+
+__all__ = ["AOI_COLOR", "ViewSync", "build_aoi_layer", "build_draw_control"]
+
+AOI_COLOR = "#1f4e9c"
+_SHAPE = {"color": AOI_COLOR, "weight": 2, "fillOpacity": 0.05}
+
+
+def build_draw_control(*, position: str = "topleft") -> Draw:
+    """Build the drawing toolbar: rectangle and polygon only, no editing, no export."""
+    return Draw(
+        export=False, position=position, show_geometry_on_click=False,
+        draw_options={"polyline": False, "circle": False, "marker": False,
+                      "circlemarker": False,
+                      "polygon": {"allowIntersection": False, "shapeOptions": _SHAPE},
+                      "rectangle": {"shapeOptions": _SHAPE}},
+        edit_options={"edit": False, "remove": False},
+    )
+
+
+def build_aoi_layer(aoi: BaseGeometry, *, name: str, show: bool = True) -> folium.GeoJson:
+    """Build the outline of the active area of interest (not clickable, dashed)."""
+    geometry = shapely.geometry.mapping(shapely.set_precision(aoi, 1e-6))
+    data = {"type": "FeatureCollection",
+            "features": [{"type": "Feature", "geometry": geometry, "properties": {}}]}
+    return folium.GeoJson(
+        data, name=escape_text(name), show=show, overlay=True, control=True,
+        style_function=lambda _f: {"color": AOI_COLOR, "weight": 2.5, "dashArray": "6 4",
+                                   "fillColor": AOI_COLOR, "fillOpacity": 0.04,
+                                   "interactive": False},
+    )
+
+
+class ViewSync(MacroElement):
+    """Keep the map view in the embedding page's URL and in the tab's session storage.
+
+    ``query`` holds the other parameters to write (the filters, already encoded); every name in
+    ``managed`` that is not in ``query`` is removed from the URL. ``token`` names the view the
+    server asked for: a map built with the same token as the one
+    remembered in ``sessionStorage`` reopens at the remembered view (the analyst panned since);
+    a new token (a "go to", a link just opened) keeps the server's view.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map, token, query, managed) {
+          var KEY = "atalaya:view";
+          function host() {
+            try { return window.parent && window.parent !== window
+                  ? window.parent : window; } catch (e) { return window; }
+          }
+          function remember() {
+            var c = map.getCenter(), z = map.getZoom();
+            var view = {token: token, lat: +c.lat.toFixed(5), lon: +c.lng.toFixed(5), z: z};
+            try { window.sessionStorage.setItem(KEY, JSON.stringify(view)); } catch (e) {}
+            try {
+              var w = host(), url = new URL(w.location.href);
+              managed.forEach(function (k) { url.searchParams.delete(k); });
+              Object.keys(query).forEach(function (k) { url.searchParams.set(k, query[k]); });
+              url.searchParams.set("lat", String(view.lat));
+              url.searchParams.set("lon", String(view.lon));
+              url.searchParams.set("z", String(z));
+              if (url.toString() !== w.location.href) {
+                w.history.replaceState(w.history.state, "", url.toString());
+              }
+            } catch (e) {}  // another origin: the URL is not ours to change
+          }
+          var saved = null;
+          try { saved = JSON.parse(window.sessionStorage.getItem(KEY) || "null"); } catch (e) {}
+          if (saved && saved.token === token && isFinite(saved.lat) && isFinite(saved.lon)) {
+            map.setView([saved.lat, saved.lon], saved.z, {animate: false});
+          }
+          map.on("moveend", remember);
+          remember();
+        })({{ this._parent.get_name() }}, {{ this.token|tojson }}, {{ this.query|tojson }},
+           {{ this.managed|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, token: str, *, query: dict[str, str] | None = None,
+                 managed: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self._name = "AtalayaViewSync"
+        self.token = token
+        self.query = dict(query or {})
+        self.managed = list(managed)
+
+    def render(self, **kwargs: Any) -> Any:
+        """Render after checking the element sits on a map."""
+        if not isinstance(self._parent, folium.Map):
+            raise TypeError("ViewSync must be added to a folium.Map")
+        return super().render(**kwargs)

@@ -1,0 +1,60 @@
+"""Saved areas of interest: validated, replaced by name, written atomically."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from shapely.geometry import Point, box
+
+from geo.areas import AREAS_FILE, delete_area, read_areas, save_area
+from geo.errors import SchemaError
+
+
+def test_save_reload_replace_and_delete(tmp_path):
+    assert read_areas(tmp_path).empty
+    when = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    save_area(tmp_path, "VRAEM", box(-75, -13, -73, -11), now=when)
+    areas = save_area(tmp_path, "  Beni   norte ", box(-66, -15, -64, -13), created_by="ana")
+    assert list(areas["name"]) == ["VRAEM", "Beni norte"]
+    assert areas["created_at"].iloc[0] == when
+    replaced = save_area(tmp_path, "VRAEM", box(-76, -14, -73, -11))
+    assert len(replaced) == 2
+    assert replaced.set_index("name").geometry["VRAEM"].equals(box(-76, -14, -73, -11))
+    left = delete_area(tmp_path, replaced["area_id"].iloc[0])
+    assert len(left) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [AREAS_FILE]  # no temporary file left
+
+
+def test_hostile_names_are_kept_as_text(tmp_path):
+    areas = save_area(tmp_path, "<img src=x onerror=alert(1)>", box(0, 0, 1, 1))
+    assert areas["name"].iloc[0] == "<img src=x onerror=alert(1)>"
+
+
+@pytest.mark.parametrize(
+    ("name", "geometry", "message"),
+    [
+        pytest.param("   ", box(0, 0, 1, 1), "1 to 80 characters", id="blank-name"),
+        pytest.param("x" * 81, box(0, 0, 1, 1), "1 to 80 characters", id="long-name"),
+        pytest.param("p", Point(0, 0), "Polygon or MultiPolygon", id="point"),
+        pytest.param("far", box(200, 0, 201, 1), "out of range for degrees", id="out-of-range"),
+    ],
+)
+def test_bad_areas_are_refused(tmp_path, name, geometry, message):
+    with pytest.raises(SchemaError, match=message):
+        save_area(tmp_path, name, geometry)
+    assert not (tmp_path / AREAS_FILE).exists()
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    save_area(tmp_path, "one", box(0, 0, 1, 1))
+    before = (tmp_path / AREAS_FILE).read_bytes()
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("geo.areas.os.replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_area(tmp_path, "two", box(1, 1, 2, 2))
+    assert (tmp_path / AREAS_FILE).read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [AREAS_FILE]

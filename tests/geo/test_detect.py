@@ -1,0 +1,217 @@
+"""Runway detection on tiny synthetic GeoTIFFs with a real UTM CRS (EPSG:32718)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from affine import Affine
+from hypothesis import given
+from hypothesis import strategies as st
+from shapely.geometry import box
+
+from geo.detect.params import DetectionParams
+from geo.detect.run import detect_scenes
+from geo.detect.scene import detect_scene
+from geo.detect.scorer import read_scorer
+from geo.detect.track import track_candidates
+from geo.errors import ConfigError, CRSError, ImageryError
+from geo.imagery import iter_windows, parse_band_mapping, read_scene_info
+from geo.sample.landscape import box_coverage
+from tests.conftest import ROOT
+
+FOREST = np.array([0.020, 0.045, 0.025, 0.300, 0.140, 0.060], dtype=np.float32)
+STRIP = np.array([0.034, 0.056, 0.045, 0.140, 0.190, 0.090], dtype=np.float32)
+ORIGIN = Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 8960000.0)
+
+
+def write_scene(path: Path, *, size: int = 200, strips: tuple[tuple[float, ...], ...] = (),
+                rgb: bool = False, crs: str | None = "EPSG:32718", seed: int = 0,
+                date: str = "2024-08-02", nodata_bar: bool = False) -> Path:
+    """Forest with bare strips (cx_m, cy_m from the top-left, length, width, bearing)."""
+    rng = np.random.default_rng(seed)
+    img = FOREST[:, None, None] * (1 + 0.05 * rng.standard_normal((6, size, size)))
+    for cx, cy, length, width, bearing in strips:
+        cov = box_coverage((size, size), 10.0, cx=cx, cy=cy, length=length, width=width,
+                           bearing_deg=bearing)
+        img += (STRIP[:, None, None] - img) * cov[None]
+    data = np.clip(np.rint(img * 1e4), 1, 10000).astype(np.uint16)
+    if nodata_bar:
+        data[:, 100:103, 20:180] = 0
+    if rgb:
+        data = data[[2, 1, 0]]
+    names = ("red", "green", "blue") if rgb else ("blue", "green", "red", "nir", "swir1",
+                                                   "swir2")
+    profile = {"driver": "GTiff", "dtype": "uint16", "count": len(names), "height": size,
+               "width": size, "transform": ORIGIN, "nodata": 0, "crs": crs}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        dst.descriptions = names
+        dst.update_tags(ACQUISITION_DATE=date)
+    return path
+
+
+ONE_STRIP = ((1000.0, 1000.0, 800.0, 20.0, 60.0),)
+
+
+@pytest.mark.parametrize("scorer", [None, "learned"], ids=["rules", "learned"])
+def test_one_strip_one_candidate_with_its_size_and_bearing(tmp_path, scorer):
+    path = write_scene(tmp_path / "s.tif", strips=ONE_STRIP)
+    out = detect_scene(str(path), scorer=read_scorer() if scorer else None)
+    assert len(out) == 1
+    row = out.iloc[0]
+    assert row.length_m == pytest.approx(800.0, abs=60.0)
+    assert row.width_m == pytest.approx(20.0, abs=8.0)
+    assert row.bearing_deg == pytest.approx(60.0, abs=2.0)
+    assert 0.0 <= row.score <= 1.0
+    assert out.crs.to_epsg() == 4326
+    assert "0.8 km long" in row.reason
+    assert row.detected_at == pd.Timestamp("2024-08-02", tz="UTC")
+
+
+def test_no_strip_no_candidate(tmp_path):
+    assert detect_scene(str(write_scene(tmp_path / "s.tif"))).empty
+
+
+def test_nodata_bar_is_not_a_strip(tmp_path):
+    out = detect_scene(str(write_scene(tmp_path / "s.tif", nodata_bar=True)))
+    assert out.empty
+
+
+def test_cloud_band_masks_a_strip(tmp_path):
+    path = write_scene(tmp_path / "s.tif", strips=ONE_STRIP)
+    with rasterio.open(path) as src:
+        profile, data = src.profile | {"count": 7}, src.read()
+    cloudy = tmp_path / "cloudy.tif"
+    with rasterio.open(cloudy, "w", **profile) as dst:
+        dst.write(np.concatenate([data, np.ones((1, 200, 200), dtype=np.uint16)]))
+        dst.descriptions = ("blue", "green", "red", "nir", "swir1", "swir2", "cloud")
+    assert len(detect_scene(str(path))) == 1
+    assert detect_scene(str(cloudy)).empty
+
+
+def test_rgb_only_still_finds_the_strip_with_a_note(tmp_path):
+    path = write_scene(tmp_path / "rgb.tif", strips=ONE_STRIP, rgb=True)
+    info = read_scene_info(path)
+    assert info.roles.is_rgb_only
+    out = detect_scene(str(path))
+    assert len(out) == 1
+    assert "RGB only" in out.iloc[0].reason
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"crs": None}, CRSError, "has no CRS"),
+    ({"crs": "EPSG:4326"}, CRSError, "projected CRS in metres"),
+], ids=["no-crs", "geographic"])
+def test_bad_grids_are_refused(tmp_path, kwargs, error, match):
+    path = write_scene(tmp_path / "s.tif", **kwargs)
+    with pytest.raises(error, match=match):
+        read_scene_info(path)
+
+
+def test_not_a_tiff_and_oversized_are_refused(tmp_path):
+    junk = tmp_path / "junk.tif"
+    junk.write_text("<VRTDataset/>")
+    with pytest.raises(ImageryError, match="not a readable GeoTIFF"):
+        read_scene_info(junk)
+    with pytest.raises(ImageryError, match="declares 200 x 200 x 6"):
+        read_scene_info(write_scene(tmp_path / "s.tif"), max_bytes=1000)
+
+
+@pytest.mark.parametrize("text", ["red", "red=0", "red=1,red=2", "red=1,blue=1", "nir=x",
+                                  "infrared=4", "red=1,,"],
+                         ids=["no-index", "zero", "twice", "same-band", "not-int", "unknown",
+                              "empty-pair"])
+def test_band_mapping_errors_are_clear(text):
+    with pytest.raises(ConfigError):
+        parse_band_mapping(text)
+
+
+@given(st.text(max_size=60))
+def test_band_mapping_parser_never_crashes(text):
+    try:
+        out = parse_band_mapping(text)
+    except ConfigError:
+        return
+    assert all(isinstance(v, int) and v >= 1 for v in out.values())
+
+
+@given(st.integers(1, 3000), st.integers(1, 3000), st.integers(16, 1024))
+def test_windows_cover_the_raster(width, height, size):
+    covered = np.zeros((min(height, 64), min(width, 64)), dtype=bool)
+    wins = list(iter_windows(width, height, size=size, overlap=size // 4))
+    for w in wins:
+        assert w.col_off + w.width <= width
+        assert w.row_off + w.height <= height
+        covered[w.row_off:w.row_off + w.height, w.col_off:w.col_off + w.width] = True
+    assert covered.all()
+
+
+def test_params_validate_themselves():
+    with pytest.raises(ConfigError, match="overlap_px"):
+        DetectionParams(window_px=256, overlap_px=200)
+    assert hash(DetectionParams()) == hash(DetectionParams())
+
+
+def _frame(date: str, items: list[tuple[float, float]]) -> gpd.GeoDataFrame:
+    """Candidates at (lon offset, evidence) on one date."""
+    geoms = [box(-74.6 + dx, -9.4, -74.6 + dx + 0.008, -9.3998) for dx, _ in items]
+    return gpd.GeoDataFrame({"candidate_id": [f"{date}-{i}" for i in range(len(items))],
+                             "detected_at": pd.Timestamp(date, tz="UTC"),
+                             "score": 0.9, "bearing_deg": 90.0,
+                             "evidence": [e for _, e in items], "state": "new"},
+                            geometry=geoms, crs=4326)
+
+
+def test_tracking_states_over_three_dates():
+    frames = [_frame("2022-01-01", [(0.0, 1.0), (0.05, 1.0), (0.10, 1.0), (0.15, 1.0)]),
+              _frame("2023-01-01", [(0.0, 1.0), (0.05, 1.0), (0.20, 1.0)]),
+              _frame("2024-01-01", [(0.0, 1.0), (0.05, 0.4), (0.15, 1.0), (0.20, 1.0),
+                                    (0.25, 1.0)])]
+    out = track_candidates(pd.concat(frames, ignore_index=True))
+    west = out.geometry.bounds["minx"].round(3)
+    states = dict(zip(west, out["state"], strict=True))
+    assert states == {-74.6: "active", -74.55: "overgrown", -74.5: "destroyed",
+                      -74.45: "reopened", -74.4: "active", -74.35: "new"}
+    first = dict(zip(west, out["first_seen"], strict=True))
+    assert first[-74.4] == pd.Timestamp("2023-01-01", tz="UTC")
+
+
+def test_cli_skips_bad_files_and_fails_only_when_all_fail(tmp_path):
+    good = write_scene(tmp_path / "good_2024-08-02.tif", strips=ONE_STRIP)
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"not a tiff")
+    cmd = [sys.executable, "-m", "geo.detect", "--no-aerodromes"]
+    ok = subprocess.run([*cmd, str(good), str(bad), "--out", str(tmp_path / "c.geojson")],
+                        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert "skipped" in ok.stderr
+    assert "bad.tif" in ok.stderr
+    assert len(json.loads((tmp_path / "c.geojson").read_text())["features"]) == 1
+    fail = subprocess.run([*cmd, str(bad), "--out", str(tmp_path / "d.geojson")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert fail.returncode == 1
+
+
+@pytest.mark.slow
+def test_dask_equals_serial(tmp_path):
+    from distributed import Client, LocalCluster
+
+    strips = ((800.0, 700.0, 600.0, 20.0, 30.0), (2600.0, 2700.0, 700.0, 15.0, 120.0),
+              (1800.0, 2000.0, 500.0, 25.0, 90.0))
+    paths = [str(write_scene(tmp_path / f"s{i}.tif", size=400, strips=strips, seed=i))
+             for i in range(2)]
+    params = DetectionParams(window_px=256, overlap_px=96)
+    serial = detect_scenes(paths, params=params).candidates
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        dist = detect_scenes(paths, params=params, client=client).candidates
+    assert len(serial) == 6
+    pd.testing.assert_frame_equal(pd.DataFrame(serial), pd.DataFrame(dist))

@@ -1,0 +1,113 @@
+"""The map explorer page under Streamlit's test harness: filters, modes, areas, go to, links."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+from shapely.geometry import box
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from ui import state
+
+
+@pytest.fixture
+def world_copy(small_world: Path, tmp_path: Path) -> Path:
+    """Copy the sample world somewhere writable (saving areas writes into it)."""
+    out = tmp_path / "world"
+    out.mkdir()
+    for item in small_world.iterdir():
+        if item.is_file():
+            shutil.copy(item, out / item.name)
+    return out
+
+
+def _app(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("ATALAYA_LANGUAGE", "en")
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _events_metric(at: AppTest) -> int:
+    value = {m.label: m.value for m in at.metric}["Events"]
+    return int(value.replace(",", ""))
+
+
+def test_event_type_filter_changes_the_counts(world_copy, monkeypatch):
+    events = gpd.read_parquet(world_copy / "events.parquet")
+    at = _app(world_copy, monkeypatch)
+    assert _events_metric(at) == len(events)
+    at.multiselect(key=state.EVENT_TYPES).set_value(["seizure"]).run()
+    assert not at.exception
+    assert _events_metric(at) == int((events["event_type"] == "seizure").sum())
+    at.slider(key=state.MIN_CONFIDENCE).set_value(0.8).run()
+    expected = ((events["event_type"] == "seizure") & (events["confidence"] >= 0.8)).sum()
+    assert _events_metric(at) == int(expected)
+    at.button(key=state.RESET_FILTERS).click().run()
+    assert _events_metric(at) == len(events)
+
+
+@pytest.mark.parametrize("mode", ["heat", "hexagons", "points"])
+def test_every_display_mode_runs(world_copy, monkeypatch, mode):
+    at = _app(world_copy, monkeypatch)
+    at.radio(key=state.DISPLAY).set_value(mode).run()
+    assert not at.exception
+
+
+def test_an_area_filters_counts_and_can_be_saved_and_reloaded(world_copy, monkeypatch):
+    events = gpd.read_parquet(world_copy / "events.parquet")
+    area = box(-80, -20, -60, 0)
+    inside = int(shapely.intersects(area, events.geometry.values).sum())
+    at = _app(world_copy, monkeypatch)
+    at.session_state[state.AOI] = area
+    at.run()
+    assert _events_metric(at) == inside
+    at.text_input(key=state.AREA_NAME).set_value("<b>VRAEM</b>").run()
+    at.button(key=state.AREA_SAVE).click().run()
+    assert not at.exception
+    saved = gpd.read_file(world_copy / "areas.geojson")
+    assert list(saved["name"]) == ["<b>VRAEM</b>"]
+    at.button(key=state.AREA_CLEAR).click().run()
+    assert _events_metric(at) == len(events)
+    at.selectbox(key=state.AREA_SELECT).set_value(saved["area_id"].iloc[0]).run()
+    assert _events_metric(at) == inside
+
+
+def test_go_to_accepts_coordinates_and_codes_and_explains_errors(world_copy, monkeypatch):
+    at = _app(world_copy, monkeypatch)
+    at.text_input(key=state.GOTO).input("9°24'S 74°36'W").run()
+    lon, lat, zoom = at.session_state[state.VIEW]
+    assert (round(lon, 3), round(lat, 3), zoom) == (-74.6, -9.4, 11)
+    code = gpd.read_file(world_copy / "aerodromes.geojson").iloc[0]
+    at.text_input(key=state.GOTO).input(code["ident"].lower()).run()
+    assert at.session_state[state.VIEW][:2] == pytest.approx((code.geometry.x, code.geometry.y))
+    at.text_input(key=state.GOTO).input("-120.5, 5.2").run()
+    assert "Did you write longitude first?" in at.error[0].value
+
+
+def test_a_shared_link_sets_the_filters(world_copy, monkeypatch):
+    events = gpd.read_parquet(world_copy / "events.parquet")
+    at = _app(world_copy, monkeypatch, types="incident", countries="PE,CO", show="heat",
+              lat="-9.4", lon="-74.6", z="7", conf="bogus")
+    expected = ((events["event_type"] == "incident") & events["country"].isin(["PE", "CO"]))
+    assert _events_metric(at) == int(expected.sum())
+    assert at.radio(key=state.DISPLAY).value == "heat"
+    assert at.session_state[state.VIEW] == (-74.6, -9.4, 7.0)
+    assert any("conf=" in w.value for w in at.warning)
+
+
+def test_spanish_labels_on_the_explorer(world_copy, monkeypatch):
+    at = _app(world_copy, monkeypatch)
+    at.sidebar.selectbox[0].set_value("es").run()
+    assert not at.exception
+    assert at.multiselect(key=state.EVENT_TYPES).label == "Tipos de evento"
