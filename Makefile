@@ -60,4 +60,5 @@ clean:
 messages: $(VENV)/.dev  ## re-extract user-facing strings and merge them into the catalogues
 	$(BIN)/pybabel extract -F babel.cfg -k t -k _ --no-location --sort-output --omit-header \
 		-o locales/atalaya.pot .
-	$(BIN)/pybabel update -i locales/atalaya.pot -d locales -D atalaya --ignore-obsolete
+	$(BIN)/pybabel update -i locales/atalaya.pot -d locales -D atalaya --ignore-obsolete \
+		--no-fuzzy-matching

@@ -37,7 +37,9 @@ __all__ = [
     "filter_candidates",
     "filter_events",
     "filter_routes",
+    "events_at",
     "point_mask",
+    "view_bounds",
 ]
 
 Bounds = tuple[float, float, float, float]
@@ -341,3 +343,68 @@ def filter_aerodromes(aerodromes: gpd.GeoDataFrame, filters: Filters) -> gpd.Geo
         x, y = _point_xy(aerodromes)
         mask &= point_mask(x, y, aoi=filters.aoi, bounds=filters.bounds)
     return _take(aerodromes, mask)
+
+
+# -- the map view and a clicked point -------------------------------------------------------------
+
+def view_bounds(south: float, west: float, north: float, east: float) -> Bounds | None:
+    """Turn a web map's view into ``Filters.bounds``: ``(lon_min, lat_min, lon_max, lat_max)``.
+
+    Parameters
+    ----------
+    south, west, north, east
+        The view's edges in degrees (EPSG:4326) as Leaflet reports them: longitudes run past
+        +/-180 after panning round the globe, latitudes past +/-90 at low zoom.
+
+    Returns
+    -------
+    tuple or None
+        Bounds clipped to the world. A view across the antimeridian, or wider than the world,
+        keeps every longitude (more rather than less). None when an edge is not a finite number
+        or the view is empty.
+
+    Examples
+    --------
+    >>> view_bounds(-10.0, -80.0, 5.0, -60.0)
+    (-80.0, -10.0, -60.0, 5.0)
+    >>> view_bounds(-10.0, 280.0, 5.0, 300.0)  # panned once round the world, eastward
+    (-80.0, -10.0, -60.0, 5.0)
+    >>> view_bounds(-95.0, -500.0, 95.0, 500.0)
+    (-180.0, -90.0, 180.0, 90.0)
+    """
+    edges = (south, west, north, east)
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in edges):
+        return None
+    lat0, lat1 = max(-90.0, float(south)), min(90.0, float(north))
+    if lat0 >= lat1 or west >= east:
+        return None
+    if east - west >= 360.0:
+        return (-180.0, lat0, 180.0, lat1)
+    turns = math.floor((west + 180.0) / 360.0)
+    lon0, lon1 = west - 360.0 * turns, east - 360.0 * turns
+    if lon1 > 180.0:  # across the antimeridian
+        return (-180.0, lat0, 180.0, lat1)
+    return (float(lon0), lat0, float(lon1), lat1)
+
+
+def events_at(events: gpd.GeoDataFrame, lon: float, lat: float, *,
+              tolerance_deg: float = 1.1e-5) -> gpd.GeoDataFrame:
+    """Return the events within ``tolerance_deg`` of (lon, lat), in degrees (EPSG:4326).
+
+    The map ships coordinates quantised to 1e-5 degree, so the point it reports for a clicked
+    event is within half of that of the stored one; the default tolerance finds it and, in
+    practice, nothing else (several events at one place are all returned).
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point
+    >>> ev = gpd.GeoDataFrame({"event_id": ["a", "b"]},
+    ...                       geometry=[Point(-74.123456, 4.6), Point(-74.2, 4.6)], crs=4326)
+    >>> list(events_at(ev, -74.12346, 4.6)["event_id"])
+    ['a']
+    """
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return events.iloc[:0]
+    x, y = _point_xy(events)
+    near = (np.abs(x - lon) <= tolerance_deg) & (np.abs(y - lat) <= tolerance_deg)
+    return events.iloc[np.flatnonzero(near)]

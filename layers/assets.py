@@ -15,7 +15,7 @@ never ``add_js_link`` (which mutates the class-level list shared by every map in
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import folium
 from branca.element import Element, MacroElement
@@ -29,6 +29,8 @@ __all__ = [
     "UnknownAssetError",
     "localize",
 ]
+
+E = TypeVar("E", bound=Element)
 
 _JSD = "https://cdn.jsdelivr.net"
 _CDNJS = "https://cdnjs.cloudflare.com/ajax/libs"
@@ -113,21 +115,23 @@ def _rewrite(links: list[tuple[str, str]], base: str, unknown: list[str]) -> lis
     return out
 
 
-def localize(m: folium.Map, *, base_url: str = "/app/static/vendor") -> folium.Map:
+def localize(m: E, *, base_url: str = "/app/static/vendor") -> E:
     """Rewrite every script and stylesheet link of ``m`` to the app's local copies.
 
     Parameters
     ----------
     m
-        The map, with all its layers, controls and plugins already added.
+        The map, with all its layers, controls and plugins already added; or a layer group
+        that will be added to a live map later (``streamlit-folium``'s
+        ``feature_group_to_add``).
     base_url
         URL prefix of the vendored files (``static/vendor`` served by Streamlit at
         ``/app/static/vendor``).
 
     Returns
     -------
-    folium.Map
-        The same map, for chaining.
+    Element
+        The same map or group, for chaining.
 
     Raises
     ------
@@ -161,7 +165,8 @@ def localize(m: folium.Map, *, base_url: str = "/app/static/vendor") -> folium.M
             "tools/install_assets.py and map the URL in layers.assets.LOCAL_ASSETS, "
             "or stop using that plugin."
         )
-    _set_icon_path(m, f"{base}/leaflet/dist/images/")
+    if isinstance(m, folium.Map):
+        _set_icon_path(m, f"{base}/leaflet/dist/images/")
     return m
 
 

@@ -7,9 +7,10 @@
 - :class:`ViewSync`: writes the filters (given by the server) and, after every pan or zoom, the
   view (``lat``, ``lon``, ``z``) into the query string of the page that embeds the map (when it
   may: same origin), so a copied link reopens the same view with the same filters; and
-  remembers the view in the tab's ``sessionStorage`` so a map rebuilt after a filter change
+  remembers the view in the tab's ``sessionStorage`` so a map rebuilt (a language change)
   opens where the analyst left it instead of jumping back. The map is the only writer of the
-  URL: panning changes it without a round trip to the server.
+  URL: panning changes it without a round trip to the server. :class:`UrlQuery` hands it new
+  filters without rebuilding the map.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from shapely.geometry.base import BaseGeometry
 
 from layers.escape import escape_text
 
-__all__ = ["AOI_COLOR", "ViewSync", "build_aoi_layer", "build_draw_control"]
+__all__ = ["AOI_COLOR", "UrlQuery", "ViewSync", "build_aoi_layer", "build_draw_control"]
 
 AOI_COLOR = "#1f4e9c"
 _SHAPE = {"color": AOI_COLOR, "weight": 2, "fillOpacity": 0.05}
@@ -59,11 +60,11 @@ def build_aoi_layer(aoi: BaseGeometry, *, name: str, show: bool = True) -> foliu
 class ViewSync(MacroElement):
     """Keep the map view in the embedding page's URL and in the tab's session storage.
 
-    ``query`` holds the other parameters to write (the filters, already encoded); every name in
-    ``managed`` that is not in ``query`` is removed from the URL. ``token`` names the view the
-    server asked for: a map built with the same token as the one
+    ``token`` names the view the server asked for: a map built with the same token as the one
     remembered in ``sessionStorage`` reopens at the remembered view (the analyst panned since);
-    a new token (a "go to", a link just opened) keeps the server's view.
+    a new token (a link just opened) keeps the server's view. The other parameters written to
+    the URL come from the last :class:`UrlQuery` run in the page (the filters change without
+    rebuilding the map), or from ``query`` when given here.
     """
 
     _template = Template(
@@ -75,14 +76,17 @@ class ViewSync(MacroElement):
             try { return window.parent && window.parent !== window
                   ? window.parent : window; } catch (e) { return window; }
           }
+          if (!window.atalayaUrlQuery) {
+            window.atalayaUrlQuery = {query: query, managed: managed};
+          }
           function remember() {
-            var c = map.getCenter(), z = map.getZoom();
+            var c = map.getCenter(), z = map.getZoom(), q = window.atalayaUrlQuery;
             var view = {token: token, lat: +c.lat.toFixed(5), lon: +c.lng.toFixed(5), z: z};
             try { window.sessionStorage.setItem(KEY, JSON.stringify(view)); } catch (e) {}
             try {
               var w = host(), url = new URL(w.location.href);
-              managed.forEach(function (k) { url.searchParams.delete(k); });
-              Object.keys(query).forEach(function (k) { url.searchParams.set(k, query[k]); });
+              q.managed.forEach(function (k) { url.searchParams.delete(k); });
+              Object.keys(q.query).forEach(function (k) { url.searchParams.set(k, q.query[k]); });
               url.searchParams.set("lat", String(view.lat));
               url.searchParams.set("lon", String(view.lon));
               url.searchParams.set("z", String(z));
@@ -91,6 +95,7 @@ class ViewSync(MacroElement):
               }
             } catch (e) {}  // another origin: the URL is not ours to change
           }
+          window.atalayaWriteUrl = remember;
           var saved = null;
           try { saved = JSON.parse(window.sessionStorage.getItem(KEY) || "null"); } catch (e) {}
           if (saved && saved.token === token && isFinite(saved.lat) && isFinite(saved.lon)) {
@@ -117,3 +122,28 @@ class ViewSync(MacroElement):
         if not isinstance(self._parent, folium.Map):
             raise TypeError("ViewSync must be added to a folium.Map")
         return super().render(**kwargs)
+
+
+class UrlQuery(MacroElement):
+    """Set the filter parameters :class:`ViewSync` writes into the URL, and write them now.
+
+    Put it in a layer group that is replaced when the filters change (streamlit-folium's
+    ``feature_group_to_add``): the URL follows the filters without the map being rebuilt.
+    Every name in ``managed`` that is not in ``query`` is removed from the URL.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.atalayaUrlQuery = {query: {{ this.query|tojson }},
+                                  managed: {{ this.managed|tojson }}};
+        if (window.atalayaWriteUrl) { window.atalayaWriteUrl(); }
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, query: dict[str, str], *, managed: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self._name = "AtalayaUrlQuery"
+        self.query = dict(query)
+        self.managed = list(managed)

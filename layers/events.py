@@ -5,7 +5,9 @@ points, so events are shipped as base64 typed arrays (int32 coordinates quantise
 degree, uint8 type codes: about 12 bytes per event) and drawn by a small ``L.Layer`` subclass on
 one canvas that redraws on pan, zoom and resize. Clicking near a point opens a popup; for up to
 ``details_limit`` events the popup details travel with the page as a compact JSON array of
-already-escaped strings.
+already-escaped strings. Past that the popup shows the type and place, and the click goes back
+to Python (streamlit-folium's ``last_object_clicked``), which looks the event up and shows its
+details below the map: fetched lazily, one event at a time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from layers.labels import label
 from layers.popup import escaped_column
 
 __all__ = [
+    "DETAILS_LIMIT",
     "DETAIL_FIELDS",
     "EVENT_COLORS",
     "EventsLayer",
@@ -50,6 +53,8 @@ DETAIL_FIELDS: tuple[str, ...] = (
     "occurred_at", "commodity", "quantity_kg", "country", "source", "description",
 )
 _CATEGORY_FIELDS = frozenset({"commodity"})
+#: Up to this many events, popup details (about 150 bytes each) travel with the page.
+DETAILS_LIMIT = 5_000
 _SCALE = 100_000  # 1e-5 degree, about 1.1 m: finer than any event location we hold
 
 
@@ -81,7 +86,7 @@ def _details(events: gpd.GeoDataFrame, labels: Mapping[str, str] | None) -> list
 
 
 def encode_events(events: gpd.GeoDataFrame, *, labels: Mapping[str, str] | None = None,
-                  details_limit: int = 50_000) -> dict[str, Any]:
+                  details_limit: int = DETAILS_LIMIT) -> dict[str, Any]:
     """Pack events into the compact payload the canvas layer draws.
 
     Parameters
@@ -131,6 +136,7 @@ def encode_events(events: gpd.GeoDataFrame, *, labels: Mapping[str, str] | None 
         "fields": [escape_text(label(labels, f)) for f in ("event_type", *DETAIL_FIELDS)],
         "details": _details(kept, labels) if with_details else None,
         "coordinatesLabel": escape_text(label(labels, "coordinates")),
+        "detailsBelow": escape_text(label(labels, "details_below")),
     }
 
 
@@ -186,13 +192,14 @@ class EventsLayer(Layer):
               c.setAttribute("data-drawn", "0");
               c.style.pointerEvents = "none";
               this.getPane().appendChild(c);
-              map.on("moveend zoomend resize viewreset", this._redraw, this);
+              map.on("moveend zoomend resize viewreset", this._schedule, this);
               map.on("zoomanim", this._animateZoom, this);
               map.on("click", this._onClick, this);
               this._redraw();
             },
             onRemove: function (map) {
-              map.off("moveend zoomend resize viewreset", this._redraw, this);
+              map.off("moveend zoomend resize viewreset", this._schedule, this);
+              if (this._frame) { L.Util.cancelAnimFrame(this._frame); this._frame = null; }
               map.off("zoomanim", this._animateZoom, this);
               map.off("click", this._onClick, this);
               L.DomUtil.remove(this._canvas);
@@ -204,6 +211,14 @@ class EventsLayer(Layer):
               var map = this._map, scale = map.getZoomScale(e.zoom);
               var offset = map._latLngToNewLayerPoint(this._nw, e.zoom, e.center);
               L.DomUtil.setTransform(this._canvas, offset, scale);
+            },
+            // A zoom fires zoomend, moveend and often viewreset: draw once, at the next frame.
+            _schedule: function () {
+              if (!this._frame) {
+                this._frame = L.Util.requestAnimFrame(function () {
+                  this._frame = null; this._redraw();
+                }, this);
+              }
             },
             _redraw: function () {
               var map = this._map, c = this._canvas;
@@ -219,7 +234,7 @@ class EventsLayer(Layer):
               var zoom = map.getZoom(), r = this._radius(zoom), k = Math.pow(2, zoom);
               var origin = map.getPixelBounds().min, w = size.x + r, h = size.y + r;
               var rect = r < 2.5, colors = this._data.colors, codes = this._codes;
-              var mx = this._mx, my = this._my, cur = -1, drawn = 0;
+              var mx = this._mx, my = this._my, cur = -1, drawn = 0, batch = 0;
               ctx.globalAlpha = 0.85;
               // A thin dark rim, stroked before the fill, keeps dense clusters in their colour.
               ctx.strokeStyle = "rgba(20,20,20,0.45)"; ctx.lineWidth = 0.7;
@@ -229,10 +244,15 @@ class EventsLayer(Layer):
                 if (codes[i] !== cur) {
                   if (cur >= 0 && !rect) { ctx.stroke(); ctx.fill(); }
                   cur = codes[i]; ctx.fillStyle = colors[cur] || "#636363";
-                  if (!rect) { ctx.beginPath(); }
+                  if (!rect) { ctx.beginPath(); batch = 0; }
                 }
                 if (rect) { ctx.fillRect(x - r, y - r, 2 * r, 2 * r); }
-                else { ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, 2 * Math.PI); }
+                else {
+                  ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, 2 * Math.PI);
+                  // Filling one path of many thousand circles costs far more than linear
+                  // time (1,000,000 points took minutes to draw); flush it every 512 circles.
+                  if (++batch === 512) { ctx.stroke(); ctx.fill(); ctx.beginPath(); batch = 0; }
+                }
                 drawn++;
               }
               if (cur >= 0 && !rect) { ctx.stroke(); ctx.fill(); }
@@ -256,9 +276,13 @@ class EventsLayer(Layer):
             _onClick: function (e) {
               var i = this._pick(e.containerPoint);
               if (i < 0) { return; }
-              L.popup({maxWidth: 320}).setLatLng([this._lat[i], this._lon[i]])
+              var where = L.latLng(this._lat[i], this._lon[i]);
+              L.popup({maxWidth: 320}).setLatLng(where)
                 .setContent(this.popupHtml(i)).openOn(this._map);
               this.fire("atalaya:pick", {index: i});
+              // streamlit-folium reports a layer's "click" (last_object_clicked) to Python: the
+              // event's own coordinates, from which the app shows its details below the map.
+              this.fire("click", {latlng: where, atalayaIndex: i});
             },
             // Every string in the payload was escaped on the server (layers.escape).
             popupHtml: function (i) {
@@ -271,6 +295,7 @@ class EventsLayer(Layer):
               } else {
                 rows.push([d.coordinatesLabel,
                            this._lat[i].toFixed(5) + ", " + this._lon[i].toFixed(5)]);
+                rows.push(["", "<i>" + d.detailsBelow + "</i>"]);
               }
               var th = "<th style='text-align:left;padding:1px 8px 1px 0;color:#555'>";
               var td = "<td style='padding:1px 0;overflow-wrap:anywhere'>";
@@ -298,7 +323,7 @@ class EventsLayer(Layer):
 
 def build_events_layer(events: gpd.GeoDataFrame, *, name: str,
                        labels: Mapping[str, str] | None = None, show: bool = True,
-                       details_limit: int = 50_000) -> EventsLayer:
+                       details_limit: int = DETAILS_LIMIT) -> EventsLayer:
     """Build the events canvas layer, ready to add to a map with a LayerControl.
 
     Parameters

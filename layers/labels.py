@@ -46,6 +46,7 @@ DEFAULT_LABELS: Mapping[str, str] = {
     "runway_length_m": "Runway length (m)",
     "surface": "Surface",
     "coordinates": "Coordinates",
+    "details_below": "Details below the map",
     "count": "Events",
     "aoi": "Area of interest",
     "event_density": "Event density",

@@ -75,7 +75,11 @@ def legend_html(sections: Sequence[LegendSection], *, title: str | None = None) 
 
 
 class Legend(MacroElement):
-    """The legend as a Leaflet control (class ``atalaya-legend``), collapsible on click."""
+    """The legend as a Leaflet control (class ``atalaya-legend``), collapsible on click.
+
+    Added to a map, it is always shown; added to a ``FeatureGroup``, it is shown while the
+    group is on the map.
+    """
 
     _template = Template(
         """
@@ -99,7 +103,14 @@ class Legend(MacroElement):
           L.DomEvent.disableScrollPropagation(div);
           return div;
         };
-        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        (function (legend, parent) {
+          // On a map: shown at once. In a layer group: shown while the group is on the map,
+          // so a layer's own legend follows the layer (and is replaced with it).
+          if (parent instanceof L.Map) { legend.addTo(parent); return; }
+          parent.on("add", function () { legend.addTo(parent._map); });
+          parent.on("remove", function () { legend.remove(); });
+          if (parent._map) { legend.addTo(parent._map); }
+        })({{ this.get_name() }}, {{ this._parent.get_name() }});
         {% endmacro %}
         """
     )

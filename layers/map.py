@@ -1,13 +1,26 @@
-"""The overview map: every layer on one offline map of Latin America."""
+"""The overview map: every layer on one offline map of Latin America.
+
+The map comes in two parts so that a filter change does not rebuild the page's map:
+
+- :func:`build_base_map`: what the filters do not change (basemap, registered aerodromes,
+  drawing tools, the view kept in the URL, the legend of the vector layers);
+- :func:`build_overlays`: one ``FeatureGroup`` per filtered layer (events, routes, runway
+  candidates, the area of interest) plus the filters for the URL. The app hands them to
+  streamlit-folium as ``feature_group_to_add``, which swaps them on the live map.
+
+:func:`build_overview_map` puts both on one map (a standalone page, an export, a test).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import folium
 import geopandas as gpd
 import pandas as pd
+from branca.element import MacroElement
+from folium.template import Template
 from shapely.geometry.base import BaseGeometry
 
 from layers import aerodromes as aerodromes_mod
@@ -19,14 +32,16 @@ from layers.assets import localize
 from layers.basemap import build_offline_basemap, build_online_tiles
 from layers.candidates import build_candidates_layer
 from layers.density import build_cells_layer, build_heat_layer, cells_legend
-from layers.draw import ViewSync, build_aoi_layer, build_draw_control
+from layers.draw import UrlQuery, ViewSync, build_aoi_layer, build_draw_control
+from layers.escape import escape_text
 from layers.events import build_events_layer
 from layers.labels import label
 from layers.legend import LegendItem, LegendSection, build_legend
 from layers.routes import build_routes_layer
 
-__all__ = ["CENTER", "MAX_ZOOM", "MIN_ZOOM", "ZOOM", "EventsDisplay", "build_overview_map",
-           "overview_legend"]
+__all__ = ["CENTER", "MAX_ZOOM", "MIN_ZOOM", "OVERLAY_KEYS", "ZOOM", "EventsDisplay",
+           "OverlayMemory", "build_base_map", "build_layer_control", "build_overlays",
+           "build_overview_map", "overview_legend"]
 
 EventsDisplay = Literal["points", "heat", "hexagons"]
 
@@ -53,55 +68,95 @@ def overview_legend(labels: Mapping[str, str] | None = None) -> list[LegendSecti
     ]
 
 
-def build_overview_map(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
-                       candidates: gpd.GeoDataFrame, aerodromes: gpd.GeoDataFrame,
-                       labels: Mapping[str, str], online_tiles: bool = False,
-                       asset_base: str = "/app/static", display: EventsDisplay = "points",
-                       cells: pd.DataFrame | None = None, aoi: BaseGeometry | None = None,
-                       draw: bool = False, location: tuple[float, float] | None = None,
-                       zoom: float | None = None, view_token: str | None = None,
-                       url_query: Mapping[str, str] | None = None,
-                       url_managed: tuple[str, ...] = (),
-                       number: Callable[[int], str] = str) -> folium.Map:
-    """Build the overview map with every layer as a toggleable overlay, legend included.
+#: Stable keys of the swappable overlays (``FeatureGroup`` option ``atalayaKey``).
+OVERLAY_KEYS = ("events", "routes", "candidates", "aoi", "url")
+
+
+def vector_legend(labels: Mapping[str, str] | None = None) -> list[LegendSection]:
+    """Legend sections of the routes, candidates and aerodromes (the filters never change them)."""
+    return overview_legend(labels)[1:]
+
+
+class OverlayMemory(MacroElement):
+    """Remember which swappable overlays the analyst switched off, and keep them off.
+
+    When the filters change, streamlit-folium replaces the overlay groups with new ones, shown
+    by default; this element hides again every group (by its ``atalayaKey`` option) that the
+    analyst had unticked in the layer control, and forgets it when they tick it again.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+          var hidden = {}, byUser = false;
+          function key(layer) { return layer && layer.options && layer.options.atalayaKey; }
+          // Only a click in the layer control counts: groups removed by a swap do not.
+          map.getContainer().addEventListener("click", function (ev) {
+            var t = ev.target;
+            if (t && t.classList && t.classList.contains("leaflet-control-layers-selector")) {
+              byUser = true; setTimeout(function () { byUser = false; }, 0);
+            }
+          }, true);
+          map.on("overlayremove", function (e) {
+            if (byUser && key(e.layer)) { hidden[key(e.layer)] = true; }
+          });
+          map.on("overlayadd", function (e) {
+            if (byUser && key(e.layer)) { delete hidden[key(e.layer)]; }
+          });
+          map.on("layeradd", function (e) {
+            var k = key(e.layer);
+            if (k && hidden[k] && !byUser) {
+              setTimeout(function () { map.removeLayer(e.layer); }, 0);
+            }
+          });
+          window.atalayaHiddenOverlays = hidden;
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "AtalayaOverlayMemory"
+
+    def render(self, **kwargs: Any) -> Any:
+        """Render after checking the element sits on a map."""
+        if not isinstance(self._parent, folium.Map):
+            raise TypeError("OverlayMemory must be added to a folium.Map")
+        return super().render(**kwargs)
+
+
+def build_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],
+                   online_tiles: bool = False, asset_base: str = "/app/static",
+                   draw: bool = False, location: tuple[float, float] | None = None,
+                   zoom: float | None = None, view_token: str | None = None) -> folium.Map:
+    """Build the part of the overview map that the filters do not change.
 
     Parameters
     ----------
-    events, routes, candidates, aerodromes
-        Validated layers in EPSG:4326 (``geo.schema``); any may be empty.
+    aerodromes
+        Registered aerodromes in EPSG:4326 (``geo.schema.AERODROMES``), never filtered away.
     labels
-        Translated layer names, field names and category values (see ``layers.labels``);
-        English for any key that is absent.
+        Translated layer names, field names and category values (see ``layers.labels``).
     online_tiles
-        Offer the OpenStreetMap tiles in the layer control (off until the user ticks them).
-        When False the page makes no request outside the app.
+        Offer the OpenStreetMap tiles (shown). When False the page makes no request outside
+        the app.
     asset_base
         URL where Streamlit serves ``static/`` (vendored scripts and the basemap).
-    display
-        How events are drawn: ``points`` (canvas layer), ``heat`` (heat map of ``cells``) or
-        ``hexagons`` (count polygons: ``cells`` must then be ``geo.aggregate.cell_polygons``).
-    cells
-        Aggregated events (``geo.aggregate.aggregate_cells``) for ``heat`` and ``hexagons``.
-    aoi
-        Active area of interest, drawn as a dashed outline.
     draw
         Add the rectangle/polygon drawing toolbar.
     location, zoom
         Opening view as ``(lon, lat)`` and zoom; Latin America when None.
-    view_token, url_query, url_managed
-        When a token is given, the view and ``url_query`` are kept in the page URL and the view
-        in the tab's session; ``url_managed`` parameters absent from ``url_query`` are removed
-        (``layers.draw.ViewSync``).
-    number
-        Formats counts in tooltips and the legend (the UI passes its locale's formatter).
+    view_token
+        When given, the view is kept in the page URL and in the tab's session
+        (``layers.draw.ViewSync``); the filters reach the URL through :func:`build_overlays`.
 
     Returns
     -------
     folium.Map
-        Centred on Latin America at zoom 3, no tiles, canvas rendering, assets localized.
+        Canvas rendering, no tiles, assets localized; the legend lists the vector layers.
     """
-    if display != "points" and cells is None:
-        raise ValueError(f"display={display!r} needs the aggregated cells")
     base = asset_base.rstrip("/")
     center = CENTER if location is None else (location[1], location[0])
     # folium 0.20 hands min_zoom/max_zoom to the tile layer only; with tiles=None they must be
@@ -117,28 +172,151 @@ def build_overview_map(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
     build_offline_basemap(name=label(labels, "borders"), base_url=f"{base}/basemap").add_to(m)
     if online_tiles:
         build_online_tiles(name=label(labels, "online_basemap"), show=True).add_to(m)
-    build_candidates_layer(candidates, name=label(labels, "candidates"), labels=labels).add_to(m)
-    build_routes_layer(routes, name=label(labels, "routes"), labels=labels).add_to(m)
     build_aerodromes_layer(aerodromes, name=label(labels, "aerodromes"),
                            labels=labels).add_to(m)
-    sections = overview_legend(labels)
-    if display == "points":
-        build_events_layer(events, name=label(labels, "events"), labels=labels).add_to(m)
-    elif display == "heat":
-        assert cells is not None
-        build_heat_layer(cells, name=label(labels, "event_density")).add_to(m)
-    else:
-        assert cells is not None
-        build_cells_layer(cells, name=label(labels, "event_counts"), labels=labels,
-                          number=number).add_to(m)
-        top = int(cells["count"].max()) if len(cells) else 1
-        sections[0] = cells_legend(top, title=label(labels, "event_counts"), number=number)
-    if aoi is not None:
-        build_aoi_layer(aoi, name=label(labels, "aoi")).add_to(m)
     if draw:
         build_draw_control().add_to(m)
     if view_token is not None:
-        ViewSync(view_token, query=dict(url_query or {}), managed=url_managed).add_to(m)
-    build_legend(sections, title=label(labels, "legend")).add_to(m)
-    folium.LayerControl(position="topright", collapsed=True).add_to(m)
+        ViewSync(view_token).add_to(m)
+    OverlayMemory().add_to(m)
+    build_legend(vector_legend(labels), title=label(labels, "legend")).add_to(m)
     return localize(m, base_url=f"{base}/vendor")
+
+
+class _GroupKey(MacroElement):
+    """Set ``options.atalayaKey`` on the parent group (``L.featureGroup`` drops its options)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.options.atalayaKey = {{ this.key|tojson }};
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self._name = "AtalayaGroupKey"
+        self.key = key
+
+
+def _group(key: str, name: str, *children: Any, control: bool = True) -> folium.FeatureGroup:
+    """Put ``children`` in a swappable overlay group (their own layer-control entries off)."""
+    group = folium.FeatureGroup(name=escape_text(name), overlay=True, control=control, show=True)
+    _GroupKey(key).add_to(group)
+    for child in children:
+        if hasattr(child, "control"):
+            child.control = False
+        child.add_to(group)
+    return group
+
+
+def build_overlays(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
+                   candidates: gpd.GeoDataFrame, labels: Mapping[str, str],
+                   asset_base: str = "/app/static", display: EventsDisplay = "points",
+                   cells: pd.DataFrame | None = None, aoi: BaseGeometry | None = None,
+                   url_query: Mapping[str, str] | None = None,
+                   url_managed: tuple[str, ...] = (),
+                   number: Callable[[int], str] = str) -> list[folium.FeatureGroup]:
+    """Build the filtered layers as swappable overlay groups, in drawing order.
+
+    Parameters
+    ----------
+    events, routes, candidates
+        Filtered layers in EPSG:4326 (``geo.schema``); any may be empty.
+    labels
+        Translated layer names, field names and category values.
+    asset_base
+        URL where Streamlit serves ``static/`` (the heat map plugin is vendored there).
+    display
+        How events are drawn: ``points`` (canvas layer), ``heat`` (heat map of ``cells``) or
+        ``hexagons`` (count polygons: ``cells`` must then be ``geo.aggregate.cell_polygons``).
+    cells
+        Aggregated events (``geo.aggregate.aggregate_cells``) for ``heat`` and ``hexagons``.
+    aoi
+        Active area of interest, drawn as a dashed outline.
+    url_query, url_managed
+        The filters as URL parameters (``geo.querystate``), written into the page URL by the
+        base map's ``ViewSync``; ``url_managed`` names absent from ``url_query`` are removed.
+    number
+        Formats counts in tooltips and the legend (the UI passes its locale's formatter).
+
+    Returns
+    -------
+    list of folium.FeatureGroup
+        Each with the option ``atalayaKey`` (``OVERLAY_KEYS``, set by a script: folium's
+        ``L.featureGroup`` call drops the options it is given); the events group carries its
+        own legend section (types, or the count classes of the hexagons).
+    """
+    if display != "points" and cells is None:
+        raise ValueError(f"display={display!r} needs the aggregated cells")
+    groups = [
+        _group("candidates", label(labels, "candidates"),
+               build_candidates_layer(candidates, name=label(labels, "candidates"),
+                                      labels=labels)),
+        _group("routes", label(labels, "routes"),
+               build_routes_layer(routes, name=label(labels, "routes"), labels=labels)),
+    ]
+    section = overview_legend(labels)[0]
+    layer: Any
+    if display == "points":
+        name = label(labels, "events")
+        layer = build_events_layer(events, name=name, labels=labels)
+    elif display == "heat":
+        assert cells is not None
+        name = label(labels, "event_density")
+        layer = build_heat_layer(cells, name=name)
+    else:
+        assert cells is not None
+        name = label(labels, "event_counts")
+        layer = build_cells_layer(cells, name=name, labels=labels, number=number)
+        top = int(cells["count"].max()) if len(cells) else 1
+        section = cells_legend(top, title=name, number=number)
+    groups.append(_group("events", name, layer, build_legend([section])))
+    if aoi is not None:
+        groups.append(_group("aoi", label(labels, "aoi"),
+                             build_aoi_layer(aoi, name=label(labels, "aoi"))))
+    if url_query is not None:
+        groups.append(_group("url", "url", UrlQuery(dict(url_query), managed=url_managed),
+                             control=False))
+    base = asset_base.rstrip("/")
+    for group in groups:
+        localize(group, base_url=f"{base}/vendor")
+    return groups
+
+
+def build_layer_control() -> folium.LayerControl:
+    """Build the layer control of the overview map (top right, folded)."""
+    return folium.LayerControl(position="topright", collapsed=True)
+
+
+def build_overview_map(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
+                       candidates: gpd.GeoDataFrame, aerodromes: gpd.GeoDataFrame,
+                       labels: Mapping[str, str], online_tiles: bool = False,
+                       asset_base: str = "/app/static", display: EventsDisplay = "points",
+                       cells: pd.DataFrame | None = None, aoi: BaseGeometry | None = None,
+                       draw: bool = False, location: tuple[float, float] | None = None,
+                       zoom: float | None = None, view_token: str | None = None,
+                       url_query: Mapping[str, str] | None = None,
+                       url_managed: tuple[str, ...] = (),
+                       number: Callable[[int], str] = str) -> folium.Map:
+    """Build the whole overview map on one page: base map, overlays and layer control.
+
+    Parameters are those of :func:`build_base_map` and :func:`build_overlays`.
+
+    Returns
+    -------
+    folium.Map
+        Centred on Latin America at zoom 3 unless told otherwise, assets localized.
+    """
+    m = build_base_map(aerodromes=aerodromes, labels=labels, online_tiles=online_tiles,
+                       asset_base=asset_base, draw=draw, location=location, zoom=zoom,
+                       view_token=view_token)
+    for group in build_overlays(events=events, routes=routes, candidates=candidates,
+                                labels=labels, asset_base=asset_base, display=display,
+                                cells=cells, aoi=aoi,
+                                url_query=url_query if view_token is not None else None,
+                                url_managed=url_managed, number=number):
+        group.add_to(m)
+    build_layer_control().add_to(m)
+    return m

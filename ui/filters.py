@@ -6,6 +6,7 @@ parameters are copied into the widgets' session state once, before the widgets a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
@@ -80,8 +81,8 @@ def load_widgets_from(view: ViewState, months: list[date], world: World) -> None
     """Copy a shared link's filters into the widgets' session state (first run only)."""
     f, ss = view.filters, st.session_state
     end = None if f.end is None else f.end - pd.Timedelta(days=1)
-    ss[state.MONTHS] = (_nearest_month(months, f.start, months[0]),
-                        _nearest_month(months, end, months[-1]))
+    _set_months(_nearest_month(months, f.start, months[0]),
+                _nearest_month(months, end, months[-1]))
     options = _options(world)
     for key, values in ((state.EVENT_TYPES, f.event_types), (state.COMMODITIES, f.commodities),
                         (state.COUNTRIES, f.countries), (state.SOURCES, f.sources),
@@ -111,9 +112,32 @@ def _options(world: World) -> dict[str, list[str]]:
     }
 
 
+def _set_months(first: date, last: date) -> None:
+    """Set the time window from code (a link, a reset, a play step).
+
+    The slider is a range only when created with a range ``value``; a value set through
+    ``st.session_state[key]`` alone comes back from the browser as a single month. So the
+    window lives in ``state.MONTHS`` and the slider is created with it as its value, under a
+    key that changes whenever code changes the window (a new slider shows the new value).
+    """
+    ss = st.session_state
+    ss[state.MONTHS] = (first, last)
+    ss[state.MONTHS_REV] = int(ss.get(state.MONTHS_REV, 0)) + 1
+
+
+def _slider_key() -> str:
+    return f"{state.MONTHS_SLIDER}:{st.session_state.get(state.MONTHS_REV, 0)}"
+
+
+def _slider_moved() -> None:
+    value = st.session_state.get(_slider_key())
+    if isinstance(value, tuple | list) and len(value) == 2:
+        st.session_state[state.MONTHS] = (value[0], value[1])
+
+
 def _reset(months: list[date]) -> None:
     ss = st.session_state
-    ss[state.MONTHS] = (months[0], months[-1])
+    _set_months(months[0], months[-1])
     for key in (state.EVENT_TYPES, state.COMMODITIES, state.COUNTRIES, state.SOURCES,
                 state.ROUTE_MODES, state.CANDIDATE_STATES):
         ss[key] = []
@@ -132,20 +156,22 @@ def _step(months: list[date]) -> None:
         i, j = 0, j - i
     else:
         i, j = i + 1, j + 1
-    ss[state.MONTHS] = (months[i], months[j])
+    _set_months(months[i], months[j])
 
 
 def render_time_window(months: list[date], t: Translator) -> None:
     """Month range slider and a play button that steps the window through the months."""
     ss = st.session_state
     value = ss.get(state.MONTHS)
-    # A relabelled widget (language switch) may come back with one value; keep it a range.
     if not (isinstance(value, tuple | list) and len(value) == 2 and all(v in months
                                                                        for v in value)):
-        ss[state.MONTHS] = (months[0], months[-1])
+        _set_months(months[0], months[-1])
+    # A tick of the play control asks for a step; it is taken here, before the slider exists.
+    if ss.pop(state.PLAY_STEP, False) and ss.get(state.PLAYING):
+        _step(months)
     st.sidebar.select_slider(
-        t("Time window"), options=months, key=state.MONTHS,
-        format_func=lambda d: t.date(d, style="MMM y"),
+        t("Time window"), options=months, value=tuple(ss[state.MONTHS]), key=_slider_key(),
+        on_change=_slider_moved, format_func=lambda d: t.date(d, style="MMM y"),
         help=t("From the first to the last month shown, both included (UTC)."))
     playing = bool(ss.get(state.PLAYING, False))
     st.sidebar.button(t("Pause") if playing else t("Play month by month"), key=state.PLAY_BUTTON,
@@ -154,8 +180,12 @@ def render_time_window(months: list[date], t: Translator) -> None:
     if playing:
         @st.fragment(run_every=_PLAY_SECONDS)
         def _tick() -> None:
-            if ss.get(state.PLAYING):
-                _step(months)
+            # The fragment's body also runs within every full run: step only when a whole
+            # period has passed since the last step, or the window would race to the end.
+            now = time.monotonic()
+            if ss.get(state.PLAYING) and now - ss.get(state.PLAY_LAST, 0.0) >= _PLAY_SECONDS:
+                ss[state.PLAY_LAST] = now
+                ss[state.PLAY_STEP] = True
                 st.rerun(scope="app")
 
         with st.sidebar:

@@ -41,6 +41,7 @@ def map_labels(t: Translator) -> dict[str, str]:
         "runway_length_m": t("Runway length (m)"),
         "surface": t("Surface"),
         "coordinates": t("Coordinates"),
+        "details_below": t("Details below the map"),
         "count": t("Events"),
         "aoi": t("Area of interest"),
         "event_density": t("Event density"),

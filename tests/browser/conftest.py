@@ -6,13 +6,6 @@ test saves a screenshot to ``artifacts/browser/`` (and one on failure).
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,59 +14,13 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.conftest import ROOT, require
+from tools.serve import CHROMIUM_FLAGS, App, chromium_path, start_app, stop_app
+
+__all__ = ["ARTIFACTS", "CHROMIUM_FLAGS", "App", "Recorder", "chromium_path", "start_app",
+           "stop_app"]
 
 ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--disable-features=Translate,OptimizationHints,MediaRouter",
-]
 LOCAL_HOSTS = {"127.0.0.1"}
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("ATALAYA_CHROMIUM"), "/usr/bin/chromium",
-                      shutil.which("chromium")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class App:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def start_app(data_dir: Path, log: Path, extra_env: dict[str, str] | None = None) -> App:
-    port = _free_port()
-    env = {**os.environ, "ATALAYA_DATA_DIR": str(data_dir), "ATALAYA_LANGUAGE": "en",
-           **(extra_env or {})}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--browser.gatherUsageStats", "false"]
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return App(url, proc, log)
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    raise RuntimeError("streamlit did not become healthy in 90 s")
 
 
 @pytest.fixture(scope="session")
@@ -81,11 +28,7 @@ def app(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     log = tmp_path_factory.mktemp("app") / "streamlit.log"
     running = start_app(small_world, log)
     yield running
-    running.process.terminate()
-    try:
-        running.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        running.process.kill()
+    stop_app(running)
 
 
 @dataclass

@@ -9,8 +9,9 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from geo.filters import Filters, filter_events, view_bounds
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_overview import MAP_FRAME, open_map
+from tests.browser.test_overview import DESCRIBE_MAP, LAYER_CONTROL, MAP_FRAME, open_map
 
 pytestmark = pytest.mark.browser
 
@@ -72,6 +73,87 @@ def test_event_type_filter_changes_the_drawn_events(app, page, small_world):
     assert "types=seizure" in pg.url  # the map wrote the filter into the shareable URL
     assert rec.foreign() == [], f"requests left 127.0.0.1: {rec.foreign()}"
     assert not rec.console_errors or all("favicon" in e for e in rec.console_errors)
+
+
+# Set in the map's page; a map whose page was reloaded has lost it.
+MARK = "() => { window.__sameMapPage = true; }"
+SAME_PAGE = ("() => document.querySelector('" + MAP_FRAME.replace("'", "\\'") + "')"
+             ".contentWindow.__sameMapPage === true")
+
+
+def _choose(pg, label: str) -> None:
+    pg.locator('[data-testid="stMultiSelect"]').first.click()
+    pg.get_by_role("option", name=label, exact=True).click()
+    pg.keyboard.press("Escape")
+
+
+def test_a_filter_change_swaps_the_layers_on_the_live_map(app, page, small_world):
+    """No reload of the map's page; a layer the analyst switched off stays off."""
+    pg, rec = page
+    frame, handle = open_map(pg, app.url)
+    handle.evaluate(MARK)
+    frame.locator(LAYER_CONTROL).hover()
+    frame.locator(".leaflet-control-layers-overlays label", has_text="Trafficking routes").click()
+    events = gpd.read_parquet(small_world / "events.parquet")
+    incidents = events[events["event_type"] == "incident"]
+    _choose(pg, "Incident")
+    _wait_metric(pg, "Events", len(incidents))
+    assert _fit(handle, incidents) == len(incidents)
+    assert pg.evaluate(SAME_PAGE), "the map's page was reloaded by a filter change"
+    frame.locator(LAYER_CONTROL).hover()
+    overlays = {o["name"]: o["on"] for o in handle.evaluate(DESCRIBE_MAP)["overlays"]}
+    assert overlays["Trafficking routes"] is False
+    assert overlays["Events"] is True
+    assert overlays["Runway candidates"] is True
+    assert rec.foreign() == []
+
+
+def test_the_figures_and_table_follow_the_map_view(app, page, small_world):
+    pg, _rec = page
+    _frame, handle = open_map(pg, app.url)
+    events = gpd.read_parquet(small_world / "events.parquet")
+    handle.evaluate(f"() => {{ const m = {FIND_MAP}; m.setView([-10, -72], 6, "
+                    "{animate: false}); }")
+    handle.wait_for_timeout(500)
+    s, w, n, e = handle.evaluate(
+        f"() => {{ const b = {FIND_MAP}.getBounds();"
+        " return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]; }")
+    bounds = view_bounds(s, w, n, e)
+    assert bounds is not None
+    in_view = len(filter_events(events, Filters(bounds=bounds)))
+    assert 0 < in_view < len(events)
+    _wait_metric(pg, "Events", in_view)
+    pg.get_by_text(f"of {in_view:,} matching events").wait_for(timeout=30_000)
+    pg.get_by_text("Only what the map shows").click()
+    _wait_metric(pg, "Events", len(events))
+
+
+def test_play_steps_the_time_window_through_the_months(app, page, small_world):
+    pg, rec = page
+    _frame, handle = open_map(pg, app.url + "/?from=2023-01-01&to=2023-03-01")
+    handle.evaluate(MARK)
+    pg.get_by_role("button", name="Play month by month").click()
+    pg.wait_for_function("() => location.search.includes('from=2023-03-01')", timeout=60_000)
+    pg.get_by_role("button", name="Pause").click()
+    pg.get_by_role("button", name="Play month by month").wait_for(timeout=30_000)
+    pg.wait_for_timeout(2500)  # a step already on its way lands, and the map writes the URL
+    frm = re.search(r"from=(\d{4}-\d{2}-\d{2})", pg.url).group(1)
+    to = re.search(r"to=(\d{4}-\d{2}-\d{2})", pg.url).group(1)
+    events = gpd.read_parquet(small_world / "events.parquet")
+    when = events["occurred_at"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d")
+    expected = int(((when >= frm) & (when < to)).sum())
+    assert expected > 0
+    _wait_metric(pg, "Events", expected)
+    assert pg.evaluate(SAME_PAGE), "playing reloaded the map's page"
+    # The slider itself: moving its first thumb one step narrows the window by a month.
+    thumb = pg.locator('[data-testid="stSlider"] input[type="range"]').first
+    thumb.focus()
+    thumb.press("ArrowRight")
+    later = f"{int(frm[:4]) + int(frm[5:7]) // 12}-{int(frm[5:7]) % 12 + 1:02d}-01"
+    pg.wait_for_function("(f) => location.search.includes('from=' + f)", arg=later,
+                         timeout=30_000)
+    assert f"to={to}" in pg.url
+    assert rec.foreign() == []
 
 
 def test_drawing_a_rectangle_filters_the_figures_and_table(app, page, small_world):
@@ -168,7 +250,8 @@ def test_screenshots_of_the_explorer(app, browser, width, height, mode):
         frame = pg.frame_locator(MAP_FRAME)
         frame.locator(".leaflet-container").wait_for(timeout=60_000)
         pg.wait_for_timeout(1500)
-        assert frame.locator(".atalaya-legend").count() == 1
+        # The vector layers' legend, and the events' own (it follows the display mode).
+        assert frame.locator(".atalaya-legend").count() == 2
         if mode == "hexagons":
             handle = pg.query_selector(MAP_FRAME).content_frame()
             cells = handle.evaluate(f"() => {{ let n = 0; {FIND_MAP}.eachLayer(l => {{"

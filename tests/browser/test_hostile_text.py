@@ -71,6 +71,9 @@ def test_event_popup_shows_the_payload_as_text(hostile_app, page, which):
     popup = pg.frame_locator(MAP_FRAME).locator(".leaflet-popup-content")
     popup.wait_for(timeout=10_000)
     assert PAYLOADS[which] in popup.inner_text()
+    # The click also went back to the app, which shows the event's details below the map.
+    panel = pg.locator(".st-key-explore_selected_event")
+    panel.get_by_text(PAYLOADS[which], exact=True).first.wait_for(timeout=30_000)
     assert _pwned(pg, handle) == [None, None]
     assert not rec.dialogs
     assert rec.foreign() == []

@@ -47,7 +47,10 @@ def test_overview_map_draws_every_layer_offline(app, page):
     assert state["eventsDrawn"] > 1000
     assert state["features"] > 100  # routes, candidates, aerodromes and land polygons
     assert state["tiles"] == 0  # offline basemap: no tile images at all
-    assert frame.locator(".atalaya-legend").is_visible()
+    legends = frame.locator(".atalaya-legend")  # the vector layers, and the events' own
+    assert legends.count() == 2
+    assert legends.first.is_visible()
+    assert legends.last.is_visible()
     pg.wait_for_timeout(500)
     assert rec.foreign() == [], f"requests left 127.0.0.1: {rec.foreign()}"
     assert not rec.dialogs
