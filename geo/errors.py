@@ -7,6 +7,8 @@ message; anything else is a bug and is allowed to surface.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class AtalayaError(Exception):
     """Base class of every error this project raises on purpose."""
@@ -30,3 +32,32 @@ class DataNotFoundError(AtalayaError, FileNotFoundError):
 
 class ImageryError(AtalayaError, ValueError):
     """A raster is unreadable, too large, or its grid or bands cannot be used."""
+
+
+class StoreError(AtalayaError, RuntimeError):
+    """The alert store cannot be used: unreachable, busy, or its schema is not what we expect."""
+
+
+class StaleVersionError(StoreError):
+    """An alert was changed by someone else since it was read (optimistic locking).
+
+    Nothing was written; reload the alert and apply the change again. The attributes say who
+    changed it and when, so the message can name them.
+    """
+
+    def __init__(self, message: str, *, alert_id: int, expected_version: int,
+                 current_version: int, changed_by: str, changed_at: datetime) -> None:
+        super().__init__(message)
+        self.alert_id = alert_id
+        self.expected_version = expected_version
+        self.current_version = current_version
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+
+
+class TransitionError(AtalayaError, ValueError):
+    """An alert cannot move from its current review state to the one asked for."""
+
+
+class AlertNotFoundError(AtalayaError, LookupError):
+    """No alert has the given identifier."""

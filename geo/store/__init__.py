@@ -1,0 +1,92 @@
+"""The alert store: runway alerts that people act on, with their evidence and audit trail.
+
+One data layer, two backends: SQLite (embedded default, a WAL-mode file under the data folder)
+and PostgreSQL/PostGIS for teams (``ATALAYA_DATABASE_URL=postgresql+psycopg://...``). The
+schema is versioned (:mod:`geo.store.migrations`) and migrated by :func:`open_store`.
+
+Tables
+------
+``alerts``
+    One row per strip: geometry (Polygon, EPSG:4326) with bounding box and centroid, score,
+    review ``state``, ``priority``, reason, length/width/bearing, scene, ``first_seen``,
+    ``last_seen``, number of detections, ``assignee``, ``version``, created/updated by and at.
+``detections``
+    The history of sightings: one row per alert and scene (see :mod:`geo.store.merge`).
+``assignments``, ``comments``, ``attachments``
+    Who works on it (with history), what people wrote, image chips (bytes or a server path,
+    with media type, size, SHA-256 and free metadata).
+``audit_log``
+    Append-only: who, when, which alert, action, field, old and new value (JSON), request id.
+    The database itself refuses UPDATE and DELETE on it.
+
+Rules
+-----
+- **Review states** follow the machine in :mod:`geo.store.states`; an impossible move raises
+  :class:`~geo.errors.TransitionError`.
+- **Optimistic locking**: a change names the version it was made from; a stale one raises
+  :class:`~geo.errors.StaleVersionError` ("changed by X at T, reload") and writes nothing.
+- **One transaction per change**, audit rows included.
+- **Merging detections** never creates two alerts for one strip and never overwrites a
+  person's verdict (:func:`merge_candidates`).
+
+Examples
+--------
+>>> import tempfile
+>>> from geo.store import list_alerts, open_store
+>>> with tempfile.TemporaryDirectory() as folder:
+...     with open_store(f"sqlite:///{folder}/alerts.sqlite3") as store:
+...         print(store.backend, list_alerts(store))
+sqlite []
+"""
+
+from __future__ import annotations
+
+from geo.store.alerts import (
+    Alert,
+    AlertChange,
+    Attachment,
+    add_attachment,
+    add_comment,
+    alerts_frame,
+    apply_changes,
+    get_alert,
+    list_alerts,
+    read_assignments,
+    read_attachment_content,
+    read_attachments,
+    read_comments,
+    update_alert,
+)
+from geo.store.audit import AuditEntry, read_audit
+from geo.store.engine import Store, default_url, open_store
+from geo.store.merge import MergeReport, merge_candidates, read_detections
+from geo.store.states import ALERT_STATES, TRANSITIONS, allowed_next, check_transition
+
+__all__ = [
+    "ALERT_STATES",
+    "TRANSITIONS",
+    "Alert",
+    "AlertChange",
+    "Attachment",
+    "AuditEntry",
+    "MergeReport",
+    "Store",
+    "add_attachment",
+    "add_comment",
+    "alerts_frame",
+    "allowed_next",
+    "apply_changes",
+    "check_transition",
+    "default_url",
+    "get_alert",
+    "list_alerts",
+    "merge_candidates",
+    "open_store",
+    "read_assignments",
+    "read_attachment_content",
+    "read_attachments",
+    "read_audit",
+    "read_comments",
+    "read_detections",
+    "update_alert",
+]

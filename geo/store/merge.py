@@ -1,0 +1,244 @@
+"""Merge detection results into alerts by geometry overlap.
+
+Rule
+----
+A candidate is the same strip as an alert when their rectangles overlap by at least
+``min_overlap`` of the smaller one (the rule ``geo.detect`` uses to suppress duplicates); the
+alert with the largest overlap wins. Otherwise it becomes a new alert. Candidates are taken
+oldest first, so several dates of one strip in one frame make one alert.
+
+Each alert keeps one detection row per scene (the best-scoring candidate of that scene). The
+alert's machine fields - geometry, score, measurements, reason, scene, ``first_seen``,
+``last_seen``, number of detections - are a projection of its detections (the latest scene
+wins), so merging is idempotent and does not depend on the order of the frames. The machine
+never writes the review ``state``, the assignee, or a priority a person has set; it sets the
+priority only while the alert is ``new``. A machine change bumps the version and is audited
+like a person's, so a stale copy in someone's browser is refused rather than overwritten.
+
+Merges run one at a time (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so
+two detection runs at once cannot both create the same strip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, func, insert, select, update
+
+from geo.crs import require_crs
+from geo.errors import SchemaError
+from geo.store import tables as t
+from geo.store.alerts import ALERT_FIELDS, load_alert, write_fields
+from geo.store.audit import field_changes, record
+from geo.store.engine import Store, in_transaction, read_tx
+from geo.store.migrations import PG_MIGRATION_LOCK
+
+MIN_OVERLAP = 0.3  # share of the smaller rectangle, as in geo.detect.scene.suppress_overlaps
+PG_MERGE_LOCK = PG_MIGRATION_LOCK + 1
+REQUIRED = ("scene_id", "detected_at", "score", "length_m", "width_m", "bearing_deg")
+_OPTIONAL = ("scene", "candidate_id", "reason", "priority", "aerodrome_km", "nearest_aerodrome")
+
+
+@dataclass
+class MergeReport:
+    """Alert ids created, changed and left as they were by one merge."""
+
+    created: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+
+
+def _check_frame(candidates: gpd.GeoDataFrame) -> None:
+    """Refuse a frame that is not in EPSG:4326, lacks a column or has non-polygons."""
+    require_crs(candidates, 4326, what="runway candidates")
+    missing = [c for c in REQUIRED if c not in candidates.columns]
+    if missing:
+        raise SchemaError(f"candidates lack column(s) {', '.join(missing)}; expected the "
+                          "output of geo.detect (CANDIDATES layer)")
+    geoms = candidates.geometry.to_numpy()
+    if not all(g is not None and g.geom_type == "Polygon" and not g.is_empty for g in geoms):
+        raise SchemaError("every candidate needs a non-empty Polygon geometry")
+
+
+def _sighting(rec: dict[str, Any], geom: BaseGeometry) -> dict[str, Any]:
+    """One candidate row as detection values (plain Python, UTC to the microsecond)."""
+    row: dict[str, Any] = {k: _plain(rec[k]) for k in REQUIRED}
+    row.update({k: _plain(rec.get(k)) for k in _OPTIONAL})
+    empty = [k for k in REQUIRED if row[k] is None]
+    if empty:
+        raise SchemaError(f"candidate {row.get('candidate_id')!r} has no value for "
+                          f"{', '.join(empty)}; fill them in or drop the row")
+    when = pd.Timestamp(row["detected_at"])
+    if when.tzinfo is None:
+        raise SchemaError(f"detected_at {when} has no time zone; expected UTC times")
+    row.update(detection_state=_plain(rec.get("state")), geometry=shapely.normalize(geom),
+               scene_id=str(row["scene_id"]),
+               detected_at=when.tz_convert(UTC).floor("us").to_pydatetime())
+    return row
+
+
+def _sightings(candidates: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Candidate rows as detection values, oldest first, best score first within a date."""
+    _check_frame(candidates)
+    rows = [_sighting(rec, geom) for rec, geom in
+            zip(candidates.to_dict("records"), candidates.geometry.to_numpy(), strict=True)]
+    return sorted(rows, key=lambda r: (r["detected_at"], -r["score"], r["geometry"].wkb))
+
+
+def _plain(value: Any) -> Any:
+    """NumPy/pandas scalars to Python ones; NaN and NA to None."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _overlap(a: BaseGeometry, b: BaseGeometry) -> float:
+    """Shared area over the smaller area (a ratio: the same in degrees as in metres nearby)."""
+    smaller = min(a.area, b.area)
+    return float(a.intersection(b).area / smaller) if smaller > 0 else 0.0
+
+
+def _match(conn: Connection, geom: BaseGeometry, min_overlap: float) -> int | None:
+    """Id of the alert overlapping ``geom`` the most, if any overlaps enough."""
+    x0, y0, x1, y1 = geom.bounds
+    a = t.alerts.c
+    near = conn.execute(select(a.id, a.geometry).where(
+        a.max_lon >= x0, a.min_lon <= x1, a.max_lat >= y0, a.min_lat <= y1)).all()
+    scored = sorted(((_overlap(geom, g), -i) for i, g in near), reverse=True)
+    if scored and scored[0][0] >= min_overlap:
+        return int(-scored[0][1])
+    return None
+
+
+def _geometry_fields(geom: BaseGeometry) -> dict[str, Any]:
+    x0, y0, x1, y1 = geom.bounds
+    c = geom.centroid
+    return {"geometry": geom, "min_lon": x0, "min_lat": y0, "max_lon": x1, "max_lat": y1,
+            "centroid_lon": c.x, "centroid_lat": c.y}
+
+
+_SIGHTING = ("geometry", "score", "length_m", "width_m", "bearing_deg", "scene_id", "scene",
+             "candidate_id", "detection_state", "reason", "aerodrome_km", "nearest_aerodrome")
+
+
+def _create(conn: Connection, s: dict[str, Any], *, actor: str, at: datetime) -> int:
+    values = {k: s[k] for k in _SIGHTING}
+    values.update(_geometry_fields(s["geometry"]))
+    values.update(reason=s["reason"] or "",
+                  priority=s["priority"] or "medium", first_seen=s["detected_at"],
+                  last_seen=s["detected_at"], detections=1, version=1, created_at=at,
+                  created_by=actor, updated_at=at, updated_by=actor)
+    key = conn.execute(insert(t.alerts).values(**values)).inserted_primary_key
+    assert key is not None
+    alert_id = int(key[0])
+    _insert_detection(conn, alert_id, s, at)
+    created = {"state": "new", **{k: values[k] for k in ("priority", "score", "scene_id",
+                                                           "geometry")}}
+    record(conn, [{"alert_id": alert_id, "action": "create", "field": k, "new": v}
+                  for k, v in created.items()], at=at, actor=actor)
+    return alert_id
+
+
+def _detection_values(s: dict[str, Any], at: datetime) -> dict[str, Any]:
+    return {**{k: s[k] for k in _SIGHTING}, "reason": s["reason"] or "",
+            "detected_at": s["detected_at"], "priority": s["priority"], "recorded_at": at}
+
+
+def _insert_detection(conn: Connection, alert_id: int, s: dict[str, Any], at: datetime) -> None:
+    conn.execute(insert(t.detections).values(alert_id=alert_id, **_detection_values(s, at)))
+
+
+def _absorb_detection(conn: Connection, alert_id: int, s: dict[str, Any], at: datetime) -> None:
+    """Add the sighting to the alert's history, or improve that scene's sighting."""
+    d = t.detections.c
+    old = conn.execute(select(d.id, d.score).where(
+        d.alert_id == alert_id, d.scene_id == s["scene_id"])).first()
+    if old is None:
+        _insert_detection(conn, alert_id, s, at)
+    elif s["score"] > old.score:
+        conn.execute(update(t.detections).where(d.id == old.id)
+                     .values(**_detection_values(s, at)))
+
+
+def _projection(conn: Connection, alert_id: int, state: str,
+                priority_locked: bool) -> dict[str, Any]:
+    """Machine fields of an alert from its detections (the latest, best one leads)."""
+    d = t.detections.c
+    rows = conn.execute(select(t.detections).where(d.alert_id == alert_id)).mappings().all()
+    lead = max(rows, key=lambda r: (r["detected_at"], r["score"], r["id"] * -1))
+    values: dict[str, Any] = {k: lead[k] for k in _SIGHTING}
+    values.update(_geometry_fields(lead["geometry"]),
+                  first_seen=min(r["detected_at"] for r in rows),
+                  last_seen=max(r["detected_at"] for r in rows), detections=len(rows))
+    if state == "new" and not priority_locked and lead["priority"] is not None:
+        values["priority"] = lead["priority"]
+    return values
+
+
+def _refresh(conn: Connection, alert_id: int, *, actor: str, at: datetime) -> bool:
+    """Bring an alert's machine fields up to its detections; True when something changed."""
+    current = load_alert(conn, alert_id, lock=True)
+    values = _projection(conn, alert_id, current.state, current.priority_locked)
+    shown = {k: v for k, v in values.items() if k in ALERT_FIELDS}
+    rows = field_changes(alert_id, "merge", {k: getattr(current, k) for k in shown}, shown)
+    if not rows:
+        return False
+    write_fields(conn, current, values, actor=actor, at=at)
+    record(conn, rows, at=at, actor=actor)
+    return True
+
+
+def merge_candidates(store: Store, candidates: gpd.GeoDataFrame, *, actor: str = "detector",
+                     min_overlap: float = MIN_OVERLAP) -> MergeReport:
+    """Merge a CANDIDATES frame (from ``geo.detect``, EPSG:4326) into the alerts, atomically.
+
+    Parameters
+    ----------
+    candidates
+        Rows with ``scene_id``, ``detected_at``, ``score``, ``length_m``, ``width_m``,
+        ``bearing_deg`` and a Polygon geometry; ``scene``, ``candidate_id``, ``state``,
+        ``reason``, ``priority``, ``aerodrome_km``, ``nearest_aerodrome`` are kept when present.
+    actor
+        Who is recorded in the audit log (the detector run).
+    min_overlap
+        Share of the smaller rectangle two rectangles must share to be the same strip.
+
+    Returns
+    -------
+    MergeReport
+        The alert ids created, updated and untouched.
+    """
+    sightings = _sightings(candidates)
+    at = datetime.now(UTC)
+
+    def work(conn: Connection) -> MergeReport:
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(PG_MERGE_LOCK)))
+        report = MergeReport()
+        touched: set[int] = set()
+        for s in sightings:
+            alert_id = _match(conn, s["geometry"], min_overlap)
+            if alert_id is None:
+                report.created.append(_create(conn, s, actor=actor, at=at))
+            else:
+                _absorb_detection(conn, alert_id, s, at)
+                touched.add(alert_id)
+        for alert_id in sorted(touched | set(report.created)):  # lock in id order
+            changed = _refresh(conn, alert_id, actor=actor, at=at)
+            if alert_id not in report.created:
+                (report.updated if changed else report.unchanged).append(alert_id)
+        return report
+    return in_transaction(store, work)
+
+def read_detections(store: Store, alert_id: int) -> list[dict[str, Any]]:
+    """Return the detection history of an alert, oldest sighting first (geometry as shapely)."""
+    d = t.detections.c
+    query = select(t.detections).where(d.alert_id == alert_id).order_by(d.detected_at, d.id)
+    with read_tx(store) as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]

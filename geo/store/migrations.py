@@ -1,0 +1,130 @@
+"""Versioned schema migrations, applied in order at start-up by :func:`migrate`.
+
+A small equivalent of Alembic: each :class:`Migration` has a number, a name and a function that
+receives an open connection inside the migration transaction. ``schema_version`` records the
+ones applied. All pending steps run in **one** transaction (both backends have transactional
+DDL), under a lock, so two processes starting at once do not both migrate and a crash leaves the
+previous schema intact.
+
+To change the schema: edit :mod:`geo.store.tables`, then append a migration that brings an
+existing database to it (``ALTER TABLE ...``). Never edit a migration that has been released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
+
+from geo.errors import StoreError
+from geo.store import tables as t
+
+#: Advisory lock key for migrations and merges on PostgreSQL (any constant bigint).
+PG_MIGRATION_LOCK = 0x41_54_41_4C_01  # "ATAL" 1
+APPEND_ONLY_MESSAGE = "audit_log is append-only: rows cannot be changed or deleted"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: ``apply(connection)`` runs inside the migration transaction."""
+
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def _require_postgis(conn: Connection) -> None:
+    """Make sure the postgis extension exists, creating it when the role may."""
+    if conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).first():
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    except DBAPIError as exc:
+        raise StoreError(
+            "the database has no postgis extension and this role may not create it: "
+            f"{exc.__class__.__name__}; run `CREATE EXTENSION postgis;` in it as a superuser"
+        ) from exc
+
+
+def _append_only_sqlite(conn: Connection) -> None:
+    for op in ("UPDATE", "DELETE"):
+        conn.execute(text(
+            f"CREATE TRIGGER audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
+            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"))
+
+
+def _append_only_postgres(conn: Connection) -> None:
+    conn.execute(text(
+        "CREATE FUNCTION atalaya_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}' USING ERRCODE = 'insufficient_privilege'; "
+        "END $$"))
+    conn.execute(text(
+        "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION atalaya_audit_append_only()"))
+    conn.execute(text(
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION atalaya_audit_append_only()"))
+    # Other roles of the team database may read and append, never rewrite.
+    conn.execute(text("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM PUBLIC"))
+
+
+def _initial(conn: Connection) -> None:
+    """Version 1: alerts, detections, assignments, comments, attachments, audit log."""
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        _require_postgis(conn)
+    names = ("alerts", "detections", "assignments", "comments", "attachments", "audit_log",
+             "applied_requests")
+    t.metadata.create_all(conn, tables=[t.metadata.tables[n] for n in names])
+    if postgres:
+        conn.execute(text("CREATE INDEX ix_alerts_geometry ON alerts USING GIST (geometry)"))
+        _append_only_postgres(conn)
+    else:
+        _append_only_sqlite(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "alerts, detections, assignments, comments, attachments, audit log", _initial),
+)
+
+
+def latest_version() -> int:
+    """Return the schema version this code expects."""
+    return MIGRATIONS[-1].version
+
+
+def current_version(conn: Connection) -> int:
+    """Highest migration applied to the database (0 for an empty database)."""
+    t.schema_version.create(conn, checkfirst=True)
+    found = conn.execute(select(func.max(t.schema_version.c.version))).scalar()
+    return int(found or 0)
+
+
+def migrate(conn: Connection) -> list[int]:
+    """Apply every pending migration on ``conn`` (inside its transaction); return their numbers.
+
+    Raises
+    ------
+    StoreError
+        When the database was migrated by a newer version of Atalaya than this one.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(PG_MIGRATION_LOCK)))
+    have = current_version(conn)
+    if have > latest_version():
+        raise StoreError(
+            f"the database schema is at version {have} but this Atalaya knows up to "
+            f"{latest_version()}; upgrade Atalaya before opening this database")
+    done = []
+    for step in MIGRATIONS:
+        if step.version <= have:
+            continue
+        step.apply(conn)
+        conn.execute(insert(t.schema_version).values(
+            version=step.version, name=step.name, applied_at=datetime.now(UTC)))
+        done.append(step.version)
+    return done

@@ -1,0 +1,70 @@
+"""The review state machine of an alert: which verdict may follow which.
+
+================== =============================================== ==============================
+from               may go to                                       meaning
+================== =============================================== ==============================
+new                under_review, dismissed                         detector found it; untouched
+under_review       confirmed, dismissed, needs_field_visit         an analyst is looking at it
+needs_field_visit  confirmed, dismissed, destroyed                 imagery is not enough
+confirmed          needs_field_visit, destroyed                    a clandestine runway
+destroyed          reopened                                        made unusable (seen or done)
+reopened           under_review, needs_field_visit, destroyed      in use again after destroyed
+dismissed          under_review                                    not a runway (reconsiderable)
+================== =============================================== ==============================
+
+Every state is set by a person. The detector never changes it: a strip seen again after a
+verdict only updates the alert's detection history and ``last_seen``.
+
+Examples
+--------
+>>> check_transition("new", "under_review")
+>>> allowed_next("destroyed")
+('reopened',)
+>>> check_transition("new", "destroyed")
+Traceback (most recent call last):
+...
+geo.errors.TransitionError: cannot move an alert from 'new' to 'destroyed'; from 'new' it ...
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from geo.errors import TransitionError
+
+#: Review states in queue order.
+ALERT_STATES: tuple[str, ...] = (
+    "new", "under_review", "confirmed", "dismissed", "needs_field_visit", "destroyed", "reopened",
+)
+
+#: Allowed moves: state -> states it may go to next.
+TRANSITIONS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
+    "new": ("under_review", "dismissed"),
+    "under_review": ("confirmed", "dismissed", "needs_field_visit"),
+    "needs_field_visit": ("confirmed", "dismissed", "destroyed"),
+    "confirmed": ("needs_field_visit", "destroyed"),
+    "destroyed": ("reopened",),
+    "reopened": ("under_review", "needs_field_visit", "destroyed"),
+    "dismissed": ("under_review",),
+})
+
+#: States that record a person's verdict on the strip (not just the progress of the review).
+VERDICT_STATES: frozenset[str] = frozenset(
+    {"confirmed", "dismissed", "needs_field_visit", "destroyed", "reopened"})
+
+
+def allowed_next(state: str) -> tuple[str, ...]:
+    """States an alert in ``state`` may move to (empty for an unknown state)."""
+    return TRANSITIONS.get(state, ())
+
+
+def check_transition(current: str, wanted: str) -> None:
+    """Raise :class:`~geo.errors.TransitionError` unless ``current -> wanted`` is allowed."""
+    if wanted not in ALERT_STATES:
+        raise TransitionError(
+            f"unknown alert state {wanted!r}; expected one of {', '.join(ALERT_STATES)}")
+    if wanted not in allowed_next(current):
+        options = ", ".join(allowed_next(current)) or "nowhere"
+        raise TransitionError(
+            f"cannot move an alert from {current!r} to {wanted!r}; "
+            f"from {current!r} it can go to {options}")

@@ -1,0 +1,282 @@
+"""Table definitions of the alert store (SQLAlchemy Core), the same on SQLite and PostGIS.
+
+Geometry is a :class:`Geometry` column: ``geometry(POLYGON, 4326)`` in PostGIS, WKB in a BLOB
+on SQLite. Python code always sees shapely geometries in EPSG:4326. Each alert also keeps its
+bounding box and centroid as plain numbers, so the overlap search of a merge is an indexed
+range query on both backends (PostGIS adds a GiST index for the screens' spatial filters).
+
+Times are :class:`UTCDateTime`: written as UTC, read back timezone-aware in UTC on both backends.
+
+Notes
+-----
+This module describes the *latest* schema; :mod:`geo.store.migrations` creates and changes it
+step by step. A change here needs a new migration there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler, TypeCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.types import TypeDecorator, UserDefinedType
+
+from geo.schema import PRIORITIES
+from geo.store.states import ALERT_STATES
+
+SRID = 4326
+
+
+class _GeomFromWKB(GenericFunction[Any]):
+    """WKB parameter to a geometry: ``ST_GeomFromWKB(x, 4326)`` in PostGIS, ``x`` elsewhere."""
+
+    inherit_cache = True
+    name = "atalaya_geom_from_wkb"
+
+
+class _GeomAsWKB(GenericFunction[Any]):
+    """Geometry column to WKB: ``ST_AsBinary(x)`` in PostGIS, ``x`` elsewhere."""
+
+    inherit_cache = True
+    name = "atalaya_geom_as_wkb"
+
+
+@compiles(_GeomFromWKB)
+def _from_wkb_plain(element: _GeomFromWKB, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_GeomFromWKB, "postgresql")
+def _from_wkb_pg(element: _GeomFromWKB, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"ST_GeomFromWKB({compiler.process(element.clauses, **kw)}, {SRID})"
+
+
+@compiles(_GeomAsWKB)
+def _as_wkb_plain(element: _GeomAsWKB, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_GeomAsWKB, "postgresql")
+def _as_wkb_pg(element: _GeomAsWKB, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"ST_AsBinary({compiler.process(element.clauses, **kw)})"
+
+
+class Geometry(UserDefinedType[BaseGeometry]):
+    """A shapely geometry in EPSG:4326: PostGIS ``geometry(<type>, 4326)``, or WKB in SQLite."""
+
+    cache_ok = True
+
+    def __init__(self, geometry_type: str = "POLYGON") -> None:
+        self.geometry_type = geometry_type
+
+    def get_col_spec(self, **kw: Any) -> str:
+        """Column type in PostGIS DDL."""
+        return f"geometry({self.geometry_type}, {SRID})"
+
+    def bind_expression(self, bindvalue: Any) -> ColumnElement[Any]:
+        """Wrap the WKB parameter so PostGIS builds a geometry of it."""
+        return _GeomFromWKB(bindvalue, type_=self)
+
+    def column_expression(self, colexpr: Any) -> ColumnElement[Any]:
+        """Read the column back as WKB."""
+        return _GeomAsWKB(colexpr, type_=self)
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """Shapely geometry -> WKB bytes."""
+        def process(value: BaseGeometry | None) -> bytes | None:
+            return None if value is None else bytes(shapely.to_wkb(value))
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """WKB bytes -> shapely geometry."""
+        def process(value: bytes | memoryview | None) -> BaseGeometry | None:
+            return None if value is None else shapely.from_wkb(bytes(value))
+        return process
+
+
+@compiles(Geometry, "sqlite")
+def _geometry_sqlite(type_: Geometry, compiler: TypeCompiler, **kw: Any) -> str:
+    return "BLOB"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend; a naive datetime is refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalise to UTC (naive UTC for SQLite, which has no time zones)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; use a UTC-aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return UTC-aware datetimes."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({quoted})", name=f"ck_{column}_allowed")
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+
+def _measurements() -> list[Column[Any]]:
+    """Columns describing one sighting of a strip (shared by alerts and detections)."""
+    return [
+        Column("geometry", Geometry("POLYGON"), nullable=False),
+        Column("score", Float, nullable=False),
+        Column("length_m", Float, nullable=False),
+        Column("width_m", Float, nullable=False),
+        Column("bearing_deg", Float, nullable=False),
+        Column("scene_id", String(200), nullable=False),
+        Column("scene", String(500)),
+        Column("candidate_id", String(200)),
+        Column("detection_state", String(32)),
+        Column("reason", Text, nullable=False, server_default=""),
+        Column("aerodrome_km", Float),
+        Column("nearest_aerodrome", String(32)),
+    ]
+
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", Integer, primary_key=True),
+    *_measurements(),
+    Column("min_lon", Float, nullable=False),
+    Column("min_lat", Float, nullable=False),
+    Column("max_lon", Float, nullable=False),
+    Column("max_lat", Float, nullable=False),
+    Column("centroid_lon", Float, nullable=False),
+    Column("centroid_lat", Float, nullable=False),
+    Column("state", String(32), nullable=False, server_default="new"),
+    Column("priority", String(16), nullable=False, server_default="medium"),
+    # True once a person set the priority; the detector then leaves it alone.
+    Column("priority_locked", Boolean, nullable=False, server_default="0"),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("detections", Integer, nullable=False, server_default="1"),
+    Column("assignee", String(200)),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("state_changed_at", UTCDateTime),
+    _in("state", ALERT_STATES),
+    _in("priority", PRIORITIES),
+    CheckConstraint("version >= 1", name="ck_version_positive"),
+    Index("ix_alerts_bbox", "min_lon", "max_lon", "min_lat", "max_lat"),
+    Index("ix_alerts_state", "state"),
+    Index("ix_alerts_assignee", "assignee"),
+)
+
+detections = Table(
+    "detections", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    *_measurements(),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("priority", String(16)),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    UniqueConstraint("alert_id", "scene_id", name="uq_detections_alert_scene"),
+)
+
+assignments = Table(
+    "assignments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False, index=True),
+    Column("assignee", String(200), nullable=False),
+    Column("assigned_by", String(200), nullable=False),
+    Column("assigned_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    Column("ended_by", String(200)),
+)
+
+comments = Table(
+    "comments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False, index=True),
+    Column("author", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+attachments = Table(
+    "attachments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("label", String(500), nullable=False, server_default=""),
+    Column("taken_at", UTCDateTime),
+    Column("media_type", String(100), nullable=False),
+    Column("content", LargeBinary),
+    Column("path", Text),
+    Column("size_bytes", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("width_px", Integer),
+    Column("height_px", Integer),
+    Column("meta", Text, nullable=False, server_default="{}"),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("content IS NOT NULL OR path IS NOT NULL", name="ck_attachment_has_data"),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    # No foreign key: the log outlives whatever it describes.
+    Column("alert_id", Integer, index=True),
+    Column("action", String(32), nullable=False),
+    Column("field", String(64)),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("request_id", String(200)),
+)
+
+applied_requests = Table(
+    "applied_requests", metadata,
+    Column("request_id", String(200), primary_key=True),
+    Column("alert_id", Integer, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,112 @@
+"""Store fixtures: the same tests on SQLite (in tmp_path) and on PostGIS (a schema per test).
+
+PostGIS comes from ``ATALAYA_TEST_DATABASE_URL`` (``.ci/run`` starts a throwaway server with
+``tools/pg_test_server.sh``); without it those tests skip, and fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Polygon
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from geo.runway_geometry import oriented_rectangle
+from geo.store import Store, open_store
+from tests.conftest import require
+
+PG_URL = os.environ.get("ATALAYA_TEST_DATABASE_URL", "")
+BACKENDS = [pytest.param("sqlite", id="sqlite"),
+            pytest.param("postgis", id="postgis", marks=pytest.mark.postgis)]
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    """Return the base URL with the schema first on the search path (PostGIS stays in public)."""
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema},public"})
+    return url.render_as_string(hide_password=False)
+
+
+def new_backend_url(backend: str, folder: os.PathLike[str]) -> tuple[str, str | None]:
+    """Return a fresh, empty store URL for the backend, and the PostGIS schema to drop after."""
+    if backend == "sqlite":
+        return f"sqlite:///{os.fspath(folder)}/alerts.sqlite3", None
+    require(bool(PG_URL), "ATALAYA_TEST_DATABASE_URL is not set; start a server with "
+            "`eval \"$(tools/pg_test_server.sh start)\"`")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    admin.dispose()
+    return pg_schema_url(PG_URL, schema), schema
+
+
+def drop_schema(schema: str | None) -> None:
+    """Remove a test's PostGIS schema and everything in it."""
+    if schema is None:
+        return
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[str]:
+    """URL of an empty store on each backend."""
+    url, schema = new_backend_url(request.param, tmp_path_factory.mktemp("store"))
+    yield url
+    drop_schema(schema)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """Open a migrated, empty store on each backend."""
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
+
+
+def strip(lon: float, lat: float, *, length_m: float = 1000.0, width_m: float = 25.0,
+          bearing_deg: float = 45.0) -> Polygon:
+    """Build an oriented rectangle in EPSG:4326 around (lon, lat), sized in metres."""
+    return oriented_rectangle(lon, lat, length_m=length_m, width_m=width_m,
+                              bearing_deg=bearing_deg)
+
+
+def candidates(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    """Build a CANDIDATES-like frame; each row needs lon, lat, scene_id and a date."""
+    records, geoms = [], []
+    for k, r in enumerate(rows):
+        geoms.append(strip(r["lon"], r["lat"], bearing_deg=r.get("bearing_deg", 45.0)))
+        records.append({
+            "candidate_id": f"{r['scene_id']}-{k:04d}", "scene_id": r["scene_id"],
+            "scene": f"{r['scene_id']}.tif",
+            "detected_at": pd.Timestamp(str(r["date"]), tz="UTC"),
+            "score": r.get("score", 0.8), "length_m": 1000.0, "width_m": 25.0,
+            "bearing_deg": r.get("bearing_deg", 45.0), "state": r.get("state", "new"),
+            "reason": r.get("reason", "1.0 km long, 25 m wide"),
+            "priority": r.get("priority", "high"),
+        })
+    return gpd.GeoDataFrame(records, geometry=geoms, crs=4326)
+
+
+NOW = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def postgis_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """Open an empty store on PostGIS only (for what exists only there)."""
+    url, schema = new_backend_url("postgis", tmp_path_factory.mktemp("store"))
+    opened = open_store(url)
+    yield opened
+    opened.close()
+    drop_schema(schema)

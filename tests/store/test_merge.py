@@ -1,0 +1,193 @@
+"""Merging detection results into alerts: one alert per strip, history, verdicts kept."""
+
+from __future__ import annotations
+
+import random
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely.geometry import Point
+
+from geo.errors import CRSError, SchemaError
+from geo.store import (
+    AlertChange,
+    get_alert,
+    list_alerts,
+    merge_candidates,
+    open_store,
+    read_audit,
+    read_detections,
+    update_alert,
+)
+from tests.store.conftest import BACKENDS, candidates, drop_schema, new_backend_url
+
+A = {"lon": -65.0, "lat": -14.0}
+B = {"lon": -64.0, "lat": -13.0}
+
+
+def seen(site: dict[str, float], scene: str, date: str, **kw: object) -> dict[str, object]:
+    return {**site, "scene_id": scene, "date": date, **kw}
+
+
+def test_same_strip_in_one_frame_is_one_alert(store):
+    frame = candidates([seen(A, "s2", "2024-06-01", score=0.7),
+                        seen({"lon": -65.00001, "lat": -14.00001}, "s1", "2024-05-01"),
+                        seen(B, "s1", "2024-05-01")])
+    report = merge_candidates(store, frame)
+    assert len(report.created) == 2
+    alert = next(a for a in list_alerts(store) if a.centroid_lon < -64.5)
+    assert alert.detections == 2
+    assert (alert.first_seen.date().isoformat(), alert.last_seen.date().isoformat()) == \
+        ("2024-05-01", "2024-06-01")
+    assert alert.scene_id == "s2"
+    assert alert.score == 0.7
+
+
+def test_strip_seen_again_updates_history(store):
+    merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", score=0.9)]))
+    alert = list_alerts(store)[0]
+    report = merge_candidates(store, candidates([seen(A, "s2", "2024-07-01", score=0.6,
+                                                      state="overgrown", bearing_deg=46.0)]))
+    assert report.updated == [alert.id]
+    assert not report.created
+    after = get_alert(store, alert.id)
+    assert after.version == 2
+    assert after.updated_by == "detector"
+    assert after.last_seen.month == 7
+    assert after.first_seen.month == 5
+    assert after.detection_state == "overgrown"
+    assert after.bearing_deg == 46.0
+    history = read_detections(store, alert.id)
+    assert [(h["scene_id"], h["score"]) for h in history] == [("s1", 0.9), ("s2", 0.6)]
+    merged = {e.field for e in read_audit(store, alert_id=alert.id) if e.action == "merge"}
+    assert {"last_seen", "score", "detections", "geometry"} <= merged
+
+
+def test_an_older_scene_adds_history_but_does_not_lead(store):
+    merge_candidates(store, candidates([seen(A, "s2", "2024-07-01", score=0.6)]))
+    merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", score=0.9)]))
+    alert = list_alerts(store)[0]
+    assert (alert.scene_id, alert.score, alert.detections) == ("s2", 0.6, 2)
+    assert alert.first_seen.month == 5
+
+
+def test_human_verdict_is_never_overwritten(store):
+    merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", priority="medium")]))
+    alert = list_alerts(store)[0]
+    alert = update_alert(store, AlertChange(alert.id, 1, state="under_review"), actor="ana")
+    alert = update_alert(store, AlertChange(alert.id, alert.version, state="dismissed",
+                                            assignee="ana"), actor="ana")
+    merge_candidates(store, candidates([seen(A, "s2", "2024-08-01", priority="high",
+                                             state="reopened", score=0.99)]))
+    after = get_alert(store, alert.id)
+    assert (after.state, after.assignee, after.priority) == ("dismissed", "ana", "medium")
+    assert after.last_seen.month == 8
+    assert after.score == 0.99
+    latest = read_detections(store, alert.id)[-1]
+    assert latest["recorded_at"] > after.state_changed_at  # "seen again since the verdict"
+
+
+def test_priority_follows_the_detector_only_while_new(store):
+    merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", priority="medium")]))
+    merge_candidates(store, candidates([seen(A, "s2", "2024-06-01", priority="high")]))
+    alert = list_alerts(store)[0]
+    assert alert.priority == "high"
+    alert = update_alert(store, AlertChange(alert.id, alert.version, priority="low"),
+                         actor="ana")
+    merge_candidates(store, candidates([seen(A, "s3", "2024-07-01", priority="high")]))
+    assert get_alert(store, alert.id).priority == "low"
+
+
+def test_stale_copy_after_a_merge_is_refused(store):
+    merge_candidates(store, candidates([seen(A, "s1", "2024-05-01")]))
+    copy = list_alerts(store)[0]
+    merge_candidates(store, candidates([seen(A, "s2", "2024-06-01")]))
+    with pytest.raises(Exception, match=r"changed by detector at .* reload"):
+        update_alert(store, AlertChange(copy.id, copy.version, state="under_review"),
+                     actor="ana")
+
+
+def test_merge_refuses_bad_frames(store):
+    frame = candidates([seen(A, "s1", "2024-05-01")])
+    with pytest.raises(CRSError):
+        merge_candidates(store, frame.set_crs(32719, allow_override=True))
+    with pytest.raises(SchemaError, match="lack column"):
+        merge_candidates(store, frame.drop(columns=["score"]))
+    with pytest.raises(SchemaError, match="Polygon"):
+        merge_candidates(store, frame.set_geometry(gpd.GeoSeries([Point(0, 0)], crs=4326)))
+    with pytest.raises(SchemaError, match="no value for score"):
+        merge_candidates(store, frame.assign(score=float("nan")))
+    naive = frame.assign(detected_at=pd.Timestamp("2024-05-01"))
+    with pytest.raises(SchemaError, match="no time zone"):
+        merge_candidates(store, naive)
+    assert list_alerts(store) == []
+
+
+def test_merge_accepts_the_detector_output_shape(store):
+    frame = candidates([seen(A, "s1", "2024-05-01")]).drop(columns=["priority", "reason"])
+    frame["aerodrome_km"] = float("nan")
+    frame["evidence"] = 0.5
+    merge_candidates(store, frame)
+    alert = list_alerts(store)[0]
+    assert alert.aerodrome_km is None
+    assert alert.priority == "medium"
+    assert alert.reason == ""
+
+
+# Four sites far apart; sightings of one site differ by a couple of metres only.
+SITES = [(-65.0, -14.0), (-64.8, -14.0), (-65.0, -13.8), (-70.0, -5.0)]
+sighting = st.tuples(st.integers(0, 3), st.integers(0, 4),
+                     st.floats(0.05, 0.99).map(lambda s: round(s, 3)),
+                     st.integers(-2, 2), st.integers(-2, 2))
+
+
+def _frame(draws: list[tuple[int, int, float, int, int]]) -> gpd.GeoDataFrame:
+    unique = {(site, scene): (score, dx, dy) for site, scene, score, dx, dy in draws}
+    return candidates([{"lon": SITES[site][0] + dx * 1e-5, "lat": SITES[site][1] + dy * 1e-5,
+                        "scene_id": f"s{scene}", "date": f"2024-0{scene + 1}-01",
+                        "score": score} for (site, scene), (score, dx, dy) in unique.items()])
+
+
+def _summary(store):
+    return sorted((round(a.centroid_lon, 3), round(a.centroid_lat, 3), a.detections,
+                   a.first_seen, a.last_seen, a.score, a.scene_id, a.geometry.wkt)
+                  for a in list_alerts(store))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(draws=st.lists(sighting, min_size=1, max_size=12), seed=st.integers(0, 2**16))
+def test_merge_is_idempotent_and_order_free(backend, tmp_path_factory, draws, seed):
+    frame = _frame(draws)
+    sites = {site for site, *_ in draws}
+    shuffled = frame.sample(frac=1.0, random_state=seed)
+    half = len(shuffled) // 2
+    urls = [new_backend_url(backend, tmp_path_factory.mktemp("prop")) for _ in range(2)]
+    try:
+        with open_store(urls[0][0]) as one, open_store(urls[1][0]) as two:
+            merge_candidates(one, frame)
+            audit = read_audit(one)
+            again = merge_candidates(one, frame)
+            assert not again.created
+            assert not again.updated
+            assert read_audit(one) == audit
+            assert len(list_alerts(one)) == len(sites)  # one alert per strip
+            merge_candidates(two, shuffled.iloc[half:])
+            merge_candidates(two, shuffled.iloc[:half])
+            assert _summary(two) == _summary(one)  # order and batching do not matter
+    finally:
+        for _, schema in urls:
+            drop_schema(schema)
+
+
+def test_many_candidates_merge_in_one_transaction(store):
+    rng = random.Random(3)
+    rows = [seen({"lon": -70 + i * 0.05, "lat": -10 + rng.random() * 0.001}, "s1", "2024-05-01")
+            for i in range(200)]
+    assert len(merge_candidates(store, candidates(rows)).created) == 200
+    assert len(merge_candidates(store, candidates(rows)).unchanged) == 200
