@@ -33,11 +33,12 @@ __all__ = [
     "MAX_AOI_VERTICES",
     "Filters",
     "event_mask",
+    "events_at",
     "filter_aerodromes",
     "filter_candidates",
     "filter_events",
     "filter_routes",
-    "events_at",
+    "filter_scenes",
     "point_mask",
     "view_bounds",
 ]
@@ -343,6 +344,19 @@ def filter_aerodromes(aerodromes: gpd.GeoDataFrame, filters: Filters) -> gpd.Geo
         x, y = _point_xy(aerodromes)
         mask &= point_mask(x, y, aoi=filters.aoi, bounds=filters.bounds)
     return _take(aerodromes, mask)
+
+
+def filter_scenes(scenes: gpd.GeoDataFrame, filters: Filters) -> gpd.GeoDataFrame:
+    """Return the imagery scenes acquired in the time window whose footprint meets the area.
+
+    Kept when ``acquired_at`` is in ``[start, end)`` and the footprint intersects the area of
+    interest and the map bounds; the event, route and candidate fields do not apply.
+    """
+    mask = np.ones(len(scenes), dtype=bool)
+    if filters.start is not None or filters.end is not None:
+        mask &= _time_mask(scenes["acquired_at"], filters.start, filters.end)
+    mask &= _geometry_mask(scenes, filters)
+    return _take(scenes, mask)
 
 
 # -- the map view and a clicked point -------------------------------------------------------------

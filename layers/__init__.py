@@ -6,3 +6,8 @@ No streamlit, no file I/O. This package is the only place where (lon, lat) becom
 """
 
 from __future__ import annotations
+
+from layers.render import install as _install_render
+
+# Rendered layer output is never read again as a Jinja template (see layers.render).
+_install_render()

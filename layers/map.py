@@ -38,6 +38,7 @@ from layers.events import build_events_layer
 from layers.labels import label
 from layers.legend import LegendItem, LegendSection, build_legend
 from layers.routes import build_routes_layer
+from layers.scenes import FOOTPRINT_COLOR, build_scenes_layer
 
 __all__ = ["CENTER", "MAX_ZOOM", "MIN_ZOOM", "OVERLAY_KEYS", "ZOOM", "EventsDisplay",
            "OverlayMemory", "build_base_map", "build_layer_control", "build_overlays",
@@ -65,11 +66,13 @@ def overview_legend(labels: Mapping[str, str] | None = None) -> list[LegendSecti
             for text, color in candidates_mod.legend_entries(labels))),
         LegendSection(label(labels, "aerodromes"), (
             LegendItem(label(labels, "aerodromes"), aerodromes_mod.AERODROME_COLOR),)),
+        LegendSection(label(labels, "scenes"), (
+            LegendItem(label(labels, "scenes"), FOOTPRINT_COLOR, "polygon"),)),
     ]
 
 
 #: Stable keys of the swappable overlays (``FeatureGroup`` option ``atalayaKey``).
-OVERLAY_KEYS = ("events", "routes", "candidates", "aoi", "url")
+OVERLAY_KEYS = ("scenes", "events", "routes", "candidates", "aoi", "url")
 
 
 def vector_legend(labels: Mapping[str, str] | None = None) -> list[LegendSection]:
@@ -213,6 +216,7 @@ def _group(key: str, name: str, *children: Any, control: bool = True) -> folium.
 
 def build_overlays(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
                    candidates: gpd.GeoDataFrame, labels: Mapping[str, str],
+                   scenes: gpd.GeoDataFrame | None = None,
                    asset_base: str = "/app/static", display: EventsDisplay = "points",
                    cells: pd.DataFrame | None = None, aoi: BaseGeometry | None = None,
                    url_query: Mapping[str, str] | None = None,
@@ -226,6 +230,8 @@ def build_overlays(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
         Filtered layers in EPSG:4326 (``geo.schema``); any may be empty.
     labels
         Translated layer names, field names and category values.
+    scenes
+        Filtered imagery catalogue (footprints); no footprint layer when None.
     asset_base
         URL where Streamlit serves ``static/`` (the heat map plugin is vendored there).
     display
@@ -250,7 +256,11 @@ def build_overlays(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
     """
     if display != "points" and cells is None:
         raise ValueError(f"display={display!r} needs the aggregated cells")
-    groups = [
+    groups = [] if scenes is None else [
+        _group("scenes", label(labels, "scenes"),
+               build_scenes_layer(scenes, name=label(labels, "scenes"), labels=labels)),
+    ]
+    groups += [
         _group("candidates", label(labels, "candidates"),
                build_candidates_layer(candidates, name=label(labels, "candidates"),
                                       labels=labels)),
@@ -292,7 +302,8 @@ def build_layer_control() -> folium.LayerControl:
 
 def build_overview_map(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
                        candidates: gpd.GeoDataFrame, aerodromes: gpd.GeoDataFrame,
-                       labels: Mapping[str, str], online_tiles: bool = False,
+                       labels: Mapping[str, str], scenes: gpd.GeoDataFrame | None = None,
+                       online_tiles: bool = False,
                        asset_base: str = "/app/static", display: EventsDisplay = "points",
                        cells: pd.DataFrame | None = None, aoi: BaseGeometry | None = None,
                        draw: bool = False, location: tuple[float, float] | None = None,
@@ -313,8 +324,8 @@ def build_overview_map(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
                        asset_base=asset_base, draw=draw, location=location, zoom=zoom,
                        view_token=view_token)
     for group in build_overlays(events=events, routes=routes, candidates=candidates,
-                                labels=labels, asset_base=asset_base, display=display,
-                                cells=cells, aoi=aoi,
+                                scenes=scenes, labels=labels, asset_base=asset_base,
+                                display=display, cells=cells, aoi=aoi,
                                 url_query=url_query if view_token is not None else None,
                                 url_managed=url_managed, number=number):
         group.add_to(m)

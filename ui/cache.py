@@ -15,6 +15,7 @@ from geo.filters import (
     filter_candidates,
     filter_events,
     filter_routes,
+    filter_scenes,
 )
 from geo.settings import Settings, load_settings
 from geo.world import World, data_version, read_world
@@ -52,6 +53,7 @@ def _filtered(data_dir: str, version_key: str, filters_key: str,
         "routes": filter_routes(world["routes"], _filters),
         "candidates": filter_candidates(world["candidates"], _filters),
         "aerodromes": filter_aerodromes(world["aerodromes"], _filters),
+        "scenes": filter_scenes(world["scenes"], _filters),
     }
 
 

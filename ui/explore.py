@@ -22,7 +22,6 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 import streamlit as st
-from streamlit_folium import st_folium
 
 from geo.aggregate import monthly_counts
 from geo.areas import read_areas, save_area
@@ -35,11 +34,12 @@ from geo.filters import (
     filter_candidates,
     filter_events,
     filter_routes,
+    filter_scenes,
     view_bounds,
 )
 from geo.i18n import Translator
 from geo.querystate import DISPLAY_MODES, QUERY_KEYS, ViewState, decode_query, encode_query
-from geo.world import World
+from geo.world import World, data_version
 from ui import state
 from ui.cache import (
     aerodrome_codes,
@@ -51,6 +51,7 @@ from ui.cache import (
 )
 from ui.filters import data_months, load_widgets_from, render_filters
 from ui.labels import map_labels
+from ui.mapview import render_base, show_map
 from ui.sidebar import current_translator
 
 __all__ = ["render_explore"]
@@ -287,7 +288,8 @@ def _in_view(layers: dict[str, gpd.GeoDataFrame],
     return {"events": filter_events(layers["events"], view),
             "routes": filter_routes(layers["routes"], view),
             "candidates": filter_candidates(layers["candidates"], view),
-            "aerodromes": filter_aerodromes(layers["aerodromes"], view)}
+            "aerodromes": filter_aerodromes(layers["aerodromes"], view),
+            "scenes": filter_scenes(layers["scenes"], view)}
 
 
 def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Filters,
@@ -301,27 +303,33 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
         cells = event_cells(data_dir, filters, display=display, zoom=_current_zoom())
     view = ss.get(state.VIEW)
     labels = map_labels(t)
-    base = build_base_map(
-        aerodromes=load_world(data_dir)["aerodromes"], labels=labels,
-        online_tiles=bool(ss.get(state.ONLINE_TILES, False)), draw=True,
-        location=None if view is None else (view[0], view[1]),
-        zoom=None if view is None else view[2], view_token=str(ss[state.VIEW_TOKEN]),
-    )
+    online = bool(ss.get(state.ONLINE_TILES, False))
+    # The base map changes only with the language, the online basemap, the data and the
+    # session's opening view: rendered once for each, kept in the session.
+    signature = (t.language, online, repr(data_version(data_dir)), view, ss[state.VIEW_TOKEN])
+    cached = ss.get(state.BASE_MAP)
+    if cached is None or cached[0] != signature:
+        fmap = build_base_map(
+            aerodromes=load_world(data_dir)["aerodromes"], labels=labels, online_tiles=online,
+            draw=True, location=None if view is None else (view[0], view[1]),
+            zoom=None if view is None else view[2], view_token=str(ss[state.VIEW_TOKEN]),
+        )
+        cached = (signature, render_base(fmap, key=state.OVERVIEW_MAP))
+        ss[state.BASE_MAP] = cached
     overlays = build_overlays(
         events=layers["events"], routes=layers["routes"], candidates=layers["candidates"],
-        labels=labels, display=display, cells=cells, aoi=filters.aoi,  # type: ignore[arg-type]
+        scenes=layers["scenes"], labels=labels, display=display,  # type: ignore[arg-type]
+        cells=cells, aoi=filters.aoi,
         url_query=encode_query(ViewState(filters, None, None, display)),
         url_managed=QUERY_KEYS, number=lambda n: t.number(n),
     )
     center, zoom = _take_move()
-    # render=False: st_folium renders the map itself; its default renders it once more first.
-    out = st_folium(base, key=state.OVERVIEW_MAP, height=620, use_container_width=True,
-                    returned_objects=["last_active_drawing", "bounds", "zoom",
-                                      "last_object_clicked"],
-                    feature_group_to_add=overlays, layer_control=build_layer_control(),
-                    center=center, zoom=zoom, render=False)
-    _apply_drawing((out or {}).get("last_active_drawing"), t)
-    return dict(out or {})
+    out = show_map(cached[1], overlays, build_layer_control(), key=state.OVERVIEW_MAP,
+                   height=620, returned_objects=["last_active_drawing", "bounds", "zoom",
+                                                 "last_object_clicked"],
+                   center=center, zoom=zoom)
+    _apply_drawing(out.get("last_active_drawing"), t)
+    return out
 
 
 def render_selected_event(events: gpd.GeoDataFrame, clicked: Any, t: Translator) -> None:

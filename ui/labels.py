@@ -10,6 +10,13 @@ def map_labels(t: Translator) -> dict[str, str]:
     return {
         "events": t("Events"),
         "routes": t("Trafficking routes"),
+        "scenes": t("Imagery footprints"),
+        "acquired_at": t("Acquired"),
+        "sensor": t("Sensor"),
+        "resolution_m": t("Resolution (m)"),
+        "bands": t("Bands"),
+        "cloud_share": t("Cloud share"),
+        "native_crs": t("Native CRS"),
         "candidates": t("Runway candidates"),
         "aerodromes": t("Registered aerodromes"),
         "borders": t("Land and borders (offline)"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 LANGUAGE = "language"
 ONLINE_TILES = "online_tiles"
 OVERVIEW_MAP = "overview_map"
+BASE_MAP = "overview_base_map"  # (signature, ui.mapview.RenderedBase) of this session
 
 # Map explorer: filters (sidebar)
 MONTHS = "filter_months"  # (first, last) month of the time window

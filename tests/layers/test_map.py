@@ -84,3 +84,17 @@ def test_empty_layers_still_build(world: dict[str, gpd.GeoDataFrame]) -> None:
     empty = {k: v.iloc[:0] for k, v in world.items()}
     html = build_overview_map(**empty, labels={}).get_root().render()
     assert f"{json.dumps(DEFAULT_LABELS['events'])} :" in html
+
+
+def test_user_text_is_never_evaluated_as_a_template(world: dict[str, gpd.GeoDataFrame]) -> None:
+    """Jinja syntax in data stays literal text: no server-side evaluation, no failure."""
+    text = "{{ 7*7 }} {{ cycler.__init__.__globals__ }} {% endfor %}"
+    bad = {**world,
+           "events": world["events"].assign(description=text, source=text),
+           "routes": world["routes"].assign(origin=text),
+           "candidates": world["candidates"].assign(reason=text),
+           "aerodromes": world["aerodromes"].assign(name=text)}
+    html = build_overview_map(**bad, labels={"events": text}).get_root().render()
+    assert html.count(text) >= 5
+    assert "49 " not in html
+    assert "__globals__ }}" in html

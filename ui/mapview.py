@@ -1,0 +1,134 @@
+"""Show a map whose base is rendered once per session and whose overlays are swapped live.
+
+``st_folium`` renders the whole map on every run of the script: the base map (basemap,
+thousands of registered aerodromes, tools) costs about half a second each time even when only
+the filtered overlays changed, and every pan reruns the explorer's fragment. Here the base
+map is rendered once (:func:`render_base`, kept in the session) and each run renders only the
+overlay groups and the layer control, then calls streamlit-folium's component with the same
+arguments ``st_folium`` would (streamlit-folium 0.27, pinned in ``requirements.txt``; the
+browser tests drive the result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import folium
+import streamlit as st
+import streamlit_folium as sf
+from folium.map import Layer
+
+__all__ = ["RenderedBase", "render_base", "show_map"]
+
+
+@dataclass(frozen=True)
+class RenderedBase:
+    """What the component needs of the base map, rendered once."""
+
+    script: str
+    header: str
+    html: str
+    map_id: str
+    js_links: tuple[str, ...]
+    css_links: tuple[str, ...]
+    #: (name in the layer control, JavaScript variable, is an overlay) of each base layer.
+    controls: tuple[tuple[str, str, bool], ...]
+    hash_key: str
+
+
+def _links(elements: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """Scripts and stylesheets every element links to, in order, without repeats."""
+    js: list[str] = []
+    css: list[str] = []
+
+    def walk(element: Any) -> None:
+        css.extend(href for _, href in getattr(element, "default_css", []))
+        js.extend(src for _, src in getattr(element, "default_js", []))
+        for child in getattr(element, "_children", {}).values():
+            walk(child)
+
+    for element in elements:
+        walk(element)
+    return list(dict.fromkeys(js)), list(dict.fromkeys(css))
+
+
+def render_base(m: folium.Map, *, key: str) -> RenderedBase:
+    """Render the base map as ``st_folium`` does, once; ``key`` is the component's key."""
+    m.render()  # type: ignore[no-untyped-call]
+    html = sf._get_html(m)
+    header = sf._get_header(m)
+    script = sf._get_map_string(m)  # renames the elements' variables: read names after it
+    controls = tuple((str(layer.layer_name), layer.get_name(), bool(layer.overlay))
+                     for layer in m._children.values()
+                     if isinstance(layer, Layer) and layer.control)
+    js, css = _links([m])
+    return RenderedBase(script=script, header=header, html=html, map_id=sf.get_full_id(m),
+                        js_links=tuple(js), css_links=tuple(css), controls=controls,
+                        hash_key=sf.generate_js_hash(script, key, False))
+
+
+def _layer_control(control: folium.LayerControl, base: RenderedBase,
+                   groups: Sequence[folium.FeatureGroup]) -> str:
+    """Render the layer control over the base layers and the overlay groups."""
+    holder = folium.Map(tiles=None)
+    holder._id = "div"  # its variable is then ``map_div``, the component's map
+    control._id = "layer_control"
+    control._parent = holder
+    control.reset()
+    for name, var, overlay in base.controls:
+        (control.overlays if overlay else control.base_layers)[name] = var
+    for group in groups:
+        if group.control:
+            control.overlays[str(group.layer_name)] = group.get_name()
+    script = control._template.module.script(control, {})
+    return f"{script}\nwindow.layer_control = {control.get_name()};\n"
+
+
+def show_map(base: RenderedBase, groups: Sequence[folium.FeatureGroup],
+             control: folium.LayerControl, *, key: str, height: int,
+             returned_objects: Sequence[str], center: list[float] | None = None,
+             zoom: float | None = None,
+             on_change: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Show the map: the rendered base, ``groups`` swapped in live; return what it reports.
+
+    Parameters
+    ----------
+    base
+        :func:`render_base` of the base map, rendered with the same ``key``.
+    groups
+        Overlay groups (localized); streamlit-folium replaces the previous ones with these.
+    control
+        The layer control, listing the base layers and the groups.
+    key
+        Session-state key where the map's last report is kept.
+    height
+        Map height in pixels (full container width).
+    returned_objects
+        What the map reports back (a change of any of them reruns the script).
+    center, zoom
+        Move the live map there (``[lat, lon]``), when they differ from the last ones sent.
+    """
+    holder = folium.Map(tiles=None)
+    feature_groups = "".join(sf._get_feature_group_string(g, map=holder, idx=i)
+                             for i, g in enumerate(groups))
+    js, css = _links(groups)
+    hash_key = base.hash_key
+
+    def _on_change() -> None:
+        st.session_state[key] = st.session_state.get(hash_key, {})
+        if on_change is not None:
+            on_change()
+
+    defaults = dict.fromkeys(returned_objects)
+    value = sf._component_func(
+        script=base.script, header=base.header, html=base.html, id=base.map_id,
+        key=hash_key, height=height, width=None, returned_objects=list(returned_objects),
+        default=defaults, zoom=zoom, center=center, feature_group=feature_groups,
+        return_on_hover=False, layer_control=_layer_control(control, base, groups),
+        pixelated=False, css_links=list(dict.fromkeys([*base.css_links, *css])),
+        js_links=list(dict.fromkeys([*base.js_links, *js])), on_change=_on_change,
+        wrap_longitude=False,
+    )
+    return dict(value or {})
