@@ -22,6 +22,7 @@ __all__ = [
     "CELL_COLUMNS",
     "aggregate_cells",
     "cell_polygons",
+    "cluster_points",
     "h3_resolution_for_zoom",
     "monthly_counts",
     "square_size_for_zoom",
@@ -178,3 +179,70 @@ def monthly_counts(events: pd.DataFrame, *, by: str = "event_type") -> pd.DataFr
     table = table.reindex(full, fill_value=0).astype("int64")
     table.columns = [str(c) for c in table.columns]
     return table
+
+
+def cluster_points(events: gpd.GeoDataFrame, *, zoom: float,
+                   bounds: tuple[float, float, float, float] | None = None,
+                   max_clusters: int = 1500) -> pd.DataFrame:
+    """Group events into clusters about 48 px apart at the web-map ``zoom`` (server side).
+
+    Parameters
+    ----------
+    events
+        Events in EPSG:4326 (``event_type`` and ``quantity_kg`` used when present); rows
+        without a finite point are left out.
+    zoom
+        Web-map zoom level; each level halves the grid's cell side.
+    bounds
+        Only clusters with members inside ``(lon_min, lat_min, lon_max, lat_max)`` (degrees)
+        are returned (their counts include only those members); None: everywhere.
+    max_clusters
+        When the grid gives more clusters than this, the cells are doubled until it does not.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cluster, largest first: ``lon``/``lat`` (mean of its members, degrees),
+        ``count`` (int64), ``quantity_kg`` (sum, missing as 0) and ``event_type`` (the most
+        frequent type, ties to the first in sorted order).
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point
+    >>> ev = gpd.GeoDataFrame({"event_type": ["seizure", "seizure", "incident"]},
+    ...                       geometry=[Point(-70.1, -10.1), Point(-70.3, -10.2),
+    ...                                 Point(-50.0, 0.0)], crs=4326)
+    >>> cluster_points(ev, zoom=4)[["lon", "lat", "count", "event_type"]].values.tolist()
+    [[-70.2, -10.15, 2, 'seizure'], [-50.0, 0.0, 1, 'incident']]
+    """
+    x, y = _xy(events)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if bounds is not None:
+        lon0, lat0, lon1, lat1 = bounds
+        ok &= (x >= lon0) & (x <= lon1) & (y >= lat0) & (y <= lat1)
+    idx = np.flatnonzero(ok)
+    x, y = x[idx], y[idx]
+    qty = (events["quantity_kg"].to_numpy(dtype="float64", na_value=np.nan)[idx]
+           if "quantity_kg" in events.columns else np.zeros(len(idx)))
+    qty = np.where(np.isfinite(qty), qty, 0.0)
+    types = (events["event_type"].astype("string").fillna("unknown").to_numpy()[idx]
+             if "event_type" in events.columns else np.full(len(idx), "unknown", dtype=object))
+    size = min(90.0, 2.0 * square_size_for_zoom(zoom))
+    while True:
+        unique, inverse = np.unique(_square_cells(x, y, size), return_inverse=True)
+        if len(unique) <= max_clusters or size >= 90.0:
+            break
+        size = min(90.0, size * 2.0)
+    n = len(unique)
+    counts = np.bincount(inverse, minlength=n).astype(np.int64)
+    safe = np.maximum(counts, 1)
+    lon = np.bincount(inverse, weights=x, minlength=n) / safe
+    lat = np.bincount(inverse, weights=y, minlength=n) / safe
+    sums = np.bincount(inverse, weights=qty, minlength=n)
+    names, codes = np.unique(types.astype(str), return_inverse=True)
+    by_type = np.zeros((n, max(len(names), 1)), dtype=np.int64)
+    np.add.at(by_type, (inverse, codes), 1)
+    top = names[by_type.argmax(axis=1)] if len(names) else np.array([], dtype=str)
+    out = pd.DataFrame({"lon": np.round(lon, 6), "lat": np.round(lat, 6), "count": counts,
+                        "quantity_kg": sums, "event_type": top.astype(object)})
+    return out.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)

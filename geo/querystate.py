@@ -30,8 +30,8 @@ __all__ = [
     "DISPLAY_MODES", "QUERY_KEYS", "ViewState", "decode_query", "encode_query", "format_number",
 ]
 
-#: How events are drawn: each point, a heat map, or counts per hexagon.
-DISPLAY_MODES = ("points", "heat", "hexagons")
+#: How events are drawn: each point, clusters, a heat map, or counts per hexagon.
+DISPLAY_MODES = ("points", "clusters", "heat", "hexagons")
 _LISTS = {"types": "event_types", "commodities": "commodities", "countries": "countries",
           "sources": "sources", "modes": "route_modes", "states": "candidate_states"}
 #: Every parameter this module reads or writes.

@@ -31,6 +31,7 @@ from layers.aerodromes import build_aerodromes_layer
 from layers.assets import localize
 from layers.basemap import build_offline_basemap, build_online_tiles
 from layers.candidates import build_candidates_layer
+from layers.clusters import build_clusters_layer
 from layers.density import build_cells_layer, build_heat_layer, cells_legend
 from layers.draw import UrlQuery, ViewSync, build_aoi_layer, build_draw_control
 from layers.escape import escape_text
@@ -44,7 +45,7 @@ __all__ = ["CENTER", "MAX_ZOOM", "MIN_ZOOM", "OVERLAY_KEYS", "ZOOM", "EventsDisp
            "OverlayMemory", "build_base_map", "build_layer_control", "build_overlays",
            "build_overview_map", "overview_legend"]
 
-EventsDisplay = Literal["points", "heat", "hexagons"]
+EventsDisplay = Literal["points", "clusters", "heat", "hexagons"]
 
 #: Latin America at a glance: (lat, lon) as Leaflet wants it, and the opening zoom.
 CENTER = (0.0, -75.0)
@@ -236,7 +237,8 @@ def build_overlays(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
         URL where Streamlit serves ``static/`` (the heat map plugin is vendored there).
     display
         How events are drawn: ``points`` (canvas layer), ``heat`` (heat map of ``cells``) or
-        ``hexagons`` (count polygons: ``cells`` must then be ``geo.aggregate.cell_polygons``).
+        ``hexagons`` (count polygons: ``cells`` must then be ``geo.aggregate.cell_polygons``)
+        or ``clusters`` (``cells`` from ``geo.aggregate.cluster_points``).
     cells
         Aggregated events (``geo.aggregate.aggregate_cells``) for ``heat`` and ``hexagons``.
     aoi
@@ -272,6 +274,10 @@ def build_overlays(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
     if display == "points":
         name = label(labels, "events")
         layer = build_events_layer(events, name=name, labels=labels)
+    elif display == "clusters":
+        assert cells is not None
+        name = label(labels, "events")
+        layer = build_clusters_layer(cells, name=name, labels=labels, number=number)
     elif display == "heat":
         assert cells is not None
         name = label(labels, "event_density")

@@ -23,7 +23,7 @@ import pandas as pd
 import shapely
 import streamlit as st
 
-from geo.aggregate import monthly_counts
+from geo.aggregate import cluster_points, monthly_counts
 from geo.areas import read_areas, save_area
 from geo.coords import LocationError, parse_location
 from geo.errors import AtalayaError
@@ -155,7 +155,8 @@ def render_view_controls(data_dir: Path, t: Translator) -> str:
     for problem in ss.get(state.URL_PROBLEMS) or []:
         st.warning(t("Part of the link was ignored:") + " " + problem, icon=":material/link_off:")
     left, right = st.columns([3, 2])
-    names = {"points": t("Points"), "heat": t("Heat map"), "hexagons": t("Hexagon counts")}
+    names = {"points": t("Points"), "clusters": t("Clusters"), "heat": t("Heat map"),
+             "hexagons": t("Hexagon counts")}
     if ss.get(state.DISPLAY) not in DISPLAY_MODES:
         ss[state.DISPLAY] = "points"
     left.radio(t("Show events as"), DISPLAY_MODES, key=state.DISPLAY, horizontal=True,
@@ -279,6 +280,16 @@ def _reported_bounds(reported: Any) -> tuple[float, float, float, float] | None:
         return None
 
 
+def _padded(bounds: tuple[float, float, float, float] | None,
+            share: float = 0.5) -> tuple[float, float, float, float] | None:
+    """Grow the view by ``share`` of its size on every side (clusters just off screen)."""
+    if bounds is None:
+        return None
+    lon0, lat0, lon1, lat1 = bounds
+    dx, dy = (lon1 - lon0) * share, (lat1 - lat0) * share
+    return (lon0 - dx, max(-90.0, lat0 - dy), lon1 + dx, min(90.0, lat1 + dy))
+
+
 def _in_view(layers: dict[str, gpd.GeoDataFrame],
              bounds: tuple[float, float, float, float] | None) -> dict[str, gpd.GeoDataFrame]:
     """Narrow the filtered layers to the map view (not cached: a bounding box is cheap)."""
@@ -299,7 +310,10 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
 
     ss = st.session_state
     cells = None
-    if display != "points":
+    if display == "clusters":
+        cells = cluster_points(layers["events"], zoom=_current_zoom(), bounds=_padded(
+            _reported_bounds((ss.get(state.OVERVIEW_MAP) or {}).get("bounds"))))
+    elif display != "points":
         cells = event_cells(data_dir, filters, display=display, zoom=_current_zoom())
     view = ss.get(state.VIEW)
     labels = map_labels(t)

@@ -265,3 +265,29 @@ def test_screenshots_of_the_explorer(app, browser, width, height, mode):
         pg.screenshot(path=str(ARTIFACTS / f"explorer-{width}x{height}.png"))
         context.close()
     assert all(u.startswith(("http://127.0.0.1", "data:", "blob:", "about:")) for u in urls)
+
+
+CLUSTER_TOTAL = ("() => [...document.querySelectorAll('.atalaya-cluster')]"
+                 ".reduce((n, c) => n + (Number(c.innerText.replace(/[^0-9]/g, '')) || 1), 0)")
+
+
+def test_clusters_count_every_event_and_zoom_in_on_click(app, page, small_world):
+    pg, rec = page
+    pg.goto(f"{app.url}/?show=clusters", wait_until="domcontentloaded")
+    pg.wait_for_selector(MAP_FRAME, timeout=60_000)
+    frame = pg.frame_locator(MAP_FRAME)
+    frame.locator(".atalaya-cluster").first.wait_for(timeout=60_000)
+    handle = pg.query_selector(MAP_FRAME).content_frame()
+    events = gpd.read_parquet(small_world / "events.parquet")
+    # At the opening view (all of Latin America) the clusters hold every event once.
+    handle.wait_for_function(f"(n) => ({CLUSTER_TOTAL})() === n", arg=len(events),
+                             timeout=30_000)
+    assert frame.locator(".atalaya-cluster").count() < len(events) / 3
+    zoom = handle.evaluate(f"() => {FIND_MAP}.getZoom()")
+    frame.locator(".atalaya-cluster").first.click()
+    handle.wait_for_function(f"(z) => {FIND_MAP}.getZoom() === z", arg=zoom + 2,
+                             timeout=10_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.wait_for_timeout(1500)
+    pg.screenshot(path=str(ARTIFACTS / "explorer-clusters.png"))
+    assert rec.foreign() == []

@@ -14,6 +14,7 @@ from shapely.geometry import Point
 from geo.aggregate import (
     aggregate_cells,
     cell_polygons,
+    cluster_points,
     h3_resolution_for_zoom,
     monthly_counts,
 )
@@ -88,3 +89,24 @@ def test_monthly_counts_fill_gaps_and_split_by_type(events):
     assert table.loc["2023-03-01", "suspicious_flight"] == 1
     assert set(table.columns) == {"seizure", "interdiction", "suspicious_flight", "incident"}
     assert monthly_counts(events.iloc[:0]).empty
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(0, 400), seed=st.integers(0, 10_000), zoom=st.integers(2, 14),
+       cap=st.integers(1, 200), windowed=st.booleans())
+def test_clusters_keep_every_event_once(n, seed, zoom, cap, windowed):
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(-120, -30, n), rng.uniform(-56, 33, n)
+    types = rng.choice(["seizure", "incident", "interdiction"], n)
+    ev = gpd.GeoDataFrame({"event_type": types, "quantity_kg": rng.gamma(1.0, 50.0, n)},
+                          geometry=gpd.points_from_xy(x, y), crs=4326)
+    bounds = (-90.0, -30.0, -60.0, 0.0) if windowed else None
+    inside = ((x >= -90) & (x <= -60) & (y >= -30) & (y <= 0)) if windowed else np.ones(n, bool)
+    clusters = cluster_points(ev, zoom=zoom, bounds=bounds, max_clusters=cap)
+    assert int(clusters["count"].sum()) == int(inside.sum())  # each event in one cluster
+    assert len(clusters) <= cap or len(clusters) <= 8  # 90-degree cells at the coarsest
+    assert clusters["count"].is_monotonic_decreasing
+    assert clusters["quantity_kg"].sum() == pytest.approx(ev["quantity_kg"][inside].sum())
+    if len(clusters):  # a cluster sits among its members (mean of their positions)
+        assert clusters["lon"].between(x[inside].min() - 1e-6, x[inside].max() + 1e-6).all()
+        assert set(clusters["event_type"]) <= set(types[inside])

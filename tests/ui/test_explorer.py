@@ -57,7 +57,7 @@ def test_event_type_filter_changes_the_counts(world_copy, monkeypatch):
     assert _events_metric(at) == len(events)
 
 
-@pytest.mark.parametrize("mode", ["heat", "hexagons", "points"])
+@pytest.mark.parametrize("mode", ["clusters", "heat", "hexagons", "points"])
 def test_every_display_mode_runs(world_copy, monkeypatch, mode):
     at = _app(world_copy, monkeypatch)
     at.radio(key=state.DISPLAY).set_value(mode).run()
