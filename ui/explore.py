@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 import streamlit as st
@@ -268,7 +269,7 @@ def render_map_and_tables(data_dir: Path, world: World, filters: Filters, displa
     shown = _in_view(layers, bounds)
     render_figures(world, shown, t)
     render_charts(data_dir, shown, filters if bounds is None else None, t)
-    render_events_table(shown["events"], t)
+    render_tables(shown, t)
 
 
 def _reported_bounds(reported: Any) -> tuple[float, float, float, float] | None:
@@ -454,25 +455,81 @@ def _table(events: gpd.GeoDataFrame, t: Translator) -> pd.DataFrame:
     })
 
 
-def render_events_table(events: gpd.GeoDataFrame, t: Translator) -> None:
-    """Show the most recent matching events; choosing a row moves the map there."""
+def _candidates_table(candidates: gpd.GeoDataFrame, t: Translator) -> pd.DataFrame:
+    names = map_labels(t)
+    ranked = candidates.sort_values("score", ascending=False, kind="stable").head(TABLE_ROWS)
+    # Centre in degrees: fine for a place to fly to (nothing is measured from it).
+    centres = shapely.centroid(ranked.geometry.to_numpy())
+    return pd.DataFrame({
+        "candidate_id": ranked["candidate_id"].astype(str).to_numpy(),
+        names["state"]: [names.get(str(v), str(v)) for v in ranked["state"]],
+        names["priority"]: [names.get(str(v), str(v)) for v in ranked["priority"]],
+        names["score"]: ranked["score"].round(2).to_numpy(),
+        names["length_m"]: ranked["length_m"].round(0).to_numpy(),
+        names["width_m"]: ranked["width_m"].round(0).to_numpy(),
+        names["reason"]: ranked["reason"].astype("string").fillna("").to_numpy(),
+        "lat": np.round(shapely.get_y(centres), 5),
+        "lon": np.round(shapely.get_x(centres), 5),
+    })
+
+
+def _routes_table(routes: gpd.GeoDataFrame, t: Translator) -> pd.DataFrame:
+    names = map_labels(t)
+    ranked = routes.sort_values("volume_kg_year", ascending=False, kind="stable").head(TABLE_ROWS)
+    # The middle of the line, where its label would go: a route's centroid may lie off it.
+    middles = shapely.line_interpolate_point(ranked.geometry.to_numpy(), 0.5, normalized=True)
+    return pd.DataFrame({
+        "route_id": ranked["route_id"].astype(str).to_numpy(),
+        names["mode"]: [names.get(str(v), str(v)) for v in ranked["mode"]],
+        names["origin"]: ranked["origin"].astype("string").fillna("").to_numpy(),
+        names["destination"]: ranked["destination"].astype("string").fillna("").to_numpy(),
+        names["volume_kg_year"]: ranked["volume_kg_year"].round(0).to_numpy(),
+        names["first_seen"]: ranked["first_seen"].astype("string").str[:10].to_numpy(),
+        names["last_seen"]: ranked["last_seen"].astype("string").str[:10].to_numpy(),
+        "lat": np.round(shapely.get_y(middles), 5),
+        "lon": np.round(shapely.get_x(middles), 5),
+    })
+
+
+def _pickable(table: pd.DataFrame, *, key: str, id_column: str, zoom: float) -> None:
+    """Show ``table``; choosing a row moves the map to its ``lat``/``lon`` at ``zoom``."""
     ss = st.session_state
-    st.subheader(t("Events"))
-    st.caption(t("The most recent {shown} of {total} matching events; select a row to go "
-                 "there on the map.").format(shown=t.number(min(len(events), TABLE_ROWS)),
-                                              total=t.number(len(events))))
-    table = _table(events, t)
     # Text columns are shown as text by st.dataframe (never as HTML or markdown).
-    picked = st.dataframe(table, key=state.EVENTS_TABLE, on_select="rerun",
-                          selection_mode="single-row", hide_index=True, height=320,
-                          width="stretch",
-                          column_config={"event_id": st.column_config.TextColumn("ID")})
+    picked = st.dataframe(table, key=key, on_select="rerun", selection_mode="single-row",
+                          hide_index=True, height=320, width="stretch",
+                          column_config={id_column: st.column_config.TextColumn("ID")})
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
     if not rows or rows[0] >= len(table):
         return
     row = table.iloc[rows[0]]
-    if ss.get(state.LAST_TABLE_PICK) == row["event_id"]:
+    if ss.get(state.LAST_TABLE_PICK) == (key, row[id_column]):
         return
-    ss[state.LAST_TABLE_PICK] = row["event_id"]
-    _move_view(float(row["lon"]), float(row["lat"]), 12)
+    ss[state.LAST_TABLE_PICK] = (key, row[id_column])
+    _move_view(float(row["lon"]), float(row["lat"]), zoom)
     st.rerun(scope="fragment")
+
+
+def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
+    """Events, runway candidates and routes that the filters, area and view keep, as tables.
+
+    Choosing a row moves the map to the feature (events and candidates close up, routes at the
+    middle of the line).
+    """
+    events, candidates, routes = shown["events"], shown["candidates"], shown["routes"]
+    tabs = st.tabs([f"{t('Events')} ({t.number(len(events))})",
+                    f"{t('Runway candidates')} ({t.number(len(candidates))})",
+                    f"{t('Trafficking routes')} ({t.number(len(routes))})"])
+    with tabs[0]:
+        st.caption(t("The most recent {shown} of {total} matching events; select a row to go "
+                     "there on the map.").format(shown=t.number(min(len(events), TABLE_ROWS)),
+                                                  total=t.number(len(events))))
+        _pickable(_table(events, t), key=state.EVENTS_TABLE, id_column="event_id", zoom=12)
+    with tabs[1]:
+        st.caption(t("Highest score first; select a row to go there on the map."))
+        _pickable(_candidates_table(candidates, t), key=state.CANDIDATES_TABLE,
+                  id_column="candidate_id", zoom=14)
+    with tabs[2]:
+        st.caption(t("Largest estimated volume first; select a row to go to the middle of "
+                     "the route."))
+        _pickable(_routes_table(routes, t), key=state.ROUTES_TABLE, id_column="route_id",
+                  zoom=6)

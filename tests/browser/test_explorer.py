@@ -291,3 +291,22 @@ def test_clusters_count_every_event_and_zoom_in_on_click(app, page, small_world)
     pg.wait_for_timeout(1500)
     pg.screenshot(path=str(ARTIFACTS / "explorer-clusters.png"))
     assert rec.foreign() == []
+
+
+def test_choosing_a_candidate_row_moves_the_map_there(app, page, small_world):
+    pg, _rec = page
+    _frame, handle = open_map(pg, app.url)
+    pg.get_by_role("tab", name=re.compile(r"^Runway candidates")).click()
+    grid = pg.locator('[data-testid="stDataFrame"]').nth(1)
+    grid.wait_for(timeout=30_000)
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    # The first body row's selection cell: left edge, below the header row (35 px rows).
+    pg.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    candidates = gpd.read_file(small_world / "candidates.geojson")
+    best = candidates.sort_values("score", ascending=False, kind="stable").geometry.iloc[0]
+    c = shapely.centroid(best)
+    handle.wait_for_function(
+        f"([lat, lon]) => {{ const m = {FIND_MAP}, p = m.getCenter();"
+        " return m.getZoom() === 14 && Math.abs(p.lat - lat) < 1e-3"
+        " && Math.abs(p.lng - lon) < 1e-3; }", arg=[c.y, c.x], timeout=30_000)

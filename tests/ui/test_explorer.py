@@ -111,3 +111,16 @@ def test_spanish_labels_on_the_explorer(world_copy, monkeypatch):
     at.sidebar.selectbox[0].set_value("es").run()
     assert not at.exception
     assert at.multiselect(key=state.EVENT_TYPES).label == "Tipos de evento"
+
+
+def test_tables_list_events_candidates_and_routes(world_copy, monkeypatch):
+    at = _app(world_copy, monkeypatch)
+    labels = [tab.label for tab in at.tabs]
+    candidates = gpd.read_file(world_copy / "candidates.geojson")
+    routes = gpd.read_file(world_copy / "routes.geojson")
+    assert labels[1] == f"Runway candidates ({len(candidates):,})"
+    assert labels[2] == f"Trafficking routes ({len(routes):,})"
+    assert len(at.dataframe) >= 3
+    ids = at.dataframe[1].value["candidate_id"].tolist()
+    by_score = candidates.sort_values("score", ascending=False, kind="stable")
+    assert ids[:5] == by_score["candidate_id"].astype(str).head(5).tolist()
