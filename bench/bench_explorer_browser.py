@@ -28,6 +28,8 @@ from typing import Any
 
 import folium
 import geopandas as gpd
+import numpy as np
+from folium.plugins import MarkerCluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -95,12 +97,16 @@ def _standalone_pages(folder: Path, events: gpd.GeoDataFrame, mid: int) -> dict[
     pages = {}
     for name, frame, kind in (("canvas-mid", events.iloc[:mid], "canvas"),
                               ("canvas-big", events, "canvas"),
-                              ("geojson-small", events.iloc[:GEOJSON_N], "geojson")):
+                              ("geojson-small", events.iloc[:GEOJSON_N], "geojson"),
+                              ("cluster-small", events.iloc[:GEOJSON_N], "cluster")):
         m = folium.Map(tiles=None, prefer_canvas=True, max_zoom=18)
         if kind == "canvas":
             build_events_layer(frame, name="Events").add_to(m)
-        else:
+        elif kind == "geojson":
             folium.GeoJson(frame[["event_type", "geometry"]]).add_to(m)
+        else:
+            points = np.column_stack([frame.geometry.y, frame.geometry.x]).tolist()
+            MarkerCluster(locations=points).add_to(m)  # type: ignore[no-untyped-call]
         x0, y0, x1, y1 = frame.total_bounds
         m.fit_bounds([[y0, x0], [y1, x1]])
         localize(m, base_url="/vendor")
@@ -125,6 +131,9 @@ def _load_time(browser: Any, url: str, ready: str) -> float:
 
 CANVAS_READY = ("() => { const c = document.querySelector('canvas[data-atalaya-layer=\"events\"]');"
                 " return c && Number(c.dataset.drawn) > 0; }")
+CLUSTER_READY = ("() => window.L && L.MarkerClusterGroup && (() => { const m = " + FIND_MAP
+                 + "; return m && Object.values(m._layers).some("
+                 "l => l instanceof L.MarkerClusterGroup && l.getLayers().length > 0); })()")
 GEOJSON_READY = ("() => window.L && (() => { const m = " + FIND_MAP + ";"
                  " return m && Object.values(m._layers).some(l => l.feature); })()")
 
@@ -220,6 +229,7 @@ def run(quick: bool = False) -> list[Row]:
                 t_canvas_mid = _load_time(browser, f"{base}/{pages['canvas-mid']}", CANVAS_READY)
                 t_canvas_big = _load_time(browser, f"{base}/{pages['canvas-big']}", CANVAS_READY)
                 t_geojson = _load_time(browser, f"{base}/{pages['geojson-small']}", GEOJSON_READY)
+                t_cluster = _load_time(browser, f"{base}/{pages['cluster-small']}", CLUSTER_READY)
             load = _app_load_and_zoom(browser, world_big, big, tmp)
             filt = _app_filter(browser, world_mid, mid, tmp)
         finally:
@@ -230,6 +240,9 @@ def run(quick: bool = False) -> list[Row]:
     rows.append(Row(f"standalone page load, {big:,} events (canvas layer)", t_canvas_big, "s",
                     t_geojson * big / GEOJSON_N,
                     f"folium.GeoJson, scaled from {GEOJSON_N:,}"))
+    rows.append(Row(f"standalone page load, {mid:,} events (canvas layer)", t_canvas_mid, "s",
+                    t_cluster * mid / GEOJSON_N,
+                    f"folium MarkerCluster, scaled linearly from {GEOJSON_N:,}"))
     rows.append(Row(f"app first load to events drawn, {big:,} events (cold caches)",
                     load["cold"], "s", t_canvas_big, "standalone canvas page, same events",
                     target="reading the world included"))
