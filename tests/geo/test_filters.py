@@ -21,6 +21,7 @@ from geo.filters import (
     filter_candidates,
     filter_events,
     filter_routes,
+    view_bounds,
 )
 from geo.schema import COMMODITIES, EVENT_TYPES
 
@@ -193,3 +194,23 @@ def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+@settings(max_examples=200, deadline=None)
+@given(south=st.floats(-120, 120), height=st.floats(0.001, 200),
+       west=st.floats(-1000, 1000), width=st.floats(0.001, 800))
+def test_view_bounds_are_valid_filters_covering_the_view(south, height, west, width):
+    north, east = south + height, west + width
+    bounds = view_bounds(south, west, north, east)
+    if max(-90.0, south) >= min(90.0, north):
+        assert bounds is None
+        return
+    assert bounds is not None
+    Filters(bounds=bounds)  # accepted as a filter: ordered, finite, within the world
+    lon0, lat0, lon1, lat1 = bounds
+    assert lat0 == max(-90.0, south)
+    assert lat1 == min(90.0, north)
+    # Every longitude of the view, brought into [-180, 180), lies within the bounds.
+    for lon in (west, (west + east) / 2, east - 1e-9):
+        wrapped = (lon + 180.0) % 360.0 - 180.0
+        assert lon0 - 1e-6 <= wrapped <= lon1 + 1e-6
