@@ -27,6 +27,9 @@ _OTHER_COLOR = "#444444"
 POPUP_FIELDS = ("candidate_id", "score", "length_m", "width_m", "bearing_deg", "state",
                 "priority", "reason", "detected_at", "scene_id")
 _CATEGORY_FIELDS = frozenset({"state", "priority"})
+#: Priority shows as size: the centre point's radius (px) and the outline's weight (px).
+PRIORITY_RADIUS: Mapping[str, float] = {"high": 7.0, "medium": 5.0, "low": 3.5}
+_PRIORITY_WEIGHT: Mapping[str, float] = {"high": 3.5, "medium": 2.0, "low": 1.2}
 _DIGITS = {"score": 2, "length_m": 0, "width_m": 0, "bearing_deg": 0}
 
 
@@ -41,6 +44,8 @@ def candidate_features(candidates: gpd.GeoDataFrame,
         for f in fields
     }
     states = candidates["state"].astype("string").fillna("").tolist()
+    priorities = (candidates["priority"].astype("string").fillna("").tolist()
+                  if "priority" in candidates.columns else [""] * len(candidates))
     geoms = shapely.set_precision(candidates.geometry.to_numpy(), 1e-6)
     polygons, points = [], []
     for i, geom in enumerate(geoms):
@@ -50,6 +55,8 @@ def candidate_features(candidates: gpd.GeoDataFrame,
         score = props.get("score", "")
         props["_tip"] = f"{props['state']} {score}".strip()
         props["_color"] = CANDIDATE_COLORS.get(states[i], _OTHER_COLOR)
+        props["_radius"] = PRIORITY_RADIUS.get(priorities[i], 4.5)
+        props["_weight"] = _PRIORITY_WEIGHT.get(priorities[i], 2.0)
         polygons.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom),
                          "properties": props})
         # A strip a few hundred metres long vanishes below zoom ~9, so each candidate also
@@ -62,11 +69,13 @@ def candidate_features(candidates: gpd.GeoDataFrame,
 
 
 def _style(feature: dict[str, Any]) -> dict[str, Any]:
-    color = feature["properties"]["_color"]
+    props = feature["properties"]
+    color = props["_color"]
     if feature["geometry"]["type"] == "Point":
-        return {"radius": 4.5, "color": "#111111", "weight": 1.5, "fillColor": color,
-                "fillOpacity": 0.95}
-    return {"color": color, "weight": 2, "fillColor": color, "fillOpacity": 0.35}
+        return {"radius": props.get("_radius", 4.5), "color": "#111111", "weight": 1.5,
+                "fillColor": color, "fillOpacity": 0.95}
+    return {"color": color, "weight": props.get("_weight", 2.0), "fillColor": color,
+            "fillOpacity": 0.35}
 
 
 def build_candidates_layer(candidates: gpd.GeoDataFrame, *, name: str,
@@ -88,7 +97,8 @@ def build_candidates_layer(candidates: gpd.GeoDataFrame, *, name: str,
     Returns
     -------
     folium.GeoJson
-        Popup with score, length_m, width_m, bearing, state and reason, all escaped.
+        Fill colour by state; centre point size and outline weight by priority. Popup with
+        score, length_m, width_m, bearing, state and reason, all escaped.
 
     Notes
     -----
@@ -112,3 +122,9 @@ def build_candidates_layer(candidates: gpd.GeoDataFrame, *, name: str,
 def legend_entries(labels: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     """Return (translated state, colour) pairs for the legend."""
     return [(label(labels, s), c) for s, c in CANDIDATE_COLORS.items()]
+
+
+def priority_entries(labels: Mapping[str, str] | None = None) -> list[tuple[str, float]]:
+    """Return (translated "priority: level", radius in px) pairs for the legend."""
+    return [(f"{label(labels, 'priority')}: {label(labels, p)}", r)
+            for p, r in PRIORITY_RADIUS.items()]

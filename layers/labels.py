@@ -74,6 +74,9 @@ DEFAULT_LABELS: Mapping[str, str] = {
     "overgrown": "Overgrown",
     "destroyed": "Destroyed",
     "reopened": "Reopened",
+    "high": "High",
+    "medium": "Medium",
+    "low": "Low",
 }
 
 

@@ -28,6 +28,8 @@ class LegendItem:
     color: str
     symbol: Symbol = "point"
     dash: str | None = None
+    #: Radius in px of a ``point`` symbol (sizes that mean something, e.g. priority).
+    size: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,10 @@ def _swatch(item: LegendItem) -> str:
     if item.symbol == "square":
         return (f'<svg width="22" height="12"><rect x="6" y="1" width="10" height="10" '
                 f'fill="{item.color}"/></svg>')
-    return (f'<svg width="22" height="12"><circle cx="11" cy="6" r="5" fill="{item.color}" '
-            f'stroke="#fff" stroke-width="1"/></svg>')
+    r = max(1.0, min(8.0, float(item.size)))
+    h = max(12, round(2 * r + 2))
+    return (f'<svg width="22" height="{h}"><circle cx="11" cy="{h / 2:g}" r="{r:g}" '
+            f'fill="{item.color}" stroke="#111" stroke-width="1"/></svg>')
 
 
 def legend_html(sections: Sequence[LegendSection], *, title: str | None = None) -> str:

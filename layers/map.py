@@ -62,9 +62,11 @@ def overview_legend(labels: Mapping[str, str] | None = None) -> list[LegendSecti
         LegendSection(label(labels, "routes"), tuple(
             LegendItem(text, color, "line", dash)
             for text, color, dash in routes_mod.legend_entries(labels))),
-        LegendSection(label(labels, "candidates"), tuple(
-            LegendItem(text, color, "polygon")
-            for text, color in candidates_mod.legend_entries(labels))),
+        LegendSection(label(labels, "candidates"), (
+            *(LegendItem(text, color, "polygon")
+              for text, color in candidates_mod.legend_entries(labels)),
+            *(LegendItem(text, "#9ca3af", "point", size=radius)
+              for text, radius in candidates_mod.priority_entries(labels)))),
         LegendSection(label(labels, "aerodromes"), (
             LegendItem(label(labels, "aerodromes"), aerodromes_mod.AERODROME_COLOR),)),
         LegendSection(label(labels, "scenes"), (
