@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.alerts import render_alerts
 from ui.cache import get_settings
 from ui.explore import render_explore
 from ui.sidebar import render_sidebar
@@ -13,7 +14,8 @@ def main() -> None:
     """Configure the page, draw the shared sidebar and run the selected page."""
     st.set_page_config(page_title="Atalaya", page_icon="🛰️", layout="wide")
     t = render_sidebar(get_settings())
-    pages = [st.Page(render_explore, title=t("Overview map"), url_path="map", default=True)]
+    pages = [st.Page(render_explore, title=t("Overview map"), url_path="map", default=True),
+             st.Page(render_alerts, title=t("Runway alerts"), url_path="alerts")]
     st.navigation(pages).run()
 
 

@@ -1,0 +1,104 @@
+"""Runway alert review in a real browser: queue, one alert, a verdict with a comment, history."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from geo.store import get_alert, list_alerts, open_store, read_audit, read_comments
+from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app
+
+pytestmark = pytest.mark.browser
+
+HOSTILE = '<img src=x onerror="window.__pwned=1;alert(1)"> {{ 7*7 }}'
+
+
+@pytest.fixture(scope="module")
+def review_app(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """Run the app on a copy of the sample world, with its own SQLite store."""
+    world = tmp_path_factory.mktemp("review")
+    for item in small_world.iterdir():
+        if item.is_file() and not item.name.startswith("atalaya.sqlite3"):
+            shutil.copy(item, world / item.name)
+    running = start_app(world, world / "streamlit.log", {"ATALAYA_DATABASE_URL": ""})
+    yield running
+    stop_app(running)
+
+
+def _store(app: App):
+    return open_store(f"sqlite:///{Path(app.log).parent / 'atalaya.sqlite3'}")
+
+
+def test_a_verdict_with_a_comment_lands_in_the_audit_history(review_app, page):
+    pg, rec = page
+    pg.goto(f"{review_app.url}/alerts", wait_until="domcontentloaded")
+    pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+    with _store(review_app) as store:
+        first = list_alerts(store)[0]  # the queue's first row: highest priority and score
+    assert first.state == "new"
+    pg.get_by_role("textbox", name="Your name").fill("Ana Quispe")
+    pg.get_by_role("textbox", name="Your name").press("Enter")
+    # Open the first row of the queue through its selection cell (35 px rows).
+    grid = pg.locator('[data-testid="stDataFrame"]').first
+    box = grid.bounding_box()
+    pg.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    pg.get_by_role("button", name="Back to the queue").wait_for(timeout=30_000)
+    assert f"alert={first.id}" in pg.url
+    pg.get_by_role("textbox", name="Comment").fill(HOSTILE)
+    pg.get_by_role("button", name="Under review", exact=True).click()
+    pg.get_by_text("Saved.").wait_for(timeout=30_000)
+    pg.get_by_text(HOSTILE, exact=True).wait_for(timeout=30_000)  # shown as text
+    with _store(review_app) as store:
+        after = get_alert(store, first.id)
+        audit = read_audit(store, alert_id=first.id)
+        comments = read_comments(store, first.id)
+    assert after.state == "under_review"
+    assert after.version == first.version + 1
+    assert [c["body"] for c in comments] == [HOSTILE]
+    assert any(e.actor == "Ana Quispe" and e.field == "state" and e.old_value == "new"
+               and e.new_value == "under_review" for e in audit)
+    assert pg.evaluate("() => window.__pwned") is None
+    assert not rec.dialogs
+    assert rec.foreign() == []
+
+
+def test_a_verdict_from_a_stale_copy_is_refused_and_loses_nothing(review_app, page):
+    pg, _rec = page
+    with _store(review_app) as store:
+        target = next(a for a in list_alerts(store) if a.state == "new")
+    pg.goto(f"{review_app.url}/alerts?alert={target.id}", wait_until="domcontentloaded")
+    pg.get_by_role("textbox", name="Your name").fill("Luis")
+    pg.get_by_role("textbox", name="Your name").press("Enter")
+    pg.get_by_role("button", name="Dismissed", exact=True).wait_for(timeout=60_000)
+    # Someone else moves the alert on while this page shows the old copy.
+    from geo.store import AlertChange, update_alert
+
+    with _store(review_app) as store:
+        update_alert(store, AlertChange(target.id, target.version, state="under_review"),
+                     actor="Marta")
+    pg.get_by_role("button", name="Dismissed", exact=True).click()
+    pg.get_by_text("changed by Marta").wait_for(timeout=30_000)
+    with _store(review_app) as store:
+        assert get_alert(store, target.id).state == "under_review"
+
+
+def test_the_alert_page_on_a_phone(review_app, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    try:
+        with _store(review_app) as store:
+            target = list_alerts(store)[-1]
+        pg.goto(f"{review_app.url}/alerts?alert={target.id}", wait_until="domcontentloaded")
+        pg.get_by_role("button", name="Back to the queue").wait_for(timeout=60_000)
+        pg.wait_for_timeout(1500)
+        button = pg.get_by_role("button", name="Assign to me")
+        box = button.bounding_box()
+        assert box["height"] >= 36  # a finger-sized target
+        assert box["width"] >= 150
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "alert-390x844.png"))
+        context.close()
