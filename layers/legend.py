@@ -67,8 +67,9 @@ def legend_html(sections: Sequence[LegendSection], *, title: str | None = None) 
                      f"{escape_text(title)} &#9662;</div>")
     parts.append('<div class="atalaya-legend-body">')
     for section in sections:
-        parts.append(f'<div style="font-weight:600;margin-top:4px">{escape_text(section.title)}'
-                     "</div>")
+        if section.title:  # a legend of one section may carry its name as the title instead
+            parts.append(f'<div style="font-weight:600;margin-top:4px">'
+                         f"{escape_text(section.title)}</div>")
         parts.extend(
             f'<div style="display:flex;align-items:center;gap:4px;line-height:14px">'
             f"{_swatch(item)}<span>{escape_text(item.label)}</span></div>"

@@ -290,7 +290,9 @@ def build_overlays(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
         layer = build_cells_layer(cells, name=name, labels=labels, number=number)
         top = int(cells["count"].max()) if len(cells) else 1
         section = cells_legend(top, title=name, number=number)
-    groups.append(_group("events", name, layer, build_legend([section])))
+    # Its name as the legend's title: foldable, and folded at first on a phone.
+    events_legend = build_legend([LegendSection("", section.items)], title=section.title)
+    groups.append(_group("events", name, layer, events_legend))
     if aoi is not None:
         groups.append(_group("aoi", label(labels, "aoi"),
                              build_aoi_layer(aoi, name=label(labels, "aoi"))))
