@@ -18,8 +18,13 @@ from typing import Any
 
 
 def evaluate(chips_dir: str, *, bands: dict[str, int] | None = None, seed: int = 0,
-             n_splits: int = 5, progress: bool = True) -> dict[str, Any]:
-    """Cross-validated learned scorer and rule baseline on one chip folder."""
+             n_splits: int = 5, progress: bool = True,
+             with_sample: bool = True) -> dict[str, Any]:
+    """Cross-validated learned scorer and rule baseline on one chip folder.
+
+    As in training, generated sample scenes (``geo.train.SAMPLE_SEEDS``) join every
+    training fold when ``with_sample``; they are never scored.
+    """
     from tqdm import tqdm
 
     from geo.detect.chips import CHIP_BANDS, chips_provenance, list_chips, process_chip
@@ -36,11 +41,46 @@ def evaluate(chips_dir: str, *, bands: dict[str, int] | None = None, seed: int =
         perm.append(process_chip(c, params=rules.permissive(), bands=mapping))
     kind = "multispectral" if {"red", "nir", "swir1"} <= set(mapping) else "rgb"
     assert kind in FEATURES
-    pooled, folds = cross_validate(perm, kind=kind, n_splits=n_splits, seed=seed)
+    from geo.train import build_extra
+
+    extra = build_extra(kind) if with_sample else []
+    pooled, folds = cross_validate(perm, kind=kind, n_splits=n_splits, seed=seed, extra=extra)
     return {"data": chips_provenance(chips_dir, chips), "bands": mapping, "kind": kind,
             "split": f"GroupKFold({n_splits}) by runway id, seed {seed}",
+            "extra_training_results": len(extra),
             "learned_cv": pooled, "folds": folds, "rules_only": rule_baseline(strict),
             "generator_ceiling": rule_baseline(perm)}
+
+
+def evaluate_sample(out_dir: str | Path, *, seed: int = 7,
+                    scorer_path: str | Path | None = None) -> dict[str, Any]:
+    """Recall and precision of the detector on freshly generated sample scenes.
+
+    The two dated synthetic scenes of :mod:`geo.sample.scenes` (forest, a river with
+    sandbars, a road, tracks, fields and runways of real size) are written to ``out_dir``
+    and run through :func:`geo.detect.scene.detect_scene` with the committed scorer at its
+    operating point. A truth runway is found when a kept candidate of its scene intersects
+    its rectangle; a kept candidate intersecting none is a false alarm.
+    """
+    import numpy as np
+
+    from geo.detect.scene import detect_scene
+    from geo.detect.scorer import DEFAULT_MODEL, read_scorer
+    from geo.sample.scenes import generate_scenes
+
+    catalogue, truth = generate_scenes(out_dir, rng=np.random.default_rng(seed))
+    scorer = read_scorer(scorer_path or DEFAULT_MODEL)
+    found = kept = true_kept = 0
+    for scene in catalogue.itertuples():
+        cands = detect_scene(str(Path(out_dir) / scene.path), scorer=scorer)
+        rects = truth[truth["scene_id"] == scene.scene_id].geometry
+        hits = [bool(rects.intersects(g).any()) for g in cands.geometry]
+        kept += len(hits)
+        true_kept += sum(hits)
+        found += sum(bool(cands.geometry.intersects(r).any()) for r in rects)
+    return {"seed": seed, "n_truth": len(truth), "n_found": found, "n_kept": kept,
+            "recall": found / len(truth) if len(truth) else None,
+            "precision": true_kept / kept if kept else None}
 
 
 def _line(name: str, m: dict[str, Any]) -> str:
@@ -59,13 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--bands", default=None, help="e.g. blue=1,green=2,red=3,nir=6,swir1=7")
     p.add_argument("--json", default="artifacts/evaluation.json", help="where to write JSON")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--folds", type=int, default=5, help="grouped CV folds (default 5)")
+    p.add_argument("--no-sample", action="store_true",
+                   help="train folds on the chips only (no generated sample scenes)")
     args = p.parse_args(argv)
     from geo.errors import AtalayaError
     from geo.imagery import parse_band_mapping
 
     try:
         bands = parse_band_mapping(args.bands) if args.bands else None
-        report = evaluate(args.chips, bands=bands, seed=args.seed)
+        report = evaluate(args.chips, bands=bands, seed=args.seed, n_splits=args.folds,
+                          with_sample=not args.no_sample)
     except AtalayaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

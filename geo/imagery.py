@@ -13,12 +13,21 @@ Pixels stay in the raster's native CRS and grid; values are read as stored (e.g.
 x 10^4 or Landsat digital numbers) and converted to float32, because every index used by the
 detector is a ratio or a normalised difference and so does not depend on the scale. Memory is
 bounded by the window size: one 1024 x 1024 window of 6 bands is 24 MiB of float32.
+
+Files are untrusted. Besides the driver and the declared size, a scene whose storage blocks
+(tiles or strips) are too large to decode one at a time is refused, GDAL neither lists the
+folder nor reads side-car files (``.aux.xml``, ``.ovr``, ``.msk``) while opening, its block
+cache is bounded, and a read that fails on a corrupt or truncated file raises
+:class:`~geo.errors.ImageryError` naming the file. A process that reads untrusted rasters should
+also start with :func:`gdal_process_environment` in its environment (``GDAL_SKIP`` only works
+before GDAL registers its drivers); the detection command does that for itself and its workers.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -45,6 +54,16 @@ _ALIASES: dict[str, str] = {
 #: of medium and high probability, thin cirrus.
 SCL_INVALID: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
 DEFAULT_MAX_BYTES = 4 * 1024**3  # declared decoded size above which a file is refused
+#: Decoded size of one storage block (all bands) above which a file is refused: reading any
+#: window decodes whole blocks, so a file stored as one huge strip would be read whole.
+MAX_BLOCK_BYTES = 64 * 1024**2
+#: GDAL settings used for every open: no directory listing (so no side-car file is looked up
+#: or followed), no .aux.xml read or written beside the input.
+SAFE_GDAL_OPTIONS: Mapping[str, str] = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_PAM_ENABLED": "NO",
+}
+GDAL_CACHE_MB = 64  # GDAL's block cache per process (its default is 5 % of the RAM)
 _MAPPING_MAX_CHARS = 400
 _DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
@@ -195,6 +214,63 @@ def _acquired(tags: Mapping[str, str], path: Path) -> date | None:
     return None
 
 
+def gdal_process_environment() -> dict[str, str]:
+    """Environment variables for a process that reads untrusted rasters.
+
+    ``GDAL_SKIP`` keeps the VRT drivers (which read other files named inside the file) from
+    being registered at all; it takes effect only if set before GDAL registers its drivers, so
+    put these into ``os.environ`` at the start of a command and into the environment of worker
+    processes. The options of :data:`SAFE_GDAL_OPTIONS` and the cache size are included.
+
+    Examples
+    --------
+    >>> gdal_process_environment()["GDAL_SKIP"]
+    'VRT OGR_VRT'
+    """
+    return {"GDAL_SKIP": "VRT OGR_VRT", "GDAL_CACHEMAX": str(GDAL_CACHE_MB),
+            **SAFE_GDAL_OPTIONS}
+
+
+@contextmanager
+def open_geotiff(path: Path) -> Iterator[rasterio.DatasetReader]:
+    """Open ``path`` with the GeoTIFF driver only, :data:`SAFE_GDAL_OPTIONS` and a small cache.
+
+    Raises
+    ------
+    ImageryError
+        When GDAL cannot open it as a GeoTIFF.
+    """
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024**2, **SAFE_GDAL_OPTIONS):
+        try:
+            src = rasterio.open(path, driver="GTiff")
+        except rasterio.errors.RasterioIOError as exc:
+            raise ImageryError(f"{path.name} is not a readable GeoTIFF ({exc}); "
+                               "only GeoTIFF scenes are accepted") from exc
+        with src:
+            yield src
+
+
+def _check_size(src: rasterio.DatasetReader, path: Path, max_bytes: int) -> None:
+    """Refuse odd data types, a declared size above ``max_bytes`` and oversized blocks."""
+    dtype = np.dtype(src.dtypes[0])
+    if dtype.kind not in "uif":
+        raise ImageryError(f"{path.name} holds {dtype} pixels; expected integer or real "
+                           "reflectance bands (uint16, float32...)")
+    declared = src.width * src.height * src.count * dtype.itemsize
+    if declared > max_bytes:
+        raise ImageryError(f"{path.name} declares {src.width} x {src.height} x {src.count} "
+                           f"{src.dtypes[0]} = {declared / 1e9:.1f} GB decoded; the cap is "
+                           f"{max_bytes / 1e9:.1f} GB. Clip the scene or raise max_bytes.")
+    rows, cols = src.block_shapes[0]
+    block = rows * cols * src.count * dtype.itemsize
+    if block > MAX_BLOCK_BYTES:
+        raise ImageryError(f"{path.name} stores its pixels in {cols} x {rows} blocks of "
+                           f"{block / 1e6:.0f} MB decoded; the cap is "
+                           f"{MAX_BLOCK_BYTES / 1e6:.0f} MB, since reading any window decodes "
+                           "whole blocks. Re-tile it: gdal_translate -co TILED=YES "
+                           "-co COMPRESS=DEFLATE in.tif out.tif")
+
+
 def _check_grid(src: rasterio.DatasetReader, path: Path) -> float:
     """Refuse a missing or geographic CRS and rotated or non-square pixels; return metres."""
     if src.crs is None:
@@ -222,7 +298,8 @@ def read_scene_info(path: str | Path, *, bands: Mapping[str, int] | None = None,
     bands
         Role to 1-based band index; default: from the band descriptions.
     max_bytes
-        Cap on ``width * height * count * itemsize`` as declared by the header.
+        Cap on ``width * height * count * itemsize`` as declared by the header; storage
+        blocks are capped at :data:`MAX_BLOCK_BYTES`.
 
     Returns
     -------
@@ -236,17 +313,8 @@ def read_scene_info(path: str | Path, *, bands: Mapping[str, int] | None = None,
     p = Path(path)
     if not p.is_file():
         raise DataNotFoundError(f"{p} does not exist or is not a file")
-    try:
-        src_ctx = rasterio.open(p, driver="GTiff")
-    except rasterio.errors.RasterioIOError as exc:
-        raise ImageryError(f"{p.name} is not a readable GeoTIFF ({exc}); "
-                           "only GeoTIFF scenes are accepted") from exc
-    with src_ctx as src:
-        declared = src.width * src.height * src.count * np.dtype(src.dtypes[0]).itemsize
-        if declared > max_bytes:
-            raise ImageryError(f"{p.name} declares {src.width} x {src.height} x {src.count} "
-                               f"{src.dtypes[0]} = {declared / 1e9:.1f} GB decoded; the cap is "
-                               f"{max_bytes / 1e9:.1f} GB. Clip the scene or raise max_bytes.")
+    with open_geotiff(p) as src:
+        _check_size(src, p, max_bytes)
         res = _check_grid(src, p)
         roles, notes = _resolve_roles(src, bands)
         epsg = src.crs.to_epsg()
@@ -322,27 +390,40 @@ class WindowData:
 def read_window(info: SceneInfo, window: Window) -> WindowData:
     """Read one window of every spectral role, masking nodata, zeros and clouds.
 
+    Raises
+    ------
+    ImageryError
+        When the file cannot be opened or a block of the window cannot be decoded (corrupt or
+        truncated file).
+
     Notes
     -----
     A pixel is invalid when any role's band equals the nodata value or is not finite, or when
     the ``scl`` band holds a class in :data:`SCL_INVALID`, or the ``cloud`` band is non-zero.
+    Every band is read in one call, so each block of a pixel-interleaved file is decoded once.
     """
-    with rasterio.open(info.path, driver="GTiff") as src:
-        bands: dict[str, np.ndarray] = {}
-        valid = np.ones((int(window.height), int(window.width)), dtype=bool)
-        for role, idx in info.roles.pairs:
-            arr = src.read(idx, window=window)
-            if role == "scl":
-                valid &= ~np.isin(arr, SCL_INVALID)
-                continue
-            if role == "cloud":
-                valid &= arr == 0
-                continue
-            if info.nodata is not None:
-                valid &= arr != info.nodata
-            data = arr.astype(np.float32)
-            valid &= np.isfinite(data)
-            bands[role] = data
+    with open_geotiff(info.path) as src:
+        try:
+            stack = src.read([idx for _, idx in info.roles.pairs], window=window)
+        except rasterio.errors.RasterioError as exc:
+            cause = exc.__cause__ or exc  # rasterio wraps GDAL's own message
+            raise ImageryError(f"{info.path.name}: cannot decode the window at column "
+                               f"{window.col_off}, row {window.row_off} ({cause}); the file is "
+                               "corrupt or truncated") from exc
         transform = src.window_transform(window)
+    bands: dict[str, np.ndarray] = {}
+    valid = np.ones(stack.shape[1:], dtype=bool)
+    for (role, _), arr in zip(info.roles.pairs, stack, strict=True):
+        if role == "scl":
+            valid &= ~np.isin(arr, SCL_INVALID)
+            continue
+        if role == "cloud":
+            valid &= arr == 0
+            continue
+        if info.nodata is not None:
+            valid &= arr != info.nodata
+        data = arr.astype(np.float32)
+        valid &= np.isfinite(data)
+        bands[role] = data
     return WindowData(window=window, transform=transform, bands=bands, valid=valid,
                       res_m=info.res_m)

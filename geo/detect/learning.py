@@ -1,14 +1,17 @@
 """Fit the scorer on labelled chips, pick its operating point, and measure it honestly.
 
 The operating point is the lowest score threshold that keeps false candidates at or below
-``max_fp_per_100km2`` *on the training chips*; test chips never influence it. Cross-validation
-groups chips by runway id, so no runway is scored by a model that saw any chip of it.
+``max_fp_per_100km2`` on *out-of-fold* scores of the training chips (an inner grouped K-fold
+inside the training set); test chips never influence it. Cross-validation groups chips by
+runway id, so no runway is scored by a model that saw any chip of it. Generated sample
+scenes may be added to every fit as extra labelled data; they are never scored or used
+for the threshold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,7 @@ from geo.detect.chips import ChipResult
 from geo.detect.scorer import LogisticModel, feature_matrix
 
 FP_LIMIT_PER_100KM2 = 1.0
+C_L2 = 0.1  # inverse L2 strength of the logistic scorer (standardised features)
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,15 @@ class Scored:
 
 
 def _xy(results: Sequence[ChipResult], kind: str) -> tuple[np.ndarray, np.ndarray]:
-    cands = [c for r in results for c in r.candidates]
-    y = np.array([p for r in results for p in r.positive], dtype=bool)
-    return feature_matrix(cands, kind), y
+    """Features and labels of the clear cases: on a runway (1) or clear of every runway (0).
+
+    Candidates that only touch the 2-px margin of a runway mask are neither and are left
+    out of training (they are still counted, as neither found nor false, in the metrics).
+    """
+    pairs = [(c, p) for r in results
+             for c, p, f in zip(r.candidates, r.positive, r.false, strict=True) if p or f]
+    y = np.array([p for _, p in pairs], dtype=bool)
+    return feature_matrix([c for c, _ in pairs], kind), y
 
 
 def choose_threshold(scored: Sequence[Scored], *,
@@ -48,21 +58,56 @@ def choose_threshold(scored: Sequence[Scored], *,
     return float(np.nextafter(false_scores[allowed], 1.0))
 
 
-def fit_model(results: Sequence[ChipResult], *, kind: str, seed: int = 0,
-              max_fp_per_100km2: float = FP_LIMIT_PER_100KM2) -> LogisticModel:
-    """Standardised L2 logistic regression on candidate features, with its operating point."""
-    x, y = _xy(results, kind)
+def _fit_logistic(x: np.ndarray, y: np.ndarray, *, kind: str, seed: int,
+                  threshold: float = 0.5) -> LogisticModel:
+    """Standardised L2 logistic regression on transformed candidate features."""
+    lo, hi = np.percentile(x, 1, axis=0), np.percentile(x, 99, axis=0)
+    x = np.clip(x, lo, hi)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    clf = LogisticRegression(C=0.3, class_weight="balanced", max_iter=5000, random_state=seed)
+    clf = LogisticRegression(C=C_L2, class_weight="balanced", max_iter=5000, random_state=seed)
     clf.fit((x - mean) / scale, y)
-    model = LogisticModel(kind=kind, mean=tuple(mean.tolist()), scale=tuple(scale.tolist()),
-                          coef=tuple(clf.coef_[0].tolist()),
-                          intercept=float(clf.intercept_[0]), threshold=0.5)
-    threshold = choose_threshold(score_results(model, results),
-                                 max_fp_per_100km2=max_fp_per_100km2)
-    return LogisticModel(kind=kind, mean=model.mean, scale=model.scale, coef=model.coef,
-                         intercept=model.intercept, threshold=threshold)
+    return LogisticModel(kind=kind, mean=tuple(mean.tolist()), scale=tuple(scale.tolist()),
+                         coef=tuple(clf.coef_[0].tolist()),
+                         intercept=float(clf.intercept_[0]), threshold=threshold,
+                         lo=tuple(lo.tolist()), hi=tuple(hi.tolist()))
+
+
+def _out_of_fold(results: Sequence[ChipResult], *, kind: str, seed: int, n_splits: int,
+                 extra: Sequence[ChipResult] = ()) -> list[Scored]:
+    """Score each chip with a model fitted without its runway (inner grouped K-fold).
+
+    ``extra`` results (generated scenes) join every inner training fold and are never
+    scored.
+    """
+    groups = np.array([r.chip.runway_id for r in results])
+    scored: dict[int, Scored] = {}
+    folds = GroupKFold(n_splits=min(n_splits, len(set(groups))), shuffle=True,
+                       random_state=seed)
+    for train, test in folds.split(np.zeros(len(results)), groups=groups):
+        x, y = _xy([results[i] for i in train] + list(extra), kind)
+        model = _fit_logistic(x, y, kind=kind, seed=seed)
+        for i in test:
+            scored[int(i)] = Scored(results[i], tuple(model.score(results[i].candidates)))
+    return [scored[i] for i in range(len(results))]
+
+
+def fit_model(results: Sequence[ChipResult], *, kind: str, seed: int = 0,
+              max_fp_per_100km2: float = FP_LIMIT_PER_100KM2, inner_splits: int = 5,
+              extra: Sequence[ChipResult] = ()) -> LogisticModel:
+    """Fit the scorer on every chip given, with an operating point from held-out scores.
+
+    The threshold is chosen on *out-of-fold* scores of the real chips (inner grouped K-fold
+    by runway id), not on the final model's scores of its own training chips, which would
+    be optimistic and let far more false candidates through on new imagery. ``extra``
+    labelled results (generated scenes, see :func:`geo.detect.chips.sample_results`) are
+    added to every fit but never used to choose the threshold.
+    """
+    x, y = _xy(list(results) + list(extra), kind)
+    model = _fit_logistic(x, y, kind=kind, seed=seed)
+    held_out = _out_of_fold(results, kind=kind, seed=seed, n_splits=inner_splits, extra=extra)
+    threshold = choose_threshold(held_out, max_fp_per_100km2=max_fp_per_100km2)
+    return replace(model, threshold=threshold)
 
 
 def score_results(model: LogisticModel, results: Sequence[ChipResult]) -> list[Scored]:
@@ -92,14 +137,18 @@ def compute_metrics(scored: Sequence[Scored], threshold: float) -> dict[str, Any
 
 
 def cross_validate(results: Sequence[ChipResult], *, kind: str, n_splits: int = 5,
-                   seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run grouped K-fold by runway id: metrics pooled over the held-out folds, and per fold."""
+                   seed: int = 0, extra: Sequence[ChipResult] = ()
+                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run grouped K-fold by runway id: metrics pooled over the held-out folds, and per fold.
+
+    ``extra`` results (generated scenes) are added to every training fold only.
+    """
     groups = np.array([r.chip.runway_id for r in results])
     folds = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     pooled: list[Scored] = []
     per_fold = []
     for train, test in folds.split(np.zeros(len(results)), groups=groups):
-        model = fit_model([results[i] for i in train], kind=kind, seed=seed)
+        model = fit_model([results[i] for i in train], kind=kind, seed=seed, extra=extra)
         held_out = score_results(model, [results[i] for i in test])
         # each held-out chip is compared with its own fold's operating point
         pooled += [Scored(s.result, tuple(float(sc >= model.threshold) for sc in s.scores))

@@ -6,14 +6,20 @@ from dataclasses import dataclass, fields, replace
 
 from geo.errors import ConfigError
 
+_MAY_BE_ZERO = frozenset({"overlap_px", "ring_inner_px", "ndwi_water", "pixel_threshold",
+                          "line_threshold", "min_contrast", "min_frac_on", "dark_strips",
+                          "rgb_texture_weight"})
+
 
 @dataclass(frozen=True)
 class DetectionParams:
     """Every threshold of the candidate generator; hashable, so usable as a cache key.
 
-    Distances are metres on the ground and converted to pixels with the raster's pixel size;
-    evidence thresholds are in "typical strip" units (1.0 is the contrast of a median real
-    strip: red 1.6x, SWIR 1.25x, NDVI 0.15 below its surroundings).
+    Distances are metres on the ground and converted to pixels with the raster's pixel size,
+    so the same parameters serve Sentinel-2 (10 m) and Landsat (30 m). Evidence and ridge
+    thresholds are in local standard deviations (z units): a pixel's value minus the mean of
+    its ``background_m`` neighbourhood, divided by that neighbourhood's standard deviation,
+    averaged over the visible and SWIR bands.
 
     Examples
     --------
@@ -29,34 +35,42 @@ class DetectionParams:
     #: Windows overlap by this much so a strip up to ``overlap_px`` pixels long lies whole in
     #: the window that owns its centre (256 px = 2.56 km at 10 m).
     overlap_px: int = 256
-    background_m: float = 310.0  # side of the box whose mean is the "surroundings"
-    line_length_m: float = 150.0  # length of the oriented line filter
+    background_m: float = 310.0  # side of the box giving the local mean and spread
+    min_background_px: int = 11  # at coarse pixels the box keeps at least this many
+    line_length_m: float = 450.0  # length of the oriented ridge filter
+    min_line_px: int = 9
     n_orientations: int = 16
-    pixel_threshold: float = 0.35  # evidence a pixel needs to belong to a strip
-    line_threshold: float = 0.6  # mean evidence along the best line through the pixel
+    #: Offsets of the parallel flank lines compared with the centre line: the strip must be
+    #: brighter than both flanks (roads beside fields, field edges are bright on one side).
+    flank_m: tuple[float, ...] = (30.0,)
+    pixel_threshold: float = 0.5  # ridge response of the pixels a strip is traced through
+    line_threshold: float = 0.9  # ridge response one pixel of the strip must reach
+    rgb_texture_weight: float = 1.0  # RGB only: evidence minus this x local speckle (z)
+    dark_strips: float = 0.0  # 1.0: also trace strips darker than their surroundings (RGB)
+    #: Work bound: the strongest ridges kept per km2 of window before they are measured
+    #: (real scenes hold well under one candidate per km2; a town at 30 m holds dozens).
+    max_ridges_per_km2: float = 2.0
     min_length_m: float = 400.0
-    max_length_m: float = 2000.0
+    max_length_m: float = 2500.0
     min_width_m: float = 6.0
     max_width_m: float = 45.0
     min_elongation: float = 10.0
     min_fill: float = 0.45
     max_bend_m: float = 60.0  # sideways wander of the axis; roads and rivers bend
+    min_contrast: float = 0.6  # rules only: centre minus brighter flank, z units
+    min_frac_on: float = 0.6  # rules only: share of the axis clearly on the strip
     ndwi_water: float = 0.05  # NDWI (green vs NIR) above which a pixel is water
     ring_inner_px: int = 2
     ring_outer_px: int = 6
-    red_scale: float = 0.45  # log red ratio of a typical strip
-    swir_scale: float = 0.22
-    ndvi_scale: float = 0.15
-    bright_scale: float = 0.3  # RGB-only: log brightness ratio of a typical strip
-    redness_scale: float = 0.1
     aerodrome_km: float = 5.0  # closer than this to a registered aerodrome: low priority
 
     def __post_init__(self) -> None:
         """Check every value, collecting all problems into one error."""
         problems = [f"{f.name} must be > 0, got {getattr(self, f.name)}" for f in fields(self)
-                    if f.name not in {"overlap_px", "ring_inner_px", "ndwi_water",
-                                      "pixel_threshold", "line_threshold"}
+                    if f.name not in _MAY_BE_ZERO | {"flank_m"}
                     and not getattr(self, f.name) > 0]
+        if not self.flank_m or any(not v > 0 for v in self.flank_m):
+            problems.append(f"flank_m must be one or more distances > 0, got {self.flank_m}")
         pairs = (("min_length_m", "max_length_m"), ("min_width_m", "max_width_m"),
                  ("ring_inner_px", "ring_outer_px"), ("pixel_threshold", "line_threshold"))
         problems += [f"{a} ({getattr(self, a)}) must be below {b} ({getattr(self, b)})"
@@ -73,6 +87,16 @@ class DetectionParams:
 
         The learned scorer, not the rules, then decides; the rule-only baseline uses ``self``.
         """
-        return replace(self, pixel_threshold=0.2, line_threshold=0.35, min_length_m=250.0,
-                       min_elongation=5.0, min_fill=0.3, max_width_m=60.0, max_bend_m=120.0,
-                       min_width_m=min(self.min_width_m, 3.0))
+        return replace(self, min_length_m=200.0, min_elongation=3.0, min_fill=0.2,
+                       max_width_m=150.0, max_bend_m=250.0, min_contrast=0.0, min_frac_on=0.0,
+                       min_width_m=min(self.min_width_m, 3.0), max_length_m=4000.0)
+
+    def px(self, metres: float, res_m: float, *, minimum: int = 1) -> int:
+        """Return ``metres`` in whole pixels of ``res_m`` metres, at least ``minimum``.
+
+        Examples
+        --------
+        >>> DetectionParams().px(450.0, 30.0, minimum=9)
+        15
+        """
+        return max(minimum, round(metres / res_m))

@@ -1,11 +1,26 @@
-"""Run detection over many scenes, serially or on a Dask ``distributed.Client``.
+"""Run detection over many scenes, serially or on a Dask ``distributed`` cluster.
 
-Every (scene, window) pair is one task; the same function runs in both modes and the results
-are assembled in task order, so a distributed run returns exactly what a serial run does.
+Every (scene, window) pair is one task. A task carries the scene's checked header
+(:class:`~geo.imagery.SceneInfo`) and the window's position, never pixels: the worker reads its
+own window from the file. The same function runs in both modes and the results are assembled in
+task order, so a distributed run returns exactly what a serial run does.
+
+A task that fails on a bad file (a corrupt or truncated block, a worker stopped for exceeding
+its memory limit) fails its scene only: the scene is reported with the reason and skipped, and
+the other scenes are kept.
+
+Notes
+-----
+Memory: a worker holds one window at a time (a few hundred MB for 1024 x 1024 px with every
+intermediate layer), and :func:`start_local_client` caps each worker at
+:data:`DEFAULT_WORKER_MEMORY`. On a 10,980 x 10,980 five-band tile the client (with the
+scheduler and nannies) and two workers peaked at 1.24 GiB together (``bench/bench_detect.py``),
+within the 2 GB budget; raise the limit with the window size.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,12 +30,25 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.detect.params import DetectionParams
-from geo.detect.scene import assemble_scene, detect_scene_window, scene_windows
+from geo.detect.scene import WindowKey, assemble_scene, detect_scene_window, scene_windows
 from geo.detect.scorer import Scorer
 from geo.detect.window import RawCandidate
-from geo.errors import AtalayaError
-from geo.imagery import SceneInfo, read_scene_info
+from geo.errors import AtalayaError, ConfigError
+from geo.imagery import SceneInfo, gdal_process_environment, read_scene_info
 from geo.schema import CANDIDATES, empty_layer
+
+#: Memory limit of each local worker process; the nanny restarts a worker that exceeds it
+#: and the window it was working on fails its scene.
+DEFAULT_WORKER_MEMORY = "768MiB"
+#: glibc malloc settings for workers. Dask starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``,
+#: which also turns off glibc's adaptive mmap threshold: every window-sized temporary array
+#: (4 MB) is then a fresh mmap whose pages fault in one by one: 20-25 % of the detector's CPU
+#: time, measured. These keep such arrays on the heap for reuse and return memory above
+#: 128 MB free.
+WORKER_MALLOC_ENV: dict[str, str] = {
+    "MALLOC_MMAP_THRESHOLD_": str(64 * 1024**2),
+    "MALLOC_TRIM_THRESHOLD_": str(128 * 1024**2),
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +57,71 @@ class RunResult:
 
     candidates: gpd.GeoDataFrame
     failures: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class WindowFailure:
+    """Why one window could not be processed (returned by a task instead of raising)."""
+
+    message: str
+
+
+def run_window(info: SceneInfo, key: WindowKey,
+               params: DetectionParams) -> list[RawCandidate] | WindowFailure:
+    """One task: the window's owned candidates, or why the file could not be read there."""
+    try:
+        return detect_scene_window(info, key, params)
+    except (AtalayaError, OSError, MemoryError) as exc:
+        return WindowFailure(str(exc) or type(exc).__name__)
+
+
+def start_local_client(n_workers: int, *, memory_limit: str | int = DEFAULT_WORKER_MEMORY,
+                       ) -> Any:
+    """Start a ``distributed.Client`` on a new local cluster of single-threaded processes.
+
+    Closing the client closes the cluster. Workers get :func:`gdal_process_environment` (no
+    VRT driver, bounded block cache), :data:`WORKER_MALLOC_ENV` and ``memory_limit`` each,
+    and import the detector before this returns. Dask's nannies run in this process and set
+    the same variables in its ``os.environ`` (harmless here: GDAL and malloc read them at
+    start-up).
+    """
+    if n_workers < 1:
+        raise ConfigError(f"a local cluster needs at least 1 worker, got {n_workers}")
+    import dask
+    from distributed import Client
+
+    # set before each worker process starts: malloc and GDAL read them once, at start-up
+    key = "distributed.nanny.pre-spawn-environ"
+    env = {**dask.config.get(key, {}), **gdal_process_environment(), **WORKER_MALLOC_ENV}
+    with dask.config.set({key: env}):
+        client = Client(n_workers=n_workers, threads_per_worker=1, processes=True,
+                        dashboard_address=None, memory_limit=memory_limit,
+                        silence_logs=logging.ERROR)
+    client.run(_import_detector)  # pay the imports (~2 s) now, not in the first windows
+    return client
+
+
+def _import_detector() -> None:
+    """Import the detector's modules in a worker (SciPy, rasterio, GeoPandas...)."""
+    import geo.detect.scene  # noqa: F401
+
+
+def connect_client(address: str, *, timeout_s: float = 10.0) -> Any:
+    """Connect to a running Dask scheduler (``tcp://HOST:PORT``).
+
+    Raises
+    ------
+    ConfigError
+        When nothing answers at ``address`` within ``timeout_s``.
+    """
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{timeout_s}s")
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"cannot reach a Dask scheduler at {address!r} ({exc}); start one "
+                          "with `dask scheduler` or leave --scheduler out for a local "
+                          "cluster") from exc
 
 
 def _open_all(paths: Sequence[str], bands: Mapping[str, int] | None
@@ -42,26 +135,43 @@ def _open_all(paths: Sequence[str], bands: Mapping[str, int] | None
     return infos, failures
 
 
-def _run_tasks(tasks: list[tuple[Any, ...]], client: Any, progress: bool
-               ) -> list[list[RawCandidate]]:
+Outcome = list[RawCandidate] | WindowFailure
+
+
+def _run_tasks(tasks: list[tuple[SceneInfo, WindowKey, DetectionParams]], client: Any,
+               progress: bool) -> list[Outcome]:
     from tqdm import tqdm
 
-    bar = tqdm(total=len(tasks), desc="windows", unit="win", disable=not progress,
-               file=sys.stderr)
-    if client is None:
-        out = []
-        for t in tasks:
-            out.append(detect_scene_window(*t))
-            bar.update()
-    else:
-        from distributed import as_completed
+    with tqdm(total=len(tasks), desc="detect", unit="window", disable=not progress,
+              file=sys.stderr) as bar:
+        if client is None or not tasks:
+            out: list[Outcome] = []
+            for t in tasks:
+                out.append(run_window(*t))
+                bar.update()
+            return out
+        return _run_distributed(tasks, client, bar)
 
-        futures = client.map(detect_scene_window, *zip(*tasks, strict=True), pure=False)
-        for _ in as_completed(futures):
-            bar.update()
-        out = client.gather(futures)
-    bar.close()
-    return list(out)
+
+def _run_distributed(tasks: list[tuple[SceneInfo, WindowKey, DetectionParams]], client: Any,
+                     bar: Any) -> list[Outcome]:
+    """Map the tasks on the cluster; a task that died (e.g. killed worker) becomes a failure."""
+    from distributed import as_completed
+
+    futures = client.map(run_window, *zip(*tasks, strict=True), pure=False)
+    where = {f.key: k for k, f in enumerate(futures)}
+    out: list[Outcome] = [WindowFailure("not run")] * len(tasks)
+    for fut in as_completed(futures):
+        if fut.status == "finished":
+            out[where[fut.key]] = fut.result()
+        elif fut.status == "error":  # e.g. KilledWorker: over its memory limit, or crashed
+            exc = fut.exception()
+            out[where[fut.key]] = WindowFailure(f"worker failed: {type(exc).__name__}: {exc}")
+        else:
+            out[where[fut.key]] = WindowFailure(f"task {fut.status} (scheduler lost?)")
+        fut.release()
+        bar.update()
+    return out
 
 
 def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = None,
@@ -72,24 +182,33 @@ def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = Non
 
     Parameters
     ----------
+    paths
+        GeoTIFF scenes, independent of each other.
     client
-        A ``distributed.Client`` to map the windows on; None runs them in this process.
+        A ``distributed.Client`` to map the windows on (see :func:`start_local_client` and
+        :func:`connect_client`); None runs them one after the other in this process.
     progress
-        Show a tqdm bar on stderr.
+        Show a tqdm bar of windows on stderr.
+
+    Returns
+    -------
+    RunResult
+        Candidates in EPSG:4326, ordered by scene then as :func:`assemble_scene` orders them;
+        identical whichever ``client`` ran them.
     """
     params = params or DetectionParams()
     gen = params.permissive() if scorer is not None else params
     infos, failures = _open_all(paths, bands)
-    pairs = tuple(sorted(bands.items())) if bands is not None else None
-    tasks, owner = [], []
-    for k, info in enumerate(infos):
-        for key in scene_windows(info, gen):
-            tasks.append((str(info.path), pairs, key, gen))
-            owner.append(k)
-    found = _run_tasks(tasks, client, progress)
+    tasks = [(info, key, gen) for info in infos for key in scene_windows(info, gen)]
+    outcomes = iter(_run_tasks(tasks, client, progress))
     frames = []
-    for k, info in enumerate(infos):
-        raw = [c for o, cands in zip(owner, found, strict=True) if o == k for c in cands]
+    for info in infos:
+        found = [next(outcomes) for _ in scene_windows(info, gen)]
+        bad = [f.message for f in found if isinstance(f, WindowFailure)]
+        if bad:
+            failures.append((str(info.path), bad[0]))
+            continue
+        raw = [c for cands in found if not isinstance(cands, WindowFailure) for c in cands]
         frames.append(assemble_scene(info, raw, scorer=scorer, min_score=min_score,
                                      aerodromes=aerodromes, params=params))
     full = [f for f in frames if len(f)]

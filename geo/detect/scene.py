@@ -37,10 +37,14 @@ def scene_windows(info: SceneInfo, params: DetectionParams) -> list[WindowKey]:
                                   overlap=params.overlap_px)]
 
 
-def detect_scene_window(path: str, bands: tuple[tuple[str, int], ...] | None, key: WindowKey,
+def detect_scene_window(info: SceneInfo, key: WindowKey,
                         params: DetectionParams) -> list[RawCandidate]:
-    """One task: open the scene, read one window, return its owned candidates."""
-    info = read_scene_info(path, bands=dict(bands) if bands is not None else None)
+    """One task: read one window of the scene, return the candidates that window owns.
+
+    Only the header (``info``, a few hundred bytes) and the window's position travel to the
+    worker; the worker reads its own pixels from ``info.path``, which must therefore be a path
+    the worker can open (a shared disk when the cluster spans machines).
+    """
     cands = detect_window(read_window(info, Window(*key)), params=params)
     windows = scene_windows(info, params)
     return [c for c in cands if _owner(info, windows, c) == key]
@@ -63,12 +67,14 @@ def suppress_overlaps(cands: Sequence[RawCandidate], scores: np.ndarray, *,
     """
     polys = [Polygon(rectangle_corners(c.x, c.y, length_m=c.length_m, width_m=c.width_m,
                                        bearing_deg=c.bearing_deg)) for c in cands]
+    tree = shapely.STRtree(polys)  # only rectangles whose envelopes meet can overlap
     order = sorted(range(len(cands)), key=lambda i: (-scores[i], -cands[i].length_m, i))
-    kept: list[int] = []
+    kept: set[int] = set()
     for i in order:
         if all(polys[i].intersection(polys[j]).area
-               < min_overlap * min(polys[i].area, polys[j].area) for j in kept):
-            kept.append(i)
+               < min_overlap * min(polys[i].area, polys[j].area)
+               for j in tree.query(polys[i]).tolist() if j in kept):
+            kept.add(i)
     return sorted(kept)
 
 
@@ -145,8 +151,6 @@ def detect_scene(path: str, *, bands: Mapping[str, int] | None = None,
     params = params or DetectionParams()
     info = read_scene_info(path, bands=bands)
     gen = params.permissive() if scorer is not None else params
-    pairs = tuple(sorted(bands.items())) if bands is not None else None
-    raw = [c for key in scene_windows(info, gen)
-           for c in detect_scene_window(str(info.path), pairs, key, gen)]
+    raw = [c for key in scene_windows(info, gen) for c in detect_scene_window(info, key, gen)]
     return assemble_scene(info, raw, scorer=scorer, min_score=min_score,
                           aerodromes=aerodromes, params=params)

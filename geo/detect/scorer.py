@@ -1,8 +1,9 @@
 """A learned candidate scorer stored as plain JSON (no code runs when it is loaded).
 
-The model is a standardised logistic regression over a few transformed candidate features,
-one per imagery kind (``multispectral`` and ``rgb``), with the operating point (score
-threshold) chosen on the training data and the provenance of that data beside it.
+The model is a standardised logistic regression over transformed candidate features (shape,
+ridge and profile measures, band contrasts centre-vs-flanks), one per imagery kind
+(``multispectral`` and ``rgb``), with the operating point (score threshold) chosen on
+held-out scores of the training data and the provenance of that data beside it.
 """
 
 from __future__ import annotations
@@ -18,19 +19,21 @@ import numpy as np
 from geo.detect.window import RawCandidate
 from geo.errors import ConfigError, DataNotFoundError
 
+_SHAPE: tuple[tuple[str, str], ...] = (
+    ("length_m", "log"), ("width_m", "log"), ("elongation", "log"), ("fill", "id"),
+    ("bend_m", "log1p"), ("traced_m", "log"), ("in_frac", "id"),
+)
+_EVIDENCE: tuple[tuple[str, str], ...] = (
+    ("evidence", "id"), ("evidence_std", "id"), ("flank_max", "id"), ("contrast", "id"),
+    ("frac_on", "id"), ("extension", "id"), ("ridge_mean", "id"), ("ridge_max", "id"),
+    ("blue_c", "id"), ("green_c", "id"), ("red_c", "id"),
+)
 #: Features (and the transform applied first) per imagery kind, in model order.
 FEATURES: dict[str, tuple[tuple[str, str], ...]] = {
-    "multispectral": (
-        ("length_m", "log"), ("width_m", "log"), ("elongation", "log"), ("fill", "id"),
-        ("bend_m", "log1p"), ("evidence", "id"), ("line_resp", "id"), ("red_ratio", "log"),
-        ("swir_ratio", "log"), ("bright_ratio", "log"), ("ndvi_in", "id"),
-        ("ndvi_drop", "id"), ("ndwi_in", "id"), ("water_dist_m", "log1p"),
-    ),
-    "rgb": (
-        ("length_m", "log"), ("width_m", "log"), ("elongation", "log"), ("fill", "id"),
-        ("bend_m", "log1p"), ("evidence", "id"), ("line_resp", "id"), ("red_ratio", "log"),
-        ("bright_ratio", "log"), ("redness_diff", "id"),
-    ),
+    "multispectral": (*_SHAPE, *_EVIDENCE, ("nir_c", "id"), ("swir1_c", "id"),
+                      ("swir2_c", "id"), ("ndvi_c", "id"), ("ndwi_c", "id"), ("ndvi_in", "id"),
+                      ("ndwi_in", "id"), ("water_dist_m", "log1p")),
+    "rgb": (*_SHAPE, *_EVIDENCE, ("polarity", "id")),
 }
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "runway_scorer.json"
 
@@ -53,7 +56,12 @@ def feature_matrix(cands: Sequence[RawCandidate], kind: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LogisticModel:
-    """Standardised logistic regression: ``sigmoid(((x - mean) / scale) @ coef + intercept)``."""
+    """Standardised logistic regression: ``sigmoid(((x - mean) / scale) @ coef + intercept)``.
+
+    Each transformed feature is first clipped to ``[lo, hi]``, the 1-99 % range seen in
+    training, so imagery unlike the training chips (saturated synthetic strips, another
+    sensor) is not scored by extrapolating a linear model far outside its data.
+    """
 
     kind: str
     mean: tuple[float, ...]
@@ -61,12 +69,17 @@ class LogisticModel:
     coef: tuple[float, ...]
     intercept: float
     threshold: float
+    lo: tuple[float, ...] = ()
+    hi: tuple[float, ...] = ()
 
     def score(self, cands: Sequence[RawCandidate]) -> np.ndarray:
         """Probability-like score in [0, 1] of each candidate being a runway."""
         if not cands:
             return np.zeros(0)
-        x = (feature_matrix(cands, self.kind) - np.array(self.mean)) / np.array(self.scale)
+        raw = feature_matrix(cands, self.kind)
+        if self.lo and self.hi:
+            raw = np.clip(raw, np.array(self.lo), np.array(self.hi))
+        x = (raw - np.array(self.mean)) / np.array(self.scale)
         z = x @ np.array(self.coef) + self.intercept
         out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
         return out
@@ -75,7 +88,8 @@ class LogisticModel:
         """Plain JSON-ready dictionary, feature names included."""
         return {"kind": self.kind, "features": [f"{how}({n})" for n, how in FEATURES[self.kind]],
                 "mean": list(self.mean), "scale": list(self.scale), "coef": list(self.coef),
-                "intercept": self.intercept, "threshold": self.threshold}
+                "intercept": self.intercept, "threshold": self.threshold,
+                "lo": list(self.lo), "hi": list(self.hi)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LogisticModel:
@@ -84,8 +98,9 @@ class LogisticModel:
         if kind not in FEATURES:
             raise ConfigError(f"model kind {kind!r} unknown; expected one of {list(FEATURES)}")
         k = len(FEATURES[kind])
-        vecs = {n: tuple(float(v) for v in d[n]) for n in ("mean", "scale", "coef")}
-        if any(len(v) != k for v in vecs.values()):
+        vecs = {n: tuple(float(v) for v in d.get(n, ())) for n in ("mean", "scale", "coef",
+                                                                  "lo", "hi")}
+        if any(len(v) != k for n, v in vecs.items() if n not in ("lo", "hi") or v):
             raise ConfigError(f"{kind} model vectors must have {k} values each; retrain it")
         return cls(kind=kind, intercept=float(d["intercept"]),
                    threshold=float(d["threshold"]), **vecs)
@@ -125,7 +140,10 @@ def read_scorer(path: str | Path = DEFAULT_MODEL) -> Scorer:
 
 
 def heuristic_score(cands: Sequence[RawCandidate]) -> np.ndarray:
-    """Rule-only score in [0, 1] from the mean evidence (0.6 -> 0.5, 1.0 -> 0.83)."""
-    ev = np.array([c.feature("evidence") for c in cands], dtype=float)
-    out: np.ndarray = 1.0 / (1.0 + np.exp(-4.0 * (np.nan_to_num(ev) - 0.6)))
+    """Rule-only score in [0, 1] from the strip's contrast over its brighter flank (z units).
+
+    0.6 (the strict rules' ``min_contrast``) maps to 0.5 and 1.5 to about 0.94.
+    """
+    ev = np.array([c.feature("contrast") for c in cands], dtype=float)
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-3.0 * (np.nan_to_num(ev) - 0.6)))
     return out

@@ -1,8 +1,14 @@
-"""Candidates in one window: threshold, morphology, components, oriented rectangles, features.
+"""Candidates in one window: evidence, ridge filter, traced ridges, oriented rectangles, features.
 
 Everything here works in the window's pixel grid and its affine transform (the raster's
 native, projected CRS): lengths are metres because the pixel size is; reprojection to
 EPSG:4326 happens later, once, in :mod:`geo.detect.scene`.
+
+A candidate is a ridge traced through the thinned ridge-filter response (hysteresis: every
+pixel above ``pixel_threshold``, one above ``line_threshold``), fitted with a straight axis,
+and then measured along profiles across that axis in the evidence and in every band: centre
+against flanks, share of the axis on the strip, width at half height, whether the line goes
+on beyond its ends (roads do, runways do not).
 """
 
 from __future__ import annotations
@@ -13,17 +19,24 @@ import numpy as np
 from affine import Affine
 from scipy import ndimage
 
-from geo.detect.evidence import compute_evidence, compute_indices, line_response
+from geo.detect.evidence import (
+    compute_evidence,
+    compute_indices,
+    log_bands,
+    ridge_response,
+    suppress_non_maxima,
+)
 from geo.detect.params import DetectionParams
 from geo.imagery import WindowData
 
 _WATER_CAP_M = 5000.0
 _EIGHT = np.ones((3, 3), dtype=bool)
+_ON_LEVEL = 0.5  # z units: an axis sample is "on the strip" above its flanks by this much
 
 
 @dataclass(frozen=True)
 class RawCandidate:
-    """One strip-like component: centre (raster CRS, metres), size, bearing and features."""
+    """One strip-like ridge: centre (raster CRS, metres), size, bearing and features."""
 
     x: float
     y: float
@@ -48,7 +61,7 @@ class _Shape:
 
 
 def _shape(rows: np.ndarray, cols: np.ndarray) -> _Shape:
-    """PCA of a component's pixel centres: axis, along/across extents, fill and bend."""
+    """PCA of a traced ridge's pixel centres: axis, along/across extents, fill and bend."""
     pts = np.column_stack([rows, cols]).astype(float)
     mean = pts.mean(axis=0)
     centred = pts - mean
@@ -64,7 +77,7 @@ def _shape(rows: np.ndarray, cols: np.ndarray) -> _Shape:
     centre = mean + major * mid + minor * float(np.median(across))
     return _Shape(centre_rc=(float(centre[0]), float(centre[1])),
                   axis_rc=(float(major[0]), float(major[1])), length_px=length,
-                  width_px=len(pts) / length, fill=min(1.0, len(pts) / (length * extent)),
+                  width_px=extent, fill=min(1.0, len(pts) / length),
                   bend_px=float(np.ptp(meds)) if meds else 0.0)
 
 
@@ -75,52 +88,33 @@ def _bearing(transform: Affine, axis_rc: tuple[float, float]) -> float:
     return float(np.degrees(np.arctan2(dx, dy)) % 180.0) % 180.0
 
 
-def _passes(s: _Shape, res: float, p: DetectionParams) -> bool:
-    length, width = s.length_px * res, s.width_px * res
-    return (p.min_length_m <= length <= p.max_length_m and p.min_width_m <= width <= p.max_width_m
-            and length / width >= p.min_elongation and s.fill >= p.min_fill
-            and s.bend_px * res <= p.max_bend_m)
+def _flank_px(p: DetectionParams, res_m: float) -> tuple[int, ...]:
+    """Flank offsets in pixels: each ``flank_m``, and at least 2 px as well.
 
-
-def _ratio(inside: np.ndarray, ring: np.ndarray) -> float:
-    if inside.size == 0 or ring.size == 0:
-        return float("nan")
-    return float(np.mean(inside) / max(float(np.mean(ring)), 1e-6))
-
-
-def _spectral_features(comp: np.ndarray, ring: np.ndarray, layers: dict[str, np.ndarray],
-                       sl: tuple[slice, slice]) -> dict[str, float]:
-    """Inside-vs-ring contrasts of one component (``comp``/``ring`` are masks on ``sl``)."""
-    def pick(name: str, mask: np.ndarray) -> np.ndarray:
-        picked: np.ndarray = layers[name][sl][mask]
-        return picked
-
-    out = {"evidence": float(np.mean(pick("evidence", comp))),
-           "line_resp": float(np.mean(pick("line", comp))),
-           "bright_ratio": _ratio(pick("brightness", comp), pick("brightness", ring)),
-           "red_ratio": _ratio(pick("red", comp), pick("red", ring))}
-    if "swir1" in layers:
-        out["swir_ratio"] = _ratio(pick("swir1", comp), pick("swir1", ring))
-    if "ndvi" in layers:
-        out["ndvi_in"] = float(np.mean(pick("ndvi", comp)))
-        ring_ndvi = pick("ndvi", ring)
-        out["ndvi_drop"] = (float(np.mean(ring_ndvi)) - out["ndvi_in"]) if ring_ndvi.size \
-            else float("nan")
-    if "ndwi" in layers:
-        out["ndwi_in"] = float(np.mean(pick("ndwi", comp)))
-        out["water_dist_m"] = float(np.min(pick("water_dist", comp)))
-    if "redness" in layers and "ndvi" not in layers:
-        out["redness_diff"] = float(np.mean(pick("redness", comp))
-                                    - np.mean(pick("redness", ring))) if ring.any() else 0.0
-    return out
+    At coarse pixels a strip's mixed edge pixels spill into its neighbours, so a flank one
+    pixel away is not clean; the 2-px offset is then tried too (at 10 m it changes nothing).
+    """
+    return tuple(sorted({p.px(f, res_m) for f in p.flank_m}
+                        | {p.px(f, res_m, minimum=2) for f in p.flank_m}))
 
 
 def _layers(data: WindowData, p: DetectionParams) -> dict[str, np.ndarray]:
+    """Compute indices, evidence, ridge response, orientation, polarity, water distance."""
     indices = compute_indices(data.bands)
     evidence = compute_evidence(data.bands, indices, data.valid, res_m=data.res_m, params=p)
-    length_px = max(3, round(p.line_length_m / data.res_m))
-    line = line_response(evidence, length_px=length_px, n_orientations=p.n_orientations)
-    out = {**data.bands, **indices, "evidence": evidence, "line": line}
+    length_px = p.px(p.line_length_m, data.res_m, minimum=p.min_line_px)
+    flank_px = _flank_px(p, data.res_m)
+    ridge, orient = ridge_response(evidence, length_px=length_px,
+                                   n_orientations=p.n_orientations, flank_px=flank_px)
+    polarity = np.ones(evidence.shape, dtype=np.float32)
+    if p.dark_strips > 0:
+        dark, dark_orient = ridge_response(-evidence, length_px=length_px,
+                                           n_orientations=p.n_orientations, flank_px=flank_px)
+        use = dark > ridge
+        ridge, orient = np.where(use, dark, ridge), np.where(use, dark_orient, orient)
+        polarity[use] = -1.0
+    out = {**log_bands(data.bands), **indices, "evidence": evidence, "ridge": ridge,
+           "orient": orient, "polarity": polarity}
     if "ndwi" in indices:
         water = (indices["ndwi"] > p.ndwi_water) & data.valid
         dist = (ndimage.distance_transform_edt(~water) * data.res_m if water.any()
@@ -129,57 +123,243 @@ def _layers(data: WindowData, p: DetectionParams) -> dict[str, np.ndarray]:
     return out
 
 
-def _strip_mask(lay: dict[str, np.ndarray], valid: np.ndarray,
-                p: DetectionParams) -> np.ndarray:
-    mask = (lay["line"] >= p.line_threshold) & (lay["evidence"] >= p.pixel_threshold) & valid
-    # closing bridges one-pixel gaps along a strip (a tree, a cloud pixel) without merging
-    # neighbours further apart
-    closed = np.asarray(ndimage.binary_closing(mask, structure=_EIGHT), dtype=bool)
-    out: np.ndarray = closed | mask
-    return out
+def _traced_ridges(lay: dict[str, np.ndarray], valid: np.ndarray, p: DetectionParams, *,
+                   res_m: float, min_pixels: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pixels (rows, cols) of each thinned ridge that keeps one orientation.
+
+    Thinned pixels above ``pixel_threshold`` are linked only to neighbours whose best
+    orientation is within one step (so a strip is not swallowed by the mesh of short
+    ridges in a town or a crop mosaic it touches), and a ridge is kept when one of its
+    pixels reaches ``line_threshold``. Each ridge is reported once, under its most common
+    orientation. At most ``p.max_ridges_per_km2`` ridges per km2 of window are returned,
+    the strongest first (peak response times the square root of the pixel count).
+    """
+    n = p.n_orientations
+    ridge, orient = lay["ridge"], lay["orient"]
+    thin = (ridge >= p.pixel_threshold) & valid
+    thin &= suppress_non_maxima(ridge, orient, n_orientations=n)
+    found: list[tuple[float, np.ndarray, np.ndarray]] = []
+    for k in range(n):
+        near = (orient - k) % n
+        labels, count = ndimage.label(thin & ((near <= 1) | (near == n - 1)),
+                                      structure=_EIGHT)
+        if count == 0:
+            continue
+        # per-label statistics from the labelled pixels only (not the whole window)
+        where = labels > 0
+        lab = labels[where]
+        peak = np.full(count + 1, -np.inf, dtype=ridge.dtype)
+        np.maximum.at(peak, lab, ridge[where])
+        peak = peak[1:]
+        own = np.bincount(lab, weights=orient[where] == k, minlength=count + 1)[1:]
+        size = np.bincount(lab, minlength=count + 1)[1:]
+        worth = (peak >= p.line_threshold) & (own * 3 >= size) & (size >= min_pixels)
+        slices = ndimage.find_objects(labels)
+        for lab in np.flatnonzero(worth) + 1:
+            sl = slices[lab - 1]
+            if sl is None:
+                continue
+            rows, cols = np.nonzero(labels[sl] == lab)
+            # reported by the orientation most of its pixels have (ties: the lowest k)
+            counts = np.bincount(orient[sl][rows, cols], minlength=n)
+            if int(np.argmax(counts)) == k:
+                found.append((float(peak[lab - 1]) * np.sqrt(rows.size),
+                              rows + sl[0].start, cols + sl[1].start))
+    # bound the work per window in speckled scenes (towns, crop mosaics): keep the strongest
+    cap = max(1, round(p.max_ridges_per_km2 * valid.size * res_m**2 / 1e6))
+    found.sort(key=lambda item: -item[0])
+    return [(rows, cols) for _, rows, cols in found[:cap]]
 
 
 def detect_window(data: WindowData, *, params: DetectionParams) -> list[RawCandidate]:
-    """Strip-like components of one window that pass the geometry filters of ``params``.
+    """Strip-like ridges of one window that pass the geometry filters of ``params``.
 
     Returns candidates with centres in the raster CRS (metres) and their features; the
     caller decides which window owns a candidate seen twice in an overlap.
     """
     lay = _layers(data, params)
-    labels, n = ndimage.label(_strip_mask(lay, data.valid, params), structure=_EIGHT)
-    if n == 0:
-        return []
-    res, min_px = data.res_m, params.min_length_m / data.res_m * 0.8
+    min_px = params.min_length_m / data.res_m
     out: list[RawCandidate] = []
-    for lab, sl in enumerate(ndimage.find_objects(labels), start=1):
-        if sl is None:
+    for rows, cols in _traced_ridges(lay, data.valid, params, res_m=data.res_m,
+                                     min_pixels=0.4 * min_px):
+        if max(np.ptp(rows), np.ptp(cols)) + 1 < 0.7 * min_px:
             continue
-        grown = tuple(slice(max(s.start - params.ring_outer_px - 1, 0),
-                            s.stop + params.ring_outer_px + 1) for s in sl)
-        comp = labels[grown] == lab
-        rows, cols = np.nonzero(comp)
-        if rows.size < min_px:
-            continue
-        shape = _shape(rows + grown[0].start, cols + grown[1].start)
-        if not _passes(shape, res, params):
-            continue
-        out.append(_candidate(data, lay, comp, grown, shape, params))
+        cand = _candidate(data, lay, _shape(rows, cols), params)
+        if cand is not None:
+            out.append(cand)
     return out
 
 
-def _candidate(data: WindowData, lay: dict[str, np.ndarray], comp: np.ndarray,
-               sl: tuple[slice, ...], shape: _Shape, p: DetectionParams) -> RawCandidate:
-    outer = ndimage.binary_dilation(comp, iterations=p.ring_outer_px)
-    inner = ndimage.binary_dilation(comp, iterations=p.ring_inner_px)
-    valid = data.valid[sl]
-    ring = outer & ~inner & valid
-    feats = _spectral_features(comp & valid, ring, lay, (sl[0], sl[1]))
+@dataclass(frozen=True)
+class _Profile:
+    """A ridge measured across its axis: trimmed centre and length, width, features."""
+
+    centre_rc: tuple[float, float]
+    axis_rc: tuple[float, float]
+    length_px: float
+    width_px: float
+    features: dict[str, float]
+
+    def sample(self, image: np.ndarray, across_px: float) -> np.ndarray:
+        """Values of ``image`` along the (trimmed) axis, ``across_px`` to its side."""
+        return _sample(image, self._points(np.array([across_px]))[:, 0])
+
+    def _points(self, across: np.ndarray) -> np.ndarray:
+        return _grid(self.centre_rc, self.axis_rc, self.length_px, across)
+
+
+def _grid(centre_rc: tuple[float, float], axis_rc: tuple[float, float], length_px: float,
+          across: np.ndarray) -> np.ndarray:
+    """(n_along, n_across, 2) row/col points: one per pixel along, at ``across`` offsets."""
+    n = max(2, round(length_px))
+    t = np.linspace(-(length_px - 1) / 2, (length_px - 1) / 2, n)
+    ar = np.array(axis_rc)
+    pr = np.array([-ar[1], ar[0]])
+    out: np.ndarray = (np.array(centre_rc)[None, None, :] + t[:, None, None] * ar
+                       + across[None, :, None] * pr)
+    return out
+
+
+def _sample(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``image`` at row/col points (edge values beyond the border)."""
+    out: np.ndarray = ndimage.map_coordinates(image, [pts[..., 0], pts[..., 1]], order=1,
+                                              mode="nearest")
+    return out
+
+
+def _inside(pts: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    out: np.ndarray = ((pts[..., 0] >= 0) & (pts[..., 0] <= shape[0] - 1)
+                       & (pts[..., 1] >= 0) & (pts[..., 1] <= shape[1] - 1))
+    return out
+
+
+def _trim(on: np.ndarray, centre_rc: tuple[float, float], axis_rc: tuple[float, float],
+          length_px: float) -> tuple[tuple[float, float], float, slice]:
+    """Shrink the axis to the span from its first to its last on-strip sample."""
+    n = on.size
+    if not on.any():
+        return centre_rc, length_px, slice(0, n)
+    i0, i1 = int(np.argmax(on)), int(n - 1 - np.argmax(on[::-1]))
+    step = (length_px - 1) / max(n - 1, 1)
+    shift = ((i0 + i1) / 2 - (n - 1) / 2) * step
+    centre = (centre_rc[0] + shift * axis_rc[0], centre_rc[1] + shift * axis_rc[1])
+    return centre, (i1 - i0) * step + 1.0, slice(i0, i1 + 1)
+
+
+def _equivalent_width(profile: np.ndarray, across: np.ndarray, flank_px: int) -> float:
+    """Width (px) of the strip in a brightness profile across it: area over peak height.
+
+    Brightness mixes linearly with the share of a pixel the strip covers, so the area of
+    the bump above the flank level, divided by its peak, is the strip's width even when it
+    is narrower than a pixel or straddles two.
+    """
+    flanks = np.abs(across) >= flank_px
+    base = float(profile[flanks].mean())
+    peak = float(profile[np.abs(across) <= 1].max()) - base
+    if peak <= 0:
+        return 0.0
+    bump = np.clip(profile[~flanks] - base, 0.0, None)
+    return float(bump.sum() * (across[1] - across[0]) / peak)
+
+
+def _band_contrasts(lay: dict[str, np.ndarray], pts: np.ndarray, centre: np.ndarray,
+                    flanks: np.ndarray) -> dict[str, float]:
+    """Centre minus flanks of each log band and index, and the indices on the axis."""
+    out: dict[str, float] = {}
+    for name in ("blue", "green", "red", "nir", "swir1", "swir2", "ndvi", "ndwi"):
+        if name in lay:
+            v = _sample(lay[name], pts)
+            out[f"{name}_c"] = float(v[:, centre].mean() - v[:, flanks].mean())
+            if name in ("ndvi", "ndwi"):
+                out[f"{name}_in"] = float(v[:, centre].mean())
+    visible = [out[f"{b}_c"] for b in ("blue", "green", "red") if f"{b}_c" in out]
+    out["bright_ratio"] = float(np.exp(np.mean(visible)))
+    out["red_ratio"] = float(np.exp(out["red_c"])) if "red_c" in out else float("nan")
+    if "ndvi_c" in out:
+        out["ndvi_drop"] = -out["ndvi_c"]
+    if "water_dist" in lay:
+        out["water_dist_m"] = float(_sample(lay["water_dist"], pts[:, centre]).min())
+    return out
+
+
+def _extension(evidence: np.ndarray, centre_rc: tuple[float, float],
+               axis_rc: tuple[float, float], length_px: float, ext_px: int) -> float:
+    """Mean evidence on the axis continued beyond the end that continues more (roads do)."""
+    ar = np.array(axis_rc)
+    best = 0.0
+    for sign in (-1.0, 1.0):
+        t = sign * (length_px / 2 + np.arange(2, ext_px + 1, dtype=float))
+        pts = np.array(centre_rc)[None, :] + t[:, None] * ar
+        ok = _inside(pts, evidence.shape)
+        if ok.any():
+            best = max(best, float(_sample(evidence, pts[ok]).mean()))
+    return best
+
+
+def measure_profile(lay: dict[str, np.ndarray], valid: np.ndarray, *,
+                    centre_rc: tuple[float, float], axis_rc: tuple[float, float],
+                    length_px: float, flank_px: int, extension_px: int) -> _Profile:
+    """Profiles across a ridge's axis: trimmed extent, width, and centre-vs-flank features.
+
+    The centre is the best of the samples within 1 px of the axis; the flanks are the
+    samples ``flank_px`` to ``flank_px + 2`` px to either side; evidence is in z units and
+    band contrasts are differences of natural logs (so ``exp`` gives a ratio).
+    """
+    span = flank_px + 2
+    across = np.arange(-span, span + 1, dtype=float)
+    pts = _grid(centre_rc, axis_rc, length_px, across)
+    in_frac = float(_inside(pts[:, span], valid.shape).mean())
+    polarity = 1.0 if float(np.median(_sample(lay["polarity"], pts[:, span]))) >= 0 else -1.0
+    ev = polarity * _sample(lay["evidence"], pts)
+    centre, left, right = np.abs(across) <= 1, across <= -flank_px, across >= flank_px
+    cen, lft, rgt = ev[:, centre].max(axis=1), ev[:, left].mean(axis=1), ev[:, right].mean(axis=1)
+    lift = cen - np.maximum(lft, rgt)
+    on = (lift >= _ON_LEVEL) & (cen >= _ON_LEVEL)
+    # the ends are where the smoothed lift falls below half its upper-quartile level (noise
+    # alone lifts single samples by about 0.5 z, so an absolute level would run on)
+    smooth = ndimage.uniform_filter1d(lift, 5, mode="nearest")
+    level = max(_ON_LEVEL, 0.5 * float(np.percentile(smooth, 75)))
+    c_rc, length, keep = _trim(smooth >= level, centre_rc, axis_rc, length_px)
+    feats = {"evidence": float(cen[keep].mean()), "evidence_std": float(cen[keep].std()),
+             "flank_max": float(np.maximum(lft, rgt)[keep].mean()),
+             "contrast": float(np.minimum(cen - lft, cen - rgt)[keep].mean()),
+             "frac_on": float(on[keep].mean()), "in_frac": in_frac, "polarity": polarity,
+             "extension": _extension(polarity * lay["evidence"], c_rc, axis_rc, length,
+                                     extension_px)}
+    feats.update(_band_contrasts(lay, pts[keep], centre, left | right))
+    bright = polarity * _sample(lay["brightness"], pts[keep])
+    width = _equivalent_width(bright.mean(axis=0), across, flank_px)
+    return _Profile(centre_rc=c_rc, axis_rc=axis_rc, length_px=length, width_px=width,
+                    features=feats)
+
+
+def _passes(f: dict[str, float], p: DetectionParams) -> bool:
+    return (p.min_length_m <= f["length_m"] <= p.max_length_m
+            and p.min_width_m <= f["width_m"] <= p.max_width_m
+            and f["elongation"] >= p.min_elongation and f["fill"] >= p.min_fill
+            and f["bend_m"] <= p.max_bend_m and f["contrast"] >= p.min_contrast
+            and f["frac_on"] >= p.min_frac_on)
+
+
+def _candidate(data: WindowData, lay: dict[str, np.ndarray], shape: _Shape,
+               p: DetectionParams) -> RawCandidate | None:
+    """Measure one traced ridge along its axis; None when it fails the geometry filters."""
     res = data.res_m
-    length, width = shape.length_px * res, shape.width_px * res
+    flank = p.px(min(p.flank_m), res)
+    m = measure_profile(lay, data.valid, centre_rc=shape.centre_rc, axis_rc=shape.axis_rc,
+                        length_px=shape.length_px, flank_px=flank,
+                        extension_px=p.px(p.line_length_m / 2, res, minimum=3))
+    feats = dict(m.features)
+    length, width = m.length_px * res, max(m.width_px, 0.5) * res
+    ridge_vals = lay["ridge"]
     feats.update(length_m=length, width_m=width, elongation=length / width, fill=shape.fill,
-                 bend_m=shape.bend_px * res)
+                 bend_m=shape.bend_px * res, traced_m=shape.length_px * res,
+                 ridge_mean=float(np.mean(m.sample(ridge_vals, 0.0))),
+                 ridge_max=float(np.max(m.sample(ridge_vals, 0.0))))
+    if not _passes(feats, p):
+        return None
     # pixel centres sit at +0.5 in the affine's (col, row) convention
-    x, y = data.transform @ (shape.centre_rc[1] + 0.5, shape.centre_rc[0] + 0.5)
+    x, y = data.transform @ (m.centre_rc[1] + 0.5, m.centre_rc[0] + 0.5)
     return RawCandidate(x=float(x), y=float(y), length_m=length, width_m=width,
                         bearing_deg=_bearing(data.transform, shape.axis_rc),
                         features=tuple(sorted(feats.items())))

@@ -1,17 +1,30 @@
-"""Real data: the committed scorer on a subset of the Peru chips, and the Pensacola negative."""
+"""Real data: the committed scorer on the Peru chips, the Itaipu runway, the Pensacola negative."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
 import pytest
+import rasterio
+from rasterio.windows import Window
+from shapely.geometry import Point
 
 from geo.detect.chips import list_chips, process_chip
 from geo.detect.params import DetectionParams
+from geo.detect.scene import detect_scene
 from geo.detect.scorer import DEFAULT_MODEL, read_scorer
+from geo.detect.window import detect_window
+from geo.evaluate import main as evaluate_main
+from geo.imagery import read_scene_info, read_window
 from tests.conftest import SHARED_DATA, require
 
 CHIPS = SHARED_DATA / "runways-peru-s2" / "chips"
+IGUAZU = SHARED_DATA / "landsat8-iguazu"
+PENSACOLA = SHARED_DATA / "landsat8-pensacola"
+RGB = {"blue": 1, "green": 2, "red": 3}
 
 pytestmark = pytest.mark.realdata
 
@@ -31,14 +44,89 @@ def test_scorer_on_a_subset_of_peru_chips():
     model = read_scorer().model_for("multispectral")
     assert model is not None
     results = [process_chip(c, params=DetectionParams().permissive()) for c in chips]
-    scores = [s for r in results for s in model.score(r.candidates)]
-    assert scores
-    assert all(0.0 <= s <= 1.0 for s in scores)
-    # positives outrank false candidates on average (the model learned something)
     pos = [s for r in results for s, p in zip(model.score(r.candidates), r.positive,
                                               strict=True) if p]
     neg = [s for r in results for s, f in zip(model.score(r.candidates), r.false,
                                               strict=True) if f]
-    assert pos
-    assert neg
-    assert sum(pos) / len(pos) > sum(neg) / len(neg)
+    assert all(0.0 <= s <= 1.0 for s in pos + neg)
+    # the generator reaches most of these active strips, and the scorer ranks them first
+    assert sum(any(r.positive) for r in results) >= 6
+    assert np.median(pos) > np.percentile(neg, 90)
+
+
+def test_evaluation_command_on_a_subset_writes_honest_figures(tmp_path):
+    require(CHIPS.is_dir(), f"{CHIPS} is absent")
+    ids = sorted({c.runway_id for c in list_chips(CHIPS)})[:20]
+    subset = tmp_path / "chips"
+    subset.mkdir()
+    for c in list_chips(CHIPS):
+        if c.runway_id in ids:
+            (subset / c.sdata.parent.name).symlink_to(c.sdata.parent)
+    out = tmp_path / "eval.json"
+    assert evaluate_main(["--chips", str(subset), "--json", str(out), "--folds", "3",
+                          "--no-sample"]) == 0
+    report = json.loads(out.read_text())
+    assert report["split"].startswith("GroupKFold(3) by runway id")
+    for key in ("learned_cv", "rules_only", "generator_ceiling"):
+        m = report[key]
+        assert 0.0 <= m["recall_active"] <= 1.0
+        assert m["false_per_100km2"] >= 0.0
+    assert report["learned_cv"]["recall_active"] <= report["generator_ceiling"]["recall_active"]
+
+
+def _itaipu_runway() -> tuple[Point, object]:
+    airports = gpd.read_file(IGUAZU / "airports_in_scene_ourairports.geojson").to_crs(32621)
+    line = airports.loc[airports["ident"] == "SGIB"].geometry.iloc[0]
+    return line.centroid, line
+
+
+def test_itaipu_runway_is_a_candidate_of_the_rgb_generator():
+    scene = IGUAZU / "LC08_L1TP_224078_20200518_20200518_01_RT.TIF"
+    require(scene.is_file(), f"{scene} is absent")
+    info = read_scene_info(scene, bands=RGB)
+    centre, line = _itaipu_runway()
+    col, row = ~info.transform @ (centre.x, centre.y)
+    data = read_window(info, Window(int(col) - 150, int(row) - 150, 300, 300))
+    cands = detect_window(data, params=DetectionParams().permissive())
+    on = [c for c in cands if line.distance(Point(c.x, c.y)) < 100.0
+          and min(abs(c.bearing_deg - 20.4), 180 - abs(c.bearing_deg - 20.4)) < 10.0]
+    assert on, "no candidate along the 1,515 m Itaipu runway"
+    assert max(c.length_m for c in on) > 600.0
+
+
+@pytest.mark.xfail(reason="the RGB scorer, trained on 10 m Peru chips, scores the 30 m Itaipu "
+                          "candidate 0.70 against an operating point of 0.976", strict=False)
+def test_itaipu_runway_is_found_above_the_operating_point(tmp_path):
+    scene = IGUAZU / "LC08_L1TP_224078_20200518_20200518_01_RT.TIF"
+    require(scene.is_file(), f"{scene} is absent")
+    info = read_scene_info(scene, bands=RGB)
+    centre, line = _itaipu_runway()
+    col, row = ~info.transform @ (centre.x, centre.y)
+    clip = _write_clip(scene, tmp_path / "itaipu.tif", Window(int(col) - 300, int(row) - 300,
+                                                              600, 600))
+    out = detect_scene(str(clip), bands=RGB, scorer=read_scorer()).to_crs(32621)
+    assert out.geometry.distance(line).min() < 100.0
+
+
+def _write_clip(src_path: Path, dst_path: Path, window: Window) -> Path:
+    with rasterio.open(src_path, driver="GTiff") as src:
+        profile = src.profile | {"width": window.width, "height": window.height,
+                                 "transform": src.window_transform(window), "driver": "GTiff"}
+        data = src.read(window=window)
+    with rasterio.open(dst_path, "w", **profile) as dst:
+        dst.write(data)
+    return dst_path
+
+
+def test_pensacola_has_at_most_two_candidates_above_the_operating_point(tmp_path):
+    require(PENSACOLA.is_dir(), f"{PENSACOLA} is absent")
+    srcs = [rasterio.open(PENSACOLA / f"l8_B{b}.tif", driver="GTiff") for b in range(2, 8)]
+    path = tmp_path / "pensacola.tif"
+    profile = srcs[0].profile | {"count": 6, "driver": "GTiff"}
+    with rasterio.open(path, "w", **profile) as dst:
+        for i, src in enumerate(srcs, start=1):
+            dst.write(src.read(1), i)
+            src.close()
+        dst.descriptions = ("blue", "green", "red", "nir", "swir1", "swir2")
+    out = detect_scene(str(path), scorer=read_scorer())
+    assert len(out) <= 2, out[["score", "length_m", "width_m"]]

@@ -1,0 +1,94 @@
+"""The detection command: aerodrome context from a file, bad files skipped, clear option errors."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pyproj
+import pytest
+from shapely.geometry import Point
+
+from geo.detect.__main__ import main
+from geo.imagery import gdal_process_environment
+from tests.geo.test_detect import ONE_STRIP, ORIGIN, write_scene
+from tests.geo.test_detect_dask import corrupt_copy
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment(monkeypatch):
+    """Pre-set the GDAL variables `main` sets, so that monkeypatch removes them afterwards."""
+    for key, value in gdal_process_environment().items():
+        monkeypatch.setenv(key, value)
+
+
+def strip_lonlat() -> tuple[float, float]:
+    """Centre of ONE_STRIP in EPSG:4326 (the scene is EPSG:32718)."""
+    cx, cy = ONE_STRIP[0][:2]
+    x, y = ORIGIN @ (cx / 10.0, cy / 10.0)
+    lon, lat = pyproj.Transformer.from_crs(32718, 4326, always_xy=True).transform(x, y)
+    return lon, lat
+
+
+def aerodromes_file(path, *, lon: float, lat: float):
+    gdf = gpd.GeoDataFrame({"ident": ["SPXX"], "name": ["Test field"], "country": ["PE"],
+                            "runway_length_m": [900.0], "surface": ["GRE"]},
+                           geometry=[Point(lon, lat)], crs=4326)
+    gdf.to_file(path, driver="GeoJSON")
+    return path
+
+
+def features(path) -> list[dict]:
+    return json.loads(path.read_text())["features"]
+
+
+def test_aerodromes_from_a_file_give_context(tmp_path, capsys):
+    scene = write_scene(tmp_path / "s_2024-08-02.tif", strips=ONE_STRIP)
+    lon, lat = strip_lonlat()
+    near = aerodromes_file(tmp_path / "near.geojson", lon=lon + 0.005, lat=lat)
+    out = tmp_path / "c.geojson"
+    assert main([str(scene), "--out", str(out), "--workers", "0", "--rules-only",
+                 "--aerodromes", str(near)]) == 0
+    [props] = [f["properties"] for f in features(out)]
+    assert props["nearest_aerodrome"] == "SPXX"
+    assert props["aerodrome_km"] == pytest.approx(0.55, abs=0.05)
+    assert props["priority"] == "low"
+    assert "probably that aerodrome" in props["reason"]
+    far = aerodromes_file(tmp_path / "far.geojson", lon=lon + 1.0, lat=lat)
+    assert main([str(scene), "--out", str(out), "--workers", "0", "--rules-only",
+                 "--aerodromes", str(far)]) == 0
+    [props] = [f["properties"] for f in features(out)]
+    assert props["priority"] != "low"
+    assert "110 km from the nearest registered aerodrome (SPXX)" in props["reason"]
+    assert "wrote 1 candidates" in capsys.readouterr().err
+
+
+def test_a_corrupt_scene_is_skipped_and_the_rest_written(tmp_path, capsys):
+    good = write_scene(tmp_path / "good.tif", strips=ONE_STRIP)
+    bad = corrupt_copy(good, tmp_path / "bad.tif")
+    out = tmp_path / "c.geojson"
+    assert main([str(bad), str(good), "--out", str(out), "--workers", "0", "--rules-only",
+                 "--no-aerodromes"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped" in err
+    assert "bad.tif" in err
+    assert "corrupt or truncated" in err
+    assert [f["properties"]["scene"] for f in features(out)] == ["good.tif"]
+    assert main([str(bad), "--out", str(out), "--workers", "0", "--rules-only",
+                 "--no-aerodromes"]) == 1
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--aerodromes", "nowhere.geojson"], "no such file"),
+    (["--workers", "-1"], "--workers must be 0 or more"),
+    (["--aerodromes", "a.geojson", "--no-aerodromes"], "not allowed with argument"),
+], ids=["missing-aerodromes", "negative-workers", "both-aerodrome-options"])
+def test_option_errors_are_clear(tmp_path, capsys, extra, message):
+    scene = write_scene(tmp_path / "s.tif")
+    try:
+        code = main([str(scene), "--out", str(tmp_path / "c.geojson"), "--workers", "0",
+                     "--rules-only", *extra])
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    assert code == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,99 @@
+"""Detection on a Dask LocalCluster of two worker processes gives exactly the serial result."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+from geo.detect.params import DetectionParams
+from geo.detect.run import WindowFailure, detect_scenes, run_window, start_local_client
+from geo.detect.scene import scene_windows
+from geo.imagery import read_scene_info
+from tests.geo.test_detect import write_scene
+
+STRIPS = ((800.0, 700.0, 600.0, 20.0, 30.0), (2600.0, 2700.0, 700.0, 15.0, 120.0),
+          (1800.0, 2000.0, 500.0, 25.0, 90.0), (2000.0, 3300.0, 900.0, 18.0, 75.0))
+# small windows so that each scene is cut into 9 tasks and strips cross window edges
+PARAMS = DetectionParams(window_px=192, overlap_px=80)
+
+
+def corrupt_copy(src: Path, dst: Path) -> Path:
+    """Copy ``src`` tiled and compressed, then write garbage over the middle of its pixels."""
+    with rasterio.open(src) as f:
+        profile, data, names = f.profile, f.read(), f.descriptions
+    profile.update(tiled=True, blockxsize=64, blockysize=64, compress="deflate")
+    with rasterio.open(dst, "w", **profile) as out:
+        out.write(data)
+        out.descriptions = names
+    raw = bytearray(dst.read_bytes())
+    mid = len(raw) // 2
+    raw[mid:mid + 4000] = np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    dst.write_bytes(bytes(raw))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Three scenes with strips across window edges, then a corrupt one, then a missing one."""
+    tmp = tmp_path_factory.mktemp("dask")
+    good = [write_scene(tmp / f"s{i}_2024-08-0{i + 1}.tif", size=400, strips=STRIPS, seed=i)
+            for i in range(3)]
+    bad = corrupt_copy(good[0], tmp / "corrupt.tif")
+    return [*map(str, good), str(bad), str(tmp / "missing.tif")]
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two single-threaded worker processes, as the command line starts them."""
+    saved = dict(os.environ)  # Dask's nannies put the workers' variables in ours too
+    c = start_local_client(2)
+    yield c
+    c.close()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_distributed_run_equals_serial_run(scenes, client):
+    serial = detect_scenes(scenes, params=PARAMS)
+    dist = detect_scenes(scenes, params=PARAMS, client=client)
+    assert len(serial.candidates) == 12  # four strips in each of the three good scenes
+    assert serial.candidates["scene"].value_counts().to_dict() == {
+        "s0_2024-08-01.tif": 4, "s1_2024-08-02.tif": 4, "s2_2024-08-03.tif": 4}
+    pd.testing.assert_frame_equal(pd.DataFrame(serial.candidates),
+                                  pd.DataFrame(dist.candidates))
+    assert serial.failures == dist.failures
+    assert [Path(p).name for p, _ in dist.failures] == ["missing.tif", "corrupt.tif"]
+    assert "corrupt or truncated" in dict(dist.failures)[scenes[3]]
+
+
+def test_learned_scorer_same_on_the_cluster(scenes, client):
+    from geo.detect.scorer import read_scorer
+
+    scorer = read_scorer()
+    serial = detect_scenes(scenes[1:2], params=PARAMS, scorer=scorer)
+    dist = detect_scenes(scenes[1:2], params=PARAMS, scorer=scorer, client=client)
+    assert len(serial.candidates) >= 4
+    pd.testing.assert_frame_equal(pd.DataFrame(serial.candidates),
+                                  pd.DataFrame(dist.candidates))
+
+
+def test_tasks_carry_no_pixels(scenes):
+    """A task is the header and a window position; the worker reads the pixels itself."""
+    info = read_scene_info(scenes[0])
+    keys = scene_windows(info, PARAMS)
+    assert len(keys) == 9
+    assert max(len(pickle.dumps((info, k, PARAMS))) for k in keys) < 8_000
+
+
+def test_a_corrupt_window_is_a_failure_not_a_crash(scenes):
+    info = read_scene_info(scenes[3])
+    outcomes = [run_window(info, k, PARAMS) for k in scene_windows(info, PARAMS)]
+    failures = [o for o in outcomes if isinstance(o, WindowFailure)]
+    assert failures
+    assert all("corrupt.tif" in f.message for f in failures)
