@@ -50,7 +50,9 @@ def test_a_verdict_with_a_comment_lands_in_the_audit_history(review_app, page):
     pg.get_by_role("textbox", name="Comment").fill(HOSTILE)
     pg.get_by_role("button", name="Under review", exact=True).click()
     pg.get_by_text("Saved.").wait_for(timeout=30_000)
-    pg.get_by_text(HOSTILE, exact=True).wait_for(timeout=30_000)  # shown as text
+    # Shown as text among the comments (the comment box itself may still hold it a moment).
+    pg.locator('[data-testid="stText"]').filter(has_text=HOSTILE).first.wait_for(
+        timeout=30_000)
     with _store(review_app) as store:
         after = get_alert(store, first.id)
         audit = read_audit(store, alert_id=first.id)
