@@ -12,7 +12,7 @@ import shapely
 
 from layers.checks import require_layer
 from layers.escape import escape_text
-from layers.popup import escaped_column, field_aliases
+from layers.popup import add_tip_and_popup, escaped_column
 
 __all__ = ["AERODROME_COLOR", "build_aerodromes_layer"]
 
@@ -81,8 +81,4 @@ def build_aerodromes_layer(aerodromes: gpd.GeoDataFrame, *, name: str,
         data, name=escape_text(name), show=show, overlay=True, control=True,
         marker=folium.CircleMarker(radius=3, fill=True), style_function=_style,
     )
-    if data["features"]:
-        folium.GeoJsonTooltip(fields=["_tip"], labels=False).add_to(layer)
-        folium.GeoJsonPopup(fields=fields, aliases=field_aliases(fields, labels),
-                            max_width=300).add_to(layer)
-    return layer
+    return add_tip_and_popup(layer, fields, labels, max_width=300)

@@ -12,7 +12,7 @@ import shapely
 from layers.checks import require_layer
 from layers.escape import escape_text
 from layers.labels import label
-from layers.popup import escaped_column, field_aliases
+from layers.popup import add_tip_and_popup, escaped_column
 
 __all__ = ["CANDIDATE_COLORS", "build_candidates_layer", "legend_entries"]
 
@@ -112,11 +112,7 @@ def build_candidates_layer(candidates: gpd.GeoDataFrame, *, name: str,
         style_function=_style, marker=folium.CircleMarker(radius=4.5, fill=True),
         highlight_function=lambda _f: {"weight": 4, "fillOpacity": 0.6},
     )
-    if data["features"]:
-        folium.GeoJsonTooltip(fields=["_tip"], labels=False).add_to(layer)
-        folium.GeoJsonPopup(fields=fields, aliases=field_aliases(fields, labels),
-                            max_width=340).add_to(layer)
-    return layer
+    return add_tip_and_popup(layer, fields, labels, max_width=340)
 
 
 def legend_entries(labels: Mapping[str, str] | None = None) -> list[tuple[str, str]]:

@@ -10,12 +10,13 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
+import folium
 import pandas as pd
 
 from layers.escape import escape_text
 from layers.labels import label
 
-__all__ = ["escaped_column", "field_aliases", "format_value"]
+__all__ = ["add_tip_and_popup", "escaped_column", "field_aliases", "format_value"]
 
 
 def format_value(value: object, *, digits: int = 1) -> str:
@@ -71,3 +72,17 @@ def escaped_column(series: pd.Series, *, digits: int = 1,
 def field_aliases(fields: Sequence[str], labels: Mapping[str, str] | None) -> list[str]:
     """Escaped, translated names of ``fields`` for popup headers."""
     return [escape_text(label(labels, f)) for f in fields]
+
+
+def add_tip_and_popup(layer: folium.GeoJson, fields: Sequence[str],
+                      labels: Mapping[str, str] | None, *, max_width: int = 320,
+                      sticky: bool = False) -> folium.GeoJson:
+    """Give a GeoJson layer its ``_tip`` tooltip and a popup of ``fields`` (values escaped).
+
+    Nothing is added to a layer without features (folium's tooltip fails on an empty one).
+    """
+    if layer.data["features"]:
+        folium.GeoJsonTooltip(fields=["_tip"], labels=False, sticky=sticky).add_to(layer)
+        folium.GeoJsonPopup(fields=list(fields), aliases=field_aliases(fields, labels),
+                            max_width=max_width).add_to(layer)
+    return layer

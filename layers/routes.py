@@ -18,7 +18,7 @@ import shapely
 from layers.checks import require_layer
 from layers.escape import escape_text
 from layers.labels import label
-from layers.popup import escaped_column, field_aliases
+from layers.popup import add_tip_and_popup, escaped_column
 
 __all__ = ["ROUTE_COLORS", "ROUTE_DASHES", "build_routes_layer", "legend_entries"]
 
@@ -160,11 +160,7 @@ def build_routes_layer(routes: gpd.GeoDataFrame, *, name: str,
         style_function=_style, smooth_factor=1.0,
         highlight_function=lambda _f: {"weight": 8, "opacity": 1.0},
     )
-    if data["features"]:
-        folium.GeoJsonTooltip(fields=["_tip"], labels=False, sticky=True).add_to(layer)
-        folium.GeoJsonPopup(fields=fields, aliases=field_aliases(fields, labels),
-                            max_width=320).add_to(layer)
-    return layer
+    return add_tip_and_popup(layer, fields, labels, max_width=320, sticky=True)
 
 
 def legend_entries(labels: Mapping[str, str] | None = None) -> list[tuple[str, str, str | None]]:

@@ -11,7 +11,7 @@ import shapely
 
 from layers.checks import require_layer
 from layers.escape import escape_text
-from layers.popup import escaped_column, field_aliases
+from layers.popup import add_tip_and_popup, escaped_column
 
 __all__ = ["FOOTPRINT_COLOR", "build_scenes_layer", "scene_features"]
 
@@ -69,8 +69,4 @@ def build_scenes_layer(scenes: gpd.GeoDataFrame, *, name: str,
                                    "fillColor": FOOTPRINT_COLOR, "fillOpacity": 0.03},
         highlight_function=lambda _f: {"weight": 3, "fillOpacity": 0.1},
     )
-    if data["features"]:
-        folium.GeoJsonTooltip(fields=["_tip"], labels=False).add_to(layer)
-        folium.GeoJsonPopup(fields=fields, aliases=field_aliases(fields, labels),
-                            max_width=320).add_to(layer)
-    return layer
+    return add_tip_and_popup(layer, fields, labels, max_width=320)

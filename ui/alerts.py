@@ -21,7 +21,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo.errors import AtalayaError, StaleVersionError, TransitionError
+from geo.errors import AtalayaError
 from geo.i18n import Translator
 from geo.store import (
     ALERT_STATES,
@@ -194,7 +194,7 @@ def _change(store: Store, alert_id: int, version: int, t: Translator, *,
         change = AlertChange(alert_id, version, state=target, comment=comment,
                              assignee=who if assign else None)
         update_alert(store, change, actor=who)
-    except (StaleVersionError, TransitionError, AtalayaError) as err:
+    except AtalayaError as err:  # stale copy, impossible move, store busy: said, not raised
         ss[state.ALERT_MESSAGE] = ("error", str(err))
     else:
         ss[state.ALERT_MESSAGE] = ("success", t("Saved."))
