@@ -1,13 +1,18 @@
 """Events as data on a canvas: compact typed arrays in, one toggleable Leaflet layer out.
 
 Per-feature GeoJSON (one Leaflet object per event) does not scale past tens of thousands of
-points, so events are shipped as base64 typed arrays (int32 coordinates quantised to 1e-5
-degree, uint8 type codes: about 12 bytes per event) and drawn by a small ``L.Layer`` subclass on
-one canvas that redraws on pan, zoom and resize. Clicking near a point opens a popup; for up to
-``details_limit`` events the popup details travel with the page as a compact JSON array of
-already-escaped strings. Past that the popup shows the type and place, and the click goes back
-to Python (streamlit-folium's ``last_object_clicked``), which looks the event up and shows its
-details below the map: fetched lazily, one event at a time.
+points, so events travel as typed arrays (int32 coordinates quantised to 1e-5 degree, uint8
+type codes): inline as base64 in a standalone page (:func:`encode_events`, about 12 bytes per
+event), or in the app as one binary file of 9 bytes per event (:func:`pack_events`, published
+by ``layers.staticdata``) that the page fetches, so a rerun of the map re-sends only its
+address. One ``L.Layer`` subclass draws them on a canvas that redraws on pan, zoom and resize:
+antialiased circles for up to ``stampAbove`` points in view, past that discs stamped straight
+into the canvas pixels (a million arcs took seconds; stamping takes a fraction of one).
+Clicking near a point opens a popup; for up to ``details_limit`` events the popup details
+travel with the page as a compact JSON array of already-escaped strings. Past that the popup
+shows the type and place, and the click goes back to Python (streamlit-folium's
+``last_object_clicked``), which looks the event up and shows its details below the map:
+fetched lazily, one event at a time.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ __all__ = [
     "build_events_layer",
     "encode_events",
     "legend_entries",
+    "pack_events",
 ]
 
 #: Fill colour of each event type (colour-blind friendly where possible).
@@ -64,13 +70,16 @@ def _b64(array: np.ndarray) -> str:
 
 def _categories(types: pd.Series) -> tuple[list[str], np.ndarray]:
     """Known types first (contract order), then any other value seen, and the uint8 codes."""
-    values = types.astype("string").fillna("unknown")
-    extra = sorted(set(values.unique()) - set(EVENT_TYPES))
+    found, uniques = pd.factorize(types, use_na_sentinel=True)
+    seen = ["unknown" if pd.isna(u) else str(u) for u in uniques]
+    missing = {"unknown"} if (found < 0).any() else set()
+    extra = sorted((set(seen) | missing) - set(EVENT_TYPES))
     names = [*EVENT_TYPES, *extra]
     if len(names) > 255:
         raise ValueError(f"too many event types ({len(names)}); at most 255 are drawn")
-    codes = pd.Categorical(values, categories=names).codes.astype(np.uint8)
-    return names, codes
+    index = {name: i for i, name in enumerate(names)}
+    lookup = np.array([index[v] for v in seen] + [index.get("unknown", 0)], dtype=np.uint8)
+    return names, lookup[found]  # found == -1 (missing) takes the last entry: "unknown"
 
 
 def _details(events: gpd.GeoDataFrame, labels: Mapping[str, str] | None) -> list[list[str]]:
@@ -85,9 +94,40 @@ def _details(events: gpd.GeoDataFrame, labels: Mapping[str, str] | None) -> list
     return [list(row) for row in zip(*columns, strict=True)] if columns else []
 
 
+def _arrays(events: gpd.GeoDataFrame, labels: Mapping[str, str] | None,
+            details_limit: int) -> tuple[dict[str, Any], tuple[np.ndarray, ...]]:
+    """Return the payload's small part and the (lat, lon, type code) arrays, by type."""
+    require_layer(events, layer="events", columns=("event_type",))
+    geoms = events.geometry.to_numpy()
+    x = shapely.get_x(np.where(shapely.is_empty(geoms), None, geoms))
+    y = shapely.get_y(np.where(shapely.is_empty(geoms), None, geoms))
+    rows = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    names, codes = _categories(events["event_type"].iloc[rows])
+    order = np.argsort(codes, kind="stable")
+    rows = rows[order]
+    lon = np.round(x[rows] * _SCALE).astype("<i4")
+    lat = np.round(y[rows] * _SCALE).astype("<i4")
+    # Only the few events whose details travel with the page are taken out of the frame.
+    kept = events.iloc[rows] if len(rows) <= details_limit else None
+    meta = {
+        "n": len(rows),
+        "scale": _SCALE,
+        "categories": [escape_text(label(labels, c)) for c in names],
+        "colors": [EVENT_COLORS.get(c, _OTHER_COLOR) for c in names],
+        "fields": [escape_text(label(labels, f)) for f in ("event_type", *DETAIL_FIELDS)],
+        "details": _details(kept, labels) if kept is not None else None,
+        "coordinatesLabel": escape_text(label(labels, "coordinates")),
+        "detailsBelow": escape_text(label(labels, "details_below")),
+    }
+    return meta, (lat, lon, codes[order].astype(np.uint8))
+
+
 def encode_events(events: gpd.GeoDataFrame, *, labels: Mapping[str, str] | None = None,
                   details_limit: int = DETAILS_LIMIT) -> dict[str, Any]:
-    """Pack events into the compact payload the canvas layer draws.
+    """Pack events into the compact payload the canvas layer draws, arrays inline.
+
+    For a standalone page (an exported HTML map). The app publishes the arrays as a file
+    instead (:func:`pack_events`), so that its map script stays small.
 
     Parameters
     ----------
@@ -113,31 +153,24 @@ def encode_events(events: gpd.GeoDataFrame, *, labels: Mapping[str, str] | None 
     About 12 bytes per event without details (8 bytes of coordinates and 1 of type code, times
     4/3 for base64).
     """
-    require_layer(events, layer="events", columns=("event_type",))
-    geoms = events.geometry.to_numpy()
-    x = shapely.get_x(np.where(shapely.is_empty(geoms), None, geoms))
-    y = shapely.get_y(np.where(shapely.is_empty(geoms), None, geoms))
-    ok = np.isfinite(x) & np.isfinite(y)
-    kept = events.iloc[np.flatnonzero(ok)]
-    names, codes = _categories(kept["event_type"])
-    order = np.argsort(codes, kind="stable")
-    kept = kept.iloc[order]
-    lon = np.round(x[ok][order] * _SCALE).astype("<i4")
-    lat = np.round(y[ok][order] * _SCALE).astype("<i4")
-    with_details = len(kept) <= details_limit
-    return {
-        "n": len(kept),
-        "scale": _SCALE,
-        "lat": _b64(lat),
-        "lon": _b64(lon),
-        "type": _b64(codes[order]),
-        "categories": [escape_text(label(labels, c)) for c in names],
-        "colors": [EVENT_COLORS.get(c, _OTHER_COLOR) for c in names],
-        "fields": [escape_text(label(labels, f)) for f in ("event_type", *DETAIL_FIELDS)],
-        "details": _details(kept, labels) if with_details else None,
-        "coordinatesLabel": escape_text(label(labels, "coordinates")),
-        "detailsBelow": escape_text(label(labels, "details_below")),
-    }
+    meta, (lat, lon, codes) = _arrays(events, labels, details_limit)
+    return {**meta, "lat": _b64(lat), "lon": _b64(lon), "type": _b64(codes)}
+
+
+def pack_events(events: gpd.GeoDataFrame, *, labels: Mapping[str, str] | None = None,
+                details_limit: int = DETAILS_LIMIT) -> tuple[dict[str, Any], bytes]:
+    """Pack events as :func:`encode_events` does, but the arrays as one binary blob.
+
+    Returns
+    -------
+    (dict, bytes)
+        The payload without ``lat``/``lon``/``type``, and the blob: ``n`` little-endian int32
+        latitudes, then ``n`` longitudes (degrees x ``scale``), then ``n`` uint8 type codes
+        (9 bytes per event). Publish the blob (``layers.staticdata.publish``) and set the
+        payload's ``url`` to its address; the page fetches it.
+    """
+    meta, (lat, lon, codes) = _arrays(events, labels, details_limit)
+    return meta, b"".join((lat.tobytes(), lon.tobytes(), codes.tobytes()))
 
 
 class EventsLayer(Layer):
@@ -158,14 +191,56 @@ class EventsLayer(Layer):
             for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
             return new Kind(bytes.buffer);
           }
+          // "#rrggbb" to a little-endian RGBA pixel (ImageData's byte order) at alpha a.
+          function pixel(hex, a) {
+            var v = parseInt(String(hex).slice(1), 16);
+            if (!(v >= 0)) { v = 0x636363; }
+            return ((a << 24) | ((v & 0xff) << 16) | (v & 0xff00) | (v >>> 16)) >>> 0;
+          }
+          // Offsets of a disc of radius r px: [dx, dy, rim (1) or fill (0)], for stamping.
+          function disc(r) {
+            var out = [], R = Math.ceil(r);
+            for (var dy = -R; dy <= R; dy++) {
+              for (var dx = -R; dx <= R; dx++) {
+                var d = Math.sqrt(dx * dx + dy * dy);
+                if (d <= r) { out.push(dx, dy, d > r - 0.9 ? 1 : 0); }
+              }
+            }
+            return out;
+          }
           window.AtalayaEventsLayer = L.Layer.extend({
-            options: {pane: "atalayaEvents", pickTolerance: 4, kind: "events"},
+            options: {pane: "atalayaEvents", pickTolerance: 4, kind: "events",
+                      // Past this many points in view, stamp pixels instead of drawing arcs.
+                      stampAbove: 20000},
             initialize: function (data, options) {
               L.setOptions(this, options);
-              var n = data.n, lat = decode(data.lat, Int32Array),
-                  lon = decode(data.lon, Int32Array), k = 1 / data.scale;
               this._data = data;
-              this._codes = decode(data.type, Uint8Array);
+              this.drawnCount = 0;
+              this.loaded = false;
+              var n = data.n, self = this;
+              if (!data.url) {
+                this._load(decode(data.lat, Int32Array), decode(data.lon, Int32Array),
+                           decode(data.type, Uint8Array));
+                return;
+              }
+              // The arrays were published as one file (layers.staticdata): lat, lon, type.
+              this.ready = fetch(data.url, {credentials: "same-origin"}).then(function (r) {
+                if (!r.ok) { throw new Error("HTTP " + r.status); }
+                return r.arrayBuffer();
+              }).then(function (buf) {
+                if (buf.byteLength !== 9 * n) { throw new Error("size " + buf.byteLength); }
+                self._load(new Int32Array(buf, 0, n), new Int32Array(buf, 4 * n, n),
+                           new Uint8Array(buf, 8 * n, n));
+                if (self._map) { self._redraw(); }
+              }).catch(function (err) {
+                self.error = String(err);
+                if (self._canvas) { self._canvas.setAttribute("data-error", self.error); }
+                if (window.console) { console.warn("Atalaya events:", err); }
+              });
+            },
+            _load: function (lat, lon, codes) {
+              var n = this._data.n, k = 1 / this._data.scale;
+              this._codes = codes;
               this._lat = new Float64Array(n); this._lon = new Float64Array(n);
               this._mx = new Float64Array(n); this._my = new Float64Array(n);
               for (var i = 0; i < n; i++) {
@@ -176,7 +251,7 @@ class EventsLayer(Layer):
                 this._mx[i] = 256 * (0.5 + lo / 360);
                 this._my[i] = 256 * (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI));
               }
-              this.drawnCount = 0;
+              this.loaded = true;
             },
             onAdd: function (map) {
               if (!map.getPane(this.options.pane)) {
@@ -190,12 +265,13 @@ class EventsLayer(Layer):
                 "canvas", "atalaya-canvas-layer leaflet-zoom-animated");
               c.setAttribute("data-atalaya-layer", this.options.kind);
               c.setAttribute("data-drawn", "0");
+              if (this.error) { c.setAttribute("data-error", this.error); }
               c.style.pointerEvents = "none";
               this.getPane().appendChild(c);
               map.on("moveend zoomend resize viewreset", this._schedule, this);
               map.on("zoomanim", this._animateZoom, this);
               map.on("click", this._onClick, this);
-              this._redraw();
+              if (this.loaded) { this._redraw(); }
             },
             onRemove: function (map) {
               map.off("moveend zoomend resize viewreset", this._schedule, this);
@@ -208,6 +284,7 @@ class EventsLayer(Layer):
             },
             _radius: function (zoom) { return Math.max(3, Math.min(8, 0.8 * zoom + 0.5)); },
             _animateZoom: function (e) {
+              if (!this._nw) { return; }
               var map = this._map, scale = map.getZoomScale(e.zoom);
               var offset = map._latLngToNewLayerPoint(this._nw, e.zoom, e.center);
               L.DomUtil.setTransform(this._canvas, offset, scale);
@@ -222,45 +299,91 @@ class EventsLayer(Layer):
             },
             _redraw: function () {
               var map = this._map, c = this._canvas;
-              if (!map || !c) { return; }
+              if (!map || !c || !this.loaded) { return; }
               var size = map.getSize(), dpr = window.devicePixelRatio || 1;
               this._nw = map.containerPointToLatLng([0, 0]);
               L.DomUtil.setPosition(c, map.containerPointToLayerPoint([0, 0]));
               c.width = Math.round(size.x * dpr); c.height = Math.round(size.y * dpr);
               c.style.width = size.x + "px"; c.style.height = size.y + "px";
               var ctx = c.getContext("2d");
-              ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-              ctx.clearRect(0, 0, size.x, size.y);
               var zoom = map.getZoom(), r = this._radius(zoom), k = Math.pow(2, zoom);
               var origin = map.getPixelBounds().min, w = size.x + r, h = size.y + r;
-              var rect = r < 2.5, colors = this._data.colors, codes = this._codes;
-              var mx = this._mx, my = this._my, cur = -1, drawn = 0, batch = 0;
+              // The points in view, in type order (the arrays are sorted by type).
+              var mx = this._mx, my = this._my, n = mx.length;
+              var vis = this._vis && this._vis.length >= n ? this._vis : new Uint32Array(n);
+              this._vis = vis;
+              var m = 0;
+              for (var i = 0; i < n; i++) {
+                var x = mx[i] * k - origin.x, y = my[i] * k - origin.y;
+                if (x < -r || y < -r || x > w || y > h) { continue; }
+                vis[m++] = i;
+              }
+              if (m > this.options.stampAbove) {
+                this._stamp(ctx, vis, m, k, origin, r, dpr, c.width, c.height);
+              } else {
+                this._arcs(ctx, vis, m, k, origin, r, dpr, size);
+              }
+              this.drawnCount = m;
+              c.setAttribute("data-drawn", String(m));
+              this.fire("atalaya:drawn", {count: m});
+            },
+            // Few points: antialiased circles, one path per colour run.
+            _arcs: function (ctx, vis, m, k, origin, r, dpr, size) {
+              var colors = this._data.colors, codes = this._codes, mx = this._mx, my = this._my;
+              var cur = -1, batch = 0;
+              ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+              ctx.clearRect(0, 0, size.x, size.y);
               ctx.globalAlpha = 0.85;
               // A thin dark rim, stroked before the fill, keeps dense clusters in their colour.
               ctx.strokeStyle = "rgba(20,20,20,0.45)"; ctx.lineWidth = 0.7;
-              for (var i = 0, n = mx.length; i < n; i++) {
-                var x = mx[i] * k - origin.x, y = my[i] * k - origin.y;
-                if (x < -r || y < -r || x > w || y > h) { continue; }
+              for (var j = 0; j < m; j++) {
+                var i = vis[j], x = mx[i] * k - origin.x, y = my[i] * k - origin.y;
                 if (codes[i] !== cur) {
-                  if (cur >= 0 && !rect) { ctx.stroke(); ctx.fill(); }
+                  if (cur >= 0) { ctx.stroke(); ctx.fill(); }
                   cur = codes[i]; ctx.fillStyle = colors[cur] || "#636363";
-                  if (!rect) { ctx.beginPath(); batch = 0; }
+                  ctx.beginPath(); batch = 0;
                 }
-                if (rect) { ctx.fillRect(x - r, y - r, 2 * r, 2 * r); }
-                else {
-                  ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, 2 * Math.PI);
-                  // Filling one path of many thousand circles costs far more than linear
-                  // time (1,000,000 points took minutes to draw); flush it every 512 circles.
-                  if (++batch === 512) { ctx.stroke(); ctx.fill(); ctx.beginPath(); batch = 0; }
-                }
-                drawn++;
+                ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, 2 * Math.PI);
+                // Filling one path of many thousand circles costs far more than linear
+                // time; flush it every 512 circles.
+                if (++batch === 512) { ctx.stroke(); ctx.fill(); ctx.beginPath(); batch = 0; }
               }
-              if (cur >= 0 && !rect) { ctx.stroke(); ctx.fill(); }
-              this.drawnCount = drawn;
-              c.setAttribute("data-drawn", String(drawn));
-              this.fire("atalaya:drawn", {count: drawn});
+              if (cur >= 0) { ctx.stroke(); ctx.fill(); }
+            },
+            // Many points: stamp discs straight into the pixels (a million arcs take seconds).
+            // A disc whose centre pixel already holds a disc of its colour is skipped: at low
+            // zoom most points share their pixel with others of their type.
+            _stamp: function (ctx, vis, m, k, origin, r, dpr, W, H) {
+              var colors = this._data.colors, codes = this._codes, mx = this._mx, my = this._my;
+              var img = ctx.createImageData(W, H), px = new Uint32Array(img.data.buffer);
+              var seen = new Uint8Array(W * H), offs = disc(r * dpr), no = offs.length;
+              var R = Math.ceil(r * dpr), rim = pixel("#141414", 140), fills = [];
+              for (var q = 0; q < colors.length; q++) { fills.push(pixel(colors[q], 217)); }
+              for (var j = 0; j < m; j++) {
+                var i = vis[j], cx = Math.round((mx[i] * k - origin.x) * dpr);
+                var cy = Math.round((my[i] * k - origin.y) * dpr), code = codes[i] + 1;
+                var inside = cx >= 0 && cy >= 0 && cx < W && cy < H;
+                if (inside && seen[cy * W + cx] === code) { continue; }
+                if (inside) { seen[cy * W + cx] = code; }
+                var fill = fills[code - 1] || fills[0];
+                if (cx >= R && cy >= R && cx < W - R && cy < H - R) {
+                  var base = cy * W + cx;
+                  for (var o = 0; o < no; o += 3) {
+                    px[base + offs[o + 1] * W + offs[o]] = offs[o + 2] ? rim : fill;
+                  }
+                } else {
+                  for (var p = 0; p < no; p += 3) {
+                    var xx = cx + offs[p], yy = cy + offs[p + 1];
+                    if (xx >= 0 && yy >= 0 && xx < W && yy < H) {
+                      px[yy * W + xx] = offs[p + 2] ? rim : fill;
+                    }
+                  }
+                }
+              }
+              ctx.putImageData(img, 0, 0);
             },
             _pick: function (point) {
+              if (!this.loaded) { return -1; }
               var map = this._map, zoom = map.getZoom(), k = Math.pow(2, zoom);
               var origin = map.getPixelBounds().min;
               var r = this._radius(zoom) + this.options.pickTolerance;

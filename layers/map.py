@@ -14,6 +14,7 @@ The map comes in two parts so that a filter change does not rebuild the page's m
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import folium
@@ -35,15 +36,15 @@ from layers.clusters import build_clusters_layer
 from layers.density import build_cells_layer, build_heat_layer, cells_legend
 from layers.draw import UrlQuery, ViewSync, build_aoi_layer, build_draw_control
 from layers.escape import escape_text
-from layers.events import build_events_layer
+from layers.events import EventsLayer, build_events_layer
 from layers.labels import label
 from layers.legend import LegendItem, LegendSection, build_legend
 from layers.routes import build_routes_layer
 from layers.scenes import FOOTPRINT_COLOR, build_scenes_layer
 
 __all__ = ["CENTER", "MAX_ZOOM", "MIN_ZOOM", "OVERLAY_KEYS", "ZOOM", "EventsDisplay",
-           "OverlayMemory", "build_base_map", "build_layer_control", "build_overlays",
-           "build_overview_map", "overview_legend"]
+           "OverlayMemory", "OverlayPart", "build_base_map", "build_layer_control",
+           "build_overlays", "build_overview_map", "overlay_parts", "overview_legend"]
 
 EventsDisplay = Literal["points", "clusters", "heat", "hexagons"]
 
@@ -206,6 +207,14 @@ class _GroupKey(MacroElement):
         self.key = key
 
 
+@dataclass(frozen=True)
+class OverlayPart:
+    """One overlay group of the map: its key (``OVERLAY_KEYS``) and how to build it."""
+
+    key: str
+    build: Callable[[], folium.FeatureGroup]
+
+
 def _group(key: str, name: str, *children: Any, control: bool = True) -> folium.FeatureGroup:
     """Put ``children`` in a swappable overlay group (their own layer-control entries off)."""
     group = folium.FeatureGroup(name=escape_text(name), overlay=True, control=control, show=True)
@@ -217,15 +226,19 @@ def _group(key: str, name: str, *children: Any, control: bool = True) -> folium.
     return group
 
 
-def build_overlays(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
+def overlay_parts(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
                    candidates: gpd.GeoDataFrame, labels: Mapping[str, str],
                    scenes: gpd.GeoDataFrame | None = None,
                    asset_base: str = "/app/static", display: EventsDisplay = "points",
                    cells: pd.DataFrame | None = None, aoi: BaseGeometry | None = None,
                    url_query: Mapping[str, str] | None = None,
                    url_managed: tuple[str, ...] = (),
-                   number: Callable[[int], str] = str) -> list[folium.FeatureGroup]:
-    """Build the filtered layers as swappable overlay groups, in drawing order.
+                   number: Callable[[int], str] = str,
+                   events_payload: Mapping[str, Any] | None = None) -> list[OverlayPart]:
+    """Say which overlay groups the map gets, in drawing order, each built on demand.
+
+    A caller that keeps rendered groups (the app, per content) builds only the ones it lacks;
+    :func:`build_overlays` builds them all.
 
     Parameters
     ----------
@@ -250,32 +263,54 @@ def build_overlays(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
         base map's ``ViewSync``; ``url_managed`` names absent from ``url_query`` are removed.
     number
         Formats counts in tooltips and the legend (the UI passes its locale's formatter).
+    events_payload
+        For ``points``: the events already packed (``layers.events.pack_events`` with the
+        ``url`` of the published arrays); ``events`` is then not read.
 
     Returns
     -------
-    list of folium.FeatureGroup
-        Each with the option ``atalayaKey`` (``OVERLAY_KEYS``, set by a script: folium's
-        ``L.featureGroup`` call drops the options it is given); the events group carries its
-        own legend section (types, or the count classes of the hexagons).
+    list of OverlayPart
+        ``key`` (one of ``OVERLAY_KEYS``) and ``build``, which returns the group: a
+        ``FeatureGroup`` with the option ``atalayaKey`` (set by a script: folium's
+        ``L.featureGroup`` call drops the options it is given), assets localized; the events
+        group carries its own legend section (types, or the count classes of the hexagons).
     """
     if display != "points" and cells is None:
         raise ValueError(f"display={display!r} needs the aggregated cells")
-    groups = [] if scenes is None else [
-        _group("scenes", label(labels, "scenes"),
-               build_scenes_layer(scenes, name=label(labels, "scenes"), labels=labels)),
-    ]
-    groups += [
-        _group("candidates", label(labels, "candidates"),
-               build_candidates_layer(candidates, name=label(labels, "candidates"),
-                                      labels=labels)),
-        _group("routes", label(labels, "routes"),
-               build_routes_layer(routes, name=label(labels, "routes"), labels=labels)),
-    ]
+    base = asset_base.rstrip("/")
+
+    def part(key: str, build: Callable[[], folium.FeatureGroup]) -> OverlayPart:
+        return OverlayPart(key, lambda: localize(build(), base_url=f"{base}/vendor"))
+
+    def layer_group(key: str, builder: Callable[..., Any], frame: gpd.GeoDataFrame) -> OverlayPart:
+        name = label(labels, key)
+        return part(key, lambda: _group(key, name, builder(frame, name=name, labels=labels)))
+
+    parts = [] if scenes is None else [layer_group("scenes", build_scenes_layer, scenes)]
+    parts += [layer_group("candidates", build_candidates_layer, candidates),
+              layer_group("routes", build_routes_layer, routes),
+              part("events", lambda: _events_group(events, labels, display, cells, number,
+                                                   events_payload))]
+    if aoi is not None:
+        parts.append(part("aoi", lambda: _group(
+            "aoi", label(labels, "aoi"), build_aoi_layer(aoi, name=label(labels, "aoi")))))
+    if url_query is not None:
+        query = dict(url_query)
+        parts.append(part("url", lambda: _group(
+            "url", "url", UrlQuery(query, managed=url_managed), control=False)))
+    return parts
+
+
+def _events_group(events: gpd.GeoDataFrame, labels: Mapping[str, str], display: str,
+                  cells: pd.DataFrame | None, number: Callable[[int], str],
+                  payload: Mapping[str, Any] | None) -> folium.FeatureGroup:
+    """Build the events group: the layer for ``display`` and its own foldable legend."""
     section = overview_legend(labels)[0]
     layer: Any
     if display == "points":
         name = label(labels, "events")
-        layer = build_events_layer(events, name=name, labels=labels)
+        layer = (build_events_layer(events, name=name, labels=labels) if payload is None
+                 else EventsLayer(dict(payload), name=escape_text(name)))
     elif display == "clusters":
         assert cells is not None
         name = label(labels, "events")
@@ -291,18 +326,13 @@ def build_overlays(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
         top = int(cells["count"].max()) if len(cells) else 1
         section = cells_legend(top, title=name, number=number)
     # Its name as the legend's title: foldable, and folded at first on a phone.
-    events_legend = build_legend([LegendSection("", section.items)], title=section.title)
-    groups.append(_group("events", name, layer, events_legend))
-    if aoi is not None:
-        groups.append(_group("aoi", label(labels, "aoi"),
-                             build_aoi_layer(aoi, name=label(labels, "aoi"))))
-    if url_query is not None:
-        groups.append(_group("url", "url", UrlQuery(dict(url_query), managed=url_managed),
-                             control=False))
-    base = asset_base.rstrip("/")
-    for group in groups:
-        localize(group, base_url=f"{base}/vendor")
-    return groups
+    legend = build_legend([LegendSection("", section.items)], title=section.title)
+    return _group("events", name, layer, legend)
+
+
+def build_overlays(**kwargs: Any) -> list[folium.FeatureGroup]:
+    """Build every overlay group at once (arguments of :func:`overlay_parts`)."""
+    return [p.build() for p in overlay_parts(**kwargs)]
 
 
 def build_layer_control() -> folium.LayerControl:

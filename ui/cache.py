@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -19,6 +22,12 @@ from geo.filters import (
 )
 from geo.settings import Settings, load_settings
 from geo.world import World, data_version, read_world
+from layers.events import pack_events
+from layers.staticdata import publish
+
+#: Where published layer arrays are written, and the URL Streamlit serves them at.
+STATIC_DATA = Path(__file__).resolve().parent.parent / "static" / "data"
+STATIC_DATA_URL = "/app/static/data"
 
 
 def get_settings() -> Settings:
@@ -101,3 +110,27 @@ def _codes(data_dir: str, version_key: str) -> dict[str, tuple[float, float]]:
 def aerodrome_codes(data_dir: Path) -> dict[str, tuple[float, float]]:
     """Return aerodrome ident -> (lon, lat) for "go to" (cached per data version)."""
     return _codes(str(data_dir), repr(data_version(data_dir)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _packed(data_dir: str, version_key: str, filters_key: str, labels_key: str,
+            _events: gpd.GeoDataFrame,
+            _labels: Mapping[str, str]) -> tuple[dict[str, Any], bytes, str]:
+    meta, blob = pack_events(_events, labels=_labels)
+    return meta, blob, hashlib.sha256(blob).hexdigest()
+
+
+def events_payload(data_dir: Path, filters: Filters,
+                   labels: Mapping[str, str]) -> dict[str, Any]:
+    """Return the filtered events packed for the canvas layer, their arrays published.
+
+    Packed once per data version, filters and language (shared by every session); the arrays
+    are served from ``static/data`` (``layers.staticdata``), so a rerun of the map (a pan)
+    sends the browser a few hundred bytes, not the events again.
+    """
+    events = filtered_world(data_dir, filters)["events"]
+    labels_key = repr(sorted(labels.items()))
+    meta, blob, digest = _packed(str(data_dir), repr(data_version(data_dir)), filters.key(),
+                                 labels_key, events, labels)
+    url = publish(blob, STATIC_DATA, url_prefix=STATIC_DATA_URL, digest=digest)
+    return {**meta, "url": url}

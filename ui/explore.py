@@ -14,7 +14,9 @@ page URL (``layers.draw.ViewSync``).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ from ui import state
 from ui.cache import (
     aerodrome_codes,
     event_cells,
+    events_payload,
     filtered_world,
     get_settings,
     load_world,
@@ -52,7 +55,7 @@ from ui.cache import (
 )
 from ui.filters import data_months, load_widgets_from, render_filters
 from ui.labels import map_labels
-from ui.mapview import render_base, show_map
+from ui.mapview import render_base, render_groups, show_map
 from ui.sidebar import current_translator
 
 __all__ = ["render_explore"]
@@ -307,7 +310,7 @@ def _in_view(layers: dict[str, gpd.GeoDataFrame],
 def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Filters,
                display: str, t: Translator) -> dict[str, Any]:
     """Show the map: the base map once, the filtered layers swapped in; return what it reports."""
-    from layers.map import build_base_map, build_layer_control, build_overlays
+    from layers.map import build_base_map, build_layer_control, overlay_parts
 
     ss = st.session_state
     cells = None
@@ -331,13 +334,25 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
         )
         cached = (signature, render_base(fmap, key=state.OVERVIEW_MAP))
         ss[state.BASE_MAP] = cached
-    overlays = build_overlays(
+    payload = events_payload(data_dir, filters, labels) if display == "points" else None
+    url_query = encode_query(ViewState(filters, None, None, display))
+    parts = overlay_parts(
         events=layers["events"], routes=layers["routes"], candidates=layers["candidates"],
         scenes=layers["scenes"], labels=labels, display=display,  # type: ignore[arg-type]
-        cells=cells, aoi=filters.aoi,
-        url_query=encode_query(ViewState(filters, None, None, display)),
-        url_managed=QUERY_KEYS, number=lambda n: t.number(n),
+        cells=cells, aoi=filters.aoi, url_query=url_query, url_managed=QUERY_KEYS,
+        number=lambda n: t.number(n), events_payload=payload,
     )
+    common = (t.language, repr(data_version(data_dir)))
+    content = {
+        "scenes": (common, _rows_key(layers["scenes"])),
+        "candidates": (common, _rows_key(layers["candidates"])),
+        "routes": (common, _rows_key(layers["routes"])),
+        "events": (common, display, payload["url"] if payload is not None else None,
+                   _rows_key(cells) if cells is not None else None),
+        "aoi": (common, None if filters.aoi is None else filters.aoi.wkb),
+        "url": (common, tuple(sorted((k, repr(v)) for k, v in url_query.items()))),
+    }
+    overlays = render_groups(parts, content)
     center, zoom = _take_move()
     out = show_map(cached[1], overlays, build_layer_control(), key=state.OVERVIEW_MAP,
                    height=620, returned_objects=["last_active_drawing", "bounds", "zoom",
@@ -345,6 +360,25 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
                    center=center, zoom=zoom)
     _apply_drawing(out.get("last_active_drawing"), t)
     return out
+
+
+# Filtered layers come from a shared cache: the same frame object on every rerun. Its key is
+# kept with it (the reference keeps the id from being reused), so a pan hashes nothing.
+_ROW_KEYS: OrderedDict[int, tuple[pd.DataFrame, tuple[int, str]]] = OrderedDict()
+
+
+def _rows_key(frame: pd.DataFrame) -> tuple[int, str]:
+    """Name the rows and values of a small frame (filtered layer, aggregated cells)."""
+    known = _ROW_KEYS.get(id(frame))
+    if known is not None and known[0] is frame:
+        return known[1]
+    values = pd.util.hash_pandas_object(frame.drop(columns="geometry", errors="ignore"),
+                                        index=True)
+    key = len(frame), hashlib.sha1(values.to_numpy().tobytes()).hexdigest()
+    _ROW_KEYS[id(frame)] = (frame, key)
+    while len(_ROW_KEYS) > 64:
+        _ROW_KEYS.popitem(last=False)
+    return key
 
 
 def render_selected_event(events: gpd.GeoDataFrame, clicked: Any, t: Translator) -> None:

@@ -11,7 +11,9 @@ browser tests drive the result).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,9 @@ import streamlit as st
 import streamlit_folium as sf
 from folium.map import Layer
 
-__all__ = ["RenderedBase", "render_base", "show_map"]
+from layers.map import OverlayPart
+
+__all__ = ["RenderedBase", "RenderedGroup", "render_base", "render_groups", "show_map"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,68 @@ def render_base(m: folium.Map, *, key: str) -> RenderedBase:
                         hash_key=sf.generate_js_hash(script, key, False))
 
 
+@dataclass(frozen=True)
+class RenderedGroup:
+    """One overlay group rendered for the component (its position in the list included)."""
+
+    script: str
+    js_links: tuple[str, ...]
+    css_links: tuple[str, ...]
+    #: Name in the layer control (None when the group is not listed) and JavaScript variable.
+    control_name: str | None
+    var: str
+
+
+def render_group(group: folium.FeatureGroup, idx: int) -> RenderedGroup:
+    """Render ``group`` as the ``idx``-th of the overlays, as st_folium does."""
+    holder = folium.Map(tiles=None)
+    script = sf._get_feature_group_string(group, map=holder, idx=idx)
+    js, css = _links([group])
+    return RenderedGroup(script=script, js_links=tuple(js), css_links=tuple(css),
+                         control_name=str(group.layer_name) if group.control else None,
+                         var=group.get_name())
+
+
+# Rendered groups of every session, by content: a pan or a filter that leaves a layer as it was
+# reuses that layer's script instead of building and rendering it again (the runway candidates
+# with their popups take ~0.2 s). Keys name the content (see render_groups).
+_RENDERED: OrderedDict[Hashable, RenderedGroup] = OrderedDict()
+_RENDERED_MAX = 64
+_LOCK = threading.Lock()
+
+
+def render_groups(parts: Sequence[OverlayPart],
+                  content: Mapping[str, Hashable]) -> list[RenderedGroup]:
+    """Render the overlay ``parts``, reusing what was rendered before for the same content.
+
+    Parameters
+    ----------
+    parts
+        ``layers.map.overlay_parts``, in drawing order.
+    content
+        For each part's key, a value that changes whenever that group's content would (the
+        rows it shows, the language, the display mode...). Two calls with equal values get
+        the same script.
+    """
+    out = []
+    for idx, part in enumerate(parts):
+        key = (part.key, idx, content[part.key])
+        with _LOCK:
+            found = _RENDERED.get(key)
+            if found is not None:
+                _RENDERED.move_to_end(key)
+        if found is None:
+            found = render_group(part.build(), idx)
+            with _LOCK:
+                _RENDERED[key] = found
+                while len(_RENDERED) > _RENDERED_MAX:
+                    _RENDERED.popitem(last=False)
+        out.append(found)
+    return out
+
+
 def _layer_control(control: folium.LayerControl, base: RenderedBase,
-                   groups: Sequence[folium.FeatureGroup]) -> str:
+                   groups: Sequence[RenderedGroup]) -> str:
     """Render the layer control over the base layers and the overlay groups."""
     holder = folium.Map(tiles=None)
     holder._id = "div"  # its variable is then ``map_div``, the component's map
@@ -80,13 +144,13 @@ def _layer_control(control: folium.LayerControl, base: RenderedBase,
     for name, var, overlay in base.controls:
         (control.overlays if overlay else control.base_layers)[name] = var
     for group in groups:
-        if group.control:
-            control.overlays[str(group.layer_name)] = group.get_name()
+        if group.control_name is not None:
+            control.overlays[group.control_name] = group.var
     script = control._template.module.script(control, {})
     return f"{script}\nwindow.layer_control = {control.get_name()};\n"
 
 
-def show_map(base: RenderedBase, groups: Sequence[folium.FeatureGroup],
+def show_map(base: RenderedBase, groups: Sequence[RenderedGroup],
              control: folium.LayerControl, *, key: str, height: int,
              returned_objects: Sequence[str], center: list[float] | None = None,
              zoom: float | None = None,
@@ -98,7 +162,8 @@ def show_map(base: RenderedBase, groups: Sequence[folium.FeatureGroup],
     base
         :func:`render_base` of the base map, rendered with the same ``key``.
     groups
-        Overlay groups (localized); streamlit-folium replaces the previous ones with these.
+        Rendered overlay groups (:func:`render_groups`); streamlit-folium replaces the
+        previous ones with these (and does nothing when their scripts are unchanged).
     control
         The layer control, listing the base layers and the groups.
     key
@@ -110,10 +175,9 @@ def show_map(base: RenderedBase, groups: Sequence[folium.FeatureGroup],
     center, zoom
         Move the live map there (``[lat, lon]``), when they differ from the last ones sent.
     """
-    holder = folium.Map(tiles=None)
-    feature_groups = "".join(sf._get_feature_group_string(g, map=holder, idx=i)
-                             for i, g in enumerate(groups))
-    js, css = _links(groups)
+    feature_groups = "".join(g.script for g in groups)
+    js = [link for g in groups for link in g.js_links]
+    css = [link for g in groups for link in g.css_links]
     hash_key = base.hash_key
 
     def _on_change() -> None:

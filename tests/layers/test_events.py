@@ -10,7 +10,7 @@ import pytest
 
 from geo.errors import CRSError, SchemaError
 from layers.assets import localize
-from layers.events import build_events_layer, encode_events
+from layers.events import build_events_layer, encode_events, pack_events
 from tests.layers.conftest import HOSTILE, appears_escaped, external_urls, poison
 
 
@@ -55,6 +55,18 @@ def test_payload_for_100k_events_is_compact() -> None:
     assert payload["details"] is None
     size = len(json.dumps(payload))
     assert size / 100_000 <= 16, f"{size / 100_000:.1f} bytes per event"
+
+
+def test_packed_blob_holds_the_same_arrays_as_the_inline_payload() -> None:
+    events = many_events(1_000, seed=3)
+    inline = encode_events(events)
+    meta, blob = pack_events(events)
+    n = meta["n"]
+    assert len(blob) == 9 * n  # 4 + 4 + 1 bytes per event
+    assert np.array_equal(np.frombuffer(blob, "<i4", n, 0), decode(inline["lat"], "<i4"))
+    assert np.array_equal(np.frombuffer(blob, "<i4", n, 4 * n), decode(inline["lon"], "<i4"))
+    assert np.array_equal(np.frombuffer(blob, "u1", n, 8 * n), decode(inline["type"], "u1"))
+    assert {k: v for k, v in inline.items() if k not in ("lat", "lon", "type")} == meta
 
 
 def test_details_are_shipped_up_to_the_limit() -> None:

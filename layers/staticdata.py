@@ -1,0 +1,93 @@
+"""Binary layer data published as static files, fetched by the page instead of inlined.
+
+A map's script travels to the browser inside Streamlit's messages: a million events inlined as
+base64 make a 12 MB string that is re-sent (and re-compared by the component) on every run of
+the map, even a pan. Published here instead, the arrays are written once per content to
+``static/data/`` (Streamlit serves it at ``/app/static/data/``), named by their SHA-256, and
+the script carries only the address; the browser fetches the bytes once and caches nothing
+stale, since another content gets another name.
+
+The folder is a cache: files are written atomically (temporary name, then ``os.replace``), a
+reused file has its time refreshed, and the oldest are deleted past a size budget. A page whose
+file was deleted meanwhile gets it written again by the next run that publishes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["DEFAULT_BUDGET", "prune", "publish"]
+
+#: Bytes the published files may take together before the oldest are deleted.
+DEFAULT_BUDGET = 512 * 1024 * 1024
+_SUFFIX = ".bin"
+
+
+def publish(blob: bytes, folder: Path, *, url_prefix: str,
+            budget: int = DEFAULT_BUDGET, digest: str | None = None) -> str:
+    """Write ``blob`` under ``folder`` (once per content) and return its URL.
+
+    Parameters
+    ----------
+    blob
+        The bytes to serve.
+    folder
+        A folder served as static files at ``url_prefix`` (made when missing).
+    url_prefix
+        URL of ``folder`` as the browser sees it, e.g. ``/app/static/data``.
+    budget
+        Size in bytes the folder's published files may take; older ones are deleted.
+    digest
+        ``hashlib.sha256(blob).hexdigest()`` when the caller kept it (a million events take
+        about 20 ms to hash).
+
+    Returns
+    -------
+    str
+        ``{url_prefix}/{sha256}.bin``.
+    """
+    digest = digest or hashlib.sha256(blob).hexdigest()
+    name = digest + _SUFFIX
+    path = folder / name
+    if path.is_file() and path.stat().st_size == len(blob):
+        os.utime(path)  # recently used: the last to be pruned
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(blob)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        prune(folder, budget=budget, keep=name)
+    return f"{url_prefix.rstrip('/')}/{name}"
+
+
+def prune(folder: Path, *, budget: int = DEFAULT_BUDGET, keep: str | None = None) -> int:
+    """Delete the least recently used files of ``folder`` until they fit in ``budget`` bytes.
+
+    ``keep`` (a file name) is never deleted. Returns how many files were deleted.
+    """
+    files = []
+    for path in folder.glob("*" + _SUFFIX):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # deleted by another process meanwhile
+            continue
+        files.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in files)
+    deleted = 0
+    for _, size, path in sorted(files, key=lambda f: f[0]):
+        if total <= budget:
+            break
+        if path.name == keep:
+            continue
+        path.unlink(missing_ok=True)
+        total -= size
+        deleted += 1
+    return deleted
