@@ -11,15 +11,18 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import shapely
 
 from geo.aerodromes import read_registered_aerodromes
 from geo.sample.candidates import generate_candidates
+from geo.sample.detected import detect_sample_candidates
 from geo.sample.events import generate_events
 from geo.sample.geojson import write_geojson
 from geo.sample.routes import generate_routes
 from geo.sample.scenes import SceneSpec, generate_scenes
 
-GENERATOR_VERSION = "atalaya-sample/1"
+GENERATOR_VERSION = "atalaya-sample/2"  # 2: the scene area's candidates are detected
 #: One independent random stream per layer, so that changing the number of events does not
 #: change the routes, candidates or scenes of the same seed.
 _STREAMS = {"events": 1, "routes": 2, "candidates": 3, "scenes": 4}
@@ -67,8 +70,8 @@ def generate_world(out_dir: str | Path, *, seed: int = 7, n_events: int = 20_000
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
-    layers = _write_vectors(out, seed=seed, n_events=n_events, n_candidates=n_candidates,
-                            counts=counts, say=say)
+    layers, aerodromes = _write_vectors(out, seed=seed, n_events=n_events, counts=counts,
+                                        say=say)
     t0 = time.perf_counter()
     catalogue, truth = generate_scenes(out, rng=_rng(seed, "scenes"), spec=scene_spec)
     write_geojson(catalogue, out / "scenes.geojson")
@@ -76,6 +79,9 @@ def generate_world(out_dir: str | Path, *, seed: int = 7, n_events: int = 20_000
     counts.update(scenes=len(catalogue), truth=len(truth))
     say(f"scenes: {len(catalogue)} GeoTIFFs and {len(truth)} truth rows "
         f"in {time.perf_counter() - t0:.1f} s")
+    candidates = _write_candidates(out, seed=seed, n=n_candidates, aerodromes=aerodromes,
+                                   catalogue=catalogue, truth=truth, counts=counts, say=say)
+    layers.insert(2, candidates)
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "world.json")
     manifest = {
         "generator": GENERATOR_VERSION, "seed": seed, "counts": counts,
@@ -87,9 +93,10 @@ def generate_world(out_dir: str | Path, *, seed: int = 7, n_events: int = 20_000
     return manifest
 
 
-def _write_vectors(out: Path, *, seed: int, n_events: int, n_candidates: int,
-                   counts: dict[str, int], say: Callable[[str], None]) -> list[gpd.GeoDataFrame]:
-    """Events (GeoParquet), routes, aerodromes and candidates (GeoJSON); returns the layers."""
+def _write_vectors(out: Path, *, seed: int, n_events: int, counts: dict[str, int],
+                   say: Callable[[str], None]
+                   ) -> tuple[list[gpd.GeoDataFrame], gpd.GeoDataFrame]:
+    """Events (GeoParquet), routes and aerodromes (GeoJSON); the layers, and open aerodromes."""
     t0 = time.perf_counter()
     events = generate_events(n=n_events, rng=_rng(seed, "events"))
     events.to_parquet(out / "events.parquet", index=False, compression="zstd")
@@ -100,11 +107,24 @@ def _write_vectors(out: Path, *, seed: int, n_events: int, n_candidates: int,
     aerodromes = read_registered_aerodromes()
     write_geojson(aerodromes, out / "aerodromes.geojson")
     say(f"aerodromes: {len(aerodromes):,} registered in {time.perf_counter() - t0:.1f} s")
+    counts.update(events=len(events), routes=len(routes), aerodromes=len(aerodromes))
     open_fields = aerodromes[~aerodromes["kind"].isin(["closed", "heliport"])]
-    candidates = generate_candidates(n=n_candidates, rng=_rng(seed, "candidates"),
-                                     aerodromes=open_fields)
+    return [events, routes, aerodromes], open_fields
+
+
+def _write_candidates(out: Path, *, seed: int, n: int, aerodromes: gpd.GeoDataFrame,
+                      catalogue: gpd.GeoDataFrame, truth: gpd.GeoDataFrame,
+                      counts: dict[str, int], say: Callable[[str], None]) -> gpd.GeoDataFrame:
+    """Synthetic candidates outside the scenes, and those the detector finds in them."""
+    drawn = generate_candidates(n=n, rng=_rng(seed, "candidates"), aerodromes=aerodromes)
+    # Inside the scenes the imagery says what is there: drawn strips would have no pixels.
+    covered = shapely.union_all(catalogue.geometry.to_numpy())
+    drawn = drawn[~drawn.intersects(covered)]
+    t0 = time.perf_counter()
+    detected = detect_sample_candidates(out, catalogue, truth, aerodromes=aerodromes)
+    say(f"candidates: {len(drawn)} drawn, {len(detected)} detected in the scenes in "
+        f"{time.perf_counter() - t0:.1f} s")
+    candidates = gpd.GeoDataFrame(pd.concat([drawn, detected], ignore_index=True), crs=4326)
     write_geojson(candidates, out / "candidates.geojson")
-    say(f"routes: {len(routes)}, candidates: {len(candidates)}")
-    counts.update(events=len(events), routes=len(routes), aerodromes=len(aerodromes),
-                  candidates=len(candidates))
-    return [events, routes, candidates, aerodromes]
+    counts.update(candidates=len(candidates), candidates_detected=len(detected))
+    return candidates

@@ -207,11 +207,14 @@ def _edges_m(poly: shapely.Polygon) -> tuple[float, float, float]:
 
 
 def test_candidates_are_rectangles_of_real_size(world: Path) -> None:
-    cand = read_layer(world, "candidates")
+    every = read_layer(world, "candidates")
+    scenes = set(read_layer(world, "scenes")["scene_id"])
+    assert set(every["scene_id"]) <= {"sample", *scenes}
+    assert every["reason"].str.contains("km from the nearest registered aerodrome").all()
+    cand = every[every["scene_id"] == "sample"]  # drawn; the detected ones are tested below
+    assert len(cand) > 30
     assert cand["length_m"].between(500, 1700).all()
     assert cand["width_m"].between(10, 30).all()
-    assert (cand["scene_id"] == "sample").all()
-    assert cand["reason"].str.contains("km from the nearest registered aerodrome").all()
     for row in cand.head(10).itertuples():
         long_m, short_m, bearing = _edges_m(row.geometry)
         assert long_m == pytest.approx(row.length_m, abs=0.05)
@@ -333,3 +336,38 @@ def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--events", "-5"])
     assert exc.value.code == 2
     assert "--events must be >= 0" in capsys.readouterr().err
+
+
+# -- candidates detected in the scenes, and their image chips -----------------------------------
+
+def test_the_scene_area_has_detected_candidates_not_drawn_ones(world: Path) -> None:
+    cand = read_layer(world, "candidates")
+    catalogue = read_layer(world, "scenes").sort_values("acquired_at")
+    truth = gpd.read_file(world / "scenes" / "truth.geojson")
+    footprint = shapely.union_all(catalogue.geometry.to_numpy())
+    drawn = cand[cand["scene_id"] == "sample"]
+    assert not drawn.intersects(footprint).any()
+    found = cand[cand["scene_id"].isin(catalogue["scene_id"])]
+    assert len(found) >= 2
+    when = dict(zip(catalogue["scene_id"], catalogue["acquired_at"], strict=True))
+    assert (found["detected_at"] == found["scene_id"].map(when)).all()
+    # the strip painted in both scenes is found in both, and tracked as one strip
+    both = truth[truth["runway_id"].map(truth["runway_id"].value_counts()) == 2]
+    strip = both.geometry.iloc[0]
+    seen = found[found.intersects(strip)]
+    assert list(seen["scene_id"]) == list(catalogue["scene_id"])
+    assert seen["first_seen"].nunique() == 1
+    assert seen["state"].iloc[-1] in {"active", "overgrown"}
+
+
+def test_a_detected_candidate_has_chips_at_both_dates(world: Path) -> None:
+    from geo.imagechips import cut_chips, scene_refs
+
+    catalogue = read_layer(world, "scenes")
+    cand = read_layer(world, "candidates")
+    found = cand[cand["scene_id"].isin(catalogue["scene_id"])]
+    chips = cut_chips(found.geometry.iloc[0], scene_refs(catalogue, world))
+    assert chips.skipped == ()
+    dates = sorted(catalogue["acquired_at"])
+    assert [c.acquired_at for c in chips.chips] == [d for d in dates for _ in range(2)]
+    assert [c.composite for c in chips.chips] == ["true_colour", "false_colour"] * 2

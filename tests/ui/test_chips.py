@@ -1,0 +1,75 @@
+"""The image chips of an alert on a page, run by Streamlit's test harness (no browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from geo.sample.scenes import SceneSpec
+from geo.sample.world import generate_world
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def scene_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("chips_world")
+    generate_world(out, seed=5, n_events=100, n_candidates=5, scene_spec=SceneSpec(size_px=600))
+    return out
+
+
+def _page(data_dir: str, store_url: str, scene_id: str) -> None:
+    import sys
+    from pathlib import Path
+
+    from geo.i18n import translator
+    from geo.imagechips import scene_refs
+    from geo.store import list_alerts, merge_candidates, open_store
+    from geo.world import read_world
+
+    sys.path.insert(0, str(Path.cwd()))
+    from ui.chips import render_chips
+
+    world = read_world(Path(data_dir))
+    store = open_store(store_url)
+    merge_candidates(store, world["candidates"])
+    alert = next(a for a in list_alerts(store) if a.scene_id == scene_id)
+    render_chips(store, alert, translator("en"),
+                 scenes=scene_refs(world["scenes"], world.data_dir), user="")
+
+
+def test_an_alert_from_the_scenes_shows_chips_at_both_dates(scene_world: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    monkeypatch.chdir(ROOT)
+    cand = gpd.read_file(scene_world / "candidates.geojson")
+    scene_id = str(cand.loc[cand["scene_id"] != "sample", "scene_id"].iloc[-1])
+    url = f"sqlite:///{tmp_path}/alerts.sqlite3"
+    at = AppTest.from_function(_page, args=(str(scene_world), url, scene_id),
+                               default_timeout=60)
+    at.run()
+    assert not at.exception
+    images = at.get("image")
+    assert len(images) == 4  # two dates, true and false colour
+    heads = [c.value for c in at.caption if "m per pixel" in c.value]
+    assert [h.split(" · ")[0] for h in heads] == ["Before", "After"]
+    at.run()  # a second view reads the kept chips: nothing new is cut
+    assert not at.exception
+    from geo.store import list_alerts, open_store, read_attachments
+
+    with open_store(url) as store:
+        alert = next(a for a in list_alerts(store) if a.scene_id == scene_id)
+        assert len(read_attachments(store, alert.id)) == 4
+
+
+def test_an_alert_without_imagery_says_so(scene_world: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_function(_page, args=(str(scene_world), f"sqlite:///{tmp_path}/a.sqlite3",
+                                            "sample"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert any("No scene of the imagery catalogue covers this alert" in c.value
+               for c in at.caption)

@@ -1,0 +1,105 @@
+"""Image chips of one alert on its page: the strip at every date, true and false colour.
+
+The chips are cut from the scenes of the imagery catalogue the first time an alert is shown
+and kept in the alert store (:func:`geo.store.chips.ensure_chips`); later views read them
+back. One row per date, oldest ("before") first; true colour and false colour side by side,
+one under the other on a phone (Streamlit stacks columns on narrow screens).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import streamlit as st
+
+from geo.errors import AtalayaError
+from geo.i18n import Translator
+from geo.imagechips import SceneRef
+from geo.store import Alert, Attachment, Store, read_attachment_content
+from geo.store.chips import ensure_chips
+
+__all__ = ["render_chips"]
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:])")
+
+
+def _md(text: str) -> str:
+    """Escape text from data for Streamlit's markdown captions (no links, no emphasis)."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _chip_bytes(sha256: str, attachment_id: int, _store: Store) -> bytes:
+    """PNG of a chip; keyed on its SHA-256, so a cached copy is always the right bytes."""
+    return read_attachment_content(_store, attachment_id)
+
+
+def _by_date(chips: Sequence[Attachment]) -> list[tuple[str, str, dict[str, Attachment]]]:
+    """(date, scene id, {composite: chip}) in the order of ``chips`` (date order)."""
+    rows: dict[tuple[str, str], dict[str, Attachment]] = {}
+    for a in chips:
+        key = (str(a.meta.get("date", "")), str(a.meta.get("scene_id", "")))
+        rows.setdefault(key, {})[str(a.meta.get("composite", ""))] = a
+    return [(day, scene, found) for (day, scene), found in rows.items()]
+
+
+def _when(t: Translator, i: int, n: int) -> str:
+    if n < 2:
+        return ""
+    return t("Before") if i == 0 else t("After") if i == n - 1 else t("Between")
+
+
+def render_chips(store: Store, alert: Alert, t: Translator, *, scenes: Sequence[SceneRef],
+                 user: str) -> None:
+    """Show the alert's image chips by date (cut and kept on first view).
+
+    Parameters
+    ----------
+    store
+        The alert store.
+    alert
+        The alert shown.
+    t
+        The page's translator.
+    scenes
+        The imagery catalogue (:func:`geo.imagechips.scene_refs` of the data folder).
+    user
+        Recorded as who had the chips cut (the reviewer's name, or a placeholder).
+    """
+    st.markdown("**" + t("Imagery") + "**")
+    try:
+        with st.spinner(t("Cutting image chips…")):
+            stored = ensure_chips(store, alert, scenes, user=user.strip() or "atalaya")
+    except AtalayaError as err:
+        st.error(t("The image chips could not be made."))
+        st.code(str(err), language=None)
+        return
+    if not stored.chips and not stored.skipped:
+        st.caption(t("No scene of the imagery catalogue covers this alert."))
+    names = {"true_colour": t("True colour"),
+             "false_colour": t("False colour (near infrared)")}
+    missing = {"true_colour": t("No true colour: this scene lacks a red, green or blue band."),
+               "false_colour": t("No false colour: this scene has no near-infrared band.")}
+    rows = _by_date(stored.chips)
+    if len(rows) > 1:
+        st.caption(t("Every date has the same colour stretch: a change in brightness is a "
+                     "change on the ground."))
+    for i, (day, scene, found) in enumerate(rows):
+        first = next(iter(found.values()))
+        scale = t("{m} m per pixel").format(
+            m=t.number(float(first.meta.get("metres_per_px", 0.0)), digits=1))
+        head = " · ".join(p for p in (_when(t, i, len(rows)), day, _md(scene), scale) if p)
+        st.caption(head)
+        cols = st.columns(2, gap="small")
+        for col, composite in zip(cols, ("true_colour", "false_colour"), strict=True):
+            chip = found.get(composite)
+            if chip is None:
+                col.caption(missing[composite])
+                continue
+            col.image(_chip_bytes(chip.sha256, chip.id, store),
+                      caption=f"{names[composite]} · {day}", width=chip.width_px or 256,
+                      alt=f"{names[composite]}, {day}")
+    for scene, reason in stored.skipped:
+        st.warning(t("No image chip from scene {scene}.").format(scene=_md(scene)))
+        st.caption(_md(reason))
