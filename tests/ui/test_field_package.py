@@ -1,0 +1,154 @@
+"""The field package panel under Streamlit's test harness (SQLite store, no browser)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pyogrio
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from geo.store import (
+    AlertChange,
+    get_alert,
+    list_alerts,
+    merge_candidates,
+    open_store,
+    read_comments,
+    update_alert,
+)
+from geo.store.fieldpkg import export_field_package
+from tests.conftest import ROOT
+from tests.store.conftest import candidates
+from ui import field_package as panel
+
+SCRIPT = """
+import os
+from pathlib import Path
+
+from geo.i18n import Translator
+from geo.store import open_store
+from ui.field_package import render_field_package, render_returned_package
+
+store = open_store(os.environ["FIELDPKG_TEST_URL"])
+t = Translator("en")
+returned = os.environ.get("FIELDPKG_TEST_RETURNED")
+if returned:
+    render_returned_package(store, t, os.environ["FIELDPKG_TEST_REVIEWER"],
+                            Path(returned).read_bytes())
+else:
+    render_field_package(store, t, os.environ["FIELDPKG_TEST_REVIEWER"])
+store.close()
+"""
+
+SITES = [{"lon": -65.0, "lat": -14.0, "scene_id": "s1", "date": "2024-05-01", "score": 0.9},
+         {"lon": -64.0, "lat": -13.0, "scene_id": "s1", "date": "2024-05-01", "score": 0.8}]
+
+
+@pytest.fixture
+def url(tmp_path):
+    """Make a SQLite store with two alerts under review for 'team1'."""
+    url = f"sqlite:///{tmp_path}/alerts.sqlite3"
+    with open_store(url) as store:
+        merge_candidates(store, candidates(SITES))
+        for a in list_alerts(store):
+            update_alert(store, AlertChange(a.id, a.version, state="under_review",
+                                            assignee="team1"), actor="lead")
+    return url
+
+
+def _app(monkeypatch, url: str, *, reviewer: str = "lead", returned: Path | None = None
+         ) -> AppTest:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("FIELDPKG_TEST_URL", url)
+    monkeypatch.setenv("FIELDPKG_TEST_REVIEWER", reviewer)
+    if returned is not None:
+        monkeypatch.setenv("FIELDPKG_TEST_RETURNED", str(returned))
+    at = AppTest.from_string(SCRIPT, default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_export_builds_a_downloadable_package(monkeypatch, url):
+    at = _app(monkeypatch, url)
+    assert at.selectbox(key=panel.EXPORT_ASSIGNEE).value == "team1"
+    at.button(key=panel.EXPORT_BUILD).click().run()
+    assert not at.exception
+    assert "2 alerts and 0 image chips" in at.success[0].value
+    result = at.session_state[panel.EXPORT_RESULT]
+    assert result["name"].endswith(".zip")
+    with zipfile.ZipFile(io.BytesIO(result["data"])) as archive:
+        assert "alerts.gpkg" in archive.namelist()
+    assert at.get("download_button")
+
+
+def test_export_by_state_with_nothing_matching_says_so(monkeypatch, url):
+    at = _app(monkeypatch, url)
+    at.radio(key=panel.EXPORT_BY).set_value("states").run()
+    at.multiselect(key=panel.EXPORT_STATES).set_value(["destroyed"]).run()
+    at.button(key=panel.EXPORT_BUILD).click().run()
+    assert not at.exception
+    assert at.error[0].value == "The field package could not be built."
+    assert "no alert matches" in at.code[0].value
+
+
+def test_without_a_name_nothing_can_be_built(monkeypatch, url):
+    at = _app(monkeypatch, url, reviewer=" ")
+    assert at.warning
+    assert at.button(key=panel.EXPORT_BUILD).disabled
+
+
+def _returned_with_conflict(url: str, tmp_path: Path) -> tuple[Path, int, int]:
+    """Export, let the office change one alert, fill verdicts on both as the team."""
+    with open_store(url) as store:
+        report = export_field_package(store, assignee="team1", out=tmp_path / "p.zip",
+                                      user="lead")
+        first, second = report.alert_ids
+        now = get_alert(store, first)
+        update_alert(store, AlertChange(first, now.version, state="needs_field_visit"),
+                     actor="maria")
+    with zipfile.ZipFile(report.path) as archive:
+        archive.extract("alerts.gpkg", tmp_path)
+    gpkg = tmp_path / "alerts.gpkg"
+    frame = pyogrio.read_dataframe(gpkg, layer="alerts")
+    frame["verdict"] = ["confirmed", "dismissed"]
+    frame["field_comment"] = ["<b>seen</b>", "no strip here"]
+    pyogrio.write_dataframe(frame, gpkg, layer="alerts", driver="GPKG")
+    return gpkg, first, second
+
+
+def test_import_shows_conflicts_and_applies_only_what_is_accepted(monkeypatch, url, tmp_path):
+    gpkg, first, second = _returned_with_conflict(url, tmp_path)
+    at = _app(monkeypatch, url, reviewer="office", returned=gpkg)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Will apply": "1", "Conflict": "1", "Rejected": "0", "Unchanged": "0"}
+    assert len(at.checkbox) == 1
+    assert "maria" in at.text[0].value
+    apply = at.button(key=panel.APPLY)
+    assert apply.label == "Apply 1 rows"
+    apply.click().run()
+    assert not at.exception
+    assert "1 verdicts and 1 comments saved" in at.success[0].value
+    with open_store(url) as store:
+        assert get_alert(store, second).state == "dismissed"
+        assert get_alert(store, first).state == "needs_field_visit"
+
+    at.checkbox[0].check().run()
+    at.button(key=panel.APPLY).click().run()
+    assert not at.exception
+    with open_store(url) as store:
+        assert get_alert(store, first).state == "confirmed"
+        assert read_comments(store, first)[-1]["body"] == "[field visit] <b>seen</b>"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Unchanged"] == "2"
+
+
+def test_a_hostile_upload_is_reported_not_raised(monkeypatch, url, tmp_path):
+    fake = tmp_path / "alerts.gpkg"
+    fake.write_text("<OGRVRTDataSource/>")
+    at = _app(monkeypatch, url, reviewer="office", returned=fake)
+    assert at.error[0].value == "This package cannot be imported; nothing was changed."
+    assert "neither a GeoPackage nor a ZIP" in at.code[0].value

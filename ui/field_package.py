@@ -1,0 +1,261 @@
+"""Field package panel: take a team's alerts to the field, bring their verdicts back.
+
+Export: choose the alerts (by assignee or by state), build one ZIP (GeoPackage, KML, KMZ with
+chips, README; see :mod:`geo.store.fieldpkg`) and download it. Import: upload the edited
+``alerts.gpkg`` (or the ZIP), see what importing it would do row by row - conflicts (the alert
+changed in the office since the export) highlighted, each with its own box to accept it - and
+apply. Nothing is written before the Apply button; a broken or hostile file is refused with
+a message, never a traceback.
+
+Until accounts exist, the reviewer's name (the alert page's sidebar) is what the audit log
+records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from geo.errors import AtalayaError
+from geo.i18n import Translator
+from geo.store import ALERT_STATES, Store, list_alerts
+from geo.store.fieldpkg import (
+    FieldReturn,
+    ImportPlan,
+    ImportReport,
+    PlanItem,
+    apply_import,
+    export_field_package,
+    plan_import,
+    read_field_package,
+)
+
+__all__ = ["render_field_package", "render_returned_package"]
+
+# Session-state and widget keys of this panel (they could join ui/state.py).
+EXPORT_BY = "fieldpkg_export_by"
+EXPORT_ASSIGNEE = "fieldpkg_export_assignee"
+EXPORT_STATES = "fieldpkg_export_states"
+EXPORT_BUILD = "fieldpkg_export_build"
+EXPORT_RESULT = "fieldpkg_export_result"
+EXPORT_DOWNLOAD = "fieldpkg_export_download"
+UPLOAD = "fieldpkg_upload"
+UPLOADED = "fieldpkg_uploaded"  # (sha256 of the upload, FieldReturn): parsed once per file
+ACCEPT = "fieldpkg_accept"  # prefix of the per-conflict boxes: ACCEPT:<digest>:<alert id>
+APPLY = "fieldpkg_apply"
+IMPORT_RESULT = "fieldpkg_import_result"
+
+CONFLICT_BACKGROUND = "background-color: #fde2e1"
+REJECTED_BACKGROUND = "background-color: #eeeeee"
+
+
+def _kind_names(t: Translator) -> dict[str, str]:
+    return {"apply": t("Will apply"), "conflict": t("Conflict"), "rejected": t("Rejected"),
+            "unchanged": t("Unchanged")}
+
+
+def _state_names(t: Translator) -> dict[str, str]:
+    return {"new": t("New"), "under_review": t("Under review"), "confirmed": t("Confirmed"),
+            "dismissed": t("Dismissed"), "needs_field_visit": t("Needs field visit"),
+            "destroyed": t("Destroyed"), "reopened": t("Reopened")}
+
+
+def render_field_package(store: Store, t: Translator, reviewer: str) -> None:
+    """Show the field package panel: export for a team, import what the team sent back."""
+    who = (reviewer or "").strip()
+    st.subheader(t("Field package"))
+    if not who:
+        st.warning(t("Type your name in the sidebar to export or import a field package."))
+    with st.container(border=True):
+        _render_export(store, t, who)
+    with st.container(border=True):
+        st.markdown("**" + t("Import the team's verdicts") + "**")
+        uploaded = st.file_uploader(
+            t("Returned package (.gpkg or .zip)"), type=["gpkg", "zip"], key=UPLOAD,
+            help=t("The alerts.gpkg the team edited, or the whole field package ZIP."))
+        if uploaded is None:
+            st.caption(t("Nothing is changed until you press Apply."))
+            return
+        render_returned_package(store, t, who, uploaded.getvalue())
+
+
+# -- export -----------------------------------------------------------------------------------
+
+def _render_export(store: Store, t: Translator, who: str) -> None:
+    st.markdown("**" + t("Export for the field") + "**")
+    names = _state_names(t)
+    by = st.radio(t("Choose alerts by"), ["assignee", "states"], key=EXPORT_BY,
+                  horizontal=True, format_func=lambda v: {"assignee": t("Assignee"),
+                                                          "states": t("State")}[v])
+    assignees = sorted({a.assignee for a in list_alerts(store) if a.assignee})
+    if by == "assignee":
+        if not assignees:
+            st.info(t("No alert is assigned to anyone yet; choose by state instead."))
+            return
+        st.selectbox(t("Assignee"), assignees, key=EXPORT_ASSIGNEE)
+    else:
+        st.multiselect(t("States"), ALERT_STATES, key=EXPORT_STATES,
+                       format_func=lambda s: names[s], default=["needs_field_visit"])
+    st.button(t("Build the field package"), key=EXPORT_BUILD, disabled=not who,
+              use_container_width=True, on_click=_build, args=(store, t, who))
+    _show_export_result(t)
+
+
+def _build(store: Store, t: Translator, who: str) -> None:
+    """Build the package into memory (button callback); keep the outcome for the next run."""
+    ss = st.session_state
+    by_assignee = ss.get(EXPORT_BY, "assignee") == "assignee"
+    assignee = ss.get(EXPORT_ASSIGNEE) if by_assignee else None
+    states = None if by_assignee else list(ss.get(EXPORT_STATES) or [])
+    if not by_assignee and not states:
+        ss[EXPORT_RESULT] = {"error": t("Choose at least one state.")}
+        return
+    try:
+        with tempfile.TemporaryDirectory(prefix="atalaya-export-") as tmp:
+            report = export_field_package(store, assignee=assignee, states=states,
+                                          out=Path(tmp) / "package.zip", user=who)
+            data = report.path.read_bytes()
+    except AtalayaError as err:
+        ss[EXPORT_RESULT] = {"error": str(err)}
+        return
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    ss[EXPORT_RESULT] = {"data": data, "name": f"atalaya-field-{stamp}-{report.package_id[:8]}"
+                         ".zip", "alerts": len(report.alert_ids), "chips": report.chips,
+                         "skipped": list(report.skipped_chips)}
+
+
+def _show_export_result(t: Translator) -> None:
+    result: dict[str, Any] | None = st.session_state.get(EXPORT_RESULT)
+    if not result:
+        return
+    if "error" in result:
+        st.error(t("The field package could not be built."))
+        st.code(result["error"], language=None)
+        return
+    st.success(t("{alerts} alerts and {chips} image chips packed.").format(
+        alerts=t.number(result["alerts"]), chips=t.number(result["chips"])))
+    if result["skipped"]:
+        st.caption(t("Left out of the KMZ:"))
+        st.code("\n".join(result["skipped"]), language=None)
+    st.download_button(t("Download the field package"), data=result["data"],
+                       file_name=result["name"], mime="application/zip", key=EXPORT_DOWNLOAD,
+                       use_container_width=True, icon=":material/download:")
+
+
+# -- import -----------------------------------------------------------------------------------
+
+def _parsed(data: bytes) -> tuple[str, FieldReturn]:
+    """Parse the upload once per distinct file (it is read again on every rerun)."""
+    digest = hashlib.sha256(data).hexdigest()
+    cached = st.session_state.get(UPLOADED)
+    if cached is not None and cached[0] == digest:
+        return cached  # type: ignore[no-any-return]
+    returned = read_field_package(data)
+    st.session_state[UPLOADED] = (digest, returned)
+    return digest, returned
+
+
+def render_returned_package(store: Store, t: Translator, who: str, data: bytes) -> None:
+    """Show what importing ``data`` would do, the conflicts to accept, and the Apply button."""
+    try:
+        digest, returned = _parsed(data)
+        plan = plan_import(store, returned)
+    except AtalayaError as err:
+        st.error(t("This package cannot be imported; nothing was changed."))
+        st.code(str(err), language=None)
+        return
+    _show_import_result(t)
+    if returned.exported_by:
+        st.caption(t("Package exported by {who} at {at}.").format(
+            who=returned.exported_by, at=returned.exported_at or "?"))
+    counts = plan.counts()
+    cols = st.columns(4)
+    for col, (kind, label) in zip(cols, _kind_names(t).items(), strict=True):
+        col.metric(label, t.number(counts[kind]))
+    st.dataframe(_plan_table(plan, t), hide_index=True, width="stretch")
+    accepted = _conflict_boxes(plan, t, digest)
+    pending = counts["apply"] + len(accepted)
+    st.button(t("Apply {n} rows").format(n=t.number(pending)), key=APPLY, type="primary",
+              disabled=not who or pending == 0, use_container_width=True, on_click=_apply,
+              args=(store, plan, who, frozenset(accepted)))
+
+
+def _plan_table(plan: ImportPlan, t: Translator) -> Any:
+    """Lay out the plan as a table, conflicts highlighted (a pandas Styler)."""
+    kinds, names = _kind_names(t), _state_names(t)
+    frame = pd.DataFrame([{
+        t("Row"): item.row,
+        t("Alert"): "" if item.alert_id is None else str(item.alert_id),
+        t("Result"): kinds[item.kind],
+        t("Team verdict"): names.get(item.verdict or "", item.verdict or ""),
+        t("Comment"): item.comment or "",
+        t("State now"): names.get(item.store_state or "", item.store_state or ""),
+        t("Version exported"): "" if item.exported_version is None else
+        str(item.exported_version),
+        t("Version now"): "" if item.store_version is None else str(item.store_version),
+        t("Changed by"): item.updated_by or "",
+        t("Why"): item.reason,
+    } for item in plan.items])
+    if frame.empty:
+        return frame
+    background = {kinds["conflict"]: CONFLICT_BACKGROUND, kinds["rejected"]: REJECTED_BACKGROUND}
+    column = t("Result")
+    return frame.style.apply(
+        lambda row: [background.get(row[column], "")] * len(row), axis=1)
+
+
+def _conflict_boxes(plan: ImportPlan, t: Translator, digest: str) -> list[int]:
+    """One box per conflict, with both sides as plain text; return the accepted alert ids."""
+    conflicts = plan.of_kind("conflict")
+    if not conflicts:
+        return []
+    st.markdown("**" + t("Conflicts") + "**")
+    st.caption(t("These alerts changed in the office after the export. The team's verdict is "
+                 "applied only if you tick it, and only if the move is still allowed."))
+    accepted = []
+    for item in conflicts:
+        if st.checkbox(t("Accept the team's verdict on alert {id}").format(id=item.alert_id),
+                       key=f"{ACCEPT}:{digest[:16]}:{item.alert_id}"):
+            accepted.append(int(item.alert_id or 0))
+        st.text(_conflict_text(item, t))  # text, never markup: names come from people
+    return accepted
+
+
+def _conflict_text(item: PlanItem, t: Translator) -> str:
+    names = _state_names(t)
+    when = "" if item.updated_at is None else f"{item.updated_at:%Y-%m-%d %H:%M} UTC"
+    return t("Team: {verdict} (from version {exported}). Office now: {state}, version "
+             "{version}, changed by {who} at {when}.").format(
+        verdict=names.get(item.verdict or "", item.verdict or "—"),
+        exported=item.exported_version, state=names.get(item.store_state or "", "?"),
+        version=item.store_version, who=item.updated_by or "?", when=when)
+
+
+def _apply(store: Store, plan: ImportPlan, who: str, accepted: frozenset[int]) -> None:
+    """Apply the plan (button callback); keep the report for the next run."""
+    try:
+        st.session_state[IMPORT_RESULT] = apply_import(store, plan, who,
+                                                       accept_conflicts=accepted)
+    except AtalayaError as err:
+        st.session_state[IMPORT_RESULT] = str(err)
+
+
+def _show_import_result(t: Translator) -> None:
+    result: ImportReport | str | None = st.session_state.pop(IMPORT_RESULT, None)
+    if result is None:
+        return
+    if isinstance(result, str):
+        st.error(t("The import failed; nothing was changed."))
+        st.code(result, language=None)
+        return
+    st.success(t("{verdicts} verdicts and {comments} comments saved.").format(
+        verdicts=t.number(len(result.verdicts)), comments=t.number(len(result.comments))))
+    if result.failed:
+        st.error(t("{n} rows could not be applied:").format(n=t.number(len(result.failed))))
+        st.code("\n".join(f"#{aid}: {why}" for aid, why in result.failed), language=None)
