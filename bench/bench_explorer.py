@@ -1,17 +1,21 @@
 """Map explorer: building the map HTML for many events, bytes shipped per event, filtering.
 
 Targets (issue 3): the map HTML for 1,000,000 events in at most 1.5 s and at most 12 bytes per
-event. The canvas layer (typed arrays, ``layers.events``) is compared with what folium offers
-out of the box: one ``folium.GeoJson`` of points and a ``MarkerCluster``, measured in the same
-run. The baselines run at 100,000 events (GeoJson) and 10,000 (MarkerCluster builds one Python
-Marker object per point and would take minutes at 1M); their per-event figures are given so the
-ratios compare like with like. Filtering is compared with memory bandwidth (the columns it has
-to read) and with the obvious pandas ``query`` + ``GeoSeries.within``.
+event. Two ways of shipping: a standalone page inlines the arrays as base64 (an exported map);
+the app publishes them as one binary file the page fetches (``layers.staticdata``) and sends
+only the events group's small script (``ui.mapview.render_group``). The canvas layer (typed
+arrays, ``layers.events``) is compared with what folium offers out of the box: one
+``folium.GeoJson`` of points and a ``MarkerCluster``, measured in the same run. The baselines
+run at 100,000 events (GeoJson) and 10,000 (MarkerCluster builds one Python Marker object per
+point and would take minutes at 1M); their per-event figures are given so the ratios compare
+like with like. Filtering is compared with memory bandwidth (the columns it has to read) and
+with the obvious pandas ``query`` + ``GeoSeries.within``.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from functools import partial
@@ -29,7 +33,10 @@ from bench.common import Row, best_of, memory_bandwidth_gb_s
 from geo.aggregate import aggregate_cells
 from geo.filters import Filters, event_mask
 from geo.sample.events import generate_events
-from layers.events import build_events_layer
+from layers.events import build_events_layer, pack_events
+from layers.map import overlay_parts
+from layers.staticdata import publish
+from ui.mapview import render_group
 
 AOI = Polygon([(-78, -18), (-62, -19), (-63, -2), (-77, -3)])
 FILTERS = Filters(start=datetime(2021, 1, 1, tzinfo=UTC), end=datetime(2023, 1, 1, tzinfo=UTC),
@@ -62,6 +69,22 @@ def cluster_html(events: gpd.GeoDataFrame) -> str:
     return str(m.get_root().render())
 
 
+def app_events_group(events: gpd.GeoDataFrame, folder: Path) -> tuple[int, int]:
+    """Do what the app does for the events on a filter change: pack, publish, render.
+
+    Returns the bytes of the published file and of the group's script.
+    """
+    meta, blob = pack_events(events)
+    url = publish(blob, folder, url_prefix="/app/static/data")
+    empty = events.iloc[:0]
+    parts = overlay_parts(events=empty, routes=gpd.GeoDataFrame(geometry=[], crs=4326),
+                          candidates=gpd.GeoDataFrame(geometry=[], crs=4326), labels={},
+                          events_payload={**meta, "url": url})
+    events_part = next(p for p in parts if p.key == "events")
+    script = render_group(events_part.build(), 3).script
+    return len(blob), len(script)
+
+
 def _timed(fn) -> tuple[float, str]:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
     html = fn()
@@ -89,6 +112,18 @@ def run(quick: bool = False) -> list[Row]:
         rows.append(Row(f"bytes per event, {n:,} events (canvas layer)", size / n, "B",
                         geo_bpe, "folium.GeoJson (type attribute only)",
                         target="<= 12 B/event"))
+    with tempfile.TemporaryDirectory(prefix="atalaya-bench-static-") as folder:
+        for n, frame in ((len(small), small), (big, events)):
+            t_app = best_of(partial(app_events_group, frame, Path(folder)), repeat=2)
+            blob, script = app_events_group(frame, Path(folder))
+            rows.append(Row(f"app events layer, {n:,} events (pack, publish, render group)",
+                            t_app, "s", t_geo * n / len(small),
+                            "folium.GeoJson, scaled from 100k",
+                            target="1M in <= 1.5 s" if n == big else ""))
+            rows.append(Row(f"bytes per event shipped by the app, {n:,} events",
+                            (blob + script) / n, "B", geo_bpe,
+                            "folium.GeoJson (type attribute only)",
+                            target=f"<= 12 B/event; script {script:,} B"))
     rows.append(Row(f"MarkerCluster map HTML, per event ({len(tiny):,} events)",
                     t_cluster / len(tiny) * 1e6, "µs/event", None, "", None, "",
                     f"{cluster_bpe:.0f} B/event; 1M would take "
