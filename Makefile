@@ -51,7 +51,13 @@ typecheck: $(VENV)/.dev
 pytest: $(VENV)/.dev assets
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The store benchmark measures PostGIS too: with ATALAYA_TEST_DATABASE_URL unset and Debian's
+# PostgreSQL + PostGIS installed (.ci/run installs them), a throwaway server is started for it.
 bench: setup-dev assets  ## measure, and write the figures into BENCHMARKS.md
+	@if [ -z "$${ATALAYA_TEST_DATABASE_URL:-}" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		export PG_TEST_DIR=/tmp/atalaya-pg-bench; trap 'tools/pg_test_server.sh stop' EXIT; \
+		eval "$$(tools/pg_test_server.sh start)"; \
+	fi; \
 	$(BIN)/python bench/run.py --out BENCHMARKS.md
 
 clean:
