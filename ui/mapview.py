@@ -11,6 +11,7 @@ browser tests drive the result).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -85,10 +86,47 @@ class RenderedGroup:
     var: str
 
 
-def render_group(group: folium.FeatureGroup, idx: int) -> RenderedGroup:
-    """Render ``group`` as the ``idx``-th of the overlays, as st_folium does."""
+# streamlit-folium removes every overlay group and evaluates all their scripts again whenever
+# any of them changed: a filter on event types rebuilt the runway candidates and routes too
+# (hundreds of Leaflet layers). A reusable group's script keeps the Leaflet group it built in
+# the page, under the hash of its code, and adds that one again next time (the events layer
+# then keeps its fetched arrays). The page keeps the latest _PAGE_KEEP of them.
+_PAGE_KEEP = 12
+_PAGE_CACHE = """var __ag = window.atalayaGroups;
+if (!__ag || __ag.map !== map_div) {{
+  __ag = window.atalayaGroups = {{map: map_div, byHash: {{}}, order: []}};
+}}
+if (__ag.byHash["{h}"]) {{
+  var {var} = __ag.byHash["{h}"];
+}} else {{
+{body}
+  __ag.byHash["{h}"] = {var}; __ag.order.push("{h}");
+  while (__ag.order.length > {keep}) {{ delete __ag.byHash[__ag.order.shift()]; }}
+}}
+{tail}"""
+
+
+def _reusable(script: str, var: str) -> str:
+    """Wrap a group's script so that the page builds that group once (see ``_PAGE_CACHE``)."""
+    cut = script.rfind(f"{var}.addTo(map_div);")
+    if cut < 0:
+        return script
+    body, tail = script[:cut], script[cut:]
+    digest = hashlib.sha1(body.encode("utf-8")).hexdigest()[:20]
+    return _PAGE_CACHE.format(h=digest, var=var, body=body, tail=tail, keep=_PAGE_KEEP)
+
+
+def render_group(group: folium.FeatureGroup, idx: int, *, reuse: bool = False) -> RenderedGroup:
+    """Render ``group`` as the ``idx``-th of the overlays, as st_folium does.
+
+    With ``reuse``, the page builds the group once and adds the same Leaflet group again when
+    the script comes back unchanged; only for groups whose script does nothing but build
+    layers (not the URL writer, which must run each time).
+    """
     holder = folium.Map(tiles=None)
     script = sf._get_feature_group_string(group, map=holder, idx=idx)
+    if reuse:
+        script = _reusable(script, group.get_name())
     js, css = _links([group])
     return RenderedGroup(script=script, js_links=tuple(js), css_links=tuple(css),
                          control_name=str(group.layer_name) if group.control else None,
@@ -100,6 +138,8 @@ def render_group(group: folium.FeatureGroup, idx: int) -> RenderedGroup:
 # with their popups take ~0.2 s). Keys name the content (see render_groups).
 _RENDERED: OrderedDict[Hashable, RenderedGroup] = OrderedDict()
 _RENDERED_MAX = 64
+#: Overlay groups whose script must run every time it is sent (not kept by the page).
+_RUN_EACH_TIME = frozenset({"url"})
 _LOCK = threading.Lock()
 
 
@@ -124,7 +164,7 @@ def render_groups(parts: Sequence[OverlayPart],
             if found is not None:
                 _RENDERED.move_to_end(key)
         if found is None:
-            found = render_group(part.build(), idx)
+            found = render_group(part.build(), idx, reuse=part.key not in _RUN_EACH_TIME)
             with _LOCK:
                 _RENDERED[key] = found
                 while len(_RENDERED) > _RENDERED_MAX:

@@ -108,6 +108,30 @@ def test_a_filter_change_swaps_the_layers_on_the_live_map(app, page, small_world
     assert rec.foreign() == []
 
 
+GROUP = ("(key) => Object.values(" + FIND_MAP + "._layers)"
+         ".find(l => l.options && l.options.atalayaKey === key)")
+MARK_GROUP = "(key) => { (" + GROUP + ")(key).__mark = 'kept'; }"
+IS_MARKED = "(key) => ((" + GROUP + ")(key) || {}).__mark === 'kept'"
+FETCHED = ("() => performance.getEntriesByType('resource')"
+           ".filter(e => e.name.includes('/app/static/data/')).map(e => e.name)")
+
+
+def test_a_filter_change_rebuilds_only_the_groups_it_changes(app, page, small_world):
+    """The event-type filter leaves the candidates' Leaflet group as it was; arrays fetched once."""
+    pg, _rec = page
+    _frame, handle = open_map(pg, app.url)
+    handle.evaluate(MARK_GROUP, "candidates")
+    handle.evaluate(MARK_GROUP, "events")
+    events = gpd.read_parquet(small_world / "events.parquet")
+    _choose(pg, "Incident")
+    _wait_metric(pg, "Events", int((events["event_type"] == "incident").sum()))
+    handle.wait_for_function(f"() => !({IS_MARKED})('events')", timeout=30_000)
+    assert handle.evaluate(IS_MARKED, "candidates"), "the candidates group was rebuilt"
+    fetched = handle.evaluate(FETCHED)
+    assert len(fetched) == len(set(fetched)) == 2, fetched  # all events, then the incidents
+    assert all(re.search(r"/app/static/data/[0-9a-f]{64}\.bin$", url) for url in fetched)
+
+
 def test_the_figures_and_table_follow_the_map_view(app, page, small_world):
     pg, _rec = page
     _frame, handle = open_map(pg, app.url)
