@@ -8,36 +8,58 @@ verdict given on an alert someone else changed meanwhile is refused with who and
 nothing is lost. Buttons are full width, for a phone.
 
 Until accounts exist (access-control issue), the reviewer types their name in the sidebar; it
-is what the audit log records.
+is what the audit log records, and whose inbox and subscriptions the page shows.
+
+Following areas: a reviewer follows a saved area of interest (optionally with an e-mail address
+and a webhook URL); new alerts and state changes inside it land in their inbox, written in the
+same transaction as the change. E-mails and webhooks are sent by
+``geo.store.deliver_pending`` at the start of every run of this page (so right after each
+change the page makes, since a change reruns it). It costs one indexed query when nothing is
+due; a dead mail server is recorded and retried later with growing pauses, never shown as a
+failed verdict. Outside the app (nobody on the page), nothing is sent: a background worker is
+the reliability issue's job.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import folium
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
+from shapely.geometry.base import BaseGeometry
 from streamlit_folium import st_folium
 
+from geo.areas import read_areas
 from geo.errors import AtalayaError
 from geo.i18n import Translator
 from geo.store import (
     ALERT_STATES,
     Alert,
     AlertChange,
+    Notification,
+    SmtpConfig,
     Store,
     allowed_next,
     default_url,
+    deliver_pending,
     get_alert,
+    inbox,
     list_alerts,
+    list_subscriptions,
+    mark_read,
     merge_candidates,
     open_store,
     read_audit,
     read_comments,
     read_detections,
+    subscribe,
+    unread_count,
+    unsubscribe,
     update_alert,
+    webhook_secret_from_env,
 )
 from geo.world import data_version
 from layers.assets import localize
@@ -50,6 +72,7 @@ from ui.sidebar import current_translator
 
 __all__ = ["render_alerts"]
 
+INBOX_REFRESH_S = 30  # seconds between two looks at the inbox while the queue is open
 STATE_COLORS = {"new": "#ff7f00", "under_review": "#1f78b4", "confirmed": "#e31a1c",
                 "dismissed": "#737373", "needs_field_visit": "#6a3d9a",
                 "destroyed": "#4d4d4d", "reopened": "#c51b7d"}
@@ -90,11 +113,152 @@ def render_alerts() -> None:
         return
     st.sidebar.text_input(t("Your name"), key=state.REVIEWER, max_chars=60,
                           help=t("Recorded with every verdict and comment you give."))
+    _deliver(store, t)
     opened = st.query_params.get("alert")
     if opened is not None and opened.isdigit():
         render_alert(store, int(opened), t)
     else:
         render_queue(store, t)
+
+
+def _deliver(store: Store, t: Translator) -> None:
+    """Send the e-mails and webhooks that are due (see the module notes).
+
+    Short timeouts and a small budget per run: what does not fit waits for the next run, and a
+    mail server that cannot be reached is tried again only after its back-off.
+    """
+    try:
+        smtp = SmtpConfig.from_env()
+        deliver_pending(store, smtp=None if smtp is None else replace(smtp, timeout_s=5.0),
+                        webhook_secret=webhook_secret_from_env(), http_timeout=3.0, limit=10,
+                        budget_s=3.0)
+    except AtalayaError as err:  # a bad SMTP setting or a busy store: said, the page goes on
+        st.warning(t("Notifications could not be sent: {error}").format(error=err))
+
+
+def _me() -> str:
+    return str(st.session_state.get(state.REVIEWER, "")).strip()
+
+
+def _country_name(code: str, t: Translator) -> str:
+    return f"{t.locale.territories.get(code, code)} ({code})"
+
+
+# -- inbox and subscriptions ---------------------------------------------------------------------
+
+def _note_text(note: Notification, names: dict[str, str], t: Translator) -> str:
+    """One inbox line in the reader's language (plain text: area names come from users)."""
+    if note.kind == "new_alert":
+        text = t("New alert #{id} in {area}").format(id=note.alert_id, area=note.area_name)
+    else:
+        text = t("Alert #{id} in {area}: {old} → {new}, by {who}").format(
+            id=note.alert_id, area=note.area_name, who=note.actor,
+            old=names.get(note.old_state or "", note.old_state or ""),
+            new=names.get(note.new_state or "", note.new_state or ""))
+    return ("● " if note.read_at is None else "") + text
+
+
+def _open_note(store: Store, me: str, note_id: int, alert_id: int) -> None:
+    try:
+        mark_read(store, me, [note_id])
+    except AtalayaError as err:
+        st.session_state[state.ALERT_MESSAGE] = ("error", str(err))
+    _open(alert_id)
+
+
+def _read_all(store: Store, me: str) -> None:
+    try:
+        mark_read(store, me)
+    except AtalayaError as err:
+        st.session_state[state.FOLLOW_MESSAGE] = ("error", str(err))
+
+
+@st.fragment(run_every=INBOX_REFRESH_S)
+def render_inbox(store: Store, t: Translator) -> None:
+    """Show the reviewer's inbox: what happened in the areas they follow, newest first.
+
+    A fragment that refreshes itself every ``INBOX_REFRESH_S`` seconds (two small queries),
+    so the unread count moves without the queue or its map being rebuilt.
+    """
+    me = _me()
+    unread = unread_count(store, me) if me else 0
+    title = t("Inbox ({n} unread)").format(n=t.number(unread)) if unread else t("Inbox")
+    with st.expander(title, icon=":material/inbox:"):
+        if not me:
+            st.caption(t("Type your name in the sidebar to see your inbox."))
+            return
+        notes = inbox(store, me, limit=50)
+        if not notes:
+            st.caption(t("Nothing yet. Follow an area to hear of new alerts and verdicts in it."))
+            return
+        st.button(t("Mark all as read"), key=state.INBOX_READ_ALL, disabled=not unread,
+                  on_click=_read_all, args=(store, me), use_container_width=True)
+        names = _state_names(t)
+        with st.container(height=360 if len(notes) > 3 else "content", border=False):
+            for note in notes:
+                left, right = st.columns([2, 1], vertical_alignment="center")
+                left.text(_note_text(note, names, t))  # text, never markup
+                left.caption(f"{note.created_at:%Y-%m-%d %H:%M} UTC")
+                if right.button(t("Open alert"), key=f"{state.INBOX_OPEN}:{note.id}",
+                                use_container_width=True):
+                    _open_note(store, me, note.id, note.alert_id)
+                    st.rerun()  # the whole page, not only this fragment: show the alert
+
+
+def _follow(store: Store, me: str, areas: gpd.GeoDataFrame, t: Translator) -> None:
+    """Form callback: subscribe the reviewer to the chosen saved area."""
+    ss = st.session_state
+    name = ss.get(state.FOLLOW_AREA)
+    chosen = areas[areas["name"] == name]
+    if chosen.empty:
+        ss[state.FOLLOW_MESSAGE] = ("error", t("Choose a saved area."))
+        return
+    try:
+        subscribe(store, user=me, area_name=str(name), geometry=chosen.geometry.iloc[0],
+                  email=str(ss.get(state.FOLLOW_EMAIL, "")).strip() or None,
+                  webhook_url=str(ss.get(state.FOLLOW_WEBHOOK, "")).strip() or None)
+    except AtalayaError as err:
+        ss[state.FOLLOW_MESSAGE] = ("error", str(err))
+    else:
+        ss[state.FOLLOW_MESSAGE] = ("success", t("You follow {area} now.").format(area=name))
+        ss[state.FOLLOW_EMAIL] = ""
+        ss[state.FOLLOW_WEBHOOK] = ""
+
+
+def _unfollow(store: Store, me: str, subscription_id: int) -> None:
+    try:
+        unsubscribe(store, subscription_id, user=me)
+    except AtalayaError as err:
+        st.session_state[state.FOLLOW_MESSAGE] = ("error", str(err))
+
+
+def render_follow(store: Store, areas: gpd.GeoDataFrame, t: Translator) -> None:
+    """Show the "follow this area" form and the reviewer's subscriptions."""
+    me = _me()
+    with st.expander(t("Follow an area"), icon=":material/notifications:"):
+        if not me:
+            st.caption(t("Type your name in the sidebar to follow areas."))
+            return
+        message = st.session_state.pop(state.FOLLOW_MESSAGE, None)
+        if message:
+            (st.error if message[0] == "error" else st.success)(message[1])
+        if areas.empty:
+            st.caption(t("Save an area of interest on the map explorer first."))
+        else:
+            _keep_choice(state.FOLLOW_AREA, list(areas["name"]))
+            with st.form(state.FOLLOW_FORM, border=False):
+                st.selectbox(t("Saved area"), list(areas["name"]), key=state.FOLLOW_AREA)
+                st.text_input(t("E-mail (optional)"), key=state.FOLLOW_EMAIL, max_chars=254)
+                st.text_input(t("Webhook URL (optional)"), key=state.FOLLOW_WEBHOOK,
+                              max_chars=2000, placeholder="https://")
+                st.form_submit_button(t("Follow this area"), on_click=_follow,
+                                      args=(store, me, areas, t), use_container_width=True)
+        for sub in list_subscriptions(store, user=me):
+            left, right = st.columns([3, 1], vertical_alignment="center")
+            targets = ", ".join(x for x in (sub.email, sub.webhook_url) if x)
+            left.text(sub.area_name + (f" → {targets}" if targets else ""))
+            right.button(t("Unfollow"), key=f"{state.UNFOLLOW}:{sub.id}", on_click=_unfollow,
+                         args=(store, me, sub.id), use_container_width=True)
 
 
 # -- queue ---------------------------------------------------------------------------------------
@@ -106,10 +270,14 @@ def _open(alert_id: int | None) -> None:
         st.query_params["alert"] = str(alert_id)
 
 
-def _queue_map(alerts: list[Alert], names: dict[str, str]) -> folium.Map:
+def _queue_map(alerts: list[Alert], names: dict[str, str],
+               area: BaseGeometry | None = None) -> folium.Map:
     m = folium.Map(location=[-10, -70], zoom_start=4, tiles=None, prefer_canvas=True,
                    keyboard=False, control_scale=True)
     build_offline_basemap(name="basemap").add_to(m)
+    if area is not None:  # the area filter's outline (geometry only: no text reaches HTML)
+        folium.GeoJson(area.__geo_interface__, style_function=lambda _f: {
+            "color": "#1f78b4", "weight": 2, "fillOpacity": 0.05, "dashArray": "6 4"}).add_to(m)
     for a in alerts:
         folium.CircleMarker(
             [a.centroid_lat, a.centroid_lon], radius={"high": 7, "medium": 5}.get(a.priority, 4),
@@ -124,25 +292,69 @@ def _queue_map(alerts: list[Alert], names: dict[str, str]) -> folium.Map:
     return localize(m)
 
 
-def render_queue(store: Store, t: Translator) -> None:
-    """Alerts by priority then score, with filters, counts per state and a map."""
+def _read_areas(t: Translator) -> gpd.GeoDataFrame:
+    try:
+        return read_areas(get_settings().data_dir)
+    except AtalayaError as err:
+        st.warning(t("The saved areas could not be read: {error}").format(error=err))
+        return gpd.GeoDataFrame({"name": []}, geometry=[], crs=4326)
+
+
+def _keep_choices(key: str, options: list[str]) -> None:
+    """Drop remembered choices that are no longer offered (a deleted area, a gone country)."""
     ss = st.session_state
+    if key in ss and any(v not in options for v in ss[key]):
+        ss[key] = [v for v in ss[key] if v in options]
+
+
+def _keep_choice(key: str, options: list[str]) -> None:
+    ss = st.session_state
+    if key in ss and ss[key] not in options:
+        ss[key] = options[0]
+
+
+def _queue_filters(every: list[Alert], areas: gpd.GeoDataFrame,
+                   t: Translator) -> dict[str, Any]:
+    """Show the queue's filter widgets; return the keyword arguments of ``list_alerts``."""
+    names = _state_names(t)
+    me = _me()
+    left, mid, right = st.columns([3, 2, 2], vertical_alignment="bottom")
+    chosen = left.multiselect(t("States"), ALERT_STATES, key=state.QUEUE_STATES,
+                              format_func=lambda s: names[s], placeholder=t("All"))
+    low = mid.slider(t("Minimum score"), 0.0, 1.0, step=0.05, key=state.QUEUE_MIN_SCORE)
+    mine = right.toggle(t("Assigned to me"), key=state.QUEUE_MINE, disabled=not me)
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    present = sorted({a.country for a in every if a.country})
+    _keep_choices(state.QUEUE_COUNTRIES, present)
+    _keep_choice(state.QUEUE_AREA, ["", *areas["name"]])
+    countries = left.multiselect(t("Countries"), present, key=state.QUEUE_COUNTRIES,
+                                 format_func=lambda c: _country_name(c, t),
+                                 placeholder=t("All"))
+    area_name = right.selectbox(t("Area"), ["", *areas["name"]], key=state.QUEUE_AREA,
+                                format_func=lambda v: v or t("Anywhere"))
+    match = areas[areas["name"] == area_name] if area_name else areas.iloc[0:0]
+    return {"states": chosen or None, "min_score": low if low > 0 else None,
+            "assignee": me if mine and me else None, "countries": countries or None,
+            "area": match.geometry.iloc[0] if len(match) else None}
+
+
+def render_queue(store: Store, t: Translator) -> None:
+    """Alerts by priority then score, with filters, counts per state, a map, inbox, follows."""
     names = _state_names(t)
     labels = map_labels(t)
+    areas = _read_areas(t)
+    left, right = st.columns(2)
+    with left:
+        render_inbox(store, t)
+    with right:
+        render_follow(store, areas, t)
     every = list_alerts(store)
     counts = pd.Series([a.state for a in every], dtype="object").value_counts()
     cols = st.columns(4)
     for i, s in enumerate(ALERT_STATES):
         cols[i % 4].metric(names[s], t.number(int(counts.get(s, 0))))
-    left, mid, right = st.columns([3, 2, 2], vertical_alignment="bottom")
-    chosen = left.multiselect(t("States"), ALERT_STATES, key=state.QUEUE_STATES,
-                              format_func=lambda s: names[s], placeholder=t("All"))
-    low = mid.slider(t("Minimum score"), 0.0, 1.0, step=0.05, key=state.QUEUE_MIN_SCORE)
-    mine = right.toggle(t("Assigned to me"), key=state.QUEUE_MINE,
-                        disabled=not str(ss.get(state.REVIEWER, "")).strip())
-    me = str(ss.get(state.REVIEWER, "")).strip()
-    shown = [a for a in every if (not chosen or a.state in chosen) and a.score >= low
-             and (not mine or a.assignee == me)]
+    query = _queue_filters(every, areas, t)
+    shown = list_alerts(store, **query)
     st.caption(t("{shown} of {total} alerts, highest priority and score first; select a row "
                  "to open it.").format(shown=t.number(len(shown)), total=t.number(len(every))))
     table = pd.DataFrame({
@@ -151,6 +363,7 @@ def render_queue(store: Store, t: Translator) -> None:
         t("State"): [names.get(a.state, a.state) for a in shown],
         t("Score"): [round(a.score, 2) for a in shown],
         t("Length (m)"): [round(a.length_m) for a in shown],
+        t("Country"): [a.country or "" for a in shown],
         t("Assigned to"): [a.assignee or "" for a in shown],
         t("Last seen"): [a.last_seen.strftime("%Y-%m-%d") for a in shown],
         t("Reason"): [a.reason for a in shown],
@@ -162,7 +375,7 @@ def render_queue(store: Store, t: Translator) -> None:
     if rows and rows[0] < len(shown):
         _open(shown[rows[0]].id)
         st.rerun()
-    st_folium(_queue_map(shown, names), key=state.QUEUE_MAP, height=420,
+    st_folium(_queue_map(shown, names, query["area"]), key=state.QUEUE_MAP, height=420,
               use_container_width=True, returned_objects=[])
 
 
@@ -214,6 +427,7 @@ def _facts(alert: Alert, t: Translator) -> list[tuple[str, str]]:
         (t("Last seen"), alert.last_seen.strftime("%Y-%m-%d")),
         (t("Detections"), t.number(alert.detections)),
         (t("Assigned to"), alert.assignee or "—"),
+        (t("Country"), _country_name(alert.country, t) if alert.country else "—"),
         (t("Coordinates"), f"{alert.centroid_lat:.5f}, {alert.centroid_lon:.5f}"),
     ]
     if alert.nearest_aerodrome:

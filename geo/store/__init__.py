@@ -7,7 +7,8 @@ schema is versioned (:mod:`geo.store.migrations`) and migrated by :func:`open_st
 Tables
 ------
 ``alerts``
-    One row per strip: geometry (Polygon, EPSG:4326) with bounding box and centroid, score,
+    One row per strip: geometry (Polygon, EPSG:4326) with bounding box, centroid and
+    ``country`` (ISO 3166-1 alpha-2 of the centroid, None at sea), score,
     review ``state``, ``priority``, reason, length/width/bearing, scene, ``first_seen``,
     ``last_seen``, number of detections, ``assignee``, ``version``, created/updated by and at.
 ``detections``
@@ -18,6 +19,9 @@ Tables
 ``audit_log``
     Append-only: who, when, which alert, action, field, old and new value (JSON), request id.
     The database itself refuses UPDATE and DELETE on it.
+``subscriptions``, ``notifications``, ``deliveries``
+    Who follows which saved area (geometry copied), their inbox, and the outbox of e-mails and
+    webhooks to send (:mod:`geo.store.subscriptions`).
 
 Rules
 -----
@@ -28,6 +32,9 @@ Rules
 - **One transaction per change**, audit rows included.
 - **Merging detections** never creates two alerts for one strip and never overwrites a
   person's verdict (:func:`merge_candidates`).
+- **Notifications** of a new alert or a state change are written in that change's
+  transaction; sending them (:func:`deliver_pending`) happens afterwards and never raises
+  for a dead mail server or webhook.
 
 Examples
 --------
@@ -59,8 +66,22 @@ from geo.store.alerts import (
 )
 from geo.store.audit import AuditEntry, read_audit
 from geo.store.engine import Store, default_url, open_store
-from geo.store.merge import MergeReport, merge_candidates, read_detections
+from geo.store.merge import MergeReport, fill_countries, merge_candidates, read_detections
 from geo.store.states import ALERT_STATES, TRANSITIONS, allowed_next, check_transition
+from geo.store.subscriptions import (
+    DeliveryReport,
+    Notification,
+    SmtpConfig,
+    Subscription,
+    deliver_pending,
+    inbox,
+    list_subscriptions,
+    mark_read,
+    subscribe,
+    unread_count,
+    unsubscribe,
+    webhook_secret_from_env,
+)
 
 __all__ = [
     "ALERT_STATES",
@@ -69,8 +90,12 @@ __all__ = [
     "AlertChange",
     "Attachment",
     "AuditEntry",
+    "DeliveryReport",
     "MergeReport",
+    "Notification",
+    "SmtpConfig",
     "Store",
+    "Subscription",
     "add_attachment",
     "add_comment",
     "alerts_frame",
@@ -78,8 +103,13 @@ __all__ = [
     "apply_changes",
     "check_transition",
     "default_url",
+    "deliver_pending",
+    "fill_countries",
     "get_alert",
+    "inbox",
     "list_alerts",
+    "list_subscriptions",
+    "mark_read",
     "merge_candidates",
     "open_store",
     "read_assignments",
@@ -88,5 +118,9 @@ __all__ = [
     "read_audit",
     "read_comments",
     "read_detections",
+    "subscribe",
+    "unread_count",
+    "unsubscribe",
     "update_alert",
+    "webhook_secret_from_env",
 ]

@@ -10,7 +10,12 @@ A change carries an optional ``request_id``: a retried request (a double click, 
 whose id was already applied returns the alert as it is instead of applying it twice.
 
 Every change - fields, assignment, comment - and its audit rows are written in one
-transaction: after a crash the database holds all of it or none of it.
+transaction: after a crash the database holds all of it or none of it. A state change also
+writes, in that transaction, the inbox notifications (and outbox deliveries) of the people
+following an area it lies in (:mod:`geo.store.notify`).
+
+The queue's filters (state, assignee, country, minimum score, bounding box, area of interest)
+run in the store query; an area is matched by bounding box in SQL, then exactly with shapely.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
@@ -33,6 +39,7 @@ from geo.schema import PRIORITIES
 from geo.store import tables as t
 from geo.store.audit import field_changes, record
 from geo.store.engine import Store, in_transaction, read_tx
+from geo.store.notify import notify
 from geo.store.states import ALERT_STATES, check_transition
 
 
@@ -68,6 +75,7 @@ class Alert:
     updated_at: datetime
     updated_by: str
     state_changed_at: datetime | None
+    country: str | None = None  # ISO 3166-1 alpha-2 of the centroid's country; None at sea
 
 
 ALERT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Alert))
@@ -123,11 +131,24 @@ def get_alert(store: Store, alert_id: int) -> Alert:
 
 def list_alerts(store: Store, *, states: Sequence[str] | None = None,
                 assignee: str | None = None,
-                bbox: tuple[float, float, float, float] | None = None) -> list[Alert]:
+                bbox: tuple[float, float, float, float] | None = None,
+                countries: Sequence[str] | None = None, min_score: float | None = None,
+                area: BaseGeometry | None = None) -> list[Alert]:
     """Alerts by priority (high first), then score; optionally filtered.
 
-    ``bbox`` is (min_lon, min_lat, max_lon, max_lat) in degrees; alerts whose bounding box
-    touches it are returned.
+    Parameters
+    ----------
+    states, assignee
+        Keep these review states / this assignee only.
+    bbox
+        (min_lon, min_lat, max_lon, max_lat) in degrees; alerts whose bounding box touches it.
+    countries
+        ISO 3166-1 alpha-2 codes; alerts at sea (no country) are left out by this filter.
+    min_score
+        Keep alerts scoring at least this much.
+    area
+        Polygon or MultiPolygon in EPSG:4326 (a saved area of interest): alerts whose
+        geometry intersects it (bounding boxes in SQL first, then the exact shapely test).
     """
     a = t.alerts.c
     query = select(*_alert_columns())
@@ -135,12 +156,21 @@ def list_alerts(store: Store, *, states: Sequence[str] | None = None,
         query = query.where(a.state.in_(list(states)))
     if assignee is not None:
         query = query.where(a.assignee == assignee)
-    if bbox is not None:
-        x0, y0, x1, y1 = bbox
-        query = query.where(a.max_lon >= x0, a.min_lon <= x1, a.max_lat >= y0, a.min_lat <= y1)
+    if countries is not None:
+        query = query.where(a.country.in_(list(countries)))
+    if min_score is not None:
+        query = query.where(a.score >= min_score)
+    for box in (bbox, None if area is None else area.bounds):
+        if box is not None:
+            x0, y0, x1, y1 = box
+            query = query.where(a.max_lon >= x0, a.min_lon <= x1, a.max_lat >= y0,
+                                a.min_lat <= y1)
     rank = {p: i for i, p in enumerate(PRIORITIES)}
     with read_tx(store) as conn:
         found = [_alert(r) for r in conn.execute(query).mappings()]
+    if area is not None:
+        shapely.prepare(area)
+        found = [al for al in found if area.intersects(al.geometry)]
     return sorted(found, key=lambda al: (rank[al.priority], -al.score, al.id))
 
 
@@ -230,6 +260,8 @@ def apply_change(conn: Connection, change: AlertChange, *, actor: str) -> Alert:
     result = write_fields(conn, current, values, actor=actor, at=at)
     if "assignee" in values:
         _reassign(conn, result, values["assignee"], actor=actor, at=at)
+    if "state" in values:  # same transaction: a refused or rolled-back change tells nobody
+        notify(conn, result, "state_change", actor=actor, at=at, old_state=current.state)
     if change.comment is not None:
         conn.execute(insert(t.comments).values(alert_id=current.id, author=actor, created_at=at,
                                                body=change.comment))

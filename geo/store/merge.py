@@ -31,13 +31,15 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, func, insert, select, update
 
+from geo.countries import locate_countries
 from geo.crs import require_crs
 from geo.errors import SchemaError
 from geo.store import tables as t
 from geo.store.alerts import ALERT_FIELDS, load_alert, write_fields
 from geo.store.audit import field_changes, record
 from geo.store.engine import Store, in_transaction, read_tx
-from geo.store.migrations import PG_MIGRATION_LOCK
+from geo.store.migrations import PG_MIGRATION_LOCK, backfill_countries
+from geo.store.notify import notify
 
 MIN_OVERLAP = 0.3  # share of the smaller rectangle, as in geo.detect.scene.suppress_overlaps
 PG_MERGE_LOCK = PG_MIGRATION_LOCK + 1
@@ -120,7 +122,8 @@ def _geometry_fields(geom: BaseGeometry) -> dict[str, Any]:
     x0, y0, x1, y1 = geom.bounds
     c = geom.centroid
     return {"geometry": geom, "min_lon": x0, "min_lat": y0, "max_lon": x1, "max_lat": y1,
-            "centroid_lon": c.x, "centroid_lat": c.y}
+            "centroid_lon": c.x, "centroid_lat": c.y,
+            "country": locate_countries([c.x], [c.y])[0]}
 
 
 _SIGHTING = ("geometry", "score", "length_m", "width_m", "bearing_deg", "scene_id", "scene",
@@ -139,7 +142,7 @@ def _create(conn: Connection, s: dict[str, Any], *, actor: str, at: datetime) ->
     alert_id = int(key[0])
     _insert_detection(conn, alert_id, s, at)
     created = {"state": "new", **{k: values[k] for k in ("priority", "score", "scene_id",
-                                                           "geometry")}}
+                                                           "country", "geometry")}}
     record(conn, [{"alert_id": alert_id, "action": "create", "field": k, "new": v}
                   for k, v in created.items()], at=at, actor=actor)
     return alert_id
@@ -233,6 +236,9 @@ def merge_candidates(store: Store, candidates: gpd.GeoDataFrame, *, actor: str =
             changed = _refresh(conn, alert_id, actor=actor, at=at)
             if alert_id not in report.created:
                 (report.updated if changed else report.unchanged).append(alert_id)
+        for alert_id in report.created:  # in the merge's transaction, like the alerts
+            notify(conn, load_alert(conn, alert_id, lock=False), "new_alert", actor=actor,
+                   at=at)
         return report
     return in_transaction(store, work)
 
@@ -242,3 +248,12 @@ def read_detections(store: Store, alert_id: int) -> list[dict[str, Any]]:
     query = select(t.detections).where(d.alert_id == alert_id).order_by(d.detected_at, d.id)
     with read_tx(store) as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def fill_countries(store: Store) -> int:
+    """Set the country of alerts that have none (e.g. merged while the borders were missing).
+
+    Returns how many alerts got one; alerts at sea keep ``None``. Versions and the audit log
+    are left alone: the country is derived from the geometry, not anyone's decision.
+    """
+    return in_transaction(store, backfill_countries)

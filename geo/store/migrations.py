@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from geo.countries import locate_countries
 from geo.errors import StoreError
 from geo.store import tables as t
 
@@ -87,8 +88,46 @@ def _initial(conn: Connection) -> None:
         _append_only_sqlite(conn)
 
 
+def backfill_countries(conn: Connection) -> int:
+    """Set ``country`` on the alerts that have none, from their centroid; return how many.
+
+    Alerts at sea stay ``None`` (and are looked at again next time, which is cheap).
+    """
+    a = t.alerts.c
+    rows = conn.execute(select(a.id, a.centroid_lon, a.centroid_lat)
+                        .where(a.country.is_(None)).order_by(a.id)).all()
+    if not rows:
+        return 0
+    found = locate_countries([r.centroid_lon for r in rows], [r.centroid_lat for r in rows])
+    filled = [{"key": r.id, "value": c} for r, c in zip(rows, found, strict=True) if c]
+    if filled:
+        # A data fix, not a person's change: no version bump, no audit row.
+        conn.execute(update(t.alerts).where(a.id == bindparam("key"))
+                     .values(country=bindparam("value")), filled)
+    return len(filled)
+
+
+def _alert_country(conn: Connection) -> None:
+    """Version 2: ``alerts.country`` (ISO 3166-1 alpha-2), back-filled from the centroids."""
+    # Version 1 creates tables from the latest definitions, so a database created by this
+    # code already has the column: add it only where it is missing.
+    have = conn.execute(text("SELECT * FROM alerts WHERE 1 = 0")).keys()
+    if "country" not in have:
+        conn.execute(text("ALTER TABLE alerts ADD COLUMN country VARCHAR(2)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_alerts_country ON alerts (country)"))
+    backfill_countries(conn)
+
+
+def _subscriptions(conn: Connection) -> None:
+    """Version 3: subscriptions to saved areas, the in-app inbox and the delivery outbox."""
+    names = ("subscriptions", "notifications", "deliveries")
+    t.metadata.create_all(conn, tables=[t.metadata.tables[n] for n in names])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "alerts, detections, assignments, comments, attachments, audit log", _initial),
+    Migration(2, "alerts.country", _alert_country),
+    Migration(3, "subscriptions, notifications, deliveries", _subscriptions),
 )
 
 

@@ -200,12 +200,15 @@ alerts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("updated_by", String(200), nullable=False),
     Column("state_changed_at", UTCDateTime),
+    # ISO 3166-1 alpha-2 of the country holding the centroid (None at sea); schema version 2.
+    Column("country", String(2)),
     _in("state", ALERT_STATES),
     _in("priority", PRIORITIES),
     CheckConstraint("version >= 1", name="ck_version_positive"),
     Index("ix_alerts_bbox", "min_lon", "max_lon", "min_lat", "max_lat"),
     Index("ix_alerts_state", "state"),
     Index("ix_alerts_assignee", "assignee"),
+    Index("ix_alerts_country", "country"),
 )
 
 detections = Table(
@@ -279,4 +282,69 @@ applied_requests = Table(
     Column("alert_id", Integer, nullable=False),
     Column("actor", String(200), nullable=False),
     Column("applied_at", UTCDateTime, nullable=False),
+)
+
+
+# -- schema version 3: subscriptions, the in-app inbox and the delivery outbox ---------------
+
+subscriptions = Table(
+    "subscriptions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_name", String(200), nullable=False),
+    Column("area_name", String(200), nullable=False),
+    # A copy of the saved area when the user subscribed: renaming or redrawing the area file
+    # later does not silently change what someone follows.
+    Column("geometry", Geometry("GEOMETRY"), nullable=False),
+    Column("min_lon", Float, nullable=False),
+    Column("min_lat", Float, nullable=False),
+    Column("max_lon", Float, nullable=False),
+    Column("max_lat", Float, nullable=False),
+    Column("email", String(320)),
+    Column("webhook_url", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("ended_at", UTCDateTime),
+    Index("ix_subscriptions_bbox", "active", "min_lon", "max_lon", "min_lat", "max_lat"),
+    Index("ix_subscriptions_user", "user_name"),
+)
+
+NOTIFICATION_KINDS: tuple[str, ...] = ("new_alert", "state_change")
+
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_name", String(200), nullable=False),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("area_name", String(200), nullable=False),
+    Column("old_state", String(32)),
+    Column("new_state", String(32)),
+    Column("actor", String(200), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("read_at", UTCDateTime),
+    _in("kind", NOTIFICATION_KINDS),
+    Index("ix_notifications_user", "user_name", "read_at"),
+)
+
+DELIVERY_CHANNELS: tuple[str, ...] = ("email", "webhook")
+DELIVERY_STATUSES: tuple[str, ...] = ("pending", "sent", "failed")
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("notification_id", Integer, ForeignKey("notifications.id"), nullable=False,
+           index=True),
+    Column("channel", String(16), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    # When the next try may start; None once sent or given up.
+    Column("next_attempt_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    _in("channel", DELIVERY_CHANNELS),
+    _in("status", DELIVERY_STATUSES),
+    Index("ix_deliveries_due", "next_attempt_at"),
 )

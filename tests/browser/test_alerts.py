@@ -104,3 +104,43 @@ def test_the_alert_page_on_a_phone(review_app, browser):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "alert-390x844.png"))
         context.close()
+
+
+AREA_NAME = '<img src=x onerror="window.__pwned=2"> río'
+
+
+def test_follow_an_area_and_open_a_change_from_the_inbox(review_app, page):
+    from shapely.geometry import box
+
+    from geo.areas import save_area
+    from geo.store import AlertChange, allowed_next, update_alert
+
+    pg, rec = page
+    pg.goto(f"{review_app.url}/alerts", wait_until="domcontentloaded")
+    pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+    with _store(review_app) as store:  # the page has merged the data folder's candidates
+        target = list_alerts(store)[-1]
+    x, y = target.centroid_lon, target.centroid_lat
+    save_area(Path(review_app.log).parent, AREA_NAME, box(x - 0.01, y - 0.01, x + 0.01, y + 0.01))
+    pg.get_by_role("textbox", name="Your name").fill("Rosa")
+    pg.get_by_role("textbox", name="Your name").press("Enter")
+    pg.get_by_text("Follow an area").click()
+    pg.get_by_role("button", name="Follow this area").click()
+    pg.get_by_text(f"You follow {AREA_NAME} now.").wait_for(timeout=30_000)
+    with _store(review_app) as store:
+        update_alert(store, AlertChange(target.id, target.version,
+                                        state=allowed_next(target.state)[0]), actor="Marta")
+    pg.reload(wait_until="domcontentloaded")  # (or wait for the inbox's own refresh)
+    pg.get_by_role("textbox", name="Your name").fill("Rosa")
+    pg.get_by_role("textbox", name="Your name").press("Enter")
+    pg.get_by_text("Inbox (1 unread)").wait_for(timeout=30_000)
+    pg.get_by_text("Inbox (1 unread)").click()
+    pg.get_by_text(f"Alert #{target.id} in {AREA_NAME}").wait_for(timeout=30_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "alerts-inbox-1280x800.png"), full_page=True)
+    pg.get_by_role("button", name="Open alert", exact=True).click()
+    pg.get_by_role("button", name="Back to the queue").wait_for(timeout=30_000)
+    assert f"alert={target.id}" in pg.url
+    assert pg.evaluate("() => window.__pwned") is None
+    assert not rec.dialogs
+    assert rec.foreign() == []

@@ -1,0 +1,113 @@
+"""Which country a point lies in, from the Natural Earth borders the app already ships.
+
+The borders are world-atlas' ``countries-50m.json`` (Natural Earth 1:50m, installed by
+``npm ci`` like the offline basemap). Its features carry ISO 3166-1 *numeric* ids; Babel's CLDR
+territory aliases turn them into the **alpha-2** codes the rest of the project uses (events'
+``country``, aerodromes, the explorer's country filter).
+
+Notes
+-----
+Coordinates are EPSG:4326 (lon, lat). At 1:50m the coastline is accurate to a few kilometres,
+so a point on a beach may come out at sea (``None``); a point on a border belongs to one of the
+two countries. The borders are decoded once per process (about a second) and kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import shapely
+from babel.core import get_global
+
+from geo.basemap import read_topojson
+from geo.errors import DataNotFoundError
+from geo.settings import PROJECT_ROOT
+
+__all__ = ["COUNTRY_BORDERS", "CountryBorders", "country_at", "locate_countries",
+           "read_country_borders"]
+
+COUNTRY_BORDERS = PROJECT_ROOT / "node_modules" / "world-atlas" / "countries-50m.json"
+_log = logging.getLogger(__name__)
+
+
+class CountryBorders:
+    """Country polygons with their alpha-2 codes and a spatial index (EPSG:4326)."""
+
+    def __init__(self, codes: Sequence[str], polygons: Sequence[shapely.Geometry]) -> None:
+        self.codes = tuple(codes)
+        self.polygons = np.asarray(polygons, dtype=object)
+        shapely.prepare(self.polygons)
+        self.tree = shapely.STRtree(self.polygons)
+
+    def locate(self, lons: Sequence[float], lats: Sequence[float]) -> list[str | None]:
+        """Alpha-2 code of the country holding each (lon, lat), ``None`` at sea.
+
+        Examples
+        --------
+        >>> square = shapely.box(0, 0, 1, 1)
+        >>> CountryBorders(["PE"], [square]).locate([0.5, 2.0], [0.5, 2.0])
+        ['PE', None]
+        """
+        points = shapely.points(np.asarray(lons, dtype="float64"),
+                                np.asarray(lats, dtype="float64"))
+        found: list[str | None] = [None] * len(points)
+        point_idx, poly_idx = self.tree.query(points, predicate="intersects")
+        for p, g in zip(point_idx.tolist(), poly_idx.tolist(), strict=True):
+            if found[p] is None:  # on a border: the first country found keeps it
+                found[p] = self.codes[g]
+        return found
+
+
+def _alpha2(numeric: object) -> str | None:
+    """ISO 3166-1 numeric id (``"604"``) to alpha-2 (``"PE"``), via CLDR's aliases."""
+    if not isinstance(numeric, str) or not numeric.isdigit():
+        return None  # a few disputed territories have no code in Natural Earth
+    aliases = get_global("territory_aliases").get(numeric.zfill(3), [])
+    return str(aliases[0]) if aliases else None
+
+
+@lru_cache(maxsize=4)
+def read_country_borders(path: Path = COUNTRY_BORDERS) -> CountryBorders:
+    """Read the country borders once per process and path.
+
+    Raises
+    ------
+    DataNotFoundError
+        The TopoJSON file is missing (run ``npm ci``).
+    """
+    frame = read_topojson(path, "countries")
+    codes = [_alpha2(i) for i in frame["id"]]
+    keep = [k for k, c in enumerate(codes) if c is not None]
+    return CountryBorders([str(codes[k]) for k in keep], list(frame.geometry.to_numpy()[keep]))
+
+
+def country_at(lon: float, lat: float, *, path: Path = COUNTRY_BORDERS) -> str | None:
+    """Alpha-2 code of the country at (lon, lat) in EPSG:4326; ``None`` at sea."""
+    return read_country_borders(path).locate([lon], [lat])[0]
+
+
+@lru_cache(maxsize=4)
+def _borders_or_none(path: Path) -> CountryBorders | None:
+    """Return the borders, or None (said once per process and path) when missing."""
+    try:
+        return read_country_borders(path)
+    except DataNotFoundError as err:
+        _log.warning("alert countries left empty: %s", err)
+        return None
+
+
+def locate_countries(lons: Sequence[float], lats: Sequence[float], *,
+                     path: Path = COUNTRY_BORDERS) -> list[str | None]:
+    """Countries of many points, or all ``None`` (with one warning) when borders are missing.
+
+    For the store: a missing ``node_modules`` must not stop a detection merge or a migration;
+    alerts left without a country are filled later by ``geo.store.fill_countries``.
+    """
+    borders = _borders_or_none(path)
+    if borders is None:
+        return [None] * len(lons)
+    return borders.locate(lons, lats)

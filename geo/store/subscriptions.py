@@ -1,0 +1,553 @@
+"""Follow saved areas: subscriptions, the in-app inbox, and delivery by e-mail or webhook.
+
+A user subscribes to a saved area of interest (its geometry is copied, in EPSG:4326). From
+then on a new alert or a state change inside it writes a notification to that user's inbox in
+the *same transaction* as the change (:mod:`geo.store.notify`), plus one outbox row
+(``deliveries``) per e-mail address or webhook of the subscription.
+
+:func:`deliver_pending` sends what is due, outside any alert transaction:
+
+- **e-mail** through SMTP (stdlib :mod:`smtplib`, settings from ``ATALAYA_SMTP_*``, see
+  :meth:`SmtpConfig.from_env`), one plain-text message per delivery;
+- **webhook**: an HTTP POST of JSON (stdlib :mod:`urllib`), http/https only, redirects not
+  followed, short timeout; with ``ATALAYA_WEBHOOK_SECRET`` set, the header
+  ``X-Atalaya-Signature: sha256=<hex HMAC-SHA256 of the body>`` lets the receiver check it.
+
+A failed try is recorded (``status='failed'``, ``attempts``, ``last_error``) and tried again
+after a growing pause (30 s, 1 min, 2 min, ... up to 1 h) until :data:`MAX_ATTEMPTS`; when the
+SMTP server cannot be reached, the call's other e-mails wait as long without trying. Sending
+never raises for a dead server or a refused message, so it cannot undo or block a verdict, and
+``budget_s`` bounds how long one call may take.
+Delivery is at least once: a receiver may see a message twice after a crash mid-send
+(``X-Atalaya-Delivery`` and the JSON ``delivery_id`` let it drop repeats).
+
+Notes
+-----
+Rows being sent are claimed for :data:`CLAIM_S` seconds first (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL), so two processes calling :func:`deliver_pending` at once do not send twice.
+Webhook URLs are given by signed-in reviewers and the server POSTs to them: on a server with
+sensitive internal services, allow outgoing traffic only to known receivers (firewall).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import smtplib
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
+
+from geo.errors import ConfigError, SchemaError
+from geo.filters import MAX_AOI_VERTICES
+from geo.store import tables as t
+from geo.store.engine import Store, in_transaction, read_tx
+from geo.store.notify import plain_line
+
+__all__ = ["DeliveryReport", "Notification", "SmtpConfig", "Subscription", "deliver_pending",
+           "inbox", "list_subscriptions", "mark_read", "subscribe", "unread_count",
+           "unsubscribe", "webhook_secret_from_env"]
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY_S = 30.0
+MAX_RETRY_S = 3600.0
+CLAIM_S = 300.0  # a claimed delivery is free again after this long (a crash mid-send)
+SUBJECT_MAX = 150
+ERROR_MAX = 500
+_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_SEND_ERRORS = (OSError, smtplib.SMTPException, http.client.HTTPException, ValueError)
+#: No connection to the server at all (refused, timed out, dropped): worth not retrying at once.
+_UNREACHABLE = (ConnectionError, TimeoutError, smtplib.SMTPConnectError,
+                smtplib.SMTPServerDisconnected, socket.gaierror)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One user following one saved area (geometry copied at subscribe time, EPSG:4326)."""
+
+    id: int
+    user: str
+    area_name: str
+    geometry: BaseGeometry
+    email: str | None
+    webhook_url: str | None
+    created_at: datetime
+    active: bool
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One inbox entry: a new alert or a state change in an area the user follows."""
+
+    id: int
+    user: str
+    alert_id: int
+    kind: str
+    area_name: str
+    old_state: str | None
+    new_state: str | None
+    actor: str
+    summary: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where e-mail goes: an SMTP server, the sender address, optional STARTTLS and login."""
+
+    host: str
+    port: int = 25
+    sender: str = "atalaya@localhost"
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout_s: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpConfig | None:
+        """Read the SMTP settings from ``ATALAYA_SMTP_*``; None when no host is set.
+
+        Variables: ``ATALAYA_SMTP_HOST`` (unset: no e-mail), ``ATALAYA_SMTP_PORT`` (25),
+        ``ATALAYA_SMTP_FROM``, ``ATALAYA_SMTP_STARTTLS`` (yes/no), ``ATALAYA_SMTP_USER`` and
+        ``ATALAYA_SMTP_PASSWORD``.
+
+        Examples
+        --------
+        >>> SmtpConfig.from_env({}) is None
+        True
+        >>> SmtpConfig.from_env({"ATALAYA_SMTP_HOST": "mail", "ATALAYA_SMTP_PORT": "2525"})
+        SmtpConfig(host='mail', port=2525, sender='atalaya@localhost', starttls=False,
+                   username=None, timeout_s=10.0)
+        """
+        env = os.environ if environ is None else environ
+        host = env.get("ATALAYA_SMTP_HOST", "").strip()
+        if not host:
+            return None
+        raw_port = env.get("ATALAYA_SMTP_PORT", "25").strip()
+        if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+            raise ConfigError(f"ATALAYA_SMTP_PORT={raw_port!r} is not a port; use 1 to 65535")
+        starttls = env.get("ATALAYA_SMTP_STARTTLS", "0").strip().lower()
+        if starttls not in {"0", "1", "true", "false", "yes", "no", "on", "off", ""}:
+            raise ConfigError(f"ATALAYA_SMTP_STARTTLS={starttls!r} is not a yes/no value")
+        sender = env.get("ATALAYA_SMTP_FROM", "atalaya@localhost").strip()
+        check_email(sender, what="ATALAYA_SMTP_FROM")
+        return cls(host=host, port=int(raw_port), sender=sender,
+                   starttls=starttls in {"1", "true", "yes", "on"},
+                   username=env.get("ATALAYA_SMTP_USER") or None,
+                   password=env.get("ATALAYA_SMTP_PASSWORD") or None)
+
+
+def webhook_secret_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``ATALAYA_WEBHOOK_SECRET``, or None when unset (webhooks then go unsigned)."""
+    env = os.environ if environ is None else environ
+    return env.get("ATALAYA_WEBHOOK_SECRET") or None
+
+
+@dataclass
+class DeliveryReport:
+    """Delivery ids sent, failed and put off (left for later) by one call."""
+
+    sent: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    put_off: list[int] = field(default_factory=list)
+
+
+# -- checks --------------------------------------------------------------------------------------
+
+def check_email(address: str, *, what: str = "e-mail address") -> str:
+    r"""Return the address if it is one plain ``local@domain``; raise otherwise.
+
+    Examples
+    --------
+    >>> check_email("ana@example.org")
+    'ana@example.org'
+    >>> check_email("ana@example.org\r\nBcc: x@y.org")
+    Traceback (most recent call last):
+    ...
+    geo.errors.SchemaError: e-mail address 'ana@example.org\r\nBcc: x@y.org' is not ...
+    """
+    if len(address) > 254 or not _EMAIL.fullmatch(address):
+        raise SchemaError(f"{what} {address!r} is not a plain address like name@example.org")
+    return address
+
+
+def check_webhook_url(url: str) -> str:
+    """Return the URL if it is an absolute http(s) URL with a host; raise otherwise.
+
+    Examples
+    --------
+    >>> check_webhook_url("https://hooks.example.org/atalaya")
+    'https://hooks.example.org/atalaya'
+    >>> check_webhook_url("file:///etc/passwd")
+    Traceback (most recent call last):
+    ...
+    geo.errors.SchemaError: webhook URL 'file:///etc/passwd' must start with http:// or ...
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise SchemaError(f"webhook URL {url!r} must start with http:// or https://")
+    if not parts.hostname or len(url) > 2000 or re.search(r"[\s\x00-\x1f\x7f]", url):
+        raise SchemaError(f"webhook URL {url!r} needs a host name and no spaces")
+    return url
+
+
+def _check_area(name: str, geometry: BaseGeometry) -> str:
+    label = plain_line(name, 200)
+    if not label:
+        raise SchemaError("the area needs a name")
+    if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:
+        raise SchemaError(f"an area must be a Polygon or MultiPolygon, got {geometry.geom_type}")
+    if shapely.get_num_coordinates(geometry) > MAX_AOI_VERTICES:
+        raise SchemaError(f"the area has more than {MAX_AOI_VERTICES:,} vertices; simplify it")
+    x0, y0, x1, y1 = geometry.bounds
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise SchemaError(f"the area's bounds {geometry.bounds} are not longitude/latitude "
+                          "degrees (EPSG:4326)")
+    return label
+
+
+def _check_user(user: str) -> str:
+    name = user.strip()
+    if not name or len(name) > 200:
+        raise SchemaError("a subscription needs the user's name (1 to 200 characters)")
+    return name
+
+
+# -- subscriptions -------------------------------------------------------------------------------
+
+def _subscription(row: RowMapping) -> Subscription:
+    return Subscription(id=row["id"], user=row["user_name"], area_name=row["area_name"],
+                        geometry=row["geometry"], email=row["email"],
+                        webhook_url=row["webhook_url"], created_at=row["created_at"],
+                        active=bool(row["active"]))
+
+
+def subscribe(store: Store, *, user: str, area_name: str, geometry: BaseGeometry,
+              email: str | None = None, webhook_url: str | None = None,
+              now: datetime | None = None) -> Subscription:
+    """Follow an area: new alerts and state changes inside it reach ``user``'s inbox.
+
+    Parameters
+    ----------
+    user
+        The follower (the reviewer's name until accounts exist).
+    area_name, geometry
+        The saved area (Polygon/MultiPolygon, EPSG:4326); the geometry is copied now.
+    email, webhook_url
+        Optional: also send each notification there (see :func:`deliver_pending`).
+
+    Raises
+    ------
+    SchemaError
+        An empty name, a geometry that is not an area in degrees, a malformed address or URL.
+    """
+    who = _check_user(user)
+    label = _check_area(area_name, geometry)
+    mail = check_email(email.strip()) if email and email.strip() else None
+    hook = check_webhook_url(webhook_url.strip()) if webhook_url and webhook_url.strip() else None
+    x0, y0, x1, y1 = geometry.bounds
+    values = {"user_name": who, "area_name": label, "geometry": geometry, "min_lon": x0,
+              "min_lat": y0, "max_lon": x1, "max_lat": y1, "email": mail, "webhook_url": hook,
+              "created_at": now or datetime.now(UTC), "active": True}
+
+    def work(conn: Connection) -> int:
+        key = conn.execute(insert(t.subscriptions).values(**values)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+    new_id = in_transaction(store, work)
+    return Subscription(id=new_id, user=who, area_name=label, geometry=geometry, email=mail,
+                        webhook_url=hook, created_at=values["created_at"], active=True)
+
+
+def unsubscribe(store: Store, subscription_id: int, *, user: str,
+                now: datetime | None = None) -> None:
+    """Stop following (the row is kept, inactive); only the subscriber may do it.
+
+    Raises
+    ------
+    SchemaError
+        No active subscription ``subscription_id`` belongs to ``user``.
+    """
+    s = t.subscriptions.c
+    stmt = (update(t.subscriptions)
+            .where(s.id == subscription_id, s.user_name == user.strip(), s.active.is_(True))
+            .values(active=False, ended_at=now or datetime.now(UTC)))
+    if in_transaction(store, lambda conn: conn.execute(stmt).rowcount) != 1:
+        raise SchemaError(f"{user!r} has no active subscription {subscription_id}")
+
+
+def list_subscriptions(store: Store, *, user: str | None = None,
+                       active_only: bool = True) -> list[Subscription]:
+    """Subscriptions, oldest first; those of ``user`` when given."""
+    s = t.subscriptions.c
+    query = select(t.subscriptions).order_by(s.id)
+    if user is not None:
+        query = query.where(s.user_name == user.strip())
+    if active_only:
+        query = query.where(s.active.is_(True))
+    with read_tx(store) as conn:
+        return [_subscription(r) for r in conn.execute(query).mappings()]
+
+
+# -- inbox ---------------------------------------------------------------------------------------
+
+def inbox(store: Store, user: str, *, unread_only: bool = False,
+          limit: int = 200) -> list[Notification]:
+    """Return the user's notifications, newest first."""
+    n = t.notifications.c
+    query = (select(t.notifications).where(n.user_name == user.strip())
+             .order_by(n.id.desc()).limit(limit))
+    if unread_only:
+        query = query.where(n.read_at.is_(None))
+    with read_tx(store) as conn:
+        rows = conn.execute(query).mappings().all()
+    return [Notification(user=r["user_name"], **{k: r[k] for k in (
+        "id", "alert_id", "kind", "area_name", "old_state", "new_state", "actor", "summary",
+        "created_at", "read_at")}) for r in rows]
+
+
+def unread_count(store: Store, user: str) -> int:
+    """How many of the user's notifications are unread."""
+    n = t.notifications.c
+    with read_tx(store) as conn:
+        return int(conn.execute(select(func.count()).where(
+            n.user_name == user.strip(), n.read_at.is_(None))).scalar() or 0)
+
+
+def mark_read(store: Store, user: str, notification_ids: Sequence[int] | None = None, *,
+              now: datetime | None = None) -> int:
+    """Mark the user's notifications read (all unread ones when no ids); return how many."""
+    n = t.notifications.c
+    stmt = (update(t.notifications).where(n.user_name == user.strip(), n.read_at.is_(None))
+            .values(read_at=now or datetime.now(UTC)))
+    if notification_ids is not None:
+        if not notification_ids:
+            return 0
+        stmt = stmt.where(n.id.in_([int(i) for i in notification_ids]))
+    return int(in_transaction(store, lambda conn: conn.execute(stmt).rowcount))
+
+
+# -- delivery ------------------------------------------------------------------------------------
+
+def _due(now: datetime, channels: Sequence[str]) -> Any:
+    d = t.deliveries.c
+    return and_(d.status.in_(["pending", "failed"]), d.next_attempt_at.is_not(None),
+                d.next_attempt_at <= now, d.attempts < MAX_ATTEMPTS,
+                d.channel.in_(list(channels)))
+
+
+def _claim(store: Store, now: datetime, channels: Sequence[str],
+           limit: int) -> list[dict[str, Any]]:
+    """Take up to ``limit`` due deliveries for :data:`CLAIM_S` seconds; return them."""
+    d, n = t.deliveries.c, t.notifications.c
+    with read_tx(store) as conn:  # cheap look first: most page loads find nothing to send
+        if conn.execute(select(d.id).where(_due(now, channels)).limit(1)).first() is None:
+            return []
+
+    def work(conn: Connection) -> list[dict[str, Any]]:
+        ids = select(d.id).where(_due(now, channels)).order_by(d.id).limit(limit)
+        if conn.dialect.name == "postgresql":
+            ids = ids.with_for_update(skip_locked=True)
+        taken = [int(i) for i in conn.execute(ids).scalars()]
+        if not taken:
+            return []
+        conn.execute(update(t.deliveries).where(d.id.in_(taken))
+                     .values(next_attempt_at=now + timedelta(seconds=CLAIM_S)))
+        rows = conn.execute(
+            select(d.id, d.channel, d.target, d.attempts, n.id.label("notification_id"),
+                   n.user_name, n.alert_id, n.kind, n.area_name, n.old_state, n.new_state,
+                   n.actor, n.summary, n.created_at)
+            .join(t.notifications, n.id == d.notification_id)
+            .where(d.id.in_(taken)).order_by(d.id)).mappings().all()
+        return [dict(r) for r in rows]
+    return in_transaction(store, work)
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    return timedelta(seconds=min(FIRST_RETRY_S * 2 ** max(attempts - 1, 0), MAX_RETRY_S))
+
+
+def _record_outcome(store: Store, item: Mapping[str, Any], error: str | None,
+                    now: datetime) -> datetime | None:
+    """Write the outcome of one try; return when it will be tried again (None: no more)."""
+    attempts = int(item["attempts"]) + 1
+    retry: datetime | None = None
+    if error is None:
+        values: dict[str, Any] = {"status": "sent", "attempts": attempts, "sent_at": now,
+                                  "last_error": None, "next_attempt_at": None}
+    else:
+        retry = now + _retry_delay(attempts) if attempts < MAX_ATTEMPTS else None
+        values = {"status": "failed", "attempts": attempts, "last_error": error[:ERROR_MAX],
+                  "next_attempt_at": retry}
+    stmt = update(t.deliveries).where(t.deliveries.c.id == item["id"]).values(**values)
+    in_transaction(store, lambda conn: conn.execute(stmt))
+    return retry
+
+
+def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
+                    webhook_secret: str | None = None, now: datetime | None = None,
+                    http_timeout: float = 5.0, limit: int = 20,
+                    budget_s: float | None = None) -> DeliveryReport:
+    """Send the deliveries that are due; record each outcome; never raise for a send failure.
+
+    Parameters
+    ----------
+    smtp
+        SMTP settings (:meth:`SmtpConfig.from_env`); ``None`` leaves e-mail deliveries
+        pending, to go once a server is configured.
+    webhook_secret
+        Key of the ``X-Atalaya-Signature`` HMAC (:func:`webhook_secret_from_env`).
+    now
+        The current time (UTC); a parameter so tests can step through the retry schedule.
+    http_timeout
+        Seconds to wait for a webhook receiver.
+    limit
+        At most this many deliveries per call.
+    budget_s
+        Stop starting new sends after this many seconds (what is left stays due), so a page
+        that delivers on its way is never held up for long.
+
+    Returns
+    -------
+    DeliveryReport
+        The delivery ids sent, failed, and put off by this call.
+
+    Raises
+    ------
+    StoreError
+        Only when the store itself cannot be used (then nothing was sent).
+
+    Notes
+    -----
+    Once the SMTP server cannot be reached, the other e-mails of the call are not tried: they
+    wait for the failed one's retry time, without using up an attempt.
+    """
+    at = now or datetime.now(UTC)
+    started = time.monotonic()
+    channels = ["webhook"] + (["email"] if smtp is not None else [])
+    report = DeliveryReport()
+    smtp_down: datetime | None = None  # retry time of the e-mail that found the server down
+    for item in _claim(store, at, channels, limit):
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            _put_off(store, item, at)
+        elif item["channel"] == "email" and smtp_down is not None:
+            _put_off(store, item, smtp_down)
+        else:
+            error = _send(item, smtp=smtp, secret=webhook_secret, timeout=http_timeout, at=at)
+            retry = _record_outcome(store, item, error, at)
+            (report.sent if error is None else report.failed).append(int(item["id"]))
+            if item["channel"] == "email" and (error or "").startswith("unreachable"):
+                smtp_down = retry or at + timedelta(seconds=MAX_RETRY_S)
+            continue
+        report.put_off.append(int(item["id"]))
+    return report
+
+
+def _send(item: Mapping[str, Any], *, smtp: SmtpConfig | None, secret: str | None,
+          timeout: float, at: datetime) -> str | None:
+    """Send one delivery; return None, or why it failed (``unreachable: ...``: no connection)."""
+    try:
+        if item["channel"] == "email":
+            assert smtp is not None
+            _send_email(smtp, item)
+        else:
+            _post_webhook(item, secret=secret, timeout=timeout, at=at)
+    except _UNREACHABLE as exc:
+        return f"unreachable: {exc.__class__.__name__}: {exc}"
+    except _SEND_ERRORS as exc:
+        return f"{exc.__class__.__name__}: {exc}"
+    return None
+
+
+def _put_off(store: Store, item: Mapping[str, Any], until: datetime) -> None:
+    """Give a claimed delivery back, due at ``until``, without counting an attempt."""
+    stmt = (update(t.deliveries).where(t.deliveries.c.id == item["id"])
+            .values(next_attempt_at=until))
+    in_transaction(store, lambda conn: conn.execute(stmt))
+
+
+def _body(item: Mapping[str, Any]) -> str:
+    lines = [item["summary"], "",
+             f"Alert: #{item['alert_id']}",
+             f"Area you follow: {plain_line(item['area_name'])}",
+             f"When: {item['created_at']:%Y-%m-%d %H:%M} UTC"]
+    if item["kind"] == "state_change":
+        lines.append(f"State: {item['old_state']} -> {item['new_state']} "
+                     f"(by {plain_line(item['actor'], 200)})")
+    lines += ["", "You receive this because you follow this area in Atalaya; "
+              "unfollow it on the alerts page."]
+    return "\n".join(lines) + "\n"
+
+
+def _send_email(smtp: SmtpConfig, item: Mapping[str, Any]) -> None:
+    """One plain-text message; header values are single lines (CR/LF cannot add headers)."""
+    msg = EmailMessage()
+    msg["Subject"] = plain_line(f"[Atalaya] {item['summary']}", SUBJECT_MAX)
+    msg["From"] = smtp.sender
+    msg["To"] = check_email(item["target"])
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(domain="atalaya.invalid")
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(_body(item), subtype="plain", charset="utf-8")
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
+        if smtp.starttls:
+            client.starttls(context=ssl.create_default_context())
+        if smtp.username:
+            client.login(smtp.username, smtp.password or "")
+        client.send_message(msg, from_addr=smtp.sender, to_addrs=[item["target"]])
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Treat a redirect as a failure: the receiver is the URL the user gave, nothing else."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def webhook_payload(item: Mapping[str, Any], *, at: datetime) -> bytes:
+    """Build the JSON body POSTed to a webhook (UTF-8)."""
+    doc = {"delivery_id": item["id"], "notification_id": item["notification_id"],
+           "kind": item["kind"], "alert_id": item["alert_id"], "user": item["user_name"],
+           "area": item["area_name"], "old_state": item["old_state"],
+           "new_state": item["new_state"], "actor": item["actor"], "summary": item["summary"],
+           "created_at": item["created_at"].isoformat(), "sent_at": at.isoformat()}
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def sign(body: bytes, secret: str) -> str:
+    """``sha256=<hex>`` HMAC of the body, as sent in ``X-Atalaya-Signature``."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def _post_webhook(item: Mapping[str, Any], *, secret: str | None, timeout: float,
+                  at: datetime) -> None:
+    url = check_webhook_url(item["target"])
+    body = webhook_payload(item, at=at)
+    headers = {"Content-Type": "application/json; charset=utf-8",
+               "User-Agent": "Atalaya-webhook/1", "X-Atalaya-Delivery": str(item["id"])}
+    if secret:
+        headers["X-Atalaya-Signature"] = sign(body, secret)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    opener = urllib.request.build_opener(_NoRedirect())
+    with opener.open(request, timeout=timeout) as response:  # 4xx/5xx raise HTTPError
+        response.read(1024)
+        if not 200 <= response.status < 300:
+            raise http.client.HTTPException(f"webhook answered HTTP {response.status}")

@@ -1,0 +1,372 @@
+"""Following areas: the inbox written with each change, and delivery by SMTP and webhook.
+
+SMTP is a real aiosmtpd server on 127.0.0.1 (a free port); the webhook receiver is
+``http.server`` in a thread on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default as default_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from shapely.geometry import box
+from sqlalchemy import select
+
+from geo.errors import SchemaError, StaleVersionError, TransitionError
+from geo.store import (
+    AlertChange,
+    SmtpConfig,
+    apply_changes,
+    deliver_pending,
+    get_alert,
+    inbox,
+    list_subscriptions,
+    mark_read,
+    merge_candidates,
+    subscribe,
+    unread_count,
+    unsubscribe,
+    update_alert,
+)
+from geo.store import tables as t
+from geo.store.engine import read_tx
+from geo.store.subscriptions import FIRST_RETRY_S, MAX_ATTEMPTS, webhook_secret_from_env
+from tests.store.conftest import candidates
+
+AREA = box(-75.0, -13.0, -74.0, -12.0)  # around the VRAEM, Peru
+INSIDE = {"lon": -74.5, "lat": -12.5}
+OUTSIDE = {"lon": -65.1, "lat": -16.9}  # Bolivia
+HOSTILE = '<script>alert(1)</script>\r\nBcc: evil@example.org\r\n\r\n<b>injected</b>'
+
+
+def _merge(store, *places: dict[str, float], reason: str = "1.0 km long, 25 m wide",
+           scene: str = "s1") -> list[int]:
+    """Merge one strip per place; return the created alert ids in the order of ``places``."""
+    rows = [{**p, "scene_id": scene, "date": "2024-05-01", "reason": reason} for p in places]
+    created = merge_candidates(store, candidates(rows)).created
+    at = {(round(a.centroid_lon, 3), round(a.centroid_lat, 3)): a.id
+          for a in (get_alert(store, i) for i in created)}
+    return [at[(round(p["lon"], 3), round(p["lat"], 3))] for p in places]
+
+
+def _deliveries(store) -> list[dict[str, Any]]:
+    with read_tx(store) as conn:
+        return [dict(r) for r in conn.execute(
+            select(t.deliveries).order_by(t.deliveries.c.id)).mappings()]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Sink:
+    """aiosmtpd handler keeping every envelope it receives."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[SmtpConfig, _Sink]]:
+    sink = _Sink()
+    port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpConfig(host="127.0.0.1", port=port, sender="atalaya@example.org",
+                         timeout_s=5.0), sink
+    finally:
+        controller.stop()
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes, str]]
+    status = 204
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((dict(self.headers.items()), body, self.path))
+        self.send_response(self.status)
+        if self.status in (301, 302, 307):
+            self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        """Keep the test output quiet."""
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, type[_Receiver]]]:
+    handler = type("Receiver", (_Receiver,), {"received": [], "status": 204})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# -- inbox ---------------------------------------------------------------------------------------
+
+def test_a_new_alert_inside_a_followed_area_reaches_the_inbox(store):
+    sub = subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA)
+    assert list_subscriptions(store, user="Ana") == [sub]
+    inside, outside = _merge(store, INSIDE, OUTSIDE)
+    got = inbox(store, "Ana")
+    assert [(n.alert_id, n.kind, n.area_name) for n in got] == [(inside, "new_alert", "VRAEM")]
+    assert f"#{inside}" in got[0].summary
+    assert "(PE)" in got[0].summary
+    assert unread_count(store, "Ana") == 1
+    assert inbox(store, "Luis") == []
+    assert _deliveries(store) == []  # no e-mail, no webhook: the inbox only
+    assert outside not in [n.alert_id for n in got]
+
+
+def test_a_state_change_reaches_followers_but_not_its_author(store):
+    (alert_id,) = _merge(store, INSIDE)
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA)
+    subscribe(store, user="Luis", area_name="Peru south", geometry=box(-76, -14, -73, -11))
+    alert = get_alert(store, alert_id)
+    update_alert(store, AlertChange(alert_id, alert.version, state="under_review"),
+                 actor="Luis")
+    (note,) = inbox(store, "Ana")
+    assert (note.kind, note.old_state, note.new_state, note.actor) == (
+        "state_change", "new", "under_review", "Luis")
+    assert "moved from new to under_review by Luis" in note.summary
+    assert inbox(store, "Luis") == []  # nobody is told about their own verdict
+    # A comment or an assignment is not a state change.
+    alert = get_alert(store, alert_id)
+    update_alert(store, AlertChange(alert_id, alert.version, assignee="Luis", comment="mine"),
+                 actor="Luis")
+    assert len(inbox(store, "Ana")) == 1
+
+
+def test_refused_or_rolled_back_changes_notify_nobody(store):
+    first, second = _merge(store, INSIDE, {"lon": -74.2, "lat": -12.2})
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA)
+    stale = get_alert(store, first).version
+    update_alert(store, AlertChange(first, stale, state="under_review"), actor="Luis")
+    assert len(inbox(store, "Ana")) == 1
+    with pytest.raises(StaleVersionError):
+        update_alert(store, AlertChange(first, stale, state="dismissed"), actor="Marta")
+    with pytest.raises(TransitionError):
+        update_alert(store, AlertChange(second, 1, state="destroyed"), actor="Marta")
+    # A batch whose second change fails rolls back the first one's notification too.
+    with pytest.raises(StaleVersionError):
+        apply_changes(store, [AlertChange(second, 1, state="dismissed"),
+                              AlertChange(first, stale, state="confirmed")], actor="Marta")
+    assert len(inbox(store, "Ana")) == 1
+    assert get_alert(store, second).state == "new"
+
+
+def test_mark_read_and_unsubscribe(store):
+    sub = subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA)
+    _merge(store, INSIDE, {"lon": -74.2, "lat": -12.2})
+    first, second = inbox(store, "Ana")
+    assert mark_read(store, "Luis", [first.id]) == 0  # not Luis's
+    assert mark_read(store, "Ana", [first.id]) == 1
+    assert [n.id for n in inbox(store, "Ana", unread_only=True)] == [second.id]
+    assert mark_read(store, "Ana") == 1
+    assert unread_count(store, "Ana") == 0
+    with pytest.raises(SchemaError):
+        unsubscribe(store, sub.id, user="Luis")
+    unsubscribe(store, sub.id, user="Ana")
+    assert list_subscriptions(store, user="Ana") == []
+    _merge(store, {"lon": -74.8, "lat": -12.8}, scene="s2")
+    assert len(inbox(store, "Ana")) == 2
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    pytest.param("email", "ana@example.org\r\nBcc: evil@example.org", id="crlf-email"),
+    pytest.param("email", "not an address", id="no-at"),
+    pytest.param("webhook_url", "file:///etc/passwd", id="file-url"),
+    pytest.param("webhook_url", "javascript:alert(1)", id="javascript-url"),
+    pytest.param("webhook_url", "http://exa mple.org/x", id="space-url"),
+    pytest.param("webhook_url", "http:///nohost", id="no-host"),
+])
+def test_bad_targets_are_refused_at_subscribe_time(store, field, value):
+    with pytest.raises(SchemaError):
+        subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, **{field: value})
+    assert list_subscriptions(store) == []
+
+
+def test_an_area_must_be_a_polygon_in_degrees(store):
+    with pytest.raises(SchemaError, match="degrees"):
+        subscribe(store, user="Ana", area_name="metres", geometry=box(500000, 8600000,
+                                                                        510000, 8610000))
+    with pytest.raises(SchemaError, match="Polygon"):
+        subscribe(store, user="Ana", area_name="line", geometry=AREA.exterior)
+
+
+# -- delivery ------------------------------------------------------------------------------------
+
+def test_an_email_arrives_with_the_right_subject_and_body(store, smtp_server):
+    smtp, sink = smtp_server
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org")
+    (alert_id,) = _merge(store, INSIDE)
+    report = deliver_pending(store, smtp=smtp)
+    assert len(report.sent) == 1
+    assert report.failed == []
+    (envelope,) = sink.envelopes
+    assert envelope.mail_from == "atalaya@example.org"
+    assert envelope.rcpt_tos == ["ana@example.org"]
+    msg = message_from_bytes(envelope.content, policy=default_policy)
+    assert msg["Subject"].startswith(f"[Atalaya] New runway alert #{alert_id} in VRAEM (PE)")
+    assert msg.get_content_type() == "text/plain"
+    body = msg.get_content()
+    assert f"Alert: #{alert_id}" in body
+    assert "Area you follow: VRAEM" in body
+    (row,) = _deliveries(store)
+    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("sent", 1, None)
+    assert deliver_pending(store, smtp=smtp).sent == []  # sent once, not again
+    assert len(sink.envelopes) == 1
+
+
+def test_hostile_text_cannot_add_headers_or_recipients(store, smtp_server):
+    smtp, sink = smtp_server
+    subscribe(store, user="Ana", area_name="VRAEM\r\nX-Evil: 1", geometry=AREA,
+              email="ana@example.org")
+    _merge(store, INSIDE, reason=HOSTILE)
+    assert deliver_pending(store, smtp=smtp).failed == []
+    (envelope,) = sink.envelopes
+    assert envelope.rcpt_tos == ["ana@example.org"]
+    msg = message_from_bytes(envelope.content, policy=default_policy)
+    assert msg["Bcc"] is None
+    assert msg["X-Evil"] is None
+    assert "\n" not in msg["Subject"]
+    assert "\r" not in msg["Subject"]
+    assert msg.get_content_type() == "text/plain"  # the <script> is text, never markup
+    assert not msg.is_multipart()
+    assert "<script>alert(1)</script> Bcc: evil@example.org <b>injected</b>" in msg.get_content()
+    headers = envelope.content.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    assert "\nBcc:" not in headers
+    assert "\nX-Evil:" not in headers
+
+
+def test_smtp_down_marks_failed_retries_later_and_never_blocks_a_verdict(store):
+    port = _free_port()  # nothing listens here yet
+    smtp = SmtpConfig(host="127.0.0.1", port=port, sender="atalaya@example.org", timeout_s=2)
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org")
+    (alert_id,) = _merge(store, INSIDE)
+    alert = get_alert(store, alert_id)
+    done = update_alert(store, AlertChange(alert_id, alert.version, state="under_review"),
+                        actor="Luis")
+    t0 = datetime.now(UTC)
+    report = deliver_pending(store, smtp=smtp, now=t0)  # does not raise
+    # The first e-mail finds the server down; the second is not tried, it waits as long.
+    assert report.sent == []
+    assert len(report.failed) == 1
+    assert len(report.put_off) == 1
+    assert get_alert(store, alert_id).state == "under_review" == done.state
+    first, second = _deliveries(store)
+    assert (first["status"], first["attempts"]) == ("failed", 1)
+    assert first["last_error"].startswith("unreachable: ConnectionRefusedError")
+    assert (second["status"], second["attempts"], second["last_error"]) == ("pending", 0, None)
+    retry_at = t0 + timedelta(seconds=FIRST_RETRY_S)
+    assert first["next_attempt_at"] == second["next_attempt_at"] == retry_at
+    # Not due yet: nothing is tried.
+    assert deliver_pending(store, smtp=smtp, now=t0 + timedelta(seconds=5)).failed == []
+    # The server comes up; the retry goes out.
+    sink = _Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        later = deliver_pending(store, smtp=smtp, now=t0 + timedelta(seconds=FIRST_RETRY_S + 1))
+    finally:
+        controller.stop()
+    assert len(later.sent) == 2
+    assert len(sink.envelopes) == 2
+    assert [(r["status"], r["attempts"]) for r in _deliveries(store)] == [("sent", 2),
+                                                                          ("sent", 1)]
+
+
+def test_failures_back_off_and_stop_after_max_attempts(store):
+    smtp = SmtpConfig(host="127.0.0.1", port=_free_port(), sender="a@example.org", timeout_s=2)
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org")
+    _merge(store, INSIDE)
+    at, waits = datetime.now(UTC), []
+    for _ in range(MAX_ATTEMPTS):
+        assert len(deliver_pending(store, smtp=smtp, now=at).failed) == 1
+        (row,) = _deliveries(store)
+        if row["next_attempt_at"] is None:
+            break
+        waits.append((row["next_attempt_at"] - at).total_seconds())
+        at = row["next_attempt_at"]
+    assert waits == [30, 60, 120, 240, 480, 960, 1920]
+    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("failed", 8, None)
+    assert deliver_pending(store, smtp=smtp, now=at + timedelta(days=1)).failed == []
+
+
+def test_a_time_budget_puts_the_rest_off(store, webhook):
+    url, receiver = webhook
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, webhook_url=url)
+    _merge(store, INSIDE, {"lon": -74.2, "lat": -12.2})
+    report = deliver_pending(store, smtp=None, budget_s=-1.0)  # already spent
+    assert (report.sent, report.failed, len(report.put_off)) == ([], [], 2)
+    assert receiver.received == []
+    assert len(deliver_pending(store, smtp=None).sent) == 2  # still due, sent next time
+
+
+def test_email_waits_while_no_smtp_server_is_configured(store, smtp_server):
+    smtp, _sink = smtp_server
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org")
+    _merge(store, INSIDE)
+    assert deliver_pending(store, smtp=None).sent == []
+    assert [r["status"] for r in _deliveries(store)] == ["pending"]
+    assert len(deliver_pending(store, smtp=smtp).sent) == 1
+
+
+def test_a_webhook_gets_the_json_and_its_signature(store, webhook, monkeypatch):
+    url, receiver = webhook
+    monkeypatch.setenv("ATALAYA_WEBHOOK_SECRET", "s3cret")
+    secret = webhook_secret_from_env()
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, webhook_url=url)
+    (alert_id,) = _merge(store, INSIDE, reason=HOSTILE)
+    report = deliver_pending(store, smtp=None, webhook_secret=secret, http_timeout=5)
+    assert len(report.sent) == 1
+    ((headers, body, path),) = receiver.received
+    assert path == "/hook"
+    doc = json.loads(body)
+    assert (doc["kind"], doc["alert_id"], doc["user"], doc["area"]) == (
+        "new_alert", alert_id, "Ana", "VRAEM")
+    assert "\n" not in doc["summary"]
+    assert "<script>" in doc["summary"]
+    expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert headers["X-Atalaya-Signature"] == f"sha256={expected}"
+    assert headers["X-Atalaya-Delivery"] == str(doc["delivery_id"])
+    assert headers["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("status", [500, 302], ids=["server-error", "redirect"])
+def test_a_webhook_error_or_redirect_is_a_failed_try(store, webhook, status):
+    url, receiver = webhook
+    receiver.status = status
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, webhook_url=url)
+    _merge(store, INSIDE)
+    report = deliver_pending(store, smtp=None, http_timeout=5)
+    assert report.sent == []
+    assert len(report.failed) == 1
+    (row,) = _deliveries(store)
+    assert (row["status"], row["attempts"]) == ("failed", 1)
+    assert str(status) in row["last_error"]
+    assert len(receiver.received) == 1  # the redirect was not followed
