@@ -35,7 +35,6 @@ from geo.filters import (
     events_at,
     filter_aerodromes,
     filter_candidates,
-    filter_events,
     filter_routes,
     filter_scenes,
     view_bounds,
@@ -271,7 +270,8 @@ def render_map_and_tables(data_dir: Path, world: World, filters: Filters, displa
     bounds = _reported_bounds(out.get("bounds")) if st.session_state[state.FOLLOW_VIEW] else None
     shown = _in_view(layers, bounds)
     render_figures(world, shown, t)
-    render_charts(data_dir, shown, filters if bounds is None else None, t)
+    whole = bounds is None or shown["events"] is layers["events"]
+    render_charts(data_dir, shown, filters if whole else None, t)
     render_tables(shown, t)
 
 
@@ -294,17 +294,45 @@ def _padded(bounds: tuple[float, float, float, float] | None,
     return (lon0 - dx, max(-90.0, lat0 - dy), lon1 + dx, min(90.0, lat1 + dy))
 
 
+#: Event columns the figures and charts read (the table reads every column of few rows).
+_CHART_COLUMNS = ("event_id", "occurred_at", "event_type", "country", "commodity")
+
+
 def _in_view(layers: dict[str, gpd.GeoDataFrame],
              bounds: tuple[float, float, float, float] | None) -> dict[str, gpd.GeoDataFrame]:
-    """Narrow the filtered layers to the map view (not cached: a bounding box is cheap)."""
+    """Narrow the filtered layers to the map view (not cached: a bounding box is cheap).
+
+    Events are tested on coordinate arrays kept per filtered frame. When the view holds them
+    all the frame itself is returned; otherwise ``events`` holds only the columns the charts
+    read and ``events_recent`` the most recent rows in view with every column, for the table
+    (copying half a million rows with their descriptions took longer than the rest of a pan).
+    """
     if bounds is None:
         return layers
     view = Filters(bounds=bounds)
-    return {"events": filter_events(layers["events"], view),
-            "routes": filter_routes(layers["routes"], view),
-            "candidates": filter_candidates(layers["candidates"], view),
-            "aerodromes": filter_aerodromes(layers["aerodromes"], view),
-            "scenes": filter_scenes(layers["scenes"], view)}
+    events = layers["events"]
+    x, y = _memo(_XY, events, lambda: (shapely.get_x(events.geometry.to_numpy()),
+                                       shapely.get_y(events.geometry.to_numpy())), size=4)
+    lon0, lat0, lon1, lat1 = bounds
+    inside = (x >= lon0) & (x <= lon1) & (y >= lat0) & (y <= lat1)
+    out = {"routes": filter_routes(layers["routes"], view),
+           "candidates": filter_candidates(layers["candidates"], view),
+           "aerodromes": filter_aerodromes(layers["aerodromes"], view),
+           "scenes": filter_scenes(layers["scenes"], view)}
+    if inside.all():
+        return {**out, "events": events}
+    columns = [events.columns.get_loc(c) for c in _CHART_COLUMNS if c in events.columns]
+    recent = _memo(_RECENT, events, lambda: _newest_first(events["occurred_at"]), size=4)
+    return {**out, "events": events.iloc[np.flatnonzero(inside), columns],
+            "events_recent": events.iloc[recent[inside[recent]][:TABLE_ROWS]]}
+
+
+def _newest_first(when: pd.Series) -> np.ndarray:
+    """Row positions from the most recent event to the oldest (undated ones last)."""
+    key = when.to_numpy().astype("datetime64[ms]")
+    ticks = np.where(np.isnat(key), np.iinfo(np.int64).min, key.astype(np.int64))
+    order: np.ndarray = np.argsort(ticks, kind="stable")[::-1]
+    return order
 
 
 def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Filters,
@@ -362,22 +390,35 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
     return out
 
 
-# Filtered layers come from a shared cache: the same frame object on every rerun. Its key is
-# kept with it (the reference keeps the id from being reused), so a pan hashes nothing.
-_ROW_KEYS: OrderedDict[int, tuple[pd.DataFrame, tuple[int, str]]] = OrderedDict()
+# Filtered layers come from a shared cache: the same frame object on every rerun. What is
+# derived from one is kept with it (the reference keeps its id from being reused), so a pan
+# neither hashes nor sorts a million rows again.
+_Memo = OrderedDict[tuple[int, str], tuple[pd.DataFrame, Any]]
+_ROW_KEYS: _Memo = OrderedDict()
+_XY: _Memo = OrderedDict()
+_RECENT: _Memo = OrderedDict()
+_TABLES: _Memo = OrderedDict()
+
+
+def _memo(memo: _Memo, frame: pd.DataFrame, make: Any, tag: str = "", size: int = 16) -> Any:
+    """Return ``make()`` computed once per frame object (and ``tag``), kept in ``memo``."""
+    known = memo.get((id(frame), tag))
+    if known is not None and known[0] is frame:
+        return known[1]
+    value = make()
+    memo[(id(frame), tag)] = (frame, value)
+    while len(memo) > size:
+        memo.popitem(last=False)
+    return value
 
 
 def _rows_key(frame: pd.DataFrame) -> tuple[int, str]:
     """Name the rows and values of a small frame (filtered layer, aggregated cells)."""
-    known = _ROW_KEYS.get(id(frame))
-    if known is not None and known[0] is frame:
-        return known[1]
-    values = pd.util.hash_pandas_object(frame.drop(columns="geometry", errors="ignore"),
-                                        index=True)
-    key = len(frame), hashlib.sha1(values.to_numpy().tobytes()).hexdigest()
-    _ROW_KEYS[id(frame)] = (frame, key)
-    while len(_ROW_KEYS) > 64:
-        _ROW_KEYS.popitem(last=False)
+    def make() -> tuple[int, str]:
+        values = pd.util.hash_pandas_object(frame.drop(columns="geometry", errors="ignore"),
+                                            index=True)
+        return len(frame), hashlib.sha1(values.to_numpy().tobytes()).hexdigest()
+    key: tuple[int, str] = _memo(_ROW_KEYS, frame, make, size=64)
     return key
 
 
@@ -437,7 +478,8 @@ def _top_chart(series: pd.Series, names: dict[str, str], t: Translator) -> Any:
     """Horizontal bars of the ten most frequent values, largest first (altair, bundled)."""
     import altair as alt
 
-    counts = series.astype("string").value_counts().head(10)
+    counts = series.value_counts()  # categorical: no string conversion of every row
+    counts = counts[counts > 0].head(10)
     frame = pd.DataFrame({"name": [names.get(str(k), str(k)) for k in counts.index],
                           "n": counts.to_numpy()})
     return alt.Chart(frame, height=260).mark_bar().encode(
@@ -557,7 +599,9 @@ def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
         st.caption(t("The most recent {shown} of {total} matching events; select a row to go "
                      "there on the map.").format(shown=t.number(min(len(events), TABLE_ROWS)),
                                                   total=t.number(len(events))))
-        _pickable(_table(events, t), key=state.EVENTS_TABLE, id_column="event_id", zoom=12)
+        rows = shown.get("events_recent", events)
+        table = _memo(_TABLES, rows, lambda: _table(rows, t), tag=t.language, size=2)
+        _pickable(table, key=state.EVENTS_TABLE, id_column="event_id", zoom=12)
     with tabs[1]:
         st.caption(t("Highest score first; select a row to go there on the map."))
         _pickable(_candidates_table(candidates, t), key=state.CANDIDATES_TABLE,

@@ -110,3 +110,28 @@ def test_clusters_keep_every_event_once(n, seed, zoom, cap, windowed):
     if len(clusters):  # a cluster sits among its members (mean of their positions)
         assert clusters["lon"].between(x[inside].min() - 1e-6, x[inside].max() + 1e-6).all()
         assert set(clusters["event_type"]) <= set(types[inside])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 2000)),
+                          st.one_of(st.none(), st.sampled_from(["seizure", "incident",
+                                                                "unknown"]))),
+                min_size=1, max_size=40))
+def test_monthly_counts_match_a_plain_groupby(rows: list[tuple[int | None, str | None]]) -> None:
+    """Every dated event is counted once, in its month and under its type (missing: unknown)."""
+    start = pd.Timestamp("2020-01-01", tz="UTC")
+    when = pd.Series([None if d is None else start + pd.Timedelta(days=d) for d, _ in rows],
+                     dtype="datetime64[ns, UTC]")
+    types = pd.Series([k for _, k in rows], dtype="category")
+    table = monthly_counts(pd.DataFrame({"occurred_at": when, "event_type": types}))
+    dated = when.notna()
+    assert int(table.to_numpy().sum()) == int(dated.sum())
+    expected = (pd.DataFrame({"m": when[dated].dt.tz_localize(None).dt.to_period("M"),
+                              "k": types[dated].astype("string").fillna("unknown")})
+                .groupby(["m", "k"]).size())
+    for (month, key), n in expected.items():
+        assert table.loc[month.to_timestamp(), key] == n
+    if len(table):
+        assert list(table.columns) == sorted(table.columns)
+        assert (table.index.to_period("M") == pd.period_range(table.index[0], periods=len(table),
+                                                              freq="M")).all()
