@@ -44,6 +44,8 @@ def read_areas(data_dir: Path) -> gpd.GeoDataFrame:
     if driver != "GeoJSON":
         raise SchemaError(f"{path.name}: GDAL reads it as {driver!r}; expected GeoJSON")
     gdf = gpd.read_file(path, engine="pyogrio")
+    if gdf.empty:  # every area deleted: GDAL reads no columns from an empty collection
+        return empty_layer(AREAS)
     return validate_layer(gdf, AREAS, source=path.name)
 
 

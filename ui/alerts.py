@@ -35,6 +35,7 @@ from streamlit_folium import st_folium
 from geo.areas import read_areas
 from geo.errors import AtalayaError
 from geo.i18n import Translator
+from geo.imagechips import scene_refs
 from geo.store import (
     ALERT_STATES,
     Alert,
@@ -67,6 +68,8 @@ from layers.basemap import build_offline_basemap
 from layers.candidates import CANDIDATE_COLORS
 from ui import state
 from ui.cache import get_settings, load_world
+from ui.chips import render_chips
+from ui.field_package import render_field_package
 from ui.labels import map_labels
 from ui.sidebar import current_translator
 
@@ -377,6 +380,8 @@ def render_queue(store: Store, t: Translator) -> None:
         st.rerun()
     st_folium(_queue_map(shown, names, query["area"]), key=state.QUEUE_MAP, height=420,
               use_container_width=True, returned_objects=[])
+    with st.expander(t("Field package"), icon=":material/package_2:"):
+        render_field_package(store, t, str(st.session_state.get(state.REVIEWER, "")).strip())
 
 
 # -- one alert -----------------------------------------------------------------------------------
@@ -464,6 +469,13 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     _text_rows(_facts(alert, t))
 
     who = str(ss.get(state.REVIEWER, "")).strip()
+    try:
+        world = load_world(get_settings().data_dir)
+        scenes = scene_refs(world["scenes"], world.data_dir)
+    except AtalayaError as err:
+        st.error(str(err))
+    else:
+        render_chips(store, alert, t, scenes=scenes, user=who)
     st.markdown("**" + t("Verdict") + "**")
     if not who:
         st.warning(t("Type your name in the sidebar to give a verdict or a comment."))

@@ -23,6 +23,8 @@ def review_app(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     for item in small_world.iterdir():
         if item.is_file() and not item.name.startswith("atalaya.sqlite3"):
             shutil.copy(item, world / item.name)
+        elif item.is_dir() and item.name == "scenes":  # the alert page cuts chips from them
+            shutil.copytree(item, world / item.name)
     running = start_app(world, world / "streamlit.log", {"ATALAYA_DATABASE_URL": ""})
     yield running
     stop_app(running)

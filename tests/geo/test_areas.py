@@ -24,6 +24,8 @@ def test_save_reload_replace_and_delete(tmp_path):
     left = delete_area(tmp_path, replaced["area_id"].iloc[0])
     assert len(left) == 1
     assert [p.name for p in tmp_path.iterdir()] == [AREAS_FILE]  # no temporary file left
+    assert delete_area(tmp_path, left["area_id"].iloc[0]).empty
+    assert read_areas(tmp_path).empty  # the last one deleted: read back as no area, no error
 
 
 def test_hostile_names_are_kept_as_text(tmp_path):
