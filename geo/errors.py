@@ -61,3 +61,7 @@ class TransitionError(AtalayaError, ValueError):
 
 class AlertNotFoundError(AtalayaError, LookupError):
     """No alert has the given identifier."""
+
+
+class ExportError(AtalayaError, ValueError):
+    """A snapshot cannot be written: unknown format or layer, unsafe path, missing tool."""

@@ -61,7 +61,21 @@ VENDOR_FILES: tuple[tuple[str, str], ...] = (
     ("leaflet-draw/dist/leaflet.draw.css", "leaflet-draw/dist/leaflet.draw.css"),
     ("leaflet-draw/dist/images/", "leaflet-draw/dist/images/"),
     ("leaflet.heat/dist/leaflet-heat.js", "leaflet.heat/dist/leaflet-heat.js"),
+    ("leaflet-side-by-side/layout.css", "leaflet-side-by-side/layout.css"),
+    ("leaflet-side-by-side/range.css", "leaflet-side-by-side/range.css"),
+    ("leaflet-side-by-side/range-icon.png", "leaflet-side-by-side/range-icon.png"),
+    ("leaflet-side-by-side/LICENSE", "leaflet-side-by-side/LICENSE"),
 )
+
+#: leaflet-side-by-side ships only its CommonJS source (its own build needs browserify); these
+#: are the only lines that are not plain browser JavaScript, and what replaces each.
+SIDE_BY_SIDE_SOURCE = "leaflet-side-by-side/index.js"
+SIDE_BY_SIDE_BUILD = "leaflet-side-by-side/leaflet-side-by-side.js"
+_SIDE_BY_SIDE_SHIMS = {
+    "var L = require('leaflet')": "var L = window.L",
+    "require('./layout.css')": "// layout.css is linked by the page",
+    "require('./range.css')": "// range.css is linked by the page",
+}
 
 #: Natural Earth 1:50m detail for the Americas (lon_min, lat_min, lon_max, lat_max): the
 #: region of interest (-130..-20, -60..40) plus a margin that ends at sea on the east side.
@@ -114,6 +128,27 @@ def copy_vendor(node_modules: Path, vendor: Path, report: Report) -> None:
                 report.write(vendor / dst / f.relative_to(source), f.read_bytes())
         else:
             report.write(vendor / dst, source.read_bytes())
+
+
+def build_side_by_side(node_modules: Path, vendor: Path, report: Report) -> None:
+    """Write the browser build of leaflet-side-by-side (what its ``npm run build`` makes).
+
+    The CommonJS source becomes a plain script: ``require('leaflet')`` is the global ``L``
+    (loaded before it), the stylesheets are linked by the page instead of injected, and the
+    whole runs in a function with its own ``module`` object. Any other ``require`` means an
+    unknown version: refused rather than shipped broken.
+    """
+    text = (node_modules / SIDE_BY_SIDE_SOURCE).read_text("utf-8")
+    for line, shim in _SIDE_BY_SIDE_SHIMS.items():
+        if line not in text:
+            raise AssetError(f"{SIDE_BY_SIDE_SOURCE} lacks {line!r}: not the pinned 2.2.0?")
+        text = text.replace(line, shim)
+    if "require(" in text:
+        raise AssetError(f"{SIDE_BY_SIDE_SOURCE} requires modules the shim does not know")
+    script = ("/* leaflet-side-by-side 2.2.0 (MIT, Gregor MacLennan / Digital Democracy), "
+              "browser build by tools/install_assets.py */\n(function () {\nvar module = "
+              "{exports: {}};\n" + text + "\n})();\n")
+    report.write(vendor / SIDE_BY_SIDE_BUILD, script.encode("utf-8"))
 
 
 def rotate_css() -> bytes:
@@ -226,6 +261,7 @@ def install(node_modules: Path, static: Path) -> Report:
     report = Report()
     vendor = static / "vendor"
     copy_vendor(node_modules, vendor, report)
+    build_side_by_side(node_modules, vendor, report)
     copy_folium_templates(vendor, report)
     _check_local_assets(vendor)
     build_basemap(node_modules, static / "basemap", report)

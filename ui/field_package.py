@@ -69,7 +69,6 @@ def _state_names(t: Translator) -> dict[str, str]:
 def render_field_package(store: Store, t: Translator, reviewer: str) -> None:
     """Show the field package panel: export for a team, import what the team sent back."""
     who = (reviewer or "").strip()
-    st.subheader(t("Field package"))
     if not who:
         st.warning(t("Type your name in the sidebar to export or import a field package."))
     with st.container(border=True):

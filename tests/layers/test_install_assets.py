@@ -30,6 +30,7 @@ def test_every_localized_url_has_a_file(installed: Path) -> None:
     "leaflet-draw/dist/images/spritesheet.svg",
     "leaflet.awesome-markers/dist/images/markers-soft.png",
     "fontawesome-free/webfonts/fa-solid-900.woff2",
+    "leaflet-side-by-side/range-icon.png",
 ])
 def test_files_referenced_by_stylesheets_are_copied(installed: Path, rel: str) -> None:
     assert (installed / "vendor" / rel).is_file()
@@ -58,3 +59,13 @@ def test_missing_node_modules_says_run_npm_ci(tmp_path: Path,
         install(tmp_path / "node_modules", tmp_path / "static")
     assert main(["--node-modules", str(tmp_path / "nm"), "--static", str(tmp_path / "s")]) == 2
     assert "npm ci" in capsys.readouterr().err
+
+
+def test_side_by_side_is_built_for_the_browser(installed: Path) -> None:
+    vendor = installed / "vendor" / "leaflet-side-by-side"
+    script = (vendor / "leaflet-side-by-side.js").read_text("utf-8")
+    assert "require(" not in script
+    assert "var L = window.L" in script
+    assert "L.control.sideBySide" in script
+    for name in ("layout.css", "range.css", "range-icon.png", "LICENSE"):
+        assert (vendor / name).is_file(), name
