@@ -1,0 +1,74 @@
+"""The imagery page under Streamlit's test harness (no browser): list, combos, compare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from geo.sample.scenes import SceneSpec
+from geo.sample.world import generate_world
+from tests.conftest import ROOT
+from ui import state
+
+
+@pytest.fixture(scope="module")
+def scene_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("imagery_world")
+    generate_world(out, seed=5, n_events=100, n_candidates=5, scene_spec=SceneSpec(size_px=600))
+    return out
+
+
+def _page() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path.cwd()))
+    import streamlit as st
+
+    from ui.imagery import render_imagery
+
+    st.session_state.setdefault("language", "en")
+    render_imagery()
+
+
+@pytest.fixture
+def app(scene_world: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(scene_world))
+    at = AppTest.from_function(_page, default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_lists_both_dates_and_offers_every_combination(app: AppTest) -> None:
+    assert len(app.dataframe[0].value) == 2
+    assert app.radio(key=state.IMAGERY_COMBO).options == [
+        "True colour", "False colour (near infrared)", "SWIR (SWIR1, near infrared, red)",
+        "NDVI (vegetation)"]
+    assert app.selectbox(key=state.IMAGERY_OTHER).disabled  # until compare is on
+
+
+@pytest.mark.parametrize("combo", ["NDVI (vegetation)", "SWIR (SWIR1, near infrared, red)"])
+def test_band_combinations_render(app: AppTest, combo: str) -> None:
+    app.radio(key=state.IMAGERY_COMBO).set_value(combo).run()
+    assert not app.exception
+    assert not app.error
+
+
+def test_compare_mode_names_both_dates(app: AppTest) -> None:
+    app.toggle(key=state.IMAGERY_COMPARE).set_value(True).run()
+    assert not app.exception
+    assert any("Left:" in c.value and "Right:" in c.value for c in app.caption)
+
+
+def test_dates_that_match_no_scene_say_so(app: AppTest) -> None:
+    from datetime import timedelta
+
+    last = app.date_input(key=state.IMAGERY_DATES).value[1]
+    app.date_input(key=state.IMAGERY_DATES).set_value((last + timedelta(days=1),
+                                                      last + timedelta(days=9))).run()
+    assert not app.exception
+    assert any("No scene matches" in i.value for i in app.info)
