@@ -52,6 +52,7 @@ from ui.cache import (
     load_world,
     monthly_series,
 )
+from ui.export import render_export_panel
 from ui.filters import data_months, load_widgets_from, render_filters
 from ui.labels import map_labels
 from ui.mapview import render_base, render_groups, show_map
@@ -273,6 +274,9 @@ def render_map_and_tables(data_dir: Path, world: World, filters: Filters, displa
     whole = bounds is None or shown["events"] is layers["events"]
     render_charts(data_dir, shown, filters if whole else None, t)
     render_tables(shown, t)
+    with st.expander(t("Snapshot for planners"), icon=":material/ios_share:"):
+        render_export_panel(data_dir, filters, _reported_bounds(out.get("bounds")), t,
+                            str(st.session_state.get(state.REVIEWER, "")), heading=False)
 
 
 def _reported_bounds(reported: Any) -> tuple[float, float, float, float] | None:

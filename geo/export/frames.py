@@ -1,0 +1,70 @@
+"""The layers of a snapshot: the world narrowed by the spec, ready for writers.
+
+Every writer gets the same frames, so every format holds the same rows and values: filtered
+with the explorer's own ``filter_*`` functions, index reset, categorical and string columns as
+plain Python text, times timezone-aware UTC, geometry in EPSG:4326.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.errors import CRSError
+from geo.export.spec import SnapshotSpec
+from geo.filters import (
+    Filters,
+    filter_aerodromes,
+    filter_candidates,
+    filter_events,
+    filter_routes,
+    filter_scenes,
+)
+from geo.world import World, read_world
+
+__all__ = ["FILTERS", "prepare_frame", "read_snapshot_layers", "snapshot_layers"]
+
+FILTERS: Mapping[str, Callable[[gpd.GeoDataFrame, Filters], gpd.GeoDataFrame]] = {
+    "events": filter_events,
+    "routes": filter_routes,
+    "candidates": filter_candidates,
+    "aerodromes": filter_aerodromes,
+    "scenes": filter_scenes,
+}
+
+
+def prepare_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return a copy fit for every writer: plain text columns, UTC times, EPSG:4326, 0..n-1.
+
+    Raises
+    ------
+    CRSError
+        When the layer is not in EPSG:4326 (never reprojected silently).
+    """
+    if gdf.crs is None or gdf.crs.to_epsg() != 4326:
+        raise CRSError(f"a snapshot layer must be in EPSG:4326, got {gdf.crs}")
+    out = gdf.reset_index(drop=True).copy()
+    for name in out.columns:
+        if name == out.geometry.name:
+            continue
+        col = out[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            out[name] = col.dt.tz_convert("UTC")
+        elif isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(col):
+            out[name] = pd.Series([None if pd.isna(v) else str(v) for v in col],
+                                  index=out.index, dtype=object)
+    return out
+
+
+def snapshot_layers(world: World, spec: SnapshotSpec) -> dict[str, gpd.GeoDataFrame]:
+    """Return each chosen layer of ``world`` narrowed by the spec's filters and extent."""
+    filters = spec.effective_filters
+    return {name: prepare_frame(FILTERS[name](world[name], filters)) for name in spec.layers}
+
+
+def read_snapshot_layers(data_dir: Path, spec: SnapshotSpec) -> dict[str, gpd.GeoDataFrame]:
+    """Read the data folder (validated) and return :func:`snapshot_layers`."""
+    return snapshot_layers(read_world(data_dir), spec)

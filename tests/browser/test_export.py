@@ -1,0 +1,135 @@
+"""Snapshots in a real headless Chromium: the standalone HTML offline, the PNG and the PDF.
+
+The HTML is opened from a ``file:`` URL with every other request aborted (and recorded); the
+PNG and PDF are made by the command line in a subprocess (Playwright's sync API cannot start
+a second browser in the process that holds the session's one).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from geo.export import SnapshotSpec, make_snapshot, verify_snapshot
+from tests.browser.conftest import ARTIFACTS
+from tests.conftest import ROOT, require
+from tests.export.world import PETEN, write_tiny_world
+
+pytestmark = pytest.mark.browser
+
+DESCRIBE = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  let features = 0;
+  map.eachLayer(l => { if (l.feature) features += 1; });
+  const events = document.querySelector('canvas[data-atalaya-layer="events"]');
+  return {
+    overlays: [...document.querySelectorAll('.leaflet-control-layers-overlays label')]
+      .map(l => l.textContent.trim()),
+    features, eventsDrawn: events ? Number(events.dataset.drawn || 0) : -1,
+    legends: document.querySelectorAll('.atalaya-legend').length,
+    basemap: map.getContainer().getAttribute('data-atalaya-basemap'),
+    scale: document.querySelectorAll('.leaflet-control-scale').length,
+    title: document.getElementById('atalaya-title').textContent,
+    marking: document.getElementById('atalaya-marking-bottom').textContent};
+}"""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_world(tmp_path_factory.mktemp("tiny-world"))
+
+
+def test_standalone_html_shows_every_layer_with_the_network_blocked(browser, world, tmp_path):
+    m = make_snapshot(world, SnapshotSpec(formats=("html",), title=f"Snapshot {PETEN}"),
+                      tmp_path)
+    page_path = tmp_path / m.files[0].name
+    url = page_path.as_uri()
+    seen: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.on("request", lambda r: seen.append(r.url))
+    context.route("**/*", lambda r: r.continue_() if r.request.url == url else r.abort())
+    try:
+        page = context.new_page()
+        page.goto(url, wait_until="load")
+        page.wait_for_function(
+            "() => { const c = document.querySelector('canvas[data-atalaya-layer=\"events\"]');"
+            " const box = document.querySelector('.leaflet-container');"
+            " return c && Number(c.dataset.drawn) > 0"
+            " && box.getAttribute('data-atalaya-basemap') === 'loaded'; }", timeout=60_000)
+        state = page.evaluate(DESCRIBE)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "export-standalone-html.png"))
+    finally:
+        context.close()
+    others = [u for u in seen if u != url and not u.startswith(("data:", "blob:", "about:"))]
+    assert others == [], f"the standalone page asked for {others}"
+    assert state["eventsDrawn"] == 8
+    assert state["basemap"] == "loaded"  # land and borders from the inlined data
+    for name in ("Events", "Trafficking routes", "Runway candidates", "Registered aerodromes"):
+        assert name in state["overlays"]
+    assert state["features"] > 5  # routes, candidate, aerodromes and land polygons
+    assert state["legends"] == 2
+    assert state["scale"] == 1
+    assert PETEN in state["title"]
+    assert state["marking"] == "UNCLASSIFIED // FOR OFFICIAL USE"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "geo.export", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_png_and_pdf_briefing_from_the_command_line(world, tmp_path):
+    require(shutil.which("pdftotext") is not None and shutil.which("pdftoppm") is not None,
+            "poppler-utils is not installed (apt-get install poppler-utils)")
+    out = tmp_path / "snap"
+    done = _cli("--data", str(world), "--out", str(out), "--formats", "png,pdf",
+                "--since", "2023-01-01", "--until", "2024-12-31", "--types",
+                "seizure,incident", "--title", f"Briefing {PETEN}", "--width", "1000",
+                "--height", "700", "--dpi", "192", "--marking", "SECRET // REL TO PARTNERS",
+                "--user", "ana")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    assert manifest["failed"] == {}
+    assert verify_snapshot(out) == []
+    files = {f["format"]: out / f["name"] for f in manifest["files"]}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(files["png"], ARTIFACTS / "export-map.png")
+    shutil.copy(files["pdf"], ARTIFACTS / "export-briefing.pdf")
+
+    image = Image.open(files["png"]).convert("RGB")
+    assert image.size == (2000, 1400)  # 192 dpi: two device pixels per CSS pixel
+    pixels = np.asarray(image, dtype=float)
+    assert pixels.std() > 20  # not blank: sea, land, borders, symbols
+    drawn = manifest["notes"]["png_render"]
+    assert drawn["legends"] == 2
+    assert drawn["events_drawn"] == 4  # e1, e4 (2024), e5 and e6: seizures and incidents
+    assert drawn["basemap"] == "loaded"
+
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(files["pdf"]), str(tmp_path / "page")],
+                   check=True, timeout=120)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) >= 1
+    assert np.asarray(Image.open(pages[0]).convert("L"), dtype=float).std() > 10
+    text = subprocess.run(["pdftotext", "-layout", str(files["pdf"]), "-"], check=True,
+                          capture_output=True, text=True, timeout=120).stdout
+    assert f"Briefing {PETEN}" in text
+    assert "Time window: 2023-01-01 to 2024-12-31" in text
+    assert "Event types: Incident, Seizure" in text
+    assert "Features per layer" in text
+    assert "Events by type" in text
+    assert text.count("SECRET // REL TO PARTNERS") >= 2 * len(pages)
+    for n in range(1, len(pages) + 1):
+        assert re.search(rf"\b{n}\s*/\s*{len(pages)}\b", text), f"page number {n} missing"
+    counts = dict(re.findall(r"^(Events|Trafficking routes|Runway candidates|Registered "
+                             r"aerodromes)\s+(\d+)\b", text, flags=re.MULTILINE))
+    assert counts == {"Events": "4", "Trafficking routes": "2", "Runway candidates": "1",
+                      "Registered aerodromes": "3"}

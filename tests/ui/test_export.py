@@ -1,0 +1,98 @@
+"""The export panel under Streamlit's test harness (tiny world, vector formats, no browser)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from geo.export import list_snapshots
+from tests.conftest import ROOT
+from tests.export.world import write_tiny_world
+from ui import export as panel
+
+SCRIPT = """
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from geo.filters import Filters
+from geo.i18n import Translator
+from ui.export import render_export_panel
+
+bounds = os.environ.get("EXPORT_TEST_BOUNDS")
+render_export_panel(Path(os.environ["EXPORT_TEST_DATA"]),
+                    Filters(start=datetime(2023, 1, 1, tzinfo=UTC), event_types=["seizure"]),
+                    tuple(float(v) for v in bounds.split(",")) if bounds else None,
+                    Translator(os.environ.get("EXPORT_TEST_LANG", "en")),
+                    os.environ.get("EXPORT_TEST_USER", "ana"))
+"""
+
+
+@pytest.fixture
+def data(tmp_path):
+    return write_tiny_world(tmp_path / "data")
+
+
+def _app(monkeypatch, data, **env: str) -> AppTest:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("EXPORT_TEST_DATA", str(data))
+    for key, value in env.items():
+        monkeypatch.setenv(f"EXPORT_TEST_{key.upper()}", value)
+    at = AppTest.from_string(SCRIPT, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_panel_makes_a_snapshot_of_the_view_and_lists_it(monkeypatch, data):
+    at = _app(monkeypatch, data, bounds="-82,-35,-34,13")
+    assert at.toggle(key=panel.USE_VIEW).value is True
+    at.multiselect(key=panel.FORMATS_KEY).set_value(["gpkg", "csv"]).run()
+    at.text_input(key=panel.TITLE).set_value("Briefing Petén").run()
+    summary = " ".join(m.value for m in at.markdown)
+    assert "Event types: Seizure" in summary
+    assert "Map extent: 82.0000°W" in summary.replace("\\", "")
+    at.button(key=panel.BUILD).click().run()
+    assert not at.exception
+    assert "Snapshot made: 5 files." in at.success[0].value  # a GeoPackage, a CSV per layer
+    [made] = list_snapshots(data)
+    assert made.title == "Briefing Petén"
+    assert made.created_by == "ana"
+    assert made.counts["events"] == 3  # seizures since 2023 inside the view: e1, e4 and e6
+    assert made.spec["bbox"] == [-82.0, -35.0, -34.0, 13.0]
+    assert at.selectbox(key=panel.HISTORY).value == made.snapshot_id
+    assert any("Every file matches" in c.value for c in at.caption)
+
+
+def test_a_snapshot_needs_a_name(monkeypatch, data):
+    at = _app(monkeypatch, data, user="")
+    assert at.button(key=panel.BUILD).disabled
+    assert at.toggle(key=panel.USE_VIEW).value is False  # no bounds reported
+    at.text_input(key=panel.USER).set_value("Rosa").run()
+    assert not at.button(key=panel.BUILD).disabled
+    at.multiselect(key=panel.FORMATS_KEY).set_value(["csv"]).run()
+    at.button(key=panel.BUILD).click().run()
+    assert [m.created_by for m in list_snapshots(data)] == ["Rosa"]
+
+
+def test_history_zip_holds_the_manifest_and_the_files(monkeypatch, data):
+    at = _app(monkeypatch, data)
+    at.multiselect(key=panel.FORMATS_KEY).set_value(["geojson"]).run()
+    at.button(key=panel.BUILD).click().run()
+    [made] = list_snapshots(data)
+    with zipfile.ZipFile(io.BytesIO(panel.zip_snapshot(made))) as zf:
+        assert sorted(zf.namelist()) == sorted(["manifest.json", *(f.name for f in made.files)])
+    assert made.folder is not None
+    first = made.folder / made.files[0].name
+    first.write_bytes(first.read_bytes() + b"x")
+    at.run()
+    assert any("changed since it was made" in e.value for e in at.error)
+
+
+def test_panel_runs_in_spanish_with_translated_map_words(monkeypatch, data):
+    at = _app(monkeypatch, data, lang="es")
+    summary = " ".join(m.value for m in at.markdown)
+    assert "Incautación" in summary  # the event type, from the map's Spanish labels

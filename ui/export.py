@@ -1,0 +1,235 @@
+"""Export panel: take the current view to a briefing, another GIS or a partner agency.
+
+The panel builds a snapshot (``geo.export``) of what the explorer shows: its filters, the area
+of interest and, unless unticked, the map's extent; in the formats chosen (GeoPackage, zipped
+GeoJSON, KML/KMZ, CSV, zipped Shapefile, standalone HTML, PNG, PDF briefing), with the title
+and classification marking typed here. Each snapshot is kept in the data folder's history
+(``<data>/snapshots``) and can be downloaded again, checked against its manifest, or reopened
+in the explorer (a link carrying its filters and view).
+
+The explorer calls :func:`render_export_panel` with the filters and the bounds the map
+reports; nothing here reads or changes the explorer's own widgets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from geo.errors import AtalayaError
+from geo.export import (
+    DEFAULT_MARKING,
+    FORMATS,
+    LAYERS,
+    Manifest,
+    SnapshotSpec,
+    list_snapshots,
+    save_snapshot,
+    verify_snapshot,
+    zip_snapshot,
+)
+from geo.export.briefing import describe_filters
+from geo.export.spec import DEFAULT_LAYERS
+from geo.filters import Filters
+from geo.i18n import Translator
+from ui.labels import map_labels
+
+__all__ = ["render_export_panel"]
+
+# Session-state and widget keys of this panel (they could join ui/state.py).
+FORMATS_KEY = "export_formats"
+LAYERS_KEY = "export_layers"
+TITLE = "export_title"
+USER = "export_user"  # asked only when the caller knows no user
+MARKING = "export_marking"
+USE_VIEW = "export_use_view"
+WIDTH = "export_width"
+HEIGHT = "export_height"
+DPI = "export_dpi"
+BUILD = "export_build"
+RESULT = "export_result"  # {"id": ..., "error": ...} of the last build in this session
+DOWNLOAD = "export_download"
+HISTORY = "export_history"
+HISTORY_DOWNLOAD = "export_history_download"
+ZIPS = "export_zips"  # snapshot id -> zip bytes, built once per session
+
+DEFAULT_FORMATS = ("gpkg", "kml", "csv", "pdf")
+
+
+def _format_names(t: Translator) -> dict[str, str]:
+    return {"gpkg": t("GeoPackage (QGIS, ArcGIS)"), "geojson": t("GeoJSON (zipped)"),
+            "kml": t("KML and KMZ (Google Earth)"), "csv": t("CSV (spreadsheets)"),
+            "shp": t("Shapefile (zipped, older tools)"),
+            "html": t("Interactive map (HTML, offline)"),
+            "png": t("Map image (PNG)"), "pdf": t("Briefing (PDF)")}
+
+
+def render_export_panel(data_dir: Path, filters: Filters,
+                        view_bounds: tuple[float, float, float, float] | None,
+                        t: Translator, user: str, *, heading: bool = True) -> None:
+    """Show the export panel: build a snapshot of the current view, list earlier ones.
+
+    Parameters
+    ----------
+    data_dir
+        The data folder (its ``snapshots/`` holds the history).
+    filters
+        The explorer's filters (with the area of interest).
+    view_bounds
+        The map's extent ``(west, south, east, north)`` as the map reports it, or None.
+    t
+        The session's translator.
+    user
+        Who is exporting (recorded in the manifest). When empty (no sign-in yet), the panel
+        asks for a name; no snapshot is made without one.
+    heading
+        Show the panel's title (off when the caller puts the panel under its own expander).
+    """
+    if heading:
+        st.subheader(t("Snapshot for planners"))
+    with st.container(border=True):
+        who = user.strip() or st.text_input(t("Your name"), key=USER, max_chars=100).strip()
+        _render_builder(data_dir, filters, view_bounds, t, who)
+    _render_history(data_dir, t)
+
+
+def _render_builder(data_dir: Path, filters: Filters,
+                    view_bounds: tuple[float, float, float, float] | None, t: Translator,
+                    user: str) -> None:
+    names = _format_names(t)
+    labels = map_labels(t)
+    st.multiselect(t("Formats"), list(FORMATS), default=list(DEFAULT_FORMATS), key=FORMATS_KEY,
+                   format_func=lambda f: names[f])
+    st.multiselect(t("Layers"), list(LAYERS), default=list(DEFAULT_LAYERS), key=LAYERS_KEY,
+                   format_func=lambda x: labels.get(x, x))
+    st.text_input(t("Title"), value=t("Atalaya snapshot"), key=TITLE, max_chars=200)
+    st.text_input(t("Classification marking"), value=DEFAULT_MARKING, key=MARKING,
+                  max_chars=200, help=t("Printed at the top and bottom of every page and image."))
+    st.toggle(t("Only what the map shows"), value=view_bounds is not None, key=USE_VIEW,
+              disabled=view_bounds is None,
+              help=t("Narrow every layer to the map's extent and frame the map on it."))
+    with st.expander(t("Image size")):
+        cols = st.columns(3)
+        cols[0].number_input(t("Width (px)"), 400, 4000, 1600, step=100, key=WIDTH)
+        cols[1].number_input(t("Height (px)"), 300, 4000, 1000, step=100, key=HEIGHT)
+        cols[2].number_input(t("Resolution (dpi)"), 72, 300, 150, step=24, key=DPI)
+    try:
+        spec = _spec(filters, view_bounds, t, user)
+    except AtalayaError as err:
+        st.error(str(err))
+        return
+    st.caption(t("What the snapshot holds:"))
+    st.markdown("\n".join(f"- {_plain(line)}" for line in describe_filters(spec, t, labels)))
+    if not user:
+        st.warning(t("Type your name to make a snapshot: the manifest records who made it."))
+    st.button(t("Make the snapshot"), key=BUILD, disabled=not user, type="primary",
+              use_container_width=True, on_click=_build, args=(data_dir, spec))
+    _show_result(data_dir, t)
+
+
+def _spec(filters: Filters, view_bounds: tuple[float, float, float, float] | None,
+          t: Translator, user: str) -> SnapshotSpec:
+    ss = st.session_state
+    use_view = bool(ss.get(USE_VIEW)) and view_bounds is not None
+    return SnapshotSpec(
+        filters=filters, bbox=view_bounds if use_view else None,
+        layers=tuple(ss.get(LAYERS_KEY) or DEFAULT_LAYERS),
+        formats=tuple(ss.get(FORMATS_KEY) or DEFAULT_FORMATS),
+        title=str(ss.get(TITLE) or t("Atalaya snapshot")),
+        classification=str(ss.get(MARKING) or DEFAULT_MARKING), user=user or "unknown",
+        language=t.language, labels=map_labels(t), width_px=int(ss.get(WIDTH, 1600)),
+        height_px=int(ss.get(HEIGHT, 1000)), dpi=int(ss.get(DPI, 150)))
+
+
+def _build(data_dir: Path, spec: SnapshotSpec) -> None:
+    """Make the snapshot into the history (button callback); keep the outcome for the run."""
+    try:
+        manifest = save_snapshot(data_dir, spec)
+    except AtalayaError as err:
+        st.session_state[RESULT] = {"error": str(err)}
+        return
+    st.session_state[RESULT] = {"id": manifest.snapshot_id}
+
+
+def _find(data_dir: Path, snapshot_id: str) -> Manifest | None:
+    return next((m for m in list_snapshots(data_dir) if m.snapshot_id == snapshot_id), None)
+
+
+def _zip(manifest: Manifest) -> bytes:
+    zips: dict[str, bytes] = st.session_state.setdefault(ZIPS, {})
+    if manifest.snapshot_id not in zips:
+        zips.clear()  # keep one archive in memory per session
+        zips[manifest.snapshot_id] = zip_snapshot(manifest)
+    return zips[manifest.snapshot_id]
+
+
+def _file_name(manifest: Manifest) -> str:
+    from geo.export.paths import safe_name
+
+    return f"{safe_name(manifest.title)}-{manifest.created_at[:10]}-{manifest.snapshot_id[:8]}.zip"
+
+
+def _show_result(data_dir: Path, t: Translator) -> None:
+    result: dict[str, Any] | None = st.session_state.get(RESULT)
+    if not result:
+        return
+    if "error" in result:
+        st.error(t("The snapshot could not be made."))
+        st.code(result["error"], language=None)
+        return
+    manifest = _find(data_dir, result["id"])
+    if manifest is None:
+        return
+    st.success(t("Snapshot made: {files} files.").format(files=t.number(len(manifest.files))))
+    _show_failed(manifest, t)
+    st.download_button(t("Download the snapshot (ZIP)"), data=_zip(manifest),
+                       file_name=_file_name(manifest), mime="application/zip", key=DOWNLOAD,
+                       use_container_width=True, icon=":material/download:")
+
+
+def _show_failed(manifest: Manifest, t: Translator) -> None:
+    for fmt, reason in manifest.failed.items():
+        st.warning(t("{format} was not made:").format(format=fmt.upper()))
+        st.code(reason, language=None)
+
+
+def _plain(text: str) -> str:
+    """Escape Markdown so data values (sources, titles) show as text."""
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$" else c for c in text)
+
+
+def _label(manifest: Manifest, t: Translator) -> str:
+    counts = ", ".join(f"{k} {t.number(v)}" for k, v in manifest.counts.items())
+    return f"{manifest.created_at[:16].replace('T', ' ')} UTC · {manifest.title} · " \
+           f"{manifest.created_by} · {counts}"
+
+
+def _render_history(data_dir: Path, t: Translator) -> None:
+    snapshots = list_snapshots(data_dir)
+    st.markdown("**" + t("Earlier snapshots") + "**")
+    if not snapshots:
+        st.caption(t("None yet: the snapshots you make are kept here."))
+        return
+    by_id = {m.snapshot_id: m for m in snapshots}
+    chosen = st.selectbox(t("Snapshot"), list(by_id), key=HISTORY,
+                          format_func=lambda sid: _label(by_id[sid], t))
+    manifest = by_id[chosen]
+    st.markdown("\n".join(f"- {_plain(line)}" for line in manifest.filters_text))
+    assert manifest.folder is not None
+    problems = verify_snapshot(manifest.folder)
+    if problems:
+        st.error(t("This snapshot changed since it was made:"))
+        st.code("\n".join(problems), language=None)
+    else:
+        st.caption(t("Every file matches its SHA-256 in the manifest."))
+    _show_failed(manifest, t)
+    cols = st.columns(2)
+    cols[0].download_button(t("Download (ZIP)"), data=_zip(manifest),
+                            file_name=_file_name(manifest), mime="application/zip",
+                            key=HISTORY_DOWNLOAD, use_container_width=True,
+                            icon=":material/download:")
+    cols[1].link_button(t("Reopen in the explorer"), "./?" + urlencode(dict(manifest.query)),
+                        use_container_width=True, icon=":material/map:")
