@@ -21,6 +21,7 @@ from affine import Affine
 from shapely.geometry import LineString, Polygon, box
 
 from geo.crs import utm_epsg
+from geo.display import build_overviews
 from geo.runway_geometry import oriented_rectangle, rectangle_corners
 from geo.sample.landscape import box_coverage, line_coverage, meander, smooth_noise
 
@@ -293,4 +294,7 @@ def generate_scenes(out_dir: str | Path, *, rng: np.random.Generator,
         data = _render(rng, spec, lay, texture, states, gain=1.0 + 0.02 * i)
         write_scene(folder / f"{scene_id}.tif", data, epsg=epsg, transform=transform,
                     acquired=date)
+        # Overviews inside the file: the imagery page shows any view from the level that
+        # matches the screen instead of decimating full-resolution tiles.
+        build_overviews(folder / f"{scene_id}.tif")
     return _catalogue(spec, epsg, transform), _truth(spec, lay, epsg, transform)
