@@ -102,7 +102,11 @@ class Manifest:
 
 def read_manifest(folder: Path) -> Manifest:
     """Read ``folder/manifest.json`` back into a :class:`Manifest`."""
-    data = json.loads((folder / MANIFEST_NAME).read_text("utf-8"))
+    return manifest_from_json(json.loads((folder / MANIFEST_NAME).read_text("utf-8")), folder)
+
+
+def manifest_from_json(data: Mapping[str, Any], folder: Path | None) -> Manifest:
+    """Build a :class:`Manifest` from its JSON data (as :meth:`Manifest.to_json` gives it)."""
     extent = data.get("extent")
     return Manifest(
         snapshot_id=str(data["snapshot_id"]), created_at=str(data["created_at"]),

@@ -6,14 +6,18 @@ into the export folder, and writes ``manifest.json`` last, with each file's SHA-
 that cannot be written (Chromium absent for PNG/PDF, say) is recorded in the manifest's
 ``failed`` with the reason; the others are still written.
 
-History: :func:`save_snapshot` writes into ``<data>/snapshots/<UTC time>-<id>/``;
-:func:`list_snapshots` and :func:`load_snapshot` read those folders back (the index is the
-folders' manifests; the store gets a table for it when its next migration lands).
+History: :func:`save_snapshot` writes into ``<data>/snapshots/<UTC time>-<id>/`` and records
+the snapshot (its manifest and folder) in the store's ``snapshots`` table
+(``geo.store.snapshots``: the team's PostGIS when ``ATALAYA_DATABASE_URL`` is set, else the
+data folder's SQLite file). :func:`list_snapshots` and :func:`load_snapshot` read the store's
+history, plus any folder of ``<data>/snapshots`` the store does not list (made by an older
+version, or copied in by hand).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -33,6 +37,7 @@ from geo.export.manifest import (
     FileEntry,
     Manifest,
     app_version,
+    manifest_from_json,
     read_manifest,
     sha256_file,
 )
@@ -40,6 +45,8 @@ from geo.export.paths import safe_name, target
 from geo.export.spec import SnapshotSpec
 from geo.i18n import Translator
 from geo.querystate import ViewState, encode_query
+from geo.store.engine import SQLITE_FILE, Store, open_store
+from geo.store.snapshots import record_snapshot, snapshot_rows
 from geo.world import read_world
 
 __all__ = ["SNAPSHOTS_DIR", "list_snapshots", "load_snapshot", "make_snapshot",
@@ -314,27 +321,45 @@ def history_folder(data_dir: Path, when: datetime, snapshot_id: str) -> Path:
     return snapshots_dir(data_dir) / f"{when.astimezone(UTC):%Y%m%dT%H%M%SZ}-{snapshot_id[:8]}"
 
 
+def _history_store(data_dir: Path) -> Store:
+    """Open the store that keeps the history of ``data_dir``'s snapshots."""
+    url = os.environ.get("ATALAYA_DATABASE_URL", "").strip()
+    return open_store(url or f"sqlite:///{Path(data_dir).resolve() / SQLITE_FILE}")
+
+
 def save_snapshot(data_dir: Path, spec: SnapshotSpec, *, now: datetime | None = None,
                   static_dir: Path | None = None) -> Manifest:
-    """Make a snapshot into the history (:func:`history_folder`)."""
+    """Make a snapshot into the history (:func:`history_folder`) and record it in the store."""
     when = now or datetime.now(UTC)
     sid = uuid.uuid4().hex
-    return make_snapshot(data_dir, spec, history_folder(data_dir, when, sid), snapshot_id=sid,
-                         now=when, static_dir=static_dir)
+    folder = history_folder(data_dir, when, sid)
+    manifest = make_snapshot(data_dir, spec, folder, snapshot_id=sid, now=when,
+                             static_dir=static_dir)
+    with _history_store(data_dir) as store:
+        record_snapshot(store, manifest.to_json(), created_at=when,
+                        folder=folder.relative_to(data_dir).as_posix())
+    return manifest
 
 
 def list_snapshots(data_dir: Path) -> list[Manifest]:
-    """Return the snapshots kept in the history, newest first (unreadable folders skipped)."""
+    """Return the snapshots kept in the history, newest first.
+
+    The store's rows first (their folder under ``data_dir``), then the folders of
+    ``<data>/snapshots`` it does not list; unreadable folders are skipped.
+    """
+    with _history_store(data_dir) as store:
+        rows = snapshot_rows(store)
+    out = [manifest_from_json(r["manifest"], Path(data_dir) / r["folder"]) for r in rows]
+    known = {m.snapshot_id for m in out}
     root = snapshots_dir(data_dir)
-    if not root.is_dir():
-        return []
-    out = []
-    for folder in root.iterdir():
+    for folder in root.iterdir() if root.is_dir() else ():
         if folder.is_dir() and not folder.is_symlink() and (folder / MANIFEST_NAME).is_file():
             try:
-                out.append(read_manifest(folder))
+                found = read_manifest(folder)
             except (ValueError, KeyError, TypeError, OSError):
                 continue  # a half-written or hand-edited folder is not a snapshot
+            if found.snapshot_id not in known:
+                out.append(found)
     return sorted(out, key=lambda m: m.created_at, reverse=True)
 
 

@@ -124,10 +124,16 @@ def _subscriptions(conn: Connection) -> None:
     t.metadata.create_all(conn, tables=[t.metadata.tables[n] for n in names])
 
 
+def _snapshots(conn: Connection) -> None:
+    """Version 4: the history of planners' snapshots (manifest and folder of each)."""
+    t.metadata.create_all(conn, tables=[t.snapshots])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "alerts, detections, assignments, comments, attachments, audit log", _initial),
     Migration(2, "alerts.country", _alert_country),
     Migration(3, "subscriptions, notifications, deliveries", _subscriptions),
+    Migration(4, "snapshots", _snapshots),
 )
 
 

@@ -348,3 +348,18 @@ deliveries = Table(
     _in("status", DELIVERY_STATUSES),
     Index("ix_deliveries_due", "next_attempt_at"),
 )
+
+#: The history of planners' snapshots (``geo.export``): the manifest of each, and the folder
+#: (relative to the data folder) that holds its files. The files stay on disk; the store says
+#: which snapshots exist, who made them and what they held, for every server of a team.
+snapshots = Table(
+    "snapshots", metadata,
+    Column("snapshot_id", String(64), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("folder", Text, nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("manifest_sha256", String(64), nullable=False),
+    Index("ix_snapshots_created", "created_at"),
+)

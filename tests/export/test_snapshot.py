@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,7 +15,7 @@ import pyogrio
 import pytest
 from shapely.geometry import box
 
-from geo.errors import DataNotFoundError, ExportError
+from geo.errors import DataNotFoundError, ExportError, StoreError
 from geo.export import (
     SnapshotSpec,
     list_snapshots,
@@ -26,6 +28,8 @@ from geo.export import (
 from geo.export.manifest import sha256_file
 from geo.export.paths import safe_name, target
 from geo.filters import Filters, filter_events
+from geo.store import open_store
+from geo.store.snapshots import record_snapshot, snapshot_rows
 from geo.world import read_world
 from tests.conftest import ROOT
 from tests.export.conftest import WHEN
@@ -189,6 +193,31 @@ def test_history_keeps_snapshots_to_reopen(tiny_world, tmp_path):
     (world / "snapshots" / "broken").mkdir()
     (world / "snapshots" / "broken" / "manifest.json").write_text("{")
     assert len(list_snapshots(world)) == 2
+
+
+def test_the_store_keeps_the_history_with_each_manifest(tiny_world, tmp_path, monkeypatch):
+    monkeypatch.delenv("ATALAYA_DATABASE_URL", raising=False)
+    world = tmp_path / "data"
+    world.mkdir()
+    for p in tiny_world.iterdir():
+        (world / p.name).write_bytes(p.read_bytes())
+    made = save_snapshot(world, SnapshotSpec(formats=("csv",), title="São Paulo · Petén"),
+                         now=datetime(2025, 3, 1, tzinfo=UTC))
+    with open_store(f"sqlite:///{world / 'atalaya.sqlite3'}") as store:
+        [row] = snapshot_rows(store)
+        with pytest.raises(StoreError, match="already in the history"):
+            record_snapshot(store, made.to_json(), folder="x", created_at=datetime.now(UTC))
+    assert row["snapshot_id"] == made.snapshot_id
+    assert row["title"] == "São Paulo · Petén"
+    assert row["manifest"] == json.loads((made.folder / "manifest.json").read_text("utf-8"))
+    assert row["manifest_sha256"] == hashlib.sha256(json.dumps(
+        row["manifest"], ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+    # The history comes from the store: a snapshot whose folder was moved away is still
+    # listed (what it held is known), and verifying it says its files are missing.
+    shutil.move(made.folder, tmp_path / "elsewhere")
+    [listed] = list_snapshots(world)
+    assert listed.snapshot_id == made.snapshot_id
+    assert listed.counts == made.counts
 
 
 def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
