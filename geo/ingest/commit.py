@@ -1,0 +1,176 @@
+"""Storing a validated import in the data folder, all or nothing.
+
+The layer file is rewritten whole: the merged layer is validated against its contract, written
+to a temporary file in the same folder, flushed to disk and moved over the old file with
+``os.replace`` (atomic on POSIX), so a reader sees the old or the new layer, never half of one,
+and any failure leaves the old file untouched. Scene GeoTIFFs are copied the same way before the
+catalogue, and removed again if the catalogue cannot be written. An exclusive lock on
+``<data>/.ingest.lock`` serialises concurrent imports into one folder. The app notices the new
+layer through :func:`geo.world.data_version` (file size and modification time).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.areas import AREAS_FILE, read_areas
+from geo.errors import SchemaError
+from geo.ingest.errors import CommitError
+from geo.ingest.report import ImportReport
+from geo.ingest.validate import _ID_FIELDS
+from geo.sample.geojson import write_geojson
+from geo.schema import SCHEMAS, empty_layer, validate_layer
+from geo.world import LAYER_FILES, read_layer
+
+LOCK_FILE = ".ingest.lock"
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What was stored: the layer file, rows added, rows skipped as duplicates, rows now."""
+
+    path: Path
+    added: int
+    skipped: int
+    total: int
+
+
+def layer_path(data_dir: Path, layer: str) -> Path:
+    """Return the file of ``layer`` in a data folder (``events.parquet``, ``areas.geojson``...)."""
+    if layer == "areas":
+        return data_dir / AREAS_FILE
+    if layer not in LAYER_FILES:
+        raise CommitError(f"unknown layer {layer!r}")
+    return data_dir / LAYER_FILES[layer]
+
+
+def read_existing(data_dir: Path, layer: str) -> gpd.GeoDataFrame:
+    """Read the stored layer (validated), or an empty one when the file does not exist yet."""
+    path = layer_path(data_dir, layer)
+    if layer == "areas":
+        return read_areas(data_dir)
+    if not path.exists():
+        return empty_layer(SCHEMAS[layer])
+    return read_layer(path, layer)
+
+
+@contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    with open(data_dir / LOCK_FILE, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _write_atomic(layer: gpd.GeoDataFrame, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if path.suffix == ".parquet":
+            layer.to_parquet(tmp, index=False, compression="zstd")
+        else:
+            write_geojson(layer, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = ()) -> CommitResult:
+    """Append the accepted rows of ``report`` (minus ``skip``) to its layer in ``data_dir``.
+
+    Parameters
+    ----------
+    report
+        From :func:`~geo.ingest.validate.validate`.
+    data_dir
+        The data folder (must exist).
+    skip
+        Indices of ``report.accepted`` not to store, typically ``Duplicates.new_index``.
+
+    Raises
+    ------
+    CommitError
+        Identifiers already stored, or the merged layer breaks its contract; nothing written.
+
+    Notes
+    -----
+    For scenes, call it before :meth:`~geo.ingest.upload.Upload.close`: the GeoTIFF is copied
+    from the upload's temporary folder.
+    """
+    if not data_dir.is_dir():
+        raise CommitError(f"the data folder {data_dir} does not exist")
+    skipped = set(skip)
+    new = report.accepted[~report.accepted.index.isin(skipped)]
+    path = layer_path(data_dir, report.layer)
+    with _locked(data_dir):
+        existing = read_existing(data_dir, report.layer)
+        if new.empty:
+            return CommitResult(path, 0, len(skipped), len(existing))
+        _check_ids(new, existing, report.layer)
+        merged = gpd.GeoDataFrame(pd.concat([existing, new], ignore_index=True), crs=4326)
+        try:
+            merged = validate_layer(merged, SCHEMAS[report.layer], source=path.name)
+        except SchemaError as exc:
+            raise CommitError(f"nothing stored: the layer would break its contract ({exc})") \
+                from None
+        copied = _copy_files(report, new, data_dir)
+        try:
+            _write_atomic(merged, path)
+        except BaseException:
+            for p in copied:
+                p.unlink(missing_ok=True)
+            raise
+    return CommitResult(path, len(new), len(report.accepted) - len(new), len(merged))
+
+
+def _check_ids(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: str) -> None:
+    key = _ID_FIELDS[layer]
+    if key not in existing.columns or existing.empty:
+        return
+    clash = sorted(set(new[key].astype(str)) & set(existing[key].astype(str)))
+    if clash:
+        shown = ", ".join(clash[:5]) + (f" (+{len(clash) - 5} more)" if len(clash) > 5 else "")
+        raise CommitError(f"nothing stored: {len(clash)} identifier(s) already stored ({shown}). "
+                          "Skip the duplicates, or map the file's own identifier column")
+
+
+def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> list[Path]:
+    """Copy scene GeoTIFFs to ``<data>/scenes/`` (never over an existing file)."""
+    if not report.files:
+        return []
+    folder = data_dir / "scenes"
+    folder.mkdir(exist_ok=True)
+    copied: list[Path] = []
+    try:
+        for scene_id, rel in zip(new["scene_id"], new["path"], strict=True):
+            target = data_dir / str(rel)
+            if target.resolve().parent != folder.resolve() or target.exists():
+                raise CommitError(f"nothing stored: {rel} already exists or is outside scenes/")
+            origin = report.files[str(scene_id)]
+            if not origin.is_file():
+                raise CommitError(f"nothing stored: the uploaded {report.source} is gone; "
+                                  "commit before closing the upload")
+            tmp = folder / f".{target.name}.part"
+            shutil.copyfile(origin, tmp)
+            os.replace(tmp, target)
+            copied.append(target)
+    except BaseException:
+        for p in copied:
+            p.unlink(missing_ok=True)
+        raise
+    return copied

@@ -1,0 +1,319 @@
+"""Safe readers, one per format, all returning a :class:`Source` (attribute table + geometry).
+
+Each reader checks what the file *is* before a library parses it (the driver GDAL reports is
+compared with an allow-list; zip archives are inspected first; XML may not declare entities),
+caps the row count, and turns a library's failure into :class:`FileRefusedError` with a plain
+message. CSV and spreadsheet cells are kept as text, so ``=HYPERLINK(...)`` stays inert data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+
+from geo.ingest.archive import extract_zip, inspect_zip, read_entry
+from geo.ingest.errors import FileRefusedError, UnsafeFileError
+from geo.ingest.kml import read_kml
+from geo.ingest.limits import Limits
+from geo.ingest.text import decode_text
+from geo.ingest.upload import Format, Upload
+
+#: What GDAL must report for each format read through pyogrio.
+DRIVERS: dict[str, str] = {"geojson": "GeoJSON", "gpkg": "GPKG", "zip": "ESRI Shapefile",
+                           "xlsx": "XLSX"}
+_ENTITY = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+@dataclass
+class Source:
+    """A file read into memory, before any mapping: every column as it came, plus geometry.
+
+    Attributes
+    ----------
+    name, sha256, format
+        From the :class:`~geo.ingest.upload.Upload`.
+    table
+        Attribute columns (text for CSV and spreadsheets), in file order; row ``i`` is the
+        ``i + 1``-th data row.
+    geometry
+        Geometry of each row in EPSG:4326 (reprojected when the file declares another CRS),
+        or None for a table whose coordinates are in columns.
+    crs
+        The CRS the file declared (``"EPSG:32718"``...), or None.
+    encoding
+        Text encoding that was used (CSV), or None.
+    notes
+        Warnings about reading (encoding fallback, reprojection...).
+    files
+        Files the commit step copies into the data folder (scene GeoTIFFs), by identifier.
+    """
+
+    name: str
+    sha256: str
+    format: Format
+    table: pd.DataFrame
+    geometry: gpd.GeoSeries | None = None
+    crs: str | None = None
+    encoding: str | None = None
+    notes: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def preview(self, rows: int = 10) -> pd.DataFrame:
+        """First ``rows`` rows as text (geometry as WKT, shortened), for the mapping step."""
+        head = self.table.head(rows).astype("string")
+        if self.geometry is not None:
+            wkt = shapely.to_wkt(self.geometry.head(rows).to_numpy(), rounding_precision=6)
+            shown = pd.Series([None if w is None else str(w)[:80] for w in wkt],
+                              index=head.index, dtype="string")
+            head = head.assign(geometry=shown)
+        return head
+
+    @property
+    def columns(self) -> list[str]:
+        """Attribute column names, in file order."""
+        return [str(c) for c in self.table.columns]
+
+
+def read_source(upload: Upload, *, limits: Limits | None = None,
+                source_layer: str | None = None) -> Source:
+    """Read an upload with the safe reader of its format.
+
+    Parameters
+    ----------
+    upload
+        From :func:`~geo.ingest.upload.receive_file`.
+    limits
+        Caps (rows, archive sizes, raster sizes).
+    source_layer
+        Layer of a GeoPackage holding several; default: the only one.
+
+    Raises
+    ------
+    FileRefusedError, UnsafeFileError
+        With the reason and the fix.
+    """
+    lim = limits or Limits()
+    if upload.format == "geotiff":
+        from geo.ingest.scenes import read_scene_source  # rasterio only when needed
+
+        return read_scene_source(upload, limits=lim)
+    if upload.format == "csv":
+        return _read_csv(upload, lim)
+    if upload.format in ("kml", "kmz"):
+        return _read_kml(upload, lim)
+    if upload.format == "parquet":
+        return _read_parquet(upload, lim)
+    path = upload.path
+    if upload.format == "xlsx":
+        _check_office_xml(upload, lim)
+    elif upload.format == "zip":
+        path = _find_shapefile(upload, lim)
+    elif upload.format == "geojson":
+        _check_json_start(upload)
+    return _read_ogr(upload, path, lim, source_layer)
+
+
+def _source(upload: Upload, table: pd.DataFrame, **kw: object) -> Source:
+    return Source(name=upload.name, sha256=upload.sha256, format=upload.format,
+                  table=table.reset_index(drop=True), **kw)  # type: ignore[arg-type]
+
+
+def _read_csv(upload: Upload, lim: Limits) -> Source:
+    text, encoding = decode_text(upload.path.read_bytes())
+    notes = []
+    if encoding in ("cp1252", "latin-1"):
+        notes.append(f"{upload.name} is not UTF-8; read as {encoding} (Windows/Latin-1). "
+                     "Check accented letters in the preview")
+    if not text.strip():
+        raise FileRefusedError(f"{upload.name} holds no text; nothing to import")
+    if "\x00" in text:
+        raise FileRefusedError(f"{upload.name} holds NUL characters: it is not a text table")
+    sep = _sniff(text)
+    try:
+        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                            skipinitialspace=True, nrows=lim.max_rows + 1)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
+        raise FileRefusedError(f"{upload.name} is not a readable table ({exc}); save it as CSV "
+                               "with one header row") from None
+    if table.empty and not len(table.columns):
+        raise FileRefusedError(f"{upload.name} has no header row; nothing to import")
+    if len(table) > lim.max_rows:
+        raise FileRefusedError(f"{upload.name} has more than {lim.max_rows:,} rows; split it")
+    table.columns = [str(c).strip() for c in table.columns]
+    return _source(upload, table.replace("", None), encoding=encoding, notes=notes)
+
+
+def _sniff(text: str) -> str:
+    sample = text[:65536]
+    first = sample.splitlines()[0] if sample.splitlines() else ""
+    counts = {s: first.count(s) for s in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] > 0 else ","
+
+
+def _read_kml(upload: Upload, lim: Limits) -> Source:
+    if upload.format == "kmz":
+        infos = inspect_zip(upload.path, shown=upload.name, limits=lim)
+        docs = [i for i in infos if i.filename.lower().endswith(".kml")]
+        if not docs:
+            raise FileRefusedError(f"{upload.name} holds no .kml document")
+        doc = next((i for i in docs if i.filename.lower() == "doc.kml"), docs[0])
+        data = read_entry(upload.path, doc, shown=upload.name, limits=lim)
+    else:
+        data = upload.path.read_bytes()
+    gdf = read_kml(data, shown=upload.name, max_rows=lim.max_rows)
+    table = pd.DataFrame(gdf.drop(columns="geometry"))
+    return _source(upload, table, geometry=gdf.geometry.reset_index(drop=True), crs="EPSG:4326")
+
+
+def _read_parquet(upload: Upload, lim: Limits) -> Source:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(upload.path).metadata
+        if meta.num_rows > lim.max_rows:
+            raise FileRefusedError(f"{upload.name} has {meta.num_rows:,} rows; the cap is "
+                                   f"{lim.max_rows:,}")
+        gdf = gpd.read_parquet(upload.path)
+    except FileRefusedError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise FileRefusedError(f"{upload.name} is not a readable GeoParquet file "
+                               f"({str(exc)[:200]})") from None
+    return _from_frame(upload, gdf)
+
+
+def _check_office_xml(upload: Upload, lim: Limits) -> None:
+    """Inspect an .xlsx (a zip of XML) and refuse entity declarations in any part."""
+    for info in inspect_zip(upload.path, shown=upload.name, limits=lim):
+        if info.filename.lower().endswith((".xml", ".rels")) and _ENTITY.search(
+                read_entry(upload.path, info, shown=upload.name, limits=lim)):
+            raise UnsafeFileError(f"{upload.name}: part {info.filename[:60]!r} declares "
+                                  "XML entities; refused")
+
+
+def _find_shapefile(upload: Upload, lim: Limits) -> Path:
+    files = extract_zip(upload.path, upload.workdir / "unpacked", shown=upload.name, limits=lim)
+    shps = [p for p in files if p.suffix.lower() == ".shp"]
+    if len(shps) != 1:
+        found = ", ".join(p.name.split("_", 1)[1] for p in shps) or "none"
+        raise FileRefusedError(f"{upload.name} must hold exactly one shapefile (.shp); found "
+                               f"{len(shps)}: {found}. Zip one layer per file")
+    shp = shps[0]
+    stem = shp.name[:-4].split("_", 1)[1].lower()
+    siblings = {p.suffix.lower(): p for p in files
+                if p.name.split("_", 1)[1].lower().rsplit(".", 1)[0] == stem}
+    missing = [s for s in (".shx", ".dbf") if s not in siblings]
+    if missing:
+        raise FileRefusedError(f"{upload.name}: the shapefile {stem}.shp comes without "
+                               f"{' and '.join(missing)}; zip all its parts together")
+    if ".prj" not in siblings:
+        raise FileRefusedError(f"{upload.name}: the shapefile has no .prj, so its coordinate "
+                               "system is unknown; add the .prj (coordinates are never guessed)")
+    # GDAL finds the parts by name: give them one common server-made stem.
+    folder = upload.workdir / "shape"
+    folder.mkdir()
+    for suffix, p in siblings.items():
+        p.rename(folder / f"layer{suffix}")
+    return folder / "layer.shp"
+
+
+def _check_json_start(upload: Upload) -> None:
+    with open(upload.path, "rb") as fh:
+        head = fh.read(4096)
+    text, _ = decode_text(head)
+    if not text.lstrip("\ufeff \t\r\n").startswith("{"):
+        raise FileRefusedError(f"{upload.name} is not GeoJSON: it does not start with '{{'")
+
+
+def _read_ogr(upload: Upload, path: Path, lim: Limits, layer: str | None) -> Source:
+    expected = DRIVERS[upload.format]
+    try:
+        layers = pyogrio.list_layers(path)
+        names = [str(n) for n, _ in layers]
+        if layer is None and len(names) > 1 and upload.format == "gpkg":
+            raise FileRefusedError(f"{upload.name} holds {len(names)} layers "
+                                   f"({', '.join(names[:10])}); choose one")
+        chosen = layer if layer is not None else (names[0] if names else None)
+        if chosen is not None and chosen not in names:
+            raise FileRefusedError(f"{upload.name} has no layer {chosen!r}")
+        info = pyogrio.read_info(path, layer=chosen)
+        if info.get("driver") != expected:
+            raise FileRefusedError(f"{upload.name}: GDAL reads it as {info.get('driver')!r}, "
+                                   f"expected {expected}; refused")
+        if int(info.get("features") or 0) > lim.max_rows:
+            raise FileRefusedError(f"{upload.name} has {info['features']:,} features; the cap "
+                                   f"is {lim.max_rows:,}")
+        if upload.format == "xlsx":
+            # every cell as text (formulas stay inert), first row as the header
+            pyogrio.set_gdal_config_options({"OGR_XLSX_FIELD_TYPES": "STRING",
+                                             "OGR_XLSX_HEADERS": "FORCE"})
+        gdf = pyogrio.read_dataframe(path, layer=chosen)
+    except FileRefusedError:
+        raise
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            pyogrio.errors.FieldError, pyogrio.errors.GeometryError, RuntimeError, OSError,
+            ValueError) as exc:
+        raise FileRefusedError(f"{upload.name} cannot be read as {expected} "
+                               f"({str(exc)[:200]})") from None
+    return _from_frame(upload, gdf)
+
+
+def _from_frame(upload: Upload, frame: pd.DataFrame) -> Source:
+    """Split a (Geo)DataFrame into table and geometry, reprojecting a declared CRS."""
+    notes: list[str] = []
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns \
+            or frame.geometry.isna().all():
+        table = pd.DataFrame(frame).drop(columns=["geometry"], errors="ignore")
+        return _source(upload, _as_text(table), notes=notes)
+    geom = frame.geometry
+    crs = geom.crs.to_string() if geom.crs is not None else None
+    if geom.crs is None:
+        raise FileRefusedError(f"{upload.name} declares no coordinate system; export it with "
+                               "its CRS (or as EPSG:4326). Coordinates are never guessed")
+    if geom.crs.is_projected and len(geom.dropna()) and _looks_like_degrees(geom):
+        raise FileRefusedError(f"{upload.name} declares {crs} (metres) but its coordinates "
+                               "look like degrees (all within -180..180, -90..90); the declared "
+                               "CRS is wrong: export it as EPSG:4326")
+    if geom.crs.to_epsg() != 4326:
+        try:
+            geom = geom.to_crs(4326)
+        except Exception as exc:  # pyproj raises several types; all mean the same here
+            raise FileRefusedError(f"{upload.name}: cannot reproject from {crs} to EPSG:4326 "
+                                   f"({str(exc)[:120]})") from None
+        notes.append(f"reprojected from {crs} to EPSG:4326")
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    return _source(upload, _as_text(table), geometry=geom.reset_index(drop=True), crs=crs,
+                   notes=notes)
+
+
+def _looks_like_degrees(geom: gpd.GeoSeries) -> bool:
+    x0, y0, x1, y1 = geom.total_bounds
+    return bool(-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90)
+
+
+def _as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns as they came, except times and numbers which become text the parsers read."""
+    out = {}
+    for col in table.columns:
+        s = table[col]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            out[str(col)] = s.map(lambda v: None if pd.isna(v) else v.isoformat())
+        elif pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+            out[str(col)] = s.map(lambda v: None if pd.isna(v) else repr(v.item())
+                                  if hasattr(v, "item") else str(v))
+        else:
+            out[str(col)] = s.map(lambda v: None if v is None or (isinstance(v, float)
+                                                                  and pd.isna(v)) else str(v))
+    return pd.DataFrame(out, index=table.index)
+
+
+__all__ = ["DRIVERS", "Source", "read_source"]

@@ -1,0 +1,158 @@
+"""GeoTIFF scenes for the imagery catalogue: header checks, footprint, date, bands, clouds.
+
+Only the header and a decimated pass over the pixels are read: the pass proves every block
+decodes (a truncated or corrupt file is refused here, not later on the map) and gives the cloud
+share when a mask band (``scl`` or ``cloud``) exists. Before it, the declared size, the side
+lengths, the band count, the storage blocks and the ratio of declared pixels to file size (a
+tiny file declaring gigabytes of identical pixels is a decompression bomb) are checked.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import rasterio
+import shapely
+from shapely.geometry import Polygon
+
+from geo.errors import AtalayaError, ImageryError
+from geo.imagery import (
+    MAX_BLOCK_BYTES,
+    SCL_INVALID,
+    _acquired,
+    open_geotiff,
+    roles_from_descriptions,
+)
+from geo.ingest.errors import FileRefusedError, UnsafeFileError
+from geo.ingest.limits import Limits
+from geo.ingest.readers import Source
+from geo.ingest.upload import Upload
+
+SCENE_COLUMNS = ("scene_id", "path", "acquired_at", "sensor", "native_crs", "resolution_m",
+                 "bands", "cloud_share")
+CHECK_PIXELS = 256  # side of the decimated read that proves the file decodes
+
+
+def _check_header(src: rasterio.DatasetReader, upload: Upload, lim: Limits) -> None:
+    shown = upload.name
+    if src.width > lim.max_raster_side or src.height > lim.max_raster_side:
+        raise UnsafeFileError(f"{shown} declares {src.width:,} x {src.height:,} pixels; at most "
+                              f"{lim.max_raster_side:,} per side are accepted. Clip the scene")
+    if src.count > lim.max_bands:
+        raise FileRefusedError(f"{shown} declares {src.count:,} bands; at most "
+                               f"{lim.max_bands} are accepted")
+    dtype = np.dtype(src.dtypes[0])
+    if dtype.kind not in "uif":
+        raise FileRefusedError(f"{shown} holds {dtype} pixels; expected integer or real bands")
+    declared = src.width * src.height * src.count * dtype.itemsize
+    if declared > lim.max_raster_bytes:
+        raise UnsafeFileError(f"{shown} declares {declared / 1e9:,.1f} GB of pixels; the cap "
+                              f"is {lim.max_raster_bytes / 1e9:.1f} GB")
+    ratio = declared / max(upload.size, 1)
+    if declared > 16 * 1024**2 and ratio > lim.max_ratio:
+        raise UnsafeFileError(f"{shown} would decode to {ratio:,.0f} times its file size "
+                              f"({declared / 1e6:,.0f} MB from {upload.size / 1e6:.1f} MB); "
+                              "refused as a decompression bomb")
+    rows, cols = src.block_shapes[0]
+    if rows * cols * src.count * dtype.itemsize > MAX_BLOCK_BYTES:
+        raise UnsafeFileError(f"{shown} stores its pixels in {cols} x {rows} blocks, too large "
+                              "to decode one at a time; re-tile it (gdal_translate -co TILED=YES)")
+    if src.crs is None:
+        raise FileRefusedError(f"{shown} has no CRS; set it (gdal_edit.py -a_srs EPSG:...) - "
+                               "the place of a scene is never guessed")
+
+
+def _footprint(src: rasterio.DatasetReader) -> Polygon:
+    edge = np.linspace(0.0, 1.0, 21)
+    w, h = src.width, src.height
+    cols = np.concatenate([edge * w, np.full(21, w), edge[::-1] * w, np.zeros(21)])
+    rows = np.concatenate([np.zeros(21), edge * h, np.full(21, h), edge[::-1] * h])
+    xs, ys = src.transform @ (cols, rows)
+    tr = pyproj.Transformer.from_crs(src.crs.to_wkt(), 4326, always_xy=True)
+    lons, lats = tr.transform(xs, ys)
+    if not (np.isfinite(lons).all() and np.isfinite(lats).all()):
+        raise FileRefusedError("the scene's corners cannot be placed on the globe; check its CRS")
+    poly: Polygon = shapely.make_valid(Polygon(np.column_stack([lons, lats])))
+    if poly.geom_type != "Polygon":
+        poly = shapely.convex_hull(poly)
+    return poly
+
+
+def _resolution_m(src: rasterio.DatasetReader) -> float:
+    res = float(abs(src.transform.a))
+    if src.crs.is_geographic:
+        return res * 111_320.0  # degrees at the equator; only an indication for the catalogue
+    factor = src.crs.linear_units_factor[1] if src.crs.linear_units_factor else 1.0
+    return res * float(factor)
+
+
+def _decode_check(src: rasterio.DatasetReader, upload: Upload,
+                  mask_band: tuple[str, int] | None) -> float | None:
+    """Read every band decimated (proves each block decodes); return the cloud share or None."""
+    out_h = min(src.height, CHECK_PIXELS)
+    out_w = min(src.width, CHECK_PIXELS)
+    try:
+        stack = src.read(out_shape=(src.count, out_h, out_w))
+    except (rasterio.errors.RasterioError, MemoryError) as exc:
+        cause = exc.__cause__ or exc
+        raise FileRefusedError(f"{upload.name} cannot be decoded ({str(cause)[:160]}); the file "
+                               "is corrupt or truncated") from None
+    if mask_band is None:
+        return None
+    role, idx = mask_band
+    band = stack[idx - 1]
+    cloudy = np.isin(band, SCL_INVALID) if role == "scl" else band != 0
+    return float(cloudy.mean())
+
+
+def _catalogue_row(upload: Upload, limits: Limits) -> tuple[dict[str, object], Polygon, str]:
+    """Check the header, decode the pixels decimated, and build the catalogue row."""
+    with open_geotiff(upload.path) as src:
+        _check_header(src, upload, limits)
+        roles = roles_from_descriptions(src.descriptions)
+        names = {i: r for r, i in roles.items()}
+        bands = ",".join(names.get(i, f"band{i}") for i in range(1, src.count + 1))
+        mask = next(((r, i) for r, i in roles.items() if r in ("scl", "cloud")), None)
+        cloud = _decode_check(src, upload, mask)
+        tags = src.tags()
+        acquired = _acquired(tags, upload.path.with_name(upload.name))
+        scene_id = upload.path.with_name(upload.name).stem
+        row = {"scene_id": scene_id, "path": f"scenes/{scene_id}.tif",
+               "acquired_at": acquired.isoformat() if acquired else None,
+               "sensor": tags.get("SENSOR") or tags.get("SPACECRAFT_ID") or "unknown",
+               "native_crs": src.crs.to_string(), "resolution_m": repr(_resolution_m(src)),
+               "bands": bands, "cloud_share": None if cloud is None else repr(cloud)}
+        footprint = _footprint(src)
+        crs = src.crs.to_string()
+        return row, footprint, crs
+
+
+def read_scene_source(upload: Upload, *, limits: Limits) -> Source:
+    """Read a GeoTIFF's catalogue row (one row, footprint in EPSG:4326) as a :class:`Source`.
+
+    Raises
+    ------
+    FileRefusedError, UnsafeFileError
+        Too large, bomb, no CRS, corrupt or truncated, not a GeoTIFF.
+    """
+    try:
+        with warnings.catch_warnings():
+            # a file without georeferencing is refused below with a plain message
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            row, footprint, crs = _catalogue_row(upload, limits)
+    except ImageryError as exc:  # GDAL could not open it: not a TIFF, or cut short
+        detail = str(exc).replace(upload.path.name, upload.name)[:200]
+        raise FileRefusedError(f"{upload.name} cannot be read as a GeoTIFF: corrupt or "
+                               f"truncated ({detail})") from None
+    except AtalayaError as exc:
+        if isinstance(exc, FileRefusedError):
+            raise
+        raise FileRefusedError(str(exc).replace(upload.path.name, upload.name)) from None
+    table = pd.DataFrame([row], columns=list(SCENE_COLUMNS))
+    return Source(name=upload.name, sha256=upload.sha256, format="geotiff", table=table,
+                  geometry=gpd.GeoSeries([footprint], crs=4326), crs=crs,
+                  files={str(row["scene_id"]): upload.path})

@@ -1,0 +1,359 @@
+"""Each format in, mapping, validation report, duplicates and the all-or-nothing commit."""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import LineString, Point, box
+
+from geo.ingest import (
+    CommitError,
+    FileRefusedError,
+    Mapping,
+    MappingError,
+    commit,
+    find_duplicates,
+    load_mapping,
+    propose_mapping,
+    read_existing,
+    read_source,
+    receive_file,
+    save_mapping,
+    validate,
+)
+from geo.ingest.mapping import list_mappings, mapping_path
+from geo.world import data_version, read_layer
+from tests.ingest.common import offer
+from tests.ingest.hostile import _events_rows, good_tiff, xlsx_events
+
+NOW = pd.Timestamp("2025-01-10T12:00:00Z")
+
+
+def _csv(folder: Path, text: str, name: str = "eventos.csv") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_csv_events_mapping_and_values(tmp_path: Path) -> None:
+    path = _csv(tmp_path, _events_rows())
+    with receive_file(path) as up:
+        source = read_source(up)
+        mapping = propose_mapping(source, "events")
+        assert mapping.fields == {
+            "latitude": "lat", "longitude": "lon", "event_id": "event_id",
+            "occurred_at": "fecha", "event_type": "tipo", "commodity": "droga",
+            "quantity_kg": "cantidad", "country": "pais", "source": "fuente",
+            "confidence": "confianza", "description": "descripcion"}
+        report = validate(source, mapping, imported_by="ana", now=NOW)
+    acc = report.accepted
+    assert report.counts == {"rows": 2, "accepted": 2, "rejected": 0}
+    assert acc["occurred_at"].tolist() == [pd.Timestamp("2024-03-05", tz="UTC"),
+                                           pd.Timestamp("2023-12-25", tz="UTC")]
+    assert acc["commodity"].tolist() == ["cocaine", "cannabis"]
+    assert acc.geometry.iloc[0].equals(Point(-74.2, -12.4))
+    assert set(acc.columns) >= {"source_file", "source_sha256", "imported_by", "imported_at"}
+    assert acc["imported_by"].iloc[0] == "ana"
+    assert acc["imported_at"].iloc[0] == NOW
+    assert acc["source_sha256"].iloc[0] == report.sha256
+    assert len(report.sha256) == 64
+
+
+def test_xlsx_events(tmp_path: Path) -> None:
+    report = offer(xlsx_events(tmp_path), "events")
+    assert report.counts["accepted"] == 2
+    assert report.accepted["description"].iloc[0] == "Incautación en el VRAEM"
+
+
+def test_row_reasons_are_specific(tmp_path: Path) -> None:
+    text = ("id,fecha,tipo,lat,lon,pais,fuente,confianza,droga\n"
+            "a,2024-01-01,seizure,-9.4,-74.6,PE,x,0.5,cocaine\n"
+            "b,31/02/2024,seizure,-9.4,-74.6,PE,x,0.5,cocaine\n"
+            "c,2024-01-01,teleport,-9.4,-74.6,PE,x,0.5,cocaine\n"
+            "d,2024-01-01,seizure,,,PE,x,0.5,cocaine\n"
+            "e,2024-01-01,seizure,-9.4,-74.6,PE,x,80,cocaine\n"
+            "a,2024-01-01,seizure,-9.4,-74.6,PE,x,0.5,cocaine\n"
+            "f,2024-01-01,seizure,-9.4,-74.6,XX,x,0.5,cocaine\n"
+            "g,2030-01-01,seizure,-9.4,-74.6,PE,x,0.5,cocaine\n")
+    report = offer(_csv(tmp_path, text), "events")
+    reasons = dict(zip(report.rejected["id"], report.rejected["reason"], strict=True))
+    assert "cannot read '31/02/2024' as a date" in reasons["b"]
+    assert "unknown value 'teleport'" in reasons["c"]
+    assert "no coordinates" in reasons["d"]
+    assert "80 is outside 0..1" in reasons["e"]
+    assert "repeats row 1" in report.rejected["reason"].iloc[list(report.rejected["row"]).index(6)]
+    assert "unknown value 'XX'" in reasons["f"]
+    assert "in the future" in reasons["g"]
+    assert report.accepted["event_id"].tolist() == ["a"]
+
+
+def test_dms_wkt_and_pair_columns(tmp_path: Path) -> None:
+    dms = "nombre,latitud,longitud\nA,9°24'30\"S,74°36'W\nB,\"-9,5\",\"-74,7\"\n"
+    report = offer(_csv(tmp_path, dms, "dms.csv"), "aerodromes")
+    assert report.accepted.geometry.iloc[0].y == pytest.approx(-(9 + 24.5 / 60))
+    assert report.accepted.geometry.iloc[1].x == pytest.approx(-74.7)
+    wkt = 'name,wkt\nzona,"POLYGON((-74 -9,-73 -9,-73 -8,-74 -8,-74 -9))"\nmala,"POLYGON((1"\n'
+    report = offer(_csv(tmp_path, wkt, "wkt.csv"), "areas")
+    assert report.accepted["name"].tolist() == ["zona"]
+    assert "cannot read WKT" in report.rejected["reason"].iloc[0]
+    pairs = "name,coordenadas\nX,\"9°24'S 74°36'W\"\n"
+    report = offer(_csv(tmp_path, pairs, "pairs.csv"), "aerodromes")
+    assert report.accepted.geometry.iloc[0].equals(Point(-74.6, -9.4))
+
+
+def test_coordinates_found_by_value_range(tmp_path: Path) -> None:
+    text = "ident,a,b\nX1,-9.4,-74.6\nX2,-12.0,-77.1\n"
+    with receive_file(_csv(tmp_path, text, "x.csv")) as up:
+        mapping = propose_mapping(read_source(up), "aerodromes")
+    assert (mapping.fields["latitude"], mapping.fields["longitude"]) == ("a", "b")
+
+
+def test_swapped_columns_warned(tmp_path: Path) -> None:
+    text = "ident,lat,lon\nX1,-74.6,-9.4\nX2,-77.1,-12.0\n"
+    report = offer(_csv(tmp_path, text, "sw.csv"), "aerodromes")
+    assert any("exchanged" in w for w in report.warnings)
+
+
+def test_month_first_detected_and_units(tmp_path: Path) -> None:
+    text = ("id,date,type,lat,lon,country,source,confidence,commodity,quantity\n"
+            "a,03/25/2024,seizure,-9.4,-74.6,Perú,x,50%,cocaína,1.5\n")
+    path = _csv(tmp_path, text, "us.csv")
+    with receive_file(path) as up:
+        source = read_source(up)
+        mapping = propose_mapping(source, "events")
+        mapping.quantity_unit = "t"
+        report = validate(source, mapping, imported_by="t")
+    row = report.accepted.iloc[0]
+    assert row["occurred_at"] == pd.Timestamp("2024-03-25", tz="UTC")
+    assert row["quantity_kg"] == 1500.0
+    assert row["confidence"] == 0.5
+    assert row["country"] == "PE"
+
+
+def test_timezone_of_naive_times(tmp_path: Path) -> None:
+    text = ("id,fecha,tipo,lat,lon,pais,fuente,confianza,droga\n"
+            "a,2024-01-01 10:00,seizure,-9,-74,PE,x,1,cocaine\n")
+    with receive_file(_csv(tmp_path, text)) as up:
+        source = read_source(up)
+        mapping = propose_mapping(source, "events")
+        mapping.timezone = "America/Lima"
+        report = validate(source, mapping, imported_by="t")
+    assert report.accepted["occurred_at"].iloc[0] == pd.Timestamp("2024-01-01T15:00Z")
+
+
+def test_mapping_saved_per_partner_and_reused(tmp_path: Path) -> None:
+    mapping = Mapping("events", fields={"latitude": "y", "longitude": "x"},
+                      defaults={"source": "DEVIDA"}, quantity_unit="t", dayfirst=True,
+                      values={"event_type": {"Decomiso": "seizure"}})
+    path = save_mapping(mapping, tmp_path, "../Policía Nacional/PE")
+    assert path == tmp_path / "mappings" / "policia_nacional_pe.json"
+    assert load_mapping("Policía Nacional PE", data_dir=tmp_path) == mapping
+    assert list_mappings(tmp_path) == ["policia_nacional_pe"]
+    with pytest.raises(MappingError):
+        mapping_path(tmp_path, "../..")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"layer": "events", "fields": {"nonsense": "x"}}')
+    with pytest.raises(MappingError, match="unknown field"):
+        load_mapping(bad)
+
+
+def test_mapping_naming_a_missing_column_is_refused(tmp_path: Path) -> None:
+    with receive_file(_csv(tmp_path, _events_rows())) as up, pytest.raises(MappingError):
+        validate(read_source(up), Mapping("events", fields={"event_id": "nope"}),
+                 imported_by="t")
+
+
+def _geojson(folder: Path, gdf: gpd.GeoDataFrame, name: str) -> Path:
+    path = folder / name
+    gdf.to_file(path, driver="GeoJSON")
+    return path
+
+
+def test_kml_and_kmz(tmp_path: Path) -> None:
+    kml = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+           "<Document><Folder><Placemark><name>VRAEM</name><ExtendedData><Data name='autor'>"
+           "<value>ana</value></Data></ExtendedData><Polygon><outerBoundaryIs><LinearRing>"
+           "<coordinates>-74,-12 -73,-12 -73,-11 -74,-12</coordinates></LinearRing>"
+           "</outerBoundaryIs></Polygon></Placemark></Folder></Document></kml>")
+    (tmp_path / "zona.kml").write_text(kml)
+    report = offer(tmp_path / "zona.kml", "areas")
+    assert report.accepted["name"].tolist() == ["VRAEM"]
+    assert report.accepted["created_by"].tolist() == ["ana"]
+    with zipfile.ZipFile(tmp_path / "zona.kmz", "w") as zf:
+        zf.writestr("doc.kml", kml)
+    assert offer(tmp_path / "zona.kmz", "areas").counts["accepted"] == 1
+
+
+def test_zipped_shapefile_reprojected(tmp_path: Path) -> None:
+    gdf = gpd.GeoDataFrame({"name": ["a"]}, geometry=[box(-74, -10, -73.9, -9.9)], crs=4326)
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    gdf.to_crs(32718).to_file(folder / "zonas.shp")
+    with zipfile.ZipFile(tmp_path / "zonas.zip", "w") as zf:
+        for p in folder.iterdir():
+            zf.write(p, f"datos/{p.name}")
+    report = offer(tmp_path / "zonas.zip", "areas")
+    assert report.accepted.geometry.iloc[0].bounds == pytest.approx((-74, -10, -73.9, -9.9),
+                                                                     abs=1e-6)
+    assert any("reprojected from EPSG:32718" in w for w in report.warnings)
+    with zipfile.ZipFile(tmp_path / "noprj.zip", "w") as zf:
+        for p in folder.iterdir():
+            if p.suffix != ".prj":
+                zf.write(p, p.name)
+    with pytest.raises(FileRefusedError, match=r"no \.prj"):
+        offer(tmp_path / "noprj.zip", "areas")
+    with zipfile.ZipFile(tmp_path / "noshx.zip", "w") as zf:
+        for p in folder.iterdir():
+            if p.suffix != ".shx":
+                zf.write(p, p.name)
+    with pytest.raises(FileRefusedError, match=r"without \.shx"):
+        offer(tmp_path / "noshx.zip", "areas")
+
+
+def _routes() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"route_id": ["r1"], "mode": ["aéreo"], "first_seen": ["2020-01-01"],
+         "last_seen": ["2024-01-01"], "confidence": [0.7], "source": ["JIATF"]},
+        geometry=[LineString([(-69, 7), (-80, 12)])], crs=4326)
+
+
+def test_geopackage_layers(tmp_path: Path) -> None:
+    path = tmp_path / "rutas.gpkg"
+    pyogrio.write_dataframe(_routes(), path, layer="rutas")
+    report = offer(path, "routes")
+    assert report.accepted["mode"].tolist() == ["air"]
+    pyogrio.write_dataframe(_routes(), path, layer="otras", append=False)
+    with receive_file(path) as up, pytest.raises(FileRefusedError, match="2 layers"):
+        read_source(up)
+    with receive_file(path) as up:
+        assert read_source(up, source_layer="otras").table["route_id"].tolist() == ["r1"]
+
+
+def test_geoparquet(tmp_path: Path) -> None:
+    path = tmp_path / "rutas.parquet"
+    _routes().to_parquet(path)
+    assert offer(path, "routes").counts["accepted"] == 1
+
+
+def test_scene_registered_and_committed(tmp_path: Path) -> None:
+    tif = good_tiff(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    with receive_file(tif) as up:  # commit before the upload's folder is removed
+        source = read_source(up)
+        report = validate(source, propose_mapping(source, "scenes"), imported_by="t")
+        result = commit(report, data)
+    row = report.accepted.iloc[0]
+    assert row["scene_id"] == "scene_2024-08-02"
+    assert row["path"] == "scenes/scene_2024-08-02.tif"
+    assert row["acquired_at"] == pd.Timestamp("2024-08-02", tz="UTC")
+    assert row["bands"] == "red,green,blue,cloud"
+    assert row["sensor"] == "test-sensor"
+    assert row["native_crs"] == "EPSG:32718"
+    assert row["resolution_m"] == 10.0
+    assert row["cloud_share"] == pytest.approx(0.25, abs=0.01)
+    x0, y0, x1, y1 = row.geometry.bounds
+    assert -75.1 < x0 < x1 < -74.9
+    assert -9.5 < y0 < y1 < -9.3
+    assert (data / "scenes" / "scene_2024-08-02.tif").read_bytes() == tif.read_bytes()
+    assert read_layer(result.path, "scenes")["scene_id"].tolist() == ["scene_2024-08-02"]
+
+
+def test_commit_then_duplicates_then_clash(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    path = _csv(tmp_path, _events_rows())
+    report = offer(path, "events")
+    before = data_version(data)
+    result = commit(report, data)
+    assert (result.added, result.total) == (2, 2)
+    assert data_version(data) != before
+    stored = read_layer(data / "events.parquet", "events")
+    assert stored["source_file"].tolist() == ["eventos.csv"] * 2
+    again = offer(path, "events")
+    dups = find_duplicates(again.accepted, read_existing(data, "events"), layer="events")
+    assert dups.new_index == [0, 1]
+    assert dups.pairs["existing_id"].tolist() == ["E1", "E2"]
+    assert dups.pairs["distance_m"].max() < 1
+    assert commit(again, data, skip=dups.new_index).added == 0
+    content = (data / "events.parquet").read_bytes()
+    with pytest.raises(CommitError, match="already stored"):
+        commit(again, data)
+    assert (data / "events.parquet").read_bytes() == content
+
+
+def test_duplicates_respect_tolerances(tmp_path: Path) -> None:
+    base = offer(_csv(tmp_path, _events_rows()), "events").accepted
+    moved = base.copy()
+    moved["geometry"] = [Point(-74.2, -12.4 + 0.003), Point(-78.8, 1.8 + 0.01)]  # 330 m, 1.1 km
+    moved["occurred_at"] = moved["occurred_at"] + pd.Timedelta(hours=20)
+    assert find_duplicates(moved, base, layer="events").new_index == [0]
+    moved["event_type"] = "incident"
+    assert find_duplicates(moved, base, layer="events").new_index == []
+
+
+def test_failed_write_leaves_the_old_layer(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    gdf = gpd.GeoDataFrame({"ident": ["SPJC"], "name": ["Jorge Chávez"]},
+                           geometry=[Point(-77.11, -12.02)], crs=4326)
+    first = offer(_geojson(tmp_path, gdf, "a.geojson"), "aerodromes")
+    commit(first, data)
+    content = (data / "aerodromes.geojson").read_bytes()
+    gdf2 = gpd.GeoDataFrame({"ident": ["SKBO"], "name": ["El Dorado"]},
+                            geometry=[Point(-74.14, 4.70)], crs=4326)
+    second = offer(_geojson(tmp_path, gdf2, "b.geojson"), "aerodromes")
+
+    def broken(layer: gpd.GeoDataFrame, path: Path, **_: object) -> Path:
+        Path(path).write_text('{"type": "FeatureCollection", "feat')  # half written
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sys.modules["geo.ingest.commit"], "write_geojson", broken)
+    with pytest.raises(OSError, match="disk full"):
+        commit(second, data)
+    assert (data / "aerodromes.geojson").read_bytes() == content
+    assert sorted(p.name for p in data.iterdir()) == [".ingest.lock", "aerodromes.geojson"]
+
+
+def test_areas_commit_readable_by_the_app(tmp_path: Path) -> None:
+    from geo.areas import read_areas
+
+    data = tmp_path / "data"
+    data.mkdir()
+    gdf = gpd.GeoDataFrame({"name": ["zona"]}, geometry=[box(-74, -10, -73, -9)], crs=4326)
+    commit(offer(_geojson(tmp_path, gdf, "z.geojson"), "areas"), data)
+    areas = read_areas(data)
+    assert areas["name"].tolist() == ["zona"]
+    assert np.isclose(areas.geometry.iloc[0].area, 1.0)
+
+
+def test_isolated_reader_same_result_and_memory_cap(tmp_path: Path) -> None:
+    from geo.ingest import Limits, read_source_isolated
+    from tests.ingest.hostile import million_vertices
+
+    with receive_file(_csv(tmp_path, _events_rows())) as up:
+        source = read_source_isolated(up)
+        assert source.table.equals(read_source(up).table)
+    tight = Limits(max_memory_bytes=16 * 1024**2)
+    with receive_file(million_vertices(tmp_path)) as up, \
+            pytest.raises(FileRefusedError, match="more than 16 MB of memory"):
+        read_source_isolated(up, limits=tight)
+
+
+def test_preview_for_the_mapping_step(tmp_path: Path) -> None:
+    with receive_file(_csv(tmp_path, _events_rows())) as up:
+        head = read_source(up).preview(1)
+    assert head.shape == (1, 11)
+    assert head["cantidad"].iloc[0] == "1.234,5"  # as written, before any parsing
+    gdf = gpd.GeoDataFrame({"ident": ["A"]}, geometry=[Point(-74.6, -9.4)], crs=4326)
+    with receive_file(_geojson(tmp_path, gdf, "a.geojson")) as up:
+        head = read_source(up).preview()
+    assert head["geometry"].tolist() == ["POINT (-74.6 -9.4)"]
