@@ -15,13 +15,12 @@ import math
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import folium
 import pandas as pd
 import shapely
 import streamlit as st
-from streamlit_folium import st_folium
 
 from geo.display import (
     available_combos,
@@ -36,17 +35,18 @@ from geo.errors import AtalayaError
 from geo.i18n import Translator
 from geo.imagechips import ChipParams, SceneRef, cut_chips, scene_refs
 from geo.imagery import read_scene_info
+from layers.assets import localize
 from layers.imagery import (
     INLINE_MAX_BYTES,
     build_imagery_map,
     build_ndvi_legend,
     build_swipe,
     build_view_layer,
-    finish_imagery_map,
 )
 from layers.staticdata import publish
 from ui import state
 from ui.cache import STATIC_DATA, STATIC_DATA_URL, get_settings, load_world
+from ui.mapview import RenderedBase, render_base, render_group, show_map
 from ui.sidebar import current_translator
 
 __all__ = ["render_imagery"]
@@ -142,7 +142,7 @@ def _remember_view(ref: SceneRef, out: dict[str, Any] | None,
     st.session_state[state.IMAGERY_VIEW] = (ref.scene_id, bounds, zoom)
     if any(abs(a - b) > 1e-9 for a, b in zip(bounds, shown[0], strict=True)) or \
             zoom != shown[3]:
-        st.rerun()
+        st.rerun(scope="fragment")
 
 
 def _scene_table(scenes: list[SceneRef], t: Translator) -> None:
@@ -279,13 +279,42 @@ def render_imagery() -> None:
 
 def _render_map(listed: list[SceneRef], t: Translator, *, online: bool) -> None:
     scene, combo, stretch, other = _choose(listed, t)
-    view = _current_view(scene)
+    _map_and_inspector(listed, scene, combo, stretch, other, t, online=online)
+
+
+def _base_map(scene: SceneRef, t: Translator, *, online: bool) -> RenderedBase:
+    """Render the map without the image, once per scene, language and basemap choice.
+
+    A pan then re-sends only the image group: the component keeps its map and swaps the
+    group, instead of being handed a new page each time.
+    """
+    signature = (scene.scene_id, t.language, online)
+    cached = st.session_state.get(state.IMAGERY_BASE)
+    if cached is not None and cached[0] == signature:
+        return cast(RenderedBase, cached[1])
     fp = scene.footprint.bounds
     m = build_imagery_map(center_lonlat=((fp[0] + fp[2]) / 2, (fp[1] + fp[3]) / 2),
                           zoom=fit_zoom(fp, _GUESS_WIDTH_PX, MAP_HEIGHT_PX),
                           online_tiles=online,
                           labels={"borders": t("Borders"),
                                   "footprints": t("Imagery footprints")})
+    # No layer control here: show_map adds the one that lists the base layers and the image.
+    base = render_base(localize(m, base_url="/app/static/vendor"), key=state.IMAGERY_MAP)
+    st.session_state[state.IMAGERY_BASE] = (signature, base)
+    return base
+
+
+@st.fragment
+def _map_and_inspector(listed: list[SceneRef], scene: SceneRef, combo: str,
+                       stretch: tuple[float, float], other: SceneRef | None, t: Translator,
+                       *, online: bool) -> None:
+    """Show the map with the view's image, the pixel inspector and the chips (a fragment).
+
+    A pan or a click reruns only this: the view is rendered for the reported bounds and
+    swapped in as the map's one overlay group.
+    """
+    view = _current_view(scene)
+    base = _base_map(scene, t, online=online)
     note = st.empty()  # always there: the map keeps its place in the page (see _choose)
     group = folium.FeatureGroup(name=t("Image"), control=False)
     first, legend = _image_layer(scene, view, combo, stretch,
@@ -302,9 +331,10 @@ def _render_map(listed: list[SceneRef], t: Translator, *, online: bool) -> None:
                 a=f"{scene.acquired_at:%Y-%m-%d}", b=f"{other.acquired_at:%Y-%m-%d}"))
     if legend:
         build_ndvi_legend(legend, title=t("NDVI")).add_to(group)
-    out = st_folium(finish_imagery_map(m), key=state.IMAGERY_MAP, height=MAP_HEIGHT_PX,
-                    use_container_width=True, feature_group_to_add=group,
-                    returned_objects=["bounds", "zoom", "last_clicked"])
+    localize(group, base_url="/app/static/vendor")
+    out = show_map(base, [render_group(group, 0)], folium.LayerControl(collapsed=True),
+                   key=state.IMAGERY_MAP, height=MAP_HEIGHT_PX,
+                   returned_objects=["bounds", "zoom", "last_clicked"])
     _remember_view(scene, out, view)
     _inspector(scene, (out or {}).get("last_clicked"), t)
     _chip_strip(listed, (out or {}).get("last_clicked"), t)

@@ -86,3 +86,4 @@ IMAGERY_OTHER = "imagery_other"  # the second date of the swipe
 IMAGERY_MAP = "imagery_map"
 IMAGERY_VIEW = "imagery_view"  # (scene id, (west, south, east, north), zoom) last reported
 IMAGERY_CHIPS = "imagery_chips"
+IMAGERY_BASE = "imagery_base"  # (signature, ui.mapview.RenderedBase) of the page's base map

@@ -195,3 +195,32 @@ def test_swipe_drag_shows_two_dates(site: tuple[Path, str], cross: Scene,
         "() => document.querySelector('.leaflet-sbs-divider').getBoundingClientRect().left")
     assert divider < w / 2 - 200
     assert not rec.foreign()  # type: ignore[attr-defined]
+
+
+APP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
+# A fingerprint of each image layer in the map's frame (its whole src), and whether it loaded.
+APP_IMAGES = ("() => { const f = document.querySelector('" + APP_FRAME + "');"
+              " if (!f || !f.contentDocument) return [];"
+              " return [...f.contentDocument.querySelectorAll('img.leaflet-image-layer')]"
+              ".map(i => { let h = 0; for (let k = 0; k < i.src.length; k += 3)"
+              " { h = (h * 31 + i.src.charCodeAt(k)) | 0; }"
+              " return [h + ':' + i.src.length, i.complete]; }); }")
+
+
+def test_the_imagery_page_draws_the_view_again_after_a_pan(app, page):
+    """The page shows the scene, and a pan brings an image made for the new view, offline."""
+    pg, rec = page
+    pg.goto(app.url + "/imagery", wait_until="domcontentloaded")
+    pg.wait_for_function(f"() => ({APP_IMAGES})().some(x => x[1])", timeout=120_000)
+    before = {key for key, _ in pg.evaluate(APP_IMAGES)}
+    frame = pg.query_selector(APP_FRAME).content_frame()
+    frame.evaluate("() => { Object.values(window).find(v => v instanceof L.Map)"
+                   ".panBy([150, 80], {animate: false}); return 0; }")
+    pg.wait_for_function(
+        f"(b) => ({APP_IMAGES})().some(x => x[1] && !b.includes(x[0]))",
+        arg=sorted(before), timeout=60_000)
+    assert len(pg.query_selector_all(APP_FRAME)) == 1  # the same map, its image swapped
+    assert frame.evaluate("() => document.querySelectorAll('.leaflet-control-layers').length") \
+        == 1
+    pg.screenshot(path=str(ARTIFACTS / "imagery-page-1280x800.png"))
+    assert rec.foreign() == [], f"requests left 127.0.0.1: {rec.foreign()}"
