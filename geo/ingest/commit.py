@@ -22,9 +22,10 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+from rasterio.errors import RasterioError
 
 from geo.areas import AREAS_FILE, read_areas
-from geo.errors import SchemaError
+from geo.errors import AtalayaError, SchemaError
 from geo.ingest.errors import CommitError
 from geo.ingest.report import ImportReport
 from geo.ingest.validate import _ID_FIELDS
@@ -169,8 +170,23 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
             shutil.copyfile(origin, tmp)
             os.replace(tmp, target)
             copied.append(target)
+            _add_overviews(target)
     except BaseException:
         for p in copied:
             p.unlink(missing_ok=True)
         raise
     return copied
+
+
+def _add_overviews(path: Path) -> None:
+    """Give an ingested scene internal overviews, so the imagery page reads screen-sized levels.
+
+    A scene whose overviews cannot be built is still stored: the page then decimates full
+    resolution reads, which is slower but shows the same picture.
+    """
+    from geo.display import build_overviews
+
+    try:
+        build_overviews(path)
+    except (AtalayaError, OSError, RasterioError):
+        return

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+import rasterio
 from shapely.geometry import LineString, Point, box
 
 from geo.ingest import (
@@ -262,7 +263,11 @@ def test_scene_registered_and_committed(tmp_path: Path) -> None:
     x0, y0, x1, y1 = row.geometry.bounds
     assert -75.1 < x0 < x1 < -74.9
     assert -9.5 < y0 < y1 < -9.3
-    assert (data / "scenes" / "scene_2024-08-02.tif").read_bytes() == tif.read_bytes()
+    stored = data / "scenes" / "scene_2024-08-02.tif"
+    with rasterio.open(tif) as original, rasterio.open(stored) as copy:
+        assert np.array_equal(original.read(), copy.read())  # the same pixels
+        assert copy.profile["crs"] == original.profile["crs"]
+        assert copy.overviews(1), "no overviews built at ingest"  # for the imagery page
     assert read_layer(result.path, "scenes")["scene_id"].tolist() == ["scene_2024-08-02"]
 
 
