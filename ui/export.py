@@ -108,7 +108,7 @@ def _render_builder(data_dir: Path, filters: Filters,
     st.text_input(t("Title"), value=t("Atalaya snapshot"), key=TITLE, max_chars=200)
     st.text_input(t("Classification marking"), value=DEFAULT_MARKING, key=MARKING,
                   max_chars=200, help=t("Printed at the top and bottom of every page and image."))
-    st.toggle(t("Only what the map shows"), value=view_bounds is not None, key=USE_VIEW,
+    st.toggle(t("Only the map's extent"), value=view_bounds is not None, key=USE_VIEW,
               disabled=view_bounds is None,
               help=t("Narrow every layer to the map's extent and frame the map on it."))
     with st.expander(t("Image size")):

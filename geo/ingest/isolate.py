@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -75,6 +79,26 @@ def _work(conn: Connection, upload: Upload, limits: Limits, layer: str | None) -
         conn.close()
 
 
+@contextmanager
+def _plain_main() -> Iterator[None]:
+    """Hide the caller's script from ``multiprocessing``'s spawn while the worker starts.
+
+    Streamlit installs each script run as ``sys.modules["__main__"]`` with ``__file__`` set
+    to the script, and a spawned child re-runs that file before its target: the whole app
+    would run inside the reader worker. A blank ``__main__`` (no file, no spec) makes the
+    child start clean. Streamlit replaces ``__main__`` on every run, so it is put back only
+    if still ours; the window is the worker's start, a few milliseconds.
+    """
+    previous = sys.modules.get("__main__")
+    blank = types.ModuleType("__main__")
+    sys.modules["__main__"] = blank
+    try:
+        yield
+    finally:
+        if sys.modules.get("__main__") is blank and previous is not None:
+            sys.modules["__main__"] = previous
+
+
 def read_source_isolated(upload: Upload, *, limits: Limits | None = None,
                          source_layer: str | None = None, timeout_s: float = 300.0) -> Source:
     """Run :func:`~geo.ingest.readers.read_source` in a capped worker process.
@@ -89,7 +113,8 @@ def read_source_isolated(upload: Upload, *, limits: Limits | None = None,
     ctx = mp.get_context("spawn")  # never fork a multi-threaded server
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_work, args=(child, upload, lim, source_layer), daemon=True)
-    proc.start()
+    with _plain_main():
+        proc.start()
     child.close()
     try:
         if not parent.poll(timeout_s):

@@ -1,0 +1,495 @@
+"""The import page: bring a partner's file into a layer of the data folder.
+
+The steps follow :mod:`geo.ingest` one call each: the uploaded bytes are received (size cap,
+server-made name) and read in a capped worker process once per file; the first rows are shown
+as text; the proposed column mapping is edited with one selectbox per contract field (plus
+units, dates, time zone and default values) and can be saved for the partner and loaded for
+their next file; "Validate" shows the report (counts, reasons, rejected rows to download,
+warnings) and the rows already stored; "Import" stores the accepted rows, all or nothing, and
+the explorer sees them through :func:`geo.world.data_version`.
+
+Every refusal (a :class:`geo.errors.AtalayaError` or an ``OSError``) is shown as a message and
+the page goes on. The received file stays in this session until it is imported or replaced
+(scene GeoTIFFs are copied from it on import); it is removed then, or when the session ends.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import weakref
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from geo.errors import AtalayaError
+from geo.i18n import Translator
+from geo.ingest import (
+    GEOMETRY_FIELDS,
+    LAYERS,
+    UNITS,
+    Duplicates,
+    ImportReport,
+    Limits,
+    Mapping,
+    Source,
+    Upload,
+    commit,
+    find_duplicates,
+    layer_path,
+    list_mappings,
+    load_limits,
+    load_mapping,
+    propose_mapping,
+    read_existing,
+    read_source_isolated,
+    receive_file,
+    save_mapping,
+    validate,
+)
+from geo.ingest.dedupe import ID_COLUMNS as ID_FIELDS
+from geo.ingest.upload import EXTENSIONS
+from geo.schema import SCHEMAS
+from ui import state
+from ui.cache import get_settings
+from ui.sidebar import current_translator
+
+__all__ = ["render_ingest"]
+
+# Session-state and widget keys of this page (to join ui/state.py).
+LAYER = "ingest_layer"
+FILE = "ingest_file"  # + ":<n>": a new n empties the uploader after an import
+FILE_NONCE = "ingest_file_nonce"
+LOADED = "ingest_loaded"  # the received file and what was read from it (_Loaded)
+REFUSED = "ingest_refused"  # (file id, message): a refused file is not read again each run
+MAPPING = "ingest_mapping"  # the mapping the editor starts from
+MAPPING_REV = "ingest_mapping_rev"  # in the editor's keys: a new mapping redraws it
+REPORT = "ingest_report"  # _Checked of the last validation
+RESULT = "ingest_result"  # message of the last import, shown once
+NOTICE = "ingest_notice"  # (kind, message) from a callback, shown once
+USER = "ingest_user"
+PARTNER = "ingest_partner"
+SAVED = "ingest_saved"
+SAVE = "ingest_save"
+FIELD = "ingest_field"  # + ":<rev>:<field>"
+DEFAULT = "ingest_default"  # + ":<rev>:<field>"
+UNIT = "ingest_unit"  # + ":<rev>"
+DAYFIRST = "ingest_dayfirst"  # + ":<rev>"
+TIMEZONE = "ingest_timezone"  # + ":<rev>"
+VALIDATE = "ingest_validate"
+KEEP_DUPLICATES = "ingest_keep_duplicates"
+DOWNLOAD = "ingest_download_rejected"
+IMPORT = "ingest_import"
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
+SHOWN_ROWS = 1000  # rejected rows and duplicate pairs shown on the page (the CSV has all)
+MB = 1024**2
+
+
+@dataclass
+class _Loaded:
+    """A received upload and its source, kept until imported or replaced."""
+
+    file_id: str
+    upload: Upload
+    source: Source
+
+
+@dataclass
+class _Checked:
+    """A validation report, the duplicates found, and what it was made from."""
+
+    signature: str
+    report: ImportReport
+    duplicates: Duplicates
+
+
+def _plain(text: object) -> str:
+    r"""Escape Markdown, so a file's own text (names, cells in a reason) shows as typed.
+
+    Examples
+    --------
+    >>> _plain("**x** [a](javascript:b) $y$")
+    '\\*\\*x\\*\\* \\[a\\]\\(javascript\\:b\\) \\$y\\$'
+    """
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def _layer_names(t: Translator) -> dict[str, str]:
+    return {"events": t("Events"), "routes": t("Routes"), "areas": t("Areas of interest"),
+            "aerodromes": t("Aerodromes and airstrips"), "scenes": t("Satellite scenes")}
+
+
+def render_ingest() -> None:
+    """Draw the import page: file, preview, mapping, validation report, import."""
+    t = current_translator()
+    st.title(t("Import data"))
+    st.caption(t("Nothing is stored until you press Import, and then all accepted rows of "
+                 "the file or none."))
+    _show_notices()
+    try:
+        limits = load_limits()
+    except AtalayaError as err:
+        st.error(_plain(err))
+        return
+    data_dir = get_settings().data_dir
+    user = _user(t)
+    names = _layer_names(t)
+    layer = st.selectbox(t("Layer"), options=list(LAYERS), format_func=names.__getitem__,
+                         key=LAYER)
+    _partner(data_dir, t)
+    loaded = _receive(_uploader(limits, t), limits, t)
+    if loaded is None:
+        return
+    _describe(loaded, t)
+    try:
+        base = _base_mapping(loaded.source, layer, data_dir, t)
+    except AtalayaError as err:
+        st.error(_plain(err))
+        return
+    mapping = _mapping_editor(base, loaded.source, t)
+    if st.button(t("Save mapping for this partner"), key=SAVE):
+        _save(mapping, data_dir, t)
+    _validate_and_import(loaded, mapping, data_dir, user, limits, t)
+
+
+def _show_notices() -> None:
+    result = st.session_state.pop(RESULT, None)
+    if result:
+        st.success(_plain(result))
+    notice = st.session_state.pop(NOTICE, None)
+    if notice:
+        kind, message = notice
+        (st.error if kind == "error" else st.success)(_plain(message))
+
+
+def _user(t: Translator) -> str:
+    """Return the name recorded as ``imported_by``: the reviewer's, or one typed here."""
+    reviewer = str(st.session_state.get(state.REVIEWER, "") or "").strip()
+    if reviewer:
+        st.caption(t("Imported as {name}.").format(name=_plain(reviewer)))
+        return reviewer[:80]
+    typed = st.text_input(t("Your name"), key=USER, max_chars=80,
+                          help=t("Recorded with every row you import."))
+    return typed.strip()
+
+
+def _uploader(limits: Limits, t: Translator) -> Any:
+    cap_mb = max(1, math.floor(limits.max_upload_bytes / MB))
+    server_mb = int(st.get_option("server.maxUploadSize"))
+    nonce = int(st.session_state.get(FILE_NONCE, 0))
+    return st.file_uploader(
+        t("File"), type=sorted({ext.lstrip(".") for ext in EXTENSIONS}),
+        key=f"{FILE}:{nonce}", max_upload_size=min(cap_mb, server_mb),
+        help=t("CSV, Excel, GeoJSON, KML/KMZ, zipped shapefile, GeoPackage, GeoParquet, or "
+               "GeoTIFF for scenes."))
+
+
+def _forget() -> None:
+    """Drop this session's file, its report and mapping, and remove the received bytes."""
+    old = st.session_state.pop(LOADED, None)
+    if isinstance(old, _Loaded):
+        old.upload.close()
+    for key in (MAPPING, REPORT):
+        st.session_state.pop(key, None)
+
+
+def _receive(uploaded: Any, limits: Limits, t: Translator) -> _Loaded | None:
+    """Receive and read a newly chosen file once; return what is held for this session."""
+    if uploaded is None:
+        _forget()
+        return None
+    held = st.session_state.get(LOADED)
+    if isinstance(held, _Loaded) and held.file_id == uploaded.file_id:
+        return held
+    refused = st.session_state.get(REFUSED)
+    if refused is not None and refused[0] == uploaded.file_id:
+        st.error(refused[1])
+        return None
+    _forget()
+    upload = None
+    try:
+        with st.spinner(t("Reading the file...")):
+            upload = receive_file(uploaded, name=uploaded.name, limits=limits)
+            source = read_source_isolated(upload, limits=limits)
+    except (AtalayaError, OSError) as err:
+        if upload is not None:
+            upload.close()
+        message = t("The file was refused: {reason}").format(reason=_plain(err))
+        st.session_state[REFUSED] = (uploaded.file_id, message)
+        st.error(message)
+        return None
+    # removed with the session's state if it is never imported
+    weakref.finalize(upload, shutil.rmtree, upload.workdir, True)
+    loaded = _Loaded(uploaded.file_id, upload, source)
+    st.session_state[LOADED] = loaded
+    return loaded
+
+
+def _describe(loaded: _Loaded, t: Translator) -> None:
+    src, up = loaded.source, loaded.upload
+    st.caption(t("{name}: {format}, {size} MB, {rows} rows, SHA-256 {sha}").format(
+        name=_plain(up.name), format=up.format.upper(), size=t.number(up.size / MB, digits=2),
+        rows=t.number(len(src.table)), sha=up.sha256[:12]))
+    for note in src.notes:
+        st.info(_plain(note))
+    st.subheader(t("First rows"))
+    st.dataframe(src.preview(10), hide_index=True)
+
+
+def _base_mapping(source: Source, layer: str, data_dir: Path, t: Translator) -> Mapping:
+    """Return the mapping the editor starts from: the partner's saved one, or proposed."""
+    held = st.session_state.get(MAPPING)
+    if isinstance(held, Mapping) and held.layer == layer:
+        return held
+    partner = str(st.session_state.get(SAVED) or "")
+    chosen = None
+    if partner:
+        try:
+            saved = load_mapping(partner, data_dir=data_dir).check(source.columns)
+        except AtalayaError as err:
+            st.error(t("The saved mapping does not fit this file: {reason}").format(
+                reason=_plain(err)))
+        else:
+            chosen = saved if saved.layer == layer else None
+    chosen = chosen or propose_mapping(source, layer)
+    _set_mapping(chosen)
+    return chosen
+
+
+def _set_mapping(mapping: Mapping) -> None:
+    st.session_state[MAPPING] = mapping
+    st.session_state[MAPPING_REV] = int(st.session_state.get(MAPPING_REV, 0)) + 1
+    st.session_state.pop(REPORT, None)
+
+
+def _partner(data_dir: Path, t: Translator) -> None:
+    saved = list_mappings(data_dir) if data_dir.is_dir() else []
+    left, right = st.columns(2)
+    left.text_input(t("Partner"), key=PARTNER, max_chars=60,
+                    help=t("Who sent the file; its mapping is saved under this name."))
+    right.selectbox(t("Saved mappings"), options=["", *saved], key=SAVED,
+                    format_func=lambda s: s or t("(propose from the column names)"),
+                    on_change=_load_saved, args=(data_dir,))
+
+
+def _load_saved(data_dir: Path) -> None:
+    """Choose a saved mapping (callback): its layer goes in the layer box, its name in Partner.
+
+    The editor starts from it on the next run (:func:`_base_mapping`), checked against the
+    file's columns.
+    """
+    st.session_state.pop(MAPPING, None)
+    st.session_state.pop(REPORT, None)
+    partner = str(st.session_state.get(SAVED) or "")
+    if not partner:
+        return
+    try:
+        mapping = load_mapping(partner, data_dir=data_dir)
+    except AtalayaError as err:
+        st.session_state[NOTICE] = ("error", str(err))
+        return
+    st.session_state[LAYER] = mapping.layer
+    st.session_state[PARTNER] = partner
+
+
+def _save(mapping: Mapping, data_dir: Path, t: Translator) -> None:
+    partner = str(st.session_state.get(PARTNER, "")).strip()
+    if not partner:
+        st.error(t("Type the partner's name first."))
+        return
+    try:
+        path = save_mapping(mapping, data_dir, partner)
+    except (AtalayaError, OSError) as err:
+        st.error(_plain(err))
+        return
+    st.success(t("Mapping saved for {partner} ({file}).").format(partner=_plain(partner),
+                                                                 file=path.name))
+
+
+def _mapping_editor(base: Mapping, source: Source, t: Translator) -> Mapping:
+    """One selectbox per field, then units, dates and defaults; return the edited mapping."""
+    rev = int(st.session_state.get(MAPPING_REV, 0))
+    schema = SCHEMAS[base.layer]
+    needed = {c.name for c in schema.columns if c.required and not c.nullable}
+    targets = list(schema.column_names)
+    st.subheader(t("Which column is which field"))
+    if source.geometry is None:
+        targets = [*GEOMETRY_FIELDS, *targets]
+        st.caption(t("Locations come from latitude and longitude columns, a WKT column or a "
+                     "coordinates column. Fields marked * need a column or a default value."))
+    else:
+        st.caption(t("Locations come from the file's own geometry. Fields marked * need a "
+                     "column or a default value."))
+    columns: list[str | None] = [None, *source.columns]
+    fields: dict[str, str] = {}
+    for i, target in enumerate(targets):
+        if i % 3 == 0:  # a row of three per line, so a phone stacks them in order
+            grid = st.columns(3)
+        current = base.fields.get(target)
+        absent = _absent_label(base, target, rev, t)
+        chosen = grid[i % 3].selectbox(
+            f"{target} *" if target in needed else target, options=columns,
+            index=columns.index(current) if current in columns else 0,
+            format_func=partial(_column_label, absent=absent),
+            key=f"{FIELD}:{rev}:{target}")
+        if chosen is not None:
+            fields[target] = str(chosen)
+    return replace(base, fields=fields, **_options(base, rev, t))
+
+
+def _column_label(column: str | None, *, absent: str) -> str:
+    return absent if column is None else str(column)
+
+
+def _absent_label(base: Mapping, field: str, rev: int, t: Translator) -> str:
+    """Say what a field gets when no column feeds it: its default, or what the core makes."""
+    default = str(st.session_state.get(f"{DEFAULT}:{rev}:{field}",
+                                       base.defaults.get(field, ""))).strip()
+    if default:
+        return t("(not in the file: {value})").format(value=default[:40])
+    if field == "country":
+        return t("(not in the file: from the location)")
+    if field == ID_FIELDS.get(base.layer):
+        return t("(not in the file: numbered)")
+    return t("(not in the file)")
+
+
+def _options(base: Mapping, rev: int, t: Translator) -> dict[str, Any]:
+    schema = SCHEMAS[base.layer]
+    kinds = {c.name: c.kind for c in schema.columns}
+    left, middle, right = st.columns(3)
+    unit = base.quantity_unit
+    if any(name.endswith("_kg") or "_kg_" in name for name in kinds):
+        units = list(UNITS)
+        unit = left.selectbox(t("Unit of quantities"), options=units,
+                              index=units.index(unit) if unit in units else 0,
+                              key=f"{UNIT}:{rev}")
+    dayfirst = base.dayfirst
+    timezone = base.timezone
+    if "datetime" in kinds.values():
+        choices: list[bool | None] = [None, True, False]
+        labels = {None: t("Decide from the data"), True: t("Day first (31/12/2024)"),
+                  False: t("Month first (12/31/2024)")}
+        dayfirst = middle.selectbox(t("Dates"), options=choices,
+                                    index=choices.index(base.dayfirst),
+                                    format_func=labels.__getitem__, key=f"{DAYFIRST}:{rev}")
+        timezone = right.text_input(t("Time zone of times without one"), value=base.timezone,
+                                    max_chars=60, key=f"{TIMEZONE}:{rev}",
+                                    help=t("An IANA name, e.g. UTC or America/Lima.")).strip()
+    defaults: dict[str, str] = {}
+    with st.expander(t("Default values (for fields the file lacks or leaves empty)")):
+        for i, name in enumerate(schema.column_names):
+            if i % 3 == 0:
+                grid = st.columns(3)
+            value = grid[i % 3].text_input(name, value=base.defaults.get(name, ""),
+                                           max_chars=200, key=f"{DEFAULT}:{rev}:{name}")
+            if value.strip():
+                defaults[name] = value.strip()
+    return {"quantity_unit": unit, "dayfirst": dayfirst, "timezone": timezone or "UTC",
+            "defaults": defaults}
+
+
+def _validate_and_import(loaded: _Loaded, mapping: Mapping, data_dir: Path, user: str,
+                         limits: Limits, t: Translator) -> None:
+    signature = f"{loaded.file_id}\n{user}\n{mapping.to_json()}"
+    if st.button(t("Validate"), key=VALIDATE, type="primary", disabled=not user):
+        _run_validation(loaded.source, mapping, data_dir, user, limits, signature, t)
+    if not user:
+        st.info(t("Type your name to validate: it is recorded with the imported rows."))
+    checked = st.session_state.get(REPORT)
+    if not isinstance(checked, _Checked):
+        return
+    if checked.signature != signature:
+        st.info(t("The mapping changed since the last validation: validate again."))
+        return
+    _show_report(checked, t)
+    _import_controls(loaded, checked, data_dir, t)
+
+
+def _run_validation(source: Source, mapping: Mapping, data_dir: Path, user: str,
+                    limits: Limits, signature: str, t: Translator) -> None:
+    st.session_state.pop(REPORT, None)
+    try:
+        with st.spinner(t("Checking every row...")):
+            report = validate(source, mapping, imported_by=user, limits=limits)
+            existing = read_existing(data_dir, mapping.layer)
+            dups = find_duplicates(report.accepted, existing, layer=mapping.layer)
+    except (AtalayaError, OSError) as err:
+        st.error(t("Nothing can be imported: {reason}").format(reason=_plain(err)))
+        return
+    st.session_state[REPORT] = _Checked(signature, report, dups)
+
+
+def _show_report(checked: _Checked, t: Translator) -> None:
+    report, dups = checked.report, checked.duplicates
+    st.subheader(t("Validation report"))
+    c = report.counts
+    cols = st.columns(4)
+    cols[0].metric(t("Rows"), t.number(c["rows"]))
+    cols[1].metric(t("Accepted"), t.number(c["accepted"]))
+    cols[2].metric(t("Rejected"), t.number(c["rejected"]))
+    cols[3].metric(t("Already stored"), t.number(len(dups)))
+    for warning in report.warnings[:20]:
+        st.warning(_plain(warning))
+    if c["rejected"]:
+        st.markdown(f"**{t('Why rows were rejected')}**")
+        reasons = pd.DataFrame(report.reason_counts().most_common(),
+                               columns=[t("Reason"), t("Rows")])
+        st.dataframe(reasons, hide_index=True)
+        st.markdown(f"**{t('Rejected rows')}**")
+        st.dataframe(report.rejected.head(SHOWN_ROWS).astype("string"), hide_index=True)
+        st.download_button(t("Download the rejected rows (CSV)"), data=report.rejected_csv(),
+                           file_name=f"{Path(report.source).stem}-rejected.csv",
+                           mime="text/csv", key=DOWNLOAD, on_click="ignore")
+    if len(dups):
+        st.markdown(f"**{t('Rows that match rows already stored')}**")
+        st.dataframe(_pairs_table(dups, t), hide_index=True)
+
+
+def _pairs_table(dups: Duplicates, t: Translator) -> pd.DataFrame:
+    """Duplicate pairs as shown: file row (1-based, as in the report), ids, metres, hours."""
+    pairs = dups.pairs.head(SHOWN_ROWS)
+    shown = pd.DataFrame({t("Row"): pairs["new_index"].astype(int) + 1,
+                          t("Identifier"): pairs["new_id"],
+                          t("Stored identifier"): pairs["existing_id"],
+                          t("Distance (m)"): pairs["distance_m"].astype(float).round(1)})
+    if pairs["hours_apart"].notna().any():
+        shown[t("Hours apart")] = pairs["hours_apart"].astype(float).round(1)
+    return shown
+
+
+def _import_controls(loaded: _Loaded, checked: _Checked, data_dir: Path,
+                     t: Translator) -> None:
+    report, dups = checked.report, checked.duplicates
+    keep = False
+    if len(dups):
+        keep = st.checkbox(t("Also store the rows that match stored ones"), key=KEEP_DUPLICATES)
+    skip = [] if keep else dups.new_index
+    stored = len(report.accepted) - len(skip)
+    target = layer_path(data_dir, report.layer).name
+    if stored:
+        st.markdown(t("Import will store {n} rows in {file}; {d} duplicates skipped.").format(
+            n=t.number(stored), file=target, d=t.number(len(skip))))
+    else:
+        st.info(t("Nothing new to store: every accepted row is already stored."))
+    if st.button(t("Import"), key=IMPORT, type="primary", disabled=stored == 0):
+        try:
+            with st.spinner(t("Storing...")):
+                result = commit(report, data_dir, skip=skip)
+        except (AtalayaError, OSError) as err:
+            st.error(t("Nothing was stored: {reason}").format(reason=_plain(err)))
+            return
+        _forget()
+        st.session_state[FILE_NONCE] = int(st.session_state.get(FILE_NONCE, 0)) + 1
+        st.session_state[RESULT] = t(
+            "Stored {added} rows from {name} in {file} ({total} in all); {skipped} duplicates "
+            "skipped.").format(added=t.number(result.added), name=loaded.upload.name,
+                               file=result.path.name, total=t.number(result.total),
+                               skipped=t.number(result.skipped))
+        st.rerun()
