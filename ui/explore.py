@@ -596,9 +596,9 @@ def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
     middle of the line).
     """
     events, candidates, routes = shown["events"], shown["candidates"], shown["routes"]
-    tabs = st.tabs([f"{t('Events')} ({t.number(len(events))})",
-                    f"{t('Runway candidates')} ({t.number(len(candidates))})",
-                    f"{t('Trafficking routes')} ({t.number(len(routes))})"])
+    names = (t("Events"), t("Runway candidates"), t("Trafficking routes"))
+    tabs = st.tabs([f"{name} ({t.number(len(frame))})"
+                    for name, frame in zip(names, (events, candidates, routes), strict=True)])
     with tabs[0]:
         st.caption(t("The most recent {shown} of {total} matching events; select a row to go "
                      "there on the map.").format(shown=t.number(min(len(events), TABLE_ROWS)),

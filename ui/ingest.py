@@ -432,23 +432,23 @@ def _show_report(checked: _Checked, t: Translator) -> None:
     c = report.counts
     cols = st.columns(4)
     cols[0].metric(t("Rows"), t.number(c["rows"]))
-    cols[1].metric(t("Accepted"), t.number(c["accepted"]))
-    cols[2].metric(t("Rejected"), t.number(c["rejected"]))
+    cols[1].metric(t("Rows accepted"), t.number(c["accepted"]))
+    cols[2].metric(t("Rows rejected"), t.number(c["rejected"]))
     cols[3].metric(t("Already stored"), t.number(len(dups)))
     for warning in report.warnings[:20]:
         st.warning(_plain(warning))
     if c["rejected"]:
-        st.markdown(f"**{t('Why rows were rejected')}**")
+        st.markdown("**" + t("Why rows were rejected") + "**")
         reasons = pd.DataFrame(report.reason_counts().most_common(),
                                columns=[t("Reason"), t("Rows")])
         st.dataframe(reasons, hide_index=True)
-        st.markdown(f"**{t('Rejected rows')}**")
+        st.markdown("**" + t("Rejected rows") + "**")
         st.dataframe(report.rejected.head(SHOWN_ROWS).astype("string"), hide_index=True)
         st.download_button(t("Download the rejected rows (CSV)"), data=report.rejected_csv(),
                            file_name=f"{Path(report.source).stem}-rejected.csv",
                            mime="text/csv", key=DOWNLOAD, on_click="ignore")
     if len(dups):
-        st.markdown(f"**{t('Rows that match rows already stored')}**")
+        st.markdown("**" + t("Rows that match rows already stored") + "**")
         st.dataframe(_pairs_table(dups, t), hide_index=True)
 
 

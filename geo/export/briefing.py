@@ -189,14 +189,18 @@ def briefing_html(spec: SnapshotSpec, *, when: datetime, snapshot_id: str, versi
              + base64.b64encode(map_png).decode("ascii") + '">')
     meta = t("{when} UTC · prepared by {user} · Atalaya {version} · snapshot {id}").format(
         when=f"{when:%Y-%m-%d %H:%M}", user=spec.user, version=version, id=snapshot_id)
+    # Headings looked up outside the f-string: the message extractor does not see calls
+    # inside f-strings.
+    h_legend, h_filters = esc(t("Legend")), esc(t("Filters"))
+    h_counts = esc(t("Counts and top tables"))
     return (
         f'<!DOCTYPE html><html lang="{spec.language}"><head><meta charset="utf-8">'
         f"<title>{esc(spec.title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{esc(spec.title)}</h1><div class=\"meta\">{esc(meta)}</div>{image}"
-        f'<div class="block"><h2>{esc(t("Legend"))}</h2><div class="legend">'
+        f'<div class="block"><h2>{h_legend}</h2><div class="legend">'
         f"{legend_html(sections)}</div></div>"
-        f'<div class="block"><h2>{esc(t("Filters"))}</h2><ul>'
+        f'<div class="block"><h2>{h_filters}</h2><ul>'
         + "".join(f"<li>{esc(line)}</li>" for line in filters_text) + "</ul></div>"
-        f'<h2>{esc(t("Counts and top tables"))}</h2>'
+        f"<h2>{h_counts}</h2>"
         + "".join(_table_html(table) for table in tables)
         + "</body></html>")

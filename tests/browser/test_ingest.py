@@ -106,7 +106,7 @@ def test_the_airstrip_list_is_imported_once_from_csv_then_found_again_in_geojson
 
     # CSV: every strip accepted and stored.
     _upload(pg, airstrips / f"{STEM}.csv")
-    assert (_metric(pg, "Rows"), _metric(pg, "Accepted"), _metric(pg, "Rejected"),
+    assert (_metric(pg, "Rows"), _metric(pg, "Rows accepted"), _metric(pg, "Rows rejected"),
             _metric(pg, "Already stored")) == ("1,269", "1,269", "0", "0")
     pg.get_by_text("Import will store 1,269 rows in aerodromes.geojson; 0 duplicates "
                    "skipped.").wait_for(timeout=WAIT_MS)
@@ -130,7 +130,7 @@ def test_the_airstrip_list_is_imported_once_from_csv_then_found_again_in_geojson
     # GeoJSON of the same list: all 1,269 already stored, nothing to add.
     stamp = stored_path.stat().st_mtime_ns
     _upload(pg, airstrips / f"{STEM}.geojson")
-    assert (_metric(pg, "Accepted"), _metric(pg, "Already stored")) == ("1,269", "1,269")
+    assert (_metric(pg, "Rows accepted"), _metric(pg, "Already stored")) == ("1,269", "1,269")
     pg.get_by_text("Nothing new to store: every accepted row is already stored.") \
         .wait_for(timeout=WAIT_MS)
     assert pg.get_by_role("button", name="Import", exact=True).is_disabled()

@@ -80,7 +80,7 @@ def test_a_csv_is_previewed_mapped_validated_and_stored(data: Path) -> None:
     _button(at, ingest.VALIDATE).click().run()
     assert not at.exception
     assert not at.error
-    assert _metrics(at) == {"Rows": "4", "Accepted": "3", "Rejected": "1",
+    assert _metrics(at) == {"Rows": "4", "Rows accepted": "3", "Rows rejected": "1",
                             "Already stored": "0"}
     assert any("formula" in w.value for w in at.warning)
     reasons, rejected = at.dataframe[1].value, at.dataframe[2].value
@@ -154,7 +154,7 @@ def test_without_a_name_validation_waits_for_one(data: Path) -> None:
     assert _button(at, ingest.VALIDATE).disabled
     at.text_input(key=ingest.USER).set_value("Luis").run()
     _button(at, ingest.VALIDATE).click().run()
-    assert _metrics(at)["Accepted"] == "3"
+    assert _metrics(at)["Rows accepted"] == "3"
 
 
 @pytest.mark.parametrize("case", ["kml-billion-laughs", "vrt-renamed-geojson",
@@ -197,7 +197,7 @@ def test_a_geotiff_scene_is_copied_into_the_data_folder_on_import(data: Path,
     at = _offer(_app(), tif.name, tif.read_bytes(), "scenes")
     upload_dir = at.session_state[ingest.LOADED].upload.workdir
     _button(at, ingest.VALIDATE).click().run()
-    assert _metrics(at)["Accepted"] == "1"
+    assert _metrics(at)["Rows accepted"] == "1"
     _button(at, ingest.IMPORT).click().run()
     assert not at.exception
     assert not at.error
