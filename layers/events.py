@@ -41,6 +41,7 @@ __all__ = [
     "EventsLayer",
     "build_events_layer",
     "encode_events",
+    "inline_payload",
     "legend_entries",
     "pack_events",
 ]
@@ -171,6 +172,21 @@ def pack_events(events: gpd.GeoDataFrame, *, labels: Mapping[str, str] | None = 
     """
     meta, (lat, lon, codes) = _arrays(events, labels, details_limit)
     return meta, b"".join((lat.tobytes(), lon.tobytes(), codes.tobytes()))
+
+
+def inline_payload(meta: Mapping[str, Any], blob: bytes) -> dict[str, Any]:
+    """Turn :func:`pack_events` output back into the inline payload of :func:`encode_events`.
+
+    For small filtered sets the app ships the arrays inside the map script: the page then
+    draws them at once, without the request for a published file.
+    """
+    n = int(meta["n"])
+    if len(blob) != 9 * n:
+        raise ValueError(f"a packed blob of {n} events has {9 * n} bytes, not {len(blob)}")
+    view = memoryview(blob)
+    return {**meta, "lat": base64.b64encode(view[:4 * n]).decode("ascii"),
+            "lon": base64.b64encode(view[4 * n:8 * n]).decode("ascii"),
+            "type": base64.b64encode(view[8 * n:]).decode("ascii")}
 
 
 class EventsLayer(Layer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,23 @@ from geo.filters import (
 )
 from geo.settings import Settings, load_settings
 from geo.world import World, data_version, read_world
-from layers.events import pack_events
+from layers.events import inline_payload, pack_events
 from layers.staticdata import publish
 
 #: Where published layer arrays are written, and the URL Streamlit serves them at.
 STATIC_DATA = Path(__file__).resolve().parent.parent / "static" / "data"
 STATIC_DATA_URL = "/app/static/data"
+#: Up to this many bytes of packed events (about 110,000 events) travel inside the map script:
+#: a filter change then draws without a second request, and a pan re-sends ~1.3 MB at most.
+#: ``ATALAYA_INLINE_EVENTS_BYTES`` changes it (0: always a published file).
+INLINE_EVENTS_BYTES = 1_000_000
+
+
+def _inline_limit() -> int:
+    try:
+        return max(0, int(os.environ.get("ATALAYA_INLINE_EVENTS_BYTES", INLINE_EVENTS_BYTES)))
+    except ValueError:
+        return INLINE_EVENTS_BYTES
 
 
 def get_settings() -> Settings:
@@ -114,23 +126,28 @@ def aerodrome_codes(data_dir: Path) -> dict[str, tuple[float, float]]:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _packed(data_dir: str, version_key: str, filters_key: str, labels_key: str,
-            _events: gpd.GeoDataFrame,
+            inline_limit: int, _events: gpd.GeoDataFrame,
             _labels: Mapping[str, str]) -> tuple[dict[str, Any], bytes, str]:
     meta, blob = pack_events(_events, labels=_labels)
+    if len(blob) <= inline_limit:
+        return inline_payload(meta, blob), b"", ""
     return meta, blob, hashlib.sha256(blob).hexdigest()
 
 
 def events_payload(data_dir: Path, filters: Filters,
                    labels: Mapping[str, str]) -> dict[str, Any]:
-    """Return the filtered events packed for the canvas layer, their arrays published.
+    """Return the filtered events packed for the canvas layer.
 
-    Packed once per data version, filters and language (shared by every session); the arrays
-    are served from ``static/data`` (``layers.staticdata``), so a rerun of the map (a pan)
-    sends the browser a few hundred bytes, not the events again.
+    Packed once per data version, filters and language (shared by every session). Up to
+    ``INLINE_EVENTS_BYTES`` the arrays are inline; past that they are served from
+    ``static/data`` (``layers.staticdata``) and the payload carries their ``url``, so a rerun
+    of the map (a pan) sends the browser a few hundred bytes, not the events again.
     """
     events = filtered_world(data_dir, filters)["events"]
     labels_key = repr(sorted(labels.items()))
     meta, blob, digest = _packed(str(data_dir), repr(data_version(data_dir)), filters.key(),
-                                 labels_key, events, labels)
+                                 labels_key, _inline_limit(), events, labels)
+    if not blob:
+        return meta
     url = publish(blob, STATIC_DATA, url_prefix=STATIC_DATA_URL, digest=digest)
     return {**meta, "url": url}

@@ -331,6 +331,16 @@ def _in_view(layers: dict[str, gpd.GeoDataFrame],
             "events_recent": events.iloc[recent[inside[recent]][:TABLE_ROWS]]}
 
 
+def _payload_key(payload: dict[str, Any] | None) -> str | None:
+    """Name the events payload: its file's address, or a hash of its inline arrays."""
+    if payload is None:
+        return None
+    if "url" in payload:
+        return str(payload["url"])
+    arrays = "".join(str(payload[k]) for k in ("lat", "lon", "type"))
+    return hashlib.sha1(arrays.encode("ascii")).hexdigest() + repr(payload["categories"])
+
+
 def _newest_first(when: pd.Series) -> np.ndarray:
     """Row positions from the most recent event to the oldest (undated ones last)."""
     key = when.to_numpy().astype("datetime64[ms]")
@@ -379,7 +389,7 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
         "scenes": (common, _rows_key(layers["scenes"])),
         "candidates": (common, _rows_key(layers["candidates"])),
         "routes": (common, _rows_key(layers["routes"])),
-        "events": (common, display, payload["url"] if payload is not None else None,
+        "events": (common, display, _payload_key(payload),
                    _rows_key(cells) if cells is not None else None),
         "aoi": (common, None if filters.aoi is None else filters.aoi.wkb),
         "url": (common, tuple(sorted((k, repr(v)) for k, v in url_query.items()))),

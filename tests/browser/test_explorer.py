@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from geo.filters import Filters, filter_events, view_bounds
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, start_app, stop_app
 from tests.browser.test_overview import DESCRIBE_MAP, LAYER_CONTROL, MAP_FRAME, open_map
 
 pytestmark = pytest.mark.browser
@@ -116,20 +116,41 @@ FETCHED = ("() => performance.getEntriesByType('resource')"
            ".filter(e => e.name.includes('/app/static/data/')).map(e => e.name)")
 
 
-def test_a_filter_change_rebuilds_only_the_groups_it_changes(app, page, small_world):
-    """The event-type filter leaves the candidates' Leaflet group as it was; arrays fetched once."""
-    pg, _rec = page
-    _frame, handle = open_map(pg, app.url)
+@pytest.fixture(scope="module")
+def published_app(small_world, tmp_path_factory):
+    """Run the app with the events always in a published file, however few (the 1M path)."""
+    running = start_app(small_world, tmp_path_factory.mktemp("published") / "streamlit.log",
+                        extra_env={"ATALAYA_INLINE_EVENTS_BYTES": "0"})
+    yield running
+    stop_app(running)
+
+
+@pytest.mark.parametrize("which", ["inline", "published"])
+def test_a_filter_change_rebuilds_only_the_groups_it_changes(app, published_app, page,
+                                                             small_world, which):
+    """The event-type filter leaves the candidates' Leaflet group as it was.
+
+    Few events travel inside the map script; many (here forced) in a published file that the
+    page fetches once per filter set.
+    """
+    pg, rec = page
+    _frame, handle = open_map(pg, (app if which == "inline" else published_app).url)
     handle.evaluate(MARK_GROUP, "candidates")
     handle.evaluate(MARK_GROUP, "events")
     events = gpd.read_parquet(small_world / "events.parquet")
+    incidents = events[events["event_type"] == "incident"]
     _choose(pg, "Incident")
-    _wait_metric(pg, "Events", int((events["event_type"] == "incident").sum()))
+    _wait_metric(pg, "Events", len(incidents))
     handle.wait_for_function(f"() => !({IS_MARKED})('events')", timeout=30_000)
     assert handle.evaluate(IS_MARKED, "candidates"), "the candidates group was rebuilt"
+    assert _fit(handle, incidents) == len(incidents)
     fetched = handle.evaluate(FETCHED)
-    assert len(fetched) == len(set(fetched)) == 2, fetched  # all events, then the incidents
-    assert all(re.search(r"/app/static/data/[0-9a-f]{64}\.bin$", url) for url in fetched)
+    if which == "inline":
+        assert fetched == []
+    else:  # all events, then the incidents: each file once
+        assert len(fetched) == len(set(fetched)) == 2, fetched
+        assert all(re.search(r"/app/static/data/[0-9a-f]{64}\.bin$", url) for url in fetched)
+    assert rec.foreign() == []
 
 
 def test_the_figures_and_table_follow_the_map_view(app, page, small_world):
