@@ -29,10 +29,12 @@ from layers.staticdata import publish
 #: Where published layer arrays are written, and the URL Streamlit serves them at.
 STATIC_DATA = Path(__file__).resolve().parent.parent / "static" / "data"
 STATIC_DATA_URL = "/app/static/data"
-#: Up to this many bytes of packed events (about 110,000 events) travel inside the map script:
-#: a filter change then draws without a second request, and a pan re-sends ~1.3 MB at most.
-#: ``ATALAYA_INLINE_EVENTS_BYTES`` changes it (0: always a published file).
-INLINE_EVENTS_BYTES = 1_000_000
+#: Up to this many bytes of packed events (about 11,000 events) travel inside the map script,
+#: sparing a request; more go to a published file. Measured at 100,000 events: a filter
+#: change took 1.12 s (median) inline against 0.98 s from a file, since the page parses the
+#: 1.3 MB script on its main thread. ``ATALAYA_INLINE_EVENTS_BYTES`` changes it (0: always
+#: a file).
+INLINE_EVENTS_BYTES = 100_000
 
 
 def _inline_limit() -> int:
