@@ -16,7 +16,7 @@ Conventions
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import SchemaError
 
 __all__ = [
+    "LAYER_FILTERS",
     "MAX_AOI_VERTICES",
     "Filters",
     "event_mask",
@@ -360,6 +361,16 @@ def filter_scenes(scenes: gpd.GeoDataFrame, filters: Filters) -> gpd.GeoDataFram
 
 
 # -- the map view and a clicked point -------------------------------------------------------------
+
+#: The filter of each layer, by its name in the data folder (``geo.world``).
+LAYER_FILTERS: Mapping[str, Callable[[gpd.GeoDataFrame, Filters], gpd.GeoDataFrame]] = {
+    "events": filter_events,
+    "routes": filter_routes,
+    "candidates": filter_candidates,
+    "aerodromes": filter_aerodromes,
+    "scenes": filter_scenes,
+}
+
 
 def view_bounds(south: float, west: float, north: float, east: float) -> Bounds | None:
     """Turn a web map's view into ``Filters.bounds``: ``(lon_min, lat_min, lon_max, lat_max)``.

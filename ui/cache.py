@@ -13,14 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from geo.aggregate import aggregate_cells, cell_polygons, h3_resolution_for_zoom, monthly_counts
-from geo.filters import (
-    Filters,
-    filter_aerodromes,
-    filter_candidates,
-    filter_events,
-    filter_routes,
-    filter_scenes,
-)
+from geo.filters import LAYER_FILTERS, Filters
 from geo.settings import Settings, load_settings
 from geo.world import World, data_version, read_world
 from layers.events import inline_payload, pack_events
@@ -71,13 +64,7 @@ def load_world(data_dir: Path) -> World:
 def _filtered(data_dir: str, version_key: str, filters_key: str,
               _filters: Filters) -> dict[str, gpd.GeoDataFrame]:
     world = load_world(Path(data_dir))
-    return {
-        "events": filter_events(world["events"], _filters),
-        "routes": filter_routes(world["routes"], _filters),
-        "candidates": filter_candidates(world["candidates"], _filters),
-        "aerodromes": filter_aerodromes(world["aerodromes"], _filters),
-        "scenes": filter_scenes(world["scenes"], _filters),
-    }
+    return {name: keep(world[name], _filters) for name, keep in LAYER_FILTERS.items()}
 
 
 def filtered_world(data_dir: Path, filters: Filters) -> dict[str, gpd.GeoDataFrame]:

@@ -7,7 +7,6 @@ plain Python text, times timezone-aware UTC, geometry in EPSG:4326.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,25 +14,13 @@ import pandas as pd
 
 from geo.errors import CRSError
 from geo.export.spec import SnapshotSpec
-from geo.filters import (
-    Filters,
-    filter_aerodromes,
-    filter_candidates,
-    filter_events,
-    filter_routes,
-    filter_scenes,
-)
+from geo.filters import LAYER_FILTERS
 from geo.world import World, read_world
 
 __all__ = ["FILTERS", "prepare_frame", "read_snapshot_layers", "snapshot_layers"]
 
-FILTERS: Mapping[str, Callable[[gpd.GeoDataFrame, Filters], gpd.GeoDataFrame]] = {
-    "events": filter_events,
-    "routes": filter_routes,
-    "candidates": filter_candidates,
-    "aerodromes": filter_aerodromes,
-    "scenes": filter_scenes,
-}
+#: The explorer's filter of each layer (one table: ``geo.filters.LAYER_FILTERS``).
+FILTERS = LAYER_FILTERS
 
 
 def prepare_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -7,7 +7,6 @@ and SHA-256, so a snapshot copied to a USB stick or mailed can be checked later
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from geo.hashing import sha256_file
 from geo.settings import PROJECT_ROOT
 
 __all__ = ["MANIFEST_NAME", "FileEntry", "Manifest", "app_version", "read_manifest",
@@ -31,15 +31,6 @@ def app_version() -> str:
             return str(tomllib.load(fh)["project"]["version"])
     except (OSError, KeyError, tomllib.TOMLDecodeError):
         return "unknown"
-
-
-def sha256_file(path: Path) -> str:
-    """Return the hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

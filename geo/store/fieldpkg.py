@@ -103,6 +103,7 @@ import pyogrio.errors
 from sqlalchemy import select
 
 from geo.errors import AtalayaError, SchemaError
+from geo.hashing import sha256_file
 from geo.store import tables as tb
 from geo.store.alerts import (
     Alert,
@@ -652,19 +653,11 @@ Send back alerts.gpkg (or this whole ZIP) to the office, to be imported on the a
 """
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_manifest(folder: Path, names: Sequence[str], alerts: Sequence[Alert],
                     meta: Mapping[str, str]) -> None:
     manifest = {**meta, "format": "atalaya-field-package/1",
                 "alerts": [{"alert_id": a.id, "version": a.version} for a in alerts],
-                "files": {n: _sha256(folder / n) for n in names}}
+                "files": {n: sha256_file(folder / n) for n in names}}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False),
                                           encoding="utf-8")
 
@@ -932,7 +925,9 @@ def _as_int(value: object, name: str, problems: list[str]) -> int | None:
     if isinstance(value, numbers.Integral) or (isinstance(value, float)
                                                and value.is_integer()):
         number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 12:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    elif (isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
+          and len(value.strip()) < 12):
         number = int(value.strip())
     else:
         problems.append(f"{name} {str(value)[:40]!r} is not a whole number")
