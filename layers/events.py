@@ -168,7 +168,8 @@ def pack_events(events: gpd.GeoDataFrame, *, labels: Mapping[str, str] | None = 
         The payload without ``lat``/``lon``/``type``, and the blob: ``n`` little-endian int32
         latitudes, then ``n`` longitudes (degrees x ``scale``), then ``n`` uint8 type codes
         (9 bytes per event). Publish the blob (``layers.staticdata.publish``) and set the
-        payload's ``url`` to its address; the page fetches it.
+        payload's ``url`` to its address; the page fetches it (and inflates it when the
+        payload says ``"gzip": true``).
     """
     meta, (lat, lon, codes) = _arrays(events, labels, details_limit)
     return meta, b"".join((lat.tobytes(), lon.tobytes(), codes.tobytes()))
@@ -242,7 +243,9 @@ class EventsLayer(Layer):
               // The arrays were published as one file (layers.staticdata): lat, lon, type.
               this.ready = fetch(data.url, {credentials: "same-origin"}).then(function (r) {
                 if (!r.ok) { throw new Error("HTTP " + r.status); }
-                return r.arrayBuffer();
+                if (!data.gzip) { return r.arrayBuffer(); }
+                var inflated = r.body.pipeThrough(new DecompressionStream("gzip"));
+                return new Response(inflated).arrayBuffer();
               }).then(function (buf) {
                 if (buf.byteLength !== 9 * n) { throw new Error("size " + buf.byteLength); }
                 self._load(new Int32Array(buf, 0, n), new Int32Array(buf, 4 * n, n),

@@ -138,5 +138,5 @@ def events_payload(data_dir: Path, filters: Filters,
                                  labels_key, _inline_limit(), events, labels)
     if not blob:
         return meta
-    url = publish(blob, STATIC_DATA, url_prefix=STATIC_DATA_URL, digest=digest)
-    return {**meta, "url": url}
+    url = publish(blob, STATIC_DATA, url_prefix=STATIC_DATA_URL, digest=digest, gzip_level=1)
+    return {**meta, "url": url, "gzip": True}

@@ -96,13 +96,21 @@ def load_widgets_from(view: ViewState, months: list[date], world: World) -> None
     ss[state.DISPLAY] = view.mode
 
 
+#: (events frame, options) of the last world seen: the frame is shared by every session, and
+#: listing the values present in three columns took 30 ms per run at 100,000 events.
+_OPTIONS: list[tuple[pd.DataFrame, dict[str, list[str]]]] = []
+
+
 def _options(world: World) -> dict[str, list[str]]:
     events = world["events"]
+    for frame, known in list(_OPTIONS):
+        if frame is events:
+            return known
 
     def present(column: str) -> list[str]:
         return sorted(str(v) for v in events[column].dropna().unique())
 
-    return {
+    options = {
         state.EVENT_TYPES: list(EVENT_TYPES),
         state.COMMODITIES: present("commodity"),
         state.COUNTRIES: present("country"),
@@ -110,6 +118,8 @@ def _options(world: World) -> dict[str, list[str]]:
         state.ROUTE_MODES: list(ROUTE_MODES),
         state.CANDIDATE_STATES: list(CANDIDATE_STATES),
     }
+    _OPTIONS[:] = [(events, options)]
+    return options
 
 
 def _set_months(first: date, last: date) -> None:

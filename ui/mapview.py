@@ -7,6 +7,13 @@ map is rendered once (:func:`render_base`, kept in the session) and each run ren
 overlay groups and the layer control, then calls streamlit-folium's component with the same
 arguments ``st_folium`` would (streamlit-folium 0.27, pinned in ``requirements.txt``; the
 browser tests drive the result).
+
+Streamlit sends a component's arguments again on every run, and the browser parses and compares
+them: with the aerodromes and runway candidates inline that was 2.3 MB per filter change or
+pan. Large scripts are therefore published as static files (:mod:`layers.staticdata`, named
+by their content) and the arguments carry a few lines that load them, synchronously, the first
+time a page needs them (a component frame that already has the base map or a kept group never
+asks again).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import streamlit_folium as sf
 from folium.map import Layer
 
 from layers.map import OverlayPart
+from layers.staticdata import publish
+from ui.cache import STATIC_DATA, STATIC_DATA_URL
 
 __all__ = ["RenderedBase", "RenderedGroup", "render_base", "render_groups", "show_map"]
 
@@ -41,6 +50,8 @@ class RenderedBase:
     #: (name in the layer control, JavaScript variable, is an overlay) of each base layer.
     controls: tuple[tuple[str, str, bool], ...]
     hash_key: str
+    #: Scripts the loader in ``script`` fetches: (SHA-256, bytes), published again on each show.
+    published: tuple[tuple[str, bytes], ...] = ()
 
 
 def _links(elements: Iterable[Any]) -> tuple[list[str], list[str]]:
@@ -69,9 +80,45 @@ def render_base(m: folium.Map, *, key: str) -> RenderedBase:
                      for layer in m._children.values()
                      if isinstance(layer, Layer) and layer.control)
     js, css = _links([m])
+    hash_key = sf.generate_js_hash(script, key, False)
+    published: tuple[tuple[str, bytes], ...] = ()
+    if len(script) > PUBLISH_OVER:
+        # The component appends lines that use ``map_div`` and the layer control uses the base
+        # layers' variables: they must be global, hence the indirect eval.
+        blob = script.encode("utf-8")
+        digest = hashlib.sha256(blob).hexdigest()
+        published = ((digest, blob),)
+        script = _loader(_published_url(digest, blob), "(0, eval)(x.responseText);") + ";\n"
     return RenderedBase(script=script, header=header, html=html, map_id=sf.get_full_id(m),
                         js_links=tuple(js), css_links=tuple(css), controls=controls,
-                        hash_key=sf.generate_js_hash(script, key, False))
+                        hash_key=hash_key, published=published)
+
+
+#: Scripts longer than this (characters) are published as files and loaded, not sent inline.
+PUBLISH_OVER = 32_000
+
+
+def _loader(url: str, run: str) -> str:
+    """Script that fetches ``url`` synchronously, then runs ``run`` (which reads ``x``).
+
+    Synchronous, because the lines after it (the component's, the layer control) use the
+    variables the fetched script declares; it runs once per component frame and file, from
+    127.0.0.1.
+    """
+    return ("(function () {\n"
+            "  var x = new XMLHttpRequest();\n"
+            f"  x.open(\"GET\", \"{url}\", false);\n"
+            "  x.send();\n"
+            "  if (x.status !== 200) {\n"
+            f"    throw new Error(\"Atalaya: {url} answered \" + x.status);\n"
+            "  }\n"
+            f"  {run}\n"
+            "})()")
+
+
+def _published_url(digest: str, blob: bytes) -> str:
+    """Publish ``blob`` (once per content; a pruned file is written again) and return its URL."""
+    return publish(blob, STATIC_DATA, url_prefix=STATIC_DATA_URL, digest=digest, suffix=".js")
 
 
 @dataclass(frozen=True)
@@ -84,6 +131,8 @@ class RenderedGroup:
     #: Name in the layer control (None when the group is not listed) and JavaScript variable.
     control_name: str | None
     var: str
+    #: Scripts the loader in ``script`` fetches: (SHA-256, text), published again on each show.
+    published: tuple[tuple[str, bytes], ...] = ()
 
 
 # streamlit-folium removes every overlay group and evaluates all their scripts again whenever
@@ -106,14 +155,27 @@ if (__ag.byHash["{h}"]) {{
 {tail}"""
 
 
-def _reusable(script: str, var: str) -> str:
-    """Wrap a group's script so that the page builds that group once (see ``_PAGE_CACHE``)."""
+def _reusable(script: str, var: str) -> tuple[str, tuple[tuple[str, bytes], ...]]:
+    """Wrap a group's script so that the page builds that group once (see ``_PAGE_CACHE``).
+
+    A long group is published and its building code fetched when the page lacks the group;
+    it then runs in a function of its own (its variables stay local) and returns the group.
+    Returns the script and what it fetches.
+    """
     cut = script.rfind(f"{var}.addTo(map_div);")
     if cut < 0:
-        return script
+        return script, ()
     body, tail = script[:cut], script[cut:]
     digest = hashlib.sha1(body.encode("utf-8")).hexdigest()[:20]
-    return _PAGE_CACHE.format(h=digest, var=var, body=body, tail=tail, keep=_PAGE_KEEP)
+    published: tuple[tuple[str, bytes], ...] = ()
+    if len(body) > PUBLISH_OVER:
+        blob = f"(function () {{\n{body}\nreturn {var};\n}})()".encode()
+        sha = hashlib.sha256(blob).hexdigest()
+        published = ((sha, blob),)
+        body = f"var {var} = " + _loader(_published_url(sha, blob),
+                                          "return (0, eval)(x.responseText);") + ";\n"
+    return _PAGE_CACHE.format(h=digest, var=var, body=body, tail=tail,
+                              keep=_PAGE_KEEP), published
 
 
 def render_group(group: folium.FeatureGroup, idx: int, *, reuse: bool = False) -> RenderedGroup:
@@ -125,12 +187,13 @@ def render_group(group: folium.FeatureGroup, idx: int, *, reuse: bool = False) -
     """
     holder = folium.Map(tiles=None)
     script = sf._get_feature_group_string(group, map=holder, idx=idx)
+    published: tuple[tuple[str, bytes], ...] = ()
     if reuse:
-        script = _reusable(script, group.get_name())
+        script, published = _reusable(script, group.get_name())
     js, css = _links([group])
     return RenderedGroup(script=script, js_links=tuple(js), css_links=tuple(css),
                          control_name=str(group.layer_name) if group.control else None,
-                         var=group.get_name())
+                         var=group.get_name(), published=published)
 
 
 # Rendered groups of every session, by content: a pan or a filter that leaves a layer as it was
@@ -215,6 +278,9 @@ def show_map(base: RenderedBase, groups: Sequence[RenderedGroup],
     center, zoom
         Move the live map there (``[lat, lon]``), when they differ from the last ones sent.
     """
+    files = [*base.published, *(p for g in groups for p in g.published)]
+    for digest, blob in files:
+        _published_url(digest, blob)  # a file pruned since it was rendered is written again
     feature_groups = "".join(g.script for g in groups)
     js = [link for g in groups for link in g.js_links]
     css = [link for g in groups for link in g.css_links]

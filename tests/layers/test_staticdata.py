@@ -72,3 +72,30 @@ def test_published_files_fit_the_budget_or_one_is_left(blobs: list[bytes],
             assert (Path(folder) / name).read_bytes() == blob  # the new one always stays
             sizes = [p.stat().st_size for p in Path(folder).glob("*.bin")]
             assert sum(sizes) <= budget or len(sizes) == 1
+
+
+def test_gzip_publishing_names_by_the_plain_bytes_and_inflates_back(tmp_path: Path) -> None:
+    import gzip
+
+    blob = bytes(range(256)) * 40
+    url = publish(blob, tmp_path, url_prefix="/d", gzip_level=1)
+    digest = hashlib.sha256(blob).hexdigest()
+    assert url == f"/d/{digest}.bin.gz"
+    stored = (tmp_path / f"{digest}.bin.gz").read_bytes()
+    assert gzip.decompress(stored) == blob
+    # Published again: the same file, not compressed a second time.
+    before = (tmp_path / f"{digest}.bin.gz").stat().st_ino
+    assert publish(blob, tmp_path, url_prefix="/d", gzip_level=1) == url
+    assert (tmp_path / f"{digest}.bin.gz").stat().st_ino == before
+
+
+def test_scripts_are_published_as_js_and_pruned_like_the_rest(tmp_path: Path) -> None:
+    import pytest
+
+    url = publish(b"var a = 1;" * 50, tmp_path, url_prefix="/d", suffix=".js")
+    assert url.endswith(".js")
+    publish(b"z" * 2000, tmp_path, url_prefix="/d", gzip_level=9)
+    assert prune(tmp_path, budget=0) == 2
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="suffix"):
+        publish(b"x", tmp_path, url_prefix="/d", suffix=".html")
