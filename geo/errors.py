@@ -65,3 +65,35 @@ class AlertNotFoundError(AtalayaError, LookupError):
 
 class ExportError(AtalayaError, ValueError):
     """A snapshot cannot be written: unknown format or layer, unsafe path, missing tool."""
+
+
+class AuthError(AtalayaError, PermissionError):
+    """An account, a password or a role does not allow what was asked.
+
+    Raised for a refused action (the role lacks the permission), a password that breaks the
+    policy, an unknown or duplicate account. The message never contains a password or hash.
+    """
+
+
+class PasswordPolicyError(AuthError, ValueError):
+    """A new password breaks the policy (too short, the same as the user name, ...)."""
+
+
+class AccountNotFoundError(AuthError, LookupError):
+    """No account has the given user name."""
+
+
+class JobError(AtalayaError, RuntimeError):
+    """A background job cannot be submitted, run or changed as asked."""
+
+
+class JobStateError(JobError, TransitionError):
+    """A job cannot move from its state to the one asked for, or is held by another runner."""
+
+
+class JobNotFoundError(JobError, LookupError):
+    """No job has the given identifier."""
+
+
+class JobCancelledError(JobError):
+    """Raised inside a running job when someone asked to cancel it (checked between steps)."""

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from geo.auth.oidc import GroupRoles, parse_group_roles
 from geo.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,12 +33,31 @@ class Settings:
         Default interface language, one of ``en``, ``es``, ``pt`` (``ATALAYA_LANGUAGE``).
     online_tiles
         Whether the online basemap may be offered (``ATALAYA_ONLINE_TILES``, default off).
+    dask_scheduler
+        Address (``tcp://HOST:PORT``) of the Dask scheduler background jobs run on
+        (``ATALAYA_DASK_SCHEDULER``); empty: a local cluster started by the job runner.
+    job_workers
+        Worker processes of that local cluster (``ATALAYA_JOB_WORKERS``, default 2).
+    idle_timeout_min
+        Minutes without interaction before signing in again (``ATALAYA_IDLE_TIMEOUT_MIN``,
+        default 30).
+    session_max_h
+        Hours after signing in before signing in again (``ATALAYA_SESSION_MAX_H``, default 12;
+        0 for no limit).
+    oidc_group_roles
+        OIDC group to role pairs, first match wins (``ATALAYA_OIDC_GROUP_ROLES``,
+        ``grp-a=analyst,grp-b=field``; empty by default).
     """
 
     data_dir: Path
     static_dir: Path
     language: str = "es"
     online_tiles: bool = False
+    dask_scheduler: str = ""
+    job_workers: int = 2
+    idle_timeout_min: float = 30.0
+    session_max_h: float | None = 12.0
+    oidc_group_roles: GroupRoles = ()
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
@@ -45,6 +65,8 @@ class Settings:
                 f"ATALAYA_LANGUAGE={self.language!r} is not supported; "
                 f"expected one of {', '.join(LANGUAGES)}"
             )
+        if self.job_workers < 1:
+            raise ConfigError(f"ATALAYA_JOB_WORKERS={self.job_workers} must be at least 1")
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -54,6 +76,24 @@ def _parse_bool(name: str, raw: str) -> bool:
     if value in {"0", "false", "no", "off", ""}:
         return False
     raise ConfigError(f"{name}={raw!r} is not a yes/no value; use 1/0, true/false or yes/no")
+
+
+def _parse_int(name: str, raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _parse_duration(name: str, raw: str, *, zero: bool) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = float("nan")
+    if not (0 <= value < float("inf")) or (value == 0 and not zero):
+        least = ">= 0 (0: no limit)" if zero else "> 0"
+        raise ConfigError(f"{name}={raw!r} is not a usable duration; expected a number {least}")
+    return value
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -73,4 +113,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         static_dir=_path("ATALAYA_STATIC_DIR", "static"),
         language=env.get("ATALAYA_LANGUAGE", "es").strip().lower(),
         online_tiles=_parse_bool("ATALAYA_ONLINE_TILES", env.get("ATALAYA_ONLINE_TILES", "0")),
+        dask_scheduler=env.get("ATALAYA_DASK_SCHEDULER", "").strip(),
+        job_workers=_parse_int("ATALAYA_JOB_WORKERS", env.get("ATALAYA_JOB_WORKERS", "2")),
+        idle_timeout_min=_parse_duration("ATALAYA_IDLE_TIMEOUT_MIN",
+                                         env.get("ATALAYA_IDLE_TIMEOUT_MIN", "30"), zero=False),
+        session_max_h=_parse_duration("ATALAYA_SESSION_MAX_H",
+                                      env.get("ATALAYA_SESSION_MAX_H", "12"), zero=True) or None,
+        oidc_group_roles=parse_group_roles(env.get("ATALAYA_OIDC_GROUP_ROLES", "")),
     )

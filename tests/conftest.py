@@ -15,6 +15,24 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def signed_in(at: object, user: str = "analyst") -> object:
+    """Sign ``at`` (a ``streamlit.testing`` AppTest of app.py) in as the test account ``user``.
+
+    The account (``tools.serve.TEST_USERS``) is made in the store the environment points at;
+    the session then holds it as the sign-in form would leave it.
+    """
+    from datetime import UTC, datetime
+
+    from geo.auth import Role, Session
+    from tools.serve import ensure_accounts
+    from ui import state
+
+    ensure_accounts(dict(os.environ))
+    at.session_state[state.SESSION] = Session.start(  # type: ignore[attr-defined]
+        user, Role(user), datetime.now(UTC))
+    return at
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip when a resource is missing on a developer's clone; fail under CI=true."""
     if condition:

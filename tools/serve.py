@@ -16,7 +16,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CHROMIUM_FLAGS", "ROOT", "App", "chromium_path", "start_app", "stop_app"]
+__all__ = ["CHROMIUM_FLAGS", "ROOT", "TEST_PASSWORD", "TEST_USERS", "App", "chromium_path",
+           "ensure_accounts", "open_signed_in", "sign_in", "start_app", "stop_app"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = [
@@ -51,12 +52,57 @@ class App:
     log: Path
 
 
+#: Accounts the tests and benchmarks sign in with (user name = role), all with one password.
+#: Made in the store of the app under test only (never by ``make run``).
+TEST_USERS = ("analyst", "planner", "field", "admin")
+TEST_PASSWORD = "test-only password 42"
+
+
+def ensure_accounts(environ: dict[str, str]) -> None:
+    """Create the :data:`TEST_USERS` accounts in the store ``environ`` points at, if missing."""
+    from geo.errors import AccountNotFoundError
+    from geo.store import default_url, open_store
+    from geo.store.users import create_user, get_user
+
+    store = open_store(default_url(environ))
+    try:
+        for name in TEST_USERS:
+            try:
+                get_user(store, name)
+            except AccountNotFoundError:
+                create_user(store, name, TEST_PASSWORD, role=name, actor="test setup")
+    finally:
+        store.engine.dispose()
+
+
+def sign_in(pg: object, user: str = "analyst", password: str = TEST_PASSWORD) -> None:
+    """Fill the app's sign-in form in the Playwright page ``pg`` and wait for the app."""
+    name = pg.get_by_label("User name")  # type: ignore[attr-defined]
+    name.wait_for(timeout=60_000)
+    name.fill(user)
+    pg.get_by_label("Password", exact=True).fill(password)  # type: ignore[attr-defined]
+    pg.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
+    pg.get_by_role("button", name="Sign out").wait_for(timeout=60_000)  # type: ignore[attr-defined]
+
+
+def open_signed_in(pg: object, url: str, user: str = "analyst", **goto: object) -> None:
+    """Open ``url`` in ``pg`` (a new browser session) and sign in as ``user``."""
+    goto.setdefault("wait_until", "domcontentloaded")
+    pg.goto(url, **goto)  # type: ignore[attr-defined]
+    sign_in(pg, user)
+
+
 def start_app(data_dir: Path, log: Path, extra_env: dict[str, str] | None = None,
-              *, timeout: float = 90) -> App:
-    """Run the app on ``data_dir`` and return once ``/_stcore/health`` answers."""
+              *, timeout: float = 90, accounts: bool = True) -> App:
+    """Run the app on ``data_dir`` and return once ``/_stcore/health`` answers.
+
+    With ``accounts``, the :data:`TEST_USERS` exist in its store (see :func:`sign_in`).
+    """
     port = free_port()
     env = {**os.environ, "ATALAYA_DATA_DIR": str(data_dir), "ATALAYA_LANGUAGE": "en",
            **(extra_env or {})}
+    if accounts:
+        ensure_accounts(env)
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true",
            "--browser.gatherUsageStats", "false"]

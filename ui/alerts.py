@@ -33,6 +33,7 @@ from shapely.geometry.base import BaseGeometry
 from streamlit_folium import st_folium
 
 from geo.areas import read_areas
+from geo.auth import DESCRIPTIONS, Action
 from geo.errors import AtalayaError
 from geo.i18n import Translator
 from geo.imagechips import scene_refs
@@ -52,7 +53,6 @@ from geo.store import (
     list_subscriptions,
     mark_read,
     merge_candidates,
-    open_store,
     read_audit,
     read_comments,
     read_detections,
@@ -62,12 +62,14 @@ from geo.store import (
     update_alert,
     webhook_secret_from_env,
 )
+from geo.store.users import record_refusal
 from geo.world import data_version
 from layers.assets import localize
 from layers.basemap import build_offline_basemap
 from layers.candidates import CANDIDATE_COLORS
 from ui import state
-from ui.cache import get_settings, load_world
+from ui.auth import allowed
+from ui.cache import get_settings, load_world, open_store_cached
 from ui.chips import render_chips
 from ui.field_package import render_field_package
 from ui.labels import map_labels
@@ -81,9 +83,8 @@ STATE_COLORS = {"new": "#ff7f00", "under_review": "#1f78b4", "confirmed": "#e31a
                 "destroyed": "#4d4d4d", "reopened": "#c51b7d"}
 
 
-@st.cache_resource(show_spinner=False)
 def _store(url: str) -> Store:
-    return open_store(url)
+    return open_store_cached(url)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -114,8 +115,6 @@ def render_alerts() -> None:
         st.error(t("The alert store could not be opened."))
         st.code(str(err), language=None)
         return
-    st.sidebar.text_input(t("Your name"), key=state.REVIEWER, max_chars=60,
-                          help=t("Recorded with every verdict and comment you give."))
     _deliver(store, t)
     opened = st.query_params.get("alert")
     if opened is not None and opened.isdigit():
@@ -380,8 +379,10 @@ def render_queue(store: Store, t: Translator) -> None:
         st.rerun()
     st_folium(_queue_map(shown, names, query["area"]), key=state.QUEUE_MAP, height=420,
               use_container_width=True, returned_objects=[])
-    with st.expander(t("Field package"), icon=":material/package_2:"):
-        render_field_package(store, t, str(st.session_state.get(state.REVIEWER, "")).strip())
+    if allowed(Action.EXPORT_FIELD_PACKAGE) or allowed(Action.EXPORT_OWN_ASSIGNMENTS):
+        with st.expander(t("Field package"), icon=":material/package_2:"):
+            render_field_package(store, t,
+                                 str(st.session_state.get(state.REVIEWER, "")).strip())
 
 
 # -- one alert -----------------------------------------------------------------------------------
@@ -408,6 +409,16 @@ def _change(store: Store, alert_id: int, version: int, t: Translator, *,
     ss = st.session_state
     who = str(ss.get(state.REVIEWER, "")).strip()
     comment = str(ss.get(state.ALERT_COMMENT, "")).strip() or None
+    # The role is checked here, when the change is asked for, not by hiding the buttons.
+    needed = [action for action, wanted in ((Action.SET_VERDICT, target is not None),
+                                            (Action.ASSIGN_SELF, assign),
+                                            (Action.COMMENT, comment is not None)) if wanted]
+    refused = next((action for action in needed if not allowed(action)), None)
+    if refused is not None:
+        record_refusal(store, who or None, f"alert {alert_id} ({refused.value})")
+        ss[state.ALERT_MESSAGE] = ("error", t("Your role may not {what}.").format(
+            what=t(DESCRIPTIONS[refused])))
+        return
     try:
         change = AlertChange(alert_id, version, state=target, comment=comment,
                              assignee=who if assign else None)

@@ -13,11 +13,15 @@ import pandas as pd
 import streamlit as st
 
 from geo.aggregate import aggregate_cells, cell_polygons, h3_resolution_for_zoom, monthly_counts
+from geo.auth import Action, can
+from geo.auth.precision import coarsen_points
 from geo.filters import LAYER_FILTERS, Filters
 from geo.settings import Settings, load_settings
+from geo.store import Store, open_store
 from geo.world import World, data_version, read_world
 from layers.events import inline_payload, pack_events
 from layers.staticdata import publish
+from ui import state
 
 #: Where published layer arrays are written, and the URL Streamlit serves them at.
 STATIC_DATA = Path(__file__).resolve().parent.parent / "static" / "data"
@@ -64,12 +68,31 @@ def load_world(data_dir: Path) -> World:
 def _filtered(data_dir: str, version_key: str, filters_key: str,
               _filters: Filters) -> dict[str, gpd.GeoDataFrame]:
     world = load_world(Path(data_dir))
-    return {name: keep(world[name], _filters) for name, keep in LAYER_FILTERS.items()}
+    out = {name: keep(world[name], _filters) for name, keep in LAYER_FILTERS.items()}
+    if filters_key.endswith(_COARSE):
+        out["events"] = coarsen_points(out["events"]).frame
+    return out
+
+
+#: Suffix of the cache keys of events seen by a role without precise locations: the caches
+#: are shared by every session, so the key says which precision a frame has.
+_COARSE = "|coarse"
+
+
+def _key(filters: Filters) -> str:
+    """Return the filters' cache key, scoped by the signed-in role's location precision."""
+    session = st.session_state.get(state.SESSION)
+    precise = can(getattr(session, "role", None), Action.SEE_PRECISE_LOCATIONS)
+    return filters.key() + ("" if precise else _COARSE)
 
 
 def filtered_world(data_dir: Path, filters: Filters) -> dict[str, gpd.GeoDataFrame]:
-    """Return every layer of ``data_dir`` narrowed by ``filters`` (cached per filters)."""
-    return _filtered(str(data_dir), repr(data_version(data_dir)), filters.key(), filters)
+    """Return every layer of ``data_dir`` narrowed by ``filters`` (cached per filters).
+
+    Events come at the centre of 0.1-degree cells for a role without precise locations
+    (``geo.auth.precision``); the map, charts, tables and details then all show those.
+    """
+    return _filtered(str(data_dir), repr(data_version(data_dir)), _key(filters), filters)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -84,7 +107,7 @@ def event_cells(data_dir: Path, filters: Filters, *, display: str,
     """Return the filtered events aggregated for ``display`` (heat or hexagons) at ``zoom``."""
     level = h3_resolution_for_zoom(zoom) + (1 if display == "heat" else 0)
     events = filtered_world(data_dir, filters)["events"]
-    return _cells(str(data_dir), repr(data_version(data_dir)), filters.key(), display, level,
+    return _cells(str(data_dir), repr(data_version(data_dir)), _key(filters), display, level,
                   events)
 
 
@@ -134,9 +157,15 @@ def events_payload(data_dir: Path, filters: Filters,
     """
     events = filtered_world(data_dir, filters)["events"]
     labels_key = repr(sorted(labels.items()))
-    meta, blob, digest = _packed(str(data_dir), repr(data_version(data_dir)), filters.key(),
+    meta, blob, digest = _packed(str(data_dir), repr(data_version(data_dir)), _key(filters),
                                  labels_key, _inline_limit(), events, labels)
     if not blob:
         return meta
     url = publish(blob, STATIC_DATA, url_prefix=STATIC_DATA_URL, digest=digest, gzip_level=1)
     return {**meta, "url": url, "gzip": True}
+
+
+@st.cache_resource(show_spinner=False)
+def open_store_cached(url: str) -> Store:
+    """Open the store at ``url`` (and migrate it) once per process, shared by sessions."""
+    return open_store(url)

@@ -28,6 +28,7 @@ import streamlit as st
 
 from geo.aggregate import cluster_points, monthly_counts
 from geo.areas import read_areas, save_area
+from geo.auth import Action
 from geo.coords import LocationError, parse_location
 from geo.errors import AtalayaError
 from geo.filters import (
@@ -43,6 +44,7 @@ from geo.i18n import Translator
 from geo.querystate import DISPLAY_MODES, QUERY_KEYS, ViewState, decode_query, encode_query
 from geo.world import World, data_version
 from ui import state
+from ui.auth import allowed
 from ui.cache import (
     aerodrome_codes,
     event_cells,
@@ -274,6 +276,8 @@ def render_map_and_tables(data_dir: Path, world: World, filters: Filters, displa
     whole = bounds is None or shown["events"] is layers["events"]
     render_charts(data_dir, shown, filters if whole else None, t)
     render_tables(shown, t)
+    if not allowed(Action.EXPORT_SNAPSHOT):
+        return
     with st.expander(t("Snapshot for planners"), icon=":material/ios_share:"):
         render_export_panel(data_dir, filters, _reported_bounds(out.get("bounds")), t,
                             str(st.session_state.get(state.REVIEWER, "")), heading=False)

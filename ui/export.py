@@ -19,6 +19,8 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from geo.auth import Action
+from geo.auth.precision import DEFAULT_CELL_DEG
 from geo.errors import AtalayaError
 from geo.export import (
     DEFAULT_MARKING,
@@ -35,6 +37,7 @@ from geo.export.briefing import describe_filters
 from geo.export.spec import DEFAULT_LAYERS
 from geo.filters import Filters
 from geo.i18n import Translator
+from ui.auth import allowed
 from ui.labels import map_labels
 
 __all__ = ["render_export_panel"]
@@ -141,11 +144,15 @@ def _spec(filters: Filters, view_bounds: tuple[float, float, float, float] | Non
         title=str(ss.get(TITLE) or t("Atalaya snapshot")),
         classification=str(ss.get(MARKING) or DEFAULT_MARKING), user=user or "unknown",
         language=t.language, labels=map_labels(t), width_px=int(ss.get(WIDTH, 1600)),
-        height_px=int(ss.get(HEIGHT, 1000)), dpi=int(ss.get(DPI, 150)))
+        height_px=int(ss.get(HEIGHT, 1000)), dpi=int(ss.get(DPI, 150)),
+        location_cell_deg=None if allowed(Action.SEE_PRECISE_LOCATIONS) else DEFAULT_CELL_DEG)
 
 
 def _build(data_dir: Path, spec: SnapshotSpec) -> None:
     """Make the snapshot into the history (button callback); keep the outcome for the run."""
+    if not allowed(Action.EXPORT_SNAPSHOT):  # checked when asked, not only by the panel
+        st.session_state[RESULT] = {"error": "your role may not export a snapshot"}
+        return
     try:
         manifest = save_snapshot(data_dir, spec)
     except AtalayaError as err:

@@ -3,6 +3,35 @@
 from __future__ import annotations
 
 LANGUAGE = "language"
+
+# Accounts (ui.auth)
+SESSION = "auth_session"  # geo.auth.Session of the signed-in user
+SIGN_IN_NOTICE = "auth_notice"  # why the last session ended, shown once on the sign-in form
+SIGN_IN_FORM = "auth_sign_in"
+SIGN_IN_USER = "auth_user"
+SIGN_IN_PASSWORD = "auth_password"
+FIRST_ADMIN_FORM = "auth_first_admin"
+FIRST_ADMIN_USER = "auth_first_user"
+FIRST_ADMIN_PASSWORD = "auth_first_password"
+FIRST_ADMIN_AGAIN = "auth_first_again"
+SIGN_OUT = "auth_sign_out"
+
+# Accounts and audit (ui.admin)
+ADMIN_ADD_FORM = "admin_add"
+ADMIN_ADD_USER = "admin_add_user"
+ADMIN_ADD_NAME = "admin_add_name"
+ADMIN_ADD_ROLE = "admin_add_role"
+ADMIN_ADD_PASSWORD = "admin_add_password"
+ADMIN_PICK = "admin_pick"
+ADMIN_ROLE = "admin_role"
+ADMIN_SET_ROLE = "admin_set_role"
+ADMIN_PASSWORD = "admin_password"
+ADMIN_SET_PASSWORD = "admin_set_password"
+ADMIN_DISABLE = "admin_disable"
+ADMIN_ENABLE = "admin_enable"
+ADMIN_UNLOCK = "admin_unlock"
+ADMIN_AUDIT_ACTIONS = "admin_audit_actions"
+ADMIN_AUDIT_ACTOR = "admin_audit_actor"
 ONLINE_TILES = "online_tiles"
 OVERVIEW_MAP = "overview_map"
 BASE_MAP = "overview_base_map"  # (signature, ui.mapview.RenderedBase) of this session
@@ -50,7 +79,7 @@ ROUTES_TABLE = "explore_routes_table"
 LAST_TABLE_PICK = "explore_last_table_pick"
 
 # Runway alerts
-REVIEWER = "alerts_reviewer"  # the name recorded in the audit log (until accounts exist)
+REVIEWER = "alerts_reviewer"  # the signed-in user name, recorded in the audit log
 QUEUE_STATES = "alerts_queue_states"
 QUEUE_MIN_SCORE = "alerts_queue_min_score"
 QUEUE_MINE = "alerts_queue_mine"
@@ -87,3 +116,15 @@ IMAGERY_MAP = "imagery_map"
 IMAGERY_VIEW = "imagery_view"  # (scene id, (west, south, east, north), zoom) last reported
 IMAGERY_CHIPS = "imagery_chips"
 IMAGERY_BASE = "imagery_base"  # (signature, ui.mapview.RenderedBase) of the page's base map
+
+# Background jobs (ui.jobs)
+JOBS_DETECT_FORM = "jobs_detect_form"
+JOBS_SCENES = "jobs_scenes"
+JOBS_RULES_ONLY = "jobs_rules_only"
+JOBS_AERODROMES = "jobs_aerodromes"
+JOBS_SUBMIT = "jobs_submit"
+JOBS_NOTICE = "jobs_notice"  # (kind, message) of the last cancel, shown once
+JOBS_CANCEL = "jobs_cancel"  # key prefix: ":<job id>"
+JOBS_CARD = "jobs_card"  # container key prefix: ":<job id>" (CSS class st-key-jobs_card-<id>)
+JOBS_REFRESH = "jobs_refresh"
+JOBS_MINE = "jobs_mine"  # list only the signed-in user's jobs

@@ -47,9 +47,17 @@ def prepare_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def snapshot_layers(world: World, spec: SnapshotSpec) -> dict[str, gpd.GeoDataFrame]:
-    """Return each chosen layer of ``world`` narrowed by the spec's filters and extent."""
+    """Return each chosen layer of ``world`` narrowed by the spec's filters and extent.
+
+    Events are coarsened to the spec's ``location_cell_deg`` cells when it has one.
+    """
     filters = spec.effective_filters
-    return {name: prepare_frame(FILTERS[name](world[name], filters)) for name in spec.layers}
+    out = {name: FILTERS[name](world[name], filters) for name in spec.layers}
+    if spec.location_cell_deg is not None and "events" in out:
+        from geo.auth.precision import coarsen_points
+
+        out["events"] = coarsen_points(out["events"], cell_deg=spec.location_cell_deg).frame
+    return {name: prepare_frame(frame) for name, frame in out.items()}
 
 
 def read_snapshot_layers(data_dir: Path, spec: SnapshotSpec) -> dict[str, gpd.GeoDataFrame]:

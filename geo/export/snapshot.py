@@ -297,6 +297,10 @@ def make_snapshot(data_dir: Path, spec: SnapshotSpec, out_dir: Path, *,
 
         run.extent = snapshot_extent(run.layers, spec)
     labels = run.labels()
+    if spec.location_cell_deg is not None:
+        from geo.auth.precision import precision_sentence
+
+        run.notes["location_precision"] = precision_sentence(spec.location_cell_deg)
     manifest = Manifest(
         snapshot_id=run.snapshot_id, created_at=run.when.isoformat(), created_by=spec.user,
         app_version=app_version(), title=spec.title, classification=spec.classification,

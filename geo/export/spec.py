@@ -107,6 +107,9 @@ class SnapshotSpec:
     width_px: int = 1600
     height_px: int = 1000
     dpi: int = 150
+    #: Events moved to the centre of cells this many degrees wide (for a role without clearance
+    #: for precise locations, ``geo.auth.precision``); None keeps them exact.
+    location_cell_deg: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "formats", parse_formats(self.formats))
@@ -129,6 +132,9 @@ class SnapshotSpec:
             raise ExportError(f"language {self.language!r}: expected en, es or pt")
         if not (1 <= self.dpi <= 600):
             raise ExportError(f"dpi {self.dpi} is outside 1-600")
+        cell = self.location_cell_deg
+        if cell is not None and not (isinstance(cell, int | float) and 0 < cell <= 10):
+            raise ExportError(f"location_cell_deg {cell!r}: expected degrees in (0, 10] or None")
         for name in ("width_px", "height_px"):
             value = int(getattr(self, name))
             if not (value >= 200 and value * self.dpi / 96 <= MAX_PIXELS):
@@ -149,7 +155,8 @@ class SnapshotSpec:
                 "layers": list(self.layers), "formats": list(self.formats),
                 "title": self.title, "classification": self.classification, "user": self.user,
                 "language": self.language, "width_px": self.width_px,
-                "height_px": self.height_px, "dpi": self.dpi}
+                "height_px": self.height_px, "dpi": self.dpi,
+                "location_cell_deg": self.location_cell_deg}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SnapshotSpec:
@@ -164,7 +171,8 @@ class SnapshotSpec:
                    user=str(data.get("user", "unknown")),
                    language=str(data.get("language", "en")),
                    width_px=int(data.get("width_px", 1600)),
-                   height_px=int(data.get("height_px", 1000)), dpi=int(data.get("dpi", 150)))
+                   height_px=int(data.get("height_px", 1000)), dpi=int(data.get("dpi", 150)),
+                   location_cell_deg=data.get("location_cell_deg"))
 
 
 def _fields(filters: Filters) -> dict[str, Any]:

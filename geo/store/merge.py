@@ -219,28 +219,42 @@ def merge_candidates(store: Store, candidates: gpd.GeoDataFrame, *, actor: str =
     """
     sightings = _sightings(candidates)
     at = datetime.now(UTC)
+    return in_transaction(store, lambda conn: _merge_sightings(
+        conn, sightings, actor=actor, at=at, min_overlap=min_overlap))
 
-    def work(conn: Connection) -> MergeReport:
-        if conn.dialect.name == "postgresql":
-            conn.execute(select(func.pg_advisory_xact_lock(PG_MERGE_LOCK)))
-        report = MergeReport()
-        touched: set[int] = set()
-        for s in sightings:
-            alert_id = _match(conn, s["geometry"], min_overlap)
-            if alert_id is None:
-                report.created.append(_create(conn, s, actor=actor, at=at))
-            else:
-                _absorb_detection(conn, alert_id, s, at)
-                touched.add(alert_id)
-        for alert_id in sorted(touched | set(report.created)):  # lock in id order
-            changed = _refresh(conn, alert_id, actor=actor, at=at)
-            if alert_id not in report.created:
-                (report.updated if changed else report.unchanged).append(alert_id)
-        for alert_id in report.created:  # in the merge's transaction, like the alerts
-            notify(conn, load_alert(conn, alert_id, lock=False), "new_alert", actor=actor,
-                   at=at)
-        return report
-    return in_transaction(store, work)
+
+def merge_in(conn: Connection, candidates: gpd.GeoDataFrame, *, actor: str = "detector",
+             min_overlap: float = MIN_OVERLAP) -> MergeReport:
+    """Merge as :func:`merge_candidates` does, on the caller's open transaction ``conn``.
+
+    For work whose own state must commit with the alerts (a background detection job marks
+    itself done in the same transaction).
+    """
+    return _merge_sightings(conn, _sightings(candidates), actor=actor, at=datetime.now(UTC),
+                            min_overlap=min_overlap)
+
+
+def _merge_sightings(conn: Connection, sightings: list[dict[str, Any]], *, actor: str,
+                     at: datetime, min_overlap: float) -> MergeReport:
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(PG_MERGE_LOCK)))
+    report = MergeReport()
+    touched: set[int] = set()
+    for s in sightings:
+        alert_id = _match(conn, s["geometry"], min_overlap)
+        if alert_id is None:
+            report.created.append(_create(conn, s, actor=actor, at=at))
+        else:
+            _absorb_detection(conn, alert_id, s, at)
+            touched.add(alert_id)
+    for alert_id in sorted(touched | set(report.created)):  # lock in id order
+        changed = _refresh(conn, alert_id, actor=actor, at=at)
+        if alert_id not in report.created:
+            (report.updated if changed else report.unchanged).append(alert_id)
+    for alert_id in report.created:  # in the merge's transaction, like the alerts
+        notify(conn, load_alert(conn, alert_id, lock=False), "new_alert", actor=actor, at=at)
+    return report
+
 
 def read_detections(store: Store, alert_id: int) -> list[dict[str, Any]]:
     """Return the detection history of an alert, oldest sighting first (geometry as shapely)."""

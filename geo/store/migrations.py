@@ -129,11 +129,23 @@ def _snapshots(conn: Connection) -> None:
     t.metadata.create_all(conn, tables=[t.snapshots])
 
 
+def _users(conn: Connection) -> None:
+    """Version 5: user accounts (sign-ins and changes go to the audit log)."""
+    t.metadata.create_all(conn, tables=[t.users])
+
+
+def _jobs(conn: Connection) -> None:
+    """Version 6: background jobs (detection, imagery ingest, exports) and their progress."""
+    t.metadata.create_all(conn, tables=[t.jobs])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "alerts, detections, assignments, comments, attachments, audit log", _initial),
     Migration(2, "alerts.country", _alert_country),
     Migration(3, "subscriptions, notifications, deliveries", _subscriptions),
     Migration(4, "snapshots", _snapshots),
+    Migration(5, "users", _users),
+    Migration(6, "jobs", _jobs),
 )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 
 from geo.errors import StoreError
 from geo.store import tables as t
+from geo.store.audit import record
 from geo.store.engine import Store, read_tx, write_tx
 
 __all__ = ["record_snapshot", "snapshot_rows"]
@@ -26,6 +27,9 @@ __all__ = ["record_snapshot", "snapshot_rows"]
 def record_snapshot(store: Store, manifest: Mapping[str, Any], *, folder: str,
                     created_at: datetime) -> str:
     """Add a snapshot to the history; return the SHA-256 of its manifest (JSON, UTF-8).
+
+    The same transaction writes a ``snapshot_exported`` row to the audit log (who, when, the
+    manifest's hash).
 
     Parameters
     ----------
@@ -53,6 +57,10 @@ def record_snapshot(store: Store, manifest: Mapping[str, Any], *, folder: str,
             snapshot_id=sid, created_at=created_at, created_by=str(manifest["created_by"]),
             title=str(manifest.get("title", "")), folder=folder, manifest=text,
             manifest_sha256=digest))
+        # The export in the append-only audit log too, with the hash that names its manifest.
+        record(conn, [{"alert_id": None, "action": "snapshot_exported", "field": sid,
+                       "new": {"manifest_sha256": digest, "folder": folder}}],
+               at=created_at, actor=str(manifest["created_by"]))
     return digest
 
 

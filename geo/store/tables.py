@@ -43,6 +43,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
+from geo.auth.permissions import Role
 from geo.schema import PRIORITIES
 from geo.store.states import ALERT_STATES
 
@@ -363,3 +364,71 @@ snapshots = Table(
     Column("manifest_sha256", String(64), nullable=False),
     Index("ix_snapshots_created", "created_at"),
 )
+
+
+# -- schema version 5: user accounts (geo.store.users) ---------------------------------------
+
+USER_ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+
+#: Local accounts. Sign-ins, failed sign-ins and every change go to ``audit_log`` (no secret in
+#: it); the lockout state (failed_count, locked_until) lives here. ``password_hash`` is None for
+#: an account that signs in only through the OIDC provider.
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),  # lower case, normalised
+    Column("display_name", String(200), nullable=False, server_default=""),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255)),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("password_changed_at", UTCDateTime),
+    Column("failed_count", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UTCDateTime),
+    Column("last_sign_in_at", UTCDateTime),
+    _in("role", USER_ROLES),
+    CheckConstraint("failed_count >= 0", name="ck_users_failed_count"),
+)
+
+
+# -- schema version 6: background jobs (geo.jobs) ---------------------------------------------
+
+JOB_KINDS: tuple[str, ...] = ("detect", "ingest", "export")
+JOB_STATES: tuple[str, ...] = (
+    "queued", "running", "cancelling", "cancelled", "succeeded", "failed")
+#: States of a job that is not finished: at most one such job per dedupe key.
+JOB_ACTIVE_STATES: tuple[str, ...] = ("queued", "running", "cancelling")
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    # SHA-256 of the kind and the canonical JSON of the parameters (geo.jobs.dedupe_key).
+    Column("dedupe_key", String(64), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("state", String(16), nullable=False, server_default="queued"),
+    Column("progress", Float, nullable=False, server_default="0"),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("heartbeat_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("error", Text),
+    Column("result", Text),
+    # Which runner holds it: "<host>:<pid>:<random>"; None while queued.
+    Column("owner", String(200)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer, nullable=False, server_default="1"),
+    _in("kind", JOB_KINDS),
+    _in("state", JOB_STATES),
+    CheckConstraint("progress >= 0 AND progress <= 1", name="ck_jobs_progress"),
+    Index("ix_jobs_state_created", "state", "created_at"),
+    Index("ix_jobs_created_by", "created_by"),
+)
+# Two users starting the same job get one: the database refuses a second unfinished job with
+# the same key (a partial unique index, on both backends), whatever the race.
+Index("uq_jobs_active_dedupe", jobs.c.dedupe_key, unique=True,
+      sqlite_where=jobs.c.state.in_(JOB_ACTIVE_STATES),
+      postgresql_where=jobs.c.state.in_(JOB_ACTIVE_STATES))

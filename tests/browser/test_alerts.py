@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from geo.store import get_alert, list_alerts, open_store, read_audit, read_comments
 from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app
+from tools.serve import open_signed_in, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,13 +38,11 @@ def _store(app: App):
 
 def test_a_verdict_with_a_comment_lands_in_the_audit_history(review_app, page):
     pg, rec = page
-    pg.goto(f"{review_app.url}/alerts", wait_until="domcontentloaded")
+    open_signed_in(pg, f"{review_app.url}/alerts", "field")
     pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
     with _store(review_app) as store:
         first = list_alerts(store)[0]  # the queue's first row: highest priority and score
     assert first.state == "new"
-    pg.get_by_role("textbox", name="Your name").fill("Ana Quispe")
-    pg.get_by_role("textbox", name="Your name").press("Enter")
     # Open the first row of the queue through its selection cell (35 px rows).
     grid = pg.locator('[data-testid="stDataFrame"]').first
     box = grid.bounding_box()
@@ -63,7 +62,7 @@ def test_a_verdict_with_a_comment_lands_in_the_audit_history(review_app, page):
     assert after.state == "under_review"
     assert after.version == first.version + 1
     assert [c["body"] for c in comments] == [HOSTILE]
-    assert any(e.actor == "Ana Quispe" and e.field == "state" and e.old_value == "new"
+    assert any(e.actor == "field" and e.field == "state" and e.old_value == "new"
                and e.new_value == "under_review" for e in audit)
     assert pg.evaluate("() => window.__pwned") is None
     assert not rec.dialogs
@@ -74,9 +73,7 @@ def test_a_verdict_from_a_stale_copy_is_refused_and_loses_nothing(review_app, pa
     pg, _rec = page
     with _store(review_app) as store:
         target = next(a for a in list_alerts(store) if a.state == "new")
-    pg.goto(f"{review_app.url}/alerts?alert={target.id}", wait_until="domcontentloaded")
-    pg.get_by_role("textbox", name="Your name").fill("Luis")
-    pg.get_by_role("textbox", name="Your name").press("Enter")
+    open_signed_in(pg, f"{review_app.url}/alerts?alert={target.id}", "analyst")
     # Enabled once the run that knows the reviewer has drawn the buttons (after the image
     # chips, which the first visit cuts): the page then holds the copy that goes stale.
     expect(pg.get_by_role("button", name="Dismissed", exact=True)).to_be_enabled(
@@ -99,7 +96,7 @@ def test_the_alert_page_on_a_phone(review_app, browser):
     try:
         with _store(review_app) as store:
             target = list_alerts(store)[-1]
-        pg.goto(f"{review_app.url}/alerts?alert={target.id}", wait_until="domcontentloaded")
+        open_signed_in(pg, f"{review_app.url}/alerts?alert={target.id}", "field")
         pg.get_by_role("button", name="Back to the queue").wait_for(timeout=60_000)
         pg.wait_for_timeout(1500)
         button = pg.get_by_role("button", name="Assign to me")
@@ -122,23 +119,22 @@ def test_follow_an_area_and_open_a_change_from_the_inbox(review_app, page):
     from geo.store import AlertChange, allowed_next, update_alert
 
     pg, rec = page
-    pg.goto(f"{review_app.url}/alerts", wait_until="domcontentloaded")
+    open_signed_in(pg, f"{review_app.url}/alerts", "planner")
     pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
     with _store(review_app) as store:  # the page has merged the data folder's candidates
         target = list_alerts(store)[-1]
     x, y = target.centroid_lon, target.centroid_lat
     save_area(Path(review_app.log).parent, AREA_NAME, box(x - 0.01, y - 0.01, x + 0.01, y + 0.01))
-    pg.get_by_role("textbox", name="Your name").fill("Rosa")
-    pg.get_by_role("textbox", name="Your name").press("Enter")
-    pg.get_by_text("Follow an area").click()
+    pg.reload(wait_until="domcontentloaded")  # the page lists the areas saved before it ran
+    sign_in(pg, "planner")
+    pg.get_by_text("Follow an area", exact=True).click()
     pg.get_by_role("button", name="Follow this area").click()
     pg.get_by_text(f"You follow {AREA_NAME} now.").wait_for(timeout=30_000)
     with _store(review_app) as store:
         update_alert(store, AlertChange(target.id, target.version,
                                         state=allowed_next(target.state)[0]), actor="Marta")
     pg.reload(wait_until="domcontentloaded")  # (or wait for the inbox's own refresh)
-    pg.get_by_role("textbox", name="Your name").fill("Rosa")
-    pg.get_by_role("textbox", name="Your name").press("Enter")
+    sign_in(pg, "planner")  # a new browser session signs in again
     pg.get_by_text("Inbox (1 unread)").wait_for(timeout=30_000)
     pg.get_by_text("Inbox (1 unread)").click()
     pg.get_by_text(f"Alert #{target.id} in {AREA_NAME}").wait_for(timeout=30_000)

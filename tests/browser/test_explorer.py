@@ -12,6 +12,7 @@ import shapely
 from geo.filters import Filters, filter_events, view_bounds
 from tests.browser.conftest import ARTIFACTS, start_app, stop_app
 from tests.browser.test_overview import DESCRIBE_MAP, LAYER_CONTROL, MAP_FRAME, open_map
+from tools.serve import open_signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -291,7 +292,7 @@ def test_screenshots_of_the_explorer(app, browser, width, height, mode):
     context.on("request", lambda req: urls.append(req.url))
     pg = context.new_page()
     try:
-        pg.goto(f"{app.url}/?show={mode}", wait_until="domcontentloaded")
+        open_signed_in(pg, f"{app.url}/?show={mode}")
         pg.wait_for_selector(MAP_FRAME, timeout=60_000)
         frame = pg.frame_locator(MAP_FRAME)
         frame.locator(".leaflet-container").wait_for(timeout=60_000)
@@ -319,7 +320,7 @@ CLUSTER_TOTAL = ("() => [...document.querySelectorAll('.atalaya-cluster')]"
 
 def test_clusters_count_every_event_and_zoom_in_on_click(app, page, small_world):
     pg, rec = page
-    pg.goto(f"{app.url}/?show=clusters", wait_until="domcontentloaded")
+    open_signed_in(pg, f"{app.url}/?show=clusters")
     pg.wait_for_selector(MAP_FRAME, timeout=60_000)
     frame = pg.frame_locator(MAP_FRAME)
     frame.locator(".atalaya-cluster").first.wait_for(timeout=60_000)

@@ -26,6 +26,7 @@ from layers.imagery import build_imagery_map, build_swipe, build_view_layer, fin
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import ROOT, require
 from tests.geo.test_display import Scene, write_scene
+from tools.serve import open_signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -210,7 +211,7 @@ APP_IMAGES = ("() => { const f = document.querySelector('" + APP_FRAME + "');"
 def test_the_imagery_page_draws_the_view_again_after_a_pan(app, page):
     """The page shows the scene, and a pan brings an image made for the new view, offline."""
     pg, rec = page
-    pg.goto(app.url + "/imagery", wait_until="domcontentloaded")
+    open_signed_in(pg, app.url + "/imagery")
     pg.wait_for_function(f"() => ({APP_IMAGES})().some(x => x[1])", timeout=120_000)
     before = {key for key, _ in pg.evaluate(APP_IMAGES)}
     frame = pg.query_selector(APP_FRAME).content_frame()

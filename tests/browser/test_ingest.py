@@ -20,6 +20,7 @@ from geo.world import read_layer
 from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app
 from tests.conftest import SHARED_DATA, require
 from tests.ingest.hostile import kml_billion_laughs
+from tools.serve import open_signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -66,10 +67,8 @@ def _metric(pg, label: str) -> str:
 
 
 def _open(pg, app: App) -> None:
-    pg.goto(f"{app.url}/ingest", wait_until="domcontentloaded")
+    open_signed_in(pg, f"{app.url}/ingest")
     pg.get_by_role("heading", name="Import data").wait_for(timeout=WAIT_MS)
-    pg.get_by_role("textbox", name="Your name").fill("Ana Quispe")
-    pg.get_by_role("textbox", name="Your name").press("Enter")
     pg.locator('[data-testid="stSelectbox"]').filter(has_text="Layer").click()
     pg.get_by_role("option", name="Aerodromes and airstrips", exact=True).click()
     _idle(pg)
@@ -118,7 +117,7 @@ def test_the_airstrip_list_is_imported_once_from_csv_then_found_again_in_geojson
 
     stored = read_layer(stored_path, "aerodromes")
     assert len(stored) == 1269
-    assert set(stored["imported_by"]) == {"Ana Quispe"}
+    assert set(stored["imported_by"]) == {"analyst"}
     source = pd.read_csv(airstrips / f"{STEM}.csv", dtype={"Airstrip ID": str})
     merged = source.merge(pd.DataFrame({"ident": stored["ident"], "lon": stored.geometry.x,
                                         "lat": stored.geometry.y}),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tools.serve import open_signed_in
+
 pytestmark = pytest.mark.browser
 
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
@@ -24,7 +26,7 @@ DESCRIBE_MAP = """() => {
 
 
 def open_map(page, url: str):
-    page.goto(url, wait_until="domcontentloaded")
+    open_signed_in(page, url)
     page.wait_for_selector(MAP_FRAME, timeout=60_000)
     frame = page.frame_locator(MAP_FRAME)
     frame.locator(".leaflet-container").wait_for(timeout=60_000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from shapely.geometry import box
 from streamlit.testing.v1 import AppTest
 
 from geo.areas import delete_area, read_areas, save_area
+from geo.auth import Role, Session
 from geo.store import AlertChange, inbox, list_alerts, list_subscriptions, open_store, update_alert
 from tests.conftest import ROOT
 from ui import state
@@ -41,6 +43,8 @@ def _app(reviewer: str = "") -> AppTest:
     at = AppTest.from_function(_page, default_timeout=90)
     at.session_state[state.LANGUAGE] = "en"
     at.session_state[state.REVIEWER] = reviewer
+    if reviewer:
+        at.session_state[state.SESSION] = Session.start(reviewer, Role.ANALYST, datetime.now(UTC))
     return at.run()
 
 

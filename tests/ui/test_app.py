@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, signed_in
 
 
 def _run(data_dir: Path, monkeypatch: pytest.MonkeyPatch, language: str = "en") -> AppTest:
@@ -15,6 +15,7 @@ def _run(data_dir: Path, monkeypatch: pytest.MonkeyPatch, language: str = "en") 
     monkeypatch.setenv("ATALAYA_LANGUAGE", language)
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    signed_in(at)
     at.run()
     return at
 

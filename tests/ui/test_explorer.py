@@ -11,7 +11,7 @@ import shapely
 from shapely.geometry import box
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, signed_in
 from ui import state
 
 
@@ -31,6 +31,7 @@ def _app(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTe
     monkeypatch.setenv("ATALAYA_LANGUAGE", "en")
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    signed_in(at)
     for key, value in query.items():
         at.query_params[key] = value
     at.run()

@@ -20,7 +20,15 @@ from pathlib import Path
 
 from geo.filters import Filters
 from geo.i18n import Translator
+from geo.auth import Role, Session
+from ui import state
 from ui.export import render_export_panel
+
+import streamlit as st
+
+st.session_state[state.SESSION] = Session.start(
+    os.environ.get("EXPORT_TEST_USER", "ana"), Role(os.environ.get("EXPORT_TEST_ROLE", "planner")),
+    datetime.now(UTC))
 
 bounds = os.environ.get("EXPORT_TEST_BOUNDS")
 render_export_panel(Path(os.environ["EXPORT_TEST_DATA"]),

@@ -1,0 +1,213 @@
+"""The three kinds of background job: detection, imagery ingest, large export.
+
+Each handler is a thin wrapper over the existing pipeline (``geo.detect``, ``geo.ingest``,
+``geo.export``): it splits the work into steps, reports progress and checks for a cancel
+between them, and returns what to store. Each kind also has a parameter builder
+(:func:`detect_params`, :func:`ingest_params`, :func:`export_params`) that puts the request in
+canonical form, so two users asking for the same work get the same dedupe key.
+
+Results are stored as follows:
+
+- **detect**: the candidates are merged into the alerts by :func:`merge_into` *in the
+  transaction that marks the job succeeded*; a job killed before it commits stores nothing,
+  and merging is idempotent, so a re-run after a restart stores each alert once.
+- **ingest**: :func:`geo.ingest.commit` stores the scene all or nothing; a re-run finds it
+  stored (a duplicate) and adds nothing.
+- **export**: the snapshot goes to a history folder named after the job (a re-run rewrites
+  that folder) and is recorded in the store once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import Connection, select
+
+from geo.errors import DataNotFoundError, JobError
+from geo.jobs.runner import Handler, JobContext, JobOutcome
+from geo.store import tables as t
+from geo.store.engine import read_tx
+from geo.store.merge import MIN_OVERLAP, merge_in
+
+if TYPE_CHECKING:
+    from geo.export.spec import SnapshotSpec
+
+__all__ = ["BUILTIN_HANDLERS", "detect_params", "export_params", "ingest_params", "merge_into",
+           "run_detect", "run_export", "run_ingest"]
+
+#: Names the snapshot of an export job (uuid5 of the job): a re-run writes the same one.
+_SNAPSHOT_NAMESPACE = uuid.UUID("5b0d3c1e-6a57-4c8e-9a43-1d2f7e0a9c11")
+
+
+# -- parameters ---------------------------------------------------------------------------------
+
+def detect_params(scenes: Sequence[str | Path], *, rules_only: bool = False,
+                  min_score: float | None = None, aerodromes: bool = True,
+                  detection: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Canonical parameters of a detection job over ``scenes`` (absolute paths, sorted).
+
+    ``detection`` overrides fields of :class:`~geo.detect.params.DetectionParams` (checked
+    here, so a bad value is refused at submit time rather than in the background).
+    """
+    from geo.detect.params import DetectionParams
+
+    if not scenes:
+        raise JobError("a detection job needs at least one scene")
+    DetectionParams(**dict(detection or {}))
+    return {"scenes": sorted({str(Path(s).resolve()) for s in scenes}),
+            "rules_only": bool(rules_only),
+            "min_score": None if min_score is None else float(min_score),
+            "aerodromes": bool(aerodromes), "detection": dict(detection or {})}
+
+
+def ingest_params(path: str | Path, *, name: str | None = None) -> dict[str, Any]:
+    """Parameters of a scene import from a server-side file (an upload saved by the app)."""
+    from geo.ingest.upload import safe_name
+
+    resolved = Path(path).resolve()
+    return {"path": str(resolved), "name": safe_name(name or resolved.name), "layer": "scenes"}
+
+
+def export_params(spec: SnapshotSpec) -> dict[str, Any]:
+    """Parameters of a snapshot export (the spec as JSON)."""
+    return {"spec": spec.to_json()}
+
+
+# -- detection ----------------------------------------------------------------------------------
+
+def merge_into(conn: Connection, candidates: gpd.GeoDataFrame, *, actor: str,
+               min_overlap: float = MIN_OVERLAP) -> dict[str, list[int]]:
+    """Merge candidates into the alerts on the caller's open transaction ``conn``.
+
+    :func:`geo.store.merge.merge_in` (the rule of ``merge_candidates``), so a job's alerts and
+    its 'succeeded' state commit together. Returns the alert ids created, updated, unchanged.
+    """
+    if candidates.empty:
+        return {"created": [], "updated": [], "unchanged": []}
+    report = merge_in(conn, candidates, actor=actor, min_overlap=min_overlap)
+    return {"created": report.created, "updated": report.updated,
+            "unchanged": report.unchanged}
+
+
+def _detect_inputs(p: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """DetectionParams, scorer and aerodromes of a detection job's parameters."""
+    from geo.detect.params import DetectionParams
+    from geo.detect.scorer import DEFAULT_MODEL, read_scorer
+
+    params = DetectionParams(**p.get("detection", {}))
+    scorer = None if p.get("rules_only") else read_scorer(DEFAULT_MODEL)
+    aerodromes = None
+    if p.get("aerodromes", True):
+        from geo.aerodromes import read_registered_aerodromes
+
+        aerodromes = read_registered_aerodromes()
+    return params, scorer, aerodromes
+
+
+def run_detect(ctx: JobContext) -> JobOutcome:
+    """Detect scene after scene (windows on the cluster); merge the candidates on success."""
+    from geo.detect.run import detect_scenes
+
+    scenes = [str(s) for s in ctx.params["scenes"]]
+    params, scorer, aerodromes = _detect_inputs(ctx.params)
+    frames, failures = [], []
+    for k, scene in enumerate(scenes):
+        ctx.progress(k / len(scenes), f"scene {k + 1} of {len(scenes)}: {Path(scene).name}")
+        found = detect_scenes([scene], params=params, scorer=scorer,
+                              min_score=ctx.params.get("min_score"), aerodromes=aerodromes,
+                              client=ctx.client)
+        frames += [found.candidates] if len(found.candidates) else []
+        failures += [(Path(f).name, msg) for f, msg in found.failures]
+    if len(failures) == len(scenes):
+        raise JobError("no scene could be read: " + "; ".join(f"{n}: {m}" for n, m in failures))
+    ctx.progress(0.99, "merging the candidates into the alerts")
+    cands = (gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326) if frames
+             else gpd.GeoDataFrame(geometry=[], crs=4326))
+    actor = f"detector (job {ctx.job.id} of {ctx.job.created_by})"
+    return JobOutcome(
+        result={"scenes": len(scenes), "candidates": len(cands),
+                "failures": [list(f) for f in failures]},
+        write=partial(merge_into, candidates=cands, actor=actor),
+        message=f"{len(cands)} candidate(s) from {len(scenes) - len(failures)} scene(s)")
+
+
+# -- imagery ingest -----------------------------------------------------------------------------
+
+def run_ingest(ctx: JobContext) -> JobOutcome:
+    """Import one scene GeoTIFF: read it in a capped process, validate, skip a duplicate, commit."""
+    from geo.ingest import (
+        commit,
+        find_duplicates,
+        load_limits,
+        propose_mapping,
+        read_existing,
+        read_source_isolated,
+        receive_file,
+        validate,
+    )
+
+    path, data_dir, limits = Path(ctx.params["path"]), ctx.settings.data_dir, load_limits()
+    if not path.is_file():
+        raise DataNotFoundError(f"the file to import ({ctx.params['name']}) is gone from the "
+                                "server; upload it again")
+    ctx.progress(0.05, f"reading {ctx.params['name']}")
+    with receive_file(path, name=ctx.params["name"], limits=limits) as upload:
+        source = read_source_isolated(upload, limits=limits)
+        ctx.progress(0.5, "checking the scene")
+        report = validate(source, propose_mapping(source, "scenes"),
+                          imported_by=ctx.job.created_by, limits=limits)
+        if report.accepted.empty:
+            raise JobError(f"nothing to import: {report.format(max_rows=5)}")
+        dups = find_duplicates(report.accepted, read_existing(data_dir, "scenes"),
+                               layer="scenes")
+        ctx.progress(0.7, "storing the scene")
+        done = commit(report, data_dir, skip=dups.new_index)  # the point of no return
+    return JobOutcome(
+        result={"layer": "scenes", "added": done.added, "skipped": done.skipped,
+                "total": done.total, "scene_ids": report.accepted["scene_id"].tolist()},
+        message=f"{done.added} scene(s) stored, {done.skipped} already there")
+
+
+# -- export -------------------------------------------------------------------------------------
+
+def _recorded(ctx: JobContext, snapshot_id: str) -> bool:
+    with read_tx(ctx.store) as conn:
+        return conn.execute(select(t.snapshots.c.snapshot_id)
+                            .where(t.snapshots.c.snapshot_id == snapshot_id)).first() is not None
+
+
+def run_export(ctx: JobContext) -> JobOutcome:
+    """Write a snapshot (on the cluster) into the history and record it in the store."""
+    from geo.export.manifest import MANIFEST_NAME
+    from geo.export.snapshot import history_folder, make_snapshot
+    from geo.export.spec import SnapshotSpec
+    from geo.store.snapshots import record_snapshot
+
+    spec = SnapshotSpec.from_json(ctx.params["spec"])
+    data_dir, when = ctx.settings.data_dir, ctx.job.created_at
+    sid = uuid.uuid5(_SNAPSHOT_NAMESPACE, f"{ctx.job.id}:{when.isoformat()}").hex
+    folder = history_folder(data_dir, when, sid)
+    result = {"snapshot_id": sid, "folder": folder.relative_to(data_dir).as_posix()}
+    if _recorded(ctx, sid):  # a previous attempt got this far before its runner died
+        return JobOutcome(result=result, message=f"snapshot {sid[:8]} was already stored")
+    if folder.is_dir() and not (folder / MANIFEST_NAME).is_file():
+        shutil.rmtree(folder)  # half written by a killed attempt of this very job
+    ctx.progress(0.1, f"writing {', '.join(spec.formats)}")
+    manifest = ctx.offload(make_snapshot, data_dir, spec, folder, snapshot_id=sid, now=when,
+                           static_dir=ctx.settings.static_dir)
+    ctx.check_cancel()
+    record_snapshot(ctx.store, manifest.to_json(), created_at=when, folder=result["folder"])
+    return JobOutcome(result={**result, "files": [f.name for f in manifest.files],
+                              "failed": dict(manifest.failed)},
+                      message=f"snapshot {sid[:8]}: {len(manifest.files)} file(s)")
+
+
+BUILTIN_HANDLERS: Mapping[str, Handler] = {
+    "detect": run_detect, "ingest": run_ingest, "export": run_export}

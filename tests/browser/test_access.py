@@ -1,0 +1,143 @@
+"""Accounts in a real browser: each role's pages, refusals, failed sign-ins, idle timeout."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from geo.auth import PAGE_ACTIONS, can
+from geo.store import default_url, open_store
+from geo.store.audit import read_audit
+from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app
+from tools.serve import TEST_PASSWORD, TEST_USERS, open_signed_in, sign_in
+
+pytestmark = pytest.mark.browser
+
+#: The pages in app.py's menu order.
+TITLES = {"map": "Overview map", "alerts": "Runway alerts", "imagery": "Imagery",
+          "ingest": "Import data", "jobs": "Background jobs", "admin": "Accounts and audit"}
+MENU_LINKS = '[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"]'
+
+
+def _copy_world(src: Path, dst: Path) -> Path:
+    """Copy the world without its store (so it has no accounts yet)."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.sqlite3*", "static"))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def idle_app(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """Run the app with a 3-second idle timeout."""
+    folder = _copy_world(small_world, tmp_path_factory.mktemp("idle") / "world")
+    running = start_app(folder, folder.parent / "streamlit.log",
+                        {"ATALAYA_IDLE_TIMEOUT_MIN": "0.05"})
+    yield running
+    stop_app(running)
+
+
+def _audit(data_dir: Path) -> list:
+    store = open_store(default_url({"ATALAYA_DATA_DIR": str(data_dir)}))
+    try:
+        return read_audit(store)
+    finally:
+        store.engine.dispose()
+
+
+@pytest.mark.parametrize("user", TEST_USERS)
+def test_each_role_sees_only_its_pages(app, browser, user):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    try:
+        open_signed_in(pg, app.url, user)
+        expected = [TITLES[p] for p in TITLES if can(user, PAGE_ACTIONS[p])]
+        pg.locator(MENU_LINKS).first.wait_for(timeout=30_000)
+        assert pg.locator(MENU_LINKS).all_inner_texts() == expected
+        # The home page is the first one the role may open.
+        pg.get_by_role("heading", name=expected[0], exact=True).wait_for(timeout=60_000)
+        assert pg.get_by_text(f"Signed in as {user}").is_visible()
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / f"access-home-{user}.png"))
+        context.close()
+
+
+def test_a_field_user_opening_the_map_or_import_address_is_refused(app, small_world, page):
+    pg, rec = page
+    open_signed_in(pg, f"{app.url}/map", "field")
+    pg.get_by_text("Your role may not open the map explorer.").wait_for(timeout=30_000)
+    assert pg.locator('iframe[title="streamlit_folium.st_folium"]').count() == 0
+    pg.goto(f"{app.url}/ingest", wait_until="domcontentloaded")
+    sign_in(pg, "field")
+    pg.get_by_text("Your role may not import data files.").wait_for(timeout=30_000)
+    assert pg.locator('[data-testid="stFileUploader"]').count() == 0
+    refused = [e.field for e in _audit(small_world)
+               if e.action == "access_refused" and e.actor == "field"]
+    assert "page map (view_map)" in refused
+    assert "page ingest (import_data)" in refused
+    assert rec.foreign() == []
+
+
+def test_a_wrong_password_is_refused_logged_and_never_shown(app, small_world, page):
+    pg, _rec = page
+    wrong = "not-the-password-" + str(time.time_ns())
+    pg.goto(app.url, wait_until="domcontentloaded")
+    pg.get_by_label("User name").fill("planner")
+    pg.get_by_label("Password", exact=True).fill(wrong)
+    pg.get_by_role("button", name="Sign in").click()
+    pg.get_by_text("Wrong user name or password.").wait_for(timeout=30_000)
+    assert pg.locator(MENU_LINKS).count() == 0
+    failed = [e for e in _audit(small_world)
+              if e.action == "sign_in_failed" and e.actor == "planner"]
+    assert failed
+    # Neither the typed password, the real one nor any hash reaches the page or the log.
+    sign_in(pg, "planner")
+    html = pg.content() + "".join(f.content() for f in pg.frames[1:] if f.url.startswith("http"))
+    log = app.log.read_text(errors="replace")
+    for secret in (wrong, TEST_PASSWORD, "$scrypt$"):
+        assert secret not in html
+        assert secret not in log
+        assert all(secret not in repr((e.old_value, e.new_value)) for e in _audit(small_world))
+
+
+def test_after_the_idle_timeout_the_user_signs_in_again(idle_app, page):
+    pg, _rec = page
+    open_signed_in(pg, f"{idle_app.url}/alerts", "field")
+    pg.get_by_role("heading", name="Runway alerts").wait_for(timeout=60_000)
+    time.sleep(4)  # longer than the 3 s timeout
+    pg.get_by_role("button", name="Sign out").click()  # any click reaches the server
+    pg.get_by_text("You were signed out after").wait_for(timeout=30_000)
+    assert pg.get_by_label("User name").is_visible()
+    sign_in(pg, "field")
+    pg.get_by_role("heading", name="Runway alerts").wait_for(timeout=60_000)
+
+
+def test_the_first_run_asks_for_an_administrator(small_world, tmp_path, browser):
+    folder = _copy_world(small_world, tmp_path / "world")
+    running = start_app(folder, tmp_path / "streamlit.log", accounts=False)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    try:
+        pg.goto(running.url, wait_until="domcontentloaded")
+        pg.get_by_role("heading", name="Create the administrator account").wait_for(
+            timeout=60_000)
+        pg.get_by_label("User name").fill("Jefa")
+        pg.get_by_label("Password", exact=True).fill("short")
+        pg.get_by_label("Password again").fill("short")
+        pg.get_by_role("button", name="Create and sign in").click()
+        pg.get_by_text("at least 12").first.wait_for(timeout=30_000)
+        pg.get_by_label("User name").fill("Jefa")
+        pg.get_by_label("Password", exact=True).fill("a long enough passphrase")
+        pg.get_by_label("Password again").fill("a long enough passphrase")
+        pg.get_by_role("button", name="Create and sign in").click()
+        pg.get_by_text("Signed in as jefa").wait_for(timeout=60_000)
+        pg.get_by_role("link", name="Accounts and audit").click()
+        pg.get_by_role("heading", name="Accounts and audit").wait_for(timeout=60_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "access-admin-1280x800.png"))
+    finally:
+        context.close()
+        stop_app(running)

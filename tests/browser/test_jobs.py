@@ -1,0 +1,187 @@
+"""Background jobs in headless Chromium: started on the page, shared, cancelled, kept.
+
+A detection started from the page runs in the app's job runner (on its local Dask cluster),
+shows its progress, stores its alerts and survives a reload; a second user asking for the
+same detection joins the same job; a job is cancelled from its card, queued or running.
+
+The app runs on its own copy of the sample world (its two 2,000 px scenes), so the alerts the
+jobs store do not reach the other browser tests. Latencies are printed (``pytest -s``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from geo.jobs import Job, get_job, list_jobs
+from geo.store import Store, list_alerts, open_store
+from tests.browser.conftest import App, start_app, stop_app
+from tools.serve import open_signed_in
+
+pytestmark = pytest.mark.browser
+
+WAIT_MS = 60_000
+FIRST, SECOND = "2023-07-15 · ucayali_2023-07-15", "2024-08-02 · ucayali_2024-08-02"
+
+
+@pytest.fixture(scope="module")
+def jobs_world(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    world = tmp_path_factory.mktemp("jobs") / "world"
+    shutil.copytree(small_world, world, ignore=shutil.ignore_patterns("atalaya.sqlite3*",
+                                                                      "logs"))
+    return world
+
+
+@pytest.fixture(scope="module")
+def jobs_app(jobs_world: Path) -> Iterator[App]:
+    running = start_app(jobs_world, jobs_world.parent / "streamlit.log",
+                        {"ATALAYA_DATABASE_URL": ""})
+    yield running
+    stop_app(running)
+
+
+@pytest.fixture(scope="module")
+def store(jobs_world: Path, jobs_app: App) -> Iterator[Store]:
+    with open_store(f"sqlite:///{jobs_world / 'atalaya.sqlite3'}") as s:
+        yield s
+
+
+def _open_jobs(pg, app: App, user: str) -> None:
+    open_signed_in(pg, f"{app.url}/jobs", user)
+    pg.get_by_role("button", name="Start detection").wait_for(timeout=WAIT_MS)
+
+
+def _start(pg, *, drop: str | None, toggle_rules_only: bool) -> str:
+    """Change the detection form (drop a scene, toggle "Rules only"), submit; return the answer.
+
+    The form keeps its values from one start to the next.
+    """
+    if drop is not None:
+        pg.get_by_role("button", name=f"Remove {drop}").click()
+    if toggle_rules_only:
+        pg.get_by_text("Rules only").click()
+    answers = pg.locator("[data-testid=stAlertContainer]").filter(
+        has_text=re.compile(r"Detection job \d+ queued|This detection is already"))
+    before = set(answers.all_inner_texts())  # the last start's answer stays until replaced
+    pg.get_by_role("button", name="Start detection").click()
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        new = [a for a in answers.all_inner_texts() if a not in before]
+        if new:
+            return str(new[0])
+        pg.wait_for_timeout(100)
+    raise AssertionError(f"no answer to the detection form; still {before}")
+
+
+def _job_id(text: str) -> int:
+    found = re.search(r"job (\d+)", text)
+    assert found, text
+    return int(found.group(1))
+
+
+def _wait_store(store: Store, job_id: int, states: set[str], timeout_s: float = 120) -> Job:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = get_job(store, job_id)
+        if job.state in states:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} not {states}: {get_job(store, job_id)}")
+
+
+def test_a_detection_started_on_the_page_runs_once_for_two_users(jobs_app, store, page,
+                                                                 browser):
+    pg, rec = page
+    _open_jobs(pg, jobs_app, "analyst")
+    asked = time.perf_counter()
+    answer = _start(pg, drop=SECOND, toggle_rules_only=True)
+    job_id = _job_id(answer)
+    assert answer.strip() == f"Detection job {job_id} queued."
+
+    # a second user (another browser session) asks for the same detection: the same job
+    other = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        pg2 = other.new_page()
+        _open_jobs(pg2, jobs_app, "admin")
+        again = _start(pg2, drop=SECOND, toggle_rules_only=True)
+        assert re.fullmatch(rf"This detection is already (queued|running): job {job_id}, "
+                            r"started by analyst\.", again.strip()), again
+    finally:
+        other.close()
+    assert [j.id for j in list_jobs(store)] == [job_id]
+
+    card = pg.locator(f".st-key-jobs_card-{job_id}")
+    card.get_by_text("scene 1 of 1: ucayali_2023-07-15.tif").wait_for(timeout=WAIT_MS)
+    seen_running = time.perf_counter() - asked
+    assert "Running" in card.inner_text()
+    assert card.locator("[data-testid=stProgress]").count() == 1
+    card.get_by_text("Succeeded").wait_for(timeout=120_000)
+    seen_done = time.perf_counter() - asked
+    job = get_job(store, job_id)
+    assert (job.state, job.created_by, job.progress) == ("succeeded", "analyst", 1.0)
+    assert job.result is not None
+    assert job.result["scenes"] == 1
+    created = sorted(job.result["created"])
+    assert created, job.result
+    mine = [a.id for a in list_alerts(store) if a.created_by == f"detector (job {job_id} of "
+                                                                 "analyst)"]
+    assert sorted(mine) == created
+    assert job.started_at is not None
+    assert job.finished_at is not None
+    wait_s = (job.started_at - job.created_at).total_seconds()
+    run_s = (job.finished_at - job.started_at).total_seconds()
+    print(f"\njob {job_id}: queued -> running {wait_s:.2f} s, ran {run_s:.1f} s (the first job "
+          f"includes the local cluster's start); the page showed its progress after "
+          f"{seen_running:.1f} s and 'Succeeded' after {seen_done:.1f} s; "
+          f"{len(created)} alerts stored")
+
+    # a reload is a new session: sign in again, the job is still listed
+    _open_jobs(pg, jobs_app, "analyst")
+    again_card = pg.locator(f".st-key-jobs_card-{job_id}")
+    again_card.get_by_text("Succeeded").wait_for(timeout=WAIT_MS)
+    assert f"{len(created)} new alerts" in again_card.inner_text()
+    assert rec.foreign() == []
+    assert "Traceback" not in jobs_app.log.read_text(errors="replace")
+
+
+def test_queued_and_running_jobs_are_cancelled_from_their_cards(jobs_app, store, page):
+    pg, rec = page
+    _open_jobs(pg, jobs_app, "analyst")
+    running = _job_id(_start(pg, drop=FIRST, toggle_rules_only=True))
+    # the same scene with the learned scorer: another job, queued behind (one at a time)
+    queued = _job_id(_start(pg, drop=None, toggle_rules_only=True))
+    assert queued != running
+    assert get_job(store, queued).state == "queued"
+
+    card = pg.locator(f".st-key-jobs_card-{queued}")
+    asked = time.perf_counter()
+    card.get_by_role("button", name="Cancel").click()
+    card.get_by_text("Cancelled").wait_for(timeout=WAIT_MS)
+    shown = time.perf_counter() - asked
+    job = get_job(store, queued)
+    assert (job.state, job.started_at) == ("cancelled", None)
+    assert job.message == "cancelled by analyst before it ran"
+    assert card.get_by_role("button", name="Cancel").count() == 0
+    print(f"\nqueued job {queued}: cancelled on the page after {shown:.2f} s")
+
+    first = pg.locator(f".st-key-jobs_card-{running}")
+    first.get_by_text("scene 1 of 1").wait_for(timeout=WAIT_MS)
+    asked = time.perf_counter()
+    first.get_by_role("button", name="Cancel").click()
+    # the detector sees the request between its steps (here: before merging the alerts)
+    first.get_by_text(re.compile("Cancelling|Cancelled")).first.wait_for(timeout=WAIT_MS)
+    ended = _wait_store(store, running, {"cancelled", "succeeded", "failed"})
+    first.get_by_text("Cancelled").wait_for(timeout=WAIT_MS)
+    print(f"running job {running}: ended {ended.state} "
+          f"{time.perf_counter() - asked:.1f} s after the click")
+    assert ended.state == "cancelled", ended
+    assert not [a for a in list_alerts(store)
+                if a.created_by == f"detector (job {running} of analyst)"]
+    assert rec.foreign() == []
+    assert "Traceback" not in jobs_app.log.read_text(errors="replace")
+

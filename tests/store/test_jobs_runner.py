@@ -1,0 +1,334 @@
+"""The job runner end to end: detection on a Dask LocalCluster, ingest, export, cancel, crash.
+
+The cluster runs its two workers as threads (``processes=False``): what is tested here is the
+runner's plumbing (background thread, progress, cancel, transactional results), and a thread
+cluster starts in about a second instead of paying two worker processes' imports; that the
+detector gives the same result on worker processes is ``tests/geo/test_detect_dask.py``'s job.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from geo.errors import ExportError, JobCancelledError
+from geo.jobs import (
+    JobContext,
+    JobOutcome,
+    JobRunner,
+    claim_job,
+    detect_params,
+    export_params,
+    get_job,
+    ingest_params,
+    merge_into,
+    recover_stale_jobs,
+    submit_job,
+)
+from geo.jobs.handlers import run_detect
+from geo.settings import Settings
+from geo.store import list_alerts, merge_candidates, open_store, read_audit, read_detections
+from geo.store import tables as t
+from geo.store.engine import in_transaction, read_tx
+from tests.conftest import ROOT
+from tests.geo.test_detect import write_scene
+from tests.store.conftest import candidates, new_backend_url
+
+STRIP_A = ((600.0, 600.0, 800.0, 20.0, 60.0),)
+STRIP_B = ((1300.0, 1400.0, 700.0, 20.0, 140.0),)
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[object]:
+    """Two single-threaded workers in this process (see the module docstring)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    data = tmp_path / "data"
+    data.mkdir()
+    return Settings(data_dir=data, static_dir=ROOT / "static")
+
+
+@pytest.fixture
+def scenes(tmp_path: Path) -> list[str]:
+    return [str(write_scene(tmp_path / "a_2024-08-01.tif", strips=STRIP_A, date="2024-08-01")),
+            str(write_scene(tmp_path / "b_2024-08-02.tif", strips=STRIP_B, date="2024-08-02",
+                            seed=1))]
+
+
+def _runner(store, settings, **kw) -> JobRunner:
+    kw = {"poll_s": 0.05, "heartbeat_s": 0.1, "stale_after_s": 30.0, **kw}
+    return JobRunner(store, settings=settings, **kw)
+
+
+def _wait(store, job_id: int, until: Callable[[object], bool], timeout_s: float = 120.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = get_job(store, job_id)
+        if until(job):
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} stuck: {get_job(store, job_id)}")
+
+
+def test_detection_job_on_a_local_cluster_writes_its_alerts_once(store, settings, scenes,
+                                                                  client):
+    threads: list[str] = []
+
+    def recording(ctx: JobContext) -> JobOutcome:
+        threads.append(threading.current_thread().name)
+        return run_detect(ctx)
+
+    params = detect_params(scenes, rules_only=True, aerodromes=False)
+    runner = _runner(store, settings, client=client, handlers={"detect": recording})
+    runner.start()
+    try:
+        started = time.perf_counter()
+        job_id, created = submit_job(store, "detect", params, "ana")
+        runner.wake()
+        assert created
+        job = _wait(store, job_id, lambda j: j.finished)
+        print(f"detection job: {time.perf_counter() - started:.2f} s")
+        assert job.state == "succeeded", job.error
+        assert threads == ["atalaya-jobs-0"]  # not the caller's thread
+        assert (job.progress, job.result["scenes"], job.result["candidates"]) == (1.0, 2, 2)
+        assert len(job.result["created"]) == 2
+        assert job.result["failures"] == []
+        alerts = list_alerts(store)
+        assert sorted(a.id for a in alerts) == sorted(job.result["created"])
+        assert {a.scene_id for a in alerts} == {"a_2024-08-01", "b_2024-08-02"}
+        assert all(a.created_by == f"detector (job {job_id} of ana)" for a in alerts)
+
+        again_id, created = submit_job(store, "detect", params, "bo")  # the first finished
+        runner.wake()
+        assert created
+        assert again_id != job_id
+        again = _wait(store, again_id, lambda j: j.finished)
+        assert again.state == "succeeded"
+        assert (again.result["created"], again.result["updated"]) == ([], [])
+        assert sorted(again.result["unchanged"]) == sorted(job.result["created"])
+        assert len(list_alerts(store)) == 2
+        assert all(len(read_detections(store, a.id)) == 1 for a in alerts)
+    finally:
+        runner.stop()
+
+
+def test_merge_into_agrees_with_merge_candidates(tmp_path_factory):
+    frame = candidates([{"lon": -74.0, "lat": -9.0, "scene_id": "s1", "date": "2024-01-01"},
+                        {"lon": -74.0, "lat": -9.0, "scene_id": "s2", "date": "2024-02-01"},
+                        {"lon": -73.0, "lat": -9.5, "scene_id": "s2", "date": "2024-02-01"}])
+    urls = [new_backend_url("sqlite", tmp_path_factory.mktemp(n))[0] for n in ("a", "b")]
+    with open_store(urls[0]) as one, open_store(urls[1]) as two:
+        report = merge_candidates(one, frame)
+        mine = in_transaction(two, lambda conn: merge_into(conn, frame, actor="detector"))
+        assert mine == {"created": report.created, "updated": report.updated,
+                        "unchanged": report.unchanged}
+        drop = ["created_at", "updated_at", "state_changed_at"]
+        pd.testing.assert_frame_equal(
+            pd.DataFrame([vars(a) for a in list_alerts(one)]).drop(columns=drop),
+            pd.DataFrame([vars(a) for a in list_alerts(two)]).drop(columns=drop))
+        assert ([(e.action, e.field) for e in read_audit(one)]
+                == [(e.action, e.field) for e in read_audit(two)])
+
+
+def _slow_steps(steps: int = 10_000, pause_s: float = 0.01):
+    def handler(ctx: JobContext) -> JobOutcome:
+        for k in range(steps):
+            ctx.progress(k / steps, f"step {k}")
+            time.sleep(pause_s)
+        return JobOutcome(write=lambda conn: pytest.fail("a cancelled job stored results"))
+    return handler
+
+
+@pytest.mark.parametrize("where", ["between-steps", "on-the-cluster"])
+def test_cancel_stops_a_running_job(store, settings, client, where):
+    def on_cluster(ctx: JobContext) -> JobOutcome:
+        ctx.progress(0.1, "sleeping on a worker")
+        # a running task cannot be stopped on the cluster: it keeps its worker for 4 s
+        # (kept short so the next tests find the workers free), the job ends at once
+        ctx.offload(time.sleep, 4)
+        return JobOutcome(write=lambda conn: pytest.fail("a cancelled job stored results"))
+
+    handler = _slow_steps() if where == "between-steps" else on_cluster
+    # the production heartbeat: the cancel must not wait for the next beat
+    runner = _runner(store, settings, client=client, handlers={"detect": handler},
+                     heartbeat_s=5.0)
+    runner.start()
+    try:
+        job_id, _ = submit_job(store, "detect", {"where": where}, "ana")
+        runner.wake()
+        _wait(store, job_id, lambda j: j.state == "running" and j.progress > 0, 30)
+        from geo.jobs import request_cancel
+
+        asked = time.perf_counter()
+        assert request_cancel(store, job_id, "bo") == "cancelling"
+        job = _wait(store, job_id, lambda j: j.finished, 30)
+        latency = time.perf_counter() - asked
+        print(f"cancel ({where}) took {latency * 1000:.0f} ms")
+        assert job.state == "cancelled"
+        assert latency < 2.0
+        assert runner.running == []
+    finally:
+        runner.stop()
+
+
+def test_a_failing_handler_fails_its_job_not_the_runner(store, settings):
+    def broken(ctx: JobContext) -> JobOutcome:
+        if ctx.params.get("bug"):
+            raise KeyError("scenes")
+        raise ExportError("the export folder is full")
+
+    runner = _runner(store, settings, use_dask=False, handlers={"detect": broken})
+    ids = [submit_job(store, "detect", {"bug": b}, "ana")[0] for b in (True, False)]
+    first, second = runner.run_next(), runner.run_next()
+    assert (first.id, first.state) == (ids[0], "failed")
+    assert "KeyError: 'scenes' (an error in Atalaya; the log has the details)" in first.error
+    assert (second.state, second.error) == ("failed", "the export folder is full")
+    assert runner.run_next() is None
+
+
+def test_a_runner_taken_for_dead_stores_nothing(store, settings):
+    """Its job was handed to another runner: the first one stops and its results are refused."""
+    step = threading.Event()
+    release = threading.Event()
+
+    def handler(ctx: JobContext) -> JobOutcome:
+        step.set()
+        release.wait(30)
+        ctx.progress(0.9, "one more step")  # the heartbeat fails here: not ours any more
+        return JobOutcome(write=lambda conn: pytest.fail("a lost job stored results"))
+
+    runner = _runner(store, settings, use_dask=False, handlers={"detect": handler})
+    job_id, _ = submit_job(store, "detect", {}, "ana")
+    worker = threading.Thread(target=runner.run_next)
+    worker.start()
+    assert step.wait(30)
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    assert recover_stale_jobs(store, now=later, stale_after_s=60) == {job_id: "queued"}
+    assert claim_job(store, "host:9:other").id == job_id
+    release.set()
+    worker.join(30)
+    job = get_job(store, job_id)
+    assert (job.state, job.owner) == ("running", "host:9:other")
+
+
+def test_ingest_job_stores_the_scene_once(store, settings, tmp_path):
+    from tests.ingest.hostile import good_tiff
+
+    upload = good_tiff(tmp_path)
+    runner = _runner(store, settings, use_dask=False)
+    params = ingest_params(upload)
+    job_id, _ = submit_job(store, "ingest", params, "ana")
+    job = runner.run_next()
+    assert (job.id, job.state) == (job_id, "succeeded"), job.error
+    assert (job.result["added"], job.result["total"]) == (1, 1)
+    assert (settings.data_dir / "scenes" / "scene_2024-08-02.tif").is_file()
+    # run again (as after a restart past the commit): the scene is found, nothing is added
+    submit_job(store, "ingest", params, "ana")
+    again = runner.run_next()
+    assert (again.state, again.result["added"], again.result["skipped"]) == ("succeeded", 0, 1)
+
+
+def test_export_job_writes_and_records_one_snapshot(store, settings, client):
+    from geo.export import SnapshotSpec
+    from tests.export.world import write_tiny_world
+
+    write_tiny_world(settings.data_dir)
+    spec = SnapshotSpec(formats=("gpkg", "csv"), title="Jobs test", user="ana")
+    runner = _runner(store, settings, client=client)
+    job_id, _ = submit_job(store, "export", export_params(spec), "ana")
+    job = runner.run_next()
+    assert (job.id, job.state) == (job_id, "succeeded"), job.error
+    folder = settings.data_dir / job.result["folder"]
+    assert (folder / "manifest.json").is_file()
+    assert any(name.endswith(".gpkg") for name in job.result["files"])
+    with read_tx(store) as conn:
+        rows = conn.execute(select(t.snapshots.c.snapshot_id)).scalars().all()
+    assert rows == [job.result["snapshot_id"]]
+
+
+def test_cancel_check_raises_between_steps(store, settings):
+    job_id, _ = submit_job(store, "detect", {}, "ana")
+    job = claim_job(store, "me:1:x")
+    ctx = JobContext(job=job, store=store, settings=settings, owner="me:1:x")
+    ctx.progress(0.5, "half")
+    from geo.jobs import request_cancel
+
+    request_cancel(store, job_id, "bo")
+    with pytest.raises(JobCancelledError, match="cancel asked"):
+        ctx.progress(0.6, "more")
+
+
+def test_runner_refuses_odd_timings(store, settings):
+    with pytest.raises(ValueError, match="heartbeat_s"):
+        JobRunner(store, settings=settings, heartbeat_s=60, stale_after_s=30)
+    with pytest.raises(ValueError, match="concurrency"):
+        JobRunner(store, settings=settings, concurrency=0)
+
+
+
+@pytest.mark.slow
+def test_runner_starts_and_closes_its_own_cluster(store, settings, scenes):
+    """Without a client the runner starts a local cluster of worker processes from settings."""
+    import os
+
+    saved = dict(os.environ)  # Dask's nannies put the workers' variables in ours too
+    local = Settings(data_dir=settings.data_dir, static_dir=settings.static_dir, job_workers=1)
+    runner = _runner(store, local)
+    try:
+        submit_job(store, "detect", detect_params(scenes[:1], rules_only=True,
+                                                  aerodromes=False), "ana")
+        started = time.perf_counter()
+        job = runner.run_next()
+        print(f"first job with a new 1-worker process cluster: "
+              f"{time.perf_counter() - started:.1f} s")
+        assert job.state == "succeeded", job.error
+        assert len(job.result["created"]) == 1
+        client = runner.client()
+        assert client.status == "running"
+        assert len(client.scheduler_info()["workers"]) == 1
+    finally:
+        runner.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+    assert client.status == "closed"
+
+
+def test_job_logs_carry_the_job_and_no_secret(store, settings):
+    import io
+    import json
+    import logging
+
+    from geo.logjson import remove_json_logging, setup_json_logging
+
+    def chatty(ctx: JobContext) -> JobOutcome:
+        logging.getLogger("atalaya.jobs.detect").info(
+            "opening postgresql+psycopg://app:pg-secret-1@db/x", extra={"token": "tok-2"})
+        raise JobCancelledError("stop")  # nobody asked to cancel: the job fails
+
+    buf = io.StringIO()
+    handler = setup_json_logging(buf)
+    try:
+        submit_job(store, "detect", {}, "ana")
+        job = _runner(store, settings, use_dask=False, handlers={"detect": chatty}).run_next()
+    finally:
+        remove_json_logging(handler)
+    lines = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert (job.state, job.error) == ("failed", "stopped without a cancel request: stop")
+    opened = next(r for r in lines if r["message"].startswith("opening"))
+    assert (opened["job_id"], opened["job_kind"], opened["user"]) == (job.id, "detect", "ana")
+    assert "pg-secret-1" not in buf.getvalue()
+    assert "tok-2" not in buf.getvalue()

@@ -1,0 +1,200 @@
+"""The background jobs page under Streamlit's test harness: list, start, dedupe, cancel, roles.
+
+No runner runs here: ``ensure_services`` is replaced by one that records the wake-ups, so the
+jobs stay as the page left them (the runner itself is ``tests/store/test_jobs_runner.py``'s).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from geo.auth import Role, Session
+from geo.jobs import claim_job, finish_job, list_jobs, submit_job
+from geo.store import default_url, open_store, read_audit
+from tests.conftest import ROOT
+from ui import state
+
+
+def _page() -> None:
+    from ui.jobs import render_jobs
+
+    render_jobs()
+
+
+class _FakeRunner:
+    def __init__(self) -> None:
+        self.wakes = 0
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> _FakeRunner:
+    fake = _FakeRunner()
+    monkeypatch.setattr("ui.jobs.ensure_services", lambda settings: fake)
+    return fake
+
+
+@pytest.fixture
+def world(small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Copy the sample world's layer files (not its scenes) into a folder with its own store."""
+    folder = tmp_path / "world"
+    folder.mkdir()
+    for item in small_world.iterdir():
+        if item.is_file() and not item.name.startswith("atalaya.sqlite3"):
+            shutil.copy(item, folder / item.name)
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(folder))
+    monkeypatch.setenv("ATALAYA_DATABASE_URL", "")
+    monkeypatch.chdir(ROOT)
+    return folder
+
+
+@pytest.fixture
+def store(world: Path):
+    with open_store(default_url()) as s:
+        yield s
+
+
+def _app(user: str) -> AppTest:
+    at = AppTest.from_function(_page, default_timeout=60)
+    at.session_state[state.LANGUAGE] = "en"
+    at.session_state[state.SESSION] = Session.start(user, Role(user), datetime.now(UTC))
+    at.session_state[state.REVIEWER] = user
+    return at.run()
+
+
+def _texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
+                     + [i.value for i in at.info] + [s.value for s in at.success]
+                     + [e.value for e in at.error])
+
+
+def _card(at: AppTest, job_id: int) -> str:
+    found = [m.value for m in at.markdown if f"job {job_id} ·" in m.value]
+    assert len(found) == 1, _texts(at)
+    return found[0]
+
+
+def test_lists_the_jobs_of_everyone_newest_first(store, runner):
+    mine, _ = submit_job(store, "detect", {"scenes": ["/a.tif"]}, "analyst")
+    theirs, _ = submit_job(store, "export", {"spec": "{}"}, "planner")
+    done, _ = submit_job(store, "detect", {"scenes": ["/b.tif"]}, "admin")
+    claimed = claim_job(store, "host:1:x", kinds=["detect"])
+    assert claimed is not None
+    assert claimed.id == mine
+    claim_job(store, "host:1:x", kinds=["detect"])
+    finish_job(store, done, "host:1:x", "failed", error="scene b.tif: unreadable")
+    at = _app("analyst")
+    assert not at.exception
+    assert at.title[0].value == "Background jobs"
+    assert "Running" in _card(at, mine)
+    assert "Runway detection" in _card(at, mine)
+    assert "Queued" in _card(at, theirs)
+    assert "Export" in _card(at, theirs)
+    assert "Failed" in _card(at, done)
+    assert any("unreadable" in e.value for e in at.error)
+    assert any("Started by planner" in c.value for c in at.caption)
+    # the analyst may cancel their own unfinished job, not the planner's, and not a failed one
+    keys = {b.key for b in at.button}
+    assert f"{state.JOBS_CANCEL}:{mine}" in keys
+    assert f"{state.JOBS_CANCEL}:{theirs}" not in keys
+    assert f"{state.JOBS_CANCEL}:{done}" not in keys
+    # the health report is there, read-only
+    assert any(e.label.startswith("Health of the installation") for e in at.expander)
+
+
+def test_an_administrator_may_cancel_anyones_job(store, runner):
+    job_id, _ = submit_job(store, "detect", {"scenes": ["/a.tif"]}, "analyst")
+    at = _app("admin")
+    at.button(key=f"{state.JOBS_CANCEL}:{job_id}").click().run()
+    assert not at.exception
+    assert list_jobs(store)[0].state == "cancelled"
+    assert "Cancelled" in _card(at, job_id)
+    assert f"{state.JOBS_CANCEL}:{job_id}" not in {b.key for b in at.button}
+
+
+def test_a_cancel_is_checked_again_when_clicked(store, runner):
+    """The button was drawn for the creator; by the click the job's role no longer allows it."""
+    job_id, _ = submit_job(store, "detect", {"scenes": ["/a.tif"]}, "analyst")
+    at = _app("analyst")
+    at.session_state[state.SESSION] = Session.start("analyst", Role.FIELD, datetime.now(UTC))
+    at.button(key=f"{state.JOBS_CANCEL}:{job_id}").click().run()
+    assert not at.exception
+    assert list_jobs(store)[0].state == "queued"
+    assert any(e.action == "access_refused" and "cancel job" in (e.field or "")
+               for e in read_audit(store))
+
+
+def test_analyst_starts_a_detection_and_a_second_user_gets_the_same_job(store, runner):
+    at = _app("analyst")
+    assert at.multiselect(key=state.JOBS_SCENES).value == ["ucayali_2023-07-15",
+                                                            "ucayali_2024-08-02"]
+    at.multiselect(key=state.JOBS_SCENES).set_value(["ucayali_2023-07-15"])
+    at.checkbox(key=state.JOBS_RULES_ONLY).check()
+    at.button(key=state.JOBS_SUBMIT).click().run()
+    assert not at.exception
+    jobs = list_jobs(store)
+    assert len(jobs) == 1
+    job = jobs[0]
+    assert (job.kind, job.state, job.created_by) == ("detect", "queued", "analyst")
+    assert [Path(p).name for p in job.params["scenes"]] == ["ucayali_2023-07-15.tif"]
+    assert job.params["rules_only"] is True
+    assert [s.value for s in at.success] == [f"Detection job {job.id} queued."]
+    assert runner.wakes == 1
+    assert "Queued" in _card(at, job.id)
+
+    other = _app("admin")
+    other.multiselect(key=state.JOBS_SCENES).set_value(["ucayali_2023-07-15"])
+    other.checkbox(key=state.JOBS_RULES_ONLY).check()
+    other.button(key=state.JOBS_SUBMIT).click().run()
+    assert not other.exception
+    assert [j.id for j in list_jobs(store)] == [job.id]
+    assert [i.value for i in other.info] == [
+        f"This detection is already queued: job {job.id}, started by analyst."]
+
+
+def test_planner_sees_the_jobs_but_may_not_start_detection(store, runner):
+    submit_job(store, "detect", {"scenes": ["/a.tif"]}, "analyst")
+    at = _app("planner")
+    assert not at.exception
+    assert len(at.multiselect) == 0  # no form
+    assert not any(b.key == state.JOBS_SUBMIT for b in at.button)
+    assert any("running detection needs an analyst" in c.value for c in at.caption)
+    assert len([m for m in at.markdown if "job 1 ·" in m.value]) == 1
+
+
+def _start_as_planner() -> None:
+    from pathlib import Path
+
+    from geo.imagechips import scene_refs
+    from geo.settings import load_settings
+    from ui.auth import current_session
+    from ui.cache import load_world
+    from ui.jobs import _start_detection, _store
+    from ui.sidebar import current_translator
+
+    settings = load_settings()
+    refs = scene_refs(load_world(Path(settings.data_dir))["scenes"], settings.data_dir)
+    session = current_session()
+    assert session is not None
+    _start_detection(_store(), refs, session, current_translator(), rules_only=True,
+                     aerodromes=False)
+
+
+def test_starting_is_checked_on_the_server_not_only_by_hiding_the_form(store, runner):
+    at = AppTest.from_function(_start_as_planner, default_timeout=60)
+    at.session_state[state.LANGUAGE] = "en"
+    at.session_state[state.SESSION] = Session.start("planner", Role.PLANNER, datetime.now(UTC))
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Your role may not run runway detection."]
+    assert list_jobs(store) == []
+    assert runner.wakes == 0
+    refused = [e for e in read_audit(store) if e.action == "access_refused"]
+    assert [(e.actor, e.field) for e in refused] == [("planner", "jobs: start a detection job")]

@@ -1,0 +1,156 @@
+"""Administrators' page: accounts (add, role, password, disable, unlock) and the audit log.
+
+Every change goes through ``geo.store.users``, which checks the rules (the last active
+administrator stays one, names and passwords follow the policy) and writes the audit log.
+Each action checks the administrator's role again on the server when it is asked for.
+Password hashes never reach the page: the table is built from accounts read without them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from geo.auth import Action, Role
+from geo.errors import AtalayaError
+from geo.i18n import Translator
+from geo.store import Store, default_url
+from geo.store.audit import read_audit
+from geo.store.users import (
+    activate,
+    create_user,
+    deactivate,
+    list_users,
+    set_password,
+    set_role,
+    unlock,
+)
+from ui import state
+from ui.auth import allowed, current_session
+from ui.cache import open_store_cached
+from ui.sidebar import current_translator
+
+__all__ = ["render_admin"]
+
+AUDIT_ROWS = 2000  # newest rows shown
+
+
+def render_admin() -> None:
+    """Show the accounts and the audit log (administrators only)."""
+    t = current_translator()
+    st.title(t("Accounts and audit"))
+    try:
+        store = open_store_cached(default_url())
+        accounts, audit = st.tabs([t("Accounts"), t("Audit log")])
+        with accounts:
+            _render_accounts(store, t)
+        with audit:
+            if allowed(Action.VIEW_AUDIT_LOG):
+                _render_audit(store, t)
+    except AtalayaError as err:
+        st.error(t("The account store could not be opened."))
+        st.code(str(err), language=None)
+
+
+def _role_names(t: Translator) -> dict[str, str]:
+    return {Role.ANALYST.value: t("Analyst"), Role.PLANNER.value: t("Planner"),
+            Role.FIELD.value: t("Field team"), Role.ADMIN.value: t("Administrator")}
+
+
+def _render_accounts(store: Store, t: Translator) -> None:
+    names = _role_names(t)
+    users = list_users(store)
+    st.dataframe(pd.DataFrame({
+        t("User name"): [u.username for u in users],
+        t("Name"): [u.display_name for u in users],
+        t("Role"): [names.get(u.role.value, u.role.value) for u in users],
+        t("Active"): [u.active for u in users],
+        t("Failed sign-ins"): [u.failed_count for u in users],
+        t("Last sign-in"): [u.last_sign_in_at for u in users],
+    }), hide_index=True, width="stretch")
+    _render_add(store, t, names)
+    if users:
+        _render_change(store, t, names, [u.username for u in users])
+
+
+def _render_add(store: Store, t: Translator, names: dict[str, str]) -> None:
+    with st.form(state.ADMIN_ADD_FORM, clear_on_submit=True):
+        st.subheader(t("Add an account"))
+        username = st.text_input(t("User name"), max_chars=64, key=state.ADMIN_ADD_USER)
+        display = st.text_input(t("Name"), max_chars=120, key=state.ADMIN_ADD_NAME)
+        role = st.selectbox(t("Role"), list(names), format_func=names.__getitem__,
+                            key=state.ADMIN_ADD_ROLE)
+        password = st.text_input(t("Password"), type="password", max_chars=1024,
+                                 key=state.ADMIN_ADD_PASSWORD,
+                                 help=t("At least 12 characters; give it to the person "
+                                        "through another channel."))
+        submitted = st.form_submit_button(t("Add"))
+    if submitted:
+        _apply(lambda me: create_user(store, username, password, role=role, actor=me,
+                                      display_name=display),
+               t("Account {name} created.").format(name=username.strip().lower()), t)
+
+
+def _render_change(store: Store, t: Translator, names: dict[str, str],
+                   usernames: list[str]) -> None:
+    st.subheader(t("Change an account"))
+    who = st.selectbox(t("Account"), usernames, key=state.ADMIN_PICK)
+    left, right = st.columns(2)
+    with left:
+        role = st.selectbox(t("Role"), list(names), format_func=names.__getitem__,
+                            key=state.ADMIN_ROLE)
+        if st.button(t("Set role"), key=state.ADMIN_SET_ROLE):
+            _apply(lambda me: set_role(store, who, role, actor=me),
+                   t("Role changed."), t)
+        password = st.text_input(t("New password"), type="password", max_chars=1024,
+                                 key=state.ADMIN_PASSWORD)
+        if st.button(t("Set password"), key=state.ADMIN_SET_PASSWORD):
+            _apply(lambda me: set_password(store, who, password, actor=me),
+                   t("Password changed."), t)
+    with right:
+        if st.button(t("Disable"), key=state.ADMIN_DISABLE):
+            _apply(lambda me: deactivate(store, who, actor=me), t("Account disabled."), t)
+        if st.button(t("Enable"), key=state.ADMIN_ENABLE):
+            _apply(lambda me: activate(store, who, actor=me), t("Account enabled."), t)
+        if st.button(t("Unlock"), key=state.ADMIN_UNLOCK,
+                      help=t("Clears the wait after failed sign-ins.")):
+            _apply(lambda me: unlock(store, who, actor=me), t("Account unlocked."), t)
+
+
+def _apply(change: object, done: str, t: Translator) -> None:
+    """Run ``change(actor)`` if the signed-in user still manages accounts; say how it went."""
+    session = current_session()
+    if session is None or not allowed(Action.MANAGE_USERS):
+        st.error(t("Your role may not {what}.").format(what=t("manage user accounts")))
+        return
+    try:
+        change(session.username)  # type: ignore[operator]
+    except AtalayaError as err:  # the rules of geo.store.users, said as they are
+        st.error(str(err))
+        return
+    st.success(done)
+
+
+def _render_audit(store: Store, t: Translator) -> None:
+    entries = read_audit(store)[-AUDIT_ROWS:][::-1]
+    actions = sorted({e.action for e in entries})
+    chosen = st.multiselect(t("Actions"), actions, key=state.ADMIN_AUDIT_ACTIONS)
+    actor = st.text_input(t("Who"), key=state.ADMIN_AUDIT_ACTOR, max_chars=64).strip().lower()
+    shown = [e for e in entries if (not chosen or e.action in chosen)
+             and (not actor or actor in e.actor.lower())]
+    st.caption(t("The newest {n} entries; the log is append-only.").format(
+        n=t.number(len(shown))))
+    # Values shown as text by st.dataframe (never markup); the store never holds a secret.
+    st.dataframe(pd.DataFrame({
+        t("When"): [e.at for e in shown],
+        t("Who"): [e.actor for e in shown],
+        t("Action"): [e.action for e in shown],
+        t("Alert"): [e.alert_id for e in shown],
+        t("Field"): [e.field or "" for e in shown],
+        t("Before"): [_text(e.old_value) for e in shown],
+        t("After"): [_text(e.new_value) for e in shown],
+    }), hide_index=True, width="stretch", height=420)
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)[:200]

@@ -1,0 +1,203 @@
+"""Sign-in, the first administrator, sign-out, idle timeout, and the role check of every page.
+
+Accounts live in the store (``geo.store.users``; passwords hashed with scrypt). A browser
+session signs in once: the signed-in :class:`geo.auth.Session` is kept in that session's state
+and checked against the store on every run (an account disabled or given another role takes
+effect at the next click), and it ends after ``ATALAYA_IDLE_TIMEOUT_MIN`` minutes without a
+click. Nothing here trusts the browser: every page runs :func:`guard_page` before it draws, and
+actions call :func:`allowed` on the server when they are asked for, not only when a button is
+drawn. A new browser tab is a new session and asks again (no cookie is set).
+
+Nothing secret reaches the page or the log: passwords go from the form to
+``authenticate`` and are dropped; refusals say which action was refused, never a hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from geo.auth import DESCRIPTIONS, PAGE_ACTIONS, Action, Role, Session, SessionPolicy, can
+from geo.errors import AtalayaError
+from geo.i18n import Translator
+from geo.settings import Settings
+from geo.store import Store, default_url
+from geo.store.users import (
+    active_user,
+    authenticate,
+    create_first_admin,
+    has_users,
+    record_refusal,
+    record_sign_out,
+)
+from ui import state
+from ui.cache import open_store_cached
+
+__all__ = ["allowed", "current_session", "guard_page", "render_gate", "render_user_box"]
+
+
+def _store() -> Store:
+    return open_store_cached(default_url())
+
+
+def current_session() -> Session | None:
+    """Return the signed-in session of this browser tab, or None."""
+    found = st.session_state.get(state.SESSION)
+    return found if isinstance(found, Session) else None
+
+
+def allowed(action: Action) -> bool:
+    """Whether the signed-in user's role may do ``action`` (False when nobody is signed in)."""
+    session = current_session()
+    return session is not None and can(session.role, action)
+
+
+def render_gate(settings: Settings, t: Translator) -> Session | None:
+    """Return the signed-in session, or draw the sign-in (or first administrator) form.
+
+    Called on every run before any page: it renews the session (a click is activity), ends it
+    after the idle timeout, and signs out an account that was disabled meanwhile.
+    """
+    try:
+        store = _store()
+        if not has_users(store):
+            _render_first_admin(store, t)
+            return None
+        session = _renewed(store, settings, t)
+    except AtalayaError as err:
+        st.error(t("The account store could not be opened."))
+        st.code(str(err), language=None)
+        return None
+    if session is None:
+        _render_sign_in(store, t)
+    return session
+
+
+def _renewed(store: Store, settings: Settings, t: Translator) -> Session | None:
+    ss = st.session_state
+    session = current_session()
+    if session is None:
+        return None
+    now = datetime.now(UTC)
+    if session.is_expired(SessionPolicy.from_settings(settings), now):
+        record_sign_out(store, session.username, reason="idle_timeout")
+        ss.pop(state.SESSION, None)
+        ss[state.SIGN_IN_NOTICE] = t("You were signed out after {n} minutes without activity.") \
+            .format(n=t.number(settings.idle_timeout_min))
+        return None
+    user = active_user(store, session.username)
+    if user is None:
+        record_sign_out(store, session.username, reason="account_disabled")
+        ss.pop(state.SESSION, None)
+        ss[state.SIGN_IN_NOTICE] = t("This account is disabled; ask an administrator.")
+        return None
+    renewed = session.touched(now, role=user.role)
+    ss[state.SESSION] = renewed
+    ss[state.REVIEWER] = renewed.username  # the name recorded with verdicts and comments
+    return renewed
+
+
+def _render_sign_in(store: Store, t: Translator) -> None:
+    st.title(t("Sign in"))
+    notice = st.session_state.pop(state.SIGN_IN_NOTICE, None)
+    if notice:
+        st.info(notice)
+    with st.form(state.SIGN_IN_FORM, clear_on_submit=True):
+        username = st.text_input(t("User name"), key=state.SIGN_IN_USER, max_chars=64)
+        password = st.text_input(t("Password"), type="password", key=state.SIGN_IN_PASSWORD,
+                                 max_chars=1024)
+        submitted = st.form_submit_button(t("Sign in"), type="primary")
+    if not submitted:
+        return
+    result = authenticate(store, username, password, client=_client())
+    if not result.ok or result.user is None:
+        messages = {"locked": t("Too many failed sign-ins: wait {s} s and try again.").format(
+                        s=t.number(max(1, round(result.retry_after_s)))),
+                    "inactive": t("This account is disabled; ask an administrator.")}
+        st.error(messages.get(result.outcome, t("Wrong user name or password.")))
+        return
+    _start(result.user.username, result.user.role)
+
+
+def _render_first_admin(store: Store, t: Translator) -> None:
+    st.title(t("Create the administrator account"))
+    st.info(t("No account exists yet. The first account administers the others; choose a "
+              "password of at least 12 characters. Atalaya ships no default password."))
+    with st.form(state.FIRST_ADMIN_FORM, clear_on_submit=True):
+        username = st.text_input(t("User name"), key=state.FIRST_ADMIN_USER, max_chars=64)
+        password = st.text_input(t("Password"), type="password", key=state.FIRST_ADMIN_PASSWORD,
+                                 max_chars=1024)
+        again = st.text_input(t("Password again"), type="password",
+                              key=state.FIRST_ADMIN_AGAIN, max_chars=1024)
+        submitted = st.form_submit_button(t("Create and sign in"), type="primary")
+    if not submitted:
+        return
+    if password != again:
+        st.error(t("The two passwords differ."))
+        return
+    try:
+        user = create_first_admin(store, username, password)
+    except AtalayaError as err:  # policy or name problems: the message says which
+        st.error(str(err))
+        return
+    _start(user.username, user.role)
+
+
+def _start(username: str, role: Role) -> None:
+    ss = st.session_state
+    ss[state.SESSION] = Session.start(username, role, datetime.now(UTC))
+    ss[state.REVIEWER] = username
+    st.rerun()
+
+
+def _client() -> str | None:
+    """Return the browser's address as the server saw it (for the audit of sign-ins)."""
+    try:
+        ip = st.context.ip_address
+    except (AttributeError, RuntimeError):
+        return None
+    return str(ip) if ip else None
+
+
+def render_user_box(session: Session, t: Translator) -> None:
+    """Who is signed in, their role, and the sign-out button (sidebar)."""
+    with st.sidebar:
+        st.caption(t("Signed in as {user} ({role})").format(
+            user=session.username, role=t(_ROLE_NAMES[session.role])))
+        if st.button(t("Sign out"), key=state.SIGN_OUT, icon=":material/logout:"):
+            record_sign_out(_store(), session.username, reason="signed_out")
+            st.session_state.pop(state.SESSION, None)
+            st.session_state.pop(state.REVIEWER, None)
+            st.rerun()
+
+
+_ROLE_NAMES = {Role.ANALYST: "Analyst", Role.PLANNER: "Planner", Role.FIELD: "Field team",
+               Role.ADMIN: "Administrator"}
+
+
+def guard_page(url_path: str, render: Callable[[], None],
+               t: Callable[[], Translator]) -> Callable[[], None]:
+    """Wrap a page so that it checks the role on the server before drawing anything.
+
+    A refused page says which action the role lacks and records the refusal in the audit log;
+    reaching it by its URL changes nothing.
+    """
+    action = PAGE_ACTIONS[url_path]
+
+    def run() -> None:
+        session = current_session()
+        if session is not None and can(session.role, action):
+            render()
+            return
+        tr = t()
+        try:
+            record_refusal(_store(), session.username if session else None,
+                           f"page {url_path} ({action.value})")
+        except AtalayaError as err:  # the refusal stands even if it cannot be written down
+            st.caption(tr("The refusal could not be recorded: {error}").format(error=err))
+        st.error(tr("Your role may not {what}.").format(what=tr(DESCRIPTIONS[action])))
+
+    run.__name__ = f"guarded_{url_path}"
+    return run

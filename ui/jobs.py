@@ -1,0 +1,418 @@
+"""The background jobs page, and the services every app process starts once.
+
+:func:`ensure_services` sets up the JSON-lines log and starts this process's
+:class:`geo.jobs.JobRunner` (stale jobs of a killed predecessor are recovered first; the Dask
+cluster starts with the first job that needs it), once per process, shared by every session.
+
+:func:`render_jobs` lists the jobs of the store (they survive a reload and a restart),
+refreshed every :data:`REFRESH_S` seconds while one is queued, running or cancelling and not
+otherwise; starts a detection over scenes of the data folder's catalogue (two users asking
+for the same detection get the same job: :func:`geo.jobs.submit_job` deduplicates); cancels a
+job for its creator or for a role that may cancel any; and shows the health of the
+installation, read-only. Every action checks the role on the server when it is asked for, not
+only when its button is drawn. Job messages, errors and health findings pass through
+:func:`geo.logjson.scrub_text` before they are shown, so no password reaches the page.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+
+from geo.auth import Action, Session
+from geo.errors import AtalayaError, JobError, JobStateError
+from geo.health import HealthReport, check_health
+from geo.i18n import Translator
+from geo.imagechips import SceneRef, scene_refs
+from geo.jobs import (
+    ACTIVE_STATES,
+    Job,
+    JobRunner,
+    detect_params,
+    get_job,
+    list_jobs,
+    request_cancel,
+    submit_job,
+)
+from geo.logjson import JsonLinesFormatter, RedactingFilter, scrub_text, setup_json_logging
+from geo.settings import Settings
+from geo.store import Store, default_url
+from geo.store.users import record_refusal
+from ui import state
+from ui.auth import allowed, current_session
+from ui.cache import get_settings, load_world, open_store_cached
+from ui.sidebar import current_translator
+
+__all__ = ["LOG_FILE", "REFRESH_S", "ensure_services", "render_jobs"]
+
+log = logging.getLogger("atalaya.ui.jobs")
+
+#: The JSON-lines log, under the data folder (problems also go to standard error).
+LOG_FILE = Path("logs") / "atalaya.jsonl"
+#: Seconds between refreshes of the job list while a job is unfinished.
+REFRESH_S = 2.0
+#: Jobs listed (newest first).
+SHOWN_JOBS = 30
+#: Seconds a health report is reused (the check opens the store and every scene).
+HEALTH_TTL_S = 30
+#: Seconds the runner waits for its threads at exit before handing their jobs back.
+STOP_TIMEOUT_S = 10.0
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
+
+
+def _plain(text: object) -> str:
+    r"""Mask secrets, then escape Markdown, so stored text shows as written and nothing more.
+
+    Examples
+    --------
+    >>> _plain("failed: postgresql://app:pw@db/x *now*")
+    'failed\\: postgresql\\://app\\:\\[redacted\\]@db/x \\*now\\*'
+    """
+    return _MARKDOWN.sub(r"\\\1", scrub_text(str(text)))
+
+
+# -- services (once per process) ----------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def _logging(data_dir: str) -> str:
+    """Write the ``atalaya`` loggers as JSON lines; return where (a file, or ``stderr``).
+
+    The file lives in the data folder's ``logs/`` (never creating a missing data folder,
+    which the health check must still see missing); warnings and errors also go to standard
+    error, where a service manager or a container collects them.
+    """
+    folder = Path(data_dir)
+    if folder.is_dir():
+        target = folder / LOG_FILE
+        try:
+            target.parent.mkdir(exist_ok=True)
+            setup_json_logging(target)
+        except OSError:
+            pass  # a read-only data folder: standard error only, below
+        else:
+            problems = logging.StreamHandler(sys.stderr)
+            problems.setLevel(logging.WARNING)
+            problems.addFilter(RedactingFilter())
+            problems.setFormatter(JsonLinesFormatter())
+            logging.getLogger("atalaya").addHandler(problems)
+            return str(target)
+    setup_json_logging(sys.stderr)
+    return "stderr"
+
+
+def _stop(runner: JobRunner) -> None:
+    """Stop a runner: its running jobs go back to the queue (for the next process)."""
+    runner.stop(timeout_s=STOP_TIMEOUT_S)
+
+
+@st.cache_resource(show_spinner=False, on_release=_stop)
+def _runner(url: str, settings_key: str, _settings: Settings) -> JobRunner:
+    try:
+        runner = JobRunner(open_store_cached(url), settings=_settings)
+        runner.start()  # recovers the jobs a killed process left running, then polls
+    except (SQLAlchemyError, OSError) as exc:
+        raise JobError(f"the job runner could not start: {scrub_text(str(exc))}") from exc
+    atexit.register(_stop, runner)  # hand running jobs back on a normal exit (SIGTERM)
+    log.info("job runner %s started", runner.owner, extra={"owner": runner.owner})
+    return runner
+
+
+def ensure_services(settings: Settings) -> JobRunner:
+    """Set up the JSON log and start this process's job runner, once; return the runner.
+
+    Cached per store and settings (``st.cache_resource``), so every session and every rerun
+    gets the same runner. The local Dask cluster starts only when a job first needs it, so
+    this returns in milliseconds. The runner stops, handing its running jobs back to the
+    queue, when the process exits normally or the cache releases it.
+
+    Raises
+    ------
+    AtalayaError
+        The store cannot be opened or the runner cannot start (the caller shows it; the rest
+        of the app works, and queued jobs wait for a runner).
+    """
+    where = _logging(str(settings.data_dir))
+    try:
+        return _runner(default_url(), repr(settings), settings)
+    except AtalayaError as err:
+        log.error("background jobs cannot run: %s", err, extra={"log": where})
+        raise JobError(scrub_text(str(err))) from err  # said on the page: no password
+
+
+# -- the page -----------------------------------------------------------------------------------
+
+def _store() -> Store:
+    return open_store_cached(default_url())
+
+
+def render_jobs() -> None:
+    """Draw the background jobs page: start a detection, the job list, the health report."""
+    t = current_translator()
+    st.title(t("Background jobs"))
+    st.caption(t("Jobs run in the background: leave or reload the page, the job goes on and "
+                 "stays listed."))
+    session = current_session()
+    if session is None:  # guard_page lets nobody in without one; never draw for nobody
+        return
+    settings = get_settings()
+    try:
+        store = _store()
+    except AtalayaError as err:
+        st.error(t("The job list could not be opened."))
+        st.code(scrub_text(str(err)), language=None)
+        return
+    if allowed(Action.RUN_DETECTION):
+        _render_detection_form(store, settings, session, t)
+    else:
+        st.caption(t("Your role may follow the jobs here; running detection needs an analyst "
+                     "or an administrator."))
+    _render_list(store, session, t)
+    _render_health(settings, t)
+
+
+def _render_detection_form(store: Store, settings: Settings, session: Session,
+                           t: Translator) -> None:
+    st.subheader(t("Run runway detection"))
+    try:
+        refs = scene_refs(load_world(settings.data_dir)["scenes"], settings.data_dir)
+    except AtalayaError as err:
+        st.warning(t("The scene catalogue could not be read: {error}").format(
+            error=_plain(err)))
+        return
+    if not refs:
+        st.info(t("The imagery catalogue is empty: import scenes first."))
+        return
+    by_id = {r.scene_id: r for r in refs}
+    with st.form(state.JOBS_DETECT_FORM):
+        chosen = st.multiselect(t("Scenes"), options=list(by_id), default=list(by_id),
+                                format_func=lambda s: f"{by_id[s].acquired_at:%Y-%m-%d} · {s}",
+                                key=state.JOBS_SCENES)
+        rules_only = st.checkbox(t("Rules only (faster, without the learned scorer)"),
+                                 key=state.JOBS_RULES_ONLY)
+        aerodromes = st.checkbox(t("Compare with the registered aerodromes"), value=True,
+                                 key=state.JOBS_AERODROMES)
+        submitted = st.form_submit_button(t("Start detection"), type="primary",
+                                          key=state.JOBS_SUBMIT)
+    if submitted:
+        _start_detection(store, [by_id[s] for s in chosen if s in by_id], session, t,
+                         rules_only=rules_only, aerodromes=aerodromes)
+
+
+def _start_detection(store: Store, scenes: Sequence[SceneRef], session: Session,
+                     t: Translator, *, rules_only: bool, aerodromes: bool) -> None:
+    """Queue a detection (or find the same one unfinished), checking the role first."""
+    if not allowed(Action.RUN_DETECTION):  # the role may have changed since the form
+        _refuse(store, session, "start a detection job")
+        st.error(t("Your role may not run runway detection."))
+        return
+    if not scenes:
+        st.error(t("Choose at least one scene."))
+        return
+    try:
+        params = detect_params([s.path for s in scenes], rules_only=rules_only,
+                               aerodromes=aerodromes)
+        job_id, created = submit_job(store, "detect", params, session.username)
+        job = get_job(store, job_id)
+    except AtalayaError as err:
+        st.error(t("The detection was not started: {reason}").format(reason=_plain(err)))
+        return
+    log.info("detection job %s %s by %s", job_id, "queued" if created else "asked again",
+             session.username, extra={"job_id": job_id, "user": session.username,
+                                      "new_job": created, "scenes": len(scenes)})
+    if created:
+        st.success(t("Detection job {id} queued.").format(id=job_id))
+    else:
+        st.info(t("This detection is already {state}: job {id}, started by {user}.").format(
+            state=_state_names(t).get(job.state, job.state).lower(), id=job_id,
+            user=_plain(job.created_by)))
+    _wake(t)
+
+
+def _wake(t: Translator) -> None:
+    """Tell this process's runner to look at the queue now (not at its next poll)."""
+    try:
+        ensure_services(get_settings()).wake()
+    except AtalayaError:
+        st.warning(t("No job runner works in this app now: the job waits in the queue until "
+                     "one starts."))
+
+
+def _refuse(store: Store, session: Session | None, what: str) -> None:
+    """Write a refused action to the audit log (the refusal stands if that fails)."""
+    try:
+        record_refusal(store, session.username if session else None, f"jobs: {what}")
+    except AtalayaError as err:
+        log.warning("refusal of %r not recorded: %s", what, err)
+
+
+# -- the job list -------------------------------------------------------------------------------
+
+def _render_list(store: Store, session: Session, t: Translator) -> None:
+    st.subheader(t("Jobs"))
+    mine = st.toggle(t("Only my jobs"), key=state.JOBS_MINE)
+    who = session.username if mine else None
+    try:
+        active = _any_active(store, who)
+    except (AtalayaError, SQLAlchemyError) as err:
+        st.error(t("The job list could not be read: {error}").format(error=_plain(err)))
+        return
+    # Refresh on a timer only while something can still change; the fragment asks for a
+    # full run when that flips, which starts or stops the timer.
+    refresh = REFRESH_S if active else None
+    st.fragment(run_every=refresh)(_job_cards)(store, who, active, t)
+
+
+def _any_active(store: Store, who: str | None) -> bool:
+    return bool(list_jobs(store, states=sorted(ACTIVE_STATES), created_by=who, limit=1))
+
+
+def _job_cards(store: Store, who: str | None, was_active: bool, t: Translator) -> None:
+    try:
+        active = _any_active(store, who)
+        jobs = list_jobs(store, created_by=who, limit=SHOWN_JOBS)
+    except (AtalayaError, SQLAlchemyError) as err:
+        st.error(t("The job list could not be read: {error}").format(error=_plain(err)))
+        return
+    if active != was_active:
+        st.rerun()  # start or stop the refresh timer
+    notice = st.session_state.pop(state.JOBS_NOTICE, None)
+    if notice:
+        kind, message = notice
+        st.toast(message, icon=":material/error:" if kind == "error" else
+                 ":material/check_circle:")
+    st.button(t("Refresh"), key=state.JOBS_REFRESH, icon=":material/refresh:")
+    if not jobs:
+        st.info(t("No background job yet."))
+        return
+    session = current_session()
+    for job in jobs:
+        _job_card(job, session, t)
+
+
+def _state_names(t: Translator) -> dict[str, str]:
+    return {"queued": t("Queued"), "running": t("Running"), "cancelling": t("Cancelling"),
+            "cancelled": t("Cancelled"), "succeeded": t("Succeeded"), "failed": t("Failed")}
+
+
+def _kind_names(t: Translator) -> dict[str, str]:
+    return {"detect": t("Runway detection"), "ingest": t("Imagery import"),
+            "export": t("Export")}
+
+
+_STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/progress_activity:",
+                "cancelling": ":material/block:", "cancelled": ":material/block:",
+                "succeeded": ":material/check_circle:", "failed": ":material/error:"}
+
+
+def _when(value: datetime | None, t: Translator) -> str:
+    return "–" if value is None else t.datetime(value)
+
+
+def _job_card(job: Job, session: Session | None, t: Translator) -> None:
+    with st.container(border=True, key=f"{state.JOBS_CARD}:{job.id}"):
+        head, side = st.columns([6, 1], vertical_alignment="center")
+        head.markdown("{icon} **{kind}** · {label} · {state}".format(
+            icon=_STATE_ICONS.get(job.state, ""), kind=_kind_names(t).get(job.kind, job.kind),
+            label=t("job {id}").format(id=job.id),
+            state=_state_names(t).get(job.state, job.state)))
+        head.caption(t("Started by {user} · queued {created} · began {started} · ended "
+                       "{finished}").format(user=_plain(job.created_by),
+                                            created=_when(job.created_at, t),
+                                            started=_when(job.started_at, t),
+                                            finished=_when(job.finished_at, t)))
+        if not job.finished and session is not None and _may_cancel(job, session):
+            side.button(t("Cancel"), key=f"{state.JOBS_CANCEL}:{job.id}", on_click=_cancel,
+                        args=(job.id,), icon=":material/cancel:")
+        st.progress(min(max(job.progress, 0.0), 1.0), text=_plain(job.message) or None)
+        if job.error:
+            st.error(_plain(job.error))
+        summary = _summary(job, t)
+        if summary:
+            st.caption(summary)
+
+
+def _summary(job: Job, t: Translator) -> str:
+    """One line on what a finished detection found (empty for other jobs)."""
+    result = job.result or {}
+    if job.kind != "detect" or job.state != "succeeded" or "candidates" not in result:
+        return ""
+    took = ((job.finished_at - job.started_at).total_seconds()
+            if job.finished_at and job.started_at else 0.0)
+    return t("{candidates} candidates in {scenes} scenes: {created} new alerts, {updated} "
+             "updated, {unchanged} unchanged; ran {seconds} s.").format(
+        candidates=t.number(int(result.get("candidates", 0))),
+        scenes=t.number(int(result.get("scenes", 0))),
+        created=t.number(len(result.get("created", []))),
+        updated=t.number(len(result.get("updated", []))),
+        unchanged=t.number(len(result.get("unchanged", []))),
+        seconds=t.number(took, digits=1))
+
+
+def _may_cancel(job: Job, session: Session) -> bool:
+    """Its creator may cancel a job (with ``RUN_JOBS``); ``CANCEL_ANY_JOB`` cancels any."""
+    return allowed(Action.CANCEL_ANY_JOB) or (
+        allowed(Action.RUN_JOBS) and job.created_by == session.username)
+
+
+def _cancel(job_id: int) -> None:
+    """Ask to cancel a job (button callback), checking on the server who may."""
+    t = current_translator()
+    session = current_session()
+    ss = st.session_state
+    try:
+        store = _store()
+        job = get_job(store, job_id)
+        if session is None or not _may_cancel(job, session):
+            _refuse(store, session, f"cancel job {job_id}")
+            ss[state.JOBS_NOTICE] = ("error", t(
+                "Only the person who started a job, or an administrator, may cancel it."))
+            return
+        now = request_cancel(store, job_id, session.username)
+    except JobStateError:
+        ss[state.JOBS_NOTICE] = ("info", t("Job {id} had already ended.").format(id=job_id))
+        return
+    except AtalayaError as err:
+        ss[state.JOBS_NOTICE] = ("error", scrub_text(str(err)))
+        return
+    log.info("job %s cancel asked by %s", job_id, session.username,
+             extra={"job_id": job_id, "user": session.username, "state": now})
+    ss[state.JOBS_NOTICE] = ("success", (
+        t("Job {id} cancelled.") if now == "cancelled" else
+        t("Job {id} stops at its next step.")).format(id=job_id))
+
+
+# -- health -------------------------------------------------------------------------------------
+
+@st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False, max_entries=4)
+def _health(url: str, settings_key: str, _settings: Settings) -> HealthReport:
+    return check_health(_settings, url=url)
+
+
+def _render_health(settings: Settings, t: Translator) -> None:
+    report = _health(default_url(), repr(settings), settings)
+    status = {"ok": t("all well"), "degraded": t("warnings"), "failing": t("errors")}
+    icons = {"ok": ":material/check_circle:", "warning": ":material/warning:",
+             "error": ":material/error:"}
+    severities = {"ok": t("OK"), "warning": t("Warning"), "error": t("Error")}
+    title = t("Health of the installation: {status}").format(
+        status=status.get(report.status, report.status))
+    worst = {"ok": "ok", "degraded": "warning", "failing": "error"}.get(report.status, "error")
+    with st.expander(title, icon=icons[worst]):
+        st.caption(t("Checked {when}; read only, checked again after {s} s.").format(
+            when=t.datetime(report.checked_at), s=HEALTH_TTL_S))
+        for item in report.items:
+            st.markdown("{icon} **{severity}** · {check}: {message}".format(
+                icon=icons.get(item.severity, ""),
+                severity=severities.get(item.severity, item.severity),
+                check=_plain(item.check), message=_plain(item.message)))
+            if item.fix:
+                st.caption(t("Fix: {fix}").format(fix=_plain(item.fix)))
