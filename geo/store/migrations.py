@@ -176,9 +176,12 @@ def migrate(conn: Connection) -> list[int]:
         raise StoreError(
             f"the database schema is at version {have} but this Atalaya knows up to "
             f"{latest_version()}; upgrade Atalaya before opening this database")
+    # Every missing step, not only those above the highest applied: a database that got a
+    # later step from a branch before an earlier one still gets the earlier one.
+    applied = set(conn.execute(select(t.schema_version.c.version)).scalars())
     done = []
     for step in MIGRATIONS:
-        if step.version <= have:
+        if step.version in applied:
             continue
         step.apply(conn)
         conn.execute(insert(t.schema_version).values(

@@ -52,6 +52,22 @@ def test_open_migrates_once_and_reopens(store_url):
         assert conn.execute(select(t.schema_version)).all() == rows
 
 
+def test_a_step_skipped_by_an_earlier_build_is_applied_later(tmp_path):
+    """A database that got step 6 before step 5 existed (two branches) still gets step 5."""
+    path = tmp_path / "gap.sqlite3"
+    with open_store(f"sqlite:///{path}"):
+        pass
+    raw = sqlite3.connect(path)
+    raw.execute("DROP TABLE users")
+    raw.execute("DELETE FROM schema_version WHERE version = 5")
+    raw.commit()
+    raw.close()
+    with open_store(f"sqlite:///{path}") as store, read_tx(store) as conn:
+        versions = [r.version for r in conn.execute(select(t.schema_version))]
+        assert conn.execute(select(t.users)).all() == []
+    assert sorted(versions) == list(range(1, latest_version() + 1))
+
+
 def test_default_url_is_a_file_in_the_data_dir(tmp_path):
     assert default_url({"ATALAYA_DATA_DIR": str(tmp_path)}) == \
         f"sqlite:///{tmp_path}/atalaya.sqlite3"
