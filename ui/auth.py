@@ -18,8 +18,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from geo.auth import DESCRIPTIONS, PAGE_ACTIONS, Action, Role, Session, SessionPolicy, can
+from geo.auth.oidc import role_for_groups
 from geo.errors import AtalayaError
 from geo.i18n import Translator
 from geo.settings import Settings
@@ -31,6 +33,7 @@ from geo.store.users import (
     has_users,
     record_refusal,
     record_sign_out,
+    sign_in_oidc,
 )
 from ui import state
 from ui.cache import open_store_cached
@@ -70,8 +73,45 @@ def render_gate(settings: Settings, t: Translator) -> Session | None:
         st.error(t("The account store could not be opened."))
         st.code(str(err), language=None)
         return None
+    if session is None and _oidc_configured():
+        session = _oidc_session(store, settings, t)
     if session is None:
         _render_sign_in(store, t)
+    return session
+
+
+def _oidc_configured() -> bool:
+    """Whether ``.streamlit/secrets.toml`` has an ``[auth]`` section (then ``st.login``)."""
+    try:
+        return "auth" in st.secrets
+    except (StreamlitSecretNotFoundError, FileNotFoundError):  # no secrets file: local only
+        return False
+
+
+def _oidc_session(store: Store, settings: Settings, t: Translator) -> Session | None:
+    """Sign in through the OIDC provider: its groups give the role, the store keeps the user.
+
+    The provider's cookie cannot be revoked here, so the account is checked against the store
+    on every run (``_renewed``) like a local one, and a provider user whose groups give no role
+    is refused (and audited).
+    """
+    user = st.user
+    if not getattr(user, "is_logged_in", False):
+        st.button(t("Sign in with your organisation"), key=state.OIDC_SIGN_IN,
+                  on_click=st.login, type="primary")
+        return None
+    name = str(user.get("preferred_username") or user.get("email") or "")
+    found = user.get("groups")
+    groups: list[str] = [str(g) for g in found] if isinstance(found, list) else []
+    role = role_for_groups(groups, settings.oidc_group_roles)
+    result = sign_in_oidc(store, name, role, display_name=str(user.get("name") or ""),
+                          client=_client())
+    if not result.ok or result.user is None:
+        st.error(t("Your organisation's account has no role in Atalaya; ask an administrator."))
+        return None
+    session = Session.start(result.user.username, result.user.role, datetime.now(UTC))
+    st.session_state[state.SESSION] = session
+    st.session_state[state.REVIEWER] = session.username
     return session
 
 

@@ -15,6 +15,7 @@ FIRST_ADMIN_USER = "auth_first_user"
 FIRST_ADMIN_PASSWORD = "auth_first_password"
 FIRST_ADMIN_AGAIN = "auth_first_again"
 SIGN_OUT = "auth_sign_out"
+OIDC_SIGN_IN = "auth_oidc_sign_in"
 
 # Accounts and audit (ui.admin)
 ADMIN_ADD_FORM = "admin_add"

@@ -1,0 +1,181 @@
+"""Study areas and spatial weights for cell statistics (Getis-Ord Gi*, emerging hotspots).
+
+A cell statistic needs the cells where nothing happened too: a hot spot is only hot against
+its surroundings. :func:`study_cells` lists every cell covering a bounding box (plus any
+given cells); :func:`neighbour_matrix` gives the binary contiguity weights between them as a
+SciPy sparse matrix (H3: ``grid_disk`` rings; squares: queen contiguity, the 8 cells around).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import h3
+import h3.api.basic_int as h3i
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from geo.errors import SchemaError
+from geo.risk.grids import CellGrid, MonthlyCells, located_bounds, monthly_cell_matrix
+
+__all__ = ["MAX_STUDY_CELLS", "cell_areas_km2", "neighbour_matrix", "study_cells", "study_matrix"]
+
+Bounds = tuple[float, float, float, float]
+#: Largest study area accepted (cells); past this the caller should zoom in or coarsen.
+MAX_STUDY_CELLS = 1_000_000
+
+
+def _square_box(bounds: Bounds, size: float) -> np.ndarray:
+    lon0, lat0, lon1, lat1 = bounds
+    ix = np.arange(np.floor((lon0 + 180.0) / size), np.floor((lon1 + 180.0) / size) + 1)
+    iy = np.arange(np.floor((lat0 + 90.0) / size), np.floor((lat1 + 90.0) / size) + 1)
+    if len(ix) * len(iy) > MAX_STUDY_CELLS:
+        raise SchemaError(f"{len(ix) * len(iy):,} square cells of {size:g} degrees cover "
+                          f"{bounds}: more than {MAX_STUDY_CELLS:,}; use larger cells")
+    gx, gy = np.meshgrid(ix.astype(np.int64), iy.astype(np.int64), indexing="ij")
+    return np.asarray((gx.ravel() << 32) | gy.ravel(), dtype=np.int64)
+
+
+def _h3_box(bounds: Bounds, resolution: int) -> np.ndarray:
+    lon0, lat0, lon1, lat1 = bounds
+    area_km2 = (lat1 - lat0) * (lon1 - lon0) * 111.32**2
+    if area_km2 / h3.average_hexagon_area(resolution, unit="km^2") > MAX_STUDY_CELLS:
+        raise SchemaError(f"the box {bounds} holds more than {MAX_STUDY_CELLS:,} H3 cells at "
+                          f"resolution {resolution}; use a coarser resolution")
+    ring = [(lat0, lon0), (lat0, lon1), (lat1, lon1), (lat1, lon0)]
+    cells = h3i.h3shape_to_cells(h3.LatLngPoly(ring), resolution)
+    return np.asarray(np.array(cells, dtype=np.uint64).astype(np.int64), dtype=np.int64)
+
+
+def study_cells(grid: CellGrid, *, bounds: Bounds | None = None,
+                codes: np.ndarray | None = None) -> np.ndarray:
+    """Every cell covering ``bounds``, together with ``codes``, sorted and unique (int64).
+
+    Parameters
+    ----------
+    grid
+        Cell kind and size.
+    bounds
+        ``(lon_min, lat_min, lon_max, lat_max)`` in degrees (EPSG:4326). For H3, the cells
+        whose centre lies in the box.
+    codes
+        Cells to include whatever the box (e.g. those holding events).
+
+    Raises
+    ------
+    SchemaError
+        When the box holds more than :data:`MAX_STUDY_CELLS` cells.
+
+    Examples
+    --------
+    >>> len(study_cells(CellGrid("square", size_deg=1.0), bounds=(0.5, 0.5, 2.5, 1.5)))
+    6
+    """
+    parts = [np.asarray(codes, dtype=np.int64)] if codes is not None else []
+    if bounds is not None:
+        if grid.kind == "square":
+            parts.append(_square_box(bounds, grid.size_deg))
+        else:
+            parts.append(_h3_box(bounds, grid.resolution))
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate(parts))
+
+
+def _square_pairs(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    ix, iy = codes >> 32, codes & 0xFFFFFFFF
+    rows, cols = [], []
+    for dx in range(-k, k + 1):
+        for dy in range(-k, k + 1):
+            other = ((ix + dx) << 32) | (iy + dy)
+            pos = np.minimum(np.searchsorted(codes, other), len(codes) - 1)
+            hit = (codes[pos] == other) & (ix + dx >= 0) & (iy + dy >= 0)
+            rows.append(np.flatnonzero(hit))
+            cols.append(pos[hit])
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def _h3_pairs(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    disks = [h3i.grid_disk(int(c), k) for c in codes.astype(np.uint64)]
+    lengths = np.fromiter(map(len, disks), dtype=np.int64, count=len(disks))
+    flat = np.fromiter((c for d in disks for c in d), dtype=np.uint64,
+                       count=int(lengths.sum())).astype(np.int64)
+    rows = np.repeat(np.arange(len(codes)), lengths)
+    pos = np.minimum(np.searchsorted(codes, flat), len(codes) - 1)
+    hit = codes[pos] == flat
+    return rows[hit], pos[hit]
+
+
+def neighbour_matrix(codes: np.ndarray, grid: CellGrid, *, k: int = 1) -> sp.csr_matrix:
+    """Binary weights between ``codes`` (sorted, unique): 1 within ``k`` steps, self included.
+
+    Parameters
+    ----------
+    codes
+        Cell codes sorted ascending (:func:`study_cells`).
+    grid
+        Cell kind and size of the codes.
+    k
+        Neighbourhood order: H3 ``grid_disk`` distance, or Chebyshev distance in square cells
+        (``k=1`` is queen contiguity: the 8 cells around and the cell itself).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``n x n`` float64, symmetric, with ones on the diagonal (the Gi* convention).
+        Neighbours outside ``codes`` are simply absent (edge cells have fewer).
+
+    Examples
+    --------
+    >>> codes = study_cells(CellGrid("square", size_deg=1.0), bounds=(0.5, 0.5, 2.5, 2.5))
+    >>> neighbour_matrix(codes, CellGrid("square", size_deg=1.0)).sum(axis=1).A1.tolist()
+    [4.0, 6.0, 4.0, 6.0, 9.0, 6.0, 4.0, 6.0, 4.0]
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    if k < 0:
+        raise SchemaError(f"neighbourhood order k={k}: expected 0 or more")
+    if len(codes) and np.any(np.diff(codes) <= 0):
+        raise SchemaError("cell codes must be sorted and unique (use study_cells)")
+    n = len(codes)
+    if n == 0:
+        return sp.csr_matrix((0, 0), dtype="float64")
+    rows, cols = _square_pairs(codes, k) if grid.kind == "square" else _h3_pairs(codes, k)
+    data = np.ones(len(rows), dtype="float64")
+    return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
+
+
+def cell_areas_km2(codes: np.ndarray, grid: CellGrid) -> np.ndarray:
+    """Area of each cell in km² on a sphere of the Earth's mean radius.
+
+    Square cells in degrees shrink with the cosine of latitude; H3 cells at one resolution
+    vary by a few percent within a region (``h3.cell_area``).
+
+    Examples
+    --------
+    >>> codes = study_cells(CellGrid("square", size_deg=1.0), bounds=(0.5, 0.5, 0.5, 60.5))
+    >>> a = cell_areas_km2(codes, CellGrid("square", size_deg=1.0))
+    >>> round(float(a[0])), round(float(a[-1] / a[0]), 3)
+    (12364, 0.492)
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    if grid.kind == "h3":
+        return np.array([h3i.cell_area(int(c), unit="km^2") for c in codes.astype(np.uint64)],
+                        dtype="float64")
+    s = np.radians(grid.size_deg)
+    south = np.radians((codes & 0xFFFFFFFF) * grid.size_deg - 90.0)
+    north = np.minimum(south + s, np.pi / 2)
+    return np.asarray(6371.0088**2 * s * (np.sin(north) - np.sin(south)), dtype="float64")
+
+
+def study_matrix(events: gpd.GeoDataFrame, grid: CellGrid, *,
+                 bounds: Bounds | None = None,
+                 months: pd.DatetimeIndex | None = None) -> MonthlyCells:
+    """Events per cell and month over a study area: the cells of ``bounds`` and of the events.
+
+    ``bounds`` None: the events' bounding box. Cells without events are rows of zeros: they
+    are the background a hot spot stands out from. See
+    :func:`geo.risk.grids.monthly_cell_matrix` for ``months``.
+    """
+    box = bounds if bounds is not None else located_bounds(events)
+    return monthly_cell_matrix(events, grid, codes=study_cells(grid, bounds=box),
+                               months=months, add_occupied=True)
