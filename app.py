@@ -13,6 +13,7 @@ from ui.alerts import render_alerts
 from ui.auth import guard_page, render_gate, render_user_box
 from ui.cache import get_settings
 from ui.explore import render_explore
+from ui.health import render_health_banner
 from ui.imagery import render_imagery
 from ui.ingest import render_ingest
 from ui.jobs import ensure_services, render_jobs
@@ -48,6 +49,7 @@ def main() -> None:
               "Background jobs": t("Background jobs"),
               "Accounts and audit": t("Accounts and audit")}
     session = render_gate(settings, t)
+    render_health_banner(settings, t)
     role = session.role if session is not None else None
     home = next((path for path, _, _ in PAGES if can(role, PAGE_ACTIONS[path])), "map")
     # Every page stays registered, each behind its role check: an address typed or shared

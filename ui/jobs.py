@@ -20,6 +20,7 @@ import atexit
 import logging
 import re
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from geo.auth import Action, Session
+from geo.auth import Action, Role, Session, can
 from geo.errors import AtalayaError, JobError, JobStateError
 from geo.health import HealthReport, check_health
 from geo.i18n import Translator
@@ -45,7 +46,7 @@ from geo.jobs import (
 from geo.logjson import JsonLinesFormatter, RedactingFilter, scrub_text, setup_json_logging
 from geo.settings import Settings
 from geo.store import Store, default_url
-from geo.store.users import record_refusal
+from geo.store.users import active_user, record_refusal
 from ui import state
 from ui.auth import allowed, current_session
 from ui.cache import get_settings, load_world, open_store_cached
@@ -63,8 +64,9 @@ REFRESH_S = 2.0
 SHOWN_JOBS = 30
 #: Seconds a health report is reused (the check opens the store and every scene).
 HEALTH_TTL_S = 30
-#: Seconds the runner waits for its threads at exit before handing their jobs back.
-STOP_TIMEOUT_S = 10.0
+#: Seconds the runner waits for its threads at exit before handing their jobs back (a thread
+#: still inside a step then finds its job gone and stores nothing).
+STOP_TIMEOUT_S = 3.0
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
 
@@ -114,6 +116,23 @@ def _stop(runner: JobRunner) -> None:
     runner.stop(timeout_s=STOP_TIMEOUT_S)
 
 
+def _at_exit(runner: JobRunner) -> None:
+    """Stop ``runner`` when the process exits normally (Streamlit's answer to SIGTERM).
+
+    ``atexit`` is too late: by then the interpreter's thread pools refuse work, so a Dask
+    wait inside a detection fails and the job would be marked failed instead of handed back.
+    The hook of :mod:`threading` (the one :mod:`concurrent.futures` uses) runs before them.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        try:
+            register(_stop, runner)
+            return
+        except RuntimeError:  # already shutting down
+            pass
+    atexit.register(_stop, runner)
+
+
 @st.cache_resource(show_spinner=False, on_release=_stop)
 def _runner(url: str, settings_key: str, _settings: Settings) -> JobRunner:
     try:
@@ -121,7 +140,7 @@ def _runner(url: str, settings_key: str, _settings: Settings) -> JobRunner:
         runner.start()  # recovers the jobs a killed process left running, then polls
     except (SQLAlchemyError, OSError) as exc:
         raise JobError(f"the job runner could not start: {scrub_text(str(exc))}") from exc
-    atexit.register(_stop, runner)  # hand running jobs back on a normal exit (SIGTERM)
+    _at_exit(runner)  # hand running jobs back on a normal exit (SIGTERM)
     log.info("job runner %s started", runner.owner, extra={"owner": runner.owner})
     return runner
 
@@ -329,7 +348,8 @@ def _job_card(job: Job, session: Session | None, t: Translator) -> None:
                                             created=_when(job.created_at, t),
                                             started=_when(job.started_at, t),
                                             finished=_when(job.finished_at, t)))
-        if not job.finished and session is not None and _may_cancel(job, session):
+        if not job.finished and session is not None and _may_cancel(job, session.username,
+                                                                     session.role):
             side.button(t("Cancel"), key=f"{state.JOBS_CANCEL}:{job.id}", on_click=_cancel,
                         args=(job.id,), icon=":material/cancel:")
         st.progress(min(max(job.progress, 0.0), 1.0), text=_plain(job.message) or None)
@@ -357,21 +377,26 @@ def _summary(job: Job, t: Translator) -> str:
         seconds=t.number(took, digits=1))
 
 
-def _may_cancel(job: Job, session: Session) -> bool:
+def _may_cancel(job: Job, username: str, role: Role | str | None) -> bool:
     """Its creator may cancel a job (with ``RUN_JOBS``); ``CANCEL_ANY_JOB`` cancels any."""
-    return allowed(Action.CANCEL_ANY_JOB) or (
-        allowed(Action.RUN_JOBS) and job.created_by == session.username)
+    return can(role, Action.CANCEL_ANY_JOB) or (
+        can(role, Action.RUN_JOBS) and job.created_by == username)
 
 
 def _cancel(job_id: int) -> None:
-    """Ask to cancel a job (button callback), checking on the server who may."""
+    """Ask to cancel a job (button callback), checking on the server who may.
+
+    The role is read from the store, not the session: a click inside the refreshing list
+    reruns only the list, not the sign-in check that renews the session's role.
+    """
     t = current_translator()
     session = current_session()
     ss = st.session_state
     try:
         store = _store()
         job = get_job(store, job_id)
-        if session is None or not _may_cancel(job, session):
+        user = active_user(store, session.username) if session is not None else None
+        if session is None or user is None or not _may_cancel(job, user.username, user.role):
             _refuse(store, session, f"cancel job {job_id}")
             ss[state.JOBS_NOTICE] = ("error", t(
                 "Only the person who started a job, or an administrator, may cancel it."))

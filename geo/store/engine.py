@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 
 from geo.errors import ConfigError, StoreError
 from geo.settings import load_settings
@@ -153,7 +153,8 @@ def open_store(url: str | None = None, *, busy_timeout_s: float = BUSY_TIMEOUT_S
     ConfigError
         The URL is malformed or names an unsupported backend.
     StoreError
-        The database cannot be reached or its schema is newer than this code.
+        The database cannot be reached, is not a database (a damaged file), or its schema is
+        newer than this code.
     """
     url = url or default_url()
     try:
@@ -173,6 +174,11 @@ def open_store(url: str | None = None, *, busy_timeout_s: float = BUSY_TIMEOUT_S
     except OperationalError as exc:
         store.close()
         raise StoreError(f"cannot open the store at {store.url}: {exc.orig}") from exc
+    except DatabaseError as exc:  # not a database at all: a damaged or foreign file
+        store.close()
+        raise StoreError(f"the store at {store.url} is not a readable database ({exc.orig}); "
+                         "restore it from a backup, or move it away to start an empty "
+                         "one") from exc
     return store
 
 

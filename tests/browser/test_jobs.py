@@ -84,6 +84,12 @@ def _job_id(text: str) -> int:
     return int(found.group(1))
 
 
+def _wait_shown(pg, job_id: int, state: str, timeout_ms: int = WAIT_MS) -> None:
+    """Wait until the card of a job says it is in ``state`` (its heading line)."""
+    pg.locator(f".st-key-jobs_card-{job_id}").get_by_text(
+        re.compile(rf"· job {job_id} · {state}$")).wait_for(timeout=timeout_ms)
+
+
 def _wait_store(store: Store, job_id: int, states: set[str], timeout_s: float = 120) -> Job:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -120,7 +126,7 @@ def test_a_detection_started_on_the_page_runs_once_for_two_users(jobs_app, store
     seen_running = time.perf_counter() - asked
     assert "Running" in card.inner_text()
     assert card.locator("[data-testid=stProgress]").count() == 1
-    card.get_by_text("Succeeded").wait_for(timeout=120_000)
+    _wait_shown(pg, job_id, "Succeeded", 120_000)
     seen_done = time.perf_counter() - asked
     job = get_job(store, job_id)
     assert (job.state, job.created_by, job.progress) == ("succeeded", "analyst", 1.0)
@@ -142,9 +148,8 @@ def test_a_detection_started_on_the_page_runs_once_for_two_users(jobs_app, store
 
     # a reload is a new session: sign in again, the job is still listed
     _open_jobs(pg, jobs_app, "analyst")
-    again_card = pg.locator(f".st-key-jobs_card-{job_id}")
-    again_card.get_by_text("Succeeded").wait_for(timeout=WAIT_MS)
-    assert f"{len(created)} new alerts" in again_card.inner_text()
+    _wait_shown(pg, job_id, "Succeeded")
+    assert f"{len(created)} new alerts" in pg.locator(f".st-key-jobs_card-{job_id}").inner_text()
     assert rec.foreign() == []
     assert "Traceback" not in jobs_app.log.read_text(errors="replace")
 
@@ -161,12 +166,12 @@ def test_queued_and_running_jobs_are_cancelled_from_their_cards(jobs_app, store,
     card = pg.locator(f".st-key-jobs_card-{queued}")
     asked = time.perf_counter()
     card.get_by_role("button", name="Cancel").click()
-    card.get_by_text("Cancelled").wait_for(timeout=WAIT_MS)
+    _wait_shown(pg, queued, "Cancelled")
     shown = time.perf_counter() - asked
     job = get_job(store, queued)
     assert (job.state, job.started_at) == ("cancelled", None)
     assert job.message == "cancelled by analyst before it ran"
-    assert card.get_by_role("button", name="Cancel").count() == 0
+    card.get_by_role("button", name="Cancel").wait_for(state="detached", timeout=WAIT_MS)
     print(f"\nqueued job {queued}: cancelled on the page after {shown:.2f} s")
 
     first = pg.locator(f".st-key-jobs_card-{running}")
@@ -174,9 +179,9 @@ def test_queued_and_running_jobs_are_cancelled_from_their_cards(jobs_app, store,
     asked = time.perf_counter()
     first.get_by_role("button", name="Cancel").click()
     # the detector sees the request between its steps (here: before merging the alerts)
-    first.get_by_text(re.compile("Cancelling|Cancelled")).first.wait_for(timeout=WAIT_MS)
+    _wait_shown(pg, running, "(Cancelling|Cancelled)")
     ended = _wait_store(store, running, {"cancelled", "succeeded", "failed"})
-    first.get_by_text("Cancelled").wait_for(timeout=WAIT_MS)
+    _wait_shown(pg, running, "Cancelled")
     print(f"running job {running}: ended {ended.state} "
           f"{time.perf_counter() - asked:.1f} s after the click")
     assert ended.state == "cancelled", ended

@@ -6,6 +6,7 @@ jobs stay as the page left them (the runner itself is ``tests/store/test_jobs_ru
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,9 @@ from streamlit.testing.v1 import AppTest
 from geo.auth import Role, Session
 from geo.jobs import claim_job, finish_job, list_jobs, submit_job
 from geo.store import default_url, open_store, read_audit
+from geo.store.users import set_role
 from tests.conftest import ROOT
+from tools.serve import ensure_accounts
 from ui import state
 
 
@@ -57,6 +60,8 @@ def world(small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture
 def store(world: Path):
+    """Open the world's store, with the test accounts (``tools.serve.TEST_USERS``) in it."""
+    ensure_accounts(dict(os.environ))
     with open_store(default_url()) as s:
         yield s
 
@@ -120,10 +125,14 @@ def test_an_administrator_may_cancel_anyones_job(store, runner):
 
 
 def test_a_cancel_is_checked_again_when_clicked(store, runner):
-    """The button was drawn for the creator; by the click the job's role no longer allows it."""
+    """The button was drawn for the creator; by the click their role no longer allows it.
+
+    The click reruns only the job list (a fragment), not the sign-in check that renews the
+    session's role: the callback reads the role from the store.
+    """
     job_id, _ = submit_job(store, "detect", {"scenes": ["/a.tif"]}, "analyst")
     at = _app("analyst")
-    at.session_state[state.SESSION] = Session.start("analyst", Role.FIELD, datetime.now(UTC))
+    set_role(store, "analyst", "field", actor="admin")
     at.button(key=f"{state.JOBS_CANCEL}:{job_id}").click().run()
     assert not at.exception
     assert list_jobs(store)[0].state == "queued"
@@ -198,3 +207,56 @@ def test_starting_is_checked_on_the_server_not_only_by_hiding_the_form(store, ru
     assert runner.wakes == 0
     refused = [e for e in read_audit(store) if e.action == "access_refused"]
     assert [(e.actor, e.field) for e in refused] == [("planner", "jobs: start a detection job")]
+
+
+@pytest.fixture
+def services():
+    """Forget the process's services after the test: stop its runner, detach the JSON log."""
+    import logging
+
+    from geo.logjson import JsonLinesFormatter, remove_json_logging
+    from ui import jobs
+
+    jobs._runner.clear()  # on_release stops the runners earlier tests started (app.py)
+    yield jobs
+    jobs._runner.clear()
+    jobs._logging.clear()
+    logger = logging.getLogger("atalaya")
+    for handler in [h for h in logger.handlers if isinstance(h.formatter, JsonLinesFormatter)]:
+        remove_json_logging(handler)
+    logger.setLevel(logging.NOTSET)
+
+
+def _job_threads() -> list[str]:
+    import threading
+
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith("atalaya-jobs"))
+
+
+def test_services_start_once_per_process_and_log_json_lines(world, services):
+    import json
+
+    from geo.settings import load_settings
+
+    assert _job_threads() == []
+    settings = load_settings()
+    runner = services.ensure_services(settings)
+    assert services.ensure_services(settings) is runner  # every session, every rerun
+    assert _job_threads() == ["atalaya-jobs-0", "atalaya-jobs-heartbeat"]
+    lines = [json.loads(x) for x in (world / "logs" / "atalaya.jsonl").read_text().splitlines()]
+    assert [r["message"] for r in lines] == [f"job runner {runner.owner} started"]
+    services._runner.clear()
+    assert _job_threads() == []
+
+
+def test_a_store_that_cannot_open_says_why_without_its_password(world, services, monkeypatch):
+    from geo.errors import AtalayaError
+    from geo.settings import load_settings
+
+    monkeypatch.setenv("ATALAYA_DATABASE_URL", "postgresql+psycopg://app:s3cret@127.0.0.1:1/x")
+    with pytest.raises(AtalayaError, match=r"app:\[redacted\]@127\.0\.0\.1") as caught:
+        services.ensure_services(load_settings())
+    assert "s3cret" not in str(caught.value)
+    logged = (world / "logs" / "atalaya.jsonl").read_text()
+    assert "background jobs cannot run" in logged
+    assert "s3cret" not in logged
