@@ -15,6 +15,33 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def copy_world(src: Path, dst: Path, *, scenes: bool = True) -> Path:
+    """Copy a generated world to ``dst`` without its store and logs (a world of its own).
+
+    Without ``scenes`` only the layer files are copied (the scene GeoTIFFs stay behind).
+    """
+    import shutil
+
+    if scenes:
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.sqlite3*", "logs", "static"))
+        return dst
+    dst.mkdir(parents=True)
+    for item in src.iterdir():
+        if item.is_file() and not item.name.startswith("atalaya.sqlite3"):
+            shutil.copy(item, dst / item.name)
+    return dst
+
+
+@pytest.fixture
+def own_world(small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Give the app a copy of the small world's layer files with a store of its own."""
+    folder = copy_world(small_world, tmp_path / "world", scenes=False)
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(folder))
+    monkeypatch.setenv("ATALAYA_DATABASE_URL", "")
+    monkeypatch.chdir(ROOT)
+    return folder
+
+
 def signed_in(at: object, user: str = "analyst") -> object:
     """Sign ``at`` (a ``streamlit.testing`` AppTest of app.py) in as the test account ``user``.
 

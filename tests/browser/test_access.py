@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from geo.auth import PAGE_ACTIONS, can
 from geo.store import default_url, open_store
 from geo.store.audit import read_audit
 from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app
+from tests.conftest import copy_world
 from tools.serve import TEST_PASSWORD, TEST_USERS, open_signed_in, sign_in
 
 pytestmark = pytest.mark.browser
@@ -23,16 +23,12 @@ TITLES = {"map": "Overview map", "alerts": "Runway alerts", "imagery": "Imagery"
 MENU_LINKS = '[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"]'
 
 
-def _copy_world(src: Path, dst: Path) -> Path:
-    """Copy the world without its store (so it has no accounts yet)."""
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.sqlite3*", "static"))
-    return dst
 
 
 @pytest.fixture(scope="module")
 def idle_app(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     """Run the app with a 3-second idle timeout."""
-    folder = _copy_world(small_world, tmp_path_factory.mktemp("idle") / "world")
+    folder = copy_world(small_world, tmp_path_factory.mktemp("idle") / "world")
     running = start_app(folder, folder.parent / "streamlit.log",
                         {"ATALAYA_IDLE_TIMEOUT_MIN": "0.05"})
     yield running
@@ -116,7 +112,7 @@ def test_after_the_idle_timeout_the_user_signs_in_again(idle_app, page):
 
 
 def test_the_first_run_asks_for_an_administrator(small_world, tmp_path, browser):
-    folder = _copy_world(small_world, tmp_path / "world")
+    folder = copy_world(small_world, tmp_path / "world")
     running = start_app(folder, tmp_path / "streamlit.log", accounts=False)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = context.new_page()

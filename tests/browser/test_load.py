@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import statistics
@@ -34,7 +33,7 @@ import pytest
 
 from geo.store import default_url, list_alerts, open_store, read_comments
 from tests.browser.conftest import CHROMIUM_FLAGS, chromium_path, start_app, stop_app
-from tests.conftest import ROOT, require
+from tests.conftest import ROOT, copy_world, require
 from tools.serve import TEST_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -63,9 +62,6 @@ class Session:
         self.latencies.setdefault(kind, []).append(seconds)
 
 
-def _copy_world(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.sqlite3*"))
-    return dst
 
 
 async def _sign_in(pg: Any, url: str, user: str) -> None:
@@ -227,7 +223,7 @@ def _warm_up(url: str) -> None:
 
 def test_twenty_sessions_for_three_minutes(small_world, tmp_path):
     require(chromium_path() is not None, "Debian's chromium is not installed")
-    folder = _copy_world(small_world, tmp_path / "world")
+    folder = copy_world(small_world, tmp_path / "world")
     app = start_app(folder, tmp_path / "streamlit.log")
     try:
         _warm_up(app.url)
@@ -317,7 +313,7 @@ def test_sigkill_loses_no_acknowledged_verdict_and_leaves_no_job_running(small_w
     from geo.jobs import detect_params, list_jobs, submit_job
 
     require(chromium_path() is not None, "Debian's chromium is not installed")
-    folder = _copy_world(small_world, tmp_path / "world")
+    folder = copy_world(small_world, tmp_path / "world")
     app = start_app(folder, tmp_path / "first.log")
     try:
         _warm_up(app.url)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from streamlit.testing.v1 import AppTest
 from geo.areas import delete_area, read_areas, save_area
 from geo.auth import Role, Session
 from geo.store import AlertChange, inbox, list_alerts, list_subscriptions, open_store, update_alert
-from tests.conftest import ROOT
 from ui import state
 
 
@@ -24,19 +22,11 @@ def _page() -> None:
 
 
 @pytest.fixture
-def world(small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Copy the sample world into a folder with its own SQLite store."""
-    folder = tmp_path / "world"
-    folder.mkdir()
-    for item in small_world.iterdir():
-        if item.is_file() and not item.name.startswith("atalaya.sqlite3"):
-            shutil.copy(item, folder / item.name)
-    monkeypatch.setenv("ATALAYA_DATA_DIR", str(folder))
-    monkeypatch.setenv("ATALAYA_DATABASE_URL", "")
+def world(own_world: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Use a copy of the sample world with its own SQLite store, no mail or webhook set."""
     for name in ("ATALAYA_SMTP_HOST", "ATALAYA_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(ROOT)
-    return folder
+    return own_world
 
 
 def _app(reviewer: str = "") -> AppTest:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo.auth import Role, Session
-from tests.conftest import ROOT, signed_in
+from tests.conftest import ROOT, copy_world, signed_in
 from ui import health, state
 
 
@@ -37,8 +36,7 @@ def health_log() -> Iterator[_Records]:
 
 @pytest.fixture
 def world(small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "world"
-    shutil.copytree(small_world, folder, ignore=shutil.ignore_patterns("*.sqlite3*", "logs"))
+    folder = copy_world(small_world, tmp_path / "world")
     monkeypatch.setenv("ATALAYA_DATA_DIR", str(folder))
     monkeypatch.setenv("ATALAYA_LANGUAGE", "en")
     monkeypatch.chdir(ROOT)

@@ -7,7 +7,6 @@ jobs stay as the page left them (the runner itself is ``tests/store/test_jobs_ru
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from geo.auth import Role, Session
 from geo.jobs import claim_job, finish_job, list_jobs, submit_job
 from geo.store import default_url, open_store, read_audit
 from geo.store.users import set_role
-from tests.conftest import ROOT
 from tools.serve import ensure_accounts
 from ui import state
 
@@ -45,17 +43,9 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> _FakeRunner:
 
 
 @pytest.fixture
-def world(small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Copy the sample world's layer files (not its scenes) into a folder with its own store."""
-    folder = tmp_path / "world"
-    folder.mkdir()
-    for item in small_world.iterdir():
-        if item.is_file() and not item.name.startswith("atalaya.sqlite3"):
-            shutil.copy(item, folder / item.name)
-    monkeypatch.setenv("ATALAYA_DATA_DIR", str(folder))
-    monkeypatch.setenv("ATALAYA_DATABASE_URL", "")
-    monkeypatch.chdir(ROOT)
-    return folder
+def world(own_world: Path) -> Path:
+    """Use a copy of the sample world's layer files (not its scenes) with its own store."""
+    return own_world
 
 
 @pytest.fixture
