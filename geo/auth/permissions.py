@@ -79,33 +79,38 @@ class Action(StrEnum):
     CANCEL_ANY_JOB = "cancel_any_job"
 
 
+def _(text: str) -> str:
+    """Mark ``text`` for translation (``make messages`` extracts it; the page translates it)."""
+    return text
+
+
 #: What each action lets a person do, in words (for refusals and the admin page).
 DESCRIPTIONS: Mapping[Action, str] = MappingProxyType({
-    Action.VIEW_MAP: "open the map explorer",
-    Action.VIEW_ALERTS: "open the alert queue and the alerts",
-    Action.VIEW_IMAGERY: "open the imagery page",
-    Action.ANALYSE_RISK: "open the risk analysis",
-    Action.IMPORT_DATA: "import data files",
-    Action.VIEW_JOBS: "see the background jobs",
-    Action.MANAGE_USERS: "manage user accounts",
-    Action.VIEW_AUDIT_LOG: "read the audit log",
-    Action.SET_VERDICT: "give a verdict on an alert",
-    Action.SET_PRIORITY: "change an alert's priority",
-    Action.ASSIGN_SELF: "take an alert",
-    Action.ASSIGN_OTHERS: "assign an alert to someone else",
-    Action.COMMENT: "comment on an alert",
-    Action.ATTACH_EVIDENCE: "attach evidence to an alert",
-    Action.FOLLOW_AREA: "follow an area and read the inbox",
-    Action.SAVE_AREA: "save an area of interest",
-    Action.SEE_PRECISE_LOCATIONS: "see precise event locations",
-    Action.EXPORT_SNAPSHOT: "export a snapshot",
-    Action.BULK_EXPORT: "download whole layers or alert lists",
-    Action.EXPORT_FIELD_PACKAGE: "build a field package of any alerts",
-    Action.EXPORT_OWN_ASSIGNMENTS: "take their own assignments to the field",
-    Action.IMPORT_FIELD_PACKAGE: "apply a returned field package",
-    Action.RUN_DETECTION: "run runway detection",
-    Action.RUN_JOBS: "start and cancel their background jobs",
-    Action.CANCEL_ANY_JOB: "cancel anyone's background job",
+    Action.VIEW_MAP: _("open the map explorer"),
+    Action.VIEW_ALERTS: _("open the alert queue and the alerts"),
+    Action.VIEW_IMAGERY: _("open the imagery page"),
+    Action.ANALYSE_RISK: _("open the risk analysis"),
+    Action.IMPORT_DATA: _("import data files"),
+    Action.VIEW_JOBS: _("see the background jobs"),
+    Action.MANAGE_USERS: _("manage user accounts"),
+    Action.VIEW_AUDIT_LOG: _("read the audit log"),
+    Action.SET_VERDICT: _("give a verdict on an alert"),
+    Action.SET_PRIORITY: _("change an alert's priority"),
+    Action.ASSIGN_SELF: _("take an alert"),
+    Action.ASSIGN_OTHERS: _("assign an alert to someone else"),
+    Action.COMMENT: _("comment on an alert"),
+    Action.ATTACH_EVIDENCE: _("attach evidence to an alert"),
+    Action.FOLLOW_AREA: _("follow an area and read the inbox"),
+    Action.SAVE_AREA: _("save an area of interest"),
+    Action.SEE_PRECISE_LOCATIONS: _("see precise event locations"),
+    Action.EXPORT_SNAPSHOT: _("export a snapshot"),
+    Action.BULK_EXPORT: _("download whole layers or alert lists"),
+    Action.EXPORT_FIELD_PACKAGE: _("build a field package of any alerts"),
+    Action.EXPORT_OWN_ASSIGNMENTS: _("take their own assignments to the field"),
+    Action.IMPORT_FIELD_PACKAGE: _("apply a returned field package"),
+    Action.RUN_DETECTION: _("run runway detection"),
+    Action.RUN_JOBS: _("start and cancel their background jobs"),
+    Action.CANCEL_ANY_JOB: _("cancel anyone's background job"),
 })
 
 _FIELD = frozenset({
