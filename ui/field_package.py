@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from geo.auth import DESCRIPTIONS, Action
 from geo.errors import AtalayaError
 from geo.i18n import Translator
 from geo.store import ALERT_STATES, Store, list_alerts
@@ -35,6 +36,7 @@ from geo.store.fieldpkg import (
     plan_import,
     read_field_package,
 )
+from ui.auth import allowed
 
 __all__ = ["render_field_package", "render_returned_package"]
 
@@ -88,6 +90,12 @@ def render_field_package(store: Store, t: Translator, reviewer: str) -> None:
 
 def _render_export(store: Store, t: Translator, who: str) -> None:
     st.markdown("**" + t("Export for the field") + "**")
+    if not allowed(Action.EXPORT_FIELD_PACKAGE):  # a field team: its own assignments only
+        st.caption(t("Your own assignments ({name}) go into the package.").format(name=who))
+        st.button(t("Build the field package"), key=EXPORT_BUILD, disabled=not who,
+                  use_container_width=True, on_click=_build, args=(store, t, who))
+        _show_export_result(t)
+        return
     names = _state_names(t)
     by = st.radio(t("Choose alerts by"), ["assignee", "states"], key=EXPORT_BY,
                   horizontal=True, format_func=lambda v: {"assignee": t("Assignee"),
@@ -112,6 +120,13 @@ def _build(store: Store, t: Translator, who: str) -> None:
     by_assignee = ss.get(EXPORT_BY, "assignee") == "assignee"
     assignee = ss.get(EXPORT_ASSIGNEE) if by_assignee else None
     states = None if by_assignee else list(ss.get(EXPORT_STATES) or [])
+    # Checked here, when the package is asked for: any alerts, or only one's own.
+    if not allowed(Action.EXPORT_FIELD_PACKAGE):
+        if not allowed(Action.EXPORT_OWN_ASSIGNMENTS):
+            ss[EXPORT_RESULT] = {"error": t("Your role may not {what}.").format(
+                what=t(DESCRIPTIONS[Action.EXPORT_OWN_ASSIGNMENTS]))}
+            return
+        by_assignee, assignee, states = True, who, None
     if not by_assignee and not states:
         ss[EXPORT_RESULT] = {"error": t("Choose at least one state.")}
         return
@@ -238,6 +253,9 @@ def _conflict_text(item: PlanItem, t: Translator) -> str:
 
 def _apply(store: Store, plan: ImportPlan, who: str, accepted: frozenset[int]) -> None:
     """Apply the plan (button callback); keep the report for the next run."""
+    if not allowed(Action.IMPORT_FIELD_PACKAGE):  # checked when asked, not by the button
+        st.session_state[IMPORT_RESULT] = "your role may not apply a returned field package"
+        return
     try:
         st.session_state[IMPORT_RESULT] = apply_import(store, plan, who,
                                                        accept_conflicts=accepted)

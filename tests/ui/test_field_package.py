@@ -32,6 +32,15 @@ from geo.i18n import Translator
 from geo.store import open_store
 from ui.field_package import render_field_package, render_returned_package
 
+import streamlit as st
+
+from datetime import UTC, datetime
+from geo.auth import Role, Session
+from ui import state
+
+st.session_state[state.SESSION] = Session.start(
+    os.environ["FIELDPKG_TEST_REVIEWER"], Role(os.environ.get("FIELDPKG_TEST_ROLE", "planner")),
+    datetime.now(UTC))
 store = open_store(os.environ["FIELDPKG_TEST_URL"])
 t = Translator("en")
 returned = os.environ.get("FIELDPKG_TEST_RETURNED")
@@ -83,6 +92,19 @@ def test_export_builds_a_downloadable_package(monkeypatch, url):
     with zipfile.ZipFile(io.BytesIO(result["data"])) as archive:
         assert "alerts.gpkg" in archive.namelist()
     assert at.get("download_button")
+
+
+@pytest.mark.parametrize(("who", "packed"), [("team1", 2), ("team2", 0)])
+def test_a_field_team_packs_only_its_own_assignments(monkeypatch, url, who, packed):
+    monkeypatch.setenv("FIELDPKG_TEST_ROLE", "field")
+    at = _app(monkeypatch, url, reviewer=who)
+    assert not at.get("radio")  # no choice of alerts: its own assignments
+    at.button(key=panel.EXPORT_BUILD).click().run()
+    assert not at.exception
+    if packed:
+        assert f"{packed} alerts and 0 image chips" in at.success[0].value
+    else:
+        assert at.error[0].value == "The field package could not be built."
 
 
 def test_export_by_state_with_nothing_matching_says_so(monkeypatch, url):
