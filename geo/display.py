@@ -7,17 +7,22 @@ clipped to the scene's extent and snapped to the view's own pixel grid, and fill
 1. The scene's header is checked first (:func:`geo.imagery.read_scene_info`: GeoTIFF driver
    only, declared size and block size capped, projected CRS in metres).
 2. The grid's extent is projected into the scene's CRS (a UTM zone, in metres); one screen
-   pixel covers ``screen_res`` metres of it. The overview level chosen is the coarsest whose
-   pixels are still at most ``screen_res`` (:func:`choose_overview`), so at most about two
-   source pixels are read per screen pixel along each axis, at any zoom.
+   pixel covers ``screen_res`` metres of it. The overview level read is the coarsest whose
+   pixels are at most :data:`OVERVIEW_TOLERANCE` (1.2) screen pixels wide
+   (:func:`choose_overview`): one that much coarser looks the same once resampled to the
+   screen, while the next finer one costs four times the blocks to decode.
 3. Only the window of that level under the view is read (plus two pixels for the
-   interpolation), and further decimated by GDAL when even the finest usable level is much
-   finer than the screen (a scene without overviews). The read array is never larger than
-   about twice the screen in each direction: memory is bounded by the screen, not the scene.
+   interpolation). When even that level is finer than the screen (a view between two
+   levels, or a scene without overviews), GDAL averages it down to about one pixel per
+   screen pixel as it reads, so the read array is about the screen's size whatever the zoom:
+   memory is bounded by the screen, not the scene, and the reprojection stays on GDAL's fast
+   2 x 2 bilinear kernel.
 4. No data, clouds (``scl``/``cloud`` band) and non-finite values make a validity mask
-   *before* resampling; the bands are reprojected bilinearly into the 3857 grid and the mask
-   with nearest neighbour (:func:`rasterio.warp.reproject`; a view that straddles two UTM
-   zones is just another grid to GDAL), then the band combination is applied.
+   *before* resampling; the bands are reprojected bilinearly into the 3857 grid (stored
+   type, no float copy) and the mask with nearest neighbour (:func:`rasterio.warp.reproject`;
+   a view that straddles two UTM zones is just another grid to GDAL; a window wholly inside
+   the scene and wholly valid needs no mask). The band combination then goes through a
+   lookup table of the stretch for 8- and 16-bit bands.
 5. The image's bounds are the grid's 3857 corners converted back to lon/lat, which is what
    ``L.imageOverlay`` needs: Leaflet places the corners and interpolates linearly in 3857
    between them, so each image pixel lands on one screen pixel.
@@ -79,6 +84,7 @@ __all__ = [
     "MAX_VIEW_PX",
     "NDVI_RAMP",
     "NDVI_RANGE",
+    "OVERVIEW_TOLERANCE",
     "ViewImage",
     "available_combos",
     "build_overviews",
@@ -116,6 +122,14 @@ NDVI_RAMP: tuple[tuple[float, str], ...] = (
     (-0.2, "#8c510a"), (0.0, "#d8b365"), (0.2, "#f6e8c3"), (0.4, "#a6d96a"),
     (0.6, "#1a9641"), (0.9, "#00441b"),
 )
+#: How much coarser than a screen pixel the overview level read may be (see
+#: :func:`choose_overview`).
+OVERVIEW_TOLERANCE = 1.2
+#: A level finer than the screen by more than this is averaged down to screen pixels as it
+#: is read, so the reprojection always gets about one source pixel per screen pixel: GDAL's
+#: bilinear warp keeps its fast 2 x 2 kernel while the source is at most 1/0.95 (1.053)
+#: times finer than the destination; finer, it widens the kernel and takes 2-4x longer.
+_DECIMATE_ABOVE = 1.04
 _DENSIFY = 21  # points per edge when projecting bounds (UTM edges curve in 3857)
 _EARTH_RADIUS_M = 6378137.0  # sphere radius of Web Mercator
 
@@ -136,7 +150,8 @@ class ViewImage:
     combo
         Band combination (a key of :data:`COMBOS`).
     overview_factor
-        Source pixels per pixel of the level read (1: full resolution).
+        Full-resolution pixels per pixel of the array read, rounded (1: full resolution;
+        the level's factor, times the averaging of a level finer than the screen).
     read_shape
         (rows, columns) of the array read from the file (after decimation).
     stretch
@@ -286,9 +301,15 @@ def _clip_to_scene(info: SceneInfo, transform: Affine, width_px: int, height_px:
 
 # -- overviews -----------------------------------------------------------------------------------
 
-def choose_overview(factors: Sequence[int], native_res_m: float, screen_res_m: float
-                    ) -> int | None:
-    """Index of the coarsest overview whose pixels are at most ``screen_res_m``, or None.
+def choose_overview(factors: Sequence[int], native_res_m: float, screen_res_m: float, *,
+                    tolerance: float = OVERVIEW_TOLERANCE) -> int | None:
+    """Index of the coarsest overview at most ``tolerance`` x coarser than a screen pixel.
+
+    The rule: take the coarsest level whose pixel is at most ``tolerance`` screen pixels
+    wide (default :data:`OVERVIEW_TOLERANCE`, 1.2); None (full resolution) when no level
+    qualifies. A level up to 1.2x coarser than the screen looks the same once resampled to
+    it, while the next finer level would be read at about twice the pixels a side (four
+    times the blocks to decode) and then thrown away by the reprojection.
 
     Parameters
     ----------
@@ -298,6 +319,8 @@ def choose_overview(factors: Sequence[int], native_res_m: float, screen_res_m: f
         Full-resolution pixel size, metres in the scene's CRS.
     screen_res_m
         Ground covered by one screen pixel, same units.
+    tolerance
+        How much coarser than a screen pixel a level may be (>= 1).
 
     Returns
     -------
@@ -308,14 +331,18 @@ def choose_overview(factors: Sequence[int], native_res_m: float, screen_res_m: f
     --------
     >>> choose_overview([2, 4, 8, 16], 10.0, 5.0) is None   # zoomed in: full resolution
     True
-    >>> choose_overview([2, 4, 8, 16], 10.0, 45.0)          # 40 m pixels: factor 4
+    >>> choose_overview([2, 4, 8, 16], 10.0, 37.7)          # zoom 12: 40 m is 1.06x: factor 4
     1
+    >>> choose_overview([2, 4, 8, 16], 10.0, 30.0)          # 40 m would be 1.33x: factor 2
+    0
     >>> choose_overview([2, 4, 8, 16], 10.0, 1000.0)        # whole tile: the coarsest
     3
     """
+    if not tolerance >= 1.0:
+        raise ConfigError(f"expected an overview tolerance >= 1, got {tolerance}")
     best: int | None = None
     for i, f in sorted(enumerate(factors), key=lambda p: p[1]):
-        if native_res_m * f <= screen_res_m * (1 + 1e-9):
+        if native_res_m * f <= screen_res_m * tolerance * (1 + 1e-9):
             best = i
     return best
 
@@ -478,21 +505,51 @@ def _ndvi(nir: np.ndarray, red: np.ndarray) -> np.ndarray:
         return np.where(total != 0, (nir - red) / total, np.nan).astype(np.float32)
 
 
-def _colourise(combo: str, data: dict[str, np.ndarray],
+def _to_bytes(band: np.ndarray, lo: float, scale: float) -> np.ndarray:
+    """Stretch one band to uint8: ``rint(clip((band - lo) * scale, 0, 255))``.
+
+    8- and 16-bit unsigned bands go through a lookup table of every stored value (65,536
+    entries at most, built in float32 like the arithmetic path): one gather per pixel
+    instead of four float passes. Other types are computed in float32, in place.
+    """
+    if band.dtype in (np.uint8, np.uint16):
+        levels = np.arange(np.iinfo(band.dtype).max + 1, dtype=np.float32)
+        return np.asarray(_to_bytes(levels, lo, scale)[band])
+    out = (band.astype(np.float32) - np.float32(lo)) * np.float32(scale)
+    np.nan_to_num(out, copy=False, nan=0.0)
+    np.clip(out, 0, 255, out=out)
+    return np.asarray(np.rint(out, out=out).astype(np.uint8))
+
+
+def _colourise(combo: str, bands: np.ndarray, roles: Sequence[str], valid: np.ndarray,
                stretch: Mapping[str, tuple[float, float]]
-               ) -> tuple[np.ndarray, np.ndarray, tuple[float, float] | None]:
-    """(rgb uint8 (h, w, 3), valid (h, w), stretch used) of the combination."""
-    valid = np.logical_and.reduce([np.isfinite(a) for a in data.values()])
+               ) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """RGBA uint8 (h, w, 4) of the combination, transparent and black where not ``valid``.
+
+    ``bands`` are the warped bands (stored type) in ``roles`` order; also returns the
+    (low, high) stretch used (None for NDVI).
+    """
+    by_role = dict(zip(roles, bands, strict=True))
+    rgba = np.zeros((*valid.shape, 4), dtype=np.uint8)
+    used: tuple[float, float] | None = None
     if combo == "ndvi":
-        ndvi = _ndvi(data["nir"], data["red"])
-        return ndvi_colours(ndvi), valid & np.isfinite(ndvi), None
-    roles = COMBOS[combo]
-    lo = min(stretch[r][0] for r in roles)
-    hi = max(stretch[r][1] for r in roles)
-    scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    rgb = np.stack([np.clip((np.nan_to_num(data[r], nan=lo) - lo) * scale, 0, 255)
-                    for r in roles], axis=-1)
-    return np.rint(rgb).astype(np.uint8), valid, (lo, hi)
+        nir = by_role["nir"].astype(np.float32)
+        red = by_role["red"].astype(np.float32)
+        ndvi = _ndvi(nir, red)
+        valid = valid & np.isfinite(ndvi)
+        rgba[..., :3] = ndvi_colours(ndvi)
+    else:
+        combo_roles = COMBOS[combo]
+        lo = min(stretch[r][0] for r in combo_roles)
+        hi = max(stretch[r][1] for r in combo_roles)
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        for i, r in enumerate(combo_roles):
+            rgba[..., i] = _to_bytes(by_role[r], lo, scale)
+        used = (lo, hi)
+    np.copyto(rgba[..., :3], 0, where=~valid[..., None])
+    rgba[..., 3] = valid
+    rgba[..., 3] *= 255
+    return rgba, used
 
 
 # -- the view ---------------------------------------------------------------------------------
@@ -507,11 +564,18 @@ class _Read:
     transform: Affine
     factor: int
     shape: tuple[int, int]
+    complete: bool = False  # every pixel valid and the window not cut by the raster's edge
 
 
 def _read_for_grid(info: SceneInfo, roles: Sequence[str], dst_transform: Affine,
                    cols: int, rows: int) -> _Read | None:
-    """Read the roles under a 3857 grid from the right overview level, decimated to fit."""
+    """Read the roles under a 3857 grid from the right overview level, at screen resolution.
+
+    The level is :func:`choose_overview`'s; when even that level is finer than the screen
+    (a scene without overviews, or a view between two levels), GDAL averages it down to
+    about one pixel per screen pixel as it reads (class bands, if any, make it nearest
+    neighbour, as in :func:`build_overviews`).
+    """
     gx0, gy1 = dst_transform @ (0, 0)
     gx1, gy0 = dst_transform @ (cols, rows)
     sx0, sy0, sx1, sy1 = transform_bounds(WEB_MERCATOR, info.crs_wkt, gx0, gy0, gx1, gy1,
@@ -522,21 +586,18 @@ def _read_for_grid(info: SceneInfo, roles: Sequence[str], dst_transform: Affine,
     factor = 1 if level is None else factors[level]
     all_roles = [*roles, *_mask_roles(info)]
     with _open(info.path, level) as src:
-        pad = 2 * abs(src.transform.a)  # two level pixels for the bilinear kernel
-        raw = from_bounds(sx0 - pad, sy0 - pad, sx1 + pad, sy1 + pad, src.transform)
-        c0, r0 = math.floor(raw.col_off), math.floor(raw.row_off)
-        win = Window(c0, r0, math.ceil(raw.col_off + raw.width) - c0,
-                     math.ceil(raw.row_off + raw.height) - r0)
-        try:
-            win = win.intersection(Window(0, 0, src.width, src.height))
-        except rasterio.errors.WindowError:
-            return None
         level_res = abs(src.transform.a)
-        k = max(1, math.floor(screen_res / level_res))  # still much finer: let GDAL decimate
+        win, whole = _padded_window(src, (sx0, sy0, sx1, sy1), pad=2 * level_res)
+        if win is None:
+            return None
+        ratio = screen_res / level_res
+        k = ratio if ratio > _DECIMATE_ABOVE else 1.0
         shape = (max(1, math.ceil(win.height / k)), max(1, math.ceil(win.width / k)))
+        method = (Resampling.average if k > 1 and len(all_roles) == len(roles)
+                  else Resampling.nearest)
         try:
             stack = src.read([info.roles.index(r) for r in all_roles], window=win,
-                             out_shape=(len(all_roles), *shape))
+                             out_shape=(len(all_roles), *shape), resampling=method)
         except rasterio.errors.RasterioError as exc:
             raise ImageryError(f"{info.path.name}: cannot decode the view's window "
                                f"({exc.__cause__ or exc}); the file is corrupt or "
@@ -548,27 +609,48 @@ def _read_for_grid(info: SceneInfo, roles: Sequence[str], dst_transform: Affine,
     if bands.dtype.kind == "f":
         bands = np.nan_to_num(bands, nan=0.0, posinf=0.0, neginf=0.0)
     bands[:, ~valid] = 0
-    return _Read(bands, tuple(roles), valid.astype(np.uint8), transform, factor * k, shape)
+    effective = max(1, round(factor * win.width / shape[1]))
+    return _Read(bands, tuple(roles), valid.view(np.uint8), transform, effective, shape,
+                 complete=whole and bool(valid.all()))
+
+
+def _padded_window(src: Any, bounds: tuple[float, float, float, float], *, pad: float
+                   ) -> tuple[Window | None, bool]:
+    """Whole-pixel window of ``src`` over ``bounds`` plus ``pad`` (the bilinear kernel).
+
+    Also says whether the window lies wholly inside the raster (not cut by its edges).
+    """
+    x0, y0, x1, y1 = bounds
+    raw = from_bounds(x0 - pad, y0 - pad, x1 + pad, y1 + pad, src.transform)
+    c0, r0 = math.floor(raw.col_off), math.floor(raw.row_off)
+    win = Window(c0, r0, math.ceil(raw.col_off + raw.width) - c0,
+                 math.ceil(raw.row_off + raw.height) - r0)
+    try:
+        inside = win.intersection(Window(0, 0, src.width, src.height))
+    except rasterio.errors.WindowError:
+        return None, False
+    return inside, inside == win
 
 
 def _warp(read: _Read, crs_wkt: str, dst_transform: Affine, cols: int, rows: int
-          ) -> dict[str, np.ndarray]:
-    """Reproject into the 3857 grid: float32 bands by role, NaN where invalid.
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Reproject into the 3857 grid: the bands (stored type) and the validity (bool).
 
     The bands go through GDAL's fast bilinear path (stored type, no nodata: about 5x faster
-    than float32 with NaN as nodata) and the validity through nearest neighbour, so the mask
-    never blurs; a pixel next to no data may mix in up to a quarter of a zero (a faint dark
+    than float32 with NaN as nodata; the read is never much finer than the grid, so the
+    kernel stays 2 x 2) and the validity through nearest neighbour, so the mask never
+    blurs; a pixel next to no data may mix in up to a quarter of a zero (a faint dark
     fringe one pixel wide along no-data edges, only in the colours, never in the alpha).
     """
     common = {"src_transform": read.transform, "src_crs": crs_wkt,
               "dst_transform": dst_transform, "dst_crs": WEB_MERCATOR}
     dst = np.zeros((len(read.roles), rows, cols), dtype=read.bands.dtype)
     reproject(read.bands, dst, resampling=Resampling.bilinear, **common)
+    if read.complete:  # the window covers the whole grid with valid pixels: nothing to mask
+        return dst, np.ones((rows, cols), dtype=bool)
     valid = np.zeros((rows, cols), dtype=np.uint8)
     reproject(read.valid, valid, resampling=Resampling.nearest, **common)
-    keep = valid.astype(bool)
-    return {r: np.where(keep, band.astype(np.float32), np.float32(np.nan))
-            for r, band in zip(read.roles, dst, strict=True)}
+    return dst, valid.view(bool)
 
 
 def render_view(path: str | Path, bounds_lonlat: Sequence[float], width_px: int,
@@ -607,8 +689,10 @@ def render_view(path: str | Path, bounds_lonlat: Sequence[float], width_px: int,
 
     Notes
     -----
-    Reads at most about ``2 x width_px`` by ``2 x height_px`` pixels per band, whatever the
-    zoom (see the module notes); time is dominated by decoding the few blocks under the view.
+    Reads about ``width_px`` by ``height_px`` pixels per band (an overview at most 1.2x
+    coarser than the screen; a finer level is averaged down as it is read), whatever the
+    zoom (see the module notes); time is dominated by decoding the few blocks under the view
+    and by the reprojection.
     """
     if combo not in COMBOS:
         raise ConfigError(f"unknown band combination {combo!r}; expected one of {list(COMBOS)}")
@@ -629,10 +713,8 @@ def render_view(path: str | Path, bounds_lonlat: Sequence[float], width_px: int,
         empty = np.zeros((0, 0, 4), dtype=np.uint8)
         return ViewImage(empty, tuple(float(v) for v in bounds_lonlat),  # type: ignore[arg-type]
                          (0.0, 0.0, 0.0, 0.0), combo)
-    warped = _warp(read, info.crs_wkt, sub, c1 - c0, r1 - r0)
-    rgb, valid, used = _colourise(combo, warped, levels)
-    rgba = np.dstack([np.where(valid[..., None], rgb, 0).astype(np.uint8),
-                      np.where(valid, 255, 0).astype(np.uint8)])
+    bands_3857, valid = _warp(read, info.crs_wkt, sub, c1 - c0, r1 - r0)
+    rgba, used = _colourise(combo, bands_3857, read.roles, valid, levels)
     x0, y1 = sub @ (0, 0)
     x1, y0 = sub @ (c1 - c0, r1 - r0)
     b3857 = (float(x0), float(y0), float(x1), float(y1))

@@ -8,7 +8,13 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+from hypothesis import settings as hypothesis_settings
 from shapely.geometry import LineString, Point, Polygon
+
+# Property tests check results, not speed (speed is make bench's): on two shared cores a
+# 200 ms example deadline failed examples that take 30 ms on an idle machine.
+hypothesis_settings.register_profile("atalaya", deadline=5_000)
+hypothesis_settings.load_profile("atalaya")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -1,6 +1,8 @@
 """The imagery page: the scenes of the catalogue on the map, compared across dates.
 
-The scene list follows the dates and the map view. The chosen scene is drawn for the map's
+The scene list comes from the store's catalogue when it holds scenes (registered by the scene
+import, :mod:`geo.store.scenes`), else from the data folder's ``scenes.geojson``; it follows
+the dates and the map view. The chosen scene is drawn for the map's
 current view only, at screen resolution (:func:`geo.display.render_view`): every pan or zoom
 reports the view (``st_folium``'s bounds and zoom), the page renders that view and swaps the
 image layer (``feature_group_to_add``) without rebuilding the map. The PNG is published under
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import folium
+import geopandas as gpd
 import pandas as pd
 import shapely
 import streamlit as st
@@ -35,6 +38,9 @@ from geo.errors import AtalayaError
 from geo.i18n import Translator
 from geo.imagechips import ChipParams, SceneRef, cut_chips, scene_refs
 from geo.imagery import read_scene_info
+from geo.store.engine import default_url
+from geo.store.scenes import backfill_scenes, read_scene_catalogue
+from geo.world import data_version
 from layers.assets import localize
 from layers.imagery import (
     INLINE_MAX_BYTES,
@@ -45,7 +51,7 @@ from layers.imagery import (
 )
 from layers.staticdata import publish
 from ui import state
-from ui.cache import STATIC_DATA, STATIC_DATA_URL, get_settings, load_world
+from ui.cache import STATIC_DATA, STATIC_DATA_URL, get_settings, load_world, open_store_cached
 from ui.mapview import RenderedBase, render_base, render_group, show_map
 from ui.sidebar import current_translator
 
@@ -237,6 +243,29 @@ def _chip_strip(scenes: list[SceneRef], click: dict[str, Any] | None, t: Transla
         col.image(png, caption=f"{day} · {scene}", width=192)
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _registered(url: str, data_dir: str, version_key: str) -> int:
+    """Register the data folder's scenes in the store, once per data version (idempotent).
+
+    Scenes stored by an import that had no store at hand (the command line) join the
+    catalogue here; files are hashed once per new version of ``scenes.geojson``.
+    """
+    result = backfill_scenes(open_store_cached(url), data_dir, by="data folder")
+    return len(result.added) + len(result.updated)
+
+
+def _catalogue(layer_file: gpd.GeoDataFrame, data_dir: Path) -> gpd.GeoDataFrame:
+    """Return the store's scene catalogue when it has rows, else the data folder's file."""
+    url = default_url()
+    try:
+        _registered(url, str(data_dir), repr(data_version(data_dir)))
+        stored = read_scene_catalogue(open_store_cached(url))
+    except AtalayaError as err:  # said, and the page still works from the layer file
+        st.warning(str(err))
+        return layer_file
+    return stored if len(stored) else layer_file
+
+
 def _date_range(refs: list[SceneRef], t: Translator) -> tuple[date | None, date | None]:
     days = [r.acquired_at.date() for r in refs]
     picked = st.date_input(t("Acquired between"), (min(days), max(days)),
@@ -253,7 +282,7 @@ def render_imagery() -> None:
     st.header(t("Imagery"))
     try:
         world = load_world(settings.data_dir)
-        refs = scene_refs(world["scenes"], settings.data_dir)
+        refs = scene_refs(_catalogue(world["scenes"], settings.data_dir), settings.data_dir)
     except AtalayaError as err:
         st.error(str(err))
         return

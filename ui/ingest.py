@@ -55,8 +55,9 @@ from geo.ingest import (
 from geo.ingest.dedupe import ID_COLUMNS as ID_FIELDS
 from geo.ingest.upload import EXTENSIONS
 from geo.schema import SCHEMAS
+from geo.store import default_url
 from ui import state
-from ui.cache import get_settings
+from ui.cache import get_settings, open_store_cached
 from ui.sidebar import current_translator
 
 __all__ = ["render_ingest"]
@@ -481,7 +482,10 @@ def _import_controls(loaded: _Loaded, checked: _Checked, data_dir: Path,
     if st.button(t("Import"), key=IMPORT, type="primary", disabled=stored == 0):
         try:
             with st.spinner(t("Storing...")):
-                result = commit(report, data_dir, skip=skip)
+                # Scenes join the store's catalogue in the same step as the layer file.
+                store = (open_store_cached(default_url()) if report.layer == "scenes"
+                         else None)
+                result = commit(report, data_dir, skip=skip, store=store)
         except (AtalayaError, OSError) as err:
             st.error(t("Nothing was stored: {reason}").format(reason=_plain(err)))
             return

@@ -4,7 +4,9 @@ The layer file is rewritten whole: the merged layer is validated against its con
 to a temporary file in the same folder, flushed to disk and moved over the old file with
 ``os.replace`` (atomic on POSIX), so a reader sees the old or the new layer, never half of one,
 and any failure leaves the old file untouched. Scene GeoTIFFs are copied the same way before the
-catalogue, and removed again if the catalogue cannot be written. An exclusive lock on
+catalogue, and removed again if the catalogue cannot be written. Given a store, a scene import
+also registers its rows in the store's catalogue (:mod:`geo.store.scenes`) in a transaction that
+commits only once the layer file is in place, so the two agree. An exclusive lock on
 ``<data>/.ingest.lock`` serialises concurrent imports into one folder. The app notices the new
 layer through :func:`geo.world.data_version` (file size and modification time).
 """
@@ -19,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -32,6 +35,9 @@ from geo.ingest.validate import _ID_FIELDS
 from geo.sample.geojson import write_geojson
 from geo.schema import SCHEMAS, empty_layer, validate_layer
 from geo.world import LAYER_FILES, read_layer
+
+if TYPE_CHECKING:
+    from geo.store.engine import Store
 
 LOCK_FILE = ".ingest.lock"
 
@@ -91,7 +97,8 @@ def _write_atomic(layer: gpd.GeoDataFrame, path: Path) -> None:
         raise
 
 
-def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = ()) -> CommitResult:
+def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = (),
+           store: Store | None = None) -> CommitResult:
     """Append the accepted rows of ``report`` (minus ``skip``) to its layer in ``data_dir``.
 
     Parameters
@@ -102,11 +109,17 @@ def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = ()) ->
         The data folder (must exist).
     skip
         Indices of ``report.accepted`` not to store, typically ``Duplicates.new_index``.
+    store
+        For scenes: the store whose catalogue registers the new scenes too (by
+        ``report.imported_by``); None: the layer file only (:func:`geo.store.scenes.
+        backfill_scenes` registers them later).
 
     Raises
     ------
     CommitError
         Identifiers already stored, or the merged layer breaks its contract; nothing written.
+    StoreError
+        The store refused the scenes' registration; nothing written.
 
     Notes
     -----
@@ -131,12 +144,33 @@ def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = ()) ->
                 from None
         copied = _copy_files(report, new, data_dir)
         try:
-            _write_atomic(merged, path)
+            if store is not None and report.layer == "scenes":
+                _write_registered(store, report, new, merged, path, data_dir)
+            else:
+                _write_atomic(merged, path)
         except BaseException:
             for p in copied:
                 p.unlink(missing_ok=True)
             raise
     return CommitResult(path, len(new), len(report.accepted) - len(new), len(merged))
+
+
+def _write_registered(store: Store, report: ImportReport, new: gpd.GeoDataFrame,
+                      merged: gpd.GeoDataFrame, path: Path, data_dir: Path) -> None:
+    """Register the new scenes and write the layer file: both or neither.
+
+    The rows are the import's own (read once by :func:`geo.ingest.scenes.read_scene_source`);
+    the files are hashed before the transaction opens, and it commits after the file moved
+    into place (a crash in between leaves a scene the backfill registers).
+    """
+    from geo.store.engine import write_tx
+    from geo.store.scenes import scene_records, upsert_scenes
+
+    records = scene_records(new, data_dir)
+    with write_tx(store) as conn:
+        upsert_scenes(conn, records, by=str(report.imported_by),
+                      at=pd.Timestamp(report.imported_at).to_pydatetime())
+        _write_atomic(merged, path)
 
 
 def _check_ids(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: str) -> None:

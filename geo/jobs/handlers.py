@@ -168,7 +168,8 @@ def run_ingest(ctx: JobContext) -> JobOutcome:
         dups = find_duplicates(report.accepted, read_existing(data_dir, "scenes"),
                                layer="scenes")
         ctx.progress(0.7, "storing the scene")
-        done = commit(report, data_dir, skip=dups.new_index)  # the point of no return
+        done = commit(report, data_dir, skip=dups.new_index,  # the point of no return
+                      store=ctx.store)
     return JobOutcome(
         result={"layer": "scenes", "added": done.added, "skipped": done.skipped,
                 "total": done.total, "scene_ids": report.accepted["scene_id"].tolist()},

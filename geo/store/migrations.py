@@ -139,6 +139,13 @@ def _jobs(conn: Connection) -> None:
     t.metadata.create_all(conn, tables=[t.jobs])
 
 
+def _scenes(conn: Connection) -> None:
+    """Version 7: the imagery catalogue (:mod:`geo.store.scenes` fills it)."""
+    t.metadata.create_all(conn, tables=[t.scenes])
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("CREATE INDEX ix_scenes_footprint ON scenes USING GIST (footprint)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "alerts, detections, assignments, comments, attachments, audit log", _initial),
     Migration(2, "alerts.country", _alert_country),
@@ -146,6 +153,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "snapshots", _snapshots),
     Migration(5, "users", _users),
     Migration(6, "jobs", _jobs),
+    Migration(7, "scenes", _scenes),
 )
 
 

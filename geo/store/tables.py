@@ -432,3 +432,27 @@ jobs = Table(
 Index("uq_jobs_active_dedupe", jobs.c.dedupe_key, unique=True,
       sqlite_where=jobs.c.state.in_(JOB_ACTIVE_STATES),
       postgresql_where=jobs.c.state.in_(JOB_ACTIVE_STATES))
+
+
+# -- schema version 7: the imagery catalogue (geo.store.scenes) -------------------------------
+
+scenes = Table(
+    "scenes", metadata,
+    Column("scene_id", String(200), primary_key=True),
+    # Relative to the data folder, POSIX separators ("scenes/<id>.tif"); never absolute.
+    Column("path", Text, nullable=False),
+    Column("footprint", Geometry("POLYGON"), nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("sensor", String(100), nullable=False, server_default=""),
+    Column("bands", Text, nullable=False),  # band roles in file order, comma-separated
+    Column("resolution_m", Float, nullable=False),
+    Column("crs", Text, nullable=False),  # the raster's own CRS (EPSG:32718...), never resampled
+    Column("cloud_share", Float),  # None without a mask band
+    Column("sha256", String(64), nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("registered_by", String(200), nullable=False),
+    CheckConstraint("resolution_m > 0", name="ck_scenes_resolution_m"),
+    CheckConstraint("cloud_share IS NULL OR (cloud_share >= 0 AND cloud_share <= 1)",
+                    name="ck_scenes_cloud_share"),
+    Index("ix_scenes_acquired_at", "acquired_at"),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,17 +147,41 @@ def test_view_pixels_are_the_screen_pixels(peru: Scene) -> None:
     assert w < 800
 
 
-@pytest.mark.parametrize(("zoom", "factor"), [(16, 1), (14, 1), (12, 2), (11, 4), (10, 8)])
-def test_overview_level_just_finer_than_the_screen(peru: Scene, zoom: int, factor: int) -> None:
+@pytest.mark.parametrize(("zoom", "factor"),
+                         [(16, 1), (14, 1), (13, 2), (12, 4), (11, 8), (10, 16)])
+def test_overview_level_at_most_a_little_coarser_than_the_screen(peru: Scene, zoom: int,
+                                                                 factor: int) -> None:
+    # ground pixels at -9.4 deg: 9.4 m at zoom 14, 37.7 m at 12: the 40 m level (1.06x) is
+    # read, not the 20 m one (twice the pixels a side)
     view = render_view(peru.path, view_around(peru.lon, peru.lat, zoom), 800, 600)
     assert view.overview_factor == factor
+    rows, cols = view.read_shape
+    w, h = view.size_px
+    assert cols <= w + 8
+    assert rows <= h + 8
 
 
-def test_choose_overview_is_the_coarsest_not_coarser_than_the_screen() -> None:
+def test_view_between_two_levels_is_averaged_down_to_the_screen(peru: Scene) -> None:
+    # zoom 12.5: 26.7 m ground pixels; 40 m would be 1.5x coarser, so the 20 m level is read
+    # and averaged to about one pixel per screen pixel as it is read
+    view = render_view(peru.path, view_around(peru.lon, peru.lat, 12.5, 300, 200,
+                                              shift_px=(0, 0)), 300, 200)
+    assert view.overview_factor == 3
+    rows, cols = view.read_shape
+    w, h = view.size_px
+    assert abs(cols - w) <= 4
+    assert abs(rows - h) <= 4
+
+
+def test_choose_overview_is_the_coarsest_at_most_the_tolerance_coarser() -> None:
     assert choose_overview([], 10.0, 500.0) is None
-    assert choose_overview([2, 4], 10.0, 19.9) is None
-    assert choose_overview([2, 4], 10.0, 20.0) == 0
+    assert choose_overview([2, 4], 10.0, 16.6) is None  # 20 m would be 1.205x coarser
+    assert choose_overview([2, 4], 10.0, 16.7) == 0
+    assert choose_overview([2, 4], 10.0, 19.9, tolerance=1.0) is None
+    assert choose_overview([2, 4], 10.0, 20.0, tolerance=1.0) == 0
     assert choose_overview([4, 2], 10.0, 100.0) == 0  # index into the list as given
+    with pytest.raises(ConfigError, match="tolerance"):
+        choose_overview([2, 4], 10.0, 20.0, tolerance=0.5)
 
 
 def test_reads_only_the_window_at_screen_resolution(peru: Scene,
@@ -343,3 +368,34 @@ def test_webp_keeps_the_alpha_exactly(peru: Scene) -> None:
     assert img.size == view.size_px
     alpha = np.asarray(img.convert("RGBA"))[..., 3]
     assert (alpha == view.rgba[..., 3]).all()
+
+
+def test_stretch_lookup_table_matches_the_float_arithmetic() -> None:
+    from geo.display import _to_bytes
+
+    every = np.arange(65536, dtype=np.uint16)
+    for lo, hi in [(400.0, 9000.0), (0.0, 1.0), (123.4, 5678.9)]:
+        scale = 255.0 / (hi - lo)
+        assert np.array_equal(_to_bytes(every, lo, scale),
+                              _to_bytes(every.astype(np.float32), lo, scale))
+    assert _to_bytes(np.array([np.nan, 1e9], np.float32), 0.0, 1.0).tolist() == [0, 255]
+
+
+def test_window_inside_and_valid_needs_no_mask_and_matches_the_masked_path(
+        peru: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    import geo.display as display
+
+    bounds = view_around(peru.lon, peru.lat, 15, 300, 200, shift_px=(0, 0))
+    fast = render_view(peru.path, bounds, 300, 200)
+    assert (fast.rgba[..., 3] == 255).all()
+    original = display._read_for_grid
+
+    def masked(*args: object, **kwargs: object) -> object:
+        got = original(*args, **kwargs)  # type: ignore[arg-type]
+        assert got is not None
+        assert got.complete
+        return dataclasses.replace(got, complete=False)
+
+    monkeypatch.setattr(display, "_read_for_grid", masked)
+    slow = render_view(peru.path, bounds, 300, 200)
+    assert np.array_equal(fast.rgba, slow.rgba)

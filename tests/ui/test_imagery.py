@@ -72,3 +72,47 @@ def test_dates_that_match_no_scene_say_so(app: AppTest) -> None:
                                                       last + timedelta(days=9))).run()
     assert not app.exception
     assert any("No scene matches" in i.value for i in app.info)
+
+
+def test_scene_list_comes_from_the_store_when_it_has_scenes(
+        scene_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from geo.store import open_store
+    from geo.store.scenes import register_scenes
+    from geo.world import read_layer
+
+    world = tmp_path / "world"
+    shutil.copytree(scene_world, world, ignore=shutil.ignore_patterns("atalaya.sqlite3*"))
+    layer = read_layer(world / "scenes.geojson", "scenes")
+    assert len(layer) == 2
+    with open_store(f"sqlite:///{world / 'atalaya.sqlite3'}") as store:
+        register_scenes(store, layer, world, by="ana")
+    # The data folder's file now lists one scene; the store's catalogue still has both.
+    layer.iloc[:1].to_file(world / "scenes.geojson", driver="GeoJSON")
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("ATALAYA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(world))
+    at = AppTest.from_function(_page, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert sorted(at.dataframe[0].value["Scene"].tolist()) == sorted(layer["scene_id"])
+
+
+def test_the_page_registers_the_data_folders_scenes_in_the_store(
+        scene_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from geo.store import open_store
+    from geo.store.scenes import count_scenes
+
+    world = tmp_path / "world"
+    shutil.copytree(scene_world, world, ignore=shutil.ignore_patterns("atalaya.sqlite3*"))
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("ATALAYA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(world))
+    at = AppTest.from_function(_page, default_timeout=60)
+    at.run()
+    assert not at.exception
+    with open_store(f"sqlite:///{world / 'atalaya.sqlite3'}") as store:
+        assert count_scenes(store) == 2
