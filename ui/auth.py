@@ -88,6 +88,12 @@ def _oidc_configured() -> bool:
         return False
 
 
+def _provider_logout() -> None:
+    """End the provider's sign-in too (its cookie is this app's only trace of it)."""
+    if _oidc_configured() and getattr(st.user, "is_logged_in", False):
+        st.logout()
+
+
 def _oidc_session(store: Store, settings: Settings, t: Translator) -> Session | None:
     """Sign in through the OIDC provider: its groups give the role, the store keeps the user.
 
@@ -126,6 +132,7 @@ def _renewed(store: Store, settings: Settings, t: Translator) -> Session | None:
         ss.pop(state.SESSION, None)
         ss[state.SIGN_IN_NOTICE] = t("You were signed out after {n} minutes without activity.") \
             .format(n=t.number(settings.idle_timeout_min))
+        _provider_logout()  # else the provider's cookie would sign the user straight back in
         return None
     user = active_user(store, session.username)
     if user is None:
@@ -210,6 +217,7 @@ def render_user_box(session: Session, t: Translator) -> None:
             record_sign_out(_store(), session.username, reason="signed_out")
             st.session_state.pop(state.SESSION, None)
             st.session_state.pop(state.REVIEWER, None)
+            _provider_logout()
             st.rerun()
 
 
