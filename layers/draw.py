@@ -26,7 +26,8 @@ from shapely.geometry.base import BaseGeometry
 
 from layers.escape import escape_text
 
-__all__ = ["AOI_COLOR", "UrlQuery", "ViewSync", "build_aoi_layer", "build_draw_control"]
+__all__ = ["AOI_COLOR", "ImmediateMoveReport", "UrlQuery", "ViewSync", "build_aoi_layer",
+           "build_draw_control"]
 
 AOI_COLOR = "#1f4e9c"
 _SHAPE = {"color": AOI_COLOR, "weight": 2, "fillOpacity": 0.05}
@@ -147,3 +148,61 @@ class UrlQuery(MacroElement):
         self._name = "AtalayaUrlQuery"
         self.query = dict(query)
         self.managed = list(managed)
+
+
+class ImmediateMoveReport(MacroElement):
+    """Report a finished pan or zoom to Streamlit at once, not after a 250 ms pause.
+
+    streamlit-folium (0.27, pinned) reports a move through an ``underscore`` debounce of
+    250 ms: half of the imagery page's half-second budget from the move to the new image.
+    On ``moveend`` this builds the value streamlit-folium's ``updateComponentValue`` would
+    (same keys, same order, filtered by the returned objects), stores it as the component's
+    ``previous_data`` and sends it; the debounced call that follows finds nothing new and
+    sends nothing. Without the component's globals (another page) it does nothing.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+          var KEYS = ["last_clicked", "last_object_clicked", "last_object_clicked_count",
+                      "last_object_clicked_tooltip", "last_object_clicked_popup",
+                      "all_drawings", "last_active_drawing", "last_geocoder_result",
+                      "bounds", "zoom", "last_circle_radius", "last_circle_polygon",
+                      "center", "selected_layers", "selected_tags"];
+          map.on("moveend", function () {
+            var g = window.__GLOBAL_DATA__, S = window.Streamlit;
+            if (!g || !S || typeof S.setComponentValue !== "function") { return; }
+            var wrap = function (v) { return v && g.wrap_longitude ? map.wrapLatLng(v) : v; };
+            var b = map.getBounds();
+            var all = {
+              last_clicked: wrap(g.lat_lng_clicked),
+              last_object_clicked: wrap(g.last_object_clicked),
+              last_object_clicked_count: g.last_object_clicked_count,
+              last_object_clicked_tooltip: g.last_object_clicked_tooltip,
+              last_object_clicked_popup: g.last_object_clicked_popup,
+              all_drawings: g.all_drawings, last_active_drawing: g.last_active_drawing,
+              last_geocoder_result: g.last_geocoder_result,
+              bounds: b && g.wrap_longitude ? map.wrapLatLngBounds(b) : b,
+              zoom: map.getZoom(), last_circle_radius: g.last_circle_radius,
+              last_circle_polygon: g.last_circle_polygon, center: wrap(map.getCenter()),
+              selected_layers: Object.values(g.selected_layers || {}),
+              selected_tags: g.selected_tags
+            };
+            var out = {};
+            KEYS.forEach(function (k) {
+              if (!g.returned_objects || g.returned_objects.indexOf(k) >= 0) { out[k] = all[k]; }
+            });
+            if (JSON.stringify(g.previous_data) !== JSON.stringify(out)) {
+              g.previous_data = out;
+              S.setComponentValue(out);
+            }
+          });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "ImmediateMoveReport"

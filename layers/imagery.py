@@ -26,6 +26,7 @@ from folium.template import Template
 
 from layers.assets import localize
 from layers.basemap import build_offline_basemap, build_online_tiles
+from layers.draw import ImmediateMoveReport
 from layers.escape import escape_text
 from layers.legend import Legend, LegendItem, LegendSection, build_legend
 from layers.scenes import build_scenes_layer
@@ -271,6 +272,7 @@ def build_imagery_map(*, center_lonlat: tuple[float, float], zoom: float,
     if footprints is not None and len(footprints):
         build_scenes_layer(footprints, name=names["footprints"]).add_to(m)
     SideBySideAssets(base_url=f"{asset_base.rstrip('/')}/vendor").add_to(m)
+    ImmediateMoveReport().add_to(m)  # a pan asks for the new image at once
     return m
 
 

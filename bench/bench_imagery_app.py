@@ -1,0 +1,143 @@
+"""Imagery page in a real browser: from a pan or zoom of the map to the new image on screen.
+
+Target (issue 7): any view of a 10,980 x 10,980 five-band tile displayed within 0.5 s of the
+map's move. The tile is ``bench_imagery``'s (with its overviews), imported into a generated
+world with ``python -m geo.ingest`` (the scene catalogue then lists only it); the app runs
+with ``streamlit run`` and Playwright drives Debian's Chromium. A sample is the wall-clock
+time from ``map.panBy``/``setZoom`` in the page to an image layer made for the new view
+being loaded (``complete``) in the map's frame. Moves at three zooms: the whole tile (an
+overview), zoom 12 and zoom 14 (full resolution). Baseline in the same run: the same moves
+with streamlit-folium's own 250 ms debounce (the page's immediate report switched off).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Row
+from tools.serve import (
+    CHROMIUM_FLAGS,
+    ROOT,
+    TEST_PASSWORD,
+    chromium_path,
+    start_app,
+    stop_app,
+)
+
+APP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
+IMAGES = ("() => { const f = document.querySelector('" + APP_FRAME + "');"
+          " if (!f || !f.contentDocument) return [];"
+          " return [...f.contentDocument.querySelectorAll('img.leaflet-image-layer')]"
+          ".map(i => [i.src.length + ':' + i.src.slice(-40), i.complete]); }")
+FIND_MAP = "Object.values(window).find(v => v instanceof L.Map)"
+# Streamlit-folium's own debounce only: the immediate report is unhooked from the map.
+DEBOUNCE_ONLY = ("() => { const m = " + FIND_MAP + "; const h = (m._events.moveend || [])"
+                 ".filter(e => String(e.fn).includes('KEYS')); h.forEach(e => m.off('moveend',"
+                 " e.fn, e.ctx)); return h.length; }")
+
+
+def _world(tile: Path, out: Path) -> Path:
+    """Generate a world whose scene catalogue lists only ``tile``."""
+    env = {**os.environ, "ATALAYA_MAX_UPLOAD_MB": "4000", "ATALAYA_MAX_UNPACKED_MB": "4000"}
+    subprocess.run([sys.executable, "-m", "geo.sample", "--seed", "5", "--events", "2000",
+                    "--scene-size", "300", "--out", str(out)], cwd=ROOT, check=True,
+                   timeout=600, stdout=subprocess.DEVNULL, env=env)
+    subprocess.run([sys.executable, "-m", "geo.ingest", str(tile), "--layer", "scenes",
+                    "--data-dir", str(out), "--default", "acquired_at=2024-08-02"],
+                   cwd=ROOT, check=True, timeout=600, stdout=subprocess.DEVNULL, env=env)
+    import geopandas as gpd
+
+    scenes = gpd.read_file(out / "scenes.geojson")
+    scenes[scenes["scene_id"] == tile.stem].to_file(out / "scenes.geojson", driver="GeoJSON")
+    return out
+
+
+def _move(pg: Any, frame: Any, js: str) -> float:
+    """Run ``js`` on the map; seconds until an image made for the new view has loaded."""
+    before = [key for key, _ in pg.evaluate(IMAGES)]
+    start = time.perf_counter()
+    frame.evaluate("() => { const m = " + FIND_MAP + "; " + js + "; return 0; }")
+    pg.wait_for_function(f"(b) => ({IMAGES})().some(x => x[1] && !b.includes(x[0]))",
+                         arg=before, timeout=60_000, polling=10)
+    return time.perf_counter() - start
+
+
+def _session(browser: Any, url: str, *, debounce_only: bool) -> dict[str, list[float]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    try:
+        pg.goto(f"{url}/imagery", wait_until="domcontentloaded", timeout=120_000)
+        pg.get_by_label("User name").fill("analyst")
+        pg.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
+        pg.get_by_role("button", name="Sign in").click()
+        pg.wait_for_function(f"() => ({IMAGES})().some(x => x[1])", timeout=180_000)
+        frame = pg.query_selector(APP_FRAME).content_frame()
+        if debounce_only:
+            frame.evaluate(DEBOUNCE_ONLY)
+        frame.evaluate("() => { window.__c0 = " + FIND_MAP + ".getCenter(); return 0; }")
+        out: dict[str, list[float]] = {}
+        for name, zoom in (("whole tile", None), ("zoom 12", 12), ("zoom 14", 14)):
+            if zoom is not None:
+                _move(pg, frame, f"m.setView(window.__c0, {zoom}, {{animate: false}})")
+            times = []
+            for i in range(6):  # there and back: the view stays over the tile
+                dx, dy = (240, 120) if i % 2 == 0 else (-240, -120)
+                times.append(_move(pg, frame, f"m.panBy([{dx}, {dy}], {{animate: false}})"))
+            out[name] = times
+        return out
+    except Exception:
+        pg.mouse.wheel(0, 2000)
+        pg.wait_for_timeout(500)
+        pg.screenshot(path=str(ROOT / "artifacts" / "bench" / "imagery-app-failed.png"))
+        raise
+    finally:
+        context.close()
+
+
+def run(quick: bool = False) -> list[Row]:
+    """Measure pan-to-image on the imagery page; return the table rows."""
+    chromium = chromium_path()
+    if chromium is None:
+        print("bench_imagery_app: no Chromium, skipped", file=sys.stderr)
+        return []
+    from playwright.sync_api import sync_playwright
+
+    from bench.bench_imagery import tile_with_overviews
+
+    tile, _ = tile_with_overviews(quick)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="atalaya-bench-") as tmp_name, \
+            sync_playwright() as pw:
+        tmp = Path(tmp_name)
+        world = _world(tile, tmp / "world")
+        app = start_app(world, tmp / "streamlit.log",
+                        {"ATALAYA_MAX_UPLOAD_MB": "4000"})
+        browser = pw.chromium.launch(executable_path=chromium, headless=True,
+                                     args=CHROMIUM_FLAGS)
+        try:
+            fast = _session(browser, app.url, debounce_only=False)
+            slow = _session(browser, app.url, debounce_only=True)
+        finally:
+            browser.close()
+            stop_app(app)
+    for name, times in fast.items():
+        rows.append(Row(f"pan to new image on screen, {name} (median of {len(times)})",
+                        statistics.median(times), "s", statistics.median(slow[name]),
+                        "streamlit-folium's 250 ms debounce only",
+                        target=f"<= 0.5 s; worst {max(times):.2f} s"))
+    return rows
+
+
+if __name__ == "__main__":
+    from bench.common import table
+
+    print(table(run(quick="--quick" in sys.argv)))
