@@ -10,6 +10,7 @@ from geo.auth import PAGE_ACTIONS, can
 from geo.errors import AtalayaError
 from ui.admin import render_admin
 from ui.alerts import render_alerts
+from ui.analysis import render_analysis
 from ui.auth import guard_page, render_gate, render_user_box
 from ui.cache import get_settings
 from ui.explore import render_explore
@@ -24,6 +25,7 @@ PAGES: tuple[tuple[str, Callable[[], None], str], ...] = (
     ("map", render_explore, "Overview map"),
     ("alerts", render_alerts, "Runway alerts"),
     ("imagery", render_imagery, "Imagery"),
+    ("analysis", render_analysis, "Risk analysis"),
     ("ingest", render_ingest, "Import data"),
     ("jobs", render_jobs, "Background jobs"),
     ("admin", render_admin, "Accounts and audit"),
@@ -45,7 +47,8 @@ def main() -> None:
     except AtalayaError as err:
         st.warning(t("Background jobs cannot run in this app now: {error}").format(error=err))
     titles = {"Overview map": t("Overview map"), "Runway alerts": t("Runway alerts"),
-              "Imagery": t("Imagery"), "Import data": t("Import data"),
+              "Imagery": t("Imagery"), "Risk analysis": t("Risk analysis"),
+              "Import data": t("Import data"),
               "Background jobs": t("Background jobs"),
               "Accounts and audit": t("Accounts and audit")}
     session = render_gate(settings, t)

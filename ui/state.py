@@ -129,3 +129,23 @@ JOBS_CANCEL = "jobs_cancel"  # key prefix: ":<job id>"
 JOBS_CARD = "jobs_card"  # container key prefix: ":<job id>" (CSS class st-key-jobs_card-<id>)
 JOBS_REFRESH = "jobs_refresh"
 JOBS_MINE = "jobs_mine"  # list only the signed-in user's jobs
+
+# Risk analysis (ui.analysis)
+ANALYSIS_GRID_KIND = "analysis_grid_kind"  # "h3" or "square"
+ANALYSIS_LEVEL = "analysis_level"  # key prefix: ":<kind>"; "zoom" or a resolution / size
+ANALYSIS_ALPHA = "analysis_alpha"
+ANALYSIS_RECENT = "analysis_recent_months"
+ANALYSIS_BANDWIDTH = "analysis_bandwidth_km"
+ANALYSIS_WEIGHT = "analysis_weight"  # key prefix: ":<factor>" (geo.risk.RiskWeights)
+ANALYSIS_RESET = "analysis_reset_weights"
+ANALYSIS_MAP = "analysis_map"
+ANALYSIS_BASE = "analysis_base"  # (signature, ui.mapview.RenderedBase) of this session
+ANALYSIS_LINE_SOURCE = "analysis_line_source"  # "route" or "drawn"
+ANALYSIS_ROUTE = "analysis_route"
+ANALYSIS_DRAWN = "analysis_drawn_line"  # GeoJSON geometry of the last line drawn
+ANALYSIS_BUFFER = "analysis_buffer_km"
+ANALYSIS_EXPORT = "analysis_export"
+ANALYSIS_EXPORT_RESULT = "analysis_export_result"  # {"id": ...} or {"error": ...}
+ANALYSIS_AREA = "analysis_area"
+ANALYSIS_SINCE = "analysis_since"  # {area_id: previous visit} read once per session
+ANALYSIS_SEEN = "analysis_mark_seen"

@@ -43,6 +43,9 @@ __all__ = [
 
 #: Mean Earth radius (IUGG), km.
 EARTH_RADIUS_KM = 6371.0088
+#: WGS 84 longitude/latitude as a PROJ string: the same axes as EPSG:4326 with always_xy, but
+#: a transformer from it is made without a database look-up (2 ms instead of 11 ms per group).
+_LONLAT = pyproj.CRS.from_proj4("+proj=longlat +datum=WGS84 +no_defs")
 PROXIMITY_COLUMNS = ("river_km", "border_km", "route_km", "seizure_km", "aerodrome_km",
                      "candidate_km")
 
@@ -129,6 +132,22 @@ def _densified_lines(lines: np.ndarray, step_km: float) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
+def _lines_near(tree: shapely.STRtree, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Return the indices of the lines that may be nearest to any of these points (degrees).
+
+    Projecting every line for every group of points cost ~40 s for 650 groups and the land
+    borders of Latin America. The line nearest in degrees is at most ``111.7 m`` km away
+    (``m`` its distance in degrees); a line ``d`` degrees away is at least
+    ``110.5 cos(lat) d`` km away, so only lines within ``m / cos(lat)`` degrees of the point
+    (generously padded) can be nearer.
+    """
+    pts = shapely.points(lon, lat)
+    _, deg = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    cos = np.cos(np.radians(np.minimum(np.abs(lat) + deg, 89.0)))
+    _, lines = tree.query(pts, predicate="dwithin", distance=deg * 1.05 / cos + 0.05)
+    return np.asarray(np.unique(lines), dtype=np.int64)
+
+
 def nearest_line_km(lon: np.ndarray, lat: np.ndarray, lines: np.ndarray, *,
                     group_deg: float = 2.0, step_km: float = 5.0) -> np.ndarray:
     """Distance (km) from each point to the nearest of ``lines`` (EPSG:4326).
@@ -153,13 +172,15 @@ def nearest_line_km(lon: np.ndarray, lat: np.ndarray, lines: np.ndarray, *,
         return out
     dense = _densified_lines(lines, step_km)
     lon, lat = np.asarray(lon, "float64"), np.asarray(lat, "float64")
+    tree_deg = shapely.STRtree(dense)
     cell = np.floor(lon / group_deg) * 1000 + np.floor(lat / group_deg)
     for key in np.unique(cell):
         sel = np.flatnonzero(cell == key)
         crs = aeqd_crs(float(lon[sel].mean()), float(lat[sel].mean()))
-        tr = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+        tr = pyproj.Transformer.from_crs(_LONLAT, crs, always_xy=True)
         px, py = tr.transform(lon[sel], lat[sel])
-        lines_m = shapely.transform(dense, lambda xy, t=tr: np.column_stack(
+        near = dense[_lines_near(tree_deg, lon[sel], lat[sel])]
+        lines_m = shapely.transform(near, lambda xy, t=tr: np.column_stack(
             t.transform(xy[:, 0], xy[:, 1])))
         (i_pt, _), dist = shapely.STRtree(lines_m).query_nearest(
             shapely.points(px, py), return_distance=True, all_matches=False)

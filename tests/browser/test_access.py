@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 
 #: The pages in app.py's menu order.
 TITLES = {"map": "Overview map", "alerts": "Runway alerts", "imagery": "Imagery",
-          "ingest": "Import data", "jobs": "Background jobs", "admin": "Accounts and audit"}
+          "analysis": "Risk analysis", "ingest": "Import data", "jobs": "Background jobs",
+          "admin": "Accounts and audit"}
 MENU_LINKS = '[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"]'
 
 
@@ -103,7 +104,7 @@ def test_after_the_idle_timeout_the_user_signs_in_again(idle_app, page):
     pg, _rec = page
     open_signed_in(pg, f"{idle_app.url}/alerts", "field")
     pg.get_by_role("heading", name="Runway alerts").wait_for(timeout=60_000)
-    time.sleep(4)  # longer than the 3 s timeout
+    time.sleep(7)  # well past the 3 s timeout, even if a run was still finishing
     pg.get_by_role("button", name="Sign out").click()  # any click reaches the server
     pg.get_by_text("You were signed out after").wait_for(timeout=30_000)
     assert pg.get_by_label("User name").is_visible()
@@ -132,8 +133,11 @@ def test_the_first_run_asks_for_an_administrator(small_world, tmp_path, browser)
         pg.get_by_text("Signed in as jefa").wait_for(timeout=60_000)
         pg.get_by_role("link", name="Accounts and audit").click()
         pg.get_by_role("heading", name="Accounts and audit").wait_for(timeout=60_000)
+        pg.get_by_role("heading", name="Add an account").wait_for(timeout=60_000)
+        pg.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)  # accounts
+        pg.wait_for_timeout(500)
+    finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "access-admin-1280x800.png"))
-    finally:
         context.close()
         stop_app(running)
