@@ -36,7 +36,14 @@ def main() -> None:
     for name in names:
         module = importlib.import_module(f"bench.{name}")
         start = time.perf_counter()
-        rows: list[Row] = module.run(quick=args.quick)
+        try:
+            rows: list[Row] = module.run(quick=args.quick)
+        except Exception as err:  # one broken benchmark must not lose the others
+            took = time.perf_counter() - start
+            sections.append(f"## {name}\n\n**Failed** after {took:.1f} s: "
+                            f"`{type(err).__name__}: {str(err).splitlines()[0][:200]}`\n")
+            print(f"{name}: FAILED ({err!r})", file=sys.stderr)
+            continue
         took = time.perf_counter() - start
         doc = (module.__doc__ or "").strip()
         sections.append(f"## {name}\n\n{doc}\n\n{table(rows)}\n\n_{took:.1f} s in all._\n")
