@@ -143,7 +143,8 @@ def _scenes(conn: Connection) -> None:
     """Version 7: the imagery catalogue (:mod:`geo.store.scenes` fills it)."""
     t.metadata.create_all(conn, tables=[t.scenes])
     if conn.dialect.name == "postgresql":
-        conn.execute(text("CREATE INDEX ix_scenes_footprint ON scenes USING GIST (footprint)"))
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_scenes_footprint ON scenes "
+                          "USING GIST (footprint)"))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
