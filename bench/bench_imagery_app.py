@@ -27,8 +27,8 @@ from bench.common import Row
 from tools.serve import (
     CHROMIUM_FLAGS,
     ROOT,
-    TEST_PASSWORD,
     chromium_path,
+    open_signed_in,
     start_app,
     stop_app,
 )
@@ -75,10 +75,7 @@ def _session(browser: Any, url: str, *, debounce_only: bool) -> dict[str, list[f
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = context.new_page()
     try:
-        pg.goto(f"{url}/imagery", wait_until="domcontentloaded", timeout=120_000)
-        pg.get_by_label("User name").fill("analyst")
-        pg.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
-        pg.get_by_role("button", name="Sign in").click()
+        open_signed_in(pg, f"{url}/imagery", "analyst", timeout=120_000)
         pg.wait_for_function(f"() => ({IMAGES})().some(x => x[1])", timeout=180_000)
         frame = pg.query_selector(APP_FRAME).content_frame()
         if debounce_only:

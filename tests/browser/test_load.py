@@ -35,7 +35,7 @@ import pytest
 from geo.store import default_url, list_alerts, open_store, read_comments
 from tests.browser.conftest import CHROMIUM_FLAGS, chromium_path, start_app, stop_app
 from tests.conftest import ROOT, copy_world, require
-from tools.serve import TEST_PASSWORD
+from tools.serve import TEST_PASSWORD, open_signed_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -65,12 +65,11 @@ class Session:
 
 
 
-async def _sign_in(pg: Any, url: str, user: str) -> None:
-    await pg.goto(url, wait_until="domcontentloaded", timeout=STEP_TIMEOUT_MS)
+async def _fill_sign_in(pg: Any, user: str) -> None:
+    """Fill and send the sign-in form (each page load is a new session: it asks again)."""
     await pg.get_by_label("User name").fill(user, timeout=STEP_TIMEOUT_MS)
     await pg.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
     await pg.get_by_role("button", name="Sign in").click()
-    await pg.get_by_role("button", name="Sign out").wait_for(timeout=STEP_TIMEOUT_MS)
 
 
 async def _exceptions(pg: Any) -> list[str]:
@@ -82,10 +81,7 @@ async def _verdict(s: Session, pg: Any, url: str, alert_id: int, step: int) -> N
     start = time.perf_counter()
     await pg.goto(f"{url}/alerts?alert={alert_id}", wait_until="domcontentloaded",
                   timeout=STEP_TIMEOUT_MS)
-    # A new page load is a new Streamlit session: sign in again, then the alert opens.
-    await pg.get_by_label("User name").fill(s.user, timeout=STEP_TIMEOUT_MS)
-    await pg.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
-    await pg.get_by_role("button", name="Sign in").click()
+    await _fill_sign_in(pg, s.user)  # then the alert opens
     back = pg.get_by_role("button", name="Back to the queue")
     await back.wait_for(timeout=STEP_TIMEOUT_MS)
     s.timed("open alert (sign-in included)", time.perf_counter() - start)
@@ -111,9 +107,7 @@ async def _explore(s: Session, pg: Any, url: str) -> None:
     """Open the map, pick an event type, zoom in: each timed to its redraw."""
     start = time.perf_counter()
     await pg.goto(url, wait_until="domcontentloaded", timeout=STEP_TIMEOUT_MS)
-    await pg.get_by_label("User name").fill(s.user, timeout=STEP_TIMEOUT_MS)
-    await pg.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
-    await pg.get_by_role("button", name="Sign in").click()
+    await _fill_sign_in(pg, s.user)
     frame = pg.frame_locator(MAP_FRAME)
     canvas = frame.locator('canvas[data-atalaya-layer="events"]')
     await canvas.wait_for(state="attached", timeout=STEP_TIMEOUT_MS)
@@ -236,10 +230,7 @@ def _warm_up(url: str) -> None:
         browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
                                      args=CHROMIUM_FLAGS)
         pg = browser.new_page()
-        pg.goto(f"{url}/alerts", wait_until="domcontentloaded")
-        pg.get_by_label("User name").fill("field")
-        pg.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
-        pg.get_by_role("button", name="Sign in").click()
+        open_signed_in(pg, f"{url}/alerts", "field")
         pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=120_000)
         browser.close()
 
