@@ -169,7 +169,8 @@ def located_bounds(events: gpd.GeoDataFrame) -> tuple[float, float, float, float
 def _located(events: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return lon, lat, month number and kilograms of the events with a point and a time."""
     geoms = events.geometry.to_numpy()
-    usable = np.where(shapely.is_empty(geoms), None, geoms)  # GEOS refuses x of an empty point
+    empty = shapely.is_empty(geoms)
+    usable = np.where(empty, None, geoms) if empty.any() else geoms  # GEOS: no x of an empty
     lon = np.asarray(shapely.get_x(usable), dtype="float64")
     lat = np.asarray(shapely.get_y(usable), dtype="float64")
     month = month_numbers(events["occurred_at"])
