@@ -50,6 +50,8 @@ from __future__ import annotations
 import io
 import math
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -352,17 +354,80 @@ def _overview_factors(info: SceneInfo) -> list[int]:
         return [int(f) for f in src.overviews(1)]
 
 
+class _HandlePool:
+    """Open datasets kept between views, so that GDAL's block cache outlives a view.
+
+    GDAL drops a dataset's decoded blocks when it is closed; a pan at full resolution then
+    decodes again the blocks the previous view had (0.1-0.2 s for a 1,000 x 560 view of a
+    deflated 10 m tile, against 0.002-0.07 s with the handle kept). A handle is used by one
+    thread at a time (taken out of the pool, put back after), keyed by the file's path, its
+    version (device, inode, modification time, size: a rewritten or replaced file gets new
+    handles, and the old ones are closed) and the level; at most ``max_idle`` idle handles are kept, least recently used closed first.
+    """
+
+    def __init__(self, max_idle: int = 8) -> None:
+        self.max_idle = max_idle
+        self._idle: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple[Any, ...]) -> Any | None:
+        """Take an idle handle for ``key`` out of the pool; None when there is none."""
+        with self._lock:
+            handles = self._idle.get(key)
+            if not handles:
+                return None
+            self._idle.move_to_end(key)
+            return handles.pop()
+
+    def give_back(self, key: tuple[Any, ...], handle: Any) -> None:
+        """Keep ``handle`` for the next view; close what no longer fits or is outdated."""
+        closing = []
+        with self._lock:
+            for other in [k for k in self._idle if k[0] == key[0] and k[1] != key[1]]:
+                closing += self._idle.pop(other)  # an older version of the same file
+            self._idle.setdefault(key, []).append(handle)
+            self._idle.move_to_end(key)
+            while sum(map(len, self._idle.values())) > self.max_idle:
+                oldest = next(iter(self._idle))
+                closing.append(self._idle[oldest].pop(0))
+                if not self._idle[oldest]:
+                    del self._idle[oldest]
+        for h in closing:
+            h.close()
+
+    def clear(self) -> None:
+        """Close every idle handle."""
+        with self._lock:
+            closing = [h for hs in self._idle.values() for h in hs]
+            self._idle.clear()
+        for h in closing:
+            h.close()
+
+
+_HANDLES = _HandlePool()
+
+
 @contextmanager
 def _open(path: Path, level: int | None = None) -> Iterator[Any]:
-    """Open with the GeoTIFF driver and the safe options, at an overview level if given."""
+    """Open with the GeoTIFF driver and the safe options, at an overview level if given.
+
+    The dataset comes from (and goes back to) :data:`_HANDLES` unless reading it failed.
+    """
     opts: dict[str, Any] = {} if level is None else {"overview_level": level}
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024**2, **SAFE_GDAL_OPTIONS):
         try:
-            src = rasterio.open(path, driver="GTiff", **opts)
-        except rasterio.errors.RasterioIOError as exc:
+            st_ = os.stat(path)
+            key = (str(Path(path).resolve()),
+                   (st_.st_dev, st_.st_ino, st_.st_mtime_ns, st_.st_size), level)
+            src = _HANDLES.take(key) or rasterio.open(path, driver="GTiff", **opts)
+        except (rasterio.errors.RasterioIOError, OSError) as exc:
             raise ImageryError(f"{path.name} is not a readable GeoTIFF ({exc})") from exc
-        with src:
+        try:
             yield src
+        except BaseException:
+            src.close()  # a failed read may have left it in any state
+            raise
+        _HANDLES.give_back(key, src)
 
 
 def build_overviews(path: str | Path, *, min_side_px: int = 256) -> tuple[int, ...]:

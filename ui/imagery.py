@@ -98,7 +98,10 @@ def _image_layer(ref: SceneRef, view: tuple[tuple[float, ...], int, int, float],
                                         height, combo, stretch)
     if png is None:
         return None, legend
-    if len(png) <= INLINE_MAX_BYTES // 4:
+    # Inline up to 256 kB: a view's WebP (40-100 kB on a noisy 10 m scene at full resolution)
+    # then arrives with the run's message; a published file cost another request, about
+    # 0.25 s more from the pan to the image on screen at zoom 14 (bench_imagery_app).
+    if len(png) <= INLINE_MAX_BYTES:
         return build_view_layer(img_bounds, name=name, png=png, mime="image/webp"), legend
     url = publish(png, STATIC_DATA, url_prefix=STATIC_DATA_URL)
     return build_view_layer(img_bounds, name=name, url=url), legend

@@ -399,3 +399,45 @@ def test_window_inside_and_valid_needs_no_mask_and_matches_the_masked_path(
     monkeypatch.setattr(display, "_read_for_grid", masked)
     slow = render_view(peru.path, bounds, 300, 200)
     assert np.array_equal(fast.rgba, slow.rgba)
+
+
+def test_open_datasets_are_kept_between_views_and_dropped_when_the_file_changes(
+        tmp_path: Path) -> None:
+    """Consecutive views reuse one dataset (GDAL's block cache survives); a rewrite does not."""
+    from geo import display
+
+    scene = write_scene(tmp_path / "kept.tif", 32718, -74.0, -9.0, overviews=False)
+    display._HANDLES.clear()
+    with display._open(scene.path) as first:
+        pass
+    with display._open(scene.path) as second:
+        assert second is first and not first.closed
+    bounds = view_around(scene.lon, scene.lat, 15)
+    before = render_view(scene.path, bounds, 800, 600)
+    write_scene(scene.path, 32718, -74.0, -9.0, overviews=False,
+                bands=("blue", "green", "red", "nir"))  # same path, new content
+    with display._open(scene.path) as third:
+        assert third is not first and third.count == 4
+    assert first.closed  # the old version's handle went when the new one came back
+    assert render_view(scene.path, bounds, 800, 600).rgba.shape == before.rgba.shape
+
+
+def test_the_handle_pool_keeps_at_most_its_idle_limit() -> None:
+    """The least recently used idle handles are closed past the limit."""
+    from geo.display import _HandlePool
+
+    class Handle:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    pool = _HandlePool(max_idle=2)
+    handles = [Handle() for _ in range(3)]
+    for i, h in enumerate(handles):
+        pool.give_back((f"/f{i}", (1,), None), h)
+    assert [h.closed for h in handles] == [True, False, False]
+    assert pool.take(("/f2", (1,), None)) is handles[2]
+    assert pool.take(("/f2", (1,), None)) is None
+    pool.clear()
+    assert handles[1].closed
