@@ -8,6 +8,7 @@ to the number of located events and the cell sums of ``quantity_kg`` to their to
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 import geopandas as gpd
@@ -18,11 +19,17 @@ import shapely
 
 from geo.errors import SchemaError
 
+try:  # the Cython entry point skips a Python wrapper per call (about 20 % faster)
+    from h3._cy import latlng_to_cell as _latlng_to_int
+except ImportError:  # pragma: no cover - a future h3 may move it
+    from h3.api.basic_int import latlng_to_cell as _latlng_to_int
+
 __all__ = [
     "CELL_COLUMNS",
     "aggregate_cells",
     "cell_polygons",
     "cluster_points",
+    "h3_codes",
     "h3_resolution_for_zoom",
     "monthly_counts",
     "square_size_for_zoom",
@@ -60,7 +67,8 @@ def square_size_for_zoom(zoom: float) -> float:
 
 def _xy(events: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     geoms = events.geometry.to_numpy()
-    usable = np.where(shapely.is_empty(geoms), None, geoms)
+    empty = shapely.is_empty(geoms)
+    usable = np.where(empty, None, geoms) if empty.any() else geoms  # GEOS: no x of an empty
     return np.asarray(shapely.get_x(usable)), np.asarray(shapely.get_y(usable))
 
 
@@ -71,11 +79,22 @@ def _square_cells(x: np.ndarray, y: np.ndarray, size: float) -> np.ndarray:
     return np.asarray((ix << 32) | iy)
 
 
-def _h3_cells(x: np.ndarray, y: np.ndarray, resolution: int) -> np.ndarray:
-    # h3 has no array API for this: one call per point, about 0.7 s per million points.
-    index = h3.latlng_to_cell
-    return np.fromiter((h3.str_to_int(index(la, lo, resolution)) for lo, la in zip(
-        x.tolist(), y.tolist(), strict=True)), dtype=np.uint64, count=len(x)).astype(np.int64)
+def h3_codes(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
+    """H3 index (as int64) of the cell at ``resolution`` holding each point (degrees, EPSG:4326).
+
+    h3 has no array API for this: one C call per point (about 0.55 s per million points on
+    one core), through the Cython entry point, which skips a Python wrapper per call. Points
+    must be finite.
+
+    Examples
+    --------
+    >>> h3.int_to_str(int(h3_codes(np.array([-74.0]), np.array([-9.0]), 4)[0]))
+    '848f48bffffffff'
+    """
+    n = len(lon)
+    return np.fromiter(map(_latlng_to_int, lat.tolist(), lon.tolist(),
+                           itertools.repeat(resolution, n)),
+                       dtype=np.uint64, count=n).astype(np.int64)
 
 
 def aggregate_cells(events: gpd.GeoDataFrame, *, kind: CellKind = "h3", resolution: int = 4,
@@ -119,7 +138,7 @@ def aggregate_cells(events: gpd.GeoDataFrame, *, kind: CellKind = "h3", resoluti
     qty = (events["quantity_kg"].to_numpy(dtype="float64", na_value=np.nan)[ok]
            if "quantity_kg" in events.columns else np.zeros(len(x)))
     qty = np.where(np.isfinite(qty), qty, 0.0)
-    codes = _h3_cells(x, y, resolution) if kind == "h3" else _square_cells(x, y, size_deg)
+    codes = h3_codes(x, y, resolution) if kind == "h3" else _square_cells(x, y, size_deg)
     unique, inverse = np.unique(codes, return_inverse=True)
     counts = np.bincount(inverse, minlength=len(unique)).astype(np.int64)
     sums = np.bincount(inverse, weights=qty, minlength=len(unique))
