@@ -362,7 +362,8 @@ class _HandlePool:
     deflated 10 m tile, against 0.002-0.07 s with the handle kept). A handle is used by one
     thread at a time (taken out of the pool, put back after), keyed by the file's path, its
     version (device, inode, modification time, size: a rewritten or replaced file gets new
-    handles, and the old ones are closed) and the level; at most ``max_idle`` idle handles are kept, least recently used closed first.
+    handles, and the old ones are closed) and the level; at most ``max_idle`` idle handles
+    are kept, the least recently used closed first.
     """
 
     def __init__(self, max_idle: int = 8) -> None:

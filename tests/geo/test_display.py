@@ -411,13 +411,15 @@ def test_open_datasets_are_kept_between_views_and_dropped_when_the_file_changes(
     with display._open(scene.path) as first:
         pass
     with display._open(scene.path) as second:
-        assert second is first and not first.closed
+        assert second is first
+        assert not first.closed
     bounds = view_around(scene.lon, scene.lat, 15)
     before = render_view(scene.path, bounds, 800, 600)
     write_scene(scene.path, 32718, -74.0, -9.0, overviews=False,
                 bands=("blue", "green", "red", "nir"))  # same path, new content
     with display._open(scene.path) as third:
-        assert third is not first and third.count == 4
+        assert third is not first
+        assert third.count == 4
     assert first.closed  # the old version's handle went when the new one came back
     assert render_view(scene.path, bounds, 800, 600).rgba.shape == before.rgba.shape
 
