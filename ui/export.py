@@ -7,6 +7,13 @@ and classification marking typed here. Each snapshot is kept in the data folder'
 (``<data>/snapshots``) and can be downloaded again, checked against its manifest, or reopened
 in the explorer (a link carrying its filters and view).
 
+The snapshot is always made by a background ``export`` job (:mod:`geo.jobs`; one code path
+whatever its size), never in the page's script thread: the button checks the role and submits
+the job (the same request twice, from two tabs or a double click, gets the same job), and the
+panel follows the job's progress with a Cancel button for its creator. The job is found again
+after a reload (the user's latest export job, from the store); once it has succeeded, the
+snapshot is downloaded here and listed in the history like any other.
+
 The explorer calls :func:`render_export_panel` with the filters and the bounds the map
 reports; nothing here reads or changes the explorer's own widgets.
 """
@@ -29,7 +36,6 @@ from geo.export import (
     Manifest,
     SnapshotSpec,
     list_snapshots,
-    save_snapshot,
     verify_snapshot,
     zip_snapshot,
 )
@@ -37,7 +43,9 @@ from geo.export.briefing import describe_filters
 from geo.export.spec import DEFAULT_LAYERS
 from geo.filters import Filters
 from geo.i18n import Translator
+from geo.jobs import Job, export_params
 from ui.auth import allowed
+from ui.jobs import ask_job, follow_job
 from ui.labels import map_labels
 
 __all__ = ["render_export_panel"]
@@ -53,7 +61,7 @@ WIDTH = "export_width"
 HEIGHT = "export_height"
 DPI = "export_dpi"
 BUILD = "export_build"
-RESULT = "export_result"  # {"id": ..., "error": ...} of the last build in this session
+RESULT = "export_result"  # {"job": id, "created": bool, "runner": bool} or {"error": text}
 DOWNLOAD = "export_download"
 HISTORY = "export_history"
 HISTORY_DOWNLOAD = "export_history_download"
@@ -129,8 +137,8 @@ def _render_builder(data_dir: Path, filters: Filters,
     if not user:
         st.warning(t("Type your name to make a snapshot: the manifest records who made it."))
     st.button(t("Make the snapshot"), key=BUILD, disabled=not user, type="primary",
-              use_container_width=True, on_click=_build, args=(data_dir, spec))
-    _show_result(data_dir, t)
+              use_container_width=True, on_click=_build, args=(spec, user))
+    _show_result(data_dir, user, t)
 
 
 def _spec(filters: Filters, view_bounds: tuple[float, float, float, float] | None,
@@ -148,17 +156,15 @@ def _spec(filters: Filters, view_bounds: tuple[float, float, float, float] | Non
         location_cell_deg=None if allowed(Action.SEE_PRECISE_LOCATIONS) else DEFAULT_CELL_DEG)
 
 
-def _build(data_dir: Path, spec: SnapshotSpec) -> None:
-    """Make the snapshot into the history (button callback); keep the outcome for the run."""
+def _build(spec: SnapshotSpec, user: str) -> None:
+    """Submit the export job (button callback); keep which job it is for this session."""
     if not allowed(Action.EXPORT_SNAPSHOT):  # checked when asked, not only by the panel
         st.session_state[RESULT] = {"error": "your role may not export a snapshot"}
         return
     try:
-        manifest = save_snapshot(data_dir, spec)
+        st.session_state[RESULT] = ask_job("export", export_params(spec), user)
     except AtalayaError as err:
         st.session_state[RESULT] = {"error": str(err)}
-        return
-    st.session_state[RESULT] = {"id": manifest.snapshot_id}
 
 
 def _find(data_dir: Path, snapshot_id: str) -> Manifest | None:
@@ -179,15 +185,24 @@ def _file_name(manifest: Manifest) -> str:
     return f"{safe_name(manifest.title)}-{manifest.created_at[:10]}-{manifest.snapshot_id[:8]}.zip"
 
 
-def _show_result(data_dir: Path, t: Translator) -> None:
-    result: dict[str, Any] | None = st.session_state.get(RESULT)
-    if not result:
-        return
+def _show_result(data_dir: Path, user: str, t: Translator) -> None:
+    """Follow this session's export job (or the user's latest): progress, then the outcome."""
+    result: dict[str, Any] = st.session_state.get(RESULT) or {}
     if "error" in result:
         st.error(t("The snapshot could not be made."))
         st.code(result["error"], language=None)
         return
-    manifest = _find(data_dir, result["id"])
+    job = follow_job("export", user, result, t)
+    if job is not None:
+        _show_outcome(data_dir, job, t)
+
+
+def _show_outcome(data_dir: Path, job: Job, t: Translator) -> None:
+    if job.state == "failed":
+        st.error(t("The snapshot could not be made."))
+        return
+    snapshot_id = (job.result or {}).get("snapshot_id")
+    manifest = _find(data_dir, snapshot_id) if job.state == "succeeded" and snapshot_id else None
     if manifest is None:
         return
     st.success(t("Snapshot made: {files} files.").format(files=t.number(len(manifest.files))))

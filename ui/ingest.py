@@ -8,9 +8,18 @@ their next file; "Validate" shows the report (counts, reasons, rejected rows to 
 warnings) and the rows already stored; "Import" stores the accepted rows, all or nothing, and
 the explorer sees them through :func:`geo.world.data_version`.
 
+Satellite scenes (GeoTIFFs) are stored by a background ``ingest`` job (:mod:`geo.jobs`), not in
+the page's script thread: "Import" keeps a copy of the file under ``<data>/uploads/<sha256>/``
+(:func:`geo.ingest.keep_upload`) and submits the job with the validated mapping; the page then
+follows the job (progress, Cancel for its creator, the outcome), also after a reload. The job
+removes the kept copy when it ends; the page removes it too when it finds the job ended without
+running (cancelled while queued). Tables (events, routes, areas, aerodromes) are already read
+and validated in memory when "Import" is pressed, and storing them is one quick write: they
+are stored at once, in the script thread.
+
 Every refusal (a :class:`geo.errors.AtalayaError` or an ``OSError``) is shown as a message and
-the page goes on. The received file stays in this session until it is imported or replaced
-(scene GeoTIFFs are copied from it on import); it is removed then, or when the session ends.
+the page goes on. The received file stays in this session until it is imported or replaced;
+it is removed then, or when the session ends.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from geo.errors import AtalayaError
 from geo.i18n import Translator
@@ -40,7 +50,9 @@ from geo.ingest import (
     Source,
     Upload,
     commit,
+    discard_kept_upload,
     find_duplicates,
+    keep_upload,
     layer_path,
     list_mappings,
     load_limits,
@@ -54,10 +66,12 @@ from geo.ingest import (
 )
 from geo.ingest.dedupe import ID_COLUMNS as ID_FIELDS
 from geo.ingest.upload import EXTENSIONS
+from geo.jobs import ACTIVE_STATES, ingest_params, list_jobs
 from geo.schema import SCHEMAS
 from geo.store import default_url
 from ui import state
 from ui.cache import get_settings, open_store_cached
+from ui.jobs import ask_job, follow_job
 from ui.sidebar import current_translator
 
 __all__ = ["render_ingest"]
@@ -86,6 +100,7 @@ VALIDATE = "ingest_validate"
 KEEP_DUPLICATES = "ingest_keep_duplicates"
 DOWNLOAD = "ingest_download_rejected"
 IMPORT = "ingest_import"
+SCENE_JOB = "ingest_scene_job"  # ui.jobs.ask_job's answer for this session's scene import
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
 SHOWN_ROWS = 1000  # rejected rows and duplicate pairs shown on the page (the CSV has all)
@@ -140,6 +155,7 @@ def render_ingest() -> None:
         return
     data_dir = get_settings().data_dir
     user = _user(t)
+    _follow_scene_job(data_dir, user, t)
     names = _layer_names(t)
     layer = st.selectbox(t("Layer"), options=list(LAYERS), format_func=names.__getitem__,
                          key=LAYER)
@@ -468,6 +484,9 @@ def _pairs_table(dups: Duplicates, t: Translator) -> pd.DataFrame:
 def _import_controls(loaded: _Loaded, checked: _Checked, data_dir: Path,
                      t: Translator) -> None:
     report, dups = checked.report, checked.duplicates
+    if report.layer == "scenes":
+        _scene_import_controls(loaded, checked, data_dir, t)
+        return
     keep = False
     if len(dups):
         keep = st.checkbox(t("Also store the rows that match stored ones"), key=KEEP_DUPLICATES)
@@ -482,18 +501,88 @@ def _import_controls(loaded: _Loaded, checked: _Checked, data_dir: Path,
     if st.button(t("Import"), key=IMPORT, type="primary", disabled=stored == 0):
         try:
             with st.spinner(t("Storing...")):
-                # Scenes join the store's catalogue in the same step as the layer file.
-                store = (open_store_cached(default_url()) if report.layer == "scenes"
-                         else None)
-                result = commit(report, data_dir, skip=skip, store=store)
+                result = commit(report, data_dir, skip=skip)
         except (AtalayaError, OSError) as err:
             st.error(t("Nothing was stored: {reason}").format(reason=_plain(err)))
             return
-        _forget()
-        st.session_state[FILE_NONCE] = int(st.session_state.get(FILE_NONCE, 0)) + 1
+        _done_with_file()
         st.session_state[RESULT] = t(
             "Stored {added} rows from {name} in {file} ({total} in all); {skipped} duplicates "
             "skipped.").format(added=t.number(result.added), name=loaded.upload.name,
                                file=result.path.name, total=t.number(result.total),
                                skipped=t.number(result.skipped))
         st.rerun()
+
+
+def _done_with_file() -> None:
+    """Drop the imported file and empty the uploader."""
+    _forget()
+    st.session_state[FILE_NONCE] = int(st.session_state.get(FILE_NONCE, 0)) + 1
+
+
+# -- scenes: a background job -------------------------------------------------------------------
+
+def _scene_import_controls(loaded: _Loaded, checked: _Checked, data_dir: Path,
+                           t: Translator) -> None:
+    """Offer to store the new scenes by a background job (the scenes already stored skipped)."""
+    report, dups = checked.report, checked.duplicates
+    stored = len(report.accepted) - len(dups)
+    if stored:
+        st.markdown(t("Import will store {n} rows in {file}; {d} duplicates skipped.").format(
+            n=t.number(stored), file=layer_path(data_dir, "scenes").name,
+            d=t.number(len(dups))))
+        st.caption(t("Scenes are stored by a background job: you may leave the page, the "
+                     "import goes on."))
+    else:
+        st.info(t("Nothing new to store: every accepted row is already stored."))
+    if st.button(t("Import"), key=IMPORT, type="primary", disabled=stored == 0):
+        _start_scene_job(loaded, report, data_dir, t)
+
+
+def _start_scene_job(loaded: _Loaded, report: ImportReport, data_dir: Path,
+                     t: Translator) -> None:
+    """Keep the file in the data folder and submit the job; then follow it from the top."""
+    kept = None
+    try:
+        kept = keep_upload(loaded.upload, data_dir)
+        params = ingest_params(kept, name=loaded.upload.name, mapping=report.mapping)
+        asked = ask_job("ingest", params, str(report.imported_by))
+        if not kept.is_file():  # its twin's job ended in between and removed the copy
+            keep_upload(loaded.upload, data_dir)
+    except (AtalayaError, OSError, SQLAlchemyError) as err:
+        if kept is not None:
+            _discard_unused(str(kept), data_dir)
+        st.error(t("Nothing was stored: {reason}").format(reason=_plain(err)))
+        return
+    _done_with_file()
+    st.session_state[SCENE_JOB] = asked
+    st.rerun()
+
+
+def _follow_scene_job(data_dir: Path, user: str, t: Translator) -> None:
+    """Show this session's scene import job (or the user's latest): progress, then outcome."""
+    asked: dict[str, Any] = st.session_state.get(SCENE_JOB) or {}
+    job = follow_job("ingest", user, asked, t)
+    if job is None or not job.finished:
+        return
+    if job.state == "succeeded":
+        result = job.result or {}
+        st.success(t("Stored {added} scenes from {name} ({total} in all); {skipped} already "
+                     "stored.").format(added=t.number(int(result.get("added", 0))),
+                                       name=_plain(job.params.get("name", "")),
+                                       total=t.number(int(result.get("total", 0))),
+                                       skipped=t.number(int(result.get("skipped", 0)))))
+    _discard_unused(str(job.params.get("path", "")), data_dir)  # e.g. cancelled while queued
+
+
+def _discard_unused(path: str, data_dir: Path) -> None:
+    """Remove a kept upload unless an unfinished import job still needs it."""
+    if not path or not Path(path).exists():
+        return
+    try:
+        active = list_jobs(open_store_cached(default_url()), states=sorted(ACTIVE_STATES),
+                           kinds=["ingest"])
+        if not any(j.params.get("path") == path for j in active):
+            discard_kept_upload(path, data_dir)
+    except (AtalayaError, SQLAlchemyError) as err:
+        st.warning(_plain(err))

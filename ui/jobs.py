@@ -12,6 +12,12 @@ job for its creator or for a role that may cancel any; and shows the health of t
 installation, read-only. Every action checks the role on the server when it is asked for, not
 only when its button is drawn. Job messages, errors and health findings pass through
 :func:`geo.logjson.scrub_text` before they are shown, so no password reaches the page.
+
+Other pages start and follow their own jobs with the same parts: :func:`ask_job` (submit,
+deduplicated, logged, and wake the runner) and :func:`follow_job` (the job a panel follows:
+the one this session asked for, else the user's latest one of that kind from the store, so it
+survives a reload; drawn by :func:`render_job_progress` as its card, refreshed while it is
+unfinished, with Cancel for who may).
 """
 
 from __future__ import annotations
@@ -21,15 +27,16 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from geo.auth import Action, Role, Session, can
-from geo.errors import AtalayaError, JobError, JobStateError
+from geo.errors import AtalayaError, JobError, JobNotFoundError, JobStateError
 from geo.health import HealthReport, check_health
 from geo.i18n import Translator
 from geo.imagechips import SceneRef, scene_refs
@@ -52,7 +59,8 @@ from ui.auth import allowed, current_session
 from ui.cache import get_settings, load_world, open_store_cached
 from ui.sidebar import current_translator
 
-__all__ = ["LOG_FILE", "REFRESH_S", "ensure_services", "render_jobs"]
+__all__ = ["LOG_FILE", "RECENT_S", "REFRESH_S", "ask_job", "ensure_services", "find_job",
+           "follow_job", "render_job_progress", "render_jobs", "start_job", "wake_runner"]
 
 log = logging.getLogger("atalaya.ui.jobs")
 
@@ -60,6 +68,8 @@ log = logging.getLogger("atalaya.ui.jobs")
 LOG_FILE = Path("logs") / "atalaya.jsonl"
 #: Seconds between refreshes of the job list while a job is unfinished.
 REFRESH_S = 2.0
+#: Seconds a finished job stays in the panel that started it, found again after a reload.
+RECENT_S = 600.0
 #: Jobs listed (newest first).
 SHOWN_JOBS = 30
 #: Seconds a health report is reused (the check opens the store and every scene).
@@ -239,30 +249,58 @@ def _start_detection(store: Store, scenes: Sequence[SceneRef], session: Session,
     try:
         params = detect_params([s.path for s in scenes], rules_only=rules_only,
                                aerodromes=aerodromes)
-        job_id, created = submit_job(store, "detect", params, session.username)
-        job = get_job(store, job_id)
+        job, created = start_job(store, "detect", params, session.username,
+                                 extra={"scenes": len(scenes)})
     except AtalayaError as err:
         st.error(t("The detection was not started: {reason}").format(reason=_plain(err)))
         return
-    log.info("detection job %s %s by %s", job_id, "queued" if created else "asked again",
-             session.username, extra={"job_id": job_id, "user": session.username,
-                                      "new_job": created, "scenes": len(scenes)})
     if created:
-        st.success(t("Detection job {id} queued.").format(id=job_id))
+        st.success(t("Detection job {id} queued.").format(id=job.id))
     else:
         st.info(t("This detection is already {state}: job {id}, started by {user}.").format(
-            state=_state_names(t).get(job.state, job.state).lower(), id=job_id,
+            state=_state_names(t).get(job.state, job.state).lower(), id=job.id,
             user=_plain(job.created_by)))
     _wake(t)
 
 
-def _wake(t: Translator) -> None:
-    """Tell this process's runner to look at the queue now (not at its next poll)."""
+def start_job(store: Store, kind: str, params: Mapping[str, Any], user: str, *,
+              extra: Mapping[str, Any] | None = None) -> tuple[Job, bool]:
+    """Queue a job, or find the unfinished one with the same kind and parameters; log it.
+
+    Returns the job and whether this call created it (see :func:`geo.jobs.submit_job`). The
+    caller checks the role first, and wakes the runner (:func:`wake_runner`).
+
+    Raises
+    ------
+    AtalayaError
+        The parameters or the store refused it.
+    """
+    job_id, created = submit_job(store, kind, params, user)
+    job = get_job(store, job_id)
+    log.info("%s job %s %s by %s", kind, job_id, "queued" if created else "asked again", user,
+             extra={"job_id": job_id, "user": user, "new_job": created, **(extra or {})})
+    return job, created
+
+
+def wake_runner() -> bool:
+    """Tell this process's runner to look at the queue now; False when no runner works."""
     try:
         ensure_services(get_settings()).wake()
     except AtalayaError:
-        st.warning(t("No job runner works in this app now: the job waits in the queue until "
-                     "one starts."))
+        return False
+    return True
+
+
+def _wake(t: Translator) -> None:
+    """Tell this process's runner to look at the queue now (not at its next poll)."""
+    if not wake_runner():
+        st.warning(_no_runner_text(t))
+
+
+def _no_runner_text(t: Translator) -> str:
+    """Return what a page says when no runner works in this process."""
+    return t("No job runner works in this app now: the job waits in the queue until one "
+             "starts.")
 
 
 def _refuse(store: Store, session: Session | None, what: str) -> None:
@@ -303,11 +341,7 @@ def _job_cards(store: Store, who: str | None, was_active: bool, t: Translator) -
         return
     if active != was_active:
         st.rerun()  # start or stop the refresh timer
-    notice = st.session_state.pop(state.JOBS_NOTICE, None)
-    if notice:
-        kind, message = notice
-        st.toast(message, icon=":material/error:" if kind == "error" else
-                 ":material/check_circle:")
+    _show_notice()
     st.button(t("Refresh"), key=state.JOBS_REFRESH, icon=":material/refresh:")
     if not jobs:
         st.info(t("No background job yet."))
@@ -315,6 +349,104 @@ def _job_cards(store: Store, who: str | None, was_active: bool, t: Translator) -
     session = current_session()
     for job in jobs:
         _job_card(job, session, t)
+
+
+def _show_notice() -> None:
+    """Show the outcome of the last cancel (set by the :func:`_cancel` callback), once."""
+    notice = st.session_state.pop(state.JOBS_NOTICE, None)
+    if notice:
+        kind, message = notice
+        st.toast(message, icon=":material/error:" if kind == "error" else
+                 ":material/check_circle:")
+
+
+# -- one job, in another page's panel -----------------------------------------------------------
+
+def find_job(store: Store, kind: str, user: str, tracked: int | None = None) -> Job | None:
+    """Return the job a panel follows: ``tracked`` (this session's), else the user's latest.
+
+    The user's latest job of ``kind`` is followed while it is unfinished and for
+    :data:`RECENT_S` seconds after it ended, so a reload finds the job (and its outcome) again.
+    """
+    if tracked is not None:
+        try:
+            return get_job(store, tracked)
+        except JobNotFoundError:
+            pass
+    if not user:
+        return None
+    found = list_jobs(store, kinds=[kind], created_by=user, limit=1)
+    if not found:
+        return None
+    job = found[0]
+    ended = job.finished_at
+    if job.finished and (ended is None or
+                         (datetime.now(UTC) - ended).total_seconds() > RECENT_S):
+        return None
+    return job
+
+
+def ask_job(kind: str, params: Mapping[str, Any], user: str) -> dict[str, Any]:
+    """Queue a job (or find its unfinished twin) and wake the runner; for a page's panel.
+
+    Returns what :func:`follow_job` needs: ``{"job": id, "created": bool, "runner": bool}``
+    (``runner`` False: no runner works in this process, the job waits in the queue). The
+    caller checks the role first.
+
+    Raises
+    ------
+    AtalayaError
+        The parameters or the store refused it.
+    """
+    job, created = start_job(_store(), kind, params, user)
+    return {"job": job.id, "created": created, "runner": wake_runner()}
+
+
+def follow_job(kind: str, user: str, asked: Mapping[str, Any], t: Translator) -> Job | None:
+    """Show the job a panel follows (see :func:`find_job`) and return it; None: no job.
+
+    ``asked`` is what :func:`ask_job` returned in this session (empty after a reload): a
+    request that found its twin under way, or no runner, is said so above the job's card.
+    """
+    if not user and asked.get("job") is None:
+        return None
+    try:
+        job = find_job(_store(), kind, user, asked.get("job"))
+    except (AtalayaError, SQLAlchemyError) as err:
+        st.error(t("The job list could not be read: {error}").format(error=_plain(err)))
+        return None
+    if job is None:
+        return None
+    if job.id == asked.get("job") and not job.finished:
+        if not asked.get("created", True):
+            st.info(t("The same request is already under way: job {id}, started by "
+                      "{user}.").format(id=job.id, user=_plain(job.created_by)))
+        if not asked.get("runner", True):
+            st.warning(_no_runner_text(t))
+    render_job_progress(job, t)
+    return job
+
+
+def render_job_progress(job: Job, t: Translator) -> None:
+    """Show a job's card: state, progress, message, error, and Cancel for who may.
+
+    The card is a fragment refreshed every :data:`REFRESH_S` seconds while the job is
+    unfinished; when it ends, the whole page runs again, so the caller (which read ``job``)
+    shows the outcome and the timer stops.
+    """
+    st.fragment(run_every=None if job.finished else REFRESH_S)(_follow)(job.id, job.finished, t)
+
+
+def _follow(job_id: int, was_finished: bool, t: Translator) -> None:
+    try:
+        job = get_job(_store(), job_id)
+    except (AtalayaError, SQLAlchemyError) as err:
+        st.error(t("The job list could not be read: {error}").format(error=_plain(err)))
+        return
+    if job.finished != was_finished:
+        st.rerun()  # show the outcome outside this fragment, and stop the timer
+    _show_notice()
+    _job_card(job, current_session(), t)
 
 
 def _state_names(t: Translator) -> dict[str, str]:

@@ -16,6 +16,10 @@ The steps a page (or :mod:`geo.ingest.__main__`) follows, each a pure function::
     commit(report, data_dir, skip=dups.new_index)                # all-or-nothing
     upload.close()
 
+A background import job (:mod:`geo.jobs`, scenes) reads a copy of the upload that outlives the
+page's session: :func:`keep_upload` puts it under ``<data>/uploads/<sha256>/`` and
+:func:`discard_kept_upload` removes it when the job has ended.
+
 :func:`read_source` is the same reader in the calling process (tests, notebooks); the command
 line reads in a capped worker too. Keep the ``Upload`` open until :func:`commit` has run: scene
 GeoTIFFs are copied from its folder. Nothing here imports streamlit; nothing is written outside
@@ -48,13 +52,21 @@ from geo.ingest.mapping import (
 from geo.ingest.readers import Source, read_source
 from geo.ingest.report import ImportReport, RejectedRow
 from geo.ingest.scenes import read_scene_source
-from geo.ingest.upload import Upload, receive_file, safe_name
+from geo.ingest.upload import (
+    UPLOADS_DIR,
+    Upload,
+    discard_kept_upload,
+    keep_upload,
+    receive_file,
+    safe_name,
+)
 from geo.ingest.validate import LAYERS, validate
 
 __all__ = [
     "GEOMETRY_FIELDS",
     "LAYERS",
     "UNITS",
+    "UPLOADS_DIR",
     "CommitError",
     "CommitResult",
     "Duplicates",
@@ -70,7 +82,9 @@ __all__ = [
     "UnsafeFileError",
     "Upload",
     "commit",
+    "discard_kept_upload",
     "find_duplicates",
+    "keep_upload",
     "layer_path",
     "list_mappings",
     "load_limits",

@@ -14,12 +14,13 @@ import re
 import shutil
 import tempfile
 import unicodedata
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from geo.ingest.errors import FileRefusedError
+from geo.ingest.errors import FileRefusedError, IngestError
 from geo.ingest.limits import Limits
 
 Format = Literal["csv", "xlsx", "geojson", "kml", "kmz", "zip", "gpkg", "parquet", "geotiff"]
@@ -35,6 +36,8 @@ _MAGIC: dict[Format, tuple[bytes, ...]] = {
     "geotiff": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
 }
 MAX_NAME = 120
+#: Folder of the data folder where the app keeps an upload for a background import job.
+UPLOADS_DIR = "uploads"
 _UNSAFE = re.compile(r"[^\w.\- ()]+")
 CHUNK = 1024 * 1024
 
@@ -198,3 +201,51 @@ def _copy(src: Path | bytes | BinaryIO, shown: str, lim: Limits, workdir: Path) 
     tmp.rename(path)
     return Upload(path=path, name=shown, sha256=digest.hexdigest(), size=size, format=fmt,
                   workdir=workdir)
+
+
+def keep_upload(upload: Upload, data_dir: Path) -> Path:
+    """Copy a received file to ``<data>/uploads/<sha256>/<name>`` for a background job.
+
+    The temporary folder of :func:`receive_file` belongs to the page's session; a job (which
+    outlives the session and may run in another process) reads this copy instead. The folder
+    is named after the bytes, so the same file kept twice lands on the same path (and the job
+    parameters agree); the copy is written to a side name and renamed, so a reader never sees
+    half of it. Remove it with :func:`discard_kept_upload` once the job has ended.
+    """
+    folder = Path(data_dir) / UPLOADS_DIR / upload.sha256
+    target = folder / safe_name(upload.name)
+    if target.is_file() and target.stat().st_size == upload.size:
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f".{target.name}.{uuid.uuid4().hex[:8]}.part"
+    try:
+        shutil.copyfile(upload.path, part)
+        part.replace(target)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def discard_kept_upload(path: str | Path, data_dir: Path) -> bool:
+    """Remove a file kept by :func:`keep_upload` and its folder; return whether it was one.
+
+    Anything outside ``<data>/uploads/<folder>/`` is left alone (a job may import a file the
+    app did not keep, e.g. from the command line).
+
+    Raises
+    ------
+    IngestError
+        The folder could not be removed (permissions).
+    """
+    root = (Path(data_dir) / UPLOADS_DIR).resolve()
+    folder = Path(path).resolve().parent
+    if folder.parent != root:
+        return False
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        raise IngestError(f"the kept upload {folder.name} could not be removed: {exc}") from None
+    return True

@@ -12,13 +12,16 @@ Results are stored as follows:
   transaction that marks the job succeeded*; a job killed before it commits stores nothing,
   and merging is idempotent, so a re-run after a restart stores each alert once.
 - **ingest**: :func:`geo.ingest.commit` stores the scene all or nothing; a re-run finds it
-  stored (a duplicate) and adds nothing.
+  stored (a duplicate) and adds nothing. The file the app kept for the job
+  (:func:`geo.ingest.keep_upload`) is removed when the job ends, whatever its outcome.
 - **export**: the snapshot goes to a history folder named after the job (a re-run rewrites
   that folder) and is recorded in the store once.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,7 +33,7 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Connection, select
 
-from geo.errors import DataNotFoundError, JobError
+from geo.errors import AtalayaError, DataNotFoundError, JobError
 from geo.jobs.runner import Handler, JobContext, JobOutcome
 from geo.store import tables as t
 from geo.store.engine import read_tx
@@ -38,9 +41,12 @@ from geo.store.merge import MIN_OVERLAP, merge_in
 
 if TYPE_CHECKING:
     from geo.export.spec import SnapshotSpec
+    from geo.ingest import Mapping as IngestMapping
 
 __all__ = ["BUILTIN_HANDLERS", "detect_params", "export_params", "ingest_params", "merge_into",
            "run_detect", "run_export", "run_ingest"]
+
+log = logging.getLogger("atalaya.jobs")
 
 #: Names the snapshot of an export job (uuid5 of the job): a re-run writes the same one.
 _SNAPSHOT_NAMESPACE = uuid.UUID("5b0d3c1e-6a57-4c8e-9a43-1d2f7e0a9c11")
@@ -67,12 +73,24 @@ def detect_params(scenes: Sequence[str | Path], *, rules_only: bool = False,
             "aerodromes": bool(aerodromes), "detection": dict(detection or {})}
 
 
-def ingest_params(path: str | Path, *, name: str | None = None) -> dict[str, Any]:
-    """Parameters of a scene import from a server-side file (an upload saved by the app)."""
+def ingest_params(path: str | Path, *, name: str | None = None,
+                  mapping: IngestMapping | None = None) -> dict[str, Any]:
+    """Parameters of a scene import from a server-side file (an upload saved by the app).
+
+    ``mapping`` is the scenes mapping the user validated with (default: the one proposed
+    from the file, as :func:`geo.ingest.propose_mapping` makes it when the job runs). A file
+    the app kept with :func:`geo.ingest.keep_upload` is removed when the job ends.
+    """
     from geo.ingest.upload import safe_name
 
     resolved = Path(path).resolve()
-    return {"path": str(resolved), "name": safe_name(name or resolved.name), "layer": "scenes"}
+    params: dict[str, Any] = {"path": str(resolved), "name": safe_name(name or resolved.name),
+                              "layer": "scenes"}
+    if mapping is not None:
+        if mapping.layer != "scenes":
+            raise JobError(f"an ingest job imports scenes; the mapping is for {mapping.layer}")
+        params["mapping"] = json.loads(mapping.check().to_json())
+    return params
 
 
 def export_params(spec: SnapshotSpec) -> dict[str, Any]:
@@ -141,8 +159,27 @@ def run_detect(ctx: JobContext) -> JobOutcome:
 # -- imagery ingest -----------------------------------------------------------------------------
 
 def run_ingest(ctx: JobContext) -> JobOutcome:
-    """Import one scene GeoTIFF: read it in a capped process, validate, skip a duplicate, commit."""
+    """Import one scene GeoTIFF: read it in a capped process, validate, skip a duplicate, commit.
+
+    A file the app kept for the job (under ``<data>/uploads``) is removed when the job ends,
+    stored, refused or cancelled; not when the job is handed to another runner, which needs it.
+    """
+    from geo.ingest import discard_kept_upload
+
+    try:
+        return _ingest_scene(ctx)
+    finally:
+        if not ctx.lost.is_set():  # handed on (or the runner stops): the next attempt needs it
+            try:
+                discard_kept_upload(ctx.params["path"], ctx.settings.data_dir)
+            except AtalayaError as exc:  # the import's outcome stands
+                log.warning("job %s: %s", ctx.job.id, exc, extra={"job_id": ctx.job.id})
+
+
+def _ingest_scene(ctx: JobContext) -> JobOutcome:
+    """Run the steps of :func:`run_ingest` (the kept file is left where it is)."""
     from geo.ingest import (
+        Mapping,
         commit,
         find_duplicates,
         load_limits,
@@ -161,8 +198,9 @@ def run_ingest(ctx: JobContext) -> JobOutcome:
     with receive_file(path, name=ctx.params["name"], limits=limits) as upload:
         source = read_source_isolated(upload, limits=limits)
         ctx.progress(0.5, "checking the scene")
-        report = validate(source, propose_mapping(source, "scenes"),
-                          imported_by=ctx.job.created_by, limits=limits)
+        mapping = (Mapping.from_json(json.dumps(ctx.params["mapping"]))
+                   if ctx.params.get("mapping") else propose_mapping(source, "scenes"))
+        report = validate(source, mapping, imported_by=ctx.job.created_by, limits=limits)
         if report.accepted.empty:
             raise JobError(f"nothing to import: {report.format(max_rows=5)}")
         dups = find_duplicates(report.accepted, read_existing(data_dir, "scenes"),

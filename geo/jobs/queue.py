@@ -214,12 +214,15 @@ def get_job(store: Store, job_id: int) -> Job:
 
 
 def list_jobs(store: Store, *, states: Sequence[str] | None = None,
-              created_by: str | None = None, limit: int = 100) -> list[Job]:
-    """Return jobs, newest first, optionally only in ``states`` or of one user."""
+              created_by: str | None = None, kinds: Sequence[str] | None = None,
+              limit: int = 100) -> list[Job]:
+    """Return jobs, newest first, optionally only in ``states``, of ``kinds`` or of one user."""
     j = t.jobs.c
     query = select(t.jobs).order_by(j.created_at.desc(), j.id.desc()).limit(limit)
     if states is not None:
         query = query.where(j.state.in_(list(states)))
+    if kinds is not None:
+        query = query.where(j.kind.in_(list(kinds)))
     if created_by is not None:
         query = query.where(j.created_by == created_by)
     with read_tx(store) as conn:

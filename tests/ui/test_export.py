@@ -1,17 +1,28 @@
-"""The export panel under Streamlit's test harness (tiny world, vector formats, no browser)."""
+"""The export panel under Streamlit's test harness (tiny world, vector formats, no browser).
+
+The panel submits an ``export`` job; no runner runs in the background here (see
+``tests/ui/conftest.py``): ``run_queued_jobs`` runs the queued jobs in the test's thread.
+"""
 
 from __future__ import annotations
 
 import io
+import os
 import zipfile
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo.export import list_snapshots
+from geo.jobs import get_job, list_jobs
+from geo.store import default_url, open_store
 from tests.conftest import ROOT
 from tests.export.world import write_tiny_world
+from tests.ui.conftest import run_queued_jobs
+from tools.serve import ensure_accounts
 from ui import export as panel
+from ui import state
 
 SCRIPT = """
 import os
@@ -40,8 +51,27 @@ render_export_panel(Path(os.environ["EXPORT_TEST_DATA"]),
 
 
 @pytest.fixture
-def data(tmp_path):
-    return write_tiny_world(tmp_path / "data")
+def data(tmp_path, monkeypatch, runner):
+    """Make the tiny world the app's data folder (its store holds the job list)."""
+    folder = write_tiny_world(tmp_path / "data")
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(folder))
+    monkeypatch.setenv("ATALAYA_DATABASE_URL", "")
+    return folder
+
+
+@pytest.fixture
+def store(data):
+    with open_store(default_url()) as s:
+        yield s
+
+
+def _make(at: AppTest, data: Path) -> AppTest:
+    """Press the button, run the job it queued, and show the page again."""
+    at.button(key=panel.BUILD).click().run()
+    assert not at.exception
+    [job] = run_queued_jobs(data)
+    assert job.state == "succeeded", job.error
+    return at.run()
 
 
 def _app(monkeypatch, data, **env: str) -> AppTest:
@@ -55,7 +85,7 @@ def _app(monkeypatch, data, **env: str) -> AppTest:
     return at
 
 
-def test_panel_makes_a_snapshot_of_the_view_and_lists_it(monkeypatch, data):
+def test_panel_makes_a_snapshot_of_the_view_and_lists_it(monkeypatch, data, store, runner):
     at = _app(monkeypatch, data, bounds="-82,-35,-34,13")
     assert at.toggle(key=panel.USE_VIEW).value is True
     at.multiselect(key=panel.FORMATS_KEY).set_value(["gpkg", "csv"]).run()
@@ -65,12 +95,22 @@ def test_panel_makes_a_snapshot_of_the_view_and_lists_it(monkeypatch, data):
     assert "Map extent: 82.0000°W" in summary.replace("\\", "")
     at.button(key=panel.BUILD).click().run()
     assert not at.exception
+    [job] = list_jobs(store)  # made by the job, not in the page's script thread
+    assert (job.kind, job.state, job.created_by) == ("export", "queued", "ana")
+    assert runner.wakes == 1
+    assert any(f"job {job.id} ·" in m.value and "Queued" in m.value for m in at.markdown)
+    assert not list_snapshots(data)
+    run_queued_jobs(data)
+    at.run()
+    assert not at.exception
     assert "Snapshot made: 5 files." in at.success[0].value  # a GeoPackage, a CSV per layer
+    assert at.get("download_button")[0].label == "Download the snapshot (ZIP)"
     [made] = list_snapshots(data)
     assert made.title == "Briefing Petén"
     assert made.created_by == "ana"
     assert made.counts["events"] == 3  # seizures since 2023 inside the view: e1, e4 and e6
     assert made.spec["bbox"] == [-82.0, -35.0, -34.0, 13.0]
+    assert made.snapshot_id == get_job(store, job.id).result["snapshot_id"]
     assert at.selectbox(key=panel.HISTORY).value == made.snapshot_id
     assert any("Every file matches" in c.value for c in at.caption)
 
@@ -82,14 +122,14 @@ def test_a_snapshot_needs_a_name(monkeypatch, data):
     at.text_input(key=panel.USER).set_value("Rosa").run()
     assert not at.button(key=panel.BUILD).disabled
     at.multiselect(key=panel.FORMATS_KEY).set_value(["csv"]).run()
-    at.button(key=panel.BUILD).click().run()
+    _make(at, data)
     assert [m.created_by for m in list_snapshots(data)] == ["Rosa"]
 
 
 def test_history_zip_holds_the_manifest_and_the_files(monkeypatch, data):
     at = _app(monkeypatch, data)
     at.multiselect(key=panel.FORMATS_KEY).set_value(["geojson"]).run()
-    at.button(key=panel.BUILD).click().run()
+    _make(at, data)
     [made] = list_snapshots(data)
     with zipfile.ZipFile(io.BytesIO(panel.zip_snapshot(made))) as zf:
         assert sorted(zf.namelist()) == sorted(["manifest.json", *(f.name for f in made.files)])
@@ -104,3 +144,47 @@ def test_panel_runs_in_spanish_with_translated_map_words(monkeypatch, data):
     at = _app(monkeypatch, data, lang="es")
     summary = " ".join(m.value for m in at.markdown)
     assert "Incautación" in summary  # the event type, from the map's Spanish labels
+
+
+def test_two_sessions_asking_for_the_same_snapshot_get_one_job(monkeypatch, data, store):
+    first, second = _app(monkeypatch, data), _app(monkeypatch, data)
+    for at in (first, second):
+        at.multiselect(key=panel.FORMATS_KEY).set_value(["csv"]).run()
+        at.button(key=panel.BUILD).click().run()
+        assert not at.exception
+    [job] = list_jobs(store)
+    assert any("already under way: job" in i.value for i in second.info)
+    assert not any("already under way" in i.value for i in first.info)
+    run_queued_jobs(data)
+    for at in (first, second):
+        at.run()
+        assert "Snapshot made: 4 files." in at.success[0].value  # a CSV per layer
+    assert [m.snapshot_id for m in list_snapshots(data)] == [
+        get_job(store, job.id).result["snapshot_id"]]
+
+
+def test_the_job_is_found_again_after_a_reload_and_its_creator_may_cancel_it(
+        monkeypatch, data, store):
+    ensure_accounts(dict(os.environ))
+    at = _app(monkeypatch, data, user="planner")
+    at.multiselect(key=panel.FORMATS_KEY).set_value(["csv"]).run()
+    at.button(key=panel.BUILD).click().run()
+    [job] = list_jobs(store)
+    reloaded = _app(monkeypatch, data, user="planner")  # a new session: nothing in its state
+    assert any(f"job {job.id} ·" in m.value for m in reloaded.markdown)
+    reloaded.button(key=f"{state.JOBS_CANCEL}:{job.id}").click().run()
+    assert not reloaded.exception
+    assert get_job(store, job.id).state == "cancelled"
+    assert run_queued_jobs(data) == []
+    assert not list_snapshots(data)
+    # someone else's session shows no job of theirs
+    other = _app(monkeypatch, data, user="analyst", role="analyst")
+    assert not any(f"job {job.id} ·" in m.value for m in other.markdown)
+
+
+def test_a_role_that_may_not_export_queues_nothing(monkeypatch, data, store):
+    at = _app(monkeypatch, data, user="field", role="field")
+    at.button(key=panel.BUILD).click().run()
+    assert not at.exception
+    assert "may not export" in at.code[0].value
+    assert list_jobs(store) == []

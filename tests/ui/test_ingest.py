@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +12,16 @@ import pytest
 import rasterio
 from streamlit.testing.v1 import AppTest
 
+from geo.auth import Role, Session
 from geo.ingest import list_mappings, load_mapping
+from geo.jobs import get_job, list_jobs
+from geo.store import default_url, open_store
+from geo.store.scenes import read_scene_catalogue
 from geo.world import data_version, read_layer
 from tests.conftest import ROOT
 from tests.ingest.hostile import CATALOGUE, good_tiff
+from tests.ui.conftest import FakeRunner, run_queued_jobs
+from tools.serve import ensure_accounts
 from ui import ingest, state
 
 # Row 3's name is a spreadsheet formula (kept as text, warned); row 4's latitude is 95.
@@ -169,7 +177,9 @@ def test_a_hostile_or_broken_file_is_refused_with_a_message_and_stores_nothing(
     assert not at.exception
     assert spec.says in " ".join(e.value for e in at.error).replace("\\", "").lower()
     assert not [b for b in at.button if b.key == ingest.IMPORT]
-    assert sorted(p.name for p in data.iterdir()) == []
+    # (the store is opened to look for the user's scene import job; no layer file is written)
+    assert sorted(p.name for p in data.iterdir() if not p.name.startswith("atalaya.sqlite3")) \
+        == []
     assert ingest.LOADED not in at.session_state or case == "projected-metres"
 
 
@@ -191,18 +201,71 @@ def test_a_refused_file_is_read_once_and_its_message_stays(
     assert "entities" in at.error[0].value
 
 
-def test_a_geotiff_scene_is_copied_into_the_data_folder_on_import(data: Path,
-                                                                  tmp_path: Path) -> None:
-    tif = good_tiff(tmp_path)
-    at = _offer(_app(), tif.name, tif.read_bytes(), "scenes")
-    upload_dir = at.session_state[ingest.LOADED].upload.workdir
+@pytest.fixture
+def scene_runner(runner: FakeRunner, monkeypatch: pytest.MonkeyPatch) -> FakeRunner:
+    """Keep the job list in the data folder's own store; no runner in the background."""
+    monkeypatch.setenv("ATALAYA_DATABASE_URL", "")
+    return runner
+
+
+def _validated_scene(at: AppTest, tif: Path) -> AppTest:
+    _offer(at, tif.name, tif.read_bytes(), "scenes")
     _button(at, ingest.VALIDATE).click().run()
     assert _metrics(at)["Rows accepted"] == "1"
+    return at
+
+
+def test_a_geotiff_scene_is_stored_by_a_background_job(data: Path, tmp_path: Path,
+                                                       scene_runner: FakeRunner) -> None:
+    tif = good_tiff(tmp_path)
+    at = _validated_scene(_app(), tif)
+    upload_dir = at.session_state[ingest.LOADED].upload.workdir
     _button(at, ingest.IMPORT).click().run()
     assert not at.exception
     assert not at.error
+    with open_store(default_url()) as store:
+        [job] = list_jobs(store)
+    assert (job.kind, job.state, job.created_by) == ("ingest", "queued", "Ana")
+    assert scene_runner.wakes == 1
+    kept = Path(job.params["path"])
+    assert kept.is_file()
+    assert kept.parent.parent == (data / "uploads").resolve()
+    assert not upload_dir.exists()  # the session's received copy is removed at once
+    assert not (data / "scenes").exists()  # nothing stored in the page's script thread
+    assert any(f"job {job.id} ·" in m.value and "Queued" in m.value for m in at.markdown)
+    [done] = run_queued_jobs(data)
+    assert done.state == "succeeded", done.error
+    at.run()
+    assert not at.exception
+    assert "Stored 1 scenes from scene_2024-08-02.tif (1 in all); 0 already stored." in [
+        s.value.replace("\\", "") for s in at.success]
     with rasterio.open(tif) as original, rasterio.open(data / "scenes" / tif.name) as copy:
         assert np.array_equal(original.read(), copy.read())  # the same pixels (plus overviews)
     assert read_layer(data / "scenes.geojson", "scenes")["path"].tolist() == [
         f"scenes/{tif.name}"]
-    assert not upload_dir.exists()  # the received copy is removed once imported
+    with open_store(default_url()) as store:
+        catalogue = read_scene_catalogue(store)
+    assert catalogue["path"].tolist() == [f"scenes/{tif.name}"]
+    assert catalogue["registered_by"].tolist() == ["Ana"]
+    assert not kept.parent.exists()  # the kept upload is removed by the job
+
+
+def test_a_scene_import_cancelled_before_it_ran_leaves_no_upload(
+        data: Path, tmp_path: Path, scene_runner: FakeRunner) -> None:
+    ensure_accounts(dict(os.environ))
+    at = AppTest.from_function(_page, default_timeout=120)
+    at.session_state[state.LANGUAGE] = "en"
+    at.session_state[state.SESSION] = Session.start("analyst", Role.ANALYST, datetime.now(UTC))
+    at.session_state[state.REVIEWER] = "analyst"
+    _validated_scene(at.run(), good_tiff(tmp_path))
+    _button(at, ingest.IMPORT).click().run()
+    with open_store(default_url()) as store:
+        [job] = list_jobs(store)
+    kept = Path(job.params["path"])
+    at.button(key=f"{state.JOBS_CANCEL}:{job.id}").click().run()
+    assert not at.exception
+    with open_store(default_url()) as store:
+        assert get_job(store, job.id).state == "cancelled"
+    assert run_queued_jobs(data) == []
+    assert not kept.parent.exists()
+    assert not (data / "scenes").exists()

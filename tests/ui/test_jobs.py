@@ -1,7 +1,8 @@
 """The background jobs page under Streamlit's test harness: list, start, dedupe, cancel, roles.
 
-No runner runs here: ``ensure_services`` is replaced by one that records the wake-ups, so the
-jobs stay as the page left them (the runner itself is ``tests/store/test_jobs_runner.py``'s).
+No runner runs here: ``ensure_services`` is replaced by one that records the wake-ups (the
+``runner`` fixture of ``tests/ui/conftest.py``), so the jobs stay as the page left them (the
+runner itself is ``tests/store/test_jobs_runner.py``'s).
 """
 
 from __future__ import annotations
@@ -25,21 +26,6 @@ def _page() -> None:
     from ui.jobs import render_jobs
 
     render_jobs()
-
-
-class _FakeRunner:
-    def __init__(self) -> None:
-        self.wakes = 0
-
-    def wake(self) -> None:
-        self.wakes += 1
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> _FakeRunner:
-    fake = _FakeRunner()
-    monkeypatch.setattr("ui.jobs.ensure_services", lambda settings: fake)
-    return fake
 
 
 @pytest.fixture
