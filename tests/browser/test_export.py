@@ -133,3 +133,44 @@ def test_png_and_pdf_briefing_from_the_command_line(world, tmp_path):
                              r"aerodromes)\s+(\d+)\b", text, flags=re.MULTILINE))
     assert counts == {"Events": "4", "Trafficking routes": "2", "Runway candidates": "1",
                       "Registered aerodromes": "3"}
+
+
+def test_the_panel_makes_the_snapshot_in_a_background_job_found_again_after_a_reload(
+        browser, small_world, tmp_path):
+    """A planner's click queues one export job; its card shows progress, then the download."""
+    from geo.jobs import list_jobs
+    from geo.store import default_url, open_store
+    from tests.browser.conftest import start_app, stop_app
+    from tests.conftest import copy_world
+    from tools.serve import open_signed_in, sign_in
+
+    world = copy_world(small_world, tmp_path / "world", scenes=False)
+    app = start_app(world, tmp_path / "streamlit.log")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        pg = context.new_page()
+        open_signed_in(pg, app.url, "planner", timeout=120_000)
+        pg.get_by_text("Snapshot for planners").first.click(timeout=120_000)
+        pg.get_by_role("button", name="Make the snapshot").click()
+        card = pg.locator("[class*='st-key-jobs_card']").first
+        card.wait_for(timeout=60_000)
+        assert re.search(r"Export · job \d+ · (Queued|Running|Succeeded)", card.inner_text())
+        pg.get_by_text("Snapshot made").wait_for(timeout=240_000)
+        pg.get_by_role("button", name="Download the snapshot (ZIP)").wait_for()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "export-panel-job.png"), full_page=True)
+        pg.reload(wait_until="domcontentloaded")  # a new session: the job is in the store
+        sign_in(pg, "planner")
+        pg.get_by_text("Snapshot for planners").first.click(timeout=120_000)
+        pg.get_by_text("Snapshot made").wait_for(timeout=60_000)
+        assert "Succeeded" in pg.locator("[class*='st-key-jobs_card']").first.inner_text()
+    finally:
+        context.close()
+        stop_app(app)
+    store = open_store(default_url({"ATALAYA_DATA_DIR": str(world)}))
+    try:
+        jobs = list_jobs(store, kinds=["export"])
+    finally:
+        store.engine.dispose()
+    assert [(j.state, j.created_by) for j in jobs] == [("succeeded", "planner")]
+    assert (world / jobs[0].result["folder"] / "manifest.json").is_file()
