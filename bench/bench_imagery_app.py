@@ -4,14 +4,15 @@ Target (issue 7): any view of a 10,980 x 10,980 five-band tile displayed within 
 map's move. The tile is ``bench_imagery``'s (with its overviews), imported into a generated
 world with ``python -m geo.ingest`` (the scene catalogue then lists only it); the app runs
 with ``streamlit run`` and Playwright drives Debian's Chromium. A sample is the wall-clock
-time from ``map.panBy`` in the page to an image layer made for the new view being loaded
-(``complete``) in the map's frame. The whole tile: eight zoom-outs by a tenth of a level from
-the view the page opens on (the tile fits; each image has a new size, so none comes from a
-cache). Then eight pans that never return to a view already shown (its image would come from
-the browser's cache) at three zooms: 11 (the tile overflows the view; an overview is read),
-12 and 14 (full resolution). Baseline in the same run: the same moves
-with streamlit-folium's own 250 ms debounce (the page's immediate report switched off), from
-a start moved by (37, 23) px so that none of its views is one the app has already rendered.
+time from the map's move (``setView`` or ``panBy`` in the page) to an image layer made for
+the new view being loaded (``complete``) in the map's frame. The whole tile: eight zoom-outs
+by a tenth of a level from the view the page opens on (the tile fits; each image has a new
+size, so none comes from a cache). Then eight pans that never return to a view already shown
+(its image would come from the browser's cache) at three zooms: 11 (the tile overflows the
+view; an overview is read), 12 and 14 (full resolution). Baseline in the same run: the same
+moves with streamlit-folium's own 250 ms debounce (the page's immediate report switched off),
+from a start moved by (37, 23) px so that none of its views is one the app has already
+rendered.
 """
 
 from __future__ import annotations
