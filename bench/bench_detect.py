@@ -15,7 +15,9 @@ EPSG:4326 candidates with scores and reasons; interpreter and cluster start-up a
 apart. Beside it, measured in the same run: decompressing every 512-px tile once (the machine's
 decode limit, one and two processes), reading the detector's overlapping windows, the obvious
 baseline (NDVI < 0.3, ``scipy.ndimage.label`` over the same windows) and NumPy's memory
-bandwidth. ``--quick`` uses a 1,024-px tile (one window) so ``make bench`` smoke runs stay short.
+bandwidth, and :func:`geo.detect.window.detect_window` alone on a few windows with and without
+the coarse screen (``DetectionParams.screen``). ``--quick`` uses a 1,024-px tile (one window)
+so ``make bench`` smoke runs stay short.
 """
 
 from __future__ import annotations
@@ -206,6 +208,36 @@ def _child_baseline(path: str) -> dict[str, float]:
             "components": float(found)}
 
 
+def _child_window(path: str) -> dict[str, float]:
+    """CPU seconds of :func:`detect_window` on up to 4 windows, screened and whole-window.
+
+    The windows are read first (not timed); each is detected 3 times and the best CPU time
+    is kept, so the figure is what one free core does, with and without the coarse screen.
+    """
+    from dataclasses import replace
+
+    from geo.detect.params import DetectionParams
+    from geo.detect.window import detect_window
+    from geo.imagery import read_window
+
+    info, windows = _detector_windows(path)
+    step = max(1, len(windows) // 4)
+    data = [read_window(info, w) for w in windows[step // 2::step][:4]]
+    out: dict[str, float] = {"window_px": float(sum(d.valid.size for d in data))}
+    for name, params in (("screened", DetectionParams().permissive()),
+                         ("whole", replace(DetectionParams().permissive(), screen=False))):
+        best = []
+        for d in data:
+            times = []
+            for _ in range(3):
+                cpu = time.process_time()
+                detect_window(d, params=params)
+                times.append(time.process_time() - cpu)
+            best.append(min(times))
+        out[f"{name}_cpu_s"] = float(sum(best))
+    return out
+
+
 def child_main(argv: list[str]) -> None:
     """Run one configuration and print its figures as one JSON line."""
     kind, path = argv[0], argv[1]
@@ -215,6 +247,8 @@ def child_main(argv: list[str]) -> None:
         out = _child_decode(path, int(argv[2]))
     elif kind == "windows":
         out = _child_windows(path)
+    elif kind == "window":
+        out = _child_window(path)
     else:
         out = _child_baseline(path)
     print(json.dumps(out))
@@ -284,6 +318,7 @@ def run(quick: bool = False) -> list[Row]:
     p = str(path)
     dec1, dec2 = measure("decode", p, "1"), measure("decode", p, "2")
     windows, base = measure("windows", p), measure("baseline", p)
+    one = measure("window", p)
     serial, dask2 = measure("detect", p, "0"), measure("detect", p, "2")
     bandwidth = memory_bandwidth_gb_s() * 1e9  # bytes/s
     gib, over = 1024**3, windows["window_px"] / 1e6 / mpx
@@ -292,7 +327,12 @@ def run(quick: bool = False) -> list[Row]:
     s1, s2, s1c = _rate(mpx, serial), _rate(mpx, dask2), _rate(mpx, serial, "cpu_s")
     b1, b1c = _rate(mpx, base), _rate(mpx, base, "cpu_s")
     cpu = "Mpx/CPU-s"
+    w_px = one["window_px"] / 1e6
     return [
+        Row("detect_window alone (screened), per CPU-second", w_px / one["screened_cpu_s"], cpu,
+            w_px / one["whole_cpu_s"], "whole-window filter (screen=False)", d1c,
+            "decode every tile once", "window pixels; best of 3 on up to 4 windows, read "
+            "beforehand"),
         Row(f"detect {side:,} px tile, 1 core (serial)", s1, "Mpx/s", b1,
             "NDVI<0.3 + label, 1 core", d1, "decode every tile once, 1 core",
             f"{serial['candidates']:.0f} candidates in {serial['seconds']:.1f} s"

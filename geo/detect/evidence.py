@@ -15,6 +15,8 @@ Hot path (per window, vectorised numpy/scipy, no per-pixel Python): :func:`local
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import ndimage
 
@@ -152,11 +154,17 @@ def line_offsets(length_px: int, bearing_deg: float) -> np.ndarray:
     >>> line_offsets(3, 90.0).tolist()
     [[0, -1], [0, 0], [0, 1]]
     """
+    return np.array(_line_offsets(length_px, bearing_deg))
+
+
+@functools.lru_cache(maxsize=256)
+def _line_offsets(length_px: int, bearing_deg: float) -> tuple[tuple[int, int], ...]:
+    """Compute :func:`line_offsets` as tuples, once (every window and block asks for them)."""
     t = np.arange(length_px, dtype=float) - (length_px - 1) / 2.0
     b = np.radians(bearing_deg)
     rows = np.rint(-t * np.cos(b)).astype(int)
     cols = np.rint(t * np.sin(b)).astype(int)
-    return np.unique(np.column_stack([rows, cols]), axis=0)
+    return tuple((int(r), int(c)) for r, c in np.unique(np.column_stack([rows, cols]), axis=0))
 
 
 def across_unit(bearing_deg: float) -> tuple[float, float]:
@@ -209,20 +217,33 @@ def ridge_response(evidence: np.ndarray, *, length_px: int, n_orientations: int,
     Cost is ``n_orientations * length_px`` array additions (about 0.6 s for 16 x 35 on a
     1024 x 1024 window); memory a few window-sized float32 arrays.
     """
+    margin = ridge_margin_px(length_px=length_px, flank_px=flank_px)
+    return ridge_response_padded(np.pad(evidence.astype(np.float32), margin),
+                                 length_px=length_px, n_orientations=n_orientations,
+                                 flank_px=flank_px)
+
+
+def ridge_margin_px(*, length_px: int, flank_px: tuple[int, ...]) -> int:
+    """Pixels of evidence each side of a block that its ridge response depends on."""
+    return length_px // 2 + 1 + max(flank_px) + 1
+
+
+def ridge_response_padded(padded: np.ndarray, *, length_px: int, n_orientations: int,
+                          flank_px: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ridge_response` of the inner part of ``padded`` (float32 evidence, z units).
+
+    ``padded`` holds the block plus :func:`ridge_margin_px` pixels of evidence on every side
+    (zeros beyond the raster, as :func:`ridge_response` pads), so a block of a window gets
+    exactly the response the whole window would give it.
+    """
     pad = max(flank_px) + 1
-    h, w = evidence.shape
-    best = np.full(evidence.shape, -np.inf, dtype=np.float32)
-    arg = np.zeros(evidence.shape, dtype=np.int16)
     half = length_px // 2 + 1
-    padded = np.pad(evidence.astype(np.float32), pad + half)
+    margin = pad + half
+    h, w = padded.shape[0] - 2 * margin, padded.shape[1] - 2 * margin
+    best = np.full((h, w), -np.inf, dtype=np.float32)
+    arg = np.zeros((h, w), dtype=np.int16)
     wp = w + 2 * pad
-    lines = []
-    for k in range(n_orientations):
-        bearing = 180.0 * k / n_orientations
-        offsets = line_offsets(length_px, bearing).tolist()
-        pr, pc = across_unit(bearing)
-        flanks = [(round(pr * f), round(pc * f)) for f in flank_px]
-        lines.append((offsets, np.float32(1.0 / len(offsets)), flanks))
+    lines = _ridge_lines(length_px, n_orientations, flank_px)
     step = 64
     acc = np.empty((step + 2 * pad, wp), dtype=np.float32)
     for r0 in range(0, h, step):
@@ -244,6 +265,21 @@ def ridge_response(evidence: np.ndarray, *, length_px: int, n_orientations: int,
                 np.copyto(bst, resp, where=better)
                 np.copyto(ag, np.int16(k), where=better)
     return best, arg
+
+
+@functools.lru_cache(maxsize=32)
+def _ridge_lines(length_px: int, n_orientations: int, flank_px: tuple[int, ...]
+                 ) -> tuple[tuple[tuple[tuple[int, int], ...], np.float32,
+                                  tuple[tuple[int, int], ...]], ...]:
+    """Per orientation: line offsets, 1 / their count, and the flank offsets (cached)."""
+    lines = []
+    for k in range(n_orientations):
+        bearing = 180.0 * k / n_orientations
+        offsets = _line_offsets(length_px, bearing)
+        pr, pc = across_unit(bearing)
+        flanks = tuple((round(pr * f), round(pc * f)) for f in flank_px)
+        lines.append((offsets, np.float32(1.0 / len(offsets)), flanks))
+    return tuple(lines)
 
 
 def suppress_non_maxima(response: np.ndarray, orientation: np.ndarray, *,

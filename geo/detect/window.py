@@ -9,6 +9,10 @@ pixel above ``pixel_threshold``, one above ``line_threshold``), fitted with a st
 and then measured along profiles across that axis in the evidence and in every band: centre
 against flanks, share of the axis on the strip, width at half height, whether the line goes
 on beyond its ends (roads do, runways do not).
+
+The layers come from :func:`geo.detect.layers.screened_layers`: the full ridge filter runs
+only on the blocks a coarse screen marks (:mod:`geo.detect.screen`) and on the blocks every
+ridge found there runs into, so the candidates are those of the whole-window filter.
 """
 
 from __future__ import annotations
@@ -19,17 +23,16 @@ import numpy as np
 from affine import Affine
 from scipy import ndimage
 
-from geo.detect.evidence import (
-    compute_evidence,
-    compute_indices,
-    log_bands,
-    ridge_response,
-    suppress_non_maxima,
+from geo.detect.layers import (
+    Box,
+    WindowLayers,
+    add_water_distance,
+    screened_layers,
+    thin_pixels,
 )
 from geo.detect.params import DetectionParams
 from geo.imagery import WindowData
 
-_WATER_CAP_M = 5000.0
 _EIGHT = np.ones((3, 3), dtype=bool)
 _ON_LEVEL = 0.5  # z units: an axis sample is "on the strip" above its flanks by this much
 
@@ -88,42 +91,7 @@ def _bearing(transform: Affine, axis_rc: tuple[float, float]) -> float:
     return float(np.degrees(np.arctan2(dx, dy)) % 180.0) % 180.0
 
 
-def _flank_px(p: DetectionParams, res_m: float) -> tuple[int, ...]:
-    """Flank offsets in pixels: each ``flank_m``, and at least 2 px as well.
-
-    At coarse pixels a strip's mixed edge pixels spill into its neighbours, so a flank one
-    pixel away is not clean; the 2-px offset is then tried too (at 10 m it changes nothing).
-    """
-    return tuple(sorted({p.px(f, res_m) for f in p.flank_m}
-                        | {p.px(f, res_m, minimum=2) for f in p.flank_m}))
-
-
-def _layers(data: WindowData, p: DetectionParams) -> dict[str, np.ndarray]:
-    """Compute indices, evidence, ridge response, orientation, polarity, water distance."""
-    indices = compute_indices(data.bands)
-    evidence = compute_evidence(data.bands, indices, data.valid, res_m=data.res_m, params=p)
-    length_px = p.px(p.line_length_m, data.res_m, minimum=p.min_line_px)
-    flank_px = _flank_px(p, data.res_m)
-    ridge, orient = ridge_response(evidence, length_px=length_px,
-                                   n_orientations=p.n_orientations, flank_px=flank_px)
-    polarity = np.ones(evidence.shape, dtype=np.float32)
-    if p.dark_strips > 0:
-        dark, dark_orient = ridge_response(-evidence, length_px=length_px,
-                                           n_orientations=p.n_orientations, flank_px=flank_px)
-        use = dark > ridge
-        ridge, orient = np.where(use, dark, ridge), np.where(use, dark_orient, orient)
-        polarity[use] = -1.0
-    out = {**log_bands(data.bands), **indices, "evidence": evidence, "ridge": ridge,
-           "orient": orient, "polarity": polarity}
-    if "ndwi" in indices:
-        water = (indices["ndwi"] > p.ndwi_water) & data.valid
-        dist = (ndimage.distance_transform_edt(~water) * data.res_m if water.any()
-                else np.full(water.shape, _WATER_CAP_M))
-        out["water_dist"] = np.minimum(dist, _WATER_CAP_M).astype(np.float32)
-    return out
-
-
-def _traced_ridges(lay: dict[str, np.ndarray], valid: np.ndarray, p: DetectionParams, *,
+def _traced_ridges(wl: WindowLayers, valid: np.ndarray, p: DetectionParams, *,
                    res_m: float, min_pixels: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """Pixels (rows, cols) of each thinned ridge that keeps one orientation.
 
@@ -133,16 +101,66 @@ def _traced_ridges(lay: dict[str, np.ndarray], valid: np.ndarray, p: DetectionPa
     pixels reaches ``line_threshold``. Each ridge is reported once, under its most common
     orientation. At most ``p.max_ridges_per_km2`` ridges per km2 of window are returned,
     the strongest first (peak response times the square root of the pixel count).
+    Labelling runs on the box of each group of thinned pixels that could hold a ridge.
     """
     n = p.n_orientations
-    ridge, orient = lay["ridge"], lay["orient"]
-    thin = (ridge >= p.pixel_threshold) & valid
-    thin &= suppress_non_maxima(ridge, orient, n_orientations=n)
-    found: list[tuple[float, np.ndarray, np.ndarray]] = []
+    ridge, orient = wl.lay["ridge"], wl.lay["orient"]
+    above = (ridge >= p.pixel_threshold) & valid
+    if wl.traced is not None:
+        above &= wl.traced
+    rows, cols = thin_pixels(ridge, orient, above, n_orientations=n)
+    found: list[tuple[float, int, int, np.ndarray, np.ndarray]] = []
+    for box in _worthy_groups(rows, cols, ridge, p, min_pixels=min_pixels):
+        (r0, c0), thin = box
+        sl = np.s_[r0:r0 + thin.shape[0], c0:c0 + thin.shape[1]]
+        found += [(s, k, int(np.min((rr + r0) * valid.shape[1] + cc + c0)), rr + r0, cc + c0)
+                  for s, k, rr, cc in _label_ridges(thin, ridge[sl], orient[sl], p,
+                                                    min_pixels=min_pixels)]
+    # bound the work per window in speckled scenes (towns, crop mosaics): keep the strongest;
+    # ties in the order one labelling of the whole window would give (orientation, raster)
+    cap = max(1, round(p.max_ridges_per_km2 * valid.size * res_m**2 / 1e6))
+    found.sort(key=lambda item: (-item[0], item[1], item[2]))
+    return [(rows, cols) for *_, rows, cols in found[:cap]]
+
+
+def _worthy_groups(rows: np.ndarray, cols: np.ndarray, ridge: np.ndarray,
+                   p: DetectionParams, *, min_pixels: float
+                   ) -> list[tuple[tuple[int, int], np.ndarray]]:
+    """((row0, col0), mask) of each 8-connected group of thinned pixels that could hold a ridge.
+
+    Every orientation-consistent ridge lies inside one such group (all orientations linked),
+    so a group smaller than ``min_pixels`` or never reaching ``line_threshold`` cannot hold
+    one, and the 16 labellings of :func:`_label_ridges` run on each group's box alone.
+    """
+    if not rows.size:
+        return []
+    r0, c0 = int(rows.min()), int(cols.min())
+    thin = np.zeros((int(rows.max()) - r0 + 1, int(cols.max()) - c0 + 1), dtype=bool)
+    thin[rows - r0, cols - c0] = True
+    labels, count = ndimage.label(thin, structure=_EIGHT)
+    lab = labels[rows - r0, cols - c0]
+    peak = np.full(count + 1, -np.inf, dtype=ridge.dtype)
+    np.maximum.at(peak, lab, ridge[rows, cols])
+    size = np.bincount(lab, minlength=count + 1)
+    keep = (peak >= p.line_threshold) & (size >= min_pixels)
+    out = []
+    for g, sl in enumerate(ndimage.find_objects(labels), start=1):
+        if sl is not None and keep[g]:
+            out.append(((r0 + sl[0].start, c0 + sl[1].start), labels[sl] == g))
+    return out
+
+
+def _label_ridges(thin: np.ndarray, ridge: np.ndarray, orient: np.ndarray,
+                  p: DetectionParams, *, min_pixels: float
+                  ) -> list[tuple[float, int, np.ndarray, np.ndarray]]:
+    """(strength, orientation, rows, cols) of each orientation-consistent ridge of a mask."""
+    n = p.n_orientations
+    own_orient = np.where(thin, orient, np.int16(-n))
+    found: list[tuple[float, int, np.ndarray, np.ndarray]] = []
     for k in range(n):
-        near = (orient - k) % n
-        labels, count = ndimage.label(thin & ((near <= 1) | (near == n - 1)),
-                                      structure=_EIGHT)
+        near = ((own_orient == k) | (own_orient == (k - 1) % n)
+                | (own_orient == (k + 1) % n))
+        labels, count = ndimage.label(near, structure=_EIGHT)
         if count == 0:
             continue
         # per-label statistics from the labelled pixels only (not the whole window)
@@ -163,12 +181,9 @@ def _traced_ridges(lay: dict[str, np.ndarray], valid: np.ndarray, p: DetectionPa
             # reported by the orientation most of its pixels have (ties: the lowest k)
             counts = np.bincount(orient[sl][rows, cols], minlength=n)
             if int(np.argmax(counts)) == k:
-                found.append((float(peak[lab - 1]) * np.sqrt(rows.size),
+                found.append((float(peak[lab - 1]) * np.sqrt(rows.size), k,
                               rows + sl[0].start, cols + sl[1].start))
-    # bound the work per window in speckled scenes (towns, crop mosaics): keep the strongest
-    cap = max(1, round(p.max_ridges_per_km2 * valid.size * res_m**2 / 1e6))
-    found.sort(key=lambda item: -item[0])
-    return [(rows, cols) for _, rows, cols in found[:cap]]
+    return found
 
 
 def detect_window(data: WindowData, *, params: DetectionParams) -> list[RawCandidate]:
@@ -177,17 +192,51 @@ def detect_window(data: WindowData, *, params: DetectionParams) -> list[RawCandi
     Returns candidates with centres in the raster CRS (metres) and their features; the
     caller decides which window owns a candidate seen twice in an overlap.
     """
-    lay = _layers(data, params)
+    wl = screened_layers(data, params)
     min_px = params.min_length_m / data.res_m
+    ridges = [(rows, cols) for rows, cols in
+              _traced_ridges(wl, data.valid, params, res_m=data.res_m, min_pixels=0.4 * min_px)
+              if max(np.ptp(rows), np.ptp(cols)) + 1 >= 0.7 * min_px]
+    if ridges:
+        add_water_distance(wl, data, params)
     out: list[RawCandidate] = []
-    for rows, cols in _traced_ridges(lay, data.valid, params, res_m=data.res_m,
-                                     min_pixels=0.4 * min_px):
-        if max(np.ptp(rows), np.ptp(cols)) + 1 < 0.7 * min_px:
-            continue
-        cand = _candidate(data, lay, _shape(rows, cols), params)
+    for rows, cols in ridges:
+        shape = _shape(rows, cols)
+        wl.ensure_computed(_sampled_box(rows, cols, shape))
+        wl.ensure_water(*_axis_pixels(shape, data.valid.shape))
+        cand = _candidate(data, wl.lay, shape, params)
         if cand is not None:
             out.append(cand)
     return out
+
+
+def _axis_pixels(shape: _Shape, size: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Window pixels (rows, cols) that bilinear samples within 1 px of a ridge's axis use.
+
+    Points every half pixel along the untrimmed axis and across it (the trimmed axis is a
+    part of it), each with the 4 x 4 pixels around it: a superset, cheap to fill.
+    """
+    half = (shape.length_px - 1) / 2
+    along = np.arange(-half, half + 0.5, 0.5)
+    across = np.arange(-1.0, 1.01, 0.5)
+    pts = _grid(shape.centre_rc, shape.axis_rc, 1.0, across)[0]  # the centre, across
+    pts = (pts[None] + along[:, None, None] * np.array(shape.axis_rc)).reshape(-1, 2)
+    cells = np.array([(r, c) for r in range(-1, 3) for c in range(-1, 3)])
+    near = (np.floor(pts).astype(np.intp)[:, None, :] + cells[None]).reshape(-1, 2)
+    ok = (near[:, 0] >= 0) & (near[:, 0] < size[0]) & (near[:, 1] >= 0) & (near[:, 1] < size[1])
+    flat = np.unique(near[ok, 0] * size[1] + near[ok, 1])
+    return flat // size[1], flat % size[1]
+
+
+def _sampled_box(rows: np.ndarray, cols: np.ndarray, shape: _Shape) -> Box:
+    """Window pixels holding a ridge and its fitted axis, 2 px wider (bilinear samples)."""
+    half = (shape.length_px - 1) / 2.0
+    ends_r = [shape.centre_rc[0] + s * half * shape.axis_rc[0] for s in (-1.0, 1.0)]
+    ends_c = [shape.centre_rc[1] + s * half * shape.axis_rc[1] for s in (-1.0, 1.0)]
+    return (int(np.floor(min(rows.min(), *ends_r))) - 2,
+            int(np.ceil(max(rows.max(), *ends_r))) + 3,
+            int(np.floor(min(cols.min(), *ends_c))) - 2,
+            int(np.ceil(max(cols.max(), *ends_c))) + 3)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,349 @@
+"""The per-pixel layers of one window (evidence, ridge response, bands, indices), whole or screened.
+
+:func:`compute_layers` computes every layer over the whole window. :func:`screened_layers`
+computes them only where :mod:`geo.detect.screen` sees a possible strip, grown block by block
+along every thinned ridge that reaches the edge of the computed area, so each traced ridge
+and every pixel its measurement samples get the values the whole-window computation gives
+(up to float rounding of the box filters). Elsewhere the ridge response is ``-inf`` and the
+other layers 0; the returned ``traced`` mask says where ridges may be traced.
+
+Notes
+-----
+Margins, in pixels at 10 m: the ridge response of a block needs the evidence 27 px around
+it (:func:`geo.detect.evidence.ridge_margin_px`), the evidence needs the bands half a
+``background_m`` box (15 px) around it, and a candidate's profile samples the evidence up to
+half a filter line (23 px) beyond its ends; each computed block group therefore reads its
+bands 50 px around it. Memory: the same window-sized float32 layers as the whole-window path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from geo.detect.evidence import (
+    compute_evidence,
+    compute_indices,
+    log_bands,
+    normalized_difference,
+    ridge_margin_px,
+    ridge_response,
+    ridge_response_padded,
+)
+from geo.detect.params import DetectionParams
+from geo.detect.screen import screen_blocks
+from geo.imagery import WindowData
+
+WATER_CAP_M = 5000.0
+_EIGHT = np.ones((3, 3), dtype=bool)
+#: Extra evidence pixels kept exact around computed blocks (profile samples beyond the line).
+_SAMPLE_MARGIN_PX = 8
+
+Box = tuple[int, int, int, int]  # row0, row1, col0, col1 (half-open), window pixels
+
+
+def flank_px(p: DetectionParams, res_m: float) -> tuple[int, ...]:
+    """Flank offsets in pixels: each ``flank_m``, and at least 2 px as well.
+
+    At coarse pixels a strip's mixed edge pixels spill into its neighbours, so a flank one
+    pixel away is not clean; the 2-px offset is then tried too (at 10 m it changes nothing).
+    """
+    return tuple(sorted({p.px(f, res_m) for f in p.flank_m}
+                        | {p.px(f, res_m, minimum=2) for f in p.flank_m}))
+
+
+def compute_layers(data: WindowData, p: DetectionParams) -> dict[str, np.ndarray]:
+    """Compute indices, evidence, ridge response, orientation, polarity, water distance."""
+    indices = compute_indices(data.bands)
+    evidence = compute_evidence(data.bands, indices, data.valid, res_m=data.res_m, params=p)
+    length_px = p.px(p.line_length_m, data.res_m, minimum=p.min_line_px)
+    flanks = flank_px(p, data.res_m)
+    ridge, orient = ridge_response(evidence, length_px=length_px,
+                                   n_orientations=p.n_orientations, flank_px=flanks)
+    polarity = np.ones(evidence.shape, dtype=np.float32)
+    if p.dark_strips > 0:
+        dark, dark_orient = ridge_response(-evidence, length_px=length_px,
+                                           n_orientations=p.n_orientations, flank_px=flanks)
+        use = dark > ridge
+        ridge, orient = np.where(use, dark, ridge), np.where(use, dark_orient, orient)
+        polarity[use] = -1.0
+    out = {**log_bands(data.bands), **indices, "evidence": evidence, "ridge": ridge,
+           "orient": orient, "polarity": polarity}
+    if "ndwi" in indices:
+        out["water_dist"] = water_distance(indices["ndwi"], data.valid, res_m=data.res_m,
+                                           params=p)
+    return out
+
+
+def water_distance(ndwi: np.ndarray, valid: np.ndarray, *, res_m: float,
+                   params: DetectionParams) -> np.ndarray:
+    """Distance (m, float32, capped at 5 km) of each pixel to the nearest water pixel."""
+    water = (ndwi > params.ndwi_water) & valid
+    dist = (ndimage.distance_transform_edt(~water) * res_m if water.any()
+            else np.full(water.shape, WATER_CAP_M))
+    out: np.ndarray = np.minimum(dist, WATER_CAP_M).astype(np.float32)
+    return out
+
+
+@dataclass
+class _Screened:
+    """Window-sized layers filled block group by block group, and which blocks are done."""
+
+    data: WindowData
+    p: DetectionParams
+    block: int
+    lay: dict[str, np.ndarray] = field(default_factory=dict)
+    computed: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    water: _Water | None = None
+
+
+@dataclass(frozen=True)
+class _Water:
+    """Water pixels of a window and a k-d tree of those on the shore (None: no water)."""
+
+    water: np.ndarray
+    tree: cKDTree | None
+
+
+@dataclass
+class WindowLayers:
+    """Layers of a window, where ridges may be traced (None: everywhere), and their state."""
+
+    lay: dict[str, np.ndarray]
+    traced: np.ndarray | None = None
+    state: _Screened | None = None
+
+    def ensure_computed(self, box: Box) -> None:
+        """Make every layer exact over ``box`` (window pixels; no-op without a screen)."""
+        st = self.state
+        if st is None:
+            return
+        b = st.block
+        need = np.zeros(st.computed.shape, dtype=bool)
+        r0, r1, c0, c1 = _grow(box, 0, st.data.valid.shape)
+        need[r0 // b:max(r1 - 1, r0) // b + 1, c0 // b:max(c1 - 1, c0) // b + 1] = True
+        if (need & ~st.computed).any():
+            _compute_blocks(st, need & ~st.computed)
+
+    def ensure_water(self, rows: np.ndarray, cols: np.ndarray) -> None:
+        """Fill the water distance at these window pixels (no-op without a screen)."""
+        if self.state is not None:
+            _fill_water(self.state, rows, cols)
+
+
+def screened_layers(data: WindowData, p: DetectionParams) -> WindowLayers:
+    """Layers computed only around the screen's blocks (whole window when it does not apply).
+
+    The ``traced`` mask of the result marks the blocks grown from the screen's: every
+    thinned ridge pixel (``pixel_threshold``) in it has its neighbours in it too, so a ridge
+    is traced whole. Call :meth:`WindowLayers.ensure_computed` before sampling the layers
+    outside that mask.
+    """
+    seeds = screen_blocks(data.bands, data.valid, res_m=data.res_m, params=p)
+    if seeds is None:
+        return WindowLayers(lay=compute_layers(data, p))
+    st = _Screened(data=data, p=p, block=p.screen_block_px,
+                   computed=np.zeros(seeds.shape, dtype=bool))
+    st.lay = _empty_layers(data, p)
+    traced = np.zeros(seeds.shape, dtype=bool)
+    todo = seeds
+    while todo.any():
+        _compute_blocks(st, todo & ~st.computed)
+        traced |= todo
+        todo = _blocks_touched(st, traced) & ~traced
+    return WindowLayers(lay=st.lay, traced=_block_mask(traced, st.block, data.valid.shape),
+                        state=st)
+
+
+def add_water_distance(wl: WindowLayers, data: WindowData, p: DetectionParams) -> None:
+    """Prepare the water distance of screened layers (only needed once a ridge is found).
+
+    The distance is filled in lazily, at the pixels a ridge's axis samples, by
+    :meth:`WindowLayers.ensure_water` from a k-d tree of the water pixels that touch land
+    (the nearest water pixel to a land pixel always does), so the distances equal those of
+    the whole-window Euclidean distance transform.
+    """
+    st = wl.state
+    if st is None or st.water is not None or not {"green", "nir"} <= set(data.bands):
+        return
+    ndwi = normalized_difference(data.bands["green"], data.bands["nir"])
+    water = (ndwi > p.ndwi_water) & data.valid
+    if not water.any():
+        st.water = _Water(water=water, tree=None)
+        wl.lay["water_dist"] = np.full(water.shape, WATER_CAP_M, dtype=np.float32)
+        return
+    shore = water & ~ndimage.binary_erosion(water, border_value=1)
+    st.water = _Water(water=water, tree=cKDTree(np.column_stack(np.nonzero(shore))))
+    wl.lay["water_dist"] = np.zeros(water.shape, dtype=np.float32)
+
+
+def _fill_water(st: _Screened, rows: np.ndarray, cols: np.ndarray) -> None:
+    """Water distance (m, capped) at the given window pixels."""
+    if st.water is None or st.water.tree is None or not rows.size:
+        return
+    dist, _ = st.water.tree.query(np.column_stack([rows, cols]))
+    dist = np.where(st.water.water[rows, cols], 0.0, dist) * st.data.res_m
+    st.lay["water_dist"][rows, cols] = np.minimum(dist, WATER_CAP_M).astype(np.float32)
+
+
+def _empty_layers(data: WindowData, p: DetectionParams) -> dict[str, np.ndarray]:
+    """Zero layers of the window's shape (lazily allocated), ridge ``-inf``."""
+    shape = data.valid.shape
+    names = [*data.bands, *compute_indices({k: v[:1, :1] for k, v in data.bands.items()})]
+    out = {k: np.zeros(shape, dtype=np.float32) for k in names}
+    out["evidence"] = np.zeros(shape, dtype=np.float32)
+    out["ridge"] = np.full(shape, -np.inf, dtype=np.float32)
+    out["orient"] = np.zeros(shape, dtype=np.int16)
+    out["polarity"] = np.ones(shape, dtype=np.float32)
+    return out
+
+
+def _block_mask(blocks: np.ndarray, b: int, shape: tuple[int, ...]) -> np.ndarray:
+    out: np.ndarray = np.repeat(np.repeat(blocks, b, axis=0), b, axis=1)[:shape[0], :shape[1]]
+    return out
+
+
+def _compute_blocks(st: _Screened, todo: np.ndarray) -> None:
+    """Compute the layers over boxes covering ``todo``, one or more per 8-connected group."""
+    labels, _ = ndimage.label(todo, structure=_EIGHT)
+    h, w = st.data.valid.shape
+    b = st.block
+    margin = _band_margin_px(st.data, st.p) / b
+    for sl in _split_boxes(todo, ndimage.find_objects(labels), margin=margin):
+        _compute_box(st, (sl[0].start * b, min(sl[0].stop * b, h),
+                          sl[1].start * b, min(sl[1].stop * b, w)))
+        st.computed[sl] = True
+
+
+def _split_boxes(todo: np.ndarray, boxes: list[tuple[slice, slice] | None], *,
+                 margin: float) -> list[tuple[slice, slice]]:
+    """Boxes of blocks covering ``todo``: each group's box, halved while that is cheaper.
+
+    A box costs its area grown by ``margin`` blocks on every side (the bands read around
+    it), so a diagonal road's group is cut into smaller boxes along the road, and a compact
+    group stays whole.
+    """
+    def fit(sl: tuple[slice, slice]) -> tuple[slice, slice] | None:
+        rows, cols = np.nonzero(todo[sl])
+        if not rows.size:
+            return None
+        return (slice(sl[0].start + int(rows.min()), sl[0].start + int(rows.max()) + 1),
+                slice(sl[1].start + int(cols.min()), sl[1].start + int(cols.max()) + 1))
+
+    def cost(sl: tuple[slice, slice] | None) -> float:
+        if sl is None:
+            return 0.0
+        return float((sl[0].stop - sl[0].start + 2 * margin)
+                     * (sl[1].stop - sl[1].start + 2 * margin))
+
+    out: list[tuple[slice, slice]] = []
+    stack = [f for f in (fit(sl) for sl in boxes if sl is not None) if f is not None]
+    while stack:
+        sl = stack.pop()
+        nr, nc = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        if max(nr, nc) < 2:
+            out.append(sl)
+            continue
+        if nr >= nc:
+            mid = sl[0].start + nr // 2
+            halves = [fit((slice(sl[0].start, mid), sl[1])), fit((slice(mid, sl[0].stop), sl[1]))]
+        else:
+            mid = sl[1].start + nc // 2
+            halves = [fit((sl[0], slice(sl[1].start, mid))), fit((sl[0], slice(mid, sl[1].stop)))]
+        if sum(cost(h) for h in halves) < cost(sl):
+            stack += [h for h in halves if h is not None]
+        else:
+            out.append(sl)
+    return out
+
+
+def _band_margin_px(data: WindowData, p: DetectionParams) -> int:
+    """Pixels of bands read around a computed box (see the module notes)."""
+    length_px = p.px(p.line_length_m, data.res_m, minimum=p.min_line_px)
+    margin = ridge_margin_px(length_px=length_px, flank_px=flank_px(p, data.res_m))
+    half_box = (p.px(p.background_m, data.res_m, minimum=p.min_background_px) | 1) // 2
+    return 1 + margin + _SAMPLE_MARGIN_PX + half_box + 1
+
+
+def _grow(box: Box, by: int, shape: tuple[int, ...]) -> Box:
+    return (max(box[0] - by, 0), min(box[1] + by, shape[0]),
+            max(box[2] - by, 0), min(box[3] + by, shape[1]))
+
+
+def _compute_box(st: _Screened, box: Box) -> None:
+    """Exact layers over ``box`` (ridge one pixel beyond it, evidence further)."""
+    data, p, lay = st.data, st.p, st.lay
+    shape = data.valid.shape
+    length_px = p.px(p.line_length_m, data.res_m, minimum=p.min_line_px)
+    flanks = flank_px(p, data.res_m)
+    margin = ridge_margin_px(length_px=length_px, flank_px=flanks)
+    half_box = (p.px(p.background_m, data.res_m, minimum=p.min_background_px) | 1) // 2
+    rbox = _grow(box, 1, shape)
+    ebox = _grow(rbox, margin + _SAMPLE_MARGIN_PX, shape)
+    bbox = _grow(ebox, half_box + 1, shape)
+    bs = np.s_[bbox[0]:bbox[1], bbox[2]:bbox[3]]
+    bands = {k: v[bs] for k, v in data.bands.items()}
+    # evidence only needs NDWI (water), over the band box; the layers only the evidence box
+    water = ({"ndwi": normalized_difference(bands["green"], bands["nir"])}
+             if {"green", "nir"} <= set(bands) else {})
+    evidence = compute_evidence(bands, water, data.valid[bs], res_m=data.res_m, params=p)
+    es = np.s_[ebox[0]:ebox[1], ebox[2]:ebox[3]]
+    lay["evidence"][es] = evidence[ebox[0] - bbox[0]:ebox[1] - bbox[0],
+                                   ebox[2] - bbox[2]:ebox[3] - bbox[2]]
+    inner = {k: v[es] for k, v in data.bands.items()}
+    for k, v in {**log_bands(inner), **compute_indices(inner)}.items():
+        lay[k][es] = v
+    # the ridge filter reads ``margin`` px of evidence around rbox, zeros beyond the window
+    padded = np.zeros((rbox[1] - rbox[0] + 2 * margin, rbox[3] - rbox[2] + 2 * margin),
+                      dtype=np.float32)
+    src = _grow(rbox, margin, shape)
+    padded[src[0] - rbox[0] + margin:src[1] - rbox[0] + margin,
+           src[2] - rbox[2] + margin:src[3] - rbox[2] + margin] = \
+        lay["evidence"][src[0]:src[1], src[2]:src[3]]
+    kw = {"length_px": length_px, "n_orientations": p.n_orientations, "flank_px": flanks}
+    ridge, orient = ridge_response_padded(padded, **kw)  # type: ignore[arg-type]
+    rs = np.s_[rbox[0]:rbox[1], rbox[2]:rbox[3]]
+    if p.dark_strips > 0:
+        dark, dark_orient = ridge_response_padded(-padded, **kw)  # type: ignore[arg-type]
+        use = dark > ridge
+        ridge, orient = np.where(use, dark, ridge), np.where(use, dark_orient, orient)
+        lay["polarity"][rs] = np.where(use, np.float32(-1.0), np.float32(1.0))
+    lay["ridge"][rs] = ridge
+    lay["orient"][rs] = orient
+
+
+def thin_pixels(ridge: np.ndarray, orient: np.ndarray, mask: np.ndarray, *,
+                n_orientations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the ``mask`` pixels that are local maxima across their orientation.
+
+    The same test as :func:`geo.detect.evidence.suppress_non_maxima`, made only at the
+    (few) pixels of ``mask``.
+    """
+    rows, cols = np.nonzero(mask)
+    bearing = np.radians(180.0 * orient[rows, cols].astype(np.float32) / n_orientations)
+    dr = np.rint(np.sin(bearing)).astype(np.intp)
+    dc = np.rint(np.cos(bearing)).astype(np.intp)
+    padded = np.pad(ridge, 1, constant_values=-np.inf)
+    v = ridge[rows, cols]
+    keep = (v >= padded[rows + 1 + dr, cols + 1 + dc]) & (v >= padded[rows + 1 - dr,
+                                                                       cols + 1 - dc])
+    return rows[keep], cols[keep]
+
+
+def _blocks_touched(st: _Screened, traced: np.ndarray) -> np.ndarray:
+    """Blocks holding a neighbour of a thinned ridge pixel of the traced blocks."""
+    p, b = st.p, st.block
+    ridge = st.lay["ridge"]
+    shape = ridge.shape
+    mask = (ridge >= p.pixel_threshold) & st.data.valid & _block_mask(traced, b, shape)
+    rows, cols = thin_pixels(ridge, st.lay["orient"], mask, n_orientations=p.n_orientations)
+    out = np.zeros(traced.shape, dtype=bool)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            r, c = rows + dr, cols + dc
+            ok = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
+            out[r[ok] // b, c[ok] // b] = True
+    return out

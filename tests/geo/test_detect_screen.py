@@ -1,0 +1,127 @@
+"""The detector's coarse screen: it keeps strips, skips blank fields and changes no result."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from affine import Affine
+from rasterio.windows import Window
+
+from geo.detect.evidence import ridge_response, suppress_non_maxima
+from geo.detect.layers import _split_boxes, screened_layers, thin_pixels
+from geo.detect.params import DetectionParams
+from geo.detect.screen import screen_blocks, screen_factor
+from geo.detect.window import detect_window
+from geo.imagery import WindowData
+from geo.sample.landscape import box_coverage
+
+FOREST = {"blue": 0.020, "green": 0.045, "red": 0.025, "nir": 0.300, "swir1": 0.140,
+          "swir2": 0.060}
+STRIP = {"blue": 0.034, "green": 0.056, "red": 0.045, "nir": 0.140, "swir1": 0.190,
+         "swir2": 0.090}
+SIZE = 384  # px at 10 m
+
+
+def _window(strip: tuple[float, float, float, float, float] | None, *, seed: int = 0,
+            width_m: float = 10.0) -> WindowData:
+    """Forest with 5 % speckle and optionally one bare strip (cx_m, cy_m, length_m, bearing)."""
+    rng = np.random.default_rng(seed)
+    cov = np.zeros((SIZE, SIZE))
+    if strip is not None:
+        cx, cy, length, bearing, _ = strip
+        cov = box_coverage((SIZE, SIZE), 10.0, cx=cx, cy=cy, length=length, width=width_m,
+                           bearing_deg=bearing)
+    bands = {}
+    for k, v in FOREST.items():
+        img = v * (1 + 0.05 * rng.standard_normal((SIZE, SIZE)))
+        img += (STRIP[k] - img) * cov
+        bands[k] = np.rint(img * 1e4).astype(np.float32)
+    return WindowData(window=Window(0, 0, SIZE, SIZE),
+                      transform=Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 8960000.0),
+                      bands=bands, valid=np.ones((SIZE, SIZE), dtype=bool), res_m=10.0)
+
+
+@pytest.fixture
+def strip_window() -> WindowData:
+    return _window((2000.0, 1800.0, 900.0, 35.0, 0.0))
+
+
+def test_screen_keeps_the_blocks_of_a_one_pixel_strip(strip_window):
+    p = DetectionParams()
+    blocks = screen_blocks(strip_window.bands, strip_window.valid, res_m=10.0, params=p)
+    assert blocks is not None
+    b = p.screen_block_px
+    assert blocks.shape == (-(-SIZE // b), -(-SIZE // b))
+    assert blocks[180 // b, 200 // b]  # the strip's centre: row 180, column 200
+    assert blocks.mean() < 0.5  # and the forest around it is mostly skipped
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_screen_skips_a_blank_field(seed):
+    blank = _window(None, seed=seed)
+    blocks = screen_blocks(blank.bands, blank.valid, res_m=10.0, params=DetectionParams())
+    assert blocks is not None
+    assert not blocks.any()
+
+
+def test_screen_is_off_at_coarse_pixels_for_rgb_and_when_disabled(strip_window):
+    p = DetectionParams()
+    assert screen_factor(30.0, p) == 1
+    assert screen_blocks(strip_window.bands, strip_window.valid, res_m=30.0, params=p) is None
+    rgb = {k: strip_window.bands[k] for k in ("red", "green", "blue")}
+    assert screen_blocks(rgb, strip_window.valid, res_m=10.0, params=p) is None
+    off = replace(p, screen=False)
+    assert screen_blocks(strip_window.bands, strip_window.valid, res_m=10.0, params=off) is None
+
+
+@pytest.mark.parametrize("params", [DetectionParams(), DetectionParams().permissive()],
+                         ids=["rules", "permissive"])
+def test_screened_detection_equals_the_whole_window(strip_window, params):
+    screened = detect_window(strip_window, params=params)
+    whole = detect_window(strip_window, params=replace(params, screen=False))
+    assert len(screened) == len(whole) >= 1
+    for a, b in zip(screened, whole, strict=True):
+        assert (a.x, a.y, a.length_m, a.width_m, a.bearing_deg) == pytest.approx(
+            (b.x, b.y, b.length_m, b.width_m, b.bearing_deg), abs=1e-6)
+        fa, fb = dict(a.features), dict(b.features)
+        assert fa.keys() == fb.keys()
+        for k in fa:
+            assert fa[k] == pytest.approx(fb[k], rel=1e-5, abs=1e-6, nan_ok=True), k
+    assert any(c.length_m == pytest.approx(900.0, abs=90.0) for c in screened)
+
+
+def test_screened_layers_compute_only_part_of_a_window(strip_window):
+    wl = screened_layers(strip_window, DetectionParams())
+    assert wl.traced is not None
+    assert wl.state is not None
+    assert 0 < wl.traced.mean() < 0.5
+    assert np.isneginf(wl.lay["ridge"]).mean() > 0.3  # never computed there
+
+
+def test_thin_pixels_match_non_maximum_suppression():
+    rng = np.random.default_rng(4)
+    ev = 0.3 * rng.standard_normal((96, 96)).astype(np.float32)
+    ev[40:42, 10:90] += 2.0
+    ridge, orient = ridge_response(ev, length_px=21, n_orientations=16, flank_px=(3,))
+    mask = ridge >= 0.3
+    rows, cols = thin_pixels(ridge, orient, mask, n_orientations=16)
+    expected = mask & suppress_non_maxima(ridge, orient, n_orientations=16)
+    got = np.zeros_like(mask)
+    got[rows, cols] = True
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_split_boxes_cover_every_block_of_a_diagonal():
+    todo = np.eye(12, dtype=bool) | np.eye(12, k=1, dtype=bool)
+    boxes = _split_boxes(todo, [(slice(0, 12), slice(0, 12))], margin=1.0)
+    covered = np.zeros_like(todo)
+    for sl in boxes:
+        covered[sl] = True
+    assert (covered >= todo).all()
+    assert covered.sum() < 0.5 * todo.size  # not the whole bounding box
+    compact = np.zeros((12, 12), dtype=bool)
+    compact[2:6, 3:9] = True
+    assert _split_boxes(compact, [(slice(0, 12), slice(0, 12))], margin=1.0) == [
+        (slice(2, 6), slice(3, 9))]
