@@ -201,6 +201,37 @@ def _rss_mib(pid: int) -> float:
     return sum(p.memory_info().rss for p in (proc, *proc.children(recursive=True))) / 2**20
 
 
+def _cpu_seconds(app_pid: int, seen: dict[str, dict[int, float]]) -> dict[str, float]:
+    """Record the CPU time (s) of the app's processes and of this test's Chromium processes.
+
+    ``seen`` keeps the latest figure per process id (an ended process keeps its last one);
+    returns the sums now.
+    """
+    def tree(proc: psutil.Process) -> list[psutil.Process]:
+        try:
+            return [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    groups = {"app": tree(psutil.Process(app_pid)),
+              "browser": [p for p in tree(psutil.Process()) if "chrom" in _name(p)]}
+    for group, procs in groups.items():
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            seen[group][proc.pid] = times.user + times.system
+    return {group: sum(values.values()) for group, values in seen.items()}
+
+
+def _name(proc: psutil.Process) -> str:
+    try:
+        return proc.name().lower()
+    except psutil.Error:
+        return ""
+
+
 def _alert_ids(data_dir: Path) -> list[int]:
     store = open_store(default_url({"ATALAYA_DATA_DIR": str(data_dir)}))
     try:
@@ -246,9 +277,13 @@ def test_twenty_sessions_for_three_minutes(small_world, tmp_path):
         base = _rss_mib(app.process.pid)
         peak = [base]
 
+        cpu: dict[str, dict[int, float]] = {"app": {}, "browser": {}}
+        cpu_before = _cpu_seconds(app.process.pid, cpu)
+
         async def watch_memory(stop: asyncio.Event) -> None:
             while not stop.is_set():
                 peak.append(_rss_mib(app.process.pid))
+                _cpu_seconds(app.process.pid, cpu)
                 await asyncio.sleep(1.0)
 
         async def main() -> list[Session]:
@@ -284,6 +319,10 @@ def test_twenty_sessions_for_three_minutes(small_world, tmp_path):
         "app_rss_mib": {"before": round(base, 1), "peak": round(max(peak), 1),
                         "per_session": round((max(peak) - base) / SESSIONS, 1)},
         "cpu_count": os.cpu_count(),
+        # CPU seconds used during the run (sampled each second): the app's process tree, and
+        # the one Chromium that renders all the sessions' pages on the same cores.
+        "cpu_s": {"app": round(sum(cpu["app"].values()) - cpu_before["app"], 1),
+                  "browser": round(sum(cpu["browser"].values()) - cpu_before["browser"], 1)},
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "load-test.json").write_text(json.dumps(report, indent=2) + "\n")
