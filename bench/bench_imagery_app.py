@@ -146,6 +146,8 @@ def run(quick: bool = False) -> list[Row]:
             browser.close()
             stop_app(app)
     for name, times in fast.items():
+        print(f"bench_imagery_app: {name}: {[round(x, 3) for x in times]}; debounce only: "
+              f"{[round(x, 3) for x in slow[name]]}", file=sys.stderr)
         rows.append(Row(f"map move to new image on screen, {name} (median of {len(times)})",
                         statistics.median(times), "s", statistics.median(slow[name]),
                         "streamlit-folium's 250 ms debounce only",
