@@ -7,8 +7,6 @@ folder, then ``os.replace``), so a reader never sees half a file and a crash nev
 
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +17,7 @@ import pyogrio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geo.atomicfile import write_atomic
 from geo.errors import SchemaError
 from geo.filters import MAX_AOI_VERTICES
 from geo.schema import AREAS, empty_layer, validate_layer
@@ -54,16 +53,7 @@ def _write(areas: gpd.GeoDataFrame, data_dir: Path) -> None:
     out = clean.copy()
     out["created_at"] = out["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     text = out.to_json(drop_id=True, ensure_ascii=False)
-    fd, tmp = tempfile.mkstemp(prefix=".areas-", suffix=".tmp", dir=data_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, data_dir / AREAS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(data_dir / AREAS_FILE, text)
 
 
 def save_area(data_dir: Path, name: str, geometry: BaseGeometry, *,

@@ -23,8 +23,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 from pathlib import Path
+
+from geo.atomicfile import write_atomic
 
 __all__ = ["DEFAULT_BUDGET", "prune", "publish"]
 
@@ -75,14 +76,7 @@ def publish(blob: bytes, folder: Path, *, url_prefix: str,
         if gzip_level is not None:
             blob = gzip.compress(blob, compresslevel=gzip_level, mtime=0)
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(blob)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, blob, fsync=False)  # a cache: rebuilt if a crash loses it
         prune(folder, budget=budget, keep=name)
     return f"{url_prefix.rstrip('/')}/{name}"
 

@@ -16,8 +16,6 @@ saved area since the analyst's last visit (kept in ``analysis_visits.json`` in t
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.aggregate import cell_polygons
 from geo.areas import read_areas
+from geo.atomicfile import write_atomic
 from geo.auth import Action
 from geo.auth.precision import DEFAULT_CELL_DEG
 from geo.countries import read_country_borders
@@ -672,16 +671,7 @@ def write_visit(data_dir: Path, user: str, area_id: str, when: datetime) -> None
     """Record ``user``'s visit to ``area_id`` at ``when``, rewriting the file atomically."""
     visits = read_visits(data_dir)
     visits.setdefault(user, {})[area_id] = when.astimezone(UTC).isoformat()
-    fd, tmp = tempfile.mkstemp(prefix=".visits-", suffix=".tmp", dir=data_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(visits, fh, ensure_ascii=False, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, data_dir / VISITS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(data_dir / VISITS_FILE, json.dumps(visits, ensure_ascii=False, sort_keys=True))
 
 
 def _state_history(ctx: _Context) -> pd.DataFrame | None:

@@ -14,9 +14,7 @@ layer through :func:`geo.world.data_version` (file size and modification time).
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ import pandas as pd
 from rasterio.errors import RasterioError
 
 from geo.areas import AREAS_FILE, read_areas
+from geo.atomicfile import replacing
 from geo.errors import AtalayaError, SchemaError
 from geo.ingest.errors import CommitError
 from geo.ingest.report import ImportReport
@@ -82,19 +81,11 @@ def _locked(data_dir: Path) -> Iterator[None]:
 
 
 def _write_atomic(layer: gpd.GeoDataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         if path.suffix == ".parquet":
             layer.to_parquet(tmp, index=False, compression="zstd")
         else:
             write_geojson(layer, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = (),
@@ -200,9 +191,8 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
             if not origin.is_file():
                 raise CommitError(f"nothing stored: the uploaded {report.source} is gone; "
                                   "commit before closing the upload")
-            tmp = folder / f".{target.name}.part"
-            shutil.copyfile(origin, tmp)
-            os.replace(tmp, target)
+            with replacing(target) as tmp:
+                shutil.copyfile(origin, tmp)
             copied.append(target)
             _add_overviews(target)
     except BaseException:

@@ -8,9 +8,7 @@ keeps it per partner under ``<data>/mappings/<partner>.json`` for the next file.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import unicodedata
 import zoneinfo
 from dataclasses import asdict, dataclass, field
@@ -19,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from geo.atomicfile import write_atomic
 from geo.ingest.errors import MappingError
 from geo.ingest.parse import _fast_numbers
 from geo.ingest.readers import Source
@@ -280,14 +279,7 @@ def save_mapping(mapping: Mapping, data_dir: Path, partner: str) -> Path:
     """Write ``mapping`` for ``partner`` atomically; return the path."""
     path = mapping_path(data_dir, partner)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".mapping-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(mapping.check().to_json())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, mapping.check().to_json())
     return path
 
 

@@ -14,12 +14,12 @@ import re
 import shutil
 import tempfile
 import unicodedata
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from geo.atomicfile import replacing
 from geo.ingest.errors import FileRefusedError, IngestError
 from geo.ingest.limits import Limits
 
@@ -217,13 +217,8 @@ def keep_upload(upload: Upload, data_dir: Path) -> Path:
     if target.is_file() and target.stat().st_size == upload.size:
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    part = folder / f".{target.name}.{uuid.uuid4().hex[:8]}.part"
-    try:
+    with replacing(target) as part:
         shutil.copyfile(upload.path, part)
-        part.replace(target)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
     return target
 
 

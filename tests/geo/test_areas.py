@@ -55,7 +55,7 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("geo.areas.os.replace", boom)
+    monkeypatch.setattr("geo.atomicfile.os.replace", boom)
     with pytest.raises(OSError, match="disk full"):
         save_area(tmp_path, "two", box(1, 1, 2, 2))
     assert (tmp_path / AREAS_FILE).read_bytes() == before
