@@ -33,14 +33,20 @@ def _page() -> None:
     render_imagery()
 
 
-@pytest.fixture
-def app(scene_world: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def _run_page_on(world: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """Run the imagery page once on ``world`` (its own SQLite store); it must not fail."""
     monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("ATALAYA_DATA_DIR", str(scene_world))
+    monkeypatch.delenv("ATALAYA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(world))
     at = AppTest.from_function(_page, default_timeout=60)
     at.run()
     assert not at.exception
     return at
+
+
+@pytest.fixture
+def app(scene_world: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    return _run_page_on(scene_world, monkeypatch)
 
 
 def test_lists_both_dates_and_offers_every_combination(app: AppTest) -> None:
@@ -90,12 +96,7 @@ def test_scene_list_comes_from_the_store_when_it_has_scenes(
         register_scenes(store, layer, world, by="ana")
     # The data folder's file now lists one scene; the store's catalogue still has both.
     layer.iloc[:1].to_file(world / "scenes.geojson", driver="GeoJSON")
-    monkeypatch.chdir(ROOT)
-    monkeypatch.delenv("ATALAYA_DATABASE_URL", raising=False)
-    monkeypatch.setenv("ATALAYA_DATA_DIR", str(world))
-    at = AppTest.from_function(_page, default_timeout=60)
-    at.run()
-    assert not at.exception
+    at = _run_page_on(world, monkeypatch)
     assert sorted(at.dataframe[0].value["Scene"].tolist()) == sorted(layer["scene_id"])
 
 
@@ -108,11 +109,6 @@ def test_the_page_registers_the_data_folders_scenes_in_the_store(
 
     world = tmp_path / "world"
     shutil.copytree(scene_world, world, ignore=shutil.ignore_patterns("atalaya.sqlite3*"))
-    monkeypatch.chdir(ROOT)
-    monkeypatch.delenv("ATALAYA_DATABASE_URL", raising=False)
-    monkeypatch.setenv("ATALAYA_DATA_DIR", str(world))
-    at = AppTest.from_function(_page, default_timeout=60)
-    at.run()
-    assert not at.exception
+    _run_page_on(world, monkeypatch)
     with open_store(f"sqlite:///{world / 'atalaya.sqlite3'}") as store:
         assert count_scenes(store) == 2
