@@ -17,10 +17,18 @@ from tests.conftest import ROOT, require
 from tools.serve import CHROMIUM_FLAGS, App, chromium_path, start_app, stop_app
 
 __all__ = ["ARTIFACTS", "CHROMIUM_FLAGS", "App", "Recorder", "chromium_path", "start_app",
-           "stop_app"]
+           "stop_app", "wait_idle"]
 
 ARTIFACTS = ROOT / "artifacts" / "browser"
 LOCAL_HOSTS = {"127.0.0.1"}
+
+
+def wait_idle(pg: object, timeout_ms: int = 120_000) -> None:
+    """Wait until the script run a widget change (or a map report) started is over."""
+    pg.wait_for_timeout(500)  # type: ignore[attr-defined]
+    pg.wait_for_function(  # type: ignore[attr-defined]
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.dataset.testScriptState !== 'running'", timeout=timeout_ms)
 
 
 @pytest.fixture(scope="session")

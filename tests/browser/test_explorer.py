@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from geo.filters import Filters, filter_events, view_bounds
-from tests.browser.conftest import ARTIFACTS, start_app, stop_app
+from tests.browser.conftest import ARTIFACTS, start_app, stop_app, wait_idle
 from tests.browser.test_overview import DESCRIBE_MAP, LAYER_CONTROL, MAP_FRAME, open_map
 from tools.serve import open_signed_in
 
@@ -278,6 +278,7 @@ def test_go_to_moves_the_map(app, page):
                                " return [c.lat, c.lng]; }")
     assert lat == pytest.approx(-9.4, abs=1e-3)
     assert lon == pytest.approx(-74.6, abs=1e-3)
+    wait_idle(pg)  # the map reports its new view: a rerun of its own
     box.fill("-120.5, 5.2")
     box.press("Enter")
     pg.get_by_text("Did you write longitude first?").wait_for(timeout=30_000)

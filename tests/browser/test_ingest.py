@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from geo.world import read_layer
-from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app
+from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app, wait_idle
 from tests.conftest import SHARED_DATA, require
 from tests.ingest.hostile import kml_billion_laughs
 from tools.serve import open_signed_in
@@ -53,13 +53,6 @@ def ingest_app(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     stop_app(running)
 
 
-def _idle(pg) -> None:
-    """Wait until the script run a widget change started is over."""
-    pg.wait_for_timeout(500)
-    pg.wait_for_function("() => document.querySelector('[data-testid=\"stApp\"]')"
-                         "?.dataset.testScriptState !== 'running'", timeout=WAIT_MS)
-
-
 def _metric(pg, label: str) -> str:
     box = pg.locator('[data-testid="stMetric"]').filter(has_text=label).first
     box.wait_for(timeout=WAIT_MS)
@@ -71,14 +64,14 @@ def _open(pg, app: App) -> None:
     pg.get_by_role("heading", name="Import data").wait_for(timeout=WAIT_MS)
     pg.locator('[data-testid="stSelectbox"]').filter(has_text="Layer").click()
     pg.get_by_role("option", name="Aerodromes and airstrips", exact=True).click()
-    _idle(pg)
+    wait_idle(pg, WAIT_MS)
 
 
 def _upload(pg, path: Path) -> None:
-    _idle(pg)
+    wait_idle(pg, WAIT_MS)
     pg.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
     pg.get_by_role("heading", name="First rows").wait_for(timeout=WAIT_MS)
-    _idle(pg)
+    wait_idle(pg, WAIT_MS)
     pg.get_by_role("button", name="Validate").click()
     pg.get_by_role("heading", name="Validation report").wait_for(timeout=WAIT_MS)
 
