@@ -169,15 +169,44 @@ def add_water_distance(wl: WindowLayers, data: WindowData, p: DetectionParams) -
     st = wl.state
     if st is None or st.water is not None or not {"green", "nir"} <= set(data.bands):
         return
-    ndwi = normalized_difference(data.bands["green"], data.bands["nir"])
-    water = (ndwi > p.ndwi_water) & data.valid
+    water = _water_pixels(data, p)
     if not water.any():
         st.water = _Water(water=water, tree=None)
         wl.lay["water_dist"] = np.full(water.shape, WATER_CAP_M, dtype=np.float32)
         return
-    shore = water & ~ndimage.binary_erosion(water, border_value=1)
-    st.water = _Water(water=water, tree=cKDTree(np.column_stack(np.nonzero(shore))))
+    st.water = _Water(water=water, tree=cKDTree(np.column_stack(np.nonzero(_shore(water)))))
     wl.lay["water_dist"] = np.zeros(water.shape, dtype=np.float32)
+
+
+def _water_pixels(data: WindowData, p: DetectionParams, *, rows_per_step: int = 128
+                  ) -> np.ndarray:
+    """Find the valid pixels whose NDWI exceeds ``p.ndwi_water``, a strip of rows at a time.
+
+    The same values as one window-sized NDWI, without its window-sized temporaries.
+    """
+    green, nir = data.bands["green"], data.bands["nir"]
+    water = np.empty(data.valid.shape, dtype=bool)
+    for r in range(0, data.valid.shape[0], rows_per_step):
+        rs = slice(r, r + rows_per_step)
+        np.greater(normalized_difference(green[rs], nir[rs]), p.ndwi_water, out=water[rs])
+    water &= data.valid
+    return water
+
+
+def _shore(water: np.ndarray) -> np.ndarray:
+    """Water pixels with a land pixel among their 4 neighbours (beyond the raster: water).
+
+    What ``water & ~ndimage.binary_erosion(water, border_value=1)`` gives, by four shifted
+    comparisons (several times faster than the generic erosion).
+    """
+    land = ~water
+    near_land = np.zeros(water.shape, dtype=bool)
+    near_land[1:] |= land[:-1]
+    near_land[:-1] |= land[1:]
+    near_land[:, 1:] |= land[:, :-1]
+    near_land[:, :-1] |= land[:, 1:]
+    out: np.ndarray = near_land & water
+    return out
 
 
 def _fill_water(st: _Screened, rows: np.ndarray, cols: np.ndarray) -> None:
@@ -323,14 +352,32 @@ def thin_pixels(ridge: np.ndarray, orient: np.ndarray, mask: np.ndarray, *,
     (few) pixels of ``mask``.
     """
     rows, cols = np.nonzero(mask)
+    return _thin_at(ridge, orient, rows, cols, n_orientations=n_orientations)
+
+
+def _thin_at(ridge: np.ndarray, orient: np.ndarray, rows: np.ndarray, cols: np.ndarray, *,
+             n_orientations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the pixels (rows, cols) that are local maxima across their orientation.
+
+    A neighbour beyond the raster counts as ``-inf`` (as :func:`suppress_non_maxima` pads),
+    looked up at the given pixels only rather than in a padded copy of the window.
+    """
     bearing = np.radians(180.0 * orient[rows, cols].astype(np.float32) / n_orientations)
     dr = np.rint(np.sin(bearing)).astype(np.intp)
     dc = np.rint(np.cos(bearing)).astype(np.intp)
-    padded = np.pad(ridge, 1, constant_values=-np.inf)
     v = ridge[rows, cols]
-    keep = (v >= padded[rows + 1 + dr, cols + 1 + dc]) & (v >= padded[rows + 1 - dr,
-                                                                       cols + 1 - dc])
+    keep = (v >= _neighbour(ridge, rows + dr, cols + dc)) & (v >= _neighbour(ridge, rows - dr,
+                                                                             cols - dc))
     return rows[keep], cols[keep]
+
+
+def _neighbour(ridge: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``ridge`` at (rows, cols), ``-inf`` outside the raster."""
+    h, w = ridge.shape
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    out: np.ndarray = np.where(inside, ridge[np.clip(rows, 0, h - 1), np.clip(cols, 0, w - 1)],
+                               np.float32(-np.inf)).astype(ridge.dtype, copy=False)
+    return out
 
 
 def _blocks_touched(st: _Screened, traced: np.ndarray) -> np.ndarray:
@@ -338,9 +385,20 @@ def _blocks_touched(st: _Screened, traced: np.ndarray) -> np.ndarray:
     p, b = st.p, st.block
     ridge = st.lay["ridge"]
     shape = ridge.shape
-    mask = (ridge >= p.pixel_threshold) & st.data.valid & _block_mask(traced, b, shape)
-    rows, cols = thin_pixels(ridge, st.lay["orient"], mask, n_orientations=p.n_orientations)
     out = np.zeros(traced.shape, dtype=bool)
+    br, bc = np.nonzero(traced)
+    if not br.size:
+        return out
+    # the ridge pixels of the traced blocks, looked for in the box of those blocks only
+    r0, c0 = int(br.min()), int(bc.min())
+    r1, c1 = int(br.max()) + 1, int(bc.max()) + 1
+    box = np.s_[r0 * b:min(r1 * b, shape[0]), c0 * b:min(c1 * b, shape[1])]
+    sub = ridge[box]
+    mask = ((sub >= p.pixel_threshold) & st.data.valid[box]
+            & _block_mask(traced[r0:r1, c0:c1], b, sub.shape))
+    rows, cols = np.nonzero(mask)
+    rows, cols = _thin_at(ridge, st.lay["orient"], rows + r0 * b, cols + c0 * b,
+                          n_orientations=p.n_orientations)
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):
             r, c = rows + dr, cols + dc

@@ -33,6 +33,8 @@ from geo.detect.params import DetectionParams
 _EPS = np.float32(1e-6)
 #: Same spread floor as the full-resolution z-score (natural-log units).
 _Z_FLOOR = np.float32(0.02)
+#: Coarse rows per strip of the block sums of the log bands (:func:`_log_block_sums`).
+_STRIP_BLOCKS = 64
 
 
 def screen_factor(res_m: float, params: DetectionParams) -> int:
@@ -93,9 +95,9 @@ def coarse_ridge_response(bands: dict[str, np.ndarray], valid: np.ndarray, *, re
     box_cnt = ndimage.uniform_filter(cnt, size, mode="constant")
     total = np.zeros(cnt.shape, dtype=np.float32)
     names = [k for k in EVIDENCE_BANDS if k in bands]
+    invalid = ~valid if not valid.all() else None
     for name in names:
-        logv = np.where(valid, np.log(np.maximum(bands[name], 1.0)), 0.0).astype(np.float32)
-        s1, s2 = _block_sum(logv, f), _block_sum(logv * logv, f)
+        s1, s2 = _log_block_sums(bands[name], invalid, f)
         box1 = ndimage.uniform_filter(s1, size, mode="constant")
         box2 = ndimage.uniform_filter(s2, size, mode="constant")
         mean = box1 / np.maximum(box_cnt, _EPS)
@@ -120,21 +122,45 @@ def coarse_ridge_response(bands: dict[str, np.ndarray], valid: np.ndarray, *, re
     return result
 
 
-def _block_sum(values: np.ndarray, f: int) -> np.ndarray:
-    """Sum of each ``f x f`` block (float32); the raster is padded with zeros to a multiple.
+def _log_block_sums(band: np.ndarray, invalid: np.ndarray | None, f: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Block sums (:func:`_block_sum`) of ``log(max(band, 1))``, 0 where invalid, and of its square.
 
-    Strided row then column additions: several times faster than a reshaped ``sum``.
+    Computed a strip of ``f * _STRIP_BLOCKS`` rows at a time, so the log values stay in the
+    cache rather than filling window-sized arrays (16 MB each at 2048 x 2048 px); each strip
+    starts on a block row, so every block gets exactly the sums of the whole-window code.
     """
-    h, w = values.shape
-    hp, wp = -(-h // f) * f, -(-w // f) * f
-    if (hp, wp) != (h, w):
-        values = np.pad(values, ((0, hp - h), (0, wp - w)))
+    h, w = band.shape
+    s1 = np.empty((-(-h // f), -(-w // f)), dtype=np.float32)
+    s2 = np.empty_like(s1)
+    step = f * _STRIP_BLOCKS
+    for r in range(0, h, step):
+        logv = np.maximum(band[r:r + step], 1.0)
+        np.log(logv, out=logv)
+        if invalid is not None:
+            logv[invalid[r:r + step]] = 0.0
+        logv = logv.astype(np.float32, copy=False)
+        rows = slice(r // f, r // f + -(-logv.shape[0] // f))
+        s1[rows] = _block_sum(logv, f)
+        s2[rows] = _block_sum(np.multiply(logv, logv, out=logv), f)
+    return s1, s2
+
+
+def _block_sum(values: np.ndarray, f: int) -> np.ndarray:
+    """Sum of each ``f x f`` block (float32), ``ceil(h / f) x ceil(w / f)``.
+
+    Strided row then column additions: several times faster than a reshaped ``sum``. A
+    partial last block sums the pixels it has (what padding with zeros would give, without
+    copying the raster).
+    """
     rows = values[0::f].astype(np.float32)
     for k in range(1, f):
-        rows += values[k::f]
+        part = values[k::f]
+        rows[:part.shape[0]] += part
     out = rows[:, 0::f].copy()
     for k in range(1, f):
-        out += rows[:, k::f]
+        part = rows[:, k::f]
+        out[:, :part.shape[1]] += part
     return out
 
 
