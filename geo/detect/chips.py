@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from affine import Affine
 from rasterio.features import rasterize
 from rasterio.windows import Window
 from scipy import ndimage
@@ -24,8 +25,8 @@ from shapely.geometry import Polygon
 
 from geo.detect.params import DetectionParams
 from geo.detect.window import RawCandidate, detect_window
-from geo.errors import DataNotFoundError
-from geo.imagery import read_scene_info, read_window
+from geo.errors import ConfigError, DataNotFoundError
+from geo.imagery import WindowData, read_scene_info, read_window
 from geo.runway_geometry import rectangle_corners
 
 #: Band layout of the Peru chips (B02, B03, B04, B06, B07, B08, B11, B12, SCL). The SCL band
@@ -93,24 +94,76 @@ def _rect_mask(c: RawCandidate, transform: rasterio.Affine, shape: tuple[int, in
     return out
 
 
+def _block_mean(a: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of each ``factor x factor`` block (rows and columns past the last one dropped)."""
+    h, w = a.shape[0] // factor, a.shape[1] // factor
+    blocks = a[:h * factor, :w * factor].reshape(h, factor, w, factor)
+    out: np.ndarray = blocks.mean(axis=(1, 3), dtype=np.float64)
+    return out
+
+
+def _block_any(a: np.ndarray, factor: int) -> np.ndarray:
+    """Return True where any pixel of each ``factor x factor`` block is (trailing ones dropped)."""
+    h, w = a.shape[0] // factor, a.shape[1] // factor
+    blocks = a[:h * factor, :w * factor].reshape(h, factor, w, factor)
+    out: np.ndarray = np.asarray(blocks.any(axis=(1, 3)))
+    return out
+
+
+def coarsen_window(data: WindowData, factor: int) -> WindowData:
+    """Return the window as a sensor with ``factor`` times coarser pixels would see it.
+
+    Each band is averaged over ``factor x factor`` blocks (a box point-spread function, as a
+    Landsat 30 m pixel sees 3 x 3 Sentinel-2 10 m pixels); a coarse pixel is valid only when
+    all its source pixels are. Rows and columns past the last whole block are dropped; the
+    grid keeps its origin and its pixel size grows by ``factor``.
+    """
+    if factor < 1:
+        raise ConfigError(f"factor must be a whole number >= 1, got {factor}")
+    if factor == 1:
+        return data
+    h, w = data.valid.shape[0] // factor, data.valid.shape[1] // factor
+    if h == 0 or w == 0:
+        raise ConfigError(f"a {data.valid.shape[1]} x {data.valid.shape[0]} window holds no "
+                         f"whole {factor} x {factor} block")
+    valid = ~_block_any(~data.valid, factor)
+    bands = {}
+    for role, arr in data.bands.items():
+        # invalid source pixels may hold anything (nodata, NaN): keep them out of the mean
+        mean = _block_mean(np.where(data.valid, arr, 0.0), factor)
+        bands[role] = np.where(valid, mean, 0.0).astype(np.float32)
+    return WindowData(window=Window(data.window.col_off // factor,
+                                    data.window.row_off // factor, w, h),
+                      transform=data.transform @ Affine.scale(factor), bands=bands,
+                      valid=valid, res_m=data.res_m * factor)
+
+
 def process_chip(chip: Chip, *, params: DetectionParams,
-                 bands: Mapping[str, int] = CHIP_BANDS) -> ChipResult:
-    """Run the generator on one chip and label each candidate against its target mask."""
+                 bands: Mapping[str, int] = CHIP_BANDS, factor: int = 1) -> ChipResult:
+    """Run the generator on one chip and label each candidate against its target mask.
+
+    ``factor`` > 1 first coarsens the chip (see :func:`coarsen_window`, e.g. 3 turns 10 m
+    Sentinel-2 into 30 m Landsat-like pixels); a coarse mask pixel is on the runway when any
+    of its source pixels is. The chip keeps its runway id, so cross-validation grouped by
+    runway never splits a chip from its coarsened copy.
+    """
     info = read_scene_info(chip.sdata, bands=bands)
-    data = read_window(info, Window(0, 0, info.width, info.height))
+    data = coarsen_window(read_window(info, Window(0, 0, info.width, info.height)), factor)
     cands = detect_window(data, params=params)
-    shape = (info.height, info.width)
+    shape = data.valid.shape
     target = np.zeros(shape, dtype=bool)
     if chip.target is not None:
         with rasterio.open(chip.target, driver="GTiff") as src:
             target = src.read(1) > 0
+        if factor > 1:
+            target = _block_any(target, factor)
     near = ndimage.binary_dilation(target, iterations=2)
-    masks = [_rect_mask(c, info.transform, shape) for c in cands]
+    masks = [_rect_mask(c, data.transform, shape) for c in cands]
     return ChipResult(chip=chip, candidates=tuple(cands),
                       positive=tuple(bool((m & target).any()) for m in masks),
                       false=tuple(not (m & near).any() for m in masks),
                       target_px=int(target.sum()),
-                      area_km2=info.width * info.height * info.res_m**2 / 1e6)
+                      area_km2=shape[1] * shape[0] * data.res_m**2 / 1e6)
 
 
 def sample_results(out_dir: str | Path, *, seed: int, params: DetectionParams,

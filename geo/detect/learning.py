@@ -15,14 +15,23 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 from geo.detect.chips import ChipResult
-from geo.detect.scorer import LogisticModel, feature_matrix
+from geo.detect.scorer import LogisticModel, Model, Tree, TreeModel, feature_matrix
 
 FP_LIMIT_PER_100KM2 = 1.0
 C_L2 = 0.1  # inverse L2 strength of the logistic scorer (standardised features)
+#: Gradient-boosted trees (sklearn's HistGradientBoostingClassifier): small trees, many
+#: rounds, a slow rate and leaves of at least 10 candidates, so 150 chips do not overfit.
+TREES = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 4, "min_samples_leaf": 10,
+         "l2_regularization": 1.0}
+#: Model family per imagery kind. Multispectral: trees, which separate straight roads and
+#: tracks from strips (see geo.train.SAMPLE_SEEDS); RGB: logistic (its three bands carry too
+#: little for trees to beat it on the chips).
+FAMILY = {"multispectral": "trees", "rgb": "logistic"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,32 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, *, kind: str, seed: int,
                          lo=tuple(lo.tolist()), hi=tuple(hi.tolist()))
 
 
+def _fit_trees(x: np.ndarray, y: np.ndarray, *, kind: str, seed: int,
+               threshold: float = 0.5) -> TreeModel:
+    """Gradient-boosted trees (:data:`TREES`) on transformed candidate features, as plain data."""
+    clf = HistGradientBoostingClassifier(random_state=seed, class_weight="balanced", **TREES)
+    clf.fit(x, y)
+    trees = []
+    for (pred,) in clf._predictors:
+        nodes = pred.nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        trees.append(Tree(feature=tuple(np.where(leaf, 0, nodes["feature_idx"]).tolist()),
+                          threshold=tuple(np.where(leaf, 0.0, nodes["num_threshold"]).tolist()),
+                          left=tuple(np.where(leaf, 0, nodes["left"]).tolist()),
+                          right=tuple(np.where(leaf, 0, nodes["right"]).tolist()),
+                          missing_left=tuple(nodes["missing_go_to_left"].astype(bool).tolist()),
+                          value=tuple(nodes["value"].tolist())))
+    return TreeModel(kind=kind, baseline=float(np.ravel(clf._baseline_prediction)[0]),
+                     trees=tuple(trees), threshold=threshold)
+
+
+def _fit(x: np.ndarray, y: np.ndarray, *, kind: str, seed: int) -> Model:
+    """Fit the family :data:`FAMILY` names for ``kind``."""
+    if FAMILY.get(kind, "logistic") == "trees":
+        return _fit_trees(x, y, kind=kind, seed=seed)
+    return _fit_logistic(x, y, kind=kind, seed=seed)
+
+
 def _out_of_fold(results: Sequence[ChipResult], *, kind: str, seed: int, n_splits: int,
                  extra: Sequence[ChipResult] = ()) -> list[Scored]:
     """Score each chip with a model fitted without its runway (inner grouped K-fold).
@@ -86,7 +121,7 @@ def _out_of_fold(results: Sequence[ChipResult], *, kind: str, seed: int, n_split
                        random_state=seed)
     for train, test in folds.split(np.zeros(len(results)), groups=groups):
         x, y = _xy([results[i] for i in train] + list(extra), kind)
-        model = _fit_logistic(x, y, kind=kind, seed=seed)
+        model = _fit(x, y, kind=kind, seed=seed)
         for i in test:
             scored[int(i)] = Scored(results[i], tuple(model.score(results[i].candidates)))
     return [scored[i] for i in range(len(results))]
@@ -94,7 +129,7 @@ def _out_of_fold(results: Sequence[ChipResult], *, kind: str, seed: int, n_split
 
 def fit_model(results: Sequence[ChipResult], *, kind: str, seed: int = 0,
               max_fp_per_100km2: float = FP_LIMIT_PER_100KM2, inner_splits: int = 5,
-              extra: Sequence[ChipResult] = ()) -> LogisticModel:
+              extra: Sequence[ChipResult] = ()) -> Model:
     """Fit the scorer on every chip given, with an operating point from held-out scores.
 
     The threshold is chosen on *out-of-fold* scores of the real chips (inner grouped K-fold
@@ -104,13 +139,13 @@ def fit_model(results: Sequence[ChipResult], *, kind: str, seed: int = 0,
     added to every fit but never used to choose the threshold.
     """
     x, y = _xy(list(results) + list(extra), kind)
-    model = _fit_logistic(x, y, kind=kind, seed=seed)
+    model = _fit(x, y, kind=kind, seed=seed)
     held_out = _out_of_fold(results, kind=kind, seed=seed, n_splits=inner_splits, extra=extra)
     threshold = choose_threshold(held_out, max_fp_per_100km2=max_fp_per_100km2)
     return replace(model, threshold=threshold)
 
 
-def score_results(model: LogisticModel, results: Sequence[ChipResult]) -> list[Scored]:
+def score_results(model: Model, results: Sequence[ChipResult]) -> list[Scored]:
     """Score every chip's candidates with ``model``."""
     return [Scored(r, tuple(model.score(r.candidates).tolist())) for r in results]
 

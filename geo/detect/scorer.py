@@ -1,9 +1,11 @@
 """A learned candidate scorer stored as plain JSON (no code runs when it is loaded).
 
-The model is a standardised logistic regression over transformed candidate features (shape,
-ridge and profile measures, band contrasts centre-vs-flanks), one per imagery kind
-(``multispectral`` and ``rgb``), with the operating point (score threshold) chosen on
-held-out scores of the training data and the provenance of that data beside it.
+One model per imagery kind (``multispectral`` and ``rgb``) over transformed candidate
+features (shape, ridge and profile measures, band contrasts centre-vs-flanks, continuation
+past the strip's ends), either gradient-boosted trees kept as flat node arrays
+(:class:`TreeModel`) or a standardised logistic regression (:class:`LogisticModel`), with
+the operating point (score threshold) chosen on held-out scores of the training data and the
+provenance of that data beside it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ _EVIDENCE: tuple[tuple[str, str], ...] = (
 FEATURES: dict[str, tuple[tuple[str, str], ...]] = {
     "multispectral": (*_SHAPE, *_EVIDENCE, ("nir_c", "id"), ("swir1_c", "id"),
                       ("swir2_c", "id"), ("ndvi_c", "id"), ("ndwi_c", "id"), ("ndvi_in", "id"),
-                      ("ndwi_in", "id"), ("water_dist_m", "log1p")),
+                      ("ndwi_in", "id"), ("water_dist_m", "log1p"), ("through", "id")),
     "rgb": (*_SHAPE, *_EVIDENCE, ("polarity", "id")),
 }
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "runway_scorer.json"
@@ -86,7 +88,8 @@ class LogisticModel:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary, feature names included."""
-        return {"kind": self.kind, "features": [f"{how}({n})" for n, how in FEATURES[self.kind]],
+        return {"kind": self.kind, "family": "logistic",
+                "features": [f"{how}({n})" for n, how in FEATURES[self.kind]],
                 "mean": list(self.mean), "scale": list(self.scale), "coef": list(self.coef),
                 "intercept": self.intercept, "threshold": self.threshold,
                 "lo": list(self.lo), "hi": list(self.hi)}
@@ -107,23 +110,155 @@ class LogisticModel:
 
 
 @dataclass(frozen=True)
+class Tree:
+    """One regression tree as flat node arrays (sklearn's layout; leaves have ``left == 0``).
+
+    A row goes left at a node when its feature value is ``<= threshold`` (or is NaN and
+    ``missing_left``); ``value`` is added to the raw score at the leaf it ends in.
+    """
+
+    feature: tuple[int, ...]
+    threshold: tuple[float, ...]
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    missing_left: tuple[bool, ...]
+    value: tuple[float, ...]
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """Leaf value of each row of ``x`` (n, k)."""
+        feature, thr = np.array(self.feature), np.array(self.threshold)
+        left, right = np.array(self.left), np.array(self.right)
+        missing_left = np.array(self.missing_left, dtype=bool)
+        node = np.zeros(len(x), dtype=np.int64)
+        rows = np.arange(len(x))
+        for _ in range(len(self.feature)):  # depth never exceeds the node count
+            inner = left[node] != 0
+            if not inner.any():
+                break
+            v = x[rows, feature[node]]
+            go_left = np.where(np.isnan(v), missing_left[node], v <= thr[node])
+            node = np.where(inner, np.where(go_left, left[node], right[node]), node)
+        out: np.ndarray = np.array(self.value)[node]
+        return out
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """Plain JSON-ready node arrays."""
+        return {"feature": list(self.feature), "threshold": list(self.threshold),
+                "left": list(self.left), "right": list(self.right),
+                "missing_left": [int(b) for b in self.missing_left], "value": list(self.value)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], n_features: int) -> Tree:
+        """Inverse of :meth:`to_dict`; checks that every index stays in range."""
+        try:
+            t = cls(feature=tuple(int(v) for v in d["feature"]),
+                    threshold=tuple(float(v) for v in d["threshold"]),
+                    left=tuple(int(v) for v in d["left"]), right=tuple(int(v) for v in d["right"]),
+                    missing_left=tuple(bool(v) for v in d["missing_left"]),
+                    value=tuple(float(v) for v in d["value"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"malformed tree in the scorer: {exc}") from exc
+        n = len(t.feature)
+        if not n or any(len(a) != n for a in (t.threshold, t.left, t.right, t.missing_left,
+                                                t.value)):
+            raise ConfigError("malformed tree in the scorer: node arrays differ in length")
+        inner = [i for i in range(n) if t.left[i] != 0]
+        if any(not (0 <= t.feature[i] < n_features and i < t.left[i] < n and i < t.right[i] < n)
+               for i in inner):
+            raise ConfigError("malformed tree in the scorer: an index is out of range")
+        return t
+
+
+@dataclass(frozen=True)
+class TreeModel:
+    """Gradient-boosted trees: ``sigmoid(baseline + sum of the trees' leaf values)``.
+
+    Trees split the transformed features of :data:`FEATURES` directly, so they can learn
+    what a linear score cannot (a width that is right only within a range, a strip that is
+    bright in red but must also end at both ends).
+    """
+
+    kind: str
+    baseline: float
+    trees: tuple[Tree, ...]
+    threshold: float
+
+    def score(self, cands: Sequence[RawCandidate]) -> np.ndarray:
+        """Probability-like score in [0, 1] of each candidate being a runway."""
+        if not cands:
+            return np.zeros(0)
+        return self.score_matrix(feature_matrix(cands, self.kind))
+
+    def score_matrix(self, x: np.ndarray) -> np.ndarray:
+        """Scores of already transformed features (n, k)."""
+        z = np.full(len(x), self.baseline)
+        for t in self.trees:
+            z += t.raw(x)
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary, feature names included."""
+        return {"kind": self.kind, "family": "trees",
+                "features": [f"{how}({n})" for n, how in FEATURES[self.kind]],
+                "baseline": self.baseline, "threshold": self.threshold,
+                "trees": [t.to_dict() for t in self.trees]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TreeModel:
+        """Inverse of :meth:`to_dict`; checks the kind, feature count and every tree."""
+        kind = str(d.get("kind"))
+        if kind not in FEATURES:
+            raise ConfigError(f"model kind {kind!r} unknown; expected one of {list(FEATURES)}")
+        if len(d.get("features", ())) != len(FEATURES[kind]):
+            raise ConfigError(f"{kind} model was trained on other features; retrain it")
+        trees = tuple(Tree.from_dict(t, len(FEATURES[kind])) for t in d.get("trees", ()))
+        return cls(kind=kind, baseline=float(d["baseline"]), trees=trees,
+                   threshold=float(d["threshold"]))
+
+
+Model = LogisticModel | TreeModel
+
+
+def model_from_dict(d: dict[str, Any]) -> Model:
+    """Read one model of either family (``logistic``, the default, or ``trees``)."""
+    family = d.get("family", "logistic")
+    if family == "trees":
+        return TreeModel.from_dict(d)
+    if family == "logistic":
+        return LogisticModel.from_dict(d)
+    raise ConfigError(f"model family {family!r} unknown; expected logistic or trees")
+
+
+@dataclass(frozen=True)
 class Scorer:
     """The models of one scorer file, by imagery kind, plus the training provenance."""
 
-    models: dict[str, LogisticModel]
+    models: dict[str, Model]
     provenance: dict[str, Any] = field(default_factory=dict)
 
-    def model_for(self, kind: str) -> LogisticModel | None:
+    def model_for(self, kind: str) -> Model | None:
         """Return the model for ``kind`` (``multispectral`` or ``rgb``), or None."""
         return self.models.get(kind)
 
 
+def _dumps(obj: Any, depth: int = 0) -> str:
+    """Indented JSON with sorted keys whose lists of plain values stay on one line each."""
+    pad, inner = " " * depth, " " * (depth + 1)
+    if isinstance(obj, dict) and obj:
+        items = [f"{inner}{json.dumps(str(k))}: {_dumps(obj[k], depth + 1)}" for k in sorted(obj)]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(obj, list) and any(isinstance(v, dict | list) for v in obj):
+        return "[\n" + ",\n".join(inner + _dumps(v, depth + 1) for v in obj) + f"\n{pad}]"
+    return json.dumps(obj)
+
+
 def write_scorer(scorer: Scorer, path: str | Path) -> None:
-    """Write the scorer as indented JSON (small: a few kB)."""
+    """Write the scorer as indented JSON (tens of kB: trees' node arrays one line each)."""
     doc = {"format": "atalaya-runway-scorer/1",
            "models": {k: m.to_dict() for k, m in scorer.models.items()},
            "provenance": scorer.provenance}
-    Path(path).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    Path(path).write_text(_dumps(doc) + "\n", encoding="utf-8")
 
 
 def read_scorer(path: str | Path = DEFAULT_MODEL) -> Scorer:
@@ -135,7 +270,7 @@ def read_scorer(path: str | Path = DEFAULT_MODEL) -> Scorer:
     doc = json.loads(p.read_text(encoding="utf-8"))
     if doc.get("format") != "atalaya-runway-scorer/1":
         raise ConfigError(f"{p} is not an Atalaya runway scorer (format {doc.get('format')!r})")
-    models = {k: LogisticModel.from_dict(v) for k, v in doc["models"].items()}
+    models = {k: model_from_dict(v) for k, v in doc["models"].items()}
     return Scorer(models=models, provenance=dict(doc.get("provenance", {})))
 
 

@@ -345,6 +345,43 @@ def _extension(evidence: np.ndarray, centre_rc: tuple[float, float],
     return best
 
 
+_FAN = np.deg2rad(np.arange(-30.0, 31.0, 5.0))  # bearings a road may bend to past an end
+_MIN_RAY_SAMPLES = 3
+
+
+def _through(evidence: np.ndarray, centre_rc: tuple[float, float],
+             axis_rc: tuple[float, float], length_px: float, ext_px: int) -> float:
+    """Evidence (z) continuing past the *weaker* end of a strip, over a fan of bearings.
+
+    From each end, rays ``ext_px`` long leave at the axis bearing and up to 30 degrees to
+    either side (a road bends away where its straight piece ends); each step of a ray takes
+    the best of three samples across it (a thin road is seldom exactly under the ray), and
+    an end's value is its best ray's mean. A road or track runs on past both ends, so both
+    are high; a runway ends in forest or has at most an access track, so its weaker end is
+    low. An end that leaves the raster counts as the other one; NaN when both do.
+    """
+    ar = np.array(axis_rc)
+    t = np.arange(2, ext_px + 1, dtype=float)
+    across = np.array([-1.0, 0.0, 1.0])
+    ends = []
+    for sign in (-1.0, 1.0):
+        start = np.array(centre_rc) + sign * (length_px - 1) / 2 * ar
+        best = np.nan
+        for a in _FAN:
+            cos, sin = np.cos(a), np.sin(a)
+            d = sign * np.array([cos * ar[0] - sin * ar[1], sin * ar[0] + cos * ar[1]])
+            perp = np.array([-d[1], d[0]])
+            pts = (start[None, None, :] + t[:, None, None] * d
+                   + across[None, :, None] * perp)
+            ok = _inside(pts[:, 1], evidence.shape)
+            if ok.sum() >= _MIN_RAY_SAMPLES:
+                vals = _sample(evidence, pts[ok]).max(axis=1)
+                best = np.nanmax([best, float(vals.mean())])
+        ends.append(best)
+    known = [e for e in ends if not np.isnan(e)]
+    return float(min(known)) if known else float("nan")
+
+
 def measure_profile(lay: dict[str, np.ndarray], valid: np.ndarray, *,
                     centre_rc: tuple[float, float], axis_rc: tuple[float, float],
                     length_px: float, flank_px: int, extension_px: int) -> _Profile:
@@ -359,6 +396,8 @@ def measure_profile(lay: dict[str, np.ndarray], valid: np.ndarray, *,
     pts = _grid(centre_rc, axis_rc, length_px, across)
     in_frac = float(_inside(pts[:, span], valid.shape).mean())
     polarity = 1.0 if float(np.median(_sample(lay["polarity"], pts[:, span]))) >= 0 else -1.0
+    # the evidence with the strip's sign (negated only for dark strips, which are rare)
+    signed = lay["evidence"] if polarity > 0 else -lay["evidence"]
     ev = polarity * _sample(lay["evidence"], pts)
     centre, left, right = np.abs(across) <= 1, across <= -flank_px, across >= flank_px
     cen, lft, rgt = ev[:, centre].max(axis=1), ev[:, left].mean(axis=1), ev[:, right].mean(axis=1)
@@ -373,8 +412,8 @@ def measure_profile(lay: dict[str, np.ndarray], valid: np.ndarray, *,
              "flank_max": float(np.maximum(lft, rgt)[keep].mean()),
              "contrast": float(np.minimum(cen - lft, cen - rgt)[keep].mean()),
              "frac_on": float(on[keep].mean()), "in_frac": in_frac, "polarity": polarity,
-             "extension": _extension(polarity * lay["evidence"], c_rc, axis_rc, length,
-                                     extension_px)}
+             "extension": _extension(signed, c_rc, axis_rc, length, extension_px),
+             "through": _through(signed, c_rc, axis_rc, length, extension_px)}
     feats.update(_band_contrasts(lay, pts[keep], centre, left | right))
     bright = polarity * _sample(lay["brightness"], pts[keep])
     width = _equivalent_width(bright.mean(axis=0), across, flank_px)

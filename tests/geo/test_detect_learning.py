@@ -1,0 +1,139 @@
+"""The scorer's model families (logistic, boosted trees) and the road-continuation feature."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from geo.detect import learning
+from geo.detect.scorer import FEATURES, Scorer, Tree, TreeModel, read_scorer, write_scorer
+from geo.detect.window import _through
+from geo.errors import ConfigError
+
+K = len(FEATURES["multispectral"])
+
+
+@pytest.fixture
+def band_data() -> tuple[np.ndarray, np.ndarray]:
+    """Positives only inside a band of feature 0 (like a width that is right in a range)."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 1.0, (600, K))
+    y = (np.abs(x[:, 0]) < 0.6) & (x[:, 1] > -0.5)
+    return x, y
+
+
+def test_trees_score_as_sklearn_does(band_data):
+    x, y = band_data
+    model = learning._fit_trees(x, y, kind="multispectral", seed=0)
+    clf = HistGradientBoostingClassifier(random_state=0, class_weight="balanced",
+                                         **learning.TREES).fit(x, y)
+    np.testing.assert_allclose(model.score_matrix(x), clf.predict_proba(x)[:, 1], atol=1e-9)
+
+
+def test_trees_learn_a_band_a_linear_score_cannot(band_data):
+    x, y = band_data
+    trees = learning._fit_trees(x, y, kind="multispectral", seed=0).score_matrix(x)
+    linear = learning._fit_logistic(x, y, kind="multispectral", seed=0)
+    lin = 1.0 / (1.0 + np.exp(-(((np.clip(x, linear.lo, linear.hi) - linear.mean)
+                                 / linear.scale) @ linear.coef + linear.intercept)))
+    assert np.mean((trees >= 0.5) == y) > 0.9
+    assert np.mean((lin >= 0.5) == y) < 0.8
+
+
+def test_tree_model_survives_json(tmp_path, band_data):
+    x, y = band_data
+    model = learning._fit_trees(x, y, kind="multispectral", seed=0)
+    path = tmp_path / "scorer.json"
+    write_scorer(Scorer(models={"multispectral": model}, provenance={"seed": 0}), path)
+    again = read_scorer(path).model_for("multispectral")
+    assert isinstance(again, TreeModel)
+    np.testing.assert_array_equal(again.score_matrix(x), model.score_matrix(x))
+
+
+def _doc(tmp_path, tree: dict, **model) -> str:
+    doc = {"format": "atalaya-runway-scorer/1", "provenance": {},
+           "models": {"multispectral": {"kind": "multispectral", "family": "trees",
+                                        "features": ["f"] * K, "baseline": 0.0,
+                                        "threshold": 0.5, "trees": [tree], **model}}}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+GOOD = {"feature": [0, 0, 0], "threshold": [0.5, 0, 0], "left": [1, 0, 0], "right": [2, 0, 0],
+        "missing_left": [1, 0, 0], "value": [0, -1.0, 1.0]}
+
+
+def test_a_good_tree_splits_as_written(tmp_path):
+    model = read_scorer(_doc(tmp_path, GOOD)).model_for("multispectral")
+    assert isinstance(model, TreeModel)
+    x = np.zeros((3, K))
+    x[:, 0] = [0.2, 0.9, np.nan]
+    z = model.trees[0].raw(x)
+    np.testing.assert_array_equal(z, [-1.0, 1.0, -1.0])
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"left": [5, 0, 0]}, "out of range"),
+    ({"feature": [K, 0, 0]}, "out of range"),
+    ({"left": [0, 0, 0], "right": [0, 0]}, "differ in length"),
+    ({"value": ["x", 0, 0]}, "malformed"),
+])
+def test_malformed_trees_are_refused(tmp_path, change, match):
+    with pytest.raises(ConfigError, match=match):
+        read_scorer(_doc(tmp_path, GOOD | change))
+
+
+def test_unknown_family_and_feature_count_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="family"):
+        read_scorer(_doc(tmp_path, GOOD, family="forest"))
+    with pytest.raises(ConfigError, match="other features"):
+        read_scorer(_doc(tmp_path, GOOD, features=["f"]))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-5, 5), min_size=K, max_size=K))
+def test_a_tree_always_ends_in_a_leaf(row):
+    tree = Tree(**{k: tuple(bool(b) for b in v) if k == "missing_left" else tuple(v)
+                   for k, v in GOOD.items()})
+    assert tree.raw(np.array([row]))[0] in (-1.0, 1.0)
+
+
+def _evidence_with(lines: list[tuple[tuple[int, int], tuple[int, int]]]) -> np.ndarray:
+    ev = np.zeros((200, 200))
+    for (r0, c0), (r1, c1) in lines:
+        n = max(abs(r1 - r0), abs(c1 - c0)) + 1
+        rows, cols = np.linspace(r0, r1, n).round(), np.linspace(c0, c1, n).round()
+        ev[rows.astype(int), cols.astype(int)] = 3.0
+    return ev
+
+
+def test_through_is_high_for_a_road_and_low_for_a_strip():
+    # a straight piece from col 60 to 140 on row 100 (axis along columns)
+    def through(ev: np.ndarray) -> float:
+        return _through(ev, centre_rc=(100.0, 100.0), axis_rc=(0.0, 1.0), length_px=81.0,
+                        ext_px=22)
+
+    strip = _evidence_with([((100, 60), (100, 140))])
+    assert through(strip) == pytest.approx(0.0)
+    # the same piece with an access track leaving one end: the weaker end is still clear
+    track = _evidence_with([((100, 60), (100, 140)), ((100, 140), (100, 199))])
+    assert through(track) == pytest.approx(0.0)
+    # a road that goes on past both ends, bending 20 degrees away at one of them
+    bend = np.tan(np.deg2rad(20.0))
+    road = _evidence_with([((100, 0), (100, 140)), ((100, 140), (100 + round(59 * bend), 199))])
+    assert through(road) > 2.0
+
+
+def test_through_uses_the_other_end_at_the_border_and_nan_when_both_leave():
+    ev = _evidence_with([((100, 0), (100, 150))])
+    # the strip's right end is the raster's edge: only the left end is seen
+    assert _through(ev, centre_rc=(100.0, 150.0), axis_rc=(0.0, 1.0), length_px=99.0,
+                    ext_px=22) > 2.0
+    assert np.isnan(_through(ev, centre_rc=(100.0, 100.0), axis_rc=(0.0, 1.0),
+                             length_px=199.0, ext_px=22))
