@@ -363,21 +363,23 @@ def _through(evidence: np.ndarray, centre_rc: tuple[float, float],
     ar = np.array(axis_rc)
     t = np.arange(2, ext_px + 1, dtype=float)
     across = np.array([-1.0, 0.0, 1.0])
+    cos, sin = np.cos(_FAN), np.sin(_FAN)
     ends = []
     for sign in (-1.0, 1.0):
         start = np.array(centre_rc) + sign * (length_px - 1) / 2 * ar
-        best = np.nan
-        for a in _FAN:
-            cos, sin = np.cos(a), np.sin(a)
-            d = sign * np.array([cos * ar[0] - sin * ar[1], sin * ar[0] + cos * ar[1]])
-            perp = np.array([-d[1], d[0]])
-            pts = (start[None, None, :] + t[:, None, None] * d
-                   + across[None, :, None] * perp)
-            ok = _inside(pts[:, 1], evidence.shape)
-            if ok.sum() >= _MIN_RAY_SAMPLES:
-                vals = _sample(evidence, pts[ok]).max(axis=1)
-                best = np.nanmax([best, float(vals.mean())])
-        ends.append(best)
+        # (fan, 2): each ray's unit direction, and the unit vector across it
+        d = sign * np.column_stack([cos * ar[0] - sin * ar[1], sin * ar[0] + cos * ar[1]])
+        perp = np.column_stack([-d[:, 1], d[:, 0]])
+        pts = (start + t[None, :, None, None] * d[:, None, None, :]
+               + across[None, None, :, None] * perp[:, None, None, :])  # (fan, t, 3, 2)
+        ok = _inside(pts[:, :, 1], evidence.shape)
+        vals = _sample(evidence, pts).max(axis=2)  # one sampling for every ray
+        rays = np.flatnonzero(ok.sum(axis=1) >= _MIN_RAY_SAMPLES)
+        if ok[rays].all():  # every sample inside: the same means, row by row, in one call
+            means = [float(m) for m in vals[rays].mean(axis=1)]
+        else:
+            means = [float(vals[k][ok[k]].mean()) for k in rays]
+        ends.append(max(means) if means else np.nan)
     known = [e for e in ends if not np.isnan(e)]
     return float(min(known)) if known else float("nan")
 
