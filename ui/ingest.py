@@ -507,8 +507,8 @@ def _import_controls(loaded: _Loaded, checked: _Checked, data_dir: Path,
             return
         _done_with_file()
         st.session_state[RESULT] = t(
-            "Stored {added} rows from {name} in {file} ({total} in all); {skipped} duplicates "
-            "skipped.").format(added=t.number(result.added), name=loaded.upload.name,
+            "Rows stored from {name} in {file}: {added} ({total} in all); duplicates "
+            "skipped: {skipped}.").format(added=t.number(result.added), name=loaded.upload.name,
                                file=result.path.name, total=t.number(result.total),
                                skipped=t.number(result.skipped))
         st.rerun()
@@ -567,8 +567,8 @@ def _follow_scene_job(data_dir: Path, user: str, t: Translator) -> None:
         return
     if job.state == "succeeded":
         result = job.result or {}
-        st.success(t("Stored {added} scenes from {name} ({total} in all); {skipped} already "
-                     "stored.").format(added=t.number(int(result.get("added", 0))),
+        st.success(t("Scenes stored from {name}: {added} ({total} in all); already "
+                     "stored: {skipped}.").format(added=t.number(int(result.get("added", 0))),
                                        name=_plain(job.params.get("name", "")),
                                        total=t.number(int(result.get("total", 0))),
                                        skipped=t.number(int(result.get("skipped", 0)))))

@@ -100,7 +100,7 @@ def test_a_csv_is_previewed_mapped_validated_and_stored(data: Path) -> None:
 
     _button(at, ingest.IMPORT).click().run()
     assert not at.exception
-    assert any("Stored 3 rows from pistas.csv in aerodromes.geojson (3 in all)" in s.value
+    assert any("Rows stored from pistas.csv in aerodromes.geojson: 3 (3 in all)" in s.value
                .replace("\\", "") for s in at.success)
     stored = read_layer(data / "aerodromes.geojson", "aerodromes").set_index("ident")
     assert sorted(stored.index) == ["A1", "A2", "A3"]
@@ -237,7 +237,7 @@ def test_a_geotiff_scene_is_stored_by_a_background_job(data: Path, tmp_path: Pat
     assert done.state == "succeeded", done.error
     at.run()
     assert not at.exception
-    assert "Stored 1 scenes from scene_2024-08-02.tif (1 in all); 0 already stored." in [
+    assert "Scenes stored from scene_2024-08-02.tif: 1 (1 in all); already stored: 0." in [
         s.value.replace("\\", "") for s in at.success]
     with rasterio.open(tif) as original, rasterio.open(data / "scenes" / tif.name) as copy:
         assert np.array_equal(original.read(), copy.read())  # the same pixels (plus overviews)
