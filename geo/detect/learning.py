@@ -29,8 +29,8 @@ C_L2 = 0.1  # inverse L2 strength of the logistic scorer (standardised features)
 TREES = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 4, "min_samples_leaf": 10,
          "l2_regularization": 1.0}
 #: Model family per imagery kind. Multispectral: trees, which separate straight roads and
-#: tracks from strips (see geo.train.SAMPLE_SEEDS); RGB: logistic (its three bands carry too
-#: little for trees to beat it on the chips).
+#: tracks from strips (see geo.train.SAMPLE_SEEDS); RGB: logistic, as before (trees have not
+#: been evaluated on it).
 FAMILY = {"multispectral": "trees", "rgb": "logistic"}
 
 
@@ -84,7 +84,12 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, *, kind: str, seed: int,
 
 def _fit_trees(x: np.ndarray, y: np.ndarray, *, kind: str, seed: int,
                threshold: float = 0.5) -> TreeModel:
-    """Gradient-boosted trees (:data:`TREES`) on transformed candidate features, as plain data."""
+    """Gradient-boosted trees (:data:`TREES`) on transformed candidate features, as plain data.
+
+    The node arrays are read from the fitted classifier's ``_predictors`` and
+    ``_baseline_prediction`` (private to scikit-learn, pinned in requirements):
+    ``tests/geo/test_detect_learning.py`` checks the copy scores as ``predict_proba`` does.
+    """
     clf = HistGradientBoostingClassifier(random_state=seed, class_weight="balanced", **TREES)
     clf.fit(x, y)
     trees = []
