@@ -16,9 +16,7 @@ apart. Beside it, measured in the same run: decompressing every 512-px tile once
 decode limit, one and two processes), reading the detector's overlapping windows, the obvious
 baseline (NDVI < 0.3, ``scipy.ndimage.label`` over the same windows) and NumPy's memory
 bandwidth, and :func:`geo.detect.window.detect_window` alone on a few windows with and without
-the coarse screen (``DetectionParams.screen``). The windows are those detection cuts the tile
-into (:func:`geo.detect.scene.scene_windows`; ``DetectionParams.scene_window_px`` when set,
-since the screen applies), and their side is reported. ``--quick`` uses a 1,024-px tile (one window)
+the coarse screen (``DetectionParams.screen``). ``--quick`` uses a 1,024-px tile (one window)
 so ``make bench`` smoke runs stay short.
 """
 
@@ -187,7 +185,7 @@ def _child_windows(path: str) -> dict[str, float]:
     for w in windows:
         read_window(info, w)
     return {"seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
-            "windows": float(len(windows)), "side": float(max(w.width for w in windows)),
+            "windows": float(len(windows)),
             "window_px": float(sum(w.width * w.height for w in windows))}
 
 
@@ -350,9 +348,8 @@ def run(quick: bool = False) -> list[Row]:
             "GiB", None, "", RSS_BUDGET / gib, "budget", "< 2 GiB"),
         Row(f"peak RSS, 2 workers ({dask2['processes']:.0f} processes)",
             dask2["peak_rss"] / gib, "GiB", None, "", RSS_BUDGET / gib, "budget", "< 2 GiB"),
-        Row(f"read the detector's {windows['windows']:.0f} windows of {windows['side']:.0f} px "
-            f"({over:.2f}x the tile's pixels) per CPU-second", _rate(mpx, windows, "cpu_s"), cpu,
-            None, "", d1c,
+        Row(f"read the detector's {windows['windows']:.0f} windows ({over:.2f}x the tile's "
+            "pixels) per CPU-second", _rate(mpx, windows, "cpu_s"), cpu, None, "", d1c,
             "decode every tile once", ""),
         Row("baseline NDVI<0.3 + ndimage.label over the same windows, 1 core", b1, "Mpx/s",
             None, "", bandwidth / per_px / 1e6, f"memory bandwidth / {per_px} B per px",

@@ -8,7 +8,7 @@ from geo.errors import ConfigError
 
 _MAY_BE_ZERO = frozenset({"overlap_px", "ring_inner_px", "ndwi_water", "pixel_threshold",
                           "line_threshold", "min_contrast", "min_frac_on", "dark_strips",
-                          "rgb_texture_weight", "screen", "scene_window_px"})
+                          "rgb_texture_weight", "screen"})
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,6 @@ class DetectionParams:
     #: Windows overlap by this much so a strip up to ``overlap_px`` pixels long lies whole in
     #: the window that owns its centre (256 px = 2.56 km at 10 m).
     overlap_px: int = 256
-    #: Side of the windows a whole *scene* is cut into when the coarse screen applies to it
-    #: (:func:`geo.detect.scene.scene_windows`; 0: always ``window_px``). Larger windows
-    #: re-read and recompute less overlap (2048 px on a 10,980 px tile: 1.25 x its pixels
-    #: instead of 1.70 x; reading 43 % less CPU), but the full filter's work follows the
-    #: kept blocks, which long roads and rivers grow further in a larger window, and a
-    #: candidate's measurement costs more in one; on the bench tile the whole detection took
-    #: about as much CPU (-1 %, within noise) for 0.21 GB more per worker, and
-    #: ``water_dist_m`` then sees water up to 2 km further. Off until that pays; chips and
-    #: training windows (:mod:`geo.detect.chips`) keep ``window_px`` whatever this is.
-    scene_window_px: int = 0
     background_m: float = 310.0  # side of the box giving the local mean and spread
     min_background_px: int = 11  # at coarse pixels the box keeps at least this many
     line_length_m: float = 450.0  # length of the oriented ridge filter
@@ -96,9 +86,6 @@ class DetectionParams:
                      for a, b in pairs if not getattr(self, a) < getattr(self, b)]
         if not 0 <= self.overlap_px < self.window_px // 2:
             problems.append(f"overlap_px must be in [0, window_px / 2), got {self.overlap_px}")
-        if self.scene_window_px and not self.overlap_px < self.scene_window_px // 2:
-            problems.append(f"scene_window_px must be 0 or more than 2 x overlap_px "
-                            f"({self.overlap_px}), got {self.scene_window_px}")
         if not 0 < self.min_fill <= 1:
             problems.append(f"min_fill must be in (0, 1], got {self.min_fill}")
         if problems:

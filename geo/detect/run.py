@@ -11,13 +11,11 @@ the other scenes are kept.
 
 Notes
 -----
-Memory: a worker holds one window at a time with every intermediate layer (a few hundred MB
-for 1024 x 1024 px; a 2048 x 2048 scene window, ``DetectionParams.scene_window_px``, took
-a worker from 210 MB to a peak of 645 MB), and :func:`start_local_client` caps each worker at
-:data:`DEFAULT_WORKER_MEMORY`; raise the limit with the window size. On a 10,980 x 10,980
-five-band tile the client (with the scheduler and nannies) and two workers peaked at
-1.0-1.24 GiB together in 1024-px windows (``bench/bench_detect.py``), 1.52 GiB in 2048-px ones,
-within the 2 GB budget.
+Memory: a worker holds one window at a time (a few hundred MB for 1024 x 1024 px with every
+intermediate layer), and :func:`start_local_client` caps each worker at
+:data:`DEFAULT_WORKER_MEMORY`. On a 10,980 x 10,980 five-band tile the client (with the
+scheduler and nannies) and two workers peaked at 1.24 GiB together (``bench/bench_detect.py``),
+within the 2 GB budget; raise the limit with the window size.
 """
 
 from __future__ import annotations
@@ -40,8 +38,7 @@ from geo.imagery import SceneInfo, gdal_process_environment, read_scene_info
 from geo.schema import CANDIDATES, empty_layer
 
 #: Memory limit of each local worker process; the nanny restarts a worker that exceeds it
-#: (95 %) and the window it was working on fails its scene; above 80 % the worker pauses (starts
-#: no new task). 2048-px scene windows (``scene_window_px``) peak near 650 MB: give them 1 GiB.
+#: and the window it was working on fails its scene.
 DEFAULT_WORKER_MEMORY = "768MiB"
 #: glibc malloc settings for workers. Dask starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``,
 #: which also turns off glibc's adaptive mmap threshold: every window-sized temporary array

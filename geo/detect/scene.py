@@ -22,7 +22,6 @@ from shapely.geometry import Polygon
 from geo.detect.context import describe_candidates
 from geo.detect.params import DetectionParams
 from geo.detect.scorer import Scorer, heuristic_score
-from geo.detect.screen import screen_factor
 from geo.detect.window import RawCandidate, detect_window
 from geo.imagery import SceneInfo, iter_windows, read_scene_info, read_window
 from geo.runway_geometry import rectangle_corners
@@ -32,42 +31,10 @@ WindowKey = tuple[int, int, int, int]  # col_off, row_off, width, height
 
 
 def scene_windows(info: SceneInfo, params: DetectionParams) -> list[WindowKey]:
-    """List the windows covering a scene, as plain tuples (cheap to send to workers).
-
-    Their side is :func:`scene_window_size`; they overlap by ``params.overlap_px``.
-    """
+    """List the windows covering a scene, as plain tuples (cheap to send to workers)."""
     return [(int(w.col_off), int(w.row_off), int(w.width), int(w.height))
-            for w in iter_windows(info.width, info.height,
-                                  size=scene_window_size(info, params),
+            for w in iter_windows(info.width, info.height, size=params.window_px,
                                   overlap=params.overlap_px)]
-
-
-def scene_window_size(info: SceneInfo, params: DetectionParams) -> int:
-    """Side of the windows a scene is cut into: ``scene_window_px`` or ``window_px``.
-
-    ``params.scene_window_px`` when the coarse screen applies to the scene (multispectral,
-    pixels at least twice finer than ``screen_res_m``: a window's cost then follows its kept
-    blocks), the scene does not fit in one such window, and its windows hold fewer pixels in
-    all than ``window_px`` windows (the overlaps are read and computed once per window);
-    otherwise ``params.window_px``, as before (a scene that one large window would cover
-    keeps being cut into ``window_px`` windows, which small test scenes rely on). Without
-    the screen a window holds every layer at full size, so the windows stay small.
-
-    Examples
-    --------
-    On a 10,980 px Sentinel-2 tile with ``scene_window_px=2048``: 36 windows of 2,048 px
-    (1.25 x the tile's pixels) instead of 196 of 1,024 px (1.70 x).
-    """
-    big, small = params.scene_window_px, params.window_px
-    if (big <= 0 or max(info.width, info.height) <= big or not info.roles.has("nir")
-            or screen_factor(info.res_m, params) < 2):
-        return small
-
-    def pixels(size: int) -> int:
-        return sum(int(w.width) * int(w.height) for w in iter_windows(
-            info.width, info.height, size=size, overlap=params.overlap_px))
-
-    return big if pixels(big) < pixels(small) else small
 
 
 def detect_scene_window(info: SceneInfo, key: WindowKey,
