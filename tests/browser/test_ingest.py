@@ -105,8 +105,10 @@ def test_the_airstrip_list_is_imported_once_from_csv_then_found_again_in_geojson
     _screenshots(pg, "test_ingest-csv-report")
     assert not stored_path.exists()  # nothing before Import
     pg.get_by_role("button", name="Import", exact=True).click()
-    pg.get_by_text(re.compile(r"Rows stored from .*\.csv in aerodromes\.geojson: 1,269")) \
-        .wait_for(timeout=WAIT_MS)
+    done = pg.get_by_text(re.compile(r"Rows stored from .*\.csv in aerodromes\.geojson: 1,269"))
+    done.wait_for(timeout=WAIT_MS)
+    done.evaluate("e => e.scrollIntoView({block: 'center'})")
+    pg.screenshot(path=str(ARTIFACTS / "test_ingest-csv-stored-1280x800.png"))
 
     stored = read_layer(stored_path, "aerodromes")
     assert len(stored) == 1269
