@@ -16,7 +16,8 @@ apart. Beside it, measured in the same run: decompressing every 512-px tile once
 decode limit, one and two processes), reading the detector's overlapping windows, the obvious
 baseline (NDVI < 0.3, ``scipy.ndimage.label`` over the same windows) and NumPy's memory
 bandwidth, and :func:`geo.detect.window.detect_window` alone on a few windows with and without
-the coarse screen (``DetectionParams.screen``). ``--quick`` uses a 1,024-px tile (one window)
+the coarse screen (``DetectionParams.screen``), with the share of its time in each stage
+(one pass under cProfile). ``--quick`` uses a 1,024-px tile (one window)
 so ``make bench`` smoke runs stay short.
 """
 
@@ -235,7 +236,47 @@ def _child_window(path: str) -> dict[str, float]:
                 times.append(time.process_time() - cpu)
             best.append(min(times))
         out[f"{name}_cpu_s"] = float(sum(best))
+    out.update(_stage_shares(data, DetectionParams().permissive()))
     return out
+
+
+#: Stages of the screened :func:`~geo.detect.window.detect_window`: (name, module file,
+#: function, caller or "" for any). The full-resolution ridge filter is counted only when
+#: ``_compute_box`` calls it (the coarse screen calls it too, on its 3x coarser grid).
+STAGES = (("screen", "screen.py", "screen_blocks", ""),
+          ("evidence", "evidence.py", "compute_evidence", "_compute_box"),
+          ("ridge", "evidence.py", "ridge_response_padded", "_compute_box"),
+          ("boxes", "layers.py", "_compute_box", ""))
+
+
+def _stage_shares(data: list[Any], params: Any) -> dict[str, float]:
+    """Share of :func:`detect_window`'s time in each of :data:`STAGES` (one profiled pass).
+
+    ``boxes`` becomes the rest of the full-resolution layer work (indices, log bands,
+    copies); ``rest`` is tracing, shapes and features. cProfile's per-call overhead inflates
+    the Python-heavy rest a little; the array stages are barely affected.
+    """
+    import cProfile
+    import pstats
+
+    from geo.detect.window import detect_window
+
+    prof = cProfile.Profile()
+    prof.enable()
+    for d in data:
+        detect_window(d, params=params)
+    prof.disable()
+    stats: dict[Any, Any] = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    total = sum(ct for (_, _, fn), (_, _, _, ct, _) in stats.items() if fn == "detect_window")
+    secs = dict.fromkeys((name for name, *_ in STAGES), 0.0)
+    for (file, _, fn), (_, _, _, ct, callers) in stats.items():
+        for name, mod, func, caller in STAGES:
+            if fn == func and file.endswith(f"detect/{mod}"):
+                secs[name] += ct if not caller else sum(
+                    c[3] for (_, _, cfn), c in callers.items() if cfn == caller)
+    secs["boxes"] -= secs["evidence"] + secs["ridge"]
+    secs["rest"] = total - secs["screen"] - secs["boxes"] - secs["evidence"] - secs["ridge"]
+    return {f"share_{k}": v / total for k, v in secs.items()}
 
 
 def child_main(argv: list[str]) -> None:
@@ -333,6 +374,13 @@ def run(quick: bool = False) -> list[Row]:
             w_px / one["whole_cpu_s"], "whole-window filter (screen=False)", d1c,
             "decode every tile once", "window pixels; best of 3 on up to 4 windows, read "
             "beforehand"),
+        *(Row(f"share of detect_window's time (screened, profiled): {what}",
+              100 * one[f"share_{key}"], "%", None, "", None, "", "")
+          for key, what in (("screen", "coarse screen"),
+                            ("evidence", "evidence at full resolution"),
+                            ("ridge", "ridge filter at full resolution"),
+                            ("boxes", "other full-resolution layers"),
+                            ("rest", "tracing, shapes and features"))),
         Row(f"detect {side:,} px tile, 1 core (serial)", s1, "Mpx/s", b1,
             "NDVI<0.3 + label, 1 core", d1, "decode every tile once, 1 core",
             f"{serial['candidates']:.0f} candidates in {serial['seconds']:.1f} s"

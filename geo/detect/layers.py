@@ -5,7 +5,11 @@ computes them only where :mod:`geo.detect.screen` sees a possible strip, grown b
 along every thinned ridge that reaches the edge of the computed area, so each traced ridge
 and every pixel its measurement samples get the values the whole-window computation gives
 (up to float rounding of the box filters). Elsewhere the ridge response is ``-inf`` and the
-other layers 0; the returned ``traced`` mask says where ridges may be traced.
+other layers 0; the returned ``traced`` mask says where ridges may be traced. The log bands
+and indices, which only the measurement of a candidate reads, are computed around the boxes
+:meth:`WindowLayers.ensure_computed` is asked for, not around every traced block
+(measured: a screened window 5-7 % faster on the sample scenes, with the same candidates and
+features to the bit).
 
 Notes
 -----
@@ -97,6 +101,8 @@ class _Screened:
     block: int
     lay: dict[str, np.ndarray] = field(default_factory=dict)
     computed: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    #: Blocks whose log bands and indices are done (only around measured candidates).
+    indexed: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
     water: _Water | None = None
 
 
@@ -121,12 +127,14 @@ class WindowLayers:
         st = self.state
         if st is None:
             return
-        b = st.block
-        need = np.zeros(st.computed.shape, dtype=bool)
-        r0, r1, c0, c1 = _grow(box, 0, st.data.valid.shape)
-        need[r0 // b:max(r1 - 1, r0) // b + 1, c0 // b:max(c1 - 1, c0) // b + 1] = True
+        need = _blocks_of(_grow(box, 0, st.data.valid.shape), st.block, st.computed.shape)
         if (need & ~st.computed).any():
             _compute_blocks(st, need & ~st.computed)
+        # the band and index layers, only needed to measure candidates, as far as the
+        # evidence is exact around the box (profiles sample their flanks beyond it)
+        around = _grow(box, _evidence_margin_px(st.data, st.p), st.data.valid.shape)
+        _compute_pixel_layers(st, _blocks_of(around, st.block, st.computed.shape)
+                              & ~st.indexed)
 
     def ensure_water(self, rows: np.ndarray, cols: np.ndarray) -> None:
         """Fill the water distance at these window pixels (no-op without a screen)."""
@@ -146,7 +154,8 @@ def screened_layers(data: WindowData, p: DetectionParams) -> WindowLayers:
     if seeds is None:
         return WindowLayers(lay=compute_layers(data, p))
     st = _Screened(data=data, p=p, block=p.screen_block_px,
-                   computed=np.zeros(seeds.shape, dtype=bool))
+                   computed=np.zeros(seeds.shape, dtype=bool),
+                   indexed=np.zeros(seeds.shape, dtype=bool))
     st.lay = _empty_layers(data, p)
     traced = np.zeros(seeds.shape, dtype=bool)
     todo = seeds
@@ -297,6 +306,37 @@ def _band_margin_px(data: WindowData, p: DetectionParams) -> int:
     return 1 + margin + _SAMPLE_MARGIN_PX + half_box + 1
 
 
+def _evidence_margin_px(data: WindowData, p: DetectionParams) -> int:
+    """Pixels around a computed box over which its evidence is exact too."""
+    length_px = p.px(p.line_length_m, data.res_m, minimum=p.min_line_px)
+    return 1 + ridge_margin_px(length_px=length_px, flank_px=flank_px(p, data.res_m)) \
+        + _SAMPLE_MARGIN_PX
+
+
+def _blocks_of(box: Box, b: int, nb: tuple[int, ...]) -> np.ndarray:
+    """Blocks (``b`` px square, grid ``nb``) holding a pixel of ``box``."""
+    out = np.zeros(nb, dtype=bool)
+    r0, r1, c0, c1 = box
+    out[r0 // b:max(r1 - 1, r0) // b + 1, c0 // b:max(c1 - 1, c0) // b + 1] = True
+    return out
+
+
+def _compute_pixel_layers(st: _Screened, todo: np.ndarray) -> None:
+    """Log bands and indices (per-pixel functions of the bands) over the ``todo`` blocks."""
+    if not todo.any():
+        return
+    b, (h, w) = st.block, st.data.valid.shape
+    labels, _ = ndimage.label(todo, structure=_EIGHT)
+    for sl in ndimage.find_objects(labels):
+        if sl is None:
+            continue
+        px = np.s_[sl[0].start * b:min(sl[0].stop * b, h), sl[1].start * b:min(sl[1].stop * b, w)]
+        inner = {k: v[px] for k, v in st.data.bands.items()}
+        for k, v in {**log_bands(inner), **compute_indices(inner)}.items():
+            st.lay[k][px] = v
+        st.indexed[sl] = True
+
+
 def _grow(box: Box, by: int, shape: tuple[int, ...]) -> Box:
     return (max(box[0] - by, 0), min(box[1] + by, shape[0]),
             max(box[2] - by, 0), min(box[3] + by, shape[1]))
@@ -322,9 +362,6 @@ def _compute_box(st: _Screened, box: Box) -> None:
     es = np.s_[ebox[0]:ebox[1], ebox[2]:ebox[3]]
     lay["evidence"][es] = evidence[ebox[0] - bbox[0]:ebox[1] - bbox[0],
                                    ebox[2] - bbox[2]:ebox[3] - bbox[2]]
-    inner = {k: v[es] for k, v in data.bands.items()}
-    for k, v in {**log_bands(inner), **compute_indices(inner)}.items():
-        lay[k][es] = v
     # the ridge filter reads ``margin`` px of evidence around rbox, zeros beyond the window
     padded = np.zeros((rbox[1] - rbox[0] + 2 * margin, rbox[3] - rbox[2] + 2 * margin),
                       dtype=np.float32)

@@ -10,7 +10,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from geo.detect.evidence import ridge_response, suppress_non_maxima
-from geo.detect.layers import _split_boxes, screened_layers, thin_pixels
+from geo.detect.layers import _split_boxes, compute_layers, screened_layers, thin_pixels
 from geo.detect.params import DetectionParams
 from geo.detect.screen import screen_blocks, screen_factor
 from geo.detect.window import detect_window
@@ -98,6 +98,22 @@ def test_screened_layers_compute_only_part_of_a_window(strip_window):
     assert wl.state is not None
     assert 0 < wl.traced.mean() < 0.5
     assert np.isneginf(wl.lay["ridge"]).mean() > 0.3  # never computed there
+
+
+def test_band_layers_are_made_only_around_the_boxes_asked_for(strip_window):
+    p = DetectionParams()
+    wl = screened_layers(strip_window, p)
+    assert wl.traced is not None
+    assert not wl.lay["red"].any()  # the strip is traced, but nothing was measured yet
+    assert not wl.lay["ndvi"].any()
+    box = (150, 200, 150, 230)  # rows, cols (half-open) on the strip
+    wl.ensure_computed(box)
+    whole = compute_layers(strip_window, p)
+    for name in ("red", "nir", "swir1", "ndvi", "ndwi", "bsi", "brightness", "redness"):
+        # exact over the box and as far around it as the evidence is (profiles sample there)
+        inner = np.s_[box[0] - 36:box[1] + 36, box[2] - 36:box[3] + 36]
+        np.testing.assert_array_equal(wl.lay[name][inner], whole[name][inner], err_msg=name)
+        assert (wl.lay[name] == 0).mean() > 0.3, name  # still not computed far from it
 
 
 def test_thin_pixels_match_non_maximum_suppression():
