@@ -380,7 +380,7 @@ def run(quick: bool = False) -> list[Row]:
                             ("evidence", "evidence at full resolution"),
                             ("ridge", "ridge filter at full resolution"),
                             ("boxes", "other full-resolution layers"),
-                            ("rest", "tracing, shapes and features"))),
+                            ("rest", "tracing, growing the traced area, water, shapes, features"))),
         Row(f"detect {side:,} px tile, 1 core (serial)", s1, "Mpx/s", b1,
             "NDVI<0.3 + label, 1 core", d1, "decode every tile once, 1 core",
             f"{serial['candidates']:.0f} candidates in {serial['seconds']:.1f} s"
