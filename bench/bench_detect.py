@@ -252,10 +252,11 @@ STAGES = (("screen", "screen.py", "screen_blocks", ""),
 def _stage_shares(data: list[Any], params: Any) -> dict[str, float]:
     """Share of :func:`detect_window`'s time in each of :data:`STAGES` (one profiled pass).
 
-    ``boxes`` becomes the rest of the full-resolution layer work (indices, log bands,
-    copies); ``rest`` is tracing, growing the traced area, water distance, shapes and
-    features. cProfile's per-call overhead inflates
-    the Python-heavy rest a little; the array stages are barely affected.
+    ``boxes`` becomes the rest of the full-resolution layer work (band slices, the padded
+    evidence, copies into the layers); ``rest`` is tracing, growing the traced area, water
+    distance, shapes and features, with the log bands and indices made for measuring.
+    cProfile's per-call overhead inflates the Python-heavy rest a little; the array stages
+    are barely affected.
     """
     import cProfile
     import pstats
