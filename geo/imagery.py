@@ -387,8 +387,13 @@ class WindowData:
     res_m: float
 
 
-def read_window(info: SceneInfo, window: Window) -> WindowData:
+def read_window(info: SceneInfo, window: Window, *,
+                src: rasterio.DatasetReader | None = None) -> WindowData:
     """Read one window of every spectral role, masking nodata, zeros and clouds.
+
+    ``src`` is the scene already opened with :func:`open_geotiff` (None: open it here). A
+    caller reading several windows of a scene keeps it open, so the blocks two windows share
+    are decoded once while they stay in GDAL's block cache.
 
     Raises
     ------
@@ -402,15 +407,17 @@ def read_window(info: SceneInfo, window: Window) -> WindowData:
     the ``scl`` band holds a class in :data:`SCL_INVALID`, or the ``cloud`` band is non-zero.
     Every band is read in one call, so each block of a pixel-interleaved file is decoded once.
     """
-    with open_geotiff(info.path) as src:
-        try:
-            stack = src.read([idx for _, idx in info.roles.pairs], window=window)
-        except rasterio.errors.RasterioError as exc:
-            cause = exc.__cause__ or exc  # rasterio wraps GDAL's own message
-            raise ImageryError(f"{info.path.name}: cannot decode the window at column "
-                               f"{window.col_off}, row {window.row_off} ({cause}); the file is "
-                               "corrupt or truncated") from exc
-        transform = src.window_transform(window)
+    if src is None:
+        with open_geotiff(info.path) as opened:
+            return read_window(info, window, src=opened)
+    try:
+        stack = src.read([idx for _, idx in info.roles.pairs], window=window)
+    except rasterio.errors.RasterioError as exc:
+        cause = exc.__cause__ or exc  # rasterio wraps GDAL's own message
+        raise ImageryError(f"{info.path.name}: cannot decode the window at column "
+                           f"{window.col_off}, row {window.row_off} ({cause}); the file is "
+                           "corrupt or truncated") from exc
+    transform = src.window_transform(window)
     bands: dict[str, np.ndarray] = {}
     valid = np.ones(stack.shape[1:], dtype=bool)
     for (role, _), arr in zip(info.roles.pairs, stack, strict=True):

@@ -1,9 +1,11 @@
 """Run detection over many scenes, serially or on a Dask ``distributed`` cluster.
 
-Every (scene, window) pair is one task. A task carries the scene's checked header
-(:class:`~geo.imagery.SceneInfo`) and the window's position, never pixels: the worker reads its
-own window from the file. The same function runs in both modes and the results are assembled in
-task order, so a distributed run returns exactly what a serial run does.
+A task is a run of neighbouring windows of one scene (:func:`~geo.detect.scene.window_runs`),
+read one after the other from the file opened once, so the blocks they share are decoded once.
+A task carries the scene's checked header (:class:`~geo.imagery.SceneInfo`) and the windows'
+positions, never pixels: the worker reads its own windows from the file. The same function
+runs in both modes and the results are assembled in window order, so a distributed run returns
+exactly what a serial run does.
 
 A task that fails on a bad file (a corrupt or truncated block, a worker stopped for exceeding
 its memory limit) fails its scene only: the scene is reported with the reason and skipped, and
@@ -30,11 +32,17 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.detect.params import DetectionParams
-from geo.detect.scene import WindowKey, assemble_scene, detect_scene_window, scene_windows
+from geo.detect.scene import (
+    WindowKey,
+    assemble_scene,
+    detect_scene_window,
+    scene_windows,
+    window_runs,
+)
 from geo.detect.scorer import Scorer
 from geo.detect.window import RawCandidate
 from geo.errors import AtalayaError, ConfigError
-from geo.imagery import SceneInfo, gdal_process_environment, read_scene_info
+from geo.imagery import SceneInfo, gdal_process_environment, open_geotiff, read_scene_info
 from geo.schema import CANDIDATES, empty_layer
 
 #: Memory limit of each local worker process; the nanny restarts a worker that exceeds it
@@ -68,11 +76,28 @@ class WindowFailure:
 
 def run_window(info: SceneInfo, key: WindowKey,
                params: DetectionParams) -> list[RawCandidate] | WindowFailure:
-    """One task: the window's owned candidates, or why the file could not be read there."""
+    """One window's owned candidates, or why the file could not be read there."""
+    return run_windows(info, [key], params)[0]
+
+
+def run_windows(info: SceneInfo, keys: Sequence[WindowKey],
+                params: DetectionParams) -> list[list[RawCandidate] | WindowFailure]:
+    """One task: a run of windows (:func:`~geo.detect.scene.window_runs`) from one open file.
+
+    Each window gets its owned candidates or why the file could not be read there; a file
+    that cannot be opened fails every window of the run.
+    """
     try:
-        return detect_scene_window(info, key, params)
-    except (AtalayaError, OSError, MemoryError) as exc:
-        return WindowFailure(str(exc) or type(exc).__name__)
+        with open_geotiff(info.path) as src:
+            out: list[list[RawCandidate] | WindowFailure] = []
+            for key in keys:
+                try:
+                    out.append(detect_scene_window(info, key, params, src=src))
+                except (AtalayaError, OSError, MemoryError) as exc:
+                    out.append(WindowFailure(str(exc) or type(exc).__name__))
+            return out
+    except (AtalayaError, OSError) as exc:
+        return [WindowFailure(str(exc) or type(exc).__name__)] * len(keys)
 
 
 def start_local_client(n_workers: int, *, memory_limit: str | int = DEFAULT_WORKER_MEMORY,
@@ -138,39 +163,43 @@ def _open_all(paths: Sequence[str], bands: Mapping[str, int] | None
 Outcome = list[RawCandidate] | WindowFailure
 
 
-def _run_tasks(tasks: list[tuple[SceneInfo, WindowKey, DetectionParams]], client: Any,
-               progress: bool) -> list[Outcome]:
+Task = tuple[SceneInfo, list[WindowKey], DetectionParams]
+
+
+def _run_tasks(tasks: list[Task], client: Any, progress: bool) -> list[list[Outcome]]:
+    """Each task's outcomes, window by window, in task order; the bar counts windows."""
     from tqdm import tqdm
 
-    with tqdm(total=len(tasks), desc="detect", unit="window", disable=not progress,
-              file=sys.stderr) as bar:
+    with tqdm(total=sum(len(keys) for _, keys, _ in tasks), desc="detect", unit="window",
+              disable=not progress, file=sys.stderr) as bar:
         if client is None or not tasks:
-            out: list[Outcome] = []
+            out: list[list[Outcome]] = []
             for t in tasks:
-                out.append(run_window(*t))
-                bar.update()
+                out.append(run_windows(*t))
+                bar.update(len(t[1]))
             return out
         return _run_distributed(tasks, client, bar)
 
 
-def _run_distributed(tasks: list[tuple[SceneInfo, WindowKey, DetectionParams]], client: Any,
-                     bar: Any) -> list[Outcome]:
-    """Map the tasks on the cluster; a task that died (e.g. killed worker) becomes a failure."""
+def _run_distributed(tasks: list[Task], client: Any, bar: Any) -> list[list[Outcome]]:
+    """Map the tasks on the cluster; a task that died (e.g. killed worker) fails its windows."""
     from distributed import as_completed
 
-    futures = client.map(run_window, *zip(*tasks, strict=True), pure=False)
+    futures = client.map(run_windows, *zip(*tasks, strict=True), pure=False)
     where = {f.key: k for k, f in enumerate(futures)}
-    out: list[Outcome] = [WindowFailure("not run")] * len(tasks)
+    out: list[list[Outcome]] = [[WindowFailure("not run")] * len(keys) for _, keys, _ in tasks]
     for fut in as_completed(futures):
+        k = where[fut.key]
+        n = len(tasks[k][1])
         if fut.status == "finished":
-            out[where[fut.key]] = fut.result()
+            out[k] = fut.result()
         elif fut.status == "error":  # e.g. KilledWorker: over its memory limit, or crashed
             exc = fut.exception()
-            out[where[fut.key]] = WindowFailure(f"worker failed: {type(exc).__name__}: {exc}")
+            out[k] = [WindowFailure(f"worker failed: {type(exc).__name__}: {exc}")] * n
         else:
-            out[where[fut.key]] = WindowFailure(f"task {fut.status} (scheduler lost?)")
+            out[k] = [WindowFailure(f"task {fut.status} (scheduler lost?)")] * n
         fut.release()
-        bar.update()
+        bar.update(n)
     return out
 
 
@@ -199,11 +228,14 @@ def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = Non
     params = params or DetectionParams()
     gen = params.permissive() if scorer is not None else params
     infos, failures = _open_all(paths, bands)
-    tasks = [(info, key, gen) for info in infos for key in scene_windows(info, gen)]
-    outcomes = iter(_run_tasks(tasks, client, progress))
+    tasks: list[Task] = [(info, run, gen) for info in infos
+                         for run in window_runs(scene_windows(info, gen))]
+    by_window = {(str(info.path), key): outcome for (info, keys, _), outcomes
+                 in zip(tasks, _run_tasks(tasks, client, progress), strict=True)
+                 for key, outcome in zip(keys, outcomes, strict=True)}
     frames = []
     for info in infos:
-        found = [next(outcomes) for _ in scene_windows(info, gen)]
+        found = [by_window[str(info.path), key] for key in scene_windows(info, gen)]
         bad = [f.message for f in found if isinstance(f, WindowFailure)]
         if bad:
             failures.append((str(info.path), bad[0]))

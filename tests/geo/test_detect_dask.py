@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 from pathlib import Path
@@ -12,14 +13,20 @@ import pytest
 import rasterio
 
 from geo.detect.params import DetectionParams
-from geo.detect.run import WindowFailure, detect_scenes, run_window, start_local_client
-from geo.detect.scene import scene_windows
+from geo.detect.run import (
+    WindowFailure,
+    detect_scenes,
+    run_window,
+    run_windows,
+    start_local_client,
+)
+from geo.detect.scene import scene_windows, window_runs
 from geo.imagery import read_scene_info
 from tests.geo.test_detect import write_scene
 
 STRIPS = ((800.0, 700.0, 600.0, 20.0, 30.0), (2600.0, 2700.0, 700.0, 15.0, 120.0),
           (1800.0, 2000.0, 500.0, 25.0, 90.0), (2000.0, 3300.0, 900.0, 18.0, 75.0))
-# small windows so that each scene is cut into 9 tasks and strips cross window edges
+# small windows so that each scene is cut into 9 windows (2 tasks) and strips cross window edges
 PARAMS = DetectionParams(window_px=192, overlap_px=80)
 
 
@@ -84,11 +91,31 @@ def test_learned_scorer_same_on_the_cluster(scenes, client):
 
 
 def test_tasks_carry_no_pixels(scenes):
-    """A task is the header and a window position; the worker reads the pixels itself."""
+    """A task is the header and window positions; the worker reads the pixels itself."""
     info = read_scene_info(scenes[0])
     keys = scene_windows(info, PARAMS)
     assert len(keys) == 9
-    assert max(len(pickle.dumps((info, k, PARAMS))) for k in keys) < 8_000
+    runs = window_runs(keys)
+    assert [len(r) for r in runs] == [6, 3]
+    assert max(len(pickle.dumps((info, r, PARAMS))) for r in runs) < 8_000
+
+
+def test_a_run_read_from_one_open_file_finds_what_single_windows_find(scenes):
+    info = read_scene_info(scenes[1])
+    keys = scene_windows(info, PARAMS)
+    alone = [run_window(info, k, PARAMS) for k in keys]
+    together = [o for run in window_runs(keys) for o in run_windows(info, run, PARAMS)]
+    order = [k for run in window_runs(keys) for k in run]
+    assert sum(map(len, alone)) >= 4
+    assert repr([together[order.index(k)] for k in keys]) == repr(alone)
+
+
+def test_a_run_on_a_missing_file_fails_each_of_its_windows(scenes):
+    info = read_scene_info(scenes[0])
+    missing = dataclasses.replace(info, path=Path(scenes[4]))
+    outcomes = run_windows(missing, scene_windows(info, PARAMS)[:3], PARAMS)
+    assert len(outcomes) == 3
+    assert all(isinstance(o, WindowFailure) and "missing.tif" in o.message for o in outcomes)
 
 
 def test_a_corrupt_window_is_a_failure_not_a_crash(scenes):
