@@ -252,6 +252,39 @@ def _child_window(path: str) -> dict[str, float]:
             best.append(min(times))
         out[f"{name}_cpu_s"] = float(sum(best))
     out.update(_stage_shares(data, DetectionParams().permissive()))
+    out.update(_ridge_kernel_vs_numpy(data[0]))
+    return out
+
+
+def _ridge_kernel_vs_numpy(data: Any) -> dict[str, float]:
+    """CPU seconds (best of 3) of the full-resolution ridge filter on one whole window.
+
+    The compiled kernel the detector uses, and the NumPy definition it equals to the bit.
+    """
+    from geo.detect.evidence import (
+        compute_evidence,
+        compute_indices,
+        ridge_margin_px,
+        ridge_response_padded,
+        ridge_response_reference,
+    )
+    from geo.detect.layers import flank_px
+    from geo.detect.params import DetectionParams
+
+    p = DetectionParams().permissive()
+    ev = compute_evidence(data.bands, compute_indices(data.bands), data.valid,
+                          res_m=data.res_m, params=p)
+    length = p.px(p.line_length_m, data.res_m, minimum=p.min_line_px)
+    flanks = flank_px(p, data.res_m)
+    padded = np.pad(ev, ridge_margin_px(length_px=length, flank_px=flanks))
+    out = {"ridge_px": float(ev.size)}
+    for name, fn in (("kernel", ridge_response_padded), ("numpy", ridge_response_reference)):
+        times = []
+        for _ in range(3):
+            cpu = time.process_time()
+            fn(padded, length_px=length, n_orientations=p.n_orientations, flank_px=flanks)
+            times.append(time.process_time() - cpu)
+        out[f"ridge_{name}_cpu_s"] = min(times)
     return out
 
 
@@ -399,6 +432,11 @@ def run(quick: bool = False) -> list[Row]:
             w_px / one["whole_cpu_s"], "whole-window filter (screen=False)", d1c,
             "decode every tile once", "window pixels; best of 3 on up to 4 windows, read "
             "beforehand"),
+        Row("ridge filter on one whole window (16 orientations x 450 m), per CPU-second",
+            one["ridge_px"] / 1e6 / one["ridge_kernel_cpu_s"], cpu,
+            one["ridge_px"] / 1e6 / one["ridge_numpy_cpu_s"],
+            "NumPy definition (one array addition per line pixel)", d1c,
+            "decode every tile once", "compiled kernel (Numba), equal to the bit"),
         *(Row(f"share of detect_window's time (screened, profiled): {what}",
               100 * one[f"share_{key}"], "%", None, "", None, "", "")
           for key, what in (("screen", "coarse screen"),

@@ -1,8 +1,8 @@
 """A cheap coarse screen: which blocks of a window could hold a strip worth tracing.
 
 The full ridge filter (:func:`geo.detect.evidence.ridge_response`, 16 orientations of a 450 m
-line at full resolution) is most of the detector's time, yet on a real scene fewer than one
-block in ten holds a pixel that reaches ``line_threshold``. The screen runs the same filter
+line at full resolution) and the evidence under it are the detector's costliest layers, yet on
+a real scene fewer than one block in ten holds a pixel that reaches ``line_threshold``. The screen runs the same filter
 on a grid ``f`` times coarser (``f = screen_res_m / res_m``, 3 at Sentinel-2's 10 m), on an
 evidence image that approximates the block mean of the full-resolution evidence: each
 coarse pixel's mean log value, against the local mean and the *full-resolution* spread of

@@ -1,0 +1,71 @@
+"""Compiled kernel of the oriented ridge filter (:func:`geo.detect.evidence.ridge_response_padded`).
+
+The filter is most of the detector's arithmetic: per pixel and orientation, the mean of a
+digital line of ``length_px`` pixels and two parallel flank lines. NumPy does it as one
+array addition per line pixel (:func:`geo.detect.evidence.ridge_response_reference`), paying a
+call and a pass over a temporary array each time. This kernel, compiled by Numba, makes the
+same float32 additions in the same order, row by row in the cache, and gives results equal
+to the bit (checked by ``tests/geo/test_ridge_kernel.py``); it is 4-8x faster.
+
+The compiled code is cached beside this file (``__pycache__``), so only the first process
+after an install compiles it (about 1 s); Numba is imported only when the filter first runs.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def ridge_kernel(padded: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
+                 scales: np.ndarray, flanks: np.ndarray, half: int, pad: int,
+                 best: np.ndarray, arg: np.ndarray, acc: np.ndarray) -> None:
+    """Fill ``best`` (float32 z units) and ``arg`` (int16 orientation) in place.
+
+    Parameters
+    ----------
+    padded
+        C-contiguous float32 evidence: the block plus ``half + pad`` pixels on every side.
+    offsets, counts, scales
+        Per orientation ``k``: the (row, col) offsets of its line (the first ``counts[k]``
+        rows of ``offsets[k]``, in the order they are added) and ``1 / counts[k]``.
+    flanks
+        Per orientation: the (row, col) offsets of its flank lines, one per flank distance.
+    best, arg
+        Output, block-sized: start at -inf and 0.
+    acc
+        Scratch, ``(h + 2 pad) x (w + 2 pad)`` float32: one orientation's line means.
+    """
+    h, w = best.shape
+    wp = w + 2 * pad
+    for k in range(offsets.shape[0]):
+        scale = scales[k]
+        for i in range(h + 2 * pad):
+            row = acc[i]
+            for j in range(wp):
+                row[j] = np.float32(0.0)
+            for m in range(counts[k]):
+                c0 = half + offsets[k, m, 1]
+                src = padded[half + offsets[k, m, 0] + i, c0:c0 + wp]
+                for j in range(wp):  # slices keep the indices non-negative: vectorised
+                    row[j] += src[j]
+            for j in range(wp):
+                row[j] *= scale
+        kk = np.int16(k)
+        for f in range(flanks.shape[1]):
+            dr = flanks[k, f, 0]
+            dc = flanks[k, f, 1]
+            for i in range(h):
+                cen = acc[pad + i, pad:pad + w]
+                lft = acc[pad + dr + i, pad + dc:pad + dc + w]
+                rgt = acc[pad - dr + i, pad - dc:pad - dc + w]
+                b = best[i]
+                a = arg[i]
+                for j in range(w):
+                    # np.maximum: NaN if either is NaN
+                    side = lft[j] if lft[j] >= rgt[j] or lft[j] != lft[j] else rgt[j]
+                    resp = cen[j] - side
+                    if resp > b[j]:
+                        b[j] = resp
+                        a[j] = kk

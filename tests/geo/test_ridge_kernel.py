@@ -1,0 +1,61 @@
+"""The compiled ridge filter equals the NumPy definition to the bit."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo.detect.evidence import (
+    ridge_margin_px,
+    ridge_response,
+    ridge_response_padded,
+    ridge_response_reference,
+)
+
+
+def _both(padded: np.ndarray, length: int, n: int, flanks: tuple[int, ...]
+          ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    kw = {"length_px": length, "n_orientations": n, "flank_px": flanks}
+    return ridge_response_padded(padded, **kw), ridge_response_reference(padded, **kw)
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 90), w=st.integers(1, 90), length=st.integers(3, 47),
+       n=st.integers(1, 18), flanks=st.lists(st.integers(1, 5), min_size=1, max_size=3,
+                                             unique=True),
+       seed=st.integers(0, 2**16), scale=st.sampled_from([0.01, 1.0, 1e4]))
+def test_kernel_equals_numpy_definition(h, w, length, n, flanks, seed, scale):
+    flank = tuple(sorted(flanks))
+    m = ridge_margin_px(length_px=length, flank_px=flank)
+    rng = np.random.default_rng(seed)
+    padded = (rng.normal(size=(h + 2 * m, w + 2 * m)) * scale).astype(np.float32)
+    (best, arg), (ref_best, ref_arg) = _both(padded, length, n, flank)
+    assert best.dtype == np.float32 and arg.dtype == np.int16
+    assert best.shape == ref_best.shape == (h, w)
+    np.testing.assert_array_equal(best, ref_best)
+    np.testing.assert_array_equal(arg, ref_arg)
+
+
+def test_kernel_equals_numpy_on_a_strip_with_nan_and_a_non_contiguous_input():
+    evidence = np.zeros((120, 140), dtype=np.float32)
+    evidence[60, 10:130] = 2.0  # an east-west strip
+    evidence[20:30, 40] = np.nan
+    m = ridge_margin_px(length_px=45, flank_px=(3,))
+    padded = np.pad(evidence, m)[:, ::1].T.copy().T  # Fortran order: not C-contiguous
+    assert not padded.flags.c_contiguous
+    (best, arg), (ref_best, ref_arg) = _both(padded, 45, 16, (3,))
+    np.testing.assert_array_equal(best, ref_best)
+    np.testing.assert_array_equal(arg, ref_arg)
+    assert best[60, 70] > 1.5 and arg[60, 70] == 8  # 90 degrees: east-west
+    assert not np.isnan(best).any()  # a NaN line never wins, in both
+
+
+def test_whole_window_filter_finds_a_diagonal_strip():
+    evidence = np.zeros((200, 200), dtype=np.float32)
+    idx = np.arange(30, 170)
+    evidence[idx, idx] = 3.0  # north-west to south-east: bearing 135 degrees
+    best, arg = ridge_response(evidence, length_px=45, n_orientations=16, flank_px=(3,))
+    assert best[100, 100] > 2.0
+    assert 180.0 * arg[100, 100] / 16 == 135.0
+    assert best[100, 20] < 0.5
