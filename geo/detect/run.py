@@ -127,8 +127,18 @@ def start_local_client(n_workers: int, *, memory_limit: str | int = DEFAULT_WORK
 
 
 def _import_detector() -> None:
-    """Import the detector's modules in a worker (SciPy, rasterio, GeoPandas...)."""
+    """Import the detector's modules in a worker (SciPy, rasterio, GeoPandas...).
+
+    Also runs the ridge filter once on a tiny array, so Numba's import and the load of the
+    compiled kernel from its cache (~0.3 s) happen here too.
+    """
+    import numpy as np
+
     import geo.detect.scene  # noqa: F401
+    from geo.detect.evidence import ridge_response
+
+    ridge_response(np.zeros((4, 4), dtype=np.float32), length_px=3, n_orientations=1,
+                   flank_px=(1,))
 
 
 def connect_client(address: str, *, timeout_s: float = 10.0) -> Any:

@@ -2,13 +2,14 @@
 
 The full ridge filter (:func:`geo.detect.evidence.ridge_response`, 16 orientations of a 450 m
 line at full resolution) and the evidence under it are the detector's costliest layers, yet on
-a real scene fewer than one block in ten holds a pixel that reaches ``line_threshold``. The screen runs the same filter
-on a grid ``f`` times coarser (``f = screen_res_m / res_m``, 3 at Sentinel-2's 10 m), on an
-evidence image that approximates the block mean of the full-resolution evidence: each
-coarse pixel's mean log value, against the local mean and the *full-resolution* spread of
-the same ``background_m`` box (block sums of the log and of its square). Keeping the fine
-spread keeps the coarse evidence in the fine image's z units, so a strip's response barely
-changes while the noise along a coarse line stays as low as along a fine one.
+a real scene fewer than one block in ten holds a pixel that reaches ``line_threshold``. The
+screen runs the same filter on a grid ``f`` times coarser (``f = screen_res_m / res_m``, 3 at
+Sentinel-2's 10 m), on an evidence image that approximates the block mean of the
+full-resolution evidence: each coarse pixel's mean log value, against the local mean and the
+*full-resolution* spread of the same ``background_m`` box (block sums of the log and of its
+square). Keeping the fine spread keeps the coarse evidence in the fine image's z units, so a
+strip's response barely changes while the noise along a coarse line stays as low as along a
+fine one.
 
 The blocks the screen marks (``screen_block_px`` square) are where tracing starts;
 :func:`geo.detect.window.detect_window` runs the full filter there and grows the computed

@@ -31,7 +31,8 @@ def test_kernel_equals_numpy_definition(h, w, length, n, flanks, seed, scale):
     rng = np.random.default_rng(seed)
     padded = (rng.normal(size=(h + 2 * m, w + 2 * m)) * scale).astype(np.float32)
     (best, arg), (ref_best, ref_arg) = _both(padded, length, n, flank)
-    assert best.dtype == np.float32 and arg.dtype == np.int16
+    assert best.dtype == np.float32
+    assert arg.dtype == np.int16
     assert best.shape == ref_best.shape == (h, w)
     np.testing.assert_array_equal(best, ref_best)
     np.testing.assert_array_equal(arg, ref_arg)
@@ -47,7 +48,8 @@ def test_kernel_equals_numpy_on_a_strip_with_nan_and_a_non_contiguous_input():
     (best, arg), (ref_best, ref_arg) = _both(padded, 45, 16, (3,))
     np.testing.assert_array_equal(best, ref_best)
     np.testing.assert_array_equal(arg, ref_arg)
-    assert best[60, 70] > 1.5 and arg[60, 70] == 8  # 90 degrees: east-west
+    assert best[60, 70] > 1.5
+    assert arg[60, 70] == 8  # 90 degrees: east-west
     assert not np.isnan(best).any()  # a NaN line never wins, in both
 
 
