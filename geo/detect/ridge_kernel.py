@@ -69,3 +69,39 @@ def ridge_kernel(padded: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
                     if resp > b[j]:
                         b[j] = resp
                         a[j] = kk
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def block_sums_kernel(values: np.ndarray, f: int, squares: bool) -> np.ndarray:
+    """Sum of each ``f x f`` block of a float32 raster (and of its squares when asked).
+
+    Returns ``(1 or 2, ceil(h / f), ceil(w / f))`` float32: the sums, then the sums of the
+    squares. The additions are those of :func:`geo.detect.screen._block_sum_reference`, in
+    its order: the ``f`` rows of a block column by column, then the ``f`` columns.
+    """
+    h, w = values.shape
+    hb, wb = -(-h // f), -(-w // f)
+    out = np.empty((2 if squares else 1, hb, wb), dtype=np.float32)
+    rows = np.empty((2, w), dtype=np.float32)
+    for bi in range(hb):
+        r0 = bi * f
+        for c in range(w):
+            x = values[r0, c]
+            rows[0, c] = x
+            rows[1, c] = x * x
+        for k in range(1, min(f, h - r0)):
+            src = values[r0 + k]
+            for c in range(w):
+                x = src[c]
+                rows[0, c] += x
+                rows[1, c] += x * x
+        for n in range(2 if squares else 1):
+            r = rows[n]
+            o = out[n, bi]
+            for bj in range(wb):
+                c0 = bj * f
+                s = r[c0]
+                for k in range(1, min(f, w - c0)):
+                    s += r[c0 + k]
+                o[bj] = s
+    return out

@@ -1,4 +1,4 @@
-"""The compiled ridge filter equals the NumPy definition to the bit."""
+"""The compiled kernels (ridge filter, block sums) equal their NumPy definitions to the bit."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from geo.detect.evidence import (
     ridge_response_padded,
     ridge_response_reference,
 )
+from geo.detect.screen import _block_sum, _block_sum_reference, _block_sums, _log_block_sums
 
 
 def _both(padded: np.ndarray, length: int, n: int, flanks: tuple[int, ...]
@@ -61,3 +62,27 @@ def test_whole_window_filter_finds_a_diagonal_strip():
     assert best[100, 100] > 2.0
     assert 180.0 * arg[100, 100] / 16 == 135.0
     assert best[100, 20] < 0.5
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), f=st.integers(1, 5),
+       seed=st.integers(0, 2**16), scale=st.sampled_from([0.01, 1.0, 1e4]))
+def test_block_sums_equal_numpy_definition(h, w, f, seed, scale):
+    values = (np.random.default_rng(seed).normal(size=(h, w)) * scale).astype(np.float32)
+    expected = _block_sum_reference(values, f)
+    np.testing.assert_array_equal(_block_sum(values, f), expected)
+    sums, squares = _block_sums(values, f, squares=True)
+    np.testing.assert_array_equal(sums, expected)
+    np.testing.assert_array_equal(squares, _block_sum_reference(values * values, f))
+    assert expected.shape == (-(-h // f), -(-w // f))
+
+
+def test_log_block_sums_match_the_whole_window_definition():
+    rng = np.random.default_rng(3)
+    band = rng.uniform(0, 5000, size=(200, 170)).astype(np.float32)
+    invalid = rng.random(band.shape) < 0.1
+    s1, s2 = _log_block_sums(band, invalid, 3)
+    logv = np.log(np.maximum(band, 1.0))
+    logv[invalid] = 0.0
+    np.testing.assert_array_equal(s1, _block_sum_reference(logv, 3))
+    np.testing.assert_array_equal(s2, _block_sum_reference(logv * logv, 3))
