@@ -50,8 +50,7 @@ def local_mean(values: np.ndarray, valid: np.ndarray, *, size_px: int,
     Invalid pixels and the outside of the array do not count (normalised convolution), so a
     window edge or a cloud does not darken the background of its neighbours.
     """
-    num = ndimage.uniform_filter(np.where(valid, values, 0).astype(np.float32), size_px,
-                                 mode="constant")
+    num = box_mean(np.where(valid, values, 0).astype(np.float32), size_px)
     if den is None:
         den = valid_share(valid, size_px=size_px)
     out: np.ndarray = num / np.maximum(den, _EPS)
@@ -60,7 +59,25 @@ def local_mean(values: np.ndarray, valid: np.ndarray, *, size_px: int,
 
 def valid_share(valid: np.ndarray, *, size_px: int) -> np.ndarray:
     """Share of valid pixels in the box (the denominator of every local mean of a window)."""
-    out: np.ndarray = ndimage.uniform_filter(valid.astype(np.float32), size_px, mode="constant")
+    return box_mean(valid.astype(np.float32), size_px)
+
+
+def box_mean(values: np.ndarray, size_px: int) -> np.ndarray:
+    """Mean of each ``size_px`` square box of a float32 raster, zeros beyond its edges.
+
+    ``scipy.ndimage.uniform_filter(values, size_px, mode="constant")`` to the bit, from the
+    compiled :func:`geo.detect.ridge_kernel.box_mean_kernel` (about 3x faster).
+
+    Examples
+    --------
+    >>> box_mean(np.ones((3, 3), dtype=np.float32), 3)[1]
+    array([0.6666667, 1.       , 0.6666667], dtype=float32)
+    """
+    from geo.detect.ridge_kernel import box_mean_kernel
+
+    if values.dtype != np.float32:
+        raise TypeError(f"box_mean takes float32 values, got {values.dtype}")
+    out: np.ndarray = box_mean_kernel(np.ascontiguousarray(values), int(size_px))
     return out
 
 

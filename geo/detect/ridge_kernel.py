@@ -73,7 +73,7 @@ def ridge_kernel(padded: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def block_sums_kernel(values: np.ndarray, f: int, squares: bool) -> np.ndarray:
-    """Sum of each ``f x f`` block of a float32 raster (and of its squares when asked).
+    """Sum of each ``f x f`` block of a float raster (and of its squares when asked).
 
     Returns ``(1 or 2, ceil(h / f), ceil(w / f))`` float32: the sums, then the sums of the
     squares. The additions are those of :func:`geo.detect.screen._block_sum_reference`, in
@@ -104,4 +104,54 @@ def block_sums_kernel(values: np.ndarray, f: int, squares: bool) -> np.ndarray:
                 for k in range(1, min(f, w - c0)):
                     s += r[c0 + k]
                 o[bj] = s
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
+    """Mean of each ``size x size`` box, zeros beyond the edges, float32 (constant mode).
+
+    The arithmetic of ``scipy.ndimage.uniform_filter(values, size, mode="constant")`` on
+    float32, step for step: along the rows (axis 0) then along the columns, each a running
+    sum in float64 over the line padded with zeros (the sum of the first ``size`` values,
+    then ``+= entering - leaving``), each output that sum divided by ``size`` and rounded to
+    float32, also between the two passes; equal to it to the bit
+    (``tests/geo/test_ridge_kernel.py``).
+    """
+    h, w = values.shape
+    s1 = size // 2
+    n = np.float64(size)
+    mid = np.empty((h, w), dtype=np.float32)
+    tmp = np.zeros(w, dtype=np.float64)
+    # axis 0: every column is a line; the columns advance together, row by row
+    for ll in range(size):
+        r = ll - s1
+        if 0 <= r < h:
+            for c in range(w):
+                tmp[c] += np.float64(values[r, c])
+    for c in range(w):
+        mid[0, c] = np.float32(tmp[c] / n)
+    for i in range(1, h):
+        r_in, r_out = i - 1 + size - s1, i - 1 - s1
+        for c in range(w):
+            x_in = np.float64(values[r_in, c]) if r_in < h else 0.0
+            x_out = np.float64(values[r_out, c]) if r_out >= 0 else 0.0
+            tmp[c] += x_in - x_out
+            mid[i, c] = np.float32(tmp[c] / n)
+    # axis 1: every row is a line
+    out = np.empty((h, w), dtype=np.float32)
+    for i in range(h):
+        row = mid[i]
+        t = 0.0
+        for ll in range(size):
+            c = ll - s1
+            if 0 <= c < w:
+                t += np.float64(row[c])
+        out[i, 0] = np.float32(t / n)
+        for j in range(1, w):
+            c_in, c_out = j - 1 + size - s1, j - 1 - s1
+            x_in = np.float64(row[c_in]) if c_in < w else 0.0
+            x_out = np.float64(row[c_out]) if c_out >= 0 else 0.0
+            t += x_in - x_out
+            out[i, j] = np.float32(t / n)
     return out

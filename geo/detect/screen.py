@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from geo.detect.evidence import EVIDENCE_BANDS, ridge_response
+from geo.detect.evidence import EVIDENCE_BANDS, box_mean, ridge_response
 from geo.detect.params import DetectionParams
 
 _EPS = np.float32(1e-6)
@@ -93,14 +93,14 @@ def coarse_ridge_response(bands: dict[str, np.ndarray], valid: np.ndarray, *, re
     valid_c = cnt > 0
     size_f = params.px(params.background_m, res_m, minimum=params.min_background_px) | 1
     size = max(3, round(size_f / f)) | 1
-    box_cnt = ndimage.uniform_filter(cnt, size, mode="constant")
+    box_cnt = box_mean(cnt, size)
     total = np.zeros(cnt.shape, dtype=np.float32)
     names = [k for k in EVIDENCE_BANDS if k in bands]
     invalid = ~valid if not valid.all() else None
     for name in names:
         s1, s2 = _log_block_sums(bands[name], invalid, f)
-        box1 = ndimage.uniform_filter(s1, size, mode="constant")
-        box2 = ndimage.uniform_filter(s2, size, mode="constant")
+        box1 = box_mean(s1, size)
+        box2 = box_mean(s2, size)
         mean = box1 / np.maximum(box_cnt, _EPS)
         std = np.sqrt(np.maximum(box2 / np.maximum(box_cnt, _EPS) - mean * mean, 0.0))
         total += (s1 / np.maximum(cnt, _EPS) - mean) / np.maximum(std, _Z_FLOOR)
@@ -156,11 +156,16 @@ def _block_sum(values: np.ndarray, f: int) -> np.ndarray:
 
 
 def _block_sums(values: np.ndarray, f: int, *, squares: bool) -> np.ndarray:
-    """:func:`~geo.detect.ridge_kernel.block_sums_kernel` of a raster, as float32 values."""
+    """:func:`~geo.detect.ridge_kernel.block_sums_kernel` of a raster (float32 sums).
+
+    Float64 values are added to the float32 sums in float64, as NumPy's in-place addition
+    does; other types are made float32 first (exact for integers below 2**24).
+    """
     from geo.detect.ridge_kernel import block_sums_kernel
 
-    out: np.ndarray = block_sums_kernel(np.ascontiguousarray(values, dtype=np.float32), f,
-                                        squares)
+    if values.dtype not in (np.float32, np.float64):
+        values = values.astype(np.float32)
+    out: np.ndarray = block_sums_kernel(np.ascontiguousarray(values), f, squares)
     return out
 
 

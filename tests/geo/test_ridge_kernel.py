@@ -1,12 +1,15 @@
-"""The compiled kernels (ridge filter, block sums) equal their NumPy definitions to the bit."""
+"""The compiled kernels (ridge filter, block sums, box mean) equal their definitions to the bit."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import ndimage
 
 from geo.detect.evidence import (
+    box_mean,
     ridge_margin_px,
     ridge_response,
     ridge_response_padded,
@@ -86,3 +89,25 @@ def test_log_block_sums_match_the_whole_window_definition():
     logv[invalid] = 0.0
     np.testing.assert_array_equal(s1, _block_sum_reference(logv, 3))
     np.testing.assert_array_equal(s2, _block_sum_reference(logv * logv, 3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 60), w=st.integers(1, 60), size=st.integers(1, 41),
+       seed=st.integers(0, 2**16), scale=st.sampled_from([1e-3, 1.0, 1e3, 1e6]),
+       zeros=st.floats(0.0, 0.9))
+def test_box_mean_equals_scipy_uniform_filter(h, w, size, seed, scale, zeros):
+    rng = np.random.default_rng(seed)
+    values = (rng.normal(size=(h, w)) * scale).astype(np.float32)
+    values[rng.random(values.shape) < zeros] = 0.0
+    expected = ndimage.uniform_filter(values, size, mode="constant")
+    np.testing.assert_array_equal(box_mean(values, size), expected)
+
+
+def test_box_mean_spreads_nan_as_scipy_does_and_refuses_other_types():
+    values = np.ones((30, 40), dtype=np.float32)
+    values[10, 12] = np.nan
+    got = box_mean(values, 7)
+    np.testing.assert_array_equal(got, ndimage.uniform_filter(values, 7, mode="constant"))
+    assert np.isnan(got[10, 12])
+    with pytest.raises(TypeError, match="float32"):
+        box_mean(values.astype(np.float64), 7)
