@@ -79,9 +79,32 @@ def detect_scene_window(info: SceneInfo, key: WindowKey, params: DetectionParams
     the worker can open (a shared disk when the cluster spans machines). ``src``: the scene
     already open (:func:`geo.imagery.open_geotiff`), as for the windows of a run.
     """
-    cands = detect_window(read_window(info, Window(*key), src=src), params=params)
     windows = scene_windows(info, params)
+    cands = detect_window(read_window(info, Window(*key), src=src), params=params,
+                          owned=_owned_box(windows, key))
     return [c for c in cands if _owner(info, windows, c) == key]
+
+
+_FAR = 1 << 30
+
+
+def _owned_box(windows: Sequence[WindowKey], key: WindowKey) -> tuple[int, int, int, int]:
+    """Window pixels (row0, row1, col0, col1) that hold every centre :func:`_owner` gives it.
+
+    A centre belongs to the window whose centre is nearest per axis, so the window owns the
+    span between the midpoints to its neighbours' centres; rounded outwards by a pixel.
+    """
+    def span(offsets: set[float], own: float, start: int) -> tuple[int, int]:
+        ordered = sorted(offsets)
+        k = ordered.index(own)
+        lo = (ordered[k - 1] + own) / 2 if k > 0 else -_FAR
+        hi = (ordered[k + 1] + own) / 2 if k + 1 < len(ordered) else _FAR
+        # scene coordinate x = start + index + 0.5 (pixel centres)
+        return int(np.floor(lo - start - 0.5)) - 1, int(np.ceil(hi - start - 0.5)) + 2
+
+    r0, r1 = span({w[1] + w[3] / 2 for w in windows}, key[1] + key[3] / 2, key[1])
+    c0, c1 = span({w[0] + w[2] / 2 for w in windows}, key[0] + key[2] / 2, key[0])
+    return r0, r1, c0, c1
 
 
 def _owner(info: SceneInfo, windows: Sequence[WindowKey], c: RawCandidate) -> WindowKey:

@@ -186,11 +186,16 @@ def _label_ridges(thin: np.ndarray, ridge: np.ndarray, orient: np.ndarray,
     return found
 
 
-def detect_window(data: WindowData, *, params: DetectionParams) -> list[RawCandidate]:
+def detect_window(data: WindowData, *, params: DetectionParams,
+                  owned: Box | None = None) -> list[RawCandidate]:
     """Strip-like ridges of one window that pass the geometry filters of ``params``.
 
     Returns candidates with centres in the raster CRS (metres) and their features; the
-    caller decides which window owns a candidate seen twice in an overlap.
+    caller decides which window owns a candidate seen twice in an overlap. ``owned``
+    (rows ``r0:r1``, columns ``c0:c1`` of the window, as :data:`Box`) is the part of the
+    window whose candidates the caller keeps: a ridge whose axis lies wholly outside it
+    (more than a pixel away) is not measured, since a measured centre always lies on the
+    axis; every candidate centred in ``owned`` is returned as without it.
     """
     wl = screened_layers(data, params)
     min_px = params.min_length_m / data.res_m
@@ -202,12 +207,24 @@ def detect_window(data: WindowData, *, params: DetectionParams) -> list[RawCandi
     out: list[RawCandidate] = []
     for rows, cols in ridges:
         shape = _shape(rows, cols)
+        if owned is not None and not _may_be_owned(shape, owned):
+            continue
         wl.ensure_computed(_sampled_box(rows, cols, shape))
         wl.ensure_water(*_axis_pixels(shape, data.valid.shape))
         cand = _candidate(data, wl.lay, shape, params)
         if cand is not None:
             out.append(cand)
     return out
+
+
+def _may_be_owned(shape: _Shape, owned: Box) -> bool:
+    """Whether the box around a ridge's untrimmed axis, 1 px wider, meets ``owned``."""
+    half = (shape.length_px - 1) / 2
+    rows = [shape.centre_rc[0] + s * half * shape.axis_rc[0] for s in (-1.0, 1.0)]
+    cols = [shape.centre_rc[1] + s * half * shape.axis_rc[1] for s in (-1.0, 1.0)]
+    r0, r1, c0, c1 = owned
+    return (min(rows) - 1 < r1 and max(rows) + 1 >= r0
+            and min(cols) - 1 < c1 and max(cols) + 1 >= c0)
 
 
 def _axis_pixels(shape: _Shape, size: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

@@ -124,3 +124,49 @@ def test_a_corrupt_window_is_a_failure_not_a_crash(scenes):
     failures = [o for o in outcomes if isinstance(o, WindowFailure)]
     assert failures
     assert all("corrupt.tif" in f.message for f in failures)
+
+
+def test_ridges_outside_the_owned_part_are_skipped_without_changing_the_result(
+        scenes, monkeypatch):
+    import geo.detect.scene as scene_module
+
+    info = read_scene_info(scenes[2])
+    keys = scene_windows(info, PARAMS)
+    owned = [run_window(info, k, PARAMS) for k in keys]
+    measured: list[bool] = []
+    real_detect = scene_module.detect_window
+
+    def spy(data, *, params, owned=None):
+        measured.append(owned is None)
+        return real_detect(data, params=params, owned=owned)
+
+    monkeypatch.setattr(scene_module, "detect_window", spy)
+    monkeypatch.setattr(scene_module, "_owned_box", lambda windows, key: None)
+    everything = [run_window(info, k, PARAMS) for k in keys]
+    assert all(measured)
+    assert sum(map(len, owned)) == 4
+    assert repr(owned) == repr(everything)
+
+
+def test_owned_box_holds_every_centre_the_window_owns_and_little_more(scenes):
+    from geo.detect.scene import _owned_box, _owner
+    from geo.detect.window import RawCandidate
+
+    info = read_scene_info(scenes[0])
+    keys = scene_windows(info, PARAMS)
+    for key in keys:
+        r0, r1, c0, c1 = _owned_box(keys, key)
+        owned_cols, owned_rows = set(), set()
+        for x in np.arange(0.0, info.width, 0.5):
+            px, py = info.transform @ (x, key[1] + key[3] / 2)
+            if _owner(info, keys, RawCandidate(px, py, 0, 0, 0, ())) == key:
+                owned_cols.add(x - key[0] - 0.5)  # window index coordinate
+            px, py = info.transform @ (key[0] + key[2] / 2, x)
+            if _owner(info, keys, RawCandidate(px, py, 0, 0, 0, ())) == key:
+                owned_rows.add(x - key[1] - 0.5)
+        assert c0 <= min(owned_cols)
+        assert max(owned_cols) < c1
+        assert r0 <= min(owned_rows)
+        assert max(owned_rows) < r1
+        inner_c = (max(c0, -key[0]), min(c1, info.width - key[0]))
+        assert inner_c[1] - inner_c[0] <= max(owned_cols) - min(owned_cols) + 5
