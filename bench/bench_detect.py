@@ -9,17 +9,17 @@ under ``artifacts/bench/`` (git-ignored) and rebuilt only when absent.
 Every configuration runs in a fresh child process; the parent reads the peak resident memory
 (``VmHWM``) of the child and of each of its descendants (nannies, workers, spawn helpers) and
 reports the sum: an upper bound of the tree's simultaneous peak (shared pages are counted in
-every process, and the peaks need not coincide). Throughput is
-scene pixels (not window pixels) per second of the detection call, from opening the file to the
-EPSG:4326 candidates with scores and reasons; interpreter and cluster start-up are reported
-apart. Beside it, measured in the same run: decompressing every 512-px tile once (the machine's
-decode limit, one and two processes), reading the detector's overlapping windows (in its runs
-from one open file, and each window opened alone), the obvious
-baseline (NDVI < 0.3, ``scipy.ndimage.label`` over the same windows) and NumPy's memory
-bandwidth, and :func:`geo.detect.window.detect_window` alone on a few windows with and without
-the coarse screen (``DetectionParams.screen``), with the share of its time in each stage
-(one pass under cProfile). ``--quick`` uses a 1,024-px tile (one window)
-so ``make bench`` smoke runs stay short.
+every process, and the peaks need not coincide). Throughput is scene pixels (not window pixels)
+per second of the detection call, from opening the file to the EPSG:4326 candidates with scores
+and reasons; interpreter and cluster start-up are reported apart. Beside it, measured in the
+same run: decompressing every 512-px tile once (the machine's decode limit, one and two
+processes), reading the detector's overlapping windows (in its runs from one open file, and each
+window opened alone), the obvious baseline (NDVI < 0.3, ``scipy.ndimage.label`` over the same
+windows) and NumPy's memory bandwidth, and :func:`geo.detect.window.detect_window` alone on a
+few windows with and without the coarse screen (``DetectionParams.screen``), with the share of
+its time in each stage (one pass under cProfile), and the ridge filter's compiled kernel against
+its NumPy definition on one whole window. ``--quick`` uses a 1,024-px tile (one window) so
+``make bench`` smoke runs stay short.
 """
 
 from __future__ import annotations
