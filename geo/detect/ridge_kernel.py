@@ -1,14 +1,19 @@
-"""Compiled kernel of the oriented ridge filter (:func:`geo.detect.evidence.ridge_response_padded`).
+"""Compiled kernels of the detector's inner loops: ridge filter, block sums, box means.
 
-The filter is most of the detector's arithmetic: per pixel and orientation, the mean of a
-digital line of ``length_px`` pixels and two parallel flank lines. NumPy does it as one
-array addition per line pixel (:func:`geo.detect.evidence.ridge_response_reference`), paying a
-call and a pass over a temporary array each time. This kernel, compiled by Numba, makes the
-same float32 additions in the same order, row by row in the cache, and gives results equal
-to the bit (checked by ``tests/geo/test_ridge_kernel.py``); it is 4-8x faster.
+The oriented ridge filter (:func:`geo.detect.evidence.ridge_response_padded`) is most of the
+detector's arithmetic: per pixel and orientation, the mean of a digital line of ``length_px``
+pixels and two parallel flank lines. NumPy does it as one array addition per line pixel
+(:func:`geo.detect.evidence.ridge_response_reference`), paying a call and a pass over a
+temporary array each time. :func:`ridge_kernel`, compiled by Numba, makes the same float32
+additions in the same order, row by row in the cache, 4-8x faster. The block sums of the
+coarse screen (:func:`block_sums_kernel`) and the box means of the local z-scores
+(:func:`box_mean_kernel`, SciPy's ``uniform_filter``) are done the same way. Each gives
+results equal to the bit to its NumPy or SciPy definition (``tests/geo/test_ridge_kernel.py``),
+so the candidates do not change.
 
 The compiled code is cached beside this file (``__pycache__``), so only the first process
-after an install compiles it (about 1 s); Numba is imported only when the filter first runs.
+after an install compiles it (a few seconds); Numba is imported only when a kernel first runs,
+and :func:`warm_up` loads every kernel at once (Dask workers call it at start-up).
 """
 
 from __future__ import annotations
@@ -155,3 +160,14 @@ def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
             t += x_in - x_out
             out[i, j] = np.float32(t / n)
     return out
+
+
+def warm_up() -> None:
+    """Load (or compile) every kernel for the argument types the detector passes."""
+    from geo.detect.evidence import box_mean, ridge_response
+    from geo.detect.screen import block_sums
+
+    tiny = np.zeros((4, 4), dtype=np.float32)
+    ridge_response(tiny, length_px=3, n_orientations=1, flank_px=(1,))
+    box_mean(tiny, 3)
+    block_sums(tiny, 2, squares=True)

@@ -129,16 +129,13 @@ def start_local_client(n_workers: int, *, memory_limit: str | int = DEFAULT_WORK
 def _import_detector() -> None:
     """Import the detector's modules in a worker (SciPy, rasterio, GeoPandas...).
 
-    Also runs the ridge filter once on a tiny array, so Numba's import and the load of the
-    compiled kernel from its cache (~0.3 s) happen here too.
+    Also loads the compiled kernels (:func:`geo.detect.ridge_kernel.warm_up`), so Numba's
+    import and the load of the kernels from their cache (~0.5 s) happen here too.
     """
-    import numpy as np
-
     import geo.detect.scene  # noqa: F401
-    from geo.detect.evidence import ridge_response
+    from geo.detect.ridge_kernel import warm_up
 
-    ridge_response(np.zeros((4, 4), dtype=np.float32), length_px=3, n_orientations=1,
-                   flank_px=(1,))
+    warm_up()
 
 
 def connect_client(address: str, *, timeout_s: float = 10.0) -> Any:

@@ -141,7 +141,7 @@ def _log_block_sums(band: np.ndarray, invalid: np.ndarray | None, f: int
         if invalid is not None:
             logv[invalid[r:r + step]] = 0.0
         rows = slice(r // f, r // f + -(-logv.shape[0] // f))
-        s1[rows], s2[rows] = _block_sums(logv, f, squares=True)
+        s1[rows], s2[rows] = block_sums(logv, f, squares=True)
     return s1, s2
 
 
@@ -151,12 +151,14 @@ def _block_sum(values: np.ndarray, f: int) -> np.ndarray:
     A partial last block sums the pixels it has (what padding with zeros would give,
     without copying the raster). Equal to the bit to :func:`_block_sum_reference`.
     """
-    out: np.ndarray = _block_sums(values, f, squares=False)[0]
+    out: np.ndarray = block_sums(values, f, squares=False)[0]
     return out
 
 
-def _block_sums(values: np.ndarray, f: int, *, squares: bool) -> np.ndarray:
-    """:func:`~geo.detect.ridge_kernel.block_sums_kernel` of a raster (float32 sums).
+def block_sums(values: np.ndarray, f: int, *, squares: bool) -> np.ndarray:
+    """Block sums (and sums of squares) of a raster: ``(1 or 2, ceil(h / f), ceil(w / f))``.
+
+    :func:`~geo.detect.ridge_kernel.block_sums_kernel`, float32 sums.
 
     Float64 values are added to the float32 sums in float64, as NumPy's in-place addition
     does; other types are made float32 first (exact for integers below 2**24).

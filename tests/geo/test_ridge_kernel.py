@@ -15,7 +15,7 @@ from geo.detect.evidence import (
     ridge_response_padded,
     ridge_response_reference,
 )
-from geo.detect.screen import _block_sum, _block_sum_reference, _block_sums, _log_block_sums
+from geo.detect.screen import _block_sum, _block_sum_reference, _log_block_sums, block_sums
 
 
 def _both(padded: np.ndarray, length: int, n: int, flanks: tuple[int, ...]
@@ -70,11 +70,11 @@ def test_whole_window_filter_finds_a_diagonal_strip():
 @settings(max_examples=40, deadline=None)
 @given(h=st.integers(1, 40), w=st.integers(1, 40), f=st.integers(1, 5),
        seed=st.integers(0, 2**16), scale=st.sampled_from([0.01, 1.0, 1e4]))
-def test_block_sums_equal_numpy_definition(h, w, f, seed, scale):
+def testblock_sums_equal_numpy_definition(h, w, f, seed, scale):
     values = (np.random.default_rng(seed).normal(size=(h, w)) * scale).astype(np.float32)
     expected = _block_sum_reference(values, f)
     np.testing.assert_array_equal(_block_sum(values, f), expected)
-    sums, squares = _block_sums(values, f, squares=True)
+    sums, squares = block_sums(values, f, squares=True)
     np.testing.assert_array_equal(sums, expected)
     np.testing.assert_array_equal(squares, _block_sum_reference(values * values, f))
     assert expected.shape == (-(-h // f), -(-w // f))
@@ -111,3 +111,10 @@ def test_box_mean_spreads_nan_as_scipy_does_and_refuses_other_types():
     assert np.isnan(got[10, 12])
     with pytest.raises(TypeError, match="float32"):
         box_mean(values.astype(np.float64), 7)
+
+
+def test_warm_up_loads_every_kernel():
+    from geo.detect.ridge_kernel import block_sums_kernel, box_mean_kernel, ridge_kernel, warm_up
+
+    warm_up()
+    assert all(k.signatures for k in (ridge_kernel, block_sums_kernel, box_mean_kernel))
