@@ -430,7 +430,8 @@ def read_window(info: SceneInfo, window: Window, *,
         if info.nodata is not None:
             valid &= arr != info.nodata
         data = arr.astype(np.float32)
-        valid &= np.isfinite(data)
+        if arr.dtype.kind == "f":  # any integer is a finite float32
+            valid &= np.isfinite(data)
         bands[role] = data
     return WindowData(window=window, transform=transform, bands=bands, valid=valid,
                       res_m=info.res_m)

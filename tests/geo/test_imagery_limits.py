@@ -108,3 +108,23 @@ def test_band_stack_read_equals_band_by_band(tmp_path):
             expected = src.read(idx, window=Window(10, 20, 150, 120)).astype(np.float32)
             np.testing.assert_array_equal(data.bands[role], expected)
         assert (~data.valid).sum() == (src.read(1, window=Window(10, 20, 150, 120)) == 0).sum()
+
+
+def test_non_finite_float_pixels_are_invalid_and_every_integer_pixel_is_finite(tmp_path):
+    from rasterio.transform import from_origin
+
+    roles = ("blue", "green", "red", "nir", "swir1")
+    profile = {"driver": "GTiff", "width": 40, "height": 30, "count": 5, "crs": "EPSG:32718",
+               "transform": from_origin(500_000, 8_800_000, 10, 10)}
+    values = np.full((5, 30, 40), 900.0, dtype=np.float32)
+    values[0, 3, 4], values[3, 7, 8], values[4, 9, 10] = np.nan, np.inf, 3.0e38
+    for name, dtype in (("f.tif", "float32"), ("i.tif", "uint32")):
+        data = values if dtype == "float32" else np.full((5, 30, 40), 4_000_000_000, np.uint32)
+        with rasterio.open(tmp_path / name, "w", dtype=dtype, **profile) as dst:
+            dst.write(data)
+            dst.descriptions = roles
+    floats = read_window(read_scene_info(tmp_path / "f.tif"), Window(0, 0, 40, 30))
+    assert sorted(zip(*np.nonzero(~floats.valid), strict=True)) == [(3, 4), (7, 8)]
+    ints = read_window(read_scene_info(tmp_path / "i.tif"), Window(0, 0, 40, 30))
+    assert ints.valid.all()
+    assert np.isfinite(ints.bands["nir"]).all()
