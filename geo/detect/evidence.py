@@ -256,12 +256,8 @@ def ridge_response_padded(padded: np.ndarray, *, length_px: int, n_orientations:
     """
     from geo.detect.ridge_kernel import ridge_kernel
 
-    pad = max(flank_px) + 1
-    half = length_px // 2 + 1
-    margin = pad + half
-    h, w = padded.shape[0] - 2 * margin, padded.shape[1] - 2 * margin
-    best = np.full((h, w), -np.inf, dtype=np.float32)
-    arg = np.zeros((h, w), dtype=np.int16)
+    pad, half, best, arg = _ridge_outputs(padded, length_px=length_px, flank_px=flank_px)
+    h, w = best.shape
     if h <= 0 or w <= 0:
         return best, arg
     offsets, counts, scales, flanks = _kernel_lines(length_px, n_orientations, flank_px)
@@ -269,6 +265,17 @@ def ridge_response_padded(padded: np.ndarray, *, length_px: int, n_orientations:
     ridge_kernel(np.ascontiguousarray(padded, dtype=np.float32), offsets, counts, scales,
                  flanks, half, pad, best, arg, acc)
     return best, arg
+
+
+def _ridge_outputs(padded: np.ndarray, *, length_px: int, flank_px: tuple[int, ...]
+                   ) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """Flank pad, line half-length, and the block's response (-inf) and orientation (0)."""
+    pad = max(flank_px) + 1
+    half = length_px // 2 + 1
+    margin = pad + half
+    h, w = padded.shape[0] - 2 * margin, padded.shape[1] - 2 * margin
+    return (pad, half, np.full((max(h, 0), max(w, 0)), -np.inf, dtype=np.float32),
+            np.zeros((max(h, 0), max(w, 0)), dtype=np.int16))
 
 
 @functools.lru_cache(maxsize=32)
@@ -296,12 +303,8 @@ def ridge_response_reference(padded: np.ndarray, *, length_px: int, n_orientatio
     One array addition per line pixel (``n_orientations * length_px`` per 64-row strip),
     then the flanks; the compiled kernel repeats these float32 operations in this order.
     """
-    pad = max(flank_px) + 1
-    half = length_px // 2 + 1
-    margin = pad + half
-    h, w = padded.shape[0] - 2 * margin, padded.shape[1] - 2 * margin
-    best = np.full((h, w), -np.inf, dtype=np.float32)
-    arg = np.zeros((h, w), dtype=np.int16)
+    pad, half, best, arg = _ridge_outputs(padded, length_px=length_px, flank_px=flank_px)
+    h, w = best.shape
     wp = w + 2 * pad
     lines = _ridge_lines(length_px, n_orientations, flank_px)
     step = 64
