@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="worker processes of the local Dask cluster (default: one per core; "
                         "0: no cluster, run serially)")
     p.add_argument("--memory-limit", default=None,
-                   help="memory limit of each local worker, e.g. 768MiB (default)")
+                   help="memory limit of each local worker, e.g. 1GiB (default)")
     ctx = p.add_mutually_exclusive_group()
     ctx.add_argument("--aerodromes", default=None,
                      help="aerodromes layer file (default: the registered aerodromes)")

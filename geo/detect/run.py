@@ -16,8 +16,12 @@ Notes
 Memory: a worker holds one window at a time (a few hundred MB for 1024 x 1024 px with every
 intermediate layer), and :func:`start_local_client` caps each worker at
 :data:`DEFAULT_WORKER_MEMORY`. On a 10,980 x 10,980 five-band tile the client (with the
-scheduler and nannies) and two workers peaked at 1.24 GiB together (``bench/bench_detect.py``),
-within the 2 GB budget; raise the limit with the window size.
+scheduler and nannies) and two workers peaked at 1.41 GiB together (``bench/bench_detect.py``),
+within the 2 GB budget; raise the limit with the window size. Workers never *pause*: Dask
+pauses a worker above 80 % of its limit until its memory falls, which for memory the worker
+holds between tasks (Python, GDAL, Numba's compiled code: about 0.3 GB at start, 0.6 GB
+after a few scenes) never happens, so a job would wait forever; a worker over 95 % is
+restarted instead and its window fails its scene, which is reported.
 """
 
 from __future__ import annotations
@@ -45,9 +49,11 @@ from geo.errors import AtalayaError, ConfigError
 from geo.imagery import SceneInfo, gdal_process_environment, open_geotiff, read_scene_info
 from geo.schema import CANDIDATES, empty_layer
 
-#: Memory limit of each local worker process; the nanny restarts a worker that exceeds it
-#: and the window it was working on fails its scene.
-DEFAULT_WORKER_MEMORY = "768MiB"
+#: Memory limit of each local worker process; the nanny restarts a worker that exceeds 95 %
+#: of it and the window it was working on fails its scene.
+DEFAULT_WORKER_MEMORY = "1GiB"
+#: Dask settings of the local workers (see the module notes: no pausing).
+WORKER_DASK_CONFIG: dict[str, Any] = {"distributed.worker.memory.pause": False}
 #: glibc malloc settings for workers. Dask starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``,
 #: which also turns off glibc's adaptive mmap threshold: every window-sized temporary array
 #: (4 MB) is then a fresh mmap whose pages fault in one by one: 20-25 % of the detector's CPU
@@ -105,10 +111,10 @@ def start_local_client(n_workers: int, *, memory_limit: str | int = DEFAULT_WORK
     """Start a ``distributed.Client`` on a new local cluster of single-threaded processes.
 
     Closing the client closes the cluster. Workers get :func:`gdal_process_environment` (no
-    VRT driver, bounded block cache), :data:`WORKER_MALLOC_ENV` and ``memory_limit`` each,
-    and import the detector before this returns. Dask's nannies run in this process and set
-    the same variables in its ``os.environ`` (harmless here: GDAL and malloc read them at
-    start-up).
+    VRT driver, bounded block cache), :data:`WORKER_MALLOC_ENV`, :data:`WORKER_DASK_CONFIG`
+    (no pausing) and ``memory_limit`` each, and import the detector before this returns.
+    Dask's nannies run in this process and set the same variables in its ``os.environ``
+    (harmless here: GDAL and malloc read them at start-up).
     """
     if n_workers < 1:
         raise ConfigError(f"a local cluster needs at least 1 worker, got {n_workers}")
@@ -118,7 +124,7 @@ def start_local_client(n_workers: int, *, memory_limit: str | int = DEFAULT_WORK
     # set before each worker process starts: malloc and GDAL read them once, at start-up
     key = "distributed.nanny.pre-spawn-environ"
     env = {**dask.config.get(key, {}), **gdal_process_environment(), **WORKER_MALLOC_ENV}
-    with dask.config.set({key: env}):
+    with dask.config.set({key: env, **WORKER_DASK_CONFIG}):
         client = Client(n_workers=n_workers, threads_per_worker=1, processes=True,
                         dashboard_address=None, memory_limit=memory_limit,
                         silence_logs=logging.ERROR)

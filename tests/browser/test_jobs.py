@@ -10,6 +10,7 @@ jobs store do not reach the other browser tests. Latencies are printed (``pytest
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from geo.jobs import Job, get_job, list_jobs
+from geo.jobs import Job, detect_params, get_job, list_jobs, submit_job
 from geo.store import Store, list_alerts, open_store
 from tests.browser.conftest import App, start_app, stop_app, wait_idle
 from tools.serve import open_signed_in
@@ -164,12 +165,35 @@ def test_a_detection_started_on_the_page_runs_once_for_two_users(jobs_app, store
     assert "Traceback" not in jobs_app.log.read_text(errors="replace")
 
 
-def test_queued_and_running_jobs_are_cancelled_from_their_cards(jobs_app, store, page):
+def _long_detection(world: Path, store: Store, copies: int) -> int:
+    """Queue a detection over ``copies`` hard links of each scene; return its job id.
+
+    Its length is set by the number of scenes, not by how fast the detector is (a 2,000 px
+    scene takes about a second), so the job is still running while the test clicks.
+    """
+    linked = world / "long_job"
+    linked.mkdir(exist_ok=True)
+    paths = []
+    for k in range(copies):
+        for scene in sorted((world / "scenes").glob("*.tif")):
+            target = linked / f"copy{k:02d}_{scene.name}"
+            if not target.exists():
+                os.link(scene, target)
+            paths.append(target)
+    job_id, created = submit_job(store, "detect", detect_params(paths, rules_only=True),
+                                 "analyst")
+    assert created
+    return job_id
+
+
+def test_queued_and_running_jobs_are_cancelled_from_their_cards(jobs_app, jobs_world, store,
+                                                                page):
     pg, rec = page
+    running = _long_detection(jobs_world, store, copies=15)  # 30 scenes
+    _wait_store(store, running, {"running"})  # the runner polls the queue
     _open_jobs(pg, jobs_app, "analyst")
-    # both scenes (the first test ran one): long enough that the next job stays queued
-    running = _job_id(_start(pg, drop=None, toggle_rules_only=True))
-    # the same scenes with the learned scorer: another job, queued behind (one at a time)
+    # both scenes, rules only (the first test ran one): another job, queued behind the
+    # running one (one job at a time)
     queued = _job_id(_start(pg, drop=None, toggle_rules_only=True))
     assert queued != running
 
@@ -190,7 +214,7 @@ def test_queued_and_running_jobs_are_cancelled_from_their_cards(jobs_app, store,
     print(f"\nqueued job {queued}: cancelled on the page after {shown:.2f} s")
 
     first = pg.locator(f".st-key-jobs_card-{running}")
-    first.get_by_text(re.compile(r"scene \d of 2")).wait_for(timeout=WAIT_MS)
+    first.get_by_text(re.compile(r"scene \d+ of 30")).wait_for(timeout=WAIT_MS)
     wait_idle(pg)
     asked = time.perf_counter()
     first.get_by_role("button", name="Cancel").click()

@@ -170,3 +170,19 @@ def test_owned_box_holds_every_centre_the_window_owns_and_little_more(scenes):
         assert max(owned_rows) < r1
         inner_c = (max(c0, -key[0]), min(c1, info.width - key[0]))
         assert inner_c[1] - inner_c[0] <= max(owned_cols) - min(owned_cols) + 5
+
+
+def test_workers_never_pause_and_are_restarted_above_their_limit(client):
+    """A paused worker takes no task until its memory falls: a job would wait forever."""
+    from dask.utils import parse_bytes
+
+    from geo.detect.run import DEFAULT_WORKER_MEMORY
+
+    def memory_settings(dask_worker):
+        mm = dask_worker.memory_manager
+        return mm.memory_limit, mm.memory_pause_fraction
+
+    limits = client.run(memory_settings)
+    assert list(limits.values()) == [(parse_bytes(DEFAULT_WORKER_MEMORY), False)] * 2
+    nannies = list(client.cluster.workers.values())
+    assert [n.memory_manager.memory_terminate_fraction for n in nannies] == [0.95, 0.95]
