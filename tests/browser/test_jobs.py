@@ -169,7 +169,7 @@ def _long_detection(world: Path, store: Store, copies: int) -> int:
     """Queue a detection over ``copies`` hard links of each scene; return its job id.
 
     Its length is set by the number of scenes, not by how fast the detector is (a 2,000 px
-    scene takes about a second), so the job is still running while the test clicks.
+    scene takes about two seconds here), so the job is still running while the test clicks.
     """
     linked = world / "long_job"
     linked.mkdir(exist_ok=True)
