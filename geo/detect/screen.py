@@ -140,6 +140,7 @@ def _log_block_sums(band: np.ndarray, invalid: np.ndarray | None, f: int
         np.log(logv, out=logv)
         if invalid is not None:
             logv[invalid[r:r + step]] = 0.0
+        logv = logv.astype(np.float32, copy=False)  # float32 sums whatever the band's type
         rows = slice(r // f, r // f + -(-logv.shape[0] // f))
         s1[rows], s2[rows] = block_sums(logv, f, squares=True)
     return s1, s2
