@@ -93,12 +93,13 @@ def run_windows(info: SceneInfo, keys: Sequence[WindowKey],
     Each window gets its owned candidates or why the file could not be read there; a file
     that cannot be opened fails every window of the run.
     """
+    windows = scene_windows(info, params)
     try:
         with open_geotiff(info.path) as src:
             out: list[list[RawCandidate] | WindowFailure] = []
             for key in keys:
                 try:
-                    out.append(detect_scene_window(info, key, params, src=src))
+                    out.append(detect_scene_window(info, key, params, src=src, windows=windows))
                 except (AtalayaError, OSError, MemoryError) as exc:
                     out.append(WindowFailure(str(exc) or type(exc).__name__))
             return out

@@ -8,7 +8,10 @@ kept only by the window whose centre is nearest to the candidate's centre.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import geopandas as gpd
@@ -21,6 +24,7 @@ from rasterio.windows import Window
 from shapely.geometry import Polygon
 
 from geo.detect.context import describe_candidates
+from geo.detect.layers import Box
 from geo.detect.params import DetectionParams
 from geo.detect.scorer import Scorer, heuristic_score
 from geo.detect.window import RawCandidate, detect_window
@@ -71,48 +75,74 @@ def window_runs(keys: Sequence[WindowKey], *, rows: int = RUN_ROWS,
 
 
 def detect_scene_window(info: SceneInfo, key: WindowKey, params: DetectionParams, *,
-                        src: rasterio.DatasetReader | None = None) -> list[RawCandidate]:
+                        src: rasterio.DatasetReader | None = None,
+                        windows: Sequence[WindowKey] | None = None) -> list[RawCandidate]:
     """One window of a task: read it, return the candidates that window owns.
 
     Only the header (``info``, a few hundred bytes) and the window positions travel to the
     worker; the worker reads its own pixels from ``info.path``, which must therefore be a path
     the worker can open (a shared disk when the cluster spans machines). ``src``: the scene
-    already open (:func:`geo.imagery.open_geotiff`), as for the windows of a run.
+    already open (:func:`geo.imagery.open_geotiff`), as for the windows of a run;
+    ``windows``: the scene's :func:`scene_windows` (made here when None).
     """
-    windows = scene_windows(info, params)
+    owners = Ownership.of(scene_windows(info, params) if windows is None else windows)
     cands = detect_window(read_window(info, Window(*key), src=src), params=params,
-                          owned=_owned_box(windows, key))
-    return [c for c in cands if _owner(info, windows, c) == key]
+                          owned=owners.box(key))
+    return [c for c in cands if owners.owner(*(~info.transform @ (c.x, c.y))) == key]
 
 
 _FAR = 1 << 30
 
 
-def _owned_box(windows: Sequence[WindowKey], key: WindowKey) -> tuple[int, int, int, int]:
-    """Window pixels (row0, row1, col0, col1) that hold every centre :func:`_owner` gives it.
+@dataclass(frozen=True)
+class Ownership:
+    """Which window of a scene owns a position: the one whose centre is nearest, per axis.
 
-    A centre belongs to the window whose centre is nearest per axis, so the window owns the
-    span between the midpoints to its neighbours' centres; rounded outwards by a pixel.
+    A window owns, along each axis, the span from the midpoint to its lower neighbour's
+    centre (excluded) to the midpoint to its upper neighbour's centre (included), so a
+    position exactly halfway goes to the lower window. Positions are scene pixel coordinates
+    (column, row; a pixel's centre at +0.5), as ``~transform @ (x, y)`` gives them.
     """
-    def span(offsets: set[float], own: float, start: int) -> tuple[int, int]:
-        ordered = sorted(offsets)
-        k = ordered.index(own)
-        lo = (ordered[k - 1] + own) / 2 if k > 0 else -_FAR
-        hi = (ordered[k + 1] + own) / 2 if k + 1 < len(ordered) else _FAR
-        # scene coordinate x = start + index + 0.5 (pixel centres)
-        return int(np.floor(lo - start - 0.5)) - 1, int(np.ceil(hi - start - 0.5)) + 2
 
-    r0, r1 = span({w[1] + w[3] / 2 for w in windows}, key[1] + key[3] / 2, key[1])
-    c0, c1 = span({w[0] + w[2] / 2 for w in windows}, key[0] + key[2] / 2, key[0])
-    return r0, r1, c0, c1
+    windows: tuple[WindowKey, ...]
+    col_centres: tuple[float, ...]  # sorted, distinct
+    row_centres: tuple[float, ...]
+
+    @classmethod
+    def of(cls, windows: Sequence[WindowKey]) -> Ownership:
+        """Ownership among ``windows`` (col_off, row_off, width, height)."""
+        return cls(windows=tuple(windows),
+                   col_centres=tuple(sorted({w[0] + w[2] / 2 for w in windows})),
+                   row_centres=tuple(sorted({w[1] + w[3] / 2 for w in windows})))
+
+    def owner(self, col: float, row: float) -> WindowKey:
+        """Return the window owning scene position (``col``, ``row``)."""
+        cc, rc = _nearest(self.col_centres, col), _nearest(self.row_centres, row)
+        return next(w for w in self.windows if w[0] + w[2] / 2 == cc and w[1] + w[3] / 2 == rc)
+
+    def box(self, key: WindowKey) -> Box:
+        """Window pixels (row0, row1, col0, col1) that hold every centre ``key`` owns.
+
+        The owned spans in the window's pixel indices, rounded outwards by a pixel.
+        """
+        r0, r1 = _span(self.row_centres, key[1] + key[3] / 2, key[1])
+        c0, c1 = _span(self.col_centres, key[0] + key[2] / 2, key[0])
+        return r0, r1, c0, c1
 
 
-def _owner(info: SceneInfo, windows: Sequence[WindowKey], c: RawCandidate) -> WindowKey:
-    """Find the window whose centre is nearest (per axis) to the candidate's centre."""
-    col, row = ~info.transform @ (c.x, c.y)
-    cols = sorted({w[0] + w[2] / 2 for w in windows}, key=lambda v: (abs(v - col), v))[0]
-    rows = sorted({w[1] + w[3] / 2 for w in windows}, key=lambda v: (abs(v - row), v))[0]
-    return next(w for w in windows if w[0] + w[2] / 2 == cols and w[1] + w[3] / 2 == rows)
+def _nearest(centres: Sequence[float], coord: float) -> float:
+    """Return the centre nearest to ``coord`` (sorted ``centres``; halfway: the lower one)."""
+    mids = [(a + b) / 2 for a, b in itertools.pairwise(centres)]
+    return centres[bisect.bisect_left(mids, coord)]
+
+
+def _span(centres: Sequence[float], own: float, start: int) -> tuple[int, int]:
+    """Return the indices [lo, hi) of a window starting at ``start`` that hold what it owns."""
+    k = list(centres).index(own)
+    lo = (centres[k - 1] + own) / 2 if k > 0 else -_FAR
+    hi = (centres[k + 1] + own) / 2 if k + 1 < len(centres) else _FAR
+    # scene coordinate x = start + index + 0.5 (pixel centres)
+    return int(np.floor(lo - start - 0.5)) - 1, int(np.ceil(hi - start - 0.5)) + 2
 
 
 def suppress_overlaps(cands: Sequence[RawCandidate], scores: np.ndarray, *,
@@ -210,7 +240,7 @@ def detect_scene(path: str, *, bands: Mapping[str, int] | None = None,
     gen = params.permissive() if scorer is not None else params
     keys = scene_windows(info, gen)
     with open_geotiff(info.path) as src:
-        found = {key: detect_scene_window(info, key, gen, src=src)
+        found = {key: detect_scene_window(info, key, gen, src=src, windows=keys)
                  for run in window_runs(keys) for key in run}
     raw = [c for key in keys for c in found[key]]
     return assemble_scene(info, raw, scorer=scorer, min_score=min_score,

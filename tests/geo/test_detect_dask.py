@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo.detect.params import DetectionParams
 from geo.detect.run import (
@@ -21,7 +23,7 @@ from geo.detect.run import (
     start_local_client,
 )
 from geo.detect.scene import scene_windows, window_runs
-from geo.imagery import read_scene_info
+from geo.imagery import iter_windows, read_scene_info
 from tests.geo.test_detect import write_scene
 
 STRIPS = ((800.0, 700.0, 600.0, 20.0, 30.0), (2600.0, 2700.0, 700.0, 15.0, 120.0),
@@ -141,7 +143,7 @@ def test_ridges_outside_the_owned_part_are_skipped_without_changing_the_result(
         return real_detect(data, params=params, owned=owned)
 
     monkeypatch.setattr(scene_module, "detect_window", spy)
-    monkeypatch.setattr(scene_module, "_owned_box", lambda windows, key: None)
+    monkeypatch.setattr(scene_module.Ownership, "box", lambda self, key: None)
     everything = [run_window(info, k, PARAMS) for k in keys]
     assert all(measured)
     assert sum(map(len, owned)) == 4
@@ -149,20 +151,18 @@ def test_ridges_outside_the_owned_part_are_skipped_without_changing_the_result(
 
 
 def test_owned_box_holds_every_centre_the_window_owns_and_little_more(scenes):
-    from geo.detect.scene import _owned_box, _owner
-    from geo.detect.window import RawCandidate
+    from geo.detect.scene import Ownership
 
     info = read_scene_info(scenes[0])
     keys = scene_windows(info, PARAMS)
+    owners = Ownership.of(keys)
     for key in keys:
-        r0, r1, c0, c1 = _owned_box(keys, key)
+        r0, r1, c0, c1 = owners.box(key)
         owned_cols, owned_rows = set(), set()
         for x in np.arange(0.0, info.width, 0.5):
-            px, py = info.transform @ (x, key[1] + key[3] / 2)
-            if _owner(info, keys, RawCandidate(px, py, 0, 0, 0, ())) == key:
+            if owners.owner(x, key[1] + key[3] / 2) == key:
                 owned_cols.add(x - key[0] - 0.5)  # window index coordinate
-            px, py = info.transform @ (key[0] + key[2] / 2, x)
-            if _owner(info, keys, RawCandidate(px, py, 0, 0, 0, ())) == key:
+            if owners.owner(key[0] + key[2] / 2, x) == key:
                 owned_rows.add(x - key[1] - 0.5)
         assert c0 <= min(owned_cols)
         assert max(owned_cols) < c1
@@ -170,6 +170,27 @@ def test_owned_box_holds_every_centre_the_window_owns_and_little_more(scenes):
         assert max(owned_rows) < r1
         inner_c = (max(c0, -key[0]), min(c1, info.width - key[0]))
         assert inner_c[1] - inner_c[0] <= max(owned_cols) - min(owned_cols) + 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(width=st.integers(1, 5000), height=st.integers(1, 5000),
+       size=st.sampled_from([64, 200, 1024]), col=st.floats(-50.0, 5050.0),
+       row=st.floats(-50.0, 5050.0), halfway=st.booleans())
+def test_the_owner_is_the_window_whose_centre_is_nearest_per_axis(width, height, size, col,
+                                                                   row, halfway):
+    """The definition: nearest centre along each axis, the lower one when exactly halfway."""
+    from geo.detect.scene import Ownership
+
+    keys = [(int(w.col_off), int(w.row_off), int(w.width), int(w.height))
+            for w in iter_windows(width, height, size=size, overlap=size // 4)]
+    cols = sorted({k[0] + k[2] / 2 for k in keys})
+    rows = sorted({k[1] + k[3] / 2 for k in keys})
+    if halfway and len(cols) > 1:  # a position exactly between two centres
+        col = (cols[0] + cols[1]) / 2
+    near_c = min(cols, key=lambda v: (abs(v - col), v))
+    near_r = min(rows, key=lambda v: (abs(v - row), v))
+    owner = Ownership.of(keys).owner(col, row)
+    assert (owner[0] + owner[2] / 2, owner[1] + owner[3] / 2) == (near_c, near_r)
 
 
 def test_workers_never_pause_and_are_restarted_above_their_limit(client):
