@@ -50,6 +50,7 @@ from geo.jobs import (
     request_cancel,
     submit_job,
 )
+from geo.jobs.messages import localize
 from geo.logjson import JsonLinesFormatter, RedactingFilter, scrub_text, setup_json_logging
 from geo.settings import Settings
 from geo.store import Store, default_url
@@ -484,7 +485,8 @@ def _job_card(job: Job, session: Session | None, t: Translator) -> None:
                                                                      session.role):
             side.button(t("Cancel"), key=f"{state.JOBS_CANCEL}:{job.id}", on_click=_cancel,
                         args=(job.id,), icon=":material/cancel:")
-        st.progress(min(max(job.progress, 0.0), 1.0), text=_plain(job.message) or None)
+        text = localize(job.message, t, t.number) if job.message else ""
+        st.progress(min(max(job.progress, 0.0), 1.0), text=_plain(text) or None)
         if job.error:
             st.error(_plain(job.error))
         summary = _summary(job, t)

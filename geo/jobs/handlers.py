@@ -34,6 +34,7 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from geo.errors import AtalayaError, DataNotFoundError, JobError
+from geo.jobs import messages as msg
 from geo.jobs.runner import Handler, JobContext, JobOutcome
 from geo.store import tables as t
 from geo.store.engine import read_tx
@@ -137,15 +138,16 @@ def run_detect(ctx: JobContext) -> JobOutcome:
     params, scorer, aerodromes = _detect_inputs(ctx.params)
     frames, failures = [], []
     for k, scene in enumerate(scenes):
-        ctx.progress(k / len(scenes), f"scene {k + 1} of {len(scenes)}: {Path(scene).name}")
+        ctx.progress(k / len(scenes), msg.DETECT_SCENE.format(k=k + 1, n=len(scenes),
+                                                              name=Path(scene).name))
         found = detect_scenes([scene], params=params, scorer=scorer,
                               min_score=ctx.params.get("min_score"), aerodromes=aerodromes,
                               client=ctx.client)
         frames += [found.candidates] if len(found.candidates) else []
-        failures += [(Path(f).name, msg) for f, msg in found.failures]
+        failures += [(Path(f).name, why) for f, why in found.failures]
     if len(failures) == len(scenes):
         raise JobError("no scene could be read: " + "; ".join(f"{n}: {m}" for n, m in failures))
-    ctx.progress(0.99, "merging the candidates into the alerts")
+    ctx.progress(0.99, msg.DETECT_MERGING)
     cands = (gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326) if frames
              else gpd.GeoDataFrame(geometry=[], crs=4326))
     actor = f"detector (job {ctx.job.id} of {ctx.job.created_by})"
@@ -153,7 +155,8 @@ def run_detect(ctx: JobContext) -> JobOutcome:
         result={"scenes": len(scenes), "candidates": len(cands),
                 "failures": [list(f) for f in failures]},
         write=partial(merge_into, candidates=cands, actor=actor),
-        message=f"{len(cands)} candidate(s) from {len(scenes) - len(failures)} scene(s)")
+        message=msg.DETECT_DONE.format(candidates=len(cands),
+                                       scenes=len(scenes) - len(failures)))
 
 
 # -- imagery ingest -----------------------------------------------------------------------------
@@ -194,10 +197,10 @@ def _ingest_scene(ctx: JobContext) -> JobOutcome:
     if not path.is_file():
         raise DataNotFoundError(f"the file to import ({ctx.params['name']}) is gone from the "
                                 "server; upload it again")
-    ctx.progress(0.05, f"reading {ctx.params['name']}")
+    ctx.progress(0.05, msg.INGEST_READING.format(name=ctx.params["name"]))
     with receive_file(path, name=ctx.params["name"], limits=limits) as upload:
         source = read_source_isolated(upload, limits=limits)
-        ctx.progress(0.5, "checking the scene")
+        ctx.progress(0.5, msg.INGEST_CHECKING)
         mapping = (Mapping.from_json(json.dumps(ctx.params["mapping"]))
                    if ctx.params.get("mapping") else propose_mapping(source, "scenes"))
         report = validate(source, mapping, imported_by=ctx.job.created_by, limits=limits)
@@ -205,13 +208,13 @@ def _ingest_scene(ctx: JobContext) -> JobOutcome:
             raise JobError(f"nothing to import: {report.format(max_rows=5)}")
         dups = find_duplicates(report.accepted, read_existing(data_dir, "scenes"),
                                layer="scenes")
-        ctx.progress(0.7, "storing the scene")
+        ctx.progress(0.7, msg.INGEST_STORING)
         done = commit(report, data_dir, skip=dups.new_index,  # the point of no return
                       store=ctx.store)
     return JobOutcome(
         result={"layer": "scenes", "added": done.added, "skipped": done.skipped,
                 "total": done.total, "scene_ids": report.accepted["scene_id"].tolist()},
-        message=f"{done.added} scene(s) stored, {done.skipped} already there")
+        message=msg.INGEST_DONE.format(added=done.added, skipped=done.skipped))
 
 
 # -- export -------------------------------------------------------------------------------------
@@ -235,17 +238,18 @@ def run_export(ctx: JobContext) -> JobOutcome:
     folder = history_folder(data_dir, when, sid)
     result = {"snapshot_id": sid, "folder": folder.relative_to(data_dir).as_posix()}
     if _recorded(ctx, sid):  # a previous attempt got this far before its runner died
-        return JobOutcome(result=result, message=f"snapshot {sid[:8]} was already stored")
+        return JobOutcome(result=result, message=msg.EXPORT_ALREADY.format(snapshot=sid[:8]))
     if folder.is_dir() and not (folder / MANIFEST_NAME).is_file():
         shutil.rmtree(folder)  # half written by a killed attempt of this very job
-    ctx.progress(0.1, f"writing {', '.join(spec.formats)}")
+    ctx.progress(0.1, msg.EXPORT_WRITING.format(formats=", ".join(spec.formats)))
     manifest = ctx.offload(make_snapshot, data_dir, spec, folder, snapshot_id=sid, now=when,
                            static_dir=ctx.settings.static_dir)
     ctx.check_cancel()
     record_snapshot(ctx.store, manifest.to_json(), created_at=when, folder=result["folder"])
     return JobOutcome(result={**result, "files": [f.name for f in manifest.files],
                               "failed": dict(manifest.failed)},
-                      message=f"snapshot {sid[:8]}: {len(manifest.files)} file(s)")
+                      message=msg.EXPORT_DONE.format(snapshot=sid[:8],
+                                                     files=len(manifest.files)))
 
 
 BUILTIN_HANDLERS: Mapping[str, Handler] = {

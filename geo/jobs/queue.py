@@ -32,6 +32,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from geo.errors import JobError, JobNotFoundError, JobStateError
+from geo.jobs import messages as msg
 from geo.jobs.states import ACTIVE_STATES, JOB_KINDS, RESUMABLE_KINDS, check_job_transition
 from geo.store import tables as t
 from geo.store.engine import Store, in_transaction, read_tx
@@ -299,9 +300,9 @@ def request_cancel(store: Store, job_id: int, user: str, *, now: datetime | None
             return job.state
         wanted = "cancelled" if job.state == "queued" else "cancelling"
         check_job_transition(job.state, wanted)
-        values: dict[str, Any] = {"state": wanted, "message": f"cancel asked by {user}"}
+        values: dict[str, Any] = {"state": wanted, "message": msg.CANCEL_ASKED.format(user=user)}
         if wanted == "cancelled":
-            values.update(finished_at=_now(now), message=f"cancelled by {user} before it ran")
+            values.update(finished_at=_now(now), message=msg.CANCELLED_BEFORE.format(user=user))
         conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(**values))
         return wanted
     return in_transaction(store, work)
@@ -356,9 +357,9 @@ def release_job(store: Store, job_id: int, owner: str, *, now: datetime | None =
         wanted = "cancelled" if job.state == "cancelling" else "queued"
         check_job_transition(job.state, wanted)
         values: dict[str, Any] = {"state": wanted, "owner": None, "heartbeat_at": None,
-                                  "message": "handed back: its runner was shut down"}
+                                  "message": msg.HANDED_BACK}
         if wanted == "cancelled":
-            values.update(finished_at=_now(now), message="cancelled (runner shut down)")
+            values.update(finished_at=_now(now), message=msg.CANCELLED_SHUTDOWN)
         else:
             values["attempts"] = max(job.attempts - 1, 0)
         conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(**values))
@@ -391,15 +392,15 @@ def owner_is_dead(owner: str | None) -> bool:
 
 def _recovered_values(job: Job, at: datetime) -> dict[str, Any]:
     """Return the new values of a stale job: re-queued, failed, or (cancel asked) cancelled."""
-    beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
+    beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else msg.NEVER
     if job.state == "cancelling":
         return {"state": "cancelled", "finished_at": at, "owner": None,
-                "message": f"cancelled: its runner stopped (last heartbeat {beat})"}
+                "message": msg.CANCELLED_STOPPED.format(beat=beat)}
     if job.attempts < job.max_attempts:
         return {"state": "queued", "owner": None, "heartbeat_at": None,
-                "message": f"re-queued: its runner stopped answering (last heartbeat {beat}); "
-                           f"attempt {job.attempts + 1} of {job.max_attempts} will follow"}
-    return {"state": "failed", "finished_at": at, "owner": None, "message": "failed",
+                "message": msg.REQUEUED.format(beat=beat, attempt=job.attempts + 1,
+                                               attempts=job.max_attempts)}
+    return {"state": "failed", "finished_at": at, "owner": None, "message": msg.FAILED,
             "error": f"its runner ({job.owner}) stopped answering during attempt "
                      f"{job.attempts} of {job.max_attempts} (last heartbeat {beat}): the app "
                      "was killed or crashed. Nothing of this run was stored; start it again"}

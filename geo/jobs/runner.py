@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 from geo.errors import AtalayaError, JobCancelledError, JobStateError, StoreError
+from geo.jobs import messages as msg
 from geo.jobs.queue import (
     DEFAULT_STALE_AFTER_S,
     Job,
@@ -114,8 +115,8 @@ class JobContext:
     def check_cancel(self) -> None:
         """Raise :class:`~geo.errors.JobCancelledError` once a cancel was asked or the job lost."""
         if self.cancel_seen.is_set() or self.lost.is_set():
-            why = "it was handed to another runner" if self.lost.is_set() else "cancel asked"
-            raise JobCancelledError(f"job {self.job.id} stopped between steps: {why}")
+            why = msg.WHY_HANDED_ON if self.lost.is_set() else msg.WHY_CANCEL
+            raise JobCancelledError(msg.STOPPED_BETWEEN.format(id=self.job.id, why=why))
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Record progress (also a heartbeat) and stop here if a cancel was asked."""

@@ -165,6 +165,33 @@ def test_a_detection_started_on_the_page_runs_once_for_two_users(jobs_app, store
     assert "Traceback" not in jobs_app.log.read_text(errors="replace")
 
 
+def test_a_finished_job_reads_in_the_readers_language(jobs_app, jobs_world, store, page):
+    """The runner writes its messages in English; the card shows them in Spanish."""
+    from ui import state
+
+    pg, rec = page
+    _open_jobs(pg, jobs_app, "analyst")  # the app's job runner starts with its first page
+    done = [j for j in list_jobs(store) if j.kind == "detect" and j.state == "succeeded"]
+    if not done:  # run alone: detect one scene first
+        scene = sorted((jobs_world / "scenes").glob("*.tif"))[0]
+        job_id, _ = submit_job(store, "detect", detect_params([scene], rules_only=True),
+                               "analyst")
+        done = [_wait_store(store, job_id, {"succeeded"})]
+        _open_jobs(pg, jobs_app, "analyst")
+    job = done[0]
+    found = re.fullmatch(r"(\d+) candidate\(s\) from (\d+) scene\(s\)", job.message)
+    assert found, job.message  # stored in English
+    wait_idle(pg)  # a click during a script run can be dropped (see the cancel test)
+    pg.locator(f".st-key-{state.LANGUAGE}").get_by_role("combobox").click()
+    pg.get_by_role("option", name="Español").click()
+    card = pg.locator(f".st-key-jobs_card-{job.id}")
+    card.get_by_text(re.compile(rf"· tarea {job.id} · Terminada$")).wait_for(timeout=WAIT_MS)
+    text = card.inner_text()
+    assert f"{found[1]} candidato(s) en {found[2]} escena(s)" in text, text
+    assert "candidate(s)" not in text
+    assert rec.foreign() == []
+
+
 def _long_detection(world: Path, store: Store, copies: int) -> int:
     """Queue a detection over ``copies`` hard links of each scene; return its job id.
 

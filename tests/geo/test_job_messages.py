@@ -1,0 +1,67 @@
+"""Job messages are stored in English and shown in the reader's language."""
+
+from __future__ import annotations
+
+import re
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from geo.i18n import Translator
+from geo.jobs import messages as msg
+from geo.jobs.messages import TEMPLATES, localize
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+@pytest.mark.parametrize("language", ["es", "pt"])
+def test_every_translation_keeps_the_fields_of_its_template(language):
+    t = Translator(language)
+    for template in TEMPLATES:
+        assert t(template) != template, f"{template!r} has no {language} translation"
+        assert _fields(t(template)) == _fields(template), template
+
+
+def test_a_stored_message_is_shown_translated_with_its_values():
+    es = Translator("es")
+    assert localize("1234 candidate(s) from 2 scene(s)", es, es.number) == \
+        "1.234 candidato(s) en 2 escena(s)"
+    assert localize(msg.DETECT_SCENE.format(k=1, n=3, name="b 2024.tif"), es, es.number) == \
+        "escena 1 de 3: b 2024.tif"
+    # ids are not counts; a value that is itself a template is translated too
+    stopped = msg.STOPPED_BETWEEN.format(id=1234, why=msg.WHY_CANCEL)
+    assert localize(stopped, es, es.number) == \
+        "la tarea 1234 se detuvo entre dos pasos: se pidió cancelar"
+    assert localize("succeeded", Translator("pt"), str) == "concluída"
+
+
+def test_a_message_from_no_template_is_shown_as_written():
+    es = Translator("es")
+    assert localize("the disk is full", es, es.number) == "the disk is full"
+    assert localize("scene 1 of 2", es, es.number) == "scene 1 of 2"  # a part of a template
+    assert localize("", es, es.number) == ""
+
+
+_value = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@given(template=st.sampled_from(TEMPLATES), values=st.lists(_value, min_size=4, max_size=4))
+def test_english_shows_every_message_exactly_as_stored(template, values):
+    """Whatever the values (file and user names hold anything), nothing is lost or changed."""
+    names = sorted(_fields(template))
+    stored = template.format(**dict(zip(names, values, strict=False)))
+    assert localize(stored, Translator("en"), str) == stored
+
+
+def test_the_writers_use_the_templates():
+    """No job message is written as a literal outside geo.jobs.messages."""
+    from tests.conftest import ROOT
+
+    literal = re.compile(r"(progress\([^,]+, f?\"|message=f?\"(?!\")|\"message\": f?\"(?!\"))")
+    for name in ("handlers.py", "queue.py", "runner.py"):
+        text = (ROOT / "geo" / "jobs" / name).read_text()
+        assert not literal.search(text), f"{name}: {literal.search(text)}"
