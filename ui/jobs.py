@@ -488,7 +488,7 @@ def _job_card(job: Job, session: Session | None, t: Translator) -> None:
         text = localize(job.message, t, t.number) if job.message else ""
         st.progress(min(max(job.progress, 0.0), 1.0), text=_plain(text) or None)
         if job.error:
-            st.error(_plain(job.error))
+            st.error(_plain(localize(job.error, t, t.number)))
         summary = _summary(job, t)
         if summary:
             st.caption(summary)

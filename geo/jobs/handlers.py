@@ -66,7 +66,7 @@ def detect_params(scenes: Sequence[str | Path], *, rules_only: bool = False,
     from geo.detect.params import DetectionParams
 
     if not scenes:
-        raise JobError("a detection job needs at least one scene")
+        raise JobError(msg.NEEDS_SCENE)
     DetectionParams(**dict(detection or {}))
     return {"scenes": sorted({str(Path(s).resolve()) for s in scenes}),
             "rules_only": bool(rules_only),
@@ -89,7 +89,7 @@ def ingest_params(path: str | Path, *, name: str | None = None,
                               "layer": "scenes"}
     if mapping is not None:
         if mapping.layer != "scenes":
-            raise JobError(f"an ingest job imports scenes; the mapping is for {mapping.layer}")
+            raise JobError(msg.WRONG_MAPPING.format(layer=mapping.layer))
         params["mapping"] = json.loads(mapping.check().to_json())
     return params
 
@@ -146,7 +146,8 @@ def run_detect(ctx: JobContext) -> JobOutcome:
         frames += [found.candidates] if len(found.candidates) else []
         failures += [(Path(f).name, why) for f, why in found.failures]
     if len(failures) == len(scenes):
-        raise JobError("no scene could be read: " + "; ".join(f"{n}: {m}" for n, m in failures))
+        raise JobError(msg.NO_SCENE_READ.format(
+            reasons="; ".join(f"{n}: {m}" for n, m in failures)))
     ctx.progress(0.99, msg.DETECT_MERGING)
     cands = (gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326) if frames
              else gpd.GeoDataFrame(geometry=[], crs=4326))
@@ -195,8 +196,7 @@ def _ingest_scene(ctx: JobContext) -> JobOutcome:
 
     path, data_dir, limits = Path(ctx.params["path"]), ctx.settings.data_dir, load_limits()
     if not path.is_file():
-        raise DataNotFoundError(f"the file to import ({ctx.params['name']}) is gone from the "
-                                "server; upload it again")
+        raise DataNotFoundError(msg.IMPORT_GONE.format(name=ctx.params["name"]))
     ctx.progress(0.05, msg.INGEST_READING.format(name=ctx.params["name"]))
     with receive_file(path, name=ctx.params["name"], limits=limits) as upload:
         source = read_source_isolated(upload, limits=limits)
@@ -205,7 +205,7 @@ def _ingest_scene(ctx: JobContext) -> JobOutcome:
                    if ctx.params.get("mapping") else propose_mapping(source, "scenes"))
         report = validate(source, mapping, imported_by=ctx.job.created_by, limits=limits)
         if report.accepted.empty:
-            raise JobError(f"nothing to import: {report.format(max_rows=5)}")
+            raise JobError(msg.NOTHING_TO_IMPORT.format(report=report.format(max_rows=5)))
         dups = find_duplicates(report.accepted, read_existing(data_dir, "scenes"),
                                layer="scenes")
         ctx.progress(0.7, msg.INGEST_STORING)

@@ -1,11 +1,11 @@
-"""Job messages: stored in English, shown in the reader's language.
+"""Job messages and errors: stored in English, shown in the reader's language.
 
-A job's progress and closing message is written by a runner that has no reader and no
-language, and it is read later by anyone, in the log and the CLI as well as in the app. So
-it is stored as plain English text made from one of the templates below, and the app
-translates it when it shows it (:func:`localize`): the stored text is matched against every
-template, and a match is shown as the translated template with the same values. A message
-made from no template (an exception's text) is shown as written.
+A job's progress and closing message, and the error of a failed job, are written by a
+runner that has no reader and no language, and read later by anyone: in the log and the CLI
+as well as in the app. So they are stored as plain English text made from the templates
+below, and the app translates them when it shows them (:func:`localize`): the stored text is
+matched against every template, and a match is shown as the translated template with the
+same values. Text made from no template (an exception's own message) is shown as written.
 
 Templates are marked with :func:`_` so ``make messages`` extracts them into the catalogues.
 """
@@ -48,16 +48,31 @@ NEVER = _("never")  # no heartbeat yet
 #: A job that ends without a message of its own has its state as message.
 FAILED = _("failed")
 STATES = (_("queued"), _("running"), _("cancelling"), _("cancelled"), _("succeeded"), FAILED)
+# -- errors of a failed job (the ``error`` column); an exception's own text stays as written --
+NEEDS_SCENE = _("a detection job needs at least one scene")
+WRONG_MAPPING = _("an ingest job imports scenes; the mapping is for {layer}")
+NO_SCENE_READ = _("no scene could be read: {reasons}")
+IMPORT_GONE = _("the file to import ({name}) is gone from the server; upload it again")
+NOTHING_TO_IMPORT = _("nothing to import: {report}")
+STOPPED_UNASKED = _("stopped without a cancel request: {error}")
+CRASHED = _("{kind}: {error} (an error in Atalaya; the log has the details)")
+NOT_STORED = _("its results could not be stored: {error}")
+RUNNER_LOST = _("its runner ({owner}) stopped answering during attempt {attempt} of "
+                "{attempts} (last heartbeat {beat}): the app was killed or crashed. Nothing "
+                "of this run was stored; start it again")
 
 TEMPLATES: tuple[str, ...] = (
     DETECT_SCENE, DETECT_MERGING, DETECT_DONE, INGEST_READING, INGEST_CHECKING, INGEST_STORING,
     INGEST_DONE, EXPORT_WRITING, EXPORT_DONE, EXPORT_ALREADY, CANCEL_ASKED, CANCELLED_BEFORE,
-    HANDED_BACK, CANCELLED_SHUTDOWN, CANCELLED_STOPPED, REQUEUED, STOPPED_BETWEEN, *STATES)
+    HANDED_BACK, CANCELLED_SHUTDOWN, CANCELLED_STOPPED, REQUEUED, STOPPED_BETWEEN, WHY_CANCEL,
+    WHY_HANDED_ON, NEVER, *STATES, NEEDS_SCENE, WRONG_MAPPING, NO_SCENE_READ, IMPORT_GONE,
+    NOTHING_TO_IMPORT, STOPPED_UNASKED, CRASHED, NOT_STORED, RUNNER_LOST)
 #: Fields holding counts, written with the reader's separators (not ids: "job 1234").
 _COUNTS = frozenset({"k", "n", "candidates", "scenes", "added", "skipped", "files", "attempt",
                      "attempts"})
-#: Values that are themselves templates (translated too when a message holds them).
-_NESTED = frozenset({WHY_CANCEL, WHY_HANDED_ON, NEVER})
+#: Fields shown exactly as stored: names, ids and such. Any other value that is itself a
+#: message (the reason a job stopped, inside the error that says so) is translated too.
+_VERBATIM = frozenset({"name", "user", "owner", "snapshot", "formats", "id", "kind", "layer"})
 _FIELD = re.compile(r"\{(\w+)\}")
 
 
@@ -75,12 +90,12 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
 
 def localize(message: str, translate: Callable[[str], str],
              number: Callable[[int], str] = str) -> str:
-    """Show a stored job message in the reader's language.
+    """Show a stored job message (or error) in the reader's language.
 
     ``translate`` maps an English template to its translation (a
     :class:`~geo.i18n.Translator`), ``number`` writes a whole number in the reader's
     convention (the counts among the values). A message matching no template is
-    returned as it is.
+    returned as it is; so is every part of one that matches none (an exception's text).
 
     Examples
     --------
@@ -94,7 +109,8 @@ def localize(message: str, translate: Callable[[str], str],
         if m is None:
             continue
         values = {k: (number(int(v)) if k in _COUNTS and v.isdigit() else
-                      translate(v) if v in _NESTED else v) for k, v in m.groupdict().items()}
+                      v if k in _VERBATIM or k in _COUNTS else localize(v, translate, number))
+                  for k, v in m.groupdict().items()}
         try:
             return translate(template).format(**values)
         except (KeyError, IndexError, ValueError):  # a translation with broken fields

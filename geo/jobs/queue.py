@@ -401,9 +401,8 @@ def _recovered_values(job: Job, at: datetime) -> dict[str, Any]:
                 "message": msg.REQUEUED.format(beat=beat, attempt=job.attempts + 1,
                                                attempts=job.max_attempts)}
     return {"state": "failed", "finished_at": at, "owner": None, "message": msg.FAILED,
-            "error": f"its runner ({job.owner}) stopped answering during attempt "
-                     f"{job.attempts} of {job.max_attempts} (last heartbeat {beat}): the app "
-                     "was killed or crashed. Nothing of this run was stored; start it again"}
+            "error": msg.RUNNER_LOST.format(owner=job.owner, attempt=job.attempts,
+                                             attempts=job.max_attempts, beat=beat)}
 
 
 def recover_stale_jobs(store: Store, *, now: datetime | None = None,

@@ -370,14 +370,14 @@ class JobRunner:
                     return None
                 if ctx.cancel_seen.is_set():
                     return self._end(ctx, "cancelled", message=str(exc))
-                return self._end(ctx, "failed", error=f"stopped without a cancel request: {exc}")
+                return self._end(ctx, "failed", error=msg.STOPPED_UNASKED.format(error=exc))
             except AtalayaError as exc:
                 log.warning("job %s failed: %s", job.id, exc, extra=extra)
                 return self._end(ctx, "failed", error=str(exc))
             except Exception as exc:  # a bug in a handler fails its job, never the runner
                 log.exception("job %s crashed", job.id, extra=extra)
-                return self._end(ctx, "failed", error=f"{type(exc).__name__}: {exc} "
-                                 "(an error in Atalaya; the log has the details)")
+                return self._end(ctx, "failed",
+                                 error=msg.CRASHED.format(kind=type(exc).__name__, error=exc))
             return self._succeed(ctx, outcome)
 
     def _succeed(self, ctx: JobContext, outcome: JobOutcome) -> Job | None:
@@ -390,7 +390,7 @@ class JobRunner:
                         ctx.job.id, exc, extra={"job_id": ctx.job.id})
             return None
         except AtalayaError as exc:  # storing the results failed: rolled back with the state
-            return self._end(ctx, "failed", error=f"its results could not be stored: {exc}")
+            return self._end(ctx, "failed", error=msg.NOT_STORED.format(error=exc))
         log.info("job %s succeeded", ctx.job.id, extra={"job_id": ctx.job.id})
         return done
 

@@ -37,6 +37,12 @@ def test_a_stored_message_is_shown_translated_with_its_values():
     assert localize(stopped, es, es.number) == \
         "la tarea 1234 se detuvo entre dos pasos: se pidió cancelar"
     assert localize("succeeded", Translator("pt"), str) == "concluída"
+    # an error around an exception's own text: the frame is translated, the text kept
+    crashed = msg.STOPPED_UNASKED.format(error=msg.STOPPED_BETWEEN.format(id=3, why="disk"))
+    assert localize(crashed, es, es.number) == \
+        "se detuvo sin que se pidiera cancelar: la tarea 3 se detuvo entre dos pasos: disk"
+    lost = msg.RUNNER_LOST.format(owner="h:12:ab", attempt=2, attempts=2, beat=msg.NEVER)
+    assert "(última señal nunca)" in localize(lost, es, es.number)
 
 
 def test_a_message_from_no_template_is_shown_as_written():
@@ -61,7 +67,8 @@ def test_the_writers_use_the_templates():
     """No job message is written as a literal outside geo.jobs.messages."""
     from tests.conftest import ROOT
 
-    literal = re.compile(r"(progress\([^,]+, f?\"|message=f?\"(?!\")|\"message\": f?\"(?!\"))")
+    literal = re.compile(r"(progress\([^,]+, f?\"|(message|error)=f?\"(?!\")"
+                         r"|\"(message|error)\": f?\"(?!\"))")
     for name in ("handlers.py", "queue.py", "runner.py"):
         text = (ROOT / "geo" / "jobs" / name).read_text()
         assert not literal.search(text), f"{name}: {literal.search(text)}"
