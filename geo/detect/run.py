@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,47 +180,72 @@ Outcome = list[RawCandidate] | WindowFailure
 Task = tuple[SceneInfo, list[WindowKey], DetectionParams]
 
 
-def _run_tasks(tasks: list[Task], client: Any, progress: bool) -> list[list[Outcome]]:
+#: Called as tasks finish with (windows done, windows in all); it may raise to stop the run.
+WindowProgress = Callable[[int, int], None]
+
+
+def _run_tasks(tasks: list[Task], client: Any, progress: bool,
+               on_windows: WindowProgress | None = None) -> list[list[Outcome]]:
     """Each task's outcomes, window by window, in task order; the bar counts windows."""
     from tqdm import tqdm
 
-    with tqdm(total=sum(len(keys) for _, keys, _ in tasks), desc="detect", unit="window",
-              disable=not progress, file=sys.stderr) as bar:
+    total = sum(len(keys) for _, keys, _ in tasks)
+    with tqdm(total=total, desc="detect", unit="window", disable=not progress,
+              file=sys.stderr) as bar:
+
+        finished = [0]  # a disabled bar counts nothing
+
+        def done(n: int) -> None:
+            bar.update(n)
+            finished[0] += n
+            if on_windows is not None:
+                on_windows(finished[0], total)
+
         if client is None or not tasks:
             out: list[list[Outcome]] = []
             for t in tasks:
                 out.append(run_windows(*t))
-                bar.update(len(t[1]))
+                done(len(t[1]))
             return out
-        return _run_distributed(tasks, client, bar)
+        return _run_distributed(tasks, client, done)
 
 
-def _run_distributed(tasks: list[Task], client: Any, bar: Any) -> list[list[Outcome]]:
-    """Map the tasks on the cluster; a task that died (e.g. killed worker) fails its windows."""
+def _run_distributed(tasks: list[Task], client: Any,
+                     done: Callable[[int], None]) -> list[list[Outcome]]:
+    """Map the tasks on the cluster; a task that died (e.g. killed worker) fails its windows.
+
+    When ``done`` raises (a cancelled job), the tasks not yet finished are cancelled on the
+    cluster before the exception goes on.
+    """
     from distributed import as_completed
 
     futures = client.map(run_windows, *zip(*tasks, strict=True), pure=False)
     where = {f.key: k for k, f in enumerate(futures)}
     out: list[list[Outcome]] = [[WindowFailure("not run")] * len(keys) for _, keys, _ in tasks]
-    for fut in as_completed(futures):
-        k = where[fut.key]
-        n = len(tasks[k][1])
-        if fut.status == "finished":
-            out[k] = fut.result()
-        elif fut.status == "error":  # e.g. KilledWorker: over its memory limit, or crashed
-            exc = fut.exception()
-            out[k] = [WindowFailure(f"worker failed: {type(exc).__name__}: {exc}")] * n
-        else:
-            out[k] = [WindowFailure(f"task {fut.status} (scheduler lost?)")] * n
-        fut.release()
-        bar.update(n)
+    try:
+        for fut in as_completed(futures):
+            k = where[fut.key]
+            n = len(tasks[k][1])
+            if fut.status == "finished":
+                out[k] = fut.result()
+            elif fut.status == "error":  # e.g. KilledWorker: over its memory limit, or crashed
+                exc = fut.exception()
+                out[k] = [WindowFailure(f"worker failed: {type(exc).__name__}: {exc}")] * n
+            else:
+                out[k] = [WindowFailure(f"task {fut.status} (scheduler lost?)")] * n
+            fut.release()
+            done(n)
+    except BaseException:
+        client.cancel([f for f in futures if not f.done()])
+        raise
     return out
 
 
 def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = None,
                   params: DetectionParams | None = None, scorer: Scorer | None = None,
                   min_score: float | None = None, aerodromes: gpd.GeoDataFrame | None = None,
-                  client: Any = None, progress: bool = False) -> RunResult:
+                  client: Any = None, progress: bool = False,
+                  on_windows: WindowProgress | None = None) -> RunResult:
     """Candidates of many scenes (CANDIDATES layer plus ``scene``), failures listed.
 
     Parameters
@@ -232,6 +257,10 @@ def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = Non
         :func:`connect_client`); None runs them one after the other in this process.
     progress
         Show a tqdm bar of windows on stderr.
+    on_windows
+        Called with (windows done, windows in all) each time a task ends; an exception it
+        raises (a job being cancelled) stops the run, cancelling the tasks left on the
+        cluster.
 
     Returns
     -------
@@ -245,7 +274,7 @@ def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = Non
     tasks: list[Task] = [(info, run, gen) for info in infos
                          for run in window_runs(scene_windows(info, gen))]
     by_window = {(str(info.path), key): outcome for (info, keys, _), outcomes
-                 in zip(tasks, _run_tasks(tasks, client, progress), strict=True)
+                 in zip(tasks, _run_tasks(tasks, client, progress, on_windows), strict=True)
                  for key, outcome in zip(keys, outcomes, strict=True)}
     frames = []
     for info in infos:

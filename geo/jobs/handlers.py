@@ -137,12 +137,19 @@ def run_detect(ctx: JobContext) -> JobOutcome:
     scenes = [str(s) for s in ctx.params["scenes"]]
     params, scorer, aerodromes = _detect_inputs(ctx.params)
     frames, failures = [], []
+    share = 0.98 / len(scenes)  # of the progress bar, per scene (then merging the alerts)
     for k, scene in enumerate(scenes):
-        ctx.progress(k / len(scenes), msg.DETECT_SCENE.format(k=k + 1, n=len(scenes),
-                                                              name=Path(scene).name))
+        name = Path(scene).name
+        ctx.progress(k * share, msg.DETECT_SCENE.format(k=k + 1, n=len(scenes), name=name))
+
+        def windows_done(done: int, total: int, k: int = k, name: str = name) -> None:
+            # also a heartbeat, and where a cancel stops a long scene (between its tasks)
+            ctx.progress((k + done / total) * share, msg.DETECT_WINDOWS.format(
+                k=k + 1, n=len(scenes), name=name, done=done, total=total))
+
         found = detect_scenes([scene], params=params, scorer=scorer,
                               min_score=ctx.params.get("min_score"), aerodromes=aerodromes,
-                              client=ctx.client)
+                              client=ctx.client, on_windows=windows_done)
         frames += [found.candidates] if len(found.candidates) else []
         failures += [(Path(f).name, why) for f, why in found.failures]
     if len(failures) == len(scenes):

@@ -24,6 +24,7 @@ def _(text: str) -> str:
 
 # -- written by the job handlers (geo.jobs.handlers) ---------------------------------------------
 DETECT_SCENE = _("scene {k} of {n}: {name}")
+DETECT_WINDOWS = _("scene {k} of {n}: {name}, {done} of {total} windows")
 DETECT_MERGING = _("merging the candidates into the alerts")
 DETECT_DONE = _("{candidates} candidate(s) from {scenes} scene(s)")
 INGEST_READING = _("reading {name}")
@@ -61,15 +62,16 @@ RUNNER_LOST = _("its runner ({owner}) stopped answering during attempt {attempt}
                 "{attempts} (last heartbeat {beat}): the app was killed or crashed. Nothing "
                 "of this run was stored; start it again")
 
-TEMPLATES: tuple[str, ...] = (
-    DETECT_SCENE, DETECT_MERGING, DETECT_DONE, INGEST_READING, INGEST_CHECKING, INGEST_STORING,
-    INGEST_DONE, EXPORT_WRITING, EXPORT_DONE, EXPORT_ALREADY, CANCEL_ASKED, CANCELLED_BEFORE,
-    HANDED_BACK, CANCELLED_SHUTDOWN, CANCELLED_STOPPED, REQUEUED, STOPPED_BETWEEN, WHY_CANCEL,
-    WHY_HANDED_ON, NEVER, *STATES, NEEDS_SCENE, WRONG_MAPPING, NO_SCENE_READ, IMPORT_GONE,
-    NOTHING_TO_IMPORT, STOPPED_UNASKED, CRASHED, NOT_STORED, RUNNER_LOST)
+TEMPLATES: tuple[str, ...] = (  # the first that matches a message is used
+    DETECT_WINDOWS, DETECT_SCENE, DETECT_MERGING, DETECT_DONE, INGEST_READING, INGEST_CHECKING,
+    INGEST_STORING, INGEST_DONE, EXPORT_WRITING, EXPORT_DONE, EXPORT_ALREADY, CANCEL_ASKED,
+    CANCELLED_BEFORE, HANDED_BACK, CANCELLED_SHUTDOWN, CANCELLED_STOPPED, REQUEUED,
+    STOPPED_BETWEEN, WHY_CANCEL, WHY_HANDED_ON, NEVER, *STATES, NEEDS_SCENE, WRONG_MAPPING,
+    NO_SCENE_READ, IMPORT_GONE, NOTHING_TO_IMPORT, STOPPED_UNASKED, CRASHED, NOT_STORED,
+    RUNNER_LOST)
 #: Fields holding counts, written with the reader's separators (not ids: "job 1234").
 _COUNTS = frozenset({"k", "n", "candidates", "scenes", "added", "skipped", "files", "attempt",
-                     "attempts"})
+                     "attempts", "done", "total"})
 #: Fields shown exactly as stored: names, ids and such. Any other value that is itself a
 #: message (the reason a job stopped, inside the error that says so) is translated too.
 _VERBATIM = frozenset({"name", "user", "owner", "snapshot", "formats", "id", "kind", "layer"})

@@ -92,6 +92,41 @@ def test_learned_scorer_same_on_the_cluster(scenes, client):
                                   pd.DataFrame(dist.candidates))
 
 
+def test_window_progress_is_reported_and_an_exception_in_it_cancels_the_rest(scenes, client):
+    import time
+
+    good = scenes[:3]
+    total = sum(len(scene_windows(read_scene_info(s), PARAMS)) for s in good)
+    for c in (None, client):
+        seen: list[tuple[int, int]] = []
+        detect_scenes(good, params=PARAMS, client=c,
+                      on_windows=lambda d, t, seen=seen: seen.append((d, t)))
+        assert len(seen) == len([r for s in good
+                                 for r in window_runs(scene_windows(read_scene_info(s), PARAMS))])
+        assert [d for d, _ in seen] == sorted({d for d, _ in seen})
+        assert seen[-1] == (total, total)
+        assert {t for _, t in seen} == {total}
+
+    class StopError(Exception):
+        pass
+
+    def cancel(done: int, total: int) -> None:
+        raise StopError
+
+    with pytest.raises(StopError) as stopped:  # its traceback holds the run's futures
+        detect_scenes(good, params=PARAMS, client=client, on_windows=cancel)
+
+    def tasks(dask_scheduler) -> int:
+        return len(dask_scheduler.tasks)
+
+    deadline = time.monotonic() + 30
+    while client.run_on_scheduler(tasks) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # the tasks left were cancelled, though the futures are still referenced
+    assert client.run_on_scheduler(tasks) == 0
+    assert stopped.tb is not None
+
+
 def test_tasks_carry_no_pixels(scenes):
     """A task is the header and window positions; the worker reads the pixels itself."""
     info = read_scene_info(scenes[0])

@@ -87,9 +87,17 @@ def _wait(store, job_id: int, until: Callable[[object], bool], timeout_s: float 
 def test_detection_job_on_a_local_cluster_writes_its_alerts_once(store, settings, scenes,
                                                                   client):
     threads: list[str] = []
+    steps: list[tuple[float, str]] = []
 
     def recording(ctx: JobContext) -> JobOutcome:
         threads.append(threading.current_thread().name)
+        report = ctx.progress
+
+        def progress(fraction: float, message: str = "") -> None:
+            steps.append((fraction, message))
+            report(fraction, message)
+
+        ctx.progress = progress  # type: ignore[method-assign]
         return run_detect(ctx)
 
     params = detect_params(scenes, rules_only=True, aerodromes=False)
@@ -104,6 +112,11 @@ def test_detection_job_on_a_local_cluster_writes_its_alerts_once(store, settings
         print(f"detection job: {time.perf_counter() - started:.2f} s")
         assert job.state == "succeeded", job.error
         assert threads == ["atalaya-jobs-0"]  # not the caller's thread
+        # progress within each scene, window task by window task (also where a cancel stops)
+        within = [(f, m) for f, m in steps if " windows" in m]
+        assert [m for _, m in within] == ["scene 1 of 2: a_2024-08-01.tif, 1 of 1 windows",
+                                          "scene 2 of 2: b_2024-08-02.tif, 1 of 1 windows"]
+        assert [f for f, _ in steps] == sorted(f for f, _ in steps)
         assert (job.progress, job.result["scenes"], job.result["candidates"]) == (1.0, 2, 2)
         assert len(job.result["created"]) == 2
         assert job.result["failures"] == []
