@@ -101,9 +101,9 @@ def localize(message: str, translate: Callable[[str], str],
 
     Examples
     --------
-    >>> localize("12 candidate(s) from 3 scene(s)", str.upper)
-    '12 CANDIDATE(S) FROM 3 SCENE(S)'
-    >>> localize("disk full", str.upper)
+    >>> localize("12 candidate(s) from 3 scene(s)", lambda s: s.replace("from", "in"))
+    '12 candidate(s) in 3 scene(s)'
+    >>> localize("disk full", lambda s: s.replace("from", "in"))
     'disk full'
     """
     for pattern, template in _patterns():

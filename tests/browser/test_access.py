@@ -107,7 +107,7 @@ def test_after_the_idle_timeout_the_user_signs_in_again(idle_app, page):
     time.sleep(7)  # well past the 3 s timeout, even if a run was still finishing
     pg.get_by_role("button", name="Sign out").click()  # any click reaches the server
     pg.get_by_text("You were signed out after").wait_for(timeout=30_000)
-    assert pg.get_by_label("User name").is_visible()
+    pg.get_by_label("User name").wait_for(timeout=30_000)  # is_visible() would not wait
     sign_in(pg, "field")
     pg.get_by_role("heading", name="Runway alerts").wait_for(timeout=60_000)
 

@@ -55,7 +55,7 @@ def test_a_message_from_no_template_is_shown_as_written():
 _value = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 
 
-@given(template=st.sampled_from(TEMPLATES), values=st.lists(_value, min_size=4, max_size=4))
+@given(template=st.sampled_from(TEMPLATES), values=st.lists(_value, min_size=6, max_size=6))
 def test_english_shows_every_message_exactly_as_stored(template, values):
     """Whatever the values (file and user names hold anything), nothing is lost or changed."""
     names = sorted(_fields(template))
