@@ -186,8 +186,11 @@ def test_a_finished_job_reads_in_the_readers_language(jobs_app, jobs_world, stor
     pg.get_by_role("option", name="Español").click()
     card = pg.locator(f".st-key-jobs_card-{job.id}")
     card.get_by_text(re.compile(rf"· tarea {job.id} · Terminada$")).wait_for(timeout=WAIT_MS)
+    # the heading may be redrawn before the rest of the card: wait for the run to end
+    wait_idle(pg)
+    card.get_by_text(f"{found[1]} candidato(s) en {found[2]} escena(s)").wait_for(
+        timeout=WAIT_MS)
     text = card.inner_text()
-    assert f"{found[1]} candidato(s) en {found[2]} escena(s)" in text, text
     assert "candidate(s)" not in text
     assert rec.foreign() == []
 
