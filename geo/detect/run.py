@@ -214,8 +214,8 @@ def _run_distributed(tasks: list[Task], client: Any,
                      done: Callable[[int], None]) -> list[list[Outcome]]:
     """Map the tasks on the cluster; a task that died (e.g. killed worker) fails its windows.
 
-    When ``done`` raises (a cancelled job), the tasks not yet finished are cancelled on the
-    cluster before the exception goes on.
+    When ``done`` raises (a cancelled job), every task is cancelled on the cluster (those not
+    yet run stop; the results of finished ones are dropped) before the exception goes on.
     """
     from distributed import as_completed
 
@@ -236,7 +236,9 @@ def _run_distributed(tasks: list[Task], client: Any,
             fut.release()
             done(n)
     except BaseException:
-        client.cancel([f for f in futures if not f.done()])
+        # every future, finished ones too: a task that ended after the last one read would
+        # otherwise keep its result on the cluster while anything holds the future
+        client.cancel(futures)
         raise
     return out
 

@@ -127,6 +127,39 @@ def test_window_progress_is_reported_and_an_exception_in_it_cancels_the_rest(sce
     assert stopped.tb is not None
 
 
+def test_a_cancel_after_other_tasks_finished_drops_their_results_too(scenes, client):
+    """Tasks that ended while the run was being stopped are not left on the cluster.
+
+    The callback raises only once every task has finished, so the futures it leaves unread
+    are all done: cancelling only the unfinished ones would leave their results held.
+    """
+    import time
+
+    class StopError(Exception):
+        pass
+
+    def all_finished(dask_scheduler) -> bool:
+        return all(ts.state == "memory" for ts in dask_scheduler.tasks.values())
+
+    def cancel_late(done: int, total: int) -> None:
+        deadline = time.monotonic() + 60
+        while not client.run_on_scheduler(all_finished) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise StopError
+
+    with pytest.raises(StopError) as stopped:  # its traceback holds the run's futures
+        detect_scenes(scenes[:3], params=PARAMS, client=client, on_windows=cancel_late)
+
+    def tasks(dask_scheduler) -> int:
+        return len(dask_scheduler.tasks)
+
+    deadline = time.monotonic() + 30
+    while client.run_on_scheduler(tasks) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.run_on_scheduler(tasks) == 0
+    assert stopped.tb is not None
+
+
 def test_tasks_carry_no_pixels(scenes):
     """A task is the header and window positions; the worker reads the pixels itself."""
     info = read_scene_info(scenes[0])
