@@ -89,7 +89,7 @@ def coarse_ridge_response(bands: dict[str, np.ndarray], valid: np.ndarray, *, re
     """
     f = screen_factor(res_m, params)
     res_c = res_m * f
-    cnt = _block_sum(valid.astype(np.float32), f)
+    cnt = _block_count(valid.shape, f) if valid.all() else _block_sum(valid.astype(np.float32), f)
     valid_c = cnt > 0
     size_f = params.px(params.background_m, res_m, minimum=params.min_background_px) | 1
     size = max(3, round(size_f / f)) | 1
@@ -144,6 +144,23 @@ def _log_block_sums(band: np.ndarray, invalid: np.ndarray | None, f: int
         rows = slice(r // f, r // f + -(-logv.shape[0] // f))
         s1[rows], s2[rows] = block_sums(logv, f, squares=True)
     return s1, s2
+
+
+def _block_count(shape: tuple[int, ...], f: int) -> np.ndarray:
+    """Pixels in each ``f x f`` block of a raster of ``shape`` (float32).
+
+    :func:`_block_sum` of a raster of ones (exact: small integers), without making one.
+
+    Examples
+    --------
+    >>> _block_count((4, 5), 3)
+    array([[9., 6.],
+           [3., 2.]], dtype=float32)
+    """
+    rows = np.minimum(f, shape[0] - f * np.arange(-(-shape[0] // f)))
+    cols = np.minimum(f, shape[1] - f * np.arange(-(-shape[1] // f)))
+    out: np.ndarray = np.outer(rows, cols).astype(np.float32)
+    return out
 
 
 def _block_sum(values: np.ndarray, f: int) -> np.ndarray:

@@ -15,7 +15,13 @@ from geo.detect.evidence import (
     ridge_response_padded,
     ridge_response_reference,
 )
-from geo.detect.screen import _block_sum, _block_sum_reference, _log_block_sums, block_sums
+from geo.detect.screen import (
+    _block_count,
+    _block_sum,
+    _block_sum_reference,
+    _log_block_sums,
+    block_sums,
+)
 
 
 def _both(padded: np.ndarray, length: int, n: int, flanks: tuple[int, ...]
@@ -78,6 +84,15 @@ def testblock_sums_equal_numpy_definition(h, w, f, seed, scale):
     np.testing.assert_array_equal(sums, expected)
     np.testing.assert_array_equal(squares, _block_sum_reference(values * values, f))
     assert expected.shape == (-(-h // f), -(-w // f))
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), f=st.integers(1, 5))
+def test_block_counts_equal_the_block_sums_of_a_raster_of_ones(h, w, f):
+    ones = np.ones((h, w), dtype=np.float32)
+    counts = _block_count((h, w), f)
+    assert counts.dtype == np.float32
+    np.testing.assert_array_equal(counts, _block_sum(ones, f))
 
 
 def test_log_block_sums_match_the_whole_window_definition():
