@@ -38,7 +38,7 @@ def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     >>> normalized_difference(np.array([3.0]), np.array([1.0]))
     array([0.5], dtype=float32)
     """
-    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    a32, b32 = a.astype(np.float32, copy=False), b.astype(np.float32, copy=False)
     out: np.ndarray = (a32 - b32) / np.maximum(a32 + b32, _EPS)
     return out
 
@@ -50,7 +50,7 @@ def local_mean(values: np.ndarray, valid: np.ndarray, *, size_px: int,
     Invalid pixels and the outside of the array do not count (normalised convolution), so a
     window edge or a cloud does not darken the background of its neighbours.
     """
-    num = box_mean(np.where(valid, values, 0).astype(np.float32), size_px)
+    num = box_mean(np.where(valid, values, 0).astype(np.float32, copy=False), size_px)
     if den is None:
         den = valid_share(valid, size_px=size_px)
     out: np.ndarray = num / np.maximum(den, _EPS)
@@ -92,13 +92,17 @@ def local_zscore(values: np.ndarray, valid: np.ndarray, *, size_px: int,
     >>> bool(z[4, 4] > 1.5), bool(z[0, 4] < 0.5)
     (True, True)
     """
-    v = np.where(valid, values, 0).astype(np.float32)
+    v = np.where(valid, values, 0).astype(np.float32, copy=False)
     if den is None:
         den = valid_share(valid, size_px=size_px)
-    mean = local_mean(v, valid, size_px=size_px, den=den)
-    sq = local_mean(v * v, valid, size_px=size_px, den=den)
-    std = np.sqrt(np.maximum(sq - mean * mean, 0.0))
-    out: np.ndarray = (v - mean) / np.maximum(std, _Z_FLOOR)
+    # local_mean of v and of v * v (both already 0 where invalid), one division by den
+    share = np.maximum(den, _EPS)
+    mean = box_mean(v, size_px) / share
+    sq = box_mean(v * v, size_px) / share
+    sq -= mean * mean
+    std = np.sqrt(np.maximum(sq, 0.0, out=sq), out=sq)
+    v -= mean
+    out: np.ndarray = v / np.maximum(std, _Z_FLOOR, out=std)
     return out
 
 
@@ -121,7 +125,12 @@ def compute_indices(bands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def log_bands(bands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Natural log of each spectral band (values below 1 count as 1), float32."""
-    return {k: np.log(np.maximum(v, 1.0)).astype(np.float32) for k, v in bands.items()}
+    out = {}
+    for k, v in bands.items():
+        logv = np.maximum(v, 1.0)  # a new array, so the log goes in place
+        np.log(logv, out=logv)
+        out[k] = logv.astype(np.float32, copy=False)
+    return out
 
 
 def compute_evidence(bands: dict[str, np.ndarray], indices: dict[str, np.ndarray],
@@ -151,7 +160,8 @@ def compute_evidence(bands: dict[str, np.ndarray], indices: dict[str, np.ndarray
     if "ndwi" in indices:
         evidence = np.where(indices["ndwi"] > params.ndwi_water, np.minimum(evidence, 0.0),
                             evidence)
-    out: np.ndarray = np.where(valid, evidence, np.float32(0.0)).astype(np.float32)
+    out: np.ndarray = np.where(valid, evidence, np.float32(0.0)).astype(np.float32,
+                                                                          copy=False)
     return out
 
 
@@ -160,7 +170,7 @@ def _log_texture(log_bright: np.ndarray) -> np.ndarray:
     mean = ndimage.uniform_filter(log_bright, 3)
     sq = ndimage.uniform_filter(log_bright * log_bright, 3)
     out: np.ndarray = np.log(np.sqrt(np.maximum(sq - mean * mean, 0.0)) + 1e-3)
-    return out.astype(np.float32)
+    return out.astype(np.float32, copy=False)
 
 
 def line_offsets(length_px: int, bearing_deg: float) -> np.ndarray:
@@ -206,7 +216,7 @@ def _line_means(evidence: np.ndarray, *, length_px: int, n_orientations: int,
     mostly-zero kernel. Outside the array counts as 0.
     """
     half = length_px // 2 + 1
-    padded = np.pad(evidence.astype(np.float32), pad + half)
+    padded = np.pad(evidence.astype(np.float32, copy=False), pad + half)
     h, w = evidence.shape[0] + 2 * pad, evidence.shape[1] + 2 * pad
     out = []
     for k in range(n_orientations):
@@ -235,7 +245,7 @@ def ridge_response(evidence: np.ndarray, *, length_px: int, n_orientations: int,
     a 1024 x 1024 window, compiled); memory two window-sized float32 arrays.
     """
     margin = ridge_margin_px(length_px=length_px, flank_px=flank_px)
-    return ridge_response_padded(np.pad(evidence.astype(np.float32), margin),
+    return ridge_response_padded(np.pad(evidence.astype(np.float32, copy=False), margin),
                                  length_px=length_px, n_orientations=n_orientations,
                                  flank_px=flank_px)
 

@@ -109,7 +109,7 @@ def coarse_ridge_response(bands: dict[str, np.ndarray], valid: np.ndarray, *, re
         green, nir = _block_sum(bands["green"], f), _block_sum(bands["nir"], f)
         ndwi = (green - nir) / np.maximum(green + nir, _EPS)
         evidence = np.where(ndwi > params.ndwi_water, np.minimum(evidence, 0.0), evidence)
-    evidence = np.where(valid_c, evidence, np.float32(0.0)).astype(np.float32)
+    evidence = np.where(valid_c, evidence, np.float32(0.0)).astype(np.float32, copy=False)
     length = params.px(params.line_length_m, res_c, minimum=params.min_line_px)
     flanks = tuple(sorted({params.px(m, res_c) for m in params.flank_m}
                           | {params.px(m, res_c, minimum=2) for m in params.flank_m}))

@@ -34,6 +34,8 @@ from geo.detect.params import DetectionParams
 from geo.imagery import WindowData
 
 _EIGHT = np.ones((3, 3), dtype=bool)
+#: (row, col) offsets of the 4 x 4 pixels a bilinear sample near a point may read.
+_CELLS = np.array([(r, c) for r in range(-1, 3) for c in range(-1, 3)])
 _ON_LEVEL = 0.5  # z units: an axis sample is "on the strip" above its flanks by this much
 
 
@@ -238,11 +240,17 @@ def _axis_pixels(shape: _Shape, size: tuple[int, ...]) -> tuple[np.ndarray, np.n
     across = np.arange(-1.0, 1.01, 0.5)
     pts = _grid(shape.centre_rc, shape.axis_rc, 1.0, across)[0]  # the centre, across
     pts = (pts[None] + along[:, None, None] * np.array(shape.axis_rc)).reshape(-1, 2)
-    cells = np.array([(r, c) for r in range(-1, 3) for c in range(-1, 3)])
-    near = (np.floor(pts).astype(np.intp)[:, None, :] + cells[None]).reshape(-1, 2)
+    near = (np.floor(pts).astype(np.intp)[:, None, :] + _CELLS[None]).reshape(-1, 2)
     ok = (near[:, 0] >= 0) & (near[:, 0] < size[0]) & (near[:, 1] >= 0) & (near[:, 1] < size[1])
-    flat = np.unique(near[ok, 0] * size[1] + near[ok, 1])
-    return flat // size[1], flat % size[1]
+    rows, cols = near[ok, 0], near[ok, 1]
+    if not rows.size:
+        return rows, cols
+    # each pixel once, in raster order (np.unique of the flat indices, without sorting them)
+    r0, c0 = int(rows.min()), int(cols.min())
+    seen = np.zeros((int(rows.max()) - r0 + 1, int(cols.max()) - c0 + 1), dtype=bool)
+    seen[rows - r0, cols - c0] = True
+    rr, cc = np.nonzero(seen)
+    return rr + r0, cc + c0
 
 
 def _sampled_box(rows: np.ndarray, cols: np.ndarray, shape: _Shape) -> Box:
