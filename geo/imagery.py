@@ -324,12 +324,23 @@ def read_scene_info(path: str | Path, *, bands: Mapping[str, int] | None = None,
                          acquired=_acquired(src.tags(), p), notes=notes)
 
 
+def _(text: str) -> str:
+    """Mark ``text`` for the catalogues (shown translated by :mod:`geo.detect.reasons`)."""
+    return text
+
+
+#: Notes on a scene's bands, carried into its candidates' reasons.
+NOTE_GUESSED_RGB = _("no band descriptions: 3 bands taken as red, green, blue")
+NOTE_RGB_ONLY = _("RGB only (no NIR/SWIR): lower-confidence detection from brightness and "
+                  "redness")
+
+
 def _resolve_roles(src: rasterio.DatasetReader,
                    bands: Mapping[str, int] | None) -> tuple[BandRoles, tuple[str, ...]]:
     mapping = dict(bands) if bands is not None else roles_from_descriptions(src.descriptions)
     if bands is None and not mapping and src.count == 3:
         mapping = {"red": 1, "green": 2, "blue": 3}  # true-colour order of 3-band products
-        notes: tuple[str, ...] = ("no band descriptions: 3 bands taken as red, green, blue",)
+        notes: tuple[str, ...] = (NOTE_GUESSED_RGB,)
     else:
         notes = ()
     roles = BandRoles.from_mapping(mapping)
@@ -342,8 +353,7 @@ def _resolve_roles(src: rasterio.DatasetReader,
                           f"{dict(roles.pairs) or 'no names'}); pass a mapping such as "
                           "--bands blue=1,green=2,red=3,nir=4,swir1=5,swir2=6")
     if roles.is_rgb_only:
-        notes += ("RGB only (no NIR/SWIR): lower-confidence detection from brightness "
-                  "and redness",)
+        notes += (NOTE_RGB_ONLY,)
     return roles, notes
 
 

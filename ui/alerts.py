@@ -34,6 +34,7 @@ from streamlit_folium import st_folium
 
 from geo.areas import read_areas
 from geo.auth import DESCRIPTIONS, Action
+from geo.detect.reasons import localize_reason
 from geo.errors import AtalayaError
 from geo.i18n import Translator
 from geo.imagechips import scene_refs
@@ -368,7 +369,7 @@ def render_queue(store: Store, t: Translator) -> None:
         t("Country"): [a.country or "" for a in shown],
         t("Assigned to"): [a.assignee or "" for a in shown],
         t("Last seen"): [a.last_seen.strftime("%Y-%m-%d") for a in shown],
-        t("Reason"): [a.reason for a in shown],
+        t("Reason"): [localize_reason(a.reason, t, t.number) for a in shown],
     })
     picked = st.dataframe(table, key=state.QUEUE_TABLE, on_select="rerun",
                           selection_mode="single-row", hide_index=True, width="stretch",
@@ -434,11 +435,11 @@ def _facts(alert: Alert, t: Translator) -> list[tuple[str, str]]:
     labels = map_labels(t)
     facts = [
         (t("Priority"), labels.get(alert.priority, alert.priority)),
-        (t("Score"), f"{alert.score:.2f}"),
+        (t("Score"), t.number(alert.score, digits=2)),
         (t("Length (m)"), t.number(round(alert.length_m))),
         (t("Width (m)"), t.number(round(alert.width_m))),
         (t("Bearing (°)"), t.number(round(alert.bearing_deg))),
-        (t("Reason"), alert.reason),
+        (t("Reason"), localize_reason(alert.reason, t, t.number)),
         (t("First seen"), alert.first_seen.strftime("%Y-%m-%d")),
         (t("Last seen"), alert.last_seen.strftime("%Y-%m-%d")),
         (t("Detections"), t.number(alert.detections)),

@@ -30,6 +30,7 @@ from geo.aggregate import cluster_points, monthly_counts
 from geo.areas import read_areas, save_area
 from geo.auth import Action
 from geo.coords import LocationError, parse_location
+from geo.detect.reasons import localize_reason
 from geo.errors import AtalayaError
 from geo.filters import (
     Filters,
@@ -602,7 +603,8 @@ def _candidates_table(candidates: gpd.GeoDataFrame, t: Translator) -> pd.DataFra
         names["score"]: ranked["score"].round(2).to_numpy(),
         names["length_m"]: ranked["length_m"].round(0).to_numpy(),
         names["width_m"]: ranked["width_m"].round(0).to_numpy(),
-        names["reason"]: ranked["reason"].astype("string").fillna("").to_numpy(),
+        names["reason"]: [localize_reason(str(r), t, t.number)
+                          for r in ranked["reason"].astype("string").fillna("")],
         "lat": np.round(shapely.get_y(centres), 5),
         "lon": np.round(shapely.get_x(centres), 5),
     })

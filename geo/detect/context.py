@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import geopandas as gpd
 import numpy as np
 
+from geo.detect.reasons import BRIGHTER_RGB, REDDER, aerodrome_part, describe
 from geo.detect.window import RawCandidate
 
 EARTH_RADIUS_KM = 6371.0088
@@ -41,10 +42,9 @@ def nearest_aerodrome(lon: np.ndarray, lat: np.ndarray,
 
 
 def _evidence_text(c: RawCandidate) -> str:
-    red = c.feature("red_ratio")
     if np.isfinite(c.feature("ndvi_drop")):
-        return f"bare soil {red:.1f}x redder than surroundings"
-    return f"{c.feature('bright_ratio'):.1f}x brighter than surroundings (RGB only)"
+        return REDDER.format(ratio=f"{c.feature('red_ratio'):.1f}")
+    return BRIGHTER_RGB.format(ratio=f"{c.feature('bright_ratio'):.1f}")
 
 
 def describe_candidates(frame: gpd.GeoDataFrame, cands: Sequence[RawCandidate], *,
@@ -62,13 +62,10 @@ def describe_candidates(frame: gpd.GeoDataFrame, cands: Sequence[RawCandidate], 
         names = [str(idents[i]) for i in idx]
     reasons, priorities = [], []
     for k, c in enumerate(cands):
-        text = f"{c.length_m / 1000:.1f} km long, {c.width_m:.0f} m wide, {_evidence_text(c)}"
         near = bool(np.isfinite(dist[k]) and dist[k] < near_km)
-        if np.isfinite(dist[k]):
-            text += f", {dist[k]:.0f} km from the nearest registered aerodrome ({names[k]})" \
-                if not near else (f", {dist[k]:.1f} km from registered aerodrome {names[k]}: "
-                                  "probably that aerodrome, priority lowered")
-        reasons.append("; ".join([text, *notes]))
+        reasons.append(describe(c.length_m, c.width_m, _evidence_text(c),
+                                aerodrome_part(float(dist[k]), names[k], near_km=near_km),
+                                notes))
         score = float(out["score"].iloc[k])
         priorities.append("low" if near else "high" if score >= 0.75 else "medium")
     out["aerodrome_km"] = np.round(dist, 2)

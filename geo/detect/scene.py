@@ -26,6 +26,7 @@ from shapely.geometry import Polygon
 from geo.detect.context import describe_candidates
 from geo.detect.layers import Box
 from geo.detect.params import DetectionParams
+from geo.detect.reasons import NOTE_LEARNED_MULTISPECTRAL, NOTE_LEARNED_RGB, NOTE_RULES
 from geo.detect.scorer import Scorer, heuristic_score
 from geo.detect.window import RawCandidate, detect_window
 from geo.imagery import SceneInfo, iter_windows, open_geotiff, read_scene_info, read_window
@@ -171,8 +172,9 @@ def score_candidates(cands: Sequence[RawCandidate], info: SceneInfo,
     kind = "multispectral" if info.roles.is_multispectral else "rgb"
     model = scorer.model_for(kind) if scorer is not None else None
     if model is None:
-        return heuristic_score(cands), 0.5, "rule-based score (no trained model)"
-    return model.score(cands), model.threshold, f"learned {kind} scorer"
+        return heuristic_score(cands), 0.5, NOTE_RULES
+    note = NOTE_LEARNED_MULTISPECTRAL if kind == "multispectral" else NOTE_LEARNED_RGB
+    return model.score(cands), model.threshold, note
 
 
 def candidates_to_frame(cands: Sequence[RawCandidate], scores: np.ndarray,

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from geo.detect.reasons import BRIGHTER_SOIL, FAR_UNNAMED, describe
 from geo.runway_geometry import oriented_rectangle
 from geo.sample.places import STRIP_CLUSTERS
 from geo.schema import CANDIDATE_STATES
@@ -52,9 +53,8 @@ def _draw_centres(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndar
 def _reasons(length: np.ndarray, width: np.ndarray, ratio: np.ndarray,
              dist: np.ndarray) -> list[str]:
     """Human-readable evidence, e.g. "1.1 km long, 18 m wide, bare soil 2.3x brighter ..."."""
-    return [f"{lm / 1000:.1f} km long, {wm:.0f} m wide, bare soil {r:.1f}x brighter than "
-            "surroundings"
-            + ("" if np.isnan(d) else f", {d:.0f} km from the nearest registered aerodrome")
+    return [describe(lm, wm, BRIGHTER_SOIL.format(ratio=f"{r:.1f}"),
+                     None if np.isnan(d) else FAR_UNNAMED.format(dist=f"{d:.0f}"))
             for lm, wm, r, d in zip(length, width, ratio, dist, strict=True)]
 
 

@@ -109,6 +109,39 @@ def test_the_alert_page_on_a_phone(review_app, browser):
         context.close()
 
 
+def test_an_alert_reads_in_spanish(review_app, page):
+    """The reason is stored in English; the alert page shows it in the reader's language."""
+    import re
+
+    from tests.browser.conftest import wait_idle
+    from ui import state
+
+    pg, rec = page
+    open_signed_in(pg, f"{review_app.url}/alerts", "field")  # the queue fills the store
+    pg.get_by_text("Runway alerts").first.wait_for(timeout=60_000)
+    wait_idle(pg)
+    with _store(review_app) as store:
+        target = list_alerts(store)[0]
+    assert " km long, " in target.reason  # stored in English
+    open_signed_in(pg, f"{review_app.url}/alerts?alert={target.id}", "field")
+    pg.get_by_role("button", name="Back to the queue").wait_for(timeout=60_000)
+    wait_idle(pg)
+    pg.locator(f".st-key-{state.LANGUAGE}").get_by_role("combobox").click()
+    pg.get_by_role("option", name="Español").click()
+    reason = pg.get_by_text(re.compile(r"^\d+,\d km de largo, \d+ m de ancho, suelo desnudo"))
+    reason.wait_for(timeout=60_000)
+    wait_idle(pg)
+    text = pg.locator("[data-testid=stMain]").inner_text()
+    assert "km long" not in text
+    assert "surroundings" not in text
+    length = target.reason.split(" km long")[0].replace(".", ",")
+    assert reason.inner_text().startswith(f"{length} km de largo")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    reason.scroll_into_view_if_needed()
+    pg.screenshot(path=str(ARTIFACTS / "alert-es.png"))
+    assert rec.foreign() == []
+
+
 AREA_NAME = '<img src=x onerror="window.__pwned=2"> río'
 
 
