@@ -63,6 +63,7 @@ from geo.store import (
     update_alert,
     webhook_secret_from_env,
 )
+from geo.store.states import state_names
 from geo.store.users import record_refusal
 from geo.world import data_version
 from layers.assets import localize
@@ -94,12 +95,6 @@ def _merged(url: str, version_key: str, _store: Store,
     """Merge the data folder's candidates once per store and data version."""
     report = merge_candidates(_store, _candidates, actor="detector (data folder)")
     return len(report.created), len(report.updated)
-
-
-def _state_names(t: Translator) -> dict[str, str]:
-    return {"new": t("New"), "under_review": t("Under review"), "confirmed": t("Confirmed"),
-            "dismissed": t("Dismissed"), "needs_field_visit": t("Needs field visit"),
-            "destroyed": t("Destroyed"), "reopened": t("Reopened")}
 
 
 def render_alerts() -> None:
@@ -196,7 +191,7 @@ def render_inbox(store: Store, t: Translator) -> None:
             return
         st.button(t("Mark all as read"), key=state.INBOX_READ_ALL, disabled=not unread,
                   on_click=_read_all, args=(store, me), use_container_width=True)
-        names = _state_names(t)
+        names = state_names(t)
         with st.container(height=360 if len(notes) > 3 else "content", border=False):
             for note in notes:
                 left, right = st.columns([2, 1], vertical_alignment="center")
@@ -319,7 +314,7 @@ def _keep_choice(key: str, options: list[str]) -> None:
 def _queue_filters(every: list[Alert], areas: gpd.GeoDataFrame,
                    t: Translator) -> dict[str, Any]:
     """Show the queue's filter widgets; return the keyword arguments of ``list_alerts``."""
-    names = _state_names(t)
+    names = state_names(t)
     me = _me()
     left, mid, right = st.columns([3, 2, 2], vertical_alignment="bottom")
     chosen = left.multiselect(t("States"), ALERT_STATES, key=state.QUEUE_STATES,
@@ -343,7 +338,7 @@ def _queue_filters(every: list[Alert], areas: gpd.GeoDataFrame,
 
 def render_queue(store: Store, t: Translator) -> None:
     """Alerts by priority then score, with filters, counts per state, a map, inbox, follows."""
-    names = _state_names(t)
+    names = state_names(t)
     labels = map_labels(t)
     areas = _read_areas(t)
     left, right = st.columns(2)
@@ -464,7 +459,7 @@ def _text_rows(rows: list[tuple[str, str]]) -> None:
 def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     """One alert: where it is, what was measured, its history, and the reviewer's actions."""
     ss = st.session_state
-    names = _state_names(t)
+    names = state_names(t)
     st.button(t("Back to the queue"), icon=":material/arrow_back:", on_click=_open,
               args=(None,), key=state.ALERT_BACK)
     try:

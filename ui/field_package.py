@@ -36,6 +36,7 @@ from geo.store.fieldpkg import (
     plan_import,
     read_field_package,
 )
+from geo.store.states import state_names
 from ui.auth import allowed
 
 __all__ = ["render_field_package", "render_returned_package"]
@@ -60,12 +61,6 @@ REJECTED_BACKGROUND = "background-color: #eeeeee"
 def _kind_names(t: Translator) -> dict[str, str]:
     return {"apply": t("Will apply"), "conflict": t("Conflict"), "rejected": t("Rejected"),
             "unchanged": t("Unchanged")}
-
-
-def _state_names(t: Translator) -> dict[str, str]:
-    return {"new": t("New"), "under_review": t("Under review"), "confirmed": t("Confirmed"),
-            "dismissed": t("Dismissed"), "needs_field_visit": t("Needs field visit"),
-            "destroyed": t("Destroyed"), "reopened": t("Reopened")}
 
 
 def render_field_package(store: Store, t: Translator, reviewer: str) -> None:
@@ -96,7 +91,7 @@ def _render_export(store: Store, t: Translator, who: str) -> None:
                   use_container_width=True, on_click=_build, args=(store, t, who))
         _show_export_result(t)
         return
-    names = _state_names(t)
+    names = state_names(t)
     by = st.radio(t("Choose alerts by"), ["assignee", "states"], key=EXPORT_BY,
                   horizontal=True, format_func=lambda v: {"assignee": t("Assignee"),
                                                           "states": t("State")}[v])
@@ -133,7 +128,7 @@ def _build(store: Store, t: Translator, who: str) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="atalaya-export-") as tmp:
             report = export_field_package(store, assignee=assignee, states=states,
-                                          out=Path(tmp) / "package.zip", user=who)
+                                          out=Path(tmp) / "package.zip", user=who, t=t)
             data = report.path.read_bytes()
     except AtalayaError as err:
         ss[EXPORT_RESULT] = {"error": str(err)}
@@ -202,7 +197,7 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
 
 def _plan_table(plan: ImportPlan, t: Translator) -> Any:
     """Lay out the plan as a table, conflicts highlighted (a pandas Styler)."""
-    kinds, names = _kind_names(t), _state_names(t)
+    kinds, names = _kind_names(t), state_names(t)
     frame = pd.DataFrame([{
         t("Row"): item.row,
         t("Alert"): "" if item.alert_id is None else str(item.alert_id),
@@ -242,7 +237,7 @@ def _conflict_boxes(plan: ImportPlan, t: Translator, digest: str) -> list[int]:
 
 
 def _conflict_text(item: PlanItem, t: Translator) -> str:
-    names = _state_names(t)
+    names = state_names(t)
     when = "" if item.updated_at is None else f"{item.updated_at:%Y-%m-%d %H:%M} UTC"
     return t("Team: {verdict} (from version {exported}). Office now: {state}, version "
              "{version}, changed by {who} at {when}.").format(

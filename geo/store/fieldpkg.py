@@ -102,8 +102,10 @@ import pyogrio
 import pyogrio.errors
 from sqlalchemy import select
 
+from geo.detect.reasons import localize_reason
 from geo.errors import AtalayaError, SchemaError
 from geo.hashing import sha256_file
+from geo.i18n import Translator, translator
 from geo.store import tables as tb
 from geo.store.alerts import (
     Alert,
@@ -119,7 +121,7 @@ from geo.store.alerts import (
 )
 from geo.store.audit import record
 from geo.store.engine import Store, in_transaction, read_tx
-from geo.store.states import ALERT_STATES, allowed_next
+from geo.store.states import ALERT_STATES, allowed_next, priority_names, state_names
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -282,7 +284,7 @@ class ImportReport:
 def export_field_package(store: Store, *, assignee: str | None = None,
                          states: Sequence[str] | None = None,
                          alert_ids: Collection[int] | None = None, out: Path,
-                         user: str) -> ExportReport:
+                         user: str, t: Translator | None = None) -> ExportReport:
     """Write the field package of the chosen alerts to ``out`` (a ZIP file).
 
     Parameters
@@ -295,6 +297,10 @@ def export_field_package(store: Store, *, assignee: str | None = None,
         The ZIP file to write (replaced atomically if it exists).
     user
         Who exports (recorded in the package and the audit log).
+    t
+        The team's language for what Google Earth and phone apps show (the KML balloons
+        and placemark names; English by default). The GeoPackage's fields, which the
+        team edits and sends back, keep their codes in every language.
 
     Returns
     -------
@@ -318,9 +324,10 @@ def export_field_package(store: Store, *, assignee: str | None = None,
     with tempfile.TemporaryDirectory(prefix="atalaya-fieldpkg-") as tmp:
         folder = Path(tmp)
         _write_gpkg(folder / GPKG_NAME, alerts, comments, meta)
-        (folder / "alerts.kml").write_text(_kml_document(alerts, comments, {}, meta),
+        t = t or translator("en")
+        (folder / "alerts.kml").write_text(_kml_document(alerts, comments, {}, meta, t),
                                            encoding="utf-8")
-        chips, skipped = _write_kmz(store, folder / "alerts.kmz", alerts, comments, meta)
+        chips, skipped = _write_kmz(store, folder / "alerts.kmz", alerts, comments, meta, t)
         (folder / "README.txt").write_text(_readme(meta), encoding="utf-8")
         names = (GPKG_NAME, "alerts.kml", "alerts.kmz", "README.txt")
         _write_manifest(folder, names, alerts, meta)
@@ -453,15 +460,25 @@ def _h(value: object) -> str:
 
 
 def _description(alert: Alert, comments: Sequence[Mapping[str, Any]],
-                 chips: Sequence[_Chip]) -> str:
-    """Build the balloon's HTML: facts, chips and comments, every value escaped."""
-    facts = [("State", alert.state), ("Priority", alert.priority),
-             ("Score", f"{alert.score:.2f}"), ("Length (m)", f"{alert.length_m:.0f}"),
-             ("Width (m)", f"{alert.width_m:.0f}"), ("Bearing (°)", f"{alert.bearing_deg:.0f}"),
-             ("Reason", alert.reason), ("First seen", f"{alert.first_seen:%Y-%m-%d}"),
-             ("Last seen", f"{alert.last_seen:%Y-%m-%d}"), ("Assigned to", alert.assignee or ""),
-             ("Verdict choices", ", ".join(allowed_next(alert.state))),
-             ("Version", str(alert.version))]
+                 chips: Sequence[_Chip], t: Translator) -> str:
+    """Build the balloon's HTML: facts, chips and comments, every value escaped.
+
+    Labels, state and priority names, numbers and the reason are in the language of ``t``;
+    each verdict choice also shows the code the GeoPackage's ``verdict`` column takes.
+    """
+    states, priorities = state_names(t), priority_names(t)
+    choices = ", ".join(f"{states.get(s, s)} ({s})" for s in allowed_next(alert.state))
+    facts = [(t("State"), states.get(alert.state, alert.state)),
+             (t("Priority"), priorities.get(alert.priority, alert.priority)),
+             (t("Score"), t.number(alert.score, digits=2)),
+             (t("Length (m)"), t.number(round(alert.length_m))),
+             (t("Width (m)"), t.number(round(alert.width_m))),
+             (t("Bearing (°)"), t.number(round(alert.bearing_deg))),
+             (t("Reason"), localize_reason(alert.reason, t, t.number)),
+             (t("First seen"), f"{alert.first_seen:%Y-%m-%d}"),
+             (t("Last seen"), f"{alert.last_seen:%Y-%m-%d}"),
+             (t("Assigned to"), alert.assignee or ""),
+             (t("Verdict choices"), choices), (t("Version"), str(alert.version))]
     parts = ["<table>", *(f"<tr><th align=\"left\">{_h(k)}</th><td>{_h(v)}</td></tr>"
                           for k, v in facts), "</table>"]
     parts += [f'<p><img src="{_h(c.name)}" width="256"/><br/>{_h(c.label)}</p>' for c in chips]
@@ -491,14 +508,16 @@ def _coords(points: Iterable[tuple[float, ...]]) -> str:
 
 
 def _placemark(alert: Alert, comments: Sequence[Mapping[str, Any]],
-               chips: Sequence[_Chip]) -> str:
+               chips: Sequence[_Chip], t: Translator) -> str:
     rings = [alert.geometry.exterior, *alert.geometry.interiors]
     boundaries = [f"<outerBoundaryIs><LinearRing><coordinates>{_coords(rings[0].coords)}"
                   "</coordinates></LinearRing></outerBoundaryIs>"]
     boundaries += [f"<innerBoundaryIs><LinearRing><coordinates>{_coords(r.coords)}"
                    "</coordinates></LinearRing></innerBoundaryIs>" for r in rings[1:]]
-    return (f"<Placemark id=\"alert-{alert.id}\"><name>{xml_text(f'#{alert.id} · {alert.state}')}"
-            f"</name><description>{xml_text(_description(alert, comments, chips))}</description>"
+    state = state_names(t).get(alert.state, alert.state)
+    return (f"<Placemark id=\"alert-{alert.id}\"><name>{xml_text(f'#{alert.id} · {state}')}"
+            f"</name><description>{xml_text(_description(alert, comments, chips, t))}"
+            "</description>"
             f"<styleUrl>#state-{alert.state}</styleUrl>"
             f"<ExtendedData>{_extended(alert, comments)}</ExtendedData>"
             f"<MultiGeometry><Polygon><tessellate>1</tessellate>{''.join(boundaries)}</Polygon>"
@@ -534,10 +553,12 @@ def _overlays(chips: Mapping[int, list[_Chip]]) -> str:
 
 
 def _kml_document(alerts: Sequence[Alert], comments: Mapping[int, list[dict[str, Any]]],
-                  chips: Mapping[int, list[_Chip]], meta: Mapping[str, str]) -> str:
+                  chips: Mapping[int, list[_Chip]], meta: Mapping[str, str],
+                  t: Translator) -> str:
     """Build the whole KML document (folder ``alerts``, and ``image chips`` if any)."""
     title = f"Atalaya field package {meta.get('package_id', '')[:8]}"
-    body = "".join(_placemark(a, comments.get(a.id, []), chips.get(a.id, [])) for a in alerts)
+    body = "".join(_placemark(a, comments.get(a.id, []), chips.get(a.id, []), t)
+                   for a in alerts)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             '<kml xmlns="http://www.opengis.net/kml/2.2" '
             'xmlns:gx="http://www.google.com/kml/ext/2.2"><Document>'
@@ -612,12 +633,12 @@ def _collect_chips(store: Store, alerts: Sequence[Alert]
 
 def _write_kmz(store: Store, path: Path, alerts: Sequence[Alert],
                comments: Mapping[int, list[dict[str, Any]]],
-               meta: Mapping[str, str]) -> tuple[int, list[str]]:
+               meta: Mapping[str, str], t: Translator) -> tuple[int, list[str]]:
     """Write ``doc.kml`` and the chips; return the number of chips and those left out."""
     files, chips, skipped = _collect_chips(store, alerts)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as kmz:
         # doc.kml first: Google Earth reads the first .kml entry of a KMZ.
-        kmz.writestr("doc.kml", _kml_document(alerts, comments, chips, meta))
+        kmz.writestr("doc.kml", _kml_document(alerts, comments, chips, meta, t))
         for name, content in files.items():
             kmz.writestr(name, content, compress_type=zipfile.ZIP_STORED)
     return len(files), skipped

@@ -29,8 +29,12 @@ geo.errors.TransitionError: cannot move an alert from 'new' to 'destroyed'; from
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from geo.errors import TransitionError
+
+if TYPE_CHECKING:
+    from geo.i18n import Translator
 
 #: Review states in queue order.
 ALERT_STATES: tuple[str, ...] = (
@@ -68,3 +72,15 @@ def check_transition(current: str, wanted: str) -> None:
         raise TransitionError(
             f"cannot move an alert from {current!r} to {wanted!r}; "
             f"from {current!r} it can go to {options}")
+
+
+def state_names(t: Translator) -> dict[str, str]:
+    """Each review state's name in the language of ``t`` (a :class:`~geo.i18n.Translator`)."""
+    return {"new": t("New"), "under_review": t("Under review"), "confirmed": t("Confirmed"),
+            "dismissed": t("Dismissed"), "needs_field_visit": t("Needs field visit"),
+            "destroyed": t("Destroyed"), "reopened": t("Reopened")}
+
+
+def priority_names(t: Translator) -> dict[str, str]:
+    """Each alert priority's name in the language of ``t``."""
+    return {"high": t("High"), "medium": t("Medium"), "low": t("Low")}

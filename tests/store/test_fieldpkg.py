@@ -198,6 +198,28 @@ def test_kml_and_kmz_open_with_gdal(seeded, tmp_path):
     ElementTree.fromstring(raw.encode())  # well-formed despite "]]>" in a comment
 
 
+def test_balloons_are_in_the_teams_language_and_the_geopackage_keeps_its_codes(seeded,
+                                                                                 tmp_path):
+    from geo.i18n import translator
+
+    store, (a, _b, _c) = seeded
+    alert = get_alert(store, a)
+    _, folder = export(store, tmp_path, t=translator("es"))
+    frame = pyogrio.read_dataframe(f"/vsizip/{folder / 'alerts.kmz'}/doc.kml")
+    first = frame.set_index(frame["alert_id"].astype(int)).loc[a]
+    assert first["Name"] == f"#{a} · En revisión"
+    balloon = first["description"]
+    for spanish in ("Estado", "Prioridad", "Motivo", "Veredictos posibles",
+                    "Confirmada (confirmed)", "Descartada (dismissed)"):
+        assert spanish in balloon
+    assert "&lt;script&gt;" in balloon  # still escaped
+    assert "<script" not in balloon
+    assert alert.reason == "1.0 km long, 25 m wide"  # stored in English
+    assert "1,0 km de largo, 25 m de ancho" in balloon
+    gpkg = pyogrio.read_dataframe(folder / "alerts.gpkg", layer="alerts")
+    assert gpkg.set_index("alert_id").loc[a, "state"] == "under_review"  # the code, as sent
+
+
 def test_kmz_without_chips_still_opens(seeded, tmp_path):
     store, (_a, _b, c) = seeded
     report, folder = export(store, tmp_path, assignee=None, alert_ids=[c])
