@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -99,3 +100,29 @@ class Translator:
 def translator(language: str) -> Translator:
     """Return the :class:`Translator` for ``language`` (``en``, ``es`` or ``pt``)."""
     return Translator(language)
+
+
+def marked(text: str) -> str:
+    """Mark ``text`` for the catalogues and return it unchanged (import it as ``_``).
+
+    For messages written in English where there is no reader (a job runner, the detector)
+    and translated where they are shown: ``make messages`` extracts every ``_("...")`` and
+    ``marked("...")`` (the name to use where ``_`` is a throwaway variable).
+    """
+    return text
+
+
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    """Compile an anchored regular expression for text made from ``template`` (fields: groups).
+
+    Examples
+    --------
+    >>> template_pattern("{n} of {total} windows").match("3 of 9 windows").groupdict()
+    {'n': '3', 'total': '9'}
+    """
+    parts = _FIELD.split(template)  # literal, field, literal, field, ..., literal
+    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts))
+    return re.compile(f"{regex}\\Z", re.DOTALL)

@@ -38,6 +38,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from geo.errors import ConfigError, CRSError, DataNotFoundError, ImageryError
+from geo.i18n import marked
 
 SPECTRAL_ROLES: tuple[str, ...] = ("blue", "green", "red", "nir", "swir1", "swir2")
 MASK_ROLES: tuple[str, ...] = ("scl", "cloud")
@@ -324,15 +325,11 @@ def read_scene_info(path: str | Path, *, bands: Mapping[str, int] | None = None,
                          acquired=_acquired(src.tags(), p), notes=notes)
 
 
-def _(text: str) -> str:
-    """Mark ``text`` for the catalogues (shown translated by :mod:`geo.detect.reasons`)."""
-    return text
-
-
-#: Notes on a scene's bands, carried into its candidates' reasons.
-NOTE_GUESSED_RGB = _("no band descriptions: 3 bands taken as red, green, blue")
-NOTE_RGB_ONLY = _("RGB only (no NIR/SWIR): lower-confidence detection from brightness and "
-                  "redness")
+#: Notes on a scene's bands, carried into its candidates' reasons (translated where shown,
+#: :mod:`geo.detect.reasons`).
+NOTE_GUESSED_RGB = marked("no band descriptions: 3 bands taken as red, green, blue")
+NOTE_RGB_ONLY = marked("RGB only (no NIR/SWIR): lower-confidence detection from brightness "
+                       "and redness")
 
 
 def _resolve_roles(src: rasterio.DatasetReader,

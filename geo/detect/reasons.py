@@ -10,7 +10,7 @@ separated by ``", "``), each part that matches a template as its translation wit
 values, numbers written with the reader's separators. Text made from no template (a reason
 stored by an older version, an aerodrome's name) is shown as written.
 
-Templates are marked with :func:`_` so ``make messages`` extracts them into the catalogues.
+Templates are marked with ``_`` (:func:`geo.i18n.marked`) so ``make messages`` extracts them.
 """
 
 from __future__ import annotations
@@ -21,13 +21,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from geo.i18n import marked as _
+from geo.i18n import template_pattern
 from geo.imagery import NOTE_GUESSED_RGB, NOTE_RGB_ONLY
-
-
-def _(text: str) -> str:
-    """Mark ``text`` as a template to translate where it is shown (returned unchanged)."""
-    return text
-
 
 SIZE = _("{length} km long, {width} m wide")
 REDDER = _("bare soil {ratio}x redder than surroundings")
@@ -48,7 +44,6 @@ NOTES: tuple[str, ...] = (NOTE_RGB_ONLY, NOTE_GUESSED_RGB, NOTE_LEARNED_MULTISPE
                           NOTE_LEARNED_RGB, NOTE_RULES)
 #: Fields that are numbers: shown with the reader's separators, as many decimals as stored.
 _NUMBERS = frozenset({"length", "width", "ratio", "dist"})
-_FIELD = re.compile(r"\{(\w+)\}")
 _NUMBER = re.compile(r"-?\d+(?:\.(\d+))?\Z")
 
 
@@ -89,17 +84,8 @@ def aerodrome_part(dist_km: float, name: str | None, *, near_km: float) -> str |
 @lru_cache(maxsize=1)
 def _patterns() -> dict[str, tuple[tuple[re.Pattern[str], str, int], ...]]:
     """Per kind (parts, notes): anchored pattern, template and number of ", " parts spanned."""
-    def compile_(templates: tuple[str, ...]) -> tuple[tuple[re.Pattern[str], str, int], ...]:
-        out = []
-        for template in templates:
-            pieces = _FIELD.split(template)  # literal, field, literal, ..., literal
-            regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
-                            for i, p in enumerate(pieces))
-            out.append((re.compile(f"{regex}\\Z", re.DOTALL), template,
-                        template.count(", ") + 1))
-        return tuple(out)
-
-    return {"parts": compile_(PARTS), "notes": compile_(NOTES)}
+    return {kind: tuple((template_pattern(t), t, t.count(", ") + 1) for t in templates)
+            for kind, templates in (("parts", PARTS), ("notes", NOTES))}
 
 
 def _render(match: re.Match[str], template: str, translate: Callable[[str], str],

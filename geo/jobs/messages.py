@@ -7,7 +7,7 @@ below, and the app translates them when it shows them (:func:`localize`): the st
 matched against every template, and a match is shown as the translated template with the
 same values. Text made from no template (an exception's own message) is shown as written.
 
-Templates are marked with :func:`_` so ``make messages`` extracts them into the catalogues.
+Templates are marked with ``_`` (:func:`geo.i18n.marked`) so ``make messages`` extracts them.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-
-def _(text: str) -> str:
-    """Mark ``text`` as a template to translate where it is shown (returned unchanged)."""
-    return text
-
+from geo.i18n import marked as _
+from geo.i18n import template_pattern
 
 # -- written by the job handlers (geo.jobs.handlers) ---------------------------------------------
 DETECT_SCENE = _("scene {k} of {n}: {name}")
@@ -75,19 +72,12 @@ _COUNTS = frozenset({"k", "n", "candidates", "scenes", "added", "skipped", "file
 #: Fields shown exactly as stored: names, ids and such. Any other value that is itself a
 #: message (the reason a job stopped, inside the error that says so) is translated too.
 _VERBATIM = frozenset({"name", "user", "owner", "snapshot", "formats", "id", "kind", "layer"})
-_FIELD = re.compile(r"\{(\w+)\}")
 
 
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     """One anchored regular expression per template, its fields as named groups."""
-    out = []
-    for template in TEMPLATES:
-        parts = _FIELD.split(template)  # literal, field, literal, field, ..., literal
-        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)"
-                        for i, p in enumerate(parts))
-        out.append((re.compile(f"{regex}\\Z", re.DOTALL), template))
-    return tuple(out)
+    return tuple((template_pattern(template), template) for template in TEMPLATES)
 
 
 def localize(message: str, translate: Callable[[str], str],

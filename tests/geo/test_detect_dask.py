@@ -93,7 +93,6 @@ def test_learned_scorer_same_on_the_cluster(scenes, client):
 
 
 def test_window_progress_is_reported_and_an_exception_in_it_cancels_the_rest(scenes, client):
-    import time
 
     good = scenes[:3]
     total = sum(len(scene_windows(read_scene_info(s), PARAMS)) for s in good)
@@ -116,15 +115,22 @@ def test_window_progress_is_reported_and_an_exception_in_it_cancels_the_rest(sce
     with pytest.raises(StopError) as stopped:  # its traceback holds the run's futures
         detect_scenes(good, params=PARAMS, client=client, on_windows=cancel)
 
+    # the tasks left were cancelled, though the futures are still referenced
+    assert _tasks_left(client) == 0
+    assert stopped.tb is not None
+
+
+def _tasks_left(client, wait_s: float = 30.0) -> int:
+    """Tasks the scheduler still holds once it has had ``wait_s`` seconds to drop them."""
+    import time
+
     def tasks(dask_scheduler) -> int:
         return len(dask_scheduler.tasks)
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait_s
     while client.run_on_scheduler(tasks) and time.monotonic() < deadline:
         time.sleep(0.1)
-    # the tasks left were cancelled, though the futures are still referenced
-    assert client.run_on_scheduler(tasks) == 0
-    assert stopped.tb is not None
+    return int(client.run_on_scheduler(tasks))
 
 
 def test_a_cancel_after_other_tasks_finished_drops_their_results_too(scenes, client):
@@ -150,13 +156,7 @@ def test_a_cancel_after_other_tasks_finished_drops_their_results_too(scenes, cli
     with pytest.raises(StopError) as stopped:  # its traceback holds the run's futures
         detect_scenes(scenes[:3], params=PARAMS, client=client, on_windows=cancel_late)
 
-    def tasks(dask_scheduler) -> int:
-        return len(dask_scheduler.tasks)
-
-    deadline = time.monotonic() + 30
-    while client.run_on_scheduler(tasks) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert client.run_on_scheduler(tasks) == 0
+    assert _tasks_left(client) == 0
     assert stopped.tb is not None
 
 
