@@ -21,6 +21,23 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Put back ``sys.modules["__main__"]`` after each test.
+
+    ``streamlit.testing``'s ``AppTest`` leaves its script module there, and a process that a
+    later test starts with multiprocessing's *spawn* (a Dask ``LocalCluster`` worker) re-runs
+    ``__main__``'s file first: the AppTest script, which fails outside AppTest ("Nanny failed
+    to start"). Seen when tests/ui ran before a Dask test in one pytest call.
+    """
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None and sys.modules.get("__main__") is not main:
+        sys.modules["__main__"] = main
+
+
 def copy_world(src: Path, dst: Path, *, scenes: bool = True) -> Path:
     """Copy a generated world to ``dst`` without its store and logs (a world of its own).
 
