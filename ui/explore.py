@@ -386,7 +386,8 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
     payload = events_payload(data_dir, filters, labels) if display == "points" else None
     url_query = encode_query(ViewState(filters, None, None, display))
     parts = overlay_parts(
-        events=layers["events"], routes=layers["routes"], candidates=layers["candidates"],
+        events=layers["events"], routes=layers["routes"],
+        candidates=_local_reasons(layers["candidates"], t),
         scenes=layers["scenes"], labels=labels, display=display,  # type: ignore[arg-type]
         cells=cells, aoi=filters.aoi, url_query=url_query, url_managed=QUERY_KEYS,
         number=lambda n: t.number(n), events_payload=payload,
@@ -419,6 +420,7 @@ _ROW_KEYS: _Memo = OrderedDict()
 _XY: _Memo = OrderedDict()
 _RECENT: _Memo = OrderedDict()
 _TABLES: _Memo = OrderedDict()
+_REASONS: _Memo = OrderedDict()
 
 
 def _memo(memo: _Memo, frame: pd.DataFrame, make: Any, tag: str = "", size: int = 16) -> Any:
@@ -431,6 +433,22 @@ def _memo(memo: _Memo, frame: pd.DataFrame, make: Any, tag: str = "", size: int 
     while len(memo) > size:
         memo.popitem(last=False)
     return value
+
+
+def _local_reasons(candidates: gpd.GeoDataFrame, t: Translator) -> gpd.GeoDataFrame:
+    """Give the candidates their ``reason`` in the reader's language, for the map's popups.
+
+    Made once per filtered frame and language; the stored frame is not changed.
+    """
+    def make() -> gpd.GeoDataFrame:
+        if "reason" not in candidates.columns or candidates.empty:
+            return candidates
+        out = candidates.copy()
+        out["reason"] = [localize_reason(str(r), t, t.number)
+                         for r in candidates["reason"].astype("string").fillna("")]
+        return out
+    local: gpd.GeoDataFrame = _memo(_REASONS, candidates, make, tag=t.language)
+    return local
 
 
 def _rows_key(frame: pd.DataFrame) -> tuple[int, str]:

@@ -125,3 +125,24 @@ def test_tables_list_events_candidates_and_routes(world_copy, monkeypatch):
     ids = at.dataframe[1].value["candidate_id"].tolist()
     by_score = candidates.sort_values("score", ascending=False, kind="stable")
     assert ids[:5] == by_score["candidate_id"].astype(str).head(5).tolist()
+
+
+def test_candidate_reasons_read_in_the_readers_language(world_copy, monkeypatch):
+    """The candidates table and the map's popups show the stored English reason translated."""
+    from geo.i18n import translator
+    from ui.explore import _local_reasons
+
+    at = _app(world_copy, monkeypatch)
+    at.sidebar.selectbox[0].set_value("es").run()
+    assert not at.exception
+    reasons = at.dataframe[1].value["Motivo"].tolist()
+    assert reasons
+    assert all(" km de largo, " in r and "surroundings" not in r for r in reasons)
+    # the frame the map's candidate layer (its popups) is built from
+    stored = gpd.read_file(world_copy / "candidates.geojson").head(20)
+    english = stored["reason"].tolist()
+    shown = _local_reasons(stored, translator("es"))
+    assert stored["reason"].tolist() == english  # the stored frame is not changed
+    assert all(" m de ancho, " in r for r in shown["reason"])
+    assert _local_reasons(stored, translator("es")) is shown  # once per frame and language
+    assert _local_reasons(stored, translator("en"))["reason"].str.contains(" km long, ").all()
