@@ -43,22 +43,12 @@ def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def local_mean(values: np.ndarray, valid: np.ndarray, *, size_px: int,
-               den: np.ndarray | None = None) -> np.ndarray:
-    """Mean of the valid pixels in a ``size_px`` square box around each pixel (float32).
-
-    Invalid pixels and the outside of the array do not count (normalised convolution), so a
-    window edge or a cloud does not darken the background of its neighbours.
-    """
-    num = box_mean(np.where(valid, values, 0).astype(np.float32, copy=False), size_px)
-    if den is None:
-        den = valid_share(valid, size_px=size_px)
-    out: np.ndarray = num / np.maximum(den, _EPS)
-    return out
-
-
 def valid_share(valid: np.ndarray, *, size_px: int) -> np.ndarray:
-    """Share of valid pixels in the box (the denominator of every local mean of a window)."""
+    """Share of valid pixels in the box (the denominator of every local mean of a window).
+
+    A local mean counts only valid pixels and nothing beyond the array (normalised
+    convolution), so a window edge or a cloud does not darken its neighbours' background.
+    """
     return box_mean(valid.astype(np.float32), size_px)
 
 
@@ -95,7 +85,7 @@ def local_zscore(values: np.ndarray, valid: np.ndarray, *, size_px: int,
     v = np.where(valid, values, 0).astype(np.float32, copy=False)
     if den is None:
         den = valid_share(valid, size_px=size_px)
-    # local_mean of v and of v * v (both already 0 where invalid), one division by den
+    # local means of v and of v * v (both already 0 where invalid) over the valid share
     share = np.maximum(den, _EPS)
     mean = box_mean(v, size_px) / share
     sq = box_mean(v * v, size_px) / share

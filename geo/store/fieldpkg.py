@@ -313,6 +313,7 @@ def export_field_package(store: Store, *, assignee: str | None = None,
         No alert matches, some ``alert_ids`` do not exist, or ``user`` is empty.
     """
     user = _check_user(user)
+    t = t or translator("en")
     alerts = _select_alerts(store, assignee=assignee, states=states, alert_ids=alert_ids)
     package_id = uuid.uuid4().hex
     exported_at = datetime.now(UTC)
@@ -324,7 +325,6 @@ def export_field_package(store: Store, *, assignee: str | None = None,
     with tempfile.TemporaryDirectory(prefix="atalaya-fieldpkg-") as tmp:
         folder = Path(tmp)
         _write_gpkg(folder / GPKG_NAME, alerts, comments, meta)
-        t = t or translator("en")
         (folder / "alerts.kml").write_text(_kml_document(alerts, comments, {}, meta, t),
                                            encoding="utf-8")
         chips, skipped = _write_kmz(store, folder / "alerts.kmz", alerts, comments, meta, t)
