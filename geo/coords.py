@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from geo.errors import AtalayaError
+from geo.i18n import Message
 
 __all__ = ["LocationError", "format_dms", "parse_location"]
 
@@ -45,23 +46,30 @@ class _Part:
 
     def value(self, source: str) -> float:
         if not self.numbers:
-            raise LocationError(f"{source!r}: a hemisphere letter without a number")
+            raise LocationError(Message("{source}: a hemisphere letter without a number",
+                                        source=repr(source)))
         if len(self.numbers) > 3:
-            raise LocationError(f"{source!r}: {len(self.numbers)} numbers in one coordinate; "
-                                "expected degrees, minutes and seconds at most")
+            raise LocationError(Message("{source}: {count} numbers in one coordinate; expected "
+                                        "degrees, minutes and seconds at most",
+                                        source=repr(source), count=len(self.numbers)))
         deg, *rest = self.numbers
         negative = self.texts[0].startswith("-")
-        for i, (unit, amount) in enumerate(zip(("minutes", "seconds"), rest, strict=False)):
+        units = (Message("minutes"), Message("seconds"))
+        for i, (unit, amount) in enumerate(zip(units, rest, strict=False)):
             if amount >= 60 or self.texts[i + 1].startswith(("-", "+")):
-                raise LocationError(f"{source!r}: {unit} must be between 0 and 60, got "
-                                    f"{self.texts[i + 1]}")
+                raise LocationError(Message("{source}: {unit} must be between 0 and 60, got "
+                                            "{number}", source=repr(source), unit=unit,
+                                            number=self.texts[i + 1]))
             if "." in self.texts[i]:
-                raise LocationError(f"{source!r}: {self.texts[i]} has decimals but is followed "
-                                    f"by {unit}; only the last number may have decimals")
+                raise LocationError(Message("{source}: {number} has decimals but is followed by "
+                                            "{unit}; only the last number may have decimals",
+                                            source=repr(source), number=self.texts[i],
+                                            unit=unit))
         magnitude = float(abs(deg) + sum(v / 60.0 ** (k + 1) for k, v in enumerate(rest)))
         if self.hemi is not None and negative:
-            raise LocationError(f"{source!r}: both a minus sign and the letter {self.hemi}; "
-                                "use one or the other")
+            raise LocationError(Message("{source}: both a minus sign and the letter {letter}; "
+                                        "use one or the other", source=repr(source),
+                                        letter=self.hemi))
         return -magnitude if negative or self.hemi in ("S", "W", "O") else magnitude
 
 
@@ -80,8 +88,9 @@ def _split(text: str, source: str) -> list[_Part]:
         if m is None or m.end() == pos:
             if text[pos:].strip() == "":
                 break
-            raise LocationError(f"{source!r}: cannot read {text[pos:pos + 12]!r}; write "
-                                "'-9.4, -74.6', '9°24'S 74°36'W' or an aerodrome code")
+            raise LocationError(Message("{source}: cannot read {part}; write '-9.4, -74.6', "
+                                        "'9°24'S 74°36'W' or an aerodrome code",
+                                        source=repr(source), part=repr(text[pos:pos + 12])))
         pos = m.end()
         cur = parts[-1]
         if m.group("num") is not None:
@@ -98,7 +107,8 @@ def _split(text: str, source: str) -> list[_Part]:
                 cur.hemi = m.group("hemi")  # a suffix closes the coordinate
                 parts.append(_Part())
             elif cur.hemi is not None:
-                raise LocationError(f"{source!r}: two hemisphere letters in a row")
+                raise LocationError(Message("{source}: two hemisphere letters in a row",
+                                            source=repr(source)))
             else:
                 cur.hemi = m.group("hemi")
         elif m.group("mark") is not None:
@@ -124,18 +134,25 @@ def _assign(values: list[tuple[float, str | None]], source: str) -> tuple[float,
     axis = {"N": "lat", "S": "lat", "E": "lon", "W": "lon", "O": "lon", None: None}
     xa, xb = axis[ha], axis[hb]
     if xa is not None and xa == xb:
-        both = "latitudes" if xa == "lat" else "longitudes"
-        raise LocationError(f"{source!r}: both coordinates are {both} ({ha} and {hb}); "
-                            "give one of N/S and one of E/W")
+        both = Message("latitudes") if xa == "lat" else Message("longitudes")
+        raise LocationError(Message("{source}: both coordinates are {both} ({first} and "
+                                    "{second}); give one of N/S and one of E/W",
+                                    source=repr(source), both=both, first=str(ha),
+                                    second=str(hb)))
     if xa == "lon" or xb == "lat":
         a, b = b, a  # written longitude first
     lat, lon = a, b
     if abs(lat) > 90:
-        hint = (f" Did you write longitude first? Try '{lon:g}, {lat:g}'." if abs(lon) <= 90
-                and xa is None and xb is None else "")
-        raise LocationError(f"{source!r}: latitude {lat:g} is outside -90..90.{hint}")
+        if abs(lon) <= 90 and xa is None and xb is None:
+            raise LocationError(Message("{source}: latitude {latitude} is outside -90..90. Did "
+                                        "you write longitude first? Try '{longitude}, "
+                                        "{latitude}'.", source=repr(source),
+                                        latitude=f"{lat:g}", longitude=f"{lon:g}"))
+        raise LocationError(Message("{source}: latitude {latitude} is outside -90..90.",
+                                    source=repr(source), latitude=f"{lat:g}"))
     if abs(lon) > 180:
-        raise LocationError(f"{source!r}: longitude {lon:g} is outside -180..180")
+        raise LocationError(Message("{source}: longitude {longitude} is outside -180..180",
+                                    source=repr(source), longitude=f"{lon:g}"))
     return lon, lat
 
 
@@ -174,10 +191,11 @@ def parse_location(text: str, *, codes: Mapping[str, tuple[float, float]] | None
     """
     source = text.strip()[:MAX_INPUT]
     if not source:
-        raise LocationError("nothing to read: write coordinates such as '-9.4, -74.6' or an "
-                            "aerodrome code such as SPJC")
+        raise LocationError(Message("nothing to read: write coordinates such as '-9.4, -74.6' "
+                                    "or an aerodrome code such as SPJC"))
     if len(text) > MAX_INPUT:
-        raise LocationError(f"{len(text)} characters is too long for a location")
+        raise LocationError(Message("{count} characters is too long for a location",
+                                    count=len(text)))
     upper = source.upper()
     if codes is not None and upper in codes:
         lon, lat = codes[upper]
@@ -186,17 +204,20 @@ def parse_location(text: str, *, codes: Mapping[str, tuple[float, float]] | None
         parts = _halve(_split(_normalise(source), source), source)
     except LocationError:
         if _CODE.match(upper) and upper[0].isalpha():
-            raise LocationError(f"{source!r}: no aerodrome has this code; check the spelling "
-                                "or type coordinates") from None
+            raise LocationError(Message("{source}: no aerodrome has this code; check the "
+                                        "spelling or type coordinates",
+                                        source=repr(source))) from None
         raise
     if len(parts) != 2:
-        raise LocationError(f"{source!r}: found {len(parts)} coordinate(s), expected two "
-                            "(latitude and longitude); separate them with a comma or add "
-                            "hemisphere letters (9°24'S 74°36'W)")
+        raise LocationError(Message("{source}: found {count} coordinate(s), expected two "
+                                    "(latitude and longitude); separate them with a comma or "
+                                    "add hemisphere letters (9°24'S 74°36'W)",
+                                    source=repr(source), count=len(parts)))
     values = [(p.value(source), p.hemi) for p in parts]
     lon, lat = _assign(values, source)
     if not (math.isfinite(lon) and math.isfinite(lat)):
-        raise LocationError(f"{source!r}: the numbers are not finite")
+        raise LocationError(Message("{source}: the numbers are not finite",
+                                    source=repr(source)))
     return lon, lat
 
 

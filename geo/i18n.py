@@ -11,6 +11,7 @@ from __future__ import annotations
 import gettext
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -88,6 +89,14 @@ class Translator:
         fmt = "#,##0" + ("." + "0" * digits if digits > 0 else "")
         return str(format_decimal(value, format=fmt, locale=self.locale))
 
+    def number_symbols(self) -> dict[str, str]:
+        """Return the language's decimal and grouping signs: ``{"decimal": ",", "group": "."}``.
+
+        For formatters outside Python (the charts' d3-format locale).
+        """
+        symbols = self.locale.number_symbols["latn"]
+        return {"decimal": str(symbols["decimal"]), "group": str(symbols["group"])}
+
     def date(self, value: date | datetime, *, style: str = "medium") -> str:
         """Format a date (``short``, ``medium``, ``long``) as the language writes it."""
         return str(format_date(value, format=style, locale=self.locale))
@@ -126,3 +135,118 @@ def template_pattern(template: str) -> re.Pattern[str]:
     parts = _FIELD.split(template)  # literal, field, literal, field, ..., literal
     regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts))
     return re.compile(f"{regex}\\Z", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number inside a :class:`Message`, written with ``digits`` decimals (grouped).
+
+    English writes it ``1,234.5``; :meth:`Message.localized` with the reader's separators.
+    """
+
+    value: float
+    digits: int = 0
+
+    def english(self) -> str:
+        """Write the number as English does (``1,234.5``)."""
+        return f"{self.value:,.{self.digits}f}"
+
+
+class Message(str):
+    """English text made from a template, that remembers the template and its values.
+
+    It *is* the English text (a ``str``: stored, logged, compared, raised and written to
+    files as before) and :meth:`localized` writes it again in the reader's language. Use it
+    in ``geo/`` where a message is written without a reader (a refused file, a refused row)
+    and shown later by the interface. The template must be a literal, so ``make messages``
+    extracts it (keyword ``Message``), and names its fields without format specifications.
+    Values may be:
+
+    - ``str``: shown as given (a file name, a cell's text);
+    - ``int`` or :class:`Number`: written with the reader's separators;
+    - another :class:`Message`: localized in turn (a word such as "latitude", a cause).
+
+    Examples
+    --------
+    >>> m = Message("{name} has {n} rows", name="a.csv", n=12345)
+    >>> m
+    'a.csv has 12,345 rows'
+    >>> m.localized(Translator("es"))  # no such template in the catalogue: English words
+    'a.csv has 12.345 rows'
+    >>> join_messages("; ", [m, "plain"])
+    'a.csv has 12,345 rows; plain'
+    """
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, /, **values: object) -> Message:
+        """Write ``template`` in English with ``values`` (see the class notes for the types)."""
+        self = super().__new__(cls, template.format(**{k: _english(v)
+                                                       for k, v in values.items()}))
+        self.template, self.values = template, dict(values)
+        return self
+
+    def __reduce__(self) -> tuple[object, tuple[str, dict[str, object]]]:
+        """Pickle the template and values (the text is written again from them)."""
+        return _rebuild_message, (self.template, self.values)
+
+    def localized(self, t: Translator) -> str:
+        """Write the message in ``t``'s language (English words where the catalogue has none)."""
+        values = {k: _local(v, t) for k, v in self.values.items()}
+        try:
+            return t(self.template).format(**values)
+        except (KeyError, IndexError, ValueError):  # a translation with broken fields
+            return self.template.format(**values)
+
+
+def join_messages(sep: str, parts: Sequence[str]) -> Message:
+    """Return ``sep.join(parts)`` as a :class:`Message` that localizes each part that is one."""
+    template = sep.replace("{", "{{").replace("}", "}}").join(
+        f"{{p{i}}}" for i in range(len(parts)))
+    return Message(template, **{f"p{i}": p for i, p in enumerate(parts)})
+
+
+def _rebuild_message(template: str, values: dict[str, object]) -> Message:
+    return Message(template, **values)
+
+
+def _english(value: object) -> str:
+    if isinstance(value, Number):
+        return value.english()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _local(value: object, t: Translator) -> str:
+    if isinstance(value, Message):
+        return value.localized(t)
+    if isinstance(value, Number):
+        return t.number(value.value, digits=value.digits)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return t.number(value)
+    return str(value)
+
+
+def localize(text: object, t: Translator) -> str:
+    """Write ``text`` in ``t``'s language when it is a :class:`Message`, else as written.
+
+    An exception whose first argument is a :class:`Message` is localized too (its ``str``
+    is the English text).
+    """
+    if isinstance(text, BaseException):
+        text = message_of(text)
+    if isinstance(text, Message):
+        return text.localized(t)
+    return str(text)
+
+
+def message_of(exc: BaseException) -> str:
+    """Return an exception's message: its :class:`Message` when it has one, else its text.
+
+    For a cause written inside another message, so that it is localized with it.
+    """
+    if len(exc.args) == 1 and isinstance(exc.args[0], Message):
+        return exc.args[0]
+    return str(exc)

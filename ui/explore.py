@@ -41,7 +41,7 @@ from geo.filters import (
     filter_scenes,
     view_bounds,
 )
-from geo.i18n import Translator
+from geo.i18n import Translator, localize, message_of
 from geo.querystate import DISPLAY_MODES, QUERY_KEYS, ViewState, decode_query, encode_query
 from geo.world import World, data_version
 from ui import state
@@ -60,6 +60,7 @@ from ui.filters import data_months, load_widgets_from, render_filters
 from ui.labels import map_labels
 from ui.mapview import render_base, render_groups, show_map
 from ui.sidebar import current_translator
+from ui.text import escape_markdown
 
 __all__ = ["render_explore"]
 
@@ -151,7 +152,7 @@ def _go_to(data_dir: Path, t: Translator) -> None:
     try:
         lon, lat = parse_location(text, codes=aerodrome_codes(data_dir))
     except LocationError as err:
-        ss[state.GOTO_ERROR] = str(err)
+        ss[state.GOTO_ERROR] = message_of(err)  # written in the language of the run showing it
         return
     _move_view(lon, lat, GOTO_ZOOM)
 
@@ -173,7 +174,7 @@ def render_view_controls(data_dir: Path, t: Translator) -> str:
                      help=t("Decimal latitude and longitude, degrees-minutes-seconds with "
                             "hemisphere letters, or an aerodrome code. Press Enter."))
     if ss.get(state.GOTO_ERROR):
-        right.error(ss[state.GOTO_ERROR])
+        right.error(escape_markdown(localize(ss[state.GOTO_ERROR], t)))
     return str(ss[state.DISPLAY])
 
 
@@ -513,6 +514,13 @@ def render_figures(world: World, layers: dict[str, gpd.GeoDataFrame], t: Transla
                    help=t("Kept by the filters, of") + f" {t.number(total)}")
 
 
+def _chart_config(t: Translator) -> dict[str, Any]:
+    """Vega-Lite ``config`` writing the axes' and tooltips' numbers as the language does."""
+    signs = t.number_symbols()
+    return {"locale": {"number": {"decimal": signs["decimal"], "thousands": signs["group"],
+                                  "grouping": [3], "currency": ["", ""]}}}
+
+
 def _top_chart(series: pd.Series, names: dict[str, str], t: Translator) -> tuple[
         dict[str, Any], pd.DataFrame]:
     """Horizontal bars of the ten most frequent values, largest first: (Vega-Lite spec, data).
@@ -533,6 +541,7 @@ def _top_chart(series: pd.Series, names: dict[str, str], t: Translator) -> tuple
             "tooltip": [{"field": "name", "type": "nominal", "title": " "},
                         {"field": "n", "type": "quantitative", "title": t("Events")}],
         },
+        "config": _chart_config(t),
     }
     return spec, frame
 
@@ -557,6 +566,7 @@ def _monthly_chart(monthly: pd.DataFrame, t: Translator) -> tuple[dict[str, Any]
                         {"field": "type", "type": "nominal", "title": " "},
                         {"field": "n", "type": "quantitative", "title": t("Events")}],
         },
+        "config": _chart_config(t),
     }
     return spec, frame
 

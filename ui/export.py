@@ -47,6 +47,7 @@ from geo.jobs import Job, export_params
 from ui.auth import allowed
 from ui.jobs import ask_job, follow_job
 from ui.labels import map_labels
+from ui.text import escape_markdown
 
 __all__ = ["render_export_panel"]
 
@@ -133,7 +134,8 @@ def _render_builder(data_dir: Path, filters: Filters,
         st.error(str(err))
         return
     st.caption(t("What the snapshot holds:"))
-    st.markdown("\n".join(f"- {_plain(line)}" for line in describe_filters(spec, t, labels)))
+    st.markdown("\n".join(f"- {escape_markdown(line)}"
+                           for line in describe_filters(spec, t, labels)))
     if not user:
         st.warning(t("Type your name to make a snapshot: the manifest records who made it."))
     st.button(t("Make the snapshot"), key=BUILD, disabled=not user, type="primary",
@@ -218,9 +220,6 @@ def _show_failed(manifest: Manifest, t: Translator) -> None:
         st.code(reason, language=None)
 
 
-def _plain(text: str) -> str:
-    """Escape Markdown so data values (sources, titles) show as text."""
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$" else c for c in text)
 
 
 def _label(manifest: Manifest, t: Translator) -> str:
@@ -239,7 +238,7 @@ def _render_history(data_dir: Path, t: Translator) -> None:
     chosen = st.selectbox(t("Snapshot"), list(by_id), key=HISTORY,
                           format_func=lambda sid: _label(by_id[sid], t))
     manifest = by_id[chosen]
-    st.markdown("\n".join(f"- {_plain(line)}" for line in manifest.filters_text))
+    st.markdown("\n".join(f"- {escape_markdown(line)}" for line in manifest.filters_text))
     assert manifest.folder is not None
     problems = verify_snapshot(manifest.folder)
     if problems:

@@ -25,7 +25,6 @@ it is removed then, or when the session ends.
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import weakref
 from dataclasses import dataclass, replace
@@ -38,7 +37,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from geo.errors import AtalayaError
-from geo.i18n import Translator
+from geo.i18n import Translator, localize, message_of
 from geo.ingest import (
     GEOMETRY_FIELDS,
     LAYERS,
@@ -65,6 +64,7 @@ from geo.ingest import (
     validate,
 )
 from geo.ingest.dedupe import ID_COLUMNS as ID_FIELDS
+from geo.ingest.report import REASON_KINDS
 from geo.ingest.upload import EXTENSIONS
 from geo.jobs import ACTIVE_STATES, ingest_params, list_jobs
 from geo.schema import SCHEMAS
@@ -73,6 +73,7 @@ from ui import state
 from ui.cache import get_settings, open_store_cached
 from ui.jobs import ask_job, follow_job
 from ui.sidebar import current_translator
+from ui.text import escape_markdown
 
 __all__ = ["render_ingest"]
 
@@ -102,7 +103,6 @@ DOWNLOAD = "ingest_download_rejected"
 IMPORT = "ingest_import"
 SCENE_JOB = "ingest_scene_job"  # ui.jobs.ask_job's answer for this session's scene import
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
 SHOWN_ROWS = 1000  # rejected rows and duplicate pairs shown on the page (the CSV has all)
 MB = 1024**2
 
@@ -126,14 +126,13 @@ class _Checked:
 
 
 def _plain(text: object) -> str:
-    r"""Escape Markdown, so a file's own text (names, cells in a reason) shows as typed.
+    """Escape Markdown (:func:`ui.text.escape_markdown`)."""
+    return escape_markdown(text)
 
-    Examples
-    --------
-    >>> _plain("**x** [a](javascript:b) $y$")
-    '\\*\\*x\\*\\* \\[a\\]\\(javascript\\:b\\) \\$y\\$'
-    """
-    return _MARKDOWN.sub(r"\\\1", str(text))
+
+def _shown(text: object, t: Translator) -> str:
+    """Write a message or error from ``geo`` in the reader's language, Markdown escaped."""
+    return _plain(localize(text, t))
 
 
 def _layer_names(t: Translator) -> dict[str, str]:
@@ -147,11 +146,11 @@ def render_ingest() -> None:
     st.title(t("Import data"))
     st.caption(t("Nothing is stored until you press Import, and then all accepted rows of "
                  "the file or none."))
-    _show_notices()
+    _show_notices(t)
     try:
         limits = load_limits()
     except AtalayaError as err:
-        st.error(_plain(err))
+        st.error(_shown(err, t))
         return
     data_dir = get_settings().data_dir
     user = _user(t)
@@ -167,7 +166,7 @@ def render_ingest() -> None:
     try:
         base = _base_mapping(loaded.source, layer, data_dir, t)
     except AtalayaError as err:
-        st.error(_plain(err))
+        st.error(_shown(err, t))
         return
     mapping = _mapping_editor(base, loaded.source, t)
     if st.button(t("Save mapping for this partner"), key=SAVE):
@@ -175,14 +174,14 @@ def render_ingest() -> None:
     _validate_and_import(loaded, mapping, data_dir, user, limits, t)
 
 
-def _show_notices() -> None:
+def _show_notices(t: Translator) -> None:
     result = st.session_state.pop(RESULT, None)
     if result:
         st.success(_plain(result))
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         kind, message = notice
-        (st.error if kind == "error" else st.success)(_plain(message))
+        (st.error if kind == "error" else st.success)(_shown(message, t))
 
 
 def _user(t: Translator) -> str:
@@ -226,7 +225,7 @@ def _receive(uploaded: Any, limits: Limits, t: Translator) -> _Loaded | None:
         return held
     refused = st.session_state.get(REFUSED)
     if refused is not None and refused[0] == uploaded.file_id:
-        st.error(refused[1])
+        st.error(t("The file was refused: {reason}").format(reason=_shown(refused[1], t)))
         return None
     _forget()
     upload = None
@@ -237,9 +236,9 @@ def _receive(uploaded: Any, limits: Limits, t: Translator) -> _Loaded | None:
     except (AtalayaError, OSError) as err:
         if upload is not None:
             upload.close()
-        message = t("The file was refused: {reason}").format(reason=_plain(err))
-        st.session_state[REFUSED] = (uploaded.file_id, message)
-        st.error(message)
+        # the message, not its text: shown again in the language of the next run
+        st.session_state[REFUSED] = (uploaded.file_id, message_of(err))
+        st.error(t("The file was refused: {reason}").format(reason=_shown(err, t)))
         return None
     # removed with the session's state if it is never imported
     weakref.finalize(upload, shutil.rmtree, upload.workdir, True)
@@ -254,7 +253,7 @@ def _describe(loaded: _Loaded, t: Translator) -> None:
         name=_plain(up.name), format=up.format.upper(), size=t.number(up.size / MB, digits=2),
         rows=t.number(len(src.table)), sha=up.sha256[:12]))
     for note in src.notes:
-        st.info(_plain(note))
+        st.info(_shown(note, t))
     st.subheader(t("First rows"))
     st.dataframe(src.preview(10), hide_index=True)
 
@@ -271,7 +270,7 @@ def _base_mapping(source: Source, layer: str, data_dir: Path, t: Translator) -> 
             saved = load_mapping(partner, data_dir=data_dir).check(source.columns)
         except AtalayaError as err:
             st.error(t("The saved mapping does not fit this file: {reason}").format(
-                reason=_plain(err)))
+                reason=_shown(err, t)))
         else:
             chosen = saved if saved.layer == layer else None
     chosen = chosen or propose_mapping(source, layer)
@@ -309,7 +308,7 @@ def _load_saved(data_dir: Path) -> None:
     try:
         mapping = load_mapping(partner, data_dir=data_dir)
     except AtalayaError as err:
-        st.session_state[NOTICE] = ("error", str(err))
+        st.session_state[NOTICE] = ("error", message_of(err))
         return
     st.session_state[LAYER] = mapping.layer
     st.session_state[PARTNER] = partner
@@ -323,7 +322,7 @@ def _save(mapping: Mapping, data_dir: Path, t: Translator) -> None:
     try:
         path = save_mapping(mapping, data_dir, partner)
     except (AtalayaError, OSError) as err:
-        st.error(_plain(err))
+        st.error(_shown(err, t))
         return
     st.success(t("Mapping saved for {partner} ({file}).").format(partner=_plain(partner),
                                                                  file=path.name))
@@ -438,7 +437,7 @@ def _run_validation(source: Source, mapping: Mapping, data_dir: Path, user: str,
             existing = read_existing(data_dir, mapping.layer)
             dups = find_duplicates(report.accepted, existing, layer=mapping.layer)
     except (AtalayaError, OSError) as err:
-        st.error(t("Nothing can be imported: {reason}").format(reason=_plain(err)))
+        st.error(t("Nothing can be imported: {reason}").format(reason=_shown(err, t)))
         return
     st.session_state[REPORT] = _Checked(signature, report, dups)
 
@@ -453,15 +452,18 @@ def _show_report(checked: _Checked, t: Translator) -> None:
     cols[2].metric(t("Rows rejected"), t.number(c["rejected"]))
     cols[3].metric(t("Already stored"), t.number(len(dups)))
     for warning in report.warnings[:20]:
-        st.warning(_plain(warning))
+        st.warning(_shown(warning, t))
     if c["rejected"]:
         st.markdown("**" + t("Why rows were rejected") + "**")
-        reasons = pd.DataFrame(report.reason_counts().most_common(),
+        reasons = pd.DataFrame([(t(k) if k in REASON_KINDS else k, n)
+                                for k, n in report.reason_counts().most_common()],
                                columns=[t("Reason"), t("Rows")])
         st.dataframe(reasons, hide_index=True)
         st.markdown("**" + t("Rejected rows") + "**")
-        st.dataframe(report.rejected.head(SHOWN_ROWS).astype("string"), hide_index=True)
-        st.download_button(t("Download the rejected rows (CSV)"), data=report.rejected_csv(),
+        shown = report.rejected.head(SHOWN_ROWS)
+        shown = shown.assign(reason=[localize(r, t) for r in shown["reason"]])
+        st.dataframe(shown.astype("string"), hide_index=True)
+        st.download_button(t("Download the rejected rows (CSV)"), data=report.rejected_csv(t),
                            file_name=f"{Path(report.source).stem}-rejected.csv",
                            mime="text/csv", key=DOWNLOAD, on_click="ignore")
     if len(dups):
@@ -503,7 +505,7 @@ def _import_controls(loaded: _Loaded, checked: _Checked, data_dir: Path,
             with st.spinner(t("Storing...")):
                 result = commit(report, data_dir, skip=skip)
         except (AtalayaError, OSError) as err:
-            st.error(t("Nothing was stored: {reason}").format(reason=_plain(err)))
+            st.error(t("Nothing was stored: {reason}").format(reason=_shown(err, t)))
             return
         _done_with_file()
         st.session_state[RESULT] = t(
@@ -552,7 +554,7 @@ def _start_scene_job(loaded: _Loaded, report: ImportReport, data_dir: Path,
     except (AtalayaError, OSError, SQLAlchemyError) as err:
         if kept is not None:
             _discard_unused(str(kept), data_dir)
-        st.error(t("Nothing was stored: {reason}").format(reason=_plain(err)))
+        st.error(t("Nothing was stored: {reason}").format(reason=_shown(err, t)))
         return
     _done_with_file()
     st.session_state[SCENE_JOB] = asked

@@ -12,6 +12,7 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from geo.i18n import Message, Number
 from geo.ingest.errors import FileRefusedError, UnsafeFileError
 from geo.ingest.limits import Limits
 
@@ -20,18 +21,21 @@ CHUNK = 1024 * 1024
 
 def _check_name(info: zipfile.ZipInfo, shown: str) -> None:
     name = info.filename
+    entry = repr(name[:80])
     posix = PurePosixPath(name.replace("\\", "/"))
     if (name.startswith(("/", "\\")) or posix.is_absolute() or ".." in posix.parts
             or (len(name) > 1 and name[1] == ":") or any(ord(c) < 32 for c in name)):
-        raise UnsafeFileError(f"{shown}: archive entry {name[:80]!r} points outside the "
-                              "archive's folder (absolute path or '..'); refused")
+        raise UnsafeFileError(Message("{name}: archive entry {entry} points outside the "
+                                      "archive's folder (absolute path or '..'); refused",
+                                      name=shown, entry=entry))
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
-        raise UnsafeFileError(f"{shown}: archive entry {name[:80]!r} is a symbolic link; "
-                              "links are refused, zip the files themselves")
+        raise UnsafeFileError(Message("{name}: archive entry {entry} is a symbolic link; links "
+                                      "are refused, zip the files themselves",
+                                      name=shown, entry=entry))
     if info.flag_bits & 0x1:
-        raise FileRefusedError(f"{shown}: archive entry {name[:80]!r} is encrypted; "
-                               "send it without a password")
+        raise FileRefusedError(Message("{name}: archive entry {entry} is encrypted; send it "
+                                       "without a password", name=shown, entry=entry))
 
 
 def inspect_zip(path: Path, *, shown: str, limits: Limits) -> list[zipfile.ZipInfo]:
@@ -48,24 +52,27 @@ def inspect_zip(path: Path, *, shown: str, limits: Limits) -> list[zipfile.ZipIn
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise FileRefusedError(f"{shown} is not a readable zip archive ({exc})") from None
+        raise FileRefusedError(Message("{name} is not a readable zip archive ({error})",
+                                       name=shown, error=str(exc))) from None
     if len(infos) > limits.max_entries:
-        raise FileRefusedError(f"{shown} holds {len(infos):,} entries; at most "
-                               f"{limits.max_entries:,} are accepted")
+        raise FileRefusedError(Message("{name} holds {n} entries; at most {cap} are accepted",
+                                       name=shown, n=len(infos), cap=limits.max_entries))
     total = 0
     for info in infos:
         _check_name(info, shown)
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > 1024**2 and ratio > limits.max_ratio:
-            raise UnsafeFileError(f"{shown}: entry {info.filename[:80]!r} would unpack "
-                                  f"{ratio:,.0f} times its packed size "
-                                  f"({info.file_size / 1024**2:,.0f} MB); refused as a "
-                                  "decompression bomb")
+            raise UnsafeFileError(Message("{name}: entry {entry} would unpack {ratio} times its "
+                                          "packed size ({mb} MB); refused as a decompression "
+                                          "bomb", name=shown, entry=repr(info.filename[:80]),
+                                          ratio=Number(ratio, 0),
+                                          mb=Number(info.file_size / 1024**2, 0)))
     if total > limits.max_unpacked_bytes:
-        raise UnsafeFileError(f"{shown} would unpack to {total / 1024**2:,.0f} MB; the cap is "
-                              f"{limits.max_unpacked_bytes / 1024**2:,.0f} MB "
-                              "(ATALAYA_MAX_UNPACKED_MB)")
+        raise UnsafeFileError(Message("{name} would unpack to {mb} MB; the cap is {cap} MB "
+                                      "(ATALAYA_MAX_UNPACKED_MB)", name=shown,
+                                      mb=Number(total / 1024**2, 0),
+                                      cap=Number(limits.max_unpacked_bytes / 1024**2, 0)))
     return [i for i in infos if not i.is_dir()]
 
 
@@ -78,11 +85,13 @@ def read_entry(path: Path, info: zipfile.ZipInfo, *, shown: str, limits: Limits)
             while chunk := fh.read(CHUNK):
                 out += chunk
                 if len(out) > cap:
-                    raise UnsafeFileError(f"{shown}: entry {info.filename[:80]!r} unpacks to "
-                                          "more than it declares; refused")
+                    raise UnsafeFileError(Message("{name}: entry {entry} unpacks to more than "
+                                                  "it declares; refused", name=shown,
+                                                  entry=repr(info.filename[:80])))
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
-        raise FileRefusedError(f"{shown}: entry {info.filename[:80]!r} is corrupt "
-                               f"({exc})") from None
+        raise FileRefusedError(Message("{name}: entry {entry} is corrupt ({error})", name=shown,
+                                       entry=repr(info.filename[:80]),
+                                       error=str(exc))) from None
     return bytes(out)
 
 
@@ -103,8 +112,9 @@ def extract_zip(path: Path, dest: Path, *, shown: str, limits: Limits) -> list[P
         data = read_entry(path, info, shown=shown, limits=limits)
         produced += len(data)
         if produced > limits.max_unpacked_bytes:
-            raise UnsafeFileError(f"{shown} unpacks to more than the "
-                                  f"{limits.max_unpacked_bytes / 1024**2:,.0f} MB cap")
+            raise UnsafeFileError(Message("{name} unpacks to more than the {cap} MB cap",
+                                          name=shown,
+                                          cap=Number(limits.max_unpacked_bytes / 1024**2, 0)))
         target.write_bytes(data)
         written.append(target)
     return written

@@ -28,6 +28,7 @@ from rasterio.errors import RasterioError
 from geo.areas import AREAS_FILE, read_areas
 from geo.atomicfile import replacing
 from geo.errors import AtalayaError, SchemaError
+from geo.i18n import Message, message_of
 from geo.ingest.errors import CommitError
 from geo.ingest.report import ImportReport
 from geo.ingest.validate import _ID_FIELDS
@@ -56,7 +57,7 @@ def layer_path(data_dir: Path, layer: str) -> Path:
     if layer == "areas":
         return data_dir / AREAS_FILE
     if layer not in LAYER_FILES:
-        raise CommitError(f"unknown layer {layer!r}")
+        raise CommitError(Message("unknown layer {layer}", layer=repr(layer)))
     return data_dir / LAYER_FILES[layer]
 
 
@@ -118,7 +119,8 @@ def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = (),
     from the upload's temporary folder.
     """
     if not data_dir.is_dir():
-        raise CommitError(f"the data folder {data_dir} does not exist")
+        raise CommitError(Message("the data folder {folder} does not exist",
+                                  folder=str(data_dir)))
     skipped = set(skip)
     new = report.accepted[~report.accepted.index.isin(skipped)]
     path = layer_path(data_dir, report.layer)
@@ -131,8 +133,8 @@ def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = (),
         try:
             merged = validate_layer(merged, SCHEMAS[report.layer], source=path.name)
         except SchemaError as exc:
-            raise CommitError(f"nothing stored: the layer would break its contract ({exc})") \
-                from None
+            raise CommitError(Message("nothing stored: the layer would break its contract "
+                                      "({cause})", cause=message_of(exc))) from None
         copied = _copy_files(report, new, data_dir)
         try:
             if store is not None and report.layer == "scenes":
@@ -170,9 +172,13 @@ def _check_ids(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: str) ->
         return
     clash = sorted(set(new[key].astype(str)) & set(existing[key].astype(str)))
     if clash:
-        shown = ", ".join(clash[:5]) + (f" (+{len(clash) - 5} more)" if len(clash) > 5 else "")
-        raise CommitError(f"nothing stored: {len(clash)} identifier(s) already stored ({shown}). "
-                          "Skip the duplicates, or map the file's own identifier column")
+        shown: str = ", ".join(clash[:5])
+        if len(clash) > 5:
+            shown = Message("{identifiers} (+{count} more)", identifiers=shown,
+                            count=len(clash) - 5)
+        raise CommitError(Message("nothing stored: {count} identifier(s) already stored "
+                                  "({identifiers}). Skip the duplicates, or map the file's own "
+                                  "identifier column", count=len(clash), identifiers=shown))
 
 
 def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> list[Path]:
@@ -186,11 +192,12 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
         for scene_id, rel in zip(new["scene_id"], new["path"], strict=True):
             target = data_dir / str(rel)
             if target.resolve().parent != folder.resolve() or target.exists():
-                raise CommitError(f"nothing stored: {rel} already exists or is outside scenes/")
+                raise CommitError(Message("nothing stored: {path} already exists or is outside "
+                                          "scenes/", path=str(rel)))
             origin = report.files[str(scene_id)]
             if not origin.is_file():
-                raise CommitError(f"nothing stored: the uploaded {report.source} is gone; "
-                                  "commit before closing the upload")
+                raise CommitError(Message("nothing stored: the uploaded {name} is gone; commit "
+                                          "before closing the upload", name=str(report.source)))
             with replacing(target) as tmp:
                 shutil.copyfile(origin, tmp)
             copied.append(target)

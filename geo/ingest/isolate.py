@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from geo.errors import AtalayaError
+from geo.i18n import Message, Number, message_of
 from geo.ingest.errors import FileRefusedError
 from geo.ingest.limits import Limits
 from geo.ingest.readers import Source
@@ -72,7 +73,7 @@ def _work(conn: Connection, upload: Upload, limits: Limits, layer: str | None) -
         cap_memory(limits.max_memory_bytes)
         conn.send(("ok", read_source(upload, limits=limits, source_layer=layer)))
     except AtalayaError as exc:
-        conn.send(("refused", str(exc)))
+        conn.send(("refused", message_of(exc)))  # a Message pickles with its template
     except MemoryError:
         conn.send(("memory", ""))
     finally:
@@ -118,15 +119,17 @@ def read_source_isolated(upload: Upload, *, limits: Limits | None = None,
     child.close()
     try:
         if not parent.poll(timeout_s):
-            raise FileRefusedError(f"{upload.name} took longer than {timeout_s:.0f} s to read; "
-                                   "refused")
+            raise FileRefusedError(Message("{name} took longer than {seconds} s to read; "
+                                           "refused", name=upload.name,
+                                           seconds=Number(timeout_s, 0)))
         kind, payload = parent.recv()
     except (EOFError, OSError):
         proc.join(5)
-        raise FileRefusedError(f"{upload.name} made the reader stop (exit status "
-                               f"{proc.exitcode}): it needs more than "
-                               f"{lim.max_memory_bytes / 1024**2:,.0f} MB of memory, or the "
-                               "file is corrupt; refused") from None
+        raise FileRefusedError(Message("{name} made the reader stop (exit status {status}): "
+                                       "it needs more than {mb} MB of memory, or the file is "
+                                       "corrupt; refused", name=upload.name,
+                                       status=str(proc.exitcode),
+                                       mb=Number(lim.max_memory_bytes / 1024**2, 0))) from None
     finally:
         parent.close()
         proc.join(5)
@@ -140,7 +143,7 @@ def _result(kind: str, payload: Any, upload: Upload, lim: Limits) -> Source:
     if kind == "ok" and isinstance(payload, Source):
         return payload
     if kind == "memory":
-        raise FileRefusedError(f"{upload.name} needs more than "
-                               f"{lim.max_memory_bytes / 1024**2:,.0f} MB of memory to read "
-                               "(ATALAYA_INGEST_MEMORY_MB); refused")
-    raise FileRefusedError(str(payload))
+        raise FileRefusedError(Message("{name} needs more than {mb} MB of memory to read "
+                                       "(ATALAYA_INGEST_MEMORY_MB); refused", name=upload.name,
+                                       mb=Number(lim.max_memory_bytes / 1024**2, 0)))
+    raise FileRefusedError(payload)  # the worker's Message (or text), as it was raised

@@ -17,6 +17,7 @@ import shapely
 from shapely.geometry import LinearRing, LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from geo.i18n import Message
 from geo.ingest.errors import FileRefusedError, UnsafeFileError
 from geo.ingest.text import decode_text
 
@@ -36,9 +37,10 @@ def parse_xml(data: bytes, *, shown: str) -> ET.Element:
     """
     text, _ = decode_text(data)
     if _DANGER.search(text):
-        raise UnsafeFileError(f"{shown} declares a document type or XML entities (<!DOCTYPE, "
-                              "<!ENTITY); KML never needs them and they can read server files "
-                              "or expand without end. Export the KML again without them")
+        raise UnsafeFileError(Message("{name} declares a document type or XML entities "
+                                      "(<!DOCTYPE, <!ENTITY); KML never needs them and they can "
+                                      "read server files or expand without end. Export the KML "
+                                      "again without them", name=shown))
     # Behind the check above, ElementTree's own defaults hold: it never fetches external
     # entities (an unknown entity is a parse error) and expat >= 2.4 caps entity expansion.
     parser = ET.XMLParser()
@@ -46,7 +48,8 @@ def parse_xml(data: bytes, *, shown: str) -> ET.Element:
         parser.feed(_DECL.sub("", text, count=1))
         root: ET.Element = parser.close()
     except ET.ParseError as exc:
-        raise FileRefusedError(f"{shown} is not well-formed XML ({exc})") from None
+        raise FileRefusedError(Message("{name} is not well-formed XML ({error})",
+                                       name=shown, error=str(exc))) from None
     return root
 
 
@@ -128,15 +131,17 @@ def read_kml(data: bytes, *, shown: str, max_rows: int) -> gpd.GeoDataFrame:
     """
     root = parse_xml(data, shown=shown)
     if _local(root.tag) != "kml":
-        raise FileRefusedError(f"{shown} is XML but not KML (root element "
-                               f"<{_local(root.tag)[:40]}>)")
+        raise FileRefusedError(Message("{name} is XML but not KML (root element <{root}>)",
+                                       name=shown, root=_local(root.tag)[:40]))
     rows = []
     for pm in root.iter():
         if _local(pm.tag) == "Placemark":
             rows.append(_placemark(pm))
             if len(rows) > max_rows:
-                raise FileRefusedError(f"{shown} holds more than {max_rows:,} placemarks")
+                raise FileRefusedError(Message("{name} holds more than {n} placemarks",
+                                               name=shown, n=max_rows))
     if not rows:
-        raise FileRefusedError(f"{shown} holds no placemark; nothing to import")
+        raise FileRefusedError(Message("{name} holds no placemark; nothing to import",
+                                       name=shown))
     geoms = [r.pop("geometry") for r in rows]
     return gpd.GeoDataFrame(rows, geometry=geoms, crs=4326)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from geo.errors import ConfigError
+from geo.i18n import Message
 
 MB = 1024**2
 
@@ -63,9 +64,11 @@ class Limits:
                      "max_cell_chars", "max_raster_bytes", "max_raster_side", "max_bands",
                      "max_memory_bytes"):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"limit {name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(Message("limit {name} must be positive, got {value}",
+                                          name=name, value=getattr(self, name)))
         if self.max_ratio < 1:
-            raise ConfigError(f"limit max_ratio must be >= 1, got {self.max_ratio}")
+            raise ConfigError(Message("limit max_ratio must be >= 1, got {value}",
+                                      value=str(self.max_ratio)))
 
 
 def _mb(env: Mapping[str, str], name: str, default: int) -> int:
@@ -75,9 +78,11 @@ def _mb(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of megabytes; write e.g. 200") from None
+        raise ConfigError(Message("{name}={raw} is not a number of megabytes; write e.g. 200",
+                                  name=name, raw=repr(raw))) from None
     if not value > 0:
-        raise ConfigError(f"{name}={raw!r} must be a positive number of megabytes")
+        raise ConfigError(Message("{name}={raw} must be a positive number of megabytes",
+                                  name=name, raw=repr(raw)))
     return int(value * MB)
 
 

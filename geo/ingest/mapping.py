@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from geo.atomicfile import write_atomic
+from geo.i18n import Message
 from geo.ingest.errors import MappingError
 from geo.ingest.parse import _fast_numbers
 from geo.ingest.readers import Source
@@ -119,27 +120,30 @@ class Mapping:
     def check(self, columns: list[str] | None = None) -> Mapping:
         """Raise :class:`MappingError` for unknown fields, columns, units or time zone."""
         if self.layer not in SCHEMAS or self.layer == "candidates":
-            raise MappingError(f"unknown layer {self.layer!r}; expected events, routes, "
-                               "areas, aerodromes or scenes")
+            raise MappingError(Message("unknown layer {layer}; expected events, routes, areas, "
+                                       "aerodromes or scenes", layer=repr(self.layer)))
         unknown = sorted(set(self.fields) | set(self.defaults) | set(self.values)
                          - set(self.targets()))
         unknown = [u for u in unknown if u not in self.targets()]
         if unknown:
-            raise MappingError(f"the mapping names unknown field(s) {unknown} for the "
-                               f"{self.layer} layer; expected some of {list(self.targets())}")
+            raise MappingError(Message("the mapping names unknown field(s) {fields} for the "
+                                       "{layer} layer; expected some of {expected}",
+                                       fields=str(unknown), layer=self.layer,
+                                       expected=str(list(self.targets()))))
         if columns is not None:
             absent = sorted(c for c in self.fields.values() if c not in columns)
             if absent:
-                raise MappingError(f"the mapping uses column(s) {absent} that the file does "
-                                   f"not have; it has {columns[:30]}")
+                raise MappingError(Message("the mapping uses column(s) {absent} that the file "
+                                           "does not have; it has {columns}",
+                                           absent=str(absent), columns=str(columns[:30])))
         if self.quantity_unit not in UNITS:
-            raise MappingError(f"unknown quantity unit {self.quantity_unit!r}; expected one "
-                               f"of {', '.join(UNITS)}")
+            raise MappingError(Message("unknown quantity unit {unit}; expected one of {units}",
+                                       unit=repr(self.quantity_unit), units=", ".join(UNITS)))
         try:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise MappingError(f"unknown time zone {self.timezone!r}; write e.g. UTC or "
-                               "America/Lima") from None
+            raise MappingError(Message("unknown time zone {zone}; write e.g. UTC or "
+                                       "America/Lima", zone=repr(self.timezone))) from None
         return self
 
     def to_json(self) -> str:
@@ -152,9 +156,10 @@ class Mapping:
         try:
             raw = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as exc:
-            raise MappingError(f"the mapping file is not JSON ({exc})") from None
+            raise MappingError(Message("the mapping file is not JSON ({cause})",
+                                       cause=str(exc))) from None
         if not isinstance(raw, dict) or not isinstance(raw.get("layer"), str):
-            raise MappingError("the mapping file must be a JSON object with a 'layer'")
+            raise MappingError(Message("the mapping file must be a JSON object with a 'layer'"))
         return cls(layer=raw["layer"], fields=_str_dict(raw.get("fields"), "fields"),
                    defaults=_str_dict(raw.get("defaults"), "defaults"),
                    quantity_unit=str(raw.get("quantity_unit", "kg")),
@@ -168,21 +173,21 @@ def _dict(value: Any, what: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise MappingError(f"mapping '{what}' must be an object")
+        raise MappingError(Message("mapping '{key}' must be an object", key=what))
     return value
 
 
 def _str_dict(value: Any, what: str) -> dict[str, str]:
     out = _dict(value, what)
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in out.items()):
-        raise MappingError(f"mapping '{what}' must map text to text")
+        raise MappingError(Message("mapping '{key}' must map text to text", key=what))
     return dict(out)
 
 
 def _opt_bool(value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
-    raise MappingError("mapping 'dayfirst' must be true, false or null")
+    raise MappingError(Message("mapping 'dayfirst' must be true, false or null"))
 
 
 def _match(columns: list[str], target: str, taken: set[str]) -> str | None:
@@ -271,7 +276,8 @@ def mapping_path(data_dir: Path, partner: str) -> Path:
     """
     safe = normalise_name(partner)[:60]
     if not safe:
-        raise MappingError(f"partner name {partner[:40]!r} has no letters or digits")
+        raise MappingError(Message("partner name {partner} has no letters or digits",
+                                   partner=repr(partner[:40])))
     return data_dir / MAPPINGS_DIR / f"{safe}.json"
 
 
@@ -294,11 +300,11 @@ def load_mapping(source: Path | str, *, data_dir: Path | None = None) -> Mapping
     path = mapping_path(data_dir, str(source)) if data_dir is not None else Path(source)
     try:
         if path.stat().st_size > MAX_MAPPING_BYTES:
-            raise MappingError(f"{path.name} is too large to be a mapping")
+            raise MappingError(Message("{name} is too large to be a mapping", name=path.name))
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise MappingError(f"cannot read the mapping {path.name} ({exc.__class__.__name__})") \
-            from None
+        raise MappingError(Message("cannot read the mapping {name} ({cause})", name=path.name,
+                                   cause=exc.__class__.__name__)) from None
     return Mapping.from_json(text)
 
 

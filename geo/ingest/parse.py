@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from geo.i18n import Message, message_of
 from geo.ingest.errors import IngestError
 
 Axis = Literal["lat", "lon"]
@@ -68,27 +69,34 @@ def parse_coordinate(text: str, *, axis: Axis) -> float:
     """
     raw = str(text).strip()
     if not raw:
-        raise ValueParseError("empty coordinate")
+        raise ValueParseError(Message("empty coordinate"))
     if len(raw) > MAX_CELL:
-        raise ValueParseError(f"{len(raw)} characters is too long for a coordinate")
+        raise ValueParseError(Message("{count} characters is too long for a coordinate",
+                                      count=len(raw)))
+    shown = repr(raw[:30])
     m = _DMS.match(raw)
     if m is None:
-        raise ValueParseError(f"cannot read {raw[:30]!r} as a {_name(axis)}; write -9.4 or "
-                              "9°24'30\"S")
+        raise ValueParseError(Message("cannot read {value} as a {axis}; write -9.4 or "
+                                      "9°24'30\"S", value=shown, axis=_name(axis)))
     h1, h2 = m["h1"], m["h2"]
     if h1 and h2:
-        raise ValueParseError(f"{raw[:30]!r} has two hemisphere letters")
+        raise ValueParseError(Message("{value} has two hemisphere letters", value=shown))
     hemi = (h1 or h2 or "").upper() or None
     if hemi is not None and _HEMI_AXIS[hemi] != axis:
-        raise ValueParseError(f"{raw[:30]!r} is a {_name(_HEMI_AXIS[hemi])} ({hemi}) in the "
-                              f"{_name(axis)} column: columns swapped?")
+        raise ValueParseError(Message("{value} is a {other} ({letter}) in the {axis} column: "
+                                      "columns swapped?", value=shown,
+                                      other=_name(_HEMI_AXIS[hemi]), letter=hemi,
+                                      axis=_name(axis)))
     if hemi is not None and m["sign"] == "-":
-        raise ValueParseError(f"{raw[:30]!r} has both a minus sign and the letter {hemi}")
+        raise ValueParseError(Message("{value} has both a minus sign and the letter {letter}",
+                                      value=shown, letter=hemi))
     deg, minutes, seconds = _num(m["d"]), _num(m["m"]), _num(m["s"])
     if minutes >= 60 or seconds >= 60:
-        raise ValueParseError(f"{raw[:30]!r}: minutes and seconds must be below 60")
+        raise ValueParseError(Message("{value}: minutes and seconds must be below 60",
+                                      value=shown))
     if (m["m"] and re.search(r"[.,]", m["d"])) or (m["s"] and re.search(r"[.,]", m["m"])):
-        raise ValueParseError(f"{raw[:30]!r}: only the last number may have decimals")
+        raise ValueParseError(Message("{value}: only the last number may have decimals",
+                                      value=shown))
     value = deg + minutes / 60.0 + seconds / 3600.0
     if m["sign"] == "-" or hemi in ("S", "W", "O"):
         value = -value
@@ -96,16 +104,18 @@ def parse_coordinate(text: str, *, axis: Axis) -> float:
     return value
 
 
-def _name(axis: str) -> str:
-    return "latitude" if axis == "lat" else "longitude"
+def _name(axis: str) -> Message:
+    return Message("latitude") if axis == "lat" else Message("longitude")
 
 
 def _check_range(value: float, axis: Axis, raw: str) -> None:
     limit = 90.0 if axis == "lat" else 180.0
     if not np.isfinite(value) or abs(value) > limit:
-        hint = " (latitude and longitude columns swapped?)" if axis == "lat" \
-            and abs(value) <= 180 else ""
-        raise ValueParseError(f"{_name(axis)} {raw[:30]} is outside -{limit:g}..{limit:g}{hint}")
+        if axis == "lat" and abs(value) <= 180:
+            raise ValueParseError(Message("latitude {value} is outside -90..90 (latitude and "
+                                          "longitude columns swapped?)", value=raw[:30]))
+        raise ValueParseError(Message("{axis} {value} is outside -{limit}..{limit}",
+                                      axis=_name(axis), value=raw[:30], limit=f"{limit:g}"))
 
 
 def parse_coordinate_columns(lat: pd.Series, lon: pd.Series) -> tuple[np.ndarray, np.ndarray,
@@ -123,23 +133,25 @@ def parse_coordinate_columns(lat: pd.Series, lon: pd.Series) -> tuple[np.ndarray
     lon_text = lon.astype("string").fillna("").to_numpy(dtype=object)
     for i in np.flatnonzero(np.isnan(xs) | np.isnan(ys)):
         if not str(lat_text[i]).strip() and not str(lon_text[i]).strip():
-            reasons[i] = "no coordinates"
+            reasons[i] = Message("no coordinates")
             continue
         try:
             ys[i] = parse_coordinate(str(lat_text[i]), axis="lat")
             xs[i] = parse_coordinate(str(lon_text[i]), axis="lon")
         except ValueParseError as exc:
-            reasons[i] = str(exc)
+            reasons[i] = message_of(exc)
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(xs) & np.isfinite(ys)
         swapped = finite & (np.abs(ys) > 90) & (np.abs(ys) <= 180) & (np.abs(xs) <= 90)
         out = finite & ~swapped & ((np.abs(ys) > 90) | (np.abs(xs) > 180))
     for i in np.flatnonzero(swapped):
-        reasons[i] = reasons[i] or (f"latitude {ys[i]:g} is outside -90..90 but fits as a "
-                                    "longitude: latitude and longitude swapped?")
+        reasons[i] = reasons[i] or Message(
+            "latitude {latitude} is outside -90..90 but fits as a longitude: latitude and "
+            "longitude swapped?", latitude=f"{ys[i]:g}")
     for i in np.flatnonzero(out):
-        reasons[i] = reasons[i] or (f"coordinates ({ys[i]:g}, {xs[i]:g}) are out of range for "
-                                    "degrees (metres of a projected CRS?)")
+        reasons[i] = reasons[i] or Message(
+            "coordinates ({latitude}, {longitude}) are out of range for degrees (metres of a "
+            "projected CRS?)", latitude=f"{ys[i]:g}", longitude=f"{xs[i]:g}")
     return xs, ys, reasons
 
 

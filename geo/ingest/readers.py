@@ -19,6 +19,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from geo.i18n import Message
 from geo.ingest.archive import extract_zip, inspect_zip, read_entry
 from geo.ingest.errors import FileRefusedError, UnsafeFileError
 from geo.ingest.kml import read_kml
@@ -128,25 +129,31 @@ def _source(upload: Upload, table: pd.DataFrame, **kw: object) -> Source:
 
 def _read_csv(upload: Upload, lim: Limits) -> Source:
     text, encoding = decode_text(upload.path.read_bytes())
-    notes = []
+    notes: list[str] = []
     if encoding in ("cp1252", "latin-1"):
-        notes.append(f"{upload.name} is not UTF-8; read as {encoding} (Windows/Latin-1). "
-                     "Check accented letters in the preview")
+        notes.append(Message("{name} is not UTF-8; read as {encoding} (Windows/Latin-1). "
+                             "Check accented letters in the preview",
+                             name=upload.name, encoding=encoding))
     if not text.strip():
-        raise FileRefusedError(f"{upload.name} holds no text; nothing to import")
+        raise FileRefusedError(Message("{name} holds no text; nothing to import",
+                                       name=upload.name))
     if "\x00" in text:
-        raise FileRefusedError(f"{upload.name} holds NUL characters: it is not a text table")
+        raise FileRefusedError(Message("{name} holds NUL characters: it is not a text table",
+                                       name=upload.name))
     sep = _sniff(text)
     try:
         table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                             skipinitialspace=True, nrows=lim.max_rows + 1)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
-        raise FileRefusedError(f"{upload.name} is not a readable table ({exc}); save it as CSV "
-                               "with one header row") from None
+        raise FileRefusedError(Message("{name} is not a readable table ({error}); save it as "
+                                       "CSV with one header row",
+                                       name=upload.name, error=str(exc))) from None
     if table.empty and not len(table.columns):
-        raise FileRefusedError(f"{upload.name} has no header row; nothing to import")
+        raise FileRefusedError(Message("{name} has no header row; nothing to import",
+                                       name=upload.name))
     if len(table) > lim.max_rows:
-        raise FileRefusedError(f"{upload.name} has more than {lim.max_rows:,} rows; split it")
+        raise FileRefusedError(Message("{name} has more than {n} rows; split it",
+                                       name=upload.name, n=lim.max_rows))
     table.columns = [str(c).strip() for c in table.columns]
     return _source(upload, table.replace("", None), encoding=encoding, notes=notes)
 
@@ -164,7 +171,7 @@ def _read_kml(upload: Upload, lim: Limits) -> Source:
         infos = inspect_zip(upload.path, shown=upload.name, limits=lim)
         docs = [i for i in infos if i.filename.lower().endswith(".kml")]
         if not docs:
-            raise FileRefusedError(f"{upload.name} holds no .kml document")
+            raise FileRefusedError(Message("{name} holds no .kml document", name=upload.name))
         doc = next((i for i in docs if i.filename.lower() == "doc.kml"), docs[0])
         data = read_entry(upload.path, doc, shown=upload.name, limits=lim)
     else:
@@ -180,14 +187,15 @@ def _read_parquet(upload: Upload, lim: Limits) -> Source:
     try:
         meta = pq.ParquetFile(upload.path).metadata
         if meta.num_rows > lim.max_rows:
-            raise FileRefusedError(f"{upload.name} has {meta.num_rows:,} rows; the cap is "
-                                   f"{lim.max_rows:,}")
+            raise FileRefusedError(Message("{name} has {n} rows; the cap is {cap}",
+                                           name=upload.name, n=int(meta.num_rows),
+                                           cap=lim.max_rows))
         gdf = gpd.read_parquet(upload.path)
     except FileRefusedError:
         raise
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise FileRefusedError(f"{upload.name} is not a readable GeoParquet file "
-                               f"({str(exc)[:200]})") from None
+        raise FileRefusedError(Message("{name} is not a readable GeoParquet file ({error})",
+                                       name=upload.name, error=str(exc)[:200])) from None
     return _from_frame(upload, gdf)
 
 
@@ -196,28 +204,39 @@ def _check_office_xml(upload: Upload, lim: Limits) -> None:
     for info in inspect_zip(upload.path, shown=upload.name, limits=lim):
         if info.filename.lower().endswith((".xml", ".rels")) and _ENTITY.search(
                 read_entry(upload.path, info, shown=upload.name, limits=lim)):
-            raise UnsafeFileError(f"{upload.name}: part {info.filename[:60]!r} declares "
-                                  "XML entities; refused")
+            raise UnsafeFileError(Message("{name}: part {part} declares XML entities; refused",
+                                          name=upload.name, part=repr(info.filename[:60])))
 
 
 def _find_shapefile(upload: Upload, lim: Limits) -> Path:
     files = extract_zip(upload.path, upload.workdir / "unpacked", shown=upload.name, limits=lim)
     shps = [p for p in files if p.suffix.lower() == ".shp"]
-    if len(shps) != 1:
-        found = ", ".join(p.name.split("_", 1)[1] for p in shps) or "none"
-        raise FileRefusedError(f"{upload.name} must hold exactly one shapefile (.shp); found "
-                               f"{len(shps)}: {found}. Zip one layer per file")
+    if not shps:
+        raise FileRefusedError(Message("{name} must hold exactly one shapefile (.shp); found 0: "
+                                       "none. Zip one layer per file", name=upload.name))
+    if len(shps) > 1:
+        found = ", ".join(p.name.split("_", 1)[1] for p in shps)
+        raise FileRefusedError(Message("{name} must hold exactly one shapefile (.shp); found "
+                                       "{n}: {found}. Zip one layer per file",
+                                       name=upload.name, n=len(shps), found=found))
     shp = shps[0]
     stem = shp.name[:-4].split("_", 1)[1].lower()
     siblings = {p.suffix.lower(): p for p in files
                 if p.name.split("_", 1)[1].lower().rsplit(".", 1)[0] == stem}
     missing = [s for s in (".shx", ".dbf") if s not in siblings]
+    if len(missing) == 1:
+        raise FileRefusedError(Message("{name}: the shapefile {stem}.shp comes without {part}; "
+                                       "zip all its parts together",
+                                       name=upload.name, stem=stem, part=missing[0]))
     if missing:
-        raise FileRefusedError(f"{upload.name}: the shapefile {stem}.shp comes without "
-                               f"{' and '.join(missing)}; zip all its parts together")
+        raise FileRefusedError(Message("{name}: the shapefile {stem}.shp comes without {part} "
+                                       "and {other}; zip all its parts together",
+                                       name=upload.name, stem=stem, part=missing[0],
+                                       other=missing[1]))
     if ".prj" not in siblings:
-        raise FileRefusedError(f"{upload.name}: the shapefile has no .prj, so its coordinate "
-                               "system is unknown; add the .prj (coordinates are never guessed)")
+        raise FileRefusedError(Message("{name}: the shapefile has no .prj, so its coordinate "
+                                       "system is unknown; add the .prj (coordinates are never "
+                                       "guessed)", name=upload.name))
     # GDAL finds the parts by name: give them one common server-made stem.
     folder = upload.workdir / "shape"
     folder.mkdir()
@@ -231,7 +250,8 @@ def _check_json_start(upload: Upload) -> None:
         head = fh.read(4096)
     text, _ = decode_text(head)
     if not text.lstrip("\ufeff \t\r\n").startswith("{"):
-        raise FileRefusedError(f"{upload.name} is not GeoJSON: it does not start with '{{'")
+        raise FileRefusedError(Message("{name} is not GeoJSON: it does not start with '{{'",
+                                       name=upload.name))
 
 
 def _read_ogr(upload: Upload, path: Path, lim: Limits, layer: str | None) -> Source:
@@ -240,18 +260,22 @@ def _read_ogr(upload: Upload, path: Path, lim: Limits, layer: str | None) -> Sou
         layers = pyogrio.list_layers(path)
         names = [str(n) for n, _ in layers]
         if layer is None and len(names) > 1 and upload.format == "gpkg":
-            raise FileRefusedError(f"{upload.name} holds {len(names)} layers "
-                                   f"({', '.join(names[:10])}); choose one")
+            raise FileRefusedError(Message("{name} holds {n} layers ({layers}); choose one",
+                                           name=upload.name, n=len(names),
+                                           layers=", ".join(names[:10])))
         chosen = layer if layer is not None else (names[0] if names else None)
         if chosen is not None and chosen not in names:
-            raise FileRefusedError(f"{upload.name} has no layer {chosen!r}")
+            raise FileRefusedError(Message("{name} has no layer {layer}",
+                                           name=upload.name, layer=repr(chosen)))
         info = pyogrio.read_info(path, layer=chosen)
         if info.get("driver") != expected:
-            raise FileRefusedError(f"{upload.name}: GDAL reads it as {info.get('driver')!r}, "
-                                   f"expected {expected}; refused")
+            raise FileRefusedError(Message("{name}: GDAL reads it as {driver}, expected "
+                                           "{expected}; refused", name=upload.name,
+                                           driver=repr(info.get("driver")), expected=expected))
         if int(info.get("features") or 0) > lim.max_rows:
-            raise FileRefusedError(f"{upload.name} has {info['features']:,} features; the cap "
-                                   f"is {lim.max_rows:,}")
+            raise FileRefusedError(Message("{name} has {n} features; the cap is {cap}",
+                                           name=upload.name, n=int(info["features"]),
+                                           cap=lim.max_rows))
         if upload.format == "xlsx":
             # every cell as text (formulas stay inert), first row as the header
             pyogrio.set_gdal_config_options({"OGR_XLSX_FIELD_TYPES": "STRING",
@@ -262,8 +286,9 @@ def _read_ogr(upload: Upload, path: Path, lim: Limits, layer: str | None) -> Sou
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
             pyogrio.errors.FieldError, pyogrio.errors.GeometryError, RuntimeError, OSError,
             ValueError) as exc:
-        raise FileRefusedError(f"{upload.name} cannot be read as {expected} "
-                               f"({str(exc)[:200]})") from None
+        raise FileRefusedError(Message("{name} cannot be read as {expected} ({error})",
+                                       name=upload.name, expected=expected,
+                                       error=str(exc)[:200])) from None
     return _from_frame(upload, gdf)
 
 
@@ -277,19 +302,22 @@ def _from_frame(upload: Upload, frame: pd.DataFrame) -> Source:
     geom = frame.geometry
     crs = geom.crs.to_string() if geom.crs is not None else None
     if geom.crs is None:
-        raise FileRefusedError(f"{upload.name} declares no coordinate system; export it with "
-                               "its CRS (or as EPSG:4326). Coordinates are never guessed")
+        raise FileRefusedError(Message("{name} declares no coordinate system; export it with "
+                                       "its CRS (or as EPSG:4326). Coordinates are never guessed",
+                                       name=upload.name))
     if geom.crs.is_projected and len(geom.dropna()) and _looks_like_degrees(geom):
-        raise FileRefusedError(f"{upload.name} declares {crs} (metres) but its coordinates "
-                               "look like degrees (all within -180..180, -90..90); the declared "
-                               "CRS is wrong: export it as EPSG:4326")
+        raise FileRefusedError(Message("{name} declares {crs} (metres) but its coordinates look "
+                                       "like degrees (all within -180..180, -90..90); the "
+                                       "declared CRS is wrong: export it as EPSG:4326",
+                                       name=upload.name, crs=str(crs)))
     if geom.crs.to_epsg() != 4326:
         try:
             geom = geom.to_crs(4326)
         except Exception as exc:  # pyproj raises several types; all mean the same here
-            raise FileRefusedError(f"{upload.name}: cannot reproject from {crs} to EPSG:4326 "
-                                   f"({str(exc)[:120]})") from None
-        notes.append(f"reprojected from {crs} to EPSG:4326")
+            raise FileRefusedError(Message("{name}: cannot reproject from {crs} to EPSG:4326 "
+                                           "({error})", name=upload.name, crs=str(crs),
+                                           error=str(exc)[:120])) from None
+        notes.append(Message("reprojected from {crs} to EPSG:4326", crs=str(crs)))
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     return _source(upload, _as_text(table), geometry=geom.reset_index(drop=True), crs=crs,
                    notes=notes)

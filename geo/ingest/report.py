@@ -10,10 +10,15 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from geo.i18n import Translator, localize
+from geo.i18n import marked as _
 from geo.ingest.mapping import Mapping
 from geo.ingest.text import neutralise
 
 PROVENANCE = ("source_file", "source_sha256", "imported_by", "imported_at")
+#: Kinds of row reasons (:meth:`ImportReport.reason_counts`) that are words, not field names:
+#: the interface translates them.
+REASON_KINDS = (_("coordinates"), _("geometry"))
 
 
 @dataclass(frozen=True)
@@ -84,13 +89,17 @@ class ImportReport:
         kinds = (str(r).split(";")[0].split(":")[0].strip() for r in self.rejected["reason"])
         return Counter(kinds)
 
-    def rejected_csv(self) -> bytes:
+    def rejected_csv(self, t: Translator | None = None) -> bytes:
         """Rejected rows as UTF-8 CSV (with BOM, for Excel), formula cells neutralised.
 
         A cell that would start a spreadsheet formula (``=``, ``+``, ``-``, ``@``) gets a
-        leading apostrophe, so opening the file runs nothing.
+        leading apostrophe, so opening the file runs nothing. The reasons are written in
+        ``t``'s language (English without it).
         """
-        frame = self.rejected.astype("string").fillna("")
+        frame = self.rejected
+        if t is not None:
+            frame = frame.assign(reason=[localize(r, t) for r in frame["reason"]])
+        frame = frame.astype("string").fillna("")
         frame = frame.map(neutralise)
         frame.columns = [neutralise(str(c)) for c in frame.columns]
         buf = io.StringIO()

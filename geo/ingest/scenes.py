@@ -20,6 +20,7 @@ import shapely
 from shapely.geometry import Polygon
 
 from geo.errors import AtalayaError, ImageryError
+from geo.i18n import Message, Number, message_of
 from geo.imagery import (
     MAX_BLOCK_BYTES,
     SCL_INVALID,
@@ -40,30 +41,40 @@ CHECK_PIXELS = 256  # side of the decimated read that proves the file decodes
 def _check_header(src: rasterio.DatasetReader, upload: Upload, lim: Limits) -> None:
     shown = upload.name
     if src.width > lim.max_raster_side or src.height > lim.max_raster_side:
-        raise UnsafeFileError(f"{shown} declares {src.width:,} x {src.height:,} pixels; at most "
-                              f"{lim.max_raster_side:,} per side are accepted. Clip the scene")
+        raise UnsafeFileError(Message("{name} declares {width} x {height} pixels; at most "
+                                      "{limit} per side are accepted. Clip the scene",
+                                      name=shown, width=int(src.width), height=int(src.height),
+                                      limit=int(lim.max_raster_side)))
     if src.count > lim.max_bands:
-        raise FileRefusedError(f"{shown} declares {src.count:,} bands; at most "
-                               f"{lim.max_bands} are accepted")
+        raise FileRefusedError(Message("{name} declares {count} bands; at most {limit} are "
+                                       "accepted", name=shown, count=int(src.count),
+                                       limit=int(lim.max_bands)))
     dtype = np.dtype(src.dtypes[0])
     if dtype.kind not in "uif":
-        raise FileRefusedError(f"{shown} holds {dtype} pixels; expected integer or real bands")
+        raise FileRefusedError(Message("{name} holds {dtype} pixels; expected integer or real "
+                                       "bands", name=shown, dtype=str(dtype)))
     declared = src.width * src.height * src.count * dtype.itemsize
     if declared > lim.max_raster_bytes:
-        raise UnsafeFileError(f"{shown} declares {declared / 1e9:,.1f} GB of pixels; the cap "
-                              f"is {lim.max_raster_bytes / 1e9:.1f} GB")
+        raise UnsafeFileError(Message("{name} declares {size} GB of pixels; the cap is {cap} GB",
+                                      name=shown, size=Number(declared / 1e9, 1),
+                                      cap=Number(lim.max_raster_bytes / 1e9, 1)))
     ratio = declared / max(upload.size, 1)
     if declared > 16 * 1024**2 and ratio > lim.max_ratio:
-        raise UnsafeFileError(f"{shown} would decode to {ratio:,.0f} times its file size "
-                              f"({declared / 1e6:,.0f} MB from {upload.size / 1e6:.1f} MB); "
-                              "refused as a decompression bomb")
+        raise UnsafeFileError(Message("{name} would decode to {ratio} times its file size "
+                                      "({decoded} MB from {size} MB); refused as a "
+                                      "decompression bomb", name=shown, ratio=Number(ratio, 0),
+                                      decoded=Number(declared / 1e6, 0),
+                                      size=Number(upload.size / 1e6, 1)))
     rows, cols = src.block_shapes[0]
     if rows * cols * src.count * dtype.itemsize > MAX_BLOCK_BYTES:
-        raise UnsafeFileError(f"{shown} stores its pixels in {cols} x {rows} blocks, too large "
-                              "to decode one at a time; re-tile it (gdal_translate -co TILED=YES)")
+        raise UnsafeFileError(Message("{name} stores its pixels in {cols} x {rows} blocks, too "
+                                      "large to decode one at a time; re-tile it "
+                                      "(gdal_translate -co TILED=YES)", name=shown,
+                                      cols=int(cols), rows=int(rows)))
     if src.crs is None:
-        raise FileRefusedError(f"{shown} has no CRS; set it (gdal_edit.py -a_srs EPSG:...) - "
-                               "the place of a scene is never guessed")
+        raise FileRefusedError(Message("{name} has no CRS; set it (gdal_edit.py -a_srs "
+                                       "EPSG:...) - the place of a scene is never guessed",
+                                       name=shown))
 
 
 def _footprint(src: rasterio.DatasetReader) -> Polygon:
@@ -75,7 +86,8 @@ def _footprint(src: rasterio.DatasetReader) -> Polygon:
     tr = pyproj.Transformer.from_crs(src.crs.to_wkt(), 4326, always_xy=True)
     lons, lats = tr.transform(xs, ys)
     if not (np.isfinite(lons).all() and np.isfinite(lats).all()):
-        raise FileRefusedError("the scene's corners cannot be placed on the globe; check its CRS")
+        raise FileRefusedError(Message("the scene's corners cannot be placed on the globe; "
+                                       "check its CRS"))
     poly: Polygon = shapely.make_valid(Polygon(np.column_stack([lons, lats])))
     if poly.geom_type != "Polygon":
         poly = shapely.convex_hull(poly)
@@ -99,8 +111,9 @@ def _decode_check(src: rasterio.DatasetReader, upload: Upload,
         stack = src.read(out_shape=(src.count, out_h, out_w))
     except (rasterio.errors.RasterioError, MemoryError) as exc:
         cause = exc.__cause__ or exc
-        raise FileRefusedError(f"{upload.name} cannot be decoded ({str(cause)[:160]}); the file "
-                               "is corrupt or truncated") from None
+        raise FileRefusedError(Message("{name} cannot be decoded ({cause}); the file is corrupt "
+                                       "or truncated", name=upload.name,
+                                       cause=str(cause)[:160])) from None
     if mask_band is None:
         return None
     role, idx = mask_band
@@ -131,6 +144,22 @@ def _catalogue_row(upload: Upload, limits: Limits) -> tuple[dict[str, object], P
         return row, footprint, crs
 
 
+def _shown_as(exc: BaseException, upload: Upload, limit: int | None = None) -> str:
+    """Return the message of ``exc`` with the upload named as the user named it.
+
+    Its texts are cut to ``limit`` characters; our own errors keep their
+    :class:`~geo.i18n.Message`, so they are still localized.
+    """
+    return _renamed(message_of(exc), upload.path.name, upload.name, limit)
+
+
+def _renamed(text: str, old: str, new: str, limit: int | None) -> str:
+    if isinstance(text, Message):
+        return Message(text.template, **{k: _renamed(v, old, new, limit) if isinstance(v, str)
+                                         else v for k, v in text.values.items()})
+    return text.replace(old, new)[:limit]
+
+
 def read_scene_source(upload: Upload, *, limits: Limits) -> Source:
     """Read a GeoTIFF's catalogue row (one row, footprint in EPSG:4326) as a :class:`Source`.
 
@@ -145,13 +174,13 @@ def read_scene_source(upload: Upload, *, limits: Limits) -> Source:
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
             row, footprint, crs = _catalogue_row(upload, limits)
     except ImageryError as exc:  # GDAL could not open it: not a TIFF, or cut short
-        detail = str(exc).replace(upload.path.name, upload.name)[:200]
-        raise FileRefusedError(f"{upload.name} cannot be read as a GeoTIFF: corrupt or "
-                               f"truncated ({detail})") from None
+        raise FileRefusedError(Message("{name} cannot be read as a GeoTIFF: corrupt or "
+                                       "truncated ({cause})", name=upload.name,
+                                       cause=_shown_as(exc, upload, 200))) from None
     except AtalayaError as exc:
         if isinstance(exc, FileRefusedError):
             raise
-        raise FileRefusedError(str(exc).replace(upload.path.name, upload.name)) from None
+        raise FileRefusedError(_shown_as(exc, upload)) from None
     table = pd.DataFrame([row], columns=list(SCENE_COLUMNS))
     return Source(name=upload.name, sha256=upload.sha256, format="geotiff", table=table,
                   geometry=gpd.GeoSeries([footprint], crs=4326), crs=crs,

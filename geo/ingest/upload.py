@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from geo.atomicfile import replacing
+from geo.i18n import Message, Number
 from geo.ingest.errors import FileRefusedError, IngestError
 from geo.ingest.limits import Limits
 
@@ -133,15 +134,18 @@ def detect_format(name: str, head: bytes) -> Format:
     fmt = EXTENSIONS.get(ext)
     if fmt is None:
         known = ", ".join(sorted(EXTENSIONS))
-        raise FileRefusedError(f"{name}: files ending {ext or '(no extension)'} are not "
-                               f"imported; expected one of {known}")
+        raise FileRefusedError(Message("{name}: files ending {ext} are not imported; expected "
+                                       "one of {known}", name=name,
+                                       ext=ext or Message("(no extension)"), known=known))
     magic = _MAGIC.get(fmt)
     if magic is not None and not head.startswith(magic):
-        raise FileRefusedError(f"{name} is named {ext} but its bytes are not a {fmt} file; "
-                               "export it again from the program that made it")
+        raise FileRefusedError(Message("{name} is named {ext} but its bytes are not a {format} "
+                                       "file; export it again from the program that made it",
+                                       name=name, ext=ext, format=fmt))
     if fmt in ("csv", "geojson", "kml") and b"\x00" in head.lstrip(b"\xff\xfe\xef\xbb\xbf") \
             and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise FileRefusedError(f"{name} is named {ext} but holds binary data (NUL bytes)")
+        raise FileRefusedError(Message("{name} is named {ext} but holds binary data (NUL bytes)",
+                                       name=name, ext=ext))
     return fmt
 
 
@@ -187,15 +191,17 @@ def _copy(src: Path | bytes | BinaryIO, shown: str, lim: Limits, workdir: Path) 
         for chunk in _chunks(src):
             size += len(chunk)
             if size > lim.max_upload_bytes:
-                raise FileRefusedError(
-                    f"{shown} is larger than the {lim.max_upload_bytes / 1024**2:.0f} MB upload "
-                    "cap; split it, or raise ATALAYA_MAX_UPLOAD_MB")
+                raise FileRefusedError(Message(
+                    "{name} is larger than the {mb} MB upload cap; split it, or raise "
+                    "ATALAYA_MAX_UPLOAD_MB", name=shown,
+                    mb=Number(lim.max_upload_bytes / 1024**2, 0)))
             if len(head) < 64:
                 head += chunk[:64]
             digest.update(chunk)
             out.write(chunk)
     if size == 0:
-        raise FileRefusedError(f"{shown} is empty (0 bytes); nothing to import")
+        raise FileRefusedError(Message("{name} is empty (0 bytes); nothing to import",
+                                       name=shown))
     fmt = detect_format(shown, head)
     path = workdir / f"upload{Path(shown.lower()).suffix}"
     tmp.rename(path)
@@ -242,5 +248,6 @@ def discard_kept_upload(path: str | Path, data_dir: Path) -> bool:
     except FileNotFoundError:
         return True
     except OSError as exc:
-        raise IngestError(f"the kept upload {folder.name} could not be removed: {exc}") from None
+        raise IngestError(Message("the kept upload {folder} could not be removed: {error}",
+                                  folder=folder.name, error=str(exc))) from None
     return True

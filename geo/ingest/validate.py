@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 from babel import Locale
 
+from geo.i18n import Message, Number, join_messages, message_of
 from geo.ingest.errors import FileRefusedError, IngestError
 from geo.ingest.limits import Limits
 from geo.ingest.mapping import UNITS, Mapping, normalise_name
@@ -36,7 +37,7 @@ from geo.schema import (
 )
 
 LAYERS = ("events", "routes", "areas", "aerodromes", "scenes")
-Reasons = list[list[str]]
+Reasons = list[list[Message]]
 _ID_FIELDS = {"events": "event_id", "routes": "route_id", "areas": "area_id",
               "aerodromes": "ident", "scenes": "scene_id"}
 _ALIASES: dict[str, str] = {
@@ -92,7 +93,8 @@ def validate(source: Source, mapping: Mapping, *, imported_by: str,
     stamp = (now or pd.Timestamp.now(tz="UTC")).tz_convert("UTC")
     n = len(source.table)
     if n == 0:
-        raise FileRefusedError(f"{source.name} has a header but no data rows; nothing to import")
+        raise FileRefusedError(Message("{name} has a header but no data rows; nothing to import",
+                                       name=source.name))
     reasons: Reasons = [[] for _ in range(n)]
     warnings = list(source.notes)
     geoms = _build_geometry(source, mapping, reasons, lim)
@@ -128,7 +130,7 @@ def _build_geometry(source: Source, mapping: Mapping, reasons: Reasons,
                                                _raw(source, mapping, "longitude"))
         for i, r in enumerate(why):
             if r:
-                reasons[i].append(f"coordinates: {r}")
+                reasons[i].append(Message("coordinates: {reason}", reason=r))
         ok = np.array([r is None for r in why], dtype=bool)
         out = np.full(n, None, dtype=object)
         out[ok] = shapely.points(xs[ok], ys[ok])
@@ -140,8 +142,8 @@ def _build_geometry(source: Source, mapping: Mapping, reasons: Reasons,
     if source.geometry is not None:
         native: np.ndarray = source.geometry.to_numpy().copy()
         return native
-    raise FileRefusedError(f"{source.name}: no location. Map latitude and longitude columns, a "
-                           "WKT column or a coordinates column")
+    raise FileRefusedError(Message("{name}: no location. Map latitude and longitude columns, a "
+                                   "WKT column or a coordinates column", name=source.name))
 
 
 def _from_wkt(text: pd.Series, reasons: Reasons, lim: Limits) -> np.ndarray:
@@ -151,11 +153,13 @@ def _from_wkt(text: pd.Series, reasons: Reasons, lim: Limits) -> np.ndarray:
         if not cell:
             continue
         if len(cell) > lim.max_cell_chars:
-            reasons[i].append(f"geometry: WKT of {len(cell):,} characters is too long")
+            reasons[i].append(Message("geometry: WKT of {n} characters is too long",
+                                      n=len(cell)))
             continue
         geom = shapely.from_wkt(cell, on_invalid="ignore")
         if geom is None:
-            reasons[i].append(f"geometry: cannot read WKT {cell[:40]!r}")
+            reasons[i].append(Message("geometry: cannot read WKT {value}",
+                                      value=repr(cell[:40])))
         out[i] = geom
     return out
 
@@ -170,7 +174,7 @@ def _from_pairs(text: pd.Series, reasons: Reasons) -> np.ndarray:
         try:
             out[i] = shapely.Point(parse_location(str(cell)))
         except LocationError as exc:
-            reasons[i].append(f"coordinates: {exc}")
+            reasons[i].append(Message("coordinates: {reason}", reason=message_of(exc)))
     return out
 
 
@@ -184,9 +188,10 @@ def _refuse_projected(geoms: np.ndarray, name: str) -> None:
         far = (np.abs(pts[:, 0]) > 360) | (np.abs(pts[:, 1]) > 360)
     if pts.size and far.mean() > 0.5:
         x, y = np.nanmedian(pts[far, 0]), np.nanmedian(pts[far, 1])
-        raise FileRefusedError(f"{name}: coordinates such as ({x:,.0f}, {y:,.0f}) are metres of "
-                               "a projected CRS (UTM?), not degrees, and the file does not say "
-                               "which CRS. Reproject it to EPSG:4326 or export it with its CRS")
+        raise FileRefusedError(Message(
+            "{name}: coordinates such as ({x}, {y}) are metres of a projected CRS (UTM?), not "
+            "degrees, and the file does not say which CRS. Reproject it to EPSG:4326 or export "
+            "it with its CRS", name=name, x=Number(float(x)), y=Number(float(y))))
 
 
 def _first_points(geoms: np.ndarray) -> np.ndarray:
@@ -224,6 +229,13 @@ _TYPE_NAMES = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPo
                         "MultiLineString", "MultiPolygon", "GeometryCollection", "None"])
 
 
+def _either(kinds: tuple[str, ...]) -> str:
+    """Write geometry type names as alternatives ("Point", "Polygon or MultiPolygon")."""
+    if len(kinds) == 2:
+        return Message("{first} or {second}", first=kinds[0], second=kinds[1])
+    return ", ".join(kinds)
+
+
 def _check_geometries(geoms: np.ndarray, schema: LayerSchema, reasons: Reasons,
                       warnings: list[str]) -> np.ndarray:
     """Fit each geometry to the layer, refusing empty, huge, out-of-range or unrepairable ones.
@@ -235,31 +247,36 @@ def _check_geometries(geoms: np.ndarray, schema: LayerSchema, reasons: Reasons,
     names = _TYPE_NAMES[shapely.get_type_id(geoms)]  # -1 (missing) picks "None"
     for i in np.flatnonzero(missing):
         if not reasons[i]:  # rows whose coordinates did not parse already say why
-            reasons[i].append("geometry: missing or empty location")
+            reasons[i].append(Message("geometry: missing or empty location"))
     fitted: np.ndarray = geoms.copy()
     fitted[missing] = None
     for i in np.flatnonzero(~missing & ~np.isin(names, allowed)):
         fitted[i] = _coerce_type(geoms[i], allowed)
         if fitted[i] is None:
-            reasons[i].append(f"geometry: a {names[i]}, but the {schema.name} layer takes "
-                              f"{' or '.join(allowed)}")
+            reasons[i].append(Message("geometry: a {kind}, but the {layer} layer takes {kinds}",
+                                      kind=str(names[i]), layer=schema.name,
+                                      kinds=_either(allowed)))
     budget = max(schema.max_vertices, 1)
     nverts = shapely.get_num_coordinates(fitted)
     for i in np.flatnonzero(nverts > budget):  # before make_valid: minutes on huge polygons
-        reasons[i].append(f"geometry: {nverts[i]:,} vertices, more than the {budget:,} "
-                          "allowed; simplify it")
+        reasons[i].append(Message("geometry: {n} vertices, more than the {budget} allowed; "
+                                  "simplify it", n=int(nverts[i]), budget=budget))
         fitted[i] = None
     for row, problem in _coordinate_problems(fitted).items():
-        reasons[row].append(f"coordinates: {problem}")
+        reasons[row].append(Message("coordinates: {reason}", reason=problem))
         fitted[row] = None
     repaired = _repair(fitted, allowed, reasons)
     seen = set(names[~missing])
     if len(seen) > 1:
-        warnings.append(f"the file mixes geometry types ({', '.join(sorted(seen))}); rows "
-                        f"that are not {' or '.join(allowed)} were rejected")
-    if repaired:
-        warnings.append(f"{repaired} invalid geometr{'y was' if repaired == 1 else 'ies were'} "
-                        "repaired (self-intersections); check their shape")
+        warnings.append(Message("the file mixes geometry types ({kinds}); rows that are not "
+                                "{allowed} were rejected", kinds=", ".join(sorted(seen)),
+                                allowed=_either(allowed)))
+    if repaired == 1:
+        warnings.append(Message("1 invalid geometry was repaired (self-intersections); check "
+                                "its shape"))
+    elif repaired:
+        warnings.append(Message("{n} invalid geometries were repaired (self-intersections); "
+                                "check their shape", n=repaired))
     return fitted
 
 
@@ -276,15 +293,15 @@ def _coordinate_problems(geoms: np.ndarray) -> dict[int, str]:
         unswappable = np.bincount(index[(np.abs(y) > 180) | (np.abs(x) > 90)], minlength=n) > 0
     out: dict[int, str] = {}
     for i in np.flatnonzero(nonfinite):
-        out[int(i)] = "NaN or infinite coordinate"
+        out[int(i)] = Message("NaN or infinite coordinate")
     for i in np.flatnonzero(beyond & ~nonfinite):
         if not unswappable[i]:
-            out[int(i)] = ("latitude beyond 90 that fits as a longitude: latitude and "
-                           "longitude swapped?")
+            out[int(i)] = Message("latitude beyond 90 that fits as a longitude: latitude and "
+                                  "longitude swapped?")
         else:
             first = shapely.get_coordinates(geoms[i])[0]
-            out[int(i)] = (f"({first[0]:g}, {first[1]:g}) is out of range for degrees "
-                           "(lon -180..180, lat -90..90)")
+            out[int(i)] = Message("({x}, {y}) is out of range for degrees (lon -180..180, "
+                                  "lat -90..90)", x=f"{first[0]:g}", y=f"{first[1]:g}")
     return out
 
 
@@ -297,8 +314,9 @@ def _repair(fitted: np.ndarray, allowed: tuple[str, ...], reasons: Reasons) -> i
         fixed = _coerce_type(shapely.make_valid(fitted[i]), allowed)
         if fixed is None or fixed.is_empty:
             why = shapely.is_valid_reason(fitted[i])
-            reasons[i].append(f"geometry: invalid ({why}) and cannot be repaired into "
-                              f"{' or '.join(allowed)}; redraw it")
+            reasons[i].append(Message("geometry: invalid ({why}) and cannot be repaired into "
+                                      "{allowed}; redraw it", why=why,
+                                      allowed=_either(allowed)))
             fitted[i] = None
         else:
             fitted[i] = fixed
@@ -315,9 +333,10 @@ def _suspect_swap(geoms: np.ndarray, reasons: Reasons, warnings: list[str]) -> N
     inside = ((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)).mean()
     swapped = ((y >= x0) & (y <= x1) & (x >= y0) & (x <= y1)).mean()
     if inside < 0.5 and swapped > 0.5:
-        warnings.append(f"only {inside:.0%} of the locations fall in Latin America and the "
-                        f"Caribbean, {swapped:.0%} would if latitude and longitude were "
-                        "exchanged: check which column is which")
+        warnings.append(Message("only {inside}% of the locations fall in Latin America and the "
+                                "Caribbean, {swapped}% would if latitude and longitude were "
+                                "exchanged: check which column is which",
+                                inside=round(100 * inside), swapped=round(100 * swapped)))
 
 
 def _columns(source: Source, mapping: Mapping, schema: LayerSchema, geoms: np.ndarray,
@@ -393,14 +412,15 @@ def _coerce(col: Column, raw: pd.Series, mapping: Mapping, reasons: Reasons,
         values = _texts(col, raw, reasons, warnings, lim)
     if not col.nullable:
         for i in np.flatnonzero(missing):
-            reasons[i].append(f"{col.name}: empty, and it is required")
+            reasons[i].append(Message("{column}: empty, and it is required", column=col.name))
     if col.unique:
         repeated = values.duplicated(keep=False).to_numpy(dtype=bool) & ~values.isna().to_numpy()
         firsts: dict[object, int] = {}
         for k in np.flatnonzero(repeated):
             v = values.iat[int(k)]
             if v in firsts:
-                reasons[k].append(f"{col.name}: {str(v)[:40]!r} repeats row {firsts[v] + 1}")
+                reasons[k].append(Message("{column}: {value} repeats row {row}", column=col.name,
+                                          value=repr(str(v)[:40]), row=firsts[v] + 1))
             else:
                 firsts[v] = int(k)
     return values
@@ -412,17 +432,23 @@ def _numbers(col: Column, raw: pd.Series, mapping: Mapping, reasons: Reasons) ->
         values = values * UNITS[mapping.quantity_unit]
     text = raw.fillna("").to_numpy(dtype=object)
     for i in np.flatnonzero(bad):
-        reasons[i].append(f"{col.name}: {str(text[i])[:30]!r} is not a number")
+        reasons[i].append(Message("{column}: {value} is not a number", column=col.name,
+                                  value=repr(str(text[i])[:30])))
     with np.errstate(invalid="ignore"):
         low = values < col.low if col.low is not None else np.zeros(len(values), bool)
         high = (values >= col.high if col.high_open else values > col.high) \
             if col.high is not None else np.zeros(len(values), bool)
     for i in np.flatnonzero(~np.isfinite(values) & ~np.isnan(values)):
-        reasons[i].append(f"{col.name}: infinite value")
+        reasons[i].append(Message("{column}: infinite value", column=col.name))
     for i in np.flatnonzero(low | high):
-        hint = " (write 0.8 or 80%)" if col.high == 1.0 and values[i] <= 100 else ""
-        reasons[i].append(f"{col.name}: {values[i]:g} is outside {col.low:g}.."
-                          f"{col.high if col.high is not None else 'inf'}{hint}")
+        span = {"column": col.name, "value": f"{values[i]:g}",
+                "low": f"{col.low:g}" if col.low is not None else "-inf",
+                "high": str(col.high) if col.high is not None else "inf"}
+        if col.high == 1.0 and values[i] <= 100:
+            reasons[i].append(Message("{column}: {value} is outside {low}..{high} (write 0.8 or "
+                                      "80%)", **span))
+        else:
+            reasons[i].append(Message("{column}: {value} is outside {low}..{high}", **span))
     return pd.Series(values, dtype="float64")
 
 
@@ -432,19 +458,25 @@ def _dates(col: Column, raw: pd.Series, mapping: Mapping, reasons: Reasons,
     if dayfirst is None:
         detected = detect_dayfirst(raw)
         if detected is None and raw.fillna("").str.match(r"\s*\d{1,2}[/.]\d{1,2}[/.]").any():
-            warnings.append(f"{col.name}: dates such as 05/03/2024 read day first (5 March); "
-                            "change the mapping if they are month first")
+            warnings.append(Message("{column}: dates such as 05/03/2024 read day first (5 "
+                                    "March); change the mapping if they are month first",
+                                    column=col.name))
         dayfirst = True if detected is None else detected
     values, bad = parse_dates(raw, dayfirst=dayfirst, timezone=mapping.timezone)
     text = raw.fillna("").to_numpy(dtype=object)
     for i in np.flatnonzero(bad):
-        reasons[i].append(f"{col.name}: cannot read {str(text[i])[:30]!r} as a date")
+        reasons[i].append(Message("{column}: cannot read {value} as a date", column=col.name,
+                                  value=repr(str(text[i])[:30])))
     early = values < pd.Timestamp("1900-01-01", tz="UTC")
     late = values > stamp + pd.Timedelta(days=1)
     for i in np.flatnonzero((early | late).to_numpy(dtype=bool, na_value=False)):
         when = values.iat[int(i)]
-        reasons[i].append(f"{col.name}: {when:%Y-%m-%d} is "
-                          f"{'in the future' if late.iat[int(i)] else 'before 1900'}")
+        if late.iat[int(i)]:
+            reasons[i].append(Message("{column}: {date} is in the future", column=col.name,
+                                      date=f"{when:%Y-%m-%d}"))
+        else:
+            reasons[i].append(Message("{column}: {date} is before 1900", column=col.name,
+                                      date=f"{when:%Y-%m-%d}"))
     return values
 
 
@@ -462,11 +494,12 @@ def _categories(col: Column, raw: pd.Series, mapping: Mapping, reasons: Reasons)
     for text in present.unique():  # once per distinct value
         value = custom.get(text) or convert(text)
         known[text] = value if value in allowed else None
-    hint = "a two-letter ISO code such as PE" if col.name == "country" else \
+    hint = Message("a two-letter ISO code such as PE") if col.name == "country" else \
         ", ".join(sorted(allowed))
     values = np.array([known[t] for t in present], dtype=object)
     for i, text in zip(present.index[pd.isna(values)], present[pd.isna(values)], strict=True):
-        reasons[i].append(f"{col.name}: unknown value {text[:30]!r} (expected {hint})")
+        reasons[i].append(Message("{column}: unknown value {value} (expected {hint})",
+                                  column=col.name, value=repr(text[:30]), hint=hint))
     out = np.full(len(raw), None, dtype=object)
     out[present.index.to_numpy()] = values
     return pd.Series(out, dtype="object")
@@ -497,17 +530,19 @@ def _texts(col: Column, raw: pd.Series, reasons: Reasons, warnings: list[str],
     text = raw.astype("string").str.replace(_CONTROL, " ", regex=True).str.normalize("NFC")
     lengths = text.str.len().to_numpy(dtype="float64", na_value=0.0)
     for i in np.flatnonzero(lengths > MAX_TEXT):
-        reasons[i].append(f"{col.name}: text of {int(lengths[i]):,} characters, more than "
-                          f"{MAX_TEXT:,}")
+        reasons[i].append(Message("{column}: text of {n} characters, more than {most}",
+                                  column=col.name, n=int(lengths[i]), most=MAX_TEXT))
     html = int(text.str.contains(_HTML).fillna(False).sum())
     starts = text.str.match(r"[=+\-@\t\r]").fillna(False).to_numpy(dtype=bool)
     formulas = sum(is_formula(str(t)) for t in text[starts])
     if html:
-        warnings.append(f"{col.name}: {html} value(s) contain HTML or script markup; kept as "
-                        "plain text and always shown escaped, never run")
+        warnings.append(Message("{column}: {n} value(s) contain HTML or script markup; kept as "
+                                "plain text and always shown escaped, never run",
+                                column=col.name, n=html))
     if formulas:
-        warnings.append(f"{col.name}: {formulas} value(s) begin like a spreadsheet formula "
-                        "(=, +, -, @); kept as text and neutralised in every CSV export")
+        warnings.append(Message("{column}: {n} value(s) begin like a spreadsheet formula (=, +, "
+                                "-, @); kept as text and neutralised in every CSV export",
+                                column=col.name, n=int(formulas)))
     return pd.Series(text.astype(object).where(text.notna(), None).to_numpy(), dtype="object")
 
 
@@ -530,12 +565,16 @@ def _assemble(source: Source, mapping: Mapping, schema: LayerSchema,
         clean.index = accepted.index
         accepted = clean[[*columns, *PROVENANCE, "geometry"]]
     rejected = source.table[bad].copy()
-    rejected.insert(0, "reason", ["; ".join(r) for r in reasons if r])
+    # object, not pandas' str dtype, which would keep only the messages' English text
+    rejected.insert(0, "reason", pd.Series([join_messages("; ", r) for r in reasons if r],
+                                           index=rejected.index, dtype=object))
     rejected.insert(0, "row", np.flatnonzero(bad) + 1)
     if not ok.any():
         first = rejected["reason"].iloc[0] if len(rejected) else "no rows"
-        raise FileRefusedError(f"{source.name}: none of the {len(reasons)} row(s) can be "
-                               f"imported as {schema.name} (row 1: {first[:200]})")
+        raise FileRefusedError(Message(
+            "{name}: none of the {n} row(s) can be imported as {layer} (row 1: {reason})",
+            name=source.name, n=len(reasons), layer=schema.name,
+            reason=first if len(first) <= 200 else first[:200]))
     return ImportReport(layer=schema.name, source=source.name, sha256=source.sha256,
                         file_format=source.format, n_rows=len(reasons), accepted=accepted,
                         rejected=rejected.reset_index(drop=True), warnings=warnings,

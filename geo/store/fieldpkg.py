@@ -105,7 +105,7 @@ from sqlalchemy import select
 from geo.detect.reasons import localize_reason
 from geo.errors import AtalayaError, SchemaError
 from geo.hashing import sha256_file
-from geo.i18n import Translator, translator
+from geo.i18n import Translator, marked, translator
 from geo.store import tables as tb
 from geo.store.alerts import (
     Alert,
@@ -328,7 +328,7 @@ def export_field_package(store: Store, *, assignee: str | None = None,
         (folder / "alerts.kml").write_text(_kml_document(alerts, comments, {}, meta, t),
                                            encoding="utf-8")
         chips, skipped = _write_kmz(store, folder / "alerts.kmz", alerts, comments, meta, t)
-        (folder / "README.txt").write_text(_readme(meta), encoding="utf-8")
+        (folder / "README.txt").write_text(_readme(meta, t), encoding="utf-8")
         names = (GPKG_NAME, "alerts.kml", "alerts.kmz", "README.txt")
         _write_manifest(folder, names, alerts, meta)
         files = (*names, "manifest.json")
@@ -543,27 +543,31 @@ def _overlay(alert_id: int, chip: _Chip, *, visible: bool) -> str:
             "</GroundOverlay>")
 
 
-def _overlays(chips: Mapping[int, list[_Chip]]) -> str:
+def _overlays(chips: Mapping[int, list[_Chip]], t: Translator) -> str:
     """Put the chips that know their corners in a folder; show only each alert's newest."""
     parts: list[str] = []
     for aid, found in chips.items():
         placed = [c for c in found if c.corners]
         parts += [_overlay(aid, c, visible=i == len(placed) - 1) for i, c in enumerate(placed)]
-    return f"<Folder><name>image chips</name>{''.join(parts)}</Folder>" if parts else ""
+    folder = t("image chips")
+    return f"<Folder><name>{xml_text(folder)}</name>{''.join(parts)}</Folder>" if parts else ""
 
 
 def _kml_document(alerts: Sequence[Alert], comments: Mapping[int, list[dict[str, Any]]],
                   chips: Mapping[int, list[_Chip]], meta: Mapping[str, str],
                   t: Translator) -> str:
     """Build the whole KML document (folder ``alerts``, and ``image chips`` if any)."""
-    title = f"Atalaya field package {meta.get('package_id', '')[:8]}"
+    title = t("Atalaya field package {package_id}").format(
+        package_id=meta.get("package_id", "")[:8])
+    folder = t("alerts")
     body = "".join(_placemark(a, comments.get(a.id, []), chips.get(a.id, []), t)
                    for a in alerts)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             '<kml xmlns="http://www.opengis.net/kml/2.2" '
             'xmlns:gx="http://www.google.com/kml/ext/2.2"><Document>'
             f"<name>{xml_text(title)}</name>{''.join(_style(s) for s in ALERT_STATES)}"
-            f"<Folder><name>alerts</name>{body}</Folder>{_overlays(chips)}</Document></kml>\n")
+            f"<Folder><name>{xml_text(folder)}</name>{body}</Folder>"
+            f"{_overlays(chips, t)}</Document></kml>\n")
 
 
 def _corners(meta: Mapping[str, Any]) -> tuple[tuple[float, float], ...] | None:
@@ -644,11 +648,19 @@ def _write_kmz(store: Store, path: Path, alerts: Sequence[Alert],
     return len(files), skipped
 
 
-def _readme(meta: Mapping[str, str]) -> str:
+def _readme(meta: Mapping[str, str], t: Translator) -> str:
+    """Write README.txt in the team's language; field names and state codes stay as typed."""
     moves = "\n".join(f"  {s:<18} -> {', '.join(allowed_next(s)) or '-'}"
                       for s in ALERT_STATES)
-    return f"""Atalaya field package {meta['package_id']}
-Exported by {meta['exported_by']} at {meta['exported_at']} ({meta['alerts']} alerts).
+    return t(README).format(package_id=meta["package_id"], exported_by=meta["exported_by"],
+                            exported_at=meta["exported_at"], alerts=meta["alerts"],
+                            max_comment=MAX_COMMENT_CHARS, moves=moves)
+
+
+#: README.txt of a field package; ``t`` translates it whole (the fields between braces, the
+#: file, layer and field names and the state codes stay as they are).
+README = marked("""Atalaya field package {package_id}
+Exported by {exported_by} at {exported_at} ({alerts} alerts).
 
 Files
   alerts.gpkg  GeoPackage for QGIS, QField, Mergin Maps: layer "alerts" (polygons, the one
@@ -660,7 +672,7 @@ Files
 How to give verdicts (in alerts.gpkg, layer "alerts" only)
   verdict        one of the states listed for that row in "verdict_choices"
                  (exactly as written, e.g. confirmed); leave it empty for no verdict.
-  field_comment  what you saw (plain text, up to {MAX_COMMENT_CHARS} characters).
+  field_comment  what you saw (plain text, up to {max_comment} characters).
   visited_at     when you were there (date and time, UTC).
   visited_by     who was there.
   Do not change alert_id or version: the version tells the office whether the alert changed
@@ -671,7 +683,7 @@ Allowed verdicts from each state
 {moves}
 
 Send back alerts.gpkg (or this whole ZIP) to the office, to be imported on the alerts page.
-"""
+""")
 
 
 def _write_manifest(folder: Path, names: Sequence[str], alerts: Sequence[Alert],

@@ -66,3 +66,16 @@ def test_fit_view_frames_the_extent_at_a_whole_zoom():
     assert (lon, zoom) == (-58.0, 4)
     assert lat == pytest.approx(-12.056, abs=1e-3)  # the Mercator middle, not (S + N) / 2
     assert fit_view((-65.0, -14.0, -64.9999, -13.9999), 1600, 940)[1] == 18  # capped
+
+
+def test_a_spanish_page_shows_the_candidates_reason_in_spanish(tiny_world):
+    require((ROOT / "static" / "vendor" / "leaflet" / "dist" / "leaflet.js").exists(),
+            "front-end assets are not installed (make assets)")
+    pages = {}
+    for language in ("en", "es"):
+        spec = SnapshotSpec(formats=("html",), language=language)
+        pages[language], _ = snapshot_html(read_snapshot_layers(tiny_world, spec), spec,
+                                           when=datetime(2025, 1, 2, tzinfo=UTC), subtitle="w")
+    assert "1.1 km long, 22 m wide" in pages["en"]
+    assert "1,1 km de largo, 22 m de ancho" in pages["es"]
+    assert "km long" not in pages["es"]

@@ -15,7 +15,8 @@ def _source_messages() -> set[str]:
     found = set()
     for sub in ("ui", "geo"):
         for _f, _l, msg, _c, _ctx in extract_from_dir(
-            ROOT / sub, method_map=[("**.py", "python")], keywords={"t": None, "_": None}
+            ROOT / sub, method_map=[("**.py", "python")],
+            keywords={"t": None, "_": None, "marked": None, "Message": None},
         ):
             found.add(msg if isinstance(msg, str) else msg[0])
     return found

@@ -183,6 +183,30 @@ def test_a_hostile_or_broken_file_is_refused_with_a_message_and_stores_nothing(
     assert ingest.LOADED not in at.session_state or case == "projected-metres"
 
 
+def test_the_report_and_a_refusal_read_in_spanish(data: Path, tmp_path: Path) -> None:
+    at = _app()
+    at.session_state[state.LANGUAGE] = "es"
+    _offer(at.run(), "pistas.csv", PISTAS)
+    _button(at, ingest.VALIDATE).click().run()
+    assert not at.exception
+    assert _metrics(at)["Filas rechazadas"] == "1"
+    assert at.dataframe[1].value.to_dict("records") == [{"Motivo": "coordenadas", "Filas": 1}]
+    reason = at.dataframe[2].value["reason"].iloc[0]
+    assert reason.startswith("coordenadas: la latitud 95")
+    assert any(w.value.replace("\\", "").startswith("name: 1 valor(es) empiezan como una "
+                                                      "fórmula") for w in at.warning)
+    assert "latitude" not in reason
+    # a refused file: its message in the language of the run that shows it
+    path = CATALOGUE["kml-billion-laughs"].build(tmp_path)
+    _offer(at, path.name, path.read_bytes())
+    shown = at.error[0].value.replace("\\", "")
+    assert shown.startswith("El archivo fue rechazado: laughs.kml declara un tipo de documento")
+    at.session_state[state.LANGUAGE] = "en"
+    at.run()
+    assert at.error[0].value.replace("\\", "").startswith(
+        "The file was refused: laughs.kml declares a document type")
+
+
 def test_a_refused_file_is_read_once_and_its_message_stays(
         data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
