@@ -155,37 +155,24 @@ def _worthy_groups(rows: np.ndarray, cols: np.ndarray, ridge: np.ndarray,
 def _label_ridges(thin: np.ndarray, ridge: np.ndarray, orient: np.ndarray,
                   p: DetectionParams, *, min_pixels: float
                   ) -> list[tuple[float, int, np.ndarray, np.ndarray]]:
-    """(strength, orientation, rows, cols) of each orientation-consistent ridge of a mask."""
-    n = p.n_orientations
-    own_orient = np.where(thin, orient, np.int16(-n))
-    found: list[tuple[float, int, np.ndarray, np.ndarray]] = []
-    for k in range(n):
-        near = ((own_orient == k) | (own_orient == (k - 1) % n)
-                | (own_orient == (k + 1) % n))
-        labels, count = ndimage.label(near, structure=_EIGHT)
-        if count == 0:
-            continue
-        # per-label statistics from the labelled pixels only (not the whole window)
-        where = labels > 0
-        lab = labels[where]
-        peak = np.full(count + 1, -np.inf, dtype=ridge.dtype)
-        np.maximum.at(peak, lab, ridge[where])
-        peak = peak[1:]
-        own = np.bincount(lab, weights=orient[where] == k, minlength=count + 1)[1:]
-        size = np.bincount(lab, minlength=count + 1)[1:]
-        worth = (peak >= p.line_threshold) & (own * 3 >= size) & (size >= min_pixels)
-        slices = ndimage.find_objects(labels)
-        for lab in np.flatnonzero(worth) + 1:
-            sl = slices[lab - 1]
-            if sl is None:
-                continue
-            rows, cols = np.nonzero(labels[sl] == lab)
-            # reported by the orientation most of its pixels have (ties: the lowest k)
-            counts = np.bincount(orient[sl][rows, cols], minlength=n)
-            if int(np.argmax(counts)) == k:
-                found.append((float(peak[lab - 1]) * np.sqrt(rows.size), k,
-                              rows + sl[0].start, cols + sl[1].start))
-    return found
+    """(strength, orientation, rows, cols) of each orientation-consistent ridge of a mask.
+
+    For each orientation ``k``, the 8-connected groups of thinned pixels whose orientation is
+    ``k`` or a neighbour of it; a group is kept when its peak reaches ``line_threshold``, a
+    third of its pixels have orientation ``k``, it holds ``min_pixels`` pixels and ``k`` is
+    its most common orientation (so each ridge is reported once). Compiled
+    (:func:`geo.detect.ridge_kernel.orientation_components`): the same groups, in the same
+    order, as one ``scipy.ndimage.label`` per orientation (``tests/geo/test_ridge_kernel.py``),
+    without its 16 calls per group.
+    """
+    from geo.detect.ridge_kernel import orientation_components
+
+    orients, strengths, starts, pixels = orientation_components(
+        thin, ridge, orient, p.n_orientations, np.float32(p.line_threshold), float(min_pixels))
+    width = thin.shape[1]
+    rows, cols = np.divmod(pixels, width)
+    return [(float(strengths[g]), int(orients[g]), rows[starts[g]:starts[g + 1]],
+             cols[starts[g]:starts[g + 1]]) for g in range(orients.size)]
 
 
 def detect_window(data: WindowData, *, params: DetectionParams,

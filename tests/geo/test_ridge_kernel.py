@@ -133,3 +133,63 @@ def test_warm_up_loads_every_kernel():
 
     warm_up()
     assert all(k.signatures for k in (ridge_kernel, block_sums_kernel, box_mean_kernel))
+
+
+def _label_ridges_reference(thin, ridge, orient, p, *, min_pixels):
+    """Label as the detector did before its kernel: one ``ndimage.label`` per orientation."""
+    n = p.n_orientations
+    eight = np.ones((3, 3), dtype=bool)
+    own_orient = np.where(thin, orient, np.int16(-n))
+    found = []
+    for k in range(n):
+        near = ((own_orient == k) | (own_orient == (k - 1) % n)
+                | (own_orient == (k + 1) % n))
+        labels, count = ndimage.label(near, structure=eight)
+        if count == 0:
+            continue
+        where = labels > 0
+        lab = labels[where]
+        peak = np.full(count + 1, -np.inf, dtype=ridge.dtype)
+        np.maximum.at(peak, lab, ridge[where])
+        peak = peak[1:]
+        own = np.bincount(lab, weights=orient[where] == k, minlength=count + 1)[1:]
+        size = np.bincount(lab, minlength=count + 1)[1:]
+        worth = (peak >= p.line_threshold) & (own * 3 >= size) & (size >= min_pixels)
+        slices = ndimage.find_objects(labels)
+        for lab in np.flatnonzero(worth) + 1:
+            sl = slices[lab - 1]
+            rows, cols = np.nonzero(labels[sl] == lab)
+            counts = np.bincount(orient[sl][rows, cols], minlength=n)
+            if int(np.argmax(counts)) == k:
+                found.append((float(peak[lab - 1]) * np.sqrt(rows.size), k,
+                              rows + sl[0].start, cols + sl[1].start))
+    return found
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), density=st.floats(0.05, 0.9),
+       seed=st.integers(0, 2**31 - 1), min_pixels=st.sampled_from([0.0, 1.0, 3.5, 8.0]),
+       smooth=st.booleans())
+def test_compiled_ridge_labelling_equals_one_ndimage_label_per_orientation(
+        h, w, density, seed, min_pixels, smooth):
+    from geo.detect.params import DetectionParams
+    from geo.detect.window import _label_ridges
+
+    rng = np.random.default_rng(seed)
+    p = DetectionParams()
+    thin = rng.random((h, w)) < density
+    if smooth:  # long runs of near orientations, as along real ridges
+        orient = (np.cumsum(rng.integers(-1, 2, size=(h, w)), axis=1) % p.n_orientations)
+    else:
+        orient = rng.integers(0, p.n_orientations, size=(h, w))
+    orient = orient.astype(np.int16)
+    # include values exactly at the threshold, in float32 as the ridge layer is
+    ridge = rng.choice(np.array([0.5, 0.8, p.line_threshold, 1.2, 3.0], dtype=np.float32),
+                       size=(h, w))
+    got = _label_ridges(thin, ridge, orient, p, min_pixels=min_pixels)
+    want = _label_ridges_reference(thin, ridge, orient, p, min_pixels=min_pixels)
+    assert [(s, k) for s, k, _, _ in got] == [(s, k) for s, k, _, _ in want]
+    for (_, _, r1, c1), (_, _, r2, c2) in zip(got, want, strict=True):
+        assert r1.dtype == r2.dtype
+        np.testing.assert_array_equal(r1, r2)
+        np.testing.assert_array_equal(c1, c2)
