@@ -462,6 +462,8 @@ def _show_report(checked: _Checked, t: Translator) -> None:
         st.markdown("**" + t("Rejected rows") + "**")
         shown = report.rejected.head(SHOWN_ROWS)
         shown = shown.assign(reason=[localize(r, t) for r in shown["reason"]])
+        # the two columns the report adds before the file's own (whose names stay as typed)
+        shown.columns = [t("Row"), t("Reason"), *shown.columns[2:]]
         st.dataframe(shown.astype("string"), hide_index=True)
         st.download_button(t("Download the rejected rows (CSV)"), data=report.rejected_csv(t),
                            file_name=f"{Path(report.source).stem}-rejected.csv",

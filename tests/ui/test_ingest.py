@@ -94,7 +94,7 @@ def test_a_csv_is_previewed_mapped_validated_and_stored(data: Path) -> None:
     reasons, rejected = at.dataframe[1].value, at.dataframe[2].value
     assert reasons.to_dict("records") == [{"Reason": "coordinates", "Rows": 1}]
     assert rejected["Código"].tolist() == ["A4"]
-    assert "latitude 95" in rejected["reason"].iloc[0]
+    assert "latitude 95" in rejected["Reason"].iloc[0]
     assert any("Import will store 3 rows in aerodromes.geojson" in m.value for m in at.markdown)
     before = data_version(data)
 
@@ -191,7 +191,7 @@ def test_the_report_and_a_refusal_read_in_spanish(data: Path, tmp_path: Path) ->
     assert not at.exception
     assert _metrics(at)["Filas rechazadas"] == "1"
     assert at.dataframe[1].value.to_dict("records") == [{"Motivo": "coordenadas", "Filas": 1}]
-    reason = at.dataframe[2].value["reason"].iloc[0]
+    reason = at.dataframe[2].value["Motivo"].iloc[0]
     assert reason.startswith("coordenadas: la latitud 95")
     assert any(w.value.replace("\\", "").startswith("name: 1 valor(es) empiezan como una "
                                                       "fórmula") for w in at.warning)
