@@ -250,3 +250,59 @@ def message_of(exc: BaseException) -> str:
     if len(exc.args) == 1 and isinstance(exc.args[0], Message):
         return exc.args[0]
     return str(exc)
+
+
+def message_to_json(message: Message) -> dict[str, object]:
+    """Return ``message`` as JSON-ready data, for storage beside its English text.
+
+    Examples
+    --------
+    >>> data = message_to_json(Message("{name}: {n} rows", name="a.csv", n=3))
+    >>> data
+    {'template': '{name}: {n} rows', 'values': {'name': 'a.csv', 'n': {'int': 3}}}
+    >>> message_from_json(data)
+    'a.csv: 3 rows'
+    """
+    return {"template": message.template,
+            "values": {k: _value_to_json(v) for k, v in message.values.items()}}
+
+
+def _value_to_json(value: object) -> object:
+    if isinstance(value, Message):
+        return {"message": message_to_json(value)}
+    if isinstance(value, Number):
+        return {"number": value.value, "digits": value.digits}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"int": value}
+    return str(value)
+
+
+def message_from_json(data: object) -> Message:
+    """Rebuild a :class:`Message` stored by :func:`message_to_json`.
+
+    Raises
+    ------
+    ValueError
+        When ``data`` is not such a message (a damaged or foreign record).
+    """
+    try:
+        template = data["template"]  # type: ignore[index]
+        values = {str(k): _value_from_json(v)
+                  for k, v in data["values"].items()}  # type: ignore[index]
+        if not isinstance(template, str):
+            raise TypeError("template")
+        return Message(template, **values)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        raise ValueError(f"not a stored message: {exc}") from None
+
+
+def _value_from_json(value: object) -> object:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "message" in value:
+        return message_from_json(value["message"])
+    if isinstance(value, dict) and "number" in value:
+        return Number(float(value["number"]), int(value.get("digits", 0)))
+    if isinstance(value, dict) and "int" in value:
+        return int(value["int"])
+    raise ValueError(f"unknown value {value!r}")

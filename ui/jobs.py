@@ -50,7 +50,7 @@ from geo.jobs import (
     request_cancel,
     submit_job,
 )
-from geo.jobs.messages import localize
+from geo.jobs.messages import localize, localize_error
 from geo.logjson import JsonLinesFormatter, RedactingFilter, scrub_text, setup_json_logging
 from geo.settings import Settings
 from geo.store import Store, default_url
@@ -488,7 +488,7 @@ def _job_card(job: Job, session: Session | None, t: Translator) -> None:
         text = localize(job.message, t, t.number) if job.message else ""
         st.progress(min(max(job.progress, 0.0), 1.0), text=_plain(text) or None)
         if job.error:
-            st.error(_plain(localize(job.error, t, t.number)))
+            st.error(_plain(localize_error(job.error, job.result, t)))
         summary = _summary(job, t)
         if summary:
             st.caption(summary)

@@ -8,16 +8,28 @@ matched against every template, and a match is shown as the translated template 
 same values. Text made from no template (an exception's own message) is shown as written.
 
 Templates are marked with ``_`` (:func:`geo.i18n.marked`) so ``make messages`` extracts them.
+
+An error that carries a :class:`geo.i18n.Message` (a refused scene, say) is stored as its
+English text in ``error`` and, whole, in the job's ``result`` (:func:`error_result`), from
+which :func:`localize_error` writes it again in the reader's language.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
+from typing import Any
 
+from geo.i18n import (
+    Message,
+    Translator,
+    message_from_json,
+    message_of,
+    message_to_json,
+    template_pattern,
+)
 from geo.i18n import marked as _
-from geo.i18n import template_pattern
 
 # -- written by the job handlers (geo.jobs.handlers) ---------------------------------------------
 DETECT_SCENE = _("scene {k} of {n}: {name}")
@@ -108,3 +120,28 @@ def localize(message: str, translate: Callable[[str], str],
         except (KeyError, IndexError, ValueError):  # a translation with broken fields
             return message
     return message
+
+
+#: Key of a failed job's ``result`` holding its error as a stored :class:`Message`.
+ERROR_MESSAGE = "error_message"
+
+
+def error_result(exc: BaseException) -> dict[str, Any] | None:
+    """Return the ``result`` of a job failed by ``exc``: its Message, stored whole (or None)."""
+    found = message_of(exc)
+    return {ERROR_MESSAGE: message_to_json(found)} if isinstance(found, Message) else None
+
+
+def localize_error(error: str, result: Mapping[str, Any] | None, t: Translator) -> str:
+    """Show a failed job's error in ``t``'s language.
+
+    From the Message stored in ``result`` (:func:`error_result`) when there is one, else by
+    matching the stored text against the templates (:func:`localize`).
+    """
+    stored = (result or {}).get(ERROR_MESSAGE)
+    if stored is not None:
+        try:
+            return message_from_json(stored).localized(t)
+        except ValueError:  # damaged or foreign: the text is still there
+            pass
+    return localize(error, t, t.number)

@@ -373,7 +373,8 @@ class JobRunner:
                 return self._end(ctx, "failed", error=msg.STOPPED_UNASKED.format(error=exc))
             except AtalayaError as exc:
                 log.warning("job %s failed: %s", job.id, exc, extra=extra)
-                return self._end(ctx, "failed", error=str(exc))
+                return self._end(ctx, "failed", error=str(exc),
+                                 result=msg.error_result(exc))
             except Exception as exc:  # a bug in a handler fails its job, never the runner
                 log.exception("job %s crashed", job.id, extra=extra)
                 return self._end(ctx, "failed",
@@ -395,10 +396,11 @@ class JobRunner:
         return done
 
     def _end(self, ctx: JobContext, state: str, *, error: str | None = None,
-             message: str | None = None) -> Job | None:
+             message: str | None = None,
+             result: Mapping[str, Any] | None = None) -> Job | None:
         try:
             return finish_job(self.store, ctx.job.id, self.owner, state, error=error,
-                              message=message or state)
+                              message=message or state, result=result)
         except JobStateError as exc:
             log.warning("job %s could not be marked %s: %s", ctx.job.id, state, exc,
                         extra={"job_id": ctx.job.id})

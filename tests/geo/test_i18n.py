@@ -51,3 +51,21 @@ def test_dates_and_numbers_follow_the_language():
 def test_unknown_language_is_refused():
     with pytest.raises(ConfigError, match="'fr' is not supported"):
         Translator("fr")
+
+
+def test_a_message_stored_as_json_comes_back_whole():
+    import json
+
+    from geo.i18n import Message, Number, message_from_json, message_to_json
+
+    inner = Message("latitude")
+    m = Message("{axis} {value} is outside, {size} GB, {n} rows", axis=inner, value="95",
+                size=Number(1234.5, 1), n=12345)
+    back = message_from_json(json.loads(json.dumps(message_to_json(m))))
+    assert back == m == "latitude 95 is outside, 1,234.5 GB, 12,345 rows"
+    assert back.localized(Translator("es")) == m.localized(Translator("es"))
+    assert "1.234,5 GB, 12.345" in back.localized(Translator("es"))
+    for damaged in ({}, {"template": "{x}", "values": {}}, {"template": 3, "values": {}},
+                    {"template": "{x}", "values": {"x": [1]}}, "text", None):
+        with pytest.raises(ValueError, match="not a stored message"):
+            message_from_json(damaged)

@@ -87,3 +87,30 @@ def test_an_ingest_job_uses_the_validated_mapping(data: Path, tmp_path: Path) ->
     assert not kept.parent.exists()
     with pytest.raises(JobError, match="mapping is for events"):
         ingest_params(kept, mapping=Mapping(layer="events"))
+
+
+def test_a_refused_scene_fails_its_job_with_a_message_shown_in_the_readers_language(
+        data: Path, tmp_path: Path) -> None:
+    import numpy as np
+    import rasterio
+
+    from geo.i18n import Translator
+    from geo.jobs.messages import localize_error
+
+    plain = tmp_path / "sin_crs.tif"
+    with rasterio.open(plain, "w", driver="GTiff", width=64, height=64, count=3,
+                       dtype="uint16") as dst:  # no CRS, no transform: never placed by guess
+        dst.write(np.ones((3, 64, 64), dtype=np.uint16))
+    with receive_file(plain) as upload:
+        kept = keep_upload(upload, data)
+    with open_store(f"sqlite:///{tmp_path / 'jobs.sqlite3'}") as store:
+        submit_job(store, "ingest", ingest_params(kept), "ana")
+        done = _runner(store, data).run_next()
+    assert done is not None
+    assert done.state == "failed"
+    assert done.error is not None
+    assert "sin_crs.tif has no CRS" in done.error
+    spanish = localize_error(done.error, done.result, Translator("es"))
+    assert spanish.startswith("sin_crs.tif no tiene SRC"), spanish
+    # a record without the stored message (older jobs) still shows its text
+    assert localize_error(done.error, None, Translator("es")) == done.error
