@@ -13,7 +13,7 @@ import streamlit as st
 
 from geo.auth import Action, Role
 from geo.errors import AtalayaError
-from geo.i18n import Translator
+from geo.i18n import Translator, localize
 from geo.store import Store, default_url
 from geo.store.audit import read_audit
 from geo.store.users import (
@@ -29,6 +29,7 @@ from ui import state
 from ui.auth import allowed, current_session
 from ui.cache import open_store_cached
 from ui.sidebar import current_translator
+from ui.text import escape_markdown
 
 __all__ = ["render_admin"]
 
@@ -126,7 +127,7 @@ def _apply(change: object, done: str, t: Translator) -> None:
     try:
         change(session.username)  # type: ignore[operator]
     except AtalayaError as err:  # the rules of geo.store.users, said as they are
-        st.error(str(err))
+        st.error(escape_markdown(localize(err, t)))
         return
     st.success(done)
 

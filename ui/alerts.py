@@ -36,7 +36,8 @@ from geo.areas import read_areas
 from geo.auth import DESCRIPTIONS, Action
 from geo.detect.reasons import localize_reason
 from geo.errors import AtalayaError
-from geo.i18n import Translator
+from geo.i18n import Translator, message_of
+from geo.i18n import localize as localize_message
 from geo.imagechips import scene_refs
 from geo.store import (
     ALERT_STATES,
@@ -76,6 +77,7 @@ from ui.chips import render_chips
 from ui.field_package import render_field_package
 from ui.labels import map_labels
 from ui.sidebar import current_translator
+from ui.text import escape_markdown
 
 __all__ = ["render_alerts"]
 
@@ -109,7 +111,7 @@ def render_alerts() -> None:
             _merged(url, repr(data_version(world.data_dir)), store, world["candidates"])
     except AtalayaError as err:
         st.error(t("The alert store could not be opened."))
-        st.code(str(err), language=None)
+        st.code(localize_message(err, t), language=None)
         return
     _deliver(store, t)
     opened = st.query_params.get("alert")
@@ -131,7 +133,8 @@ def _deliver(store: Store, t: Translator) -> None:
                         webhook_secret=webhook_secret_from_env(), http_timeout=3.0, limit=10,
                         budget_s=3.0)
     except AtalayaError as err:  # a bad SMTP setting or a busy store: said, the page goes on
-        st.warning(t("Notifications could not be sent: {error}").format(error=err))
+        st.warning(t("Notifications could not be sent: {error}").format(
+            error=localize_message(err, t)))
 
 
 def _me() -> str:
@@ -159,8 +162,8 @@ def _note_text(note: Notification, names: dict[str, str], t: Translator) -> str:
 def _open_note(store: Store, me: str, note_id: int, alert_id: int) -> None:
     try:
         mark_read(store, me, [note_id])
-    except AtalayaError as err:
-        st.session_state[state.ALERT_MESSAGE] = ("error", str(err))
+    except AtalayaError as err:  # the message, localized when shown (the language may change)
+        st.session_state[state.ALERT_MESSAGE] = ("error", message_of(err))
     _open(alert_id)
 
 
@@ -168,7 +171,7 @@ def _read_all(store: Store, me: str) -> None:
     try:
         mark_read(store, me)
     except AtalayaError as err:
-        st.session_state[state.FOLLOW_MESSAGE] = ("error", str(err))
+        st.session_state[state.FOLLOW_MESSAGE] = ("error", message_of(err))
 
 
 @st.fragment(run_every=INBOX_REFRESH_S)
@@ -216,7 +219,7 @@ def _follow(store: Store, me: str, areas: gpd.GeoDataFrame, t: Translator) -> No
                   email=str(ss.get(state.FOLLOW_EMAIL, "")).strip() or None,
                   webhook_url=str(ss.get(state.FOLLOW_WEBHOOK, "")).strip() or None)
     except AtalayaError as err:
-        ss[state.FOLLOW_MESSAGE] = ("error", str(err))
+        ss[state.FOLLOW_MESSAGE] = ("error", message_of(err))
     else:
         ss[state.FOLLOW_MESSAGE] = ("success", t("You follow {area} now.").format(area=name))
         ss[state.FOLLOW_EMAIL] = ""
@@ -227,7 +230,7 @@ def _unfollow(store: Store, me: str, subscription_id: int) -> None:
     try:
         unsubscribe(store, subscription_id, user=me)
     except AtalayaError as err:
-        st.session_state[state.FOLLOW_MESSAGE] = ("error", str(err))
+        st.session_state[state.FOLLOW_MESSAGE] = ("error", message_of(err))
 
 
 def render_follow(store: Store, areas: gpd.GeoDataFrame, t: Translator) -> None:
@@ -239,7 +242,8 @@ def render_follow(store: Store, areas: gpd.GeoDataFrame, t: Translator) -> None:
             return
         message = st.session_state.pop(state.FOLLOW_MESSAGE, None)
         if message:
-            (st.error if message[0] == "error" else st.success)(message[1])
+            (st.error if message[0] == "error" else st.success)(
+                escape_markdown(localize_message(message[1], t)))
         if areas.empty:
             st.caption(t("Save an area of interest on the map explorer first."))
         else:
@@ -294,7 +298,8 @@ def _read_areas(t: Translator) -> gpd.GeoDataFrame:
     try:
         return read_areas(get_settings().data_dir)
     except AtalayaError as err:
-        st.warning(t("The saved areas could not be read: {error}").format(error=err))
+        st.warning(t("The saved areas could not be read: {error}").format(
+            error=localize_message(err, t)))
         return gpd.GeoDataFrame({"name": []}, geometry=[], crs=4326)
 
 
@@ -420,7 +425,8 @@ def _change(store: Store, alert_id: int, version: int, t: Translator, *,
                              assignee=who if assign else None)
         update_alert(store, change, actor=who)
     except AtalayaError as err:  # stale copy, impossible move, store busy: said, not raised
-        ss[state.ALERT_MESSAGE] = ("error", str(err))
+        # The message, not its text: localized when shown, in the language of that run.
+        ss[state.ALERT_MESSAGE] = ("error", message_of(err))
     else:
         ss[state.ALERT_MESSAGE] = ("success", t("Saved."))
         ss[state.ALERT_COMMENT] = ""
@@ -465,12 +471,13 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     try:
         alert = get_alert(store, alert_id)
     except AtalayaError as err:
-        st.error(str(err))
+        st.error(escape_markdown(localize_message(err, t)))
         return
     st.subheader(f"#{alert.id} · {names.get(alert.state, alert.state)}")
     message = ss.pop(state.ALERT_MESSAGE, None)
     if message:
-        (st.error if message[0] == "error" else st.success)(message[1])
+        (st.error if message[0] == "error" else st.success)(
+            escape_markdown(localize_message(message[1], t)))
     st_folium(_alert_map(alert), key=state.ALERT_MAP, height=360, use_container_width=True,
               returned_objects=[])
     _text_rows(_facts(alert, t))
@@ -480,7 +487,7 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
         world = load_world(get_settings().data_dir)
         scenes = scene_refs(world["scenes"], world.data_dir)
     except AtalayaError as err:
-        st.error(str(err))
+        st.error(escape_markdown(localize_message(err, t)))
     else:
         render_chips(store, alert, t, scenes=scenes, user=who)
     st.markdown("**" + t("Verdict") + "**")

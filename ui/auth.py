@@ -23,7 +23,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from geo.auth import DESCRIPTIONS, PAGE_ACTIONS, Action, Role, Session, SessionPolicy, can
 from geo.auth.oidc import role_for_groups
 from geo.errors import AtalayaError
-from geo.i18n import Translator
+from geo.i18n import Translator, localize
 from geo.settings import Settings
 from geo.store import Store, default_url
 from geo.store.users import (
@@ -37,6 +37,7 @@ from geo.store.users import (
 )
 from ui import state
 from ui.cache import open_store_cached
+from ui.text import escape_markdown
 
 __all__ = ["allowed", "current_session", "guard_page", "render_gate", "render_user_box"]
 
@@ -187,7 +188,7 @@ def _render_first_admin(store: Store, t: Translator) -> None:
     try:
         user = create_first_admin(store, username, password)
     except AtalayaError as err:  # policy or name problems: the message says which
-        st.error(str(err))
+        st.error(escape_markdown(localize(err, t)))
         return
     _start(user.username, user.role)
 

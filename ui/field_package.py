@@ -24,7 +24,7 @@ import streamlit as st
 
 from geo.auth import DESCRIPTIONS, Action
 from geo.errors import AtalayaError
-from geo.i18n import Translator
+from geo.i18n import Translator, localize, message_of
 from geo.store import ALERT_STATES, Store, list_alerts
 from geo.store.fieldpkg import (
     FieldReturn,
@@ -130,8 +130,8 @@ def _build(store: Store, t: Translator, who: str) -> None:
             report = export_field_package(store, assignee=assignee, states=states,
                                           out=Path(tmp) / "package.zip", user=who, t=t)
             data = report.path.read_bytes()
-    except AtalayaError as err:
-        ss[EXPORT_RESULT] = {"error": str(err)}
+    except AtalayaError as err:  # the message: localized when shown, in that run's language
+        ss[EXPORT_RESULT] = {"error": message_of(err)}
         return
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     ss[EXPORT_RESULT] = {"data": data, "name": f"atalaya-field-{stamp}-{report.package_id[:8]}"
@@ -145,13 +145,13 @@ def _show_export_result(t: Translator) -> None:
         return
     if "error" in result:
         st.error(t("The field package could not be built."))
-        st.code(result["error"], language=None)
+        st.code(localize(result["error"], t), language=None)
         return
     st.success(t("{alerts} alerts and {chips} image chips packed.").format(
         alerts=t.number(result["alerts"]), chips=t.number(result["chips"])))
     if result["skipped"]:
         st.caption(t("Left out of the KMZ:"))
-        st.code("\n".join(result["skipped"]), language=None)
+        st.code("\n".join(localize(why, t) for why in result["skipped"]), language=None)
     st.download_button(t("Download the field package"), data=result["data"],
                        file_name=result["name"], mime="application/zip", key=EXPORT_DOWNLOAD,
                        use_container_width=True, icon=":material/download:")
@@ -177,7 +177,7 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
         plan = plan_import(store, returned)
     except AtalayaError as err:
         st.error(t("This package cannot be imported; nothing was changed."))
-        st.code(str(err), language=None)
+        st.code(localize(err, t), language=None)
         return
     _show_import_result(t)
     if returned.exported_by:
@@ -192,7 +192,7 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
     pending = counts["apply"] + len(accepted)
     st.button(t("Apply {n} rows").format(n=t.number(pending)), key=APPLY, type="primary",
               disabled=not who or pending == 0, use_container_width=True, on_click=_apply,
-              args=(store, plan, who, frozenset(accepted)))
+              args=(store, plan, who, frozenset(accepted), t))
 
 
 def _plan_table(plan: ImportPlan, t: Translator) -> Any:
@@ -209,7 +209,7 @@ def _plan_table(plan: ImportPlan, t: Translator) -> Any:
         str(item.exported_version),
         t("Version now"): "" if item.store_version is None else str(item.store_version),
         t("Changed by"): item.updated_by or "",
-        t("Why"): item.reason,
+        t("Why"): localize(item.reason, t),
     } for item in plan.items])
     if frame.empty:
         return frame
@@ -246,16 +246,18 @@ def _conflict_text(item: PlanItem, t: Translator) -> str:
         version=item.store_version, who=item.updated_by or "?", when=when)
 
 
-def _apply(store: Store, plan: ImportPlan, who: str, accepted: frozenset[int]) -> None:
+def _apply(store: Store, plan: ImportPlan, who: str, accepted: frozenset[int],
+           t: Translator) -> None:
     """Apply the plan (button callback); keep the report for the next run."""
     if not allowed(Action.IMPORT_FIELD_PACKAGE):  # checked when asked, not by the button
-        st.session_state[IMPORT_RESULT] = "your role may not apply a returned field package"
+        st.session_state[IMPORT_RESULT] = t("Your role may not {what}.").format(
+            what=t(DESCRIPTIONS[Action.IMPORT_FIELD_PACKAGE]))
         return
     try:
         st.session_state[IMPORT_RESULT] = apply_import(store, plan, who,
                                                        accept_conflicts=accepted)
-    except AtalayaError as err:
-        st.session_state[IMPORT_RESULT] = str(err)
+    except AtalayaError as err:  # the message: localized when shown, in that run's language
+        st.session_state[IMPORT_RESULT] = message_of(err)
 
 
 def _show_import_result(t: Translator) -> None:
@@ -264,10 +266,11 @@ def _show_import_result(t: Translator) -> None:
         return
     if isinstance(result, str):
         st.error(t("The import failed; nothing was changed."))
-        st.code(result, language=None)
+        st.code(localize(result, t), language=None)
         return
     st.success(t("{verdicts} verdicts and {comments} comments saved.").format(
         verdicts=t.number(len(result.verdicts)), comments=t.number(len(result.comments))))
     if result.failed:
         st.error(t("{n} rows could not be applied:").format(n=t.number(len(result.failed))))
-        st.code("\n".join(f"#{aid}: {why}" for aid, why in result.failed), language=None)
+        st.code("\n".join(f"#{aid}: {localize(why, t)}" for aid, why in result.failed),
+                language=None)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from geo.errors import ConfigError, PasswordPolicyError
+from geo.message import Message, join_messages
 
 SCHEME = "scrypt"
 SALT_BYTES = 16
@@ -106,16 +107,18 @@ class PasswordPolicy:
         []
         """
         text = normalise(password)
-        found = []
+        found: list[str] = []
         if len(text) < self.min_length:
-            found.append(f"it has {len(text)} characters; use at least {self.min_length} "
-                         "(a few words make a long, memorable password)")
+            found.append(Message("it has {n} characters; use at least {least} (a few words "
+                                 "make a long, memorable password)", n=len(text),
+                                 least=self.min_length))
         if len(text) > self.max_length:
-            found.append(f"it has {len(text)} characters; use at most {self.max_length}")
+            found.append(Message("it has {n} characters; use at most {most}", n=len(text),
+                                 most=self.max_length))
         if not text.strip():
-            found.append("it is only spaces; type some letters, digits or words")
+            found.append(Message("it is only spaces; type some letters, digits or words"))
         if text.strip().casefold() == username.strip().casefold():
-            found.append("it is the user name; choose something others cannot guess")
+            found.append(Message("it is the user name; choose something others cannot guess"))
         return found
 
     def check(self, password: str, *, username: str) -> None:
@@ -125,7 +128,8 @@ class PasswordPolicy:
         """
         found = self.problems(password, username=username)
         if found:
-            raise PasswordPolicyError("the password was refused: " + "; ".join(found))
+            raise PasswordPolicyError(Message("the password was refused: {problems}",
+                                              problems=join_messages("; ", found)))
 
 
 DEFAULT_POLICY = PasswordPolicy()

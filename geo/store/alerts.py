@@ -35,6 +35,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from geo.errors import AlertNotFoundError, SchemaError, StaleVersionError
+from geo.i18n import Message
 from geo.schema import PRIORITIES
 from geo.store import tables as t
 from geo.store.audit import field_changes, record
@@ -100,15 +101,16 @@ class AlertChange:
 
     def __post_init__(self) -> None:
         if self.state is not None and self.state not in ALERT_STATES:
-            raise SchemaError(f"unknown alert state {self.state!r}; "
-                              f"expected one of {', '.join(ALERT_STATES)}")
+            raise SchemaError(Message("unknown alert state {state}; expected one of {states}",
+                                      state=repr(self.state), states=", ".join(ALERT_STATES)))
         if self.priority is not None and self.priority not in PRIORITIES:
-            raise SchemaError(f"unknown priority {self.priority!r}; "
-                              f"expected one of {', '.join(PRIORITIES)}")
+            raise SchemaError(Message(
+                "unknown priority {priority}; expected one of {priorities}",
+                priority=repr(self.priority), priorities=", ".join(PRIORITIES)))
         if self.unassign and self.assignee is not None:
-            raise SchemaError("a change cannot both assign and unassign; choose one")
+            raise SchemaError(Message("a change cannot both assign and unassign; choose one"))
         if self.comment is not None and not self.comment.strip():
-            raise SchemaError("empty comment; write something or leave it out")
+            raise SchemaError(Message("empty comment; write something or leave it out"))
 
 
 def _now() -> datetime:
@@ -181,16 +183,20 @@ def load_alert(conn: Connection, alert_id: int, *, lock: bool) -> Alert:
         query = query.with_for_update()
     row = conn.execute(query).mappings().first()
     if row is None:
-        raise AlertNotFoundError(f"no alert with id {alert_id}; it may be in another store")
+        raise AlertNotFoundError(Message("no alert with id {id}; it may be in another store",
+                                         id=str(alert_id)))
     return _alert(row)
 
 
 def stale_error(current: Alert, expected_version: int) -> StaleVersionError:
     """Build the conflict error for a change made from ``expected_version`` of ``current``."""
+    # Ids and versions are labels (shown as written); the time is in UTC, as written.
     return StaleVersionError(
-        f"alert {current.id} was changed by {current.updated_by} at "
-        f"{current.updated_at:%Y-%m-%d %H:%M:%S} UTC (now version {current.version}, your copy "
-        f"is version {expected_version}); reload it and apply your change again",
+        Message("alert {id} was changed by {who} at {when} UTC (now version {version}, your "
+                "copy is version {expected}); reload it and apply your change again",
+                id=str(current.id), who=current.updated_by,
+                when=f"{current.updated_at:%Y-%m-%d %H:%M:%S}", version=str(current.version),
+                expected=str(expected_version)),
         alert_id=current.id, expected_version=expected_version,
         current_version=current.version, changed_by=current.updated_by,
         changed_at=current.updated_at)
@@ -305,7 +311,7 @@ def apply_changes(store: Store, changes: Sequence[AlertChange], *, actor: str) -
 def add_comment(store: Store, alert_id: int, body: str, *, actor: str) -> int:
     """Add a comment (comments never conflict, so no version is needed); return its id."""
     if not body.strip():
-        raise SchemaError("empty comment; write something")
+        raise SchemaError(Message("empty comment; write something"))
     at = _now()
 
     def work(conn: Connection) -> int:
@@ -388,7 +394,7 @@ def read_attachment_content(store: Store, attachment_id: int) -> bytes:
     with read_tx(store) as conn:
         row = conn.execute(select(a.content, a.path).where(a.id == attachment_id)).first()
     if row is None:
-        raise AlertNotFoundError(f"no attachment with id {attachment_id}")
+        raise AlertNotFoundError(Message("no attachment with id {id}", id=str(attachment_id)))
     return bytes(row.content) if row.content is not None else Path(row.path).read_bytes()
 
 

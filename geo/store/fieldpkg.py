@@ -105,7 +105,7 @@ from sqlalchemy import select
 from geo.detect.reasons import localize_reason
 from geo.errors import AtalayaError, SchemaError
 from geo.hashing import sha256_file
-from geo.i18n import Translator, marked, translator
+from geo.i18n import Message, Number, Translator, join_messages, marked, message_of, translator
 from geo.store import tables as tb
 from geo.store.alerts import (
     Alert,
@@ -341,8 +341,9 @@ def export_field_package(store: Store, *, assignee: str | None = None,
 def _check_user(user: str) -> str:
     name = (user or "").strip()
     if not name or len(name) > MAX_NAME_CHARS or _CONTROL.search(name):
-        raise FieldPackageError(f"user {user!r} is not usable; give a name of 1 to "
-                                f"{MAX_NAME_CHARS} characters without control characters")
+        raise FieldPackageError(Message("user {user} is not usable; give a name of 1 to {most} "
+                                        "characters without control characters",
+                                        user=repr(user), most=MAX_NAME_CHARS))
     return name
 
 
@@ -351,22 +352,26 @@ def _select_alerts(store: Store, *, assignee: str | None, states: Sequence[str] 
     """Alerts matching every filter given; refuse an empty choice or unknown ids."""
     unknown_states = sorted(set(states or ()) - set(ALERT_STATES))
     if unknown_states:
-        raise FieldPackageError(f"unknown state(s) {', '.join(unknown_states)}; expected "
-                                f"some of {', '.join(ALERT_STATES)}")
+        raise FieldPackageError(Message("unknown state(s) {states}; expected some of {known}",
+                                        states=", ".join(unknown_states),
+                                        known=", ".join(ALERT_STATES)))
     chosen = list_alerts(store, states=states, assignee=assignee)
     if alert_ids is not None:
         wanted = set(alert_ids)
         missing = wanted - {a.id for a in list_alerts(store)}
         if missing:
-            raise FieldPackageError(f"no alert with id(s) {', '.join(map(str, sorted(missing)))}"
-                                    "; pick alerts that exist in this store")
+            raise FieldPackageError(Message("no alert with id(s) {ids}; pick alerts that exist "
+                                            "in this store",
+                                            ids=", ".join(map(str, sorted(missing)))))
         chosen = [a for a in chosen if a.id in wanted]
     if not chosen:
-        raise FieldPackageError("no alert matches the choice (assignee "
-                                f"{assignee!r}, states {list(states or [])}); widen it")
+        raise FieldPackageError(Message("no alert matches the choice (assignee {assignee}, "
+                                        "states {states}); widen it", assignee=repr(assignee),
+                                        states=str(list(states or []))))
     if len(chosen) > MAX_ROWS:
-        raise FieldPackageError(f"{len(chosen)} alerts chosen; a field package holds at most "
-                                f"{MAX_ROWS}: narrow the choice")
+        raise FieldPackageError(Message("{n} alerts chosen; a field package holds at most "
+                                        "{most}: narrow the choice", n=len(chosen),
+                                        most=MAX_ROWS))
     return chosen
 
 
@@ -598,10 +603,11 @@ def _usable(att: Attachment, total: int, seen: set[str]) -> str | None:
     if att.sha256 in seen:
         return "duplicate"
     if att.media_type not in CHIP_TYPES or att.size_bytes > MAX_CHIP_BYTES:
-        return (f"{att.media_type}, {att.size_bytes} bytes: not a PNG/JPEG/GIF under "
-                f"{MAX_CHIP_BYTES // 2**20} MiB")
+        return Message("{media_type}, {size} bytes: not a PNG/JPEG/GIF under {cap} MiB",
+                       media_type=att.media_type, size=att.size_bytes,
+                       cap=MAX_CHIP_BYTES // 2**20)
     if total + att.size_bytes > MAX_CHIPS_TOTAL:
-        return f"the chips already reach {MAX_CHIPS_TOTAL // 2**20} MiB"
+        return Message("the chips already reach {cap} MiB", cap=MAX_CHIPS_TOTAL // 2**20)
     return None
 
 
@@ -622,10 +628,12 @@ def _collect_chips(store: Store, alerts: Sequence[Alert]
                 try:
                     content = read_attachment_content(store, att.id)
                 except OSError as exc:  # a chip kept as a server path that has gone
-                    why = f"unreadable ({exc.strerror})"
+                    why = Message("unreadable ({error})", error=str(exc.strerror))
             if why is not None:
                 if why != "duplicate":
-                    skipped.append(f"alert {a.id}: attachment {att.id} left out ({why})")
+                    skipped.append(Message("alert {alert}: attachment {attachment} left out "
+                                           "({why})", alert=str(a.id),
+                                           attachment=str(att.id), why=why))
                 continue
             name = f"images/alert{a.id}_{att.id}.{CHIP_TYPES[att.media_type]}"
             files[name] = content
@@ -761,14 +769,17 @@ def _as_file(source: Path | bytes, folder: Path) -> Path:
         try:
             info = path.stat()
         except OSError as exc:
-            raise FieldPackageError(f"cannot read {path.name!r}: {exc.strerror}") from exc
+            raise FieldPackageError(Message("cannot read {name}: {error}", name=repr(path.name),
+                                            error=str(exc.strerror))) from exc
         if not stat.S_ISREG(info.st_mode):
-            raise FieldPackageError(f"{path.name!r} is not a regular file")
+            raise FieldPackageError(Message("{name} is not a regular file",
+                                            name=repr(path.name)))
         size = info.st_size
     if size > MAX_UPLOAD_BYTES:
-        raise FieldPackageError(f"the package is {size / 2**20:.0f} MiB; at most "
-                                f"{MAX_UPLOAD_BYTES // 2**20} MiB is accepted: send only "
-                                "alerts.gpkg")
+        raise FieldPackageError(Message("the package is {size} MiB; at most {cap} MiB is "
+                                        "accepted: send only alerts.gpkg",
+                                        size=Number(size / 2**20, 0),
+                                        cap=MAX_UPLOAD_BYTES // 2**20))
     return path
 
 
@@ -780,20 +791,23 @@ def _sniff(path: Path) -> Literal["zip", "gpkg"]:
         return "zip"
     if head == _SQLITE_MAGIC:
         return "gpkg"
-    raise FieldPackageError("the file is neither a GeoPackage nor a ZIP (its first bytes are "
-                            f"{head[:8]!r}); send back alerts.gpkg from the field package")
+    raise FieldPackageError(Message("the file is neither a GeoPackage nor a ZIP (its first bytes "
+                                    "are {head}); send back alerts.gpkg from the field package",
+                                    head=repr(head[:8])))
 
 
 def _check_gpkg_signature(path: Path) -> None:
     size = path.stat().st_size
     if size > MAX_GPKG_BYTES:
-        raise FieldPackageError(f"alerts.gpkg is {size / 2**20:.0f} MiB; at most "
-                                f"{MAX_GPKG_BYTES // 2**20} MiB is accepted")
+        raise FieldPackageError(Message("alerts.gpkg is {size} MiB; at most {cap} MiB is "
+                                        "accepted", size=Number(size / 2**20, 0),
+                                        cap=MAX_GPKG_BYTES // 2**20))
     with path.open("rb") as fh:
         head = fh.read(72)
     if not head.startswith(_SQLITE_MAGIC) or head[68:72] not in _GPKG_IDS:
-        raise FieldPackageError("the file is a SQLite database but not a GeoPackage (no GPKG "
-                                "application id); send back alerts.gpkg from the package")
+        raise FieldPackageError(Message("the file is a SQLite database but not a GeoPackage (no "
+                                        "GPKG application id); send back alerts.gpkg from the "
+                                        "package"))
 
 
 def _check_sqlite_objects(path: Path) -> None:
@@ -807,38 +821,46 @@ def _check_sqlite_objects(path: Path) -> None:
     try:
         conn = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as exc:
-        raise FieldPackageError(f"alerts.gpkg cannot be opened ({exc})") from exc
+        raise FieldPackageError(Message("alerts.gpkg cannot be opened ({error})",
+                                        error=str(exc))) from exc
     try:
         conn.set_progress_handler(lambda: 1, 2_000_000)  # abort anything that long
         views = [str(r[0]) for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'view' LIMIT 5")]
     except sqlite3.Error as exc:
-        raise FieldPackageError(f"alerts.gpkg is damaged ({exc}); send the file the field "
-                                "app saved, unchanged") from exc
+        raise FieldPackageError(Message("alerts.gpkg is damaged ({error}); send the file the "
+                                        "field app saved, unchanged", error=str(exc))) from exc
     finally:
         conn.close()
     if views:
-        raise FieldPackageError(f"alerts.gpkg holds SQL view(s) {', '.join(views)[:200]}; a "
-                                "field package has tables only")
+        raise FieldPackageError(Message("alerts.gpkg holds SQL view(s) {views}; a field "
+                                        "package has tables only",
+                                        views=", ".join(views)[:200]))
 
 
-def _zip_problems(entries: Sequence[zipfile.ZipInfo]) -> list[str]:
-    """Every unsafe thing about a ZIP's entries (paths, links, sizes, ratios)."""
-    problems: list[str] = []
+def _zip_problems(entries: Sequence[zipfile.ZipInfo]) -> list[Message]:
+    """Every unsafe thing about a ZIP's entries (paths, links, sizes, ratios).
+
+    A declared size is shown as the header writes it (digits only), as a claim, not a count.
+    """
+    problems: list[Message] = []
     if len(entries) > MAX_ZIP_ENTRIES:
-        problems.append(f"{len(entries)} entries; a field package has at most "
-                        f"{MAX_ZIP_ENTRIES}")
+        problems.append(Message("{n} entries; a field package has at most {most}",
+                                n=len(entries), most=MAX_ZIP_ENTRIES))
     for e in entries:
         parts = e.filename.replace("\\", "/").split("/")
+        name = repr(e.filename)
         if e.filename.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-            problems.append(f"entry {e.filename!r} points outside the archive")
+            problems.append(Message("entry {name} points outside the archive", name=name))
         if stat.S_ISLNK(e.external_attr >> 16):
-            problems.append(f"entry {e.filename!r} is a symbolic link")
+            problems.append(Message("entry {name} is a symbolic link", name=name))
         if e.file_size > MAX_UPLOAD_BYTES:
-            problems.append(f"entry {e.filename!r} declares {e.file_size} bytes")
+            problems.append(Message("entry {name} declares {size} bytes", name=name,
+                                    size=str(e.file_size)))
         elif e.file_size > 2**20 and e.file_size > MAX_ZIP_RATIO * max(e.compress_size, 1):
             ratio = e.file_size // max(e.compress_size, 1)
-            problems.append(f"entry {e.filename!r} inflates {ratio} times (a zip bomb?)")
+            problems.append(Message("entry {name} inflates {ratio} times (a zip bomb?)",
+                                    name=name, ratio=ratio))
     return problems
 
 
@@ -847,11 +869,14 @@ def _gpkg_entry(entries: Sequence[zipfile.ZipInfo]) -> zipfile.ZipInfo:
     found = [e for e in entries if not e.is_dir()
              and e.filename.replace("\\", "/").rsplit("/", 1)[-1].lower() == GPKG_NAME]
     if len(found) != 1:
-        raise FieldPackageError(f"the ZIP holds {len(found)} files named {GPKG_NAME}; expected "
-                                "exactly one (the field package's GeoPackage)")
+        raise FieldPackageError(Message("the ZIP holds {n} files named {name}; expected exactly "
+                                        "one (the field package's GeoPackage)", n=len(found),
+                                        name=GPKG_NAME))
     if found[0].file_size > MAX_GPKG_BYTES:
-        raise FieldPackageError(f"{found[0].filename} declares {found[0].file_size} bytes; at "
-                                f"most {MAX_GPKG_BYTES // 2**20} MiB is accepted")
+        raise FieldPackageError(Message("{name} declares {size} bytes; at most {cap} MiB is "
+                                        "accepted", name=found[0].filename,
+                                        size=str(found[0].file_size),
+                                        cap=MAX_GPKG_BYTES // 2**20))
     return found[0]
 
 
@@ -865,13 +890,14 @@ def _extract_gpkg(path: Path, target: Path) -> Path:
             entries = archive.infolist()
             problems = _zip_problems(entries)
             if problems:
-                raise FieldPackageError("unsafe ZIP, nothing was read: " + "; ".join(problems))
+                raise FieldPackageError(Message("unsafe ZIP, nothing was read: {problems}",
+                                                problems=join_messages("; ", problems)))
             entry = _gpkg_entry(entries)
             with archive.open(entry) as src, target.open("wb") as dst:
                 _copy_capped(src, dst, MAX_GPKG_BYTES)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
-        raise FieldPackageError(f"the ZIP cannot be read ({exc}); send alerts.gpkg alone") \
-            from exc
+        raise FieldPackageError(Message("the ZIP cannot be read ({error}); send alerts.gpkg "
+                                        "alone", error=str(exc))) from exc
     return target
 
 
@@ -880,7 +906,8 @@ def _copy_capped(src: io.BufferedIOBase | Any, dst: Any, cap: int) -> None:
     for block in iter(lambda: src.read(1 << 20), b""):
         copied += len(block)
         if copied > cap:
-            raise FieldPackageError(f"alerts.gpkg inflates past {cap // 2**20} MiB; refused")
+            raise FieldPackageError(Message("alerts.gpkg inflates past {cap} MiB; refused",
+                                            cap=cap // 2**20))
         dst.write(block)
 
 
@@ -892,7 +919,8 @@ def _gdal_errors(what: str) -> Iterator[None]:
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
             pyogrio.errors.FieldError, pyogrio.errors.FeatureError,
             pyogrio.errors.GeometryError, pyogrio.errors.CRSError, OSError) as exc:
-        raise FieldPackageError(f"{what}: GDAL cannot read it ({exc})") from exc
+        raise FieldPackageError(Message("{what}: GDAL cannot read it ({error})", what=what,
+                                        error=str(exc))) from exc
 
 
 def _read_layers(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -900,9 +928,10 @@ def _read_layers(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
     with _gdal_errors("alerts.gpkg"):
         layers = {str(name) for name, _ in pyogrio.list_layers(path)}
         if ALERTS_LAYER not in layers:
-            raise FieldPackageError(f"alerts.gpkg has no layer {ALERTS_LAYER!r} (it has "
-                                    f"{', '.join(sorted(layers)) or 'none'}); send back the "
-                                    "GeoPackage of the field package")
+            raise FieldPackageError(Message("alerts.gpkg has no layer {layer} (it has {layers}); "
+                                            "send back the GeoPackage of the field package",
+                                            layer=repr(ALERTS_LAYER),
+                                            layers=", ".join(sorted(layers)) or Message("none")))
         info = pyogrio.read_info(path, layer=ALERTS_LAYER)
         _check_info(info)
         # The count in read_info can be forged (gpkg_ogr_contents); read one row past the cap.
@@ -911,24 +940,28 @@ def _read_layers(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
         frame = pyogrio.read_dataframe(path, layer=ALERTS_LAYER, columns=columns,
                                        read_geometry=False, max_features=MAX_ROWS + 1)
         if len(frame) > MAX_ROWS:
-            raise FieldPackageError(f"layer alerts has more than {MAX_ROWS} rows; a field "
-                                    "package holds at most that")
+            raise FieldPackageError(Message("layer alerts has more than {most} rows; a field "
+                                            "package holds at most that", most=MAX_ROWS))
         meta = _read_meta(path) if "package" in layers else {}
     return frame, meta
 
 
 def _check_info(info: Mapping[str, Any]) -> None:
-    problems = []
+    problems: list[Message] = []
     if info.get("driver") != "GPKG":
-        problems.append(f"GDAL opened it as {info.get('driver')!r}, expected GPKG")
+        problems.append(Message("GDAL opened it as {driver}, expected GPKG",
+                                driver=repr(info.get("driver"))))
     missing = [f for f in REQUIRED_FIELDS if f not in list(info.get("fields", []))]
     if missing:
-        problems.append(f"layer alerts lacks field(s) {', '.join(missing)}")
-    if int(info.get("features") or 0) > MAX_ROWS:
-        problems.append(f"layer alerts has {info.get('features')} rows; at most {MAX_ROWS}")
+        problems.append(Message("layer alerts lacks field(s) {fields}",
+                                fields=", ".join(missing)))
+    features = int(info.get("features") or 0)
+    if features > MAX_ROWS:
+        problems.append(Message("layer alerts has {n} rows; at most {most}", n=features,
+                                most=MAX_ROWS))
     if problems:
-        raise FieldPackageError("alerts.gpkg is not a usable field package: "
-                                + "; ".join(problems))
+        raise FieldPackageError(Message("alerts.gpkg is not a usable field package: {problems}",
+                                        problems=join_messages("; ", problems)))
 
 
 def _read_meta(path: Path) -> dict[str, str]:
@@ -953,7 +986,7 @@ def _missing(value: object) -> bool:
 def _as_int(value: object, name: str, problems: list[str]) -> int | None:
     """Return a whole number from an int, an integral float or a string of digits."""
     if isinstance(value, bool) or _missing(value):
-        problems.append(f"{name} is empty")
+        problems.append(Message("{name} is empty", name=name))
         return None
     if isinstance(value, numbers.Integral) or (isinstance(value, float)
                                                and value.is_integer()):
@@ -963,10 +996,12 @@ def _as_int(value: object, name: str, problems: list[str]) -> int | None:
           and len(value.strip()) < 12):
         number = int(value.strip())
     else:
-        problems.append(f"{name} {str(value)[:40]!r} is not a whole number")
+        problems.append(Message("{name} {value} is not a whole number", name=name,
+                                value=repr(str(value)[:40])))
         return None
     if not 1 <= number < 2**31:
-        problems.append(f"{name} {number} is out of range")
+        problems.append(Message("{name} {value} is out of range", name=name,
+                                value=str(number)))
         return None
     return number
 
@@ -976,15 +1011,18 @@ def _as_text(value: object, name: str, limit: int, problems: list[str], *,
     if _missing(value):
         return None
     if not isinstance(value, str):
-        problems.append(f"{name} must be text, got {type(value).__name__} {str(value)[:40]!r}")
+        problems.append(Message("{name} must be text, got {type} {value}", name=name,
+                                type=type(value).__name__, value=repr(str(value)[:40])))
         return None
     text = value.strip()
     if len(text) > limit:
-        problems.append(f"{name} has {len(text)} characters; at most {limit}")
+        # Digits without grouping, as before ("5000 characters" is matched on).
+        problems.append(Message("{name} has {n} characters; at most {most}", name=name,
+                                n=str(len(text)), most=str(limit)))
         return None
     bad = _CONTROL if multiline else re.compile("[\x00-\x1f\x7f]")
     if bad.search(text):
-        problems.append(f"{name} contains control characters")
+        problems.append(Message("{name} contains control characters", name=name))
         return None
     return text
 
@@ -995,8 +1033,8 @@ def _as_verdict(value: object, problems: list[str]) -> str | None:
         return None
     state = text.lower().replace(" ", "_").replace("-", "_")
     if state not in ALERT_STATES:
-        problems.append(f"verdict {text!r} is not a state; expected one of "
-                        f"{', '.join(ALERT_STATES)}")
+        problems.append(Message("verdict {value} is not a state; expected one of {states}",
+                                value=repr(text), states=", ".join(ALERT_STATES)))
         return None
     return state
 
@@ -1008,14 +1046,16 @@ def _as_time(value: object, problems: list[str]) -> datetime | None:
     try:
         when = pd.Timestamp(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
     except (ValueError, TypeError, OverflowError):
-        problems.append(f"visited_at {str(value)[:40]!r} is not a date and time (ISO 8601)")
+        problems.append(Message("visited_at {value} is not a date and time (ISO 8601)",
+                                value=repr(str(value)[:40])))
         return None
     if pd.isna(when):
         return None
     when = when.tz_localize(UTC) if when.tzinfo is None else when.tz_convert(UTC)
     moment: datetime = when.floor("s").to_pydatetime()
     if not datetime(2000, 1, 1, tzinfo=UTC) <= moment <= datetime.now(UTC) + timedelta(days=1):
-        problems.append(f"visited_at {moment.isoformat()} is before 2000 or in the future")
+        problems.append(Message("visited_at {value} is before 2000 or in the future",
+                                value=moment.isoformat()))
         return None
     return moment
 
@@ -1041,8 +1081,8 @@ def _parse_row(index: int, rec: Mapping[Any, Any]) -> FieldRow:
 def _flag_duplicates(rows: tuple[FieldRow, ...]) -> tuple[FieldRow, ...]:
     seen = Counter(r.alert_id for r in rows if r.alert_id is not None)
     return tuple(
-        replace(r, problems=(*r.problems, f"alert {r.alert_id} appears {seen[r.alert_id]} "
-                             "times; keep one row"))
+        replace(r, problems=(*r.problems, Message("alert {id} appears {n} times; keep one row",
+                                                  id=str(r.alert_id), n=seen[r.alert_id])))
         if r.alert_id is not None and seen[r.alert_id] > 1 else r for r in rows)
 
 
@@ -1102,18 +1142,19 @@ def _decide(row: FieldRow, alert: Alert | None,
                     verdict=row.verdict, comment=field_comment_body(row),
                     exported_version=row.exported_version, request_id=_request_id(row))
     if row.problems:
-        return replace(item, kind="rejected", reason="; ".join(row.problems))
+        return replace(item, kind="rejected", reason=join_messages("; ", row.problems))
     if not row.filled:
-        return replace(item, reason="nothing filled in")
+        return replace(item, reason=Message("nothing filled in"))
     if alert is None:
-        return replace(item, kind="rejected", reason=f"no alert {row.alert_id} in this "
-                       "store; the package may come from another store")
+        return replace(item, kind="rejected", reason=Message(
+            "no alert {id} in this store; the package may come from another store",
+            id=str(row.alert_id)))
     item = replace(item, store_state=alert.state, store_version=alert.version,
                    updated_by=alert.updated_by, updated_at=alert.updated_at)
     done = applied.get(item.request_id or "")
     if done is not None:
-        return replace(item, reason=f"already imported by {done[0]} at "
-                       f"{done[1]:%Y-%m-%d %H:%M} UTC")
+        return replace(item, reason=Message("already imported by {who} at {when} UTC",
+                                            who=done[0], when=f"{done[1]:%Y-%m-%d %H:%M}"))
     kind, reason = _verdict_kind(row, alert)
     return replace(item, kind=kind, reason=reason)
 
@@ -1122,19 +1163,25 @@ def _verdict_kind(row: FieldRow, alert: Alert) -> tuple[Kind, str]:
     """Kind and reason of a filled, valid row whose alert exists."""
     if row.verdict is None or row.verdict == alert.state:
         if field_comment_body(row) is None:
-            return "unchanged", f"already {alert.state}"
-        return "apply", "comment only (comments never conflict)"
+            return "unchanged", Message("already {state}", state=alert.state)
+        return "apply", Message("comment only (comments never conflict)")
     if alert.version != row.exported_version:
-        same = row.exported_state == alert.state
-        return "conflict", (
-            f"changed since export (version {row.exported_version} -> {alert.version}) by "
-            f"{alert.updated_by} at {alert.updated_at:%Y-%m-%d %H:%M} UTC; now {alert.state}"
-            + (" (the review state is as exported; other fields changed)" if same else ""))
+        # Versions are labels (shown as written), as the import table shows them.
+        values = {"exported": str(row.exported_version), "version": str(alert.version),
+                  "who": alert.updated_by, "when": f"{alert.updated_at:%Y-%m-%d %H:%M}",
+                  "state": alert.state}
+        if row.exported_state == alert.state:
+            return "conflict", Message(
+                "changed since export (version {exported} -> {version}) by {who} at {when} UTC; "
+                "now {state} (the review state is as exported; other fields changed)", **values)
+        return "conflict", Message("changed since export (version {exported} -> {version}) by "
+                                   "{who} at {when} UTC; now {state}", **values)
     if row.verdict not in allowed_next(alert.state):
-        options = ", ".join(allowed_next(alert.state)) or "nowhere"
-        return "rejected", (f"cannot move from {alert.state} to {row.verdict}; from "
-                            f"{alert.state} it can go to {options}")
-    return "apply", f"{alert.state} -> {row.verdict}"
+        options = ", ".join(allowed_next(alert.state)) or Message("nowhere")
+        return "rejected", Message("cannot move from {state} to {verdict}; from {state} it can "
+                                   "go to {options}", state=alert.state, verdict=row.verdict,
+                                   options=options)
+    return "apply", Message("{state} -> {verdict}", state=alert.state, verdict=row.verdict)
 
 
 # -- applying ---------------------------------------------------------------------------------
@@ -1195,7 +1242,7 @@ def _apply_item(store: Store, item: PlanItem, user: str, report: ImportReport) -
             return
         update_alert(store, change, actor=user)
     except AtalayaError as err:  # stale since the plan, impossible move now, store busy
-        report.failed.append((alert_id, str(err)))
+        report.failed.append((alert_id, message_of(err)))
         return
     report.applied.append(alert_id)
     if change.state is not None:

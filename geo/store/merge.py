@@ -34,6 +34,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from geo.countries import locate_countries
 from geo.crs import require_crs
 from geo.errors import SchemaError
+from geo.i18n import Message
 from geo.store import tables as t
 from geo.store.alerts import ALERT_FIELDS, load_alert, write_fields
 from geo.store.audit import field_changes, record
@@ -61,11 +62,11 @@ def _check_frame(candidates: gpd.GeoDataFrame) -> None:
     require_crs(candidates, 4326, what="runway candidates")
     missing = [c for c in REQUIRED if c not in candidates.columns]
     if missing:
-        raise SchemaError(f"candidates lack column(s) {', '.join(missing)}; expected the "
-                          "output of geo.detect (CANDIDATES layer)")
+        raise SchemaError(Message("candidates lack column(s) {columns}; expected the output of "
+                                  "geo.detect (CANDIDATES layer)", columns=", ".join(missing)))
     geoms = candidates.geometry.to_numpy()
     if not all(g is not None and g.geom_type == "Polygon" and not g.is_empty for g in geoms):
-        raise SchemaError("every candidate needs a non-empty Polygon geometry")
+        raise SchemaError(Message("every candidate needs a non-empty Polygon geometry"))
 
 
 def _sighting(rec: dict[str, Any], geom: BaseGeometry) -> dict[str, Any]:
@@ -74,11 +75,13 @@ def _sighting(rec: dict[str, Any], geom: BaseGeometry) -> dict[str, Any]:
     row.update({k: _plain(rec.get(k)) for k in _OPTIONAL})
     empty = [k for k in REQUIRED if row[k] is None]
     if empty:
-        raise SchemaError(f"candidate {row.get('candidate_id')!r} has no value for "
-                          f"{', '.join(empty)}; fill them in or drop the row")
+        raise SchemaError(Message("candidate {candidate} has no value for {columns}; fill them "
+                                  "in or drop the row", candidate=repr(row.get("candidate_id")),
+                                  columns=", ".join(empty)))
     when = pd.Timestamp(row["detected_at"])
     if when.tzinfo is None:
-        raise SchemaError(f"detected_at {when} has no time zone; expected UTC times")
+        raise SchemaError(Message("detected_at {when} has no time zone; expected UTC times",
+                                  when=str(when)))
     row.update(detection_state=_plain(rec.get("state")), geometry=shapely.normalize(geom),
                scene_id=str(row["scene_id"]),
                detected_at=when.tz_convert(UTC).floor("us").to_pydatetime())

@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from geo.errors import TransitionError
+from geo.message import Message
 
 if TYPE_CHECKING:
     from geo.i18n import Translator
@@ -65,13 +66,13 @@ def allowed_next(state: str) -> tuple[str, ...]:
 def check_transition(current: str, wanted: str) -> None:
     """Raise :class:`~geo.errors.TransitionError` unless ``current -> wanted`` is allowed."""
     if wanted not in ALERT_STATES:
-        raise TransitionError(
-            f"unknown alert state {wanted!r}; expected one of {', '.join(ALERT_STATES)}")
+        raise TransitionError(Message("unknown alert state {state}; expected one of {states}",
+                                      state=repr(wanted), states=", ".join(ALERT_STATES)))
     if wanted not in allowed_next(current):
-        options = ", ".join(allowed_next(current)) or "nowhere"
-        raise TransitionError(
-            f"cannot move an alert from {current!r} to {wanted!r}; "
-            f"from {current!r} it can go to {options}")
+        options = ", ".join(allowed_next(current)) or Message("nowhere")
+        raise TransitionError(Message("cannot move an alert from {state} to {wanted}; from "
+                                      "{state} it can go to {options}", state=repr(current),
+                                      wanted=repr(wanted), options=options))
 
 
 def state_names(t: Translator) -> dict[str, str]:

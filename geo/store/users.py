@@ -54,6 +54,7 @@ from geo.auth.passwords import (
 )
 from geo.auth.permissions import Role, parse_role
 from geo.errors import AccountNotFoundError, AuthError, ConfigError
+from geo.message import Message
 from geo.store import tables as t
 from geo.store.audit import AuditEntry, record
 from geo.store.engine import Store, in_transaction, read_tx
@@ -122,13 +123,13 @@ class SignInResult:
     def message(self) -> str:
         """A sentence for the sign-in page (English; the UI translates it)."""
         if self.outcome == "ok":
-            return "Signed in."
+            return Message("Signed in.")
         if self.outcome == "locked":
-            return (f"Too many failed sign-ins: wait {max(1, round(self.retry_after_s))} s "
-                    "and try again.")
+            return Message("Too many failed sign-ins: wait {s} s and try again.",
+                           s=max(1, round(self.retry_after_s)))
         if self.outcome == "inactive":
-            return "This account is disabled; ask an administrator."
-        return "Wrong user name or password."
+            return Message("This account is disabled; ask an administrator.")
+        return Message("Wrong user name or password.")
 
 
 def _now(now: datetime | None) -> datetime:
@@ -151,8 +152,9 @@ def normalise_username(text: str) -> str:
     """
     name = text.strip().lower()
     if not USERNAME_PATTERN.fullmatch(name):
-        raise AuthError(f"user name {text.strip()[:80]!r} is not usable; use 1 to 64 letters, "
-                        "digits, '.', '_', '@' or '-', starting with a letter or digit")
+        raise AuthError(Message("user name {name} is not usable; use 1 to 64 letters, digits, "
+                                "'.', '_', '@' or '-', starting with a letter or digit",
+                                name=repr(text.strip()[:80])))
     return name
 
 
@@ -279,8 +281,8 @@ def _new_hash(password: str, *, username: str, policy: PasswordPolicy,
 def _insert(conn: Connection, name: str, role: Role, display_name: str, hashed: str | None, *,
             actor: str, at: datetime, first_run: bool = False) -> User:
     if _load(conn, name, lock=False) is not None:
-        raise AuthError(f"an account called {name!r} already exists; choose another name or "
-                        "change that account instead")
+        raise AuthError(Message("an account called {name} already exists; choose another name "
+                                "or change that account instead", name=repr(name)))
     display = display_name.strip()[:200] or name
     conn.execute(insert(t.users).values(
         username=name, display_name=display, role=role.value, password_hash=hashed,
@@ -301,8 +303,8 @@ def _run(store: Store, work: Callable[[Connection], T]) -> T:
     try:
         return in_transaction(store, work)
     except IntegrityError as exc:
-        raise AuthError("an account with that name was created at the same time; "
-                        "choose another name") from exc
+        raise AuthError(Message("an account with that name was created at the same time; "
+                                "choose another name")) from exc
 
 
 def create_user(store: Store, username: str, password: str | None, *, role: Role | str,
@@ -357,8 +359,8 @@ def create_first_admin(store: Store, username: str, password: str, *, display_na
     def work(conn: Connection) -> User:
         _lock_accounts(conn)
         if conn.execute(select(t.users.c.id).limit(1)).first() is not None:
-            raise AuthError("accounts already exist, so the first-run setup is closed; "
-                            "sign in, or ask an administrator for an account")
+            raise AuthError(Message("accounts already exist, so the first-run setup is closed; "
+                                    "sign in, or ask an administrator for an account"))
         return _insert(conn, name, Role.ADMIN, display_name, hashed, actor=name, at=at,
                        first_run=True)
 
@@ -415,7 +417,8 @@ def change_own_password(store: Store, username: str, current_password: str,
     check = authenticate(store, name, current_password, now=now, lockout=lockout,
                          params=params, purpose="password_change")
     if not check.ok:
-        raise AuthError("the current password was refused: " + check.message)
+        raise AuthError(Message("the current password was refused: {reason}",
+                                reason=check.message))
     return set_password(store, name, new_password, actor=name, now=now, policy=policy,
                         params=params)
 
@@ -425,8 +428,8 @@ def _ensure_other_admin(conn: Connection, name: str) -> None:
     others = conn.execute(select(func.count()).select_from(t.users).where(
         u.role == Role.ADMIN.value, u.active.is_(True), u.username != name)).scalar_one()
     if not others:
-        raise AuthError(f"{name} is the last active admin; make another account admin first, "
-                        "or nobody could manage accounts")
+        raise AuthError(Message("{name} is the last active admin; make another account admin "
+                                "first, or nobody could manage accounts", name=name))
 
 
 def set_role(store: Store, username: str, role: Role | str, *, actor: str,

@@ -79,7 +79,7 @@ def test_malformed_hashes_are_refused_without_echo(encoded):
     ("short", "ana", "it has 5 characters; use at least 12"),
     ("Ana.Lopez.99", "ana.lopez.99", "it is the user name"),
     (" " * 14, "ana", "it is only spaces"),
-    ("x" * 1025, "ana", "use at most 1024"),
+    ("x" * 1025, "ana", "use at most 1,024"),
 ], ids=["short", "username", "spaces", "long"])
 def test_policy_refuses_with_clear_messages(password, username, problem):
     with pytest.raises(PasswordPolicyError) as info:
@@ -109,3 +109,15 @@ def test_dummy_hash_is_made_once_per_parameters():
 def test_unusable_parameters_are_refused(kw):
     with pytest.raises(ConfigError):
         ScryptParams(**kw)
+
+
+def test_a_refused_password_reads_in_the_readers_language():
+    from geo.i18n import Translator, localize
+
+    with pytest.raises(PasswordPolicyError) as info:
+        PasswordPolicy().check("ana", username="ana")
+    assert str(info.value).startswith("the password was refused: it has 3 characters")
+    assert localize(info.value, Translator("es")) == (
+        "la contraseña fue rechazada: tiene 3 caracteres; use al menos 12 (unas cuantas "
+        "palabras forman una contraseña larga y fácil de recordar); es igual al nombre de "
+        "usuario; elija algo que otros no puedan adivinar")

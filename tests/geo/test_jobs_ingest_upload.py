@@ -16,7 +16,7 @@ from geo.ingest import (
     read_source,
     receive_file,
 )
-from geo.jobs import JobRunner, ingest_params, submit_job
+from geo.jobs import Job, JobRunner, ingest_params, submit_job
 from geo.settings import Settings
 from geo.store import open_store
 from geo.world import read_layer
@@ -34,6 +34,18 @@ def data(tmp_path: Path) -> Path:
 def _runner(store, data: Path) -> JobRunner:
     return JobRunner(store, settings=Settings(data_dir=data, static_dir=ROOT / "static"),
                      use_dask=False)
+
+
+def _failed_ingest(path: Path, data: Path, tmp_path: Path) -> tuple[Job, Path]:
+    """Keep ``path`` as an upload, run its ingest job; return the job (failed) and the copy."""
+    with receive_file(path) as upload:
+        kept = keep_upload(upload, data)
+    with open_store(f"sqlite:///{tmp_path / 'jobs.sqlite3'}") as store:
+        submit_job(store, "ingest", ingest_params(kept), "ana")
+        done = _runner(store, data).run_next()
+    assert done is not None
+    assert done.state == "failed"
+    return done, kept
 
 
 def test_the_same_file_is_kept_once_under_its_sha256(data: Path, tmp_path: Path) -> None:
@@ -60,13 +72,7 @@ def test_an_ingest_job_removes_its_kept_upload_also_when_it_fails(data: Path,
                                                                   tmp_path: Path) -> None:
     bad = tmp_path / "broken.tif"
     bad.write_bytes(b"II*\x00" + b"\x00" * 200)
-    with receive_file(bad) as upload:
-        kept = keep_upload(upload, data)
-    with open_store(f"sqlite:///{tmp_path / 'jobs.sqlite3'}") as store:
-        submit_job(store, "ingest", ingest_params(kept), "ana")
-        done = _runner(store, data).run_next()
-    assert done is not None
-    assert done.state == "failed"
+    _, kept = _failed_ingest(bad, data, tmp_path)
     assert not kept.parent.exists()
 
 
@@ -101,13 +107,7 @@ def test_a_refused_scene_fails_its_job_with_a_message_shown_in_the_readers_langu
     with rasterio.open(plain, "w", driver="GTiff", width=64, height=64, count=3,
                        dtype="uint16") as dst:  # no CRS, no transform: never placed by guess
         dst.write(np.ones((3, 64, 64), dtype=np.uint16))
-    with receive_file(plain) as upload:
-        kept = keep_upload(upload, data)
-    with open_store(f"sqlite:///{tmp_path / 'jobs.sqlite3'}") as store:
-        submit_job(store, "ingest", ingest_params(kept), "ana")
-        done = _runner(store, data).run_next()
-    assert done is not None
-    assert done.state == "failed"
+    done, _ = _failed_ingest(plain, data, tmp_path)
     assert done.error is not None
     assert "sin_crs.tif has no CRS" in done.error
     spanish = localize_error(done.error, done.result, Translator("es"))
