@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import shutil
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,7 @@ from ui import state
 from ui.cache import get_settings, open_store_cached
 from ui.jobs import ask_job, follow_job
 from ui.sidebar import current_translator
-from ui.text import escape_markdown
+from ui.text import escape_markdown as _plain  # a file's own text, shown as typed
 
 __all__ = ["render_ingest"]
 
@@ -123,11 +123,15 @@ class _Checked:
     signature: str
     report: ImportReport
     duplicates: Duplicates
+    #: The rejected rows as CSV, per language: made once, not on every run of the page
+    #: (writing 100,000 reasons in Spanish takes over a second).
+    csv: dict[str, bytes] = field(default_factory=dict)
 
-
-def _plain(text: object) -> str:
-    """Escape Markdown (:func:`ui.text.escape_markdown`)."""
-    return escape_markdown(text)
+    def rejected_csv(self, t: Translator) -> bytes:
+        """Return the rejected rows as CSV in ``t``'s language (made on first use)."""
+        if t.language not in self.csv:
+            self.csv[t.language] = self.report.rejected_csv(t)
+        return self.csv[t.language]
 
 
 def _shown(text: object, t: Translator) -> str:
@@ -465,7 +469,7 @@ def _show_report(checked: _Checked, t: Translator) -> None:
         # the two columns the report adds before the file's own (whose names stay as typed)
         shown.columns = [t("Row"), t("Reason"), *shown.columns[2:]]
         st.dataframe(shown.astype("string"), hide_index=True)
-        st.download_button(t("Download the rejected rows (CSV)"), data=report.rejected_csv(t),
+        st.download_button(t("Download the rejected rows (CSV)"), data=checked.rejected_csv(t),
                            file_name=f"{Path(report.source).stem}-rejected.csv",
                            mime="text/csv", key=DOWNLOAD, on_click="ignore")
     if len(dups):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import re
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -59,6 +58,7 @@ from ui import state
 from ui.auth import allowed, current_session
 from ui.cache import get_settings, load_world, open_store_cached
 from ui.sidebar import current_translator
+from ui.text import escape_markdown
 
 __all__ = ["LOG_FILE", "RECENT_S", "REFRESH_S", "ask_job", "ensure_services", "find_job",
            "follow_job", "render_job_progress", "render_jobs", "start_job", "wake_runner"]
@@ -79,9 +79,6 @@ HEALTH_TTL_S = 30
 #: still inside a step then finds its job gone and stores nothing).
 STOP_TIMEOUT_S = 3.0
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
-
-
 def _plain(text: object) -> str:
     r"""Mask secrets, then escape Markdown, so stored text shows as written and nothing more.
 
@@ -90,7 +87,7 @@ def _plain(text: object) -> str:
     >>> _plain("failed: postgresql://app:pw@db/x *now*")
     'failed\\: postgresql\\://app\\:\\[redacted\\]@db/x \\*now\\*'
     """
-    return _MARKDOWN.sub(r"\\\1", scrub_text(str(text)))
+    return escape_markdown(scrub_text(str(text)))
 
 
 # -- services (once per process) ----------------------------------------------------------------

@@ -293,3 +293,19 @@ def test_a_scene_import_cancelled_before_it_ran_leaves_no_upload(
     assert run_queued_jobs(data) == []
     assert not kept.parent.exists()
     assert not (data / "scenes").exists()
+
+
+def test_the_rejected_rows_csv_is_made_once_per_language() -> None:
+    from geo.i18n import Translator
+
+    made: list[str] = []
+
+    class Report:
+        def rejected_csv(self, t: Translator) -> bytes:
+            made.append(t.language)
+            return t.language.encode()
+
+    checked = ingest._Checked("sig", Report(), None)  # type: ignore[arg-type]
+    for language in ("es", "es", "en", "es"):
+        assert checked.rejected_csv(Translator(language)) == language.encode()
+    assert made == ["es", "en"]
