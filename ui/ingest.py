@@ -74,6 +74,7 @@ from ui.cache import get_settings, open_store_cached
 from ui.jobs import ask_job, follow_job
 from ui.sidebar import current_translator
 from ui.text import escape_markdown as _plain  # a file's own text, shown as typed
+from ui.text import shown as _shown
 
 __all__ = ["render_ingest"]
 
@@ -132,11 +133,6 @@ class _Checked:
         if t.language not in self.csv:
             self.csv[t.language] = self.report.rejected_csv(t)
         return self.csv[t.language]
-
-
-def _shown(text: object, t: Translator) -> str:
-    """Write a message or error from ``geo`` in the reader's language, Markdown escaped."""
-    return _plain(localize(text, t))
 
 
 def _layer_names(t: Translator) -> dict[str, str]:
