@@ -96,6 +96,36 @@ def local_zscore(values: np.ndarray, valid: np.ndarray, *, size_px: int,
     return out
 
 
+def zscore_total(logs: dict[str, np.ndarray], valid: np.ndarray, *,
+                 size_px: int) -> np.ndarray:
+    """Sum over the bands of :func:`local_zscore` (float32), bands in ``logs``' order.
+
+    Compiled (:func:`geo.detect.zscore_kernel.add_zscore`): equal to the bit to
+    :func:`zscore_total_reference`, at about a third of its cost.
+    """
+    from geo.detect.zscore_kernel import add_zscore
+
+    total = np.zeros(valid.shape, dtype=np.float32)
+    if not logs:
+        return total
+    share = valid_share(valid, size_px=size_px)
+    mask = np.ascontiguousarray(valid, dtype=bool)
+    for v in logs.values():
+        add_zscore(np.ascontiguousarray(v, dtype=np.float32), mask, share, int(size_px),
+                   _EPS, _Z_FLOOR, total)
+    return total
+
+
+def zscore_total_reference(logs: dict[str, np.ndarray], valid: np.ndarray, *,
+                           size_px: int) -> np.ndarray:
+    """:func:`zscore_total` in NumPy, one :func:`local_zscore` per band (the definition)."""
+    total = np.zeros(valid.shape, dtype=np.float32)
+    den = valid_share(valid, size_px=size_px)
+    for v in logs.values():
+        total += local_zscore(v, valid, size_px=size_px, den=den)
+    return total
+
+
 def compute_indices(bands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """NDVI, NDWI (green vs NIR), bare-soil index, brightness and redness, where computable."""
     out: dict[str, np.ndarray] = {}
@@ -135,11 +165,7 @@ def compute_evidence(bands: dict[str, np.ndarray], indices: dict[str, np.ndarray
     """
     size = params.px(params.background_m, res_m, minimum=params.min_background_px) | 1
     logs = log_bands({k: bands[k] for k in EVIDENCE_BANDS if k in bands})
-    total = np.zeros(valid.shape, dtype=np.float32)
-    den = valid_share(valid, size_px=size)
-    for v in logs.values():
-        total += local_zscore(v, valid, size_px=size, den=den)
-    evidence = total / np.float32(max(len(logs), 1))
+    evidence = zscore_total(logs, valid, size_px=size) / np.float32(max(len(logs), 1))
     if "nir" not in bands and params.rgb_texture_weight > 0:
         # RGB only: a graded or paved strip is smooth, a town or a crop mosaic beside it is
         # as bright but speckled; without NIR/SWIR smoothness is what tells them apart

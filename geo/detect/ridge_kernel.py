@@ -258,12 +258,13 @@ def orientation_components(thin: np.ndarray, ridge: np.ndarray, orient: np.ndarr
 
 def warm_up() -> None:
     """Load (or compile) every kernel for the argument types the detector passes."""
-    from geo.detect.evidence import box_mean, ridge_response
+    from geo.detect.evidence import box_mean, ridge_response, zscore_total
     from geo.detect.screen import block_sums
 
     tiny = np.zeros((4, 4), dtype=np.float32)
     ridge_response(tiny, length_px=3, n_orientations=1, flank_px=(1,))
     box_mean(tiny, 3)
+    zscore_total({"red": tiny}, tiny == 0, size_px=3)
     block_sums(tiny, 2, squares=True)
     orientation_components(tiny > 0, tiny, np.zeros((4, 4), dtype=np.int16), 16,
                            np.float32(0.9), 1.0)
