@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.atomicfile import write_atomic
 from geo.errors import SchemaError
 from geo.filters import MAX_AOI_VERTICES
+from geo.message import Message
 from geo.schema import AREAS, empty_layer, validate_layer
 
 __all__ = ["AREAS_FILE", "MAX_NAME", "delete_area", "read_areas", "save_area"]
@@ -41,7 +42,8 @@ def read_areas(data_dir: Path) -> gpd.GeoDataFrame:
         return empty_layer(AREAS)
     driver = pyogrio.read_info(path).get("driver")
     if driver != "GeoJSON":
-        raise SchemaError(f"{path.name}: GDAL reads it as {driver!r}; expected GeoJSON")
+        raise SchemaError(Message("{name}: GDAL reads it as {driver}; expected GeoJSON",
+                                  name=path.name, driver=repr(driver)))
     gdf = gpd.read_file(path, engine="pyogrio")
     if gdf.empty:  # every area deleted: GDAL reads no columns from an empty collection
         return empty_layer(AREAS)
@@ -82,11 +84,14 @@ def save_area(data_dir: Path, name: str, geometry: BaseGeometry, *,
     """
     label = " ".join(name.split())
     if not label or len(label) > MAX_NAME:
-        raise SchemaError(f"an area name needs 1 to {MAX_NAME} characters, got {len(label)}")
+        raise SchemaError(Message("an area name needs 1 to {most} characters, got {n}",
+                                  most=MAX_NAME, n=str(len(label))))  # str: "1500" as before
     if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:
-        raise SchemaError(f"an area must be a Polygon or MultiPolygon, got {geometry.geom_type}")
+        raise SchemaError(Message("an area must be a Polygon or MultiPolygon, got {kind}",
+                                  kind=geometry.geom_type))
     if shapely.get_num_coordinates(geometry) > MAX_AOI_VERTICES:
-        raise SchemaError(f"the area has more than {MAX_AOI_VERTICES:,} vertices; simplify it")
+        raise SchemaError(Message("the area has more than {n} vertices; simplify it",
+                                  n=MAX_AOI_VERTICES))
     areas = read_areas(data_dir)
     areas = areas[areas["name"] != label]
     row = gpd.GeoDataFrame(

@@ -28,6 +28,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import SchemaError
+from geo.message import Message
 
 __all__ = [
     "LAYER_FILTERS",
@@ -54,24 +55,31 @@ def _as_tuple(value: Sequence[str] | None) -> tuple[str, ...] | None:
     return None if value is None else tuple(sorted(dict.fromkeys(map(str, value))))
 
 
-def _check_bounds(bounds: Bounds, name: str) -> None:
+def _check_bounds(bounds: Bounds, name: Message) -> None:
+    """Refuse bounds that are not finite degrees in order; ``name`` says whose they are."""
     lon0, lat0, lon1, lat1 = bounds
     if not all(math.isfinite(v) for v in bounds):
-        raise SchemaError(f"{name} {bounds} holds a value that is not finite")
+        raise SchemaError(Message("{name} {bounds} holds a value that is not finite",
+                                  name=name, bounds=str(bounds)))
     if not (-90 <= lat0 <= lat1 <= 90) or not (-180 <= lon0 <= 360 and lon0 <= lon1 <= 360):
-        raise SchemaError(f"{name} {bounds} is not (lon_min, lat_min, lon_max, lat_max) in "
-                          "degrees: swapped latitude and longitude?")
+        raise SchemaError(Message("{name} {bounds} is not (lon_min, lat_min, lon_max, lat_max) "
+                                  "in degrees: swapped latitude and longitude?",
+                                  name=name, bounds=str(bounds)))
 
 
 def _check_aoi(aoi: BaseGeometry) -> None:
     if aoi.geom_type not in ("Polygon", "MultiPolygon") or aoi.is_empty:
-        raise SchemaError(f"the area of interest must be a Polygon or MultiPolygon, got "
-                          f"{'an empty ' if aoi.is_empty else 'a '}{aoi.geom_type}")
+        if aoi.is_empty:
+            raise SchemaError(Message("the area of interest must be a Polygon or MultiPolygon, "
+                                      "got an empty {kind}", kind=aoi.geom_type))
+        raise SchemaError(Message("the area of interest must be a Polygon or MultiPolygon, "
+                                  "got a {kind}", kind=aoi.geom_type))
     n = shapely.get_num_coordinates(aoi)
     if n > MAX_AOI_VERTICES:
-        raise SchemaError(f"the area of interest has {n:,} vertices, more than "
-                          f"{MAX_AOI_VERTICES:,}; simplify it before using it as a filter")
-    _check_bounds(tuple(aoi.bounds), "the area of interest's bounds")
+        raise SchemaError(Message("the area of interest has {n} vertices, more than {most}; "
+                                  "simplify it before using it as a filter",
+                                  n=int(n), most=MAX_AOI_VERTICES))
+    _check_bounds(tuple(aoi.bounds), Message("the area of interest's bounds"))
 
 
 @dataclass(frozen=True)
@@ -129,16 +137,17 @@ class Filters:
                 raise SchemaError(f"{name}={when.isoformat()} has no time zone; give UTC "
                                   "times (datetime(..., tzinfo=UTC))")
         if self.start is not None and self.end is not None and self.start > self.end:
-            raise SchemaError(f"start {self.start:%Y-%m-%d} is after end {self.end:%Y-%m-%d}: "
-                              "exchange them")
+            raise SchemaError(Message("start {start} is after end {end}: exchange them",
+                                      start=f"{self.start:%Y-%m-%d}", end=f"{self.end:%Y-%m-%d}"))
         for name in ("min_confidence", "min_score"):
             value = float(getattr(self, name))
             if not 0.0 <= value <= 1.0:
-                raise SchemaError(f"{name}={value} is outside 0-1")
+                raise SchemaError(Message("{name}={value} is outside 0-1", name=name,
+                                          value=str(value)))
             object.__setattr__(self, name, value)
         if self.bounds is not None:
             object.__setattr__(self, "bounds", tuple(float(v) for v in self.bounds))
-            _check_bounds(self.bounds, "bounds")
+            _check_bounds(self.bounds, Message("bounds"))
         if self.aoi is not None:
             _check_aoi(self.aoi)
 

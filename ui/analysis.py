@@ -37,7 +37,7 @@ from geo.countries import read_country_borders
 from geo.errors import AtalayaError
 from geo.export import SnapshotSpec, save_snapshot
 from geo.filters import Filters
-from geo.i18n import Translator
+from geo.i18n import Translator, localize, message_of
 from geo.risk import (
     CellGrid,
     RiskWeights,
@@ -58,10 +58,12 @@ from ui import state
 from ui.auth import allowed, current_session
 from ui.cache import _key as scope_key
 from ui.cache import filtered_world, get_settings, load_world
+from ui.export import role_refusal
 from ui.filters import data_months, render_filters
 from ui.labels import map_labels
 from ui.mapview import render_base, render_groups, show_map
 from ui.sidebar import current_translator
+from ui.text import shown
 
 __all__ = ["VISITS_FILE", "read_visits", "render_analysis", "write_visit"]
 
@@ -96,7 +98,7 @@ def render_analysis() -> None:
         world = load_world(settings.data_dir)
     except AtalayaError as err:
         st.error(t("The data could not be loaded."))
-        st.code(str(err), language=None)
+        st.code(localize(err, t), language=None)
         return
     # The explorer's own filters, without its area of interest (the whole region is studied).
     filters = replace(render_filters(world, t), aoi=None)
@@ -121,7 +123,7 @@ def render_analysis() -> None:
             render_risk_map(ctx, corridor)
         except AtalayaError as err:
             st.error(t("The analysis could not be computed with these settings."))
-            st.code(str(err), language=None)
+            st.code(localize(err, t), language=None)
             return
     with below:
         render_what_changed(ctx)
@@ -211,7 +213,7 @@ def _weights(t: Translator) -> RiskWeights | None:
     try:
         return RiskWeights(**values)  # type: ignore[arg-type]
     except AtalayaError as err:
-        st.error(t("These weights cannot be used:") + f" {err}")
+        st.error(t("These weights cannot be used:") + " " + shown(err, t))
         return None
 
 
@@ -572,7 +574,7 @@ def render_corridor(ctx: _Context) -> dict[str, Any] | None:
                               ctx.world["aerodromes"])
         except AtalayaError as err:
             st.error(t("The corridor could not be worked out."))
-            st.code(str(err), language=None)
+            st.code(localize(err, t), language=None)
             return None
         _corridor_tables(found, t)
         if allowed(Action.EXPORT_SNAPSHOT):
@@ -623,12 +625,12 @@ def _export_corridor(data_dir: Path, spec: SnapshotSpec) -> None:
     """Save the corridor's snapshot (button callback), checking the role when asked."""
     ss = st.session_state
     if not allowed(Action.EXPORT_SNAPSHOT):
-        ss[state.ANALYSIS_EXPORT_RESULT] = {"error": "your role may not export a snapshot"}
+        ss[state.ANALYSIS_EXPORT_RESULT] = {"error": role_refusal()}
         return
     try:
         manifest = save_snapshot(data_dir, spec)
     except AtalayaError as err:
-        ss[state.ANALYSIS_EXPORT_RESULT] = {"error": str(err)}
+        ss[state.ANALYSIS_EXPORT_RESULT] = {"error": message_of(err)}  # localized when shown
         return
     ss[state.ANALYSIS_EXPORT_RESULT] = {"id": manifest.snapshot_id}
 
@@ -638,7 +640,7 @@ def _corridor_export(ctx: _Context, outline: BaseGeometry, name: str) -> None:
     try:
         spec = _corridor_spec(ctx, outline, name)
     except AtalayaError as err:
-        st.error(str(err))
+        st.error(shown(err, t))
         return
     st.button(t("Export the corridor as a snapshot"), key=state.ANALYSIS_EXPORT,
               on_click=_export_corridor, args=(ctx.data_dir, spec),
@@ -648,7 +650,7 @@ def _corridor_export(ctx: _Context, outline: BaseGeometry, name: str) -> None:
     result = st.session_state.get(state.ANALYSIS_EXPORT_RESULT)
     if result and "error" in result:
         st.error(t("The snapshot could not be made."))
-        st.code(result["error"], language=None)
+        st.code(localize(result["error"], t), language=None)
     elif result:
         st.success(t("Snapshot made:") + " " + str(result["id"]))
 
@@ -704,7 +706,7 @@ def _since(ctx: _Context, area_id: str, user: str) -> datetime | None:
         try:
             write_visit(ctx.data_dir, user, area_id, datetime.now(UTC))
         except OSError as err:
-            st.warning(ctx.t("This visit could not be recorded:") + f" {err}")
+            st.warning(ctx.t("This visit could not be recorded:") + " " + shown(err, ctx.t))
     return known[area_id]
 
 
@@ -720,7 +722,7 @@ def render_what_changed(ctx: _Context) -> None:
             areas = read_areas(ctx.data_dir)
         except AtalayaError as err:
             st.error(t("The saved areas could not be read."))
-            st.code(str(err), language=None)
+            st.code(localize(err, t), language=None)
             return
         if areas.empty:
             st.caption(t("No saved area yet: draw one on the overview map and save it."))

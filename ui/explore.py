@@ -60,7 +60,7 @@ from ui.filters import data_months, load_widgets_from, render_filters
 from ui.labels import map_labels
 from ui.mapview import render_base, render_groups, show_map
 from ui.sidebar import current_translator
-from ui.text import escape_markdown
+from ui.text import escape_markdown, shown
 
 __all__ = ["render_explore"]
 
@@ -192,16 +192,16 @@ def _select_area(data_dir: Path) -> None:
         ss[state.AREA_NAME] = str(chosen["name"].iloc[0])
 
 
-def _save_area(data_dir: Path, t: Translator) -> None:
+def _save_area(data_dir: Path) -> None:
     ss = st.session_state
     try:
         areas = save_area(data_dir, str(ss.get(state.AREA_NAME, "")), ss[state.AOI])
     except (AtalayaError, OSError) as err:
-        ss[state.AREA_MESSAGE] = ("error", str(err))
+        ss[state.AREA_MESSAGE] = ("error", message_of(err))  # localized when shown
         return
     name = " ".join(str(ss.get(state.AREA_NAME, "")).split())
     ss[state.AREA_SELECT] = str(areas.loc[areas["name"] == name, "area_id"].iloc[0])
-    ss[state.AREA_MESSAGE] = ("success", t("Area saved:") + " " + name)
+    ss[state.AREA_MESSAGE] = ("success", name)
 
 
 def _clear_area() -> None:
@@ -218,7 +218,7 @@ def render_area_controls(data_dir: Path, t: Translator) -> None:
         areas = read_areas(data_dir)
     except AtalayaError as err:
         st.error(t("The saved areas could not be read."))
-        st.code(str(err), language=None)
+        st.code(localize(err, t), language=None)
         areas = gpd.GeoDataFrame({"area_id": [], "name": []})
     names = dict(zip(areas["area_id"], areas["name"], strict=True))
     if ss.get(state.AREA_SELECT) not in ("", None, *names):
@@ -233,15 +233,31 @@ def render_area_controls(data_dir: Path, t: Translator) -> None:
                           on_change=_select_area, args=(data_dir,))
         cols[1].text_input(t("Name"), key=state.AREA_NAME, max_chars=80)
         cols[2].button(t("Save"), key=state.AREA_SAVE, on_click=_save_area,
-                       args=(data_dir, t), disabled=ss.get(state.AOI) is None)
+                       args=(data_dir,), disabled=ss.get(state.AOI) is None)
         cols[3].button(t("Clear"), key=state.AREA_CLEAR, on_click=_clear_area,
                        disabled=ss.get(state.AOI) is None)
-        message = ss.get(state.AREA_MESSAGE)
-        if message:
-            (st.error if message[0] == "error" else st.success)(message[1])
+        _show_area_message(ss.get(state.AREA_MESSAGE), t)
 
 
-def _apply_drawing(drawing: dict[str, Any] | None, t: Translator) -> None:
+def _show_area_message(message: tuple[str, str] | None, t: Translator) -> None:
+    """Show the outcome of the last save or drawing, in the language of this run.
+
+    ``("success", name)``: the area was saved; ``("error", text)``: it was not;
+    ``("drawn", text)``: the drawn shape was refused. ``text`` is a geo message (or an error's
+    English text), localized here so it follows a change of language.
+    """
+    if not message:
+        return
+    kind, text = message
+    if kind == "success":
+        st.success(t("Area saved:") + " " + escape_markdown(text))
+    elif kind == "drawn":
+        st.error(t("The drawn shape cannot be used:") + " " + shown(text, t))
+    else:
+        st.error(shown(text, t))
+
+
+def _apply_drawing(drawing: dict[str, Any] | None) -> None:
     """Make a shape just drawn on the map the area of interest (rerun to apply it)."""
     ss = st.session_state
     if not drawing or drawing == ss.get(state.LAST_DRAWING):
@@ -251,7 +267,7 @@ def _apply_drawing(drawing: dict[str, Any] | None, t: Translator) -> None:
         geometry = shapely.geometry.shape(drawing["geometry"])
         Filters(aoi=geometry)  # validates: polygon, in range, vertex budget
     except (AtalayaError, KeyError, TypeError, ValueError) as err:
-        ss[state.AREA_MESSAGE] = ("error", t("The drawn shape cannot be used:") + f" {err}")
+        ss[state.AREA_MESSAGE] = ("drawn", message_of(err))  # localized when shown
         return
     ss[state.AOI] = geometry
     ss[state.AREA_MESSAGE] = None
@@ -409,7 +425,7 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
                    height=620, returned_objects=["last_active_drawing", "bounds", "zoom",
                                                  "last_object_clicked"],
                    center=center, zoom=zoom)
-    _apply_drawing(out.get("last_active_drawing"), t)
+    _apply_drawing(out.get("last_active_drawing"))
     return out
 
 

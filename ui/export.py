@@ -42,14 +42,14 @@ from geo.export import (
 from geo.export.briefing import describe_filters
 from geo.export.spec import DEFAULT_LAYERS
 from geo.filters import Filters
-from geo.i18n import Translator
+from geo.i18n import Message, Translator, localize, message_of
 from geo.jobs import Job, export_params
 from ui.auth import allowed
 from ui.jobs import ask_job, follow_job
 from ui.labels import map_labels
-from ui.text import escape_markdown
+from ui.text import escape_markdown, shown
 
-__all__ = ["render_export_panel"]
+__all__ = ["render_export_panel", "role_refusal"]
 
 # Session-state and widget keys of this panel (they could join ui/state.py).
 FORMATS_KEY = "export_formats"
@@ -62,7 +62,9 @@ WIDTH = "export_width"
 HEIGHT = "export_height"
 DPI = "export_dpi"
 BUILD = "export_build"
-RESULT = "export_result"  # {"job": id, "created": bool, "runner": bool} or {"error": text}
+#: {"job": id, "created": bool, "runner": bool} or {"error": text}, text a Message when it is
+#: one (written in the reader's language when shown, so it follows a change of language)
+RESULT = "export_result"
 DOWNLOAD = "export_download"
 HISTORY = "export_history"
 HISTORY_DOWNLOAD = "export_history_download"
@@ -131,7 +133,7 @@ def _render_builder(data_dir: Path, filters: Filters,
     try:
         spec = _spec(filters, view_bounds, t, user)
     except AtalayaError as err:
-        st.error(str(err))
+        st.error(shown(err, t))
         return
     st.caption(t("What the snapshot holds:"))
     st.markdown("\n".join(f"- {escape_markdown(line)}"
@@ -161,12 +163,17 @@ def _spec(filters: Filters, view_bounds: tuple[float, float, float, float] | Non
 def _build(spec: SnapshotSpec, user: str) -> None:
     """Submit the export job (button callback); keep which job it is for this session."""
     if not allowed(Action.EXPORT_SNAPSHOT):  # checked when asked, not only by the panel
-        st.session_state[RESULT] = {"error": "your role may not export a snapshot"}
+        st.session_state[RESULT] = {"error": role_refusal()}
         return
     try:
         st.session_state[RESULT] = ask_job("export", export_params(spec), user)
     except AtalayaError as err:
-        st.session_state[RESULT] = {"error": str(err)}
+        st.session_state[RESULT] = {"error": message_of(err)}
+
+
+def role_refusal() -> Message:
+    """Return the refusal of a role that may not export a snapshot (localized when shown)."""
+    return Message("Your role may not {what}.", what=Message("export a snapshot"))
 
 
 def _find(data_dir: Path, snapshot_id: str) -> Manifest | None:
@@ -192,7 +199,7 @@ def _show_result(data_dir: Path, user: str, t: Translator) -> None:
     result: dict[str, Any] = st.session_state.get(RESULT) or {}
     if "error" in result:
         st.error(t("The snapshot could not be made."))
-        st.code(result["error"], language=None)
+        st.code(localize(result["error"], t), language=None)  # code: shown as typed
         return
     job = follow_job("export", user, result, t)
     if job is not None:
@@ -243,7 +250,7 @@ def _render_history(data_dir: Path, t: Translator) -> None:
     problems = verify_snapshot(manifest.folder)
     if problems:
         st.error(t("This snapshot changed since it was made:"))
-        st.code("\n".join(problems), language=None)
+        st.code("\n".join(localize(p, t) for p in problems), language=None)
     else:
         st.caption(t("Every file matches its SHA-256 in the manifest."))
     _show_failed(manifest, t)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from geo.hashing import sha256_file
+from geo.message import Message
 from geo.settings import PROJECT_ROOT
 
 __all__ = ["MANIFEST_NAME", "FileEntry", "Manifest", "app_version", "read_manifest",
@@ -118,20 +119,20 @@ def verify_snapshot(folder: Path) -> list[str]:
     Returns
     -------
     list of str
-        One line per problem (missing, changed, or a file the manifest does not list);
-        empty when the snapshot is intact.
+        One line per problem (missing, changed, or a file the manifest does not list), each a
+        :class:`~geo.message.Message`; empty when the snapshot is intact.
     """
     manifest = read_manifest(folder)
-    problems = []
+    problems: list[str] = []
     listed = {f.name for f in manifest.files}
     for entry in manifest.files:
         path = folder / entry.name
         if not path.is_file():
-            problems.append(f"{entry.name}: missing")
+            problems.append(Message("{name}: missing", name=entry.name))
         elif path.stat().st_size != entry.bytes or sha256_file(path) != entry.sha256:
-            problems.append(f"{entry.name}: changed since the snapshot was made (SHA-256 "
-                            "differs)")
+            problems.append(Message("{name}: changed since the snapshot was made (SHA-256 "
+                                    "differs)", name=entry.name))
     extra = sorted(p.name for p in folder.iterdir() if p.is_file()
                    and p.name != MANIFEST_NAME and p.name not in listed)
-    problems += [f"{name}: not listed in the manifest" for name in extra]
+    problems += [Message("{name}: not listed in the manifest", name=name) for name in extra]
     return problems

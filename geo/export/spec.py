@@ -19,6 +19,7 @@ from shapely.geometry import mapping, shape
 
 from geo.errors import ExportError
 from geo.filters import Filters
+from geo.message import Message
 
 __all__ = [
     "DEFAULT_MARKING",
@@ -58,10 +59,11 @@ def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
     asked = {s.strip().lower() for s in items if s.strip()}
     unknown = sorted(asked - set(FORMATS))
     if unknown:
-        raise ExportError(f"unknown format(s) {', '.join(unknown)}; expected some of "
-                          f"{','.join(FORMATS)}")
+        raise ExportError(Message("unknown format(s) {formats}; expected some of {expected}",
+                                  formats=", ".join(unknown), expected=",".join(FORMATS)))
     if not asked:
-        raise ExportError(f"no format given; expected some of {','.join(FORMATS)}")
+        raise ExportError(Message("no format given; expected some of {expected}",
+                                  expected=",".join(FORMATS)))
     return tuple(f for f in FORMATS if f in asked)
 
 
@@ -115,10 +117,11 @@ class SnapshotSpec:
         object.__setattr__(self, "formats", parse_formats(self.formats))
         unknown = sorted(set(self.layers) - set(LAYERS))
         if unknown:
-            raise ExportError(f"unknown layer(s) {', '.join(unknown)}; expected some of "
-                              f"{','.join(LAYERS)}")
+            raise ExportError(Message("unknown layer(s) {layers}; expected some of {expected}",
+                                      layers=", ".join(unknown), expected=",".join(LAYERS)))
         if not self.layers:
-            raise ExportError(f"no layer chosen; expected some of {','.join(LAYERS)}")
+            raise ExportError(Message("no layer chosen; expected some of {expected}",
+                                      expected=",".join(LAYERS)))
         object.__setattr__(self, "layers", tuple(x for x in LAYERS if x in self.layers))
         if self.bbox is not None:
             object.__setattr__(self, "bbox", tuple(float(v) for v in self.bbox))
@@ -127,19 +130,21 @@ class SnapshotSpec:
                            ("user", self.user)):
             if not isinstance(text, str) or len(text) > MAX_TITLE or any(
                     ord(c) < 32 for c in text):
-                raise ExportError(f"{name} must be one line of at most {MAX_TITLE} characters")
+                raise ExportError(_not_one_line(name))
         if self.language not in ("en", "es", "pt"):
             raise ExportError(f"language {self.language!r}: expected en, es or pt")
         if not (1 <= self.dpi <= 600):
-            raise ExportError(f"dpi {self.dpi} is outside 1-600")
+            raise ExportError(Message("dpi {dpi} is outside 1-600", dpi=str(self.dpi)))
         cell = self.location_cell_deg
         if cell is not None and not (isinstance(cell, int | float) and 0 < cell <= 10):
             raise ExportError(f"location_cell_deg {cell!r}: expected degrees in (0, 10] or None")
         for name in ("width_px", "height_px"):
             value = int(getattr(self, name))
             if not (value >= 200 and value * self.dpi / 96 <= MAX_PIXELS):
-                raise ExportError(f"{name}={value} at {self.dpi} dpi is outside 200 px - "
-                                  f"{MAX_PIXELS} device pixels")
+                # str values: the English keeps "4000" and "8000" ungrouped, as before
+                raise ExportError(Message("{name}={value} at {dpi} dpi is outside 200 px - "
+                                          "{most} device pixels", name=name, value=str(value),
+                                          dpi=str(self.dpi), most=str(MAX_PIXELS)))
 
     @property
     def effective_filters(self) -> Filters:
@@ -173,6 +178,16 @@ class SnapshotSpec:
                    width_px=int(data.get("width_px", 1600)),
                    height_px=int(data.get("height_px", 1000)), dpi=int(data.get("dpi", 150)),
                    location_cell_deg=data.get("location_cell_deg"))
+
+
+def _not_one_line(name: str) -> Message:
+    """Return the refusal of a title, marking or user name too long or with a line break."""
+    if name == "title":
+        return Message("title must be one line of at most {most} characters", most=MAX_TITLE)
+    if name == "classification":
+        return Message("classification must be one line of at most {most} characters",
+                       most=MAX_TITLE)
+    return Message("user must be one line of at most {most} characters", most=MAX_TITLE)
 
 
 def _fields(filters: Filters) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import ConfigError, SchemaError
+from geo.message import Message
 from geo.risk.proximity import count_within_km
 
 __all__ = [
@@ -115,16 +116,20 @@ class RiskWeights:
         weights = self.weights()
         for name, value in weights.items():
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ConfigError(f"risk weight {name}={value!r}: expected a finite number >= 0")
+                raise ConfigError(Message("risk weight {name}={value}: expected a finite number "
+                                          ">= 0", name=name, value=repr(value)))
         if sum(weights.values()) <= 0:
-            raise ConfigError("every risk weight is 0: give at least one factor a weight")
+            raise ConfigError(Message("every risk weight is 0: give at least one factor a "
+                                      "weight"))
         for name in ("events_radius_km", "events_full", "candidates_full", "kg_full",
                      "reach_km", "remote_km", "z_full"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"{name}={value!r}: expected a finite number > 0")
+                raise ConfigError(Message("{name}={value}: expected a finite number > 0",
+                                          name=name, value=repr(value)))
         if not (isinstance(self.window_months, int) and self.window_months >= 1):
-            raise ConfigError(f"window_months={self.window_months!r}: expected an integer >= 1")
+            raise ConfigError(Message("window_months={value}: expected an integer >= 1",
+                                      value=repr(self.window_months)))
 
     def weights(self) -> dict[str, float]:
         """Return the factor weights by name (the scales left out)."""

@@ -15,7 +15,7 @@ import pyogrio
 import pytest
 from shapely.geometry import box
 
-from geo.errors import DataNotFoundError, ExportError, StoreError
+from geo.errors import DataNotFoundError, ExportError, SchemaError, StoreError
 from geo.export import (
     SnapshotSpec,
     list_snapshots,
@@ -28,6 +28,7 @@ from geo.export import (
 from geo.export.manifest import sha256_file
 from geo.export.paths import safe_name, target
 from geo.filters import Filters, filter_events
+from geo.i18n import Message
 from geo.store import open_store
 from geo.store.snapshots import record_snapshot, snapshot_rows
 from geo.world import read_world
@@ -69,6 +70,7 @@ def test_verify_reports_a_changed_missing_or_extra_file(tiny_world, tmp_path):
     assert any(csv.name in p and "changed" in p for p in problems)
     assert any("geojson" in p and "missing" in p for p in problems)
     assert "extra.txt: not listed in the manifest" in problems
+    assert all(isinstance(p, Message) for p in problems)  # localized by the export panel
 
 
 def test_every_format_holds_the_rows_the_explorer_filters_keep(tiny_world, tmp_path):
@@ -144,6 +146,26 @@ def test_a_folder_with_other_files_is_refused_and_an_old_snapshot_replaced(tiny_
 def test_a_bad_spec_is_refused_with_the_reason(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SnapshotSpec(**kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "english"), [
+    ({"formats": ("xls", "doc")},
+     "unknown format(s) doc, xls; expected some of gpkg,geojson,kml,csv,shp,html,png,pdf"),
+    ({"layers": ()}, "no layer chosen; expected some of events,routes,candidates,aerodromes,"
+                     "scenes"),
+    ({"bbox": (-10.0, 100.0, 5.0, 110.0)}, "bounds (-10.0, 100.0, 5.0, 110.0) is not "
+     "(lon_min, lat_min, lon_max, lat_max) in degrees: swapped latitude and longitude?"),
+    ({"dpi": 5000}, "dpi 5000 is outside 1-600"),
+    ({"width_px": 4000, "dpi": 300},
+     "width_px=4000 at 300 dpi is outside 200 px - 8000 device pixels"),
+    ({"classification": "x" * 201},
+     "classification must be one line of at most 200 characters"),
+], ids=["format", "no-layer", "bbox", "dpi", "pixels", "marking"])
+def test_a_refused_spec_keeps_its_english_and_its_message(kwargs, english):
+    with pytest.raises((ExportError, SchemaError)) as info:
+        SnapshotSpec(**kwargs)
+    assert str(info.value) == english  # the text it always was (numbers not grouped)
+    assert isinstance(info.value.args[0], Message)  # so the export panel can localize it
 
 
 def test_spec_survives_json_round_trip():

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import geopandas as gpd
 import pytest
 from shapely.geometry import Point, box
 
 from geo.areas import AREAS_FILE, delete_area, read_areas, save_area
 from geo.errors import SchemaError
+from geo.i18n import Message, Translator, localize
 
 
 def test_save_reload_replace_and_delete(tmp_path):
@@ -46,6 +48,43 @@ def test_bad_areas_are_refused(tmp_path, name, geometry, message):
     with pytest.raises(SchemaError, match=message):
         save_area(tmp_path, name, geometry)
     assert not (tmp_path / AREAS_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "geometry", "english"),
+    [
+        pytest.param("   ", box(0, 0, 1, 1), "an area name needs 1 to 80 characters, got 0",
+                     id="blank-name"),
+        pytest.param("x" * 1500, box(0, 0, 1, 1),
+                     "an area name needs 1 to 80 characters, got 1500", id="long-name"),
+        pytest.param("p", Point(0, 0), "an area must be a Polygon or MultiPolygon, got Point",
+                     id="point"),
+        pytest.param("big", Point(0, 0).buffer(1, quad_segs=2600),  # 10,401 vertices
+                     "the area has more than 10,000 vertices; simplify it", id="vertices"),
+    ],
+)
+def test_a_refused_area_keeps_its_english_and_its_message(tmp_path, name, geometry, english):
+    with pytest.raises(SchemaError) as info:
+        save_area(tmp_path, name, geometry)
+    assert str(info.value) == english  # the text it always was
+    assert isinstance(info.value.args[0], Message)  # so the interface can localize it
+
+
+def test_the_vertex_budget_is_written_with_the_readers_separators(tmp_path):
+    with pytest.raises(SchemaError) as info:
+        save_area(tmp_path, "big", Point(0, 0).buffer(1, quad_segs=2600))
+    assert "10.000" in localize(info.value, Translator("es"))
+
+
+@pytest.mark.filterwarnings("ignore:.*non conformant file extension:RuntimeWarning")
+def test_an_areas_file_that_is_not_geojson_is_refused_with_a_message(tmp_path):
+    gpd.GeoDataFrame({"name": ["a"]}, geometry=[box(0, 0, 1, 1)], crs=4326).to_file(
+        tmp_path / "x.gpkg")
+    (tmp_path / "x.gpkg").rename(tmp_path / AREAS_FILE)
+    with pytest.raises(SchemaError) as info:
+        read_areas(tmp_path)
+    assert str(info.value) == "areas.geojson: GDAL reads it as 'GPKG'; expected GeoJSON"
+    assert isinstance(info.value.args[0], Message)
 
 
 def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ from geo.filters import (
     filter_routes,
     view_bounds,
 )
+from geo.i18n import Message, Translator, localize
 from geo.schema import COMMODITIES, EVENT_TYPES
 
 
@@ -115,6 +116,54 @@ def test_aerodromes_by_country_and_area(aerodromes):
 def test_bad_filters_are_refused_with_the_fix(kwargs, message):
     with pytest.raises(SchemaError, match=message):
         Filters(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "english"),
+    [
+        pytest.param({"start": datetime(2024, 2, 1, tzinfo=UTC),
+                      "end": datetime(2024, 1, 1, tzinfo=UTC)},
+                     "start 2024-02-01 is after end 2024-01-01: exchange them", id="order"),
+        pytest.param({"min_score": -0.25}, "min_score=-0.25 is outside 0-1", id="score"),
+        pytest.param({"bounds": (-12.0, -120.0, -9.0, -100.0)},
+                     "bounds (-12.0, -120.0, -9.0, -100.0) is not (lon_min, lat_min, lon_max, "
+                     "lat_max) in degrees: swapped latitude and longitude?", id="swapped-bounds"),
+        pytest.param({"bounds": (float("nan"), 0.0, 1.0, 1.0)},
+                     "bounds (nan, 0.0, 1.0, 1.0) holds a value that is not finite", id="nan"),
+        pytest.param({"aoi": Point(0, 0)},
+                     "the area of interest must be a Polygon or MultiPolygon, got a Point",
+                     id="point-aoi"),
+        pytest.param({"aoi": Polygon()}, "the area of interest must be a Polygon or "
+                     "MultiPolygon, got an empty Polygon", id="empty-aoi"),
+        pytest.param({"aoi": Point(0, 0).buffer(1, quad_segs=2600)},
+                     "the area of interest has 10,401 vertices, more than 10,000; simplify it "
+                     "before using it as a filter", id="vertices"),
+        pytest.param({"aoi": box(0, 95, 1, 96)},
+                     "the area of interest's bounds (0.0, 95.0, 1.0, 96.0) is not (lon_min, "
+                     "lat_min, lon_max, lat_max) in degrees: swapped latitude and longitude?",
+                     id="aoi-past-the-pole"),
+    ],
+)
+def test_a_refused_filter_keeps_its_english_and_its_message(kwargs, english):
+    with pytest.raises(SchemaError) as info:
+        Filters(**kwargs)
+    assert str(info.value) == english  # the text it always was
+    assert isinstance(info.value.args[0], Message)  # so the interface can localize it
+
+
+def test_a_refused_area_of_interest_is_localized_whole(tmp_path):
+    po = tmp_path / "es" / "LC_MESSAGES" / "atalaya.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                  'msgid "{name} {bounds} holds a value that is not finite"\n'
+                  'msgstr "{name} {bounds} contienen un valor que no es finito"\n\n'
+                  'msgid "the area of interest\'s bounds"\n'
+                  'msgstr "los límites del área de interés"\n', encoding="utf-8")
+    with pytest.raises(SchemaError) as info:
+        Filters(aoi=box(0, 0, float("inf"), 1))
+    assert localize(info.value, Translator("es", locale_dir=tmp_path)) == (
+        "los límites del área de interés (0.0, 0.0, inf, 1.0) contienen un valor que no es "
+        "finito")
 
 
 def test_filters_hash_and_key_change_with_any_field():

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, Polygon
 
 from geo.errors import ConfigError
+from geo.i18n import Message
 from geo.risk.cell_risk import compute_cell_risk
 from geo.risk.grids import CellGrid
 from geo.risk.proximity import candidate_proximity
@@ -148,6 +149,20 @@ def test_explain_with_nothing():
 def test_weights_validate_themselves(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         RiskWeights(**kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "english"), [
+    ({"events": -1.0}, "risk weight events=-1.0: expected a finite number >= 0"),
+    (dict.fromkeys(WEIGHT_NAMES, 0.0), "every risk weight is 0: give at least one factor a "
+                                       "weight"),
+    ({"reach_km": 0.0}, "reach_km=0.0: expected a finite number > 0"),
+    ({"window_months": 0}, "window_months=0: expected an integer >= 1"),
+], ids=["negative", "all-zero", "reach", "window"])
+def test_refused_weights_keep_their_english_and_their_message(kwargs, english):
+    with pytest.raises(ConfigError) as info:
+        RiskWeights(**kwargs)
+    assert str(info.value) == english  # the text it always was
+    assert isinstance(info.value.args[0], Message)  # so the analysis page can localize it
 
 
 def test_weights_are_frozen_and_hashable():

@@ -186,5 +186,9 @@ def test_a_role_that_may_not_export_queues_nothing(monkeypatch, data, store):
     at = _app(monkeypatch, data, user="field", role="field")
     at.button(key=panel.BUILD).click().run()
     assert not at.exception
-    assert "may not export" in at.code[0].value
+    assert at.code[0].value == "Your role may not export a snapshot."
     assert list_jobs(store) == []
+    monkeypatch.setenv("EXPORT_TEST_LANG", "es")  # the refusal follows a change of language
+    at.run()
+    assert not at.exception
+    assert at.code[0].value == "Su rol no puede exportar una instantánea."
