@@ -71,6 +71,7 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from geo.errors import ConfigError, ImageryError
+from geo.i18n import Message, Number, join_messages
 from geo.imagechips import SceneRef, compute_stretch
 from geo.imagery import (
     GDAL_CACHE_MB,
@@ -206,7 +207,8 @@ class ViewImage:
 
     def _encode(self, fmt: str, **options: Any) -> bytes:
         if self.is_empty:
-            raise ImageryError("the view does not overlap the scene: there is no image to encode")
+            raise ImageryError(Message("the view does not overlap the scene: there is no image "
+                                       "to encode"))
         buf = io.BytesIO()
         Image.fromarray(self.rgba, "RGBA").save(buf, format=fmt, **options)
         return buf.getvalue()
@@ -216,21 +218,25 @@ class ViewImage:
 
 def _check_view(bounds_lonlat: Sequence[float], width_px: int, height_px: int) -> None:
     """Refuse swapped, empty or out-of-range bounds and absurd sizes, naming them."""
-    problems = []
     if len(bounds_lonlat) != 4 or not all(math.isfinite(float(v)) for v in bounds_lonlat):
         raise ConfigError(f"expected (west, south, east, north) finite degrees, got "
                           f"{tuple(bounds_lonlat)}")
     w, s, e, n = (float(v) for v in bounds_lonlat)
+    # the bounds as Python writes floats (str values): they say what was received, exactly
+    sides = {"w": str(w), "s": str(s), "e": str(e), "n": str(n)}
+    problems: list[str] = []
     if not (w < e and s < n):
-        problems.append(f"expected west < east and south < north, got {w}, {s}, {e}, {n}: "
-                        "(lat, lon) swapped?")
+        problems.append(Message("expected west < east and south < north, got {w}, {s}, {e}, "
+                                "{n}: (lat, lon) swapped?", **sides))
     if not (w >= -540.0 and e <= 540.0 and s >= -90.0 and n <= 90.0):
-        problems.append(f"bounds {w}, {s}, {e}, {n} are not lon/lat degrees: metres?")
+        problems.append(Message("bounds {w}, {s}, {e}, {n} are not lon/lat degrees: metres?",
+                                **sides))
     if not (1 <= width_px <= MAX_VIEW_PX and 1 <= height_px <= MAX_VIEW_PX):
-        problems.append(f"view size must be 1..{MAX_VIEW_PX} px a side, got "
-                        f"{width_px} x {height_px}")
+        problems.append(Message("view size must be 1..{limit} px a side, got {width} x "
+                                "{height}", limit=MAX_VIEW_PX, width=width_px,
+                                height=height_px))
     if problems:
-        raise ConfigError("; ".join(problems))
+        raise ConfigError(join_messages("; ", problems))
 
 
 def view_grid(bounds_lonlat: Sequence[float], width_px: int, height_px: int
@@ -422,7 +428,8 @@ def _open(path: Path, level: int | None = None) -> Iterator[Any]:
                    (st_.st_dev, st_.st_ino, st_.st_mtime_ns, st_.st_size), level)
             src = _HANDLES.take(key) or rasterio.open(path, driver="GTiff", **opts)
         except (rasterio.errors.RasterioIOError, OSError) as exc:
-            raise ImageryError(f"{path.name} is not a readable GeoTIFF ({exc})") from exc
+            raise ImageryError(Message("{name} is not a readable GeoTIFF ({cause})",
+                                       name=path.name, cause=str(exc))) from exc
         try:
             yield src
         except BaseException:
@@ -511,7 +518,8 @@ def _stretch_cached(path: str, _version: tuple[int, int], pairs: tuple[tuple[str
     bands = {r: a.astype(np.float32) for r, a in zip(roles, stack, strict=True)
              if r in SPECTRAL_ROLES}
     if not valid.any():
-        raise ImageryError(f"{info.path.name} holds no valid pixel (all no data or cloud)")
+        raise ImageryError(Message("{name} holds no valid pixel (all no data or cloud)",
+                                   name=info.path.name))
     out = compute_stretch([(bands, valid)], low_pct=low_pct, high_pct=high_pct)
     return tuple((r, float(lo), float(hi)) for r, (lo, hi) in sorted(out.items()))
 
@@ -536,7 +544,7 @@ def scene_stretch(path: str | Path, *, low_pct: float = 2.0, high_pct: float = 9
     try:
         st = os.stat(p)
     except FileNotFoundError as exc:
-        raise ImageryError(f"{p.name} does not exist") from exc
+        raise ImageryError(Message("{name} does not exist", name=p.name)) from exc
     info = read_scene_info(p, bands=bands)
     found = _stretch_cached(str(p), (st.st_mtime_ns, st.st_size), info.roles.pairs,
                             float(low_pct), float(high_pct))
@@ -665,9 +673,9 @@ def _read_for_grid(info: SceneInfo, roles: Sequence[str], dst_transform: Affine,
             stack = src.read([info.roles.index(r) for r in all_roles], window=win,
                              out_shape=(len(all_roles), *shape), resampling=method)
         except rasterio.errors.RasterioError as exc:
-            raise ImageryError(f"{info.path.name}: cannot decode the view's window "
-                               f"({exc.__cause__ or exc}); the file is corrupt or "
-                               "truncated") from exc
+            raise ImageryError(Message("{name}: cannot decode the view's window ({cause}); "
+                                       "the file is corrupt or truncated", name=info.path.name,
+                                       cause=str(exc.__cause__ or exc))) from exc
         transform = src.window_transform(win) @ Affine.scale(win.width / shape[1],
                                                              win.height / shape[0])
     valid = _valid_mask(info, stack, all_roles)
@@ -766,8 +774,10 @@ def render_view(path: str | Path, bounds_lonlat: Sequence[float], width_px: int,
     transform, _ = view_grid(bounds_lonlat, width_px, height_px)
     info = read_scene_info(path, bands=bands)
     if not info.roles.has(*COMBOS[combo]):
-        raise ImageryError(f"{info.path.name} has no {' / '.join(COMBOS[combo])} band for "
-                           f"{combo}; its bands: {', '.join(r for r, _ in info.roles.pairs)}")
+        raise ImageryError(Message("{name} has no {needed} band for {combo}; its bands: "
+                                   "{bands}", name=info.path.name,
+                                   needed=" / ".join(COMBOS[combo]), combo=combo,
+                                   bands=", ".join(r for r, _ in info.roles.pairs)))
     levels = scene_stretch(info.path, low_pct=low, high_pct=high, bands=bands)
     clip = _clip_to_scene(info, transform, width_px, height_px)
     read = None
@@ -831,12 +841,14 @@ def pixel_values(path: str | Path, lon: float, lat: float, *,
     """
     info = read_scene_info(path, bands=bands)
     if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
-        raise ConfigError(f"expected (lon, lat) degrees, got ({lon}, {lat})")
+        raise ConfigError(Message("expected (lon, lat) degrees, got ({lon}, {lat})",
+                                  lon=str(lon), lat=str(lat)))
     x, y = pyproj.Transformer.from_crs(4326, info.crs_wkt, always_xy=True).transform(lon, lat)
     col_f, row_f = ~info.transform @ (x, y)
     col, row = math.floor(col_f), math.floor(row_f)
     if not (0 <= col < info.width and 0 <= row < info.height):
-        raise ImageryError(f"({lon:.6f}, {lat:.6f}) lies outside {info.path.name}")
+        raise ImageryError(Message("({lon}, {lat}) lies outside {name}",
+                                   lon=Number(lon, 6), lat=Number(lat, 6), name=info.path.name))
     roles = [r for r, _ in info.roles.pairs]
     with _open(info.path) as src:
         stack = src.read([i for _, i in info.roles.pairs], window=Window(col, row, 1, 1))

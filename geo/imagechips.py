@@ -60,6 +60,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import require_crs
 from geo.errors import AtalayaError, ConfigError, ImageryError, SchemaError
+from geo.i18n import Message, Number, message_of
 from geo.imagery import SceneInfo, read_scene_info, read_window
 
 CHIP_GENERATOR = "atalaya-chips/1"
@@ -186,7 +187,9 @@ class Chip:
 class ChipSet:
     """Chips of one strip in date order (true colour before false colour within a date).
 
-    ``skipped`` lists (scene id, reason) for covering scenes that gave no chip.
+    ``skipped`` lists (scene id, reason) for covering scenes that gave no chip; a reason is
+    the error's :class:`~geo.message.Message` when it has one (shown with
+    :func:`~geo.message.localize` in the reader's language), else its text.
     """
 
     chips: tuple[Chip, ...]
@@ -250,12 +253,15 @@ def scene_refs(catalogue: gpd.GeoDataFrame, data_dir: str | Path) -> list[SceneR
     for rec, geom in zip(catalogue.to_dict("records"), catalogue.geometry, strict=True):
         path = (root / str(rec["path"])).resolve()
         if not path.is_relative_to(root):
-            raise SchemaError(f"scene {rec['scene_id']!r} has path {rec['path']!r}, outside the "
-                              f"data folder {root}; expected a path relative to it")
+            raise SchemaError(Message("scene {scene} has path {path}, outside the data folder "
+                                      "{root}; expected a path relative to it",
+                                      scene=repr(rec["scene_id"]), path=repr(rec["path"]),
+                                      root=str(root)))
         when = pd.Timestamp(rec["acquired_at"])
         if when.tzinfo is None:
-            raise SchemaError(f"scene {rec['scene_id']!r}: acquired_at {when} has no time "
-                              "zone; expected UTC")
+            raise SchemaError(Message("scene {scene}: acquired_at {when} has no time zone; "
+                                      "expected UTC", scene=repr(rec["scene_id"]),
+                                      when=str(when)))
         sensor = rec.get("sensor")
         refs.append(SceneRef(str(rec["scene_id"]), path, when.tz_convert(UTC).to_pydatetime(),
                              geom, "" if sensor is None or pd.isna(sensor) else str(sensor)))
@@ -272,8 +278,9 @@ def scene_ref_from_file(path: str | Path, *, sensor: str = "") -> SceneRef:
     """
     info = read_scene_info(path)
     if info.acquired is None:
-        raise ImageryError(f"{info.path.name} has no acquisition date (ACQUISITION_DATE tag or "
-                           "a date in the file name); add it to the catalogue instead")
+        raise ImageryError(Message("{name} has no acquisition date (ACQUISITION_DATE tag or a "
+                                   "date in the file name); add it to the catalogue instead",
+                                   name=info.path.name))
     to_wgs = pyproj.Transformer.from_crs(info.crs_wkt, 4326, always_xy=True)
     x0, y0 = info.transform @ (0, 0)
     x1, y1 = info.transform @ (info.width, info.height)
@@ -349,17 +356,20 @@ def chip_frame(strip: BaseGeometry, info: SceneInfo, params: ChipParams) -> Chip
     res = info.res_m
     side = max(1, math.ceil(2 * half / res))
     if side > params.max_window_px:
-        raise ImageryError(f"the chip around this strip would be {side} x {side} pixels of "
-                           f"{info.path.name}; the cap is {params.max_window_px}. Is the strip "
-                           f"{_strip_length_m(strip_m) / 1000:.1f} km long?")
+        raise ImageryError(Message("the chip around this strip would be {side} x {side} pixels "
+                                   "of {name}; the cap is {cap}. Is the strip {km} km long?",
+                                   side=side, name=info.path.name, cap=params.max_window_px,
+                                   km=Number(_strip_length_m(strip_m) / 1000, 1)))
     inverse = ~info.transform
     col_c, row_c = inverse @ ((x0 + x1) / 2, (y0 + y1) / 2)
     col_off, row_off = round(col_c - side / 2), round(row_c - side / 2)
     ring = np.array([inverse @ (x, y) for x, y in shapely.get_coordinates(strip_m.exterior)])
     inside = shapely.Polygon(ring).intersects(shapely.box(0, 0, info.width, info.height))
     if not inside:
-        raise ImageryError(f"the strip at {strip.centroid.x:.5f}, {strip.centroid.y:.5f} lies "
-                           f"outside {info.path.name}; choose a scene whose footprint covers it")
+        raise ImageryError(Message("the strip at {lon}, {lat} lies outside {name}; choose a "
+                                   "scene whose footprint covers it",
+                                   lon=Number(strip.centroid.x, 5),
+                                   lat=Number(strip.centroid.y, 5), name=info.path.name))
     left, top = info.transform @ (col_off, row_off)
     right, bottom = info.transform @ (col_off + side, row_off + side)
     local = tuple((float(c - col_off), float(r - row_off)) for c, r in ring)
@@ -391,8 +401,8 @@ def _load(ref: SceneRef, strip: BaseGeometry, params: ChipParams) -> _Loaded:
     frame = chip_frame(strip, info, params)
     bands, valid = _read_frame(info, frame)
     if not valid.any():
-        raise ImageryError(f"{ref.path.name} holds no data around the strip (every pixel of the "
-                           "window is no data or cloud)")
+        raise ImageryError(Message("{name} holds no data around the strip (every pixel of the "
+                                   "window is no data or cloud)", name=ref.path.name))
     notes = [n for n in info.notes if "detection" not in n]
     return _Loaded(ref, info, frame, bands, valid, notes)
 
@@ -522,8 +532,9 @@ def _scene_chips(item: _Loaded, stretch: dict[str, tuple[float, float]],
     if "true_colour" not in possible:
         notes.append("no red, green and blue bands in this scene: no true-colour chip")
     if not possible:
-        raise ImageryError(f"{item.ref.path.name}: neither composite can be made from its "
-                           f"bands ({', '.join(sorted(item.bands))})")
+        raise ImageryError(Message("{name}: neither composite can be made from its bands "
+                                   "({bands})", name=item.ref.path.name,
+                                   bands=", ".join(sorted(item.bands))))
     chips = []
     for name, roles in possible.items():
         lo, hi = composite_range(stretch, roles)
@@ -607,7 +618,7 @@ def cut_chips(strip: BaseGeometry, scenes: Sequence[SceneRef], *,
         try:
             loaded.append(_load(ref, strip, params))
         except (AtalayaError, OSError) as exc:
-            skipped.append((ref.scene_id, str(exc)))
+            skipped.append((ref.scene_id, message_of(exc)))  # a Message when it has one
     stretches = {sensor: compute_stretch([(i.bands, i.valid) for i in loaded
                                           if i.ref.sensor == sensor],
                                          low_pct=params.low_pct, high_pct=params.high_pct)
@@ -617,6 +628,6 @@ def cut_chips(strip: BaseGeometry, scenes: Sequence[SceneRef], *,
         try:
             chips.extend(_scene_chips(item, stretches[item.ref.sensor], params))
         except ImageryError as exc:
-            skipped.append((item.ref.scene_id, str(exc)))
+            skipped.append((item.ref.scene_id, message_of(exc)))
     return ChipSet(tuple(chips), tuple(skipped))
 

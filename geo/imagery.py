@@ -38,7 +38,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from geo.errors import ConfigError, CRSError, DataNotFoundError, ImageryError
-from geo.i18n import marked
+from geo.i18n import Message, Number, marked
 
 SPECTRAL_ROLES: tuple[str, ...] = ("blue", "green", "red", "nir", "swir1", "swir2")
 MASK_ROLES: tuple[str, ...] = ("scl", "cloud")
@@ -69,6 +69,14 @@ _MAPPING_MAX_CHARS = 400
 _DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
 
+def _whole(value: object) -> object:
+    """Return an ``int`` as a number of a :class:`Message` (local separators), else its text.
+
+    So a message reads as the f-string it replaces did: ``10.0`` stays ``10.0``.
+    """
+    return value if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
 @dataclass(frozen=True)
 class BandRoles:
     """Which 1-based band index of a raster plays which role.
@@ -87,12 +95,14 @@ class BandRoles:
         """Build from ``{role: band index}``; checks roles and duplicate indices."""
         unknown = sorted(set(mapping) - set(ROLES))
         if unknown:
-            raise ConfigError(f"unknown band role(s) {unknown}; expected some of {list(ROLES)}")
+            raise ConfigError(Message("unknown band role(s) {unknown}; expected some of {roles}",
+                                      unknown=str(unknown), roles=str(list(ROLES))))
         seen: dict[int, str] = {}
         for role, idx in mapping.items():
             if idx in seen:
-                raise ConfigError(f"band {idx} given to both {seen[idx]!r} and {role!r}; "
-                                  "each band plays one role")
+                raise ConfigError(Message("band {index} given to both {first} and {second}; "
+                                          "each band plays one role", index=_whole(idx),
+                                          first=repr(seen[idx]), second=repr(role)))
             seen[idx] = role
         return cls(tuple(sorted(mapping.items(), key=lambda kv: ROLES.index(kv[0]))))
 
@@ -140,23 +150,27 @@ def parse_band_mapping(text: str) -> dict[str, int]:
     {'blue': 1, 'green': 2, 'red': 3, 'nir': 6}
     """
     if len(text) > _MAPPING_MAX_CHARS:
-        raise ConfigError(f"band mapping is {len(text)} characters long; expected at most "
-                          f"{_MAPPING_MAX_CHARS}, e.g. 'blue=1,green=2,red=3,nir=4'")
+        raise ConfigError(Message("band mapping is {n} characters long; expected at most "
+                                  "{limit}, e.g. 'blue=1,green=2,red=3,nir=4'",
+                                  n=len(text), limit=_MAPPING_MAX_CHARS))
     out: dict[str, int] = {}
     for raw in text.split(","):
         pair = raw.strip()
         role, sep, value = (s.strip() for s in pair.partition("="))
         if not sep or not role or not value:
-            raise ConfigError(f"expected role=index, got {pair!r} in {text!r}; "
-                              "write e.g. 'blue=1,green=2,red=3,nir=4'")
+            raise ConfigError(Message("expected role=index, got {pair} in {text}; "
+                                      "write e.g. 'blue=1,green=2,red=3,nir=4'",
+                                      pair=repr(pair), text=repr(text)))
         role = role.lower()
         if role not in ROLES:
-            raise ConfigError(f"unknown band role {role!r}; expected one of {', '.join(ROLES)}")
+            raise ConfigError(Message("unknown band role {role}; expected one of {roles}",
+                                      role=repr(role), roles=", ".join(ROLES)))
         if role in out:
-            raise ConfigError(f"band role {role!r} given twice in {text!r}")
+            raise ConfigError(Message("band role {role} given twice in {text}",
+                                      role=repr(role), text=repr(text)))
         if not value.isascii() or not value.isdigit() or int(value) < 1:
-            raise ConfigError(f"band index for {role!r} must be a whole number >= 1, "
-                              f"got {value!r}")
+            raise ConfigError(Message("band index for {role} must be a whole number >= 1, "
+                                      "got {value}", role=repr(role), value=repr(value)))
         out[role] = int(value)
     BandRoles.from_mapping(out)  # repeated band indices
     return out
@@ -245,8 +259,9 @@ def open_geotiff(path: Path) -> Iterator[rasterio.DatasetReader]:
         try:
             src = rasterio.open(path, driver="GTiff")
         except rasterio.errors.RasterioIOError as exc:
-            raise ImageryError(f"{path.name} is not a readable GeoTIFF ({exc}); "
-                               "only GeoTIFF scenes are accepted") from exc
+            raise ImageryError(Message("{name} is not a readable GeoTIFF ({cause}); only "
+                                       "GeoTIFF scenes are accepted", name=path.name,
+                                       cause=str(exc))) from exc
         with src:
             yield src
 
@@ -255,36 +270,46 @@ def _check_size(src: rasterio.DatasetReader, path: Path, max_bytes: int) -> None
     """Refuse odd data types, a declared size above ``max_bytes`` and oversized blocks."""
     dtype = np.dtype(src.dtypes[0])
     if dtype.kind not in "uif":
-        raise ImageryError(f"{path.name} holds {dtype} pixels; expected integer or real "
-                           "reflectance bands (uint16, float32...)")
+        raise ImageryError(Message("{name} holds {dtype} pixels; expected integer or real "
+                                   "reflectance bands (uint16, float32...)", name=path.name,
+                                   dtype=str(dtype)))
     declared = src.width * src.height * src.count * dtype.itemsize
     if declared > max_bytes:
-        raise ImageryError(f"{path.name} declares {src.width} x {src.height} x {src.count} "
-                           f"{src.dtypes[0]} = {declared / 1e9:.1f} GB decoded; the cap is "
-                           f"{max_bytes / 1e9:.1f} GB. Clip the scene or raise max_bytes.")
+        # the sizes as GDAL writes them (no separators; tests match "100000 x 100000")
+        raise ImageryError(Message("{name} declares {width} x {height} x {count} {dtype} = "
+                                   "{size} GB decoded; the cap is {cap} GB. Clip the scene or "
+                                   "raise max_bytes.", name=path.name, width=str(src.width),
+                                   height=str(src.height), count=str(src.count),
+                                   dtype=str(src.dtypes[0]), size=Number(declared / 1e9, 1),
+                                   cap=Number(max_bytes / 1e9, 1)))
     rows, cols = src.block_shapes[0]
     block = rows * cols * src.count * dtype.itemsize
     if block > MAX_BLOCK_BYTES:
-        raise ImageryError(f"{path.name} stores its pixels in {cols} x {rows} blocks of "
-                           f"{block / 1e6:.0f} MB decoded; the cap is "
-                           f"{MAX_BLOCK_BYTES / 1e6:.0f} MB, since reading any window decodes "
-                           "whole blocks. Re-tile it: gdal_translate -co TILED=YES "
-                           "-co COMPRESS=DEFLATE in.tif out.tif")
+        raise ImageryError(Message("{name} stores its pixels in {cols} x {rows} blocks of "
+                                   "{size} MB decoded; the cap is {cap} MB, since reading any "
+                                   "window decodes whole blocks. Re-tile it: gdal_translate "
+                                   "-co TILED=YES -co COMPRESS=DEFLATE in.tif out.tif",
+                                   name=path.name, cols=int(cols), rows=int(rows),
+                                   size=Number(block / 1e6, 0),
+                                   cap=Number(MAX_BLOCK_BYTES / 1e6, 0)))
 
 
 def _check_grid(src: rasterio.DatasetReader, path: Path) -> float:
     """Refuse a missing or geographic CRS and rotated or non-square pixels; return metres."""
     if src.crs is None:
-        raise CRSError(f"{path.name} has no CRS; expected a projected CRS in metres such as "
-                       "EPSG:32718. Fix the file (gdal_edit.py -a_srs) rather than guessing.")
+        raise CRSError(Message("{name} has no CRS; expected a projected CRS in metres such as "
+                               "EPSG:32718. Fix the file (gdal_edit.py -a_srs) rather than "
+                               "guessing.", name=path.name))
     if not src.crs.is_projected or (src.crs.linear_units or "").lower() not in {"metre", "m",
                                                                                  "meter"}:
-        raise CRSError(f"{path.name} is in {src.crs.to_string()}; expected a projected CRS "
-                       "in metres (UTM). Reproject it first (gdalwarp -t_srs EPSG:327xx).")
+        raise CRSError(Message("{name} is in {crs}; expected a projected CRS in metres (UTM). "
+                               "Reproject it first (gdalwarp -t_srs EPSG:327xx).",
+                               name=path.name, crs=src.crs.to_string()))
     t = src.transform
     if t.b != 0 or t.d != 0 or not np.isclose(abs(t.a), abs(t.e), rtol=1e-3):
-        raise ImageryError(f"{path.name} has rotated or non-square pixels ({t}); "
-                           "resample it to a north-up grid first")
+        raise ImageryError(Message("{name} has rotated or non-square pixels ({transform}); "
+                                   "resample it to a north-up grid first", name=path.name,
+                                   transform=str(t)))
     return float(abs(t.a))
 
 
@@ -313,7 +338,7 @@ def read_scene_info(path: str | Path, *, bands: Mapping[str, int] | None = None,
     """
     p = Path(path)
     if not p.is_file():
-        raise DataNotFoundError(f"{p} does not exist or is not a file")
+        raise DataNotFoundError(Message("{path} does not exist or is not a file", path=str(p)))
     with open_geotiff(p) as src:
         _check_size(src, p, max_bytes)
         res = _check_grid(src, p)
@@ -343,12 +368,15 @@ def _resolve_roles(src: rasterio.DatasetReader,
     roles = BandRoles.from_mapping(mapping)
     too_high = [f"{r}={i}" for r, i in roles.pairs if i > src.count]
     if too_high:
-        raise ConfigError(f"band mapping {', '.join(too_high)} exceeds the {src.count} bands "
-                          f"of {Path(src.name).name}")
+        raise ConfigError(Message("band mapping {pairs} exceeds the {count} bands of {name}",
+                                  pairs=", ".join(too_high), count=int(src.count),
+                                  name=Path(src.name).name))
     if not (roles.is_multispectral or roles.is_rgb_only):
-        raise ConfigError(f"{Path(src.name).name}: cannot tell which band is which (found "
-                          f"{dict(roles.pairs) or 'no names'}); pass a mapping such as "
-                          "--bands blue=1,green=2,red=3,nir=4,swir1=5,swir2=6")
+        found = str(dict(roles.pairs)) if roles.pairs else Message("no names")
+        raise ConfigError(Message("{name}: cannot tell which band is which (found {found}); "
+                                  "pass a mapping such as "
+                                  "--bands blue=1,green=2,red=3,nir=4,swir1=5,swir2=6",
+                                  name=Path(src.name).name, found=found))
     if roles.is_rgb_only:
         notes += (NOTE_RGB_ONLY,)
     return roles, notes
@@ -421,9 +449,10 @@ def read_window(info: SceneInfo, window: Window, *,
         stack = src.read([idx for _, idx in info.roles.pairs], window=window)
     except rasterio.errors.RasterioError as exc:
         cause = exc.__cause__ or exc  # rasterio wraps GDAL's own message
-        raise ImageryError(f"{info.path.name}: cannot decode the window at column "
-                           f"{window.col_off}, row {window.row_off} ({cause}); the file is "
-                           "corrupt or truncated") from exc
+        raise ImageryError(Message("{name}: cannot decode the window at column {col}, row "
+                                   "{row} ({cause}); the file is corrupt or truncated",
+                                   name=info.path.name, col=_whole(window.col_off),
+                                   row=_whole(window.row_off), cause=str(cause))) from exc
     transform = src.window_transform(window)
     bands: dict[str, np.ndarray] = {}
     valid = np.ones(stack.shape[1:], dtype=bool)

@@ -18,6 +18,7 @@ from geo.i18n import Translator
 from geo.imagechips import SceneRef
 from geo.store import Alert, Attachment, Store, read_attachment_content
 from geo.store.chips import ensure_chips
+from ui.text import shown
 
 __all__ = ["render_chips"]
 
@@ -102,4 +103,4 @@ def render_chips(store: Store, alert: Alert, t: Translator, *, scenes: Sequence[
                       alt=f"{names[composite]}, {day}")
     for scene, reason in stored.skipped:
         st.warning(t("No image chip from scene {scene}.").format(scene=_md(scene)))
-        st.caption(_md(reason))
+        st.caption(shown(reason, t))  # a Message from geo: in the reader's language

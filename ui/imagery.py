@@ -54,6 +54,7 @@ from ui import state
 from ui.cache import STATIC_DATA, STATIC_DATA_URL, get_settings, load_world, open_store_cached
 from ui.mapview import RenderedBase, render_base, render_group, show_map
 from ui.sidebar import current_translator
+from ui.text import shown
 
 __all__ = ["render_imagery"]
 
@@ -205,7 +206,7 @@ def _inspector(ref: SceneRef, click: dict[str, Any] | None, t: Translator) -> No
     try:
         values = pixel_values(ref.path, lon, lat)
     except AtalayaError as err:
-        st.warning(str(err))
+        st.warning(shown(err, t))
         return
     st.text(t("Pixel at {lon}, {lat} in {scene}").format(
         lon=f"{lon:.6f}", lat=f"{lat:.6f}", scene=ref.scene_id))
@@ -235,7 +236,7 @@ def _chip_strip(scenes: list[SceneRef], click: dict[str, Any] | None, t: Transla
         chips = _chips(round(float(click["lng"]), 6), round(float(click["lat"]), 6), key,
                        scenes)
     except AtalayaError as err:
-        st.warning(str(err))
+        st.warning(shown(err, t))
         return
     if not chips:
         st.caption(t("No scene covers this spot."))
@@ -257,14 +258,15 @@ def _registered(url: str, data_dir: str, version_key: str) -> int:
     return len(result.added) + len(result.updated)
 
 
-def _catalogue(layer_file: gpd.GeoDataFrame, data_dir: Path) -> gpd.GeoDataFrame:
+def _catalogue(layer_file: gpd.GeoDataFrame, data_dir: Path, t: Translator
+               ) -> gpd.GeoDataFrame:
     """Return the store's scene catalogue when it has rows, else the data folder's file."""
     url = default_url()
     try:
         _registered(url, str(data_dir), repr(data_version(data_dir)))
         stored = read_scene_catalogue(open_store_cached(url))
     except AtalayaError as err:  # said, and the page still works from the layer file
-        st.warning(str(err))
+        st.warning(shown(err, t))
         return layer_file
     return stored if len(stored) else layer_file
 
@@ -285,9 +287,9 @@ def render_imagery() -> None:
     st.header(t("Imagery"))
     try:
         world = load_world(settings.data_dir)
-        refs = scene_refs(_catalogue(world["scenes"], settings.data_dir), settings.data_dir)
+        refs = scene_refs(_catalogue(world["scenes"], settings.data_dir, t), settings.data_dir)
     except AtalayaError as err:
-        st.error(str(err))
+        st.error(shown(err, t))
         return
     if not refs:
         st.info(t("The imagery catalogue is empty."))

@@ -73,3 +73,53 @@ def test_an_alert_without_imagery_says_so(scene_world: Path, tmp_path: Path,
     assert not at.exception
     assert any("No scene of the imagery catalogue covers this alert" in c.value
                for c in at.caption)
+
+
+def _page_in(data_dir: str, store_url: str, scene_id: str, locale_dir: str) -> None:
+    """Show the chips of ``scene_id``'s alert in Spanish, from the catalogue in ``locale_dir``."""
+    import sys
+    from pathlib import Path
+
+    from geo.i18n import Translator
+    from geo.imagechips import scene_refs
+    from geo.store import list_alerts, merge_candidates, open_store
+    from geo.world import read_world
+
+    sys.path.insert(0, str(Path.cwd()))
+    from ui.chips import render_chips
+
+    world = read_world(Path(data_dir))
+    store = open_store(store_url)
+    merge_candidates(store, world["candidates"])
+    alert = next(a for a in list_alerts(store) if a.scene_id == scene_id)
+    render_chips(store, alert, Translator("es", locale_dir=Path(locale_dir)),
+                 scenes=scene_refs(world["scenes"], world.data_dir), user="")
+
+
+def test_a_scene_that_gives_no_chip_says_why_in_the_readers_language(
+        scene_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Spanish is the one handed over in tr_imagery.json, in the test's own catalogue."""
+    import shutil
+
+    from tests.geo.test_messages_imagery import write_catalogue
+    from ui.text import escape_markdown
+
+    monkeypatch.chdir(ROOT)
+    world = tmp_path / "world"
+    shutil.copytree(scene_world, world, ignore=shutil.ignore_patterns("atalaya.sqlite3*"))
+    cand = gpd.read_file(world / "candidates.geojson")
+    scene_id = str(cand.loc[cand["scene_id"] != "sample", "scene_id"].iloc[-1])
+    broken = sorted((world / "scenes").glob("*.tif"))[0]
+    broken.write_text("<VRTDataset>not a tiff</VRTDataset>")
+    locales = write_catalogue(tmp_path / "locales", {
+        "{name} is not a readable GeoTIFF ({cause}); only GeoTIFF scenes are accepted":
+            "{name} no es un GeoTIFF legible ({cause}); solo se aceptan escenas GeoTIFF"})
+    at = AppTest.from_function(_page_in, args=(str(world), f"sqlite:///{tmp_path}/a.sqlite3",
+                                               scene_id, str(locales)), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert len(at.warning) == 1
+    reason = [c.value for c in at.caption if "GeoTIFF" in c.value]
+    assert len(reason) == 1
+    assert reason[0].startswith(escape_markdown(f"{broken.name} no es un GeoTIFF legible ("))
+    assert reason[0].endswith(escape_markdown("); solo se aceptan escenas GeoTIFF"))

@@ -112,3 +112,32 @@ def test_the_page_registers_the_data_folders_scenes_in_the_store(
     _run_page_on(world, monkeypatch)
     with open_store(f"sqlite:///{world / 'atalaya.sqlite3'}") as store:
         assert count_scenes(store) == 2
+
+
+def test_a_missing_scene_file_is_said_in_the_readers_language(
+        scene_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalogue's refusal is a Message from geo: the page writes it in Spanish.
+
+    The Spanish is the translation handed over with the template (tr_imagery.json), in a
+    catalogue of the test's own: locales/ gets it when the lead merges the translations.
+    """
+    import shutil
+
+    import ui.imagery
+    from geo.i18n import Translator
+    from tests.geo.test_messages_imagery import write_catalogue
+    from ui.text import escape_markdown
+
+    world = tmp_path / "world"
+    shutil.copytree(scene_world, world, ignore=shutil.ignore_patterns("atalaya.sqlite3*"))
+    gone = sorted((world / "scenes").glob("*.tif"))[0]
+    gone.unlink()
+    es = Translator("es", locale_dir=write_catalogue(tmp_path / "locales", {
+        "{n} scene file(s) of the catalogue are missing: {files}; import them again or remove "
+        "their rows": "faltan {n} archivo(s) de escena del catálogo: {files}; impórtelos de "
+                      "nuevo o elimine sus filas"}))
+    monkeypatch.setattr(ui.imagery, "current_translator", lambda: es)
+    at = _run_page_on(world, monkeypatch)
+    assert escape_markdown(f"faltan 1 archivo(s) de escena del catálogo: {gone.resolve()}; "
+                           "impórtelos de nuevo o elimine sus filas") in [w.value
+                                                                          for w in at.warning]
