@@ -538,8 +538,9 @@ def scene_stretch(path: str | Path, *, low_pct: float = 2.0, high_pct: float = 9
         When not ``0 <= low_pct < high_pct <= 100``.
     """
     if not 0 <= low_pct < high_pct <= 100:
-        raise ConfigError(f"expected 0 <= low < high <= 100 percentiles, got {low_pct}, "
-                          f"{high_pct}")
+        # reachable: the page's stretch slider can put both ends on one value
+        raise ConfigError(Message("expected 0 <= low < high <= 100 percentiles, got {low}, "
+                                  "{high}", low=str(low_pct), high=str(high_pct)))
     p = Path(path).resolve()
     try:
         st = os.stat(p)

@@ -19,7 +19,7 @@ from babel.messages.extract import extract_from_file
 from babel.messages.pofile import write_po
 from shapely.geometry import box
 
-from geo.display import pixel_values, render_view
+from geo.display import pixel_values, render_view, scene_stretch
 from geo.errors import ConfigError, CRSError, ImageryError
 from geo.i18n import Message, Translator, localize, message_of
 from geo.imagechips import SceneRef, cut_chips, cut_scene_chips
@@ -75,7 +75,7 @@ def es(tmp_path: Path) -> Translator:
 @cache
 def extracted() -> frozenset[str]:
     """Return the templates ``make messages`` extracts (keyword ``Message``) from the modules."""
-    return frozenset(msg for module in IMAGERY_MODULES
+    return frozenset(msg if isinstance(msg, str) else msg[0] for module in IMAGERY_MODULES
                      for _l, msg, _c, _x in extract_from_file(
                          "python", ROOT / module, keywords={"Message": None}))
 
@@ -146,6 +146,14 @@ def test_a_bad_view_names_every_problem_in_the_readers_language(es: Translator) 
         "se esperaba oeste < este y sur < norte, se recibió -74.0, -9.0, -75.0, -10.0: ¿(lat, "
         "lon) invertidas?; el tamaño de la vista debe ser de 1..4.096 px por lado; se recibió "
         "100.000 x 300")
+
+
+def test_a_stretch_with_both_ends_on_one_value(tmp_path: Path) -> None:
+    """The page's slider can set it: a Message too (shown under a translated sentence)."""
+    with pytest.raises(ConfigError) as err:
+        scene_stretch(tmp_path / "any.tif", low_pct=50.0, high_pct=50.0)
+    message(err.value)
+    assert str(err.value) == "expected 0 <= low < high <= 100 percentiles, got 50.0, 50.0"
 
 
 def test_a_strip_outside_the_scene(tmp_path: Path, es: Translator) -> None:
