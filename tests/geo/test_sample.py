@@ -8,12 +8,13 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import rasterio
 import rasterio.features
 import shapely
 import shapely.affinity
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from geo.aerodromes import LATAM_COUNTRIES, read_registered_aerodromes
@@ -192,11 +193,15 @@ def test_maritime_routes_stay_at_sea(world: Path) -> None:
 
 # -- candidates, aerodromes, runway geometry ---------------------------------------------------
 
-def _edges_m(poly: shapely.Polygon) -> tuple[float, float, float]:
-    """(long side m, short side m, bearing of the long side) measured in the UTM zone."""
-    import pyproj
+def _edges_m(poly: shapely.Polygon, centre: tuple[float, float] | None = None
+             ) -> tuple[float, float, float]:
+    """(long side m, short side m, bearing of the long side) measured in the UTM zone.
 
-    c = poly.centroid
+    The zone of ``centre`` (lon, lat) when given, else of the polygon's centroid: a centre
+    on a zone boundary (lon -42) may have its centroid a hair inside the next zone, whose
+    grid north differs by a tenth of a degree there.
+    """
+    c = poly.centroid if centre is None else shapely.Point(centre)
     tr = pyproj.Transformer.from_crs(4326, utm_epsg(c.x, c.y), always_xy=True)
     xy = np.column_stack(tr.transform(*shapely.get_coordinates(poly).T))
     d = np.diff(xy[:3], axis=0)
@@ -225,16 +230,22 @@ def test_candidates_are_rectangles_of_real_size(world: Path) -> None:
 @settings(max_examples=40, deadline=None)
 @given(lon=st.floats(-110, -35), lat=st.floats(-55, 30), length=st.floats(500, 1700),
        width=st.floats(10, 30), bearing=st.floats(0, 179.99))
+@example(lon=-42.0, lat=1.0, length=500.0, width=10.0, bearing=0.0)  # on a zone boundary
+@example(lon=-35.0, lat=-55.0, length=1391.0, width=10.0, bearing=40.0)  # far south
 def test_oriented_rectangle_round_trips_size_and_bearing(lon: float, lat: float, length: float,
                                                          width: float, bearing: float) -> None:
     poly = oriented_rectangle(lon, lat, length_m=length, width_m=width, bearing_deg=bearing)
     assert poly.is_valid
     assert shapely.get_num_coordinates(poly) == 5
-    long_m, short_m, measured = _edges_m(poly)
+    long_m, short_m, measured = _edges_m(poly, (lon, lat))
     assert long_m == pytest.approx(length, abs=0.01)
     assert short_m == pytest.approx(width, abs=0.01)
     assert min(abs(measured - bearing), 180 - abs(measured - bearing)) < 1e-3
-    assert poly.centroid.distance(shapely.Point(lon, lat)) < 1e-6  # 0.1 m
+    # the centroid of the corners in degrees is within 0.1 m of the centre, measured in metres
+    # (1e-6 degree is 0.11 m of latitude but 0.06 m of longitude at 55 degrees south)
+    tr = pyproj.Transformer.from_crs(4326, utm_epsg(lon, lat), always_xy=True)
+    (cx, x0), (cy, y0) = tr.transform([poly.centroid.x, lon], [poly.centroid.y, lat])
+    assert np.hypot(cx - x0, cy - y0) < 0.1
 
 
 def test_registered_aerodromes_are_real(world: Path) -> None:
