@@ -116,6 +116,124 @@ def block_sums_kernel(values: np.ndarray, f: int, squares: bool) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
+def log_block_sums_kernel(raw: np.ndarray, log_planes: np.ndarray, sum_planes: np.ndarray,
+                          table: np.ndarray, invalid: np.ndarray, f: int) -> np.ndarray:
+    """Block sums of the screen from an unsigned integer stack, in one pass over its planes.
+
+    Parameters
+    ----------
+    raw
+        C-contiguous ``(n, h, w)`` uint8 or uint16 stack of bands as read.
+    log_planes
+        Planes whose log is summed: for each, the block sums of ``table[v]`` (0 where
+        ``invalid``) and of its square.
+    sum_planes
+        Planes whose values are summed as they are (float32, ``invalid`` ignored).
+    table
+        Float32 ``log(max(v, 1))`` of every value ``v`` of the type (``table[0]`` is 0).
+    invalid
+        ``(h, w)`` bool mask, or ``(0, 0)`` when every pixel is valid.
+    f
+        Block size (pixels).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(2 * len(log_planes) + len(sum_planes) [+ 1], ceil(h / f), ceil(w / f))`` float32:
+        the log sums of each log plane, then their sums of squares, then the plain sums,
+        then (only with a mask) the number of valid pixels of each block. Each is
+        :func:`block_sums_kernel` of the float32 plane it stands for (the log values with 0
+        where invalid, ``v.astype(np.float32)``, ``valid.astype(np.float32)``): the same
+        float32 additions in the same order, so equal to it to the bit.
+    """
+    _, h, w = raw.shape
+    hb, wb = -(-h // f), -(-w // f)
+    nl, ns = log_planes.shape[0], sum_planes.shape[0]
+    masked = invalid.shape[0] > 0
+    n_out = 2 * nl + ns + (1 if masked else 0)
+    out = np.empty((n_out, hb, wb), dtype=np.float32)
+    rows = np.empty((n_out, w), dtype=np.float32)  # column sums over a block's rows
+    x = np.empty(w, dtype=np.float32)  # the log values of one row of one plane
+    for bi in range(hb):
+        r0 = bi * f
+        for k in range(min(f, h - r0)):
+            r = r0 + k
+            for b in range(nl):
+                src = raw[log_planes[b], r]
+                for c in range(w):
+                    x[c] = table[src[c]]
+                if masked:
+                    inv = invalid[r]
+                    for c in range(w):
+                        x[c] = np.float32(0.0) if inv[c] else x[c]
+                acc = rows[b]
+                sq = rows[nl + b]
+                if k == 0:
+                    for c in range(w):
+                        acc[c] = x[c]
+                        sq[c] = x[c] * x[c]
+                else:
+                    for c in range(w):
+                        acc[c] += x[c]
+                        sq[c] += x[c] * x[c]
+            for b in range(ns):
+                src = raw[sum_planes[b], r]
+                acc = rows[2 * nl + b]
+                if k == 0:
+                    for c in range(w):
+                        acc[c] = np.float32(src[c])
+                else:
+                    for c in range(w):
+                        acc[c] += np.float32(src[c])
+            if masked:
+                inv = invalid[r]
+                acc = rows[n_out - 1]
+                if k == 0:
+                    for c in range(w):
+                        acc[c] = np.float32(0.0) if inv[c] else np.float32(1.0)
+                else:
+                    for c in range(w):
+                        acc[c] += np.float32(0.0) if inv[c] else np.float32(1.0)
+        for n in range(n_out):
+            _add_columns(rows[n], out[n, bi], f)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _add_columns(row: np.ndarray, out: np.ndarray, f: int) -> None:
+    """Sum of each ``f`` consecutive values of ``row`` (the last ones may be fewer), float32.
+
+    Added left to right, as :func:`block_sums_kernel` adds a block's columns; written out
+    for ``f`` = 2 and 3 so the compiler vectorises the loop (a loop over a block's columns
+    of unknown length costs a mispredicted branch per block, 10x slower).
+    """
+    w = row.shape[0]
+    full = w // f
+    if f == 2:
+        for j in range(full):
+            s = row[2 * j]
+            s += row[2 * j + 1]
+            out[j] = s
+    elif f == 3:
+        for j in range(full):
+            s = row[3 * j]
+            s += row[3 * j + 1]
+            s += row[3 * j + 2]
+            out[j] = s
+    else:
+        for j in range(full):
+            out[j] = row[j * f]
+        for k in range(1, f):
+            for j in range(full):
+                out[j] += row[j * f + k]
+    if full < out.shape[0]:  # a partial block at the right edge
+        s = row[full * f]
+        for c in range(full * f + 1, w):
+            s += row[c]
+        out[full] = s
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
     """Mean of each ``size x size`` box, zeros beyond the edges, float32 (constant mode).
 

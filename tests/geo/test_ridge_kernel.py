@@ -21,6 +21,9 @@ from geo.detect.screen import (
     _block_sum_reference,
     _log_block_sums,
     block_sums,
+    coarse_sums,
+    coarse_sums_float,
+    log_table,
 )
 
 
@@ -126,6 +129,97 @@ def test_box_mean_spreads_nan_as_scipy_does_and_refuses_other_types():
     assert np.isnan(got[10, 12])
     with pytest.raises(TypeError, match="float32"):
         box_mean(values.astype(np.float64), 7)
+
+
+def _assert_same_bits(got: np.ndarray, want: np.ndarray) -> None:
+    """Equal float32 arrays to the bit (a sign of zero or a NaN payload too)."""
+    assert got.dtype == want.dtype == np.float32
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(np.ascontiguousarray(got).view(np.uint32),
+                                  np.ascontiguousarray(want).view(np.uint32))
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_log_table_is_numpys_float32_log_of_each_value_wherever_it_sits(bits):
+    """NumPy's SIMD log must give every value the same bits at any place in any array."""
+    table = log_table(bits)
+    n = 2**bits
+    x = np.arange(n, dtype=np.float32)
+
+    def check(values: np.ndarray) -> None:
+        _assert_same_bits(np.log(np.maximum(values, 1.0)), table[values.astype(np.int64)])
+
+    for start in range(17):  # every alignment and remainder of the vector loops
+        for length in (1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, n - start):
+            check(x[start:start + length])
+    perm = x[np.random.default_rng(bits).permutation(n)]
+    check(perm)
+    check(perm[::-1])
+    for step in (2, 3, 7):
+        check(perm[1::step])
+    square = perm.reshape(2 ** (bits // 2), -1)
+    for layout in (square, square.T, np.asfortranarray(square), square[:, 3:-2], square[5:]):
+        check(layout)
+    strip = np.maximum(square[5:], 1.0)  # in place, as _log_block_sums takes it
+    np.log(strip, out=strip)
+    _assert_same_bits(strip, table[square[5:].astype(np.int64)])
+    assert table[0] == 0.0
+    assert not np.signbit(table[0])
+    assert not table.flags.writeable
+    _assert_same_bits(log_table(8), log_table(16)[:256])
+
+
+ROLE_SETS = (("blue", "green", "red", "nir", "swir1", "swir2"),
+             ("blue", "green", "red", "nir", "swir1"),  # the benchmark tile's
+             ("red", "nir", "swir1"))  # no green: no water rule
+
+
+def _integer_window(h: int, w: int, dtype: type, roles: tuple[str, ...], seed: int
+                    ) -> tuple[np.ndarray, tuple[tuple[str, int], ...], dict[str, np.ndarray]]:
+    """Random integers with the extremes sprinkled in, the roles in shuffled planes."""
+    rng = np.random.default_rng(seed)
+    top = int(np.iinfo(dtype).max)
+    raw = rng.integers(0, top, size=(len(roles) + 1, h, w), endpoint=True).astype(dtype)
+    low = rng.integers(0, 300, size=raw.shape).astype(dtype)  # reflectances of dark forest
+    raw = np.where(rng.random(raw.shape) < 0.5, low, raw)
+    for value in (0, 1, 2, top):
+        raw[rng.random(raw.shape) < 0.05] = value
+    planes = tuple((role, int(p)) for role, p in zip(roles, rng.permutation(len(roles) + 1),
+                                                      strict=False))
+    bands = {role: raw[p].astype(np.float32) for role, p in planes}
+    return raw, planes, bands
+
+
+@settings(max_examples=80, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), f=st.integers(1, 6),
+       dtype=st.sampled_from([np.uint8, np.uint16]), roles=st.sampled_from(ROLE_SETS),
+       invalid=st.sampled_from([0.0, 0.05, 0.6, 1.0]), seed=st.integers(0, 2**16))
+def test_block_sums_of_integer_bands_equal_the_float_path(h, w, f, dtype, roles, invalid,
+                                                          seed):
+    raw, planes, bands = _integer_window(h, w, dtype, roles, seed)
+    valid = np.random.default_rng(seed + 1).random((h, w)) >= invalid
+    got = coarse_sums(bands, valid, f, raw=raw, raw_planes=planes)
+    want = coarse_sums_float(bands, valid, f)
+    assert got.logs.shape == (2 * len([r for r in roles if r != "nir"]), -(-h // f), -(-w // f))
+    _assert_same_bits(got.logs, want.logs)
+    _assert_same_bits(got.cnt, want.cnt)
+    assert (got.green is None) == (want.green is None) == ("green" not in roles)
+    if got.green is not None:
+        _assert_same_bits(got.green, want.green)
+        _assert_same_bits(got.nir, want.nir)
+    assert got.whole == want.whole == (((h, w), f) if valid.all() else None)
+
+
+def test_block_sums_come_from_the_integers_when_there_are_some():
+    raw, planes, bands = _integer_window(30, 20, np.uint16, ROLE_SETS[0], 5)
+    zeros = {k: np.zeros_like(v) for k, v in bands.items()}
+    valid = np.ones((30, 20), dtype=bool)
+    from_raw = coarse_sums(zeros, valid, 3, raw=raw, raw_planes=planes)
+    _assert_same_bits(from_raw.logs, coarse_sums_float(bands, valid, 3).logs)
+    # other types, or a role missing from the stack: the float bands
+    for other, kept in ((raw.astype(np.int32), planes), (raw, planes[1:])):
+        floats = coarse_sums(zeros, valid, 3, raw=other, raw_planes=kept)
+        assert not floats.logs.any()
 
 
 def test_warm_up_loads_every_kernel():
