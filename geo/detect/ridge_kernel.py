@@ -234,6 +234,84 @@ def _add_columns(row: np.ndarray, out: np.ndarray, f: int) -> None:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
+def coarse_evidence_kernel(sums: np.ndarray, boxes: np.ndarray, n_bands: int,
+                           cnt: np.ndarray, box_cnt: np.ndarray, green: np.ndarray,
+                           nir: np.ndarray, water: np.float32) -> np.ndarray:
+    """Coarse evidence of the screen (float32 z units) from its block sums and box means.
+
+    Parameters
+    ----------
+    sums
+        ``(>= 2 n_bands, hb, wb)`` float32: the block sums of each band's log, then of the
+        squares (see :func:`log_block_sums_kernel`).
+    boxes
+        ``(2 n_bands, hb, wb)`` float32 box means of those ``2 n_bands`` planes.
+    cnt, box_cnt
+        Valid pixels per block (float32) and their box mean.
+    green, nir
+        Block sums of the green and NIR bands, or ``(0, 0)`` arrays (no water rule).
+    water
+        NDWI above which a block gets no positive evidence (compared in float32).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(hb, wb)`` float32, equal to the bit to the NumPy arithmetic of
+        :func:`geo.detect.screen._coarse_evidence_reference`: the same float32 operations
+        in the same order per pixel (bands added in order), the maxima and minima
+        propagating NaN as ``np.maximum``, ``np.minimum`` and ``np.clip`` do.
+    """
+    eps = np.float32(1e-6)
+    floor = np.float32(0.02)
+    zero = np.float32(0.0)
+    lo, hi = np.float32(-3.0), np.float32(5.0)
+    n = np.float32(max(n_bands, 1))
+    hb, wb = cnt.shape
+    has_water = green.shape[0] > 0
+    out = np.empty((hb, wb), dtype=np.float32)
+    total = np.empty(wb, dtype=np.float32)
+    for i in range(hb):
+        bc = box_cnt[i]
+        cn = cnt[i]
+        for j in range(wb):
+            total[j] = zero
+        for b in range(n_bands):
+            s1 = sums[b, i]
+            b1 = boxes[b, i]
+            b2 = boxes[n_bands + b, i]
+            for j in range(wb):
+                den = _maximum(bc[j], eps)
+                mean = b1[j] / den
+                std = np.sqrt(_maximum(b2[j] / den - mean * mean, zero))
+                total[j] += (s1[j] / _maximum(cn[j], eps) - mean) / _maximum(std, floor)
+        o = out[i]
+        for j in range(wb):
+            ev = _minimum(_maximum(total[j] / n, lo), hi)
+            if has_water:
+                g = green[i, j]
+                r = nir[i, j]
+                if (g - r) / _maximum(g + r, eps) > water:
+                    ev = _minimum(ev, zero)
+            o[j] = ev if cn[j] > zero else zero
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _maximum(a: np.float32, b: np.float32) -> np.float32:
+    """``np.maximum(a, b)`` for a ``b`` that is not NaN: ``a`` when NaN, ``b`` when equal.
+
+    Written as one comparison (``not a <= b``) so loops of it vectorise.
+    """
+    return a if not a <= b else b
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _minimum(a: np.float32, b: np.float32) -> np.float32:
+    """``np.minimum(a, b)`` for a ``b`` that is not NaN: ``a`` when NaN, ``b`` when equal."""
+    return a if not a >= b else b
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
     """Mean of each ``size x size`` box, zeros beyond the edges, float32 (constant mode).
 
@@ -244,6 +322,23 @@ def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
     float32, also between the two passes; equal to it to the bit
     (``tests/geo/test_ridge_kernel.py``).
     """
+    out = np.empty(values.shape, dtype=np.float32)
+    _box_mean_into(values, size, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def box_means_kernel(planes: np.ndarray, size: int) -> np.ndarray:
+    """:func:`box_mean_kernel` of each plane of a ``(n, h, w)`` float32 stack, in one call."""
+    out = np.empty(planes.shape, dtype=np.float32)
+    for p in range(planes.shape[0]):
+        _box_mean_into(planes[p], size, out[p])
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _box_mean_into(values: np.ndarray, size: int, out: np.ndarray) -> None:
+    """Fill ``out`` with :func:`box_mean_kernel` of ``values`` (its arithmetic)."""
     h, w = values.shape
     s1 = size // 2
     n = np.float64(size)
@@ -265,7 +360,6 @@ def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
             tmp[c] += x_in - x_out
             mid[i, c] = np.float32(tmp[c] / n)
     # axis 1: every row is a line
-    out = np.empty((h, w), dtype=np.float32)
     for i in range(h):
         row = mid[i]
         t = 0.0
@@ -280,7 +374,6 @@ def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
             x_out = np.float64(row[c_out]) if c_out >= 0 else 0.0
             t += x_in - x_out
             out[i, j] = np.float32(t / n)
-    return out
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

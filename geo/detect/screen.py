@@ -224,8 +224,33 @@ def coarse_evidence(sums: CoarseSums, size: int, *, ndwi_water: float) -> np.nda
 
     Each band's mean block log against the mean and spread of the ``size`` box around it,
     averaged over the bands, clipped to [-3, 5], never positive on water (NDWI of the
-    block sums above ``ndwi_water``).
+    block sums above ``ndwi_water``). The arithmetic is
+    :func:`~geo.detect.ridge_kernel.coarse_evidence_kernel`, equal to the bit to the NumPy
+    of :func:`_coarse_evidence_reference`.
     """
+    from geo.detect.ridge_kernel import box_means_kernel, coarse_evidence_kernel
+
+    box_cnt = box_mean(sums.cnt, size) if sums.whole is None else _box_count(*sums.whole, size)
+    logs = np.ascontiguousarray(sums.logs)
+    none = np.zeros((0, 0), dtype=np.float32)
+    out: np.ndarray = coarse_evidence_kernel(
+        logs, box_means_kernel(logs, size), sums.n_bands, np.ascontiguousarray(sums.cnt),
+        box_cnt, none if sums.green is None else np.ascontiguousarray(sums.green),
+        none if sums.nir is None else np.ascontiguousarray(sums.nir), np.float32(ndwi_water))
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _box_count(shape: tuple[int, int], f: int, size: int) -> np.ndarray:
+    """``box_mean(_block_count(shape, f), size)``, made once per window shape (read-only)."""
+    out = box_mean(_block_count(shape, f), size)
+    out.flags.writeable = False
+    return out
+
+
+def _coarse_evidence_reference(sums: CoarseSums, size: int, *, ndwi_water: float
+                               ) -> np.ndarray:
+    """:func:`coarse_evidence` in NumPy, as the screen computed it before its kernel."""
     cnt = sums.cnt
     valid_c = cnt > 0
     box_cnt = box_mean(cnt, size)
@@ -333,9 +358,9 @@ def _screen_blocks_reference(bands: dict[str, np.ndarray], valid: np.ndarray, *,
     f = screen_factor(res_m, params)
     if f < 2 or "nir" not in bands:
         return None
-    evidence = coarse_evidence(coarse_sums_float(bands, valid, f),
-                               background_box_px(res_m, f, params),
-                               ndwi_water=params.ndwi_water)
+    evidence = _coarse_evidence_reference(coarse_sums_float(bands, valid, f),
+                                          background_box_px(res_m, f, params),
+                                          ndwi_water=params.ndwi_water)
     response = coarse_ridge(evidence, res_m * f, params)
     hit = ndimage.maximum_filter(response, 3, mode="constant", cval=-np.inf)
     return _to_blocks(hit >= params.screen_threshold, f, valid.shape, params.screen_block_px)

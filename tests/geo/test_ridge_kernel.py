@@ -16,11 +16,14 @@ from geo.detect.evidence import (
     ridge_response_reference,
 )
 from geo.detect.screen import (
+    CoarseSums,
     _block_count,
     _block_sum,
     _block_sum_reference,
+    _coarse_evidence_reference,
     _log_block_sums,
     block_sums,
+    coarse_evidence,
     coarse_sums,
     coarse_sums_float,
     log_table,
@@ -220,6 +223,66 @@ def test_block_sums_come_from_the_integers_when_there_are_some():
     for other, kept in ((raw.astype(np.int32), planes), (raw, planes[1:])):
         floats = coarse_sums(zeros, valid, 3, raw=other, raw_planes=kept)
         assert not floats.logs.any()
+
+
+def _random_sums(rng: np.random.Generator, h: int, w: int, f: int, n: int, *,
+                 whole: bool, water: bool) -> CoarseSums:
+    """Block sums shaped like real ones: counts, logs of 0-9, squares near their floor."""
+    if whole:
+        shape = (int(rng.integers(f * (h - 1) + 1, f * h + 1)),
+                 int(rng.integers(f * (w - 1) + 1, f * w + 1)))
+        cnt = _block_count(shape, f)
+    else:
+        cnt = rng.integers(0, f * f + 1, size=(h, w)).astype(np.float32)
+        cnt[rng.random((h, w)) < 0.2] = 0.0
+    mean = rng.uniform(0.0, 9.0, size=(n, h, w)).astype(np.float32)
+    s1 = (mean * cnt).astype(np.float32)
+    spread = rng.choice([0.0, 1e-4, 1e-2, 0.3], size=(n, h, w))
+    s2 = (s1 * mean * (1 + spread * rng.standard_normal((n, h, w)))).astype(np.float32)
+    green = rng.integers(0, 200, size=(h, w))
+    nir = rng.integers(0, 200, size=(h, w))
+    # NDWI exactly at the thresholds tried: 0.05, 0, -0.3, 0.5 (and 0 / 0)
+    ties = np.array([(21, 19), (1, 1), (7, 13), (3, 1), (0, 0)])[rng.integers(0, 5, (h, w))]
+    tie = rng.random((h, w)) < 0.3
+    k = rng.integers(1, 9, size=(h, w))
+    green = (np.where(tie, ties[..., 0] * k, green) * cnt).astype(np.float32)
+    nir = (np.where(tie, ties[..., 1] * k, nir) * cnt).astype(np.float32)
+    return CoarseSums(logs=np.concatenate([s1, s2]), cnt=cnt, green=green if water else None,
+                      nir=nir if water else None, whole=(shape, f) if whole else None)
+
+
+@settings(max_examples=80, deadline=None)
+@given(h=st.integers(1, 30), w=st.integers(1, 30), f=st.integers(2, 4), n=st.integers(0, 6),
+       size=st.sampled_from([1, 3, 5, 11, 31]), whole=st.booleans(), water=st.booleans(),
+       ndwi_water=st.sampled_from([0.05, 0.0, -0.3, 0.5]), seed=st.integers(0, 2**16))
+def test_coarse_evidence_kernel_equals_the_numpy_arithmetic(h, w, f, n, size, whole, water,
+                                                            ndwi_water, seed):
+    sums = _random_sums(np.random.default_rng(seed), h, w, f, n, whole=whole, water=water)
+    got = coarse_evidence(sums, size, ndwi_water=ndwi_water)
+    _assert_same_bits(got, _coarse_evidence_reference(sums, size, ndwi_water=ndwi_water))
+
+
+def test_coarse_evidence_kernel_spreads_nan_as_numpy_does():
+    sums = _random_sums(np.random.default_rng(0), 20, 24, 3, 4, whole=False, water=True)
+    sums.logs[1, 5, 6] = np.nan
+    sums.logs[6, 12, 20] = np.nan
+    got = coarse_evidence(sums, 5, ndwi_water=0.05)
+    want = _coarse_evidence_reference(sums, 5, ndwi_water=0.05)
+    assert np.isnan(want).sum() > 10
+    np.testing.assert_array_equal(got, want)  # NaN where NumPy has NaN
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 4), h=st.integers(1, 30), w=st.integers(1, 30),
+       size=st.integers(1, 15), seed=st.integers(0, 2**16))
+def test_box_means_of_a_stack_equal_box_mean_plane_by_plane(n, h, w, size, seed):
+    from geo.detect.ridge_kernel import box_means_kernel
+
+    planes = (np.random.default_rng(seed).normal(size=(n, h, w)) * 50).astype(np.float32)
+    got = box_means_kernel(planes, size)
+    assert got.shape == planes.shape
+    for p in range(n):
+        _assert_same_bits(got[p], box_mean(planes[p], size))
 
 
 def test_warm_up_loads_every_kernel():
