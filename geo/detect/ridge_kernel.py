@@ -312,6 +312,43 @@ def _minimum(a: np.float32, b: np.float32) -> np.float32:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
+def near_hits_kernel(values: np.ndarray, threshold: np.float32) -> np.ndarray:
+    """Pixels with a value reaching ``threshold`` in their 3 x 3 box (nothing beyond edges).
+
+    For values without NaN this is ``scipy.ndimage.maximum_filter(values, 3,
+    mode="constant", cval=-np.inf) >= threshold`` (the box's maximum reaches it exactly
+    when one of its values does), compared in float32: boolean ``(h, w)``.
+    """
+    h, w = values.shape
+    hit = np.empty((h, w), dtype=np.bool_)
+    for i in range(h):
+        for j in range(w):
+            hit[i, j] = values[i, j] >= threshold
+    across = np.empty((h, w), dtype=np.bool_)  # a hit in the pixel or a side neighbour
+    for i in range(h):
+        r = hit[i]
+        a = across[i]
+        for j in range(w):
+            a[j] = r[j]
+        for j in range(1, w):
+            a[j] = a[j] or r[j - 1]
+        for j in range(w - 1):
+            a[j] = a[j] or r[j + 1]
+    out = across.copy()
+    for i in range(1, h):
+        o = out[i]
+        up = across[i - 1]
+        for j in range(w):
+            o[j] = o[j] or up[j]
+    for i in range(h - 1):
+        o = out[i]
+        down = across[i + 1]
+        for j in range(w):
+            o[j] = o[j] or down[j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
     """Mean of each ``size x size`` box, zeros beyond the edges, float32 (constant mode).
 

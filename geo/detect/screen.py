@@ -84,9 +84,26 @@ def screen_blocks(bands: dict[str, np.ndarray], valid: np.ndarray, *, res_m: flo
         return None
     response = coarse_ridge_response(bands, valid, res_m=res_m, params=params, raw=raw,
                                      raw_planes=raw_planes)
-    hit = ndimage.maximum_filter(response, 3, mode="constant", cval=-np.inf)
-    hit = hit >= params.screen_threshold
+    hit = near_hits(response, params.screen_threshold)
     return _to_blocks(hit, f, valid.shape, params.screen_block_px)
+
+
+def near_hits(response: np.ndarray, threshold: float) -> np.ndarray:
+    """Coarse pixels whose 3 x 3 box holds a response reaching ``threshold`` (float32).
+
+    ``ndimage.maximum_filter(response, 3, mode="constant", cval=-np.inf) >= threshold``,
+    from :func:`~geo.detect.ridge_kernel.near_hits_kernel` (the same booleans: a maximum
+    reaches the threshold exactly when one of its values does); with a NaN, whose place
+    in a maximum depends on the filter's order, SciPy's filter itself.
+    """
+    from geo.detect.ridge_kernel import near_hits_kernel
+
+    values = np.ascontiguousarray(response, dtype=np.float32)
+    if np.isnan(values).any():
+        hit: np.ndarray = ndimage.maximum_filter(values, 3, mode="constant", cval=-np.inf)
+        return hit >= threshold
+    out: np.ndarray = near_hits_kernel(values, np.float32(threshold))
+    return out
 
 
 def coarse_ridge_response(bands: dict[str, np.ndarray], valid: np.ndarray, *, res_m: float,

@@ -27,6 +27,7 @@ from geo.detect.screen import (
     coarse_sums,
     coarse_sums_float,
     log_table,
+    near_hits,
 )
 
 
@@ -283,6 +284,22 @@ def test_box_means_of_a_stack_equal_box_mean_plane_by_plane(n, h, w, size, seed)
     assert got.shape == planes.shape
     for p in range(n):
         _assert_same_bits(got[p], box_mean(planes[p], size))
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 30), w=st.integers(1, 30), threshold=st.sampled_from([0.45, 0.0, -2.0]),
+       nan=st.booleans(), seed=st.integers(0, 2**16))
+def test_near_hits_equal_the_maximum_filter(h, w, threshold, nan, seed):
+    rng = np.random.default_rng(seed)
+    t = np.float32(threshold)
+    pool = np.array([t, np.nextafter(t, np.float32(-9)), np.nextafter(t, np.float32(9)),
+                     -np.inf, np.inf, -5.0, 5.0], dtype=np.float32)
+    values = np.where(rng.random((h, w)) < 0.1, rng.choice(pool, size=(h, w)),
+                      rng.normal(-1.5, 1.0, size=(h, w))).astype(np.float32)
+    if nan:
+        values[rng.random((h, w)) < 0.2] = np.nan
+    want = ndimage.maximum_filter(values, 3, mode="constant", cval=-np.inf) >= threshold
+    np.testing.assert_array_equal(near_hits(values, threshold), want)
 
 
 def test_warm_up_loads_every_kernel():
