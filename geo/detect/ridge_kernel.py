@@ -10,9 +10,14 @@ coarse screen (:func:`block_sums_kernel`) and the box means of the local z-score
 (:func:`box_mean_kernel`, SciPy's ``uniform_filter``) are done the same way, and so is the
 tracing of orientation-consistent ridges (:func:`orientation_components`, which replaced 16
 ``scipy.ndimage.label`` calls per group of thinned pixels: 34,000 calls on the benchmark
-tile). Each gives
-results equal to the bit to its NumPy or SciPy definition (``tests/geo/test_ridge_kernel.py``),
-so the candidates do not change.
+tile). The coarse screen (:mod:`geo.detect.screen`) has its own: the block sums of the log
+bands straight from a uint8/uint16 stack with the log from a table
+(:func:`log_block_sums_kernel`, 3x faster than a float log and sums per band), the z-score
+arithmetic of its evidence (:func:`coarse_evidence_kernel`, 5x faster than NumPy's passes), the
+box means of a stack of planes (:func:`box_means_kernel`) and the 3 x 3 maximum test of its
+response (:func:`near_hits_kernel`). Each gives results equal to the bit to its NumPy or SciPy
+definition (``tests/geo/test_ridge_kernel.py``), so the candidates do not change. None uses
+fast-math: the float32 operations are those of the definition, in its order.
 
 The compiled code is cached beside this file (``__pycache__``), so only the first process
 after an install compiles it (a few seconds); Numba is imported only when a kernel first runs,
@@ -507,11 +512,20 @@ def orientation_components(thin: np.ndarray, ridge: np.ndarray, orient: np.ndarr
 def warm_up() -> None:
     """Load (or compile) every kernel for the argument types the detector passes."""
     from geo.detect.evidence import box_mean, ridge_response
-    from geo.detect.screen import block_sums
+    from geo.detect.screen import block_sums, coarse_evidence, coarse_sums, near_hits
 
     tiny = np.zeros((4, 4), dtype=np.float32)
     ridge_response(tiny, length_px=3, n_orientations=1, flank_px=(1,))
     box_mean(tiny, 3)
     block_sums(tiny, 2, squares=True)
+    bands = dict.fromkeys(("green", "red", "nir"), tiny)
+    planes = (("green", 0), ("red", 1), ("nir", 2))
+    valid = tiny == 0
+    for dtype in (np.uint8, np.uint16):  # the screen's sums of integer rasters, then a mask
+        for v in (valid, valid & (np.arange(4) > 0)):
+            sums = coarse_sums(bands, v, 2, raw=np.zeros((3, 4, 4), dtype=dtype),
+                               raw_planes=planes)
+            coarse_evidence(sums, 3, ndwi_water=0.0)
+    near_hits(tiny, 1.0)
     orientation_components(tiny > 0, tiny, np.zeros((4, 4), dtype=np.int16), 16,
                            np.float32(0.9), 1.0)

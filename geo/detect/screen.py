@@ -14,7 +14,10 @@ fine one.
 The blocks the screen marks (``screen_block_px`` square) are where tracing starts;
 :func:`geo.detect.window.detect_window` runs the full filter there and grows the computed
 area block by block along every ridge that reaches its edge, so a ridge is traced whole
-exactly as without the screen. Cost: about a tenth of the full filter at ``f = 2``.
+exactly as without the screen. Cost: about a tenth of the full filter at ``f = 2``; about
+20 ms of CPU per 1024 x 1024 window of five uint16 bands at ``f = 3`` (45 ms before its
+compiled kernels): the block sums, read from the window's integer stack when it has one
+(:func:`coarse_sums`), then box means, the z-score arithmetic and the coarse ridge filter.
 
 Notes
 -----

@@ -303,10 +303,26 @@ def test_near_hits_equal_the_maximum_filter(h, w, threshold, nan, seed):
 
 
 def test_warm_up_loads_every_kernel():
-    from geo.detect.ridge_kernel import block_sums_kernel, box_mean_kernel, ridge_kernel, warm_up
+    from geo.detect import ridge_kernel as rk
 
-    warm_up()
-    assert all(k.signatures for k in (ridge_kernel, block_sums_kernel, box_mean_kernel))
+    rk.warm_up()
+    kernels = (rk.ridge_kernel, rk.block_sums_kernel, rk.box_mean_kernel, rk.box_means_kernel,
+               rk.log_block_sums_kernel, rk.coarse_evidence_kernel, rk.near_hits_kernel,
+               rk.orientation_components)
+    assert all(k.signatures for k in kernels)
+    assert {str(sig[0].dtype) for sig in rk.log_block_sums_kernel.signatures} >= {"uint8",
+                                                                                  "uint16"}
+    # the screen of an integer window, masked or not, compiles nothing more
+    loaded = [len(k.signatures) for k in kernels]
+    from geo.detect.params import DetectionParams
+    from geo.detect.screen import screen_blocks
+
+    for dtype in (np.uint8, np.uint16):
+        raw, planes, bands = _integer_window(60, 50, dtype, ROLE_SETS[1], 0)
+        for valid in (np.ones((60, 50), dtype=bool), raw[0] > 0):
+            screen_blocks(bands, valid, res_m=10.0, params=DetectionParams(), raw=raw,
+                          raw_planes=planes)
+    assert [len(k.signatures) for k in kernels] == loaded
 
 
 def _label_ridges_reference(thin, ridge, orient, p, *, min_pixels):
