@@ -235,7 +235,8 @@ def _read_and_screen(info: Any, keys: list[Any]) -> tuple[float, float]:
             for key in run:
                 start = time.process_time()
                 d = read_window(info, Window(*key), src=src)
-                screen_blocks(d.bands, d.valid, res_m=d.res_m, params=params)
+                screen_blocks(d.bands, d.valid, res_m=d.res_m, params=params, raw=d.raw,
+                              raw_planes=d.raw_planes)
                 cpu += time.process_time() - start
                 if key in sampled:
                     state = screened_layers(d, params).state

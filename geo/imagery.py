@@ -12,7 +12,8 @@ Notes
 Pixels stay in the raster's native CRS and grid; values are read as stored (e.g. reflectance
 x 10^4 or Landsat digital numbers) and converted to float32, because every index used by the
 detector is a ratio or a normalised difference and so does not depend on the scale. Memory is
-bounded by the window size: one 1024 x 1024 window of 6 bands is 24 MiB of float32.
+bounded by the window size: one 1024 x 1024 window of 6 bands is 24 MiB of float32, plus the
+12 MiB of the integer stack it was read as (kept: the detector's coarse screen sums it).
 
 Files are untrusted. Besides the driver and the declared size, a scene whose storage blocks
 (tiles or strips) are too large to decode one at a time is refused, GDAL neither lists the
@@ -413,13 +414,24 @@ def iter_windows(width: int, height: int, *, size: int = 1024,
 
 @dataclass(frozen=True)
 class WindowData:
-    """Pixels of one window: float32 bands by role, a validity mask and the window's grid."""
+    """Pixels of one window: float32 bands by role, a validity mask and the window's grid.
+
+    Attributes
+    ----------
+    raw, raw_planes
+        The integer stack the bands were read as, ``(n_roles, h, w)`` (None when the raster
+        is real-valued or the window was made otherwise), and the plane of each role in it:
+        ``bands[role]`` is ``raw[plane].astype(np.float32)``. The coarse screen sums the
+        integers directly (:func:`geo.detect.screen.coarse_sums`).
+    """
 
     window: Window
     transform: Affine
     bands: dict[str, np.ndarray]
     valid: np.ndarray
     res_m: float
+    raw: np.ndarray | None = None
+    raw_planes: tuple[tuple[str, int], ...] = ()
 
 
 def read_window(info: SceneInfo, window: Window, *,
@@ -471,5 +483,7 @@ def read_window(info: SceneInfo, window: Window, *,
         if arr.dtype.kind == "f":  # any integer is a finite float32
             valid &= np.isfinite(data)
         bands[role] = data
+    planes = tuple((role, i) for i, (role, _) in enumerate(info.roles.pairs))
     return WindowData(window=window, transform=transform, bands=bands, valid=valid,
-                      res_m=info.res_m)
+                      res_m=info.res_m, raw=stack if stack.dtype.kind in "ui" else None,
+                      raw_planes=planes)

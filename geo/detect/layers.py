@@ -150,7 +150,8 @@ def screened_layers(data: WindowData, p: DetectionParams) -> WindowLayers:
     is traced whole. Call :meth:`WindowLayers.ensure_computed` before sampling the layers
     outside that mask.
     """
-    seeds = screen_blocks(data.bands, data.valid, res_m=data.res_m, params=p)
+    seeds = screen_blocks(data.bands, data.valid, res_m=data.res_m, params=p, raw=data.raw,
+                          raw_planes=data.raw_planes)
     if seeds is None:
         return WindowLayers(lay=compute_layers(data, p))
     st = _Screened(data=data, p=p, block=p.screen_block_px,

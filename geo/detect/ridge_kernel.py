@@ -10,9 +10,14 @@ coarse screen (:func:`block_sums_kernel`) and the box means of the local z-score
 (:func:`box_mean_kernel`, SciPy's ``uniform_filter``) are done the same way, and so is the
 tracing of orientation-consistent ridges (:func:`orientation_components`, which replaced 16
 ``scipy.ndimage.label`` calls per group of thinned pixels: 34,000 calls on the benchmark
-tile). Each gives
-results equal to the bit to its NumPy or SciPy definition (``tests/geo/test_ridge_kernel.py``),
-so the candidates do not change.
+tile). The coarse screen (:mod:`geo.detect.screen`) has its own: the block sums of the log
+bands straight from a uint8/uint16 stack with the log from a table
+(:func:`log_block_sums_kernel`, 3x faster than a float log and sums per band), the z-score
+arithmetic of its evidence (:func:`coarse_evidence_kernel`, 5x faster than NumPy's passes), the
+box means of a stack of planes (:func:`box_means_kernel`) and the 3 x 3 maximum test of its
+response (:func:`near_hits_kernel`). Each gives results equal to the bit to its NumPy or SciPy
+definition (``tests/geo/test_ridge_kernel.py``), so the candidates do not change. None uses
+fast-math: the float32 operations are those of the definition, in its order.
 
 The compiled code is cached beside this file (``__pycache__``), so only the first process
 after an install compiles it (a few seconds); Numba is imported only when a kernel first runs,
@@ -116,6 +121,239 @@ def block_sums_kernel(values: np.ndarray, f: int, squares: bool) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
+def log_block_sums_kernel(raw: np.ndarray, log_planes: np.ndarray, sum_planes: np.ndarray,
+                          table: np.ndarray, invalid: np.ndarray, f: int) -> np.ndarray:
+    """Block sums of the screen from an unsigned integer stack, in one pass over its planes.
+
+    Parameters
+    ----------
+    raw
+        C-contiguous ``(n, h, w)`` uint8 or uint16 stack of bands as read.
+    log_planes
+        Planes whose log is summed: for each, the block sums of ``table[v]`` (0 where
+        ``invalid``) and of its square.
+    sum_planes
+        Planes whose values are summed as they are (float32, ``invalid`` ignored).
+    table
+        Float32 ``log(max(v, 1))`` of every value ``v`` of the type (``table[0]`` is 0).
+    invalid
+        ``(h, w)`` bool mask, or ``(0, 0)`` when every pixel is valid.
+    f
+        Block size (pixels).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(2 * len(log_planes) + len(sum_planes) [+ 1], ceil(h / f), ceil(w / f))`` float32:
+        the log sums of each log plane, then their sums of squares, then the plain sums,
+        then (only with a mask) the number of valid pixels of each block. Each is
+        :func:`block_sums_kernel` of the float32 plane it stands for (the log values with 0
+        where invalid, ``v.astype(np.float32)``, ``valid.astype(np.float32)``): the same
+        float32 additions in the same order, so equal to it to the bit.
+    """
+    _, h, w = raw.shape
+    hb, wb = -(-h // f), -(-w // f)
+    nl, ns = log_planes.shape[0], sum_planes.shape[0]
+    masked = invalid.shape[0] > 0
+    n_out = 2 * nl + ns + (1 if masked else 0)
+    out = np.empty((n_out, hb, wb), dtype=np.float32)
+    rows = np.empty((n_out, w), dtype=np.float32)  # column sums over a block's rows
+    x = np.empty(w, dtype=np.float32)  # the log values of one row of one plane
+    for bi in range(hb):
+        r0 = bi * f
+        for k in range(min(f, h - r0)):
+            r = r0 + k
+            for b in range(nl):
+                src = raw[log_planes[b], r]
+                for c in range(w):
+                    x[c] = table[src[c]]
+                if masked:
+                    inv = invalid[r]
+                    for c in range(w):
+                        x[c] = np.float32(0.0) if inv[c] else x[c]
+                acc = rows[b]
+                sq = rows[nl + b]
+                if k == 0:
+                    for c in range(w):
+                        acc[c] = x[c]
+                        sq[c] = x[c] * x[c]
+                else:
+                    for c in range(w):
+                        acc[c] += x[c]
+                        sq[c] += x[c] * x[c]
+            for b in range(ns):
+                src = raw[sum_planes[b], r]
+                acc = rows[2 * nl + b]
+                if k == 0:
+                    for c in range(w):
+                        acc[c] = np.float32(src[c])
+                else:
+                    for c in range(w):
+                        acc[c] += np.float32(src[c])
+            if masked:
+                inv = invalid[r]
+                acc = rows[n_out - 1]
+                if k == 0:
+                    for c in range(w):
+                        acc[c] = np.float32(0.0) if inv[c] else np.float32(1.0)
+                else:
+                    for c in range(w):
+                        acc[c] += np.float32(0.0) if inv[c] else np.float32(1.0)
+        for n in range(n_out):
+            _add_columns(rows[n], out[n, bi], f)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _add_columns(row: np.ndarray, out: np.ndarray, f: int) -> None:
+    """Sum of each ``f`` consecutive values of ``row`` (the last ones may be fewer), float32.
+
+    Added left to right, as :func:`block_sums_kernel` adds a block's columns; written out
+    for ``f`` = 2 and 3 so the compiler vectorises the loop (a loop over a block's columns
+    of unknown length costs a mispredicted branch per block, 10x slower).
+    """
+    w = row.shape[0]
+    full = w // f
+    if f == 2:
+        for j in range(full):
+            s = row[2 * j]
+            s += row[2 * j + 1]
+            out[j] = s
+    elif f == 3:
+        for j in range(full):
+            s = row[3 * j]
+            s += row[3 * j + 1]
+            s += row[3 * j + 2]
+            out[j] = s
+    else:
+        for j in range(full):
+            out[j] = row[j * f]
+        for k in range(1, f):
+            for j in range(full):
+                out[j] += row[j * f + k]
+    if full < out.shape[0]:  # a partial block at the right edge
+        s = row[full * f]
+        for c in range(full * f + 1, w):
+            s += row[c]
+        out[full] = s
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def coarse_evidence_kernel(sums: np.ndarray, boxes: np.ndarray, n_bands: int,
+                           cnt: np.ndarray, box_cnt: np.ndarray, green: np.ndarray,
+                           nir: np.ndarray, water: np.float32) -> np.ndarray:
+    """Coarse evidence of the screen (float32 z units) from its block sums and box means.
+
+    Parameters
+    ----------
+    sums
+        ``(>= 2 n_bands, hb, wb)`` float32: the block sums of each band's log, then of the
+        squares (see :func:`log_block_sums_kernel`).
+    boxes
+        ``(2 n_bands, hb, wb)`` float32 box means of those ``2 n_bands`` planes.
+    cnt, box_cnt
+        Valid pixels per block (float32) and their box mean.
+    green, nir
+        Block sums of the green and NIR bands, or ``(0, 0)`` arrays (no water rule).
+    water
+        NDWI above which a block gets no positive evidence (compared in float32).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(hb, wb)`` float32, equal to the bit to the NumPy arithmetic of
+        :func:`geo.detect.screen._coarse_evidence_reference`: the same float32 operations
+        in the same order per pixel (bands added in order), the maxima and minima
+        propagating NaN as ``np.maximum``, ``np.minimum`` and ``np.clip`` do.
+    """
+    eps = np.float32(1e-6)
+    floor = np.float32(0.02)
+    zero = np.float32(0.0)
+    lo, hi = np.float32(-3.0), np.float32(5.0)
+    n = np.float32(max(n_bands, 1))
+    hb, wb = cnt.shape
+    has_water = green.shape[0] > 0
+    out = np.empty((hb, wb), dtype=np.float32)
+    total = np.empty(wb, dtype=np.float32)
+    for i in range(hb):
+        bc = box_cnt[i]
+        cn = cnt[i]
+        for j in range(wb):
+            total[j] = zero
+        for b in range(n_bands):
+            s1 = sums[b, i]
+            b1 = boxes[b, i]
+            b2 = boxes[n_bands + b, i]
+            for j in range(wb):
+                den = _maximum(bc[j], eps)
+                mean = b1[j] / den
+                std = np.sqrt(_maximum(b2[j] / den - mean * mean, zero))
+                total[j] += (s1[j] / _maximum(cn[j], eps) - mean) / _maximum(std, floor)
+        o = out[i]
+        for j in range(wb):
+            ev = _minimum(_maximum(total[j] / n, lo), hi)
+            if has_water:
+                g = green[i, j]
+                r = nir[i, j]
+                if (g - r) / _maximum(g + r, eps) > water:
+                    ev = _minimum(ev, zero)
+            o[j] = ev if cn[j] > zero else zero
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _maximum(a: np.float32, b: np.float32) -> np.float32:
+    """``np.maximum(a, b)`` for a ``b`` that is not NaN: ``a`` when NaN, ``b`` when equal.
+
+    Written as one comparison (``not a <= b``) so loops of it vectorise.
+    """
+    return a if not a <= b else b
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _minimum(a: np.float32, b: np.float32) -> np.float32:
+    """``np.minimum(a, b)`` for a ``b`` that is not NaN: ``a`` when NaN, ``b`` when equal."""
+    return a if not a >= b else b
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def near_hits_kernel(values: np.ndarray, threshold: np.float32) -> np.ndarray:
+    """Pixels with a value reaching ``threshold`` in their 3 x 3 box (nothing beyond edges).
+
+    For values without NaN this is ``scipy.ndimage.maximum_filter(values, 3,
+    mode="constant", cval=-np.inf) >= threshold`` (the box's maximum reaches it exactly
+    when one of its values does), compared in float32: boolean ``(h, w)``.
+    """
+    h, w = values.shape
+    hit = np.empty((h, w), dtype=np.bool_)
+    for i in range(h):
+        for j in range(w):
+            hit[i, j] = values[i, j] >= threshold
+    across = np.empty((h, w), dtype=np.bool_)  # a hit in the pixel or a side neighbour
+    for i in range(h):
+        r = hit[i]
+        a = across[i]
+        for j in range(w):
+            a[j] = r[j]
+        for j in range(1, w):
+            a[j] = a[j] or r[j - 1]
+        for j in range(w - 1):
+            a[j] = a[j] or r[j + 1]
+    out = across.copy()
+    for i in range(1, h):
+        o = out[i]
+        up = across[i - 1]
+        for j in range(w):
+            o[j] = o[j] or up[j]
+    for i in range(h - 1):
+        o = out[i]
+        down = across[i + 1]
+        for j in range(w):
+            o[j] = o[j] or down[j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
     """Mean of each ``size x size`` box, zeros beyond the edges, float32 (constant mode).
 
@@ -126,6 +364,23 @@ def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
     float32, also between the two passes; equal to it to the bit
     (``tests/geo/test_ridge_kernel.py``).
     """
+    out = np.empty(values.shape, dtype=np.float32)
+    _box_mean_into(values, size, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def box_means_kernel(planes: np.ndarray, size: int) -> np.ndarray:
+    """:func:`box_mean_kernel` of each plane of a ``(n, h, w)`` float32 stack, in one call."""
+    out = np.empty(planes.shape, dtype=np.float32)
+    for p in range(planes.shape[0]):
+        _box_mean_into(planes[p], size, out[p])
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _box_mean_into(values: np.ndarray, size: int, out: np.ndarray) -> None:
+    """Fill ``out`` with :func:`box_mean_kernel` of ``values`` (its arithmetic)."""
     h, w = values.shape
     s1 = size // 2
     n = np.float64(size)
@@ -147,7 +402,6 @@ def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
             tmp[c] += x_in - x_out
             mid[i, c] = np.float32(tmp[c] / n)
     # axis 1: every row is a line
-    out = np.empty((h, w), dtype=np.float32)
     for i in range(h):
         row = mid[i]
         t = 0.0
@@ -162,7 +416,6 @@ def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
             x_out = np.float64(row[c_out]) if c_out >= 0 else 0.0
             t += x_in - x_out
             out[i, j] = np.float32(t / n)
-    return out
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -259,12 +512,21 @@ def orientation_components(thin: np.ndarray, ridge: np.ndarray, orient: np.ndarr
 def warm_up() -> None:
     """Load (or compile) every kernel for the argument types the detector passes."""
     from geo.detect.evidence import box_mean, ridge_response, zscore_total
-    from geo.detect.screen import block_sums
+    from geo.detect.screen import block_sums, coarse_evidence, coarse_sums, near_hits
 
     tiny = np.zeros((4, 4), dtype=np.float32)
     ridge_response(tiny, length_px=3, n_orientations=1, flank_px=(1,))
     box_mean(tiny, 3)
     zscore_total({"red": tiny}, tiny == 0, size_px=3)
     block_sums(tiny, 2, squares=True)
+    bands = dict.fromkeys(("green", "red", "nir"), tiny)
+    planes = (("green", 0), ("red", 1), ("nir", 2))
+    valid = tiny == 0
+    for dtype in (np.uint8, np.uint16):  # the screen's sums of integer rasters, then a mask
+        for v in (valid, valid & (np.arange(4) > 0)):
+            sums = coarse_sums(bands, v, 2, raw=np.zeros((3, 4, 4), dtype=dtype),
+                               raw_planes=planes)
+            coarse_evidence(sums, 3, ndwi_water=0.0)
+    near_hits(tiny, 1.0)
     orientation_components(tiny > 0, tiny, np.zeros((4, 4), dtype=np.int16), 16,
                            np.float32(0.9), 1.0)

@@ -14,7 +14,10 @@ fine one.
 The blocks the screen marks (``screen_block_px`` square) are where tracing starts;
 :func:`geo.detect.window.detect_window` runs the full filter there and grows the computed
 area block by block along every ridge that reaches its edge, so a ridge is traced whole
-exactly as without the screen. Cost: about a tenth of the full filter at ``f = 2``.
+exactly as without the screen. Cost: about a tenth of the full filter at ``f = 2``; about
+20 ms of CPU per 1024 x 1024 window of five uint16 bands at ``f = 3`` (45 ms before its
+compiled kernels): the block sums, read from the window's integer stack when it has one
+(:func:`coarse_sums`), then box means, the z-score arithmetic and the coarse ridge filter.
 
 Notes
 -----
@@ -24,6 +27,9 @@ also subtracts a local-texture term the screen does not model.
 """
 
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -52,7 +58,8 @@ def screen_factor(res_m: float, params: DetectionParams) -> int:
 
 
 def screen_blocks(bands: dict[str, np.ndarray], valid: np.ndarray, *, res_m: float,
-                  params: DetectionParams) -> np.ndarray | None:
+                  params: DetectionParams, raw: np.ndarray | None = None,
+                  raw_planes: tuple[tuple[str, int], ...] = ()) -> np.ndarray | None:
     """Blocks (``params.screen_block_px`` px square) where a strip could reach line level.
 
     Parameters
@@ -63,6 +70,10 @@ def screen_blocks(bands: dict[str, np.ndarray], valid: np.ndarray, *, res_m: flo
         Valid pixels of the window.
     res_m
         Pixel size in metres.
+    raw, raw_planes
+        The integer stack ``bands`` were converted from and the plane of each role
+        (:class:`geo.imagery.WindowData`); when it is uint8 or uint16 the block sums come
+        from it (:func:`coarse_sums`), faster, with the same result to the bit.
 
     Returns
     -------
@@ -74,42 +85,54 @@ def screen_blocks(bands: dict[str, np.ndarray], valid: np.ndarray, *, res_m: flo
     f = screen_factor(res_m, params)
     if f < 2 or "nir" not in bands:
         return None
-    response = coarse_ridge_response(bands, valid, res_m=res_m, params=params)
-    hit = ndimage.maximum_filter(response, 3, mode="constant", cval=-np.inf)
-    hit = hit >= params.screen_threshold
+    response = coarse_ridge_response(bands, valid, res_m=res_m, params=params, raw=raw,
+                                     raw_planes=raw_planes)
+    hit = near_hits(response, params.screen_threshold)
     return _to_blocks(hit, f, valid.shape, params.screen_block_px)
 
 
+def near_hits(response: np.ndarray, threshold: float) -> np.ndarray:
+    """Coarse pixels whose 3 x 3 box holds a response reaching ``threshold`` (float32).
+
+    ``ndimage.maximum_filter(response, 3, mode="constant", cval=-np.inf) >= threshold``,
+    from :func:`~geo.detect.ridge_kernel.near_hits_kernel` (the same booleans: a maximum
+    reaches the threshold exactly when one of its values does); with a NaN, whose place
+    in a maximum depends on the filter's order, SciPy's filter itself.
+    """
+    from geo.detect.ridge_kernel import near_hits_kernel
+
+    values = np.ascontiguousarray(response, dtype=np.float32)
+    if np.isnan(values).any():
+        hit: np.ndarray = ndimage.maximum_filter(values, 3, mode="constant", cval=-np.inf)
+        return hit >= threshold
+    out: np.ndarray = near_hits_kernel(values, np.float32(threshold))
+    return out
+
+
 def coarse_ridge_response(bands: dict[str, np.ndarray], valid: np.ndarray, *, res_m: float,
-                          params: DetectionParams) -> np.ndarray:
+                          params: DetectionParams, raw: np.ndarray | None = None,
+                          raw_planes: tuple[tuple[str, int], ...] = ()) -> np.ndarray:
     """Ridge response (z units) on the screen's coarse grid; see the module notes.
 
     The grid has ``ceil(h / f) x ceil(w / f)`` pixels; a partial block at the right or
-    bottom edge averages its valid pixels only.
+    bottom edge averages its valid pixels only. ``raw`` and ``raw_planes`` as in
+    :func:`screen_blocks`.
     """
     f = screen_factor(res_m, params)
-    res_c = res_m * f
-    cnt = _block_count(valid.shape, f) if valid.all() else _block_sum(valid.astype(np.float32), f)
-    valid_c = cnt > 0
+    sums = coarse_sums(bands, valid, f, raw=raw, raw_planes=raw_planes)
+    evidence = coarse_evidence(sums, background_box_px(res_m, f, params),
+                               ndwi_water=params.ndwi_water)
+    return coarse_ridge(evidence, res_m * f, params)
+
+
+def background_box_px(res_m: float, f: int, params: DetectionParams) -> int:
+    """Side (coarse pixels, odd, at least 3) of the screen's ``background_m`` box."""
     size_f = params.px(params.background_m, res_m, minimum=params.min_background_px) | 1
-    size = max(3, round(size_f / f)) | 1
-    box_cnt = box_mean(cnt, size)
-    total = np.zeros(cnt.shape, dtype=np.float32)
-    names = [k for k in EVIDENCE_BANDS if k in bands]
-    invalid = ~valid if not valid.all() else None
-    for name in names:
-        s1, s2 = _log_block_sums(bands[name], invalid, f)
-        box1 = box_mean(s1, size)
-        box2 = box_mean(s2, size)
-        mean = box1 / np.maximum(box_cnt, _EPS)
-        std = np.sqrt(np.maximum(box2 / np.maximum(box_cnt, _EPS) - mean * mean, 0.0))
-        total += (s1 / np.maximum(cnt, _EPS) - mean) / np.maximum(std, _Z_FLOOR)
-    evidence = np.clip(total / np.float32(max(len(names), 1)), -3.0, 5.0)
-    if "green" in bands:
-        green, nir = _block_sum(bands["green"], f), _block_sum(bands["nir"], f)
-        ndwi = (green - nir) / np.maximum(green + nir, _EPS)
-        evidence = np.where(ndwi > params.ndwi_water, np.minimum(evidence, 0.0), evidence)
-    evidence = np.where(valid_c, evidence, np.float32(0.0)).astype(np.float32, copy=False)
+    return max(3, round(size_f / f)) | 1
+
+
+def coarse_ridge(evidence: np.ndarray, res_c: float, params: DetectionParams) -> np.ndarray:
+    """Ridge response (z units) of the coarse evidence, pixels of ``res_c`` metres."""
     length = params.px(params.line_length_m, res_c, minimum=params.min_line_px)
     flanks = tuple(sorted({params.px(m, res_c) for m in params.flank_m}
                           | {params.px(m, res_c, minimum=2) for m in params.flank_m}))
@@ -121,6 +144,153 @@ def coarse_ridge_response(bands: dict[str, np.ndarray], valid: np.ndarray, *, re
         out = np.maximum(out, dark)
     result: np.ndarray = out
     return result
+
+
+@dataclass(frozen=True)
+class CoarseSums:
+    """Block sums (``f x f`` px, float32) the coarse evidence is made of.
+
+    Attributes
+    ----------
+    logs
+        ``(2 n, hb, wb)``: per evidence band present (in :data:`EVIDENCE_BANDS` order) the
+        block sums of ``log(max(v, 1))``, 0 where invalid, then the sums of its square.
+    cnt
+        Valid pixels per block.
+    green, nir
+        Plain block sums of the green and NIR bands (invalid pixels included), or None
+        without a green band (no water rule).
+    whole
+        The window's shape and ``f`` when every pixel is valid (``cnt`` is then
+        :func:`_block_count` of them, the same for every window of that shape), else None.
+    """
+
+    logs: np.ndarray
+    cnt: np.ndarray
+    green: np.ndarray | None
+    nir: np.ndarray | None
+    whole: tuple[tuple[int, int], int] | None = None
+
+    @property
+    def n_bands(self) -> int:
+        """Evidence bands summed."""
+        return int(self.logs.shape[0]) // 2
+
+
+def coarse_sums(bands: dict[str, np.ndarray], valid: np.ndarray, f: int, *,
+                raw: np.ndarray | None = None,
+                raw_planes: tuple[tuple[str, int], ...] = ()) -> CoarseSums:
+    """Block sums of the screen, from the uint8/uint16 ``raw`` stack when there is one.
+
+    From the stack, one pass of :func:`~geo.detect.ridge_kernel.log_block_sums_kernel` over
+    its integer planes with the log from a table (:func:`log_table`); otherwise
+    :func:`coarse_sums_float` from the float32 ``bands``. Both give the same sums to the bit
+    (``tests/geo/test_ridge_kernel.py``) when ``bands`` are ``raw``'s planes made float32,
+    as :func:`geo.imagery.read_window` makes them.
+    """
+    from geo.detect.ridge_kernel import log_block_sums_kernel
+
+    names = [k for k in EVIDENCE_BANDS if k in bands]
+    water = "green" in bands
+    planes = dict(raw_planes)
+    needed = [*names, "green", "nir"] if water else names
+    if (raw is None or raw.dtype not in (np.uint8, np.uint16)
+            or not all(k in planes for k in needed)):
+        return coarse_sums_float(bands, valid, f)
+    masked = not valid.all()
+    invalid = ~valid if masked else np.zeros((0, 0), dtype=bool)
+    out = log_block_sums_kernel(
+        np.ascontiguousarray(raw), np.array([planes[k] for k in names], dtype=np.int64),
+        np.array([planes["green"], planes["nir"]] if water else [], dtype=np.int64),
+        log_table(8 * raw.dtype.itemsize), np.ascontiguousarray(invalid), f)
+    nl = 2 * len(names)
+    whole = None if masked else ((valid.shape[0], valid.shape[1]), f)
+    cnt = out[-1] if masked else _block_count(valid.shape, f)
+    return CoarseSums(logs=out[:nl], cnt=cnt, green=out[nl] if water else None,
+                      nir=out[nl + 1] if water else None, whole=whole)
+
+
+def coarse_sums_float(bands: dict[str, np.ndarray], valid: np.ndarray, f: int) -> CoarseSums:
+    """:func:`coarse_sums` from the float bands: :func:`_log_block_sums` band by band."""
+    whole = ((valid.shape[0], valid.shape[1]), f) if valid.all() else None
+    cnt = _block_count(valid.shape, f) if whole else _block_sum(valid.astype(np.float32), f)
+    names = [k for k in EVIDENCE_BANDS if k in bands]
+    invalid = None if whole else ~valid
+    pairs = [_log_block_sums(bands[name], invalid, f) for name in names]
+    logs = np.stack([s1 for s1, _ in pairs] + [s2 for _, s2 in pairs]) if pairs else \
+        np.zeros((0, *cnt.shape), dtype=np.float32)
+    if "green" in bands:
+        return CoarseSums(logs=logs, cnt=cnt, green=_block_sum(bands["green"], f),
+                          nir=_block_sum(bands["nir"], f), whole=whole)
+    return CoarseSums(logs=logs, cnt=cnt, green=None, nir=None, whole=whole)
+
+
+@functools.lru_cache(maxsize=2)
+def log_table(bits: int) -> np.ndarray:
+    """``log(max(v, 1))`` of every ``bits``-bit unsigned value ``v``, float32, read-only.
+
+    Made by NumPy's own float32 log, so a value's entry is the log the float path
+    (:func:`_log_block_sums`) takes of it, wherever it sits in an array
+    (``tests/geo/test_ridge_kernel.py`` checks every uint16 value in several layouts).
+    """
+    table = np.log(np.maximum(np.arange(2**bits, dtype=np.float32), np.float32(1.0)))
+    table.flags.writeable = False
+    out: np.ndarray = table
+    return out
+
+
+def coarse_evidence(sums: CoarseSums, size: int, *, ndwi_water: float) -> np.ndarray:
+    """Coarse evidence (float32 z units, 0 on blocks without a valid pixel).
+
+    Each band's mean block log against the mean and spread of the ``size`` box around it,
+    averaged over the bands, clipped to [-3, 5], never positive on water (NDWI of the
+    block sums above ``ndwi_water``). The arithmetic is
+    :func:`~geo.detect.ridge_kernel.coarse_evidence_kernel`, equal to the bit to the NumPy
+    of :func:`_coarse_evidence_reference`.
+    """
+    from geo.detect.ridge_kernel import box_means_kernel, coarse_evidence_kernel
+
+    box_cnt = box_mean(sums.cnt, size) if sums.whole is None else _box_count(*sums.whole, size)
+    logs = np.ascontiguousarray(sums.logs)
+    none = np.zeros((0, 0), dtype=np.float32)
+    out: np.ndarray = coarse_evidence_kernel(
+        logs, box_means_kernel(logs, size), sums.n_bands, np.ascontiguousarray(sums.cnt),
+        box_cnt, none if sums.green is None else np.ascontiguousarray(sums.green),
+        none if sums.nir is None else np.ascontiguousarray(sums.nir), np.float32(ndwi_water))
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _box_count(shape: tuple[int, int], f: int, size: int) -> np.ndarray:
+    """``box_mean(_block_count(shape, f), size)``, made once per window shape (read-only)."""
+    out = box_mean(_block_count(shape, f), size)
+    out.flags.writeable = False
+    return out
+
+
+def _coarse_evidence_reference(sums: CoarseSums, size: int, *, ndwi_water: float
+                               ) -> np.ndarray:
+    """:func:`coarse_evidence` in NumPy, as the screen computed it before its kernel."""
+    cnt = sums.cnt
+    valid_c = cnt > 0
+    box_cnt = box_mean(cnt, size)
+    total = np.zeros(cnt.shape, dtype=np.float32)
+    n = sums.n_bands
+    for b in range(n):
+        s1, s2 = sums.logs[b], sums.logs[n + b]
+        box1 = box_mean(s1, size)
+        box2 = box_mean(s2, size)
+        mean = box1 / np.maximum(box_cnt, _EPS)
+        std = np.sqrt(np.maximum(box2 / np.maximum(box_cnt, _EPS) - mean * mean, 0.0))
+        total += (s1 / np.maximum(cnt, _EPS) - mean) / np.maximum(std, _Z_FLOOR)
+    evidence = np.clip(total / np.float32(max(n, 1)), -3.0, 5.0)
+    if sums.green is not None and sums.nir is not None:
+        green, nir = sums.green, sums.nir
+        ndwi = (green - nir) / np.maximum(green + nir, _EPS)
+        evidence = np.where(ndwi > ndwi_water, np.minimum(evidence, 0.0), evidence)
+    out: np.ndarray = np.where(valid_c, evidence, np.float32(0.0)).astype(np.float32,
+                                                                            copy=False)
+    return out
 
 
 def _log_block_sums(band: np.ndarray, invalid: np.ndarray | None, f: int
@@ -200,6 +370,20 @@ def _block_sum_reference(values: np.ndarray, f: int) -> np.ndarray:
         part = rows[:, k::f]
         out[:, :part.shape[1]] += part
     return out
+
+
+def _screen_blocks_reference(bands: dict[str, np.ndarray], valid: np.ndarray, *,
+                             res_m: float, params: DetectionParams) -> np.ndarray | None:
+    """:func:`screen_blocks` as it was before its kernels: float bands, NumPy and SciPy."""
+    f = screen_factor(res_m, params)
+    if f < 2 or "nir" not in bands:
+        return None
+    evidence = _coarse_evidence_reference(coarse_sums_float(bands, valid, f),
+                                          background_box_px(res_m, f, params),
+                                          ndwi_water=params.ndwi_water)
+    response = coarse_ridge(evidence, res_m * f, params)
+    hit = ndimage.maximum_filter(response, 3, mode="constant", cval=-np.inf)
+    return _to_blocks(hit >= params.screen_threshold, f, valid.shape, params.screen_block_px)
 
 
 def _to_blocks(hit: np.ndarray, f: int, shape: tuple[int, ...], block_px: int) -> np.ndarray:

@@ -12,9 +12,16 @@ from rasterio.windows import Window
 from geo.detect.evidence import ridge_response, suppress_non_maxima
 from geo.detect.layers import _split_boxes, compute_layers, screened_layers, thin_pixels
 from geo.detect.params import DetectionParams
-from geo.detect.screen import screen_blocks, screen_factor
+from geo.detect.screen import (
+    _screen_blocks_reference,
+    coarse_evidence,
+    coarse_sums,
+    coarse_sums_float,
+    screen_blocks,
+    screen_factor,
+)
 from geo.detect.window import detect_window
-from geo.imagery import WindowData
+from geo.imagery import WindowData, read_scene_info, read_window
 from geo.sample.landscape import box_coverage
 
 FOREST = {"blue": 0.020, "green": 0.045, "red": 0.025, "nir": 0.300, "swir1": 0.140,
@@ -74,6 +81,62 @@ def test_screen_is_off_at_coarse_pixels_for_rgb_and_when_disabled(strip_window):
     assert screen_blocks(rgb, strip_window.valid, res_m=10.0, params=p) is None
     off = replace(p, screen=False)
     assert screen_blocks(strip_window.bands, strip_window.valid, res_m=10.0, params=off) is None
+
+
+def _with_integers(data: WindowData, dtype: type, *, masked: bool) -> WindowData:
+    """Make the window as read from an integer raster: its stack, its bands from it."""
+    names = list(data.bands)
+    stack = np.stack([data.bands[k] for k in names])
+    if dtype == np.uint8:
+        stack = stack // 16  # 8-bit reflectances
+    raw = np.clip(stack, 0, np.iinfo(dtype).max).astype(dtype)
+    valid = np.ones(raw.shape[1:], dtype=bool)
+    if masked:  # a nodata bar across the strip and scattered invalid pixels
+        raw[:, 170:176, 20:300] = 0
+        valid = (raw != 0).all(axis=0) & (np.random.default_rng(1).random(valid.shape) > 0.02)
+    return replace(data, bands={k: raw[i].astype(np.float32) for i, k in enumerate(names)},
+                   valid=valid, raw=raw, raw_planes=tuple((k, i) for i, k in enumerate(names)))
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint8])
+@pytest.mark.parametrize("masked", [False, True], ids=["valid", "masked"])
+@pytest.mark.parametrize("params", [DetectionParams(), DetectionParams().permissive()],
+                         ids=["rules", "permissive"])
+def test_screen_of_the_integer_stack_equals_the_float_screen(strip_window, dtype, masked,
+                                                             params):
+    data = _with_integers(strip_window, dtype, masked=masked)
+    got = screen_blocks(data.bands, data.valid, res_m=10.0, params=params, raw=data.raw,
+                        raw_planes=data.raw_planes)
+    want = _screen_blocks_reference(data.bands, data.valid, res_m=10.0, params=params)
+    assert got is not None
+    assert want is not None
+    assert want.any()
+    np.testing.assert_array_equal(got, want)
+    # and the coarse evidence under it, to the bit
+    sums = coarse_sums(data.bands, data.valid, 3, raw=data.raw, raw_planes=data.raw_planes)
+    floats = coarse_sums_float(data.bands, data.valid, 3)
+    np.testing.assert_array_equal(coarse_evidence(sums, 11, ndwi_water=0.05).view(np.uint32),
+                                  coarse_evidence(floats, 11, ndwi_water=0.05).view(np.uint32))
+
+
+def test_a_window_read_from_an_integer_raster_keeps_its_stack(tmp_path):
+    from tests.geo.test_detect import ONE_STRIP, write_scene
+
+    info = read_scene_info(write_scene(tmp_path / "s.tif", strips=ONE_STRIP, nodata_bar=True))
+    data = read_window(info, Window(0, 0, 200, 200))
+    assert data.raw is not None
+    assert data.raw.dtype == np.uint16
+    assert data.raw.shape == (6, 200, 200)
+    for role, plane in data.raw_planes:
+        np.testing.assert_array_equal(data.bands[role], data.raw[plane].astype(np.float32))
+    assert not data.valid.all()
+    p = DetectionParams().permissive()
+    got = screen_blocks(data.bands, data.valid, res_m=10.0, params=p, raw=data.raw,
+                        raw_planes=data.raw_planes)
+    want = _screen_blocks_reference(data.bands, data.valid, res_m=10.0, params=p)
+    assert want is not None
+    assert want.any()
+    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("params", [DetectionParams(), DetectionParams().permissive()],

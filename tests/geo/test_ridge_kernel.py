@@ -16,11 +16,18 @@ from geo.detect.evidence import (
     ridge_response_reference,
 )
 from geo.detect.screen import (
+    CoarseSums,
     _block_count,
     _block_sum,
     _block_sum_reference,
+    _coarse_evidence_reference,
     _log_block_sums,
     block_sums,
+    coarse_evidence,
+    coarse_sums,
+    coarse_sums_float,
+    log_table,
+    near_hits,
 )
 
 
@@ -128,11 +135,194 @@ def test_box_mean_spreads_nan_as_scipy_does_and_refuses_other_types():
         box_mean(values.astype(np.float64), 7)
 
 
-def test_warm_up_loads_every_kernel():
-    from geo.detect.ridge_kernel import block_sums_kernel, box_mean_kernel, ridge_kernel, warm_up
+def _assert_same_bits(got: np.ndarray, want: np.ndarray) -> None:
+    """Equal float32 arrays to the bit (a sign of zero or a NaN payload too)."""
+    assert got.dtype == want.dtype == np.float32
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(np.ascontiguousarray(got).view(np.uint32),
+                                  np.ascontiguousarray(want).view(np.uint32))
 
-    warm_up()
-    assert all(k.signatures for k in (ridge_kernel, block_sums_kernel, box_mean_kernel))
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_log_table_is_numpys_float32_log_of_each_value_wherever_it_sits(bits):
+    """NumPy's SIMD log must give every value the same bits at any place in any array."""
+    table = log_table(bits)
+    n = 2**bits
+    x = np.arange(n, dtype=np.float32)
+
+    def check(values: np.ndarray) -> None:
+        _assert_same_bits(np.log(np.maximum(values, 1.0)), table[values.astype(np.int64)])
+
+    for start in range(17):  # every alignment and remainder of the vector loops
+        for length in (1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, n - start):
+            check(x[start:start + length])
+    perm = x[np.random.default_rng(bits).permutation(n)]
+    check(perm)
+    check(perm[::-1])
+    for step in (2, 3, 7):
+        check(perm[1::step])
+    square = perm.reshape(2 ** (bits // 2), -1)
+    for layout in (square, square.T, np.asfortranarray(square), square[:, 3:-2], square[5:]):
+        check(layout)
+    strip = np.maximum(square[5:], 1.0)  # in place, as _log_block_sums takes it
+    np.log(strip, out=strip)
+    _assert_same_bits(strip, table[square[5:].astype(np.int64)])
+    assert table[0] == 0.0
+    assert not np.signbit(table[0])
+    assert not table.flags.writeable
+    _assert_same_bits(log_table(8), log_table(16)[:256])
+
+
+ROLE_SETS = (("blue", "green", "red", "nir", "swir1", "swir2"),
+             ("blue", "green", "red", "nir", "swir1"),  # the benchmark tile's
+             ("red", "nir", "swir1"))  # no green: no water rule
+
+
+def _integer_window(h: int, w: int, dtype: type, roles: tuple[str, ...], seed: int
+                    ) -> tuple[np.ndarray, tuple[tuple[str, int], ...], dict[str, np.ndarray]]:
+    """Random integers with the extremes sprinkled in, the roles in shuffled planes."""
+    rng = np.random.default_rng(seed)
+    top = int(np.iinfo(dtype).max)
+    raw = rng.integers(0, top, size=(len(roles) + 1, h, w), endpoint=True).astype(dtype)
+    low = rng.integers(0, 300, size=raw.shape).astype(dtype)  # reflectances of dark forest
+    raw = np.where(rng.random(raw.shape) < 0.5, low, raw)
+    for value in (0, 1, 2, top):
+        raw[rng.random(raw.shape) < 0.05] = value
+    planes = tuple((role, int(p)) for role, p in zip(roles, rng.permutation(len(roles) + 1),
+                                                      strict=False))
+    bands = {role: raw[p].astype(np.float32) for role, p in planes}
+    return raw, planes, bands
+
+
+@settings(max_examples=80, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), f=st.integers(1, 6),
+       dtype=st.sampled_from([np.uint8, np.uint16]), roles=st.sampled_from(ROLE_SETS),
+       invalid=st.sampled_from([0.0, 0.05, 0.6, 1.0]), seed=st.integers(0, 2**16))
+def test_block_sums_of_integer_bands_equal_the_float_path(h, w, f, dtype, roles, invalid,
+                                                          seed):
+    raw, planes, bands = _integer_window(h, w, dtype, roles, seed)
+    valid = np.random.default_rng(seed + 1).random((h, w)) >= invalid
+    got = coarse_sums(bands, valid, f, raw=raw, raw_planes=planes)
+    want = coarse_sums_float(bands, valid, f)
+    assert got.logs.shape == (2 * len([r for r in roles if r != "nir"]), -(-h // f), -(-w // f))
+    _assert_same_bits(got.logs, want.logs)
+    _assert_same_bits(got.cnt, want.cnt)
+    assert (got.green is None) == (want.green is None) == ("green" not in roles)
+    if got.green is not None:
+        _assert_same_bits(got.green, want.green)
+        _assert_same_bits(got.nir, want.nir)
+    assert got.whole == want.whole == (((h, w), f) if valid.all() else None)
+
+
+def test_block_sums_come_from_the_integers_when_there_are_some():
+    raw, planes, bands = _integer_window(30, 20, np.uint16, ROLE_SETS[0], 5)
+    zeros = {k: np.zeros_like(v) for k, v in bands.items()}
+    valid = np.ones((30, 20), dtype=bool)
+    from_raw = coarse_sums(zeros, valid, 3, raw=raw, raw_planes=planes)
+    _assert_same_bits(from_raw.logs, coarse_sums_float(bands, valid, 3).logs)
+    # other types, or a role missing from the stack: the float bands
+    for other, kept in ((raw.astype(np.int32), planes), (raw, planes[1:])):
+        floats = coarse_sums(zeros, valid, 3, raw=other, raw_planes=kept)
+        assert not floats.logs.any()
+
+
+def _random_sums(rng: np.random.Generator, h: int, w: int, f: int, n: int, *,
+                 whole: bool, water: bool) -> CoarseSums:
+    """Block sums shaped like real ones: counts, logs of 0-9, squares near their floor."""
+    if whole:
+        shape = (int(rng.integers(f * (h - 1) + 1, f * h + 1)),
+                 int(rng.integers(f * (w - 1) + 1, f * w + 1)))
+        cnt = _block_count(shape, f)
+    else:
+        cnt = rng.integers(0, f * f + 1, size=(h, w)).astype(np.float32)
+        cnt[rng.random((h, w)) < 0.2] = 0.0
+    mean = rng.uniform(0.0, 9.0, size=(n, h, w)).astype(np.float32)
+    s1 = (mean * cnt).astype(np.float32)
+    spread = rng.choice([0.0, 1e-4, 1e-2, 0.3], size=(n, h, w))
+    s2 = (s1 * mean * (1 + spread * rng.standard_normal((n, h, w)))).astype(np.float32)
+    green = rng.integers(0, 200, size=(h, w))
+    nir = rng.integers(0, 200, size=(h, w))
+    # NDWI exactly at the thresholds tried: 0.05, 0, -0.3, 0.5 (and 0 / 0)
+    ties = np.array([(21, 19), (1, 1), (7, 13), (3, 1), (0, 0)])[rng.integers(0, 5, (h, w))]
+    tie = rng.random((h, w)) < 0.3
+    k = rng.integers(1, 9, size=(h, w))
+    green = (np.where(tie, ties[..., 0] * k, green) * cnt).astype(np.float32)
+    nir = (np.where(tie, ties[..., 1] * k, nir) * cnt).astype(np.float32)
+    return CoarseSums(logs=np.concatenate([s1, s2]), cnt=cnt, green=green if water else None,
+                      nir=nir if water else None, whole=(shape, f) if whole else None)
+
+
+@settings(max_examples=80, deadline=None)
+@given(h=st.integers(1, 30), w=st.integers(1, 30), f=st.integers(2, 4), n=st.integers(0, 6),
+       size=st.sampled_from([1, 3, 5, 11, 31]), whole=st.booleans(), water=st.booleans(),
+       ndwi_water=st.sampled_from([0.05, 0.0, -0.3, 0.5]), seed=st.integers(0, 2**16))
+def test_coarse_evidence_kernel_equals_the_numpy_arithmetic(h, w, f, n, size, whole, water,
+                                                            ndwi_water, seed):
+    sums = _random_sums(np.random.default_rng(seed), h, w, f, n, whole=whole, water=water)
+    got = coarse_evidence(sums, size, ndwi_water=ndwi_water)
+    _assert_same_bits(got, _coarse_evidence_reference(sums, size, ndwi_water=ndwi_water))
+
+
+def test_coarse_evidence_kernel_spreads_nan_as_numpy_does():
+    sums = _random_sums(np.random.default_rng(0), 20, 24, 3, 4, whole=False, water=True)
+    sums.logs[1, 5, 6] = np.nan
+    sums.logs[6, 12, 20] = np.nan
+    got = coarse_evidence(sums, 5, ndwi_water=0.05)
+    want = _coarse_evidence_reference(sums, 5, ndwi_water=0.05)
+    assert np.isnan(want).sum() > 10
+    np.testing.assert_array_equal(got, want)  # NaN where NumPy has NaN
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 4), h=st.integers(1, 30), w=st.integers(1, 30),
+       size=st.integers(1, 15), seed=st.integers(0, 2**16))
+def test_box_means_of_a_stack_equal_box_mean_plane_by_plane(n, h, w, size, seed):
+    from geo.detect.ridge_kernel import box_means_kernel
+
+    planes = (np.random.default_rng(seed).normal(size=(n, h, w)) * 50).astype(np.float32)
+    got = box_means_kernel(planes, size)
+    assert got.shape == planes.shape
+    for p in range(n):
+        _assert_same_bits(got[p], box_mean(planes[p], size))
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 30), w=st.integers(1, 30), threshold=st.sampled_from([0.45, 0.0, -2.0]),
+       nan=st.booleans(), seed=st.integers(0, 2**16))
+def test_near_hits_equal_the_maximum_filter(h, w, threshold, nan, seed):
+    rng = np.random.default_rng(seed)
+    t = np.float32(threshold)
+    pool = np.array([t, np.nextafter(t, np.float32(-9)), np.nextafter(t, np.float32(9)),
+                     -np.inf, np.inf, -5.0, 5.0], dtype=np.float32)
+    values = np.where(rng.random((h, w)) < 0.1, rng.choice(pool, size=(h, w)),
+                      rng.normal(-1.5, 1.0, size=(h, w))).astype(np.float32)
+    if nan:
+        values[rng.random((h, w)) < 0.2] = np.nan
+    want = ndimage.maximum_filter(values, 3, mode="constant", cval=-np.inf) >= threshold
+    np.testing.assert_array_equal(near_hits(values, threshold), want)
+
+
+def test_warm_up_loads_every_kernel():
+    from geo.detect import ridge_kernel as rk
+
+    rk.warm_up()
+    kernels = (rk.ridge_kernel, rk.block_sums_kernel, rk.box_mean_kernel, rk.box_means_kernel,
+               rk.log_block_sums_kernel, rk.coarse_evidence_kernel, rk.near_hits_kernel,
+               rk.orientation_components)
+    assert all(k.signatures for k in kernels)
+    assert {str(sig[0].dtype) for sig in rk.log_block_sums_kernel.signatures} >= {"uint8",
+                                                                                  "uint16"}
+    # the screen of an integer window, masked or not, compiles nothing more
+    loaded = [len(k.signatures) for k in kernels]
+    from geo.detect.params import DetectionParams
+    from geo.detect.screen import screen_blocks
+
+    for dtype in (np.uint8, np.uint16):
+        raw, planes, bands = _integer_window(60, 50, dtype, ROLE_SETS[1], 0)
+        for valid in (np.ones((60, 50), dtype=bool), raw[0] > 0):
+            screen_blocks(bands, valid, res_m=10.0, params=DetectionParams(), raw=raw,
+                          raw_planes=planes)
+    assert [len(k.signatures) for k in kernels] == loaded
 
 
 def _label_ridges_reference(thin, ridge, orient, p, *, min_pixels):
