@@ -48,8 +48,41 @@ def valid_share(valid: np.ndarray, *, size_px: int) -> np.ndarray:
 
     A local mean counts only valid pixels and nothing beyond the array (normalised
     convolution), so a window edge or a cloud does not darken its neighbours' background.
+    Where every pixel is valid (most boxes) it is made from the row and column counts
+    (:func:`ones_box_mean`) rather than filtered.
     """
+    if valid.all():
+        return ones_box_mean(valid.shape, size_px)
     return box_mean(valid.astype(np.float32), size_px)
+
+
+def ones_box_mean(shape: tuple[int, ...], size_px: int) -> np.ndarray:
+    """:func:`box_mean` of a raster of ones of ``shape``, from its row and column counts.
+
+    The box mean's row pass gives ``float32(rows_in_box / size)`` and its column pass adds
+    that float32 value once per column in the box, exactly in float64 (at most a few
+    thousand times a 24-bit value), so each output is
+    ``float32(columns_in_box * float32(rows_in_box / size) / size)``: equal to the bit to
+    filtering the ones (``tests/geo/test_zscore_kernel.py``), in O(h + w) work and one
+    outer product.
+
+    Examples
+    --------
+    >>> ones_box_mean((3, 3), 3)[1]
+    array([0.6666667, 1.       , 0.6666667], dtype=float32)
+    """
+    h, w = shape
+    size = float(size_px)
+    half = size_px // 2
+
+    def counts(n: int) -> np.ndarray:
+        i = np.arange(n)
+        return (np.minimum(n - 1, i - half + size_px - 1) - np.maximum(0, i - half) + 1
+                ).astype(np.float64)
+
+    rows = (counts(h) / size).astype(np.float32).astype(np.float64)
+    out: np.ndarray = (np.outer(rows, counts(w)) / size).astype(np.float32)
+    return out
 
 
 def box_mean(values: np.ndarray, size_px: int) -> np.ndarray:

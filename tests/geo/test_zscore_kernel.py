@@ -8,9 +8,12 @@ from hypothesis import strategies as st
 
 from geo.detect.evidence import (
     EVIDENCE_BANDS,
+    box_mean,
     compute_evidence,
     log_bands,
     normalized_difference,
+    ones_box_mean,
+    valid_share,
     zscore_total,
     zscore_total_reference,
 )
@@ -59,3 +62,19 @@ def test_compute_evidence_still_finds_a_strip():
                           valid, res_m=10.0, params=DetectionParams())
     assert ev[40, 20:60].min() > 2.0
     assert np.median(np.abs(ev[10:30])) < 1.0
+
+
+@settings(max_examples=80, deadline=None)
+@given(h=st.integers(1, 120), w=st.integers(1, 120), size=st.integers(1, 99))
+def test_ones_box_mean_equals_filtering_ones(h, w, size):
+    want = box_mean(np.ones((h, w), dtype=np.float32), size)
+    got = ones_box_mean((h, w), size)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+
+
+def test_valid_share_of_a_masked_window_still_filters():
+    valid = np.ones((30, 40), dtype=bool)
+    valid[10:20, 5] = False
+    np.testing.assert_array_equal(valid_share(valid, size_px=7),
+                                  box_mean(valid.astype(np.float32), 7))
