@@ -5,6 +5,9 @@ and returns a :class:`HealthReport`: one :class:`HealthItem` per finding, each w
 severity, a plain message and the fix. The start-up page shows the items and carries on with
 what works; a ``/healthz``-style probe serves :meth:`HealthReport.to_json`.
 
+Messages and fixes are :class:`geo.message.Message`: the English text (what the JSON report
+and the log write) that the interface writes again in the reader's language.
+
 Broken states it tells apart (each has a test):
 
 ================== ======== ==================================================================
@@ -33,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from geo.message import Message, message_of
 from geo.settings import Settings, load_settings
 
 __all__ = [
@@ -61,12 +65,17 @@ _log = logging.getLogger("atalaya.health")
 
 @dataclass(frozen=True)
 class HealthItem:
-    """One finding: which check, how bad, what is wrong and how to fix it."""
+    """One finding: which check, how bad, what is wrong and how to fix it.
+
+    ``check`` is an identifier (``store``, ``schema``, ``data_dir``, ``scenes``, ``static``);
+    ``message`` and ``fix`` are :class:`~geo.message.Message` (``fix`` is ``""`` when there
+    is nothing to do): English text that the interface localizes.
+    """
 
     check: str
     severity: Severity
-    message: str
-    fix: str = ""
+    message: Message
+    fix: Message | str = ""
 
 
 @dataclass(frozen=True)
@@ -103,14 +112,16 @@ class HealthReport:
     def to_json(self) -> dict[str, Any]:
         """Return the report as JSON-ready data (for a health endpoint or the log)."""
         return {"status": self.status, "checked_at": self.checked_at.isoformat(),
-                "items": [asdict(i) for i in self.items]}
+                "items": [{**asdict(i), "message": str(i.message), "fix": str(i.fix)}
+                          for i in self.items]}  # plain English strings, not Messages
 
     def log(self, logger: logging.Logger = _log) -> None:
         """Log every warning and error (one record each, with check and fix as fields)."""
         for item in self.items:
             if item.severity != "ok":
                 level = logging.ERROR if item.severity == "error" else logging.WARNING
-                logger.log(level, item.message, extra={"check": item.check, "fix": item.fix})
+                logger.log(level, str(item.message),
+                           extra={"check": item.check, "fix": str(item.fix)})
 
 
 # -- the store ----------------------------------------------------------------------------------
@@ -125,38 +136,45 @@ def _sqlite_path(url: str) -> Path | None:
 def _sqlite_problem(exc: sqlite3.Error, path: Path) -> HealthItem:
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
-        return HealthItem("store", "error", f"the store {path} is locked by another program "
-                          "(a write lock held too long): verdicts and jobs cannot be saved",
-                          "find the process holding it (`fuser " f"{path}`) and stop it; "
-                          "never copy the file while the app runs")
+        return HealthItem("store", "error", Message(
+            "the store {path} is locked by another program (a write lock held too long): "
+            "verdicts and jobs cannot be saved", path=str(path)), Message(
+            "find the process holding it (`fuser {path}`) and stop it; never copy the file "
+            "while the app runs", path=str(path)))
     if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return HealthItem("store", "error", f"the store {path} is damaged or not a SQLite "
-                          f"database ({exc})", "stop the app, move the file aside and restore "
-                          "the latest backup (the app would start with an empty store)")
-    return HealthItem("store", "error", f"the store {path} cannot be opened ({exc})",
-                      "check the file's permissions and the disk")
+        return HealthItem("store", "error", Message(
+            "the store {path} is damaged or not a SQLite database ({error})", path=str(path),
+            error=str(exc)), Message(
+            "stop the app, move the file aside and restore the latest backup (the app would "
+            "start with an empty store)"))
+    return HealthItem("store", "error", Message(
+        "the store {path} cannot be opened ({error})", path=str(path), error=str(exc)),
+        Message("check the file's permissions and the disk"))
 
 
 def _sqlite_checks(conn: sqlite3.Connection, path: Path) -> list[HealthItem]:
     rows = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
     if rows != ["ok"]:
-        return [HealthItem("store", "error", f"the store {path} fails its integrity check: "
-                           f"{'; '.join(rows[:3])}", "stop the app, move the file aside and "
-                           "restore the latest backup")]
+        return [HealthItem("store", "error", Message(
+            "the store {path} fails its integrity check: {problems}", path=str(path),
+            problems="; ".join(rows[:3])), Message(
+            "stop the app, move the file aside and restore the latest backup"))]
     conn.execute("BEGIN IMMEDIATE")  # can a writer get in? (no write follows)
     conn.execute("ROLLBACK")
     have = conn.execute("SELECT name FROM sqlite_master WHERE name = 'schema_version'").fetchone()
     version = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] \
         if have else 0
-    return [HealthItem("store", "ok", f"the store {path} is readable and intact"),
+    return [HealthItem("store", "ok", Message("the store {path} is readable and intact",
+                                              path=str(path))),
             _schema_item(int(version or 0))]
 
 
 def _check_sqlite(path: Path, timeout_s: float) -> list[HealthItem]:
     if not path.is_file():
-        return [HealthItem("store", "warning", f"the store file {path} does not exist: alerts, "
-                           "verdicts and jobs start empty (it is created at start-up)",
-                           "if it held alerts, stop the app and restore it from the backup")]
+        return [HealthItem("store", "warning", Message(
+            "the store file {path} does not exist: alerts, verdicts and jobs start empty (it is "
+            "created at start-up)", path=str(path)), Message(
+            "if it held alerts, stop the app and restore it from the backup"))]
     try:
         # mode=rw: never creates a file; the timeout bounds the wait for a held lock
         conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=timeout_s,
@@ -175,13 +193,17 @@ def _schema_item(version: int) -> HealthItem:
     from geo.store.migrations import latest_version
 
     latest = latest_version()
+    # versions are names, not quantities: written as they are (never "1,000")
     if version == latest:
-        return HealthItem("schema", "ok", f"the store's schema is at version {version}")
+        return HealthItem("schema", "ok", Message("the store's schema is at version {version}",
+                                                  version=str(version)))
     if version > latest:
-        return HealthItem("schema", "error", f"the store's schema is at version {version}, "
-                          f"newer than this Atalaya ({latest})", "upgrade Atalaya")
-    return HealthItem("schema", "warning", f"the store's schema is at version {version}; "
-                      f"start-up migrates it to {latest}", "")
+        return HealthItem("schema", "error", Message(
+            "the store's schema is at version {version}, newer than this Atalaya ({latest})",
+            version=str(version), latest=str(latest)), Message("upgrade Atalaya"))
+    return HealthItem("schema", "warning", Message(
+        "the store's schema is at version {version}; start-up migrates it to {latest}",
+        version=str(version), latest=str(latest)), "")
 
 
 def _check_postgres(url: str, timeout_s: float) -> list[HealthItem]:
@@ -201,12 +223,13 @@ def _check_postgres(url: str, timeout_s: float) -> list[HealthItem]:
             version = conn.execute(text("SELECT max(version) FROM schema_version")).scalar() \
                 if have else 0
     except DBAPIError as exc:
-        return [HealthItem("store", "error", f"the store {shown} does not answer "
-                           f"({str(exc.orig).strip()[:200]})", "start the database server or "
-                           "fix ATALAYA_DATABASE_URL")]
+        return [HealthItem("store", "error", Message(
+            "the store {store} does not answer ({error})", store=shown,
+            error=str(exc.orig).strip()[:200]), Message(
+            "start the database server or fix ATALAYA_DATABASE_URL"))]
     finally:
         engine.dispose()
-    return [HealthItem("store", "ok", f"the store {shown} answers"),
+    return [HealthItem("store", "ok", Message("the store {store} answers", store=shown)),
             _schema_item(int(version or 0))]
 
 
@@ -230,29 +253,35 @@ def check_data_dir(data_dir: Path) -> list[HealthItem]:
     from geo.world import LAYER_FILES
 
     if not data_dir.is_dir():
-        return [HealthItem("data_dir", "error", f"the data folder {data_dir} is missing: "
-                           "there is nothing to show", "set ATALAYA_DATA_DIR to the team's "
-                           "data folder, or generate the sample world "
-                           "(`python -m geo.sample --out DIR`)")]
+        return [HealthItem("data_dir", "error", Message(
+            "the data folder {folder} is missing: there is nothing to show",
+            folder=str(data_dir)), Message(
+            "set ATALAYA_DATA_DIR to the team's data folder, or generate the sample world "
+            "(`python -m geo.sample --out DIR`)"))]
     present = [n for n in LAYER_FILES.values() if (data_dir / n).is_file()]
     if not present:
-        return [HealthItem("data_dir", "warning", f"the data folder {data_dir} holds no layer "
-                           "file", "import data on the Import page or generate the sample world")]
-    return [HealthItem("data_dir", "ok", f"{len(present)} layer file(s) in {data_dir}")]
+        return [HealthItem("data_dir", "warning", Message(
+            "the data folder {folder} holds no layer file", folder=str(data_dir)), Message(
+            "import data on the Import page or generate the sample world"))]
+    return [HealthItem("data_dir", "ok", Message("{n} layer file(s) in {folder}",
+                                                 n=len(present), folder=str(data_dir)))]
 
 
 def check_static(static_dir: Path) -> list[HealthItem]:
     """Check that the assets the map needs (:data:`REQUIRED_ASSETS`) are installed."""
-    fix = ("install them: `npm ci` then `python tools/install_assets.py --node-modules "
-           "node_modules --static static` (or `make run`)")
+    fix = Message("install them: `npm ci` then `python tools/install_assets.py --node-modules "
+                  "node_modules --static static` (or `make run`)")
     if not static_dir.is_dir():
-        return [HealthItem("static", "error", f"the static folder {static_dir} is missing: the "
-                           "map cannot draw (no Leaflet); the other pages work", fix)]
+        return [HealthItem("static", "error", Message(
+            "the static folder {folder} is missing: the map cannot draw (no Leaflet); the "
+            "other pages work", folder=str(static_dir)), fix)]
     missing = [a for a in REQUIRED_ASSETS if not (static_dir / a).is_file()]
     if missing:
-        return [HealthItem("static", "error", f"{len(missing)} map asset(s) missing under "
-                           f"{static_dir}: {', '.join(missing)}", fix)]
-    return [HealthItem("static", "ok", f"map assets present in {static_dir}")]
+        return [HealthItem("static", "error", Message(
+            "{n} map asset(s) missing under {folder}: {assets}", n=len(missing),
+            folder=str(static_dir), assets=", ".join(missing)), fix)]
+    return [HealthItem("static", "ok", Message("map assets present in {folder}",
+                                               folder=str(static_dir)))]
 
 
 def _scene_paths(data_dir: Path) -> list[Path]:
@@ -270,31 +299,43 @@ def _scene_paths(data_dir: Path) -> list[Path]:
     return list(dict.fromkeys([*named, *found]))
 
 
-def _scene_problem(path: Path, decode: bool) -> str | None:
+def _scene_problem(path: Path, decode: bool) -> Message | None:
     import rasterio
 
     from geo.errors import AtalayaError
     from geo.imagery import open_geotiff
 
     if not path.is_file():
-        return "listed in scenes.geojson but missing"
+        return Message("listed in scenes.geojson but missing")
     try:
         with open_geotiff(path) as src:
             if decode:  # a decimated read decodes every block (or reads an overview)
                 src.read(1, out_shape=(min(src.height, 64), min(src.width, 64)))
     except (AtalayaError, rasterio.errors.RasterioError, OSError) as exc:
-        return f"unreadable ({str(exc).splitlines()[0][:160]})"
+        return Message("unreadable ({error})", error=_first_line(exc))
     return None
+
+
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    """Return the first line of an error, cut at ``limit`` (a :class:`Message` when it fits)."""
+    text = message_of(exc)
+    lines = text.splitlines() or [type(exc).__name__]
+    if isinstance(text, Message) and lines == [text] and len(text) <= limit:
+        return text  # localized with the finding (imagery's refusals are Messages)
+    return lines[0][:limit]
 
 
 def check_scenes(data_dir: Path, *, decode: bool = False) -> list[HealthItem]:
     """Each scene GeoTIFF opens (``decode``: and its pixels decode); one warning per bad one."""
     paths = _scene_paths(data_dir)
     bad = [(p, why) for p in paths if (why := _scene_problem(p, decode)) is not None]
-    items = [HealthItem("scenes", "warning", f"scene {p.name}: {why}; it is left out of the "
-                        "imagery and detection pages", "import the scene again, or remove it "
-                        "from scenes/ and scenes.geojson") for p, why in bad]
-    return items or [HealthItem("scenes", "ok", f"{len(paths)} scene(s) readable")]
+    items = [HealthItem("scenes", "warning", Message(
+        "scene {name}: {problem}; it is left out of the imagery and detection pages",
+        name=p.name, problem=why), Message(
+        "import the scene again, or remove it from scenes/ and scenes.geojson"))
+        for p, why in bad]
+    return items or [HealthItem("scenes", "ok", Message("{n} scene(s) readable",
+                                                        n=len(paths)))]
 
 
 # -- everything ---------------------------------------------------------------------------------

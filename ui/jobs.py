@@ -57,6 +57,7 @@ from geo.store.users import active_user, record_refusal
 from ui import state
 from ui.auth import allowed, current_session
 from ui.cache import get_settings, load_world, open_store_cached
+from ui.health import check_label, finding
 from ui.sidebar import current_translator
 from ui.text import escape_markdown
 
@@ -565,10 +566,10 @@ def _render_health(settings: Settings, t: Translator) -> None:
     with st.expander(title, icon=icons[worst]):
         st.caption(t("Checked {when}; read only, checked again after {s} s.").format(
             when=t.datetime(report.checked_at), s=HEALTH_TTL_S))
-        for item in report.items:
+        for item in report.items:  # findings in the reader's language, scrubbed, as typed
             st.markdown("{icon} **{severity}** · {check}: {message}".format(
                 icon=icons.get(item.severity, ""),
                 severity=severities.get(item.severity, item.severity),
-                check=_plain(item.check), message=_plain(item.message)))
+                check=check_label(item.check, t), message=finding(item.message, t)))
             if item.fix:
-                st.caption(t("Fix: {fix}").format(fix=_plain(item.fix)))
+                st.caption(t("Fix: {fix}").format(fix=finding(item.fix, t)))

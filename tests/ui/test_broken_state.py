@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from geo.auth import Role, Session
 from tests.conftest import ROOT, copy_world, signed_in
 from ui import health, state
+from ui.text import escape_markdown
 
 
 class _Records(logging.Handler):
@@ -92,7 +93,7 @@ def test_a_corrupt_scene_is_said_and_the_map_still_works(world, health_log):
     scene.write_bytes(b"II*\x00" + b"\x00" * 64)  # a TIFF header and nothing behind it
     at = _run()
     assert "Start-up check (scenes)" in _said(at)
-    assert scene.name in _said(at)
+    assert escape_markdown(scene.name) in _said(at)  # shown as typed (ui.text)
     assert {m.label for m in at.metric} >= {"Events", "Runway candidates"}
     assert _logged(health_log, "scenes")
 
@@ -101,7 +102,7 @@ def test_a_missing_asset_folder_is_said_and_the_tables_still_work(world, health_
                                                                    tmp_path, monkeypatch):
     monkeypatch.setenv("ATALAYA_STATIC_DIR", str(tmp_path / "no-static"))
     at = _run()
-    assert "Start-up check (static)" in _said(at)
+    assert "Start-up check (map assets)" in _said(at)
     assert {m.label for m in at.metric} >= {"Events", "Runway candidates"}
     assert _logged(health_log, "static")
 
@@ -111,6 +112,6 @@ def test_a_missing_data_folder_is_said(world, health_log, tmp_path, monkeypatch)
     monkeypatch.setenv("ATALAYA_DATABASE_URL", f"sqlite:///{world / 'atalaya.sqlite3'}")
     at = _run()
     said = _said(at)
-    assert "Start-up check (data_dir)" in said
+    assert "Start-up check (data folder)" in said
     assert "The data could not be loaded." in said
     assert _logged(health_log, "data_dir")
