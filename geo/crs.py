@@ -3,6 +3,8 @@
 All public functions take and return geometries in EPSG:4326 (longitude, latitude in degrees)
 unless stated; lengths are metres and areas square metres, computed in the UTM zone of each
 feature's centroid so that a feature in Mexico and one in Argentina are both measured well.
+Refusals are :class:`~geo.message.Message` (the English they always were), so the interface
+shows them in the reader's language.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import CRSError
+from geo.message import Message
 
 WGS84 = pyproj.CRS.from_epsg(4326)
 
@@ -29,26 +32,28 @@ def utm_epsg(lon: float, lat: float) -> int:
     32616
     """
     if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-        raise CRSError(f"expected lon in [-180, 180] and lat in [-90, 90], got ({lon}, {lat})")
+        raise CRSError(Message("expected lon in [-180, 180] and lat in [-90, 90], got ({lon}, "
+                               "{lat})", lon=str(lon), lat=str(lat)))
     zone = min(int((lon + 180.0) // 6.0) + 1, 60)
     return (32600 if lat >= 0 else 32700) + zone
 
 
-def require_crs(gdf: gpd.GeoDataFrame, expected: int = 4326, *, what: str = "data") -> None:
+def require_crs(gdf: gpd.GeoDataFrame, expected: int = 4326, *,
+                what: str = Message("data")) -> None:
     """Raise :class:`CRSError` unless ``gdf`` declares the EPSG code ``expected``.
 
-    A missing CRS is never guessed: degrees and metres look alike to a computer.
+    A missing CRS is never guessed: degrees and metres look alike to a computer. ``what``
+    names the data in the message; a :class:`~geo.message.Message` is translated with it.
     """
     if gdf.crs is None:
-        raise CRSError(
-            f"{what} has no CRS; expected EPSG:{expected}. "
-            "Set it explicitly (gdf.set_crs(...)) if you know what the coordinates are."
-        )
+        raise CRSError(Message(
+            "{what} has no CRS; expected EPSG:{expected}. Set it explicitly (gdf.set_crs(...)) "
+            "if you know what the coordinates are.", what=what, expected=str(expected)))
     if gdf.crs.to_epsg() != expected:
-        raise CRSError(
-            f"{what} is in {gdf.crs.to_string()}; expected EPSG:{expected}. "
-            f"Reproject it first (gdf.to_crs({expected}))."
-        )
+        raise CRSError(Message(
+            "{what} is in {crs}; expected EPSG:{expected}. Reproject it first "
+            "(gdf.to_crs({expected})).", what=what, crs=gdf.crs.to_string(),
+            expected=str(expected)))
 
 
 def _to_utm(geom: BaseGeometry) -> BaseGeometry:

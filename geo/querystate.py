@@ -2,7 +2,9 @@
 
 :func:`encode_query` turns a :class:`ViewState` into short text parameters (only what differs
 from the defaults) and :func:`decode_query` reads them back. A link is typed, pasted and edited
-by people, so decoding never raises: a parameter it cannot read is skipped and reported.
+by people, so decoding never raises: a parameter it cannot read is skipped and reported (as
+a :class:`~geo.message.Message`, which the explorer shows in the reader's language; the text
+Python gives for a number or date it cannot read stays as Python wrote it).
 
 Parameters
 ----------
@@ -25,6 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import AtalayaError
 from geo.filters import Filters
+from geo.message import Message, join_messages, message_of
 
 __all__ = [
     "DISPLAY_MODES", "QUERY_KEYS", "ViewState", "decode_query", "encode_query", "format_number",
@@ -89,7 +92,7 @@ def _decode_aoi(text: str) -> BaseGeometry:
         rings = [[tuple(float(v) for v in pair.split("_", 1)) for pair in ring.split(",")]
                  for ring in part.split("!")]
         if any(len(r) < 3 or any(len(p) != 2 for p in r) for r in rings):
-            raise ValueError("a ring needs at least three lon_lat pairs")
+            raise ValueError(Message("a ring needs at least three lon_lat pairs"))
         polys.append(Polygon(rings[0], rings[1:]))
     geom: BaseGeometry = polys[0] if len(polys) == 1 else MultiPolygon(polys)
     if not geom.is_valid:
@@ -142,7 +145,7 @@ def _date(text: str) -> datetime:
 def _float01(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
-        raise ValueError("expected a number between 0 and 1")
+        raise ValueError(Message("expected a number between 0 and 1"))
     return value
 
 
@@ -163,7 +166,8 @@ def decode_query(params: Mapping[str, str | list[str]]) -> tuple[ViewState, list
     Returns
     -------
     (ViewState, list of str)
-        The state, and one message per parameter that was ignored (what it held and why).
+        The state, and one message per parameter that was ignored (what it held and why):
+        each a :class:`~geo.message.Message`, to be localized when shown.
 
     Examples
     --------
@@ -180,25 +184,28 @@ def decode_query(params: Mapping[str, str | list[str]]) -> tuple[ViewState, list
         try:
             filters = replace(filters, **{name: read(text)})
         except (ValueError, TypeError, AtalayaError, shapely.errors.ShapelyError) as err:
-            problems.append(f"{key}={text[:80]!r}: {err}")
+            problems.append(join_messages("", [key, "=", repr(text[:80]), ": ",
+                                               message_of(err)]))
     center, zoom, mode = None, None, "points"
     try:
         if "lat" in params and "lon" in params:
             lat, lon = float(_first(params["lat"])), float(_first(params["lon"]))
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                raise ValueError(f"lat={lat}, lon={lon} is not a place on Earth")
+                raise ValueError(Message("lat={lat}, lon={lon} is not a place on Earth",
+                                         lat=str(lat), lon=str(lon)))
             center = (lon, lat)
         if "z" in params:
             zoom = float(_first(params["z"]))
             if not 0 <= zoom <= 22:
                 zoom = None
-                raise ValueError("zoom outside 0-22")
+                raise ValueError(Message("zoom outside 0-22"))
     except ValueError as err:
-        problems.append(f"view: {err}")
+        problems.append(Message("view: {problem}", problem=message_of(err)))
     if "show" in params:
         shown = _first(params["show"])
         if shown in DISPLAY_MODES:
             mode = shown
         else:
-            problems.append(f"show={shown[:20]!r}: expected one of {', '.join(DISPLAY_MODES)}")
+            problems.append(Message("show={value}: expected one of {modes}",
+                                    value=repr(shown[:20]), modes=", ".join(DISPLAY_MODES)))
     return ViewState(filters, center, zoom, mode), problems

@@ -12,6 +12,12 @@ Storage CRS is EPSG:4326 (longitude, latitude in degrees). A missing or differen
 error, never a guess. Times are timezone-aware UTC; naive times are taken as UTC with a warning.
 Units live in column names (``_m``, ``_kg``, ``_deg``). Row numbers in messages are 1-based
 positions in the input, as a spreadsheet user counts them below the header.
+
+Every problem's text is a :class:`~geo.message.Message` (the English it always was), and so are
+:meth:`ValidationReport.format` and the :class:`~geo.errors.SchemaError` of
+:func:`validate_layer`: the interface writes them in the reader's language. Check names
+(``range``, ``geometry-type`` ...), column and layer names and the values quoted from the data
+stay as written.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import shapely
 from babel import Locale
 
 from geo.errors import SchemaError
+from geo.message import Message, join_messages
 
 Kind = Literal["text", "category", "float", "int", "datetime"]
 Severity = Literal["error", "warning"]
@@ -52,6 +59,13 @@ PRIORITIES = ("high", "medium", "low")
 
 MAX_TEXT = 4000  # characters; a longer description is almost surely a broken import
 ROW_EXAMPLES = 5  # offending rows quoted per problem
+#: The words for each kind of column, as a missing column's fix names them ("add it (float)").
+KIND_WORDS: dict[Kind, Message] = {
+    "text": Message("text"), "category": Message("category"), "float": Message("float"),
+    "int": Message("int"), "datetime": Message("datetime"),
+}
+_SEVERITY_WORDS: dict[Severity, Message] = {"error": Message("ERROR"),
+                                            "warning": Message("WARNING")}
 
 
 @dataclass(frozen=True)
@@ -59,7 +73,8 @@ class Column:
     """One attribute column of a layer contract.
 
     ``required`` columns must be present; optional ones are checked only when present.
-    ``low``/``high`` bound numeric values (inclusive unless ``high_open``).
+    ``low``/``high`` bound numeric values (inclusive unless ``high_open``). ``doc`` is a
+    :class:`~geo.message.Message`: a missing column's fix quotes it.
     """
 
     name: str
@@ -92,7 +107,11 @@ class LayerSchema:
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding of a validation: what, where, and how to fix it."""
+    """One finding of a validation: what, where, and how to fix it.
+
+    ``message`` and ``suggestion`` are :class:`~geo.message.Message` when the validator wrote
+    them; ``check`` is a code (``range``, ``geometry-type`` ...) kept as written.
+    """
 
     severity: Severity
     check: str
@@ -102,15 +121,32 @@ class Problem:
     rows: tuple[int, ...] = ()  # 1-based positions, at most ROW_EXAMPLES of them
     count: int = 0  # how many rows are affected in total (0: the whole layer)
 
-    def __str__(self) -> str:
-        where = f"[{self.column}] " if self.column else ""
-        rows = ""
+    def text(self) -> Message:
+        """Return the problem as one line (``ERROR range: [confidence] ... (row 3). Fix: ...``).
+
+        Row numbers are written as digits, without grouping, as they always were.
+        """
+        parts: list[str] = [_SEVERITY_WORDS[self.severity], " ", self.check, ": "]
+        if self.column:
+            parts.append(f"[{self.column}] ")
+        parts.append(self.message)
         if self.rows:
             shown = ", ".join(str(r) for r in self.rows)
-            more = f" (+{self.count - len(self.rows)} more)" if self.count > len(self.rows) else ""
-            rows = f" (row{'s' if self.count > 1 else ''} {shown}{more})"
-        hint = f" Fix: {self.suggestion}" if self.suggestion else ""
-        return f"{self.severity.upper()} {self.check}: {where}{self.message}{rows}.{hint}"
+            if self.count > len(self.rows):
+                rows = Message("(rows {rows} (+{more} more))", rows=shown,
+                               more=str(self.count - len(self.rows)))
+            elif self.count > 1:
+                rows = Message("(rows {rows})", rows=shown)
+            else:
+                rows = Message("(row {rows})", rows=shown)
+            parts += [" ", rows]
+        parts.append(".")
+        if self.suggestion:
+            parts += [" ", Message("Fix: {fix}", fix=self.suggestion)]
+        return join_messages("", parts)
+
+    def __str__(self) -> str:
+        return self.text()
 
 
 @dataclass
@@ -150,11 +186,18 @@ class ValidationReport:
             count = int(idx.size)
         self.problems.append(Problem(severity, check, message, suggestion, column, rows, count))
 
-    def format(self) -> str:
-        """Human-readable multi-line summary naming the source, layer and each problem."""
-        head = (f"{self.source}: {self.layer} layer, {self.n_rows} rows, "
-                f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)")
-        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+    def format(self) -> Message:
+        """Human-readable multi-line summary naming the source, layer and each problem.
+
+        A :class:`~geo.message.Message`: the English summary, written again in the reader's
+        language by :func:`~geo.message.localize` (``source`` may be a Message too).
+        """
+        head = Message("{source}: {layer} layer, {n} rows, {errors} error(s), "
+                       "{warnings} warning(s)", source=self.source, layer=self.layer,
+                       n=str(self.n_rows), errors=str(len(self.errors)),
+                       warnings=str(len(self.warnings)))
+        return join_messages("\n", [head, *(join_messages("", ["  - ", p.text()])
+                                            for p in self.problems)])
 
 
 def _c(name: str, kind: Kind, **kw: object) -> Column:
@@ -165,15 +208,16 @@ _CONF = {"low": 0.0, "high": 1.0}
 EVENTS = LayerSchema(
     "events",
     (
-        _c("event_id", "text", unique=True, doc="stable identifier"),
-        _c("occurred_at", "datetime", doc="when it happened, UTC"),
+        _c("event_id", "text", unique=True, doc=Message("stable identifier")),
+        _c("occurred_at", "datetime", doc=Message("when it happened, UTC")),
         _c("event_type", "category", allowed=EVENT_TYPES),
         _c("commodity", "category", allowed=COMMODITIES),
-        _c("quantity_kg", "float", nullable=True, low=0.0, doc="seized mass, kg"),
-        _c("country", "category", allowed=tuple(sorted(ISO_COUNTRIES)), doc="ISO 3166-1 alpha-2"),
-        _c("source", "text", doc="reporting agency or feed"),
+        _c("quantity_kg", "float", nullable=True, low=0.0, doc=Message("seized mass, kg")),
+        _c("country", "category", allowed=tuple(sorted(ISO_COUNTRIES)),
+           doc=Message("ISO 3166-1 alpha-2")),
+        _c("source", "text", doc=Message("reporting agency or feed")),
         _c("confidence", "float", **_CONF),
-        _c("description", "text", nullable=True, doc="free text, shown escaped"),
+        _c("description", "text", nullable=True, doc=Message("free text, shown escaped")),
     ),
     ("Point",),
     max_vertices=1,
@@ -218,7 +262,7 @@ CANDIDATES = LayerSchema(
 AERODROMES = LayerSchema(
     "aerodromes",
     (
-        _c("ident", "text", unique=True, doc="ICAO code or OurAirports ident"),
+        _c("ident", "text", unique=True, doc=Message("ICAO code or OurAirports ident")),
         _c("name", "text"),
         _c("country", "category", allowed=tuple(sorted(ISO_COUNTRIES))),
         _c("runway_length_m", "float", nullable=True, low=0.0),
@@ -248,9 +292,10 @@ SCENES = LayerSchema(
         _c("path", "text"),
         _c("acquired_at", "datetime"),
         _c("sensor", "text"),
-        _c("native_crs", "text", doc="e.g. EPSG:32718; the raster is never resampled on ingest"),
+        _c("native_crs", "text",
+           doc=Message("e.g. EPSG:32718; the raster is never resampled on ingest")),
         _c("resolution_m", "float", low=0.0),
-        _c("bands", "text", doc="comma-separated band roles in file order"),
+        _c("bands", "text", doc=Message("comma-separated band roles in file order")),
         _c("cloud_share", "float", required=False, nullable=True, **_CONF),
     ),
     ("Polygon",),
@@ -274,19 +319,26 @@ def _check_column(df: pd.DataFrame, col: Column, rep: ValidationReport) -> pd.Se
     if col.kind in ("float", "int"):
         values = pd.to_numeric(raw, errors="coerce")
         bad = values.isna().to_numpy() & ~missing
-        rep.add("error", "type", "value is not a number", "write plain numbers (1234.5)",
-                column=col.name, mask=bad)
+        rep.add("error", "type", Message("value is not a number"),
+                Message("write plain numbers (1234.5)"), column=col.name, mask=bad)
         arr = values.to_numpy(dtype="float64", na_value=np.nan)
-        rep.add("error", "finite", "value is infinite", "replace with a real number or leave empty",
+        rep.add("error", "finite", Message("value is infinite"),
+                Message("replace with a real number or leave empty"),
                 column=col.name, mask=np.isinf(arr))
         if col.low is not None:
-            rep.add("error", "range", f"value is below {col.low:g}", f"use values >= {col.low:g}",
-                    column=col.name, mask=arr < col.low)
+            low = f"{col.low:g}"
+            rep.add("error", "range", Message("value is below {low}", low=low),
+                    Message("use values >= {low}", low=low), column=col.name, mask=arr < col.low)
         if col.high is not None:
-            over = arr >= col.high if col.high_open else arr > col.high
-            bound = f"< {col.high:g}" if col.high_open else f"<= {col.high:g}"
-            rep.add("error", "range", f"value is not {bound}", f"use values {bound}",
-                    column=col.name, mask=over)
+            high = f"{col.high:g}"
+            if col.high_open:
+                rep.add("error", "range", Message("value is not < {high}", high=high),
+                        Message("use values < {high}", high=high), column=col.name,
+                        mask=arr >= col.high)
+            else:
+                rep.add("error", "range", Message("value is not <= {high}", high=high),
+                        Message("use values <= {high}", high=high), column=col.name,
+                        mask=arr > col.high)
         out: pd.Series = values.astype("float64") if col.kind == "float" else values
     elif col.kind == "datetime":
         out = _coerce_datetime(raw, col, missing, rep)
@@ -296,27 +348,36 @@ def _check_column(df: pd.DataFrame, col: Column, rep: ValidationReport) -> pd.Se
             unknown = (~missing) & ~out.isin(col.allowed).to_numpy()
             if unknown.any():
                 seen = sorted(set(out[unknown].astype(str)))[:5]
-                rep.add("error", "allowed", f"unknown value(s) {', '.join(map(repr, seen))}",
+                rep.add("error", "allowed", Message("unknown value(s) {values}",
+                                                    values=", ".join(map(repr, seen))),
                         _allowed_hint(col), column=col.name, mask=unknown)
         else:
             lens = out.str.len().to_numpy(dtype="float64", na_value=0.0)
-            rep.add("error", "length", f"text longer than {MAX_TEXT} characters",
-                    "shorten it or split it", column=col.name, mask=lens > MAX_TEXT)
+            rep.add("error", "length", Message("text longer than {n} characters", n=str(MAX_TEXT)),
+                    Message("shorten it or split it"), column=col.name, mask=lens > MAX_TEXT)
     if not col.nullable:
-        rep.add("error", "missing", "empty value in a required column", "fill it in",
-                column=col.name, mask=missing)
+        rep.add("error", "missing", Message("empty value in a required column"),
+                Message("fill it in"), column=col.name, mask=missing)
     if col.unique:
         dup = out.duplicated(keep="first").to_numpy() & ~missing
-        rep.add("error", "unique", "identifier repeats an earlier row",
-                "give every row its own identifier", column=col.name, mask=dup)
+        rep.add("error", "unique", Message("identifier repeats an earlier row"),
+                Message("give every row its own identifier"), column=col.name, mask=dup)
     return out
 
 
-def _allowed_hint(col: Column) -> str:
+def _allowed_hint(col: Column) -> Message:
     assert col.allowed is not None
     if len(col.allowed) > 20:
-        return "use a two-letter ISO 3166-1 code such as PE, CO, BO, MX"
-    return f"use one of {', '.join(col.allowed)}"
+        return Message("use a two-letter ISO 3166-1 code such as PE, CO, BO, MX")
+    return Message("use one of {values}", values=", ".join(col.allowed))
+
+
+def _either(names: Sequence[str]) -> str:
+    """Return ``names`` joined by "or" (a :class:`~geo.message.Message` when there are two+)."""
+    out = names[0]
+    for name in names[1:]:
+        out = Message("{first} or {second}", first=out, second=name)
+    return out
 
 
 def _coerce_datetime(raw: pd.Series, col: Column, missing: np.ndarray,
@@ -324,14 +385,15 @@ def _coerce_datetime(raw: pd.Series, col: Column, missing: np.ndarray,
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         return pd.Series(raw.dt.tz_convert("UTC"))
     if pd.api.types.is_datetime64_dtype(raw.dtype):
-        rep.add("warning", "timezone", "times have no time zone; taken as UTC",
-                "write times with an offset (2024-03-01T14:00:00Z)", column=col.name)
+        rep.add("warning", "timezone", Message("times have no time zone; taken as UTC"),
+                Message("write times with an offset (2024-03-01T14:00:00Z)"), column=col.name)
         return pd.Series(raw.dt.tz_localize("UTC"))
     text = raw.astype("str")
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     bad = parsed.isna().to_numpy() & ~missing
-    rep.add("error", "type", "not a date/time", "write ISO 8601 dates (2024-03-01 or "
-            "2024-03-01T14:00:00Z)", column=col.name, mask=bad)
+    rep.add("error", "type", Message("not a date/time"),
+            Message("write ISO 8601 dates (2024-03-01 or 2024-03-01T14:00:00Z)"),
+            column=col.name, mask=bad)
     return parsed
 
 
@@ -339,18 +401,20 @@ def _check_geometry(gdf: gpd.GeoDataFrame, schema: LayerSchema,
                     rep: ValidationReport) -> gpd.GeoSeries:
     geoms = gdf.geometry.to_numpy()
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    rep.add("error", "geometry", "missing or empty geometry", "give every row a location",
-            mask=missing)
+    rep.add("error", "geometry", Message("missing or empty geometry"),
+            Message("give every row a location"), mask=missing)
     types = shapely.get_type_id(geoms)
     names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
                       "MultiLineString", "MultiPolygon", "GeometryCollection"])
     wrong = ~missing & ~np.isin(names[np.clip(types, 0, 7)], schema.geometry_types)
-    rep.add("error", "geometry-type", f"geometry is not {' or '.join(schema.geometry_types)}",
-            "check the file holds the right layer", mask=wrong)
+    rep.add("error", "geometry-type",
+            Message("geometry is not {types}", types=_either(schema.geometry_types)),
+            Message("check the file holds the right layer"), mask=wrong)
     nverts = shapely.get_num_coordinates(geoms)
     huge = nverts > schema.max_vertices
-    rep.add("error", "vertices", f"geometry has more than {schema.max_vertices:,} vertices",
-            "simplify it before import", mask=huge)
+    rep.add("error", "vertices",
+            Message("geometry has more than {n} vertices", n=int(schema.max_vertices)),
+            Message("simplify it before import"), mask=huge)
     usable = ~missing & ~huge
     coords, index = shapely.get_coordinates(np.where(usable, geoms, None), return_index=True)
     bad_coords = _check_coordinates(coords, index, len(geoms), rep)
@@ -365,17 +429,17 @@ def _check_coordinates(coords: np.ndarray, index: np.ndarray, n: int,
 
     x, y = coords[:, 0], coords[:, 1]
     nonfinite = per_row(~np.isfinite(coords).all(axis=1))
-    rep.add("error", "coordinates", "coordinate is NaN or infinite", "fix the source values",
-            mask=nonfinite)
+    rep.add("error", "coordinates", Message("coordinate is NaN or infinite"),
+            Message("fix the source values"), mask=nonfinite)
     with np.errstate(invalid="ignore"):
         out = per_row(np.isfinite(x) & np.isfinite(y) & ((np.abs(x) > 180) | (np.abs(y) > 90)))
         swapped = per_row((np.abs(y) > 90) & (np.abs(y) <= 180) & (np.abs(x) <= 90))
     rep.add("error", "coordinates",
-            "coordinates out of range for degrees (lon in [-180, 180], lat in [-90, 90])",
-            "are these metres (a projected CRS) or are lat/lon swapped? Reproject to EPSG:4326",
-            mask=out & ~swapped)
-    rep.add("error", "coordinates", "latitude beyond +/-90 but would fit as longitude",
-            "latitude and longitude columns look swapped: exchange them", mask=swapped)
+            Message("coordinates out of range for degrees (lon in [-180, 180], lat in [-90, 90])"),
+            Message("are these metres (a projected CRS) or are lat/lon swapped? Reproject to "
+                    "EPSG:4326"), mask=out & ~swapped)
+    rep.add("error", "coordinates", Message("latitude beyond +/-90 but would fit as longitude"),
+            Message("latitude and longitude columns look swapped: exchange them"), mask=swapped)
     _suspect_region_swap(x, y, rep)
     bad: np.ndarray = nonfinite | out | swapped
     return bad
@@ -391,9 +455,10 @@ def _suspect_region_swap(x: np.ndarray, y: np.ndarray, rep: ValidationReport) ->
         inside_swapped = ((y >= x0) & (y <= x1) & (x >= y0) & (x <= y1)).mean()
     if inside < 0.5 and inside_swapped > 0.5:
         rep.add("warning", "coordinates",
-                f"only {inside:.0%} of the coordinates fall in Latin America, "
-                f"{inside_swapped:.0%} would if latitude and longitude were exchanged",
-                "check the order of the coordinate columns (x = longitude, y = latitude)")
+                Message("only {inside} of the coordinates fall in Latin America, {swapped} would "
+                        "if latitude and longitude were exchanged", inside=f"{inside:.0%}",
+                        swapped=f"{inside_swapped:.0%}"),
+                Message("check the order of the coordinate columns (x = longitude, y = latitude)"))
 
 
 def _repair(geoms: gpd.GeoSeries, usable: np.ndarray, schema: LayerSchema,
@@ -407,10 +472,12 @@ def _repair(geoms: gpd.GeoSeries, usable: np.ndarray, schema: LayerSchema,
     ok &= ~shapely.is_empty(fixed)
     where = np.flatnonzero(invalid)
     arr[where[ok]] = fixed[ok]
-    rep.add("warning", "geometry-valid", "invalid geometry repaired (make_valid)",
-            "check the repaired shape", mask=_mask(len(arr), where[ok]))
-    rep.add("error", "geometry-valid", "invalid geometry that cannot be repaired into "
-            f"{' or '.join(schema.geometry_types)}", "redraw it", mask=_mask(len(arr), where[~ok]))
+    rep.add("warning", "geometry-valid", Message("invalid geometry repaired (make_valid)"),
+            Message("check the repaired shape"), mask=_mask(len(arr), where[ok]))
+    rep.add("error", "geometry-valid",
+            Message("invalid geometry that cannot be repaired into {types}",
+                    types=_either(schema.geometry_types)),
+            Message("redraw it"), mask=_mask(len(arr), where[~ok]))
     return gpd.GeoSeries(arr, index=geoms.index, crs=geoms.crs)
 
 
@@ -434,22 +501,25 @@ def check_layer(gdf: gpd.GeoDataFrame, schema: LayerSchema, *,
     """
     rep = ValidationReport(schema.name, source, n_rows=len(gdf))
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
-        rep.add("error", "geometry", "the data has no geometry column",
-                "give it coordinates (lon/lat columns, WKT or a spatial file)")
+        rep.add("error", "geometry", Message("the data has no geometry column"),
+                Message("give it coordinates (lon/lat columns, WKT or a spatial file)"))
         return gdf, rep
     if gdf.crs is None:
-        rep.add("error", "crs", "no CRS declared; expected EPSG:4326",
-                "declare the CRS of the source; coordinates are never guessed")
+        rep.add("error", "crs", Message("no CRS declared; expected EPSG:4326"),
+                Message("declare the CRS of the source; coordinates are never guessed"))
     elif gdf.crs.to_epsg() != 4326:
-        rep.add("error", "crs", f"CRS is {gdf.crs.to_string()}, expected EPSG:4326",
-                "reproject to EPSG:4326 (lon/lat degrees) first")
+        rep.add("error", "crs", Message("CRS is {crs}, expected EPSG:4326",
+                                        crs=gdf.crs.to_string()),
+                Message("reproject to EPSG:4326 (lon/lat degrees) first"))
     data = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
     out: dict[str, pd.Series] = {}
     for col in schema.columns:
         if col.name not in data.columns:
             if col.required:
-                rep.add("error", "column", f"required column {col.name!r} is absent",
-                        f"add it ({col.doc or col.kind})", column=col.name)
+                rep.add("error", "column",
+                        Message("required column {column} is absent", column=repr(col.name)),
+                        Message("add it ({what})", what=col.doc or KIND_WORDS[col.kind]),
+                        column=col.name)
             continue
         coerced = _check_column(data, col, rep)
         if coerced is not None:
@@ -467,8 +537,8 @@ def _check_order(cols: dict[str, pd.Series], rep: ValidationReport) -> None:
         if isinstance(first.dtype, pd.DatetimeTZDtype) and isinstance(last.dtype,
                                                                     pd.DatetimeTZDtype):
             bad = (first > last).to_numpy(dtype=bool, na_value=False)
-            rep.add("error", "order", "first_seen is after last_seen", "exchange the dates",
-                    column="first_seen", mask=bad)
+            rep.add("error", "order", Message("first_seen is after last_seen"),
+                    Message("exchange the dates"), column="first_seen", mask=bad)
 
 
 def validate_layer(gdf: gpd.GeoDataFrame, schema: LayerSchema | str, *,
@@ -487,7 +557,8 @@ def validate_layer(gdf: gpd.GeoDataFrame, schema: LayerSchema | str, *,
     Raises
     ------
     SchemaError
-        With ``.report`` holding the :class:`ValidationReport`.
+        With ``.report`` holding the :class:`ValidationReport`; its message is the report's
+        :meth:`~ValidationReport.format`, a :class:`~geo.message.Message`.
     """
     sch = SCHEMAS[schema] if isinstance(schema, str) else schema
     clean, rep = check_layer(gdf, sch, source=source)

@@ -21,6 +21,7 @@ import geopandas as gpd
 import pyogrio
 
 from geo.errors import DataNotFoundError, SchemaError
+from geo.message import Message
 from geo.schema import SCHEMAS, empty_layer, validate_layer
 
 LAYER_FILES: dict[str, str] = {
@@ -72,15 +73,19 @@ def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
     Raises
     ------
     SchemaError
-        When the file breaks the contract (every problem listed, naming the file).
+        When the file breaks the contract (every problem listed, naming the file) or GDAL
+        reads it as a driver a data folder may not hold; its message is a
+        :class:`~geo.message.Message`.
     """
     if path.suffix == ".parquet":
         gdf = gpd.read_parquet(path)
     else:
         driver = pyogrio.read_info(path).get("driver")
         if driver not in ALLOWED_DRIVERS:
-            raise SchemaError(f"{path.name}: GDAL reads it as {driver!r}, which is not allowed "
-                              f"here; expected one of {', '.join(sorted(ALLOWED_DRIVERS))}")
+            raise SchemaError(Message("{name}: GDAL reads it as {driver}, which is not allowed "
+                                      "here; expected one of {drivers}", name=path.name,
+                                      driver=repr(driver),
+                                      drivers=", ".join(sorted(ALLOWED_DRIVERS))))
         gdf = gpd.read_file(path, engine="pyogrio")
     return validate_layer(gdf, SCHEMAS[layer], source=path.name)
 
@@ -94,13 +99,15 @@ def read_world(data_dir: Path) -> World:
         When the folder holds no layer at all (with the command that generates one).
     SchemaError
         When a layer file breaks its contract.
+
+    Both messages are :class:`~geo.message.Message`, shown in the reader's language.
     """
     present = {k: data_dir / f for k, f in LAYER_FILES.items() if (data_dir / f).exists()}
     if not present:
-        raise DataNotFoundError(
-            f"no data in {data_dir}: expected files such as {', '.join(LAYER_FILES.values())}. "
-            f"Generate the sample world with: python -m geo.sample --out {data_dir}"
-        )
+        raise DataNotFoundError(Message(
+            "no data in {folder}: expected files such as {files}. Generate the sample world "
+            "with: python -m geo.sample --out {folder}",
+            folder=str(data_dir), files=", ".join(LAYER_FILES.values())))
     layers: dict[str, gpd.GeoDataFrame] = {}
     notes = []
     for name in LAYER_FILES:

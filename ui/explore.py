@@ -160,8 +160,9 @@ def _go_to(data_dir: Path, t: Translator) -> None:
 def render_view_controls(data_dir: Path, t: Translator) -> str:
     """Events display mode and the "go to" box; return the display mode."""
     ss = st.session_state
-    for problem in ss.get(state.URL_PROBLEMS) or []:
-        st.warning(t("Part of the link was ignored:") + " " + problem, icon=":material/link_off:")
+    for problem in ss.get(state.URL_PROBLEMS) or []:  # Messages, in this run's language
+        st.warning(t("Part of the link was ignored:") + " " + shown(problem, t),
+                   icon=":material/link_off:")
     left, right = st.columns([3, 2])
     names = {"points": t("Points"), "clusters": t("Clusters"), "heat": t("Heat map"),
              "hexagons": t("Hexagon counts")}
