@@ -1,10 +1,11 @@
-"""The compiled local z-score (geo.detect.zscore_kernel) equals its NumPy definition to the bit."""
+"""The compiled evidence kernels (z-score, box of ones, sampling) equal their definitions."""
 
 from __future__ import annotations
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import ndimage
 
 from geo.detect.evidence import (
     EVIDENCE_BANDS,
@@ -18,6 +19,7 @@ from geo.detect.evidence import (
     zscore_total_reference,
 )
 from geo.detect.params import DetectionParams
+from geo.detect.window import _sample
 
 
 @settings(max_examples=60, deadline=None)
@@ -78,3 +80,23 @@ def test_valid_share_of_a_masked_window_still_filters():
     valid[10:20, 5] = False
     np.testing.assert_array_equal(valid_share(valid, size_px=7),
                                   box_mean(valid.astype(np.float32), 7))
+
+
+@settings(max_examples=80, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), seed=st.integers(0, 2**16),
+       scale=st.sampled_from([1.0, 100.0, 1e4]), dtype=st.sampled_from([np.float32, np.float64]))
+def test_bilinear_sampling_equals_scipy(h, w, seed, scale, dtype):
+    """The compiled sampler gives map_coordinates' bits, at edges and beyond them too."""
+    rng = np.random.default_rng(seed)
+    image = (rng.normal(size=(h, w)) * scale).astype(dtype)
+    pts = np.column_stack([rng.uniform(-3, h + 2, 60), rng.uniform(-3, w + 2, 60)])
+    pts[:10, 0] = rng.integers(-1, h + 1, 10)  # whole rows, the last one, beyond
+    pts[5:15, 1] = rng.integers(-1, w + 1, 10)
+    pts[15] = (h - 1, w - 1)
+    grid = pts.reshape(6, 10, 2)  # any leading shape
+    want = ndimage.map_coordinates(image, [grid[..., 0], grid[..., 1]], order=1,
+                                   mode="nearest")
+    got = _sample(image, grid)
+    assert got.dtype == want.dtype
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
