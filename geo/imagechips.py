@@ -247,7 +247,7 @@ def scene_refs(catalogue: gpd.GeoDataFrame, data_dir: str | Path) -> list[SceneR
     SchemaError
         A path leaving the data folder (``../``, absolute) or a time without a time zone.
     """
-    require_crs(catalogue, 4326, what="scene catalogue")
+    require_crs(catalogue, 4326, what=Message("scene catalogue"))
     root = Path(data_dir).resolve()
     refs = []
     for rec, geom in zip(catalogue.to_dict("records"), catalogue.geometry, strict=True):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from geo.errors import AtalayaError
-from geo.i18n import Translator
+from geo.i18n import Translator, localize
 from geo.imagechips import SceneRef
 from geo.store import Alert, Attachment, Store, read_attachment_content
 from geo.store.chips import ensure_chips
@@ -74,7 +74,7 @@ def render_chips(store: Store, alert: Alert, t: Translator, *, scenes: Sequence[
             stored = ensure_chips(store, alert, scenes, user=user.strip() or "atalaya")
     except AtalayaError as err:
         st.error(t("The image chips could not be made."))
-        st.code(str(err), language=None)
+        st.code(localize(err, t), language=None)
         return
     if not stored.chips and not stored.skipped:
         st.caption(t("No scene of the imagery catalogue covers this alert."))

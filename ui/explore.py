@@ -77,7 +77,7 @@ def render_explore() -> None:
         world = load_world(settings.data_dir)
     except AtalayaError as err:
         st.error(t("The data could not be loaded."))
-        st.code(str(err), language=None)  # data values are shown as text, never as markdown
+        st.code(localize(err, t), language=None)  # data values shown as text, not Markdown
         return
     if world.notes:
         st.info(t("Absent from the data folder, shown empty:") + " " + ", ".join(world.notes))

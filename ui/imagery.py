@@ -36,6 +36,7 @@ from geo.display import (
 )
 from geo.errors import AtalayaError
 from geo.i18n import Translator
+from geo.i18n import localize as localize_text
 from geo.imagechips import ChipParams, SceneRef, cut_chips, scene_refs
 from geo.imagery import read_scene_info
 from geo.store.engine import default_url
@@ -308,7 +309,7 @@ def render_imagery() -> None:
         _render_map(listed, t, online=bool(st.session_state.get(state.ONLINE_TILES, False)))
     except AtalayaError as err:
         st.error(t("The image could not be shown."))
-        st.code(str(err), language=None)
+        st.code(localize_text(err, t), language=None)
 
 
 def _render_map(listed: list[SceneRef], t: Translator, *, online: bool) -> None:

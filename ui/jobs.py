@@ -38,6 +38,7 @@ from geo.auth import Action, Role, Session, can
 from geo.errors import AtalayaError, JobError, JobNotFoundError, JobStateError
 from geo.health import HealthReport, check_health
 from geo.i18n import Translator
+from geo.i18n import localize as localize_text
 from geo.imagechips import SceneRef, scene_refs
 from geo.jobs import (
     ACTIVE_STATES,
@@ -214,7 +215,7 @@ def _render_detection_form(store: Store, settings: Settings, session: Session,
         refs = scene_refs(load_world(settings.data_dir)["scenes"], settings.data_dir)
     except AtalayaError as err:
         st.warning(t("The scene catalogue could not be read: {error}").format(
-            error=_plain(err)))
+            error=_plain(localize_text(err, t))))
         return
     if not refs:
         st.info(t("The imagery catalogue is empty: import scenes first."))

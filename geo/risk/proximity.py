@@ -28,6 +28,7 @@ from sklearn.neighbors import BallTree
 from geo.countries import CountryBorders
 from geo.crs import require_crs
 from geo.errors import SchemaError
+from geo.message import Message
 from geo.risk.geodesic import aeqd_crs, densify_geodesic, geodesic_km
 
 __all__ = [
@@ -287,7 +288,7 @@ def candidate_proximity(candidates: gpd.GeoDataFrame, *, now: datetime,
         ``nearest_aerodrome`` (ident), ``nearest_candidate`` (candidate_id) and
         ``nearest_candidate_state``.
     """
-    require_crs(candidates, what="runway candidates")
+    require_crs(candidates, what=Message("runway candidates"))
     lon, lat = _xy(candidates)
     out = pd.DataFrame(index=candidates.index)
     out["river_km"] = nearest_line_km(lon, lat, _lines(rivers))

@@ -59,7 +59,7 @@ class MergeReport:
 
 def _check_frame(candidates: gpd.GeoDataFrame) -> None:
     """Refuse a frame that is not in EPSG:4326, lacks a column or has non-polygons."""
-    require_crs(candidates, 4326, what="runway candidates")
+    require_crs(candidates, 4326, what=Message("runway candidates"))
     missing = [c for c in REQUIRED if c not in candidates.columns]
     if missing:
         raise SchemaError(Message("candidates lack column(s) {columns}; expected the output of "

@@ -92,7 +92,7 @@ def scene_records(catalogue: gpd.GeoDataFrame, data_dir: str | Path) -> list[dic
     Reads every file once for its SHA-256 (about 1 s per GB): call it before a write
     transaction, not inside one.
     """
-    valid = validate_layer(catalogue, SCENES, source="scene catalogue")
+    valid = validate_layer(catalogue, SCENES, source=Message("scene catalogue"))
     root = Path(data_dir).resolve()
     refs = {r.scene_id: r for r in scene_refs(valid, root)}  # paths inside root, UTC times
     missing = sorted(str(r.path) for r in refs.values() if not r.path.is_file())
