@@ -63,7 +63,7 @@ def ones_box_mean(shape: tuple[int, ...], size_px: int) -> np.ndarray:
     that float32 value once per column in the box, exactly in float64 (at most a few
     thousand times a 24-bit value), so each output is
     ``float32(columns_in_box * float32(rows_in_box / size) / size)``: equal to the bit to
-    filtering the ones (``tests/geo/test_zscore_kernel.py``), in O(h + w) work and one
+    filtering the ones (``tests/geo/test_evidence_kernels.py``), in O(h + w) work and one
     outer product.
 
     Examples
@@ -133,10 +133,10 @@ def zscore_total(logs: dict[str, np.ndarray], valid: np.ndarray, *,
                  size_px: int) -> np.ndarray:
     """Sum over the bands of :func:`local_zscore` (float32), bands in ``logs``' order.
 
-    Compiled (:func:`geo.detect.zscore_kernel.add_zscore`): equal to the bit to
+    Compiled (:func:`geo.detect.evidence_kernel.add_zscore`): equal to the bit to
     :func:`zscore_total_reference`, at about a third of its cost.
     """
-    from geo.detect.zscore_kernel import add_zscore
+    from geo.detect.evidence_kernel import add_zscore
 
     total = np.zeros(valid.shape, dtype=np.float32)
     if not logs:

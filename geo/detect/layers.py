@@ -29,6 +29,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from geo.detect.evidence import (
+    _EPS,
     compute_evidence,
     compute_indices,
     log_bands,
@@ -188,19 +189,27 @@ def add_water_distance(wl: WindowLayers, data: WindowData, p: DetectionParams) -
     wl.lay["water_dist"] = np.zeros(water.shape, dtype=np.float32)
 
 
-def _water_pixels(data: WindowData, p: DetectionParams, *, rows_per_step: int = 128
-                  ) -> np.ndarray:
-    """Find the valid pixels whose NDWI exceeds ``p.ndwi_water``, a strip of rows at a time.
+def _water_pixels(data: WindowData, p: DetectionParams) -> np.ndarray:
+    """Find the valid pixels whose NDWI exceeds ``p.ndwi_water``.
 
-    The same values as one window-sized NDWI, without its window-sized temporaries.
+    Compiled (:func:`geo.detect.evidence_kernel.water_mask`): the same booleans as
+    :func:`_water_pixels_reference`, without a window-sized NDWI.
     """
-    green, nir = data.bands["green"], data.bands["nir"]
+    from geo.detect.evidence_kernel import water_mask
+
     water = np.empty(data.valid.shape, dtype=bool)
-    for r in range(0, data.valid.shape[0], rows_per_step):
-        rs = slice(r, r + rows_per_step)
-        np.greater(normalized_difference(green[rs], nir[rs]), p.ndwi_water, out=water[rs])
-    water &= data.valid
+    f32 = np.float32
+    water_mask(np.ascontiguousarray(data.bands["green"], dtype=f32),
+               np.ascontiguousarray(data.bands["nir"], dtype=f32),
+               np.ascontiguousarray(data.valid, dtype=bool), _EPS, f32(p.ndwi_water), water)
     return water
+
+
+def _water_pixels_reference(data: WindowData, p: DetectionParams) -> np.ndarray:
+    """:func:`_water_pixels` in NumPy (the definition): NDWI above the level, and valid."""
+    ndwi = normalized_difference(data.bands["green"], data.bands["nir"])
+    out: np.ndarray = (ndwi > p.ndwi_water) & data.valid
+    return out
 
 
 def _shore(water: np.ndarray) -> np.ndarray:

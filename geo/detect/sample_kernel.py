@@ -9,7 +9,7 @@ each clamped to the raster (the point itself is not), weighted by ``(1 - x, 1 - 
 per axis (``x`` the point's distance past the lower pixel), multiplied value x row weight
 x column weight and added in the order (r0, c0), (r0, c1), (r1, c0), (r1, c1) in float64,
 then rounded to the raster's type; equal to the bit to SciPy on float32 and float64
-rasters (``tests/geo/test_zscore_kernel.py``, 40,000 float64 points beside it when it was
+rasters (``tests/geo/test_evidence_kernels.py``, 40,000 float64 points beside it when it was
 written).
 """
 

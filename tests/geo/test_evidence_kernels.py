@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rasterio.windows import Window
 from scipy import ndimage
 
 from geo.detect.evidence import (
@@ -18,8 +20,10 @@ from geo.detect.evidence import (
     zscore_total,
     zscore_total_reference,
 )
+from geo.detect.layers import _water_pixels, _water_pixels_reference
 from geo.detect.params import DetectionParams
 from geo.detect.window import _sample
+from geo.imagery import WindowData
 
 
 @settings(max_examples=60, deadline=None)
@@ -100,3 +104,23 @@ def test_bilinear_sampling_equals_scipy(h, w, seed, scale, dtype):
     assert got.dtype == want.dtype
     assert got.shape == want.shape
     np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 50), w=st.integers(1, 50), seed=st.integers(0, 2**16),
+       level=st.sampled_from([0.05, 0.0, -0.2]), invalid=st.sampled_from([0.0, 0.3]))
+def test_water_pixels_equal_the_numpy_definition(h, w, seed, level, invalid):
+    """The compiled water mask gives NumPy's booleans, NDWI at the level included."""
+    rng = np.random.default_rng(seed)
+    green = rng.integers(0, 3000, (h, w)).astype(np.float32)
+    nir = rng.integers(0, 3000, (h, w)).astype(np.float32)
+    # NDWI of (21, 19) is exactly 0.05 in float32 arithmetic; zeros give 0 / eps
+    green.flat[::7], nir.flat[::7] = 21.0, 19.0
+    green.flat[::11], nir.flat[::11] = 0.0, 0.0
+    nir.flat[::13] = np.nan
+    valid = rng.random((h, w)) >= invalid
+    data = WindowData(window=Window(0, 0, w, h), transform=Affine.identity(),
+                      bands={"green": green, "nir": nir}, valid=valid, res_m=10.0)
+    params = DetectionParams(ndwi_water=level)
+    np.testing.assert_array_equal(_water_pixels(data, params),
+                                  _water_pixels_reference(data, params))

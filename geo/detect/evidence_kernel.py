@@ -1,4 +1,4 @@
-"""Compiled local z-score of the evidence: one band's z-scores added to a running total.
+"""Compiled kernels of the evidence: local z-scores (:func:`add_zscore`), water pixels.
 
 :func:`geo.detect.evidence.local_zscore` in NumPy makes about ten window-sized temporaries
 per band (the masked values, their squares, two box means, the quotients, the spread) and
@@ -6,7 +6,7 @@ reads each several times: measured at 39 ns per pixel and band, of which the two
 are 12. :func:`add_zscore` does the same float32 operations, in the same order, pixel by
 pixel after the two box means (:func:`geo.detect.ridge_kernel.box_mean_kernel`), and adds
 the result to the evidence total in place; equal to the bit to the NumPy code
-(``tests/geo/test_zscore_kernel.py``), so the candidates do not change.
+(``tests/geo/test_evidence_kernels.py``), so the candidates do not change.
 
 Compiled by Numba on first use and cached beside this file, like
 :mod:`geo.detect.ridge_kernel`.
@@ -79,3 +79,21 @@ def add_zscore(values: np.ndarray, valid: np.ndarray, share: np.ndarray, size: i
             sq = sq - mean * mean
             std = np.sqrt(_maximum(sq, zero))
             ti[j] += (vi[j] - mean) / _maximum(std, floor)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+def water_mask(green: np.ndarray, nir: np.ndarray, valid: np.ndarray, eps: np.float32,
+               level: np.float32, out: np.ndarray) -> None:
+    """Fill ``out`` with the valid pixels whose NDWI (green vs NIR) exceeds ``level``.
+
+    The arithmetic of :func:`geo.detect.evidence.normalized_difference` in float32
+    (``(g - n) / maximum(g + n, eps)``) and NumPy's float32 comparison with ``level``, pixel
+    by pixel, without the window-sized NDWI.
+    """
+    h, w = green.shape
+    for i in range(h):
+        g, n, ok, o = green[i], nir[i], valid[i], out[i]
+        for j in range(w):
+            a = g[j]
+            b = n[j]
+            o[j] = ok[j] and (a - b) / _maximum(a + b, eps) > level
