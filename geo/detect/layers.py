@@ -117,11 +117,31 @@ class _Water:
 
 @dataclass
 class WindowLayers:
-    """Layers of a window, where ridges may be traced (None: everywhere), and their state."""
+    """Layers of a window, the blocks where ridges may be traced (None: everywhere), state."""
 
     lay: dict[str, np.ndarray]
-    traced: np.ndarray | None = None
+    traced_blocks: np.ndarray | None = None
+    block: int = 1
     state: _Screened | None = None
+
+    @property
+    def traced(self) -> np.ndarray | None:
+        """Pixels where ridges may be traced (None: everywhere)."""
+        if self.traced_blocks is None:
+            return None
+        return _block_mask(self.traced_blocks, self.block, self.lay["ridge"].shape)
+
+    def ridge_pixels(self, valid: np.ndarray, threshold: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and columns of the traceable valid pixels whose ridge reaches ``threshold``.
+
+        ``np.nonzero((ridge >= threshold) & valid & traced)``, in raster order.
+        """
+        ridge = self.lay["ridge"]
+        if self.traced_blocks is None:
+            return ridge_pixels(ridge, valid, threshold, np.ones((1, 1), dtype=bool),
+                                max(ridge.shape))
+        return ridge_pixels(ridge, valid, threshold, self.traced_blocks, self.block)
 
     def ensure_computed(self, box: Box) -> None:
         """Make every layer exact over ``box`` (window pixels; no-op without a screen)."""
@@ -165,8 +185,21 @@ def screened_layers(data: WindowData, p: DetectionParams) -> WindowLayers:
         _compute_blocks(st, todo & ~st.computed)
         traced |= todo
         todo = _blocks_touched(st, traced) & ~traced
-    return WindowLayers(lay=st.lay, traced=_block_mask(traced, st.block, data.valid.shape),
-                        state=st)
+    return WindowLayers(lay=st.lay, traced_blocks=traced, block=st.block, state=st)
+
+
+def ridge_pixels(ridge: np.ndarray, valid: np.ndarray, threshold: float, blocks: np.ndarray,
+                 b: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero((ridge >= threshold) & valid & block_mask)``: marked ``b`` px blocks only.
+
+    Compiled (:func:`geo.detect.ridge_kernel.ridge_pixels_kernel`), raster order.
+    """
+    from geo.detect.ridge_kernel import ridge_pixels_kernel
+
+    out: tuple[np.ndarray, np.ndarray] = ridge_pixels_kernel(
+        np.ascontiguousarray(ridge, dtype=np.float32), np.ascontiguousarray(valid, dtype=bool),
+        np.ascontiguousarray(blocks, dtype=bool), int(b), np.float32(threshold))
+    return out
 
 
 def add_water_distance(wl: WindowLayers, data: WindowData, p: DetectionParams) -> None:
@@ -399,10 +432,10 @@ def thin_pixels(ridge: np.ndarray, orient: np.ndarray, mask: np.ndarray, *,
     (few) pixels of ``mask``.
     """
     rows, cols = np.nonzero(mask)
-    return _thin_at(ridge, orient, rows, cols, n_orientations=n_orientations)
+    return thin_at(ridge, orient, rows, cols, n_orientations=n_orientations)
 
 
-def _thin_at(ridge: np.ndarray, orient: np.ndarray, rows: np.ndarray, cols: np.ndarray, *,
+def thin_at(ridge: np.ndarray, orient: np.ndarray, rows: np.ndarray, cols: np.ndarray, *,
              n_orientations: int) -> tuple[np.ndarray, np.ndarray]:
     """Keep the pixels (rows, cols) that are local maxima across their orientation.
 
@@ -433,18 +466,9 @@ def _blocks_touched(st: _Screened, traced: np.ndarray) -> np.ndarray:
     ridge = st.lay["ridge"]
     shape = ridge.shape
     out = np.zeros(traced.shape, dtype=bool)
-    br, bc = np.nonzero(traced)
-    if not br.size:
-        return out
-    # the ridge pixels of the traced blocks, looked for in the box of those blocks only
-    r0, c0 = int(br.min()), int(bc.min())
-    r1, c1 = int(br.max()) + 1, int(bc.max()) + 1
-    box = np.s_[r0 * b:min(r1 * b, shape[0]), c0 * b:min(c1 * b, shape[1])]
-    sub = ridge[box]
-    mask = ((sub >= p.pixel_threshold) & st.data.valid[box]
-            & _block_mask(traced[r0:r1, c0:c1], b, sub.shape))
-    rows, cols = np.nonzero(mask)
-    rows, cols = _thin_at(ridge, st.lay["orient"], rows + r0 * b, cols + c0 * b,
+    # the ridge pixels of the traced blocks, looked for in those blocks only
+    rows, cols = ridge_pixels(ridge, st.data.valid, p.pixel_threshold, traced, b)
+    rows, cols = thin_at(ridge, st.lay["orient"], rows, cols,
                           n_orientations=p.n_orientations)
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):

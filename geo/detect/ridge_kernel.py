@@ -526,6 +526,41 @@ def orientation_components(thin: np.ndarray, ridge: np.ndarray, orient: np.ndarr
     return orients[:n_out], strengths[:n_out], starts[:n_out + 1], pixels[:n_pix]
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def ridge_pixels_kernel(ridge: np.ndarray, valid: np.ndarray, blocks: np.ndarray, b: int,
+                        threshold: np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the valid pixels of marked blocks whose ridge reaches ``threshold``.
+
+    ``np.nonzero((ridge >= threshold) & valid & block_mask)`` in raster order (row by row),
+    where ``block_mask`` repeats ``blocks`` (``b`` px square) over the raster; the
+    comparison in float32, as NumPy compares a float32 array with a Python float. Looks
+    only inside the marked blocks, without window-sized masks.
+    """
+    h, w = ridge.shape
+    nbc = blocks.shape[1]
+    n = 0
+    for i in range(h):
+        row, ok, marked = ridge[i], valid[i], blocks[i // b]
+        for bj in range(nbc):
+            if marked[bj]:
+                for j in range(bj * b, min(bj * b + b, w)):
+                    if row[j] >= threshold and ok[j]:
+                        n += 1
+    rows = np.empty(n, dtype=np.intp)
+    cols = np.empty(n, dtype=np.intp)
+    k = 0
+    for i in range(h):
+        row, ok, marked = ridge[i], valid[i], blocks[i // b]
+        for bj in range(nbc):
+            if marked[bj]:
+                for j in range(bj * b, min(bj * b + b, w)):
+                    if row[j] >= threshold and ok[j]:
+                        rows[k] = i
+                        cols[k] = j
+                        k += 1
+    return rows, cols
+
+
 def warm_up() -> None:
     """Load (or compile) every kernel for the argument types the detector passes."""
     from geo.detect.evidence import box_mean, ridge_response, zscore_total
@@ -548,5 +583,6 @@ def warm_up() -> None:
                                raw_planes=planes)
             coarse_evidence(sums, 3, ndwi_water=0.0)
     near_hits(tiny, 1.0)
+    ridge_pixels_kernel(tiny, tiny == 0, np.ones((2, 2), dtype=bool), 2, np.float32(0.5))
     orientation_components(tiny > 0, tiny, np.zeros((4, 4), dtype=np.int16), 16,
                            np.float32(0.9), 1.0)

@@ -28,7 +28,7 @@ from geo.detect.layers import (
     WindowLayers,
     add_water_distance,
     screened_layers,
-    thin_pixels,
+    thin_at,
 )
 from geo.detect.params import DetectionParams
 from geo.imagery import WindowData
@@ -107,10 +107,8 @@ def _traced_ridges(wl: WindowLayers, valid: np.ndarray, p: DetectionParams, *,
     """
     n = p.n_orientations
     ridge, orient = wl.lay["ridge"], wl.lay["orient"]
-    above = (ridge >= p.pixel_threshold) & valid
-    if wl.traced is not None:
-        above &= wl.traced
-    rows, cols = thin_pixels(ridge, orient, above, n_orientations=n)
+    rows, cols = thin_at(ridge, orient, *wl.ridge_pixels(valid, p.pixel_threshold),
+                          n_orientations=n)
     found: list[tuple[float, int, int, np.ndarray, np.ndarray]] = []
     for box in _worthy_groups(rows, cols, ridge, p, min_pixels=min_pixels):
         (r0, c0), thin = box

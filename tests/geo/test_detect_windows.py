@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo.detect.evidence import normalized_difference, suppress_non_maxima
-from geo.detect.layers import _water_pixels, thin_pixels
+from geo.detect.layers import _water_pixels, ridge_pixels, thin_pixels
 from geo.detect.params import DetectionParams
 from geo.detect.screen import _block_sum
 from geo.imagery import WindowData
@@ -61,7 +63,7 @@ def test_water_pixels_equal_one_window_sized_ndwi():
                       valid=valid, res_m=10.0)
     p = DetectionParams()
     want = (normalized_difference(bands["green"], bands["nir"]) > p.ndwi_water) & valid
-    np.testing.assert_array_equal(_water_pixels(data, p, rows_per_step=64), want)
+    np.testing.assert_array_equal(_water_pixels(data, p), want)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -91,3 +93,23 @@ def test_log_block_sums_strip_by_strip_equal_the_whole_window(shape, f):
     s1, s2 = _log_block_sums(band, None, f)
     logv = np.log(np.maximum(band, 1.0))
     np.testing.assert_array_equal(s1, _block_sum_padded(logv, f))
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 90), w=st.integers(1, 90), b=st.sampled_from([1, 7, 32]),
+       seed=st.integers(0, 2**16), level=st.sampled_from([0.5, 0.0, -1.0]))
+def test_ridge_pixels_equal_nonzero_of_the_masks(h, w, b, seed, level):
+    """The compiled search gives np.nonzero's pixels, in its order, the threshold included."""
+    rng = np.random.default_rng(seed)
+    ridge = rng.normal(0.5, 0.5, (h, w)).astype(np.float32)
+    ridge.flat[::5] = 0.5  # exactly at the threshold
+    ridge.flat[::17] = -np.inf
+    ridge.flat[::19] = np.nan
+    valid = rng.random((h, w)) > 0.2
+    blocks = rng.random((-(-h // b), -(-w // b))) > 0.4
+    mask = np.repeat(np.repeat(blocks, b, axis=0), b, axis=1)[:h, :w]
+    want = np.nonzero((ridge >= level) & valid & mask)
+    got = ridge_pixels(ridge, valid, level, blocks, b)
+    assert got[0].dtype == want[0].dtype
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
