@@ -102,7 +102,7 @@ def tile_path(quick: bool) -> Path:
 # -- children: one configuration each, timed inside, memory watched from outside -------------
 
 def _child_detect(path: str, workers: int) -> dict[str, float]:
-    from geo.detect.run import detect_scenes, start_local_client
+    from geo.detect.run import detect_scenes, start_local_client, tune_malloc
     from geo.detect.scorer import read_scorer
     from geo.errors import AtalayaError
 
@@ -111,6 +111,8 @@ def _child_detect(path: str, workers: int) -> dict[str, float]:
     except AtalayaError as exc:  # a model being retrained: measure the rules alone, and say so
         print(f"rules only: {exc}", file=sys.stderr)
         scorer = None
+    if not workers:
+        tune_malloc()  # what `python -m geo.detect --workers 0` does
     start = time.perf_counter()
     client = start_local_client(workers) if workers else None
     ready = time.perf_counter()

@@ -54,7 +54,12 @@ def _default_workers() -> int:
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from geo.detect.run import DEFAULT_WORKER_MEMORY, connect_client, start_local_client
+    from geo.detect.run import (
+        DEFAULT_WORKER_MEMORY,
+        connect_client,
+        start_local_client,
+        tune_malloc,
+    )
 
     if args.scheduler:
         return connect_client(args.scheduler)
@@ -62,6 +67,7 @@ def _client(args: argparse.Namespace) -> Any:
     if workers > 0:
         return start_local_client(workers, memory_limit=args.memory_limit
                                   or DEFAULT_WORKER_MEMORY)
+    tune_malloc()  # serial, in this process: the workers' malloc settings
     return None
 
 

@@ -65,6 +65,30 @@ WORKER_MALLOC_ENV: dict[str, str] = {
 }
 
 
+#: glibc ``mallopt`` parameters of :data:`WORKER_MALLOC_ENV` (``<malloc.h>``).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def tune_malloc() -> bool:
+    """Give this process the malloc settings of :data:`WORKER_MALLOC_ENV`, now.
+
+    For a serial run in this process (``--workers 0``): glibc reads those variables only at
+    start-up, so they are set with ``mallopt`` instead. Measured on the benchmark tile
+    (serial, with the scorer, runs alternated): 36.5-37.6 CPU-s without, 32.6-33.7 with
+    (31.5-32.0 with the variables set before start-up). Returns False (and changes nothing)
+    where the C library is not glibc.
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, int(WORKER_MALLOC_ENV["MALLOC_MMAP_THRESHOLD_"]))
+                and mallopt(_M_TRIM_THRESHOLD,
+                            int(WORKER_MALLOC_ENV["MALLOC_TRIM_THRESHOLD_"])))
+
+
 @dataclass(frozen=True)
 class RunResult:
     """Candidates of every readable scene, and (file, message) for each refused one."""

@@ -92,3 +92,15 @@ def test_option_errors_are_clear(tmp_path, capsys, extra, message):
         code = exc.code
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_tune_malloc_applies_the_workers_settings_on_glibc():
+    """A serial run sets the workers' malloc thresholds in its own process (glibc: mallopt)."""
+    import platform
+
+    from geo.detect.run import tune_malloc
+
+    applied = tune_malloc()
+    assert isinstance(applied, bool)
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert applied
