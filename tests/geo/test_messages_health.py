@@ -28,9 +28,9 @@ from geo.health import (
 )
 from geo.i18n import Message, Translator, localize
 from geo.settings import Settings
+from tests.catalogues import write_catalogue
 from tests.conftest import ROOT
 from tests.geo.test_health import _url, installation  # noqa: F401 (a fixture)
-from tests.geo.test_messages_imagery import write_catalogue
 
 # -- the Spanish handed over with these templates (tr_health.json); NOT yet in locales/es --------
 HANDED_OVER_ES = {

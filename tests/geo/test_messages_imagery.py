@@ -10,13 +10,9 @@ translations are merged, and is skipped until then.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
 import pytest
-from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_file
-from babel.messages.pofile import write_po
 from shapely.geometry import box
 
 from geo.display import pixel_values, render_view, scene_stretch
@@ -24,7 +20,8 @@ from geo.errors import ConfigError, CRSError, ImageryError
 from geo.i18n import Message, Translator, localize, message_of
 from geo.imagechips import SceneRef, cut_chips, cut_scene_chips
 from geo.imagery import parse_band_mapping, read_scene_info
-from tests.conftest import ROOT
+from tests.catalogues import extracted as extracted_from
+from tests.catalogues import write_catalogue
 from tests.geo.test_detect import write_scene
 from tests.geo.test_imagechips import _image, _strip, _write
 from tests.geo.test_imagery_limits import empty_tiff
@@ -54,30 +51,15 @@ HANDED_OVER_ES = {
 IMAGERY_MODULES = ("geo/imagery.py", "geo/display.py", "geo/imagechips.py", "geo/store/scenes.py")
 
 
-def write_catalogue(locale_dir: Path, translations: dict[str, str], language: str = "es") -> Path:
-    """Write ``locale_dir/<language>/LC_MESSAGES/atalaya.po`` holding only ``translations``."""
-    catalog = Catalog(locale=language)
-    for msgid, msgstr in translations.items():
-        catalog.add(msgid, msgstr, flags=("python-brace-format",))
-    po = locale_dir / language / "LC_MESSAGES" / "atalaya.po"
-    po.parent.mkdir(parents=True, exist_ok=True)
-    with po.open("wb") as fh:
-        write_po(fh, catalog)
-    return locale_dir
-
-
 @pytest.fixture
 def es(tmp_path: Path) -> Translator:
     """Spanish, from a catalogue holding the handed-over translations of these templates."""
     return Translator("es", locale_dir=write_catalogue(tmp_path / "locales", HANDED_OVER_ES))
 
 
-@cache
 def extracted() -> frozenset[str]:
     """Return the templates ``make messages`` extracts (keyword ``Message``) from the modules."""
-    return frozenset(msg if isinstance(msg, str) else msg[0] for module in IMAGERY_MODULES
-                     for _l, msg, _c, _x in extract_from_file(
-                         "python", ROOT / module, keywords={"Message": None}))
+    return extracted_from(IMAGERY_MODULES)
 
 
 def message(exc: BaseException) -> Message:

@@ -9,14 +9,10 @@ catalogue once the translations are merged, and is skipped until then.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_file
-from babel.messages.pofile import write_po
 from shapely.geometry import Point
 
 from geo.crs import require_crs, utm_epsg
@@ -25,7 +21,8 @@ from geo.i18n import Message, Translator, localize, message_of
 from geo.querystate import decode_query
 from geo.schema import validate_events, validate_routes
 from geo.world import read_layer, read_world
-from tests.conftest import ROOT
+from tests.catalogues import extracted as extracted_from
+from tests.catalogues import write_catalogue
 
 # -- the Spanish handed over with these templates (tr_schema.json); NOT yet in locales/es -------
 HANDED_OVER_ES = {
@@ -71,18 +68,6 @@ SHIPPED_ES = {"Fix: {fix}": "Solución: {fix}", "{first} or {second}": "{first} 
 MODULES = ("geo/schema.py", "geo/world.py", "geo/crs.py", "geo/querystate.py")
 
 
-def write_catalogue(locale_dir: Path, translations: dict[str, str]) -> Path:
-    """Write ``locale_dir/es/LC_MESSAGES/atalaya.po`` holding only ``translations``."""
-    catalog = Catalog(locale="es")
-    for msgid, msgstr in translations.items():
-        catalog.add(msgid, msgstr, flags=("python-brace-format",))
-    po = locale_dir / "es" / "LC_MESSAGES" / "atalaya.po"
-    po.parent.mkdir(parents=True, exist_ok=True)
-    with po.open("wb") as fh:
-        write_po(fh, catalog)
-    return locale_dir
-
-
 @pytest.fixture
 def es(tmp_path: Path) -> Translator:
     """Spanish, from a catalogue holding the handed-over translations of these templates."""
@@ -90,12 +75,9 @@ def es(tmp_path: Path) -> Translator:
                                                        HANDED_OVER_ES | SHIPPED_ES))
 
 
-@cache
 def extracted() -> frozenset[str]:
     """Return the templates ``make messages`` extracts (keyword ``Message``) from the modules."""
-    return frozenset(msg if isinstance(msg, str) else msg[0] for module in MODULES
-                     for _l, msg, _c, _x in extract_from_file(
-                         "python", ROOT / module, keywords={"Message": None}))
+    return extracted_from(MODULES)
 
 
 def message(exc: BaseException) -> Message:

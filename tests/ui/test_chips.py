@@ -101,7 +101,7 @@ def test_a_scene_that_gives_no_chip_says_why_in_the_readers_language(
     """The Spanish is the one handed over in tr_imagery.json, in the test's own catalogue."""
     import shutil
 
-    from tests.geo.test_messages_imagery import write_catalogue
+    from tests.catalogues import write_catalogue
     from ui.text import escape_markdown
 
     monkeypatch.chdir(ROOT)

@@ -13,9 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo.store import open_store
+from tests.catalogues import write_catalogue
 from tests.conftest import ROOT
 from tests.geo.test_messages_health import HANDED_OVER_ES, SHIPPED_ES
-from tests.geo.test_messages_imagery import write_catalogue
 from ui.text import escape_markdown
 
 SCRIPT = """

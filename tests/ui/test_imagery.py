@@ -125,7 +125,7 @@ def test_a_missing_scene_file_is_said_in_the_readers_language(
 
     import ui.imagery
     from geo.i18n import Translator
-    from tests.geo.test_messages_imagery import write_catalogue
+    from tests.catalogues import write_catalogue
     from ui.text import escape_markdown
 
     world = tmp_path / "world"

@@ -18,6 +18,7 @@ from geo.auth import Role, Session
 from geo.i18n import Message, Translator
 from geo.store import AlertChange, list_alerts, merge_candidates, open_store, update_alert
 from geo.store.fieldpkg import export_field_package
+from tests.catalogues import write_catalogue
 from tests.conftest import ROOT
 from tests.store.conftest import candidates
 from ui import field_package as panel
@@ -51,16 +52,6 @@ SITES = [{"lon": -65.0, "lat": -14.0, "scene_id": "s1", "date": "2024-05-01", "s
          {"lon": -64.0, "lat": -13.0, "scene_id": "s1", "date": "2024-05-01", "score": 0.8}]
 
 
-def _catalogue(folder: Path, translations: dict[str, str]) -> Path:
-    """Write a Spanish catalogue holding ``translations``; return its locale folder."""
-    po = folder / "es" / "LC_MESSAGES" / "atalaya.po"
-    po.parent.mkdir(parents=True)
-    entries = "".join(f'msgid "{k}"\nmsgstr "{v}"\n\n' for k, v in translations.items())
-    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
-                  + entries, encoding="utf-8")
-    return folder
-
-
 @pytest.fixture
 def url(tmp_path: Path) -> str:
     """Make a SQLite store with two new alerts, nobody assigned."""
@@ -85,7 +76,7 @@ def _panel(monkeypatch: pytest.MonkeyPatch, url: str, locales: Path, language: s
 
 def test_a_refused_export_follows_a_change_of_language(monkeypatch: pytest.MonkeyPatch,
                                                        url: str, tmp_path: Path) -> None:
-    locales = _catalogue(tmp_path / "locales", {
+    locales = write_catalogue(tmp_path / "locales", {
         "no alert matches the choice (assignee {assignee}, states {states}); widen it":
             "ninguna alerta coincide (asignado {assignee}, estados {states}); amplíe la "
             "elección"})
@@ -111,7 +102,7 @@ def test_the_reasons_of_a_returned_package_are_localized(monkeypatch: pytest.Mon
         report = export_field_package(store, out=tmp_path / "p.zip", user="lead")
     with zipfile.ZipFile(report.path) as archive:
         archive.extract("alerts.gpkg", tmp_path)
-    locales = _catalogue(tmp_path / "locales", {"nothing filled in": "nada rellenado"})
+    locales = write_catalogue(tmp_path / "locales", {"nothing filled in": "nada rellenado"})
     at = _panel(monkeypatch, url, locales, "es", returned=tmp_path / "alerts.gpkg")
     (table,) = at.dataframe
     assert list(table.value["Why"]) == ["nada rellenado", "nada rellenado"]
@@ -127,7 +118,7 @@ def test_a_stale_verdict_is_shown_in_the_readers_language(
         own_world: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("ATALAYA_SMTP_HOST", "ATALAYA_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    locales = _catalogue(tmp_path / "locales", {
+    locales = write_catalogue(tmp_path / "locales", {
         "alert {id} was changed by {who} at {when} UTC (now version {version}, your copy is "
         "version {expected}); reload it and apply your change again":
             "{who} cambió la alerta {id} el {when} UTC (versión {version}; su copia es la "

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo.i18n import Message
+from tests.catalogues import write_catalogue
 from tests.conftest import ROOT
 from ui import state
 from ui.text import escape_markdown
@@ -44,16 +45,6 @@ PAST_THE_POLE = {"type": "Feature", "properties": {},
                               "coordinates": [[[0, 95], [1, 95], [1, 96], [0, 96], [0, 95]]]}}
 
 
-def _catalogue(folder: Path, translations: dict[str, str]) -> Path:
-    """Write a Spanish catalogue holding ``translations``; return its locale folder."""
-    po = folder / "es" / "LC_MESSAGES" / "atalaya.po"
-    po.parent.mkdir(parents=True)
-    entries = "".join(f'msgid "{k}"\nmsgstr "{v}"\n\n' for k, v in translations.items())
-    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
-                  + entries, encoding="utf-8")
-    return folder
-
-
 def _controls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, locales: Path, language: str,
               drawing: dict[str, object] | None = None) -> AppTest:
     monkeypatch.chdir(ROOT)
@@ -71,7 +62,7 @@ def _controls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, locales: Path, la
 
 def test_a_refused_drawing_is_shown_in_the_readers_language(monkeypatch: pytest.MonkeyPatch,
                                                             tmp_path: Path) -> None:
-    locales = _catalogue(tmp_path / "locales", {
+    locales = write_catalogue(tmp_path / "locales", {
         "The drawn shape cannot be used:": "La forma dibujada no se puede usar:",
         "{name} {bounds} is not (lon_min, lat_min, lon_max, lat_max) in degrees: swapped "
         "latitude and longitude?": "{name} {bounds} no son (lon_min, lat_min, lon_max, "
@@ -95,7 +86,7 @@ def test_a_refused_drawing_is_shown_in_the_readers_language(monkeypatch: pytest.
 
 def test_a_refused_area_name_is_shown_in_the_readers_language(monkeypatch: pytest.MonkeyPatch,
                                                               tmp_path: Path) -> None:
-    locales = _catalogue(tmp_path / "locales", {
+    locales = write_catalogue(tmp_path / "locales", {
         "an area name needs 1 to {most} characters, got {n}":
             "el nombre de un área necesita de 1 a {most} caracteres; se obtuvieron {n}"})
     at = _controls(monkeypatch, tmp_path, locales, "es")

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo.i18n import Message
+from tests.catalogues import write_catalogue
 from tests.conftest import ROOT
 from ui import state
 from ui.text import escape_markdown
@@ -36,20 +37,11 @@ render_view_controls(Path(os.environ["LINK_TEST_DATA"]), t)
 """
 
 
-def _catalogue(folder: Path, translations: dict[str, str]) -> Path:
-    po = folder / "es" / "LC_MESSAGES" / "atalaya.po"
-    po.parent.mkdir(parents=True)
-    entries = "".join(f'msgid "{k}"\nmsgstr "{v}"\n\n' for k, v in translations.items())
-    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
-                  + entries, encoding="utf-8")
-    return folder
-
-
 def test_a_links_problems_are_shown_in_the_readers_language(monkeypatch: pytest.MonkeyPatch,
                                                             tmp_path: Path) -> None:
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("LINK_TEST_DATA", str(tmp_path))
-    monkeypatch.setenv("LINK_TEST_LOCALES", str(_catalogue(tmp_path / "locales", {
+    monkeypatch.setenv("LINK_TEST_LOCALES", str(write_catalogue(tmp_path / "locales", {
         "Part of the link was ignored:": "Se ignoró parte del enlace:",
         "expected a number between 0 and 1": "se esperaba un número entre 0 y 1",
         "view: {problem}": "vista: {problem}",
