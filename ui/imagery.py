@@ -162,8 +162,9 @@ def _scene_table(scenes: list[SceneRef], t: Translator) -> None:
         try:
             info = read_scene_info(s.path)
             res, bands = info.res_m, ", ".join(r for r, _ in info.roles.pairs)
-        except AtalayaError:
-            res, bands = float("nan"), ""
+        except AtalayaError as err:  # say why in the row (a table cell is shown as typed)
+            res, bands = float("nan"), t("not readable: {reason}").format(
+                reason=localize_text(err, t))
         rows.append({t("Scene"): s.scene_id, t("Date"): s.acquired_at.strftime("%Y-%m-%d"),
                      t("Sensor"): s.sensor, t("Resolution (m)"): res, t("Bands"): bands})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

@@ -141,3 +141,8 @@ def test_a_missing_scene_file_is_said_in_the_readers_language(
     assert escape_markdown(f"faltan 1 archivo(s) de escena del catálogo: {gone.resolve()}; "
                            "impórtelos de nuevo o elimine sus filas") in [w.value
                                                                           for w in at.warning]
+    # the scene table says why the row has no resolution or bands
+    (table,) = [d.value for d in at.dataframe if "Bands" in d.value.columns]
+    row = table[table["Scene"] == gone.stem].iloc[0]
+    assert row["Bands"].startswith("not readable: ")
+    assert gone.name in row["Bands"]
