@@ -527,6 +527,26 @@ def orientation_components(thin: np.ndarray, ridge: np.ndarray, orient: np.ndarr
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
+def _ridge_scan(ridge: np.ndarray, valid: np.ndarray, blocks: np.ndarray, b: int,
+                threshold: np.float32, rows: np.ndarray, cols: np.ndarray) -> int:
+    """Count the pixels :func:`ridge_pixels_kernel` keeps; store them when ``rows`` has room."""
+    h, w = ridge.shape
+    fill = rows.size > 0
+    k = 0
+    for i in range(h):
+        row, ok, marked = ridge[i], valid[i], blocks[i // b]
+        for bj in range(blocks.shape[1]):
+            if marked[bj]:
+                for j in range(bj * b, min(bj * b + b, w)):
+                    if row[j] >= threshold and ok[j]:
+                        if fill:
+                            rows[k] = i
+                            cols[k] = j
+                        k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def ridge_pixels_kernel(ridge: np.ndarray, valid: np.ndarray, blocks: np.ndarray, b: int,
                         threshold: np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the valid pixels of marked blocks whose ridge reaches ``threshold``.
@@ -534,30 +554,15 @@ def ridge_pixels_kernel(ridge: np.ndarray, valid: np.ndarray, blocks: np.ndarray
     ``np.nonzero((ridge >= threshold) & valid & block_mask)`` in raster order (row by row),
     where ``block_mask`` repeats ``blocks`` (``b`` px square) over the raster; the
     comparison in float32, as NumPy compares a float32 array with a Python float. Looks
-    only inside the marked blocks, without window-sized masks.
+    only inside the marked blocks, without window-sized masks: one scan counts, a second
+    fills arrays of that size.
     """
-    h, w = ridge.shape
-    nbc = blocks.shape[1]
-    n = 0
-    for i in range(h):
-        row, ok, marked = ridge[i], valid[i], blocks[i // b]
-        for bj in range(nbc):
-            if marked[bj]:
-                for j in range(bj * b, min(bj * b + b, w)):
-                    if row[j] >= threshold and ok[j]:
-                        n += 1
+    none = np.empty(0, dtype=np.intp)
+    n = _ridge_scan(ridge, valid, blocks, b, threshold, none, none)
     rows = np.empty(n, dtype=np.intp)
     cols = np.empty(n, dtype=np.intp)
-    k = 0
-    for i in range(h):
-        row, ok, marked = ridge[i], valid[i], blocks[i // b]
-        for bj in range(nbc):
-            if marked[bj]:
-                for j in range(bj * b, min(bj * b + b, w)):
-                    if row[j] >= threshold and ok[j]:
-                        rows[k] = i
-                        cols[k] = j
-                        k += 1
+    if n:
+        _ridge_scan(ridge, valid, blocks, b, threshold, rows, cols)
     return rows, cols
 
 
