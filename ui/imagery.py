@@ -161,9 +161,11 @@ def _scene_table(scenes: list[SceneRef], t: Translator) -> None:
     for s in scenes:
         try:
             info = read_scene_info(s.path)
-            res, bands = info.res_m, ", ".join(r for r, _ in info.roles.pairs)
+            res, bands = f"{info.res_m:g}", ", ".join(r for r, _ in info.roles.pairs)
         except AtalayaError as err:  # say why in the row (a table cell is shown as typed)
-            res, bands = float("nan"), t("not readable: {reason}").format(
+            # text, not a number: the grid shows a missing number as "None" (a Styler's
+            # na_rep is not applied to it in the browser)
+            res, bands = "—", t("not readable: {reason}").format(
                 reason=localize_text(err, t))
         rows.append({t("Scene"): s.scene_id, t("Date"): s.acquired_at.strftime("%Y-%m-%d"),
                      t("Sensor"): s.sensor, t("Resolution (m)"): res, t("Bands"): bands})

@@ -146,3 +146,5 @@ def test_a_missing_scene_file_is_said_in_the_readers_language(
     row = table[table["Scene"] == gone.stem].iloc[0]
     assert row["Bands"].startswith("not readable: ")
     assert gone.name in row["Bands"]
+    assert row["Resolution (m)"] == "—"  # not the grid's "None" for a missing number
+    assert set(table["Resolution (m)"]) == {"—", "10"}
