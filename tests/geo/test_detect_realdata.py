@@ -30,12 +30,13 @@ pytestmark = pytest.mark.realdata
 
 
 def test_committed_model_is_small_json_with_provenance():
-    assert DEFAULT_MODEL.stat().st_size < 200_000
+    assert DEFAULT_MODEL.stat().st_size < 300_000  # two models of 300 small trees each
     doc = json.loads(DEFAULT_MODEL.read_text())
     prov = doc["provenance"]
     assert prov["file_count"] == 150
     assert len(prov["file_list_sha256"]) == 64
     assert set(doc["models"]) == {"multispectral", "rgb"}
+    assert {m["family"] for m in doc["models"].values()} == {"trees"}
 
 
 def test_scorer_on_a_subset_of_peru_chips():
@@ -51,6 +52,24 @@ def test_scorer_on_a_subset_of_peru_chips():
     assert all(0.0 <= s <= 1.0 for s in pos + neg)
     # the generator reaches most of these active strips, and the scorer ranks them first
     assert sum(any(r.positive) for r in results) >= 6
+    assert np.median(pos) > np.percentile(neg, 90)
+
+
+def test_rgb_scorer_on_a_subset_of_peru_chips():
+    require(CHIPS.is_dir(), f"{CHIPS} is absent")
+    chips = [c for c in list_chips(CHIPS) if c.active == 1][:12]
+    model = read_scorer().model_for("rgb")
+    assert model is not None
+    results = [process_chip(c, params=DetectionParams().permissive(), bands=RGB)
+               for c in chips]
+    scores = [model.score(r.candidates) for r in results]
+    pos = [s for r, sc in zip(results, scores, strict=True)
+           for s, p in zip(sc, r.positive, strict=True) if p]
+    neg = [s for r, sc in zip(results, scores, strict=True)
+           for s, f in zip(sc, r.false, strict=True) if f]
+    assert all(0.0 <= s <= 1.0 for s in pos + neg)
+    # chips the scorer was trained on: a check that the committed RGB model is sane (from
+    # blue, green and red alone the strips rank near the top of their chips), not a measure
     assert np.median(pos) > np.percentile(neg, 90)
 
 
@@ -94,11 +113,13 @@ def test_itaipu_runway_is_a_candidate_of_the_rgb_generator():
     assert max(c.length_m for c in on) > 600.0
 
 
-@pytest.mark.xfail(reason="the RGB scorer (Peru chips at 10 m and averaged to 30 m) scores the "
-                          "Itaipu candidate 0.69 against an operating point of 0.963: a paved "
-                          "runway among fields and town barely differs in colour from its "
-                          "flanks (blue/green/red contrast 0.02-0.03 against 0.17-0.28 for "
-                          "30 m Peru strips); no labelled paved runway to learn from",
+@pytest.mark.xfail(reason="the RGB scorer (trees; Peru chips at 10 m and averaged to 30 m, and "
+                          "generated scenes) scores the Itaipu candidate 0.22 against an "
+                          "operating point of 0.948 (the earlier logistic model: 0.69 against "
+                          "0.963): a paved runway among fields and town barely differs in "
+                          "colour from its flanks (blue/green/red contrast 0.02-0.03 against "
+                          "0.17-0.28 for 30 m Peru strips); no labelled paved runway to learn "
+                          "from",
                    strict=False)
 def test_itaipu_runway_is_found_above_the_operating_point(tmp_path):
     scene = IGUAZU / "LC08_L1TP_224078_20200518_20200518_01_RT.TIF"
