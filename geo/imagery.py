@@ -210,6 +210,9 @@ class SceneInfo:
     roles: BandRoles
     acquired: date | None
     notes: tuple[str, ...] = field(default=())
+    #: Factor :func:`read_window` multiplies the float bands by (:func:`value_scale`): 1 for
+    #: integer rasters, :data:`REFLECTANCE_SCALE` for float reflectance.
+    value_scale: float = 1.0
 
     @property
     def scene_id(self) -> str:
@@ -348,7 +351,59 @@ def read_scene_info(path: str | Path, *, bands: Mapping[str, int] | None = None,
         return SceneInfo(path=p, width=src.width, height=src.height, count=src.count,
                          dtype=src.dtypes[0], crs_wkt=src.crs.to_wkt(), epsg=epsg,
                          transform=src.transform, res_m=res, nodata=src.nodata, roles=roles,
-                         acquired=_acquired(src.tags(), p), notes=notes)
+                         acquired=_acquired(src.tags(), p), notes=notes,
+                         value_scale=value_scale(src, roles))
+
+
+#: A float raster whose sampled values have a 99th percentile at or below this is taken as
+#: reflectance (0-1, up to about 1.6 over clouds and snow) ...
+REFLECTANCE_MAX = 10.0
+#: ... and read multiplied by this, into the units of the integer products (Sentinel-2 L1C and
+#: L2A, Landsat DN: 10,000 per unit of reflectance), where the detector's log floor of 1
+#: stands for a reflectance of 0.0001.
+REFLECTANCE_SCALE = 10_000.0
+_SAMPLE_PX = 128  # side of each of the five windows value_scale reads
+
+
+def value_scale(src: rasterio.DatasetReader, roles: BandRoles) -> float:
+    """Factor that brings a raster's band values to integer-product units (dimensionless).
+
+    The detector takes the log of each band with values below 1 counted as 1 (one count of a
+    12-16 bit product; :func:`geo.detect.evidence.log_bands`). Float reflectance in 0-1, as
+    Google Earth Engine, SNAP or Landsat surface-reflectance exports give it, would be all
+    below that floor: no evidence and no candidate at all. Such a raster gets
+    :data:`REFLECTANCE_SCALE`; integer rasters and float rasters in counts get 1. Decided
+    once per scene from five ``_SAMPLE_PX`` windows (the centre and the centres of the four
+    quadrants) of the spectral bands: finite, positive, not nodata; a sample that cannot be
+    read or holds no such value leaves 1 (the windows' own read reports a corrupt file).
+
+    Examples
+    --------
+    Integer rasters are never sampled:
+
+    >>> value_scale(type("Src", (), {"dtypes": ("uint16",)})(), BandRoles((("red", 1),)))
+    1.0
+    """
+    if np.dtype(src.dtypes[0]).kind != "f":
+        return 1.0
+    idx = [i for role, i in roles.pairs if role not in ("scl", "cloud")]
+    side = min(_SAMPLE_PX, src.width, src.height)
+    values = []
+    for fx, fy in ((0.5, 0.5), (0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)):
+        col = min(max(int(fx * src.width) - side // 2, 0), src.width - side)
+        row = min(max(int(fy * src.height) - side // 2, 0), src.height - side)
+        try:
+            block = src.read(idx, window=Window(col, row, side, side)).astype(np.float64)
+        except rasterio.errors.RasterioError:
+            return 1.0
+        ok = np.isfinite(block) & (block > 0)
+        if src.nodata is not None:
+            ok &= block != src.nodata
+        values.append(block[ok])
+    sample = np.concatenate(values)
+    if sample.size == 0 or float(np.percentile(sample, 99)) > REFLECTANCE_MAX:
+        return 1.0
+    return REFLECTANCE_SCALE
 
 
 #: Notes on a scene's bands, carried into its candidates' reasons (translated where shown,
@@ -471,6 +526,8 @@ def read_window(info: SceneInfo, window: Window, *,
     # one conversion of the whole stack: 2x faster than band by band (measured on 1024 px
     # windows of five uint16 bands); each band is then a contiguous plane of it
     floats = stack.astype(np.float32)
+    if info.value_scale != 1.0:  # float reflectance, into integer-product units
+        floats *= np.float32(info.value_scale)
     for (role, _), arr, data in zip(info.roles.pairs, stack, floats, strict=True):
         if role == "scl":
             valid &= ~np.isin(arr, SCL_INVALID)

@@ -34,8 +34,13 @@ ORIGIN = Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 8960000.0)
 
 def write_scene(path: Path, *, size: int = 200, strips: tuple[tuple[float, ...], ...] = (),
                 rgb: bool = False, crs: str | None = "EPSG:32718", seed: int = 0,
-                date: str = "2024-08-02", nodata_bar: bool = False) -> Path:
-    """Forest with bare strips (cx_m, cy_m from the top-left, length, width, bearing)."""
+                date: str = "2024-08-02", nodata_bar: bool = False,
+                dtype: str = "uint16") -> Path:
+    """Forest with bare strips (cx_m, cy_m from the top-left, length, width, bearing).
+
+    ``dtype``: "uint16" (counts, 10,000 per unit of reflectance, like Sentinel-2), "float32"
+    (the same counts as floats) or "reflectance" (the same pixels in 0-1, float32).
+    """
     rng = np.random.default_rng(seed)
     img = FOREST[:, None, None] * (1 + 0.05 * rng.standard_normal((6, size, size)))
     for cx, cy, length, width, bearing in strips:
@@ -47,9 +52,11 @@ def write_scene(path: Path, *, size: int = 200, strips: tuple[tuple[float, ...],
         data[:, 100:103, 20:180] = 0
     if rgb:
         data = data[[2, 1, 0]]
+    if dtype != "uint16":
+        data = data.astype(np.float32) / np.float32(1e4 if dtype == "reflectance" else 1.0)
     names = ("red", "green", "blue") if rgb else ("blue", "green", "red", "nir", "swir1",
                                                    "swir2")
-    profile = {"driver": "GTiff", "dtype": "uint16", "count": len(names), "height": size,
+    profile = {"driver": "GTiff", "dtype": data.dtype.name, "count": len(names), "height": size,
                "width": size, "transform": ORIGIN, "nodata": 0, "crs": crs}
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
@@ -74,6 +81,29 @@ def test_one_strip_one_candidate_with_its_size_and_bearing(tmp_path, scorer):
     assert out.crs.to_epsg() == 4326
     assert "0.8 km long" in row.reason
     assert row.detected_at == pd.Timestamp("2024-08-02", tz="UTC")
+
+
+@pytest.mark.parametrize("scorer", [None, "learned"], ids=["rules", "learned"])
+def test_float_reflectance_finds_what_the_integer_product_finds(tmp_path, scorer):
+    # reflectance in 0-1 (GEE, SNAP exports) was all below the log floor: no candidate at all
+    sc = read_scorer() if scorer else None
+    ints = detect_scene(str(write_scene(tmp_path / "i.tif", strips=ONE_STRIP)), scorer=sc)
+    refl = detect_scene(str(write_scene(tmp_path / "r.tif", strips=ONE_STRIP,
+                                        dtype="reflectance")), scorer=sc)
+    assert len(ints) == len(refl) == 1
+    for col in ("length_m", "width_m", "bearing_deg", "score"):
+        assert refl.iloc[0][col] == pytest.approx(ints.iloc[0][col], rel=1e-3, abs=1e-3)
+
+
+@pytest.mark.parametrize(("dtype", "nodata_only", "scale"), [
+    ("uint16", False, 1.0), ("float32", False, 1.0), ("reflectance", False, 1e4),
+    ("reflectance", True, 1.0)])
+def test_value_scale_of_a_scene(tmp_path, dtype, nodata_only, scale):
+    path = write_scene(tmp_path / "s.tif", dtype=dtype, strips=ONE_STRIP)
+    if nodata_only:  # nothing to sample: left as it is
+        with rasterio.open(path, "r+") as dst:
+            dst.write(np.zeros((dst.count, dst.height, dst.width), dtype=np.float32))
+    assert read_scene_info(path).value_scale == scale
 
 
 def test_no_strip_no_candidate(tmp_path):
