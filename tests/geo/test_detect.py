@@ -23,7 +23,7 @@ from geo.detect.scene import detect_scene
 from geo.detect.scorer import read_scorer
 from geo.detect.track import track_candidates
 from geo.errors import ConfigError, CRSError, ImageryError
-from geo.imagery import iter_windows, parse_band_mapping, read_scene_info
+from geo.imagery import iter_windows, parse_band_mapping, read_scene_info, read_window
 from geo.sample.landscape import box_coverage
 from tests.conftest import ROOT
 
@@ -95,15 +95,39 @@ def test_float_reflectance_finds_what_the_integer_product_finds(tmp_path, scorer
         assert refl.iloc[0][col] == pytest.approx(ints.iloc[0][col], rel=1e-3, abs=1e-3)
 
 
-@pytest.mark.parametrize(("dtype", "nodata_only", "scale"), [
-    ("uint16", False, 1.0), ("float32", False, 1.0), ("reflectance", False, 1e4),
-    ("reflectance", True, 1.0)])
-def test_value_scale_of_a_scene(tmp_path, dtype, nodata_only, scale):
+@pytest.mark.parametrize(("gain", "offset"), [(1.0, -1000.0), (1e-4, -0.1)],
+                         ids=["counts", "reflectance"])
+def test_a_declared_offset_is_removed(tmp_path, gain, offset):
+    # Sentinel-2 L2A from baseline 04.00 stores reflectance x 10,000 + 1,000; GDAL can declare
+    # it as the band offset (in counts, or with a scale in reflectance)
+    plain = write_scene(tmp_path / "plain.tif", strips=ONE_STRIP)
+    shifted = tmp_path / "shifted.tif"
+    with rasterio.open(plain) as src:
+        profile, data, names = src.profile, src.read(), src.descriptions
+    with rasterio.open(shifted, "w", **profile) as dst:
+        dst.write(np.where(data > 0, data + 1000, 0).astype(np.uint16))
+        dst.descriptions = names
+        dst.scales = (gain,) * dst.count
+        dst.offsets = (offset,) * dst.count
+    info = read_scene_info(shifted)
+    assert info.radiometry == ((1.0, -1000.0),) * 6
+    window = rasterio.windows.Window(0, 0, 200, 200)
+    np.testing.assert_array_equal(read_window(info, window).bands["red"],
+                                  read_window(read_scene_info(plain), window).bands["red"])
+    ours, theirs = detect_scene(str(shifted)), detect_scene(str(plain))
+    assert len(ours) == len(theirs) == 1
+    assert ours.iloc[0].length_m == theirs.iloc[0].length_m
+
+
+@pytest.mark.parametrize(("dtype", "nodata_only", "expected"), [
+    ("uint16", False, ()), ("float32", False, ()), ("reflectance", False, ((1e4, 0.0),) * 6),
+    ("reflectance", True, ())])
+def test_radiometry_of_a_scene(tmp_path, dtype, nodata_only, expected):
     path = write_scene(tmp_path / "s.tif", dtype=dtype, strips=ONE_STRIP)
-    if nodata_only:  # nothing to sample: left as it is
+    if nodata_only:  # nothing to sample: values used as stored
         with rasterio.open(path, "r+") as dst:
             dst.write(np.zeros((dst.count, dst.height, dst.width), dtype=np.float32))
-    assert read_scene_info(path).value_scale == scale
+    assert read_scene_info(path).radiometry == expected
 
 
 def test_no_strip_no_candidate(tmp_path):
