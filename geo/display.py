@@ -461,7 +461,7 @@ def build_overviews(path: str | Path, *, min_side_px: int = 256) -> tuple[int, .
     GDAL applies one method to all bands and an average of class codes is meaningless. The
     header is checked like any scene first (size caps, CRS). About a third more disk.
     """
-    info = read_scene_info(path)
+    info = read_scene_info(path, values=False)
     with _open(info.path) as src:
         existing = tuple(int(f) for f in src.overviews(1))
     if existing:
@@ -508,7 +508,7 @@ def _mask_roles(info: SceneInfo) -> list[str]:
 @lru_cache(maxsize=64)
 def _stretch_cached(path: str, _version: tuple[int, int], pairs: tuple[tuple[str, int], ...],
                     low_pct: float, high_pct: float) -> tuple[tuple[str, float, float], ...]:
-    info = read_scene_info(path, bands=dict(pairs))
+    info = read_scene_info(path, bands=dict(pairs), values=False)
     roles = [r for r in SPECTRAL_ROLES if info.roles.has(r)] + _mask_roles(info)
     k = max(1, math.ceil(max(info.width, info.height) / STRETCH_SAMPLE_PX))
     shape = (len(roles), max(1, info.height // k), max(1, info.width // k))
@@ -546,7 +546,7 @@ def scene_stretch(path: str | Path, *, low_pct: float = 2.0, high_pct: float = 9
         st = os.stat(p)
     except FileNotFoundError as exc:
         raise ImageryError(Message("{name} does not exist", name=p.name)) from exc
-    info = read_scene_info(p, bands=bands)
+    info = read_scene_info(p, bands=bands, values=False)
     found = _stretch_cached(str(p), (st.st_mtime_ns, st.st_size), info.roles.pairs,
                             float(low_pct), float(high_pct))
     return {r: (lo, hi) for r, lo, hi in found}

@@ -211,7 +211,7 @@ class SceneInfo:
     acquired: date | None
     notes: tuple[str, ...] = field(default=())
     #: (gain, offset) per role of ``roles.pairs`` that :func:`read_window` applies to the
-    #: float bands (:func:`radiometry`); empty when the values are used as stored.
+    #: float bands (:func:`scene_radiometry`); empty when the values are used as stored.
     radiometry: tuple[tuple[float, float], ...] = ()
 
     @property
@@ -318,7 +318,7 @@ def _check_grid(src: rasterio.DatasetReader, path: Path) -> float:
 
 
 def read_scene_info(path: str | Path, *, bands: Mapping[str, int] | None = None,
-                    max_bytes: int = DEFAULT_MAX_BYTES) -> SceneInfo:
+                    max_bytes: int = DEFAULT_MAX_BYTES, values: bool = True) -> SceneInfo:
     """Open a GeoTIFF header and check it: driver, CRS, declared size, band roles.
 
     Parameters
@@ -330,6 +330,10 @@ def read_scene_info(path: str | Path, *, bands: Mapping[str, int] | None = None,
     max_bytes
         Cap on ``width * height * count * itemsize`` as declared by the header; storage
         blocks are capped at :data:`MAX_BLOCK_BYTES`.
+    values
+        Work out :attr:`SceneInfo.radiometry` (:func:`scene_radiometry`: a float raster's
+        values are sampled, about 0.1 s). False leaves it empty, for callers that only list
+        or display the scene (a display stretches the values it reads, whatever their units).
 
     Returns
     -------
@@ -352,7 +356,7 @@ def read_scene_info(path: str | Path, *, bands: Mapping[str, int] | None = None,
                          dtype=src.dtypes[0], crs_wkt=src.crs.to_wkt(), epsg=epsg,
                          transform=src.transform, res_m=res, nodata=src.nodata, roles=roles,
                          acquired=_acquired(src.tags(), p), notes=notes,
-                         radiometry=radiometry(src, roles))
+                         radiometry=scene_radiometry(src, roles) if values else ())
 
 
 #: A raster whose sampled values (after its declared scale and offset) have a 99th
@@ -362,12 +366,12 @@ REFLECTANCE_MAX = 10.0
 #: L2A, Landsat DN: 10,000 per unit of reflectance), where the detector's log floor of 1
 #: stands for a reflectance of 0.0001.
 REFLECTANCE_SCALE = 10_000.0
-_SAMPLE_PX = 128  # side of each of the five windows radiometry() reads
+_SAMPLE_PX = 128  # side of each of the five windows scene_radiometry() reads
 _CLASS_ROLES = ("scl", "cloud")  # class bands: masks made from the stored values
 
 
-def radiometry(src: rasterio.DatasetReader, roles: BandRoles
-               ) -> tuple[tuple[float, float], ...]:
+def scene_radiometry(src: rasterio.DatasetReader, roles: BandRoles
+                     ) -> tuple[tuple[float, float], ...]:
     """(gain, offset) per role that bring stored values to integer-product units, or ().
 
     The detector takes the log of each band with values below 1 counted as 1 (one count of a
@@ -395,7 +399,7 @@ def radiometry(src: rasterio.DatasetReader, roles: BandRoles
     Integer rasters without a declared scale or offset are never sampled:
 
     >>> src = type("Src", (), {"dtypes": ("uint16",), "scales": (1.0,), "offsets": (0.0,)})()
-    >>> radiometry(src, BandRoles((("red", 1),)))
+    >>> scene_radiometry(src, BandRoles((("red", 1),)))
     ()
     """
     declared = [(float(src.scales[i - 1]), float(src.offsets[i - 1])) for _, i in roles.pairs]
@@ -554,7 +558,7 @@ def read_window(info: SceneInfo, window: Window, *,
     # one conversion of the whole stack: 2x faster than band by band (measured on 1024 px
     # windows of five uint16 bands); each band is then a contiguous plane of it
     floats = stack.astype(np.float32)
-    if info.radiometry:  # into integer-product units (see radiometry)
+    if info.radiometry:  # into integer-product units (see scene_radiometry)
         for plane, (gain, offset) in zip(floats, info.radiometry, strict=True):
             if gain != 1.0:
                 plane *= np.float32(gain)

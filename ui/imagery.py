@@ -160,7 +160,7 @@ def _scene_table(scenes: list[SceneRef], t: Translator) -> None:
     rows = []
     for s in scenes:
         try:
-            info = read_scene_info(s.path)
+            info = read_scene_info(s.path, values=False)
             res, bands = f"{info.res_m:g}", ", ".join(r for r, _ in info.roles.pairs)
         except AtalayaError as err:  # say why in the row (a table cell is shown as typed)
             # text, not a number: the grid shows a missing number as "None" (a Styler's
@@ -182,7 +182,7 @@ def _choose(scenes: list[SceneRef], t: Translator) -> tuple[SceneRef, str, tuple
     scene = by_id[c1.selectbox(t("Scene"), ids, format_func=label.__getitem__,
                                key=state.IMAGERY_SCENE)]
     names = _combo_names(t)
-    combos = available_combos(read_scene_info(scene.path))
+    combos = available_combos(read_scene_info(scene.path, values=False))
     combo = c2.radio(t("Bands"), combos, format_func=names.__getitem__, horizontal=True,
                      key=state.IMAGERY_COMBO)
     low, high = st.slider(t("Contrast stretch (percentiles)"), 0.0, 100.0, (2.0, 98.0), 0.5,

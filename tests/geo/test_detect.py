@@ -128,6 +128,7 @@ def test_radiometry_of_a_scene(tmp_path, dtype, nodata_only, expected):
         with rasterio.open(path, "r+") as dst:
             dst.write(np.zeros((dst.count, dst.height, dst.width), dtype=np.float32))
     assert read_scene_info(path).radiometry == expected
+    assert read_scene_info(path, values=False).radiometry == ()  # listing, display: no sample
 
 
 def test_no_strip_no_candidate(tmp_path):
