@@ -27,7 +27,7 @@ before GDAL registers its drivers); the detection command does that for itself a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -544,15 +544,84 @@ def read_window(info: SceneInfo, window: Window, *,
     if src is None:
         with open_geotiff(info.path) as opened:
             return read_window(info, window, src=opened)
+    return _window_data(info, window, _read_stack(info, src, window),
+                        src.window_transform(window))
+
+
+def _read_stack(info: SceneInfo, src: rasterio.DatasetReader, window: Window) -> np.ndarray:
+    """Every role's band in ``window``, as stored, ``(n_roles, h, w)``."""
     try:
-        stack = src.read([idx for _, idx in info.roles.pairs], window=window)
+        stack: np.ndarray = src.read([idx for _, idx in info.roles.pairs], window=window)
     except rasterio.errors.RasterioError as exc:
         cause = exc.__cause__ or exc  # rasterio wraps GDAL's own message
         raise ImageryError(Message("{name}: cannot decode the window at column {col}, row "
                                    "{row} ({cause}); the file is corrupt or truncated",
                                    name=info.path.name, col=_whole(window.col_off),
                                    row=_whole(window.row_off), cause=str(cause))) from exc
-    transform = src.window_transform(window)
+    return stack
+
+
+#: Largest region :class:`RunReader` reads at once from a striped file (bytes as stored).
+MAX_REGION_BYTES = 256 * 1024**2
+
+
+def is_striped(src: rasterio.DatasetReader) -> bool:
+    """Whether the file stores whole rows per block (strips) rather than tiles.
+
+    ``gdal_translate`` and most exports write strips unless told ``-co TILED=YES``.
+    """
+    _, cols = src.block_shapes[0]
+    return bool(cols >= src.width and src.width > 1)
+
+
+class RunReader:
+    """Reads a run of neighbouring windows from one open scene, each block decoded once.
+
+    In a tiled file GDAL's block cache keeps the tiles two windows share. In a striped file
+    every window decodes its rows across the whole width, and a run's rows (1,792 x 10,980 x
+    five bands at 16 bits: 190 MB) do not fit the cache (:data:`GDAL_CACHE_MB`): window by
+    window, detection on a striped 10,980 px wide file took 2.4x the time of the tiled one.
+    So for a striped file the run's bounding region is read at once (up to
+    :data:`MAX_REGION_BYTES`) and each window is a copy of its part: the same pixels as
+    :func:`read_window`. If the region cannot be read (a corrupt strip), every window is read
+    on its own, so only the windows that touch the damage fail.
+    """
+
+    def __init__(self, info: SceneInfo, src: rasterio.DatasetReader,
+                 windows: Sequence[Window]) -> None:
+        self.info, self.src = info, src
+        self.region: Window | None = None
+        self.stack: np.ndarray | None = None
+        if len(windows) < 2 or not is_striped(src):
+            return
+        c0 = min(int(w.col_off) for w in windows)
+        r0 = min(int(w.row_off) for w in windows)
+        c1 = max(int(w.col_off + w.width) for w in windows)
+        r1 = max(int(w.row_off + w.height) for w in windows)
+        item = np.dtype(src.dtypes[0]).itemsize
+        if (r1 - r0) * (c1 - c0) * len(info.roles.pairs) * item > MAX_REGION_BYTES:
+            return
+        region = Window(c0, r0, c1 - c0, r1 - r0)
+        try:
+            self.stack = _read_stack(info, src, region)
+        except (ImageryError, MemoryError):
+            return
+        self.region = region
+
+    def read(self, window: Window) -> WindowData:
+        """Return the window's pixels (:func:`read_window`), from the region if it was read."""
+        if self.stack is None or self.region is None:
+            return read_window(self.info, window, src=self.src)
+        r = int(window.row_off - self.region.row_off)
+        c = int(window.col_off - self.region.col_off)
+        part = self.stack[:, r:r + int(window.height), c:c + int(window.width)]
+        return _window_data(self.info, window, np.ascontiguousarray(part),
+                            self.src.window_transform(window))
+
+
+def _window_data(info: SceneInfo, window: Window, stack: np.ndarray,
+                 transform: Affine) -> WindowData:
+    """Float bands by role, validity mask and grid of a window's stored ``stack``."""
     bands: dict[str, np.ndarray] = {}
     valid = np.ones(stack.shape[1:], dtype=bool)
     # one conversion of the whole stack: 2x faster than band by band (measured on 1024 px

@@ -1,7 +1,8 @@
 """Run detection over many scenes, serially or on a Dask ``distributed`` cluster.
 
 A task is a run of neighbouring windows of one scene (:func:`~geo.detect.scene.window_runs`),
-read one after the other from the file opened once, so the blocks they share are decoded once.
+read one after the other from the file opened once, so the blocks they share are decoded once
+(a striped file's run is read as one region: :class:`~geo.imagery.RunReader`).
 A task carries the scene's checked header (:class:`~geo.imagery.SceneInfo`) and the windows'
 positions, never pixels: the worker reads its own windows from the file. The same function
 runs in both modes and the results are assembled in window order, so a distributed run returns
@@ -34,6 +35,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+from rasterio.windows import Window
 
 from geo.detect.params import DetectionParams
 from geo.detect.scene import (
@@ -46,7 +48,13 @@ from geo.detect.scene import (
 from geo.detect.scorer import Scorer
 from geo.detect.window import RawCandidate
 from geo.errors import AtalayaError, ConfigError
-from geo.imagery import SceneInfo, gdal_process_environment, open_geotiff, read_scene_info
+from geo.imagery import (
+    RunReader,
+    SceneInfo,
+    gdal_process_environment,
+    open_geotiff,
+    read_scene_info,
+)
 from geo.schema import CANDIDATES, empty_layer
 
 #: Memory limit of each local worker process; the nanny restarts a worker that exceeds 95 %
@@ -120,10 +128,12 @@ def run_windows(info: SceneInfo, keys: Sequence[WindowKey],
     windows = scene_windows(info, params)
     try:
         with open_geotiff(info.path) as src:
+            reader = RunReader(info, src, [Window(*k) for k in keys])
             out: list[list[RawCandidate] | WindowFailure] = []
             for key in keys:
                 try:
-                    out.append(detect_scene_window(info, key, params, src=src, windows=windows))
+                    out.append(detect_scene_window(info, key, params, windows=windows,
+                                                   data=reader.read(Window(*key))))
                 except (AtalayaError, OSError, MemoryError) as exc:
                     out.append(WindowFailure(str(exc) or type(exc).__name__))
             return out

@@ -29,7 +29,14 @@ from geo.detect.params import DetectionParams
 from geo.detect.reasons import NOTE_LEARNED_MULTISPECTRAL, NOTE_LEARNED_RGB, NOTE_RULES
 from geo.detect.scorer import Scorer, heuristic_score
 from geo.detect.window import RawCandidate, detect_window
-from geo.imagery import SceneInfo, iter_windows, open_geotiff, read_scene_info, read_window
+from geo.imagery import (
+    SceneInfo,
+    WindowData,
+    iter_windows,
+    open_geotiff,
+    read_scene_info,
+    read_window,
+)
 from geo.runway_geometry import rectangle_corners
 from geo.schema import CANDIDATES, empty_layer
 
@@ -77,18 +84,21 @@ def window_runs(keys: Sequence[WindowKey], *, rows: int = RUN_ROWS,
 
 def detect_scene_window(info: SceneInfo, key: WindowKey, params: DetectionParams, *,
                         src: rasterio.DatasetReader | None = None,
-                        windows: Sequence[WindowKey] | None = None) -> list[RawCandidate]:
+                        windows: Sequence[WindowKey] | None = None,
+                        data: WindowData | None = None) -> list[RawCandidate]:
     """One window of a task: read it, return the candidates that window owns.
 
     Only the header (``info``, a few hundred bytes) and the window positions travel to the
     worker; the worker reads its own pixels from ``info.path``, which must therefore be a path
     the worker can open (a shared disk when the cluster spans machines). ``src``: the scene
     already open (:func:`geo.imagery.open_geotiff`), as for the windows of a run;
-    ``windows``: the scene's :func:`scene_windows` (made here when None).
+    ``windows``: the scene's :func:`scene_windows` (made here when None); ``data``: the
+    window's pixels already read (:class:`geo.imagery.RunReader`), else read here.
     """
     owners = Ownership.of(scene_windows(info, params) if windows is None else windows)
-    cands = detect_window(read_window(info, Window(*key), src=src), params=params,
-                          owned=owners.box(key))
+    if data is None:
+        data = read_window(info, Window(*key), src=src)
+    cands = detect_window(data, params=params, owned=owners.box(key))
     return [c for c in cands if owners.owner(*(~info.transform @ (c.x, c.y))) == key]
 
 
