@@ -32,6 +32,7 @@ from geo.detect.window import RawCandidate, detect_window
 from geo.imagery import (
     SceneInfo,
     WindowData,
+    detection_factor,
     iter_windows,
     open_geotiff,
     read_scene_info,
@@ -44,10 +45,15 @@ WindowKey = tuple[int, int, int, int]  # col_off, row_off, width, height
 
 
 def scene_windows(info: SceneInfo, params: DetectionParams) -> list[WindowKey]:
-    """List the windows covering a scene, as plain tuples (cheap to send to workers)."""
+    """List the windows covering a scene, as plain tuples (cheap to send to workers).
+
+    In the scene's pixels: imagery finer than the detector's 10 m is read averaged
+    (:func:`geo.imagery.detection_factor`), so its windows are that many times larger.
+    """
+    f = detection_factor(info.res_m)  # finer imagery: windows of the same ground size
     return [(int(w.col_off), int(w.row_off), int(w.width), int(w.height))
-            for w in iter_windows(info.width, info.height, size=params.window_px,
-                                  overlap=params.overlap_px)]
+            for w in iter_windows(info.width, info.height, size=params.window_px * f,
+                                  overlap=params.overlap_px * f)]
 
 
 #: Window rows in one run (:func:`window_runs`), and at most this many windows per run.
@@ -96,9 +102,14 @@ def detect_scene_window(info: SceneInfo, key: WindowKey, params: DetectionParams
     window's pixels already read (:class:`geo.imagery.RunReader`), else read here.
     """
     owners = Ownership.of(scene_windows(info, params) if windows is None else windows)
+    f = detection_factor(info.res_m)
     if data is None:
-        data = read_window(info, Window(*key), src=src)
-    cands = detect_window(data, params=params, owned=owners.box(key))
+        data = read_window(info, Window(*key), src=src, factor=f)
+    owned = owners.box(key)  # in the window's own pixels, rounded outwards
+    if owned is not None and f > 1:  # ... and in the averaged pixels
+        r0, r1, c0, c1 = owned
+        owned = (r0 // f - 1, -(-r1 // f) + 1, c0 // f - 1, -(-c1 // f) + 1)
+    cands = detect_window(data, params=params, owned=owned)
     return [c for c in cands if owners.owner(*(~info.transform @ (c.x, c.y))) == key]
 
 

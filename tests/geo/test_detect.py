@@ -35,16 +35,17 @@ ORIGIN = Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 8960000.0)
 def write_scene(path: Path, *, size: int = 200, strips: tuple[tuple[float, ...], ...] = (),
                 rgb: bool = False, crs: str | None = "EPSG:32718", seed: int = 0,
                 date: str = "2024-08-02", nodata_bar: bool = False,
-                dtype: str = "uint16") -> Path:
+                dtype: str = "uint16", res: float = 10.0) -> Path:
     """Forest with bare strips (cx_m, cy_m from the top-left, length, width, bearing).
 
     ``dtype``: "uint16" (counts, 10,000 per unit of reflectance, like Sentinel-2), "float32"
-    (the same counts as floats) or "reflectance" (the same pixels in 0-1, float32).
+    (the same counts as floats) or "reflectance" (the same pixels in 0-1, float32). ``res``:
+    pixel size in metres (``size`` is in pixels).
     """
     rng = np.random.default_rng(seed)
     img = FOREST[:, None, None] * (1 + 0.05 * rng.standard_normal((6, size, size)))
     for cx, cy, length, width, bearing in strips:
-        cov = box_coverage((size, size), 10.0, cx=cx, cy=cy, length=length, width=width,
+        cov = box_coverage((size, size), res, cx=cx, cy=cy, length=length, width=width,
                            bearing_deg=bearing)
         img += (STRIP[:, None, None] - img) * cov[None]
     data = np.clip(np.rint(img * 1e4), 1, 10000).astype(np.uint16)
@@ -57,7 +58,8 @@ def write_scene(path: Path, *, size: int = 200, strips: tuple[tuple[float, ...],
     names = ("red", "green", "blue") if rgb else ("blue", "green", "red", "nir", "swir1",
                                                    "swir2")
     profile = {"driver": "GTiff", "dtype": data.dtype.name, "count": len(names), "height": size,
-               "width": size, "transform": ORIGIN, "nodata": 0, "crs": crs}
+               "width": size, "transform": ORIGIN @ Affine.scale(res / 10.0), "nodata": 0,
+               "crs": crs}
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
         dst.descriptions = names
@@ -150,6 +152,48 @@ def test_cloud_band_masks_a_strip(tmp_path):
         dst.descriptions = ("blue", "green", "red", "nir", "swir1", "swir2", "cloud")
     assert len(detect_scene(str(path))) == 1
     assert detect_scene(str(cloudy)).empty
+
+
+@pytest.mark.parametrize(("res", "size"), [(3.0, 700), (2.0, 1050)])
+@pytest.mark.parametrize("scorer", [None, "learned"], ids=["rules", "learned"])
+def test_finer_imagery_is_averaged_to_the_detectors_resolution(tmp_path, res, size, scorer):
+    # at 3 m the strip came out as two 300 m pieces or nothing; read averaged to 9-10 m
+    strip = ((1000.0, 1000.0, 800.0, 20.0, 60.0),)
+    path = write_scene(tmp_path / "fine.tif", size=size, res=res, strips=strip)
+    out = detect_scene(str(path), scorer=read_scorer() if scorer else None)
+    assert len(out) == 1
+    row = out.iloc[0]
+    assert row.length_m == pytest.approx(800.0, abs=60.0)
+    assert row.width_m == pytest.approx(20.0, abs=10.0)
+    assert row.bearing_deg == pytest.approx(60.0, abs=2.0)
+
+
+def test_averaged_windows_keep_nodata_and_clouds_out(tmp_path):
+    path = write_scene(tmp_path / "fine.tif", size=700, res=3.0, strips=ONE_STRIP)
+    info = read_scene_info(path)
+    with rasterio.open(path) as src:
+        profile, data = src.profile | {"count": 7}, src.read()
+    data[:, :, :99] = 0  # nodata in whole 3 x 3 blocks, and a partial one
+    data[:, 0, 99] = 0
+    cloud = np.zeros((1, 700, 700), dtype=np.uint16)
+    cloud[0, 600:, :] = 1  # clouds over the bottom rows
+    cloudy = tmp_path / "cloudy.tif"
+    with rasterio.open(cloudy, "w", **profile) as dst:
+        dst.write(np.concatenate([data, cloud]))
+        dst.descriptions = ("blue", "green", "red", "nir", "swir1", "swir2", "cloud")
+    fine = read_window(read_scene_info(cloudy), rasterio.windows.Window(0, 0, 700, 700),
+                       factor=3)
+    assert fine.res_m == 9.0
+    assert fine.valid.shape == (233, 233)
+    assert not fine.valid[:, :33].any()  # nodata blocks stay out
+    assert fine.valid[:190, 33:].all()  # a block with some data keeps its average ...
+    block = data[2, 0:3, 99:102].astype(float)
+    assert fine.bands["red"][0, 33] == pytest.approx(block[block > 0].mean(), abs=0.5)  # of it
+    assert not fine.valid[200:].any()  # the mode of a cloudy block is cloud
+    np.testing.assert_allclose(fine.bands["red"][1:190, 34:40],
+                               data[2, 3:570, 102:120].reshape(189, 3, 6, 3).mean(axis=(1, 3)),
+                               atol=0.5)  # GDAL's average, stored as the integer type
+    assert info.res_m == 3.0
 
 
 def test_rgb_only_still_finds_the_strip_with_a_note(tmp_path):
