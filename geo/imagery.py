@@ -507,9 +507,10 @@ class WindowData:
     ----------
     raw, raw_planes
         The integer stack the bands were read as, ``(n_roles, h, w)`` (None when the raster
-        is real-valued or the window was made otherwise), and the plane of each role in it:
-        ``bands[role]`` is ``raw[plane].astype(np.float32)``. The coarse screen sums the
-        integers directly (:func:`geo.detect.screen.coarse_sums`).
+        is real-valued, has a :attr:`SceneInfo.radiometry`, or the window was made
+        otherwise), and the plane of each role in it: ``bands[role]`` is
+        ``raw[plane].astype(np.float32)``. The coarse screen sums the integers directly
+        (:func:`geo.detect.screen.coarse_sums`).
     """
 
     window: Window
@@ -553,7 +554,7 @@ def read_window(info: SceneInfo, window: Window, *,
                         src.window_transform(window))
 
 
-_AVERAGE_CHUNK_BYTES = 64 * 1024**2  # full-resolution rows GDAL averages per read
+_AVERAGE_CHUNK_BYTES = 64 * 1024**2  # full-resolution rows read per strip to average
 
 #: Pixel size the detector and its scorer work at (Sentinel-2's 10 m; they learnt from it
 #: and from 30 m). Finer imagery is averaged to about this (:func:`detection_factor`).
@@ -763,5 +764,6 @@ def _window_data(info: SceneInfo, window: Window, stack: np.ndarray,
     planes = tuple((role, i) for i, (role, _) in enumerate(info.roles.pairs))
     return WindowData(window=window, transform=transform, bands=bands, valid=valid,
                       res_m=info.res_m if res_m is None else res_m,
-                      raw=stack if stack.dtype.kind in "ui" else None,
+                      # the screen's integer path knows nothing of the radiometry
+                      raw=stack if stack.dtype.kind in "ui" and not info.radiometry else None,
                       raw_planes=planes)

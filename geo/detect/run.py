@@ -51,6 +51,7 @@ from geo.errors import AtalayaError, ConfigError
 from geo.imagery import (
     RunReader,
     SceneInfo,
+    detection_factor,
     gdal_process_environment,
     open_geotiff,
     read_scene_info,
@@ -128,7 +129,8 @@ def run_windows(info: SceneInfo, keys: Sequence[WindowKey],
     windows = scene_windows(info, params)
     try:
         with open_geotiff(info.path) as src:
-            reader = RunReader(info, src, [Window(*k) for k in keys])
+            reader = RunReader(info, src, [Window(*k) for k in keys],
+                               factor=detection_factor(info.res_m))
             out: list[list[RawCandidate] | WindowFailure] = []
             for key in keys:
                 try:

@@ -116,6 +116,7 @@ def test_a_declared_offset_is_removed(tmp_path, gain, offset):
     window = rasterio.windows.Window(0, 0, 200, 200)
     np.testing.assert_array_equal(read_window(info, window).bands["red"],
                                   read_window(read_scene_info(plain), window).bands["red"])
+    assert read_window(info, window).raw is None  # so the screen uses the corrected bands
     ours, theirs = detect_scene(str(shifted)), detect_scene(str(plain))
     assert len(ours) == len(theirs) == 1
     assert ours.iloc[0].length_m == theirs.iloc[0].length_m
