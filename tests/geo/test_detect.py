@@ -167,6 +167,9 @@ def test_finer_imagery_is_averaged_to_the_detectors_resolution(tmp_path, res, si
     assert row.length_m == pytest.approx(800.0, abs=60.0)
     assert row.width_m == pytest.approx(20.0, abs=10.0)
     assert row.bearing_deg == pytest.approx(60.0, abs=2.0)
+    # the batch path (runs of windows, as the CLI and the jobs read them) reads the same
+    batch = detect_scenes([str(path)], scorer=read_scorer() if scorer else None).candidates
+    pd.testing.assert_frame_equal(batch.reset_index(drop=True), out.reset_index(drop=True))
 
 
 def test_averaged_windows_keep_nodata_and_clouds_out(tmp_path):
