@@ -561,8 +561,16 @@ _AVERAGE_CHUNK_BYTES = 64 * 1024**2  # full-resolution rows read per strip to av
 DETECTION_RES_M = 10.0
 
 
+#: Most pixels averaged per side (0.3 m imagery and finer reach it): windows stay at most
+#: 32,768 px across, and a raster narrower than one averaging block is read as it is.
+MAX_DETECTION_FACTOR = 32
+
+
 def detection_factor(res_m: float) -> int:
     """Pixels averaged per side so that ``res_m`` (metres) becomes about 10 m; 1 from 7 m.
+
+    At most :data:`MAX_DETECTION_FACTOR`, so a file declaring absurdly small pixels cannot
+    make one window the whole raster.
 
     At 3 m (PlanetScope) a clear 800 x 20 m strip came out as two fragments of 300 m
     (noise breaks the traced ridge at 6 px across) or not at all, and at 1 m a 1,024 px
@@ -570,10 +578,12 @@ def detection_factor(res_m: float) -> int:
 
     Examples
     --------
-    >>> [detection_factor(r) for r in (0.5, 1.0, 3.0, 5.0, 7.0, 10.0, 30.0)]
-    [20, 10, 3, 2, 1, 1, 1]
+    >>> [detection_factor(r) for r in (0.001, 0.5, 1.0, 3.0, 5.0, 7.0, 10.0, 30.0)]
+    [32, 20, 10, 3, 2, 1, 1, 1]
     """
-    return max(1, int(np.floor(DETECTION_RES_M / res_m + 0.5))) if res_m < 7.0 else 1
+    if res_m >= 7.0:
+        return 1
+    return min(MAX_DETECTION_FACTOR, max(1, int(np.floor(DETECTION_RES_M / res_m + 0.5))))
 
 
 def _read_averaged(info: SceneInfo, src: rasterio.DatasetReader, window: Window,
