@@ -75,6 +75,7 @@ from geo.i18n import Message, Number, join_messages
 from geo.imagechips import SceneRef, compute_stretch
 from geo.imagery import (
     GDAL_CACHE_MB,
+    MASK_ROLES,
     SAFE_GDAL_OPTIONS,
     SCL_INVALID,
     SPECTRAL_ROLES,
@@ -502,7 +503,7 @@ def _valid_mask(info: SceneInfo, stack: np.ndarray, roles: Sequence[str]) -> np.
 
 
 def _mask_roles(info: SceneInfo) -> list[str]:
-    return [r for r in ("scl", "cloud") if info.roles.has(r)]
+    return [r for r in MASK_ROLES if info.roles.has(r)]
 
 
 @lru_cache(maxsize=64)

@@ -367,7 +367,6 @@ REFLECTANCE_MAX = 10.0
 #: stands for a reflectance of 0.0001.
 REFLECTANCE_SCALE = 10_000.0
 _SAMPLE_PX = 128  # side of each of the five windows scene_radiometry() reads
-_CLASS_ROLES = ("scl", "cloud")  # class bands: masks made from the stored values
 
 
 def scene_radiometry(src: rasterio.DatasetReader, roles: BandRoles
@@ -403,7 +402,7 @@ def scene_radiometry(src: rasterio.DatasetReader, roles: BandRoles
     ()
     """
     declared = [(float(src.scales[i - 1]), float(src.offsets[i - 1])) for _, i in roles.pairs]
-    spectral = [k for k, (role, _) in enumerate(roles.pairs) if role not in _CLASS_ROLES]
+    spectral = [k for k, (role, _) in enumerate(roles.pairs) if role not in MASK_ROLES]
     if np.dtype(src.dtypes[0]).kind != "f" and all(declared[k] == (1.0, 0.0)
                                                    for k in spectral):
         return ()
@@ -603,7 +602,7 @@ def _read_averaged(info: SceneInfo, src: rasterio.DatasetReader, window: Window,
     shape = (int(cut.height) // factor, int(cut.width) // factor)
     n = len(info.roles.pairs)
     stack = np.empty((n, *shape), dtype=src.dtypes[0])
-    classes = {k: role for k, (role, _) in enumerate(info.roles.pairs) if role in _CLASS_ROLES}
+    classes = {k: role for k, (role, _) in enumerate(info.roles.pairs) if role in MASK_ROLES}
     per_row = factor * int(cut.width) * n * np.dtype(src.dtypes[0]).itemsize
     step = max(1, _AVERAGE_CHUNK_BYTES // per_row)
     for r in range(0, shape[0], step):
