@@ -34,6 +34,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pyproj
 import rasterio
 from affine import Affine
 from rasterio.windows import Window
@@ -467,6 +468,24 @@ def _resolve_roles(src: rasterio.DatasetReader,
     if roles.is_rgb_only:
         notes += (NOTE_RGB_ONLY,)
     return roles, notes
+
+
+def raster_outline(width: int, height: int, transform: Affine, crs_wkt: str, *,
+                   points_per_side: int = 21) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes (EPSG:4326, degrees) of a raster's edge, clockwise.
+
+    ``points_per_side`` points on each side (corners included), so that the outline follows
+    the curve a straight pixel edge makes on the globe. Values may be infinite when the CRS
+    cannot place a corner; the caller checks.
+    """
+    edge = np.linspace(0.0, 1.0, points_per_side)
+    full = np.ones(points_per_side)
+    cols = np.concatenate([edge * width, full * width, edge[::-1] * width, 0 * edge])
+    rows = np.concatenate([0 * edge, edge * height, full * height, edge[::-1] * height])
+    xs = transform.a * cols + transform.b * rows + transform.c
+    ys = transform.d * cols + transform.e * rows + transform.f
+    lons, lats = pyproj.Transformer.from_crs(crs_wkt, 4326, always_xy=True).transform(xs, ys)
+    return np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
 
 
 def iter_windows(width: int, height: int, *, size: int = 1024,

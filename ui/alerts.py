@@ -55,6 +55,7 @@ from geo.store import (
     list_subscriptions,
     mark_read,
     merge_candidates,
+    read_absences,
     read_audit,
     read_comments,
     read_detections,
@@ -443,6 +444,8 @@ def _facts(alert: Alert, t: Translator) -> list[tuple[str, str]]:
         (t("Reason"), localize_reason(alert.reason, t, t.number)),
         (t("First seen"), alert.first_seen.strftime("%Y-%m-%d")),
         (t("Last seen"), alert.last_seen.strftime("%Y-%m-%d")),
+        (t("On the imagery"), labels.get(alert.detection_state or "",
+                                         alert.detection_state or "—")),
         (t("Detections"), t.number(alert.detections)),
         (t("Assigned to"), alert.assignee or "—"),
         (t("Country"), _country_name(alert.country, t) if alert.country else "—"),
@@ -515,17 +518,31 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
         st.text(c["body"])
 
     st.markdown("**" + t("Detections") + "**")
-    st.dataframe(pd.DataFrame([{
-        t("Date"): pd.Timestamp(d["detected_at"]).strftime("%Y-%m-%d"),
-        t("Scene"): str(d.get("scene_id", "")),
-        t("Score"): round(float(d["score"]), 2),
-        t("Length (m)"): round(float(d["length_m"])),
-        t("State"): str(d.get("detection_state") or ""),
-    } for d in read_detections(store, alert.id)]), hide_index=True, width="stretch")
+    st.dataframe(_looks_table(store, alert.id, t), hide_index=True, width="stretch")
 
     st.markdown("**" + t("History") + "**")
     st.dataframe(pd.DataFrame([_audit_row(e, t) for e in read_audit(store, alert_id=alert.id)]),
                  hide_index=True, width="stretch", key=state.ALERT_AUDIT)
+
+
+def _looks_table(store: Store, alert_id: int, t: Translator) -> pd.DataFrame:
+    """Tabulate an alert's detections and clear absences, oldest first (its state's grounds)."""
+    labels = map_labels(t)
+    rows = [(pd.Timestamp(d["detected_at"]), {
+        t("Date"): pd.Timestamp(d["detected_at"]).strftime("%Y-%m-%d"),
+        t("Scene"): str(d.get("scene_id", "")),
+        t("Score"): t.number(float(d["score"]), digits=2),
+        t("Length (m)"): t.number(round(float(d["length_m"]))),
+        t("State"): labels.get(str(d.get("detection_state") or ""),
+                               str(d.get("detection_state") or "")),
+    }) for d in read_detections(store, alert_id)]
+    rows += [(pd.Timestamp(a["observed_at"]), {
+        t("Date"): pd.Timestamp(a["observed_at"]).strftime("%Y-%m-%d"),
+        t("Scene"): str(a["scene_id"]), t("Score"): "—", t("Length (m)"): "—",
+        t("State"): t("Not found: its ground seen clearly ({share} %)").format(
+            share=f"{100 * float(a['clear_share']):.0f}"),
+    }) for a in read_absences(store, alert_id)]
+    return pd.DataFrame([r for _, r in sorted(rows, key=lambda r: r[0])])
 
 
 def _audit_row(entry: Any, t: Translator) -> dict[str, str]:

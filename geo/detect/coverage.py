@@ -19,10 +19,7 @@ from rasterio.features import geometry_mask
 from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 
-from geo.imagery import SceneInfo, detection_factor, open_geotiff, read_window
-
-#: Share of a strip's pixels that must be seen clearly for a date to observe it.
-MIN_OBSERVED = 0.5
+from geo.imagery import SceneInfo, detection_factor, open_geotiff, raster_outline, read_window
 
 
 def observed_share(info: SceneInfo, footprint: BaseGeometry, *,
@@ -79,3 +76,25 @@ def observed_share(info: SceneInfo, footprint: BaseGeometry, *,
         valid = read_window(info, window, src=src, factor=f).valid
     inside = touched[j0 - r0:j1 - r0, k0 - c0:k1 - c0]
     return float(np.count_nonzero(valid & inside)) / total
+
+
+def scene_footprint(info: SceneInfo) -> BaseGeometry:
+    """Return the raster's outline in EPSG:4326 (its whole grid); empty if it cannot be placed.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from affine import Affine
+    >>> from geo.imagery import BandRoles
+    >>> info = SceneInfo(path=Path("s.tif"), width=100, height=100, count=3, dtype="uint16",
+    ...                  crs_wkt="EPSG:32718", epsg=32718,
+    ...                  transform=Affine(10, 0, 600000, 0, -10, 8960000), res_m=10.0,
+    ...                  nodata=0, roles=BandRoles.from_mapping({"red": 1, "green": 2,
+    ...                                                          "blue": 3}), acquired=None)
+    >>> [round(v, 4) for v in scene_footprint(info).bounds]  # 1 km x 1 km in Ucayali, Peru
+    [-74.0892, -9.4162, -74.0801, -9.4072]
+    """
+    lons, lats = raster_outline(info.width, info.height, info.transform, info.crs_wkt)
+    if not (np.isfinite(lons).all() and np.isfinite(lats).all()):
+        return shapely.Polygon()
+    return shapely.make_valid(shapely.Polygon(np.column_stack([lons, lats])))

@@ -3,7 +3,7 @@
 Candidates of different dates are the same strip when their rectangles overlap, or their
 centres are within ``max_centre_m`` and their bearings within ``max_bearing_deg``. A date on
 which a strip is not detected *observed* it only when one of that date's scenes saw at least
-:data:`geo.detect.coverage.MIN_OBSERVED` of its ground clearly (inside the scene, not nodata,
+:data:`geo.detect.lifecycle.MIN_OBSERVED` of its ground clearly (inside the scene, not nodata,
 not cloud); other dates say nothing about it. Per strip, over the dates that observed it:
 ``new`` (first seen after a date that observed its ground bare of it), ``active`` (seen now
 and before, or on the first date that observed it), ``overgrown`` (seen now, evidence below
@@ -24,12 +24,11 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import utm_epsg
-from geo.detect.coverage import MIN_OBSERVED, observed_share
+from geo.detect.coverage import observed_share
+from geo.detect.lifecycle import MIN_OBSERVED, state_of
 from geo.errors import ImageryError
 from geo.imagery import SceneInfo, open_geotiff
 from geo.message import Message
-
-OVERGROWN_DROP = 0.6  # evidence falls below this share of the previous sighting's
 
 
 def _same(a: pd.Series, b: pd.Series, max_centre_m: float, max_bearing_deg: float) -> bool:
@@ -37,32 +36,6 @@ def _same(a: pd.Series, b: pd.Series, max_centre_m: float, max_bearing_deg: floa
     aligned = min(turn, 180.0 - turn) <= max_bearing_deg
     close = a.geometry.centroid.distance(b.geometry.centroid) <= max_centre_m
     return bool(aligned and (close or a.geometry.intersects(b.geometry)))
-
-
-def _state(seen: Sequence[bool | None], scores: Sequence[float]) -> str:
-    """Lifecycle state from the dates that observed the strip (``None``: not observed).
-
-    Examples
-    --------
-    >>> _state([True, None], [1.0, 0.0])  # clouds on the latest date: still active
-    'active'
-    >>> _state([None, True], [0.0, 1.0])  # never observed before: not known to be new
-    'active'
-    >>> _state([False, True, False], [0.0, 1.0, 0.0])
-    'destroyed'
-    """
-    observed = [(s, v) for s, v in zip(seen, scores, strict=True) if s is not None]
-    seen_o = [s for s, _ in observed]
-    scores_o = [v for _, v in observed]
-    if not seen_o[-1]:
-        return "destroyed"
-    sightings = [i for i, s in enumerate(seen_o) if s]
-    if len(sightings) == 1:
-        return "active" if sightings[0] == 0 else "new"
-    if not all(seen_o[sightings[0]:]):
-        return "reopened"
-    prev = scores_o[sightings[-2]]
-    return "overgrown" if scores_o[-1] < OVERGROWN_DROP * prev else "active"
 
 
 def _match(metric: gpd.GeoDataFrame, dates: list[pd.Timestamp], max_centre_m: float,
@@ -165,7 +138,7 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
                     seen[i] = False  # absent where its ground was seen (before: once is enough)
             scores = [float(cands.iloc[t[i]][col]) if i in t else 0.0
                       for i in range(len(dates))]
-            last["state"] = _state(seen, scores)
+            last["state"] = state_of(seen, scores)
             last["first_seen"], last["last_seen"] = dates[first], dates[max(t)]
             last["last_observed"] = dates[max(i for i, s in enumerate(seen) if s is not None)]
             last["unobserved"] = "; ".join(pd.Timestamp(dates[i]).date().isoformat()

@@ -14,7 +14,6 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import rasterio
 import shapely
 from shapely.geometry import Polygon
@@ -26,6 +25,7 @@ from geo.imagery import (
     SCL_INVALID,
     _acquired,
     open_geotiff,
+    raster_outline,
     roles_from_descriptions,
 )
 from geo.ingest.errors import FileRefusedError, UnsafeFileError
@@ -78,13 +78,7 @@ def _check_header(src: rasterio.DatasetReader, upload: Upload, lim: Limits) -> N
 
 
 def _footprint(src: rasterio.DatasetReader) -> Polygon:
-    edge = np.linspace(0.0, 1.0, 21)
-    w, h = src.width, src.height
-    cols = np.concatenate([edge * w, np.full(21, w), edge[::-1] * w, np.zeros(21)])
-    rows = np.concatenate([np.zeros(21), edge * h, np.full(21, h), edge[::-1] * h])
-    xs, ys = src.transform @ (cols, rows)
-    tr = pyproj.Transformer.from_crs(src.crs.to_wkt(), 4326, always_xy=True)
-    lons, lats = tr.transform(xs, ys)
+    lons, lats = raster_outline(src.width, src.height, src.transform, src.crs.to_wkt())
     if not (np.isfinite(lons).all() and np.isfinite(lats).all()):
         raise FileRefusedError(Message("the scene's corners cannot be placed on the globe; "
                                        "check its CRS"))

@@ -10,7 +10,10 @@ Results are stored as follows:
 
 - **detect**: the candidates are merged into the alerts by :func:`merge_into` *in the
   transaction that marks the job succeeded*; a job killed before it commits stores nothing,
-  and merging is idempotent, so a re-run after a restart stores each alert once.
+  and merging is idempotent, so a re-run after a restart stores each alert once. So are the
+  job's *looks* (:func:`absence_looks`): where a dated scene saw an alert's ground clearly
+  and found nothing, the alert records an absence and its detection state follows
+  (destroyed, reopened, new).
 - **ingest**: :func:`geo.ingest.commit` stores the scene all or nothing; a re-run finds it
   stored (a duplicate) and adds nothing. The file the app kept for the job
   (:func:`geo.ingest.keep_upload`) is removed when the job ends, whatever its outcome.
@@ -31,14 +34,15 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, select
 
 from geo.errors import AtalayaError, DataNotFoundError, JobError
 from geo.jobs import messages as msg
 from geo.jobs.runner import Handler, JobContext, JobOutcome
 from geo.store import tables as t
-from geo.store.engine import read_tx
-from geo.store.merge import MIN_OVERLAP, merge_in
+from geo.store.engine import Store, read_tx
+from geo.store.merge import MIN_CLEAR, MIN_OVERLAP, Look, merge_in
 
 if TYPE_CHECKING:
     from geo.export.spec import SnapshotSpec
@@ -102,15 +106,16 @@ def export_params(spec: SnapshotSpec) -> dict[str, Any]:
 # -- detection ----------------------------------------------------------------------------------
 
 def merge_into(conn: Connection, candidates: gpd.GeoDataFrame, *, actor: str,
-               min_overlap: float = MIN_OVERLAP) -> dict[str, list[int]]:
-    """Merge candidates into the alerts on the caller's open transaction ``conn``.
+               min_overlap: float = MIN_OVERLAP,
+               looks: Sequence[Look] = ()) -> dict[str, list[int]]:
+    """Merge candidates (and looks) into the alerts on the caller's open transaction ``conn``.
 
     :func:`geo.store.merge.merge_in` (the rule of ``merge_candidates``), so a job's alerts and
     its 'succeeded' state commit together. Returns the alert ids created, updated, unchanged.
     """
-    if candidates.empty:
+    if candidates.empty and not looks:
         return {"created": [], "updated": [], "unchanged": []}
-    report = merge_in(conn, candidates, actor=actor, min_overlap=min_overlap)
+    report = merge_in(conn, candidates, actor=actor, min_overlap=min_overlap, looks=looks)
     return {"created": report.created, "updated": report.updated,
             "unchanged": report.unchanged}
 
@@ -128,6 +133,57 @@ def _detect_inputs(p: Mapping[str, Any]) -> tuple[Any, Any, Any]:
 
         aerodromes = read_registered_aerodromes()
     return params, scorer, aerodromes
+
+
+def _overlaps(a: BaseGeometry, b: BaseGeometry, share: float) -> bool:
+    smaller = min(a.area, b.area)
+    return bool(smaller > 0 and a.intersection(b).area >= share * smaller)
+
+
+def absence_looks(store: Store, scenes: Sequence[str], candidates: gpd.GeoDataFrame, *,
+                  min_overlap: float = MIN_OVERLAP) -> list[Look]:
+    """Where each dated scene saw a strip's ground clearly and found no candidate on it.
+
+    The strips looked for are the alerts whose geometry meets the scene's footprint and this
+    run's candidates of the *other* scenes (a strip of one date, looked for on the others).
+    A strip a candidate of the scene overlaps (``min_overlap`` of the smaller rectangle) was
+    found, not absent. Only looks that saw at least :data:`geo.store.merge.MIN_CLEAR` of the
+    strip are returned (:func:`geo.detect.coverage.observed_share`: inside the scene, not
+    nodata, not cloud). Scenes without an acquisition date, or that cannot be read, give none.
+    """
+    from geo.detect.coverage import observed_share, scene_footprint
+    from geo.imagery import open_geotiff, read_scene_info
+    from geo.store import list_alerts
+
+    looks: list[Look] = []
+    for scene in scenes:
+        try:
+            info = read_scene_info(scene, values=False)
+        except AtalayaError:
+            continue  # the detection reported it
+        footprint = scene_footprint(info)
+        if info.acquired is None or footprint.is_empty:
+            continue
+        when = pd.Timestamp(info.acquired, tz="UTC").to_pydatetime()
+        mine = (candidates.geometry[candidates["scene_id"] == info.scene_id].tolist()
+                if len(candidates) else [])
+        probes: list[tuple[int | None, BaseGeometry]] = [
+            (a.id, a.geometry) for a in list_alerts(store, area=footprint)]
+        if len(candidates):
+            probes += [(None, g) for g, sid in zip(candidates.geometry, candidates["scene_id"],
+                                                   strict=True) if sid != info.scene_id]
+        try:
+            with open_geotiff(info.path) as src:
+                for alert_id, geom in probes:
+                    if not geom.intersects(footprint) or any(
+                            _overlaps(geom, m, min_overlap) for m in mine):
+                        continue
+                    share = observed_share(info, geom, src=src)
+                    if share >= MIN_CLEAR:
+                        looks.append(Look(info.scene_id, when, geom, share, alert_id))
+        except AtalayaError as exc:  # a damaged block under a strip: that scene says nothing
+            log.warning("no absences from %s: %s", info.path.name, exc)
+    return looks
 
 
 def run_detect(ctx: JobContext) -> JobOutcome:
@@ -158,11 +214,13 @@ def run_detect(ctx: JobContext) -> JobOutcome:
     ctx.progress(0.99, msg.DETECT_MERGING)
     cands = (gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326) if frames
              else gpd.GeoDataFrame(geometry=[], crs=4326))
+    failed = {f for f, _ in failures}
+    looks = absence_looks(ctx.store, [s for s in scenes if Path(s).name not in failed], cands)
     actor = f"detector (job {ctx.job.id} of {ctx.job.created_by})"
     return JobOutcome(
-        result={"scenes": len(scenes), "candidates": len(cands),
+        result={"scenes": len(scenes), "candidates": len(cands), "absences": len(looks),
                 "failures": [list(f) for f in failures]},
-        write=partial(merge_into, candidates=cands, actor=actor),
+        write=partial(merge_into, candidates=cands, actor=actor, looks=looks),
         message=msg.DETECT_DONE.format(candidates=len(cands),
                                        scenes=len(scenes) - len(failures)))
 

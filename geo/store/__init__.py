@@ -13,6 +13,9 @@ Tables
     ``last_seen``, number of detections, ``assignee``, ``version``, created/updated by and at.
 ``detections``
     The history of sightings: one row per alert and scene (see :mod:`geo.store.merge`).
+``absences``
+    Scenes a detection run saw an alert's ground in, clear of clouds and nodata, without the
+    strip; with the detections they give the alert's ``detection_state`` over runs.
 ``assignments``, ``comments``, ``attachments``
     Who works on it (with history), what people wrote, image chips (bytes or a server path,
     with media type, size, SHA-256 and free metadata).
@@ -66,7 +69,14 @@ from geo.store.alerts import (
 )
 from geo.store.audit import AuditEntry, read_audit
 from geo.store.engine import Store, default_url, open_store
-from geo.store.merge import MergeReport, fill_countries, merge_candidates, read_detections
+from geo.store.merge import (
+    Look,
+    MergeReport,
+    fill_countries,
+    merge_candidates,
+    read_absences,
+    read_detections,
+)
 from geo.store.states import ALERT_STATES, TRANSITIONS, allowed_next, check_transition
 from geo.store.subscriptions import (
     DeliveryReport,
@@ -91,6 +101,7 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "DeliveryReport",
+    "Look",
     "MergeReport",
     "Notification",
     "SmtpConfig",
@@ -112,6 +123,7 @@ __all__ = [
     "mark_read",
     "merge_candidates",
     "open_store",
+    "read_absences",
     "read_assignments",
     "read_attachment_content",
     "read_attachments",

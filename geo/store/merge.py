@@ -21,6 +21,7 @@ two detection runs at once cannot both create the same strip.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,10 +30,11 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from geo.countries import locate_countries
 from geo.crs import require_crs
+from geo.detect.lifecycle import MIN_OBSERVED, lifecycle_state
 from geo.errors import SchemaError
 from geo.i18n import Message
 from geo.store import tables as t
@@ -46,6 +48,25 @@ MIN_OVERLAP = 0.3  # share of the smaller rectangle, as in geo.detect.scene.supp
 PG_MERGE_LOCK = PG_MIGRATION_LOCK + 1
 REQUIRED = ("scene_id", "detected_at", "score", "length_m", "width_m", "bearing_deg")
 _OPTIONAL = ("scene", "candidate_id", "reason", "priority", "aerodrome_km", "nearest_aerodrome")
+
+
+@dataclass(frozen=True)
+class Look:
+    """Where a scene of a detection run looked at a strip's ground and found no candidate.
+
+    ``alert_id`` names an existing alert; None asks the merge to find the alert whose
+    rectangle overlaps ``geometry`` (a strip this run found on another of its scenes).
+    """
+
+    scene_id: str
+    observed_at: datetime
+    geometry: BaseGeometry
+    clear_share: float
+    alert_id: int | None = None
+
+
+#: Share of a strip's pixels a scene must see clearly for its absence to count.
+MIN_CLEAR = MIN_OBSERVED
 
 
 @dataclass
@@ -165,6 +186,8 @@ def _absorb_detection(conn: Connection, alert_id: int, s: dict[str, Any], at: da
     d = t.detections.c
     old = conn.execute(select(d.id, d.score).where(
         d.alert_id == alert_id, d.scene_id == s["scene_id"])).first()
+    ab = t.absences.c  # found after all (a run at a lower operating point)
+    conn.execute(delete(t.absences).where(ab.alert_id == alert_id, ab.scene_id == s["scene_id"]))
     if old is None:
         _insert_detection(conn, alert_id, s, at)
     elif s["score"] > old.score:
@@ -184,6 +207,11 @@ def _projection(conn: Connection, alert_id: int, state: str,
                   last_seen=max(r["detected_at"] for r in rows), detections=len(rows))
     if state == "new" and not priority_locked and lead["priority"] is not None:
         values["priority"] = lead["priority"]
+    ab = t.absences.c
+    absent = list(conn.execute(select(ab.observed_at).where(ab.alert_id == alert_id)).scalars())
+    if absent:  # else the lead candidate's own state (the tracker of its run) stands
+        values["detection_state"] = lifecycle_state(
+            [(r["detected_at"], r["score"]) for r in rows], absent)
     return values
 
 
@@ -201,7 +229,7 @@ def _refresh(conn: Connection, alert_id: int, *, actor: str, at: datetime) -> bo
 
 
 def merge_candidates(store: Store, candidates: gpd.GeoDataFrame, *, actor: str = "detector",
-                     min_overlap: float = MIN_OVERLAP) -> MergeReport:
+                     min_overlap: float = MIN_OVERLAP, looks: Sequence[Look] = ()) -> MergeReport:
     """Merge a CANDIDATES frame (from ``geo.detect``, EPSG:4326) into the alerts, atomically.
 
     Parameters
@@ -214,31 +242,61 @@ def merge_candidates(store: Store, candidates: gpd.GeoDataFrame, *, actor: str =
         Who is recorded in the audit log (the detector run).
     min_overlap
         Share of the smaller rectangle two rectangles must share to be the same strip.
+    looks
+        Where the run's scenes saw strips' ground and found nothing (see :func:`merge_in`).
 
     Returns
     -------
     MergeReport
         The alert ids created, updated and untouched.
     """
-    sightings = _sightings(candidates)
+    sightings = _sightings(candidates) if len(candidates) or not looks else []
     at = datetime.now(UTC)
     return in_transaction(store, lambda conn: _merge_sightings(
-        conn, sightings, actor=actor, at=at, min_overlap=min_overlap))
+        conn, sightings, actor=actor, at=at, min_overlap=min_overlap, looks=looks))
 
 
 def merge_in(conn: Connection, candidates: gpd.GeoDataFrame, *, actor: str = "detector",
-             min_overlap: float = MIN_OVERLAP) -> MergeReport:
+             min_overlap: float = MIN_OVERLAP, looks: Sequence[Look] = ()) -> MergeReport:
     """Merge as :func:`merge_candidates` does, on the caller's open transaction ``conn``.
 
     For work whose own state must commit with the alerts (a background detection job marks
-    itself done in the same transaction).
+    itself done in the same transaction). ``looks``: where the run's scenes saw strips'
+    ground and found nothing; each one seeing at least :data:`MIN_CLEAR` of an alert
+    without a detection from that scene is recorded as an absence, and the alert's
+    ``detection_state`` becomes its lifecycle over detections and absences
+    (:func:`geo.detect.lifecycle.lifecycle_state`): seen, then clearly absent is ``destroyed``.
     """
-    return _merge_sightings(conn, _sightings(candidates), actor=actor, at=datetime.now(UTC),
-                            min_overlap=min_overlap)
+    sightings = _sightings(candidates) if len(candidates) or not looks else []
+    return _merge_sightings(conn, sightings, actor=actor, at=datetime.now(UTC),
+                            min_overlap=min_overlap, looks=looks)
+
+
+def _record_absences(conn: Connection, looks: Sequence[Look], *, at: datetime,
+                     min_overlap: float) -> set[int]:
+    """Insert the clear looks as absences of their alerts; return the alerts given one."""
+    d, ab = t.detections.c, t.absences.c
+    touched: set[int] = set()
+    for look in looks:
+        if look.clear_share < MIN_CLEAR:
+            continue
+        alert_id = (look.alert_id if look.alert_id is not None
+                    else _match(conn, look.geometry, min_overlap))
+        if alert_id is None or conn.execute(select(d.id).where(
+                d.alert_id == alert_id, d.scene_id == look.scene_id)).first() is not None:
+            continue  # no such strip, or the scene found it after all
+        if conn.execute(select(ab.id).where(ab.alert_id == alert_id,
+                                            ab.scene_id == look.scene_id)).first() is None:
+            conn.execute(insert(t.absences).values(
+                alert_id=alert_id, scene_id=look.scene_id, observed_at=look.observed_at,
+                clear_share=round(min(1.0, max(0.0, look.clear_share)), 4), recorded_at=at))
+            touched.add(alert_id)
+    return touched
 
 
 def _merge_sightings(conn: Connection, sightings: list[dict[str, Any]], *, actor: str,
-                     at: datetime, min_overlap: float) -> MergeReport:
+                     at: datetime, min_overlap: float,
+                     looks: Sequence[Look] = ()) -> MergeReport:
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(PG_MERGE_LOCK)))
     report = MergeReport()
@@ -250,6 +308,7 @@ def _merge_sightings(conn: Connection, sightings: list[dict[str, Any]], *, actor
         else:
             _absorb_detection(conn, alert_id, s, at)
             touched.add(alert_id)
+    touched |= _record_absences(conn, looks, at=at, min_overlap=min_overlap)
     for alert_id in sorted(touched | set(report.created)):  # lock in id order
         changed = _refresh(conn, alert_id, actor=actor, at=at)
         if alert_id not in report.created:
@@ -257,6 +316,14 @@ def _merge_sightings(conn: Connection, sightings: list[dict[str, Any]], *, actor
     for alert_id in report.created:  # in the merge's transaction, like the alerts
         notify(conn, load_alert(conn, alert_id, lock=False), "new_alert", actor=actor, at=at)
     return report
+
+
+def read_absences(store: Store, alert_id: int) -> list[dict[str, Any]]:
+    """Return the scenes that saw an alert's ground clearly without the strip, oldest first."""
+    ab = t.absences.c
+    query = select(t.absences).where(ab.alert_id == alert_id).order_by(ab.observed_at, ab.id)
+    with read_tx(store) as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def read_detections(store: Store, alert_id: int) -> list[dict[str, Any]]:

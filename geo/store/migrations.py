@@ -147,6 +147,11 @@ def _scenes(conn: Connection) -> None:
                           "USING GIST (footprint)"))
 
 
+def _absences(conn: Connection) -> None:
+    """Version 8: dates a detection run saw an alert's ground without the strip."""
+    t.metadata.create_all(conn, tables=[t.absences])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "alerts, detections, assignments, comments, attachments, audit log", _initial),
     Migration(2, "alerts.country", _alert_country),
@@ -155,6 +160,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "users", _users),
     Migration(6, "jobs", _jobs),
     Migration(7, "scenes", _scenes),
+    Migration(8, "absences", _absences),
 )
 
 

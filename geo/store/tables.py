@@ -223,6 +223,21 @@ detections = Table(
     UniqueConstraint("alert_id", "scene_id", name="uq_detections_alert_scene"),
 )
 
+#: Looks that saw an alert's ground clearly without the strip: a detection run over a scene
+#: that covers the alert, clear of clouds and nodata there, found no candidate on it. With the
+#: detections, they give the alert's lifecycle (destroyed, reopened, new) across runs.
+absences = Table(
+    "absences", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("scene_id", String(200), nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),  # the scene's acquisition
+    Column("clear_share", Float, nullable=False),  # share of the strip's pixels seen clearly
+    Column("recorded_at", UTCDateTime, nullable=False),
+    UniqueConstraint("alert_id", "scene_id", name="uq_absences_alert_scene"),
+    CheckConstraint("clear_share >= 0 AND clear_share <= 1", name="ck_absences_clear_share"),
+)
+
 assignments = Table(
     "assignments", metadata,
     Column("id", Integer, primary_key=True),

@@ -124,6 +124,10 @@ def test_detection_job_on_a_local_cluster_writes_its_alerts_once(store, settings
         assert sorted(a.id for a in alerts) == sorted(job.result["created"])
         assert {a.scene_id for a in alerts} == {"a_2024-08-01", "b_2024-08-02"}
         assert all(a.created_by == f"detector (job {job_id} of ana)" for a in alerts)
+        # each strip was looked for on the other date, clear: A is gone by 08-02, B is new
+        assert job.result["absences"] == 2
+        assert {a.scene_id: a.detection_state for a in alerts} == {
+            "a_2024-08-01": "destroyed", "b_2024-08-02": "new"}
 
         again_id, created = submit_job(store, "detect", params, "bo")  # the first finished
         runner.wake()

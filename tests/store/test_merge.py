@@ -14,10 +14,12 @@ from shapely.geometry import Point
 from geo.errors import CRSError, SchemaError
 from geo.store import (
     AlertChange,
+    Look,
     get_alert,
     list_alerts,
     merge_candidates,
     open_store,
+    read_absences,
     read_audit,
     read_detections,
     update_alert,
@@ -191,3 +193,51 @@ def test_many_candidates_merge_in_one_transaction(store):
             for i in range(200)]
     assert len(merge_candidates(store, candidates(rows)).created) == 200
     assert len(merge_candidates(store, candidates(rows)).unchanged) == 200
+
+
+def _look(alert_id: int | None, scene: str, date: str, share: float = 0.9,
+          geometry: object = None) -> Look:
+    return Look(scene_id=scene, observed_at=pd.Timestamp(date, tz="UTC").to_pydatetime(),
+                geometry=geometry, clear_share=share, alert_id=alert_id)
+
+
+def test_clear_absences_give_the_lifecycle_across_runs(store):
+    merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", state="active")]))
+    alert = list_alerts(store)[0]
+    # a cloudy look (a third of the strip seen) and a look of the scene that found it: nothing
+    report = merge_candidates(store, candidates([]), looks=[
+        _look(alert.id, "s2", "2024-06-01", share=0.3), _look(alert.id, "s1", "2024-05-01")])
+    assert (report.created, report.updated, report.unchanged) == ([], [], [])
+    assert read_absences(store, alert.id) == []
+    # a later clear scene without it: destroyed, audited like any machine change
+    report = merge_candidates(store, candidates([]), looks=[_look(alert.id, "s2", "2024-06-01")])
+    assert report.updated == [alert.id]
+    after = get_alert(store, alert.id)
+    assert (after.detection_state, after.version, after.state) == ("destroyed", 2, "new")
+    assert [(a["scene_id"], a["clear_share"]) for a in read_absences(store, alert.id)] == [
+        ("s2", 0.9)]
+    changes = [(e.field, e.new_value) for e in read_audit(store, alert_id=alert.id)
+               if e.action == "merge"]
+    assert ("detection_state", "destroyed") in changes
+    # the same look again (a re-run) changes nothing
+    report = merge_candidates(store, candidates([]), looks=[_look(alert.id, "s2", "2024-06-01")])
+    assert (report.unchanged, report.updated) == ([], [])
+    # seen again later: reopened; the strip's last sighting leads the alert
+    merge_candidates(store, candidates([seen(A, "s3", "2024-07-01", state="active")]))
+    assert get_alert(store, alert.id).detection_state == "reopened"
+    # s2 re-run at a lower operating point finds it after all: the absence goes
+    merge_candidates(store, candidates([seen(A, "s2", "2024-06-01", score=0.5)]))
+    assert read_absences(store, alert.id) == []
+    assert get_alert(store, alert.id).detection_state == "active"
+
+
+def test_a_look_finds_its_alert_by_overlap_and_an_earlier_absence_makes_it_new(store):
+    frame = candidates([seen(A, "s2", "2024-06-01", state="active")])
+    rectangle = frame.geometry.iloc[0]
+    report = merge_candidates(store, frame, looks=[
+        _look(None, "s1", "2024-05-01", geometry=rectangle),
+        _look(None, "s1", "2024-05-01", geometry=rectangle.buffer(0.5).difference(
+            rectangle.buffer(0.1)))])  # a look at nothing the store knows: dropped
+    (alert_id,) = report.created
+    assert get_alert(store, alert_id).detection_state == "new"
+    assert [a["scene_id"] for a in read_absences(store, alert_id)] == ["s1"]

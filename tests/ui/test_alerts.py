@@ -110,3 +110,26 @@ def test_country_and_area_filters_narrow_the_queue(world):
     at.run()
     assert not at.exception
     assert _caption(at).startswith(f"{len(every)} of {len(every)}")
+
+
+def test_an_alert_shows_where_a_clear_scene_saw_its_ground_without_it(world):
+    from geo.store import Look, merge_candidates
+    from tests.store.conftest import candidates
+
+    url = f"sqlite:///{world / 'atalaya.sqlite3'}"
+    with open_store(url) as store:
+        frame = candidates([{"lon": -60.0, "lat": -12.0, "scene_id": "s1",
+                             "date": "2024-05-01", "state": "active"}])
+        (alert_id,) = merge_candidates(store, frame).created
+        merge_candidates(store, candidates([]), looks=[Look(
+            "s2", datetime(2024, 6, 1, tzinfo=UTC), frame.geometry.iloc[0], 0.97, alert_id)])
+    at = AppTest.from_function(_page, default_timeout=90)
+    at.session_state[state.LANGUAGE] = "en"
+    at.query_params["alert"] = str(alert_id)
+    at.run()
+    assert not at.exception
+    assert "Destroyed" in [t.value for t in at.text]  # "On the imagery"
+    table = next(d.value for d in at.dataframe if "Scene" in d.value.columns)
+    assert table[["Date", "Scene", "State"]].values.tolist() == [
+        ["2024-05-01", "s1", "Active"],
+        ["2024-06-01", "s2", "Not found: its ground seen clearly (97 %)"]]

@@ -1,0 +1,82 @@
+"""Lifecycle states of a strip over dates: new, active, overgrown, destroyed, reopened.
+
+Pure rules, no imagery: :mod:`geo.detect.track` applies them to the candidates of a run, and
+the alert store (:mod:`geo.store.merge`) to an alert's detections and recorded absences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import pandas as pd
+
+OVERGROWN_DROP = 0.6  # evidence falls below this share of the previous sighting's
+
+#: Share of a strip's pixels a scene must see clearly (inside it, not nodata, not cloud) for
+#: the scene to observe the strip: below it, not finding the strip says nothing.
+MIN_OBSERVED = 0.5
+
+
+def state_of(seen: Sequence[bool | None], scores: Sequence[float]) -> str:
+    """Lifecycle state from the dates that observed the strip (``None``: not observed).
+
+    Examples
+    --------
+    >>> state_of([True, None], [1.0, 0.0])  # clouds on the latest date: still active
+    'active'
+    >>> state_of([None, True], [0.0, 1.0])  # never observed before: not known to be new
+    'active'
+    >>> state_of([False, True, False], [0.0, 1.0, 0.0])
+    'destroyed'
+    """
+    observed = [(s, v) for s, v in zip(seen, scores, strict=True) if s is not None]
+    seen_o = [s for s, _ in observed]
+    scores_o = [v for _, v in observed]
+    if not seen_o[-1]:
+        return "destroyed"
+    sightings = [i for i, s in enumerate(seen_o) if s]
+    if len(sightings) == 1:
+        return "active" if sightings[0] == 0 else "new"
+    if not all(seen_o[sightings[0]:]):
+        return "reopened"
+    prev = scores_o[sightings[-2]]
+    return "overgrown" if scores_o[-1] < OVERGROWN_DROP * prev else "active"
+
+
+def lifecycle_state(sightings: Sequence[tuple[datetime, float]],
+                    absences: Sequence[datetime]) -> str:
+    """Lifecycle of a strip from the dates it was seen and the dates it was clearly absent.
+
+    Parameters
+    ----------
+    sightings
+        (acquisition time, evidence or score) of each scene that found it.
+    absences
+        Acquisition times of scenes that saw its ground clearly and found nothing there
+        (dates that could not see it are left out: they say nothing).
+
+    Returns
+    -------
+    str
+        ``new``, ``active``, ``overgrown``, ``destroyed`` or ``reopened``, by the rule of
+        :func:`state_of`, over calendar days (UTC): a day with a sighting is a sighting
+        (several tiles of one pass), with its best score.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> d = [datetime(2024, m, 1, tzinfo=UTC) for m in (1, 2, 3)]
+    >>> lifecycle_state([(d[0], 0.9)], [d[1]])
+    'destroyed'
+    >>> lifecycle_state([(d[0], 0.9), (d[2], 0.8)], [d[1]])
+    'reopened'
+    >>> lifecycle_state([(d[1], 0.9)], [d[0]])
+    'new'
+    """
+    best: dict[date, float] = {}
+    for when, score in sightings:
+        day = pd.Timestamp(when).tz_convert("UTC").date()
+        best[day] = max(score, best.get(day, score))
+    days = sorted(set(best) | {pd.Timestamp(w).tz_convert("UTC").date() for w in absences})
+    return state_of([d in best for d in days], [best.get(d, 0.0) for d in days])
