@@ -221,8 +221,8 @@ def run_detect(ctx: JobContext) -> JobOutcome:
         result={"scenes": len(scenes), "candidates": len(cands), "absences": len(looks),
                 "failures": [list(f) for f in failures]},
         write=partial(merge_into, candidates=cands, actor=actor, looks=looks),
-        message=msg.DETECT_DONE.format(candidates=len(cands),
-                                       scenes=len(scenes) - len(failures)))
+        message=(msg.DETECT_DONE_ABSENT if looks else msg.DETECT_DONE).format(
+            candidates=len(cands), scenes=len(scenes) - len(failures), absent=len(looks)))
 
 
 # -- imagery ingest -----------------------------------------------------------------------------

@@ -36,6 +36,8 @@ DETECT_SCENE = _("scene {k} of {n}: {name}")
 DETECT_WINDOWS = _("scene {k} of {n}: {name}, {done} of {total} windows")
 DETECT_MERGING = _("merging the candidates into the alerts")
 DETECT_DONE = _("{candidates} candidate(s) from {scenes} scene(s)")
+DETECT_DONE_ABSENT = _("{candidates} candidate(s) from {scenes} scene(s); {absent} known "
+                       "strip(s) not found where a scene saw the ground clearly")
 INGEST_READING = _("reading {name}")
 INGEST_CHECKING = _("checking the scene")
 INGEST_STORING = _("storing the scene")
@@ -72,15 +74,16 @@ RUNNER_LOST = _("its runner ({owner}) stopped answering during attempt {attempt}
                 "of this run was stored; start it again")
 
 TEMPLATES: tuple[str, ...] = (  # the first that matches a message is used
-    DETECT_WINDOWS, DETECT_SCENE, DETECT_MERGING, DETECT_DONE, INGEST_READING, INGEST_CHECKING,
-    INGEST_STORING, INGEST_DONE, EXPORT_WRITING, EXPORT_DONE, EXPORT_ALREADY, CANCEL_ASKED,
+    DETECT_WINDOWS, DETECT_SCENE, DETECT_MERGING, DETECT_DONE_ABSENT, DETECT_DONE,
+    INGEST_READING, INGEST_CHECKING, INGEST_STORING, INGEST_DONE, EXPORT_WRITING, EXPORT_DONE,
+    EXPORT_ALREADY, CANCEL_ASKED,
     CANCELLED_BEFORE, HANDED_BACK, CANCELLED_SHUTDOWN, CANCELLED_STOPPED, REQUEUED,
     STOPPED_BETWEEN, WHY_CANCEL, WHY_HANDED_ON, NEVER, *STATES, NEEDS_SCENE, WRONG_MAPPING,
     NO_SCENE_READ, IMPORT_GONE, NOTHING_TO_IMPORT, STOPPED_UNASKED, CRASHED, NOT_STORED,
     RUNNER_LOST)
 #: Fields holding counts, written with the reader's separators (not ids: "job 1234").
-_COUNTS = frozenset({"k", "n", "candidates", "scenes", "added", "skipped", "files", "attempt",
-                     "attempts", "done", "total"})
+_COUNTS = frozenset({"k", "n", "candidates", "scenes", "absent", "added", "skipped", "files",
+                     "attempt", "attempts", "done", "total"})
 #: Fields shown exactly as stored: names, ids and such. Any other value that is itself a
 #: message (the reason a job stopped, inside the error that says so) is translated too.
 _VERBATIM = frozenset({"name", "user", "owner", "snapshot", "formats", "id", "kind", "layer"})

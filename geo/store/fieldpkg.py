@@ -11,7 +11,9 @@ a phone or a USB stick; a folder would need a second step to carry). Inside, at 
     - ``alerts`` (Polygon): ``alert_id``, ``version`` (the version exported: the import's
       conflict key, do not edit), ``state``, ``priority``, ``score``, ``reason``,
       ``length_m``, ``width_m``, ``bearing_deg``, ``first_seen``, ``last_seen``,
-      ``assignee``, ``verdict_choices`` (the verdicts allowed from ``state``, ``|``-separated),
+      ``imagery_state`` (the strip on the imagery: new, active, overgrown, destroyed or
+      reopened), ``assignee``, ``verdict_choices`` (the verdicts allowed from ``state``,
+      ``|``-separated),
       and the **empty fields the team fills**: ``verdict``, ``field_comment``, ``visited_at``
       (date and time, UTC), ``visited_by``;
     - ``alert_points`` (Point): the same rows at the centroids, for apps that prefer points
@@ -381,7 +383,8 @@ def _alert_record(a: Alert) -> dict[str, Any]:
         "alert_id": a.id, "version": a.version, "state": a.state, "priority": a.priority,
         "score": round(a.score, 4), "reason": a.reason, "length_m": round(a.length_m, 1),
         "width_m": round(a.width_m, 1), "bearing_deg": round(a.bearing_deg, 1),
-        "first_seen": a.first_seen, "last_seen": a.last_seen, "assignee": a.assignee or "",
+        "first_seen": a.first_seen, "last_seen": a.last_seen,
+        "imagery_state": a.detection_state or "", "assignee": a.assignee or "",
         "verdict_choices": "|".join(allowed_next(a.state)),
         "verdict": None, "field_comment": None, "visited_at": pd.NaT, "visited_by": None,
     }

@@ -30,6 +30,10 @@ def test_a_stored_message_is_shown_translated_with_its_values():
     es = Translator("es")
     assert localize("1234 candidate(s) from 2 scene(s)", es, es.number) == \
         "1.234 candidato(s) en 2 escena(s)"
+    absent = msg.DETECT_DONE_ABSENT.format(candidates=1234, scenes=2, absent=1500)
+    assert localize(absent, es, es.number) == ("1.234 candidato(s) en 2 escena(s); 1.500 pista(s) "
+                                               "conocida(s) no encontrada(s) donde una escena "
+                                               "vio el suelo despejado")
     assert localize(msg.DETECT_SCENE.format(k=1, n=3, name="b 2024.tif"), es, es.number) == \
         "escena 1 de 3: b 2024.tif"
     # ids are not counts; a value that is itself a template is translated too

@@ -117,6 +117,8 @@ def test_export_writes_every_file_and_layer(seeded, tmp_path):
         "confirmed|dismissed|needs_field_visit"
     for column in ("verdict", "field_comment", "visited_at", "visited_by"):
         assert alerts[column].isna().all(), column
+    assert alerts.set_index("alert_id")["imagery_state"].to_dict() == {
+        al.id: al.detection_state or "" for al in list_alerts(store) if al.id in (a, b)}
     info = pyogrio.read_info(gpkg, layer="alerts")
     types = dict(zip(info["fields"], info["ogr_types"], strict=True))
     assert types["verdict"] == "OFTString"
