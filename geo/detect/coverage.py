@@ -21,6 +21,10 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.imagery import SceneInfo, detection_factor, open_geotiff, raster_outline, read_window
 
+#: Largest footprint looked at, in the detector's pixels per side (20 km at 10 m): a strip is
+#: at most a few hundred; a larger shape (an imported polygon gone wrong) is not read.
+MAX_LOOK_PX = 2048
+
 
 def observed_share(info: SceneInfo, footprint: BaseGeometry, *,
                    src: rasterio.DatasetReader | None = None) -> float:
@@ -41,7 +45,8 @@ def observed_share(info: SceneInfo, footprint: BaseGeometry, *,
         Pixels of the footprint (every pixel it touches, on the grid the detector reads:
         imagery finer than 7 m averaged as :func:`geo.imagery.detection_factor` says) that lie
         inside the raster and are valid (not nodata, not cloud, not an invalid SCL class), over
-        all its pixels. 0.0 when the footprint misses the raster or is empty.
+        all its pixels. 0.0 when the footprint misses the raster or is empty, and when it
+        spans more than :data:`MAX_LOOK_PX` pixels on a side (nothing is read: not observed).
 
     Raises
     ------
@@ -58,6 +63,8 @@ def observed_share(info: SceneInfo, footprint: BaseGeometry, *,
     xs, ys = zip(*(~grid @ xy for xy in ((x0, y0), (x0, y1), (x1, y0), (x1, y1))), strict=True)
     c0, r0 = math.floor(min(xs)), math.floor(min(ys))
     c1, r1 = math.ceil(max(xs)), math.ceil(max(ys))
+    if c1 - c0 > MAX_LOOK_PX or r1 - r0 > MAX_LOOK_PX:
+        return 0.0
     touched = ~geometry_mask([shape], out_shape=(max(1, r1 - r0), max(1, c1 - c0)),
                              transform=grid @ Affine.translation(c0, r0), all_touched=True)
     total = int(touched.sum())

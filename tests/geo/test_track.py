@@ -190,3 +190,14 @@ def test_the_spatial_index_matches_as_the_plain_rule_does(rows):
         "bearing_deg": [b for *_, b in rows]}, geometry=geoms, crs=32718)
     dates = sorted(metric["detected_at"].unique())
     assert _match(metric, dates, 250.0, 15.0) == _naive_match(metric, dates, 250.0, 15.0)
+
+
+def test_a_huge_footprint_is_not_read(tmp_path, monkeypatch):
+    """An alert polygon tens of km wide (an import gone wrong) is not looked at: no read."""
+    info = read_scene_info(write_scene(tmp_path / "clear.tif", strips=ONE_STRIP))
+    calls = []
+    monkeypatch.setattr("geo.detect.coverage.read_window",
+                        lambda *a, **k: calls.append(a) or pytest.fail("read"))
+    huge = _strip_4326().buffer(0.5)  # about 110 km across
+    assert observed_share(info, huge) == 0.0
+    assert calls == []
