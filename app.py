@@ -19,6 +19,7 @@ from ui.imagery import render_imagery
 from ui.ingest import render_ingest
 from ui.jobs import ensure_services, render_jobs
 from ui.sidebar import current_translator, render_sidebar
+from ui.text import shown
 
 #: (URL path, page function, title); the first one a role may open is its home page.
 PAGES: tuple[tuple[str, Callable[[], None], str], ...] = (
@@ -45,7 +46,8 @@ def main() -> None:
     try:  # once per process: JSON log, job runner; the app works without them
         ensure_services(settings)
     except AtalayaError as err:
-        st.warning(t("Background jobs cannot run in this app now: {error}").format(error=err))
+        st.warning(t("Background jobs cannot run in this app now: {error}").format(
+            error=shown(err, t)))
     titles = {"Overview map": t("Overview map"), "Runway alerts": t("Runway alerts"),
               "Imagery": t("Imagery"), "Risk analysis": t("Risk analysis"),
               "Import data": t("Import data"),

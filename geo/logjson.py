@@ -37,6 +37,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any
 
+from geo.message import Message
+
 __all__ = [
     "SENSITIVE_WORDS",
     "JsonLinesFormatter",
@@ -45,6 +47,7 @@ __all__ = [
     "log_context",
     "redact",
     "remove_json_logging",
+    "scrub_message",
     "scrub_text",
     "setup_json_logging",
 ]
@@ -93,6 +96,22 @@ def scrub_text(text: str) -> str:
     """
     text = _URL_PASSWORD.sub(rf"\g<1>{MASK}\g<3>", text)
     return _PAIR.sub(rf"\g<1>{MASK}", text)
+
+
+def scrub_message(text: str) -> str:
+    """Mask secrets in a message, keeping a :class:`~geo.message.Message` one (its values).
+
+    Examples
+    --------
+    >>> from geo.message import Message
+    >>> m = scrub_message(Message("cannot open {url}", url="postgresql://a:s3cret@db/x"))
+    >>> m, m.template
+    ('cannot open postgresql://a:[redacted]@db/x', 'cannot open {url}')
+    """
+    if isinstance(text, Message):
+        return Message(text.template, **{k: scrub_message(v) if isinstance(v, str) else v
+                                         for k, v in text.values.items()})
+    return scrub_text(text)
 
 
 def redact(value: Any) -> Any:

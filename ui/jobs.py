@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from geo.auth import Action, Role, Session, can
 from geo.errors import AtalayaError, JobError, JobNotFoundError, JobStateError
 from geo.health import HealthReport, check_health
-from geo.i18n import Translator
+from geo.i18n import Message, Translator, message_of
 from geo.i18n import localize as localize_text
 from geo.imagechips import SceneRef, scene_refs
 from geo.jobs import (
@@ -51,7 +51,13 @@ from geo.jobs import (
     submit_job,
 )
 from geo.jobs.messages import localize, localize_error
-from geo.logjson import JsonLinesFormatter, RedactingFilter, scrub_text, setup_json_logging
+from geo.logjson import (
+    JsonLinesFormatter,
+    RedactingFilter,
+    scrub_message,
+    scrub_text,
+    setup_json_logging,
+)
 from geo.settings import Settings
 from geo.store import Store, default_url
 from geo.store.users import active_user, record_refusal
@@ -149,7 +155,8 @@ def _runner(url: str, settings_key: str, _settings: Settings) -> JobRunner:
         runner = JobRunner(open_store_cached(url), settings=_settings)
         runner.start()  # recovers the jobs a killed process left running, then polls
     except (SQLAlchemyError, OSError) as exc:
-        raise JobError(f"the job runner could not start: {scrub_text(str(exc))}") from exc
+        raise JobError(Message("the job runner could not start: {error}",
+                               error=scrub_text(str(exc)))) from exc
     _at_exit(runner)  # hand running jobs back on a normal exit (SIGTERM)
     log.info("job runner %s started", runner.owner, extra={"owner": runner.owner})
     return runner
@@ -174,7 +181,8 @@ def ensure_services(settings: Settings) -> JobRunner:
         return _runner(default_url(), repr(settings), settings)
     except AtalayaError as err:
         log.error("background jobs cannot run: %s", err, extra={"log": where})
-        raise JobError(scrub_text(str(err))) from err  # said on the page: no password
+        # said on the page: no password, in the reader's language
+        raise JobError(scrub_message(message_of(err))) from err
 
 
 # -- the page -----------------------------------------------------------------------------------

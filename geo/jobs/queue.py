@@ -32,6 +32,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from geo.errors import JobError, JobNotFoundError, JobStateError
+from geo.i18n import Message
 from geo.jobs import messages as msg
 from geo.jobs.states import ACTIVE_STATES, JOB_KINDS, RESUMABLE_KINDS, check_job_transition
 from geo.store import tables as t
@@ -205,7 +206,8 @@ def submit_job(store: Store, kind: str, params: Mapping[str, Any], user: str, *,
                 found = _find_active(conn, key)
             if found is not None:
                 return found, False
-    raise JobError(f"could not queue the {kind} job: its twin kept finishing and starting")
+    raise JobError(Message("could not queue the {kind} job: its twin kept finishing and "
+                           "starting", kind=kind))
 
 
 def get_job(store: Store, job_id: int) -> Job:

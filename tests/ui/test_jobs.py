@@ -236,3 +236,21 @@ def test_a_store_that_cannot_open_says_why_without_its_password(world, services,
     logged = (world / "logs" / "atalaya.jsonl").read_text()
     assert "background jobs cannot run" in logged
     assert "s3cret" not in logged
+
+
+def test_a_runner_that_cannot_start_says_so_in_the_readers_language(world, services,
+                                                                    monkeypatch):
+    from geo.errors import JobError
+    from geo.i18n import Translator, localize, message_of
+    from geo.settings import load_settings
+
+    def refuse(self):
+        raise OSError("no thread left (password=hunter2)")
+
+    monkeypatch.setattr(services.JobRunner, "start", refuse)
+    with pytest.raises(JobError) as caught:
+        services.ensure_services(load_settings())
+    said = message_of(caught.value)
+    assert "hunter2" not in said
+    assert localize(said, Translator("es")).startswith(
+        "el ejecutor de tareas no pudo arrancar: no thread left")
