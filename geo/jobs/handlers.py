@@ -147,7 +147,8 @@ def absence_looks(store: Store, scenes: Sequence[str], candidates: gpd.GeoDataFr
     The strips looked for are the alerts whose geometry meets the scene's footprint and this
     run's candidates of the *other* scenes (a strip of one date, looked for on the others).
     A strip a candidate of the scene overlaps (``min_overlap`` of the smaller rectangle) was
-    found, not absent. Only looks that saw at least :data:`geo.store.merge.MIN_CLEAR` of the
+    found, not absent; a strip is looked at once per scene (an alert and this run's sighting
+    of it are one strip). Only looks that saw at least :data:`geo.store.merge.MIN_CLEAR` of the
     strip are returned (:func:`geo.detect.coverage.observed_share`: inside the scene, not
     nodata, not cloud). Scenes without an acquisition date, or that cannot be read, give none.
     """
@@ -175,9 +176,10 @@ def absence_looks(store: Store, scenes: Sequence[str], candidates: gpd.GeoDataFr
         try:
             with open_geotiff(info.path) as src:
                 for alert_id, geom in probes:
-                    if not geom.intersects(footprint) or any(
+                    if not geom.intersects(footprint) or any(  # found, or looked at already
                             _overlaps(geom, m, min_overlap) for m in mine):
                         continue
+                    mine.append(geom)  # one look per strip: an alert and its new sighting
                     share = observed_share(info, geom, src=src)
                     if share >= MIN_CLEAR:
                         looks.append(Look(info.scene_id, when, geom, share, alert_id))

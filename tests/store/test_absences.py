@@ -38,3 +38,14 @@ def test_clouds_record_nothing_and_a_clear_later_scene_destroys_the_strip(store,
     # a scene without a date says nothing
     undated = write_scene(tmp_path / "area.tif", date="", seed=4)
     assert _run(store, [undated]) == []
+
+
+def test_a_strip_known_and_found_again_in_the_run_is_looked_at_once(store, tmp_path):
+    seen = write_scene(tmp_path / "area_2024-01-15.tif", strips=ONE_STRIP, date="2024-01-15")
+    _run(store, [seen])
+    (alert,) = list_alerts(store)
+    gone = write_scene(tmp_path / "area_2024-03-15.tif", date="2024-03-15", seed=2)
+    # the alert, and this run's own sighting on 01-15: one strip, one look on 03-15
+    looks = _run(store, [seen, gone])
+    assert [(look.alert_id, look.scene_id) for look in looks] == [(alert.id, "area_2024-03-15")]
+    assert get_alert(store, alert.id).detection_state == "destroyed"
