@@ -39,6 +39,7 @@ from geo.errors import AtalayaError
 from geo.i18n import Translator, message_of
 from geo.i18n import localize as localize_message
 from geo.imagechips import scene_refs
+from geo.schema import CANDIDATE_STATES
 from geo.store import (
     ALERT_STATES,
     Alert,
@@ -327,19 +328,23 @@ def _queue_filters(every: list[Alert], areas: gpd.GeoDataFrame,
                               format_func=lambda s: names[s], placeholder=t("All"))
     low = mid.slider(t("Minimum score"), 0.0, 1.0, step=0.05, key=state.QUEUE_MIN_SCORE)
     mine = right.toggle(t("Assigned to me"), key=state.QUEUE_MINE, disabled=not me)
-    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    left, mid, right = st.columns([3, 2, 2], vertical_alignment="bottom")
     present = sorted({a.country for a in every if a.country})
     _keep_choices(state.QUEUE_COUNTRIES, present)
     _keep_choice(state.QUEUE_AREA, ["", *areas["name"]])
     countries = left.multiselect(t("Countries"), present, key=state.QUEUE_COUNTRIES,
                                  format_func=lambda c: _country_name(c, t),
                                  placeholder=t("All"))
+    labels = map_labels(t)
+    imagery = mid.multiselect(t("On the imagery"), CANDIDATE_STATES, key=state.QUEUE_IMAGERY,
+                              format_func=lambda s: labels.get(s, s), placeholder=t("All"))
     area_name = right.selectbox(t("Area"), ["", *areas["name"]], key=state.QUEUE_AREA,
                                 format_func=lambda v: v or t("Anywhere"))
     match = areas[areas["name"] == area_name] if area_name else areas.iloc[0:0]
     return {"states": chosen or None, "min_score": low if low > 0 else None,
             "assignee": me if mine and me else None, "countries": countries or None,
-            "area": match.geometry.iloc[0] if len(match) else None}
+            "area": match.geometry.iloc[0] if len(match) else None,
+            "imagery_states": imagery or None}
 
 
 def render_queue(store: Store, t: Translator) -> None:
@@ -365,6 +370,8 @@ def render_queue(store: Store, t: Translator) -> None:
         "ID": [str(a.id) for a in shown],
         t("Priority"): [labels.get(a.priority, a.priority) for a in shown],
         t("State"): [names.get(a.state, a.state) for a in shown],
+        t("On the imagery"): [labels.get(a.detection_state or "", a.detection_state or "")
+                              for a in shown],
         t("Score"): [round(a.score, 2) for a in shown],
         t("Length (m)"): [round(a.length_m) for a in shown],
         t("Country"): [a.country or "" for a in shown],

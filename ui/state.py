@@ -86,6 +86,7 @@ QUEUE_MIN_SCORE = "alerts_queue_min_score"
 QUEUE_MINE = "alerts_queue_mine"
 QUEUE_COUNTRIES = "alerts_queue_countries"
 QUEUE_AREA = "alerts_queue_area"  # name of a saved area ("" for anywhere)
+QUEUE_IMAGERY = "alerts_queue_imagery"  # states of the strip on the imagery
 INBOX_OPEN = "alerts_inbox_open"  # key prefix: ":<notification id>"
 INBOX_READ_ALL = "alerts_inbox_read_all"
 FOLLOW_FORM = "alerts_follow_form"

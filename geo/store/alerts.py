@@ -135,7 +135,8 @@ def list_alerts(store: Store, *, states: Sequence[str] | None = None,
                 assignee: str | None = None,
                 bbox: tuple[float, float, float, float] | None = None,
                 countries: Sequence[str] | None = None, min_score: float | None = None,
-                area: BaseGeometry | None = None) -> list[Alert]:
+                area: BaseGeometry | None = None,
+                imagery_states: Sequence[str] | None = None) -> list[Alert]:
     """Alerts by priority (high first), then score; optionally filtered.
 
     Parameters
@@ -151,6 +152,9 @@ def list_alerts(store: Store, *, states: Sequence[str] | None = None,
     area
         Polygon or MultiPolygon in EPSG:4326 (a saved area of interest): alerts whose
         geometry intersects it (bounding boxes in SQL first, then the exact shapely test).
+    imagery_states
+        Keep these states of the strip on the imagery (``detection_state``: new, active,
+        overgrown, destroyed, reopened) only.
     """
     a = t.alerts.c
     query = select(*_alert_columns())
@@ -162,6 +166,8 @@ def list_alerts(store: Store, *, states: Sequence[str] | None = None,
         query = query.where(a.country.in_(list(countries)))
     if min_score is not None:
         query = query.where(a.score >= min_score)
+    if imagery_states is not None:
+        query = query.where(a.detection_state.in_(list(imagery_states)))
     for box in (bbox, None if area is None else area.bounds):
         if box is not None:
             x0, y0, x1, y1 = box

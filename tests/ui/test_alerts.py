@@ -133,3 +133,19 @@ def test_an_alert_shows_where_a_clear_scene_saw_its_ground_without_it(world):
     assert table[["Date", "Scene", "State"]].values.tolist() == [
         ["2024-05-01", "s1", "Active"],
         ["2024-06-01", "s2", "Not found: its ground seen clearly (97 %)"]]
+
+
+def test_the_queue_filters_by_the_strip_on_the_imagery(world):
+    url = f"sqlite:///{world / 'atalaya.sqlite3'}"
+    at = _app("Ana")
+    with open_store(url) as store:
+        every = list_alerts(store)
+    kinds = {a.detection_state for a in every}
+    assert {"active", "destroyed"} <= kinds, "the sample world's strips are in every state"
+    at.multiselect(key=state.QUEUE_IMAGERY).set_value(["destroyed"]).run()
+    assert not at.exception
+    gone = [a for a in every if a.detection_state == "destroyed"]
+    assert _caption(at).startswith(f"{len(gone)} of {len(every)}")
+    table = next(d.value for d in at.dataframe if "On the imagery" in d.value.columns)
+    assert set(table["On the imagery"]) == {"Destroyed"}
+    assert sorted(table["ID"]) == sorted(str(a.id) for a in gone)
