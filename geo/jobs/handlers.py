@@ -42,7 +42,7 @@ from geo.jobs import messages as msg
 from geo.jobs.runner import Handler, JobContext, JobOutcome
 from geo.store import tables as t
 from geo.store.engine import Store, read_tx
-from geo.store.merge import MIN_CLEAR, MIN_OVERLAP, Look, merge_in
+from geo.store.merge import MIN_CLEAR, MIN_OVERLAP, Look, merge_in, overlap_share
 
 if TYPE_CHECKING:
     from geo.export.spec import SnapshotSpec
@@ -135,11 +135,6 @@ def _detect_inputs(p: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     return params, scorer, aerodromes
 
 
-def _overlaps(a: BaseGeometry, b: BaseGeometry, share: float) -> bool:
-    smaller = min(a.area, b.area)
-    return bool(smaller > 0 and a.intersection(b).area >= share * smaller)
-
-
 def absence_looks(store: Store, scenes: Sequence[str], candidates: gpd.GeoDataFrame, *,
                   min_overlap: float = MIN_OVERLAP) -> list[Look]:
     """Where each dated scene saw a strip's ground clearly and found no candidate on it.
@@ -177,7 +172,7 @@ def absence_looks(store: Store, scenes: Sequence[str], candidates: gpd.GeoDataFr
             with open_geotiff(info.path) as src:
                 for alert_id, geom in probes:
                     if not geom.intersects(footprint) or any(  # found, or looked at already
-                            _overlaps(geom, m, min_overlap) for m in mine):
+                            overlap_share(geom, m) >= min_overlap for m in mine):
                         continue
                     mine.append(geom)  # one look per strip: an alert and its new sighting
                     share = observed_share(info, geom, src=src)

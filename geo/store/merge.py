@@ -110,7 +110,12 @@ def _sighting(rec: dict[str, Any], geom: BaseGeometry) -> dict[str, Any]:
 
 
 def _sightings(candidates: gpd.GeoDataFrame) -> list[dict[str, Any]]:
-    """Candidate rows as detection values, oldest first, best score first within a date."""
+    """Candidate rows as detection values, oldest first, best score first within a date.
+
+    An empty frame has nothing to check (a run that found nothing may still bring looks).
+    """
+    if candidates.empty:
+        return []
     _check_frame(candidates)
     rows = [_sighting(rec, geom) for rec, geom in
             zip(candidates.to_dict("records"), candidates.geometry.to_numpy(), strict=True)]
@@ -124,7 +129,7 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _overlap(a: BaseGeometry, b: BaseGeometry) -> float:
+def overlap_share(a: BaseGeometry, b: BaseGeometry) -> float:
     """Shared area over the smaller area (a ratio: the same in degrees as in metres nearby)."""
     smaller = min(a.area, b.area)
     return float(a.intersection(b).area / smaller) if smaller > 0 else 0.0
@@ -136,7 +141,7 @@ def _match(conn: Connection, geom: BaseGeometry, min_overlap: float) -> int | No
     a = t.alerts.c
     near = conn.execute(select(a.id, a.geometry).where(
         a.max_lon >= x0, a.min_lon <= x1, a.max_lat >= y0, a.min_lat <= y1)).all()
-    scored = sorted(((_overlap(geom, g), -i) for i, g in near), reverse=True)
+    scored = sorted(((overlap_share(geom, g), -i) for i, g in near), reverse=True)
     if scored and scored[0][0] >= min_overlap:
         return int(-scored[0][1])
     return None
@@ -250,7 +255,7 @@ def merge_candidates(store: Store, candidates: gpd.GeoDataFrame, *, actor: str =
     MergeReport
         The alert ids created, updated and untouched.
     """
-    sightings = _sightings(candidates) if len(candidates) or not looks else []
+    sightings = _sightings(candidates)
     at = datetime.now(UTC)
     return in_transaction(store, lambda conn: _merge_sightings(
         conn, sightings, actor=actor, at=at, min_overlap=min_overlap, looks=looks))
@@ -267,7 +272,7 @@ def merge_in(conn: Connection, candidates: gpd.GeoDataFrame, *, actor: str = "de
     ``detection_state`` becomes its lifecycle over detections and absences
     (:func:`geo.detect.lifecycle.lifecycle_state`): seen, then clearly absent is ``destroyed``.
     """
-    sightings = _sightings(candidates) if len(candidates) or not looks else []
+    sightings = _sightings(candidates)
     return _merge_sightings(conn, sightings, actor=actor, at=datetime.now(UTC),
                             min_overlap=min_overlap, looks=looks)
 
