@@ -36,8 +36,10 @@ from pathlib import Path
 import numpy as np
 import pyproj
 import rasterio
+import shapely
 from affine import Affine
 from rasterio.windows import Window
+from shapely.geometry import Polygon
 
 from geo.errors import ConfigError, CRSError, DataNotFoundError, ImageryError
 from geo.i18n import Message, Number, marked
@@ -471,12 +473,12 @@ def _resolve_roles(src: rasterio.DatasetReader,
 
 
 def raster_outline(width: int, height: int, transform: Affine, crs_wkt: str, *,
-                   points_per_side: int = 21) -> tuple[np.ndarray, np.ndarray]:
-    """Longitudes and latitudes (EPSG:4326, degrees) of a raster's edge, clockwise.
+                   points_per_side: int = 21) -> Polygon | None:
+    """Return a raster's edge as a polygon in EPSG:4326; None if the CRS cannot place it.
 
     ``points_per_side`` points on each side (corners included), so that the outline follows
-    the curve a straight pixel edge makes on the globe. Values may be infinite when the CRS
-    cannot place a corner; the caller checks.
+    the curve a straight pixel edge makes on the globe. A ring that comes out self-crossing
+    is made valid (its convex hull if that gives several parts).
     """
     edge = np.linspace(0.0, 1.0, points_per_side)
     full = np.ones(points_per_side)
@@ -485,7 +487,10 @@ def raster_outline(width: int, height: int, transform: Affine, crs_wkt: str, *,
     xs = transform.a * cols + transform.b * rows + transform.c
     ys = transform.d * cols + transform.e * rows + transform.f
     lons, lats = pyproj.Transformer.from_crs(crs_wkt, 4326, always_xy=True).transform(xs, ys)
-    return np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+    if not (np.isfinite(lons).all() and np.isfinite(lats).all()):
+        return None
+    poly = shapely.make_valid(Polygon(np.column_stack([lons, lats])))
+    return poly if poly.geom_type == "Polygon" else shapely.convex_hull(poly)
 
 
 def iter_windows(width: int, height: int, *, size: int = 1024,

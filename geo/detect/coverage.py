@@ -101,7 +101,5 @@ def scene_footprint(info: SceneInfo) -> BaseGeometry:
     >>> [round(v, 4) for v in scene_footprint(info).bounds]  # 1 km x 1 km in Ucayali, Peru
     [-74.0892, -9.4162, -74.0801, -9.4072]
     """
-    lons, lats = raster_outline(info.width, info.height, info.transform, info.crs_wkt)
-    if not (np.isfinite(lons).all() and np.isfinite(lats).all()):
-        return shapely.Polygon()
-    return shapely.make_valid(shapely.Polygon(np.column_stack([lons, lats])))
+    outline = raster_outline(info.width, info.height, info.transform, info.crs_wkt)
+    return shapely.Polygon() if outline is None else outline

@@ -15,7 +15,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
-import shapely
 from shapely.geometry import Polygon
 
 from geo.errors import AtalayaError, ImageryError
@@ -78,13 +77,10 @@ def _check_header(src: rasterio.DatasetReader, upload: Upload, lim: Limits) -> N
 
 
 def _footprint(src: rasterio.DatasetReader) -> Polygon:
-    lons, lats = raster_outline(src.width, src.height, src.transform, src.crs.to_wkt())
-    if not (np.isfinite(lons).all() and np.isfinite(lats).all()):
+    poly = raster_outline(src.width, src.height, src.transform, src.crs.to_wkt())
+    if poly is None:
         raise FileRefusedError(Message("the scene's corners cannot be placed on the globe; "
                                        "check its CRS"))
-    poly: Polygon = shapely.make_valid(Polygon(np.column_stack([lons, lats])))
-    if poly.geom_type != "Polygon":
-        poly = shapely.convex_hull(poly)
     return poly
 
 
