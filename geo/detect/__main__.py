@@ -91,27 +91,28 @@ def _aerodromes(args: argparse.Namespace) -> Any:
     return read_registered_aerodromes()
 
 
-def _dated(paths: Sequence[str], bands: Any) -> tuple[list[str], list[tuple[str, str]]]:
-    """Scenes that can be tracked, and those skipped for want of an acquisition date.
+def _dated(paths: Sequence[str], bands: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Headers of the scenes that can be tracked, and the scenes skipped for want of a date.
 
-    A file that cannot be read at all is kept: detection reports it as it does without
-    ``--track``.
+    A file that cannot be read at all is kept (with no header): detection reports it as it
+    does without ``--track``.
     """
     from geo.errors import AtalayaError
     from geo.imagery import read_scene_info
 
-    keep, skipped = [], []
+    keep: dict[str, Any] = {}
+    skipped = []
     for path in paths:
         try:
             info = read_scene_info(path, bands=bands, values=False)
         except AtalayaError:
-            keep.append(path)
+            keep[path] = None
             continue
         if info.acquired is None:
             skipped.append((path, "no acquisition date (an ACQUISITION_DATE tag, or a date "
                                   "such as 2024-08-02 in the file name); --track needs one"))
         else:
-            keep.append(path)
+            keep[path] = info
     return keep, skipped
 
 
@@ -132,25 +133,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     from geo.detect.scorer import DEFAULT_MODEL, read_scorer
     from geo.detect.track import track_candidates
     from geo.errors import AtalayaError
-    from geo.imagery import parse_band_mapping, read_scene_info
+    from geo.imagery import parse_band_mapping
 
     try:
         bands = parse_band_mapping(args.bands) if args.bands else None
         scorer = None if args.rules_only else read_scorer(args.model or DEFAULT_MODEL)
         aerodromes = _aerodromes(args)
-        client = _client(args)
     except AtalayaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    scenes, skipped = (_dated(args.scenes, bands) if args.track
-                       else (list(args.scenes), []))
+    headers, skipped = (_dated(args.scenes, bands) if args.track
+                        else (dict.fromkeys(args.scenes), []))
+    scenes = list(headers)
     for path, why in skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
     if not scenes:
         print("error: no scene could be read", file=sys.stderr)
-        if client is not None:
-            client.close()
         return 1
+    try:
+        client = _client(args)
+    except AtalayaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         result = detect_scenes(scenes, bands=bands, scorer=scorer,
                                min_score=args.min_score, aerodromes=aerodromes,
@@ -168,8 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed = {path for path, _ in result.failures}
         try:
             cands = track_candidates(cands, scenes=[
-                read_scene_info(p, bands=bands, values=False) for p in scenes
-                if p not in failed])
+                info for p, info in headers.items() if p not in failed and info is not None])
         except AtalayaError as exc:
             print(f"error: tracking: {exc}", file=sys.stderr)
             return 1
