@@ -172,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed = {path for path, _ in result.failures}
         try:
             cands = track_candidates(cands, scenes=[
-                info for p, info in headers.items() if p not in failed and info is not None])
+                info for p, info in headers.items() if p not in failed and info is not None],
+                faint=result.faint)
         except AtalayaError as exc:
             print(f"error: tracking: {exc}", file=sys.stderr)
             return 1

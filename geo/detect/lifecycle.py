@@ -10,12 +10,23 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
 OVERGROWN_DROP = 0.6  # evidence falls below this share of the previous sighting's
 
 #: Share of a strip's pixels a scene must see clearly (inside it, not nodata, not cloud) for
 #: the scene to observe the strip: below it, not finding the strip says nothing.
 MIN_OBSERVED = 0.5
+
+#: Two rectangles are the same strip when they share this much of the smaller one (as in
+#: :func:`geo.detect.scene.suppress_overlaps`).
+MIN_OVERLAP = 0.3
+
+
+def overlap_share(a: BaseGeometry, b: BaseGeometry) -> float:
+    """Shared area over the smaller area (a ratio: the same in degrees as in metres nearby)."""
+    smaller = min(a.area, b.area)
+    return float(a.intersection(b).area / smaller) if smaller > 0 else 0.0
 
 
 def state_of(seen: Sequence[bool | None], scores: Sequence[float]) -> str:

@@ -40,8 +40,10 @@ from rasterio.windows import Window
 from geo.detect.params import DetectionParams
 from geo.detect.scene import (
     WindowKey,
-    assemble_scene,
+    candidates_to_frame,
+    describe_scene,
     detect_scene_window,
+    rank_scene,
     scene_windows,
     window_runs,
 )
@@ -100,10 +102,17 @@ def tune_malloc() -> bool:
 
 @dataclass(frozen=True)
 class RunResult:
-    """Candidates of every readable scene, and (file, message) for each refused one."""
+    """Candidates of every readable scene, and (file, message) for each refused one.
+
+    ``faint`` holds the candidates the generator traced but that scored below the operating
+    point (rectangles, ``scene_id``, ``detected_at`` and ``score``; not explained): not alerts,
+    but a strip there is not clearly gone either (:func:`geo.detect.track.track_candidates`,
+    :func:`geo.jobs.handlers.absence_looks`).
+    """
 
     candidates: gpd.GeoDataFrame
     failures: tuple[tuple[str, str], ...]
+    faint: gpd.GeoDataFrame
 
 
 @dataclass(frozen=True)
@@ -314,7 +323,7 @@ def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = Non
     by_window = {(str(info.path), key): outcome for (info, keys, _), outcomes
                  in zip(tasks, _run_tasks(tasks, client, progress, on_windows), strict=True)
                  for key, outcome in zip(keys, outcomes, strict=True)}
-    frames = []
+    frames, faint = [], []
     for info in infos:
         found = [by_window[str(info.path), key] for key in scene_windows(info, gen)]
         bad = [f.message for f in found if isinstance(f, WindowFailure)]
@@ -322,11 +331,16 @@ def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = Non
             failures.append((str(info.path), bad[0]))
             continue
         raw = [c for cands in found if not isinstance(cands, WindowFailure) for c in cands]
-        frames.append(assemble_scene(info, raw, scorer=scorer, min_score=min_score,
-                                     aerodromes=aerodromes, params=params))
+        above, below, how = rank_scene(info, raw, scorer=scorer, min_score=min_score)
+        frames.append(describe_scene(info, above, how, aerodromes=aerodromes, params=params))
+        faint.append(candidates_to_frame(below.cands, below.scores, info))
+    return RunResult(candidates=_concat(frames, empty_layer(CANDIDATES)),
+                     failures=tuple(failures), faint=_concat(faint, empty_layer(CANDIDATES)))
+
+
+def _concat(frames: list[gpd.GeoDataFrame], empty: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Join the non-empty frames (EPSG:4326); else return the first frame, or ``empty``."""
     full = [f for f in frames if len(f)]
     if full:
-        out = gpd.GeoDataFrame(pd.concat(full, ignore_index=True), crs=4326)
-    else:
-        out = frames[0] if frames else empty_layer(CANDIDATES)
-    return RunResult(candidates=out, failures=tuple(failures))
+        return gpd.GeoDataFrame(pd.concat(full, ignore_index=True), crs=4326)
+    return frames[0] if frames else empty

@@ -187,6 +187,14 @@ def suppress_overlaps(cands: Sequence[RawCandidate], scores: np.ndarray, *,
     return sorted(kept)
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """Candidates of one scene and their scores, in the same order."""
+
+    cands: list[RawCandidate]
+    scores: np.ndarray
+
+
 def score_candidates(cands: Sequence[RawCandidate], info: SceneInfo,
                      scorer: Scorer | None) -> tuple[np.ndarray, float, str]:
     """Scores in [0, 1], the operating point and a note on how they were made."""
@@ -222,20 +230,39 @@ def candidates_to_frame(cands: Sequence[RawCandidate], scores: np.ndarray,
     return gpd.GeoDataFrame(frame, geometry=shapely.normalize(np.array(geoms)), crs=4326)
 
 
-def assemble_scene(info: SceneInfo, raw: Sequence[RawCandidate], *, scorer: Scorer | None,
-                   min_score: float | None, aerodromes: gpd.GeoDataFrame | None,
-                   params: DetectionParams) -> gpd.GeoDataFrame:
-    """Score, de-duplicate, threshold, order, reproject and explain one scene's candidates."""
+def rank_scene(info: SceneInfo, raw: Sequence[RawCandidate], *, scorer: Scorer | None,
+               min_score: float | None) -> tuple[Ranked, Ranked, str]:
+    """Score and de-duplicate one scene's candidates, split at the operating point.
+
+    Returns the candidates at or above the cut, those below it (*faint*: the generator traced
+    a strip-shaped patch there, the scorer did not vouch for it), both ordered north to south
+    then west to east, and a note on how they were scored.
+    """
     cands = sorted(raw, key=lambda c: (-c.y, c.x, c.bearing_deg))
     scores, threshold, how = score_candidates(cands, info, scorer)
     kept = suppress_overlaps(cands, scores)
     cut = threshold if min_score is None else min_score
-    kept = [i for i in kept if scores[i] >= cut]
-    chosen = [cands[i] for i in kept]
-    frame = candidates_to_frame(chosen, scores[kept], info)
-    notes = (*info.notes, how)
-    return describe_candidates(frame, chosen, aerodromes=aerodromes, notes=notes,
-                               near_km=params.aerodrome_km)
+    above = [i for i in kept if scores[i] >= cut]
+    below = [i for i in kept if scores[i] < cut]
+    return (Ranked([cands[i] for i in above], scores[above]),
+            Ranked([cands[i] for i in below], scores[below]), how)
+
+
+def describe_scene(info: SceneInfo, ranked: Ranked, how: str, *,
+                   aerodromes: gpd.GeoDataFrame | None,
+                   params: DetectionParams) -> gpd.GeoDataFrame:
+    """Reproject ranked candidates to EPSG:4326 and explain them (reason, priority)."""
+    frame = candidates_to_frame(ranked.cands, ranked.scores, info)
+    return describe_candidates(frame, ranked.cands, aerodromes=aerodromes,
+                               notes=(*info.notes, how), near_km=params.aerodrome_km)
+
+
+def assemble_scene(info: SceneInfo, raw: Sequence[RawCandidate], *, scorer: Scorer | None,
+                   min_score: float | None, aerodromes: gpd.GeoDataFrame | None,
+                   params: DetectionParams) -> gpd.GeoDataFrame:
+    """Score, de-duplicate, threshold, order, reproject and explain one scene's candidates."""
+    above, _, how = rank_scene(info, raw, scorer=scorer, min_score=min_score)
+    return describe_scene(info, above, how, aerodromes=aerodromes, params=params)
 
 
 def detect_scene(path: str, *, bands: Mapping[str, int] | None = None,

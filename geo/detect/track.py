@@ -9,6 +9,8 @@ not cloud); other dates say nothing about it. Per strip, over the dates that obs
 and before, or on the first date that observed it), ``overgrown`` (seen now, evidence below
 60 % of the previous sighting's), ``destroyed`` (seen before, absent on the latest date that
 observed it), ``reopened`` (absent on an observing date in between, seen again on the latest).
+A date with a candidate below the operating point (a *faint* one) on the strip does not
+observe it absent either: the generator still traced a strip there.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import utm_epsg
 from geo.detect.coverage import observed_share
-from geo.detect.lifecycle import MIN_OBSERVED, state_of
+from geo.detect.lifecycle import MIN_OBSERVED, MIN_OVERLAP, overlap_share, state_of
 from geo.errors import ImageryError
 from geo.imagery import SceneInfo, open_geotiff
 from geo.message import Message
@@ -60,6 +62,26 @@ def _match(metric: gpd.GeoDataFrame, dates: list[pd.Timestamp], max_centre_m: fl
     return tracks
 
 
+class _Faint:
+    """Candidates below the operating point, by date: where a strip is not clearly gone."""
+
+    def __init__(self, faint: gpd.GeoDataFrame | None) -> None:
+        self.by_date: dict[pd.Timestamp, tuple[shapely.STRtree, np.ndarray]] = {}
+        if faint is None or faint.empty:
+            return
+        for when, rows in faint.groupby("detected_at"):
+            geoms = rows.geometry.to_numpy()
+            self.by_date[pd.Timestamp(when)] = (shapely.STRtree(geoms), geoms)
+
+    def there(self, when: pd.Timestamp, footprint: BaseGeometry) -> bool:
+        """Whether a faint candidate of date ``when`` overlaps ``footprint`` enough."""
+        if when not in self.by_date:
+            return False
+        tree, geoms = self.by_date[when]
+        return any(overlap_share(footprint, geoms[j]) >= MIN_OVERLAP
+                   for j in tree.query(footprint, predicate="intersects"))
+
+
 class _Looker:
     """Asks the scenes of each date, kept open, whether they saw a footprint clearly."""
 
@@ -87,7 +109,8 @@ class _Looker:
 
 def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | None = None,
                      max_centre_m: float = 250.0, max_bearing_deg: float = 15.0,
-                     min_observed: float = MIN_OBSERVED) -> gpd.GeoDataFrame:
+                     min_observed: float = MIN_OBSERVED,
+                     faint: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Match CANDIDATES of several dates into strips, one row each.
 
     Parameters
@@ -102,6 +125,12 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
         of the strip's latest rectangle >= ``min_observed``); a date with no candidate at all
         is still a date. When None, every date counts as observing every strip (the
         candidates alone say nothing of clouds or footprints).
+    faint
+        Candidates of the same run that scored below the operating point
+        (:attr:`geo.detect.run.RunResult.faint`): a date with one overlapping a strip
+        (:data:`geo.detect.lifecycle.MIN_OVERLAP`) does not count as absent for it, since the
+        generator still traced something strip-shaped there. Without them, a faint strip
+        flips between destroyed and reopened as its score crosses the operating point.
 
     Returns
     -------
@@ -109,7 +138,8 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
         One row per strip: its latest geometry and attributes, with ``state``, ``first_seen``
         and ``last_seen`` (dates detected), ``last_observed`` (the latest date that observed
         its ground, seen or not) and ``unobserved`` (the dates after its first sighting that
-        did not observe it, ISO dates joined by ``"; "``); ``candidate_id`` becomes a track id.
+        said nothing of it: clouded, off the scene, or a faint candidate there; ISO dates
+        joined by ``"; "``); ``candidate_id`` becomes a track id.
 
     Raises
     ------
@@ -122,6 +152,7 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
                             unobserved=pd.Series(dtype="object"))
     with ExitStack() as stack:
         looker = _Looker(scenes, stack, min_observed)
+        traced = _Faint(faint)
         c = cands.geometry.union_all().centroid
         metric = cands.to_crs(utm_epsg(c.x, c.y))
         dates = sorted(set(metric["detected_at"].unique()) | set(looker.by_date))
@@ -134,6 +165,7 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
             first = min(t)
             for i in range(len(dates)):
                 if i not in t and (i > first or not any(s is False for s in seen[:i])) \
+                        and not traced.there(dates[i], last.geometry) \
                         and looker.observed(dates[i], last.geometry):
                     seen[i] = False  # absent where its ground was seen (before: once is enough)
             scores = [float(cands.iloc[t[i]][col]) if i in t else 0.0

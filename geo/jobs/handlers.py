@@ -37,12 +37,13 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, select
 
+from geo.detect.lifecycle import MIN_OVERLAP, overlap_share
 from geo.errors import AtalayaError, DataNotFoundError, JobError
 from geo.jobs import messages as msg
 from geo.jobs.runner import Handler, JobContext, JobOutcome
 from geo.store import tables as t
 from geo.store.engine import Store, read_tx
-from geo.store.merge import MIN_CLEAR, MIN_OVERLAP, Look, merge_in, overlap_share
+from geo.store.merge import MIN_CLEAR, Look, merge_in
 
 if TYPE_CHECKING:
     from geo.export.spec import SnapshotSpec
@@ -136,6 +137,7 @@ def _detect_inputs(p: Mapping[str, Any]) -> tuple[Any, Any, Any]:
 
 
 def absence_looks(store: Store, scenes: Sequence[str], candidates: gpd.GeoDataFrame, *,
+                  faint: gpd.GeoDataFrame | None = None,
                   min_overlap: float = MIN_OVERLAP) -> list[Look]:
     """Where each dated scene saw a strip's ground clearly and found no candidate on it.
 
@@ -143,9 +145,12 @@ def absence_looks(store: Store, scenes: Sequence[str], candidates: gpd.GeoDataFr
     run's candidates of the *other* scenes (a strip of one date, looked for on the others).
     A strip a candidate of the scene overlaps (``min_overlap`` of the smaller rectangle) was
     found, not absent; a strip is looked at once per scene (an alert and this run's sighting
-    of it are one strip). Only looks that saw at least :data:`geo.store.merge.MIN_CLEAR` of the
-    strip are returned (:func:`geo.detect.coverage.observed_share`: inside the scene, not
-    nodata, not cloud). Scenes without an acquisition date, or that cannot be read, give none.
+    of it are one strip). A strip a *faint* candidate of the scene overlaps (one the generator
+    traced but that scored below the operating point: :attr:`geo.detect.run.RunResult.faint`)
+    is not absent either: it may be fading, it is not clearly gone. Only looks that saw at
+    least :data:`geo.store.merge.MIN_CLEAR` of the strip are returned
+    (:func:`geo.detect.coverage.observed_share`: inside the scene, not nodata, not cloud).
+    Scenes without an acquisition date, or that cannot be read, give none.
     """
     from geo.detect.coverage import observed_share, scene_footprint
     from geo.imagery import open_geotiff, read_scene_info
@@ -161,8 +166,8 @@ def absence_looks(store: Store, scenes: Sequence[str], candidates: gpd.GeoDataFr
         if info.acquired is None or footprint.is_empty:
             continue
         when = pd.Timestamp(info.acquired, tz="UTC").to_pydatetime()
-        mine = (candidates.geometry[candidates["scene_id"] == info.scene_id].tolist()
-                if len(candidates) else [])
+        mine = [g for frame in (candidates, faint) if frame is not None and len(frame)
+                for g in frame.geometry[frame["scene_id"] == info.scene_id]]
         probes: list[tuple[int | None, BaseGeometry]] = [
             (a.id, a.geometry) for a in list_alerts(store, area=footprint)]
         if len(candidates):
@@ -189,7 +194,7 @@ def run_detect(ctx: JobContext) -> JobOutcome:
 
     scenes = [str(s) for s in ctx.params["scenes"]]
     params, scorer, aerodromes = _detect_inputs(ctx.params)
-    frames, failures = [], []
+    frames, faint, failures = [], [], []
     share = 0.98 / len(scenes)  # of the progress bar, per scene (then merging the alerts)
     for k, scene in enumerate(scenes):
         name = Path(scene).name
@@ -204,6 +209,7 @@ def run_detect(ctx: JobContext) -> JobOutcome:
                               min_score=ctx.params.get("min_score"), aerodromes=aerodromes,
                               client=ctx.client, on_windows=windows_done)
         frames += [found.candidates] if len(found.candidates) else []
+        faint += [found.faint] if len(found.faint) else []
         failures += [(Path(f).name, why) for f, why in found.failures]
     if len(failures) == len(scenes):
         raise JobError(msg.NO_SCENE_READ.format(
@@ -212,7 +218,8 @@ def run_detect(ctx: JobContext) -> JobOutcome:
     cands = (gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326) if frames
              else gpd.GeoDataFrame(geometry=[], crs=4326))
     failed = {f for f, _ in failures}
-    looks = absence_looks(ctx.store, [s for s in scenes if Path(s).name not in failed], cands)
+    looks = absence_looks(ctx.store, [s for s in scenes if Path(s).name not in failed], cands,
+                          faint=pd.concat(faint, ignore_index=True) if faint else None)
     actor = f"detector (job {ctx.job.id} of {ctx.job.created_by})"
     return JobOutcome(
         result={"scenes": len(scenes), "candidates": len(cands), "absences": len(looks),

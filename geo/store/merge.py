@@ -34,7 +34,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from geo.countries import locate_countries
 from geo.crs import require_crs
-from geo.detect.lifecycle import MIN_OBSERVED, lifecycle_state
+from geo.detect.lifecycle import MIN_OBSERVED, MIN_OVERLAP, lifecycle_state, overlap_share
 from geo.errors import SchemaError
 from geo.i18n import Message
 from geo.store import tables as t
@@ -44,7 +44,6 @@ from geo.store.engine import Store, in_transaction, read_tx
 from geo.store.migrations import PG_MIGRATION_LOCK, backfill_countries
 from geo.store.notify import notify
 
-MIN_OVERLAP = 0.3  # share of the smaller rectangle, as in geo.detect.scene.suppress_overlaps
 PG_MERGE_LOCK = PG_MIGRATION_LOCK + 1
 REQUIRED = ("scene_id", "detected_at", "score", "length_m", "width_m", "bearing_deg")
 _OPTIONAL = ("scene", "candidate_id", "reason", "priority", "aerodrome_km", "nearest_aerodrome")
@@ -127,12 +126,6 @@ def _plain(value: Any) -> Any:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     return value.item() if hasattr(value, "item") else value
-
-
-def overlap_share(a: BaseGeometry, b: BaseGeometry) -> float:
-    """Shared area over the smaller area (a ratio: the same in degrees as in metres nearby)."""
-    smaller = min(a.area, b.area)
-    return float(a.intersection(b).area / smaller) if smaller > 0 else 0.0
 
 
 def _match(conn: Connection, geom: BaseGeometry, min_overlap: float) -> int | None:

@@ -131,6 +131,37 @@ def test_a_strip_first_seen_after_clouds_is_not_new(tmp_path):
     assert _tracked(_scenes(tmp_path / "b", BARE, None)).iloc[0].state == "new"
 
 
+def test_faint_candidates_are_those_below_the_cut(tmp_path):
+    """A run splits the same de-duplicated candidates at its operating point."""
+    path = str(write_scene(tmp_path / "area.tif", strips=ONE_STRIP))
+    everything = detect_scenes([path], min_score=0.0)
+    assert len(everything.candidates) == 1 and everything.faint.empty
+    score = float(everything.candidates.iloc[0].score)
+    above = detect_scenes([path], min_score=score - 1e-3)  # scores are written rounded
+    assert len(above.candidates) == 1 and above.faint.empty
+    below = detect_scenes([path], min_score=score + 1e-3)
+    assert below.candidates.empty
+    assert list(below.faint.scene_id) == ["area"]
+    assert below.faint.geometry.iloc[0].equals_exact(everything.candidates.geometry.iloc[0], 0)
+    assert below.faint.detected_at.iloc[0] == pd.Timestamp("2024-08-02", tz="UTC")
+
+
+def test_a_strip_scoring_below_the_cut_is_fading_not_gone(tmp_path):
+    paths = _scenes(tmp_path, None, None)
+    first = detect_scenes([str(paths[0])])
+    later = detect_scenes([str(paths[1])], min_score=1.01)  # its strip is traced, not vouched
+    assert later.candidates.empty and len(later.faint) == 1
+    infos = [read_scene_info(p) for p in paths]
+    assert track_candidates(first.candidates, scenes=infos).iloc[0].state == "destroyed"
+    row = track_candidates(first.candidates, scenes=infos, faint=later.faint).iloc[0]
+    assert (row.state, row.unobserved) == ("active", "2024-02-15")
+    assert row.last_observed == row.last_seen == pd.Timestamp("2024-01-15", tz="UTC")
+    # a faint candidate elsewhere says nothing about this strip
+    elsewhere = later.faint.assign(geometry=[_strip_4326(dx_m=3000.0)])
+    assert track_candidates(first.candidates, scenes=infos,
+                            faint=elsewhere).iloc[0].state == "destroyed"
+
+
 def test_a_scene_without_a_date_cannot_be_tracked(tmp_path):
     path = write_scene(tmp_path / "area.tif", strips=ONE_STRIP, date="")
     info = read_scene_info(path)

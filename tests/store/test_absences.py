@@ -49,3 +49,17 @@ def test_a_strip_known_and_found_again_in_the_run_is_looked_at_once(store, tmp_p
     looks = _run(store, [seen, gone])
     assert [(look.alert_id, look.scene_id) for look in looks] == [(alert.id, "area_2024-03-15")]
     assert get_alert(store, alert.id).detection_state == "destroyed"
+
+
+def test_a_strip_scoring_below_the_cut_is_not_recorded_absent(store, tmp_path):
+    """A faint strip may be fading; only a scene that traced nothing there says it is gone."""
+    _run(store, [write_scene(tmp_path / "area_2024-01-15.tif", strips=ONE_STRIP,
+                             date="2024-01-15")])
+    (alert,) = list_alerts(store)
+    later = str(write_scene(tmp_path / "area_2024-03-15.tif", strips=ONE_STRIP,
+                            date="2024-03-15", seed=2))
+    run = detect_scenes([later], min_score=1.01)  # the strip is traced, below the cut
+    assert run.candidates.empty and len(run.faint) == 1
+    assert len(absence_looks(store, [later], run.candidates)) == 1  # what a job recorded before
+    assert absence_looks(store, [later], run.candidates, faint=run.faint) == []
+    assert get_alert(store, alert.id).detection_state == "new"
