@@ -153,6 +153,12 @@ def _note_text(note: Notification, names: dict[str, str], t: Translator) -> str:
     """One inbox line in the reader's language (plain text: area names come from users)."""
     if note.kind == "new_alert":
         text = t("New alert #{id} in {area}").format(id=note.alert_id, area=note.area_name)
+    elif note.kind == "imagery_change":
+        seen = map_labels(t)
+        text = t("Alert #{id} in {area}: {old} → {new} on the imagery").format(
+            id=note.alert_id, area=note.area_name,
+            old=seen.get(note.old_state or "", note.old_state or ""),
+            new=seen.get(note.new_state or "", note.new_state or ""))
     else:
         text = t("Alert #{id} in {area}: {old} → {new}, by {who}").format(
             id=note.alert_id, area=note.area_name, who=note.actor,
@@ -192,7 +198,8 @@ def render_inbox(store: Store, t: Translator) -> None:
             return
         notes = inbox(store, me, limit=50)
         if not notes:
-            st.caption(t("Nothing yet. Follow an area to hear of new alerts and verdicts in it."))
+            st.caption(t("Nothing yet. Follow an area to hear of new alerts, verdicts and "
+                         "strips destroyed or reopened on the imagery in it."))
             return
         st.button(t("Mark all as read"), key=state.INBOX_READ_ALL, disabled=not unread,
                   on_click=_read_all, args=(store, me), use_container_width=True)

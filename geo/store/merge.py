@@ -42,7 +42,7 @@ from geo.store.alerts import ALERT_FIELDS, load_alert, write_fields
 from geo.store.audit import field_changes, record
 from geo.store.engine import Store, in_transaction, read_tx
 from geo.store.migrations import PG_MIGRATION_LOCK, backfill_countries
-from geo.store.notify import notify
+from geo.store.notify import IMAGERY_NEWS, notify
 
 PG_MERGE_LOCK = PG_MIGRATION_LOCK + 1
 REQUIRED = ("scene_id", "detected_at", "score", "length_m", "width_m", "bearing_deg")
@@ -213,8 +213,13 @@ def _projection(conn: Connection, alert_id: int, state: str,
     return values
 
 
-def _refresh(conn: Connection, alert_id: int, *, actor: str, at: datetime) -> bool:
-    """Bring an alert's machine fields up to its detections; True when something changed."""
+def _refresh(conn: Connection, alert_id: int, *, actor: str, at: datetime,
+             news: bool = True) -> bool:
+    """Bring an alert's machine fields up to its detections; True when something changed.
+
+    With ``news``, a change of ``detection_state`` into one of :data:`IMAGERY_NEWS`
+    (destroyed, reopened) notifies the alert's followers, in this transaction.
+    """
     current = load_alert(conn, alert_id, lock=True)
     values = _projection(conn, alert_id, current.state, current.priority_locked)
     shown = {k: v for k, v in values.items() if k in ALERT_FIELDS}
@@ -223,6 +228,10 @@ def _refresh(conn: Connection, alert_id: int, *, actor: str, at: datetime) -> bo
         return False
     write_fields(conn, current, values, actor=actor, at=at)
     record(conn, rows, at=at, actor=actor)
+    was, now = current.detection_state, values.get("detection_state", current.detection_state)
+    if news and now != was and now in IMAGERY_NEWS:
+        notify(conn, load_alert(conn, alert_id, lock=False), "imagery_change", actor=actor,
+               at=at, old_state=was)
     return True
 
 
@@ -308,7 +317,8 @@ def _merge_sightings(conn: Connection, sightings: list[dict[str, Any]], *, actor
             touched.add(alert_id)
     touched |= _record_absences(conn, looks, at=at, min_overlap=min_overlap)
     for alert_id in sorted(touched | set(report.created)):  # lock in id order
-        changed = _refresh(conn, alert_id, actor=actor, at=at)
+        changed = _refresh(conn, alert_id, actor=actor, at=at,
+                           news=alert_id not in report.created)  # new: told so below
         if alert_id not in report.created:
             (report.updated if changed else report.unchanged).append(alert_id)
     for alert_id in report.created:  # in the merge's transaction, like the alerts

@@ -12,6 +12,7 @@ existing database to it (``ALTER TABLE ...``). Never edit a migration that has b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -152,6 +153,43 @@ def _absences(conn: Connection) -> None:
     t.metadata.create_all(conn, tables=[t.absences])
 
 
+_KIND_CHECK = re.compile(r"CONSTRAINT ck_kind_allowed CHECK \(kind IN \([^)]*\)\)")
+
+
+def _notification_kinds(conn: Connection) -> None:
+    """Version 9: notifications of a change on the imagery (``kind`` allows imagery_change).
+
+    Only widens a CHECK constraint, so every stored row stays valid. PostgreSQL drops and adds
+    it. SQLite cannot alter a constraint, and rebuilding ``notifications`` would break the
+    foreign keys of ``deliveries`` inside this transaction, so the table's definition is edited
+    in place, as SQLite documents for removing or changing CHECK constraints ("ALTER TABLE",
+    section 7): ``writable_schema`` on, the stored CREATE TABLE text rewritten, the schema
+    version bumped so every connection re-reads it.
+    """
+    kinds = ", ".join(f"'{k}'" for k in t.NOTIFICATION_KINDS)
+    check = f"CONSTRAINT ck_kind_allowed CHECK (kind IN ({kinds}))"
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE notifications DROP CONSTRAINT IF EXISTS ck_kind_allowed"))
+        conn.execute(text(f"ALTER TABLE notifications ADD {check}"))
+        return
+    sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table' "
+                            "AND name = 'notifications'")).scalar_one()
+    new, found = _KIND_CHECK.subn(lambda _: check, sql)
+    if found != 1:
+        raise StoreError("the notifications table of this database has no kind constraint "
+                         "Atalaya recognises; it cannot be migrated")
+    if new == sql:
+        return  # created by this version already
+    version = conn.execute(text("PRAGMA schema_version")).scalar_one()
+    conn.execute(text("PRAGMA writable_schema = ON"))
+    try:
+        conn.execute(text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' "
+                          "AND name = 'notifications'"), {"sql": new})
+        conn.execute(text(f"PRAGMA schema_version = {int(version) + 1}"))
+    finally:
+        conn.execute(text("PRAGMA writable_schema = OFF"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "alerts, detections, assignments, comments, attachments, audit log", _initial),
     Migration(2, "alerts.country", _alert_country),
@@ -161,6 +199,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "jobs", _jobs),
     Migration(7, "scenes", _scenes),
     Migration(8, "absences", _absences),
+    Migration(9, "notifications of changes on the imagery", _notification_kinds),
 )
 
 

@@ -1,10 +1,11 @@
 """Write inbox notifications and outbox deliveries inside the transaction of an alert change.
 
-Called by :func:`geo.store.merge.merge_candidates` (a new alert) and
-:func:`geo.store.alerts.apply_change` (a state change) on *their* connection, so a change and
-its notifications are committed together or not at all: a refused or rolled-back change
-notifies nobody, and a committed one cannot lose its notifications. Sending happens later,
-outside that transaction (:func:`geo.store.subscriptions.deliver_pending`).
+Called by :func:`geo.store.merge.merge_candidates` (a new alert; a strip destroyed or reopened
+on the imagery) and :func:`geo.store.alerts.apply_change` (a state change) on *their*
+connection, so a change and its notifications are committed together or not at all: a
+refused or rolled-back change notifies nobody, and a committed one cannot lose its
+notifications. Sending happens later, outside that transaction
+(:func:`geo.store.subscriptions.deliver_pending`).
 
 Who is told: every user with an active subscription whose area intersects the alert's
 geometry (bounding-box prefilter in SQL, exact test with shapely), except the person who made
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from geo.store.alerts import Alert
 
 SUMMARY_MAX = 500  # characters of a notification's summary
+#: Changes of an alert's state on the imagery that its followers hear of: the strip was seen
+#: gone where its ground was clear, or seen again after that (a field team's signal).
+IMAGERY_NEWS: tuple[str, ...] = ("destroyed", "reopened")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
@@ -66,6 +70,9 @@ def _summary(alert: Alert, kind: str, areas: str, *, actor: str,
     if kind == "new_alert":
         text = (f"New runway alert #{alert.id} {where}: score {alert.score:.2f}, "
                 f"{alert.priority} priority, {alert.length_m:.0f} m long. {alert.reason}")
+    elif kind == "imagery_change":
+        text = (f"Runway alert #{alert.id} {where} is {alert.detection_state} on the imagery "
+                f"(was {old_state}), from {actor}.")
     else:
         text = (f"Runway alert #{alert.id} {where} moved from {old_state} to {alert.state} "
                 f"by {actor}.")
@@ -81,7 +88,9 @@ def notify(conn: Connection, alert: Alert, kind: str, *, actor: str, at: datetim
     alert
         The alert as it is after the change (its geometry decides who follows it).
     kind
-        ``"new_alert"`` or ``"state_change"`` (then ``old_state`` is the state before).
+        ``"new_alert"``, ``"state_change"`` (then ``old_state`` is the review state before)
+        or ``"imagery_change"`` (``old_state`` is the state on the imagery before:
+        ``detection_state``, see :data:`IMAGERY_NEWS`).
     actor
         Who made the change; they are not notified of it.
     """
@@ -90,11 +99,12 @@ def notify(conn: Connection, alert: Alert, kind: str, *, actor: str, at: datetim
         if row.user_name != actor:
             by_user[row.user_name].append(row)
     made = []
+    new_state = {"state_change": alert.state, "imagery_change": alert.detection_state}.get(kind)
     for user, subs in sorted(by_user.items()):
         areas = plain_line(", ".join(dict.fromkeys(s.area_name for s in subs)), 200)
         key = conn.execute(insert(t.notifications).values(
             user_name=user, alert_id=alert.id, kind=kind, area_name=areas,
-            old_state=old_state, new_state=alert.state if kind == "state_change" else None,
+            old_state=old_state, new_state=new_state,
             actor=actor, summary=_summary(alert, kind, areas, actor=actor, old_state=old_state),
             created_at=at)).inserted_primary_key
         assert key is not None

@@ -94,7 +94,11 @@ class Subscription:
 
 @dataclass(frozen=True)
 class Notification:
-    """One inbox entry: a new alert or a state change in an area the user follows."""
+    """One inbox entry: a new alert, a state change or a change on the imagery, in a followed area.
+
+    ``old_state``/``new_state``: the review states of a ``state_change``; the states on the
+    imagery (``detection_state``) of an ``imagery_change``; None for a ``new_alert``.
+    """
 
     id: int
     user: str
@@ -492,6 +496,9 @@ def _body(item: Mapping[str, Any]) -> str:
     if item["kind"] == "state_change":
         lines.append(f"State: {item['old_state']} -> {item['new_state']} "
                      f"(by {plain_line(item['actor'], 200)})")
+    elif item["kind"] == "imagery_change":
+        lines.append(f"On the imagery: {item['old_state']} -> {item['new_state']} "
+                     f"(from {plain_line(item['actor'], 200)})")
     lines += ["", "You receive this because you follow this area in Atalaya; "
               "unfollow it on the alerts page."]
     return "\n".join(lines) + "\n"

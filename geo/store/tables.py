@@ -324,7 +324,8 @@ subscriptions = Table(
     Index("ix_subscriptions_user", "user_name"),
 )
 
-NOTIFICATION_KINDS: tuple[str, ...] = ("new_alert", "state_change")
+#: ``imagery_change``: a detection run changed an alert's state on the imagery (version 9).
+NOTIFICATION_KINDS: tuple[str, ...] = ("new_alert", "state_change", "imagery_change")
 
 notifications = Table(
     "notifications", metadata,

@@ -135,10 +135,12 @@ def test_faint_candidates_are_those_below_the_cut(tmp_path):
     """A run splits the same de-duplicated candidates at its operating point."""
     path = str(write_scene(tmp_path / "area.tif", strips=ONE_STRIP))
     everything = detect_scenes([path], min_score=0.0)
-    assert len(everything.candidates) == 1 and everything.faint.empty
+    assert len(everything.candidates) == 1
+    assert everything.faint.empty
     score = float(everything.candidates.iloc[0].score)
     above = detect_scenes([path], min_score=score - 1e-3)  # scores are written rounded
-    assert len(above.candidates) == 1 and above.faint.empty
+    assert len(above.candidates) == 1
+    assert above.faint.empty
     below = detect_scenes([path], min_score=score + 1e-3)
     assert below.candidates.empty
     assert list(below.faint.scene_id) == ["area"]
@@ -150,7 +152,8 @@ def test_a_strip_scoring_below_the_cut_is_fading_not_gone(tmp_path):
     paths = _scenes(tmp_path, None, None)
     first = detect_scenes([str(paths[0])])
     later = detect_scenes([str(paths[1])], min_score=1.01)  # its strip is traced, not vouched
-    assert later.candidates.empty and len(later.faint) == 1
+    assert later.candidates.empty
+    assert len(later.faint) == 1
     infos = [read_scene_info(p) for p in paths]
     assert track_candidates(first.candidates, scenes=infos).iloc[0].state == "destroyed"
     row = track_candidates(first.candidates, scenes=infos, faint=later.faint).iloc[0]

@@ -59,7 +59,8 @@ def test_a_strip_scoring_below_the_cut_is_not_recorded_absent(store, tmp_path):
     later = str(write_scene(tmp_path / "area_2024-03-15.tif", strips=ONE_STRIP,
                             date="2024-03-15", seed=2))
     run = detect_scenes([later], min_score=1.01)  # the strip is traced, below the cut
-    assert run.candidates.empty and len(run.faint) == 1
+    assert run.candidates.empty
+    assert len(run.faint) == 1
     assert len(absence_looks(store, [later], run.candidates)) == 1  # what a job recorded before
     assert absence_looks(store, [later], run.candidates, faint=run.faint) == []
     assert get_alert(store, alert.id).detection_state == "new"

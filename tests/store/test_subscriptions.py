@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from shapely.geometry import box
-from sqlalchemy import select
+from sqlalchemy import create_engine, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from geo.errors import SchemaError, StaleVersionError, TransitionError
 from geo.store import (
@@ -34,6 +35,8 @@ from geo.store import (
     list_subscriptions,
     mark_read,
     merge_candidates,
+    migrations,
+    open_store,
     subscribe,
     unread_count,
     unsubscribe,
@@ -41,6 +44,7 @@ from geo.store import (
 )
 from geo.store import tables as t
 from geo.store.engine import read_tx
+from geo.store.merge import Look
 from geo.store.subscriptions import FIRST_RETRY_S, MAX_ATTEMPTS, webhook_secret_from_env
 from tests.store.conftest import candidates
 
@@ -159,6 +163,98 @@ def test_a_state_change_reaches_followers_but_not_its_author(store):
     update_alert(store, AlertChange(alert_id, alert.version, assignee="Luis", comment="mine"),
                  actor="Luis")
     assert len(inbox(store, "Ana")) == 1
+
+
+def _gone(alert_id: int, scene: str, date: str) -> Look:
+    """Return a clear look of a scene that did not find the strip."""
+    return Look(scene_id=scene, observed_at=datetime.fromisoformat(f"{date}T15:00:00+00:00"),
+                geometry=None, clear_share=0.95, alert_id=alert_id)
+
+
+def test_a_strip_destroyed_or_reopened_on_the_imagery_reaches_followers(store, smtp_server):
+    smtp, sink = smtp_server
+    site = {**INSIDE, "scene_id": "s1", "date": "2024-05-01", "state": "active"}
+    (alert_id,) = merge_candidates(store, candidates([site])).created
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org")
+    # seen again: active, which nobody needs to hear of
+    merge_candidates(store, candidates([{**site, "scene_id": "s2", "date": "2024-06-01"}]))
+    assert inbox(store, "Ana") == []
+    # a clear scene without it: destroyed, told in the detector run's transaction
+    merge_candidates(store, candidates([]), looks=[_gone(alert_id, "s3", "2024-07-01")],
+                     actor="detector (job 7 of ana)")
+    (note,) = inbox(store, "Ana")
+    assert (note.kind, note.alert_id, note.old_state, note.new_state) == (
+        "imagery_change", alert_id, "active", "destroyed")
+    assert note.summary == (f"Runway alert #{alert_id} in VRAEM (PE) is destroyed on the "
+                            "imagery (was active), from detector (job 7 of ana).")
+    assert get_alert(store, alert_id).state == "new"  # the review state is the people's
+    # the same look again changes nothing and tells nobody
+    merge_candidates(store, candidates([]), looks=[_gone(alert_id, "s3", "2024-07-01")])
+    assert len(inbox(store, "Ana")) == 1
+    # found again later: reopened, the signal a field team waits for
+    merge_candidates(store, candidates([{**site, "scene_id": "s4", "date": "2024-08-01"}]))
+    news = [(n.old_state, n.new_state) for n in inbox(store, "Ana")]
+    assert news == [("destroyed", "reopened"), ("active", "destroyed")]  # newest first
+    assert len(deliver_pending(store, smtp=smtp).sent) == 2
+    bodies = [message_from_bytes(e.content, policy=default_policy) for e in sink.envelopes]
+    assert [m["Subject"] for m in bodies] == [
+        f"[Atalaya] Runway alert #{alert_id} in VRAEM (PE) is destroyed on the imagery (was "
+        "active), from detector (job 7 of ana).",
+        f"[Atalaya] Runway alert #{alert_id} in VRAEM (PE) is reopened on the imagery (was "
+        "destroyed), from detector."]
+    assert "On the imagery: active -> destroyed (from detector (job 7 of ana))" in (
+        bodies[0].get_content())
+
+
+def test_a_new_alert_already_destroyed_on_the_imagery_is_told_once(store):
+    """Created by a run that also saw its ground bare later: one new-alert notification."""
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA)
+    frame = candidates([{**INSIDE, "scene_id": "s1", "date": "2024-05-01"}])
+    look = Look(scene_id="s2", observed_at=datetime(2024, 6, 1, tzinfo=UTC),
+                geometry=frame.geometry.iloc[0], clear_share=0.9)
+    (alert_id,) = merge_candidates(store, frame, looks=[look]).created
+    assert get_alert(store, alert_id).detection_state == "destroyed"
+    assert [n.kind for n in inbox(store, "Ana")] == ["new_alert"]
+
+
+def _insert_note(engine: Any, kind: str, alert_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(t.notifications).values(
+            user_name="Ana", alert_id=alert_id, kind=kind, area_name="VRAEM", actor="x",
+            summary="s", created_at=datetime(2024, 5, 1, tzinfo=UTC)))
+
+
+def test_a_version_8_store_learns_the_imagery_notifications(store_url, monkeypatch):
+    """Migration 9 widens notifications.kind and keeps every notification and delivery."""
+    with open_store(store_url) as store:
+        subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org")
+        (alert_id,) = _merge(store, INSIDE)
+        before = [n.summary for n in inbox(store, "Ana")]
+        sent = _deliveries(store)
+    engine = create_engine(store_url)
+    with engine.begin() as conn:  # back to version 8, as released before this change
+        with monkeypatch.context() as m:
+            m.setattr(t, "NOTIFICATION_KINDS", ("new_alert", "state_change"))
+            migrations._notification_kinds(conn)
+        conn.execute(delete(t.schema_version).where(t.schema_version.c.version == 9))
+    with pytest.raises(IntegrityError, match="ck_kind_allowed"):
+        _insert_note(engine, "imagery_change", alert_id)
+    engine.dispose()
+    with open_store(store_url) as store:  # start-up migrates it
+        assert [n.summary for n in inbox(store, "Ana")] == before
+        assert _deliveries(store) == sent
+        with read_tx(store) as conn:
+            assert max(conn.execute(select(t.schema_version.c.version)).scalars()) == 9
+        engine = create_engine(store_url)
+        _insert_note(engine, "imagery_change", alert_id)
+        with pytest.raises(IntegrityError, match="ck_kind_allowed"):
+            _insert_note(engine, "gossip", alert_id)
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        engine.dispose()
+        assert [n.kind for n in inbox(store, "Ana")] == ["imagery_change", "new_alert"]
 
 
 def test_refused_or_rolled_back_changes_notify_nobody(store):

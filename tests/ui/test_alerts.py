@@ -11,7 +11,18 @@ from streamlit.testing.v1 import AppTest
 
 from geo.areas import delete_area, read_areas, save_area
 from geo.auth import Role, Session
-from geo.store import AlertChange, inbox, list_alerts, list_subscriptions, open_store, update_alert
+from geo.store import (
+    AlertChange,
+    get_alert,
+    inbox,
+    list_alerts,
+    list_subscriptions,
+    merge_candidates,
+    open_store,
+    update_alert,
+)
+from geo.store.merge import Look
+from tests.store.conftest import candidates as candidates_frame
 from ui import state
 
 
@@ -77,6 +88,17 @@ def test_follow_an_area_then_a_verdict_there_reaches_the_inbox(world):
     assert at.query_params["alert"] == str(target.id)
     with open_store(url) as store:
         assert inbox(store, "Ana", unread_only=True) == []
+    # A detection run later sees its ground clear and the strip gone: the inbox says so.
+    gone = Look(scene_id="later", observed_at=datetime(2030, 1, 1, tzinfo=UTC), geometry=None,
+                clear_share=1.0, alert_id=target.id)
+    with open_store(url) as store:
+        merge_candidates(store, candidates_frame([]), looks=[gone], actor="detector")
+        assert get_alert(store, target.id).detection_state == "destroyed"
+    at = _app("Ana")  # back at the queue, where the inbox is
+    assert not at.exception
+    assert at.expander[0].label == "Inbox (1 unread)"
+    assert any(x.value.startswith(f"● Alert #{target.id} in Strip area: ")
+               and x.value.endswith(" → Destroyed on the imagery") for x in at.text)
 
 
 def test_country_and_area_filters_narrow_the_queue(world):
