@@ -158,24 +158,29 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
         dates = sorted(set(metric["detected_at"].unique()) | set(looker.by_date))
         tracks = _match(metric, dates, max_centre_m, max_bearing_deg)
         col = "evidence" if "evidence" in cands else "score"
-        rows = []
-        for k, t in enumerate(tracks, start=1):
-            last = cands.iloc[t[max(t)]].copy()
+        values = cands[col].to_numpy(dtype=float)
+        geoms = cands.geometry.to_numpy()
+        lasts, states, firsts, latest, observed, unobserved = [], [], [], [], [], []
+        for t in tracks:
+            last = t[max(t)]
             seen: list[bool | None] = [True if i in t else None for i in range(len(dates))]
             first = min(t)
             for i in range(len(dates)):
                 if i not in t and (i > first or not any(s is False for s in seen[:i])) \
-                        and not traced.there(dates[i], last.geometry) \
-                        and looker.observed(dates[i], last.geometry):
+                        and not traced.there(dates[i], geoms[last]) \
+                        and looker.observed(dates[i], geoms[last]):
                     seen[i] = False  # absent where its ground was seen (before: once is enough)
-            scores = [float(cands.iloc[t[i]][col]) if i in t else 0.0
-                      for i in range(len(dates))]
-            last["state"] = state_of(seen, scores)
-            last["first_seen"], last["last_seen"] = dates[first], dates[max(t)]
-            last["last_observed"] = dates[max(i for i, s in enumerate(seen) if s is not None)]
-            last["unobserved"] = "; ".join(pd.Timestamp(dates[i]).date().isoformat()
-                                           for i in range(first, len(dates)) if seen[i] is None)
-            last["candidate_id"] = f"strip-{k:04d}"
-            rows.append(last)
-    return gpd.GeoDataFrame(rows, crs=cands.crs).reset_index(drop=True)
+            lasts.append(last)
+            states.append(state_of(seen, [values[t[i]] if i in t else 0.0
+                                          for i in range(len(dates))]))
+            firsts.append(dates[first])
+            latest.append(dates[max(t)])
+            observed.append(dates[max(i for i, s in enumerate(seen) if s is not None)])
+            unobserved.append("; ".join(pd.Timestamp(dates[i]).date().isoformat()
+                                        for i in range(first, len(dates)) if seen[i] is None))
+    out = cands.iloc[lasts].reset_index(drop=True)
+    return out.assign(state=states, first_seen=pd.DatetimeIndex(firsts),
+                      last_seen=pd.DatetimeIndex(latest), last_observed=pd.DatetimeIndex(observed),
+                      unobserved=unobserved,
+                      candidate_id=[f"strip-{k:04d}" for k in range(1, len(tracks) + 1)])
 
