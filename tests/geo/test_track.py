@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from shapely.affinity import translate
 from shapely.geometry import Polygon, box
 
+from bench.bench_track import naive_match
 from geo.detect.coverage import observed_share
 from geo.detect.run import detect_scenes
 from geo.detect.track import _match, track_candidates
@@ -191,29 +192,6 @@ def test_cli_track_skips_undated_scenes_and_knows_clouds(tmp_path):
     assert props["unobserved"] == "2024-02-15"
 
 
-def _naive_match(metric: gpd.GeoDataFrame, dates: list[pd.Timestamp], max_centre_m: float,
-                 max_bearing_deg: float) -> list[dict[int, int]]:
-    """Match as the tracker does, without a spatial index: every older track, first first."""
-    tracks: list[dict[int, int]] = []
-    for di, d in enumerate(dates):
-        older = list(tracks)
-        for pos in np.flatnonzero((metric["detected_at"] == d).to_numpy()):
-            a = metric.iloc[pos]
-            for t in older:
-                if di in t:
-                    continue
-                b = metric.iloc[t[max(t)]]
-                turn = abs(a.bearing_deg - b.bearing_deg) % 180.0
-                near = (a.geometry.centroid.distance(b.geometry.centroid) <= max_centre_m
-                        or a.geometry.intersects(b.geometry))
-                if min(turn, 180.0 - turn) <= max_bearing_deg and near:
-                    t[di] = int(pos)
-                    break
-            else:
-                tracks.append({di: int(pos)})
-    return tracks
-
-
 @settings(deadline=None, max_examples=60)
 @given(st.lists(st.tuples(st.integers(0, 3), st.floats(0, 3000), st.floats(0, 3000),
                           st.floats(0, 179.9)), min_size=1, max_size=25))
@@ -223,7 +201,7 @@ def test_the_spatial_index_matches_as_the_plain_rule_does(rows):
         "detected_at": [pd.Timestamp(f"2024-0{d + 1}-01", tz="UTC") for d, *_ in rows],
         "bearing_deg": [b for *_, b in rows]}, geometry=geoms, crs=32718)
     dates = sorted(metric["detected_at"].unique())
-    assert _match(metric, dates, 250.0, 15.0) == _naive_match(metric, dates, 250.0, 15.0)
+    assert _match(metric, dates, 250.0, 15.0) == naive_match(metric, dates, 250.0, 15.0)
 
 
 def test_a_huge_footprint_is_not_read(tmp_path, monkeypatch):
