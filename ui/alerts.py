@@ -149,12 +149,15 @@ def _country_name(code: str, t: Translator) -> str:
 
 # -- inbox and subscriptions ---------------------------------------------------------------------
 
-def _note_text(note: Notification, names: dict[str, str], t: Translator) -> str:
-    """One inbox line in the reader's language (plain text: area names come from users)."""
+def _note_text(note: Notification, names: dict[str, str], seen: dict[str, str],
+               t: Translator) -> str:
+    """One inbox line in the reader's language (plain text: area names come from users).
+
+    ``names``: review states' names; ``seen``: names of states on the imagery.
+    """
     if note.kind == "new_alert":
         text = t("New alert #{id} in {area}").format(id=note.alert_id, area=note.area_name)
     elif note.kind == "imagery_change":
-        seen = map_labels(t)
         text = t("Alert #{id} in {area}: {old} → {new} on the imagery").format(
             id=note.alert_id, area=note.area_name,
             old=seen.get(note.old_state or "", note.old_state or ""),
@@ -203,11 +206,11 @@ def render_inbox(store: Store, t: Translator) -> None:
             return
         st.button(t("Mark all as read"), key=state.INBOX_READ_ALL, disabled=not unread,
                   on_click=_read_all, args=(store, me), use_container_width=True)
-        names = state_names(t)
+        names, seen = state_names(t), map_labels(t)
         with st.container(height=360 if len(notes) > 3 else "content", border=False):
             for note in notes:
                 left, right = st.columns([2, 1], vertical_alignment="center")
-                left.text(_note_text(note, names, t))  # text, never markup
+                left.text(_note_text(note, names, seen, t))  # text, never markup
                 left.caption(f"{note.created_at:%Y-%m-%d %H:%M} UTC")
                 if right.button(t("Open alert"), key=f"{state.INBOX_OPEN}:{note.id}",
                                 use_container_width=True):

@@ -72,7 +72,7 @@ def _summary(alert: Alert, kind: str, areas: str, *, actor: str,
                 f"{alert.priority} priority, {alert.length_m:.0f} m long. {alert.reason}")
     elif kind == "imagery_change":
         text = (f"Runway alert #{alert.id} {where} is {alert.detection_state} on the imagery "
-                f"(was {old_state}), from {actor}.")
+                f"(was {old_state or 'unknown'}), from {actor}.")
     else:
         text = (f"Runway alert #{alert.id} {where} moved from {old_state} to {alert.state} "
                 f"by {actor}.")

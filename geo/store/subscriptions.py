@@ -497,7 +497,7 @@ def _body(item: Mapping[str, Any]) -> str:
         lines.append(f"State: {item['old_state']} -> {item['new_state']} "
                      f"(by {plain_line(item['actor'], 200)})")
     elif item["kind"] == "imagery_change":
-        lines.append(f"On the imagery: {item['old_state']} -> {item['new_state']} "
+        lines.append(f"On the imagery: {item['old_state'] or 'unknown'} -> {item['new_state']} "
                      f"(from {plain_line(item['actor'], 200)})")
     lines += ["", "You receive this because you follow this area in Atalaya; "
               "unfollow it on the alerts page."]
