@@ -142,6 +142,35 @@ def test_an_alert_reads_in_spanish(review_app, page):
     assert rec.foreign() == []
 
 
+def test_choices_already_shown_follow_a_language_switch(review_app, page):
+    """A keyed choice keeps its old label in Streamlit unless it is handed back (sidebar)."""
+    from ui import state
+
+    pg, rec = page
+    open_signed_in(pg, f"{review_app.url}/alerts", "field")
+    pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+    wait_idle(pg)
+    imagery = pg.locator(f".st-key-{state.QUEUE_IMAGERY}")
+    imagery.get_by_role("combobox").click()
+    pg.get_by_role("option", name="Active", exact=True).click()
+    pg.keyboard.press("Escape")
+    wait_idle(pg)
+    area = pg.locator(f".st-key-{state.QUEUE_AREA}").get_by_role("combobox")
+    expect(area).to_have_value("Anywhere")
+    expect(imagery).to_contain_text("Active")
+    pg.locator(f".st-key-{state.LANGUAGE}").get_by_role("combobox").click()
+    pg.get_by_role("option", name="Español").click()
+    pg.get_by_text("Alertas de pistas").first.wait_for(timeout=60_000)
+    wait_idle(pg)
+    expect(area).to_have_value("Cualquier lugar")
+    expect(imagery).to_contain_text("Activa")
+    expect(imagery).not_to_contain_text("Active")
+    assert "alertas, primero la mayor prioridad" in pg.locator("[data-testid=stMain]").inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "queue-es-after-switch.png"))
+    assert rec.foreign() == []
+
+
 AREA_NAME = '<img src=x onerror="window.__pwned=2"> río'
 
 
