@@ -28,7 +28,7 @@ from geo.store.users import (
 from ui import state
 from ui.auth import allowed, current_session
 from ui.cache import open_store_cached
-from ui.sidebar import current_translator
+from ui.sidebar import current_translator, relabelled
 from ui.text import escape_markdown
 
 __all__ = ["render_admin"]
@@ -99,7 +99,7 @@ def _render_change(store: Store, t: Translator, names: dict[str, str],
     left, right = st.columns(2)
     with left:
         role = st.selectbox(t("Role"), list(names), format_func=names.__getitem__,
-                            key=state.ADMIN_ROLE)
+                            key=relabelled(state.ADMIN_ROLE))
         if st.button(t("Set role"), key=state.ADMIN_SET_ROLE):
             _apply(lambda me: set_role(store, who, role, actor=me),
                    t("Role changed."), t)

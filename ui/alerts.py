@@ -78,7 +78,7 @@ from ui.cache import get_settings, load_world, open_store_cached
 from ui.chips import render_chips
 from ui.field_package import render_field_package
 from ui.labels import map_labels
-from ui.sidebar import current_translator
+from ui.sidebar import current_translator, relabelled
 from ui.text import escape_markdown
 
 __all__ = ["render_alerts"]
@@ -334,7 +334,7 @@ def _queue_filters(every: list[Alert], areas: gpd.GeoDataFrame,
     names = state_names(t)
     me = _me()
     left, mid, right = st.columns([3, 2, 2], vertical_alignment="bottom")
-    chosen = left.multiselect(t("States"), ALERT_STATES, key=state.QUEUE_STATES,
+    chosen = left.multiselect(t("States"), ALERT_STATES, key=relabelled(state.QUEUE_STATES),
                               format_func=lambda s: names[s], placeholder=t("All"))
     low = mid.slider(t("Minimum score"), 0.0, 1.0, step=0.05, key=state.QUEUE_MIN_SCORE)
     mine = right.toggle(t("Assigned to me"), key=state.QUEUE_MINE, disabled=not me)
@@ -342,13 +342,14 @@ def _queue_filters(every: list[Alert], areas: gpd.GeoDataFrame,
     present = sorted({a.country for a in every if a.country})
     _keep_choices(state.QUEUE_COUNTRIES, present)
     _keep_choice(state.QUEUE_AREA, ["", *areas["name"]])
-    countries = left.multiselect(t("Countries"), present, key=state.QUEUE_COUNTRIES,
+    countries = left.multiselect(t("Countries"), present, key=relabelled(state.QUEUE_COUNTRIES),
                                  format_func=lambda c: _country_name(c, t),
                                  placeholder=t("All"))
     labels = map_labels(t)
-    imagery = mid.multiselect(t("On the imagery"), CANDIDATE_STATES, key=state.QUEUE_IMAGERY,
+    imagery = mid.multiselect(t("On the imagery"), CANDIDATE_STATES,
+                              key=relabelled(state.QUEUE_IMAGERY),
                               format_func=lambda s: labels.get(s, s), placeholder=t("All"))
-    area_name = right.selectbox(t("Area"), ["", *areas["name"]], key=state.QUEUE_AREA,
+    area_name = right.selectbox(t("Area"), ["", *areas["name"]], key=relabelled(state.QUEUE_AREA),
                                 format_func=lambda v: v or t("Anywhere"))
     match = areas[areas["name"] == area_name] if area_name else areas.iloc[0:0]
     return {"states": chosen or None, "min_score": low if low > 0 else None,

@@ -62,7 +62,7 @@ from ui.export import role_refusal
 from ui.filters import data_months, render_filters
 from ui.labels import map_labels
 from ui.mapview import render_base, render_groups, show_map
-from ui.sidebar import current_translator
+from ui.sidebar import current_translator, relabelled
 from ui.text import shown
 
 __all__ = ["VISITS_FILE", "read_visits", "render_analysis", "write_visit"]
@@ -166,8 +166,8 @@ def _render_controls(t: Translator) -> dict[str, Any]:
     side = st.sidebar
     side.subheader(t("Analysis settings"))
     kinds = {"h3": t("H3 hexagons"), "square": t("Squares")}
-    kind = side.radio(t("Cells"), list(kinds), key=state.ANALYSIS_GRID_KIND, horizontal=True,
-                      format_func=lambda k: kinds[k])
+    kind = side.radio(t("Cells"), list(kinds), key=relabelled(state.ANALYSIS_GRID_KIND),
+                      horizontal=True, format_func=lambda k: kinds[k])
     levels: tuple[Any, ...] = ("zoom", *(H3_LEVELS if kind == "h3" else SQUARE_SIZES))
 
     def level_name(v: Any) -> str:
@@ -177,10 +177,11 @@ def _render_controls(t: Translator) -> dict[str, Any]:
             return t("H3 resolution {n}").format(n=v)
         return t("{deg}° squares").format(deg=f"{v:g}")
 
-    level = side.selectbox(t("Cell size"), levels, key=f"{state.ANALYSIS_LEVEL}:{kind}",
+    level = side.selectbox(t("Cell size"), levels, key=relabelled(f"{state.ANALYSIS_LEVEL}:{kind}"),
                            format_func=level_name)
     alpha = side.select_slider(
-        t("Significance (false-discovery rate)"), ALPHAS, value=0.05, key=state.ANALYSIS_ALPHA,
+        t("Significance (false-discovery rate)"), ALPHAS, value=0.05,
+        key=relabelled(state.ANALYSIS_ALPHA),
         format_func=lambda a: f"{a:.0%}",
         help=t("Hot and cold spots and trends are tested in every cell at once; the "
                "Benjamini-Hochberg correction keeps the expected share of false findings "
@@ -535,13 +536,13 @@ def _corridor_line(ctx: _Context) -> tuple[BaseGeometry, str] | None:
     routes = ctx.world["routes"]
     sources = {"route": t("A known route"), "drawn": t("A line drawn on the map")}
     cols = st.columns([2, 3, 2])
-    source = cols[0].radio(t("Follow"), list(sources), key=state.ANALYSIS_LINE_SOURCE,
+    source = cols[0].radio(t("Follow"), list(sources), key=relabelled(state.ANALYSIS_LINE_SOURCE),
                            format_func=lambda s: sources[s])
     ids = routes["route_id"].astype(str).tolist()
     names = {r: f"{r} · {o} → {d}" for r, o, d in zip(
         ids, routes["origin"].astype("string").fillna(""),
         routes["destination"].astype("string").fillna(""), strict=True)}
-    cols[1].selectbox(t("Route"), ["", *ids], key=state.ANALYSIS_ROUTE,
+    cols[1].selectbox(t("Route"), ["", *ids], key=relabelled(state.ANALYSIS_ROUTE),
                       format_func=lambda r: names.get(r, t("Choose a route")),
                       disabled=source != "route")
     cols[2].slider(t("Buffer (km)"), 1, 200, 25, key=state.ANALYSIS_BUFFER)
@@ -728,7 +729,7 @@ def render_what_changed(ctx: _Context) -> None:
             st.caption(t("No saved area yet: draw one on the overview map and save it."))
             return
         names = dict(zip(areas["area_id"], areas["name"], strict=True))
-        area_id = st.selectbox(t("Saved area"), ["", *names], key=state.ANALYSIS_AREA,
+        area_id = st.selectbox(t("Saved area"), ["", *names], key=relabelled(state.ANALYSIS_AREA),
                                format_func=lambda a: names.get(a, t("Choose a saved area")))
         session = current_session()
         if not area_id or session is None:

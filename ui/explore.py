@@ -59,7 +59,7 @@ from ui.export import render_export_panel
 from ui.filters import data_months, load_widgets_from, render_filters
 from ui.labels import map_labels
 from ui.mapview import render_base, render_groups, show_map
-from ui.sidebar import current_translator
+from ui.sidebar import current_translator, relabelled
 from ui.text import escape_markdown, shown
 
 __all__ = ["render_explore"]
@@ -168,7 +168,7 @@ def render_view_controls(data_dir: Path, t: Translator) -> str:
              "hexagons": t("Hexagon counts")}
     if ss.get(state.DISPLAY) not in DISPLAY_MODES:
         ss[state.DISPLAY] = "points"
-    left.radio(t("Show events as"), DISPLAY_MODES, key=state.DISPLAY, horizontal=True,
+    left.radio(t("Show events as"), DISPLAY_MODES, key=relabelled(state.DISPLAY), horizontal=True,
                format_func=lambda m: names[m])
     right.text_input(t("Go to"), key=state.GOTO, on_change=_go_to, args=(data_dir, t),
                      placeholder="-9.4, -74.6 · 9°24'S 74°36'W · SPJC",
@@ -229,7 +229,7 @@ def render_area_controls(data_dir: Path, t: Translator) -> None:
         st.caption(t("Draw a rectangle or polygon with the tools on the map's left edge; "
                      "the figures, charts and table below keep only what falls inside."))
         cols = st.columns([3, 3, 1, 1], vertical_alignment="bottom")
-        cols[0].selectbox(t("Saved areas"), options=["", *names], key=state.AREA_SELECT,
+        cols[0].selectbox(t("Saved areas"), options=["", *names], key=relabelled(state.AREA_SELECT),
                           format_func=lambda a: names.get(a, t("Choose a saved area")),
                           on_change=_select_area, args=(data_dir,))
         cols[1].text_input(t("Name"), key=state.AREA_NAME, max_chars=80)

@@ -47,6 +47,7 @@ from geo.jobs import Job, export_params
 from ui.auth import allowed
 from ui.jobs import ask_job, follow_job
 from ui.labels import map_labels
+from ui.sidebar import relabelled
 from ui.text import escape_markdown, shown
 
 __all__ = ["render_export_panel", "role_refusal"]
@@ -115,10 +116,10 @@ def _render_builder(data_dir: Path, filters: Filters,
                     user: str) -> None:
     names = _format_names(t)
     labels = map_labels(t)
-    st.multiselect(t("Formats"), list(FORMATS), default=list(DEFAULT_FORMATS), key=FORMATS_KEY,
-                   format_func=lambda f: names[f])
-    st.multiselect(t("Layers"), list(LAYERS), default=list(DEFAULT_LAYERS), key=LAYERS_KEY,
-                   format_func=lambda x: labels.get(x, x))
+    st.multiselect(t("Formats"), list(FORMATS), default=list(DEFAULT_FORMATS),
+                   key=relabelled(FORMATS_KEY), format_func=lambda f: names[f])
+    st.multiselect(t("Layers"), list(LAYERS), default=list(DEFAULT_LAYERS),
+                   key=relabelled(LAYERS_KEY), format_func=lambda x: labels.get(x, x))
     st.text_input(t("Title"), value=t("Atalaya snapshot"), key=TITLE, max_chars=200)
     st.text_input(t("Classification marking"), value=DEFAULT_MARKING, key=MARKING,
                   max_chars=200, help=t("Printed at the top and bottom of every page and image."))
@@ -242,7 +243,7 @@ def _render_history(data_dir: Path, t: Translator) -> None:
         st.caption(t("None yet: the snapshots you make are kept here."))
         return
     by_id = {m.snapshot_id: m for m in snapshots}
-    chosen = st.selectbox(t("Snapshot"), list(by_id), key=HISTORY,
+    chosen = st.selectbox(t("Snapshot"), list(by_id), key=relabelled(HISTORY),
                           format_func=lambda sid: _label(by_id[sid], t))
     manifest = by_id[chosen]
     st.markdown("\n".join(f"- {escape_markdown(line)}" for line in manifest.filters_text))

@@ -38,6 +38,7 @@ from geo.store.fieldpkg import (
 )
 from geo.store.states import state_names
 from ui.auth import allowed
+from ui.sidebar import relabelled
 
 __all__ = ["render_field_package", "render_returned_package"]
 
@@ -92,7 +93,7 @@ def _render_export(store: Store, t: Translator, who: str) -> None:
         _show_export_result(t)
         return
     names = state_names(t)
-    by = st.radio(t("Choose alerts by"), ["assignee", "states"], key=EXPORT_BY,
+    by = st.radio(t("Choose alerts by"), ["assignee", "states"], key=relabelled(EXPORT_BY),
                   horizontal=True, format_func=lambda v: {"assignee": t("Assignee"),
                                                           "states": t("State")}[v])
     assignees = sorted({a.assignee for a in list_alerts(store) if a.assignee})
@@ -102,7 +103,7 @@ def _render_export(store: Store, t: Translator, who: str) -> None:
             return
         st.selectbox(t("Assignee"), assignees, key=EXPORT_ASSIGNEE)
     else:
-        st.multiselect(t("States"), ALERT_STATES, key=EXPORT_STATES,
+        st.multiselect(t("States"), ALERT_STATES, key=relabelled(EXPORT_STATES),
                        format_func=lambda s: names[s], default=["needs_field_visit"])
     st.button(t("Build the field package"), key=EXPORT_BUILD, disabled=not who,
               use_container_width=True, on_click=_build, args=(store, t, who))

@@ -20,6 +20,7 @@ from geo.schema import CANDIDATE_STATES, EVENT_TYPES, ROUTE_MODES
 from geo.world import World
 from ui import state
 from ui.labels import map_labels
+from ui.sidebar import relabelled
 
 __all__ = ["data_months", "filters_from_widgets", "load_widgets_from", "render_filters"]
 
@@ -180,7 +181,8 @@ def render_time_window(months: list[date], t: Translator) -> None:
     if ss.pop(state.PLAY_STEP, False) and ss.get(state.PLAYING):
         _step(months)
     st.sidebar.select_slider(
-        t("Time window"), options=months, value=tuple(ss[state.MONTHS]), key=_slider_key(),
+        t("Time window"), options=months, value=tuple(ss[state.MONTHS]),
+        key=relabelled(_slider_key()),
         on_change=_slider_moved, format_func=lambda d: t.date(d, style="MMM y"),
         help=t("From the first to the last month shown, both included (UTC)."))
     playing = bool(ss.get(state.PLAYING, False))
@@ -204,7 +206,7 @@ def render_time_window(months: list[date], t: Translator) -> None:
 
 def _multiselect(key: str, title: str, options: list[str], names: dict[str, str],
                  t: Translator) -> None:
-    st.sidebar.multiselect(title, options=options, key=key, placeholder=t("All"),
+    st.sidebar.multiselect(title, options=options, key=relabelled(key), placeholder=t("All"),
                            format_func=lambda v: names.get(v, v))
 
 

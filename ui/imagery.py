@@ -54,7 +54,7 @@ from layers.staticdata import publish
 from ui import state
 from ui.cache import STATIC_DATA, STATIC_DATA_URL, get_settings, load_world, open_store_cached
 from ui.mapview import RenderedBase, render_base, render_group, show_map
-from ui.sidebar import current_translator
+from ui.sidebar import current_translator, relabelled
 from ui.text import shown
 
 __all__ = ["render_imagery"]
@@ -180,11 +180,11 @@ def _choose(scenes: list[SceneRef], t: Translator) -> tuple[SceneRef, str, tuple
     label = {s.scene_id: f"{s.acquired_at:%Y-%m-%d} · {s.scene_id}" for s in scenes}
     c1, c2 = st.columns([2, 3])
     scene = by_id[c1.selectbox(t("Scene"), ids, format_func=label.__getitem__,
-                               key=state.IMAGERY_SCENE)]
+                               key=relabelled(state.IMAGERY_SCENE))]
     names = _combo_names(t)
     combos = available_combos(read_scene_info(scene.path, values=False))
     combo = c2.radio(t("Bands"), combos, format_func=names.__getitem__, horizontal=True,
-                     key=state.IMAGERY_COMBO)
+                     key=relabelled(state.IMAGERY_COMBO))
     low, high = st.slider(t("Contrast stretch (percentiles)"), 0.0, 100.0, (2.0, 98.0), 0.5,
                           key=state.IMAGERY_STRETCH, disabled=combo == "ndvi")
     others = [s for s in scenes if s.scene_id != scene.scene_id
@@ -196,7 +196,7 @@ def _choose(scenes: list[SceneRef], t: Translator) -> tuple[SceneRef, str, tuple
     compare = c1.toggle(t("Compare two dates (swipe)"), key=state.IMAGERY_COMPARE,
                         disabled=not others)
     pick = c2.selectbox(t("Second date"), [s.scene_id for s in others],
-                        format_func=label.__getitem__, key=state.IMAGERY_OTHER,
+                        format_func=label.__getitem__, key=relabelled(state.IMAGERY_OTHER),
                         disabled=not (compare and others), label_visibility="collapsed")
     other = by_id[pick] if compare and pick in by_id else None
     return scene, str(combo or "true_colour"), (float(low), float(high)), other

@@ -72,7 +72,7 @@ from geo.store import default_url
 from ui import state
 from ui.cache import get_settings, open_store_cached
 from ui.jobs import ask_job, follow_job
-from ui.sidebar import current_translator
+from ui.sidebar import current_translator, relabelled
 from ui.text import escape_markdown as _plain  # a file's own text, shown as typed
 from ui.text import shown as _shown
 
@@ -157,7 +157,7 @@ def render_ingest() -> None:
     _follow_scene_job(data_dir, user, t)
     names = _layer_names(t)
     layer = st.selectbox(t("Layer"), options=list(LAYERS), format_func=names.__getitem__,
-                         key=LAYER)
+                         key=relabelled(LAYER))
     _partner(data_dir, t)
     loaded = _receive(_uploader(limits, t), limits, t)
     if loaded is None:
@@ -289,7 +289,7 @@ def _partner(data_dir: Path, t: Translator) -> None:
     left, right = st.columns(2)
     left.text_input(t("Partner"), key=PARTNER, max_chars=60,
                     help=t("Who sent the file; its mapping is saved under this name."))
-    right.selectbox(t("Saved mappings"), options=["", *saved], key=SAVED,
+    right.selectbox(t("Saved mappings"), options=["", *saved], key=relabelled(SAVED),
                     format_func=lambda s: s or t("(propose from the column names)"),
                     on_change=_load_saved, args=(data_dir,))
 
@@ -353,7 +353,7 @@ def _mapping_editor(base: Mapping, source: Source, t: Translator) -> Mapping:
             f"{target} *" if target in needed else target, options=columns,
             index=columns.index(current) if current in columns else 0,
             format_func=partial(_column_label, absent=absent),
-            key=f"{FIELD}:{rev}:{target}")
+            key=relabelled(f"{FIELD}:{rev}:{target}"))
         if chosen is not None:
             fields[target] = str(chosen)
     return replace(base, fields=fields, **_options(base, rev, t))
@@ -394,7 +394,8 @@ def _options(base: Mapping, rev: int, t: Translator) -> dict[str, Any]:
                   False: t("Month first (12/31/2024)")}
         dayfirst = middle.selectbox(t("Dates"), options=choices,
                                     index=choices.index(base.dayfirst),
-                                    format_func=labels.__getitem__, key=f"{DAYFIRST}:{rev}")
+                                    format_func=labels.__getitem__,
+                                    key=relabelled(f"{DAYFIRST}:{rev}"))
         timezone = right.text_input(t("Time zone of times without one"), value=base.timezone,
                                     max_chars=60, key=f"{TIMEZONE}:{rev}",
                                     help=t("An IANA name, e.g. UTC or America/Lima.")).strip()

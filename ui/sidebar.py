@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 import streamlit as st
 
 from geo.i18n import LANGUAGE_NAMES, Translator
@@ -12,32 +9,30 @@ from geo.settings import LANGUAGES, Settings
 from ui import state
 
 
-def _plain_choice(value: Any) -> bool:
-    """Whether ``value`` is what a choice widget holds.
+def relabelled(key: str) -> str:
+    """Register ``key`` as a choice whose labels are translated, and return it.
 
-    Text, a number or a date, or a list or tuple of them; not a button's or toggle's bool,
-    an upload, or an editor's or table selection's dict.
+    Used as ``key=relabelled(...)`` on selectboxes, multiselects, radios and select sliders
+    with a translated ``format_func`` outside forms (:func:`_relabel` hands their values
+    back when the language changes; inside a form it would undo an unsubmitted choice).
     """
-
-    def simple(v: Any) -> bool:
-        return isinstance(v, str | int | float | date) and not isinstance(v, bool)
-
-    return simple(value) or (isinstance(value, list | tuple) and all(map(simple, value)))
+    st.session_state.setdefault(state.RELABELLED, set()).add(key)
+    return key
 
 
 def _relabel() -> None:
-    """Hand every remembered choice back to its widget when the language changes.
+    """Hand every remembered translated choice back to its widget when the language changes.
 
     A keyed widget that already shows a choice keeps the label it was formatted with, so
     after a switch to Spanish the queue's "Area" still said "Anywhere" (Streamlit's selectbox
     does not resend a label its ``format_func`` changed: streamlit/streamlit PR #13788).
     Writing the same value back from this callback, before the rerun, makes Streamlit send
-    each such widget its value again, formatted in the new language. Values of other kinds
-    are left alone: buttons and uploads refuse to be set.
+    each such widget its value again, formatted in the new language. Only keys registered
+    by :func:`relabelled` are written: a text field's unsubmitted text would be lost.
     """
     ss = st.session_state
-    for key in list(ss.keys()):
-        if key != state.LANGUAGE and _plain_choice(ss[key]):
+    for key in sorted(ss.get(state.RELABELLED, ())):
+        if key in ss:
             ss[key] = ss[key]
 
 

@@ -150,3 +150,4 @@ ANALYSIS_EXPORT_RESULT = "analysis_export_result"  # {"id": ...} or {"error": ..
 ANALYSIS_AREA = "analysis_area"
 ANALYSIS_SINCE = "analysis_since"  # {area_id: previous visit} read once per session
 ANALYSIS_SEEN = "analysis_mark_seen"
+RELABELLED = "relabelled_choices"  # keys of choices relabelled on a language switch (sidebar)
