@@ -7,17 +7,16 @@ person's verdict is never overwritten). Every change names the version it was ma
 verdict given on an alert someone else changed meanwhile is refused with who and when, and
 nothing is lost. Buttons are full width, for a phone.
 
-Until accounts exist (access-control issue), the reviewer types their name in the sidebar; it
-is what the audit log records, and whose inbox and subscriptions the page shows.
+The signed-in user's name (``ui.auth``) is what the audit log records, and whose inbox and
+subscriptions the page shows.
 
 Following areas: a reviewer follows a saved area of interest (optionally with an e-mail address
-and a webhook URL); new alerts and state changes inside it land in their inbox, written in the
-same transaction as the change. E-mails and webhooks are sent by
-``geo.store.deliver_pending`` at the start of every run of this page (so right after each
-change the page makes, since a change reruns it). It costs one indexed query when nothing is
-due; a dead mail server is recorded and retried later with growing pauses, never shown as a
-failed verdict. Outside the app (nobody on the page), nothing is sent: a background worker is
-the reliability issue's job.
+and a webhook URL); new alerts, state changes and strips destroyed or reopened on the imagery
+inside it land in their inbox, written in the same transaction as the change. E-mails and
+webhooks are sent by ``geo.store.deliver_pending`` at the start of every run of this page (so
+right after each change the page makes, since a change reruns it), and by the job runner when a
+job stores results. It costs one indexed query when nothing is due; a dead mail server is
+recorded and retried later with growing pauses, never shown as a failed verdict.
 """
 
 from __future__ import annotations

@@ -13,6 +13,12 @@ dead). A job's results are stored in the transaction that marks it succeeded
 or neither; :func:`~geo.jobs.queue.recover_stale_jobs` (run at :meth:`JobRunner.start` and
 every ``stale_after_s / 2``) hands on or fails the jobs of a runner that died.
 
+Results can notify people (a detection run's new alerts, strips destroyed or reopened in a
+followed area): right after storing them, the runner's thread sends the e-mails and webhook
+calls that are due (:func:`geo.store.subscriptions.deliver_pending`, SMTP settings from
+``ATALAYA_SMTP_*``), so followers hear of a run when it ends, not when someone next opens the
+alerts page. A failure to send is logged and retried later; it never fails the job.
+
 Examples
 --------
 In the app (one runner per process, shared by every session)::
@@ -53,12 +59,17 @@ from geo.jobs.queue import (
 from geo.logjson import log_context
 from geo.settings import Settings, load_settings
 from geo.store.engine import Store
+from geo.store.subscriptions import SmtpConfig, deliver_pending, webhook_secret_from_env
 
 __all__ = ["Handler", "JobContext", "JobOutcome", "JobRunner"]
 
 log = logging.getLogger("atalaya.jobs")
 T = TypeVar("T")
 OFFLOAD_POLL_S = 0.5  # how often a wait on the cluster looks for a cancel request
+#: Deliveries taken (e-mail digests bring their others along) and seconds spent sending
+#: after a job; what is left goes with the next job or alerts page.
+DELIVER_LIMIT = 100
+DELIVER_BUDGET_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -200,12 +211,14 @@ class JobRunner:
     poll_s, heartbeat_s, stale_after_s
         Idle poll interval, heartbeat period, and the heartbeat age after which another
         runner's job is taken for dead.
+    deliver
+        Send the due notifications after a job stores results (see the module notes).
     """
 
     def __init__(self, store: Store, *, handlers: Mapping[str, Handler] | None = None,
                  settings: Settings | None = None, client: Any = None, use_dask: bool = True,
                  concurrency: int = 1, poll_s: float = 1.0, heartbeat_s: float = 5.0,
-                 stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+                 stale_after_s: float = DEFAULT_STALE_AFTER_S, deliver: bool = True) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         if not 0 < heartbeat_s < stale_after_s:
@@ -217,6 +230,7 @@ class JobRunner:
         self.owner = owner_token()
         self.concurrency, self.poll_s = concurrency, poll_s
         self.heartbeat_s, self.stale_after_s = heartbeat_s, stale_after_s
+        self.deliver = deliver
         self._client, self._owns_client, self._use_dask = client, False, use_dask
         self._client_lock = threading.Lock()
         self._stop, self._wake = threading.Event(), threading.Event()
@@ -393,7 +407,23 @@ class JobRunner:
         except AtalayaError as exc:  # storing the results failed: rolled back with the state
             return self._end(ctx, "failed", error=msg.NOT_STORED.format(error=exc))
         log.info("job %s succeeded", ctx.job.id, extra={"job_id": ctx.job.id})
+        if outcome.write is not None and self.deliver:
+            self._deliver(ctx.job.id)
         return done
+
+    def _deliver(self, job_id: int) -> None:
+        """Send the notifications due now (a job's results may have written some)."""
+        try:
+            report = deliver_pending(self.store, smtp=SmtpConfig.from_env(),
+                                     webhook_secret=webhook_secret_from_env(),
+                                     limit=DELIVER_LIMIT, budget_s=DELIVER_BUDGET_S)
+        except (AtalayaError, SQLAlchemyError) as exc:  # a bad SMTP setting, a busy store
+            log.warning("notifications after job %s not sent: %s", job_id, exc,
+                        extra={"job_id": job_id})
+            return
+        if report.sent or report.failed:
+            log.info("after job %s: %d deliveries sent, %d failed", job_id,
+                     len(report.sent), len(report.failed), extra={"job_id": job_id})
 
     def _end(self, ctx: JobContext, state: str, *, error: str | None = None,
              message: str | None = None,

@@ -8,7 +8,10 @@ the *same transaction* as the change (:mod:`geo.store.notify`), plus one outbox 
 :func:`deliver_pending` sends what is due, outside any alert transaction:
 
 - **e-mail** through SMTP (stdlib :mod:`smtplib`, settings from ``ATALAYA_SMTP_*``, see
-  :meth:`SmtpConfig.from_env`), one plain-text message per delivery;
+  :meth:`SmtpConfig.from_env`), plain text: one message per notification, or one *digest*
+  when several are due at once for the same person at the same address (a detection run that
+  creates or destroys hundreds of strips in a followed area sends one e-mail listing them, up
+  to :data:`DIGEST_MAX` per message, not hundreds);
 - **webhook**: an HTTP POST of JSON (stdlib :mod:`urllib`), http/https only, redirects not
   followed, short timeout; with ``ATALAYA_WEBHOOK_SECRET`` set, the header
   ``X-Atalaya-Signature: sha256=<hex HMAC-SHA256 of the body>`` lets the receiver check it.
@@ -19,7 +22,9 @@ SMTP server cannot be reached, the call's other e-mails wait as long without try
 never raises for a dead server or a refused message, so it cannot undo or block a verdict, and
 ``budget_s`` bounds how long one call may take.
 Delivery is at least once: a receiver may see a message twice after a crash mid-send
-(``X-Atalaya-Delivery`` and the JSON ``delivery_id`` let it drop repeats).
+(the ``X-Atalaya-Delivery`` header, the delivery ids of a message, and the JSON
+``delivery_id`` let it drop repeats). A digest is one try for all its deliveries: sent,
+failed and retried together.
 
 Notes
 -----
@@ -44,6 +49,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,6 +75,8 @@ MAX_ATTEMPTS = 8
 FIRST_RETRY_S = 30.0
 MAX_RETRY_S = 3600.0
 CLAIM_S = 300.0  # a claimed delivery is free again after this long (a crash mid-send)
+#: At most this many notifications in one e-mail digest; more, due at once, go in the next.
+DIGEST_MAX = 50
 SUBJECT_MAX = 150
 ERROR_MAX = 500
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -360,19 +368,36 @@ def _due(now: datetime, channels: Sequence[str]) -> Any:
 
 def _claim(store: Store, now: datetime, channels: Sequence[str],
            limit: int) -> list[dict[str, Any]]:
-    """Take up to ``limit`` due deliveries for :data:`CLAIM_S` seconds; return them."""
+    """Take up to ``limit`` due deliveries for :data:`CLAIM_S` seconds; return them.
+
+    With each e-mail taken come the other e-mails due to the same address for the same user
+    (up to :data:`DIGEST_MAX` of them), so that they can go out as one digest.
+    """
     d, n = t.deliveries.c, t.notifications.c
     with read_tx(store) as conn:  # cheap look first: most page loads find nothing to send
         if conn.execute(select(d.id).where(_due(now, channels)).limit(1)).first() is None:
             return []
 
+    def locked(query: Any, conn: Connection) -> Any:
+        if conn.dialect.name == "postgresql":
+            return query.with_for_update(skip_locked=True, of=t.deliveries)
+        return query
+
     def work(conn: Connection) -> list[dict[str, Any]]:
         ids = select(d.id).where(_due(now, channels)).order_by(d.id).limit(limit)
-        if conn.dialect.name == "postgresql":
-            ids = ids.with_for_update(skip_locked=True)
-        taken = [int(i) for i in conn.execute(ids).scalars()]
+        taken = [int(i) for i in conn.execute(locked(ids, conn)).scalars()]
         if not taken:
             return []
+        inboxes = conn.execute(
+            select(d.target, n.user_name).distinct()
+            .join(t.notifications, n.id == d.notification_id)
+            .where(d.id.in_(taken), d.channel == "email")).all()
+        for target, user in inboxes:
+            same = (select(d.id).join(t.notifications, n.id == d.notification_id)
+                    .where(_due(now, ["email"]), d.target == target, n.user_name == user,
+                           d.id.not_in(taken))
+                    .order_by(d.id).limit(DIGEST_MAX))
+            taken += [int(i) for i in conn.execute(locked(same, conn)).scalars()]
         conn.execute(update(t.deliveries).where(d.id.in_(taken))
                      .values(next_attempt_at=now + timedelta(seconds=CLAIM_S)))
         rows = conn.execute(
@@ -385,25 +410,59 @@ def _claim(store: Store, now: datetime, channels: Sequence[str],
     return in_transaction(store, work)
 
 
+def _batches(items: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """One send per batch: a webhook call per delivery, an e-mail per address and user.
+
+    E-mails to the same address for the same user are batched in the order of their first
+    delivery, at most :data:`DIGEST_MAX` per batch.
+
+    Examples
+    --------
+    >>> items = [{"id": 1, "channel": "email", "target": "a@x.org", "user_name": "ana"},
+    ...          {"id": 2, "channel": "webhook", "target": "http://h/", "user_name": "ana"},
+    ...          {"id": 3, "channel": "email", "target": "a@x.org", "user_name": "ana"}]
+    >>> [[i["id"] for i in b] for b in _batches(items)]
+    [[1, 3], [2]]
+    """
+    groups: dict[tuple[str, str, str | int], list[dict[str, Any]]] = {}
+    for item in items:
+        key: str | int = item["user_name"] if item["channel"] == "email" else item["id"]
+        groups.setdefault((item["channel"], item["target"], key), []).append(item)
+    return [group[k:k + DIGEST_MAX] for group in groups.values()
+            for k in range(0, len(group), DIGEST_MAX)]
+
+
 def _retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(FIRST_RETRY_S * 2 ** max(attempts - 1, 0), MAX_RETRY_S))
 
 
-def _record_outcome(store: Store, item: Mapping[str, Any], error: str | None,
+def _record_outcome(store: Store, batch: Sequence[Mapping[str, Any]], error: str | None,
                     now: datetime) -> datetime | None:
-    """Write the outcome of one try; return when it will be tried again (None: no more)."""
-    attempts = int(item["attempts"]) + 1
-    retry: datetime | None = None
-    if error is None:
-        values: dict[str, Any] = {"status": "sent", "attempts": attempts, "sent_at": now,
-                                  "last_error": None, "next_attempt_at": None}
-    else:
-        retry = now + _retry_delay(attempts) if attempts < MAX_ATTEMPTS else None
-        values = {"status": "failed", "attempts": attempts, "last_error": error[:ERROR_MAX],
-                  "next_attempt_at": retry}
-    stmt = update(t.deliveries).where(t.deliveries.c.id == item["id"]).values(**values)
-    in_transaction(store, lambda conn: conn.execute(stmt))
-    return retry
+    """Write the outcome of one try of a batch; return when it is tried again (None: never).
+
+    Each delivery counts the try; a failed one waits by its own count of tries (a digest
+    may hold deliveries tried before), and the latest of those times is returned.
+    """
+    d = t.deliveries.c
+    retries: list[datetime] = []
+    statements = []
+    for item in batch:
+        attempts = int(item["attempts"]) + 1
+        if error is None:
+            values: dict[str, Any] = {"status": "sent", "attempts": attempts, "sent_at": now,
+                                      "last_error": None, "next_attempt_at": None}
+        else:
+            retry = now + _retry_delay(attempts) if attempts < MAX_ATTEMPTS else None
+            retries += [retry] if retry is not None else []
+            values = {"status": "failed", "attempts": attempts,
+                      "last_error": error[:ERROR_MAX], "next_attempt_at": retry}
+        statements.append(update(t.deliveries).where(d.id == item["id"]).values(**values))
+
+    def work(conn: Connection) -> None:
+        for stmt in statements:
+            conn.execute(stmt)
+    in_transaction(store, work)
+    return max(retries, default=None)
 
 
 def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
@@ -424,7 +483,8 @@ def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
     http_timeout
         Seconds to wait for a webhook receiver.
     limit
-        At most this many deliveries per call.
+        At most this many deliveries taken per call, and with each e-mail the others due to
+        the same address for the same user, sent with it as one digest.
     budget_s
         Stop starting new sends after this many seconds (what is left stays due), so a page
         that delivers on its way is never held up for long.
@@ -432,7 +492,7 @@ def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
     Returns
     -------
     DeliveryReport
-        The delivery ids sent, failed, and put off by this call.
+        The delivery ids sent, failed, and put off by this call (every id of a digest).
 
     Raises
     ------
@@ -449,30 +509,33 @@ def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
     channels = ["webhook"] + (["email"] if smtp is not None else [])
     report = DeliveryReport()
     smtp_down: datetime | None = None  # retry time of the e-mail that found the server down
-    for item in _claim(store, at, channels, limit):
+    for batch in _batches(_claim(store, at, channels, limit)):
+        ids = [int(item["id"]) for item in batch]
+        email = batch[0]["channel"] == "email"
         if budget_s is not None and time.monotonic() - started > budget_s:
-            _put_off(store, item, at)
-        elif item["channel"] == "email" and smtp_down is not None:
-            _put_off(store, item, smtp_down)
+            _put_off(store, ids, at)
+        elif email and smtp_down is not None:
+            _put_off(store, ids, smtp_down)
         else:
-            error = _send(item, smtp=smtp, secret=webhook_secret, timeout=http_timeout, at=at)
-            retry = _record_outcome(store, item, error, at)
-            (report.sent if error is None else report.failed).append(int(item["id"]))
-            if item["channel"] == "email" and (error or "").startswith("unreachable"):
+            error = _send(batch, smtp=smtp, secret=webhook_secret, timeout=http_timeout, at=at)
+            retry = _record_outcome(store, batch, error, at)
+            (report.sent if error is None else report.failed).extend(ids)
+            if email and (error or "").startswith("unreachable"):
                 smtp_down = retry or at + timedelta(seconds=MAX_RETRY_S)
             continue
-        report.put_off.append(int(item["id"]))
+        report.put_off.extend(ids)
     return report
 
 
-def _send(item: Mapping[str, Any], *, smtp: SmtpConfig | None, secret: str | None,
-          timeout: float, at: datetime) -> str | None:
-    """Send one delivery; return None, or why it failed (``unreachable: ...``: no connection)."""
+def _send(batch: Sequence[Mapping[str, Any]], *, smtp: SmtpConfig | None,
+          secret: str | None, timeout: float, at: datetime) -> str | None:
+    """Send one batch; return None, or why it failed (``unreachable: ...``: no connection)."""
     try:
-        if item["channel"] == "email":
+        if batch[0]["channel"] == "email":
             assert smtp is not None
-            _send_email(smtp, item)
+            _send_email(smtp, batch)
         else:
+            (item,) = batch
             _post_webhook(item, secret=secret, timeout=timeout, at=at)
     except _UNREACHABLE as exc:
         return f"unreachable: {exc.__class__.__name__}: {exc}"
@@ -481,11 +544,18 @@ def _send(item: Mapping[str, Any], *, smtp: SmtpConfig | None, secret: str | Non
     return None
 
 
-def _put_off(store: Store, item: Mapping[str, Any], until: datetime) -> None:
-    """Give a claimed delivery back, due at ``until``, without counting an attempt."""
-    stmt = (update(t.deliveries).where(t.deliveries.c.id == item["id"])
+def _put_off(store: Store, ids: Sequence[int], until: datetime) -> None:
+    """Give claimed deliveries back, due at ``until``, without counting an attempt."""
+    stmt = (update(t.deliveries).where(t.deliveries.c.id.in_(list(ids)))
             .values(next_attempt_at=until))
     in_transaction(store, lambda conn: conn.execute(stmt))
+
+
+_FOLLOW = ("You receive this because you follow {this} in Atalaya; unfollow {it} on the "
+           "alerts page.")
+#: Sections of a digest, in order: kind, heading.
+_DIGEST_PARTS = (("new_alert", "New alerts"), ("state_change", "State changes"),
+                 ("imagery_change", "Changes on the imagery"))
 
 
 def _body(item: Mapping[str, Any]) -> str:
@@ -499,27 +569,79 @@ def _body(item: Mapping[str, Any]) -> str:
     elif item["kind"] == "imagery_change":
         lines.append(f"On the imagery: {item['old_state'] or 'unknown'} -> {item['new_state']} "
                      f"(from {plain_line(item['actor'], 200)})")
-    lines += ["", "You receive this because you follow this area in Atalaya; "
-              "unfollow it on the alerts page."]
+    lines += ["", _FOLLOW.format(this="this area", it="it")]
     return "\n".join(lines) + "\n"
 
 
-def _send_email(smtp: SmtpConfig, item: Mapping[str, Any]) -> None:
-    """One plain-text message; header values are single lines (CR/LF cannot add headers)."""
+def digest_subject(batch: Sequence[Mapping[str, Any]]) -> str:
+    """Subject of a digest: how many notifications, of which kinds (one line).
+
+    Examples
+    --------
+    >>> digest_subject([{"kind": "new_alert"}] * 3 + [{"kind": "imagery_change"}])
+    '[Atalaya] 4 notifications: 3 new alerts, 1 change on the imagery'
+    """
+    counts = Counter(item["kind"] for item in batch)
+    parts = [_count(counts[kind], *_KIND_WORDS[kind]) for kind, _ in _DIGEST_PARTS
+             if counts[kind]]
+    return plain_line(f"[Atalaya] {len(batch)} notifications: " + ", ".join(parts),
+                      SUBJECT_MAX)
+
+
+_KIND_WORDS = {"new_alert": ("new alert", "new alerts"),
+               "state_change": ("state change", "state changes"),
+               "imagery_change": ("change on the imagery", "changes on the imagery")}
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def digest_body(batch: Sequence[Mapping[str, Any]]) -> str:
+    """Plain-text body of a digest: one line per notification, by kind, oldest first."""
+    areas = ", ".join(dict.fromkeys(plain_line(item["area_name"]) for item in batch))
+    first = min(item["created_at"] for item in batch)
+    last = max(item["created_at"] for item in batch)
+    when = (f"{first:%Y-%m-%d %H:%M}" if f"{first:%Y%m%d%H%M}" == f"{last:%Y%m%d%H%M}"
+            else f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}")
+    lines = [f"{len(batch)} notifications in areas you follow ({plain_line(areas)}), "
+             f"{when} UTC.", ""]
+    for kind, heading in _DIGEST_PARTS:
+        part = sorted((i for i in batch if i["kind"] == kind),
+                      key=lambda i: (i["created_at"], i["id"]))
+        if part:
+            lines += [f"{heading} ({len(part)})"]
+            lines += [f"- {item['summary']}" for item in part]
+            lines += [""]
+    lines += [_FOLLOW.format(this="these areas", it="them")]
+    return "\n".join(lines) + "\n"
+
+
+def _send_email(smtp: SmtpConfig, batch: Sequence[Mapping[str, Any]]) -> None:
+    """One plain-text message (a digest for several notifications) to the batch's address.
+
+    Header values are single lines (CR/LF cannot add headers).
+    """
+    target = batch[0]["target"]
     msg = EmailMessage()
-    msg["Subject"] = plain_line(f"[Atalaya] {item['summary']}", SUBJECT_MAX)
+    if len(batch) == 1:
+        msg["Subject"] = plain_line(f"[Atalaya] {batch[0]['summary']}", SUBJECT_MAX)
+    else:
+        msg["Subject"] = digest_subject(batch)
     msg["From"] = smtp.sender
-    msg["To"] = check_email(item["target"])
+    msg["To"] = check_email(target)
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain="atalaya.invalid")
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(_body(item), subtype="plain", charset="utf-8")
+    msg["X-Atalaya-Delivery"] = ",".join(str(int(item["id"])) for item in batch)
+    body = _body(batch[0]) if len(batch) == 1 else digest_body(batch)
+    msg.set_content(body, subtype="plain", charset="utf-8")
     with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
         if smtp.starttls:
             client.starttls(context=ssl.create_default_context())
         if smtp.username:
             client.login(smtp.username, smtp.password or "")
-        client.send_message(msg, from_addr=smtp.sender, to_addrs=[item["target"]])
+        client.send_message(msg, from_addr=smtp.sender, to_addrs=[target])
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -7,6 +7,7 @@ PostGIS comes from ``ATALAYA_TEST_DATABASE_URL`` (``.ci/run`` starts a throwaway
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from geo.runway_geometry import oriented_rectangle
-from geo.store import Store, open_store
+from geo.store import SmtpConfig, Store, open_store
 from tests.conftest import require
 
 PG_URL = os.environ.get("ATALAYA_TEST_DATABASE_URL", "")
@@ -110,3 +111,37 @@ def postgis_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     yield opened
     opened.close()
     drop_schema(schema)
+
+
+def free_port() -> int:
+    """Return a TCP port free on 127.0.0.1 now (nothing listens on it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SmtpSink:
+    """aiosmtpd handler keeping every envelope it receives."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[SmtpConfig, SmtpSink]]:
+    """Run a real SMTP server (aiosmtpd) on a free port of 127.0.0.1; yield it and its sink."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpConfig(host="127.0.0.1", port=port, sender="atalaya@example.org",
+                         timeout_s=5), sink
+    finally:
+        controller.stop()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from shapely.geometry import box
 from sqlalchemy import select
 
 from geo.errors import ExportError, JobCancelledError
@@ -34,12 +35,19 @@ from geo.jobs import (
 )
 from geo.jobs.handlers import run_detect
 from geo.settings import Settings
-from geo.store import list_alerts, merge_candidates, open_store, read_audit, read_detections
+from geo.store import (
+    list_alerts,
+    merge_candidates,
+    open_store,
+    read_audit,
+    read_detections,
+    subscribe,
+)
 from geo.store import tables as t
 from geo.store.engine import in_transaction, read_tx
 from tests.conftest import ROOT
 from tests.geo.test_detect import write_scene
-from tests.store.conftest import candidates, new_backend_url
+from tests.store.conftest import candidates, free_port, new_backend_url
 
 STRIP_A = ((600.0, 600.0, 800.0, 20.0, 60.0),)
 STRIP_B = ((1300.0, 1400.0, 700.0, 20.0, 140.0),)
@@ -215,6 +223,58 @@ def test_a_failing_handler_fails_its_job_not_the_runner(store, settings):
     assert "KeyError: 'scenes' (an error in Atalaya; the log has the details)" in first.error
     assert (second.state, second.error) == ("failed", "the export folder is full")
     assert runner.run_next() is None
+
+
+def test_followers_are_told_when_a_job_stores_its_alerts(store, settings, smtp_server,
+                                                        monkeypatch):
+    """Not when someone next opens the alerts page: right after the job's transaction."""
+    smtp, sink = smtp_server
+    monkeypatch.setenv("ATALAYA_SMTP_HOST", smtp.host)
+    monkeypatch.setenv("ATALAYA_SMTP_PORT", str(smtp.port))
+    monkeypatch.setenv("ATALAYA_SMTP_FROM", smtp.sender)
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=box(-75, -13, -74, -12),
+              email="ana@example.org")
+    rows = [{"lon": -74.8 + 0.2 * k, "lat": -12.5, "scene_id": "s1", "date": "2024-05-01"}
+            for k in range(3)]
+
+    def detected(ctx: JobContext) -> JobOutcome:
+        return JobOutcome(write=lambda conn: merge_into(conn, candidates(rows),
+                                                        actor=f"detector (job {ctx.job.id})"))
+
+    quiet = _runner(store, settings, use_dask=False, handlers={"detect": detected},
+                    deliver=False)
+    submit_job(store, "detect", {"n": 1}, "planner")
+    assert quiet.run_next().state == "succeeded"
+    assert sink.envelopes == []  # written, waiting for someone to send it
+    runner = _runner(store, settings, use_dask=False, handlers={"detect": detected})
+    submit_job(store, "detect", {"n": 2}, "planner")
+    assert runner.run_next().state == "succeeded"
+    (envelope,) = sink.envelopes  # the first job's three new alerts, as one digest
+    assert envelope.rcpt_tos == ["ana@example.org"]
+    with read_tx(store) as conn:
+        states = conn.execute(select(t.deliveries.c.status)).scalars().all()
+    assert states == ["sent"] * 3
+
+
+def test_a_mail_server_away_after_a_job_fails_nothing(store, settings, monkeypatch):
+    monkeypatch.setenv("ATALAYA_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ATALAYA_SMTP_PORT", str(free_port()))  # nothing listens
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=box(-75, -13, -74, -12),
+              email="ana@example.org")
+    rows = [{"lon": -74.5, "lat": -12.5, "scene_id": "s1", "date": "2024-05-01"}]
+
+    def detected(ctx: JobContext) -> JobOutcome:
+        return JobOutcome(write=lambda conn: merge_into(conn, candidates(rows), actor="d"))
+
+    runner = _runner(store, settings, use_dask=False, handlers={"detect": detected})
+    submit_job(store, "detect", {}, "planner")
+    assert runner.run_next().state == "succeeded"
+    with read_tx(store) as conn:
+        (row,) = conn.execute(select(t.deliveries)).mappings().all()
+    assert (row["status"], row["attempts"]) == ("failed", 1)  # retried later
+    monkeypatch.setenv("ATALAYA_SMTP_PORT", "not-a-port")  # a bad setting: logged, not raised
+    submit_job(store, "detect", {"again": True}, "planner")
+    assert runner.run_next().state == "succeeded"
 
 
 def test_a_runner_taken_for_dead_stores_nothing(store, settings):

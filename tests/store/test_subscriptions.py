@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -45,8 +44,13 @@ from geo.store import (
 from geo.store import tables as t
 from geo.store.engine import read_tx
 from geo.store.merge import Look
-from geo.store.subscriptions import FIRST_RETRY_S, MAX_ATTEMPTS, webhook_secret_from_env
-from tests.store.conftest import candidates
+from geo.store.subscriptions import (
+    DIGEST_MAX,
+    FIRST_RETRY_S,
+    MAX_ATTEMPTS,
+    webhook_secret_from_env,
+)
+from tests.store.conftest import SmtpSink, candidates, free_port
 
 AREA = box(-75.0, -13.0, -74.0, -12.0)  # around the VRAEM, Peru
 INSIDE = {"lon": -74.5, "lat": -12.5}
@@ -68,36 +72,6 @@ def _deliveries(store) -> list[dict[str, Any]]:
     with read_tx(store) as conn:
         return [dict(r) for r in conn.execute(
             select(t.deliveries).order_by(t.deliveries.c.id)).mappings()]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Sink:
-    """aiosmtpd handler keeping every envelope it receives."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
-        self.envelopes.append(envelope)
-        return "250 Message accepted"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[SmtpConfig, _Sink]]:
-    sink = _Sink()
-    port = _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield SmtpConfig(host="127.0.0.1", port=port, sender="atalaya@example.org",
-                         timeout_s=5.0), sink
-    finally:
-        controller.stop()
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -188,6 +162,7 @@ def test_a_strip_destroyed_or_reopened_on_the_imagery_reaches_followers(store, s
     assert note.summary == (f"Runway alert #{alert_id} in VRAEM (PE) is destroyed on the "
                             "imagery (was active), from detector (job 7 of ana).")
     assert get_alert(store, alert_id).state == "new"  # the review state is the people's
+    assert len(deliver_pending(store, smtp=smtp).sent) == 1
     # the same look again changes nothing and tells nobody
     merge_candidates(store, candidates([]), looks=[_gone(alert_id, "s3", "2024-07-01")])
     assert len(inbox(store, "Ana")) == 1
@@ -195,7 +170,7 @@ def test_a_strip_destroyed_or_reopened_on_the_imagery_reaches_followers(store, s
     merge_candidates(store, candidates([{**site, "scene_id": "s4", "date": "2024-08-01"}]))
     news = [(n.old_state, n.new_state) for n in inbox(store, "Ana")]
     assert news == [("destroyed", "reopened"), ("active", "destroyed")]  # newest first
-    assert len(deliver_pending(store, smtp=smtp).sent) == 2
+    assert len(deliver_pending(store, smtp=smtp).sent) == 1
     bodies = [message_from_bytes(e.content, policy=default_policy) for e in sink.envelopes]
     assert [m["Subject"] for m in bodies] == [
         f"[Atalaya] Runway alert #{alert_id} in VRAEM (PE) is destroyed on the imagery (was "
@@ -338,6 +313,66 @@ def test_an_email_arrives_with_the_right_subject_and_body(store, smtp_server):
     assert len(sink.envelopes) == 1
 
 
+def test_notifications_due_together_go_as_one_digest_per_person_and_address(
+        store, smtp_server, webhook):
+    smtp, sink = smtp_server
+    url, receiver = webhook
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org",
+              webhook_url=url)
+    subscribe(store, user="Ana", area_name="Peru south", geometry=box(-76, -14, -73, -11),
+              email="ana@example.org")
+    subscribe(store, user="Luis", area_name="VRAEM", geometry=AREA, email="luis@example.org")
+    places = [{"lon": -74.9 + 0.1 * k, "lat": -12.5} for k in range(5)]
+    ids = _merge(store, *places)  # a detection run: five new alerts at once
+    alert = get_alert(store, ids[0])
+    update_alert(store, AlertChange(ids[0], alert.version, state="under_review"), actor="Luis")
+    report = deliver_pending(store, smtp=smtp, limit=3)
+    # The first three deliveries are Ana's e-mail and webhook and Luis's e-mail of the first
+    # alert. With each e-mail come the others due to that person at that address: Ana's 6
+    # (5 new, 1 state change) in one message, Luis's 5 in another (he is not told of his own
+    # verdict). Webhooks stay one call per notification: the others wait for the next call.
+    assert len(report.sent) == 6 + 5 + 1
+    assert report.failed == report.put_off == []
+    assert len(receiver.received) == 1
+    assert len(deliver_pending(store, smtp=smtp).sent) == 5
+    assert len(receiver.received) == 6
+    mails = {e.rcpt_tos[0]: message_from_bytes(e.content, policy=default_policy)
+             for e in sink.envelopes}
+    assert len(sink.envelopes) == 2
+    ana, luis = mails["ana@example.org"], mails["luis@example.org"]
+    assert ana["Subject"] == "[Atalaya] 6 notifications: 5 new alerts, 1 state change"
+    assert luis["Subject"] == "[Atalaya] 5 notifications: 5 new alerts"
+    body = ana.get_content().replace("\r\n", "\n")
+    assert body.startswith("6 notifications in areas you follow (VRAEM, Peru south), 20")
+    assert body.count(" UTC.") == 1
+    assert "New alerts (5)\n" in body
+    assert "State changes (1)\n" in body
+    for alert_id in ids:
+        assert f"- New runway alert #{alert_id} in VRAEM, Peru south (PE)" in body
+    assert (f"- Runway alert #{ids[0]} in VRAEM, Peru south (PE) moved from new to "
+            "under_review by Luis.") in body
+    assert body.index("New alerts") < body.index("State changes")
+    sent = [r for r in _deliveries(store) if r["target"] == "ana@example.org"]
+    assert {r["status"] for r in sent} == {"sent"}
+    assert ana["X-Atalaya-Delivery"] == ",".join(str(r["id"]) for r in sent)
+    assert deliver_pending(store, smtp=smtp).sent == []  # nothing twice
+    assert len(sink.envelopes) == 2
+    assert {r["status"] for r in _deliveries(store)} == {"sent"}
+
+
+def test_a_digest_holds_at_most_digest_max_notifications(store, smtp_server):
+    smtp, sink = smtp_server
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org")
+    places = [{"lon": -74.95 + 0.9 * k / (DIGEST_MAX + 2), "lat": -12.5}
+              for k in range(DIGEST_MAX + 3)]
+    _merge(store, *places)
+    report = deliver_pending(store, smtp=smtp)
+    assert len(report.sent) == DIGEST_MAX + 3
+    sizes = sorted(len(message_from_bytes(e.content, policy=default_policy)
+                       ["X-Atalaya-Delivery"].split(",")) for e in sink.envelopes)
+    assert sizes == [3, DIGEST_MAX]
+
+
 def test_hostile_text_cannot_add_headers_or_recipients(store, smtp_server):
     smtp, sink = smtp_server
     subscribe(store, user="Ana", area_name="VRAEM\r\nX-Evil: 1", geometry=AREA,
@@ -360,44 +395,50 @@ def test_hostile_text_cannot_add_headers_or_recipients(store, smtp_server):
 
 
 def test_smtp_down_marks_failed_retries_later_and_never_blocks_a_verdict(store):
-    port = _free_port()  # nothing listens here yet
+    port = free_port()  # nothing listens here yet
     smtp = SmtpConfig(host="127.0.0.1", port=port, sender="atalaya@example.org", timeout_s=2)
     subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org")
+    subscribe(store, user="Bea", area_name="Peru", geometry=AREA, email="bea@example.org")
     (alert_id,) = _merge(store, INSIDE)
     alert = get_alert(store, alert_id)
     done = update_alert(store, AlertChange(alert_id, alert.version, state="under_review"),
                         actor="Luis")
     t0 = datetime.now(UTC)
     report = deliver_pending(store, smtp=smtp, now=t0)  # does not raise
-    # The first e-mail finds the server down; the second is not tried, it waits as long.
-    assert report.sent == []
-    assert len(report.failed) == 1
-    assert len(report.put_off) == 1
+    # Ana's digest (new alert, state change) finds the server down; Bea's is not tried: it
+    # waits as long, without using up a try.
     assert get_alert(store, alert_id).state == "under_review" == done.state
-    first, second = _deliveries(store)
-    assert (first["status"], first["attempts"]) == ("failed", 1)
-    assert first["last_error"].startswith("unreachable: ConnectionRefusedError")
-    assert (second["status"], second["attempts"], second["last_error"]) == ("pending", 0, None)
+    rows = {r["id"]: r for r in _deliveries(store)}
+    ana = [i for i, r in rows.items() if r["target"] == "ana@example.org"]
+    bea = [i for i, r in rows.items() if r["target"] == "bea@example.org"]
+    assert (report.sent, sorted(report.failed), sorted(report.put_off)) == ([], ana, bea)
+    for i in ana:
+        assert (rows[i]["status"], rows[i]["attempts"]) == ("failed", 1)
+        assert rows[i]["last_error"].startswith("unreachable: ConnectionRefusedError")
+    for i in bea:
+        assert (rows[i]["status"], rows[i]["attempts"], rows[i]["last_error"]) == (
+            "pending", 0, None)
     retry_at = t0 + timedelta(seconds=FIRST_RETRY_S)
-    assert first["next_attempt_at"] == second["next_attempt_at"] == retry_at
+    assert {r["next_attempt_at"] for r in rows.values()} == {retry_at}
     # Not due yet: nothing is tried.
     assert deliver_pending(store, smtp=smtp, now=t0 + timedelta(seconds=5)).failed == []
-    # The server comes up; the retry goes out.
-    sink = _Sink()
+    # The server comes up; the retry goes out, one digest per person.
+    sink = SmtpSink()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         later = deliver_pending(store, smtp=smtp, now=t0 + timedelta(seconds=FIRST_RETRY_S + 1))
     finally:
         controller.stop()
-    assert len(later.sent) == 2
-    assert len(sink.envelopes) == 2
-    assert [(r["status"], r["attempts"]) for r in _deliveries(store)] == [("sent", 2),
-                                                                          ("sent", 1)]
+    assert len(later.sent) == 4
+    assert sorted(e.rcpt_tos[0] for e in sink.envelopes) == ["ana@example.org",
+                                                             "bea@example.org"]
+    got = {r["id"]: (r["status"], r["attempts"]) for r in _deliveries(store)}
+    assert got == dict.fromkeys(ana, ("sent", 2)) | dict.fromkeys(bea, ("sent", 1))
 
 
 def test_failures_back_off_and_stop_after_max_attempts(store):
-    smtp = SmtpConfig(host="127.0.0.1", port=_free_port(), sender="a@example.org", timeout_s=2)
+    smtp = SmtpConfig(host="127.0.0.1", port=free_port(), sender="a@example.org", timeout_s=2)
     subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org")
     _merge(store, INSIDE)
     at, waits = datetime.now(UTC), []
