@@ -80,8 +80,16 @@ def _move(pg: Any, frame: Any, js: str) -> float:
     before = [key for key, _ in pg.evaluate(IMAGES)]
     start = time.perf_counter()
     frame.evaluate("() => { const m = " + FIND_MAP + "; " + js + "; return 0; }")
-    pg.wait_for_function(f"(b) => ({IMAGES})().some(x => x[1] && !b.includes(x[0]))",
-                         arg=before, timeout=30_000, polling=10)
+    try:
+        pg.wait_for_function(f"(b) => ({IMAGES})().some(x => x[1] && !b.includes(x[0]))",
+                             arg=before, timeout=30_000, polling=10)
+    except Exception as exc:  # say which move, and what the map shows
+        view = frame.evaluate("() => { const m = " + FIND_MAP + "; const c = m.getCenter();"
+                              " const all = Object.values(window).filter(v => v instanceof"
+                              " L.Map); return [c.lat, c.lng, m.getZoom(), all.length,"
+                              " m._container.isConnected, (m._events.moveend || []).length]; }")
+        raise RuntimeError(f"no new image 30 s after {js!r} (map at {view}; images "
+                           f"{pg.evaluate(IMAGES)}, before {before})") from exc
     return time.perf_counter() - start
 
 
@@ -110,10 +118,9 @@ def _session(browser: Any, url: str, *, debounce_only: bool) -> dict[str, list[f
             out[name] = [_move(pg, frame, f"m.panBy([{dx}, {dy}], {{animate: false}})")
                          for dx, dy in PANS]
         return out
-    except Exception:
-        pg.mouse.wheel(0, 2000)
-        pg.wait_for_timeout(500)
-        pg.screenshot(path=str(ROOT / "artifacts" / "bench" / "imagery-app-failed.png"))
+    except Exception:  # the page as it was (a wheel over the map would zoom it out)
+        pg.screenshot(path=str(ROOT / "artifacts" / "bench" / "imagery-app-failed.png"),
+                      full_page=True)
         raise
     finally:
         context.close()
