@@ -407,7 +407,7 @@ class JobRunner:
         except AtalayaError as exc:  # storing the results failed: rolled back with the state
             return self._end(ctx, "failed", error=msg.NOT_STORED.format(error=exc))
         log.info("job %s succeeded", ctx.job.id, extra={"job_id": ctx.job.id})
-        if outcome.write is not None and self.deliver:
+        if outcome.write is not None and self.deliver and not self._stop.is_set():
             self._deliver(ctx.job.id)
         return done
 
