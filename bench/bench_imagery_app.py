@@ -86,8 +86,13 @@ def _move(pg: Any, frame: Any, js: str) -> float:
     except Exception as exc:  # say which move, and what the map shows
         view = frame.evaluate("() => { const m = " + FIND_MAP + "; const c = m.getCenter();"
                               " const all = Object.values(window).filter(v => v instanceof"
-                              " L.Map); return [c.lat, c.lng, m.getZoom(), all.length,"
-                              " m._container.isConnected, (m._events.moveend || []).length]; }")
+                              " L.Map); const g = window.__GLOBAL_DATA__ || {};"
+                              " const img = Object.values(m._layers).filter(l => l._image)"
+                              ".map(l => l.getBounds().toBBoxString());"
+                              " return [c.lat, c.lng, m.getZoom(), all.length,"
+                              " m._container.isConnected, (m._events.moveend || []).length,"
+                              " 'map', m.getBounds().toBBoxString(), 'images', img,"
+                              " 'sent', JSON.stringify((g.previous_data || {}).bounds)]; }")
         raise RuntimeError(f"no new image 30 s after {js!r} (map at {view}; images "
                            f"{pg.evaluate(IMAGES)}, before {before})") from exc
     return time.perf_counter() - start
