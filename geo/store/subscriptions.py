@@ -553,9 +553,11 @@ def _put_off(store: Store, ids: Sequence[int], until: datetime) -> None:
 
 _FOLLOW = ("You receive this because you follow {this} in Atalaya; unfollow {it} on the "
            "alerts page.")
-#: Sections of a digest, in order: kind, heading.
-_DIGEST_PARTS = (("new_alert", "New alerts"), ("state_change", "State changes"),
-                 ("imagery_change", "Changes on the imagery"))
+#: Sections of a digest, in order: kind -> heading, and its count in the subject (1, more).
+_DIGEST_KINDS = {"new_alert": ("New alerts", "new alert", "new alerts"),
+                 "state_change": ("State changes", "state change", "state changes"),
+                 "imagery_change": ("Changes on the imagery", "change on the imagery",
+                                    "changes on the imagery")}
 
 
 def _body(item: Mapping[str, Any]) -> str:
@@ -582,31 +584,21 @@ def digest_subject(batch: Sequence[Mapping[str, Any]]) -> str:
     '[Atalaya] 4 notifications: 3 new alerts, 1 change on the imagery'
     """
     counts = Counter(item["kind"] for item in batch)
-    parts = [_count(counts[kind], *_KIND_WORDS[kind]) for kind, _ in _DIGEST_PARTS
-             if counts[kind]]
+    parts = [f"{counts[kind]} {one if counts[kind] == 1 else many}"
+             for kind, (_, one, many) in _DIGEST_KINDS.items() if counts[kind]]
     return plain_line(f"[Atalaya] {len(batch)} notifications: " + ", ".join(parts),
                       SUBJECT_MAX)
-
-
-_KIND_WORDS = {"new_alert": ("new alert", "new alerts"),
-               "state_change": ("state change", "state changes"),
-               "imagery_change": ("change on the imagery", "changes on the imagery")}
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 def digest_body(batch: Sequence[Mapping[str, Any]]) -> str:
     """Plain-text body of a digest: one line per notification, by kind, oldest first."""
     areas = ", ".join(dict.fromkeys(plain_line(item["area_name"]) for item in batch))
-    first = min(item["created_at"] for item in batch)
-    last = max(item["created_at"] for item in batch)
-    when = (f"{first:%Y-%m-%d %H:%M}" if f"{first:%Y%m%d%H%M}" == f"{last:%Y%m%d%H%M}"
-            else f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}")
+    first, last = (f"{f(item['created_at'] for item in batch):%Y-%m-%d %H:%M}"
+                   for f in (min, max))
+    when = first if first == last else f"{first} to {last}"
     lines = [f"{len(batch)} notifications in areas you follow ({plain_line(areas)}), "
              f"{when} UTC.", ""]
-    for kind, heading in _DIGEST_PARTS:
+    for kind, (heading, _, _) in _DIGEST_KINDS.items():
         part = sorted((i for i in batch if i["kind"] == kind),
                       key=lambda i: (i["created_at"], i["id"]))
         if part:
