@@ -17,6 +17,7 @@ from geo.i18n import Translator, localize
 from geo.store import Store, default_url
 from geo.store.audit import read_audit
 from geo.store.users import (
+    User,
     activate,
     create_user,
     deactivate,
@@ -31,7 +32,7 @@ from ui.cache import open_store_cached
 from ui.sidebar import current_translator, relabelled
 from ui.text import escape_markdown
 
-__all__ = ["render_admin"]
+__all__ = ["accounts_table", "render_admin"]
 
 AUDIT_ROWS = 2000  # newest rows shown
 
@@ -58,17 +59,27 @@ def _role_names(t: Translator) -> dict[str, str]:
             Role.FIELD.value: t("Field team"), Role.ADMIN.value: t("Administrator")}
 
 
-def _render_accounts(store: Store, t: Translator) -> None:
+def accounts_table(users: list[User], t: Translator) -> pd.DataFrame:
+    """Return the accounts as the administrator reads them, in ``t``'s language.
+
+    A sign-in time is shown in UTC to the minute; an account that never signed in says so.
+    """
     names = _role_names(t)
-    users = list_users(store)
-    st.dataframe(pd.DataFrame({
+    return pd.DataFrame({
         t("User name"): [u.username for u in users],
         t("Name"): [u.display_name for u in users],
         t("Role"): [names.get(u.role.value, u.role.value) for u in users],
         t("Active"): [u.active for u in users],
         t("Failed sign-ins"): [u.failed_count for u in users],
-        t("Last sign-in"): [u.last_sign_in_at for u in users],
-    }), hide_index=True, width="stretch")
+        t("Last sign-in"): [t("never") if u.last_sign_in_at is None
+                            else f"{u.last_sign_in_at:%Y-%m-%d %H:%M} UTC" for u in users],
+    })
+
+
+def _render_accounts(store: Store, t: Translator) -> None:
+    names = _role_names(t)
+    users = list_users(store)
+    st.dataframe(accounts_table(users, t), hide_index=True, width="stretch")
     _render_add(store, t, names)
     if users:
         _render_change(store, t, names, [u.username for u in users])
@@ -79,8 +90,11 @@ def _render_add(store: Store, t: Translator, names: dict[str, str]) -> None:
         st.subheader(t("Add an account"))
         username = st.text_input(t("User name"), max_chars=64, key=state.ADMIN_ADD_USER)
         display = st.text_input(t("Name"), max_chars=120, key=state.ADMIN_ADD_NAME)
+        # Registered although in a form: after a language switch the role shows in the new
+        # language, and an unsubmitted role choice (not the typed fields) goes back to the
+        # last submitted one.
         role = st.selectbox(t("Role"), list(names), format_func=names.__getitem__,
-                            key=state.ADMIN_ADD_ROLE)
+                            key=relabelled(state.ADMIN_ADD_ROLE))
         password = st.text_input(t("Password"), type="password", max_chars=1024,
                                  key=state.ADMIN_ADD_PASSWORD,
                                  help=t("At least 12 characters; give it to the person "

@@ -13,8 +13,10 @@ def relabelled(key: str) -> str:
     """Register ``key`` as a choice whose labels are translated, and return it.
 
     Used as ``key=relabelled(...)`` on selectboxes, multiselects, radios and select sliders
-    with a translated ``format_func`` outside forms (:func:`_relabel` hands their values
-    back when the language changes; inside a form it would undo an unsubmitted choice).
+    with a translated ``format_func`` (:func:`_relabel` hands their values back when the
+    language changes). Inside a form that also undoes an unsubmitted choice of that widget
+    (its last submitted value comes back), so a form registers only a choice for which that
+    is the lesser harm, like the accounts form's role.
     """
     st.session_state.setdefault(state.RELABELLED, set()).add(key)
     return key

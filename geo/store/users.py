@@ -349,8 +349,9 @@ def create_first_admin(store: Store, username: str, password: str, *, display_na
                        params: ScryptParams = DEFAULT_PARAMS) -> User:
     """Create the first account, an admin, only while the store has no account at all.
 
-    The first-run page calls this instead of shipping a default password; two browsers racing
-    through it get one admin, the other an :class:`~geo.errors.AuthError`.
+    The first-run page calls this instead of shipping a default password, and signs the new
+    admin in with it: the creation is recorded as the account's last sign-in. Two browsers
+    racing through it get one admin, the other an :class:`~geo.errors.AuthError`.
     """
     name = normalise_username(username)
     hashed = _new_hash(password, username=name, policy=policy, params=params)
@@ -361,8 +362,8 @@ def create_first_admin(store: Store, username: str, password: str, *, display_na
         if conn.execute(select(t.users.c.id).limit(1)).first() is not None:
             raise AuthError(Message("accounts already exist, so the first-run setup is closed; "
                                     "sign in, or ask an administrator for an account"))
-        return _insert(conn, name, Role.ADMIN, display_name, hashed, actor=name, at=at,
-                       first_run=True)
+        _insert(conn, name, Role.ADMIN, display_name, hashed, actor=name, at=at, first_run=True)
+        return _update(conn, name, last_sign_in_at=at)
 
     return _run(store, work)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from geo.auth import PAGE_ACTIONS, can
 from geo.store import default_url, open_store
@@ -14,6 +15,7 @@ from geo.store.audit import read_audit
 from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app
 from tests.conftest import copy_world
 from tools.serve import TEST_PASSWORD, TEST_USERS, open_signed_in, sign_in
+from ui import state
 
 pytestmark = pytest.mark.browser
 
@@ -136,8 +138,17 @@ def test_the_first_run_asks_for_an_administrator(small_world, tmp_path, browser)
         pg.get_by_role("heading", name="Add an account").wait_for(timeout=60_000)
         pg.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)  # accounts
         pg.wait_for_timeout(500)
+        pg.screenshot(path=str(ARTIFACTS / "access-admin-1280x800.png"))
+        # Switched to Spanish on this page, the new-account form's role follows (it sits in
+        # a form, so it is handed back explicitly: ui.sidebar.relabelled).
+        role = pg.locator(f".st-key-{state.ADMIN_ADD_ROLE}").get_by_role("combobox")
+        expect(role).to_have_value("Analyst")
+        pg.locator(f".st-key-{state.LANGUAGE}").get_by_role("combobox").click()
+        pg.get_by_role("option", name="Español").click()
+        pg.get_by_role("heading", name="Añadir una cuenta").wait_for(timeout=60_000)
+        expect(role).to_have_value("Analista", timeout=30_000)
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        pg.screenshot(path=str(ARTIFACTS / "access-admin-1280x800.png"))
+        pg.screenshot(path=str(ARTIFACTS / "access-admin-es.png"))
         context.close()
         stop_app(running)

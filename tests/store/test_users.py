@@ -96,6 +96,8 @@ def test_first_run_creates_one_admin(store):
     first = u.create_first_admin(store, "Root.Admin", PASSWORD, now=T0, params=FAST)
     assert first.username == "root.admin"
     assert first.role is Role.ADMIN
+    assert first.last_sign_in_at == T0  # the first-run page signs her straight in
+    assert u.list_users(store)[0].last_sign_in_at == T0
     assert u.has_users(store)
     with pytest.raises(AuthError, match="first-run setup is closed"):
         u.create_first_admin(store, "other", PASSWORD, now=T0, params=FAST)
