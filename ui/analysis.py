@@ -15,6 +15,7 @@ saved area since the analyst's last visit (kept in ``analysis_visits.json`` in t
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -53,6 +54,7 @@ from geo.risk import (
     score_cells,
     what_changed,
 )
+from geo.risk.wording import localize_explanation
 from geo.world import World, data_version
 from ui import state
 from ui.auth import allowed, current_session
@@ -359,6 +361,20 @@ def scored_candidates(ctx: _Context) -> gpd.GeoDataFrame:
     return cands.join(scores[["risk_score", "risk_explanation"]])
 
 
+@functools.lru_cache(maxsize=65_536)
+def _explanation(text: str, language: str) -> str:
+    t = Translator(language)
+    return localize_explanation(text, t, t.number)
+
+
+def explained(frame: gpd.GeoDataFrame, t: Translator) -> gpd.GeoDataFrame:
+    """Return ``frame`` with its ``risk_explanation`` in ``t``'s language (scored in English)."""
+    if t.language == "en" or "risk_explanation" not in frame.columns or not len(frame):
+        return frame
+    return frame.assign(risk_explanation=[_explanation(x, t.language) for x in
+                                          frame["risk_explanation"].astype(str)])
+
+
 # -- map -------------------------------------------------------------------------------------------
 
 def _weights_key(weights: RiskWeights) -> tuple[tuple[str, float], ...]:
@@ -390,6 +406,7 @@ def render_risk_map(ctx: _Context, corridor: dict[str, Any] | None) -> None:
         heat = _density(str(ctx.data_dir), ctx.version, ctx.scope, ctx.params["bandwidth"],
                         ctx.layers["events"])
         candidates = scored_candidates(ctx)
+    cells, candidates = explained(cells, t), explained(candidates, t)
     emerging = cells[cells["label"] != "none"]
     names = _layer_labels(t)
     alpha_text = f"{ctx.params['alpha']:.0%}"

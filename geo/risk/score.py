@@ -34,6 +34,7 @@ import shapely
 
 from geo.errors import ConfigError, SchemaError
 from geo.message import Message
+from geo.risk import wording as words
 from geo.risk.proximity import count_within_km
 
 __all__ = [
@@ -178,31 +179,43 @@ def _trend(v: np.ndarray, w: RiskWeights) -> np.ndarray:
     return np.asarray(np.clip(v, 0.0, 1.0))
 
 
+def _num(value: float, digits: int = 0) -> str:
+    """Write a value of an explanation: ``digits`` decimals, thousands grouped ("1,234")."""
+    return f"{value:,.{digits}f}"
+
+
+def _km(value: float) -> str:
+    return _num(value, 0 if float(value).is_integer() else 1)
+
+
 CANDIDATE_FACTORS: tuple[Factor, ...] = (
     Factor("events", "events", _upto(lambda w: w.events_full),
-            lambda v, w, _: f"{v:.0f} events within {w.events_radius_km:g} km in "
-                            f"{w.window_months} months"),
-    Factor("seizure", "km", _near, lambda v, w, _: f"seizure {v:.0f} km away"),
+           lambda v, w, _: words.EVENTS_WITHIN.format(n=_num(v), km=_km(w.events_radius_km),
+                                                      months=w.window_months)),
+    Factor("seizure", "km", _near, lambda v, w, _: words.SEIZURE.format(dist=_num(v))),
     Factor("candidate", "km", _near,
-            lambda v, w, extra: f"{extra + ' ' if extra else ''}strip {v:.0f} km away"),
-    Factor("border", "km", _near, lambda v, w, _: f"{v:.0f} km from the border"),
-    Factor("river", "km", _near, lambda v, w, _: f"{v:.0f} km from a river"),
-    Factor("route", "km", _near, lambda v, w, _: f"{v:.0f} km from a known route"),
+           lambda v, w, state: words.strip_words(state).format(dist=_num(v))),
+    Factor("border", "km", _near, lambda v, w, _: words.BORDER.format(dist=_num(v))),
+    Factor("river", "km", _near, lambda v, w, _: words.RIVER.format(dist=_num(v))),
+    Factor("route", "km", _near, lambda v, w, _: words.ROUTE.format(dist=_num(v))),
     Factor("aerodrome", "km", _upto(lambda w: w.remote_km),
-            lambda v, w, _: f"{v:.0f} km from the nearest aerodrome"),
+           lambda v, w, _: words.AERODROME.format(dist=_num(v))),
     Factor("detection", "score", _upto(lambda w: 1.0),
-            lambda v, w, _: f"detection score {v:.2f}"),
+           lambda v, w, _: words.DETECTION.format(score=_num(v, 2))),
 )
 CELL_FACTORS: tuple[Factor, ...] = (
     Factor("events", "events", _upto(lambda w: w.events_full),
-            lambda v, w, _: f"{v:.0f} events in {w.window_months} months"),
+           lambda v, w, _: words.EVENTS.format(n=_num(v), months=w.window_months)),
     Factor("quantity", "kg", _upto(lambda w: w.kg_full),
-            lambda v, w, _: f"{v:,.0f} kg seized in {w.window_months} months"),
-    Factor("hotspot", "z", _upto(lambda w: w.z_full), lambda v, w, _: f"hot spot z = {v:.1f}"),
-    Factor("trend", "share", _trend, lambda v, w, extra: f"{extra} hot spot"),
+           lambda v, w, _: words.QUANTITY.format(kg=_num(v), months=w.window_months)),
+    Factor("hotspot", "z", _upto(lambda w: w.z_full),
+           lambda v, w, _: words.HOTSPOT.format(z=_num(v, 1))),
+    Factor("trend", "share", _trend,
+           lambda v, w, label: words.trend_words(label).format(label=label)),
     Factor("candidate", "candidates", _upto(lambda w: w.candidates_full),
-            lambda v, w, _: f"{v:.0f} runway candidate{'s' if v != 1 else ''}"),
-    Factor("border", "km", _near, lambda v, w, _: f"{v:.0f} km from the border"),
+           lambda v, w, _: (words.CANDIDATES_ONE if _num(v) == "1"
+                            else words.CANDIDATES).format(n=_num(v))),
+    Factor("border", "km", _near, lambda v, w, _: words.BORDER.format(dist=_num(v))),
 )
 
 
@@ -231,10 +244,10 @@ def explain(score: float, breakdown: Sequence[Contribution]) -> str:
     """
     shown = [c for c in breakdown if c.points > 0]
     if not shown:
-        return f"{round(score)}: no risk factor present"
+        return words.NO_FACTOR.format(score=round(score))
     ints = _display_points([c.points for c in shown])
     terms = " + ".join(f"{p} ({c.text})" for p, c in zip(ints, shown, strict=True) if p > 0)
-    return f"{sum(ints)} = {terms}" if terms else f"{sum(ints)}: factors below one point"
+    return f"{sum(ints)} = {terms}" if terms else words.BELOW_ONE.format(score=sum(ints))
 
 
 def score_table(raw: pd.DataFrame, factors: Sequence[Factor], weights: RiskWeights, *,
@@ -287,7 +300,7 @@ def _breakdown(values: list[float], have: list[bool], points: list[float],
                notes: list[str]) -> list[Contribution]:
     return [Contribution(f.name, values[i], f.unit, points[i],
                          f.describe(values[i], weights, notes[i]) if have[i]
-                         else f"{f.name}: no data")
+                         else words.NO_DATA.format(factor=f.name))
             for i, f in enumerate(factors)]
 
 

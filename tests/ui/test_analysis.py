@@ -63,6 +63,25 @@ def test_page_shows_scores_with_breakdowns_that_add_up(world):
     assert any("events in" in w for w in table["Why"])
 
 
+def test_in_spanish_the_breakdowns_are_in_spanish_with_the_same_points(world):
+    english = _cells_table(_app())
+    at = AppTest.from_function(_page, default_timeout=180)
+    at.session_state[state.LANGUAGE] = "es"
+    at.session_state[state.SESSION] = Session.start("ana", Role.ANALYST, datetime.now(UTC))
+    at.run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "Por qué" in d.value.columns
+                 and "Celda" in d.value.columns)
+    assert len(table) == len(english)
+    assert any("eventos en" in w for w in table["Por qué"])
+    for en, es in zip(english["Why"], table["Por qué"], strict=True):
+        assert es.split(" (")[0] == en.split(" (")[0]  # the same total and first points
+        assert not any(word in es for word in ("events", "hot spot", "km from"))
+    cands = next(d.value for d in at.dataframe if "Por qué" in d.value.columns
+                 and "candidate_id" in d.value.columns)
+    assert all("strip" not in w and "detection score" not in w for w in cands["Por qué"])
+
+
 def test_a_weight_change_rescores_the_cells(world):
     at = _app()
     before = _cells_table(at)
