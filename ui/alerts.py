@@ -35,7 +35,7 @@ from geo.areas import read_areas
 from geo.auth import DESCRIPTIONS, Action
 from geo.detect.reasons import localize_reason
 from geo.errors import AtalayaError
-from geo.i18n import Translator, message_of
+from geo.i18n import LANGUAGE_NAMES, Translator, message_of
 from geo.i18n import localize as localize_message
 from geo.imagechips import scene_refs
 from geo.schema import CANDIDATE_STATES
@@ -228,7 +228,8 @@ def _follow(store: Store, me: str, areas: gpd.GeoDataFrame, t: Translator) -> No
     try:
         subscribe(store, user=me, area_name=str(name), geometry=chosen.geometry.iloc[0],
                   email=str(ss.get(state.FOLLOW_EMAIL, "")).strip() or None,
-                  webhook_url=str(ss.get(state.FOLLOW_WEBHOOK, "")).strip() or None)
+                  webhook_url=str(ss.get(state.FOLLOW_WEBHOOK, "")).strip() or None,
+                  language=t.language)
     except AtalayaError as err:
         ss[state.FOLLOW_MESSAGE] = ("error", message_of(err))
     else:
@@ -261,14 +262,18 @@ def render_follow(store: Store, areas: gpd.GeoDataFrame, t: Translator) -> None:
             _keep_choice(state.FOLLOW_AREA, list(areas["name"]))
             with st.form(state.FOLLOW_FORM, border=False):
                 st.selectbox(t("Saved area"), list(areas["name"]), key=state.FOLLOW_AREA)
-                st.text_input(t("E-mail (optional)"), key=state.FOLLOW_EMAIL, max_chars=254)
+                st.text_input(t("E-mail (optional)"), key=state.FOLLOW_EMAIL, max_chars=254,
+                              help=t("E-mails are written in {language}, the language of "
+                                     "this page.").format(
+                                  language=LANGUAGE_NAMES[t.language]))
                 st.text_input(t("Webhook URL (optional)"), key=state.FOLLOW_WEBHOOK,
                               max_chars=2000, placeholder="https://")
                 st.form_submit_button(t("Follow this area"), on_click=_follow,
                                       args=(store, me, areas, t), use_container_width=True)
         for sub in list_subscriptions(store, user=me):
             left, right = st.columns([3, 1], vertical_alignment="center")
-            targets = ", ".join(x for x in (sub.email, sub.webhook_url) if x)
+            mail = f"{sub.email} ({LANGUAGE_NAMES[sub.language]})" if sub.email else None
+            targets = ", ".join(x for x in (mail, sub.webhook_url) if x)
             left.text(sub.area_name + (f" → {targets}" if targets else ""))
             right.button(t("Unfollow"), key=f"{state.UNFOLLOW}:{sub.id}", on_click=_unfollow,
                          args=(store, me, sub.id), use_container_width=True)

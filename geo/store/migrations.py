@@ -153,6 +153,18 @@ def _absences(conn: Connection) -> None:
     t.metadata.create_all(conn, tables=[t.absences])
 
 
+def _languages(conn: Connection) -> None:
+    """Version 10: the language of a subscription's e-mails, copied onto each delivery.
+
+    Rows from before stay None, which means English: what their e-mails were written in.
+    """
+    for table in ("subscriptions", "deliveries"):
+        # Version 1 creates tables from the latest definitions: add only where missing.
+        columns = conn.execute(text(f"SELECT * FROM {table} WHERE 1 = 0")).keys()
+        if "language" not in columns:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN language VARCHAR(8)"))
+
+
 _KIND_CHECK = re.compile(r"CONSTRAINT ck_kind_allowed CHECK \(kind IN \([^)]*\)\)")
 
 
@@ -200,6 +212,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "scenes", _scenes),
     Migration(8, "absences", _absences),
     Migration(9, "notifications of changes on the imagery", _notification_kinds),
+    Migration(10, "language of e-mails", _languages),
 )
 
 

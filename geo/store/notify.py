@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select
 
+from geo.i18n import marked as _
 from geo.store import tables as t
 
 if TYPE_CHECKING:
@@ -57,25 +58,41 @@ def _followers(conn: Connection, alert: Alert) -> list[Any]:
     x0, y0, x1, y1 = alert.geometry.bounds
     s = t.subscriptions.c
     rows = conn.execute(
-        select(s.id, s.user_name, s.area_name, s.geometry, s.email, s.webhook_url)
+        select(s.id, s.user_name, s.area_name, s.geometry, s.email, s.webhook_url, s.language)
         .where(s.active.is_(True), s.max_lon >= x0, s.min_lon <= x1, s.max_lat >= y0,
                s.min_lat <= y1)
         .order_by(s.id)).all()
     return [r for r in rows if r.geometry.intersects(alert.geometry)]
 
 
+#: A notification's summary, stored in English; e-mails in another language are written from
+#: it again (:func:`geo.store.emails.localize_summary`).
+SUMMARIES = {
+    "new_alert": _("New runway alert #{id} {where}: score {score}, {priority} priority, "
+                   "{length} m long. {reason}"),
+    "imagery_change": _("Runway alert #{id} {where} is {new} on the imagery (was {old}), "
+                        "from {actor}."),
+    "state_change": _("Runway alert #{id} {where} moved from {old} to {new} by {actor}."),
+}
+WHERE = _("in {areas}")
+WHERE_COUNTRY = _("in {areas} ({country})")
+UNKNOWN = _("unknown")  # no state on the imagery before
+
+
 def _summary(alert: Alert, kind: str, areas: str, *, actor: str,
              old_state: str | None) -> str:
-    where = f"in {areas}" + (f" ({alert.country})" if alert.country else "")
+    where = (WHERE_COUNTRY.format(areas=areas, country=alert.country) if alert.country
+             else WHERE.format(areas=areas))
     if kind == "new_alert":
-        text = (f"New runway alert #{alert.id} {where}: score {alert.score:.2f}, "
-                f"{alert.priority} priority, {alert.length_m:.0f} m long. {alert.reason}")
+        text = SUMMARIES[kind].format(id=alert.id, where=where, score=f"{alert.score:.2f}",
+                                      priority=alert.priority, length=f"{alert.length_m:.0f}",
+                                      reason=alert.reason)
     elif kind == "imagery_change":
-        text = (f"Runway alert #{alert.id} {where} is {alert.detection_state} on the imagery "
-                f"(was {old_state or 'unknown'}), from {actor}.")
+        text = SUMMARIES[kind].format(id=alert.id, where=where, new=alert.detection_state,
+                                      old=old_state or UNKNOWN, actor=actor)
     else:
-        text = (f"Runway alert #{alert.id} {where} moved from {old_state} to {alert.state} "
-                f"by {actor}.")
+        text = SUMMARIES["state_change"].format(id=alert.id, where=where, old=old_state,
+                                                new=alert.state, actor=actor)
     return plain_line(text)
 
 
@@ -115,11 +132,15 @@ def notify(conn: Connection, alert: Alert, kind: str, *, actor: str, at: datetim
 
 def _queue_deliveries(conn: Connection, notification_id: int, subs: Sequence[Any],
                       at: datetime) -> None:
-    targets = dict.fromkeys(
-        [("email", s.email) for s in subs if s.email]
-        + [("webhook", s.webhook_url) for s in subs if s.webhook_url])
+    # One delivery per address, in the language of the first subscription that gave it.
+    targets: dict[tuple[str, str], str | None] = {}
+    for channel, field in (("email", "email"), ("webhook", "webhook_url")):
+        for s in subs:
+            if getattr(s, field):
+                targets.setdefault((channel, getattr(s, field)), s.language)
     if targets:
         conn.execute(insert(t.deliveries), [
             {"notification_id": notification_id, "channel": channel, "target": target,
-             "status": "pending", "attempts": 0, "next_attempt_at": at, "created_at": at}
-            for channel, target in targets])
+             "status": "pending", "attempts": 0, "next_attempt_at": at, "created_at": at,
+             "language": language}
+            for (channel, target), language in targets.items()])

@@ -8,10 +8,11 @@ the *same transaction* as the change (:mod:`geo.store.notify`), plus one outbox 
 :func:`deliver_pending` sends what is due, outside any alert transaction:
 
 - **e-mail** through SMTP (stdlib :mod:`smtplib`, settings from ``ATALAYA_SMTP_*``, see
-  :meth:`SmtpConfig.from_env`), plain text: one message per notification, or one *digest*
-  when several are due at once for the same person at the same address (a detection run that
-  creates or destroys hundreds of strips in a followed area sends one e-mail listing them, up
-  to :data:`DIGEST_MAX` per message, not hundreds);
+  :meth:`SmtpConfig.from_env`), plain text in the subscription's language
+  (:mod:`geo.store.emails`): one message per notification, or one *digest* when several are
+  due at once for the same person at the same address (a detection run that creates or
+  destroys hundreds of strips in a followed area sends one e-mail listing them, up to
+  :data:`DIGEST_MAX` per message, not hundreds);
 - **webhook**: an HTTP POST of JSON (stdlib :mod:`urllib`), http/https only, redirects not
   followed, short timeout; with ``ATALAYA_WEBHOOK_SECRET`` set, the header
   ``X-Atalaya-Signature: sha256=<hex HMAC-SHA256 of the body>`` lets the receiver check it.
@@ -49,7 +50,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,6 +63,9 @@ from sqlalchemy import Connection, RowMapping, and_, func, insert, select, updat
 
 from geo.errors import ConfigError, SchemaError
 from geo.filters import MAX_AOI_VERTICES
+from geo.i18n import Translator
+from geo.settings import LANGUAGES
+from geo.store import emails
 from geo.store import tables as t
 from geo.store.engine import Store, in_transaction, read_tx
 from geo.store.notify import plain_line
@@ -77,7 +80,6 @@ MAX_RETRY_S = 3600.0
 CLAIM_S = 300.0  # a claimed delivery is free again after this long (a crash mid-send)
 #: At most this many notifications in one e-mail digest; more, due at once, go in the next.
 DIGEST_MAX = 50
-SUBJECT_MAX = 150
 ERROR_MAX = 500
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _SEND_ERRORS = (OSError, smtplib.SMTPException, http.client.HTTPException, ValueError)
@@ -98,6 +100,7 @@ class Subscription:
     webhook_url: str | None
     created_at: datetime
     active: bool
+    language: str = "en"  # of the e-mails
 
 
 @dataclass(frozen=True)
@@ -249,12 +252,12 @@ def _subscription(row: RowMapping) -> Subscription:
     return Subscription(id=row["id"], user=row["user_name"], area_name=row["area_name"],
                         geometry=row["geometry"], email=row["email"],
                         webhook_url=row["webhook_url"], created_at=row["created_at"],
-                        active=bool(row["active"]))
+                        active=bool(row["active"]), language=row["language"] or "en")
 
 
 def subscribe(store: Store, *, user: str, area_name: str, geometry: BaseGeometry,
               email: str | None = None, webhook_url: str | None = None,
-              now: datetime | None = None) -> Subscription:
+              language: str = "en", now: datetime | None = None) -> Subscription:
     """Follow an area: new alerts and state changes inside it reach ``user``'s inbox.
 
     Parameters
@@ -265,6 +268,8 @@ def subscribe(store: Store, *, user: str, area_name: str, geometry: BaseGeometry
         The saved area (Polygon/MultiPolygon, EPSG:4326); the geometry is copied now.
     email, webhook_url
         Optional: also send each notification there (see :func:`deliver_pending`).
+    language
+        Language of the e-mails (``en``, ``es``, ``pt``): the app passes its page's.
 
     Raises
     ------
@@ -275,10 +280,13 @@ def subscribe(store: Store, *, user: str, area_name: str, geometry: BaseGeometry
     label = _check_area(area_name, geometry)
     mail = check_email(email.strip()) if email and email.strip() else None
     hook = check_webhook_url(webhook_url.strip()) if webhook_url and webhook_url.strip() else None
+    if language not in LANGUAGES:
+        raise SchemaError(f"the language of e-mails must be one of {', '.join(LANGUAGES)}, "
+                          f"got {language!r}")
     x0, y0, x1, y1 = geometry.bounds
     values = {"user_name": who, "area_name": label, "geometry": geometry, "min_lon": x0,
               "min_lat": y0, "max_lon": x1, "max_lat": y1, "email": mail, "webhook_url": hook,
-              "created_at": now or datetime.now(UTC), "active": True}
+              "created_at": now or datetime.now(UTC), "active": True, "language": language}
 
     def work(conn: Connection) -> int:
         key = conn.execute(insert(t.subscriptions).values(**values)).inserted_primary_key
@@ -286,7 +294,8 @@ def subscribe(store: Store, *, user: str, area_name: str, geometry: BaseGeometry
         return int(key[0])
     new_id = in_transaction(store, work)
     return Subscription(id=new_id, user=who, area_name=label, geometry=geometry, email=mail,
-                        webhook_url=hook, created_at=values["created_at"], active=True)
+                        webhook_url=hook, created_at=values["created_at"], active=True,
+                        language=language)
 
 
 def unsubscribe(store: Store, subscription_id: int, *, user: str,
@@ -401,7 +410,8 @@ def _claim(store: Store, now: datetime, channels: Sequence[str],
         conn.execute(update(t.deliveries).where(d.id.in_(taken))
                      .values(next_attempt_at=now + timedelta(seconds=CLAIM_S)))
         rows = conn.execute(
-            select(d.id, d.channel, d.target, d.attempts, n.id.label("notification_id"),
+            select(d.id, d.channel, d.target, d.attempts, d.language,
+                   n.id.label("notification_id"),
                    n.user_name, n.alert_id, n.kind, n.area_name, n.old_state, n.new_state,
                    n.actor, n.summary, n.created_at)
             .join(t.notifications, n.id == d.notification_id)
@@ -413,8 +423,8 @@ def _claim(store: Store, now: datetime, channels: Sequence[str],
 def _batches(items: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """One send per batch: a webhook call per delivery, an e-mail per address and user.
 
-    E-mails to the same address for the same user are batched in the order of their first
-    delivery, at most :data:`DIGEST_MAX` per batch.
+    E-mails to the same address for the same user in the same language are batched in the
+    order of their first delivery, at most :data:`DIGEST_MAX` per batch.
 
     Examples
     --------
@@ -424,10 +434,11 @@ def _batches(items: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     >>> [[i["id"] for i in b] for b in _batches(items)]
     [[1, 3], [2]]
     """
-    groups: dict[tuple[str, str, str | int], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str | int, str], list[dict[str, Any]]] = {}
     for item in items:
         key: str | int = item["user_name"] if item["channel"] == "email" else item["id"]
-        groups.setdefault((item["channel"], item["target"], key), []).append(item)
+        language = item.get("language") or "en"
+        groups.setdefault((item["channel"], item["target"], key, language), []).append(item)
     return [group[k:k + DIGEST_MAX] for group in groups.values()
             for k in range(0, len(group), DIGEST_MAX)]
 
@@ -551,82 +562,25 @@ def _put_off(store: Store, ids: Sequence[int], until: datetime) -> None:
     in_transaction(store, lambda conn: conn.execute(stmt))
 
 
-_FOLLOW = ("You receive this because you follow {this} in Atalaya; unfollow {it} on the "
-           "alerts page.")
-#: Sections of a digest, in order: kind -> heading, and its count in the subject (1, more).
-_DIGEST_KINDS = {"new_alert": ("New alerts", "new alert", "new alerts"),
-                 "state_change": ("State changes", "state change", "state changes"),
-                 "imagery_change": ("Changes on the imagery", "change on the imagery",
-                                    "changes on the imagery")}
-
-
-def _body(item: Mapping[str, Any]) -> str:
-    lines = [item["summary"], "",
-             f"Alert: #{item['alert_id']}",
-             f"Area you follow: {plain_line(item['area_name'])}",
-             f"When: {item['created_at']:%Y-%m-%d %H:%M} UTC"]
-    if item["kind"] == "state_change":
-        lines.append(f"State: {item['old_state']} -> {item['new_state']} "
-                     f"(by {plain_line(item['actor'], 200)})")
-    elif item["kind"] == "imagery_change":
-        lines.append(f"On the imagery: {item['old_state'] or 'unknown'} -> {item['new_state']} "
-                     f"(from {plain_line(item['actor'], 200)})")
-    lines += ["", _FOLLOW.format(this="this area", it="it")]
-    return "\n".join(lines) + "\n"
-
-
-def digest_subject(batch: Sequence[Mapping[str, Any]]) -> str:
-    """Subject of a digest: how many notifications, of which kinds (one line).
-
-    Examples
-    --------
-    >>> digest_subject([{"kind": "new_alert"}] * 3 + [{"kind": "imagery_change"}])
-    '[Atalaya] 4 notifications: 3 new alerts, 1 change on the imagery'
-    """
-    counts = Counter(item["kind"] for item in batch)
-    parts = [f"{counts[kind]} {one if counts[kind] == 1 else many}"
-             for kind, (_, one, many) in _DIGEST_KINDS.items() if counts[kind]]
-    return plain_line(f"[Atalaya] {len(batch)} notifications: " + ", ".join(parts),
-                      SUBJECT_MAX)
-
-
-def digest_body(batch: Sequence[Mapping[str, Any]]) -> str:
-    """Plain-text body of a digest: one line per notification, by kind, oldest first."""
-    areas = ", ".join(dict.fromkeys(plain_line(item["area_name"]) for item in batch))
-    first, last = (f"{f(item['created_at'] for item in batch):%Y-%m-%d %H:%M}"
-                   for f in (min, max))
-    when = first if first == last else f"{first} to {last}"
-    lines = [f"{len(batch)} notifications in areas you follow ({plain_line(areas)}), "
-             f"{when} UTC.", ""]
-    for kind, (heading, _, _) in _DIGEST_KINDS.items():
-        part = sorted((i for i in batch if i["kind"] == kind),
-                      key=lambda i: (i["created_at"], i["id"]))
-        if part:
-            lines += [f"{heading} ({len(part)})"]
-            lines += [f"- {item['summary']}" for item in part]
-            lines += [""]
-    lines += [_FOLLOW.format(this="these areas", it="them")]
-    return "\n".join(lines) + "\n"
-
-
 def _send_email(smtp: SmtpConfig, batch: Sequence[Mapping[str, Any]]) -> None:
     """One plain-text message (a digest for several notifications) to the batch's address.
+
+    Written in the batch's language (:mod:`geo.store.emails`).
 
     Header values are single lines (CR/LF cannot add headers).
     """
     target = batch[0]["target"]
+    t = Translator(batch[0]["language"] or "en")
     msg = EmailMessage()
-    if len(batch) == 1:
-        msg["Subject"] = plain_line(f"[Atalaya] {batch[0]['summary']}", SUBJECT_MAX)
-    else:
-        msg["Subject"] = digest_subject(batch)
+    msg["Subject"] = emails.subject(batch[0], t) if len(batch) == 1 else (
+        emails.digest_subject(batch, t))
     msg["From"] = smtp.sender
     msg["To"] = check_email(target)
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain="atalaya.invalid")
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Atalaya-Delivery"] = ",".join(str(int(item["id"])) for item in batch)
-    body = _body(batch[0]) if len(batch) == 1 else digest_body(batch)
+    body = emails.body(batch[0], t) if len(batch) == 1 else emails.digest_body(batch, t)
     msg.set_content(body, subtype="plain", charset="utf-8")
     with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
         if smtp.starttls:

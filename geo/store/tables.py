@@ -320,6 +320,9 @@ subscriptions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("ended_at", UTCDateTime),
+    # Language of the e-mails (en, es, pt): the page's when the user followed the area. None
+    # (followed before version 10): English, as those e-mails were.
+    Column("language", String(8)),
     Index("ix_subscriptions_bbox", "active", "min_lon", "max_lon", "min_lat", "max_lat"),
     Index("ix_subscriptions_user", "user_name"),
 )
@@ -361,6 +364,7 @@ deliveries = Table(
     Column("next_attempt_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    Column("language", String(8)),  # of the subscription that asked for it (None: English)
     _in("channel", DELIVERY_CHANNELS),
     _in("status", DELIVERY_STATUSES),
     Index("ix_deliveries_due", "next_attempt_at"),

@@ -219,7 +219,7 @@ def test_a_version_8_store_learns_the_imagery_notifications(store_url, monkeypat
         assert [n.summary for n in inbox(store, "Ana")] == before
         assert _deliveries(store) == sent
         with read_tx(store) as conn:
-            assert max(conn.execute(select(t.schema_version.c.version)).scalars()) == 9
+            assert 9 in set(conn.execute(select(t.schema_version.c.version)).scalars())
         engine = create_engine(store_url)
         _insert_note(engine, "imagery_change", alert_id)
         with pytest.raises(IntegrityError, match="ck_kind_allowed"):
@@ -230,6 +230,34 @@ def test_a_version_8_store_learns_the_imagery_notifications(store_url, monkeypat
                 assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         engine.dispose()
         assert [n.kind for n in inbox(store, "Ana")] == ["imagery_change", "new_alert"]
+
+
+def test_a_version_9_store_learns_the_language_of_emails(store_url, smtp_server):
+    """Migration 10 adds the language; what was followed before keeps English e-mails."""
+    smtp, sink = smtp_server
+    with open_store(store_url) as store:
+        subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org")
+        _merge(store, INSIDE)
+    engine = create_engine(store_url)
+    with engine.begin() as conn:  # back to version 9, as released before this change
+        for table in ("subscriptions", "deliveries"):
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN language")
+        conn.execute(delete(t.schema_version).where(t.schema_version.c.version == 10))
+    engine.dispose()
+    with open_store(store_url) as store:  # start-up migrates it
+        with read_tx(store) as conn:
+            assert 10 in set(conn.execute(select(t.schema_version.c.version)).scalars())
+        assert [r["language"] for r in _deliveries(store)] == [None]
+        (sub,) = list_subscriptions(store, user="Ana")
+        assert sub.language == "en"
+        assert len(deliver_pending(store, smtp=smtp).sent) == 1
+        (mail,) = _mails(sink)["ana@example.org"]
+        assert mail["Subject"].startswith("[Atalaya] New runway alert #")
+        subscribe(store, user="Ana", area_name="Sur", geometry=box(-76, -14, -73, -11),
+                  email="ana@ejemplo.pe", language="es")
+        _merge(store, {"lon": -74.2, "lat": -12.2})
+        assert len(deliver_pending(store, smtp=smtp).sent) == 2
+        assert _mails(sink)["ana@ejemplo.pe"][0]["Subject"].startswith("[Atalaya] Nueva alerta")
 
 
 def test_refused_or_rolled_back_changes_notify_nobody(store):
@@ -311,6 +339,64 @@ def test_an_email_arrives_with_the_right_subject_and_body(store, smtp_server):
     assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("sent", 1, None)
     assert deliver_pending(store, smtp=smtp).sent == []  # sent once, not again
     assert len(sink.envelopes) == 1
+
+
+def _mails(sink: SmtpSink) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for e in sink.envelopes:
+        out.setdefault(e.rcpt_tos[0], []).append(message_from_bytes(e.content,
+                                                                     policy=default_policy))
+    return out
+
+
+def test_emails_come_in_the_language_the_area_was_followed_in(store, smtp_server):
+    smtp, sink = smtp_server
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, email="ana@example.org",
+              language="es")
+    subscribe(store, user="Bia", area_name="VRAEM", geometry=AREA, email="bia@example.org",
+              language="pt")
+    subscribe(store, user="Luis", area_name="VRAEM", geometry=AREA, email="luis@example.org")
+    (alert_id,) = _merge(store, INSIDE, reason="1.1 km long, 25 m wide")
+    assert len(deliver_pending(store, smtp=smtp).sent) == 3
+    mails = _mails(sink)
+    (ana,), (bia,), (luis,) = (mails[f"{u}@example.org"] for u in ("ana", "bia", "luis"))
+    assert ana["Subject"].startswith(
+        f"[Atalaya] Nueva alerta de pista #{alert_id} en VRAEM (PE): puntuación 0,")
+    body = ana.get_content().replace("\r\n", "\n")
+    assert ", prioridad " in body
+    assert " m de largo. 1,1 km de largo, 25 m de ancho\n" in body
+    assert f"Alerta: #{alert_id}\n" in body
+    assert "Área que sigue: VRAEM\n" in body
+    assert "Recibe este mensaje porque sigue esta área en Atalaya" in body
+    assert not any(w in body for w in ("runway", "priority", "Area you follow", "long"))
+    assert bia["Subject"].startswith(f"[Atalaya] Novo alerta de pista #{alert_id} em VRAEM (PE)")
+    assert "1,1 km de comprimento" in bia.get_content()
+    # English is what it always was: the stored summary
+    assert luis["Subject"].startswith(f"[Atalaya] New runway alert #{alert_id} in VRAEM (PE)")
+    assert luis.get_content().startswith(inbox(store, "Luis")[0].summary + "\r\n")
+
+    alert = get_alert(store, alert_id)
+    update_alert(store, AlertChange(alert_id, alert.version, state="under_review"),
+                 actor="Luis")
+    more = _merge(store, {"lon": -74.4, "lat": -12.4}, {"lon": -74.3, "lat": -12.3})
+    assert len(deliver_pending(store, smtp=smtp).sent) == 3 + 3 + 2  # Luis: not his verdict
+    (_, ana), (_, bia) = _mails(sink)["ana@example.org"], _mails(sink)["bia@example.org"]
+    assert ana["Subject"] == "[Atalaya] 3 avisos: 2 alertas nuevas, 1 cambio de estado"
+    assert bia["Subject"] == "[Atalaya] 3 avisos: 2 novos alertas, 1 mudança de estado"
+    body = ana.get_content().replace("\r\n", "\n")
+    assert body.startswith("3 avisos en áreas que sigue (VRAEM), ")
+    assert "Alertas nuevas (2)\n" in body
+    assert "Cambios de estado (1)\n" in body
+    assert (f"- La alerta de pista #{alert_id} en VRAEM (PE) pasó de nueva a en revisión "
+            "por Luis.\n") in body
+    for new_id in more:
+        assert f"- Nueva alerta de pista #{new_id} en VRAEM (PE): puntuación " in body
+    assert "estas áreas" in body
+
+
+def test_a_followed_area_must_name_a_known_language(store):
+    with pytest.raises(SchemaError, match="language of e-mails"):
+        subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA, language="fr")
 
 
 def test_notifications_due_together_go_as_one_digest_per_person_and_address(

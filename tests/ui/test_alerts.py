@@ -53,6 +53,27 @@ def _caption(at: AppTest) -> str:
     return next(c.value for c in at.caption if "alerts, highest priority" in c.value)
 
 
+def test_an_area_followed_from_the_spanish_page_sends_spanish_emails(world):
+    url = f"sqlite:///{world / 'atalaya.sqlite3'}"
+    save_area(world, "Zona", box(-80, -20, -60, 0))
+    at = AppTest.from_function(_page, default_timeout=90)
+    at.session_state[state.LANGUAGE] = "es"
+    at.session_state[state.REVIEWER] = "Ana"
+    at.session_state[state.SESSION] = Session.start("Ana", Role.ANALYST, datetime.now(UTC))
+    at.run()
+    email = at.text_input(key=state.FOLLOW_EMAIL)
+    assert email.help == "Los correos se escriben en Español, el idioma de esta página."
+    at.selectbox(key=state.FOLLOW_AREA).set_value("Zona")
+    email.set_value("ana@ejemplo.pe")
+    next(b for b in at.button if b.label == "Seguir esta área").click()
+    at.run()
+    assert not at.exception
+    with open_store(url) as store:
+        (sub,) = list_subscriptions(store, user="Ana")
+    assert (sub.email, sub.language) == ("ana@ejemplo.pe", "es")
+    assert any(x.value == "Zona → ana@ejemplo.pe (Español)" for x in at.text)
+
+
 def test_follow_an_area_then_a_verdict_there_reaches_the_inbox(world):
     at = _app()
     assert not at.exception
@@ -78,7 +99,7 @@ def test_follow_an_area_then_a_verdict_there_reaches_the_inbox(world):
     assert at.expander[0].label == "Inbox (1 unread)"
     assert any(f"Alert #{target.id} in Strip area: New → Under review, by Luis" in x.value
                for x in at.text)
-    assert sub.area_name == "Strip area"
+    assert (sub.area_name, sub.language) == ("Strip area", "en")
     # Open it from the inbox: the alert opens and the entry is read.
     with open_store(url) as store:
         (note,) = inbox(store, "Ana")
