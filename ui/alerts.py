@@ -272,7 +272,8 @@ def render_follow(store: Store, areas: gpd.GeoDataFrame, t: Translator) -> None:
                                       args=(store, me, areas, t), use_container_width=True)
         for sub in list_subscriptions(store, user=me):
             left, right = st.columns([3, 1], vertical_alignment="center")
-            mail = f"{sub.email} ({LANGUAGE_NAMES[sub.language]})" if sub.email else None
+            mail = (f"{sub.email} ({LANGUAGE_NAMES.get(sub.language, sub.language)})"
+                    if sub.email else None)
             targets = ", ".join(x for x in (mail, sub.webhook_url) if x)
             left.text(sub.area_name + (f" → {targets}" if targets else ""))
             right.button(t("Unfollow"), key=f"{state.UNFOLLOW}:{sub.id}", on_click=_unfollow,
