@@ -11,8 +11,8 @@ size, so none comes from a cache). Then eight pans that never return to a view a
 (its image would come from the browser's cache) at three zooms: 11 (the tile overflows the
 view; an overview is read), 12 and 14 (full resolution). Baseline in the same run: the same
 moves with streamlit-folium's own 250 ms debounce (the page's immediate report switched off),
-from a start moved by (37, 23) px so that none of its views is one the app has already
-rendered.
+from a start moved by (37, 23) px and zoomed out by 0.05 so that none of its views is one
+the app has already rendered.
 """
 
 from __future__ import annotations
@@ -83,9 +83,10 @@ def _settle(pg: Any) -> None:
     """Wait until no script run is in flight (the opening view is drawn by two: see below).
 
     The page first draws a view fitted to a guessed map width, then the view the map reports
-    (``ui.imagery._remember_view``). A move made while that second run is in flight is the
-    suspected cause (not proven) of the baseline's first move bringing no new image within
-    30 s now and then (4 of 19 runs alone on 2026-12-02; never on the app's own path).
+    (``ui.imagery._remember_view``); an image that arrives from that second run is not the
+    image of the move being timed. (Until 2026-12-02 the baseline's first move was a pan at
+    the opening zoom, which shows the same whole tile, so the same image: it passed only when
+    the second run's image landed after it, and failed, 30 s without a new image, otherwise.)
     """
     pg.wait_for_timeout(500)
     pg.wait_for_function(IDLE, timeout=120_000)
@@ -125,8 +126,12 @@ def _session(browser: Any, url: str, *, debounce_only: bool) -> dict[str, list[f
         if debounce_only:
             if frame.evaluate(DEBOUNCE_ONLY) < 1:
                 raise RuntimeError("the page's immediate move report was not found on the map")
-            # Views of their own: the first session's images are in the app's cache.
-            _move(pg, frame, "m.panBy([37, 23], {animate: false})")
+            # Views of their own: the first session's images are in the app's cache. A pan
+            # alone changes no image while the whole tile is in view (the image is the tile
+            # at that zoom, whatever the centre): move the centre and the zoom in one step.
+            _move(pg, frame, "m.options.zoomSnap = 0; m.setView(m.containerPointToLatLng("
+                             "m.getSize().divideBy(2).add([37, 23])), m.getZoom() - 0.05,"
+                             " {animate: false}); m.options.zoomSnap = 1")
         frame.evaluate("() => { window.__c0 = " + FIND_MAP + ".getCenter(); return 0; }")
         out: dict[str, list[float]] = {"whole tile": []}
         frame.evaluate("() => { const m = " + FIND_MAP + "; m.options.zoomSnap = 0;"

@@ -43,6 +43,7 @@ from geo.store import (
     ALERT_STATES,
     Alert,
     AlertChange,
+    InboxGroup,
     Notification,
     SmtpConfig,
     Store,
@@ -50,10 +51,11 @@ from geo.store import (
     default_url,
     deliver_pending,
     get_alert,
-    inbox,
+    inbox_groups,
     list_alerts,
     list_subscriptions,
     mark_read,
+    mark_read_group,
     merge_candidates,
     read_absences,
     read_audit,
@@ -83,6 +85,8 @@ from ui.text import escape_markdown
 __all__ = ["render_alerts"]
 
 INBOX_REFRESH_S = 30  # seconds between two looks at the inbox while the queue is open
+INBOX_GROUPS = 50  # newest events shown in the inbox (a detection run's alerts are one)
+GROUP_MEMBERS = 20  # alerts of one event listed in its menu, newest first
 STATE_COLORS = {"new": "#ff7f00", "under_review": "#1f78b4", "confirmed": "#e31a1c",
                 "dismissed": "#737373", "needs_field_visit": "#6a3d9a",
                 "destroyed": "#4d4d4d", "reopened": "#c51b7d"}
@@ -169,6 +173,49 @@ def _note_text(note: Notification, names: dict[str, str], seen: dict[str, str],
     return ("● " if note.read_at is None else "") + text
 
 
+def _group_text(group: InboxGroup, names: dict[str, str], seen: dict[str, str],
+                t: Translator) -> str:
+    """One inbox line for a group (one event); a group of one reads as its notification."""
+    if group.count == 1 and group.notes:
+        return _note_text(group.notes[0], names, seen, t)
+    n, area = t.number(group.count), group.area_name
+    if group.kind == "new_alert":
+        text = t("{n} new alerts in {area}").format(n=n, area=area)
+    elif group.kind == "imagery_change":
+        text = t("{n} alerts in {area}: {old} → {new} on the imagery").format(
+            n=n, area=area, old=seen.get(group.old_state or "", group.old_state or ""),
+            new=seen.get(group.new_state or "", group.new_state or ""))
+    else:
+        text = t("{n} alerts in {area}: {old} → {new}, by {who}").format(
+            n=n, area=area, who=group.actor,
+            old=names.get(group.old_state or "", group.old_state or ""),
+            new=names.get(group.new_state or "", group.new_state or ""))
+    return ("● " if group.unread else "") + text
+
+
+def _group_menu(store: Store, me: str, group: InboxGroup, t: Translator) -> None:
+    """List the alerts of a group (the newest :data:`GROUP_MEMBERS`), each opened from here."""
+    if group.unread:
+        st.button(t("Mark these as read"), key=f"{state.INBOX_READ_GROUP}:{group.newest_id}",
+                  on_click=_read_group, args=(store, me, group), use_container_width=True)
+    for note in group.notes:
+        label = ("● " if note.read_at is None else "") + f"#{note.alert_id}"
+        if st.button(label, key=f"{state.INBOX_OPEN}:{note.id}", use_container_width=True):
+            _open_note(store, me, note.id, note.alert_id)
+            st.rerun()
+    if group.count > len(group.notes):
+        st.caption(t("The newest {shown} of {n}; the queue's Area filter lists them all.")
+                   .format(shown=t.number(len(group.notes)), n=t.number(group.count)))
+
+
+def _read_group(store: Store, me: str, group: InboxGroup) -> None:
+    """Mark every notification of the group read (all of them, not only those listed)."""
+    try:
+        mark_read_group(store, me, group)
+    except AtalayaError as err:
+        st.session_state[state.ALERT_MESSAGE] = ("error", message_of(err))
+
+
 def _open_note(store: Store, me: str, note_id: int, alert_id: int) -> None:
     try:
         mark_read(store, me, [note_id])
@@ -198,23 +245,30 @@ def render_inbox(store: Store, t: Translator) -> None:
         if not me:
             st.caption(t("Type your name in the sidebar to see your inbox."))
             return
-        notes = inbox(store, me, limit=50)
-        if not notes:
+        groups = inbox_groups(store, me, limit=INBOX_GROUPS, members=GROUP_MEMBERS)
+        if not groups:
             st.caption(t("Nothing yet. Follow an area to hear of new alerts, verdicts and "
                          "strips destroyed or reopened on the imagery in it."))
             return
         st.button(t("Mark all as read"), key=state.INBOX_READ_ALL, disabled=not unread,
                   on_click=_read_all, args=(store, me), use_container_width=True)
         names, seen = state_names(t), map_labels(t)
-        with st.container(height=360 if len(notes) > 3 else "content", border=False):
-            for note in notes:
+        with st.container(height=360 if len(groups) > 3 else "content", border=False):
+            for group in groups:
                 left, right = st.columns([2, 1], vertical_alignment="center")
-                left.text(_note_text(note, names, seen, t))  # text, never markup
-                left.caption(f"{note.created_at:%Y-%m-%d %H:%M} UTC")
-                if right.button(t("Open alert"), key=f"{state.INBOX_OPEN}:{note.id}",
-                                use_container_width=True):
-                    _open_note(store, me, note.id, note.alert_id)
-                    st.rerun()  # the whole page, not only this fragment: show the alert
+                left.text(_group_text(group, names, seen, t))  # text, never markup
+                when = f"{group.created_at:%Y-%m-%d %H:%M} UTC"
+                left.caption(when + (f" · {group.actor}" if group.kind == "new_alert" else ""))
+                if group.count == 1 and group.notes:
+                    note = group.notes[0]
+                    if right.button(t("Open alert"), key=f"{state.INBOX_OPEN}:{note.id}",
+                                    use_container_width=True):
+                        _open_note(store, me, note.id, note.alert_id)
+                        st.rerun()  # the whole page, not only this fragment: show the alert
+                else:
+                    with right.popover(t("Alerts ({n})").format(n=t.number(group.count)),
+                                       use_container_width=True):
+                        _group_menu(store, me, group, t)
 
 
 def _follow(store: Store, me: str, areas: gpd.GeoDataFrame, t: Translator) -> None:

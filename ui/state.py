@@ -89,6 +89,7 @@ QUEUE_AREA = "alerts_queue_area"  # name of a saved area ("" for anywhere)
 QUEUE_IMAGERY = "alerts_queue_imagery"  # states of the strip on the imagery
 INBOX_OPEN = "alerts_inbox_open"  # key prefix: ":<notification id>"
 INBOX_READ_ALL = "alerts_inbox_read_all"
+INBOX_READ_GROUP = "alerts_inbox_read_group"  # key prefix: ":<newest notification id>"
 FOLLOW_FORM = "alerts_follow_form"
 FOLLOW_AREA = "alerts_follow_area"
 FOLLOW_EMAIL = "alerts_follow_email"

@@ -256,15 +256,20 @@ def _already_applied(conn: Connection, request_id: str | None) -> bool:
     return found is not None
 
 
-def apply_change(conn: Connection, change: AlertChange, *, actor: str) -> Alert:
-    """Apply one :class:`AlertChange` inside the caller's transaction; return the new alert."""
+def apply_change(conn: Connection, change: AlertChange, *, actor: str,
+                 at: datetime | None = None) -> Alert:
+    """Apply one :class:`AlertChange` inside the caller's transaction; return the new alert.
+
+    ``at``: the time recorded (default now); a batch gives all its changes one time, so its
+    notifications read as one event (:func:`geo.store.subscriptions.inbox_groups`).
+    """
     current = load_alert(conn, change.alert_id, lock=True)
     # Checked under the row lock, so a retry racing its original waits and then sees it.
     if _already_applied(conn, change.request_id):
         return current
     if current.version != change.expected_version:
         raise stale_error(current, change.expected_version)
-    at = _now()
+    at = at or _now()
     values = _human_values(current, change, at)
     if not values and change.comment is None:
         return current
@@ -309,7 +314,8 @@ def apply_changes(store: Store, changes: Sequence[AlertChange], *, actor: str) -
     order = sorted(range(len(changes)), key=lambda i: changes[i].alert_id)
 
     def work(conn: Connection) -> list[Alert]:
-        done = {i: apply_change(conn, changes[i], actor=actor) for i in order}
+        at = _now()
+        done = {i: apply_change(conn, changes[i], actor=actor, at=at) for i in order}
         return [done[i] for i in range(len(changes))]
     return in_transaction(store, work)
 

@@ -70,9 +70,9 @@ from geo.store import tables as t
 from geo.store.engine import Store, in_transaction, read_tx
 from geo.store.notify import plain_line
 
-__all__ = ["DeliveryReport", "Notification", "SmtpConfig", "Subscription", "deliver_pending",
-           "inbox", "list_subscriptions", "mark_read", "subscribe", "unread_count",
-           "unsubscribe", "webhook_secret_from_env"]
+__all__ = ["DeliveryReport", "InboxGroup", "Notification", "SmtpConfig", "Subscription",
+           "deliver_pending", "inbox", "inbox_groups", "list_subscriptions", "mark_read",
+           "mark_read_group", "subscribe", "unread_count", "unsubscribe", "webhook_secret_from_env"]
 
 MAX_ATTEMPTS = 8
 FIRST_RETRY_S = 30.0
@@ -340,9 +340,74 @@ def inbox(store: Store, user: str, *, unread_only: bool = False,
         query = query.where(n.read_at.is_(None))
     with read_tx(store) as conn:
         rows = conn.execute(query).mappings().all()
-    return [Notification(user=r["user_name"], **{k: r[k] for k in (
+    return [_notification(r) for r in rows]
+
+
+def _notification(r: RowMapping) -> Notification:
+    return Notification(user=r["user_name"], **{k: r[k] for k in (
         "id", "alert_id", "kind", "area_name", "old_state", "new_state", "actor", "summary",
-        "created_at", "read_at")}) for r in rows]
+        "created_at", "read_at")})
+
+
+@dataclass(frozen=True)
+class InboxGroup:
+    """Notifications of one event for one user (same kind, actor, areas, time and states).
+
+    A detection run's new alerts in an area, one batch of verdicts, one run's strips
+    destroyed on the imagery. ``count``/``unread``: how many in all and unread; ``notes``:
+    the newest of them (at most the ``members`` asked of :func:`inbox_groups`), newest
+    first.
+    """
+
+    kind: str
+    actor: str
+    area_name: str
+    created_at: datetime
+    old_state: str | None
+    new_state: str | None
+    count: int
+    unread: int
+    notes: tuple[Notification, ...]
+    newest_id: int  # of its newest notification: the group's identity in the inbox
+
+
+def inbox_groups(store: Store, user: str, *, limit: int = 50,
+                 members: int = 100) -> list[InboxGroup]:
+    """Return the user's notifications grouped by event, the newest ``limit`` groups first.
+
+    A run that creates 300 alerts in a followed area is one group of 300, not 300 lines that
+    push everything else out of sight. Two queries whatever the sizes: the groups (GROUP BY,
+    NULL states grouped together on both backends), then their newest ``members`` each.
+    """
+    n = t.notifications.c
+    who = user.strip()
+    keys = (n.kind, n.actor, n.area_name, n.created_at, n.old_state, n.new_state)
+    newest = func.max(n.id).label("newest")
+    grouped = (select(*keys, func.count().label("count"),
+                      func.count(n.read_at).label("read"), newest)
+               .where(n.user_name == who).group_by(*keys).order_by(newest.desc()).limit(limit))
+    with read_tx(store) as conn:
+        heads = conn.execute(grouped).mappings().all()
+        times = sorted({h["created_at"] for h in heads})
+        rows = conn.execute(select(t.notifications).where(
+            n.user_name == who, n.created_at.in_(times)).order_by(n.id.desc())).mappings().all() \
+            if times else []
+    by_key: dict[tuple[Any, ...], list[Notification]] = {}
+    for r in rows:
+        key = (r["kind"], r["actor"], r["area_name"], r["created_at"], r["old_state"],
+               r["new_state"])
+        found = by_key.setdefault(key, [])
+        if len(found) < members:
+            found.append(_notification(r))
+    return [InboxGroup(kind=h["kind"], actor=h["actor"], area_name=h["area_name"],
+                       created_at=h["created_at"], old_state=h["old_state"],
+                       new_state=h["new_state"], count=int(h["count"]),
+                       unread=int(h["count"]) - int(h["read"]),
+                       notes=tuple(by_key.get((h["kind"], h["actor"], h["area_name"],
+                                               h["created_at"], h["old_state"],
+                                               h["new_state"]), ())),
+                       newest_id=int(h["newest"]))
+            for h in heads]
 
 
 def unread_count(store: Store, user: str) -> int:
@@ -363,6 +428,22 @@ def mark_read(store: Store, user: str, notification_ids: Sequence[int] | None = 
         if not notification_ids:
             return 0
         stmt = stmt.where(n.id.in_([int(i) for i in notification_ids]))
+    return int(in_transaction(store, lambda conn: conn.execute(stmt).rowcount))
+
+
+def mark_read_group(store: Store, user: str, group: InboxGroup, *,
+                    now: datetime | None = None) -> int:
+    """Mark every notification of ``group`` read, listed in it or not; return how many."""
+    n = t.notifications.c
+
+    def same(column: Any, value: Any) -> Any:
+        return column.is_(None) if value is None else column == value
+    stmt = (update(t.notifications)
+            .where(n.user_name == user.strip(), n.read_at.is_(None), n.kind == group.kind,
+                   n.actor == group.actor, n.area_name == group.area_name,
+                   n.created_at == group.created_at, same(n.old_state, group.old_state),
+                   same(n.new_state, group.new_state))
+            .values(read_at=now or datetime.now(UTC)))
     return int(in_transaction(store, lambda conn: conn.execute(stmt).rowcount))
 
 

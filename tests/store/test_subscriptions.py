@@ -31,8 +31,10 @@ from geo.store import (
     deliver_pending,
     get_alert,
     inbox,
+    inbox_groups,
     list_subscriptions,
     mark_read,
+    mark_read_group,
     merge_candidates,
     migrations,
     open_store,
@@ -392,6 +394,33 @@ def test_emails_come_in_the_language_the_area_was_followed_in(store, smtp_server
     for new_id in more:
         assert f"- Nueva alerta de pista #{new_id} en VRAEM (PE): puntuación " in body
     assert "estas áreas" in body
+
+
+def test_the_inbox_groups_each_event_and_keeps_the_rest_in_sight(store):
+    subscribe(store, user="Ana", area_name="VRAEM", geometry=AREA)
+    subscribe(store, user="Ana", area_name="Peru south", geometry=box(-76, -14, -73, -11))
+    first = _merge(store, INSIDE)  # an earlier run: one alert
+    run = _merge(store, *({"lon": -74.9 + 0.05 * k, "lat": -12.7} for k in range(12)))
+    verdicts = [AlertChange(i, get_alert(store, i).version, state="dismissed") for i in run[:3]]
+    apply_changes(store, verdicts, actor="Luis")  # one batch of verdicts
+    mark_read(store, "Ana", [inbox(store, "Ana")[-1].id])  # the oldest: the first run's
+    groups = inbox_groups(store, "Ana", members=5)
+    assert [(g.kind, g.count, g.unread) for g in groups] == [
+        ("state_change", 3, 3), ("new_alert", 12, 12), ("new_alert", 1, 0)]
+    verdict, created, old = groups
+    assert (verdict.actor, verdict.old_state, verdict.new_state) == ("Luis", "new", "dismissed")
+    assert verdict.area_name == created.area_name == "VRAEM, Peru south"
+    assert sorted(n.alert_id for n in verdict.notes) == sorted(run[:3])
+    assert len(created.notes) == 5  # the newest five of twelve
+    assert [n.alert_id for n in created.notes] == sorted(run, reverse=True)[:5]
+    assert [n.alert_id for n in old.notes] == first
+    assert inbox_groups(store, "Ana", limit=1) == groups[:1]
+    assert inbox_groups(store, "Nobody") == []
+    assert mark_read_group(store, "Ana", created) == 12  # all, not only the five listed
+    assert mark_read_group(store, "Luis", verdict) == 0  # only one's own
+    assert [(g.count, g.unread) for g in inbox_groups(store, "Ana")] == [(3, 3), (12, 0),
+                                                                          (1, 0)]
+    assert unread_count(store, "Ana") == 3
 
 
 def test_a_followed_area_must_name_a_known_language(store):

@@ -122,6 +122,39 @@ def test_follow_an_area_then_a_verdict_there_reaches_the_inbox(world):
                and x.value.endswith(" → Destroyed on the imagery") for x in at.text)
 
 
+def test_a_detection_runs_new_alerts_are_one_inbox_line(world):
+    url = f"sqlite:///{world / 'atalaya.sqlite3'}"
+    save_area(world, "Chaco", box(-61.0, -21.0, -59.0, -19.0))
+    at = _app("Ana")
+    at.selectbox(key=state.FOLLOW_AREA).set_value("Chaco")
+    next(b for b in at.button if b.label == "Follow this area").click()
+    at.run()
+    run = [{"lon": -60.5 + 0.05 * k, "lat": -20.0, "scene_id": "run7", "date": "2024-05-01"}
+           for k in range(25)]
+    with open_store(url) as store:
+        created = merge_candidates(store, candidates_frame(run), actor="detector (job 7)").created
+    at.run()
+    assert not at.exception
+    assert at.expander[0].label == "Inbox (25 unread)"
+    assert [x.value for x in at.text if "new alert" in x.value] == ["● 25 new alerts in Chaco"]
+    assert any(c.value.endswith(" UTC · detector (job 7)") for c in at.caption)
+    newest = max(created)
+    with open_store(url) as store:
+        note = next(n for n in inbox(store, "Ana") if n.alert_id == newest)
+    listed = [b for b in at.button if b.key and b.key.startswith(f"{state.INBOX_OPEN}:")]
+    assert len(listed) == 20  # the newest twenty, the rest through the queue's Area filter
+    assert any("The newest 20 of 25" in c.value for c in at.caption)
+    at.button(key=f"{state.INBOX_OPEN}:{note.id}").click().run()
+    assert at.query_params["alert"] == str(newest)
+    at = _app("Ana")
+    assert at.expander[0].label == "Inbox (24 unread)"
+    at.button(key=next(b.key for b in at.button
+                       if b.key and b.key.startswith(state.INBOX_READ_GROUP))).click().run()
+    assert not at.exception
+    assert at.expander[0].label == "Inbox"  # all 25, listed or not
+    assert [x.value for x in at.text if "new alert" in x.value] == ["25 new alerts in Chaco"]
+
+
 def test_country_and_area_filters_narrow_the_queue(world):
     url = f"sqlite:///{world / 'atalaya.sqlite3'}"
     at = _app("Ana")
