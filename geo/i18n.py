@@ -11,6 +11,7 @@ from __future__ import annotations
 import gettext
 import io
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -144,6 +145,55 @@ def template_pattern(template: str) -> re.Pattern[str]:
     regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts))
     return re.compile(f"{regex}\\Z", re.DOTALL)
 
+#: A number as the English templates write it: optional sign, thousands grouped by commas
+#: or not, optional decimals (their count is kept when the number is written again).
+_NUMERAL = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\Z")
+
+
+def rewrite_number(text: str, number: Callable[..., str]) -> str | None:
+    """Write again a number stored in English with ``number(value, digits=d)``; None if not one.
+
+    ``d`` is the count of decimals as stored, so "0.87" stays two decimals in any language.
+
+    Examples
+    --------
+    >>> rewrite_number("12,345.5", lambda v, digits: f"{v:.{digits}f}")
+    '12345.5'
+    >>> rewrite_number("north", str) is None
+    True
+    """
+    found = _NUMERAL.match(text)
+    if found is None:
+        return None
+    return number(float(text.replace(",", "")), digits=len(found.group(1) or ""))
+
+
+def render_template(template: str, values: Mapping[str, str], translate: Callable[[str], str],
+                    number: Callable[..., str], numbers: frozenset[str]) -> str | None:
+    """Fill ``template``'s translation with values read from English text.
+
+    The fields in ``numbers`` are written again with ``number`` (:func:`rewrite_number`), the
+    others as they are. None when such a field holds no number (the text was not made from
+    this template) or the translation's fields are broken: the caller shows the stored text.
+
+    Examples
+    --------
+    >>> render_template("{n} km", {"n": "1,500"}, lambda s: s.replace("km", "kilómetros"),
+    ...                 lambda v, digits: f"{v:g}", frozenset({"n"}))
+    '1500 kilómetros'
+    """
+    shown = {}
+    for key, value in values.items():
+        shown[key] = rewrite_number(value, number) if key in numbers else value
+        if shown[key] is None:
+            return None
+    try:
+        return translate(template).format(**shown)
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
 __all__ = ["DOMAIN", "FORMAT_LOCALES", "LANGUAGE_NAMES", "LOCALE_DIR", "Message", "Number",
-           "Translator", "join_messages", "localize", "marked", "message_from_json",
-           "message_of", "message_to_json", "template_pattern", "translator"]
+           "Translator", "join_messages", "localize", "marked",
+           "message_from_json", "message_of", "message_to_json", "render_template",
+           "rewrite_number", "template_pattern", "translator"]

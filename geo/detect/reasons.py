@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from geo.i18n import marked as _
-from geo.i18n import template_pattern
+from geo.i18n import render_template, template_pattern
 from geo.imagery import NOTE_GUESSED_RGB, NOTE_RGB_ONLY
 
 SIZE = _("{length} km long, {width} m wide")
@@ -44,7 +44,6 @@ NOTES: tuple[str, ...] = (NOTE_RGB_ONLY, NOTE_GUESSED_RGB, NOTE_LEARNED_MULTISPE
                           NOTE_LEARNED_RGB, NOTE_RULES)
 #: Fields that are numbers: shown with the reader's separators, as many decimals as stored.
 _NUMBERS = frozenset({"length", "width", "ratio", "dist"})
-_NUMBER = re.compile(r"-?\d+(?:\.(\d+))?\Z")
 
 
 def describe(length_m: float, width_m: float, evidence: str, aerodrome: str | None = None,
@@ -90,17 +89,7 @@ def _patterns() -> dict[str, tuple[tuple[re.Pattern[str], str, int], ...]]:
 
 def _render(match: re.Match[str], template: str, translate: Callable[[str], str],
             number: Callable[..., str]) -> str | None:
-    values = {}
-    for key, value in match.groupdict().items():
-        found = _NUMBER.match(value) if key in _NUMBERS else None
-        if key in _NUMBERS and found is None:
-            return None  # not a number where the template has one: not this template
-        values[key] = (number(float(value), digits=len(found.group(1) or ""))
-                       if found is not None else value)
-    try:
-        return translate(template).format(**values)
-    except (KeyError, IndexError, ValueError):  # a translation with broken fields
-        return None
+    return render_template(template, match.groupdict(), translate, number, _NUMBERS)
 
 
 def localize_reason(reason: str, translate: Callable[[str], str],

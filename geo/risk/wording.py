@@ -20,7 +20,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from geo.i18n import marked as _
-from geo.i18n import template_pattern
+from geo.i18n import render_template, template_pattern
 
 __all__ = ["TEMPLATES", "localize_explanation", "strip_words", "trend_words"]
 
@@ -59,7 +59,6 @@ TEMPLATES: tuple[str, ...] = (
     CANDIDATES, NO_DATA)
 #: Fields that are numbers: shown with the reader's separators, as many decimals as written.
 _NUMBERS = frozenset({"n", "km", "months", "dist", "score", "kg", "z"})
-_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})*(?:\.(\d+))?\Z|-?\d+(?:\.(\d+))?\Z")
 _SUM = re.compile(r"(\d+) = (.+)\Z", re.DOTALL)
 _TERM = re.compile(r"(\d+) \((.*)\)\Z", re.DOTALL)
 
@@ -101,20 +100,7 @@ def _as_written(value: float, *, digits: int) -> str:
 def _render(template: str, values: dict[str, str], translate: Callable[[str], str],
             number: Number) -> str | None:
     """``template`` translated with ``values`` (numbers re-written), or None if not its text."""
-    shown = {}
-    for key, value in values.items():
-        if key not in _NUMBERS:
-            shown[key] = value
-            continue
-        found = _NUMBER.match(value)
-        if found is None:
-            return None  # not a number where the template has one: not this template
-        decimals = found.group(1) or found.group(2) or ""
-        shown[key] = number(float(value.replace(",", "")), digits=len(decimals))
-    try:
-        return translate(template).format(**shown)
-    except (KeyError, IndexError, ValueError):  # a translation with broken fields
-        return None
+    return render_template(template, values, translate, number, _NUMBERS)
 
 
 def _term(text: str, translate: Callable[[str], str], number: Number) -> str:

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from geo.detect.reasons import localize_reason
-from geo.i18n import Translator, template_pattern
+from geo.i18n import Translator, rewrite_number, template_pattern
 from geo.i18n import marked as _
 from geo.store.notify import SUMMARIES, UNKNOWN, WHERE, WHERE_COUNTRY, plain_line
 from geo.store.states import priority_names, state_names
@@ -49,7 +49,6 @@ DIGEST_KINDS = {"new_alert": (_("New alerts"), _("{n} new alert"), _("{n} new al
                 "imagery_change": (_("Changes on the imagery"), _("{n} change on the imagery"),
                                    _("{n} changes on the imagery"))}
 _TIME = "%Y-%m-%d %H:%M"
-_NUMBER = re.compile(r"-?\d+(?:\.(\d+))?\Z")
 
 
 def _imagery_names(t: Translator) -> dict[str, str]:
@@ -72,8 +71,7 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 
 def _number(value: str, t: Translator) -> str:
-    found = _NUMBER.match(value)
-    return t.number(float(value), digits=len(found.group(1) or "")) if found else value
+    return rewrite_number(value, t.number) or value
 
 
 def localize_summary(summary: str, kind: str, t: Translator) -> str:
