@@ -184,16 +184,29 @@ def render_template(template: str, values: Mapping[str, str], translate: Callabl
     """
     shown = {}
     for key, value in values.items():
-        shown[key] = rewrite_number(value, number) if key in numbers else value
-        if shown[key] is None:
+        written = rewrite_number(value, number) if key in numbers else value
+        if written is None:
             return None
+        shown[key] = written
+    return fill_template(template, shown, translate)
+
+
+def fill_template(template: str, values: Mapping[str, object],
+                  translate: Callable[[str], str]) -> str | None:
+    """Return ``template``'s translation filled with ``values``; None if its fields are broken.
+
+    Examples
+    --------
+    >>> fill_template("in {areas}", {"areas": "VRAEM"}, lambda s: "en {zonas}") is None
+    True
+    """
     try:
-        return translate(template).format(**shown)
-    except (KeyError, IndexError, ValueError):
+        return translate(template).format(**values)
+    except (KeyError, IndexError, ValueError):  # a translation with broken fields
         return None
 
 
 __all__ = ["DOMAIN", "FORMAT_LOCALES", "LANGUAGE_NAMES", "LOCALE_DIR", "Message", "Number",
-           "Translator", "join_messages", "localize", "marked",
+           "Translator", "fill_template", "join_messages", "localize", "marked",
            "message_from_json", "message_of", "message_to_json", "render_template",
            "rewrite_number", "template_pattern", "translator"]

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from geo.detect.reasons import localize_reason
-from geo.i18n import Translator, rewrite_number, template_pattern
+from geo.i18n import Translator, fill_template, rewrite_number, template_pattern
 from geo.i18n import marked as _
 from geo.store.notify import SUMMARIES, UNKNOWN, WHERE, WHERE_COUNTRY, plain_line
 from geo.store.states import priority_names, state_names
@@ -84,7 +84,9 @@ def localize_summary(summary: str, kind: str, t: Translator) -> str:
     'La alerta de pista #4 en VRAEM (PE) pasó de nueva a confirmada por luis.'
     """
     template = SUMMARIES.get(kind)
-    m = _pattern(template).match(summary) if template and t.language != "en" else None
+    if template is None or t.language == "en":
+        return summary
+    m = _pattern(template).match(summary)
     if m is None:
         return summary
     values = m.groupdict()
@@ -92,7 +94,7 @@ def localize_summary(summary: str, kind: str, t: Translator) -> str:
     for form in (WHERE_COUNTRY, WHERE):
         found = _pattern(form).match(where)
         if found is not None:
-            where = t(form).format(**found.groupdict())
+            where = fill_template(form, found.groupdict(), t) or where
             break
     values["where"] = where
     if kind == "new_alert":
@@ -104,10 +106,8 @@ def localize_summary(summary: str, kind: str, t: Translator) -> str:
     else:
         values["old"] = _state(values["old"], kind, t)
         values["new"] = _state(values["new"], kind, t)
-    try:
-        return plain_line(t(template).format(**values))  # type: ignore[arg-type]
-    except (KeyError, IndexError, ValueError):  # a translation with broken fields
-        return summary
+    shown = fill_template(template, values, t)
+    return summary if shown is None else plain_line(shown)
 
 
 def subject(item: Mapping[str, Any], t: Translator) -> str:

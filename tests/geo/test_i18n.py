@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -29,6 +30,17 @@ def test_every_message_in_the_code_is_translated(language):
     translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
     missing = sorted(_source_messages() - translated)
     assert not missing, f"untranslated in {language} (run `make messages`): {missing}"
+
+
+@pytest.mark.parametrize("language", ["es", "pt"])
+def test_every_translation_keeps_the_fields_of_its_message(language):
+    """A lost or misspelt ``{field}`` breaks ``format``: an e-mail that can never be sent."""
+    with (LOCALE_DIR / language / "LC_MESSAGES" / "atalaya.po").open("rb") as fh:
+        catalog = read_po(fh, locale=language)
+    fields = re.compile(r"\{(\w*)\}")
+    broken = [m.id for m in catalog if m.id and m.string and isinstance(m.id, str)
+              and sorted(fields.findall(m.id)) != sorted(fields.findall(str(m.string)))]
+    assert not broken, f"{language}: translations whose fields differ: {broken}"
 
 
 def test_translation_and_fallback():
