@@ -20,7 +20,9 @@ aborted them for a deadlock and turns a SQLite lock timeout into a
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -109,8 +111,9 @@ def _sqlite_engine(url: str, busy_timeout_s: float) -> Engine:
     def _on_connect(dbapi_conn: Any, _record: object) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
-                       f"busy_timeout={int(busy_timeout_s * 1000)}"):
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        _wal(cur, busy_timeout_s)
+        for pragma in ("synchronous=FULL", "foreign_keys=ON"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
@@ -122,6 +125,28 @@ def _sqlite_engine(url: str, busy_timeout_s: float) -> Engine:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _wal(cur: sqlite3.Cursor, timeout_s: float) -> None:
+    """Put the database in WAL mode, waiting up to ``timeout_s`` seconds for other writers.
+
+    Switching a new file from its rollback journal needs an exclusive lock, and SQLite
+    answers "database is locked" at once instead of calling the busy handler when another
+    connection holds the write lock (processes opening and migrating one new store together:
+    ``tests/store/test_concurrency.py`` failed so, about one run in eight on a loaded
+    machine). A file already in WAL mode answers without locking.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.2)
 
 
 def _postgres_engine(url: str) -> Engine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import datetime
 
 import pytest
@@ -85,6 +86,40 @@ def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_a_new_sqlite_file_being_written_is_waited_for_not_refused(tmp_path):
+    """Switching a new file to WAL while another process writes it waits (busy timeout).
+
+    SQLite answers "database is locked" at once there, whatever the busy timeout; processes
+    opening one new store together failed so now and then (tests/store/test_concurrency.py).
+    """
+    import threading
+
+    path = tmp_path / "new.sqlite3"
+    holding, done = threading.Event(), threading.Event()
+
+    def writer() -> None:  # another process's migration, in the file's rollback-journal mode
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("CREATE TABLE other_writer (i INTEGER)")
+        holding.set()
+        time.sleep(0.5)
+        conn.execute("COMMIT")
+        conn.close()
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert holding.wait(10)
+    try:
+        with open_store(f"sqlite:///{path}", busy_timeout_s=10) as store, \
+                store.engine.connect() as conn:
+            assert done.is_set()  # it waited for the writer
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert list_alerts(store) == []
+    finally:
+        thread.join()
 
 
 def test_create_merge_and_read(store):
