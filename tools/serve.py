@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["CHROMIUM_FLAGS", "ROOT", "TEST_PASSWORD", "TEST_USERS", "App", "chromium_path",
@@ -45,11 +45,12 @@ def free_port() -> int:
 
 @dataclass
 class App:
-    """A running ``streamlit run app.py``: its URL, process and log file."""
+    """A running ``streamlit run app.py``: its URL, process, log file and environment."""
 
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    environ: dict[str, str] = field(default_factory=dict)
 
 
 #: Accounts the tests and benchmarks sign in with (user name = role), all with one password.
@@ -59,16 +60,21 @@ TEST_PASSWORD = "test-only password 42"
 
 
 def ensure_accounts(environ: dict[str, str]) -> None:
-    """Create the :data:`TEST_USERS` accounts in the store ``environ`` points at, if missing."""
+    """Create the :data:`TEST_USERS` accounts in the store ``environ`` points at, if missing.
+
+    Each is left with no language of its own, so it signs in to the deployment's: a test that
+    switched an account to Spanish (saved on the account) does not carry it into the next.
+    """
     from geo.errors import AccountNotFoundError
     from geo.store import default_url, open_store
-    from geo.store.users import create_user, get_user
+    from geo.store.users import create_user, get_user, set_language
 
     store = open_store(default_url(environ))
     try:
         for name in TEST_USERS:
             try:
-                get_user(store, name)
+                if get_user(store, name).language is not None:
+                    set_language(store, name, None)
             except AccountNotFoundError:
                 create_user(store, name, TEST_PASSWORD, role=name, actor="test setup")
     finally:
@@ -116,10 +122,10 @@ def start_app(data_dir: Path, log: Path, extra_env: dict[str, str] | None = None
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
                 if r.status == 200:
-                    return App(url, proc, log)
+                    return App(url, proc, log, env)
         except OSError:
             time.sleep(0.5)
-    stop_app(App(url, proc, log))
+    stop_app(App(url, proc, log, env))
     raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s")
 
 

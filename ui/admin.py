@@ -13,7 +13,7 @@ import streamlit as st
 
 from geo.auth import Action, Role
 from geo.errors import AtalayaError
-from geo.i18n import Translator, localize
+from geo.i18n import LANGUAGE_NAMES, Translator, localize
 from geo.store import Store, default_url
 from geo.store.audit import read_audit
 from geo.store.users import (
@@ -63,6 +63,8 @@ def accounts_table(users: list[User], t: Translator) -> pd.DataFrame:
     """Return the accounts as the administrator reads them, in ``t``'s language.
 
     A sign-in time is shown in UTC to the minute; an account that never signed in says so.
+    The language is the one its user last chose for the pages, or "default":
+    the deployment's.
     """
     names = _role_names(t)
     return pd.DataFrame({
@@ -73,6 +75,7 @@ def accounts_table(users: list[User], t: Translator) -> pd.DataFrame:
         t("Failed sign-ins"): [u.failed_count for u in users],
         t("Last sign-in"): [t("never") if u.last_sign_in_at is None
                             else f"{u.last_sign_in_at:%Y-%m-%d %H:%M} UTC" for u in users],
+        t("Language"): [LANGUAGE_NAMES.get(u.language or "", t("default")) for u in users],
     })
 
 

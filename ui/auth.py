@@ -8,38 +8,50 @@ click. Nothing here trusts the browser: every page runs :func:`guard_page` befor
 actions call :func:`allowed` on the server when they are asked for, not only when a button is
 drawn. A new browser tab is a new session and asks again (no cookie is set).
 
+Each account keeps the interface language its user last chose (``users.language``): a switch
+in the sidebar while signed in is saved on the account, and signing in brings it back, on any
+device. A language chosen on the sign-in page itself is the latest choice, so it wins and is
+saved; an account that never chose keeps the deployment's default.
+
 Nothing secret reaches the page or the log: passwords go from the form to
 ``authenticate`` and are dropped; refusals say which action was refused, never a hash.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from geo.auth import DESCRIPTIONS, PAGE_ACTIONS, Action, Role, Session, SessionPolicy, can
 from geo.auth.oidc import role_for_groups
 from geo.errors import AtalayaError
 from geo.i18n import Translator, localize
-from geo.settings import Settings
+from geo.settings import LANGUAGES, Settings
 from geo.store import Store, default_url
 from geo.store.users import (
+    User,
     active_user,
     authenticate,
     create_first_admin,
     has_users,
     record_refusal,
     record_sign_out,
+    set_language,
     sign_in_oidc,
 )
 from ui import state
 from ui.cache import open_store_cached
 from ui.text import escape_markdown
 
-__all__ = ["allowed", "current_session", "guard_page", "render_gate", "render_user_box"]
+__all__ = ["allowed", "current_session", "guard_page", "remember_language", "render_gate",
+           "render_user_box"]
+
+log = logging.getLogger(__name__)
 
 
 def _store() -> Store:
@@ -119,6 +131,8 @@ def _oidc_session(store: Store, settings: Settings, t: Translator) -> Session | 
     session = Session.start(result.user.username, result.user.role, datetime.now(UTC))
     st.session_state[state.SESSION] = session
     st.session_state[state.REVIEWER] = session.username
+    if _settle_language(store, result.user):
+        st.rerun()  # this run's sidebar is drawn: the account's language applies from the next
     return session
 
 
@@ -166,7 +180,7 @@ def _render_sign_in(store: Store, t: Translator) -> None:
                     "inactive": t("This account is disabled; ask an administrator.")}
         st.error(messages.get(result.outcome, t("Wrong user name or password.")))
         return
-    _start(result.user.username, result.user.role)
+    _start(store, result.user)
 
 
 def _render_first_admin(store: Store, t: Translator) -> None:
@@ -190,14 +204,55 @@ def _render_first_admin(store: Store, t: Translator) -> None:
     except AtalayaError as err:  # policy or name problems: the message says which
         st.error(escape_markdown(localize(err, t)))
         return
-    _start(user.username, user.role)
+    _start(store, user)
 
 
-def _start(username: str, role: Role) -> None:
+def _start(store: Store, user: User) -> None:
     ss = st.session_state
-    ss[state.SESSION] = Session.start(username, role, datetime.now(UTC))
-    ss[state.REVIEWER] = username
+    ss[state.SESSION] = Session.start(user.username, user.role, datetime.now(UTC))
+    ss[state.REVIEWER] = user.username
+    _settle_language(store, user)
     st.rerun()
+
+
+def _settle_language(store: Store, user: User) -> bool:
+    """Apply the account's language at sign-in, or save the one chosen before it.
+
+    Returns whether the page's language changes on the next run (the account's is left in
+    :data:`ui.state.PENDING_LANGUAGE`: this run's sidebar is already drawn).
+    """
+    ss = st.session_state
+    current = ss.get(state.LANGUAGE)
+    if ss.pop(state.LANGUAGE_CHOSEN, False):  # chosen on the sign-in page: the latest choice
+        if current in LANGUAGES and current != user.language:
+            _save_language(store, user.username, str(current))
+        return False
+    if user.language is not None and user.language != current:
+        ss[state.PENDING_LANGUAGE] = user.language
+        return True
+    return False
+
+
+def _save_language(store: Store, username: str, language: str) -> None:
+    """Save an account's language; a store that refuses only costs the next sign-in's."""
+    try:
+        set_language(store, username, language)
+    except (AtalayaError, SQLAlchemyError) as err:  # read-only, locked or unreachable store
+        log.warning("the language of %s was not saved: %s", username, err)
+
+
+def remember_language(language: str) -> None:
+    """Keep a language chosen in the sidebar: on the signed-in account, else until sign-in."""
+    session = current_session()
+    if session is None:
+        st.session_state[state.LANGUAGE_CHOSEN] = True
+        return
+    try:
+        store = _store()
+    except AtalayaError as err:
+        log.warning("the language of %s was not saved: %s", session.username, err)
+        return
+    _save_language(store, session.username, language)
 
 
 def _client() -> str | None:

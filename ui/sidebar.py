@@ -38,16 +38,34 @@ def _relabel() -> None:
             ss[key] = ss[key]
 
 
+def _language_changed() -> None:
+    """Relabel the translated choices and remember the new language (:mod:`ui.auth`)."""
+    from ui.auth import remember_language
+
+    _relabel()
+    remember_language(str(st.session_state[state.LANGUAGE]))
+
+
 def render_sidebar(settings: Settings) -> Translator:
-    """Draw the shared sidebar and return the translator for the chosen language."""
-    if state.LANGUAGE not in st.session_state:
-        st.session_state[state.LANGUAGE] = settings.language
+    """Draw the shared sidebar and return the translator for the chosen language.
+
+    The language starts as the deployment's (``ATALAYA_LANGUAGE``); an account's own choice
+    replaces it when its user signs in (``ui.auth`` leaves it in
+    :data:`ui.state.PENDING_LANGUAGE`, applied here before the selectbox is drawn).
+    """
+    ss = st.session_state
+    if state.LANGUAGE not in ss:
+        ss[state.LANGUAGE] = settings.language
+    pending = ss.pop(state.PENDING_LANGUAGE, None)
+    if pending in LANGUAGES and pending != ss[state.LANGUAGE]:
+        ss[state.LANGUAGE] = pending
+        _relabel()
     language = st.sidebar.selectbox(
         "Idioma / Language / Língua",
         options=list(LANGUAGES),
         format_func=lambda code: LANGUAGE_NAMES[code],
         key=state.LANGUAGE,
-        on_change=_relabel,
+        on_change=_language_changed,
     )
     t = Translator(language)
     st.sidebar.toggle(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 LANGUAGE = "language"
+LANGUAGE_CHOSEN = "language_chosen"  # True once the language was changed before signing in
+PENDING_LANGUAGE = "language_pending"  # the account's language, applied before the next run
 
 # Accounts (ui.auth)
 SESSION = "auth_session"  # geo.auth.Session of the signed-in user

@@ -165,6 +165,13 @@ def _languages(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {table} ADD COLUMN language VARCHAR(8)"))
 
 
+def _user_languages(conn: Connection) -> None:
+    """Version 11: the interface language each account last chose (None: the deployment's)."""
+    columns = conn.execute(text("SELECT * FROM users WHERE 1 = 0")).keys()
+    if "language" not in columns:  # version 5 made the table from the latest definition
+        conn.execute(text("ALTER TABLE users ADD COLUMN language VARCHAR(8)"))
+
+
 _KIND_CHECK = re.compile(r"CONSTRAINT ck_kind_allowed CHECK \(kind IN \([^)]*\)\)")
 
 
@@ -213,6 +220,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "absences", _absences),
     Migration(9, "notifications of changes on the imagery", _notification_kinds),
     Migration(10, "language of e-mails", _languages),
+    Migration(11, "language of each account's pages", _user_languages),
 )
 
 

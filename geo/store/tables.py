@@ -407,6 +407,8 @@ users = Table(
     Column("failed_count", Integer, nullable=False, server_default="0"),
     Column("locked_until", UTCDateTime),
     Column("last_sign_in_at", UTCDateTime),
+    # schema version 11: the interface language the user last chose (None: the deployment's)
+    Column("language", String(8)),
     _in("role", USER_ROLES),
     CheckConstraint("failed_count >= 0", name="ck_users_failed_count"),
 )

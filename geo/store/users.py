@@ -55,6 +55,7 @@ from geo.auth.passwords import (
 from geo.auth.permissions import Role, parse_role
 from geo.errors import AccountNotFoundError, AuthError, ConfigError
 from geo.message import Message
+from geo.settings import LANGUAGES
 from geo.store import tables as t
 from geo.store.audit import AuditEntry, record
 from geo.store.engine import Store, in_transaction, read_tx
@@ -86,6 +87,9 @@ class User:
     locked_until: datetime | None
     last_sign_in_at: datetime | None
     has_password: bool
+    #: The interface language the user last chose (``en``, ``es``, ``pt``); None until they
+    #: choose one, and the deployment's default language applies.
+    language: str | None = None
     #: Only filled by ``list_users(..., with_hashes=True)``; never shown by ``repr``.
     password_hash: str | None = field(default=None, repr=False, compare=False)
 
@@ -165,6 +169,7 @@ def _user(row: RowMapping, *, with_hash: bool = False) -> User:
         created_by=row["created_by"], password_changed_at=row["password_changed_at"],
         failed_count=int(row["failed_count"]), locked_until=row["locked_until"],
         last_sign_in_at=row["last_sign_in_at"], has_password=row["password_hash"] is not None,
+        language=row["language"] if row["language"] in LANGUAGES else None,
         password_hash=row["password_hash"] if with_hash else None)
 
 
@@ -373,6 +378,35 @@ def _update(conn: Connection, name: str, **values: object) -> User:
     row = _load(conn, name, lock=False)
     assert row is not None
     return _user(row)
+
+
+def set_language(store: Store, username: str, language: str | None) -> User:
+    """Remember the interface language an account chose (None: back to the deployment's).
+
+    A preference, not a change of rights: it is not audited and takes no account lock.
+
+    Raises
+    ------
+    AuthError
+        When ``language`` is not one of :data:`geo.settings.LANGUAGES` (nor None).
+    AccountNotFoundError
+        When no account has that name.
+    """
+    if language is not None and language not in LANGUAGES:
+        raise AuthError(Message("the language of an account must be one of {known}, not "
+                                "{language}", known=", ".join(LANGUAGES),
+                                language=repr(language)[:40]))
+    name = normalise_username(username)
+
+    def work(conn: Connection) -> User:
+        if conn.execute(update(t.users).where(t.users.c.username == name)
+                        .values(language=language)).rowcount != 1:
+            raise AccountNotFoundError(f"no account is called {name!r}")
+        row = _load(conn, name, lock=False)
+        assert row is not None
+        return _user(row)
+
+    return in_transaction(store, work)
 
 
 def set_password(store: Store, username: str, password: str, *, actor: str,

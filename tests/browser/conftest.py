@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.conftest import ROOT, require
-from tools.serve import CHROMIUM_FLAGS, App, chromium_path, start_app, stop_app
+from tools.serve import CHROMIUM_FLAGS, App, chromium_path, ensure_accounts, start_app, stop_app
 
 __all__ = ["ARTIFACTS", "CHROMIUM_FLAGS", "App", "Recorder", "chromium_path", "start_app",
            "stop_app", "wait_idle"]
@@ -37,6 +37,20 @@ def app(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     running = start_app(small_world, log)
     yield running
     stop_app(running)
+
+
+@pytest.fixture(autouse=True)
+def _accounts_without_language(request: pytest.FixtureRequest) -> None:
+    """Sign the test accounts in to their app's language, whatever a test before chose.
+
+    A language switched while signed in is saved on the account (``ui.auth``), and an app
+    (``app``, ``review_app``, ``jobs_app``...) serves every test of its module or session.
+    """
+    for name in request.fixturenames:
+        if name == "app" or name.endswith("_app"):
+            running = request.getfixturevalue(name)
+            if isinstance(running, App):
+                ensure_accounts(running.environ)
 
 
 @dataclass

@@ -147,6 +147,21 @@ def test_the_first_run_asks_for_an_administrator(small_world, tmp_path, browser)
         pg.get_by_role("option", name="Español").click()
         pg.get_by_role("heading", name="Añadir una cuenta").wait_for(timeout=60_000)
         expect(role).to_have_value("Analista", timeout=30_000)
+        # The choice is saved on her account: another browser (her phone) signs in to it.
+        phone = browser.new_context(viewport={"width": 390, "height": 844})
+        try:
+            other = phone.new_page()
+            other.goto(running.url, wait_until="domcontentloaded")
+            other.get_by_role("heading", name="Sign in").wait_for(timeout=60_000)
+            other.get_by_label("User name").fill("jefa")
+            other.get_by_label("Password", exact=True).fill("a long enough passphrase")
+            other.get_by_role("button", name="Sign in").click()
+            other.get_by_role("button", name="Cerrar sesión").wait_for(timeout=60_000)
+            expect(other.locator(f".st-key-{state.LANGUAGE}").get_by_role("combobox")) \
+                .to_have_value("Español")
+            other.screenshot(path=str(ARTIFACTS / "access-phone-es.png"))
+        finally:
+            phone.close()
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "access-admin-es.png"))

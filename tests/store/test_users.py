@@ -320,3 +320,35 @@ def test_every_sign_in_and_change_is_audited_without_secrets(store, create, auth
     for secret in secrets:
         assert secret not in text
     assert "$scrypt$" not in text
+
+
+# -- the interface language each account chose ---------------------------------------------------
+
+def test_an_account_remembers_its_language(store, admin, create, auth):
+    create("ana", PASSWORD, role="field")
+    assert u.get_user(store, "ana").language is None  # the deployment's default applies
+    assert u.set_language(store, "Ana", "es").language == "es"
+    assert u.get_user(store, "ana").language == "es"
+    assert auth("ana", PASSWORD, now=at(1)).user.language == "es"  # what sign-in hands the page
+    assert u.get_user(store, "root.admin").language is None  # only hers
+    assert u.set_language(store, "ana", None).language is None
+    with pytest.raises(AuthError, match="must be one of en, es, pt"):
+        u.set_language(store, "ana", "fr")
+    with pytest.raises(AccountNotFoundError):
+        u.set_language(store, "nobody", "pt")
+    assert "language" not in audit_text(store)  # a preference, not a change of rights
+
+
+def test_a_version_10_store_learns_the_language_of_accounts(store_url):
+    with open_store(store_url) as store:
+        u.create_user(store, "ana", PASSWORD, role="analyst", actor="test", params=FAST)
+    engine = create_engine(store_url)
+    with engine.begin() as conn:  # back to version 10, as released before this change
+        conn.exec_driver_sql("ALTER TABLE users DROP COLUMN language")
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version == 11))
+    engine.dispose()
+    with open_store(store_url) as store:  # start-up migrates it
+        with read_tx(store) as conn:
+            assert 11 in set(conn.execute(select(t.schema_version.c.version)).scalars())
+        assert u.get_user(store, "ana").language is None
+        assert u.set_language(store, "ana", "pt").language == "pt"

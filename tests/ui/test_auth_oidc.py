@@ -83,3 +83,15 @@ def test_a_provider_user_without_a_mapped_group_is_refused_and_audited(oidc, mon
     with open_store(default_url({"ATALAYA_DATA_DIR": str(oidc)})) as store:
         assert any(e.action == "sign_in_failed" and e.actor == "visitor@elsewhere.example"
                    for e in read_audit(store))
+
+
+def test_a_provider_account_gets_back_the_language_it_chose(oidc, monkeypatch):
+    from geo.store.users import set_language
+
+    rosa = _User(email="rosa@unit.example", name="Rosa", groups=["unit-field"])
+    _run(monkeypatch, rosa)  # her first sign-in makes the account
+    with open_store(default_url({"ATALAYA_DATA_DIR": str(oidc)})) as store:
+        set_language(store, "rosa@unit.example", "pt")  # chosen in the sidebar since
+    at = _run(monkeypatch, rosa)  # a new session: the sidebar applies it before drawing
+    assert at.session_state[state.SESSION].username == "rosa@unit.example"
+    assert at.session_state[state.PENDING_LANGUAGE] == "pt"
