@@ -123,8 +123,9 @@ def _describe(user: User) -> str:
         state += f", {user.failed_count} failed sign-ins"
     last = "never" if user.last_sign_in_at is None else f"{user.last_sign_in_at:%Y-%m-%d %H:%M}"
     password = "" if user.has_password else ", OIDC only"
+    language = f"; pages in {user.language}" if user.language else ""
     return (f"{user.username:<24} {user.role.value:<8} {state}{password}; "
-            f"last sign-in {last}; {user.display_name}")
+            f"last sign-in {last}{language}; {user.display_name}")
 
 
 def _run(args: argparse.Namespace, store: Store, actor: str) -> str:

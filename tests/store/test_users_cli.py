@@ -83,6 +83,10 @@ def test_the_account_lifecycle(store_url, cli):
                stdin="a new passphrase here\n")[0] == 0
     assert cli(store_url, "disable", "ana")[0] == 0
     assert "disabled" in cli(store_url, "list")[1].splitlines()[0]
+    assert "pages in" not in cli(store_url, "list")[1]
+    with open_store(store_url) as store:
+        u.set_language(store, "ana", "pt")  # chosen in the app's sidebar
+    assert "; pages in pt;" in cli(store_url, "list")[1].splitlines()[0]
     assert cli(store_url, "enable", "ana")[0] == 0
     assert cli(store_url, "unlock", "ana")[0] == 0
 
