@@ -233,10 +233,13 @@ def _settle_language(store: Store, user: User) -> bool:
     return False
 
 
-def _save_language(store: Store, username: str, language: str) -> None:
-    """Save an account's language; a store that refuses only costs the next sign-in's."""
+def _save_language(store: Store | None, username: str, language: str) -> None:
+    """Save an account's language (``store`` None: the app's); a failure only logs.
+
+    A store that cannot be opened or written costs only the next sign-in's language.
+    """
     try:
-        set_language(store, username, language)
+        set_language(store or _store(), username, language)
     except (AtalayaError, SQLAlchemyError) as err:  # read-only, locked or unreachable store
         log.warning("the language of %s was not saved: %s", username, err)
 
@@ -247,12 +250,7 @@ def remember_language(language: str) -> None:
     if session is None:
         st.session_state[state.LANGUAGE_CHOSEN] = True
         return
-    try:
-        store = _store()
-    except AtalayaError as err:
-        log.warning("the language of %s was not saved: %s", session.username, err)
-        return
-    _save_language(store, session.username, language)
+    _save_language(None, session.username, language)
 
 
 def _client() -> str | None:

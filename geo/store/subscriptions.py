@@ -387,15 +387,16 @@ def inbox_groups(store: Store, user: str, *, limit: int = 50,
                       func.count(n.read_at).label("read"), newest)
                .where(n.user_name == who).group_by(*keys).order_by(newest.desc()).limit(limit))
     # Each group's newest ``members`` only, ranked in SQL: a run of 5,000 alerts does not
-    # bring 5,000 rows to every refresh of the inbox.
+    # bring 5,000 rows to every refresh of the inbox. Only the listed groups' times are ranked
+    # (the time is one of the group's keys, so filtering first ranks the same rows).
     rank = func.row_number().over(partition_by=keys, order_by=n.id.desc()).label("rank")
-    ranked = select(t.notifications, rank).where(n.user_name == who).subquery()
     with read_tx(store) as conn:
         heads = conn.execute(grouped).mappings().all()
         times = sorted({h["created_at"] for h in heads})
-        rows = conn.execute(select(ranked).where(
-            ranked.c.created_at.in_(times), ranked.c.rank <= members)
-            .order_by(ranked.c.id.desc())).mappings().all() if times else []
+        ranked = select(t.notifications, rank).where(
+            n.user_name == who, n.created_at.in_(times)).subquery()
+        rows = conn.execute(select(ranked).where(ranked.c.rank <= members)
+                            .order_by(ranked.c.id.desc())).mappings().all() if times else []
     by_key: dict[tuple[Any, ...], list[Notification]] = {}
     for r in rows:
         by_key.setdefault(_group_key(r), []).append(_notification(r))
