@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Select, insert, select
 
 from geo.i18n import marked as _
 from geo.store import tables as t
@@ -53,12 +53,24 @@ def plain_line(text: object, limit: int = SUMMARY_MAX) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def with_account_language(query: Select[Any]) -> Select[Any]:
+    """Add the follower's account language (``account_language``) to a subscriptions query.
+
+    A subscription made before schema version 10 has no language of its own; its e-mails
+    follow the language its account chose for its pages (``users.language``), else English.
+    """
+    u = t.users.c
+    return (query.add_columns(u.language.label("account_language"))
+            .outerjoin(t.users, u.username == t.subscriptions.c.user_name))
+
+
 def _followers(conn: Connection, alert: Alert) -> list[Any]:
     """Active subscriptions whose area intersects the alert, oldest first."""
     x0, y0, x1, y1 = alert.geometry.bounds
     s = t.subscriptions.c
     rows = conn.execute(
-        select(s.id, s.user_name, s.area_name, s.geometry, s.email, s.webhook_url, s.language)
+        with_account_language(select(s.id, s.user_name, s.area_name, s.geometry, s.email,
+                                     s.webhook_url, s.language))
         .where(s.active.is_(True), s.max_lon >= x0, s.min_lon <= x1, s.max_lat >= y0,
                s.min_lat <= y1)
         .order_by(s.id)).all()
@@ -132,12 +144,14 @@ def notify(conn: Connection, alert: Alert, kind: str, *, actor: str, at: datetim
 
 def _queue_deliveries(conn: Connection, notification_id: int, subs: Sequence[Any],
                       at: datetime) -> None:
-    # One delivery per address, in the language of the first subscription that gave it.
+    # One delivery per address, in the language of the first subscription that gave it (one
+    # made before schema 10 has none: its account's, else English when sent).
     targets: dict[tuple[str, str], str | None] = {}
     for channel, field in (("email", "email"), ("webhook", "webhook_url")):
         for s in subs:
             if getattr(s, field):
-                targets.setdefault((channel, getattr(s, field)), s.language)
+                targets.setdefault((channel, getattr(s, field)),
+                                   s.language or s.account_language)
     if targets:
         conn.execute(insert(t.deliveries), [
             {"notification_id": notification_id, "channel": channel, "target": target,

@@ -68,7 +68,7 @@ from geo.settings import LANGUAGES
 from geo.store import emails
 from geo.store import tables as t
 from geo.store.engine import Store, in_transaction, read_tx
-from geo.store.notify import plain_line
+from geo.store.notify import plain_line, with_account_language
 
 __all__ = ["DeliveryReport", "InboxGroup", "Notification", "SmtpConfig", "Subscription",
            "deliver_pending", "inbox", "inbox_groups", "list_subscriptions", "mark_read",
@@ -100,7 +100,8 @@ class Subscription:
     webhook_url: str | None
     created_at: datetime
     active: bool
-    language: str = "en"  # of the e-mails
+    #: Of the e-mails; made before schema 10 (none of its own): its account's, else English.
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,9 @@ def _subscription(row: RowMapping) -> Subscription:
     return Subscription(id=row["id"], user=row["user_name"], area_name=row["area_name"],
                         geometry=row["geometry"], email=row["email"],
                         webhook_url=row["webhook_url"], created_at=row["created_at"],
-                        active=bool(row["active"]), language=row["language"] or "en")
+                        active=bool(row["active"]),
+                        language=row["language"] or row.get("account_language") or "en")
+
 
 
 def subscribe(store: Store, *, user: str, area_name: str, geometry: BaseGeometry,
@@ -319,7 +322,7 @@ def list_subscriptions(store: Store, *, user: str | None = None,
                        active_only: bool = True) -> list[Subscription]:
     """Subscriptions, oldest first; those of ``user`` when given."""
     s = t.subscriptions.c
-    query = select(t.subscriptions).order_by(s.id)
+    query = with_account_language(select(t.subscriptions)).order_by(s.id)
     if user is not None:
         query = query.where(s.user_name == user.strip())
     if active_only:

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from shapely.geometry import box
-from sqlalchemy import create_engine, delete, insert, select
+from sqlalchemy import create_engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from geo.auth import ScryptParams
 from geo.errors import SchemaError, StaleVersionError, TransitionError
 from geo.store import (
     AlertChange,
@@ -52,6 +53,7 @@ from geo.store.subscriptions import (
     MAX_ATTEMPTS,
     webhook_secret_from_env,
 )
+from geo.store.users import create_user, set_language
 from tests.store.conftest import SmtpSink, candidates, free_port
 
 AREA = box(-75.0, -13.0, -74.0, -12.0)  # around the VRAEM, Peru
@@ -261,6 +263,38 @@ def test_a_version_9_store_learns_the_language_of_emails(store_url, smtp_server)
         assert len(deliver_pending(store, smtp=smtp).sent) == 2
         assert _mails(sink)["ana@ejemplo.pe"][0]["Subject"].startswith("[Atalaya] Nueva alerta")
 
+
+
+def test_an_area_followed_before_languages_writes_in_its_accounts_language(store, smtp_server):
+    """Made before schema 10 (no language of its own): the account's language for its pages.
+
+    A subscription that names a language keeps it; a follower without an account gets English.
+    """
+    smtp, sink = smtp_server
+    create_user(store, "ana", "a long enough pass phrase 42", role="analyst", actor="test",
+                params=ScryptParams(ln=4))
+    set_language(store, "ana", "pt")
+    for user in ("ana", "luis"):  # luis has no account: English, as before
+        subscribe(store, user=user, area_name="VRAEM", geometry=AREA,
+                  email=f"{user}@example.org")
+    subscribe(store, user="ana", area_name="Sur", geometry=box(-76, -14, -73, -11),
+              email="ana@ejemplo.pe", language="es")
+    with store.engine.begin() as conn:  # as migration 10 left the rows made before it
+        conn.execute(update(t.subscriptions).where(t.subscriptions.c.area_name == "VRAEM")
+                     .values(language=None))
+    assert [(s.user, s.area_name, s.language) for s in list_subscriptions(store)] == [
+        ("ana", "VRAEM", "pt"), ("luis", "VRAEM", "en"), ("ana", "Sur", "es")]
+    (alert_id,) = _merge(store, INSIDE)
+    assert sorted((r["target"], r["language"]) for r in _deliveries(store)) == [
+        ("ana@ejemplo.pe", "es"), ("ana@example.org", "pt"), ("luis@example.org", None)]
+    assert len(deliver_pending(store, smtp=smtp).sent) == 3
+    mails = _mails(sink)
+    assert mails["ana@example.org"][0]["Subject"].startswith(
+        f"[Atalaya] Novo alerta de pista #{alert_id} em VRAEM")
+    assert mails["ana@ejemplo.pe"][0]["Subject"].startswith(
+        f"[Atalaya] Nueva alerta de pista #{alert_id} en ")
+    assert mails["luis@example.org"][0]["Subject"].startswith(
+        f"[Atalaya] New runway alert #{alert_id} in VRAEM")
 
 def test_refused_or_rolled_back_changes_notify_nobody(store):
     first, second = _merge(store, INSIDE, {"lon": -74.2, "lat": -12.2})
