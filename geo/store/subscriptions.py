@@ -257,7 +257,6 @@ def _subscription(row: RowMapping) -> Subscription:
                         language=row["language"] or row.get("account_language") or "en")
 
 
-
 def subscribe(store: Store, *, user: str, area_name: str, geometry: BaseGeometry,
               email: str | None = None, webhook_url: str | None = None,
               language: str = "en", now: datetime | None = None) -> Subscription:
