@@ -20,7 +20,8 @@ from geo.jobs import claim_job, get_job, list_jobs, recover_stale_jobs, submit_j
 from tests.conftest import ROOT
 
 # Claims the job, then reports progress (a write transaction each) as fast as it can, so the
-# kill lands in the middle of a write.
+# kill lands in the middle of a write. The progress is never 0 (0.01-0.99), so the test can
+# tell it was written.
 CHILD = textwrap.dedent("""
     import sys
     from geo.jobs import claim_job, owner_token, report_progress
@@ -32,7 +33,7 @@ CHILD = textwrap.dedent("""
     k = 0
     while True:
         k += 1
-        report_progress(store, job.id, job.owner, (k % 100) / 100, f"step {k}")
+        report_progress(store, job.id, job.owner, (k % 99 + 1) / 100, f"step {k}")  # > 0
 """)
 
 
