@@ -136,7 +136,7 @@ def _deliver(store: Store, t: Translator) -> None:
         smtp = SmtpConfig.from_env()
         deliver_pending(store, smtp=None if smtp is None else replace(smtp, timeout_s=5.0),
                         webhook_secret=webhook_secret_from_env(), http_timeout=3.0, limit=10,
-                        budget_s=3.0)
+                        budget_s=3.0, default_language=get_settings().language)
     except AtalayaError as err:  # a bad SMTP setting or a busy store: said, the page goes on
         st.warning(t("Notifications could not be sent: {error}").format(
             error=localize_message(err, t)))
@@ -324,7 +324,8 @@ def render_follow(store: Store, areas: gpd.GeoDataFrame, t: Translator) -> None:
                               max_chars=2000, placeholder="https://")
                 st.form_submit_button(t("Follow this area"), on_click=_follow,
                                       args=(store, me, areas, t), use_container_width=True)
-        for sub in list_subscriptions(store, user=me):
+        for sub in list_subscriptions(store, user=me,
+                                      default_language=get_settings().language):
             left, right = st.columns([3, 1], vertical_alignment="center")
             mail = (f"{sub.email} ({LANGUAGE_NAMES.get(sub.language, sub.language)})"
                     if sub.email else None)

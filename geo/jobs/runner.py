@@ -416,7 +416,8 @@ class JobRunner:
         try:
             report = deliver_pending(self.store, smtp=SmtpConfig.from_env(),
                                      webhook_secret=webhook_secret_from_env(),
-                                     limit=DELIVER_LIMIT, budget_s=DELIVER_BUDGET_S)
+                                     limit=DELIVER_LIMIT, budget_s=DELIVER_BUDGET_S,
+                                     default_language=self.settings.language)
         except (AtalayaError, SQLAlchemyError) as exc:  # a bad SMTP setting, a busy store
             log.warning("notifications after job %s not sent: %s", job_id, exc,
                         extra={"job_id": job_id})

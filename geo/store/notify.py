@@ -145,7 +145,7 @@ def notify(conn: Connection, alert: Alert, kind: str, *, actor: str, at: datetim
 def _queue_deliveries(conn: Connection, notification_id: int, subs: Sequence[Any],
                       at: datetime) -> None:
     # One delivery per address, in the language of the first subscription that gave it (one
-    # made before schema 10 has none: its account's, else English when sent).
+    # made before schema 10 has none: its account's, else the deployment's when sent).
     targets: dict[tuple[str, str], str | None] = {}
     for channel, field in (("email", "email"), ("webhook", "webhook_url")):
         for s in subs:

@@ -249,12 +249,13 @@ def _check_user(user: str) -> str:
 
 # -- subscriptions -------------------------------------------------------------------------------
 
-def _subscription(row: RowMapping) -> Subscription:
+def _subscription(row: RowMapping, default_language: str = "en") -> Subscription:
     return Subscription(id=row["id"], user=row["user_name"], area_name=row["area_name"],
                         geometry=row["geometry"], email=row["email"],
                         webhook_url=row["webhook_url"], created_at=row["created_at"],
                         active=bool(row["active"]),
-                        language=row["language"] or row.get("account_language") or "en")
+                        language=(row["language"] or row.get("account_language")
+                                  or default_language))
 
 
 def subscribe(store: Store, *, user: str, area_name: str, geometry: BaseGeometry,
@@ -317,9 +318,13 @@ def unsubscribe(store: Store, subscription_id: int, *, user: str,
         raise SchemaError(f"{user!r} has no active subscription {subscription_id}")
 
 
-def list_subscriptions(store: Store, *, user: str | None = None,
-                       active_only: bool = True) -> list[Subscription]:
-    """Subscriptions, oldest first; those of ``user`` when given."""
+def list_subscriptions(store: Store, *, user: str | None = None, active_only: bool = True,
+                       default_language: str = "en") -> list[Subscription]:
+    """Subscriptions, oldest first; those of ``user`` when given.
+
+    A subscription made before languages were stored (schema 10) has the follower's account
+    language, else ``default_language`` (the deployment's, ``ATALAYA_LANGUAGE``).
+    """
     s = t.subscriptions.c
     query = with_account_language(select(t.subscriptions)).order_by(s.id)
     if user is not None:
@@ -327,7 +332,7 @@ def list_subscriptions(store: Store, *, user: str | None = None,
     if active_only:
         query = query.where(s.active.is_(True))
     with read_tx(store) as conn:
-        return [_subscription(r) for r in conn.execute(query).mappings()]
+        return [_subscription(r, default_language) for r in conn.execute(query).mappings()]
 
 
 # -- inbox ---------------------------------------------------------------------------------------
@@ -566,7 +571,8 @@ def _record_outcome(store: Store, batch: Sequence[Mapping[str, Any]], error: str
 def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
                     webhook_secret: str | None = None, now: datetime | None = None,
                     http_timeout: float = 5.0, limit: int = 20,
-                    budget_s: float | None = None) -> DeliveryReport:
+                    budget_s: float | None = None,
+                    default_language: str = "en") -> DeliveryReport:
     """Send the deliveries that are due; record each outcome; never raise for a send failure.
 
     Parameters
@@ -586,6 +592,10 @@ def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
     budget_s
         Stop starting new sends after this many seconds (what is left stays due), so a page
         that delivers on its way is never held up for long.
+    default_language
+        Language of a delivery that has none: one queued for a subscription made before
+        languages were stored (schema 10) whose follower has no account language. Pass the
+        deployment's (``ATALAYA_LANGUAGE``), the language that follower's pages were in.
 
     Returns
     -------
@@ -607,7 +617,10 @@ def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
     channels = ["webhook"] + (["email"] if smtp is not None else [])
     report = DeliveryReport()
     smtp_down: datetime | None = None  # retry time of the e-mail that found the server down
-    for batch in _batches(_claim(store, at, channels, limit)):
+    claimed = _claim(store, at, channels, limit)
+    for item in claimed:
+        item["language"] = item.get("language") or default_language
+    for batch in _batches(claimed):
         ids = [int(item["id"]) for item in batch]
         email = batch[0]["channel"] == "email"
         if budget_s is not None and time.monotonic() - started > budget_s:

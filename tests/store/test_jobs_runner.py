@@ -12,12 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default as default_policy
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from shapely.geometry import box
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from geo.errors import ExportError, JobCancelledError
 from geo.jobs import (
@@ -227,13 +229,19 @@ def test_a_failing_handler_fails_its_job_not_the_runner(store, settings):
 
 def test_followers_are_told_when_a_job_stores_its_alerts(store, settings, smtp_server,
                                                         monkeypatch):
-    """Not when someone next opens the alerts page: right after the job's transaction."""
+    """Not when someone next opens the alerts page: right after the job's transaction.
+
+    In the deployment's language (``settings.language``, Spanish here) when the area was
+    followed before languages were stored and its follower has chosen none.
+    """
     smtp, sink = smtp_server
     monkeypatch.setenv("ATALAYA_SMTP_HOST", smtp.host)
     monkeypatch.setenv("ATALAYA_SMTP_PORT", str(smtp.port))
     monkeypatch.setenv("ATALAYA_SMTP_FROM", smtp.sender)
     subscribe(store, user="Ana", area_name="VRAEM", geometry=box(-75, -13, -74, -12),
               email="ana@example.org")
+    with store.engine.begin() as conn:  # as migration 10 left the rows made before it
+        conn.execute(update(t.subscriptions).values(language=None))
     rows = [{"lon": -74.8 + 0.2 * k, "lat": -12.5, "scene_id": "s1", "date": "2024-05-01"}
             for k in range(3)]
 
@@ -251,6 +259,9 @@ def test_followers_are_told_when_a_job_stores_its_alerts(store, settings, smtp_s
     assert runner.run_next().state == "succeeded"
     (envelope,) = sink.envelopes  # the first job's three new alerts, as one digest
     assert envelope.rcpt_tos == ["ana@example.org"]
+    mail = message_from_bytes(envelope.content, policy=default_policy)
+    assert settings.language == "es"
+    assert "3 alertas nuevas" in mail["Subject"], mail["Subject"]
     with read_tx(store) as conn:
         states = conn.execute(select(t.deliveries.c.status)).scalars().all()
     assert states == ["sent"] * 3

@@ -268,13 +268,14 @@ def test_a_version_9_store_learns_the_language_of_emails(store_url, smtp_server)
 def test_an_area_followed_before_languages_writes_in_its_accounts_language(store, smtp_server):
     """Made before schema 10 (no language of its own): the account's language for its pages.
 
-    A subscription that names a language keeps it; a follower without an account gets English.
+    A subscription that names a language keeps it; a follower without an account language
+    gets the deployment's, the language his pages were in (English unless one is given).
     """
     smtp, sink = smtp_server
     create_user(store, "ana", "a long enough pass phrase 42", role="analyst", actor="test",
                 params=ScryptParams(ln=4))
     set_language(store, "ana", "pt")
-    for user in ("ana", "luis"):  # luis has no account: English, as before
+    for user in ("ana", "luis"):  # luis has no account: the deployment's language
         subscribe(store, user=user, area_name="VRAEM", geometry=AREA,
                   email=f"{user}@example.org")
     subscribe(store, user="ana", area_name="Sur", geometry=box(-76, -14, -73, -11),
@@ -284,17 +285,24 @@ def test_an_area_followed_before_languages_writes_in_its_accounts_language(store
                      .values(language=None))
     assert [(s.user, s.area_name, s.language) for s in list_subscriptions(store)] == [
         ("ana", "VRAEM", "pt"), ("luis", "VRAEM", "en"), ("ana", "Sur", "es")]
+    assert [s.language for s in list_subscriptions(store, default_language="es")] == [
+        "pt", "es", "es"]
     (alert_id,) = _merge(store, INSIDE)
     assert sorted((r["target"], r["language"]) for r in _deliveries(store)) == [
         ("ana@ejemplo.pe", "es"), ("ana@example.org", "pt"), ("luis@example.org", None)]
-    assert len(deliver_pending(store, smtp=smtp).sent) == 3
+    assert len(deliver_pending(store, smtp=smtp, default_language="es").sent) == 3
     mails = _mails(sink)
     assert mails["ana@example.org"][0]["Subject"].startswith(
         f"[Atalaya] Novo alerta de pista #{alert_id} em VRAEM")
     assert mails["ana@ejemplo.pe"][0]["Subject"].startswith(
         f"[Atalaya] Nueva alerta de pista #{alert_id} en ")
     assert mails["luis@example.org"][0]["Subject"].startswith(
-        f"[Atalaya] New runway alert #{alert_id} in VRAEM")
+        f"[Atalaya] Nueva alerta de pista #{alert_id} en VRAEM")
+    (_other,) = _merge(store, {"lon": -74.3, "lat": -12.3})  # no language given: English
+    assert len(deliver_pending(store, smtp=smtp).sent) == 3
+    assert _mails(sink)["luis@example.org"][1]["Subject"].startswith(
+        f"[Atalaya] New runway alert #{_other} in VRAEM")
+
 
 def test_refused_or_rolled_back_changes_notify_nobody(store):
     first, second = _merge(store, INSIDE, {"lon": -74.2, "lat": -12.2})

@@ -74,6 +74,25 @@ def test_an_area_followed_from_the_spanish_page_sends_spanish_emails(world):
     assert any(x.value == "Zona → ana@ejemplo.pe (Español)" for x in at.text)
 
 
+def test_an_area_followed_before_languages_lists_the_deployments_language(world, monkeypatch):
+    """No language of its own (schema < 10) nor on the account: the deployment's, as sent."""
+    from sqlalchemy import update
+
+    from geo.store import subscribe
+    from geo.store import tables as t
+
+    url = f"sqlite:///{world / 'atalaya.sqlite3'}"
+    with open_store(url) as store:
+        subscribe(store, user="Ana", area_name="Zona", geometry=box(-80, -20, -60, 0),
+                  email="ana@example.org")
+        with store.engine.begin() as conn:
+            conn.execute(update(t.subscriptions).values(language=None))
+    monkeypatch.setenv("ATALAYA_LANGUAGE", "pt")
+    at = _app("Ana")  # the page itself in English
+    assert not at.exception
+    assert any(x.value == "Zona → ana@example.org (Português)" for x in at.text)
+
+
 def test_follow_an_area_then_a_verdict_there_reaches_the_inbox(world):
     at = _app()
     assert not at.exception
