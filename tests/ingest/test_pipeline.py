@@ -29,6 +29,7 @@ from geo.ingest import (
     save_mapping,
     validate,
 )
+from geo.ingest.limits import Limits
 from geo.ingest.mapping import list_mappings, mapping_path
 from geo.world import data_version, read_layer
 from tests.ingest.common import offer
@@ -269,6 +270,77 @@ def test_scene_registered_and_committed(tmp_path: Path) -> None:
         assert copy.profile["crs"] == original.profile["crs"]
         assert copy.overviews(1), "no overviews built at ingest"  # for the imagery page
     assert read_layer(result.path, "scenes")["scene_id"].tolist() == ["scene_2024-08-02"]
+
+
+def test_a_scene_of_3_125_m_pixels_three_eighths_cloudy_is_catalogued_as_such(
+        tmp_path: Path) -> None:
+    """Both figures have three decimals: never read as thousands (3,125 m; 375 %)."""
+    tif = tmp_path / "planet_2024-08-02.tif"
+    data = np.full((2, 512, 512), 500, dtype=np.uint16)
+    data[1] = 0
+    data[1, :192] = 1  # three eighths cloudy
+    profile = {"driver": "GTiff", "dtype": "uint16", "count": 2, "width": 512, "height": 512,
+               "crs": "EPSG:32718",
+               "transform": rasterio.transform.from_origin(600000, 8960000, 3.125, 3.125)}
+    with rasterio.open(tif, "w", **profile) as dst:
+        dst.write(data)
+        dst.descriptions = ("red", "cloud")
+    with receive_file(tif) as up:
+        source = read_source(up)
+        report = validate(source, propose_mapping(source, "scenes"), imported_by="t")
+    (row,) = report.accepted.itertuples()
+    assert (row.resolution_m, row.cloud_share) == (3.125, 0.375)
+
+
+def test_a_scene_in_degrees_is_stored_on_its_utm_grid(tmp_path: Path) -> None:
+    """An Earth Engine export in EPSG:4326: catalogued as it came, stored in metres."""
+    from geo.imagery import read_scene_info
+    from tests.geo.test_reproject import to_degrees
+
+    (tmp_path / "utm").mkdir()
+    tif = to_degrees(good_tiff(tmp_path / "utm"), tmp_path / "scene_2024-08-02.tif")
+    data = tmp_path / "data"
+    data.mkdir()
+    with receive_file(tif) as up:
+        source = read_source(up)
+        report = validate(source, propose_mapping(source, "scenes"), imported_by="t")
+        commit(report, data)
+    row = report.accepted.iloc[0]
+    assert (row["native_crs"], row["bands"]) == ("EPSG:4326", "red,green,blue,cloud")
+    assert row["resolution_m"] == pytest.approx(10.0, rel=0.02)
+    assert row["cloud_share"] == pytest.approx(0.25, abs=0.02)
+    stored = data / "scenes" / "scene_2024-08-02.tif"
+    info = read_scene_info(stored)  # what the imagery page and detection read
+    assert (info.epsg, info.res_m) == (32718, row["resolution_m"])
+    assert info.roles.has("red", "green", "blue", "cloud")
+    with rasterio.open(stored) as copy:
+        assert copy.overviews(1), "no overviews built at ingest"
+        assert set(np.unique(copy.read(4))) <= {0, 1}  # the cloud codes, never blended
+
+
+def test_a_scene_in_degrees_wider_than_a_utm_zone_is_refused(tmp_path: Path) -> None:
+    tif = tmp_path / "wide_2024-08-02.tif"
+    profile = {"driver": "GTiff", "dtype": "uint16", "count": 1, "width": 800, "height": 8,
+               "crs": "EPSG:4326", "transform": rasterio.transform.from_origin(-80, -5, 0.01,
+                                                                              0.01)}
+    with rasterio.open(tif, "w", **profile) as dst:
+        dst.write(np.full((1, 8, 800), 500, dtype=np.uint16))
+    with receive_file(tif) as up, pytest.raises(FileRefusedError,
+                                                match=r"spans 8\.0 x 0\.1 degrees"):
+        read_source(up)
+
+
+def test_a_scene_in_degrees_too_large_once_on_utm_is_refused_before_storing(
+        tmp_path: Path) -> None:
+    tif = tmp_path / "patagonia_2024-08-02.tif"
+    profile = {"driver": "GTiff", "dtype": "uint16", "count": 1, "width": 100, "height": 100,
+               "crs": "EPSG:4326", "transform": rasterio.transform.from_origin(-70, -50, 1e-4,
+                                                                              1e-4)}
+    with rasterio.open(tif, "w", **profile) as dst:
+        dst.write(np.full((1, 100, 100), 900, dtype=np.uint16))
+    with receive_file(tif) as up, pytest.raises(FileRefusedError,
+                                                match=r"once on the UTM grid; the cap is"):
+        read_source(up, limits=Limits(max_raster_bytes=25_000))  # 20,000 as it came
 
 
 def test_commit_then_duplicates_then_clash(tmp_path: Path) -> None:
