@@ -12,10 +12,13 @@ nearest neighbour. Measured on the two sample scenes (7 strips) exported to EPSG
 portal would (nearest or bilinear, at the native and a 13 % coarser pixel) and brought back
 here: cubic found 27 of 28 strips with 9 false candidates over the 8 runs (about 0.3 per
 100 km²), nearest 26 with 8, bilinear 27 with 15; the scenes as generated give 28 and 0.
-Memory stays bounded: the output is written in blocks of rows, each band warped from the part
-of the source it needs. The kernel is not widened to the scale GDAL would work out for each
-block (``XSCALE=YSCALE=1``): the pixels are then the same whatever the block size (they
-differed by up to 262 counts otherwise), and a thin strip is interpolated, not smoothed.
+Memory stays bounded: the output is written in blocks of rows, all the bands of one method
+warped together from the part of the source they need, on every core. The 10,980 px benchmark
+tile exported to EPSG:4326 came back as 11,100 px in 59 s on this two-core machine with a peak
+RSS of 0.49 GB, and the detector then found 131 candidates on it (125 on the tile itself).
+The kernel is not widened to the scale GDAL would work out for each block
+(``XSCALE=YSCALE=1``): the pixels are then the same whatever the block size (they differed by
+up to 262 counts otherwise), and a thin strip is interpolated, not smoothed.
 """
 
 from __future__ import annotations
