@@ -274,6 +274,25 @@ def test_a_geotiff_scene_is_stored_by_a_background_job(data: Path, tmp_path: Pat
     assert not kept.parent.exists()  # the kept upload is removed by the job
 
 
+def test_an_earth_engine_export_in_degrees_is_stored_in_metres(data: Path, tmp_path: Path,
+                                                              scene_runner: FakeRunner) -> None:
+    """The page, its job and the imagery reader: the stored copy is on the UTM grid."""
+    from geo.imagery import read_scene_info
+    from tests.geo.test_reproject import to_degrees
+
+    (tmp_path / "utm").mkdir()
+    tif = to_degrees(good_tiff(tmp_path / "utm"), tmp_path / "scene_2024-08-02.tif")
+    at = _validated_scene(_app(), tif)
+    _button(at, ingest.IMPORT).click().run()
+    assert not at.exception
+    [done] = run_queued_jobs(data)
+    assert done.state == "succeeded", done.error
+    info = read_scene_info(data / "scenes" / tif.name)  # as the imagery page and jobs read it
+    assert (info.epsg, round(info.res_m)) == (32718, 10)
+    row = read_layer(data / "scenes.geojson", "scenes").iloc[0]
+    assert (row["native_crs"], row["resolution_m"]) == ("EPSG:4326", info.res_m)
+
+
 def test_a_scene_import_cancelled_before_it_ran_leaves_no_upload(
         data: Path, tmp_path: Path, scene_runner: FakeRunner) -> None:
     ensure_accounts(dict(os.environ))
