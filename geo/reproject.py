@@ -89,6 +89,18 @@ def needs_reprojection(src: rasterio.DatasetReader) -> bool:
     return src.crs is not None and bool(src.crs.is_geographic)
 
 
+def is_in_degrees(path: str | Path) -> bool:
+    """Whether the GeoTIFF at ``path`` opens and is in degrees; False for anything unreadable.
+
+    What cannot be opened is left to the caller's own checks, which say why.
+    """
+    try:
+        with open_geotiff(Path(path)) as src:
+            return needs_reprojection(src)
+    except (AtalayaError, OSError, rasterio.errors.RasterioError):
+        return False
+
+
 def utm_grid(src: rasterio.DatasetReader) -> UtmGrid:
     """Return the UTM grid for a geographic scene (see :class:`UtmGrid`).
 
@@ -258,12 +270,7 @@ def projected_scenes(paths: Sequence[str], work_dir: Path, *,
     reprojected: list[tuple[str, UtmGrid]] = []
     failures: list[tuple[str, str]] = []
     for k, path in enumerate(paths):
-        try:
-            with open_geotiff(Path(path)) as src:
-                geographic = needs_reprojection(src)
-        except (AtalayaError, OSError, rasterio.errors.RasterioError):
-            geographic = False  # the detector says why it cannot read it
-        if not geographic:
+        if not is_in_degrees(path):  # the detector says why it cannot read what it cannot
             readable[path] = path
             continue
         out = work_dir / str(k) / Path(path).name

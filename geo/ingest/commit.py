@@ -216,12 +216,9 @@ def _store_scene(origin: Path, target: Path) -> None:
     Google Earth Engine export in EPSG:4326 is resampled once, here; its catalogue row keeps
     the CRS it came in (``native_crs``).
     """
-    from geo.imagery import open_geotiff
-    from geo.reproject import needs_reprojection, reproject_scene
+    from geo.reproject import is_in_degrees, reproject_scene
 
-    with open_geotiff(origin) as src:
-        geographic = needs_reprojection(src)
-    if geographic:
+    if is_in_degrees(origin):
         reproject_scene(origin, target)
     else:
         shutil.copyfile(origin, target)
