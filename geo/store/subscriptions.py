@@ -31,8 +31,10 @@ Notes
 -----
 Rows being sent are claimed for :data:`CLAIM_S` seconds first (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL), so two processes calling :func:`deliver_pending` at once do not send twice.
-Webhook URLs are given by signed-in reviewers and the server POSTs to them: on a server with
-sensitive internal services, allow outgoing traffic only to known receivers (firewall).
+Webhook URLs are given by signed-in users and the server POSTs to them, so they go only to
+public addresses and to the internal networks or hosts an administrator lists in
+``ATALAYA_WEBHOOK_ALLOW`` (:mod:`geo.store.webhook_guard`): checked when an area is followed
+and again, address by address, when a webhook is sent.
 """
 
 from __future__ import annotations
@@ -63,12 +65,13 @@ from sqlalchemy import Connection, RowMapping, and_, func, insert, select, updat
 
 from geo.errors import ConfigError, SchemaError
 from geo.filters import MAX_AOI_VERTICES
-from geo.i18n import Translator
+from geo.i18n import Message, Translator
 from geo.settings import LANGUAGES
 from geo.store import emails
 from geo.store import tables as t
 from geo.store.engine import Store, in_transaction, read_tx
 from geo.store.notify import plain_line, with_account_language
+from geo.store.webhook_guard import WebhookPolicy, check_webhook_target, guarded_opener
 
 __all__ = ["DeliveryReport", "InboxGroup", "Notification", "SmtpConfig", "Subscription",
            "deliver_pending", "inbox", "inbox_groups", "list_subscriptions", "mark_read",
@@ -188,7 +191,7 @@ class DeliveryReport:
 
 # -- checks --------------------------------------------------------------------------------------
 
-def check_email(address: str, *, what: str = "e-mail address") -> str:
+def check_email(address: str, *, what: str = Message("e-mail address")) -> str:
     r"""Return the address if it is one plain ``local@domain``; raise otherwise.
 
     Examples
@@ -201,7 +204,8 @@ def check_email(address: str, *, what: str = "e-mail address") -> str:
     geo.errors.SchemaError: e-mail address 'ana@example.org\r\nBcc: x@y.org' is not ...
     """
     if len(address) > 254 or not _EMAIL.fullmatch(address):
-        raise SchemaError(f"{what} {address!r} is not a plain address like name@example.org")
+        raise SchemaError(Message("{what} {address} is not a plain address like "
+                                  "name@example.org", what=what, address=repr(address)))
     return address
 
 
@@ -219,9 +223,16 @@ def check_webhook_url(url: str) -> str:
     """
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise SchemaError(f"webhook URL {url!r} must start with http:// or https://")
+        raise SchemaError(Message("webhook URL {url} must start with http:// or https://",
+                                  url=repr(url)))
+    try:
+        parts.port  # noqa: B018 -- raises for a port that is not a number or out of range
+    except ValueError:
+        raise SchemaError(Message("webhook URL {url} has a port that is not 1 to 65535",
+                                  url=repr(url))) from None
     if not parts.hostname or len(url) > 2000 or re.search(r"[\s\x00-\x1f\x7f]", url):
-        raise SchemaError(f"webhook URL {url!r} needs a host name and no spaces")
+        raise SchemaError(Message("webhook URL {url} needs a host name and no spaces",
+                                  url=repr(url)))
     return url
 
 
@@ -260,7 +271,8 @@ def _subscription(row: RowMapping, default_language: str = "en") -> Subscription
 
 def subscribe(store: Store, *, user: str, area_name: str, geometry: BaseGeometry,
               email: str | None = None, webhook_url: str | None = None,
-              language: str = "en", now: datetime | None = None) -> Subscription:
+              language: str = "en", now: datetime | None = None,
+              webhook_policy: WebhookPolicy | None = None) -> Subscription:
     """Follow an area: new alerts and state changes inside it reach ``user``'s inbox.
 
     Parameters
@@ -273,16 +285,23 @@ def subscribe(store: Store, *, user: str, area_name: str, geometry: BaseGeometry
         Optional: also send each notification there (see :func:`deliver_pending`).
     language
         Language of the e-mails (``en``, ``es``, ``pt``): the app passes its page's.
+    webhook_policy
+        Where webhooks may go (default: ``ATALAYA_WEBHOOK_ALLOW``,
+        :meth:`~geo.store.webhook_guard.WebhookPolicy.from_env`).
 
     Raises
     ------
     SchemaError
-        An empty name, a geometry that is not an area in degrees, a malformed address or URL.
+        An empty name, a geometry that is not an area in degrees, a malformed address or URL,
+        a webhook to an address the policy refuses (loopback, link-local, private...), or the
+        same area already followed by ``user`` with the same e-mail and webhook.
     """
     who = _check_user(user)
     label = _check_area(area_name, geometry)
     mail = check_email(email.strip()) if email and email.strip() else None
     hook = check_webhook_url(webhook_url.strip()) if webhook_url and webhook_url.strip() else None
+    if hook is not None:
+        check_webhook_target(hook, webhook_policy or WebhookPolicy.from_env())
     if language not in LANGUAGES:
         raise SchemaError(f"the language of e-mails must be one of {', '.join(LANGUAGES)}, "
                           f"got {language!r}")
@@ -292,6 +311,15 @@ def subscribe(store: Store, *, user: str, area_name: str, geometry: BaseGeometry
               "created_at": now or datetime.now(UTC), "active": True, "language": language}
 
     def work(conn: Connection) -> int:
+        s = t.subscriptions.c
+        same = conn.execute(select(s.id).where(
+            s.user_name == who, s.area_name == label, s.active.is_(True),
+            s.email.is_(None) if mail is None else s.email == mail,
+            s.webhook_url.is_(None) if hook is None else s.webhook_url == hook)).first()
+        if same is not None:
+            raise SchemaError(Message("You already follow {area} with these addresses. To "
+                                      "follow its new outline, stop following it first.",
+                                      area=label))
         key = conn.execute(insert(t.subscriptions).values(**values)).inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -572,7 +600,8 @@ def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
                     webhook_secret: str | None = None, now: datetime | None = None,
                     http_timeout: float = 5.0, limit: int = 20,
                     budget_s: float | None = None,
-                    default_language: str = "en") -> DeliveryReport:
+                    default_language: str = "en",
+                    webhook_policy: WebhookPolicy | None = None) -> DeliveryReport:
     """Send the deliveries that are due; record each outcome; never raise for a send failure.
 
     Parameters
@@ -596,6 +625,9 @@ def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
         Language of a delivery that has none: one queued for a subscription made before
         languages were stored (schema 10) whose follower has no account language. Pass the
         deployment's (``ATALAYA_LANGUAGE``), the language that follower's pages were in.
+    webhook_policy
+        Where webhooks may go (default: ``ATALAYA_WEBHOOK_ALLOW``): a receiver whose address
+        it refuses is a failed try, and the connection goes to the address that was checked.
 
     Returns
     -------
@@ -613,6 +645,7 @@ def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
     wait for the failed one's retry time, without using up an attempt.
     """
     at = now or datetime.now(UTC)
+    policy = webhook_policy or WebhookPolicy.from_env()
     started = time.monotonic()
     channels = ["webhook"] + (["email"] if smtp is not None else [])
     report = DeliveryReport()
@@ -628,7 +661,8 @@ def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
         elif email and smtp_down is not None:
             _put_off(store, ids, smtp_down)
         else:
-            error = _send(batch, smtp=smtp, secret=webhook_secret, timeout=http_timeout, at=at)
+            error = _send(batch, smtp=smtp, secret=webhook_secret, timeout=http_timeout, at=at,
+                          policy=policy)
             retry = _record_outcome(store, batch, error, at)
             (report.sent if error is None else report.failed).extend(ids)
             if email and (error or "").startswith("unreachable"):
@@ -639,7 +673,8 @@ def deliver_pending(store: Store, *, smtp: SmtpConfig | None,
 
 
 def _send(batch: Sequence[Mapping[str, Any]], *, smtp: SmtpConfig | None,
-          secret: str | None, timeout: float, at: datetime) -> str | None:
+          secret: str | None, timeout: float, at: datetime,
+          policy: WebhookPolicy) -> str | None:
     """Send one batch; return None, or why it failed (``unreachable: ...``: no connection)."""
     try:
         if batch[0]["channel"] == "email":
@@ -647,7 +682,7 @@ def _send(batch: Sequence[Mapping[str, Any]], *, smtp: SmtpConfig | None,
             _send_email(smtp, batch)
         else:
             (item,) = batch
-            _post_webhook(item, secret=secret, timeout=timeout, at=at)
+            _post_webhook(item, secret=secret, timeout=timeout, at=at, policy=policy)
     except _UNREACHABLE as exc:
         return f"unreachable: {exc.__class__.__name__}: {exc}"
     except _SEND_ERRORS as exc:
@@ -713,7 +748,7 @@ def sign(body: bytes, secret: str) -> str:
 
 
 def _post_webhook(item: Mapping[str, Any], *, secret: str | None, timeout: float,
-                  at: datetime) -> None:
+                  at: datetime, policy: WebhookPolicy) -> None:
     url = check_webhook_url(item["target"])
     body = webhook_payload(item, at=at)
     headers = {"Content-Type": "application/json; charset=utf-8",
@@ -721,7 +756,7 @@ def _post_webhook(item: Mapping[str, Any], *, secret: str | None, timeout: float
     if secret:
         headers["X-Atalaya-Signature"] = sign(body, secret)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    opener = urllib.request.build_opener(_NoRedirect())
+    opener = guarded_opener(policy, extra=(_NoRedirect(),))
     with opener.open(request, timeout=timeout) as response:  # 4xx/5xx raise HTTPError
         response.read(1024)
         if not 200 <= response.status < 300:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import geopandas as gpd
@@ -145,3 +147,41 @@ def smtp_server() -> Iterator[tuple[SmtpConfig, SmtpSink]]:
                          timeout_s=5), sink
     finally:
         controller.stop()
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """Record each POST; answer ``status`` (a redirect points at a dead port)."""
+
+    received: list[tuple[dict[str, str], bytes, str]]
+    status = 204
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((dict(self.headers.items()), body, self.path))
+        self.send_response(self.status)
+        if self.status in (301, 302, 307):
+            self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        """Keep the test output quiet."""
+
+
+@pytest.fixture
+def webhook(monkeypatch) -> Iterator[tuple[str, type[Receiver]]]:
+    """Start a webhook receiver on 127.0.0.1 and allow it (loopback is refused by default).
+
+    Yields its URL and its handler class, whose ``received`` lists (headers, body, path) of
+    each POST and whose ``status`` is the HTTP status it answers.
+    """
+    monkeypatch.setenv("ATALAYA_WEBHOOK_ALLOW", "127.0.0.1")
+    handler = type("TestReceiver", (Receiver,), {"received": [], "status": 204})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
+    finally:
+        server.shutdown()
+        server.server_close()
