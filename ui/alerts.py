@@ -344,6 +344,10 @@ def _open(alert_id: int | None) -> None:
         st.query_params["alert"] = str(alert_id)
 
 
+#: Closest zoom the queue's map goes to fit its alerts (12: a strip's surroundings, ~40 m px).
+QUEUE_MAX_ZOOM = 12
+
+
 def _queue_map(alerts: list[Alert], names: dict[str, str],
                area: BaseGeometry | None = None) -> folium.Map:
     m = folium.Map(location=[-10, -70], zoom_start=4, tiles=None, prefer_canvas=True,
@@ -362,7 +366,10 @@ def _queue_map(alerts: list[Alert], names: dict[str, str],
     if alerts:
         lons = [a.centroid_lon for a in alerts]
         lats = [a.centroid_lat for a in alerts]
-        m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=[20, 20])
+        # capped: one alert (or several at one place) is a zero-size box, whose zoom Leaflet
+        # makes infinite on a map without a maximum (NaN centre: nothing drawn)
+        m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=[20, 20],
+                     max_zoom=QUEUE_MAX_ZOOM)
     return localize(m)
 
 
@@ -452,7 +459,7 @@ def render_queue(store: Store, t: Translator) -> None:
     })
     picked = st.dataframe(table, key=state.QUEUE_TABLE, on_select="rerun",
                           selection_mode="single-row", hide_index=True, width="stretch",
-                          height=360)
+                          height=min(360, 38 + 35 * max(len(shown), 1)))  # no empty rows
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
     if rows and rows[0] < len(shown):
         _open(shown[rows[0]].id)

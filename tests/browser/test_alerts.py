@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from playwright.sync_api import expect
 from geo.store import get_alert, list_alerts, open_store, read_audit, read_comments
 from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app, wait_idle
 from tools.serve import open_signed_in, sign_in
+from ui.alerts import QUEUE_MAX_ZOOM
 
 pytestmark = pytest.mark.browser
 
@@ -208,4 +210,46 @@ def test_follow_an_area_and_open_a_change_from_the_inbox(review_app, page):
     assert f"alert={target.id}" in pg.url
     assert pg.evaluate("() => window.__pwned") is None
     assert not rec.dialogs
+    assert rec.foreign() == []
+
+
+#: The centre and zoom of the Leaflet map of a frame (null: no map there).
+_MAP_VIEW = """() => {
+  const map = typeof L === "undefined" ? null : Object.values(window).find(v => v instanceof L.Map);
+  if (!map || !map._loaded) return null;
+  const c = map.getCenter();
+  return {lat: c.lat, lon: c.lng, zoom: map.getZoom()};
+}"""
+
+
+def test_a_queue_of_one_alert_still_shows_it_on_the_map(review_app, page):
+    """One alert left by the filters: the map zooms to it (Leaflet once drew nothing: NaN zoom)."""
+    from geo.store import AlertChange, update_alert
+
+    pg, rec = page
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    open_signed_in(pg, f"{review_app.url}/alerts", "field")  # merges the data folder's
+    pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+    with _store(review_app) as store:
+        mine = [a for a in list_alerts(store) if a.assignee == "field"]
+        target = mine[0] if mine else list_alerts(store)[-1]
+        if not mine:
+            update_alert(store, AlertChange(target.id, target.version, assignee="field"),
+                         actor="jefa")
+    open_signed_in(pg, f"{review_app.url}/alerts", "field")
+    pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+    wait_idle(pg)
+    pg.get_by_text("Assigned to me").click()
+    pg.get_by_text(re.compile(r"^1 of \d+ alerts")).wait_for(timeout=60_000)
+    wait_idle(pg)
+    pg.wait_for_timeout(2000)  # the map's frame is drawn after the script run
+    view = next(v for v in (f.evaluate(_MAP_VIEW) for f in pg.frames) if v is not None)
+    assert view["zoom"] == QUEUE_MAX_ZOOM  # a zero-size box: the cap
+    assert abs(view["lat"] - target.centroid_lat) < 0.01
+    assert abs(view["lon"] - target.centroid_lon) < 0.01
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.locator("iframe").last.scroll_into_view_if_needed()
+    pg.screenshot(path=str(ARTIFACTS / "alerts-queue-of-one.png"))
+    assert not [e for e in errors if "LatLng" in e or "NaN" in e]
     assert rec.foreign() == []
