@@ -315,6 +315,29 @@ def test_screenshots_of_the_explorer(app, browser, width, height, mode):
     assert all(u.startswith(("http://127.0.0.1", "data:", "blob:", "about:")) for u in urls)
 
 
+@pytest.mark.parametrize("start", ["points", "clusters"])
+def test_switching_to_the_heat_map_on_the_live_map_draws_it(app, page, start):
+    """The heat plugin is loaded with the map, not only when the page opens on a heat map.
+
+    streamlit-folium loads the scripts of the first render only: a heat layer swapped in
+    later once failed with "L.heatLayer is not a function" and left the map without events.
+    """
+    pg, rec = page
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    open_signed_in(pg, f"{app.url}/?show={start}")
+    pg.wait_for_selector(MAP_FRAME, timeout=60_000)
+    frame = pg.frame_locator(MAP_FRAME)
+    frame.locator(".leaflet-container").wait_for(timeout=60_000)
+    wait_idle(pg)
+    pg.get_by_text("Heat map", exact=True).click()
+    pg.wait_for_function("() => location.search.includes('show=heat')", timeout=60_000)
+    frame.locator("canvas.leaflet-heatmap-layer").wait_for(timeout=60_000)
+    assert frame.locator("canvas.leaflet-heatmap-layer").count() == 1
+    assert not errors
+    assert rec.foreign() == []
+
+
 CLUSTER_TOTAL = ("() => [...document.querySelectorAll('.atalaya-cluster')]"
                  ".reduce((n, c) => n + (Number(c.innerText.replace(/[^0-9]/g, '')) || 1), 0)")
 
