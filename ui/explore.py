@@ -286,14 +286,19 @@ def render_map_and_tables(data_dir: Path, world: World, filters: Filters, displa
     """
     layers = filtered_world(data_dir, filters)
     out = render_map(data_dir, layers, filters, display, t)
-    render_selected_event(layers["events"], out.get("last_object_clicked"), t)
+    # Parts whose number of elements varies sit in containers, so the elements after them
+    # keep their place: a table's tabs that move are drawn anew, back on the first tab.
+    with st.container():
+        render_selected_event(layers["events"], out.get("last_object_clicked"), t)
     st.toggle(t("Only what the map shows"), key=state.FOLLOW_VIEW, value=True,
               help=t("Figures, charts and the table keep only what lies in the map's view."))
     bounds = _reported_bounds(out.get("bounds")) if st.session_state[state.FOLLOW_VIEW] else None
     shown = _in_view(layers, bounds)
-    render_figures(world, shown, t)
+    with st.container():
+        render_figures(world, shown, t)
     whole = bounds is None or shown["events"] is layers["events"]
-    render_charts(data_dir, shown, filters if whole else None, t)
+    with st.container():
+        render_charts(data_dir, shown, filters if whole else None, t)
     render_tables(shown, t)
     if not allowed(Action.EXPORT_SNAPSHOT):
         return
@@ -674,19 +679,26 @@ def _routes_table(routes: gpd.GeoDataFrame, t: Translator) -> pd.DataFrame:
 
 
 def _pickable(table: pd.DataFrame, *, key: str, id_column: str, zoom: float) -> None:
-    """Show ``table``; choosing a row moves the map to its ``lat``/``lon`` at ``zoom``."""
+    """Show ``table``; choosing a row moves the map to its ``lat``/``lon`` at ``zoom``.
+
+    The widget's key names the rows it holds: the tables follow the map's view, and a
+    selection kept across a change of rows would point at another feature, which the map
+    would then fly to at every later move. New rows start with nothing chosen.
+    """
     ss = st.session_state
+    ids = "\x1f".join(table[id_column].astype(str))
+    widget = f"{key}:{hashlib.blake2b(ids.encode(), digest_size=8).hexdigest()}"
     # Text columns are shown as text by st.dataframe (never as HTML or markdown).
-    picked = st.dataframe(table, key=key, on_select="rerun", selection_mode="single-row",
+    picked = st.dataframe(table, key=widget, on_select="rerun", selection_mode="single-row",
                           hide_index=True, height=320, width="stretch",
                           column_config={id_column: st.column_config.TextColumn("ID")})
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
     if not rows or rows[0] >= len(table):
         return
+    if ss.get(state.LAST_TABLE_PICK) == (widget, rows[0]):
+        return  # this choice has moved the map already
+    ss[state.LAST_TABLE_PICK] = (widget, rows[0])
     row = table.iloc[rows[0]]
-    if ss.get(state.LAST_TABLE_PICK) == (key, row[id_column]):
-        return
-    ss[state.LAST_TABLE_PICK] = (key, row[id_column])
     _move_view(float(row["lon"]), float(row["lat"]), zoom)
     st.rerun(scope="fragment")
 
@@ -699,8 +711,9 @@ def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
     """
     events, candidates, routes = shown["events"], shown["candidates"], shown["routes"]
     names = (t("Events"), t("Runway candidates"), t("Trafficking routes"))
-    tabs = st.tabs([f"{name} ({t.number(len(frame))})"
-                    for name, frame in zip(names, (events, candidates, routes), strict=True)])
+    # Labels without counts: a tab whose label changes is drawn anew, and the page would go
+    # back to the first tab when a chosen row moves the map (the counts are in the captions).
+    tabs = st.tabs(list(names))
     with tabs[0]:
         st.caption(t("The most recent {shown} of {total} matching events; select a row to go "
                      "there on the map.").format(shown=t.number(min(len(events), TABLE_ROWS)),
@@ -709,11 +722,13 @@ def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
         table = _memo(_TABLES, rows, lambda: _table(rows, t), tag=t.language, size=2)
         _pickable(table, key=state.EVENTS_TABLE, id_column="event_id", zoom=12)
     with tabs[1]:
-        st.caption(t("Highest score first; select a row to go there on the map."))
+        st.caption(t("{total} runway candidates, highest score first; select a row to go "
+                     "there on the map.").format(total=t.number(len(candidates))))
         _pickable(_candidates_table(candidates, t), key=state.CANDIDATES_TABLE,
                   id_column="candidate_id", zoom=14)
     with tabs[2]:
-        st.caption(t("Largest estimated volume first; select a row to go to the middle of "
-                     "the route."))
+        st.caption(t("{total} trafficking routes, largest estimated volume first; select a "
+                     "row to go to the middle of the route.").format(
+                         total=t.number(len(routes))))
         _pickable(_routes_table(routes, t), key=state.ROUTES_TABLE, id_column="route_id",
                   zoom=6)

@@ -381,3 +381,38 @@ def test_choosing_a_candidate_row_moves_the_map_there(app, page, small_world):
         f"([lat, lon]) => {{ const m = {FIND_MAP}, p = m.getCenter();"
         " return m.getZoom() === 14 && Math.abs(p.lat - lat) < 1e-3"
         " && Math.abs(p.lng - lon) < 1e-3; }", arg=[c.y, c.x], timeout=30_000)
+    wait_idle(pg)  # the page stays on the candidates' tab (a changed tab label reset it)
+    assert pg.get_by_role("tab", name="Runway candidates").get_attribute("aria-selected") == "true"
+
+
+def test_a_row_chosen_earlier_does_not_pull_the_map_back(app, page, small_world):
+    """Moving the map after choosing a row stays put (the old choice once moved it again).
+
+    The tables follow the view, so after a move the chosen row's place holds another
+    feature; the page used to fly to whatever sat there, at every later move.
+    """
+    pg, _rec = page
+    _frame, handle = open_map(pg, app.url)
+    pg.get_by_role("tab", name=re.compile(r"^Runway candidates")).click()
+    grid = pg.locator('[data-testid="stDataFrame"]').nth(1)
+    grid.wait_for(timeout=30_000)
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    pg.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row: the best candidate
+    candidates = gpd.read_file(small_world / "candidates.geojson")
+    ranked = candidates.sort_values("score", ascending=False, kind="stable")
+    best = shapely.centroid(ranked.geometry.iloc[0])
+    handle.wait_for_function(f"() => {FIND_MAP}.getZoom() === 14", timeout=30_000)
+    wait_idle(pg)
+    # Somewhere else with a candidate of its own: it heads the table there.
+    far = max(shapely.centroid(ranked.geometry), key=lambda p: p.distance(best))
+    handle.evaluate(f"([x, y]) => {FIND_MAP}.fitBounds([[y - 0.3, x - 0.3], [y + 0.3, x + 0.3]],"
+                    " {animate: false})", [far.x, far.y])
+    zoom = handle.evaluate(f"() => {FIND_MAP}.getZoom()")
+    assert zoom < 14
+    pg.wait_for_function("(z) => location.search.includes('z=' + z)", arg=zoom, timeout=60_000)
+    wait_idle(pg)
+    pg.wait_for_timeout(2000)
+    wait_idle(pg)
+    assert handle.evaluate(f"() => {FIND_MAP}.getZoom()") == zoom
+    assert "z=14" not in pg.url
