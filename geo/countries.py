@@ -43,7 +43,8 @@ class CountryBorders:
         shapely.prepare(self.polygons)
         self.tree = shapely.STRtree(self.polygons)
 
-    def locate(self, lons: Sequence[float], lats: Sequence[float]) -> list[str | None]:
+    def locate(self, lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray
+               ) -> list[str | None]:
         """Alpha-2 code of the country holding each (lon, lat), ``None`` at sea.
 
         Examples

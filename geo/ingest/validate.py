@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -35,6 +36,9 @@ from geo.schema import (
     LayerSchema,
     check_layer,
 )
+
+if TYPE_CHECKING:
+    from geo.countries import CountryBorders
 
 LAYERS = ("events", "routes", "areas", "aerodromes", "scenes")
 Reasons = list[list[Message]]
@@ -102,6 +106,8 @@ def validate(source: Source, mapping: Mapping, *, imported_by: str,
     geoms = _check_geometries(geoms, schema, reasons, warnings)
     columns = _columns(source, mapping, schema, geoms, reasons, warnings, stamp, lim)
     _suspect_swap(geoms, reasons, warnings)
+    if "country" in columns:
+        _swapped_in_country(geoms, columns["country"], reasons)
     return _assemble(source, mapping, schema, columns, geoms, reasons, warnings,
                      imported_by, stamp)
 
@@ -339,6 +345,56 @@ def _suspect_swap(geoms: np.ndarray, reasons: Reasons, warnings: list[str]) -> N
                                 inside=round(100 * inside), swapped=round(100 * swapped)))
 
 
+def _swapped_in_country(geoms: np.ndarray, countries: pd.Series, reasons: Reasons) -> None:
+    """Refuse point rows outside their country that exchanging latitude and longitude puts in it.
+
+    A row says its country (ISO code) and its location; when the point lies in another
+    country or at sea (beyond :data:`NEAREST_COUNTRY_DEG`) but ``(lat, lon)`` read the other
+    way round lies in the stated country, the columns were swapped (-74.1, 4.6 for Bogota
+    lands in the Southern Ocean). Such rows are refused with the fix, not stored. A location
+    that matches neither way is left alone (a coarse border, a vessel at sea).
+    """
+    from geo.countries import read_country_borders
+    from geo.errors import DataNotFoundError
+
+    stated = [None if pd.isna(v) else str(v) for v in countries]
+    rows = np.array([i for i, g in enumerate(geoms) if g is not None and stated[i]
+                     and g.geom_type == "Point" and not reasons[i]], dtype=int)
+    if rows.size == 0:
+        return
+    try:
+        borders = read_country_borders()
+    except DataNotFoundError:
+        return
+    x, y = shapely.get_x(geoms[rows]), shapely.get_y(geoms[rows])
+    here = _located(borders, x, y)
+    candidates = [k for k, i in enumerate(rows) if here[k] != stated[i]
+                  and abs(x[k]) <= 90]  # a longitude beyond 90 cannot be a latitude
+    if not candidates:
+        return
+    turned = _located(borders, y[candidates], x[candidates])
+    for k, code in zip(candidates, turned, strict=True):
+        i = int(rows[k])
+        if code == stated[i]:
+            reasons[i].append(Message(
+                "coordinates: latitude {lat}, longitude {lon} is not in {country}; it is with "
+                "latitude and longitude exchanged: check which column is which",
+                lat=f"{y[k]:g}", lon=f"{x[k]:g}", country=str(stated[i])))
+
+
+def _located(borders: CountryBorders, x: np.ndarray, y: np.ndarray) -> list[str | None]:
+    """Country codes at points, or of the nearest border within :data:`NEAREST_COUNTRY_DEG`."""
+    found = list(borders.locate(x, y))
+    lost = [k for k, code in enumerate(found) if code is None]
+    if lost:
+        pts = shapely.points(np.asarray(x)[lost], np.asarray(y)[lost])
+        idx = borders.tree.query_nearest(pts, max_distance=NEAREST_COUNTRY_DEG,
+                                         all_matches=False)
+        for p, g in zip(idx[0].tolist(), idx[1].tolist(), strict=True):
+            found[lost[p]] = borders.codes[g]
+    return found
+
+
 def _columns(source: Source, mapping: Mapping, schema: LayerSchema, geoms: np.ndarray,
              reasons: Reasons, warnings: list[str], stamp: pd.Timestamp,
              lim: Limits) -> dict[str, pd.Series]:
@@ -386,13 +442,7 @@ def _countries(geoms: np.ndarray) -> pd.Series:
     except DataNotFoundError:
         return out  # rows without a country are then rejected with that reason
     pts = shapely.point_on_surface(geoms[ok])
-    found = borders.locate(shapely.get_x(pts), shapely.get_y(pts))
-    lost = [k for k, code in enumerate(found) if code is None]
-    if lost:
-        idx = borders.tree.query_nearest(pts[lost], max_distance=NEAREST_COUNTRY_DEG,
-                                         all_matches=False)
-        for p, g in zip(idx[0].tolist(), idx[1].tolist(), strict=True):
-            found[lost[p]] = borders.codes[g]
+    found = _located(borders, shapely.get_x(pts), shapely.get_y(pts))
     for i, code in zip(np.flatnonzero(ok), found, strict=True):
         if code is not None:
             out.iat[int(i)] = code
