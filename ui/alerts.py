@@ -21,6 +21,7 @@ recorded and retried later with growing pauses, never shown as a failed verdict.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -67,7 +68,8 @@ from geo.store import (
     update_alert,
     webhook_secret_from_env,
 )
-from geo.store.states import state_names
+from geo.store.chips import CHIP_KIND
+from geo.store.states import priority_names, state_names
 from geo.store.users import record_refusal
 from geo.world import data_version
 from layers.assets import localize
@@ -606,7 +608,10 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     st.dataframe(_looks_table(store, alert.id, t), hide_index=True, width="stretch")
 
     st.markdown("**" + t("History") + "**")
-    st.dataframe(pd.DataFrame([_audit_row(e, t) for e in read_audit(store, alert_id=alert.id)]),
+    st.caption(t("Newest first."))
+    # newest first; the lines of one change keep their order
+    entries = sorted(read_audit(store, alert_id=alert.id), key=lambda e: e.at, reverse=True)
+    st.dataframe(pd.DataFrame([_audit_row(e, t) for e in entries]),
                  hide_index=True, width="stretch", key=state.ALERT_AUDIT)
 
 
@@ -631,11 +636,29 @@ def _looks_table(store: Store, alert_id: int, t: Translator) -> pd.DataFrame:
 
 
 def _audit_row(entry: Any, t: Translator) -> dict[str, str]:
+    """One line of an alert's history, in the reader's language (codes become names).
+
+    An image chip is cut when someone first opens the alert: the line says so, so that the
+    person who opened it does not read as having added evidence.
+    """
+    actions = {"create": t("Created"), "update": t("Changed"), "merge": t("Detected again"),
+               "comment": t("Comment"), "attach": t("Attached"),
+               "field_export": t("Field package exported")}
+    fields = {"state": t("State"), "priority": t("Priority"), "assignee": t("Assigned to"),
+              "package": t("Field package")}
+    values = {"state": state_names(t), "priority": priority_names(t)}.get(entry.field or "", {})
+    what = actions.get(entry.action, entry.action)
+    if entry.action == "attach" and entry.field == CHIP_KIND:
+        what = t("Image chip cut on opening the alert")
+    actor = {"detector (data folder)": t("detector (data folder)")}.get(entry.actor, entry.actor)
     return {t("When"): f"{pd.Timestamp(entry.at):%Y-%m-%d %H:%M:%S}",
-            t("Who"): str(entry.actor), t("What"): str(entry.action),
-            t("Field"): str(entry.field or ""), t("Before"): _plain(entry.old_value),
-            t("After"): _plain(entry.new_value)}
+            t("Who"): str(actor), t("What"): what,
+            t("Field"): fields.get(entry.field or "", str(entry.field or "")),
+            t("Before"): _plain(entry.old_value, values),
+            t("After"): _plain(entry.new_value, values)}
 
 
-def _plain(value: Any) -> str:
-    return "" if value is None else str(value)
+def _plain(value: Any, names: Mapping[str, str]) -> str:
+    if value is None:
+        return ""
+    return names.get(value, str(value)) if isinstance(value, str) else str(value)

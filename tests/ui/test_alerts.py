@@ -244,3 +244,34 @@ def test_the_queue_filters_by_the_strip_on_the_imagery(world):
     table = next(d.value for d in at.dataframe if "On the imagery" in d.value.columns)
     assert set(table["On the imagery"]) == {"Destroyed"}
     assert sorted(table["ID"]) == sorted(str(a.id) for a in gone)
+
+
+def test_the_history_reads_in_the_readers_language_newest_first(world):
+    """Codes of the audit log (update, state, under_review) become the page's words."""
+    from geo.store import add_attachment
+    from geo.store.chips import CHIP_KIND
+    from tests.store.conftest import candidates
+
+    url = f"sqlite:///{world / 'atalaya.sqlite3'}"
+    with open_store(url) as store:
+        frame = candidates([{"lon": -60.0, "lat": -12.0, "scene_id": "s1", "date": "2024-05-01"}])
+        (alert_id,) = merge_candidates(store, frame, actor="detector (data folder)").created
+        add_attachment(store, alert_id, actor="campo", kind=CHIP_KIND, media_type="image/png",
+                       content=b"\x89PNG", label="s1 true")
+        alert = get_alert(store, alert_id)
+        update_alert(store, AlertChange(alert_id, alert.version, state="under_review"),
+                     actor="ana")
+    at = AppTest.from_function(_page, default_timeout=90)
+    at.session_state[state.LANGUAGE] = "es"
+    at.query_params["alert"] = str(alert_id)
+    at.run()
+    assert not at.exception
+    history = next(d.value for d in at.dataframe if "Quién" in d.value.columns)
+    newest = history[history["Quién"] == "ana"]  # the verdict's lines come first
+    assert newest.index.tolist() == list(range(len(newest)))
+    state_line = newest[newest["Campo"] == "Estado"].iloc[0]
+    assert (state_line["Qué"], state_line["Antes"], state_line["Después"]) == (
+        "Modificado", "Nueva", "En revisión")
+    assert "Recorte de imagen generado al abrir la alerta" in history["Qué"].tolist()
+    assert history.iloc[-1]["Quién"] == "detector (carpeta de datos)"
+    assert history.iloc[-1]["Qué"] == "Creada"
