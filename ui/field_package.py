@@ -267,11 +267,15 @@ def _show_import_result(t: Translator) -> None:
         return
     if isinstance(result, str):
         st.error(t("The import failed; nothing was changed."))
-        st.code(localize(result, t), language=None)
+        st.code(localize(result, t), language=None, wrap_lines=True)
         return
-    st.success(t("{verdicts} verdicts and {comments} comments saved.").format(
-        verdicts=t.number(len(result.verdicts)), comments=t.number(len(result.comments))))
+    saved = t("{verdicts} verdicts and {comments} comments saved.").format(
+        verdicts=t.number(len(result.verdicts)), comments=t.number(len(result.comments)))
+    if result.verdicts or result.comments:
+        st.success(saved)
+    elif not result.failed:
+        st.info(saved)  # nothing to save is not a failure, nor a success to celebrate
     if result.failed:
         st.error(t("{n} rows could not be applied:").format(n=t.number(len(result.failed))))
         st.code("\n".join(f"#{aid}: {localize(why, t)}" for aid, why in result.failed),
-                language=None)
+                language=None, wrap_lines=True)  # a phone wraps it instead of cutting it

@@ -1168,23 +1168,43 @@ def _verdict_kind(row: FieldRow, alert: Alert) -> tuple[Kind, str]:
         if field_comment_body(row) is None:
             return "unchanged", Message("already {state}", state=alert.state)
         return "apply", Message("comment only (comments never conflict)")
+    allowed = row.verdict in allowed_next(alert.state)
     if alert.version != row.exported_version:
         # Versions are labels (shown as written), as the import table shows them.
         values = {"exported": str(row.exported_version), "version": str(alert.version),
                   "who": alert.updated_by, "when": f"{alert.updated_at:%Y-%m-%d %H:%M}",
-                  "state": alert.state}
+                  "state": state_word(alert.state)}
+        if not allowed:  # no use offering to accept a move the state machine refuses
+            return "rejected", Message(
+                "changed since export (version {exported} -> {version}) by {who} at {when} "
+                "UTC; now {state}, which cannot go to {verdict} (it can go to {options})",
+                verdict=state_word(str(row.verdict)), options=_options(alert.state), **values)
         if row.exported_state == alert.state:
             return "conflict", Message(
                 "changed since export (version {exported} -> {version}) by {who} at {when} UTC; "
                 "now {state} (the review state is as exported; other fields changed)", **values)
         return "conflict", Message("changed since export (version {exported} -> {version}) by "
                                    "{who} at {when} UTC; now {state}", **values)
-    if row.verdict not in allowed_next(alert.state):
-        options = ", ".join(allowed_next(alert.state)) or Message("nowhere")
+    if not allowed:
         return "rejected", Message("cannot move from {state} to {verdict}; from {state} it can "
-                                   "go to {options}", state=alert.state, verdict=row.verdict,
-                                   options=options)
-    return "apply", Message("{state} -> {verdict}", state=alert.state, verdict=row.verdict)
+                                   "go to {options}", state=state_word(alert.state),
+                                   verdict=state_word(str(row.verdict)),
+                                   options=_options(alert.state))
+    return "apply", Message("{state} -> {verdict}", state=state_word(alert.state),
+                            verdict=state_word(str(row.verdict)))
+
+
+def state_word(code: str) -> Message | str:
+    """Name a review state in English, written in the reader's language where it is shown."""
+    name = state_names(Translator("en"))[code] if code in ALERT_STATES else None
+    return code if name is None else Message(name)
+
+
+def _options(state: str) -> Message:
+    """List the states ``state`` may move to, as words (or "nowhere")."""
+    targets = allowed_next(state)
+    return join_messages(", ", [state_word(s) for s in targets]) if targets else Message(
+        "nowhere")
 
 
 # -- applying ---------------------------------------------------------------------------------

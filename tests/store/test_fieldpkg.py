@@ -382,17 +382,20 @@ def test_a_change_since_export_is_a_conflict_not_applied(seeded, tmp_path):
     assert get_alert(store, a).updated_by == "office"
 
 
-def test_an_accepted_conflict_is_checked_again(seeded, tmp_path):
+def test_a_changed_alert_the_verdict_cannot_follow_is_rejected_not_offered(seeded, tmp_path):
+    """Accepting it could never apply (the state machine refuses the move): no conflict box."""
     store, (a, _b, _c) = seeded
     _, folder = export(store, tmp_path)
     now = get_alert(store, a)
     update_alert(store, AlertChange(a, now.version, state="dismissed"), actor="maria")
     field_edit(folder / "alerts.gpkg", {a: {"verdict": "confirmed"}})
-    report = apply_import(store, returned(store, folder / "alerts.gpkg"), "office",
-                          accept_conflicts={a})
-    assert report.failed
-    assert report.failed[0][0] == a
-    assert "cannot move" in report.failed[0][1]
+    plan = returned(store, folder / "alerts.gpkg")
+    (item,) = [i for i in plan.items if i.alert_id == a]
+    assert item.kind == "rejected"
+    assert "by maria" in item.reason
+    assert "now Dismissed, which cannot go to Confirmed (it can go to Under review)" in item.reason
+    report = apply_import(store, plan, "office", accept_conflicts={a})
+    assert (report.applied, report.failed) == ([], [])
     assert get_alert(store, a).state == "dismissed"
 
 
@@ -457,7 +460,7 @@ def test_bad_rows_are_rejected_with_reasons_and_change_nothing(seeded, tmp_path)
     assert reasons[1][0] == "rejected"
     assert "banana" in reasons[1][1]
     assert reasons[2][0] == "rejected"
-    assert "cannot move from new to destroyed" in reasons[2][1]
+    assert "cannot move from New to Destroyed" in reasons[2][1]
     assert reasons[3][0] == "rejected"
     assert "5000 characters" in reasons[3][1]
     assert reasons[4][0] == "rejected"

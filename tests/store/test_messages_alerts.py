@@ -114,12 +114,15 @@ def test_a_refused_verdict_in_a_returned_package_is_a_message(two: Two, tmp_path
     refused, conflict = items[a], items[b]
     assert refused.kind == "rejected"
     assert isinstance(refused.reason, Message)
-    assert refused.reason == ("cannot move from new to destroyed; from new it can go to "
-                              "under_review, dismissed")
+    assert refused.reason == ("cannot move from New to Destroyed; from New it can go to "
+                              "Under review, Dismissed")
     assert localize(refused.reason, spanish) == refused.reason
+    assert localize(refused.reason, Translator("es")) == (  # states as words, in Spanish too
+        "no se puede pasar de Nueva a Destruida; estados permitidos desde Nueva: En revisión, "
+        "Descartada")
     assert conflict.kind == "conflict"
     assert isinstance(conflict.reason, Message)
-    assert conflict.reason.endswith("now new (the review state is as exported; other fields "
+    assert conflict.reason.endswith("now New (the review state is as exported; other fields "
                                     "changed)")
 
     # The office moves the alert again after the plan: the failure keeps its Message.

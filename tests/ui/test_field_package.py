@@ -174,3 +174,34 @@ def test_a_hostile_upload_is_reported_not_raised(monkeypatch, url, tmp_path):
     at = _app(monkeypatch, url, reviewer="office", returned=fake)
     assert at.error[0].value == "This package cannot be imported; nothing was changed."
     assert "neither a GeoPackage nor a ZIP" in at.code[0].value
+
+
+def test_nothing_saved_is_not_shown_as_a_success(monkeypatch, url, tmp_path):
+    """An accepted conflict that moved again before Apply fails: red only, no green box."""
+    gpkg, first, _second = _returned_with_conflict(url, tmp_path)
+    frame = pyogrio.read_dataframe(gpkg, layer="alerts")
+    frame["verdict"] = ["confirmed", None]  # only the conflicting row is filled in
+    frame["field_comment"] = [None, None]
+    pyogrio.write_dataframe(frame, gpkg, layer="alerts", driver="GPKG")
+    at = _app(monkeypatch, url, reviewer="office", returned=gpkg)
+    at.checkbox[0].check().run()
+    with open_store(url) as store:  # someone else moves it on meanwhile
+        now = get_alert(store, first)
+        update_alert(store, AlertChange(first, now.version, state="destroyed"), actor="jose")
+    at.button(key=panel.APPLY).click().run()
+    assert not at.exception
+    assert not at.success
+    assert "1 rows could not be applied" in at.error[0].value
+    assert "jose" in at.code[0].value
+
+
+def test_a_verdict_the_changed_alert_cannot_take_is_rejected_without_a_box(monkeypatch, url,
+                                                                            tmp_path):
+    gpkg, first, _second = _returned_with_conflict(url, tmp_path)
+    with open_store(url) as store:  # needs_field_visit -> destroyed: 'confirmed' is now refused
+        now = get_alert(store, first)
+        update_alert(store, AlertChange(first, now.version, state="destroyed"), actor="jose")
+    at = _app(monkeypatch, url, reviewer="office", returned=gpkg)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Will apply": "1", "Conflict": "0", "Rejected": "1", "Unchanged": "0"}
+    assert not at.checkbox
