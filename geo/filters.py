@@ -329,9 +329,13 @@ def filter_candidates(candidates: gpd.GeoDataFrame, filters: Filters) -> gpd.Geo
     """Return the runway candidates detected in the window, in the chosen states, in the area.
 
     Kept when ``detected_at`` is in ``[start, end)``, ``state`` is chosen, ``score`` is at least
-    ``min_score`` and the rectangle intersects the area of interest and the map bounds.
+    ``min_score``, the rectangle intersects the area of interest and the map bounds and, with
+    ``countries`` chosen, its ``country`` (where it lies, added by :func:`geo.world.read_world`)
+    is one of them; a frame without that column is not narrowed by country.
     """
     mask = np.ones(len(candidates), dtype=bool)
+    if filters.countries is not None and "country" in candidates:
+        mask &= _category_mask(candidates["country"], filters.countries)
     if filters.start is not None or filters.end is not None:
         mask &= _time_mask(candidates["detected_at"], filters.start, filters.end)
     if filters.candidate_states is not None:

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
+import shapely
 
 from geo.errors import DataNotFoundError, SchemaError
 from geo.message import Message
@@ -90,6 +92,23 @@ def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
     return validate_layer(gdf, SCHEMAS[layer], source=path.name)
 
 
+def with_countries(candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Add ``country``: the ISO code where each candidate lies (Natural Earth borders).
+
+    So that the country filter narrows runway candidates as it does events and aerodromes.
+    At sea, or with the borders missing, the country is empty (and a country filter drops
+    the row). A frame that has the column already is returned as it is.
+    """
+    if "country" in candidates or candidates.empty:
+        return candidates if "country" in candidates else candidates.assign(
+            country=pd.Series([], dtype="string"))
+    from geo.countries import locate_countries
+
+    centres = shapely.centroid(candidates.geometry.to_numpy())
+    codes = locate_countries(shapely.get_x(centres), shapely.get_y(centres))
+    return candidates.assign(country=pd.Series(codes, index=candidates.index, dtype="string"))
+
+
 def read_world(data_dir: Path) -> World:
     """Read and validate every layer of ``data_dir``.
 
@@ -116,6 +135,7 @@ def read_world(data_dir: Path) -> World:
         else:
             layers[name] = empty_layer(SCHEMAS[name])
             notes.append(name)
+    layers["candidates"] = with_countries(layers["candidates"])
     manifest_path = data_dir / "world.json"
     manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.exists() else {}
     return World(data_dir, layers, manifest, tuple(notes))

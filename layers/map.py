@@ -143,7 +143,8 @@ def build_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],
     Parameters
     ----------
     aerodromes
-        Registered aerodromes in EPSG:4326 (``geo.schema.AERODROMES``), never filtered away.
+        Registered aerodromes in EPSG:4326 (``geo.schema.AERODROMES``): all of them, or those
+        of the countries the filters choose (the app rebuilds the base map for another choice).
     labels
         Translated layer names, field names and category values (see ``layers.labels``).
     online_tiles

@@ -131,6 +131,16 @@ def _take_move() -> tuple[list[float] | None, float | None]:
     return [lat + 1e-9 * (n % 100), lon], zoom + 1e-6 * (n % 100)
 
 
+def _reported_view() -> tuple[float, float, float] | None:
+    """(lon, lat, zoom) of the live map as it last reported, or None before any report."""
+    reported = st.session_state.get(state.OVERVIEW_MAP) or {}
+    bounds = _reported_bounds(reported.get("bounds"))
+    zoom = reported.get("zoom")
+    if bounds is None or not isinstance(zoom, int | float):
+        return None
+    return ((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, float(zoom))
+
+
 def _current_zoom() -> float:
     """Return the zoom the map last reported, else the one in the URL, else the view's."""
     reported = (st.session_state.get(state.OVERVIEW_MAP) or {}).get("zoom")
@@ -394,13 +404,20 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
     view = ss.get(state.VIEW)
     labels = map_labels(t)
     online = bool(ss.get(state.ONLINE_TILES, False))
-    # The base map changes only with the language, the online basemap, the data and the
-    # session's opening view: rendered once for each, kept in the session.
-    signature = (t.language, online, repr(data_version(data_dir)), view, ss[state.VIEW_TOKEN])
+    # The base map changes only with the language, the online basemap, the data, the
+    # session's opening view and the countries chosen (its aerodromes follow that filter, as
+    # their count does): rendered once for each, kept in the session. Rebuilt for another
+    # choice of countries, it opens where the map was.
+    signature = (t.language, online, repr(data_version(data_dir)), view, ss[state.VIEW_TOKEN],
+                 filters.countries)
     cached = ss.get(state.BASE_MAP)
     if cached is None or cached[0] != signature:
+        if cached is not None and cached[0][:5] == signature[:5]:
+            view = _reported_view() or view
+        aerodromes = filter_aerodromes(load_world(data_dir)["aerodromes"],
+                                       Filters(countries=filters.countries))
         fmap = build_base_map(
-            aerodromes=load_world(data_dir)["aerodromes"], labels=labels, online_tiles=online,
+            aerodromes=aerodromes, labels=labels, online_tiles=online,
             draw=True, location=None if view is None else (view[0], view[1]),
             zoom=None if view is None else view[2], view_token=str(ss[state.VIEW_TOKEN]),
         )

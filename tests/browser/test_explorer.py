@@ -416,3 +416,44 @@ def test_a_row_chosen_earlier_does_not_pull_the_map_back(app, page, small_world)
     wait_idle(pg)
     assert handle.evaluate(f"() => {FIND_MAP}.getZoom()") == zoom
     assert "z=14" not in pg.url
+
+
+AERODROME_COUNTRIES = ("() => { const seen = {}; " + FIND_MAP + ".eachLayer(l => {"
+                       " const p = l.feature && l.feature.properties;"
+                       " if (p && p.ident !== undefined)"
+                       "   seen[p.country] = (seen[p.country] || 0) + 1;"
+                       " }); return seen; }")
+
+
+def test_the_country_filter_narrows_the_aerodromes_drawn_and_counted(app, page, small_world):
+    """The map drew every country's aerodromes while their count followed the filter."""
+    pg, rec = page
+    _frame, handle = open_map(pg, app.url)
+    assert len(handle.evaluate(AERODROME_COUNTRIES)) > 5
+    _frame, handle = open_map(pg, app.url + "/?countries=PE")
+    drawn = handle.evaluate(AERODROME_COUNTRIES)
+    aerodromes = gpd.read_file(small_world / "aerodromes.geojson")
+    assert drawn == {"PE": int((aerodromes["country"] == "PE").sum())}
+    assert rec.foreign() == []
+
+
+def test_choosing_a_country_on_the_live_map_keeps_the_view(app, page):
+    pg, _rec = page
+    _frame, handle = open_map(pg, app.url + "/?lat=-9.4&lon=-74.6&z=7")
+    wait_idle(pg)
+    handle.evaluate(f"() => {FIND_MAP}.setView([-12.0, -76.0], 8, {{animate: false}})")
+    pg.wait_for_function("() => location.search.includes('z=8')", timeout=60_000)
+    wait_idle(pg)
+    box = pg.locator('[data-testid="stMultiSelect"]').filter(has_text="Countries")
+    box.locator("input").click()
+    pg.keyboard.type("PE")
+    pg.get_by_role("option", name="PE", exact=True).click()
+    pg.keyboard.press("Escape")
+    pg.wait_for_function("() => location.search.includes('countries=PE')", timeout=60_000)
+    wait_idle(pg)
+    handle = _fresh_handle(pg)
+    handle.wait_for_function("(f) => Object.keys(eval(f)()).join() === 'PE'",
+                             arg=AERODROME_COUNTRIES, timeout=30_000)
+    lat, lon, zoom = handle.evaluate(f"() => {{ const m = {FIND_MAP}, c = m.getCenter();"
+                                     " return [c.lat, c.lng, m.getZoom()]; }")
+    assert (round(lat), round(lon), zoom) == (-12, -76, 8)

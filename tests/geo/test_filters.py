@@ -86,6 +86,18 @@ def test_candidates_by_state_score_and_area(candidates):
     assert len(filter_candidates(candidates, Filters(end=datetime(2024, 1, 1, tzinfo=UTC)))) == 0
 
 
+def test_candidates_by_the_country_they_lie_in(candidates):
+    """The country filter narrows candidates by where they lie (Beni is in Bolivia)."""
+    from geo.world import with_countries
+
+    located = with_countries(candidates)
+    assert located["country"].tolist() == ["BO"]
+    assert len(filter_candidates(located, Filters(countries=["BO", "PE"]))) == 1
+    assert len(filter_candidates(located, Filters(countries=["PE"]))) == 0
+    assert len(filter_candidates(candidates, Filters(countries=["PE"]))) == 1  # no column
+    assert with_countries(located) is located
+
+
 @pytest.fixture
 def aerodromes() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
