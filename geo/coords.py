@@ -153,7 +153,23 @@ def _assign(values: list[tuple[float, str | None]], source: str) -> tuple[float,
     if abs(lon) > 180:
         raise LocationError(Message("{source}: longitude {longitude} is outside -180..180",
                                     source=repr(source), longitude=f"{lon:g}"))
+    if xa is None and xb is None and not _in_region(lon, lat) and _in_region(lat, lon):
+        # '-74.6, -9.4' is a valid place (the Southern Ocean), but read the other way round
+        # it is in the region this app covers: ask, rather than fly to the wrong one.
+        raise LocationError(Message("{source}: latitude {latitude}, longitude {longitude} is "
+                                    "far from Latin America and the Caribbean. Did you write "
+                                    "longitude first? Try '{longitude}, {latitude}', or add "
+                                    "hemisphere letters (9.4S 74.6W).", source=repr(source),
+                                    latitude=f"{lat:g}", longitude=f"{lon:g}"))
     return lon, lat
+
+
+def _in_region(lon: float, lat: float) -> bool:
+    """Whether ``(lon, lat)`` lies in the region the app covers (``geo.schema.REGION_BOUNDS``)."""
+    from geo.schema import REGION_BOUNDS
+
+    x0, y0, x1, y1 = REGION_BOUNDS
+    return x0 <= lon <= x1 and y0 <= lat <= y1
 
 
 def parse_location(text: str, *, codes: Mapping[str, tuple[float, float]] | None = None,
@@ -183,6 +199,12 @@ def parse_location(text: str, *, codes: Mapping[str, tuple[float, float]] | None
     (-74.6, -9.4)
     >>> parse_location("spjc", codes={"SPJC": (-77.11, -12.02)})
     (-77.11, -12.02)
+    >>> parse_location("-74.6, -9.4")
+    Traceback (most recent call last):
+    ...
+    geo.coords.LocationError: '-74.6, -9.4': latitude -74.6, longitude -9.4 is far from Latin
+    America and the Caribbean. Did you write longitude first? Try '-9.4, -74.6', or add
+    hemisphere letters (9.4S 74.6W).
     >>> parse_location("-120.5, 5.2")
     Traceback (most recent call last):
     ...

@@ -76,3 +76,25 @@ def test_formatted_dms_round_trips(lon, lat):
     back_lon, back_lat = parse_location(format_dms(lon, lat))
     assert back_lon == pytest.approx(lon, abs=0.051 / 3600)
     assert back_lat == pytest.approx(lat, abs=0.051 / 3600)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lon=st.floats(-120, -30), lat=st.floats(-60, 35))
+def test_a_place_in_the_region_written_either_way(lon, lat):
+    """Latitude first: read as written; longitude first: refused with the fix.
+
+    Unless the exchanged reading is itself in the region: then nothing tells the two apart.
+    """
+    lon, lat = round(lon, 5), round(lat, 5)
+    assert parse_location(f"{lat:.5f}, {lon:.5f}") == (lon, lat)
+    if abs(lon) > 90:
+        return  # told by the range check already
+    if -120 <= lat <= -30 and -60 <= lon <= 35:
+        assert parse_location(f"{lon:.5f}, {lat:.5f}") == (lat, lon)
+    else:
+        with pytest.raises(LocationError, match="Did you write longitude first"):
+            parse_location(f"{lon:.5f}, {lat:.5f}")
+
+
+def test_hemisphere_letters_say_which_is_which_even_far_away():
+    assert parse_location("74.6S 9.4W") == (-9.4, -74.6)
