@@ -439,9 +439,11 @@ def render_queue(store: Store, t: Translator) -> None:
         render_follow(store, areas, t)
     every = list_alerts(store)
     counts = pd.Series([a.state for a in every], dtype="object").value_counts()
-    cols = st.columns(4)
-    for i, s in enumerate(ALERT_STATES):
-        cols[i % 4].metric(names[s], t.number(int(counts.get(s, 0))))
+    # one wrapping row: columns stack on a phone, one count per line (seven lines before the
+    # filters); here a 390 px phone gets three per line
+    with st.container(horizontal=True, wrap=True, gap="small"):
+        for s in ALERT_STATES:
+            st.metric(names[s], t.number(int(counts.get(s, 0))), width=100)
     query = _queue_filters(every, areas, t)
     shown = list_alerts(store, **query)
     st.caption(t("{shown} of {total} alerts, highest priority and score first; select a row "

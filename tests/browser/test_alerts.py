@@ -111,6 +111,25 @@ def test_the_alert_page_on_a_phone(review_app, browser):
         context.close()
 
 
+def test_the_queue_on_a_phone_keeps_its_counts_short(review_app, browser):
+    """The seven state counts take at most three lines (stacked columns took seven)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    try:
+        open_signed_in(pg, f"{review_app.url}/alerts", "field")
+        pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+        wait_idle(pg)
+        tops = sorted({round(box["y"]) for box in (
+            m.bounding_box() for m in pg.locator('[data-testid="stMetric"]').all())})
+        assert len(tops) <= 3
+        width = pg.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390  # nothing wider than the screen
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "alerts-queue-390x844.png"))
+        context.close()
+
+
 def test_an_alert_reads_in_spanish(review_app, page):
     """The reason is stored in English; the alert page shows it in the reader's language."""
     import re
