@@ -72,6 +72,7 @@ from geo.store import default_url
 from ui import state
 from ui.cache import get_settings, open_store_cached
 from ui.jobs import ask_job, follow_job
+from ui.labels import map_labels
 from ui.sidebar import current_translator, relabelled
 from ui.text import escape_markdown as _plain  # a file's own text, shown as typed
 from ui.text import shown as _shown
@@ -353,10 +354,25 @@ def _mapping_editor(base: Mapping, source: Source, t: Translator) -> Mapping:
             f"{target} *" if target in needed else target, options=columns,
             index=columns.index(current) if current in columns else 0,
             format_func=partial(_column_label, absent=absent),
+            help=_field_help(schema, target, t),
             key=relabelled(f"{FIELD}:{rev}:{target}"))
         if chosen is not None:
             fields[target] = str(chosen)
     return replace(base, fields=fields, **_options(base, rev, t))
+
+
+def _field_help(schema: Any, field: str, t: Translator) -> str | None:
+    """Say what a field holds, in the reader's language (labels keep the contract's names).
+
+    The names (``occurred_at``, ``quantity_kg``) are what mapping files, ``--default`` and
+    exported files use; the tooltip says what each holds.
+    """
+    words = {**map_labels(t), "latitude": t("Latitude"), "longitude": t("Longitude"),
+             "wkt": t("Geometry as WKT text"), "coordinates": t("Both coordinates in one column")}
+    doc = next((c.doc for c in schema.columns if c.name == field and c.doc), "")
+    parts = [w for w in (words.get(field) if words.get(field) != field else None,
+                         localize(doc, t) if doc else None) if w]
+    return _plain(": ".join(parts)) if parts else None
 
 
 def _column_label(column: str | None, *, absent: str) -> str:

@@ -328,3 +328,14 @@ def test_the_rejected_rows_csv_is_made_once_per_language() -> None:
     for language in ("es", "es", "en", "es"):
         assert checked.rejected_csv(Translator(language)) == language.encode()
     assert made == ["es", "en"]
+
+
+def test_the_fields_say_what_they_hold_in_the_readers_language(data: Path) -> None:
+    at = AppTest.from_function(_page, default_timeout=120)
+    at.session_state[state.LANGUAGE] = "es"
+    at.session_state[state.REVIEWER] = "Ana"
+    at = _offer(at.run(), "pistas.csv", PISTAS)
+    assert _field(at, "latitude").help == "Latitud"
+    country = _field(at, "country *").help
+    assert country is not None
+    assert country.startswith("País")
