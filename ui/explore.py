@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from geo.filters import (
 from geo.i18n import Translator, localize, message_of
 from geo.querystate import DISPLAY_MODES, QUERY_KEYS, ViewState, decode_query, encode_query
 from geo.world import World, data_version
+from layers.events import EVENT_COLORS
 from ui import state
 from ui.auth import allowed
 from ui.cache import (
@@ -585,8 +587,13 @@ def _top_chart(series: pd.Series, names: dict[str, str], t: Translator) -> tuple
     return spec, frame
 
 
-def _monthly_chart(monthly: pd.DataFrame, t: Translator) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Stacked bars of events per month and type: (Vega-Lite spec, long-form data)."""
+def _monthly_chart(monthly: pd.DataFrame, t: Translator,
+                   colors: Mapping[str, str] | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Stacked bars of events per month and type: (Vega-Lite spec, long-form data).
+
+    ``colors`` maps each column (a type's name as shown) to its colour on the map, so a
+    type keeps one colour in the chart and on the map, whatever the filter or language.
+    """
     months = pd.DatetimeIndex(monthly.index).strftime("%Y-%m").to_numpy()
     frame = pd.DataFrame({
         "month": np.repeat(months, monthly.shape[1]),
@@ -600,7 +607,10 @@ def _monthly_chart(monthly: pd.DataFrame, t: Translator) -> tuple[dict[str, Any]
                   "axis": {"labelAngle": -45}},
             "y": {"field": "n", "type": "quantitative", "stack": "zero", "title": t("Events")},
             "color": {"field": "type", "type": "nominal", "title": None,
-                      "legend": {"orient": "bottom"}},
+                      "legend": {"orient": "bottom"},
+                      **({} if not colors else {"scale": {
+                          "domain": [str(c) for c in monthly.columns],
+                          "range": [colors.get(str(c), "#888888") for c in monthly.columns]}})},
             "tooltip": [{"field": "month", "type": "ordinal", "title": t("Month")},
                         {"field": "type", "type": "nominal", "title": " "},
                         {"field": "n", "type": "quantitative", "title": t("Events")}],
@@ -625,7 +635,8 @@ def render_charts(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: 
     series = monthly_series(data_dir, filters) if filters is not None else monthly_counts(events)
     monthly = series.rename(columns=lambda c: names.get(c, c))
     st.subheader(t("Events per month, by type"))
-    spec, data = _monthly_chart(monthly, t)
+    colors = {names.get(c, c): EVENT_COLORS.get(c, "#888888") for c in series.columns}
+    spec, data = _monthly_chart(monthly, t, colors)
     st.vega_lite_chart(data, spec, width="stretch")
     left, right = st.columns(2)
     with left:

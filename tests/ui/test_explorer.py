@@ -150,3 +150,21 @@ def test_candidate_reasons_read_in_the_readers_language(world_copy, monkeypatch)
     assert all(" m de ancho, " in r for r in shown["reason"])
     assert _local_reasons(stored, translator("es")) is shown  # once per frame and language
     assert _local_reasons(stored, translator("en"))["reason"].str.contains(" km long, ").all()
+
+
+def test_the_monthly_chart_gives_each_type_its_map_colour_in_any_language(world_copy,
+                                                                          monkeypatch):
+    """The chart's colours once came from Vega's palette: another per filter and language."""
+    import json
+
+    from layers.events import EVENT_COLORS
+
+    at = _app(world_copy, monkeypatch)
+    at.sidebar.selectbox[0].set_value("es").run()
+    assert not at.exception
+    chart = next(c for c in at.get("vega_lite_chart") if "stack" in c.proto.spec)
+    scale = json.loads(chart.proto.spec)["encoding"]["color"]["scale"]
+    colours = dict(zip(scale["domain"], scale["range"], strict=True))
+    assert colours["Incautación"] == EVENT_COLORS["seizure"]
+    assert colours["Vuelo sospechoso"] == EVENT_COLORS["suspicious_flight"]
+
