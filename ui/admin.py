@@ -81,6 +81,9 @@ def accounts_table(users: list[User], t: Translator) -> pd.DataFrame:
 
 def _render_accounts(store: Store, t: Translator) -> None:
     names = _role_names(t)
+    done = st.session_state.pop(state.ADMIN_DONE, None)
+    if done:
+        st.success(done)
     users = list_users(store)
     st.dataframe(accounts_table(users, t), hide_index=True, width="stretch")
     _render_add(store, t, names)
@@ -146,7 +149,9 @@ def _apply(change: object, done: str, t: Translator) -> None:
     except AtalayaError as err:  # the rules of geo.store.users, said as they are
         st.error(escape_markdown(localize(err, t)))
         return
-    st.success(done)
+    # Run again so that the table and the account list above show the change at once.
+    st.session_state[state.ADMIN_DONE] = done
+    st.rerun()
 
 
 def _render_audit(store: Store, t: Translator) -> None:

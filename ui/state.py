@@ -20,6 +20,7 @@ SIGN_OUT = "auth_sign_out"
 OIDC_SIGN_IN = "auth_oidc_sign_in"
 
 # Accounts and audit (ui.admin)
+ADMIN_DONE = "admin_done"  # what the last account change did, shown after the rerun
 ADMIN_ADD_FORM = "admin_add"
 ADMIN_ADD_USER = "admin_add_user"
 ADMIN_ADD_NAME = "admin_add_name"

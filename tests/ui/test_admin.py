@@ -31,3 +31,36 @@ def test_the_language_each_user_chose_or_the_default():
                                                                             "predeterminado"]
     assert accounts_table(users, Translator("en"))["Language"].tolist() == ["Português",
                                                                              "default"]
+
+
+def _admin_page() -> None:
+    from ui.admin import render_admin
+
+    render_admin()
+
+
+def test_an_added_account_is_listed_at_once(tmp_path, monkeypatch):
+    """The table and the account list showed a new account only on the next visit."""
+    from streamlit.testing.v1 import AppTest
+
+    from geo.auth import Session
+    from geo.store import open_store
+    from geo.store.users import create_user
+    from ui import state
+
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ATALAYA_DATABASE_URL", "")
+    with open_store(f"sqlite:///{tmp_path / 'atalaya.sqlite3'}") as store:
+        create_user(store, "jefa", "a long enough passphrase", role=Role.ADMIN, actor="setup")
+    at = AppTest.from_function(_admin_page, default_timeout=60)
+    at.session_state[state.LANGUAGE] = "en"
+    at.session_state[state.SESSION] = Session.start("jefa", Role.ADMIN, datetime.now(UTC))
+    at.run()
+    assert not at.exception
+    at.text_input(key=state.ADMIN_ADD_USER).input("pablo")
+    at.text_input(key=state.ADMIN_ADD_PASSWORD).input("another long passphrase")
+    at.button[0].click().run()  # the form's "Add"
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Account pablo created."]
+    assert "pablo" in at.dataframe[0].value.iloc[:, 0].tolist()
+    assert "pablo" in at.selectbox(key=state.ADMIN_PICK).options
