@@ -187,7 +187,9 @@ def _render_first_admin(store: Store, t: Translator) -> None:
     st.title(t("Create the administrator account"))
     st.info(t("No account exists yet. The first account administers the others; choose a "
               "password of at least 12 characters. Atalaya ships no default password."))
-    with st.form(state.FIRST_ADMIN_FORM, clear_on_submit=True):
+    # Not cleared on submit: a refused password must not also empty the user name (the next
+    # try then failed on an empty name); once the account exists the form is gone.
+    with st.form(state.FIRST_ADMIN_FORM, clear_on_submit=False):
         username = st.text_input(t("User name"), key=state.FIRST_ADMIN_USER, max_chars=64)
         password = st.text_input(t("Password"), type="password", key=state.FIRST_ADMIN_PASSWORD,
                                  max_chars=1024)

@@ -64,3 +64,37 @@ def test_an_added_account_is_listed_at_once(tmp_path, monkeypatch):
     assert [s.value for s in at.success] == ["Account pablo created."]
     assert "pablo" in at.dataframe[0].value.iloc[:, 0].tolist()
     assert "pablo" in at.selectbox(key=state.ADMIN_PICK).options
+
+
+def _gate() -> None:
+    from ui.auth import render_gate
+    from ui.cache import get_settings
+    from ui.sidebar import current_translator
+
+    render_gate(get_settings(), current_translator())
+
+
+def test_a_refused_first_password_keeps_the_user_name(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from geo.store import open_store
+    from geo.store.users import list_users
+    from ui import state
+
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ATALAYA_DATABASE_URL", "")
+    at = AppTest.from_function(_gate, default_timeout=60)
+    at.session_state[state.LANGUAGE] = "en"
+    at.run()
+    at.text_input(key=state.FIRST_ADMIN_USER).input("jefa")
+    at.text_input(key=state.FIRST_ADMIN_PASSWORD).input("short")
+    at.text_input(key=state.FIRST_ADMIN_AGAIN).input("short")
+    at.button[0].click().run()
+    assert at.error  # too short
+    assert at.text_input(key=state.FIRST_ADMIN_USER).value == "jefa"
+    at.text_input(key=state.FIRST_ADMIN_PASSWORD).input("a long enough passphrase")
+    at.text_input(key=state.FIRST_ADMIN_AGAIN).input("a long enough passphrase")
+    at.button[0].click().run()
+    assert not at.exception
+    with open_store(f"sqlite:///{tmp_path / 'atalaya.sqlite3'}") as store:
+        assert [u.username for u in list_users(store)] == ["jefa"]
