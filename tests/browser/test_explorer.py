@@ -364,9 +364,9 @@ def test_clusters_count_every_event_and_zoom_in_on_click(app, page, small_world)
     assert rec.foreign() == []
 
 
-def test_choosing_a_candidate_row_moves_the_map_there(app, page, small_world):
-    pg, _rec = page
-    _frame, handle = open_map(pg, app.url)
+def _choose_the_first_candidate_row(pg, url: str):
+    """Open the map, then the candidates' tab, and tick its first row; return the map frame."""
+    _frame, handle = open_map(pg, url)
     pg.get_by_role("tab", name=re.compile(r"^Runway candidates")).click()
     grid = pg.locator('[data-testid="stDataFrame"]').nth(1)
     grid.wait_for(timeout=30_000)
@@ -374,6 +374,12 @@ def test_choosing_a_candidate_row_moves_the_map_there(app, page, small_world):
     box = grid.bounding_box()
     # The first body row's selection cell: left edge, below the header row (35 px rows).
     pg.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    return handle
+
+
+def test_choosing_a_candidate_row_moves_the_map_there(app, page, small_world):
+    pg, _rec = page
+    handle = _choose_the_first_candidate_row(pg, app.url)
     candidates = gpd.read_file(small_world / "candidates.geojson")
     best = candidates.sort_values("score", ascending=False, kind="stable").geometry.iloc[0]
     c = shapely.centroid(best)
@@ -392,13 +398,7 @@ def test_a_row_chosen_earlier_does_not_pull_the_map_back(app, page, small_world)
     feature; the page used to fly to whatever sat there, at every later move.
     """
     pg, _rec = page
-    _frame, handle = open_map(pg, app.url)
-    pg.get_by_role("tab", name=re.compile(r"^Runway candidates")).click()
-    grid = pg.locator('[data-testid="stDataFrame"]').nth(1)
-    grid.wait_for(timeout=30_000)
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    pg.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row: the best candidate
+    handle = _choose_the_first_candidate_row(pg, app.url)  # the best candidate
     candidates = gpd.read_file(small_world / "candidates.geojson")
     ranked = candidates.sort_values("score", ascending=False, kind="stable")
     best = shapely.centroid(ranked.geometry.iloc[0])
