@@ -130,7 +130,11 @@ def _render_builder(data_dir: Path, filters: Filters,
         cols = st.columns(3)
         cols[0].number_input(t("Width (px)"), 400, 4000, 1600, step=100, key=WIDTH)
         cols[1].number_input(t("Height (px)"), 300, 4000, 1000, step=100, key=HEIGHT)
-        cols[2].number_input(t("Resolution (dpi)"), 72, 300, 150, step=24, key=DPI)
+        cols[2].number_input(t("Resolution (dpi)"), 72, 300, 150, step=24, key=DPI,
+                             help=t("The map is laid out at the width and height above (screen "
+                                    "pixels at 96 dpi) and drawn with dpi / 96 times as many "
+                                    "pixels: 1600 px at 150 dpi is a 2500 px wide PNG, which "
+                                    "records its resolution."))
     try:
         spec = _spec(filters, view_bounds, t, user)
     except AtalayaError as err:

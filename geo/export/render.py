@@ -102,6 +102,19 @@ def _open(browser: Any, page_path: Path, **context: Any) -> tuple[Any, Any, list
     return ctx, page, blocked
 
 
+def _stamp_dpi(png_path: Path, dpi: int) -> None:
+    """Write the resolution into the PNG (``pHYs``), so a layout program prints it at size.
+
+    Chromium's screenshot carries no resolution: a 1,000 px wide map at 192 dpi would be
+    placed as if it were at 72 or 96 dpi, twice as large as meant.
+    """
+    from PIL import Image
+
+    with Image.open(png_path) as image:
+        image.load()
+        image.save(png_path, format="PNG", dpi=(dpi, dpi), optimize=False)
+
+
 def render_map_png(html_path: Path, png_path: Path, *, width: int, height: int, dpi: int,
                    expect_events: bool) -> MapRender:
     """Screenshot the standalone map at ``width`` x ``height`` CSS px and ``dpi``.
@@ -132,6 +145,7 @@ def render_map_png(html_path: Path, png_path: Path, *, width: int, height: int, 
             page.screenshot(path=str(png_path), full_page=False)
         finally:
             ctx.close()
+    _stamp_dpi(png_path, dpi)
     if blocked:
         raise ExportError(f"the map page tried to load {len(blocked)} URL(s): {blocked[:5]}")
     return MapRender(int(state["eventsDrawn"]), int(state["legends"]), state["basemap"],

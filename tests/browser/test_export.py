@@ -107,6 +107,8 @@ def test_png_and_pdf_briefing_from_the_command_line(world, tmp_path):
 
     image = Image.open(files["png"]).convert("RGB")
     assert image.size == (2000, 1400)  # 192 dpi: two device pixels per CSS pixel
+    with Image.open(files["png"]) as stored:  # and it says so, for print layouts
+        assert tuple(round(v) for v in stored.info["dpi"]) == (192, 192)
     pixels = np.asarray(image, dtype=float)
     assert pixels.std() > 20  # not blank: sea, land, borders, symbols
     drawn = manifest["notes"]["png_render"]
