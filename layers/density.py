@@ -50,18 +50,6 @@ def _class_of(counts: np.ndarray, breaks: Sequence[int]) -> np.ndarray:
     return np.asarray(np.round(np.minimum(idx, len(breaks) - 1) * scale), dtype=int)
 
 
-def link_heat_plugin(m: folium.Map) -> folium.Map:
-    """Link the heat map plugin's script from the base map ``m``, whatever it first shows.
-
-    streamlit-folium loads the scripts of a map's first render only, so a heat layer swapped
-    into a live map later (the analyst switches the display mode) needs the plugin already
-    there. Call before :func:`layers.assets.localize`, which points it at the local copy.
-    """
-    for name, url in HeatMap.default_js:
-        m.add_js_link(name, url)
-    return m
-
-
 def build_heat_layer(cells: pd.DataFrame, *, name: str, show: bool = True,
                      radius: int = 18) -> HeatMap:
     """Build a heat map from aggregated cells (``lon``, ``lat``, ``count``), weighted by count.

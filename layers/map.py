@@ -33,7 +33,7 @@ from layers.assets import localize
 from layers.basemap import build_offline_basemap, build_online_tiles
 from layers.candidates import build_candidates_layer
 from layers.clusters import build_clusters_layer
-from layers.density import build_cells_layer, build_heat_layer, cells_legend, link_heat_plugin
+from layers.density import build_cells_layer, build_heat_layer, cells_legend
 from layers.draw import UrlQuery, ViewSync, build_aoi_layer, build_draw_control
 from layers.escape import escape_text
 from layers.events import EventsLayer, build_events_layer
@@ -188,7 +188,6 @@ def build_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],
         ViewSync(view_token).add_to(m)
     OverlayMemory().add_to(m)
     build_legend(vector_legend(labels), title=label(labels, "legend")).add_to(m)
-    link_heat_plugin(m)  # the heat map display may be chosen on the live map
     return localize(m, base_url=f"{base}/vendor")
 
 

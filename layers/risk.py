@@ -22,7 +22,6 @@ from shapely.geometry.base import BaseGeometry
 from layers.aerodromes import build_aerodromes_layer
 from layers.assets import localize
 from layers.basemap import build_offline_basemap, build_online_tiles
-from layers.density import link_heat_plugin
 from layers.escape import escape_text
 from layers.labels import label
 from layers.legend import LegendItem, LegendSection
@@ -266,5 +265,4 @@ def build_analysis_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str
     build_aerodromes_layer(aerodromes, name=label(labels, "aerodromes"), labels=labels,
                            show=False).add_to(m)
     build_line_draw_control().add_to(m)
-    link_heat_plugin(m)  # a heat layer may be swapped in on the live map
     return localize(m, base_url=f"{base}/vendor")

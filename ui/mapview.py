@@ -19,6 +19,7 @@ asks again).
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -114,6 +115,29 @@ def _loader(url: str, run: str) -> str:
             "  }\n"
             f"  {run}\n"
             "})()")
+
+
+def _late_assets(js: Sequence[str], css: Sequence[str]) -> str:
+    """Script that loads the groups' plugins the map's first render did not (or nothing).
+
+    streamlit-folium loads ``js_links`` and ``css_links`` when the component first mounts
+    only: a group swapped in later whose plugin the base map lacks (a heat map chosen on the
+    live map) failed with "L.heatLayer is not a function". Each script is fetched and run once
+    per page, before the groups' code, unless the mount loaded it already (its ``<script>``).
+    """
+    if not js and not css:
+        return ""
+    out = ["window.atalayaAssets = window.atalayaAssets || {};\n"]
+    for url in js:
+        run = "(0, eval)(x.responseText); window.atalayaAssets[" + json.dumps(url) + "] = 1;"
+        out.append(f"if (!window.atalayaAssets[{json.dumps(url)}] && !document.querySelector("
+                   f"'script[src=' + JSON.stringify({json.dumps(url)}) + ']')) "
+                   + _loader(url, run) + ";\n")
+    for url in css:
+        out.append(f"if (!document.querySelector('link[href=' + JSON.stringify({json.dumps(url)})"
+                   " + ']')) { var l = document.createElement('link'); l.rel = 'stylesheet';"
+                   f" l.href = {json.dumps(url)}; document.head.appendChild(l); }}\n")
+    return "".join(out)
 
 
 def _published_url(digest: str, blob: bytes) -> str:
@@ -281,9 +305,11 @@ def show_map(base: RenderedBase, groups: Sequence[RenderedGroup],
     files = [*base.published, *(p for g in groups for p in g.published)]
     for digest, blob in files:
         _published_url(digest, blob)  # a file pruned since it was rendered is written again
-    feature_groups = "".join(g.script for g in groups)
     js = [link for g in groups for link in g.js_links]
     css = [link for g in groups for link in g.css_links]
+    feature_groups = _late_assets([u for u in dict.fromkeys(js) if u not in base.js_links],
+                                  [u for u in dict.fromkeys(css) if u not in base.css_links])
+    feature_groups += "".join(g.script for g in groups)
     hash_key = base.hash_key
 
     def _on_change() -> None:
