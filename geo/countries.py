@@ -43,14 +43,19 @@ class CountryBorders:
         shapely.prepare(self.polygons)
         self.tree = shapely.STRtree(self.polygons)
 
-    def locate(self, lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray
-               ) -> list[str | None]:
+    def locate(self, lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray,
+               *, within_deg: float = 0.0) -> list[str | None]:
         """Alpha-2 code of the country holding each (lon, lat), ``None`` at sea.
+
+        With ``within_deg``, a point in no country takes the nearest one closer than that
+        many degrees (rivers and coasts the 1:50m borders leave at sea).
 
         Examples
         --------
         >>> square = shapely.box(0, 0, 1, 1)
-        >>> CountryBorders(["PE"], [square]).locate([0.5, 2.0], [0.5, 2.0])
+        >>> CountryBorders(["PE"], [square]).locate([0.5, 2.0, 1.1], [0.5, 2.0, 0.5])
+        ['PE', None, None]
+        >>> CountryBorders(["PE"], [square]).locate([1.1, 2.0], [0.5, 2.0], within_deg=0.25)
         ['PE', None]
         """
         points = shapely.points(np.asarray(lons, dtype="float64"),
@@ -60,6 +65,12 @@ class CountryBorders:
         for p, g in zip(point_idx.tolist(), poly_idx.tolist(), strict=True):
             if found[p] is None:  # on a border: the first country found keeps it
                 found[p] = self.codes[g]
+        lost = [k for k, code in enumerate(found) if code is None]
+        if within_deg > 0 and lost:
+            idx = self.tree.query_nearest(points[lost], max_distance=within_deg,
+                                          all_matches=False)
+            for p, g in zip(idx[0].tolist(), idx[1].tolist(), strict=True):
+                found[lost[p]] = self.codes[g]
         return found
 
 

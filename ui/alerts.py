@@ -21,7 +21,7 @@ recorded and retried later with growing pauses, never shown as a failed verdict.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -102,7 +102,7 @@ def _store(url: str) -> Store:
 def _merged(url: str, version_key: str, _store: Store,
             _candidates: gpd.GeoDataFrame) -> tuple[int, int]:
     """Merge the data folder's candidates once per store and data version."""
-    report = merge_candidates(_store, _candidates, actor="detector (data folder)")
+    report = merge_candidates(_store, _candidates, actor=DATA_FOLDER_ACTOR)
     return len(report.created), len(report.updated)
 
 
@@ -346,6 +346,8 @@ def _open(alert_id: int | None) -> None:
         st.query_params["alert"] = str(alert_id)
 
 
+#: Who the audit log names for alerts merged from the data folder's candidates.
+DATA_FOLDER_ACTOR = "detector (data folder)"
 #: Closest zoom the queue's map goes to fit its alerts (12: a strip's surroundings, ~40 m px).
 QUEUE_MAX_ZOOM = 12
 
@@ -613,7 +615,7 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     st.caption(t("Newest first."))
     # newest first; the lines of one change keep their order
     entries = sorted(read_audit(store, alert_id=alert.id), key=lambda e: e.at, reverse=True)
-    st.dataframe(pd.DataFrame([_audit_row(e, t) for e in entries]),
+    st.dataframe(_history_table(entries, t),
                  hide_index=True, width="stretch", key=state.ALERT_AUDIT)
 
 
@@ -637,8 +639,8 @@ def _looks_table(store: Store, alert_id: int, t: Translator) -> pd.DataFrame:
     return pd.DataFrame([r for _, r in sorted(rows, key=lambda r: r[0])])
 
 
-def _audit_row(entry: Any, t: Translator) -> dict[str, str]:
-    """One line of an alert's history, in the reader's language (codes become names).
+def _history_table(entries: Sequence[Any], t: Translator) -> pd.DataFrame:
+    """Tabulate an alert's history in the reader's language (codes become names).
 
     An image chip is cut when someone first opens the alert: the line says so, so that the
     person who opened it does not read as having added evidence.
@@ -648,16 +650,20 @@ def _audit_row(entry: Any, t: Translator) -> dict[str, str]:
                "field_export": t("Field package exported")}
     fields = {"state": t("State"), "priority": t("Priority"), "assignee": t("Assigned to"),
               "package": t("Field package")}
-    values = {"state": state_names(t), "priority": priority_names(t)}.get(entry.field or "", {})
-    what = actions.get(entry.action, entry.action)
-    if entry.action == "attach" and entry.field == CHIP_KIND:
-        what = t("Image chip cut on opening the alert")
-    actor = {"detector (data folder)": t("detector (data folder)")}.get(entry.actor, entry.actor)
-    return {t("When"): f"{pd.Timestamp(entry.at):%Y-%m-%d %H:%M:%S}",
-            t("Who"): str(actor), t("What"): what,
-            t("Field"): fields.get(entry.field or "", str(entry.field or "")),
-            t("Before"): _plain(entry.old_value, values),
-            t("After"): _plain(entry.new_value, values)}
+    values = {"state": state_names(t), "priority": priority_names(t)}
+    actors = {DATA_FOLDER_ACTOR: t("detector (data folder)")}
+    chip = t("Image chip cut on opening the alert")
+    rows = []
+    for e in entries:
+        names = values.get(e.field or "", {})
+        rows.append({
+            t("When"): f"{pd.Timestamp(e.at):%Y-%m-%d %H:%M:%S}",
+            t("Who"): str(actors.get(e.actor, e.actor)),
+            t("What"): chip if e.action == "attach" and e.field == CHIP_KIND
+            else actions.get(e.action, e.action),
+            t("Field"): fields.get(e.field or "", str(e.field or "")),
+            t("Before"): _plain(e.old_value, names), t("After"): _plain(e.new_value, names)})
+    return pd.DataFrame(rows)
 
 
 def _plain(value: Any, names: Mapping[str, str]) -> str:

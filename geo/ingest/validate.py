@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -36,9 +35,6 @@ from geo.schema import (
     LayerSchema,
     check_layer,
 )
-
-if TYPE_CHECKING:
-    from geo.countries import CountryBorders
 
 LAYERS = ("events", "routes", "areas", "aerodromes", "scenes")
 Reasons = list[list[Message]]
@@ -367,12 +363,12 @@ def _swapped_in_country(geoms: np.ndarray, countries: pd.Series, reasons: Reason
     except DataNotFoundError:
         return
     x, y = shapely.get_x(geoms[rows]), shapely.get_y(geoms[rows])
-    here = _located(borders, x, y)
+    here = borders.locate(x, y, within_deg=NEAREST_COUNTRY_DEG)
     candidates = [k for k, i in enumerate(rows) if here[k] != stated[i]
                   and abs(x[k]) <= 90]  # a longitude beyond 90 cannot be a latitude
     if not candidates:
         return
-    turned = _located(borders, y[candidates], x[candidates])
+    turned = borders.locate(y[candidates], x[candidates], within_deg=NEAREST_COUNTRY_DEG)
     for k, code in zip(candidates, turned, strict=True):
         i = int(rows[k])
         if code == stated[i]:
@@ -380,19 +376,6 @@ def _swapped_in_country(geoms: np.ndarray, countries: pd.Series, reasons: Reason
                 "coordinates: latitude {lat}, longitude {lon} is not in {country}; it is with "
                 "latitude and longitude exchanged: check which column is which",
                 lat=f"{y[k]:g}", lon=f"{x[k]:g}", country=str(stated[i])))
-
-
-def _located(borders: CountryBorders, x: np.ndarray, y: np.ndarray) -> list[str | None]:
-    """Country codes at points, or of the nearest border within :data:`NEAREST_COUNTRY_DEG`."""
-    found = list(borders.locate(x, y))
-    lost = [k for k, code in enumerate(found) if code is None]
-    if lost:
-        pts = shapely.points(np.asarray(x)[lost], np.asarray(y)[lost])
-        idx = borders.tree.query_nearest(pts, max_distance=NEAREST_COUNTRY_DEG,
-                                         all_matches=False)
-        for p, g in zip(idx[0].tolist(), idx[1].tolist(), strict=True):
-            found[lost[p]] = borders.codes[g]
-    return found
 
 
 def _columns(source: Source, mapping: Mapping, schema: LayerSchema, geoms: np.ndarray,
@@ -442,7 +425,8 @@ def _countries(geoms: np.ndarray) -> pd.Series:
     except DataNotFoundError:
         return out  # rows without a country are then rejected with that reason
     pts = shapely.point_on_surface(geoms[ok])
-    found = _located(borders, shapely.get_x(pts), shapely.get_y(pts))
+    found = borders.locate(shapely.get_x(pts), shapely.get_y(pts),
+                           within_deg=NEAREST_COUNTRY_DEG)
     for i, code in zip(np.flatnonzero(ok), found, strict=True):
         if code is not None:
             out.iat[int(i)] = code

@@ -95,6 +95,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -1196,8 +1197,13 @@ def _verdict_kind(row: FieldRow, alert: Alert) -> tuple[Kind, str]:
 
 def state_word(code: str) -> Message | str:
     """Name a review state in English, written in the reader's language where it is shown."""
-    name = state_names(Translator("en"))[code] if code in ALERT_STATES else None
+    name = _english_state_names().get(code)
     return code if name is None else Message(name)
+
+
+@lru_cache(maxsize=1)
+def _english_state_names() -> dict[str, str]:
+    return state_names(Translator("en"))
 
 
 def _options(state: str) -> Message:

@@ -50,6 +50,7 @@ __all__ = ["WebhookPolicy", "WebhookRefusedError", "check_webhook_target", "guar
 ENV = "ATALAYA_WEBHOOK_ALLOW"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT (RFC 6598)
 
 
 class WebhookRefusedError(SchemaError):
@@ -136,7 +137,7 @@ def _kind(ip: Address) -> str | None:
     checks = ((_("loopback"), ip.is_loopback), (_("link-local"), ip.is_link_local),
               (_("unspecified"), ip.is_unspecified), (_("multicast"), ip.is_multicast),
               (_("private"), ip.is_private),
-              (_("shared (carrier NAT)"), ip in ipaddress.ip_network("100.64.0.0/10")),
+              (_("shared (carrier NAT)"), ip in _SHARED),
               (_("reserved"), ip.is_reserved or not ip.is_global))
     return next((name for name, hit in checks if hit), None)
 
