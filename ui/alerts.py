@@ -448,8 +448,10 @@ def render_queue(store: Store, t: Translator) -> None:
             st.metric(names[s], t.number(int(counts.get(s, 0))), width=100)
     query = _queue_filters(every, areas, t)
     shown = list_alerts(store, **query)
-    st.caption(t("{shown} of {total} alerts, highest priority and score first; select a row "
-                 "to open it.").format(shown=t.number(len(shown)), total=t.number(len(every))))
+    st.caption(t.n("{shown} of {total} alert, highest priority and score first; select a row "
+                   "to open it.", "{shown} of {total} alerts, highest priority and score first; "
+                   "select a row to open it.", len(every)).format(
+        shown=t.number(len(shown)), total=t.number(len(every))))
     table = pd.DataFrame({
         "ID": [str(a.id) for a in shown],
         t("Priority"): [labels.get(a.priority, a.priority) for a in shown],

@@ -145,8 +145,11 @@ def _renewed(store: Store, settings: Settings, t: Translator) -> Session | None:
     if session.is_expired(SessionPolicy.from_settings(settings), now):
         record_sign_out(store, session.username, reason="idle_timeout")
         ss.pop(state.SESSION, None)
-        ss[state.SIGN_IN_NOTICE] = t("You were signed out after {n} minutes without activity.") \
-            .format(n=t.number(settings.idle_timeout_min))
+        ss[state.SIGN_IN_NOTICE] = t.n(
+            "You were signed out after {n} minute without activity.",
+            "You were signed out after {n} minutes without activity.",
+            1 if settings.idle_timeout_min == 1 else 2,  # minutes may have decimals
+        ).format(n=t.number(settings.idle_timeout_min))
         _provider_logout()  # else the provider's cookie would sign the user straight back in
         return None
     user = active_user(store, session.username)

@@ -219,7 +219,8 @@ def _show_outcome(data_dir: Path, job: Job, t: Translator) -> None:
     manifest = _find(data_dir, snapshot_id) if job.state == "succeeded" and snapshot_id else None
     if manifest is None:
         return
-    st.success(t("Snapshot made: {files} files.").format(files=t.number(len(manifest.files))))
+    st.success(t.n("Snapshot made: {files} file.", "Snapshot made: {files} files.",
+                   len(manifest.files)).format(files=t.number(len(manifest.files))))
     _show_failed(manifest, t)
     st.download_button(t("Download the snapshot (ZIP)"), data=_zip(manifest),
                        file_name=_file_name(manifest), mime="application/zip", key=DOWNLOAD,

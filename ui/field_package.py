@@ -148,8 +148,11 @@ def _show_export_result(t: Translator) -> None:
         st.error(t("The field package could not be built."))
         st.code(localize(result["error"], t), language=None)
         return
-    st.success(t("{alerts} alerts and {chips} image chips packed.").format(
-        alerts=t.number(result["alerts"]), chips=t.number(result["chips"])))
+    st.success(t("Packed: {alerts} and {chips}.").format(
+        alerts=t.n("{n} alert", "{n} alerts", result["alerts"]).format(
+            n=t.number(result["alerts"])),
+        chips=t.n("{n} image chip", "{n} image chips", result["chips"]).format(
+            n=t.number(result["chips"]))))
     if result["skipped"]:
         st.caption(t("Left out of the KMZ:"))
         st.code("\n".join(localize(why, t) for why in result["skipped"]), language=None)
@@ -191,8 +194,9 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
     st.dataframe(_plan_table(plan, t), hide_index=True, width="stretch")
     accepted = _conflict_boxes(plan, t, digest)
     pending = counts["apply"] + len(accepted)
-    st.button(t("Apply {n} rows").format(n=t.number(pending)), key=APPLY, type="primary",
-              disabled=not who or pending == 0, use_container_width=True, on_click=_apply,
+    st.button(t.n("Apply {n} row", "Apply {n} rows", pending).format(n=t.number(pending)),
+              key=APPLY, type="primary", disabled=not who or pending == 0,
+              use_container_width=True, on_click=_apply,
               args=(store, plan, who, frozenset(accepted), t))
 
 
@@ -269,13 +273,16 @@ def _show_import_result(t: Translator) -> None:
         st.error(t("The import failed; nothing was changed."))
         st.code(localize(result, t), language=None, wrap_lines=True)
         return
-    saved = t("{verdicts} verdicts and {comments} comments saved.").format(
-        verdicts=t.number(len(result.verdicts)), comments=t.number(len(result.comments)))
+    verdicts, comments = len(result.verdicts), len(result.comments)
+    saved = t("Saved: {verdicts} and {comments}.").format(
+        verdicts=t.n("{n} verdict", "{n} verdicts", verdicts).format(n=t.number(verdicts)),
+        comments=t.n("{n} comment", "{n} comments", comments).format(n=t.number(comments)))
     if result.verdicts or result.comments:
         st.success(saved)
     elif not result.failed:
         st.info(saved)  # nothing to save is not a failure, nor a success to celebrate
     if result.failed:
-        st.error(t("{n} rows could not be applied:").format(n=t.number(len(result.failed))))
+        st.error(t.n("{n} row could not be applied:", "{n} rows could not be applied:",
+                     len(result.failed)).format(n=t.number(len(result.failed))))
         st.code("\n".join(f"#{aid}: {localize(why, t)}" for aid, why in result.failed),
                 language=None, wrap_lines=True)  # a phone wraps it instead of cutting it

@@ -515,8 +515,7 @@ def _import_controls(loaded: _Loaded, checked: _Checked, data_dir: Path,
     stored = len(report.accepted) - len(skip)
     target = layer_path(data_dir, report.layer).name
     if stored:
-        st.markdown(t("Import will store {n} rows in {file}; {d} duplicates skipped.").format(
-            n=t.number(stored), file=target, d=t.number(len(skip))))
+        st.markdown(_will_store(stored, target, len(skip), t))
     else:
         st.info(t("Nothing new to store: every accepted row is already stored."))
     if st.button(t("Import"), key=IMPORT, type="primary", disabled=stored == 0):
@@ -535,6 +534,14 @@ def _import_controls(loaded: _Loaded, checked: _Checked, data_dir: Path,
         st.rerun()
 
 
+def _will_store(n: int, file: str, skipped: int, t: Translator) -> str:
+    """Say what the import button will do: rows stored in ``file``, duplicates skipped."""
+    rows = t.n("Import will store {n} row in {file}.", "Import will store {n} rows in {file}.",
+               n).format(n=t.number(n), file=file)
+    return rows + " " + t.n("{n} duplicate skipped.", "{n} duplicates skipped.",
+                            skipped).format(n=t.number(skipped))
+
+
 def _done_with_file() -> None:
     """Drop the imported file and empty the uploader."""
     _forget()
@@ -549,9 +556,7 @@ def _scene_import_controls(loaded: _Loaded, checked: _Checked, data_dir: Path,
     report, dups = checked.report, checked.duplicates
     stored = len(report.accepted) - len(dups)
     if stored:
-        st.markdown(t("Import will store {n} rows in {file}; {d} duplicates skipped.").format(
-            n=t.number(stored), file=layer_path(data_dir, "scenes").name,
-            d=t.number(len(dups))))
+        st.markdown(_will_store(stored, layer_path(data_dir, "scenes").name, len(dups), t))
         st.caption(t("Scenes are stored by a background job: you may leave the page, the "
                      "import goes on."))
     else:

@@ -508,11 +508,14 @@ def _summary(job: Job, t: Translator) -> str:
         return ""
     took = ((job.finished_at - job.started_at).total_seconds()
             if job.finished_at and job.started_at else 0.0)
-    return t("{candidates} candidates in {scenes} scenes: {created} new alerts, {updated} "
-             "updated, {unchanged} unchanged; ran {seconds} s.").format(
-        candidates=t.number(int(result.get("candidates", 0))),
-        scenes=t.number(int(result.get("scenes", 0))),
-        created=t.number(len(result.get("created", []))),
+    found, scenes = int(result.get("candidates", 0)), int(result.get("scenes", 0))
+    created = len(result.get("created", []))
+    return t("{candidates} in {scenes}: {created}, {updated} updated, {unchanged} unchanged; "
+             "ran {seconds} s.").format(
+        candidates=t.n("{n} candidate", "{n} candidates", found).format(n=t.number(found)),
+        scenes=t.n("{n} scene", "{n} scenes", scenes).format(n=t.number(scenes)),
+        created=t.n("{n} alert created", "{n} alerts created", created).format(
+            n=t.number(created)),
         updated=t.number(len(result.get("updated", []))),
         unchanged=t.number(len(result.get("unchanged", []))),
         seconds=t.number(took, digits=1))

@@ -190,8 +190,8 @@ def _km(value: float) -> str:
 
 CANDIDATE_FACTORS: tuple[Factor, ...] = (
     Factor("events", "events", _upto(lambda w: w.events_full),
-           lambda v, w, _: words.EVENTS_WITHIN.format(n=_num(v), km=_km(w.events_radius_km),
-                                                      months=w.window_months)),
+           lambda v, w, _: words.counted(words.EVENTS_WITHIN_ONE, words.EVENTS_WITHIN, _num(v))
+           .format(n=_num(v), km=_km(w.events_radius_km), months=w.window_months)),
     Factor("seizure", "km", _near, lambda v, w, _: words.SEIZURE.format(dist=_num(v))),
     Factor("candidate", "km", _near,
            lambda v, w, state: words.strip_words(state).format(dist=_num(v))),
@@ -205,7 +205,8 @@ CANDIDATE_FACTORS: tuple[Factor, ...] = (
 )
 CELL_FACTORS: tuple[Factor, ...] = (
     Factor("events", "events", _upto(lambda w: w.events_full),
-           lambda v, w, _: words.EVENTS.format(n=_num(v), months=w.window_months)),
+           lambda v, w, _: words.counted(words.EVENTS_ONE, words.EVENTS, _num(v))
+           .format(n=_num(v), months=w.window_months)),
     Factor("quantity", "kg", _upto(lambda w: w.kg_full),
            lambda v, w, _: words.QUANTITY.format(kg=_num(v), months=w.window_months)),
     Factor("hotspot", "z", _upto(lambda w: w.z_full),
@@ -213,8 +214,8 @@ CELL_FACTORS: tuple[Factor, ...] = (
     Factor("trend", "share", _trend,
            lambda v, w, label: words.trend_words(label).format(label=label)),
     Factor("candidate", "candidates", _upto(lambda w: w.candidates_full),
-           lambda v, w, _: (words.CANDIDATES_ONE if _num(v) == "1"
-                            else words.CANDIDATES).format(n=_num(v))),
+           lambda v, w, _: words.counted(words.CANDIDATES_ONE, words.CANDIDATES, _num(v))
+           .format(n=_num(v))),
     Factor("border", "km", _near, lambda v, w, _: words.BORDER.format(dist=_num(v))),
 )
 

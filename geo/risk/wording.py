@@ -22,10 +22,12 @@ from functools import lru_cache
 from geo.i18n import marked as _
 from geo.i18n import render_template, template_pattern
 
-__all__ = ["TEMPLATES", "localize_explanation", "strip_words", "trend_words"]
+__all__ = ["TEMPLATES", "counted", "localize_explanation", "strip_words", "trend_words"]
 
 # -- factor values (geo.risk.score.CANDIDATE_FACTORS, CELL_FACTORS) -----------------------------
+EVENTS_WITHIN_ONE = _("{n} event within {km} km in {months} months")
 EVENTS_WITHIN = _("{n} events within {km} km in {months} months")
+EVENTS_ONE = _("{n} event in {months} months")
 EVENTS = _("{n} events in {months} months")
 SEIZURE = _("seizure {dist} km away")
 STRIP = _("strip {dist} km away")
@@ -54,13 +56,24 @@ BELOW_ONE = _("{score}: factors below one point")
 
 #: Terms inside a line's parentheses, the more specific first (the first match is used).
 TEMPLATES: tuple[str, ...] = (
-    EVENTS_WITHIN, EVENTS, SEIZURE, *STRIP_BY_STATE.values(), STRIP, BORDER, RIVER, ROUTE,
-    AERODROME, DETECTION, QUANTITY, HOTSPOT, *TREND_BY_LABEL.values(), TREND, CANDIDATES_ONE,
-    CANDIDATES, NO_DATA)
+    EVENTS_WITHIN_ONE, EVENTS_WITHIN, EVENTS_ONE, EVENTS, SEIZURE, *STRIP_BY_STATE.values(),
+    STRIP, BORDER, RIVER, ROUTE, AERODROME, DETECTION, QUANTITY, HOTSPOT,
+    *TREND_BY_LABEL.values(), TREND, CANDIDATES_ONE, CANDIDATES, NO_DATA)
 #: Fields that are numbers: shown with the reader's separators, as many decimals as written.
 _NUMBERS = frozenset({"n", "km", "months", "dist", "score", "kg", "z"})
 _SUM = re.compile(r"(\d+) = (.+)\Z", re.DOTALL)
 _TERM = re.compile(r"(\d+) \((.*)\)\Z", re.DOTALL)
+
+
+def counted(one: str, many: str, n: str) -> str:
+    """Choose the template for a count written ``n`` (English: one thing, or many).
+
+    Examples
+    --------
+    >>> counted(CANDIDATES_ONE, CANDIDATES, "1").format(n="1")
+    '1 runway candidate'
+    """
+    return one if n == "1" else many
 
 
 def strip_words(state: str) -> str:

@@ -672,7 +672,7 @@ def _readme(meta: Mapping[str, str], t: Translator) -> str:
 #: README.txt of a field package; ``t`` translates it whole (the fields between braces, the
 #: file, layer and field names and the state codes stay as they are).
 README = marked("""Atalaya field package {package_id}
-Exported by {exported_by} at {exported_at} ({alerts} alerts).
+Exported by {exported_by} at {exported_at}; alerts: {alerts}.
 
 Files
   alerts.gpkg  GeoPackage for QGIS, QField, Mergin Maps: layer "alerts" (polygons, the one

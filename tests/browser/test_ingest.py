@@ -100,7 +100,7 @@ def test_the_airstrip_list_is_imported_once_from_csv_then_found_again_in_geojson
     _upload(pg, airstrips / f"{STEM}.csv")
     assert (_metric(pg, "Rows"), _metric(pg, "Rows accepted"), _metric(pg, "Rows rejected"),
             _metric(pg, "Already stored")) == ("1,269", "1,269", "0", "0")
-    pg.get_by_text("Import will store 1,269 rows in aerodromes.geojson; 0 duplicates "
+    pg.get_by_text("Import will store 1,269 rows in aerodromes.geojson. 0 duplicates "
                    "skipped.").wait_for(timeout=WAIT_MS)
     _screenshots(pg, "test_ingest-csv-report")
     assert not stored_path.exists()  # nothing before Import

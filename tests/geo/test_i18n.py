@@ -17,9 +17,9 @@ def _source_messages() -> set[str]:
     for sub in ("ui", "geo"):
         for _f, _l, msg, _c, _ctx in extract_from_dir(
             ROOT / sub, method_map=[("**.py", "python")],
-            keywords={"t": None, "_": None, "marked": None, "Message": None},
+            keywords={"t": None, "n": (1, 2), "_": None, "marked": None, "Message": None},
         ):
-            found.add(msg if isinstance(msg, str) else msg[0])
+            found.add(msg)  # a plural message is its (singular, plural) pair
     return found
 
 
@@ -27,7 +27,8 @@ def _source_messages() -> set[str]:
 def test_every_message_in_the_code_is_translated(language):
     with (LOCALE_DIR / language / "LC_MESSAGES" / "atalaya.po").open("rb") as fh:
         catalog = read_po(fh, locale=language)
-    translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
+    translated = {m.id for m in catalog if m.id and not m.fuzzy and (
+        all(m.string) if isinstance(m.string, tuple) else m.string)}
     missing = sorted(_source_messages() - translated)
     assert not missing, f"untranslated in {language} (run `make messages`): {missing}"
 
@@ -40,7 +41,20 @@ def test_every_translation_keeps_the_fields_of_its_message(language):
     fields = re.compile(r"\{(\w*)\}")
     broken = [m.id for m in catalog if m.id and m.string and isinstance(m.id, str)
               and sorted(fields.findall(m.id)) != sorted(fields.findall(str(m.string)))]
+    # each plural form keeps the fields of the English plural (which has the singular's)
+    for m in catalog:
+        if isinstance(m.id, tuple):
+            english = sorted(fields.findall(m.id[1]))
+            if any(sorted(fields.findall(text)) != english for text in (m.id[0], *m.string)):
+                broken.append(m.id)
     assert not broken, f"{language}: translations whose fields differ: {broken}"
+
+
+def test_a_count_chooses_its_plural_form():
+    assert Translator("en").n("{n} alert", "{n} alerts", 1) == "{n} alert"
+    assert Translator("es").n("{n} alert", "{n} alerts", 1) == "{n} alerta"
+    assert Translator("es").n("{n} alert", "{n} alerts", 2) == "{n} alertas"
+    assert Translator("pt").n("Apply {n} row", "Apply {n} rows", 1) == "Aplicar {n} linha"
 
 
 def test_translation_and_fallback():

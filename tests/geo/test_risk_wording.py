@@ -78,6 +78,16 @@ def test_spanish_values_and_separators():
     assert "(puntuación de detección 0,87)" in shown
 
 
+def test_one_event_is_written_in_the_singular_in_every_language():
+    cells = _cells("new").assign(events=1.0)
+    text = score_cells(cells, weights=ALL_CELL_WEIGHTS)["risk_explanation"].iloc[0]
+    assert "(1 event in 12 months)" in text
+    shown = {lang: localize_explanation(text, Translator(lang), Translator(lang).number)
+             for lang in ("es", "pt")}
+    assert "(1 evento en 12 meses)" in shown["es"]
+    assert "(1 evento em 12 meses)" in shown["pt"]
+
+
 def test_text_made_from_no_template_is_shown_as_written():
     t = Translator("es")
     for text in ("", "42", "risk: high", "42 = 3 (something new) + 4 (25 km from the border",

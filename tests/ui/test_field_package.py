@@ -86,7 +86,7 @@ def test_export_builds_a_downloadable_package(monkeypatch, url):
     assert at.selectbox(key=panel.EXPORT_ASSIGNEE).value == "team1"
     at.button(key=panel.EXPORT_BUILD).click().run()
     assert not at.exception
-    assert "2 alerts and 0 image chips" in at.success[0].value
+    assert "Packed: 2 alerts and 0 image chips." in at.success[0].value
     result = at.session_state[panel.EXPORT_RESULT]
     assert result["name"].endswith(".zip")
     with zipfile.ZipFile(io.BytesIO(result["data"])) as archive:
@@ -102,7 +102,7 @@ def test_a_field_team_packs_only_its_own_assignments(monkeypatch, url, who, pack
     at.button(key=panel.EXPORT_BUILD).click().run()
     assert not at.exception
     if packed:
-        assert f"{packed} alerts and 0 image chips" in at.success[0].value
+        assert f"Packed: {packed} alerts and 0 image chips." in at.success[0].value
     else:
         assert at.error[0].value == "The field package could not be built."
 
@@ -150,10 +150,10 @@ def test_import_shows_conflicts_and_applies_only_what_is_accepted(monkeypatch, u
     assert len(at.checkbox) == 1
     assert "maria" in at.text[0].value
     apply = at.button(key=panel.APPLY)
-    assert apply.label == "Apply 1 rows"
+    assert apply.label == "Apply 1 row"
     apply.click().run()
     assert not at.exception
-    assert "1 verdicts and 1 comments saved" in at.success[0].value
+    assert "Saved: 1 verdict and 1 comment." in at.success[0].value
     with open_store(url) as store:
         assert get_alert(store, second).state == "dismissed"
         assert get_alert(store, first).state == "needs_field_visit"
@@ -191,7 +191,7 @@ def test_nothing_saved_is_not_shown_as_a_success(monkeypatch, url, tmp_path):
     at.button(key=panel.APPLY).click().run()
     assert not at.exception
     assert not at.success
-    assert "1 rows could not be applied" in at.error[0].value
+    assert "1 row could not be applied" in at.error[0].value
     assert "jose" in at.code[0].value
 
 
