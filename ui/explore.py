@@ -30,6 +30,7 @@ import streamlit as st
 from geo.aggregate import cluster_points, monthly_counts
 from geo.areas import read_areas, save_area
 from geo.auth import Action
+from geo.auth.precision import DEFAULT_CELL_DEG, precision_sentence
 from geo.coords import LocationError, parse_location
 from geo.detect.reasons import localize_reason
 from geo.errors import AtalayaError
@@ -298,6 +299,8 @@ def render_map_and_tables(data_dir: Path, world: World, filters: Filters, displa
     """
     layers = filtered_world(data_dir, filters)
     out = render_map(data_dir, layers, filters, display, t)
+    if not allowed(Action.SEE_PRECISE_LOCATIONS):  # the events were moved (ui.cache)
+        st.caption(localize(precision_sentence(DEFAULT_CELL_DEG), t))
     # Parts whose number of elements varies sit in containers, so the elements after them
     # keep their place: a table's tabs that move are drawn anew, back on the first tab.
     with st.container():
@@ -750,13 +753,16 @@ def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
         table = _memo(_TABLES, rows, lambda: _table(rows, t), tag=t.language, size=2)
         _pickable(table, key=state.EVENTS_TABLE, id_column="event_id", zoom=12)
     with tabs[1]:
-        st.caption(t("{total} runway candidates, highest score first; select a row to go "
-                     "there on the map.").format(total=t.number(len(candidates))))
+        st.caption(t.n("{total} runway candidate, highest score first; select a row to go "
+                       "there on the map.", "{total} runway candidates, highest score first; "
+                       "select a row to go there on the map.", len(candidates)).format(
+                           total=t.number(len(candidates))))
         _pickable(_candidates_table(candidates, t), key=state.CANDIDATES_TABLE,
                   id_column="candidate_id", zoom=14)
     with tabs[2]:
-        st.caption(t("{total} trafficking routes, largest estimated volume first; select a "
-                     "row to go to the middle of the route.").format(
-                         total=t.number(len(routes))))
+        st.caption(t.n("{total} trafficking route, largest estimated volume first; select "
+                       "a row to go to the middle of the route.", "{total} trafficking routes, "
+                       "largest estimated volume first; select a row to go to the middle of "
+                       "the route.", len(routes)).format(total=t.number(len(routes))))
         _pickable(_routes_table(routes, t), key=state.ROUTES_TABLE, id_column="route_id",
                   zoom=6)

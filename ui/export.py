@@ -59,6 +59,9 @@ TITLE = "export_title"
 USER = "export_user"  # asked only when the caller knows no user
 MARKING = "export_marking"
 USE_VIEW = "export_use_view"
+#: The same switch, off and disabled, while the map has reported no extent yet (a key of its
+#: own, so the first run, before the map reports, does not leave USE_VIEW off for good)
+NO_VIEW = "export_no_view"
 WIDTH = "export_width"
 HEIGHT = "export_height"
 DPI = "export_dpi"
@@ -68,6 +71,8 @@ BUILD = "export_build"
 RESULT = "export_result"
 DOWNLOAD = "export_download"
 HISTORY = "export_history"
+#: The newest snapshot the history has shown: a newer one is selected when it appears
+HISTORY_NEWEST = "export_history_newest"
 HISTORY_DOWNLOAD = "export_history_download"
 ZIPS = "export_zips"  # snapshot id -> zip bytes, built once per session
 
@@ -123,7 +128,10 @@ def _render_builder(data_dir: Path, filters: Filters,
     st.text_input(t("Title"), value=t("Atalaya snapshot"), key=TITLE, max_chars=200)
     st.text_input(t("Classification marking"), value=DEFAULT_MARKING, key=MARKING,
                   max_chars=200, help=t("Printed at the top and bottom of every page and image."))
-    st.toggle(t("Only the map's extent"), value=view_bounds is not None, key=USE_VIEW,
+    # On by default: the panel exports what the map shows. The map reports its extent after
+    # its first drawing, so the first run has none: a disabled stand-in then, not USE_VIEW.
+    st.toggle(t("Only the map's extent"), value=view_bounds is not None,
+              key=USE_VIEW if view_bounds is not None else NO_VIEW,
               disabled=view_bounds is None,
               help=t("Narrow every layer to the map's extent and frame the map on it."))
     with st.expander(t("Image size")):
@@ -248,6 +256,10 @@ def _render_history(data_dir: Path, t: Translator) -> None:
         st.caption(t("None yet: the snapshots you make are kept here."))
         return
     by_id = {m.snapshot_id: m for m in snapshots}
+    ss = st.session_state
+    if ss.get(HISTORY_NEWEST) != snapshots[0].snapshot_id:  # one just made: show it
+        ss[HISTORY_NEWEST] = snapshots[0].snapshot_id
+        ss.pop(HISTORY, None)
     chosen = st.selectbox(t("Snapshot"), list(by_id), key=relabelled(HISTORY),
                           format_func=lambda sid: _label(by_id[sid], t))
     manifest = by_id[chosen]

@@ -37,6 +37,7 @@ import shapely
 
 from geo.auth.permissions import Action, Role, can, roles_allowed
 from geo.errors import CRSError, SchemaError
+from geo.message import Message, Number
 
 DEFAULT_CELL_DEG = 0.1
 KM_PER_DEG = 111.32  # one degree of latitude, and of longitude at the equator
@@ -104,11 +105,39 @@ def cell_centres(values: np.ndarray[Any, Any], *, cell_deg: float, low: float,
     return np.round(np.clip(low + (index + 0.5) * cell_deg, low, high), _DECIMALS)
 
 
-def precision_sentence(cell_deg: float) -> str:
-    """Return the statement of a coarsened layer, for captions and manifests."""
-    who = " or ".join(r.value for r in roles_allowed(Action.SEE_PRECISE_LOCATIONS))
-    return (f"Event locations are shown at the centre of {cell_deg:g}° grid cells "
-            f"(about {cell_deg * KM_PER_DEG:.0f} km); precise locations need the {who} role.")
+def precision_sentence(cell_deg: float) -> Message:
+    """Return the statement of a coarsened layer, for captions, briefings and manifests.
+
+    A :class:`~geo.message.Message`: English where stored (a manifest's notes), in the
+    reader's language where shown (:func:`geo.i18n.localize`).
+
+    Examples
+    --------
+    >>> precision_sentence(0.25)
+    'Event locations are shown at the centre of 0.25° grid cells (about 28 km); precise locations need one of these roles: analyst, admin.'
+    """  # noqa: E501
+    who = ", ".join(r.value for r in roles_allowed(Action.SEE_PRECISE_LOCATIONS))
+    return Message("Event locations are shown at the centre of {cell}° grid cells (about {km} "
+                   "km); precise locations need one of these roles: {roles}.",
+                   cell=_degrees(cell_deg), km=round(cell_deg * KM_PER_DEG), roles=who)
+
+
+def precision_short(cell_deg: float) -> Message:
+    """Return the statement of a coarsened layer in a few words, for a map's subtitle.
+
+    Examples
+    --------
+    >>> precision_short(0.1)
+    'event locations at the centre of 0.1° cells (about 11 km)'
+    """
+    return Message("event locations at the centre of {cell}° cells (about {km} km)",
+                   cell=_degrees(cell_deg), km=round(cell_deg * KM_PER_DEG))
+
+
+def _degrees(cell_deg: float) -> Number:
+    """Write the cell's side with the decimals it needs (0.1: one decimal)."""
+    written = f"{cell_deg:g}"
+    return Number(cell_deg, len(written.split(".")[1]) if "." in written else 0)
 
 
 def _check_points(frame: gpd.GeoDataFrame) -> None:

@@ -72,13 +72,30 @@ def describe_filters(spec: SnapshotSpec, t: Translator,
     else:
         w, s, e, n = f.aoi.bounds
         out.append(t("Area of interest: polygon of {n} vertices within {box}").format(
-            n=shapely.get_num_coordinates(f.aoi), box=_box(w, s, e, n)))
+            n=_vertices(f.aoi), box=_box(w, s, e, n)))
     extent = spec.bbox or f.bounds
     out.append(t("Map extent: {box}").format(box=_box(*extent)) if extent
                else t("Map extent: whole region"))
     out.append(t("Layers: {values}").format(values=", ".join(
         names.get(x, x) for x in spec.layers)))
+    if spec.location_cell_deg is not None and "events" in spec.layers:
+        from geo.auth.precision import precision_sentence
+
+        out.append(precision_sentence(spec.location_cell_deg).localized(t))
     return out
+
+
+def _vertices(area: shapely.Geometry) -> int:
+    """Corners of a (multi)polygon: each ring's closing point repeats its first one.
+
+    Examples
+    --------
+    >>> _vertices(shapely.box(0, 0, 1, 1))
+    4
+    """
+    parts = shapely.get_parts(area)
+    rings = int(sum(1 + shapely.get_num_interior_rings(p) for p in parts))
+    return int(shapely.get_num_coordinates(area)) - rings
 
 
 def _box(w: float, s: float, e: float, n: float) -> str:

@@ -135,9 +135,13 @@ def _page(run: _Run) -> str:
     if run.html is None:
         from geo.export.html import snapshot_html
 
-        window = describe_filters(run.spec, run.t, run.labels())[0]
+        subtitle = describe_filters(run.spec, run.t, run.labels())[0]  # the time window
+        if run.spec.location_cell_deg is not None and "events" in run.spec.layers:
+            from geo.auth.precision import precision_short
+
+            subtitle += " · " + precision_short(run.spec.location_cell_deg).localized(run.t)
         run.html, run.extent = snapshot_html(run.layers, run.spec, when=run.when,
-                                             subtitle=window, static_dir=run.static_dir)
+                                             subtitle=subtitle, static_dir=run.static_dir)
     return run.html
 
 

@@ -32,7 +32,7 @@ from geo.i18n import Message
 from geo.store import open_store
 from geo.store.snapshots import record_snapshot, snapshot_rows
 from geo.world import read_world
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require
 from tests.export.conftest import WHEN
 
 SOUTH_AMERICA = (-82.0, -35.0, -34.0, 13.0)
@@ -102,8 +102,23 @@ def test_an_area_of_interest_narrows_every_layer(tiny_world, tmp_path):
     m = make_snapshot(tiny_world, SnapshotSpec(filters=Filters(aoi=aoi), formats=("geojson",)),
                       tmp_path)
     assert m.counts == {"events": 2, "routes": 0, "candidates": 0, "aerodromes": 1}
-    assert any(line.startswith("Area of interest: polygon of 5 vertices") for line in
+    assert any(line.startswith("Area of interest: polygon of 4 vertices") for line in
                m.filters_text)
+
+
+def test_a_snapshot_of_coarsened_events_says_so_in_its_language(tiny_world, tmp_path):
+    """A planner's events are moved to cell centres: the briefing's words and the map say it."""
+    require((ROOT / "static" / "vendor" / "leaflet" / "dist" / "leaflet.js").exists(),
+            "front-end assets are not installed (make assets)")
+    spec = SnapshotSpec(formats=("geojson", "html"), language="es", location_cell_deg=0.1)
+    m = make_snapshot(tiny_world, spec, tmp_path)
+    assert ("Los eventos se muestran en el centro de celdas de 0,1° (unos 11 km); las "
+            "ubicaciones precisas requieren uno de estos roles: analyst, admin.") in m.filters_text
+    assert m.notes["location_precision"].startswith("Event locations are shown at the centre")
+    html = next(tmp_path.glob("**/*.html")).read_text(encoding="utf-8")
+    assert "eventos en el centro de celdas de 0,1° (unos 11 km)" in html
+    exact = make_snapshot(tiny_world, SnapshotSpec(formats=("geojson",)), tmp_path / "exact")
+    assert not any("celdas" in line or "grid cells" in line for line in exact.filters_text)
 
 
 def test_file_names_are_sanitised_and_stay_in_the_export_folder(tiny_world, tmp_path):

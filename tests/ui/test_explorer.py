@@ -26,12 +26,13 @@ def world_copy(small_world: Path, tmp_path: Path) -> Path:
     return out
 
 
-def _app(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
+def _app(data_dir: Path, monkeypatch: pytest.MonkeyPatch, user: str = "analyst",
+         **query: str) -> AppTest:
     monkeypatch.setenv("ATALAYA_DATA_DIR", str(data_dir))
     monkeypatch.setenv("ATALAYA_LANGUAGE", "en")
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    signed_in(at)
+    signed_in(at, user)
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
@@ -42,6 +43,12 @@ def _app(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTe
 def _events_metric(at: AppTest) -> int:
     value = {m.label: m.value for m in at.metric}["Events"]
     return int(value.replace(",", ""))
+
+
+def test_a_planner_is_told_the_events_are_at_cell_centres(world_copy, monkeypatch):
+    told = "Event locations are shown at the centre of 0.1° grid cells (about 11 km)"
+    assert any(told in c.value for c in _app(world_copy, monkeypatch, "planner").caption)
+    assert not any(told in c.value for c in _app(world_copy, monkeypatch).caption)
 
 
 def test_event_type_filter_changes_the_counts(world_copy, monkeypatch):

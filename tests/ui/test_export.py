@@ -93,6 +93,9 @@ def test_panel_makes_a_snapshot_of_the_view_and_lists_it(monkeypatch, data, stor
     summary = " ".join(m.value for m in at.markdown)
     assert "Event types: Seizure" in summary.replace("\\", "")
     assert "Map extent: 82.0000°W" in summary.replace("\\", "")
+    # a planner sees events at cell centres, and the snapshot says so
+    assert "Event locations are shown at the centre of 0.1° grid cells" in summary.replace(
+        "\\", "")
     at.button(key=panel.BUILD).click().run()
     assert not at.exception
     [job] = list_jobs(store)  # made by the job, not in the page's script thread
@@ -118,12 +121,41 @@ def test_panel_makes_a_snapshot_of_the_view_and_lists_it(monkeypatch, data, stor
 def test_a_snapshot_needs_a_name(monkeypatch, data):
     at = _app(monkeypatch, data, user="")
     assert at.button(key=panel.BUILD).disabled
-    assert at.toggle(key=panel.USE_VIEW).value is False  # no bounds reported
+    assert at.toggle(key=panel.NO_VIEW).value is False  # no bounds reported
+    assert at.toggle(key=panel.NO_VIEW).disabled
     at.text_input(key=panel.USER).set_value("Rosa").run()
     assert not at.button(key=panel.BUILD).disabled
     at.multiselect(key=panel.FORMATS_KEY).set_value(["csv"]).run()
     _make(at, data)
     assert [m.created_by for m in list_snapshots(data)] == ["Rosa"]
+
+
+def test_the_map_reporting_its_extent_after_the_first_run_turns_the_extent_on(
+        monkeypatch, data):
+    """The map reports its extent after it is drawn: the panel's first run has none."""
+    at = _app(monkeypatch, data)
+    assert at.toggle(key=panel.NO_VIEW).value is False
+    monkeypatch.setenv("EXPORT_TEST_BOUNDS", "-82,-35,-34,13")  # the map has reported
+    at.run()
+    assert at.toggle(key=panel.USE_VIEW).value is True
+    assert "Map extent: 82.0000°W" in " ".join(m.value for m in at.markdown).replace("\\", "")
+    at.toggle(key=panel.USE_VIEW).set_value(False).run()  # the planner's choice stays
+    at.run()
+    assert at.toggle(key=panel.USE_VIEW).value is False
+
+
+def test_the_history_shows_the_snapshot_just_made(monkeypatch, data):
+    at = _app(monkeypatch, data)
+    at.multiselect(key=panel.FORMATS_KEY).set_value(["csv"]).run()
+    _make(at, data)
+    at.text_input(key=panel.TITLE).set_value("Second").run()
+    _make(at, data)
+    newest, older = list_snapshots(data)
+    assert newest.title == "Second"
+    assert at.selectbox(key=panel.HISTORY).value == newest.snapshot_id
+    at.selectbox(key=panel.HISTORY).set_value(older.snapshot_id).run()  # a choice stays
+    at.run()
+    assert at.selectbox(key=panel.HISTORY).value == older.snapshot_id
 
 
 def test_history_zip_holds_the_manifest_and_the_files(monkeypatch, data):
