@@ -24,6 +24,7 @@ from branca.element import MacroElement
 from folium.template import Template
 from shapely.geometry.base import BaseGeometry
 
+from geo.schema import EVENT_TYPES
 from layers import aerodromes as aerodromes_mod
 from layers import candidates as candidates_mod
 from layers import events as events_mod
@@ -55,33 +56,80 @@ MIN_ZOOM = 2
 MAX_ZOOM = 18
 
 
-def overview_legend(labels: Mapping[str, str] | None = None) -> list[LegendSection]:
-    """Legend sections for the four data layers, in translated words."""
-    return [
-        LegendSection(label(labels, "events"), tuple(
-            LegendItem(text, color) for text, color in events_mod.legend_entries(labels))),
-        LegendSection(label(labels, "routes"), tuple(
+#: Layers of :func:`overview_legend`, in its order.
+LEGEND_LAYERS = ("events", "routes", "candidates", "aerodromes", "scenes")
+#: Column of each layer whose values the legend lists (None: one entry for the layer).
+LEGEND_COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": ("event_type",), "routes": ("mode",), "candidates": ("state", "priority"),
+    "aerodromes": (), "scenes": ()}
+
+
+def overview_legend(labels: Mapping[str, str] | None = None, *,
+                    present: Mapping[str, gpd.GeoDataFrame | None] | None = None,
+                    ) -> list[LegendSection]:
+    """Legend sections for the data layers (:data:`LEGEND_LAYERS`), in translated words.
+
+    With ``present`` (frames by layer name, as exported), only what they hold: a layer
+    without rows has no section, and a section lists only the event types, route modes,
+    strip states and priorities found in its frame, so a snapshot's legend matches its map.
+    """
+    return list(legend_sections(labels, present=present).values())
+
+
+def legend_sections(labels: Mapping[str, str] | None = None, *,
+                    present: Mapping[str, gpd.GeoDataFrame | None] | None = None,
+                    ) -> dict[str, LegendSection]:
+    """Return the sections of :func:`overview_legend`, by layer name."""
+    def keep(layer: str, column: str, value: str) -> bool:
+        if present is None:
+            return True
+        frame = present.get(layer)
+        return frame is not None and column in frame and bool((frame[column] == value).any())
+
+    types = [t for t in EVENT_TYPES if keep("events", "event_type", t)]
+    events = None if present is None else present.get("events")
+    if events is not None and "event_type" in events:  # types outside the palette, in grey
+        types += sorted(set(events["event_type"].dropna().astype(str)) - set(types))
+    sections = {
+        "events": LegendSection(label(labels, "events"), tuple(
+            LegendItem(text, color)
+            for text, color in events_mod.legend_entries(labels, types=types))),
+        "routes": LegendSection(label(labels, "routes"), tuple(
             LegendItem(text, color, "line", dash)
-            for text, color, dash in routes_mod.legend_entries(labels))),
-        LegendSection(label(labels, "candidates"), (
+            for (text, color, dash), mode in zip(routes_mod.legend_entries(labels),
+                                                 routes_mod.ROUTE_COLORS, strict=True)
+            if keep("routes", "mode", mode))),
+        "candidates": LegendSection(label(labels, "candidates"), (
             *(LegendItem(text, color, "polygon")
-              for text, color in candidates_mod.legend_entries(labels)),
+              for (text, color), state in zip(candidates_mod.legend_entries(labels),
+                                              candidates_mod.CANDIDATE_COLORS, strict=True)
+              if keep("candidates", "state", state)),
             *(LegendItem(text, "#9ca3af", "point", size=radius)
-              for text, radius in candidates_mod.priority_entries(labels)))),
-        LegendSection(label(labels, "aerodromes"), (
+              for (text, radius), level in zip(candidates_mod.priority_entries(labels),
+                                               candidates_mod.PRIORITY_RADIUS, strict=True)
+              if keep("candidates", "priority", level)))),
+        "aerodromes": LegendSection(label(labels, "aerodromes"), (
             LegendItem(label(labels, "aerodromes"), aerodromes_mod.AERODROME_COLOR),)),
-        LegendSection(label(labels, "scenes"), (
+        "scenes": LegendSection(label(labels, "scenes"), (
             LegendItem(label(labels, "scenes"), FOOTPRINT_COLOR, "polygon"),)),
-    ]
+    }
+    return {name: sections[name] for name in LEGEND_LAYERS if present is None or (
+        (frame := present.get(name)) is not None and len(frame) and sections[name].items)}
 
 
 #: Stable keys of the swappable overlays (``FeatureGroup`` option ``atalayaKey``).
 OVERLAY_KEYS = ("scenes", "events", "routes", "candidates", "aoi", "url")
 
 
-def vector_legend(labels: Mapping[str, str] | None = None) -> list[LegendSection]:
-    """Legend sections of the routes, candidates and aerodromes (the filters never change them)."""
-    return overview_legend(labels)[1:]
+def vector_legend(labels: Mapping[str, str] | None = None, *,
+                  present: Mapping[str, gpd.GeoDataFrame | None] | None = None,
+                  ) -> list[LegendSection]:
+    """Legend sections of the layers other than events (the app's filters never change them).
+
+    ``present``: see :func:`overview_legend` (a snapshot's legend lists what it holds).
+    """
+    return [s for name, s in legend_sections(labels, present=present).items()
+            if name != "events"]
 
 
 class OverlayMemory(MacroElement):
@@ -137,7 +185,8 @@ class OverlayMemory(MacroElement):
 def build_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],
                    online_tiles: bool = False, asset_base: str = "/app/static",
                    draw: bool = False, location: tuple[float, float] | None = None,
-                   zoom: float | None = None, view_token: str | None = None) -> folium.Map:
+                   zoom: float | None = None, view_token: str | None = None,
+                   legend: list[LegendSection] | None = None) -> folium.Map:
     """Build the part of the overview map that the filters do not change.
 
     Parameters
@@ -187,7 +236,9 @@ def build_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],
     if view_token is not None:
         ViewSync(view_token).add_to(m)
     OverlayMemory().add_to(m)
-    build_legend(vector_legend(labels), title=label(labels, "legend")).add_to(m)
+    sections = vector_legend(labels) if legend is None else legend
+    if sections:
+        build_legend(sections, title=label(labels, "legend")).add_to(m)
     return localize(m, base_url=f"{base}/vendor")
 
 
@@ -235,7 +286,9 @@ def overlay_parts(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
                    url_query: Mapping[str, str] | None = None,
                    url_managed: tuple[str, ...] = (),
                    number: Callable[[int], str] = str,
-                   events_payload: Mapping[str, Any] | None = None) -> list[OverlayPart]:
+                   events_payload: Mapping[str, Any] | None = None,
+                   legend_present: Mapping[str, gpd.GeoDataFrame | None] | None = None,
+                   ) -> list[OverlayPart]:
     """Say which overlay groups the map gets, in drawing order, each built on demand.
 
     A caller that keeps rendered groups (the app, per content) builds only the ones it lacks;
@@ -267,6 +320,9 @@ def overlay_parts(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
     events_payload
         For ``points``: the events already packed (``layers.events.pack_events`` with the
         ``url`` of the published arrays); ``events`` is then not read.
+    legend_present
+        For ``points``: the events legend lists only the types of ``legend_present["events"]``
+        (see :func:`overview_legend`; a snapshot), none when it has no row.
 
     Returns
     -------
@@ -291,7 +347,7 @@ def overlay_parts(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
     parts += [layer_group("candidates", build_candidates_layer, candidates),
               layer_group("routes", build_routes_layer, routes),
               part("events", lambda: _events_group(events, labels, display, cells, number,
-                                                   events_payload))]
+                                                   events_payload, legend_present))]
     if aoi is not None:
         parts.append(part("aoi", lambda: _group(
             "aoi", label(labels, "aoi"), build_aoi_layer(aoi, name=label(labels, "aoi")))))
@@ -304,9 +360,11 @@ def overlay_parts(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
 
 def _events_group(events: gpd.GeoDataFrame, labels: Mapping[str, str], display: str,
                   cells: pd.DataFrame | None, number: Callable[[int], str],
-                  payload: Mapping[str, Any] | None) -> folium.FeatureGroup:
+                  payload: Mapping[str, Any] | None,
+                  present: Mapping[str, gpd.GeoDataFrame | None] | None = None,
+                  ) -> folium.FeatureGroup:
     """Build the events group: the layer for ``display`` and its own foldable legend."""
-    section = overview_legend(labels)[0]
+    section = legend_sections(labels, present=present).get("events")
     layer: Any
     if display == "points":
         name = label(labels, "events")
@@ -326,6 +384,8 @@ def _events_group(events: gpd.GeoDataFrame, labels: Mapping[str, str], display: 
         layer = build_cells_layer(cells, name=name, labels=labels, number=number)
         top = int(cells["count"].max()) if len(cells) else 1
         section = cells_legend(top, title=name, number=number)
+    if section is None:  # a snapshot without events: nothing to explain
+        return _group("events", name, layer)
     # Its name as the legend's title: foldable, and folded at first on a phone.
     legend = build_legend([LegendSection("", section.items)], title=section.title)
     return _group("events", name, layer, legend)
@@ -351,24 +411,31 @@ def build_overview_map(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
                        zoom: float | None = None, view_token: str | None = None,
                        url_query: Mapping[str, str] | None = None,
                        url_managed: tuple[str, ...] = (),
-                       number: Callable[[int], str] = str) -> folium.Map:
+                       number: Callable[[int], str] = str,
+                       legend_of_data: bool = False) -> folium.Map:
     """Build the whole overview map on one page: base map, overlays and layer control.
 
-    Parameters are those of :func:`build_base_map` and :func:`build_overlays`.
+    Parameters are those of :func:`build_base_map` and :func:`build_overlays`. With
+    ``legend_of_data`` (a snapshot), the legends list only the layers and categories the
+    given frames hold (:func:`overview_legend`).
 
     Returns
     -------
     folium.Map
         Centred on Latin America at zoom 3 unless told otherwise, assets localized.
     """
+    present = ({"events": events, "routes": routes, "candidates": candidates,
+                "aerodromes": aerodromes, "scenes": scenes} if legend_of_data else None)
     m = build_base_map(aerodromes=aerodromes, labels=labels, online_tiles=online_tiles,
                        asset_base=asset_base, draw=draw, location=location, zoom=zoom,
-                       view_token=view_token)
+                       view_token=view_token,
+                       legend=None if present is None else vector_legend(labels, present=present))
     for group in build_overlays(events=events, routes=routes, candidates=candidates,
                                 scenes=scenes, labels=labels, asset_base=asset_base,
                                 display=display, cells=cells, aoi=aoi,
                                 url_query=url_query if view_token is not None else None,
-                                url_managed=url_managed, number=number):
+                                url_managed=url_managed, number=number,
+                                legend_present=present):
         group.add_to(m)
     build_layer_control().add_to(m)
     return m

@@ -191,16 +191,21 @@ def _table_html(table: TopTable) -> str:
 
 def briefing_html(spec: SnapshotSpec, *, when: datetime, snapshot_id: str, version: str,
                   filters_text: Sequence[str], tables: Sequence[TopTable],
-                  map_png: bytes | None, labels: Mapping[str, str], t: Translator) -> str:
-    """Build the briefing page (self-contained: the map is a ``data:`` PNG; no URL is loaded)."""
+                  map_png: bytes | None, labels: Mapping[str, str], t: Translator,
+                  layers: Mapping[str, gpd.GeoDataFrame] | None = None) -> str:
+    """Build the briefing page (self-contained: the map is a ``data:`` PNG; no URL is loaded).
+
+    ``layers``: the exported frames; the legend then lists only what they hold (every
+    category of the exported layers when None).
+    """
     import base64
 
     from layers.escape import escape_text as esc
     from layers.legend import legend_html
-    from layers.map import overview_legend
+    from layers.map import legend_sections
 
-    keys = ("events", "routes", "candidates", "aerodromes", "scenes")
-    sections = [s for key, s in zip(keys, overview_legend(labels), strict=True)
+    present = None if layers is None else {k: v for k, v in layers.items() if k in spec.layers}
+    sections = [s for key, s in legend_sections(labels, present=present).items()
                 if key in spec.layers]
     image = ("" if map_png is None else '<img class="map" alt="map" src="data:image/png;base64,'
              + base64.b64encode(map_png).decode("ascii") + '">')

@@ -278,7 +278,7 @@ def snapshot_html(layers: Mapping[str, gpd.GeoDataFrame], spec: SnapshotSpec, *,
                            candidates=frame["candidates"], aerodromes=frame["aerodromes"],
                            scenes=layers.get("scenes"), labels=snapshot_labels(spec),
                            asset_base=ASSET_BASE, aoi=spec.filters.aoi, location=center,
-                           zoom=zoom)
+                           zoom=zoom, legend_of_data=True)
     _inline_basemap(m, static)
     page = _inline_assets(m.get_root().render(), static)
     css, body = _decorations(spec, when, subtitle)

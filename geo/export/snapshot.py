@@ -186,7 +186,7 @@ def _pdf(run: _Run) -> None:
         run.spec, when=run.when, snapshot_id=run.snapshot_id, version=app_version(),
         filters_text=describe_filters(run.spec, run.t, labels),
         tables=top_tables(run.layers, run.t, labels), map_png=_map_png(run), labels=labels,
-        t=run.t)
+        t=run.t, layers=run.layers)
     page = target(run.out_dir, f"briefing-{run.snapshot_id[:8]}.tmp.html")
     path = target(run.out_dir, run.name(".pdf"))
     try:

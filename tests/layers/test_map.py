@@ -100,3 +100,32 @@ def test_user_text_is_never_evaluated_as_a_template(world: dict[str, gpd.GeoData
     # 7*7 evaluated would read "49 "; a random element id may end in ...49 (hex before it)
     assert not re.search(r"(?<![0-9a-f])49 ", html)
     assert "__globals__ }}" in html
+
+
+def test_a_snapshot_legend_lists_only_what_its_frames_hold(
+        world: dict[str, gpd.GeoDataFrame]) -> None:
+    from layers.map import overview_legend
+
+    events = world["events"]
+    seizures = events[events["event_type"] == "seizure"]
+    cands = world["candidates"].iloc[:1].assign(priority="high")
+    state, priority = cands["state"].iloc[0], "high"
+    present = {"events": seizures, "routes": world["routes"].iloc[:0], "candidates": cands,
+               "aerodromes": None}
+    sections = overview_legend({}, present=present)
+    titles = [s.title for s in sections]
+    assert titles == [DEFAULT_LABELS["events"], DEFAULT_LABELS["candidates"]]  # no empty layer
+    assert [i.label for i in sections[0].items] == [DEFAULT_LABELS["seizure"]]
+    assert [i.label for i in sections[1].items] == [
+        DEFAULT_LABELS[state], f"{DEFAULT_LABELS['priority']}: {DEFAULT_LABELS[priority]}"]
+    # without frames, every layer and category (the app's live map)
+    everything = overview_legend({})
+    assert len(everything) == 5
+    assert len(everything[0].items) > 1
+    html = build_overview_map(events=seizures, routes=world["routes"].iloc[:0],
+                              candidates=cands, aerodromes=world["aerodromes"].iloc[:0],
+                              labels={}, legend_of_data=True).get_root().render()
+    shown = {span for text in re.findall(r"div\.innerHTML = (\".*?\");", html)
+             for span in re.findall(r"<span>(.*?)</span>", json.loads(text))}
+    assert shown == {DEFAULT_LABELS["seizure"], DEFAULT_LABELS[state],
+                     f"{DEFAULT_LABELS['priority']}: {DEFAULT_LABELS[priority]}"}
