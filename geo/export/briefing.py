@@ -22,12 +22,14 @@ __all__ = ["TopTable", "briefing_html", "describe_filters", "top_tables"]
 TOP_ROWS = 10
 
 
-def _names(values: Sequence[str] | None, labels: Mapping[str, str], t: Translator) -> str:
+def _choice(values: Sequence[str] | None, labels: Mapping[str, str], some: str, every: str,
+            none: str) -> str:
+    """One filter's line: ``some`` filled with the chosen values, or ``every`` or ``none``."""
     if values is None:
-        return t("all")
+        return every
     if not values:
-        return t("none")
-    return ", ".join(labels.get(v, v) for v in values)
+        return none
+    return some.format(values=", ".join(labels.get(v, v) for v in values))
 
 
 def _day(when: datetime, *, end: bool) -> str:
@@ -57,15 +59,21 @@ def describe_filters(spec: SnapshotSpec, t: Translator,
         window = t("{start} to {end}").format(
             start=_day(f.start, end=False) if f.start else "…",
             end=_day(f.end, end=True) if f.end else "…")
+    # "all" and "none" agree with each list's noun in Spanish and Portuguese: one template each
     out = [t("Time window: {window}").format(window=window),
-           t("Event types: {values}").format(values=_names(f.event_types, names, t)),
-           t("Commodities: {values}").format(values=_names(f.commodities, names, t)),
-           t("Countries: {values}").format(values=_names(f.countries, names, t)),
-           t("Sources: {values}").format(values=_names(f.sources, names, t)),
+           _choice(f.event_types, names, t("Event types: {values}"), t("Event types: all"),
+                   t("Event types: none")),
+           _choice(f.commodities, names, t("Commodities: {values}"), t("Commodities: all"),
+                   t("Commodities: none")),
+           _choice(f.countries, names, t("Countries: {values}"), t("Countries: all"),
+                   t("Countries: none")),
+           _choice(f.sources, names, t("Sources: {values}"), t("Sources: all"),
+                   t("Sources: none")),
            t("Minimum confidence: {value}").format(value=t.number(f.min_confidence, digits=2)),
-           t("Route modes: {values}").format(values=_names(f.route_modes, names, t)),
-           t("Runway candidate states: {values}").format(
-               values=_names(f.candidate_states, names, t)),
+           _choice(f.route_modes, names, t("Route modes: {values}"), t("Route modes: all"),
+                   t("Route modes: none")),
+           _choice(f.candidate_states, names, t("Runway candidate states: {values}"),
+                   t("Runway candidate states: all"), t("Runway candidate states: none")),
            t("Minimum runway score: {value}").format(value=t.number(f.min_score, digits=2))]
     if f.aoi is None:
         out.append(t("Area of interest: none"))

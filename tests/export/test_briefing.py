@@ -32,3 +32,12 @@ def test_the_legend_lists_the_exported_layers_and_categories_only(tiny_world):
         assert DEFAULT_LABELS[absent] not in shown, absent
     states = set(layers["candidates"]["state"])
     assert {DEFAULT_LABELS[s] for s in states} <= set(shown)
+
+
+def test_all_and_none_agree_with_each_list_in_spanish():
+    spec = SnapshotSpec(filters=Filters(commodities=None, sources=[], countries=None))
+    lines = describe_filters(spec, Translator("es"))
+    assert "Mercancías: todas" in lines
+    assert "Fuentes: ninguna" in lines
+    assert "Países: todos" in lines
+    assert describe_filters(spec, Translator("en"))[2] == "Commodities: all"
