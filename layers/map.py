@@ -43,9 +43,10 @@ from layers.legend import LegendItem, LegendSection, build_legend
 from layers.routes import build_routes_layer
 from layers.scenes import FOOTPRINT_COLOR, build_scenes_layer
 
-__all__ = ["CENTER", "MAX_ZOOM", "MIN_ZOOM", "OVERLAY_KEYS", "ZOOM", "EventsDisplay",
-           "OverlayMemory", "OverlayPart", "build_base_map", "build_layer_control",
-           "build_overlays", "build_overview_map", "overlay_parts", "overview_legend"]
+__all__ = ["CENTER", "HIDDEN_MARK", "MAX_ZOOM", "MIN_ZOOM", "OVERLAY_KEYS", "ZOOM",
+           "EventsDisplay", "OverlayMemory", "OverlayPart", "build_base_map",
+           "build_layer_control", "build_overlays", "build_overview_map", "hidden_layers",
+           "legend_sections", "overlay_parts", "overview_legend", "vector_legend"]
 
 EventsDisplay = Literal["points", "clusters", "heat", "hexagons"]
 
@@ -132,12 +133,40 @@ def vector_legend(labels: Mapping[str, str] | None = None, *,
             if name != "events"]
 
 
+#: ``name`` of the entries :class:`OverlayMemory` writes into the map's ``selected_layers``.
+HIDDEN_MARK = "atalaya:hidden"
+
+
+def hidden_layers(selected_layers: Any) -> frozenset[str]:
+    """Keys of the overlays switched off in the layer control, from the map's report.
+
+    ``selected_layers`` is what ``st_folium`` returns under that name (a list of
+    ``{"name", "url"}``; anything else counts as nothing hidden).
+
+    Examples
+    --------
+    >>> sorted(hidden_layers([{"name": HIDDEN_MARK, "url": "routes"},
+    ...                       {"name": "wms", "url": "x"}, "junk"]))
+    ['routes']
+    >>> hidden_layers(None)
+    frozenset()
+    """
+    if not isinstance(selected_layers, list):
+        return frozenset()
+    return frozenset(str(item["url"]) for item in selected_layers if isinstance(item, dict)
+                     and item.get("name") == HIDDEN_MARK and isinstance(item.get("url"), str))
+
+
 class OverlayMemory(MacroElement):
     """Remember which swappable overlays the analyst switched off, and keep them off.
 
     When the filters change, streamlit-folium replaces the overlay groups with new ones, shown
     by default; this element hides again every group (by its ``atalayaKey`` option) that the
     analyst had unticked in the layer control, and forgets it when they tick it again.
+
+    It also tells the app which layers are off: streamlit-folium reports its
+    ``selected_layers`` (meant for WMS layers) after every change of overlays, so each hidden
+    key is written there as ``{"name": HIDDEN_MARK, "url": key}`` (see :func:`hidden_layers`).
     """
 
     _template = Template(
@@ -153,11 +182,21 @@ class OverlayMemory(MacroElement):
               byUser = true; setTimeout(function () { byUser = false; }, 0);
             }
           }, true);
+          function report() {  // read by streamlit-folium when it sends the map's state
+            var data = window.__GLOBAL_DATA__, mark = {{ this.mark|tojson }};
+            if (!data || !data.selected_layers) { return; }
+            Object.keys(data.selected_layers).forEach(function (k) {
+              if (k.indexOf(mark + ":") === 0) { delete data.selected_layers[k]; }
+            });
+            Object.keys(hidden).forEach(function (k) {
+              data.selected_layers[mark + ":" + k] = {name: mark, url: k};
+            });
+          }
           map.on("overlayremove", function (e) {
-            if (byUser && key(e.layer)) { hidden[key(e.layer)] = true; }
+            if (byUser && key(e.layer)) { hidden[key(e.layer)] = true; report(); }
           });
           map.on("overlayadd", function (e) {
-            if (byUser && key(e.layer)) { delete hidden[key(e.layer)]; }
+            if (byUser && key(e.layer)) { delete hidden[key(e.layer)]; report(); }
           });
           map.on("layeradd", function (e) {
             var k = key(e.layer);
@@ -174,6 +213,7 @@ class OverlayMemory(MacroElement):
     def __init__(self) -> None:
         super().__init__()
         self._name = "AtalayaOverlayMemory"
+        self.mark = HIDDEN_MARK
 
     def render(self, **kwargs: Any) -> Any:
         """Render after checking the element sits on a map."""
@@ -229,8 +269,10 @@ def build_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],
     build_offline_basemap(name=label(labels, "borders"), base_url=f"{base}/basemap").add_to(m)
     if online_tiles:
         build_online_tiles(name=label(labels, "online_basemap"), show=True).add_to(m)
-    build_aerodromes_layer(aerodromes, name=label(labels, "aerodromes"),
-                           labels=labels).add_to(m)
+    aerodromes_layer = build_aerodromes_layer(aerodromes, name=label(labels, "aerodromes"),
+                                              labels=labels)
+    _GroupKey("aerodromes").add_to(aerodromes_layer)  # so the app learns when it is off
+    aerodromes_layer.add_to(m)
     if draw:
         build_draw_control().add_to(m)
     if view_token is not None:

@@ -47,6 +47,7 @@ from geo.i18n import Translator, localize, message_of
 from geo.querystate import DISPLAY_MODES, QUERY_KEYS, ViewState, decode_query, encode_query
 from geo.world import World, data_version
 from layers.events import EVENT_COLORS
+from layers.map import hidden_layers
 from ui import state
 from ui.auth import allowed
 from ui.cache import (
@@ -319,7 +320,8 @@ def render_map_and_tables(data_dir: Path, world: World, filters: Filters, displa
         return
     with st.expander(t("Snapshot for planners"), icon=":material/ios_share:"):
         render_export_panel(data_dir, filters, _reported_bounds(out.get("bounds")), t,
-                            str(st.session_state.get(state.REVIEWER, "")), heading=False)
+                            str(st.session_state.get(state.REVIEWER, "")), heading=False,
+                            hidden_layers=hidden_layers(out.get("selected_layers")))
 
 
 def _reported_bounds(reported: Any) -> tuple[float, float, float, float] | None:
@@ -451,7 +453,7 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
     center, zoom = _take_move()
     out = show_map(cached[1], overlays, build_layer_control(), key=state.OVERVIEW_MAP,
                    height=620, returned_objects=["last_active_drawing", "bounds", "zoom",
-                                                 "last_object_clicked"],
+                                                 "last_object_clicked", "selected_layers"],
                    center=center, zoom=zoom)
     _apply_drawing(out.get("last_active_drawing"))
     return out

@@ -55,6 +55,8 @@ __all__ = ["render_export_panel", "role_refusal"]
 # Session-state and widget keys of this panel (they could join ui/state.py).
 FORMATS_KEY = "export_formats"
 LAYERS_KEY = "export_layers"
+#: The map's switched-off layers the layer choice last followed (``hidden_layers``)
+LAYERS_SEEN = "export_layers_seen"
 TITLE = "export_title"
 USER = "export_user"  # asked only when the caller knows no user
 MARKING = "export_marking"
@@ -89,7 +91,8 @@ def _format_names(t: Translator) -> dict[str, str]:
 
 def render_export_panel(data_dir: Path, filters: Filters,
                         view_bounds: tuple[float, float, float, float] | None,
-                        t: Translator, user: str, *, heading: bool = True) -> None:
+                        t: Translator, user: str, *, heading: bool = True,
+                        hidden_layers: frozenset[str] | None = None) -> None:
     """Show the export panel: build a snapshot of the current view, list earlier ones.
 
     Parameters
@@ -107,24 +110,35 @@ def render_export_panel(data_dir: Path, filters: Filters,
         asks for a name; no snapshot is made without one.
     heading
         Show the panel's title (off when the caller puts the panel under its own expander).
+    hidden_layers
+        Layers switched off on the caller's map (``layers.map.hidden_layers``): the layers
+        chosen at first are then those the map shows, and follow it when a layer is switched
+        on or off there. None: the caller has no map; :data:`DEFAULT_LAYERS` at first.
     """
     if heading:
         st.subheader(t("Snapshot for planners"))
     with st.container(border=True):
         who = user.strip() or st.text_input(t("Your name"), key=USER, max_chars=100).strip()
-        _render_builder(data_dir, filters, view_bounds, t, who)
+        _render_builder(data_dir, filters, view_bounds, t, who, hidden_layers)
     _render_history(data_dir, t)
 
 
 def _render_builder(data_dir: Path, filters: Filters,
                     view_bounds: tuple[float, float, float, float] | None, t: Translator,
-                    user: str) -> None:
+                    user: str, hidden: frozenset[str] | None) -> None:
     names = _format_names(t)
     labels = map_labels(t)
     st.multiselect(t("Formats"), list(FORMATS), default=list(DEFAULT_FORMATS),
                    key=relabelled(FORMATS_KEY), format_func=lambda f: names[f])
-    st.multiselect(t("Layers"), list(LAYERS), default=list(DEFAULT_LAYERS),
-                   key=relabelled(LAYERS_KEY), format_func=lambda x: labels.get(x, x))
+    on_map = list(DEFAULT_LAYERS) if hidden is None else [x for x in LAYERS if x not in hidden]
+    ss = st.session_state
+    # Set through the state, not a default: a browser keeps a widget's value otherwise
+    if hidden is not None and ss.get(LAYERS_SEEN) != hidden:  # switched on the map: follow it
+        ss[LAYERS_SEEN] = hidden
+        ss[LAYERS_KEY] = on_map
+    ss.setdefault(LAYERS_KEY, on_map)
+    st.multiselect(t("Layers"), list(LAYERS), key=relabelled(LAYERS_KEY),
+                   format_func=lambda x: labels.get(x, x))
     st.text_input(t("Title"), value=t("Atalaya snapshot"), key=TITLE, max_chars=200)
     st.text_input(t("Classification marking"), value=DEFAULT_MARKING, key=MARKING,
                   max_chars=200, help=t("Printed at the top and bottom of every page and image."))
@@ -258,8 +272,7 @@ def _render_history(data_dir: Path, t: Translator) -> None:
     by_id = {m.snapshot_id: m for m in snapshots}
     ss = st.session_state
     if ss.get(HISTORY_NEWEST) != snapshots[0].snapshot_id:  # one just made: show it
-        ss[HISTORY_NEWEST] = snapshots[0].snapshot_id
-        ss.pop(HISTORY, None)
+        ss[HISTORY_NEWEST] = ss[HISTORY] = snapshots[0].snapshot_id
     chosen = st.selectbox(t("Snapshot"), list(by_id), key=relabelled(HISTORY),
                           format_func=lambda sid: _label(by_id[sid], t))
     manifest = by_id[chosen]

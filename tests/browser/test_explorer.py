@@ -109,6 +109,40 @@ def test_a_filter_change_swaps_the_layers_on_the_live_map(app, page, small_world
     assert rec.foreign() == []
 
 
+def _export_layers(pg) -> list[str]:
+    """Return the layers chosen in the snapshot panel (the chips of its "Layers" box)."""
+    box = pg.locator('[data-testid="stMultiSelect"]').filter(has_text="Layers").first
+    box.locator("[data-tag]").first.wait_for(timeout=30_000)
+    return [str(tag.get_attribute("aria-label")) for tag in box.locator("[data-tag]").all()]
+
+
+def test_the_snapshot_takes_the_layers_the_map_shows(app, page):
+    """A layer switched off in the map's layer control is left out of the snapshot."""
+    pg, rec = page
+    frame, _handle = open_map(pg, app.url, "planner")  # planners export; analysts do not
+    pg.get_by_text("Snapshot for planners").click()
+    assert "Trafficking routes" in _export_layers(pg)
+    assert "Imagery footprints" in _export_layers(pg)  # on the map, so in the snapshot
+    frame.locator(LAYER_CONTROL).hover()
+    frame.locator(".leaflet-control-layers-overlays label", has_text="Trafficking routes").click()
+    frame.locator(".leaflet-control-layers-overlays label",
+                  has_text="Registered aerodromes").click()
+    chosen_js = "(name) => !!document.querySelector(`[data-tag][aria-label=\"${name}\"]`)"
+    pg.wait_for_function(f"() => ![\"Trafficking routes\", \"Registered aerodromes\"]"
+                         f".some({chosen_js})", timeout=30_000)
+    chosen = _export_layers(pg)
+    assert "Trafficking routes" not in chosen
+    assert "Registered aerodromes" not in chosen
+    assert {"Events", "Runway candidates"} <= set(chosen)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "explorer-snapshot-layers.png"), full_page=True)
+    frame.locator(LAYER_CONTROL).hover()
+    frame.locator(".leaflet-control-layers-overlays label", has_text="Trafficking routes").click()
+    pg.wait_for_function(f"() => ({chosen_js})(\"Trafficking routes\")",
+                         timeout=30_000)  # switched on again: chosen again
+    assert rec.foreign() == []
+
+
 GROUP = ("(key) => Object.values(" + FIND_MAP + "._layers)"
          ".find(l => l.options && l.options.atalayaKey === key)")
 MARK_GROUP = "(key) => { (" + GROUP + ")(key).__mark = 'kept'; }"

@@ -25,8 +25,8 @@ DESCRIBE_MAP = """() => {
 }"""
 
 
-def open_map(page, url: str):
-    open_signed_in(page, url)
+def open_map(page, url: str, user: str = "analyst"):
+    open_signed_in(page, url, user)
     page.wait_for_selector(MAP_FRAME, timeout=60_000)
     frame = page.frame_locator(MAP_FRAME)
     frame.locator(".leaflet-container").wait_for(timeout=60_000)
