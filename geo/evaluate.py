@@ -27,13 +27,20 @@ def evaluate(chips_dir: str, *, bands: dict[str, int] | None = None, seed: int =
     """
     from tqdm import tqdm
 
-    from geo.detect.chips import CHIP_BANDS, chips_provenance, list_chips, process_chip
+    from geo.detect.chips import (
+        CHIP_BANDS,
+        check_folds,
+        chips_provenance,
+        list_chips,
+        process_chip,
+    )
     from geo.detect.learning import cross_validate, rule_baseline
     from geo.detect.params import DetectionParams
     from geo.detect.scorer import FEATURES
 
     mapping = bands or CHIP_BANDS
     chips = list_chips(chips_dir)
+    check_folds(chips, n_splits)  # before minutes of work, not after
     rules = DetectionParams()
     strict, perm = [], []
     for c in tqdm(chips, desc="chips", disable=not progress, file=sys.stderr):
@@ -94,11 +101,15 @@ def _line(name: str, m: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Evaluate, print a table and write JSON; returns the exit code."""
-    p = argparse.ArgumentParser(prog="python -m geo.evaluate", description=__doc__)
-    p.add_argument("--chips", required=True)
+    p = argparse.ArgumentParser(prog="python -m geo.evaluate",
+                                description=(__doc__ or "").replace("``", ""))
+    p.add_argument("--chips", required=True,
+                   help="folder of {id}_{year}_{k}/ chip folders, each with its *_sdata.tiff "
+                        "and, for a runway, *_target.tiff")
     p.add_argument("--bands", default=None, help="e.g. blue=1,green=2,red=3,nir=6,swir1=7")
     p.add_argument("--json", default="artifacts/evaluation.json", help="where to write JSON")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the folds and the models (default 0)")
     p.add_argument("--folds", type=int, default=5, help="grouped CV folds (default 5)")
     p.add_argument("--no-sample", action="store_true",
                    help="train folds on the chips only (no generated sample scenes)")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from geo.errors import AtalayaError
+from geo.errors import AtalayaError, ConfigError
 
 RGB_CHIP_BANDS = {"blue": 1, "green": 2, "red": 3}
 #: Generated sample scenes added to every fit, per imagery kind (band order blue, green, red,
@@ -42,6 +42,9 @@ def build_results(chips_dir: str, *, progress: bool = True) -> dict[str, Any]:
     from geo.detect.params import DetectionParams
 
     chips = list_chips(chips_dir)
+    if len({c.runway_id for c in chips}) < 2:  # the operating point is cross-validated
+        raise ConfigError(f"the chips in {chips_dir} hold {len({c.runway_id for c in chips})} "
+                          "runway id(s); training needs at least 2")
     gen = DetectionParams().permissive()
     out: dict[str, Any] = {"chips": chips}
     for kind, bands in (("multispectral", CHIP_BANDS), ("rgb", RGB_CHIP_BANDS)):
@@ -85,9 +88,12 @@ def _params_doc() -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train and write the scorer; returns the process exit code."""
-    p = argparse.ArgumentParser(prog="python -m geo.train", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m geo.train",
+                                description=(__doc__ or "").replace("``", ""))
     p.add_argument("--chips", required=True, help="folder of {id}_{year}_{k}/ chip folders")
-    p.add_argument("--out", default="geo/models/runway_scorer.json", help="model JSON path")
+    p.add_argument("--out", required=True,
+                   help="model JSON path (the detector's own is geo/models/runway_scorer.json: "
+                        "name it to replace it)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = p.parse_args(argv)
     from geo.detect.chips import chips_provenance
@@ -114,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       "operating_point": "inner grouped 5-fold out-of-fold scores of the "
                                          "chips, <= 1 false / 100 km2"},
             "rgb_training": f"chips at 10 m and averaged {RGB_COARSE_FACTOR}x{RGB_COARSE_FACTOR}",
-            "command": "python -m geo.train --chips DIR --seed " + str(args.seed),
+            "command": f"python -m geo.train --chips DIR --seed {args.seed} --out FILE",
             "extra_training": f"generated sample scenes, seeds {SAMPLE_SEEDS} "
                               "(geo.sample.scenes; fit only, never used for the threshold)",
             "candidates": {k: sum(len(r.candidates) for r in res[k]) for k in models},

@@ -20,24 +20,76 @@ first reprojected onto the UTM zone of its centre (:mod:`geo.reproject`), into `
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 
+def _score(text: str) -> float:
+    """Parse ``--min-score``: a score from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise argparse.ArgumentTypeError(f"{text} is outside 0-1 (scores are 0 to 1)")
+    return value
+
+
+def _bytes(text: str) -> str:
+    """Check ``--memory-limit``: an amount of memory such as 1GiB or 800MB."""
+    from dask.utils import parse_bytes
+
+    try:
+        if parse_bytes(text) <= 0:
+            raise ValueError(text)
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an amount of memory; write e.g. 1GiB or 800MB") from None
+    return text
+
+
+def _check_out(out: Path) -> str | None:
+    """Why ``out`` cannot be written, found before any detection runs (None: it can)."""
+    if out.is_dir():
+        return f"--out {out} is a folder; give a file name ending in .geojson or .gpkg"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".atalaya-check-"):
+            pass
+    except OSError as exc:
+        return f"--out {out} cannot be written: {exc.strerror or exc}"
+    return None
+
+
+def _unique(paths: Sequence[str]) -> list[str]:
+    """Keep each scene file once however it is spelt (``x.tif``, ``./x.tif``)."""
+    seen: set[Path] = set()
+    out = []
+    for path in paths:
+        real = Path(path).resolve()
+        if real not in seen:
+            seen.add(real)
+            out.append(path)
+    return out
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m geo.detect", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m geo.detect", description=__doc__.replace("``", ""),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenes", nargs="+",
                    help="GeoTIFF scenes: in a projected CRS (metres), or in degrees "
                         "(EPSG:4326), then reprojected to UTM first")
     p.add_argument("--out", required=True, help="output .geojson or .gpkg")
     p.add_argument("--bands", default=None, help="e.g. blue=1,green=2,red=3,nir=6,swir1=7")
-    p.add_argument("--min-score", type=float, default=None,
-                   help="keep candidates scoring at least this (default: model's threshold)")
+    p.add_argument("--min-score", type=_score, default=None,
+                   help="keep candidates scoring at least this, 0-1 (default: the model's "
+                        "operating point)")
     p.add_argument("--model", default=None, help="scorer JSON (default: the committed one)")
     p.add_argument("--rules-only", action="store_true", help="no learned scorer")
     p.add_argument("--track", action="store_true", help="match strips across dates")
@@ -46,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes of the local Dask cluster (default: one per core; "
                         "0: no cluster, run serially)")
-    p.add_argument("--memory-limit", default=None,
+    p.add_argument("--memory-limit", type=_bytes, default=None,
                    help="memory limit of each local worker, e.g. 1GiB (default)")
     p.add_argument("--work-dir", default=None,
                    help="where scenes in degrees are reprojected to UTM, and kept (default: "
@@ -132,6 +184,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().error(f"--out must end in .geojson or .gpkg, got {out.name}")
     if args.workers is not None and args.workers < 0:
         _parser().error(f"--workers must be 0 or more, got {args.workers}")
+    problem = _check_out(out)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    args.scenes = _unique(args.scenes)
+    # a file without a CRS is reported and skipped with its reason; rasterio's warning on it
+    # would only repeat that, as a Python warning
+    from rasterio.errors import NotGeoreferencedWarning
+
+    warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
     from geo.imagery import gdal_process_environment
 
     # before GDAL registers its drivers (first raster opened), and inherited by local workers
@@ -201,8 +263,12 @@ def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodr
         except AtalayaError as exc:
             print(f"error: tracking: {exc}", file=sys.stderr)
             return 1
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cands.to_file(out, driver="GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cands.to_file(out, driver="GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON")
+    except (OSError, RuntimeError) as exc:  # pyogrio's errors are RuntimeErrors: one line
+        print(f"error: {out} could not be written: {exc}", file=sys.stderr)
+        return 1
     print(f"wrote {len(cands)} candidates from {len(scenes) - len(result.failures)} "
           f"scene(s) to {out}", file=sys.stderr)
     return 0

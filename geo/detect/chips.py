@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.errors import RasterioError
 from rasterio.features import rasterize
 from rasterio.windows import Window
 from scipy import ndimage
@@ -25,7 +26,7 @@ from shapely.geometry import Polygon
 
 from geo.detect.params import DetectionParams
 from geo.detect.window import RawCandidate, detect_window
-from geo.errors import ConfigError, DataNotFoundError
+from geo.errors import ConfigError, DataNotFoundError, ImageryError
 from geo.imagery import WindowData, read_scene_info, read_window
 from geo.runway_geometry import rectangle_corners
 
@@ -62,6 +63,9 @@ class ChipResult:
 def list_chips(folder: str | Path) -> list[Chip]:
     """Every ``*_sdata.tiff`` under ``folder`` whose name follows the chip convention."""
     root = Path(folder)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root} is a file; --chips needs the folder that holds the chip "
+                          "folders")
     if not root.is_dir():
         raise DataNotFoundError(f"chip folder {root} not found")
     chips = []
@@ -70,6 +74,9 @@ def list_chips(folder: str | Path) -> list[Chip]:
         if not m:
             continue
         target = sdata.with_name(sdata.name.replace("_sdata", "_target"))
+        if m["rw"] == "1" and not target.is_file():  # its runway could be neither found nor missed
+            raise DataNotFoundError(f"{sdata.parent.name} is labelled as holding a runway but "
+                                    f"has no {target.name}; add its mask or remove the chip")
         chips.append(Chip(sdata=sdata, target=target if target.is_file() else None,
                           runway_id=m["id"], active=int(m["active"]),
                           has_runway_flag=m["rw"] == "1"))
@@ -77,6 +84,25 @@ def list_chips(folder: str | Path) -> list[Chip]:
         raise DataNotFoundError(f"no *_sdata.tiff chips named {{id}}_{{year}}_active*_runway* "
                                 f"in {root}")
     return chips
+
+
+def check_folds(chips: Sequence[Chip], n_splits: int) -> None:
+    """Refuse a grouped cross-validation the chips cannot hold (folds are runway groups).
+
+    Each of the ``n_splits`` folds needs a runway of its own, and each training part at least
+    two (the scorer picks its operating point by an inner grouped cross-validation).
+
+    Raises
+    ------
+    ConfigError
+        When ``n_splits`` is below 2 or the chips have too few runway ids for it.
+    """
+    runways = len({c.runway_id for c in chips})
+    if n_splits < 2:
+        raise ConfigError(f"--folds {n_splits}: a cross-validation needs at least 2 folds")
+    if runways < n_splits or runways - -(-runways // n_splits) < 2:
+        raise ConfigError(f"{runways} runway id(s) in the chips cannot make {n_splits} folds "
+                          "with at least 2 runways to train each; add chips or lower --folds")
 
 
 def chips_provenance(folder: str | Path, chips: Sequence[Chip]) -> dict[str, object]:
@@ -148,13 +174,24 @@ def process_chip(chip: Chip, *, params: DetectionParams,
     runway never splits a chip from its coarsened copy.
     """
     info = read_scene_info(chip.sdata, bands=bands)
-    data = coarsen_window(read_window(info, Window(0, 0, info.width, info.height)), factor)
+    try:
+        data = coarsen_window(read_window(info, Window(0, 0, info.width, info.height)), factor)
+    except (RasterioError, OSError) as exc:
+        raise ImageryError(f"{chip.sdata.name} cannot be read ({exc}); fix or remove the "
+                           "chip") from exc
     cands = detect_window(data, params=params)
     shape = data.valid.shape
     target = np.zeros(shape, dtype=bool)
     if chip.target is not None:
-        with rasterio.open(chip.target, driver="GTiff") as src:
-            target = src.read(1) > 0
+        try:
+            with rasterio.open(chip.target, driver="GTiff") as src:
+                target = src.read(1) > 0
+        except (RasterioError, OSError) as exc:
+            raise ImageryError(f"{chip.target.name} cannot be read ({exc}); fix or remove "
+                               "the chip") from exc
+        if target.shape != (info.height, info.width):
+            raise ImageryError(f"{chip.target.name} is {target.shape[1]} x {target.shape[0]} "
+                               f"pixels, its chip {info.width} x {info.height}")
         if factor > 1:
             target = _block_any(target, factor)
     near = ndimage.binary_dilation(target, iterations=2)

@@ -82,7 +82,13 @@ def test_a_corrupt_scene_is_skipped_and_the_rest_written(tmp_path, capsys):
     (["--aerodromes", "nowhere.geojson"], "no such file"),
     (["--workers", "-1"], "--workers must be 0 or more"),
     (["--aerodromes", "a.geojson", "--no-aerodromes"], "not allowed with argument"),
-], ids=["missing-aerodromes", "negative-workers", "both-aerodrome-options"])
+    (["--min-score", "2"], "2 is outside 0-1"),
+    (["--min-score", "-1"], "-1 is outside 0-1"),
+    (["--min-score", "nan"], "nan is outside 0-1"),
+    (["--min-score", "abc"], "'abc' is not a number"),
+    (["--memory-limit", "lots"], "'lots' is not an amount of memory"),
+], ids=["missing-aerodromes", "negative-workers", "both-aerodrome-options", "score-above-1",
+        "score-below-0", "score-nan", "score-text", "memory-text"])
 def test_option_errors_are_clear(tmp_path, capsys, extra, message):
     scene = write_scene(tmp_path / "s.tif")
     try:
@@ -92,6 +98,39 @@ def test_option_errors_are_clear(tmp_path, capsys, extra, message):
         code = exc.code
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_unwritable_output_is_refused_before_any_detection(tmp_path, capsys, monkeypatch):
+    import geo.detect.run
+
+    def no_detection(*args, **kwargs):
+        raise AssertionError("detection ran although the output cannot be written")
+
+    monkeypatch.setattr(geo.detect.run, "detect_scenes", no_detection)
+    scene = write_scene(tmp_path / "s.tif")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    folder = tmp_path / "named.geojson"
+    folder.mkdir()
+    for out, said in ((a_file / "c.geojson", "cannot be written"),  # its folder is a file
+                      (folder, "is a folder")):
+        code = main([str(scene), "--out", str(out), "--workers", "0", "--rules-only",
+                     "--no-aerodromes"])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert said in err
+        assert "Traceback" not in err
+    assert list(tmp_path.glob(".atalaya-check-*")) == []  # the probe file is gone
+
+
+def test_one_scene_spelt_two_ways_is_detected_once(tmp_path, capsys, monkeypatch):
+    scene = write_scene(tmp_path / "s.tif", strips=ONE_STRIP)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "c.geojson"
+    assert main(["s.tif", "./s.tif", str(scene), "--out", str(out), "--workers", "0",
+                 "--rules-only", "--no-aerodromes"]) == 0
+    assert len(features(out)) == 1
+    assert "from 1 scene(s)" in capsys.readouterr().err
 
 
 def test_tune_malloc_applies_the_workers_settings_on_glibc():
