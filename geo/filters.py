@@ -27,6 +27,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geo.detect.lifecycle import MIN_OVERLAP
 from geo.errors import SchemaError
 from geo.message import Message
 
@@ -41,6 +42,7 @@ __all__ = [
     "filter_events",
     "filter_routes",
     "filter_scenes",
+    "latest_sightings",
     "point_mask",
     "view_bounds",
 ]
@@ -326,24 +328,65 @@ def filter_routes(routes: gpd.GeoDataFrame, filters: Filters) -> gpd.GeoDataFram
 
 
 def filter_candidates(candidates: gpd.GeoDataFrame, filters: Filters) -> gpd.GeoDataFrame:
-    """Return the runway candidates detected in the window, in the chosen states, in the area.
+    """Return the runway strips as last seen in the window, in the chosen states, in the area.
 
-    Kept when ``detected_at`` is in ``[start, end)``, ``state`` is chosen, ``score`` is at least
-    ``min_score``, the rectangle intersects the area of interest and the map bounds and, with
-    ``countries`` chosen, its ``country`` (where it lies, added by :func:`geo.world.read_world`)
-    is one of them; a frame without that column is not narrowed by country.
+    The candidates layer holds one row per sighting (a strip found on two dates is two rows,
+    the later one with its ``first_seen`` and tracked ``state``). Kept when ``detected_at`` is
+    in ``[start, end)`` and no later sighting in the window is the same strip (see
+    :func:`latest_sightings`), ``state`` is chosen, ``score`` is at least ``min_score``, the
+    rectangle intersects the area of interest and the map bounds and, with ``countries``
+    chosen, its ``country`` (where it lies, added by :func:`geo.world.read_world`) is one of
+    them; a frame without that column is not narrowed by country.
     """
     mask = np.ones(len(candidates), dtype=bool)
     if filters.countries is not None and "country" in candidates:
         mask &= _category_mask(candidates["country"], filters.countries)
     if filters.start is not None or filters.end is not None:
         mask &= _time_mask(candidates["detected_at"], filters.start, filters.end)
+    mask &= latest_sightings(candidates, within=mask)  # the strip as the window last saw it
     if filters.candidate_states is not None:
         mask &= _category_mask(candidates["state"], filters.candidate_states)
     if filters.min_score > 0:
         mask &= _at_least(candidates["score"], filters.min_score)
     mask &= _geometry_mask(candidates, filters)
     return _take(candidates, mask)
+
+
+def latest_sightings(candidates: gpd.GeoDataFrame, *, within: np.ndarray | None = None,
+                     min_overlap: float = MIN_OVERLAP) -> np.ndarray:
+    """Mask of the rows that are the latest sighting of their strip among the rows ``within``.
+
+    A row is left out when another row of ``within`` detected later (``detected_at``) overlaps
+    its rectangle by at least ``min_overlap`` of the smaller one: the same strip seen again
+    (the rule of the tracker and of the alert store, :mod:`geo.detect.lifecycle`).
+    Rows outside ``within`` are False; rows without a date are kept and hide nothing. The
+    overlap is a ratio of areas, so degrees (EPSG:4326) serve as well as metres nearby.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> seen = gpd.GeoDataFrame({"detected_at": pd.to_datetime(
+    ...     ["2023-07-15", "2024-08-02", "2024-08-02"], utc=True)},
+    ...     geometry=[box(0, 0, 1, 0.1), box(0.05, 0, 1.05, 0.1), box(5, 5, 6, 5.1)], crs=4326)
+    >>> latest_sightings(seen).tolist()  # the 2023 sighting is the first 2024 one's strip
+    [False, True, True]
+    """
+    keep = np.ones(len(candidates), dtype=bool) if within is None else within.copy()
+    rows = np.flatnonzero(keep)
+    if len(rows) < 2:
+        return keep
+    geoms = candidates.geometry.to_numpy()[rows]
+    when = _utc_values(candidates["detected_at"])[rows]
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    later = (left != right) & ~np.isnat(when[left]) & ~np.isnat(when[right])
+    later &= when[right] > when[left]
+    left, right = left[later], right[later]
+    if len(left):
+        shared = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+        smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
+        same = shared >= min_overlap * np.where(smaller > 0, smaller, np.inf)
+        keep[rows[np.unique(left[same])]] = False
+    return keep
 
 
 def filter_aerodromes(aerodromes: gpd.GeoDataFrame, filters: Filters) -> gpd.GeoDataFrame:

@@ -86,6 +86,23 @@ def test_candidates_by_state_score_and_area(candidates):
     assert len(filter_candidates(candidates, Filters(end=datetime(2024, 1, 1, tzinfo=UTC)))) == 0
 
 
+def _strip(x0: float, when: str, state: str) -> dict:
+    return {"geometry": box(x0, -10.0, x0 + 0.015, -9.9986), "state": state, "score": 0.9,
+            "detected_at": pd.Timestamp(when, tz="UTC")}
+
+
+def test_a_strip_seen_on_two_dates_is_shown_once_as_last_seen_in_the_window():
+    """Sightings are rows; a filter keeps the strip's latest in the window, then its state."""
+    seen = gpd.GeoDataFrame([_strip(-74.6, "2023-07-15", "new"),
+                             _strip(-74.6005, "2024-08-02", "overgrown"),  # the same strip
+                             _strip(-74.5, "2023-07-15", "active")], crs=4326)
+    assert filter_candidates(seen, Filters())["state"].tolist() == ["overgrown", "active"]
+    only_2023 = Filters(end=datetime(2024, 1, 1, tzinfo=UTC))
+    assert filter_candidates(seen, only_2023)["state"].tolist() == ["new", "active"]
+    # the state chosen is the strip's last known one: "new" no longer describes it
+    assert filter_candidates(seen, Filters(candidate_states=["new"])).empty
+
+
 def test_candidates_by_the_country_they_lie_in(candidates):
     """The country filter narrows candidates by where they lie (Beni is in Bolivia)."""
     from geo.world import with_countries
