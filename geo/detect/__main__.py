@@ -176,6 +176,26 @@ def _dated(paths: Sequence[str], bands: Any) -> tuple[dict[str, Any], list[tuple
     return keep, skipped
 
 
+def _say_notes(scenes: Sequence[str], headers: dict[str, Any], bands: Any,
+               given: dict[str, str]) -> None:
+    """Say once per scene what its bands mean for detection (RGB only, roles guessed).
+
+    Each candidate's ``reason`` repeats it; this says it before the run, where it is read.
+    """
+    from geo.errors import AtalayaError
+    from geo.imagery import read_scene_info
+
+    for path in scenes:
+        info = headers.get(path)
+        if info is None:
+            try:
+                info = read_scene_info(path, bands=bands, values=False)
+            except AtalayaError:
+                continue  # reported by the detection, with the other failures
+        for note in info.notes:
+            print(f"note: {given.get(path, path)}: {note}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Detect, optionally track, write; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -233,6 +253,7 @@ def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodr
     scenes = list(headers)
     for path, why in [*unprojected, *((given[p], w) for p, w in skipped)]:
         print(f"skipped {path}: {why}", file=sys.stderr)
+    _say_notes(scenes, headers, bands, given)
     if not scenes:
         print("error: no scene could be read", file=sys.stderr)
         return 1

@@ -133,6 +133,13 @@ def test_one_scene_spelt_two_ways_is_detected_once(tmp_path, capsys, monkeypatch
     assert "from 1 scene(s)" in capsys.readouterr().err
 
 
+def test_an_rgb_only_scene_is_said_before_the_run(tmp_path, capsys):
+    scene = write_scene(tmp_path / "rgb.tif", rgb=True)
+    assert main([str(scene), "--out", str(tmp_path / "c.geojson"), "--workers", "0",
+                 "--rules-only", "--no-aerodromes"]) == 0
+    assert f"note: {scene}: RGB only (no NIR/SWIR)" in capsys.readouterr().err
+
+
 def test_tune_malloc_applies_the_workers_settings_on_glibc():
     """A serial run sets the workers' malloc thresholds in its own process (glibc: mallopt)."""
     import platform
