@@ -202,20 +202,30 @@ def _choose(scenes: list[SceneRef], t: Translator) -> tuple[SceneRef, str, tuple
     return scene, str(combo or "true_colour"), (float(low), float(high)), other
 
 
-def _inspector(ref: SceneRef, click: dict[str, Any] | None, t: Translator) -> None:
+def _inspector(refs: list[SceneRef], click: dict[str, Any] | None, t: Translator) -> None:
+    """Band values at the clicked point in each scene shown (both dates under a swipe).
+
+    Under a swipe the click may fall on either side of the divider, which only the browser
+    knows: each date gets its row, named by its scene, rather than one row of a guessed date.
+    """
     if not click or click.get("lat") is None:
         st.caption(t("Click the image to read its band values at that point."))
         return
     lon, lat = float(click["lng"]), float(click["lat"])
-    try:
-        values = pixel_values(ref.path, lon, lat)
-    except AtalayaError as err:
-        st.warning(shown(err, t))
+    rows = []
+    for ref in refs:
+        try:
+            values = pixel_values(ref.path, lon, lat)
+        except AtalayaError as err:
+            st.warning(shown(err, t))
+            continue
+        rows.append({t("Scene"): ref.scene_id, t("Date"): f"{ref.acquired_at:%Y-%m-%d}",
+                     **{k: ("" if v is None else v) for k, v in values.items()}})
+    if not rows:
         return
     st.text(t("Pixel at {lon}, {lat} in {scene}").format(
-        lon=f"{lon:.6f}", lat=f"{lat:.6f}", scene=ref.scene_id))
-    st.dataframe(pd.DataFrame([{k: ("" if v is None else v) for k, v in values.items()}]),
-                 hide_index=True, width="stretch")
+        lon=f"{lon:.6f}", lat=f"{lat:.6f}", scene=", ".join(r[t("Scene")] for r in rows)))
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -374,5 +384,5 @@ def _map_and_inspector(listed: list[SceneRef], scene: SceneRef, combo: str,
                    key=state.IMAGERY_MAP, height=MAP_HEIGHT_PX,
                    returned_objects=["bounds", "zoom", "last_clicked"])
     _remember_view(scene, out, view)
-    _inspector(scene, (out or {}).get("last_clicked"), t)
+    _inspector([scene] if other is None else [scene, other], (out or {}).get("last_clicked"), t)
     _chip_strip(listed, (out or {}).get("last_clicked"), t)

@@ -148,3 +148,33 @@ def test_a_missing_scene_file_is_said_in_the_readers_language(
     assert gone.name in row["Bands"]
     assert row["Resolution (m)"] == "—"  # not the grid's "None" for a missing number
     assert set(table["Resolution (m)"]) == {"—", "10"}
+
+
+def _inspect() -> None:
+    import os
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path.cwd()))
+    from geo.i18n import Translator
+    from geo.imagechips import scene_refs
+    from geo.world import read_layer
+    from ui.imagery import _inspector
+
+    world = Path(os.environ["INSPECT_WORLD"])
+    refs = scene_refs(read_layer(world / "scenes.geojson", "scenes"), world)
+    centre = refs[0].footprint.centroid
+    _inspector(refs, {"lat": centre.y, "lng": centre.x}, Translator("en"))
+
+
+def test_the_inspector_reads_each_date_the_swipe_shows(scene_world, monkeypatch):
+    """The divider's side is the browser's: each date gets its row, named, not a guess."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("INSPECT_WORLD", str(scene_world))
+    at = AppTest.from_function(_inspect, default_timeout=60)
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 2
+    assert table["Scene"].tolist()[0] != table["Scene"].tolist()[1]
+    assert all(scene in at.text[0].value for scene in table["Scene"])
