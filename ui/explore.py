@@ -633,8 +633,10 @@ def render_charts(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: 
     narrowed further (the map view), and the series is counted here.
     """
     events = layers["events"]
-    if events.empty:
-        st.info(t("No event matches the filters."))
+    if events.empty:  # filters None: the map's view narrowed the events the filters keep
+        st.info(t("No event matches the filters.") if filters is not None else
+                t("No event in the map's view: zoom out or pan the map, or switch off "
+                  "\u201cOnly what the map shows\u201d."))
         return
     names = map_labels(t)
     series = monthly_series(data_dir, filters) if filters is not None else monthly_counts(events)

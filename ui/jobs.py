@@ -510,10 +510,13 @@ def _summary(job: Job, t: Translator) -> str:
             if job.finished_at and job.started_at else 0.0)
     found, scenes = int(result.get("candidates", 0)), int(result.get("scenes", 0))
     created = len(result.get("created", []))
-    return t("{candidates} in {scenes}: {created}, {updated} updated, {unchanged} unchanged; "
-             "ran {seconds} s.").format(
+    # a strip seen on several dates (or tiles) is several candidates and one alert
+    strips = created + len(result.get("updated", [])) + len(result.get("unchanged", []))
+    return t("{candidates} in {scenes}, {strips}: {created}, {updated} updated, {unchanged} "
+             "unchanged; ran {seconds} s.").format(
         candidates=t.n("{n} candidate", "{n} candidates", found).format(n=t.number(found)),
         scenes=t.n("{n} scene", "{n} scenes", scenes).format(n=t.number(scenes)),
+        strips=t.n("{n} strip", "{n} strips", strips).format(n=t.number(strips)),
         created=t.n("{n} alert created", "{n} alerts created", created).format(
             n=t.number(created)),
         updated=t.number(len(result.get("updated", []))),

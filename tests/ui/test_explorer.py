@@ -175,3 +175,32 @@ def test_the_monthly_chart_gives_each_type_its_map_colour_in_any_language(world_
     assert colours["Incautación"] == EVENT_COLORS["seizure"]
     assert colours["Vuelo sospechoso"] == EVENT_COLORS["suspicious_flight"]
 
+
+
+def _charts_of_nothing() -> None:
+    import os
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path.cwd()))
+    from geo.filters import Filters
+    from geo.i18n import Translator
+    from geo.schema import EVENTS, empty_layer
+    from ui.explore import render_charts
+
+    narrowed_by_view = os.environ.get("CHARTS_BY_VIEW") == "1"
+    render_charts(Path("."), {"events": empty_layer(EVENTS)},
+                  None if narrowed_by_view else Filters(), Translator("en"))
+
+
+@pytest.mark.parametrize(("by_view", "said"), [
+    ("1", "No event in the map's view: zoom out or pan the map"),
+    ("0", "No event matches the filters."),
+])
+def test_no_event_says_whether_the_filters_or_the_view_left_none(monkeypatch, by_view, said):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("CHARTS_BY_VIEW", by_view)
+    at = AppTest.from_function(_charts_of_nothing, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert at.info[0].value.startswith(said)

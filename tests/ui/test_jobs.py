@@ -254,3 +254,22 @@ def test_a_runner_that_cannot_start_says_so_in_the_readers_language(world, servi
     assert "hunter2" not in said
     assert localize(said, Translator("es")).startswith(
         "el ejecutor de tareas no pudo arrancar: no thread left")
+
+
+def test_a_detection_summary_adds_up():
+    """Candidates are sightings; the alert figures count strips, and say how many."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from geo.i18n import Translator
+    from ui.jobs import _summary
+
+    job = SimpleNamespace(kind="detect", state="succeeded",
+                          started_at=datetime(2026, 1, 1, tzinfo=UTC),
+                          finished_at=datetime(2026, 1, 1, 0, 0, 4, tzinfo=UTC),
+                          result={"candidates": 7, "scenes": 2, "created": [1],
+                                  "updated": [], "unchanged": [2, 3, 4, 5]})
+    assert _summary(job, Translator("en")) == (
+        "7 candidates in 2 scenes, 5 strips: 1 alert created, 0 updated, 4 unchanged; "
+        "ran 4.0 s.")
+    assert _summary(job, Translator("es")).startswith("7 candidatos en 2 escenas, 5 pistas:")
