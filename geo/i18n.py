@@ -106,6 +106,17 @@ class Translator:
         symbols = self.locale.number_symbols["latn"]
         return {"decimal": str(symbols["decimal"]), "group": str(symbols["group"])}
 
+    def country(self, code: str) -> str:
+        """Name an ISO 3166 country code in the language, code kept: ``Perú (PE)``.
+
+        Examples
+        --------
+        >>> Translator("es").country("PE"), Translator("en").country("XX")
+        ('Perú (PE)', 'XX')
+        """
+        name = self.locale.territories.get(code.upper()) if len(code) == 2 else None
+        return f"{name} ({code})" if name else code
+
     def date(self, value: date | datetime, *, style: str = "medium") -> str:
         """Format a date (``short``, ``medium``, ``long``) as the language writes it."""
         return str(format_date(value, format=style, locale=self.locale))

@@ -204,6 +204,11 @@ def render_time_window(months: list[date], t: Translator) -> None:
             _tick()
 
 
+def country_names(codes: list[str], t: Translator) -> dict[str, str]:
+    """Each country code as the language names it, code kept (``Perú (PE)``)."""
+    return {code: t.country(code) for code in codes}
+
+
 def _multiselect(key: str, title: str, options: list[str], names: dict[str, str],
                  t: Translator) -> None:
     st.sidebar.multiselect(title, options=options, key=relabelled(key), placeholder=t("All"),
@@ -219,7 +224,8 @@ def render_filters(world: World, t: Translator) -> Filters:
     render_time_window(months, t)
     _multiselect(state.EVENT_TYPES, t("Event types"), options[state.EVENT_TYPES], names, t)
     _multiselect(state.COMMODITIES, t("Commodities"), options[state.COMMODITIES], names, t)
-    _multiselect(state.COUNTRIES, t("Countries"), options[state.COUNTRIES], names, t)
+    _multiselect(state.COUNTRIES, t("Countries"), options[state.COUNTRIES],
+                 country_names(options[state.COUNTRIES], t), t)  # "Perú (PE)": found by name
     _multiselect(state.SOURCES, t("Sources"), options[state.SOURCES], names, t)
     st.sidebar.slider(t("Minimum confidence"), 0.0, 1.0, step=0.05, key=state.MIN_CONFIDENCE)
     _multiselect(state.ROUTE_MODES, t("Route modes"), options[state.ROUTE_MODES], names, t)

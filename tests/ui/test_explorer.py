@@ -11,6 +11,7 @@ import shapely
 from shapely.geometry import box
 from streamlit.testing.v1 import AppTest
 
+from geo.filters import latest_sightings
 from tests.conftest import ROOT, signed_in
 from ui import state
 
@@ -119,6 +120,7 @@ def test_spanish_labels_on_the_explorer(world_copy, monkeypatch):
     at.sidebar.selectbox[0].set_value("es").run()
     assert not at.exception
     assert at.multiselect(key=state.EVENT_TYPES).label == "Tipos de evento"
+    assert "Perú (PE)" in at.multiselect(key=state.COUNTRIES).options  # found by its name
 
 
 def test_tables_list_events_candidates_and_routes(world_copy, monkeypatch):
@@ -128,13 +130,16 @@ def test_tables_list_events_candidates_and_routes(world_copy, monkeypatch):
     routes = gpd.read_file(world_copy / "routes.geojson")
     assert labels == ["Events", "Runway candidates", "Trafficking routes"]  # stable labels
     captions = [c.value for c in at.caption]
-    assert any(c.startswith(f"{len(candidates):,} runway candidates, highest score first")
+    strips = int(latest_sightings(candidates).sum())  # a strip seen on two dates: once
+    assert strips < len(candidates)
+    assert any(c.startswith(f"{strips:,} runway candidates, highest score first")
                for c in captions)
     assert any(c.startswith(f"{len(routes):,} trafficking routes, largest estimated volume")
                for c in captions)
     assert len(at.dataframe) >= 3
     ids = at.dataframe[1].value["candidate_id"].tolist()
-    by_score = candidates.sort_values("score", ascending=False, kind="stable")
+    shown = candidates[latest_sightings(candidates)]
+    by_score = shown.sort_values("score", ascending=False, kind="stable")
     assert ids[:5] == by_score["candidate_id"].astype(str).head(5).tolist()
 
 
