@@ -26,11 +26,61 @@ from shapely.geometry.base import BaseGeometry
 
 from layers.escape import escape_text
 
-__all__ = ["AOI_COLOR", "ImmediateMoveReport", "UrlQuery", "ViewSync", "build_aoi_layer",
-           "build_draw_control"]
+__all__ = ["AOI_COLOR", "DRAW_WORDS", "DrawWords", "ImmediateMoveReport", "UrlQuery",
+           "ViewSync", "build_aoi_layer", "build_draw_control"]
 
 AOI_COLOR = "#1f4e9c"
 _SHAPE = {"color": AOI_COLOR, "weight": 2, "fillOpacity": 0.05}
+
+
+#: Leaflet.draw's words (``L.drawLocal``) the toolbar shows, by their ``labels`` key.
+DRAW_WORDS: dict[str, tuple[str, ...]] = {
+    "draw_polygon": ("draw", "toolbar", "buttons", "polygon"),
+    "draw_rectangle": ("draw", "toolbar", "buttons", "rectangle"),
+    "draw_cancel": ("draw", "toolbar", "actions", "text"),
+    "draw_cancel_title": ("draw", "toolbar", "actions", "title"),
+    "draw_finish": ("draw", "toolbar", "finish", "text"),
+    "draw_finish_title": ("draw", "toolbar", "finish", "title"),
+    "draw_undo": ("draw", "toolbar", "undo", "text"),
+    "draw_undo_title": ("draw", "toolbar", "undo", "title"),
+    "draw_polygon_start": ("draw", "handlers", "polygon", "tooltip", "start"),
+    "draw_polygon_cont": ("draw", "handlers", "polygon", "tooltip", "cont"),
+    "draw_polygon_end": ("draw", "handlers", "polygon", "tooltip", "end"),
+    "draw_rectangle_start": ("draw", "handlers", "rectangle", "tooltip", "start"),
+    "draw_release": ("draw", "handlers", "simpleshape", "tooltip", "end"),
+    "draw_cross_error": ("draw", "handlers", "polyline", "error"),
+}
+
+
+class DrawWords(MacroElement):
+    """Write the drawing toolbar's words in the reader's language (``L.drawLocal``).
+
+    Add it to the map before the :func:`build_draw_control` toolbar; words are text, never
+    markup (Leaflet.draw puts some of them in ``innerHTML``: they are escaped here).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (words) {
+          if (typeof L === "undefined" || !L.drawLocal) { return; }
+          words.forEach(function (w) {
+            var node = L.drawLocal;
+            for (var i = 0; i < w.path.length - 1; i++) {
+              node = node[w.path[i]] = node[w.path[i]] || {};
+            }
+            node[w.path[w.path.length - 1]] = w.text;
+          });
+        })({{ this.words|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, labels: dict[str, str] | None) -> None:
+        super().__init__()
+        self._name = "AtalayaDrawWords"
+        self.words = [{"path": list(path), "text": escape_text(labels[key])}
+                      for key, path in DRAW_WORDS.items() if labels and key in labels]
 
 
 def build_draw_control(*, position: str = "topleft") -> Draw:

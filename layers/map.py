@@ -35,7 +35,7 @@ from layers.basemap import build_offline_basemap, build_online_tiles
 from layers.candidates import build_candidates_layer
 from layers.clusters import build_clusters_layer
 from layers.density import build_cells_layer, build_heat_layer, cells_legend
-from layers.draw import UrlQuery, ViewSync, build_aoi_layer, build_draw_control
+from layers.draw import DrawWords, UrlQuery, ViewSync, build_aoi_layer, build_draw_control
 from layers.escape import escape_text
 from layers.events import EventsLayer, build_events_layer
 from layers.labels import label
@@ -274,6 +274,7 @@ def build_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],
     _GroupKey("aerodromes").add_to(aerodromes_layer)  # so the app learns when it is off
     aerodromes_layer.add_to(m)
     if draw:
+        DrawWords(dict(labels)).add_to(m)  # before the toolbar reads them
         build_draw_control().add_to(m)
     if view_token is not None:
         ViewSync(view_token).add_to(m)

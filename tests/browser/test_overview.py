@@ -94,6 +94,9 @@ def test_language_switch_in_the_browser(app, page):
     frame = pg.frame_locator(MAP_FRAME)
     assert frame.locator(".atalaya-legend").get_by_text("Incautación").count() >= 1
     assert pg.get_by_text("Aeródromos registrados").count() >= 1
+    # the drawing toolbar too (Leaflet.draw's own words are English)
+    assert frame.locator(".leaflet-draw-draw-polygon").get_attribute("title") == \
+        "Dibujar un polígono"
     assert rec.foreign() == []
 
 
