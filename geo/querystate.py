@@ -16,6 +16,7 @@ Parameters
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -89,8 +90,12 @@ def _encode_aoi(aoi: BaseGeometry) -> str:
 def _decode_aoi(text: str) -> BaseGeometry:
     polys = []
     for part in text.split("|"):
-        rings = [[tuple(float(v) for v in pair.split("_", 1)) for pair in ring.split(",")]
-                 for ring in part.split("!")]
+        try:
+            rings = [[tuple(float(v) for v in pair.split("_", 1)) for pair in ring.split(",")]
+                     for ring in part.split("!")]
+        except ValueError:  # Python's own words would name no part of the link
+            raise ValueError(Message("expected lon_lat pairs such as -74.6_-9.4, separated by "
+                                     "commas")) from None
         if any(len(r) < 3 or any(len(p) != 2 for p in r) for r in rings):
             raise ValueError(Message("a ring needs at least three lon_lat pairs"))
         polys.append(Polygon(rings[0], rings[1:]))
@@ -138,12 +143,18 @@ def encode_query(state: ViewState) -> dict[str, str]:
 
 
 def _date(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(Message("expected a date such as 2024-08-02")) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _float01(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not 0.0 <= value <= 1.0:
         raise ValueError(Message("expected a number between 0 and 1"))
     return value
@@ -189,13 +200,19 @@ def decode_query(params: Mapping[str, str | list[str]]) -> tuple[ViewState, list
     center, zoom, mode = None, None, "points"
     try:
         if "lat" in params and "lon" in params:
-            lat, lon = float(_first(params["lat"])), float(_first(params["lon"]))
+            try:
+                lat, lon = float(_first(params["lat"])), float(_first(params["lon"]))
+            except ValueError:
+                raise ValueError(Message("lat and lon must be numbers in degrees")) from None
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
                 raise ValueError(Message("lat={lat}, lon={lon} is not a place on Earth",
                                          lat=str(lat), lon=str(lon)))
             center = (lon, lat)
         if "z" in params:
-            zoom = float(_first(params["z"]))
+            try:
+                zoom = float(_first(params["z"]))
+            except ValueError:
+                raise ValueError(Message("zoom must be a number from 0 to 22")) from None
             if not 0 <= zoom <= 22:
                 zoom = None
                 raise ValueError(Message("zoom outside 0-22"))

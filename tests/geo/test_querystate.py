@@ -45,6 +45,21 @@ def test_bad_parameters_are_skipped_and_reported():
     assert any(p.startswith("from=") for p in problems)
 
 
+def test_a_garbled_link_is_explained_in_the_readers_language():
+    """What each part should look like, not Python's conversion errors."""
+    from geo.i18n import Translator, localize
+
+    _state, problems = decode_query({"aoi": "garbage", "from": "notadate", "conf": "x",
+                                     "lat": "a", "lon": "b"})
+    shown = [localize(p, Translator("es")) for p in problems]
+    assert "from='notadate': se esperaba una fecha como 2024-08-02" in shown
+    assert "aoi='garbage': se esperaban pares lon_lat como -74.6_-9.4, separados por comas" \
+        in shown
+    assert "conf='x': se esperaba un número entre 0 y 1" in shown
+    assert "vista: lat y lon deben ser números en grados" in shown
+    assert not any("could not convert" in p or "isoformat" in p for p in problems)
+
+
 def test_lists_from_streamlit_take_the_last_value():
     state, _ = decode_query({"types": ["incident", "seizure"]})
     assert state.filters.event_types == ("seizure",)
