@@ -237,7 +237,15 @@ def _decorations(spec: SnapshotSpec, when: datetime, subtitle: str) -> tuple[str
             'font-family="Arial" font-weight="bold" font-size="13" fill="#111" stroke="#fff" '
             'stroke-width="0.6" paint-order="stroke">N</text></svg>'
             f'<div class="atalaya-marking bottom" id="atalaya-marking-bottom">'
-            f"{esc(spec.classification)}</div>")
+            f"{esc(spec.classification)}</div>"
+            # a popup opened near the top pans clear of the title box, not under it (the
+            # popups inherit the option from the prototype, whenever they were made)
+            "<script>(function () { if (!window.L || !L.Popup) { return; }"
+            " var t = document.getElementById('atalaya-title');"
+            " var below = t ? t.getBoundingClientRect().bottom : 0;"
+            " L.Popup.prototype.options.autoPanPaddingTopLeft = L.point(12, below + 12);"
+            " L.Popup.prototype.options.autoPanPaddingBottomRight = L.point(12, 40);"
+            " })();</script>")
     return css, body
 
 

@@ -42,6 +42,13 @@ DESCRIBE = """() => {
 }"""
 
 
+OPEN_POPUP_AT_TOP = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const at = map.containerPointToLatLng([map.getSize().x / 2, 40]);
+  L.popup().setLatLng(at).setContent('candidate id<br>detected at<br>scene id').openOn(map);
+}"""
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_world(tmp_path_factory.mktemp("tiny-world"))
@@ -67,11 +74,18 @@ def test_standalone_html_shows_every_layer_with_the_network_blocked(browser, wor
         state = page.evaluate(DESCRIBE)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "export-standalone-html.png"))
+        # a popup opened at the top edge pans below the title box instead of under it
+        page.evaluate(OPEN_POPUP_AT_TOP)
+        page.wait_for_timeout(800)  # the pan's animation
+        popup_top, title_bottom = page.evaluate(
+            "() => [document.querySelector('.leaflet-popup').getBoundingClientRect().top,"
+            " document.getElementById('atalaya-title').getBoundingClientRect().bottom]")
     finally:
         context.close()
     others = [u for u in seen if u != url and not u.startswith(("data:", "blob:", "about:"))]
     assert others == [], f"the standalone page asked for {others}"
     assert state["eventsDrawn"] == 8
+    assert popup_top >= title_bottom
     assert state["basemap"] == "loaded"  # land and borders from the inlined data
     for name in ("Events", "Trafficking routes", "Runway candidates", "Registered aerodromes"):
         assert name in state["overlays"]
