@@ -63,6 +63,10 @@ from geo.schema import CANDIDATES, empty_layer
 #: Memory limit of each local worker process; the nanny restarts a worker that exceeds 95 %
 #: of it and the window it was working on fails its scene.
 DEFAULT_WORKER_MEMORY = "1GiB"
+#: Where a local cluster's scheduler serves HTTP (its dashboard and health): this machine
+#: only, on a free port. ``None`` would not turn it off: distributed then asks for port 8787
+#: on every interface, and warns when another program holds it.
+LOCAL_DASHBOARD = "127.0.0.1:0"
 #: Dask settings of the local workers (see the module notes: no pausing).
 WORKER_DASK_CONFIG: dict[str, Any] = {"distributed.worker.memory.pause": False}
 #: glibc malloc settings for workers. Dask starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``,
@@ -172,7 +176,7 @@ def start_local_client(n_workers: int, *, memory_limit: str | int = DEFAULT_WORK
     env = {**dask.config.get(key, {}), **gdal_process_environment(), **WORKER_MALLOC_ENV}
     with dask.config.set({key: env, **WORKER_DASK_CONFIG}):
         client = Client(n_workers=n_workers, threads_per_worker=1, processes=True,
-                        dashboard_address=None, memory_limit=memory_limit,
+                        dashboard_address=LOCAL_DASHBOARD, memory_limit=memory_limit,
                         silence_logs=logging.ERROR)
     client.run(_import_detector)  # pay the imports (~2 s) now, not in the first windows
     return client

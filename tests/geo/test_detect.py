@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from shapely.geometry import box
 
 from geo.detect.params import DetectionParams
-from geo.detect.run import detect_scenes
+from geo.detect.run import LOCAL_DASHBOARD, detect_scenes
 from geo.detect.scene import detect_scene
 from geo.detect.scorer import read_scorer
 from geo.detect.track import track_candidates
@@ -316,7 +316,7 @@ def test_dask_equals_serial(tmp_path):
     params = DetectionParams(window_px=256, overlap_px=96)
     serial = detect_scenes(paths, params=params).candidates
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=LOCAL_DASHBOARD) as cluster, Client(cluster) as client:
         dist = detect_scenes(paths, params=params, client=client).candidates
     assert len(serial) == 6
     pd.testing.assert_frame_equal(pd.DataFrame(serial), pd.DataFrame(dist))

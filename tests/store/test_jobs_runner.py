@@ -60,8 +60,10 @@ def client() -> Iterator[object]:
     """Two single-threaded workers in this process (see the module docstring)."""
     from distributed import Client, LocalCluster
 
+    from geo.detect.run import LOCAL_DASHBOARD
+
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster, Client(cluster) as c:
+                      dashboard_address=LOCAL_DASHBOARD) as cluster, Client(cluster) as c:
         yield c
 
 
