@@ -59,10 +59,6 @@ MAX_ZOOM = 18
 
 #: Layers of :func:`overview_legend`, in its order.
 LEGEND_LAYERS = ("events", "routes", "candidates", "aerodromes", "scenes")
-#: Column of each layer whose values the legend lists (None: one entry for the layer).
-LEGEND_COLUMNS: dict[str, tuple[str, ...]] = {
-    "events": ("event_type",), "routes": ("mode",), "candidates": ("state", "priority"),
-    "aerodromes": (), "scenes": ()}
 
 
 def overview_legend(labels: Mapping[str, str] | None = None, *,
