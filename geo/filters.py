@@ -327,7 +327,8 @@ def filter_routes(routes: gpd.GeoDataFrame, filters: Filters) -> gpd.GeoDataFram
     return _take(routes, mask)
 
 
-def filter_candidates(candidates: gpd.GeoDataFrame, filters: Filters) -> gpd.GeoDataFrame:
+def filter_candidates(candidates: gpd.GeoDataFrame, filters: Filters, *,
+                      latest: bool = True) -> gpd.GeoDataFrame:
     """Return the runway strips as last seen in the window, in the chosen states, in the area.
 
     The candidates layer holds one row per sighting (a strip found on two dates is two rows,
@@ -336,14 +337,16 @@ def filter_candidates(candidates: gpd.GeoDataFrame, filters: Filters) -> gpd.Geo
     :func:`latest_sightings`), ``state`` is chosen, ``score`` is at least ``min_score``, the
     rectangle intersects the area of interest and the map bounds and, with ``countries``
     chosen, its ``country`` (where it lies, added by :func:`geo.world.read_world`) is one of
-    them; a frame without that column is not narrowed by country.
+    them; a frame without that column is not narrowed by country. ``latest=False`` keeps
+    every sighting (a history of detections, not a map of strips).
     """
     mask = np.ones(len(candidates), dtype=bool)
     if filters.countries is not None and "country" in candidates:
         mask &= _category_mask(candidates["country"], filters.countries)
     if filters.start is not None or filters.end is not None:
         mask &= _time_mask(candidates["detected_at"], filters.start, filters.end)
-    mask &= latest_sightings(candidates, within=mask)  # the strip as the window last saw it
+    if latest:
+        mask &= latest_sightings(candidates, within=mask)  # the strip as the window last saw it
     if filters.candidate_states is not None:
         mask &= _category_mask(candidates["state"], filters.candidate_states)
     if filters.min_score > 0:

@@ -127,7 +127,7 @@ def what_changed(area: BaseGeometry, since: datetime, *, events: gpd.GeoDataFram
     space = Filters(aoi=area)
     ev = events.iloc[np.flatnonzero(event_mask(events, space)
                                     & _between(events[event_time], since, until))]
-    in_area = filter_candidates(candidates, space)
+    in_area = filter_candidates(candidates, space, latest=False)  # every detection, each date
     new = in_area.iloc[np.flatnonzero(_between(in_area["detected_at"], since, until))]
     changes = _state_changes(candidates, in_area, state_history, since, until)
     return Changes(since, until, ev, new, changes)

@@ -91,3 +91,16 @@ def test_bad_input(layers):
         what_changed(AREA, SINCE, events=events, candidates=candidates, event_time="arrived")
     with pytest.raises(SchemaError, match="Polygon"):
         what_changed(Point(0, 0), SINCE, events=events, candidates=candidates)
+
+
+def test_a_strip_seen_in_the_period_and_again_later_is_still_a_detection_of_the_period(layers):
+    """What changed reads every detection; the map's one-row-per-strip view would drop it."""
+    events, candidates = layers
+    again = gpd.GeoDataFrame(
+        {"candidate_id": ["c-new-again"], "detected_at": pd.to_datetime(["2025-09-01"], utc=True),
+         "state": ["active"], "state_changed_at": pd.to_datetime([None], utc=True)},
+        geometry=[_rect(-70.4, -10.4)], crs=4326)
+    both = gpd.GeoDataFrame(pd.concat([candidates, again], ignore_index=True), crs=4326)
+    ch = what_changed(AREA, SINCE, events=events, candidates=both,
+                      until=datetime(2025, 8, 15, tzinfo=UTC))
+    assert ch.candidates["candidate_id"].tolist() == ["c-new"]
