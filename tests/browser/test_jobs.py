@@ -160,7 +160,8 @@ def test_a_detection_started_on_the_page_runs_once_for_two_users(jobs_app, store
     # a reload is a new session: sign in again, the job is still listed
     _open_jobs(pg, jobs_app, "analyst")
     _wait_shown(pg, job_id, "Succeeded")
-    assert f"{len(created)} new alerts" in pg.locator(f".st-key-jobs_card-{job_id}").inner_text()
+    made = f"{len(created)} alert{'' if len(created) == 1 else 's'} created"
+    assert made in pg.locator(f".st-key-jobs_card-{job_id}").inner_text()
     assert rec.foreign() == []
     assert "Traceback" not in jobs_app.log.read_text(errors="replace")
 
