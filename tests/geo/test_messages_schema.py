@@ -62,6 +62,11 @@ HANDED_OVER_ES = {
     "lat={lat}, lon={lon} is not a place on Earth":
         "lat={lat}, lon={lon} no es un lugar de la Tierra",
     "show={value}: expected one of {modes}": "show={value}: se esperaba uno de {modes}",
+    "expected a date such as 2024-08-02": "se esperaba una fecha como 2024-08-02",
+    "expected lon_lat pairs such as -74.6_-9.4, separated by commas":
+        "se esperaban pares lon_lat como -74.6_-9.4, separados por comas",
+    "lat and lon must be numbers in degrees": "lat y lon deben ser números en grados",
+    "zoom must be a number from 0 to 22": "el zoom debe ser un número de 0 a 22",
 }
 #: Already in the shipped catalogues (reused, not handed over again).
 SHIPPED_ES = {"Fix: {fix}": "Solución: {fix}", "{first} or {second}": "{first} o {second}"}
@@ -202,7 +207,7 @@ def test_a_shared_links_problems_are_messages_with_the_same_english(es):
     _, problems = decode_query({"conf": "2", "aoi": "1_2,3", "lat": "95", "lon": "0",
                                 "show": "<script>", "from": "yesterday"})
     assert problems == [
-        "from='yesterday': Invalid isoformat string: 'yesterday'",
+        "from='yesterday': expected a date such as 2024-08-02",
         "conf='2': expected a number between 0 and 1",
         "aoi='1_2,3': a ring needs at least three lon_lat pairs",
         "view: lat=95.0, lon=0.0 is not a place on Earth",
@@ -210,7 +215,7 @@ def test_a_shared_links_problems_are_messages_with_the_same_english(es):
     ]
     assert all(isinstance(p, Message) for p in problems)
     assert [localize(p, es) for p in problems] == [
-        "from='yesterday': Invalid isoformat string: 'yesterday'",  # Python's own words
+        "from='yesterday': se esperaba una fecha como 2024-08-02",  # not Python's own words
         "conf='2': se esperaba un número entre 0 y 1",
         "aoi='1_2,3': un anillo necesita al menos tres pares lon_lat",
         "vista: lat=95.0, lon=0.0 no es un lugar de la Tierra",
