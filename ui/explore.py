@@ -365,7 +365,8 @@ def _in_view(layers: dict[str, gpd.GeoDataFrame],
     lon0, lat0, lon1, lat1 = bounds
     inside = (x >= lon0) & (x <= lon1) & (y >= lat0) & (y <= lat1)
     out = {"routes": filter_routes(layers["routes"], view),
-           "candidates": filter_candidates(layers["candidates"], view),
+           # already one row per strip (ui.cache): the view only narrows them, on every pan
+           "candidates": filter_candidates(layers["candidates"], view, latest=False),
            "aerodromes": filter_aerodromes(layers["aerodromes"], view),
            "scenes": filter_scenes(layers["scenes"], view)}
     if inside.all():
