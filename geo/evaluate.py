@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from geo.clihelp import plain_help
+
 
 def evaluate(chips_dir: str, *, bands: dict[str, int] | None = None, seed: int = 0,
              n_splits: int = 5, progress: bool = True,
@@ -102,7 +104,7 @@ def _line(name: str, m: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Evaluate, print a table and write JSON; returns the exit code."""
     p = argparse.ArgumentParser(prog="python -m geo.evaluate",
-                                description=(__doc__ or "").replace("``", ""))
+                                description=plain_help(__doc__))
     p.add_argument("--chips", required=True,
                    help="folder of {id}_{year}_{k}/ chip folders, each with its *_sdata.tiff "
                         "and, for a runway, *_target.tiff")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from geo.clihelp import plain_help
 from geo.errors import AtalayaError, ConfigError
 
 RGB_CHIP_BANDS = {"blue": 1, "green": 2, "red": 3}
@@ -89,7 +90,7 @@ def _params_doc() -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Train and write the scorer; returns the process exit code."""
     p = argparse.ArgumentParser(prog="python -m geo.train",
-                                description=(__doc__ or "").replace("``", ""))
+                                description=plain_help(__doc__))
     p.add_argument("--chips", required=True, help="folder of {id}_{year}_{k}/ chip folders")
     p.add_argument("--out", required=True,
                    help="model JSON path (the detector's own is geo/models/runway_scorer.json: "

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 from geo.auth.permissions import Role
+from geo.clihelp import plain_help
 from geo.errors import AtalayaError, AuthError
 from geo.store.engine import Store, open_store
 from geo.store.users import (
@@ -60,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m geo.users", description=__doc__,
+    p = _Parser(prog="python -m geo.users", description=plain_help(__doc__),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--database", default=None,
                    help="store URL (default: ATALAYA_DATABASE_URL or the data folder's SQLite)")

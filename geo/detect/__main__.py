@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from geo.clihelp import plain_help
+
 
 def _score(text: str) -> float:
     """Parse ``--min-score``: a score from 0 to 1."""
@@ -80,7 +82,7 @@ def _unique(paths: Sequence[str]) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m geo.detect", description=__doc__.replace("``", ""),
+    p = argparse.ArgumentParser(prog="python -m geo.detect", description=plain_help(__doc__),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenes", nargs="+",
                    help="GeoTIFF scenes: in a projected CRS (metres), or in degrees "

@@ -23,13 +23,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from geo.clihelp import plain_help
 from geo.errors import AtalayaError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m geo.export", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m geo.export", description=plain_help(__doc__),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="data folder (events.parquet, routes ...)")
     p.add_argument("--out", required=True, help="export folder (created if needed)")
