@@ -12,7 +12,10 @@ from datetime import date, datetime
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
-OVERGROWN_DROP = 0.6  # evidence falls below this share of the previous sighting's
+#: A strip is overgrown when its measure (the tracker's :func:`geo.detect.scene.bare_contrast`,
+#: the alert store's score) falls below this share of the previous sighting's: by linear
+#: mixing, more than 40 % of its bare ground green again.
+OVERGROWN_DROP = 0.6
 
 #: Share of a strip's pixels a scene must see clearly (inside it, not nodata, not cloud) for
 #: the scene to observe the strip: below it, not finding the strip says nothing.
@@ -62,7 +65,7 @@ def lifecycle_state(sightings: Sequence[tuple[datetime, float]],
     Parameters
     ----------
     sightings
-        (acquisition time, evidence or score) of each scene that found it.
+        (acquisition time, contrast or score) of each scene that found it.
     absences
         Acquisition times of scenes that saw its ground clearly and found nothing there
         (dates that could not see it are left out: they say nothing).

@@ -206,6 +206,18 @@ def score_candidates(cands: Sequence[RawCandidate], info: SceneInfo,
     return model.score(cands), model.threshold, note
 
 
+def bare_contrast(c: RawCandidate) -> float:
+    """How much the strip differs from its flanks in linear reflectance (0: not at all).
+
+    ``|r - 1|`` for the visible bands' geometric-mean ratio ``r`` of strip to flanks
+    (``bright_ratio``). By linear mixing, a strip whose bare ground is partly green again
+    keeps this share of its contrast: half regrown, about half. The tracker compares it from
+    one sighting to the next (:data:`geo.detect.lifecycle.OVERGROWN_DROP`); the z-unit
+    ``evidence`` compresses such a loss (a half-green strip kept 76 % of it).
+    """
+    return abs(c.feature("bright_ratio") - 1.0)
+
+
 def candidates_to_frame(cands: Sequence[RawCandidate], scores: np.ndarray,
                         info: SceneInfo) -> gpd.GeoDataFrame:
     """Oriented rectangles reprojected (last) from the raster CRS to EPSG:4326."""
@@ -226,6 +238,7 @@ def candidates_to_frame(cands: Sequence[RawCandidate], scores: np.ndarray,
         "width_m": [round(c.width_m, 1) for c in cands],
         "bearing_deg": [round(c.bearing_deg, 1) % 180.0 for c in cands], "state": "new",
         "evidence": [round(c.feature("evidence"), 3) for c in cands],
+        "bare_contrast": [round(bare_contrast(c), 3) for c in cands],
     })
     return gpd.GeoDataFrame(frame, geometry=shapely.normalize(np.array(geoms)), crs=4326)
 

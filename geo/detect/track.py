@@ -6,9 +6,10 @@ which a strip is not detected *observed* it only when one of that date's scenes 
 :data:`geo.detect.lifecycle.MIN_OBSERVED` of its ground clearly (inside the scene, not nodata,
 not cloud); other dates say nothing about it. Per strip, over the dates that observed it:
 ``new`` (first seen after a date that observed its ground bare of it), ``active`` (seen now
-and before, or on the first date that observed it), ``overgrown`` (seen now, evidence below
-60 % of the previous sighting's), ``destroyed`` (seen before, absent on the latest date that
-observed it), ``reopened`` (absent on an observing date in between, seen again on the latest).
+and before, or on the first date that observed it), ``overgrown`` (seen now, its contrast
+with its flanks below 60 % of the previous sighting's: :func:`geo.detect.scene.bare_contrast`),
+``destroyed`` (seen before, absent on the latest date that observed it), ``reopened`` (absent
+on an observing date in between, seen again on the latest).
 A date with a candidate below the operating point (a *faint* one) on the strip does not
 observe it absent either: the generator still traced a strip there.
 """
@@ -117,7 +118,7 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
     ----------
     cands
         CANDIDATES (EPSG:4326) with ``detected_at`` (one date per scene) and ``bearing_deg``;
-        ``evidence`` (else ``score``) measures an overgrowing strip.
+        ``bare_contrast`` (else ``evidence``, else ``score``) measures an overgrowing strip.
     scenes
         The dated scenes the candidates came from, those that found nothing included. When
         given, a date on which a strip is not detected counts as absent only where one of
@@ -157,7 +158,7 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
         metric = cands.to_crs(utm_epsg(c.x, c.y))
         dates = sorted(set(metric["detected_at"].unique()) | set(looker.by_date))
         tracks = _match(metric, dates, max_centre_m, max_bearing_deg)
-        col = "evidence" if "evidence" in cands else "score"
+        col = next(c for c in ("bare_contrast", "evidence", "score") if c in cands)
         values = cands[col].to_numpy(dtype=float)
         geoms = cands.geometry.to_numpy()
         lasts, states, firsts, latest, observed, unobserved = [], [], [], [], [], []
