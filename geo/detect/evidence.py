@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy import ndimage
 
 from geo.detect.params import DetectionParams
 
@@ -215,10 +214,26 @@ def compute_evidence(bands: dict[str, np.ndarray], indices: dict[str, np.ndarray
 
 
 def _log_texture(log_bright: np.ndarray) -> np.ndarray:
-    """Log of the standard deviation of ``log_bright`` in each 3 x 3 pixel box."""
-    mean = ndimage.uniform_filter(log_bright, 3)
-    sq = ndimage.uniform_filter(log_bright * log_bright, 3)
-    out: np.ndarray = np.log(np.sqrt(np.maximum(sq - mean * mean, 0.0)) + 1e-3)
+    """Log of the local speckle of ``log_bright``: smooth along one direction is smooth.
+
+    The standard deviation of three pixels in a row, along a row, a column and each
+    diagonal, the smallest of the four. Speckle (a town, a crop mosaic) is rough in every
+    direction; a strip one or two pixels wide is smooth along itself, while a 3 x 3 box
+    straddles both its edges and made the thinnest strips the roughest ground of a scene.
+    Measured with ``rgb_texture_weight`` 1.0 (2026-12-03): RGB-only, the generator traced 1
+    of the 7 strips of the sample scenes with the box, 6 with this; on the Peru chips' blue,
+    green and red bands its active-strip ceiling rose from 0.67 to 0.76.
+    """
+    p = np.pad(log_bright, 1, mode="edge")
+    c = p[1:-1, 1:-1]
+    least: np.ndarray | None = None
+    for a, b in ((p[1:-1, :-2], p[1:-1, 2:]), (p[:-2, 1:-1], p[2:, 1:-1]),
+                 (p[:-2, :-2], p[2:, 2:]), (p[:-2, 2:], p[2:, :-2])):
+        m = (a + b + c) / np.float32(3.0)
+        var = ((a - m) ** 2 + (b - m) ** 2 + (c - m) ** 2) / np.float32(3.0)
+        least = var if least is None else np.minimum(least, var)
+    assert least is not None
+    out: np.ndarray = np.log(np.sqrt(least) + np.float32(1e-3))
     return out.astype(np.float32, copy=False)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
+from threadpoolctl import threadpool_limits
 
 from geo.detect.chips import ChipResult
 from geo.detect.scorer import LogisticModel, Model, Tree, TreeModel, feature_matrix
@@ -93,7 +94,11 @@ def _fit_trees(x: np.ndarray, y: np.ndarray, *, kind: str, seed: int,
     ``tests/geo/test_detect_learning.py`` checks the copy scores as ``predict_proba`` does.
     """
     clf = HistGradientBoostingClassifier(random_state=seed, class_weight="balanced", **TREES)
-    clf.fit(x, y)
+    # one OpenMP thread: on a few thousand rows the threads cost more than they give (the
+    # 20-runway evaluation test: 9.2 s against 10.7 s on two idle cores), and beside any
+    # other busy process their spin-waits starve each other (465 s against 10.7 s)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        clf.fit(x, y)
     trees = []
     for (pred,) in clf._predictors:
         nodes = pred.nodes

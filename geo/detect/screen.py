@@ -23,7 +23,8 @@ Notes
 -----
 The screen is off (every block is processed) when the coarse grid would not be at least
 twice as coarse as the raster (Landsat's 30 m) and for RGB-only imagery, whose evidence
-also subtracts a local-texture term the screen does not model.
+may also subtract a local-texture term the screen does not model (``rgb_texture_weight``,
+off by default since 2026-12-03: the screen could then serve 10 m RGB too; not measured).
 """
 
 from __future__ import annotations

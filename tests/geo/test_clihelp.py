@@ -18,4 +18,5 @@ def test_help_has_no_rst_markup(module: str, capsys: pytest.CaptureFixture[str])
     assert code == 0
     text = capsys.readouterr().out
     assert "python -m " in text
-    assert "`" not in text and "\n::\n" not in text, text
+    assert "`" not in text, text
+    assert "\n::\n" not in text, text

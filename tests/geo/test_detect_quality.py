@@ -59,6 +59,19 @@ def test_one_pixel_wide_strip_is_found_and_measured(tmp_path):
     assert out.iloc[0].bearing_deg == pytest.approx(125.0, abs=3.0)
 
 
+@pytest.mark.parametrize("width_m", [10.0, 20.0])
+def test_rgb_only_thin_strip_is_traced(tmp_path, width_m):
+    # RGB only, evidence is lowered where the ground is speckled; a strip one or two pixels
+    # wide must not count as speckle (a 3 x 3 texture box straddles both of its edges)
+    path = write_scene(tmp_path / "thin_rgb.tif", rgb=True,
+                       strips=((1000.0, 1000.0, 700.0, width_m, 125.0),))
+    out = detect_scene(str(path), scorer=read_scorer(), min_score=0.0)
+    assert len(out) >= 1
+    best = out.loc[out["length_m"].idxmax()]
+    assert best.length_m == pytest.approx(700.0, abs=100.0)
+    assert best.bearing_deg == pytest.approx(125.0, abs=5.0)
+
+
 def test_same_parameters_serve_coarser_pixels():
     p = DetectionParams()
     assert p.px(p.line_length_m, 10.0) == 45
