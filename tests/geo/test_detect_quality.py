@@ -61,8 +61,8 @@ def test_one_pixel_wide_strip_is_found_and_measured(tmp_path):
 
 @pytest.mark.parametrize("width_m", [10.0, 20.0])
 def test_rgb_only_thin_strip_is_traced(tmp_path, width_m):
-    # RGB only, evidence is lowered where the ground is speckled; a strip one or two pixels
-    # wide must not count as speckle (a 3 x 3 texture box straddles both of its edges)
+    # RGB only, with the default parameters: with the speckle term on (rgb_texture_weight
+    # 1.0, the default until 2026-12-03) the 10 m strip was traced over 350 m of its 700
     path = write_scene(tmp_path / "thin_rgb.tif", rgb=True,
                        strips=((1000.0, 1000.0, 700.0, width_m, 125.0),))
     out = detect_scene(str(path), scorer=read_scorer(), min_score=0.0)
@@ -70,6 +70,21 @@ def test_rgb_only_thin_strip_is_traced(tmp_path, width_m):
     best = out.loc[out["length_m"].idxmax()]
     assert best.length_m == pytest.approx(700.0, abs=100.0)
     assert best.bearing_deg == pytest.approx(125.0, abs=5.0)
+
+
+def test_speckle_texture_is_smooth_along_a_thin_strip():
+    from geo.detect.evidence import _log_texture
+
+    flat = np.zeros((40, 40), dtype=np.float32)
+    lines = flat.copy()
+    lines[20, :] = 1.0  # one pixel wide, east-west
+    np.fill_diagonal(lines, 1.0)  # and one along a diagonal
+    speckle = np.random.default_rng(0).normal(0.0, 1.0, flat.shape).astype(np.float32)
+    floor = _log_texture(flat)[5, 5]
+    tex = _log_texture(lines)
+    assert tex[20, 2:38].max() == floor  # smooth along itself, though rough across
+    assert np.diagonal(tex)[2:38].max() == floor
+    assert np.median(_log_texture(speckle)) > floor + 5.0
 
 
 def test_same_parameters_serve_coarser_pixels():
