@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -568,21 +568,28 @@ def _chart_config(t: Translator) -> dict[str, Any]:
                                   "grouping": [3], "currency": ["", ""]}}}
 
 
-def _top_chart(series: pd.Series, names: dict[str, str], t: Translator) -> tuple[
-        dict[str, Any], pd.DataFrame]:
+#: Axis of a count of events: whole numbers only (one event drew ticks at 0.1, 0.2 ...).
+COUNT_AXIS: dict[str, Any] = {"tickMinStep": 1, "format": ",d"}
+
+
+def _top_chart(series: pd.Series, names: dict[str, str], t: Translator, *,
+               label: Callable[[str], str] | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
     """Horizontal bars of the ten most frequent values, largest first: (Vega-Lite spec, data).
 
-    A plain Vega-Lite spec, not an altair chart: altair validates its spec against the JSON
-    schema on every run (a tenth of a filter change's server time went there).
+    Each value is shown as ``label`` names it, else by its name in ``names``. A plain
+    Vega-Lite spec, not an altair chart: altair validates its spec against the JSON schema on
+    every run (a tenth of a filter change's server time went there).
     """
     counts = series.value_counts()  # categorical: no string conversion of every row
     counts = counts[counts > 0].head(10)
-    frame = pd.DataFrame({"name": [names.get(str(k), str(k)) for k in counts.index],
+    name = label or (lambda k: names.get(k, k))
+    frame = pd.DataFrame({"name": [name(str(k)) for k in counts.index],
                           "n": counts.to_numpy()})
     spec = {
         "height": 260, "mark": {"type": "bar"},
         "encoding": {
-            "x": {"field": "n", "type": "quantitative", "title": t("Events")},
+            "x": {"field": "n", "type": "quantitative", "title": t("Events"),
+                  "axis": COUNT_AXIS},
             "y": {"field": "name", "type": "nominal", "sort": "-x", "title": None,
                   "axis": {"labelOverlap": False, "labelLimit": 160}},
             "tooltip": [{"field": "name", "type": "nominal", "title": " "},
@@ -611,7 +618,8 @@ def _monthly_chart(monthly: pd.DataFrame, t: Translator,
         "encoding": {
             "x": {"field": "month", "type": "ordinal", "title": t("Month"),
                   "axis": {"labelAngle": -45}},
-            "y": {"field": "n", "type": "quantitative", "stack": "zero", "title": t("Events")},
+            "y": {"field": "n", "type": "quantitative", "stack": "zero", "title": t("Events"),
+                  "axis": COUNT_AXIS},
             "color": {"field": "type", "type": "nominal", "title": None,
                       "legend": {"orient": "bottom"},
                       **({} if not colors else {"scale": {
@@ -649,7 +657,7 @@ def render_charts(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: 
     left, right = st.columns(2)
     with left:
         st.subheader(t("Top countries"))
-        spec, data = _top_chart(events["country"], names, t)
+        spec, data = _top_chart(events["country"], names, t, label=t.country)
         st.vega_lite_chart(data, spec, width="stretch")
     with right:
         st.subheader(t("Top commodities"))

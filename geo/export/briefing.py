@@ -158,7 +158,9 @@ def top_tables(layers: Mapping[str, gpd.GeoDataFrame], t: Translator,
         for column, title in (("event_type", t("Events by type")),
                               ("country", t("Top countries")),
                               ("commodity", t("Top commodities"))):
-            out.append(_ranked(events, column, title, t, names, kg=True))
+            named = names if column != "country" else {
+                **names, **{str(c): t.country(str(c)) for c in events[column].dropna().unique()}}
+            out.append(_ranked(events, column, title, t, named, kg=True))
     routes = layers.get("routes")
     if routes is not None and len(routes):
         out.append(_ranked(routes, "mode", t("Routes by mode"), t, names, kg=False))

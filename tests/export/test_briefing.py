@@ -41,3 +41,17 @@ def test_all_and_none_agree_with_each_list_in_spanish():
     assert "Fuentes: ninguna" in lines
     assert "Países: todos" in lines
     assert describe_filters(spec, Translator("en"))[2] == "Commodities: all"
+
+
+def test_top_countries_are_named_in_the_readers_language(tiny_world):
+    from geo.export.briefing import top_tables
+
+    layers = read_snapshot_layers(tiny_world, SnapshotSpec(layers=("events",)))
+    codes = set(layers["events"]["country"].astype(str))
+    table = next(x for x in top_tables(layers, Translator("es"), DEFAULT_LABELS)
+                 if x.title == "Principales países")
+    shown = [row[0] for row in table.rows]
+    assert shown
+    assert all(name.endswith(")") and name[-3:-1] in codes for name in shown), shown
+    if "PE" in codes:
+        assert "Perú (PE)" in shown

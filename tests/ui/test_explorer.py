@@ -182,6 +182,30 @@ def test_the_monthly_chart_gives_each_type_its_map_colour_in_any_language(world_
 
 
 
+def test_the_charts_count_in_whole_events_and_name_the_countries(world_copy, monkeypatch):
+    """One event drew ticks at 0.1, 0.2 ...; the countries chart showed bare codes."""
+    import json
+
+    import pandas as pd
+
+    from geo.i18n import translator
+
+    at = _app(world_copy, monkeypatch)
+    at.sidebar.selectbox[0].set_value("es").run()
+    assert not at.exception
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    counts = [enc for spec in specs for enc in spec["encoding"].values()
+              if isinstance(enc, dict) and enc.get("field") == "n"]
+    assert len(counts) == 3  # per month, top countries, top commodities
+    assert all(axis["axis"]["tickMinStep"] == 1 for axis in counts)
+    from ui.explore import _top_chart
+
+    t = translator("es")
+    countries = pd.Series(["PE", "PE", "BO"], dtype="category")  # as events["country"]
+    _, frame = _top_chart(countries, {}, t, label=t.country)
+    assert frame["name"].tolist() == ["Perú (PE)", "Bolivia (BO)"]
+
+
 def _charts_of_nothing() -> None:
     import os
     import sys
