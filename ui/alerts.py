@@ -148,10 +148,6 @@ def _me() -> str:
     return str(st.session_state.get(state.REVIEWER, "")).strip()
 
 
-def _country_name(code: str, t: Translator) -> str:
-    return f"{t.locale.territories.get(code, code)} ({code})"
-
-
 # -- inbox and subscriptions ---------------------------------------------------------------------
 
 def _note_text(note: Notification, names: dict[str, str], seen: dict[str, str],
@@ -414,7 +410,7 @@ def _queue_filters(every: list[Alert], areas: gpd.GeoDataFrame,
     _keep_choices(state.QUEUE_COUNTRIES, present)
     _keep_choice(state.QUEUE_AREA, ["", *areas["name"]])
     countries = left.multiselect(t("Countries"), present, key=relabelled(state.QUEUE_COUNTRIES),
-                                 format_func=lambda c: _country_name(c, t),
+                                 format_func=t.country,
                                  placeholder=t("All"))
     labels = map_labels(t)
     imagery = mid.multiselect(t("On the imagery"), CANDIDATE_STATES,
@@ -460,7 +456,7 @@ def render_queue(store: Store, t: Translator) -> None:
                               for a in shown],
         t("Score"): [round(a.score, 2) for a in shown],
         t("Length (m)"): [round(a.length_m) for a in shown],
-        t("Country"): [a.country or "" for a in shown],
+        t("Country"): [t.country(a.country) if a.country else "" for a in shown],
         t("Assigned to"): [a.assignee or "" for a in shown],
         t("Last seen"): [a.last_seen.strftime("%Y-%m-%d") for a in shown],
         t("Reason"): [localize_reason(a.reason, t, t.number) for a in shown],
@@ -541,7 +537,7 @@ def _facts(alert: Alert, t: Translator) -> list[tuple[str, str]]:
                                          alert.detection_state or "—")),
         (t("Detections"), t.number(alert.detections)),
         (t("Assigned to"), alert.assignee or "—"),
-        (t("Country"), _country_name(alert.country, t) if alert.country else "—"),
+        (t("Country"), t.country(alert.country) if alert.country else "—"),
         (t("Coordinates"), f"{alert.centroid_lat:.5f}, {alert.centroid_lon:.5f}"),
     ]
     if alert.nearest_aerodrome:

@@ -187,6 +187,11 @@ def test_country_and_area_filters_narrow_the_queue(world):
     assert not at.exception
     expected = sum(a.country == countries[0] for a in every)
     assert _caption(at).startswith(f"{expected} of {len(every)}")
+    # the queue names the country as the filter does (it showed the bare code)
+    from geo.i18n import Translator
+
+    shown = set(at.dataframe[0].value["Country"])
+    assert shown == {Translator("en").country(countries[0])}, shown
     at.multiselect(key=state.QUEUE_COUNTRIES).set_value([]).run()
     x, y = target.centroid_lon, target.centroid_lat
     save_area(world, "Strip area", box(x - 0.01, y - 0.01, x + 0.01, y + 0.01))
