@@ -11,7 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from geo.auth import Action, Role
+from geo.auth import Action
+from geo.auth.permissions import ROLE_NAMES
 from geo.errors import AtalayaError
 from geo.i18n import LANGUAGE_NAMES, Translator, localize
 from geo.store import Store, default_url
@@ -55,8 +56,7 @@ def render_admin() -> None:
 
 
 def _role_names(t: Translator) -> dict[str, str]:
-    return {Role.ANALYST.value: t("Analyst"), Role.PLANNER.value: t("Planner"),
-            Role.FIELD.value: t("Field team"), Role.ADMIN.value: t("Administrator")}
+    return {r.value: name.localized(t) for r, name in ROLE_NAMES.items()}
 
 
 def accounts_table(users: list[User], t: Translator) -> pd.DataFrame:

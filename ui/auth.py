@@ -27,8 +27,9 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from geo.auth import DESCRIPTIONS, PAGE_ACTIONS, Action, Role, Session, SessionPolicy, can
+from geo.auth import DESCRIPTIONS, PAGE_ACTIONS, Action, Session, SessionPolicy, can
 from geo.auth.oidc import role_for_groups
+from geo.auth.permissions import ROLE_NAMES
 from geo.errors import AtalayaError
 from geo.i18n import Translator, localize
 from geo.settings import LANGUAGES, Settings
@@ -271,17 +272,13 @@ def render_user_box(session: Session, t: Translator) -> None:
     """Who is signed in, their role, and the sign-out button (sidebar)."""
     with st.sidebar:
         st.caption(t("Signed in as {user} ({role})").format(
-            user=session.username, role=t(_ROLE_NAMES[session.role])))
+            user=session.username, role=ROLE_NAMES[session.role].localized(t)))
         if st.button(t("Sign out"), key=state.SIGN_OUT, icon=":material/logout:"):
             record_sign_out(_store(), session.username, reason="signed_out")
             st.session_state.pop(state.SESSION, None)
             st.session_state.pop(state.REVIEWER, None)
             _provider_logout()
             st.rerun()
-
-
-_ROLE_NAMES = {Role.ANALYST: "Analyst", Role.PLANNER: "Planner", Role.FIELD: "Field team",
-               Role.ADMIN: "Administrator"}
 
 
 def guard_page(url_path: str, render: Callable[[], None],

@@ -34,6 +34,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from geo.errors import AuthError
+from geo.message import Message
 
 
 class Role(StrEnum):
@@ -43,6 +44,12 @@ class Role(StrEnum):
     PLANNER = "planner"
     FIELD = "field"
     ADMIN = "admin"
+
+
+#: Each role's name for people (English; ``.localized(t)`` in the reader's language).
+ROLE_NAMES: Mapping[Role, Message] = MappingProxyType({
+    Role.ANALYST: Message("Analyst"), Role.PLANNER: Message("Planner"),
+    Role.FIELD: Message("Field team"), Role.ADMIN: Message("Administrator")})
 
 
 class Action(StrEnum):

@@ -35,9 +35,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.auth.permissions import Action, Role, can, roles_allowed
+from geo.auth.permissions import ROLE_NAMES, Action, Role, can, roles_allowed
 from geo.errors import CRSError, SchemaError
-from geo.message import Message, Number
+from geo.message import Message, Number, join_messages
 
 DEFAULT_CELL_DEG = 0.1
 KM_PER_DEG = 111.32  # one degree of latitude, and of longitude at the equator
@@ -114,9 +114,9 @@ def precision_sentence(cell_deg: float) -> Message:
     Examples
     --------
     >>> precision_sentence(0.25)
-    'Event locations are shown at the centre of 0.25° grid cells (about 28 km); precise locations need one of these roles: analyst, admin.'
+    'Event locations are shown at the centre of 0.25° grid cells (about 28 km); precise locations need one of these roles: Analyst, Administrator.'
     """  # noqa: E501
-    who = ", ".join(r.value for r in roles_allowed(Action.SEE_PRECISE_LOCATIONS))
+    who = join_messages(", ", [ROLE_NAMES[r] for r in roles_allowed(Action.SEE_PRECISE_LOCATIONS)])
     return Message("Event locations are shown at the centre of {cell}° grid cells (about {km} "
                    "km); precise locations need one of these roles: {roles}.",
                    cell=_degrees(cell_deg), km=round(cell_deg * KM_PER_DEG), roles=who)

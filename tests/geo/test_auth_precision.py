@@ -25,7 +25,7 @@ def test_points_move_to_their_cell_centre(events):
     assert shown.precision.cell_deg == 0.1
     assert not shown.precision.exact
     assert "0.1° grid cells (about 11 km)" in shown.precision.sentence
-    assert "one of these roles: analyst, admin." in shown.precision.sentence
+    assert "one of these roles: Analyst, Administrator." in shown.precision.sentence
     # The input is left alone and every other column kept.
     assert events.geometry.iloc[0].coords[0] == (-74.2, -12.4)
     assert list(shown.frame.columns) == list(events.columns)
