@@ -113,7 +113,8 @@ def test_a_snapshot_of_coarsened_events_says_so_in_its_language(tiny_world, tmp_
     spec = SnapshotSpec(formats=("geojson", "html"), language="es", location_cell_deg=0.1)
     m = make_snapshot(tiny_world, spec, tmp_path)
     assert ("Los eventos se muestran en el centro de celdas de 0,1° (unos 11 km); las "
-            "ubicaciones precisas requieren uno de estos roles: Analista, Administrador.") in m.filters_text
+            "ubicaciones precisas requieren uno de estos roles: Analista, "
+            "Administrador.") in m.filters_text
     assert m.notes["location_precision"].startswith("Event locations are shown at the centre")
     html = next(tmp_path.glob("**/*.html")).read_text(encoding="utf-8")
     assert "eventos en el centro de celdas de 0,1° (unos 11 km)" in html
