@@ -226,13 +226,16 @@ def _log_texture(log_bright: np.ndarray) -> np.ndarray:
     """
     p = np.pad(log_bright, 1, mode="edge")
     c = p[1:-1, 1:-1]
-    least: np.ndarray | None = None
-    for a, b in ((p[1:-1, :-2], p[1:-1, 2:]), (p[:-2, 1:-1], p[2:, 1:-1]),
-                 (p[:-2, :-2], p[2:, 2:]), (p[:-2, 2:], p[2:, :-2])):
-        m = (a + b + c) / np.float32(3.0)
-        var = ((a - m) ** 2 + (b - m) ** 2 + (c - m) ** 2) / np.float32(3.0)
-        least = var if least is None else np.minimum(least, var)
-    assert least is not None
+    three = np.float32(3.0)
+
+    def variance(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # of a, c, b in a row
+        m = (a + b + c) / three
+        out: np.ndarray = ((a - m) ** 2 + (b - m) ** 2 + (c - m) ** 2) / three
+        return out
+
+    rows = ((p[1:-1, :-2], p[1:-1, 2:]), (p[:-2, 1:-1], p[2:, 1:-1]),
+            (p[:-2, :-2], p[2:, 2:]), (p[:-2, 2:], p[2:, :-2]))
+    least = np.minimum.reduce([variance(a, b) for a, b in rows])
     out: np.ndarray = np.log(np.sqrt(least) + np.float32(1e-3))
     return out.astype(np.float32, copy=False)
 

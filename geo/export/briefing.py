@@ -6,7 +6,7 @@ the export panel say the same thing in the snapshot's language.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -127,7 +127,10 @@ class TopTable:
 
 
 def _ranked(frame: pd.DataFrame, column: str, title: str, t: Translator,
-            labels: Mapping[str, str], *, kg: bool) -> TopTable:
+            labels: Mapping[str, str], *, kg: bool,
+            label: Callable[[str], str] | None = None) -> TopTable:
+    """Rows per value of ``column``, most first, each named by ``label`` or ``labels``."""
+    name = label or (lambda k: labels.get(k, k))
     groups = frame.groupby(frame[column].astype(object).fillna("—"), sort=False)
     table = pd.DataFrame({"n": groups.size()})
     if kg:
@@ -135,7 +138,7 @@ def _ranked(frame: pd.DataFrame, column: str, title: str, t: Translator,
     table = table.sort_values("n", ascending=False, kind="stable").head(TOP_ROWS)
     rows = []
     for key, rec in table.iterrows():
-        row = [labels.get(str(key), str(key)), t.number(int(rec["n"]))]
+        row = [name(str(key)), t.number(int(rec["n"]))]
         if kg:
             row.append("" if pd.isna(rec["kg"]) else t.number(float(rec["kg"]), digits=0))
         rows.append(tuple(row))
@@ -158,9 +161,8 @@ def top_tables(layers: Mapping[str, gpd.GeoDataFrame], t: Translator,
         for column, title in (("event_type", t("Events by type")),
                               ("country", t("Top countries")),
                               ("commodity", t("Top commodities"))):
-            named = names if column != "country" else {
-                **names, **{str(c): t.country(str(c)) for c in events[column].dropna().unique()}}
-            out.append(_ranked(events, column, title, t, named, kg=True))
+            out.append(_ranked(events, column, title, t, names, kg=True,
+                               label=t.country if column == "country" else None))
     routes = layers.get("routes")
     if routes is not None and len(routes):
         out.append(_ranked(routes, "mode", t("Routes by mode"), t, names, kg=False))
