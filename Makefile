@@ -48,8 +48,11 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
+# Two pytest-xdist workers: the browser tests (about half the suite's time) stay together on
+# one (tests/conftest.py), so more workers would barely help; PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
 pytest: $(VENV)/.dev assets
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The store benchmark measures PostGIS too: with ATALAYA_TEST_DATABASE_URL unset and Debian's
 # PostgreSQL + PostGIS installed (.ci/run installs them), a throwaway server is started for it.

@@ -38,6 +38,20 @@ def _keep_main_module():
         sys.modules["__main__"] = main
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the browser tests on one pytest-xdist worker (``make test`` runs two).
+
+    They share one app server and one Chromium per worker (session fixtures), and the load
+    test measures that server; spread over workers they would each start their own, and two
+    of them would contend for the same cores. ``--dist loadgroup`` hands the group to one
+    worker as a whole, the largest unit first, while the other worker takes everything else.
+    """
+    group = pytest.mark.xdist_group("browser")
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(group)
+
+
 def copy_world(src: Path, dst: Path, *, scenes: bool = True) -> Path:
     """Copy a generated world to ``dst`` without its store and logs (a world of its own).
 
