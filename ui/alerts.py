@@ -624,17 +624,25 @@ def _looks_table(store: Store, alert_id: int, t: Translator) -> pd.DataFrame:
         t("Date"): pd.Timestamp(d["detected_at"]).strftime("%Y-%m-%d"),
         t("Scene"): str(d.get("scene_id", "")),
         t("Score"): t.number(float(d["score"]), digits=2),
+        # what the lifecycle compares between sightings (overgrown below 60 % of the last)
+        t("Contrast with its flanks"): _percent(d.get("bare_contrast"), t),
         t("Length (m)"): t.number(round(float(d["length_m"]))),
         t("State"): labels.get(str(d.get("detection_state") or ""),
                                str(d.get("detection_state") or "")),
     }) for d in read_detections(store, alert_id)]
     rows += [(pd.Timestamp(a["observed_at"]), {
         t("Date"): pd.Timestamp(a["observed_at"]).strftime("%Y-%m-%d"),
-        t("Scene"): str(a["scene_id"]), t("Score"): "—", t("Length (m)"): "—",
+        t("Scene"): str(a["scene_id"]), t("Score"): "—", t("Contrast with its flanks"): "—",
+        t("Length (m)"): "—",
         t("State"): t("Not found: its ground seen clearly ({share} %)").format(
             share=f"{100 * float(a['clear_share']):.0f}"),
     }) for a in read_absences(store, alert_id)]
     return pd.DataFrame([r for _, r in sorted(rows, key=lambda r: r[0])])
+
+
+def _percent(share: float | None, t: Translator) -> str:
+    """Write a share (0.25) as a whole percentage ("25 %"); "—" when unknown."""
+    return "—" if share is None else f"{t.number(round(100 * float(share)))} %"
 
 
 def _history_table(entries: Sequence[Any], t: Translator) -> pd.DataFrame:

@@ -10,7 +10,11 @@ oldest first, so several dates of one strip in one frame make one alert.
 Each alert keeps one detection row per scene (the best-scoring candidate of that scene). The
 alert's machine fields - geometry, score, measurements, reason, scene, ``first_seen``,
 ``last_seen``, number of detections - are a projection of its detections (the latest scene
-wins), so merging is idempotent and does not depend on the order of the frames. The machine
+wins), so merging is idempotent and does not depend on the order of the frames. Its state on
+the imagery (``detection_state``) is the lead candidate's own while the alert has sightings on
+one day and no recorded absence; after that it is the lifecycle over its detections (their
+``bare_contrast``, as the tracker's) and absences, unless the lead's tracked run said
+overgrown, destroyed or reopened (it saw dates the store did not). The machine
 never writes the review ``state``, the assignee, or a priority a person has set; it sets the
 priority only while the alert is ``new``. A machine change bumps the version and is audited
 like a person's, so a stale copy in someone's browser is refused rather than overwritten.
@@ -46,7 +50,13 @@ from geo.store.notify import IMAGERY_NEWS, notify
 
 PG_MERGE_LOCK = PG_MIGRATION_LOCK + 1
 REQUIRED = ("scene_id", "detected_at", "score", "length_m", "width_m", "bearing_deg")
-_OPTIONAL = ("scene", "candidate_id", "reason", "priority", "aerodrome_km", "nearest_aerodrome")
+_OPTIONAL = ("scene", "candidate_id", "reason", "priority", "aerodrome_km", "nearest_aerodrome",
+             "bare_contrast")
+
+#: States a tracked run (``geo.detect --track``) can give from dates the store holds no record
+#: of (a clear look without the strip, a contrast it did not store): the alert's own history
+#: does not overrule them. ``new`` and ``active`` it does: a run of one date says ``new``.
+_TRACKER_STATES = frozenset({"overgrown", "destroyed", "reopened"})
 
 
 @dataclass(frozen=True)
@@ -102,10 +112,26 @@ def _sighting(rec: dict[str, Any], geom: BaseGeometry) -> dict[str, Any]:
     if when.tzinfo is None:
         raise SchemaError(Message("detected_at {when} has no time zone; expected UTC times",
                                   when=str(when)))
+    row["bare_contrast"] = _contrast(row["bare_contrast"], row.get("candidate_id"))
     row.update(detection_state=_plain(rec.get("state")), geometry=shapely.normalize(geom),
                scene_id=str(row["scene_id"]),
                detected_at=when.tz_convert(UTC).floor("us").to_pydatetime())
     return row
+
+
+def _contrast(value: Any, candidate: Any) -> float | None:
+    """Return a candidate's ``bare_contrast`` as a float (None when absent); refuse others."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0.0 <= number < float("inf"):
+        raise SchemaError(Message("candidate {candidate} has bare_contrast {value}; expected a "
+                                  "number >= 0 (geo.detect writes it) or nothing",
+                                  candidate=repr(candidate), value=repr(value)))
+    return number
 
 
 def _sightings(candidates: gpd.GeoDataFrame) -> list[dict[str, Any]]:
@@ -172,7 +198,8 @@ def _create(conn: Connection, s: dict[str, Any], *, actor: str, at: datetime) ->
 
 def _detection_values(s: dict[str, Any], at: datetime) -> dict[str, Any]:
     return {**{k: s[k] for k in _SIGHTING}, "reason": s["reason"] or "",
-            "detected_at": s["detected_at"], "priority": s["priority"], "recorded_at": at}
+            "detected_at": s["detected_at"], "priority": s["priority"], "recorded_at": at,
+            "bare_contrast": s["bare_contrast"]}
 
 
 def _insert_detection(conn: Connection, alert_id: int, s: dict[str, Any], at: datetime) -> None:
@@ -207,10 +234,23 @@ def _projection(conn: Connection, alert_id: int, state: str,
         values["priority"] = lead["priority"]
     ab = t.absences.c
     absent = list(conn.execute(select(ab.observed_at).where(ab.alert_id == alert_id)).scalars())
-    if absent:  # else the lead candidate's own state (the tracker of its run) stands
-        values["detection_state"] = lifecycle_state(
-            [(r["detected_at"], r["score"]) for r in rows], absent)
+    days = {pd.Timestamp(r["detected_at"]).tz_convert("UTC").date() for r in rows}
+    if absent or (len(days) > 1 and values["detection_state"] not in _TRACKER_STATES):
+        values["detection_state"] = lifecycle_state(_measures(rows), absent)
+    # else the lead candidate's own state (the tracker of its run) stands
     return values
+
+
+def _measures(rows: Sequence[Any]) -> list[tuple[datetime, float]]:
+    """(date, measure) of each detection for :func:`~geo.detect.lifecycle.lifecycle_state`.
+
+    The measure is ``bare_contrast``, as the tracker's (a strip half green again keeps about
+    half of it), when every detection has one; else the score (sightings stored before
+    schema version 12, or candidates from elsewhere), which barely moves as a strip regrows:
+    such an alert is seldom called overgrown.
+    """
+    key = "bare_contrast" if all(r["bare_contrast"] is not None for r in rows) else "score"
+    return [(r["detected_at"], float(r[key])) for r in rows]
 
 
 def _refresh(conn: Connection, alert_id: int, *, actor: str, at: datetime,

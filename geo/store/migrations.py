@@ -172,6 +172,13 @@ def _user_languages(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE users ADD COLUMN language VARCHAR(8)"))
 
 
+def _bare_contrast(conn: Connection) -> None:
+    """Version 12: each detection's bare-ground contrast (None for sightings from before)."""
+    columns = conn.execute(text("SELECT * FROM detections WHERE 1 = 0")).keys()
+    if "bare_contrast" not in columns:  # version 1 made the table from the latest definition
+        conn.execute(text("ALTER TABLE detections ADD COLUMN bare_contrast FLOAT"))
+
+
 _KIND_CHECK = re.compile(r"CONSTRAINT ck_kind_allowed CHECK \(kind IN \([^)]*\)\)")
 
 
@@ -221,6 +228,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "notifications of changes on the imagery", _notification_kinds),
     Migration(10, "language of e-mails", _languages),
     Migration(11, "language of each account's pages", _user_languages),
+    Migration(12, "bare-ground contrast of each detection", _bare_contrast),
 )
 
 

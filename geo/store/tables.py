@@ -220,6 +220,9 @@ detections = Table(
     Column("detected_at", UTCDateTime, nullable=False),
     Column("priority", String(16)),
     Column("recorded_at", UTCDateTime, nullable=False),
+    # |strip-to-flank visible ratio - 1| (geo.detect.scene.bare_contrast): what the alert's
+    # lifecycle compares between sightings to call a strip overgrown; None when not given.
+    Column("bare_contrast", Float),
     UniqueConstraint("alert_id", "scene_id", name="uq_detections_alert_scene"),
 )
 

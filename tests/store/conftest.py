@@ -98,6 +98,7 @@ def candidates(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
             "bearing_deg": r.get("bearing_deg", 45.0), "state": r.get("state", "new"),
             "reason": r.get("reason", "1.0 km long, 25 m wide"),
             "priority": r.get("priority", "high"),
+            **({"bare_contrast": r["bare_contrast"]} if "bare_contrast" in r else {}),
         })
     return gpd.GeoDataFrame(records, geometry=geoms, crs=4326)
 

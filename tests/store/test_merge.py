@@ -68,6 +68,57 @@ def test_strip_seen_again_updates_history(store):
     assert {"last_seen", "score", "detections", "geometry"} <= merged
 
 
+@pytest.mark.parametrize(("later", "state"), [(0.12, "overgrown"), (0.2, "active")])
+def test_runs_of_one_date_each_give_the_lifecycle_on_bare_contrast(store, later, state):
+    """Two detection jobs, one scene each: each run calls its strip "new"; the alert does not.
+
+    The strip's second sighting kept 0.12 / 0.25 = 48 % of its contrast with the flanks (more
+    than 40 % of its bare ground green again, the tracker's rule) or 80 %; its score barely
+    moved, as a regrowing strip's does.
+    """
+    merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", score=0.99,
+                                             bare_contrast=0.25)]))
+    (alert,) = list_alerts(store)
+    assert alert.detection_state == "new"  # one sighting: the run's own state stands
+    merge_candidates(store, candidates([seen(A, "s2", "2024-09-01", score=0.98,
+                                             bare_contrast=later)]))
+    after = get_alert(store, alert.id)
+    assert after.detection_state == state
+    assert [h["bare_contrast"] for h in read_detections(store, alert.id)] == [0.25, later]
+    changes = [(e.field, e.new_value) for e in read_audit(store, alert_id=alert.id)
+               if e.action == "merge"]
+    assert ("detection_state", state) in changes
+
+
+def test_without_bare_contrast_the_alert_lifecycle_falls_back_on_the_score(store):
+    merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", score=0.9,
+                                             bare_contrast=0.25)]))
+    merge_candidates(store, candidates([seen(A, "s2", "2024-09-01", score=0.5)]))  # none
+    (alert,) = list_alerts(store)
+    assert alert.detection_state == "overgrown"  # 0.5 < 0.6 x 0.9, on the scores
+    merge_candidates(store, candidates([seen(A, "s3", "2024-10-01", score=0.8)]))
+    assert get_alert(store, alert.id).detection_state == "active"
+
+
+def test_a_tracked_runs_own_state_is_not_overruled_by_the_alert_history(store):
+    """``--track`` saw dates the store has no record of: its reopened strip stays reopened."""
+    merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", bare_contrast=0.25)]))
+    merge_candidates(store, candidates([seen(A, "s3", "2024-09-01", bare_contrast=0.25,
+                                             state="reopened")]))
+    (alert,) = list_alerts(store)
+    assert alert.detection_state == "reopened"
+
+
+@pytest.mark.parametrize("bad", ["abc", -0.1, float("inf")])
+def test_a_bad_bare_contrast_is_refused_and_nothing_is_stored(store, bad):
+    frame = candidates([seen(B, "s1", "2024-05-01"), seen(A, "s1", "2024-05-01",
+                                                          bare_contrast=bad)])
+    frame.loc[1, "bare_contrast"] = bad  # object column: the string stays a string
+    with pytest.raises(SchemaError, match="bare_contrast"):
+        merge_candidates(store, frame)
+    assert list_alerts(store) == []
+
+
 def test_an_older_scene_adds_history_but_does_not_lead(store):
     merge_candidates(store, candidates([seen(A, "s2", "2024-07-01", score=0.6)]))
     merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", score=0.9)]))
@@ -241,3 +292,27 @@ def test_a_look_finds_its_alert_by_overlap_and_an_earlier_absence_makes_it_new(s
     (alert_id,) = report.created
     assert get_alert(store, alert_id).detection_state == "new"
     assert [a["scene_id"] for a in read_absences(store, alert_id)] == ["s1"]
+
+
+def test_a_version_11_store_learns_the_bare_contrast_of_detections(store_url):
+    from sqlalchemy import create_engine, select
+
+    from geo.store import tables as t
+    from geo.store.engine import read_tx
+
+    with open_store(store_url) as store:
+        merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", score=0.9)]))
+    engine = create_engine(store_url)
+    with engine.begin() as conn:  # back to version 11, as released before this change
+        conn.exec_driver_sql("ALTER TABLE detections DROP COLUMN bare_contrast")
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version == 12))
+    engine.dispose()
+    with open_store(store_url) as store:  # start-up migrates it
+        with read_tx(store) as conn:
+            assert 12 in set(conn.execute(select(t.schema_version.c.version)).scalars())
+        (alert,) = list_alerts(store)
+        assert [h["bare_contrast"] for h in read_detections(store, alert.id)] == [None]
+        # a contrast from now on, none from before: the lifecycle compares scores
+        merge_candidates(store, candidates([seen(A, "s2", "2024-09-01", score=0.85,
+                                                 bare_contrast=0.1)]))
+        assert get_alert(store, alert.id).detection_state == "active"

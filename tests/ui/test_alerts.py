@@ -219,7 +219,7 @@ def test_an_alert_shows_where_a_clear_scene_saw_its_ground_without_it(world):
     url = f"sqlite:///{world / 'atalaya.sqlite3'}"
     with open_store(url) as store:
         frame = candidates([{"lon": -60.0, "lat": -12.0, "scene_id": "s1",
-                             "date": "2024-05-01", "state": "active"}])
+                             "date": "2024-05-01", "state": "active", "bare_contrast": 0.254}])
         (alert_id,) = merge_candidates(store, frame).created
         merge_candidates(store, candidates([]), looks=[Look(
             "s2", datetime(2024, 6, 1, tzinfo=UTC), frame.geometry.iloc[0], 0.97, alert_id)])
@@ -230,9 +230,9 @@ def test_an_alert_shows_where_a_clear_scene_saw_its_ground_without_it(world):
     assert not at.exception
     assert "Destroyed" in [t.value for t in at.text]  # "On the imagery"
     table = next(d.value for d in at.dataframe if "Scene" in d.value.columns)
-    assert table[["Date", "Scene", "State"]].values.tolist() == [
-        ["2024-05-01", "s1", "Active"],
-        ["2024-06-01", "s2", "Not found: its ground seen clearly (97 %)"]]
+    assert table[["Date", "Scene", "Contrast with its flanks", "State"]].values.tolist() == [
+        ["2024-05-01", "s1", "25 %", "Active"],
+        ["2024-06-01", "s2", "—", "Not found: its ground seen clearly (97 %)"]]
 
 
 def test_the_queue_filters_by_the_strip_on_the_imagery(world):
