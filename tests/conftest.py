@@ -38,6 +38,7 @@ def _keep_main_module():
         sys.modules["__main__"] = main
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Keep the browser tests on one pytest-xdist worker (``make test`` runs two).
 
