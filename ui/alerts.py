@@ -21,7 +21,6 @@ recorded and retried later with growing pauses, never shown as a failed verdict.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -68,8 +67,7 @@ from geo.store import (
     update_alert,
     webhook_secret_from_env,
 )
-from geo.store.chips import CHIP_KIND
-from geo.store.states import priority_names, state_names
+from geo.store.states import state_names
 from geo.store.users import record_refusal
 from geo.world import data_version
 from layers.assets import localize
@@ -80,6 +78,7 @@ from ui.auth import allowed
 from ui.cache import get_settings, load_world, open_store_cached
 from ui.chips import render_chips
 from ui.field_package import render_field_package
+from ui.history import history_table
 from ui.labels import map_labels
 from ui.sidebar import current_translator, relabelled
 from ui.text import escape_markdown
@@ -613,7 +612,7 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     st.caption(t("Newest first."))
     # newest first; the lines of one change keep their order
     entries = sorted(read_audit(store, alert_id=alert.id), key=lambda e: e.at, reverse=True)
-    st.dataframe(_history_table(entries, t),
+    st.dataframe(history_table(entries, t, actors={DATA_FOLDER_ACTOR: t("detector (data folder)")}),
                  hide_index=True, width="stretch", key=state.ALERT_AUDIT)
 
 
@@ -643,36 +642,3 @@ def _looks_table(store: Store, alert_id: int, t: Translator) -> pd.DataFrame:
 def _percent(share: float | None, t: Translator) -> str:
     """Write a share (0.25) as a whole percentage ("25 %"); "—" when unknown."""
     return "—" if share is None else f"{t.number(round(100 * float(share)))} %"
-
-
-def _history_table(entries: Sequence[Any], t: Translator) -> pd.DataFrame:
-    """Tabulate an alert's history in the reader's language (codes become names).
-
-    An image chip is cut when someone first opens the alert: the line says so, so that the
-    person who opened it does not read as having added evidence.
-    """
-    actions = {"create": t("Created"), "update": t("Changed"), "merge": t("Detected again"),
-               "comment": t("Comment"), "attach": t("Attached"),
-               "field_export": t("Field package exported")}
-    fields = {"state": t("State"), "priority": t("Priority"), "assignee": t("Assigned to"),
-              "package": t("Field package")}
-    values = {"state": state_names(t), "priority": priority_names(t)}
-    actors = {DATA_FOLDER_ACTOR: t("detector (data folder)")}
-    chip = t("Image chip cut on opening the alert")
-    rows = []
-    for e in entries:
-        names = values.get(e.field or "", {})
-        rows.append({
-            t("When"): f"{pd.Timestamp(e.at):%Y-%m-%d %H:%M:%S}",
-            t("Who"): str(actors.get(e.actor, e.actor)),
-            t("What"): chip if e.action == "attach" and e.field == CHIP_KIND
-            else actions.get(e.action, e.action),
-            t("Field"): fields.get(e.field or "", str(e.field or "")),
-            t("Before"): _plain(e.old_value, names), t("After"): _plain(e.new_value, names)})
-    return pd.DataFrame(rows)
-
-
-def _plain(value: Any, names: Mapping[str, str]) -> str:
-    if value is None:
-        return ""
-    return names.get(value, str(value)) if isinstance(value, str) else str(value)

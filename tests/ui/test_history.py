@@ -1,0 +1,81 @@
+"""An alert's audit history reads as names and values, not the store's codes and JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from geo.i18n import Translator
+from geo.store.audit import AuditEntry
+from geo.store.chips import CHIP_KIND
+from ui.history import history_table
+
+AT = datetime(2026, 12, 3, 13, 55, 12, tzinfo=UTC)
+WKT = ("POLYGON ((-74.60415 -9.40461, -74.59033 -9.40614, -74.59035 -9.40632, "
+       "-74.60417 -9.40479, -74.60415 -9.40461))")
+
+
+def _entry(action: str, field: str | None, old: object, new: object,
+           actor: str = "detector") -> AuditEntry:
+    return AuditEntry(id=1, at=AT, actor=actor, alert_id=7, action=action, field=field,
+                      old_value=old, new_value=new, request_id=None)
+
+
+ENTRIES = [
+    _entry("create", "state", None, "new", actor="detector (data folder)"),
+    _entry("create", "country", None, "PE"),
+    _entry("create", "geometry", None, WKT),
+    _entry("merge", "score", 0.9875, 0.9787),
+    _entry("merge", "detection_state", "active", "overgrown"),
+    _entry("merge", "last_seen", "2023-07-15T15:20:00+00:00", "2024-08-02T15:20:00+00:00"),
+    _entry("merge", "length_m", 1533.4, 1473.2),
+    _entry("merge", "aerodrome_km", 40.71, 40.66),
+    _entry("attach", CHIP_KIND, None, {"id": 4, "label": "ucayali_2024-08-02 · false colour",
+                                       "sha256": "ab" * 32}, actor="analyst"),
+    _entry("update", "priority", "high", "medium", actor="ana"),
+]
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", [["Created", "State", "", "New"],
+            ["Created", "Country", "", "Peru (PE)"],
+            ["Created", "Coordinates", "", "-9.40547, -74.59725"],
+            ["Detected again", "Score", "0.99", "0.98"],
+            ["Detected again", "On the imagery", "Active", "Overgrown"],
+            ["Detected again", "Last seen", "2023-07-15", "2024-08-02"],
+            ["Detected again", "Length (m)", "1,533", "1,473"],
+            ["Detected again", "Nearest registered aerodrome", "40.7 km", "40.7 km"],
+            ["Image chip cut on opening the alert", "Image", "",
+             "ucayali_2024-08-02 · false colour"],
+            ["Changed", "Priority", "High", "Medium"]]),
+    ("es", [["Creada", "Estado", "", "Nueva"],
+            ["Creada", "País", "", "Perú (PE)"],
+            ["Creada", "Coordenadas", "", "-9.40547, -74.59725"],
+            ["Detectada de nuevo", "Puntuación", "0,99", "0,98"],
+            ["Detectada de nuevo", "En las imágenes", "Activa", "Con rebrote"],
+            ["Detectada de nuevo", "Visto por última vez", "2023-07-15", "2024-08-02"],
+            ["Detectada de nuevo", "Longitud (m)", "1.533", "1.473"],
+            ["Detectada de nuevo", "Aeródromo registrado más cercano", "40,7 km", "40,7 km"],
+            ["Recorte de imagen generado al abrir la alerta", "Imagen", "",
+             "ucayali_2024-08-02 · false colour"],
+            ["Modificado", "Prioridad", "Alta", "Media"]]),
+])
+def test_history_names_fields_and_values_in_the_readers_language(language, expected):
+    t = Translator(language)
+    table = history_table(ENTRIES, t, actors={"detector (data folder)": "detector (datos)"})
+    columns = [t("What"), t("Field"), t("Before"), t("After")]
+    assert table[columns].values.tolist() == expected
+    assert table[t("Who")].tolist()[:2] == ["detector (datos)", "detector"]
+    assert table[t("When")].iloc[0] == "2026-12-03 13:55:12"
+
+
+def test_values_it_cannot_read_are_shown_as_they_are():
+    t = Translator("en")
+    odd = [_entry("merge", "geometry", "not WKT", None), _entry("merge", "last_seen", 5, "x"),
+           _entry("merge", "score", "high", None), _entry("merge", "some_new_field", [1], 2),
+           _entry("comment", None, None, "<b>look</b>")]
+    rows = history_table(odd, t)[["Field", "Before", "After"]].values.tolist()
+    assert rows == [["Coordinates", "not WKT", ""], ["Last seen", "5", "x"],
+                    ["Score", "high", ""], ["some_new_field", "[1]", "2"],
+                    ["", "", "<b>look</b>"]]

@@ -1,0 +1,117 @@
+"""An alert's audit history as a table a reviewer reads: names, not column codes.
+
+The audit log (:mod:`geo.store.audit`) keeps each change as the store's field name and JSON
+values (geometries as WKT, times as ISO 8601, an image chip as its id, label and hash). The
+alert page shows them in the reader's language: the field as the page names it elsewhere, a
+state or priority by its name, a country by its name, numbers with the language's separators,
+a geometry by its centre, an image chip by its label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import shapely
+from shapely.errors import ShapelyError
+
+from geo.detect.reasons import localize_reason
+from geo.i18n import Translator
+from geo.store.chips import CHIP_KIND
+from geo.store.states import priority_names, state_names
+from ui.labels import map_labels
+
+
+def history_table(entries: Sequence[Any], t: Translator, *,
+                  actors: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Tabulate audit entries (:class:`geo.store.audit.AuditEntry`) in the reader's language.
+
+    ``actors`` renames machine actors (the data folder's detector). An image chip is cut when
+    someone first opens the alert: the line says so, so that the person who opened it does not
+    read as having added evidence.
+    """
+    actions = {"create": t("Created"), "update": t("Changed"), "merge": t("Detected again"),
+               "comment": t("Comment"), "attach": t("Attached"),
+               "field_export": t("Field package exported")}
+    chip = t("Image chip cut on opening the alert")
+    names, shown = field_names(t), value_formats(t)
+    rows = []
+    for e in entries:
+        field = e.field or ""
+        show = shown.get(field, _text)
+        rows.append({
+            t("When"): f"{pd.Timestamp(e.at):%Y-%m-%d %H:%M:%S}",
+            t("Who"): str((actors or {}).get(e.actor, e.actor)),
+            t("What"): chip if e.action == "attach" and field == CHIP_KIND
+            else actions.get(e.action, e.action),
+            t("Field"): names.get(field, field),
+            t("Before"): "" if e.old_value is None else show(e.old_value),
+            t("After"): "" if e.new_value is None else show(e.new_value)})
+    return pd.DataFrame(rows)
+
+
+def field_names(t: Translator) -> dict[str, str]:
+    """Name each audited field as the alert page does (the store's column names as keys)."""
+    return {"state": t("State"), "priority": t("Priority"), "assignee": t("Assigned to"),
+            "package": t("Field package"), "score": t("Score"), "scene_id": t("Scene"),
+            "scene": t("File"), "candidate_id": t("Candidate"), "country": t("Country"),
+            "geometry": t("Coordinates"),
+            "detection_state": t("On the imagery"), "length_m": t("Length (m)"),
+            "width_m": t("Width (m)"), "bearing_deg": t("Bearing (°)"), "reason": t("Reason"),
+            "first_seen": t("First seen"), "last_seen": t("Last seen"),
+            "detections": t("Detections"), "nearest_aerodrome": t("Nearest registered aerodrome"),
+            "aerodrome_km": t("Nearest registered aerodrome"),
+            CHIP_KIND: t("Image")}
+
+
+def value_formats(t: Translator) -> dict[str, Callable[[Any], str]]:
+    """How each audited field's JSON value is written (others: as text)."""
+    states, priorities, imagery = state_names(t), priority_names(t), map_labels(t)
+
+    def named(names: Mapping[str, str]) -> Callable[[Any], str]:
+        return lambda v: names.get(v, str(v)) if isinstance(v, str) else _text(v)
+
+    def number(digits: int) -> Callable[[Any], str]:
+        return lambda v: (t.number(float(v), digits=digits)
+                          if isinstance(v, int | float) else _text(v))
+
+    return {"state": named(states), "priority": named(priorities),
+            "detection_state": named(imagery),
+            "country": lambda v: t.country(v) if isinstance(v, str) and v else _text(v),
+            "score": number(2), "length_m": number(0), "width_m": number(0),
+            "bearing_deg": number(0), "detections": number(0),
+            "aerodrome_km": lambda v: (f"{t.number(float(v), digits=1)} km"
+                                       if isinstance(v, int | float) else _text(v)),
+            "first_seen": _day, "last_seen": _day, "geometry": _centre,
+            "reason": lambda v: localize_reason(v, t, t.number) if isinstance(v, str) else _text(v),
+            CHIP_KIND: lambda v: str(v.get("label", v)) if isinstance(v, dict) else _text(v)}
+
+
+def _text(value: Any) -> str:
+    return str(value)
+
+
+def _day(value: Any) -> str:
+    """Write an ISO 8601 time as its UTC day (``2024-08-02``); anything else as text."""
+    try:
+        return f"{pd.Timestamp(value).tz_convert('UTC'):%Y-%m-%d}"
+    except (TypeError, ValueError):
+        return _text(value)
+
+
+def _centre(value: Any) -> str:
+    """Write a WKT geometry as its centre, "lat, lon" to 5 decimals (about 1 m); else as text.
+
+    Examples
+    --------
+    >>> _centre("POLYGON ((0 0, 2 0, 2 1, 0 1, 0 0))")
+    '0.50000, 1.00000'
+    >>> _centre("not WKT")
+    'not WKT'
+    """
+    try:
+        c = shapely.from_wkt(str(value)).centroid
+    except (ShapelyError, ValueError):
+        return _text(value)
+    return _text(value) if c.is_empty else f"{c.y:.5f}, {c.x:.5f}"
