@@ -61,6 +61,34 @@ def drop_schema(schema: str | None) -> None:
     admin.dispose()
 
 
+def undo_migration(store_url: str, version: int, *undo_sql: str) -> None:
+    """Take a store back to before migration ``version``: run ``undo_sql``, forget the step.
+
+    Then reopening the store must apply the step again, as on a database released before it.
+    """
+    from sqlalchemy import create_engine
+
+    from geo.store import tables as t
+
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        for sql in undo_sql:
+            conn.exec_driver_sql(sql)
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version == version))
+    engine.dispose()
+
+
+def applied_versions(store: Store) -> set[int]:
+    """Return the schema versions recorded as applied in ``store``."""
+    from sqlalchemy import select
+
+    from geo.store import tables as t
+    from geo.store.engine import read_tx
+
+    with read_tx(store) as conn:
+        return set(conn.execute(select(t.schema_version.c.version)).scalars())
+
+
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[str]:

@@ -24,7 +24,14 @@ from geo.store import (
     read_detections,
     update_alert,
 )
-from tests.store.conftest import BACKENDS, candidates, drop_schema, new_backend_url
+from tests.store.conftest import (
+    BACKENDS,
+    applied_versions,
+    candidates,
+    drop_schema,
+    new_backend_url,
+    undo_migration,
+)
 
 A = {"lon": -65.0, "lat": -14.0}
 B = {"lon": -64.0, "lat": -13.0}
@@ -295,21 +302,11 @@ def test_a_look_finds_its_alert_by_overlap_and_an_earlier_absence_makes_it_new(s
 
 
 def test_a_version_11_store_learns_the_bare_contrast_of_detections(store_url):
-    from sqlalchemy import create_engine, select
-
-    from geo.store import tables as t
-    from geo.store.engine import read_tx
-
     with open_store(store_url) as store:
         merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", score=0.9)]))
-    engine = create_engine(store_url)
-    with engine.begin() as conn:  # back to version 11, as released before this change
-        conn.exec_driver_sql("ALTER TABLE detections DROP COLUMN bare_contrast")
-        conn.execute(t.schema_version.delete().where(t.schema_version.c.version == 12))
-    engine.dispose()
+    undo_migration(store_url, 12, "ALTER TABLE detections DROP COLUMN bare_contrast")
     with open_store(store_url) as store:  # start-up migrates it
-        with read_tx(store) as conn:
-            assert 12 in set(conn.execute(select(t.schema_version.c.version)).scalars())
+        assert 12 in applied_versions(store)
         (alert,) = list_alerts(store)
         assert [h["bare_contrast"] for h in read_detections(store, alert.id)] == [None]
         # a contrast from now on, none from before: the lifecycle compares scores

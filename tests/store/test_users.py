@@ -16,6 +16,7 @@ from geo.store import tables as t
 from geo.store import users as u
 from geo.store.engine import read_tx
 from geo.store.migrations import MIGRATIONS, latest_version
+from tests.store.conftest import applied_versions, undo_migration
 
 FAST = ScryptParams(ln=4)
 SLOWER = ScryptParams(ln=5)
@@ -342,13 +343,8 @@ def test_an_account_remembers_its_language(store, admin, create, auth):
 def test_a_version_10_store_learns_the_language_of_accounts(store_url):
     with open_store(store_url) as store:
         u.create_user(store, "ana", PASSWORD, role="analyst", actor="test", params=FAST)
-    engine = create_engine(store_url)
-    with engine.begin() as conn:  # back to version 10, as released before this change
-        conn.exec_driver_sql("ALTER TABLE users DROP COLUMN language")
-        conn.execute(t.schema_version.delete().where(t.schema_version.c.version == 11))
-    engine.dispose()
+    undo_migration(store_url, 11, "ALTER TABLE users DROP COLUMN language")
     with open_store(store_url) as store:  # start-up migrates it
-        with read_tx(store) as conn:
-            assert 11 in set(conn.execute(select(t.schema_version.c.version)).scalars())
+        assert 11 in applied_versions(store)
         assert u.get_user(store, "ana").language is None
         assert u.set_language(store, "ana", "pt").language == "pt"
