@@ -67,11 +67,11 @@ def test_each_role_sees_only_its_pages(app, browser, user):
 def test_a_field_user_opening_the_map_or_import_address_is_refused(app, small_world, page):
     pg, rec = page
     open_signed_in(pg, f"{app.url}/map", "field")
-    pg.get_by_text("Your role may not open the map explorer.").wait_for(timeout=30_000)
+    pg.get_by_text("Your role may not open the map explorer.").wait_for(timeout=90_000)
     assert pg.locator('iframe[title="streamlit_folium.st_folium"]').count() == 0
     pg.goto(f"{app.url}/ingest", wait_until="domcontentloaded")
     sign_in(pg, "field")
-    pg.get_by_text("Your role may not import data files.").wait_for(timeout=30_000)
+    pg.get_by_text("Your role may not import data files.").wait_for(timeout=90_000)
     assert pg.locator('[data-testid="stFileUploader"]').count() == 0
     refused = [e.field for e in _audit(small_world)
                if e.action == "access_refused" and e.actor == "field"]
