@@ -2,6 +2,9 @@
 
 A candidate close to a registered aerodrome is most likely that aerodrome's runway: it is
 never dropped (the analyst decides) but its priority is lowered and the reason says why.
+A strip grown over or gone on the latest imagery cannot take a plane as it is: once its
+lifecycle state is known (a tracked run, the alert store) its priority is lowered one step
+too, and a note on the reason says why (:func:`geo.detect.lifecycle.state_priority`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Lifecycle states of a strip over dates: new, active, overgrown, destroyed, reopened.
 
 Pure rules, no imagery: :mod:`geo.detect.track` applies them to the candidates of a run, and
-the alert store (:mod:`geo.store.merge`) to an alert's detections and recorded absences.
+the alert store (:mod:`geo.store.merge`) to an alert's detections and recorded absences. A
+strip grown over or gone cannot take a plane as it is: both lower its priority one step
+(:func:`state_priority`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from datetime import date, datetime
 
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
+
+from geo.detect.reasons import NOTE_DESTROYED, NOTE_OVERGROWN
 
 #: A strip is overgrown when its measure (the tracker's :func:`geo.detect.scene.bare_contrast`,
 #: the alert store's score) falls below this share of the previous sighting's: by linear
@@ -24,6 +28,12 @@ MIN_OBSERVED = 0.5
 #: Two rectangles are the same strip when they share this much of the smaller one (as in
 #: :func:`geo.detect.scene.suppress_overlaps`).
 MIN_OVERLAP = 0.3
+
+#: Lifecycle states that lower a strip's priority one step, with the note each adds to the
+#: reason: the strip cannot take a plane as it is (a reopened one is left as scored).
+STATE_NOTES: dict[str, str] = {"overgrown": NOTE_OVERGROWN, "destroyed": NOTE_DESTROYED}
+_LOWER = {"high": "medium", "medium": "low"}
+_RAISE = {lower: higher for higher, lower in _LOWER.items()}
 
 
 def overlap_share(a: BaseGeometry, b: BaseGeometry) -> float:
@@ -94,3 +104,34 @@ def lifecycle_state(sightings: Sequence[tuple[datetime, float]],
         best[day] = max(score, best.get(day, score))
     days = sorted(set(best) | {pd.Timestamp(w).tz_convert("UTC").date() for w in absences})
     return state_of([d in best for d in days], [best.get(d, 0.0) for d in days])
+
+
+def state_priority(priority: str, reason: str | None,
+                   state: str | None) -> tuple[str, str]:
+    """Return the priority and reason of a strip in ``state``: one step lower if grown over or gone.
+
+    A ``reason`` carrying a note of :data:`STATE_NOTES` was lowered already (by a tracked run,
+    or an earlier call): its priority is taken back up one step first, so the result depends
+    only on the priority and reason as scored, and calling it again changes nothing. A
+    ``low`` priority (near a registered aerodrome, or a low score) stays low, without a note.
+    No reason (None) is the empty one.
+
+    Examples
+    --------
+    >>> p, r = state_priority("high", "1.1 km long, 18 m wide", "overgrown")
+    >>> p, r
+    ('medium', '1.1 km long, 18 m wide; grown over since an earlier sighting: priority lowered')
+    >>> state_priority(p, r, "active")
+    ('high', '1.1 km long, 18 m wide')
+    >>> state_priority(p, r, "overgrown") == (p, r)
+    True
+    """
+    reason = reason or ""
+    notes = reason.split("; ")
+    if any(n in STATE_NOTES.values() for n in notes):  # lowered before: undo it first
+        priority = _RAISE.get(priority, priority)
+        reason = "; ".join(n for n in notes if n not in STATE_NOTES.values())
+    if state in STATE_NOTES and priority in _LOWER:
+        note = STATE_NOTES[state]
+        return _LOWER[priority], f"{reason}; {note}" if reason else note
+    return priority, reason

@@ -37,11 +37,15 @@ NEAR = _("{dist} km from registered aerodrome {name}: probably that aerodrome, p
 NOTE_LEARNED_MULTISPECTRAL = _("learned multispectral scorer")
 NOTE_LEARNED_RGB = _("learned rgb scorer")
 NOTE_RULES = _("rule-based score (no trained model)")
+#: Notes on the strip's lifecycle state, added where it lowered the priority
+#: (:func:`geo.detect.context.state_priority`).
+NOTE_OVERGROWN = _("grown over since an earlier sighting: priority lowered")
+NOTE_DESTROYED = _("gone from the latest imagery that saw its ground: priority lowered")
 
 #: Parts of the description, the longest first (a template may span several ", " parts).
 PARTS: tuple[str, ...] = (SIZE, NEAR, FAR, FAR_UNNAMED, REDDER, BRIGHTER_RGB, BRIGHTER_SOIL)
 NOTES: tuple[str, ...] = (NOTE_RGB_ONLY, NOTE_GUESSED_RGB, NOTE_LEARNED_MULTISPECTRAL,
-                          NOTE_LEARNED_RGB, NOTE_RULES)
+                          NOTE_LEARNED_RGB, NOTE_RULES, NOTE_OVERGROWN, NOTE_DESTROYED)
 #: Fields that are numbers: shown with the reader's separators, as many decimals as stored.
 _NUMBERS = frozenset({"length", "width", "ratio", "dist"})
 

@@ -11,7 +11,9 @@ with its flanks below 60 % of the previous sighting's: :func:`geo.detect.scene.b
 ``destroyed`` (seen before, absent on the latest date that observed it), ``reopened`` (absent
 on an observing date in between, seen again on the latest).
 A date with a candidate below the operating point (a *faint* one) on the strip does not
-observe it absent either: the generator still traced a strip there.
+observe it absent either: the generator still traced a strip there. An overgrown or destroyed
+strip's priority is one step lower, and its reason says so
+(:func:`geo.detect.lifecycle.state_priority`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import utm_epsg
 from geo.detect.coverage import observed_share
-from geo.detect.lifecycle import MIN_OBSERVED, MIN_OVERLAP, overlap_share, state_of
+from geo.detect.lifecycle import (
+    MIN_OBSERVED,
+    MIN_OVERLAP,
+    overlap_share,
+    state_of,
+    state_priority,
+)
 from geo.errors import ImageryError
 from geo.imagery import SceneInfo, open_geotiff
 from geo.message import Message
@@ -140,7 +148,9 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
         and ``last_seen`` (dates detected), ``last_observed`` (the latest date that observed
         its ground, seen or not) and ``unobserved`` (the dates after its first sighting that
         said nothing of it: clouded, off the scene, or a faint candidate there; ISO dates
-        joined by ``"; "``); ``candidate_id`` becomes a track id.
+        joined by ``"; "``); ``candidate_id`` becomes a track id. Where ``priority`` and
+        ``reason`` are given, an overgrown or destroyed strip's priority is one step lower
+        and its reason ends with a note saying so.
 
     Raises
     ------
@@ -180,8 +190,14 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
             unobserved.append("; ".join(pd.Timestamp(dates[i]).date().isoformat()
                                         for i in range(first, len(dates)) if seen[i] is None))
     out = cands.iloc[lasts].reset_index(drop=True)
-    return out.assign(state=states, first_seen=pd.DatetimeIndex(firsts),
-                      last_seen=pd.DatetimeIndex(latest), last_observed=pd.DatetimeIndex(observed),
-                      unobserved=unobserved,
-                      candidate_id=[f"strip-{k:04d}" for k in range(1, len(tracks) + 1)])
+    out = out.assign(state=states, first_seen=pd.DatetimeIndex(firsts),
+                     last_seen=pd.DatetimeIndex(latest), last_observed=pd.DatetimeIndex(observed),
+                     unobserved=unobserved,
+                     candidate_id=[f"strip-{k:04d}" for k in range(1, len(tracks) + 1)])
+    if {"priority", "reason"} <= set(out.columns):  # grown over or gone: one step lower
+        pairs = [state_priority(p, r, s) for p, r, s
+                 in zip(out["priority"], out["reason"], out["state"], strict=True)]
+        out["priority"] = [p for p, _ in pairs]
+        out["reason"] = [r for _, r in pairs]
+    return out
 

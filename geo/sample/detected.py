@@ -9,8 +9,9 @@ page can show image chips of them at both dates.
 To keep ``python -m geo.sample`` fast, the detector surveys a box around each painted strip
 (the strip plus :data:`SURVEY_MARGIN_M` on every side) rather than the whole scene: about 1 s
 for the default scenes instead of 30 s. Everything it finds in those boxes is kept, false
-alarms included, as a real run would. Each date's candidates get the lifecycle state the
-tracker (:func:`geo.detect.track.track_candidates`) gives them with the dates seen so far.
+alarms included, as a real run would. Each date's candidates get the lifecycle state (and the
+priority that follows from it) the tracker (:func:`geo.detect.track.track_candidates`) gives
+them with the dates seen so far.
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ def detect_in_scene(path: Path, strips: gpd.GeoDataFrame, *, acquired_at: pd.Tim
 
 
 def _states_as_seen(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Each row's lifecycle state, first and last seen, tracked over the dates up to its own."""
+    """Each row's lifecycle state, first and last seen, tracked over the dates up to its own.
+
+    Its priority and reason too: the tracker lowers an overgrown or destroyed strip's.
+    """
     out = frame.assign(first_seen=frame["detected_at"], last_seen=frame["detected_at"])
     for when in sorted(frame["detected_at"].unique()):
         tracked = track_candidates(frame[frame["detected_at"] <= when])
@@ -84,8 +88,8 @@ def _states_as_seen(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         for pos in np.flatnonzero((frame["detected_at"] == when).to_numpy()):
             row = by_shape.get(frame.geometry.iloc[pos].wkb)
             if row is not None:
-                out.iloc[pos, out.columns.get_loc("state")] = row.state
-                out.iloc[pos, out.columns.get_loc("first_seen")] = row.first_seen
+                for name in ("state", "first_seen", "priority", "reason"):
+                    out.iloc[pos, out.columns.get_loc(name)] = getattr(row, name)
     return out
 
 

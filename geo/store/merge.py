@@ -16,7 +16,9 @@ one day and no recorded absence; after that it is the lifecycle over its detecti
 ``bare_contrast``, as the tracker's) and absences, unless the lead's tracked run said
 overgrown, destroyed or reopened (it saw dates the store did not). The machine
 never writes the review ``state``, the assignee, or a priority a person has set; it sets the
-priority only while the alert is ``new``. A machine change bumps the version and is audited
+priority only while the alert is ``new``: the lead candidate's, one step lower when the
+alert's state on the imagery is overgrown or destroyed, with a note on the reason
+(:func:`geo.detect.lifecycle.state_priority`). A machine change bumps the version and is audited
 like a person's, so a stale copy in someone's browser is refused rather than overwritten.
 
 Merges run one at a time (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so
@@ -38,7 +40,13 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from geo.countries import locate_countries
 from geo.crs import require_crs
-from geo.detect.lifecycle import MIN_OBSERVED, MIN_OVERLAP, lifecycle_state, overlap_share
+from geo.detect.lifecycle import (
+    MIN_OBSERVED,
+    MIN_OVERLAP,
+    lifecycle_state,
+    overlap_share,
+    state_priority,
+)
 from geo.errors import SchemaError
 from geo.i18n import Message
 from geo.store import tables as t
@@ -181,8 +189,9 @@ _SIGHTING = ("geometry", "score", "length_m", "width_m", "bearing_deg", "scene_i
 def _create(conn: Connection, s: dict[str, Any], *, actor: str, at: datetime) -> int:
     values = {k: s[k] for k in _SIGHTING}
     values.update(_geometry_fields(s["geometry"]))
-    values.update(reason=s["reason"] or "",
-                  priority=s["priority"] or "medium", first_seen=s["detected_at"],
+    priority, reason = state_priority(s["priority"] or "medium", s["reason"] or "",
+                                      s["detection_state"])
+    values.update(reason=reason or "", priority=priority, first_seen=s["detected_at"],
                   last_seen=s["detected_at"], detections=1, version=1, created_at=at,
                   created_by=actor, updated_at=at, updated_by=actor)
     key = conn.execute(insert(t.alerts).values(**values)).inserted_primary_key
@@ -230,14 +239,20 @@ def _projection(conn: Connection, alert_id: int, state: str,
     values.update(_geometry_fields(lead["geometry"]),
                   first_seen=min(r["detected_at"] for r in rows),
                   last_seen=max(r["detected_at"] for r in rows), detections=len(rows))
-    if state == "new" and not priority_locked and lead["priority"] is not None:
-        values["priority"] = lead["priority"]
     ab = t.absences.c
     absent = list(conn.execute(select(ab.observed_at).where(ab.alert_id == alert_id)).scalars())
     days = {pd.Timestamp(r["detected_at"]).tz_convert("UTC").date() for r in rows}
     if absent or (len(days) > 1 and values["detection_state"] not in _TRACKER_STATES):
         values["detection_state"] = lifecycle_state(_measures(rows), absent)
     # else the lead candidate's own state (the tracker of its run) stands
+    # grown over or gone: one step lower, and the reason says so (or, where a person set
+    # the priority, a tracked run's note is dropped: it would say what did not happen)
+    adjust = state == "new" and not priority_locked and lead["priority"] is not None
+    priority, values["reason"] = state_priority(
+        lead["priority"] if adjust else "low", values["reason"],
+        values["detection_state"] if adjust else None)
+    if adjust:
+        values["priority"] = priority
     return values
 
 

@@ -119,7 +119,12 @@ def test_a_clear_date_without_the_strip_destroys_it_even_with_no_candidate_at_al
     assert (row.state, row.unobserved) == ("destroyed", "")
     assert row.last_observed == pd.Timestamp("2024-03-15", tz="UTC")
     # the candidates alone never hear of a date that found nothing (the old answer)
-    assert _tracked(paths, scenes=False).iloc[0].state == "active"
+    seen = _tracked(paths, scenes=False).iloc[0]
+    assert seen.state == "active"
+    # a strip gone cannot take a plane: one priority step lower, and the reason says so
+    assert (seen.priority, row.priority) in {("high", "medium"), ("medium", "low")}
+    assert row.reason == (f"{seen.reason}; gone from the latest imagery that saw its "
+                          "ground: priority lowered")
 
 
 def test_clouds_in_between_do_not_make_a_strip_reopened(tmp_path):

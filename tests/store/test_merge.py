@@ -161,6 +161,54 @@ def test_priority_follows_the_detector_only_while_new(store):
     assert get_alert(store, alert.id).priority == "low"
 
 
+def test_a_strip_grown_over_is_one_priority_step_lower_and_says_why(store):
+    """The queue puts a strip that cannot take a plane as it is below one that can."""
+    merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", bare_contrast=0.25)]))
+    (alert,) = list_alerts(store)
+    assert (alert.priority, alert.reason) == ("high", "1.0 km long, 25 m wide")
+    merge_candidates(store, candidates([seen(A, "s2", "2024-09-01", bare_contrast=0.1)]))
+    after = get_alert(store, alert.id)
+    assert (after.detection_state, after.priority) == ("overgrown", "medium")
+    assert after.reason == ("1.0 km long, 25 m wide; grown over since an earlier sighting: "
+                            "priority lowered")
+    assert [(e.field, e.old_value, e.new_value) for e in read_audit(store, alert_id=alert.id)
+            if e.action == "merge" and e.field == "priority"] == [("priority", "high", "medium")]
+    # bare again on a later date: back to the priority it was scored with, without the note
+    merge_candidates(store, candidates([seen(A, "s3", "2024-11-01", bare_contrast=0.24)]))
+    again = get_alert(store, alert.id)
+    assert (again.detection_state, again.priority, again.reason) == \
+        ("active", "high", "1.0 km long, 25 m wide")
+
+
+def test_a_tracked_runs_lowered_priority_is_not_lowered_twice(store):
+    """``geo.detect --track`` lowered it already, and its reason says so: the store agrees."""
+    note = "grown over since an earlier sighting: priority lowered"
+    merge_candidates(store, candidates([seen(A, "s2", "2024-09-01", state="overgrown",
+                                             priority="medium",
+                                             reason=f"1.0 km long, 25 m wide; {note}")]))
+    (alert,) = list_alerts(store)
+    assert (alert.detection_state, alert.priority) == ("overgrown", "medium")
+    assert alert.reason.count(note) == 1
+    created = {e.field: e.new_value for e in read_audit(store, alert_id=alert.id)
+               if e.action == "create"}
+    assert created["priority"] == "medium"
+
+
+def test_a_destroyed_strip_is_lowered_but_a_person_s_priority_is_not(store):
+    merge_candidates(store, candidates([seen(A, "s1", "2024-05-01", priority="medium"),
+                                        seen(B, "s1", "2024-05-01", priority="low")]))
+    a, b = sorted(list_alerts(store), key=lambda x: x.centroid_lon)
+    update_alert(store, AlertChange(b.id, b.version, priority="high"), actor="ana")
+    merge_candidates(store, candidates([]), looks=[_look(x.id, "s2", "2024-08-01")
+                                                   for x in (a, b)])
+    a, b = get_alert(store, a.id), get_alert(store, b.id)
+    assert (a.detection_state, a.priority) == ("destroyed", "low")
+    assert a.reason.endswith("gone from the latest imagery that saw its ground: "
+                             "priority lowered")
+    assert (b.detection_state, b.priority) == ("destroyed", "high")  # set by a person
+    assert "priority lowered" not in b.reason
+
+
 def test_stale_copy_after_a_merge_is_refused(store):
     merge_candidates(store, candidates([seen(A, "s1", "2024-05-01")]))
     copy = list_alerts(store)[0]
@@ -213,7 +261,8 @@ def _frame(draws: list[tuple[int, int, float, int, int]]) -> gpd.GeoDataFrame:
 
 def _summary(store):
     return sorted((round(a.centroid_lon, 3), round(a.centroid_lat, 3), a.detections,
-                   a.first_seen, a.last_seen, a.score, a.scene_id, a.geometry.wkt)
+                   a.first_seen, a.last_seen, a.score, a.scene_id, a.geometry.wkt,
+                   a.detection_state, a.priority, a.reason)
                   for a in list_alerts(store))
 
 
