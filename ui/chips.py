@@ -18,6 +18,7 @@ from geo.i18n import Translator, localize
 from geo.imagechips import SceneRef
 from geo.store import Alert, Attachment, Store, read_attachment_content
 from geo.store.chips import ensure_chips
+from ui.labels import chip_names
 from ui.text import shown
 
 __all__ = ["render_chips"]
@@ -78,8 +79,7 @@ def render_chips(store: Store, alert: Alert, t: Translator, *, scenes: Sequence[
         return
     if not stored.chips and not stored.skipped:
         st.caption(t("No scene of the imagery catalogue covers this alert."))
-    names = {"true_colour": t("True colour"),
-             "false_colour": t("False colour (near infrared)")}
+    names = chip_names(t)
     missing = {"true_colour": t("No true colour: this scene lacks a red, green or blue band."),
                "false_colour": t("No false colour: this scene has no near-infrared band.")}
     rows = _by_date(stored.chips)

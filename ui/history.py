@@ -4,7 +4,7 @@ The audit log (:mod:`geo.store.audit`) keeps each change as the store's field na
 values (geometries as WKT, times as ISO 8601, an image chip as its id, label and hash). The
 alert page shows them in the reader's language: the field as the page names it elsewhere, a
 state or priority by its name, a country by its name, numbers with the language's separators,
-a geometry by its centre, an image chip by its label.
+a geometry by its centre, an image chip by its composite's name and scene.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from geo.detect.reasons import localize_reason
 from geo.i18n import Translator
 from geo.store.chips import CHIP_KIND
 from geo.store.states import priority_names, state_names
-from ui.labels import map_labels
+from ui.labels import chip_names, map_labels
 
 
 def history_table(entries: Sequence[Any], t: Translator, *,
@@ -85,11 +85,28 @@ def value_formats(t: Translator) -> dict[str, Callable[[Any], str]]:
                                        if isinstance(v, int | float) else _text(v)),
             "first_seen": _day, "last_seen": _day, "geometry": _centre,
             "reason": lambda v: localize_reason(v, t, t.number) if isinstance(v, str) else _text(v),
-            CHIP_KIND: lambda v: str(v.get("label", v)) if isinstance(v, dict) else _text(v)}
+            CHIP_KIND: lambda v: _chip(v, chip_names(t))}
 
 
 def _text(value: Any) -> str:
     return str(value)
+
+
+def _chip(value: Any, names: Mapping[str, str]) -> str:
+    """Write an image chip's audited value as its composite's name and scene.
+
+    Examples
+    --------
+    >>> _chip({"id": 3, "label": "ucayali_2024-08-02 false_colour"}, {"false_colour": "NIR"})
+    'NIR · ucayali_2024-08-02'
+    >>> _chip({"label": "a chip of before"}, {})
+    'a chip of before'
+    """
+    if not isinstance(value, dict):
+        return _text(value)
+    label = str(value.get("label", value))
+    scene, _, composite = label.rpartition(" ")
+    return f"{names[composite]} · {scene}" if scene and composite in names else label
 
 
 def _day(value: Any) -> str:

@@ -102,3 +102,9 @@ def map_labels(t: Translator) -> dict[str, str]:
         "medium": t("Medium"),
         "low": t("Low"),
     }
+
+
+def chip_names(t: Translator) -> dict[str, str]:
+    """Names of the image chip composites (``geo.imagechips``) an alert page shows."""
+    return {"true_colour": t("True colour"),
+            "false_colour": t("False colour (near infrared)")}

@@ -31,7 +31,7 @@ ENTRIES = [
     _entry("merge", "last_seen", "2023-07-15T15:20:00+00:00", "2024-08-02T15:20:00+00:00"),
     _entry("merge", "length_m", 1533.4, 1473.2),
     _entry("merge", "aerodrome_km", 40.71, 40.66),
-    _entry("attach", CHIP_KIND, None, {"id": 4, "label": "ucayali_2024-08-02 · false colour",
+    _entry("attach", CHIP_KIND, None, {"id": 4, "label": "ucayali_2024-08-02 false_colour",
                                        "sha256": "ab" * 32}, actor="analyst"),
     _entry("update", "priority", "high", "medium", actor="ana"),
 ]
@@ -47,7 +47,7 @@ ENTRIES = [
             ["Detected again", "Length (m)", "1,533", "1,473"],
             ["Detected again", "Nearest registered aerodrome", "40.7 km", "40.7 km"],
             ["Image chip cut on opening the alert", "Image", "",
-             "ucayali_2024-08-02 · false colour"],
+             "False colour (near infrared) · ucayali_2024-08-02"],
             ["Changed", "Priority", "High", "Medium"]]),
     ("es", [["Creada", "Estado", "", "Nueva"],
             ["Creada", "País", "", "Perú (PE)"],
@@ -58,7 +58,7 @@ ENTRIES = [
             ["Detectada de nuevo", "Longitud (m)", "1.533", "1.473"],
             ["Detectada de nuevo", "Aeródromo registrado más cercano", "40,7 km", "40,7 km"],
             ["Recorte de imagen generado al abrir la alerta", "Imagen", "",
-             "ucayali_2024-08-02 · false colour"],
+             "Falso color (infrarrojo cercano) · ucayali_2024-08-02"],
             ["Modificado", "Prioridad", "Alta", "Media"]]),
 ])
 def test_history_names_fields_and_values_in_the_readers_language(language, expected):
