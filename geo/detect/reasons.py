@@ -38,7 +38,7 @@ NOTE_LEARNED_MULTISPECTRAL = _("learned multispectral scorer")
 NOTE_LEARNED_RGB = _("learned rgb scorer")
 NOTE_RULES = _("rule-based score (no trained model)")
 #: Notes on the strip's lifecycle state, added where it lowered the priority
-#: (:func:`geo.detect.context.state_priority`).
+#: (:func:`geo.detect.lifecycle.state_priority`).
 NOTE_OVERGROWN = _("grown over since an earlier sighting: priority lowered")
 NOTE_DESTROYED = _("gone from the latest imagery that saw its ground: priority lowered")
 

@@ -189,9 +189,9 @@ _SIGHTING = ("geometry", "score", "length_m", "width_m", "bearing_deg", "scene_i
 def _create(conn: Connection, s: dict[str, Any], *, actor: str, at: datetime) -> int:
     values = {k: s[k] for k in _SIGHTING}
     values.update(_geometry_fields(s["geometry"]))
-    priority, reason = state_priority(s["priority"] or "medium", s["reason"] or "",
+    priority, reason = state_priority(s["priority"] or "medium", s["reason"],
                                       s["detection_state"])
-    values.update(reason=reason or "", priority=priority, first_seen=s["detected_at"],
+    values.update(reason=reason, priority=priority, first_seen=s["detected_at"],
                   last_seen=s["detected_at"], detections=1, version=1, created_at=at,
                   created_by=actor, updated_at=at, updated_by=actor)
     key = conn.execute(insert(t.alerts).values(**values)).inserted_primary_key
@@ -245,14 +245,12 @@ def _projection(conn: Connection, alert_id: int, state: str,
     if absent or (len(days) > 1 and values["detection_state"] not in _TRACKER_STATES):
         values["detection_state"] = lifecycle_state(_measures(rows), absent)
     # else the lead candidate's own state (the tracker of its run) stands
-    # grown over or gone: one step lower, and the reason says so (or, where a person set
-    # the priority, a tracked run's note is dropped: it would say what did not happen)
-    adjust = state == "new" and not priority_locked and lead["priority"] is not None
-    priority, values["reason"] = state_priority(
-        lead["priority"] if adjust else "low", values["reason"],
-        values["detection_state"] if adjust else None)
-    if adjust:
-        values["priority"] = priority
+    if state == "new" and not priority_locked and lead["priority"] is not None:
+        # grown over or gone: one step lower, and the reason says so
+        values["priority"], values["reason"] = state_priority(
+            lead["priority"], values["reason"], values["detection_state"])
+    else:  # the priority stays: a tracked run's note on lowering it would be untrue here
+        values["reason"] = state_priority("low", values["reason"], None)[1]
     return values
 
 
