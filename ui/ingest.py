@@ -350,8 +350,9 @@ def _mapping_editor(base: Mapping, source: Source, t: Translator) -> Mapping:
             grid = st.columns(3)
         current = base.fields.get(target)
         absent = _absent_label(base, target, rev, t)
+        label = field_label(target, t)
         chosen = grid[i % 3].selectbox(
-            f"{target} *" if target in needed else target, options=columns,
+            f"{label} *" if target in needed else label, options=columns,
             index=columns.index(current) if current in columns else 0,
             format_func=partial(_column_label, absent=absent),
             help=_field_help(schema, target, t),
@@ -361,14 +362,31 @@ def _mapping_editor(base: Mapping, source: Source, t: Translator) -> Mapping:
     return replace(base, fields=fields, **_options(base, rev, t))
 
 
-def _field_help(schema: Any, field: str, t: Translator) -> str | None:
-    """Say what a field holds, in the reader's language (labels keep the contract's names).
+def _field_names(t: Translator) -> dict[str, str]:
+    """Each contract field's name in the reader's language (as the map and tables name it)."""
+    return {**map_labels(t), "latitude": t("Latitude"), "longitude": t("Longitude"),
+            "wkt": t("Geometry as WKT text"), "coordinates": t("Both coordinates in one column"),
+            "event_id": t("Event identifier"), "route_id": t("Route identifier"),
+            "area_id": t("Area identifier"), "iata": t("IATA code"),
+            "kind": t("Kind of aerodrome"), "created_at": t("Created at"),
+            "created_by": t("Created by"), "path": t("File path")}
 
-    The names (``occurred_at``, ``quantity_kg``) are what mapping files, ``--default`` and
-    exported files use; the tooltip says what each holds.
+
+def field_label(field: str, t: Translator) -> str:
+    """Label a field's column box: its name in the reader's language, then the contract's.
+
+    The contract's names (``occurred_at``, ``quantity_kg``) are what mapping files,
+    ``--default`` and exported files use, so the label keeps them beside the words an
+    analyst reads elsewhere ("Fecha (occurred_at)"); a name that is the field's own word
+    ("Latitude") is not repeated.
     """
-    words = {**map_labels(t), "latitude": t("Latitude"), "longitude": t("Longitude"),
-             "wkt": t("Geometry as WKT text"), "coordinates": t("Both coordinates in one column")}
+    name = _field_names(t).get(field, field)
+    return name if name.casefold() == field.casefold() else f"{name} ({field})"
+
+
+def _field_help(schema: Any, field: str, t: Translator) -> str | None:
+    """Say what a field holds, in the reader's language."""
+    words = _field_names(t)
     doc = next((c.doc for c in schema.columns if c.name == field and c.doc), "")
     parts = [w for w in (words.get(field) if words.get(field) != field else None,
                          localize(doc, t) if doc else None) if w]
@@ -420,7 +438,8 @@ def _options(base: Mapping, rev: int, t: Translator) -> dict[str, Any]:
         for i, name in enumerate(schema.column_names):
             if i % 3 == 0:
                 grid = st.columns(3)
-            value = grid[i % 3].text_input(name, value=base.defaults.get(name, ""),
+            value = grid[i % 3].text_input(field_label(name, t),
+                                           value=base.defaults.get(name, ""),
                                            max_chars=200, key=f"{DEFAULT}:{rev}:{name}")
             if value.strip():
                 defaults[name] = value.strip()

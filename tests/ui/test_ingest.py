@@ -13,6 +13,7 @@ import rasterio
 from streamlit.testing.v1 import AppTest
 
 from geo.auth import Role, Session
+from geo.i18n import Translator
 from geo.ingest import list_mappings, load_mapping
 from geo.jobs import get_job, list_jobs
 from geo.store import default_url, open_store
@@ -79,10 +80,10 @@ def test_a_csv_is_previewed_mapped_validated_and_stored(data: Path) -> None:
     preview = at.dataframe[0].value
     assert list(preview.columns) == ["Código", "Nombre", "lat", "lon", "País"]
     assert preview["Nombre"].iloc[2] == '=HYPERLINK("http://x")'  # text, shown as text
-    assert _field(at, "ident *").value == "Código"
-    assert _field(at, "latitude").value == "lat"
-    assert _field(at, "longitude").value == "lon"
-    assert _field(at, "surface").value is None
+    assert _field(at, "Code (ident) *").value == "Código"
+    assert _field(at, "Latitude").value == "lat"
+    assert _field(at, "Longitude").value == "lon"
+    assert _field(at, "Surface").value is None
     assert not [b for b in at.button if b.key == ingest.IMPORT]
 
     _button(at, ingest.VALIDATE).click().run()
@@ -129,9 +130,9 @@ def test_the_same_file_again_shows_its_duplicates_and_stores_nothing(data: Path)
 
 def test_a_mapping_saved_for_a_partner_is_reused_for_their_next_file(data: Path) -> None:
     at = _offer(_app(), "pistas.csv", PISTAS)
-    _field(at, "name *").set_value("País").run()  # an odd choice, to see it come back
+    _field(at, "Name *").set_value("País").run()  # an odd choice, to see it come back
     next(i for i in at.text_input if i.key and i.key.startswith(ingest.DEFAULT)
-         and i.label == "surface").set_value("unpaved").run()
+         and i.label == "Surface").set_value("unpaved").run()
     at.text_input(key=ingest.PARTNER).set_value("Policía Nacional").run()
     _button(at, ingest.SAVE).click().run()
     assert not at.exception
@@ -144,14 +145,14 @@ def test_a_mapping_saved_for_a_partner_is_reused_for_their_next_file(data: Path)
     at.selectbox(key=ingest.SAVED).set_value("policia_nacional").run()
     _offer(at, "pistas-julio.csv", PISTAS)
     assert at.text_input(key=ingest.PARTNER).value == "policia_nacional"
-    assert _field(at, "name *").value == "País"
+    assert _field(at, "Name *").value == "País"
 
 
 def test_changing_the_mapping_asks_to_validate_again(data: Path) -> None:
     at = _offer(_app(), "pistas.csv", PISTAS)
     _button(at, ingest.VALIDATE).click().run()
     assert at.metric
-    _field(at, "surface").set_value("Nombre").run()
+    _field(at, "Surface").set_value("Nombre").run()
     assert not at.metric
     assert not [b for b in at.button if b.key == ingest.IMPORT]
     assert any("validate again" in i.value for i in at.info)
@@ -335,7 +336,18 @@ def test_the_fields_say_what_they_hold_in_the_readers_language(data: Path) -> No
     at.session_state[state.LANGUAGE] = "es"
     at.session_state[state.REVIEWER] = "Ana"
     at = _offer(at.run(), "pistas.csv", PISTAS)
-    assert _field(at, "latitude").help == "Latitud"
-    country = _field(at, "country *").help
+    assert _field(at, "Latitud (latitude)").help == "Latitud"
+    country = _field(at, "País (country) *").help
     assert country is not None
     assert country.startswith("País")
+
+
+@pytest.mark.parametrize(("language", "field", "label"), [
+    ("en", "occurred_at", "Date (occurred_at)"), ("en", "latitude", "Latitude"),
+    ("es", "occurred_at", "Fecha (occurred_at)"),
+    ("es", "quantity_kg", "Cantidad (kg) (quantity_kg)"),
+    ("pt", "ident", "Código (ident)"), ("es", "iata", "Código IATA (iata)"),
+])
+def test_a_field_is_labelled_in_the_readers_words_beside_its_contract_name(language, field,
+                                                                           label):
+    assert ingest.field_label(field, Translator(language)) == label
