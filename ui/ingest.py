@@ -385,12 +385,9 @@ def field_label(field: str, t: Translator) -> str:
 
 
 def _field_help(schema: Any, field: str, t: Translator) -> str | None:
-    """Say what a field holds, in the reader's language."""
-    words = _field_names(t)
+    """Say what a field holds beyond its name (the label's), in the reader's language."""
     doc = next((c.doc for c in schema.columns if c.name == field and c.doc), "")
-    parts = [w for w in (words.get(field) if words.get(field) != field else None,
-                         localize(doc, t) if doc else None) if w]
-    return _plain(": ".join(parts)) if parts else None
+    return _plain(localize(doc, t)) if doc else None
 
 
 def _column_label(column: str | None, *, absent: str) -> str:
