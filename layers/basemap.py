@@ -2,7 +2,8 @@
 
 The land polygons are not embedded in the map HTML: a small script fetches the GeoJSON files
 that ``tools/install_assets.py`` wrote to ``static/basemap/`` and draws them in their own pane
-below every overlay (and below online tiles, which cover it when turned on).
+below every overlay (and below online tiles, which cover it when turned on). While it is on,
+the map's corner credits Natural Earth (public domain data, credited as its authors ask).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ __all__ = [
 #: Files under ``static/basemap``: Natural Earth 1:50m countries clipped to the Americas, and
 #: 1:110m countries for the rest of the world (the Americas box cut out, so they never overlap).
 BASEMAP_FILES: tuple[str, ...] = ("world-110m.geojson", "countries-50m.geojson")
+#: Credit in the map's corner while the layer is on (plain text: no address in an offline map).
+ATTRIBUTION = "Natural Earth"
 SEA_COLOR = "#b7d0e1"
 LAND_COLOR = "#f3f0e8"
 BORDER_COLOR = "#8f8a80"
@@ -46,6 +49,7 @@ class OfflineBasemap(Layer):
           var fill = {{ this.fill_style|tojson }}, line = {{ this.line_style|tojson }};
           var layer = L.geoJSON(null, {
             pane: "atalaya-basemap", interactive: false,
+            attribution: {{ this.attribution|tojson }},
             style: function (f) { return f.geometry.type.indexOf("Line") >= 0 ? line : fill; }
           });
           {{ this.urls|tojson }}.forEach(function (url) {
@@ -76,6 +80,7 @@ class OfflineBasemap(Layer):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "AtalayaBasemap"
         self.urls = list(urls)
+        self.attribution = ATTRIBUTION
         self.sea_color = sea_color
         # Polygons are filled without outline; the border/coast lines are their own feature,
         # so the seam between the 1:50m and 1:110m files is never stroked.

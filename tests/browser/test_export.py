@@ -37,6 +37,7 @@ DESCRIBE = """() => {
     legends: document.querySelectorAll('.atalaya-legend').length,
     basemap: map.getContainer().getAttribute('data-atalaya-basemap'),
     scale: document.querySelectorAll('.leaflet-control-scale').length,
+    credit: document.querySelector('.leaflet-control-attribution').textContent,
     title: document.getElementById('atalaya-title').textContent,
     marking: document.getElementById('atalaya-marking-bottom').textContent};
 }"""
@@ -92,6 +93,7 @@ def test_standalone_html_shows_every_layer_with_the_network_blocked(browser, wor
     assert state["features"] > 5  # routes, candidate, aerodromes and land polygons
     assert state["legends"] == 2
     assert state["scale"] == 1
+    assert "Natural Earth" in state["credit"]  # the basemap's data, credited offline too
     assert PETEN in state["title"]
     assert state["marking"] == "UNCLASSIFIED // FOR OFFICIAL USE"
 
