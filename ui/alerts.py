@@ -460,8 +460,13 @@ def render_queue(store: Store, t: Translator) -> None:
         t("Last seen"): [a.last_seen.strftime("%Y-%m-%d") for a in shown],
         t("Reason"): [localize_reason(a.reason, t, t.number) for a in shown],
     })
+    # numbers in the reader's browser's convention ("0,98" in a Spanish browser), still
+    # sortable as numbers (Streamlit has no per-app locale)
+    localized = {c: st.column_config.NumberColumn(format="localized")
+                 for c in (t("Score"), t("Length (m)"))}
     picked = st.dataframe(table, key=state.QUEUE_TABLE, on_select="rerun",
                           selection_mode="single-row", hide_index=True, width="stretch",
+                          column_config=localized,
                           height=min(360, 38 + 35 * max(len(shown), 1)))  # no empty rows
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
     if rows and rows[0] < len(shown):
