@@ -126,12 +126,35 @@ def state_priority(priority: str, reason: str | None,
     >>> state_priority(p, r, "overgrown") == (p, r)
     True
     """
-    reason = reason or ""
-    notes = reason.split("; ")
-    if any(n in STATE_NOTES.values() for n in notes):  # lowered before: undo it first
+    plain = without_state_note(reason)
+    if plain != (reason or ""):  # lowered before: undo it first
         priority = _RAISE.get(priority, priority)
-        reason = "; ".join(n for n in notes if n not in STATE_NOTES.values())
     if state in STATE_NOTES and priority in _LOWER:
         note = STATE_NOTES[state]
-        return _LOWER[priority], f"{reason}; {note}" if reason else note
-    return priority, reason
+        return _LOWER[priority], f"{plain}; {note}" if plain else note
+    return priority, plain
+
+
+def without_state_note(reason: str | None) -> str:
+    """Return ``reason`` without the note :func:`state_priority` adds (None: the empty one).
+
+    Examples
+    --------
+    >>> without_state_note("1.1 km long; gone from the latest imagery that saw its ground: "
+    ...                    "priority lowered")
+    '1.1 km long'
+    """
+    notes = (reason or "").split("; ")
+    return "; ".join(n for n in notes if n not in STATE_NOTES.values())
+
+
+def with_state_priorities(frame: pd.DataFrame) -> pd.DataFrame:
+    """Apply :func:`state_priority` to each row's ``priority``, ``reason`` and ``state``.
+
+    A frame without a ``priority`` or ``reason`` column is returned as it is.
+    """
+    if not {"priority", "reason", "state"} <= set(frame.columns):
+        return frame
+    pairs = [state_priority(p, r, s) for p, r, s
+             in zip(frame["priority"], frame["reason"], frame["state"], strict=True)]
+    return frame.assign(priority=[p for p, _ in pairs], reason=[r for _, r in pairs])

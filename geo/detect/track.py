@@ -35,7 +35,7 @@ from geo.detect.lifecycle import (
     MIN_OVERLAP,
     overlap_share,
     state_of,
-    state_priority,
+    with_state_priorities,
 )
 from geo.errors import ImageryError
 from geo.imagery import SceneInfo, open_geotiff
@@ -190,14 +190,8 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
             unobserved.append("; ".join(pd.Timestamp(dates[i]).date().isoformat()
                                         for i in range(first, len(dates)) if seen[i] is None))
     out = cands.iloc[lasts].reset_index(drop=True)
-    out = out.assign(state=states, first_seen=pd.DatetimeIndex(firsts),
-                     last_seen=pd.DatetimeIndex(latest), last_observed=pd.DatetimeIndex(observed),
-                     unobserved=unobserved,
-                     candidate_id=[f"strip-{k:04d}" for k in range(1, len(tracks) + 1)])
-    if {"priority", "reason"} <= set(out.columns):  # grown over or gone: one step lower
-        pairs = [state_priority(p, r, s) for p, r, s
-                 in zip(out["priority"], out["reason"], out["state"], strict=True)]
-        out["priority"] = [p for p, _ in pairs]
-        out["reason"] = [r for _, r in pairs]
-    return out
+    return with_state_priorities(out.assign(  # grown over or gone: one step lower
+        state=states, first_seen=pd.DatetimeIndex(firsts), last_seen=pd.DatetimeIndex(latest),
+        last_observed=pd.DatetimeIndex(observed), unobserved=unobserved,
+        candidate_id=[f"strip-{k:04d}" for k in range(1, len(tracks) + 1)]))
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from geo.detect.lifecycle import state_priority
+from geo.detect.lifecycle import with_state_priorities
 from geo.detect.reasons import BRIGHTER_SOIL, FAR_UNNAMED, describe
 from geo.runway_geometry import oriented_rectangle
 from geo.sample.places import STRIP_CLUSTERS
@@ -110,11 +110,7 @@ def generate_candidates(*, n: int, rng: np.random.Generator,
         "priority": np.select([score >= 0.8, score >= 0.6], ["high", "medium"], "low"),
         "first_seen": first, "last_seen": first + seen_for,
     })
-    # as the tracker does: a strip grown over or gone is one step lower, and says so
-    pairs = [state_priority(p, r, s) for p, r, s
-             in zip(frame["priority"], frame["reason"], frame["state"], strict=True)]
-    frame["priority"] = [p for p, _ in pairs]
-    frame["reason"] = [r for _, r in pairs]
+    frame = with_state_priorities(frame)  # as the tracker does: grown over or gone, lower
     geoms = [oriented_rectangle(x, y, length_m=lm, width_m=wm, bearing_deg=b)
              for x, y, lm, wm, b in zip(lon, lat, length, width, bearing, strict=True)]
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=4326)

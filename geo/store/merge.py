@@ -46,6 +46,7 @@ from geo.detect.lifecycle import (
     lifecycle_state,
     overlap_share,
     state_priority,
+    without_state_note,
 )
 from geo.errors import SchemaError
 from geo.i18n import Message
@@ -250,7 +251,7 @@ def _projection(conn: Connection, alert_id: int, state: str,
         values["priority"], values["reason"] = state_priority(
             lead["priority"], values["reason"], values["detection_state"])
     else:  # the priority stays: a tracked run's note on lowering it would be untrue here
-        values["reason"] = state_priority("low", values["reason"], None)[1]
+        values["reason"] = without_state_note(values["reason"])
     return values
 
 
