@@ -166,13 +166,37 @@ def candidates() -> gpd.GeoDataFrame:
     )
 
 
-@pytest.fixture(scope="session")
-def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Generate a sample world of 3,000 events (seed 3) once per test session."""
+def _generate_small_world(out: Path) -> None:
     import subprocess
     import sys
 
-    out = tmp_path_factory.mktemp("world")
     subprocess.run([sys.executable, "-m", "geo.sample", "--seed", "3", "--events", "3000",
                     "--out", str(out)], cwd=ROOT, check=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generate a sample world of 3,000 events (seed 3) once per test run.
+
+    Under pytest-xdist the first worker to ask generates it in the run's shared temporary
+    folder (under a file lock) and every worker copies that pristine world into a folder of
+    its own: each worker's tests write their stores there, as with one worker. Generating
+    it once per worker cost a minute or more of a two-core machine's time per extra worker.
+    """
+    import shutil
+
+    from filelock import FileLock
+
+    out = tmp_path_factory.mktemp("world")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        _generate_small_world(out)
+        return out
+    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, shared by the workers
+    pristine, done = shared / "small_world", shared / "small_world.done"
+    with FileLock(str(shared / "small_world.lock")):
+        if not done.exists():
+            shutil.rmtree(pristine, ignore_errors=True)
+            _generate_small_world(pristine)
+            done.touch()
+    shutil.copytree(pristine, out, dirs_exist_ok=True)
     return out
