@@ -187,8 +187,8 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from filelock import FileLock
 
-    out = tmp_path_factory.mktemp("world")
     if not os.environ.get("PYTEST_XDIST_WORKER"):
+        out = tmp_path_factory.mktemp("world")
         _generate_small_world(out)
         return out
     shared = tmp_path_factory.getbasetemp().parent  # this run's folder, shared by the workers
@@ -198,5 +198,4 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.rmtree(pristine, ignore_errors=True)
             _generate_small_world(pristine)
             done.touch()
-    shutil.copytree(pristine, out, dirs_exist_ok=True)
-    return out
+    return copy_world(pristine, tmp_path_factory.getbasetemp() / "small_world")
