@@ -190,266 +190,349 @@ def inline_payload(meta: Mapping[str, Any], blob: bytes) -> dict[str, Any]:
             "type": base64.b64encode(view[8 * n:]).decode("ascii")}
 
 
+POINTS_LAYER_JS = """\
+(function () {
+  if (window.AtalayaPointsLayer) { return; }
+  function decode(text, Kind) {
+    var bin = atob(text), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
+    return new Kind(bytes.buffer);
+  }
+  // "#rrggbb" to a little-endian RGBA pixel (ImageData's byte order) at alpha a.
+  function pixel(hex, a) {
+    var v = parseInt(String(hex).slice(1), 16);
+    if (!(v >= 0)) { v = 0x636363; }
+    return ((a << 24) | ((v & 0xff) << 16) | (v & 0xff00) | (v >>> 16)) >>> 0;
+  }
+  // Offsets of a disc of radius r px: [dx, dy, rim (1) or fill (0)], for stamping.
+  function disc(r) {
+    var out = [], R = Math.ceil(r);
+    for (var dy = -R; dy <= R; dy++) {
+      for (var dx = -R; dx <= R; dx++) {
+        var d = Math.sqrt(dx * dx + dy * dy);
+        if (d <= r) { out.push(dx, dy, d > r - 0.9 ? 1 : 0); }
+      }
+    }
+    return out;
+  }
+  // Two layers under one click (an event beside an aerodrome): each layer's click handler
+  // offers its nearest point; the closest offer opens its popup, once the map's click
+  // handlers have all run (they share the event object).
+  function offer(e, layer, hit) {
+    if (!e.atalayaOffers) {
+      var offers = e.atalayaOffers = [];
+      Promise.resolve().then(function () {
+        var best = offers[0];
+        for (var j = 1; j < offers.length; j++) {
+          if (offers[j].d < best.d) { best = offers[j]; }
+        }
+        best.layer._open(best.i);
+      });
+    }
+    e.atalayaOffers.push({layer: layer, i: hit.i, d: hit.d});
+  }
+  window.AtalayaPointsLayer = L.Layer.extend({
+    options: {pane: "atalayaEvents", zIndex: 350, pickTolerance: 4, kind: "events",
+              // Past this many points in view, stamp pixels instead of drawing arcs.
+              stampAbove: 20000,
+              // Fill opacity; rim colour and width (px) around each disc.
+              fillAlpha: 0.85, rim: "rgba(20,20,20,0.45)", rimAlpha: 0.85, rimWidth: 0.7,
+              // A click on a point goes back to Python (streamlit-folium's
+              // last_object_clicked); a hover shows the point's tooltip (payload's tipFields).
+              reportClick: true, tooltip: false},
+    initialize: function (data, options) {
+      L.setOptions(this, options);
+      this._data = data;
+      this.drawnCount = 0;
+      this.loaded = false;
+      var n = data.n, self = this;
+      if (!data.url) {
+        this._load(decode(data.lat, Int32Array), decode(data.lon, Int32Array),
+                   decode(data.type, Uint8Array));
+        if (data.radius) {  // per point, in tenths of a pixel
+          var tenths = decode(data.radius, Uint8Array), radii = new Float32Array(n), top = 0;
+          for (var i = 0; i < n; i++) { radii[i] = tenths[i] / 10; top = Math.max(top, radii[i]); }
+          this._radii = radii; this._maxRadius = top;
+        }
+        return;
+      }
+      // The arrays were published as one file (layers.staticdata): lat, lon, type.
+      this.ready = fetch(data.url, {credentials: "same-origin"}).then(function (r) {
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        if (!data.gzip) { return r.arrayBuffer(); }
+        var inflated = r.body.pipeThrough(new DecompressionStream("gzip"));
+        return new Response(inflated).arrayBuffer();
+      }).then(function (buf) {
+        if (buf.byteLength !== 9 * n) { throw new Error("size " + buf.byteLength); }
+        self._load(new Int32Array(buf, 0, n), new Int32Array(buf, 4 * n, n),
+                   new Uint8Array(buf, 8 * n, n));
+        if (self._map) { self._redraw(); }
+      }).catch(function (err) {
+        self.error = String(err);
+        if (self._canvas) { self._canvas.setAttribute("data-error", self.error); }
+        if (window.console) { console.warn("Atalaya " + self.options.kind + ":", err); }
+      });
+    },
+    _load: function (lat, lon, codes) {
+      var n = this._data.n, k = 1 / this._data.scale;
+      this._codes = codes;
+      this._lat = new Float64Array(n); this._lon = new Float64Array(n);
+      this._mx = new Float64Array(n); this._my = new Float64Array(n);
+      for (var i = 0; i < n; i++) {
+        var la = lat[i] * k, lo = lon[i] * k;
+        var s = Math.sin(Math.max(-85.0511, Math.min(85.0511, la)) * Math.PI / 180);
+        this._lat[i] = la; this._lon[i] = lo;
+        // Web Mercator pixel position at zoom 0 (Leaflet's EPSG3857 with 256 px tiles).
+        this._mx[i] = 256 * (0.5 + lo / 360);
+        this._my[i] = 256 * (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI));
+      }
+      this.loaded = true;
+    },
+    onAdd: function (map) {
+      if (!map.getPane(this.options.pane)) {
+        // Above tiles (200), below the shared vector canvas (overlayPane, 400), so
+        // routes, candidates and aerodromes stay visible over dense event clusters.
+        var pane = map.createPane(this.options.pane);
+        pane.style.zIndex = this.options.zIndex;
+        pane.style.pointerEvents = "none";
+      }
+      var c = this._canvas = L.DomUtil.create(
+        "canvas", "atalaya-canvas-layer leaflet-zoom-animated");
+      c.setAttribute("data-atalaya-layer", this.options.kind);
+      c.setAttribute("data-drawn", "0");
+      if (this.error) { c.setAttribute("data-error", this.error); }
+      c.style.pointerEvents = "none";
+      this.getPane().appendChild(c);
+      map.on("moveend zoomend resize viewreset", this._schedule, this);
+      map.on("zoomanim", this._animateZoom, this);
+      map.on("click", this._onClick, this);
+      if (this.options.tooltip) {
+        map.on("mousemove", this._onMove, this);
+        map.on("mouseout", this._onOut, this);
+      }
+      if (this.loaded) { this._redraw(); }
+    },
+    onRemove: function (map) {
+      map.off("moveend zoomend resize viewreset", this._schedule, this);
+      if (this._frame) { L.Util.cancelAnimFrame(this._frame); this._frame = null; }
+      map.off("zoomanim", this._animateZoom, this);
+      map.off("click", this._onClick, this);
+      map.off("mousemove", this._onMove, this);
+      map.off("mouseout", this._onOut, this);
+      if (this._moveFrame) { L.Util.cancelAnimFrame(this._moveFrame); this._moveFrame = null; }
+      this._hover(-1);
+      L.DomUtil.remove(this._canvas);
+      this._canvas = null;
+      this.drawnCount = 0;
+    },
+    // Events grow with the zoom; points with radii of their own keep them.
+    _radius: function (zoom) {
+      return this._radii ? this._maxRadius : Math.max(3, Math.min(8, 0.8 * zoom + 0.5));
+    },
+    _animateZoom: function (e) {
+      if (!this._nw) { return; }
+      var map = this._map, scale = map.getZoomScale(e.zoom);
+      var offset = map._latLngToNewLayerPoint(this._nw, e.zoom, e.center);
+      L.DomUtil.setTransform(this._canvas, offset, scale);
+    },
+    // A zoom fires zoomend, moveend and often viewreset: draw once, at the next frame.
+    _schedule: function () {
+      if (!this._frame) {
+        this._frame = L.Util.requestAnimFrame(function () {
+          this._frame = null; this._redraw();
+        }, this);
+      }
+    },
+    _redraw: function () {
+      var map = this._map, c = this._canvas;
+      if (!map || !c || !this.loaded) { return; }
+      var size = map.getSize(), dpr = window.devicePixelRatio || 1;
+      this._nw = map.containerPointToLatLng([0, 0]);
+      L.DomUtil.setPosition(c, map.containerPointToLayerPoint([0, 0]));
+      c.width = Math.round(size.x * dpr); c.height = Math.round(size.y * dpr);
+      c.style.width = size.x + "px"; c.style.height = size.y + "px";
+      var ctx = c.getContext("2d");
+      var zoom = map.getZoom(), r = this._radius(zoom), k = Math.pow(2, zoom);
+      var origin = map.getPixelBounds().min, w = size.x + r, h = size.y + r;
+      // The points in view, in type order (the arrays are sorted by type).
+      var mx = this._mx, my = this._my, n = mx.length;
+      var vis = this._vis && this._vis.length >= n ? this._vis : new Uint32Array(n);
+      this._vis = vis;
+      var m = 0;
+      for (var i = 0; i < n; i++) {
+        var x = mx[i] * k - origin.x, y = my[i] * k - origin.y;
+        if (x < -r || y < -r || x > w || y > h) { continue; }
+        vis[m++] = i;
+      }
+      if (m > this.options.stampAbove) {
+        this._stamp(ctx, vis, m, k, origin, r, dpr, c.width, c.height);
+      } else {
+        this._arcs(ctx, vis, m, k, origin, r, dpr, size);
+      }
+      this.drawnCount = m;
+      c.setAttribute("data-drawn", String(m));
+      this.fire("atalaya:drawn", {count: m});
+    },
+    // Few points: antialiased circles, one path per colour run.
+    _arcs: function (ctx, vis, m, k, origin, r, dpr, size) {
+      var colors = this._data.colors, codes = this._codes, mx = this._mx, my = this._my;
+      var radii = this._radii, o = this.options, cur = -1, batch = 0;
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      ctx.clearRect(0, 0, size.x, size.y);
+      // A thin rim, stroked before the fill, keeps dense clusters in their colour.
+      ctx.strokeStyle = o.rim; ctx.lineWidth = o.rimWidth;
+      function flush() {
+        ctx.globalAlpha = o.rimAlpha; ctx.stroke();
+        ctx.globalAlpha = o.fillAlpha; ctx.fill();
+      }
+      for (var j = 0; j < m; j++) {
+        var i = vis[j], x = mx[i] * k - origin.x, y = my[i] * k - origin.y;
+        var ri = radii ? radii[i] : r;
+        if (codes[i] !== cur) {
+          if (cur >= 0) { flush(); }
+          cur = codes[i]; ctx.fillStyle = colors[cur] || "#636363";
+          ctx.beginPath(); batch = 0;
+        }
+        ctx.moveTo(x + ri, y); ctx.arc(x, y, ri, 0, 2 * Math.PI);
+        // Filling one path of many thousand circles costs far more than linear
+        // time; flush it every 512 circles.
+        if (++batch === 512) { flush(); ctx.beginPath(); batch = 0; }
+      }
+      if (cur >= 0) { flush(); }
+    },
+    // Many points: stamp discs straight into the pixels (a million arcs take seconds).
+    // A disc whose centre pixel already holds a disc of its colour is skipped: at low
+    // zoom most points share their pixel with others of their type.
+    _stamp: function (ctx, vis, m, k, origin, r, dpr, W, H) {
+      var colors = this._data.colors, codes = this._codes, mx = this._mx, my = this._my;
+      var img = ctx.createImageData(W, H), px = new Uint32Array(img.data.buffer);
+      var seen = new Uint8Array(W * H), offs = disc(r * dpr), no = offs.length;
+      var R = Math.ceil(r * dpr), rim = pixel("#141414", 140), fills = [];
+      var alpha = Math.round(255 * this.options.fillAlpha);
+      for (var q = 0; q < colors.length; q++) { fills.push(pixel(colors[q], alpha)); }
+      for (var j = 0; j < m; j++) {
+        var i = vis[j], cx = Math.round((mx[i] * k - origin.x) * dpr);
+        var cy = Math.round((my[i] * k - origin.y) * dpr), code = codes[i] + 1;
+        var inside = cx >= 0 && cy >= 0 && cx < W && cy < H;
+        if (inside && seen[cy * W + cx] === code) { continue; }
+        if (inside) { seen[cy * W + cx] = code; }
+        var fill = fills[code - 1] || fills[0];
+        if (cx >= R && cy >= R && cx < W - R && cy < H - R) {
+          var base = cy * W + cx;
+          for (var o = 0; o < no; o += 3) {
+            px[base + offs[o + 1] * W + offs[o]] = offs[o + 2] ? rim : fill;
+          }
+        } else {
+          for (var p = 0; p < no; p += 3) {
+            var xx = cx + offs[p], yy = cy + offs[p + 1];
+            if (xx >= 0 && yy >= 0 && xx < W && yy < H) {
+              px[yy * W + xx] = offs[p + 2] ? rim : fill;
+            }
+          }
+        }
+      }
+      ctx.putImageData(img, 0, 0);
+    },
+    // The point nearest to a container point, within the pick tolerance: {i, d} (d in px²).
+    _nearest: function (point) {
+      if (!this.loaded || !this._map) { return null; }
+      var map = this._map, zoom = map.getZoom(), k = Math.pow(2, zoom);
+      var origin = map.getPixelBounds().min;
+      var r = this._radius(zoom) + this.options.pickTolerance;
+      var best = -1, bestD = r * r, mx = this._mx, my = this._my;
+      for (var i = 0, n = mx.length; i < n; i++) {
+        var dx = mx[i] * k - origin.x - point.x;
+        if (dx > r || dx < -r) { continue; }
+        var dy = my[i] * k - origin.y - point.y, d = dx * dx + dy * dy;
+        if (d <= bestD) { bestD = d; best = i; }
+      }
+      return best < 0 ? null : {i: best, d: bestD};
+    },
+    _pick: function (point) {
+      var hit = this._nearest(point);
+      return hit ? hit.i : -1;
+    },
+    _onClick: function (e) {
+      var hit = this._nearest(e.containerPoint);
+      if (hit) { offer(e, this, hit); }
+    },
+    _open: function (i) {
+      if (!this._map) { return; }
+      var where = L.latLng(this._lat[i], this._lon[i]);
+      L.popup({maxWidth: 320}).setLatLng(where)
+        .setContent(this.popupHtml(i)).openOn(this._map);
+      this.fire("atalaya:pick", {index: i});
+      // streamlit-folium reports a layer's "click" (last_object_clicked) to Python: the
+      // event's own coordinates, from which the app shows its details below the map.
+      if (this.options.reportClick) { this.fire("click", {latlng: where, atalayaIndex: i}); }
+    },
+    // Hover: the nearest point's tooltip, looked up once per animation frame.
+    _onMove: function (e) {
+      this._moved = e.containerPoint;
+      if (this._moveFrame) { return; }
+      this._moveFrame = L.Util.requestAnimFrame(function () {
+        this._moveFrame = null;
+        var hit = this._map ? this._nearest(this._moved) : null;
+        this._hover(hit ? hit.i : -1);
+      }, this);
+    },
+    _onOut: function () { this._hover(-1); },
+    _hover: function (i) {
+      if (i === this._hovered) { return; }
+      this._hovered = i;
+      var map = this._map;
+      if (this._tip) { this._tip.remove(); this._tip = null; }
+      if (map) { map.getContainer().style.cursor = i < 0 ? "" : "pointer"; }
+      if (i < 0 || !map) { return; }
+      this._tip = L.tooltip({direction: "top", offset: [0, -4], className: "atalaya-tip"})
+        .setLatLng([this._lat[i], this._lon[i]]).setContent(this.tipHtml(i));
+      map.openTooltip(this._tip);
+    },
+    // The payload's tipFields (indexes into each details row), joined by a space.
+    tipHtml: function (i) {
+      var d = this._data, row = d.details ? d.details[i] : [];
+      return (d.tipFields || []).map(function (j) { return row[j]; })
+        .filter(function (v) { return v; }).join(" ");
+    },
+    // Every string in the payload was escaped on the server (layers.escape).
+    popupHtml: function (i) {
+      // categoryRow false: the fields name the details alone (no type row first).
+      var d = this._data, f = d.fields, rows = [], first = d.categoryRow === false ? 0 : 1;
+      if (first) { rows.push([f[0], d.categories[this._codes[i]]]); }
+      if (d.details) {
+        var row = d.details[i];
+        for (var j = 0; j < row.length; j++) {
+          if (row[j] !== "") { rows.push([f[j + first], row[j]]); }
+        }
+      } else {
+        rows.push([d.coordinatesLabel,
+                   this._lat[i].toFixed(5) + ", " + this._lon[i].toFixed(5)]);
+        rows.push(["", "<i>" + d.detailsBelow + "</i>"]);
+      }
+      var th = "<th style='text-align:left;padding:1px 8px 1px 0;color:#555'>";
+      var td = "<td style='padding:1px 0;overflow-wrap:anywhere'>";
+      var body = rows.map(function (r) {
+        return "<tr>" + th + r[0] + "</th>" + td + r[1] + "</td></tr>";
+      }).join("");
+      return "<table class='atalaya-popup' style='border-collapse:collapse;"
+        + "font-size:12px'>" + body + "</table>";
+    }
+  });
+})();
+"""
+
+
 class EventsLayer(Layer):
     """A Leaflet canvas layer drawing encoded events; appears in the LayerControl.
 
-    The page-side object (``AtalayaEventsLayer``) exposes ``drawnCount`` (points drawn in the
+    The page-side object (``AtalayaPointsLayer``) exposes ``drawnCount`` (points drawn in the
     last redraw, within the view) and its canvas carries ``data-atalaya-layer="events"`` and
     ``data-drawn``, so browser tests can count what is on screen.
     """
 
     _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-          if (window.AtalayaEventsLayer) { return; }
-          function decode(text, Kind) {
-            var bin = atob(text), bytes = new Uint8Array(bin.length);
-            for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
-            return new Kind(bytes.buffer);
-          }
-          // "#rrggbb" to a little-endian RGBA pixel (ImageData's byte order) at alpha a.
-          function pixel(hex, a) {
-            var v = parseInt(String(hex).slice(1), 16);
-            if (!(v >= 0)) { v = 0x636363; }
-            return ((a << 24) | ((v & 0xff) << 16) | (v & 0xff00) | (v >>> 16)) >>> 0;
-          }
-          // Offsets of a disc of radius r px: [dx, dy, rim (1) or fill (0)], for stamping.
-          function disc(r) {
-            var out = [], R = Math.ceil(r);
-            for (var dy = -R; dy <= R; dy++) {
-              for (var dx = -R; dx <= R; dx++) {
-                var d = Math.sqrt(dx * dx + dy * dy);
-                if (d <= r) { out.push(dx, dy, d > r - 0.9 ? 1 : 0); }
-              }
-            }
-            return out;
-          }
-          window.AtalayaEventsLayer = L.Layer.extend({
-            options: {pane: "atalayaEvents", pickTolerance: 4, kind: "events",
-                      // Past this many points in view, stamp pixels instead of drawing arcs.
-                      stampAbove: 20000},
-            initialize: function (data, options) {
-              L.setOptions(this, options);
-              this._data = data;
-              this.drawnCount = 0;
-              this.loaded = false;
-              var n = data.n, self = this;
-              if (!data.url) {
-                this._load(decode(data.lat, Int32Array), decode(data.lon, Int32Array),
-                           decode(data.type, Uint8Array));
-                return;
-              }
-              // The arrays were published as one file (layers.staticdata): lat, lon, type.
-              this.ready = fetch(data.url, {credentials: "same-origin"}).then(function (r) {
-                if (!r.ok) { throw new Error("HTTP " + r.status); }
-                if (!data.gzip) { return r.arrayBuffer(); }
-                var inflated = r.body.pipeThrough(new DecompressionStream("gzip"));
-                return new Response(inflated).arrayBuffer();
-              }).then(function (buf) {
-                if (buf.byteLength !== 9 * n) { throw new Error("size " + buf.byteLength); }
-                self._load(new Int32Array(buf, 0, n), new Int32Array(buf, 4 * n, n),
-                           new Uint8Array(buf, 8 * n, n));
-                if (self._map) { self._redraw(); }
-              }).catch(function (err) {
-                self.error = String(err);
-                if (self._canvas) { self._canvas.setAttribute("data-error", self.error); }
-                if (window.console) { console.warn("Atalaya events:", err); }
-              });
-            },
-            _load: function (lat, lon, codes) {
-              var n = this._data.n, k = 1 / this._data.scale;
-              this._codes = codes;
-              this._lat = new Float64Array(n); this._lon = new Float64Array(n);
-              this._mx = new Float64Array(n); this._my = new Float64Array(n);
-              for (var i = 0; i < n; i++) {
-                var la = lat[i] * k, lo = lon[i] * k;
-                var s = Math.sin(Math.max(-85.0511, Math.min(85.0511, la)) * Math.PI / 180);
-                this._lat[i] = la; this._lon[i] = lo;
-                // Web Mercator pixel position at zoom 0 (Leaflet's EPSG3857 with 256 px tiles).
-                this._mx[i] = 256 * (0.5 + lo / 360);
-                this._my[i] = 256 * (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI));
-              }
-              this.loaded = true;
-            },
-            onAdd: function (map) {
-              if (!map.getPane(this.options.pane)) {
-                // Above tiles (200), below the shared vector canvas (overlayPane, 400), so
-                // routes, candidates and aerodromes stay visible over dense event clusters.
-                var pane = map.createPane(this.options.pane);
-                pane.style.zIndex = 350;
-                pane.style.pointerEvents = "none";
-              }
-              var c = this._canvas = L.DomUtil.create(
-                "canvas", "atalaya-canvas-layer leaflet-zoom-animated");
-              c.setAttribute("data-atalaya-layer", this.options.kind);
-              c.setAttribute("data-drawn", "0");
-              if (this.error) { c.setAttribute("data-error", this.error); }
-              c.style.pointerEvents = "none";
-              this.getPane().appendChild(c);
-              map.on("moveend zoomend resize viewreset", this._schedule, this);
-              map.on("zoomanim", this._animateZoom, this);
-              map.on("click", this._onClick, this);
-              if (this.loaded) { this._redraw(); }
-            },
-            onRemove: function (map) {
-              map.off("moveend zoomend resize viewreset", this._schedule, this);
-              if (this._frame) { L.Util.cancelAnimFrame(this._frame); this._frame = null; }
-              map.off("zoomanim", this._animateZoom, this);
-              map.off("click", this._onClick, this);
-              L.DomUtil.remove(this._canvas);
-              this._canvas = null;
-              this.drawnCount = 0;
-            },
-            _radius: function (zoom) { return Math.max(3, Math.min(8, 0.8 * zoom + 0.5)); },
-            _animateZoom: function (e) {
-              if (!this._nw) { return; }
-              var map = this._map, scale = map.getZoomScale(e.zoom);
-              var offset = map._latLngToNewLayerPoint(this._nw, e.zoom, e.center);
-              L.DomUtil.setTransform(this._canvas, offset, scale);
-            },
-            // A zoom fires zoomend, moveend and often viewreset: draw once, at the next frame.
-            _schedule: function () {
-              if (!this._frame) {
-                this._frame = L.Util.requestAnimFrame(function () {
-                  this._frame = null; this._redraw();
-                }, this);
-              }
-            },
-            _redraw: function () {
-              var map = this._map, c = this._canvas;
-              if (!map || !c || !this.loaded) { return; }
-              var size = map.getSize(), dpr = window.devicePixelRatio || 1;
-              this._nw = map.containerPointToLatLng([0, 0]);
-              L.DomUtil.setPosition(c, map.containerPointToLayerPoint([0, 0]));
-              c.width = Math.round(size.x * dpr); c.height = Math.round(size.y * dpr);
-              c.style.width = size.x + "px"; c.style.height = size.y + "px";
-              var ctx = c.getContext("2d");
-              var zoom = map.getZoom(), r = this._radius(zoom), k = Math.pow(2, zoom);
-              var origin = map.getPixelBounds().min, w = size.x + r, h = size.y + r;
-              // The points in view, in type order (the arrays are sorted by type).
-              var mx = this._mx, my = this._my, n = mx.length;
-              var vis = this._vis && this._vis.length >= n ? this._vis : new Uint32Array(n);
-              this._vis = vis;
-              var m = 0;
-              for (var i = 0; i < n; i++) {
-                var x = mx[i] * k - origin.x, y = my[i] * k - origin.y;
-                if (x < -r || y < -r || x > w || y > h) { continue; }
-                vis[m++] = i;
-              }
-              if (m > this.options.stampAbove) {
-                this._stamp(ctx, vis, m, k, origin, r, dpr, c.width, c.height);
-              } else {
-                this._arcs(ctx, vis, m, k, origin, r, dpr, size);
-              }
-              this.drawnCount = m;
-              c.setAttribute("data-drawn", String(m));
-              this.fire("atalaya:drawn", {count: m});
-            },
-            // Few points: antialiased circles, one path per colour run.
-            _arcs: function (ctx, vis, m, k, origin, r, dpr, size) {
-              var colors = this._data.colors, codes = this._codes, mx = this._mx, my = this._my;
-              var cur = -1, batch = 0;
-              ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-              ctx.clearRect(0, 0, size.x, size.y);
-              ctx.globalAlpha = 0.85;
-              // A thin dark rim, stroked before the fill, keeps dense clusters in their colour.
-              ctx.strokeStyle = "rgba(20,20,20,0.45)"; ctx.lineWidth = 0.7;
-              for (var j = 0; j < m; j++) {
-                var i = vis[j], x = mx[i] * k - origin.x, y = my[i] * k - origin.y;
-                if (codes[i] !== cur) {
-                  if (cur >= 0) { ctx.stroke(); ctx.fill(); }
-                  cur = codes[i]; ctx.fillStyle = colors[cur] || "#636363";
-                  ctx.beginPath(); batch = 0;
-                }
-                ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, 2 * Math.PI);
-                // Filling one path of many thousand circles costs far more than linear
-                // time; flush it every 512 circles.
-                if (++batch === 512) { ctx.stroke(); ctx.fill(); ctx.beginPath(); batch = 0; }
-              }
-              if (cur >= 0) { ctx.stroke(); ctx.fill(); }
-            },
-            // Many points: stamp discs straight into the pixels (a million arcs take seconds).
-            // A disc whose centre pixel already holds a disc of its colour is skipped: at low
-            // zoom most points share their pixel with others of their type.
-            _stamp: function (ctx, vis, m, k, origin, r, dpr, W, H) {
-              var colors = this._data.colors, codes = this._codes, mx = this._mx, my = this._my;
-              var img = ctx.createImageData(W, H), px = new Uint32Array(img.data.buffer);
-              var seen = new Uint8Array(W * H), offs = disc(r * dpr), no = offs.length;
-              var R = Math.ceil(r * dpr), rim = pixel("#141414", 140), fills = [];
-              for (var q = 0; q < colors.length; q++) { fills.push(pixel(colors[q], 217)); }
-              for (var j = 0; j < m; j++) {
-                var i = vis[j], cx = Math.round((mx[i] * k - origin.x) * dpr);
-                var cy = Math.round((my[i] * k - origin.y) * dpr), code = codes[i] + 1;
-                var inside = cx >= 0 && cy >= 0 && cx < W && cy < H;
-                if (inside && seen[cy * W + cx] === code) { continue; }
-                if (inside) { seen[cy * W + cx] = code; }
-                var fill = fills[code - 1] || fills[0];
-                if (cx >= R && cy >= R && cx < W - R && cy < H - R) {
-                  var base = cy * W + cx;
-                  for (var o = 0; o < no; o += 3) {
-                    px[base + offs[o + 1] * W + offs[o]] = offs[o + 2] ? rim : fill;
-                  }
-                } else {
-                  for (var p = 0; p < no; p += 3) {
-                    var xx = cx + offs[p], yy = cy + offs[p + 1];
-                    if (xx >= 0 && yy >= 0 && xx < W && yy < H) {
-                      px[yy * W + xx] = offs[p + 2] ? rim : fill;
-                    }
-                  }
-                }
-              }
-              ctx.putImageData(img, 0, 0);
-            },
-            _pick: function (point) {
-              if (!this.loaded) { return -1; }
-              var map = this._map, zoom = map.getZoom(), k = Math.pow(2, zoom);
-              var origin = map.getPixelBounds().min;
-              var r = this._radius(zoom) + this.options.pickTolerance;
-              var best = -1, bestD = r * r, mx = this._mx, my = this._my;
-              for (var i = 0, n = mx.length; i < n; i++) {
-                var dx = mx[i] * k - origin.x - point.x;
-                if (dx > r || dx < -r) { continue; }
-                var dy = my[i] * k - origin.y - point.y, d = dx * dx + dy * dy;
-                if (d <= bestD) { bestD = d; best = i; }
-              }
-              return best;
-            },
-            _onClick: function (e) {
-              var i = this._pick(e.containerPoint);
-              if (i < 0) { return; }
-              var where = L.latLng(this._lat[i], this._lon[i]);
-              L.popup({maxWidth: 320}).setLatLng(where)
-                .setContent(this.popupHtml(i)).openOn(this._map);
-              this.fire("atalaya:pick", {index: i});
-              // streamlit-folium reports a layer's "click" (last_object_clicked) to Python: the
-              // event's own coordinates, from which the app shows its details below the map.
-              this.fire("click", {latlng: where, atalayaIndex: i});
-            },
-            // Every string in the payload was escaped on the server (layers.escape).
-            popupHtml: function (i) {
-              var d = this._data, f = d.fields, rows = [[f[0], d.categories[this._codes[i]]]];
-              if (d.details) {
-                var row = d.details[i];
-                for (var j = 0; j < row.length; j++) {
-                  if (row[j] !== "") { rows.push([f[j + 1], row[j]]); }
-                }
-              } else {
-                rows.push([d.coordinatesLabel,
-                           this._lat[i].toFixed(5) + ", " + this._lon[i].toFixed(5)]);
-                rows.push(["", "<i>" + d.detailsBelow + "</i>"]);
-              }
-              var th = "<th style='text-align:left;padding:1px 8px 1px 0;color:#555'>";
-              var td = "<td style='padding:1px 0;overflow-wrap:anywhere'>";
-              var body = rows.map(function (r) {
-                return "<tr>" + th + r[0] + "</th>" + td + r[1] + "</td></tr>";
-              }).join("");
-              return "<table class='atalaya-popup' style='border-collapse:collapse;"
-                + "font-size:12px'>" + body + "</table>";
-            }
-          });
-        })();
-        var {{ this.get_name() }} = new window.AtalayaEventsLayer(
+        "{% macro script(this, kwargs) %}\n" + POINTS_LAYER_JS + """
+        var {{ this.get_name() }} = new window.AtalayaPointsLayer(
           {{ this.payload|tojson }}, {kind: {{ this.kind|tojson }}});
         {% endmacro %}
         """

@@ -1,12 +1,13 @@
 """Show a map whose base is rendered once per session and whose overlays are swapped live.
 
-``st_folium`` renders the whole map on every run of the script: the base map (basemap,
-thousands of registered aerodromes, tools) costs about half a second each time even when only
-the filtered overlays changed, and every pan reruns the explorer's fragment. Here the base
-map is rendered once (:func:`render_base`, kept in the session) and each run renders only the
-overlay groups and the layer control, then calls streamlit-folium's component with the same
-arguments ``st_folium`` would (streamlit-folium 0.27, pinned in ``requirements.txt``; the
-browser tests drive the result).
+``st_folium`` renders the whole map on every run of the script, even when only the filtered
+overlays changed, and every pan reruns the explorer's fragment: the base map (basemap,
+thousands of registered aerodromes, tools) cost about half a second each time when the
+aerodromes were per-feature GeoJSON (70 ms since they travel as arrays, ``layers.aerodromes``).
+Here the base map is rendered once (:func:`render_base`, kept in the session) and each run
+renders only the overlay groups and the layer control, then calls streamlit-folium's component
+with the same arguments ``st_folium`` would (streamlit-folium 0.27, pinned in
+``requirements.txt``; the browser tests drive the result).
 
 Streamlit sends a component's arguments again on every run, and the browser parses and compares
 them: with the aerodromes and runway candidates inline that was 2.3 MB per filter change or

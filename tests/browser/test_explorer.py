@@ -442,8 +442,8 @@ def test_a_row_chosen_earlier_does_not_pull_the_map_back(app, page, small_world)
     wait_idle(pg)
     # Somewhere else with a candidate of its own: it heads the table there.
     far = max(shapely.centroid(ranked.geometry), key=lambda p: p.distance(best))
-    handle.evaluate(f"([x, y]) => {FIND_MAP}.fitBounds([[y - 0.3, x - 0.3], [y + 0.3, x + 0.3]],"
-                    " {animate: false})", [far.x, far.y])
+    handle.evaluate(f"([x, y]) => {{ {FIND_MAP}.fitBounds([[y - 0.3, x - 0.3],"
+                    " [y + 0.3, x + 0.3]], {animate: false}); }", [far.x, far.y])
     zoom = handle.evaluate(f"() => {FIND_MAP}.getZoom()")
     assert zoom < 14
     pg.wait_for_function("(z) => location.search.includes('z=' + z)", arg=zoom, timeout=60_000)
@@ -454,10 +454,11 @@ def test_a_row_chosen_earlier_does_not_pull_the_map_back(app, page, small_world)
     assert "z=14" not in pg.url
 
 
+# The aerodromes canvas layer's rows, counted by country (its payload's "country" column).
 AERODROME_COUNTRIES = ("() => { const seen = {}; " + FIND_MAP + ".eachLayer(l => {"
-                       " const p = l.feature && l.feature.properties;"
-                       " if (p && p.ident !== undefined)"
-                       "   seen[p.country] = (seen[p.country] || 0) + 1;"
+                       " if (!l.options || l.options.kind !== 'aerodromes') return;"
+                       " const d = l._data, c = d.keys.indexOf('country');"
+                       " for (const row of d.details) seen[row[c]] = (seen[row[c]] || 0) + 1;"
                        " }); return seen; }")
 
 
@@ -477,7 +478,7 @@ def test_choosing_a_country_on_the_live_map_keeps_the_view(app, page):
     pg, _rec = page
     _frame, handle = open_map(pg, app.url + "/?lat=-9.4&lon=-74.6&z=7")
     wait_idle(pg)
-    handle.evaluate(f"() => {FIND_MAP}.setView([-12.0, -76.0], 8, {{animate: false}})")
+    handle.evaluate(f"() => {{ {FIND_MAP}.setView([-12.0, -76.0], 8, {{animate: false}}); }}")
     pg.wait_for_function("() => location.search.includes('z=8')", timeout=60_000)
     wait_idle(pg)
     box = pg.locator('[data-testid="stMultiSelect"]').filter(has_text="Countries")

@@ -90,7 +90,7 @@ def test_standalone_html_shows_every_layer_with_the_network_blocked(browser, wor
     assert state["basemap"] == "loaded"  # land and borders from the inlined data
     for name in ("Events", "Trafficking routes", "Runway candidates", "Registered aerodromes"):
         assert name in state["overlays"]
-    assert state["features"] > 5  # routes, candidate, aerodromes and land polygons
+    assert state["features"] > 5  # routes, candidate and land polygons
     assert state["legends"] == 2
     assert state["scale"] == 1
     assert "Natural Earth" in state["credit"]  # the basemap's data, credited offline too

@@ -88,16 +88,26 @@ def test_vector_popups_and_tooltips_show_payloads_as_text(hostile_app, page):
     texts = handle.evaluate("""() => {
       const m = Object.values(window).find(v => v instanceof L.Map);
       const out = [];
-      const render = (thing, layer) => {
-        let c = thing.getContent();
-        if (typeof c === 'function') c = c(layer);
+      const show = (c) => {
         const div = document.createElement('div');
         if (c instanceof HTMLElement) div.appendChild(c.cloneNode(true)); else div.innerHTML = c;
         document.body.appendChild(div);
         out.push(div.innerText);
         div.remove();
       };
+      const render = (thing, layer) => {
+        let c = thing.getContent();
+        show(typeof c === 'function' ? c(layer) : c);
+      };
       m.eachLayer(l => {
+        // The aerodromes canvas layer builds its popup and tooltip on demand, per row.
+        if (l.options && l.options.kind === 'aerodromes') {
+          for (let i = 0; i < l._data.n; i++) {
+            show(l.popupHtml(i));
+            show(l.tipHtml(i));
+          }
+          return;
+        }
         // folium binds GeoJson popups and tooltips on the group, called with each feature.
         for (const thing of [l.getPopup && l.getPopup(), l.getTooltip && l.getTooltip()]) {
           if (!thing) continue;

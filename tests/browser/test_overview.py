@@ -18,9 +18,12 @@ DESCRIBE_MAP = """() => {
     .map(l => ({name: l.textContent.trim(), on: l.querySelector('input').checked}));
   let features = 0;
   map.eachLayer(l => { if (l.feature) features += 1; });
-  const events = document.querySelector('canvas[data-atalaya-layer="events"]');
+  const drawn = (kind) => {
+    const c = document.querySelector('canvas[data-atalaya-layer="' + kind + '"]');
+    return c ? Number(c.dataset.drawn || 0) : -1;
+  };
   return {overlays, features, zoom: map.getZoom(), center: map.getCenter(),
-          eventsDrawn: events ? Number(events.dataset.drawn || 0) : -1,
+          eventsDrawn: drawn("events"), aerodromesDrawn: drawn("aerodromes"),
           tiles: document.querySelectorAll('img.leaflet-tile').length};
 }"""
 
@@ -47,7 +50,8 @@ def test_overview_map_draws_every_layer_offline(app, page):
         assert expected in names, names
     assert all(o["on"] for o in state["overlays"] if o["name"] != "OpenStreetMap (online)")
     assert state["eventsDrawn"] > 1000
-    assert state["features"] > 100  # routes, candidates, aerodromes and land polygons
+    assert state["features"] > 100  # routes, candidates and land polygons
+    assert state["aerodromesDrawn"] > 100  # on a canvas of their own, as the events
     assert state["tiles"] == 0  # offline basemap: no tile images at all
     legends = frame.locator(".atalaya-legend")  # the vector layers, and the events' own
     assert legends.count() == 2
@@ -71,7 +75,8 @@ def test_layers_toggle_from_the_layer_control(app, page):
     frame.locator(".leaflet-control-layers-overlays label",
                   has_text="Registered aerodromes").click()
     after = handle.evaluate(DESCRIBE_MAP)
-    assert after["features"] < before["features"]
+    assert before["aerodromesDrawn"] > 0
+    assert after["aerodromesDrawn"] == -1  # its canvas left the map with the layer
     off = {o["name"] for o in after["overlays"] if not o["on"]}
     assert {"Events", "Registered aerodromes"} <= off
     assert rec.foreign() == []

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 import folium
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 
-from layers.aerodromes import build_aerodromes_layer
+from layers.aerodromes import aerodrome_payload, build_aerodromes_layer
 from layers.assets import localize
 from layers.candidates import build_candidates_layer
 from layers.routes import build_routes_layer, route_features
 from tests.layers.conftest import HOSTILE, appears_escaped, external_urls, poison
 
-Builder = Callable[..., folium.GeoJson]
+Builder = Callable[..., folium.map.Layer]
 CASES = {
     "routes": (build_routes_layer, ("origin", "destination", "source")),
     "candidates": (build_candidates_layer, ("reason", "scene_id")),
@@ -22,7 +25,7 @@ CASES = {
 }
 
 
-def render(layer: folium.GeoJson) -> str:
+def render(layer: folium.map.Layer) -> str:
     m = folium.Map(tiles=None)
     layer.add_to(m)
     folium.LayerControl().add_to(m)
@@ -41,8 +44,13 @@ def test_layer_renders_with_its_name_offline(kind: str,
     build, _ = CASES[kind]
     html = render(build(frames[kind], name=f"Capa {kind}"))
     assert f'"Capa {kind}" :' in html  # listed in the layer control
-    assert "bindPopup" in html
-    assert "bindTooltip" in html
+    if kind == "aerodromes":  # a canvas layer: its popup and tooltip are built on demand
+        assert "new window.AtalayaPointsLayer(" in html
+        assert "popupHtml" in html
+        assert "tipHtml" in html
+    else:
+        assert "bindPopup" in html
+        assert "bindTooltip" in html
     assert external_urls(html) == []
 
 
@@ -96,6 +104,26 @@ def test_candidate_popup_fields(candidates: gpd.GeoDataFrame) -> None:
 
 def test_aerodrome_popup_fields(aerodromes: gpd.GeoDataFrame) -> None:
     html = render(build_aerodromes_layer(aerodromes, name="a"))
-    assert "new L.CircleMarker(latlng, opts)" in html
+    assert 'kind: "aerodromes"' in html
     for value in ("SKBO", "3800", "Runway length (m)", "Surface"):
         assert value in html
+
+
+def test_aerodrome_payload_rows_radii_and_tooltip(aerodromes: gpd.GeoDataFrame) -> None:
+    """One row of escaped strings per drawn aerodrome; radius by runway length; ident+name tip."""
+    frame = aerodromes.copy()
+    frame.loc[frame.index[0], "runway_length_m"] = 4000.0
+    frame.loc[frame.index[-1], "runway_length_m"] = np.nan
+    frame = pd.concat([frame, frame.iloc[:1].set_geometry([None], crs=4326)],
+                      ignore_index=True)  # a row without a point is skipped
+    payload = aerodrome_payload(frame, labels={"name": "Nombre"})
+    n = len(aerodromes)
+    assert payload["n"] == n == len(payload["details"])
+    assert payload["fields"][payload["keys"].index("name")] == "Nombre"
+    radius = np.frombuffer(base64.b64decode(payload["radius"]), dtype=np.uint8)
+    assert radius[0] == 30  # 3 px (the most) for 4,000 m
+    assert radius[-1] == 12  # 1.2 px when the length is unknown
+    lat = np.frombuffer(base64.b64decode(payload["lat"]), dtype="<i4") / payload["scale"]
+    assert lat == pytest.approx(aerodromes.geometry.y.to_numpy(), abs=1e-5)
+    assert [payload["keys"][i] for i in payload["tipFields"]] == ["ident", "name"]
+    assert payload["details"][0][payload["keys"].index("ident")] == aerodromes["ident"].iloc[0]
