@@ -9,6 +9,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from bench.bench_explorer_browser import ZOOM
 from geo.filters import Filters, filter_events, latest_sightings, view_bounds
 from tests.browser.conftest import ARTIFACTS, start_app, stop_app, wait_idle
 from tests.browser.test_overview import DESCRIBE_MAP, LAYER_CONTROL, MAP_FRAME, open_map
@@ -72,6 +73,10 @@ def test_event_type_filter_changes_the_drawn_events(app, page, small_world):
     handle = _fresh_handle(pg)
     assert _fit(handle, seizures) == len(seizures)
     assert "types=seizure" in pg.url  # the map wrote the filter into the shareable URL
+    # the benchmark's zoom timing finds the events layer and its redraw (its only check)
+    ms, count = handle.evaluate(ZOOM, 1)
+    assert ms > 0
+    assert 0 < count <= len(seizures)
     assert rec.foreign() == [], f"requests left 127.0.0.1: {rec.foreign()}"
     assert not rec.console_errors or all("favicon" in e for e in rec.console_errors)
 
