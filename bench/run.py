@@ -69,17 +69,17 @@ def main() -> None:
     sections = []
     for name in names:
         module = importlib.import_module(f"bench.{name}")
+        doc = (module.__doc__ or "").strip()  # what it measures, kept when it fails
         start = time.perf_counter()
         try:
             rows: list[Row] = module.run(quick=args.quick)
         except Exception as err:  # one broken benchmark must not lose the others
             took = time.perf_counter() - start
-            sections.append(f"## {name}\n\n**Failed** after {took:.1f} s: "
+            sections.append(f"## {name}\n\n{doc}\n\n**Failed** after {took:.1f} s: "
                             f"`{type(err).__name__}: {str(err).splitlines()[0][:200]}`\n")
             print(f"{name}: FAILED ({err!r})", file=sys.stderr)
             continue
         took = time.perf_counter() - start
-        doc = (module.__doc__ or "").strip()
         sections.append(f"## {name}\n\n{doc}\n\n{table(rows)}\n\n_{took:.1f} s in all._\n")
         print(f"{name}: {len(rows)} rows in {took:.1f} s", file=sys.stderr)
     out = Path(args.out)
