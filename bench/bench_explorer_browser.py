@@ -59,8 +59,7 @@ FRAME_DRAWN = (
 # events layer has redrawn and the next frame is painted, and the count drawn.
 ZOOM = (
     "async (dz) => { const m = " + FIND_MAP + ";"
-    " const layer = Object.values(m._layers).find(l => l instanceof window.AtalayaPointsLayer"
-    " && l.options.kind === 'events');"
+    " const layer = Object.values(m._layers).find(l => l.options.kind === 'events');"
     " const t0 = performance.now();"
     " const drawn = new Promise(r => layer.once('atalaya:drawn', e => r(e.count)));"
     " m.setZoom(m.getZoom() + dz);"

@@ -69,8 +69,8 @@ def _world(tile: Path, out: Path) -> Path:
     subprocess.run([sys.executable, "-m", "geo.sample", "--seed", "5", "--events", "2000",
                     "--scene-size", "300", "--out", str(out)], cwd=ROOT, check=True,
                    timeout=600, stdout=subprocess.DEVNULL, env=env)
-    # kept though it matches a sample scene (same date and place: the --quick tile lies
-    # inside the generated scene it was cut from), which the import would skip
+    # kept though the import takes it for a sample scene (the generator puts both at the same
+    # place, and this one has that scene's date), which it would skip as already stored
     subprocess.run([sys.executable, "-m", "geo.ingest", str(tile), "--layer", "scenes",
                     "--data-dir", str(out), "--default", "acquired_at=2024-08-02",
                     "--keep-duplicates"],
@@ -126,7 +126,7 @@ def _move(pg: Any, frame: Any, js: str) -> float:
 
 
 def _session(browser: Any, url: str, *, debounce_only: bool,
-             zooms: tuple[tuple[str, int], ...] = ZOOMS) -> dict[str, list[float]]:
+             zooms: tuple[tuple[str, int], ...]) -> dict[str, list[float]]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = context.new_page()
     try:
