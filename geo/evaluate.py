@@ -4,7 +4,8 @@ Honest figures for the runway detector on labelled chips: grouped cross-validati
 id (no chip is scored by a model trained on any chip of the same runway), each fold's
 operating point chosen on its training chips only, and the rule-only baseline measured in the
 same run. A runway counts as found when a kept candidate overlaps its mask; a kept candidate
-touching no mask pixel (dilated by 2 px) is a false candidate.
+touching no mask pixel (dilated by 2 px) is a false candidate; those lying on another
+labelled runway (the centrelines file, drawn as the masks are) are counted apart too.
 """
 
 from __future__ import annotations
@@ -20,21 +21,25 @@ from geo.clihelp import plain_help
 
 
 def evaluate(chips_dir: str, *, bands: dict[str, int] | None = None, seed: int = 0,
-             n_splits: int = 5, progress: bool = True,
-             with_sample: bool = True) -> dict[str, Any]:
+             n_splits: int = 5, progress: bool = True, with_sample: bool = True,
+             centrelines: str | Path | None = None) -> dict[str, Any]:
     """Cross-validated learned scorer and rule baseline on one chip folder.
 
     As in training, generated sample scenes (``geo.train.SAMPLE_SEEDS``) join every
-    training fold when ``with_sample``; they are never scored.
+    training fold when ``with_sample``; they are never scored. ``centrelines``: the labelled
+    runways (:func:`geo.detect.chips.read_centrelines`); false candidates on one that is not
+    their chip's own are counted apart (``n_false_on_other_runway``).
     """
     from tqdm import tqdm
 
     from geo.detect.chips import (
         CHIP_BANDS,
+        centrelines_provenance,
         check_folds,
         chips_provenance,
         list_chips,
         process_chip,
+        read_centrelines,
     )
     from geo.detect.learning import cross_validate, rule_baseline
     from geo.detect.params import DetectionParams
@@ -42,12 +47,14 @@ def evaluate(chips_dir: str, *, bands: dict[str, int] | None = None, seed: int =
 
     mapping = bands or CHIP_BANDS
     chips = list_chips(chips_dir)
+    lines = read_centrelines(centrelines) if centrelines is not None else []
     check_folds(chips, n_splits)  # before minutes of work, not after
     rules = DetectionParams()
     strict, perm = [], []
     for c in tqdm(chips, desc="chips", disable=not progress, file=sys.stderr):
-        strict.append(process_chip(c, params=rules, bands=mapping))
-        perm.append(process_chip(c, params=rules.permissive(), bands=mapping))
+        strict.append(process_chip(c, params=rules, bands=mapping, centrelines=lines))
+        perm.append(process_chip(c, params=rules.permissive(), bands=mapping,
+                                 centrelines=lines))
     kind = "multispectral" if {"red", "nir", "swir1"} <= set(mapping) else "rgb"
     assert kind in FEATURES
     from geo.train import build_extra
@@ -56,6 +63,7 @@ def evaluate(chips_dir: str, *, bands: dict[str, int] | None = None, seed: int =
     pooled, folds = cross_validate(perm, kind=kind, n_splits=n_splits, seed=seed, extra=extra)
     return {"data": chips_provenance(chips_dir, chips), "bands": mapping, "kind": kind,
             "split": f"GroupKFold({n_splits}) by runway id, seed {seed}",
+            "other_runways": centrelines_provenance(centrelines, lines),
             "extra_training_results": len(extra),
             "learned_cv": pooled, "folds": folds, "rules_only": rule_baseline(strict),
             "generator_ceiling": rule_baseline(perm)}
@@ -98,11 +106,14 @@ def _line(name: str, m: dict[str, Any]) -> str:
     return (f"{name:<18} active recall {f(m['recall_active'])} (n={m['n_active']})  "
             f"inactive recall {f(m['recall_inactive'])} (n={m['n_inactive']})  "
             f"false/100 km2 {f(m['false_per_100km2'])} ({m['n_false']} in "
-            f"{m['area_km2']:.0f} km2)")
+            f"{m['area_km2']:.0f} km2; {m['n_false_on_other_runway']} of them on other labelled "
+            "runways)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Evaluate, print a table and write JSON; returns the exit code."""
+    from geo.detect.chips import add_centrelines_option, centrelines_arg
+
     p = argparse.ArgumentParser(prog="python -m geo.evaluate",
                                 description=plain_help(__doc__))
     p.add_argument("--chips", required=True,
@@ -115,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=5, help="grouped CV folds (default 5)")
     p.add_argument("--no-sample", action="store_true",
                    help="train folds on the chips only (no generated sample scenes)")
+    add_centrelines_option(p)
     args = p.parse_args(argv)
     from geo.errors import AtalayaError
     from geo.imagery import parse_band_mapping
@@ -122,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bands = parse_band_mapping(args.bands) if args.bands else None
         report = evaluate(args.chips, bands=bands, seed=args.seed, n_splits=args.folds,
-                          with_sample=not args.no_sample)
+                          with_sample=not args.no_sample,
+                          centrelines=centrelines_arg(args.chips, args.centrelines))
     except AtalayaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

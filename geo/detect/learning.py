@@ -163,13 +163,19 @@ def score_results(model: Model, results: Sequence[ChipResult]) -> list[Scored]:
 
 
 def compute_metrics(scored: Sequence[Scored], threshold: float) -> dict[str, Any]:
-    """Recall on active / inactive / other strips, false candidates per 100 km2, counts."""
+    """Recall on active / inactive / other strips, false candidates per 100 km2, counts.
+
+    ``n_false_on_other_runway``: how many of the ``n_false`` lie on another labelled runway
+    of their chip (:attr:`ChipResult.on_other`).
+    """
     groups: dict[str, list[bool]] = {"active": [], "inactive": [], "other": []}
-    n_false = n_kept = 0
+    n_false = n_kept = n_false_other = 0
     for s in scored:
         keep = [sc >= threshold for sc in s.scores]
         n_kept += sum(keep)
         n_false += sum(k and f for k, f in zip(keep, s.result.false, strict=True))
+        on_other = s.result.on_other or (False,) * len(keep)  # () when no lines were given
+        n_false_other += sum(k and o for k, o in zip(keep, on_other, strict=True))
         if s.result.target_px:
             name = {1: "active", 0: "inactive"}.get(s.result.chip.active, "other")
             groups[name].append(any(k and p for k, p in
@@ -179,7 +185,8 @@ def compute_metrics(scored: Sequence[Scored], threshold: float) -> dict[str, Any
                            for k, v in groups.items()}
     out.update({f"n_{k}": len(v) for k, v in groups.items()})
     out.update(false_per_100km2=100.0 * n_false / area if area else None, n_false=n_false,
-               n_kept=n_kept, area_km2=area, threshold=threshold)
+               n_kept=n_kept, n_false_on_other_runway=n_false_other, area_km2=area,
+               threshold=threshold)
     return out
 
 

@@ -74,3 +74,10 @@ def test_the_commands_say_what_is_wrong_in_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):  # the detector's model is replaced only when named
         train_main(["--chips", str(tmp_path / "c")])
     assert "--out" in capsys.readouterr().err
+    (tmp_path / "lines.geojson").write_text('{"type": "FeatureCollection", "features": [')
+    # read before the chips are worked on
+    assert evaluate_main(["--chips", str(tmp_path / "c"), "--centrelines",
+                          str(tmp_path / "lines.geojson"), "--json", str(tmp_path / "x.json")]) == 1
+    err = capsys.readouterr().err
+    assert "runway centrelines lines.geojson cannot be read" in err
+    assert "Traceback" not in err
