@@ -31,7 +31,7 @@ from ui import state
 from ui.auth import allowed, current_session
 from ui.cache import open_store_cached
 from ui.sidebar import current_translator, relabelled
-from ui.text import escape_markdown
+from ui.text import choice_texts, escape_markdown
 
 __all__ = ["accounts_table", "render_admin"]
 
@@ -157,7 +157,8 @@ def _apply(change: object, done: str, t: Translator) -> None:
 def _render_audit(store: Store, t: Translator) -> None:
     entries = read_audit(store)[-AUDIT_ROWS:][::-1]
     actions = sorted({e.action for e in entries})
-    chosen = st.multiselect(t("Actions"), actions, key=state.ADMIN_AUDIT_ACTIONS)
+    chosen = st.multiselect(t("Actions"), actions, key=state.ADMIN_AUDIT_ACTIONS,
+                            **choice_texts(t, empty_means_all=True))
     actor = st.text_input(t("Who"), key=state.ADMIN_AUDIT_ACTOR, max_chars=64).strip().lower()
     shown = [e for e in entries if (not chosen or e.action in chosen)
              and (not actor or actor in e.actor.lower())]

@@ -81,7 +81,7 @@ from ui.field_package import render_field_package
 from ui.history import history_table
 from ui.labels import map_labels
 from ui.sidebar import current_translator, relabelled
-from ui.text import escape_markdown
+from ui.text import choice_texts, escape_markdown
 
 __all__ = ["render_alerts"]
 
@@ -401,7 +401,8 @@ def _queue_filters(every: list[Alert], areas: gpd.GeoDataFrame,
     me = _me()
     left, mid, right = st.columns([3, 2, 2], vertical_alignment="bottom")
     chosen = left.multiselect(t("States"), ALERT_STATES, key=relabelled(state.QUEUE_STATES),
-                              format_func=lambda s: names[s], placeholder=t("All"))
+                              format_func=lambda s: names[s],
+                              **choice_texts(t, empty_means_all=True))
     low = mid.slider(t("Minimum score"), 0.0, 1.0, step=0.05, key=state.QUEUE_MIN_SCORE)
     mine = right.toggle(t("Assigned to me"), key=state.QUEUE_MINE, disabled=not me)
     left, mid, right = st.columns([3, 2, 2], vertical_alignment="bottom")
@@ -410,11 +411,12 @@ def _queue_filters(every: list[Alert], areas: gpd.GeoDataFrame,
     _keep_choice(state.QUEUE_AREA, ["", *areas["name"]])
     countries = left.multiselect(t("Countries"), present, key=relabelled(state.QUEUE_COUNTRIES),
                                  format_func=t.country,
-                                 placeholder=t("All"))
+                                 **choice_texts(t, empty_means_all=True))
     labels = map_labels(t)
     imagery = mid.multiselect(t("On the imagery"), CANDIDATE_STATES,
                               key=relabelled(state.QUEUE_IMAGERY),
-                              format_func=lambda s: labels.get(s, s), placeholder=t("All"))
+                              format_func=lambda s: labels.get(s, s),
+                              **choice_texts(t, empty_means_all=True))
     area_name = right.selectbox(t("Area"), ["", *areas["name"]], key=relabelled(state.QUEUE_AREA),
                                 format_func=lambda v: v or t("Anywhere"))
     match = areas[areas["name"] == area_name] if area_name else areas.iloc[0:0]

@@ -48,7 +48,7 @@ from ui.auth import allowed
 from ui.jobs import ask_job, follow_job
 from ui.labels import map_labels
 from ui.sidebar import relabelled
-from ui.text import escape_markdown, shown
+from ui.text import choice_texts, escape_markdown, shown
 
 __all__ = ["render_export_panel", "role_refusal"]
 
@@ -129,7 +129,8 @@ def _render_builder(data_dir: Path, filters: Filters,
     names = _format_names(t)
     labels = map_labels(t)
     st.multiselect(t("Formats"), list(FORMATS), default=list(DEFAULT_FORMATS),
-                   key=relabelled(FORMATS_KEY), format_func=lambda f: names[f])
+                   key=relabelled(FORMATS_KEY), format_func=lambda f: names[f],
+                   **choice_texts(t, empty_means_all=False))
     on_map = list(DEFAULT_LAYERS) if hidden is None else [x for x in LAYERS if x not in hidden]
     ss = st.session_state
     # Set through the state, not a default: a browser keeps a widget's value otherwise
@@ -138,7 +139,8 @@ def _render_builder(data_dir: Path, filters: Filters,
         ss[LAYERS_KEY] = on_map
     ss.setdefault(LAYERS_KEY, on_map)
     st.multiselect(t("Layers"), list(LAYERS), key=relabelled(LAYERS_KEY),
-                   format_func=lambda x: labels.get(x, x))
+                   format_func=lambda x: labels.get(x, x),
+                   **choice_texts(t, empty_means_all=False))
     st.text_input(t("Title"), value=t("Atalaya snapshot"), key=TITLE, max_chars=200)
     st.text_input(t("Classification marking"), value=DEFAULT_MARKING, key=MARKING,
                   max_chars=200, help=t("Printed at the top and bottom of every page and image."))

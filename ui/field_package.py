@@ -39,6 +39,7 @@ from geo.store.fieldpkg import (
 from geo.store.states import state_names
 from ui.auth import allowed
 from ui.sidebar import relabelled
+from ui.text import choice_texts
 
 __all__ = ["render_field_package", "render_returned_package"]
 
@@ -104,7 +105,8 @@ def _render_export(store: Store, t: Translator, who: str) -> None:
         st.selectbox(t("Assignee"), assignees, key=EXPORT_ASSIGNEE)
     else:
         st.multiselect(t("States"), ALERT_STATES, key=relabelled(EXPORT_STATES),
-                       format_func=lambda s: names[s], default=["needs_field_visit"])
+                       format_func=lambda s: names[s], default=["needs_field_visit"],
+                       **choice_texts(t, empty_means_all=False))
     st.button(t("Build the field package"), key=EXPORT_BUILD, disabled=not who,
               use_container_width=True, on_click=_build, args=(store, t, who))
     _show_export_result(t)

@@ -21,6 +21,7 @@ from geo.world import World
 from ui import state
 from ui.labels import map_labels
 from ui.sidebar import relabelled
+from ui.text import choice_texts
 
 __all__ = ["data_months", "filters_from_widgets", "load_widgets_from", "render_filters"]
 
@@ -211,8 +212,9 @@ def country_names(codes: list[str], t: Translator) -> dict[str, str]:
 
 def _multiselect(key: str, title: str, options: list[str], names: dict[str, str],
                  t: Translator) -> None:
-    st.sidebar.multiselect(title, options=options, key=relabelled(key), placeholder=t("All"),
-                           format_func=lambda v: names.get(v, v))
+    st.sidebar.multiselect(title, options=options, key=relabelled(key),
+                           format_func=lambda v: names.get(v, v),
+                           **choice_texts(t, empty_means_all=True))
 
 
 def render_filters(world: World, t: Translator) -> Filters:

@@ -66,7 +66,7 @@ from ui.auth import allowed, current_session
 from ui.cache import get_settings, load_world, open_store_cached
 from ui.health import check_label, finding
 from ui.sidebar import current_translator
-from ui.text import escape_markdown
+from ui.text import choice_texts, escape_markdown
 
 __all__ = ["LOG_FILE", "RECENT_S", "REFRESH_S", "ask_job", "ensure_services", "find_job",
            "follow_job", "render_job_progress", "render_jobs", "start_job", "wake_runner"]
@@ -232,7 +232,8 @@ def _render_detection_form(store: Store, settings: Settings, session: Session,
     with st.form(state.JOBS_DETECT_FORM):
         chosen = st.multiselect(t("Scenes"), options=list(by_id), default=list(by_id),
                                 format_func=lambda s: f"{by_id[s].acquired_at:%Y-%m-%d} · {s}",
-                                key=state.JOBS_SCENES)
+                                key=state.JOBS_SCENES,
+                                **choice_texts(t, empty_means_all=False))
         rules_only = st.checkbox(t("Rules only (faster, without the learned scorer)"),
                                  key=state.JOBS_RULES_ONLY)
         aerodromes = st.checkbox(t("Compare with the registered aerodromes"), value=True,

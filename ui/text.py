@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 
 from geo.i18n import Translator, localize
 
@@ -34,3 +35,31 @@ def shown(text: object, t: Translator) -> str:
     'a\\_b\\.tif is empty'
     """
     return escape_markdown(localize(text, t))
+
+
+class ChoiceTexts(TypedDict):
+    """Keyword arguments of ``st.multiselect`` that carry text: see :func:`choice_texts`."""
+
+    placeholder: str
+    select_all: bool | int
+
+
+def choice_texts(t: Translator, *, empty_means_all: bool) -> ChoiceTexts:
+    """Return the placeholder and bulk-selection entry of a multiselect, in ``t``'s language.
+
+    Streamlit writes its own English into a multiselect: the placeholder "Choose options",
+    and a "Select all" entry on top of the list (1.67, pinned), which a Spanish or Portuguese
+    reader saw as is. The placeholder is ours, translated ("All" where an empty choice means
+    everything); the bulk entry (Streamlit's default: lists up to 1,000 options) shows in
+    English only, and never where an empty choice already means all.
+
+    Examples
+    --------
+    >>> choice_texts(Translator("es"), empty_means_all=True)
+    {'placeholder': 'Todos', 'select_all': False}
+    >>> choice_texts(Translator("en"), empty_means_all=False)
+    {'placeholder': 'Choose options', 'select_all': 1000}
+    """
+    bulk = not empty_means_all and t.language == "en"
+    return ChoiceTexts(placeholder=t("All") if empty_means_all else t("Choose options"),
+                       select_all=1000 if bulk else False)

@@ -102,6 +102,14 @@ def test_language_switch_in_the_browser(app, page):
     # the drawing toolbar too (Leaflet.draw's own words are English)
     assert frame.locator(".leaflet-draw-draw-polygon").get_attribute("title") == \
         "Dibujar un polígono"
+    # and Streamlit's own English in a multiselect: the placeholder is ours, and its "Select
+    # all" entry is not offered (an empty filter already means all)
+    types = pg.locator('[data-testid="stMultiSelect"]').first
+    assert types.get_by_placeholder("Todos", exact=True).count() == 1
+    types.click()
+    pg.get_by_role("option", name="Incautación").wait_for(timeout=10_000)
+    assert pg.get_by_role("option", name="Select all").count() == 0
+    pg.keyboard.press("Escape")
     assert rec.foreign() == []
 
 

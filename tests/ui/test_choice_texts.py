@@ -1,0 +1,50 @@
+"""Every multiselect takes its placeholder and bulk entry from ``choice_texts`` (no English)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from geo.i18n import Translator
+from ui.text import choice_texts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _multiselect_calls() -> list[tuple[str, ast.Call]]:
+    calls = []
+    for path in sorted([ROOT / "app.py", *(ROOT / "ui").glob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "multiselect"):
+                calls.append((f"{path.name}:{node.lineno}", node))
+    return calls
+
+
+def test_every_multiselect_passes_choice_texts() -> None:
+    calls = _multiselect_calls()
+    assert len(calls) >= 9  # the sidebar filters, the queue, exports, jobs, the audit log
+    for where, call in calls:
+        spread = [k.value for k in call.keywords if k.arg is None]
+        assert any(isinstance(v, ast.Call) and getattr(v.func, "id", "") == "choice_texts"
+                   for v in spread), f"{where}: st.multiselect without **choice_texts(...)"
+        own = {k.arg for k in call.keywords} & {"placeholder", "select_all"}
+        assert not own, f"{where}: sets {own} itself"
+
+
+@pytest.mark.parametrize("language", ["es", "pt"])
+def test_no_streamlit_english_outside_english(language: str) -> None:
+    t = Translator(language)
+    for empty_means_all in (True, False):
+        texts = choice_texts(t, empty_means_all=empty_means_all)
+        assert texts["select_all"] is False
+        assert texts["placeholder"] not in ("All", "Choose options")
+
+
+def test_english_keeps_the_bulk_entry_where_an_empty_choice_is_not_all() -> None:
+    t = Translator("en")
+    assert choice_texts(t, empty_means_all=False) == {"placeholder": "Choose options",
+                                                      "select_all": 1000}
+    assert choice_texts(t, empty_means_all=True) == {"placeholder": "All", "select_all": False}
