@@ -100,14 +100,15 @@ def evaluate_sample(out_dir: str | Path, *, seed: int = 7,
             "precision": true_kept / kept if kept else None}
 
 
-def _line(name: str, m: dict[str, Any]) -> str:
+def _line(name: str, m: dict[str, Any], *, other_runways: bool) -> str:
     def f(v: Any) -> str:
         return "n/a" if v is None else f"{v:.2f}"
+    apart = (f"; {m['n_false_on_other_runway']} of them on other labelled runways"
+             if other_runways else "")
     return (f"{name:<18} active recall {f(m['recall_active'])} (n={m['n_active']})  "
             f"inactive recall {f(m['recall_inactive'])} (n={m['n_inactive']})  "
             f"false/100 km2 {f(m['false_per_100km2'])} ({m['n_false']} in "
-            f"{m['area_km2']:.0f} km2; {m['n_false_on_other_runway']} of them on other labelled "
-            "runways)")
+            f"{m['area_km2']:.0f} km2{apart})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,9 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AtalayaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(_line("learned (CV)", report["learned_cv"]))
-    print(_line("rules only", report["rules_only"]))
-    print(_line("generator ceiling", report["generator_ceiling"]))
+    other = report["other_runways"] is not None
+    print(_line("learned (CV)", report["learned_cv"], other_runways=other))
+    print(_line("rules only", report["rules_only"], other_runways=other))
+    print(_line("generator ceiling", report["generator_ceiling"], other_runways=other))
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")

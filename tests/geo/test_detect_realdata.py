@@ -98,14 +98,17 @@ def test_evaluation_command_on_a_subset_writes_honest_figures(tmp_path):
         if c.runway_id in ids:
             (subset / c.sdata.parent.name).symlink_to(c.sdata.parent)
     out = tmp_path / "eval.json"
+    lines = CHIPS.parent / "runway_centrelines.geojson"  # not beside the subset: named
     assert evaluate_main(["--chips", str(subset), "--json", str(out), "--folds", "3",
-                          "--no-sample"]) == 0
+                          "--no-sample", "--centrelines", str(lines)]) == 0
     report = json.loads(out.read_text())
     assert report["split"].startswith("GroupKFold(3) by runway id")
+    assert report["other_runways"]["lines"] == 78
     for key in ("learned_cv", "rules_only", "generator_ceiling"):
         m = report[key]
         assert 0.0 <= m["recall_active"] <= 1.0
         assert m["false_per_100km2"] >= 0.0
+        assert 0 <= m["n_false_on_other_runway"] <= m["n_false"]
     assert report["learned_cv"]["recall_active"] <= report["generator_ceiling"]["recall_active"]
 
 
