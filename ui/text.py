@@ -63,3 +63,33 @@ def choice_texts(t: Translator, *, empty_means_all: bool) -> ChoiceTexts:
     bulk = not empty_means_all and t.language == "en"
     return ChoiceTexts(placeholder=t("All") if empty_means_all else t("Choose options"),
                        select_all=1000 if bulk else False)
+
+
+def css_string(text: str) -> str:
+    r"""Quote ``text`` as a CSS string: quotes, backslashes, line ends and ``<`` escaped.
+
+    Examples
+    --------
+    >>> css_string('Sub"ir</style>')
+    '"Sub\\"ir\\3C /style>"'
+    """
+    escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\A ")
+               .replace("<", "\\3C "))
+    return f'"{escaped}"'
+
+
+def uploader_css(t: Translator) -> str:
+    """Style that writes a file uploader's own words in ``t``'s language.
+
+    Streamlit's uploader writes "Upload" on its button and "200MB per file • CSV, ..." beside
+    it, in English whatever the page's language. The button's word is replaced by ours
+    (generated content, so its accessible name is ours too) and the line beside it is hidden:
+    each page says the size limit and the formats in its own words (a caption, the help).
+    """
+    button = '[data-testid="stFileUploaderDropzone"] button[data-testid="stBaseButton-secondary"]'
+    word = css_string(t("Upload"))
+    return ("<style>"
+            f'{button} [data-testid="stMarkdownContainer"] {{display: none}}'
+            f"{button} > div > span::after {{content: {word}}}"
+            '[data-testid="stFileUploaderDropzoneInstructions"] {display: none}'
+            "</style>")

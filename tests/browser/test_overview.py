@@ -110,6 +110,14 @@ def test_language_switch_in_the_browser(app, page):
     pg.get_by_role("option", name="Incautación").wait_for(timeout=10_000)
     assert pg.get_by_role("option", name="Select all").count() == 0
     pg.keyboard.press("Escape")
+    # and in the file uploader: its button and size limit in Spanish, its English line hidden
+    pg.get_by_role("link", name="Importar datos").click()
+    pg.get_by_role("heading", name="Importar datos").wait_for(timeout=30_000)
+    pg.get_by_role("button", name="Subir", exact=True).wait_for(timeout=10_000)
+    drop = pg.locator('[data-testid="stFileUploaderDropzone"]')
+    assert "Upload" not in drop.inner_text()
+    assert "per file" not in drop.inner_text()
+    assert pg.get_by_text("Hasta 200 MB por archivo.").is_visible()
     assert rec.foreign() == []
 
 

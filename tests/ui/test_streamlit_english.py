@@ -1,4 +1,4 @@
-"""Every multiselect takes its placeholder and bulk entry from ``choice_texts`` (no English)."""
+"""Streamlit's own English kept out of pages in other languages: multiselects, uploaders."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from geo.i18n import Translator
-from ui.text import choice_texts
+from ui.text import choice_texts, css_string, uploader_css
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,3 +48,21 @@ def test_english_keeps_the_bulk_entry_where_an_empty_choice_is_not_all() -> None
     assert choice_texts(t, empty_means_all=False) == {"placeholder": "Choose options",
                                                       "select_all": 1000}
     assert choice_texts(t, empty_means_all=True) == {"placeholder": "All", "select_all": False}
+
+
+@pytest.mark.parametrize(("language", "word"), [("en", "Upload"), ("es", "Subir"),
+                                                ("pt", "Carregar")])
+def test_the_uploader_button_says_upload_in_the_readers_language(language: str,
+                                                                 word: str) -> None:
+    css = uploader_css(Translator(language))
+    assert f'content: "{word}"' in css
+    assert '[data-testid="stFileUploaderDropzoneInstructions"] {display: none}' in css
+    assert css.count("</style>") == 1  # nothing a translation holds can close the style
+
+
+def test_css_strings_cannot_break_out() -> None:
+    quoted = css_string('a"b\\c\n</style><script>')
+    assert quoted.startswith('"')
+    assert quoted.endswith('"')
+    assert "<" not in quoted
+    assert '"' not in quoted[1:-1].replace('\\"', "")
