@@ -39,7 +39,8 @@ from geo.store.fieldpkg import (
 from geo.store.states import state_names
 from ui.auth import allowed
 from ui.sidebar import relabelled
-from ui.text import choice_texts, uploader_css
+from ui.text import choice_texts
+from ui.uploads import file_uploader
 
 __all__ = ["render_field_package", "render_returned_package"]
 
@@ -74,14 +75,11 @@ def render_field_package(store: Store, t: Translator, reviewer: str) -> None:
         _render_export(store, t, who)
     with st.container(border=True):
         st.markdown("**" + t("Import the team's verdicts") + "**")
-        st.html(uploader_css(t))
-        uploaded = st.file_uploader(
-            t("Returned package (.gpkg or .zip)"), type=["gpkg", "zip"], key=UPLOAD,
-            help=t("The alerts.gpkg the team edited, or the whole field package ZIP."))
+        uploaded = file_uploader(
+            t, t("Returned package (.gpkg or .zip)"), type=["gpkg", "zip"], key=UPLOAD,
+            help=t("The alerts.gpkg the team edited, or the whole field package ZIP."),
+            note=t("Nothing is changed until you press Apply."))
         if uploaded is None:
-            server_mb = int(st.get_option("server.maxUploadSize"))
-            st.caption(t("Up to {mb} MB per file.").format(mb=t.number(server_mb)) + " "
-                       + t("Nothing is changed until you press Apply."))
             return
         render_returned_package(store, t, who, uploaded.getvalue())
 

@@ -76,7 +76,7 @@ from ui.labels import map_labels
 from ui.sidebar import current_translator, relabelled
 from ui.text import escape_markdown as _plain  # a file's own text, shown as typed
 from ui.text import shown as _shown
-from ui.text import uploader_css
+from ui.uploads import file_uploader
 
 __all__ = ["render_ingest"]
 
@@ -201,15 +201,11 @@ def _uploader(limits: Limits, t: Translator) -> Any:
     cap_mb = max(1, math.floor(limits.max_upload_bytes / MB))
     server_mb = int(st.get_option("server.maxUploadSize"))
     nonce = int(st.session_state.get(FILE_NONCE, 0))
-    st.html(uploader_css(t))
-    uploaded = st.file_uploader(
-        t("File"), type=sorted({ext.lstrip(".") for ext in EXTENSIONS}),
-        key=f"{FILE}:{nonce}", max_upload_size=min(cap_mb, server_mb),
+    return file_uploader(
+        t, t("File"), type=sorted({ext.lstrip(".") for ext in EXTENSIONS}),
+        key=f"{FILE}:{nonce}", max_mb=min(cap_mb, server_mb),
         help=t("CSV, Excel, GeoJSON, KML/KMZ, zipped shapefile, GeoPackage, GeoParquet, or "
                "GeoTIFF for scenes."))
-    if uploaded is None:
-        st.caption(t("Up to {mb} MB per file.").format(mb=t.number(min(cap_mb, server_mb))))
-    return uploaded
 
 
 def _forget() -> None:

@@ -13,14 +13,23 @@ from ui.text import choice_texts, css_string, uploader_css
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _multiselect_calls() -> list[tuple[str, ast.Call]]:
+def _streamlit_calls(name: str) -> list[tuple[str, ast.Call]]:
     calls = []
     for path in sorted([ROOT / "app.py", *(ROOT / "ui").glob("*.py")]):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "multiselect"):
+                    and node.func.attr == name):
                 calls.append((f"{path.name}:{node.lineno}", node))
     return calls
+
+
+def _multiselect_calls() -> list[tuple[str, ast.Call]]:
+    return _streamlit_calls("multiselect")
+
+
+def test_every_file_uploader_goes_through_ui_uploads() -> None:
+    calls = _streamlit_calls("file_uploader")
+    assert [where.split(":")[0] for where, _ in calls] == ["uploads.py"], calls
 
 
 def test_every_multiselect_passes_choice_texts() -> None:
