@@ -22,8 +22,13 @@ from geo.clihelp import plain_help
 
 def evaluate(chips_dir: str, *, bands: dict[str, int] | None = None, seed: int = 0,
              n_splits: int = 5, progress: bool = True, with_sample: bool = True,
-             centrelines: str | Path | None = None) -> dict[str, Any]:
+             centrelines: str | Path | None = None, repeats: int = 1) -> dict[str, Any]:
     """Cross-validated learned scorer and rule baseline on one chip folder.
+
+    ``repeats`` > 1 runs the whole grouped CV again with seeds ``seed + 1``, ... (other
+    folds, other models): ``repeated_cv`` then holds each seed's pooled metrics and their
+    summary (:func:`geo.detect.learning.summarize_seeds`), as one split's figures move by a
+    strip or two and a few false candidates.
 
     As in training, generated sample scenes (``geo.train.SAMPLE_SEEDS``) join every
     training fold when ``with_sample``; they are never scored. ``centrelines``: the labelled
@@ -41,7 +46,7 @@ def evaluate(chips_dir: str, *, bands: dict[str, int] | None = None, seed: int =
         process_chip,
         read_centrelines,
     )
-    from geo.detect.learning import cross_validate, rule_baseline
+    from geo.detect.learning import cross_validate, rule_baseline, summarize_seeds
     from geo.detect.params import DetectionParams
     from geo.detect.scorer import FEATURES
 
@@ -61,12 +66,18 @@ def evaluate(chips_dir: str, *, bands: dict[str, int] | None = None, seed: int =
 
     extra = build_extra(kind) if with_sample else []
     pooled, folds = cross_validate(perm, kind=kind, n_splits=n_splits, seed=seed, extra=extra)
+    more = [cross_validate(perm, kind=kind, n_splits=n_splits, seed=seed + k, extra=extra)[0]
+            for k in tqdm(range(1, repeats), desc="CV seeds", disable=not progress,
+                          file=sys.stderr)]
+    seeds = list(range(seed, seed + 1 + len(more)))
     return {"data": chips_provenance(chips_dir, chips), "bands": mapping, "kind": kind,
             "split": f"GroupKFold({n_splits}) by runway id, seed {seed}",
             "other_runways": centrelines_provenance(centrelines, lines),
             "extra_training_results": len(extra),
             "learned_cv": pooled, "folds": folds, "rules_only": rule_baseline(strict),
-            "generator_ceiling": rule_baseline(perm)}
+            "generator_ceiling": rule_baseline(perm),
+            "repeated_cv": ({"seeds": seeds, "per_seed": [pooled, *more],
+                             **summarize_seeds([pooled, *more])} if repeats > 1 else None)}
 
 
 def evaluate_sample(out_dir: str | Path, *, seed: int = 7,
@@ -111,6 +122,31 @@ def _line(name: str, m: dict[str, Any], *, other_runways: bool) -> str:
             f"{m['area_km2']:.0f} km2{apart})")
 
 
+def _spread(rep: dict[str, Any]) -> str:
+    """One line: the seeds' means and ranges, and how many meet the target."""
+    def r(key: str) -> str:
+        m = rep["mean"][key]
+        if m is None:
+            return "n/a"
+        return f"{m:.2f} ({rep['min'][key]:.2f}-{rep['max'][key]:.2f})"
+    t = rep["target"]
+    return (f"learned, {len(rep['seeds'])} CV seeds: active recall {r('recall_active')}  "
+            f"inactive recall {r('recall_inactive')}  false/100 km2 {r('false_per_100km2')}; "
+            f"target (active >= {t['recall_active']:.2f} at <= {t['false_per_100km2']:.1f} "
+            f"false/100 km2) met at {rep['meets_target']} of {len(rep['seeds'])}")
+
+
+def _at_least_one(text: str) -> int:
+    """Parse ``--repeats``: a whole number >= 1, with a clear message otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Evaluate, print a table and write JSON; returns the exit code."""
     from geo.detect.chips import add_centrelines_option, centrelines_arg
@@ -125,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0,
                    help="random seed of the folds and the models (default 0)")
     p.add_argument("--folds", type=int, default=5, help="grouped CV folds (default 5)")
+    p.add_argument("--repeats", type=_at_least_one, default=1,
+                   help="run the grouped CV with this many seeds (--seed, --seed + 1, ...) "
+                        "and report each and their spread (default 1)")
     p.add_argument("--no-sample", action="store_true",
                    help="train folds on the chips only (no generated sample scenes)")
     add_centrelines_option(p)
@@ -135,13 +174,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bands = parse_band_mapping(args.bands) if args.bands else None
         report = evaluate(args.chips, bands=bands, seed=args.seed, n_splits=args.folds,
-                          with_sample=not args.no_sample,
+                          with_sample=not args.no_sample, repeats=args.repeats,
                           centrelines=centrelines_arg(args.chips, args.centrelines))
     except AtalayaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     other = report["other_runways"] is not None
     print(_line("learned (CV)", report["learned_cv"], other_runways=other))
+    rep = report["repeated_cv"]
+    if rep is not None:
+        for k, m in zip(rep["seeds"][1:], rep["per_seed"][1:], strict=True):
+            print(_line(f"learned (seed {k})", m, other_runways=other))
+        print(_spread(rep))
     print(_line("rules only", report["rules_only"], other_runways=other))
     print(_line("generator ceiling", report["generator_ceiling"], other_runways=other))
     out = Path(args.json)

@@ -24,6 +24,8 @@ from geo.detect.chips import ChipResult
 from geo.detect.scorer import LogisticModel, Model, Tree, TreeModel, feature_matrix
 
 FP_LIMIT_PER_100KM2 = 1.0
+#: The issue's target on the chips: this active-strip recall at <= FP_LIMIT_PER_100KM2.
+TARGET_ACTIVE_RECALL = 0.70
 C_L2 = 0.1  # inverse L2 strength of the logistic scorer (standardised features)
 #: Gradient-boosted trees (sklearn's HistGradientBoostingClassifier): small trees, many
 #: rounds, a slow rate and leaves of at least 10 candidates, so 150 chips do not overfit.
@@ -209,6 +211,30 @@ def cross_validate(results: Sequence[ChipResult], *, kind: str, n_splits: int = 
                    for s in held_out]
         per_fold.append(compute_metrics(held_out, model.threshold))
     return compute_metrics(pooled, 1.0), per_fold
+
+
+def summarize_seeds(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Mean, min and max of the headline metrics over CV seeds, and how many meet the target.
+
+    ``per_seed``: :func:`cross_validate`'s pooled metrics, one per seed. A metric that is
+    None for a seed (no active strip among the chips) is left out of its mean; None when
+    every seed lacks it. A seed meets the target with active recall >=
+    :data:`TARGET_ACTIVE_RECALL` at <= :data:`FP_LIMIT_PER_100KM2` false per 100 km2.
+    """
+    keys = ("recall_active", "recall_inactive", "false_per_100km2")
+    out: dict[str, Any] = {"mean": {}, "min": {}, "max": {}}
+    for key in keys:
+        vals = [float(m[key]) for m in per_seed if m.get(key) is not None]
+        for name, f in (("mean", np.mean), ("min", np.min), ("max", np.max)):
+            out[name][key] = float(f(vals)) if vals else None
+    out["meets_target"] = sum(
+        1 for m in per_seed
+        if m.get("recall_active") is not None and m.get("false_per_100km2") is not None
+        and m["recall_active"] >= TARGET_ACTIVE_RECALL
+        and m["false_per_100km2"] <= FP_LIMIT_PER_100KM2)
+    out["target"] = {"recall_active": TARGET_ACTIVE_RECALL,
+                     "false_per_100km2": FP_LIMIT_PER_100KM2}
+    return out
 
 
 def rule_baseline(results: Sequence[ChipResult]) -> dict[str, Any]:

@@ -69,6 +69,9 @@ def test_the_commands_say_what_is_wrong_in_one_line(tmp_path, capsys):
     assert "1 runway id(s) in the chips cannot make 2 folds" in err
     assert "Traceback" not in err
     assert not (tmp_path / "e.json").exists()
+    with pytest.raises(SystemExit):
+        evaluate_main(["--chips", str(tmp_path / "c"), "--repeats", "0"])
+    assert "--repeats: must be a whole number of at least 1, got '0'" in capsys.readouterr().err
     assert train_main(["--chips", str(tmp_path / "c"), "--out", str(tmp_path / "m.json")]) == 1
     assert "training needs at least 2" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # the detector's model is replaced only when named

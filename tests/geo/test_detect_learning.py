@@ -137,3 +137,19 @@ def test_through_uses_the_other_end_at_the_border_and_nan_when_both_leave():
                     ext_px=22) > 2.0
     assert np.isnan(_through(ev, centre_rc=(100.0, 100.0), axis_rc=(0.0, 1.0),
                              length_px=199.0, ext_px=22))
+
+
+def test_seeds_are_summarized_with_their_spread_and_the_target_count():
+    per_seed = [{"recall_active": 0.714, "recall_inactive": 0.5, "false_per_100km2": 0.81},
+                {"recall_active": 0.762, "recall_inactive": 0.4, "false_per_100km2": 1.22},
+                {"recall_active": 0.667, "recall_inactive": None, "false_per_100km2": 0.5},
+                {"recall_active": 0.70, "recall_inactive": 0.3, "false_per_100km2": 1.0}]
+    out = learning.summarize_seeds(per_seed)
+    assert out["mean"]["recall_active"] == pytest.approx((0.714 + 0.762 + 0.667 + 0.70) / 4)
+    assert (out["min"]["false_per_100km2"], out["max"]["false_per_100km2"]) == (0.5, 1.22)
+    assert out["mean"]["recall_inactive"] == pytest.approx(0.4)  # the None is left out
+    assert out["meets_target"] == 2  # 0.714 at 0.81 and 0.70 at 1.0, both bounds inclusive
+    assert out["target"] == {"recall_active": 0.70, "false_per_100km2": 1.0}
+    none = learning.summarize_seeds([{"recall_active": None, "false_per_100km2": 0.0}])
+    assert none["mean"]["recall_active"] is None
+    assert none["meets_target"] == 0

@@ -100,8 +100,16 @@ def test_evaluation_command_on_a_subset_writes_honest_figures(tmp_path):
     out = tmp_path / "eval.json"
     lines = CHIPS.parent / "runway_centrelines.geojson"  # not beside the subset: named
     assert evaluate_main(["--chips", str(subset), "--json", str(out), "--folds", "3",
-                          "--no-sample", "--centrelines", str(lines)]) == 0
+                          "--no-sample", "--centrelines", str(lines), "--repeats", "2"]) == 0
     report = json.loads(out.read_text())
+    rep = report["repeated_cv"]
+    assert rep["seeds"] == [0, 1]
+    assert rep["per_seed"][0] == report["learned_cv"]
+    assert rep["per_seed"][1]["n_active"] == report["learned_cv"]["n_active"]  # same chips
+    recalls = [m["recall_active"] for m in rep["per_seed"]]
+    assert rep["min"]["recall_active"] == min(recalls)
+    assert rep["mean"]["recall_active"] == pytest.approx(sum(recalls) / 2)
+    assert 0 <= rep["meets_target"] <= 2
     assert report["split"].startswith("GroupKFold(3) by runway id")
     assert report["other_runways"]["lines"] == 78
     for key in ("learned_cv", "rules_only", "generator_ceiling"):
