@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from geo.detect import learning
+from geo.detect.chips import Chip, ChipResult
 from geo.detect.scorer import FEATURES, Scorer, Tree, TreeModel, read_scorer, write_scorer
 from geo.detect.window import _through
 from geo.errors import ConfigError
@@ -31,7 +33,7 @@ def test_trees_score_as_sklearn_does(band_data):
     x, y = band_data
     model = learning._fit_trees(x, y, kind="multispectral", seed=0)
     clf = HistGradientBoostingClassifier(random_state=0, class_weight="balanced",
-                                         **learning.TREES).fit(x, y)
+                                         **learning.tree_params("multispectral")).fit(x, y)
     np.testing.assert_allclose(model.score_matrix(x), clf.predict_proba(x)[:, 1], atol=1e-9)
 
 
@@ -153,3 +155,50 @@ def test_seeds_are_summarized_with_their_spread_and_the_target_count():
     none = learning.summarize_seeds([{"recall_active": None, "false_per_100km2": 0.0}])
     assert none["mean"]["recall_active"] is None
     assert none["meets_target"] == 0
+
+
+def _false_only(n: int) -> list[ChipResult]:
+    """``n`` chips of 25 km2, each with one false candidate (features and scores faked)."""
+    chip = Chip(sdata=Path("c_2020_0_sdata.tiff"), target=None, runway_id="c", active=0,
+                has_runway_flag=False)
+    return [ChipResult(chip=chip, candidates=(), positive=(False,), false=(True,),
+                       target_px=0, area_km2=25.0) for _ in range(n)]
+
+
+@pytest.mark.parametrize(("repeats", "expected"), [(1, 0.6), (3, 0.5)])
+def test_the_operating_point_pools_repeated_inner_folds(monkeypatch, repeats, expected):
+    # each inner split scores the 4 false candidates differently; 1 false per 100 km2 lets
+    # one of 4 pass per split, so 3 of 12 when the three splits are pooled
+    by_seed = {7: (0.9, 0.6, 0.2, 0.1), 1007: (0.5, 0.4, 0.3, 0.2), 2007: (0.8, 0.3, 0.2, 0.1)}
+    seen: list[int] = []
+
+    def out_of_fold(results, *, kind, seed, n_splits, extra):
+        seen.append(seed)
+        return [learning.Scored(r, (s,)) for r, s in zip(results, by_seed[seed], strict=True)]
+
+    monkeypatch.setattr(learning, "_out_of_fold", out_of_fold)
+    monkeypatch.setattr(learning, "_xy", lambda results, kind: (np.zeros((0, K)), np.zeros(0)))
+    monkeypatch.setattr(learning, "_fit", lambda x, y, *, kind, seed: TreeModel(
+        kind=kind, baseline=0.0, trees=(), threshold=0.5))
+    model = learning.fit_model(_false_only(4), kind="multispectral", seed=7,
+                               inner_repeats=repeats)
+    assert seen == [7, 1007, 2007][:repeats]
+    # strictly above the highest false score that would exceed the limit
+    assert model.threshold == np.nextafter(expected, 1.0)
+
+
+def test_inner_repeats_default_per_kind(monkeypatch):
+    seen: list[int] = []
+
+    def out_of_fold(results, *, kind, seed, n_splits, extra):
+        seen.append(seed)
+        return [learning.Scored(r, (0.5,)) for r in results]
+
+    monkeypatch.setattr(learning, "_out_of_fold", out_of_fold)
+    monkeypatch.setattr(learning, "_xy", lambda results, kind: (np.zeros((0, K)), np.zeros(0)))
+    monkeypatch.setattr(learning, "_fit", lambda x, y, *, kind, seed: TreeModel(
+        kind=kind, baseline=0.0, trees=(), threshold=0.5))
+    for kind in ("multispectral", "rgb"):
+        seen.clear()
+        learning.fit_model(_false_only(4), kind=kind, seed=0)
+        assert len(seen) == learning.INNER_REPEATS.get(kind, 1)

@@ -30,7 +30,8 @@ pytestmark = pytest.mark.realdata
 
 
 def test_committed_model_is_small_json_with_provenance():
-    assert DEFAULT_MODEL.stat().st_size < 300_000  # two models of 300 small trees each
+    # two models of 300 small trees each (6 and 4 leaves: 312 kB on 2026-12-04)
+    assert DEFAULT_MODEL.stat().st_size < 400_000
     doc = json.loads(DEFAULT_MODEL.read_text())
     prov = doc["provenance"]
     assert prov["file_count"] == 150
