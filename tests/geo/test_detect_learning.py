@@ -157,6 +157,14 @@ def test_seeds_are_summarized_with_their_spread_and_the_target_count():
     assert none["meets_target"] == 0
 
 
+@pytest.fixture
+def no_fitting(monkeypatch):
+    """Skip features and fitting: fit_model's threshold then comes from the faked folds."""
+    monkeypatch.setattr(learning, "_xy", lambda results, kind: (np.zeros((0, K)), np.zeros(0)))
+    monkeypatch.setattr(learning, "_fit", lambda x, y, *, kind, seed: TreeModel(
+        kind=kind, baseline=0.0, trees=(), threshold=0.5))
+
+
 def _false_only(n: int) -> list[ChipResult]:
     """``n`` chips of 25 km2, each with one false candidate (features and scores faked)."""
     chip = Chip(sdata=Path("c_2020_0_sdata.tiff"), target=None, runway_id="c", active=0,
@@ -166,6 +174,7 @@ def _false_only(n: int) -> list[ChipResult]:
 
 
 @pytest.mark.parametrize(("repeats", "expected"), [(1, 0.6), (3, 0.5)])
+@pytest.mark.usefixtures("no_fitting")
 def test_the_operating_point_pools_repeated_inner_folds(monkeypatch, repeats, expected):
     # each inner split scores the 4 false candidates differently; 1 false per 100 km2 lets
     # one of 4 pass per split, so 3 of 12 when the three splits are pooled
@@ -177,9 +186,6 @@ def test_the_operating_point_pools_repeated_inner_folds(monkeypatch, repeats, ex
         return [learning.Scored(r, (s,)) for r, s in zip(results, by_seed[seed], strict=True)]
 
     monkeypatch.setattr(learning, "_out_of_fold", out_of_fold)
-    monkeypatch.setattr(learning, "_xy", lambda results, kind: (np.zeros((0, K)), np.zeros(0)))
-    monkeypatch.setattr(learning, "_fit", lambda x, y, *, kind, seed: TreeModel(
-        kind=kind, baseline=0.0, trees=(), threshold=0.5))
     model = learning.fit_model(_false_only(4), kind="multispectral", seed=7,
                                inner_repeats=repeats)
     assert seen == [7, 1007, 2007][:repeats]
@@ -187,6 +193,7 @@ def test_the_operating_point_pools_repeated_inner_folds(monkeypatch, repeats, ex
     assert model.threshold == np.nextafter(expected, 1.0)
 
 
+@pytest.mark.usefixtures("no_fitting")
 def test_inner_repeats_default_per_kind(monkeypatch):
     seen: list[int] = []
 
@@ -195,9 +202,6 @@ def test_inner_repeats_default_per_kind(monkeypatch):
         return [learning.Scored(r, (0.5,)) for r in results]
 
     monkeypatch.setattr(learning, "_out_of_fold", out_of_fold)
-    monkeypatch.setattr(learning, "_xy", lambda results, kind: (np.zeros((0, K)), np.zeros(0)))
-    monkeypatch.setattr(learning, "_fit", lambda x, y, *, kind, seed: TreeModel(
-        kind=kind, baseline=0.0, trees=(), threshold=0.5))
     for kind in ("multispectral", "rgb"):
         seen.clear()
         learning.fit_model(_false_only(4), kind=kind, seed=0)
