@@ -73,15 +73,20 @@ WORKER_DASK_CONFIG: dict[str, Any] = {"distributed.worker.memory.pause": False}
 #: which also turns off glibc's adaptive mmap threshold: every window-sized temporary array
 #: (4 MB) is then a fresh mmap whose pages fault in one by one: 20-25 % of the detector's CPU
 #: time, measured. These keep such arrays on the heap for reuse and return memory above
-#: 128 MB free.
+#: 128 MB free. One arena: a worker runs its tasks in a thread, whose arena grows and drops
+#: 64 MB heaps of its own (mmap), so without it window arrays still faulted in afresh. On the
+#: benchmark tile (two workers, six runs of each setting alternated, 2026-12-04) the two
+#: workers' page faults fell from 210-680 thousand to 65-68 thousand, their system time from
+#: 1.4-3.0 s to 0.6-0.7 s, and the run's wall time from 11.0 s to 10.3 s (means).
 WORKER_MALLOC_ENV: dict[str, str] = {
     "MALLOC_MMAP_THRESHOLD_": str(64 * 1024**2),
     "MALLOC_TRIM_THRESHOLD_": str(128 * 1024**2),
+    "MALLOC_ARENA_MAX": "1",
 }
 
 
 #: glibc ``mallopt`` parameters of :data:`WORKER_MALLOC_ENV` (``<malloc.h>``).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 
 
 def tune_malloc() -> bool:
@@ -99,9 +104,10 @@ def tune_malloc() -> bool:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, int(WORKER_MALLOC_ENV["MALLOC_MMAP_THRESHOLD_"]))
-                and mallopt(_M_TRIM_THRESHOLD,
-                            int(WORKER_MALLOC_ENV["MALLOC_TRIM_THRESHOLD_"])))
+    settings = ((_M_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_"),
+                (_M_TRIM_THRESHOLD, "MALLOC_TRIM_THRESHOLD_"), (_M_ARENA_MAX, "MALLOC_ARENA_MAX"))
+    applied = [bool(mallopt(param, int(WORKER_MALLOC_ENV[name]))) for param, name in settings]
+    return all(applied)  # each one tried, whatever the others gave
 
 
 @dataclass(frozen=True)

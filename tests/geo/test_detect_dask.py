@@ -81,6 +81,19 @@ def test_distributed_run_equals_serial_run(scenes, client):
     assert "corrupt or truncated" in dict(dist.failures)[scenes[3]]
 
 
+def test_workers_start_with_the_malloc_settings(client):
+    """Each worker has the malloc variables from its start (glibc reads them only then)."""
+    from geo.detect.run import WORKER_MALLOC_ENV
+
+    def env() -> dict[str, str | None]:
+        return {k: os.environ.get(k) for k in WORKER_MALLOC_ENV}
+
+    seen = client.run(env)
+    assert len(seen) == 2
+    assert all(v == WORKER_MALLOC_ENV for v in seen.values())
+    assert WORKER_MALLOC_ENV["MALLOC_ARENA_MAX"] == "1"
+
+
 def test_learned_scorer_same_on_the_cluster(scenes, client):
     from geo.detect.scorer import read_scorer
 
