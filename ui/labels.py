@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from geo.categories import category_labels
 from geo.i18n import Translator
 
 
@@ -70,37 +71,7 @@ def map_labels(t: Translator) -> dict[str, str]:
         "aoi": t("Area of interest"),
         "event_density": t("Event density"),
         "event_counts": t("Events per cell"),
-        # category values
-        "seizure": t("Seizure"),
-        "interdiction": t("Interdiction"),
-        "incident": t("Incident"),
-        "suspicious_flight": t("Suspicious flight"),
-        "lab_dismantled": t("Lab dismantled"),
-        "air": t("Air"),
-        "maritime": t("Maritime"),
-        "land": t("Land"),
-        "river": t("River"),
-        "intermodal": t("Intermodal"),
-        "new": t("New"),
-        "active": t("Active"),
-        "overgrown": t("Overgrown"),
-        "destroyed": t("Destroyed"),
-        "reopened": t("Reopened"),
-        "cocaine": t("Cocaine"),
-        "cocaine_base": t("Cocaine base paste"),
-        "cannabis": t("Cannabis"),
-        "heroin": t("Heroin"),
-        "methamphetamine": t("Methamphetamine"),
-        "fentanyl": t("Fentanyl"),
-        "precursors": t("Chemical precursors"),
-        "cash": t("Cash"),
-        "weapons": t("Weapons"),
-        "gold": t("Illegal gold"),
-        "fuel": t("Fuel"),
-        "unknown": t("Unknown"),
-        "high": t("High"),
-        "medium": t("Medium"),
-        "low": t("Low"),
+        **category_labels(t),  # category values
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
@@ -18,7 +19,8 @@ import pandas as pd
 import shapely
 from babel import Locale
 
-from geo.i18n import Message, Number, join_messages, message_of
+from geo.categories import category_labels
+from geo.i18n import LANGUAGES, Message, Number, join_messages, message_of, translator
 from geo.ingest.errors import FileRefusedError, IngestError
 from geo.ingest.limits import Limits
 from geo.ingest.mapping import UNITS, Mapping, normalise_name
@@ -518,11 +520,38 @@ def _category_key(value: str) -> str:
     return normalise_name(value)
 
 
+@lru_cache(maxsize=1)
+def _shown_names() -> dict[str, tuple[str, ...]]:
+    """Normalised name -> codes, for every name the app shows a category value by.
+
+    In every interface language (:func:`geo.categories.category_labels`): a file written
+    from what analysts read on screen ("pasta base de cocaína") imports as it reads. A name
+    shared by values of two columns maps to both; the column's allowed values decide.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    for language in LANGUAGES:
+        for code, name in category_labels(translator(language)).items():
+            key = _category_key(name)
+            if code not in out.get(key, ()):
+                out[key] = (*out.get(key, ()), code)
+    return out
+
+
+def _category_code(text: str, allowed: set[str]) -> str:
+    """Code of one category value: its code, a known alias, or a name the app shows."""
+    key = _category_key(text)
+    if key in allowed:
+        return key
+    if key in _ALIASES:
+        return _ALIASES[key]
+    return next((c for c in _shown_names().get(key, ()) if c in allowed), key)
+
+
 def _categories(col: Column, raw: pd.Series, mapping: Mapping, reasons: Reasons) -> pd.Series:
     allowed = set(col.allowed or ())
     custom = {k.strip(): v for k, v in mapping.values.get(col.name, {}).items()}
     convert: Callable[[str], str | None] = _country if col.name == "country" else \
-        (lambda v: _ALIASES.get(_category_key(v), _category_key(v)))
+        (lambda v: _category_code(v, allowed))
     present = raw.dropna().astype(str).str.strip()
     known: dict[str, str | None] = {}
     for text in present.unique():  # once per distinct value

@@ -96,6 +96,38 @@ def test_row_reasons_are_specific(tmp_path: Path) -> None:
     assert report.accepted["event_id"].tolist() == ["a"]
 
 
+def test_values_written_as_the_app_shows_them_are_accepted_in_every_language(
+        tmp_path: Path) -> None:
+    """A file typed from the screen ("pasta base de cocaína", "Voo suspeito") imports."""
+    text = ("id,fecha,tipo,lat,lon,pais,fuente,confianza,droga\n"
+            "a,2024-01-01,Interdicción,-9.4,-74.6,PE,x,0.5,pasta base de cocaína\n"
+            "b,2024-01-01,Voo suspeito,-9.4,-74.6,PE,x,0.5,Precursores químicos\n"
+            "c,2024-01-01,Lab dismantled,-9.4,-74.6,PE,x,0.5,ILLEGAL GOLD\n"
+            "d,2024-01-01,seizure,-9.4,-74.6,PE,x,0.5,Oro ilegal\n"
+            "e,2024-01-01,Alta,-9.4,-74.6,PE,x,0.5,cocaine\n")
+    report = offer(_csv(tmp_path, text), "events")
+    acc = report.accepted.set_index("event_id")
+    assert acc.loc[["a", "b", "c", "d"], "event_type"].tolist() == [
+        "interdiction", "suspicious_flight", "lab_dismantled", "seizure"]
+    assert acc.loc[["a", "b", "c", "d"], "commodity"].tolist() == [
+        "cocaine_base", "precursors", "gold", "gold"]
+    # a name the app shows for another column's value ("Alta": high priority) is no event type
+    reasons = dict(zip(report.rejected["id"], report.rejected["reason"], strict=True))
+    assert "unknown value 'Alta'" in reasons["e"]
+
+
+@pytest.mark.parametrize("language", ["en", "es", "pt"])
+def test_every_shown_category_name_reads_back_as_its_code(language: str) -> None:
+    from geo.categories import category_labels
+    from geo.i18n import translator
+    from geo.ingest.validate import _category_code
+
+    names = category_labels(translator(language))
+    for code, name in names.items():
+        assert _category_code(name, {code}) == code, (language, name)
+        assert _category_code(name.upper(), {code}) == code, (language, name)
+
+
 def test_dms_wkt_and_pair_columns(tmp_path: Path) -> None:
     dms = "nombre,latitud,longitud\nA,9°24'30\"S,74°36'W\nB,\"-9,5\",\"-74,7\"\n"
     report = offer(_csv(tmp_path, dms, "dms.csv"), "aerodromes")
