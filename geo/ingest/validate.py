@@ -20,7 +20,7 @@ import shapely
 from babel import Locale
 
 from geo.categories import category_labels
-from geo.i18n import LANGUAGES, Message, Number, join_messages, message_of, translator
+from geo.i18n import Message, Number, join_messages, message_of, translator
 from geo.ingest.errors import FileRefusedError, IngestError
 from geo.ingest.limits import Limits
 from geo.ingest.mapping import UNITS, Mapping, normalise_name
@@ -37,6 +37,7 @@ from geo.schema import (
     LayerSchema,
     check_layer,
 )
+from geo.settings import LANGUAGES
 
 LAYERS = ("events", "routes", "areas", "aerodromes", "scenes")
 Reasons = list[list[Message]]
