@@ -510,6 +510,9 @@ def _change(store: Store, alert_id: int, version: int, t: Translator, *,
     needed = [action for action, wanted in ((Action.SET_VERDICT, target is not None),
                                             (Action.ASSIGN_SELF, assign),
                                             (Action.COMMENT, comment is not None)) if wanted]
+    if not needed:  # "Comment only" with the comment box empty: nothing to store
+        ss[state.ALERT_MESSAGE] = ("error", t("Write a comment first: nothing was saved."))
+        return
     refused = next((action for action in needed if not allowed(action)), None)
     if refused is not None:
         record_refusal(store, who or None, f"alert {alert_id} ({refused.value})")

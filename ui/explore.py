@@ -49,7 +49,7 @@ from geo.world import World, data_version
 from layers.events import EVENT_COLORS
 from layers.map import hidden_layers
 from ui import state
-from ui.auth import allowed
+from ui.auth import allowed, current_session
 from ui.cache import (
     aerodrome_codes,
     event_cells,
@@ -209,14 +209,17 @@ def _select_area(data_dir: Path) -> None:
 
 def _save_area(data_dir: Path) -> None:
     ss = st.session_state
+    session = current_session()
+    name = " ".join(str(ss.get(state.AREA_NAME, "")).split())
     try:
-        areas = save_area(data_dir, str(ss.get(state.AREA_NAME, "")), ss[state.AOI])
+        existed = name in set(read_areas(data_dir)["name"])
+        areas = save_area(data_dir, name, ss[state.AOI],
+                          created_by=session.username if session is not None else None)
     except (AtalayaError, OSError) as err:
         ss[state.AREA_MESSAGE] = ("error", message_of(err))  # localized when shown
         return
-    name = " ".join(str(ss.get(state.AREA_NAME, "")).split())
     ss[state.AREA_SELECT] = str(areas.loc[areas["name"] == name, "area_id"].iloc[0])
-    ss[state.AREA_MESSAGE] = ("success", name)
+    ss[state.AREA_MESSAGE] = ("replaced" if existed else "success", name)
 
 
 def _clear_area() -> None:
@@ -257,7 +260,8 @@ def render_area_controls(data_dir: Path, t: Translator) -> None:
 def _show_area_message(message: tuple[str, str] | None, t: Translator) -> None:
     """Show the outcome of the last save or drawing, in the language of this run.
 
-    ``("success", name)``: the area was saved; ``("error", text)``: it was not;
+    ``("success", name)``: the area was saved (``"replaced"``: over one of the same name);
+    ``("error", text)``: it was not;
     ``("drawn", text)``: the drawn shape was refused. ``text`` is a geo message (or an error's
     English text), localized here so it follows a change of language.
     """
@@ -266,6 +270,9 @@ def _show_area_message(message: tuple[str, str] | None, t: Translator) -> None:
     kind, text = message
     if kind == "success":
         st.success(t("Area saved:") + " " + escape_markdown(text))
+    elif kind == "replaced":
+        st.success(t("Area saved, in place of the one of the same name:") + " "
+                   + escape_markdown(text))
     elif kind == "drawn":
         st.error(t("The drawn shape cannot be used:") + " " + shown(text, t))
     else:

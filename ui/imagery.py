@@ -219,11 +219,14 @@ def _inspector(refs: list[SceneRef], click: dict[str, Any] | None, t: Translator
         except AtalayaError as err:
             st.warning(shown(err, t))
             continue
+        heads = {"col": t("Column"), "row": t("Row"), "x_m": t("X (m)"), "y_m": t("Y (m)"),
+                 "crs": "CRS", "valid": t("Valid")}
         rows.append({t("Scene"): ref.scene_id, t("Date"): f"{ref.acquired_at:%Y-%m-%d}",
-                     **{k: ("" if v is None else v) for k, v in values.items()}})
+                     **{heads.get(k, k): ("" if v is None else v) for k, v in values.items()}})
     if not rows:
         return
-    st.text(t("Pixel at {lon}, {lat} in {scene}").format(
+    # latitude first and named, as on the alert pages and in the "go to" box
+    st.text(t("Pixel at latitude {lat}, longitude {lon} in {scene}").format(
         lon=f"{lon:.6f}", lat=f"{lat:.6f}", scene=", ".join(r[t("Scene")] for r in rows)))
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 

@@ -286,3 +286,29 @@ def test_the_history_reads_in_the_readers_language_newest_first(world):
     assert "Recorte de imagen generado al abrir la alerta" in history["Qué"].tolist()
     assert history.iloc[-1]["Quién"] == "detector (carpeta de datos)"
     assert history.iloc[-1]["Qué"] == "Creada"
+
+
+def test_comment_only_with_an_empty_box_says_so_and_stores_nothing(world):
+    """Pressing "Comment only" with nothing typed is not reported as saved."""
+    from geo.store import read_audit, read_comments
+    from tests.store.conftest import candidates
+
+    url = f"sqlite:///{world / 'atalaya.sqlite3'}"
+    with open_store(url) as store:
+        frame = candidates([{"lon": -60.0, "lat": -12.0, "scene_id": "s1", "date": "2024-05-01"}])
+        (alert_id,) = merge_candidates(store, frame, actor="detector (data folder)").created
+    at = AppTest.from_function(_page, default_timeout=90)
+    at.session_state[state.LANGUAGE] = "en"
+    at.session_state[state.REVIEWER] = "ana"
+    at.session_state[state.SESSION] = Session.start("ana", Role.ANALYST, datetime.now(UTC))
+    at.query_params["alert"] = str(alert_id)
+    at.run()
+    with open_store(url) as store:
+        audit_before = len(read_audit(store, alert_id=alert_id))
+    at.button(key=state.ALERT_COMMENT_ONLY).click().run()
+    assert not at.exception
+    assert any("Write a comment first" in e.value for e in at.error)
+    assert not any(s.value == "Saved." for s in at.success)
+    with open_store(url) as store:
+        assert read_comments(store, alert_id) == []
+        assert len(read_audit(store, alert_id=alert_id)) == audit_before

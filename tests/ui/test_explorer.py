@@ -86,6 +86,13 @@ def test_an_area_filters_counts_and_can_be_saved_and_reloaded(world_copy, monkey
     assert not at.exception
     saved = gpd.read_file(world_copy / "areas.geojson")
     assert list(saved["name"]) == ["<b>VRAEM</b>"]
+    assert list(saved["created_by"]) == ["analyst"]  # the signed-in user
+    assert [s.value for s in at.success] == ["Area saved: \\<b\\>VRAEM\\</b\\>"]
+    at.button(key=state.AREA_SAVE).click().run()  # the same name again: said, not silent
+    assert [s.value for s in at.success] == [
+        "Area saved, in place of the one of the same name: \\<b\\>VRAEM\\</b\\>"]
+    saved = gpd.read_file(world_copy / "areas.geojson")
+    assert list(saved["name"]) == ["<b>VRAEM</b>"]
     at.button(key=state.AREA_CLEAR).click().run()
     assert _events_metric(at) == len(events)
     at.selectbox(key=state.AREA_SELECT).set_value(saved["area_id"].iloc[0]).run()

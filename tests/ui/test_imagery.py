@@ -178,3 +178,7 @@ def test_the_inspector_reads_each_date_the_swipe_shows(scene_world, monkeypatch)
     assert len(table) == 2
     assert table["Scene"].tolist()[0] != table["Scene"].tolist()[1]
     assert all(scene in at.text[0].value for scene in table["Scene"])
+    # latitude first and named (a lon, lat pair reads as lat, lon to a field team)
+    assert at.text[0].value.startswith("Pixel at latitude -")
+    assert ", longitude -" in at.text[0].value
+    assert {"Column", "Row", "X (m)", "Y (m)", "Valid", "CRS"} <= set(table.columns)
