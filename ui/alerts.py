@@ -462,10 +462,11 @@ def render_queue(store: Store, t: Translator) -> None:
         t("Last seen"): [a.last_seen.strftime("%Y-%m-%d") for a in shown],
         t("Reason"): [localize_reason(a.reason, t, t.number) for a in shown],
     })
-    # numbers in the reader's browser's convention ("0,98" in a Spanish browser), still
-    # sortable as numbers (Streamlit has no per-app locale)
-    localized = {c: st.column_config.NumberColumn(format="localized")
-                 for c in (t("Score"), t("Length (m)"))}
+    # numbers, so they sort as numbers (Streamlit has no per-app locale): scores in the
+    # browser's convention ("0,98" in a Spanish browser); lengths with no thousands separator,
+    # as "1,559" beside the reason's "1,6 km" would read as 1.559 m where a comma is decimal
+    localized = {t("Score"): st.column_config.NumberColumn(format="localized"),
+                 t("Length (m)"): st.column_config.NumberColumn(format="%d")}
     picked = st.dataframe(table, key=state.QUEUE_TABLE, on_select="rerun",
                           selection_mode="single-row", hide_index=True, width="stretch",
                           column_config=localized,

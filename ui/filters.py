@@ -171,6 +171,22 @@ def _step(months: list[date]) -> None:
     _set_months(months[i], months[j])
 
 
+def _toggle_play(months: list[date]) -> None:
+    """Start or pause the play; a start over every month first narrows it to the first one.
+
+    Stepping a window that spans every month would wrap it onto itself: nothing would move.
+    """
+    ss = st.session_state
+    playing = bool(ss.get(state.PLAYING, False))
+    value = ss.get(state.MONTHS)
+    if not playing and len(months) > 1 and isinstance(value, tuple | list) \
+            and tuple(value) == (months[0], months[-1]):
+        _set_months(months[0], months[0])
+    if not playing:  # the first step one period from now: the first window is seen too
+        ss[state.PLAY_LAST] = time.monotonic()
+    ss[state.PLAYING] = not playing
+
+
 def render_time_window(months: list[date], t: Translator) -> None:
     """Month range slider and a play button that steps the window through the months."""
     ss = st.session_state
@@ -188,7 +204,10 @@ def render_time_window(months: list[date], t: Translator) -> None:
         help=t("From the first to the last month shown, both included (UTC)."))
     playing = bool(ss.get(state.PLAYING, False))
     st.sidebar.button(t("Pause") if playing else t("Play month by month"), key=state.PLAY_BUTTON,
-                      on_click=lambda: ss.__setitem__(state.PLAYING, not playing),
+                      on_click=_toggle_play, args=(months,),
+                      help=t("Moves the time window one month later every 1.5 seconds, "
+                             "keeping its width; a window over every month starts from "
+                             "the first month alone."),
                       icon=":material/pause:" if playing else ":material/play_arrow:")
     if playing:
         @st.fragment(run_every=_PLAY_SECONDS)

@@ -193,11 +193,12 @@ def test_country_and_area_filters_narrow_the_queue(world):
 
     shown = set(at.dataframe[0].value["Country"])
     assert shown == {Translator("en").country(countries[0])}, shown
-    # scores and lengths stay numbers (sortable), shown in the browser's convention
-    # ("0,99" and "1.559" in a Brazilian or Spanish browser, "0.99" and "1,559" in Peru)
+    # scores and lengths stay numbers (sortable); scores in the browser's convention ("0,99"
+    # in a Spanish browser, "0.99" in Peru), lengths with no thousands separator ("1559": an
+    # English browser's "1,559" reads as 1.559 m beside a Spanish page's "1,6 km")
     config = json.loads(at.dataframe[0].proto.columns)
     assert {c: config[c]["type_config"]["format"] for c in ("Score", "Length (m)")} == {
-        "Score": "localized", "Length (m)": "localized"}
+        "Score": "localized", "Length (m)": "%d"}
     at.multiselect(key=state.QUEUE_COUNTRIES).set_value([]).run()
     x, y = target.centroid_lon, target.centroid_lat
     save_area(world, "Strip area", box(x - 0.01, y - 0.01, x + 0.01, y + 0.01))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -240,3 +241,20 @@ def test_no_event_says_whether_the_filters_or_the_view_left_none(monkeypatch, by
     at.run()
     assert not at.exception
     assert at.info[0].value.startswith(said)
+
+
+def test_play_over_every_month_starts_from_the_first_month(world_copy, monkeypatch):
+    """A window over the whole range would wrap onto itself: the play narrows it first."""
+    at = _app(world_copy, monkeypatch)
+    first, last = at.session_state[state.MONTHS]
+    assert first < last
+    at.button(key=state.PLAY_BUTTON).click().run()
+    assert not at.exception
+    assert at.session_state[state.PLAYING]
+    start, end = at.session_state[state.MONTHS]
+    # one month wide, at the first month (or the next, had a 1.5 s tick passed in the run)
+    assert start == end
+    assert start in (first, date(first.year + first.month // 12, first.month % 12 + 1, 1))
+    at.button(key=state.PLAY_BUTTON).click().run()  # pause keeps the window where it is
+    assert not at.session_state[state.PLAYING]
+    assert tuple(at.session_state[state.MONTHS]) == (start, end)
