@@ -29,17 +29,31 @@ def history_table(entries: Sequence[Any], t: Translator, *,
 
     ``actors`` renames machine actors (the data folder's detector). An image chip is cut when
     someone first opens the alert: the line says so, so that the person who opened it does not
-    read as having added evidence.
+    read as having added evidence, and the chips of one opening (one per date and composite,
+    audited one by one, next to each other) make one line.
     """
     actions = {"create": t("Created"), "update": t("Changed"), "merge": t("Detected again"),
                "comment": t("Comment"), "attach": t("Attached"),
                "field_export": t("Field package exported")}
     chip = t("Image chip cut on opening the alert")
     names, shown = field_names(t), value_formats(t)
-    rows = []
+    rows: list[dict[str, str]] = []
+    last_chips: tuple[str, list[str]] | None = None  # (actor, values) of the row just added
     for e in entries:
         field = e.field or ""
         show = shown.get(field, _text)
+        if e.action == "attach" and field == CHIP_KIND:
+            # the chips cut at one opening (one per scene and composite) make one line
+            value = "" if e.new_value is None else show(e.new_value)
+            if last_chips is not None and last_chips[0] == e.actor:
+                last_chips[1].append(value)
+                rows[-1][t("What")] = t("{n} image chips cut on opening the alert").format(
+                    n=t.number(len(last_chips[1])))
+                rows[-1][t("After")] = "; ".join(last_chips[1])
+                continue
+            last_chips = (e.actor, [value])
+        else:
+            last_chips = None
         rows.append({
             t("When"): f"{pd.Timestamp(e.at):%Y-%m-%d %H:%M:%S}",
             t("Who"): str((actors or {}).get(e.actor, e.actor)),

@@ -70,6 +70,27 @@ def test_history_names_fields_and_values_in_the_readers_language(language, expec
     assert table[t("When")].iloc[0] == "2026-12-03 13:55:12"
 
 
+def test_the_chips_of_one_opening_make_one_line():
+    """Four chips cut when ana opened the alert: one line, not four above the verdicts."""
+    def chip(scene: str, composite: str, actor: str = "ana") -> AuditEntry:
+        return _entry("attach", CHIP_KIND, None, {"label": f"{scene} {composite}"}, actor=actor)
+
+    entries = [_entry("update", "state", "new", "confirmed", actor="ana"),
+               chip("s1", "true_colour"), chip("s1", "false_colour"),
+               chip("s2", "true_colour"), chip("s2", "false_colour"),
+               chip("s3", "true_colour", actor="luis"),
+               _entry("create", "state", None, "new")]
+    t = Translator("es")
+    table = history_table(entries, t)
+    assert table[t("What")].tolist() == [
+        "Modificado", "4 recortes de imagen generados al abrir la alerta",
+        "Recorte de imagen generado al abrir la alerta", "Creada"]
+    assert table[t("Who")].tolist() == ["ana", "ana", "luis", "detector"]
+    assert table[t("After")].iloc[1] == (
+        "Color verdadero · s1; Falso color (infrarrojo cercano) · s1; "
+        "Color verdadero · s2; Falso color (infrarrojo cercano) · s2")
+
+
 def test_values_it_cannot_read_are_shown_as_they_are():
     t = Translator("en")
     odd = [_entry("merge", "geometry", "not WKT", None), _entry("merge", "last_seen", 5, "x"),
