@@ -16,7 +16,7 @@ from geo.auth.permissions import ROLE_NAMES
 from geo.errors import AtalayaError
 from geo.i18n import LANGUAGE_NAMES, Translator, localize
 from geo.store import Store, default_url
-from geo.store.audit import read_audit
+from geo.store.audit import AuditEntry, read_audit
 from geo.store.users import (
     User,
     activate,
@@ -30,6 +30,7 @@ from geo.store.users import (
 from ui import state
 from ui.auth import allowed, current_session
 from ui.cache import open_store_cached
+from ui.history import field_names, value_formats
 from ui.sidebar import current_translator, relabelled
 from ui.text import choice_texts, escape_markdown
 
@@ -154,10 +155,24 @@ def _apply(change: object, done: str, t: Translator) -> None:
     st.rerun()
 
 
+def audit_action_names(t: Translator) -> dict[str, str]:
+    """Name each audit action code (alerts' and accounts') in the reader's language."""
+    return {"create": t("Created"), "update": t("Changed"), "merge": t("Detected again"),
+            "comment": t("Comment"), "attach": t("Attached"),
+            "field_export": t("Field package exported"), "sign_in": t("Signed in"),
+            "sign_in_failed": t("Sign-in refused"), "sign_out": t("Signed out"),
+            "user_created": t("Account created"), "user_password_set": t("Password set"),
+            "user_role_set": t("Role changed"), "user_deactivated": t("Account disabled"),
+            "user_activated": t("Account enabled"), "user_unlocked": t("Account unlocked"),
+            "access_refused": t("Access refused")}
+
+
 def _render_audit(store: Store, t: Translator) -> None:
     entries = read_audit(store)[-AUDIT_ROWS:][::-1]
-    actions = sorted({e.action for e in entries})
+    names = audit_action_names(t)
+    actions = sorted({e.action for e in entries}, key=lambda a: names.get(a, a))
     chosen = st.multiselect(t("Actions"), actions, key=state.ADMIN_AUDIT_ACTIONS,
+                            format_func=lambda a: names.get(a, a),
                             **choice_texts(t, empty_means_all=True))
     actor = st.text_input(t("Who"), key=state.ADMIN_AUDIT_ACTOR, max_chars=64).strip().lower()
     shown = [e for e in entries if (not chosen or e.action in chosen)
@@ -165,16 +180,41 @@ def _render_audit(store: Store, t: Translator) -> None:
     st.caption(t("The newest {n} entries; the log is append-only.").format(
         n=t.number(len(shown))))
     # Values shown as text by st.dataframe (never markup); the store never holds a secret.
+    fields, formats = field_names(t), value_formats(t)
+    roles = _role_names(t)
+
+    def value(e: AuditEntry, v: object) -> str:
+        if v is None:
+            return ""
+        if e.alert_id is not None and e.field in formats:  # an alert's field, as on its page
+            return formats[e.field](v)[:200]
+        return _text(v, roles, t)
+
     st.dataframe(pd.DataFrame({
-        t("When"): [e.at for e in shown],
+        t("When"): [f"{e.at:%Y-%m-%d %H:%M:%S}" for e in shown],
         t("Who"): [e.actor for e in shown],
-        t("Action"): [e.action for e in shown],
-        t("Alert"): [e.alert_id for e in shown],
-        t("Field"): [e.field or "" for e in shown],
-        t("Before"): [_text(e.old_value) for e in shown],
-        t("After"): [_text(e.new_value) for e in shown],
+        t("Action"): [names.get(e.action, e.action) for e in shown],
+        t("Alert"): ["" if e.alert_id is None else str(e.alert_id) for e in shown],
+        # an alert's field by its name; for accounts, the account the action was about
+        t("Field"): [fields.get(e.field or "", e.field or "") if e.alert_id is not None
+                     else e.field or "" for e in shown],
+        t("Before"): [value(e, e.old_value) for e in shown],
+        t("After"): [value(e, e.new_value) for e in shown],
     }), hide_index=True, width="stretch", height=420)
 
 
-def _text(value: object) -> str:
-    return "" if value is None else str(value)[:200]
+def _text(value: object, roles: dict[str, str], t: Translator) -> str:
+    """Write an account entry's value as words: roles named, yes/no, ``key: value`` pairs.
+
+    Examples
+    --------
+    >>> _text({"role": "planner", "active": True}, {"planner": "Planner"}, Translator("en"))
+    'role: Planner, active: yes'
+    """
+    if isinstance(value, bool):
+        return t("yes") if value else t("no")
+    if isinstance(value, str):
+        return roles.get(value, value)[:200]
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_text(v, roles, t)}" for k, v in value.items())[:200]
+    return str(value)[:200]

@@ -76,7 +76,7 @@ def field_names(t: Translator) -> dict[str, str]:
             "first_seen": t("First seen"), "last_seen": t("Last seen"),
             "detections": t("Detections"), "nearest_aerodrome": t("Nearest registered aerodrome"),
             "aerodrome_km": t("Nearest registered aerodrome"),
-            CHIP_KIND: t("Image")}
+            "state_changed_at": t("State changed at"), CHIP_KIND: t("Image")}
 
 
 def value_formats(t: Translator) -> dict[str, Callable[[Any], str]]:
@@ -98,6 +98,7 @@ def value_formats(t: Translator) -> dict[str, Callable[[Any], str]]:
             "aerodrome_km": lambda v: (f"{t.number(float(v), digits=1)} km"
                                        if isinstance(v, int | float) else _text(v)),
             "first_seen": _day, "last_seen": _day, "geometry": _centre,
+            "state_changed_at": _minute,
             "reason": lambda v: localize_reason(v, t, t.number) if isinstance(v, str) else _text(v),
             CHIP_KIND: lambda v: _chip(v, chip_names(t))}
 
@@ -127,6 +128,20 @@ def _day(value: Any) -> str:
     """Write an ISO 8601 time as its UTC day (``2024-08-02``); anything else as text."""
     try:
         return f"{pd.Timestamp(value).tz_convert('UTC'):%Y-%m-%d}"
+    except (TypeError, ValueError):
+        return _text(value)
+
+
+def _minute(value: Any) -> str:
+    """Write an ISO 8601 time to the minute, in UTC (``2024-08-02 15:20 UTC``); else as text.
+
+    Examples
+    --------
+    >>> _minute("2026-12-04T17:29:08.428716+00:00")
+    '2026-12-04 17:29 UTC'
+    """
+    try:
+        return f"{pd.Timestamp(value).tz_convert('UTC'):%Y-%m-%d %H:%M} UTC"
     except (TypeError, ValueError):
         return _text(value)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from geo.auth import Role
@@ -98,3 +99,42 @@ def test_a_refused_first_password_keeps_the_user_name(tmp_path, monkeypatch):
     assert not at.exception
     with open_store(f"sqlite:///{tmp_path / 'atalaya.sqlite3'}") as store:
         assert [u.username for u in list_users(store)] == ["jefa"]
+
+
+def test_the_audit_log_reads_in_the_readers_language(tmp_path, monkeypatch):
+    """Action codes, states, roles and empty alerts are words, not the store's codes."""
+    from streamlit.testing.v1 import AppTest
+
+    from geo.auth import Session
+    from geo.store import AlertChange, get_alert, merge_candidates, open_store, update_alert
+    from geo.store.users import create_user
+    from tests.store.conftest import candidates
+    from ui import state
+
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ATALAYA_DATABASE_URL", "")
+    with open_store(f"sqlite:///{tmp_path / 'atalaya.sqlite3'}") as store:
+        create_user(store, "jefa", "a long enough passphrase", role=Role.ADMIN, actor="setup")
+        create_user(store, "pablo", "another long passphrase", role=Role.PLANNER, actor="jefa")
+        frame = candidates([{"lon": -60.0, "lat": -12.0, "scene_id": "s1", "date": "2024-05-01"}])
+        (alert_id,) = merge_candidates(store, frame, actor="detector").created
+        alert = get_alert(store, alert_id)
+        update_alert(store, AlertChange(alert_id, alert.version, state="under_review"),
+                     actor="jefa")
+    at = AppTest.from_function(_admin_page, default_timeout=60)
+    at.session_state[state.LANGUAGE] = "es"
+    at.session_state[state.SESSION] = Session.start("jefa", Role.ADMIN, datetime.now(UTC))
+    at.run()
+    assert not at.exception
+    log = next(d.value for d in at.dataframe if "Acción" in d.value.columns)
+    created = log[(log["Acción"] == "Cuenta creada") & (log["Campo"] == "pablo")].iloc[0]
+    assert created["Alerta"] == ""
+    assert "Planificador" in created["Después"]
+    assert "planner" not in created["Después"]
+    change = log[(log["Acción"] == "Modificado") & (log["Alerta"] == str(alert_id))]
+    line = change[change["Campo"] == "Estado"].iloc[0]
+    assert (line["Antes"], line["Después"]) == ("Nueva", "En revisión")
+    when = change[change["Campo"] == "Estado cambiado el"].iloc[0]["Después"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", when), when
+    assert not set(log["Acción"]) & {"user_created", "update", "create"}
+    assert "None" not in set(log["Alerta"])
