@@ -524,13 +524,14 @@ def render_top_tables(cells: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
             t("Cell"): top["cell"].astype(str).to_numpy(),
             t("Risk score"): top["risk_score"].round(0).to_numpy(),
             t("Why"): top["risk_explanation"].astype(str).to_numpy(),
-            "lat": top["lat"].round(4).to_numpy(), "lon": top["lon"].round(4).to_numpy(),
+            t("Latitude"): top["lat"].round(4).to_numpy(),
+            t("Longitude"): top["lon"].round(4).to_numpy(),
         }), hide_index=True, height=280, width="stretch", key="analysis_top_cells")
     with tabs[1]:
         top = candidates.sort_values("risk_score", ascending=False, kind="stable").head(
             TABLE_ROWS)
         st.dataframe(pd.DataFrame({
-            "candidate_id": top["candidate_id"].astype(str).to_numpy(),
+            t("Candidate"): top["candidate_id"].astype(str).to_numpy(),
             t("Risk score"): top["risk_score"].round(0).to_numpy(),
             t("Why"): top["risk_explanation"].astype(str).to_numpy(),
         }), hide_index=True, height=280, width="stretch", key="analysis_top_candidates")
@@ -602,21 +603,26 @@ def render_corridor(ctx: _Context) -> dict[str, Any] | None:
 
 def _corridor_tables(found: Any, t: Translator) -> None:
     ev, cand, aero = found.events, found.candidates, found.aerodromes
+    names = map_labels(t)
+
+    def named(values: pd.Series) -> np.ndarray:
+        return np.array([names.get(v, v) for v in values.astype(str)], dtype=object)
+
     tabs = st.tabs([t("Events") + f" ({t.number(len(ev))})",
                     t("Runway candidates") + f" ({t.number(len(cand))})",
                     t("Registered aerodromes") + f" ({t.number(len(aero))})"])
     with tabs[0]:
         st.dataframe(pd.DataFrame({
-            "event_id": ev["event_id"].astype(str).to_numpy(),
+            "ID": ev["event_id"].astype(str).to_numpy(),
             t("Date"): ev["occurred_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),
-            t("Type"): ev["event_type"].astype(str).to_numpy(),
+            t("Type"): named(ev["event_type"]),
             t("Quantity (kg)"): ev["quantity_kg"].to_numpy(),
-            t("Country"): ev["country"].astype(str).to_numpy()}).head(1000),
+            t("Country"): [t.country(c) for c in ev["country"].astype(str)]}).head(1000),
             hide_index=True, height=240, width="stretch", key="analysis_corridor_events")
     with tabs[1]:
         st.dataframe(pd.DataFrame({
-            "candidate_id": cand["candidate_id"].astype(str).to_numpy(),
-            t("State"): cand["state"].astype(str).to_numpy(),
+            t("Candidate"): cand["candidate_id"].astype(str).to_numpy(),
+            t("State"): named(cand["state"]),
             t("Score"): cand["score"].round(2).to_numpy()}),
             hide_index=True, height=240, width="stretch", key="analysis_corridor_candidates")
     with tabs[2]:

@@ -78,7 +78,7 @@ def test_in_spanish_the_breakdowns_are_in_spanish_with_the_same_points(world):
         assert es.split(" (")[0] == en.split(" (")[0]  # the same total and first points
         assert not any(word in es for word in ("events", "hot spot", "km from"))
     cands = next(d.value for d in at.dataframe if "Por qué" in d.value.columns
-                 and "candidate_id" in d.value.columns)
+                 and "Candidata" in d.value.columns)
     assert all("strip" not in w and "detection score" not in w for w in cands["Por qué"])
 
 
