@@ -164,14 +164,15 @@ KML_COLORS: Mapping[str, str] = {
     "dismissed": "ff737373", "needs_field_visit": "ff9a3d6a", "destroyed": "ff4d4d4d",
     "reopened": "ff7d1bc5",
 }
+#: What each state means, in English (marked for translation: the package's language).
 STATE_MEANINGS: Mapping[str, str] = {
-    "new": "detector found it; untouched",
-    "under_review": "an analyst is looking at it",
-    "needs_field_visit": "imagery is not enough",
-    "confirmed": "a clandestine runway",
-    "destroyed": "made unusable (seen or done)",
-    "reopened": "in use again after destroyed",
-    "dismissed": "not a runway (reconsiderable)",
+    "new": marked("detector found it; untouched"),
+    "under_review": marked("an analyst is looking at it"),
+    "needs_field_visit": marked("imagery is not enough"),
+    "confirmed": marked("a clandestine runway"),
+    "destroyed": marked("made unusable (seen or done)"),
+    "reopened": marked("in use again after destroyed"),
+    "dismissed": marked("not a runway (reconsiderable)"),
 }
 
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -327,7 +328,7 @@ def export_field_package(store: Store, *, assignee: str | None = None,
     comments = {a.id: read_comments(store, a.id) for a in alerts}
     with tempfile.TemporaryDirectory(prefix="atalaya-fieldpkg-") as tmp:
         folder = Path(tmp)
-        _write_gpkg(folder / GPKG_NAME, alerts, comments, meta)
+        _write_gpkg(folder / GPKG_NAME, alerts, comments, meta, t)
         (folder / "alerts.kml").write_text(_kml_document(alerts, comments, {}, meta, t),
                                            encoding="utf-8")
         chips, skipped = _write_kmz(store, folder / "alerts.kmz", alerts, comments, meta, t)
@@ -416,21 +417,23 @@ def _comments_frame(comments: Mapping[int, list[dict[str, Any]]]) -> pd.DataFram
     return frame
 
 
-def _choices_frame() -> pd.DataFrame:
+def _choices_frame(t: Translator) -> pd.DataFrame:
+    """Every state, where it may go next (codes, as typed back) and its meaning (``t``)."""
     return pd.DataFrame({"state": list(ALERT_STATES),
                          "may_go_to": ["|".join(allowed_next(s)) for s in ALERT_STATES],
-                         "meaning": [STATE_MEANINGS[s] for s in ALERT_STATES]})
+                         "meaning": [t(STATE_MEANINGS[s]) for s in ALERT_STATES]})
 
 
 def _write_gpkg(path: Path, alerts: Sequence[Alert],
-                comments: Mapping[int, list[dict[str, Any]]], meta: Mapping[str, str]) -> None:
+                comments: Mapping[int, list[dict[str, Any]]], meta: Mapping[str, str],
+                t: Translator) -> None:
     """Write the five layers of ``alerts.gpkg``."""
     pyogrio.write_dataframe(_alerts_frame(alerts, points=False), path, layer=ALERTS_LAYER,
                             driver="GPKG")
     pyogrio.write_dataframe(_alerts_frame(alerts, points=True), path, layer=POINTS_LAYER,
                             driver="GPKG")
     for name, table in (("comments", _comments_frame(comments)),
-                        ("verdict_choices", _choices_frame()),
+                        ("verdict_choices", _choices_frame(t)),
                         ("package", pd.DataFrame({"key": list(meta),
                                                   "value": list(meta.values())}))):
         pyogrio.write_dataframe(table, path, layer=name, driver="GPKG")
