@@ -80,6 +80,21 @@ def _normalise(text: str) -> str:
     return upper
 
 
+def _as_typed(text: str, source: str, pos: int) -> str:
+    """Return the 12 characters at ``pos`` of the normalised ``text`` as the user typed them.
+
+    :func:`_normalise` upper-cases (and turns ``''`` into ``"``): where the lengths still
+    agree, positions do too, and the user reads back their own letters.
+
+    Examples
+    --------
+    >>> _as_typed("HOLA MUNDO", "hola mundo", 0)
+    'hola mundo'
+    """
+    chunk = source if len(text) == len(source) else text
+    return chunk[pos:pos + 12]
+
+
 def _split(text: str, source: str) -> list[_Part]:
     parts: list[_Part] = [_Part()]
     pos = 0
@@ -90,7 +105,8 @@ def _split(text: str, source: str) -> list[_Part]:
                 break
             raise LocationError(Message("{source}: cannot read {part}; write '-9.4, -74.6', "
                                         "'9°24'S 74°36'W' or an aerodrome code",
-                                        source=repr(source), part=repr(text[pos:pos + 12])))
+                                        source=repr(source), part=repr(_as_typed(
+                                            text, source, pos))))
         pos = m.end()
         cur = parts[-1]
         if m.group("num") is not None:

@@ -52,6 +52,8 @@ def test_aerodrome_codes_in_any_case():
         pytest.param("", "nothing to read", id="empty"),
         pytest.param("9 S 200 W", "longitude -200 is outside", id="longitude-range"),
         pytest.param("lima", "no aerodrome has this code", id="a-word"),
+        # the part it cannot read as typed (not upper-cased)
+        pytest.param("hola mundo", "cannot read 'hola mundo'", id="words-as-typed"),
     ],
 )
 def test_errors_say_what_and_how_to_fix(text, message):
