@@ -282,7 +282,7 @@ def render_user_box(session: Session, t: Translator) -> None:
 
 
 def guard_page(url_path: str, render: Callable[[], None],
-               t: Callable[[], Translator]) -> Callable[[], None]:
+               translator_of: Callable[[], Translator]) -> Callable[[], None]:
     """Wrap a page so that it checks the role on the server before drawing anything.
 
     A refused page says which action the role lacks and records the refusal in the audit log;
@@ -295,13 +295,16 @@ def guard_page(url_path: str, render: Callable[[], None],
         if session is not None and can(session.role, action):
             render()
             return
-        tr = t()
+        t = translator_of()
         try:
             record_refusal(_store(), session.username if session else None,
                            f"page {url_path} ({action.value})")
         except AtalayaError as err:  # the refusal stands even if it cannot be written down
-            st.caption(tr("The refusal could not be recorded: {error}").format(error=err))
-        st.error(tr("Your role may not {what}.").format(what=tr(DESCRIPTIONS[action])))
+            st.caption(t("The refusal could not be recorded: {error}").format(error=err))
+        st.title(t("Not for your role"))
+        st.error(t("Your role may not {what}.").format(what=t(DESCRIPTIONS[action])))
+        st.caption(t("The menu (the arrow at the top left on a phone) lists the pages your "
+                     "role may open."))
 
     run.__name__ = f"guarded_{url_path}"
     return run

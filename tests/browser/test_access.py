@@ -73,6 +73,9 @@ def test_a_field_user_opening_the_map_or_import_address_is_refused(app, small_wo
     sign_in(pg, "field")
     pg.get_by_text("Your role may not import data files.").wait_for(timeout=90_000)
     assert pg.locator('[data-testid="stFileUploader"]').count() == 0
+    # a page of its own: a title, and where to go instead
+    assert pg.get_by_role("heading", name="Not for your role").is_visible()
+    assert pg.get_by_text("lists the pages your role may open").is_visible()
     refused = [e.field for e in _audit(small_world)
                if e.action == "access_refused" and e.actor == "field"]
     assert "page map (view_map)" in refused
