@@ -142,7 +142,7 @@ def _render_builder(data_dir: Path, filters: Filters,
                    format_func=lambda x: labels.get(x, x),
                    **choice_texts(t, empty_means_all=False))
     st.text_input(t("Title"), value=t("Atalaya snapshot"), key=TITLE, max_chars=200)
-    st.text_input(t("Classification marking"), value=DEFAULT_MARKING, key=MARKING,
+    st.text_input(t("Classification marking"), value=t(DEFAULT_MARKING), key=MARKING,
                   max_chars=200, help=t("Printed at the top and bottom of every page and image."))
     # On by default: the panel exports what the map shows. The map reports its extent after
     # its first drawing, so the first run has none: a disabled stand-in then, not USE_VIEW.
@@ -183,7 +183,7 @@ def _spec(filters: Filters, view_bounds: tuple[float, float, float, float] | Non
         layers=tuple(ss.get(LAYERS_KEY) or DEFAULT_LAYERS),
         formats=tuple(ss.get(FORMATS_KEY) or DEFAULT_FORMATS),
         title=str(ss.get(TITLE) or t("Atalaya snapshot")),
-        classification=str(ss.get(MARKING) or DEFAULT_MARKING), user=user or "unknown",
+        classification=str(ss.get(MARKING) or t(DEFAULT_MARKING)), user=user or "unknown",
         language=t.language, labels=map_labels(t), width_px=int(ss.get(WIDTH, 1600)),
         height_px=int(ss.get(HEIGHT, 1000)), dpi=int(ss.get(DPI, 150)),
         location_cell_deg=None if allowed(Action.SEE_PRECISE_LOCATIONS) else DEFAULT_CELL_DEG)

@@ -19,6 +19,7 @@ from shapely.geometry import mapping, shape
 
 from geo.errors import ExportError
 from geo.filters import Filters
+from geo.i18n import marked
 from geo.message import Message
 
 __all__ = [
@@ -42,7 +43,8 @@ RENDERED_FORMATS = frozenset({"png", "pdf"})
 #: Layers a snapshot may hold, in drawing order of the map legend.
 LAYERS: tuple[str, ...] = ("events", "routes", "candidates", "aerodromes", "scenes")
 DEFAULT_LAYERS: tuple[str, ...] = ("events", "routes", "candidates", "aerodromes")
-DEFAULT_MARKING = "UNCLASSIFIED // FOR OFFICIAL USE"
+#: The marking when none is typed (the export panel offers it in the page's language).
+DEFAULT_MARKING = marked("UNCLASSIFIED // FOR OFFICIAL USE")
 MAX_TITLE = 200
 MAX_PIXELS = 8000  # per side of the PNG, after the DPI scale
 

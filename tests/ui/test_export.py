@@ -176,6 +176,8 @@ def test_panel_runs_in_spanish_with_translated_map_words(monkeypatch, data):
     at = _app(monkeypatch, data, lang="es")
     summary = " ".join(m.value for m in at.markdown)
     assert "Incautación" in summary  # the event type, from the map's Spanish labels
+    # the marking offered is in the page's language too (still free to type)
+    assert at.text_input(key=panel.MARKING).value == "NO CLASIFICADO // USO OFICIAL"
 
 
 def test_two_sessions_asking_for_the_same_snapshot_get_one_job(monkeypatch, data, store):
