@@ -446,6 +446,7 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
         scenes=layers["scenes"], labels=labels, display=display,  # type: ignore[arg-type]
         cells=cells, aoi=filters.aoi, url_query=url_query, url_managed=QUERY_KEYS,
         number=lambda n: t.number(n), events_payload=payload,
+        legend_present={"events": layers["events"]},  # only the types the filters leave
     )
     common = (t.language, repr(data_version(data_dir)))
     content = {
