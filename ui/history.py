@@ -99,6 +99,9 @@ def value_formats(t: Translator) -> dict[str, Callable[[Any], str]]:
                                        if isinstance(v, int | float) else _text(v)),
             "first_seen": _day, "last_seen": _day, "geometry": _centre,
             "state_changed_at": _minute,
+            "package": lambda v: (t("package {id}, alert version {version}").format(
+                id=str(v["package_id"])[:8], version=v.get("version", "?"))
+                if isinstance(v, dict) and "package_id" in v else _text(v)),
             "reason": lambda v: localize_reason(v, t, t.number) if isinstance(v, str) else _text(v),
             CHIP_KIND: lambda v: _chip(v, chip_names(t))}
 

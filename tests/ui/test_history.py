@@ -34,6 +34,8 @@ ENTRIES = [
     _entry("attach", CHIP_KIND, None, {"id": 4, "label": "ucayali_2024-08-02 false_colour",
                                        "sha256": "ab" * 32}, actor="analyst"),
     _entry("update", "priority", "high", "medium", actor="ana"),
+    _entry("field_export", "package", None,
+           {"package_id": "08a5a8856463492f9e", "version": 4}, actor="ana"),
 ]
 
 
@@ -48,7 +50,8 @@ ENTRIES = [
             ["Detected again", "Nearest registered aerodrome", "40.7 km", "40.7 km"],
             ["Image chip cut on opening the alert", "Image", "",
              "False colour (near infrared) · ucayali_2024-08-02"],
-            ["Changed", "Priority", "High", "Medium"]]),
+            ["Changed", "Priority", "High", "Medium"],
+            ["Field package exported", "Field package", "", "package 08a5a885, alert version 4"]]),
     ("es", [["Creada", "Estado", "", "Nueva"],
             ["Creada", "País", "", "Perú (PE)"],
             ["Creada", "Coordenadas", "", "-9.40547, -74.59725"],
@@ -59,7 +62,9 @@ ENTRIES = [
             ["Detectada de nuevo", "Aeródromo registrado más cercano", "40,7 km", "40,7 km"],
             ["Recorte de imagen generado al abrir la alerta", "Imagen", "",
              "Falso color (infrarrojo cercano) · ucayali_2024-08-02"],
-            ["Modificado", "Prioridad", "Alta", "Media"]]),
+            ["Modificado", "Prioridad", "Alta", "Media"],
+            ["Paquete de campo exportado", "Paquete de campo", "",
+             "paquete 08a5a885, versión 4 de la alerta"]]),
 ])
 def test_history_names_fields_and_values_in_the_readers_language(language, expected):
     t = Translator(language)
