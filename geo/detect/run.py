@@ -28,8 +28,10 @@ restarted instead and its window fails its scene, which is reported.
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,6 +173,11 @@ def start_local_client(n_workers: int, *, memory_limit: str | int = DEFAULT_WORK
     (no pausing) and ``memory_limit`` each, and import the detector before this returns.
     Dask's nannies run in this process and set the same variables in its ``os.environ``
     (harmless here: GDAL and malloc read them at start-up).
+
+    Dask lets a variable already in ``os.environ`` override the configured value (a cluster
+    started earlier in this process with Dask's defaults leaves ``MALLOC_TRIM_THRESHOLD_=65536``
+    there), so this process's variables hold these values while the nannies are made, and
+    get their previous values back after.
     """
     if n_workers < 1:
         raise ConfigError(f"a local cluster needs at least 1 worker, got {n_workers}")
@@ -179,13 +186,29 @@ def start_local_client(n_workers: int, *, memory_limit: str | int = DEFAULT_WORK
 
     # set before each worker process starts: malloc and GDAL read them once, at start-up
     key = "distributed.nanny.pre-spawn-environ"
-    env = {**dask.config.get(key, {}), **gdal_process_environment(), **WORKER_MALLOC_ENV}
-    with dask.config.set({key: env, **WORKER_DASK_CONFIG}):
+    ours = {**gdal_process_environment(), **WORKER_MALLOC_ENV}
+    env = {**dask.config.get(key, {}), **ours}
+    with dask.config.set({key: env, **WORKER_DASK_CONFIG}), _environ(ours):
         client = Client(n_workers=n_workers, threads_per_worker=1, processes=True,
                         dashboard_address=LOCAL_DASHBOARD, memory_limit=memory_limit,
                         silence_logs=logging.ERROR)
     client.run(_import_detector)  # pay the imports (~2 s) now, not in the first windows
     return client
+
+
+@contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set these variables in ``os.environ`` for the block; then restore (or remove) them."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _import_detector() -> None:

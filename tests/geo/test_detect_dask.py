@@ -90,8 +90,30 @@ def test_workers_start_with_the_malloc_settings(client):
 
     seen = client.run(env)
     assert len(seen) == 2
-    assert all(v == WORKER_MALLOC_ENV for v in seen.values())
+    assert all(v == WORKER_MALLOC_ENV for v in seen.values()), seen
     assert WORKER_MALLOC_ENV["MALLOC_ARENA_MAX"] == "1"
+
+
+def test_a_value_left_in_this_process_does_not_override_the_workers_settings(monkeypatch):
+    """A variable already in this process does not override the workers' malloc settings.
+
+    Dask prefers os.environ to its config, and a cluster started before with Dask's defaults
+    leaves MALLOC_TRIM_THRESHOLD_=65536 there (this failed under CI's test order).
+    """
+    from geo.detect.run import WORKER_MALLOC_ENV
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    saved = dict(os.environ)
+    c = start_local_client(1)
+    try:
+        seen = c.run(lambda: {k: os.environ.get(k) for k in WORKER_MALLOC_ENV})
+    finally:
+        c.close()
+        os.environ.clear()
+        os.environ.update(saved)
+    assert list(seen.values()) == [WORKER_MALLOC_ENV]
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # this process's value, back
 
 
 def test_learned_scorer_same_on_the_cluster(scenes, client):
