@@ -30,7 +30,7 @@ from geo.store.users import (
 from ui import state
 from ui.auth import allowed, current_session
 from ui.cache import open_store_cached
-from ui.history import field_names, value_formats
+from ui.history import action_names, field_names, value_formats
 from ui.sidebar import current_translator, relabelled
 from ui.text import choice_texts, escape_markdown
 
@@ -155,21 +155,9 @@ def _apply(change: object, done: str, t: Translator) -> None:
     st.rerun()
 
 
-def audit_action_names(t: Translator) -> dict[str, str]:
-    """Name each audit action code (alerts' and accounts') in the reader's language."""
-    return {"create": t("Created"), "update": t("Changed"), "merge": t("Detected again"),
-            "comment": t("Comment"), "attach": t("Attached"),
-            "field_export": t("Field package exported"), "sign_in": t("Signed in"),
-            "sign_in_failed": t("Sign-in refused"), "sign_out": t("Signed out"),
-            "user_created": t("Account created"), "user_password_set": t("Password set"),
-            "user_role_set": t("Role changed"), "user_deactivated": t("Account disabled"),
-            "user_activated": t("Account enabled"), "user_unlocked": t("Account unlocked"),
-            "access_refused": t("Access refused")}
-
-
 def _render_audit(store: Store, t: Translator) -> None:
     entries = read_audit(store)[-AUDIT_ROWS:][::-1]
-    names = audit_action_names(t)
+    names = action_names(t)
     actions = sorted({e.action for e in entries}, key=lambda a: names.get(a, a))
     chosen = st.multiselect(t("Actions"), actions, key=state.ADMIN_AUDIT_ACTIONS,
                             format_func=lambda a: names.get(a, a),

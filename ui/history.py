@@ -32,9 +32,7 @@ def history_table(entries: Sequence[Any], t: Translator, *,
     read as having added evidence, and the chips of one opening (one per date and composite,
     audited one by one, next to each other) make one line.
     """
-    actions = {"create": t("Created"), "update": t("Changed"), "merge": t("Detected again"),
-               "comment": t("Comment"), "attach": t("Attached"),
-               "field_export": t("Field package exported")}
+    actions = action_names(t)
     chip = t("Image chip cut on opening the alert")
     names, shown = field_names(t), value_formats(t)
     rows: list[dict[str, str]] = []
@@ -63,6 +61,18 @@ def history_table(entries: Sequence[Any], t: Translator, *,
             t("Before"): "" if e.old_value is None else show(e.old_value),
             t("After"): "" if e.new_value is None else show(e.new_value)})
     return pd.DataFrame(rows)
+
+
+def action_names(t: Translator) -> dict[str, str]:
+    """Name each audit action code (alerts' and accounts') in the reader's language."""
+    return {"create": t("Created"), "update": t("Changed"), "merge": t("Detected again"),
+            "comment": t("Comment"), "attach": t("Attached"),
+            "field_export": t("Field package exported"), "sign_in": t("Signed in"),
+            "sign_in_failed": t("Sign-in refused"), "sign_out": t("Signed out"),
+            "user_created": t("Account created"), "user_password_set": t("Password set"),
+            "user_role_set": t("Role changed"), "user_deactivated": t("Account disabled"),
+            "user_activated": t("Account enabled"), "user_unlocked": t("Account unlocked"),
+            "access_refused": t("Access refused")}
 
 
 def field_names(t: Translator) -> dict[str, str]:
