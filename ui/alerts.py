@@ -48,6 +48,7 @@ from geo.store import (
     SmtpConfig,
     Store,
     allowed_next,
+    awaiting_first,
     default_url,
     deliver_pending,
     get_alert,
@@ -394,6 +395,20 @@ def _keep_choice(key: str, options: list[str]) -> None:
         ss[key] = options[0]
 
 
+def _filters_label(t: Translator) -> str:
+    """Label the filters' fold: "Filters", and how many narrow the queue.
+
+    Read from the session before the filters are drawn (the fold comes first).
+    """
+    ss = st.session_state
+    on = sum(bool(ss.get(key)) for key in (state.QUEUE_STATES, state.QUEUE_COUNTRIES,
+                                           state.QUEUE_IMAGERY, state.QUEUE_AREA))
+    on += bool(ss.get(state.QUEUE_MIN_SCORE)) + bool(ss.get(state.QUEUE_MINE) and _me())
+    if not on:
+        return t("Filters")
+    return t.n("Filters ({n} on)", "Filters ({n} on)", on).format(n=t.number(on))
+
+
 def _queue_filters(every: list[Alert], areas: gpd.GeoDataFrame,
                    t: Translator) -> dict[str, Any]:
     """Show the queue's filter widgets; return the keyword arguments of ``list_alerts``."""
@@ -443,11 +458,14 @@ def render_queue(store: Store, t: Translator) -> None:
     with st.container(horizontal=True, wrap=True, gap="small"):
         for s in ALERT_STATES:
             st.metric(names[s], t.number(int(counts.get(s, 0))), width=100)
-    query = _queue_filters(every, areas, t)
-    shown = list_alerts(store, **query)
-    st.caption(t.n("{shown} of {total} alert, highest priority and score first; select a row "
-                   "to open it.", "{shown} of {total} alerts, highest priority and score first; "
-                   "select a row to open it.", len(every)).format(
+    # folded: on a phone the six filters took more than a screen before the first alert
+    with st.expander(_filters_label(t), icon=":material/filter_list:", key=state.QUEUE_FILTERS):
+        query = _queue_filters(every, areas, t)
+    shown = awaiting_first(list_alerts(store, **query))
+    st.caption(t.n("{shown} of {total} alert, those awaiting a verdict or a visit first, then "
+                   "highest priority and score; select a row to open it.",
+                   "{shown} of {total} alerts, those awaiting a verdict or a visit first, then "
+                   "highest priority and score; select a row to open it.", len(every)).format(
         shown=t.number(len(shown)), total=t.number(len(every))))
     table = pd.DataFrame({
         "ID": [str(a.id) for a in shown],
@@ -559,7 +577,8 @@ def _facts(alert: Alert, t: Translator) -> list[tuple[str, str]]:
 
 def _text_rows(rows: list[tuple[str, str]]) -> None:
     for title, value in rows:
-        left, right = st.columns([1, 2], gap="small")
+        # side by side on a phone too: stacked, the 14 facts took two screens
+        left, right = st.columns([1, 2], gap="small", wrap=False)
         left.caption(title)
         right.text(value)  # text, never markup: reasons and names come from data
 

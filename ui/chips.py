@@ -92,14 +92,16 @@ def render_chips(store: Store, alert: Alert, t: Translator, *, scenes: Sequence[
             m=t.number(float(first.meta.get("metres_per_px", 0.0)), digits=1))
         head = " · ".join(p for p in (_when(t, i, len(rows)), day, _md(scene), scale) if p)
         st.caption(head)
-        cols = st.columns(2, gap="small")
+        # a date's pair side by side, on a phone too (halved), never wider than the chips
+        pair = st.container(width=2 * max(c.width_px or 256 for c in found.values()) + 16)
+        cols = pair.columns(2, gap="small", wrap=False)
         for col, composite in zip(cols, ("true_colour", "false_colour"), strict=True):
             chip = found.get(composite)
             if chip is None:
                 col.caption(missing[composite])
                 continue
             col.image(_chip_bytes(chip.sha256, chip.id, store),
-                      caption=f"{names[composite]} · {day}", width=chip.width_px or 256,
+                      caption=f"{names[composite]} · {day}", width="stretch",
                       alt=f"{names[composite]}, {day}")
     for scene, reason in stored.skipped:
         st.warning(t("No image chip from scene {scene}.").format(scene=_md(scene)))

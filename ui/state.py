@@ -90,6 +90,7 @@ QUEUE_MINE = "alerts_queue_mine"
 QUEUE_COUNTRIES = "alerts_queue_countries"
 QUEUE_AREA = "alerts_queue_area"  # name of a saved area ("" for anywhere)
 QUEUE_IMAGERY = "alerts_queue_imagery"  # states of the strip on the imagery
+QUEUE_FILTERS = "alerts_queue_filters"  # the filters' fold
 INBOX_OPEN = "alerts_inbox_open"  # key prefix: ":<notification id>"
 INBOX_READ_ALL = "alerts_inbox_read_all"
 INBOX_READ_GROUP = "alerts_inbox_read_group"  # key prefix: ":<newest notification id>"

@@ -59,6 +59,7 @@ from geo.store.alerts import (
     add_comment,
     alerts_frame,
     apply_changes,
+    awaiting_first,
     get_alert,
     list_alerts,
     read_assignments,
@@ -77,7 +78,13 @@ from geo.store.merge import (
     read_absences,
     read_detections,
 )
-from geo.store.states import ALERT_STATES, TRANSITIONS, allowed_next, check_transition
+from geo.store.states import (
+    ALERT_STATES,
+    AWAITING_STATES,
+    TRANSITIONS,
+    allowed_next,
+    check_transition,
+)
 from geo.store.subscriptions import (
     DeliveryReport,
     InboxGroup,
@@ -98,6 +105,7 @@ from geo.store.subscriptions import (
 
 __all__ = [
     "ALERT_STATES",
+    "AWAITING_STATES",
     "TRANSITIONS",
     "Alert",
     "AlertChange",
@@ -116,6 +124,7 @@ __all__ = [
     "alerts_frame",
     "allowed_next",
     "apply_changes",
+    "awaiting_first",
     "check_transition",
     "default_url",
     "deliver_pending",

@@ -41,7 +41,7 @@ from geo.store import tables as t
 from geo.store.audit import field_changes, record
 from geo.store.engine import Store, in_transaction, read_tx
 from geo.store.notify import notify
-from geo.store.states import ALERT_STATES, check_transition
+from geo.store.states import ALERT_STATES, AWAITING_STATES, check_transition
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,15 @@ def list_alerts(store: Store, *, states: Sequence[str] | None = None,
         shapely.prepare(area)
         found = [al for al in found if area.intersects(al.geometry)]
     return sorted(found, key=lambda al: (rank[al.priority], -al.score, al.id))
+
+
+def awaiting_first(alerts: Sequence[Alert]) -> list[Alert]:
+    """Put alerts in :data:`~geo.store.states.AWAITING_STATES` first (the review queue's order).
+
+    Each part keeps the order it comes in (:func:`list_alerts`: priority, then score), so a
+    confirmed high-priority strip no longer sits above the new ones waiting for a look.
+    """
+    return sorted(alerts, key=lambda al: al.state not in AWAITING_STATES)
 
 
 def load_alert(conn: Connection, alert_id: int, *, lock: bool) -> Alert:

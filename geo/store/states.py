@@ -53,6 +53,11 @@ TRANSITIONS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
     "dismissed": ("under_review",),
 })
 
+#: States in which an alert still waits for someone to act (a review, a field visit); the
+#: queue lists them first. Confirmed, dismissed and destroyed alerts have had their verdict.
+AWAITING_STATES: frozenset[str] = frozenset(
+    {"new", "under_review", "needs_field_visit", "reopened"})
+
 #: States that record a person's verdict on the strip (not just the progress of the review).
 VERDICT_STATES: frozenset[str] = frozenset(
     {"confirmed", "dismissed", "needs_field_visit", "destroyed", "reopened"})

@@ -10,13 +10,22 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from geo.store import get_alert, list_alerts, open_store, read_audit, read_comments
+from geo.store import (
+    awaiting_first,
+    get_alert,
+    list_alerts,
+    open_store,
+    read_audit,
+    read_comments,
+)
 from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app, wait_idle
 from tools.serve import open_signed_in, sign_in
 from ui.alerts import QUEUE_MAX_ZOOM
 
 pytestmark = pytest.mark.browser
 
+#: A part of the queue's caption, there once the queue is drawn.
+QUEUE_CAPTION = "alerts, those awaiting a verdict or a visit first"
 HOSTILE = '<img src=x onerror="window.__pwned=1;alert(1)"> {{ 7*7 }}'
 
 
@@ -41,9 +50,9 @@ def _store(app: App):
 def test_a_verdict_with_a_comment_lands_in_the_audit_history(review_app, page):
     pg, rec = page
     open_signed_in(pg, f"{review_app.url}/alerts", "field")
-    pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+    pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
     with _store(review_app) as store:
-        first = list_alerts(store)[0]  # the queue's first row: highest priority and score
+        first = awaiting_first(list_alerts(store))[0]  # the queue's first row
     assert first.state == "new"
     # Open the first row of the queue through its selection cell (35 px rows).
     grid = pg.locator('[data-testid="stDataFrame"]').first
@@ -99,7 +108,7 @@ def test_the_alert_page_on_a_phone(review_app, browser):
         # The queue first, as a field user starts: the page merges the data folder's
         # candidates, so this test does not depend on an earlier one having done it.
         open_signed_in(pg, f"{review_app.url}/alerts", "field")
-        pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+        pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
         with _store(review_app) as store:
             target = list_alerts(store)[-1]
         open_signed_in(pg, f"{review_app.url}/alerts?alert={target.id}", "field")
@@ -109,6 +118,14 @@ def test_the_alert_page_on_a_phone(review_app, browser):
         box = button.bounding_box()
         assert box["height"] >= 36  # a finger-sized target
         assert box["width"] >= 150
+        # each fact on one line, its name beside its value (stacked, 14 facts took two
+        # screens before the imagery and the verdict)
+        name = pg.locator('[data-testid="stCaptionContainer"]').filter(
+            has_text=re.compile(r"^Priority$")).first
+        row = name.locator("xpath=ancestor::*[@data-testid='stHorizontalBlock'][1]")
+        value = row.locator('[data-testid="stText"]').first
+        assert abs(name.bounding_box()["y"] - value.bounding_box()["y"]) < 12
+        assert value.bounding_box()["x"] > name.bounding_box()["x"] + 60
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "alert-390x844.png"))
@@ -116,16 +133,21 @@ def test_the_alert_page_on_a_phone(review_app, browser):
 
 
 def test_the_queue_on_a_phone_keeps_its_counts_short(review_app, browser):
-    """The seven state counts take at most three lines (stacked columns took seven)."""
+    """The seven state counts take at most three lines (stacked columns took seven).
+
+    And the folded filters leave the queue's first rows on the first screen.
+    """
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     pg = context.new_page()
     try:
         open_signed_in(pg, f"{review_app.url}/alerts", "field")
-        pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+        pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
         wait_idle(pg)
         tops = sorted({round(box["y"]) for box in (
             m.bounding_box() for m in pg.locator('[data-testid="stMetric"]').all())})
         assert len(tops) <= 3
+        # the filters folded: the first alerts show on the first screen
+        assert pg.locator('[data-testid="stDataFrame"]').first.bounding_box()["y"] < 844 - 100
         width = pg.evaluate("() => document.documentElement.scrollWidth")
         assert width <= 390  # nothing wider than the screen
     finally:
@@ -173,9 +195,12 @@ def test_choices_already_shown_follow_a_language_switch(review_app, page):
 
     pg, rec = page
     open_signed_in(pg, f"{review_app.url}/alerts", "field")
-    pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+    pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
     wait_idle(pg)
+    pg.get_by_text("Filters", exact=True).click()  # folded by default
+    wait_idle(pg)  # (clicked at once, the list below did not open)
     imagery = pg.locator(f".st-key-{state.QUEUE_IMAGERY}")
+    expect(imagery.get_by_role("combobox")).to_be_visible()
     imagery.get_by_role("combobox").click()
     pg.get_by_role("option", name="Active", exact=True).click()
     pg.keyboard.press("Escape")
@@ -190,7 +215,9 @@ def test_choices_already_shown_follow_a_language_switch(review_app, page):
     expect(area).to_have_value("Cualquier lugar")
     expect(imagery).to_contain_text("Activa")
     expect(imagery).not_to_contain_text("Active")
-    assert "alertas, primero la mayor prioridad" in pg.locator("[data-testid=stMain]").inner_text()
+    text = pg.locator("[data-testid=stMain]").inner_text()
+    assert "alertas: primero las que esperan un veredicto" in text
+    assert "Filtros (1 activo)" in text  # the fold stayed open, its count in Spanish
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / "queue-es-after-switch.png"))
     assert rec.foreign() == []
@@ -207,7 +234,7 @@ def test_follow_an_area_and_open_a_change_from_the_inbox(review_app, page):
 
     pg, rec = page
     open_signed_in(pg, f"{review_app.url}/alerts", "planner")
-    pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+    pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
     with _store(review_app) as store:  # the page has merged the data folder's candidates
         target = list_alerts(store)[-1]
     x, y = target.centroid_lon, target.centroid_lat
@@ -253,7 +280,7 @@ def test_a_queue_of_one_alert_still_shows_it_on_the_map(review_app, page):
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     open_signed_in(pg, f"{review_app.url}/alerts", "field")  # merges the data folder's
-    pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+    pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
     with _store(review_app) as store:
         mine = [a for a in list_alerts(store) if a.assignee == "field"]
         target = mine[0] if mine else list_alerts(store)[-1]
@@ -261,7 +288,9 @@ def test_a_queue_of_one_alert_still_shows_it_on_the_map(review_app, page):
             update_alert(store, AlertChange(target.id, target.version, assignee="field"),
                          actor="jefa")
     open_signed_in(pg, f"{review_app.url}/alerts", "field")
-    pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=90_000)
+    pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
+    wait_idle(pg)
+    pg.get_by_text("Filters", exact=True).click()
     wait_idle(pg)
     pg.get_by_text("Assigned to me").click()
     pg.get_by_text(re.compile(r"^1 of \d+ alerts")).wait_for(timeout=60_000)

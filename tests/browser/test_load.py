@@ -292,7 +292,8 @@ def _warm_up(url: str) -> None:
                                      args=CHROMIUM_FLAGS)
         pg = browser.new_page()
         open_signed_in(pg, f"{url}/alerts", "field")
-        pg.get_by_text("alerts, highest priority and score first").wait_for(timeout=120_000)
+        pg.get_by_text("alerts, those awaiting a verdict or a visit first").wait_for(
+            timeout=120_000)
         browser.close()
 
 

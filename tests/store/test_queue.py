@@ -9,8 +9,10 @@ from sqlalchemy import select, text
 from geo.countries import COUNTRY_BORDERS
 from geo.errors import StoreError
 from geo.store import (
+    AWAITING_STATES,
     AlertChange,
     alerts_frame,
+    awaiting_first,
     fill_countries,
     get_alert,
     list_alerts,
@@ -123,3 +125,23 @@ def test_alerts_merged_without_borders_get_their_country_later(store, monkeypatc
         "PE": "PE", "CO": "CO", "BO": "BO", None: None}
     assert {a.id: a.version for a in list_alerts(store)} == versions
     assert fill_countries(store) == 0
+
+
+def test_the_queue_lists_alerts_awaiting_someone_first(store):
+    """A confirmed or dismissed strip goes below the new ones; each part keeps its order."""
+    _merge_places(store)
+    ranked = list_alerts(store)  # priority, then score
+    top, second = ranked[0], ranked[1]
+    for target, moves in ((top, ("under_review", "confirmed")), (second, ("dismissed",))):
+        version = target.version
+        for move in moves:
+            version = update_alert(store, AlertChange(target.id, version, state=move),
+                                   actor="Ana").version
+    ranked = list_alerts(store)
+    queue = awaiting_first(ranked)
+    assert sorted(a.id for a in queue) == sorted(a.id for a in ranked)
+    waiting = [a for a in ranked if a.state in AWAITING_STATES]
+    done = [a for a in ranked if a.state not in AWAITING_STATES]
+    assert [a.id for a in queue] == [a.id for a in waiting + done]
+    assert {a.id for a in done} == {top.id, second.id}
+    assert [a.state for a in queue][-2:] == [get_alert(store, a.id).state for a in done]

@@ -51,7 +51,7 @@ def _app(reviewer: str = "") -> AppTest:
 
 
 def _caption(at: AppTest) -> str:
-    return next(c.value for c in at.caption if "alerts, highest priority" in c.value)
+    return next(c.value for c in at.caption if "alerts, those awaiting a verdict" in c.value)
 
 
 def test_an_area_followed_from_the_spanish_page_sends_spanish_emails(world):
@@ -313,3 +313,26 @@ def test_comment_only_with_an_empty_box_says_so_and_stores_nothing(world):
     with open_store(url) as store:
         assert read_comments(store, alert_id) == []
         assert len(read_audit(store, alert_id=alert_id)) == audit_before
+
+
+def test_the_queue_lists_alerts_awaiting_a_verdict_first_and_counts_its_filters(world):
+    """A confirmed strip goes below the new ones; the folded filters say how many are on."""
+    url = f"sqlite:///{world / 'atalaya.sqlite3'}"
+    at = _app("Ana")
+    with open_store(url) as store:
+        every = list_alerts(store)
+        top = every[0]
+        version = top.version
+        for move in ("under_review", "confirmed"):
+            version = update_alert(store, AlertChange(top.id, version, state=move),
+                                   actor="Ana").version
+    at.run()
+    assert not at.exception
+    ids = list(at.dataframe[0].value["ID"])
+    assert ids[0] == str(every[1].id)
+    assert ids[-1] == str(top.id)  # every other alert of the sample world is still new
+    assert [e.label for e in at.expander if "Filters" in e.label] == ["Filters"]
+    countries = sorted({a.country for a in every if a.country})
+    at.multiselect(key=state.QUEUE_COUNTRIES).set_value(countries[:1]).run()
+    at.slider(key=state.QUEUE_MIN_SCORE).set_value(0.5).run()
+    assert [e.label for e in at.expander if "Filters" in e.label] == ["Filters (2 on)"]
