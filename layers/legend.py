@@ -64,7 +64,8 @@ def legend_html(sections: Sequence[LegendSection], *, title: str | None = None) 
     parts = []
     if title:
         parts.append('<div class="atalaya-legend-title" style="font-weight:600;cursor:pointer">'
-                     f"{escape_text(title)} &#9662;</div>")
+                     f'{escape_text(title)} <span class="atalaya-legend-caret">&#9662;</span>'
+                     "</div>")
     parts.append('<div class="atalaya-legend-body">')
     for section in sections:
         if section.title:  # a legend of one section may carry its name as the title instead

@@ -28,7 +28,11 @@ _DESCRIBE = """() => {
           legends: document.querySelectorAll('.atalaya-legend').length,
           basemap: box ? box.getAttribute('data-atalaya-basemap') : null,
           scale: document.querySelectorAll('.leaflet-control-scale').length,
-          marking: (document.getElementById('atalaya-marking-top') || {}).textContent || ''};
+          marking: (document.getElementById('atalaya-marking-top') || {}).textContent || '',
+          caretsShown: [...document.querySelectorAll('.atalaya-legend-caret')]
+            .filter(e => e.offsetParent !== null).length,
+          legendsFolded: [...document.querySelectorAll('.atalaya-legend-body')]
+            .filter(e => e.offsetParent === null).length};
 }"""
 _READY = """(expectEvents) => {
   const box = document.querySelector('.leaflet-container');
@@ -48,6 +52,9 @@ class MapRender:
     basemap: str | None
     scale_bars: int
     blocked: tuple[str, ...]
+    #: Legend fold carets and folded legend bodies left visible / hidden in the picture.
+    carets_shown: int = 0
+    legends_folded: int = 0
 
 
 def browser_available() -> str | None:
@@ -136,10 +143,12 @@ def render_map_png(html_path: Path, png_path: Path, *, width: int, height: int, 
             except PlaywrightTimeout as err:  # say what did not draw
                 state = page.evaluate(_DESCRIBE)
                 raise ExportError(f"the map did not finish drawing in Chromium: {state}") from err
-            # The buttons are for hands, not for a picture: the zoom and layer controls go.
+            # The buttons are for hands, not for a picture: the zoom and layer controls go,
+            # and so do the legends' fold carets; a legend folded on a narrow map unfolds.
             page.add_style_tag(content=".leaflet-control-zoom,.leaflet-control-layers:not("
-                               ".atalaya-legend){display:none!important}"
-                               ".atalaya-legend{max-height:none!important}")
+                               ".atalaya-legend),.atalaya-legend-caret{display:none!important}"
+                               ".atalaya-legend{max-height:none!important}"
+                               ".atalaya-legend-body{display:block!important}")
             page.wait_for_timeout(300)  # let the canvas layers settle after the last redraw
             state = page.evaluate(_DESCRIBE)
             page.screenshot(path=str(png_path), full_page=False)
@@ -149,7 +158,8 @@ def render_map_png(html_path: Path, png_path: Path, *, width: int, height: int, 
     if blocked:
         raise ExportError(f"the map page tried to load {len(blocked)} URL(s): {blocked[:5]}")
     return MapRender(int(state["eventsDrawn"]), int(state["legends"]), state["basemap"],
-                     int(state["scale"]), tuple(blocked))
+                     int(state["scale"]), tuple(blocked), carets_shown=int(state["caretsShown"]),
+                     legends_folded=int(state["legendsFolded"]))
 
 
 def _band(marking: str, *, with_pages: bool) -> str:

@@ -168,7 +168,9 @@ def _map_png(run: _Run) -> bytes:
             page.unlink(missing_ok=True)
             shot.unlink(missing_ok=True)
         run.notes["png_render"] = {"events_drawn": result.events_drawn,
-                                   "legends": result.legends, "basemap": result.basemap}
+                                   "legends": result.legends, "basemap": result.basemap,
+                                   "legend_carets_shown": result.carets_shown,
+                                   "legends_folded": result.legends_folded}
     return run.png
 
 

@@ -129,6 +129,8 @@ def test_png_and_pdf_briefing_from_the_command_line(world, tmp_path):
     assert pixels.std() > 20  # not blank: sea, land, borders, symbols
     drawn = manifest["notes"]["png_render"]
     assert drawn["legends"] == 2
+    assert drawn["legend_carets_shown"] == 0  # the fold carets are for hands, not paper
+    assert drawn["legends_folded"] == 0
     assert drawn["events_drawn"] == 4  # e1, e4 (2024), e5 and e6: seizures and incidents
     assert drawn["basemap"] == "loaded"
 
