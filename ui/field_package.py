@@ -210,6 +210,8 @@ def _plan_table(plan: ImportPlan, t: Translator) -> Any:
         t("Row"): item.row,
         t("Alert"): "" if item.alert_id is None else str(item.alert_id),
         t("Result"): kinds[item.kind],
+        # beside the result: a rejected or conflicting row says why without scrolling right
+        t("Why"): localize(item.reason, t),
         t("Team verdict"): names.get(item.verdict or "", item.verdict or ""),
         t("Comment"): item.comment or "",
         t("State now"): names.get(item.store_state or "", item.store_state or ""),
@@ -217,7 +219,6 @@ def _plan_table(plan: ImportPlan, t: Translator) -> Any:
         str(item.exported_version),
         t("Version now"): "" if item.store_version is None else str(item.store_version),
         t("Changed by"): item.updated_by or "",
-        t("Why"): localize(item.reason, t),
     } for item in plan.items])
     if frame.empty:
         return frame

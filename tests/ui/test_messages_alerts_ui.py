@@ -106,6 +106,8 @@ def test_the_reasons_of_a_returned_package_are_localized(monkeypatch: pytest.Mon
     at = _panel(monkeypatch, url, locales, "es", returned=tmp_path / "alerts.gpkg")
     (table,) = at.dataframe
     assert list(table.value["Why"]) == ["nada rellenado", "nada rellenado"]
+    # beside the result, not ten columns to the right (off a phone's screen)
+    assert list(table.value.columns[:4]) == ["Row", "Alert", "Result", "Why"]
 
 
 def _alert_page() -> None:
