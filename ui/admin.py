@@ -171,12 +171,14 @@ def _render_audit(store: Store, t: Translator) -> None:
     fields, formats = field_names(t), value_formats(t)
     roles = _role_names(t)
 
+    words = {**roles, **_detail_words(t)}
+
     def value(e: AuditEntry, v: object) -> str:
         if v is None:
             return ""
         if e.alert_id is not None and e.field in formats:  # an alert's field, as on its page
             return formats[e.field](v)[:200]
-        return _text(v, roles, t)
+        return _text(v, words, t)
 
     st.dataframe(pd.DataFrame({
         t("When"): [f"{e.at:%Y-%m-%d %H:%M:%S}" for e in shown],
@@ -191,18 +193,48 @@ def _render_audit(store: Store, t: Translator) -> None:
     }), hide_index=True, width="stretch", height=420)
 
 
-def _text(value: object, roles: dict[str, str], t: Translator) -> str:
-    """Write an account entry's value as words: roles named, yes/no, ``key: value`` pairs.
+def _detail_words(t: Translator) -> dict[str, str]:
+    """Name the stored keys and codes of account entries (``geo.store.users``) in words."""
+    return {
+        # keys
+        "reason": t("reason"), "purpose": t("purpose"), "client": t("client"),
+        "failed_count": t("failed attempts"), "locked_until": t("locked until"),
+        "role": t("role"), "display_name": t("display name"),
+        "local_password": t("local password"), "first_run": t("first run"),
+        # why a sign-in went as it did, or a session ended
+        "ok": t("accepted"), "wrong_password": t("wrong password"), "locked": t("locked"),
+        "inactive": t("account disabled"), "unknown_user": t("unknown user"),
+        "no_local_password": t("no local password"), "no_role": t("no role"),
+        "signed_out": t("signed out"), "idle_timeout": t("idle too long"),
+        "account_disabled": t("account disabled"),
+        # what the password was asked for
+        "sign_in": t("sign-in"), "password_change": t("password change"),
+        "oidc": t("single sign-on"),
+    }
+
+
+def _text(value: object, words: dict[str, str], t: Translator) -> str:
+    """Write an account entry's value as words: codes named, yes/no, ``key: value`` pairs.
+
+    ``words`` names roles, keys and codes (:func:`_detail_words`); a free text (a client's
+    address, a display name) is shown as stored.
 
     Examples
     --------
     >>> _text({"role": "planner", "active": True}, {"planner": "Planner"}, Translator("en"))
     'role: Planner, active: yes'
+    >>> _text({"reason": "ok"}, _detail_words(Translator("en")), Translator("en"))
+    'reason: accepted'
     """
     if isinstance(value, bool):
         return t("yes") if value else t("no")
     if isinstance(value, str):
-        return roles.get(value, value)[:200]
+        return words.get(value, value)[:200]
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {_text(v, roles, t)}" for k, v in value.items())[:200]
+        return ", ".join(f"{words.get(k, k)}: {_text(v, words, t) if k not in _FREE else v}"
+                         for k, v in value.items())[:200]
     return str(value)[:200]
+
+
+#: Keys of account entries whose values are free text, never looked up as codes.
+_FREE = frozenset({"client", "display_name", "locked_until"})

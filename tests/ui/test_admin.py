@@ -116,6 +116,10 @@ def test_the_audit_log_reads_in_the_readers_language(tmp_path, monkeypatch):
     with open_store(f"sqlite:///{tmp_path / 'atalaya.sqlite3'}") as store:
         create_user(store, "jefa", "a long enough passphrase", role=Role.ADMIN, actor="setup")
         create_user(store, "pablo", "another long passphrase", role=Role.PLANNER, actor="jefa")
+        from geo.store.users import authenticate
+
+        authenticate(store, "pablo", "another long passphrase")
+        authenticate(store, "pablo", "not the passphrase", client="10.0.0.7")
         frame = candidates([{"lon": -60.0, "lat": -12.0, "scene_id": "s1", "date": "2024-05-01"}])
         (alert_id,) = merge_candidates(store, frame, actor="detector").created
         alert = get_alert(store, alert_id)
@@ -138,3 +142,9 @@ def test_the_audit_log_reads_in_the_readers_language(tmp_path, monkeypatch):
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", when), when
     assert not set(log["Acción"]) & {"user_created", "update", "create"}
     assert "None" not in set(log["Alerta"])
+    # a sign-in's details in words too ("reason: ok" stayed English); an address as stored
+    signed = log[log["Acción"] == "Inició sesión"].iloc[0]["Después"]
+    assert signed == "motivo: aceptado", signed
+    refused = log[log["Acción"] == "Inicio de sesión rechazado"].iloc[0]["Después"]
+    assert refused.startswith("motivo: contraseña incorrecta, intentos fallidos: 1"), refused
+    assert "cliente: 10.0.0.7" in refused
