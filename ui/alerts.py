@@ -21,6 +21,7 @@ recorded and retried later with growing pauses, never shown as a failed verdict.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from typing import Any
 
@@ -43,6 +44,7 @@ from geo.store import (
     ALERT_STATES,
     Alert,
     AlertChange,
+    Attachment,
     InboxGroup,
     Notification,
     SmtpConfig,
@@ -68,6 +70,7 @@ from geo.store import (
     update_alert,
     webhook_secret_from_env,
 )
+from geo.store.chips import StoredChips
 from geo.store.states import state_names
 from geo.store.users import record_refusal
 from geo.world import data_version
@@ -77,10 +80,10 @@ from layers.candidates import CANDIDATE_COLORS
 from ui import state
 from ui.auth import allowed
 from ui.cache import get_settings, load_world, open_store_cached
-from ui.chips import render_chips
+from ui.chips import chip_bytes, cut_chips, map_chip, render_chips
 from ui.field_package import render_field_package
 from ui.history import history_table
-from ui.labels import map_labels
+from ui.labels import chip_names, map_labels
 from ui.sidebar import current_translator, relabelled
 from ui.text import choice_texts, escape_markdown
 
@@ -503,14 +506,29 @@ def render_queue(store: Store, t: Translator) -> None:
 
 # -- one alert -----------------------------------------------------------------------------------
 
-def _alert_map(alert: Alert) -> folium.Map:
+def _alert_map(alert: Alert, under: tuple[Attachment, bytes] | None = None) -> folium.Map:
+    """Map the strip on the basemap, over the image chip ``under`` (its stored chip, PNG).
+
+    The chip is a square in the scene's CRS laid on its lon/lat bounding box: off by at most
+    a pixel or two at its corners (the UTM grid turns by well under a degree in the
+    region), which the strip, near the chip's centre, does not feel.
+    """
     m = folium.Map(location=[alert.centroid_lat, alert.centroid_lon], zoom_start=14,
                    tiles=None, keyboard=False, control_scale=True, max_zoom=18)
     build_offline_basemap(name="basemap").add_to(m)
     color = CANDIDATE_COLORS.get(alert.detection_state or "", "#e31a1c")
+    if under is not None:
+        chip, png = under
+        w, s, e, n = (float(v) for v in chip.meta["bounds_lonlat"])
+        folium.raster_layers.ImageOverlay(
+            "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+            bounds=[[s, w], [n, e]], opacity=1.0, interactive=False).add_to(m)
+    # over imagery, a thin dashed outline: the ground inside it is what the reviewer looks at
+    look = ({"weight": 3, "fillOpacity": 0.3} if under is None
+            else {"weight": 2, "dashArray": "6 5", "fillOpacity": 0.0})
     folium.GeoJson(alert.geometry.__geo_interface__,
-                   style_function=lambda _f: {"color": color, "weight": 3,
-                                              "fillColor": color, "fillOpacity": 0.3}).add_to(m)
+                   style_function=lambda _f: {"color": color, "fillColor": color,
+                                              **look}).add_to(m)
     x0, y0, x1, y1 = alert.geometry.bounds
     m.fit_bounds([[y0, x0], [y1, x1]], padding=[40, 40], max_zoom=16)
     return localize(m)
@@ -548,6 +566,11 @@ def _change(store: Store, alert_id: int, version: int, t: Translator, *,
     else:
         ss[state.ALERT_MESSAGE] = ("success", t("Saved."))
         ss[state.ALERT_COMMENT] = ""
+
+
+def _lower_first(text: str) -> str:
+    """Lower-case a name's first letter for the middle of a sentence ("true colour")."""
+    return text[:1].lower() + text[1:]
 
 
 def _facts(alert: Alert, t: Translator) -> list[tuple[str, str]]:
@@ -599,18 +622,25 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     if message:
         (st.error if message[0] == "error" else st.success)(
             escape_markdown(localize_message(message[1], t)))
-    st_folium(_alert_map(alert), key=state.ALERT_MAP, height=360, use_container_width=True,
-              returned_objects=[])
-    _text_rows(_facts(alert, t))
-
     who = str(ss.get(state.REVIEWER, "")).strip()
     try:
         world = load_world(get_settings().data_dir)
         scenes = scene_refs(world["scenes"], world.data_dir)
     except AtalayaError as err:
         st.error(escape_markdown(localize_message(err, t)))
+        chips: StoredChips | AtalayaError | None = None
     else:
-        render_chips(store, alert, t, scenes=scenes, user=who)
+        chips = cut_chips(store, alert, t, scenes=scenes, user=who)
+    under = map_chip(chips if isinstance(chips, StoredChips) else None)
+    st_folium(_alert_map(alert, None if under is None else (under, chip_bytes(store, under))),
+              key=state.ALERT_MAP, height=360, use_container_width=True, returned_objects=[])
+    if under is not None:
+        st.caption(t("Under the strip: {what}, {day}.").format(
+            what=_lower_first(chip_names(t).get(str(under.meta.get("composite")), "")),
+            day=str(under.meta.get("date", ""))))
+    _text_rows(_facts(alert, t))
+    if chips is not None:
+        render_chips(store, chips, t)
     st.markdown("**" + t("Verdict") + "**")
     if not who:
         st.warning(t("Type your name in the sidebar to give a verdict or a comment."))

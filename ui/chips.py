@@ -3,7 +3,8 @@
 The chips are cut from the scenes of the imagery catalogue the first time an alert is shown
 and kept in the alert store (:func:`geo.store.chips.ensure_chips`); later views read them
 back. One row per date, oldest ("before") first; true colour and false colour side by side,
-one under the other on a phone (Streamlit stacks columns on narrow screens).
+on a phone too (each then half the screen wide). The newest true-colour chip also lies under
+the strip on the alert's map (:func:`map_chip`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from geo.errors import AtalayaError
 from geo.i18n import Translator, localize
 from geo.imagechips import SceneRef
 from geo.store import Alert, Attachment, Store, read_attachment_content
-from geo.store.chips import ensure_chips
+from geo.store.chips import StoredChips, ensure_chips
 from ui.labels import chip_names
 from ui.text import shown
 
-__all__ = ["render_chips"]
+__all__ = ["chip_bytes", "cut_chips", "map_chip", "render_chips"]
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:])")
 
@@ -35,6 +36,25 @@ def _md(text: str) -> str:
 def _chip_bytes(sha256: str, attachment_id: int, _store: Store) -> bytes:
     """PNG of a chip; keyed on its SHA-256, so a cached copy is always the right bytes."""
     return read_attachment_content(_store, attachment_id)
+
+
+def chip_bytes(store: Store, chip: Attachment) -> bytes:
+    """PNG of a stored chip (cached by its SHA-256)."""
+    return _chip_bytes(chip.sha256, chip.id, store)
+
+
+def map_chip(stored: StoredChips | None) -> Attachment | None:
+    """Pick the chip to lay under the strip on its map: the newest true colour, or newest.
+
+    None without chips, or when the chip's metadata has no ``bounds_lonlat``.
+    """
+    chips = [c for c in (stored.chips if stored is not None else ())
+             if len(c.meta.get("bounds_lonlat") or ()) == 4]
+    if not chips:
+        return None
+    newest = max(str(c.meta.get("date", "")) for c in chips)
+    latest = [c for c in chips if str(c.meta.get("date", "")) == newest]
+    return next((c for c in latest if c.meta.get("composite") == "true_colour"), latest[0])
 
 
 def _by_date(chips: Sequence[Attachment]) -> list[tuple[str, str, dict[str, Attachment]]]:
@@ -52,9 +72,9 @@ def _when(t: Translator, i: int, n: int) -> str:
     return t("Before") if i == 0 else t("After") if i == n - 1 else t("Between")
 
 
-def render_chips(store: Store, alert: Alert, t: Translator, *, scenes: Sequence[SceneRef],
-                 user: str) -> None:
-    """Show the alert's image chips by date (cut and kept on first view).
+def cut_chips(store: Store, alert: Alert, t: Translator, *, scenes: Sequence[SceneRef],
+              user: str) -> StoredChips | AtalayaError:
+    """Return the alert's chips by date, cut and kept on first view; or why there are none.
 
     Parameters
     ----------
@@ -69,13 +89,19 @@ def render_chips(store: Store, alert: Alert, t: Translator, *, scenes: Sequence[
     user
         Recorded as who had the chips cut (the reviewer's name, or a placeholder).
     """
-    st.markdown("**" + t("Imagery") + "**")
     try:
         with st.spinner(t("Cutting image chips…")):
-            stored = ensure_chips(store, alert, scenes, user=user.strip() or "atalaya")
+            return ensure_chips(store, alert, scenes, user=user.strip() or "atalaya")
     except AtalayaError as err:
+        return err
+
+
+def render_chips(store: Store, stored: StoredChips | AtalayaError, t: Translator) -> None:
+    """Show the chips :func:`cut_chips` gave (or why there are none)."""
+    st.markdown("**" + t("Imagery") + "**")
+    if isinstance(stored, AtalayaError):
         st.error(t("The image chips could not be made."))
-        st.code(localize(err, t), language=None)
+        st.code(localize(stored, t), language=None)
         return
     if not stored.chips and not stored.skipped:
         st.caption(t("No scene of the imagery catalogue covers this alert."))
@@ -100,7 +126,7 @@ def render_chips(store: Store, alert: Alert, t: Translator, *, scenes: Sequence[
             if chip is None:
                 col.caption(missing[composite])
                 continue
-            col.image(_chip_bytes(chip.sha256, chip.id, store),
+            col.image(chip_bytes(store, chip),
                       caption=f"{names[composite]} · {day}", width="stretch",
                       alt=f"{names[composite]}, {day}")
     for scene, reason in stored.skipped:

@@ -305,3 +305,29 @@ def test_a_queue_of_one_alert_still_shows_it_on_the_map(review_app, page):
     pg.screenshot(path=str(ARTIFACTS / "alerts-queue-of-one.png"))
     assert not [e for e in errors if "LatLng" in e or "NaN" in e]
     assert rec.foreign() == []
+
+
+_OVERLAYS = """() => [...document.querySelectorAll('img.leaflet-image-layer')]
+  .map(i => ({data: i.src.startsWith('data:image/png'), w: i.naturalWidth}))"""
+
+
+def test_the_alert_map_lays_the_newest_image_under_the_strip(review_app, page):
+    """On the offline basemap a strip's map showed beige: now its newest chip lies under it."""
+    pg, rec = page
+    open_signed_in(pg, f"{review_app.url}/alerts", "field")  # merges the data folder's
+    pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
+    with _store(review_app) as store:  # an alert of a generated scene: the catalogue has it
+        target = next(a for a in list_alerts(store) if a.scene_id != "sample")
+    open_signed_in(pg, f"{review_app.url}/alerts?alert={target.id}", "field")
+    pg.get_by_text(re.compile(r"^Under the strip: true colour, \d{4}-\d{2}-\d{2}\.$")).wait_for(
+        timeout=90_000)
+    wait_idle(pg)
+    pg.wait_for_timeout(1500)  # the map's frame draws after the script run
+    overlays = [o for f in pg.frames for o in f.evaluate(_OVERLAYS)]
+    assert len(overlays) == 1, overlays
+    assert overlays[0]["data"]  # an inline PNG
+    assert overlays[0]["w"] > 0  # decoded
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.locator("iframe").first.scroll_into_view_if_needed()
+    pg.screenshot(path=str(ARTIFACTS / "alert-map-over-imagery.png"))
+    assert rec.foreign() == []

@@ -30,14 +30,15 @@ def _page(data_dir: str, store_url: str, scene_id: str) -> None:
     from geo.world import read_world
 
     sys.path.insert(0, str(Path.cwd()))
-    from ui.chips import render_chips
+    from ui.chips import cut_chips, render_chips
 
     world = read_world(Path(data_dir))
     store = open_store(store_url)
     merge_candidates(store, world["candidates"])
     alert = next(a for a in list_alerts(store) if a.scene_id == scene_id)
-    render_chips(store, alert, translator("en"),
-                 scenes=scene_refs(world["scenes"], world.data_dir), user="")
+    t = translator("en")
+    render_chips(store, cut_chips(store, alert, t, scenes=scene_refs(world["scenes"],
+                                                                      world.data_dir), user=""), t)
 
 
 def test_an_alert_from_the_scenes_shows_chips_at_both_dates(scene_world: Path, tmp_path: Path,
@@ -61,7 +62,17 @@ def test_an_alert_from_the_scenes_shows_chips_at_both_dates(scene_world: Path, t
 
     with open_store(url) as store:
         alert = next(a for a in list_alerts(store) if a.scene_id == scene_id)
-        assert len(read_attachments(store, alert.id)) == 4
+        kept = read_attachments(store, alert.id)
+        assert len(kept) == 4
+    # the alert's map lays the newest true-colour chip under the strip
+    from geo.store.chips import StoredChips
+    from ui.chips import map_chip
+
+    under = map_chip(StoredChips(chips=tuple(kept)))
+    assert under is not None
+    assert under.meta["composite"] == "true_colour"
+    assert under.meta["date"] == max(c.meta["date"] for c in kept)
+    assert map_chip(StoredChips(chips=())) is None
 
 
 def test_an_alert_without_imagery_says_so(scene_world: Path, tmp_path: Path,
@@ -86,14 +97,15 @@ def _page_in(data_dir: str, store_url: str, scene_id: str, locale_dir: str) -> N
     from geo.world import read_world
 
     sys.path.insert(0, str(Path.cwd()))
-    from ui.chips import render_chips
+    from ui.chips import cut_chips, render_chips
 
     world = read_world(Path(data_dir))
     store = open_store(store_url)
     merge_candidates(store, world["candidates"])
     alert = next(a for a in list_alerts(store) if a.scene_id == scene_id)
-    render_chips(store, alert, Translator("es", locale_dir=Path(locale_dir)),
-                 scenes=scene_refs(world["scenes"], world.data_dir), user="")
+    t = Translator("es", locale_dir=Path(locale_dir))
+    render_chips(store, cut_chips(store, alert, t, scenes=scene_refs(world["scenes"],
+                                                                      world.data_dir), user=""), t)
 
 
 def test_a_scene_that_gives_no_chip_says_why_in_the_readers_language(
