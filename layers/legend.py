@@ -34,10 +34,16 @@ class LegendItem:
 
 @dataclass(frozen=True)
 class LegendSection:
-    """A titled group of symbols (one per layer)."""
+    """A titled group of symbols (one per layer).
+
+    ``inline``: the symbols side by side, wrapping (a colour ramp, short class names),
+    instead of one per line: a legend of many short classes then takes a few lines, not a
+    third of the map.
+    """
 
     title: str
     items: tuple[LegendItem, ...]
+    inline: bool = False
 
 
 def _swatch(item: LegendItem) -> str:
@@ -71,11 +77,15 @@ def legend_html(sections: Sequence[LegendSection], *, title: str | None = None) 
         if section.title:  # a legend of one section may carry its name as the title instead
             parts.append(f'<div style="font-weight:600;margin-top:4px">'
                          f"{escape_text(section.title)}</div>")
-        parts.extend(
-            f'<div style="display:flex;align-items:center;gap:4px;line-height:14px">'
-            f"{_swatch(item)}<span>{escape_text(item.label)}</span></div>"
-            for item in section.items
-        )
+        row = ('<div style="display:inline-flex;align-items:center;gap:2px;line-height:14px;'
+               'margin-right:5px">' if section.inline else
+               '<div style="display:flex;align-items:center;gap:4px;line-height:14px">')
+        if section.inline:
+            parts.append('<div style="display:flex;flex-wrap:wrap">')
+        parts.extend(f"{row}{_swatch(item)}<span>{escape_text(item.label)}</span></div>"
+                     for item in section.items)
+        if section.inline:
+            parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)
 
@@ -94,7 +104,7 @@ class Legend(MacroElement):
         {{ this.get_name() }}.onAdd = function () {
           var div = L.DomUtil.create("div", "atalaya-legend leaflet-control-layers");
           div.style.cssText = "padding:6px 8px;font-size:11px;max-height:45vh;overflow:auto;"
-            + "background:rgba(255,255,255,0.92)";
+            + "max-width:300px;background:rgba(255,255,255,0.92)";
           div.innerHTML = {{ this.html|tojson }};
           var title = div.querySelector(".atalaya-legend-title");
           var body = div.querySelector(".atalaya-legend-body");

@@ -243,8 +243,10 @@ def risk_legend(*, risk_title: str, hotspot_title: str, emerging_title: str,
                  for k, c in enumerate(RISK_RAMP))
     hot = tuple(LegendItem(labels.get(k, k), c, "square") for k, c in HOTSPOT_COLORS.items())
     emerging = tuple(LegendItem(labels.get(k, k), c, "square") for k, c in EMERGING_COLORS.items())
-    return [LegendSection(risk_title, risk), LegendSection(hotspot_title, hot),
-            LegendSection(emerging_title, emerging)]
+    # side by side: one per line, the three took a third of the analysis map
+    return [LegendSection(risk_title, risk, inline=True),
+            LegendSection(hotspot_title, hot, inline=True),
+            LegendSection(emerging_title, emerging, inline=True)]
 
 
 def build_analysis_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],

@@ -74,6 +74,12 @@ def test_a_weight_change_rescores_the_risk_layer_and_its_popups(app, page):
     pg.wait_for_timeout(500)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / "analysis-before.png"))
+    # the legend's classes side by side: one per line, it covered a third of the map
+    legend, box = (frame.evaluate(f"() => {{const e = document.querySelector('{sel}'); "
+                                  "const r = e.getBoundingClientRect(); "
+                                  "return [r.width, r.height];}")
+                   for sel in (".atalaya-legend", ".leaflet-container"))
+    assert legend[0] * legend[1] < 0.15 * box[0] * box[1], (legend, box)
 
     pg.get_by_text("Risk weights").click()
     slider = pg.locator('[data-testid="stSidebar"] [data-testid="stSlider"]',

@@ -127,3 +127,21 @@ def test_aerodrome_payload_rows_radii_and_tooltip(aerodromes: gpd.GeoDataFrame) 
     assert lat == pytest.approx(aerodromes.geometry.y.to_numpy(), abs=1e-5)
     assert [payload["keys"][i] for i in payload["tipFields"]] == ["ident", "name"]
     assert payload["details"][0][payload["keys"].index("ident")] == aerodromes["ident"].iloc[0]
+
+
+def test_an_inline_legend_section_lays_its_symbols_side_by_side() -> None:
+    """Short classes (a ramp) wrap in rows; a plain section keeps one symbol per line."""
+    from layers.legend import LegendItem, LegendSection, legend_html
+    from layers.risk import risk_legend
+
+    items = (LegendItem("<b>0</b>", "#fff", "square"), LegendItem("1", "#000", "square"))
+    inline = legend_html([LegendSection("Ramp", items, inline=True)])
+    plain = legend_html([LegendSection("Ramp", items)])
+    assert 'flex-wrap:wrap' in inline
+    assert inline.count("display:inline-flex") == 2
+    assert "display:inline-flex" not in plain
+    assert plain.count("display:flex;") == 2
+    assert "<b>0</b>" not in inline  # escaped either way
+    sections = risk_legend(risk_title="Risk", hotspot_title="Gi*", emerging_title="New",
+                           labels={})
+    assert [s.inline for s in sections] == [True, True, True]
