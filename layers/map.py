@@ -87,15 +87,16 @@ def legend_sections(labels: Mapping[str, str] | None = None, *,
     events = None if present is None else present.get("events")
     if events is not None and "event_type" in events:  # types outside the palette, in grey
         types += sorted(set(events["event_type"].dropna().astype(str)) - set(types))
+    # symbols side by side (wrapping): one per line, the legends ran off the default view
     sections = {
         "events": LegendSection(label(labels, "events"), tuple(
             LegendItem(text, color)
-            for text, color in events_mod.legend_entries(labels, types=types))),
+            for text, color in events_mod.legend_entries(labels, types=types)), inline=True),
         "routes": LegendSection(label(labels, "routes"), tuple(
             LegendItem(text, color, "line", dash)
             for (text, color, dash), mode in zip(routes_mod.legend_entries(labels),
                                                  routes_mod.ROUTE_COLORS, strict=True)
-            if keep("routes", "mode", mode))),
+            if keep("routes", "mode", mode)), inline=True),
         "candidates": LegendSection(label(labels, "candidates"), (
             *(LegendItem(text, color, "polygon")
               for (text, color), state in zip(candidates_mod.legend_entries(labels),
@@ -104,7 +105,7 @@ def legend_sections(labels: Mapping[str, str] | None = None, *,
             *(LegendItem(text, "#9ca3af", "point", size=radius)
               for (text, radius), level in zip(candidates_mod.priority_entries(labels),
                                                candidates_mod.PRIORITY_RADIUS, strict=True)
-              if keep("candidates", "priority", level)))),
+              if keep("candidates", "priority", level))), inline=True),
         "aerodromes": LegendSection(label(labels, "aerodromes"), (
             LegendItem(label(labels, "aerodromes"), aerodromes_mod.AERODROME_COLOR),)),
         "scenes": LegendSection(label(labels, "scenes"), (
@@ -426,7 +427,8 @@ def _events_group(events: gpd.GeoDataFrame, labels: Mapping[str, str], display: 
     if section is None:  # a snapshot without events: nothing to explain
         return _group("events", name, layer)
     # Its name as the legend's title: foldable, and folded at first on a phone.
-    legend = build_legend([LegendSection("", section.items)], title=section.title)
+    legend = build_legend([LegendSection("", section.items, inline=section.inline)],
+                          title=section.title)
     return _group("events", name, layer, legend)
 
 

@@ -14,7 +14,8 @@ from layers.labels import DEFAULT_LABELS
 
 
 def _legend_labels(page: str) -> list[str]:
-    legend = page.split('<div class="legend">', 1)[1].split("</div></div>", 1)[0]
+    # up to the next block of the page (the legend's own rows nest divs)
+    legend = page.split('<div class="legend">', 1)[1].split('<div class="block">', 1)[0]
     return re.findall(r"<span>(.*?)</span>", legend)
 
 
