@@ -504,6 +504,10 @@ def render_queue(store: Store, t: Translator) -> None:
                                  str(st.session_state.get(state.REVIEWER, "")).strip())
 
 
+#: The verdict's heading, which the link under the alert's title leads to.
+VERDICT_ANCHOR = "verdict"
+
+
 # -- one alert -----------------------------------------------------------------------------------
 
 def _alert_map(alert: Alert, under: tuple[Attachment, bytes] | None = None) -> folium.Map:
@@ -618,6 +622,9 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
         st.error(escape_markdown(localize_message(err, t)))
         return
     st.subheader(f"#{alert.id} · {names.get(alert.state, alert.state)}")
+    # on a phone the verdict comes after the map, the facts and the imagery: one tap away
+    go = t("Go to the verdict")  # (outside the f-string: the extractor reads no f-string)
+    st.markdown(f"[{go} ↓](#{VERDICT_ANCHOR})")
     message = ss.pop(state.ALERT_MESSAGE, None)
     if message:
         (st.error if message[0] == "error" else st.success)(
@@ -641,7 +648,7 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     _text_rows(_facts(alert, t))
     if chips is not None:
         render_chips(store, chips, t)
-    st.markdown("**" + t("Verdict") + "**")
+    st.subheader(t("Verdict"), anchor=VERDICT_ANCHOR)
     if not who:
         st.warning(t("Type your name in the sidebar to give a verdict or a comment."))
     st.text_area(t("Comment"), key=state.ALERT_COMMENT, max_chars=4000, height=100)

@@ -126,6 +126,12 @@ def test_the_alert_page_on_a_phone(review_app, browser):
         value = row.locator('[data-testid="stText"]').first
         assert abs(name.bounding_box()["y"] - value.bounding_box()["y"]) < 12
         assert value.bounding_box()["x"] > name.bounding_box()["x"] + 60
+        # the verdict, below the map, the facts and the imagery, is one tap away
+        assert button.bounding_box()["y"] > 844  # below the first screen
+        pg.get_by_role("link", name="Go to the verdict ↓").click()
+        expect(pg.get_by_role("heading", name="Verdict")).to_be_in_viewport()
+        expect(button).to_be_in_viewport()
+        assert f"alert={target.id}" in pg.evaluate("() => location.href")
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "alert-390x844.png"))
