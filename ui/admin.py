@@ -223,8 +223,9 @@ def _text(value: object, words: dict[str, str], t: Translator) -> str:
     --------
     >>> _text({"role": "planner", "active": True}, {"planner": "Planner"}, Translator("en"))
     'role: Planner, active: yes'
-    >>> _text({"reason": "ok"}, _detail_words(Translator("en")), Translator("en"))
-    'reason: accepted'
+    >>> _text({"reason": "wrong_password", "failed_count": 1, "locked_until": None},
+    ...       _detail_words(Translator("en")), Translator("en"))
+    'reason: wrong password, failed attempts: 1'
     """
     if isinstance(value, bool):
         return t("yes") if value else t("no")
@@ -232,7 +233,7 @@ def _text(value: object, words: dict[str, str], t: Translator) -> str:
         return words.get(value, value)[:200]
     if isinstance(value, dict):
         return ", ".join(f"{words.get(k, k)}: {_text(v, words, t) if k not in _FREE else v}"
-                         for k, v in value.items())[:200]
+                         for k, v in value.items() if v is not None)[:200]
     return str(value)[:200]
 
 

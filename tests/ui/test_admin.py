@@ -148,3 +148,4 @@ def test_the_audit_log_reads_in_the_readers_language(tmp_path, monkeypatch):
     refused = log[log["Acción"] == "Inicio de sesión rechazado"].iloc[0]["Después"]
     assert refused.startswith("motivo: contraseña incorrecta, intentos fallidos: 1"), refused
     assert "cliente: 10.0.0.7" in refused
+    assert "None" not in refused  # not locked: no "locked until: None"
