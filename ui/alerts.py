@@ -625,10 +625,6 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     # on a phone the verdict comes after the map, the facts and the imagery: one tap away
     go = t("Go to the verdict")  # (outside the f-string: the extractor reads no f-string)
     st.markdown(f"[{go} ↓](#{VERDICT_ANCHOR})")
-    message = ss.pop(state.ALERT_MESSAGE, None)
-    if message:
-        (st.error if message[0] == "error" else st.success)(
-            escape_markdown(localize_message(message[1], t)))
     who = str(ss.get(state.REVIEWER, "")).strip()
     try:
         world = load_world(get_settings().data_dir)
@@ -663,6 +659,12 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     row[1].button(t("Comment only"), key=state.ALERT_COMMENT_ONLY, disabled=not who,
                   use_container_width=True, on_click=_change,
                   args=(store, alert.id, alert.version, t))
+    # the outcome under the buttons that made it (the page keeps its scroll: at the top, a
+    # phone's reviewer saw no "Saved." nor a refusal)
+    message = ss.pop(state.ALERT_MESSAGE, None)
+    if message:
+        (st.error if message[0] == "error" else st.success)(
+            escape_markdown(localize_message(message[1], t)))
 
     st.markdown("**" + t("Comments") + "**")
     comments = read_comments(store, alert.id)

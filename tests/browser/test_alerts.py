@@ -132,6 +132,10 @@ def test_the_alert_page_on_a_phone(review_app, browser):
         expect(pg.get_by_role("heading", name="Verdict")).to_be_in_viewport()
         expect(button).to_be_in_viewport()
         assert f"alert={target.id}" in pg.evaluate("() => location.href")
+        # the outcome shows under the buttons, where the reviewer is (at the top, out of view)
+        pg.get_by_role("textbox", name="Comment").fill("Overflown: no activity.")
+        pg.get_by_role("button", name="Comment only").click()
+        expect(pg.get_by_text("Saved.")).to_be_in_viewport(timeout=30_000)
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "alert-390x844.png"))
