@@ -259,9 +259,9 @@ def test_follow_an_area_and_open_a_change_from_the_inbox(review_app, page):
     try:
         followed.wait_for(timeout=30_000)
     except PlaywrightTimeout:
-        # On a loaded CI the submit was lost twice, the page idle before it (probably sent
-        # while the inbox fragment's timed run was under way): a user clicks again. Only
-        # if nothing was stored, so a click that did land is never doubled.
+        # On a loaded CI the submit was lost twice, the page idle before it (cause not found:
+        # not the inbox fragment's timed run, tried): a user clicks again. Only if nothing
+        # was stored, so a click that did land is never doubled.
         from geo.store import list_subscriptions
 
         with _store(review_app) as store:
