@@ -44,17 +44,17 @@ def chip_bytes(store: Store, chip: Attachment) -> bytes:
 
 
 def map_chip(stored: StoredChips | None) -> Attachment | None:
-    """Pick the chip to lay under the strip on its map: the newest true colour, or newest.
+    """Pick the chip to lay under the strip on its map: the newest date's true colour.
 
-    None without chips, or when the chip's metadata has no ``bounds_lonlat``.
+    That date's other chip without a true colour; None without chips, or when the chip's
+    metadata has no ``bounds_lonlat``.
     """
-    chips = [c for c in (stored.chips if stored is not None else ())
-             if len(c.meta.get("bounds_lonlat") or ()) == 4]
-    if not chips:
+    rows = _by_date(stored.chips) if stored is not None else []
+    if not rows:
         return None
-    newest = max(str(c.meta.get("date", "")) for c in chips)
-    latest = [c for c in chips if str(c.meta.get("date", "")) == newest]
-    return next((c for c in latest if c.meta.get("composite") == "true_colour"), latest[0])
+    found = rows[-1][2]  # the chips come in date order
+    chip = found.get("true_colour") or next(iter(found.values()))
+    return chip if len(chip.meta.get("bounds_lonlat") or ()) == 4 else None
 
 
 def _by_date(chips: Sequence[Attachment]) -> list[tuple[str, str, dict[str, Attachment]]]:
