@@ -36,6 +36,7 @@ from geo.export import (
     Manifest,
     SnapshotSpec,
     list_snapshots,
+    readable_at,
     verify_snapshot,
     zip_snapshot,
 )
@@ -186,7 +187,20 @@ def _spec(filters: Filters, view_bounds: tuple[float, float, float, float] | Non
         classification=str(ss.get(MARKING) or t(DEFAULT_MARKING)), user=user or "unknown",
         language=t.language, labels=map_labels(t), width_px=int(ss.get(WIDTH, 1600)),
         height_px=int(ss.get(HEIGHT, 1000)), dpi=int(ss.get(DPI, 150)),
-        location_cell_deg=None if allowed(Action.SEE_PRECISE_LOCATIONS) else DEFAULT_CELL_DEG)
+        location_cell_deg=_reader_cell())
+
+
+def _reader_cell() -> float | None:
+    """Return the signed-in role's event precision: None (exact) or the cell side (degrees)."""
+    return None if allowed(Action.SEE_PRECISE_LOCATIONS) else DEFAULT_CELL_DEG
+
+
+def _readable(data_dir: Path) -> tuple[list[Manifest], int]:
+    """Return the snapshots this role may open (newest first), and how many it may not."""
+    snapshots = list_snapshots(data_dir)
+    cell = _reader_cell()
+    shown_ = [m for m in snapshots if readable_at(m, cell)]
+    return shown_, len(snapshots) - len(shown_)
 
 
 def _build(spec: SnapshotSpec, user: str) -> None:
@@ -206,7 +220,7 @@ def role_refusal() -> Message:
 
 
 def _find(data_dir: Path, snapshot_id: str) -> Manifest | None:
-    return next((m for m in list_snapshots(data_dir) if m.snapshot_id == snapshot_id), None)
+    return next((m for m in _readable(data_dir)[0] if m.snapshot_id == snapshot_id), None)
 
 
 def _zip(manifest: Manifest) -> bytes:
@@ -260,14 +274,20 @@ def _show_failed(manifest: Manifest, t: Translator) -> None:
 
 
 def _label(manifest: Manifest, t: Translator) -> str:
-    counts = ", ".join(f"{k} {t.number(v)}" for k, v in manifest.counts.items())
+    names = map_labels(t)
+    counts = ", ".join(f"{names.get(k, k)} {t.number(v)}" for k, v in manifest.counts.items())
     return f"{manifest.created_at[:16].replace('T', ' ')} UTC · {manifest.title} · " \
            f"{manifest.created_by} · {counts}"
 
 
 def _render_history(data_dir: Path, t: Translator) -> None:
-    snapshots = list_snapshots(data_dir)
+    snapshots, withheld = _readable(data_dir)
     st.markdown("**" + t("Earlier snapshots") + "**")
+    if withheld:
+        st.caption(t.n("{n} snapshot holds events at finer locations than your role sees; it "
+                       "is not listed.",
+                       "{n} snapshots hold events at finer locations than your role sees; "
+                       "they are not listed.", withheld).format(n=t.number(withheld)))
     if not snapshots:
         st.caption(t("None yet: the snapshots you make are kept here."))
         return

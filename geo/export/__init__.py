@@ -23,6 +23,7 @@ from geo.export.snapshot import (
     list_snapshots,
     load_snapshot,
     make_snapshot,
+    readable_at,
     save_snapshot,
     zip_snapshot,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "make_snapshot",
     "parse_formats",
     "read_manifest",
+    "readable_at",
     "save_snapshot",
     "verify_snapshot",
     "zip_snapshot",

@@ -50,7 +50,7 @@ from geo.store.snapshots import record_snapshot, snapshot_rows
 from geo.world import read_world
 
 __all__ = ["SNAPSHOTS_DIR", "list_snapshots", "load_snapshot", "make_snapshot",
-           "save_snapshot", "zip_snapshot"]
+           "readable_at", "save_snapshot", "zip_snapshot"]
 
 SNAPSHOTS_DIR = "snapshots"
 
@@ -371,6 +371,39 @@ def list_snapshots(data_dir: Path) -> list[Manifest]:
             if found.snapshot_id not in known:
                 out.append(found)
     return sorted(out, key=lambda m: m.created_at, reverse=True)
+
+
+def readable_at(manifest: Manifest, cell_deg: float | None) -> bool:
+    """Whether a reader who sees events at ``cell_deg`` cells may open this snapshot.
+
+    ``cell_deg`` is the reader's location precision in degrees (EPSG:4326 grid cells,
+    :mod:`geo.auth.precision`), None for a role that sees exact locations. A snapshot with an
+    events layer is readable only when its events were coarsened to cells at least that
+    large; one made with exact locations (by an analyst, an administrator or the command line,
+    or a manifest that does not say) is not, so a planner cannot download positions the
+    planner's own views withhold. A snapshot without events holds no coarsened layer.
+
+    Examples
+    --------
+    >>> from geo.export.manifest import Manifest
+    >>> def made(cell, layers=("events",)):
+    ...     return Manifest("s", "2026-01-01T00:00:00Z", "ana", "1", "t", "m",
+    ...                     {"location_cell_deg": cell}, (), None,
+    ...                     {k: {"features": 1} for k in layers}, ())
+    >>> readable_at(made(None), 0.1), readable_at(made(0.1), 0.1), readable_at(made(0.1), None)
+    (False, True, True)
+    >>> readable_at(made(0.05), 0.1), readable_at(made(None, ("routes",)), 0.1)
+    (False, True)
+    """
+    if cell_deg is None:
+        return True
+    if "events" not in manifest.layers and "events" not in manifest.spec.get("layers", ()):
+        return True
+    made_at = manifest.spec.get("location_cell_deg")
+    try:
+        return made_at is not None and float(made_at) >= cell_deg
+    except (TypeError, ValueError):
+        return False  # a hand-edited manifest: fail closed
 
 
 def load_snapshot(data_dir: Path, snapshot_id: str) -> Manifest:

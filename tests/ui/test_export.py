@@ -226,3 +226,27 @@ def test_a_role_that_may_not_export_queues_nothing(monkeypatch, data, store):
     at.run()
     assert not at.exception
     assert at.code[0].value == "Su rol no puede exportar una instantánea."
+
+
+def test_a_planner_is_not_offered_a_snapshot_made_with_exact_locations(monkeypatch, data):
+    """An administrator's snapshot holds exact event positions: a planner's history hides it."""
+    admin = _app(monkeypatch, data, user="root", role="admin")
+    admin.multiselect(key=panel.FORMATS_KEY).set_value(["csv"]).run()
+    _make(admin, data)
+    [exact] = list_snapshots(data)
+    assert exact.spec["location_cell_deg"] is None
+    planner = _app(monkeypatch, data, user="ana", role="planner")
+    assert not [s for s in planner.selectbox if s.key == panel.HISTORY]
+    assert any("1 snapshot holds events at finer locations than your role sees" in c.value
+               for c in planner.caption)
+    planner.multiselect(key=panel.FORMATS_KEY).set_value(["csv"]).run()
+    _make(planner, data)
+    coarse = next(m for m in list_snapshots(data) if m.snapshot_id != exact.snapshot_id)
+    assert coarse.spec["location_cell_deg"] == 0.1
+    [only] = planner.selectbox(key=panel.HISTORY).options  # labels, in the reader's words
+    assert planner.selectbox(key=panel.HISTORY).value == coarse.snapshot_id
+    assert "Events 3, Trafficking routes 2" in only
+    # an administrator sees both
+    admin = _app(monkeypatch, data, user="root", role="admin")
+    assert len(admin.selectbox(key=panel.HISTORY).options) == 2
+    assert not any("finer locations" in c.value for c in admin.caption)
