@@ -90,6 +90,7 @@ __all__ = [
     "NDVI_RANGE",
     "OVERVIEW_TOLERANCE",
     "ViewImage",
+    "apart",
     "available_combos",
     "build_overviews",
     "choose_overview",
@@ -523,6 +524,24 @@ def _stretch_cached(path: str, _version: tuple[int, int], pairs: tuple[tuple[str
                                    name=info.path.name))
     out = compute_stretch([(bands, valid)], low_pct=low_pct, high_pct=high_pct)
     return tuple((r, float(lo), float(hi)) for r, (lo, hi) in sorted(out.items()))
+
+
+def apart(low_pct: float, high_pct: float, *, step: float = 0.5) -> tuple[float, float]:
+    """Stretch percentiles with ``low < high``: ends that met are set ``step`` apart.
+
+    A two-handled slider lets both ends sit on one value, which stretches nothing; the upper
+    end moves up by ``step`` (the lower one down at 100). Percent, clipped to [0, 100].
+
+    Examples
+    --------
+    >>> apart(2.0, 98.0), apart(98.0, 98.0), apart(100.0, 100.0), apart(0.0, 0.0)
+    ((2.0, 98.0), (98.0, 98.5), (99.5, 100.0), (0.0, 0.5))
+    """
+    low, high = sorted((min(max(float(low_pct), 0.0), 100.0),
+                        min(max(float(high_pct), 0.0), 100.0)))
+    if low < high:
+        return low, high
+    return (low, low + step) if low + step <= 100.0 else (high - step, high)
 
 
 def scene_stretch(path: str | Path, *, low_pct: float = 2.0, high_pct: float = 98.0,

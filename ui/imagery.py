@@ -26,6 +26,7 @@ import shapely
 import streamlit as st
 
 from geo.display import (
+    apart,
     available_combos,
     filter_scenes,
     fit_zoom,
@@ -185,8 +186,13 @@ def _choose(scenes: list[SceneRef], t: Translator) -> tuple[SceneRef, str, tuple
     combos = available_combos(read_scene_info(scene.path, values=False))
     combo = c2.radio(t("Bands"), combos, format_func=names.__getitem__, horizontal=True,
                      key=relabelled(state.IMAGERY_COMBO))
-    low, high = st.slider(t("Contrast stretch (percentiles)"), 0.0, 100.0, (2.0, 98.0), 0.5,
-                          key=state.IMAGERY_STRETCH, disabled=combo == "ndvi")
+    picked = st.slider(t("Contrast stretch (percentiles)"), 0.0, 100.0, (2.0, 98.0), 0.5,
+                       key=state.IMAGERY_STRETCH, disabled=combo == "ndvi")
+    low, high = apart(*picked)
+    if (low, high) != tuple(picked) and combo != "ndvi":  # both ends on one value
+        st.caption(t("The two ends of the stretch met: the image is stretched from the "
+                     "{low} to the {high} percentile.").format(low=t.number(low),
+                                                            high=t.number(high)))
     others = [s for s in scenes if s.scene_id != scene.scene_id
               and s.footprint.intersects(scene.footprint)]
     # The same widgets on every run, compare on or off: an element inserted above the map
@@ -220,7 +226,9 @@ def _inspector(refs: list[SceneRef], click: dict[str, Any] | None, t: Translator
             st.warning(shown(err, t))
             continue
         heads = {"col": t("Column"), "row": t("Row"), "x_m": t("X (m)"), "y_m": t("Y (m)"),
-                 "crs": "CRS", "valid": t("Valid")}
+                 "crs": "CRS", "valid": t("Valid"), "blue": t("Blue"), "green": t("Green"),
+                 "red": t("Red"), "nir": t("Near infrared"), "swir1": "SWIR1",
+                 "swir2": "SWIR2", "ndvi": "NDVI"}
         rows.append({t("Scene"): ref.scene_id, t("Date"): f"{ref.acquired_at:%Y-%m-%d}",
                      **{heads.get(k, k): ("" if v is None else v) for k, v in values.items()}})
     if not rows:

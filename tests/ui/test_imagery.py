@@ -181,4 +181,13 @@ def test_the_inspector_reads_each_date_the_swipe_shows(scene_world, monkeypatch)
     # latitude first and named (a lon, lat pair reads as lat, lon to a field team)
     assert at.text[0].value.startswith("Pixel at latitude -")
     assert ", longitude -" in at.text[0].value
-    assert {"Column", "Row", "X (m)", "Y (m)", "Valid", "CRS"} <= set(table.columns)
+    assert {"Column", "Row", "X (m)", "Y (m)", "Valid", "CRS", "Red", "Near infrared"} <= set(
+        table.columns)
+
+
+def test_stretch_ends_that_meet_still_show_the_image(app: AppTest) -> None:
+    """The slider lets both ends sit on one value: the page moves them apart and says so."""
+    app.slider(key=state.IMAGERY_STRETCH).set_value((98.0, 98.0)).run()
+    assert not app.exception
+    assert not app.error
+    assert any("stretched from the 98 to the 98.5 percentile" in c.value for c in app.caption)
