@@ -67,7 +67,9 @@ def aerodrome_payload(aerodromes: gpd.GeoDataFrame, *,
     rows = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
     kept = aerodromes.iloc[rows]
     fields = [f for f in POPUP_FIELDS if f in kept.columns]
-    columns = [escaped_column(kept[f], digits=0) for f in fields]
+    # the kind is a category (OurAirports' "small_airport"...): shown by its name
+    columns = [escaped_column(kept[f], digits=0, labels=(labels or {}) if f == "kind" else None)
+               for f in fields]
     if "runway_length_m" in kept.columns:
         length = kept["runway_length_m"].to_numpy(dtype="float64", na_value=np.nan)
     else:

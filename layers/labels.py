@@ -55,6 +55,7 @@ DEFAULT_LABELS: Mapping[str, str] = {
     "name": "Name",
     "runway_length_m": "Runway length (m)",
     "surface": "Surface",
+    "kind": "Kind",
     "coordinates": "Coordinates",
     "details_below": "Details below the map",
     "count": "Events",
@@ -80,6 +81,14 @@ DEFAULT_LABELS: Mapping[str, str] = {
     "high": "High",
     "medium": "Medium",
     "low": "Low",
+    # aerodrome kinds (OurAirports' types)
+    "small_airport": "Small airport",
+    "medium_airport": "Medium airport",
+    "large_airport": "Large airport",
+    "heliport": "Heliport",
+    "seaplane_base": "Seaplane base",
+    "balloonport": "Balloon port",
+    "closed": "Closed aerodrome",
 }
 
 

@@ -74,6 +74,12 @@ def legend_html(sections: Sequence[LegendSection], *, title: str | None = None) 
                      "</div>")
     parts.append('<div class="atalaya-legend-body">')
     for section in sections:
+        if section.title and [i.label for i in section.items] == [section.title]:
+            # one symbol named as its layer: the symbol beside the name, not the name twice
+            parts.append('<div style="display:flex;align-items:center;gap:4px;line-height:14px;'
+                         f'font-weight:600;margin-top:4px">{_swatch(section.items[0])}'
+                         f"<span>{escape_text(section.title)}</span></div>")
+            continue
         if section.title:  # a legend of one section may carry its name as the title instead
             parts.append(f'<div style="font-weight:600;margin-top:4px">'
                          f"{escape_text(section.title)}</div>")

@@ -145,3 +145,29 @@ def test_an_inline_legend_section_lays_its_symbols_side_by_side() -> None:
     sections = risk_legend(risk_title="Risk", hotspot_title="Gi*", emerging_title="New",
                            labels={})
     assert [s.inline for s in sections] == [True, True, True]
+
+
+def test_aerodrome_kind_is_shown_by_its_name(aerodromes: gpd.GeoDataFrame) -> None:
+    """OurAirports' type codes ("medium_airport") read as names, in the labels' language."""
+    frame = aerodromes.assign(kind=["large_airport", "medium_airport", None])
+    english = aerodrome_payload(frame)
+    col = english["keys"].index("kind")
+    assert english["fields"][col] == "Kind"
+    assert [row[col] for row in english["details"]] == ["Large airport", "Medium airport", ""]
+    spanish = aerodrome_payload(frame, labels={"kind": "Tipo",
+                                               "large_airport": "Aeropuerto grande"})
+    assert spanish["fields"][col] == "Tipo"
+    assert spanish["details"][0][col] == "Aeropuerto grande"
+    assert spanish["details"][1][col] == "Medium airport"  # no label given: English
+
+
+def test_a_layer_of_one_symbol_is_named_once_in_the_legend() -> None:
+    from layers.legend import LegendItem, LegendSection, legend_html
+
+    one = legend_html([LegendSection("Registered aerodromes",
+                                     (LegendItem("Registered aerodromes", "#333"),))])
+    assert one.count("Registered aerodromes") == 1
+    assert "<svg" in one  # the symbol still shown, beside the name
+    two = legend_html([LegendSection("Routes", (LegendItem("Air", "#f00"),
+                                                LegendItem("Land", "#0f0")))])
+    assert all(two.count(x) == 1 for x in ("Routes", "Air", "Land"))
