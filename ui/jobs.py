@@ -493,11 +493,12 @@ def _job_card(job: Job, session: Session | None, t: Translator) -> None:
                                                                      session.role):
             side.button(t("Cancel"), key=f"{state.JOBS_CANCEL}:{job.id}", on_click=_cancel,
                         args=(job.id,), icon=":material/cancel:")
-        text = localize(job.message, t, t.number) if job.message else ""
+        summary = _summary(job, t)
+        # a finished detection's summary says what its closing message does, and more
+        text = localize(job.message, t, t.number) if job.message and not summary else ""
         st.progress(min(max(job.progress, 0.0), 1.0), text=_plain(text) or None)
         if job.error:
             st.error(_plain(localize_error(job.error, job.result, t)))
-        summary = _summary(job, t)
         if summary:
             st.caption(summary)
 
@@ -509,7 +510,8 @@ def _summary(job: Job, t: Translator) -> str:
         return ""
     took = ((job.finished_at - job.started_at).total_seconds()
             if job.finished_at and job.started_at else 0.0)
-    found, scenes = int(result.get("candidates", 0)), int(result.get("scenes", 0))
+    found = int(result.get("candidates", 0))
+    scenes = int(result.get("scenes", 0)) - len(result.get("failures", []))  # those read
     created = len(result.get("created", []))
     # a strip seen on several dates (or tiles) is several candidates and one alert
     strips = created + len(result.get("updated", [])) + len(result.get("unchanged", []))
@@ -522,7 +524,16 @@ def _summary(job: Job, t: Translator) -> str:
             n=t.number(created)),
         updated=t.number(len(result.get("updated", []))),
         unchanged=t.number(len(result.get("unchanged", []))),
-        seconds=t.number(took, digits=1))
+        seconds=t.number(took, digits=1)) + _absences(int(result.get("absences", 0)), t)
+
+
+def _absences(n: int, t: Translator) -> str:
+    """Return the sentence on known strips not seen again (empty when there are none)."""
+    if n <= 0:
+        return ""
+    return " " + t.n("{n} known strip was not found where a scene saw the ground clearly.",
+                     "{n} known strips were not found where a scene saw the ground clearly.",
+                     n).format(n=t.number(n))
 
 
 def _may_cancel(job: Job, username: str, role: Role | str | None) -> bool:

@@ -273,3 +273,8 @@ def test_a_detection_summary_adds_up():
         "7 candidates in 2 scenes, 5 strips: 1 alert created, 0 updated, 4 unchanged; "
         "ran 4.0 s.")
     assert _summary(job, Translator("es")).startswith("7 candidatos en 2 escenas, 5 pistas:")
+    # scenes that could not be read are not counted; strips not seen again are said
+    job.result.update(scenes=3, failures=[["bad.tif", "corrupt"]], absences=1)
+    assert _summary(job, Translator("en")).startswith("7 candidates in 2 scenes, 5 strips:")
+    assert _summary(job, Translator("en")).endswith(
+        "ran 4.0 s. 1 known strip was not found where a scene saw the ground clearly.")
