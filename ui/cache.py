@@ -68,10 +68,21 @@ def load_world(data_dir: Path) -> World:
 def _filtered(data_dir: str, version_key: str, filters_key: str,
               _filters: Filters) -> dict[str, gpd.GeoDataFrame]:
     world = load_world(Path(data_dir))
-    out = {name: keep(world[name], _filters) for name, keep in LAYER_FILTERS.items()}
-    if filters_key.endswith(_COARSE):
-        out["events"] = coarsen_points(out["events"]).frame
-    return out
+    layers = {name: world[name] for name in LAYER_FILTERS}
+    if filters_key.endswith(_COARSE):  # filtered at the cell centres the role sees
+        layers["events"] = _coarse_events(data_dir, version_key)
+    return {name: keep(layers[name], _filters) for name, keep in LAYER_FILTERS.items()}
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _coarse_events(data_dir: str, version_key: str) -> gpd.GeoDataFrame:
+    """Every event at the centre of its cell, for the roles without precise locations.
+
+    Their filters run on these, not on the recorded points: an area of interest or a map
+    extent drawn around part of a cell would otherwise keep only the events whose recorded
+    point lies inside it, and halving the area would find each one.
+    """
+    return coarsen_points(load_world(Path(data_dir))["events"]).frame
 
 
 #: Suffix of the cache keys of events seen by a role without precise locations: the caches
@@ -120,7 +131,7 @@ def _monthly(data_dir: str, version_key: str, filters_key: str,
 def monthly_series(data_dir: Path, filters: Filters) -> pd.DataFrame:
     """Return the filtered events per month and type (cached per filters)."""
     events = filtered_world(data_dir, filters)["events"]
-    return _monthly(str(data_dir), repr(data_version(data_dir)), filters.key(), events)
+    return _monthly(str(data_dir), repr(data_version(data_dir)), _key(filters), events)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

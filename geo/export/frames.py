@@ -49,14 +49,18 @@ def prepare_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def snapshot_layers(world: World, spec: SnapshotSpec) -> dict[str, gpd.GeoDataFrame]:
     """Return each chosen layer of ``world`` narrowed by the spec's filters and extent.
 
-    Events are coarsened to the spec's ``location_cell_deg`` cells when it has one.
+    Events are coarsened to the spec's ``location_cell_deg`` cells when it has one, *before*
+    the filters: the area of interest and the extent then test the cell centres the
+    snapshot holds, never the recorded points (a small extent around a cell would otherwise
+    tell which events lie inside it, and halving it would find each one).
     """
     filters = spec.effective_filters
-    out = {name: FILTERS[name](world[name], filters) for name in spec.layers}
-    if spec.location_cell_deg is not None and "events" in out:
+    layers = {name: world[name] for name in spec.layers}
+    if spec.location_cell_deg is not None and "events" in layers:
         from geo.auth.precision import coarsen_points
 
-        out["events"] = coarsen_points(out["events"], cell_deg=spec.location_cell_deg).frame
+        layers["events"] = coarsen_points(layers["events"], cell_deg=spec.location_cell_deg).frame
+    out = {name: FILTERS[name](frame, filters) for name, frame in layers.items()}
     return {name: prepare_frame(frame) for name, frame in out.items()}
 
 

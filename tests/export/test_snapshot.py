@@ -25,6 +25,7 @@ from geo.export import (
     verify_snapshot,
     zip_snapshot,
 )
+from geo.export.frames import snapshot_layers
 from geo.export.manifest import sha256_file
 from geo.export.paths import safe_name, target
 from geo.filters import Filters, filter_events
@@ -120,6 +121,26 @@ def test_a_snapshot_of_coarsened_events_says_so_in_its_language(tiny_world, tmp_
     assert "eventos en el centro de celdas de 0,1° (unos 11 km)" in html
     exact = make_snapshot(tiny_world, SnapshotSpec(formats=("geojson",)), tmp_path / "exact")
     assert not any("celdas" in line or "grid cells" in line for line in exact.filters_text)
+
+
+def test_a_coarse_snapshot_narrows_events_at_their_cell_centres(tiny_world):
+    """An extent or area around part of a cell must not tell which events lie there."""
+    world = read_world(tiny_world)
+    near_point = (-46.64, -23.56, -46.62, -23.54)  # e4's recorded point, not its cell's centre
+    around_centre = (-46.66, -23.56, -46.64, -23.54)  # e4's cell centre (-46.65, -23.55)
+
+    def events(bbox, cell, aoi=False):
+        spec = SnapshotSpec(filters=Filters(aoi=box(*bbox)) if aoi else Filters(),
+                            bbox=None if aoi else bbox, layers=("events",),
+                            location_cell_deg=cell)
+        return snapshot_layers(world, spec)["events"]
+
+    for aoi in (False, True):
+        assert list(events(near_point, None, aoi).event_id) == ["e4"]  # exact: as recorded
+        assert events(near_point, 0.1, aoi).empty
+        coarse = events(around_centre, 0.1, aoi)
+        assert list(coarse.event_id) == ["e4"]
+        assert coarse.geometry.iloc[0].coords[0] == (-46.65, -23.55)
 
 
 def test_file_names_are_sanitised_and_stay_in_the_export_folder(tiny_world, tmp_path):

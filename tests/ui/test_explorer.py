@@ -258,3 +258,30 @@ def test_play_over_every_month_starts_from_the_first_month(world_copy, monkeypat
     at.button(key=state.PLAY_BUTTON).click().run()  # pause keeps the window where it is
     assert not at.session_state[state.PLAYING]
     assert tuple(at.session_state[state.MONTHS]) == (start, end)
+
+
+def test_a_planners_area_tests_the_cell_centres_not_the_recorded_points(world_copy,
+                                                                        monkeypatch):
+    """For a planner an area keeps the events whose cell centre lies inside it.
+
+    An area around part of a cell must not tell which events lie there: halving it would
+    find each one.
+    """
+    from geo.auth.precision import coarsen_points
+    from geo.querystate import _encode_aoi
+
+    events = gpd.read_parquet(world_copy / "events.parquet")
+    centres = coarsen_points(events).frame.geometry
+    # an event whose recorded point lies at least 0.01° from its cell centre on both axes
+    far = (abs(events.geometry.x - centres.x) > 0.01) & (abs(events.geometry.y - centres.y) > 0.01)
+    i = int(far.to_numpy().nonzero()[0][0])
+    p, c = events.geometry.iloc[i], centres.iloc[i]
+    near_point = shapely.box(p.x - 0.002, p.y - 0.002, p.x + 0.002, p.y + 0.002)
+    assert near_point.contains(p)
+    assert not near_point.contains(c)
+    aoi = _encode_aoi(near_point)
+    assert _events_metric(_app(world_copy, monkeypatch, aoi=aoi)) >= 1  # an analyst: exact
+    assert _events_metric(_app(world_copy, monkeypatch, "planner", aoi=aoi)) == 0
+    around_centre = _encode_aoi(shapely.box(c.x - 0.002, c.y - 0.002, c.x + 0.002, c.y + 0.002))
+    in_cell = int(((centres.x == c.x) & (centres.y == c.y)).sum())
+    assert _events_metric(_app(world_copy, monkeypatch, "planner", aoi=around_centre)) == in_cell
