@@ -15,6 +15,7 @@ page URL (``layers.draw.ViewSync``).
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -385,13 +386,18 @@ def _in_view(layers: dict[str, gpd.GeoDataFrame],
 
 
 def _payload_key(payload: dict[str, Any] | None) -> str | None:
-    """Name the events payload: its file's address, or a hash of its inline arrays."""
+    """Name the events payload: a hash of everything it draws and shows.
+
+    The arrays (inline, or the published file's address, which names its content) and the
+    small part too: two filters can leave the same points and types (coarsened events
+    especially) with other details in their popups.
+    """
     if payload is None:
         return None
-    if "url" in payload:
-        return str(payload["url"])
-    arrays = "".join(str(payload[k]) for k in ("lat", "lon", "type"))
-    return hashlib.sha1(arrays.encode("ascii")).hexdigest() + repr(payload["categories"])
+    small = {k: v for k, v in payload.items() if k not in ("lat", "lon", "type")}
+    text = "".join(str(payload.get(k, "")) for k in ("lat", "lon", "type")) + json.dumps(
+        small, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 def _newest_first(when: pd.Series) -> np.ndarray:

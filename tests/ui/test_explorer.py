@@ -285,3 +285,16 @@ def test_a_planners_area_tests_the_cell_centres_not_the_recorded_points(world_co
     around_centre = _encode_aoi(shapely.box(c.x - 0.002, c.y - 0.002, c.x + 0.002, c.y + 0.002))
     in_cell = int(((centres.x == c.x) & (centres.y == c.y)).sum())
     assert _events_metric(_app(world_copy, monkeypatch, "planner", aoi=around_centre)) == in_cell
+
+
+def test_the_events_group_is_named_by_its_details_too():
+    """Two filters may leave the same points and types with other details in the popups."""
+    from ui.explore import _payload_key
+
+    base = {"lat": "AAAA", "lon": "BBBB", "type": "AA==", "categories": ["Seizure"],
+            "details": [["Seizure", "300 kg", "cocaine"]]}
+    other = {**base, "details": [["Seizure", "2 kg", "cash"]]}
+    assert _payload_key(base) != _payload_key(other)
+    assert _payload_key(base) == _payload_key(dict(base))
+    published = {**base, "url": "/app/static/data/abc.bin.gz"}
+    assert _payload_key(published) != _payload_key({**other, "url": published["url"]})
