@@ -94,6 +94,24 @@ def render_gate(settings: Settings, t: Translator) -> Session | None:
     return session
 
 
+def recheck_in_fragment(settings: Settings, t: Translator) -> None:
+    """Renew the session in a fragment's own rerun; rerun the whole app if it changed.
+
+    A fragment (the explorer's map and tables) reruns alone when the map is panned or a row
+    is chosen, without :func:`render_gate`: without this, an account made a planner, disabled
+    or idle past the timeout would keep what its old session showed until a full rerun. Any
+    change of role, or the end of the session, reruns the app, whose gate then draws the
+    page for the account as it is now.
+    """
+    before = current_session()
+    try:
+        after = _renewed(_store(), settings, t)
+    except AtalayaError:
+        after = None
+    if before is None or after is None or after.role != before.role:
+        st.rerun(scope="app")
+
+
 def _oidc_configured() -> bool:
     """Whether ``.streamlit/secrets.toml`` has an ``[auth]`` section (then ``st.login``)."""
     try:

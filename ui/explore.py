@@ -50,7 +50,7 @@ from geo.world import World, data_version
 from layers.events import EVENT_COLORS
 from layers.map import hidden_layers
 from ui import state
-from ui.auth import allowed, current_session
+from ui.auth import allowed, current_session, recheck_in_fragment
 from ui.cache import (
     aerodrome_codes,
     event_cells,
@@ -306,6 +306,8 @@ def render_map_and_tables(data_dir: Path, world: World, filters: Filters, displa
 
     Panning or zooming the map, clicking an event or choosing a table row reruns only this.
     """
+    if st.session_state.get(state.SESSION) is not None:  # absent only in tests of parts
+        recheck_in_fragment(get_settings(), t)
     layers = filtered_world(data_dir, filters)
     out = render_map(data_dir, layers, filters, display, t)
     if not allowed(Action.SEE_PRECISE_LOCATIONS):  # the events were moved (ui.cache)

@@ -12,7 +12,9 @@ from playwright.sync_api import expect
 from geo.auth import PAGE_ACTIONS, can
 from geo.store import default_url, open_store
 from geo.store.audit import read_audit
-from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app
+from geo.store.users import set_role
+from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app, wait_idle
+from tests.browser.test_overview import open_map
 from tests.conftest import copy_world
 from tools.serve import TEST_PASSWORD, TEST_USERS, open_signed_in, sign_in
 from ui import state
@@ -169,4 +171,30 @@ def test_the_first_run_asks_for_an_administrator(small_world, tmp_path, browser)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "access-admin-es.png"))
         context.close()
+        stop_app(running)
+
+
+def test_a_role_changed_meanwhile_reaches_the_maps_own_reruns(small_world, tmp_path, page):
+    """The map and its tables rerun alone (a fragment) when the view or a toggle changes.
+
+    Such a rerun renews the session from the store too: an analyst made a planner meanwhile
+    gets the planner's view (events at cell centres) on the next one, not the exact layers.
+    """
+    folder = copy_world(small_world, tmp_path / "world", scenes=False)
+    running = start_app(folder, tmp_path / "streamlit.log")
+    try:
+        pg, rec = page
+        open_map(pg, running.url)
+        told = "Event locations are shown at the centre of 0.1° grid cells"
+        wait_idle(pg)
+        assert pg.get_by_text(told).count() == 0
+        store = open_store(default_url({"ATALAYA_DATA_DIR": str(folder)}))
+        try:
+            set_role(store, "analyst", "planner", actor="admin")
+        finally:
+            store.engine.dispose()
+        pg.get_by_text("Only what the map shows").click()  # reruns the fragment only
+        pg.get_by_text(told).first.wait_for(timeout=60_000)
+        assert rec.foreign() == []
+    finally:
         stop_app(running)
