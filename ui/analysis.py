@@ -33,7 +33,6 @@ from geo.aggregate import cell_polygons
 from geo.areas import read_areas
 from geo.atomicfile import write_atomic
 from geo.auth import Action
-from geo.auth.precision import DEFAULT_CELL_DEG
 from geo.countries import read_country_borders
 from geo.errors import AtalayaError
 from geo.export import SnapshotSpec, save_snapshot
@@ -57,7 +56,7 @@ from geo.risk import (
 from geo.risk.wording import localize_explanation
 from geo.world import World, data_version
 from ui import state
-from ui.auth import allowed, current_session
+from ui.auth import allowed, current_session, location_cell_deg
 from ui.cache import _key as scope_key
 from ui.cache import filtered_world, get_settings, load_world
 from ui.export import role_refusal
@@ -642,7 +641,7 @@ def _corridor_spec(ctx: _Context, outline: BaseGeometry, name: str) -> SnapshotS
         title=(ctx.t("Corridor") + f": {name}")[:200],
         user=session.username if session is not None else "unknown",
         language=ctx.t.language, labels=ctx.labels,
-        location_cell_deg=None if allowed(Action.SEE_PRECISE_LOCATIONS) else DEFAULT_CELL_DEG)
+        location_cell_deg=location_cell_deg())
 
 
 def _export_corridor(data_dir: Path, spec: SnapshotSpec) -> None:

@@ -30,6 +30,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from geo.auth import DESCRIPTIONS, PAGE_ACTIONS, Action, Session, SessionPolicy, can
 from geo.auth.oidc import role_for_groups
 from geo.auth.permissions import ROLE_NAMES
+from geo.auth.precision import DEFAULT_CELL_DEG
 from geo.errors import AtalayaError
 from geo.i18n import Translator, localize
 from geo.settings import LANGUAGES, Settings
@@ -69,6 +70,15 @@ def allowed(action: Action) -> bool:
     """Whether the signed-in user's role may do ``action`` (False when nobody is signed in)."""
     session = current_session()
     return session is not None and can(session.role, action)
+
+
+def location_cell_deg() -> float | None:
+    """Return the signed-in role's event precision: None (exact) or the cell side (degrees).
+
+    What the role's snapshots are made at and which earlier ones it may open
+    (:mod:`geo.auth.precision`).
+    """
+    return None if allowed(Action.SEE_PRECISE_LOCATIONS) else DEFAULT_CELL_DEG
 
 
 def render_gate(settings: Settings, t: Translator) -> Session | None:

@@ -27,7 +27,6 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from geo.auth import Action
-from geo.auth.precision import DEFAULT_CELL_DEG
 from geo.errors import AtalayaError
 from geo.export import (
     DEFAULT_MARKING,
@@ -45,7 +44,7 @@ from geo.export.spec import DEFAULT_LAYERS
 from geo.filters import Filters
 from geo.i18n import Message, Translator, localize, message_of
 from geo.jobs import Job, export_params
-from ui.auth import allowed
+from ui.auth import allowed, location_cell_deg
 from ui.jobs import ask_job, follow_job
 from ui.labels import map_labels
 from ui.sidebar import relabelled
@@ -187,18 +186,13 @@ def _spec(filters: Filters, view_bounds: tuple[float, float, float, float] | Non
         classification=str(ss.get(MARKING) or t(DEFAULT_MARKING)), user=user or "unknown",
         language=t.language, labels=map_labels(t), width_px=int(ss.get(WIDTH, 1600)),
         height_px=int(ss.get(HEIGHT, 1000)), dpi=int(ss.get(DPI, 150)),
-        location_cell_deg=_reader_cell())
-
-
-def _reader_cell() -> float | None:
-    """Return the signed-in role's event precision: None (exact) or the cell side (degrees)."""
-    return None if allowed(Action.SEE_PRECISE_LOCATIONS) else DEFAULT_CELL_DEG
+        location_cell_deg=location_cell_deg())
 
 
 def _readable(data_dir: Path) -> tuple[list[Manifest], int]:
     """Return the snapshots this role may open (newest first), and how many it may not."""
     snapshots = list_snapshots(data_dir)
-    cell = _reader_cell()
+    cell = location_cell_deg()
     shown_ = [m for m in snapshots if readable_at(m, cell)]
     return shown_, len(snapshots) - len(shown_)
 
