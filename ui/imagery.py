@@ -227,7 +227,7 @@ def _inspector(refs: list[SceneRef], click: dict[str, Any] | None, t: Translator
             continue
         heads = {"col": t("Column"), "row": t("Row"), "x_m": t("X (m)"), "y_m": t("Y (m)"),
                  "crs": "CRS", "valid": t("Valid"), "blue": t("Blue"), "green": t("Green"),
-                 "red": t("Red"), "nir": t("Near infrared"), "swir1": "SWIR1",
+                 "red": t("Red"), "nir": "NIR", "swir1": "SWIR1",
                  "swir2": "SWIR2", "ndvi": "NDVI"}
         rows.append({t("Scene"): ref.scene_id, t("Date"): f"{ref.acquired_at:%Y-%m-%d}",
                      **{heads.get(k, k): ("" if v is None else v) for k, v in values.items()}})

@@ -181,7 +181,7 @@ def test_the_inspector_reads_each_date_the_swipe_shows(scene_world, monkeypatch)
     # latitude first and named (a lon, lat pair reads as lat, lon to a field team)
     assert at.text[0].value.startswith("Pixel at latitude -")
     assert ", longitude -" in at.text[0].value
-    assert {"Column", "Row", "X (m)", "Y (m)", "Valid", "CRS", "Red", "Near infrared"} <= set(
+    assert {"Column", "Row", "X (m)", "Y (m)", "Valid", "CRS", "Red", "NIR"} <= set(
         table.columns)
 
 
