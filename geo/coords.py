@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from geo.errors import AtalayaError
-from geo.i18n import Message
+from geo.i18n import Message, plural
 
 __all__ = ["LocationError", "format_dms", "parse_location"]
 
@@ -247,10 +247,13 @@ def parse_location(text: str, *, codes: Mapping[str, tuple[float, float]] | None
                                         source=repr(source))) from None
         raise
     if len(parts) != 2:
-        raise LocationError(Message("{source}: found {count} coordinate(s), expected two "
-                                    "(latitude and longitude); separate them with a comma or "
-                                    "add hemisphere letters (9°24'S 74°36'W)",
-                                    source=repr(source), count=len(parts)))
+        raise LocationError(plural("{source}: found {count} coordinate, expected two "
+                                   "(latitude and longitude); separate them with a comma or "
+                                   "add hemisphere letters (9°24'S 74°36'W)",
+                                   "{source}: found {count} coordinates, expected two "
+                                   "(latitude and longitude); separate them with a comma or "
+                                   "add hemisphere letters (9°24'S 74°36'W)", "count",
+                                   source=repr(source), count=len(parts)))
     values = [(p.value(source), p.hemi) for p in parts]
     lon, lat = _assign(values, source)
     if not (math.isfinite(lon) and math.isfinite(lat)):

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from geo.message import Message, message_of
+from geo.message import Message, message_of, plural
 from geo.settings import Settings, load_settings
 
 __all__ = [
@@ -263,8 +263,9 @@ def check_data_dir(data_dir: Path) -> list[HealthItem]:
         return [HealthItem("data_dir", "warning", Message(
             "the data folder {folder} holds no layer file", folder=str(data_dir)), Message(
             "import data on the Import page or generate the sample world"))]
-    return [HealthItem("data_dir", "ok", Message("{n} layer file(s) in {folder}",
-                                                 n=len(present), folder=str(data_dir)))]
+    return [HealthItem("data_dir", "ok", plural("{n} layer file in {folder}",
+                                                "{n} layer files in {folder}", "n",
+                                                n=len(present), folder=str(data_dir)))]
 
 
 def check_static(static_dir: Path) -> list[HealthItem]:
@@ -277,8 +278,9 @@ def check_static(static_dir: Path) -> list[HealthItem]:
             "other pages work", folder=str(static_dir)), fix)]
     missing = [a for a in REQUIRED_ASSETS if not (static_dir / a).is_file()]
     if missing:
-        return [HealthItem("static", "error", Message(
-            "{n} map asset(s) missing under {folder}: {assets}", n=len(missing),
+        return [HealthItem("static", "error", plural(
+            "{n} map asset missing under {folder}: {assets}",
+            "{n} map assets missing under {folder}: {assets}", "n", n=len(missing),
             folder=str(static_dir), assets=", ".join(missing)), fix)]
     return [HealthItem("static", "ok", Message("map assets present in {folder}",
                                                folder=str(static_dir)))]
@@ -334,8 +336,9 @@ def check_scenes(data_dir: Path, *, decode: bool = False) -> list[HealthItem]:
         name=p.name, problem=why), Message(
         "import the scene again, or remove it from scenes/ and scenes.geojson"))
         for p, why in bad]
-    return items or [HealthItem("scenes", "ok", Message("{n} scene(s) readable",
-                                                        n=len(paths)))]
+    return items or [HealthItem("scenes", "ok", plural("{n} scene readable",
+                                                       "{n} scenes readable", "n",
+                                                       n=len(paths)))]
 
 
 # -- everything ---------------------------------------------------------------------------------

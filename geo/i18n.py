@@ -32,6 +32,7 @@ from geo.message import (
     message_from_json,
     message_of,
     message_to_json,
+    plural,
 )
 from geo.settings import LANGUAGES, PROJECT_ROOT
 
@@ -141,6 +142,15 @@ def marked(text: str) -> str:
     return text
 
 
+def plural_marked(singular: str, plural_form: str) -> tuple[str, str]:
+    """Mark a singular and a plural template for the catalogues; return them as a pair.
+
+    The :func:`marked` of a message with two forms (``make messages`` extracts both:
+    keyword ``plural_marked``), shown later with :meth:`Translator.n`.
+    """
+    return singular, plural_form
+
+
 _FIELD = re.compile(r"\{(\w+)\}")
 
 
@@ -219,5 +229,6 @@ def fill_template(template: str, values: Mapping[str, object],
 
 __all__ = ["DOMAIN", "FORMAT_LOCALES", "LANGUAGE_NAMES", "LOCALE_DIR", "Message", "Number",
            "Translator", "fill_template", "join_messages", "localize", "marked",
-           "message_from_json", "message_of", "message_to_json", "render_template",
+           "message_from_json", "message_of", "message_to_json", "plural", "plural_marked",
+           "render_template",
            "rewrite_number", "template_pattern", "translator"]

@@ -45,6 +45,8 @@ class Message(str):
     - ``int`` or :class:`Number`: written with the reader's separators;
     - another :class:`Message`: localized in turn (a word such as "latitude", a cause).
 
+    A message with a singular and a plural form is made by :func:`plural`.
+
     Examples
     --------
     >>> from geo.i18n import Translator
@@ -59,25 +61,72 @@ class Message(str):
 
     template: str
     values: dict[str, object]
+    #: The English plural form (``template`` is then the singular) and the name of the value
+    #: that chooses between them; None for a message of one form.
+    plural_template: str | None
+    count_field: str | None
 
     def __new__(cls, template: str, /, **values: object) -> Message:
         """Write ``template`` in English with ``values`` (see the class notes for the types)."""
-        self = super().__new__(cls, template.format(**{k: _english(v)
-                                                       for k, v in values.items()}))
+        return cls._made(template, None, None, values)
+
+    @classmethod
+    def _made(cls, template: str, plural_template: str | None, count: str | None,
+              values: dict[str, object]) -> Message:
+        form = template if plural_template is None or _count(values, count) == 1 \
+            else plural_template
+        self = super().__new__(cls, form.format(**{k: _english(v) for k, v in values.items()}))
         self.template, self.values = template, dict(values)
+        self.plural_template, self.count_field = plural_template, count
         return self
 
-    def __reduce__(self) -> tuple[object, tuple[str, dict[str, object]]]:
-        """Pickle the template and values (the text is written again from them)."""
-        return _rebuild_message, (self.template, self.values)
+    def __reduce__(self) -> tuple[object, tuple[str, dict[str, object], str | None,
+                                                 str | None]]:
+        """Pickle the template(s) and values (the text is written again from them)."""
+        return _rebuild_message, (self.template, self.values, self.plural_template,
+                                  self.count_field)
 
     def localized(self, t: Translator) -> str:
         """Write the message in ``t``'s language (English words where the catalogue has none)."""
         values = {k: _local(v, t) for k, v in self.values.items()}
+        if self.plural_template is None:
+            form, english = t(self.template), self.template
+        else:
+            n = _count(self.values, self.count_field)
+            form = t.n(self.template, self.plural_template, n)
+            english = self.template if n == 1 else self.plural_template
         try:
-            return t(self.template).format(**values)
+            return form.format(**values)
         except (KeyError, IndexError, ValueError):  # a translation with broken fields
-            return self.template.format(**values)
+            return english.format(**values)
+
+
+def plural(singular: str, plural_template: str, count: str, /, **values: object) -> Message:
+    """Return a :class:`Message` whose form (singular or plural) follows the value ``count``.
+
+    English takes the singular for 1; :meth:`Message.localized` asks the catalogue for the
+    language's form (``ngettext``), so "1 file" and "3 files" need no "file(s)". Both
+    templates must be literals (``make messages`` extracts them: keyword ``plural``).
+
+    Examples
+    --------
+    >>> from geo.i18n import Translator
+    >>> plural("{n} row was skipped", "{n} rows were skipped", "n", n=1)
+    '1 row was skipped'
+    >>> plural("{n} row was skipped", "{n} rows were skipped", "n", n=1200)
+    '1,200 rows were skipped'
+    """
+    if count not in values:
+        raise KeyError(f"the count {count!r} is not among the values")
+    return Message._made(singular, plural_template, count, dict(values))
+
+
+def _count(values: dict[str, object], name: str | None) -> int:
+    """Return the whole number ``values[name]`` (a plural message's count)."""
+    value = values[str(name)]
+    if isinstance(value, Number):
+        return int(value.value)
+    return int(str(value).replace(",", "")) if not isinstance(value, int) else value
 
 
 def join_messages(sep: str, parts: Sequence[str]) -> Message:
@@ -87,8 +136,9 @@ def join_messages(sep: str, parts: Sequence[str]) -> Message:
     return Message(template, **{f"p{i}": p for i, p in enumerate(parts)})
 
 
-def _rebuild_message(template: str, values: dict[str, object]) -> Message:
-    return Message(template, **values)
+def _rebuild_message(template: str, values: dict[str, object],
+                     plural_template: str | None = None, count: str | None = None) -> Message:
+    return Message._made(template, plural_template, count, values)
 
 
 def _english(value: object) -> str:
@@ -143,8 +193,11 @@ def message_to_json(message: Message) -> dict[str, object]:
     >>> message_from_json(data)
     'a.csv: 3 rows'
     """
-    return {"template": message.template,
-            "values": {k: _value_to_json(v) for k, v in message.values.items()}}
+    data: dict[str, object] = {"template": message.template,
+                               "values": {k: _value_to_json(v) for k, v in message.values.items()}}
+    if message.plural_template is not None:
+        data |= {"plural": message.plural_template, "count": message.count_field}
+    return data
 
 
 def _value_to_json(value: object) -> object:
@@ -171,7 +224,10 @@ def message_from_json(data: object) -> Message:
                   for k, v in data["values"].items()}  # type: ignore[index]
         if not isinstance(template, str):
             raise TypeError("template")
-        return Message(template, **values)
+        many = data.get("plural")  # type: ignore[attr-defined]
+        if many is None:
+            return Message(template, **values)
+        return plural(template, str(many), str(data["count"]), **values)  # type: ignore[index]
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise ValueError(f"not a stored message: {exc}") from None
 

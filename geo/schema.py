@@ -33,7 +33,7 @@ import shapely
 from babel import Locale
 
 from geo.errors import SchemaError
-from geo.message import Message, join_messages
+from geo.message import Message, join_messages, plural
 
 Kind = Literal["text", "category", "float", "int", "datetime"]
 Severity = Literal["error", "warning"]
@@ -192,10 +192,12 @@ class ValidationReport:
         A :class:`~geo.message.Message`: the English summary, written again in the reader's
         language by :func:`~geo.message.localize` (``source`` may be a Message too).
         """
-        head = Message("{source}: {layer} layer, {n} rows, {errors} error(s), "
-                       "{warnings} warning(s)", source=self.source, layer=self.layer,
-                       n=str(self.n_rows), errors=str(len(self.errors)),
-                       warnings=str(len(self.warnings)))
+        head = Message("{source}: {layer} layer, {rows}, {errors}, {warnings}",
+                       source=self.source, layer=self.layer,
+                       rows=plural("{n} row", "{n} rows", "n", n=self.n_rows),
+                       errors=plural("{n} error", "{n} errors", "n", n=len(self.errors)),
+                       warnings=plural("{n} warning", "{n} warnings", "n",
+                                       n=len(self.warnings)))
         return join_messages("\n", [head, *(join_messages("", ["  - ", p.text()])
                                             for p in self.problems)])
 

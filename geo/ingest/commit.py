@@ -28,7 +28,7 @@ from rasterio.errors import RasterioError
 from geo.areas import AREAS_FILE, read_areas
 from geo.atomicfile import replacing
 from geo.errors import AtalayaError, SchemaError
-from geo.i18n import Message, message_of
+from geo.i18n import Message, message_of, plural
 from geo.ingest.errors import CommitError
 from geo.ingest.report import ImportReport
 from geo.ingest.validate import _ID_FIELDS
@@ -176,9 +176,13 @@ def _check_ids(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: str) ->
         if len(clash) > 5:
             shown = Message("{identifiers} (+{count} more)", identifiers=shown,
                             count=len(clash) - 5)
-        raise CommitError(Message("nothing stored: {count} identifier(s) already stored "
-                                  "({identifiers}). Skip the duplicates, or map the file's own "
-                                  "identifier column", count=len(clash), identifiers=shown))
+        raise CommitError(plural("nothing stored: {count} identifier is already stored "
+                                 "({identifiers}). Skip the duplicate, or map the file's own "
+                                 "identifier column",
+                                 "nothing stored: {count} identifiers are already stored "
+                                 "({identifiers}). Skip the duplicates, or map the file's own "
+                                 "identifier column", "count", count=len(clash),
+                                 identifiers=shown))
 
 
 def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> list[Path]:

@@ -20,7 +20,7 @@ import shapely
 from babel import Locale
 
 from geo.categories import category_labels
-from geo.i18n import Message, Number, join_messages, message_of, translator
+from geo.i18n import Message, Number, join_messages, message_of, plural, translator
 from geo.ingest.errors import FileRefusedError, IngestError
 from geo.ingest.limits import Limits
 from geo.ingest.mapping import UNITS, Mapping, normalise_name
@@ -600,13 +600,17 @@ def _texts(col: Column, raw: pd.Series, reasons: Reasons, warnings: list[str],
     starts = text.str.match(r"[=+\-@\t\r]").fillna(False).to_numpy(dtype=bool)
     formulas = sum(is_formula(str(t)) for t in text[starts])
     if html:
-        warnings.append(Message("{column}: {n} value(s) contain HTML or script markup; kept as "
-                                "plain text and always shown escaped, never run",
-                                column=col.name, n=html))
+        warnings.append(plural("{column}: {n} value contains HTML or script markup; kept as "
+                               "plain text and always shown escaped, never run",
+                               "{column}: {n} values contain HTML or script markup; kept as "
+                               "plain text and always shown escaped, never run", "n",
+                               column=col.name, n=html))
     if formulas:
-        warnings.append(Message("{column}: {n} value(s) begin like a spreadsheet formula (=, +, "
-                                "-, @); kept as text and neutralised in every CSV export",
-                                column=col.name, n=int(formulas)))
+        warnings.append(plural("{column}: {n} value begins like a spreadsheet formula (=, +, "
+                               "-, @); kept as text and neutralised in every CSV export",
+                               "{column}: {n} values begin like a spreadsheet formula (=, +, "
+                               "-, @); kept as text and neutralised in every CSV export", "n",
+                               column=col.name, n=int(formulas)))
     return pd.Series(text.astype(object).where(text.notna(), None).to_numpy(), dtype="object")
 
 
@@ -635,8 +639,9 @@ def _assemble(source: Source, mapping: Mapping, schema: LayerSchema,
     rejected.insert(0, "row", np.flatnonzero(bad) + 1)
     if not ok.any():
         first = rejected["reason"].iloc[0] if len(rejected) else "no rows"
-        raise FileRefusedError(Message(
-            "{name}: none of the {n} row(s) can be imported as {layer} (row 1: {reason})",
+        raise FileRefusedError(plural(
+            "{name}: {n} row, which cannot be imported as {layer} ({reason})",
+            "{name}: none of the {n} rows can be imported as {layer} (row 1: {reason})", "n",
             name=source.name, n=len(reasons), layer=schema.name,
             reason=first if len(first) <= 200 else first[:200]))
     return ImportReport(layer=schema.name, source=source.name, sha256=source.sha256,

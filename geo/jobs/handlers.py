@@ -283,7 +283,8 @@ def _ingest_scene(ctx: JobContext) -> JobOutcome:
     return JobOutcome(
         result={"layer": "scenes", "added": done.added, "skipped": done.skipped,
                 "total": done.total, "scene_ids": report.accepted["scene_id"].tolist()},
-        message=msg.INGEST_DONE.format(added=done.added, skipped=done.skipped))
+        message=msg.english(msg.INGEST_DONE, "added", added=done.added,
+                            skipped=done.skipped))
 
 
 # -- export -------------------------------------------------------------------------------------
@@ -317,8 +318,8 @@ def run_export(ctx: JobContext) -> JobOutcome:
     record_snapshot(ctx.store, manifest.to_json(), created_at=when, folder=result["folder"])
     return JobOutcome(result={**result, "files": [f.name for f in manifest.files],
                               "failed": dict(manifest.failed)},
-                      message=msg.EXPORT_DONE.format(snapshot=sid[:8],
-                                                     files=len(manifest.files)))
+                      message=msg.english(msg.EXPORT_DONE, "files", snapshot=sid[:8],
+                                          files=len(manifest.files)))
 
 
 BUILTIN_HANDLERS: Mapping[str, Handler] = {

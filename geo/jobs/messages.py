@@ -8,6 +8,9 @@ matched against every template, and a match is shown as the translated template 
 same values. Text made from no template (an exception's own message) is shown as written.
 
 Templates are marked with ``_`` (:func:`geo.i18n.marked`) so ``make messages`` extracts them.
+A message with a count has a singular and a plural form (:func:`geo.i18n.plural_marked`,
+written by :func:`english`), shown in the language's form for the count; the "scene(s)" text
+that earlier versions stored for it is read as the same message.
 
 An error that carries a :class:`geo.i18n.Message` (a refused scene, say) is stored as its
 English text in ``error`` and, whole, in the job's ``result`` (:func:`error_result`), from
@@ -27,6 +30,7 @@ from geo.i18n import (
     message_from_json,
     message_of,
     message_to_json,
+    plural_marked,
     template_pattern,
 )
 from geo.i18n import marked as _
@@ -41,9 +45,11 @@ DETECT_DONE_ABSENT = _("{candidates} candidate(s) from {scenes} scene(s); {absen
 INGEST_READING = _("reading {name}")
 INGEST_CHECKING = _("checking the scene")
 INGEST_STORING = _("storing the scene")
-INGEST_DONE = _("{added} scene(s) stored, {skipped} already there")
+INGEST_DONE = plural_marked("{added} scene stored, {skipped} already there",
+                            "{added} scenes stored, {skipped} already there")
 EXPORT_WRITING = _("writing {formats}")
-EXPORT_DONE = _("snapshot {snapshot}: {files} file(s)")
+EXPORT_DONE = plural_marked("snapshot {snapshot}: {files} file",
+                            "snapshot {snapshot}: {files} files")
 EXPORT_ALREADY = _("snapshot {snapshot} was already stored")
 # -- written by the queue (geo.jobs.queue) and the runner (geo.jobs.runner) ---------------------
 CANCEL_ASKED = _("cancel asked by {user}")
@@ -75,12 +81,18 @@ RUNNER_LOST = _("its runner ({owner}) stopped answering during attempt {attempt}
 
 TEMPLATES: tuple[str, ...] = (  # the first that matches a message is used
     DETECT_WINDOWS, DETECT_SCENE, DETECT_MERGING, DETECT_DONE_ABSENT, DETECT_DONE,
-    INGEST_READING, INGEST_CHECKING, INGEST_STORING, INGEST_DONE, EXPORT_WRITING, EXPORT_DONE,
-    EXPORT_ALREADY, CANCEL_ASKED,
+    INGEST_READING, INGEST_CHECKING, INGEST_STORING, EXPORT_WRITING, EXPORT_ALREADY,
+    CANCEL_ASKED,
     CANCELLED_BEFORE, HANDED_BACK, CANCELLED_SHUTDOWN, CANCELLED_STOPPED, REQUEUED,
     STOPPED_BETWEEN, WHY_CANCEL, WHY_HANDED_ON, NEVER, *STATES, NEEDS_SCENE, WRONG_MAPPING,
     NO_SCENE_READ, IMPORT_GONE, NOTHING_TO_IMPORT, STOPPED_UNASKED, CRASHED, NOT_STORED,
     RUNNER_LOST)
+#: Messages of two forms: (singular, plural), the count that chooses, and the text of the
+#: same message stored by versions before 2026-12-05 ("3 scene(s) stored").
+PLURALS: tuple[tuple[tuple[str, str], str, str], ...] = (
+    (INGEST_DONE, "added", "{added} scene(s) stored, {skipped} already there"),
+    (EXPORT_DONE, "files", "snapshot {snapshot}: {files} file(s)"),
+)
 #: Fields holding counts, written with the reader's separators (not ids: "job 1234").
 _COUNTS = frozenset({"k", "n", "candidates", "scenes", "absent", "added", "skipped", "files",
                      "attempt", "attempts", "done", "total"})
@@ -89,10 +101,48 @@ _COUNTS = frozenset({"k", "n", "candidates", "scenes", "absent", "added", "skipp
 _VERBATIM = frozenset({"name", "user", "owner", "snapshot", "formats", "id", "kind", "layer"})
 
 
+def english(forms: tuple[str, str], count: str, **values: object) -> str:
+    """Write a message of two forms (:data:`PLURALS`) in English: singular for a count of 1.
+
+    Examples
+    --------
+    >>> english(EXPORT_DONE, "files", snapshot="0a1b2c3d", files=1)
+    'snapshot 0a1b2c3d: 1 file'
+    """
+    return forms[0 if values[count] == 1 else 1].format(**values)
+
+
+#: A template: one form, or two forms and the field holding their count.
+_Template = tuple[str, tuple[str, str] | None, str | None]
+
+
 @lru_cache(maxsize=1)
-def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """One anchored regular expression per template, its fields as named groups."""
-    return tuple((template_pattern(template), template) for template in TEMPLATES)
+def _patterns() -> tuple[tuple[re.Pattern[str], _Template], ...]:
+    """One anchored regular expression per stored form, its fields as named groups.
+
+    A template of one form comes first in :data:`TEMPLATES` order; then each form of the
+    :data:`PLURALS` (their texts cannot match a template of one form).
+    """
+    one: list[tuple[re.Pattern[str], _Template]] = [
+        (template_pattern(template), (template, None, None)) for template in TEMPLATES]
+    two: list[tuple[re.Pattern[str], _Template]] = [
+        (template_pattern(text), (forms[0], forms, count))
+        for forms, count, legacy in PLURALS for text in (*forms, legacy)]
+    return tuple(one + two)
+
+
+def _form(translate: Callable[[str], str], template: _Template,
+          values: Mapping[str, str]) -> str:
+    """Return the translated template to fill: the language's form for the count, if two."""
+    text, forms, count = template
+    if forms is None or count is None:
+        return translate(text)
+    raw = values[count].replace(",", "")
+    n = int(raw) if raw.isdigit() else 0
+    many = getattr(translate, "n", None)  # a Translator; a plain function: English's rule
+    if many is not None:
+        return str(many(forms[0], forms[1], n))
+    return translate(forms[0 if n == 1 else 1])
 
 
 def localize(message: str, translate: Callable[[str], str],
@@ -115,11 +165,12 @@ def localize(message: str, translate: Callable[[str], str],
         m = pattern.match(message)
         if m is None:
             continue
+        stored = m.groupdict()
         values = {k: (number(int(v)) if k in _COUNTS and v.isdigit() else
                       v if k in _VERBATIM or k in _COUNTS else localize(v, translate, number))
-                  for k, v in m.groupdict().items()}
+                  for k, v in stored.items()}
         try:
-            return translate(template).format(**values)
+            return _form(translate, template, stored).format(**values)
         except (KeyError, IndexError, ValueError):  # a translation with broken fields
             return message
     return message

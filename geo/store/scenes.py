@@ -32,7 +32,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from geo.errors import DataNotFoundError
 from geo.hashing import sha256_file
-from geo.i18n import Message
+from geo.i18n import Message, plural
 from geo.imagechips import scene_refs
 from geo.schema import SCENES, validate_layer
 from geo.store import tables as t
@@ -97,9 +97,11 @@ def scene_records(catalogue: gpd.GeoDataFrame, data_dir: str | Path) -> list[dic
     refs = {r.scene_id: r for r in scene_refs(valid, root)}  # paths inside root, UTC times
     missing = sorted(str(r.path) for r in refs.values() if not r.path.is_file())
     if missing:
-        raise DataNotFoundError(Message("{n} scene file(s) of the catalogue are missing: "
-                                        "{files}; import them again or remove their rows",
-                                        n=len(missing), files=", ".join(missing[:5])))
+        raise DataNotFoundError(plural(
+            "{n} scene file of the catalogue is missing: {files}; import it again or remove "
+            "its row",
+            "{n} scene files of the catalogue are missing: {files}; import them again or "
+            "remove their rows", "n", n=len(missing), files=", ".join(missing[:5])))
     out = []
     for rec in valid.to_dict("records"):
         ref = refs[str(rec["scene_id"])]

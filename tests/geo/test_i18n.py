@@ -17,7 +17,8 @@ def _source_messages() -> set[str]:
     for sub in ("ui", "geo"):
         for _f, _l, msg, _c, _ctx in extract_from_dir(
             ROOT / sub, method_map=[("**.py", "python")],
-            keywords={"t": None, "n": (1, 2), "_": None, "marked": None, "Message": None},
+            keywords={"t": None, "n": (1, 2), "_": None, "marked": None, "Message": None,
+                      "plural": (1, 2), "plural_marked": (1, 2)},
         ):
             found.add(msg)  # a plural message is its (singular, plural) pair
     return found
@@ -95,3 +96,33 @@ def test_a_message_stored_as_json_comes_back_whole():
                     {"template": "{x}", "values": {"x": [1]}}, "text", None):
         with pytest.raises(ValueError, match="not a stored message"):
             message_from_json(damaged)
+
+
+def test_a_message_of_two_forms_takes_the_form_of_its_count_everywhere():
+    import json
+    import pickle
+
+    from geo.i18n import Message, message_from_json, message_to_json, plural
+
+    def made(n: int) -> Message:
+        return plural("{n} scene readable", "{n} scenes readable", "n", n=n)
+
+    pt = Translator("pt")
+    for n, english, portuguese in ((1, "1 scene readable", "1 cena legível"),
+                                   (0, "0 scenes readable", "0 cenas legíveis"),
+                                   (1234, "1,234 scenes readable", "1.234 cenas legíveis")):
+        m = made(n)
+        assert m == english
+        assert m.localized(pt) == portuguese
+        for back in (message_from_json(json.loads(json.dumps(message_to_json(m)))),
+                     pickle.loads(pickle.dumps(m))):
+            assert back == m
+            assert back.localized(pt) == portuguese
+    # a nested count: the frame and each part in the reader's language
+    outer = Message("{source}: {rows}", source="a.csv", rows=made(2))
+    assert message_from_json(message_to_json(outer)).localized(pt) == "a.csv: 2 cenas legíveis"
+    assert made(1).count("e") == 4  # still a str: its methods are not shadowed
+    with pytest.raises(KeyError):
+        plural("{n} row", "{n} rows", "count", n=1)
+    with pytest.raises(ValueError, match="not a stored message"):
+        message_from_json({"template": "{n} row", "plural": "{n} rows", "values": {"n": {"int": 2}}})

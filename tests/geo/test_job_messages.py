@@ -49,6 +49,41 @@ def test_a_stored_message_is_shown_translated_with_its_values():
     assert "(última señal nunca)" in localize(lost, es, es.number)
 
 
+@pytest.mark.parametrize("language", ["es", "pt"])
+def test_both_forms_of_a_counted_message_are_translated_with_their_fields(language):
+    t = Translator(language)
+    for (one, many), count, legacy in msg.PLURALS:
+        assert count in _fields(one)
+        assert _fields(one) == _fields(many) == _fields(legacy)
+        assert t.n(one, many, 1) != one, one
+        assert t.n(one, many, 2) != many, many
+        assert _fields(t.n(one, many, 1)) == _fields(t.n(one, many, 2)) == _fields(one)
+
+
+def test_a_counted_message_takes_the_form_of_its_count():
+    es, en = Translator("es"), Translator("en")
+    one = msg.english(msg.INGEST_DONE, "added", added=1, skipped=0)
+    many = msg.english(msg.INGEST_DONE, "added", added=1234, skipped=2)
+    assert (one, many) == ("1 scene stored, 0 already there", "1234 scenes stored, 2 already there")
+    assert localize(one, es, es.number) == "1 escena guardada, 0 ya estaban"
+    assert localize(many, es, es.number) == "1.234 escenas guardadas, 2 ya estaban"
+    assert localize(one, en, en.number) == one
+    # what earlier versions stored ("scene(s)") is shown in the form of its count
+    assert localize("1 scene(s) stored, 3 already there", es, es.number) == \
+        "1 escena guardada, 3 ya estaban"
+    files = msg.english(msg.EXPORT_DONE, "files", snapshot="0a1b2c3d", files=1)
+    assert files == "snapshot 0a1b2c3d: 1 file"
+    assert localize(files, Translator("pt"), str) == "instantâneo 0a1b2c3d: 1 arquivo"
+    assert localize("snapshot 0a1b2c3d: 8 file(s)", Translator("pt"), str) == \
+        "instantâneo 0a1b2c3d: 8 arquivos"
+    # a plain function as translator (no plural lookup): English's rule picks the form
+    def plain(text: str) -> str:
+        return text.replace(" file", " FILE")
+
+    assert localize("snapshot 0a1b2c3d: 1 file", plain, str) == "snapshot 0a1b2c3d: 1 FILE"
+    assert localize("snapshot 0a1b2c3d: 2 files", plain, str) == "snapshot 0a1b2c3d: 2 FILEs"
+
+
 def test_a_message_from_no_template_is_shown_as_written():
     es = Translator("es")
     assert localize("the disk is full", es, es.number) == "the disk is full"

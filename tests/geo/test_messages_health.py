@@ -16,7 +16,6 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_file
 
 from geo.health import (
     HealthItem,
@@ -28,8 +27,8 @@ from geo.health import (
 )
 from geo.i18n import Message, Translator, localize
 from geo.settings import Settings
+from tests.catalogues import extracted as extracted_from
 from tests.catalogues import write_catalogue
-from tests.conftest import ROOT
 from tests.geo.test_health import _url, installation  # noqa: F401 (a fixture)
 
 # -- the Spanish handed over with these templates (tr_health.json); NOT yet in locales/es --------
@@ -76,9 +75,7 @@ def es(tmp_path: Path) -> Translator:
 @cache
 def extracted() -> frozenset[str]:
     """Return the templates ``make messages`` extracts (keyword ``Message``) from geo/health.py."""
-    return frozenset(msg if isinstance(msg, str) else msg[0]
-                     for _l, msg, _c, _x in extract_from_file(
-                         "python", ROOT / "geo" / "health.py", keywords={"Message": None}))
+    return extracted_from(("geo/health.py",))
 
 
 def _catalogue_a_missing_scene(data_dir: Path) -> None:

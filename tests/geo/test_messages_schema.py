@@ -26,8 +26,8 @@ from tests.catalogues import write_catalogue
 
 # -- the Spanish handed over with these templates (tr_schema.json); NOT yet in locales/es -------
 HANDED_OVER_ES = {
-    "{source}: {layer} layer, {n} rows, {errors} error(s), {warnings} warning(s)":
-        "{source}: capa {layer}, {n} filas, {errors} error(es), {warnings} aviso(s)",
+    "{source}: {layer} layer, {rows}, {errors}, {warnings}":
+        "{source}: capa {layer}, {rows}, {errors}, {warnings}",
     "ERROR": "ERROR",
     "(row {rows})": "(fila {rows})",
     "(rows {rows} (+{more} more))": "(filas {rows} (+{more} más))",
@@ -68,6 +68,10 @@ HANDED_OVER_ES = {
     "lat and lon must be numbers in degrees": "lat y lon deben ser números en grados",
     "zoom must be a number from 0 to 22": "el zoom debe ser un número de 0 a 22",
 }
+#: Messages of two forms (geo.message.plural), in the test catalogue as in the shipped one.
+PLURALS_ES = {("{n} row", "{n} rows"): ("{n} fila", "{n} filas"),
+              ("{n} error", "{n} errors"): ("{n} error", "{n} errores"),
+              ("{n} warning", "{n} warnings"): ("{n} aviso", "{n} avisos")}
 #: Already in the shipped catalogues (reused, not handed over again).
 SHIPPED_ES = {"Fix: {fix}": "Solución: {fix}", "{first} or {second}": "{first} o {second}"}
 MODULES = ("geo/schema.py", "geo/world.py", "geo/crs.py", "geo/querystate.py")
@@ -76,8 +80,8 @@ MODULES = ("geo/schema.py", "geo/world.py", "geo/crs.py", "geo/querystate.py")
 @pytest.fixture
 def es(tmp_path: Path) -> Translator:
     """Spanish, from a catalogue holding the handed-over translations of these templates."""
-    return Translator("es", locale_dir=write_catalogue(tmp_path / "locales",
-                                                       HANDED_OVER_ES | SHIPPED_ES))
+    return Translator("es", locale_dir=write_catalogue(
+        tmp_path / "locales", {**HANDED_OVER_ES, **SHIPPED_ES, **PLURALS_ES}))
 
 
 def extracted() -> frozenset[str]:
@@ -101,13 +105,13 @@ def test_a_broken_layer_lists_every_problem_in_the_readers_language(events, es):
         validate_events(bad, source="partner.csv")
     found = message(err.value)
     assert str(err.value) == (
-        "partner.csv: events layer, 5 rows, 2 error(s), 0 warning(s)\n"
+        "partner.csv: events layer, 5 rows, 2 errors, 0 warnings\n"
         "  - ERROR range: [confidence] value is not <= 1 (row 3). Fix: use values <= 1\n"
         "  - ERROR coordinates: latitude beyond +/-90 but would fit as longitude (row 5). "
         "Fix: latitude and longitude columns look swapped: exchange them")
     assert found == err.value.report.format()  # type: ignore[attr-defined]
     assert localize(err.value, es) == (
-        "partner.csv: capa events, 5 filas, 2 error(es), 0 aviso(s)\n"
+        "partner.csv: capa events, 5 filas, 2 errores, 0 avisos\n"
         "  - ERROR range: [confidence] el valor no es <= 1 (fila 3). Solución: use valores <= 1\n"
         "  - ERROR coordinates: latitud más allá de +/-90, pero cabría como longitud (fila 5). "
         "Solución: las columnas de latitud y longitud parecen invertidas: intercámbielas")
@@ -231,6 +235,22 @@ def test_the_shipped_catalogue_has_the_handed_over_spanish(template: str) -> Non
     if shipped == template != HANDED_OVER_ES[template]:
         pytest.skip("tr_schema.json not merged into locales/es/LC_MESSAGES/atalaya.po yet")
     assert shipped == HANDED_OVER_ES[template]
+
+
+def test_counts_take_the_languages_singular_or_plural(events, es):
+    bad = events.iloc[:1].copy()
+    bad.loc[0, "confidence"] = 1.5
+    with pytest.raises(SchemaError) as err:
+        validate_events(bad, source="one.csv")
+    assert str(err.value).startswith("one.csv: events layer, 1 row, 1 error, 0 warnings\n")
+    assert localize(err.value, es).startswith("one.csv: capa events, 1 fila, 1 error, 0 avisos\n")
+
+
+@pytest.mark.parametrize("forms", sorted(PLURALS_ES))
+def test_the_shipped_catalogue_has_the_plural_forms(forms: tuple[str, str]) -> None:
+    assert forms[0] in extracted()
+    shipped = Translator("es")
+    assert (shipped.n(*forms, 1), shipped.n(*forms, 2)) == PLURALS_ES[forms]
 
 
 @pytest.mark.parametrize("template", sorted(SHIPPED_ES))

@@ -50,7 +50,7 @@ def test_every_problem_is_reported_at_once_with_file_and_rows(events):
     with pytest.raises(SchemaError) as err:
         validate_events(bad, source="partner.csv")
     text = messages(err)
-    assert text.startswith("partner.csv: events layer, 5 rows, 4 error(s)")
+    assert text.startswith("partner.csv: events layer, 5 rows, 4 errors, 0 warnings")
     assert "[event_type] unknown value(s) 'smuggling' (row 2)" in text
     assert "[confidence] value is not <= 1 (row 3)" in text
     assert "[country] unknown value(s) 'XX' (row 4)" in text

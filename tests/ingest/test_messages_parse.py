@@ -55,7 +55,7 @@ LOCATIONS = [
                        "minutes and seconds at most"),
     ("-9S 74W", "'-9S 74W': both a minus sign and the letter S; use one or the other"),
     ("S N 9", "'S N 9': two hemisphere letters in a row"),
-    ("12", "'12': found 1 coordinate(s), expected two (latitude and longitude); separate them "
+    ("12", "'12': found 1 coordinate, expected two (latitude and longitude); separate them "
            "with a comma or add hemisphere letters (9°24'S 74°36'W)"),
     ("9 ? 74", "'9 ? 74': cannot read ' ? 74'; write '-9.4, -74.6', '9°24'S 74°36'W' or an "
                "aerodrome code"),
@@ -204,11 +204,17 @@ def test_mapping_and_commit_errors_are_messages() -> None:
     frame = pd.DataFrame({"event_id": ids})
     with pytest.raises(CommitError) as clash:
         _check_ids(frame, frame, "events")
-    english = ("nothing stored: 12,345 identifier(s) already stored (E00000, E00001, E00002, "
+    english = ("nothing stored: 12,345 identifiers are already stored (E00000, E00001, E00002, "
                "E00003, E00004 (+12,340 more)). Skip the duplicates, or map the file's own "
                "identifier column")
     assert str(clash.value) == english
     assert localize(clash.value, Translator("es")) == (
-        "no se almacenó nada: 12.345 identificador(es) ya almacenado(s) (E00000, E00001, "
+        "no se almacenó nada: 12.345 identificadores ya están almacenados (E00000, E00001, "
         "E00002, E00003, E00004 (+12.340 más)). Omita los duplicados o asigne la columna de "
         "identificador propia del archivo")
+    with pytest.raises(CommitError) as one:
+        _check_ids(frame.iloc[:1], frame, "events")
+    assert str(one.value).startswith("nothing stored: 1 identifier is already stored (E00000). "
+                                     "Skip the duplicate,")
+    assert localize(one.value, Translator("pt")).startswith(
+        "nada foi armazenado: 1 identificador já está armazenado (E00000). Ignore o duplicado")

@@ -132,15 +132,17 @@ def test_a_missing_scene_file_is_said_in_the_readers_language(
     shutil.copytree(scene_world, world, ignore=shutil.ignore_patterns("atalaya.sqlite3*"))
     gone = sorted((world / "scenes").glob("*.tif"))[0]
     gone.unlink()
-    es = Translator("es", locale_dir=write_catalogue(tmp_path / "locales", {
-        "{n} scene file(s) of the catalogue are missing: {files}; import them again or remove "
-        "their rows": "faltan {n} archivo(s) de escena del catálogo: {files}; impórtelos de "
-                      "nuevo o elimine sus filas"}))
+    es = Translator("es", locale_dir=write_catalogue(tmp_path / "locales", {(
+        "{n} scene file of the catalogue is missing: {files}; import it again or remove its "
+        "row", "{n} scene files of the catalogue are missing: {files}; import them again or "
+        "remove their rows"): ("falta {n} archivo de escena del catálogo: {files}; impórtelo de "
+                               "nuevo o elimine su fila", "faltan {n} archivos de escena del "
+                               "catálogo: {files}; impórtelos de nuevo o elimine sus filas")}))
     monkeypatch.setattr(ui.imagery, "current_translator", lambda: es)
     at = _run_page_on(world, monkeypatch)
-    assert escape_markdown(f"faltan 1 archivo(s) de escena del catálogo: {gone.resolve()}; "
-                           "impórtelos de nuevo o elimine sus filas") in [w.value
-                                                                          for w in at.warning]
+    assert escape_markdown(f"falta 1 archivo de escena del catálogo: {gone.resolve()}; "
+                           "impórtelo de nuevo o elimine su fila") in [w.value
+                                                                       for w in at.warning]
     # the scene table says why the row has no resolution or bands
     (table,) = [d.value for d in at.dataframe if "Bands" in d.value.columns]
     row = table[table["Scene"] == gone.stem].iloc[0]
