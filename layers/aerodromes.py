@@ -23,7 +23,7 @@ from folium.template import Template
 from layers.checks import require_layer
 from layers.escape import escape_text
 from layers.events import POINTS_LAYER_JS
-from layers.labels import label
+from layers.labels import label, number_symbols
 from layers.popup import escaped_column, field_aliases
 
 __all__ = ["AERODROME_COLOR", "AerodromesLayer", "aerodrome_payload", "build_aerodromes_layer"]
@@ -68,8 +68,8 @@ def aerodrome_payload(aerodromes: gpd.GeoDataFrame, *,
     kept = aerodromes.iloc[rows]
     fields = [f for f in POPUP_FIELDS if f in kept.columns]
     # the kind is a category (OurAirports' "small_airport"...): shown by its name
-    columns = [escaped_column(kept[f], digits=0, labels=(labels or {}) if f == "kind" else None)
-               for f in fields]
+    columns = [escaped_column(kept[f], digits=0, labels=(labels or {}) if f == "kind" else None,
+                              symbols=number_symbols(labels)) for f in fields]
     if "runway_length_m" in kept.columns:
         length = kept["runway_length_m"].to_numpy(dtype="float64", na_value=np.nan)
     else:

@@ -97,6 +97,25 @@ class _IconImagePath(MacroElement):
         self.path = path
 
 
+class MetricScale(MacroElement):
+    """Add Leaflet's scale bar in metres and kilometres only.
+
+    folium's ``control_scale`` also draws miles and feet, which nobody in the field reads.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            L.control.scale({imperial: false, metric: true}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "AtalayaMetricScale"
+
+
 def _walk(element: Element) -> Iterator[Element]:
     yield element
     for child in list(element._children.values()):

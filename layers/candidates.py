@@ -11,7 +11,7 @@ import shapely
 
 from layers.checks import require_layer
 from layers.escape import escape_text
-from layers.labels import label
+from layers.labels import label, number_symbols
 from layers.popup import add_tip_and_popup, escaped_column
 
 __all__ = ["CANDIDATE_COLORS", "build_candidates_layer", "legend_entries"]
@@ -40,7 +40,8 @@ def candidate_features(candidates: gpd.GeoDataFrame,
     fields = [f for f in POPUP_FIELDS if f in candidates.columns]
     cols = {
         f: escaped_column(candidates[f], labels=labels or {}) if f in _CATEGORY_FIELDS
-        else escaped_column(candidates[f], digits=_DIGITS.get(f, 1))
+        else escaped_column(candidates[f], digits=_DIGITS.get(f, 1),
+                            symbols=number_symbols(labels))
         for f in fields
     }
     states = candidates["state"].astype("string").fillna("").tolist()

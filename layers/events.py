@@ -31,7 +31,7 @@ from folium.template import Template
 from geo.schema import EVENT_TYPES
 from layers.checks import require_layer
 from layers.escape import escape_text
-from layers.labels import label
+from layers.labels import label, number_symbols
 from layers.popup import escaped_column
 
 __all__ = [
@@ -91,7 +91,7 @@ def _details(events: gpd.GeoDataFrame, labels: Mapping[str, str] | None) -> list
         elif field in _CATEGORY_FIELDS:
             columns.append(escaped_column(events[field], labels=labels or {}))
         else:
-            columns.append(escaped_column(events[field]))
+            columns.append(escaped_column(events[field], symbols=number_symbols(labels)))
     return [list(row) for row in zip(*columns, strict=True)] if columns else []
 
 

@@ -24,7 +24,7 @@ from folium.elements import JSCSSMixin
 from folium.raster_layers import ImageOverlay
 from folium.template import Template
 
-from layers.assets import localize
+from layers.assets import MetricScale, localize
 from layers.basemap import build_offline_basemap, build_online_tiles
 from layers.draw import ImmediateMoveReport
 from layers.escape import escape_text
@@ -263,8 +263,9 @@ def build_imagery_map(*, center_lonlat: tuple[float, float], zoom: float,
     names = {"borders": "Borders", "online_basemap": "OpenStreetMap (online)",
              "footprints": "Imagery footprints", **(labels or {})}
     m = folium.Map(location=[center_lonlat[1], center_lonlat[0]], zoom_start=round(zoom),
-                   tiles=None, keyboard=False, control_scale=True, maxZoom=MAX_ZOOM,
+                   tiles=None, keyboard=False, maxZoom=MAX_ZOOM,
                    minZoom=MIN_ZOOM, zoom_control=True)
+    MetricScale().add_to(m)
     build_offline_basemap(name=names["borders"],
                           base_url=f"{asset_base.rstrip('/')}/basemap").add_to(m)
     if online_tiles:

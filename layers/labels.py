@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["DEFAULT_LABELS", "label"]
+__all__ = ["DEFAULT_LABELS", "label", "number_symbols"]
 
 DEFAULT_LABELS: Mapping[str, str] = {
     # layers
@@ -103,3 +103,20 @@ def label(labels: Mapping[str, str] | None, key: str) -> str:
     if labels is not None and key in labels:
         return labels[key]
     return DEFAULT_LABELS.get(key, key.replace("_", " "))
+
+
+#: Keys of ``labels`` holding the reader's decimal sign and thousands separator.
+NUMBER_KEYS = ("number_decimal", "number_group")
+
+
+def number_symbols(labels: Mapping[str, str] | None) -> tuple[str, str] | None:
+    """Return (decimal sign, thousands separator) when ``labels`` carries them, else None.
+
+    Examples
+    --------
+    >>> number_symbols({"number_decimal": ",", "number_group": "."}), number_symbols({})
+    ((',', '.'), None)
+    """
+    if not labels or any(k not in labels for k in NUMBER_KEYS):
+        return None
+    return labels[NUMBER_KEYS[0]], labels[NUMBER_KEYS[1]]

@@ -19,16 +19,22 @@ from layers.labels import label
 __all__ = ["add_tip_and_popup", "escaped_column", "field_aliases", "format_value"]
 
 
-def format_value(value: object, *, digits: int = 1) -> str:
+def format_value(value: object, *, digits: int = 1,
+                 symbols: tuple[str, str] | None = None) -> str:
     """Format one cell for display and escape it.
 
     Timestamps become ``YYYY-MM-DD HH:MM UTC`` (date only at midnight), floats are rounded to
     ``digits`` decimals, missing values (None, NaN, NaT, pd.NA) become the empty string.
+    With ``symbols`` (the language's decimal sign and thousands separator, see
+    :func:`layers.labels.number_symbols`) floats are written as the reader writes them;
+    whole numbers (identifiers, years) are left as they are.
 
     Examples
     --------
     >>> format_value(pd.Timestamp("2024-03-01T14:05Z")), format_value(1234.56), format_value(None)
     ('2024-03-01 14:05 UTC', '1234.6', '')
+    >>> format_value(1234.56, symbols=(",", "."))
+    '1.234,6'
     """
     if value is None or value is pd.NaT or value is pd.NA:
         return ""
@@ -44,12 +50,16 @@ def format_value(value: object, *, digits: int = 1) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
-        return escape_text(f"{value:.{digits}f}")
+        if symbols is None:
+            return escape_text(f"{value:.{digits}f}")
+        decimal, group = symbols  # one pass, so neither sign is replaced twice
+        return escape_text(f"{value:,.{digits}f}".translate({ord(","): group, ord("."): decimal}))
     return escape_text(value)
 
 
 def escaped_column(series: pd.Series, *, digits: int = 1,
-                   labels: Mapping[str, str] | None = None) -> list[str]:
+                   labels: Mapping[str, str] | None = None,
+                   symbols: tuple[str, str] | None = None) -> list[str]:
     """Format and escape a whole column; with ``labels``, values are translated first.
 
     Parameters
@@ -61,12 +71,14 @@ def escaped_column(series: pd.Series, *, digits: int = 1,
     labels
         When given, each value is looked up as a label key (category values such as
         ``"seizure"``) before escaping.
+    symbols
+        The reader's decimal sign and thousands separator for floats (:func:`format_value`).
     """
     if labels is not None:
         return [
             "" if pd.isna(v) else escape_text(label(labels, str(v))) for v in series.tolist()
         ]
-    return [format_value(v, digits=digits) for v in series.tolist()]
+    return [format_value(v, digits=digits, symbols=symbols) for v in series.tolist()]
 
 
 def field_aliases(fields: Sequence[str], labels: Mapping[str, str] | None) -> list[str]:

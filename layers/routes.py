@@ -17,7 +17,7 @@ import shapely
 
 from layers.checks import require_layer
 from layers.escape import escape_text
-from layers.labels import label
+from layers.labels import label, number_symbols
 from layers.popup import add_tip_and_popup, escaped_column
 
 __all__ = ["ROUTE_COLORS", "ROUTE_DASHES", "build_routes_layer", "legend_entries"]
@@ -107,7 +107,8 @@ def route_features(routes: gpd.GeoDataFrame,
     require_layer(routes, layer="routes", columns=("mode",))
     fields = [f for f in POPUP_FIELDS if f in routes.columns]
     cols = {f: escaped_column(routes[f], labels=labels or {}) if f == "mode"
-            else escaped_column(routes[f], digits=2 if f == "confidence" else 0)
+            else escaped_column(routes[f], digits=2 if f == "confidence" else 0,
+                                symbols=number_symbols(labels))
             for f in fields}
     weights = _weights(routes)
     modes = routes["mode"].astype("string").fillna("").tolist()

@@ -210,6 +210,10 @@ def _detail_words(t: Translator) -> dict[str, str]:
         # what the password was asked for
         "sign_in": t("sign-in"), "password_change": t("password change"),
         "oidc": t("single sign-on"),
+        # a snapshot exported (geo.store.snapshots), a scene registered (geo.store.scenes)
+        "manifest_sha256": t("manifest SHA-256"), "folder": t("folder"),
+        "scene_id": t("scene"), "path": t("path"), "sha256": "SHA-256", "change": t("change"),
+        "added": t("added"), "updated": t("updated"),
     }
 
 

@@ -71,10 +71,11 @@ from geo.store import (
     webhook_secret_from_env,
 )
 from geo.store.chips import StoredChips
+from geo.store.fieldpkg import localize_field_comment
 from geo.store.states import state_names
 from geo.store.users import record_refusal
 from geo.world import data_version
-from layers.assets import localize
+from layers.assets import MetricScale, localize
 from layers.basemap import build_offline_basemap
 from layers.candidates import CANDIDATE_COLORS
 from ui import state
@@ -354,7 +355,8 @@ QUEUE_MAX_ZOOM = 12
 def _queue_map(alerts: list[Alert], names: dict[str, str],
                area: BaseGeometry | None = None) -> folium.Map:
     m = folium.Map(location=[-10, -70], zoom_start=4, tiles=None, prefer_canvas=True,
-                   keyboard=False, control_scale=True)
+                   keyboard=False)
+    MetricScale().add_to(m)
     build_offline_basemap(name="basemap").add_to(m)
     if area is not None:  # the area filter's outline (geometry only: no text reaches HTML)
         folium.GeoJson(area.__geo_interface__, style_function=lambda _f: {
@@ -518,7 +520,8 @@ def _alert_map(alert: Alert, under: tuple[Attachment, bytes] | None = None) -> f
     region), which the strip, near the chip's centre, does not feel.
     """
     m = folium.Map(location=[alert.centroid_lat, alert.centroid_lon], zoom_start=14,
-                   tiles=None, keyboard=False, control_scale=True, max_zoom=18)
+                   tiles=None, keyboard=False, max_zoom=18)
+    MetricScale().add_to(m)
     build_offline_basemap(name="basemap").add_to(m)
     color = CANDIDATE_COLORS.get(alert.detection_state or "", "#e31a1c")
     if under is not None:
@@ -672,7 +675,7 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
         st.caption(t("No comment yet."))
     for c in comments:
         st.caption(f"{c['author']} · {pd.Timestamp(c['created_at']):%Y-%m-%d %H:%M} UTC")
-        st.text(c["body"])
+        st.text(localize_field_comment(c["body"], t))
 
     st.markdown("**" + t("Detections") + "**")
     st.dataframe(_looks_table(store, alert.id, t), hide_index=True, width="stretch")

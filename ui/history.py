@@ -19,6 +19,7 @@ from shapely.errors import ShapelyError
 from geo.detect.reasons import localize_reason
 from geo.i18n import Translator
 from geo.store.chips import CHIP_KIND
+from geo.store.fieldpkg import localize_field_comment
 from geo.store.states import priority_names, state_names
 from ui.labels import chip_names, map_labels
 
@@ -40,6 +41,8 @@ def history_table(entries: Sequence[Any], t: Translator, *,
     for e in entries:
         field = e.field or ""
         show = shown.get(field, _text)
+        if e.action == "comment":  # a field package's tag in the reader's language
+            show = lambda v: localize_field_comment(str(v), t)  # noqa: E731
         if e.action == "attach" and field == CHIP_KIND:
             # the chips cut at one opening (one per scene and composite) make one line
             value = "" if e.new_value is None else show(e.new_value)
@@ -72,7 +75,8 @@ def action_names(t: Translator) -> dict[str, str]:
             "user_created": t("Account created"), "user_password_set": t("Password set"),
             "user_role_set": t("Role changed"), "user_deactivated": t("Account disabled"),
             "user_activated": t("Account enabled"), "user_unlocked": t("Account unlocked"),
-            "access_refused": t("Access refused")}
+            "access_refused": t("Access refused"), "snapshot_exported": t("Snapshot exported"),
+            "scene_registered": t("Scene registered")}
 
 
 def field_names(t: Translator) -> dict[str, str]:

@@ -157,12 +157,20 @@ def _remember_view(ref: SceneRef, out: dict[str, Any] | None,
         st.rerun(scope="fragment")
 
 
+def _band_names(t: Translator) -> dict[str, str]:
+    """Band roles as the reader names them: colours translated, infrared bands by acronym."""
+    return {"blue": t("Blue"), "green": t("Green"), "red": t("Red"), "nir": "NIR",
+            "swir1": "SWIR1", "swir2": "SWIR2", "scl": "SCL", "cloud": t("Cloud mask")}
+
+
 def _scene_table(scenes: list[SceneRef], t: Translator) -> None:
     rows = []
     for s in scenes:
         try:
             info = read_scene_info(s.path, values=False)
-            res, bands = f"{info.res_m:g}", ", ".join(r for r, _ in info.roles.pairs)
+            names = _band_names(t)
+            res = f"{info.res_m:g}"
+            bands = ", ".join(names.get(r, r) for r, _ in info.roles.pairs)
         except AtalayaError as err:  # say why in the row (a table cell is shown as typed)
             # text, not a number: the grid shows a missing number as "None" (a Styler's
             # na_rep is not applied to it in the browser)
@@ -226,9 +234,7 @@ def _inspector(refs: list[SceneRef], click: dict[str, Any] | None, t: Translator
             st.warning(shown(err, t))
             continue
         heads = {"col": t("Column"), "row": t("Row"), "x_m": t("X (m)"), "y_m": t("Y (m)"),
-                 "crs": "CRS", "valid": t("Valid"), "blue": t("Blue"), "green": t("Green"),
-                 "red": t("Red"), "nir": "NIR", "swir1": "SWIR1",
-                 "swir2": "SWIR2", "ndvi": "NDVI"}
+                 "crs": "CRS", "valid": t("Valid"), **_band_names(t), "ndvi": "NDVI"}
         rows.append({t("Scene"): ref.scene_id, t("Date"): f"{ref.acquired_at:%Y-%m-%d}",
                      **{heads.get(k, k): ("" if v is None else v) for k, v in values.items()}})
     if not rows:

@@ -190,7 +190,7 @@ def _user(t: Translator) -> str:
     """Return the name recorded as ``imported_by``: the reviewer's, or one typed here."""
     reviewer = str(st.session_state.get(state.REVIEWER, "") or "").strip()
     if reviewer:
-        st.caption(t("Imported as {name}.").format(name=_plain(reviewer)))
+        st.caption(t("Imports are recorded under {name}.").format(name=_plain(reviewer)))
         return reviewer[:80]
     typed = st.text_input(t("Your name"), key=USER, max_chars=80,
                           help=t("Recorded with every row you import."))
@@ -489,7 +489,8 @@ def _show_report(checked: _Checked, t: Translator) -> None:
         st.warning(_shown(warning, t))
     if c["rejected"]:
         st.markdown("**" + t("Why rows were rejected") + "**")
-        reasons = pd.DataFrame([(t(k) if k in REASON_KINDS else k, n)
+        # a field by its label and contract name, as in the mapping ("Confianza (confidence)")
+        reasons = pd.DataFrame([(t(k) if k in REASON_KINDS else field_label(k, t), n)
                                 for k, n in report.reason_counts().most_common()],
                                columns=[t("Reason"), t("Rows")])
         st.dataframe(reasons, hide_index=True)

@@ -8,7 +8,10 @@ from geo.i18n import Translator
 
 def map_labels(t: Translator) -> dict[str, str]:
     """Every string the map shows (layer names, legend, popup field names), translated."""
+    symbols = t.number_symbols()
     return {
+        "number_decimal": symbols["decimal"],
+        "number_group": symbols["group"],
         "events": t("Events"),
         "routes": t("Trafficking routes"),
         "scenes": t("Imagery footprints"),

@@ -65,7 +65,9 @@ def snapshot_labels(spec: SnapshotSpec) -> dict[str, str]:
     from geo.i18n import Translator
 
     t = Translator(spec.language)
-    return {key: t(text) for key, text in {**DEFAULT_LABELS, **_COMMODITY_NAMES}.items()}
+    symbols = t.number_symbols()
+    return {key: t(text) for key, text in {**DEFAULT_LABELS, **_COMMODITY_NAMES}.items()} | {
+        "number_decimal": symbols["decimal"], "number_group": symbols["group"]}
 
 
 def fit_view(bbox: tuple[float, float, float, float], width_px: int,

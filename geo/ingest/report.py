@@ -10,7 +10,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from geo.i18n import Translator, localize
+from geo.i18n import Message, Translator, localize
 from geo.i18n import marked as _
 from geo.ingest.mapping import Mapping
 from geo.ingest.text import neutralise
@@ -85,9 +85,12 @@ class ImportReport:
                 zip(self.rejected["row"], self.rejected["reason"], strict=True)]
 
     def reason_counts(self) -> Counter[str]:
-        """How many rows were refused for each kind of reason (text before the first colon)."""
-        kinds = (str(r).split(";")[0].split(":")[0].strip() for r in self.rejected["reason"])
-        return Counter(kinds)
+        """How many rows were refused for each kind of reason (text before the first colon).
+
+        A row refused for several reasons (its coordinates and its quantity) counts under
+        each of their kinds, once per kind.
+        """
+        return Counter(kind for r in self.rejected["reason"] for kind in _kinds(r))
 
     def rejected_csv(self, t: Translator | None = None) -> bytes:
         """Rejected rows as UTF-8 CSV (with BOM, for Excel), formula cells neutralised.
@@ -119,3 +122,13 @@ class ImportReport:
         if len(self.rejected) > max_rows:
             lines.append(f"  ... {len(self.rejected) - max_rows} more rejected row(s)")
         return "\n".join(lines)
+
+
+def _kinds(reason: object) -> set[str]:
+    """Kinds of the reasons joined in one rejected row's ``reason`` (text before a colon)."""
+    if isinstance(reason, Message) and reason.template == "; ".join(
+            f"{{p{i}}}" for i in range(len(reason.values))):
+        parts = [str(v) for v in reason.values.values()]  # the parts, as joined
+    else:
+        parts = str(reason).split("; ")
+    return {p.split(":")[0].strip() for p in parts if p.strip()}

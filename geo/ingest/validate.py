@@ -478,15 +478,30 @@ def _numbers(col: Column, raw: pd.Series, mapping: Mapping, reasons: Reasons) ->
     for i in np.flatnonzero(~np.isfinite(values) & ~np.isnan(values)):
         reasons[i].append(Message("{column}: infinite value", column=col.name))
     for i in np.flatnonzero(low | high):
-        span = {"column": col.name, "value": f"{values[i]:g}",
-                "low": f"{col.low:g}" if col.low is not None else "-inf",
-                "high": str(col.high) if col.high is not None else "inf"}
+        # numbers, so that a reader who writes 0,8 reads 0,8 (and 2,5 for the 2.5 read)
+        span: dict[str, object] = {
+            "column": col.name, "value": _as_typed(float(values[i])),
+            "low": _as_typed(col.low) if col.low is not None else "-inf",
+            "high": Number(col.high, 1) if col.high is not None else "inf"}
         if col.high == 1.0 and values[i] <= 100:
-            reasons[i].append(Message("{column}: {value} is outside {low}..{high} (write 0.8 or "
-                                      "80%)", **span))
+            reasons[i].append(Message("{column}: {value} is outside {low}..{high} (write "
+                                      "{example} or 80%)", example=Number(0.8, 1), **span))
         else:
             reasons[i].append(Message("{column}: {value} is outside {low}..{high}", **span))
     return pd.Series(values, dtype="float64")
+
+
+def _as_typed(value: float) -> Number:
+    """Return ``value`` as a Number with the decimals of its shortest form (2.5: one).
+
+    Examples
+    --------
+    >>> _as_typed(2.5), _as_typed(80.0).digits
+    (Number(value=2.5, digits=1), 0)
+    """
+    text = f"{value:.6g}"
+    digits = len(text.split(".")[1]) if "." in text and "e" not in text else 0
+    return Number(value, digits)
 
 
 def _dates(col: Column, raw: pd.Series, mapping: Mapping, reasons: Reasons,

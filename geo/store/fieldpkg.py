@@ -1104,7 +1104,11 @@ def _request_id(row: FieldRow) -> str:
 
 
 def field_comment_body(row: FieldRow) -> str | None:
-    """Return the comment added for a row: the team's text tagged with who visited and when."""
+    """Return the comment added for a row: the team's text tagged with who visited and when.
+
+    Stored in English (``[field visit: luis, 2026-12-03 10:00 UTC] ...``) and shown in the
+    reader's language by :func:`localize_field_comment`.
+    """
     visit = [v for v in (row.visited_by,
                          None if row.visited_at is None
                          else f"{row.visited_at:%Y-%m-%d %H:%M} UTC") if v]
@@ -1114,6 +1118,36 @@ def field_comment_body(row: FieldRow) -> str | None:
     if row.verdict is not None and visit:
         return f"{tag} verdict: {row.verdict}"
     return None
+
+
+_FIELD_TAG = re.compile(r"\[field visit(?:: (?P<visit>[^\]]*))?\] (?P<rest>.*)\Z", re.DOTALL)
+_VERDICT_ONLY = re.compile(r"verdict: (?P<verdict>[a-z_]+)\Z")
+
+
+def localize_field_comment(body: str, t: Translator) -> str:
+    """Write a field package comment's tag (:func:`field_comment_body`) in ``t``'s language.
+
+    The team's own text, and any other comment, is kept as written.
+
+    Examples
+    --------
+    >>> es = Translator("es")
+    >>> localize_field_comment("[field visit: luis, 2026-12-03 10:00 UTC] verdict: confirmed", es)
+    '[visita de campo: luis, 2026-12-03 10:00 UTC] veredicto: Confirmada'
+    >>> localize_field_comment("[field visit] pista activa", es)
+    '[visita de campo] pista activa'
+    """
+    found = _FIELD_TAG.match(body)
+    if found is None:
+        return body
+    tag = t("field visit") + (f": {found['visit']}" if found["visit"] else "")
+    rest = found["rest"]
+    verdict = _VERDICT_ONLY.match(rest)
+    if verdict is not None:
+        names = state_names(t)
+        if verdict["verdict"] in names:
+            rest = t("verdict: {state}").format(state=names[verdict["verdict"]])
+    return f"[{tag}] {rest}"
 
 
 def plan_import(store: Store, returned: FieldReturn) -> ImportPlan:

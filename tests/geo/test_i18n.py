@@ -125,4 +125,5 @@ def test_a_message_of_two_forms_takes_the_form_of_its_count_everywhere():
     with pytest.raises(KeyError):
         plural("{n} row", "{n} rows", "count", n=1)
     with pytest.raises(ValueError, match="not a stored message"):
-        message_from_json({"template": "{n} row", "plural": "{n} rows", "values": {"n": {"int": 2}}})
+        message_from_json({"template": "{n} row", "plural": "{n} rows",
+                           "values": {"n": {"int": 2}}})

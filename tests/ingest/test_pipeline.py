@@ -44,6 +44,20 @@ def _csv(folder: Path, text: str, name: str = "eventos.csv") -> Path:
     return path
 
 
+def test_portuguese_headers_are_mapped(tmp_path: Path) -> None:
+    """A Federal Police style sheet: every field found, "mercadoria" as the commodity."""
+    path = _csv(tmp_path, "id;data;tipo;mercadoria;quantidade_kg;pais;fonte;confianca;descricao;"
+                          "latitude;longitude\nPF-1;05/03/2024;seizure;cocaine;12,5;BR;PF;0,8;"
+                          "x;-12,4;-54,2\n", name="eventos_pf.csv")
+    with receive_file(path) as up:
+        mapping = propose_mapping(read_source(up), "events")
+    assert mapping.fields == {
+        "latitude": "latitude", "longitude": "longitude", "event_id": "id",
+        "occurred_at": "data", "event_type": "tipo", "commodity": "mercadoria",
+        "quantity_kg": "quantidade_kg", "country": "pais", "source": "fonte",
+        "confidence": "confianca", "description": "descricao"}
+
+
 def test_csv_events_mapping_and_values(tmp_path: Path) -> None:
     path = _csv(tmp_path, _events_rows())
     with receive_file(path) as up:
@@ -72,6 +86,24 @@ def test_xlsx_events(tmp_path: Path) -> None:
     report = offer(xlsx_events(tmp_path), "events")
     assert report.counts["accepted"] == 2
     assert report.accepted["description"].iloc[0] == "Incautación en el VRAEM"
+
+
+def test_a_row_with_several_faults_counts_under_each_and_numbers_read_as_typed(
+        tmp_path: Path) -> None:
+    from geo.i18n import Translator, localize
+
+    text = ("id;data;tipo;mercadoria;quantidade_kg;pais;fonte;confianca;latitude;longitude\n"
+            "PF-1;05/03/2024;seizure;cocaine;1.240,0;BR;PF;0,8;-12,4;-54,2\n"
+            "PF-2;06/03/2024;seizure;cocaine;abc;BR;PF;2,5;95;-200\n"
+            "PF-3;07/03/2024;seizure;cocaine;3;BR;PF;0,5;95;-54,2\n")
+    report = offer(_csv(tmp_path, text, name="pf.csv"), "events")
+    assert report.counts == {"rows": 3, "accepted": 1, "rejected": 2}
+    assert report.reason_counts() == {"coordinates": 2, "quantity_kg": 1, "confidence": 1}
+    reason = report.rejected["reason"].iloc[0]
+    assert "confidence: 2.5 is outside 0..1.0 (write 0.8 or 80%)" in reason
+    # the column keeps its schema name, as the mapping shows it; the numbers as typed there
+    assert "confidence: 2,5 está fora de 0..1,0 (escreva 0,8 ou 80%)" in localize(
+        reason, Translator("pt"))
 
 
 def test_row_reasons_are_specific(tmp_path: Path) -> None:

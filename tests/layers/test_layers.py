@@ -102,6 +102,25 @@ def test_candidate_popup_fields(candidates: gpd.GeoDataFrame) -> None:
     assert '"New"' in html
 
 
+def test_popup_numbers_are_written_as_the_reader_writes_them(
+        candidates: gpd.GeoDataFrame, routes: gpd.GeoDataFrame) -> None:
+    from geo.i18n import Translator
+    from ui.labels import map_labels
+
+    pt = map_labels(Translator("pt"))
+    html = render(build_candidates_layer(candidates, name="c", labels=pt))
+    assert '"0,82"' in html
+    assert '"1.080"' in html
+    assert '"0.82"' not in html
+    assert '"1.080"' in render(build_candidates_layer(candidates, name="c",
+                                                      labels=map_labels(Translator("es"))))
+    assert '"1,080"' in render(build_candidates_layer(candidates, name="c",
+                                                      labels=map_labels(Translator("en"))))
+    volumes = {f["properties"].get("volume_kg_year") for f in
+               route_features(routes, pt)["features"]}
+    assert all("," not in v for v in volumes if v), volumes
+
+
 def test_aerodrome_popup_fields(aerodromes: gpd.GeoDataFrame) -> None:
     html = render(build_aerodromes_layer(aerodromes, name="a"))
     assert 'kind: "aerodromes"' in html
@@ -171,3 +190,18 @@ def test_a_layer_of_one_symbol_is_named_once_in_the_legend() -> None:
     two = legend_html([LegendSection("Routes", (LegendItem("Air", "#f00"),
                                                 LegendItem("Land", "#0f0")))])
     assert all(two.count(x) == 1 for x in ("Routes", "Air", "Land"))
+
+
+def test_every_map_has_a_metric_scale_only(aerodromes: gpd.GeoDataFrame) -> None:
+    """Metres and kilometres only: folium's own scale adds miles and feet."""
+    from layers.imagery import build_imagery_map
+    from layers.map import build_base_map
+    from layers.risk import build_analysis_base_map
+
+    maps = [build_base_map(aerodromes=aerodromes, labels={}),
+            build_analysis_base_map(aerodromes=aerodromes, labels={}),
+            build_imagery_map(center_lonlat=(-74.6, -9.4), zoom=8)]
+    for m in maps:
+        html = m.get_root().render()
+        assert html.count("L.control.scale(") == 1
+        assert "L.control.scale({imperial: false, metric: true})" in html

@@ -125,6 +125,10 @@ def test_the_audit_log_reads_in_the_readers_language(tmp_path, monkeypatch):
         alert = get_alert(store, alert_id)
         update_alert(store, AlertChange(alert_id, alert.version, state="under_review"),
                      actor="jefa")
+        from geo.store.snapshots import record_snapshot
+
+        record_snapshot(store, {"snapshot_id": "0a1b2c3d", "created_by": "pablo"},
+                        folder="snapshots/0a1b2c3d", created_at=datetime.now(UTC))
     at = AppTest.from_function(_admin_page, default_timeout=60)
     at.session_state[state.LANGUAGE] = "es"
     at.session_state[state.SESSION] = Session.start("jefa", Role.ADMIN, datetime.now(UTC))
@@ -148,4 +152,8 @@ def test_the_audit_log_reads_in_the_readers_language(tmp_path, monkeypatch):
     refused = log[log["Acción"] == "Inicio de sesión rechazado"].iloc[0]["Después"]
     assert refused.startswith("motivo: contraseña incorrecta, intentos fallidos: 1"), refused
     assert "cliente: 10.0.0.7" in refused
+    # a snapshot's export: named, its manifest's hash and folder in words
+    export = log[log["Acción"] == "Instantánea exportada"].iloc[0]
+    assert export["Después"].startswith("SHA-256 del manifiesto: "), export["Después"]
+    assert "carpeta: snapshots/0a1b2c3d" in export["Después"]
     assert "None" not in refused  # not locked: no "locked until: None"

@@ -270,6 +270,10 @@ def test_the_history_reads_in_the_readers_language_newest_first(world):
         (alert_id,) = merge_candidates(store, frame, actor="detector (data folder)").created
         add_attachment(store, alert_id, actor="campo", kind=CHIP_KIND, media_type="image/png",
                        content=b"\x89PNG", label="s1 true")
+        from geo.store import add_comment
+
+        add_comment(store, alert_id, "[field visit: luis, 2026-12-03 10:00 UTC] verdict: "
+                    "confirmed", actor="oficina")
         alert = get_alert(store, alert_id)
         update_alert(store, AlertChange(alert_id, alert.version, state="under_review"),
                      actor="ana")
@@ -287,6 +291,10 @@ def test_the_history_reads_in_the_readers_language_newest_first(world):
     assert "Recorte de imagen generado al abrir la alerta" in history["Qué"].tolist()
     assert history.iloc[-1]["Quién"] == "detector (carpeta de datos)"
     assert history.iloc[-1]["Qué"] == "Creada"
+    # a field package's comment: its tag in the page's words, in the history and the comments
+    tagged = "[visita de campo: luis, 2026-12-03 10:00 UTC] veredicto: Confirmada"
+    assert history[history["Quién"] == "oficina"].iloc[0]["Después"] == tagged
+    assert tagged in [x.value for x in at.text]
 
 
 def test_comment_only_with_an_empty_box_says_so_and_stores_nothing(world):

@@ -150,6 +150,9 @@ def test_a_missing_scene_file_is_said_in_the_readers_language(
     assert gone.name in row["Bands"]
     assert row["Resolution (m)"] == "—"  # not the grid's "None" for a missing number
     assert set(table["Resolution (m)"]) == {"—", "10"}
+    # a readable scene's bands by their names (colours in the reader's language)
+    readable = table[table["Scene"] != gone.stem].iloc[0]
+    assert readable["Bands"].startswith("Blue, Green, Red, NIR"), readable["Bands"]
 
 
 def _inspect() -> None:
