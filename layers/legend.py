@@ -123,7 +123,19 @@ class Legend(MacroElement):
           }
           L.DomEvent.disableClickPropagation(div);
           L.DomEvent.disableScrollPropagation(div);
+          // Controls sit above the map's panes, so an open popup (a candidate's reason, an
+          // event's details) would be hidden behind the legend: it fades out until the popup
+          // closes, and lets clicks through meanwhile.
+          var fade = function () { div.style.opacity = "0.1"; div.style.pointerEvents = "none"; };
+          var show = function () { div.style.opacity = ""; div.style.pointerEvents = ""; };
+          this._atalayaFade = [fade, show];
+          this._map.on("popupopen", fade).on("popupclose", show);
           return div;
+        };
+        {{ this.get_name() }}.onRemove = function (map) {
+          if (this._atalayaFade) {
+            map.off("popupopen", this._atalayaFade[0]).off("popupclose", this._atalayaFade[1]);
+          }
         };
         (function (legend, parent) {
           // On a map: shown at once. In a layer group: shown while the group is on the map,

@@ -459,10 +459,10 @@ def render_queue(store: Store, t: Translator) -> None:
     every = list_alerts(store)
     counts = pd.Series([a.state for a in every], dtype="object").value_counts()
     # one wrapping row: columns stack on a phone, one count per line (seven lines before the
-    # filters); here a 390 px phone gets three per line
+    # filters); each as wide as its name ("Requiere visita de campo" was cut at 100 px)
     with st.container(horizontal=True, wrap=True, gap="small"):
         for s in ALERT_STATES:
-            st.metric(names[s], t.number(int(counts.get(s, 0))), width=100)
+            st.metric(names[s], t.number(int(counts.get(s, 0))), width="content")
     # folded: on a phone the six filters took more than a screen before the first alert
     with st.expander(_filters_label(t), icon=":material/filter_list:", key=state.QUEUE_FILTERS):
         query = _queue_filters(every, areas, t)

@@ -81,12 +81,20 @@ def test_standalone_html_shows_every_layer_with_the_network_blocked(browser, wor
         popup_top, title_bottom = page.evaluate(
             "() => [document.querySelector('.leaflet-popup').getBoundingClientRect().top,"
             " document.getElementById('atalaya-title').getBoundingClientRect().bottom]")
+        # the legends (above the map's panes) fade while a popup is open, and come back
+        legend_opacity = "() => [...document.querySelectorAll('.atalaya-legend')]" \
+                         ".map(l => getComputedStyle(l).opacity)"
+        faded = page.evaluate(legend_opacity)
+        page.evaluate("() => { Object.values(window).find(v => v instanceof L.Map).closePopup(); }")
+        shown = page.evaluate(legend_opacity)
     finally:
         context.close()
     others = [u for u in seen if u != url and not u.startswith(("data:", "blob:", "about:"))]
     assert others == [], f"the standalone page asked for {others}"
     assert state["eventsDrawn"] == 8
     assert popup_top >= title_bottom
+    assert faded == ["0.1", "0.1"]
+    assert shown == ["1", "1"]
     assert state["basemap"] == "loaded"  # land and borders from the inlined data
     for name in ("Events", "Trafficking routes", "Runway candidates", "Registered aerodromes"):
         assert name in state["overlays"]
