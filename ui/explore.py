@@ -18,7 +18,7 @@ import hashlib
 import json
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -738,12 +738,15 @@ def _routes_table(routes: gpd.GeoDataFrame, t: Translator) -> pd.DataFrame:
     })
 
 
-def _pickable(table: pd.DataFrame, *, key: str, id_column: str, zoom: float) -> None:
+def _pickable(table: pd.DataFrame, *, key: str, id_column: str, zoom: float,
+              fractions: Sequence[str] = ()) -> None:
     """Show ``table``; choosing a row moves the map to its ``lat``/``lon`` at ``zoom``.
 
     The widget's key names the rows it holds: the tables follow the map's view, and a
     selection kept across a change of rows would point at another feature, which the map
-    would then fly to at every later move. New rows start with nothing chosen.
+    would then fly to at every later move. New rows start with nothing chosen. The
+    ``fractions`` columns (scores from 0 to 1) are written in the browser's convention, as
+    in the alert queue ("0,98" in a Spanish browser); other numbers as they are.
     """
     ss = st.session_state
     ids = "\x1f".join(table[id_column].astype(str))
@@ -751,7 +754,9 @@ def _pickable(table: pd.DataFrame, *, key: str, id_column: str, zoom: float) -> 
     # Text columns are shown as text by st.dataframe (never as HTML or markdown).
     picked = st.dataframe(table, key=widget, on_select="rerun", selection_mode="single-row",
                           hide_index=True, height=320, width="stretch",
-                          column_config={id_column: st.column_config.TextColumn("ID")})
+                          column_config={id_column: st.column_config.TextColumn("ID"), **{
+                              c: st.column_config.NumberColumn(format="localized")
+                              for c in fractions}})
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
     if not rows or rows[0] >= len(table):
         return
@@ -787,7 +792,7 @@ def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
                        "select a row to go there on the map.", len(candidates)).format(
                            total=t.number(len(candidates))))
         _pickable(_candidates_table(candidates, t), key=state.CANDIDATES_TABLE,
-                  id_column="candidate_id", zoom=14)
+                  id_column="candidate_id", zoom=14, fractions=[map_labels(t)["score"]])
     with tabs[2]:
         st.caption(t.n("{total} trafficking route, largest estimated volume first; select "
                        "a row to go to the middle of the route.", "{total} trafficking routes, "

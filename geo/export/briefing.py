@@ -81,9 +81,9 @@ def describe_filters(spec: SnapshotSpec, t: Translator,
     else:
         w, s, e, n = f.aoi.bounds
         out.append(t("Area of interest: polygon of {n} vertices within {box}").format(
-            n=_vertices(f.aoi), box=_box(w, s, e, n)))
+            n=_vertices(f.aoi), box=_box(w, s, e, n, t)))
     extent = spec.bbox or f.bounds
-    out.append(t("Map extent: {box}").format(box=_box(*extent)) if extent
+    out.append(t("Map extent: {box}").format(box=_box(*extent, t)) if extent
                else t("Map extent: whole region"))
     out.append(t("Layers: {values}").format(values=", ".join(
         names.get(x, x) for x in spec.layers)))
@@ -107,12 +107,13 @@ def _vertices(area: shapely.Geometry) -> int:
     return int(shapely.get_num_coordinates(area)) - rings
 
 
-def _box(w: float, s: float, e: float, n: float) -> str:
+def _box(w: float, s: float, e: float, n: float, t: Translator) -> str:
+    """Write a box's corners in degrees, four decimals, with the reader's decimal sign."""
     def lon(v: float) -> str:
-        return f"{abs(v):.4f}°{'W' if v < 0 else 'E'}"
+        return f"{t.number(abs(v), digits=4)}°{'W' if v < 0 else 'E'}"
 
     def lat(v: float) -> str:
-        return f"{abs(v):.4f}°{'S' if v < 0 else 'N'}"
+        return f"{t.number(abs(v), digits=4)}°{'S' if v < 0 else 'N'}"
 
     return f"{lon(w)} {lat(s)} – {lon(e)} {lat(n)}"
 
