@@ -181,7 +181,7 @@ def _render_audit(store: Store, t: Translator) -> None:
         return _text(v, words, t)
 
     st.dataframe(pd.DataFrame({
-        t("When"): [f"{e.at:%Y-%m-%d %H:%M:%S}" for e in shown],
+        t("When (UTC)"): [f"{e.at:%Y-%m-%d %H:%M:%S}" for e in shown],
         t("Who"): [e.actor for e in shown],
         t("Action"): [names.get(e.action, e.action) for e in shown],
         t("Alert"): ["" if e.alert_id is None else str(e.alert_id) for e in shown],

@@ -56,7 +56,7 @@ def history_table(entries: Sequence[Any], t: Translator, *,
         else:
             last_chips = None
         rows.append({
-            t("When"): f"{pd.Timestamp(e.at):%Y-%m-%d %H:%M:%S}",
+            t("When (UTC)"): f"{pd.Timestamp(e.at):%Y-%m-%d %H:%M:%S}",
             t("Who"): str((actors or {}).get(e.actor, e.actor)),
             t("What"): chip if e.action == "attach" and field == CHIP_KIND
             else actions.get(e.action, e.action),

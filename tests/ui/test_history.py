@@ -72,7 +72,7 @@ def test_history_names_fields_and_values_in_the_readers_language(language, expec
     columns = [t("What"), t("Field"), t("Before"), t("After")]
     assert table[columns].values.tolist() == expected
     assert table[t("Who")].tolist()[:2] == ["detector (datos)", "detector"]
-    assert table[t("When")].iloc[0] == "2026-12-03 13:55:12"
+    assert table[t("When (UTC)")].iloc[0] == "2026-12-03 13:55:12"
 
 
 def test_the_chips_of_one_opening_make_one_line():
