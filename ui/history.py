@@ -38,11 +38,13 @@ def history_table(entries: Sequence[Any], t: Translator, *,
     names, shown = field_names(t), value_formats(t)
     rows: list[dict[str, str]] = []
     last_chips: tuple[str, list[str]] | None = None  # (actor, values) of the row just added
+
+    def comment(value: Any) -> str:  # a field package's tag in the reader's language
+        return localize_field_comment(str(value), t)
+
     for e in entries:
         field = e.field or ""
-        show = shown.get(field, _text)
-        if e.action == "comment":  # a field package's tag in the reader's language
-            show = lambda v: localize_field_comment(str(v), t)  # noqa: E731
+        show = comment if e.action == "comment" else shown.get(field, _text)
         if e.action == "attach" and field == CHIP_KIND:
             # the chips cut at one opening (one per scene and composite) make one line
             value = "" if e.new_value is None else show(e.new_value)

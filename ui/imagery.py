@@ -164,11 +164,10 @@ def _band_names(t: Translator) -> dict[str, str]:
 
 
 def _scene_table(scenes: list[SceneRef], t: Translator) -> None:
-    rows = []
+    rows, names = [], _band_names(t)
     for s in scenes:
         try:
             info = read_scene_info(s.path, values=False)
-            names = _band_names(t)
             res = f"{info.res_m:g}"
             bands = ", ".join(names.get(r, r) for r, _ in info.roles.pairs)
         except AtalayaError as err:  # say why in the row (a table cell is shown as typed)
