@@ -33,6 +33,7 @@ from geo.message import (
     message_of,
     message_to_json,
     plural,
+    replace_values,
 )
 from geo.settings import LANGUAGES, PROJECT_ROOT
 
@@ -230,5 +231,5 @@ def fill_template(template: str, values: Mapping[str, object],
 __all__ = ["DOMAIN", "FORMAT_LOCALES", "LANGUAGE_NAMES", "LOCALE_DIR", "Message", "Number",
            "Translator", "fill_template", "join_messages", "localize", "marked",
            "message_from_json", "message_of", "message_to_json", "plural", "plural_marked",
-           "render_template",
+           "render_template", "replace_values",
            "rewrite_number", "template_pattern", "translator"]

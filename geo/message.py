@@ -8,7 +8,7 @@ any module (settings, authentication) may use it; :mod:`geo.i18n` re-exports it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -127,6 +127,24 @@ def _count(values: dict[str, object], name: str | None) -> int:
     if isinstance(value, Number):
         return int(value.value)
     return int(str(value).replace(",", "")) if not isinstance(value, int) else value
+
+
+def replace_values(message: Message, change: Callable[[str, object], object]) -> Message:
+    """Return ``message`` with each value ``v`` named ``k`` replaced by ``change(k, v)``.
+
+    Messages among the values are changed the same way first (a reason inside the line that
+    joins a row's reasons); the template, its plural and the count stay.
+
+    Examples
+    --------
+    >>> m = join_messages("; ", [Message("{column}: empty", column="quantity_kg")])
+    >>> replace_values(m, lambda k, v: "Quantity" if k == "column" else v)
+    'Quantity: empty'
+    """
+    values = {k: change(k, replace_values(v, change) if isinstance(v, Message) else v)
+              for k, v in message.values.items()}
+    return Message._made(message.template, message.plural_template, message.count_field,
+                         values)
 
 
 def join_messages(sep: str, parts: Sequence[str]) -> Message:

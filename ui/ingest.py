@@ -37,7 +37,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from geo.errors import AtalayaError
-from geo.i18n import Translator, localize, message_of
+from geo.i18n import Message, Translator, localize, message_of, replace_values
 from geo.ingest import (
     GEOMETRY_FIELDS,
     LAYERS,
@@ -486,7 +486,7 @@ def _show_report(checked: _Checked, t: Translator) -> None:
     cols[2].metric(t("Rows rejected"), t.number(c["rejected"]))
     cols[3].metric(t("Already stored"), t.number(len(dups)))
     for warning in report.warnings[:20]:
-        st.warning(_shown(warning, t))
+        st.warning(_shown(_labelled(warning, t), t))
     if c["rejected"]:
         st.markdown("**" + t("Why rows were rejected") + "**")
         # a field by its label and contract name, as in the mapping ("Confianza (confidence)")
@@ -496,7 +496,7 @@ def _show_report(checked: _Checked, t: Translator) -> None:
         st.dataframe(reasons, hide_index=True)
         st.markdown("**" + t("Rejected rows") + "**")
         shown = report.rejected.head(SHOWN_ROWS)
-        shown = shown.assign(reason=[localize(r, t) for r in shown["reason"]])
+        shown = shown.assign(reason=[localize(_labelled(r, t), t) for r in shown["reason"]])
         # the two columns the report adds before the file's own (whose names stay as typed)
         shown.columns = [t("Row"), t("Reason"), *shown.columns[2:]]
         st.dataframe(shown.astype("string"), hide_index=True)
@@ -506,6 +506,18 @@ def _show_report(checked: _Checked, t: Translator) -> None:
     if len(dups):
         st.markdown("**" + t("Rows that match rows already stored") + "**")
         st.dataframe(_pairs_table(dups, t), hide_index=True)
+
+
+def _labelled(text: object, t: Translator) -> object:
+    """Name the field of a row's reason or a warning as the mapping does ("Fecha (occurred_at)").
+
+    The stored reasons keep the contract's name (``occurred_at: ...``), as the rejected-rows
+    CSV and the command line write them.
+    """
+    if not isinstance(text, Message):
+        return text
+    return replace_values(text, lambda k, v: field_label(v, t) if k == "column"
+                          and isinstance(v, str) else v)
 
 
 def _pairs_table(dups: Duplicates, t: Translator) -> pd.DataFrame:
