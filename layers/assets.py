@@ -106,14 +106,16 @@ class MetricScale(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            L.control.scale({imperial: false, metric: true}).addTo({{ this._parent.get_name() }});
+            L.control.scale({imperial: false, metric: true, position: {{ this.position|tojson }}})
+                .addTo({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
 
-    def __init__(self) -> None:
+    def __init__(self, position: str = "bottomleft") -> None:
         super().__init__()
         self._name = "AtalayaMetricScale"
+        self.position = position
 
 
 def _walk(element: Element) -> Iterator[Element]:

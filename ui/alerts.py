@@ -521,7 +521,7 @@ def _alert_map(alert: Alert, under: tuple[Attachment, bytes] | None = None) -> f
     """
     m = folium.Map(location=[alert.centroid_lat, alert.centroid_lon], zoom_start=14,
                    tiles=None, keyboard=False, max_zoom=18)
-    MetricScale().add_to(m)
+    MetricScale(position="bottomright").add_to(m)  # the chip has its own bar at bottom left
     build_offline_basemap(name="basemap").add_to(m)
     color = CANDIDATE_COLORS.get(alert.detection_state or "", "#e31a1c")
     if under is not None:

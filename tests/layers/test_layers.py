@@ -204,4 +204,4 @@ def test_every_map_has_a_metric_scale_only(aerodromes: gpd.GeoDataFrame) -> None
     for m in maps:
         html = m.get_root().render()
         assert html.count("L.control.scale(") == 1
-        assert "L.control.scale({imperial: false, metric: true})" in html
+        assert 'L.control.scale({imperial: false, metric: true, position: "bottomleft"})' in html
