@@ -88,6 +88,7 @@ import shutil
 import sqlite3
 import stat
 import tempfile
+import unicodedata
 import uuid
 import zipfile
 from collections import Counter
@@ -950,7 +951,36 @@ def _read_layers(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
             raise FieldPackageError(Message("layer alerts has more than {most} rows; a field "
                                             "package holds at most that", most=MAX_ROWS))
         meta = _read_meta(path) if "package" in layers else {}
-    return frame, meta
+    return _unread_times(path, frame), meta
+
+
+def _unread_times(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """Put back the text of each ``visited_at`` GDAL could not read as a date (it reads null).
+
+    A team may type "ayer por la tarde" in the date column; GDAL only warns and gives
+    nothing, and the visit would be saved without its time. With the text back, the row's
+    check (:func:`_as_time`) says what is wrong. The cells are read in the rows' order, from
+    the file opened read-only, with the same step budget as :func:`_check_sqlite_objects`.
+    """
+    if "visited_at" not in frame.columns or not frame["visited_at"].isna().any():
+        return frame
+    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            conn.set_progress_handler(lambda: 1, 2_000_000)
+            raw = [r[0] for r in conn.execute(
+                f'SELECT "visited_at" FROM "{ALERTS_LAYER}" ORDER BY rowid LIMIT ?',
+                (MAX_ROWS + 1,))]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return frame  # the rows were read; a cell that cannot be re-read stays empty
+    if len(raw) != len(frame):
+        return frame
+    cells = [text[:200] if pd.isna(parsed) and isinstance(text, str) and text.strip()
+             else parsed for parsed, text in zip(frame["visited_at"], raw, strict=True)]
+    return frame.assign(visited_at=pd.Series(cells, index=frame.index, dtype=object))
 
 
 def _check_info(info: Mapping[str, Any]) -> None:
@@ -1035,15 +1065,40 @@ def _as_text(value: object, name: str, limit: int, problems: list[str], *,
 
 
 def _as_verdict(value: object, problems: list[str]) -> str | None:
-    text = _as_text(value, "verdict", 40, problems)
+    """Return the state a verdict names: its code, or its name in any interface language.
+
+    As the package's KML lists them: "Destruida (destroyed)" whole is read too.
+    """
+    text = _as_text(value, "verdict", 60, problems)
     if text is None:
         return None
-    state = text.lower().replace(" ", "_").replace("-", "_")
-    if state not in ALERT_STATES:
-        problems.append(Message("verdict {value} is not a state; expected one of {states}",
-                                value=repr(text), states=", ".join(ALERT_STATES)))
-        return None
-    return state
+    named = re.fullmatch(r"(?P<name>.*?)\s*\((?P<code>[\w ]+)\)", text)
+    for candidate in ((named["code"], named["name"]) if named else (text,)):
+        state = _verdict_names().get(_folded(candidate))
+        if state is not None:
+            return state
+    problems.append(Message("verdict {value} is not a state; expected one of {states}",
+                            value=repr(text), states=", ".join(ALERT_STATES)))
+    return None
+
+
+def _folded(text: str) -> str:
+    """Lower case, no accents, words joined by underscores: "Requiere visita" -> requiere_visita."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text.strip())
+                    if not unicodedata.combining(c))
+    return re.sub(r"[\s\-]+", "_", plain.casefold())
+
+
+@lru_cache(maxsize=1)
+def _verdict_names() -> dict[str, str]:
+    """Each state's code and its names in every interface language, folded (:func:`_folded`)."""
+    from geo.settings import LANGUAGES
+
+    names = {_folded(code): code for code in ALERT_STATES}
+    for language in LANGUAGES:
+        for code, name in state_names(translator(language)).items():
+            names.setdefault(_folded(name), code)
+    return names
 
 
 def _as_time(value: object, problems: list[str]) -> datetime | None:

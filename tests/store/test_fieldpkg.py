@@ -522,6 +522,45 @@ def test_verdicts_are_read_leniently(seeded, tmp_path):
     assert by_id(returned(store, folder / "alerts.gpkg"))[a].verdict == "needs_field_visit"
 
 
+def test_verdicts_in_the_teams_language_are_read(seeded, tmp_path):
+    """The KML lists "Destruida (destroyed)": a Spanish team types the name, or the line."""
+    store, (a, b, _c) = seeded
+    _, folder = export(store, tmp_path)
+    gpkg = folder / "alerts.gpkg"
+    field_edit(gpkg, {a: {"verdict": "Destruida"},
+                      b: {"verdict": "Requiere visita de campo (needs_field_visit)"}})
+    items = by_id(returned(store, gpkg))
+    assert (items[a].verdict, items[b].verdict) == ("destroyed", "needs_field_visit")
+    field_edit(gpkg, {a: {"verdict": "descartada"}, b: {"verdict": "Requer visita de campo"}})
+    items = by_id(returned(store, gpkg))
+    assert (items[a].verdict, items[b].verdict) == ("dismissed", "needs_field_visit")
+    field_edit(gpkg, {a: {"verdict": "Confirmado pelo campo"}})
+    assert "not a state" in by_id(returned(store, folder / "alerts.gpkg"))[a].reason
+
+
+def test_a_visit_time_gdal_cannot_read_is_reported_not_dropped(seeded, tmp_path):
+    """Text typed in the date column reads as empty through GDAL (with a warning only)."""
+    store, (a, b, _c) = seeded
+    _, folder = export(store, tmp_path)
+    gpkg = folder / "alerts.gpkg"
+    field_edit(gpkg, {a: {"verdict": "confirmed"}, b: {"verdict": "confirmed"}})
+    with sqlite3.connect(gpkg) as conn:  # as a spreadsheet or a form would leave the cell
+        # the GeoPackage's R-tree triggers call SpatiaLite functions: stand-ins (no geometry
+        # changes here)
+        conn.create_function("ST_IsEmpty", 1, lambda _g: 1)
+        for name in ("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
+            conn.create_function(name, 1, lambda _g: 0.0)
+        for alert_id, typed in ((a, "2024-06-02T10:30:00Z"), (b, "ayer por la tarde")):
+            conn.execute("UPDATE alerts SET visited_at = ? WHERE alert_id = ?", (typed, alert_id))
+    read = pyogrio.read_dataframe(gpkg, layer="alerts").set_index("alert_id")["visited_at"]
+    assert pd.isna(read[b])  # GDAL: the text is gone, with a warning only
+    assert not pd.isna(read[a])
+    items = by_id(returned(store, gpkg))
+    assert items[a].kind != "rejected"
+    assert items[b].kind == "rejected"
+    assert "visited_at 'ayer por la tarde' is not a date and time" in items[b].reason
+
+
 def test_import_needs_a_user(seeded, tmp_path):
     store, _ = seeded
     _, folder = export(store, tmp_path)
