@@ -39,7 +39,7 @@ from geo.store.fieldpkg import (
 from geo.store.states import state_names
 from ui.auth import allowed
 from ui.sidebar import relabelled
-from ui.text import choice_texts
+from ui.text import choice_texts, escape_markdown
 from ui.uploads import file_uploader
 
 __all__ = ["render_field_package", "render_returned_package"]
@@ -129,6 +129,12 @@ def _build(store: Store, t: Translator, who: str) -> None:
     if not by_assignee and not states:
         ss[EXPORT_RESULT] = {"error": t("Choose at least one state.")}
         return
+    if not list_alerts(store, states=states, assignee=assignee):  # nothing to pack: say why
+        ss[EXPORT_RESULT] = {"empty": t(
+            "No alert is assigned to {who}: open one and press “Assign to me”, then build the "
+            "package again.").format(who=assignee) if by_assignee else t(
+            "No alert is in the chosen states; choose others.")}
+        return
     try:
         with tempfile.TemporaryDirectory(prefix="atalaya-export-") as tmp:
             report = export_field_package(store, assignee=assignee, states=states,
@@ -146,6 +152,9 @@ def _build(store: Store, t: Translator, who: str) -> None:
 def _show_export_result(t: Translator) -> None:
     result: dict[str, Any] | None = st.session_state.get(EXPORT_RESULT)
     if not result:
+        return
+    if "empty" in result:
+        st.info(escape_markdown(result["empty"]))
         return
     if "error" in result:
         st.error(t("The field package could not be built."))
