@@ -53,7 +53,7 @@ def render_admin() -> None:
                 _render_audit(store, t)
     except AtalayaError as err:
         st.error(t("The account store could not be opened."))
-        st.code(str(err), language=None)
+        st.code(str(err), language=None, wrap_lines=True)
 
 
 def _role_names(t: Translator) -> dict[str, str]:

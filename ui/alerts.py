@@ -122,7 +122,7 @@ def render_alerts() -> None:
             _merged(url, repr(data_version(world.data_dir)), store, world["candidates"])
     except AtalayaError as err:
         st.error(t("The alert store could not be opened."))
-        st.code(localize_message(err, t), language=None)
+        st.code(localize_message(err, t), language=None, wrap_lines=True)
         return
     _deliver(store, t)
     opened = st.query_params.get("alert")

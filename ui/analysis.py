@@ -99,7 +99,7 @@ def render_analysis() -> None:
         world = load_world(settings.data_dir)
     except AtalayaError as err:
         st.error(t("The data could not be loaded."))
-        st.code(localize(err, t), language=None)
+        st.code(localize(err, t), language=None, wrap_lines=True)
         return
     # The explorer's own filters, without its area of interest (the whole region is studied).
     filters = replace(render_filters(world, t), aoi=None)
@@ -124,7 +124,7 @@ def render_analysis() -> None:
             render_risk_map(ctx, corridor)
         except AtalayaError as err:
             st.error(t("The analysis could not be computed with these settings."))
-            st.code(localize(err, t), language=None)
+            st.code(localize(err, t), language=None, wrap_lines=True)
             return
     with below:
         render_what_changed(ctx)
@@ -592,7 +592,7 @@ def render_corridor(ctx: _Context) -> dict[str, Any] | None:
                               ctx.world["aerodromes"])
         except AtalayaError as err:
             st.error(t("The corridor could not be worked out."))
-            st.code(localize(err, t), language=None)
+            st.code(localize(err, t), language=None, wrap_lines=True)
             return None
         _corridor_tables(found, t)
         if allowed(Action.EXPORT_SNAPSHOT):
@@ -673,7 +673,7 @@ def _corridor_export(ctx: _Context, outline: BaseGeometry, name: str) -> None:
     result = st.session_state.get(state.ANALYSIS_EXPORT_RESULT)
     if result and "error" in result:
         st.error(t("The snapshot could not be made."))
-        st.code(localize(result["error"], t), language=None)
+        st.code(localize(result["error"], t), language=None, wrap_lines=True)
     elif result:
         st.success(t("Snapshot made:") + " " + str(result["id"]))
 
@@ -745,7 +745,7 @@ def render_what_changed(ctx: _Context) -> None:
             areas = read_areas(ctx.data_dir)
         except AtalayaError as err:
             st.error(t("The saved areas could not be read."))
-            st.code(localize(err, t), language=None)
+            st.code(localize(err, t), language=None, wrap_lines=True)
             return
         if areas.empty:
             st.caption(t("No saved area yet: draw one on the overview map and save it."))

@@ -95,7 +95,7 @@ def render_gate(settings: Settings, t: Translator) -> Session | None:
         session = _renewed(store, settings, t)
     except AtalayaError as err:
         st.error(t("The account store could not be opened."))
-        st.code(str(err), language=None)
+        st.code(str(err), language=None, wrap_lines=True)
         return None
     if session is None and _oidc_configured():
         session = _oidc_session(store, settings, t)

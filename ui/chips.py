@@ -101,7 +101,7 @@ def render_chips(store: Store, stored: StoredChips | AtalayaError, t: Translator
     st.markdown("**" + t("Imagery") + "**")
     if isinstance(stored, AtalayaError):
         st.error(t("The image chips could not be made."))
-        st.code(localize(stored, t), language=None)
+        st.code(localize(stored, t), language=None, wrap_lines=True)
         return
     if not stored.chips and not stored.skipped:
         st.caption(t("No scene of the imagery catalogue covers this alert."))

@@ -82,7 +82,8 @@ def render_explore() -> None:
         world = load_world(settings.data_dir)
     except AtalayaError as err:
         st.error(t("The data could not be loaded."))
-        st.code(localize(err, t), language=None)  # data values shown as text, not Markdown
+        # data values shown as text, not Markdown
+        st.code(localize(err, t), language=None, wrap_lines=True)
         return
     if world.notes:
         st.info(t("Absent from the data folder, shown empty:") + " " + ", ".join(world.notes))
@@ -237,7 +238,7 @@ def render_area_controls(data_dir: Path, t: Translator) -> None:
         areas = read_areas(data_dir)
     except AtalayaError as err:
         st.error(t("The saved areas could not be read."))
-        st.code(localize(err, t), language=None)
+        st.code(localize(err, t), language=None, wrap_lines=True)
         areas = gpd.GeoDataFrame({"area_id": [], "name": []})
     names = dict(zip(areas["area_id"], areas["name"], strict=True))
     if ss.get(state.AREA_SELECT) not in ("", None, *names):

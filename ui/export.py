@@ -236,7 +236,8 @@ def _show_result(data_dir: Path, user: str, t: Translator) -> None:
     result: dict[str, Any] = st.session_state.get(RESULT) or {}
     if "error" in result:
         st.error(t("The snapshot could not be made."))
-        st.code(localize(result["error"], t), language=None)  # code: shown as typed
+        st.code(localize(result["error"], t), language=None,  # code: shown as typed
+                wrap_lines=True)
         return
     job = follow_job("export", user, result, t)
     if job is not None:
@@ -262,7 +263,7 @@ def _show_outcome(data_dir: Path, job: Job, t: Translator) -> None:
 def _show_failed(manifest: Manifest, t: Translator) -> None:
     for fmt, reason in manifest.failed.items():
         st.warning(t("{format} was not made:").format(format=fmt.upper()))
-        st.code(reason, language=None)
+        st.code(reason, language=None, wrap_lines=True)
 
 
 
@@ -297,7 +298,7 @@ def _render_history(data_dir: Path, t: Translator) -> None:
     problems = verify_snapshot(manifest.folder)
     if problems:
         st.error(t("This snapshot changed since it was made:"))
-        st.code("\n".join(localize(p, t) for p in problems), language=None)
+        st.code("\n".join(localize(p, t) for p in problems), language=None, wrap_lines=True)
     else:
         st.caption(t("Every file matches its SHA-256 in the manifest."))
     _show_failed(manifest, t)

@@ -33,6 +33,7 @@ from geo.store.fieldpkg import (
     PlanItem,
     apply_import,
     export_field_package,
+    localize_field_comment,
     plan_import,
     read_field_package,
 )
@@ -158,7 +159,7 @@ def _show_export_result(t: Translator) -> None:
         return
     if "error" in result:
         st.error(t("The field package could not be built."))
-        st.code(localize(result["error"], t), language=None)
+        st.code(localize(result["error"], t), language=None, wrap_lines=True)
         return
     st.success(t("Packed: {alerts} and {chips}.").format(
         alerts=t.n("{n} alert", "{n} alerts", result["alerts"]).format(
@@ -167,7 +168,8 @@ def _show_export_result(t: Translator) -> None:
             n=t.number(result["chips"]))))
     if result["skipped"]:
         st.caption(t("Left out of the KMZ:"))
-        st.code("\n".join(localize(why, t) for why in result["skipped"]), language=None)
+        st.code("\n".join(localize(why, t) for why in result["skipped"]), language=None,
+                wrap_lines=True)
     st.download_button(t("Download the field package"), data=result["data"],
                        file_name=result["name"], mime="application/zip", key=EXPORT_DOWNLOAD,
                        use_container_width=True, icon=":material/download:")
@@ -193,12 +195,12 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
         plan = plan_import(store, returned)
     except AtalayaError as err:
         st.error(t("This package cannot be imported; nothing was changed."))
-        st.code(localize(err, t), language=None)
+        st.code(localize(err, t), language=None, wrap_lines=True)
         return
     _show_import_result(t)
     if returned.exported_by:
         st.caption(t("Package exported by {who} at {at}.").format(
-            who=returned.exported_by, at=returned.exported_at or "?"))
+            who=returned.exported_by, at=_minute(returned.exported_at)))
     counts = plan.counts()
     cols = st.columns(4)
     for col, (kind, label) in zip(cols, _kind_names(t).items(), strict=True):
@@ -212,6 +214,18 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
               args=(store, plan, who, frozenset(accepted), t))
 
 
+def _minute(stamp: str | None) -> str:
+    """Write the package's ISO time of export to the minute, in UTC ("?" when unreadable)."""
+    try:
+        when = pd.Timestamp(stamp) if stamp else None
+    except (ValueError, TypeError):
+        return stamp or "?"
+    if when is None or pd.isna(when):
+        return "?"
+    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+    return f"{when:%Y-%m-%d %H:%M} UTC"
+
+
 def _plan_table(plan: ImportPlan, t: Translator) -> Any:
     """Lay out the plan as a table, conflicts highlighted (a pandas Styler)."""
     kinds, names = _kind_names(t), state_names(t)
@@ -222,7 +236,7 @@ def _plan_table(plan: ImportPlan, t: Translator) -> Any:
         # beside the result: a rejected or conflicting row says why without scrolling right
         t("Why"): localize(item.reason, t),
         t("Team verdict"): names.get(item.verdict or "", item.verdict or ""),
-        t("Comment"): item.comment or "",
+        t("Comment"): localize_field_comment(item.comment or "", t),
         t("State now"): names.get(item.store_state or "", item.store_state or ""),
         t("Version exported"): "" if item.exported_version is None else
         str(item.exported_version),

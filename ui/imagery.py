@@ -338,7 +338,7 @@ def render_imagery() -> None:
         _render_map(listed, t, online=bool(st.session_state.get(state.ONLINE_TILES, False)))
     except AtalayaError as err:
         st.error(t("The image could not be shown."))
-        st.code(localize_text(err, t), language=None)
+        st.code(localize_text(err, t), language=None, wrap_lines=True)
 
 
 def _render_map(listed: list[SceneRef], t: Translator, *, online: bool) -> None:

@@ -205,7 +205,7 @@ def render_jobs() -> None:
         store = _store()
     except AtalayaError as err:
         st.error(t("The job list could not be opened."))
-        st.code(scrub_text(str(err)), language=None)
+        st.code(scrub_text(str(err)), language=None, wrap_lines=True)
         return
     if allowed(Action.RUN_DETECTION):
         _render_detection_form(store, settings, session, t)

@@ -799,9 +799,10 @@ def _sniff(path: Path) -> Literal["zip", "gpkg"]:
         return "zip"
     if head == _SQLITE_MAGIC:
         return "gpkg"
+    text = head[:8].decode("utf-8", "replace")  # text as text, anything else as hex
     raise FieldPackageError(Message("the file is neither a GeoPackage nor a ZIP (its first bytes "
                                     "are {head}); send back alerts.gpkg from the field package",
-                                    head=repr(head[:8])))
+                                    head=repr(text) if text.isprintable() else head[:8].hex(" ")))
 
 
 def _check_gpkg_signature(path: Path) -> None:

@@ -141,10 +141,13 @@ def test_a_refused_package_is_a_message(tmp_path: Path, spanish: Translator) -> 
     with pytest.raises(FieldPackageError) as caught:
         read_field_package(fake)
     assert isinstance(message_of(caught.value), Message)
-    old = ("the file is neither a GeoPackage nor a ZIP (its first bytes are b'alert_id'); "
+    old = ("the file is neither a GeoPackage nor a ZIP (its first bytes are 'alert_id'); "
            "send back alerts.gpkg from the field package")
-    assert str(caught.value) == old
+    assert str(caught.value) == old  # the text as text, not Python's b'...'
     assert localize(caught.value, spanish) == old
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n rest")
+    with pytest.raises(FieldPackageError, match=r"first bytes are 89 50 4e 47 0d 0a 1a 0a\)"):
+        read_field_package(fake)
 
 
 def test_counts_in_a_refused_package_take_the_readers_separators(
