@@ -350,6 +350,8 @@ def _open(alert_id: int | None) -> None:
 DATA_FOLDER_ACTOR = "detector (data folder)"
 #: Closest zoom the queue's map goes to fit its alerts (12: a strip's surroundings, ~40 m px).
 QUEUE_MAX_ZOOM = 12
+#: The verdict buttons, in this order whatever the alert's state (every state but "new").
+VERDICTS: tuple[str, ...] = tuple(s for s in ALERT_STATES if s != "new")
 
 
 def _queue_map(alerts: list[Alert], names: dict[str, str],
@@ -651,12 +653,18 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     if not who:
         st.warning(t("Type your name in the sidebar to give a verdict or a comment."))
     st.text_area(t("Comment"), key=state.ALERT_COMMENT, max_chars=4000, height=100)
-    for target in allowed_next(alert.state):
+    # Every verdict in one fixed order, those the alert cannot take now greyed out: when the
+    # buttons were only the allowed ones, a saved verdict put another state under the same
+    # finger, and a double tap on a phone moved the alert on twice.
+    allowed = set(allowed_next(alert.state))
+    for target in VERDICTS:
         st.button(names.get(target, target), key=f"{state.ALERT_VERDICT}:{target}",
-                  disabled=not who, use_container_width=True, on_click=_change,
-                  args=(store, alert.id, alert.version, t), kwargs={"target": target})
+                  disabled=not who or target not in allowed, use_container_width=True,
+                  on_click=_change, args=(store, alert.id, alert.version, t),
+                  kwargs={"target": target})
     row = st.columns(2)
-    row[0].button(t("Assign to me"), key=state.ALERT_ASSIGN, disabled=not who,
+    row[0].button(t("Assign to me"), key=state.ALERT_ASSIGN,
+                  disabled=not who or alert.assignee == who,
                   use_container_width=True, on_click=_change,
                   args=(store, alert.id, alert.version, t), kwargs={"assign": True})
     row[1].button(t("Comment only"), key=state.ALERT_COMMENT_ONLY, disabled=not who,
@@ -666,8 +674,9 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     # phone's reviewer saw no "Saved." nor a refusal)
     message = ss.pop(state.ALERT_MESSAGE, None)
     if message:
+        text = localize_message(message[1], t)  # a stored refusal starts in lower case
         (st.error if message[0] == "error" else st.success)(
-            escape_markdown(localize_message(message[1], t)))
+            escape_markdown(text[:1].upper() + text[1:]))
 
     st.markdown("**" + t("Comments") + "**")
     comments = read_comments(store, alert.id)

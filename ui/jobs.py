@@ -485,7 +485,7 @@ def _job_card(job: Job, session: Session | None, t: Translator) -> None:
             label=t("job {id}").format(id=job.id),
             state=_state_names(t).get(job.state, job.state)))
         head.caption(t("Started by {user} · queued {created} · began {started} · ended "
-                       "{finished}").format(user=_plain(job.created_by),
+                       "{finished} (UTC)").format(user=_plain(job.created_by),
                                             created=_when(job.created_at, t),
                                             started=_when(job.started_at, t),
                                             finished=_when(job.finished_at, t)))

@@ -297,6 +297,38 @@ def test_the_history_reads_in_the_readers_language_newest_first(world):
     assert tagged in [x.value for x in at.text]
 
 
+def test_the_verdict_buttons_keep_their_places_after_a_verdict(world):
+    """A double tap must not hit another state: same buttons, same order, greyed as needed."""
+    from tests.store.conftest import candidates
+    from ui.alerts import VERDICTS
+
+    url = f"sqlite:///{world / 'atalaya.sqlite3'}"
+    with open_store(url) as store:
+        frame = candidates([{"lon": -60.0, "lat": -12.0, "scene_id": "s1", "date": "2024-05-01"}])
+        (alert_id,) = merge_candidates(store, frame, actor="detector (data folder)").created
+    at = AppTest.from_function(_page, default_timeout=90)
+    at.session_state[state.LANGUAGE] = "en"
+    at.session_state[state.REVIEWER] = "ana"
+    at.session_state[state.SESSION] = Session.start("ana", Role.ANALYST, datetime.now(UTC))
+    at.query_params["alert"] = str(alert_id)
+    at.run()
+    prefix = f"{state.ALERT_VERDICT}:"
+
+    def verdicts() -> list[tuple[str, bool]]:
+        return [(b.key.removeprefix(prefix), b.disabled) for b in at.button
+                if b.key and b.key.startswith(prefix)]
+
+    assert verdicts() == [(s, s not in {"under_review", "dismissed"}) for s in VERDICTS]
+    assert not at.button(key=state.ALERT_ASSIGN).disabled
+    at.button(key=f"{prefix}under_review").click().run()
+    assert not at.exception
+    assert [k for k, _ in verdicts()] == list(VERDICTS)  # the same places
+    assert dict(verdicts())["under_review"]  # the state it is in: greyed out
+    assert not dict(verdicts())["confirmed"]
+    at.button(key=state.ALERT_ASSIGN).click().run()
+    assert at.button(key=state.ALERT_ASSIGN).disabled  # already ana's
+
+
 def test_comment_only_with_an_empty_box_says_so_and_stores_nothing(world):
     """Pressing "Comment only" with nothing typed is not reported as saved."""
     from geo.store import read_audit, read_comments
