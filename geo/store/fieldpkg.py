@@ -304,8 +304,9 @@ def export_field_package(store: Store, *, assignee: str | None = None,
         Who exports (recorded in the package and the audit log).
     t
         The team's language for what Google Earth and phone apps show (the KML balloons
-        and placemark names; English by default). The GeoPackage's fields, which the
-        team edits and sends back, keep their codes in every language.
+        and placemark names; English by default), and for the GeoPackage's reasons and the
+        tags of field-visit comments, which the team reads. The fields the team edits and
+        sends back, and the states, keep their codes in every language.
 
     Returns
     -------
@@ -380,11 +381,12 @@ def _select_alerts(store: Store, *, assignee: str | None, states: Sequence[str] 
     return chosen
 
 
-def _alert_record(a: Alert) -> dict[str, Any]:
-    """Return the exported fields of one alert, editable ones empty."""
+def _alert_record(a: Alert, t: Translator) -> dict[str, Any]:
+    """Return the exported fields of one alert, editable ones empty (the reason in ``t``)."""
     return {
         "alert_id": a.id, "version": a.version, "state": a.state, "priority": a.priority,
-        "score": round(a.score, 4), "reason": a.reason, "length_m": round(a.length_m, 1),
+        "score": round(a.score, 4), "reason": localize_reason(a.reason, t, t.number),
+        "length_m": round(a.length_m, 1),
         "width_m": round(a.width_m, 1), "bearing_deg": round(a.bearing_deg, 1),
         "first_seen": a.first_seen, "last_seen": a.last_seen,
         "imagery_state": a.detection_state or "", "assignee": a.assignee or "",
@@ -393,8 +395,8 @@ def _alert_record(a: Alert) -> dict[str, Any]:
     }
 
 
-def _alerts_frame(alerts: Sequence[Alert], *, points: bool) -> gpd.GeoDataFrame:
-    frame = pd.DataFrame([_alert_record(a) for a in alerts])
+def _alerts_frame(alerts: Sequence[Alert], *, points: bool, t: Translator) -> gpd.GeoDataFrame:
+    frame = pd.DataFrame([_alert_record(a, t) for a in alerts])
     for name in ("first_seen", "last_seen", "visited_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ms, UTC]")
     for name in ("verdict", "field_comment", "visited_by"):
@@ -404,9 +406,10 @@ def _alerts_frame(alerts: Sequence[Alert], *, points: bool) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=4326)
 
 
-def _comments_frame(comments: Mapping[int, list[dict[str, Any]]]) -> pd.DataFrame:
+def _comments_frame(comments: Mapping[int, list[dict[str, Any]]],
+                    t: Translator) -> pd.DataFrame:
     rows = [{"alert_id": aid, "comment_id": c["id"], "author": c["author"],
-             "created_at": c["created_at"], "body": c["body"]}
+             "created_at": c["created_at"], "body": localize_field_comment(c["body"], t)}
             for aid, found in comments.items() for c in found]
     frame = pd.DataFrame(rows, columns=["alert_id", "comment_id", "author", "created_at",
                                         "body"])
@@ -429,11 +432,11 @@ def _write_gpkg(path: Path, alerts: Sequence[Alert],
                 comments: Mapping[int, list[dict[str, Any]]], meta: Mapping[str, str],
                 t: Translator) -> None:
     """Write the five layers of ``alerts.gpkg``."""
-    pyogrio.write_dataframe(_alerts_frame(alerts, points=False), path, layer=ALERTS_LAYER,
+    pyogrio.write_dataframe(_alerts_frame(alerts, points=False, t=t), path, layer=ALERTS_LAYER,
                             driver="GPKG")
-    pyogrio.write_dataframe(_alerts_frame(alerts, points=True), path, layer=POINTS_LAYER,
+    pyogrio.write_dataframe(_alerts_frame(alerts, points=True, t=t), path, layer=POINTS_LAYER,
                             driver="GPKG")
-    for name, table in (("comments", _comments_frame(comments)),
+    for name, table in (("comments", _comments_frame(comments, t)),
                         ("verdict_choices", _choices_frame(t)),
                         ("package", pd.DataFrame({"key": list(meta),
                                                   "value": list(meta.values())}))):
@@ -498,20 +501,21 @@ def _description(alert: Alert, comments: Sequence[Mapping[str, Any]],
     for c in comments:
         when = _h(f"{c['created_at']:%Y-%m-%d %H:%M}")
         parts.append(f"<p><b>{_h(c['author'])}</b> · {when} UTC<br/>"
-                     f"<span style=\"white-space:pre-wrap\">{_h(c['body'])}</span></p>")
+                     f"<span style=\"white-space:pre-wrap\">"
+                     f"{_h(localize_field_comment(c['body'], t))}</span></p>")
     return "".join(parts)
 
 
-def _comments_text(comments: Sequence[Mapping[str, Any]]) -> str:
-    return "\n\n".join(f"{c['author']} · {c['created_at']:%Y-%m-%d %H:%M} UTC: {c['body']}"
-                       for c in comments)
+def _comments_text(comments: Sequence[Mapping[str, Any]], t: Translator) -> str:
+    return "\n\n".join(f"{c['author']} · {c['created_at']:%Y-%m-%d %H:%M} UTC: "
+                       f"{localize_field_comment(c['body'], t)}" for c in comments)
 
 
-def _extended(alert: Alert, comments: Sequence[Mapping[str, Any]]) -> str:
-    values = {k: v for k, v in _alert_record(alert).items() if k not in EDITABLE_FIELDS}
+def _extended(alert: Alert, comments: Sequence[Mapping[str, Any]], t: Translator) -> str:
+    values = {k: v for k, v in _alert_record(alert, t).items() if k not in EDITABLE_FIELDS}
     values["first_seen"] = alert.first_seen.isoformat()
     values["last_seen"] = alert.last_seen.isoformat()
-    values["comments"] = _comments_text(comments)
+    values["comments"] = _comments_text(comments, t)
     return "".join(f'<Data name="{k}"><value>{xml_text(v)}</value></Data>'
                    for k, v in values.items())
 
@@ -532,7 +536,7 @@ def _placemark(alert: Alert, comments: Sequence[Mapping[str, Any]],
             f"</name><description>{xml_text(_description(alert, comments, chips, t))}"
             "</description>"
             f"<styleUrl>#state-{alert.state}</styleUrl>"
-            f"<ExtendedData>{_extended(alert, comments)}</ExtendedData>"
+            f"<ExtendedData>{_extended(alert, comments, t)}</ExtendedData>"
             f"<MultiGeometry><Polygon><tessellate>1</tessellate>{''.join(boundaries)}</Polygon>"
             f"<Point><coordinates>{alert.centroid_lon:.7f},{alert.centroid_lat:.7f}"
             "</coordinates></Point></MultiGeometry></Placemark>")

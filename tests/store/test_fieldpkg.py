@@ -220,6 +220,7 @@ def test_balloons_are_in_the_teams_language_and_the_geopackage_keeps_its_codes(s
     assert "1,0 km de largo, 25 m de ancho" in balloon
     gpkg = pyogrio.read_dataframe(folder / "alerts.gpkg", layer="alerts")
     assert gpkg.set_index("alert_id").loc[a, "state"] == "under_review"  # the code, as sent
+    assert gpkg.set_index("alert_id").loc[a, "reason"] == "1,0 km de largo, 25 m de ancho"
     # the states' meanings in the team's language; the codes they type back stay codes
     choices = pyogrio.read_dataframe(folder / "alerts.gpkg", layer="verdict_choices",
                                      read_geometry=False).set_index("state")
