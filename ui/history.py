@@ -19,7 +19,7 @@ from shapely.errors import ShapelyError
 from geo.detect.reasons import localize_reason
 from geo.i18n import Translator
 from geo.store.chips import CHIP_KIND
-from geo.store.fieldpkg import localize_field_comment
+from geo.store.fieldpkg import FIELD_REQUEST_PREFIX, localize_field_comment
 from geo.store.states import priority_names, state_names
 from ui.labels import chip_names, map_labels
 
@@ -61,11 +61,19 @@ def history_table(entries: Sequence[Any], t: Translator, *,
             t("When (UTC)"): f"{pd.Timestamp(e.at):%Y-%m-%d %H:%M:%S}",
             t("Who"): str((actors or {}).get(e.actor, e.actor)),
             t("What"): chip if e.action == "attach" and field == CHIP_KIND
-            else actions.get(e.action, e.action),
+            else _from_field(actions.get(e.action, e.action), e, t),
             t("Field"): names.get(field, field),
             t("Before"): "" if e.old_value is None else show(e.old_value),
             t("After"): "" if e.new_value is None else show(e.new_value)})
     return pd.DataFrame(rows)
+
+
+def _from_field(what: str, entry: Any, t: Translator) -> str:
+    """Say that a change or comment came back in a field package (its request id says so)."""
+    request = getattr(entry, "request_id", None) or ""
+    if request.startswith(FIELD_REQUEST_PREFIX):
+        return t("{what} (field package)").format(what=what)
+    return what
 
 
 def action_names(t: Translator) -> dict[str, str]:

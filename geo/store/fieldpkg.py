@@ -1155,12 +1155,16 @@ def _flag_duplicates(rows: tuple[FieldRow, ...]) -> tuple[FieldRow, ...]:
 
 # -- planning ---------------------------------------------------------------------------------
 
+#: How the audit log's ``request_id`` of a change applied from a returned package begins.
+FIELD_REQUEST_PREFIX = "fieldpkg:"
+
+
 def _request_id(row: FieldRow) -> str:
     """Give the same filled row always the same id, so importing it again is a no-op."""
     key = json.dumps([row.alert_id, row.exported_version, row.verdict, row.comment,
                       None if row.visited_at is None else row.visited_at.isoformat(),
                       row.visited_by], ensure_ascii=False)
-    return "fieldpkg:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+    return FIELD_REQUEST_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
 
 def field_comment_body(row: FieldRow) -> str | None:

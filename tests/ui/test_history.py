@@ -105,3 +105,23 @@ def test_values_it_cannot_read_are_shown_as_they_are():
     assert rows == [["Coordinates", "not WKT", ""], ["Last seen", "5", "x"],
                     ["Score", "high", ""], ["some_new_field", "[1]", "2"],
                     ["", "", "<b>look</b>"]]
+
+
+def test_changes_and_comments_from_a_returned_field_package_say_so():
+    from dataclasses import replace
+
+    from geo.store.fieldpkg import FIELD_REQUEST_PREFIX
+
+    request = FIELD_REQUEST_PREFIX + "0" * 40
+    entries = [replace(_entry("update", "state", "needs_field_visit", "confirmed", actor="ana"),
+                       request_id=request),
+               replace(_entry("comment", None, None, "[field visit: luis] verdict: confirmed",
+                              actor="ana"), request_id=request),
+               _entry("comment", None, None, "seen from the road", actor="ana")]
+    t = Translator("es")
+    table = history_table(entries, t)
+    assert table[t("What")].tolist() == ["Modificado (paquete de campo)",
+                                         "Comentario (paquete de campo)", "Comentario"]
+    assert table[t("After")].tolist() == ["Confirmada",
+                                          "[visita de campo: luis] veredicto: Confirmada",
+                                          "seen from the road"]
