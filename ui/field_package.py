@@ -166,6 +166,9 @@ def _show_export_result(t: Translator) -> None:
             n=t.number(result["alerts"])),
         chips=t.n("{n} image chip", "{n} image chips", result["chips"]).format(
             n=t.number(result["chips"]))))
+    if result["chips"] < result["alerts"]:  # "0 image chips" for 300 alerts, unexplained
+        st.caption(t("An alert's image chips are cut the first time someone opens it; open "
+                     "an alert before packing it to give the team its images."))
     if result["skipped"]:
         st.caption(t("Left out of the KMZ:"))
         st.code("\n".join(localize(why, t) for why in result["skipped"]), language=None,

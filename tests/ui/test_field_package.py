@@ -87,6 +87,8 @@ def test_export_builds_a_downloadable_package(monkeypatch, url):
     at.button(key=panel.EXPORT_BUILD).click().run()
     assert not at.exception
     assert "Packed: 2 alerts and 0 image chips." in at.success[0].value
+    assert any("image chips are cut the first time someone opens it" in c.value
+               for c in at.caption)  # why none
     result = at.session_state[panel.EXPORT_RESULT]
     assert result["name"].endswith(".zip")
     with zipfile.ZipFile(io.BytesIO(result["data"])) as archive:
