@@ -76,24 +76,26 @@ def _panel(monkeypatch: pytest.MonkeyPatch, url: str, locales: Path, language: s
 
 def test_a_refused_export_follows_a_change_of_language(monkeypatch: pytest.MonkeyPatch,
                                                        url: str, tmp_path: Path) -> None:
+    from geo.store import fieldpkg
+
+    monkeypatch.setattr(fieldpkg, "MAX_ROWS", 1)  # the two new alerts are one too many
     locales = write_catalogue(tmp_path / "locales", {
-        "no alert matches the choice (assignee {assignee}, states {states}); widen it":
-            "ninguna alerta coincide (asignado {assignee}, estados {states}); amplíe la "
-            "elección"})
+        "{n} alerts chosen; a field package holds at most {most}: narrow the choice":
+            "{n} alertas elegidas; un paquete de campo lleva {most} como máximo: restrinja "
+            "la elección"})
     at = _panel(monkeypatch, url, locales, "en")
     at.radio(key=panel.EXPORT_BY).set_value("states").run()
-    at.multiselect(key=panel.EXPORT_STATES).set_value(["destroyed"]).run()
+    at.multiselect(key=panel.EXPORT_STATES).set_value(["new"]).run()
     at.button(key=panel.EXPORT_BUILD).click().run()
     assert not at.exception
     kept = at.session_state[panel.EXPORT_RESULT]["error"]
     assert isinstance(kept, Message)  # kept as the message, not as English text
-    assert at.code[0].value == ("no alert matches the choice (assignee None, states "
-                                "['destroyed']); widen it")
+    assert at.code[0].value == "2 alerts chosen; a field package holds at most 1: narrow the choice"
     monkeypatch.setenv("MSG_TEST_LANGUAGE", "es")
     at.run()
     assert not at.exception
-    assert at.code[0].value == ("ninguna alerta coincide (asignado None, estados "
-                                "['destroyed']); amplíe la elección")
+    assert at.code[0].value == ("2 alertas elegidas; un paquete de campo lleva 1 como máximo: "
+                                "restrinja la elección")
 
 
 def test_the_reasons_of_a_returned_package_are_localized(monkeypatch: pytest.MonkeyPatch,
