@@ -297,10 +297,9 @@ def test_the_history_reads_in_the_readers_language_newest_first(world):
     assert tagged in [x.value for x in at.text]
 
 
-def test_the_verdict_buttons_keep_their_places_after_a_verdict(world):
-    """A double tap must not hit another state: same buttons, same order, greyed as needed."""
+def _a_new_alert_open(world: Path) -> tuple[AppTest, str, int]:
+    """Add a new alert to the world's store and open its page as the analyst ana (English)."""
     from tests.store.conftest import candidates
-    from ui.alerts import VERDICTS
 
     url = f"sqlite:///{world / 'atalaya.sqlite3'}"
     with open_store(url) as store:
@@ -311,7 +310,14 @@ def test_the_verdict_buttons_keep_their_places_after_a_verdict(world):
     at.session_state[state.REVIEWER] = "ana"
     at.session_state[state.SESSION] = Session.start("ana", Role.ANALYST, datetime.now(UTC))
     at.query_params["alert"] = str(alert_id)
-    at.run()
+    return at.run(), url, alert_id
+
+
+def test_the_verdict_buttons_keep_their_places_after_a_verdict(world):
+    """A double tap must not hit another state: same buttons, same order, greyed as needed."""
+    from ui.alerts import VERDICTS
+
+    at, _url, _alert_id = _a_new_alert_open(world)
     prefix = f"{state.ALERT_VERDICT}:"
 
     def verdicts() -> list[tuple[str, bool]]:
@@ -332,18 +338,8 @@ def test_the_verdict_buttons_keep_their_places_after_a_verdict(world):
 def test_comment_only_with_an_empty_box_says_so_and_stores_nothing(world):
     """Pressing "Comment only" with nothing typed is not reported as saved."""
     from geo.store import read_audit, read_comments
-    from tests.store.conftest import candidates
 
-    url = f"sqlite:///{world / 'atalaya.sqlite3'}"
-    with open_store(url) as store:
-        frame = candidates([{"lon": -60.0, "lat": -12.0, "scene_id": "s1", "date": "2024-05-01"}])
-        (alert_id,) = merge_candidates(store, frame, actor="detector (data folder)").created
-    at = AppTest.from_function(_page, default_timeout=90)
-    at.session_state[state.LANGUAGE] = "en"
-    at.session_state[state.REVIEWER] = "ana"
-    at.session_state[state.SESSION] = Session.start("ana", Role.ANALYST, datetime.now(UTC))
-    at.query_params["alert"] = str(alert_id)
-    at.run()
+    at, url, alert_id = _a_new_alert_open(world)
     with open_store(url) as store:
         audit_before = len(read_audit(store, alert_id=alert_id))
     at.button(key=state.ALERT_COMMENT_ONLY).click().run()
