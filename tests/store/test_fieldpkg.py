@@ -539,6 +539,7 @@ def test_verdicts_in_the_teams_language_are_read(seeded, tmp_path):
     assert "not a state" in by_id(returned(store, folder / "alerts.gpkg"))[a].reason
 
 
+@pytest.mark.filterwarnings("ignore:Invalid content for record:RuntimeWarning")  # GDAL's own
 def test_a_visit_time_gdal_cannot_read_is_reported_not_dropped(seeded, tmp_path):
     """Text typed in the date column reads as empty through GDAL (with a warning only)."""
     store, (a, b, _c) = seeded
