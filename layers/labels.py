@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["DEFAULT_LABELS", "label", "number_symbols"]
+__all__ = ["DEFAULT_LABELS", "label", "number_labels", "number_symbols"]
 
 DEFAULT_LABELS: Mapping[str, str] = {
     # layers
@@ -107,6 +107,17 @@ def label(labels: Mapping[str, str] | None, key: str) -> str:
 
 #: Keys of ``labels`` holding the reader's decimal sign and thousands separator.
 NUMBER_KEYS = ("number_decimal", "number_group")
+
+
+def number_labels(symbols: Mapping[str, str]) -> dict[str, str]:
+    """Return the labels that carry the reader's number signs (``Translator.number_symbols()``).
+
+    Examples
+    --------
+    >>> number_labels({"decimal": ",", "group": "."})
+    {'number_decimal': ',', 'number_group': '.'}
+    """
+    return {NUMBER_KEYS[0]: symbols["decimal"], NUMBER_KEYS[1]: symbols["group"]}
 
 
 def number_symbols(labels: Mapping[str, str] | None) -> tuple[str, str] | None:

@@ -39,6 +39,7 @@ from geo.store.fieldpkg import (
 )
 from geo.store.states import state_names
 from ui.auth import allowed
+from ui.history import minute_utc
 from ui.sidebar import relabelled
 from ui.text import choice_texts, escape_markdown
 from ui.uploads import file_uploader
@@ -203,7 +204,7 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
     _show_import_result(t)
     if returned.exported_by:
         st.caption(t("Package exported by {who} at {at}.").format(
-            who=returned.exported_by, at=_minute(returned.exported_at)))
+            who=returned.exported_by, at=minute_utc(returned.exported_at or "?")))
     counts = plan.counts()
     cols = st.columns(4)
     for col, (kind, label) in zip(cols, _kind_names(t).items(), strict=True):
@@ -215,18 +216,6 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
               key=APPLY, type="primary", disabled=not who or pending == 0,
               use_container_width=True, on_click=_apply,
               args=(store, plan, who, frozenset(accepted), t))
-
-
-def _minute(stamp: str | None) -> str:
-    """Write the package's ISO time of export to the minute, in UTC ("?" when unreadable)."""
-    try:
-        when = pd.Timestamp(stamp) if stamp else None
-    except (ValueError, TypeError):
-        return stamp or "?"
-    if when is None or pd.isna(when):
-        return "?"
-    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
-    return f"{when:%Y-%m-%d %H:%M} UTC"
 
 
 def _plan_table(plan: ImportPlan, t: Translator) -> Any:

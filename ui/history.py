@@ -122,7 +122,7 @@ def value_formats(t: Translator) -> dict[str, Callable[[Any], str]]:
             "aerodrome_km": lambda v: (f"{t.number(float(v), digits=1)} km"
                                        if isinstance(v, int | float) else _text(v)),
             "first_seen": _day, "last_seen": _day, "geometry": _centre,
-            "state_changed_at": _minute,
+            "state_changed_at": minute_utc,
             "package": lambda v: (t("package {id}, alert version {version}").format(
                 id=str(v["package_id"])[:8], version=v.get("version", "?"))
                 if isinstance(v, dict) and "package_id" in v else _text(v)),
@@ -159,12 +159,12 @@ def _day(value: Any) -> str:
         return _text(value)
 
 
-def _minute(value: Any) -> str:
+def minute_utc(value: Any) -> str:
     """Write an ISO 8601 time to the minute, in UTC (``2024-08-02 15:20 UTC``); else as text.
 
     Examples
     --------
-    >>> _minute("2026-12-04T17:29:08.428716+00:00")
+    >>> minute_utc("2026-12-04T17:29:08.428716+00:00")
     '2026-12-04 17:29 UTC'
     """
     try:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from geo.categories import category_labels
 from geo.i18n import Translator
+from layers.labels import number_labels
 
 
 def map_labels(t: Translator) -> dict[str, str]:
     """Every string the map shows (layer names, legend, popup field names), translated."""
-    symbols = t.number_symbols()
     return {
-        "number_decimal": symbols["decimal"],
-        "number_group": symbols["group"],
+        **number_labels(t.number_symbols()),
         "events": t("Events"),
         "routes": t("Trafficking routes"),
         "scenes": t("Imagery footprints"),

@@ -58,16 +58,15 @@ def snapshot_labels(spec: SnapshotSpec) -> dict[str, str]:
 
     The export panel passes the app's own labels; the command line gets these.
     """
-    from layers.labels import DEFAULT_LABELS
+    from layers.labels import DEFAULT_LABELS, number_labels
 
     if spec.labels is not None:
         return dict(spec.labels)
     from geo.i18n import Translator
 
     t = Translator(spec.language)
-    symbols = t.number_symbols()
-    return {key: t(text) for key, text in {**DEFAULT_LABELS, **_COMMODITY_NAMES}.items()} | {
-        "number_decimal": symbols["decimal"], "number_group": symbols["group"]}
+    return {key: t(text) for key, text in {**DEFAULT_LABELS, **_COMMODITY_NAMES}.items()} | \
+        number_labels(t.number_symbols())
 
 
 def fit_view(bbox: tuple[float, float, float, float], width_px: int,

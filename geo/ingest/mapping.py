@@ -8,8 +8,6 @@ keeps it per partner under ``<data>/mappings/<partner>.json`` for the next file.
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 import zoneinfo
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from geo.atomicfile import write_atomic
+from geo.categories import normalise_name
 from geo.i18n import Message
 from geo.ingest.errors import MappingError
 from geo.ingest.parse import _fast_numbers
@@ -68,18 +67,6 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "coordinates": ("coordinates", "coordenadas", "coords", "location", "ubicacion",
                     "localizacao", "lat_lon", "latlon", "posicion"),
 }
-
-
-def normalise_name(name: str) -> str:
-    """Lower-case ASCII with underscores: ``"Código OACI"`` -> ``"codigo_oaci"``.
-
-    Examples
-    --------
-    >>> normalise_name(" Fecha de Incautación ")
-    'fecha_de_incautacion'
-    """
-    ascii_ = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", ascii_.lower()).strip("_")
 
 
 @dataclass

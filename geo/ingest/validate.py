@@ -19,11 +19,11 @@ import pandas as pd
 import shapely
 from babel import Locale
 
-from geo.categories import category_labels
-from geo.i18n import Message, Number, join_messages, message_of, plural, translator
+from geo.categories import category_labels, codes_by_name, normalise_name
+from geo.i18n import Message, Number, join_messages, message_of, plural
 from geo.ingest.errors import FileRefusedError, IngestError
 from geo.ingest.limits import Limits
-from geo.ingest.mapping import UNITS, Mapping, normalise_name
+from geo.ingest.mapping import UNITS, Mapping
 from geo.ingest.parse import detect_dayfirst, parse_coordinate_columns, parse_dates, parse_numbers
 from geo.ingest.readers import Source
 from geo.ingest.report import PROVENANCE, ImportReport
@@ -37,7 +37,6 @@ from geo.schema import (
     LayerSchema,
     check_layer,
 )
-from geo.settings import LANGUAGES
 
 LAYERS = ("events", "routes", "areas", "aerodromes", "scenes")
 Reasons = list[list[Message]]
@@ -544,13 +543,7 @@ def _shown_names() -> dict[str, tuple[str, ...]]:
     from what analysts read on screen ("pasta base de cocaína") imports as it reads. A name
     shared by values of two columns maps to both; the column's allowed values decide.
     """
-    out: dict[str, tuple[str, ...]] = {}
-    for language in LANGUAGES:
-        for code, name in category_labels(translator(language)).items():
-            key = _category_key(name)
-            if code not in out.get(key, ()):
-                out[key] = (*out.get(key, ()), code)
-    return out
+    return codes_by_name(category_labels)
 
 
 def _category_code(text: str, allowed: set[str]) -> str:

@@ -88,7 +88,6 @@ import shutil
 import sqlite3
 import stat
 import tempfile
-import unicodedata
 import uuid
 import zipfile
 from collections import Counter
@@ -106,6 +105,7 @@ import pyogrio
 import pyogrio.errors
 from sqlalchemy import select
 
+from geo.categories import codes_by_name, normalise_name
 from geo.detect.reasons import localize_reason
 from geo.errors import AtalayaError, SchemaError
 from geo.hashing import sha256_file
@@ -1079,7 +1079,7 @@ def _as_verdict(value: object, problems: list[str]) -> str | None:
         return None
     named = re.fullmatch(r"(?P<name>.*?)\s*\((?P<code>[\w ]+)\)", text)
     for candidate in ((named["code"], named["name"]) if named else (text,)):
-        state = _verdict_names().get(_folded(candidate))
+        state = _verdict_names().get(normalise_name(candidate))
         if state is not None:
             return state
     problems.append(Message("verdict {value} is not a state; expected one of {states}",
@@ -1087,22 +1087,12 @@ def _as_verdict(value: object, problems: list[str]) -> str | None:
     return None
 
 
-def _folded(text: str) -> str:
-    """Lower case, no accents, words joined by underscores: "Requiere visita" -> requiere_visita."""
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text.strip())
-                    if not unicodedata.combining(c))
-    return re.sub(r"[\s\-]+", "_", plain.casefold())
-
-
 @lru_cache(maxsize=1)
 def _verdict_names() -> dict[str, str]:
-    """Each state's code and its names in every interface language, folded (:func:`_folded`)."""
-    from geo.settings import LANGUAGES
-
-    names = {_folded(code): code for code in ALERT_STATES}
-    for language in LANGUAGES:
-        for code, name in state_names(translator(language)).items():
-            names.setdefault(_folded(name), code)
+    """Each state's code, and its names in every interface language, normalised."""
+    names = {code: code for code in ALERT_STATES}
+    for key, codes in codes_by_name(state_names).items():
+        names.setdefault(key, codes[0])
     return names
 
 
