@@ -48,10 +48,19 @@ def _store(app: App):
     return open_store(f"sqlite:///{Path(app.log).parent / 'atalaya.sqlite3'}")
 
 
+def _open_queue(pg, app: App, user: str) -> None:
+    """Open the queue signed in as ``user``.
+
+    The page merges the data folder's candidates into the store, so a test that reads the
+    store after it does not depend on another having done it.
+    """
+    open_signed_in(pg, f"{app.url}/alerts", user)
+    pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
+
+
 def test_a_verdict_with_a_comment_lands_in_the_audit_history(review_app, page):
     pg, rec = page
-    open_signed_in(pg, f"{review_app.url}/alerts", "field")
-    pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
+    _open_queue(pg, review_app, "field")
     with _store(review_app) as store:
         first = awaiting_first(list_alerts(store))[0]  # the queue's first row
     assert first.state == "new"
@@ -83,6 +92,7 @@ def test_a_verdict_with_a_comment_lands_in_the_audit_history(review_app, page):
 
 def test_a_verdict_from_a_stale_copy_is_refused_and_loses_nothing(review_app, page):
     pg, _rec = page
+    _open_queue(pg, review_app, "analyst")  # fills the store, whichever test runs first
     with _store(review_app) as store:
         target = next(a for a in list_alerts(store) if a.state == "new")
     open_signed_in(pg, f"{review_app.url}/alerts?alert={target.id}", "analyst")
@@ -106,10 +116,8 @@ def test_the_alert_page_on_a_phone(review_app, browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     pg = context.new_page()
     try:
-        # The queue first, as a field user starts: the page merges the data folder's
-        # candidates, so this test does not depend on an earlier one having done it.
-        open_signed_in(pg, f"{review_app.url}/alerts", "field")
-        pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
+        # The queue first, as a field user starts
+        _open_queue(pg, review_app, "field")
         with _store(review_app) as store:
             target = list_alerts(store)[-1]
         open_signed_in(pg, f"{review_app.url}/alerts?alert={target.id}", "field")
