@@ -34,7 +34,7 @@ from typing import Any
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from geo.auth import Action, Role, Session, can
+from geo.auth import PAGE_ACTIONS, Action, Role, Session, can
 from geo.errors import AtalayaError, JobError, JobNotFoundError, JobStateError
 from geo.health import HealthReport, check_health
 from geo.i18n import Message, Translator, message_of
@@ -501,6 +501,40 @@ def _job_card(job: Job, session: Session | None, t: Translator) -> None:
             st.error(_plain(localize_error(job.error, job.result, t)))
         if summary:
             st.caption(summary)
+            _alert_links(job, session, t)
+
+
+#: Alerts of each kind a detection's card links to; the others are in the queue.
+LINKED_ALERTS = 8
+
+
+def _alert_links(job: Job, session: Session | None, t: Translator) -> None:
+    """Links to the alerts a finished detection created and those it found absent.
+
+    In-app links (``st.page_link``): the alert opens in this session, still signed in. Drawn
+    only for a role that may open the alert page.
+    """
+    result = job.result or {}
+    if session is None or not can(session.role, PAGE_ACTIONS["alerts"]):
+        return
+    page = st.Page(_never_run, url_path="alerts", title=t("Runway alerts"))
+    for title, ids in ((t("New alerts:"), result.get("created", [])),
+                       (t("Not found on a clear scene:"), result.get("absent", []))):
+        if not ids:
+            continue
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            st.caption(title, width="content")
+            for alert_id in ids[:LINKED_ALERTS]:
+                st.page_link(page, label=f"#{int(alert_id)}",
+                             query_params={"alert": str(int(alert_id))})
+            if len(ids) > LINKED_ALERTS:
+                more = len(ids) - LINKED_ALERTS
+                st.page_link(page, label=t.n("{n} more in the queue", "{n} more in the queue",
+                                             more).format(n=t.number(more)))
+
+
+def _never_run() -> None:
+    """Stand for the alert page in links (``app.py`` registers the page that runs)."""
 
 
 def _summary(job: Job, t: Translator) -> str:
@@ -524,7 +558,9 @@ def _summary(job: Job, t: Translator) -> str:
             n=t.number(created)),
         updated=t.number(len(result.get("updated", []))),
         unchanged=t.number(len(result.get("unchanged", []))),
-        seconds=t.number(took, digits=1)) + _absences(int(result.get("absences", 0)), t)
+        seconds=t.number(took, digits=1)) + _absences(
+            # alerts given an absence; jobs before 2026-12-05 kept the count of looks only
+            len(result["absent"]) if "absent" in result else int(result.get("absences", 0)), t)
 
 
 def _absences(n: int, t: Translator) -> str:

@@ -112,13 +112,14 @@ def merge_into(conn: Connection, candidates: gpd.GeoDataFrame, *, actor: str,
     """Merge candidates (and looks) into the alerts on the caller's open transaction ``conn``.
 
     :func:`geo.store.merge.merge_in` (the rule of ``merge_candidates``), so a job's alerts and
-    its 'succeeded' state commit together. Returns the alert ids created, updated, unchanged.
+    its 'succeeded' state commit together. Returns the alert ids created, updated, unchanged,
+    and those given an absence (``absent``: known strips a scene saw clearly without them).
     """
     if candidates.empty and not looks:
-        return {"created": [], "updated": [], "unchanged": []}
+        return {"created": [], "updated": [], "unchanged": [], "absent": []}
     report = merge_in(conn, candidates, actor=actor, min_overlap=min_overlap, looks=looks)
     return {"created": report.created, "updated": report.updated,
-            "unchanged": report.unchanged}
+            "unchanged": report.unchanged, "absent": report.absent}
 
 
 def _detect_inputs(p: Mapping[str, Any]) -> tuple[Any, Any, Any]:

@@ -89,11 +89,16 @@ MIN_CLEAR = MIN_OBSERVED
 
 @dataclass
 class MergeReport:
-    """Alert ids created, changed and left as they were by one merge."""
+    """Alert ids created, changed and left as they were by one merge.
+
+    ``absent``: the alerts this merge gave a new absence (a scene saw the strip's ground
+    clearly and no candidate on it); each is also in ``updated`` or ``unchanged``.
+    """
 
     created: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)
+    absent: list[int] = field(default_factory=list)
 
 
 def _check_frame(candidates: gpd.GeoDataFrame) -> None:
@@ -369,7 +374,9 @@ def _merge_sightings(conn: Connection, sightings: list[dict[str, Any]], *, actor
         else:
             _absorb_detection(conn, alert_id, s, at)
             touched.add(alert_id)
-    touched |= _record_absences(conn, looks, at=at, min_overlap=min_overlap)
+    absent = _record_absences(conn, looks, at=at, min_overlap=min_overlap)
+    report.absent = sorted(absent)
+    touched |= absent
     for alert_id in sorted(touched | set(report.created)):  # lock in id order
         changed = _refresh(conn, alert_id, actor=actor, at=at,
                            news=alert_id not in report.created)  # new: told so below

@@ -21,7 +21,7 @@ import pytest
 
 from geo.jobs import Job, detect_params, get_job, list_jobs, submit_job
 from geo.store import Store, list_alerts, open_store
-from tests.browser.conftest import App, start_app, stop_app, wait_idle
+from tests.browser.conftest import ARTIFACTS, App, start_app, stop_app, wait_idle
 from tools.serve import open_signed_in
 
 pytestmark = pytest.mark.browser
@@ -161,7 +161,17 @@ def test_a_detection_started_on_the_page_runs_once_for_two_users(jobs_app, store
     _open_jobs(pg, jobs_app, "analyst")
     _wait_shown(pg, job_id, "Succeeded")
     made = f"{len(created)} alert{'' if len(created) == 1 else 's'} created"
-    assert made in pg.locator(f".st-key-jobs_card-{job_id}").inner_text()
+    card = pg.locator(f".st-key-jobs_card-{job_id}")
+    assert made in card.inner_text()
+    # the card links to the alerts it made: one opens in this session, still signed in
+    link = card.get_by_role("link", name=f"#{created[0]}", exact=True)
+    assert link.count() == 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    card.screenshot(path=str(ARTIFACTS / "jobs-card-links.png"))
+    link.click()
+    pg.get_by_role("button", name="Back to the queue").wait_for(timeout=WAIT_MS)
+    assert f"alert={created[0]}" in pg.url
+    assert pg.get_by_role("heading", name=re.compile(rf"#{created[0]}\b")).count() >= 1
     assert rec.foreign() == []
     assert "Traceback" not in jobs_app.log.read_text(errors="replace")
 

@@ -314,11 +314,11 @@ def test_clear_absences_give_the_lifecycle_across_runs(store):
     # a cloudy look (a third of the strip seen) and a look of the scene that found it: nothing
     report = merge_candidates(store, candidates([]), looks=[
         _look(alert.id, "s2", "2024-06-01", share=0.3), _look(alert.id, "s1", "2024-05-01")])
-    assert (report.created, report.updated, report.unchanged) == ([], [], [])
+    assert (report.created, report.updated, report.unchanged, report.absent) == ([], [], [], [])
     assert read_absences(store, alert.id) == []
     # a later clear scene without it: destroyed, audited like any machine change
     report = merge_candidates(store, candidates([]), looks=[_look(alert.id, "s2", "2024-06-01")])
-    assert report.updated == [alert.id]
+    assert (report.updated, report.absent) == ([alert.id], [alert.id])
     after = get_alert(store, alert.id)
     assert (after.detection_state, after.version, after.state) == ("destroyed", 2, "new")
     assert [(a["scene_id"], a["clear_share"]) for a in read_absences(store, alert.id)] == [
@@ -328,7 +328,7 @@ def test_clear_absences_give_the_lifecycle_across_runs(store):
     assert ("detection_state", "destroyed") in changes
     # the same look again (a re-run) changes nothing
     report = merge_candidates(store, candidates([]), looks=[_look(alert.id, "s2", "2024-06-01")])
-    assert (report.unchanged, report.updated) == ([], [])
+    assert (report.unchanged, report.updated, report.absent) == ([], [], [])
     # seen again later: reopened; the strip's last sighting leads the alert
     merge_candidates(store, candidates([seen(A, "s3", "2024-07-01", state="active")]))
     assert get_alert(store, alert.id).detection_state == "reopened"
@@ -346,6 +346,7 @@ def test_a_look_finds_its_alert_by_overlap_and_an_earlier_absence_makes_it_new(s
         _look(None, "s1", "2024-05-01", geometry=rectangle.buffer(0.5).difference(
             rectangle.buffer(0.1)))])  # a look at nothing the store knows: dropped
     (alert_id,) = report.created
+    assert report.absent == [alert_id]
     assert get_alert(store, alert_id).detection_state == "new"
     assert [a["scene_id"] for a in read_absences(store, alert_id)] == ["s1"]
 
