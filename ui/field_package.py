@@ -25,7 +25,7 @@ import streamlit as st
 from geo.auth import DESCRIPTIONS, Action
 from geo.errors import AtalayaError
 from geo.i18n import Translator, localize, message_of
-from geo.store import ALERT_STATES, Store, list_alerts
+from geo.store import ALERT_STATES, Store, list_alerts, read_comments
 from geo.store.fieldpkg import (
     FieldReturn,
     ImportPlan,
@@ -33,6 +33,7 @@ from geo.store.fieldpkg import (
     PlanItem,
     apply_import,
     export_field_package,
+    is_field_comment,
     localize_field_comment,
     plan_import,
     read_field_package,
@@ -210,7 +211,7 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
     for col, (kind, label) in zip(cols, _kind_names(t).items(), strict=True):
         col.metric(label, t.number(counts[kind]))
     st.dataframe(_plan_table(plan, t), hide_index=True, width="stretch")
-    accepted = _conflict_boxes(plan, t, digest)
+    accepted = _conflict_boxes(store, plan, t, digest, since=returned.exported_at)
     pending = counts["apply"] + len(accepted)
     st.button(t.n("Apply {n} row", "Apply {n} rows", pending).format(n=t.number(pending)),
               key=APPLY, type="primary", disabled=not who or pending == 0,
@@ -243,8 +244,13 @@ def _plan_table(plan: ImportPlan, t: Translator) -> Any:
         lambda row: [background.get(row[column], "")] * len(row), axis=1)
 
 
-def _conflict_boxes(plan: ImportPlan, t: Translator, digest: str) -> list[int]:
-    """One box per conflict, with both sides as plain text; return the accepted alert ids."""
+def _conflict_boxes(store: Store, plan: ImportPlan, t: Translator, digest: str, *,
+                    since: str | None) -> list[int]:
+    """One box per conflict, with both sides as plain text; return the accepted alert ids.
+
+    Each side says what it did and why: the team's verdict and comment, the office's state
+    and the comments written in the office since the package's export (``since``, ISO 8601).
+    """
     conflicts = plan.of_kind("conflict")
     if not conflicts:
         return []
@@ -256,18 +262,49 @@ def _conflict_boxes(plan: ImportPlan, t: Translator, digest: str) -> list[int]:
         if st.checkbox(t("Accept the team's verdict on alert {id}").format(id=item.alert_id),
                        key=f"{ACCEPT}:{digest[:16]}:{item.alert_id}"):
             accepted.append(int(item.alert_id or 0))
-        st.text(_conflict_text(item, t))  # text, never markup: names come from people
+        office = _office_comments(store, int(item.alert_id or 0), since)
+        st.text(_conflict_text(item, t, office))  # text, never markup: names come from people
     return accepted
 
 
-def _conflict_text(item: PlanItem, t: Translator) -> str:
+#: Office comments a conflict shows (the newest); the alert's page has them all.
+OFFICE_COMMENTS = 3
+
+
+def _office_comments(store: Store, alert_id: int, since: str | None) -> list[dict[str, Any]]:
+    """Comments on an alert written after ``since`` (all when it is unreadable), oldest first.
+
+    Comments applied from field packages are left out: they are the team's, not the office's.
+    """
+    try:
+        start = pd.Timestamp(since).tz_convert("UTC") if since else None
+    except (TypeError, ValueError):  # the package's own text: a bad time shows every comment
+        start = None
+    out = []
+    for c in read_comments(store, alert_id):
+        when = pd.Timestamp(c["created_at"])
+        when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+        if (start is None or when > start) and not is_field_comment(str(c["body"])):
+            out.append(c)
+    return out
+
+
+def _conflict_text(item: PlanItem, t: Translator,
+                   office: list[dict[str, Any]] | None = None) -> str:
     names = state_names(t)
     when = "" if item.updated_at is None else f"{item.updated_at:%Y-%m-%d %H:%M} UTC"
-    return t("Team: {verdict} (from version {exported}). Office now: {state}, version "
-             "{version}, changed by {who} at {when}.").format(
+    lines = [t("Team: {verdict} (from version {exported}). Office now: {state}, version "
+               "{version}, changed by {who} at {when}.").format(
         verdict=names.get(item.verdict or "", item.verdict or "—"),
         exported=item.exported_version, state=names.get(item.store_state or "", "?"),
-        version=item.store_version, who=item.updated_by or "?", when=when)
+        version=item.store_version, who=item.updated_by or "?", when=when)]
+    if item.comment:
+        lines.append(t("Team's comment: {comment}").format(
+            comment=localize_field_comment(item.comment, t)))
+    for c in (office or [])[-OFFICE_COMMENTS:]:
+        lines.append(t("Office comment by {who} at {when}: {comment}").format(
+            who=c["author"], when=minute_utc(c["created_at"]), comment=c["body"]))
+    return "\n".join(lines)
 
 
 def _apply(store: Store, plan: ImportPlan, who: str, accepted: frozenset[int],

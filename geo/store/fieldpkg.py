@@ -1178,6 +1178,17 @@ _FIELD_TAG = re.compile(r"\[field visit(?:: (?P<visit>[^\]]*))?\] (?P<rest>.*)\Z
 _VERDICT_ONLY = re.compile(r"verdict: (?P<verdict>[a-z_]+)\Z")
 
 
+def is_field_comment(body: str) -> bool:
+    """Whether a comment came back in a field package (tagged by :func:`field_comment_body`).
+
+    Examples
+    --------
+    >>> is_field_comment("[field visit: luis] verdict: confirmed"), is_field_comment("ok")
+    (True, False)
+    """
+    return _FIELD_TAG.match(body) is not None
+
+
 def localize_field_comment(body: str, t: Translator) -> str:
     """Write a field package comment's tag (:func:`field_comment_body`) in ``t``'s language.
 

@@ -134,8 +134,8 @@ def _returned_with_conflict(url: str, tmp_path: Path) -> tuple[Path, int, int]:
                                       user="lead")
         first, second = report.alert_ids
         now = get_alert(store, first)
-        update_alert(store, AlertChange(first, now.version, state="needs_field_visit"),
-                     actor="maria")
+        update_alert(store, AlertChange(first, now.version, state="needs_field_visit",
+                                        comment="fresh track on the 12th"), actor="maria")
     with zipfile.ZipFile(report.path) as archive:
         archive.extract("alerts.gpkg", tmp_path)
     gpkg = tmp_path / "alerts.gpkg"
@@ -152,7 +152,13 @@ def test_import_shows_conflicts_and_applies_only_what_is_accepted(monkeypatch, u
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Will apply": "1", "Conflict": "1", "Rejected": "0", "Unchanged": "0"}
     assert len(at.checkbox) == 1
-    assert "maria" in at.text[0].value
+    # both sides and why: the team's comment beside the office's change and its comment
+    side = at.text[0].value.splitlines()
+    assert "changed by maria" in side[0]
+    assert len(side) == 3
+    assert side[1] == "Team's comment: [field visit] <b>seen</b>"
+    assert side[2].startswith("Office comment by maria at ")
+    assert side[2].endswith(" UTC: fresh track on the 12th")
     apply = at.button(key=panel.APPLY)
     assert apply.label == "Apply 1 row"
     apply.click().run()
