@@ -213,6 +213,10 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
     st.dataframe(_plan_table(plan, t), hide_index=True, width="stretch")
     accepted = _conflict_boxes(store, plan, t, digest, since=returned.exported_at)
     pending = counts["apply"] + len(accepted)
+    if not counts["apply"] and not counts["conflict"]:  # applied already, or all refused
+        st.caption(t("Nothing in this package is left to apply: its rows are already in the "
+                     "store, or were rejected (see Why)."))
+        return
     st.button(t.n("Apply {n} row", "Apply {n} rows", pending).format(n=t.number(pending)),
               key=APPLY, type="primary", disabled=not who or pending == 0,
               use_container_width=True, on_click=_apply,

@@ -176,6 +176,9 @@ def test_import_shows_conflicts_and_applies_only_what_is_accepted(monkeypatch, u
         assert read_comments(store, first)[-1]["body"] == "[field visit] <b>seen</b>"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Unchanged"] == "2"
+    # nothing left: no "Apply 0 rows" button, a line that says so
+    assert not [b for b in at.button if b.key == panel.APPLY]
+    assert at.caption[-1].value.startswith("Nothing in this package is left to apply")
 
 
 def test_a_hostile_upload_is_reported_not_raised(monkeypatch, url, tmp_path):
