@@ -99,17 +99,18 @@ def open_signed_in(pg: object, url: str, user: str = "analyst", **goto: object) 
 
 
 def start_app(data_dir: Path, log: Path, extra_env: dict[str, str] | None = None,
-              *, timeout: float = 90, accounts: bool = True) -> App:
+              *, timeout: float = 90, accounts: bool = True, script: str = "app.py") -> App:
     """Run the app on ``data_dir`` and return once ``/_stcore/health`` answers.
 
     With ``accounts``, the :data:`TEST_USERS` exist in its store (see :func:`sign_in`).
+    ``script``: the Streamlit script run from the project's folder (a test's own page).
     """
     port = free_port()
     env = {**os.environ, "ATALAYA_DATA_DIR": str(data_dir), "ATALAYA_LANGUAGE": "en",
            **(extra_env or {})}
     if accounts:
         ensure_accounts(env)
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true",
            "--browser.gatherUsageStats", "false"]
     with log.open("wb") as fh:

@@ -10,15 +10,26 @@ from geo.i18n import Translator, localize
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
 
 
+#: What GitHub-flavoured Markdown links by itself (``http://``, ``www.``, ``a@b.c``), escapes
+#: or not: a word joiner (U+2060, invisible) after the scheme and before an ``@`` breaks it.
+_AUTOLINK = re.compile(r"(?i)(https?|ftps?|mailto|xmpp|www)(?=\\[:.])|(?=@)")
+
+
 def escape_markdown(text: object) -> str:
     r"""Escape Markdown, so a file's own text (names, cells in a reason) shows as typed.
+
+    Bare addresses are not turned into links either: Streamlit's Markdown links
+    ``http://…``, ``www.…`` and e-mail addresses even when their punctuation is escaped.
 
     Examples
     --------
     >>> escape_markdown("**x** [a](javascript:b) $y$")
     '\\*\\*x\\*\\* \\[a\\]\\(javascript\\:b\\) \\$y\\$'
+    >>> escape_markdown("http://e.x a@b.c") == "http\u2060\\://e\\.x a\u2060@b\\.c"
+    True
     """
-    return _MARKDOWN.sub(r"\\\1", str(text))
+    escaped = _MARKDOWN.sub(r"\\\1", str(text))
+    return _AUTOLINK.sub(lambda m: (m.group(1) or "") + "\u2060", escaped)
 
 
 def shown(text: object, t: Translator) -> str:
