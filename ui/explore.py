@@ -62,6 +62,7 @@ from ui.cache import (
 )
 from ui.export import render_export_panel
 from ui.filters import data_months, load_widgets_from, render_filters
+from ui.history import UTC_MINUTES
 from ui.labels import map_labels
 from ui.mapview import render_base, render_groups, show_map
 from ui.sidebar import current_translator, relabelled
@@ -690,7 +691,8 @@ def _table(events: gpd.GeoDataFrame, t: Translator) -> pd.DataFrame:
     recent = events.iloc[order[:TABLE_ROWS]]
     return pd.DataFrame({
         "event_id": recent["event_id"].astype(str).to_numpy(),
-        t("Date"): recent["occurred_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),
+        t("Date (UTC)"): recent["occurred_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+        .to_numpy(),
         t("Type"): [names.get(str(v), str(v)) for v in recent["event_type"]],
         t("Commodity"): [names.get(str(v), str(v)) for v in recent["commodity"]],
         t("Quantity (kg)"): recent["quantity_kg"].to_numpy(),
@@ -740,14 +742,15 @@ def _routes_table(routes: gpd.GeoDataFrame, t: Translator) -> pd.DataFrame:
 
 
 def _pickable(table: pd.DataFrame, *, key: str, id_column: str, zoom: float,
-              fractions: Sequence[str] = ()) -> None:
+              fractions: Sequence[str] = (), times: Sequence[str] = ()) -> None:
     """Show ``table``; choosing a row moves the map to its ``lat``/``lon`` at ``zoom``.
 
     The widget's key names the rows it holds: the tables follow the map's view, and a
     selection kept across a change of rows would point at another feature, which the map
     would then fly to at every later move. New rows start with nothing chosen. The
     ``fractions`` columns (scores from 0 to 1) are written in the browser's convention, as
-    in the alert queue ("0,98" in a Spanish browser); other numbers as they are.
+    in the alert queue ("0,98" in a Spanish browser); other numbers as they are. The
+    ``times`` columns (UTC, naive) are written to the minute.
     """
     ss = st.session_state
     ids = "\x1f".join(table[id_column].astype(str))
@@ -757,7 +760,9 @@ def _pickable(table: pd.DataFrame, *, key: str, id_column: str, zoom: float,
                           hide_index=True, height=320, width="stretch",
                           column_config={id_column: st.column_config.TextColumn("ID"), **{
                               c: st.column_config.NumberColumn(format="localized")
-                              for c in fractions}})
+                              for c in fractions}, **{
+                              c: st.column_config.DatetimeColumn(format=UTC_MINUTES)
+                              for c in times}})
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
     if not rows or rows[0] >= len(table):
         return
@@ -786,7 +791,8 @@ def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
                                                   total=t.number(len(events))))
         rows = shown.get("events_recent", events)
         table = _memo(_TABLES, rows, lambda: _table(rows, t), tag=t.language, size=2)
-        _pickable(table, key=state.EVENTS_TABLE, id_column="event_id", zoom=12)
+        _pickable(table, key=state.EVENTS_TABLE, id_column="event_id", zoom=12,
+                  times=[t("Date (UTC)")])
     with tabs[1]:
         st.caption(t.n("{total} runway candidate, highest score first; select a row to go "
                        "there on the map.", "{total} runway candidates, highest score first; "

@@ -159,6 +159,11 @@ def _day(value: Any) -> str:
         return _text(value)
 
 
+#: Format of a UTC time column in tables (``st.column_config.DatetimeColumn``, moment.js):
+#: to the minute, as :func:`minute_utc` writes it, the column still sorted as times.
+UTC_MINUTES = "YYYY-MM-DD HH:mm"
+
+
 def minute_utc(value: Any) -> str:
     """Write an ISO 8601 time to the minute, in UTC (``2024-08-02 15:20 UTC``); else as text.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -149,6 +150,9 @@ def test_tables_list_events_candidates_and_routes(world_copy, monkeypatch):
     shown = candidates[latest_sightings(candidates)]
     by_score = shown.sort_values("score", ascending=False, kind="stable")
     assert ids[:5] == by_score["candidate_id"].astype(str).head(5).tolist()
+    # event times are said to be UTC and written to the minute, still sortable as times
+    config = json.loads(at.dataframe[0].proto.columns)["Date (UTC)"]
+    assert config["type_config"] == {"format": "YYYY-MM-DD HH:mm", "type": "datetime"}
 
 
 def test_candidate_reasons_read_in_the_readers_language(world_copy, monkeypatch):
