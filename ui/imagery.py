@@ -242,6 +242,8 @@ def _inspector(refs: list[SceneRef], click: dict[str, Any] | None, t: Translator
     st.text(t("Pixel at latitude {lat}, longitude {lon} in {scene}").format(
         lon=f"{lon:.6f}", lat=f"{lat:.6f}", scene=", ".join(r[t("Scene")] for r in rows)))
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(t("Band values as stored in the scene file: digital numbers, not reflectance "
+                 "(the sample scenes store reflectance × 10,000). Indices run from -1 to 1."))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -304,7 +306,7 @@ def _catalogue(layer_file: gpd.GeoDataFrame, data_dir: Path, t: Translator
 def _date_range(refs: list[SceneRef], t: Translator) -> tuple[date | None, date | None]:
     days = [r.acquired_at.date() for r in refs]
     picked = st.date_input(t("Acquired between"), (min(days), max(days)),
-                           key=state.IMAGERY_DATES)
+                           key=state.IMAGERY_DATES, format="YYYY-MM-DD")  # as dates elsewhere
     if isinstance(picked, tuple | list) and len(picked) == 2:
         return picked[0], picked[1]
     return None, None
