@@ -247,7 +247,8 @@ def render_area_controls(data_dir: Path, t: Translator) -> None:
     with st.expander(t("Area of interest"), expanded=ss.get(state.AOI) is not None,
                      icon=":material/pentagon:"):
         st.caption(t("Draw a rectangle or polygon with the tools on the map's left edge; "
-                     "the figures, charts and table below keep only what falls inside."))
+                     "the map, figures, charts and tables keep only what falls inside. "
+                     "Registered aerodromes stay on the map, as context."))
         cols = st.columns([3, 3, 1, 1], vertical_alignment="bottom")
         cols[0].selectbox(t("Saved areas"), options=["", *names], key=relabelled(state.AREA_SELECT),
                           format_func=lambda a: names.get(a, t("Choose a saved area")),
@@ -785,25 +786,36 @@ def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
     # Labels without counts: a tab whose label changes is drawn anew, and the page would go
     # back to the first tab when a chosen row moves the map (the counts are in the captions).
     tabs = st.tabs(list(names))
+    none = t("None to list: the filters, the area and the map's view leave none.")
     with tabs[0]:
-        st.caption(t("The most recent {shown} of {total} matching events; select a row to go "
-                     "there on the map.").format(shown=t.number(min(len(events), TABLE_ROWS)),
-                                                  total=t.number(len(events))))
-        rows = shown.get("events_recent", events)
-        table = _memo(_TABLES, rows, lambda: _table(rows, t), tag=t.language, size=2)
-        _pickable(table, key=state.EVENTS_TABLE, id_column="event_id", zoom=12,
-                  times=[t("Date (UTC)")])
+        if not len(events):
+            st.caption(none)
+        else:
+            st.caption(t("The most recent {shown} of {total} matching events; select a row to "
+                         "go there on the map.").format(
+                shown=t.number(min(len(events), TABLE_ROWS)), total=t.number(len(events))))
+            rows = shown.get("events_recent", events)
+            table = _memo(_TABLES, rows, lambda: _table(rows, t), tag=t.language, size=2)
+            _pickable(table, key=state.EVENTS_TABLE, id_column="event_id", zoom=12,
+                      times=[t("Date (UTC)")])
     with tabs[1]:
-        st.caption(t.n("{total} runway candidate, highest score first; select a row to go "
-                       "there on the map.", "{total} runway candidates, highest score first; "
-                       "select a row to go there on the map.", len(candidates)).format(
-                           total=t.number(len(candidates))))
-        _pickable(_candidates_table(candidates, t), key=state.CANDIDATES_TABLE,
-                  id_column="candidate_id", zoom=14, fractions=[map_labels(t)["score"]])
+        if not len(candidates):
+            st.caption(none)
+        else:
+            st.caption(t.n("{total} runway candidate, highest score first; select a row to go "
+                           "there on the map.", "{total} runway candidates, highest score "
+                           "first; select a row to go there on the map.",
+                           len(candidates)).format(total=t.number(len(candidates))))
+            _pickable(_candidates_table(candidates, t), key=state.CANDIDATES_TABLE,
+                      id_column="candidate_id", zoom=14, fractions=[map_labels(t)["score"]])
     with tabs[2]:
-        st.caption(t.n("{total} trafficking route, largest estimated volume first; select "
-                       "a row to go to the middle of the route.", "{total} trafficking routes, "
-                       "largest estimated volume first; select a row to go to the middle of "
-                       "the route.", len(routes)).format(total=t.number(len(routes))))
-        _pickable(_routes_table(routes, t), key=state.ROUTES_TABLE, id_column="route_id",
-                  zoom=6)
+        if not len(routes):
+            st.caption(none)
+        else:
+            st.caption(t.n("{total} trafficking route, largest estimated volume first; "
+                           "select a row to go to the middle of the route.", "{total} "
+                           "trafficking routes, largest estimated volume first; select a row "
+                           "to go to the middle of the route.", len(routes)).format(
+                               total=t.number(len(routes))))
+            _pickable(_routes_table(routes, t), key=state.ROUTES_TABLE, id_column="route_id",
+                      zoom=6)

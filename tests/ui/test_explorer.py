@@ -101,6 +101,17 @@ def test_an_area_filters_counts_and_can_be_saved_and_reloaded(world_copy, monkey
     assert _events_metric(at) == inside
 
 
+def test_an_area_with_nothing_in_it_lists_nothing_and_says_so(world_copy, monkeypatch):
+    at = _app(world_copy, monkeypatch)
+    at.session_state[state.AOI] = box(-120, -40, -119, -39)  # open Pacific
+    at.run()
+    assert not at.exception
+    assert _events_metric(at) == 0
+    assert not at.dataframe  # no empty grids: a line each that says why
+    said = "None to list: the filters, the area and the map's view leave none."
+    assert [c.value for c in at.caption].count(said) == 3
+
+
 def test_go_to_accepts_coordinates_and_codes_and_explains_errors(world_copy, monkeypatch):
     at = _app(world_copy, monkeypatch)
     at.text_input(key=state.GOTO).input("9°24'S 74°36'W").run()
