@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,8 @@ from geo.aggregate import cell_polygons
 from geo.areas import read_areas
 from geo.atomicfile import write_atomic
 from geo.auth import Action
-from geo.countries import read_country_borders
+from geo.countries import locate_countries, read_country_borders
+from geo.display import fit_zoom
 from geo.errors import AtalayaError
 from geo.export import SnapshotSpec, save_snapshot
 from geo.filters import Filters
@@ -468,14 +470,17 @@ def render_risk_map(ctx: _Context, corridor: dict[str, Any] | None) -> None:
     signature = (t.language, online, ctx.version)
     cached = ss.get(state.ANALYSIS_BASE)
     if cached is None or cached[0] != signature:
+        location, zoom = opening_view(cells)
         fmap = build_analysis_base_map(aerodromes=ctx.world["aerodromes"], labels=ctx.labels,
-                                       online_tiles=online, zoom=DEFAULT_ZOOM)
+                                       online_tiles=online, location=location, zoom=zoom)
         cached = (signature, render_base(fmap, key=state.ANALYSIS_MAP))
         ss[state.ANALYSIS_BASE] = cached
     overlays = render_groups(parts, content)
     st.caption(_grid_caption(ctx, grid, len(cells), dropped))
+    center, zoom_to = _corridor_move(corridor)
     out = show_map(cached[1], overlays, build_layer_control(), key=state.ANALYSIS_MAP,
-                   height=600, returned_objects=["zoom", "last_active_drawing"])
+                   height=600, returned_objects=["zoom", "last_active_drawing"],
+                   center=center, zoom=zoom_to)
     _take_drawing(out.get("last_active_drawing"))
     render_top_tables(cells, candidates, t)
 
@@ -514,18 +519,59 @@ def _take_drawing(drawing: Any) -> None:
     st.rerun()
 
 
+#: Highest-risk cells the map first opens on (their bounds, fitted to a map of
+#: :data:`FIT_PX` pixels a side: a phone's map is about 360 px wide, a desktop's 1,000).
+OPEN_ON_TOP = 10
+FIT_PX = 480
+#: Closest zoom the opening view and a corridor's fit go to (a region, not a street).
+FIT_MAX_ZOOM = 9
+
+
+def _fitted(bounds: Sequence[float]) -> tuple[tuple[float, float], int]:
+    """((lat, lon) centre, zoom) that shows ``bounds`` (lon0, lat0, lon1, lat1, degrees)."""
+    lon0, lat0, lon1, lat1 = (float(v) for v in bounds)
+    zoom = min(fit_zoom((lon0, lat0, lon1, lat1), FIT_PX, FIT_PX), FIT_MAX_ZOOM)
+    return ((lat0 + lat1) / 2, (lon0 + lon1) / 2), zoom
+
+
+def opening_view(cells: gpd.GeoDataFrame) -> tuple[tuple[float, float], int]:
+    """Where the map opens: around the :data:`OPEN_ON_TOP` highest-risk cells.
+
+    Returns ``((lat, lon), zoom)``; the region's default view when no cell scores.
+    """
+    scored = cells[cells["risk_score"] > 0] if len(cells) else cells
+    if not len(scored):
+        return (-12.0, -70.0), DEFAULT_ZOOM
+    top = scored.sort_values("risk_score", ascending=False, kind="stable").head(OPEN_ON_TOP)
+    return _fitted(top.total_bounds)
+
+
+def _corridor_move(corridor: dict[str, Any] | None
+                   ) -> tuple[list[float] | None, float | None]:
+    """``center`` and ``zoom`` that fit a corridor just chosen (once per corridor), else None."""
+    ss = st.session_state
+    if corridor is None or ss.get(state.ANALYSIS_MOVED) == corridor["key"]:
+        return None, None
+    ss[state.ANALYSIS_MOVED] = corridor["key"]
+    (lat, lon), zoom = _fitted(corridor["outline"].bounds)
+    return [lat, lon], zoom
+
+
 def render_top_tables(cells: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
                       t: Translator) -> None:
     """Show the highest-risk cells and candidates, with the breakdown of each score."""
     tabs = st.tabs([t("Highest-risk cells"), t("Highest-risk runway candidates")])
     with tabs[0]:
         top = cells.sort_values("risk_score", ascending=False, kind="stable").head(TABLE_ROWS)
+        # named by where they are (the grid's code, meaningless to a reader, comes last)
+        where = locate_countries(top["lon"].to_numpy(), top["lat"].to_numpy())
         st.dataframe(pd.DataFrame({
-            t("Cell"): top["cell"].astype(str).to_numpy(),
+            t("Where"): [t.country(c) if c else t("at sea") for c in where],
             t("Risk score"): top["risk_score"].round(0).to_numpy(),
             t("Why"): top["risk_explanation"].astype(str).to_numpy(),
             t("Latitude"): top["lat"].round(4).to_numpy(),
             t("Longitude"): top["lon"].round(4).to_numpy(),
+            t("Cell"): top["cell"].astype(str).to_numpy(),
         }), hide_index=True, height=280, width="stretch", key="analysis_top_cells")
     with tabs[1]:
         top = candidates.sort_values("risk_score", ascending=False, kind="stable").head(

@@ -146,6 +146,7 @@ ANALYSIS_WEIGHT = "analysis_weight"  # key prefix: ":<factor>" (geo.risk.RiskWei
 ANALYSIS_RESET = "analysis_reset_weights"
 ANALYSIS_MAP = "analysis_map"
 ANALYSIS_BASE = "analysis_base"  # (signature, ui.mapview.RenderedBase) of this session
+ANALYSIS_MOVED = "analysis_moved"  # the corridor the map was last moved to (its key)
 ANALYSIS_LINE_SOURCE = "analysis_line_source"  # "route" or "drawn"
 ANALYSIS_ROUTE = "analysis_route"
 ANALYSIS_DRAWN = "analysis_drawn_line"  # GeoJSON geometry of the last line drawn

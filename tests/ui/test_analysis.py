@@ -61,6 +61,10 @@ def test_page_shows_scores_with_breakdowns_that_add_up(world):
         head = why.split(" ")[0].rstrip(":")
         assert int(head) == round(score)
     assert any("events in" in w for w in table["Why"])
+    # each cell named by its country (the grid's code comes last)
+    assert list(table.columns) == ["Where", "Risk score", "Why", "Latitude", "Longitude",
+                                   "Cell"]
+    assert table["Where"].iloc[0] not in ("", "None")
 
 
 def test_in_spanish_the_breakdowns_are_in_spanish_with_the_same_points(world):
@@ -212,3 +216,31 @@ def test_what_changed_counts_a_verdict_on_a_candidate_in_the_area(world):
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["State changes"] == "1"
+
+
+def test_the_map_opens_on_the_highest_risk_cells_and_fits_a_chosen_corridor(world):
+    import geopandas as gpd
+
+    from geo.display import view_bounds
+    from ui.analysis import FIT_PX, opening_view
+
+    cells = gpd.GeoDataFrame(
+        {"risk_score": [90.0, 80.0, 5.0, 0.0]},
+        geometry=[box(-88, 14, -87, 15), box(-86, 15, -85, 16), box(-70, -12, -69, -11),
+                  box(-40, 0, -39, 1)], crs=4326)
+    top = cells.sort_values("risk_score", ascending=False).head(3)
+    (lat, lon), zoom = opening_view(cells)
+    lon0, lat0, lon1, lat1 = view_bounds((lon, lat), zoom, FIT_PX, FIT_PX)
+    x0, y0, x1, y1 = top.total_bounds  # the scoring cells (10 at most), not the zero one
+    assert lon0 <= x0
+    assert x1 <= lon1
+    assert lat0 <= y0
+    assert y1 <= lat1
+    assert lon1 < -39  # the cell that scores nothing is left out
+    assert opening_view(cells.iloc[0:0]) == ((-12.0, -70.0), 4)  # nothing: the region
+    # a corridor chosen moves the map to it, once
+    at = _app()
+    first = str(read_world(world)["routes"]["route_id"].iloc[0])
+    at.selectbox(key=state.ANALYSIS_ROUTE).set_value(first).run()
+    assert not at.exception
+    assert at.session_state[state.ANALYSIS_MOVED] is not None
