@@ -118,6 +118,42 @@ class MetricScale(MacroElement):
         self.position = position
 
 
+class PopupRoom(MacroElement):
+    """Keep an open popup readable on a small map (a phone's is about 360 px wide).
+
+    A popup is never wider than the map less room for its tip and close button (long words
+    wrap), and while one is open the map's controls (zoom, drawing tools, layers, legends)
+    fade and let clicks through: Leaflet draws controls above popups, and on a phone they
+    covered the popup's first letters. Closing the popup brings them back.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+          var doc = map.getContainer().ownerDocument;
+          if (!doc.getElementById("atalaya-popup-room")) {
+            var style = doc.createElement("style");
+            style.id = "atalaya-popup-room";
+            // values wrap anywhere (a long name or code); headings keep their words whole
+            style.textContent = ".leaflet-popup-content{max-width:calc(100vw - 72px);"
+              + "overflow-wrap:break-word}.leaflet-popup-content td{overflow-wrap:anywhere}"
+              + ".atalaya-popup-open .leaflet-control{opacity:0.1;pointer-events:none}";
+            doc.head.appendChild(style);
+          }
+          var box = map.getContainer();
+          map.on("popupopen", function () { L.DomUtil.addClass(box, "atalaya-popup-open"); });
+          map.on("popupclose", function () { L.DomUtil.removeClass(box, "atalaya-popup-open"); });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "AtalayaPopupRoom"
+
+
 def _walk(element: Element) -> Iterator[Element]:
     yield element
     for child in list(element._children.values()):

@@ -106,6 +106,54 @@ def test_standalone_html_shows_every_layer_with_the_network_blocked(browser, wor
     assert state["marking"] == "UNCLASSIFIED // FOR OFFICIAL USE"
 
 
+OPEN_WIDE_POPUP = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const at = map.containerPointToLatLng([map.getSize().x / 2, map.getSize().y / 2]);
+  L.popup({maxWidth: 600}).setLatLng(at).setContent(
+    '<table><tr><th>Mode</th><td>' + 'maritime-semisubmersible '.repeat(8)
+    + '</td></tr><tr><th>Origin</th><td>Tumaco (Nariño), Colombia</td></tr></table>')
+    .openOn(map);
+}"""
+
+CONTROLS_SHOWN = """() => [...document.querySelectorAll('.leaflet-top .leaflet-control')]
+  .map(c => getComputedStyle(c).opacity)"""
+
+
+def test_on_a_phone_a_wide_popup_fits_the_map_and_the_controls_fade(browser, world, tmp_path):
+    m = make_snapshot(world, SnapshotSpec(formats=("html",), title=f"Snapshot {PETEN}"),
+                      tmp_path)
+    url = (tmp_path / m.files[0].name).as_uri()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    context.route("**/*", lambda r: r.continue_() if r.request.url == url else r.abort())
+    try:
+        page = context.new_page()
+        page.goto(url, wait_until="load")
+        page.wait_for_function("() => document.querySelector('.leaflet-control-zoom')",
+                               timeout=60_000)
+        before = page.evaluate(CONTROLS_SHOWN)
+        page.evaluate(OPEN_WIDE_POPUP)
+        page.wait_for_timeout(800)  # the pan's animation
+        popup = page.evaluate("() => { const r = document.querySelector('.leaflet-popup')"
+                              ".getBoundingClientRect(); return [r.left, r.right]; }")
+        map_box = page.evaluate("() => { const r = document.querySelector('.leaflet-container')"
+                                ".getBoundingClientRect(); return [r.left, r.right]; }")
+        during = page.evaluate(CONTROLS_SHOWN)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "export-popup-390x844.png"))
+        page.evaluate("() => { Object.values(window).find(v => v instanceof L.Map).closePopup(); }")
+        after = page.evaluate(CONTROLS_SHOWN)
+    finally:
+        context.close()
+    # the whole popup, close button included, inside the map: nothing cut at its right edge
+    assert map_box[0] <= popup[0]
+    assert popup[1] <= map_box[1]
+    # zoom, drawing tools and layers stood above the popup's text: faded meanwhile
+    assert before
+    assert set(before) == {"1"}
+    assert set(during) == {"0.1"}
+    assert after == before
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "geo.export", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=600, check=False)

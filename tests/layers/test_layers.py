@@ -205,3 +205,5 @@ def test_every_map_has_a_metric_scale_only(aerodromes: gpd.GeoDataFrame) -> None
         html = m.get_root().render()
         assert html.count("L.control.scale(") == 1
         assert 'L.control.scale({imperial: false, metric: true, position: "bottomleft"})' in html
+        # an open popup fits a phone's map and fades the controls (browser: test_export)
+        assert html.count('style.id = "atalaya-popup-room"') == 1
