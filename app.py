@@ -40,7 +40,6 @@ def _signing_in() -> None:
 def main() -> None:
     """Configure the page, sign the user in, draw the shared sidebar and run the page."""
     st.set_page_config(page_title="Atalaya", page_icon="🛰️", layout="wide")
-    menu = st.sidebar.container()
     settings = get_settings()
     t = render_sidebar(settings)
     try:  # once per process: JSON log, job runner; the app works without them
@@ -58,10 +57,12 @@ def main() -> None:
     role = session.role if session is not None else None
     home = next((path for path, _, _ in PAGES if can(role, PAGE_ACTIONS[path])), "map")
     # Every page stays registered, each behind its role check: an address typed or shared
-    # reaches the check (and its refusal) instead of another page. The menu lists only the
-    # pages the role may open.
+    # reaches the check (and its refusal) instead of another page. The menu (Streamlit's
+    # own, which folds away on a phone once a page is chosen) lists only the pages the role
+    # may open.
     pages = {path: st.Page(guard_page(path, render, current_translator), title=titles[title],
-                           url_path=path, default=session is not None and path == home)
+                           url_path=path, default=session is not None and path == home,
+                           visibility="visible" if can(role, PAGE_ACTIONS[path]) else "hidden")
              for path, render, title in PAGES}
     if session is None:
         # The sign-in form is drawn and no page runs. The bare address is a page of its own
@@ -69,11 +70,7 @@ def main() -> None:
         st.navigation([st.Page(_signing_in, title=t("Sign in"), url_path="signin",
                                default=True), *pages.values()], position="hidden")
         return
-    chosen = st.navigation(list(pages.values()), position="hidden")
-    with menu:
-        for path, page in pages.items():
-            if can(role, PAGE_ACTIONS[path]):
-                st.page_link(page)
+    chosen = st.navigation(list(pages.values()), position="sidebar")
     render_user_box(session, t)
     chosen.run()
 
