@@ -144,6 +144,20 @@ def _current_view(ref: SceneRef) -> tuple[tuple[float, ...], int, int, float]:
         MAP_HEIGHT_PX, zoom
 
 
+def _back_to(ref: SceneRef) -> None:
+    """Ask the map to fit the scene on the next run (button callback).
+
+    streamlit-folium moves the map only to a centre or zoom other than the last it was sent:
+    each move is a vanishing offset (1e-9 degree) apart, so the way back works every time.
+    """
+    ss = st.session_state
+    ss[state.IMAGERY_MOVES] = int(ss.get(state.IMAGERY_MOVES, 0)) + 1
+    fp = ref.footprint.bounds
+    ss[state.IMAGERY_MOVE] = ([(fp[1] + fp[3]) / 2 + ss[state.IMAGERY_MOVES] * 1e-9,
+                               (fp[0] + fp[2]) / 2],
+                              fit_zoom(fp, _GUESS_WIDTH_PX, MAP_HEIGHT_PX))
+
+
 def _remember_view(ref: SceneRef, out: dict[str, Any] | None,
                    shown: tuple[tuple[float, ...], int, int, float]) -> None:
     """Keep the view the map reports; rerun when it is not the one the image was made for."""
@@ -395,12 +409,21 @@ def _map_and_inspector(listed: list[SceneRef], scene: SceneRef, combo: str,
             build_swipe(group, first, second)
             note.caption(t("Left: {a}. Right: {b}. Drag the handle to compare.").format(
                 a=f"{scene.acquired_at:%Y-%m-%d}", b=f"{other.acquired_at:%Y-%m-%d}"))
+    if first is None:  # panned off the scene: an empty map said so, with the way back
+        with note.container():
+            st.caption(t("The scene {scene} is outside the map's view.").format(
+                scene=scene.scene_id))
+            st.button(t("Back to the scene"), key=state.IMAGERY_BACK, on_click=_back_to,
+                      args=(scene,), icon=":material/center_focus_strong:")
     if legend:
         build_ndvi_legend(legend, title=t("NDVI")).add_to(group)
     localize(group, base_url="/app/static/vendor")
+    move = st.session_state.pop(state.IMAGERY_MOVE, None)
     out = show_map(base, [render_group(group, 0)], folium.LayerControl(collapsed=True),
                    key=state.IMAGERY_MAP, height=MAP_HEIGHT_PX,
-                   returned_objects=["bounds", "zoom", "last_clicked"])
+                   returned_objects=["bounds", "zoom", "last_clicked"],
+                   center=None if move is None else move[0],
+                   zoom=None if move is None else move[1])
     _remember_view(scene, out, view)
     _inspector([scene] if other is None else [scene, other], (out or {}).get("last_clicked"), t)
     _chip_strip(listed, (out or {}).get("last_clicked"), t)

@@ -121,6 +121,9 @@ IMAGERY_COMPARE = "imagery_compare"
 IMAGERY_OTHER = "imagery_other"  # the second date of the swipe
 IMAGERY_MAP = "imagery_map"
 IMAGERY_VIEW = "imagery_view"  # (scene id, (west, south, east, north), zoom) last reported
+IMAGERY_MOVE = "imagery_move"  # ([lat, lon], zoom) the map is to move to (sent once)
+IMAGERY_MOVES = "imagery_moves"  # how many moves were asked (told apart by a tiny offset)
+IMAGERY_BACK = "imagery_back"  # the "back to the scene" button
 IMAGERY_CHIPS = "imagery_chips"
 IMAGERY_BASE = "imagery_base"  # (signature, ui.mapview.RenderedBase) of the page's base map
 

@@ -196,3 +196,19 @@ def test_stretch_ends_that_meet_still_show_the_image(app: AppTest) -> None:
     assert not app.exception
     assert not app.error
     assert any("stretched from the 98 to the 98.5 percentile" in c.value for c in app.caption)
+
+
+def test_a_map_panned_off_the_scene_says_so_and_goes_back(app: AppTest) -> None:
+    scene_id = app.selectbox(key=state.IMAGERY_SCENE).value
+    app.checkbox(key=state.IMAGERY_IN_VIEW).uncheck()
+    # the map last reported a view far from the scene (an ocean at zoom 12)
+    app.session_state[state.IMAGERY_VIEW] = (scene_id, (-30.1, -20.1, -30.0, -20.0), 12.0)
+    app.run()
+    assert not app.exception
+    said = f"The scene {scene_id} is outside the map's view."
+    assert said in [c.value for c in app.caption]
+    app.button(key=state.IMAGERY_BACK).click().run()
+    assert not app.exception
+    # the move was asked and handed to the map (once)
+    assert app.session_state[state.IMAGERY_MOVES] == 1
+    assert state.IMAGERY_MOVE not in app.session_state
