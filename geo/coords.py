@@ -84,15 +84,18 @@ def _as_typed(text: str, source: str, pos: int) -> str:
     """Return the 12 characters at ``pos`` of the normalised ``text`` as the user typed them.
 
     :func:`_normalise` upper-cases (and turns ``''`` into ``"``): where the lengths still
-    agree, positions do too, and the user reads back their own letters.
+    agree, positions do too, and the user reads back their own letters. A longer rest ends
+    with "…", so a cut is not read as what was typed.
 
     Examples
     --------
     >>> _as_typed("HOLA MUNDO", "hola mundo", 0)
     'hola mundo'
+    >>> _as_typed("<IMG SRC=X ONERROR=1>", "<img src=x onerror=1>", 0)
+    '<img src=x o…'
     """
     chunk = source if len(text) == len(source) else text
-    return chunk[pos:pos + 12]
+    return chunk[pos:pos + 12] + ("…" if len(chunk) > pos + 12 else "")
 
 
 def _split(text: str, source: str) -> list[_Part]:
