@@ -122,9 +122,10 @@ class PopupRoom(MacroElement):
     """Keep an open popup readable on a small map (a phone's is about 360 px wide).
 
     A popup is never wider than the map less room for its tip and close button (long words
-    wrap), and while one is open the map's controls (zoom, drawing tools, layers, legends)
-    fade and let clicks through: Leaflet draws controls above popups, and on a phone they
-    covered the popup's first letters. Closing the popup brings them back.
+    wrap), every popup's table is written alike (the events' 12 px), and while one is open
+    the map's controls (zoom, drawing tools, layers, legends) fade and let clicks through:
+    Leaflet draws controls above popups, and on a phone they covered the popup's first
+    letters. Closing the popup brings them back.
     """
 
     _template = Template(
@@ -136,8 +137,11 @@ class PopupRoom(MacroElement):
             var style = doc.createElement("style");
             style.id = "atalaya-popup-room";
             // values wrap anywhere (a long name or code); headings keep their words whole
+            // and every popup's table reads like the events' (12 px, grey names on the left)
             style.textContent = ".leaflet-popup-content{max-width:calc(100vw - 72px);"
               + "overflow-wrap:break-word}.leaflet-popup-content td{overflow-wrap:anywhere}"
+              + ".leaflet-popup-content table{font-size:12px;border-collapse:collapse}"
+              + ".leaflet-popup-content th{text-align:left;padding:1px 8px 1px 0;color:#555}"
               + ".atalaya-popup-open .leaflet-control{opacity:0.1;pointer-events:none}";
             doc.head.appendChild(style);
           }
