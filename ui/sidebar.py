@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
 from geo.i18n import LANGUAGE_NAMES, Translator
 from geo.settings import LANGUAGES, Settings
 from ui import state
+
+
+def keep_widget_values(keys: Sequence[str]) -> None:
+    """Keep the values of widgets ``keys`` through this run, drawn or not (call before the page).
+
+    Streamlit forgets a widget's value after a run that does not draw it. Its documented
+    way out: the key set again from itself becomes the session's own value, which such a
+    run leaves alone. Only for widgets drawn without a ``value``/``default`` argument (their
+    first value set in the state), else setting them would warn.
+    """
+    ss = st.session_state
+    for key in keys:
+        if key in ss:
+            ss[key] = ss[key]
 
 
 def relabelled(key: str) -> str:

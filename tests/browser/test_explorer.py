@@ -500,3 +500,20 @@ def test_choosing_a_country_on_the_live_map_keeps_the_view(app, page):
     lat, lon, zoom = handle.evaluate(f"() => {{ const m = {FIND_MAP}, c = m.getCenter();"
                                      " return [c.lat, c.lng, m.getZoom()]; }")
     assert (round(lat), round(lon), zoom) == (-12, -76, 8)
+
+
+def test_the_filters_outlast_a_visit_to_another_page(app, page, small_world):
+    """A planner who looks at the jobs page comes back to the same selection."""
+    pg, _rec = page
+    open_map(pg, app.url)
+    events = gpd.read_parquet(small_world / "events.parquet")
+    _choose(pg, "Seizure")
+    seizures = int((events["event_type"] == "seizure").sum())
+    _wait_metric(pg, "Events", seizures)
+    pg.locator('[data-testid="stSidebar"] a').filter(has_text="Background jobs").click()
+    pg.get_by_role("heading", name="Background jobs", exact=True).wait_for(timeout=60_000)
+    pg.locator('[data-testid="stSidebar"] a').filter(has_text="Overview map").click()
+    pg.get_by_role("heading", name="Overview map", exact=True).wait_for(timeout=60_000)
+    _wait_metric(pg, "Events", seizures)  # not every event again
+    chosen = pg.locator('[data-testid="stMultiSelect"]').first
+    assert "Seizure" in chosen.inner_text()
