@@ -33,7 +33,6 @@ __all__ = ["KML_RESERVED", "kml_color", "kml_document", "kml_field_names", "writ
 KML_RESERVED = frozenset({"id", "name", "description", "timestamp", "begin", "end",
                           "altitudemode", "tessellate", "extrude", "visibility", "draworder",
                           "icon", "snippet"})
-GOOGLE_CIRCLE = "https://maps.google.com/mapfiles/kml/shapes/placemark_circle.png"
 KMZ_ICON = "files/dot.png"
 _TIMES = {"events": ("occurred_at", None), "routes": ("first_seen", "last_seen"),
           "candidates": ("detected_at", None), "scenes": ("acquired_at", None)}
@@ -78,14 +77,16 @@ def _palettes() -> dict[str, tuple[Mapping[str, str], str]]:
             "scenes": ({}, FOOTPRINT_COLOR)}
 
 
-def _styles(layer: str, colors: Mapping[str, str], other: str, icon: str) -> str:
+def _styles(layer: str, colors: Mapping[str, str], other: str, icon: str | None) -> str:
+    """KML styles of a layer's classes; ``icon`` None: the viewer's own pin, tinted."""
     out = []
     for key, css in [*colors.items(), ("other", other)]:
         c = kml_color(css)
+        href = "" if icon is None else f"<Icon><href>{escape(icon)}</href></Icon>"
         out.append(
             f'<Style id="{layer}-{escape(key)}">'
-            f"<IconStyle><color>{c}</color><scale>0.6</scale><Icon><href>{escape(icon)}</href>"
-            f"</Icon></IconStyle><LabelStyle><scale>0</scale></LabelStyle>"
+            f"<IconStyle><color>{c}</color><scale>0.6</scale>{href}"
+            f"</IconStyle><LabelStyle><scale>0</scale></LabelStyle>"
             f"<LineStyle><color>{c}</color><width>{3 if layer == 'routes' else 2}</width>"
             f"</LineStyle><PolyStyle><color>{kml_color(css, 0x66 if layer != 'scenes' else 0x10)}"
             "</color></PolyStyle></Style>")
@@ -193,7 +194,7 @@ def _placemarks(layer: str, gdf: gpd.GeoDataFrame, fields: Mapping[str, str],
 
 
 def kml_document(layers: Mapping[str, gpd.GeoDataFrame], *, title: str,
-                 icon: str = GOOGLE_CIRCLE, typed: bool = True,
+                 icon: str | None = None, typed: bool = True,
                  layer_names: Mapping[str, str] | None = None) -> tuple[str, dict[str, Any]]:
     """Build the KML text of the snapshot; return it and the renamed fields per layer.
 
@@ -203,6 +204,10 @@ def kml_document(layers: Mapping[str, gpd.GeoDataFrame], *, title: str,
 
     ``layer_names`` gives each folder's shown name (translated); GDAL reads folders by that
     name, so the manifest keeps the mapping. Without it the folders are named by layer key.
+
+    ``icon``: the points' icon, a path inside the KMZ; None (a plain KML) names no file, so
+    the viewer draws its own pin in each style's colour and nothing is fetched from the
+    internet (the file opens the same offline).
     """
     palettes = _palettes()
     head = ['<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">'

@@ -154,6 +154,11 @@ def test_kml_styles_use_the_map_colours(vector_snapshot):
     assert "<TimeStamp><when>2023-01-05T10:00:00Z</when></TimeStamp>" in text
     assert "&lt;/script&gt;" in text
     assert "</script>" not in text
+    # nothing to fetch: the viewer's own pin, tinted (it named an icon on maps.google.com)
+    import re
+
+    assert re.findall(r"https?://[^\s\"<]+", text) == ["http://www.opengis.net/kml/2.2"]
+    assert "<Icon>" not in text
 
 
 def test_csv_is_read_by_gdal_and_neutralises_formulas(vector_snapshot):
