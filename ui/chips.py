@@ -114,8 +114,9 @@ def render_chips(store: Store, stored: StoredChips | AtalayaError, t: Translator
                      "change on the ground."))
     for i, (day, scene, found) in enumerate(rows):
         first = next(iter(found.values()))
-        scale = t("{m} m per pixel").format(
-            m=t.number(float(first.meta.get("metres_per_px", 0.0)), digits=1))
+        # the scene's own pixel (a chip is resampled to its size: its pixels say less)
+        source = float(first.meta.get("source_res_m") or first.meta.get("metres_per_px", 0.0))
+        scale = t("{m} m pixels").format(m=t.number(source, digits=1))
         head = " · ".join(p for p in (_when(t, i, len(rows)), day, _md(scene), scale) if p)
         st.caption(head)
         # a date's pair side by side, on a phone too (halved), never wider than the chips

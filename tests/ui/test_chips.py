@@ -54,7 +54,8 @@ def test_an_alert_from_the_scenes_shows_chips_at_both_dates(scene_world: Path, t
     assert not at.exception
     images = at.get("image")
     assert len(images) == 4  # two dates, true and false colour
-    heads = [c.value for c in at.caption if "m per pixel" in c.value]
+    heads = [c.value for c in at.caption if "m pixels" in c.value]
+    assert all(h.endswith("10.0 m pixels") for h in heads), heads  # the scene's, not the chip's
     assert [h.split(" · ")[0] for h in heads] == ["Before", "After"]
     at.run()  # a second view reads the kept chips: nothing new is cut
     assert not at.exception
