@@ -127,8 +127,8 @@ def render_chips(store: Store, stored: StoredChips | AtalayaError, t: Translator
             if chip is None:
                 col.caption(missing[composite])
                 continue
-            col.image(chip_bytes(store, chip),
-                      caption=f"{names[composite]} · {day}", width="stretch",
+            # the date is in the row's head: under a halved chip on a phone it broke in two
+            col.image(chip_bytes(store, chip), caption=names[composite], width="stretch",
                       alt=f"{names[composite]}, {day}")
     for scene, reason in stored.skipped:
         st.warning(t("No image chip from scene {scene}.").format(scene=_md(scene)))
