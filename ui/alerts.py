@@ -659,6 +659,12 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     # buttons were only the allowed ones, a saved verdict put another state under the same
     # finger, and a double tap on a phone moved the alert on twice.
     allowed = set(allowed_next(alert.state))
+    now = names.get(alert.state, alert.state)
+    st.caption(t("From “{state}” an alert may go to {states}; the other verdicts are greyed "
+                 "out.").format(state=now, states=", ".join(
+                     names.get(s, s) for s in VERDICTS if s in allowed))
+               if allowed else t("No verdict applies to an alert that is “{state}”.").format(
+                   state=now))
     for target in VERDICTS:
         st.button(names.get(target, target), key=f"{state.ALERT_VERDICT}:{target}",
                   disabled=not who or target not in allowed, use_container_width=True,

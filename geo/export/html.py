@@ -296,6 +296,8 @@ def snapshot_html(layers: Mapping[str, gpd.GeoDataFrame], spec: SnapshotSpec, *,
         page = _replace_last(page, "</html>", _fit_script(extent) + "</html>")
     page = page.replace("<head>", '<head><meta charset="utf-8"><title>'
                         + _escape_title(spec.title) + "</title>", 1)
+    # the page's language (screen readers, a browser's offer to translate, hyphenation)
+    page = page.replace("<html>", f'<html lang="{spec.language}">', 1)
     check_offline(page)
     return page, extent
 

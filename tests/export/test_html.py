@@ -79,3 +79,6 @@ def test_a_spanish_page_shows_the_candidates_reason_in_spanish(tiny_world):
     assert "1.1 km long, 22 m wide" in pages["en"]
     assert "1,1 km de largo, 22 m de ancho" in pages["es"]
     assert "km long" not in pages["es"]
+    # and says its language (screen readers, a browser's offer to translate)
+    assert pages["es"].startswith('<!DOCTYPE html>\n<html lang="es">')
+    assert '<html lang="en">' in pages["en"]
