@@ -63,7 +63,7 @@ from ui.cache import _key as scope_key
 from ui.cache import filtered_world, get_settings, load_world
 from ui.export import role_refusal
 from ui.filters import data_months, render_filters
-from ui.history import UTC_MINUTES
+from ui.history import table_times, utc_minutes_column
 from ui.labels import map_labels
 from ui.mapview import render_base, render_groups, show_map
 from ui.sidebar import current_translator, relabelled
@@ -658,12 +658,11 @@ def _corridor_tables(found: Any, t: Translator) -> None:
                     t("Runway candidates") + f" ({t.number(len(cand))})",
                     t("Registered aerodromes") + f" ({t.number(len(aero))})"])
     ev = ev.sort_values("occurred_at", ascending=False, kind="stable")  # the newest first
-    when = {t("Date (UTC)"): st.column_config.DatetimeColumn(format=UTC_MINUTES)}
+    when = {t("Date (UTC)"): utc_minutes_column()}
     with tabs[0]:
         st.dataframe(pd.DataFrame({
             "ID": ev["event_id"].astype(str).to_numpy(),
-            t("Date (UTC)"): ev["occurred_at"].dt.tz_convert("UTC").dt.tz_localize(None)
-            .to_numpy(),
+            t("Date (UTC)"): table_times(ev["occurred_at"]),
             t("Type"): named(ev["event_type"]),
             t("Quantity (kg)"): ev["quantity_kg"].to_numpy(),
             t("Country"): [t.country(c) for c in ev["country"].astype(str)]}).head(1000),
@@ -827,12 +826,10 @@ def render_what_changed(ctx: _Context) -> None:
         if len(changes.events):
             st.dataframe(pd.DataFrame({
                 "event_id": changes.events["event_id"].astype(str).to_numpy(),
-                t("Date (UTC)"): changes.events["occurred_at"].dt.tz_convert("UTC")
-                .dt.tz_localize(None).to_numpy(),
+                t("Date (UTC)"): table_times(changes.events["occurred_at"]),
                 t("Type"): changes.events["event_type"].astype(str).to_numpy()}).head(1000),
                 hide_index=True, height=200, width="stretch", key="analysis_changes_events",
-                column_config={t("Date (UTC)"): st.column_config.DatetimeColumn(
-                    format=UTC_MINUTES)})
+                column_config={t("Date (UTC)"): utc_minutes_column()})
         if len(changes.state_changes):
             st.dataframe(changes.state_changes.astype(str), hide_index=True, width="stretch",
                          key="analysis_changes_states")

@@ -62,9 +62,9 @@ from ui.cache import (
 )
 from ui.export import render_export_panel
 from ui.filters import data_months, load_widgets_from, render_filters
-from ui.history import UTC_MINUTES
+from ui.history import table_times, utc_minutes_column
 from ui.labels import map_labels
-from ui.mapview import render_base, render_groups, show_map
+from ui.mapview import MoveKeys, ask_move, render_base, render_groups, show_map, take_move
 from ui.sidebar import current_translator, relabelled
 from ui.text import escape_markdown, shown
 
@@ -114,28 +114,8 @@ def _load_shared_link(world: World) -> None:
         ss[state.VIEW] = (*view.center, view.zoom if view.zoom is not None else 6.0)
 
 
-def _move_view(lon: float, lat: float, zoom: float) -> None:
-    """Ask the live map to move to (lon, lat, zoom) on the next run (once)."""
-    ss = st.session_state
-    ss[state.MOVE_COUNT] = int(ss.get(state.MOVE_COUNT, 0)) + 1
-    ss[state.MOVE] = (lon, lat, zoom, ss[state.MOVE_COUNT])
-
-
-def _take_move() -> tuple[list[float] | None, float | None]:
-    """Return a move not yet sent to the map as st_folium's ``center`` and ``zoom``.
-
-    streamlit-folium moves the map when ``center`` or ``zoom`` differ from the last ones it
-    applied; a move asked twice to the same place (after panning away) must still move, so a
-    vanishing offset (1e-9 degree, 1e-6 zoom level: nothing Leaflet shows) tells them apart.
-    A move is sent once: a map rebuilt later opens at the analyst's own view.
-    """
-    ss = st.session_state
-    move = ss.get(state.MOVE)
-    if move is None or ss.get(state.MOVE_SENT) == move[3]:
-        return None, None
-    lon, lat, zoom, n = move
-    ss[state.MOVE_SENT] = n
-    return [lat + 1e-9 * (n % 100), lon], zoom + 1e-6 * (n % 100)
+#: Where the explorer keeps the moves asked by "go to" and by a table row.
+_MOVES = MoveKeys(state.MOVE, state.MOVE_COUNT, state.MOVE_SENT)
 
 
 def _reported_view() -> tuple[float, float, float] | None:
@@ -171,7 +151,7 @@ def _go_to(data_dir: Path, t: Translator) -> None:
     except LocationError as err:
         ss[state.GOTO_ERROR] = message_of(err)  # written in the language of the run showing it
         return
-    _move_view(lon, lat, GOTO_ZOOM)
+    ask_move(_MOVES, lat, lon, GOTO_ZOOM)
 
 
 def render_view_controls(data_dir: Path, t: Translator) -> str:
@@ -470,7 +450,7 @@ def render_map(data_dir: Path, layers: dict[str, gpd.GeoDataFrame], filters: Fil
         "url": (common, tuple(sorted((k, repr(v)) for k, v in url_query.items()))),
     }
     overlays = render_groups(parts, content)
-    center, zoom = _take_move()
+    center, zoom = take_move(_MOVES)
     out = show_map(cached[1], overlays, build_layer_control(), key=state.OVERVIEW_MAP,
                    height=620, returned_objects=["last_active_drawing", "bounds", "zoom",
                                                  "last_object_clicked", "selected_layers"],
@@ -692,8 +672,7 @@ def _table(events: gpd.GeoDataFrame, t: Translator) -> pd.DataFrame:
     recent = events.iloc[order[:TABLE_ROWS]]
     return pd.DataFrame({
         "event_id": recent["event_id"].astype(str).to_numpy(),
-        t("Date (UTC)"): recent["occurred_at"].dt.tz_convert("UTC").dt.tz_localize(None)
-        .to_numpy(),
+        t("Date (UTC)"): table_times(recent["occurred_at"]),
         t("Type"): [names.get(str(v), str(v)) for v in recent["event_type"]],
         t("Commodity"): [names.get(str(v), str(v)) for v in recent["commodity"]],
         t("Quantity (kg)"): recent["quantity_kg"].to_numpy(),
@@ -762,7 +741,7 @@ def _pickable(table: pd.DataFrame, *, key: str, id_column: str, zoom: float,
                           column_config={id_column: st.column_config.TextColumn("ID"), **{
                               c: st.column_config.NumberColumn(format="localized")
                               for c in fractions}, **{
-                              c: st.column_config.DatetimeColumn(format=UTC_MINUTES)
+                              c: utc_minutes_column()
                               for c in times}})
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
     if not rows or rows[0] >= len(table):
@@ -771,7 +750,7 @@ def _pickable(table: pd.DataFrame, *, key: str, id_column: str, zoom: float,
         return  # this choice has moved the map already
     ss[state.LAST_TABLE_PICK] = (widget, rows[0])
     row = table.iloc[rows[0]]
-    _move_view(float(row["lon"]), float(row["lat"]), zoom)
+    ask_move(_MOVES, float(row["lat"]), float(row["lon"]), zoom)
     st.rerun(scope="fragment")
 
 

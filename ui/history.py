@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import shapely
+import streamlit as st
 from shapely.errors import ShapelyError
 
 from geo.detect.reasons import localize_reason
@@ -162,6 +164,17 @@ def _day(value: Any) -> str:
 #: Format of a UTC time column in tables (``st.column_config.DatetimeColumn``, moment.js):
 #: to the minute, as :func:`minute_utc` writes it, the column still sorted as times.
 UTC_MINUTES = "YYYY-MM-DD HH:mm"
+
+
+def utc_minutes_column() -> Any:
+    """Return the column setting that writes UTC times (:func:`table_times`) to the minute."""
+    return st.column_config.DatetimeColumn(format=UTC_MINUTES)
+
+
+def table_times(times: pd.Series) -> np.ndarray:
+    """Return aware times as naive UTC values, which ``st.dataframe`` writes without a shift."""
+    out: np.ndarray = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    return out
 
 
 def minute_utc(value: Any) -> str:

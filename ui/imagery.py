@@ -54,7 +54,15 @@ from layers.imagery import (
 from layers.staticdata import publish
 from ui import state
 from ui.cache import STATIC_DATA, STATIC_DATA_URL, get_settings, load_world, open_store_cached
-from ui.mapview import RenderedBase, render_base, render_group, show_map
+from ui.mapview import (
+    MoveKeys,
+    RenderedBase,
+    ask_move,
+    render_base,
+    render_group,
+    show_map,
+    take_move,
+)
 from ui.sidebar import current_translator, relabelled
 from ui.text import shown
 
@@ -62,6 +70,8 @@ __all__ = ["render_imagery"]
 
 MAP_HEIGHT_PX = 560
 _GUESS_WIDTH_PX = 1000  # until the map reports its size (first run)
+#: Where the page keeps the moves asked by "Back to the scene".
+_MOVES = MoveKeys(state.IMAGERY_MOVE, state.IMAGERY_MOVES, state.IMAGERY_MOVE_SENT)
 _SPOT_M = 30.0  # side of the square marked on the chips around a clicked spot
 
 
@@ -145,17 +155,10 @@ def _current_view(ref: SceneRef) -> tuple[tuple[float, ...], int, int, float]:
 
 
 def _back_to(ref: SceneRef) -> None:
-    """Ask the map to fit the scene on the next run (button callback).
-
-    streamlit-folium moves the map only to a centre or zoom other than the last it was sent:
-    each move is a vanishing offset (1e-9 degree) apart, so the way back works every time.
-    """
-    ss = st.session_state
-    ss[state.IMAGERY_MOVES] = int(ss.get(state.IMAGERY_MOVES, 0)) + 1
+    """Ask the map to fit the scene on the next run (button callback)."""
     fp = ref.footprint.bounds
-    ss[state.IMAGERY_MOVE] = ([(fp[1] + fp[3]) / 2 + ss[state.IMAGERY_MOVES] * 1e-9,
-                               (fp[0] + fp[2]) / 2],
-                              fit_zoom(fp, _GUESS_WIDTH_PX, MAP_HEIGHT_PX))
+    ask_move(_MOVES, (fp[1] + fp[3]) / 2, (fp[0] + fp[2]) / 2,
+             fit_zoom(fp, _GUESS_WIDTH_PX, MAP_HEIGHT_PX))
 
 
 def _remember_view(ref: SceneRef, out: dict[str, Any] | None,
@@ -418,12 +421,11 @@ def _map_and_inspector(listed: list[SceneRef], scene: SceneRef, combo: str,
     if legend:
         build_ndvi_legend(legend, title=t("NDVI")).add_to(group)
     localize(group, base_url="/app/static/vendor")
-    move = st.session_state.pop(state.IMAGERY_MOVE, None)
+    center, zoom = take_move(_MOVES)
     out = show_map(base, [render_group(group, 0)], folium.LayerControl(collapsed=True),
                    key=state.IMAGERY_MAP, height=MAP_HEIGHT_PX,
                    returned_objects=["bounds", "zoom", "last_clicked"],
-                   center=None if move is None else move[0],
-                   zoom=None if move is None else move[1])
+                   center=center, zoom=zoom)
     _remember_view(scene, out, view)
     _inspector([scene] if other is None else [scene, other], (out or {}).get("last_clicked"), t)
     _chip_strip(listed, (out or {}).get("last_clicked"), t)

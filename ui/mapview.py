@@ -36,7 +36,8 @@ from layers.map import OverlayPart
 from layers.staticdata import publish
 from ui.cache import STATIC_DATA, STATIC_DATA_URL
 
-__all__ = ["RenderedBase", "RenderedGroup", "render_base", "render_groups", "show_map"]
+__all__ = ["MoveKeys", "RenderedBase", "RenderedGroup", "ask_move", "render_base", "render_groups",
+           "show_map", "take_move"]
 
 
 @dataclass(frozen=True)
@@ -329,3 +330,40 @@ def show_map(base: RenderedBase, groups: Sequence[RenderedGroup],
         wrap_longitude=False,
     )
     return dict(value or {})
+
+
+@dataclass(frozen=True)
+class MoveKeys:
+    """Session-state keys of one map's moves asked from Python (:func:`ask_move`)."""
+
+    move: str  # (lat, lon, zoom, n): the latest move asked
+    count: str  # n of the latest move asked
+    sent: str  # n of the latest move handed to the map
+
+
+def ask_move(keys: MoveKeys, lat: float, lon: float, zoom: float) -> None:
+    """Ask the live map to move to (lat, lon) in degrees, EPSG:4326, at ``zoom``, once.
+
+    The move is handed to the map by :func:`take_move` on the next run that shows it.
+    """
+    ss = st.session_state
+    n = int(ss.get(keys.count, 0)) + 1
+    ss[keys.count] = n
+    ss[keys.move] = (lat, lon, zoom, n)
+
+
+def take_move(keys: MoveKeys) -> tuple[list[float] | None, float | None]:
+    """Return a move not yet handed to the map as :func:`show_map`'s ``center`` and ``zoom``.
+
+    streamlit-folium moves the map only when ``center`` or ``zoom`` differ from the last ones
+    it applied; a move asked twice to the same place (after panning away) must still move, so
+    a vanishing offset (1e-9 degree, 1e-6 zoom level: nothing Leaflet shows) tells them apart.
+    A move is handed over once: a map rebuilt later opens at the reader's own view.
+    """
+    ss = st.session_state
+    move = ss.get(keys.move)
+    if move is None or ss.get(keys.sent) == move[3]:
+        return None, None
+    lat, lon, zoom, n = move
+    ss[keys.sent] = n
+    return [lat + 1e-9 * (n % 100), lon], zoom + 1e-6 * (n % 100)

@@ -225,3 +225,31 @@ def test_the_imagery_page_draws_the_view_again_after_a_pan(app, page):
         == 1
     pg.screenshot(path=str(ARTIFACTS / "imagery-page-1280x800.png"))
     assert rec.foreign() == [], f"requests left 127.0.0.1: {rec.foreign()}"
+
+
+def test_back_to_the_scene_brings_a_map_panned_away_back(app, page):
+    """A map panned off the scene says so; "Back to the scene" fits it again, twice over."""
+    pg, rec = page
+    open_signed_in(pg, app.url + "/imagery")
+    pg.wait_for_function(f"() => ({APP_IMAGES})().some(x => x[1])", timeout=120_000)
+    frame = pg.query_selector(APP_FRAME).content_frame()
+    centre = ("() => { const m = Object.values(window).find(v => v instanceof L.Map);"
+              " const c = m.getCenter(); return [c.lat, c.lng, m.getZoom()]; }")
+    home = frame.evaluate(centre)
+    for _ in range(2):  # the same move asked again must move the map again
+        frame.evaluate("() => { Object.values(window).find(v => v instanceof L.Map)"
+                       ".setView([-40, -100], 9, {animate: false}); return 0; }")
+        back = pg.get_by_role("button", name="Back to the scene")
+        back.wait_for(timeout=60_000)
+        assert pg.get_by_text("is outside the map's view").is_visible()
+        back.click()
+        for _ in range(120):  # the map lives in the component's frame: ask it
+            pg.wait_for_timeout(500)
+            frame = pg.query_selector(APP_FRAME).content_frame()
+            now = frame.evaluate(centre)
+            if abs(now[0] - home[0]) < 0.05 and abs(now[1] - home[1]) < 0.05:
+                break
+        else:
+            raise AssertionError(f"the map stayed at {now}, the scene is at {home}")
+        assert pg.get_by_role("button", name="Back to the scene").count() == 0
+    assert rec.foreign() == [], f"requests left 127.0.0.1: {rec.foreign()}"

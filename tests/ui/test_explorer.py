@@ -115,11 +115,11 @@ def test_an_area_with_nothing_in_it_lists_nothing_and_says_so(world_copy, monkey
 def test_go_to_accepts_coordinates_and_codes_and_explains_errors(world_copy, monkeypatch):
     at = _app(world_copy, monkeypatch)
     at.text_input(key=state.GOTO).input("9°24'S 74°36'W").run()
-    lon, lat, zoom, _n = at.session_state[state.MOVE]
+    lat, lon, zoom, _n = at.session_state[state.MOVE]
     assert (round(lon, 3), round(lat, 3), zoom) == (-74.6, -9.4, 11)
     code = gpd.read_file(world_copy / "aerodromes.geojson").iloc[0]
     at.text_input(key=state.GOTO).input(code["ident"].lower()).run()
-    assert at.session_state[state.MOVE][:2] == pytest.approx((code.geometry.x, code.geometry.y))
+    assert at.session_state[state.MOVE][:2] == pytest.approx((code.geometry.y, code.geometry.x))
     at.text_input(key=state.GOTO).input("-120.5, 5.2").run()
     assert "Did you write longitude first?" in at.error[0].value
 

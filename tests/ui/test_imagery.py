@@ -211,4 +211,4 @@ def test_a_map_panned_off_the_scene_says_so_and_goes_back(app: AppTest) -> None:
     assert not app.exception
     # the move was asked and handed to the map (once)
     assert app.session_state[state.IMAGERY_MOVES] == 1
-    assert state.IMAGERY_MOVE not in app.session_state
+    assert app.session_state[state.IMAGERY_MOVE_SENT] == 1
