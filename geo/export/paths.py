@@ -8,20 +8,23 @@ from pathlib import Path
 
 from geo.errors import ExportError
 
-__all__ = ["safe_name", "target"]
+__all__ = ["MAX_NAME", "SUFFIX_ROOM", "safe_name", "target"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                        *(f"lpt{i}" for i in range(1, 10))})
 MAX_NAME = 80
+#: Room a snapshot keeps after its base name for the longest suffix a format adds
+#: (``-aerodromes.csv``, ``-candidates.csv``: 15 characters).
+SUFFIX_ROOM = 16
 
 
-def safe_name(text: str, *, default: str = "snapshot") -> str:
+def safe_name(text: str, *, default: str = "snapshot", limit: int = MAX_NAME) -> str:
     """Return ``text`` as a portable file name: ASCII letters, digits, ``.``, ``_`` and ``-``.
 
     Accents are dropped (``Petén`` -> ``Peten``), separators and anything else become ``_``,
     leading dots are removed (no hidden files, no ``..``), Windows device names are avoided
-    and the result is at most 80 characters.
+    and the result is at most ``limit`` characters (at most :data:`MAX_NAME`).
 
     Examples
     --------
@@ -29,10 +32,12 @@ def safe_name(text: str, *, default: str = "snapshot") -> str:
     ('etc_passwd', 'Peten_ruta_norte', 'snapshot')
     >>> safe_name("CON")
     'CON_'
+    >>> safe_name("Operación Río Putumayo: informe semanal", limit=22)
+    'Operacion_Rio_Putumayo'
     """
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     name = _UNSAFE.sub("_", ascii_text).strip("._-")
-    name = re.sub(r"_+", "_", name)[:MAX_NAME].strip("._-")
+    name = re.sub(r"_+", "_", name)[:min(limit, MAX_NAME)].strip("._-")
     if not name:
         return default
     if name.split(".")[0].lower() in _RESERVED:

@@ -41,7 +41,7 @@ from geo.export.manifest import (
     read_manifest,
     sha256_file,
 )
-from geo.export.paths import safe_name, target
+from geo.export.paths import MAX_NAME, SUFFIX_ROOM, safe_name, target
 from geo.export.spec import SnapshotSpec
 from geo.i18n import Translator
 from geo.querystate import ViewState, encode_query
@@ -290,14 +290,18 @@ def make_snapshot(data_dir: Path, spec: SnapshotSpec, out_dir: Path, *,
     world = read_world(Path(data_dir))
     out_dir = Path(out_dir)
     _prepare_folder(out_dir)
-    run = _Run(spec=spec, out_dir=out_dir, base=safe_name(spec.title),
+    # the base leaves room for every format's suffix: a file name is never cut (and refused)
+    run = _Run(spec=spec, out_dir=out_dir,
+               base=safe_name(spec.title, limit=MAX_NAME - SUFFIX_ROOM),
                layers=snapshot_layers(world, spec), when=(now or datetime.now(UTC)),
                snapshot_id=snapshot_id or uuid.uuid4().hex, static_dir=static_dir)
     for fmt in spec.formats:
+        before = set(out_dir.iterdir())
         try:
             WRITERS[fmt](run)
         except (ExportError, OSError) as err:
             run.failed[fmt] = str(err)
+            _drop_leftovers(run, before)
     if run.extent is None:
         from geo.export.html import snapshot_extent
 
@@ -317,6 +321,17 @@ def make_snapshot(data_dir: Path, spec: SnapshotSpec, out_dir: Path, *,
         failed=run.failed, notes=run.notes, query=_query(spec, run.extent), folder=out_dir)
     manifest.write(out_dir)
     return manifest
+
+
+def _drop_leftovers(run: _Run, before: set[Path]) -> None:
+    """Remove the files a failed format wrote before failing (a CSV of some layers only).
+
+    They are in no manifest, so the history's check would report them as added later.
+    """
+    kept = {p.resolve() for p, _ in run.files}
+    for path in set(run.out_dir.iterdir()) - before:
+        if path.is_file() and not path.is_symlink() and path.resolve() not in kept:
+            path.unlink(missing_ok=True)
 
 
 # -- history ------------------------------------------------------------------------------------

@@ -316,11 +316,17 @@ def run_export(ctx: JobContext) -> JobOutcome:
     manifest = ctx.offload(make_snapshot, data_dir, spec, folder, snapshot_id=sid, now=when,
                            static_dir=ctx.settings.static_dir)
     ctx.check_cancel()
+    if not manifest.files:  # every format failed: nothing to keep in the history
+        shutil.rmtree(folder, ignore_errors=True)
+        raise JobError(msg.NOTHING_EXPORTED.format(reasons="; ".join(
+            f"{fmt}: {why}" for fmt, why in manifest.failed.items()) or "-"))
     record_snapshot(ctx.store, manifest.to_json(), created_at=when, folder=result["folder"])
+    done = (msg.english(msg.EXPORT_PARTLY, "files", snapshot=sid[:8], files=len(manifest.files),
+                        formats=", ".join(manifest.failed)) if manifest.failed
+            else msg.english(msg.EXPORT_DONE, "files", snapshot=sid[:8],
+                             files=len(manifest.files)))
     return JobOutcome(result={**result, "files": [f.name for f in manifest.files],
-                              "failed": dict(manifest.failed)},
-                      message=msg.english(msg.EXPORT_DONE, "files", snapshot=sid[:8],
-                                          files=len(manifest.files)))
+                              "failed": dict(manifest.failed)}, message=done)
 
 
 BUILTIN_HANDLERS: Mapping[str, Handler] = {

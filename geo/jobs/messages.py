@@ -50,6 +50,8 @@ INGEST_DONE = plural_marked("{added} scene stored, {skipped} already there",
 EXPORT_WRITING = _("writing {formats}")
 EXPORT_DONE = plural_marked("snapshot {snapshot}: {files} file",
                             "snapshot {snapshot}: {files} files")
+EXPORT_PARTLY = plural_marked("snapshot {snapshot}: {files} file; not written: {formats}",
+                             "snapshot {snapshot}: {files} files; not written: {formats}")
 EXPORT_ALREADY = _("snapshot {snapshot} was already stored")
 # -- written by the queue (geo.jobs.queue) and the runner (geo.jobs.runner) ---------------------
 CANCEL_ASKED = _("cancel asked by {user}")
@@ -72,6 +74,7 @@ WRONG_MAPPING = _("an ingest job imports scenes; the mapping is for {layer}")
 NO_SCENE_READ = _("no scene could be read: {reasons}")
 IMPORT_GONE = _("the file to import ({name}) is gone from the server; upload it again")
 NOTHING_TO_IMPORT = _("nothing to import: {report}")
+NOTHING_EXPORTED = _("no file of the snapshot could be written: {reasons}")
 STOPPED_UNASKED = _("stopped without a cancel request: {error}")
 CRASHED = _("{kind}: {error} (an error in Atalaya; the log has the details)")
 NOT_STORED = _("its results could not be stored: {error}")
@@ -85,12 +88,13 @@ TEMPLATES: tuple[str, ...] = (  # the first that matches a message is used
     CANCEL_ASKED,
     CANCELLED_BEFORE, HANDED_BACK, CANCELLED_SHUTDOWN, CANCELLED_STOPPED, REQUEUED,
     STOPPED_BETWEEN, WHY_CANCEL, WHY_HANDED_ON, NEVER, *STATES, NEEDS_SCENE, WRONG_MAPPING,
-    NO_SCENE_READ, IMPORT_GONE, NOTHING_TO_IMPORT, STOPPED_UNASKED, CRASHED, NOT_STORED,
-    RUNNER_LOST)
+    NO_SCENE_READ, IMPORT_GONE, NOTHING_TO_IMPORT, NOTHING_EXPORTED, STOPPED_UNASKED, CRASHED,
+    NOT_STORED, RUNNER_LOST)
 #: Messages of two forms: (singular, plural), the count that chooses, and the text of the
 #: same message stored by versions before 2026-12-05 ("3 scene(s) stored").
 PLURALS: tuple[tuple[tuple[str, str], str, str], ...] = (
     (INGEST_DONE, "added", "{added} scene(s) stored, {skipped} already there"),
+    (EXPORT_PARTLY, "files", "snapshot {snapshot}: {files} file(s); not written: {formats}"),
     (EXPORT_DONE, "files", "snapshot {snapshot}: {files} file(s)"),
 )
 #: Fields holding counts, written with the reader's separators (not ids: "job 1234").

@@ -157,6 +157,38 @@ def test_file_names_are_sanitised_and_stay_in_the_export_folder(tiny_world, tmp_
         target(out, "link.csv")
 
 
+def test_a_long_title_still_writes_every_format(tiny_world, tmp_path):
+    title = ("Operación Río Putumayo — corredor fluvial Colombia/Perú: informe semanal para la "
+             "planificación de interdicciones (borrador)")
+    m = make_snapshot(tiny_world, SnapshotSpec(title=title, formats=(
+        "gpkg", "geojson", "kml", "csv", "shp", "html")), tmp_path / "out")
+    assert m.failed == {}
+    names = [f.name for f in m.files]
+    assert {n.split("-")[-1] for n in names if n.endswith(".csv")} >= {"candidates.csv",
+                                                                       "aerodromes.csv"}
+    assert all(n.startswith("Operacion_Rio_Putumayo_corredor_fluvial") and len(n) <= 80
+               for n in names), names
+
+
+def test_a_format_that_fails_half_way_leaves_no_file_behind(tiny_world, tmp_path,
+                                                             monkeypatch):
+    import geo.export.vector as vector
+
+    def half_then_fail(layers, out_dir, base):
+        target(out_dir, f"{base}-events.csv").write_text("event_id\n")
+        raise ExportError("the disk filled up")
+
+    monkeypatch.setattr(vector, "write_csv", half_then_fail)
+    world = tmp_path / "data"
+    world.mkdir()
+    for p in tiny_world.iterdir():
+        (world / p.name).write_bytes(p.read_bytes())
+    m = save_snapshot(world, SnapshotSpec(formats=("csv", "gpkg"), title="half"))
+    assert m.failed == {"csv": "the disk filled up"}
+    assert sorted(p.name for p in m.folder.iterdir()) == ["half.gpkg", "manifest.json"]
+    assert verify_snapshot(m.folder) == []  # nothing reported as added since
+
+
 def test_a_folder_with_other_files_is_refused_and_an_old_snapshot_replaced(tiny_world,
                                                                            tmp_path):
     (tmp_path / "mine.txt").write_text("keep me")

@@ -425,3 +425,30 @@ def test_job_logs_carry_the_job_and_no_secret(store, settings):
     assert (opened["job_id"], opened["job_kind"], opened["user"]) == (job.id, "detect", "ana")
     assert "pg-secret-1" not in buf.getvalue()
     assert "tok-2" not in buf.getvalue()
+
+
+def test_an_export_that_writes_no_file_fails_and_one_that_misses_a_format_says_so(
+        store, settings, monkeypatch):
+    import geo.export.render as render
+    from geo.export import SnapshotSpec
+    from geo.i18n import translator
+    from geo.jobs.messages import localize
+    from tests.export.world import write_tiny_world
+
+    monkeypatch.setattr(render, "browser_available", lambda: None)  # no Chromium: no PNG/PDF
+    write_tiny_world(settings.data_dir)
+    runner = _runner(store, settings, use_dask=False)
+    submit_job(store, "export", export_params(SnapshotSpec(formats=("png", "pdf"))), "ana")
+    job = runner.run_next()
+    assert job.state == "failed"
+    assert job.error.startswith("no file of the snapshot could be written: png: ")
+    assert not list((settings.data_dir / "snapshots").glob("*/manifest.json"))
+    with read_tx(store) as conn:
+        assert conn.execute(select(t.snapshots.c.snapshot_id)).first() is None
+
+    submit_job(store, "export", export_params(SnapshotSpec(formats=("csv", "pdf"))), "ana")
+    job = runner.run_next()
+    assert job.state == "succeeded", job.error
+    assert job.message.endswith("files; not written: pdf")
+    assert set(job.result["failed"]) == {"pdf"}
+    assert localize(job.message, translator("es")).endswith("archivos; no generados: pdf")
