@@ -455,7 +455,8 @@ def build_overview_map(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
                        url_query: Mapping[str, str] | None = None,
                        url_managed: tuple[str, ...] = (),
                        number: Callable[[int], str] = str,
-                       legend_of_data: bool = False) -> folium.Map:
+                       legend_of_data: bool = False,
+                       events_payload: Mapping[str, Any] | None = None) -> folium.Map:
     """Build the whole overview map on one page: base map, overlays and layer control.
 
     Parameters are those of :func:`build_base_map` and :func:`build_overlays`. With
@@ -478,7 +479,7 @@ def build_overview_map(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
                                 display=display, cells=cells, aoi=aoi,
                                 url_query=url_query if view_token is not None else None,
                                 url_managed=url_managed, number=number,
-                                legend_present=present):
+                                legend_present=present, events_payload=events_payload):
         group.add_to(m)
     build_layer_control().add_to(m)
     return m

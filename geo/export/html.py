@@ -36,6 +36,10 @@ __all__ = ["ASSET_BASE", "check_offline", "fit_view", "snapshot_extent", "snapsh
 
 #: Placeholder URL prefix of the assets while the page is built; every use is inlined.
 ASSET_BASE = "/__atalaya_static__"
+#: Up to this many events, each one's details (date, commodity, quantity, country, source,
+#: description; about 150 bytes) travel in the page, so its popup shows them offline. The
+#: app ships them up to ``layers.events.DETAILS_LIMIT`` and looks the others up on a click.
+EVENT_DETAILS_LIMIT = 50_000
 _SCRIPT = re.compile(r'<script src="(?P<url>[^"]+)"></script>')
 _LINK = re.compile(r'<link rel="stylesheet" href="(?P<url>[^"]+)"\s*/?>')
 _CSS_URL = re.compile(r"url\((?P<q>['\"]?)(?P<url>[^)'\"]+)(?P=q)\)")
@@ -274,6 +278,8 @@ def snapshot_html(layers: Mapping[str, gpd.GeoDataFrame], spec: SnapshotSpec, *,
     ExportError
         When an asset is missing or the page would load any URL.
     """
+    from geo.i18n import Translator
+    from layers.events import encode_events
     from layers.map import build_overview_map
 
     static = static_dir or PROJECT_ROOT / "static"
@@ -283,11 +289,16 @@ def snapshot_html(layers: Mapping[str, gpd.GeoDataFrame], spec: SnapshotSpec, *,
     extent = snapshot_extent(layers, spec)
     center, zoom = ((None, None) if extent is None
                     else fit_view(extent, spec.width_px, spec.height_px - 60))
+    t = Translator(spec.language)
+    labels = snapshot_labels(spec)
+    # no app below this map: past the limit, a popup sends the reader to the data files
+    labels["details_below"] = t("Details are in the snapshot's data files")
+    events = encode_events(frame["events"], labels=labels, details_limit=EVENT_DETAILS_LIMIT)
     m = build_overview_map(events=frame["events"], routes=frame["routes"],
                            candidates=frame["candidates"], aerodromes=frame["aerodromes"],
-                           scenes=layers.get("scenes"), labels=snapshot_labels(spec),
+                           scenes=layers.get("scenes"), labels=labels,
                            asset_base=ASSET_BASE, aoi=spec.filters.aoi, location=center,
-                           zoom=zoom, legend_of_data=True)
+                           zoom=zoom, legend_of_data=True, events_payload=events)
     _inline_basemap(m, static)
     page = _inline_assets(m.get_root().render(), static)
     css, body = _decorations(spec, when, subtitle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -82,3 +83,29 @@ def test_a_spanish_page_shows_the_candidates_reason_in_spanish(tiny_world):
     # and says its language (screen readers, a browser's offer to translate)
     assert pages["es"].startswith('<!DOCTYPE html>\n<html lang="es">')
     assert '<html lang="en">' in pages["en"]
+
+
+def test_event_popups_carry_their_details_offline_past_the_apps_limit(tiny_world,
+                                                                       monkeypatch):
+    """More events than the app ships details for: the page still carries each one's own."""
+    import geo.export.html as html
+    from layers.events import DETAILS_LIMIT
+
+    require((ROOT / "static" / "vendor" / "leaflet" / "dist" / "leaflet.js").exists(),
+            "front-end assets are not installed (make assets)")
+    spec = SnapshotSpec(formats=("html",), language="es")
+    layers = read_snapshot_layers(tiny_world, spec)
+    events = layers["events"]
+    many = events.iloc[[0] * (DETAILS_LIMIT + 1)].reset_index(drop=True)
+    page, _ = snapshot_html({**layers, "events": many}, spec,
+                            when=datetime(2025, 1, 2, tzinfo=UTC), subtitle="w")
+    assert '"details": [[' in page  # the app would have sent none
+    assert page.count(str(events["source"].iloc[0])) >= DETAILS_LIMIT + 1
+    # past the export's own limit, the popup says where the details are (not "below the map")
+    monkeypatch.setattr(html, "EVENT_DETAILS_LIMIT", 3)
+    page, _ = snapshot_html({**layers, "events": many}, spec,
+                            when=datetime(2025, 1, 2, tzinfo=UTC), subtitle="w")
+    assert '"details": null' in page
+    said = json.dumps("Los detalles están en los archivos de datos de la instantánea")
+    assert f'"detailsBelow": {said}' in page
+    assert "debajo del mapa" not in page
