@@ -285,7 +285,7 @@ def snapshot_html(layers: Mapping[str, gpd.GeoDataFrame], spec: SnapshotSpec, *,
     static = static_dir or PROJECT_ROOT / "static"
     frame = {name: layers[name] if name in layers else empty_layer(SCHEMAS[name])
              for name in ("events", "routes", "candidates", "aerodromes")}
-    frame["candidates"] = _local_reasons(frame["candidates"], spec.language)
+    frame["candidates"] = local_reasons(frame["candidates"], spec.language)
     extent = snapshot_extent(layers, spec)
     center, zoom = ((None, None) if extent is None
                     else fit_view(extent, spec.width_px, spec.height_px - 60))
@@ -313,7 +313,7 @@ def snapshot_html(layers: Mapping[str, gpd.GeoDataFrame], spec: SnapshotSpec, *,
     return page, extent
 
 
-def _local_reasons(candidates: gpd.GeoDataFrame, language: str) -> gpd.GeoDataFrame:
+def local_reasons(candidates: gpd.GeoDataFrame, language: str) -> gpd.GeoDataFrame:
     """Candidates whose ``reason`` reads in ``language`` (the stored text is English)."""
     if candidates.empty or "reason" not in candidates or language == "en":
         return candidates

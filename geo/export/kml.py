@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -39,6 +39,9 @@ _TIMES = {"events": ("occurred_at", None), "routes": ("first_seen", "last_seen")
 _NAMES = {"events": "event_id", "routes": "route_id", "candidates": "candidate_id",
           "aerodromes": "ident", "scenes": "scene_id"}
 _CLASSES = {"events": "event_type", "routes": "mode", "candidates": "state"}
+#: Columns whose values are codes of a category, shown by their names when names are given.
+_CATEGORIES = {"events": ("event_type", "commodity"), "routes": ("mode",),
+               "candidates": ("state",)}
 
 
 def kml_color(css: str, alpha: int = 255) -> str:
@@ -169,17 +172,30 @@ def _geometries(gdf: gpd.GeoDataFrame) -> list[str]:
     return [_geometry(g) for g in geoms]
 
 
+def _display_names(labels: Mapping[str, str]) -> Callable[[str], str]:
+    """Return a column's ``displayName`` element (its name in ``labels``), or nothing."""
+    def element(column: str) -> str:
+        name = labels.get(column)
+        return f"<displayName>{escape(name)}</displayName>" if name else ""
+
+    return element
+
+
 def _placemarks(layer: str, gdf: gpd.GeoDataFrame, fields: Mapping[str, str],
-                colors: Mapping[str, str], *, typed: bool) -> Iterator[str]:
+                colors: Mapping[str, str], *, typed: bool, value_names: Mapping[str, str],
+                display: Callable[[str], str]) -> Iterator[str]:
     n = len(gdf)
     texts = {c: _texts(gdf[c]) for c in fields}
+    # a category's code names its style; its cell shows the code's name, when there is one
+    shown = {c: [None if v is None else escape(value_names.get(v, v)) for v in texts[c]]
+             if c in _CATEGORIES.get(layer, ()) and value_names else texts[c] for c in fields}
     if typed:
         cells = [[f'<SimpleData name="{fields[c]}">{v}</SimpleData>' if v is not None
-                  else "" for v in texts[c]] for c in fields]
+                  else "" for v in shown[c]] for c in fields]
         head, tail = f'<SchemaData schemaUrl="#{layer}-schema">', "</SchemaData>"
     else:
-        cells = [[f'<Data name="{fields[c]}"><value>{v}</value></Data>' if v is not None
-                  else "" for v in texts[c]] for c in fields]
+        cells = [[f'<Data name="{fields[c]}">{display(c)}<value>{v}</value></Data>'
+                  if v is not None else "" for v in shown[c]] for c in fields]
         head = tail = ""
     klass, id_col = _CLASSES.get(layer), _NAMES.get(layer)
     # Style ids are our own category names; a value outside them gets the "other" style.
@@ -195,25 +211,32 @@ def _placemarks(layer: str, gdf: gpd.GeoDataFrame, fields: Mapping[str, str],
 
 def kml_document(layers: Mapping[str, gpd.GeoDataFrame], *, title: str,
                  icon: str | None = None, typed: bool = True,
-                 layer_names: Mapping[str, str] | None = None) -> tuple[str, dict[str, Any]]:
+                 labels: Mapping[str, str] | None = None) -> tuple[str, dict[str, Any]]:
     """Build the KML text of the snapshot; return it and the renamed fields per layer.
 
     ``typed``: attributes as ``Schema``/``SchemaData`` (typed fields); otherwise as untyped
     ``Data`` elements, which GDAL's LIBKML driver reads inside a KMZ (it ignores a ``Schema``
     there) and Google Earth shows the same way.
 
-    ``layer_names`` gives each folder's shown name (translated); GDAL reads folders by that
-    name, so the manifest keeps the mapping. Without it the folders are named by layer key.
+    ``labels`` (the map's words in the snapshot's language, ``layers.labels``) name what a
+    reader of Google Earth sees: each folder (the layer's name on the map), each field (its
+    ``displayName``; the field's own name, which GDAL reads, stays the column's) and the
+    values of the categories (event type, commodity, route mode, candidate state; their
+    styles keep the codes). GDAL reads folders as layers by their shown name, so the caller
+    records which is which (the manifest's ``kml_layers``). Without ``labels``, folders are
+    named by layer key and values are the codes.
 
     ``icon``: the points' icon, a path inside the KMZ; None (a plain KML) names no file, so
     the viewer draws its own pin in each style's colour and nothing is fetched from the
     internet (the file opens the same offline).
     """
     palettes = _palettes()
+    words = labels or {}
     head = ['<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">'
             f"<Document><name>{escape(title)}</name>"]
     body: list[str] = []
     renamed: dict[str, Any] = {}
+    display = _display_names(words)
     for layer, gdf in layers.items():
         colors, other = palettes[layer]
         fields = kml_field_names([c for c in gdf.columns if c != gdf.geometry.name])
@@ -221,19 +244,21 @@ def kml_document(layers: Mapping[str, gpd.GeoDataFrame], *, title: str,
         head.append(_styles(layer, colors, other, icon))
         if typed:
             head.append(f'<Schema name="{layer}" id="{layer}-schema">' + "".join(
-                f'<SimpleField name="{v}" type="{_kml_type(gdf[k])}"/>'
-                for k, v in fields.items()) + "</Schema>")
-        folder = escape((layer_names or {}).get(layer, layer))
+                f'<SimpleField name="{v}" type="{_kml_type(gdf[k])}">{display(k)}'
+                "</SimpleField>" for k, v in fields.items()) + "</Schema>")
+        folder = escape(words.get(layer, layer))
         body.append(f"<Folder><name>{folder}</name>")
-        body.extend(_placemarks(layer, gdf, fields, colors, typed=typed))
+        body.extend(_placemarks(layer, gdf, fields, colors, typed=typed, value_names=words,
+                                display=display))
         body.append("</Folder>")
     return "".join(head) + "".join(body) + "</Document></kml>\n", renamed
 
 
 def write_kml(layers: Mapping[str, gpd.GeoDataFrame], out_dir: Path, name: str, *,
-              title: str) -> tuple[Path, dict[str, Any]]:
+              title: str, labels: Mapping[str, str] | None = None
+              ) -> tuple[Path, dict[str, Any]]:
     """Write the KML document; return its path and the renamed fields."""
-    text, renamed = kml_document(layers, title=title)
+    text, renamed = kml_document(layers, title=title, labels=labels)
     path = target(out_dir, name)
     path.write_text(text, encoding="utf-8")
     return path, renamed
@@ -252,9 +277,9 @@ def _dot_png() -> bytes:
 
 
 def write_kmz(layers: Mapping[str, gpd.GeoDataFrame], out_dir: Path, name: str, *,
-              title: str) -> Path:
+              title: str, labels: Mapping[str, str] | None = None) -> Path:
     """Write the KMZ: ``doc.kml`` first (Google Earth reads the first .kml), then its icon."""
-    text, _ = kml_document(layers, title=title, icon=KMZ_ICON, typed=False)
+    text, _ = kml_document(layers, title=title, icon=KMZ_ICON, typed=False, labels=labels)
     path = target(out_dir, name)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("doc.kml", text)

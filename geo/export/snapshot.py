@@ -106,13 +106,21 @@ def _geojson(run: _Run) -> None:
 
 
 def _kml(run: _Run) -> None:
+    from geo.export.html import local_reasons
     from geo.export.kml import write_kml, write_kmz
 
-    path, renamed = write_kml(run.layers, run.out_dir, run.name(".kml"), title=run.spec.title)
+    # Google Earth's reader sees the snapshot's language: folders, fields, categories, reasons
+    labels = run.labels()
+    layers = {**run.layers}
+    if "candidates" in layers:
+        layers["candidates"] = local_reasons(layers["candidates"], run.spec.language)
+    path, renamed = write_kml(layers, run.out_dir, run.name(".kml"), title=run.spec.title,
+                              labels=labels)
     run.files.append((path, "kml"))
-    run.files.append((write_kmz(run.layers, run.out_dir, run.name(".kmz"),
-                                title=run.spec.title), "kmz"))
+    run.files.append((write_kmz(layers, run.out_dir, run.name(".kmz"), title=run.spec.title,
+                                labels=labels), "kmz"))
     run.notes["kml_fields"] = {k: v for k, v in renamed.items() if v}
+    run.notes["kml_layers"] = {k: labels.get(k, k) for k in layers}
 
 
 def _csv(run: _Run) -> None:

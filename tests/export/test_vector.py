@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,8 +13,9 @@ import pyogrio
 import pytest
 import shapely
 
-from geo.export import Manifest
+from geo.export import Manifest, SnapshotSpec
 from geo.export.frames import prepare_frame
+from geo.export.html import snapshot_labels
 from tests.export.world import (
     FORMULA,
     PETEN,
@@ -61,8 +63,12 @@ def _same_geometry(got: gpd.GeoSeries, want: gpd.GeoSeries) -> None:
                                    rtol=0, atol=1e-9)
 
 
-def _check(read: gpd.GeoDataFrame, layer: str, names: dict[str, str] | None = None) -> None:
+def _check(read: gpd.GeoDataFrame, layer: str, names: dict[str, str] | None = None,
+           shown: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """Compare a layer read back with its source; ``shown`` maps a column's codes to names."""
     want = _expected(layer)
+    for col, words in (shown or {}).items():
+        want[col] = [words.get(v, v) if isinstance(v, str) else v for v in want[col]]
     names = names or {}
     assert len(read) == len(want)
     for col in want.columns:
@@ -134,11 +140,19 @@ def test_kml_folders_are_layers_with_typed_fields(vector_snapshot, tmp_path, fmt
             assert "files/dot.png" in zf.namelist()
     renamed = vector_snapshot.notes["kml_fields"]
     assert renamed["events"] == {"description": "attr_description"}
-    assert [name for name, _ in pyogrio.list_layers(path)] == list(LAYERS)
+    # folders (GDAL's layers) are named as on the map; the manifest says which is which
+    folders = vector_snapshot.notes["kml_layers"]
+    assert folders["events"] == "Events"
+    assert folders["aerodromes"] == "Registered aerodromes"
+    assert [name for name, _ in pyogrio.list_layers(path)] == [folders[k] for k in LAYERS]
+    words = snapshot_labels(SnapshotSpec())
+    shown = {"events": ("event_type", "commodity"), "routes": ("mode",),
+             "candidates": ("state",)}
     for layer in LAYERS:
-        info = pyogrio.read_info(path, layer=layer)
+        info = pyogrio.read_info(path, layer=folders[layer])
         assert info["crs"] == "EPSG:4326"
-        _check(pyogrio.read_dataframe(path, layer=layer), layer, renamed.get(layer, {}))
+        _check(pyogrio.read_dataframe(path, layer=folders[layer]), layer,
+               renamed.get(layer, {}), dict.fromkeys(shown.get(layer, ()), words))
 
 
 def test_kml_styles_use_the_map_colours(vector_snapshot):
@@ -186,3 +200,25 @@ def test_csv_is_read_by_gdal_and_neutralises_formulas(vector_snapshot):
     head = paths["events"].read_text("utf-8-sig").splitlines()[0].split(",")
     assert head[-3:] == ["lon", "lat", "wkt"]
     assert "wkt" not in events.columns  # GDAL took it as the geometry
+
+
+@pytest.mark.parametrize("fmt", ["kml", "kmz"])
+def test_a_spanish_kml_reads_in_spanish_in_google_earth(tiny_world, tmp_path, fmt):
+    """Folders, field names, categories and reasons in Spanish; GDAL's columns unchanged."""
+    from geo.export import make_snapshot
+
+    m = make_snapshot(tiny_world, SnapshotSpec(formats=("kml",), language="es"), tmp_path)
+    path = _file(m, fmt)
+    text = (zipfile.ZipFile(path).read("doc.kml").decode() if fmt == "kmz"
+            else path.read_text("utf-8"))
+    assert "<Folder><name>Eventos</name>" in text
+    assert "<Folder><name>Pistas candidatas</name>" in text
+    assert "<displayName>Mercancía</displayName>" in text
+    assert "<styleUrl>#events-seizure</styleUrl>" in text  # styles keep the codes
+    events = pyogrio.read_dataframe(path, layer=m.notes["kml_layers"]["events"])
+    assert {"event_type", "commodity", "occurred_at"} <= set(events.columns)
+    assert "Incautación" in set(events["event_type"])
+    assert "seizure" not in set(events["event_type"])
+    cands = pyogrio.read_dataframe(path, layer="Pistas candidatas")
+    assert cands["reason"].tolist() == ["1,1 km de largo, 22 m de ancho"]
+    assert cands["state"].tolist() == ["Nueva"]
