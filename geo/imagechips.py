@@ -60,7 +60,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import require_crs
 from geo.errors import AtalayaError, ConfigError, ImageryError, SchemaError
-from geo.i18n import Message, Number, message_of
+from geo.i18n import Message, Number, marked, message_of
 from geo.imagery import SceneInfo, read_scene_info, read_window
 
 CHIP_GENERATOR = "atalaya-chips/1"
@@ -68,6 +68,11 @@ CHIP_GENERATOR = "atalaya-chips/1"
 COMPOSITES: dict[str, tuple[str, str, str]] = {
     "true_colour": ("red", "green", "blue"),
     "false_colour": ("nir", "red", "green"),
+}
+#: Each composite's name, in English (translate it where it is shown).
+COMPOSITE_NAMES: dict[str, str] = {
+    "true_colour": marked("True colour"),
+    "false_colour": marked("False colour (near infrared)"),
 }
 _MAX_STRIP_VERTICES = 256
 _SCALE_STEPS_M = (10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000)

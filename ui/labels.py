@@ -87,5 +87,6 @@ def map_labels(t: Translator) -> dict[str, str]:
 
 def chip_names(t: Translator) -> dict[str, str]:
     """Names of the image chip composites (``geo.imagechips``) an alert page shows."""
-    return {"true_colour": t("True colour"),
-            "false_colour": t("False colour (near infrared)")}
+    from geo.imagechips import COMPOSITE_NAMES
+
+    return {code: t(name) for code, name in COMPOSITE_NAMES.items()}

@@ -422,8 +422,13 @@ def _comments_frame(comments: Mapping[int, list[dict[str, Any]]],
 
 
 def _choices_frame(t: Translator) -> pd.DataFrame:
-    """Every state, where it may go next (codes, as typed back) and its meaning (``t``)."""
+    """Every state, its name, where it may go next (codes) and its meaning (``t``).
+
+    A verdict is read back by its code or by its name in any interface language.
+    """
+    names = state_names(t)
     return pd.DataFrame({"state": list(ALERT_STATES),
+                         "name": [names[s] for s in ALERT_STATES],
                          "may_go_to": ["|".join(allowed_next(s)) for s in ALERT_STATES],
                          "meaning": [t(STATE_MEANINGS[s]) for s in ALERT_STATES]})
 
@@ -604,9 +609,14 @@ def _chip_date(att: Attachment) -> str:
     return str(att.meta.get("date") or (f"{att.taken_at:%Y-%m-%d}" if att.taken_at else ""))
 
 
-def _chip_label(att: Attachment) -> str:
-    """Return the date and composite of a chip, and its label."""
-    parts = [_chip_date(att), str(att.meta.get("composite") or ""), att.label]
+def _chip_label(att: Attachment, t: Translator) -> str:
+    """Return a chip's date, its composite's name in the team's language, and its scene."""
+    from geo.imagechips import COMPOSITE_NAMES
+
+    code = str(att.meta.get("composite") or "")
+    scene = str(att.meta.get("scene_id") or att.label)
+    parts = [_chip_date(att), t(COMPOSITE_NAMES[code]) if code in COMPOSITE_NAMES else code,
+             scene]
     return " · ".join(dict.fromkeys(p for p in parts if p))[:200]
 
 
@@ -623,7 +633,7 @@ def _usable(att: Attachment, total: int, seen: set[str]) -> str | None:
     return None
 
 
-def _collect_chips(store: Store, alerts: Sequence[Alert]
+def _collect_chips(store: Store, alerts: Sequence[Alert], t: Translator
                    ) -> tuple[dict[str, bytes], dict[int, list[_Chip]], list[str]]:
     """Chip bytes by server-made KMZ name, chips by alert, and reasons for those left out."""
     files: dict[str, bytes] = {}
@@ -651,7 +661,7 @@ def _collect_chips(store: Store, alerts: Sequence[Alert]
             files[name] = content
             total += len(content)
             seen.add(att.sha256)
-            chips.setdefault(a.id, []).append(_Chip(name, _chip_label(att), _corners(att.meta)))
+            chips.setdefault(a.id, []).append(_Chip(name, _chip_label(att, t), _corners(att.meta)))
     return files, chips, skipped
 
 
@@ -659,7 +669,7 @@ def _write_kmz(store: Store, path: Path, alerts: Sequence[Alert],
                comments: Mapping[int, list[dict[str, Any]]],
                meta: Mapping[str, str], t: Translator) -> tuple[int, list[str]]:
     """Write ``doc.kml`` and the chips; return the number of chips and those left out."""
-    files, chips, skipped = _collect_chips(store, alerts)
+    files, chips, skipped = _collect_chips(store, alerts, t)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as kmz:
         # doc.kml first: Google Earth reads the first .kml entry of a KMZ.
         kmz.writestr("doc.kml", _kml_document(alerts, comments, chips, meta, t))
@@ -690,8 +700,9 @@ Files
                alert's balloon, and laid on the ground in the folder "image chips").
 
 How to give verdicts (in alerts.gpkg, layer "alerts" only)
-  verdict        one of the states listed for that row in "verdict_choices"
-                 (exactly as written, e.g. confirmed); leave it empty for no verdict.
+  verdict        one of the states listed for that row in "verdict_choices", by its
+                 code (e.g. confirmed) or by its name in the table "verdict_choices"
+                 (e.g. Confirmed); leave it empty for no verdict.
   field_comment  what you saw (plain text, up to {max_comment} characters).
   visited_at     when you were there (date and time, UTC).
   visited_by     who was there.

@@ -225,7 +225,11 @@ def test_balloons_are_in_the_teams_language_and_the_geopackage_keeps_its_codes(s
     choices = pyogrio.read_dataframe(folder / "alerts.gpkg", layer="verdict_choices",
                                      read_geometry=False).set_index("state")
     assert choices.loc["confirmed", "meaning"] == "una pista clandestina"
+    assert choices.loc["confirmed", "name"] == "Confirmada"  # typed back, it is read too
     assert choices.loc["destroyed", "may_go_to"] == "reopened"
+    readme = (folder / "README.txt").read_text()
+    assert "(p. ej. Confirmada)" in readme
+    assert "exactamente como" not in readme
 
 
 def test_kmz_without_chips_still_opens(seeded, tmp_path):
@@ -242,7 +246,7 @@ def test_chips_with_corners_are_laid_on_the_ground(seeded, tmp_path):
         add_attachment(store, b, actor="lead", kind="image_chip", media_type="image/png",
                        content=PNG + date.encode(), label="",
                        meta={"date": date, "composite": "true_colour",
-                             "corners_lonlat": corners})
+                             "scene_id": f"ucayali_{date}", "corners_lonlat": corners})
     add_attachment(store, b, actor="lead", kind="image_chip", media_type="image/png",
                    content=PNG + b"2024-07-01", meta={"date": "2024-07-01"})  # same bytes
     add_attachment(store, b, actor="lead", kind="report", media_type="application/pdf",
@@ -259,7 +263,15 @@ def test_chips_with_corners_are_laid_on_the_ground(seeded, tmp_path):
     ns = {"k": "http://www.opengis.net/kml/2.2", "gx": "http://www.google.com/kml/ext/2.2"}
     overlays = root.findall(".//k:GroundOverlay", ns)
     assert [o.find("k:name", ns).text for o in overlays] == [
-        f"#{b} · 2024-06-01 · true_colour", f"#{b} · 2024-07-01 · true_colour"]
+        f"#{b} · 2024-06-01 · True colour · ucayali_2024-06-01",
+        f"#{b} · 2024-07-01 · True colour · ucayali_2024-07-01"]
+    # in the team's language (the composite's code is not shown)
+    from geo.i18n import translator
+
+    _, es_folder = export(store, tmp_path / "es", t=translator("es"))
+    doc = zipfile.ZipFile(es_folder / "alerts.kmz").read("doc.kml").decode()
+    assert "2024-06-01 · Color verdadero · ucayali_2024-06-01" in doc
+    assert "true_colour" not in doc
     assert [o.find("k:visibility", ns).text for o in overlays] == ["0", "1"]
     quad = overlays[0].find("gx:LatLonQuad/k:coordinates", ns).text
     assert quad.split()[0] == "-65.0100000,-14.0100000"
