@@ -106,7 +106,8 @@ class MetricScale(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            L.control.scale({imperial: false, metric: true, position: {{ this.position|tojson }}})
+            L.control.scale({imperial: false, metric: true, maxWidth: 120,
+                             position: {{ this.position|tojson }}})
                 .addTo({{ this._parent.get_name() }});
         {% endmacro %}
         """
@@ -125,7 +126,9 @@ class PopupRoom(MacroElement):
     wrap), every popup's table is written alike (the events' 12 px), and while one is open
     the map's controls (zoom, drawing tools, layers, legends) fade and let clicks through:
     Leaflet draws controls above popups, and on a phone they covered the popup's first
-    letters. Closing the popup brings them back.
+    letters. Closing the popup brings them back. The scale bar's label and the attribution
+    are 11 px: in the app's map frame they inherited 16 px, and a short bar's label ("500 m"
+    on a 47 px bar) ran past the bar it names.
     """
 
     _template = Template(
@@ -142,7 +145,10 @@ class PopupRoom(MacroElement):
               + "overflow-wrap:break-word}.leaflet-popup-content td{overflow-wrap:anywhere}"
               + ".leaflet-popup-content table{font-size:12px;border-collapse:collapse}"
               + ".leaflet-popup-content th{text-align:left;padding:1px 8px 1px 0;color:#555}"
-              + ".atalaya-popup-open .leaflet-control{opacity:0.1;pointer-events:none}";
+              + ".atalaya-popup-open .leaflet-control{opacity:0.1;pointer-events:none}"
+              // the scale's label fits its bar (it inherited the page's 16 px and ran out)
+              + ".leaflet-container .leaflet-control-scale-line{font-size:11px;padding:0 3px}"
+              + ".leaflet-container .leaflet-control-attribution{font-size:11px}";
             doc.head.appendChild(style);
           }
           var box = map.getContainer();

@@ -129,6 +129,11 @@ def test_phone_width_still_shows_the_map(app, browser):
     try:
         _frame, handle = open_map(pg, app.url)
         assert handle.evaluate(DESCRIBE_MAP)["eventsDrawn"] > 0
+        # the scale bar's label fits the bar it names (at 16 px it ran past a short bar)
+        label = handle.evaluate("() => { const e = document.querySelector("
+                               "'.leaflet-control-scale-line');"
+                               " return [e.scrollWidth, e.clientWidth, e.innerText]; }")
+        assert label[0] <= label[1], label
     finally:
         from tests.browser.conftest import ARTIFACTS
 
