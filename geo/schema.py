@@ -308,6 +308,20 @@ SCHEMAS: dict[str, LayerSchema] = {
 }
 
 
+def shown_score(score: float) -> float:
+    """Return a score (0-1) cut to the two decimals it is shown with, never rounded up.
+
+    A score of 0.995 reads 0.99: shown as 1 (or 1.00) it would claim a certainty the
+    detector never gives, and two outputs rounding it differently disagreed.
+
+    Examples
+    --------
+    >>> shown_score(0.9977), shown_score(1.0), shown_score(0.29)
+    (0.99, 1.0, 0.29)
+    """
+    return float(np.floor(round(score * 100, 6)) / 100)
+
+
 def empty_layer(schema: LayerSchema) -> gpd.GeoDataFrame:
     """Return an empty, valid GeoDataFrame with the contract's columns, in EPSG:4326."""
     return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in schema.column_names},

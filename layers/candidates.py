@@ -7,8 +7,10 @@ from typing import Any
 
 import folium
 import geopandas as gpd
+import pandas as pd
 import shapely
 
+from geo.schema import shown_score
 from layers.checks import require_layer
 from layers.escape import escape_text
 from layers.labels import label, number_symbols
@@ -38,6 +40,9 @@ def candidate_features(candidates: gpd.GeoDataFrame,
     """GeoJSON FeatureCollection with escaped popup properties, tooltip and colour."""
     require_layer(candidates, layer="candidates", columns=("state",))
     fields = [f for f in POPUP_FIELDS if f in candidates.columns]
+    if "score" in fields:  # cut, never rounded up to a certainty (geo.schema.shown_score)
+        candidates = candidates.assign(score=candidates["score"].map(
+            lambda v: v if pd.isna(v) else shown_score(float(v))))
     cols = {
         f: escaped_column(candidates[f], labels=labels or {}) if f in _CATEGORY_FIELDS
         else escaped_column(candidates[f], digits=_DIGITS.get(f, 1),

@@ -39,7 +39,7 @@ from geo.errors import AtalayaError
 from geo.i18n import LANGUAGE_NAMES, Translator, message_of
 from geo.i18n import localize as localize_message
 from geo.imagechips import scene_refs
-from geo.schema import CANDIDATE_STATES
+from geo.schema import CANDIDATE_STATES, shown_score
 from geo.store import (
     ALERT_STATES,
     Alert,
@@ -72,12 +72,13 @@ from geo.store import (
 )
 from geo.store.chips import StoredChips
 from geo.store.fieldpkg import localize_field_comment
-from geo.store.states import state_names
+from geo.store.states import priority_names, state_names
 from geo.store.users import record_refusal
 from geo.world import data_version
 from layers.assets import MetricScale, PopupRoom, localize
 from layers.basemap import build_offline_basemap
 from layers.candidates import CANDIDATE_COLORS
+from layers.legend import Legend, LegendItem, LegendSection, build_legend
 from ui import state
 from ui.auth import allowed
 from ui.cache import get_settings, load_world, open_store_cached
@@ -354,8 +355,27 @@ QUEUE_MAX_ZOOM = 12
 VERDICTS: tuple[str, ...] = tuple(s for s in ALERT_STATES if s != "new")
 
 
+#: Radius (px) of an alert's dot on the queue map, by priority.
+PRIORITY_RADII = {"high": 7, "medium": 5, "low": 4}
+
+
+def _queue_legend(alerts: list[Alert], t: Translator) -> Legend:
+    """Return the queue map's legend: the states and priorities of the alerts it shows."""
+    states, priorities = state_names(t), priority_names(t)
+    shown = {a.state for a in alerts}
+    levels = {a.priority for a in alerts}
+    return build_legend([
+        LegendSection(t("State"), tuple(
+            LegendItem(states[s], STATE_COLORS.get(s, "#444"))
+            for s in ALERT_STATES if s in shown), inline=True),
+        LegendSection(t("Priority"), tuple(
+            LegendItem(priorities[p], "#bbbbbb", size=PRIORITY_RADII[p])
+            for p in PRIORITY_RADII if p in levels), inline=True),
+    ], title=t("Legend"), position="topright")
+
+
 def _queue_map(alerts: list[Alert], names: dict[str, str],
-               area: BaseGeometry | None = None) -> folium.Map:
+               area: BaseGeometry | None = None, t: Translator | None = None) -> folium.Map:
     m = folium.Map(location=[-10, -70], zoom_start=4, tiles=None, prefer_canvas=True,
                    keyboard=False)
     MetricScale().add_to(m)
@@ -366,10 +386,10 @@ def _queue_map(alerts: list[Alert], names: dict[str, str],
             "color": "#1f78b4", "weight": 2, "fillOpacity": 0.05, "dashArray": "6 4"}).add_to(m)
     for a in alerts:
         folium.CircleMarker(
-            [a.centroid_lat, a.centroid_lon], radius={"high": 7, "medium": 5}.get(a.priority, 4),
+            [a.centroid_lat, a.centroid_lon], radius=PRIORITY_RADII.get(a.priority, 4),
             color="#111", weight=1, fill=True, fill_opacity=0.9,
             fill_color=STATE_COLORS.get(a.state, "#444"),
-            tooltip=f"#{a.id} · {names.get(a.state, a.state)} · {a.score:.2f}",
+            tooltip=f"#{a.id} · {names.get(a.state, a.state)} · {shown_score(a.score):.2f}",
         ).add_to(m)
     if alerts:
         lons = [a.centroid_lon for a in alerts]
@@ -378,6 +398,8 @@ def _queue_map(alerts: list[Alert], names: dict[str, str],
         # makes infinite on a map without a maximum (NaN centre: nothing drawn)
         m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=[20, 20],
                      max_zoom=QUEUE_MAX_ZOOM)
+        if t is not None:
+            _queue_legend(alerts, t).add_to(m)
     return localize(m)
 
 
@@ -481,7 +503,7 @@ def render_queue(store: Store, t: Translator) -> None:
         t("State"): [names.get(a.state, a.state) for a in shown],
         t("On the imagery"): [labels.get(a.detection_state or "", a.detection_state or "")
                               for a in shown],
-        t("Score"): [round(a.score, 2) for a in shown],
+        t("Score"): [shown_score(a.score) for a in shown],
         t("Length (m)"): [round(a.length_m) for a in shown],
         t("Country"): [t.country(a.country) if a.country else "" for a in shown],
         t("Assigned to"): [a.assignee or "" for a in shown],
@@ -501,7 +523,7 @@ def render_queue(store: Store, t: Translator) -> None:
     if rows and rows[0] < len(shown):
         _open(shown[rows[0]].id)
         st.rerun()
-    st_folium(_queue_map(shown, names, query["area"]), key=state.QUEUE_MAP, height=420,
+    st_folium(_queue_map(shown, names, query["area"], t), key=state.QUEUE_MAP, height=420,
               use_container_width=True, returned_objects=[])
     if allowed(Action.EXPORT_FIELD_PACKAGE) or allowed(Action.EXPORT_OWN_ASSIGNMENTS):
         with st.expander(t("Field package"), icon=":material/package_2:"):
@@ -588,7 +610,7 @@ def _facts(alert: Alert, t: Translator) -> list[tuple[str, str]]:
     labels = map_labels(t)
     facts = [
         (t("Priority"), labels.get(alert.priority, alert.priority)),
-        (t("Score"), t.number(alert.score, digits=2)),
+        (t("Score"), t.number(shown_score(alert.score), digits=2)),
         (t("Length (m)"), t.number(round(alert.length_m))),
         (t("Width (m)"), t.number(round(alert.width_m))),
         (t("Bearing (°)"), t.number(round(alert.bearing_deg))),
@@ -711,7 +733,7 @@ def _looks_table(store: Store, alert_id: int, t: Translator) -> pd.DataFrame:
     rows = [(pd.Timestamp(d["detected_at"]), {
         t("Date"): pd.Timestamp(d["detected_at"]).strftime("%Y-%m-%d"),
         t("Scene"): str(d.get("scene_id", "")),
-        t("Score"): t.number(float(d["score"]), digits=2),
+        t("Score"): t.number(shown_score(float(d["score"])), digits=2),
         # what the lifecycle compares between sightings (overgrown below 60 % of the last)
         t("Contrast with its flanks"): _percent(d.get("bare_contrast"), t),
         t("Length (m)"): t.number(round(float(d["length_m"]))),

@@ -46,6 +46,7 @@ from geo.filters import (
 )
 from geo.i18n import Translator, localize, message_of
 from geo.querystate import DISPLAY_MODES, QUERY_KEYS, ViewState, decode_query, encode_query
+from geo.schema import shown_score
 from geo.world import World, data_version
 from layers.events import EVENT_COLORS
 from layers.map import hidden_layers
@@ -693,7 +694,7 @@ def _candidates_table(candidates: gpd.GeoDataFrame, t: Translator) -> pd.DataFra
         "candidate_id": ranked["candidate_id"].astype(str).to_numpy(),
         names["state"]: [names.get(str(v), str(v)) for v in ranked["state"]],
         names["priority"]: [names.get(str(v), str(v)) for v in ranked["priority"]],
-        names["score"]: ranked["score"].round(2).to_numpy(),
+        names["score"]: [shown_score(v) for v in ranked["score"]],
         names["length_m"]: ranked["length_m"].round(0).to_numpy(),
         names["width_m"]: ranked["width_m"].round(0).to_numpy(),
         names["reason"]: [localize_reason(str(r), t, t.number)

@@ -16,6 +16,7 @@ import shapely
 
 from geo.export.spec import SnapshotSpec
 from geo.i18n import Translator
+from geo.schema import shown_score
 
 __all__ = ["TopTable", "briefing_html", "describe_filters", "top_tables"]
 
@@ -173,7 +174,8 @@ def top_tables(layers: Mapping[str, gpd.GeoDataFrame], t: Translator,
         best = cands.sort_values("score", ascending=False, kind="stable").head(TOP_ROWS)
         out.append(TopTable(t("Best-scoring runway candidates"),
                             (t("Candidate"), t("Score"), t("Length (m)"), t("State")),
-                            tuple((str(r.candidate_id), t.number(float(r.score), digits=2),
+                            tuple((str(r.candidate_id),
+                                   t.number(shown_score(float(r.score)), digits=2),
                                    t.number(float(r.length_m), digits=0),
                                    names.get(str(r.state), str(r.state)))
                                   for r in best.itertuples())))

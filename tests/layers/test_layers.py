@@ -102,6 +102,12 @@ def test_candidate_popup_fields(candidates: gpd.GeoDataFrame) -> None:
     assert '"New"' in html
 
 
+def test_a_near_certain_score_is_cut_not_rounded_up(candidates: gpd.GeoDataFrame) -> None:
+    html = render(build_candidates_layer(candidates.assign(score=0.9977), name="c"))
+    assert '"0.99"' in html
+    assert '"1.00"' not in html
+
+
 def test_popup_numbers_are_written_as_the_reader_writes_them(
         candidates: gpd.GeoDataFrame, routes: gpd.GeoDataFrame) -> None:
     from geo.i18n import Translator
@@ -204,6 +210,6 @@ def test_every_map_has_a_metric_scale_only(aerodromes: gpd.GeoDataFrame) -> None
     for m in maps:
         html = m.get_root().render()
         assert html.count("L.control.scale(") == 1
-        assert 'L.control.scale({imperial: false, metric: true, position: "bottomleft"})' in html
+        assert "L.control.scale({imperial: false, metric: true, maxWidth: 120," in html
         # an open popup fits a phone's map and fades the controls (browser: test_export)
         assert html.count('style.id = "atalaya-popup-room"') == 1
