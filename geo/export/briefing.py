@@ -186,7 +186,7 @@ _CSS = """
 body{font:12px/1.45 Arial,Helvetica,sans-serif;color:#111;margin:0}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:14px;margin:14px 0 6px;
  border-bottom:1px solid #999;page-break-after:avoid}
-.meta{color:#333;margin-bottom:8px}.map{width:100%;border:1px solid #555}
+.meta{color:#333;margin-bottom:8px}.map{width:100%;box-sizing:border-box;border:1px solid #555}
 table{border-collapse:collapse;margin:4px 12px 10px 0;page-break-inside:avoid;
  display:inline-table;vertical-align:top}
 th,td{border:1px solid #bbb;padding:2px 6px;text-align:left}td.n{text-align:right}
