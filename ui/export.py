@@ -279,11 +279,28 @@ def _show_failed(manifest: Manifest, t: Translator) -> None:
 
 
 
-def _label(manifest: Manifest, t: Translator) -> str:
-    names = map_labels(t)
-    counts = ", ".join(f"{names.get(k, k)} {t.number(v)}" for k, v in manifest.counts.items())
+def _label(manifest: Manifest) -> str:
+    """Return when, what and who: short enough to read whole in the list (counts go below)."""
     return f"{manifest.created_at[:16].replace('T', ' ')} UTC · {manifest.title} · " \
-           f"{manifest.created_by} · {counts}"
+           f"{manifest.created_by}"
+
+
+def _counts(manifest: Manifest, t: Translator) -> str:
+    names = map_labels(t)
+    return " · ".join(f"{names.get(k, k)}: {t.number(v)}" for k, v in manifest.counts.items())
+
+
+def _filters_text(manifest: Manifest, t: Translator) -> list[str]:
+    """Return the snapshot's filters in words, in the reader's language.
+
+    The manifest's own lines are in the language the snapshot was made in; they are shown
+    when its spec cannot be read.
+    """
+    try:
+        spec = SnapshotSpec.from_json(manifest.spec)
+    except (AtalayaError, KeyError, TypeError, ValueError, IndexError):
+        return list(manifest.filters_text)
+    return describe_filters(spec, t, map_labels(t))
 
 
 def _render_history(data_dir: Path, t: Translator) -> None:
@@ -302,9 +319,10 @@ def _render_history(data_dir: Path, t: Translator) -> None:
     if ss.get(HISTORY_NEWEST) != snapshots[0].snapshot_id:  # one just made: show it
         ss[HISTORY_NEWEST] = ss[HISTORY] = snapshots[0].snapshot_id
     chosen = st.selectbox(t("Snapshot"), list(by_id), key=relabelled(HISTORY),
-                          format_func=lambda sid: _label(by_id[sid], t))
+                          format_func=lambda sid: _label(by_id[sid]))
     manifest = by_id[chosen]
-    st.markdown("\n".join(f"- {escape_markdown(line)}" for line in manifest.filters_text))
+    st.caption(_counts(manifest, t))  # our own layer names and numbers: no one's text
+    st.markdown("\n".join(f"- {escape_markdown(line)}" for line in _filters_text(manifest, t)))
     assert manifest.folder is not None
     problems = verify_snapshot(manifest.folder)
     if problems:

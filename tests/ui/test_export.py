@@ -243,10 +243,27 @@ def test_a_planner_is_not_offered_a_snapshot_made_with_exact_locations(monkeypat
     _make(planner, data)
     coarse = next(m for m in list_snapshots(data) if m.snapshot_id != exact.snapshot_id)
     assert coarse.spec["location_cell_deg"] == 0.1
-    [only] = planner.selectbox(key=panel.HISTORY).options  # labels, in the reader's words
+    [only] = planner.selectbox(key=panel.HISTORY).options  # when, title, who: read whole
     assert planner.selectbox(key=panel.HISTORY).value == coarse.snapshot_id
-    assert "Events 3, Trafficking routes 2" in only
+    assert only.endswith(" UTC · Atalaya snapshot · ana")
+    assert any("Events: 3 · Trafficking routes: 2" in c.value for c in planner.caption), \
+        [c.value for c in planner.caption]
     # an administrator sees both
     admin = _app(monkeypatch, data, user="root", role="admin")
     assert len(admin.selectbox(key=panel.HISTORY).options) == 2
     assert not any("finer locations" in c.value for c in admin.caption)
+
+
+def test_an_earlier_snapshots_filters_are_read_in_the_readers_language(data):
+    from geo.export import SnapshotSpec, save_snapshot
+    from geo.filters import Filters
+    from geo.i18n import translator
+
+    spec = SnapshotSpec(formats=("csv",), filters=Filters(min_confidence=0.25),
+                        bbox=(-80.5, -20.0, -60.0, 5.0), language="en")
+    made = save_snapshot(data, spec)
+    assert "Minimum confidence: 0.25" in made.filters_text  # as made, in English
+    shown = panel._filters_text(made, translator("es"))
+    assert "Confianza mínima: 0,25" in shown
+    assert not any("Minimum" in line for line in shown)
+    assert any("80,5" in line for line in shown), shown  # the extent, with a decimal comma
