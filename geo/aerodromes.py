@@ -7,7 +7,8 @@ Nothing is invented: an aerodrome without a known runway keeps ``runway_length_m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import DataNotFoundError
+from geo.i18n import marked
 
 #: ISO 3166-1 alpha-2 codes of Latin America and the Caribbean (mainland, islands and the
 #: Guianas, including overseas territories in the Caribbean).
@@ -98,3 +100,52 @@ def read_registered_aerodromes(*, countries: Iterable[str] = LATAM_COUNTRIES) ->
     })
     geometry = gpd.points_from_xy(base["lon"].astype(float), base["lat"].astype(float))
     return gpd.GeoDataFrame(out, geometry=geometry, crs=4326)
+
+
+#: Kinds of runway surface, by the words and codes registries write for them (OurAirports'
+#: free text: "ASP", "ASPH", "CONC", "GRS", "TURF", "GRVL", "DIRT"...; Brazil's ANAC codes:
+#: "GRE" grass, "TER" earth, "PIÇ" gravel); a value of several ("GRV/GRASS") names each.
+SURFACE_WORDS: dict[str, tuple[str, ...]] = {
+    "surface_paved": ("ASP", "ASPH", "ASPHALT", "BIT", "BITUMEN", "BIT-MAC", "CON", "CONC",
+                      "CONCRETE", "PEM", "PAVED", "TAR", "MAC", "TARMAC"),
+    "surface_grass": ("GRS", "GRASS", "GRE", "TURF", "GRAMA"),
+    "surface_gravel": ("GRV", "GRVL", "GVL", "GRAVEL", "PIÇ", "PIC", "CASCALHO"),
+    "surface_earth": ("TER", "EARTH", "DIRT", "CLAY", "SAND", "SOIL", "GRADED EARTH", "LAT",
+                      "LATERITE", "TERRA", "ARG"),
+    "surface_water": ("WATER", "WAT"),
+}
+#: Each surface kind's name, in English (translate it where it is shown).
+SURFACE_NAMES: dict[str, str] = {
+    "surface_paved": marked("Paved"), "surface_grass": marked("Grass"),
+    "surface_gravel": marked("Gravel"), "surface_earth": marked("Earth"),
+    "surface_water": marked("Water"),
+}
+_SURFACE_OF = {word: kind for kind, words in SURFACE_WORDS.items() for word in words}
+
+
+def surface_kinds(code: object) -> tuple[str, ...]:
+    """Return the surface kinds (keys of :data:`SURFACE_NAMES`) a registry's code names.
+
+    Examples
+    --------
+    >>> surface_kinds("ASPH"), surface_kinds("grv/grass"), surface_kinds("UNK")
+    (('surface_paved',), ('surface_gravel', 'surface_grass'), ())
+    """
+    if not isinstance(code, str):
+        return ()
+    parts = (p.strip() for p in re.split(r"[/,;+]", code.upper()))
+    return tuple(dict.fromkeys(_SURFACE_OF[p] for p in parts if p in _SURFACE_OF))
+
+
+def surface_text(code: object, names: Mapping[str, str]) -> str | None:
+    """Return a surface code as its kinds' names and the code (``"Asfalto (ASP)"``).
+
+    ``names`` maps :data:`SURFACE_NAMES` keys to the reader's words; a code of no known
+    kind is returned as it is, a missing one as None.
+    """
+    if not isinstance(code, str) or not code.strip():
+        return None
+    kinds = surface_kinds(code)
+    if not kinds:
+        return code
+    return "/".join(names.get(k, SURFACE_NAMES[k]) for k in kinds) + f" ({code})"

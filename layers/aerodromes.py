@@ -20,6 +20,7 @@ import shapely
 from folium.map import Layer
 from folium.template import Template
 
+from geo.aerodromes import SURFACE_NAMES, surface_text
 from layers.checks import require_layer
 from layers.escape import escape_text
 from layers.events import POINTS_LAYER_JS
@@ -67,6 +68,9 @@ def aerodrome_payload(aerodromes: gpd.GeoDataFrame, *,
     rows = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
     kept = aerodromes.iloc[rows]
     fields = [f for f in POPUP_FIELDS if f in kept.columns]
+    if "surface" in fields:  # "ASP" as "Paved (ASP)", in the reader's words
+        words = {key: label(labels, key) for key in SURFACE_NAMES}
+        kept = kept.assign(surface=[surface_text(v, words) for v in kept["surface"]])
     # the kind is a category (OurAirports' "small_airport"...): shown by its name
     columns = [escaped_column(kept[f], digits=0, labels=(labels or {}) if f == "kind" else None,
                               symbols=number_symbols(labels)) for f in fields]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from geo.aerodromes import SURFACE_NAMES
+
 __all__ = ["DEFAULT_LABELS", "label", "number_labels", "number_symbols"]
 
 DEFAULT_LABELS: Mapping[str, str] = {
@@ -89,6 +91,7 @@ DEFAULT_LABELS: Mapping[str, str] = {
     "seaplane_base": "Seaplane base",
     "balloonport": "Balloon port",
     "closed": "Closed aerodrome",
+    **SURFACE_NAMES,  # runway surfaces ("surface_paved": "Paved")
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from geo.aerodromes import SURFACE_NAMES
 from geo.categories import category_labels
 from geo.i18n import Translator
 from layers.labels import number_labels
@@ -82,6 +83,7 @@ def map_labels(t: Translator) -> dict[str, str]:
         "event_density": t("Event density"),
         "event_counts": t("Events per cell"),
         **category_labels(t),  # category values
+        **{key: t(name) for key, name in SURFACE_NAMES.items()},  # runway surfaces
     }
 
 

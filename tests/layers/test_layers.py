@@ -134,6 +134,18 @@ def test_aerodrome_popup_fields(aerodromes: gpd.GeoDataFrame) -> None:
         assert value in html
 
 
+def test_an_aerodromes_surface_is_named_with_its_code(aerodromes: gpd.GeoDataFrame) -> None:
+    from geo.i18n import Translator
+    from ui.labels import map_labels
+
+    frame = aerodromes.assign(surface=["ASP", "GRV/GRASS", "UNK"])
+    rows = aerodrome_payload(frame)["details"]
+    surface = aerodrome_payload(frame)["keys"].index("surface")
+    assert [r[surface] for r in rows] == ["Paved (ASP)", "Gravel/Grass (GRV/GRASS)", "UNK"]
+    es = aerodrome_payload(frame, labels=map_labels(Translator("es")))["details"]
+    assert es[0][surface] == "Pavimentada (ASP)"
+
+
 def test_aerodrome_payload_rows_radii_and_tooltip(aerodromes: gpd.GeoDataFrame) -> None:
     """One row of escaped strings per drawn aerodrome; radius by runway length; ident+name tip."""
     frame = aerodromes.copy()
