@@ -39,8 +39,8 @@ HANDED_OVER_ES = {
     "import the scene again, or remove it from scenes/ and scenes.geojson":
         "importe la escena de nuevo, o quítela de scenes/ y de scenes.geojson",
     "the store's schema is at version {version}, newer than this Atalaya ({latest})":
-        "el esquema del almacén está en la versión {version}, más reciente que este Atalaya "
-        "({latest})",
+        "el esquema de la base de datos está en la versión {version}, más reciente que "
+        "este Atalaya ({latest})",
     "upgrade Atalaya": "actualice Atalaya",
     "the static folder {folder} is missing: the map cannot draw (no Leaflet); the other pages "
     "work": "falta la carpeta de archivos estáticos {folder}: el mapa no se puede dibujar (no hay "
@@ -50,7 +50,7 @@ HANDED_OVER_ES = {
         "instálelos: `npm ci` y luego `python tools/install_assets.py --node-modules "
         "node_modules --static static` (o `make run`)",
     "scenes": "escenas",
-    "store": "almacén",
+    "store": "base de datos",
 }
 #: Already in the shipped catalogue: the frame, and a reason shared with the imagery pages.
 SHIPPED_ES = {
@@ -217,7 +217,7 @@ def test_an_unreadable_scene_localizes_its_cause(installation, es):  # noqa: F81
 def test_a_version_stays_a_name_and_commands_stay_verbatim_in_spanish(installation, es):  # noqa: F811
     newer = _schema_item(10_000)
     assert localize(newer.message, es).startswith(
-        "el esquema del almacén está en la versión 10000, más reciente que este Atalaya (")
+        "el esquema de la base de datos está en la versión 10000, más reciente que este Atalaya (")
     shutil.rmtree(installation.static_dir)
     static, = check_health(installation, url=_url(installation)).find("static")
     assert localize(static.fix, es) == (

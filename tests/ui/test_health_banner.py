@@ -95,7 +95,7 @@ def test_the_jobs_pages_health_is_in_spanish(missing_scene, monkeypatch):
     assert any(line.endswith("** · escenas: " + escape_markdown(
         f"escena {SCENE}: figura en scenes.geojson pero falta; queda fuera de las páginas de "
         "imágenes y de detección.")) for line in lines), lines
-    assert any(line.endswith("· almacén: " + escape_markdown(
+    assert any(line.endswith("· base de datos: " + escape_markdown(
         f"the store {missing_scene / 'atalaya.sqlite3'} is readable and intact."))
         for line in lines), lines  # not handed to this catalogue: its English words
     assert "Solución: " + escape_markdown(
