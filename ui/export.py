@@ -86,7 +86,9 @@ DEFAULT_FORMATS = ("gpkg", "kml", "csv", "pdf")
 
 def _format_names(t: Translator) -> dict[str, str]:
     return {"gpkg": t("GeoPackage (QGIS, ArcGIS)"), "geojson": t("GeoJSON (zipped)"),
-            "kml": t("KML and KMZ (Google Earth)"), "csv": t("CSV (spreadsheets)"),
+            "kml": t("KML and KMZ (Google Earth)"),
+            "csv": t("CSV (comma-separated, decimal point: scripts, GIS)"),
+            "xlsx": t("Excel workbook (XLSX: spreadsheets in any language)"),
             "shp": t("Shapefile (zipped, older tools)"),
             "html": t("Interactive map (HTML, offline)"),
             "png": t("Map image (PNG)"), "pdf": t("Briefing (PDF)")}

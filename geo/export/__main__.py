@@ -1,10 +1,11 @@
 """Command line: ``python -m geo.export --data DIR --out OUT --formats gpkg,geojson,kml,csv``.
 
 Writes the snapshot of the data folder DIR into OUT (created if needed): the chosen formats
-(gpkg, geojson, kml (KML and KMZ), csv, shp, html, png, pdf) and ``manifest.json``. The same
-filters as the map explorer: ``--bbox W,S,E,N`` (the map extent: layers are narrowed to it and
-the map framed on it), ``--since``/``--until`` (UTC dates, both inclusive), ``--types`` (event
-types), ``--countries``, ``--commodities``, ``--min-confidence``, and ``--layers``
+(gpkg, geojson, kml (KML and KMZ), csv, xlsx, shp, html, png, pdf) and ``manifest.json``.
+The same filters as the map explorer: ``--bbox W,S,E,N`` (the map extent: layers are
+narrowed to it and the map framed on it), ``--since``/``--until`` (UTC dates, both
+inclusive), ``--types`` (event types), ``--countries``, ``--commodities``,
+``--min-confidence``, and ``--layers``
 (events,routes,candidates,aerodromes,scenes). ``--save`` also keeps a copy in the data
 folder's snapshot history (DIR/snapshots/), where the export page lists it.
 
@@ -34,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="data folder (events.parquet, routes ...)")
     p.add_argument("--out", required=True, help="export folder (created if needed)")
-    p.add_argument("--formats", default="gpkg,geojson,kml,csv,shp,html,png,pdf",
+    p.add_argument("--formats", default="gpkg,geojson,kml,csv,xlsx,shp,html,png,pdf",
                    help="comma-separated formats (default: all)")
     p.add_argument("--bbox", default=None, help="map extent W,S,E,N in degrees (EPSG:4326)")
     p.add_argument("--since", default=None, help="first day, YYYY-MM-DD (UTC, inclusive)")

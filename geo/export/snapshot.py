@@ -131,6 +131,15 @@ def _csv(run: _Run) -> None:
     run.notes["csv_neutralised_cells"] = neutralised
 
 
+def _xlsx(run: _Run) -> None:
+    from geo.export.vector import write_xlsx
+
+    path, left_out = write_xlsx(run.layers, run.out_dir, run.name(".xlsx"))
+    run.files.append((path, "xlsx"))
+    if any(left_out.values()):
+        run.notes["xlsx_wkt_left_out"] = left_out
+
+
 def _shp(run: _Run) -> None:
     from geo.export.vector import write_shapefile_zip
 
@@ -208,7 +217,7 @@ def _pdf(run: _Run) -> None:
 
 
 WRITERS: dict[str, Callable[[_Run], None]] = {
-    "gpkg": _gpkg, "geojson": _geojson, "kml": _kml, "csv": _csv, "shp": _shp,
+    "gpkg": _gpkg, "geojson": _geojson, "kml": _kml, "csv": _csv, "xlsx": _xlsx, "shp": _shp,
     "html": _html, "png": _png, "pdf": _pdf,
 }
 

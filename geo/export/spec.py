@@ -36,8 +36,8 @@ __all__ = [
 
 #: Every format, in the order they are written (PNG before PDF: the briefing reuses the map).
 #: ``kml`` writes both the plain KML and the KMZ (the same document zipped, with its icon).
-FORMATS: tuple[str, ...] = ("gpkg", "geojson", "kml", "csv", "shp", "html", "png", "pdf")
-VECTOR_FORMATS = frozenset({"gpkg", "geojson", "kml", "csv", "shp"})
+FORMATS: tuple[str, ...] = ("gpkg", "geojson", "kml", "csv", "xlsx", "shp", "html", "png", "pdf")
+VECTOR_FORMATS = frozenset({"gpkg", "geojson", "kml", "csv", "xlsx", "shp"})
 #: Formats drawn by headless Chromium (they fail with a clear message when it is absent).
 RENDERED_FORMATS = frozenset({"png", "pdf"})
 #: Layers a snapshot may hold, in drawing order of the map legend.

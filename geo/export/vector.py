@@ -230,3 +230,49 @@ def write_csv(layers: Mapping[str, gpd.GeoDataFrame], out_dir: Path,
         paths.append(path)
         counts[layer] = neutralised
     return paths, counts
+
+
+#: Longest text an Excel cell holds; a longer value (a long line's WKT) is left out.
+XLSX_CELL_CHARS = 32_767
+
+
+def _xlsx_frame(gdf: gpd.GeoDataFrame) -> tuple[pd.DataFrame, int]:
+    """Return a layer as a sheet: attributes, times as naive UTC, ``lon``/``lat``, ``wkt``.
+
+    Also returns how many WKT cells were left empty for being over
+    :data:`XLSX_CELL_CHARS`.
+    """
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
+            frame[col] = frame[col].dt.tz_convert("UTC").dt.tz_localize(None)
+    geoms = gdf.geometry.to_numpy()
+    if len(gdf) and bool(np.all(shapely.get_type_id(geoms) == 0)):
+        frame["lon"] = shapely.get_x(geoms)
+        frame["lat"] = shapely.get_y(geoms)
+    wkt = shapely.to_wkt(geoms, rounding_precision=-1)
+    long = np.array([isinstance(v, str) and len(v) > XLSX_CELL_CHARS for v in wkt], dtype=bool)
+    frame["wkt"] = pd.Series(np.where(long, None, wkt), index=frame.index, dtype=object)
+    return frame, int(long.sum())
+
+
+def write_xlsx(layers: Mapping[str, gpd.GeoDataFrame], out_dir: Path,
+               name: str) -> tuple[Path, dict[str, int]]:
+    """Write one workbook, a sheet per layer, for spreadsheets in any locale (GDAL's XLSX).
+
+    Unlike a CSV, nothing depends on the reader's list separator or decimal sign: numbers
+    are numbers, times are dates (UTC, to the second) and text is text. Text is stored as
+    strings, never as formulas, so a cell such as ``=HYPERLINK(...)`` shows as typed and is
+    kept exactly. Columns as in the CSV: the attributes, ``lon``/``lat`` for point layers and
+    ``wkt`` (EPSG:4326). Returns the path and, per layer, the WKT cells left empty for being
+    longer than a cell holds.
+    """
+    path = target(out_dir, name)
+    left_out: dict[str, int] = {}
+    for i, (layer, gdf) in enumerate(layers.items()):
+        frame, long = _xlsx_frame(gdf)
+        left_out[layer] = long
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes on field widths
+            pyogrio.write_dataframe(frame, path, layer=layer, driver="XLSX", append=i > 0)
+    return path, left_out

@@ -10,7 +10,7 @@ import pytest
 from geo.export import Manifest, SnapshotSpec, make_snapshot
 from tests.export.world import write_tiny_world
 
-VECTOR = ("gpkg", "geojson", "kml", "csv", "shp")
+VECTOR = ("gpkg", "geojson", "kml", "csv", "xlsx", "shp")
 WHEN = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 

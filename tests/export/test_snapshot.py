@@ -219,7 +219,7 @@ def test_a_bad_spec_is_refused_with_the_reason(kwargs, message):
 
 @pytest.mark.parametrize(("kwargs", "english"), [
     ({"formats": ("xls", "doc")},
-     "unknown format(s) doc, xls; expected some of gpkg,geojson,kml,csv,shp,html,png,pdf"),
+     "unknown format(s) doc, xls; expected some of gpkg,geojson,kml,csv,xlsx,shp,html,png,pdf"),
     ({"layers": ()}, "no layer chosen; expected some of events,routes,candidates,aerodromes,"
                      "scenes"),
     ({"bbox": (-10.0, 100.0, 5.0, 110.0)}, "bounds (-10.0, 100.0, 5.0, 110.0) is not "

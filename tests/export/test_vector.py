@@ -222,3 +222,23 @@ def test_a_spanish_kml_reads_in_spanish_in_google_earth(tiny_world, tmp_path, fm
     cands = pyogrio.read_dataframe(path, layer="Pistas candidatas")
     assert cands["reason"].tolist() == ["1,1 km de largo, 22 m de ancho"]
     assert cands["state"].tolist() == ["Nueva"]
+
+
+def test_xlsx_sheets_hold_numbers_dates_and_text_as_typed(vector_snapshot):
+    """GDAL reads every layer back whole; a formula-like text is a string cell, not a formula."""
+    path = _file(vector_snapshot, "xlsx")
+    assert [name for name, _ in pyogrio.list_layers(path)] == list(LAYERS)
+    for layer in LAYERS:
+        read = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+        if "lon" in read:  # point layers
+            assert pd.api.types.is_float_dtype(read["lon"])
+        sheet = gpd.GeoDataFrame(read.drop(columns=["wkt"]),
+                                 geometry=shapely.from_wkt(read["wkt"].tolist()), crs=4326)
+        _check(sheet, layer)
+    events = pyogrio.read_dataframe(path, layer="events", read_geometry=False)
+    assert pd.api.types.is_datetime64_any_dtype(events["occurred_at"])  # dates, not text
+    assert pd.api.types.is_float_dtype(events["quantity_kg"])  # numbers, in any locale
+    assert FORMULA in set(events["description"])  # kept exactly as typed
+    with zipfile.ZipFile(path) as zf:
+        sheets = [n for n in zf.namelist() if n.startswith("xl/worksheets/")]
+        assert not any(b"<f>" in zf.read(n) or b"<f " in zf.read(n) for n in sheets)
