@@ -313,6 +313,10 @@ def _check_grid(src: rasterio.DatasetReader, path: Path) -> float:
                                "Reproject it first (gdalwarp -t_srs EPSG:327xx).",
                                name=path.name, crs=src.crs.to_string()))
     t = src.transform
+    if t.is_identity or t.determinant == 0:  # GDAL's stand-in when a file has no transform
+        raise CRSError(Message("{name} has no georeferencing (no pixel-to-ground transform); "
+                               "fix the file (gdal_edit.py -a_ullr) rather than guessing.",
+                               name=path.name))
     if t.b != 0 or t.d != 0 or not np.isclose(abs(t.a), abs(t.e), rtol=1e-3):
         raise ImageryError(Message("{name} has rotated or non-square pixels ({transform}); "
                                    "resample it to a north-up grid first", name=path.name,

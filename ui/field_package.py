@@ -92,7 +92,8 @@ def render_field_package(store: Store, t: Translator, reviewer: str) -> None:
 def _render_export(store: Store, t: Translator, who: str) -> None:
     st.markdown("**" + t("Export for the field") + "**")
     if not allowed(Action.EXPORT_FIELD_PACKAGE):  # a field team: its own assignments only
-        st.caption(t("Your own assignments ({name}) go into the package.").format(name=who))
+        st.caption(t("Your own assignments ({name}) go into the package.").format(
+            name=escape_markdown(who)))
         st.button(t("Build the field package"), key=EXPORT_BUILD, disabled=not who,
                   use_container_width=True, on_click=_build, args=(store, t, who))
         _show_export_result(t)
@@ -204,8 +205,9 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
         return
     _show_import_result(t)
     if returned.exported_by:
-        st.caption(t("Package exported by {who} at {at}.").format(
-            who=returned.exported_by, at=minute_utc(returned.exported_at or "?")))
+        st.caption(t("Package exported by {who} at {at}.").format(  # the file's text: escaped
+            who=escape_markdown(returned.exported_by),
+            at=escape_markdown(minute_utc(returned.exported_at or "?"))))
     counts = plan.counts()
     cols = st.columns(4)
     for col, (kind, label) in zip(cols, _kind_names(t).items(), strict=True):

@@ -18,12 +18,16 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import shapely
+import shapely.errors
+from pyproj.exceptions import CRSError
 
-from geo.i18n import Message
+from geo.errors import AtalayaError
+from geo.i18n import Message, plural
 from geo.ingest.archive import extract_zip, inspect_zip, read_entry
 from geo.ingest.errors import FileRefusedError, UnsafeFileError
 from geo.ingest.kml import read_kml
 from geo.ingest.limits import Limits
+from geo.ingest.nesting import MAX_GEOMETRY_DEPTH, too_deep
 from geo.ingest.text import decode_text
 from geo.ingest.upload import Format, Upload
 
@@ -102,6 +106,18 @@ def read_source(upload: Upload, *, limits: Limits | None = None,
         With the reason and the fix.
     """
     lim = limits or Limits()
+    try:
+        return _read(upload, lim, source_layer)
+    except (RecursionError, ValueError, TypeError, KeyError, IndexError,
+            shapely.errors.ShapelyError) as exc:  # a malformed file a library choked on
+        if isinstance(exc, AtalayaError):
+            raise
+        raise FileRefusedError(Message("{name} cannot be read: {kind}: {error}",
+                                       name=upload.name, kind=type(exc).__name__,
+                                       error=str(exc)[:200])) from None
+
+
+def _read(upload: Upload, lim: Limits, source_layer: str | None) -> Source:
     if upload.format == "geotiff":
         from geo.ingest.scenes import read_scene_source  # rasterio only when needed
 
@@ -193,7 +209,7 @@ def _read_parquet(upload: Upload, lim: Limits) -> Source:
         gdf = gpd.read_parquet(upload.path)
     except FileRefusedError:
         raise
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, CRSError) as exc:  # a broken CRS too
         raise FileRefusedError(Message("{name} is not a readable GeoParquet file ({error})",
                                        name=upload.name, error=str(exc)[:200])) from None
     return _from_frame(upload, gdf)
@@ -300,6 +316,13 @@ def _from_frame(upload: Upload, frame: pd.DataFrame) -> Source:
         table = pd.DataFrame(frame).drop(columns=["geometry"], errors="ignore")
         return _source(upload, _as_text(table), notes=notes)
     geom = frame.geometry
+    deep = too_deep(geom.to_numpy())  # measured here, in the reader's worker (see nesting)
+    if deep.any():
+        geom = geom.where(~deep, None)
+        notes.append(plural("{n} geometry nests collections more than {max} deep and was "
+                            "left out", "{n} geometries nest collections more than {max} deep "
+                            "and were left out", "n", n=int(deep.sum()),
+                            max=MAX_GEOMETRY_DEPTH))
     crs = geom.crs.to_string() if geom.crs is not None else None
     if geom.crs is None:
         raise FileRefusedError(Message("{name} declares no coordinate system; export it with "

@@ -75,6 +75,11 @@ def _check_header(src: rasterio.DatasetReader, upload: Upload, lim: Limits) -> N
         raise FileRefusedError(Message("{name} has no CRS; set it (gdal_edit.py -a_srs "
                                        "EPSG:...) - the place of a scene is never guessed",
                                        name=shown))
+    if src.transform.is_identity or src.transform.determinant == 0:
+        # GDAL reads a file without a geotransform as 1 m pixels from (0, 0): not a place
+        raise FileRefusedError(Message("{name} has no georeferencing (no pixel-to-ground "
+                                       "transform); set it (gdal_edit.py -a_ullr) - "
+                                       "the place of a scene is never guessed", name=shown))
 
 
 def _footprint(src: rasterio.DatasetReader) -> Polygon:

@@ -24,6 +24,7 @@ from geo.i18n import Message, Number, join_messages, message_of, plural
 from geo.ingest.errors import FileRefusedError, IngestError
 from geo.ingest.limits import Limits
 from geo.ingest.mapping import UNITS, Mapping
+from geo.ingest.nesting import MAX_GEOMETRY_DEPTH, MAX_WKT_DEPTH, too_deep, wkt_depth
 from geo.ingest.parse import detect_dayfirst, parse_coordinate_columns, parse_dates, parse_numbers
 from geo.ingest.readers import Source
 from geo.ingest.report import PROVENANCE, ImportReport
@@ -145,6 +146,10 @@ def _build_geometry(source: Source, mapping: Mapping, reasons: Reasons,
         return _from_pairs(_raw(source, mapping, "coordinates"), reasons)
     if source.geometry is not None:
         native: np.ndarray = source.geometry.to_numpy().copy()
+        for row in np.flatnonzero(too_deep(native)):  # the reader drops them; a guard
+            reasons[row].append(Message("geometry: collections nested more than {max} deep",
+                                        max=MAX_GEOMETRY_DEPTH))
+            native[row] = None
         return native
     raise FileRefusedError(Message("{name}: no location. Map latitude and longitude columns, a "
                                    "WKT column or a coordinates column", name=source.name))
@@ -159,6 +164,10 @@ def _from_wkt(text: pd.Series, reasons: Reasons, lim: Limits) -> np.ndarray:
         if len(cell) > lim.max_cell_chars:
             reasons[i].append(Message("geometry: WKT of {n} characters is too long",
                                       n=len(cell)))
+            continue
+        if wkt_depth(cell) > MAX_WKT_DEPTH:  # before GEOS reads it (it recurses per level)
+            reasons[i].append(Message("geometry: WKT nested {n} brackets deep (at most {max})",
+                                      n=wkt_depth(cell), max=MAX_WKT_DEPTH))
             continue
         geom = shapely.from_wkt(cell, on_invalid="ignore")
         if geom is None:
@@ -188,6 +197,7 @@ def _refuse_projected(geoms: np.ndarray, name: str) -> None:
     if usable.size == 0:
         return
     pts = _first_points(usable)
+    pts = pts[np.isfinite(pts).all(axis=1)]  # NaN or infinite: those rows are refused alone
     with np.errstate(invalid="ignore"):
         far = (np.abs(pts[:, 0]) > 360) | (np.abs(pts[:, 1]) > 360)
     if pts.size and far.mean() > 0.5:
@@ -213,19 +223,22 @@ _SINGLE = {"Point": "MultiPoint", "LineString": "MultiLineString", "Polygon": "M
 
 def _coerce_type(geom: shapely.Geometry, allowed: tuple[str, ...]) -> shapely.Geometry | None:
     """Fit a geometry to the layer's types: one-part multis, collections, rings."""
-    kind = geom.geom_type
-    if kind in allowed:
-        return geom
-    if kind == "LinearRing" and "Polygon" in allowed:
-        return shapely.Polygon(geom)
-    if kind.startswith("Multi") or kind == "GeometryCollection":
+    for _ in range(MAX_GEOMETRY_DEPTH + 1):  # unwraps one-part collections, bounded
+        kind = geom.geom_type
+        if kind in allowed:
+            return geom
+        if kind == "LinearRing" and "Polygon" in allowed:
+            return shapely.Polygon(geom)
+        if not (kind.startswith("Multi") or kind == "GeometryCollection"):
+            return None
         parts = list(geom.geoms)
-        if len(parts) == 1:
-            return _coerce_type(parts[0], allowed)
-        kinds = {p.geom_type for p in parts}
-        for single, multi in _SINGLE.items():
-            if kinds == {single} and multi in allowed:
-                return getattr(shapely, multi)(parts)
+        if len(parts) != 1:
+            kinds = {p.geom_type for p in parts}
+            for single, multi in _SINGLE.items():
+                if kinds == {single} and multi in allowed:
+                    return getattr(shapely, multi)(parts)
+            return None
+        geom = parts[0]
     return None
 
 

@@ -945,6 +945,10 @@ def _gdal_errors(what: str) -> Iterator[None]:
             pyogrio.errors.GeometryError, pyogrio.errors.CRSError, OSError) as exc:
         raise FieldPackageError(Message("{what}: GDAL cannot read it ({error})", what=what,
                                         error=str(exc))) from exc
+    except UnicodeError as exc:  # a text cell of bytes that are not UTF-8
+        raise FieldPackageError(Message("{what}: a text in it is not UTF-8 ({error}); save "
+                                        "it again from QGIS or QField", what=what,
+                                        error=str(exc)[:120])) from exc
 
 
 def _read_layers(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:

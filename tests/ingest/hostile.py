@@ -378,6 +378,58 @@ def no_crs_tiff(folder: Path) -> Path:
     return path
 
 
+def wkt_nested_collections(folder: Path) -> Path:
+    """Write a 1 MB WKT of 50,000 nested collections (it crashed GEOS's reader) and a good row."""
+    deep = "GEOMETRYCOLLECTION (" * 50_000 + "POINT (-74.6 -9.4)" + ")" * 50_000
+    text = ("event_id,occurred_at,event_type,commodity,quantity_kg,country,geometry\n"
+            "W1,2024-01-01,seizure,cocaine,1,PE,POINT (-74.6 -9.4)\n"
+            f'W2,2024-01-01,seizure,cocaine,1,PE,"{deep}"\n')
+    return _write(folder, "nested.csv", text)
+
+
+def parquet_nested_collections(folder: Path) -> Path:
+    """Write a GeoParquet whose second row nests 1,000 collections (Python's recursion ran out)."""
+    import geopandas as gpd
+    import shapely
+
+    deep = shapely.Point(-74.6, -9.4)
+    for _ in range(1_000):
+        deep = shapely.GeometryCollection([deep])
+    frame = gpd.GeoDataFrame(
+        {"event_id": ["P1", "P2"], "occurred_at": ["2024-01-01", "2024-01-02"],
+         "event_type": ["seizure"] * 2, "commodity": ["cocaine"] * 2, "country": ["PE"] * 2},
+        geometry=[shapely.Point(-74.6, -9.4), deep], crs=4326)
+    path = folder / "nested.parquet"
+    frame.to_parquet(path)
+    return path
+
+
+def geojson_unclosed_ring(folder: Path) -> Path:
+    """Write a polygon whose ring does not close (GEOS refuses it while the file is read)."""
+    text = _collection(_feature(_square(-70, -10), name="good"),
+                       _feature({"type": "Polygon", "coordinates": [[[-74, -9], [-73, -9],
+                                                                     [-73, -8]]]}, name="open"))
+    return _write(folder, "open.geojson", text)
+
+
+def kml_nested_multigeometry(folder: Path) -> Path:
+    """Write a placemark of 3,000 nested MultiGeometry elements."""
+    point = "<Point><coordinates>-74.6,-9.4</coordinates></Point>"
+    deep = "<MultiGeometry>" * 3_000 + point + "</MultiGeometry>" * 3_000
+    return _write(folder, "nested.kml", _kml(f"<Placemark><name>x</name>{deep}</Placemark>"))
+
+
+def no_transform_tiff(folder: Path) -> Path:
+    """Write a GeoTIFF with a CRS but no geotransform (GDAL reads 1 m pixels from 0, 0)."""
+    path = folder / "notransform.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(path, "w", driver="GTiff", width=32, height=32, count=3,
+                           dtype="uint16", crs="EPSG:32718") as dst:
+            dst.write(np.ones((3, 32, 32), dtype=np.uint16))
+    return path
+
+
 @dataclass(frozen=True)
 class Case:
     """One hostile file: how to build it, which layer it is offered to, what must happen."""
@@ -426,6 +478,14 @@ CATALOGUE: dict[str, Case] = {
     "tiff-300-bands": Case(many_bands_tiff, "scenes", "refused", "300 bands"),
     "tiff-decompression-bomb": Case(tiff_bomb, "scenes", "refused", "decompression bomb"),
     "tiff-no-crs": Case(no_crs_tiff, "scenes", "refused", "no crs"),
+    "tiff-no-transform": Case(no_transform_tiff, "scenes", "refused", "no georeferencing"),
+    "wkt-nested-collections": Case(wkt_nested_collections, "events", "cleaned",
+                                   "nested 50,001 brackets deep"),
+    "parquet-nested-collections": Case(parquet_nested_collections, "events", "cleaned",
+                                       "nests collections more than 3 deep"),
+    "geojson-unclosed-ring": Case(geojson_unclosed_ring, "areas", "refused", "cannot be read"),
+    "kml-nested-multigeometry": Case(kml_nested_multigeometry, "events", "refused",
+                                     "cannot be read"),
 }
 #: Cases built with a 1 MB upload cap.
 SMALL_CAP = {"oversized"}

@@ -744,3 +744,19 @@ def test_any_cell_values_give_a_row_or_reasons_never_an_exception(values):
         assert row.comment is None or len(row.comment) <= fieldpkg.MAX_COMMENT_CHARS
     item = fieldpkg._decide(row, None, {})
     assert item.kind in {"rejected", "unchanged"}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_comment_of_bytes_that_are_not_utf8_refuses_the_file_clearly(seeded, tmp_path):
+    """GDAL raises UnicodeDecodeError on such a cell; it crashed the alerts page."""
+    store, (a, _b, _c) = seeded
+    _, folder = export(store, tmp_path)
+    gpkg = folder / "alerts.gpkg"
+    with sqlite3.connect(gpkg) as conn:
+        conn.create_function("ST_IsEmpty", 1, lambda _g: 1)
+        for name in ("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
+            conn.create_function(name, 1, lambda _g: 0.0)
+        conn.execute("UPDATE alerts SET verdict = 'confirmed', "
+                     "field_comment = CAST(X'41fffe42c3' AS TEXT) WHERE alert_id = ?", (a,))
+    with pytest.raises(FieldPackageError, match="not UTF-8"):
+        read_field_package(gpkg)

@@ -189,6 +189,20 @@ def test_a_hostile_upload_is_reported_not_raised(monkeypatch, url, tmp_path):
     assert "neither a GeoPackage nor a ZIP" in at.code[0].value
 
 
+def test_who_exported_a_package_is_shown_as_text(monkeypatch, url, tmp_path):
+    """The package's own words (its exporter) never become a link or an image."""
+    import sqlite3
+
+    gpkg, _first, _second = _returned_with_conflict(url, tmp_path)
+    with sqlite3.connect(gpkg) as conn:
+        conn.execute("UPDATE package SET value = ? WHERE key = 'exported_by'",
+                     ("[click](http://evil.example) ![i](http://127.0.0.1:9/t.png)",))
+    at = _app(monkeypatch, url, reviewer="office", returned=gpkg)
+    [said] = [c.value for c in at.caption if c.value.startswith("Package exported by")]
+    assert "\\[click\\]" in said, said  # escaped Markdown: no link
+    assert "\\!\\[i\\]" in said, said  # and no image
+
+
 def test_nothing_saved_is_not_shown_as_a_success(monkeypatch, url, tmp_path):
     """An accepted conflict that moved again before Apply fails: red only, no green box."""
     gpkg, first, _second = _returned_with_conflict(url, tmp_path)
