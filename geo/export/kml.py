@@ -187,7 +187,9 @@ def _placemarks(layer: str, gdf: gpd.GeoDataFrame, fields: Mapping[str, str],
     n = len(gdf)
     texts = {c: _texts(gdf[c]) for c in fields}
     # a category's code names its style; its cell shows the code's name, when there is one
-    shown = {c: [None if v is None else escape(value_names.get(v, v)) for v in texts[c]]
+    # (the texts are escaped already: only a name is escaped here, a code is kept as it is)
+    shown = {c: [escape(value_names[v]) if v is not None and v in value_names else v
+                 for v in texts[c]]
              if c in _CATEGORIES.get(layer, ()) and value_names else texts[c] for c in fields}
     if typed:
         cells = [[f'<SimpleData name="{fields[c]}">{v}</SimpleData>' if v is not None
