@@ -319,7 +319,13 @@ def shown_score(score: float) -> float:
     >>> shown_score(0.9977), shown_score(1.0), shown_score(0.29)
     (0.99, 1.0, 0.29)
     """
-    return float(np.floor(round(score * 100, 6)) / 100)
+    return float(shown_scores(np.array([score]))[0])
+
+
+def shown_scores(scores: np.ndarray) -> np.ndarray:
+    """Return scores (0-1) cut to two decimals as :func:`shown_score` does, all at once."""
+    out: np.ndarray = np.floor(np.round(np.asarray(scores, dtype=float) * 100, 6)) / 100
+    return out
 
 
 def empty_layer(schema: LayerSchema) -> gpd.GeoDataFrame:

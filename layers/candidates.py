@@ -7,10 +7,10 @@ from typing import Any
 
 import folium
 import geopandas as gpd
-import pandas as pd
+import numpy as np
 import shapely
 
-from geo.schema import shown_score
+from geo.schema import shown_scores
 from layers.checks import require_layer
 from layers.escape import escape_text
 from layers.labels import label, number_symbols
@@ -41,8 +41,8 @@ def candidate_features(candidates: gpd.GeoDataFrame,
     require_layer(candidates, layer="candidates", columns=("state",))
     fields = [f for f in POPUP_FIELDS if f in candidates.columns]
     if "score" in fields:  # cut, never rounded up to a certainty (geo.schema.shown_score)
-        candidates = candidates.assign(score=candidates["score"].map(
-            lambda v: v if pd.isna(v) else shown_score(float(v))))
+        candidates = candidates.assign(score=shown_scores(candidates["score"].to_numpy(
+            dtype=float, na_value=np.nan)))
     cols = {
         f: escaped_column(candidates[f], labels=labels or {}) if f in _CATEGORY_FIELDS
         else escaped_column(candidates[f], digits=_DIGITS.get(f, 1),

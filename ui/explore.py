@@ -33,7 +33,7 @@ from geo.areas import read_areas, save_area
 from geo.auth import Action
 from geo.auth.precision import DEFAULT_CELL_DEG, precision_sentence
 from geo.coords import LocationError, parse_location
-from geo.detect.reasons import localize_reason
+from geo.detect.reasons import localize_reason, localize_reasons
 from geo.errors import AtalayaError
 from geo.filters import (
     Filters,
@@ -46,7 +46,7 @@ from geo.filters import (
 )
 from geo.i18n import Translator, localize, message_of
 from geo.querystate import DISPLAY_MODES, QUERY_KEYS, ViewState, decode_query, encode_query
-from geo.schema import shown_score
+from geo.schema import shown_scores
 from geo.world import World, data_version
 from layers.events import EVENT_COLORS
 from layers.map import hidden_layers
@@ -486,16 +486,11 @@ def _memo(memo: _Memo, frame: pd.DataFrame, make: Any, tag: str = "", size: int 
 def _local_reasons(candidates: gpd.GeoDataFrame, t: Translator) -> gpd.GeoDataFrame:
     """Give the candidates their ``reason`` in the reader's language, for the map's popups.
 
-    Made once per filtered frame and language; the stored frame is not changed.
+    Made once per filtered frame and language (:func:`geo.detect.reasons.localize_reasons`);
+    the stored frame is not changed.
     """
-    def make() -> gpd.GeoDataFrame:
-        if "reason" not in candidates.columns or candidates.empty:
-            return candidates
-        out = candidates.copy()
-        out["reason"] = [localize_reason(str(r), t, t.number)
-                         for r in candidates["reason"].astype("string").fillna("")]
-        return out
-    local: gpd.GeoDataFrame = _memo(_REASONS, candidates, make, tag=t.language)
+    local: gpd.GeoDataFrame = _memo(_REASONS, candidates,
+                                    lambda: localize_reasons(candidates, t), tag=t.language)
     return local
 
 
@@ -694,7 +689,7 @@ def _candidates_table(candidates: gpd.GeoDataFrame, t: Translator) -> pd.DataFra
         "candidate_id": ranked["candidate_id"].astype(str).to_numpy(),
         names["state"]: [names.get(str(v), str(v)) for v in ranked["state"]],
         names["priority"]: [names.get(str(v), str(v)) for v in ranked["priority"]],
-        names["score"]: [shown_score(v) for v in ranked["score"]],
+        names["score"]: shown_scores(ranked["score"].to_numpy(dtype=float, na_value=np.nan)),
         names["length_m"]: ranked["length_m"].round(0).to_numpy(),
         names["width_m"]: ranked["width_m"].round(0).to_numpy(),
         names["reason"]: [localize_reason(str(r), t, t.number)

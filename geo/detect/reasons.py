@@ -18,12 +18,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+import pandas as pd
 
 from geo.i18n import marked as _
 from geo.i18n import render_template, template_pattern
 from geo.imagery import NOTE_GUESSED_RGB, NOTE_RGB_ONLY
+
+if TYPE_CHECKING:
+    from geo.i18n import Translator
+
+Frame = TypeVar("Frame", bound=pd.DataFrame)
 
 SIZE = _("{length} km long, {width} m wide")
 REDDER = _("bare soil {ratio}x redder than surroundings")
@@ -141,3 +148,15 @@ def localize_reason(reason: str, translate: Callable[[str], str],
         else:
             out.append(note)
     return "; ".join(out)
+
+
+def localize_reasons(candidates: Frame, t: Translator) -> Frame:
+    """Return ``candidates`` with each ``reason`` in ``t``'s language (a copy; as is in English).
+
+    For popups and files people read; the stored frame is not changed. A missing reason
+    stays missing.
+    """
+    if candidates.empty or "reason" not in candidates.columns or t.language == "en":
+        return candidates
+    return candidates.assign(reason=[localize_reason(r, t, t.number) if isinstance(r, str)
+                                     else r for r in candidates["reason"]])

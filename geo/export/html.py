@@ -278,6 +278,7 @@ def snapshot_html(layers: Mapping[str, gpd.GeoDataFrame], spec: SnapshotSpec, *,
     ExportError
         When an asset is missing or the page would load any URL.
     """
+    from geo.detect.reasons import localize_reasons
     from geo.i18n import Translator
     from layers.events import encode_events
     from layers.map import build_overview_map
@@ -285,7 +286,7 @@ def snapshot_html(layers: Mapping[str, gpd.GeoDataFrame], spec: SnapshotSpec, *,
     static = static_dir or PROJECT_ROOT / "static"
     frame = {name: layers[name] if name in layers else empty_layer(SCHEMAS[name])
              for name in ("events", "routes", "candidates", "aerodromes")}
-    frame["candidates"] = local_reasons(frame["candidates"], spec.language)
+    frame["candidates"] = localize_reasons(frame["candidates"], Translator(spec.language))
     extent = snapshot_extent(layers, spec)
     center, zoom = ((None, None) if extent is None
                     else fit_view(extent, spec.width_px, spec.height_px - 60))
@@ -311,18 +312,6 @@ def snapshot_html(layers: Mapping[str, gpd.GeoDataFrame], spec: SnapshotSpec, *,
     page = page.replace("<html>", f'<html lang="{spec.language}">', 1)
     check_offline(page)
     return page, extent
-
-
-def local_reasons(candidates: gpd.GeoDataFrame, language: str) -> gpd.GeoDataFrame:
-    """Candidates whose ``reason`` reads in ``language`` (the stored text is English)."""
-    if candidates.empty or "reason" not in candidates or language == "en":
-        return candidates
-    from geo.detect.reasons import localize_reason
-    from geo.i18n import Translator
-
-    t = Translator(language)
-    return candidates.assign(reason=[localize_reason(r, t, t.number) if isinstance(r, str)
-                                     else r for r in candidates["reason"]])
 
 
 def _fit_script(extent: tuple[float, float, float, float]) -> str:

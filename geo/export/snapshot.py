@@ -106,14 +106,14 @@ def _geojson(run: _Run) -> None:
 
 
 def _kml(run: _Run) -> None:
-    from geo.export.html import local_reasons
+    from geo.detect.reasons import localize_reasons
     from geo.export.kml import write_kml, write_kmz
 
     # Google Earth's reader sees the snapshot's language: folders, fields, categories, reasons
     labels = run.labels()
     layers = {**run.layers}
     if "candidates" in layers:
-        layers["candidates"] = local_reasons(layers["candidates"], run.spec.language)
+        layers["candidates"] = localize_reasons(layers["candidates"], run.t)
     path, renamed = write_kml(layers, run.out_dir, run.name(".kml"), title=run.spec.title,
                               labels=labels)
     run.files.append((path, "kml"))

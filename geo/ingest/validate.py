@@ -24,7 +24,7 @@ from geo.i18n import Message, Number, join_messages, message_of, plural
 from geo.ingest.errors import FileRefusedError, IngestError
 from geo.ingest.limits import Limits
 from geo.ingest.mapping import UNITS, Mapping
-from geo.ingest.nesting import MAX_GEOMETRY_DEPTH, MAX_WKT_DEPTH, too_deep, wkt_depth
+from geo.ingest.nesting import MAX_GEOMETRY_DEPTH, MAX_WKT_DEPTH, wkt_depth
 from geo.ingest.parse import detect_dayfirst, parse_coordinate_columns, parse_dates, parse_numbers
 from geo.ingest.readers import Source
 from geo.ingest.report import PROVENANCE, ImportReport
@@ -145,11 +145,8 @@ def _build_geometry(source: Source, mapping: Mapping, reasons: Reasons,
     if "coordinates" in f:
         return _from_pairs(_raw(source, mapping, "coordinates"), reasons)
     if source.geometry is not None:
+        # too deeply nested collections were left out by the reader (geo.ingest.nesting)
         native: np.ndarray = source.geometry.to_numpy().copy()
-        for row in np.flatnonzero(too_deep(native)):  # the reader drops them; a guard
-            reasons[row].append(Message("geometry: collections nested more than {max} deep",
-                                        max=MAX_GEOMETRY_DEPTH))
-            native[row] = None
         return native
     raise FileRefusedError(Message("{name}: no location. Map latitude and longitude columns, a "
                                    "WKT column or a coordinates column", name=source.name))
@@ -165,9 +162,10 @@ def _from_wkt(text: pd.Series, reasons: Reasons, lim: Limits) -> np.ndarray:
             reasons[i].append(Message("geometry: WKT of {n} characters is too long",
                                       n=len(cell)))
             continue
-        if wkt_depth(cell) > MAX_WKT_DEPTH:  # before GEOS reads it (it recurses per level)
+        depth = wkt_depth(cell)  # before GEOS reads it: it recurses once per level
+        if depth > MAX_WKT_DEPTH:
             reasons[i].append(Message("geometry: WKT nested {n} brackets deep (at most {max})",
-                                      n=wkt_depth(cell), max=MAX_WKT_DEPTH))
+                                      n=depth, max=MAX_WKT_DEPTH))
             continue
         geom = shapely.from_wkt(cell, on_invalid="ignore")
         if geom is None:
