@@ -251,5 +251,8 @@ def test_back_to_the_scene_brings_a_map_panned_away_back(app, page):
                 break
         else:
             raise AssertionError(f"the map stayed at {now}, the scene is at {home}")
+        # once the map reports its view on the scene, the note and its button go
+        pg.get_by_role("button", name="Back to the scene").wait_for(state="detached",
+                                                                     timeout=60_000)
         assert pg.get_by_role("button", name="Back to the scene").count() == 0
     assert rec.foreign() == [], f"requests left 127.0.0.1: {rec.foreign()}"
