@@ -58,3 +58,58 @@ def bilinear_nearest(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> n
         t += np.float64(image[rb, cb]) * wr1 * wc1
         out[k] = t
     return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def axis_cells(centre_r: float, centre_c: float, axis_r: float, axis_c: float,
+               along: np.ndarray, across: np.ndarray, h: int, w: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Raster pixels (rows, cols) of the 4 x 4 cells around points near an axis, raster order.
+
+    The points are ``centre + across * perp + along * axis`` (``perp`` = (-axis_c, axis_r)),
+    for every pair of the two offset arrays (pixels); each point's cells are the rows
+    ``floor(r) - 1 .. floor(r) + 2`` and columns alike, kept when inside an ``h`` x ``w``
+    raster; each pixel is returned once. The same points, in the same float64 arithmetic,
+    as the NumPy definition :func:`geo.detect.window._axis_pixels_reference`.
+    """
+    n = along.size * across.size
+    fr = np.empty(n, dtype=np.int64)
+    fc = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(along.size):
+        for j in range(across.size):
+            r = (centre_r + across[j] * -axis_c) + along[i] * axis_r
+            c = (centre_c + across[j] * axis_r) + along[i] * axis_c
+            fr[k] = int(np.floor(r))
+            fc[k] = int(np.floor(c))
+            k += 1
+    r_lo, r_hi, c_lo, c_hi = h, -1, w, -1
+    for k in range(n):
+        r_lo = min(r_lo, max(fr[k] - 1, 0))
+        r_hi = max(r_hi, min(fr[k] + 2, h - 1))
+        c_lo = min(c_lo, max(fc[k] - 1, 0))
+        c_hi = max(c_hi, min(fc[k] + 2, w - 1))
+    if r_hi < r_lo or c_hi < c_lo:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    seen = np.zeros((r_hi - r_lo + 1, c_hi - c_lo + 1), dtype=np.bool_)
+    count = 0
+    for k in range(n):
+        for dr in range(-1, 3):
+            rr = fr[k] + dr
+            if rr < 0 or rr >= h:
+                continue
+            for dc in range(-1, 3):
+                cc = fc[k] + dc
+                if 0 <= cc < w and not seen[rr - r_lo, cc - c_lo]:
+                    seen[rr - r_lo, cc - c_lo] = True
+                    count += 1
+    rows = np.empty(count, dtype=np.intp)
+    cols = np.empty(count, dtype=np.intp)
+    k = 0
+    for r in range(seen.shape[0]):
+        for c in range(seen.shape[1]):
+            if seen[r, c]:
+                rows[k] = r + r_lo
+                cols[k] = c + c_lo
+                k += 1
+    return rows, cols

@@ -22,7 +22,7 @@ from geo.detect.evidence import (
 )
 from geo.detect.layers import _water_pixels, _water_pixels_reference
 from geo.detect.params import DetectionParams
-from geo.detect.window import _sample
+from geo.detect.window import _axis_pixels, _axis_pixels_reference, _sample, _Shape
 from geo.imagery import WindowData
 
 
@@ -104,6 +104,19 @@ def test_bilinear_sampling_equals_scipy(h, w, seed, scale, dtype):
     assert got.dtype == want.dtype
     assert got.shape == want.shape
     np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=80, deadline=None)
+@given(h=st.integers(1, 60), w=st.integers(1, 60), length=st.floats(1.0, 90.0),
+       angle=st.floats(0.0, 2 * np.pi), r=st.floats(-20.0, 80.0), c=st.floats(-20.0, 80.0))
+def test_axis_pixels_equal_the_numpy_definition(h, w, length, angle, r, c):
+    """The compiled axis cells are the NumPy definition's pixels, in its order, at edges too."""
+    shape = _Shape(centre_rc=(r, c), axis_rc=(float(np.sin(angle)), float(np.cos(angle))),
+                   length_px=length, width_px=2.0, fill=1.0, bend_px=0.0)
+    got, want = _axis_pixels(shape, (h, w)), _axis_pixels_reference(shape, (h, w))
+    for g, x in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, x)
+        assert g.dtype == np.intp
 
 
 @settings(max_examples=60, deadline=None)
