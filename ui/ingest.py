@@ -61,7 +61,7 @@ from geo.ingest import (
     read_source_isolated,
     receive_file,
     save_mapping,
-    validate,
+    validate_isolated,
 )
 from geo.ingest.dedupe import ID_COLUMNS as ID_FIELDS
 from geo.ingest.report import REASON_KINDS
@@ -467,7 +467,7 @@ def _run_validation(source: Source, mapping: Mapping, data_dir: Path, user: str,
     st.session_state.pop(REPORT, None)
     try:
         with st.spinner(t("Checking every row...")):
-            report = validate(source, mapping, imported_by=user, limits=limits)
+            report = validate_isolated(source, mapping, imported_by=user, limits=limits)
             existing = read_existing(data_dir, mapping.layer)
             dups = find_duplicates(report.accepted, existing, layer=mapping.layer)
     except (AtalayaError, OSError) as err:

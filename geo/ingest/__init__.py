@@ -10,6 +10,7 @@ The steps a page (or :mod:`geo.ingest.__main__`) follows, each a pure function::
     #   mapping.quantity_unit (UNITS), mapping.dayfirst, mapping.timezone, mapping.values
     save_mapping(mapping, data_dir, partner)  /  load_mapping(partner, data_dir=data_dir)
     report = validate(source, mapping, imported_by="ana")        # accepted / rejected + reasons
+    #   (the app and the jobs call validate_isolated: the same, in a capped worker)
     report.counts, report.warnings, report.rejected_rows(), report.rejected_csv()
     existing = read_existing(data_dir, layer)
     dups = find_duplicates(report.accepted, existing, layer=layer)   # dups.pairs to show
@@ -37,7 +38,7 @@ from geo.ingest.errors import (
     MappingError,
     UnsafeFileError,
 )
-from geo.ingest.isolate import read_source_isolated
+from geo.ingest.isolate import read_source_isolated, validate_isolated
 from geo.ingest.limits import Limits, load_limits
 from geo.ingest.mapping import (
     GEOMETRY_FIELDS,
@@ -99,4 +100,5 @@ __all__ = [
     "safe_name",
     "save_mapping",
     "validate",
+    "validate_isolated",
 ]

@@ -1,10 +1,11 @@
-"""Reading an untrusted file in a worker process with a memory cap and a time limit.
+"""Reading an untrusted file and checking its rows, each in a capped worker process.
 
 The app runs every user's session in one process, so a reader that a hostile file drives into
 gigabytes of memory (or a GDAL crash) would take the whole app down. :func:`read_source_isolated`
 runs :func:`~geo.ingest.readers.read_source` in a fresh (spawned) process whose address space is
 capped at what it holds after its imports plus :attr:`Limits.max_memory_bytes`; running out
 turns into :class:`FileRefusedError`, and so do a crash or a time-out (the worker is killed).
+:func:`validate_isolated` does the same for :func:`~geo.ingest.validate.validate`.
 
 Notes
 -----
@@ -18,16 +19,19 @@ import multiprocessing as mp
 import os
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 from geo.errors import AtalayaError
-from geo.i18n import Message, Number, message_of
+from geo.i18n import Message, Number, marked, message_of
 from geo.ingest.errors import FileRefusedError
 from geo.ingest.limits import Limits
+from geo.ingest.mapping import Mapping
 from geo.ingest.readers import Source
+from geo.ingest.report import ImportReport
 from geo.ingest.upload import Upload
 
 
@@ -111,24 +115,102 @@ def read_source_isolated(upload: Upload, *, limits: Limits | None = None,
         ``timeout_s``, or the worker died.
     """
     lim = limits or Limits()
+    kind, payload = _in_worker(_work, (upload, lim, source_layer), upload.name, lim,
+                               timeout_s, _READING)
+    if kind == "ok" and isinstance(payload, Source):
+        return payload
+    raise _refusal(kind, payload, upload.name, lim, _READING)
+
+
+#: The checking worker's memory cap, in reader caps (``ATALAYA_INGEST_MEMORY_MB``). Checking a
+#: legitimate CSV of 1,000,000 events (119 MB; the row limit) took the worker 1.98 GB above
+#: what it held with the rows, and sending the report back 0.29 GB more (2026-12-05): over one
+#: reader cap (2,048 MB by default), within two.
+CHECK_MEMORY_FACTOR = 2
+
+
+def validate_isolated(source: Source, mapping: Mapping, *, imported_by: str,
+                      limits: Limits | None = None, timeout_s: float = 300.0) -> ImportReport:
+    """Run :func:`~geo.ingest.validate.validate` in a capped worker process.
+
+    Checking rows parses every geometry and date of a file the reader only split into
+    cells, so a hostile file can make it slow and large too: a 124 MB CSV of 999,000 rows
+    that each take the slow path ran 291 s and peaked at 3.5 GB inside the app's process
+    before it was refused (2026-12-05). Here it shares no memory or interpreter lock with the
+    sessions, with :data:`CHECK_MEMORY_FACTOR` times the reader's cap on top of the rows it
+    is sent, and the same time limit. The rows travel pickled both ways (about a second for
+    a million).
+
+    Raises
+    ------
+    FileRefusedError
+        What :func:`validate` refused (its message), or: needs more memory than the cap,
+        took longer than ``timeout_s``, or the worker died.
+    """
+    lim = limits or Limits()
+    cap = replace(lim, max_memory_bytes=CHECK_MEMORY_FACTOR * lim.max_memory_bytes)
+    kind, payload = _in_worker(_check, (source, mapping, imported_by, cap), source.name, cap,
+                               timeout_s, _CHECKING)
+    if kind == "ok" and isinstance(payload, ImportReport):
+        return payload
+    raise _refusal(kind, payload, source.name, cap, _CHECKING)
+
+
+def _check(conn: Connection, source: Source, mapping: Mapping, imported_by: str,
+           limits: Limits) -> None:
+    from geo.ingest.validate import validate
+
+    try:
+        cap_memory(limits.max_memory_bytes)
+        conn.send(("ok", validate(source, mapping, imported_by=imported_by, limits=limits)))
+    except AtalayaError as exc:
+        conn.send(("refused", message_of(exc)))
+    except MemoryError:
+        conn.send(("memory", ""))
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """The refusals of one kind of work in a worker (reading a file, checking its rows)."""
+
+    too_slow: str
+    died: str
+    memory: str
+
+
+_READING = _Stage(
+    too_slow=marked("{name} took longer than {seconds} s to read; refused"),
+    died=marked("{name} made the reader stop (exit status {status}): it needs more than {mb} "
+                "MB of memory, or the file is corrupt; refused"),
+    memory=marked("{name} needs more than {mb} MB of memory to read "
+                  "(ATALAYA_INGEST_MEMORY_MB); refused"))
+_CHECKING = _Stage(
+    too_slow=marked("{name}: checking its rows took longer than {seconds} s; refused"),
+    died=marked("{name}: checking its rows stopped (exit status {status}): it needs more "
+                "than {mb} MB of memory; refused"),
+    memory=marked("{name} needs more than {mb} MB of memory to check its rows "
+                  "(ATALAYA_INGEST_MEMORY_MB); refused"))
+
+
+def _in_worker(target: Callable[..., None], args: tuple[Any, ...], name: str, lim: Limits,
+               timeout_s: float, stage: _Stage) -> tuple[str, Any]:
+    """Run ``target(conn, *args)`` in a fresh spawned process; return what it sent."""
     ctx = mp.get_context("spawn")  # never fork a multi-threaded server
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_work, args=(child, upload, lim, source_layer), daemon=True)
+    proc = ctx.Process(target=target, args=(child, *args), daemon=True)
     with _plain_main():
         proc.start()
     child.close()
     try:
         if not parent.poll(timeout_s):
-            raise FileRefusedError(Message("{name} took longer than {seconds} s to read; "
-                                           "refused", name=upload.name,
+            raise FileRefusedError(Message(stage.too_slow, name=name,
                                            seconds=Number(timeout_s, 0)))
         kind, payload = parent.recv()
     except (EOFError, OSError):
         proc.join(5)
-        raise FileRefusedError(Message("{name} made the reader stop (exit status {status}): "
-                                       "it needs more than {mb} MB of memory, or the file is "
-                                       "corrupt; refused", name=upload.name,
-                                       status=str(proc.exitcode),
+        raise FileRefusedError(Message(stage.died, name=name, status=str(proc.exitcode),
                                        mb=Number(lim.max_memory_bytes / 1024**2, 0))) from None
     finally:
         parent.close()
@@ -136,14 +218,12 @@ def read_source_isolated(upload: Upload, *, limits: Limits | None = None,
         if proc.is_alive():
             proc.kill()
             proc.join()
-    return _result(kind, payload, upload, lim)
+    return kind, payload
 
 
-def _result(kind: str, payload: Any, upload: Upload, lim: Limits) -> Source:
-    if kind == "ok" and isinstance(payload, Source):
-        return payload
+def _refusal(kind: str, payload: Any, name: str, lim: Limits,
+             stage: _Stage) -> FileRefusedError:
     if kind == "memory":
-        raise FileRefusedError(Message("{name} needs more than {mb} MB of memory to read "
-                                       "(ATALAYA_INGEST_MEMORY_MB); refused", name=upload.name,
-                                       mb=Number(lim.max_memory_bytes / 1024**2, 0)))
-    raise FileRefusedError(payload)  # the worker's Message (or text), as it was raised
+        return FileRefusedError(Message(stage.memory, name=name,
+                                        mb=Number(lim.max_memory_bytes / 1024**2, 0)))
+    return FileRefusedError(payload)  # the worker's Message (or text), as it was raised

@@ -261,7 +261,7 @@ def _ingest_scene(ctx: JobContext) -> JobOutcome:
         read_existing,
         read_source_isolated,
         receive_file,
-        validate,
+        validate_isolated,
     )
 
     path, data_dir, limits = Path(ctx.params["path"]), ctx.settings.data_dir, load_limits()
@@ -273,7 +273,8 @@ def _ingest_scene(ctx: JobContext) -> JobOutcome:
         ctx.progress(0.5, msg.INGEST_CHECKING)
         mapping = (Mapping.from_json(json.dumps(ctx.params["mapping"]))
                    if ctx.params.get("mapping") else propose_mapping(source, "scenes"))
-        report = validate(source, mapping, imported_by=ctx.job.created_by, limits=limits)
+        report = validate_isolated(source, mapping, imported_by=ctx.job.created_by,
+                                   limits=limits)
         if report.accepted.empty:
             raise JobError(msg.NOTHING_TO_IMPORT.format(report=report.format(max_rows=5)))
         dups = find_duplicates(report.accepted, read_existing(data_dir, "scenes"),

@@ -489,6 +489,33 @@ def test_isolated_reader_same_result_and_memory_cap(tmp_path: Path) -> None:
         read_source_isolated(up, limits=tight)
 
 
+def test_isolated_validation_same_report_refusals_and_memory_cap(tmp_path: Path) -> None:
+    """Rows checked in the capped worker: the same report, its refusals word for word."""
+    from geo.ingest import validate_isolated
+
+    with receive_file(_csv(tmp_path, _events_rows())) as up:
+        source = read_source(up)
+    mapping = propose_mapping(source, "events")
+    here = validate(source, mapping, imported_by="ana")
+    there = validate_isolated(source, mapping, imported_by="ana")
+    assert there.counts == here.counts
+    stamps = ["imported_at"]
+    pd.testing.assert_frame_equal(there.accepted.drop(columns=stamps),
+                                  here.accepted.drop(columns=stamps))
+    with pytest.raises(FileRefusedError, match="nope"):  # a MappingError, as its message
+        validate_isolated(source, Mapping("events", fields={"event_id": "nope"}),
+                          imported_by="ana")
+    rows = "".join(f"E{i};2024-03-05;seizure;cocaine;{i};PE;x;0.5;d;POINT (-74.{i % 9} -9.4)\n"
+                   for i in range(200_000))
+    path = _csv(tmp_path, "id;fecha;tipo;droga;cantidad;pais;fuente;confianza;descripcion;"
+                          "geometry\n" + rows, name="many.csv")
+    with receive_file(path) as up:
+        big = read_source(up)
+    tight = Limits(max_memory_bytes=8 * 1024**2)  # the checker gets twice the reader's cap
+    with pytest.raises(FileRefusedError, match="more than 16 MB of memory to check"):
+        validate_isolated(big, propose_mapping(big, "events"), imported_by="ana", limits=tight)
+
+
 def test_preview_for_the_mapping_step(tmp_path: Path) -> None:
     with receive_file(_csv(tmp_path, _events_rows())) as up:
         head = read_source(up).preview(1)
