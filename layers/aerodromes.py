@@ -100,8 +100,8 @@ def aerodrome_payload(aerodromes: gpd.GeoDataFrame, *,
 class AerodromesLayer(Layer):
     """The aerodromes as a Leaflet canvas layer (``AtalayaPointsLayer``); in the LayerControl.
 
-    Drawn in a pane of its own above the events (z-index 380) and below the shared vector
-    canvas (routes, candidates). Its canvas carries ``data-atalaya-layer="aerodromes"`` and
+    Drawn in a pane of its own (z-index 380) below the shared vector canvas (routes,
+    candidates) and the events (450). Its canvas carries ``data-atalaya-layer="aerodromes"`` and
     ``data-drawn``; a click opens the popup in the page only (nothing goes back to Python).
     """
 

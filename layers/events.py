@@ -232,7 +232,7 @@ POINTS_LAYER_JS = """\
     e.atalayaOffers.push({layer: layer, i: hit.i, d: hit.d});
   }
   window.AtalayaPointsLayer = L.Layer.extend({
-    options: {pane: "atalayaEvents", zIndex: 350, pickTolerance: 4, kind: "events",
+    options: {pane: "atalayaEvents", zIndex: 450, pickTolerance: 4, kind: "events",
               // Past this many points in view, stamp pixels instead of drawing arcs.
               stampAbove: 20000,
               // Fill opacity; rim colour and width (px) around each disc.
@@ -290,8 +290,11 @@ POINTS_LAYER_JS = """\
     },
     onAdd: function (map) {
       if (!map.getPane(this.options.pane)) {
-        // Above tiles (200), below the shared vector canvas (overlayPane, 400), so
-        // routes, candidates and aerodromes stay visible over dense event clusters.
+        // Events: above the shared vector canvas (overlayPane, 400: routes, candidates)
+        // and the aerodromes (380), below markers and popups (600, 700). The events are the
+        // layer an analyst filters; candidates' large markers at country zoom, and Brazil's
+        // thousands of aerodromes, hid the suspicious flights near them. Aerodromes and
+        // others: above tiles (200), in panes of their own.
         var pane = map.createPane(this.options.pane);
         pane.style.zIndex = this.options.zIndex;
         pane.style.pointerEvents = "none";
