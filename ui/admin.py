@@ -89,7 +89,7 @@ def _render_accounts(store: Store, t: Translator) -> None:
     st.dataframe(accounts_table(users, t), hide_index=True, width="stretch")
     _render_add(store, t, names)
     if users:
-        _render_change(store, t, names, [u.username for u in users])
+        _render_change(store, t, names, {u.username: str(u.role.value) for u in users})
 
 
 def _render_add(store: Store, t: Translator, names: dict[str, str]) -> None:
@@ -114,9 +114,16 @@ def _render_add(store: Store, t: Translator, names: dict[str, str]) -> None:
 
 
 def _render_change(store: Store, t: Translator, names: dict[str, str],
-                   usernames: list[str]) -> None:
+                   roles: dict[str, str]) -> None:
+    """Show the account chosen and what may change about it; the role box shows its role."""
     st.subheader(t("Change an account"))
-    who = st.selectbox(t("Account"), usernames, key=state.ADMIN_PICK)
+    ss = st.session_state
+    who = st.selectbox(t("Account"), list(roles), key=state.ADMIN_PICK)
+    # Set from the account each time another is chosen (or its role changed): the box showed
+    # "Analyst" for a planner, and "Set role", pressed to check, demoted them.
+    if ss.get(state.ADMIN_ROLE_OF) != (who, roles.get(who)):
+        ss[state.ADMIN_ROLE_OF] = (who, roles.get(who))
+        ss[state.ADMIN_ROLE] = roles.get(who, next(iter(names)))
     left, right = st.columns(2)
     with left:
         role = st.selectbox(t("Role"), list(names), format_func=names.__getitem__,

@@ -20,6 +20,7 @@ from shapely.errors import ShapelyError
 
 from geo.detect.reasons import localize_reason
 from geo.i18n import Translator
+from geo.schema import shown_score
 from geo.store.chips import CHIP_KIND
 from geo.store.fieldpkg import FIELD_REQUEST_PREFIX, localize_field_comment
 from geo.store.states import priority_names, state_names
@@ -59,15 +60,27 @@ def history_table(entries: Sequence[Any], t: Translator, *,
             last_chips = (e.actor, [value])
         else:
             last_chips = None
+        before = "" if e.old_value is None else show(e.old_value)
+        after = "" if e.new_value is None else show(e.new_value)
+        if field == "score" and before == after and e.old_value != e.new_value:
+            # a re-detection moved the score within the shown hundredth: say by how much
+            before, after = (_exact_score(v, t) for v in (e.old_value, e.new_value))
         rows.append({
             t("When (UTC)"): f"{pd.Timestamp(e.at):%Y-%m-%d %H:%M:%S}",
             t("Who"): str((actors or {}).get(e.actor, e.actor)),
             t("What"): chip if e.action == "attach" and field == CHIP_KIND
             else _from_field(actions.get(e.action, e.action), e, t),
             t("Field"): names.get(field, field),
-            t("Before"): "" if e.old_value is None else show(e.old_value),
-            t("After"): "" if e.new_value is None else show(e.new_value)})
+            t("Before"): before,
+            t("After"): after})
     return pd.DataFrame(rows)
+
+
+def _exact_score(value: Any, t: Translator) -> str:
+    """Write a score with four decimals (cut, as every score is shown, never rounded up)."""
+    if not isinstance(value, int | float):
+        return _text(value)
+    return t.number(float(np.floor(np.round(float(value) * 10_000, 6)) / 10_000), digits=4)
 
 
 def _from_field(what: str, entry: Any, t: Translator) -> str:
@@ -119,7 +132,9 @@ def value_formats(t: Translator) -> dict[str, Callable[[Any], str]]:
     return {"state": named(states), "priority": named(priorities),
             "detection_state": named(imagery),
             "country": lambda v: t.country(v) if isinstance(v, str) and v else _text(v),
-            "score": number(2), "length_m": number(0), "width_m": number(0),
+            "score": lambda v: (t.number(shown_score(float(v)), digits=2)
+                                if isinstance(v, int | float) else _text(v)),
+            "length_m": number(0), "width_m": number(0),
             "bearing_deg": number(0), "detections": number(0),
             "aerodrome_km": lambda v: (f"{t.number(float(v), digits=1)} km"
                                        if isinstance(v, int | float) else _text(v)),

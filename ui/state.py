@@ -28,6 +28,8 @@ ADMIN_ADD_ROLE = "admin_add_role"
 ADMIN_ADD_PASSWORD = "admin_add_password"
 ADMIN_PICK = "admin_pick"
 ADMIN_ROLE = "admin_role"
+#: (account, its role) the role box was last set from (ui.admin._render_change).
+ADMIN_ROLE_OF = "admin_role_of"
 ADMIN_SET_ROLE = "admin_set_role"
 ADMIN_PASSWORD = "admin_password"
 ADMIN_SET_PASSWORD = "admin_set_password"

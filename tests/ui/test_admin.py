@@ -157,3 +157,38 @@ def test_the_audit_log_reads_in_the_readers_language(tmp_path, monkeypatch):
     assert export["Después"].startswith("SHA-256 del manifiesto: "), export["Después"]
     assert "carpeta: snapshots/0a1b2c3d" in export["Después"]
     assert "None" not in refused  # not locked: no "locked until: None"
+
+
+def test_the_role_box_shows_the_chosen_accounts_role(tmp_path, monkeypatch):
+    """It said "Analyst" for a planner, and "Set role", pressed to check, demoted them."""
+    from streamlit.testing.v1 import AppTest
+
+    from geo.auth import Session
+    from geo.store import open_store
+    from geo.store.users import create_user, list_users
+    from ui import state
+
+    monkeypatch.setenv("ATALAYA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ATALAYA_DATABASE_URL", "")
+    url = f"sqlite:///{tmp_path / 'atalaya.sqlite3'}"
+    with open_store(url) as store:
+        create_user(store, "jefa", "a long enough passphrase", role=Role.ADMIN, actor="setup")
+        create_user(store, "pablo", "another long passphrase", role=Role.PLANNER,
+                    actor="setup")
+    at = AppTest.from_function(_admin_page, default_timeout=60)
+    at.session_state[state.LANGUAGE] = "en"
+    at.session_state[state.SESSION] = Session.start("jefa", Role.ADMIN, datetime.now(UTC))
+    at.run()
+    for name, role in (("pablo", "planner"), ("jefa", "admin"), ("pablo", "planner")):
+        at.selectbox(key=state.ADMIN_PICK).select(name).run()
+        assert at.selectbox(key=state.ADMIN_ROLE).value == role
+    at.button(key=state.ADMIN_SET_ROLE).click().run()  # pressed to check: nothing changes
+    assert not at.exception
+    with open_store(url) as store:
+        assert {u.username: u.role for u in list_users(store)}["pablo"] == Role.PLANNER
+    at.selectbox(key=state.ADMIN_ROLE).select("field").run()  # a choice stays until set
+    assert at.selectbox(key=state.ADMIN_ROLE).value == "field"
+    at.button(key=state.ADMIN_SET_ROLE).click().run()
+    with open_store(url) as store:
+        assert {u.username: u.role for u in list_users(store)}["pablo"] == Role.FIELD
+    assert at.selectbox(key=state.ADMIN_ROLE).value == "field"

@@ -39,11 +39,18 @@ ENTRIES = [
 ]
 
 
+def test_a_score_moved_within_its_shown_hundredth_reads_with_four_decimals():
+    """The page showed 0.99, the history 1.00 and then "1.00 → 1.00"."""
+    table = history_table([_entry("merge", "score", 0.9979, 0.9981),
+                           _entry("merge", "score", 0.9981, 0.9981)], Translator("pt"))
+    assert table.iloc[:, -2:].values.tolist() == [["0,9979", "0,9981"], ["0,99", "0,99"]]
+
+
 @pytest.mark.parametrize(("language", "expected"), [
     ("en", [["Created", "State", "", "New"],
             ["Created", "Country", "", "Peru (PE)"],
             ["Created", "Coordinates", "", "-9.40547, -74.59725"],
-            ["Detected again", "Score", "0.99", "0.98"],
+            ["Detected again", "Score", "0.98", "0.97"],  # cut, as shown everywhere
             ["Detected again", "On the imagery", "Active", "Overgrown"],
             ["Detected again", "Last seen", "2023-07-15", "2024-08-02"],
             ["Detected again", "Length (m)", "1,533", "1,473"],
@@ -55,7 +62,7 @@ ENTRIES = [
     ("es", [["Creada", "Estado", "", "Nueva"],
             ["Creada", "País", "", "Perú (PE)"],
             ["Creada", "Coordenadas", "", "-9.40547, -74.59725"],
-            ["Detectada de nuevo", "Puntuación", "0,99", "0,98"],
+            ["Detectada de nuevo", "Puntuación", "0,98", "0,97"],
             ["Detectada de nuevo", "En las imágenes", "Activa", "Con rebrote"],
             ["Detectada de nuevo", "Visto por última vez", "2023-07-15", "2024-08-02"],
             ["Detectada de nuevo", "Longitud (m)", "1.533", "1.473"],
