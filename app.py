@@ -8,8 +8,6 @@ import streamlit as st
 
 from geo.auth import PAGE_ACTIONS, can
 from geo.errors import AtalayaError
-from ui import export as snapshot_panel
-from ui import state
 from ui.admin import render_admin
 from ui.alerts import render_alerts
 from ui.analysis import render_analysis
@@ -20,7 +18,7 @@ from ui.health import render_health_banner
 from ui.imagery import render_imagery
 from ui.ingest import render_ingest
 from ui.jobs import ensure_services, render_jobs
-from ui.sidebar import current_translator, keep_widget_values, render_sidebar
+from ui.sidebar import current_translator, render_sidebar
 from ui.text import shown
 
 #: (URL path, page function, title); the first one a role may open is its home page.
@@ -32,17 +30,6 @@ PAGES: tuple[tuple[str, Callable[[], None], str], ...] = (
     ("ingest", render_ingest, "Import data"),
     ("jobs", render_jobs, "Background jobs"),
     ("admin", render_admin, "Accounts and audit"),
-)
-
-
-#: Widgets whose choices outlast a visit to another page: the explorer's and analysis'
-#: filters, the queue's filters, the snapshot panel. A planner who looked at the jobs page
-#: came back to every event type and country, and could export another selection unaware.
-KEPT_WIDGETS: tuple[str, ...] = (
-    state.EVENT_TYPES, state.COMMODITIES, state.COUNTRIES, state.SOURCES,
-    state.MIN_CONFIDENCE, state.ROUTE_MODES, state.CANDIDATE_STATES, state.MIN_SCORE,
-    state.QUEUE_STATES, state.QUEUE_MIN_SCORE, state.QUEUE_MINE, state.QUEUE_COUNTRIES,
-    state.QUEUE_AREA, state.QUEUE_IMAGERY, *snapshot_panel.KEPT,
 )
 
 
@@ -84,7 +71,6 @@ def main() -> None:
                                default=True), *pages.values()], position="hidden")
         return
     chosen = st.navigation(list(pages.values()), position="sidebar")
-    keep_widget_values(KEPT_WIDGETS)
     render_user_box(session, t)
     chosen.run()
 

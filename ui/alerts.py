@@ -86,7 +86,7 @@ from ui.chips import chip_bytes, cut_chips, map_chip, render_chips
 from ui.field_package import render_field_package
 from ui.history import history_table
 from ui.labels import chip_names, map_labels
-from ui.sidebar import current_translator, relabelled
+from ui.sidebar import KEEP, current_translator, relabelled
 from ui.text import choice_texts, escape_markdown
 
 __all__ = ["render_alerts"]
@@ -446,23 +446,29 @@ def _queue_filters(every: list[Alert], areas: gpd.GeoDataFrame,
     me = _me()
     left, mid, right = st.columns([3, 2, 2], vertical_alignment="bottom")
     chosen = left.multiselect(t("States"), ALERT_STATES, key=relabelled(state.QUEUE_STATES),
+                              persist_state=KEEP,
                               format_func=lambda s: names[s],
                               **choice_texts(t, empty_means_all=True))
-    low = mid.slider(t("Minimum score"), 0.0, 1.0, step=0.05, key=state.QUEUE_MIN_SCORE)
-    mine = right.toggle(t("Assigned to me"), key=state.QUEUE_MINE, disabled=not me)
+    low = mid.slider(t("Minimum score"), 0.0, 1.0, step=0.05, key=state.QUEUE_MIN_SCORE,
+                     persist_state=KEEP)
+    mine = right.toggle(t("Assigned to me"), key=state.QUEUE_MINE, disabled=not me,
+                        persist_state=KEEP)
     left, mid, right = st.columns([3, 2, 2], vertical_alignment="bottom")
     present = sorted({a.country for a in every if a.country})
     _keep_choices(state.QUEUE_COUNTRIES, present)
     _keep_choice(state.QUEUE_AREA, ["", *areas["name"]])
     countries = left.multiselect(t("Countries"), present, key=relabelled(state.QUEUE_COUNTRIES),
+                                 persist_state=KEEP,
                                  format_func=t.country,
                                  **choice_texts(t, empty_means_all=True))
     labels = map_labels(t)
     imagery = mid.multiselect(t("On the imagery"), CANDIDATE_STATES,
                               key=relabelled(state.QUEUE_IMAGERY),
+                              persist_state=KEEP,
                               format_func=lambda s: labels.get(s, s),
                               **choice_texts(t, empty_means_all=True))
     area_name = right.selectbox(t("Area"), ["", *areas["name"]], key=relabelled(state.QUEUE_AREA),
+                                persist_state=KEEP,
                                 format_func=lambda v: v or t("Anywhere"))
     match = areas[areas["name"] == area_name] if area_name else areas.iloc[0:0]
     return {"states": chosen or None, "min_score": low if low > 0 else None,
@@ -531,6 +537,11 @@ def render_queue(store: Store, t: Translator) -> None:
                                  str(st.session_state.get(state.REVIEWER, "")).strip())
 
 
+#: Verdicts given only with a comment saying why: a dismissal closes an alert (a field
+#: user's mis-tap on a phone dismissed a high-priority one, 2026-12-05), and an auditor
+#: asks why it was closed. (A returned field package is read as sent.)
+NEEDS_A_REASON = frozenset({"dismissed"})
+
 #: The verdict's heading, which the link under the alert's title leads to.
 VERDICT_ANCHOR = "verdict"
 
@@ -582,6 +593,10 @@ def _change(store: Store, alert_id: int, version: int, t: Translator, *,
                                             (Action.COMMENT, comment is not None)) if wanted]
     if not needed:  # "Comment only" with the comment box empty: nothing to store
         ss[state.ALERT_MESSAGE] = ("error", t("Write a comment first: nothing was saved."))
+        return
+    if target in NEEDS_A_REASON and comment is None:  # one tap must not close an alert
+        ss[state.ALERT_MESSAGE] = ("error", t("Say in the comment why the alert is dismissed: "
+                                              "nothing was saved."))
         return
     refused = next((action for action in needed if not allowed(action)), None)
     if refused is not None:
@@ -676,7 +691,9 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     st.subheader(t("Verdict"), anchor=VERDICT_ANCHOR)
     if not who:
         st.warning(t("Type your name in the sidebar to give a verdict or a comment."))
-    st.text_area(t("Comment"), key=state.ALERT_COMMENT, max_chars=4000, height=100)
+    st.text_area(t("Comment"), key=state.ALERT_COMMENT, max_chars=4000, height=100,
+                 help=t("Needed to dismiss an alert: say why the strip is no clandestine "
+                        "runway (a road, a field, a river bank, a registered aerodrome)."))
     # Every verdict in one fixed order, those the alert cannot take now greyed out: when the
     # buttons were only the allowed ones, a saved verdict put another state under the same
     # finger, and a double tap on a phone moved the alert on twice.

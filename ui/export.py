@@ -48,7 +48,7 @@ from geo.settings import LANGUAGES
 from ui.auth import allowed, location_cell_deg
 from ui.jobs import ask_job, follow_job
 from ui.labels import map_labels
-from ui.sidebar import relabelled
+from ui.sidebar import KEEP, relabelled
 from ui.text import choice_texts, escape_markdown, shown
 
 __all__ = ["render_export_panel", "role_refusal"]
@@ -78,8 +78,6 @@ HISTORY = "export_history"
 HISTORY_NEWEST = "export_history_newest"
 HISTORY_DOWNLOAD = "export_history_download"
 ZIPS = "export_zips"  # snapshot id -> zip bytes, built once per session
-#: The panel's widgets whose choices outlast a visit to another page (``app.KEPT_WIDGETS``).
-KEPT: tuple[str, ...] = (FORMATS_KEY, LAYERS_KEY, TITLE, MARKING, WIDTH, HEIGHT, DPI)
 
 DEFAULT_FORMATS = ("gpkg", "kml", "csv", "pdf")
 
@@ -135,7 +133,7 @@ def _render_builder(data_dir: Path, filters: Filters,
     labels = map_labels(t)
     ss = st.session_state
     # First values set in the state, not as defaults: the panel's choices outlast a visit to
-    # another page (app.KEPT_WIDGETS), which re-setting a widget with a default would warn of
+    # another page (ui.sidebar.KEEP), which re-setting a widget with a default would warn of
     for key, first in ((FORMATS_KEY, list(DEFAULT_FORMATS)), (TITLE, t("Atalaya snapshot")),
                        (MARKING, t(DEFAULT_MARKING)), (WIDTH, 1600), (HEIGHT, 1000),
                        (DPI, 150)):
@@ -144,6 +142,7 @@ def _render_builder(data_dir: Path, filters: Filters,
         if ss[key] in {Translator(code)(text) for code in LANGUAGES}:  # untouched: follows
             ss[key] = t(text)  # the page's language
     st.multiselect(t("Formats"), list(FORMATS), key=relabelled(FORMATS_KEY),
+                   persist_state=KEEP,
                    format_func=lambda f: names[f], **choice_texts(t, empty_means_all=False))
     on_map = list(DEFAULT_LAYERS) if hidden is None else [x for x in LAYERS if x not in hidden]
     # Set through the state, not a default: a browser keeps a widget's value otherwise
@@ -151,11 +150,11 @@ def _render_builder(data_dir: Path, filters: Filters,
         ss[LAYERS_SEEN] = hidden
         ss[LAYERS_KEY] = on_map
     ss.setdefault(LAYERS_KEY, on_map)
-    st.multiselect(t("Layers"), list(LAYERS), key=relabelled(LAYERS_KEY),
+    st.multiselect(t("Layers"), list(LAYERS), key=relabelled(LAYERS_KEY), persist_state=KEEP,
                    format_func=lambda x: labels.get(x, x),
                    **choice_texts(t, empty_means_all=False))
-    st.text_input(t("Title"), key=TITLE, max_chars=200)
-    st.text_input(t("Classification marking"), key=MARKING, max_chars=200,
+    st.text_input(t("Title"), key=TITLE, max_chars=200, persist_state=KEEP)
+    st.text_input(t("Classification marking"), key=MARKING, max_chars=200, persist_state=KEEP,
                   help=t("Printed at the top and bottom of every page and image."))
     # On by default: the panel exports what the map shows. The map reports its extent after
     # its first drawing, so the first run has none: a disabled stand-in then, not USE_VIEW.
@@ -165,9 +164,12 @@ def _render_builder(data_dir: Path, filters: Filters,
               help=t("Narrow every layer to the map's extent and frame the map on it."))
     with st.expander(t("Image size")):
         cols = st.columns(3)
-        cols[0].number_input(t("Width (px)"), 400, 4000, step=100, key=WIDTH)
-        cols[1].number_input(t("Height (px)"), 300, 4000, step=100, key=HEIGHT)
+        cols[0].number_input(t("Width (px)"), 400, 4000, step=100, key=WIDTH,
+                             persist_state=KEEP)
+        cols[1].number_input(t("Height (px)"), 300, 4000, step=100, key=HEIGHT,
+                             persist_state=KEEP)
         cols[2].number_input(t("Resolution (dpi)"), 72, 300, step=24, key=DPI,
+                             persist_state=KEEP,
                              help=t("The map is laid out at the width and height above (screen "
                                     "pixels at 96 dpi) and drawn with dpi / 96 times as many "
                                     "pixels: 1600 px at 150 dpi is a 2500 px wide PNG, which "

@@ -20,7 +20,7 @@ from geo.schema import CANDIDATE_STATES, EVENT_TYPES, ROUTE_MODES
 from geo.world import World
 from ui import state
 from ui.labels import map_labels
-from ui.sidebar import relabelled
+from ui.sidebar import KEEP, relabelled
 from ui.text import choice_texts
 
 __all__ = ["data_months", "filters_from_widgets", "load_widgets_from", "render_filters"]
@@ -231,7 +231,7 @@ def country_names(codes: list[str], t: Translator) -> dict[str, str]:
 
 def _multiselect(key: str, title: str, options: list[str], names: dict[str, str],
                  t: Translator) -> None:
-    st.sidebar.multiselect(title, options=options, key=relabelled(key),
+    st.sidebar.multiselect(title, options=options, key=relabelled(key), persist_state=KEEP,
                            format_func=lambda v: names.get(v, v),
                            **choice_texts(t, empty_means_all=True))
 
@@ -248,11 +248,13 @@ def render_filters(world: World, t: Translator) -> Filters:
     _multiselect(state.COUNTRIES, t("Countries"), options[state.COUNTRIES],
                  country_names(options[state.COUNTRIES], t), t)  # "Perú (PE)": found by name
     _multiselect(state.SOURCES, t("Sources"), options[state.SOURCES], names, t)
-    st.sidebar.slider(t("Minimum confidence"), 0.0, 1.0, step=0.05, key=state.MIN_CONFIDENCE)
+    st.sidebar.slider(t("Minimum confidence"), 0.0, 1.0, step=0.05, key=state.MIN_CONFIDENCE,
+                      persist_state=KEEP)
     _multiselect(state.ROUTE_MODES, t("Route modes"), options[state.ROUTE_MODES], names, t)
     _multiselect(state.CANDIDATE_STATES, t("Candidate states"),
                  options[state.CANDIDATE_STATES], names, t)
-    st.sidebar.slider(t("Minimum candidate score"), 0.0, 1.0, step=0.05, key=state.MIN_SCORE)
+    st.sidebar.slider(t("Minimum candidate score"), 0.0, 1.0, step=0.05, key=state.MIN_SCORE,
+                      persist_state=KEEP)
     st.sidebar.button(t("Reset filters"), key=state.RESET_FILTERS, on_click=_reset,
                       args=(months,))
     return filters_from_widgets(months)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Final
 
 import streamlit as st
 
@@ -10,19 +10,12 @@ from geo.i18n import LANGUAGE_NAMES, Translator
 from geo.settings import LANGUAGES, Settings
 from ui import state
 
-
-def keep_widget_values(keys: Sequence[str]) -> None:
-    """Keep the values of widgets ``keys`` through this run, drawn or not (call before the page).
-
-    Streamlit forgets a widget's value after a run that does not draw it. Its documented
-    way out: the key set again from itself becomes the session's own value, which such a
-    run leaves alone. Only for widgets drawn without a ``value``/``default`` argument (their
-    first value set in the state), else setting them would warn.
-    """
-    ss = st.session_state
-    for key in keys:
-        if key in ss:
-            ss[key] = ss[key]
+#: ``persist_state`` of the widgets whose choices outlast a visit to another page: the
+#: explorer's and analysis' filters, the queue's filters, the snapshot panel. A planner who
+#: looked at another page came back to every event type and country, and could export another
+#: selection unaware. Streamlit (1.67) drops an undrawn widget's value on a page switch even
+#: when the page sets it again from itself each run (the way out of its earlier versions).
+KEEP: Final = "session"
 
 
 def relabelled(key: str) -> str:

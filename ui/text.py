@@ -67,7 +67,7 @@ def choice_texts(t: Translator, *, empty_means_all: bool) -> ChoiceTexts:
     Examples
     --------
     >>> choice_texts(Translator("es"), empty_means_all=True)
-    {'placeholder': 'Todos', 'select_all': False}
+    {'placeholder': 'Todas las opciones', 'select_all': False}
     >>> choice_texts(Translator("en"), empty_means_all=False)
     {'placeholder': 'Choose options', 'select_all': 1000}
     """

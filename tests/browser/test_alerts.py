@@ -106,6 +106,7 @@ def test_a_verdict_from_a_stale_copy_is_refused_and_loses_nothing(review_app, pa
     with _store(review_app) as store:
         update_alert(store, AlertChange(target.id, target.version, state="under_review"),
                      actor="Marta")
+    pg.get_by_role("textbox", name="Comment").fill("A straight track between two fields")
     pg.get_by_role("button", name="Dismissed", exact=True).click()
     pg.get_by_text("changed by Marta").wait_for(timeout=30_000)
     with _store(review_app) as store:

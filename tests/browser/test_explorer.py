@@ -503,17 +503,22 @@ def test_choosing_a_country_on_the_live_map_keeps_the_view(app, page):
 
 
 def test_the_filters_outlast_a_visit_to_another_page(app, page, small_world):
-    """A planner who looks at the jobs page comes back to the same selection."""
+    """A planner who looks at other pages comes back to the same selection.
+
+    Streamlit 1.67 dropped undrawn widgets' values on a page switch despite the workaround
+    of earlier versions: the filters came back as "all" from imagery, alerts and analysis.
+    """
     pg, _rec = page
     open_map(pg, app.url)
     events = gpd.read_parquet(small_world / "events.parquet")
     _choose(pg, "Seizure")
     seizures = int((events["event_type"] == "seizure").sum())
     _wait_metric(pg, "Events", seizures)
-    pg.locator('[data-testid="stSidebar"] a').filter(has_text="Background jobs").click()
-    pg.get_by_role("heading", name="Background jobs", exact=True).wait_for(timeout=60_000)
-    pg.locator('[data-testid="stSidebar"] a').filter(has_text="Overview map").click()
-    pg.get_by_role("heading", name="Overview map", exact=True).wait_for(timeout=60_000)
-    _wait_metric(pg, "Events", seizures)  # not every event again
-    chosen = pg.locator('[data-testid="stMultiSelect"]').first
-    assert "Seizure" in chosen.inner_text()
+    for other in ("Background jobs", "Imagery", "Runway alerts", "Risk analysis"):
+        pg.locator('[data-testid="stSidebar"] a').filter(has_text=other).click()
+        pg.get_by_role("heading", name=other, exact=True).wait_for(timeout=60_000)
+        pg.locator('[data-testid="stSidebar"] a').filter(has_text="Overview map").click()
+        pg.get_by_role("heading", name="Overview map", exact=True).wait_for(timeout=60_000)
+        _wait_metric(pg, "Events", seizures)  # not every event again
+        chosen = pg.locator('[data-testid="stMultiSelect"]').first
+        assert "Seizure" in chosen.inner_text(), other

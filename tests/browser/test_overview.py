@@ -105,7 +105,7 @@ def test_language_switch_in_the_browser(app, page):
     # and Streamlit's own English in a multiselect: the placeholder is ours, and its "Select
     # all" entry is not offered (an empty filter already means all)
     types = pg.locator('[data-testid="stMultiSelect"]').first
-    assert types.get_by_placeholder("Todos", exact=True).count() == 1
+    assert types.get_by_placeholder("Todas las opciones", exact=True).count() == 1
     types.click()
     pg.get_by_role("option", name="Incautación").wait_for(timeout=10_000)
     assert pg.get_by_role("option", name="Select all").count() == 0

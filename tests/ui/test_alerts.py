@@ -354,6 +354,27 @@ def test_comment_only_with_an_empty_box_says_so_and_stores_nothing(world):
         assert len(read_audit(store, alert_id=alert_id)) == audit_before
 
 
+def test_a_dismissal_needs_a_comment_saying_why(world):
+    """One tap on "Dismissed" does not close an alert: the reason is asked for, then kept."""
+    from geo.store import get_alert, read_comments
+
+    at, url, alert_id = _a_new_alert_open(world)
+    dismiss = f"{state.ALERT_VERDICT}:dismissed"
+    at.button(key=dismiss).click().run()
+    assert not at.exception
+    assert any("why the alert is dismissed" in e.value for e in at.error)
+    with open_store(url) as store:
+        assert get_alert(store, alert_id).state == "new"
+        assert read_comments(store, alert_id) == []
+    at.text_area(key=state.ALERT_COMMENT).input("Straight road between two fields").run()
+    at.button(key=dismiss).click().run()
+    assert any("Saved" in s.value for s in at.success)
+    with open_store(url) as store:
+        assert get_alert(store, alert_id).state == "dismissed"
+        assert [c["body"] for c in read_comments(store, alert_id)] == [
+            "Straight road between two fields"]
+
+
 def test_the_queue_lists_alerts_awaiting_a_verdict_first_and_counts_its_filters(world):
     """A confirmed strip goes below the new ones; the folded filters say how many are on."""
     url = f"sqlite:///{world / 'atalaya.sqlite3'}"
