@@ -31,6 +31,10 @@ class Settings:
         front-end assets installed from npm and the offline basemap.
     language
         Default interface language, one of ``en``, ``es``, ``pt`` (``ATALAYA_LANGUAGE``).
+    language_fixed
+        Whether ``language`` was set for the deployment. When it was not, a session starts in
+        its browser's language where it is one of ours (:func:`browser_language`), else in
+        ``language``.
     online_tiles
         Whether the online basemap may be offered (``ATALAYA_ONLINE_TILES``, default off).
     dask_scheduler
@@ -52,6 +56,7 @@ class Settings:
     data_dir: Path
     static_dir: Path
     language: str = "es"
+    language_fixed: bool = True
     online_tiles: bool = False
     dask_scheduler: str = ""
     job_workers: int = 2
@@ -111,7 +116,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         data_dir=_path("ATALAYA_DATA_DIR", "data"),
         static_dir=_path("ATALAYA_STATIC_DIR", "static"),
-        language=env.get("ATALAYA_LANGUAGE", "es").strip().lower(),
+        language=env.get("ATALAYA_LANGUAGE", "es").strip().lower() or "es",
+        language_fixed=bool(env.get("ATALAYA_LANGUAGE", "").strip()),
         online_tiles=_parse_bool("ATALAYA_ONLINE_TILES", env.get("ATALAYA_ONLINE_TILES", "0")),
         dask_scheduler=env.get("ATALAYA_DASK_SCHEDULER", "").strip(),
         job_workers=_parse_int("ATALAYA_JOB_WORKERS", env.get("ATALAYA_JOB_WORKERS", "2")),
@@ -121,3 +127,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                                       env.get("ATALAYA_SESSION_MAX_H", "12"), zero=True) or None,
         oidc_group_roles=parse_group_roles(env.get("ATALAYA_OIDC_GROUP_ROLES", "")),
     )
+
+
+def browser_language(locale: str | None, fallback: str) -> str:
+    """Return the interface language for a browser's locale (``pt-BR``), else ``fallback``.
+
+    Examples
+    --------
+    >>> browser_language("pt-BR", "es"), browser_language("en_GB", "es")
+    ('pt', 'en')
+    >>> browser_language("fr-FR", "es"), browser_language(None, "es"), browser_language("", "pt")
+    ('es', 'es', 'pt')
+    """
+    primary = (locale or "").replace("_", "-").split("-")[0].strip().lower()
+    return primary if primary in LANGUAGES else fallback

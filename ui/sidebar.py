@@ -7,7 +7,7 @@ from typing import Final
 import streamlit as st
 
 from geo.i18n import LANGUAGE_NAMES, Translator
-from geo.settings import LANGUAGES, Settings
+from geo.settings import LANGUAGES, Settings, browser_language
 from ui import state
 
 #: ``persist_state`` of the widgets whose choices outlast a visit to another page: the
@@ -58,13 +58,16 @@ def _language_changed() -> None:
 def render_sidebar(settings: Settings) -> Translator:
     """Draw the shared sidebar and return the translator for the chosen language.
 
-    The language starts as the deployment's (``ATALAYA_LANGUAGE``); an account's own choice
-    replaces it when its user signs in (``ui.auth`` leaves it in
-    :data:`ui.state.PENDING_LANGUAGE`, applied here before the selectbox is drawn).
+    The language starts as the deployment's (``ATALAYA_LANGUAGE``), or, when the deployment
+    sets none, as the browser's where it is one of ours (a Brazilian analyst's sign-in page,
+    and every reload, read Spanish); an account's own choice replaces it when its user signs
+    in (``ui.auth`` leaves it in :data:`ui.state.PENDING_LANGUAGE`, applied here before the
+    selectbox is drawn).
     """
     ss = st.session_state
     if state.LANGUAGE not in ss:
-        ss[state.LANGUAGE] = settings.language
+        ss[state.LANGUAGE] = (settings.language if settings.language_fixed
+                              else browser_language(_browser_locale(), settings.language))
     pending = ss.pop(state.PENDING_LANGUAGE, None)
     if pending in LANGUAGES and pending != ss[state.LANGUAGE]:
         ss[state.LANGUAGE] = pending
@@ -85,6 +88,15 @@ def render_sidebar(settings: Settings) -> Translator:
                "offline land, sea and borders."),
     )
     return t
+
+
+def _browser_locale() -> str | None:
+    """Return the browser's first language (``navigator.language``), or None if unknown."""
+    try:
+        locale = st.context.locale
+    except (AttributeError, RuntimeError):  # no browser behind this run (a test's AppTest)
+        return None
+    return locale if isinstance(locale, str) else None
 
 
 def current_translator() -> Translator:

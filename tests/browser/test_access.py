@@ -177,6 +177,26 @@ def test_the_first_run_asks_for_an_administrator(small_world, tmp_path, browser)
         stop_app(running)
 
 
+def test_without_a_deployment_language_the_sign_in_page_speaks_the_browsers(
+        small_world, tmp_path, browser):
+    """A Brazilian analyst's sign-in page, and every reload, read Spanish (the default)."""
+    folder = copy_world(small_world, tmp_path / "world")
+    running = start_app(folder, tmp_path / "streamlit.log", {"ATALAYA_LANGUAGE": ""})
+    try:
+        for locale, heading in (("pt-BR", "Entrar"), ("fr-FR", "Iniciar sesión"),
+                                ("en-US", "Sign in")):
+            context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                          locale=locale)
+            try:
+                pg = context.new_page()
+                pg.goto(running.url, wait_until="domcontentloaded")
+                pg.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
+            finally:
+                context.close()
+    finally:
+        stop_app(running)
+
+
 def test_a_role_changed_meanwhile_reaches_the_maps_own_reruns(small_world, tmp_path, page):
     """The map and its tables rerun alone (a fragment) when the view or a toggle changes.
 
