@@ -521,7 +521,7 @@ def render_queue(store: Store, t: Translator) -> None:
     # as "1,559" beside the reason's "1,6 km" would read as 1.559 m where a comma is decimal
     localized = {t("Score"): st.column_config.NumberColumn(format="localized"),
                  t("Length (m)"): st.column_config.NumberColumn(format="%d")}
-    picked = st.dataframe(table, key=state.QUEUE_TABLE, on_select="rerun",
+    picked = st.dataframe(table, key=state.QUEUE_TABLE, on_select="rerun", placeholder="—",
                           selection_mode="single-row", hide_index=True, width="stretch",
                           column_config=localized,
                           height=min(360, 38 + 35 * max(len(shown), 1)))  # no empty rows

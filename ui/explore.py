@@ -718,25 +718,31 @@ def _routes_table(routes: gpd.GeoDataFrame, t: Translator) -> pd.DataFrame:
 
 
 def _pickable(table: pd.DataFrame, *, key: str, id_column: str, zoom: float,
-              fractions: Sequence[str] = (), times: Sequence[str] = ()) -> None:
+              fractions: Sequence[str] = (), amounts: Sequence[str] = (),
+              metres: Sequence[str] = (), times: Sequence[str] = ()) -> None:
     """Show ``table``; choosing a row moves the map to its ``lat``/``lon`` at ``zoom``.
 
     The widget's key names the rows it holds: the tables follow the map's view, and a
     selection kept across a change of rows would point at another feature, which the map
     would then fly to at every later move. New rows start with nothing chosen. The
     ``fractions`` columns (scores from 0 to 1) are written in the browser's convention, as
-    in the alert queue ("0,98" in a Spanish browser); other numbers as they are. The
+    in the alert queue ("0,98" in a Spanish browser), and so are the ``amounts`` (kilograms:
+    "8.386,7"); the ``metres`` are whole, with no thousands separator, as in the queue ("1,559"
+    beside a reason's "1,6 km" would read as 1.559 m where the comma is decimal). The
     ``times`` columns (UTC, naive) are written to the minute.
     """
     ss = st.session_state
     ids = "\x1f".join(table[id_column].astype(str))
     widget = f"{key}:{hashlib.blake2b(ids.encode(), digest_size=8).hexdigest()}"
     # Text columns are shown as text by st.dataframe (never as HTML or markdown).
+    # a missing number as a dash, not "None"
     picked = st.dataframe(table, key=widget, on_select="rerun", selection_mode="single-row",
-                          hide_index=True, height=320, width="stretch",
+                          hide_index=True, height=320, width="stretch", placeholder="—",
                           column_config={id_column: st.column_config.TextColumn("ID"), **{
                               c: st.column_config.NumberColumn(format="localized")
-                              for c in fractions}, **{
+                              for c in [*fractions, *amounts]}, **{
+                              c: st.column_config.NumberColumn(format="%d")
+                              for c in metres}, **{
                               c: utc_minutes_column()
                               for c in times}})
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
@@ -772,7 +778,7 @@ def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
             rows = shown.get("events_recent", events)
             table = _memo(_TABLES, rows, lambda: _table(rows, t), tag=t.language, size=2)
             _pickable(table, key=state.EVENTS_TABLE, id_column="event_id", zoom=12,
-                      times=[t("Date (UTC)")])
+                      amounts=[t("Quantity (kg)")], times=[t("Date (UTC)")])
     with tabs[1]:
         if not len(candidates):
             st.caption(none)
@@ -782,7 +788,8 @@ def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
                            "first; select a row to go there on the map.",
                            len(candidates)).format(total=t.number(len(candidates))))
             _pickable(_candidates_table(candidates, t), key=state.CANDIDATES_TABLE,
-                      id_column="candidate_id", zoom=14, fractions=[map_labels(t)["score"]])
+                      id_column="candidate_id", zoom=14, fractions=[map_labels(t)["score"]],
+                      metres=[map_labels(t)["length_m"], map_labels(t)["width_m"]])
     with tabs[2]:
         if not len(routes):
             st.caption(none)
@@ -793,4 +800,4 @@ def render_tables(shown: dict[str, gpd.GeoDataFrame], t: Translator) -> None:
                            "to go to the middle of the route.", len(routes)).format(
                                total=t.number(len(routes))))
             _pickable(_routes_table(routes, t), key=state.ROUTES_TABLE, id_column="route_id",
-                      zoom=6)
+                      zoom=6, amounts=[map_labels(t)["volume_kg_year"]])

@@ -257,7 +257,7 @@ def _describe(loaded: _Loaded, t: Translator) -> None:
     for note in src.notes:
         st.info(_shown(note, t))
     st.subheader(t("First rows"))
-    st.dataframe(src.preview(10), hide_index=True)
+    st.dataframe(src.preview(10), hide_index=True, placeholder="")
 
 
 def _base_mapping(source: Source, layer: str, data_dir: Path, t: Translator) -> Mapping:
