@@ -349,8 +349,10 @@ def _open(alert_id: int | None) -> None:
 
 #: Who the audit log names for alerts merged from the data folder's candidates.
 DATA_FOLDER_ACTOR = "detector (data folder)"
-#: Closest zoom the queue's map goes to fit its alerts (12: a strip's surroundings, ~40 m px).
-QUEUE_MAX_ZOOM = 12
+#: Closest zoom the queue's map goes to fit its alerts (8: a region, ~600 m a pixel). At 12 one
+#: alert was a dot on the offline basemap's empty land, nothing around to place it by; the
+#: alert's own page shows the strip close up.
+QUEUE_MAX_ZOOM = 8
 #: The verdict buttons, in this order whatever the alert's state (every state but "new").
 VERDICTS: tuple[str, ...] = tuple(s for s in ALERT_STATES if s != "new")
 
