@@ -148,7 +148,9 @@ class PopupRoom(MacroElement):
               + ".atalaya-popup-open .leaflet-control{opacity:0.1;pointer-events:none}"
               // the scale's label fits its bar (it inherited the page's 16 px and ran out)
               + ".leaflet-container .leaflet-control-scale-line{font-size:11px;padding:0 3px}"
-              + ".leaflet-container .leaflet-control-attribution{font-size:11px}";
+              + ".leaflet-container .leaflet-control-attribution{font-size:11px}"
+              // the layer switcher reads like the legends (it inherited 16 px too)
+              + ".leaflet-container .leaflet-control-layers{font-size:12px}";
             doc.head.appendChild(style);
           }
           var box = map.getContainer();
@@ -162,6 +164,38 @@ class PopupRoom(MacroElement):
     def __init__(self) -> None:
         super().__init__()
         self._name = "AtalayaPopupRoom"
+
+
+class ZoomWords(MacroElement):
+    """Name the zoom buttons in the reader's language (their tooltip and accessible name).
+
+    Leaflet names them "Zoom in" and "Zoom out" whatever the page's language. The words are
+    set as text (``title``, ``aria-label``), never as markup.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map, words) {
+          var zoom = map.zoomControl;
+          if (!zoom) { return; }
+          [[zoom._zoomInButton, words[0]], [zoom._zoomOutButton, words[1]]].forEach(
+            function (pair) {
+              if (pair[0]) {
+                pair[0].title = pair[1];
+                pair[0].setAttribute("aria-label", pair[1]);
+              }
+            });
+        })({{ this._parent.get_name() }}, {{ this.words|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, labels: Mapping[str, str] | None) -> None:
+        super().__init__()
+        self._name = "AtalayaZoomWords"
+        words = labels or {}
+        self.words = [words.get("zoom_in", "Zoom in"), words.get("zoom_out", "Zoom out")]
 
 
 def _walk(element: Element) -> Iterator[Element]:

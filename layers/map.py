@@ -30,7 +30,7 @@ from layers import candidates as candidates_mod
 from layers import events as events_mod
 from layers import routes as routes_mod
 from layers.aerodromes import build_aerodromes_layer
-from layers.assets import MetricScale, PopupRoom, localize
+from layers.assets import MetricScale, PopupRoom, ZoomWords, localize
 from layers.basemap import build_offline_basemap, build_online_tiles
 from layers.candidates import build_candidates_layer
 from layers.clusters import build_clusters_layer
@@ -265,6 +265,7 @@ def build_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],
                    maxZoom=MAX_ZOOM, minZoom=MIN_ZOOM)
     MetricScale().add_to(m)
     PopupRoom().add_to(m)
+    ZoomWords(labels).add_to(m)
     build_offline_basemap(name=label(labels, "borders"), base_url=f"{base}/basemap").add_to(m)
     if online_tiles:
         build_online_tiles(name=label(labels, "online_basemap"), show=True).add_to(m)

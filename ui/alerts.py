@@ -75,7 +75,7 @@ from geo.store.fieldpkg import localize_field_comment
 from geo.store.states import priority_names, state_names
 from geo.store.users import record_refusal
 from geo.world import data_version
-from layers.assets import MetricScale, PopupRoom, localize
+from layers.assets import MetricScale, PopupRoom, ZoomWords, localize
 from layers.basemap import build_offline_basemap
 from layers.candidates import CANDIDATE_COLORS
 from layers.legend import Legend, LegendItem, LegendSection, build_legend
@@ -382,6 +382,7 @@ def _queue_map(alerts: list[Alert], names: dict[str, str],
                    keyboard=False)
     MetricScale().add_to(m)
     PopupRoom().add_to(m)
+    ZoomWords(map_labels(t) if t is not None else None).add_to(m)
     build_offline_basemap(name="basemap").add_to(m)
     if area is not None:  # the area filter's outline (geometry only: no text reaches HTML)
         folium.GeoJson(area.__geo_interface__, style_function=lambda _f: {
@@ -550,7 +551,8 @@ VERDICT_ANCHOR = "verdict"
 
 # -- one alert -----------------------------------------------------------------------------------
 
-def _alert_map(alert: Alert, under: tuple[Attachment, bytes] | None = None) -> folium.Map:
+def _alert_map(alert: Alert, under: tuple[Attachment, bytes] | None = None,
+               t: Translator | None = None) -> folium.Map:
     """Map the strip on the basemap, over the image chip ``under`` (its stored chip, PNG).
 
     The chip is a square in the scene's CRS laid on its lon/lat bounding box: off by at most
@@ -561,6 +563,7 @@ def _alert_map(alert: Alert, under: tuple[Attachment, bytes] | None = None) -> f
                    tiles=None, keyboard=False, max_zoom=18)
     MetricScale(position="bottomright").add_to(m)  # the chip has its own bar at bottom left
     PopupRoom().add_to(m)
+    ZoomWords(map_labels(t) if t is not None else None).add_to(m)
     build_offline_basemap(name="basemap").add_to(m)
     color = CANDIDATE_COLORS.get(alert.detection_state or "", "#e31a1c")
     if under is not None:
@@ -681,7 +684,8 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     else:
         chips = cut_chips(store, alert, t, scenes=scenes, user=who)
     under = map_chip(chips if isinstance(chips, StoredChips) else None)
-    st_folium(_alert_map(alert, None if under is None else (under, chip_bytes(store, under))),
+    st_folium(_alert_map(alert, None if under is None else (under, chip_bytes(store, under)),
+                         t),
               key=state.ALERT_MAP, height=360, use_container_width=True, returned_objects=[])
     if under is not None:
         st.caption(t("Under the strip: {what}, {day}.").format(

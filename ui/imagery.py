@@ -380,7 +380,8 @@ def _base_map(scene: SceneRef, t: Translator, *, online: bool) -> RenderedBase:
                           zoom=fit_zoom(fp, _GUESS_WIDTH_PX, MAP_HEIGHT_PX),
                           online_tiles=online,
                           labels={"borders": t("Borders"),
-                                  "footprints": t("Imagery footprints")})
+                                  "footprints": t("Imagery footprints"),
+                                  "zoom_in": t("Zoom in"), "zoom_out": t("Zoom out")})
     # No layer control here: show_map adds the one that lists the base layers and the image.
     base = render_base(localize(m, base_url="/app/static/vendor"), key=state.IMAGERY_MAP)
     st.session_state[state.IMAGERY_BASE] = (signature, base)

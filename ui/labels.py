@@ -47,6 +47,8 @@ def map_labels(t: Translator) -> dict[str, str]:
         "state": t("State"),
         "priority": t("Priority"),
         "reason": t("Reason"),
+        "zoom_in": t("Zoom in"),
+        "zoom_out": t("Zoom out"),
         "draw_polygon": t("Draw a polygon"),
         "draw_rectangle": t("Draw a rectangle"),
         "draw_cancel": t("Cancel"),

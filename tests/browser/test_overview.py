@@ -102,6 +102,9 @@ def test_language_switch_in_the_browser(app, page):
     # the drawing toolbar too (Leaflet.draw's own words are English)
     assert frame.locator(".leaflet-draw-draw-polygon").get_attribute("title") == \
         "Dibujar un polígono"
+    # and Leaflet's own zoom buttons (their tooltip and accessible name)
+    assert frame.locator(".leaflet-control-zoom-in").get_attribute("title") == "Acercar"
+    assert frame.locator(".leaflet-control-zoom-out").get_attribute("aria-label") == "Alejar"
     # and Streamlit's own English in a multiselect: the placeholder is ours, and its "Select
     # all" entry is not offered (an empty filter already means all)
     types = pg.locator('[data-testid="stMultiSelect"]').first
