@@ -11,7 +11,7 @@ from __future__ import annotations
 import gettext
 import io
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -99,6 +100,16 @@ class Translator:
             return str(format_decimal(value, locale=self.locale))
         fmt = "#,##0" + ("." + "0" * digits if digits > 0 else "")
         return str(format_decimal(value, format=fmt, locale=self.locale))
+
+    def either(self, items: Sequence[str]) -> str:
+        """Join choices as the language lists alternatives: ``"a, b o c"`` in Spanish.
+
+        Examples
+        --------
+        >>> Translator("pt").either(["Em análise", "Descartada"]), Translator("en").either(["a"])
+        ('Em análise ou Descartada', 'a')
+        """
+        return str(format_list(list(items), style="or", locale=self.locale)) if items else ""
 
     def number_symbols(self) -> dict[str, str]:
         """Return the language's decimal and grouping signs: ``{"decimal": ",", "group": "."}``.

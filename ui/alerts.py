@@ -706,8 +706,8 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     allowed = set(allowed_next(alert.state))
     now = names.get(alert.state, alert.state)
     st.caption(t("From “{state}” an alert may go to {states}; the other verdicts are greyed "
-                 "out.").format(state=now, states=", ".join(
-                     names.get(s, s) for s in VERDICTS if s in allowed))
+                 "out.").format(state=now, states=t.either(
+                     [names.get(s, s) for s in VERDICTS if s in allowed]))
                if allowed else t("No verdict applies to an alert that is “{state}”.").format(
                    state=now))
     for target in VERDICTS:
@@ -727,9 +727,11 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     # phone's reviewer saw no "Saved." nor a refusal)
     message = ss.pop(state.ALERT_MESSAGE, None)
     if message:
-        text = localize_message(message[1], t)  # a stored refusal starts in lower case
-        (st.error if message[0] == "error" else st.success)(
-            escape_markdown(text[:1].upper() + text[1:]))
+        text = localize_message(message[1], t)
+        text = escape_markdown(text[:1].upper() + text[1:])  # a refusal starts in lower case
+        (st.error if message[0] == "error" else st.success)(text)
+        if message[0] == "error":  # also where the finger is: on a phone the buttons above
+            st.toast(text, icon=":material/error:")  # can push the message off the screen
 
     st.markdown("**" + t("Comments") + "**")
     comments = read_comments(store, alert.id)

@@ -108,7 +108,8 @@ def test_a_verdict_from_a_stale_copy_is_refused_and_loses_nothing(review_app, pa
                      actor="Marta")
     pg.get_by_role("textbox", name="Comment").fill("A straight track between two fields")
     pg.get_by_role("button", name="Dismissed", exact=True).click()
-    pg.get_by_text("changed by Marta").wait_for(timeout=30_000)
+    pg.get_by_test_id("stAlertContentError").get_by_text("changed by Marta").wait_for(
+        timeout=30_000)  # (a toast repeats it)
     with _store(review_app) as store:
         assert get_alert(store, target.id).state == "under_review"
 

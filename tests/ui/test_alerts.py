@@ -326,7 +326,7 @@ def test_the_verdict_buttons_keep_their_places_after_a_verdict(world):
 
     assert verdicts() == [(s, s not in {"under_review", "dismissed"}) for s in VERDICTS]
     # the greyed ones explained (a field user read no reason for them)
-    assert "From “New” an alert may go to Under review, Dismissed; the other verdicts are " \
+    assert "From “New” an alert may go to Under review or Dismissed; the other verdicts are " \
            "greyed out." in [c.value for c in at.caption]
     assert not at.button(key=state.ALERT_ASSIGN).disabled
     at.button(key=f"{prefix}under_review").click().run()
