@@ -205,9 +205,12 @@ def render_time_window(months: list[date], t: Translator) -> None:
     playing = bool(ss.get(state.PLAYING, False))
     st.sidebar.button(t("Pause") if playing else t("Play month by month"), key=state.PLAY_BUTTON,
                       on_click=_toggle_play, args=(months,),
-                      help=t("Moves the time window one month later every 1.5 seconds, "
-                             "keeping its width; a window over every month starts from "
-                             "the first month alone."),
+                      # no tooltip while playing: under the pointer that pressed the button
+                      # it stayed open over the slider, hiding the month being shown
+                      help=None if playing else t(
+                          "Moves the time window one month later every 1.5 seconds, keeping "
+                          "its width; a window over every month starts from the first month "
+                          "alone."),
                       icon=":material/pause:" if playing else ":material/play_arrow:")
     if playing:
         @st.fragment(run_every=_PLAY_SECONDS)
