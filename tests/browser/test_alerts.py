@@ -263,6 +263,11 @@ def test_follow_an_area_and_open_a_change_from_the_inbox(review_app, page):
     pg.reload(wait_until="domcontentloaded")  # the page lists the areas saved before it ran
     sign_in(pg, "planner")
     wait_idle(pg)  # a click during a script run can be dropped (seen once on a loaded CI)
+    # once on a loaded CI the sign-in landed on the planner's home page (the map), not on
+    # the reloaded /alerts: go to the queue by its link, wherever the sign-in landed
+    pg.locator('[data-testid="stSidebar"] a').filter(has_text="Runway alerts").click()
+    pg.get_by_text(QUEUE_CAPTION).wait_for(timeout=90_000)
+    wait_idle(pg)
     pg.get_by_text("Follow an area", exact=True).click()
     pg.get_by_role("button", name="Follow this area").click()
     followed = pg.get_by_text(f"You follow {AREA_NAME} now.")
