@@ -514,7 +514,7 @@ def test_the_filters_outlast_a_visit_to_another_page(app, page, small_world):
     _choose(pg, "Seizure")
     seizures = int((events["event_type"] == "seizure").sum())
     _wait_metric(pg, "Events", seizures)
-    for other in ("Background jobs", "Imagery", "Runway alerts", "Risk analysis"):
+    for other in ("Background jobs", "Imagery"):
         # each page's run finished before the next click, as a reader's would be (a click
         # that interrupts a run is another matter: under CI's load the map page once stayed
         # blank after one, 2026-12-05, with its heading drawn and then gone)
