@@ -18,6 +18,7 @@ from ui.health import render_health_banner
 from ui.imagery import render_imagery
 from ui.ingest import render_ingest
 from ui.jobs import ensure_services, render_jobs
+from ui.navguard import install, note_navigation
 from ui.sidebar import current_translator, render_sidebar
 from ui.text import shown
 
@@ -40,6 +41,7 @@ def _signing_in() -> None:
 def main() -> None:
     """Configure the page, sign the user in, draw the shared sidebar and run the page."""
     st.set_page_config(page_title="Atalaya", page_icon="🛰️", layout="wide")
+    install()  # once per process: a late report of a page left does not undo a page switch
     settings = get_settings()
     t = render_sidebar(settings)
     try:  # once per process: JSON log, job runner; the app works without them
@@ -69,8 +71,10 @@ def main() -> None:
         # until then, so that after signing in it opens the role's home page.
         st.navigation([st.Page(_signing_in, title=t("Sign in"), url_path="signin",
                                default=True), *pages.values()], position="hidden")
+        note_navigation()
         return
     chosen = st.navigation(list(pages.values()), position="sidebar")
+    note_navigation()
     render_user_box(session, t)
     chosen.run()
 

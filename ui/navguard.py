@@ -1,0 +1,146 @@
+"""Keep a page switch from being undone by a late report of the page left behind.
+
+A map (streamlit-folium) reports its view once it has loaded, a moment after its page's run
+ended; a fragment with ``run_every`` ticks on a timer. Each report asks the server for a
+rerun of *the page the browser still shows*. When the reader clicks another page in that
+moment, Streamlit (1.67) lets the late report win:
+
+- before the new page's run starts, the report's page replaces the one clicked (a full
+  rerun stops the clicked one), and the click is lost: the old page stays;
+- once it has started, the report's fragment rerun preempts it and finds no such fragment
+  on the new page, and the page is left blank with its heading drawn and gone.
+
+Under load (a slow machine, a busy server) this happened to one round trip in ten or so
+between the map and the imagery, jobs, alerts or analysis pages (2026-12-05). Here a rerun
+asked for by a *fragment* of a page other than the one the session is on (or, while a page
+switch is pending, the one it is going to) is dropped: it can only be such a late report.
+A full rerun asked for from the page being left while the switch is pending is dropped
+too; it is the map's late report as well, unless the reader clicked twice within that
+moment, and then the first click stands.
+
+The decision is :func:`is_stale` (pure); :func:`install` wraps Streamlit's
+``AppSession.request_rerun`` with it once per process, and :func:`page_chosen` tells it,
+from the script's run, which page ``st.navigation`` chose.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+_LOG = logging.getLogger("atalaya.navguard")
+_LOCK = threading.Lock()
+_INSTALLED: list[bool] = []
+
+
+@dataclass(slots=True)
+class PageState:
+    """Where one browser session is, as far as page switches go.
+
+    Attributes
+    ----------
+    requested
+        Page hash the latest full rerun asked for ("" for the default page).
+    pending
+        That full rerun has not yet reached ``st.navigation``.
+    chosen
+        Page hash ``st.navigation`` chose in the latest run that reached it ("" before one).
+    """
+
+    requested: str = ""
+    pending: bool = False
+    chosen: str = ""
+
+
+#: Browser session id -> its page state (dropped when the session shuts down).
+_SESSIONS: dict[str, PageState] = {}
+
+
+def is_stale(state: PageState, page: str, fragment: bool) -> bool:
+    """Whether a rerun asked for from ``page`` is a late report of a page the reader left.
+
+    ``fragment`` says the rerun is a fragment's (a widget or timer inside one). An empty
+    ``page`` or an unknown target (nothing asked for or chosen yet) is never stale.
+
+    Examples
+    --------
+    >>> leaving = PageState(requested="P1", pending=True, chosen="P0")
+    >>> is_stale(leaving, "P0", fragment=True), is_stale(leaving, "P0", fragment=False)
+    (True, True)
+    >>> is_stale(leaving, "P1", fragment=True), is_stale(leaving, "P2", fragment=False)
+    (False, False)
+    >>> there = PageState(requested="P1", pending=False, chosen="P1")
+    >>> is_stale(there, "P0", fragment=True), is_stale(there, "P0", fragment=False)
+    (True, False)
+    >>> signed_in = PageState(requested="signin", pending=False, chosen="home")
+    >>> is_stale(signed_in, "home", fragment=True)
+    False
+    """
+    if not page:
+        return False
+    target = state.requested if state.pending else state.chosen
+    if not target or page == target:
+        return False
+    if fragment:
+        return True
+    return state.pending and page == state.chosen
+
+
+def page_chosen(session_id: str, page: str) -> None:
+    """Record that this session's run reached ``st.navigation``, which chose ``page``."""
+    with _LOCK:
+        state = _SESSIONS.setdefault(session_id, PageState())
+        state.chosen = page
+        state.pending = False
+
+
+def note_navigation() -> None:
+    """Call right after ``st.navigation`` in the script's run: record the page it chose."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None:  # None only outside a Streamlit run (bare-mode tests)
+        page_chosen(ctx.session_id, ctx.page_script_hash)
+
+
+def _on_request(session_id: str, page: str, fragment: bool) -> bool:
+    """Update the session's state for a rerun the browser asks for; False to drop it."""
+    with _LOCK:
+        state = _SESSIONS.setdefault(session_id, PageState())
+        if is_stale(state, page, fragment):
+            _LOG.info("Dropped a late %s rerun of page %s: the session is on %s.",
+                      "fragment" if fragment else "full", page[:8],
+                      (state.requested if state.pending else state.chosen)[:8])
+            return False
+        if not fragment:
+            state.requested = page
+            state.pending = True
+        return True
+
+
+def install() -> None:
+    """Wrap Streamlit's ``AppSession.request_rerun`` with the check (idempotent)."""
+    from streamlit.runtime.app_session import AppSession
+
+    with _LOCK:
+        if _INSTALLED:
+            return
+        _INSTALLED.append(True)
+    request_rerun = AppSession.request_rerun
+    shutdown = AppSession.shutdown
+
+    def guarded_request_rerun(self: Any, client_state: Any) -> None:
+        if client_state is not None and not _on_request(
+                self.id, str(client_state.page_script_hash), bool(client_state.fragment_id)):
+            return
+        request_rerun(self, client_state)
+
+    def forgetting_shutdown(self: Any) -> None:
+        with _LOCK:
+            _SESSIONS.pop(self.id, None)
+        shutdown(self)
+
+    AppSession.request_rerun = guarded_request_rerun  # type: ignore[method-assign]
+    AppSession.shutdown = forgetting_shutdown  # type: ignore[method-assign]
