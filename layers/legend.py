@@ -44,6 +44,9 @@ class LegendSection:
     title: str
     items: tuple[LegendItem, ...]
     inline: bool = False
+    #: ``options.atalayaKey`` of the overlay group the section explains, if any: the section
+    #: is hidden while that group is off the map (switched off in the layer control).
+    layer: str | None = None
 
 
 def _swatch(item: LegendItem) -> str:
@@ -74,11 +77,14 @@ def legend_html(sections: Sequence[LegendSection], *, title: str | None = None) 
                      "</div>")
     parts.append('<div class="atalaya-legend-body">')
     for section in sections:
+        # the layer's key comes from our own constants, never from user data (escaped anyway)
+        parts.append("<div>" if section.layer is None else
+                     f'<div data-atalaya-layer="{escape_text(section.layer)}">')
         if section.title and [i.label for i in section.items] == [section.title]:
             # one symbol named as its layer: the symbol beside the name, not the name twice
             parts.append('<div style="display:flex;align-items:center;gap:4px;line-height:14px;'
                          f'font-weight:600;margin-top:4px">{_swatch(section.items[0])}'
-                         f"<span>{escape_text(section.title)}</span></div>")
+                         f"<span>{escape_text(section.title)}</span></div></div>")
             continue
         if section.title:  # a legend of one section may carry its name as the title instead
             parts.append(f'<div style="font-weight:600;margin-top:4px">'
@@ -92,6 +98,7 @@ def legend_html(sections: Sequence[LegendSection], *, title: str | None = None) 
                      for item in section.items)
         if section.inline:
             parts.append("</div>")
+        parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)
 
@@ -130,12 +137,37 @@ class Legend(MacroElement):
           var show = function () { div.style.opacity = ""; div.style.pointerEvents = ""; };
           this._atalayaFade = [fade, show];
           this._map.on("popupopen", fade).on("popupclose", show);
+          // A section of a layer switched off in the layer control is hidden until the layer
+          // is back; one whose layer never was on this map stays (a map built without it).
+          var map = this._map, seen = {}, queued = false;
+          var sync = function () {
+            queued = false;
+            var on = {};
+            map.eachLayer(function (l) {
+              if (l.options && l.options.atalayaKey) { on[l.options.atalayaKey] = true; }
+            });
+            var shown = 0, sections = body ? body.children : [];
+            for (var i = 0; i < sections.length; i++) {
+              var key = sections[i].getAttribute("data-atalaya-layer");
+              if (key && on[key]) { seen[key] = true; }
+              var visible = !key || on[key] || !seen[key];
+              sections[i].style.display = visible ? "" : "none";
+              if (visible) { shown += 1; }
+            }
+            div.style.display = shown || !sections.length ? "" : "none";
+          };
+          // The group's key is set just after it is added (same script): sync a moment later.
+          var later = function () { if (!queued) { queued = true; setTimeout(sync, 0); } };
+          this._atalayaSync = later;
+          map.on("layeradd layerremove", later);
+          later();
           return div;
         };
         {{ this.get_name() }}.onRemove = function (map) {
           if (this._atalayaFade) {
             map.off("popupopen", this._atalayaFade[0]).off("popupclose", this._atalayaFade[1]);
           }
+          if (this._atalayaSync) { map.off("layeradd layerremove", this._atalayaSync); }
         };
         (function (legend, parent) {
           // On a map: shown at once. In a layer group: shown while the group is on the map,

@@ -91,12 +91,13 @@ def legend_sections(labels: Mapping[str, str] | None = None, *,
     sections = {
         "events": LegendSection(label(labels, "events"), tuple(
             LegendItem(text, color)
-            for text, color in events_mod.legend_entries(labels, types=types)), inline=True),
+            for text, color in events_mod.legend_entries(labels, types=types)), inline=True,
+            layer="events"),
         "routes": LegendSection(label(labels, "routes"), tuple(
             LegendItem(text, color, "line", dash)
             for (text, color, dash), mode in zip(routes_mod.legend_entries(labels),
                                                  routes_mod.ROUTE_COLORS, strict=True)
-            if keep("routes", "mode", mode)), inline=True),
+            if keep("routes", "mode", mode)), inline=True, layer="routes"),
         "candidates": LegendSection(label(labels, "candidates"), (
             *(LegendItem(text, color, "polygon")
               for (text, color), state in zip(candidates_mod.legend_entries(labels),
@@ -105,11 +106,12 @@ def legend_sections(labels: Mapping[str, str] | None = None, *,
             *(LegendItem(text, "#9ca3af", "point", size=radius)
               for (text, radius), level in zip(candidates_mod.priority_entries(labels),
                                                candidates_mod.PRIORITY_RADIUS, strict=True)
-              if keep("candidates", "priority", level))), inline=True),
+              if keep("candidates", "priority", level))), inline=True, layer="candidates"),
         "aerodromes": LegendSection(label(labels, "aerodromes"), (
-            LegendItem(label(labels, "aerodromes"), aerodromes_mod.AERODROME_COLOR),)),
+            LegendItem(label(labels, "aerodromes"), aerodromes_mod.AERODROME_COLOR),),
+            layer="aerodromes"),
         "scenes": LegendSection(label(labels, "scenes"), (
-            LegendItem(label(labels, "scenes"), FOOTPRINT_COLOR, "polygon"),)),
+            LegendItem(label(labels, "scenes"), FOOTPRINT_COLOR, "polygon"),), layer="scenes"),
     }
     return {name: sections[name] for name in LEGEND_LAYERS if present is None or (
         (frame := present.get(name)) is not None and len(frame) and sections[name].items)}

@@ -112,7 +112,18 @@ def test_a_filter_change_swaps_the_layers_on_the_live_map(app, page, small_world
     assert overlays["Trafficking routes"] is False
     assert overlays["Events"] is True
     assert overlays["Runway candidates"] is True
+    # the legend leaves out the layer switched off, also once the groups were swapped
+    handle.wait_for_function(f"() => ({LEGEND_SHOWN})().join() === "
+                             "'candidates,aerodromes,scenes'", timeout=10_000)
+    frame.locator(LAYER_CONTROL).hover()
+    frame.locator(".leaflet-control-layers-overlays label", has_text="Trafficking routes").click()
+    handle.wait_for_function(f"() => ({LEGEND_SHOWN})().includes('routes')", timeout=10_000)
     assert rec.foreign() == []
+
+
+#: Layer keys of the sections the map's legend shows.
+LEGEND_SHOWN = ("() => [...document.querySelectorAll('.atalaya-legend [data-atalaya-layer]')]"
+                ".filter(s => s.offsetParent !== null).map(s => s.dataset.atalayaLayer)")
 
 
 def _export_layers(pg) -> list[str]:

@@ -129,3 +129,18 @@ def test_a_snapshot_legend_lists_only_what_its_frames_hold(
              for span in re.findall(r"<span>(.*?)</span>", json.loads(text))}
     assert shown == {DEFAULT_LABELS["seizure"], DEFAULT_LABELS[state],
                      f"{DEFAULT_LABELS['priority']}: {DEFAULT_LABELS[priority]}"}
+
+
+def test_each_legend_section_names_the_group_it_explains() -> None:
+    """The legend hides a section while its group is off: the keys must be the groups'."""
+    from layers.legend import legend_html
+    from layers.map import OVERLAY_KEYS, overview_legend
+
+    sections = overview_legend({})
+    keys = [s.layer for s in sections]
+    assert keys == ["events", "routes", "candidates", "aerodromes", "scenes"]
+    assert set(keys) <= {*OVERLAY_KEYS, "aerodromes"}  # aerodromes: a group of the base map
+    html = legend_html(sections)
+    assert re.findall(r'data-atalaya-layer="(\w+)"', html) == keys
+    # every section's markup is closed: as many <div> as </div>
+    assert html.count("<div") == html.count("</div>")
