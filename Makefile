@@ -67,7 +67,7 @@ clean:
 	rm -rf $(VENV) node_modules static/vendor static/basemap .pytest_cache .mypy_cache .ruff_cache
 
 messages: $(VENV)/.dev  ## re-extract user-facing strings and merge them into the catalogues
-	$(BIN)/pybabel extract -F babel.cfg -k t -k n:1,2 -k _ -k marked -k Message -k plural:1,2 -k plural_marked:1,2 --no-location --sort-output --omit-header \
+	$(BIN)/pybabel extract -F babel.cfg -k t -k n:1,2 -k ctx:1c,2 -k _ -k marked -k Message -k plural:1,2 -k plural_marked:1,2 --no-location --sort-output --omit-header \
 		-o locales/atalaya.pot .
 	$(BIN)/pybabel update -i locales/atalaya.pot -d locales -D atalaya --ignore-obsolete \
 		--no-fuzzy-matching

@@ -85,6 +85,16 @@ class Translator:
         """Return ``message`` translated (the English text when no translation exists)."""
         return _catalogue(self.language, self.locale_dir).gettext(message)
 
+    def ctx(self, context: str, message: str) -> str:
+        """Translate ``message`` as meant in ``context`` (one English word, two senses).
+
+        Examples
+        --------
+        >>> Translator("pt").ctx("emerging hot spot", "New"), Translator("pt")("New")
+        ('Novo', 'Nova')
+        """
+        return _catalogue(self.language, self.locale_dir).pgettext(context, message)
+
     def n(self, singular: str, plural: str, count: int) -> str:
         """Translate a message with a plural form chosen by ``count``."""
         return _catalogue(self.language, self.locale_dir).ngettext(singular, plural, count)

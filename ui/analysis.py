@@ -501,7 +501,8 @@ def _grid_caption(ctx: _Context, grid: CellGrid, shown: int, dropped: int) -> st
 def _layer_labels(t: Translator) -> dict[str, str]:
     return {**map_labels(t), "hot": t("Hot spot"), "cold": t("Cold spot"),
             "hotspot": t("Class"), "z": "Gi* z", "q": t("q-value (FDR)"),
-            "label": t("Trend"), "trend_z": t("Mann-Kendall z"), "new": t("New"),
+            "label": t("Trend"), "trend_z": t("Mann-Kendall z"),
+            "new": t.ctx("emerging hot spot", "New"),  # a hot spot: "Novo" in pt, not "Nova"
             "intensifying": t("Intensifying"), "persistent": t("Persistent"),
             "diminishing": t("Diminishing")}
 

@@ -12,15 +12,16 @@ from geo.i18n import LOCALE_DIR, Translator
 from tests.conftest import ROOT
 
 
-def _source_messages() -> set[str]:
+def _source_messages() -> set[tuple[str | None, object]]:
+    """(context, message) of every message marked in ``ui`` and ``geo``."""
     found = set()
     for sub in ("ui", "geo"):
         for _f, _l, msg, _c, _ctx in extract_from_dir(
             ROOT / sub, method_map=[("**.py", "python")],
-            keywords={"t": None, "n": (1, 2), "_": None, "marked": None, "Message": None,
-                      "plural": (1, 2), "plural_marked": (1, 2)},
+            keywords={"t": None, "n": (1, 2), "ctx": ((1, "c"), 2), "_": None, "marked": None,
+                      "Message": None, "plural": (1, 2), "plural_marked": (1, 2)},
         ):
-            found.add(msg)  # a plural message is its (singular, plural) pair
+            found.add((_ctx, msg))  # a plural message is its (singular, plural) pair
     return found
 
 
@@ -28,7 +29,7 @@ def _source_messages() -> set[str]:
 def test_every_message_in_the_code_is_translated(language):
     with (LOCALE_DIR / language / "LC_MESSAGES" / "atalaya.po").open("rb") as fh:
         catalog = read_po(fh, locale=language)
-    translated = {m.id for m in catalog if m.id and not m.fuzzy and (
+    translated = {(m.context, m.id) for m in catalog if m.id and not m.fuzzy and (
         all(m.string) if isinstance(m.string, tuple) else m.string)}
     missing = sorted(_source_messages() - translated)
     assert not missing, f"untranslated in {language} (run `make messages`): {missing}"
