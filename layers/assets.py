@@ -128,7 +128,8 @@ class PopupRoom(MacroElement):
     Leaflet draws controls above popups, and on a phone they covered the popup's first
     letters. Closing the popup brings them back. The scale bar's label and the attribution
     are 11 px: in the app's map frame they inherited 16 px, and a short bar's label ("500 m"
-    on a 47 px bar) ran past the bar it names.
+    on a 47 px bar) ran past the bar it names. A drawing tool's hint stays hidden until the
+    pointer's first move over the map places it beside the pointer.
     """
 
     _template = Template(
@@ -150,7 +151,11 @@ class PopupRoom(MacroElement):
               + ".leaflet-container .leaflet-control-scale-line{font-size:11px;padding:0 3px}"
               + ".leaflet-container .leaflet-control-attribution{font-size:11px}"
               // the layer switcher reads like the legends (it inherited 16 px too)
-              + ".leaflet-container .leaflet-control-layers{font-size:12px}";
+              + ".leaflet-container .leaflet-control-layers{font-size:12px}"
+              // a drawing hint is placed by the pointer's first move over the map; until
+              // then it sat at the pane's corner, half above the map's top edge
+              + ".leaflet-draw-tooltip:not([style*=translate]):not([style*=left])"
+              + "{visibility:hidden!important}";
             doc.head.appendChild(style);
           }
           var box = map.getContainer();

@@ -264,6 +264,13 @@ def test_drawing_a_rectangle_filters_the_figures_and_table(app, page, small_worl
     # flaky (a release over a route opens its popup), so the test then completes the drawing
     # as Leaflet.draw itself does, by firing draw:created with the rectangle.
     frame.locator(".leaflet-draw-draw-rectangle").click()
+    # its hint waits for the pointer (it sat cut at the map's top edge until then)
+    hint = frame.locator(".leaflet-draw-tooltip")
+    assert hint.evaluate("e => getComputedStyle(e).visibility") == "hidden"
+    box = pg.locator(MAP_FRAME).bounding_box()
+    pg.mouse.move(box["x"] + 300, box["y"] + 250, steps=3)
+    hint.wait_for(state="visible", timeout=10_000)
+    assert hint.evaluate("e => e.getBoundingClientRect().top") >= 0
     (ax, ay), (bx, by) = (250, 200), (520, 430)
     corners = handle.evaluate(
         f"(pts) => {{ const m = {FIND_MAP}; const ll = pts.map(p => m.containerPointToLatLng(p));"
