@@ -10,8 +10,8 @@ moment, Streamlit (1.67) lets the late report win:
 - once it has started, the report's fragment rerun preempts it and finds no such fragment
   on the new page, and the page is left blank with its heading drawn and gone.
 
-Under load (a slow machine, a busy server) this happened to one round trip in ten or so
-between the map and the imagery, jobs, alerts or analysis pages (2026-12-05). Here a rerun
+Under load (two CPU hogs beside the browser tests, 2026-12-05) one round trip in about
+thirty between the map and the imagery, jobs, alerts or analysis pages ended so. Here a rerun
 asked for by a *fragment* of a page other than the one the session is on (or, while a page
 switch is pending, the one it is going to) is dropped: it can only be such a late report.
 A full rerun asked for from the page being left while the switch is pending is dropped
