@@ -16,7 +16,8 @@ asked for by a *fragment* of a page other than the one the session is on (or, wh
 switch is pending, the one it is going to) is dropped: it can only be such a late report.
 A full rerun asked for from the page being left while the switch is pending is dropped
 too; it is the map's late report as well, unless the reader clicked twice within that
-moment, and then the first click stands.
+moment, and then the first click stands. The browser's Back and Forward always run (the
+address bar has moved already).
 
 The decision is :func:`is_stale` (pure); :func:`install` wraps Streamlit's
 ``AppSession.request_rerun`` with it once per process, and :func:`page_chosen` tells it,
@@ -105,11 +106,15 @@ def note_navigation() -> None:
         page_chosen(ctx.session_id, ctx.page_script_hash)
 
 
-def _on_request(session_id: str, page: str, fragment: bool) -> bool:
-    """Update the session's state for a rerun the browser asks for; False to drop it."""
+def _on_request(session_id: str, page: str, fragment: bool, history: bool = False) -> bool:
+    """Update the session's state for a rerun the browser asks for; False to drop it.
+
+    ``history``: the browser's Back or Forward asked for it. That one always runs: the
+    address bar has already moved to its page.
+    """
     with _LOCK:
         state = _SESSIONS.setdefault(session_id, PageState())
-        if is_stale(state, page, fragment):
+        if not history and is_stale(state, page, fragment):
             _LOG.info("Dropped a late %s rerun of page %s: the session is on %s.",
                       "fragment" if fragment else "full", page[:8],
                       (state.requested if state.pending else state.chosen)[:8])
@@ -133,7 +138,8 @@ def install() -> None:
 
     def guarded_request_rerun(self: Any, client_state: Any) -> None:
         if client_state is not None and not _on_request(
-                self.id, str(client_state.page_script_hash), bool(client_state.fragment_id)):
+                self.id, str(client_state.page_script_hash), bool(client_state.fragment_id),
+                bool(client_state.is_history_navigation)):
             return
         request_rerun(self, client_state)
 

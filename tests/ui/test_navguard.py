@@ -59,6 +59,16 @@ def test_the_imagery_maps_late_report_does_not_undo_a_click_on_the_map(session: 
     assert _ask(session, "imagery")  # and going back to imagery is a click like any
 
 
+def test_the_browsers_back_button_always_runs(session: str) -> None:
+    """Back right after a click: the address bar has moved, the page must follow it."""
+    page_chosen(session, "imagery")
+    assert _ask(session, "map")
+    assert not _ask(session, "imagery")  # a late report of the page left...
+    assert navguard._on_request(session, "imagery", False, history=True)  # ...Back is not
+    page_chosen(session, "imagery")
+    assert _ask(session, "imagery", fragment=True)
+
+
 def test_signing_in_lands_on_the_home_page_whose_fragments_run(session: str) -> None:
     assert _ask(session, "")
     page_chosen(session, "signin")
@@ -81,7 +91,8 @@ def test_install_wraps_request_rerun_once_and_drops_only_late_reports(
     shutdown: Any = AppSession.shutdown
 
     def client(page: str, fragment_id: str = "") -> SimpleNamespace:
-        return SimpleNamespace(page_script_hash=page, fragment_id=fragment_id)
+        return SimpleNamespace(page_script_hash=page, fragment_id=fragment_id,
+                               is_history_navigation=False)
 
     page_chosen(session, "imagery")
     rerun(app, client("map"))
