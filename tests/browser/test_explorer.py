@@ -533,8 +533,8 @@ def test_the_filters_outlast_a_visit_to_another_page(app, page, small_world):
     seizures = int((events["event_type"] == "seizure").sum())
     _wait_metric(pg, "Events", seizures)
     for other in ("Background jobs", "Imagery", "Runway alerts", "Risk analysis"):
-        # each page's run finished before the next click (a late report of the page left,
-        # such as its map's view, is another test's: test_a_late_report_...)
+        # each page's run finished before the next click; a map's late report of its view
+        # then once left this page blank, or stayed on the other one (ui.navguard)
         pg.locator('[data-testid="stSidebar"] a').filter(has_text=other).click()
         pg.get_by_role("heading", name=other, exact=True).wait_for(timeout=60_000)
         wait_idle(pg)
