@@ -137,20 +137,21 @@ class Legend(MacroElement):
           var show = function () { div.style.opacity = ""; div.style.pointerEvents = ""; };
           this._atalayaFade = [fade, show];
           this._map.on("popupopen", fade).on("popupclose", show);
-          // A section of a layer switched off in the layer control is hidden until the layer
-          // is back; one whose layer never was on this map stays (a map built without it).
-          var map = this._map, seen = {}, queued = false;
+          // A section of a group that is off the map (switched off in the layer control, or
+          // off from the start) is hidden until the group is on; a section whose group this
+          // page never built stays (layers.map.GroupKey lists the groups built).
+          var map = this._map, queued = false;
           var sync = function () {
             queued = false;
             var on = {};
             map.eachLayer(function (l) {
               if (l.options && l.options.atalayaKey) { on[l.options.atalayaKey] = true; }
             });
+            var known = window.atalayaGroupKeys || {};
             var shown = 0, sections = body ? body.children : [];
             for (var i = 0; i < sections.length; i++) {
               var key = sections[i].getAttribute("data-atalaya-layer");
-              if (key && on[key]) { seen[key] = true; }
-              var visible = !key || on[key] || !seen[key];
+              var visible = !key || on[key] || !known[key];
               sections[i].style.display = visible ? "" : "none";
               if (visible) { shown += 1; }
             }

@@ -44,7 +44,7 @@ from layers.routes import build_routes_layer
 from layers.scenes import FOOTPRINT_COLOR, build_scenes_layer
 
 __all__ = ["CENTER", "HIDDEN_MARK", "MAX_ZOOM", "MIN_ZOOM", "OVERLAY_KEYS", "ZOOM",
-           "EventsDisplay", "OverlayMemory", "OverlayPart", "build_base_map",
+           "EventsDisplay", "GroupKey", "OverlayMemory", "OverlayPart", "build_base_map",
            "build_layer_control", "build_overlays", "build_overview_map", "hidden_layers",
            "legend_sections", "overlay_parts", "overview_legend", "vector_legend"]
 
@@ -273,7 +273,7 @@ def build_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],
         build_online_tiles(name=label(labels, "online_basemap"), show=True).add_to(m)
     aerodromes_layer = build_aerodromes_layer(aerodromes, name=label(labels, "aerodromes"),
                                               labels=labels)
-    _GroupKey("aerodromes").add_to(aerodromes_layer)  # so the app learns when it is off
+    GroupKey("aerodromes").add_to(aerodromes_layer)  # so the app learns when it is off
     aerodromes_layer.add_to(m)
     if draw:
         DrawWords(dict(labels)).add_to(m)  # before the toolbar reads them
@@ -287,13 +287,18 @@ def build_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],
     return localize(m, base_url=f"{base}/vendor")
 
 
-class _GroupKey(MacroElement):
-    """Set ``options.atalayaKey`` on the parent group (``L.featureGroup`` drops its options)."""
+class GroupKey(MacroElement):
+    """Set ``options.atalayaKey`` on the parent group (``L.featureGroup`` drops its options).
+
+    The key is also listed in the page's ``window.atalayaGroupKeys``: a legend hides the
+    section of a listed group while that group is off the map, shown off or switched off.
+    """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         {{ this._parent.get_name() }}.options.atalayaKey = {{ this.key|tojson }};
+        (window.atalayaGroupKeys = window.atalayaGroupKeys || {})[{{ this.key|tojson }}] = true;
         {% endmacro %}
         """
     )
@@ -315,7 +320,7 @@ class OverlayPart:
 def _group(key: str, name: str, *children: Any, control: bool = True) -> folium.FeatureGroup:
     """Put ``children`` in a swappable overlay group (their own layer-control entries off)."""
     group = folium.FeatureGroup(name=escape_text(name), overlay=True, control=control, show=True)
-    _GroupKey(key).add_to(group)
+    GroupKey(key).add_to(group)
     for child in children:
         if hasattr(child, "control"):
             child.control = False

@@ -244,9 +244,10 @@ def risk_legend(*, risk_title: str, hotspot_title: str, emerging_title: str,
     hot = tuple(LegendItem(labels.get(k, k), c, "square") for k, c in HOTSPOT_COLORS.items())
     emerging = tuple(LegendItem(labels.get(k, k), c, "square") for k, c in EMERGING_COLORS.items())
     # side by side: one per line, the three took a third of the analysis map
-    return [LegendSection(risk_title, risk, inline=True),
-            LegendSection(hotspot_title, hot, inline=True),
-            LegendSection(emerging_title, emerging, inline=True)]
+    # each names its group on the analysis map (ui.analysis): a group off, its section hidden
+    return [LegendSection(risk_title, risk, inline=True, layer="cells"),
+            LegendSection(hotspot_title, hot, inline=True, layer="hotspots"),
+            LegendSection(emerging_title, emerging, inline=True, layer="emerging")]
 
 
 def build_analysis_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],

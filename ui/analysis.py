@@ -386,7 +386,7 @@ def _weights_key(weights: RiskWeights) -> tuple[tuple[str, float], ...]:
 def render_risk_map(ctx: _Context, corridor: dict[str, Any] | None) -> None:
     """Show the analysis map (layers swapped into a base rendered once), then the top tables."""
     from layers.legend import build_legend
-    from layers.map import OverlayPart, build_layer_control
+    from layers.map import GroupKey, OverlayPart, build_layer_control
     from layers.risk import (
         build_analysis_base_map,
         build_corridor_layer,
@@ -420,12 +420,13 @@ def render_risk_map(ctx: _Context, corridor: dict[str, Any] | None) -> None:
                                       emerging_title=t("Emerging hot spots"), labels=names),
                           title=t("Legend"))
 
-    def group(name: str, layer: Any, extra: Any = None, show: bool = True) -> Any:
+    def group(key: str, name: str, layer: Any, extra: Any = None, show: bool = True) -> Any:
         import folium
 
         from layers.assets import localize
 
         g = folium.FeatureGroup(name=name, overlay=True, control=True, show=show)
+        GroupKey(key).add_to(g)  # the legend hides the section of a group that is off
         layer.control = False
         layer.add_to(g)
         if extra is not None:
@@ -435,28 +436,28 @@ def render_risk_map(ctx: _Context, corridor: dict[str, Any] | None) -> None:
     score_titles = {"candidate_id": "ID", "state": names["state"],
                     "risk_score": t("Risk score"), "risk_explanation": t("Why")}
     parts = [
-        OverlayPart("density", lambda: group(t("Event density (kernel)"),
+        OverlayPart("density", lambda: group("density", t("Event density (kernel)"),
                                              build_risk_density_layer(*heat, name=""),
                                              show=False)),
         OverlayPart("hotspots", lambda: group(
-            t("Hot and cold spots"),
+            "hotspots", t("Hot and cold spots"),
             build_hotspot_layer(hotspots, name="", labels=names), show=False)),
         OverlayPart("emerging", lambda: group(
-            t("Emerging hot spots"),
+            "emerging", t("Emerging hot spots"),
             build_emerging_layer(emerging, name="", labels=names), show=False)),
         OverlayPart("cells", lambda: group(
-            t("Risk per cell"),
+            "cells", t("Risk per cell"),
             build_risk_cells_layer(cells, name="", score_title=t("Risk score"),
                                    breakdown_title=t("Why"), events_title=t("Events")),
             legend)),
         OverlayPart("candidates", lambda: group(
-            t("Runway candidates by risk"),
+            "candidates", t("Runway candidates by risk"),
             build_risk_candidates_layer(candidates, name="", titles=score_titles,
                                         labels=ctx.labels))),
     ]
     if corridor is not None:
         parts.append(OverlayPart("corridor", lambda: group(
-            t("Corridor"),
+            "corridor", t("Corridor"),
             build_corridor_layer(corridor["outline"], corridor["line"], name=""))))
     common = (t.language, ctx.version, ctx.scope)
     where = (*common, _grid_key(grid), ctx.params["alpha"], ctx.params["recent"], ctx.months)

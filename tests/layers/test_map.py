@@ -144,3 +144,20 @@ def test_each_legend_section_names_the_group_it_explains() -> None:
     assert re.findall(r'data-atalaya-layer="(\w+)"', html) == keys
     # every section's markup is closed: as many <div> as </div>
     assert html.count("<div") == html.count("</div>")
+
+
+def test_the_analysis_legend_names_its_groups_and_a_group_lists_its_key() -> None:
+    """A legend knows the groups a page built: GroupKey lists each key in the page."""
+    import folium
+
+    from layers.map import GroupKey
+    from layers.risk import risk_legend
+
+    sections = risk_legend(risk_title="r", hotspot_title="h", emerging_title="e", labels={})
+    assert [s.layer for s in sections] == ["cells", "hotspots", "emerging"]
+    m = folium.Map(tiles=None)
+    group = folium.FeatureGroup(name="g").add_to(m)
+    GroupKey("cells").add_to(group)
+    html = m.get_root().render()
+    assert f'{group.get_name()}.options.atalayaKey = "cells";' in html
+    assert '(window.atalayaGroupKeys = window.atalayaGroupKeys || {})["cells"] = true;' in html
