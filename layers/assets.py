@@ -203,6 +203,18 @@ class ZoomWords(MacroElement):
         self.words = [words.get("zoom_in", "Zoom in"), words.get("zoom_out", "Zoom out")]
 
 
+def add_map_controls(m: folium.Map, labels: Mapping[str, str] | None = None, *,
+                     scale_position: str = "bottomleft") -> folium.Map:
+    """Give ``m`` what every app map has: a metric scale, popup room, zoom buttons in words.
+
+    ``labels``: translated map words (``zoom_in``, ``zoom_out``); English without them.
+    """
+    MetricScale(position=scale_position).add_to(m)
+    PopupRoom().add_to(m)
+    ZoomWords(labels).add_to(m)
+    return m
+
+
 def _walk(element: Element) -> Iterator[Element]:
     yield element
     for child in list(element._children.values()):

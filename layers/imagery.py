@@ -24,7 +24,7 @@ from folium.elements import JSCSSMixin
 from folium.raster_layers import ImageOverlay
 from folium.template import Template
 
-from layers.assets import MetricScale, PopupRoom, ZoomWords, localize
+from layers.assets import add_map_controls, localize
 from layers.basemap import build_offline_basemap, build_online_tiles
 from layers.draw import ImmediateMoveReport
 from layers.escape import escape_text
@@ -265,9 +265,7 @@ def build_imagery_map(*, center_lonlat: tuple[float, float], zoom: float,
     m = folium.Map(location=[center_lonlat[1], center_lonlat[0]], zoom_start=round(zoom),
                    tiles=None, keyboard=False, maxZoom=MAX_ZOOM,
                    minZoom=MIN_ZOOM, zoom_control=True)
-    MetricScale().add_to(m)
-    PopupRoom().add_to(m)
-    ZoomWords(names).add_to(m)
+    add_map_controls(m, names)
     build_offline_basemap(name=names["borders"],
                           base_url=f"{asset_base.rstrip('/')}/basemap").add_to(m)
     if online_tiles:

@@ -14,7 +14,7 @@ The map comes in two parts so that a filter change does not rebuild the page's m
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import folium
@@ -30,7 +30,7 @@ from layers import candidates as candidates_mod
 from layers import events as events_mod
 from layers import routes as routes_mod
 from layers.aerodromes import build_aerodromes_layer
-from layers.assets import MetricScale, PopupRoom, ZoomWords, localize
+from layers.assets import add_map_controls, localize
 from layers.basemap import build_offline_basemap, build_online_tiles
 from layers.candidates import build_candidates_layer
 from layers.clusters import build_clusters_layer
@@ -91,13 +91,12 @@ def legend_sections(labels: Mapping[str, str] | None = None, *,
     sections = {
         "events": LegendSection(label(labels, "events"), tuple(
             LegendItem(text, color)
-            for text, color in events_mod.legend_entries(labels, types=types)), inline=True,
-            layer="events"),
+            for text, color in events_mod.legend_entries(labels, types=types)), inline=True),
         "routes": LegendSection(label(labels, "routes"), tuple(
             LegendItem(text, color, "line", dash)
             for (text, color, dash), mode in zip(routes_mod.legend_entries(labels),
                                                  routes_mod.ROUTE_COLORS, strict=True)
-            if keep("routes", "mode", mode)), inline=True, layer="routes"),
+            if keep("routes", "mode", mode)), inline=True),
         "candidates": LegendSection(label(labels, "candidates"), (
             *(LegendItem(text, color, "polygon")
               for (text, color), state in zip(candidates_mod.legend_entries(labels),
@@ -106,15 +105,16 @@ def legend_sections(labels: Mapping[str, str] | None = None, *,
             *(LegendItem(text, "#9ca3af", "point", size=radius)
               for (text, radius), level in zip(candidates_mod.priority_entries(labels),
                                                candidates_mod.PRIORITY_RADIUS, strict=True)
-              if keep("candidates", "priority", level))), inline=True, layer="candidates"),
+              if keep("candidates", "priority", level))), inline=True),
         "aerodromes": LegendSection(label(labels, "aerodromes"), (
-            LegendItem(label(labels, "aerodromes"), aerodromes_mod.AERODROME_COLOR),),
-            layer="aerodromes"),
+            LegendItem(label(labels, "aerodromes"), aerodromes_mod.AERODROME_COLOR),)),
         "scenes": LegendSection(label(labels, "scenes"), (
-            LegendItem(label(labels, "scenes"), FOOTPRINT_COLOR, "polygon"),), layer="scenes"),
+            LegendItem(label(labels, "scenes"), FOOTPRINT_COLOR, "polygon"),)),
     }
-    return {name: sections[name] for name in LEGEND_LAYERS if present is None or (
-        (frame := present.get(name)) is not None and len(frame) and sections[name].items)}
+    # each section names its group (the layer's key): the legend hides it while that is off
+    return {name: replace(sections[name], layer=name) for name in LEGEND_LAYERS
+            if present is None or ((frame := present.get(name)) is not None and len(frame)
+                                   and sections[name].items)}
 
 
 #: Stable keys of the swappable overlays (``FeatureGroup`` option ``atalayaKey``).
@@ -265,9 +265,7 @@ def build_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str, str],
                    # event's popup does not open). Panning stays on drag and the +/- buttons.
                    keyboard=False,
                    maxZoom=MAX_ZOOM, minZoom=MIN_ZOOM)
-    MetricScale().add_to(m)
-    PopupRoom().add_to(m)
-    ZoomWords(labels).add_to(m)
+    add_map_controls(m, labels)
     build_offline_basemap(name=label(labels, "borders"), base_url=f"{base}/basemap").add_to(m)
     if online_tiles:
         build_online_tiles(name=label(labels, "online_basemap"), show=True).add_to(m)

@@ -20,7 +20,7 @@ from folium.plugins import Draw, HeatMap
 from shapely.geometry.base import BaseGeometry
 
 from layers.aerodromes import build_aerodromes_layer
-from layers.assets import MetricScale, PopupRoom, ZoomWords, localize
+from layers.assets import add_map_controls, localize
 from layers.basemap import build_offline_basemap, build_online_tiles
 from layers.escape import escape_text
 from layers.labels import label
@@ -262,9 +262,7 @@ def build_analysis_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str
     base = asset_base.rstrip("/")
     m = folium.Map(location=list(location), zoom_start=zoom, tiles=None, prefer_canvas=True,
                    keyboard=False, maxZoom=18, minZoom=2)
-    MetricScale().add_to(m)
-    PopupRoom().add_to(m)
-    ZoomWords(labels).add_to(m)
+    add_map_controls(m, labels)
     build_offline_basemap(name=label(labels, "borders"), base_url=f"{base}/basemap").add_to(m)
     if online_tiles:
         build_online_tiles(name=label(labels, "online_basemap"), show=True).add_to(m)

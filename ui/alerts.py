@@ -75,7 +75,7 @@ from geo.store.fieldpkg import localize_field_comment
 from geo.store.states import priority_names, state_names
 from geo.store.users import record_refusal
 from geo.world import data_version
-from layers.assets import MetricScale, PopupRoom, ZoomWords, localize
+from layers.assets import add_map_controls, localize
 from layers.basemap import build_offline_basemap
 from layers.candidates import CANDIDATE_COLORS
 from layers.legend import Legend, LegendItem, LegendSection, build_legend
@@ -380,9 +380,7 @@ def _queue_map(alerts: list[Alert], names: dict[str, str],
                area: BaseGeometry | None = None, t: Translator | None = None) -> folium.Map:
     m = folium.Map(location=[-10, -70], zoom_start=4, tiles=None, prefer_canvas=True,
                    keyboard=False)
-    MetricScale().add_to(m)
-    PopupRoom().add_to(m)
-    ZoomWords(map_labels(t) if t is not None else None).add_to(m)
+    add_map_controls(m, map_labels(t) if t is not None else None)
     build_offline_basemap(name="basemap").add_to(m)
     if area is not None:  # the area filter's outline (geometry only: no text reaches HTML)
         folium.GeoJson(area.__geo_interface__, style_function=lambda _f: {
@@ -561,9 +559,8 @@ def _alert_map(alert: Alert, under: tuple[Attachment, bytes] | None = None,
     """
     m = folium.Map(location=[alert.centroid_lat, alert.centroid_lon], zoom_start=14,
                    tiles=None, keyboard=False, max_zoom=18)
-    MetricScale(position="bottomright").add_to(m)  # the chip has its own bar at bottom left
-    PopupRoom().add_to(m)
-    ZoomWords(map_labels(t) if t is not None else None).add_to(m)
+    # the scale at bottom right: the chip has its own bar at bottom left
+    add_map_controls(m, map_labels(t) if t is not None else None, scale_position="bottomright")
     build_offline_basemap(name="basemap").add_to(m)
     color = CANDIDATE_COLORS.get(alert.detection_state or "", "#e31a1c")
     if under is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -420,45 +420,44 @@ def render_risk_map(ctx: _Context, corridor: dict[str, Any] | None) -> None:
                                       emerging_title=t("Emerging hot spots"), labels=names),
                           title=t("Legend"))
 
-    def group(key: str, name: str, layer: Any, extra: Any = None, show: bool = True) -> Any:
-        import folium
+    def part(key: str, name: str, make: Callable[[], Any], extra: Any = None,
+             show: bool = True) -> OverlayPart:
+        """Return the overlay ``key``: a group named ``name`` around the layer ``make`` builds."""
+        def build() -> Any:
+            import folium
 
-        from layers.assets import localize
+            from layers.assets import localize
 
-        g = folium.FeatureGroup(name=name, overlay=True, control=True, show=show)
-        GroupKey(key).add_to(g)  # the legend hides the section of a group that is off
-        layer.control = False
-        layer.add_to(g)
-        if extra is not None:
-            extra.add_to(g)
-        return localize(g, base_url="/app/static/vendor")
+            g = folium.FeatureGroup(name=name, overlay=True, control=True, show=show)
+            GroupKey(key).add_to(g)  # the legend hides the section of a group that is off
+            layer = make()
+            layer.control = False
+            layer.add_to(g)
+            if extra is not None:
+                extra.add_to(g)
+            return localize(g, base_url="/app/static/vendor")
+        return OverlayPart(key, build)
 
     score_titles = {"candidate_id": "ID", "state": names["state"],
                     "risk_score": t("Risk score"), "risk_explanation": t("Why")}
     parts = [
-        OverlayPart("density", lambda: group("density", t("Event density (kernel)"),
-                                             build_risk_density_layer(*heat, name=""),
-                                             show=False)),
-        OverlayPart("hotspots", lambda: group(
-            "hotspots", t("Hot and cold spots"),
-            build_hotspot_layer(hotspots, name="", labels=names), show=False)),
-        OverlayPart("emerging", lambda: group(
-            "emerging", t("Emerging hot spots"),
-            build_emerging_layer(emerging, name="", labels=names), show=False)),
-        OverlayPart("cells", lambda: group(
-            "cells", t("Risk per cell"),
-            build_risk_cells_layer(cells, name="", score_title=t("Risk score"),
-                                   breakdown_title=t("Why"), events_title=t("Events")),
-            legend)),
-        OverlayPart("candidates", lambda: group(
-            "candidates", t("Runway candidates by risk"),
-            build_risk_candidates_layer(candidates, name="", titles=score_titles,
-                                        labels=ctx.labels))),
+        part("density", t("Event density (kernel)"),
+             lambda: build_risk_density_layer(*heat, name=""), show=False),
+        part("hotspots", t("Hot and cold spots"),
+             lambda: build_hotspot_layer(hotspots, name="", labels=names), show=False),
+        part("emerging", t("Emerging hot spots"),
+             lambda: build_emerging_layer(emerging, name="", labels=names), show=False),
+        part("cells", t("Risk per cell"),
+             lambda: build_risk_cells_layer(cells, name="", score_title=t("Risk score"),
+                                            breakdown_title=t("Why"),
+                                            events_title=t("Events")), legend),
+        part("candidates", t("Runway candidates by risk"),
+             lambda: build_risk_candidates_layer(candidates, name="", titles=score_titles,
+                                                 labels=ctx.labels)),
     ]
     if corridor is not None:
-        parts.append(OverlayPart("corridor", lambda: group(
-            "corridor", t("Corridor"),
-            build_corridor_layer(corridor["outline"], corridor["line"], name=""))))
+        parts.append(part("corridor", t("Corridor"), lambda: build_corridor_layer(
+            corridor["outline"], corridor["line"], name="")))
     common = (t.language, ctx.version, ctx.scope)
     where = (*common, _grid_key(grid), ctx.params["alpha"], ctx.params["recent"], ctx.months)
     content = {"density": (*common, ctx.params["bandwidth"]),
