@@ -171,7 +171,9 @@ def test_a_detection_started_on_the_page_runs_once_for_two_users(jobs_app, store
     link.click()
     pg.get_by_role("button", name="Back to the queue").wait_for(timeout=WAIT_MS)
     assert f"alert={created[0]}" in pg.url
-    assert pg.get_by_role("heading", name=re.compile(rf"#{created[0]}\b")).count() >= 1
+    # the button is drawn before the alert is read from the store: wait for its heading too
+    pg.get_by_role("heading", name=re.compile(rf"#{created[0]}\b")).first.wait_for(
+        timeout=WAIT_MS)
     assert rec.foreign() == []
     assert "Traceback" not in jobs_app.log.read_text(errors="replace")
 
