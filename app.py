@@ -18,7 +18,7 @@ from ui.health import render_health_banner
 from ui.imagery import render_imagery
 from ui.ingest import render_ingest
 from ui.jobs import ensure_services, render_jobs
-from ui.navguard import install, note_navigation
+from ui.navguard import install, note_navigation, run_page
 from ui.sidebar import current_translator, render_sidebar
 from ui.text import shown
 
@@ -76,7 +76,7 @@ def main() -> None:
     chosen = st.navigation(list(pages.values()), position="sidebar")
     note_navigation()
     render_user_box(session, t)
-    chosen.run()
+    run_page(chosen)  # (records the widgets the page draws: ui.navguard)
 
 
 # Streamlit runs this file as __main__; a worker process the job runner's local Dask cluster

@@ -8,27 +8,36 @@ moment, Streamlit (1.67) lets the late report win:
 - before the new page's run starts, the report's page replaces the one clicked (a full
   rerun stops the clicked one), and the click is lost: the old page stays;
 - once it has started, the report's fragment rerun preempts it and finds no such fragment
-  on the new page, and the page is left blank with its heading drawn and gone.
+  on the new page, and the page is left blank with its heading drawn and gone;
+- once it has chosen its page, a full rerun from the page left (the analysis map's, which
+  is not in a fragment) takes the reader back there, with that page's widgets gone from
+  the session: a fresh-clone CI run (2026-12-05) ended on the risk analysis page with
+  every weight at 0 and the filters at "all" after a click on the overview map.
 
 Under load (two CPU hogs beside the browser tests, 2026-12-05) one round trip in about
 thirty between the map and the imagery, jobs, alerts or analysis pages ended so. Here a rerun
 asked for by a *fragment* of a page other than the one the session is on (or, while a page
 switch is pending, the one it is going to) is dropped: it can only be such a late report.
-A full rerun asked for from the page being left while the switch is pending is dropped
-too; it is the map's late report as well, unless the reader clicked twice within that
-moment, and then the first click stands. The browser's Back and Forward always run (the
-address bar has moved already).
+A *full* rerun asked for from another page is dropped when it carries the state of a widget
+that page drew itself: the browser sends those only while it shows the page, whereas a
+click on a page in the menu sends only the widgets of the main script (Streamlit's
+``onPageChange`` clears the page's elements first), so a click, even straight back to the
+page being left, always runs (measured in the same probe: the 144 menu clicks of three
+runs carried the main script's 2 widgets, the pages' own requests 10 to 32). The browser's
+Back and Forward always run (the address bar has moved already).
 
 The decision is :func:`is_stale` (pure); :func:`install` wraps Streamlit's
-``AppSession.request_rerun`` with it once per process, and :func:`page_chosen` tells it,
-from the script's run, which page ``st.navigation`` chose.
+``AppSession.request_rerun`` with it once per process, :func:`note_navigation` tells it,
+from the script's run, which page ``st.navigation`` chose, and :func:`run_page` runs that
+page and records the widgets it drew.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 _LOG = logging.getLogger("atalaya.navguard")
@@ -48,22 +57,28 @@ class PageState:
         That full rerun has not yet reached ``st.navigation``.
     chosen
         Page hash ``st.navigation`` chose in the latest run that reached it ("" before one).
+    drawn
+        Page hash -> ids of the widgets that page drew itself in its latest full run.
     """
 
     requested: str = ""
     pending: bool = False
     chosen: str = ""
+    drawn: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 #: Browser session id -> its page state (dropped when the session shuts down).
 _SESSIONS: dict[str, PageState] = {}
 
 
-def is_stale(state: PageState, page: str, fragment: bool) -> bool:
+def is_stale(state: PageState, page: str, fragment: bool, own: bool | None = None) -> bool:
     """Whether a rerun asked for from ``page`` is a late report of a page the reader left.
 
-    ``fragment`` says the rerun is a fragment's (a widget or timer inside one). An empty
-    ``page`` or an unknown target (nothing asked for or chosen yet) is never stale.
+    ``fragment`` says the rerun is a fragment's (a widget or timer inside one). ``own`` says
+    whether the request carries the state of a widget ``page`` drew itself (only the
+    browser showing that page sends those; a click in the menu does not), None when the
+    page's widgets are not known. An empty ``page`` or an unknown target (nothing asked for
+    or chosen yet) is never stale.
 
     Examples
     --------
@@ -75,6 +90,10 @@ def is_stale(state: PageState, page: str, fragment: bool) -> bool:
     >>> there = PageState(requested="P1", pending=False, chosen="P1")
     >>> is_stale(there, "P0", fragment=True), is_stale(there, "P0", fragment=False)
     (True, False)
+    >>> is_stale(there, "P0", fragment=False, own=True)  # the map of P0 reporting its view
+    True
+    >>> is_stale(leaving, "P0", fragment=False, own=False)  # a click straight back to P0
+    False
     >>> signed_in = PageState(requested="signin", pending=False, chosen="home")
     >>> is_stale(signed_in, "home", fragment=True)
     False
@@ -86,6 +105,8 @@ def is_stale(state: PageState, page: str, fragment: bool) -> bool:
         return False
     if fragment:
         return True
+    if own is not None:
+        return own
     return state.pending and page == state.chosen
 
 
@@ -106,15 +127,39 @@ def note_navigation() -> None:
         page_chosen(ctx.session_id, ctx.page_script_hash)
 
 
-def _on_request(session_id: str, page: str, fragment: bool, history: bool = False) -> bool:
+def page_drew(session_id: str, page: str, widget_ids: Iterable[str]) -> None:
+    """Record the widgets ``page`` drew itself in this session's latest full run of it."""
+    with _LOCK:
+        _SESSIONS.setdefault(session_id, PageState()).drawn[page] = frozenset(widget_ids)
+
+
+def run_page(page: Any) -> None:
+    """Run the ``st.Page`` that ``st.navigation`` chose, recording the widgets it draws."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    before = ctx.shared.widget_ids_this_run.snapshot() if ctx is not None else frozenset()
+    try:
+        page.run()
+    finally:  # a page stopped by st.rerun or st.stop drew these at least
+        if ctx is not None:
+            page_drew(ctx.session_id, ctx.page_script_hash,
+                      ctx.shared.widget_ids_this_run.snapshot() - before)
+
+
+def _on_request(session_id: str, page: str, fragment: bool, history: bool = False,
+                widget_ids: Iterable[str] = ()) -> bool:
     """Update the session's state for a rerun the browser asks for; False to drop it.
 
     ``history``: the browser's Back or Forward asked for it. That one always runs: the
-    address bar has already moved to its page.
+    address bar has already moved to its page. ``widget_ids``: the widgets whose state the
+    request carries.
     """
     with _LOCK:
         state = _SESSIONS.setdefault(session_id, PageState())
-        if not history and is_stale(state, page, fragment):
+        drawn = state.drawn.get(page)
+        own = None if drawn is None else not drawn.isdisjoint(widget_ids)
+        if not history and is_stale(state, page, fragment, own):
             _LOG.info("Dropped a late %s rerun of page %s: the session is on %s.",
                       "fragment" if fragment else "full", page[:8],
                       (state.requested if state.pending else state.chosen)[:8])
@@ -123,6 +168,12 @@ def _on_request(session_id: str, page: str, fragment: bool, history: bool = Fals
             state.requested = page
             state.pending = True
         return True
+
+
+def _widget_ids(client_state: Any) -> list[str]:
+    """Ids of the widgets whose state a rerun request carries (none when it has no states)."""
+    states = getattr(client_state, "widget_states", None)
+    return [w.id for w in getattr(states, "widgets", ())]
 
 
 def install() -> None:
@@ -139,7 +190,7 @@ def install() -> None:
     def guarded_request_rerun(self: Any, client_state: Any) -> None:
         if client_state is not None and not _on_request(
                 self.id, str(client_state.page_script_hash), bool(client_state.fragment_id),
-                bool(client_state.is_history_navigation)):
+                bool(client_state.is_history_navigation), _widget_ids(client_state)):
             return
         request_rerun(self, client_state)
 
