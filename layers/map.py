@@ -46,7 +46,7 @@ from layers.scenes import FOOTPRINT_COLOR, build_scenes_layer
 __all__ = ["CENTER", "HIDDEN_MARK", "MAX_ZOOM", "MIN_ZOOM", "OVERLAY_KEYS", "ZOOM",
            "EventsDisplay", "GroupKey", "OverlayMemory", "OverlayPart", "build_base_map",
            "build_layer_control", "build_overlays", "build_overview_map", "hidden_layers",
-           "legend_sections", "overlay_parts", "overview_legend", "vector_legend"]
+           "legend_sections", "overlay_group", "overlay_parts", "overview_legend", "vector_legend"]
 
 EventsDisplay = Literal["points", "clusters", "heat", "hexagons"]
 
@@ -315,9 +315,13 @@ class OverlayPart:
     build: Callable[[], folium.FeatureGroup]
 
 
-def _group(key: str, name: str, *children: Any, control: bool = True) -> folium.FeatureGroup:
-    """Put ``children`` in a swappable overlay group (their own layer-control entries off)."""
-    group = folium.FeatureGroup(name=escape_text(name), overlay=True, control=control, show=True)
+def overlay_group(key: str, name: str, *children: Any, control: bool = True,
+                  show: bool = True) -> folium.FeatureGroup:
+    """Put ``children`` in a swappable overlay group (their own layer-control entries off).
+
+    ``key`` is the group's ``atalayaKey`` (:class:`GroupKey`); ``show``: on the map at first.
+    """
+    group = folium.FeatureGroup(name=escape_text(name), overlay=True, control=control, show=show)
     GroupKey(key).add_to(group)
     for child in children:
         if hasattr(child, "control"):
@@ -389,7 +393,7 @@ def overlay_parts(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
 
     def layer_group(key: str, builder: Callable[..., Any], frame: gpd.GeoDataFrame) -> OverlayPart:
         name = label(labels, key)
-        return part(key, lambda: _group(key, name, builder(frame, name=name, labels=labels)))
+        return part(key, lambda: overlay_group(key, name, builder(frame, name=name, labels=labels)))
 
     parts = [] if scenes is None else [layer_group("scenes", build_scenes_layer, scenes)]
     parts += [layer_group("candidates", build_candidates_layer, candidates),
@@ -397,11 +401,11 @@ def overlay_parts(*, events: gpd.GeoDataFrame, routes: gpd.GeoDataFrame,
               part("events", lambda: _events_group(events, labels, display, cells, number,
                                                    events_payload, legend_present))]
     if aoi is not None:
-        parts.append(part("aoi", lambda: _group(
+        parts.append(part("aoi", lambda: overlay_group(
             "aoi", label(labels, "aoi"), build_aoi_layer(aoi, name=label(labels, "aoi")))))
     if url_query is not None:
         query = dict(url_query)
-        parts.append(part("url", lambda: _group(
+        parts.append(part("url", lambda: overlay_group(
             "url", "url", UrlQuery(query, managed=url_managed), control=False)))
     return parts
 
@@ -433,11 +437,11 @@ def _events_group(events: gpd.GeoDataFrame, labels: Mapping[str, str], display: 
         top = int(cells["count"].max()) if len(cells) else 1
         section = cells_legend(top, title=name, number=number)
     if section is None:  # a snapshot without events: nothing to explain
-        return _group("events", name, layer)
+        return overlay_group("events", name, layer)
     # Its name as the legend's title: foldable, and folded at first on a phone.
     legend = build_legend([LegendSection("", section.items, inline=section.inline)],
                           title=section.title)
-    return _group("events", name, layer, legend)
+    return overlay_group("events", name, layer, legend)
 
 
 def build_overlays(**kwargs: Any) -> list[folium.FeatureGroup]:

@@ -386,7 +386,7 @@ def _weights_key(weights: RiskWeights) -> tuple[tuple[str, float], ...]:
 def render_risk_map(ctx: _Context, corridor: dict[str, Any] | None) -> None:
     """Show the analysis map (layers swapped into a base rendered once), then the top tables."""
     from layers.legend import build_legend
-    from layers.map import GroupKey, OverlayPart, build_layer_control
+    from layers.map import OverlayPart, build_layer_control, overlay_group
     from layers.risk import (
         build_analysis_base_map,
         build_corridor_layer,
@@ -424,18 +424,12 @@ def render_risk_map(ctx: _Context, corridor: dict[str, Any] | None) -> None:
              show: bool = True) -> OverlayPart:
         """Return the overlay ``key``: a group named ``name`` around the layer ``make`` builds."""
         def build() -> Any:
-            import folium
-
             from layers.assets import localize
 
-            g = folium.FeatureGroup(name=name, overlay=True, control=True, show=show)
-            GroupKey(key).add_to(g)  # the legend hides the section of a group that is off
-            layer = make()
-            layer.control = False
-            layer.add_to(g)
-            if extra is not None:
-                extra.add_to(g)
-            return localize(g, base_url="/app/static/vendor")
+            children = (make(),) if extra is None else (make(), extra)
+            # (its key lets the legend hide the section of a group that is off)
+            return localize(overlay_group(key, name, *children, show=show),
+                            base_url="/app/static/vendor")
         return OverlayPart(key, build)
 
     score_titles = {"candidate_id": "ID", "state": names["state"],
