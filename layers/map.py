@@ -163,6 +163,10 @@ class OverlayMemory(MacroElement):
     by default; this element hides again every group (by its ``atalayaKey`` option) that the
     analyst had unticked in the layer control, and forgets it when they tick it again.
 
+    streamlit-folium also adds every group to the map, even one built with ``show=False``; such
+    a group (``options.atalayaOff``, set by :class:`GroupKey`) is taken off the map the first
+    time its key comes, as if unticked, and stays off until the analyst ticks it.
+
     It also tells the app which layers are off: streamlit-folium reports its
     ``selected_layers`` (meant for WMS layers) after every change of overlays, so each hidden
     key is written there as ``{"name": HIDDEN_MARK, "url": key}`` (see :func:`hidden_layers`).
@@ -172,7 +176,7 @@ class OverlayMemory(MacroElement):
         """
         {% macro script(this, kwargs) %}
         (function (map) {
-          var hidden = {}, byUser = false;
+          var hidden = {}, seen = {}, byUser = false;
           function key(layer) { return layer && layer.options && layer.options.atalayaKey; }
           // Only a click in the layer control counts: groups removed by a swap do not.
           map.getContainer().addEventListener("click", function (ev) {
@@ -199,6 +203,10 @@ class OverlayMemory(MacroElement):
           });
           map.on("layeradd", function (e) {
             var k = key(e.layer);
+            if (k && !seen[k] && !byUser) {  // a group built off starts off
+              seen[k] = true;
+              if (e.layer.options.atalayaOff) { hidden[k] = true; report(); }
+            }
             if (k && hidden[k] && !byUser) {
               setTimeout(function () { map.removeLayer(e.layer); }, 0);
             }
@@ -296,15 +304,17 @@ class GroupKey(MacroElement):
         """
         {% macro script(this, kwargs) %}
         {{ this._parent.get_name() }}.options.atalayaKey = {{ this.key|tojson }};
+        {% if this.off %}{{ this._parent.get_name() }}.options.atalayaOff = true;{% endif %}
         (window.atalayaGroupKeys = window.atalayaGroupKeys || {})[{{ this.key|tojson }}] = true;
         {% endmacro %}
         """
     )
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, *, off: bool = False) -> None:
         super().__init__()
         self._name = "AtalayaGroupKey"
         self.key = key
+        self.off = off  # built with show=False: OverlayMemory keeps it off until ticked
 
 
 @dataclass(frozen=True)
@@ -322,7 +332,7 @@ def overlay_group(key: str, name: str, *children: Any, control: bool = True,
     ``key`` is the group's ``atalayaKey`` (:class:`GroupKey`); ``show``: on the map at first.
     """
     group = folium.FeatureGroup(name=escape_text(name), overlay=True, control=control, show=show)
-    GroupKey(key).add_to(group)
+    GroupKey(key, off=not show).add_to(group)
     for child in children:
         if hasattr(child, "control"):
             child.control = False

@@ -25,6 +25,7 @@ from layers.basemap import build_offline_basemap, build_online_tiles
 from layers.escape import escape_text
 from layers.labels import label
 from layers.legend import LegendItem, LegendSection
+from layers.map import OverlayMemory
 
 __all__ = [
     "EMERGING_COLORS",
@@ -269,4 +270,7 @@ def build_analysis_base_map(*, aerodromes: gpd.GeoDataFrame, labels: Mapping[str
     build_aerodromes_layer(aerodromes, name=label(labels, "aerodromes"), labels=labels,
                            show=False).add_to(m)
     build_line_draw_control().add_to(m)
+    # groups built off (density, hot spots, trends) stay off, and an unticked one stays
+    # unticked, when a new weight or setting swaps the groups
+    OverlayMemory().add_to(m)
     return localize(m, base_url=f"{base}/vendor")

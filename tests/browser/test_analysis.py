@@ -107,3 +107,84 @@ def test_a_weight_change_rescores_the_risk_layer_and_its_popups(app, page):
     pg.wait_for_timeout(500)  # the popup's fade-in
     pg.screenshot(path=str(ARTIFACTS / "analysis-after.png"))
     assert rec.foreign() == []
+
+
+# Keys of the overlay groups on the live map, and the layer control's ticks by label.
+_ON_MAP_JS = """() => {
+  var on = [];
+  map_div.eachLayer(function (l) {
+    var k = l.options && l.options.atalayaKey;
+    if (k && on.indexOf(k) < 0) { on.push(k); }
+  });
+  var ticks = {};
+  document.querySelectorAll(".leaflet-control-layers-overlays label").forEach(function (lb) {
+    var box = lb.querySelector("input");
+    if (box) { ticks[lb.innerText.trim()] = box.checked; }
+  });
+  return [on.sort(), ticks];
+}"""
+
+# Mark the groups streamlit-folium has added so far; a later swap adds unmarked ones.
+_MARK_JS = "() => { (window.feature_group || []).forEach(g => { g.__seen = true; }); }"
+_SWAPPED_JS = "() => (window.feature_group || []).some(g => !g.__seen)"
+
+_OFF_AT_FIRST = ("Event density (kernel)", "Hot and cold spots", "Emerging hot spots")
+
+
+def _settled(frame: Any, want: Any, timeout: float = 60.0) -> tuple[list[str], dict[str, bool]]:
+    """Poll the map until ``want(on, ticks)`` holds; return what it shows last."""
+    deadline = time.monotonic() + timeout
+    on: list[str] = []
+    ticks: dict[str, bool] = {}
+    while time.monotonic() < deadline:
+        on, ticks = frame.evaluate(_ON_MAP_JS)
+        if want(on, ticks):
+            break
+        time.sleep(0.3)
+    return on, ticks
+
+
+def test_layers_built_off_start_off_and_ticks_outlast_a_new_weight(app, page):
+    """Density, hot spots and trends start unticked; what the analyst ticks stays as ticked."""
+    pg, rec = page
+    open_signed_in(pg, f"{app.url}/analysis", "analyst")
+    pg.locator("h1", has_text="Risk analysis").wait_for(timeout=120_000)
+    frame = _map_frame(pg)
+    _cells(frame)
+    on, ticks = _settled(frame, lambda on, ticks: "hotspots" not in on and len(ticks) >= 5)
+    assert on == ["candidates", "cells"], on
+    assert {name: ticks.get(name) for name in _OFF_AT_FIRST} == dict.fromkeys(_OFF_AT_FIRST,
+                                                                              False), ticks
+    assert ticks["Risk per cell"] is True
+
+    frame.locator(".leaflet-control-layers:not(.atalaya-legend)").hover()
+    layers = frame.locator(".leaflet-control-layers-overlays label")
+    layers.filter(has_text="Hot and cold spots").locator("input").click()
+    layers.filter(has_text="Risk per cell").locator("input").click()
+    on, ticks = _settled(frame, lambda on, ticks: on == ["candidates", "hotspots"])
+    assert on == ["candidates", "hotspots"], on
+    assert ticks["Hot and cold spots"] is True
+    assert ticks["Risk per cell"] is False
+
+    frame.evaluate(_MARK_JS)
+    pg.mouse.move(0, 0)
+    pg.get_by_text("Risk weights").click()
+    slider = pg.locator('[data-testid="stSidebar"] [data-testid="stSlider"]',
+                        has_text="Hot spot (Gi* z-score)").get_by_role("slider")
+    slider.focus()
+    slider.press("ArrowLeft")  # new weights: new cells and candidates groups
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        frame = _map_frame(pg)
+        if frame.evaluate(_SWAPPED_JS):
+            break
+        time.sleep(0.5)
+    assert frame.evaluate(_SWAPPED_JS), "the map's groups were not swapped"
+    pg.wait_for_timeout(1000)  # any group taken off is taken off at the next tick
+    on, ticks = frame.evaluate(_ON_MAP_JS)
+    assert on == ["candidates", "hotspots"], on
+    assert ticks["Hot and cold spots"] is True
+    assert ticks["Risk per cell"] is False
+    assert not any(ticks[name] for name in _OFF_AT_FIRST if name != "Hot and cold spots")
+    pg.screenshot(path=str(ARTIFACTS / "analysis-layers-kept.png"))
+    assert rec.foreign() == []

@@ -161,3 +161,30 @@ def test_the_analysis_legend_names_its_groups_and_a_group_lists_its_key() -> Non
     html = m.get_root().render()
     assert f'{group.get_name()}.options.atalayaKey = "cells";' in html
     assert '(window.atalayaGroupKeys = window.atalayaGroupKeys || {})["cells"] = true;' in html
+
+
+def test_a_group_built_off_is_marked_for_the_overlay_memory(
+        aerodromes: gpd.GeoDataFrame) -> None:
+    """streamlit-folium adds every group; the memory takes one built with show=False off.
+
+    The browser half (it starts unticked, and a tick outlasts a swap) is
+    ``tests/browser/test_analysis.py``.
+    """
+    import folium
+
+    from layers.map import OverlayMemory, overlay_group
+    from layers.risk import build_analysis_base_map
+
+    on = overlay_group("cells", "Cells", control=True)
+    off = overlay_group("hotspots", "Hot spots", show=False)
+    m = folium.Map(tiles=None)
+    on.add_to(m)
+    off.add_to(m)
+    OverlayMemory().add_to(m)
+    html = m.get_root().render()
+    assert f"{off.get_name()}.options.atalayaOff = true;" in html
+    assert f"{on.get_name()}.options.atalayaOff" not in html
+    assert "e.layer.options.atalayaOff" in html  # read by the memory's layeradd handler
+    # the analysis map swaps groups too, so it carries the memory
+    analysis = build_analysis_base_map(aerodromes=aerodromes, labels={}).get_root().render()
+    assert analysis.count("window.atalayaHiddenOverlays = hidden;") == 1
