@@ -60,7 +60,7 @@ from geo.world import World, data_version
 from ui import state
 from ui.auth import allowed, current_session, location_cell_deg
 from ui.cache import _key as scope_key
-from ui.cache import filtered_world, get_settings, load_world
+from ui.cache import filtered_world, get_settings, page_world
 from ui.export import role_refusal
 from ui.filters import data_months, render_filters
 from ui.history import table_times, utc_minutes_column
@@ -98,11 +98,8 @@ def render_analysis() -> None:
     settings = get_settings()
     t = current_translator()
     st.title(t("Risk analysis"))
-    try:
-        world = load_world(settings.data_dir)
-    except AtalayaError as err:
-        st.error(t("The data could not be loaded."))
-        st.code(localize(err, t), language=None, wrap_lines=True)
+    world = page_world(settings.data_dir, t)
+    if world is None:
         return
     # The explorer's own filters, without its area of interest (the whole region is studied).
     filters = replace(render_filters(world, t), aoi=None)

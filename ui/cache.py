@@ -15,7 +15,9 @@ import streamlit as st
 from geo.aggregate import aggregate_cells, cell_polygons, h3_resolution_for_zoom, monthly_counts
 from geo.auth import Action, can
 from geo.auth.precision import coarsen_points
+from geo.errors import AtalayaError
 from geo.filters import LAYER_FILTERS, Filters
+from geo.i18n import Translator, localize
 from geo.settings import Settings, load_settings
 from geo.store import Store, open_store
 from geo.world import World, data_version, read_world
@@ -59,6 +61,17 @@ def load_world(data_dir: Path) -> World:
     """Return the validated layers of ``data_dir``, reloaded when any layer file changes."""
     version = data_version(data_dir)
     return _load_world(str(data_dir), version, repr(version))
+
+
+def page_world(data_dir: Path, t: Translator) -> World | None:
+    """:func:`load_world` for a page: on a folder that cannot be read, say why and give None."""
+    try:
+        return load_world(data_dir)
+    except AtalayaError as err:
+        st.error(t("The data could not be loaded."))
+        # data values shown as text, not Markdown
+        st.code(localize(err, t), language=None, wrap_lines=True)
+        return None
 
 
 # Filtered layers and aggregates are keyed on the data version and the filters' text key; the

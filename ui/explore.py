@@ -60,6 +60,7 @@ from ui.cache import (
     get_settings,
     load_world,
     monthly_series,
+    page_world,
 )
 from ui.export import render_export_panel
 from ui.filters import data_months, load_widgets_from, render_filters
@@ -80,12 +81,8 @@ def render_explore() -> None:
     settings = get_settings()
     t = current_translator()
     st.title(t("Overview map"))
-    try:
-        world = load_world(settings.data_dir)
-    except AtalayaError as err:
-        st.error(t("The data could not be loaded."))
-        # data values shown as text, not Markdown
-        st.code(localize(err, t), language=None, wrap_lines=True)
+    world = page_world(settings.data_dir, t)
+    if world is None:
         return
     if world.notes:
         st.info(t("Absent from the data folder, shown empty:") + " " + ", ".join(world.notes))

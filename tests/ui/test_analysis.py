@@ -244,3 +244,16 @@ def test_the_map_opens_on_the_highest_risk_cells_and_fits_a_chosen_corridor(worl
     at.selectbox(key=state.ANALYSIS_ROUTE).set_value(first).run()
     assert not at.exception
     assert at.session_state[state.ANALYSIS_MOVED] is not None
+
+
+def test_a_broken_data_folder_is_said_not_raised(world):
+    """A layer file that fails its contract: the page says so, with the file and the reason."""
+    (world / "routes.geojson").write_text('{"type": "FeatureCollection", "features": ['
+                                          '{"type": "Feature", "properties": {"mode": "air"},'
+                                          ' "geometry": {"type": "Point",'
+                                          ' "coordinates": [-9.0, -120.0]}}]}')
+    at = _app()
+    assert not at.exception
+    assert at.error[0].value == "The data could not be loaded."
+    assert "routes.geojson" in at.code[0].value
+    assert not at.dataframe  # nothing scored from a half-read world
