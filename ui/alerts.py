@@ -80,7 +80,7 @@ from layers.basemap import build_offline_basemap
 from layers.candidates import CANDIDATE_COLORS
 from layers.legend import Legend, LegendItem, LegendSection, build_legend
 from ui import state
-from ui.auth import allowed
+from ui.auth import acting_role, allowed
 from ui.cache import get_settings, load_world, open_store_cached
 from ui.chips import chip_bytes, cut_chips, map_chip, render_chips
 from ui.field_package import render_field_package
@@ -609,8 +609,11 @@ def _change(store: Store, alert_id: int, version: int, t: Translator, *,
     try:
         change = AlertChange(alert_id, version, state=target, comment=comment,
                              assignee=who if assign else None)
-        update_alert(store, change, actor=who)
-    except AtalayaError as err:  # stale copy, impossible move, store busy: said, not raised
+        # the store checks the role again, against the alert as it is when written (its
+        # assignee may have changed since this page was drawn)
+        update_alert(store, change, actor=who, role=acting_role())
+    except AtalayaError as err:  # stale copy, impossible move, store busy, someone else's
+        # alert: said, not raised
         # The message, not its text: localized when shown, in the language of that run.
         ss[state.ALERT_MESSAGE] = ("error", message_of(err))
     else:
@@ -697,24 +700,32 @@ def render_alert(store: Store, alert_id: int, t: Translator) -> None:
     st.text_area(t("Comment"), key=state.ALERT_COMMENT, max_chars=4000, height=100,
                  help=t("Needed to dismiss an alert: say why the strip is no clandestine "
                         "runway (a road, a field, a river bank, a registered aerodrome)."))
+    # Someone else's alert: the store refuses a verdict or a take-over from a role that may
+    # not assign alerts (geo.store.alerts.change_refusal); say so before a tap, not after.
+    held = alert.assignee not in (None, who) and not allowed(Action.ASSIGN_OTHERS)
     # Every verdict in one fixed order, those the alert cannot take now greyed out: when the
     # buttons were only the allowed ones, a saved verdict put another state under the same
     # finger, and a double tap on a phone moved the alert on twice.
-    allowed = set(allowed_next(alert.state))
+    reachable = set() if held else set(allowed_next(alert.state))
     now = names.get(alert.state, alert.state)
-    st.caption(t("From “{state}” an alert may go to {states}; the other verdicts are greyed "
-                 "out.").format(state=now, states=t.either(
-                     [names.get(s, s) for s in VERDICTS if s in allowed]))
-               if allowed else t("No verdict applies to an alert that is “{state}”.").format(
-                   state=now))
+    if held:
+        st.info(t("Assigned to {who}: only they, or someone who may assign alerts, may give "
+                  "its verdict or take it. Your comment is still welcome.").format(
+                      who=escape_markdown(alert.assignee)))
+    elif reachable:
+        st.caption(t("From “{state}” an alert may go to {states}; the other verdicts are "
+                     "greyed out.").format(state=now, states=t.either(
+                         [names.get(s, s) for s in VERDICTS if s in reachable])))
+    else:
+        st.caption(t("No verdict applies to an alert that is “{state}”.").format(state=now))
     for target in VERDICTS:
         st.button(names.get(target, target), key=f"{state.ALERT_VERDICT}:{target}",
-                  disabled=not who or target not in allowed, use_container_width=True,
+                  disabled=not who or target not in reachable, use_container_width=True,
                   on_click=_change, args=(store, alert.id, alert.version, t),
                   kwargs={"target": target})
     row = st.columns(2)
     row[0].button(t("Assign to me"), key=state.ALERT_ASSIGN,
-                  disabled=not who or alert.assignee == who,
+                  disabled=not who or alert.assignee == who or held,
                   use_container_width=True, on_click=_change,
                   args=(store, alert.id, alert.version, t), kwargs={"assign": True})
     row[1].button(t("Comment only"), key=state.ALERT_COMMENT_ONLY, disabled=not who,

@@ -27,7 +27,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from geo.auth import DESCRIPTIONS, PAGE_ACTIONS, Action, Session, SessionPolicy, can
+from geo.auth import DESCRIPTIONS, PAGE_ACTIONS, Action, Role, Session, SessionPolicy, can
 from geo.auth.oidc import role_for_groups
 from geo.auth.permissions import ROLE_NAMES
 from geo.auth.precision import DEFAULT_CELL_DEG
@@ -64,6 +64,16 @@ def current_session() -> Session | None:
     """Return the signed-in session of this browser tab, or None."""
     found = st.session_state.get(state.SESSION)
     return found if isinstance(found, Session) else None
+
+
+def acting_role() -> Role | str:
+    """Return the signed-in user's role, for the store's own checks.
+
+    "" when nobody is signed in: a name no role has, so the store refuses everything rather
+    than checking nothing.
+    """
+    session = current_session()
+    return "" if session is None else session.role
 
 
 def allowed(action: Action) -> bool:

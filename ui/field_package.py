@@ -39,7 +39,7 @@ from geo.store.fieldpkg import (
     read_field_package,
 )
 from geo.store.states import state_names
-from ui.auth import allowed
+from ui.auth import acting_role, allowed
 from ui.history import minute_utc
 from ui.sidebar import relabelled
 from ui.text import choice_texts, escape_markdown
@@ -198,7 +198,7 @@ def render_returned_package(store: Store, t: Translator, who: str, data: bytes) 
     """Show what importing ``data`` would do, the conflicts to accept, and the Apply button."""
     try:
         digest, returned = _parsed(data)
-        plan = plan_import(store, returned)
+        plan = plan_import(store, returned, user=who, role=acting_role())
     except AtalayaError as err:
         st.error(t("This package cannot be imported; nothing was changed."))
         st.code(localize(err, t), language=None, wrap_lines=True)
@@ -321,8 +321,8 @@ def _apply(store: Store, plan: ImportPlan, who: str, accepted: frozenset[int],
             what=t(DESCRIPTIONS[Action.IMPORT_FIELD_PACKAGE]))
         return
     try:
-        st.session_state[IMPORT_RESULT] = apply_import(store, plan, who,
-                                                       accept_conflicts=accepted)
+        st.session_state[IMPORT_RESULT] = apply_import(
+            store, plan, who, accept_conflicts=accepted, role=acting_role())
     except AtalayaError as err:  # the message: localized when shown, in that run's language
         st.session_state[IMPORT_RESULT] = message_of(err)
 

@@ -16,6 +16,11 @@ following an area it lies in (:mod:`geo.store.notify`).
 
 The queue's filters (state, assignee, country, minimum score, bounding box, area of interest)
 run in the store query; an area is matched by bounding box in SQL, then exactly with shapely.
+
+A change made for a person names their role (``role``); it is checked here, under the row
+lock, against what the alert is at that moment (:func:`change_refusal`): the pages check it
+too, but a field package or a stale page must not get past the store. An alert assigned to
+someone else is changed only by its assignee or a role that may assign alerts.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
-from geo.errors import AlertNotFoundError, SchemaError, StaleVersionError
+from geo.auth.permissions import DESCRIPTIONS, Action, Role, can
+from geo.errors import AlertNotFoundError, AuthError, SchemaError, StaleVersionError
 from geo.i18n import Message
 from geo.schema import PRIORITIES
 from geo.store import tables as t
@@ -265,12 +271,48 @@ def _already_applied(conn: Connection, request_id: str | None) -> bool:
     return found is not None
 
 
+def change_refusal(current: Alert, values: Mapping[str, Any], *, comment: bool, actor: str,
+                   role: Role | str | None) -> Message | None:
+    """Why ``actor`` in ``role`` may not make this change to ``current``; None when they may.
+
+    ``values``: the fields the change would write (state, priority, assignee); ``comment``:
+    it adds a comment. A role that may not assign alerts to others changes only alerts that
+    are unassigned or assigned to ``actor`` (comments excepted: they are welcome on any).
+
+    Unit tests: ``tests/store/test_alert_rights.py``.
+    """
+    if role is None:
+        return None
+    needed = [action for action, wanted in (
+        (Action.SET_VERDICT, "state" in values),
+        (Action.SET_PRIORITY, "priority" in values),
+        (Action.ASSIGN_SELF, values.get("assignee", "") == actor),
+        (Action.ASSIGN_OTHERS, values.get("assignee", actor) not in (None, actor)),
+        (Action.COMMENT, comment)) if wanted]
+    refused = next((action for action in needed if not can(role, action)), None)
+    if refused is not None:
+        return Message("Your role may not {what}.", what=Message(DESCRIPTIONS[refused]))
+    if (values and current.assignee not in (None, actor)
+            and not can(role, Action.ASSIGN_OTHERS)):
+        return Message("alert {id} is assigned to {who}: only they, or someone who may assign "
+                       "alerts, may change it (a comment alone is still welcome)",
+                       id=str(current.id), who=current.assignee)
+    return None
+
+
 def apply_change(conn: Connection, change: AlertChange, *, actor: str,
-                 at: datetime | None = None) -> Alert:
+                 at: datetime | None = None, role: Role | str | None = None) -> Alert:
     """Apply one :class:`AlertChange` inside the caller's transaction; return the new alert.
 
     ``at``: the time recorded (default now); a batch gives all its changes one time, so its
     notifications read as one event (:func:`geo.store.subscriptions.inbox_groups`).
+    ``role``: the role of the person the change is made for, checked by
+    :func:`change_refusal` (None: the system's own change, not checked).
+
+    Raises
+    ------
+    AuthError
+        The role may not make this change to the alert as it is now; nothing was written.
     """
     current = load_alert(conn, change.alert_id, lock=True)
     # Checked under the row lock, so a retry racing its original waits and then sees it.
@@ -282,6 +324,10 @@ def apply_change(conn: Connection, change: AlertChange, *, actor: str,
     values = _human_values(current, change, at)
     if not values and change.comment is None:
         return current
+    why = change_refusal(current, values, comment=change.comment is not None, actor=actor,
+                         role=role)
+    if why is not None:
+        raise AuthError(why)
     rows = field_changes(current.id, "update", {k: getattr(current, k) for k in values}, values)
     result = write_fields(conn, current, values, actor=actor, at=at)
     if "assignee" in values:
@@ -299,8 +345,11 @@ def apply_change(conn: Connection, change: AlertChange, *, actor: str,
     return result
 
 
-def update_alert(store: Store, change: AlertChange, *, actor: str) -> Alert:
+def update_alert(store: Store, change: AlertChange, *, actor: str,
+                 role: Role | str | None = None) -> Alert:
     """Apply one change in its own transaction; return the alert at its new version.
+
+    ``role``: see :func:`apply_change`.
 
     Raises
     ------
@@ -310,8 +359,11 @@ def update_alert(store: Store, change: AlertChange, *, actor: str) -> Alert:
         The state machine does not allow the move (see :mod:`geo.store.states`).
     AlertNotFoundError
         No such alert.
+    AuthError
+        ``role`` may not make the change (:func:`change_refusal`).
     """
-    return in_transaction(store, lambda conn: apply_change(conn, change, actor=actor))
+    return in_transaction(store, lambda conn: apply_change(conn, change, actor=actor,
+                                                           role=role))
 
 
 def apply_changes(store: Store, changes: Sequence[AlertChange], *, actor: str) -> list[Alert]:

@@ -105,6 +105,7 @@ import pyogrio
 import pyogrio.errors
 from sqlalchemy import select
 
+from geo.auth.permissions import Role
 from geo.categories import codes_by_name, normalise_name
 from geo.detect.reasons import localize_reason
 from geo.errors import AtalayaError, SchemaError
@@ -115,6 +116,7 @@ from geo.store.alerts import (
     Alert,
     AlertChange,
     Attachment,
+    change_refusal,
     get_alert,
     list_alerts,
     load_alert,
@@ -1230,15 +1232,31 @@ def localize_field_comment(body: str, t: Translator) -> str:
     return f"[{tag}] {rest}"
 
 
-def plan_import(store: Store, returned: FieldReturn) -> ImportPlan:
+def plan_import(store: Store, returned: FieldReturn, *, user: str = "",
+                role: Role | str | None = None) -> ImportPlan:
     """Compare a returned package with the store; nothing is written.
 
-    See the module notes for the four kinds of item and the conflict rule.
+    See the module notes for the four kinds of item and the conflict rule. ``user`` and
+    ``role``: who would apply it. A row they could not enter on the alert's page
+    (:func:`~geo.store.alerts.change_refusal`: a verdict from a role without verdicts, a
+    change to an alert assigned to someone else) is rejected, with the reason, and nothing
+    of it is written: someone who may can apply the same package later. None: not checked.
     """
     ids = {r.alert_id for r in returned.rows if r.alert_id is not None and not r.problems}
     current, applied = _store_side(store, ids, [_request_id(r) for r in returned.rows])
-    items = tuple(_decide(r, current.get(r.alert_id or 0), applied) for r in returned.rows)
+    items = tuple(_may(_decide(r, current.get(r.alert_id or 0), applied),
+                       current.get(r.alert_id or 0), user, role) for r in returned.rows)
     return ImportPlan(items=items, package_id=returned.package_id)
+
+
+def _may(item: PlanItem, alert: Alert | None, user: str, role: Role | str | None) -> PlanItem:
+    """Keep of ``item`` what ``user`` in ``role`` may apply (see :func:`plan_import`)."""
+    if alert is None or role is None or item.kind not in ("apply", "conflict"):
+        return item
+    moves = item.verdict is not None and item.verdict != alert.state
+    why = change_refusal(alert, {"state": item.verdict} if moves else {},
+                         comment=item.comment is not None, actor=user.strip(), role=role)
+    return item if why is None else replace(item, kind="rejected", reason=why)
 
 
 def _store_side(store: Store, ids: set[int], request_ids: Sequence[str]
@@ -1333,14 +1351,16 @@ def _options(state: str) -> Message:
 # -- applying ---------------------------------------------------------------------------------
 
 def apply_import(store: Store, plan: ImportPlan, user: str,
-                 accept_conflicts: Collection[int] = frozenset()) -> ImportReport:
+                 accept_conflicts: Collection[int] = frozenset(), *,
+                 role: Role | str | None = None) -> ImportReport:
     """Apply the plan's ``apply`` items and the conflicts named in ``accept_conflicts``.
 
     Each item is one :func:`~geo.store.update_alert` (verdict and comment in one transaction,
     audited under ``user``, with the row's request id). An accepted conflict is applied at the
     version the plan showed, so a further change since the plan fails rather than being
-    overwritten; the move is checked again from the current state. Items that fail are
-    reported, not raised: the others still apply.
+    overwritten; the move is checked again from the current state, and so is ``role``'s right
+    to make it (None: not checked). Items that fail are reported, not raised: the others still
+    apply.
     """
     user = _check_user(user)
     report = ImportReport()
@@ -1348,7 +1368,7 @@ def apply_import(store: Store, plan: ImportPlan, user: str,
         if item.kind == "conflict" and item.alert_id not in accept_conflicts:
             report.skipped_conflicts.append(int(item.alert_id or 0))
         elif item.kind == "apply" or item.kind == "conflict":
-            _apply_item(store, item, user, report)
+            _apply_item(store, item, user, report, role)
     return report
 
 
@@ -1379,15 +1399,17 @@ def _was_applied(store: Store, item: PlanItem) -> bool:
         return found.first() is not None
 
 
-def _apply_item(store: Store, item: PlanItem, user: str, report: ImportReport) -> None:
+def _apply_item(store: Store, item: PlanItem, user: str, report: ImportReport,
+                role: Role | str | None) -> None:
     alert_id = int(item.alert_id or 0)
     try:
         change = _change_for(store, item)
         if (change.state is None and change.comment is None) or _was_applied(store, item):
             report.already.append(alert_id)  # e.g. the same plan applied from two tabs
             return
-        update_alert(store, change, actor=user)
-    except AtalayaError as err:  # stale since the plan, impossible move now, store busy
+        update_alert(store, change, actor=user, role=role)
+    except AtalayaError as err:  # stale since the plan, impossible move now, store busy,
+        # or (role) the alert was assigned to someone else since
         report.failed.append((alert_id, message_of(err)))
         return
     report.applied.append(alert_id)

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.errors import AtalayaError
+from geo.i18n import Translator, localize
 from geo.store import (
     AlertChange,
     add_attachment,
@@ -760,3 +761,21 @@ def test_a_comment_of_bytes_that_are_not_utf8_refuses_the_file_clearly(seeded, t
                      "field_comment = CAST(X'41fffe42c3' AS TEXT) WHERE alert_id = ?", (a,))
     with pytest.raises(FieldPackageError, match="not UTF-8"):
         read_field_package(gpkg)
+
+
+def test_the_store_checks_the_importers_role_again_when_applying(seeded, tmp_path):
+    """A plan made without a role (or by someone else) is refused by the store on Apply."""
+    store, (a, _b, _c) = seeded
+    _, folder = export(store, tmp_path)
+    gpkg = folder / "alerts.gpkg"
+    field_edit(gpkg, {a: {"verdict": "confirmed", "field_comment": "fresh tyre marks"}})
+    plan = plan_import(store, read_field_package(gpkg))  # not checked: planned for anyone
+    assert by_id(plan)[a].kind == "apply"
+    before = get_alert(store, a)
+    report = apply_import(store, plan, "team2", role="field")  # team1's alert
+    assert report.verdicts == []
+    [(failed, why)] = report.failed
+    assert failed == a
+    assert "is assigned to team1" in localize(why, Translator("en"))
+    assert get_alert(store, a) == before
+    assert apply_import(store, plan, "team1", role="field").verdicts == [a]

@@ -396,3 +396,32 @@ def test_the_queue_lists_alerts_awaiting_a_verdict_first_and_counts_its_filters(
     at.multiselect(key=state.QUEUE_COUNTRIES).set_value(countries[:1]).run()
     at.slider(key=state.QUEUE_MIN_SCORE).set_value(0.5).run()
     assert [e.label for e in at.expander if "Filters" in e.label] == ["Filters (2 on)"]
+
+
+def test_a_field_user_on_someone_elses_alert_may_comment_only(world):
+    """Greyed verdicts and "Assign to me", and why; a comment is still saved.
+
+    The store's own refusal (a forged press) is tested in tests/store/test_alert_rights.py.
+    """
+    from geo.store import AlertChange, get_alert, read_comments, update_alert
+
+    at, url, alert_id = _a_new_alert_open(world)  # drawn for ana (analyst) first
+    at.session_state[state.REVIEWER] = "luis"
+    at.session_state[state.SESSION] = Session.start("luis", Role.FIELD, datetime.now(UTC))
+    at.run()
+    verdict = f"{state.ALERT_VERDICT}:under_review"
+    assert not at.button(key=verdict).disabled  # unassigned: luis may take it or judge it
+    with open_store(url) as store:  # meanwhile the office gives it to ana
+        now = get_alert(store, alert_id)
+        update_alert(store, AlertChange(alert_id, now.version, assignee="ana"), actor="lead")
+    at.run()
+    assert any(i.value.startswith("Assigned to ana: only they") for i in at.info)
+    assert at.button(key=verdict).disabled
+    assert at.button(key=state.ALERT_ASSIGN).disabled
+    at.text_area(key=state.ALERT_COMMENT).input("Tracks on the north end, seen today").run()
+    at.button(key=state.ALERT_COMMENT_ONLY).click().run()
+    assert any("Saved" in s.value for s in at.success), [e.value for e in at.error]
+    with open_store(url) as store:
+        alert = get_alert(store, alert_id)
+        assert (alert.state, alert.assignee) == ("new", "ana")
+        assert [c["author"] for c in read_comments(store, alert_id)] == ["luis"]

@@ -68,13 +68,15 @@ def url(tmp_path):
     return url
 
 
-def _app(monkeypatch, url: str, *, reviewer: str = "lead", returned: Path | None = None
-         ) -> AppTest:
+def _app(monkeypatch, url: str, *, reviewer: str = "lead", returned: Path | None = None,
+         role: str = "analyst") -> AppTest:
+    """Run the panel as ``reviewer``; a returned package is applied in ``role``."""
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("FIELDPKG_TEST_URL", url)
     monkeypatch.setenv("FIELDPKG_TEST_REVIEWER", reviewer)
     if returned is not None:
         monkeypatch.setenv("FIELDPKG_TEST_RETURNED", str(returned))
+        monkeypatch.setenv("FIELDPKG_TEST_ROLE", role)
     at = AppTest.from_string(SCRIPT, default_timeout=60)
     at.run()
     assert not at.exception
@@ -179,6 +181,33 @@ def test_import_shows_conflicts_and_applies_only_what_is_accepted(monkeypatch, u
     # nothing left: no "Apply 0 rows" button, a line that says so
     assert not [b for b in at.button if b.key == panel.APPLY]
     assert at.caption[-1].value.startswith("Nothing in this package is left to apply")
+
+
+@pytest.mark.parametrize(("role", "who", "refused"), [
+    ("planner", "pedro", "Your role may not give a verdict on an alert."),
+    ("field", "team2", "is assigned to team1: only they, or someone who may assign alerts"),
+    ("field", "team1", None)])
+def test_a_package_gives_no_verdict_its_importer_could_not_give_on_the_page(
+        monkeypatch, url, tmp_path, role, who, refused):
+    """A planner, or a field user with another team's alerts, cannot close them by file."""
+    gpkg, _first, second = _returned_with_conflict(url, tmp_path)
+    with open_store(url) as store:
+        before = {a.id: a for a in list_alerts(store)}
+    at = _app(monkeypatch, url, reviewer=who, returned=gpkg, role=role)
+    metrics = {m.label: m.value for m in at.metric}
+    if refused is None:  # the team's own alerts: as for the office
+        assert metrics == {"Will apply": "1", "Conflict": "1", "Rejected": "0",
+                           "Unchanged": "0"}
+        at.button(key=panel.APPLY).click().run()
+        with open_store(url) as store:
+            assert get_alert(store, second).state == "dismissed"
+        return
+    assert metrics == {"Will apply": "0", "Conflict": "0", "Rejected": "2", "Unchanged": "0"}
+    assert not [b for b in at.button if b.key == panel.APPLY]
+    table = at.dataframe[0].value
+    assert all(refused in str(why) for why in table["Why"]), table["Why"]
+    with open_store(url) as store:  # nothing written
+        assert {a.id: a for a in list_alerts(store)} == before
 
 
 def test_a_hostile_upload_is_reported_not_raised(monkeypatch, url, tmp_path):
