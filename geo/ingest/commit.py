@@ -14,10 +14,13 @@ layer through :func:`geo.world.data_version` (file size and modification time).
 from __future__ import annotations
 
 import fcntl
+import logging
+import os
 import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from geo.store.engine import Store
 
 LOCK_FILE = ".ingest.lock"
+_LOG = logging.getLogger("atalaya.ingest")
 
 
 @dataclass(frozen=True)
@@ -185,8 +189,25 @@ def _check_ids(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: str) ->
                                  identifiers=shown))
 
 
+def set_aside(path: Path, at: datetime | None = None) -> Path:
+    """Rename a scene file no catalogue lists to ``<name>.orphaned-<UTC time>``; return it.
+
+    Called under the import lock, for the file an import is about to write: its scene id is
+    in no layer file (checked first), so nothing refers to it. It is what an import killed
+    between moving its GeoTIFF into place and writing the catalogue leaves behind (the retry
+    of that import was refused for ever, 2026-12-05), or a file copied there by hand: kept,
+    under a name no reader takes for a scene, for whoever looks after the folder.
+    """
+    stamp = (at or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    aside = path.with_name(f"{path.name}.orphaned-{stamp}")
+    os.replace(path, aside)
+    _LOG.warning("Set aside %s as %s: no catalogue lists it (an interrupted import?)",
+                 path, aside.name)
+    return aside
+
+
 def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> list[Path]:
-    """Copy scene GeoTIFFs to ``<data>/scenes/`` (never over an existing file)."""
+    """Copy scene GeoTIFFs to ``<data>/scenes/``; an uncatalogued file there is set aside."""
     if not report.files:
         return []
     folder = data_dir / "scenes"
@@ -195,9 +216,11 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
     try:
         for scene_id, rel in zip(new["scene_id"], new["path"], strict=True):
             target = data_dir / str(rel)
-            if target.resolve().parent != folder.resolve() or target.exists():
+            if target.resolve().parent != folder.resolve():
                 raise CommitError(Message("nothing stored: {path} already exists or is outside "
                                           "scenes/", path=str(rel)))
+            if target.exists():  # its id is in no layer file (_check_ids): nobody's scene
+                set_aside(target)
             origin = report.files[str(scene_id)]
             if not origin.is_file():
                 raise CommitError(Message("nothing stored: the uploaded {name} is gone; commit "

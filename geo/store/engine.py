@@ -19,6 +19,7 @@ aborted them for a deadlock and turns a SQLite lock timeout into a
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -36,6 +37,8 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, Operational
 from geo.errors import ConfigError, StoreError
 from geo.settings import load_settings
 from geo.store.migrations import current_version, latest_version, migrate
+
+_LOG = logging.getLogger("atalaya.store")
 
 SQLITE_FILE = "atalaya.sqlite3"
 BUSY_TIMEOUT_S = 30.0  # the guide's measurements: 16 writers need more than 5 s at the tail
@@ -238,7 +241,10 @@ def in_transaction(store: Store, work: Callable[[Connection], T]) -> T:
     Raises
     ------
     StoreError
-        SQLite stayed locked by another writer longer than the busy timeout.
+        SQLite stayed locked by another writer longer than the busy timeout; or the database
+        could not write at all (disk full, read-only file, I/O error, server gone): the
+        transaction was rolled back, and the caller says so instead of failing the page (a
+        full disk blanked the alert page and lost the comment being typed, 2026-12-05).
     """
     for attempt in range(RETRIES):
         try:
@@ -250,6 +256,11 @@ def in_transaction(store: Store, work: Callable[[Connection], T]) -> T:
             if store.backend == "sqlite" and "locked" in str(exc.orig):
                 raise StoreError(f"the store {store.url} stayed locked by another writer; "
                                  "nothing was written, try again") from exc
+            if isinstance(exc, OperationalError):
+                _LOG.error("The store %s could not write: %s", store.url, exc.orig)
+                raise StoreError(f"the store {store.url} could not write ({exc.orig}); nothing "
+                                 "was written: tell whoever runs the server (is its disk full, "
+                                 "or the database read-only?)") from exc
             raise
     raise AssertionError("unreachable: the last attempt returns or raises")
 

@@ -336,6 +336,34 @@ def test_scene_registered_and_committed(tmp_path: Path) -> None:
     assert read_layer(result.path, "scenes")["scene_id"].tolist() == ["scene_2024-08-02"]
 
 
+def test_a_scene_left_uncatalogued_by_a_killed_import_does_not_block_its_retry(
+        tmp_path: Path) -> None:
+    """A file left by an import killed before its catalogue was written is set aside.
+
+    Every later import of that scene was refused ("already exists").
+    """
+    tif = good_tiff(tmp_path)
+    data = tmp_path / "data"
+    (data / "scenes").mkdir(parents=True)
+    left = data / "scenes" / "scene_2024-08-02.tif"
+    left.write_bytes(b"what the killed import had written")
+    with receive_file(tif) as up:
+        source = read_source(up)
+        report = validate(source, propose_mapping(source, "scenes"), imported_by="t")
+        result = commit(report, data)
+    assert read_layer(result.path, "scenes")["scene_id"].tolist() == ["scene_2024-08-02"]
+    with rasterio.open(tif) as original, rasterio.open(left) as stored:
+        assert np.array_equal(original.read(), stored.read())
+    [aside] = (data / "scenes").glob("scene_2024-08-02.tif.orphaned-*")
+    assert aside.read_bytes() == b"what the killed import had written"  # kept, not lost
+    # a scene the catalogue lists is still never written over
+    with receive_file(tif) as up:
+        source = read_source(up)
+        again = validate(source, propose_mapping(source, "scenes"), imported_by="t")
+        with pytest.raises(CommitError, match="already stored"):
+            commit(again, data)
+
+
 def test_a_scene_of_3_125_m_pixels_three_eighths_cloudy_is_catalogued_as_such(
         tmp_path: Path) -> None:
     """Both figures have three decimals: never read as thousands (3,125 m; 375 %)."""
