@@ -49,6 +49,7 @@ from geo.store import (
     Notification,
     SmtpConfig,
     Store,
+    add_comment,
     allowed_next,
     awaiting_first,
     default_url,
@@ -607,11 +608,15 @@ def _change(store: Store, alert_id: int, version: int, t: Translator, *,
             what=t(DESCRIPTIONS[refused])))
         return
     try:
-        change = AlertChange(alert_id, version, state=target, comment=comment,
-                             assignee=who if assign else None)
-        # the store checks the role again, against the alert as it is when written (its
-        # assignee may have changed since this page was drawn)
-        update_alert(store, change, actor=who, role=acting_role())
+        if target is None and not assign and comment is not None:
+            # a comment alone is never stale: no version (others' open copies stay valid)
+            add_comment(store, alert_id, comment, actor=who, role=acting_role())
+        else:
+            change = AlertChange(alert_id, version, state=target, comment=comment,
+                                 assignee=who if assign else None)
+            # the store checks the role again, against the alert as it is when written (its
+            # assignee may have changed since this page was drawn)
+            update_alert(store, change, actor=who, role=acting_role())
     except AtalayaError as err:  # stale copy, impossible move, store busy, someone else's
         # alert: said, not raised
         # The message, not its text: localized when shown, in the language of that run.

@@ -381,10 +381,19 @@ def apply_changes(store: Store, changes: Sequence[AlertChange], *, actor: str) -
     return in_transaction(store, work)
 
 
-def add_comment(store: Store, alert_id: int, body: str, *, actor: str) -> int:
-    """Add a comment (comments never conflict, so no version is needed); return its id."""
+def add_comment(store: Store, alert_id: int, body: str, *, actor: str,
+                role: Role | str | None = None) -> int:
+    """Add a comment (comments never conflict, so no version is needed); return its id.
+
+    The alert's version does not move: a comment does not make the copies others have open
+    stale (the alert page's "Comment only" went through a versioned change, and two people
+    commenting at once had one refused). ``role``: checked as by :func:`change_refusal`.
+    """
     if not body.strip():
         raise SchemaError(Message("empty comment; write something"))
+    if role is not None and not can(role, Action.COMMENT):
+        raise AuthError(Message("Your role may not {what}.",
+                                what=Message(DESCRIPTIONS[Action.COMMENT])))
     at = _now()
 
     def work(conn: Connection) -> int:

@@ -425,3 +425,31 @@ def test_a_field_user_on_someone_elses_alert_may_comment_only(world):
         alert = get_alert(store, alert_id)
         assert (alert.state, alert.assignee) == ("new", "ana")
         assert [c["author"] for c in read_comments(store, alert_id)] == ["luis"]
+
+
+def test_a_comment_does_not_make_anothers_open_copy_stale(world):
+    """Comments never conflict: a verdict from a page opened before someone commented lands.
+
+    The comment leaves the alert's version alone.
+    """
+    from geo.store import get_alert, read_comments
+
+    ana, url, alert_id = _a_new_alert_open(world)
+    with open_store(url) as store:
+        version = get_alert(store, alert_id).version
+    luis = AppTest.from_function(_page, default_timeout=90)
+    luis.session_state[state.LANGUAGE] = "en"
+    luis.session_state[state.REVIEWER] = "luis"
+    luis.session_state[state.SESSION] = Session.start("luis", Role.FIELD, datetime.now(UTC))
+    luis.query_params["alert"] = str(alert_id)
+    luis.run()
+    luis.text_area(key=state.ALERT_COMMENT).input("Fresh tracks at the north end").run()
+    luis.button(key=state.ALERT_COMMENT_ONLY).click().run()
+    assert any("Saved" in s.value for s in luis.success), [e.value for e in luis.error]
+    with open_store(url) as store:
+        assert get_alert(store, alert_id).version == version
+    ana.button(key=f"{state.ALERT_VERDICT}:under_review").click().run()
+    assert any("Saved" in s.value for s in ana.success), [e.value for e in ana.error]
+    with open_store(url) as store:
+        assert get_alert(store, alert_id).state == "under_review"
+        assert [c["author"] for c in read_comments(store, alert_id)] == ["luis"]
