@@ -20,8 +20,9 @@ Nothing secret reaches the page or the log: passwords go from the form to
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
+from typing import Any
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -175,6 +176,23 @@ def _oidc_session(store: Store, settings: Settings, t: Translator) -> Session | 
     return session
 
 
+#: What a tab keeps when its session ends: the language its sign-in form is in, and the
+#: basemap switch (the main script's own widgets).
+KEPT_AT_SIGN_OUT = frozenset({state.LANGUAGE, state.PENDING_LANGUAGE, state.ONLINE_TILES})
+
+
+def end_session(ss: MutableMapping[Any, Any]) -> None:
+    """Forget everything the tab held for the user who signed out (or timed out).
+
+    Only the session and the reviewer's name were dropped: filters, a field package built
+    for download, an upload being checked, drawn areas stayed in the tab for whoever signed
+    in next on the same browser (access review, 2026-12-05).
+    """
+    for key in list(ss.keys()):
+        if key not in KEPT_AT_SIGN_OUT:
+            del ss[key]
+
+
 def _renewed(store: Store, settings: Settings, t: Translator) -> Session | None:
     ss = st.session_state
     session = current_session()
@@ -183,7 +201,7 @@ def _renewed(store: Store, settings: Settings, t: Translator) -> Session | None:
     now = datetime.now(UTC)
     if session.is_expired(SessionPolicy.from_settings(settings), now):
         record_sign_out(store, session.username, reason="idle_timeout")
-        ss.pop(state.SESSION, None)
+        end_session(ss)
         ss[state.SIGN_IN_NOTICE] = t.n(
             "You were signed out after {n} minute without activity.",
             "You were signed out after {n} minutes without activity.",
@@ -194,7 +212,7 @@ def _renewed(store: Store, settings: Settings, t: Translator) -> Session | None:
     user = active_user(store, session.username)
     if user is None:
         record_sign_out(store, session.username, reason="account_disabled")
-        ss.pop(state.SESSION, None)
+        end_session(ss)
         ss[state.SIGN_IN_NOTICE] = t("This account is disabled; ask an administrator.")
         return None
     renewed = session.touched(now, role=user.role)
@@ -313,8 +331,7 @@ def render_user_box(session: Session, t: Translator) -> None:
             user=session.username, role=ROLE_NAMES[session.role].localized(t)))
         if st.button(t("Sign out"), key=state.SIGN_OUT, icon=":material/logout:"):
             record_sign_out(_store(), session.username, reason="signed_out")
-            st.session_state.pop(state.SESSION, None)
-            st.session_state.pop(state.REVIEWER, None)
+            end_session(st.session_state)
             _provider_logout()
             st.rerun()
 

@@ -84,3 +84,19 @@ def test_a_language_chosen_before_signing_in_wins_and_is_saved(store):
     set_language(store, USER, "es")  # meanwhile she chose Spanish on her phone
     _sign_in(at)  # nothing was chosen on this tab since: the account's choice applies
     assert _language(at) == "es"
+
+
+def test_signing_out_leaves_the_next_person_nothing_but_the_language(store):
+    """A built field package, a typed comment, the reviewer's name: all gone at sign-out."""
+    at = _new_session()
+    _sign_in(at)
+    at.sidebar.selectbox(key=state.LANGUAGE).set_value("es").run()
+    at.session_state[state.ALERT_COMMENT] = "half-typed notes on alert 12"
+    at.session_state["field_package_result"] = {"name": "lucia.zip", "data": b"PK"}
+    at.run()
+    at.sidebar.button(key=state.SIGN_OUT).click().run()
+    assert not at.exception
+    assert at.button[0].label == "Iniciar sesión"  # the sign-in form, in her language
+    for key in (state.SESSION, state.REVIEWER, "field_package_result", state.ALERT_COMMENT):
+        assert key not in at.session_state, key
+    assert at.session_state[state.LANGUAGE] == "es"
