@@ -32,15 +32,18 @@ In the app (one runner per process, shared by every session)::
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from geo.atomicfile import sweep_leftovers
 from geo.errors import AtalayaError, JobCancelledError, JobStateError, StoreError
 from geo.jobs import messages as msg
 from geo.jobs.queue import (
@@ -286,11 +289,21 @@ class JobRunner:
         self._wake.set()
 
     def recover(self) -> dict[int, str]:
-        """Hand on or fail the stale jobs of dead runners (see ``recover_stale_jobs``)."""
+        """Hand on or fail the stale jobs of dead runners (see ``recover_stale_jobs``).
+
+        Also deletes what killed processes left: temporary files beside the data folder's
+        layers and scenes (an hour old or more), and upload folders a day old.
+        """
         found = recover_stale_jobs(self.store, stale_after_s=self.stale_after_s)
         for job_id, state in found.items():
             log.warning("stale job %s is now %s", job_id, state,
                         extra={"job_id": job_id, "state": state})
+        data = Path(self.settings.data_dir)
+        swept = [*sweep_leftovers(data), *sweep_leftovers(data / "scenes"),
+                 *sweep_leftovers(tempfile.gettempdir(), pattern="atalaya-ingest-*",
+                                  older_than_s=86_400.0)]
+        for path in swept:
+            log.warning("deleted %s, left by a killed process", path, extra={"path": str(path)})
         return found
 
     @property

@@ -452,3 +452,39 @@ def test_an_export_that_writes_no_file_fails_and_one_that_misses_a_format_says_s
     assert job.message.endswith("files; not written: pdf")
     assert set(job.result["failed"]) == {"pdf"}
     assert localize(job.message, translator("es")).endswith("archivos; no generados: pdf")
+
+
+def test_a_starting_runner_deletes_what_killed_writers_left(store, settings, tmp_path,
+                                                            monkeypatch):
+    """Half-written copies and day-old upload folders go; the rest stays.
+
+    A killed import left a 37 MB copy; a file being written right now is spared.
+    """
+    import os
+    import tempfile
+
+    scenes = settings.data_dir / "scenes"
+    scenes.mkdir()
+    uploads = tmp_path / "tmp"
+    uploads.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(uploads))
+    old = time.time() - 2 * 86_400
+    left = [scenes / ".a.tif-x1.part", settings.data_dir / ".events.parquet-x2.part",
+            uploads / "atalaya-ingest-old"]
+    left[0].write_bytes(b"half a scene")
+    left[1].write_bytes(b"half a layer")
+    left[2].mkdir()
+    (left[2] / "upload.tif").write_bytes(b"an upload")
+    for path in left:
+        os.utime(path, (old, old))
+    kept = [scenes / ".b.tif-x3.part", scenes / "a.tif", uploads / "atalaya-ingest-new",
+            settings.data_dir / "events.parquet"]
+    for path in kept:
+        if path.suffix:
+            path.write_bytes(b"x")
+        else:
+            path.mkdir()
+    os.utime(kept[1], (old, old))  # old, but no leftover
+    _runner(store, settings).recover()
+    assert [p.exists() for p in left] == [False] * 3
+    assert [p.exists() for p in kept] == [True] * 4
