@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
+from rasterio.windows import Window
 from shapely.geometry import Polygon
 
 from geo.errors import AtalayaError, ImageryError
@@ -112,13 +113,30 @@ def _resolution_m(src: rasterio.DatasetReader) -> float:
     return res * float(factor)
 
 
+#: Rows of full-resolution pixels decoded at a time by :func:`_decode_check` (all bands: a
+#: Sentinel-2 tile's 10,980 columns x 5 bands x 2 bytes x 512 rows = 56 MB).
+CHECK_ROWS = 512
+
+
 def _decode_check(src: rasterio.DatasetReader, upload: Upload,
                   mask_band: tuple[str, int] | None) -> float | None:
-    """Read every band decimated (proves each block decodes); return the cloud share or None."""
-    out_h = min(src.height, CHECK_PIXELS)
-    out_w = min(src.width, CHECK_PIXELS)
+    """Decode every pixel of every band, in strips of rows; return the cloud share or None.
+
+    A decimated read proved nothing: it reads the file's overviews when it has them, and a
+    scene whose full-resolution tiles were damaged was stored, then failed detection
+    (reliability review, 2026-12-05). The cloud share is measured on every
+    ``CHECK_PIXELS``-th row and column of the mask band.
+    """
+    step_r = max(1, -(-src.height // CHECK_PIXELS))
+    step_c = max(1, -(-src.width // CHECK_PIXELS))
+    sampled: list[np.ndarray] = []
     try:
-        stack = src.read(out_shape=(src.count, out_h, out_w))
+        for row0 in range(0, src.height, CHECK_ROWS):
+            rows = min(CHECK_ROWS, src.height - row0)
+            stack = src.read(window=Window(0, row0, src.width, rows))
+            if mask_band is not None:
+                first = (-row0) % step_r  # keep the rows on the global grid of samples
+                sampled.append(stack[mask_band[1] - 1, first::step_r, ::step_c])
     except (rasterio.errors.RasterioError, MemoryError) as exc:
         cause = exc.__cause__ or exc
         raise FileRefusedError(Message("{name} cannot be decoded ({cause}); the file is corrupt "
@@ -126,10 +144,9 @@ def _decode_check(src: rasterio.DatasetReader, upload: Upload,
                                        cause=str(cause)[:160])) from None
     if mask_band is None:
         return None
-    role, idx = mask_band
-    band = stack[idx - 1]
-    cloudy = np.isin(band, SCL_INVALID) if role == "scl" else band != 0
-    return float(cloudy.mean())
+    band = np.concatenate(sampled) if sampled else np.zeros((0, 0))
+    cloudy = np.isin(band, SCL_INVALID) if mask_band[0] == "scl" else band != 0
+    return float(cloudy.mean()) if band.size else None
 
 
 def _catalogue_row(upload: Upload, limits: Limits) -> tuple[dict[str, object], Polygon, str]:

@@ -332,6 +332,24 @@ def corrupt_tiff(folder: Path) -> Path:
     return path
 
 
+def corrupt_under_overviews_tiff(folder: Path) -> Path:
+    """Write a GeoTIFF with overviews, one full-resolution tile overwritten with garbage.
+
+    A decimated read takes the overviews and never touches the damaged tile.
+    """
+    path = good_tiff(folder, "damaged.tif")
+    with rasterio.open(path, "r+") as dst:
+        dst.build_overviews([2, 4], rasterio.enums.Resampling.average)
+    with rasterio.open(path) as src:
+        offset = int(src.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=2))
+        size = int(src.get_tag_item("BLOCK_SIZE_1_1", "TIFF", bidx=2))
+    data = bytearray(path.read_bytes())
+    data[offset: offset + size] = np.random.default_rng(2).integers(
+        0, 256, size, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
 def huge_declared_tiff(folder: Path) -> Path:
     """Write a small sparse file declaring 100,000 x 100,000 pixels."""
     path = folder / "huge.tif"
@@ -474,6 +492,8 @@ CATALOGUE: dict[str, Case] = {
     "oversized": Case(oversized_csv, "events", "refused", "upload cap"),
     "tiff-truncated": Case(truncated_tiff, "scenes", "refused", "corrupt or truncated"),
     "tiff-corrupt": Case(corrupt_tiff, "scenes", "refused", "corrupt or truncated"),
+    "tiff-damaged-under-overviews": Case(corrupt_under_overviews_tiff, "scenes", "refused",
+                                         "corrupt or truncated"),
     "tiff-100000-pixels": Case(huge_declared_tiff, "scenes", "refused", "100,000 x 100,000"),
     "tiff-300-bands": Case(many_bands_tiff, "scenes", "refused", "300 bands"),
     "tiff-decompression-bomb": Case(tiff_bomb, "scenes", "refused", "decompression bomb"),
