@@ -30,6 +30,13 @@ The decision is :func:`is_stale` (pure); :func:`install` wraps Streamlit's
 ``AppSession.request_rerun`` with it once per process, :func:`note_navigation` tells it,
 from the script's run, which page ``st.navigation`` chose, and :func:`run_page` runs that
 page and records the widgets it drew.
+
+A page's own ``st.rerun()`` can undo a click too: Streamlit folds a rerun asked for while
+another waits into one, with the *newer* request's page. A page that calls ``st.rerun()``
+(the imagery page, once its map has reported its view) while the reader's click on another
+page waits sent the reader back (a fresh-clone CI run, 2026-12-05: "Overview map" clicked,
+the imagery page stayed). :func:`keep_the_click` keeps the waiting page; :func:`install`
+wraps ``ScriptRequests._request_rerun_locked`` with it.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 _LOG = logging.getLogger("atalaya.navguard")
@@ -170,6 +177,35 @@ def _on_request(session_id: str, page: str, fragment: bool, history: bool = Fals
         return True
 
 
+def keep_the_click(pending: Any, new: Any, running_page: str | None) -> Any:
+    """Return the rerun to fold into ``pending``: ``new``, or it aimed at the waiting page.
+
+    ``pending``: the rerun already waiting (a ``RerunData``), None when none waits; ``new``:
+    the one asked for now; ``running_page``: the page hash of the script run asking for it
+    (None when the browser asks, not a script). A script's rerun of its own page while a
+    rerun of another page waits (the reader's click) keeps that page, its address and
+    widgets: the click wins. Anything else is returned as it is.
+
+    Examples
+    --------
+    >>> from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+    >>> click = RerunData(query_string="", page_script_hash="map")
+    >>> own = RerunData(query_string="scene=a", page_script_hash="imagery")
+    >>> keep_the_click(click, own, "imagery").page_script_hash
+    'map'
+    >>> keep_the_click(click, own, None).page_script_hash  # the browser's own request
+    'imagery'
+    >>> keep_the_click(None, own, "imagery").page_script_hash
+    'imagery'
+    """
+    if (pending is None or running_page is None or not pending.page_script_hash
+            or new.page_script_hash != running_page
+            or pending.page_script_hash == running_page):
+        return new
+    return replace(new, page_script_hash=pending.page_script_hash,
+                   page_name=pending.page_name, query_string=pending.query_string)
+
+
 def _widget_ids(client_state: Any) -> list[str]:
     """Ids of the widgets whose state a rerun request carries (none when it has no states)."""
     states = getattr(client_state, "widget_states", None)
@@ -201,3 +237,34 @@ def install() -> None:
 
     AppSession.request_rerun = guarded_request_rerun  # type: ignore[method-assign]
     AppSession.shutdown = forgetting_shutdown  # type: ignore[method-assign]
+    _install_click_keeper()
+
+
+def _running_page() -> str | None:
+    """Page hash of the script run on this thread; None on the server's own threads."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return None if ctx is None else str(ctx.page_script_hash)
+
+
+def _install_click_keeper() -> None:
+    """Wrap the folding of rerun requests with :func:`keep_the_click` (see the module)."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import (
+        ScriptRequests,
+        ScriptRequestType,
+    )
+
+    fold = ScriptRequests._request_rerun_locked
+
+    def folding(self: Any, new_data: Any) -> bool:
+        if self._state == ScriptRequestType.RERUN:
+            kept = keep_the_click(self._rerun_data, new_data, _running_page())
+            if kept is not new_data:
+                _LOG.info("Kept the waiting rerun of page %s over a rerun of page %s asked "
+                          "for by its script.", kept.page_script_hash[:8],
+                          new_data.page_script_hash[:8])
+            new_data = kept
+        return bool(fold(self, new_data))
+
+    ScriptRequests._request_rerun_locked = folding  # type: ignore[method-assign]

@@ -173,3 +173,45 @@ def test_run_page_records_only_the_widgets_the_page_drew(
     (state,) = sessions.values()
     assert list(state.drawn) == [state.chosen]
     assert sorted(i.rsplit("-", 1)[-1] for i in state.drawn[state.chosen]) == ["go", "weight"]
+
+
+_PAGES = st.sampled_from(["", "map", "imagery", "alerts"])
+
+
+@given(pending=st.one_of(st.none(), _PAGES), new=_PAGES,
+       running=st.one_of(st.none(), _PAGES))
+def test_a_scripts_own_rerun_never_replaces_a_click_on_another_page(pending, new, running):
+    """The waiting page is kept exactly when a script reruns its own page over it."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+
+    waiting = None if pending is None else RerunData(query_string="q=1", page_script_hash=pending)
+    asked = RerunData(query_string="q=2", page_script_hash=new)
+    kept = navguard.keep_the_click(waiting, asked, running)
+    click_wins = (waiting is not None and bool(pending) and running is not None
+                  and new == running and pending != running)
+    assert kept.page_script_hash == (pending if click_wins else new)
+    assert kept.query_string == ("q=1" if click_wins else "q=2")
+    if not click_wins:
+        assert kept is asked
+
+
+def test_the_imagery_maps_fragment_rerun_does_not_undo_a_click_on_the_map(monkeypatch):
+    """The CI failure of 2026-12-05, through Streamlit's own folding of rerun requests."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData, ScriptRequests
+
+    navguard.install()
+    requests = ScriptRequests()
+    monkeypatch.setattr(navguard, "_running_page", lambda: None)  # the browser: a click
+    assert requests.request_rerun(RerunData(query_string="", page_script_hash="map"))
+    # the imagery page's run, not yet stopped, reruns its map fragment (ui.imagery)
+    monkeypatch.setattr(navguard, "_running_page", lambda: "imagery")
+    assert requests.request_rerun(RerunData(query_string="scene=a", page_script_hash="imagery",
+                                            fragment_id_queue=["f1"],
+                                            is_fragment_scoped_rerun=True))
+    folded = requests._rerun_data
+    assert folded.page_script_hash == "map"
+    assert folded.fragment_id_queue == []  # a full run of the page clicked
+    # a script's rerun with no click waiting is left alone
+    alone = ScriptRequests()
+    assert alone.request_rerun(RerunData(query_string="", page_script_hash="imagery"))
+    assert alone._rerun_data.page_script_hash == "imagery"
