@@ -336,6 +336,8 @@ def overlay_group(key: str, name: str, *children: Any, control: bool = True,
     for child in children:
         if hasattr(child, "control"):
             child.control = False
+        if hasattr(child, "show"):  # the group shows or hides it: a child built with
+            child.show = True  # show=False was never added to it (an empty hot-spot group)
         child.add_to(group)
     return group
 

@@ -163,6 +163,11 @@ def test_layers_built_off_start_off_and_ticks_outlast_a_new_weight(app, page):
     layers.filter(has_text="Risk per cell").locator("input").click()
     on, ticks = _settled(frame, lambda on, ticks: on == ["candidates", "hotspots"])
     assert on == ["candidates", "hotspots"], on
+    # and its cells are drawn (its layer, built off, was never added to its group)
+    drawn = frame.evaluate("""() => { var n = 0; map_div.eachLayer(function (l) {
+      if (l.feature && l.feature.properties && l.feature.properties.hotspot) { n++; } });
+      return n; }""")
+    assert drawn > 0
     assert ticks["Hot and cold spots"] is True
     assert ticks["Risk per cell"] is False
 

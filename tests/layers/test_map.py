@@ -176,13 +176,17 @@ def test_a_group_built_off_is_marked_for_the_overlay_memory(
     from layers.risk import build_analysis_base_map
 
     on = overlay_group("cells", "Cells", control=True)
-    off = overlay_group("hotspots", "Hot spots", show=False)
+    # a layer built off (build_hotspot_layer's default) is still added to its group: the
+    # group shows or hides it (it was never added, so a ticked group stayed empty)
+    child = folium.GeoJson({"type": "FeatureCollection", "features": []}, show=False)
+    off = overlay_group("hotspots", "Hot spots", child, show=False)
     m = folium.Map(tiles=None)
     on.add_to(m)
     off.add_to(m)
     OverlayMemory().add_to(m)
     html = m.get_root().render()
     assert f"{off.get_name()}.options.atalayaOff = true;" in html
+    assert f"{child.get_name()}.addTo({off.get_name()});" in html
     assert f"{on.get_name()}.options.atalayaOff" not in html
     assert "e.layer.options.atalayaOff" in html  # read by the memory's layeradd handler
     # the analysis map swaps groups too, so it carries the memory
