@@ -27,7 +27,7 @@ from geo.basemap import read_topojson
 from geo.errors import DataNotFoundError
 from geo.settings import PROJECT_ROOT
 
-__all__ = ["COUNTRY_BORDERS", "CountryBorders", "country_at", "locate_countries",
+__all__ = ["COUNTRY_BORDERS", "CountryBorders", "country_at", "locate_countries", "on_land",
            "read_country_borders"]
 
 COUNTRY_BORDERS = PROJECT_ROOT / "node_modules" / "world-atlas" / "countries-50m.json"
@@ -110,6 +110,21 @@ def _borders_or_none(path: Path) -> CountryBorders | None:
     except DataNotFoundError as err:
         _log.warning("alert countries left empty: %s", err)
         return None
+
+
+def on_land(lons: np.ndarray, lats: np.ndarray, within_deg: float = 0.0, *,
+            path: Path = COUNTRY_BORDERS) -> np.ndarray:
+    """Which points (degrees, EPSG:4326) lie in a country, or within ``within_deg`` of one.
+
+    The land test of the risk analysis' study area (:func:`geo.risk.neighbours.study_matrix`).
+
+    Raises
+    ------
+    DataNotFoundError
+        The borders file is missing (run ``npm ci``).
+    """
+    found = read_country_borders(path).locate(lons, lats, within_deg=within_deg)
+    return np.array([code is not None for code in found], dtype=bool)
 
 
 def locate_countries(lons: Sequence[float], lats: Sequence[float], *,

@@ -55,6 +55,7 @@ from geo.risk import (
     score_cells,
     what_changed,
 )
+from geo.risk.neighbours import LandTest
 from geo.risk.wording import localize_explanation
 from geo.world import World, data_version
 from ui import state
@@ -264,6 +265,21 @@ def _bounds(events: gpd.GeoDataFrame,
             float(arr[:, 3].max()))
 
 
+def _land() -> LandTest | None:
+    """Return the land test of the study area (country borders); None when they are missing.
+
+    Without it, the open sea of the events' bounding box counted as background where
+    nothing happened (see :func:`geo.risk.neighbours.study_matrix`).
+    """
+    from geo.countries import on_land, read_country_borders
+
+    try:
+        read_country_borders()
+    except AtalayaError:
+        return None
+    return on_land
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _cell_inputs(data_dir: str, version_key: str, scope: str, grid: tuple[str, int, float],
                  alpha: float, recent: int, now_iso: str, months: int,
@@ -274,7 +290,7 @@ def _cell_inputs(data_dir: str, version_key: str, scope: str, grid: tuple[str, i
     cells = compute_cell_risk(_events, cell_grid, now=datetime.fromisoformat(now_iso),
                               candidates=_candidates, weights=RiskWeights(window_months=months),
                               alpha=alpha, recent_months=recent,
-                              bounds=_bounds(_events, _candidates))
+                              bounds=_bounds(_events, _candidates), land=_land())
     keep = (cells["events"] > 0) | (cells["candidates"] > 0) | (cells["label"] != "none")
     cells = cells.loc[keep].drop(columns=["risk_score", "risk_breakdown", "risk_explanation"])
     # Distances to the border only for the cells shown (the study area is mostly empty).
@@ -290,7 +306,7 @@ def _hotspots(data_dir: str, version_key: str, scope: str, grid: tuple[str, int,
     """Hot and cold spot cells (polygons), and how many cold ones were left out."""
     cell_grid = CellGrid(grid[0], resolution=grid[1], size_deg=grid[2])  # type: ignore[arg-type]
     found = compute_hotspots(_events, cell_grid, alpha=alpha,
-                             bounds=_bounds(_events, _candidates))
+                             bounds=_bounds(_events, _candidates), land=_land())
     hot = found[found["hotspot"] == "hot"]
     cold = found[found["hotspot"] == "cold"]
     dropped = max(0, len(cold) - MAX_COLD)

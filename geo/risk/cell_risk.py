@@ -11,6 +11,7 @@ import shapely
 
 from geo.errors import SchemaError
 from geo.risk.grids import CellGrid, aggregate_cells_by_month, cell_codes
+from geo.risk.neighbours import LandTest
 from geo.risk.proximity import nearest_line_km
 from geo.risk.score import RiskWeights, score_cells
 from geo.risk.trends import compute_emerging_hotspots
@@ -54,7 +55,8 @@ def compute_cell_risk(events: gpd.GeoDataFrame, grid: CellGrid, *, now: datetime
                       candidates: gpd.GeoDataFrame | None = None,
                       borders: np.ndarray | None = None, weights: RiskWeights | None = None,
                       alpha: float = 0.05, recent_months: int = 3,
-                      bounds: tuple[float, float, float, float] | None = None) -> pd.DataFrame:
+                      bounds: tuple[float, float, float, float] | None = None,
+                      land: LandTest | None = None) -> pd.DataFrame:
     """Risk score of every cell of the study area over the ``weights.window_months`` to ``now``.
 
     Parameters
@@ -77,6 +79,9 @@ def compute_cell_risk(events: gpd.GeoDataFrame, grid: CellGrid, *, now: datetime
     bounds
         Study area in degrees; None: the bounding box of the window's events and of the
         candidates.
+    land
+        Keep only land cells (and cells with events) as the background
+        (:func:`geo.risk.neighbours.study_matrix`); None: every cell of the box.
 
     Returns
     -------
@@ -90,7 +95,7 @@ def compute_cell_risk(events: gpd.GeoDataFrame, grid: CellGrid, *, now: datetime
     recent = _in_months(events, months)
     bounds = bounds if bounds is not None else _extent(recent, candidates)
     cells = compute_emerging_hotspots(recent, grid, alpha=alpha, recent_months=recent_months,
-                                      bounds=bounds, months=months)
+                                      bounds=bounds, months=months, land=land)
     cells["events"] = cells["total"]
     kg = aggregate_cells_by_month(recent, grid).groupby("code")["quantity_kg"].sum()
     cells["quantity_kg"] = cells["code"].map(kg).fillna(0.0).to_numpy()

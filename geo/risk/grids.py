@@ -32,6 +32,7 @@ __all__ = [
     "CellKind",
     "MonthlyCells",
     "aggregate_cells_by_month",
+    "cell_centres",
     "cell_codes",
     "cell_names",
     "grid_for_zoom",
@@ -117,6 +118,18 @@ def cell_names(codes: np.ndarray, grid: CellGrid) -> list[str]:
         return [h3.int_to_str(int(c)) for c in codes.astype(np.uint64)]
     return [f"sq:{grid.size_deg:g}:{a}:{b}" for a, b in zip(
         (codes >> 32).tolist(), (codes & 0xFFFFFFFF).tolist(), strict=True)]
+
+
+def cell_centres(codes: np.ndarray, grid: CellGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Centres ``(lon, lat)`` of cells, in degrees (EPSG:4326).
+
+    Examples
+    --------
+    >>> cell_centres(np.array([773094113370]), CellGrid("square", size_deg=1.0))
+    (array([0.5]), array([0.5]))
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    return _centres(codes, grid, cell_names(codes, grid))
 
 
 def _centres(codes: np.ndarray, grid: CellGrid, names: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ from scipy.special import ndtr
 
 from geo.errors import SchemaError
 from geo.risk.grids import CellGrid
-from geo.risk.neighbours import cell_areas_km2, neighbour_matrix, study_matrix
+from geo.risk.neighbours import LandTest, cell_areas_km2, neighbour_matrix, study_matrix
 
 __all__ = [
     "HOTSPOT_CLASSES",
@@ -209,7 +209,7 @@ def classify_hotspots(gi: GiStar, *, alpha: float = 0.05) -> np.ndarray:
 def compute_hotspots(events: gpd.GeoDataFrame, grid: CellGrid, *,
                      value: Literal["count", "quantity_kg"] = "count", alpha: float = 0.05,
                      k: int = 1, bounds: tuple[float, float, float, float] | None = None,
-                     ) -> pd.DataFrame:
+                     land: LandTest | None = None) -> pd.DataFrame:
     """Getis-Ord Gi* hot and cold spots of events per cell, FDR-corrected.
 
     Parameters
@@ -229,6 +229,9 @@ def compute_hotspots(events: gpd.GeoDataFrame, grid: CellGrid, *,
     bounds
         Study area ``(lon_min, lat_min, lon_max, lat_max)``, degrees; None: the events'
         bounding box. Cells in it without events count as 0: they are the background.
+    land
+        Keep only land cells (and cells with events) as that background
+        (:func:`geo.risk.neighbours.study_matrix`); None: every cell of the box.
 
     Returns
     -------
@@ -236,7 +239,7 @@ def compute_hotspots(events: gpd.GeoDataFrame, grid: CellGrid, *,
         One row per study cell, sorted by code: ``cell``, ``code``, ``lon``, ``lat``,
         ``value``, ``z``, ``p``, ``q`` and ``hotspot`` (hot / cold / not significant).
     """
-    cells = study_matrix(events, grid, bounds=bounds)
+    cells = study_matrix(events, grid, bounds=bounds, land=land)
     w = neighbour_matrix(cells.codes, grid, k=k)
     if value == "count":
         x = cells.counts.sum(axis=1).astype("float64")

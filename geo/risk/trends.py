@@ -20,7 +20,7 @@ from scipy.special import ndtr
 from geo.errors import SchemaError
 from geo.risk.grids import CellGrid
 from geo.risk.hotspots import benjamini_hochberg, count_hotspot_test
-from geo.risk.neighbours import cell_areas_km2, neighbour_matrix, study_matrix
+from geo.risk.neighbours import LandTest, cell_areas_km2, neighbour_matrix, study_matrix
 
 __all__ = [
     "EMERGING_LABELS",
@@ -151,7 +151,8 @@ def _hot(counts: np.ndarray, weights: sp.csr_matrix, areas: np.ndarray,
 def compute_emerging_hotspots(events: gpd.GeoDataFrame, grid: CellGrid, *,
                               alpha: float = 0.05, recent_months: int = 3, k: int = 1,
                               bounds: tuple[float, float, float, float] | None = None,
-                              months: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+                              months: pd.DatetimeIndex | None = None,
+                              land: LandTest | None = None) -> pd.DataFrame:
     """Emerging hot spots per cell: Gi* over whole/recent/earlier windows plus Mann-Kendall.
 
     Parameters
@@ -172,6 +173,9 @@ def compute_emerging_hotspots(events: gpd.GeoDataFrame, grid: CellGrid, *,
         Study area in degrees; None: the events' bounding box.
     months
         Months analysed (first days, naive UTC); None: first to last event.
+    land
+        Keep only land cells (and cells with events) as the background
+        (:func:`geo.risk.neighbours.study_matrix`); None: every cell of the box.
 
     Returns
     -------
@@ -180,7 +184,7 @@ def compute_emerging_hotspots(events: gpd.GeoDataFrame, grid: CellGrid, *,
         (whole window), ``z_recent``, ``mk_s``, ``mk_z``, ``mk_q``, ``tau``, ``trend`` (+1, -1,
         0) and ``label`` (see :func:`emerging_labels` for the rule).
     """
-    cells = study_matrix(events, grid, bounds=bounds, months=months)
+    cells = study_matrix(events, grid, bounds=bounds, months=months, land=land)
     t = cells.counts.shape[1]
     if not 1 <= recent_months < t:
         raise SchemaError(f"emerging hot spots compare the last {recent_months} month(s) with "

@@ -30,3 +30,14 @@ def test_many_points_at_once_and_missing_borders(tmp_path):
     assert locate_countries([-74.2, -85.0, -65.1], [-12.4, -10.0, -16.9]) == ["PE", None, "BO"]
     # Without the borders file the store still works: no country, and a warning.
     assert locate_countries([-74.2], [-12.4], path=tmp_path / "absent.json") == [None]
+
+
+def test_on_land_with_a_reach_off_the_coast():
+    """The risk analysis' land test: Lima's coast, 30 km out, the open Pacific."""
+    import numpy as np
+
+    from geo.countries import on_land
+
+    lon, lat = np.array([-74.2, -77.45, -85.0]), np.array([-12.4, -12.05, -10.0])
+    assert on_land(lon, lat).tolist() == [True, False, False]
+    assert on_land(lon, lat, 0.5).tolist() == [True, True, False]

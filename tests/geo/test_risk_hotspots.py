@@ -176,3 +176,30 @@ def test_kernel_density_refuses_huge_grids():
     ev = _points(np.array([-110.0, -35.0]), np.array([-50.0, 30.0]))
     with pytest.raises(SchemaError, match="more than"):
         kernel_density(ev, bandwidth_km=1.0, cell_km=0.25)
+
+
+def _west_is_land(lon: np.ndarray, lat: np.ndarray, within_deg: float) -> np.ndarray:
+    """Say which points are on land: west of a coast at 15 E (within ``within_deg``)."""
+    return np.asarray(lon, dtype="float64") < 15.0 + within_deg
+
+
+def test_with_a_land_test_the_open_sea_is_no_background():
+    """Events spread evenly over land only: hot spots would only say "on land".
+
+    Without the land test the sea half of the box was background with no events, so the
+    coast's land cells came out hot and the sea cold; with it, uniform events on land give
+    (almost) nothing significant, and a seizure at sea keeps its cell.
+    """
+    rng = np.random.default_rng(3)
+    n = 6000
+    lat = np.degrees(np.arcsin(rng.uniform(0.0, 0.5, n)))
+    events = _points(rng.uniform(0, 15, n), lat)
+    sea_seizure = _points(np.array([25.5]), np.array([10.5]))
+    both = gpd.GeoDataFrame(pd.concat([events, sea_seizure], ignore_index=True), crs=4326)
+    everywhere = compute_hotspots(both, SQUARE, bounds=BOX)
+    on_land = compute_hotspots(both, SQUARE, bounds=BOX, land=_west_is_land)
+    assert (everywhere["hotspot"] != "not significant").sum() > 200  # "hot" = "on land"
+    assert (on_land["hotspot"] != "not significant").mean() < 0.05  # noise, at FDR 5 %
+    sea = on_land["lon"] >= 15.5
+    assert on_land.loc[sea, "value"].tolist() == [1.0]  # only the cell of the seizure
+    assert len(on_land) == 15 * 30 + 1
