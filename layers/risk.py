@@ -47,7 +47,8 @@ __all__ = [
 RISK_RAMP: tuple[str, ...] = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 HOTSPOT_COLORS: Mapping[str, str] = {"hot": "#d7301f", "cold": "#2b8cbe"}
 EMERGING_COLORS: Mapping[str, str] = {"new": "#7a0177", "intensifying": "#e31a1c",
-                                      "persistent": "#fd8d3c", "diminishing": "#74a9cf"}
+                                      "persistent": "#fd8d3c", "diminishing": "#74a9cf",
+                                      "historical": "#9e9ac8"}
 CORRIDOR_COLOR = "#1b7837"
 
 
@@ -141,7 +142,7 @@ def build_hotspot_layer(cells: gpd.GeoDataFrame, *, name: str, labels: Mapping[s
 
 def build_emerging_layer(cells: gpd.GeoDataFrame, *, name: str, labels: Mapping[str, str],
                          show: bool = False) -> folium.GeoJson:
-    """Build the emerging hot spots: cells labelled new, intensifying, persistent, diminishing."""
+    """Build the emerging hot spots: new, intensifying, persistent, diminishing, historical."""
     names = cells["label"].astype(str).tolist()
     props = [{"label": escape_text(labels.get(n, n)), "trend_z": escape_text(f"{z:.2f}"),
               "_tip": escape_text(labels.get(n, n)),

@@ -511,7 +511,7 @@ def _layer_labels(t: Translator) -> dict[str, str]:
             "label": t("Trend"), "trend_z": t("Mann-Kendall z"),
             "new": t.ctx("emerging hot spot", "New"),  # a hot spot: "Novo" in pt, not "Nova"
             "intensifying": t("Intensifying"), "persistent": t("Persistent"),
-            "diminishing": t("Diminishing")}
+            "diminishing": t("Diminishing"), "historical": t("Historical")}
 
 
 def _take_drawing(drawing: Any) -> None:

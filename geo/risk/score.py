@@ -14,7 +14,8 @@ analyst can redo them by hand):
   ``max(0, 1 - d / reach_km)``: full points at 0 km, none from ``reach_km`` on;
 - remoteness from registered aerodromes: ``min(1, d / remote_km)``;
 - detection score: as is (0-1); Gi* z-score: ``clip(z / z_full, 0, 1)``;
-- emerging-hotspot label: new 1, intensifying 1, persistent 0.6, diminishing 0.3, none 0.
+- emerging-hotspot label: new 1, intensifying 1, persistent 0.6, diminishing 0.3,
+  historical 0.15, none 0.
 
 Weights live in one frozen :class:`RiskWeights` (a cache key) that the sidebar edits.
 """
@@ -52,7 +53,7 @@ __all__ = [
 
 #: Share of full points per emerging-hotspot label.
 TREND_POINTS = {"new": 1.0, "intensifying": 1.0, "persistent": 0.6, "diminishing": 0.3,
-                "none": 0.0}
+                "historical": 0.15, "none": 0.0}
 
 
 @dataclass(frozen=True)

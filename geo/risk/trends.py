@@ -30,8 +30,10 @@ __all__ = [
     "mann_kendall",
 ]
 
-EmergingLabel = Literal["new", "intensifying", "persistent", "diminishing", "none"]
-EMERGING_LABELS: tuple[str, ...] = ("new", "intensifying", "persistent", "diminishing", "none")
+EmergingLabel = Literal["new", "intensifying", "persistent", "diminishing", "historical",
+                        "none"]
+EMERGING_LABELS: tuple[str, ...] = ("new", "intensifying", "persistent", "diminishing",
+                                    "historical", "none")
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,20 @@ def emerging_labels(*, hot_all: np.ndarray, hot_recent: np.ndarray, hot_before: 
     """Label cells from their Gi* classes and their trend (the rule, in this order).
 
     1. ``"new"``: hot in the recent window and *not* hot in the window before it.
-    2. Otherwise, when hot over the whole window: ``"intensifying"`` if the trend is
-       significantly upward (``trend > 0``), ``"diminishing"`` if significantly downward
-       (``trend < 0``), else ``"persistent"``.
-    3. Otherwise ``"none"`` (a rising trend alone, without a hot spot, is not labelled).
+    2. Otherwise, when hot over the whole window *and* in the recent window:
+       ``"intensifying"`` if the trend is significantly upward (``trend > 0``),
+       ``"diminishing"`` if significantly downward (``trend < 0``), else ``"persistent"``.
+    3. Otherwise, when hot over the whole window but not in the recent one: ``"historical"``
+       (a cell hot from January to September and quiet since was called persistent, and so
+       were its neighbours; risk review, 2026-12-05).
+    4. Otherwise ``"none"`` (a rising trend alone, without a hot spot, is not labelled).
+
+    How it compares with ESRI's Emerging Hot Spot Analysis: the same words where they
+    apply, and, like ESRI, persistent, intensifying and diminishing require the latest
+    period (here the recent window) to be hot. ESRI tests Gi* at every time step (90 % of
+    them hot for persistent) and runs Mann-Kendall on the Gi* z series; here Gi* is tested
+    over three windows (whole, recent, before) and Mann-Kendall runs on the cell's monthly
+    counts. ESRI's consecutive, sporadic and oscillating patterns are not told apart.
 
     Parameters
     ----------
@@ -131,15 +143,17 @@ def emerging_labels(*, hot_all: np.ndarray, hot_recent: np.ndarray, hot_before: 
     Examples
     --------
     >>> t, f = True, False
-    >>> emerging_labels(hot_all=np.array([f, t, t, t, f]), hot_recent=np.array([t, t, f, t, f]),
-    ...                 hot_before=np.array([f, t, t, t, f]),
-    ...                 trend=np.array([0, 1, -1, 0, 1])).tolist()
-    ['new', 'intensifying', 'diminishing', 'persistent', 'none']
+    >>> emerging_labels(hot_all=np.array([f, t, t, t, f, t]),
+    ...                 hot_recent=np.array([t, t, t, t, f, f]),
+    ...                 hot_before=np.array([f, t, t, t, f, t]),
+    ...                 trend=np.array([0, 1, -1, 0, 1, 0])).tolist()
+    ['new', 'intensifying', 'diminishing', 'persistent', 'none', 'historical']
     """
     new = hot_recent & ~hot_before
     by_trend = np.where(trend > 0, "intensifying", np.where(trend < 0, "diminishing",
                                                             "persistent"))
-    return np.where(new, "new", np.where(hot_all, by_trend, "none")).astype(object)
+    was = np.where(hot_recent, by_trend, "historical")
+    return np.where(new, "new", np.where(hot_all, was, "none")).astype(object)
 
 
 def _hot(counts: np.ndarray, weights: sp.csr_matrix, areas: np.ndarray,

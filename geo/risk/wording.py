@@ -45,7 +45,8 @@ QUANTITY = _("{kg} kg seized in {months} months")
 HOTSPOT = _("hot spot z = {z}")
 TREND_BY_LABEL = {"new": _("new hot spot"), "intensifying": _("intensifying hot spot"),
                   "persistent": _("persistent hot spot"),
-                  "diminishing": _("diminishing hot spot")}
+                  "diminishing": _("diminishing hot spot"),
+                  "historical": _("historical hot spot")}
 TREND = _("{label} hot spot")  # a label without its own template
 CANDIDATES_ONE = _("{n} runway candidate")
 CANDIDATES = _("{n} runway candidates")

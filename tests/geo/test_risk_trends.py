@@ -58,13 +58,18 @@ def test_needs_two_periods():
 
 
 def test_label_rule():
+    """Intensifying, diminishing and persistent need the recent window hot.
+
+    As ESRI's need the latest period hot; a cell hot over the window but quiet lately is
+    historical.
+    """
     t, f = True, False
-    labels = emerging_labels(hot_all=np.array([f, t, t, t, f, t]),
-                             hot_recent=np.array([t, t, f, t, f, f]),
-                             hot_before=np.array([f, t, t, t, f, t]),
-                             trend=np.array([0, 1, -1, 0, 1, 1]))
+    labels = emerging_labels(hot_all=np.array([f, t, t, t, f, t, t]),
+                             hot_recent=np.array([t, t, t, t, f, f, f]),
+                             hot_before=np.array([f, t, t, t, f, t, t]),
+                             trend=np.array([0, 1, -1, 0, 1, 1, -1]))
     assert labels.tolist() == ["new", "intensifying", "diminishing", "persistent", "none",
-                               "intensifying"]
+                               "historical", "historical"]
 
 
 def _events(lon: np.ndarray, lat: np.ndarray, months: np.ndarray) -> gpd.GeoDataFrame:
@@ -87,15 +92,19 @@ def test_planted_patterns_get_their_labels():
     # New cluster at (10.5, 15.5): 60 a month in the last three months only.
     m = np.repeat(np.arange(21, 24), 60)
     parts.append(_events(rng.normal(10.5, 0.1, len(m)), rng.normal(15.5, 0.1, len(m)), m))
+    # Past cluster at (4.5, 15.5): 12 a month, silent in the last six months.
+    m = np.repeat(np.arange(18), 12)
+    parts.append(_events(rng.normal(4.5, 0.1, len(m)), rng.normal(15.5, 0.1, len(m)), m))
     out = compute_emerging_hotspots(pd.concat(parts, ignore_index=True),
                                     CellGrid("square", size_deg=1.0),
                                     bounds=(0.5, 0.5, 19.5, 19.5)).set_index(["lon", "lat"])
     assert out.loc[(5.5, 5.5), "label"] == "intensifying"
     assert out.loc[(14.5, 5.5), "label"] == "persistent"
     assert out.loc[(10.5, 15.5), "label"] == "new"
-    far = out.drop(index=[(5.5, 5.5), (14.5, 5.5), (10.5, 15.5)])
+    assert out.loc[(4.5, 15.5), "label"] == "historical"  # not "persistent": quiet lately
+    far = out.drop(index=[(5.5, 5.5), (14.5, 5.5), (10.5, 15.5), (4.5, 15.5)])
     labelled = far[far["label"] != "none"].index.to_frame().to_numpy()
-    centres = np.array([(5.5, 5.5), (14.5, 5.5), (10.5, 15.5)])
+    centres = np.array([(5.5, 5.5), (14.5, 5.5), (10.5, 15.5), (4.5, 15.5)])
     # Only the clusters' own neighbours (their Gi* neighbourhoods hold the cluster) are labelled.
     gap = np.abs(labelled[:, None, :] - centres[None, :, :]).max(axis=2).min(axis=1)
     assert (gap <= 1.0).all()
