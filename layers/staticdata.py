@@ -16,13 +16,22 @@ Streamlit does not compress again; the page inflates them (``DecompressionStream
 The folder is a cache: files are written atomically (temporary name, then ``os.replace``), a
 reused file has its time refreshed, and the oldest are deleted past a size budget. A page whose
 file was deleted meanwhile gets it written again by the next run that publishes it.
+
+Streamlit serves ``static/`` to anyone who has an address, session or not; an address is the
+SHA-256 of the content, so only a browser that was shown it (or a log that recorded it) knows
+it. With ``max_age_s`` a file nobody has published again for that long is deleted too (every
+run that shows a file publishes it again), so such an address stops working soon after the
+last page using it went idle, instead of when the folder passes its size budget (access
+review, 2026-12-05).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
+import time
 from pathlib import Path
 
 from geo.atomicfile import write_atomic
@@ -38,7 +47,8 @@ _SUFFIXES = (_SUFFIX, ".js")
 
 def publish(blob: bytes, folder: Path, *, url_prefix: str,
             budget: int = DEFAULT_BUDGET, digest: str | None = None,
-            gzip_level: int | None = None, suffix: str = _SUFFIX) -> str:
+            gzip_level: int | None = None, suffix: str = _SUFFIX,
+            max_age_s: float | None = None) -> str:
     """Write ``blob`` under ``folder`` (once per content) and return its URL.
 
     Parameters
@@ -59,6 +69,9 @@ def publish(blob: bytes, folder: Path, *, url_prefix: str,
         named after the *uncompressed* bytes.
     suffix
         ``.bin`` (the default) or ``.js`` (a script, served as JavaScript).
+    max_age_s
+        Also delete the folder's files not published for this many seconds (checked at most
+        every :data:`SWEEP_EVERY_S`); None: only the size budget.
 
     Returns
     -------
@@ -77,14 +90,27 @@ def publish(blob: bytes, folder: Path, *, url_prefix: str,
             blob = gzip.compress(blob, compresslevel=gzip_level, mtime=0)
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(path, blob, fsync=False)  # a cache: rebuilt if a crash loses it
-        prune(folder, budget=budget, keep=name)
+        prune(folder, budget=budget, keep=name, max_age_s=max_age_s)
+        _SWEPT[str(folder)] = time.monotonic()
+    if max_age_s is not None and time.monotonic() - _SWEPT.get(str(folder), -1e18) \
+            > SWEEP_EVERY_S:
+        _SWEPT[str(folder)] = time.monotonic()
+        prune(folder, budget=budget, keep=name, max_age_s=max_age_s)
     return f"{url_prefix.rstrip('/')}/{name}"
 
 
-def prune(folder: Path, *, budget: int = DEFAULT_BUDGET, keep: str | None = None) -> int:
+#: Seconds between two age sweeps of a folder by :func:`publish`.
+SWEEP_EVERY_S = 60.0
+_SWEPT: dict[str, float] = {}
+
+
+def prune(folder: Path, *, budget: int = DEFAULT_BUDGET, keep: str | None = None,
+          max_age_s: float | None = None, now: float | None = None) -> int:
     """Delete the least recently used files of ``folder`` until they fit in ``budget`` bytes.
 
-    ``keep`` (a file name) is never deleted. Returns how many files were deleted.
+    With ``max_age_s``, files last published more than that many seconds before ``now``
+    (default: the clock) go too. ``keep`` (a file name) is never deleted. Returns how many
+    files were deleted.
     """
     files = []
     for path in folder.iterdir():
@@ -96,9 +122,10 @@ def prune(folder: Path, *, budget: int = DEFAULT_BUDGET, keep: str | None = None
             continue
         files.append((stat.st_mtime, stat.st_size, path))
     total = sum(size for _, size, _ in files)
+    oldest = -math.inf if max_age_s is None else (time.time() if now is None else now) - max_age_s
     deleted = 0
-    for _, size, path in sorted(files, key=lambda f: f[0]):
-        if total <= budget:
+    for mtime, size, path in sorted(files, key=lambda f: f[0]):
+        if total <= budget and mtime >= oldest:
             break
         if path.name == keep:
             continue

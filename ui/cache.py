@@ -22,7 +22,7 @@ from geo.settings import Settings, load_settings
 from geo.store import Store, open_store
 from geo.world import World, data_version, read_world
 from layers.events import inline_payload, pack_events
-from layers.staticdata import publish
+from layers.staticdata import SWEEP_EVERY_S, publish
 from ui import state
 
 #: Where published layer arrays are written, and the URL Streamlit serves them at.
@@ -170,6 +170,16 @@ def _packed(data_dir: str, version_key: str, filters_key: str, labels_key: str,
     return meta, blob, hashlib.sha256(blob).hexdigest()
 
 
+def publish_static(blob: bytes, **options: Any) -> str:
+    """Publish ``blob`` under ``static/data`` (:func:`layers.staticdata.publish`); its URL.
+
+    Files nobody published again for the sessions' idle time-out (plus a sweep's minute) are
+    deleted: an address stops working soon after the last page showing it went idle.
+    """
+    max_age = get_settings().idle_timeout_min * 60.0 + SWEEP_EVERY_S
+    return publish(blob, STATIC_DATA, url_prefix=STATIC_DATA_URL, max_age_s=max_age, **options)
+
+
 def events_payload(data_dir: Path, filters: Filters,
                    labels: Mapping[str, str]) -> dict[str, Any]:
     """Return the filtered events packed for the canvas layer.
@@ -185,7 +195,7 @@ def events_payload(data_dir: Path, filters: Filters,
                                  labels_key, _inline_limit(), events, labels)
     if not blob:
         return meta
-    url = publish(blob, STATIC_DATA, url_prefix=STATIC_DATA_URL, digest=digest, gzip_level=1)
+    url = publish_static(blob, digest=digest, gzip_level=1)
     return {**meta, "url": url, "gzip": True}
 
 

@@ -51,9 +51,8 @@ from layers.imagery import (
     build_swipe,
     build_view_layer,
 )
-from layers.staticdata import publish
 from ui import state
-from ui.cache import STATIC_DATA, STATIC_DATA_URL, get_settings, load_world, open_store_cached
+from ui.cache import get_settings, load_world, open_store_cached, publish_static
 from ui.mapview import (
     MoveKeys,
     RenderedBase,
@@ -116,7 +115,7 @@ def _image_layer(ref: SceneRef, view: tuple[tuple[float, ...], int, int, float],
     # 0.25 s more from the pan to the image on screen at zoom 14 (bench_imagery_app).
     if len(png) <= INLINE_MAX_BYTES:
         return build_view_layer(img_bounds, name=name, png=png, mime="image/webp"), legend
-    url = publish(png, STATIC_DATA, url_prefix=STATIC_DATA_URL)
+    url = publish_static(png)
     return build_view_layer(img_bounds, name=name, url=url), legend
 
 

@@ -33,8 +33,7 @@ import streamlit_folium as sf
 from folium.map import Layer
 
 from layers.map import OverlayPart
-from layers.staticdata import publish
-from ui.cache import STATIC_DATA, STATIC_DATA_URL
+from ui.cache import publish_static
 
 __all__ = ["MoveKeys", "RenderedBase", "RenderedGroup", "ask_move", "render_base", "render_groups",
            "show_map", "take_move"]
@@ -144,7 +143,7 @@ def _late_assets(js: Sequence[str], css: Sequence[str]) -> str:
 
 def _published_url(digest: str, blob: bytes) -> str:
     """Publish ``blob`` (once per content; a pruned file is written again) and return its URL."""
-    return publish(blob, STATIC_DATA, url_prefix=STATIC_DATA_URL, digest=digest, suffix=".js")
+    return publish_static(blob, digest=digest, suffix=".js")
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,25 @@ def test_scripts_are_published_as_js_and_pruned_like_the_rest(tmp_path: Path) ->
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="suffix"):
         publish(b"x", tmp_path, url_prefix="/d", suffix=".html")
+
+
+def test_files_nobody_published_again_for_max_age_go(tmp_path: Path, monkeypatch) -> None:
+    """An address stops working soon after the last page showing it went idle."""
+    import time
+
+    from layers import staticdata
+
+    old = publish(b"exact positions", tmp_path, url_prefix="/d").rsplit("/", 1)[1]
+    kept = publish(b"still shown", tmp_path, url_prefix="/d").rsplit("/", 1)[1]
+    hour_ago = time.time() - 3600
+    os.utime(tmp_path / old, (hour_ago, hour_ago))
+    os.utime(tmp_path / kept, (hour_ago, hour_ago))
+    monkeypatch.setattr(staticdata, "_SWEPT", {})
+    # "still shown" is published again by a page's run: refreshed, then the sweep runs
+    publish(b"still shown", tmp_path, url_prefix="/d", max_age_s=1800)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [kept]
+    # the budget alone keeps old files
+    again = publish(b"exact positions", tmp_path, url_prefix="/d").rsplit("/", 1)[1]
+    os.utime(tmp_path / again, (hour_ago, hour_ago))
+    assert prune(tmp_path) == 0
+    assert prune(tmp_path, max_age_s=1800) == 1
