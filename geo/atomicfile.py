@@ -112,9 +112,7 @@ def sweep_leftovers(folder: str | Path, *, pattern: str = ".*.part",
                 shutil.rmtree(path)
             else:
                 path.unlink()
-        except FileNotFoundError:  # another sweeper got there first
-            continue
-        except OSError:  # not ours to delete: leave it
+        except OSError:  # gone already (another sweeper), or not ours to delete: leave it
             continue
         removed.append(path)
     return removed

@@ -83,18 +83,19 @@ def publish(blob: bytes, folder: Path, *, url_prefix: str,
     digest = digest or hashlib.sha256(blob).hexdigest()
     name = digest + (suffix if gzip_level is None else _GZIP_SUFFIX)
     path = folder / name
-    if path.is_file() and (gzip_level is not None or path.stat().st_size == len(blob)):
-        os.utime(path)  # recently used: the last to be pruned
-    else:
+    wrote = not (path.is_file() and (gzip_level is not None
+                                      or path.stat().st_size == len(blob)))
+    if wrote:
         if gzip_level is not None:
             blob = gzip.compress(blob, compresslevel=gzip_level, mtime=0)
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(path, blob, fsync=False)  # a cache: rebuilt if a crash loses it
-        prune(folder, budget=budget, keep=name, max_age_s=max_age_s)
-        _SWEPT[str(folder)] = time.monotonic()
-    if max_age_s is not None and time.monotonic() - _SWEPT.get(str(folder), -1e18) \
-            > SWEEP_EVERY_S:
-        _SWEPT[str(folder)] = time.monotonic()
+    else:
+        os.utime(path)  # recently used: the last to be pruned
+    # a new file may break the budget; an age limit is checked once a sweep interval
+    now, key = time.monotonic(), str(folder)
+    if wrote or (max_age_s is not None and now - _SWEPT.get(key, -math.inf) > SWEEP_EVERY_S):
+        _SWEPT[key] = now
         prune(folder, budget=budget, keep=name, max_age_s=max_age_s)
     return f"{url_prefix.rstrip('/')}/{name}"
 

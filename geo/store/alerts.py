@@ -271,6 +271,11 @@ def _already_applied(conn: Connection, request_id: str | None) -> bool:
     return found is not None
 
 
+def _may_not(action: Action) -> Message:
+    """Return the refusal of ``action`` (the alert page says the same words)."""
+    return Message("Your role may not {what}.", what=Message(DESCRIPTIONS[action]))
+
+
 def change_refusal(current: Alert, values: Mapping[str, Any], *, comment: bool, actor: str,
                    role: Role | str | None) -> Message | None:
     """Why ``actor`` in ``role`` may not make this change to ``current``; None when they may.
@@ -291,7 +296,7 @@ def change_refusal(current: Alert, values: Mapping[str, Any], *, comment: bool, 
         (Action.COMMENT, comment)) if wanted]
     refused = next((action for action in needed if not can(role, action)), None)
     if refused is not None:
-        return Message("Your role may not {what}.", what=Message(DESCRIPTIONS[refused]))
+        return _may_not(refused)
     if (values and current.assignee not in (None, actor)
             and not can(role, Action.ASSIGN_OTHERS)):
         return Message("alert {id} is assigned to {who}: only they, or someone who may assign "
@@ -392,8 +397,7 @@ def add_comment(store: Store, alert_id: int, body: str, *, actor: str,
     if not body.strip():
         raise SchemaError(Message("empty comment; write something"))
     if role is not None and not can(role, Action.COMMENT):
-        raise AuthError(Message("Your role may not {what}.",
-                                what=Message(DESCRIPTIONS[Action.COMMENT])))
+        raise AuthError(_may_not(Action.COMMENT))
     at = _now()
 
     def work(conn: Connection) -> int:
