@@ -12,9 +12,11 @@ reports the sum: an upper bound of the tree's simultaneous peak (shared pages ar
 every process, and the peaks need not coincide). Throughput is scene pixels (not window pixels)
 per second of the detection call, from opening the file to the EPSG:4326 candidates with scores
 and reasons; interpreter and cluster start-up are reported apart. Beside it, measured in the
-same run: decompressing every 512-px tile once (the machine's decode limit, one and two
-processes), reading the detector's overlapping windows (in its runs from one open file, and each
-window opened alone), reading and coarse-screening every window (what the screened detector
+same run: decompressing every 512-px tile once through GDAL, and inflating each tile's bytes
+with libdeflate alone (no predictor, no de-interleaving: the machine's decode limit), with one
+and two processes; reading the detector's overlapping windows (in its runs from one open file,
+tiles inflated directly as the detector reads them (``geo.tiffblocks``) and the same runs
+through GDAL, and each window opened alone through GDAL); reading and coarse-screening every window (what the screened detector
 pays before any full-resolution work: the ceiling of its design), the obvious baseline
 (NDVI < 0.3, ``scipy.ndimage.label`` over the same windows) and NumPy's memory bandwidth,
 and :func:`geo.detect.window.detect_window` alone on a few windows with and without the coarse
@@ -140,35 +142,73 @@ def _tile_windows(path: str) -> list[Any]:
     import rasterio
 
     with rasterio.open(path, driver="GTiff") as src:
-        return [w for _, w in src.block_windows(1)]
+        return list(src.block_windows(1))
 
 
-def _read_all(path: str, windows: list[Any]) -> float:
-    """Read every window (all bands); return the CPU seconds it took."""
+def _read_all(path: str, blocks: list[Any]) -> float:
+    """Read every block through GDAL (all bands); return the CPU seconds it took."""
     import rasterio
 
     cpu = time.process_time()
     with rasterio.open(path, driver="GTiff") as src:
-        for w in windows:
+        for _, w in blocks:
             src.read(window=w)
     return time.process_time() - cpu
 
 
+def _inflate_all(path: str, blocks: list[Any]) -> float:
+    """Inflate every block's stored bytes with libdeflate alone; return the CPU seconds.
+
+    No predictor, no copy out of pixel interleaving: the least any reader of the file pays.
+    """
+    import deflate
+    import rasterio
+
+    with rasterio.open(path, driver="GTiff") as src:
+        size = src.block_shapes[0][0] * src.block_shapes[0][1] * src.count * 2
+        places = [(int(src.get_tag_item(f"BLOCK_OFFSET_{c}_{r}", "TIFF", bidx=1)),
+                   int(src.get_tag_item(f"BLOCK_SIZE_{c}_{r}", "TIFF", bidx=1)))
+                  for (r, c), _ in blocks]
+    cpu = time.process_time()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for offset, n in places:
+            deflate.zlib_decompress(os.pread(fd, n, offset), size)
+    finally:
+        os.close(fd)
+    return time.process_time() - cpu
+
+
+def _both(path: str, blocks: list[Any]) -> tuple[float, float]:
+    return _read_all(path, blocks), _inflate_all(path, blocks)
+
+
 def _child_decode(path: str, processes: int) -> dict[str, float]:
-    """Decompress every 512-px tile once (all bands), with 1 or more processes."""
+    """Decompress every 512-px tile once, through GDAL and with libdeflate alone.
+
+    With 1 or more processes; ``inflate_*`` are libdeflate's figures.
+    """
     from concurrent.futures import ProcessPoolExecutor
 
-    windows = _tile_windows(path)
+    blocks = _tile_windows(path)
     if processes <= 1:
         start = time.perf_counter()
-        cpu = _read_all(path, windows)
-        return {"seconds": time.perf_counter() - start, "cpu_s": cpu}
-    parts = [windows[k::processes] for k in range(processes)]
+        cpu = _read_all(path, blocks)
+        seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        inflate = _inflate_all(path, blocks)
+        return {"seconds": seconds, "cpu_s": cpu, "inflate_cpu_s": inflate,
+                "inflate_seconds": time.perf_counter() - start}
+    parts = [blocks[k::processes] for k in range(processes)]
     with ProcessPoolExecutor(processes) as pool:
-        list(pool.map(_read_all, [path] * processes, [parts[0][:1]] * processes))  # warm up
+        list(pool.map(_both, [path] * processes, [parts[0][:1]] * processes))  # warm up
         start = time.perf_counter()
         cpu = sum(pool.map(_read_all, [path] * processes, parts))
-        return {"seconds": time.perf_counter() - start, "cpu_s": cpu}
+        seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        inflate = sum(pool.map(_inflate_all, [path] * processes, parts))
+        return {"seconds": seconds, "cpu_s": cpu, "inflate_cpu_s": inflate,
+                "inflate_seconds": time.perf_counter() - start}
 
 
 def _detector_windows(path: str) -> tuple[Any, list[Any]]:
@@ -191,22 +231,31 @@ def _child_windows(path: str) -> dict[str, float]:
     from rasterio.windows import Window
 
     from geo.detect.scene import window_runs
-    from geo.imagery import open_geotiff, read_window
+    from geo.imagery import RunReader, open_geotiff, read_window
 
     info, windows = _detector_windows(path)
     keys = [(int(w.col_off), int(w.row_off), int(w.width), int(w.height)) for w in windows]
-    cpu = time.process_time()
-    for run in window_runs(keys):
-        with open_geotiff(info.path) as src:
-            for key in run:
-                read_window(info, Window(*key), src=src)
-    runs_cpu = time.process_time() - cpu
+
+    def runs(tiles: bool) -> float:
+        cpu = time.process_time()
+        for run in window_runs(keys):
+            with open_geotiff(info.path) as src, \
+                    RunReader(info, src, [Window(*k) for k in run]) as reader:
+                if not tiles and reader.tiles is not None:  # through GDAL's block cache
+                    reader.tiles.close()
+                    reader.tiles = None
+                for key in run:
+                    reader.read(Window(*key))
+        return time.process_time() - cpu
+
+    gdal_runs_cpu, runs_cpu = runs(False), runs(True)
     screen_cpu, computed = _read_and_screen(info, keys)
     start, cpu = time.perf_counter(), time.process_time()
     for w in windows:
         read_window(info, w)
     return {"seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
-            "runs_cpu_s": runs_cpu, "read_screen_cpu_s": screen_cpu, "computed": computed,
+            "runs_cpu_s": runs_cpu, "gdal_runs_cpu_s": gdal_runs_cpu,
+            "read_screen_cpu_s": screen_cpu, "computed": computed,
             "windows": float(len(windows)),
             "window_px": float(sum(w.width * w.height for w in windows))}
 
@@ -226,17 +275,18 @@ def _read_and_screen(info: Any, keys: list[Any]) -> tuple[float, float]:
     from geo.detect.ridge_kernel import warm_up
     from geo.detect.scene import window_runs
     from geo.detect.screen import screen_blocks
-    from geo.imagery import open_geotiff, read_window
+    from geo.imagery import RunReader, open_geotiff
 
     warm_up()  # load the compiled kernels before the clock starts
     params = DetectionParams().permissive()
     cpu, shares = 0.0, []
     sampled = set(keys[::7])
     for run in window_runs(keys):
-        with open_geotiff(info.path) as src:
+        with open_geotiff(info.path) as src, \
+                RunReader(info, src, [Window(*k) for k in run]) as reader:
             for key in run:
                 start = time.process_time()
-                d = read_window(info, Window(*key), src=src)
+                d = reader.read(Window(*key))
                 screen_blocks(d.bands, d.valid, res_m=d.res_m, params=params, raw=d.raw,
                               raw_planes=d.raw_planes)
                 cpu += time.process_time() - start
@@ -464,20 +514,24 @@ def run(quick: bool = False) -> list[Row]:
     gib, over = 1024**3, windows["window_px"] / 1e6 / mpx
     per_px = len(BANDS) * (2 + 4)  # bytes a pixel costs at least: 5 uint16 in, 5 float32 made
     d1, d2, d1c = _rate(mpx, dec1), _rate(mpx, dec2), _rate(mpx, dec1, "cpu_s")
+    # the machine's decode limit: libdeflate inflating each tile once, nothing else
+    i1, i2 = _rate(mpx, dec1, "inflate_seconds"), _rate(mpx, dec2, "inflate_seconds")
+    i1c = _rate(mpx, dec1, "inflate_cpu_s")
+    lim = "inflate every tile once (libdeflate alone)"
     s1, s2, s1c = _rate(mpx, serial), _rate(mpx, dask2), _rate(mpx, serial, "cpu_s")
     b1, b1c = _rate(mpx, base), _rate(mpx, base, "cpu_s")
     cpu = "Mpx/CPU-s"
     w_px = one["window_px"] / 1e6
     return [
         Row("detect_window alone (screened), per CPU-second", w_px / one["screened_cpu_s"], cpu,
-            w_px / one["whole_cpu_s"], "whole-window filter (screen=False)", d1c,
-            "decode every tile once", "window pixels; best of 3 on up to 4 windows, read "
+            w_px / one["whole_cpu_s"], "whole-window filter (screen=False)", i1c,
+            lim, "window pixels; best of 3 on up to 4 windows, read "
             "beforehand"),
         Row("ridge filter on one whole window (16 orientations x 450 m), per CPU-second",
             one["ridge_px"] / 1e6 / one["ridge_kernel_cpu_s"], cpu,
             one["ridge_px"] / 1e6 / one["ridge_numpy_cpu_s"],
-            "NumPy definition (one array addition per line pixel)", d1c,
-            "decode every tile once", "compiled kernel (Numba), equal to the bit"),
+            "NumPy definition (one array addition per line pixel)", i1c,
+            lim, "compiled kernel (Numba), equal to the bit"),
         *(Row(f"share of detect_window's time (screened, profiled): {what}",
               100 * one[f"share_{key}"], "%", None, "", None, "", "")
           for key, what in (("screen", "coarse screen"),
@@ -486,28 +540,31 @@ def run(quick: bool = False) -> list[Row]:
                             ("boxes", "other full-resolution layers"),
                             ("rest", "tracing, growing the traced area, water, shapes, features"))),
         Row(f"detect {side:,} px tile, 1 core (serial)", s1, "Mpx/s", b1,
-            "NDVI<0.3 + label, 1 core", d1, "decode every tile once, 1 core",
+            "NDVI<0.3 + label, 1 core", i1, f"{lim}, 1 core",
             f"{serial['candidates']:.0f} candidates in {serial['seconds']:.1f} s"
             + ("" if serial["scorer"] else " (rules only: the scorer could not be read)")),
         Row(f"detect {side:,} px tile, 2 workers x 1 thread (LocalCluster)", s2, "Mpx/s", s1,
-            "serial", d2, "decode every tile once, 2 processes",
+            "serial", i2, f"{lim}, 2 processes",
             f">= 25 Mpx/s; {dask2['seconds']:.1f} s + {dask2['startup_s']:.1f} s cluster start"),
-        Row("detection per CPU-second, serial", s1c, cpu, b1c, "NDVI<0.3 + label", d1c,
-            "decode every tile once", "contention-proof: what one free core does"),
+        Row("detection per CPU-second, serial", s1c, cpu, b1c, "NDVI<0.3 + label", i1c,
+            lim, "contention-proof: what one free core does"),
         Row("detection per CPU-second, 2 workers (client + workers)",
-            _rate(mpx, dask2, "cpu_s"), cpu, s1c, "serial", d1c, "decode every tile once", ""),
+            _rate(mpx, dask2, "cpu_s"), cpu, s1c, "serial", i1c, lim, ""),
         Row(f"peak RSS, serial ({serial['processes']:.0f} processes)", serial["peak_rss"] / gib,
             "GiB", None, "", RSS_BUDGET / gib, "budget", "< 2 GiB"),
         Row(f"peak RSS, 2 workers ({dask2['processes']:.0f} processes)",
             dask2["peak_rss"] / gib, "GiB", None, "", RSS_BUDGET / gib, "budget", "< 2 GiB"),
         Row(f"read the detector's {windows['windows']:.0f} windows ({over:.2f}x the tile's "
             "pixels) in runs from one open file, per CPU-second",
-            _rate(mpx, windows, "runs_cpu_s"), cpu, _rate(mpx, windows, "cpu_s"),
-            "each window from the file opened alone", d1c, "decode every tile once",
-            "tile pixels per CPU-second"),
+            _rate(mpx, windows, "runs_cpu_s"), cpu, _rate(mpx, windows, "gdal_runs_cpu_s"),
+            "the same runs through GDAL", i1c, lim,
+            "tile pixels per CPU-second; tiles inflated directly (geo.tiffblocks)"),
+        Row(f"read the detector's {windows['windows']:.0f} windows, each from the file opened "
+            "alone (GDAL), per CPU-second", _rate(mpx, windows, "cpu_s"), cpu, None, "", i1c,
+            lim, "tile pixels per CPU-second"),
         Row("read + coarse screen of every window (the screened detector's fixed cost), "
             "per CPU-second", _rate(mpx, windows, "read_screen_cpu_s"), cpu, s1c,
-            "whole detection, serial", d1c, "decode every tile once",
+            "whole detection, serial", i1c, lim,
             "tile pixels; the ceiling of this design on one core: the rest is "
             f"full-resolution work on {100 * windows['computed']:.0f} % of the windows' "
             "blocks"),
@@ -519,6 +576,12 @@ def run(quick: bool = False) -> list[Row]:
             f"{d1c:.1f} Mpx per CPU-second"),
         Row("decode every 512-px tile once, 2 processes", d2, "Mpx/s", d1, "1 process",
             None, "", ""),
+        Row("inflate every 512-px tile once with libdeflate alone (no predictor, no "
+            "de-interleaving), 1 process", i1, "Mpx/s", d1, "decode through GDAL, 1 process",
+            bandwidth / per_px / 1e6, f"memory bandwidth / {per_px} B per px",
+            f"{i1c:.1f} Mpx per CPU-second"),
+        Row("inflate every 512-px tile once with libdeflate alone, 2 processes", i2, "Mpx/s",
+            i1, "1 process", None, "", ""),
         Row("NumPy memory bandwidth (copy)", bandwidth / 1e9, "GB/s", None, "", None, "", ""),
     ]
 

@@ -26,6 +26,7 @@ before GDAL registers its drivers); the detection command does that for itself a
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,9 @@ from shapely.geometry import Polygon
 
 from geo.errors import ConfigError, CRSError, DataNotFoundError, ImageryError
 from geo.i18n import Message, Number, marked
+from geo.tiffblocks import TileError, TileReader, tile_layout
+
+log = logging.getLogger(__name__)
 
 SPECTRAL_ROLES: tuple[str, ...] = ("blue", "green", "red", "nir", "swir1", "swir2")
 MASK_ROLES: tuple[str, ...] = ("scl", "cloud")
@@ -745,7 +749,15 @@ class RunReader:
         self.info, self.src, self.factor = info, src, factor
         self.region: Window | None = None
         self.stack: np.ndarray | None = None
-        if len(windows) < 2 or not is_striped(src) or factor > 1:
+        self.tiles: TileReader | None = None
+        if factor > 1:
+            return
+        if not is_striped(src):
+            layout = tile_layout(src, info.path)
+            if layout is not None:
+                self.tiles = TileReader(layout, src, [idx for _, idx in info.roles.pairs])
+            return
+        if len(windows) < 2:
             return
         c0 = min(int(w.col_off) for w in windows)
         r0 = min(int(w.row_off) for w in windows)
@@ -761,8 +773,27 @@ class RunReader:
             return
         self.region = region
 
+    def close(self) -> None:
+        """Let go of the decoded tiles and the region (the scene itself stays open)."""
+        if self.tiles is not None:
+            self.tiles.close()
+        self.stack = None
+
+    def __enter__(self) -> RunReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def read(self, window: Window) -> WindowData:
         """Return the window's pixels (:func:`read_window`), from the region if it was read."""
+        if self.tiles is not None:
+            try:
+                stack = self.tiles.read(window)
+            except (TileError, OSError) as exc:  # GDAL reads it, or says why it cannot
+                log.debug("%s: window %s read by GDAL: %s", self.info.path.name, window, exc)
+            else:
+                return _window_data(self.info, window, stack, self.src.window_transform(window))
         if self.stack is None or self.region is None:
             return read_window(self.info, window, src=self.src, factor=self.factor)
         r = int(window.row_off - self.region.row_off)
@@ -777,6 +808,18 @@ def _window_data(info: SceneInfo, window: Window, stack: np.ndarray,
     """Float bands by role, validity mask and grid of a window's stored ``stack``."""
     bands: dict[str, np.ndarray] = {}
     valid = np.ones(stack.shape[1:], dtype=bool)
+    if stack.dtype.kind in "ui" and not info.radiometry \
+            and not any(role in MASK_ROLES for role, _ in info.roles.pairs):
+        # the usual case, in one compiled pass instead of a conversion and a comparison
+        # per band: 0.8 s of the benchmark tile's 14 CPU-s in NumPy, measured
+        from geo.tiffblocks_kernel import ints_to_bands
+
+        floats = np.empty(stack.shape, dtype=np.float32)
+        ints_to_bands(stack, 0.0 if info.nodata is None else float(info.nodata),
+                      info.nodata is not None, floats, valid)
+        return _data(info, window, transform, stack, res_m,
+                     dict(zip((role for role, _ in info.roles.pairs), floats, strict=True)),
+                     valid)
     # one conversion of the whole stack: 2x faster than band by band (measured on 1024 px
     # windows of five uint16 bands); each band is then a contiguous plane of it
     floats = stack.astype(np.float32)
@@ -798,6 +841,11 @@ def _window_data(info: SceneInfo, window: Window, stack: np.ndarray,
         if arr.dtype.kind == "f":  # any integer is a finite float32
             valid &= np.isfinite(data)
         bands[role] = data
+    return _data(info, window, transform, stack, res_m, bands, valid)
+
+
+def _data(info: SceneInfo, window: Window, transform: Affine, stack: np.ndarray,
+          res_m: float | None, bands: dict[str, np.ndarray], valid: np.ndarray) -> WindowData:
     planes = tuple((role, i) for i, (role, _) in enumerate(info.roles.pairs))
     return WindowData(window=window, transform=transform, bands=bands, valid=valid,
                       res_m=info.res_m if res_m is None else res_m,

@@ -150,15 +150,15 @@ def run_windows(info: SceneInfo, keys: Sequence[WindowKey],
     windows = scene_windows(info, params)
     try:
         with open_geotiff(info.path) as src:
-            reader = RunReader(info, src, [Window(*k) for k in keys],
-                               factor=detection_factor(info.res_m))
             out: list[list[RawCandidate] | WindowFailure] = []
-            for key in keys:
-                try:
-                    out.append(detect_scene_window(info, key, params, windows=windows,
-                                                   data=reader.read(Window(*key))))
-                except (AtalayaError, OSError, MemoryError) as exc:
-                    out.append(WindowFailure(str(exc) or type(exc).__name__))
+            with RunReader(info, src, [Window(*k) for k in keys],
+                           factor=detection_factor(info.res_m)) as reader:
+                for key in keys:
+                    try:
+                        out.append(detect_scene_window(info, key, params, windows=windows,
+                                                       data=reader.read(Window(*key))))
+                    except (AtalayaError, OSError, MemoryError) as exc:
+                        out.append(WindowFailure(str(exc) or type(exc).__name__))
             return out
     except (AtalayaError, OSError) as exc:
         return [WindowFailure(str(exc) or type(exc).__name__)] * len(keys)

@@ -1,0 +1,228 @@
+"""Windows read by inflating tiles directly (geo.tiffblocks) equal GDAL's reads, or fall back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rasterio.transform import from_origin
+from rasterio.windows import Window
+
+from geo.errors import ImageryError
+from geo.imagery import RunReader, open_geotiff, read_scene_info, read_window
+from geo.tiffblocks import TileError, TileReader, tile_layout
+
+W, H = 150, 110  # not whole tiles: edge tiles are partly outside the raster
+
+
+def _pixels(dtype: str, count: int, seed: int = 0) -> np.ndarray:
+    """Smooth rows with noise and the type's extremes, so the predictor wraps."""
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    base = np.cumsum(rng.integers(-900, 900, size=(count, H, W)), axis=2)
+    data = (base % (int(info.max) - int(info.min) + 1) + int(info.min)).astype(dtype)
+    data[:, 5, :7] = info.max
+    data[:, 6, :7] = info.min
+    return data
+
+
+def _write(path: Path, *, dtype: str = "uint16", count: int = 3, interleave: str = "pixel",
+           compress: str | None = "deflate", predictor: int = 2, block: tuple[int, int] = (64, 32),
+           tiled: bool = True, **extra: object) -> np.ndarray:
+    data = _pixels(dtype, count)
+    profile: dict[str, object] = {
+        "driver": "GTiff", "width": W, "height": H, "count": count, "dtype": dtype,
+        "crs": "EPSG:32718", "transform": from_origin(500000, 8900000, 10, 10),
+        "interleave": interleave, "tiled": tiled, **extra}
+    if tiled:
+        profile |= {"blockxsize": block[0], "blockysize": block[1]}
+    if compress:
+        profile |= {"compress": compress, "predictor": predictor}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    return data
+
+
+WINDOWS = [Window(0, 0, W, H), Window(0, 0, 1, 1), Window(W - 1, H - 1, 1, 1),
+           Window(60, 20, 70, 50), Window(63, 31, 2, 2), Window(10, 90, 140, 20)]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16"])
+@pytest.mark.parametrize("interleave", ["pixel", "band"])
+@pytest.mark.parametrize(("compress", "predictor"), [("deflate", 2), ("deflate", 1),
+                                                      (None, 1)])
+def test_every_window_equals_gdals_read(tmp_path, dtype, interleave, compress, predictor):
+    path = tmp_path / "scene.tif"
+    data = _write(path, dtype=dtype, interleave=interleave, compress=compress,
+                  predictor=predictor)
+    with rasterio.open(path) as src:
+        layout = tile_layout(src, path)
+        assert layout is not None
+        assert layout.pixel_interleaved == (interleave == "pixel")
+        for indexes in ([1, 2, 3], [3, 1], [2, 2]):
+            with TileReader(layout, src, indexes) as reader:
+                for w in WINDOWS:
+                    ours = reader.read(w)
+                    assert ours.dtype == np.dtype(dtype)
+                    np.testing.assert_array_equal(ours, src.read(indexes, window=w))
+        np.testing.assert_array_equal(src.read(), data)  # the fixture wrote what it meant
+
+
+@pytest.fixture(scope="module")
+def pixel_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tiles") / "pixel.tif"
+    _write(path, count=5, block=(32, 48))
+    return path
+
+
+@settings(max_examples=60, deadline=None)
+@given(c0=st.integers(0, W - 1), r0=st.integers(0, H - 1), w=st.integers(1, W),
+       h=st.integers(1, H), cache=st.sampled_from([1, 20_000, 10**8]))
+def test_any_window_equals_gdals_read_whatever_the_cache(pixel_file, c0, r0, w, h, cache):
+    w, h = min(w, W - c0), min(h, H - r0)
+    with rasterio.open(pixel_file) as src:
+        layout = tile_layout(src, pixel_file)
+        assert layout is not None
+        with TileReader(layout, src, [5, 1, 3], cache_bytes=cache) as reader:
+            for _ in range(2):  # the second read comes from the cache, where it fits
+                ours = reader.read(Window(c0, r0, w, h))
+                np.testing.assert_array_equal(ours, src.read([5, 1, 3],
+                                                             window=Window(c0, r0, w, h)))
+            assert reader._used <= max(cache, layout.tile_w * layout.tile_h * 2 * 3)
+
+
+@pytest.mark.parametrize(("why", "kwargs"), [
+    ("strips", {"tiled": False}),
+    ("LZW", {"compress": "lzw"}),
+    ("ZSTD", {"compress": "zstd"}),
+    ("big-endian", {"ENDIANNESS": "BIG"}),
+    ("12-bit", {"NBITS": 12, "predictor": 1}),
+    ("float", {"dtype": "float32", "compress": "deflate", "predictor": 3}),
+    ("32-bit integers", {"dtype": "int32"}),
+])
+def test_other_files_are_left_to_gdal(tmp_path, why, kwargs):
+    path = tmp_path / "other.tif"
+    dtype = str(kwargs.get("dtype", "uint16"))
+    rest = {k: v for k, v in kwargs.items() if k != "dtype"}
+    if dtype.startswith("float"):
+        with rasterio.open(path, "w", driver="GTiff", width=W, height=H, count=1,
+                           dtype=dtype, tiled=True, blockxsize=64, blockysize=32,
+                           **rest) as dst:
+            dst.write(np.ones((1, H, W), dtype=dtype))
+    else:
+        _write(path, dtype=dtype, **rest)  # type: ignore[arg-type]
+    with rasterio.open(path) as src:
+        assert tile_layout(src, path) is None, why
+
+
+def _scene(tmp_path: Path, **extra: object) -> Path:
+    path = tmp_path / "scene.tif"
+    _write(path, count=3, nodata=0, **extra)
+    with rasterio.open(path, "r+") as dst:
+        dst.descriptions = ("red", "green", "blue")
+    return path
+
+
+def _tile_place(path: Path, tx: int, ty: int) -> tuple[int, int]:
+    with rasterio.open(path) as src:
+        return (int(src.get_tag_item(f"BLOCK_OFFSET_{tx}_{ty}", "TIFF", bidx=1)),
+                int(src.get_tag_item(f"BLOCK_SIZE_{tx}_{ty}", "TIFF", bidx=1)))
+
+
+def test_a_corrupt_tile_is_gdals_to_report(tmp_path):
+    path = _scene(tmp_path)
+    offset, size = _tile_place(path, 1, 1)
+    with open(path, "r+b") as f:
+        f.seek(offset + size // 3)
+        f.write(b"\xff" * 64)
+    info = read_scene_info(path)
+    with open_geotiff(info.path) as src:
+        layout = tile_layout(src, path)
+        assert layout is not None
+        with TileReader(layout, src, [1, 2, 3]) as tiles:
+            tiles.read(Window(0, 0, 64, 32))  # an intact tile
+            with pytest.raises(TileError):
+                tiles.read(Window(70, 40, 5, 5))
+        with RunReader(info, src, [Window(0, 0, 100, 80)]) as reader:
+            assert reader.tiles is not None
+            with pytest.raises(ImageryError, match="cannot decode"):
+                reader.read(Window(0, 0, 100, 80))  # GDAL's turn, and its words
+
+
+def test_a_sparse_files_missing_tiles_come_from_gdal(tmp_path):
+    path = tmp_path / "sparse.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=W, height=H, count=3, dtype="uint16",
+                       tiled=True, blockxsize=64, blockysize=32, compress="deflate",
+                       predictor=2, nodata=0, SPARSE_OK=True, crs="EPSG:32718",
+                       transform=from_origin(500000, 8900000, 10, 10)) as dst:
+        dst.write(_pixels("uint16", 3)[:, :32, :64] | 1, window=Window(0, 0, 64, 32))
+        dst.descriptions = ("red", "green", "blue")
+    info = read_scene_info(path)
+    whole = Window(0, 0, W, H)
+    with open_geotiff(info.path) as src, RunReader(info, src, [whole]) as reader:
+        assert reader.tiles is not None
+        with pytest.raises(TileError, match="not stored"):
+            reader.tiles.read(whole)
+        ours, gdal = reader.read(whole), read_window(info, whole, src=src)
+        np.testing.assert_array_equal(ours.raw, gdal.raw)
+        np.testing.assert_array_equal(ours.valid, gdal.valid)
+        assert ours.valid[:32, :64].all()
+        assert not ours.valid[40:].any()
+
+
+def test_a_tile_claiming_too_many_bytes_is_not_read(tmp_path, monkeypatch):
+    path = _scene(tmp_path)
+    with rasterio.open(path) as src:
+        layout = tile_layout(src, path)
+        assert layout is not None
+        reader = TileReader(layout, src, [1])
+        monkeypatch.setattr(reader, "_place", lambda *a: (8, 10 * layout.tile_bytes))
+        with pytest.raises(TileError, match="claims"):
+            reader.read(Window(0, 0, 4, 4))
+        monkeypatch.setattr(reader, "_place", lambda *a: (path.stat().st_size - 10, 100))
+        with pytest.raises(TileError, match="beyond the end"):
+            reader.read(Window(0, 0, 4, 4))
+        reader.close()
+
+
+def test_a_run_of_a_tiled_scene_reads_the_pixels_gdal_reads(tmp_path):
+    path = _scene(tmp_path)
+    info = read_scene_info(path)
+    windows = [Window(0, 0, 90, 70), Window(60, 40, 90, 70)]
+    with open_geotiff(info.path) as src, RunReader(info, src, windows) as reader:
+        assert reader.tiles is not None
+        for w in windows:
+            ours, gdal = reader.read(w), read_window(info, w, src=src)
+            assert ours.transform == gdal.transform
+            np.testing.assert_array_equal(ours.raw, gdal.raw)
+            np.testing.assert_array_equal(ours.valid, gdal.valid)
+            for role, band in gdal.bands.items():
+                np.testing.assert_array_equal(ours.bands[role], band)
+
+
+def test_a_file_whose_first_tile_differs_from_gdals_read_is_left_to_gdal(tmp_path,
+                                                                         monkeypatch):
+    path = _scene(tmp_path)
+    info = read_scene_info(path)
+    import geo.tiffblocks_kernel
+
+    real = geo.tiffblocks_kernel.unpack_tile
+
+    def off_by_one(stored: np.ndarray, planes: np.ndarray, predictor: bool,
+                   out: np.ndarray) -> None:  # a layout this module would get wrong
+        real(stored, planes, predictor, out)
+        out[0, 0, 0] ^= 1
+
+    monkeypatch.setattr(geo.tiffblocks_kernel, "unpack_tile", off_by_one)
+    w = Window(0, 0, 100, 80)
+    with open_geotiff(info.path) as src, RunReader(info, src, [w]) as reader:
+        assert reader.tiles is not None
+        for _ in range(2):
+            np.testing.assert_array_equal(reader.read(w).raw,
+                                          read_window(info, w, src=src).raw)
+        with pytest.raises(TileError, match="differed"):
+            reader.tiles.read(w)
