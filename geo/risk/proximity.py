@@ -273,7 +273,9 @@ def candidate_proximity(candidates: gpd.GeoDataFrame, *, now: datetime,
     now
         Reference time (aware) for "recent" seizures.
     events
-        Events; only seizures in the ``seizure_months`` months up to ``now`` count.
+        Events; only seizures in the ``seizure_months`` months up to ``now`` count. None:
+        NaN ``seizure_km`` (no data); given but without a recent seizure: ``inf`` (there is
+        none, which lowers the risk rather than leaving the factor out).
     routes, aerodromes, rivers
         Line, point and line layers; None or empty: NaN distances.
     borders
@@ -286,7 +288,8 @@ def candidate_proximity(candidates: gpd.GeoDataFrame, *, now: datetime,
     pandas.DataFrame
         Same index as ``candidates``: the :data:`PROXIMITY_COLUMNS` in km, plus
         ``nearest_aerodrome`` (ident), ``nearest_candidate`` (candidate_id) and
-        ``nearest_candidate_state``.
+        ``nearest_candidate_state``. ``candidate_km`` is ``inf`` for a lone candidate
+        (no other strip among ``candidates``).
     """
     require_crs(candidates, what=Message("runway candidates"))
     lon, lat = _xy(candidates)
@@ -296,11 +299,12 @@ def candidate_proximity(candidates: gpd.GeoDataFrame, *, now: datetime,
     out["route_km"] = nearest_line_km(lon, lat, _lines(routes))
     seized = (recent_seizures(events, now=now, months=seizure_months) if events is not None
               else None)
-    out["seizure_km"] = _nearest(lon, lat, seized)[0]
+    out["seizure_km"] = (np.full(len(lon), np.inf) if seized is not None and len(seized) == 0
+                         else _nearest(lon, lat, seized)[0])
     out["aerodrome_km"], ident = _nearest(lon, lat, aerodromes, "ident")
     out["nearest_aerodrome"] = ident
     d, i = nearest_point_km(lon, lat, lon, lat, exclude_self=True)
-    out["candidate_km"] = d
+    out["candidate_km"] = np.inf if len(lon) == 1 and np.isfinite(lon).all() else d
     for col, src in (("nearest_candidate", "candidate_id"), ("nearest_candidate_state", "state")):
         values = (candidates[src].to_numpy(dtype=object) if src in candidates.columns
                   else np.full(len(candidates), None, dtype=object))

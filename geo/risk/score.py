@@ -5,9 +5,11 @@ A score is a weighted mean of factors, each first normalised to [0, 1], times 10
     score = 100 * sum_f w_f s_f / sum_f w_f      (over the factors with data for that row)
 
 so every factor's **points** are ``100 w_f s_f / sum w`` and the points add up to the score.
-A factor whose input is missing (no river layer, say) is left out of both sums for that row
-and shown as "no data"; it neither adds nor removes points. Normalisations (all linear, so an
-analyst can redo them by hand):
+A factor whose input is missing (NaN: no river layer, say) is left out of both sums for that
+row and shown as "no data"; it neither adds nor removes points. An infinite distance is data:
+there is no such feature at all (no recent seizure among the events, no other strip), so the
+factor keeps its weight and gives 0 points, and the other factors' points do not grow.
+Normalisations (all linear, so an analyst can redo them by hand):
 
 - counts: ``min(1, n / full)`` (e.g. 20 events or more in the window give full points);
 - "near" distances (seizure, other candidate, border, river, route):
@@ -193,9 +195,11 @@ CANDIDATE_FACTORS: tuple[Factor, ...] = (
     Factor("events", "events", _upto(lambda w: w.events_full),
            lambda v, w, _: words.counted(words.EVENTS_WITHIN_ONE, words.EVENTS_WITHIN, _num(v))
            .format(n=_num(v), km=_km(w.events_radius_km), months=w.window_months)),
-    Factor("seizure", "km", _near, lambda v, w, _: words.SEIZURE.format(dist=_num(v))),
+    Factor("seizure", "km", _near, lambda v, w, _: words.SEIZURE.format(dist=_num(v))
+           if math.isfinite(v) else words.NO_SEIZURE),
     Factor("candidate", "km", _near,
-           lambda v, w, state: words.strip_words(state).format(dist=_num(v))),
+           lambda v, w, state: words.strip_words(state).format(dist=_num(v))
+           if math.isfinite(v) else words.NO_STRIP),
     Factor("border", "km", _near, lambda v, w, _: words.BORDER.format(dist=_num(v))),
     Factor("river", "km", _near, lambda v, w, _: words.RIVER.format(dist=_num(v))),
     Factor("route", "km", _near, lambda v, w, _: words.ROUTE.format(dist=_num(v))),
@@ -254,7 +258,7 @@ def explain(score: float, breakdown: Sequence[Contribution]) -> str:
 
 def score_table(raw: pd.DataFrame, factors: Sequence[Factor], weights: RiskWeights, *,
                 extras: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Score rows of raw factor values (one column per factor name; NaN: no data).
+    """Score rows of raw factor values (one column per factor name; NaN: no data, inf: none).
 
     Returns
     -------
@@ -268,9 +272,10 @@ def score_table(raw: pd.DataFrame, factors: Sequence[Factor], weights: RiskWeigh
     values = np.column_stack([raw[n].to_numpy(dtype="float64", na_value=np.nan)
                               if n in raw.columns else np.full(len(raw), np.nan)
                               for n in names]) if names else np.zeros((len(raw), 0))
-    have = np.isfinite(values)
+    have = ~np.isnan(values)
     shares = np.column_stack([f.normalise(np.where(have[:, i], values[:, i], 0.0), weights)
                               for i, f in enumerate(factors)])
+    shares = np.where(np.isfinite(values), shares, 0.0)  # inf: none at all, no points
     total = have.astype("float64") @ w
     with np.errstate(invalid="ignore", divide="ignore"):
         points = np.where(have & (total[:, None] > 0), 100.0 * shares * w / total[:, None], 0.0)

@@ -30,6 +30,8 @@ EVENTS_WITHIN = _("{n} events within {km} km in {months} months")
 EVENTS_ONE = _("{n} event in {months} months")
 EVENTS = _("{n} events in {months} months")
 SEIZURE = _("seizure {dist} km away")
+NO_SEIZURE = _("no recent seizure")
+NO_STRIP = _("no other strip")
 STRIP = _("strip {dist} km away")
 STRIP_BY_STATE = {"new": _("new strip {dist} km away"),
                   "active": _("active strip {dist} km away"),
@@ -57,8 +59,9 @@ BELOW_ONE = _("{score}: factors below one point")
 
 #: Terms inside a line's parentheses, the more specific first (the first match is used).
 TEMPLATES: tuple[str, ...] = (
-    EVENTS_WITHIN_ONE, EVENTS_WITHIN, EVENTS_ONE, EVENTS, SEIZURE, *STRIP_BY_STATE.values(),
-    STRIP, BORDER, RIVER, ROUTE, AERODROME, DETECTION, QUANTITY, HOTSPOT,
+    EVENTS_WITHIN_ONE, EVENTS_WITHIN, EVENTS_ONE, EVENTS, SEIZURE, NO_SEIZURE,
+    *STRIP_BY_STATE.values(), STRIP, NO_STRIP, BORDER, RIVER, ROUTE, AERODROME, DETECTION,
+    QUANTITY, HOTSPOT,
     *TREND_BY_LABEL.values(), TREND, CANDIDATES_ONE, CANDIDATES, NO_DATA)
 #: Fields that are numbers: shown with the reader's separators, as many decimals as written.
 _NUMBERS = frozenset({"n", "km", "months", "dist", "score", "kg", "z"})

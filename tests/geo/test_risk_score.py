@@ -190,3 +190,48 @@ def test_score_table_with_no_rows():
     out = score_table(pd.DataFrame({"events": []}), CELL_FACTORS, RiskWeights())
     assert list(out.columns) == ["risk_score", "risk_breakdown", "risk_explanation"]
     assert len(out) == 0
+
+
+def test_no_recent_seizure_anywhere_scores_like_one_out_of_reach(world):
+    """Found by a review: with no seizure at all the factor was dropped, raising the others."""
+    events, candidates, _, borders = world
+    w = RiskWeights()
+    quiet = events.assign(event_type="incident")  # events, but none of them a seizure
+    far = pd.concat([quiet, events.iloc[[0]].assign(
+        event_type="seizure", geometry=gpd.points_from_xy([-50.0], [-10.0], crs=4326))])
+    scores = {}
+    for name, layer in (("none", quiet), ("far", far)):
+        prox = candidate_proximity(candidates, now=NOW, events=layer, borders=borders)
+        out = score_candidates(candidates, prox, events=layer, now=NOW, weights=w)
+        scores[name] = out["risk_score"].to_numpy()
+        parts = {c.factor: c for c in out["risk_breakdown"].iloc[0]}
+        assert parts["seizure"].points == 0.0
+        if name == "none":
+            assert prox["seizure_km"].tolist() == [np.inf] * 3
+            assert parts["seizure"].text == "no recent seizure"
+        else:
+            assert prox["seizure_km"].min() > w.reach_km
+    np.testing.assert_allclose(scores["none"], scores["far"])
+    no_layer = candidate_proximity(candidates, now=NOW, events=None, borders=borders)
+    assert no_layer["seizure_km"].isna().all()  # no events at all: no data, as before
+
+
+def test_a_lone_candidate_has_no_other_strip_near_it(world):
+    events, candidates, _, borders = world
+    one = candidates.iloc[[0]]
+    prox = candidate_proximity(one, now=NOW, events=events, borders=borders)
+    assert prox["candidate_km"].tolist() == [np.inf]
+    parts = {c.factor: c for c in score_candidates(one, prox, events=events,
+                                                   now=NOW)["risk_breakdown"].iloc[0]}
+    assert parts["candidate"].points == 0.0
+    assert parts["candidate"].text == "no other strip"
+    assert parts["candidate"].value == np.inf
+
+
+@given(value=st.sampled_from([float("inf"), 1e9, 5000.0]))
+def test_an_infinite_distance_is_data_worth_no_points(value):
+    raw = pd.DataFrame({"seizure": [value], "border": [0.0]})
+    out = score_table(raw, CANDIDATE_FACTORS, RiskWeights(seizure=1.0, border=1.0, events=0.0,
+                                                          candidate=0.0, river=0.0, route=0.0,
+                                                          aerodrome=0.0, detection=0.0))
+    assert out["risk_score"].iloc[0] == pytest.approx(50.0)
