@@ -16,8 +16,9 @@ same run: decompressing every 512-px tile once through GDAL, and inflating each 
 with libdeflate alone (no predictor, no de-interleaving: the machine's decode limit), with one
 and two processes; reading the detector's overlapping windows (in its runs from one open file,
 tiles inflated directly as the detector reads them (``geo.tiffblocks``) and the same runs
-through GDAL, and each window opened alone through GDAL); reading and coarse-screening every window (what the screened detector
-pays before any full-resolution work: the ceiling of its design), the obvious baseline
+through GDAL, and each window opened alone through GDAL); reading and coarse-screening every
+window (what the screened detector pays before any full-resolution work: the ceiling of its
+design), the obvious baseline
 (NDVI < 0.3, ``scipy.ndimage.label`` over the same windows) and NumPy's memory bandwidth,
 and :func:`geo.detect.window.detect_window` alone on a few windows with and without the coarse
 screen (``DetectionParams.screen``), with the share of its time in each stage (one pass under

@@ -15,7 +15,9 @@ import h3
 import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
+import pyproj
 import scipy.sparse as sp
+import shapely
 
 from geo.errors import SchemaError
 from geo.risk.grids import (
@@ -26,8 +28,17 @@ from geo.risk.grids import (
     monthly_cell_matrix,
 )
 
-__all__ = ["MAX_STUDY_CELLS", "LandTest", "cell_areas_km2", "neighbour_matrix", "reach_deg",
-           "study_cells", "study_matrix"]
+__all__ = [
+    "MAX_STUDY_CELLS",
+    "LandTest",
+    "cell_areas_km2",
+    "clipping_box",
+    "neighbour_matrix",
+    "reach_deg",
+    "study_areas_km2",
+    "study_cells",
+    "study_matrix",
+]
 
 Bounds = tuple[float, float, float, float]
 #: Largest study area accepted (cells); past this the caller should zoom in or coarsen.
@@ -157,7 +168,8 @@ def cell_areas_km2(codes: np.ndarray, grid: CellGrid) -> np.ndarray:
     """Area of each cell in km² on a sphere of the Earth's mean radius.
 
     Square cells in degrees shrink with the cosine of latitude; H3 cells at one resolution
-    vary by a few percent within a region (``h3.cell_area``).
+    vary too (``h3.cell_area``; at resolution 3 over Latin America from about 6,300 to
+    15,000 km², a pentagon among them). :func:`study_areas_km2` clips them to a study box.
 
     Examples
     --------
@@ -174,6 +186,74 @@ def cell_areas_km2(codes: np.ndarray, grid: CellGrid) -> np.ndarray:
     south = np.radians((codes & 0xFFFFFFFF) * grid.size_deg - 90.0)
     north = np.minimum(south + s, np.pi / 2)
     return np.asarray(6371.0088**2 * s * (np.sin(north) - np.sin(south)), dtype="float64")
+
+
+def study_areas_km2(codes: np.ndarray, grid: CellGrid, box: Bounds | None) -> np.ndarray:
+    """Area of each cell in km² inside the study box: :func:`cell_areas_km2`, clipped.
+
+    A cell straddling the box's edge only receives events from its part inside the box, so
+    its full area made it look empty next to its neighbours: with uniformly random events
+    over the demo box, every significant cell (34 of 34 on H3 res 3, 155 of 162 on degree
+    squares) was a "cold spot" on the edge. Each such cell's area is its full area times the
+    share of its outline inside the box (both measured on the WGS84 ellipsoid). Cells outside
+    the box (holding events that lie beyond it) keep their full area; None: no clipping.
+
+    Examples
+    --------
+    >>> g = CellGrid("square", size_deg=1.0)
+    >>> codes = study_cells(g, bounds=(0.5, 0.0, 1.5, 0.9))
+    >>> (study_areas_km2(codes, g, (0.5, 0.0, 1.5, 0.9)) / cell_areas_km2(codes, g)).round(2)
+    array([0.45, 0.45])
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    full = cell_areas_km2(codes, grid)
+    if box is None or not len(codes):
+        return full
+    outlines = _outlines(codes, grid)
+    frame = shapely.box(*box)
+    inside = shapely.within(outlines, frame)
+    cross = np.flatnonzero(~inside & shapely.intersects(outlines, frame))
+    if not len(cross):
+        return full
+    geod = pyproj.Geod(ellps="WGS84")
+    out = full.copy()
+    for i in cross:
+        whole = abs(geod.geometry_area_perimeter(outlines[i])[0])
+        part = abs(geod.geometry_area_perimeter(shapely.intersection(outlines[i], frame))[0])
+        if whole > 0:
+            out[i] = full[i] * min(1.0, part / whole)
+    return out
+
+
+def clipping_box(events: gpd.GeoDataFrame, bounds: Bounds | None) -> Bounds | None:
+    """Return the box to clip cell areas to (:func:`study_areas_km2`): where events can lie.
+
+    ``bounds`` when it holds every located event (the analysis passes the box of the events
+    and candidates), the events' own box when ``bounds`` is None; None (no clipping) when
+    some events lie beyond ``bounds``: their cells then count events from outside the box.
+    """
+    located = located_bounds(events)
+    if bounds is None or located is None:
+        return located if bounds is None else bounds
+    holds = (bounds[0] <= located[0] and bounds[1] <= located[1]
+             and bounds[2] >= located[2] and bounds[3] >= located[3])
+    return bounds if holds else None
+
+
+def _outlines(codes: np.ndarray, grid: CellGrid) -> np.ndarray:
+    """Cell outlines as shapely polygons (lon, lat degrees); H3 cells across 180° unclipped."""
+    if grid.kind == "square":
+        s = grid.size_deg
+        west = (codes >> 32) * s - 180.0
+        south = (codes & 0xFFFFFFFF) * s - 90.0
+        return np.asarray(shapely.box(west, south, west + s, south + s), dtype=object)
+    rings = []
+    for c in codes.astype(np.uint64):
+        ring = [(lon, lat) for lat, lon in h3i.cell_to_boundary(int(c))]
+        lons = [p[0] for p in ring]
+        rings.append(shapely.Polygon(ring) if max(lons) - min(lons) < 180.0 else
+                     shapely.Polygon())  # across the antimeridian: never clipped
+    return np.asarray(rings, dtype=object)
 
 
 #: ``land(lon, lat, within_deg)``: which points (degrees, EPSG:4326) lie on land or within

@@ -20,7 +20,13 @@ from scipy.special import ndtr
 from geo.errors import SchemaError
 from geo.risk.grids import CellGrid
 from geo.risk.hotspots import benjamini_hochberg, count_hotspot_test
-from geo.risk.neighbours import LandTest, cell_areas_km2, neighbour_matrix, study_matrix
+from geo.risk.neighbours import (
+    LandTest,
+    clipping_box,
+    neighbour_matrix,
+    study_areas_km2,
+    study_matrix,
+)
 
 __all__ = [
     "EMERGING_LABELS",
@@ -206,7 +212,7 @@ def compute_emerging_hotspots(events: gpd.GeoDataFrame, grid: CellGrid, *,
                           "window or a shorter recent_months (at least 1)")
     w = neighbour_matrix(cells.codes, grid, k=k)
     x = cells.counts.astype("float64")
-    areas = cell_areas_km2(cells.codes, grid)
+    areas = study_areas_km2(cells.codes, grid, clipping_box(events, bounds))
     hot_all, z_all = _hot(x.sum(axis=1), w, areas, alpha)
     hot_recent, z_recent = _hot(x[:, -recent_months:].sum(axis=1), w, areas, alpha)
     hot_before, _ = _hot(x[:, :-recent_months].sum(axis=1), w, areas, alpha)

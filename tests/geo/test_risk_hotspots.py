@@ -203,3 +203,35 @@ def test_with_a_land_test_the_open_sea_is_no_background():
     sea = on_land["lon"] >= 15.5
     assert on_land.loc[sea, "value"].tolist() == [1.0]  # only the cell of the seizure
     assert len(on_land) == 15 * 30 + 1
+
+
+@pytest.mark.parametrize("grid", [CellGrid("h3", resolution=3), CellGrid("square", size_deg=1.0)],
+                         ids=["h3", "square"])
+def test_uniform_events_make_no_edge_cold_spots_and_z_ignores_cell_size(grid):
+    """Found by a review: cells cut by the study box were cold spots, and z grew with area.
+
+    Uniform events over a box whose edges cut cells: before, every significant cell was a
+    cold spot on the edge (their full area expected events from outside the box) and the
+    correlation of cell area with z was +0.6-0.7 (Gi* of counts, not densities).
+    """
+    from geo.risk.neighbours import cell_areas_km2
+
+    rng = np.random.default_rng(17)
+    n = 15_000
+    lat = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-30.3)), np.sin(np.radians(5.6)),
+                                           n)))
+    events = _points(rng.uniform(-79.7, -50.2, n), lat)
+    out = compute_hotspots(events, grid)
+    significant = out[out["hotspot"] != "not significant"]
+    assert len(significant) <= 0.01 * len(out)
+    area = cell_areas_km2(out["code"].to_numpy(), grid)
+    assert abs(np.corrcoef(area, out["z"])[0, 1]) < 0.15
+
+
+def test_clipping_only_where_the_box_holds_the_events():
+    from geo.risk.neighbours import clipping_box
+
+    events = _points(np.array([1.0, 3.0]), np.array([1.0, 2.0]))
+    assert clipping_box(events, None) == (1.0, 1.0, 3.0, 2.0)
+    assert clipping_box(events, (0.0, 0.0, 5.0, 5.0)) == (0.0, 0.0, 5.0, 5.0)
+    assert clipping_box(events, (2.0, 0.0, 5.0, 5.0)) is None  # an event lies beyond it
