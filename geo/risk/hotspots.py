@@ -164,10 +164,10 @@ def count_hotspot_test(counts: np.ndarray, weights: sp.csr_matrix, *,
     GiStar
         ``z`` is Gi* (as :func:`getis_ord_gi_star`) of the cells' densities, counts divided
         by ``areas``, so that it does not grow with a cell's size; ``p`` is two-sided from
-        the exact
-        distribution of the neighbourhood count ``S_i ~ Binomial(N, A_i / A)`` (``N`` events
-        in all, ``A_i`` the neighbourhood's area): ``min(1, 2 min(P(S >= s), P(S <= s)))``;
-        ``direction`` is the sign of ``s - N A_i / A``.
+        the exact distribution of the neighbourhood count ``S_i ~ Binomial(N, A_i / A)``
+        (``N`` events in all, ``A_i`` the neighbourhood's area):
+        ``min(1, 2 min(P(S >= s), P(S <= s)))``; ``direction`` is the sign of
+        ``s - N A_i / A``.
 
     Notes
     -----
