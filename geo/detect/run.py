@@ -39,6 +39,7 @@ import geopandas as gpd
 import pandas as pd
 from rasterio.windows import Window
 
+from geo.detect.layers import clear_pool
 from geo.detect.params import DetectionParams
 from geo.detect.scene import (
     WindowKey,
@@ -162,6 +163,8 @@ def run_windows(info: SceneInfo, keys: Sequence[WindowKey],
             return out
     except (AtalayaError, OSError) as exc:
         return [WindowFailure(str(exc) or type(exc).__name__)] * len(keys)
+    finally:
+        clear_pool()  # the layer arrays kept between this run's windows
 
 
 def start_local_client(n_workers: int, *, memory_limit: str | int = DEFAULT_WORKER_MEMORY,

@@ -27,6 +27,7 @@ from geo.detect.layers import (
     Box,
     WindowLayers,
     add_water_distance,
+    release_layers,
     screened_layers,
     thin_at,
 )
@@ -185,6 +186,14 @@ def detect_window(data: WindowData, *, params: DetectionParams,
     axis; every candidate centred in ``owned`` is returned as without it.
     """
     wl = screened_layers(data, params)
+    try:
+        return _detect(data, wl, params, owned)
+    finally:
+        release_layers(wl)  # back to the pool for the next window
+
+
+def _detect(data: WindowData, wl: WindowLayers, params: DetectionParams,
+            owned: Box | None) -> list[RawCandidate]:
     min_px = params.min_length_m / data.res_m
     ridges = [(rows, cols) for rows, cols in
               _traced_ridges(wl, data.valid, params, res_m=data.res_m, min_pixels=0.4 * min_px)

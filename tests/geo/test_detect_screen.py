@@ -204,3 +204,39 @@ def test_split_boxes_cover_every_block_of_a_diagonal():
     compact[2:6, 3:9] = True
     assert _split_boxes(compact, [(slice(0, 12), slice(0, 12))], margin=1.0) == [
         (slice(2, 6), slice(3, 9))]
+
+
+def test_pooled_layers_go_back_clean_and_change_nothing(monkeypatch):
+    """Layers reused from window to window (``layers._pool()``) are reset where written.
+
+    Each window gives, to the bit, what it gives with nothing kept from earlier windows, and
+    every array handed back holds its fill value everywhere (``CHECK_RELEASED``).
+    """
+    import geo.detect.layers as layers
+
+    monkeypatch.setattr(layers, "CHECK_RELEASED", True)
+    windows = [_window((2000.0, 1800.0, 900.0, 35.0, 0.0)),
+               _window((1500.0, 2200.0, 1200.0, 120.0, 0.0), seed=3, width_m=25.0),
+               _window(None, seed=5)]
+    windows[1].bands["nir"][:40] = 300.0  # water along one edge: water distances written
+    windows[1].bands["green"][:40] = 600.0
+    filled = []
+    real_fill = layers._fill_water
+
+    def fill_water(st: layers._Screened, rows: np.ndarray, cols: np.ndarray) -> None:
+        shore = st.water is not None and st.water.tree is not None
+        filled.append(rows.size if shore else 0)
+        real_fill(st, rows, cols)
+
+    monkeypatch.setattr(layers, "_fill_water", fill_water)
+    params = DetectionParams().permissive()
+    fresh = []
+    for w in windows:
+        layers.clear_pool()  # nothing kept
+        fresh.append(repr(detect_window(w, params=params)))
+    assert sum(filled) > 0  # the water path was taken
+    layers.clear_pool()
+    for _ in range(2):
+        for w, expected in zip(windows, fresh, strict=True):
+            assert repr(detect_window(w, params=params)) == expected
+    assert layers._pool().free  # the arrays were kept between windows
