@@ -27,6 +27,7 @@ before GDAL registers its drivers); the detection command does that for itself a
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -815,8 +816,9 @@ def _window_data(info: SceneInfo, window: Window, stack: np.ndarray,
         from geo.tiffblocks_kernel import ints_to_bands
 
         floats = np.empty(stack.shape, dtype=np.float32)
-        ints_to_bands(stack, 0.0 if info.nodata is None else float(info.nodata),
-                      info.nodata is not None, floats, valid)
+        nodata = _integer_nodata(info.nodata, stack.dtype)
+        ints_to_bands(stack, 0 if nodata is None else nodata, nodata is not None, floats,
+                      valid)
         return _data(info, window, transform, stack, res_m,
                      dict(zip((role for role, _ in info.roles.pairs), floats, strict=True)),
                      valid)
@@ -842,6 +844,22 @@ def _window_data(info: SceneInfo, window: Window, stack: np.ndarray,
             valid &= np.isfinite(data)
         bands[role] = data
     return _data(info, window, transform, stack, res_m, bands, valid)
+
+
+def _integer_nodata(nodata: float | None, dtype: np.dtype) -> int | None:
+    """``nodata`` as a value of the integer ``dtype``; None when it is none of them.
+
+    Examples
+    --------
+    >>> _integer_nodata(0.0, np.dtype("uint16")), _integer_nodata(-1.0, np.dtype("uint16"))
+    (0, None)
+    >>> _integer_nodata(2.5, np.dtype("int16")), _integer_nodata(None, np.dtype("uint8"))
+    (None, None)
+    """
+    if nodata is None or not math.isfinite(nodata) or not float(nodata).is_integer():
+        return None
+    info = np.iinfo(dtype)
+    return int(nodata) if info.min <= nodata <= info.max else None
 
 
 def _data(info: SceneInfo, window: Window, transform: Affine, stack: np.ndarray,

@@ -43,19 +43,22 @@ def unpack_tile(stored: np.ndarray, planes: np.ndarray, predictor: bool,
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def ints_to_bands(stack: np.ndarray, nodata: float, check_nodata: bool, floats: np.ndarray,
+def ints_to_bands(stack: np.ndarray, nodata: int, check_nodata: bool, floats: np.ndarray,
                   valid: np.ndarray) -> None:
     """Integer planes as float32, and the pixels where no plane holds ``nodata``.
 
-    What ``stack.astype(np.float32)`` and ``valid &= plane != nodata`` for each plane give
-    (the comparison made in float64, as NumPy makes it with a Python float).
+    What ``stack.astype(np.float32)`` and ``valid &= plane != nodata`` for each plane give.
+    Two plain loops (the conversion, then the comparison in the integer type) that the
+    compiler vectorises: a comparison in float64 inside the conversion loop ran at 0.7 ns a
+    value, as slow as NumPy's separate passes.
 
     Parameters
     ----------
     stack
         ``(n, h, w)`` integers as read.
     nodata, check_nodata
-        The nodata value, and whether there is one.
+        The nodata value as an integer of ``stack``'s type, and whether to look for it
+        (False when there is none, or when it is no value of that type: nothing equals it).
     floats
         ``(n, h, w)`` float32; written.
     valid
@@ -64,8 +67,14 @@ def ints_to_bands(stack: np.ndarray, nodata: float, check_nodata: bool, floats: 
     n, h, w = stack.shape
     for i in range(n):
         for y in range(h):
+            src = stack[i, y]
+            dst = floats[i, y]
             for x in range(w):
-                v = stack[i, y, x]
-                floats[i, y, x] = np.float32(v)
-                if check_nodata and np.float64(v) == nodata:
-                    valid[y, x] = False
+                dst[x] = np.float32(src[x])
+    if check_nodata:
+        for i in range(n):
+            for y in range(h):
+                src = stack[i, y]
+                ok = valid[y]
+                for x in range(w):
+                    ok[x] = ok[x] & (src[x] != nodata)

@@ -597,4 +597,4 @@ def warm_up() -> None:
     for dtype in (np.uint8, np.uint16):  # reading tiles and windows of integer rasters
         ints = np.zeros((1, 4, 4), dtype=dtype)
         unpack_tile(ints.reshape(4, 4, 1), np.zeros(1, dtype=np.int64), True, ints.copy())
-        ints_to_bands(ints, 0.0, True, tiny[None].copy(), valid.copy())
+        ints_to_bands(ints, 0, True, tiny[None].copy(), valid.copy())

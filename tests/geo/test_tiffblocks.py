@@ -223,3 +223,27 @@ def test_a_file_whose_first_tile_differs_from_gdals_read_is_left_to_gdal(tmp_pat
                                           read_window(info, w, src=src).raw)
         with pytest.raises(TileError, match="differed"):
             reader.tiles.read(w)
+
+
+@settings(max_examples=40, deadline=None)
+@given(dtype=st.sampled_from(["uint8", "uint16", "int16"]),
+       nodata=st.sampled_from([None, 0.0, 255.0, 65535.0, -1.0, 2.5, float("nan"), 1e9]),
+       seed=st.integers(0, 2**16))
+def test_integer_windows_become_the_bands_numpy_makes(dtype, nodata, seed):
+    """The compiled conversion (``ints_to_bands``) against its NumPy definition."""
+    from geo.imagery import _integer_nodata
+    from geo.tiffblocks_kernel import ints_to_bands
+
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(seed)
+    stack = rng.integers(info.min, int(info.max) + 1, size=(3, 17, 23)).astype(dtype)
+    stack[:, ::5, ::7] = rng.choice([0, 255, -1 if info.min < 0 else 1], size=(3, 4, 4))
+    floats, valid = np.empty(stack.shape, dtype=np.float32), np.ones((17, 23), dtype=bool)
+    nd = _integer_nodata(nodata, stack.dtype)
+    ints_to_bands(stack, 0 if nd is None else nd, nd is not None, floats, valid)
+    np.testing.assert_array_equal(floats, stack.astype(np.float32))
+    expected = np.ones((17, 23), dtype=bool)
+    if nodata is not None:
+        for plane in stack:
+            expected &= plane != nodata
+    np.testing.assert_array_equal(valid, expected)
