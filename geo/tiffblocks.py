@@ -2,7 +2,7 @@
 
 GDAL reads the detector's benchmark tile (512-px tiles of five uint16 bands, DEFLATE with the
 horizontal predictor) at about 35 Mpx per CPU-second; inflating the same tiles with libdeflate
-alone runs at about 65 (measured 2026-12-05 on this machine). The rest is GDAL's and libtiff's
+alone runs at 56-58 (``BENCHMARKS.md``, 2026-12-05, this machine). The rest is GDAL's and libtiff's
 work around it: the block cache, the predictor, the copy out of pixel interleaving. For the
 files where that work is simple, :class:`TileReader` does it in one compiled pass per tile
 (:func:`geo.tiffblocks_kernel.unpack_tile`) and gives the same integers as
