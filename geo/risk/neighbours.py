@@ -19,11 +19,13 @@ import pyproj
 import scipy.sparse as sp
 import shapely
 
+from geo.aggregate import cell_polygons
 from geo.errors import SchemaError
 from geo.risk.grids import (
     CellGrid,
     MonthlyCells,
     cell_centres,
+    cell_names,
     located_bounds,
     monthly_cell_matrix,
 )
@@ -209,10 +211,12 @@ def study_areas_km2(codes: np.ndarray, grid: CellGrid, box: Bounds | None) -> np
     full = cell_areas_km2(codes, grid)
     if box is None or not len(codes):
         return full
-    outlines = _outlines(codes, grid)
+    outlines = cell_polygons(pd.DataFrame({"cell": cell_names(codes, grid)})).geometry.to_numpy()
     frame = shapely.box(*box)
-    inside = shapely.within(outlines, frame)
-    cross = np.flatnonzero(~inside & shapely.intersects(outlines, frame))
+    x0, _, x1, _ = shapely.bounds(outlines).T
+    # an H3 cell across the antimeridian is drawn 360 degrees wide: never clipped
+    cross = np.flatnonzero(~shapely.within(outlines, frame) & shapely.intersects(outlines, frame)
+                           & (x1 - x0 < 180.0))
     if not len(cross):
         return full
     geod = pyproj.Geod(ellps="WGS84")
@@ -238,22 +242,6 @@ def clipping_box(events: gpd.GeoDataFrame, bounds: Bounds | None) -> Bounds | No
     holds = (bounds[0] <= located[0] and bounds[1] <= located[1]
              and bounds[2] >= located[2] and bounds[3] >= located[3])
     return bounds if holds else None
-
-
-def _outlines(codes: np.ndarray, grid: CellGrid) -> np.ndarray:
-    """Cell outlines as shapely polygons (lon, lat degrees); H3 cells across 180° unclipped."""
-    if grid.kind == "square":
-        s = grid.size_deg
-        west = (codes >> 32) * s - 180.0
-        south = (codes & 0xFFFFFFFF) * s - 90.0
-        return np.asarray(shapely.box(west, south, west + s, south + s), dtype=object)
-    rings = []
-    for c in codes.astype(np.uint64):
-        ring = [(lon, lat) for lat, lon in h3i.cell_to_boundary(int(c))]
-        lons = [p[0] for p in ring]
-        rings.append(shapely.Polygon(ring) if max(lons) - min(lons) < 180.0 else
-                     shapely.Polygon())  # across the antimeridian: never clipped
-    return np.asarray(rings, dtype=object)
 
 
 #: ``land(lon, lat, within_deg)``: which points (degrees, EPSG:4326) lie on land or within
