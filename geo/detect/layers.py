@@ -108,8 +108,9 @@ class _Screened:
     indexed: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
     water: _Water | None = None
     #: Where each layer was written: (name, index) pairs, so :func:`release_layers` can put
-    #: the arrays back as :func:`_empty_layers` made them.
+    #: the arrays back holding their ``fills`` (the value each was taken with) everywhere.
     dirty: list[tuple[str, Any]] = field(default_factory=list)
+    fills: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ def screened_layers(data: WindowData, p: DetectionParams) -> WindowLayers:
     st = _Screened(data=data, p=p, block=p.screen_block_px,
                    computed=np.zeros(seeds.shape, dtype=bool),
                    indexed=np.zeros(seeds.shape, dtype=bool))
-    st.lay = _empty_layers(data, p)
+    st.lay = _empty_layers(st)
     traced = np.zeros(seeds.shape, dtype=bool)
     todo = seeds
     while todo.any():
@@ -221,10 +222,10 @@ def add_water_distance(wl: WindowLayers, data: WindowData, p: DetectionParams) -
     water = _water_pixels(data, p)
     if not water.any():
         st.water = _Water(water=water, tree=None)
-        wl.lay["water_dist"] = _pool().take(water.shape, np.float32, WATER_CAP_M)
+        wl.lay["water_dist"] = _take(st, "water_dist", np.float32, WATER_CAP_M)
         return
     st.water = _Water(water=water, tree=cKDTree(np.column_stack(np.nonzero(_shore(water)))))
-    wl.lay["water_dist"] = _pool().take(water.shape, np.float32, 0.0)
+    wl.lay["water_dist"] = _take(st, "water_dist", np.float32, 0.0)
 
 
 def _water_pixels(data: WindowData, p: DetectionParams) -> np.ndarray:
@@ -276,10 +277,6 @@ def _fill_water(st: _Screened, rows: np.ndarray, cols: np.ndarray) -> None:
     st.dirty.append(("water_dist", (rows, cols)))
 
 
-#: The value each screened layer holds where nothing was computed (others: 0).
-_FILL: dict[str, float] = {"ridge": -np.inf, "polarity": 1.0}
-
-
 class _LayerPool:
     """Window-sized layer arrays kept between the windows one thread detects.
 
@@ -329,16 +326,21 @@ def clear_pool() -> None:
     _POOLS.pool = None
 
 
-def _empty_layers(data: WindowData, p: DetectionParams) -> dict[str, np.ndarray]:
+def _take(st: _Screened, name: str, dtype: type, fill: float) -> np.ndarray:
+    """Return a window-sized layer holding ``fill`` (pooled when it can); record the fill."""
+    st.fills[name] = fill
+    return _pool().take(st.data.valid.shape, dtype, fill)
+
+
+def _empty_layers(st: _Screened) -> dict[str, np.ndarray]:
     """Zero layers of the window's shape (from the pool when it can), ridge ``-inf``."""
-    shape = data.valid.shape
-    names = [*data.bands, *compute_indices({k: v[:1, :1] for k, v in data.bands.items()})]
-    pool = _pool()
-    out = {k: pool.take(shape, np.float32, 0.0) for k in names}
-    out["evidence"] = pool.take(shape, np.float32, 0.0)
-    out["ridge"] = pool.take(shape, np.float32, -np.inf)
-    out["orient"] = pool.take(shape, np.int16, 0.0)
-    out["polarity"] = pool.take(shape, np.float32, 1.0)
+    bands = st.data.bands
+    names = [*bands, *compute_indices({k: v[:1, :1] for k, v in bands.items()})]
+    out = {k: _take(st, k, np.float32, 0.0) for k in names}
+    out["evidence"] = _take(st, "evidence", np.float32, 0.0)
+    out["ridge"] = _take(st, "ridge", np.float32, -np.inf)
+    out["orient"] = _take(st, "orient", np.int16, 0.0)
+    out["polarity"] = _take(st, "polarity", np.float32, 1.0)
     return out
 
 
@@ -354,11 +356,10 @@ def release_layers(wl: WindowLayers) -> None:
     lay, dirty = wl.lay, st.dirty
     st.dirty = []
     for name, index in dirty:
-        lay[name][index] = _FILL.get(name, 0.0)
+        lay[name][index] = st.fills[name]
     pool = _pool()
     for name, arr in lay.items():
-        fill = WATER_CAP_M if name == "water_dist" and st.water is not None \
-            and st.water.tree is None else _FILL.get(name, 0.0)
+        fill = st.fills[name]
         if CHECK_RELEASED and not np.all(arr == arr.dtype.type(fill)):
             raise AssertionError(f"layer {name} was written outside its recorded boxes")
         pool.give(arr, fill)
