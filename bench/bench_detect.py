@@ -231,22 +231,27 @@ def _child_windows(path: str) -> dict[str, float]:
     """
     from rasterio.windows import Window
 
-    from geo.detect.scene import window_runs
+    from geo.detect.scene import later_runs, window_runs
     from geo.imagery import RunReader, open_geotiff, read_window
+    from geo.tiffblocks import clear_hand_on
 
     info, windows = _detector_windows(path)
     keys = [(int(w.col_off), int(w.row_off), int(w.width), int(w.height)) for w in windows]
 
     def runs(tiles: bool) -> float:
         cpu = time.process_time()
-        for run in window_runs(keys):
+        runs = window_runs(keys)
+        for run in runs:
+            number, later = later_runs(runs, run)
             with open_geotiff(info.path) as src, \
-                    RunReader(info, src, [Window(*k) for k in run]) as reader:
+                    RunReader(info, src, [Window(*k) for k in run], run=number,
+                              later=later) as reader:
                 if not tiles and reader.tiles is not None:  # through GDAL's block cache
                     reader.tiles.close()
                     reader.tiles = None
                 for key in run:
                     reader.read(Window(*key))
+        clear_hand_on()
         return time.process_time() - cpu
 
     gdal_runs_cpu, runs_cpu = runs(False), runs(True)
@@ -274,17 +279,21 @@ def _read_and_screen(info: Any, keys: list[Any]) -> tuple[float, float]:
     from geo.detect.layers import screened_layers
     from geo.detect.params import DetectionParams
     from geo.detect.ridge_kernel import warm_up
-    from geo.detect.scene import window_runs
+    from geo.detect.scene import later_runs, window_runs
     from geo.detect.screen import screen_blocks
     from geo.imagery import RunReader, open_geotiff
+    from geo.tiffblocks import clear_hand_on
 
     warm_up()  # load the compiled kernels before the clock starts
     params = DetectionParams().permissive()
     cpu, shares = 0.0, []
     sampled = set(keys[::7])
-    for run in window_runs(keys):
+    runs = window_runs(keys)
+    for run in runs:
+        number, later = later_runs(runs, run)
         with open_geotiff(info.path) as src, \
-                RunReader(info, src, [Window(*k) for k in run]) as reader:
+                RunReader(info, src, [Window(*k) for k in run], run=number,
+                          later=later) as reader:
             for key in run:
                 start = time.process_time()
                 d = reader.read(Window(*key))
@@ -294,6 +303,7 @@ def _read_and_screen(info: Any, keys: list[Any]) -> tuple[float, float]:
                 if key in sampled:
                     state = screened_layers(d, params).state
                     shares.append(1.0 if state is None else float(state.computed.mean()))
+    clear_hand_on()
     return cpu, float(np.mean(shares))
 
 

@@ -742,11 +742,14 @@ class RunReader:
     :data:`MAX_REGION_BYTES`) and each window is a copy of its part: the same pixels as
     :func:`read_window`. If the region cannot be read (a corrupt strip), every window is read
     on its own, so only the windows that touch the damage fail. Windows averaged as they are
-    read (``factor`` > 1) are read one by one.
+    read (``factor`` > 1) are read one by one. ``run`` and ``later``: this run's number
+    among the scene's runs and the later runs' windows, so that a tiled file's tiles are
+    handed on to them (:class:`~geo.tiffblocks.TileReader`).
     """
 
     def __init__(self, info: SceneInfo, src: rasterio.DatasetReader,
-                 windows: Sequence[Window], *, factor: int = 1) -> None:
+                 windows: Sequence[Window], *, factor: int = 1, run: int | None = None,
+                 later: Mapping[int, Sequence[Window]] | None = None) -> None:
         self.info, self.src, self.factor = info, src, factor
         self.region: Window | None = None
         self.stack: np.ndarray | None = None
@@ -756,7 +759,8 @@ class RunReader:
         if not is_striped(src):
             layout = tile_layout(src, info.path)
             if layout is not None:
-                self.tiles = TileReader(layout, src, [idx for _, idx in info.roles.pairs])
+                self.tiles = TileReader(layout, src, [idx for _, idx in info.roles.pairs],
+                                        run=run, later=later)
             return
         if len(windows) < 2:
             return

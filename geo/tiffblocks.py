@@ -18,14 +18,22 @@ explains why it cannot.
 
 Memory: decoded tiles of the requested bands are kept (least recently used first out) up to
 ``cache_bytes``; GDAL's own block cache stays unused by these reads.
+
+Runs of windows (:func:`geo.detect.scene.window_runs`) overlap: the tile row below one band of
+windows is the top of the next, so reading every run on its own inflated 644 tiles for the
+benchmark tile's 484 (``BENCHMARKS.md``). A reader told which of its tiles later runs need
+(``later``) hands them on when it lets go of them, to a store of its thread
+(:data:`HAND_ON_BYTES` at most, dropped when the thread reads another file), where the
+reader of a later run in the same thread takes them instead of inflating them again.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +46,9 @@ log = logging.getLogger(__name__)
 
 #: Decoded tiles kept per reader, in bytes (GDAL's block cache per process is 64 MB too).
 CACHE_BYTES = 64 * 1024**2
+#: Decoded tiles handed on from one run of windows to later runs, per thread, in bytes: the
+#: benchmark tile's serial runs need about 75 MB of it (a tile row and column per run).
+HAND_ON_BYTES = 128 * 1024**2
 #: A stored tile larger than its decoded size plus this share (and 1 KiB) is refused: DEFLATE
 #: of incompressible data grows by 5 bytes per 64 KiB block, far less.
 _SLACK = 0.01
@@ -112,16 +123,76 @@ def tile_layout(src: rasterio.DatasetReader, path: Path) -> TileLayout | None:
                       deflated=compression == "DEFLATE", predictor=predictor == "2")
 
 
+#: A tile in the hand-on store: (band, tile row, tile column, requested band indexes).
+_HandKey = tuple[int, int, int, tuple[int, ...]]
+
+
+class _HandOn(threading.local):
+    """Decoded tiles of one file kept for later runs of windows in this thread.
+
+    Each tile is kept with the number of the last run that needs it; a reader of run ``r``
+    takes what it needs and drops what only runs before ``r`` needed.
+    """
+
+    def __init__(self) -> None:
+        self.file: tuple[int, ...] = ()
+        self.tiles: OrderedDict[_HandKey, tuple[np.ndarray, int]] = OrderedDict()
+        self.used = 0
+
+    def start(self, file: tuple[int, ...], run: int) -> None:
+        """Keep only tiles of ``file`` that run ``run`` or a later one needs."""
+        if file != self.file:
+            self.clear()
+            self.file = file
+        for key in [k for k, (_, last) in self.tiles.items() if last < run]:
+            self.used -= self.tiles.pop(key)[0].nbytes
+
+    def take(self, key: _HandKey) -> np.ndarray | None:
+        """Remove and return a kept tile, or None."""
+        hit = self.tiles.pop(key, None)
+        if hit is None:
+            return None
+        self.used -= hit[0].nbytes
+        return hit[0]
+
+    def keep(self, key: _HandKey, planes: np.ndarray, last: int) -> None:
+        """Keep a tile until run ``last``, dropping the oldest beyond :data:`HAND_ON_BYTES`."""
+        self.tiles[key] = (planes, last)
+        self.used += planes.nbytes
+        while self.used > HAND_ON_BYTES and self.tiles:
+            self.used -= self.tiles.popitem(last=False)[1][0].nbytes
+
+    def clear(self) -> None:
+        """Drop every kept tile."""
+        self.tiles.clear()
+        self.used = 0
+        self.file = ()
+
+
+_HAND_ON = _HandOn()
+
+
+def clear_hand_on() -> None:
+    """Drop the decoded tiles this thread keeps for later runs (after a scene)."""
+    _HAND_ON.clear()
+
+
 class TileReader:
     """Windows of the bands ``indexes`` (1-based) of a tiled GeoTIFF, read tile by tile.
 
     :meth:`read` gives ``src.read(indexes, window=window)`` for a window inside the raster,
     to the bit, or raises :class:`TileError`. Keep ``src`` open while this reader is used:
     the tiles' places in the file are asked of GDAL, which has parsed them already.
+
+    ``run`` and ``later``: this reader reads run number ``run`` of a scene's windows, and
+    ``later`` gives the windows of later runs by run number. Tiles they share with this run
+    are handed on to them (module notes) and tiles earlier runs handed on are used here.
     """
 
     def __init__(self, layout: TileLayout, src: rasterio.DatasetReader,
-                 indexes: Sequence[int], *, cache_bytes: int = CACHE_BYTES) -> None:
+                 indexes: Sequence[int], *, cache_bytes: int = CACHE_BYTES,
+                 run: int | None = None,
+                 later: Mapping[int, Sequence[Window]] | None = None) -> None:
         if not indexes or any(not 1 <= i <= layout.count for i in indexes):
             raise ValueError(f"band indexes {list(indexes)} not in 1..{layout.count}")
         self.layout, self.src = layout, src
@@ -134,14 +205,46 @@ class TileReader:
         #: None until the first tile decoded is compared with GDAL's read of it; then
         #: whether they agreed (if not, every window is left to GDAL).
         self._agrees: bool | None = None
+        #: (tile row, tile column) -> the last later run that reads it
+        self._later: dict[tuple[int, int], int] = {}
+        self._handing = run is not None
+        if run is not None:
+            for number, windows in (later or {}).items():
+                for w in windows:
+                    for tile in self._tiles_of(w):
+                        self._later[tile] = max(number, self._later.get(tile, number))
+            _HAND_ON.start(self._file_identity(), run)
+
+    def _file_identity(self) -> tuple[int, ...]:
+        """Return the file as the hand-on store knows it: device, inode, size, mtime."""
+        st = os.stat(self.layout.path)
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _tiles_of(self, window: Window) -> Iterator[tuple[int, int]]:
+        """(tile row, tile column) of every tile a window inside the raster touches."""
+        th, tw = self.layout.tile_h, self.layout.tile_w
+        c0, r0 = max(0, int(window.col_off)), max(0, int(window.row_off))
+        c1 = min(self.layout.width, int(window.col_off + window.width))
+        r1 = min(self.layout.height, int(window.row_off + window.height))
+        for ty in range(r0 // th, (r1 - 1) // th + 1):
+            for tx in range(c0 // tw, (c1 - 1) // tw + 1):
+                yield ty, tx
 
     def close(self) -> None:
-        """Close the file and drop the decoded tiles."""
+        """Close the file, hand on the tiles later runs need and drop the others."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        self._cache.clear()
+        while self._cache:
+            self._retire(*self._cache.popitem(last=False))
         self._used = 0
+
+    def _retire(self, key: tuple[int, int, int], planes: np.ndarray) -> None:
+        """Hand on a tile leaving the cache if a later run reads it (else let it go)."""
+        band, ty, tx = key
+        last = self._later.get((ty, tx))
+        if last is not None and self._agrees is not False:
+            _HAND_ON.keep((band, ty, tx, self.indexes), planes, last)
 
     def __enter__(self) -> TileReader:
         return self
@@ -188,6 +291,10 @@ class TileReader:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
+        handed = _HAND_ON.take((band, ty, tx, self.indexes)) if self._handing else None
+        if handed is not None:
+            self._store(key, handed)
+            return handed
         lay = self.layout
         stored = np.frombuffer(self._inflate(band, ty, tx), dtype=lay.dtype)
         stored = stored.reshape(lay.tile_h, lay.tile_w, lay.samples)
@@ -197,12 +304,17 @@ class TileReader:
         unpack_tile(stored, np.asarray(samples, dtype=np.int64), lay.predictor, planes)
         if self._agrees is None:
             self._check(band, ty, tx, planes)
+        self._store(key, planes)
+        return planes
+
+    def _store(self, key: tuple[int, int, int], planes: np.ndarray) -> None:
+        """Cache a decoded tile, the least recently used leaving beyond ``cache_bytes``."""
         self._cache[key] = planes
         self._used += planes.nbytes
         while self._used > self._cache_bytes and len(self._cache) > 1:
-            _, old = self._cache.popitem(last=False)
+            old_key, old = self._cache.popitem(last=False)
             self._used -= old.nbytes
-        return planes
+            self._retire(old_key, old)
 
     def _check(self, band: int, ty: int, tx: int, planes: np.ndarray) -> None:
         """Compare the first tile decoded with GDAL's read of it (a layout missed here).

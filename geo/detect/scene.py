@@ -88,6 +88,19 @@ def window_runs(keys: Sequence[WindowKey], *, rows: int = RUN_ROWS,
     return out
 
 
+def later_runs(runs: Sequence[Sequence[WindowKey]], keys: Sequence[WindowKey],
+               ) -> tuple[int | None, dict[int, list[Window]]]:
+    """Return the run ``keys``'s number among a scene's ``runs`` and the later runs' windows.
+
+    What :class:`geo.imagery.RunReader` needs to hand the tiles a run shares with later runs
+    on to them; ``(None, {})`` when ``keys`` is not one of the runs (nothing is handed on).
+    """
+    number = next((i for i, run in enumerate(runs) if list(run) == list(keys)), None)
+    if number is None:
+        return None, {}
+    return number, {i: [Window(*k) for k in runs[i]] for i in range(number + 1, len(runs))}
+
+
 def detect_scene_window(info: SceneInfo, key: WindowKey, params: DetectionParams, *,
                         src: rasterio.DatasetReader | None = None,
                         windows: Sequence[WindowKey] | None = None,

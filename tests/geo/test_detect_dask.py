@@ -13,6 +13,7 @@ import pytest
 import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rasterio.windows import Window
 
 from geo.detect.params import DetectionParams
 from geo.detect.run import (
@@ -22,7 +23,7 @@ from geo.detect.run import (
     run_windows,
     start_local_client,
 )
-from geo.detect.scene import scene_windows, window_runs
+from geo.detect.scene import later_runs, scene_windows, window_runs
 from geo.imagery import iter_windows, read_scene_info
 from tests.geo.test_detect import write_scene
 
@@ -203,6 +204,39 @@ def test_tasks_carry_no_pixels(scenes):
     runs = window_runs(keys)
     assert [len(r) for r in runs] == [6, 3]
     assert max(len(pickle.dumps((info, r, PARAMS))) for r in runs) < 8_000
+    assert later_runs(runs, runs[0]) == (0, {1: [Window(*k) for k in runs[1]]})
+    assert later_runs(runs, runs[1]) == (1, {})
+    assert later_runs(runs, runs[0][:1]) == (None, {})
+
+
+def test_runs_in_order_inflate_each_tile_of_the_scene_once(scenes, tmp_path, monkeypatch):
+    from geo.tiffblocks import _HAND_ON, TileReader
+
+    tiled = tmp_path / "tiled.tif"
+    with rasterio.open(scenes[1]) as src:
+        profile = src.profile | {"tiled": True, "blockxsize": 64, "blockysize": 64,
+                                 "compress": "deflate", "predictor": 2}
+        with rasterio.open(tiled, "w", **profile) as dst:
+            dst.write(src.read())
+            dst.descriptions = src.descriptions
+    info = read_scene_info(tiled)
+    inflated: list[tuple[int, int, int]] = []
+    real = TileReader._inflate
+
+    def counted(self: TileReader, band: int, ty: int, tx: int) -> bytes | bytearray:
+        inflated.append((band, ty, tx))
+        return real(self, band, ty, tx)
+
+    monkeypatch.setattr(TileReader, "_inflate", counted)
+    runs = window_runs(scene_windows(info, PARAMS))
+    assert len(runs) > 1
+    for run in runs:
+        run_windows(info, run, PARAMS)
+    with rasterio.open(tiled) as src:
+        (th, tw), = set(src.block_shapes)
+        tiles = -(-src.height // th) * -(-src.width // tw)
+    assert len(inflated) == len(set(inflated)) == tiles
+    assert not _HAND_ON.tiles  # the last run let go of them
 
 
 def test_a_run_read_from_one_open_file_finds_what_single_windows_find(scenes):

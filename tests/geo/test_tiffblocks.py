@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
+from geo import tiffblocks
 from geo.errors import ImageryError
 from geo.imagery import RunReader, open_geotiff, read_scene_info, read_window
-from geo.tiffblocks import TileError, TileReader, tile_layout
+from geo.tiffblocks import TileError, TileReader, clear_hand_on, tile_layout
 from tests.geo.test_run_reader import assert_same_window
 
 W, H = 150, 110  # not whole tiles: edge tiles are partly outside the raster
@@ -223,6 +224,129 @@ def test_a_file_whose_first_tile_differs_from_gdals_read_is_left_to_gdal(tmp_pat
                                           read_window(info, w, src=src).raw)
         with pytest.raises(TileError, match="differed"):
             reader.tiles.read(w)
+
+
+def _runs_of_windows(size: int, step: int) -> list[list[Window]]:
+    """Overlapping windows over the fixture raster, in runs of two window rows, as detection has."""
+    rows = list(range(0, H - size // 2, step))
+    cols = list(range(0, W - size // 2, step))
+    def win(c: int, r: int) -> Window:
+        return Window(c, r, min(size, W - c), min(size, H - r))
+    return [[win(c, r) for c in cols for r in rows[b:b + 2]] for b in range(0, len(rows), 2)]
+
+
+def _counting_inflates(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
+    inflated: list[tuple[int, int, int]] = []
+    real = TileReader._inflate
+
+    def counted(self: TileReader, band: int, ty: int, tx: int) -> bytes | bytearray:
+        inflated.append((band, ty, tx))
+        return real(self, band, ty, tx)
+
+    monkeypatch.setattr(TileReader, "_inflate", counted)
+    return inflated
+
+
+@pytest.mark.parametrize("interleave", ["pixel", "band"])
+def test_runs_hand_their_shared_tiles_on_and_each_tile_is_inflated_once(tmp_path, monkeypatch,
+                                                                        interleave):
+    path = tmp_path / "scene.tif"
+    _write(path, count=3, interleave=interleave, block=(32, 16))
+    runs = _runs_of_windows(30, 20)
+    assert len(runs) >= 3
+    inflated = _counting_inflates(monkeypatch)
+    with rasterio.open(path) as src:
+        layout = tile_layout(src, path)
+        assert layout is not None
+        for number, run in enumerate(runs):
+            later = {i: runs[i] for i in range(number + 1, len(runs))}
+            with TileReader(layout, src, [3, 1], run=number, later=later) as reader:
+                for w in run:
+                    np.testing.assert_array_equal(reader.read(w), src.read([3, 1], window=w))
+        bands = 1 if interleave == "pixel" else 2
+        tiles = -(-W // 32) * -(-H // 16)
+        assert sorted(inflated) == sorted(set(inflated))  # none twice...
+        assert len(inflated) == tiles * bands  # ... and every tile once
+        # without run numbers, each run inflates the tiles it shares again
+        inflated.clear()
+        for run in runs:
+            with TileReader(layout, src, [3, 1]) as reader:
+                for w in run:
+                    reader.read(w)
+        assert len(inflated) > tiles * bands
+    clear_hand_on()
+    assert not tiffblocks._HAND_ON.tiles
+
+
+def test_handed_on_tiles_stay_with_their_file_and_their_bands(tmp_path, monkeypatch):
+    one, two = tmp_path / "one.tif", tmp_path / "two.tif"
+    _write(one, count=3)
+    data = _write(two, count=3)
+    two.write_bytes(two.read_bytes())  # same pixels, another file
+    w = Window(0, 0, 40, 40)
+    inflated = _counting_inflates(monkeypatch)
+    with rasterio.open(one) as a, rasterio.open(two) as b:
+        la, lb = tile_layout(a, one), tile_layout(b, two)
+        assert la is not None
+        assert lb is not None
+        with TileReader(la, a, [1, 2], run=0, later={1: [w]}) as reader:
+            reader.read(w)
+        n = len(inflated)
+        assert tiffblocks._HAND_ON.tiles
+        with TileReader(la, a, [2, 1], run=1, later={}) as reader:  # other bands: inflated
+            np.testing.assert_array_equal(reader.read(w), a.read([2, 1], window=w))
+        assert len(inflated) == 2 * n
+        assert tiffblocks._HAND_ON.tiles  # still there for the bands they were read for
+        with TileReader(lb, b, [1, 2], run=1, later={}) as reader:  # another file: inflated
+            np.testing.assert_array_equal(reader.read(w), data[:2, :40, :40])
+        assert len(inflated) == 3 * n
+        assert not tiffblocks._HAND_ON.tiles  # the first file's tiles dropped
+        with TileReader(la, a, [1, 2], run=0, later={1: [w]}) as reader:
+            reader.read(w)
+        with TileReader(la, a, [1, 2], run=2, later={}) as reader:  # run 1 skipped: dropped
+            reader.read(w)
+        assert len(inflated) == 5 * n
+    clear_hand_on()
+
+
+def test_hand_on_store_stays_within_its_budget(tmp_path, monkeypatch):
+    path = tmp_path / "scene.tif"
+    _write(path, count=3, block=(32, 16))
+    tile = 32 * 16 * 3 * 2
+    monkeypatch.setattr(tiffblocks, "HAND_ON_BYTES", 3 * tile)
+    whole = Window(0, 0, W, H)
+    with rasterio.open(path) as src:
+        layout = tile_layout(src, path)
+        assert layout is not None
+        with TileReader(layout, src, [1, 2, 3], run=0, later={1: [whole]},
+                        cache_bytes=2 * tile) as reader:
+            reader.read(whole)
+        assert tiffblocks._HAND_ON.used == 3 * tile
+        assert len(tiffblocks._HAND_ON.tiles) == 3
+        with TileReader(layout, src, [1, 2, 3], run=1, later={}) as reader:
+            np.testing.assert_array_equal(reader.read(whole), src.read(window=whole))
+    clear_hand_on()
+
+
+def test_a_reader_whose_first_tile_differed_hands_nothing_on(tmp_path, monkeypatch):
+    path = _scene(tmp_path)
+    info = read_scene_info(path)
+    import geo.tiffblocks_kernel
+
+    real = geo.tiffblocks_kernel.unpack_tile
+
+    def off_by_one(stored: np.ndarray, planes: np.ndarray, predictor: bool,
+                   out: np.ndarray) -> None:
+        real(stored, planes, predictor, out)
+        out[0, 0, 0] ^= 1
+
+    monkeypatch.setattr(geo.tiffblocks_kernel, "unpack_tile", off_by_one)
+    w = Window(0, 0, 100, 80)
+    with open_geotiff(info.path) as src, \
+            RunReader(info, src, [w], run=0, later={1: [w]}) as reader:
+        reader.read(w)
+    assert not tiffblocks._HAND_ON.tiles
+    clear_hand_on()
 
 
 @settings(max_examples=40, deadline=None)
