@@ -344,3 +344,15 @@ def test_workers_never_pause_and_are_restarted_above_their_limit(client):
     assert list(limits.values()) == [(parse_bytes(DEFAULT_WORKER_MEMORY), False)] * 2
     nannies = list(client.cluster.workers.values())
     assert [n.memory_manager.memory_terminate_fraction for n in nannies] == [0.95, 0.95]
+
+
+def test_local_workers_run_without_the_profiler_and_with_slower_housekeeping(client):
+    import dask
+
+    def settings() -> tuple[object, ...]:
+        return tuple(dask.config.get(k) for k in (
+            "distributed.worker.profile.enabled", "distributed.admin.tick.interval",
+            "distributed.admin.system-monitor.interval"))
+
+    assert set(client.run(settings).values()) == {(False, "200ms", "2s")}
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # ours untouched
