@@ -15,8 +15,9 @@ and reasons; interpreter and cluster start-up are reported apart. Beside it, mea
 same run: decompressing every 512-px tile once through GDAL, and inflating each tile's bytes
 with libdeflate alone (no predictor, no de-interleaving: the machine's decode limit), with one
 and two processes; reading the detector's overlapping windows (in its runs from one open file,
-tiles inflated directly as the detector reads them (``geo.tiffblocks``) and the same runs
-through GDAL, and each window opened alone through GDAL); reading and coarse-screening every
+tiles inflated directly as the detector reads them (``geo.tiffblocks``, each run handing the
+tiles it shares on to the later runs) and the same runs through GDAL, and each window opened
+alone through GDAL); reading and coarse-screening every
 window (what the screened detector pays before any full-resolution work: the ceiling of its
 design), the obvious baseline
 (NDVI < 0.3, ``scipy.ndimage.label`` over the same windows) and NumPy's memory bandwidth,
