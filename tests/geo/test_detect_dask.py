@@ -210,7 +210,8 @@ def test_tasks_carry_no_pixels(scenes):
 
 
 def test_runs_in_order_inflate_each_tile_of_the_scene_once(scenes, tmp_path, monkeypatch):
-    from geo.tiffblocks import _HAND_ON, TileReader
+    from geo.tiffblocks import _HAND_ON
+    from tests.geo.test_tiffblocks import counting_inflates
 
     tiled = tmp_path / "tiled.tif"
     with rasterio.open(scenes[1]) as src:
@@ -220,14 +221,7 @@ def test_runs_in_order_inflate_each_tile_of_the_scene_once(scenes, tmp_path, mon
             dst.write(src.read())
             dst.descriptions = src.descriptions
     info = read_scene_info(tiled)
-    inflated: list[tuple[int, int, int]] = []
-    real = TileReader._inflate
-
-    def counted(self: TileReader, band: int, ty: int, tx: int) -> bytes | bytearray:
-        inflated.append((band, ty, tx))
-        return real(self, band, ty, tx)
-
-    monkeypatch.setattr(TileReader, "_inflate", counted)
+    inflated = counting_inflates(monkeypatch)
     runs = window_runs(scene_windows(info, PARAMS))
     assert len(runs) > 1
     for run in runs:

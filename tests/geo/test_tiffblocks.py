@@ -235,7 +235,8 @@ def _runs_of_windows(size: int, step: int) -> list[list[Window]]:
     return [[win(c, r) for c in cols for r in rows[b:b + 2]] for b in range(0, len(rows), 2)]
 
 
-def _counting_inflates(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
+def counting_inflates(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
+    """Record (band, tile row, tile column) of every tile a TileReader inflates from now on."""
     inflated: list[tuple[int, int, int]] = []
     real = TileReader._inflate
 
@@ -254,7 +255,7 @@ def test_runs_hand_their_shared_tiles_on_and_each_tile_is_inflated_once(tmp_path
     _write(path, count=3, interleave=interleave, block=(32, 16))
     runs = _runs_of_windows(30, 20)
     assert len(runs) >= 3
-    inflated = _counting_inflates(monkeypatch)
+    inflated = counting_inflates(monkeypatch)
     with rasterio.open(path) as src:
         layout = tile_layout(src, path)
         assert layout is not None
@@ -284,7 +285,7 @@ def test_handed_on_tiles_stay_with_their_file_and_their_bands(tmp_path, monkeypa
     data = _write(two, count=3)
     two.write_bytes(two.read_bytes())  # same pixels, another file
     w = Window(0, 0, 40, 40)
-    inflated = _counting_inflates(monkeypatch)
+    inflated = counting_inflates(monkeypatch)
     with rasterio.open(one) as a, rasterio.open(two) as b:
         la, lb = tile_layout(a, one), tile_layout(b, two)
         assert la is not None
