@@ -81,9 +81,15 @@ LOCAL_DASHBOARD = "127.0.0.1:0"
 #: nobody opens here), no GIL monitor, and the event loops' housekeeping at 200 ms and the
 #: system monitor at 2 s instead of 20 ms and 500 ms: an idle two-worker cluster used 0.37-0.67
 #: CPU-s per 5 s, 0.12-0.15 with these (2026-12-05; the benchmark tile's runs 2-4 % less CPU,
-#: within this machine's noise). The nannies' memory watch keeps its 100 ms.
+#: within this machine's noise). The nannies' memory watch keeps its 100 ms. Work stealing
+#: every 100 ms instead of every second: Dask sends a worker one task beyond the one it runs,
+#: and a task of about a second queued behind a slow one (a fresh worker's first run pays its
+#: page faults) waited while the other worker sat idle; over 7 alternated pairs of fresh
+#: two-worker clusters on the benchmark tile, the first detection took 7.1-8.0 s (mean 7.4)
+#: against 7.1-8.5 s (mean 7.9), faster in 6 pairs of 7 (2026-12-05).
 WORKER_DASK_CONFIG: dict[str, Any] = {
     "distributed.worker.memory.pause": False,
+    "distributed.scheduler.work-stealing-interval": "100ms",
     "distributed.worker.profile.enabled": False,
     "distributed.admin.system-monitor.gil.enabled": False,
     "distributed.admin.tick.interval": "200ms",

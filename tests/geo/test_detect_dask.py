@@ -340,7 +340,7 @@ def test_workers_never_pause_and_are_restarted_above_their_limit(client):
     assert [n.memory_manager.memory_terminate_fraction for n in nannies] == [0.95, 0.95]
 
 
-def test_local_workers_run_without_the_profiler_and_with_slower_housekeeping(client):
+def test_local_cluster_steals_work_sooner_and_runs_without_the_profiler(client):
     import dask
 
     def settings() -> tuple[object, ...]:
@@ -349,4 +349,9 @@ def test_local_workers_run_without_the_profiler_and_with_slower_housekeeping(cli
             "distributed.admin.system-monitor.interval"))
 
     assert set(client.run(settings).values()) == {(False, "200ms", "2s")}
+
+    def stealing_interval_s(dask_scheduler) -> float:
+        return float(dask_scheduler.extensions["stealing"]._callback_time)
+
+    assert client.run_on_scheduler(stealing_interval_s) == pytest.approx(0.1)
     assert dask.config.get("distributed.worker.profile.enabled") is True  # ours untouched
