@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -232,27 +233,19 @@ def _child_windows(path: str) -> dict[str, float]:
     """
     from rasterio.windows import Window
 
-    from geo.detect.scene import later_runs, window_runs
-    from geo.imagery import RunReader, open_geotiff, read_window
-    from geo.tiffblocks import clear_hand_on
+    from geo.imagery import read_window
 
     info, windows = _detector_windows(path)
     keys = [(int(w.col_off), int(w.row_off), int(w.width), int(w.height)) for w in windows]
 
     def runs(tiles: bool) -> float:
         cpu = time.process_time()
-        runs = window_runs(keys)
-        for run in runs:
-            number, later = later_runs(runs, run)
-            with open_geotiff(info.path) as src, \
-                    RunReader(info, src, [Window(*k) for k in run], run=number,
-                              later=later) as reader:
-                if not tiles and reader.tiles is not None:  # through GDAL's block cache
-                    reader.tiles.close()
-                    reader.tiles = None
-                for key in run:
-                    reader.read(Window(*key))
-        clear_hand_on()
+        for run, reader in _reading_runs(info, keys):
+            if not tiles and reader.tiles is not None:  # through GDAL's block cache
+                reader.tiles.close()
+                reader.tiles = None
+            for key in run:
+                reader.read(Window(*key))
         return time.process_time() - cpu
 
     gdal_runs_cpu, runs_cpu = runs(False), runs(True)
@@ -280,32 +273,47 @@ def _read_and_screen(info: Any, keys: list[Any]) -> tuple[float, float]:
     from geo.detect.layers import screened_layers
     from geo.detect.params import DetectionParams
     from geo.detect.ridge_kernel import warm_up
-    from geo.detect.scene import later_runs, window_runs
     from geo.detect.screen import screen_blocks
-    from geo.imagery import RunReader, open_geotiff
-    from geo.tiffblocks import clear_hand_on
 
     warm_up()  # load the compiled kernels before the clock starts
     params = DetectionParams().permissive()
     cpu, shares = 0.0, []
     sampled = set(keys[::7])
-    runs = window_runs(keys)
-    for run in runs:
-        number, later = later_runs(runs, run)
-        with open_geotiff(info.path) as src, \
-                RunReader(info, src, [Window(*k) for k in run], run=number,
-                          later=later) as reader:
-            for key in run:
-                start = time.process_time()
-                d = reader.read(Window(*key))
-                screen_blocks(d.bands, d.valid, res_m=d.res_m, params=params, raw=d.raw,
-                              raw_planes=d.raw_planes)
-                cpu += time.process_time() - start
-                if key in sampled:
-                    state = screened_layers(d, params).state
-                    shares.append(1.0 if state is None else float(state.computed.mean()))
-    clear_hand_on()
+    for run, reader in _reading_runs(info, keys):
+        for key in run:
+            start = time.process_time()
+            d = reader.read(Window(*key))
+            screen_blocks(d.bands, d.valid, res_m=d.res_m, params=params, raw=d.raw,
+                          raw_planes=d.raw_planes)
+            cpu += time.process_time() - start
+            if key in sampled:
+                state = screened_layers(d, params).state
+                shares.append(1.0 if state is None else float(state.computed.mean()))
     return cpu, float(np.mean(shares))
+
+
+def _reading_runs(info: Any, keys: list[Any]) -> Iterator[tuple[list[Any], Any]]:
+    """Each run of the detector's windows with its reader, as ``run_windows`` reads them.
+
+    From the file opened per run, the tiles a run shares handed on to later runs; the
+    hand-on store is emptied at the end.
+    """
+    from rasterio.windows import Window
+
+    from geo.detect.scene import later_runs, window_runs
+    from geo.imagery import RunReader, open_geotiff
+    from geo.tiffblocks import clear_hand_on
+
+    runs = window_runs(keys)
+    try:
+        for run in runs:
+            number, later = later_runs(runs, run)
+            with open_geotiff(info.path) as src, \
+                    RunReader(info, src, [Window(*k) for k in run], run=number,
+                              later=later) as reader:
+                yield run, reader
+    finally:
+        clear_hand_on()
 
 
 def _child_baseline(path: str) -> dict[str, float]:
