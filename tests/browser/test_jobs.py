@@ -165,6 +165,7 @@ def test_a_detection_started_on_the_page_runs_once_for_two_users(jobs_app, store
     assert made in card.inner_text()
     # the card links to the alerts it made: one opens in this session, still signed in
     link = card.get_by_role("link", name=f"#{created[0]}", exact=True)
+    link.wait_for(timeout=WAIT_MS)  # drawn after the summary, which may arrive first
     assert link.count() == 1
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     card.screenshot(path=str(ARTIFACTS / "jobs-card-links.png"))
