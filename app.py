@@ -19,6 +19,7 @@ from ui.imagery import render_imagery
 from ui.ingest import render_ingest
 from ui.jobs import ensure_services, render_jobs
 from ui.navguard import install, note_navigation, run_page
+from ui.serverlog import install as quiet_browser_gone_mid_send
 from ui.sidebar import current_translator, render_sidebar
 from ui.text import shown
 
@@ -42,6 +43,7 @@ def main() -> None:
     """Configure the page, sign the user in, draw the shared sidebar and run the page."""
     st.set_page_config(page_title="Atalaya", page_icon="🛰️", layout="wide")
     install()  # once per process: a late report of a page left does not undo a page switch
+    quiet_browser_gone_mid_send()  # once per process: one log line, not a traceback
     settings = get_settings()
     t = render_sidebar(settings)
     try:  # once per process: JSON log, job runner; the app works without them
