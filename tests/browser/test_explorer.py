@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import geopandas as gpd
 import pytest
 import shapely
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bench.bench_explorer_browser import ZOOM
 from geo.filters import Filters, filter_events, latest_sightings, view_bounds
@@ -520,6 +523,14 @@ def test_choosing_a_country_on_the_live_map_keeps_the_view(app, page):
     assert (round(lat), round(lon), zoom) == (-12, -76, 8)
 
 
+def _navguard_log(data_dir: Path, last: int = 20) -> str:
+    """Return the page guard's latest lines in the app's JSON log (what it dropped or kept)."""
+    log = data_dir / "logs" / "atalaya.jsonl"
+    lines = [json.loads(x) for x in log.read_text(errors="replace").splitlines()
+             if '"atalaya.navguard"' in x] if log.is_file() else []
+    return "\n".join(f"{x['time']} {x['message']}" for x in lines[-last:]) or "(nothing)"
+
+
 def test_the_filters_outlast_a_visit_to_another_page(app, page, small_world):
     """A planner who looks at other pages comes back to the same selection.
 
@@ -539,7 +550,11 @@ def test_the_filters_outlast_a_visit_to_another_page(app, page, small_world):
         pg.get_by_role("heading", name=other, exact=True).wait_for(timeout=60_000)
         wait_idle(pg)
         pg.locator('[data-testid="stSidebar"] a').filter(has_text="Overview map").click()
-        pg.get_by_role("heading", name="Overview map", exact=True).wait_for(timeout=60_000)
+        try:
+            pg.get_by_role("heading", name="Overview map", exact=True).wait_for(timeout=60_000)
+        except PlaywrightTimeout as err:  # once in about ten CI runs, from Imagery: say why
+            raise AssertionError(f"the click on the map from {other} did not take; the page "
+                                 f"guard said:\n{_navguard_log(small_world)}") from err
         wait_idle(pg)
         _wait_metric(pg, "Events", seizures)  # not every event again
         chosen = pg.locator('[data-testid="stMultiSelect"]').first
