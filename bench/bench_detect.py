@@ -14,7 +14,7 @@ per second of the detection call, from opening the file to the EPSG:4326 candida
 and reasons; interpreter and cluster start-up are reported apart. Two workers are measured
 twice: on the first scene of a fresh cluster, and warm, on a second scene (a byte copy of the
 tile under another name, so no decoded tile is reused) after the first, as a batch of scenes or
-a long-lived ``--scheduler`` cluster runs. Beside it, measured in the
+a long-lived ``--scheduler`` cluster (or the app's job runner's) runs. Beside it, measured in the
 same run: decompressing every 512-px tile once through GDAL, and inflating each tile's bytes
 with libdeflate alone (no predictor, no de-interleaving: the machine's decode limit), with one
 and two processes; reading the detector's overlapping windows (in its runs from one open file,
