@@ -2,10 +2,10 @@
 
 Streamlit 1.67 serves its websocket with Starlette 1.10. When a browser goes away while the
 server is sending to it (a tab closed or a phone losing its network in the middle of a rerun),
-the send fails and Starlette marks the socket closed; the sender task takes that quietly. The
-receiving loop, woken by a message the browser sent just before it went, then asks for the
-next frame: Starlette refuses (``WebSocketDisconnected``, a ``RuntimeError``), Streamlit takes
-that ``RuntimeError`` for a text frame and closes the socket, and the close fails in turn.
+the send fails and Starlette marks the socket closed; the sender task takes that quietly. When
+the receiving loop then asks for its next frame, Starlette refuses (``WebSocketDisconnected``,
+a ``RuntimeError``), Streamlit takes that ``RuntimeError`` for a text frame and closes the
+socket, and the close fails in turn (read in their sources; not reproduced on demand).
 Uvicorn logs the whole chain as "Exception in ASGI application" with two tracebacks. Nothing
 is lost: Streamlit's ``finally`` disconnects the session as for any other departure. Seen
 once in a fresh-clone CI run (2026-12-06) while twenty browser sessions ended at once.
