@@ -537,7 +537,8 @@ def _other_file(path: Path) -> Path:
     import shutil
 
     other = path.with_name(f"{path.stem}_copy{path.suffix}")
-    if not other.exists() or other.stat().st_size != path.stat().st_size:
+    if not other.exists() or other.stat().st_mtime < path.stat().st_mtime \
+            or other.stat().st_size != path.stat().st_size:  # the tile was rebuilt since
         partial = other.with_suffix(".partial")
         shutil.copyfile(path, partial)
         partial.replace(other)

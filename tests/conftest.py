@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,6 +22,44 @@ hypothesis_settings.load_profile("atalaya")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+class KeptRecords(logging.Handler):
+    """The records that reached a handler on one logger, and their text as formatted."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        self.records: list[logging.LogRecord] = []
+
+    @property
+    def text(self) -> str:
+        """Every record formatted, tracebacks included, one after the other."""
+        return "\n".join(self.format(r) for r in self.records)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def kept_records(name: str, level: int = logging.INFO) -> Iterator[KeptRecords]:
+    """Keep the records of logger ``name`` at ``level`` or above while the block runs.
+
+    The handler sits on that logger itself, not on the root as pytest's ``caplog`` does: a
+    server started earlier in the process may have set the logger not to propagate (uvicorn's
+    error logger after ``tests/ui/test_app.py``, 2026-12-06) or disabled it. Its level and
+    disabled flag are put back afterwards.
+    """
+    logger = logging.getLogger(name)
+    kept, saved = KeptRecords(level), (logger.level, logger.disabled)
+    logger.addHandler(kept)
+    logger.setLevel(level)
+    logger.disabled = False
+    try:
+        yield kept
+    finally:
+        logger.removeHandler(kept)
+        logger.level, logger.disabled = saved
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ from geo.filters import Filters, filter_events, latest_sightings, view_bounds
 from tests.browser.conftest import ARTIFACTS, start_app, stop_app, wait_idle
 from tests.browser.test_overview import DESCRIBE_MAP, LAYER_CONTROL, MAP_FRAME, open_map
 from tools.serve import open_signed_in
+from ui.jobs import LOG_FILE
 
 pytestmark = pytest.mark.browser
 
@@ -525,7 +526,7 @@ def test_choosing_a_country_on_the_live_map_keeps_the_view(app, page):
 
 def _navguard_log(data_dir: Path, last: int = 20) -> str:
     """Return the page guard's latest lines in the app's JSON log (what it dropped or kept)."""
-    log = data_dir / "logs" / "atalaya.jsonl"
+    log = data_dir / LOG_FILE
     lines = [json.loads(x) for x in log.read_text(errors="replace").splitlines()
              if '"atalaya.navguard"' in x] if log.is_file() else []
     return "\n".join(f"{x['time']} {x['message']}" for x in lines[-last:]) or "(nothing)"

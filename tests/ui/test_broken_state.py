@@ -12,27 +12,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo.auth import Role, Session
-from tests.conftest import ROOT, copy_world, signed_in
+from tests.conftest import ROOT, KeptRecords, copy_world, kept_records, signed_in
 from ui import health, state
 from ui.text import escape_markdown
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
-def health_log() -> Iterator[_Records]:
-    handler = _Records()
-    logger = logging.getLogger("atalaya.health")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+def health_log() -> Iterator[KeptRecords]:
+    with kept_records("atalaya.health", logging.WARNING) as kept:
+        yield kept
 
 
 @pytest.fixture
@@ -60,7 +48,7 @@ def _said(at: AppTest) -> str:
     return " ".join([e.value for e in at.error] + [w.value for w in at.warning])
 
 
-def _logged(handler: _Records, check: str) -> list[str]:
+def _logged(handler: KeptRecords, check: str) -> list[str]:
     return [r.getMessage() for r in handler.records if getattr(r, "check", None) == check]
 
 

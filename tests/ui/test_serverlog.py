@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tests.conftest import KeptRecords, kept_records
 from ui import serverlog
 
 
@@ -53,45 +54,13 @@ def chain() -> BaseException:
     return asyncio.run(_gone_mid_send())
 
 
-class _Kept(logging.Handler):
-    """The records that reach a handler of the logger itself, and their formatted text."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-        self.records: list[logging.LogRecord] = []
-        self.lines: list[str] = []
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        self.lines.append(self.format(record))
-
-
 @pytest.fixture
-def uvicorn_log() -> Iterator[_Kept]:
-    """Put a handler on uvicorn's error logger itself, not on the root logger.
-
-    A server started earlier in this process may have set that logger not to propagate,
-    out of pytest's ``caplog`` (the suite's run of 2026-12-06).
-    """
-    logger = logging.getLogger(serverlog.UVICORN_ERROR_LOGGER)
+def uvicorn_log() -> Iterator[KeptRecords]:
     gone = serverlog.install()
     assert serverlog.install() is gone  # once per process
-    assert logger.filters.count(gone) == 1
-    kept, level, disabled = _Kept(), logger.level, logger.disabled
-    logger.addHandler(kept)
-    logger.setLevel(logging.INFO)
-    logger.disabled = False
-    try:
+    assert logging.getLogger(serverlog.UVICORN_ERROR_LOGGER).filters.count(gone) == 1
+    with kept_records(serverlog.UVICORN_ERROR_LOGGER) as kept:
         yield kept
-    finally:
-        logger.removeHandler(kept)
-        logger.setLevel(level)
-        logger.disabled = disabled
 
 
 def _log(exc: BaseException) -> None:
@@ -110,7 +79,7 @@ def test_the_chain_of_a_browser_gone_mid_send_is_recognised(chain: BaseException
 
 
 def test_it_is_one_warning_line_in_the_log(chain: BaseException,
-                                           uvicorn_log: _Kept) -> None:
+                                           uvicorn_log: KeptRecords) -> None:
     _log(chain)
     [record] = uvicorn_log.records
     assert record.levelno == logging.WARNING
@@ -119,7 +88,7 @@ def test_it_is_one_warning_line_in_the_log(chain: BaseException,
     assert "Traceback" not in uvicorn_log.text
 
 
-def test_any_other_error_keeps_its_traceback(uvicorn_log: _Kept) -> None:
+def test_any_other_error_keeps_its_traceback(uvicorn_log: KeptRecords) -> None:
     try:
         raise ValueError("a real fault in the app")
     except ValueError as fault:
