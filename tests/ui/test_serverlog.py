@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -51,7 +52,10 @@ async def _gone_mid_send() -> BaseException:
 
 @pytest.fixture
 def chain() -> BaseException:
-    return asyncio.run(_gone_mid_send())
+    # In a thread of its own: a Playwright session earlier in this worker leaves the main
+    # thread looking like it runs an event loop, and asyncio.run refuses to nest.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _gone_mid_send()).result()
 
 
 @pytest.fixture
