@@ -531,12 +531,66 @@ def iter_windows(width: int, height: int, *, size: int = 1024,
             yield Window(col, row, min(size, width - col), min(size, height - row))
 
 
+class LazyBands(Mapping[str, np.ndarray]):
+    """Float32 bands by role, made from a window's integer stack when first read.
+
+    ``bands[role]`` is ``stack[plane].astype(np.float32)``, made once and read-only;
+    :meth:`part` makes only the pixels asked for while the whole band has not been made. The
+    screened detector reads the full-resolution bands over about a tenth of a window's
+    blocks, so most windows never make a whole band (converting all five bands of every
+    1024 px window cost 0.7 of the benchmark tile's 12.9 CPU-s, measured 2026-12-06).
+    """
+
+    def __init__(self, stack: np.ndarray, planes: tuple[tuple[str, int], ...]) -> None:
+        self._stack = stack
+        self._plane = dict(planes)
+        self._made: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, role: str) -> np.ndarray:
+        made = self._made.get(role)
+        if made is None:
+            made = self._stack[self._plane[role]].astype(np.float32)
+            made.flags.writeable = False
+            self._made[role] = made
+        return made
+
+    def __contains__(self, role: object) -> bool:  # Mapping's would make the band
+        return role in self._plane
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._plane)
+
+    def __len__(self) -> int:
+        return len(self._plane)
+
+    def part(self, role: str, index: tuple[slice, slice]) -> np.ndarray:
+        """``self[role][index]`` (a new array when the band is not made yet: do not write)."""
+        made = self._made.get(role)
+        if made is not None:
+            return made[index]
+        out: np.ndarray = self._stack[self._plane[role]][index].astype(np.float32)
+        return out
+
+    def stored(self, role: str) -> np.ndarray:
+        """Return the role's plane as stored (integers, or the float32 band once made).
+
+        For compiled kernels that make each value float32 themselves: they give the same
+        results from either, without a window-sized conversion.
+        """
+        made = self._made.get(role)
+        out: np.ndarray = self._stack[self._plane[role]] if made is None else made
+        return out
+
+
 @dataclass(frozen=True)
 class WindowData:
     """Pixels of one window: float32 bands by role, a validity mask and the window's grid.
 
     Attributes
     ----------
+    bands
+        Float32 bands by role; read-only (a :class:`LazyBands` makes them from ``raw`` when
+        first read). :meth:`band` reads part of one.
     raw, raw_planes
         The integer stack the bands were read as, ``(n_roles, h, w)`` (None when the raster
         is real-valued, has a :attr:`SceneInfo.radiometry`, or the window was made
@@ -547,11 +601,24 @@ class WindowData:
 
     window: Window
     transform: Affine
-    bands: dict[str, np.ndarray]
+    bands: Mapping[str, np.ndarray]
     valid: np.ndarray
     res_m: float
     raw: np.ndarray | None = None
     raw_planes: tuple[tuple[str, int], ...] = ()
+
+    def band(self, role: str, index: tuple[slice, slice]) -> np.ndarray:
+        """``bands[role][index]``, without making the whole band when it is lazy (read-only)."""
+        if isinstance(self.bands, LazyBands):
+            return self.bands.part(role, index)
+        out: np.ndarray = self.bands[role][index]
+        return out
+
+    def stored_band(self, role: str) -> np.ndarray:
+        """Return the role's band as stored (:meth:`LazyBands.stored`), for kernels."""
+        if isinstance(self.bands, LazyBands):
+            return self.bands.stored(role)
+        return self.bands[role]
 
 
 def read_window(info: SceneInfo, window: Window, *,
@@ -815,17 +882,16 @@ def _window_data(info: SceneInfo, window: Window, stack: np.ndarray,
     valid = np.ones(stack.shape[1:], dtype=bool)
     if stack.dtype.kind in "ui" and not info.radiometry \
             and not any(role in MASK_ROLES for role, _ in info.roles.pairs):
-        # the usual case, in one compiled pass instead of a conversion and a comparison
-        # per band: 0.8 s of the benchmark tile's 14 CPU-s in NumPy, measured
-        from geo.tiffblocks_kernel import ints_to_bands
+        # the usual case: the validity in one compiled pass over the integers (a comparison
+        # per band in NumPy: 0.4 s of the benchmark tile's CPU time), the bands made
+        # float32 only where they are read (LazyBands)
+        from geo.tiffblocks_kernel import nodata_valid
 
-        floats = np.empty(stack.shape, dtype=np.float32)
         nodata = _integer_nodata(info.nodata, stack.dtype)
-        ints_to_bands(stack, 0 if nodata is None else nodata, nodata is not None, floats,
-                      valid)
-        return _data(info, window, transform, stack, res_m,
-                     dict(zip((role for role, _ in info.roles.pairs), floats, strict=True)),
-                     valid)
+        if nodata is not None:
+            nodata_valid(stack, nodata, valid)
+        planes = tuple((role, i) for i, (role, _) in enumerate(info.roles.pairs))
+        return _data(info, window, transform, stack, res_m, LazyBands(stack, planes), valid)
     # one conversion of the whole stack: 2x faster than band by band (measured on 1024 px
     # windows of five uint16 bands); each band is then a contiguous plane of it
     floats = stack.astype(np.float32)
@@ -867,7 +933,8 @@ def _integer_nodata(nodata: float | None, dtype: np.dtype) -> int | None:
 
 
 def _data(info: SceneInfo, window: Window, transform: Affine, stack: np.ndarray,
-          res_m: float | None, bands: dict[str, np.ndarray], valid: np.ndarray) -> WindowData:
+          res_m: float | None, bands: Mapping[str, np.ndarray],
+          valid: np.ndarray) -> WindowData:
     planes = tuple((role, i) for i, (role, _) in enumerate(info.roles.pairs))
     return WindowData(window=window, transform=transform, bands=bands, valid=valid,
                       res_m=info.res_m if res_m is None else res_m,

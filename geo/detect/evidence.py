@@ -16,6 +16,7 @@ Hot path (per window, vectorised numpy/scipy, no per-pixel Python): :func:`local
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -158,7 +159,7 @@ def zscore_total_reference(logs: dict[str, np.ndarray], valid: np.ndarray, *,
     return total
 
 
-def compute_indices(bands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def compute_indices(bands: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """NDVI, NDWI (green vs NIR), bare-soil index, brightness and redness, where computable."""
     out: dict[str, np.ndarray] = {}
     if "nir" in bands:
@@ -175,7 +176,7 @@ def compute_indices(bands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def log_bands(bands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def log_bands(bands: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Natural log of each spectral band (values below 1 count as 1), float32."""
     out = {}
     for k, v in bands.items():
@@ -185,7 +186,7 @@ def log_bands(bands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def compute_evidence(bands: dict[str, np.ndarray], indices: dict[str, np.ndarray],
+def compute_evidence(bands: Mapping[str, np.ndarray], indices: dict[str, np.ndarray],
                      valid: np.ndarray, *, res_m: float,
                      params: DetectionParams) -> np.ndarray:
     """Bare-soil evidence per pixel in local z units (float32, 0 on invalid pixels).

@@ -88,12 +88,13 @@ def water_mask(green: np.ndarray, nir: np.ndarray, valid: np.ndarray, eps: np.fl
 
     The arithmetic of :func:`geo.detect.evidence.normalized_difference` in float32
     (``(g - n) / maximum(g + n, eps)``) and NumPy's float32 comparison with ``level``, pixel
-    by pixel, without the window-sized NDWI.
+    by pixel, without the window-sized NDWI. ``green`` and ``nir`` are float32, or integers
+    that each value is made float32 from (what ``astype(np.float32)`` gives).
     """
     h, w = green.shape
     for i in range(h):
         g, n, ok, o = green[i], nir[i], valid[i], out[i]
         for j in range(w):
-            a = g[j]
-            b = n[j]
+            a = np.float32(g[j])
+            b = np.float32(n[j])
             o[j] = ok[j] and (a - b) / _maximum(a + b, eps) > level

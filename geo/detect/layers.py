@@ -238,8 +238,8 @@ def _water_pixels(data: WindowData, p: DetectionParams) -> np.ndarray:
 
     water = np.empty(data.valid.shape, dtype=bool)
     f32 = np.float32
-    water_mask(np.ascontiguousarray(data.bands["green"], dtype=f32),
-               np.ascontiguousarray(data.bands["nir"], dtype=f32),
+    green, nir = data.stored_band("green"), data.stored_band("nir")  # float32 or integers
+    water_mask(np.ascontiguousarray(green), np.ascontiguousarray(nir),
                np.ascontiguousarray(data.valid, dtype=bool), _EPS, f32(p.ndwi_water), water)
     return water
 
@@ -334,8 +334,9 @@ def _take(st: _Screened, name: str, dtype: type, fill: float) -> np.ndarray:
 
 def _empty_layers(st: _Screened) -> dict[str, np.ndarray]:
     """Zero layers of the window's shape (from the pool when it can), ridge ``-inf``."""
-    bands = st.data.bands
-    names = [*bands, *compute_indices({k: v[:1, :1] for k, v in bands.items()})]
+    data = st.data
+    names = [*data.bands,
+             *compute_indices({k: data.band(k, np.s_[:1, :1]) for k in data.bands})]
     out = {k: _take(st, k, np.float32, 0.0) for k in names}
     out["evidence"] = _take(st, "evidence", np.float32, 0.0)
     out["ridge"] = _take(st, "ridge", np.float32, -np.inf)
@@ -459,7 +460,7 @@ def _compute_pixel_layers(st: _Screened, todo: np.ndarray) -> None:
         if sl is None:
             continue
         px = np.s_[sl[0].start * b:min(sl[0].stop * b, h), sl[1].start * b:min(sl[1].stop * b, w)]
-        inner = {k: v[px] for k, v in st.data.bands.items()}
+        inner = {k: st.data.band(k, px) for k in st.data.bands}
         for k, v in {**log_bands(inner), **compute_indices(inner)}.items():
             st.lay[k][px] = v
             st.dirty.append((k, px))
@@ -483,7 +484,7 @@ def _compute_box(st: _Screened, box: Box) -> None:
     ebox = _grow(rbox, margin + _SAMPLE_MARGIN_PX, shape)
     bbox = _grow(ebox, half_box + 1, shape)
     bs = np.s_[bbox[0]:bbox[1], bbox[2]:bbox[3]]
-    bands = {k: v[bs] for k, v in data.bands.items()}
+    bands = {k: data.band(k, bs) for k in data.bands}
     # evidence only needs NDWI (water), over the band box; the layers only the evidence box
     water = ({"ndwi": normalized_difference(bands["green"], bands["nir"])}
              if {"green", "nir"} <= set(bands) else {})

@@ -592,9 +592,13 @@ def warm_up() -> None:
     ridge_pixels_kernel(tiny, tiny == 0, np.ones((2, 2), dtype=bool), 2, np.float32(0.5))
     orientation_components(tiny > 0, tiny, np.zeros((4, 4), dtype=np.int16), 16,
                            np.float32(0.9), 1.0)
-    from geo.tiffblocks_kernel import ints_to_bands, unpack_tile
+    from geo.detect.evidence_kernel import water_mask
+    from geo.tiffblocks_kernel import nodata_valid, unpack_tile
 
+    f32 = np.float32
+    water_mask(tiny, tiny, valid, f32(1e-6), f32(0.1), valid.copy())
     for dtype in (np.uint8, np.uint16):  # reading tiles and windows of integer rasters
         ints = np.zeros((1, 4, 4), dtype=dtype)
         unpack_tile(ints.reshape(4, 4, 1), np.zeros(1, dtype=np.int64), True, ints.copy())
-        ints_to_bands(ints, 0, True, tiny[None].copy(), valid.copy())
+        nodata_valid(ints, 0, valid.copy())
+        water_mask(ints[0], ints[0], valid, f32(1e-6), f32(0.1), valid.copy())

@@ -30,6 +30,7 @@ off by default since 2026-12-03: the screen could then serve 10 m RGB too; not m
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +59,7 @@ def screen_factor(res_m: float, params: DetectionParams) -> int:
     return max(1, round(params.screen_res_m / res_m))
 
 
-def screen_blocks(bands: dict[str, np.ndarray], valid: np.ndarray, *, res_m: float,
+def screen_blocks(bands: Mapping[str, np.ndarray], valid: np.ndarray, *, res_m: float,
                   params: DetectionParams, raw: np.ndarray | None = None,
                   raw_planes: tuple[tuple[str, int], ...] = ()) -> np.ndarray | None:
     """Blocks (``params.screen_block_px`` px square) where a strip could reach line level.
@@ -110,7 +111,7 @@ def near_hits(response: np.ndarray, threshold: float) -> np.ndarray:
     return out
 
 
-def coarse_ridge_response(bands: dict[str, np.ndarray], valid: np.ndarray, *, res_m: float,
+def coarse_ridge_response(bands: Mapping[str, np.ndarray], valid: np.ndarray, *, res_m: float,
                           params: DetectionParams, raw: np.ndarray | None = None,
                           raw_planes: tuple[tuple[str, int], ...] = ()) -> np.ndarray:
     """Ridge response (z units) on the screen's coarse grid; see the module notes.
@@ -178,7 +179,7 @@ class CoarseSums:
         return int(self.logs.shape[0]) // 2
 
 
-def coarse_sums(bands: dict[str, np.ndarray], valid: np.ndarray, f: int, *,
+def coarse_sums(bands: Mapping[str, np.ndarray], valid: np.ndarray, f: int, *,
                 raw: np.ndarray | None = None,
                 raw_planes: tuple[tuple[str, int], ...] = ()) -> CoarseSums:
     """Block sums of the screen, from the uint8/uint16 ``raw`` stack when there is one.
@@ -211,7 +212,7 @@ def coarse_sums(bands: dict[str, np.ndarray], valid: np.ndarray, f: int, *,
                       nir=out[nl + 1] if water else None, whole=whole)
 
 
-def coarse_sums_float(bands: dict[str, np.ndarray], valid: np.ndarray, f: int) -> CoarseSums:
+def coarse_sums_float(bands: Mapping[str, np.ndarray], valid: np.ndarray, f: int) -> CoarseSums:
     """:func:`coarse_sums` from the float bands: :func:`_log_block_sums` band by band."""
     whole = ((valid.shape[0], valid.shape[1]), f) if valid.all() else None
     cnt = _block_count(valid.shape, f) if whole else _block_sum(valid.astype(np.float32), f)
@@ -373,7 +374,7 @@ def _block_sum_reference(values: np.ndarray, f: int) -> np.ndarray:
     return out
 
 
-def _screen_blocks_reference(bands: dict[str, np.ndarray], valid: np.ndarray, *,
+def _screen_blocks_reference(bands: Mapping[str, np.ndarray], valid: np.ndarray, *,
                              res_m: float, params: DetectionParams) -> np.ndarray | None:
     """:func:`screen_blocks` as it was before its kernels: float bands, NumPy and SciPy."""
     f = screen_factor(res_m, params)

@@ -23,7 +23,7 @@ from geo.detect.evidence import (
 from geo.detect.layers import _water_pixels, _water_pixels_reference
 from geo.detect.params import DetectionParams
 from geo.detect.window import _axis_pixels, _axis_pixels_reference, _sample, _Shape
-from geo.imagery import WindowData
+from geo.imagery import LazyBands, WindowData
 
 
 @settings(max_examples=60, deadline=None)
@@ -135,5 +135,13 @@ def test_water_pixels_equal_the_numpy_definition(h, w, seed, level, invalid):
     data = WindowData(window=Window(0, 0, w, h), transform=Affine.identity(),
                       bands={"green": green, "nir": nir}, valid=valid, res_m=10.0)
     params = DetectionParams(ndwi_water=level)
-    np.testing.assert_array_equal(_water_pixels(data, params),
-                                  _water_pixels_reference(data, params))
+    want = _water_pixels_reference(data, params)
+    np.testing.assert_array_equal(_water_pixels(data, params), want)
+    # from the integers a window was read as, with its bands not made float32
+    ints = np.stack([green, np.nan_to_num(nir, nan=7.0)]).astype(np.uint16)
+    lazy = WindowData(window=data.window, transform=data.transform,
+                      bands=LazyBands(ints, (("green", 0), ("nir", 1))), valid=valid,
+                      res_m=10.0, raw=ints, raw_planes=(("green", 0), ("nir", 1)))
+    assert lazy.stored_band("nir").dtype == np.uint16
+    np.testing.assert_array_equal(_water_pixels(lazy, params),
+                                  _water_pixels_reference(lazy, params))

@@ -355,20 +355,36 @@ def test_a_reader_whose_first_tile_differed_hands_nothing_on(tmp_path, monkeypat
        nodata=st.sampled_from([None, 0.0, 255.0, 65535.0, -1.0, 2.5, float("nan"), 1e9]),
        seed=st.integers(0, 2**16))
 def test_integer_windows_become_the_bands_numpy_makes(dtype, nodata, seed):
-    """The compiled conversion (``ints_to_bands``) against its NumPy definition."""
-    from geo.imagery import _integer_nodata
-    from geo.tiffblocks_kernel import ints_to_bands
+    """A window read from integers: its lazy bands and validity against NumPy's definition."""
+    from geo.imagery import LazyBands, _integer_nodata
+    from geo.tiffblocks_kernel import nodata_valid
 
     info = np.iinfo(dtype)
     rng = np.random.default_rng(seed)
     stack = rng.integers(info.min, int(info.max) + 1, size=(3, 17, 23)).astype(dtype)
     stack[:, ::5, ::7] = rng.choice([0, 255, -1 if info.min < 0 else 1], size=(3, 4, 4))
-    floats, valid = np.empty(stack.shape, dtype=np.float32), np.ones((17, 23), dtype=bool)
+    valid = np.ones((17, 23), dtype=bool)
     nd = _integer_nodata(nodata, stack.dtype)
-    ints_to_bands(stack, 0 if nd is None else nd, nd is not None, floats, valid)
-    np.testing.assert_array_equal(floats, stack.astype(np.float32))
+    if nd is not None:
+        nodata_valid(stack, nd, valid)
     expected = np.ones((17, 23), dtype=bool)
     if nodata is not None:
         for plane in stack:
             expected &= plane != nodata
     np.testing.assert_array_equal(valid, expected)
+    bands = LazyBands(stack, (("nir", 2), ("red", 0)))
+    assert list(bands) == ["nir", "red"]
+    assert len(bands) == 2
+    assert "nir" in bands
+    assert "blue" not in bands
+    assert not bands._made  # neither made a band
+    part = np.s_[3:11, 5:6]
+    np.testing.assert_array_equal(bands.part("nir", part), stack[2][part].astype(np.float32))
+    assert bands.stored("nir").dtype == stack.dtype
+    whole = bands["nir"]
+    assert whole.dtype == np.float32
+    assert not whole.flags.writeable
+    assert bands["nir"] is whole
+    np.testing.assert_array_equal(whole, stack[2].astype(np.float32))
+    assert bands.part("nir", part).base is whole
+    assert bands.stored("nir") is whole
