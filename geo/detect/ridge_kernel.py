@@ -575,10 +575,11 @@ def warm_up() -> None:
     ridge_response(tiny, length_px=3, n_orientations=1, flank_px=(1,))
     box_mean(tiny, 3)
     zscore_total({"red": tiny}, tiny == 0, size_px=3)
-    from geo.detect.sample_kernel import axis_cells, bilinear_nearest
+    from geo.detect.sample_kernel import axis_cells, axis_spread, bilinear_nearest
 
     bilinear_nearest(tiny, np.zeros(1), np.zeros(1))
     axis_cells(1.0, 1.0, 0.6, 0.8, np.zeros(1), np.zeros(1), 4, 4)
+    axis_spread(np.zeros(3), np.zeros(3), 1.0)
     block_sums(tiny, 2, squares=True)
     bands = dict.fromkeys(("green", "red", "nir"), tiny)
     planes = (("green", 0), ("red", 1), ("nir", 2))

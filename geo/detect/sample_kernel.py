@@ -113,3 +113,80 @@ def axis_cells(centre_r: float, centre_c: float, axis_r: float, axis_c: float,
                 cols[k] = c + c_lo
                 k += 1
     return rows, cols
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _linear_quantile(ordered: np.ndarray, q: float) -> float:
+    """NumPy's ``quantile(a, q)`` ("linear" method) of the sorted ``ordered``, to the bit.
+
+    The index ``(n - 1) * q`` and NumPy's ``_lerp``: ``a + (b - a) * t`` below ``t = 0.5``,
+    ``b - (b - a) * (1 - t)`` from there (the last value when the index reaches it).
+    """
+    n = ordered.size
+    v = (n - 1) * q
+    if v >= n - 1:
+        return float(ordered[n - 1])
+    i = int(np.floor(v))
+    t = v - i
+    a, b = ordered[i], ordered[i + 1]
+    d = b - a
+    return float(b - d * (1.0 - t)) if t >= 0.5 else float(a + d * t)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _median(ordered: np.ndarray) -> float:
+    """NumPy's ``median`` of the sorted ``ordered`` (the mean of the middle two when even)."""
+    n = ordered.size
+    h = n // 2
+    if n % 2:
+        return float(ordered[h])
+    return float((ordered[h - 1] + ordered[h]) / 2.0)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+def axis_spread(along: np.ndarray, across: np.ndarray, length: float
+                ) -> tuple[float, float, float, float]:
+    """Return the across-axis statistics of a traced ridge's pixels (``window._shape``).
+
+    Parameters
+    ----------
+    along, across
+        Float64 pixel offsets along and across the ridge's axis (pixels).
+    length
+        ``ptp(along) + 1`` (pixels).
+
+    Returns
+    -------
+    tuple
+        The 2nd and 98th percentiles of ``across``, its median, and the bend: the spread
+        (max - min) of the medians of ``across`` in four equal bins along the axis. What
+        ``np.percentile(across, [2, 98])``, ``np.median`` and the bins made with
+        ``np.clip(((along - along.min()) / length * 4).astype(int), 0, 3)`` give, to the bit.
+    """
+    n = along.size
+    lo_along = along.min()
+    bins = np.empty(n, dtype=np.int64)
+    counts = np.zeros(4, dtype=np.int64)
+    for i in range(n):
+        k = int((along[i] - lo_along) / length * 4)
+        k = min(max(k, 0), 3)
+        bins[i] = k
+        counts[k] += 1
+    ordered = np.sort(across)
+    lo = _linear_quantile(ordered, 0.02)
+    hi = _linear_quantile(ordered, 0.98)
+    med = _median(ordered)
+    least, most = np.inf, -np.inf
+    for k in range(4):
+        if counts[k] == 0:
+            continue
+        part = np.empty(counts[k], dtype=np.float64)
+        m = 0
+        for i in range(n):
+            if bins[i] == k:
+                part[m] = across[i]
+                m += 1
+        part.sort()
+        v = _median(part)
+        least, most = min(least, v), max(most, v)
+    return lo, hi, med, most - least

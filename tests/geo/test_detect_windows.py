@@ -113,3 +113,26 @@ def test_ridge_pixels_equal_nonzero_of_the_masks(h, w, b, seed, level):
     assert got[0].dtype == want[0].dtype
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 400), seed=st.integers(0, 2**16),
+       kind=st.sampled_from(["strip", "blob", "line", "diagonal", "repeated"]))
+def test_a_ridges_shape_equals_the_numpy_definition(n, seed, kind):
+    """The compiled percentiles and medians of ``_shape`` give NumPy's numbers, to the bit."""
+    from geo.detect.window import _shape, _shape_reference
+
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, n, n)
+    if kind == "strip":  # a slanted strip a few pixels wide, as traced
+        rows, cols = 500 + 0.3 * t + rng.normal(0, 1.5, n), 200 + t
+    elif kind == "blob":
+        rows, cols = rng.normal(300, 20, n), rng.normal(300, 20, n)
+    elif kind == "line":  # every pixel in one row: a degenerate spread across
+        rows, cols = np.full(n, 7.0), t
+    elif kind == "diagonal":
+        rows, cols = t, t
+    else:  # a few pixels many times over: ties in every median
+        rows, cols = rng.integers(0, 3, n).astype(float), rng.integers(0, 3, n).astype(float)
+    rows, cols = np.rint(rows).astype(np.intp), np.rint(cols).astype(np.intp)
+    assert _shape(rows, cols) == _shape_reference(rows, cols)
