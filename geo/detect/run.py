@@ -299,7 +299,7 @@ def _run_tasks(tasks: list[Task], client: Any, progress: bool,
     from tqdm import tqdm
 
     total = sum(len(keys) for _, keys, _ in tasks)
-    with tqdm(total=total, desc="detect", unit="window", disable=not progress,
+    with tqdm(total=total, desc="detect", unit="window", disable=not progress or not total,
               file=sys.stderr) as bar:
 
         finished = [0]  # a disabled bar counts nothing
