@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -22,6 +24,29 @@ hypothesis_settings.load_profile("atalaya")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def in_own_thread(work: Callable[[], Any]) -> Any:
+    """Run ``work()`` in a thread of its own and return its result (or raise its error).
+
+    A browser test's sync Playwright (``tests/browser/conftest.py``) keeps an event loop
+    running in the worker's main thread for the rest of the session: neither another sync
+    Playwright nor ``asyncio.run`` may start there in any later test of that worker.
+    """
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            out["value"] = work()
+        except BaseException as err:  # handed to the caller below
+            out["error"] = err
+
+    thread = threading.Thread(target=target, name="own-thread")
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
 
 
 class KeptRecords(logging.Handler):

@@ -23,7 +23,6 @@ import os
 import signal
 import sqlite3
 import statistics
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ import pytest
 
 from geo.store import default_url, list_alerts, open_store, read_comments
 from tests.browser.conftest import CHROMIUM_FLAGS, chromium_path, start_app, stop_app
-from tests.conftest import ROOT, copy_world, require
+from tests.conftest import ROOT, copy_world, in_own_thread, require
 from tools.serve import TEST_PASSWORD, open_signed_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -204,28 +203,6 @@ async def _run_load(url: str, alerts: list[int], seconds: float,
     return users
 
 
-def _in_thread(work: Any) -> Any:
-    """Run ``work()`` in a thread of its own and return its result (or raise its error).
-
-    The session's Playwright (``tests/browser/conftest.py``) keeps an event loop running in
-    this thread: neither another sync Playwright nor ``asyncio.run`` may start here.
-    """
-    out: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            out["value"] = work()
-        except BaseException as err:  # handed to the caller below
-            out["error"] = err
-
-    thread = threading.Thread(target=target, name="load-test")
-    thread.start()
-    thread.join()
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
-
-
 def _rss_mib(pid: int) -> float:
     proc = psutil.Process(pid)
     return sum(p.memory_info().rss for p in (proc, *proc.children(recursive=True))) / 2**20
@@ -302,7 +279,7 @@ def test_twenty_sessions_for_three_minutes(small_world, tmp_path):
     folder = copy_world(small_world, tmp_path / "world")
     app = start_app(folder, tmp_path / "streamlit.log")
     try:
-        _in_thread(lambda: _warm_up(app.url))
+        in_own_thread(lambda: _warm_up(app.url))
         alerts = _alert_ids(folder)
         assert len(alerts) >= SESSIONS
         base = _rss_mib(app.process.pid)
@@ -327,7 +304,7 @@ def test_twenty_sessions_for_three_minutes(small_world, tmp_path):
                 await watcher
 
         started = time.monotonic()
-        users = _in_thread(lambda: asyncio.run(main()))
+        users = in_own_thread(lambda: asyncio.run(main()))
         elapsed = time.monotonic() - started
     finally:
         stop_app(app)
@@ -401,7 +378,7 @@ def test_sigkill_loses_no_acknowledged_verdict_and_leaves_no_job_running(small_w
     folder = copy_world(small_world, tmp_path / "world")
     app = start_app(folder, tmp_path / "first.log")
     try:
-        _in_thread(lambda: _warm_up(app.url))
+        in_own_thread(lambda: _warm_up(app.url))
         alerts = _alert_ids(folder)
         scenes = sorted(str(p) for p in (folder / "scenes").glob("*.tif"))
         store = open_store(default_url({"ATALAYA_DATA_DIR": str(folder)}))
@@ -410,7 +387,7 @@ def test_sigkill_loses_no_acknowledged_verdict_and_leaves_no_job_running(small_w
         finally:
             store.engine.dispose()
         users = [Session(f"k{i}", "field") for i in range(3)]
-        _in_thread(lambda: asyncio.run(asyncio.wait_for(
+        in_own_thread(lambda: asyncio.run(asyncio.wait_for(
             _verdicts_until_killed(app.url, alerts, 6, users), 300)))
     finally:
         app.process.send_signal(signal.SIGKILL)
@@ -421,7 +398,7 @@ def test_sigkill_loses_no_acknowledged_verdict_and_leaves_no_job_running(small_w
     try:
         # The first visit after the restart starts the process's job runner, which recovers
         # the job the killed process held (ui.jobs.ensure_services).
-        _in_thread(lambda: _warm_up(again.url))
+        in_own_thread(lambda: _warm_up(again.url))
         stored = _comments(folder, {a for a, _ in acknowledged})
         assert all(stored[a] == 1 for a in acknowledged)
         deadline = time.monotonic() + 120

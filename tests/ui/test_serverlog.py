@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.conftest import KeptRecords, kept_records
+from tests.conftest import KeptRecords, in_own_thread, kept_records
 from ui import serverlog
 
 
@@ -52,10 +51,8 @@ async def _gone_mid_send() -> BaseException:
 
 @pytest.fixture
 def chain() -> BaseException:
-    # In a thread of its own: a Playwright session earlier in this worker leaves the main
-    # thread looking like it runs an event loop, and asyncio.run refuses to nest.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _gone_mid_send()).result()
+    exc: BaseException = in_own_thread(lambda: asyncio.run(_gone_mid_send()))
+    return exc
 
 
 @pytest.fixture
