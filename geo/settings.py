@@ -7,6 +7,7 @@ network. Nothing is read at import time; call :func:`load_settings`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,39 @@ class Settings:
             )
         if self.job_workers < 1:
             raise ConfigError(f"ATALAYA_JOB_WORKERS={self.job_workers} must be at least 1")
+        if self.dask_scheduler and (problem := scheduler_address_problem(self.dask_scheduler)):
+            raise ConfigError(f"ATALAYA_DASK_SCHEDULER: {problem}")
+
+
+#: A Dask scheduler address: an optional ``tcp://`` or ``tls://``, a host name, IPv4 address
+#: or bracketed IPv6 address, and a port (Dask's own parser needs the port).
+_SCHEDULER = re.compile(r"(?:(?:tcp|tls)://)?(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
+                        r"|\[[0-9A-Fa-f:.]+\]):(\d{1,5})")
+
+
+def scheduler_address_problem(address: str) -> str | None:
+    """Why ``address`` is not a Dask scheduler address (``tcp://HOST:PORT``); None if it is.
+
+    Checked before connecting, so a typo gets this sentence rather than Dask's traceback.
+
+    Examples
+    --------
+    >>> scheduler_address_problem("tcp://10.0.0.5:8786") is None
+    True
+    >>> scheduler_address_problem("tcp://[::1]:8786") is None
+    True
+    >>> scheduler_address_problem("localhost")
+    "'localhost' is not a Dask scheduler address; expected tcp://HOST:PORT, such as tcp://10.0.0.5:8786"
+    >>> scheduler_address_problem("tcp://host:70000")
+    "'tcp://host:70000' is not a Dask scheduler address; the port must be 1-65535"
+    """
+    match = _SCHEDULER.fullmatch(address)
+    if match is None:
+        return (f"{address!r} is not a Dask scheduler address; expected tcp://HOST:PORT, "
+                "such as tcp://10.0.0.5:8786")
+    if not 1 <= int(match.group(1)) <= 65535:
+        return f"{address!r} is not a Dask scheduler address; the port must be 1-65535"
+    return None
 
 
 def _parse_bool(name: str, raw: str) -> bool:

@@ -560,7 +560,8 @@ def _summary(job: Job, t: Translator) -> str:
         unchanged=t.number(len(result.get("unchanged", []))),
         seconds=t.number(took, digits=1)) + _absences(
             # alerts given an absence; jobs before 2026-12-05 kept the count of looks only
-            len(result["absent"]) if "absent" in result else int(result.get("absences", 0)), t)
+            len(result["absent"]) if "absent" in result else int(result.get("absences", 0)), t) \
+        + _blind(len(result.get("blind", [])), t)
 
 
 def _absences(n: int, t: Translator) -> str:
@@ -569,6 +570,15 @@ def _absences(n: int, t: Translator) -> str:
         return ""
     return " " + t.n("{n} known strip was not found where a scene saw the ground clearly.",
                      "{n} known strips were not found where a scene saw the ground clearly.",
+                     n).format(n=t.number(n))
+
+
+def _blind(n: int, t: Translator) -> str:
+    """Return the sentence on scenes that saw only nodata or cloud (empty when none did)."""
+    if n <= 0:
+        return ""
+    return " " + t.n("{n} scene held only nodata or cloud: nothing could be found in it.",
+                     "{n} scenes held only nodata or cloud: nothing could be found in them.",
                      n).format(n=t.number(n))
 
 

@@ -206,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().error(f"--out must end in .geojson or .gpkg, got {out.name}")
     if args.workers is not None and args.workers < 0:
         _parser().error(f"--workers must be 0 or more, got {args.workers}")
+    from geo.settings import scheduler_address_problem
+
+    if args.scheduler and (bad := scheduler_address_problem(args.scheduler)):
+        _parser().error(f"--scheduler: {bad}")  # before any scene is opened or reprojected
     problem = _check_out(out)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
@@ -273,6 +277,10 @@ def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodr
             client.close()
     for path, msg in result.failures:
         print(f"skipped {given.get(path, path)}: {msg}", file=sys.stderr)
+    for path in result.blind:
+        print(f"note: {given.get(path, path)}: every pixel is nodata or masked as cloud, so "
+              "no candidate can be found in it" + (" (for tracking, a date that saw nothing)"
+                                                    if args.track else ""), file=sys.stderr)
     if len(result.failures) == len(scenes):
         print("error: no scene could be read", file=sys.stderr)
         return 1

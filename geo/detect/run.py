@@ -144,18 +144,32 @@ class RunResult:
     point (rectangles, ``scene_id``, ``detected_at`` and ``score``; not explained): not alerts,
     but a strip there is not clearly gone either (:func:`geo.detect.track.track_candidates`,
     :func:`geo.jobs.handlers.absence_looks`).
+    ``blind`` lists the scenes read whole without one valid pixel (all nodata or cloud): no
+    candidate could be found there, yet each is a date that saw nothing, which tracking
+    needs (a strip under that cloud is unobserved, not gone), so they are not failures.
     """
 
     candidates: gpd.GeoDataFrame
     failures: tuple[tuple[str, str], ...]
     faint: gpd.GeoDataFrame
+    blind: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class WindowFailure:
-    """Why one window could not be processed (returned by a task instead of raising)."""
+    """Why one window could not be processed (returned by a task instead of raising).
+
+    ``empty``: the window was read but holds no valid pixel (all nodata or cloud), which is
+    no failure: it has no candidate (:func:`detect_scenes` lists a scene whose windows are
+    all such in ``RunResult.blind``).
+    """
 
     message: str
+    empty: bool = False
+
+
+#: What a window whose pixels are all nodata or cloud gives.
+NO_VALID_PIXEL = WindowFailure("no valid pixel", empty=True)
 
 
 def run_window(info: SceneInfo, key: WindowKey,
@@ -182,8 +196,10 @@ def run_windows(info: SceneInfo, keys: Sequence[WindowKey],
                            later=later) as reader:
                 for key in keys:
                     try:
+                        data = reader.read(Window(*key))
                         out.append(detect_scene_window(info, key, params, windows=windows,
-                                                       data=reader.read(Window(*key))))
+                                                       data=data) if data.valid.any()
+                                   else NO_VALID_PIXEL)
                     except (AtalayaError, OSError, MemoryError) as exc:
                         out.append(WindowFailure(str(exc) or type(exc).__name__))
             return out
@@ -260,13 +276,19 @@ def connect_client(address: str, *, timeout_s: float = 10.0) -> Any:
     Raises
     ------
     ConfigError
-        When nothing answers at ``address`` within ``timeout_s``.
+        When ``address`` is not such an address
+        (:func:`geo.settings.scheduler_address_problem`), or nothing answers there within
+        ``timeout_s``.
     """
     from distributed import Client
 
+    from geo.settings import scheduler_address_problem
+
+    if problem := scheduler_address_problem(address):
+        raise ConfigError(f"{problem}; or leave --scheduler out for a local cluster")
     try:
         return Client(address, timeout=f"{timeout_s}s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"cannot reach a Dask scheduler at {address!r} ({exc}); start one "
                           "with `dask scheduler` or leave --scheduler out for a local "
                           "cluster") from exc
@@ -390,19 +412,22 @@ def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = Non
     by_window = {(str(info.path), key): outcome for (info, keys, _), outcomes
                  in zip(tasks, _run_tasks(tasks, client, progress, on_windows), strict=True)
                  for key, outcome in zip(keys, outcomes, strict=True)}
-    frames, faint = [], []
+    frames, faint, blind = [], [], []
     for info in infos:
         found = [by_window[str(info.path), key] for key in scene_windows(info, gen)]
-        bad = [f.message for f in found if isinstance(f, WindowFailure)]
+        bad = [f.message for f in found if isinstance(f, WindowFailure) and not f.empty]
         if bad:
             failures.append((str(info.path), bad[0]))
             continue
+        if found and all(isinstance(f, WindowFailure) for f in found):  # every window empty
+            blind.append(str(info.path))
         raw = [c for cands in found if not isinstance(cands, WindowFailure) for c in cands]
         above, below, how = rank_scene(info, raw, scorer=scorer, min_score=min_score)
         frames.append(describe_scene(info, above, how, aerodromes=aerodromes, params=params))
         faint.append(candidates_to_frame(below.cands, below.scores, info))
     return RunResult(candidates=_concat(frames, empty_layer(CANDIDATES)),
-                     failures=tuple(failures), faint=_concat(faint, empty_layer(CANDIDATES)))
+                     failures=tuple(failures), faint=_concat(faint, empty_layer(CANDIDATES)),
+                     blind=tuple(blind))
 
 
 def _concat(frames: list[gpd.GeoDataFrame], empty: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

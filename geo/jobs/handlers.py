@@ -195,7 +195,7 @@ def run_detect(ctx: JobContext) -> JobOutcome:
 
     scenes = [str(s) for s in ctx.params["scenes"]]
     params, scorer, aerodromes = _detect_inputs(ctx.params)
-    frames, faint, failures = [], [], []
+    frames, faint, failures, blind = [], [], [], []
     share = 0.98 / len(scenes)  # of the progress bar, per scene (then merging the alerts)
     for k, scene in enumerate(scenes):
         name = Path(scene).name
@@ -212,6 +212,7 @@ def run_detect(ctx: JobContext) -> JobOutcome:
         frames += [found.candidates] if len(found.candidates) else []
         faint += [found.faint] if len(found.faint) else []
         failures += [(Path(f).name, why) for f, why in found.failures]
+        blind += [Path(b).name for b in found.blind]
     if len(failures) == len(scenes):
         raise JobError(msg.NO_SCENE_READ.format(
             reasons="; ".join(f"{n}: {m}" for n, m in failures)))
@@ -224,7 +225,7 @@ def run_detect(ctx: JobContext) -> JobOutcome:
     actor = f"detector (job {ctx.job.id} of {ctx.job.created_by})"
     return JobOutcome(
         result={"scenes": len(scenes), "candidates": len(cands), "absences": len(looks),
-                "failures": [list(f) for f in failures]},
+                "failures": [list(f) for f in failures], "blind": blind},
         write=partial(merge_into, candidates=cands, actor=actor, looks=looks),
         message=(msg.DETECT_DONE_ABSENT if looks else msg.DETECT_DONE).format(
             candidates=len(cands), scenes=len(scenes) - len(failures), absent=len(looks)))

@@ -305,6 +305,60 @@ def test_cli_skips_bad_files_and_fails_only_when_all_fail(tmp_path):
     assert fail.returncode == 1
 
 
+def test_a_scene_with_no_valid_pixel_is_said_to_be_blind_not_silently_empty(tmp_path):
+    good = write_scene(tmp_path / "good.tif", size=600, strips=ONE_STRIP)
+    empty = write_scene(tmp_path / "empty.tif", size=600)
+    with rasterio.open(empty, "r+") as dst:  # every pixel nodata
+        dst.write(np.zeros((6, 600, 600), dtype=np.uint16))
+    partly = write_scene(tmp_path / "partly.tif", size=600, strips=ONE_STRIP)
+    with rasterio.open(partly, "r+") as dst:  # the windows right of the strip hold nodata only
+        dst.write(np.zeros((6, 600, 300), dtype=np.uint16), window=((0, 600), (300, 600)))
+    params = DetectionParams(window_px=256, overlap_px=64)
+    res = detect_scenes([str(good), str(empty), str(partly)], params=params)
+    assert res.failures == ()  # a date that saw nothing is still a date (tracking)
+    assert [Path(p).name for p in res.blind] == ["empty.tif"]
+    assert sorted(res.candidates["scene"]) == ["good.tif", "partly.tif"]  # one strip each
+    cli = subprocess.run([sys.executable, "-m", "geo.detect", "--no-aerodromes", "--workers",
+                          "0", str(empty), "--out", str(tmp_path / "c.geojson")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert cli.returncode == 0, cli.stderr
+    assert "empty.tif: every pixel is nodata or masked as cloud" in cli.stderr
+
+
+@pytest.mark.parametrize("address", ["none", "localhost", "tcp://host", "tcp://host:70000",
+                                     "http://10.0.0.5:8786", "tcp://10.0.0.5:8786/x"])
+def test_a_scheduler_address_that_is_not_one_is_refused_before_any_work(tmp_path, capsys,
+                                                                         address):
+    from geo.detect.__main__ import main
+    from geo.detect.run import connect_client
+    from geo.settings import load_settings
+
+    scene = write_scene(tmp_path / "s.tif", strips=ONE_STRIP)
+    with pytest.raises(SystemExit) as exit_:  # argparse's exit for a bad option
+        main([str(scene), "--out", str(tmp_path / "c.geojson"), "--scheduler", address])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--scheduler: {address!r} is not a Dask scheduler address" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "c.geojson").exists()
+    with pytest.raises(ConfigError, match="is not a Dask scheduler address"):
+        connect_client(address)  # the API says the same, without trying to connect
+    with pytest.raises(ConfigError, match=r"ATALAYA_DASK_SCHEDULER: .* is not a Dask"):
+        load_settings({"ATALAYA_DASK_SCHEDULER": address})  # the app refuses it at start
+
+
+@pytest.mark.parametrize("address", ["tcp://10.0.0.5:8786", "10.0.0.5:8786",
+                                     "tls://scheduler.example.org:8786", "tcp://[::1]:8786"])
+def test_scheduler_addresses_dask_takes_are_accepted(address):
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    from geo.settings import load_settings, scheduler_address_problem
+
+    assert scheduler_address_problem(address) is None
+    parse_host_port(parse_address(address)[1])  # and Dask parses them too
+    assert load_settings({"ATALAYA_DASK_SCHEDULER": address}).dask_scheduler == address
+
+
 @pytest.mark.slow
 def test_dask_equals_serial(tmp_path):
     from distributed import Client, LocalCluster

@@ -282,3 +282,9 @@ def test_a_detection_summary_adds_up():
     job.result.update(absent=[3, 4])
     assert _summary(job, Translator("en")).endswith(
         "2 known strips were not found where a scene saw the ground clearly.")
+    # a scene all nodata or cloud is read (a date for tracking) but is said to have seen nothing
+    job.result.update(blind=["cloudy.tif"])
+    assert _summary(job, Translator("en")).endswith(
+        "ground clearly. 1 scene held only nodata or cloud: nothing could be found in it.")
+    assert _summary(job, Translator("pt")).endswith(
+        "1 cena só tinha pixels sem dados ou nuvens: nada pôde ser encontrado nela.")
