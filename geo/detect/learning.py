@@ -39,7 +39,8 @@ TREES_BY_KIND: dict[str, dict[str, float | int]] = {"multispectral": {"max_leaf_
 #: (geo.train.SAMPLE_SEEDS), grouped CV on the chips, seeds 0-9, measured again on 2026-12-06:
 #: active recall 0.69 at 0.89 false per 100 km2, the target met at 3 seeds of 10 (the notes
 #: of 2026-12-04 said 0.71 at 0.75 and 7 of 10, which neither their commit nor the head
-#: reproduces; two worlds instead of four: 0.67 at 0.85, 2 of 10). The figures of
+#: reproduces; two worlds instead of four: 0.67 at 0.85, 2 of 10; one split, 4 leaves and
+#: two worlds, as before: 0.66 at 1.01, 1 of 10). The figures of
 #: 2026-12-04 that follow were not measured again. RGB keeps one split: three gave
 #: 0.73 at 0.88 against 0.70 at 0.71 (seeds 0-2). Also measured on seeds 0-9 (2026-12-04),
 #: not kept: ten inner splits instead of five, 0.72 at 0.80 and 6 of 10 (seed 0: 11 false);
