@@ -549,7 +549,7 @@ def _summary(job: Job, t: Translator) -> str:
     created = len(result.get("created", []))
     # a strip seen on several dates (or tiles) is several candidates and one alert
     strips = created + len(result.get("updated", [])) + len(result.get("unchanged", []))
-    return t("{candidates} in {scenes}, {strips}: {created}, {updated} updated, {unchanged} "
+    line = t("{candidates} in {scenes}, {strips}: {created}, {updated} updated, {unchanged} "
              "unchanged; ran {seconds} s.").format(
         candidates=t.n("{n} candidate", "{n} candidates", found).format(n=t.number(found)),
         scenes=t.n("{n} scene", "{n} scenes", scenes).format(n=t.number(scenes)),
@@ -558,28 +558,21 @@ def _summary(job: Job, t: Translator) -> str:
             n=t.number(created)),
         updated=t.number(len(result.get("updated", []))),
         unchanged=t.number(len(result.get("unchanged", []))),
-        seconds=t.number(took, digits=1)) + _absences(
-            # alerts given an absence; jobs before 2026-12-05 kept the count of looks only
-            len(result["absent"]) if "absent" in result else int(result.get("absences", 0)), t) \
-        + _blind(len(result.get("blind", [])), t)
+        seconds=t.number(took, digits=1))
+    # alerts given an absence; jobs before 2026-12-05 kept the count of looks only
+    absent = len(result["absent"]) if "absent" in result else int(result.get("absences", 0))
+    blind = len(result.get("blind", []))  # scenes read whole, all nodata or cloud
+    return line + _counted(absent, t, t.n(
+        "{n} known strip was not found where a scene saw the ground clearly.",
+        "{n} known strips were not found where a scene saw the ground clearly.", absent)) \
+        + _counted(blind, t, t.n(
+            "{n} scene held only nodata or cloud: nothing could be found in it.",
+            "{n} scenes held only nodata or cloud: nothing could be found in them.", blind))
 
 
-def _absences(n: int, t: Translator) -> str:
-    """Return the sentence on known strips not seen again (empty when there are none)."""
-    if n <= 0:
-        return ""
-    return " " + t.n("{n} known strip was not found where a scene saw the ground clearly.",
-                     "{n} known strips were not found where a scene saw the ground clearly.",
-                     n).format(n=t.number(n))
-
-
-def _blind(n: int, t: Translator) -> str:
-    """Return the sentence on scenes that saw only nodata or cloud (empty when none did)."""
-    if n <= 0:
-        return ""
-    return " " + t.n("{n} scene held only nodata or cloud: nothing could be found in it.",
-                     "{n} scenes held only nodata or cloud: nothing could be found in them.",
-                     n).format(n=t.number(n))
+def _counted(n: int, t: Translator, sentence: str) -> str:
+    """Return " " and ``sentence`` (``t.n``'s form for ``n``) with ``n`` in it; "" when n is 0."""
+    return " " + sentence.format(n=t.number(n)) if n > 0 else ""
 
 
 def _may_cancel(job: Job, username: str, role: Role | str | None) -> bool:

@@ -157,29 +157,31 @@ class RunResult:
 
 @dataclass(frozen=True)
 class WindowFailure:
-    """Why one window could not be processed (returned by a task instead of raising).
-
-    ``empty``: the window was read but holds no valid pixel (all nodata or cloud), which is
-    no failure: it has no candidate (:func:`detect_scenes` lists a scene whose windows are
-    all such in ``RunResult.blind``).
-    """
+    """Why one window could not be processed (returned by a task instead of raising)."""
 
     message: str
-    empty: bool = False
 
 
-#: What a window whose pixels are all nodata or cloud gives.
-NO_VALID_PIXEL = WindowFailure("no valid pixel", empty=True)
+@dataclass(frozen=True)
+class NoValidPixel:
+    """What a window read whole without one valid pixel (all nodata or cloud) gives.
+
+    Not a failure, and not the detector's "no candidate" either: :func:`detect_scenes`
+    lists a scene whose windows all give this in ``RunResult.blind``.
+    """
 
 
-def run_window(info: SceneInfo, key: WindowKey,
-               params: DetectionParams) -> list[RawCandidate] | WindowFailure:
+#: What one window of a task gives.
+Outcome = list[RawCandidate] | WindowFailure | NoValidPixel
+
+
+def run_window(info: SceneInfo, key: WindowKey, params: DetectionParams) -> Outcome:
     """One window's owned candidates, or why the file could not be read there."""
     return run_windows(info, [key], params)[0]
 
 
 def run_windows(info: SceneInfo, keys: Sequence[WindowKey],
-                params: DetectionParams) -> list[list[RawCandidate] | WindowFailure]:
+                params: DetectionParams) -> list[Outcome]:
     """One task: a run of windows (:func:`~geo.detect.scene.window_runs`) from one open file.
 
     Each window gets its owned candidates or why the file could not be read there; a file
@@ -190,7 +192,7 @@ def run_windows(info: SceneInfo, keys: Sequence[WindowKey],
     number, later = later_runs(runs, keys)
     try:
         with open_geotiff(info.path) as src:
-            out: list[list[RawCandidate] | WindowFailure] = []
+            out: list[Outcome] = []
             with RunReader(info, src, [Window(*k) for k in keys],
                            factor=detection_factor(info.res_m), run=number,
                            later=later) as reader:
@@ -199,7 +201,7 @@ def run_windows(info: SceneInfo, keys: Sequence[WindowKey],
                         data = reader.read(Window(*key))
                         out.append(detect_scene_window(info, key, params, windows=windows,
                                                        data=data) if data.valid.any()
-                                   else NO_VALID_PIXEL)
+                                   else NoValidPixel())
                     except (AtalayaError, OSError, MemoryError) as exc:
                         out.append(WindowFailure(str(exc) or type(exc).__name__))
             return out
@@ -303,9 +305,6 @@ def _open_all(paths: Sequence[str], bands: Mapping[str, int] | None
         except (AtalayaError, OSError) as exc:
             failures.append((str(p), str(exc)))
     return infos, failures
-
-
-Outcome = list[RawCandidate] | WindowFailure
 
 
 Task = tuple[SceneInfo, list[WindowKey], DetectionParams]
@@ -415,13 +414,13 @@ def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = Non
     frames, faint, blind = [], [], []
     for info in infos:
         found = [by_window[str(info.path), key] for key in scene_windows(info, gen)]
-        bad = [f.message for f in found if isinstance(f, WindowFailure) and not f.empty]
+        bad = [f.message for f in found if isinstance(f, WindowFailure)]
         if bad:
             failures.append((str(info.path), bad[0]))
             continue
-        if found and all(isinstance(f, WindowFailure) for f in found):  # every window empty
+        if found and all(isinstance(f, NoValidPixel) for f in found):
             blind.append(str(info.path))
-        raw = [c for cands in found if not isinstance(cands, WindowFailure) for c in cands]
+        raw = [c for cands in found if isinstance(cands, list) for c in cands]
         above, below, how = rank_scene(info, raw, scorer=scorer, min_score=min_score)
         frames.append(describe_scene(info, above, how, aerodromes=aerodromes, params=params))
         faint.append(candidates_to_frame(below.cands, below.scores, info))
