@@ -3,9 +3,10 @@
 Runs the candidate generator at its permissive operating point on every labelled chip, labels
 each candidate by overlap with the chip's runway mask (candidates only touching the mask's
 2-px margin are left out), adds the labelled candidates of generated sample scenes
-(``SAMPLE_SEEDS``) to every fit, fits gradient-boosted trees for multispectral imagery and
-for RGB-only imagery (the chips' blue, green and red bands, at 10 m and averaged to 30 m as
-Landsat sees them), and writes them as JSON with the data provenance
+(``SAMPLE_SEEDS``) to every fit, fits a blend of gradient-boosted trees and a logistic
+regression for multispectral imagery and gradient-boosted trees for RGB-only imagery (the
+chips' blue, green and red bands, at 10 m and averaged to 30 m as Landsat sees them), and
+writes them as JSON with the data provenance
 (chip folder, file count, sha256 of the list).
 """
 
@@ -101,7 +102,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = p.parse_args(argv)
     from geo.detect.chips import chips_provenance
-    from geo.detect.learning import C_L2, FAMILY, INNER_REPEATS, fit_model, tree_params
+    from geo.detect.learning import (
+        BLEND_TREES_WEIGHT,
+        C_L2,
+        FAMILY,
+        INNER_REPEATS,
+        OPERATING_FP_BY_KIND,
+        fit_model,
+        tree_params,
+    )
     from geo.detect.scorer import Scorer, write_scorer
 
     try:
@@ -121,9 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    "balanced classes" for k in models},
                       "logistic": f"logistic regression, L2 C={C_L2}, balanced classes, "
                                   "features clipped to their 1-99 % training range",
+                      "blend": f"weighted mean of the two scores: trees {BLEND_TREES_WEIGHT}, "
+                               f"logistic {1.0 - BLEND_TREES_WEIGHT:.1f}",
                       "operating_point": {k: f"inner grouped 5-fold out-of-fold scores of "
                                              f"the chips, {INNER_REPEATS.get(k, 1)} "
-                                             "shuffle(s) pooled, <= 1 false / 100 km2"
+                                             "shuffle(s) pooled, <= "
+                                             f"{OPERATING_FP_BY_KIND.get(k, 1.0)} false "
+                                             "/ 100 km2"
                                           for k in models}},
             "rgb_training": f"chips at 10 m and averaged {RGB_COARSE_FACTOR}x{RGB_COARSE_FACTOR}",
             "command": f"python -m geo.train --chips DIR --seed {args.seed} --out FILE",

@@ -3,7 +3,8 @@
 One model per imagery kind (``multispectral`` and ``rgb``) over transformed candidate
 features (shape, ridge and profile measures, band contrasts centre-vs-flanks, continuation
 past the strip's ends), either gradient-boosted trees kept as flat node arrays
-(:class:`TreeModel`) or a standardised logistic regression (:class:`LogisticModel`), with
+(:class:`TreeModel`), a standardised logistic regression (:class:`LogisticModel`) or a
+weighted mean of the two (:class:`BlendModel`), with
 the operating point (score threshold) chosen on held-out scores of the training data and the
 provenance of that data beside it.
 """
@@ -34,7 +35,8 @@ _EVIDENCE: tuple[tuple[str, str], ...] = (
 FEATURES: dict[str, tuple[tuple[str, str], ...]] = {
     "multispectral": (*_SHAPE, *_EVIDENCE, ("nir_c", "id"), ("swir1_c", "id"),
                       ("swir2_c", "id"), ("ndvi_c", "id"), ("ndwi_c", "id"), ("ndvi_in", "id"),
-                      ("ndwi_in", "id"), ("water_dist_m", "log1p"), ("through", "id")),
+                      ("ndwi_in", "id"), ("water_dist_m", "log1p"), ("through", "id"),
+                      ("width_m", "over40")),
     "rgb": (*_SHAPE, *_EVIDENCE, ("polarity", "id")),
 }
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "runway_scorer.json"
@@ -52,6 +54,8 @@ def feature_matrix(cands: Sequence[RawCandidate], kind: str) -> np.ndarray:
             col = np.log(np.clip(col, 1e-3, None))
         elif how == "log1p":
             col = np.log1p(np.clip(col, 0.0, None))
+        elif how == "over40":  # log of how many times wider than 40 m (else 0): strips are
+            col = np.log(np.clip(col, 40.0, None) / 40.0)  # 8-30 m, fields and clearings wider
         out[:, j] = col
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
@@ -217,17 +221,70 @@ class TreeModel:
                    threshold=float(d["threshold"]))
 
 
-Model = LogisticModel | TreeModel
+@dataclass(frozen=True)
+class BlendModel:
+    """A weighted mean of a trees model's and a logistic model's scores.
+
+    Fitted on the same candidates, the two err differently: the linear score ranks the
+    real chips' strips better (it cannot chase the few hundred training candidates), the
+    trees reject what a direction in feature space cannot (a generated world's wide field
+    clearings, bright and straight like strips). ``weight`` is the trees' share, in [0, 1].
+    """
+
+    kind: str
+    trees: TreeModel
+    logistic: LogisticModel
+    weight: float
+    threshold: float
+
+    def score(self, cands: Sequence[RawCandidate]) -> np.ndarray:
+        """Probability-like score in [0, 1] of each candidate being a runway."""
+        if not cands:
+            return np.zeros(0)
+        out: np.ndarray = (self.weight * self.trees.score(cands)
+                           + (1.0 - self.weight) * self.logistic.score(cands))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary: both parts (each with its own unused threshold)."""
+        return {"kind": self.kind, "family": "blend",
+                "features": [f"{how}({n})" for n, how in FEATURES[self.kind]],
+                "weight": self.weight, "threshold": self.threshold,
+                "trees": self.trees.to_dict(), "logistic": self.logistic.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BlendModel:
+        """Inverse of :meth:`to_dict`; each part is checked as a model of its own family."""
+        kind = str(d.get("kind"))
+        tree_part, linear_part = d.get("trees"), d.get("logistic")
+        if not (isinstance(tree_part, dict) and isinstance(linear_part, dict)):
+            raise ConfigError("malformed blend in the scorer: it needs a trees and a "
+                              "logistic part")
+        trees, logistic = TreeModel.from_dict(tree_part), LogisticModel.from_dict(linear_part)
+        try:
+            weight = float(d["weight"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"malformed blend in the scorer: {exc}") from exc
+        if not 0.0 <= weight <= 1.0 or trees.kind != kind or logistic.kind != kind:
+            raise ConfigError("malformed blend in the scorer: its weight must lie in [0, 1] "
+                              "and both parts be of its kind")
+        return cls(kind=kind, trees=trees, logistic=logistic, weight=weight,
+                   threshold=float(d["threshold"]))
+
+
+Model = LogisticModel | TreeModel | BlendModel
 
 
 def model_from_dict(d: dict[str, Any]) -> Model:
-    """Read one model of either family (``logistic``, the default, or ``trees``)."""
+    """Read one model of any family (``logistic``, the default, ``trees`` or ``blend``)."""
     family = d.get("family", "logistic")
     if family == "trees":
         return TreeModel.from_dict(d)
     if family == "logistic":
         return LogisticModel.from_dict(d)
-    raise ConfigError(f"model family {family!r} unknown; expected logistic or trees")
+    if family == "blend":
+        return BlendModel.from_dict(d)
+    raise ConfigError(f"model family {family!r} unknown; expected logistic, trees or blend")
 
 
 @dataclass(frozen=True)

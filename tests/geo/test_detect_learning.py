@@ -1,4 +1,4 @@
-"""The scorer's model families (logistic, boosted trees) and the road-continuation feature."""
+"""The scorer's model families (logistic, boosted trees, their blend) and two features."""
 
 from __future__ import annotations
 
@@ -13,8 +13,17 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from geo.detect import learning
 from geo.detect.chips import Chip, ChipResult
-from geo.detect.scorer import FEATURES, Scorer, Tree, TreeModel, read_scorer, write_scorer
-from geo.detect.window import _through
+from geo.detect.scorer import (
+    FEATURES,
+    BlendModel,
+    Scorer,
+    Tree,
+    TreeModel,
+    feature_matrix,
+    read_scorer,
+    write_scorer,
+)
+from geo.detect.window import RawCandidate, _through
 from geo.errors import ConfigError
 
 K = len(FEATURES["multispectral"])
@@ -55,6 +64,51 @@ def test_tree_model_survives_json(tmp_path, band_data):
     again = read_scorer(path).model_for("multispectral")
     assert isinstance(again, TreeModel)
     np.testing.assert_array_equal(again.score_matrix(x), model.score_matrix(x))
+
+
+def test_a_blend_is_the_weighted_mean_of_its_parts_and_survives_json(tmp_path, band_data):
+    x, y = band_data
+    trees = learning._fit_trees(x, y, kind="multispectral", seed=0)
+    linear = learning._fit_logistic(x, y, kind="multispectral", seed=0)
+    blend = BlendModel(kind="multispectral", trees=trees, logistic=linear, weight=0.3,
+                       threshold=0.6)
+    cands = [RawCandidate(x=0.0, y=0.0, length_m=800.0, width_m=20.0, bearing_deg=0.0,
+                          features=tuple((n, float(v)) for (n, _), v in
+                                         zip(FEATURES["multispectral"], row, strict=True)))
+             for row in x[:40]]
+    got = blend.score(cands)
+    np.testing.assert_allclose(got, 0.3 * trees.score(cands) + 0.7 * linear.score(cands))
+    assert blend.score([]).shape == (0,)
+    path = tmp_path / "scorer.json"
+    write_scorer(Scorer(models={"multispectral": blend}, provenance={}), path)
+    again = read_scorer(path).model_for("multispectral")
+    assert isinstance(again, BlendModel)
+    assert (again.weight, again.threshold) == (0.3, 0.6)
+    np.testing.assert_allclose(again.score(cands), got, rtol=1e-12)
+    doc = json.loads(path.read_text())
+    for change, match in (({"weight": 1.5}, "weight"), ({"weight": "x"}, "malformed blend"),
+                          ({"logistic": None}, "logistic part"),
+                          ({"trees": {**doc["models"]["multispectral"]["trees"],
+                                      "kind": "rgb"}}, "other features|kind")):
+        bad = {**doc, "models": {"multispectral": {**doc["models"]["multispectral"],
+                                                   **change}}}
+        path.write_text(json.dumps(bad))
+        with pytest.raises(ConfigError, match=match):
+            read_scorer(path)
+
+
+def test_the_width_hinge_is_zero_up_to_40_m_and_grows_with_the_log_beyond():
+    col = [n for n, _ in FEATURES["multispectral"]].index("width_m")
+    hinge = [i for i, (n, how) in enumerate(FEATURES["multispectral"]) if how == "over40"]
+    assert [FEATURES["multispectral"][i][0] for i in hinge] == ["width_m"]
+
+    def cand(width: float) -> RawCandidate:
+        return RawCandidate(x=0.0, y=0.0, length_m=800.0, width_m=width, bearing_deg=0.0,
+                            features=(("width_m", width),))
+
+    m = feature_matrix([cand(w) for w in (8.0, 40.0, 80.0, float("nan"))], "multispectral")
+    np.testing.assert_allclose(m[:, hinge[0]], [0.0, 0.0, np.log(2.0), 0.0])
+    np.testing.assert_allclose(m[:3, col], np.log([8.0, 40.0, 80.0]))
 
 
 def _doc(tmp_path, tree: dict, **model) -> str:
@@ -187,7 +241,7 @@ def test_the_operating_point_pools_repeated_inner_folds(monkeypatch, repeats, ex
 
     monkeypatch.setattr(learning, "_out_of_fold", out_of_fold)
     model = learning.fit_model(_false_only(4), kind="multispectral", seed=7,
-                               inner_repeats=repeats)
+                               inner_repeats=repeats, max_fp_per_100km2=1.0)
     assert seen == [7, 1007, 2007][:repeats]
     # strictly above the highest false score that would exceed the limit
     assert model.threshold == np.nextafter(expected, 1.0)
@@ -206,3 +260,20 @@ def test_inner_repeats_default_per_kind(monkeypatch):
         seen.clear()
         learning.fit_model(_false_only(4), kind=kind, seed=0)
         assert len(seen) == learning.INNER_REPEATS.get(kind, 1)
+
+
+@pytest.mark.usefixtures("no_fitting")
+def test_the_operating_point_keeps_a_margin_for_multispectral_only(monkeypatch):
+    # 20 chips of 25 km2 (500 km2), each with one false candidate scored 0.95, 0.90, ...:
+    # 1.0 per 100 km2 lets the 5 highest through, 0.7 the 3 highest (3.5, rounded down)
+    scores = [1.0 - 0.05 * (i + 1) for i in range(20)]
+    monkeypatch.setattr(learning, "_out_of_fold", lambda results, **kw: [
+        learning.Scored(r, (s,)) for r, s in zip(results, scores, strict=True)])
+    monkeypatch.setattr(learning, "INNER_REPEATS", {})
+    assert learning.OPERATING_FP_BY_KIND == {"multispectral": 0.7}
+    ms = learning.fit_model(_false_only(20), kind="multispectral")
+    rgb = learning.fit_model(_false_only(20), kind="rgb")
+    assert ms.threshold == np.nextafter(scores[3], 1.0)
+    assert rgb.threshold == np.nextafter(scores[5], 1.0)
+    again = learning.fit_model(_false_only(20), kind="multispectral", max_fp_per_100km2=1.0)
+    assert again.threshold == rgb.threshold

@@ -30,14 +30,16 @@ pytestmark = pytest.mark.realdata
 
 
 def test_committed_model_is_small_json_with_provenance():
-    # two models of 300 small trees each (6 and 4 leaves: 312 kB on 2026-12-04)
+    # two sets of 300 small trees (6 and 4 leaves: 312 kB on 2026-12-04), one of them blended
+    # with a logistic regression (28 coefficients)
     assert DEFAULT_MODEL.stat().st_size < 400_000
     doc = json.loads(DEFAULT_MODEL.read_text())
     prov = doc["provenance"]
     assert prov["file_count"] == 150
     assert len(prov["file_list_sha256"]) == 64
     assert set(doc["models"]) == {"multispectral", "rgb"}
-    assert {m["family"] for m in doc["models"].values()} == {"trees"}
+    assert {k: m["family"] for k, m in doc["models"].items()} == {"multispectral": "blend",
+                                                                 "rgb": "trees"}
 
 
 def test_a_strip_on_another_labelled_runway_is_flagged():
