@@ -82,7 +82,10 @@ class LogisticModel:
         """Probability-like score in [0, 1] of each candidate being a runway."""
         if not cands:
             return np.zeros(0)
-        raw = feature_matrix(cands, self.kind)
+        return self.score_matrix(feature_matrix(cands, self.kind))
+
+    def score_matrix(self, raw: np.ndarray) -> np.ndarray:
+        """Scores of already transformed features (n, k)."""
         if self.lo and self.hi:
             raw = np.clip(raw, np.array(self.lo), np.array(self.hi))
         x = (raw - np.array(self.mean)) / np.array(self.scale)
@@ -241,8 +244,9 @@ class BlendModel:
         """Probability-like score in [0, 1] of each candidate being a runway."""
         if not cands:
             return np.zeros(0)
-        out: np.ndarray = (self.weight * self.trees.score(cands)
-                           + (1.0 - self.weight) * self.logistic.score(cands))
+        x = feature_matrix(cands, self.kind)  # once, for both parts
+        out: np.ndarray = (self.weight * self.trees.score_matrix(x)
+                           + (1.0 - self.weight) * self.logistic.score_matrix(x))
         return out
 
     def to_dict(self) -> dict[str, Any]:
