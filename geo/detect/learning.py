@@ -122,11 +122,7 @@ def _fit_trees(x: np.ndarray, y: np.ndarray, *, kind: str, seed: int,
     """
     clf = HistGradientBoostingClassifier(random_state=seed, class_weight="balanced",
                                          **tree_params(kind))
-    # one OpenMP thread: on a few thousand rows the threads cost more than they give (the
-    # 20-runway evaluation test: 9.2 s against 10.7 s on two idle cores), and beside any
-    # other busy process their spin-waits starve each other (465 s against 10.7 s)
-    with threadpool_limits(limits=1, user_api="openmp"):
-        clf.fit(x, y)
+    clf.fit(x, y)  # one thread (_fit)
     trees = []
     for (pred,) in clf._predictors:
         nodes = pred.nodes
@@ -147,7 +143,19 @@ def tree_params(kind: str) -> dict[str, float | int]:
 
 
 def _fit(x: np.ndarray, y: np.ndarray, *, kind: str, seed: int) -> Model:
-    """Fit the family :data:`FAMILY` names for ``kind``."""
+    """Fit the family :data:`FAMILY` names for ``kind``, on one thread.
+
+    One thread for every pool, OpenMP (the trees) and BLAS (the logistic regression's
+    solver): on a few thousand rows threads cost more than they give (the 20-runway
+    evaluation test: 9.2 s against 10.7 s on two idle cores), and beside any other busy
+    process their spin-waits starve each other (465 s against 10.7 s with OpenMP threads;
+    with BLAS threads the evaluation test burnt 51 CPU-s against 37 in the same 38 s).
+    """
+    with threadpool_limits(limits=1):
+        return _fit_family(x, y, kind=kind, seed=seed)
+
+
+def _fit_family(x: np.ndarray, y: np.ndarray, *, kind: str, seed: int) -> Model:
     family = FAMILY.get(kind, "logistic")
     if family == "trees":
         return _fit_trees(x, y, kind=kind, seed=seed)

@@ -56,6 +56,31 @@ def test_trees_learn_a_band_a_linear_score_cannot(band_data):
     assert np.mean((lin >= 0.5) == y) < 0.8
 
 
+def test_both_parts_of_a_blend_are_fitted_on_one_thread(monkeypatch, band_data):
+    """OpenMP (trees) and BLAS (the logistic solver) alike: their idle threads spin."""
+    from sklearn.ensemble import HistGradientBoostingClassifier as Trees
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_info
+
+    seen: dict[str, list[int]] = {}
+
+    def recording(cls: type, name: str) -> None:
+        fit = cls.fit
+
+        def wrapped(self, *args, **kwargs):
+            seen[name] = [pool["num_threads"] for pool in threadpool_info()]
+            return fit(self, *args, **kwargs)
+        monkeypatch.setattr(cls, "fit", wrapped)
+
+    recording(Trees, "trees")
+    recording(LogisticRegression, "logistic")
+    x, y = band_data
+    assert isinstance(learning._fit(x, y, kind="multispectral", seed=0), BlendModel)
+    assert set(seen) == {"trees", "logistic"}
+    assert all(seen.values()), seen  # the pools were found
+    assert {n for threads in seen.values() for n in threads} == {1}, seen
+
+
 def test_tree_model_survives_json(tmp_path, band_data):
     x, y = band_data
     model = learning._fit_trees(x, y, kind="multispectral", seed=0)
