@@ -16,12 +16,23 @@
 #
 # Settings (environment): PG_TEST_DIR (default /tmp/atalaya-pg-test), PG_TEST_PORT (default:
 # the first free port from 55432), PG_TEST_DB (default atalaya_test), PG_BINDIR (default: the
-# newest /usr/lib/postgresql/*/bin).
+# newest /usr/lib/postgresql/*/bin), PG_TEST_DURABLE (default 1: fsync and synchronous commits on,
+# as in production, which the store benchmark measures; 0: both off, for tests, which check what
+# the store does and not how fast the disk flushes: a killed client never needs the server's
+# fsync, only a power cut would).
 set -euo pipefail
 
 DIR="${PG_TEST_DIR:-/tmp/atalaya-pg-test}"
 DB="${PG_TEST_DB:-atalaya_test}"
 DB_USER=atalaya
+
+durability() {
+  if [ "${PG_TEST_DURABLE:-1}" = 0 ]; then
+    echo "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  else
+    echo "-c fsync=on -c synchronous_commit=on"
+  fi
+}
 
 bindir() {
   if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
@@ -77,7 +88,7 @@ start() {
     --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; exit 1; }
   # Loopback TCP and a socket inside the cluster directory; nothing on other interfaces.
   as_owner "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 start \
-    -o "-h 127.0.0.1 -p $port -k $DIR -c max_connections=200 -c fsync=on" >/dev/null \
+    -o "-h 127.0.0.1 -p $port -k $DIR -c max_connections=200 $(durability)" >/dev/null \
     || { cat "$DIR/server.log" >&2; exit 1; }
   local psql=("$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -q)
   as_owner "${psql[@]}" -d postgres -c "CREATE ROLE $DB_USER LOGIN" \
