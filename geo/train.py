@@ -107,8 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         C_L2,
         FAMILY,
         INNER_REPEATS,
-        OPERATING_FP_BY_KIND,
         fit_model,
+        operating_fp_limit,
         tree_params,
     )
     from geo.detect.scorer import Scorer, write_scorer
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       "operating_point": {k: f"inner grouped 5-fold out-of-fold scores of "
                                              f"the chips, {INNER_REPEATS.get(k, 1)} "
                                              "shuffle(s) pooled, <= "
-                                             f"{OPERATING_FP_BY_KIND.get(k, 1.0)} false "
+                                             f"{operating_fp_limit(k)} false "
                                              "/ 100 km2"
                                           for k in models}},
             "rgb_training": f"chips at 10 m and averaged {RGB_COARSE_FACTOR}x{RGB_COARSE_FACTOR}",

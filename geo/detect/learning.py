@@ -32,6 +32,17 @@ FP_LIMIT_PER_100KM2 = 1.0
 #: chips, the target met at 4 seeds of 10; at 0.9, 5 of 10; 0.8, 8; 0.7, 0.73 at 0.71 and 9 of
 #: 10; 0.6, 0.70 at 0.60 and 8 of 10. Picked on those same runs (see the README).
 OPERATING_FP_BY_KIND: dict[str, float] = {"multispectral": 0.7}
+
+
+def operating_fp_limit(kind: str) -> float:
+    """Return the false candidates per 100 km2 at which ``kind``'s operating point is chosen.
+
+    >>> operating_fp_limit("multispectral"), operating_fp_limit("rgb")
+    (0.7, 1.0)
+    """
+    return OPERATING_FP_BY_KIND.get(kind, FP_LIMIT_PER_100KM2)
+
+
 #: The issue's target on the chips: this active-strip recall at <= FP_LIMIT_PER_100KM2.
 TARGET_ACTIVE_RECALL = 0.70
 C_L2 = 0.1  # inverse L2 strength of the logistic scorer (standardised features)
@@ -193,7 +204,7 @@ def fit_model(results: Sequence[ChipResult], *, kind: str, seed: int = 0,
     The threshold is chosen on *out-of-fold* scores of the real chips (inner grouped K-fold
     by runway id), not on the final model's scores of its own training chips, which would
     be optimistic and let far more false candidates through on new imagery, at
-    ``max_fp_per_100km2`` (default :data:`OPERATING_FP_BY_KIND` for ``kind``); the inner K-fold
+    ``max_fp_per_100km2`` (default :func:`operating_fp_limit` of ``kind``); the inner K-fold
     runs ``inner_repeats`` times (default :data:`INNER_REPEATS` for ``kind``, else once;
     seeds ``seed``, ``seed + 1000``, ...) and the threshold is chosen on all their scores
     together. ``extra``
@@ -206,8 +217,7 @@ def fit_model(results: Sequence[ChipResult], *, kind: str, seed: int = 0,
     held_out = [s for r in range(repeats)
                 for s in _out_of_fold(results, kind=kind, seed=seed + 1000 * r,
                                       n_splits=inner_splits, extra=extra)]
-    limit = (OPERATING_FP_BY_KIND.get(kind, FP_LIMIT_PER_100KM2) if max_fp_per_100km2 is None
-             else max_fp_per_100km2)
+    limit = operating_fp_limit(kind) if max_fp_per_100km2 is None else max_fp_per_100km2
     threshold = choose_threshold(held_out, max_fp_per_100km2=limit)
     return replace(model, threshold=threshold)
 
