@@ -328,11 +328,17 @@ def read_scorer(path: str | Path = DEFAULT_MODEL) -> Scorer:
     if not p.is_file():
         raise DataNotFoundError(f"scorer {p} not found; train one with "
                                 "python -m geo.train --chips DIR --out " + str(p))
-    doc = json.loads(p.read_text(encoding="utf-8"))
-    if doc.get("format") != "atalaya-runway-scorer/1":
-        raise ConfigError(f"{p} is not an Atalaya runway scorer (format {doc.get('format')!r})")
-    models = {k: model_from_dict(v) for k, v in doc["models"].items()}
-    return Scorer(models=models, provenance=dict(doc.get("provenance", {})))
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict) or doc.get("format") != "atalaya-runway-scorer/1":
+            found = doc.get("format") if isinstance(doc, dict) else None
+            raise ConfigError(f"{p} is not an Atalaya runway scorer (format {found!r})")
+        models = {k: model_from_dict(v) for k, v in doc["models"].items()}
+        return Scorer(models=models, provenance=dict(doc.get("provenance", {})))
+    except ConfigError:
+        raise  # already says what is wrong
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field missing or mistyped
+        raise ConfigError(f"malformed runway scorer {p}: {type(exc).__name__} {exc}") from exc
 
 
 def heuristic_score(cands: Sequence[RawCandidate]) -> np.ndarray:

@@ -122,6 +122,29 @@ def test_a_blend_is_the_weighted_mean_of_its_parts_and_survives_json(tmp_path, b
             read_scorer(path)
 
 
+@pytest.mark.parametrize("family", ["blend", "trees"])
+@pytest.mark.parametrize("breakage", ["no threshold", "threshold a list", "not json",
+                                      "models a list"])
+def test_a_malformed_scorer_file_is_a_plain_error(tmp_path, band_data, family, breakage):
+    x, y = band_data
+    trees = learning._fit_trees(x, y, kind="multispectral", seed=0)
+    model = trees if family == "trees" else BlendModel(
+        kind="multispectral", trees=trees, weight=0.3, threshold=0.6,
+        logistic=learning._fit_logistic(x, y, kind="multispectral", seed=0))
+    path = tmp_path / "scorer.json"
+    write_scorer(Scorer(models={"multispectral": model}, provenance={}), path)
+    doc = json.loads(path.read_text())
+    if breakage == "no threshold":
+        del doc["models"]["multispectral"]["threshold"]
+    elif breakage == "threshold a list":
+        doc["models"]["multispectral"]["threshold"] = [0.5]
+    elif breakage == "models a list":
+        doc["models"] = [doc["models"]["multispectral"]]
+    path.write_text("{" if breakage == "not json" else json.dumps(doc))
+    with pytest.raises(ConfigError, match="malformed runway scorer"):
+        read_scorer(path)
+
+
 def test_the_width_hinge_is_zero_up_to_40_m_and_grows_with_the_log_beyond():
     col = [n for n, _ in FEATURES["multispectral"]].index("width_m")
     hinge = [i for i, (n, how) in enumerate(FEATURES["multispectral"]) if how == "over40"]
