@@ -93,12 +93,19 @@ def ridge_kernel(padded: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
                 b = best[i]
                 a = arg[i]
                 for j in range(w):
-                    # np.maximum: NaN if either is NaN
-                    side = lft[j] if lft[j] >= rgt[j] or lft[j] != lft[j] else rgt[j]
+                    lv = lft[j]
+                    rv = rgt[j]
+                    # np.maximum: NaN if either is NaN; ``|``, not ``or``: no branch
+                    side = lv if (lv >= rv) | (lv != lv) else rv
                     resp = cen[j] - side
-                    if resp > b[j]:
-                        b[j] = resp
-                        a[j] = kk
+                    old = b[j]
+                    better = resp > old
+                    b[j] = resp if better else old
+                    # the orientation by arithmetic, not ``if better: a[j] = kk``: that
+                    # branch goes either way at random, and mispredicted it made this
+                    # loop half of the filter's time (2.9 ns a pixel and orientation
+                    # against 0.9-1.5, measured 2026-12-06)
+                    a[j] = np.int16(a[j] + (kk - a[j]) * np.int16(better))
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
