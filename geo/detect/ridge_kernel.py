@@ -575,13 +575,22 @@ def ridge_pixels_kernel(ridge: np.ndarray, valid: np.ndarray, blocks: np.ndarray
 
 def warm_up() -> None:
     """Load (or compile) every kernel for the argument types the detector passes."""
-    from geo.detect.evidence import box_mean, ridge_response, zscore_total
+    from geo.detect.evidence import (
+        box_mean,
+        ridge_response,
+        zscore_total,
+        zscore_total_stored,
+    )
     from geo.detect.screen import block_sums, coarse_evidence, coarse_sums, near_hits
 
     tiny = np.zeros((4, 4), dtype=np.float32)
     ridge_response(tiny, length_px=3, n_orientations=1, flank_px=(1,))
     box_mean(tiny, 3)
     zscore_total({"red": tiny}, tiny == 0, size_px=3)
+    for dtype in (np.uint8, np.uint16):  # a box of a stack's plane: whole rows or not
+        plane = np.zeros((5, 5), dtype=dtype)
+        for part in (plane[1:, :4], plane[1:]):
+            zscore_total_stored({"red": part}, np.ones(part.shape, dtype=bool), size_px=3)
     from geo.detect.sample_kernel import axis_cells, axis_spread, bilinear_nearest
 
     bilinear_nearest(tiny, np.zeros(1), np.zeros(1))

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from geo.detect.evidence import EVIDENCE_BANDS, box_mean, ridge_response
+from geo.detect.evidence import EVIDENCE_BANDS, box_mean, log_table, ridge_response
 from geo.detect.params import DetectionParams
 
 _EPS = np.float32(1e-6)
@@ -225,20 +225,6 @@ def coarse_sums_float(bands: Mapping[str, np.ndarray], valid: np.ndarray, f: int
         return CoarseSums(logs=logs, cnt=cnt, green=_block_sum(bands["green"], f),
                           nir=_block_sum(bands["nir"], f), whole=whole)
     return CoarseSums(logs=logs, cnt=cnt, green=None, nir=None, whole=whole)
-
-
-@functools.lru_cache(maxsize=2)
-def log_table(bits: int) -> np.ndarray:
-    """``log(max(v, 1))`` of every ``bits``-bit unsigned value ``v``, float32, read-only.
-
-    Made by NumPy's own float32 log, so a value's entry is the log the float path
-    (:func:`_log_block_sums`) takes of it, wherever it sits in an array
-    (``tests/geo/test_ridge_kernel.py`` checks every uint16 value in several layouts).
-    """
-    table = np.log(np.maximum(np.arange(2**bits, dtype=np.float32), np.float32(1.0)))
-    table.flags.writeable = False
-    out: np.ndarray = table
-    return out
 
 
 def coarse_evidence(sums: CoarseSums, size: int, *, ndwi_water: float) -> np.ndarray:

@@ -21,7 +21,7 @@ from geo.detect.screen import (
     screen_factor,
 )
 from geo.detect.window import detect_window
-from geo.imagery import WindowData, read_scene_info, read_window
+from geo.imagery import LazyBands, WindowData, read_scene_info, read_window
 from geo.sample.landscape import box_coverage
 
 FOREST = {"blue": 0.020, "green": 0.045, "red": 0.025, "nir": 0.300, "swir1": 0.140,
@@ -137,6 +137,26 @@ def test_a_window_read_from_an_integer_raster_keeps_its_stack(tmp_path):
     assert want is not None
     assert want.any()
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint8])
+@pytest.mark.parametrize("masked", [False, True], ids=["valid", "masked"])
+def test_detection_from_the_integer_stack_equals_that_from_float_bands(strip_window, dtype,
+                                                                       masked):
+    """An integer raster's boxes take their logs from a table: the same candidates.
+
+    Read from an integer raster (lazy bands over the stack), the screened detector takes
+    the logs of its full-resolution boxes from a table: the same candidates to the bit.
+    """
+    data = _with_integers(strip_window, dtype, masked=masked)
+    assert data.raw is not None
+    lazy = replace(data, bands=LazyBands(data.raw, data.raw_planes))
+    floats = replace(data, raw=None, raw_planes=())
+    p = DetectionParams().permissive()
+    got = detect_window(lazy, params=p)
+    want = detect_window(floats, params=p)
+    assert len(got) >= 1
+    assert repr(got) == repr(want)  # every float as its shortest exact repr, NaN included
 
 
 @pytest.mark.parametrize("params", [DetectionParams(), DetectionParams().permissive()],

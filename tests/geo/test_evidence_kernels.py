@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +22,7 @@ from geo.detect.evidence import (
     valid_share,
     zscore_total,
     zscore_total_reference,
+    zscore_total_stored,
 )
 from geo.detect.layers import _water_pixels, _water_pixels_reference
 from geo.detect.params import DetectionParams
@@ -53,6 +57,65 @@ def test_zscore_total_takes_non_contiguous_bands_and_nan():
     valid = np.ones((40, 50), dtype=bool)
     np.testing.assert_array_equal(zscore_total(logs, valid, size_px=11),
                                   zscore_total_reference(logs, valid, size_px=11))
+
+
+def _bits(a: np.ndarray) -> bytes:
+    return np.ascontiguousarray(a, dtype=np.float32).tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 70), w=st.integers(1, 70), size=st.sampled_from([1, 3, 11, 31]),
+       n=st.integers(1, 5), seed=st.integers(0, 2**16),
+       invalid=st.sampled_from([0.0, 0.1, 0.9, 1.0]),
+       dtype=st.sampled_from([np.uint8, np.uint16]), strided=st.booleans())
+def test_zscore_of_stored_integers_equals_that_of_their_float_bands(h, w, size, n, seed,
+                                                                   invalid, dtype, strided):
+    """The integer path (log from a table, in the kernel) gives the float path's bits."""
+    rng = np.random.default_rng(seed)
+    top = int(np.iinfo(dtype).max)
+    stack = rng.integers(0, top + 1, size=(n, h, w + 3), dtype=dtype)
+    stack[0, 0, :] = 5  # a flat row: the spread floor
+    stack[:, -1, :2] = 0  # zeros and the largest value: both ends of the table
+    stack[:, -1, 2:4] = top
+    # a band as read is a plane of the window's stack; a column slice is not contiguous
+    stored = {k: stack[i, :, 1:w + 1] if strided else np.ascontiguousarray(stack[i, :, :w])
+              for i, k in enumerate(EVIDENCE_BANDS[:n])}
+    floats = {k: v.astype(np.float32) for k, v in stored.items()}
+    valid = rng.random((h, w)) >= invalid
+    assert all(_bits(a) == _bits(b) for a, b in zip(log_bands(stored).values(),
+                                                    log_bands(floats).values(), strict=True))
+    got = zscore_total_stored(stored, valid, size_px=size)
+    want = zscore_total(log_bands(floats), valid, size_px=size)
+    assert got.dtype == np.float32
+    assert _bits(got) == _bits(want)
+
+
+@pytest.mark.parametrize(("roles", "texture"), [
+    (("blue", "green", "red", "nir", "swir1", "swir2"), 0.0), (("blue", "green", "red"), 0.0),
+    (("blue", "green", "red"), 1.0)], ids=["multispectral", "rgb", "rgb-texture"])
+def test_compute_evidence_from_stored_integers_equals_the_float_bands(roles, texture,
+                                                                      monkeypatch):
+    import geo.detect.evidence_kernel as kernels
+
+    rng = np.random.default_rng(11)
+    stored = {k: rng.integers(900, 1100, size=(90, 70), dtype=np.uint16) for k in roles}
+    for k in roles:  # a bright strip, NIR brighter still (bare soil, not water)
+        stored[k][40, 5:65] = 3500 if k == "nir" else 2500
+    floats = {k: v.astype(np.float32) for k, v in stored.items()}
+    valid = rng.random((90, 70)) > 0.05
+    calls = []
+    table_kernel = kernels.add_zscore_table
+    monkeypatch.setattr(kernels, "add_zscore_table",
+                        lambda *a: calls.append(1) or table_kernel(*a))
+    p = replace(DetectionParams(), rgb_texture_weight=texture)
+    water = ({"ndwi": normalized_difference(floats["green"], floats["nir"])}
+             if "nir" in roles else {})
+    got = compute_evidence(stored, water, valid, res_m=10.0, params=p)
+    want = compute_evidence(floats, water, valid, res_m=10.0, params=p)
+    assert _bits(got) == _bits(want)
+    assert np.median(got[40, 20:50]) > 2.0 > np.median(np.abs(got[10:30]))
+    # the RGB texture term needs the log bands themselves: the kernel's table is not used
+    assert len(calls) == (0 if texture else len([k for k in EVIDENCE_BANDS if k in roles]))
 
 
 def test_compute_evidence_still_finds_a_strip():

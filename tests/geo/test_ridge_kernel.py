@@ -325,6 +325,22 @@ def test_warm_up_loads_every_kernel():
     assert [len(k.signatures) for k in kernels] == loaded
 
 
+def test_warm_up_loads_the_z_score_of_stored_integers_for_every_box_layout():
+    from geo.detect import evidence_kernel as ek
+    from geo.detect import ridge_kernel as rk
+    from geo.detect.evidence import zscore_total_stored
+
+    rk.warm_up()
+    loaded = len(ek.add_zscore_table.signatures)
+    assert loaded >= 4  # uint8 and uint16, contiguous or not
+    for dtype in (np.uint8, np.uint16):  # a box of a window's stack, whole rows or not
+        stack = np.ones((3, 40, 50), dtype=dtype)
+        for box in (np.s_[5:30, :], np.s_[5:30, 10:40]):
+            plane = stack[1][box]
+            zscore_total_stored({"red": plane}, np.ones(plane.shape, dtype=bool), size_px=5)
+    assert len(ek.add_zscore_table.signatures) == loaded
+
+
 def _label_ridges_reference(thin, ridge, orient, p, *, min_pixels):
     """Label as the detector did before its kernel: one ``ndimage.label`` per orientation."""
     n = p.n_orientations
