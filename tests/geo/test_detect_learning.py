@@ -16,6 +16,7 @@ from geo.detect.chips import Chip, ChipResult
 from geo.detect.scorer import (
     FEATURES,
     BlendModel,
+    LogisticModel,
     Scorer,
     Tree,
     TreeModel,
@@ -29,27 +30,43 @@ from geo.errors import ConfigError
 K = len(FEATURES["multispectral"])
 
 
-@pytest.fixture
-def band_data() -> tuple[np.ndarray, np.ndarray]:
-    """Positives only inside a band of feature 0 (like a width that is right in a range)."""
+def _band() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(3)
     x = rng.normal(0.0, 1.0, (600, K))
     y = (np.abs(x[:, 0]) < 0.6) & (x[:, 1] > -0.5)
     return x, y
 
 
-def test_trees_score_as_sklearn_does(band_data):
+@pytest.fixture
+def band_data() -> tuple[np.ndarray, np.ndarray]:
+    """Positives only inside a band of feature 0 (like a width that is right in a range)."""
+    return _band()
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[TreeModel, LogisticModel]:
+    """Fit the trees and the logistic model once on :func:`band_data` (seed 0).
+
+    A fit takes seconds; the tests that only need a fitted model share these (the models
+    are not changed by scoring or writing them).
+    """
+    x, y = _band()
+    return (learning._fit_trees(x, y, kind="multispectral", seed=0),
+            learning._fit_logistic(x, y, kind="multispectral", seed=0))
+
+
+def test_trees_score_as_sklearn_does(band_data, fitted):
     x, y = band_data
-    model = learning._fit_trees(x, y, kind="multispectral", seed=0)
+    model = fitted[0]
     clf = HistGradientBoostingClassifier(random_state=0, class_weight="balanced",
                                          **learning.tree_params("multispectral")).fit(x, y)
     np.testing.assert_allclose(model.score_matrix(x), clf.predict_proba(x)[:, 1], atol=1e-9)
 
 
-def test_trees_learn_a_band_a_linear_score_cannot(band_data):
+def test_trees_learn_a_band_a_linear_score_cannot(band_data, fitted):
     x, y = band_data
-    trees = learning._fit_trees(x, y, kind="multispectral", seed=0).score_matrix(x)
-    linear = learning._fit_logistic(x, y, kind="multispectral", seed=0)
+    trees = fitted[0].score_matrix(x)
+    linear = fitted[1]
     lin = 1.0 / (1.0 + np.exp(-(((np.clip(x, linear.lo, linear.hi) - linear.mean)
                                  / linear.scale) @ linear.coef + linear.intercept)))
     assert np.mean((trees >= 0.5) == y) > 0.9
@@ -81,9 +98,9 @@ def test_both_parts_of_a_blend_are_fitted_on_one_thread(monkeypatch, band_data):
     assert {n for threads in seen.values() for n in threads} == {1}, seen
 
 
-def test_tree_model_survives_json(tmp_path, band_data):
-    x, y = band_data
-    model = learning._fit_trees(x, y, kind="multispectral", seed=0)
+def test_tree_model_survives_json(tmp_path, band_data, fitted):
+    x, _ = band_data
+    model = fitted[0]
     path = tmp_path / "scorer.json"
     write_scorer(Scorer(models={"multispectral": model}, provenance={"seed": 0}), path)
     again = read_scorer(path).model_for("multispectral")
@@ -91,10 +108,10 @@ def test_tree_model_survives_json(tmp_path, band_data):
     np.testing.assert_array_equal(again.score_matrix(x), model.score_matrix(x))
 
 
-def test_a_blend_is_the_weighted_mean_of_its_parts_and_survives_json(tmp_path, band_data):
-    x, y = band_data
-    trees = learning._fit_trees(x, y, kind="multispectral", seed=0)
-    linear = learning._fit_logistic(x, y, kind="multispectral", seed=0)
+def test_a_blend_is_the_weighted_mean_of_its_parts_and_survives_json(tmp_path, band_data,
+                                                                    fitted):
+    x, _ = band_data
+    trees, linear = fitted
     blend = BlendModel(kind="multispectral", trees=trees, logistic=linear, weight=0.3,
                        threshold=0.6)
     cands = [RawCandidate(x=0.0, y=0.0, length_m=800.0, width_m=20.0, bearing_deg=0.0,
@@ -125,12 +142,10 @@ def test_a_blend_is_the_weighted_mean_of_its_parts_and_survives_json(tmp_path, b
 @pytest.mark.parametrize("family", ["blend", "trees"])
 @pytest.mark.parametrize("breakage", ["no threshold", "threshold a list", "not json",
                                       "models a list"])
-def test_a_malformed_scorer_file_is_a_plain_error(tmp_path, band_data, family, breakage):
-    x, y = band_data
-    trees = learning._fit_trees(x, y, kind="multispectral", seed=0)
+def test_a_malformed_scorer_file_is_a_plain_error(tmp_path, fitted, family, breakage):
+    trees, linear = fitted
     model = trees if family == "trees" else BlendModel(
-        kind="multispectral", trees=trees, weight=0.3, threshold=0.6,
-        logistic=learning._fit_logistic(x, y, kind="multispectral", seed=0))
+        kind="multispectral", trees=trees, weight=0.3, threshold=0.6, logistic=linear)
     path = tmp_path / "scorer.json"
     write_scorer(Scorer(models={"multispectral": model}, provenance={}), path)
     doc = json.loads(path.read_text())
