@@ -16,7 +16,8 @@ Hot path (per window, vectorised numpy/scipy, no per-pixel Python): :func:`local
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -138,15 +139,9 @@ def zscore_total(logs: dict[str, np.ndarray], valid: np.ndarray, *,
     """
     from geo.detect.evidence_kernel import add_zscore
 
-    total = np.zeros(valid.shape, dtype=np.float32)
-    if not logs:
-        return total
-    share = valid_share(valid, size_px=size_px)
-    mask = np.ascontiguousarray(valid, dtype=bool)
-    for v in logs.values():
-        add_zscore(np.ascontiguousarray(v, dtype=np.float32), mask, share, int(size_px),
-                   _EPS, _Z_FLOOR, total)
-    return total
+    def add(v: np.ndarray, *rest: Any) -> None:
+        add_zscore(np.ascontiguousarray(v, dtype=np.float32), *rest)
+    return _zscore_sum(logs, valid, size_px, add)
 
 
 def zscore_total_stored(stored: Mapping[str, np.ndarray], valid: np.ndarray, *,
@@ -159,14 +154,24 @@ def zscore_total_stored(stored: Mapping[str, np.ndarray], valid: np.ndarray, *,
     """
     from geo.detect.evidence_kernel import add_zscore_table
 
+    def add(v: np.ndarray, *rest: Any) -> None:
+        add_zscore_table(v, log_table(8 * v.dtype.itemsize), *rest)
+    return _zscore_sum(stored, valid, size_px, add)
+
+
+def _zscore_sum(planes: Mapping[str, np.ndarray], valid: np.ndarray, size_px: int,
+                add: Callable[..., None]) -> np.ndarray:
+    """Sum the planes' local z-scores, each added to the total in place by ``add``.
+
+    ``add(plane, mask, share, size, eps, floor, total)`` is one of the compiled kernels.
+    """
     total = np.zeros(valid.shape, dtype=np.float32)
-    if not stored:
+    if not planes:
         return total
     share = valid_share(valid, size_px=size_px)
     mask = np.ascontiguousarray(valid, dtype=bool)
-    for v in stored.values():
-        add_zscore_table(v, log_table(8 * v.dtype.itemsize), mask, share, int(size_px),
-                         _EPS, _Z_FLOOR, total)
+    for v in planes.values():
+        add(v, mask, share, int(size_px), _EPS, _Z_FLOOR, total)
     return total
 
 
