@@ -26,8 +26,9 @@ from geo.detect.ridge_kernel import box_mean_kernel
 def _maximum(a: np.float32, b: np.float32) -> np.float32:
     """``np.maximum`` of two float32 scalars: NaN when either is NaN.
 
-    One select (``|``, not ``or`` or early returns), so the loops using it vectorise: the
-    z-score's last pass 2x faster than with a branch per NaN test (measured 2026-12-06).
+    One select (``|``, not ``or`` or early returns), so a loop using it can vectorise
+    (with :func:`water_mask`'s ``&``, that loop 3.7x faster on a 1024-px window, measured
+    2026-12-06; the z-score's last pass, bound by its divisions, about as fast as before).
     """
     return a if (a >= b) | (a != a) else b
 

@@ -34,6 +34,7 @@ from geo.detect.evidence import (
     _EPS,
     compute_evidence,
     compute_indices,
+    is_stored,
     log_bands,
     normalized_difference,
     ridge_margin_px,
@@ -461,11 +462,23 @@ def _compute_pixel_layers(st: _Screened, todo: np.ndarray) -> None:
             continue
         px = np.s_[sl[0].start * b:min(sl[0].stop * b, h), sl[1].start * b:min(sl[1].stop * b, w)]
         inner = {k: st.data.band(k, px) for k in st.data.bands}
-        logs = log_bands({k: st.data.stored_band(k)[px] for k in st.data.bands})  # table
+        logs = log_bands({k: _as_read(st.data, k, px) for k in st.data.bands})
         for k, v in {**logs, **compute_indices(inner)}.items():
             st.lay[k][px] = v
             st.dirty.append((k, px))
         st.indexed[sl] = True
+
+
+def _as_read(data: WindowData, role: str, index: tuple[slice, slice]) -> np.ndarray:
+    """Return a role's band over ``index``: its uint8/uint16 values as read, else float32.
+
+    From the integers, :func:`~geo.detect.evidence.log_bands` and
+    :func:`~geo.detect.evidence.compute_evidence` take each log from a table, with no float
+    band made; other types (int16, uint32, float) are made float32 first, as the window's
+    bands are, so the logs are NumPy's float32 ones in every case.
+    """
+    stored = data.stored_band(role)[index]
+    return stored if is_stored(stored) else data.band(role, index)
 
 
 def _grow(box: Box, by: int, shape: tuple[int, ...]) -> Box:
@@ -485,9 +498,7 @@ def _compute_box(st: _Screened, box: Box) -> None:
     ebox = _grow(rbox, margin + _SAMPLE_MARGIN_PX, shape)
     bbox = _grow(ebox, half_box + 1, shape)
     bs = np.s_[bbox[0]:bbox[1], bbox[2]:bbox[3]]
-    # the bands as read: from uint8/uint16 planes the evidence takes each log from a table
-    # (compute_evidence), with no float band made
-    bands = {k: data.stored_band(k)[bs] for k in data.bands}
+    bands = {k: _as_read(data, k, bs) for k in data.bands}
     # evidence only needs NDWI (water), over the band box; the layers only the evidence box
     water = ({"ndwi": normalized_difference(bands["green"], bands["nir"])}
              if {"green", "nir"} <= set(bands) else {})

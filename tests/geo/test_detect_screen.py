@@ -139,7 +139,7 @@ def test_a_window_read_from_an_integer_raster_keeps_its_stack(tmp_path):
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("dtype", [np.uint16, np.uint8])
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint8, np.int16, np.uint32])
 @pytest.mark.parametrize("masked", [False, True], ids=["valid", "masked"])
 def test_detection_from_the_integer_stack_equals_that_from_float_bands(strip_window, dtype,
                                                                        masked):
