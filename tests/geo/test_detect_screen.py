@@ -143,10 +143,11 @@ def test_a_window_read_from_an_integer_raster_keeps_its_stack(tmp_path):
 @pytest.mark.parametrize("masked", [False, True], ids=["valid", "masked"])
 def test_detection_from_the_integer_stack_equals_that_from_float_bands(strip_window, dtype,
                                                                        masked):
-    """An integer raster's boxes take their logs from a table: the same candidates.
+    """An integer raster gives the candidates of its float bands, to the bit.
 
     Read from an integer raster (lazy bands over the stack), the screened detector takes
-    the logs of its full-resolution boxes from a table: the same candidates to the bit.
+    the logs of its full-resolution boxes from a table when the values are uint8/uint16,
+    and makes other integers float32 first.
     """
     data = _with_integers(strip_window, dtype, masked=masked)
     assert data.raw is not None
