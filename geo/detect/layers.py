@@ -461,9 +461,9 @@ def _compute_pixel_layers(st: _Screened, todo: np.ndarray) -> None:
         if sl is None:
             continue
         px = np.s_[sl[0].start * b:min(sl[0].stop * b, h), sl[1].start * b:min(sl[1].stop * b, w)]
-        inner = {k: st.data.band(k, px) for k in st.data.bands}
-        logs = log_bands({k: _as_read(st.data, k, px) for k in st.data.bands})
-        for k, v in {**logs, **compute_indices(inner)}.items():
+        read = {k: _as_read(st.data, k, px) for k in st.data.bands}
+        inner = {k: st.data.band(k, px) if is_stored(v) else v for k, v in read.items()}
+        for k, v in {**log_bands(read), **compute_indices(inner)}.items():
             st.lay[k][px] = v
             st.dirty.append((k, px))
         st.indexed[sl] = True
