@@ -8,6 +8,11 @@ neighbours come from the GeoDataFrame's spatial index (``sindex.query(..., "inte
 The naive versions run on a part of the input and are scaled linearly (they are at least
 linear). The machine limit for the hexagon grid is H3's own indexing, one C call per event
 (h3 has no array API), which no grouping can avoid.
+
+The land test keeps of the study area's box the cells on land or within half a cell of it
+(``geo.countries.on_land``, at the risk page's first render and at each change of grid); its
+baseline is the way it was made until 2026-12-06, the spatial index's own predicates, which
+prepare each point and measure every point at sea against every country whose box is near.
 """
 
 from __future__ import annotations
@@ -26,9 +31,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import Row, best_of
 from geo.aggregate import cell_polygons
 from geo.risk.corridor import within_corridor
-from geo.risk.grids import CellGrid, aggregate_cells_by_month, cell_codes, monthly_cell_matrix
+from geo.risk.grids import (
+    CellGrid,
+    aggregate_cells_by_month,
+    cell_centres,
+    cell_codes,
+    located_bounds,
+    monthly_cell_matrix,
+)
 from geo.risk.hotspots import count_hotspot_test
-from geo.risk.neighbours import cell_areas_km2, neighbour_matrix, study_cells
+from geo.risk.neighbours import cell_areas_km2, neighbour_matrix, reach_deg, study_cells
 from geo.risk.trends import mann_kendall
 from geo.sample.events import generate_events
 
@@ -138,6 +150,44 @@ def _corridor_row(events: gpd.GeoDataFrame, n_naive: int) -> Row:
                "(one UTM zone is wrong that far out)")
 
 
+def _tree_queries_on_land(borders: object, lon: np.ndarray, lat: np.ndarray,
+                          within_deg: float) -> np.ndarray:
+    """Test land as until 2026-12-06: the tree's predicates, then the nearest at sea."""
+    import shapely
+
+    tree = borders.tree  # type: ignore[attr-defined]
+    points = shapely.points(lon, lat)
+    hit = np.zeros(len(points), dtype=bool)
+    hit[tree.query(points, predicate="intersects")[0]] = True
+    lost = np.flatnonzero(~hit)
+    hit[lost[tree.query_nearest(points[lost], max_distance=within_deg,
+                                all_matches=False)[0]]] = True
+    return hit
+
+
+def _land_row(events: gpd.GeoDataFrame, n_naive: int) -> Row:
+    """Time the risk study area's land test: H3 res 5 cells over the events' box."""
+    from geo.countries import read_country_borders
+
+    grid = CellGrid("h3", resolution=5)
+    lon, lat = cell_centres(study_cells(grid, bounds=located_bounds(events)), grid)
+    borders, reach = read_country_borders(), reach_deg(grid)
+    t_fast = best_of(lambda: borders.covers(lon, lat, within_deg=reach), repeat=2)
+    t_inside = best_of(lambda: borders.covers(lon, lat), repeat=2)
+    m = min(n_naive, lon.size)
+    step = max(lon.size // m, 1)  # a spread-out part: land and sea as in the whole box
+    start = time.perf_counter()
+    naive = _tree_queries_on_land(borders, lon[::step], lat[::step], reach)
+    t_naive = (time.perf_counter() - start) * lon.size / naive.size
+    same = bool(np.array_equal(naive, borders.covers(lon[::step], lat[::step],
+                                                     within_deg=reach)))
+    return Row(f"land test of the study area: {lon.size:,} H3 res 5 cells, within "
+               f"{reach:.3f} deg of a country", t_fast, "s", t_naive,
+               f"the tree's predicates, query_nearest at sea, scaled from {naive.size:,}",
+               t_inside, "point in country alone (no reach)",
+               f"the risk page's first render; same cells as the baseline: {same}")
+
+
 def run(quick: bool = False) -> list[Row]:
     """Measure the grids, Gi*, Mann-Kendall and a corridor query; return the table rows."""
     big = 100_000 if quick else 1_000_000
@@ -146,6 +196,7 @@ def run(quick: bool = False) -> list[Row]:
     rows = _hex_rows(events, n_naive)
     rows += _gi_rows(events, 500 if quick else 2_000)
     rows.append(_corridor_row(events, n_naive))
+    rows.append(_land_row(events, 2_000 if quick else 10_000))
     return rows
 
 

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import shapely
+from hypothesis import given
+from hypothesis import strategies as st
 
-from geo.countries import COUNTRY_BORDERS, country_at, locate_countries
+from geo.countries import (
+    COUNTRY_BORDERS,
+    CountryBorders,
+    country_at,
+    locate_countries,
+    read_country_borders,
+)
 from tests.conftest import require
 
 
@@ -34,10 +44,72 @@ def test_many_points_at_once_and_missing_borders(tmp_path):
 
 def test_on_land_with_a_reach_off_the_coast():
     """The risk analysis' land test: Lima's coast, 30 km out, the open Pacific."""
-    import numpy as np
-
     from geo.countries import on_land
 
     lon, lat = np.array([-74.2, -77.45, -85.0]), np.array([-12.4, -12.05, -10.0])
     assert on_land(lon, lat).tolist() == [True, False, False]
     assert on_land(lon, lat, 0.5).tolist() == [True, True, False]
+
+
+def _locate_reference(borders, lons, lats, within_deg=0.0):
+    """Locate as :meth:`CountryBorders.locate` did before 2026-12-06 (the definition).
+
+    The tree's own ``intersects`` query, then ``query_nearest`` for every point at sea.
+    """
+    points = shapely.points(np.asarray(lons, dtype="float64"), np.asarray(lats, dtype="float64"))
+    found = [None] * len(points)
+    point_idx, poly_idx = borders.tree.query(points, predicate="intersects")
+    for p, g in zip(point_idx.tolist(), poly_idx.tolist(), strict=True):
+        if found[p] is None:
+            found[p] = borders.codes[g]
+    lost = [k for k, code in enumerate(found) if code is None]
+    if within_deg > 0 and lost:
+        idx = borders.tree.query_nearest(points[lost], max_distance=within_deg,
+                                         all_matches=False)
+        for p, g in zip(idx[0].tolist(), idx[1].tolist(), strict=True):
+            found[lost[p]] = borders.codes[g]
+    return found
+
+
+def _toy_borders():
+    """Two countries sharing an edge, a concave one with a hole, one far away."""
+    concave = shapely.Polygon([(2, 0), (4, 0), (4, 3), (3, 3), (3, 1), (2, 1)],
+                              holes=[[(3.3, 0.3), (3.7, 0.3), (3.7, 0.6), (3.3, 0.6)]])
+    return CountryBorders(["AA", "BB", "CC", "DD"], [shapely.box(0, 0, 1, 1),
+                                                     shapely.box(1, 0, 2, 1), concave,
+                                                     shapely.box(8, 8, 9, 9)])
+
+
+# coordinates on a quarter-degree lattice land on the toy polygons' edges and corners often
+_coord = st.one_of(st.integers(-8, 44).map(lambda k: k / 4), st.floats(-2.0, 11.0))
+
+
+@given(points=st.lists(st.tuples(_coord, _coord), max_size=60),
+       within=st.sampled_from([0.0, 0.1, 0.25, 0.5, 2.0]))
+def test_locate_and_covers_equal_the_tree_queries_they_replace(points, within):
+    """Each country tests its points prepared (fast): the codes and order of the definition."""
+    borders = _toy_borders()
+    lons = np.array([p[0] for p in points], dtype=float)
+    lats = np.array([p[1] for p in points], dtype=float)
+    expected = _locate_reference(borders, lons, lats, within)
+    assert borders.locate(lons, lats, within_deg=within) == expected
+    assert borders.covers(lons, lats, within_deg=within).tolist() == [
+        code is not None for code in expected]
+
+
+def test_the_real_borders_give_what_the_tree_queries_gave():
+    """A 0.5-degree grid over South America and every 7th border vertex there (shared ones)."""
+    borders = read_country_borders()
+    lon, lat = np.meshgrid(np.arange(-82.0, -34.0, 0.5), np.arange(-35.0, 13.0, 0.5))
+    lon, lat = lon.ravel(), lat.ravel()
+    xy = shapely.get_coordinates(borders.polygons)
+    xy = xy[(xy[:, 0] > -82) & (xy[:, 0] < -34) & (xy[:, 1] > -56) & (xy[:, 1] < 13)][::7]
+    for lons, lats in ((lon, lat), (xy[:, 0], xy[:, 1])):
+        for within in (0.0, 0.25):
+            expected = _locate_reference(borders, lons, lats, within)
+            assert borders.locate(lons, lats, within_deg=within) == expected
+            assert borders.covers(lons, lats, within_deg=within).tolist() == [
+                code is not None for code in expected]
+    assert borders.covers([], []).tolist() == []
+    with pytest.raises(ValueError, match="2 longitudes but 1 latitudes"):
+        borders.covers([0.0, 1.0], [0.0])
