@@ -200,7 +200,8 @@ def _create(conn: Connection, s: dict[str, Any], *, actor: str, at: datetime) ->
     values.update(reason=reason, priority=priority, first_seen=s["detected_at"],
                   last_seen=s["detected_at"], detections=1, version=1, created_at=at,
                   created_by=actor, updated_at=at, updated_by=actor)
-    key = conn.execute(insert(t.alerts).values(**values)).inserted_primary_key
+    # the values as parameters: one cached statement (``.values()`` built one per row)
+    key = conn.execute(insert(t.alerts), values).inserted_primary_key
     assert key is not None
     alert_id = int(key[0])
     _insert_detection(conn, alert_id, s, at)
@@ -218,7 +219,7 @@ def _detection_values(s: dict[str, Any], at: datetime) -> dict[str, Any]:
 
 
 def _insert_detection(conn: Connection, alert_id: int, s: dict[str, Any], at: datetime) -> None:
-    conn.execute(insert(t.detections).values(alert_id=alert_id, **_detection_values(s, at)))
+    conn.execute(insert(t.detections), {"alert_id": alert_id, **_detection_values(s, at)})
 
 
 def _absorb_detection(conn: Connection, alert_id: int, s: dict[str, Any], at: datetime) -> None:
