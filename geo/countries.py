@@ -81,8 +81,10 @@ class CountryBorders:
         """Whether each (lon, lat) lies in a country, or within ``within_deg`` degrees of one.
 
         The booleans of ``[c is not None for c in self.locate(...)]`` without finding the
-        nearest country: on a 0.1-degree grid over South America (230,400 points), 25 s
-        before (``query_nearest`` for every point at sea) against about 1 s.
+        nearest country: on a 0.1-degree grid over South America (230,400 points) and a
+        reach of 0.05-0.25 degrees, 0.8 s against 25 s for ``locate`` as it was until
+        2026-12-06 (``query_nearest`` for every point at sea). A point with a NaN or
+        infinite coordinate is in no country.
 
         Examples
         --------

@@ -111,5 +111,9 @@ def test_the_real_borders_give_what_the_tree_queries_gave():
             assert borders.covers(lons, lats, within_deg=within).tolist() == [
                 code is not None for code in expected]
     assert borders.covers([], []).tolist() == []
+    # unknown coordinates are in no country (the tree's query_nearest raised GEOSException)
+    nan = np.array([np.nan, -74.2, np.inf, np.nan])
+    assert borders.locate(nan, [-12.4, np.nan, -12.4, np.nan], within_deg=0.25) == [None] * 4
+    assert not borders.covers(nan, [-12.4, np.nan, -12.4, np.nan], within_deg=0.25).any()
     with pytest.raises(ValueError, match="2 longitudes but 1 latitudes"):
         borders.covers([0.0, 1.0], [0.0])
