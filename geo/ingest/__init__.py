@@ -29,8 +29,10 @@ the data folder and the upload's own temporary folder (removed by :meth:`Upload.
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from geo.ingest.commit import CommitResult, commit, layer_path, read_existing
-from geo.ingest.dedupe import Duplicates, Tolerances, find_duplicates
 from geo.ingest.errors import (
     CommitError,
     FileRefusedError,
@@ -62,6 +64,25 @@ from geo.ingest.upload import (
     safe_name,
 )
 from geo.ingest.validate import LAYERS, validate
+
+if TYPE_CHECKING:
+    from geo.ingest.dedupe import Duplicates, Tolerances, find_duplicates
+
+#: Imported on first use: the capped reader and validator workers (:mod:`geo.ingest.isolate`,
+#: spawned) import this package and never deduplicate; SciPy's spatial module alone took
+#: about half a second of each worker's start.
+_LAZY = {"Duplicates": "geo.ingest.dedupe", "Tolerances": "geo.ingest.dedupe",
+         "find_duplicates": "geo.ingest.dedupe"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the names of :data:`_LAZY` when first asked for (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "GEOMETRY_FIELDS",

@@ -557,3 +557,23 @@ def test_preview_for_the_mapping_step(tmp_path: Path) -> None:
     with receive_file(_geojson(tmp_path, gdf, "a.geojson")) as up:
         head = read_source(up).preview()
     assert head["geometry"].tolist() == ["POINT (-74.6 -9.4)"]
+
+
+def test_the_package_leaves_deduplication_until_it_is_used() -> None:
+    """A capped worker imports ``geo.ingest`` for its reader: SciPy stays out of its start."""
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    code = ("import sys, geo.ingest, geo.ingest.isolate, geo.ingest.readers, "
+            "geo.ingest.validate\n"
+            "assert 'scipy.spatial' not in sys.modules, 'scipy.spatial was imported'\n"
+            "from geo.ingest import Duplicates, Tolerances, find_duplicates, commit, validate\n"
+            "assert find_duplicates.__module__ == 'geo.ingest.dedupe'\n"
+            "assert callable(commit) and callable(validate)  # functions, not the submodules\n"
+            "import geo.ingest as g\n"
+            "try:\n    g.no_such_name\nexcept AttributeError as e:\n    print(e)\n")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "module 'geo.ingest' has no attribute 'no_such_name'"
