@@ -150,24 +150,9 @@ def _corridor_row(events: gpd.GeoDataFrame, n_naive: int) -> Row:
                "(one UTM zone is wrong that far out)")
 
 
-def _tree_queries_on_land(borders: object, lon: np.ndarray, lat: np.ndarray,
-                          within_deg: float) -> np.ndarray:
-    """Test land as until 2026-12-06: the tree's predicates, then the nearest at sea."""
-    import shapely
-
-    tree = borders.tree  # type: ignore[attr-defined]
-    points = shapely.points(lon, lat)
-    hit = np.zeros(len(points), dtype=bool)
-    hit[tree.query(points, predicate="intersects")[0]] = True
-    lost = np.flatnonzero(~hit)
-    hit[lost[tree.query_nearest(points[lost], max_distance=within_deg,
-                                all_matches=False)[0]]] = True
-    return hit
-
-
 def _land_row(events: gpd.GeoDataFrame, n_naive: int) -> Row:
     """Time the risk study area's land test: H3 res 5 cells over the events' box."""
-    from geo.countries import read_country_borders
+    from geo.countries import locate_reference, read_country_borders
 
     grid = CellGrid("h3", resolution=5)
     lon, lat = cell_centres(study_cells(grid, bounds=located_bounds(events)), grid)
@@ -177,7 +162,8 @@ def _land_row(events: gpd.GeoDataFrame, n_naive: int) -> Row:
     m = min(n_naive, lon.size)
     step = max(lon.size // m, 1)  # a spread-out part: land and sea as in the whole box
     start = time.perf_counter()
-    naive = _tree_queries_on_land(borders, lon[::step], lat[::step], reach)
+    naive = np.array([code is not None for code in locate_reference(
+        borders, lon[::step], lat[::step], within_deg=reach)], dtype=bool)
     t_naive = (time.perf_counter() - start) * lon.size / naive.size
     same = bool(np.array_equal(naive, borders.covers(lon[::step], lat[::step],
                                                      within_deg=reach)))

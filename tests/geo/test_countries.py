@@ -13,6 +13,7 @@ from geo.countries import (
     CountryBorders,
     country_at,
     locate_countries,
+    locate_reference,
     read_country_borders,
 )
 from tests.conftest import require
@@ -51,26 +52,6 @@ def test_on_land_with_a_reach_off_the_coast():
     assert on_land(lon, lat, 0.5).tolist() == [True, True, False]
 
 
-def _locate_reference(borders, lons, lats, within_deg=0.0):
-    """Locate as :meth:`CountryBorders.locate` did before 2026-12-06 (the definition).
-
-    The tree's own ``intersects`` query, then ``query_nearest`` for every point at sea.
-    """
-    points = shapely.points(np.asarray(lons, dtype="float64"), np.asarray(lats, dtype="float64"))
-    found = [None] * len(points)
-    point_idx, poly_idx = borders.tree.query(points, predicate="intersects")
-    for p, g in zip(point_idx.tolist(), poly_idx.tolist(), strict=True):
-        if found[p] is None:
-            found[p] = borders.codes[g]
-    lost = [k for k, code in enumerate(found) if code is None]
-    if within_deg > 0 and lost:
-        idx = borders.tree.query_nearest(points[lost], max_distance=within_deg,
-                                         all_matches=False)
-        for p, g in zip(idx[0].tolist(), idx[1].tolist(), strict=True):
-            found[lost[p]] = borders.codes[g]
-    return found
-
-
 def _toy_borders():
     """Two countries sharing an edge, a concave one with a hole, one far away."""
     concave = shapely.Polygon([(2, 0), (4, 0), (4, 3), (3, 3), (3, 1), (2, 1)],
@@ -91,7 +72,7 @@ def test_locate_and_covers_equal_the_tree_queries_they_replace(points, within):
     borders = _toy_borders()
     lons = np.array([p[0] for p in points], dtype=float)
     lats = np.array([p[1] for p in points], dtype=float)
-    expected = _locate_reference(borders, lons, lats, within)
+    expected = locate_reference(borders, lons, lats, within_deg=within)
     assert borders.locate(lons, lats, within_deg=within) == expected
     assert borders.covers(lons, lats, within_deg=within).tolist() == [
         code is not None for code in expected]
@@ -106,7 +87,7 @@ def test_the_real_borders_give_what_the_tree_queries_gave():
     xy = xy[(xy[:, 0] > -82) & (xy[:, 0] < -34) & (xy[:, 1] > -56) & (xy[:, 1] < 13)][::7]
     for lons, lats in ((lon, lat), (xy[:, 0], xy[:, 1])):
         for within in (0.0, 0.25):
-            expected = _locate_reference(borders, lons, lats, within)
+            expected = locate_reference(borders, lons, lats, within_deg=within)
             assert borders.locate(lons, lats, within_deg=within) == expected
             assert borders.covers(lons, lats, within_deg=within).tolist() == [
                 code is not None for code in expected]
