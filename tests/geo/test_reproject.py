@@ -1,4 +1,7 @@
-"""Scenes in degrees (EPSG:4326, as Earth Engine exports them) put onto a UTM grid and detected."""
+"""Scenes in degrees or in Web Mercator put onto a UTM grid and detected.
+
+Earth Engine exports scenes in EPSG:4326; web portals often in EPSG:3857.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,12 @@ import json
 import math
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pyproj
 import pytest
 import rasterio
+from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.enums import Resampling
@@ -19,7 +24,13 @@ from geo.detect.__main__ import main
 from geo.detect.scene import detect_scene
 from geo.errors import CRSError, ImageryError
 from geo.imagery import gdal_process_environment, read_scene_info, read_window
-from geo.reproject import projected_scenes, reproject_scene, utm_grid
+from geo.reproject import (
+    needs_reprojection,
+    projected_scenes,
+    reproject_scene,
+    scale_error,
+    utm_grid,
+)
 from tests.geo.test_detect import ONE_STRIP, _the_one_strip, write_scene
 
 
@@ -46,6 +57,35 @@ def to_degrees(src_path: Path, out: Path, *, resampling: Resampling = Resampling
             dst.descriptions = src.descriptions
             dst.update_tags(**src.tags())
     return out
+
+
+def to_web_mercator(src_path: Path, out: Path) -> Path:
+    """Export a UTM scene to EPSG:3857 as a web portal does (square "metres" of Mercator)."""
+    with rasterio.open(src_path) as src:
+        west, south, east, north = transform_bounds(src.crs, "EPSG:3857", *src.bounds)
+        cell = min((east - west) / src.width, (north - south) / src.height)
+        profile = {**src.profile, "crs": "EPSG:3857",
+                   "transform": rasterio.transform.from_origin(west, north, cell, cell),
+                   "width": math.ceil((east - west) / cell),
+                   "height": math.ceil((north - south) / cell)}
+        with rasterio.open(out, "w", **profile) as dst:
+            for b in range(1, src.count + 1):
+                reproject(rasterio.band(src, b), rasterio.band(dst, b),
+                          resampling=Resampling.nearest)
+            dst.descriptions = src.descriptions
+            dst.update_tags(**src.tags())
+    return out
+
+
+@pytest.fixture
+def scene_in_web_mercator(tmp_path: Path) -> Path:
+    """Return the one-strip scene moved to 34 S (UTM 21S, the Rio de la Plata), in 3857."""
+    (tmp_path / "utm").mkdir()
+    utm = write_scene(tmp_path / "utm" / "m_2024-08-02.tif", strips=ONE_STRIP, size=200,
+                      crs="EPSG:32721")
+    with rasterio.open(utm, "r+") as dst:
+        dst.transform = Affine(10.0, 0.0, 350_000.0, 0.0, -10.0, 6_240_000.0)
+    return to_web_mercator(utm, tmp_path / "m_2024-08-02.tif")
 
 
 @pytest.fixture
@@ -95,6 +135,32 @@ def test_a_scene_wider_than_a_zone_and_a_half_is_refused(tmp_path):
         pass
     with rasterio.open(path) as src, pytest.raises(CRSError, match=r"at most 6\. Clip or split"):
         utm_grid(src)
+
+
+@pytest.mark.parametrize(("lat", "deg", "why"), [
+    (89.99, 1e-4, r"lies at 90\.0 degrees of latitude, beyond the UTM zones"),
+    (-81.0, 1e-4, r"lies at -81\.0 degrees of latitude, beyond the UTM zones"),
+    (-9.0, 1e-10, r"has pixels under a centimetre on the ground"),
+], ids=["north-pole", "antarctica", "sub-centimetre"])
+def test_a_scene_no_utm_grid_can_hold_is_refused_in_words(tmp_path, lat, deg, why):
+    """Near a pole, the cosine of the latitude made a pixel of 0 m and then a division by 0."""
+    path = tmp_path / "far.tif"
+    with rasterio.open(path, "w", **_degrees_profile(-60.0, lat, deg, 50, 50)):
+        pass
+    with rasterio.open(path) as src, pytest.raises(CRSError, match=why):
+        utm_grid(src)
+
+
+def test_the_command_skips_a_polar_scene_without_a_traceback(tmp_path, capsys):
+    path = tmp_path / "pole.tif"
+    with rasterio.open(path, "w", **_degrees_profile(10.0, 89.99, 1e-4, 50, 50)) as dst:
+        dst.write(np.full((1, 50, 50), 900, dtype=np.uint16))
+    assert main([str(path), "--out", str(tmp_path / "c.geojson"), "--workers", "0",
+                 "--no-aerodromes"]) == 1
+    err = capsys.readouterr().err
+    assert f"skipped {path}: cannot reproject it to UTM: " in err
+    assert "beyond the UTM zones" in err
+    assert "Traceback" not in err
 
 
 def test_caps_are_checked_before_any_pixel_is_written(tmp_path):
@@ -216,3 +282,80 @@ def test_projected_scenes_leaves_the_rest_to_the_detector(scene_in_degrees, tmp_
     assert failed == []
     with rasterio.open(readable[str(scene_in_degrees)]) as src:
         assert src.crs.to_epsg() == 32718
+
+
+def test_web_mercator_metres_are_not_ground_metres(scene_in_web_mercator, tmp_path):
+    """At 34 S a Web Mercator "metre" is 0.83 m on the ground.
+
+    Read as it is, the 800 x 20 m strip measured 981 m (2026-12-06); on the UTM grid, 820.
+    """
+    with rasterio.open(scene_in_web_mercator) as src:
+        assert needs_reprojection(src)
+        assert scale_error(src) == pytest.approx(1 / math.cos(math.radians(34.0)) - 1, abs=0.01)
+        grid = utm_grid(src)
+        ground = src.transform.a * math.cos(math.radians(
+            pyproj.Transformer.from_crs(3857, 4326, always_xy=True).transform(
+                *src.xy(src.height / 2, src.width / 2))[1]))
+    assert grid.epsg == 32721
+    assert grid.res_m == pytest.approx(ground, abs=0.01)  # the source pixel's ground size
+    assert grid.res_m == pytest.approx(10.0, rel=0.03)  # the portal's, a little coarser
+    as_it_is = detect_scene(str(scene_in_web_mercator), scorer=None)
+    assert as_it_is.length_m.max() > 900.0  # what reading the CRS's metres as ground gives
+    out = tmp_path / "c.geojson"
+    assert main([str(scene_in_web_mercator), "--out", str(out), "--workers", "0",
+                 "--rules-only", "--no-aerodromes", "--work-dir", str(tmp_path / "w")]) == 0
+    found = gpd.read_file(out)
+    assert found["scene"].tolist() == [scene_in_web_mercator.name]
+    _the_one_strip(found, width_tol_m=8.0)
+
+
+def test_a_scene_in_its_own_utm_zone_is_left_as_it_is(tmp_path):
+    """0.9996 on the central meridian, about 1.001 at a zone's edge: within 1 %."""
+    path = write_scene(tmp_path / "utm.tif")
+    with rasterio.open(path) as src:
+        assert scale_error(src) < 1e-3
+        assert not needs_reprojection(src)
+    far = write_scene(tmp_path / "far.tif")  # the same grid read 20 degrees off its zone
+    with rasterio.open(far, "r+") as dst:
+        dst.transform = Affine(10.0, 0.0, 2_700_000.0, 0.0, -10.0, 8_960_000.0)
+    with rasterio.open(far) as src:
+        assert scale_error(src) > 0.05
+        assert needs_reprojection(src)
+
+
+@settings(max_examples=30, deadline=None)
+@given(lon=st.floats(-117.0, -34.5), lat=st.floats(-55.0, 32.0),
+       size_m=st.sampled_from([10.0, 30.0]), width=st.integers(1, 2000),
+       height=st.integers(1, 2000))
+def test_the_utm_grid_of_a_web_mercator_scene_has_its_ground_pixel(
+        tmp_path_factory, lon, lat, size_m, width, height):
+    """Any Latin American scene exported in Web Mercator at a 10 or 30 m ground pixel."""
+    to_m = pyproj.Transformer.from_crs(4326, 3857, always_xy=True)
+    x, y = to_m.transform(lon, lat)
+    cell = size_m / math.cos(math.radians(lat))  # Mercator metres of one ground pixel there
+    path = tmp_path_factory.mktemp("m") / "m.tif"
+    profile = {"driver": "GTiff", "dtype": "uint16", "count": 1, "width": width,
+               "height": height, "crs": "EPSG:3857",
+               "transform": rasterio.transform.from_origin(x, y, cell, cell)}
+    with rasterio.open(path, "w", **profile):
+        pass
+    with rasterio.open(path) as src:
+        centre_lat = to_m.transform(*src.xy(height / 2, width / 2), direction="INVERSE")[1]
+        if scale_error(src) <= 0.01:  # its metres within 1 % of the ground's: kept as it is
+            assert scale_error(src) == pytest.approx(
+                1 / math.cos(math.radians(centre_lat)) - 1, abs=1e-6)
+            assert not needs_reprojection(src)
+            assert abs(centre_lat) < 8.2
+            return
+        grid = utm_grid(src)
+        bounds = src.bounds
+    # the pixel's ground size at the scene's centre (not at its corner), within 0.5 %
+    ground = cell * math.cos(math.radians(centre_lat))
+    assert grid.res_m == pytest.approx(ground, rel=5e-3)
+    to_utm = pyproj.Transformer.from_crs(3857, grid.epsg, always_xy=True)
+    x0, y1 = grid.transform.c, grid.transform.f
+    x1, y0 = x0 + grid.width * grid.res_m, y1 - grid.height * grid.res_m
+    for x, y in (to_utm.transform(a, b) for a in (bounds.left, bounds.right)
+                 for b in (bounds.bottom, bounds.top)):
+        assert x0 - 1e-6 <= x <= x1 + 1e-6
+        assert y0 - 1e-6 <= y <= y1 + 1e-6

@@ -410,6 +410,34 @@ def test_a_scene_in_degrees_is_stored_on_its_utm_grid(tmp_path: Path) -> None:
         assert set(np.unique(copy.read(4))) <= {0, 1}  # the cloud codes, never blended
 
 
+def test_a_scene_in_web_mercator_is_stored_on_its_utm_grid(tmp_path: Path) -> None:
+    """A portal's EPSG:3857 export at 34 S: its "metres" are 0.83 m on the ground there."""
+    from affine import Affine
+
+    from geo.imagery import read_scene_info
+    from tests.geo.test_reproject import to_web_mercator
+
+    (tmp_path / "utm").mkdir()
+    utm = good_tiff(tmp_path / "utm")
+    with rasterio.open(utm, "r+") as dst:
+        dst.crs = "EPSG:32721"
+        dst.transform = Affine(10.0, 0.0, 350_000.0, 0.0, -10.0, 6_240_000.0)
+    tif = to_web_mercator(utm, tmp_path / "scene_2024-08-02.tif")
+    with rasterio.open(tif) as src:
+        assert src.transform.a > 11.9  # Mercator metres of a 10 m pixel at 34 S
+    data = tmp_path / "data"
+    data.mkdir()
+    with receive_file(tif) as up:
+        source = read_source(up)
+        report = validate(source, propose_mapping(source, "scenes"), imported_by="t")
+        commit(report, data)
+    row = report.accepted.iloc[0]
+    assert row["native_crs"] == "EPSG:3857"
+    assert row["resolution_m"] == pytest.approx(10.0, rel=0.03)  # ground metres
+    info = read_scene_info(data / "scenes" / "scene_2024-08-02.tif")
+    assert (info.epsg, info.res_m) == (32721, row["resolution_m"])
+
+
 def test_a_scene_in_degrees_wider_than_a_utm_zone_is_refused(tmp_path: Path) -> None:
     tif = tmp_path / "wide_2024-08-02.tif"
     profile = {"driver": "GTiff", "dtype": "uint16", "count": 1, "width": 800, "height": 8,
@@ -419,6 +447,19 @@ def test_a_scene_in_degrees_wider_than_a_utm_zone_is_refused(tmp_path: Path) -> 
         dst.write(np.full((1, 8, 800), 500, dtype=np.uint16))
     with receive_file(tif) as up, pytest.raises(FileRefusedError,
                                                 match=r"spans 8\.0 x 0\.1 degrees"):
+        read_source(up)
+
+
+def test_a_scene_near_a_pole_is_refused_in_words(tmp_path: Path) -> None:
+    """No UTM zone holds it (before: a division by zero in the reader)."""
+    tif = tmp_path / "pole_2024-08-02.tif"
+    profile = {"driver": "GTiff", "dtype": "uint16", "count": 1, "width": 50, "height": 50,
+               "crs": "EPSG:4326", "transform": rasterio.transform.from_origin(10, 89.99, 1e-4,
+                                                                              1e-4)}
+    with rasterio.open(tif, "w", **profile) as dst:
+        dst.write(np.full((1, 50, 50), 500, dtype=np.uint16))
+    with receive_file(tif) as up, pytest.raises(FileRefusedError,
+                                                match=r"beyond the UTM zones"):
         read_source(up)
 
 
