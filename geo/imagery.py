@@ -894,7 +894,8 @@ def _window_data(info: SceneInfo, window: Window, stack: np.ndarray,
         return _data(info, window, transform, stack, res_m, LazyBands(stack, planes), valid)
     # one conversion of the whole stack: 2x faster than band by band (measured on 1024 px
     # windows of five uint16 bands); each band is then a contiguous plane of it
-    floats = stack.astype(np.float32)
+    with np.errstate(over="ignore"):  # float64 beyond float32's range: inf, then invalid
+        floats = stack.astype(np.float32)
     if info.radiometry:  # into integer-product units (see scene_radiometry)
         for plane, (gain, offset) in zip(floats, info.radiometry, strict=True):
             if gain != 1.0:

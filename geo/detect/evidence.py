@@ -40,7 +40,10 @@ def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     array([0.5], dtype=float32)
     """
     a32, b32 = a.astype(np.float32, copy=False), b.astype(np.float32, copy=False)
-    out: np.ndarray = (a32 - b32) / np.maximum(a32 + b32, _EPS)
+    # an infinite band value (a pixel the reader marked invalid) gives NaN, quietly: NumPy's
+    # warning would reach the command line's output, about pixels no result uses
+    with np.errstate(invalid="ignore", over="ignore"):
+        out: np.ndarray = (a32 - b32) / np.maximum(a32 + b32, _EPS)
     return out
 
 

@@ -128,3 +128,25 @@ def test_non_finite_float_pixels_are_invalid_and_every_integer_pixel_is_finite(t
     ints = read_window(read_scene_info(tmp_path / "i.tif"), Window(0, 0, 40, 30))
     assert ints.valid.all()
     assert np.isfinite(ints.bands["nir"]).all()
+
+
+def test_infinite_or_out_of_range_pixels_raise_no_numpy_warning(tmp_path):
+    """They are invalid pixels; NumPy's warnings about them reached the command's output."""
+    import warnings
+
+    from rasterio.transform import from_origin
+
+    from geo.detect.scene import detect_scene
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(500.0, 3000.0, (5, 120, 120))
+    profile = {"driver": "GTiff", "width": 120, "height": 120, "count": 5, "crs": "EPSG:32718",
+               "transform": from_origin(500_000, 8_800_000, 10, 10)}
+    for name, dtype, bad in (("inf.tif", "float32", np.inf), ("huge.tif", "float64", 1e300)):
+        data = np.where(rng.random(base.shape) < 0.2, bad, base).astype(dtype)
+        with rasterio.open(tmp_path / name, "w", dtype=dtype, **profile) as dst:
+            dst.write(data)
+            dst.descriptions = ("blue", "green", "red", "nir", "swir1")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            detect_scene(str(tmp_path / name), scorer=None)
