@@ -306,8 +306,16 @@ def _check_size(src: rasterio.DatasetReader, path: Path, max_bytes: int) -> None
                                    cap=Number(MAX_BLOCK_BYTES / 1e6, 0)))
 
 
+def gcps_only(name: str) -> Message:
+    """Say that a scene is placed by ground control points only, and how to warp it."""
+    return Message("{name} is placed by ground control points, not by a grid; warp it onto "
+                   "one first (gdalwarp -t_srs EPSG:327xx in.tif out.tif)", name=name)
+
+
 def _check_grid(src: rasterio.DatasetReader, path: Path) -> float:
     """Refuse a missing or geographic CRS and rotated or non-square pixels; return metres."""
+    if src.crs is None and src.gcps[0]:
+        raise CRSError(gcps_only(path.name))
     if src.crs is None:
         raise CRSError(Message("{name} has no CRS; expected a projected CRS in metres such as "
                                "EPSG:32718. Fix the file (gdal_edit.py -a_srs) rather than "

@@ -7,8 +7,10 @@ so such a scene is resampled once onto the grid of the WGS 84 UTM zone of its ce
 its centre, and written as a tiled, DEFLATE-compressed GeoTIFF with the same file name, bands,
 band descriptions, scales and offsets, and tags (the acquisition date).
 
-So is a scene in a projected CRS whose metres are not ground metres where it lies: its scale
-at the scene's centre (:func:`ground_scale`) is off by more than :data:`MAX_SCALE_ERROR`.
+So is any other scene the detector cannot measure as it is (:func:`needs_reprojection`): a
+grid in feet, a rotated grid or non-square pixels, and a projected CRS whose metres are not
+ground metres where the scene lies: its scale at the scene's centre (:func:`ground_scale`) is
+off by more than :data:`MAX_SCALE_ERROR`.
 Web Mercator (EPSG:3857, which web portals export) counts 1.2 % too many metres at 9 S,
 9 % at 23 S and 21 % at 34 S; read as it is, a 1,000 m strip in the Chaco would be measured
 1,090 m long and a 40 m field clearing 44 m wide. A UTM scene used far outside its zone, an
@@ -119,27 +121,41 @@ def ground_scale(crs: CRS, lon: float, lat: float) -> tuple[float, float]:
     return float(factors.meridional_scale), float(factors.parallel_scale)
 
 
+def _envelope(src: rasterio.DatasetReader) -> tuple[float, float, float, float]:
+    """Return the box (west, south, east, north) of the scene's four corners, in its CRS.
+
+    ``src.bounds`` is the box of two corners only, which is wrong for a rotated grid.
+    """
+    t, w, h = src.transform, src.width, src.height
+    xs, ys = zip(*(t @ (c, r) for c in (0, w) for r in (0, h)), strict=True)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 def _centre_lonlat(src: rasterio.DatasetReader) -> tuple[float, float]:
     """Return the scene's centre in degrees (lon, lat; WGS 84)."""
-    west, south, east, north = src.bounds
-    x, y = (west + east) / 2, (south + north) / 2
+    x, y = src.transform @ (src.width / 2, src.height / 2)
     if src.crs.is_geographic:
-        return x, y
+        return float(x), float(y)
     lon, lat = pyproj.Transformer.from_crs(pyproj.CRS.from_wkt(src.crs.to_wkt()), 4326,
                                            always_xy=True).transform(x, y)
     return float(lon), float(lat)
 
 
-def scale_error(src: rasterio.DatasetReader) -> float:
-    """How far a projected scene's metres are from ground metres at its centre (a share).
+def _metres_per_unit(crs: CRS) -> float:
+    """Metres in one linear unit of a projected CRS (0.3048 for feet), NaN when unknown."""
+    factor = crs.linear_units_factor[1] if crs.linear_units_factor else float("nan")
+    return float(factor)
 
-    The larger of ``|k - 1|`` along the meridian and the parallel (:func:`ground_scale`);
-    0.0 for a scene with no CRS, one not in metres (the detector refuses those and says why)
-    or one whose centre the projection cannot place.
+
+def scale_error(src: rasterio.DatasetReader) -> float:
+    """How far a projected scene's units, in metres, are from ground metres at its centre.
+
+    A share: the larger of ``|k - 1|`` along the meridian and the parallel
+    (:func:`ground_scale`). 0.0 for a scene with no CRS, not projected, or whose centre the
+    projection cannot place (the detector's own checks then say what is wrong).
     """
     crs = src.crs
-    if crs is None or not crs.is_projected or (crs.linear_units or "").lower() not in {
-            "metre", "m", "meter"}:
+    if crs is None or not crs.is_projected:
         return 0.0
     try:
         scales = ground_scale(crs, *_centre_lonlat(src))
@@ -150,14 +166,23 @@ def scale_error(src: rasterio.DatasetReader) -> float:
 
 
 def needs_reprojection(src: rasterio.DatasetReader) -> bool:
-    """Whether :func:`utm_grid` applies to the scene.
+    """Whether :func:`utm_grid` applies to the scene: the detector cannot measure it as it is.
 
-    It does to a scene in degrees, and to one in metres that are not ground metres where it
-    lies (its scale off by more than :data:`MAX_SCALE_ERROR`).
+    It does to a scene in degrees; to one in a projected CRS whose units are not metres
+    (feet); whose pixels are rotated or not square; or whose metres are not ground metres
+    where it lies (its scale off by more than :data:`MAX_SCALE_ERROR`). Not to a scene with
+    no CRS or no georeferencing, which no grid can place.
     """
-    if src.crs is None:
+    crs, t = src.crs, src.transform
+    if crs is None or t.is_identity or t.determinant == 0:
         return False
-    return bool(src.crs.is_geographic) or scale_error(src) > MAX_SCALE_ERROR
+    if crs.is_geographic:
+        return True
+    if not crs.is_projected or not math.isfinite(_metres_per_unit(crs)):
+        return False
+    if t.b != 0 or t.d != 0 or not math.isclose(abs(t.a), abs(t.e), rel_tol=1e-3):
+        return True  # as the detector's own check (geo.imagery._check_grid) has it
+    return _metres_per_unit(crs) != 1.0 or scale_error(src) > MAX_SCALE_ERROR
 
 
 def needs_utm_copy(path: str | Path) -> bool:
@@ -172,50 +197,64 @@ def needs_utm_copy(path: str | Path) -> bool:
         return False
 
 
+def _ground_sides(src: rasterio.DatasetReader, lon: float, lat: float) -> tuple[float, float]:
+    """Return the ground length (m) of a pixel's column step and of its row step at the centre.
+
+    Each step is a vector of the transform, (a, d) and (b, e), in the CRS's units; its
+    east and north parts are brought to ground metres (degrees: by the mean metres of a
+    degree there; projected: the unit's metres over the scale along each direction).
+    """
+    t = src.transform
+    if src.crs.is_geographic:
+        east, north = M_PER_DEG_LON * math.cos(math.radians(lat)), M_PER_DEG_LAT
+    else:
+        along_meridian, along_parallel = ground_scale(src.crs, lon, lat)
+        unit = _metres_per_unit(src.crs)
+        east, north = unit / along_parallel, unit / along_meridian
+    return math.hypot(t.a * east, t.d * north), math.hypot(t.b * east, t.e * north)
+
+
 def utm_grid(src: rasterio.DatasetReader) -> UtmGrid:
     """Return the UTM grid for a scene that needs one (see :func:`needs_reprojection`).
 
-    The output covers the source's bounds projected to UTM (densified edges), so no source
-    pixel is cut off; the corners outside the source become nodata.
+    The output covers the source's four corners projected to UTM (densified edges), so no
+    source pixel is cut off; the corners outside the source become nodata. Its square pixels
+    are the source pixel's shorter side on the ground, at the scene's centre.
 
     Raises
     ------
     CRSError
-        When the scene is not north-up in degrees or in a distorting projection, spans more
-        than 6 degrees of longitude or latitude (more than a UTM zone and a half: split it
-        first), lies beyond the UTM zones (80 S to 84 N), or has pixels under a centimetre
-        on the ground.
+        When the scene needs no UTM grid (:func:`needs_reprojection`), spans more than 6
+        degrees of longitude or latitude (more than a UTM zone and a half: split it first),
+        lies beyond the UTM zones (80 S to 84 N) or off the globe, or has pixels under a
+        centimetre on the ground.
     """
-    t = src.transform
     name = Path(src.name).name
-    if not needs_reprojection(src) or t.b != 0 or t.d != 0:
-        raise CRSError(Message("{name} is not a north-up scene in degrees or in a projection "
-                               "that distorts distances; nothing to reproject", name=name))
-    geographic = bool(src.crs.is_geographic)
-    west, south, east, north = (src.bounds if geographic else transform_bounds(
-        src.crs, "EPSG:4326", *src.bounds, densify_pts=51))
+    if not needs_reprojection(src):
+        raise CRSError(Message("{name} is already on a grid of square ground metres, or has "
+                               "no CRS; nothing to reproject", name=name))
+    box = _envelope(src)
+    west, south, east, north = (box if src.crs.is_geographic else transform_bounds(
+        src.crs, "EPSG:4326", *box, densify_pts=51))
     if east - west > 6.0 or north - south > 6.0:
         raise CRSError(Message("{name} spans {dx} x {dy} degrees; reprojecting to one UTM "
                                "zone needs at most 6. Clip or split it first",
                                name=name, dx=f"{east - west:.1f}", dy=f"{north - south:.1f}"))
     lon, lat = _centre_lonlat(src)
+    if not -180.0 <= lon <= 180.0:
+        raise CRSError(Message("{name} is centred at longitude {lon}, off the globe (-180 to "
+                               "180); check its georeferencing", name=name, lon=f"{lon:.3f}"))
     if not UTM_SOUTH <= lat <= UTM_NORTH:
         raise CRSError(Message("{name} lies at {lat} degrees of latitude, beyond the UTM zones "
                                "(80 S to 84 N); reproject it to a polar grid yourself",
                                name=name, lat=f"{lat:.1f}"))
     epsg = utm_epsg(lon, lat)
-    if geographic:
-        res = min(abs(t.a) * M_PER_DEG_LON * math.cos(math.radians(lat)),
-                  abs(t.e) * M_PER_DEG_LAT)
-    else:  # a pixel's side over the scale along it is its side on the ground
-        along_meridian, along_parallel = ground_scale(src.crs, lon, lat)
-        res = min(abs(t.a) / along_parallel, abs(t.e) / along_meridian)
+    res = min(_ground_sides(src, lon, lat))
     res = round(res, 2)  # to the centimetre: 8.98e-5 degrees at 10 S is 9.84 m, not 9.8412783
     if not res > 0:
         raise CRSError(Message("{name} has pixels under a centimetre on the ground; resample "
                                "it to the imagery's real resolution first", name=name))
-    x0, y0, x1, y1 = transform_bounds(src.crs, CRS.from_epsg(epsg), *src.bounds,
-                                      densify_pts=51)
+    x0, y0, x1, y1 = transform_bounds(src.crs, CRS.from_epsg(epsg), *box, densify_pts=51)
     # snap the origin to whole pixels of the UTM grid, like a tile of any public product
     x0, y1 = math.floor(x0 / res) * res, math.ceil(y1 / res) * res
     width, height = math.ceil((x1 - x0) / res), math.ceil((y1 - y0) / res)

@@ -24,6 +24,7 @@ from geo.imagery import (
     MAX_BLOCK_BYTES,
     SCL_INVALID,
     _acquired,
+    gcps_only,
     open_geotiff,
     raster_outline,
     roles_from_descriptions,
@@ -72,6 +73,8 @@ def _check_header(src: rasterio.DatasetReader, upload: Upload, lim: Limits) -> N
                                       "large to decode one at a time; re-tile it "
                                       "(gdal_translate -co TILED=YES)", name=shown,
                                       cols=int(cols), rows=int(rows)))
+    if src.crs is None and src.gcps[0]:
+        raise FileRefusedError(gcps_only(shown))
     if src.crs is None:
         raise FileRefusedError(Message("{name} has no CRS; set it (gdal_edit.py -a_srs "
                                        "EPSG:...) - the place of a scene is never guessed",

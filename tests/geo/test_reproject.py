@@ -359,3 +359,76 @@ def test_the_utm_grid_of_a_web_mercator_scene_has_its_ground_pixel(
                  for b in (bounds.bottom, bounds.top)):
         assert x0 - 1e-6 <= x <= x1 + 1e-6
         assert y0 - 1e-6 <= y <= y1 + 1e-6
+
+
+def _copy_on_grid(src_path: Path, out: Path, crs: object, transform: Affine, width: int,
+                  height: int) -> Path:
+    """Resample a scene onto any grid (rotated, in feet...), as some software writes them."""
+    with rasterio.open(src_path) as src:
+        profile = {**src.profile, "crs": crs, "transform": transform, "width": width,
+                   "height": height}
+        with rasterio.open(out, "w", **profile) as dst:
+            for b in range(1, src.count + 1):
+                reproject(rasterio.band(src, b), rasterio.band(dst, b),
+                          resampling=Resampling.bilinear)
+            dst.descriptions = src.descriptions
+            dst.update_tags(**src.tags())
+    return out
+
+
+def _detect_through_the_command(path: Path, tmp_path: Path, capsys) -> gpd.GeoDataFrame:
+    out = tmp_path / "c.geojson"
+    assert main([str(path), "--out", str(out), "--workers", "0", "--rules-only",
+                 "--no-aerodromes", "--work-dir", str(tmp_path / "w")]) == 0
+    assert f"reprojected {path} onto EPSG:32718 at " in capsys.readouterr().err
+    return gpd.read_file(out)
+
+
+def test_a_rotated_grid_is_put_north_up_and_its_strip_measured(tmp_path, capsys):
+    """Pixels turned 25 degrees (the detector itself refuses them): measured on UTM."""
+    (tmp_path / "utm").mkdir()
+    utm = write_scene(tmp_path / "utm" / "r.tif", strips=ONE_STRIP, size=200)
+    # 290 px square turned about the scene's centre: it holds the whole scene
+    turn = (Affine.translation(601_000.0, 8_959_000.0) @ Affine.rotation(-25.0)
+            @ Affine.translation(-1_450.0, 1_450.0) @ Affine.scale(10.0, -10.0))
+    rotated = _copy_on_grid(utm, tmp_path / "r.tif", "EPSG:32718", turn, 290, 290)
+    with rasterio.open(rotated) as src:
+        assert needs_reprojection(src)
+        assert src.transform.b != 0
+        grid = utm_grid(src)
+    assert grid.res_m == 10.0
+    _the_one_strip(_detect_through_the_command(rotated, tmp_path, capsys), width_tol_m=8.0)
+
+
+def test_a_grid_in_feet_is_put_in_metres_and_its_strip_measured(tmp_path, capsys):
+    """UTM 18S in US survey feet: 32.8 ft pixels are the 10 m ones."""
+    (tmp_path / "utm").mkdir()
+    utm = write_scene(tmp_path / "utm" / "f.tif", strips=ONE_STRIP, size=200)
+    feet = "+proj=utm +zone=18 +south +datum=WGS84 +units=us-ft +no_defs"
+    ft = 1200 / 3937  # metres in a US survey foot
+    cell = Affine(10.0 / ft, 0.0, 600_000.0 / ft, 0.0, -10.0 / ft, 8_960_000.0 / ft)
+    in_feet = _copy_on_grid(utm, tmp_path / "f.tif", feet, cell, 200, 200)
+    with rasterio.open(in_feet) as src:
+        assert needs_reprojection(src)
+        assert utm_grid(src).res_m == 10.0
+    with pytest.raises(CRSError, match="expected a projected CRS in metres"):
+        read_scene_info(in_feet)  # the detector itself still refuses feet
+    _the_one_strip(_detect_through_the_command(in_feet, tmp_path, capsys), width_tol_m=8.0)
+
+
+def test_ground_control_points_and_a_scene_off_the_globe_are_refused_in_words(tmp_path):
+    from rasterio.control import GroundControlPoint
+
+    path = tmp_path / "gcps.tif"
+    with pytest.warns(rasterio.errors.NotGeoreferencedWarning), rasterio.open(
+            path, "w", driver="GTiff", width=30, height=30, count=1, dtype="uint16") as dst:
+        dst.gcps = ([GroundControlPoint(0, 0, 500_000, 9_000_000),
+                     GroundControlPoint(30, 0, 500_300, 9_000_000),
+                     GroundControlPoint(0, 30, 500_000, 8_999_700)], "EPSG:32718")
+    with pytest.raises(CRSError, match="placed by ground control points, not by a grid"):
+        read_scene_info(path, bands={"red": 1})
+    off = tmp_path / "off.tif"
+    with rasterio.open(off, "w", **_degrees_profile(179.99, -16.0, 1e-3, 30, 30)):
+        pass
+    with rasterio.open(off) as src, pytest.raises(CRSError, match=r"longitude 180\.005, off"):
+        utm_grid(src)
