@@ -44,34 +44,35 @@ def _restore_environment(monkeypatch):
 def to_degrees(src_path: Path, out: Path, *, resampling: Resampling = Resampling.nearest,
                scale: float = 1.0) -> Path:
     """Export a UTM scene to EPSG:4326 as a portal does (square degrees, ``scale`` x coarser)."""
-    with rasterio.open(src_path) as src:
-        west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
-        deg = min((east - west) / src.width, (north - south) / src.height) * scale
-        profile = {**src.profile, "crs": "EPSG:4326",
-                   "transform": rasterio.transform.from_origin(west, north, deg, deg),
-                   "width": math.ceil((east - west) / deg),
-                   "height": math.ceil((north - south) / deg)}
-        with rasterio.open(out, "w", **profile) as dst:
-            for b in range(1, src.count + 1):
-                reproject(rasterio.band(src, b), rasterio.band(dst, b), resampling=resampling)
-            dst.descriptions = src.descriptions
-            dst.update_tags(**src.tags())
-    return out
+    return _export(src_path, out, "EPSG:4326", resampling=resampling, scale=scale)
 
 
 def to_web_mercator(src_path: Path, out: Path) -> Path:
     """Export a UTM scene to EPSG:3857 as a web portal does (square "metres" of Mercator)."""
+    return _export(src_path, out, "EPSG:3857", resampling=Resampling.nearest, scale=1.0)
+
+
+def _export(src_path: Path, out: Path, crs: str, *, resampling: Resampling,
+            scale: float) -> Path:
+    """Resample a scene onto square pixels of ``crs`` over its bounds (``scale`` x coarser)."""
     with rasterio.open(src_path) as src:
-        west, south, east, north = transform_bounds(src.crs, "EPSG:3857", *src.bounds)
-        cell = min((east - west) / src.width, (north - south) / src.height)
-        profile = {**src.profile, "crs": "EPSG:3857",
-                   "transform": rasterio.transform.from_origin(west, north, cell, cell),
-                   "width": math.ceil((east - west) / cell),
-                   "height": math.ceil((north - south) / cell)}
+        west, south, east, north = transform_bounds(src.crs, crs, *src.bounds)
+        cell = min((east - west) / src.width, (north - south) / src.height) * scale
+    return copy_on_grid(src_path, out, crs, rasterio.transform.from_origin(west, north, cell,
+                                                                           cell),
+                        math.ceil((east - west) / cell), math.ceil((north - south) / cell),
+                        resampling=resampling)
+
+
+def copy_on_grid(src_path: Path, out: Path, crs: object, transform: Affine, width: int,
+                 height: int, *, resampling: Resampling = Resampling.bilinear) -> Path:
+    """Resample a scene onto any grid (rotated, in feet...), as some software writes them."""
+    with rasterio.open(src_path) as src:
+        profile = {**src.profile, "crs": crs, "transform": transform, "width": width,
+                   "height": height}
         with rasterio.open(out, "w", **profile) as dst:
             for b in range(1, src.count + 1):
-                reproject(rasterio.band(src, b), rasterio.band(dst, b),
-                          resampling=Resampling.nearest)
+                reproject(rasterio.band(src, b), rasterio.band(dst, b), resampling=resampling)
             dst.descriptions = src.descriptions
             dst.update_tags(**src.tags())
     return out
@@ -120,7 +121,12 @@ def test_the_utm_grid_covers_the_scene_with_square_pixels_of_its_ground_size(
     ground = min(deg * 111_320 * math.cos(math.radians(centre_lat)), deg * 110_574)
     assert grid.res_m == pytest.approx(ground, rel=5e-3)
     assert grid.transform.a == -grid.transform.e == grid.res_m
-    to_utm = pyproj.Transformer.from_crs(4326, grid.epsg, always_xy=True)
+    _assert_covers(grid, bounds, 4326)
+
+
+def _assert_covers(grid, bounds, crs) -> None:
+    """Check that the UTM grid holds every corner of the source's ``bounds`` (in ``crs``)."""
+    to_utm = pyproj.Transformer.from_crs(crs, grid.epsg, always_xy=True)
     x0, y1 = grid.transform.c, grid.transform.f
     x1, y0 = x0 + grid.width * grid.res_m, y1 - grid.height * grid.res_m
     for x, y in (to_utm.transform(a, b) for a in (bounds.left, bounds.right)
@@ -352,28 +358,7 @@ def test_the_utm_grid_of_a_web_mercator_scene_has_its_ground_pixel(
     # the pixel's ground size at the scene's centre (not at its corner), within 0.5 %
     ground = cell * math.cos(math.radians(centre_lat))
     assert grid.res_m == pytest.approx(ground, rel=5e-3)
-    to_utm = pyproj.Transformer.from_crs(3857, grid.epsg, always_xy=True)
-    x0, y1 = grid.transform.c, grid.transform.f
-    x1, y0 = x0 + grid.width * grid.res_m, y1 - grid.height * grid.res_m
-    for x, y in (to_utm.transform(a, b) for a in (bounds.left, bounds.right)
-                 for b in (bounds.bottom, bounds.top)):
-        assert x0 - 1e-6 <= x <= x1 + 1e-6
-        assert y0 - 1e-6 <= y <= y1 + 1e-6
-
-
-def _copy_on_grid(src_path: Path, out: Path, crs: object, transform: Affine, width: int,
-                  height: int) -> Path:
-    """Resample a scene onto any grid (rotated, in feet...), as some software writes them."""
-    with rasterio.open(src_path) as src:
-        profile = {**src.profile, "crs": crs, "transform": transform, "width": width,
-                   "height": height}
-        with rasterio.open(out, "w", **profile) as dst:
-            for b in range(1, src.count + 1):
-                reproject(rasterio.band(src, b), rasterio.band(dst, b),
-                          resampling=Resampling.bilinear)
-            dst.descriptions = src.descriptions
-            dst.update_tags(**src.tags())
-    return out
+    _assert_covers(grid, bounds, 3857)
 
 
 def _detect_through_the_command(path: Path, tmp_path: Path, capsys) -> gpd.GeoDataFrame:
@@ -391,7 +376,7 @@ def test_a_rotated_grid_is_put_north_up_and_its_strip_measured(tmp_path, capsys)
     # 290 px square turned about the scene's centre: it holds the whole scene
     turn = (Affine.translation(601_000.0, 8_959_000.0) @ Affine.rotation(-25.0)
             @ Affine.translation(-1_450.0, 1_450.0) @ Affine.scale(10.0, -10.0))
-    rotated = _copy_on_grid(utm, tmp_path / "r.tif", "EPSG:32718", turn, 290, 290)
+    rotated = copy_on_grid(utm, tmp_path / "r.tif", "EPSG:32718", turn, 290, 290)
     with rasterio.open(rotated) as src:
         assert needs_reprojection(src)
         assert src.transform.b != 0
@@ -407,7 +392,7 @@ def test_a_grid_in_feet_is_put_in_metres_and_its_strip_measured(tmp_path, capsys
     feet = "+proj=utm +zone=18 +south +datum=WGS84 +units=us-ft +no_defs"
     ft = 1200 / 3937  # metres in a US survey foot
     cell = Affine(10.0 / ft, 0.0, 600_000.0 / ft, 0.0, -10.0 / ft, 8_960_000.0 / ft)
-    in_feet = _copy_on_grid(utm, tmp_path / "f.tif", feet, cell, 200, 200)
+    in_feet = copy_on_grid(utm, tmp_path / "f.tif", feet, cell, 200, 200)
     with rasterio.open(in_feet) as src:
         assert needs_reprojection(src)
         assert utm_grid(src).res_m == 10.0

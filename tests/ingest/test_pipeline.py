@@ -384,6 +384,17 @@ def test_a_scene_of_3_125_m_pixels_three_eighths_cloudy_is_catalogued_as_such(
     assert (row.resolution_m, row.cloud_share) == (3.125, 0.375)
 
 
+def _import_scene(tif: Path, data: Path) -> pd.Series:
+    """Read, validate and commit one scene into the data folder ``data``; its catalogue row."""
+    data.mkdir()
+    with receive_file(tif) as up:
+        source = read_source(up)
+        report = validate(source, propose_mapping(source, "scenes"), imported_by="t")
+        commit(report, data)
+    row: pd.Series = report.accepted.iloc[0]
+    return row
+
+
 def test_a_scene_in_degrees_is_stored_on_its_utm_grid(tmp_path: Path) -> None:
     """An Earth Engine export in EPSG:4326: catalogued as it came, stored in metres."""
     from geo.imagery import read_scene_info
@@ -392,12 +403,7 @@ def test_a_scene_in_degrees_is_stored_on_its_utm_grid(tmp_path: Path) -> None:
     (tmp_path / "utm").mkdir()
     tif = to_degrees(good_tiff(tmp_path / "utm"), tmp_path / "scene_2024-08-02.tif")
     data = tmp_path / "data"
-    data.mkdir()
-    with receive_file(tif) as up:
-        source = read_source(up)
-        report = validate(source, propose_mapping(source, "scenes"), imported_by="t")
-        commit(report, data)
-    row = report.accepted.iloc[0]
+    row = _import_scene(tif, data)
     assert (row["native_crs"], row["bands"]) == ("EPSG:4326", "red,green,blue,cloud")
     assert row["resolution_m"] == pytest.approx(10.0, rel=0.02)
     assert row["cloud_share"] == pytest.approx(0.25, abs=0.02)
@@ -426,12 +432,7 @@ def test_a_scene_in_web_mercator_is_stored_on_its_utm_grid(tmp_path: Path) -> No
     with rasterio.open(tif) as src:
         assert src.transform.a > 11.9  # Mercator metres of a 10 m pixel at 34 S
     data = tmp_path / "data"
-    data.mkdir()
-    with receive_file(tif) as up:
-        source = read_source(up)
-        report = validate(source, propose_mapping(source, "scenes"), imported_by="t")
-        commit(report, data)
-    row = report.accepted.iloc[0]
+    row = _import_scene(tif, data)
     assert row["native_crs"] == "EPSG:3857"
     assert row["resolution_m"] == pytest.approx(10.0, rel=0.03)  # ground metres
     info = read_scene_info(data / "scenes" / "scene_2024-08-02.tif")
