@@ -233,6 +233,18 @@ def utm_grid(src: rasterio.DatasetReader) -> UtmGrid:
     if not needs_reprojection(src):
         raise CRSError(Message("{name} is already on a grid of square ground metres, or has "
                                "no CRS; nothing to reproject", name=name))
+    try:
+        return _utm_grid(src, name)
+    except AtalayaError:  # its own refusals (a ValueError too), in words already
+        raise
+    except (pyproj.exceptions.ProjError, ValueError) as exc:  # rasterio's CRSError too
+        raise CRSError(Message("{name} is in a CRS whose ground distances cannot be worked "
+                               "out ({error}); reproject it to UTM yourself", name=name,
+                               error=str(exc))) from exc
+
+
+def _utm_grid(src: rasterio.DatasetReader, name: str) -> UtmGrid:
+    """Work out :func:`utm_grid` (its checks of the scene's place and size included)."""
     box = _envelope(src)
     west, south, east, north = (box if src.crs.is_geographic else transform_bounds(
         src.crs, "EPSG:4326", *box, densify_pts=51))

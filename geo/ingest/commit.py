@@ -239,10 +239,10 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
 def _store_scene(origin: Path, target: Path) -> None:
     """Copy a scene, or write it on its UTM grid when it needs one (:mod:`geo.reproject`).
 
-    Every reader of stored scenes (the imagery page, detection) measures in metres, so a
-    Google Earth Engine export in EPSG:4326, or a portal's in Web Mercator (whose metres are
-    not ground metres), is resampled once, here; its catalogue row keeps the CRS it came in
-    (``native_crs``).
+    Every reader of stored scenes (the imagery page, detection) measures in ground metres on
+    square pixels, so a Google Earth Engine export in EPSG:4326, a portal's in Web Mercator
+    (whose metres are not ground metres), a grid in feet or a rotated one is resampled once,
+    here; its catalogue row keeps the CRS it came in (``native_crs``).
     """
     from geo.reproject import needs_utm_copy, reproject_scene
 

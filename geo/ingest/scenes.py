@@ -164,9 +164,9 @@ def _catalogue_row(upload: Upload, limits: Limits) -> tuple[dict[str, object], P
         tags = src.tags()
         acquired = _acquired(tags, upload.path.with_name(upload.name))
         scene_id = upload.path.with_name(upload.name).stem
-        # a scene in degrees or in Web Mercator is stored on its UTM grid (geo.reproject, at
-        # commit): refused here if it has none, and catalogued at the resolution it will be
-        # stored at
+        # a scene the detector cannot measure as it is (in degrees, Web Mercator, feet, on a
+        # rotated grid) is stored on its UTM grid (geo.reproject, at commit): refused here if
+        # it has none, and catalogued at the resolution it will be stored at
         res = _resolution_m(src)
         if needs_reprojection(src):
             grid = utm_grid(src)

@@ -417,3 +417,23 @@ def test_ground_control_points_and_a_scene_off_the_globe_are_refused_in_words(tm
         pass
     with rasterio.open(off) as src, pytest.raises(CRSError, match=r"longitude 180\.005, off"):
         utm_grid(src)
+
+
+def test_a_crs_proj_cannot_measure_is_refused_in_words(tmp_path, monkeypatch):
+    import geo.reproject
+
+    path = tmp_path / "ft.tif"
+    profile = {"driver": "GTiff", "dtype": "uint16", "count": 1, "width": 20, "height": 20,
+               "crs": "+proj=utm +zone=18 +south +datum=WGS84 +units=us-ft +no_defs",
+               "transform": Affine(32.8, 0.0, 1_968_500.0, 0.0, -32.8, 29_396_000.0)}
+    with rasterio.open(path, "w", **profile):
+        pass
+
+    def no_factors(*_: object) -> tuple[float, float]:
+        raise pyproj.exceptions.ProjError("no scale factors here")
+
+    monkeypatch.setattr(geo.reproject, "ground_scale", no_factors)
+    with rasterio.open(path) as src:
+        assert needs_reprojection(src)  # in feet: whatever the scale
+        with pytest.raises(CRSError, match=r"ground distances cannot be worked out \(no scale"):
+            utm_grid(src)
