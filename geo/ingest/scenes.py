@@ -18,12 +18,13 @@ import rasterio
 from rasterio.windows import Window
 from shapely.geometry import Polygon
 
-from geo.errors import AtalayaError, ImageryError
+from geo.errors import AtalayaError, ConfigError, ImageryError
 from geo.i18n import Message, Number, message_of
 from geo.imagery import (
     MAX_BLOCK_BYTES,
     SCL_INVALID,
     _acquired,
+    _resolve_roles,
     gcps_only,
     open_geotiff,
     raster_outline,
@@ -33,7 +34,7 @@ from geo.ingest.errors import FileRefusedError, UnsafeFileError
 from geo.ingest.limits import Limits
 from geo.ingest.readers import Source
 from geo.ingest.upload import Upload
-from geo.reproject import needs_reprojection, oversized, utm_grid
+from geo.reproject import UtmGrid, needs_reprojection, oversized, utm_grid
 
 SCENE_COLUMNS = ("scene_id", "path", "acquired_at", "sensor", "native_crs", "resolution_m",
                  "bands", "cloud_share")
@@ -152,8 +153,31 @@ def _decode_check(src: rasterio.DatasetReader, upload: Upload,
     return float(cloudy.mean()) if band.size else None
 
 
-def _catalogue_row(upload: Upload, limits: Limits) -> tuple[dict[str, object], Polygon, str]:
-    """Check the header, decode the pixels decimated, and build the catalogue row."""
+def _notes(src: rasterio.DatasetReader, grid: UtmGrid | None) -> list[str]:
+    """Warnings for the import report: a UTM copy is stored; detection cannot name the bands.
+
+    The app's detection jobs take the band roles from the band descriptions only (no
+    ``--bands``), so a scene whose bands they cannot tell apart is stored for viewing but
+    never detected on: the report says so before it is stored.
+    """
+    notes: list[str] = []
+    if grid is not None:
+        notes.append(Message("stored on its UTM grid (EPSG:{epsg}, {res} m pixels): detection "
+                             "measures in ground metres on square pixels",
+                             epsg=str(grid.epsg), res=Number(grid.res_m, 2)))
+    try:
+        _resolve_roles(src, None)
+    except ConfigError:
+        notes.append(Message("detection cannot tell which band is which from the band "
+                             "descriptions (it needs blue, green and red at least): name them "
+                             "and import it again, or detect on it from the command line "
+                             "with --bands"))
+    return notes
+
+
+def _catalogue_row(upload: Upload, limits: Limits
+                   ) -> tuple[dict[str, object], Polygon, str, list[str]]:
+    """Check the header, decode every pixel, build the catalogue row and the report's notes."""
     with open_geotiff(upload.path) as src:
         _check_header(src, upload, limits)
         roles = roles_from_descriptions(src.descriptions)
@@ -168,8 +192,8 @@ def _catalogue_row(upload: Upload, limits: Limits) -> tuple[dict[str, object], P
         # rotated grid) is stored on its UTM grid (geo.reproject, at commit): refused here if
         # it has none, and catalogued at the resolution it will be stored at
         res = _resolution_m(src)
-        if needs_reprojection(src):
-            grid = utm_grid(src)
+        grid = utm_grid(src) if needs_reprojection(src) else None
+        if grid is not None:
             too_large = oversized(upload.name, grid, src, limits.max_raster_bytes)
             if too_large is not None:
                 raise UnsafeFileError(too_large)
@@ -181,7 +205,7 @@ def _catalogue_row(upload: Upload, limits: Limits) -> tuple[dict[str, object], P
                "bands": bands, "cloud_share": None if cloud is None else _number_text(cloud)}
         footprint = _footprint(src)
         crs = src.crs.to_string()
-        return row, footprint, crs
+        return row, footprint, crs, _notes(src, grid)
 
 
 def _shown_as(exc: BaseException, upload: Upload, limit: int | None = None) -> str:
@@ -212,7 +236,7 @@ def read_scene_source(upload: Upload, *, limits: Limits) -> Source:
         with warnings.catch_warnings():
             # a file without georeferencing is refused below with a plain message
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            row, footprint, crs = _catalogue_row(upload, limits)
+            row, footprint, crs, notes = _catalogue_row(upload, limits)
     except ImageryError as exc:  # GDAL could not open it: not a TIFF, or cut short
         raise FileRefusedError(Message("{name} cannot be read as a GeoTIFF: corrupt or "
                                        "truncated ({cause})", name=upload.name,
@@ -223,5 +247,5 @@ def read_scene_source(upload: Upload, *, limits: Limits) -> Source:
         raise FileRefusedError(_shown_as(exc, upload)) from None
     table = pd.DataFrame([row], columns=list(SCENE_COLUMNS))
     return Source(name=upload.name, sha256=upload.sha256, format="geotiff", table=table,
-                  geometry=gpd.GeoSeries([footprint], crs=4326), crs=crs,
+                  geometry=gpd.GeoSeries([footprint], crs=4326), crs=crs, notes=notes,
                   files={str(row["scene_id"]): upload.path})

@@ -384,15 +384,15 @@ def test_a_scene_of_3_125_m_pixels_three_eighths_cloudy_is_catalogued_as_such(
     assert (row.resolution_m, row.cloud_share) == (3.125, 0.375)
 
 
-def _import_scene(tif: Path, data: Path) -> pd.Series:
-    """Read, validate and commit one scene into the data folder ``data``; its catalogue row."""
+def _import_scene(tif: Path, data: Path) -> tuple[pd.Series, list[str]]:
+    """Read, validate and commit one scene into the folder ``data``: its row and warnings."""
     data.mkdir()
     with receive_file(tif) as up:
         source = read_source(up)
         report = validate(source, propose_mapping(source, "scenes"), imported_by="t")
         commit(report, data)
     row: pd.Series = report.accepted.iloc[0]
-    return row
+    return row, [str(w) for w in report.warnings]
 
 
 def test_a_scene_in_degrees_is_stored_on_its_utm_grid(tmp_path: Path) -> None:
@@ -403,7 +403,9 @@ def test_a_scene_in_degrees_is_stored_on_its_utm_grid(tmp_path: Path) -> None:
     (tmp_path / "utm").mkdir()
     tif = to_degrees(good_tiff(tmp_path / "utm"), tmp_path / "scene_2024-08-02.tif")
     data = tmp_path / "data"
-    row = _import_scene(tif, data)
+    row, warned = _import_scene(tif, data)
+    assert warned == [f"stored on its UTM grid (EPSG:32718, {row['resolution_m']:.2f} m "
+                      "pixels): detection measures in ground metres on square pixels"]
     assert (row["native_crs"], row["bands"]) == ("EPSG:4326", "red,green,blue,cloud")
     assert row["resolution_m"] == pytest.approx(10.0, rel=0.02)
     assert row["cloud_share"] == pytest.approx(0.25, abs=0.02)
@@ -432,7 +434,9 @@ def test_a_scene_in_web_mercator_is_stored_on_its_utm_grid(tmp_path: Path) -> No
     with rasterio.open(tif) as src:
         assert src.transform.a > 11.9  # Mercator metres of a 10 m pixel at 34 S
     data = tmp_path / "data"
-    row = _import_scene(tif, data)
+    row, warned = _import_scene(tif, data)
+    assert warned == [f"stored on its UTM grid (EPSG:32721, {row['resolution_m']:.2f} m "
+                      "pixels): detection measures in ground metres on square pixels"]
     assert row["native_crs"] == "EPSG:3857"
     assert row["resolution_m"] == pytest.approx(10.0, rel=0.03)  # ground metres
     info = read_scene_info(data / "scenes" / "scene_2024-08-02.tif")
@@ -449,6 +453,21 @@ def test_a_scene_in_degrees_wider_than_a_utm_zone_is_refused(tmp_path: Path) -> 
     with receive_file(tif) as up, pytest.raises(FileRefusedError,
                                                 match=r"spans 8\.0 x 0\.1 degrees"):
         read_source(up)
+
+
+def test_a_scene_whose_bands_detection_cannot_name_is_stored_with_a_warning(
+        tmp_path: Path) -> None:
+    """The app's detection jobs name bands from their descriptions only: say so at import."""
+    tif = good_tiff(tmp_path)
+    with rasterio.open(tif, "r+") as dst:
+        dst.descriptions = ("uno", "dos", "tres", "cuatro")  # B4, B3, B2 would be named
+    row, warned = _import_scene(tif, tmp_path / "data")
+    assert row["bands"] == "band1,band2,band3,band4"
+    assert len(warned) == 1
+    assert warned[0].startswith("detection cannot tell which band is which")
+    assert "--bands" in warned[0]
+    _, named = _import_scene(good_tiff(tmp_path / "data"), tmp_path / "data2")
+    assert named == []  # red, green, blue and a cloud band: nothing to say
 
 
 def test_a_scene_near_a_pole_is_refused_in_words(tmp_path: Path) -> None:
