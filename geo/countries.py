@@ -152,6 +152,7 @@ def locate_reference(borders: CountryBorders, lons: Sequence[float] | np.ndarray
             found[lost[p]] = borders.codes[g]
     return found
 
+
 def _coordinates(lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(lons, dtype="float64").reshape(-1)

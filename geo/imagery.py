@@ -40,6 +40,7 @@ import pyproj
 import rasterio
 import shapely
 from affine import Affine
+from rasterio.crs import CRS
 from rasterio.windows import Window
 from shapely.geometry import Polygon
 
@@ -312,6 +313,18 @@ def gcps_only(name: str) -> Message:
                    "one first (gdalwarp -t_srs EPSG:327xx in.tif out.tif)", name=name)
 
 
+def in_metres(crs: CRS) -> bool:
+    """Whether ``crs`` is projected with the metre as its unit (what the detector measures in)."""
+    return bool(crs.is_projected) and (crs.linear_units or "").lower() in {"metre", "m",
+                                                                            "meter"}
+
+
+def north_up_square(transform: Affine) -> bool:
+    """Whether a grid's pixels are north-up (no rotation) and square (to 0.1 %)."""
+    t = transform
+    return t.b == 0 and t.d == 0 and bool(np.isclose(abs(t.a), abs(t.e), rtol=1e-3))
+
+
 def _check_grid(src: rasterio.DatasetReader, path: Path) -> float:
     """Refuse a missing or geographic CRS and rotated or non-square pixels; return metres."""
     if src.crs is None and src.gcps[0]:
@@ -320,8 +333,7 @@ def _check_grid(src: rasterio.DatasetReader, path: Path) -> float:
         raise CRSError(Message("{name} has no CRS; expected a projected CRS in metres such as "
                                "EPSG:32718. Fix the file (gdal_edit.py -a_srs) rather than "
                                "guessing.", name=path.name))
-    if not src.crs.is_projected or (src.crs.linear_units or "").lower() not in {"metre", "m",
-                                                                                 "meter"}:
+    if not in_metres(src.crs):
         raise CRSError(Message("{name} is in {crs}; expected a projected CRS in metres (UTM). "
                                "Reproject it first (gdalwarp -t_srs EPSG:327xx).",
                                name=path.name, crs=src.crs.to_string()))
@@ -330,7 +342,7 @@ def _check_grid(src: rasterio.DatasetReader, path: Path) -> float:
         raise CRSError(Message("{name} has no georeferencing (no pixel-to-ground transform); "
                                "fix the file (gdal_edit.py -a_ullr) rather than guessing.",
                                name=path.name))
-    if t.b != 0 or t.d != 0 or not np.isclose(abs(t.a), abs(t.e), rtol=1e-3):
+    if not north_up_square(t):
         raise ImageryError(Message("{name} has rotated or non-square pixels ({transform}); "
                                    "resample it to a north-up grid first", name=path.name,
                                    transform=str(t)))

@@ -55,6 +55,8 @@ from geo.i18n import Number
 from geo.imagery import (
     DEFAULT_MAX_BYTES,
     _check_size,
+    in_metres,
+    north_up_square,
     open_geotiff,
     roles_from_descriptions,
 )
@@ -180,9 +182,9 @@ def needs_reprojection(src: rasterio.DatasetReader) -> bool:
         return True
     if not crs.is_projected or not math.isfinite(_metres_per_unit(crs)):
         return False
-    if t.b != 0 or t.d != 0 or not math.isclose(abs(t.a), abs(t.e), rel_tol=1e-3):
-        return True  # as the detector's own check (geo.imagery._check_grid) has it
-    return _metres_per_unit(crs) != 1.0 or scale_error(src) > MAX_SCALE_ERROR
+    # what the detector itself refuses (geo.imagery._check_grid), or would measure wrong
+    return (not north_up_square(t) or not in_metres(crs)
+            or scale_error(src) > MAX_SCALE_ERROR)
 
 
 def needs_utm_copy(path: str | Path) -> bool:
