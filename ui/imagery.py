@@ -53,6 +53,7 @@ from layers.imagery import (
 )
 from ui import state
 from ui.cache import get_settings, load_world, open_store_cached, publish_static
+from ui.labels import band_names
 from ui.mapview import (
     MoveKeys,
     RenderedBase,
@@ -173,14 +174,8 @@ def _remember_view(ref: SceneRef, out: dict[str, Any] | None,
         st.rerun(scope="fragment")
 
 
-def _band_names(t: Translator) -> dict[str, str]:
-    """Band roles as the reader names them: colours translated, infrared bands by acronym."""
-    return {"blue": t("Blue"), "green": t("Green"), "red": t("Red"), "nir": "NIR",
-            "swir1": "SWIR1", "swir2": "SWIR2", "scl": "SCL", "cloud": t("Cloud mask")}
-
-
 def _scene_table(scenes: list[SceneRef], t: Translator) -> None:
-    rows, names = [], _band_names(t)
+    rows, names = [], band_names(t)
     for s in scenes:
         try:
             info = read_scene_info(s.path, values=False)
@@ -249,7 +244,7 @@ def _inspector(refs: list[SceneRef], click: dict[str, Any] | None, t: Translator
             st.warning(shown(err, t))
             continue
         heads = {"col": t("Column"), "row": t("Row"), "x_m": t("X (m)"), "y_m": t("Y (m)"),
-                 "crs": "CRS", "valid": t("Valid"), **_band_names(t), "ndvi": "NDVI"}
+                 "crs": "CRS", "valid": t("Valid"), **band_names(t), "ndvi": "NDVI"}
         rows.append({t("Scene"): ref.scene_id, t("Date"): f"{ref.acquired_at:%Y-%m-%d}",
                      **{heads.get(k, k): ("" if v is None else v) for k, v in values.items()}})
     if not rows:

@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from geo.errors import AtalayaError
 from geo.i18n import Message, Translator, localize, message_of, replace_values
+from geo.imagery import ROLES
 from geo.ingest import (
     GEOMETRY_FIELDS,
     LAYERS,
@@ -65,6 +66,7 @@ from geo.ingest import (
 )
 from geo.ingest.dedupe import ID_COLUMNS as ID_FIELDS
 from geo.ingest.report import REASON_KINDS
+from geo.ingest.scenes import BANDS_UNNAMED
 from geo.ingest.upload import EXTENSIONS
 from geo.jobs import ACTIVE_STATES, ingest_params, list_jobs
 from geo.schema import SCHEMAS
@@ -72,7 +74,7 @@ from geo.store import default_url
 from ui import state
 from ui.cache import get_settings, open_store_cached
 from ui.jobs import ask_job, follow_job
-from ui.labels import map_labels
+from ui.labels import band_names, map_labels
 from ui.sidebar import current_translator, relabelled
 from ui.text import escape_markdown as _plain  # a file's own text, shown as typed
 from ui.text import shown as _shown
@@ -97,6 +99,7 @@ SAVED = "ingest_saved"
 SAVE = "ingest_save"
 FIELD = "ingest_field"  # + ":<rev>:<field>"
 DEFAULT = "ingest_default"  # + ":<rev>:<field>"
+BAND = "ingest_band"  # + ":<rev>:<band index>": a scene's band roles
 UNIT = "ingest_unit"  # + ":<rev>"
 DAYFIRST = "ingest_dayfirst"  # + ":<rev>"
 TIMEZONE = "ingest_timezone"  # + ":<rev>"
@@ -171,6 +174,11 @@ def render_ingest() -> None:
         st.error(_shown(err, t))
         return
     mapping = _mapping_editor(base, loaded.source, t)
+    if mapping.layer == "scenes":
+        bands = _band_editor(base, loaded.source, t)
+        if bands is None:
+            return
+        mapping = replace(mapping, bands=bands)
     if st.button(t("Save mapping for this partner"), key=SAVE):
         _save(mapping, data_dir, t)
     _validate_and_import(loaded, mapping, data_dir, user, limits, t)
@@ -361,6 +369,48 @@ def _mapping_editor(base: Mapping, source: Source, t: Translator) -> Mapping:
         if chosen is not None:
             fields[target] = str(chosen)
     return replace(base, fields=fields, **_options(base, rev, t))
+
+
+def _band_editor(base: Mapping, source: Source, t: Translator) -> dict[str, int] | None:
+    """Scenes: one box per band of the file, with its role; return the roles to give them.
+
+    The boxes start from the mapping's roles (a partner's saved mapping) or from those the
+    band descriptions name. Returns ``{}`` while they are the descriptions' own (nothing to
+    change), the chosen ``{role: band}`` otherwise (:attr:`geo.ingest.Mapping.bands`), and
+    None, with an error shown, while one role is given to several bands.
+    """
+    if "bands" not in source.columns or len(source.table) != 1:
+        return {}
+    names = str(source.table["bands"].iloc[0]).split(",")
+    described = {name: i for i, name in enumerate(names, start=1) if name in ROLES}
+    start = {i: r for r, i in (base.bands or described).items()}
+    rev = int(st.session_state.get(MAPPING_REV, 0))
+    labels = band_names(t)
+    options: list[str | None] = [None, *ROLES]
+    unnamed = BANDS_UNNAMED in source.notes
+    chosen: dict[str, list[int]] = {}
+    with st.expander(t("Band roles"), expanded=unnamed or bool(base.bands)):
+        st.caption(t("Which band of the file is which: detection and the imagery page read "
+                     "them, and the stored copy keeps them as its band descriptions. "
+                     "Detection needs blue, green and red at least; with near infrared "
+                     "and SWIR1 too, it runs in full."))
+        for i in range(1, len(names) + 1):
+            if (i - 1) % 4 == 0:  # four per line; a phone stacks them in order
+                grid = st.columns(4)
+            role = grid[(i - 1) % 4].selectbox(
+                t("Band {n}").format(n=t.number(i)), options=options,
+                index=options.index(start.get(i)),
+                format_func=lambda r: t("(none)") if r is None else labels[r],
+                key=relabelled(f"{BAND}:{rev}:{i}"))
+            if role is not None:
+                chosen.setdefault(role, []).append(i)
+    twice = [labels[r] for r, bands in chosen.items() if len(bands) > 1]
+    if twice:
+        st.error(t("Each role goes to one band: {roles} is chosen for several.").format(
+            roles=", ".join(twice)))
+        return None
+    roles = {r: bands[0] for r, bands in chosen.items()}
+    return {} if roles == described else roles
 
 
 def _field_names(t: Translator) -> dict[str, str]:

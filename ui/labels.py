@@ -94,3 +94,9 @@ def chip_names(t: Translator) -> dict[str, str]:
     from geo.imagechips import COMPOSITE_NAMES
 
     return {code: t(name) for code, name in COMPOSITE_NAMES.items()}
+
+
+def band_names(t: Translator) -> dict[str, str]:
+    """Band roles as the reader names them: colours translated, infrared bands by acronym."""
+    return {"blue": t("Blue"), "green": t("Green"), "red": t("Red"), "nir": "NIR",
+            "swir1": "SWIR1", "swir2": "SWIR2", "scl": "SCL", "cloud": t("Cloud mask")}

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from geo.errors import AtalayaError
-from geo.imagery import gdal_process_environment
+from geo.imagery import gdal_process_environment, parse_band_mapping
 
 LAYERS = ("events", "routes", "areas", "aerodromes", "scenes")
 
@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--default", action="append", default=[], metavar="FIELD=VALUE",
                    help="value for a field the file lacks, e.g. acquired_at=2024-08-02 or "
                    "country=PE (repeatable; overrides the mapping's default)")
+    p.add_argument("--bands", default=None, metavar="ROLE=INDEX,...",
+                   help="scenes: which band is which, e.g. blue=2,green=3,red=4,nir=5,swir1=6,"
+                   "swir2=7 (as for geo.detect), when the band descriptions do not say; the "
+                   "stored copy carries them (overrides the mapping's)")
     p.add_argument("--keep-duplicates", action="store_true",
                    help="store rows that match stored ones (default: skip them)")
     p.add_argument("--rejected-csv", type=Path, default=None,
@@ -99,6 +103,9 @@ def run(args: argparse.Namespace, *, isolate: bool = False) -> int:
         if mapping.layer != args.layer:
             raise AtalayaError(f"the mapping is for the {mapping.layer} layer, not {args.layer}")
         mapping.defaults.update(_defaults(args.default))
+        if args.bands is not None:
+            mapping.bands = parse_band_mapping(args.bands)
+            mapping.check()
         report = validate(source, mapping, imported_by=_user(args.user), limits=limits)
         print(report.format())
         if args.rejected_csv is not None and len(report.rejected):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
+import rasterio
 from rasterio.errors import RasterioError
 
 from geo.areas import AREAS_FILE, read_areas
@@ -213,6 +214,7 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
     folder = data_dir / "scenes"
     folder.mkdir(exist_ok=True)
     copied: list[Path] = []
+    row_bands = dict(zip(new["scene_id"].astype(str), new["bands"], strict=True))
     try:
         for scene_id, rel in zip(new["scene_id"], new["path"], strict=True):
             target = data_dir / str(rel)
@@ -227,6 +229,7 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
                                           "before closing the upload", name=str(report.source)))
             with replacing(target) as tmp:
                 _store_scene(origin, tmp)
+                describe_bands(tmp, str(row_bands[str(scene_id)]).split(","))
             copied.append(target)
             _add_overviews(target)
     except BaseException:
@@ -250,6 +253,27 @@ def _store_scene(origin: Path, target: Path) -> None:
         reproject_scene(origin, target)
     else:
         shutil.copyfile(origin, target)
+
+
+def describe_bands(path: Path, names: list[str]) -> None:
+    """Write the band roles of a scene's catalogue row into its stored copy, when they differ.
+
+    ``names`` are the row's ``bands`` (``"blue"``, ``"band4"``...). When they give other roles
+    than the file's band descriptions (the user named the bands at import, ``Mapping.bands``),
+    each named band's description becomes its role, so detection and the imagery page read
+    them; an unnamed band keeps its description unless that names a role (then it is
+    cleared). Otherwise the file is left as it is.
+    """
+    from geo.imagery import ROLES, roles_from_descriptions
+
+    with rasterio.open(path, "r+") as dst:
+        kept = tuple(dst.descriptions)
+        wanted = roles_from_descriptions(tuple(names))
+        if wanted == roles_from_descriptions(kept) or len(names) != dst.count:
+            return
+        for i, (name, old) in enumerate(zip(names, kept, strict=True), start=1):
+            taken = name if name in ROLES else ("" if roles_from_descriptions((old,)) else old)
+            dst.set_band_description(i, taken or "")
 
 
 def _add_overviews(path: Path) -> None:

@@ -17,7 +17,9 @@ import numpy as np
 
 from geo.atomicfile import write_atomic
 from geo.categories import normalise_name
-from geo.i18n import Message
+from geo.errors import ConfigError
+from geo.i18n import Message, message_of
+from geo.imagery import BandRoles
 from geo.ingest.errors import MappingError
 from geo.ingest.parse import _fast_numbers
 from geo.ingest.readers import Source
@@ -91,6 +93,11 @@ class Mapping:
     values
         Contract field -> {source value: contract value}, e.g. ``{"event_type":
         {"Decomiso": "seizure"}}``.
+    bands
+        Scenes only: band role (``blue``, ``green``, ``red``, ``nir``, ``swir1``, ``swir2``,
+        ``scl``, ``cloud``) -> 1-based band index, for files whose band descriptions do not
+        name them. Given, it replaces the names the descriptions give (as ``--bands`` does
+        for ``geo.detect``), and the stored copy carries them as its band descriptions.
     """
 
     layer: str
@@ -100,6 +107,7 @@ class Mapping:
     dayfirst: bool | None = None
     timezone: str = "UTC"
     values: dict[str, dict[str, str]] = field(default_factory=dict)
+    bands: dict[str, int] = field(default_factory=dict)
 
     def targets(self) -> tuple[str, ...]:
         """Every field this layer's mapping may name (contract fields, then location)."""
@@ -124,6 +132,7 @@ class Mapping:
                 raise MappingError(Message("the mapping uses column(s) {absent} that the file "
                                            "does not have; it has {columns}",
                                            absent=str(absent), columns=str(columns[:30])))
+        self._check_bands()
         if self.quantity_unit not in UNITS:
             raise MappingError(Message("unknown quantity unit {unit}; expected one of {units}",
                                        unit=repr(self.quantity_unit), units=", ".join(UNITS)))
@@ -133,6 +142,23 @@ class Mapping:
             raise MappingError(Message("unknown time zone {zone}; write e.g. UTC or "
                                        "America/Lima", zone=repr(self.timezone))) from None
         return self
+
+    def _check_bands(self) -> None:
+        """Raise :class:`MappingError` for band roles on another layer, unknown or repeated."""
+        if not self.bands:
+            return
+        if self.layer != "scenes":
+            raise MappingError(Message("band roles are for scenes, not the {layer} layer",
+                                       layer=self.layer))
+        bad = [f"{r}={i!r}" for r, i in self.bands.items()
+               if not isinstance(i, int) or isinstance(i, bool) or i < 1]
+        if bad:
+            raise MappingError(Message("band indices are whole numbers from 1, got {pairs}",
+                                       pairs=", ".join(bad)[:200]))
+        try:
+            BandRoles.from_mapping(self.bands)
+        except ConfigError as exc:
+            raise MappingError(message_of(exc)) from None
 
     def to_json(self) -> str:
         """Serialise (stable key order)."""
@@ -154,7 +180,8 @@ class Mapping:
                    dayfirst=_opt_bool(raw.get("dayfirst")),
                    timezone=str(raw.get("timezone", "UTC")),
                    values={str(k): _str_dict(v, f"values.{k}")
-                           for k, v in _dict(raw.get("values"), "values").items()}).check()
+                           for k, v in _dict(raw.get("values"), "values").items()},
+                   bands=dict(_dict(raw.get("bands"), "bands"))).check()
 
 
 def _dict(value: Any, what: str) -> dict[str, Any]:

@@ -1,15 +1,19 @@
 """GeoTIFF scenes for the imagery catalogue: header checks, footprint, date, bands, clouds.
 
-Only the header and a decimated pass over the pixels are read: the pass proves every block
-decodes (a truncated or corrupt file is refused here, not later on the map) and gives the cloud
-share when a mask band (``scl`` or ``cloud``) exists. Before it, the declared size, the side
-lengths, the band count, the storage blocks and the ratio of declared pixels to file size (a
-tiny file declaring gigabytes of identical pixels is a decompression bomb) are checked.
+First the declared size, the side lengths, the band count, the storage blocks and the ratio of
+declared pixels to file size (a tiny file declaring gigabytes of identical pixels is a
+decompression bomb) are checked. Then every pixel is decoded, in strips of rows: the pass
+proves every block decodes (a truncated or corrupt file is refused here, not later on the
+map) and that one pixel at least is valid, and gives the cloud share when a mask band
+(``scl`` or ``cloud``) exists.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
+from collections.abc import Mapping
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -23,6 +27,7 @@ from geo.i18n import Message, Number, message_of
 from geo.imagery import (
     MAX_BLOCK_BYTES,
     SCL_INVALID,
+    BandRoles,
     _acquired,
     _resolve_roles,
     gcps_only,
@@ -95,18 +100,24 @@ def _footprint(src: rasterio.DatasetReader) -> Polygon:
     return poly
 
 
+#: A number the import's parser reads with its dots as thousands separators.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(\.\d{3})+")
+
+
 def _number_text(value: float) -> str:
     """Write a number for the import's text parser so that it cannot be misread.
 
     The parser reads ``3.125`` as three thousand one hundred and twenty-five (Spanish digit
-    grouping, as a user's spreadsheet would mean it); an exponent is never read that way.
+    grouping, as a user's spreadsheet would mean it); with a fourth decimal it cannot. The
+    text is also what the import's "First rows" show, so it is the shortest exact one.
 
     Examples
     --------
-    >>> _number_text(3.125), _number_text(0.375)
-    ('3.125000000000e+00', '3.750000000000e-01')
+    >>> _number_text(3.125), _number_text(0.375), _number_text(10.09), _number_text(1e-05)
+    ('3.1250', '0.3750', '10.09', '1e-05')
     """
-    return f"{value:.12e}"
+    text = repr(float(value))
+    return text + "0" if _GROUPED.fullmatch(text) else text
 
 
 def _resolution_m(src: rasterio.DatasetReader) -> float:
@@ -129,15 +140,19 @@ def _decode_check(src: rasterio.DatasetReader, upload: Upload,
     A decimated read proved nothing: it reads the file's overviews when it has them, and a
     scene whose full-resolution tiles were damaged was stored, then failed detection
     (reliability review, 2026-12-05). The cloud share is measured on every
-    ``CHECK_PIXELS``-th row and column of the mask band.
+    ``CHECK_PIXELS``-th row and column of the mask band. A scene without one valid pixel
+    (:func:`_has_valid_pixel`) is refused: nothing could be seen or detected in it.
     """
     step_r = max(1, -(-src.height // CHECK_PIXELS))
     step_c = max(1, -(-src.width // CHECK_PIXELS))
     sampled: list[np.ndarray] = []
+    skip = () if mask_band is None else (mask_band[1] - 1,)
+    seen = False
     try:
         for row0 in range(0, src.height, CHECK_ROWS):
             rows = min(CHECK_ROWS, src.height - row0)
             stack = src.read(window=Window(0, row0, src.width, rows))
+            seen = seen or _has_valid_pixel(stack, src.nodatavals, skip)
             if mask_band is not None:
                 first = (-row0) % step_r  # keep the rows on the global grid of samples
                 sampled.append(stack[mask_band[1] - 1, first::step_r, ::step_c])
@@ -146,11 +161,44 @@ def _decode_check(src: rasterio.DatasetReader, upload: Upload,
         raise FileRefusedError(Message("{name} cannot be decoded ({cause}); the file is corrupt "
                                        "or truncated", name=upload.name,
                                        cause=str(cause)[:160])) from None
+    if not seen:
+        raise FileRefusedError(Message("{name} holds no valid pixel: every pixel is no data "
+                                       "(the file's nodata value) or not a number, so nothing "
+                                       "could be seen or detected in it; check the export",
+                                       name=upload.name))
     if mask_band is None:
         return None
     band = np.concatenate(sampled) if sampled else np.zeros((0, 0))
     cloudy = np.isin(band, SCL_INVALID) if mask_band[0] == "scl" else band != 0
     return float(cloudy.mean()) if band.size else None
+
+
+def _has_valid_pixel(stack: np.ndarray, nodata: tuple[float | None, ...],
+                     skip: tuple[int, ...] = ()) -> bool:
+    """Whether one pixel of ``stack`` (bands, rows, columns) is valid in every band.
+
+    Valid: finite, and not the band's ``nodata`` value; the bands at the indices ``skip``
+    (a cloud mask, whose 0 is a value) are not looked at. As in :mod:`geo.imagery`, a pixel
+    with one band missing is not a pixel detection can use.
+
+    Examples
+    --------
+    >>> a = np.array([[[0, 5]], [[7, 0]]], dtype=np.uint16)
+    >>> _has_valid_pixel(a, (0, 0)), _has_valid_pixel(a, (0, None))
+    (False, True)
+    >>> _has_valid_pixel(np.full((1, 2, 2), np.nan), (None,))
+    False
+    """
+    ok = np.ones(stack.shape[1:], dtype=bool)
+    for i, band in enumerate(stack):
+        if i in skip:
+            continue
+        if band.dtype.kind == "f":
+            ok &= np.isfinite(band)
+        value = nodata[i] if i < len(nodata) else None
+        if value is not None and not np.isnan(value):
+            ok &= band != value
+    return bool(ok.any())
 
 
 def _notes(src: rasterio.DatasetReader, grid: UtmGrid | None) -> list[str]:
@@ -168,11 +216,57 @@ def _notes(src: rasterio.DatasetReader, grid: UtmGrid | None) -> list[str]:
     try:
         _resolve_roles(src, None)
     except ConfigError:
-        notes.append(Message("detection cannot tell which band is which from the band "
-                             "descriptions (it needs blue, green and red at least): name them "
-                             "and import it again, or detect on it from the command line "
-                             "with --bands"))
+        notes.append(BANDS_UNNAMED)
     return notes
+
+
+#: The import report's warning for a scene whose bands detection cannot tell apart.
+BANDS_UNNAMED = Message("detection cannot tell which band is which from the band "
+                        "descriptions (it needs blue, green and red at least): give the "
+                        "bands their roles on the import page (or --bands to the import "
+                        "command), or detect on it from the command line with --bands")
+
+
+def band_names(count: int, roles: Mapping[str, int]) -> list[str]:
+    """Name ``count`` bands from ``{role: 1-based index}``: the role, else ``band<i>``.
+
+    Examples
+    --------
+    >>> band_names(4, {"red": 3, "green": 2, "blue": 1})
+    ['blue', 'green', 'red', 'band4']
+    """
+    by_index = {i: r for r, i in roles.items()}
+    return [by_index.get(i, f"band{i}") for i in range(1, count + 1)]
+
+
+def name_bands(source: Source, roles: Mapping[str, int]) -> Source:
+    """Give a scene source's bands the roles the user gave (its catalogue row and notes).
+
+    ``roles`` (``{role: 1-based index}``, checked by :class:`~geo.ingest.Mapping`) replace
+    the names the band descriptions gave; the warning that detection cannot tell the bands
+    apart stays only if red, green and blue are still not all named. The stored copy gets
+    them as band descriptions at commit (:func:`geo.ingest.commit.describe_bands`).
+
+    Raises
+    ------
+    FileRefusedError
+        A role names a band the file does not have.
+    """
+    table = source.table.copy()
+    names = []
+    for text in table["bands"].astype(str):
+        count = len(text.split(","))
+        beyond = sorted(f"{r}={i}" for r, i in roles.items() if i > count)
+        if beyond:
+            raise FileRefusedError(Message("the band roles {pairs} name bands {name} does not "
+                                           "have: it has {count}", pairs=", ".join(beyond),
+                                           name=source.name, count=Number(count)))
+        names.append(",".join(band_names(count, roles)))
+    table["bands"] = names
+    chosen = BandRoles.from_mapping(roles)
+    named = chosen.is_multispectral or chosen.is_rgb_only
+    notes = [n for n in source.notes if not (named and n == BANDS_UNNAMED)]
+    return replace(source, table=table, notes=notes)
 
 
 def _catalogue_row(upload: Upload, limits: Limits

@@ -92,6 +92,10 @@ def validate(source: Source, mapping: Mapping, *, imported_by: str,
     """
     lim = limits or Limits()
     mapping.check(source.columns)
+    if mapping.bands:  # scenes only (Mapping.check): the user's band roles
+        from geo.ingest.scenes import name_bands
+
+        source = name_bands(source, mapping.bands)
     schema = SCHEMAS[mapping.layer]
     stamp = (now or pd.Timestamp.now(tz="UTC")).tz_convert("UTC")
     n = len(source.table)

@@ -312,6 +312,15 @@ def good_tiff(folder: Path, name: str = "scene_2024-08-02.tif") -> Path:
     return path
 
 
+def unnamed_bands_tiff(folder: Path, name: str = "landsat_2024-08-02.tif") -> Path:
+    """Write a dated 6-band GeoTIFF whose band descriptions name no role (a QGIS stack)."""
+    rng = np.random.default_rng(0)
+    path = _tiff(folder / name, rng.integers(100, 3000, (6, 256, 256), dtype=np.uint16))
+    with rasterio.open(path, "r+") as dst:
+        dst.descriptions = ("Band 1", "Band 2", "Band 3", "Band 4", "Band 5", "QA")
+    return path
+
+
 def truncated_tiff(folder: Path) -> Path:
     """Write a valid GeoTIFF cut in the middle of its pixel data."""
     path = good_tiff(folder, "truncated.tif")
@@ -448,6 +457,25 @@ def no_transform_tiff(folder: Path) -> Path:
     return path
 
 
+def all_nodata_tiff(folder: Path) -> Path:
+    """Write a named, dated scene whose every pixel is the nodata value (an empty export)."""
+    path = _tiff(folder / "empty_2024-08-02.tif", np.zeros((3, 512, 512), dtype=np.uint16),
+                 nodata=0)
+    with rasterio.open(path, "r+") as dst:
+        dst.descriptions = ("red", "green", "blue")
+    return path
+
+
+def all_nan_tiff(folder: Path) -> Path:
+    """Write a float scene with one finite band beside two NaN ones: no pixel has all three."""
+    data = np.full((3, 64, 64), np.nan, dtype=np.float32)
+    data[0] = 0.1
+    path = _tiff(folder / "nan_2024-08-02.tif", data)
+    with rasterio.open(path, "r+") as dst:
+        dst.descriptions = ("red", "green", "blue")
+    return path
+
+
 @dataclass(frozen=True)
 class Case:
     """One hostile file: how to build it, which layer it is offered to, what must happen."""
@@ -499,6 +527,8 @@ CATALOGUE: dict[str, Case] = {
     "tiff-decompression-bomb": Case(tiff_bomb, "scenes", "refused", "decompression bomb"),
     "tiff-no-crs": Case(no_crs_tiff, "scenes", "refused", "no crs"),
     "tiff-no-transform": Case(no_transform_tiff, "scenes", "refused", "no georeferencing"),
+    "tiff-all-nodata": Case(all_nodata_tiff, "scenes", "refused", "holds no valid pixel"),
+    "tiff-all-nan": Case(all_nan_tiff, "scenes", "refused", "holds no valid pixel"),
     "wkt-nested-collections": Case(wkt_nested_collections, "events", "cleaned",
                                    "nested 50,001 brackets deep"),
     "parquet-nested-collections": Case(parquet_nested_collections, "events", "cleaned",

@@ -12,7 +12,7 @@ import pytest
 
 from geo.world import read_layer
 from tests.conftest import ROOT
-from tests.ingest.hostile import _events_rows, lying_zip_bomb, zip_bomb
+from tests.ingest.hostile import _events_rows, lying_zip_bomb, unnamed_bands_tiff, zip_bomb
 
 
 def _cli(*args: str | Path, env: dict[str, str] | None = None,
@@ -60,27 +60,48 @@ def test_commit_then_duplicates_skipped(events_csv: Path, tmp_path: Path) -> Non
     assert "stored 0 row(s)" in again.stdout
 
 
-def test_saved_mapping_used(tmp_path: Path) -> None:
+def test_bands_names_a_scenes_bands_and_a_wrong_role_is_one_plain_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """In this process (the entry point's own start is tested above): --bands on a scene."""
+    import rasterio
+
+    from geo.ingest.__main__ import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    tif = unnamed_bands_tiff(tmp_path)
+    assert main([str(tif), "--layer", "scenes", "--data-dir", str(data),
+                 "--bands", "red=3,nir=9"]) == 1
+    assert capsys.readouterr().err == ("refused: the band roles nir=9 name bands "
+                                       "landsat_2024-08-02.tif does not have: it has 6\n")
+    assert main([str(tif), "--layer", "scenes", "--data-dir", str(data),
+                 "--bands", "blue=1,green=2,red=3,nir=4,swir1=5"]) == 0
+    assert "warning" not in capsys.readouterr().out
+    assert read_layer(data / "scenes.geojson", "scenes")["bands"].tolist() == [
+        "blue,green,red,nir,swir1,band6"]
+    with rasterio.open(data / "scenes" / tif.name) as stored:
+        assert stored.descriptions == ("blue", "green", "red", "nir", "swir1", "QA")
+
+
+def test_saved_mapping_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """In this process: the entry point's own start and exit codes are tested above."""
+    from geo.ingest.__main__ import main
+
     path = tmp_path / "x.csv"
     path.write_text("codigo,a,b\nAB12,-9.4,-74.6\n")
     mapping = tmp_path / "m.json"
     mapping.write_text(json.dumps({"layer": "aerodromes", "fields": {
         "ident": "codigo", "latitude": "a", "longitude": "b"}, "defaults": {"name": "pista"}}))
-    run = _cli(path, "--layer", "aerodromes", "--dry-run", "--mapping", mapping,
-               "--data-dir", tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert "1 accepted" in run.stdout
-    defaulted = _cli(path, "--layer", "aerodromes", "--dry-run", "--mapping", mapping,
-                     "--default", "name=otra", "--default", "country=BR", "--data-dir", tmp_path)
-    assert defaulted.returncode == 0, defaulted.stderr
-    bad = _cli(path, "--layer", "aerodromes", "--dry-run", "--default", "nonsense=1",
-               "--data-dir", tmp_path)
-    assert bad.returncode == 1
-    assert "unknown field" in bad.stderr
-    wrong = _cli(path, "--layer", "events", "--dry-run", "--mapping", mapping,
-                 "--data-dir", tmp_path)
-    assert wrong.returncode == 1
-    assert "is for the aerodromes layer" in wrong.stderr
+    common = [str(path), "--dry-run", "--data-dir", str(tmp_path)]
+    assert main([*common, "--layer", "aerodromes", "--mapping", str(mapping)]) == 0
+    assert "1 accepted" in capsys.readouterr().out
+    assert main([*common, "--layer", "aerodromes", "--mapping", str(mapping),
+                 "--default", "name=otra", "--default", "country=BR"]) == 0
+    assert "1 accepted" in capsys.readouterr().out
+    assert main([*common, "--layer", "aerodromes", "--default", "nonsense=1"]) == 1
+    assert "unknown field" in capsys.readouterr().err
+    assert main([*common, "--layer", "events", "--mapping", str(mapping)]) == 1
+    assert "is for the aerodromes layer" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args", [["--layer", "nonsense"], []], ids=["bad-layer", "no-layer"])

@@ -94,6 +94,16 @@ def test_parse_numbers_never_raise(cells: list[str]) -> None:
     assert len(values) == len(bad) == len(cells)
 
 
+@given(st.floats(min_value=0.0, allow_nan=False, allow_infinity=False))
+def test_a_scene_figure_written_for_the_parser_reads_back_exactly(value: float) -> None:
+    """A scene's resolution and cloud share go through the parser as text (geo.ingest.scenes)."""
+    from geo.ingest.scenes import _number_text
+
+    values, bad = parse_numbers(pd.Series([_number_text(value)]))
+    assert not bad[0]
+    assert values[0] == value
+
+
 @given(st.binary(max_size=200))
 def test_decode_text_is_total(data: bytes) -> None:
     text, encoding = decode_text(data)

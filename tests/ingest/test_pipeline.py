@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -33,7 +35,7 @@ from geo.ingest.limits import Limits
 from geo.ingest.mapping import list_mappings, mapping_path
 from geo.world import data_version, read_layer
 from tests.ingest.common import offer
-from tests.ingest.hostile import _events_rows, good_tiff, xlsx_events
+from tests.ingest.hostile import _events_rows, good_tiff, unnamed_bands_tiff, xlsx_events
 
 NOW = pd.Timestamp("2025-01-10T12:00:00Z")
 
@@ -468,6 +470,88 @@ def test_a_scene_whose_bands_detection_cannot_name_is_stored_with_a_warning(
     assert "--bands" in warned[0]
     _, named = _import_scene(good_tiff(tmp_path / "data"), tmp_path / "data2")
     assert named == []  # red, green, blue and a cloud band: nothing to say
+
+
+LANDSAT_ROLES = {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir1": 5}
+
+
+def test_a_scene_whose_bands_the_user_names_is_stored_with_them(tmp_path: Path) -> None:
+    """Mapping.bands: the row says them, no warning, the stored copy's descriptions carry them."""
+    from geo.imagery import read_scene_info
+
+    tif = unnamed_bands_tiff(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    with receive_file(tif) as up:
+        source = read_source(up)
+        assert source.table["bands"].tolist() == ["band1,band2,band3,band4,band5,band6"]
+        assert [n for n in source.notes if n.startswith("detection cannot tell")]
+        mapping = replace(propose_mapping(source, "scenes"), bands=dict(LANDSAT_ROLES))
+        report = validate(source, Mapping.from_json(mapping.to_json()), imported_by="t")
+        assert report.accepted["bands"].tolist() == ["blue,green,red,nir,swir1,band6"]
+        assert report.warnings == []
+        commit(report, data)
+    stored = data / "scenes" / tif.name
+    with rasterio.open(stored) as copy, rasterio.open(tif) as original:
+        assert copy.descriptions == ("blue", "green", "red", "nir", "swir1", "QA")
+        assert np.array_equal(copy.read(), original.read())
+    assert dict(read_scene_info(stored).roles.pairs) == LANDSAT_ROLES
+    assert sorted(p.name for p in stored.parent.iterdir()) == [tif.name]  # no side-car file
+
+
+def test_band_roles_that_leave_red_unnamed_keep_the_warning_and_the_file_as_it_was(
+        tmp_path: Path) -> None:
+    tif = unnamed_bands_tiff(tmp_path)
+    row, warned = _import_scene_with(tif, tmp_path / "data", {"blue": 1, "green": 2})
+    assert row["bands"] == "blue,green,band3,band4,band5,band6"
+    assert len(warned) == 1
+    assert warned[0].startswith("detection cannot tell")
+    with rasterio.open(tmp_path / "data" / "scenes" / tif.name) as copy:
+        assert copy.descriptions == ("blue", "green", "Band 3", "Band 4", "Band 5", "QA")
+
+
+def test_band_roles_replace_the_descriptions_roles(tmp_path: Path) -> None:
+    """A band the user leaves unnamed loses a role its description gave (as --bands does)."""
+    tif = good_tiff(tmp_path)  # red, green, blue, cloud
+    roles = {"blue": 1, "green": 2, "red": 3}  # the file's order was wrong
+    row, warned = _import_scene_with(tif, tmp_path / "data", roles)
+    assert (row["bands"], warned) == ("blue,green,red,band4", [])
+    with rasterio.open(tmp_path / "data" / "scenes" / tif.name) as copy:
+        assert copy.descriptions == ("blue", "green", "red", None)  # "cloud" cleared
+
+
+def _import_scene_with(tif: Path, data: Path, roles: dict[str, int]
+                       ) -> tuple[pd.Series, list[str]]:
+    data.mkdir()
+    with receive_file(tif) as up:
+        source = read_source(up)
+        mapping = replace(propose_mapping(source, "scenes"), bands=roles)
+        report = validate(source, mapping, imported_by="t")
+        commit(report, data)
+    return report.accepted.iloc[0], [str(w) for w in report.warnings]
+
+
+@pytest.mark.parametrize(("layer", "roles", "says"), [
+    ("events", {"red": 1}, "band roles are for scenes"),
+    ("scenes", {"red": 0}, "whole numbers from 1"),
+    ("scenes", {"red": True}, "whole numbers from 1"),
+    ("scenes", {"red": 1, "nir": 1}, "band 1 given to both"),
+    ("scenes", {"rojo": 1}, "unknown band role"),
+])
+def test_wrong_band_roles_are_refused_in_words(layer: str, roles: dict[str, int],
+                                               says: str) -> None:
+    with pytest.raises(MappingError, match=says):
+        Mapping(layer, bands=roles).check()
+    with pytest.raises(MappingError, match=says):
+        Mapping.from_json(json.dumps({"layer": layer, "bands": roles}))
+
+
+def test_band_roles_beyond_the_files_bands_are_refused(tmp_path: Path) -> None:
+    with receive_file(unnamed_bands_tiff(tmp_path)) as up:
+        source = read_source(up)
+        mapping = replace(propose_mapping(source, "scenes"), bands={"red": 3, "nir": 8})
+        with pytest.raises(FileRefusedError, match=r"nir=8 name bands .* it has 6"):
+            validate(source, mapping, imported_by="t")
 
 
 def test_a_scene_near_a_pole_is_refused_in_words(tmp_path: Path) -> None:

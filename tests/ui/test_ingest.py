@@ -20,7 +20,7 @@ from geo.store import default_url, open_store
 from geo.store.scenes import read_scene_catalogue
 from geo.world import data_version, read_layer
 from tests.conftest import ROOT
-from tests.ingest.hostile import CATALOGUE, good_tiff
+from tests.ingest.hostile import CATALOGUE, good_tiff, unnamed_bands_tiff
 from tests.ui.conftest import FakeRunner, run_queued_jobs
 from tools.serve import ensure_accounts
 from ui import ingest, state
@@ -293,6 +293,43 @@ def test_an_earth_engine_export_in_degrees_is_stored_in_metres(data: Path, tmp_p
     assert (info.epsg, round(info.res_m)) == (32718, 10)
     row = read_layer(data / "scenes.geojson", "scenes").iloc[0]
     assert (row["native_crs"], row["resolution_m"]) == ("EPSG:4326", info.res_m)
+
+
+def test_a_scenes_bands_named_on_the_page_reach_the_stored_copy(
+        data: Path, tmp_path: Path, scene_runner: FakeRunner) -> None:
+    """A stack whose descriptions name no band: the user gives the roles, the job writes them."""
+    from geo.imagery import read_scene_info
+
+    tif = unnamed_bands_tiff(tmp_path)
+    at = _offer(_app(), tif.name, tif.read_bytes(), "scenes")
+    assert any(i.value.replace("\\", "").startswith("detection cannot tell") for i in at.info)
+    boxes = {s.label: s for s in at.selectbox if s.label.startswith("Band ")}
+    assert list(boxes) == [f"Band {i}" for i in range(1, 7)]
+    assert all(b.value is None for b in boxes.values())
+    for i, role in enumerate(("blue", "green", "red", "nir", "blue"), start=1):
+        boxes[f"Band {i}"].set_value(role)
+    at.run()
+    assert [e.value for e in at.error] == [
+        "Each role goes to one band: Blue is chosen for several."]
+    assert not [b for b in at.button if b.key == ingest.VALIDATE]
+    _field(at, "Band 5").set_value("swir1").run()
+    assert not at.error
+    _button(at, ingest.VALIDATE).click().run()
+    assert _metrics(at)["Rows accepted"] == "1"
+    assert not at.warning  # named: detection can tell them apart
+    _button(at, ingest.IMPORT).click().run()
+    with open_store(default_url()) as store:
+        [job] = list_jobs(store)
+    assert job.params["mapping"]["bands"] == {"blue": 1, "green": 2, "red": 3, "nir": 4,
+                                              "swir1": 5}
+    [done] = run_queued_jobs(data)
+    assert done.state == "succeeded", done.error
+    stored = data / "scenes" / tif.name
+    with rasterio.open(stored) as copy:
+        assert copy.descriptions == ("blue", "green", "red", "nir", "swir1", "QA")
+    assert read_scene_info(stored).roles.is_multispectral  # what detection jobs read
+    assert read_layer(data / "scenes.geojson", "scenes")["bands"].tolist() == [
+        "blue,green,red,nir,swir1,band6"]
 
 
 def test_a_scene_import_cancelled_before_it_ran_leaves_no_upload(
