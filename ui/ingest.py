@@ -57,6 +57,7 @@ from geo.ingest import (
     list_mappings,
     load_limits,
     load_mapping,
+    name_stored_bands,
     propose_mapping,
     read_existing,
     read_source_isolated,
@@ -100,6 +101,9 @@ SAVE = "ingest_save"
 FIELD = "ingest_field"  # + ":<rev>:<field>"
 DEFAULT = "ingest_default"  # + ":<rev>:<field>"
 BAND = "ingest_band"  # + ":<rev>:<band index>": a scene's band roles
+STORED_SCENE = "ingest_stored_scene"  # the stored scene whose bands are named
+STORED_BAND = "ingest_stored_band"  # + ":<scene id>:<band index>"
+SAVE_BANDS = "ingest_save_bands"
 UNIT = "ingest_unit"  # + ":<rev>"
 DAYFIRST = "ingest_dayfirst"  # + ":<rev>"
 TIMEZONE = "ingest_timezone"  # + ":<rev>"
@@ -166,6 +170,8 @@ def render_ingest() -> None:
     _partner(data_dir, t)
     loaded = _receive(_uploader(limits, t), limits, t)
     if loaded is None:
+        if layer == "scenes":
+            _stored_band_editor(data_dir, user, t)
         return
     _describe(loaded, t)
     try:
@@ -383,34 +389,87 @@ def _band_editor(base: Mapping, source: Source, t: Translator) -> dict[str, int]
         return {}
     names = str(source.table["bands"].iloc[0]).split(",")
     described = {name: i for i, name in enumerate(names, start=1) if name in ROLES}
-    start = {i: r for r, i in (base.bands or described).items()}
     rev = int(st.session_state.get(MAPPING_REV, 0))
+    with st.expander(t("Band roles"), expanded=BANDS_UNNAMED in source.notes
+                     or bool(base.bands)):
+        roles = _band_boxes(len(names), base.bands or described, f"{BAND}:{rev}", t)
+    if roles is None:
+        return None
+    return {} if roles == described else roles
+
+
+def _band_boxes(count: int, start: dict[str, int], key: str,
+                t: Translator) -> dict[str, int] | None:
+    """One box per band (its role or none), from ``start``; the roles, or None if repeated."""
     labels = band_names(t)
     options: list[str | None] = [None, *ROLES]
-    unnamed = BANDS_UNNAMED in source.notes
+    first = {i: r for r, i in start.items()}
+    st.caption(t("Which band of the file is which: detection and the imagery page read "
+                 "them, and the stored copy keeps them as its band descriptions. "
+                 "Detection needs blue, green and red at least; with near infrared "
+                 "and SWIR1 too, it runs in full."))
     chosen: dict[str, list[int]] = {}
-    with st.expander(t("Band roles"), expanded=unnamed or bool(base.bands)):
-        st.caption(t("Which band of the file is which: detection and the imagery page read "
-                     "them, and the stored copy keeps them as its band descriptions. "
-                     "Detection needs blue, green and red at least; with near infrared "
-                     "and SWIR1 too, it runs in full."))
-        for i in range(1, len(names) + 1):
-            if (i - 1) % 4 == 0:  # four per line; a phone stacks them in order
-                grid = st.columns(4)
-            role = grid[(i - 1) % 4].selectbox(
-                t("Band {n}").format(n=t.number(i)), options=options,
-                index=options.index(start.get(i)),
-                format_func=lambda r: t("(none)") if r is None else labels[r],
-                key=relabelled(f"{BAND}:{rev}:{i}"))
-            if role is not None:
-                chosen.setdefault(role, []).append(i)
+    for i in range(1, count + 1):
+        if (i - 1) % 4 == 0:  # four per line; a phone stacks them in order
+            grid = st.columns(4)
+        role = grid[(i - 1) % 4].selectbox(
+            t("Band {n}").format(n=t.number(i)), options=options,
+            index=options.index(first.get(i)),
+            format_func=lambda r: t("(none)") if r is None else labels[r],
+            key=relabelled(f"{key}:{i}"))
+        if role is not None:
+            chosen.setdefault(role, []).append(i)
     twice = [labels[r] for r, bands in chosen.items() if len(bands) > 1]
     if twice:
         st.error(t("Each role goes to one band: {roles} is chosen for several.").format(
             roles=", ".join(twice)))
         return None
-    roles = {r: bands[0] for r, bands in chosen.items()}
-    return {} if roles == described else roles
+    return {r: bands[0] for r, bands in chosen.items()}
+
+
+def _stored_band_editor(data_dir: Path, user: str, t: Translator) -> None:
+    """Name the bands of a scene already stored (one the import warned about)."""
+    try:
+        stored = read_existing(data_dir, "scenes") if data_dir.is_dir() else None
+    except (AtalayaError, OSError) as err:
+        st.error(_shown(err, t))
+        return
+    if stored is None or stored.empty:
+        return
+    bands = dict(zip(stored["scene_id"].astype(str), stored["bands"].astype(str),
+                     strict=True))
+    unusable = [s for s, b in bands.items() if not _usable(b)]
+    with st.expander(t("Band roles of a stored scene"), expanded=bool(unusable)):
+        ids = unusable + sorted(set(bands) - set(unusable))
+        scene = st.selectbox(t("Stored scene"), options=ids, key=STORED_SCENE,
+                             format_func=lambda s: f"{s} ({bands[s]})")
+        if scene is None:
+            return
+        names = bands[scene].split(",")
+        described = {n: i for i, n in enumerate(names, start=1) if n in ROLES}
+        roles = _band_boxes(len(names), described, f"{STORED_BAND}:{scene}", t)
+        if st.button(t("Save the band roles"), key=SAVE_BANDS,
+                     disabled=roles is None or roles == described or not user):
+            _save_stored_bands(data_dir, scene, roles or {}, user, t)
+
+
+def _usable(bands: str) -> bool:
+    """Whether detection can tell a catalogue row's bands apart (blue, green and red named)."""
+    return {"blue", "green", "red"} <= set(bands.split(","))
+
+
+def _save_stored_bands(data_dir: Path, scene: str, roles: dict[str, int], user: str,
+                       t: Translator) -> None:
+    try:
+        with st.spinner(t("Storing...")):
+            bands = name_stored_bands(data_dir, scene, roles, by=user,
+                                      store=open_store_cached(default_url()))
+    except (AtalayaError, OSError, SQLAlchemyError) as err:
+        st.error(t("Nothing was stored: {reason}").format(reason=_shown(err, t)))
+        return
+    st.session_state[NOTICE] = ("success", Message(
+        "Band roles stored for {scene}: {bands}.", scene=scene, bands=bands or ""))
+    st.rerun()
 
 
 def _field_names(t: Translator) -> dict[str, str]:

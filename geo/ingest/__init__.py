@@ -32,7 +32,13 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from geo.ingest.commit import CommitResult, commit, layer_path, read_existing
+from geo.ingest.commit import (
+    CommitResult,
+    commit,
+    layer_path,
+    name_stored_bands,
+    read_existing,
+)
 from geo.ingest.errors import (
     CommitError,
     FileRefusedError,
@@ -112,6 +118,7 @@ __all__ = [
     "load_limits",
     "load_mapping",
     "mapping_path",
+    "name_stored_bands",
     "propose_mapping",
     "read_existing",
     "read_scene_source",

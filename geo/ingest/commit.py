@@ -17,7 +17,7 @@ import fcntl
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -171,6 +171,66 @@ def _write_registered(store: Store, report: ImportReport, new: gpd.GeoDataFrame,
         _write_atomic(merged, path)
 
 
+def name_stored_bands(data_dir: Path, scene_id: str, roles: Mapping[str, int], *, by: str,
+                      store: Store | None = None) -> str | None:
+    """Give a stored scene's bands their roles: its file's band descriptions and catalogue row.
+
+    For a scene stored before its bands were named (the import warned that detection cannot
+    tell them apart). Under the import lock, the file is copied with the new descriptions
+    (:func:`describe_bands`) and moved into place, so a reader holding the old one open keeps
+    reading it; then the row's ``bands`` is written to the layer file and, given ``store``,
+    to the store's catalogue (an audit row by ``by``) in one transaction. Returns the new
+    ``bands`` text, or None when the scene already had those roles (nothing written).
+
+    Raises
+    ------
+    MappingError
+        Unknown or repeated roles, indices below 1.
+    FileRefusedError
+        A role names a band the scene does not have.
+    CommitError
+        No stored scene has that identifier.
+    """
+    from geo.imagery import roles_from_descriptions
+    from geo.ingest.mapping import Mapping as IngestMapping
+    from geo.ingest.scenes import renamed_bands
+
+    IngestMapping("scenes", bands=dict(roles)).check()
+    path = layer_path(data_dir, "scenes")
+    with _locked(data_dir):
+        layer = read_existing(data_dir, "scenes")
+        rows = layer.index[layer["scene_id"].astype(str) == scene_id] if len(layer) else []
+        if not len(rows):
+            raise CommitError(Message("no stored scene is called {scene}", scene=scene_id))
+        row = rows[0]
+        before = str(layer.at[row, "bands"])
+        bands = renamed_bands(before, roles, scene_id)
+        target = data_dir / str(layer.at[row, "path"])
+        if target.resolve().parent != (data_dir / "scenes").resolve():
+            raise CommitError(Message("the scene {scene} is not in scenes/", scene=scene_id))
+        with rasterio.open(target) as src:
+            described = roles_from_descriptions(tuple(src.descriptions))
+        if described != roles_from_descriptions(tuple(bands.split(","))):
+            with replacing(target) as tmp:
+                shutil.copyfile(target, tmp)
+                describe_bands(tmp, bands.split(","))
+        elif bands == before:
+            return None
+        layer.at[row, "bands"] = bands
+        layer = validate_layer(layer, SCHEMAS["scenes"], source=path.name)
+        if store is None:
+            _write_atomic(layer, path)
+            return bands
+        from geo.store.engine import write_tx
+        from geo.store.scenes import scene_records, upsert_scenes
+
+        records = scene_records(layer.loc[[row]], data_dir)
+        with write_tx(store) as conn:
+            upsert_scenes(conn, records, by=by)
+            _write_atomic(layer, path)
+    return bands
+
+
 def _check_ids(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: str) -> None:
     key = _ID_FIELDS[layer]
     if key not in existing.columns or existing.empty:
@@ -259,10 +319,10 @@ def describe_bands(path: Path, names: list[str]) -> None:
     """Write the band roles of a scene's catalogue row into its stored copy, when they differ.
 
     ``names`` are the row's ``bands`` (``"blue"``, ``"band4"``...). When they give other roles
-    than the file's band descriptions (the user named the bands at import, ``Mapping.bands``),
-    each named band's description becomes its role, so detection and the imagery page read
-    them; an unnamed band keeps its description unless that names a role (then it is
-    cleared). Otherwise the file is left as it is.
+    than the file's band descriptions (the user named the bands, ``Mapping.bands``), each
+    named band's description becomes its role, so detection and the imagery page read them;
+    an unnamed band keeps its description unless that names a role (then it is cleared).
+    Otherwise the file is left as it is.
     """
     from geo.imagery import ROLES, roles_from_descriptions
 

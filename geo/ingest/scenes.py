@@ -253,20 +253,33 @@ def name_bands(source: Source, roles: Mapping[str, int]) -> Source:
         A role names a band the file does not have.
     """
     table = source.table.copy()
-    names = []
-    for text in table["bands"].astype(str):
-        count = len(text.split(","))
-        beyond = sorted(f"{r}={i}" for r, i in roles.items() if i > count)
-        if beyond:
-            raise FileRefusedError(Message("the band roles {pairs} name bands {name} does not "
-                                           "have: it has {count}", pairs=", ".join(beyond),
-                                           name=source.name, count=Number(count)))
-        names.append(",".join(band_names(count, roles)))
-    table["bands"] = names
+    table["bands"] = [renamed_bands(str(text), roles, source.name) for text in table["bands"]]
     chosen = BandRoles.from_mapping(roles)
     named = chosen.is_multispectral or chosen.is_rgb_only
     notes = [n for n in source.notes if not (named and n == BANDS_UNNAMED)]
     return replace(source, table=table, notes=notes)
+
+
+def renamed_bands(bands: str, roles: Mapping[str, int], name: str) -> str:
+    """Return a catalogue row's ``bands`` text once ``roles`` are given (as many bands).
+
+    Raises
+    ------
+    FileRefusedError
+        A role names a band beyond those ``bands`` lists (``name``: the file, for the message).
+
+    Examples
+    --------
+    >>> renamed_bands("band1,band2,band3,band4", {"red": 1, "green": 2, "blue": 3}, "a.tif")
+    'red,green,blue,band4'
+    """
+    count = len(bands.split(","))
+    beyond = sorted(f"{r}={i}" for r, i in roles.items() if i > count)
+    if beyond:
+        raise FileRefusedError(Message("the band roles {pairs} name bands {name} does not "
+                                       "have: it has {count}", pairs=", ".join(beyond),
+                                       name=name, count=Number(count)))
+    return ",".join(band_names(count, roles))
 
 
 def _catalogue_row(upload: Upload, limits: Limits

@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import rasterio
 from sqlalchemy import select, text
 
 from geo.errors import DataNotFoundError, SchemaError, StoreError
 from geo.hashing import sha256_file
-from geo.ingest import commit, read_source, receive_file, validate
+from geo.ingest import (
+    CommitError,
+    FileRefusedError,
+    commit,
+    read_source,
+    receive_file,
+    validate,
+)
 from geo.ingest.mapping import propose_mapping
 from geo.ingest.report import ImportReport
 from geo.store import Store
@@ -74,6 +83,50 @@ def test_scene_import_registers_the_scene(store: Store, tmp_path: Path, data: Pa
             t.audit_log.c.action == "scene_registered")).all()
     assert len(audit) == 1
     assert json.loads(audit[0].new_value)["scene_id"] == "scene_2024-08-02"
+
+
+def test_a_stored_scenes_bands_are_named_afterwards(store: Store, tmp_path: Path,
+                                                    data: Path) -> None:
+    """Stored with bands detection could not tell apart; named later: file, layer, store."""
+    from geo.imagery import read_scene_info
+    from geo.ingest import name_stored_bands
+    from tests.ingest.hostile import unnamed_bands_tiff
+
+    tif = unnamed_bands_tiff(tmp_path)
+    with receive_file(tif) as up:
+        source = read_source(up)
+        commit(validate(source, propose_mapping(source, "scenes"), imported_by="ana",
+                        now=NOW), data, store=store)
+    stored = data / "scenes" / tif.name
+    with rasterio.open(stored) as first:
+        levels = first.overviews(1)
+    roles = {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir1": 5}
+    assert name_stored_bands(data, "landsat_2024-08-02", roles, by="bea",
+                             store=store) == "blue,green,red,nir,swir1,band6"
+    with rasterio.open(stored) as copy, rasterio.open(tif) as original:
+        assert copy.descriptions == ("blue", "green", "red", "nir", "swir1", "QA")
+        assert np.array_equal(copy.read(), original.read())
+        assert copy.overviews(1) == levels  # the stored copy's overviews came along
+    assert read_scene_info(stored).roles.is_multispectral  # what detection jobs read
+    assert read_layer(data / "scenes.geojson", "scenes")["bands"].tolist() == [
+        "blue,green,red,nir,swir1,band6"]
+    row = read_scene_catalogue(store).iloc[0]
+    assert (row["bands"], row["registered_by"], row["sha256"]) == (
+        "blue,green,red,nir,swir1,band6", "bea", sha256_file(stored))
+    with read_tx(store) as conn:
+        audit = conn.execute(select(t.audit_log).where(
+            t.audit_log.c.action == "scene_registered")).all()
+    assert [json.loads(a.new_value)["change"] for a in audit] == ["added", "updated"]
+    assert audit[-1].actor == "bea"
+    # the same roles again: nothing written
+    before = stored.stat().st_mtime_ns
+    assert name_stored_bands(data, "landsat_2024-08-02", roles, by="bea", store=store) is None
+    assert stored.stat().st_mtime_ns == before
+    with pytest.raises(FileRefusedError, match="it has 6"):
+        name_stored_bands(data, "landsat_2024-08-02", {"red": 7}, by="bea", store=store)
+    with pytest.raises(CommitError, match="no stored scene is called nope"):
+        name_stored_bands(data, "nope", roles, by="bea", store=store)
+    assert read_scene_catalogue(store)["bands"].tolist() == ["blue,green,red,nir,swir1,band6"]
 
 
 def test_backfill_from_the_layer_file_is_idempotent(store: Store, tmp_path: Path,

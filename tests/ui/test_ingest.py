@@ -332,6 +332,37 @@ def test_a_scenes_bands_named_on_the_page_reach_the_stored_copy(
         "blue,green,red,nir,swir1,band6"]
 
 
+def test_a_stored_scenes_bands_are_named_on_the_page(data: Path, tmp_path: Path,
+                                                    scene_runner: FakeRunner) -> None:
+    """A scene stored with bands detection cannot tell apart: its boxes open, roles stored."""
+    from geo.imagery import read_scene_info
+    from geo.ingest import commit, propose_mapping, read_source, receive_file, validate
+
+    tif = unnamed_bands_tiff(tmp_path)
+    with receive_file(tif) as up:
+        source = read_source(up)
+        commit(validate(source, propose_mapping(source, "scenes"), imported_by="ana"), data)
+    at = _app().selectbox(key=ingest.LAYER).set_value("scenes").run()
+    assert at.selectbox(key=ingest.STORED_SCENE).value == "landsat_2024-08-02"
+    save = _button(at, ingest.SAVE_BANDS)
+    assert save.disabled  # nothing chosen yet
+    for i, role in enumerate(("blue", "green", "red", "nir", "swir1"), start=1):
+        _field(at, f"Band {i}").set_value(role)
+    at.run()
+    _button(at, ingest.SAVE_BANDS).click().run()
+    assert not at.exception
+    assert [m.value.replace("\\", "") for m in at.success] == [
+        "Band roles stored for landsat_2024-08-02: blue,green,red,nir,swir1,band6."]
+    stored = data / "scenes" / tif.name
+    assert read_scene_info(stored).roles.is_multispectral
+    with open_store(default_url()) as store:
+        assert read_scene_catalogue(store)["bands"].tolist() == [
+            "blue,green,red,nir,swir1,band6"]
+    # now usable: listed, its boxes start from its roles, and saving them again is disabled
+    assert _field(at, "Band 4").value == "nir"
+    assert _button(at, ingest.SAVE_BANDS).disabled
+
+
 def test_a_scene_import_cancelled_before_it_ran_leaves_no_upload(
         data: Path, tmp_path: Path, scene_runner: FakeRunner) -> None:
     ensure_accounts(dict(os.environ))
