@@ -67,7 +67,7 @@ from geo.ingest import (
 )
 from geo.ingest.dedupe import ID_COLUMNS as ID_FIELDS
 from geo.ingest.report import REASON_KINDS
-from geo.ingest.scenes import BANDS_UNNAMED
+from geo.ingest.scenes import BANDS_UNNAMED, detectable
 from geo.ingest.upload import EXTENSIONS
 from geo.jobs import ACTIVE_STATES, ingest_params, list_jobs
 from geo.schema import SCHEMAS
@@ -388,7 +388,7 @@ def _band_editor(base: Mapping, source: Source, t: Translator) -> dict[str, int]
     if "bands" not in source.columns or len(source.table) != 1:
         return {}
     names = str(source.table["bands"].iloc[0]).split(",")
-    described = {name: i for i, name in enumerate(names, start=1) if name in ROLES}
+    described = _named(names)
     rev = int(st.session_state.get(MAPPING_REV, 0))
     with st.expander(t("Band roles"), expanded=BANDS_UNNAMED in source.notes
                      or bool(base.bands)):
@@ -438,7 +438,7 @@ def _stored_band_editor(data_dir: Path, user: str, t: Translator) -> None:
         return
     bands = dict(zip(stored["scene_id"].astype(str), stored["bands"].astype(str),
                      strict=True))
-    unusable = [s for s, b in bands.items() if not _usable(b)]
+    unusable = [s for s, b in bands.items() if not detectable(b)]
     with st.expander(t("Band roles of a stored scene"), expanded=bool(unusable)):
         ids = unusable + sorted(set(bands) - set(unusable))
         scene = st.selectbox(t("Stored scene"), options=ids, key=STORED_SCENE,
@@ -446,16 +446,16 @@ def _stored_band_editor(data_dir: Path, user: str, t: Translator) -> None:
         if scene is None:
             return
         names = bands[scene].split(",")
-        described = {n: i for i, n in enumerate(names, start=1) if n in ROLES}
+        described = _named(names)
         roles = _band_boxes(len(names), described, f"{STORED_BAND}:{scene}", t)
         if st.button(t("Save the band roles"), key=SAVE_BANDS,
                      disabled=roles is None or roles == described or not user):
             _save_stored_bands(data_dir, scene, roles or {}, user, t)
 
 
-def _usable(bands: str) -> bool:
-    """Whether detection can tell a catalogue row's bands apart (blue, green and red named)."""
-    return {"blue", "green", "red"} <= set(bands.split(","))
+def _named(names: list[str]) -> dict[str, int]:
+    """Return the roles a catalogue row's band names give (``{role: 1-based index}``)."""
+    return {name: i for i, name in enumerate(names, start=1) if name in ROLES}
 
 
 def _save_stored_bands(data_dir: Path, scene: str, roles: dict[str, int], user: str,

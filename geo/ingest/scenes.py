@@ -254,10 +254,30 @@ def name_bands(source: Source, roles: Mapping[str, int]) -> Source:
     """
     table = source.table.copy()
     table["bands"] = [renamed_bands(str(text), roles, source.name) for text in table["bands"]]
-    chosen = BandRoles.from_mapping(roles)
-    named = chosen.is_multispectral or chosen.is_rgb_only
+    named = all(detectable(str(text)) for text in table["bands"])
     notes = [n for n in source.notes if not (named and n == BANDS_UNNAMED)]
     return replace(source, table=table, notes=notes)
+
+
+def detectable(bands: str) -> bool:
+    """Whether detection can tell apart the bands a catalogue row's ``bands`` lists.
+
+    As :mod:`geo.imagery` reads a scene: red, NIR and SWIR1, or blue, green and red, named;
+    or three bands none of which is named (taken as red, green, blue).
+
+    Examples
+    --------
+    >>> detectable("red,nir,swir1,band4"), detectable("band1,band2,band3")
+    (True, True)
+    >>> detectable("blue,green,band3,band4")
+    False
+    """
+    names = tuple(bands.split(","))
+    found = roles_from_descriptions(names)
+    if not found:
+        return len(names) == 3
+    roles = BandRoles.from_mapping(found)
+    return roles.is_multispectral or roles.is_rgb_only
 
 
 def renamed_bands(bands: str, roles: Mapping[str, int], name: str) -> str:
