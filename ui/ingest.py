@@ -34,11 +34,12 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from rasterio.errors import RasterioError
 from sqlalchemy.exc import SQLAlchemyError
 
 from geo.errors import AtalayaError
 from geo.i18n import Message, Translator, localize, message_of, replace_values
-from geo.imagery import ROLES
+from geo.imagery import ROLES, open_geotiff
 from geo.ingest import (
     GEOMETRY_FIELDS,
     LAYERS,
@@ -67,7 +68,7 @@ from geo.ingest import (
 )
 from geo.ingest.dedupe import ID_COLUMNS as ID_FIELDS
 from geo.ingest.report import REASON_KINDS
-from geo.ingest.scenes import BANDS_UNNAMED, detectable
+from geo.ingest.scenes import BANDS_UNNAMED, band_descriptions, detectable
 from geo.ingest.upload import EXTENSIONS
 from geo.jobs import ACTIVE_STATES, ingest_params, list_jobs
 from geo.schema import SCHEMAS
@@ -392,15 +393,20 @@ def _band_editor(base: Mapping, source: Source, t: Translator) -> dict[str, int]
     rev = int(st.session_state.get(MAPPING_REV, 0))
     with st.expander(t("Band roles"), expanded=BANDS_UNNAMED in source.notes
                      or bool(base.bands)):
-        roles = _band_boxes(len(names), base.bands or described, f"{BAND}:{rev}", t)
+        roles = _band_boxes(len(names), base.bands or described, f"{BAND}:{rev}", t,
+                            source.band_descriptions)
     if roles is None:
         return None
     return {} if roles == described else roles
 
 
-def _band_boxes(count: int, start: dict[str, int], key: str,
-                t: Translator) -> dict[str, int] | None:
-    """One box per band (its role or none), from ``start``; the roles, or None if repeated."""
+def _band_boxes(count: int, start: dict[str, int], key: str, t: Translator,
+                descriptions: tuple[str, ...] = ()) -> dict[str, int] | None:
+    """One box per band (its role or none), from ``start``; the roles, or None if repeated.
+
+    Each box is labelled with the band's number and the file's own description of it
+    ("Band 5 · SR_B6"), Markdown escaped.
+    """
     labels = band_names(t)
     options: list[str | None] = [None, *ROLES]
     first = {i: r for r, i in start.items()}
@@ -412,8 +418,10 @@ def _band_boxes(count: int, start: dict[str, int], key: str,
     for i in range(1, count + 1):
         if (i - 1) % 4 == 0:  # four per line; a phone stacks them in order
             grid = st.columns(4)
+        said = descriptions[i - 1] if i <= len(descriptions) else ""
+        label = t("Band {n}").format(n=t.number(i))
         role = grid[(i - 1) % 4].selectbox(
-            t("Band {n}").format(n=t.number(i)), options=options,
+            f"{label} · {_plain(said)}" if said else label, options=options,
             index=options.index(first.get(i)),
             format_func=lambda r: t("(none)") if r is None else labels[r],
             key=relabelled(f"{key}:{i}"))
@@ -438,6 +446,7 @@ def _stored_band_editor(data_dir: Path, user: str, t: Translator) -> None:
         return
     bands = dict(zip(stored["scene_id"].astype(str), stored["bands"].astype(str),
                      strict=True))
+    paths = dict(zip(stored["scene_id"].astype(str), stored["path"].astype(str), strict=True))
     unusable = [s for s, b in bands.items() if not detectable(b)]
     with st.expander(t("Band roles of a stored scene"), expanded=bool(unusable)):
         ids = unusable + sorted(set(bands) - set(unusable))
@@ -447,10 +456,20 @@ def _stored_band_editor(data_dir: Path, user: str, t: Translator) -> None:
             return
         names = bands[scene].split(",")
         described = _named(names)
-        roles = _band_boxes(len(names), described, f"{STORED_BAND}:{scene}", t)
+        roles = _band_boxes(len(names), described, f"{STORED_BAND}:{scene}", t,
+                            _descriptions(data_dir / paths[scene]))
         if st.button(t("Save the band roles"), key=SAVE_BANDS,
                      disabled=roles is None or roles == described or not user):
             _save_stored_bands(data_dir, scene, roles or {}, user, t)
+
+
+def _descriptions(path: Path) -> tuple[str, ...]:
+    """Return a stored scene's band descriptions, or none if it cannot be opened."""
+    try:
+        with open_geotiff(path) as src:
+            return band_descriptions(src)
+    except (AtalayaError, OSError, RasterioError):
+        return ()
 
 
 def _named(names: list[str]) -> dict[str, int]:

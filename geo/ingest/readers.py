@@ -59,6 +59,9 @@ class Source:
         Warnings about reading (encoding fallback, reprojection...).
     files
         Files the commit step copies into the data folder (scene GeoTIFFs), by identifier.
+    band_descriptions
+        A scene's band descriptions as the file gives them ("" for none; cut to 40
+        characters), shown beside the band role boxes.
     """
 
     name: str
@@ -70,6 +73,7 @@ class Source:
     encoding: str | None = None
     notes: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    band_descriptions: tuple[str, ...] = ()
 
     def preview(self, rows: int = 10) -> pd.DataFrame:
         """First ``rows`` rows as text (geometry as WKT, shortened), for the mapping step."""

@@ -14,6 +14,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -302,8 +303,19 @@ def renamed_bands(bands: str, roles: Mapping[str, int], name: str) -> str:
     return ",".join(band_names(count, roles))
 
 
-def _catalogue_row(upload: Upload, limits: Limits
-                   ) -> tuple[dict[str, object], Polygon, str, list[str]]:
+#: A band description is kept to this many characters (shown beside its role box).
+DESCRIPTION_CHARS = 40
+
+
+class _Read(NamedTuple):
+    row: dict[str, object]
+    footprint: Polygon
+    crs: str
+    notes: list[str]
+    descriptions: tuple[str, ...]
+
+
+def _catalogue_row(upload: Upload, limits: Limits) -> _Read:
     """Check the header, decode every pixel, build the catalogue row and the report's notes."""
     with open_geotiff(upload.path) as src:
         _check_header(src, upload, limits)
@@ -330,9 +342,13 @@ def _catalogue_row(upload: Upload, limits: Limits
                "sensor": tags.get("SENSOR") or tags.get("SPACECRAFT_ID") or "unknown",
                "native_crs": src.crs.to_string(), "resolution_m": _number_text(res),
                "bands": bands, "cloud_share": None if cloud is None else _number_text(cloud)}
-        footprint = _footprint(src)
-        crs = src.crs.to_string()
-        return row, footprint, crs, _notes(src, grid)
+        return _Read(row, _footprint(src), src.crs.to_string(), _notes(src, grid),
+                     band_descriptions(src))
+
+
+def band_descriptions(src: rasterio.DatasetReader) -> tuple[str, ...]:
+    """Return a scene's band descriptions as its file gives them: "" for none, cut short."""
+    return tuple((d or "").strip()[:DESCRIPTION_CHARS] for d in src.descriptions)
 
 
 def _shown_as(exc: BaseException, upload: Upload, limit: int | None = None) -> str:
@@ -363,7 +379,7 @@ def read_scene_source(upload: Upload, *, limits: Limits) -> Source:
         with warnings.catch_warnings():
             # a file without georeferencing is refused below with a plain message
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            row, footprint, crs, notes = _catalogue_row(upload, limits)
+            row, footprint, crs, notes, descriptions = _catalogue_row(upload, limits)
     except ImageryError as exc:  # GDAL could not open it: not a TIFF, or cut short
         raise FileRefusedError(Message("{name} cannot be read as a GeoTIFF: corrupt or "
                                        "truncated ({cause})", name=upload.name,
@@ -375,4 +391,4 @@ def read_scene_source(upload: Upload, *, limits: Limits) -> Source:
     table = pd.DataFrame([row], columns=list(SCENE_COLUMNS))
     return Source(name=upload.name, sha256=upload.sha256, format="geotiff", table=table,
                   geometry=gpd.GeoSeries([footprint], crs=4326), crs=crs, notes=notes,
-                  files={str(row["scene_id"]): upload.path})
+                  files={str(row["scene_id"]): upload.path}, band_descriptions=descriptions)

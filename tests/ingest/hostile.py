@@ -313,11 +313,15 @@ def good_tiff(folder: Path, name: str = "scene_2024-08-02.tif") -> Path:
 
 
 def unnamed_bands_tiff(folder: Path, name: str = "landsat_2024-08-02.tif") -> Path:
-    """Write a dated 6-band GeoTIFF whose band descriptions name no role (a QGIS stack)."""
+    """Write a dated 6-band GeoTIFF whose band descriptions name no role.
+
+    Landsat Collection 2 names: ``SR_B2`` is blue on Landsat 8 and 9 but green on Landsat 5
+    and 7, so these names are not taken for roles (``geo.imagery``).
+    """
     rng = np.random.default_rng(0)
     path = _tiff(folder / name, rng.integers(100, 3000, (6, 256, 256), dtype=np.uint16))
     with rasterio.open(path, "r+") as dst:
-        dst.descriptions = ("Band 1", "Band 2", "Band 3", "Band 4", "Band 5", "QA")
+        dst.descriptions = ("SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "QA_PIXEL")
     return path
 
 

@@ -80,7 +80,7 @@ def test_bands_names_a_scenes_bands_and_a_wrong_role_is_one_plain_line(
     assert read_layer(data / "scenes.geojson", "scenes")["bands"].tolist() == [
         "blue,green,red,nir,swir1,band6"]
     with rasterio.open(data / "scenes" / tif.name) as stored:
-        assert stored.descriptions == ("blue", "green", "red", "nir", "swir1", "QA")
+        assert stored.descriptions == ("blue", "green", "red", "nir", "swir1", "QA_PIXEL")
 
 
 def test_saved_mapping_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -493,7 +493,7 @@ def test_a_scene_whose_bands_the_user_names_is_stored_with_them(tmp_path: Path) 
         commit(report, data)
     stored = data / "scenes" / tif.name
     with rasterio.open(stored) as copy, rasterio.open(tif) as original:
-        assert copy.descriptions == ("blue", "green", "red", "nir", "swir1", "QA")
+        assert copy.descriptions == ("blue", "green", "red", "nir", "swir1", "QA_PIXEL")
         assert np.array_equal(copy.read(), original.read())
     assert dict(read_scene_info(stored).roles.pairs) == LANDSAT_ROLES
     assert sorted(p.name for p in stored.parent.iterdir()) == [tif.name]  # no side-car file
@@ -507,7 +507,7 @@ def test_band_roles_that_leave_red_unnamed_keep_the_warning_and_the_file_as_it_w
     assert len(warned) == 1
     assert warned[0].startswith("detection cannot tell")
     with rasterio.open(tmp_path / "data" / "scenes" / tif.name) as copy:
-        assert copy.descriptions == ("blue", "green", "Band 3", "Band 4", "Band 5", "QA")
+        assert copy.descriptions == ("blue", "green", "SR_B4", "SR_B5", "SR_B6", "QA_PIXEL")
 
 
 def test_band_roles_replace_the_descriptions_roles(tmp_path: Path) -> None:

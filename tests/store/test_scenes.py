@@ -104,7 +104,7 @@ def test_a_stored_scenes_bands_are_named_afterwards(store: Store, tmp_path: Path
     assert name_stored_bands(data, "landsat_2024-08-02", roles, by="bea",
                              store=store) == "blue,green,red,nir,swir1,band6"
     with rasterio.open(stored) as copy, rasterio.open(tif) as original:
-        assert copy.descriptions == ("blue", "green", "red", "nir", "swir1", "QA")
+        assert copy.descriptions == ("blue", "green", "red", "nir", "swir1", "QA_PIXEL")
         assert np.array_equal(copy.read(), original.read())
         assert copy.overviews(1) == levels  # the stored copy's overviews came along
     assert read_scene_info(stored).roles.is_multispectral  # what detection jobs read

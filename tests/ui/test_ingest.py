@@ -303,16 +303,18 @@ def test_a_scenes_bands_named_on_the_page_reach_the_stored_copy(
     tif = unnamed_bands_tiff(tmp_path)
     at = _offer(_app(), tif.name, tif.read_bytes(), "scenes")
     assert any(i.value.replace("\\", "").startswith("detection cannot tell") for i in at.info)
-    boxes = {s.label: s for s in at.selectbox if s.label.startswith("Band ")}
-    assert list(boxes) == [f"Band {i}" for i in range(1, 7)]
-    assert all(b.value is None for b in boxes.values())
-    for i, role in enumerate(("blue", "green", "red", "nir", "blue"), start=1):
-        boxes[f"Band {i}"].set_value(role)
+    boxes = [s for s in at.selectbox if s.label.startswith("Band ")]
+    # each labelled with the file's own description, its Markdown escaped
+    assert [b.label for b in boxes] == [f"Band {i} · {d}" for i, d in enumerate(
+        ("SR\\_B2", "SR\\_B3", "SR\\_B4", "SR\\_B5", "SR\\_B6", "QA\\_PIXEL"), start=1)]
+    assert all(b.value is None for b in boxes)
+    for box, role in zip(boxes, ("blue", "green", "red", "nir", "blue"), strict=False):
+        box.set_value(role)
     at.run()
     assert [e.value for e in at.error] == [
         "Each role goes to one band: Blue is chosen for several."]
     assert not [b for b in at.button if b.key == ingest.VALIDATE]
-    _field(at, "Band 5").set_value("swir1").run()
+    _field(at, "Band 5 · SR\\_B6").set_value("swir1").run()
     assert not at.error
     _button(at, ingest.VALIDATE).click().run()
     assert _metrics(at)["Rows accepted"] == "1"
@@ -326,7 +328,7 @@ def test_a_scenes_bands_named_on_the_page_reach_the_stored_copy(
     assert done.state == "succeeded", done.error
     stored = data / "scenes" / tif.name
     with rasterio.open(stored) as copy:
-        assert copy.descriptions == ("blue", "green", "red", "nir", "swir1", "QA")
+        assert copy.descriptions == ("blue", "green", "red", "nir", "swir1", "QA_PIXEL")
     assert read_scene_info(stored).roles.is_multispectral  # what detection jobs read
     assert read_layer(data / "scenes.geojson", "scenes")["bands"].tolist() == [
         "blue,green,red,nir,swir1,band6"]
@@ -346,8 +348,10 @@ def test_a_stored_scenes_bands_are_named_on_the_page(data: Path, tmp_path: Path,
     assert at.selectbox(key=ingest.STORED_SCENE).value == "landsat_2024-08-02"
     save = _button(at, ingest.SAVE_BANDS)
     assert save.disabled  # nothing chosen yet
-    for i, role in enumerate(("blue", "green", "red", "nir", "swir1"), start=1):
-        _field(at, f"Band {i}").set_value(role)
+    boxes = [s for s in at.selectbox if s.label.startswith("Band ")]
+    assert boxes[5].label == "Band 6 · QA\\_PIXEL"  # read from the stored file
+    for box, role in zip(boxes, ("blue", "green", "red", "nir", "swir1"), strict=False):
+        box.set_value(role)
     at.run()
     _button(at, ingest.SAVE_BANDS).click().run()
     assert not at.exception
@@ -359,7 +363,7 @@ def test_a_stored_scenes_bands_are_named_on_the_page(data: Path, tmp_path: Path,
         assert read_scene_catalogue(store)["bands"].tolist() == [
             "blue,green,red,nir,swir1,band6"]
     # now usable: listed, its boxes start from its roles, and saving them again is disabled
-    assert _field(at, "Band 4").value == "nir"
+    assert _field(at, "Band 4 · nir").value == "nir"
     assert _button(at, ingest.SAVE_BANDS).disabled
 
 
