@@ -494,7 +494,9 @@ def _resolve_roles(src: rasterio.DatasetReader,
         found = str(dict(roles.pairs)) if roles.pairs else Message("no names")
         raise ConfigError(Message("{name}: cannot tell which band is which (found {found}); "
                                   "pass a mapping such as "
-                                  "--bands blue=1,green=2,red=3,nir=4,swir1=5,swir2=6",
+                                  "--bands blue=1,green=2,red=3,nir=4,swir1=5,swir2=6, or, "
+                                  "for a stored scene, give its bands their roles on the "
+                                  "Import data page",
                                   name=Path(src.name).name, found=found))
     if roles.is_rgb_only:
         notes += (NOTE_RGB_ONLY,)

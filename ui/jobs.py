@@ -559,6 +559,7 @@ def _summary(job: Job, t: Translator) -> str:
         updated=t.number(len(result.get("updated", []))),
         unchanged=t.number(len(result.get("unchanged", []))),
         seconds=t.number(took, digits=1))
+    line += _skipped(result.get("failures", []), t)
     # alerts given an absence; jobs before 2026-12-05 kept the count of looks only
     absent = len(result["absent"]) if "absent" in result else int(result.get("absences", 0))
     blind = len(result.get("blind", []))  # scenes read whole, all nodata or cloud
@@ -568,6 +569,22 @@ def _summary(job: Job, t: Translator) -> str:
         + _counted(blind, t, t.n(
             "{n} scene held only nodata or cloud: nothing could be found in it.",
             "{n} scenes held only nodata or cloud: nothing could be found in them.", blind))
+
+
+#: Skipped scenes named in a detection's summary (the job's result keeps them all).
+SKIPPED_SHOWN = 3
+
+
+def _skipped(failures: list[list[str]], t: Translator) -> str:
+    """Say which scenes a detection could not read, and why (the detector's words)."""
+    if not failures:
+        return ""
+    why = "; ".join(f"{name}: {reason[:200]}" for name, reason in failures[:SKIPPED_SHOWN])
+    if len(failures) > SKIPPED_SHOWN:
+        why += " …"
+    return " " + t.n("{n} scene could not be read and was skipped ({why}).",
+                     "{n} scenes could not be read and were skipped ({why}).",
+                     len(failures)).format(n=t.number(len(failures)), why=_plain(why))
 
 
 def _counted(n: int, t: Translator, sentence: str) -> str:

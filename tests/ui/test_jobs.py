@@ -273,11 +273,21 @@ def test_a_detection_summary_adds_up():
         "7 candidates in 2 scenes, 5 strips: 1 alert created, 0 updated, 4 unchanged; "
         "ran 4.0 s.")
     assert _summary(job, Translator("es")).startswith("7 candidatos en 2 escenas, 5 pistas:")
-    # scenes that could not be read are not counted; strips not seen again are said
-    job.result.update(scenes=3, failures=[["bad.tif", "corrupt"]], absences=1)
+    # scenes that could not be read are not counted but named, with the detector's reason
+    # (since 2026-12-07; before, they went unsaid); strips not seen again are said
+    job.result.update(scenes=3, failures=[["bad_x.tif", "corrupt"]], absences=1)
     assert _summary(job, Translator("en")).startswith("7 candidates in 2 scenes, 5 strips:")
-    assert _summary(job, Translator("en")).endswith(
-        "ran 4.0 s. 1 known strip was not found where a scene saw the ground clearly.")
+    shown = _summary(job, Translator("en"))  # Markdown: the file's name and reason escaped
+    assert "(bad\\_x\\.tif\\: corrupt)" in shown
+    assert shown.replace("\\", "").endswith(
+        "ran 4.0 s. 1 scene could not be read and was skipped (bad_x.tif: corrupt). "
+        "1 known strip was not found where a scene saw the ground clearly.")
+    assert "1 escena no pudo leerse y se omitió (bad_x.tif: corrupt)." in _summary(
+        job, Translator("es")).replace("\\", "")
+    job.result.update(failures=[[f"s{i}.tif", "x"] for i in range(5)])
+    assert "5 scenes could not be read and were skipped (s0.tif: x; s1.tif: x; s2.tif: x " \
+        "…)." in _summary(job, Translator("en")).replace("\\", "")
+    job.result.update(scenes=3, failures=[["bad_x.tif", "corrupt"]])
     # since 2026-12-05 the alerts given an absence are listed: they are counted, not the looks
     job.result.update(absent=[3, 4])
     assert _summary(job, Translator("en")).endswith(
