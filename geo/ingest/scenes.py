@@ -245,8 +245,8 @@ def name_bands(source: Source, roles: Mapping[str, int]) -> Source:
 
     ``roles`` (``{role: 1-based index}``, checked by :class:`~geo.ingest.Mapping`) replace
     the names the band descriptions gave; the warning that detection cannot tell the bands
-    apart stays only if red, green and blue are still not all named. The stored copy gets
-    them as band descriptions at commit (:func:`geo.ingest.commit.describe_bands`).
+    apart stays only if it still cannot (:func:`detectable`). The stored copy gets them as
+    band descriptions at commit (:func:`geo.ingest.commit.describe_bands`).
 
     Raises
     ------
