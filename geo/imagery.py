@@ -102,11 +102,16 @@ class BandRoles:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, int]) -> BandRoles:
-        """Build from ``{role: band index}``; checks roles and duplicate indices."""
+        """Build from ``{role: band index}``; checks roles, indices (1 up) and repeats."""
         unknown = sorted(set(mapping) - set(ROLES))
         if unknown:
             raise ConfigError(Message("unknown band role(s) {unknown}; expected some of {roles}",
                                       unknown=str(unknown), roles=str(list(ROLES))))
+        bad = [f"{r}={i!r}" for r, i in mapping.items()
+               if not isinstance(i, int) or isinstance(i, bool) or i < 1]
+        if bad:
+            raise ConfigError(Message("band indices are whole numbers from 1, got {pairs}",
+                                      pairs=", ".join(bad)[:200]))
         seen: dict[int, str] = {}
         for role, idx in mapping.items():
             if idx in seen:
@@ -129,6 +134,11 @@ class BandRoles:
     def is_multispectral(self) -> bool:
         """True when red, NIR and SWIR1 are present (the full detector can run)."""
         return self.has("red", "nir", "swir1")
+
+    @property
+    def usable(self) -> bool:
+        """True when detection can run: multispectral, or blue, green and red."""
+        return self.is_multispectral or self.is_rgb_only
 
     @property
     def is_rgb_only(self) -> bool:
@@ -476,21 +486,37 @@ NOTE_RGB_ONLY = marked("RGB only (no NIR/SWIR): lower-confidence detection from 
                        "and redness")
 
 
+def described_roles(descriptions: tuple[str | None, ...]) -> tuple[dict[str, int], bool]:
+    """Roles the band descriptions give, and whether they were guessed.
+
+    Three bands none of which is named are taken as red, green, blue (the true-colour order
+    of 3-band products): then the second value is True.
+
+    Examples
+    --------
+    >>> described_roles((None, None, None))
+    ({'red': 1, 'green': 2, 'blue': 3}, True)
+    >>> described_roles(("B04", "x", "y", "z"))
+    ({'red': 1}, False)
+    """
+    mapping = roles_from_descriptions(descriptions)
+    if not mapping and len(descriptions) == 3:
+        return {"red": 1, "green": 2, "blue": 3}, True
+    return mapping, False
+
+
 def _resolve_roles(src: rasterio.DatasetReader,
                    bands: Mapping[str, int] | None) -> tuple[BandRoles, tuple[str, ...]]:
-    mapping = dict(bands) if bands is not None else roles_from_descriptions(src.descriptions)
-    if bands is None and not mapping and src.count == 3:
-        mapping = {"red": 1, "green": 2, "blue": 3}  # true-colour order of 3-band products
-        notes: tuple[str, ...] = (NOTE_GUESSED_RGB,)
-    else:
-        notes = ()
+    mapping, guessed = ((dict(bands), False) if bands is not None
+                        else described_roles(tuple(src.descriptions)))
+    notes: tuple[str, ...] = (NOTE_GUESSED_RGB,) if guessed else ()
     roles = BandRoles.from_mapping(mapping)
     too_high = [f"{r}={i}" for r, i in roles.pairs if i > src.count]
     if too_high:
         raise ConfigError(Message("band mapping {pairs} exceeds the {count} bands of {name}",
                                   pairs=", ".join(too_high), count=int(src.count),
                                   name=Path(src.name).name))
-    if not (roles.is_multispectral or roles.is_rgb_only):
+    if not roles.usable:
         found = str(dict(roles.pairs)) if roles.pairs else Message("no names")
         raise ConfigError(Message("{name}: cannot tell which band is which (found {found}); "
                                   "pass a mapping such as "

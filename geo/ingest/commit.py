@@ -142,8 +142,9 @@ def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = (),
                                       "({cause})", cause=message_of(exc))) from None
         copied = _copy_files(report, new, data_dir)
         try:
-            if store is not None and report.layer == "scenes":
-                _write_registered(store, report, new, merged, path, data_dir)
+            if report.layer == "scenes":
+                _write_scenes(store, new, merged, path, data_dir, by=str(report.imported_by),
+                              at=pd.Timestamp(report.imported_at).to_pydatetime())
             else:
                 _write_atomic(merged, path)
         except BaseException:
@@ -153,22 +154,24 @@ def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = (),
     return CommitResult(path, len(new), len(report.accepted) - len(new), len(merged))
 
 
-def _write_registered(store: Store, report: ImportReport, new: gpd.GeoDataFrame,
-                      merged: gpd.GeoDataFrame, path: Path, data_dir: Path) -> None:
-    """Register the new scenes and write the layer file: both or neither.
+def _write_scenes(store: Store | None, new: gpd.GeoDataFrame, layer: gpd.GeoDataFrame,
+                  path: Path, data_dir: Path, *, by: str, at: datetime | None = None) -> None:
+    """Register the ``new`` rows in the store and write the scenes ``layer`` file: both or neither.
 
-    The rows are the import's own (read once by :func:`geo.ingest.scenes.read_scene_source`);
-    the files are hashed before the transaction opens, and it commits after the file moved
-    into place (a crash in between leaves a scene the backfill registers).
+    Without a store, the layer file only (:func:`geo.store.scenes.backfill_scenes` registers
+    it later). The files are hashed before the transaction opens, and it commits after the
+    layer file moved into place (a crash in between leaves a scene the backfill registers).
     """
+    if store is None:
+        _write_atomic(layer, path)
+        return
     from geo.store.engine import write_tx
     from geo.store.scenes import scene_records, upsert_scenes
 
     records = scene_records(new, data_dir)
     with write_tx(store) as conn:
-        upsert_scenes(conn, records, by=str(report.imported_by),
-                      at=pd.Timestamp(report.imported_at).to_pydatetime())
-        _write_atomic(merged, path)
+        upsert_scenes(conn, records, by=by, at=at)
+        _write_atomic(layer, path)
 
 
 def name_stored_bands(data_dir: Path, scene_id: str, roles: Mapping[str, int], *, by: str,
@@ -218,16 +221,7 @@ def name_stored_bands(data_dir: Path, scene_id: str, roles: Mapping[str, int], *
             return None
         layer.at[row, "bands"] = bands
         layer = validate_layer(layer, SCHEMAS["scenes"], source=path.name)
-        if store is None:
-            _write_atomic(layer, path)
-            return bands
-        from geo.store.engine import write_tx
-        from geo.store.scenes import scene_records, upsert_scenes
-
-        records = scene_records(layer.loc[[row]], data_dir)
-        with write_tx(store) as conn:
-            upsert_scenes(conn, records, by=by)
-            _write_atomic(layer, path)
+        _write_scenes(store, layer.loc[[row]], layer, path, data_dir, by=by)
     return bands
 
 

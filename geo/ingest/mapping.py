@@ -150,11 +150,6 @@ class Mapping:
         if self.layer != "scenes":
             raise MappingError(Message("band roles are for scenes, not the {layer} layer",
                                        layer=self.layer))
-        bad = [f"{r}={i!r}" for r, i in self.bands.items()
-               if not isinstance(i, int) or isinstance(i, bool) or i < 1]
-        if bad:
-            raise MappingError(Message("band indices are whole numbers from 1, got {pairs}",
-                                       pairs=", ".join(bad)[:200]))
         try:
             BandRoles.from_mapping(self.bands)
         except ConfigError as exc:

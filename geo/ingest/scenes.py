@@ -23,14 +23,14 @@ import rasterio
 from rasterio.windows import Window
 from shapely.geometry import Polygon
 
-from geo.errors import AtalayaError, ConfigError, ImageryError
+from geo.errors import AtalayaError, ImageryError
 from geo.i18n import Message, Number, message_of
 from geo.imagery import (
     MAX_BLOCK_BYTES,
     SCL_INVALID,
     BandRoles,
     _acquired,
-    _resolve_roles,
+    described_roles,
     gcps_only,
     open_geotiff,
     raster_outline,
@@ -206,17 +206,16 @@ def _notes(src: rasterio.DatasetReader, grid: UtmGrid | None) -> list[str]:
     """Warnings for the import report: a UTM copy is stored; detection cannot name the bands.
 
     The app's detection jobs take the band roles from the band descriptions only (no
-    ``--bands``), so a scene whose bands they cannot tell apart is stored for viewing but
-    never detected on: the report says so before it is stored.
+    ``--bands``), so a scene whose bands they cannot tell apart (:func:`detectable`, on the
+    descriptions) is never detected on until its bands are given roles: the report says so
+    before it is stored, and the import page offers the band role boxes.
     """
     notes: list[str] = []
     if grid is not None:
         notes.append(Message("stored on its UTM grid (EPSG:{epsg}, {res} m pixels): detection "
                              "measures in ground metres on square pixels",
                              epsg=str(grid.epsg), res=Number(grid.res_m, 2)))
-    try:
-        _resolve_roles(src, None)
-    except ConfigError:
+    if not _usable(tuple(src.descriptions)):
         notes.append(BANDS_UNNAMED)
     return notes
 
@@ -226,18 +225,6 @@ BANDS_UNNAMED = Message("detection cannot tell which band is which from the band
                         "descriptions (it needs blue, green and red at least): give the "
                         "bands their roles on the import page (or --bands to the import "
                         "command), or detect on it from the command line with --bands")
-
-
-def band_names(count: int, roles: Mapping[str, int]) -> list[str]:
-    """Name ``count`` bands from ``{role: 1-based index}``: the role, else ``band<i>``.
-
-    Examples
-    --------
-    >>> band_names(4, {"red": 3, "green": 2, "blue": 1})
-    ['blue', 'green', 'red', 'band4']
-    """
-    by_index = {i: r for r, i in roles.items()}
-    return [by_index.get(i, f"band{i}") for i in range(1, count + 1)]
 
 
 def name_bands(source: Source, roles: Mapping[str, int]) -> Source:
@@ -273,12 +260,11 @@ def detectable(bands: str) -> bool:
     >>> detectable("blue,green,band3,band4")
     False
     """
-    names = tuple(bands.split(","))
-    found = roles_from_descriptions(names)
-    if not found:
-        return len(names) == 3
-    roles = BandRoles.from_mapping(found)
-    return roles.is_multispectral or roles.is_rgb_only
+    return _usable(tuple(bands.split(",")))
+
+
+def _usable(descriptions: tuple[str | None, ...]) -> bool:
+    return BandRoles.from_mapping(described_roles(descriptions)[0]).usable
 
 
 def renamed_bands(bands: str, roles: Mapping[str, int], name: str) -> str:
@@ -300,7 +286,8 @@ def renamed_bands(bands: str, roles: Mapping[str, int], name: str) -> str:
         raise FileRefusedError(Message("the band roles {pairs} name bands {name} does not "
                                        "have: it has {count}", pairs=", ".join(beyond),
                                        name=name, count=Number(count)))
-    return ",".join(band_names(count, roles))
+    by_index = {i: r for r, i in roles.items()}
+    return ",".join(by_index.get(i, f"band{i}") for i in range(1, count + 1))
 
 
 #: A band description is kept to this many characters (shown beside its role box).
