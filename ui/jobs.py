@@ -579,12 +579,18 @@ def _skipped(failures: list[list[str]], t: Translator) -> str:
     """Say which scenes a detection could not read, and why (the detector's words)."""
     if not failures:
         return ""
-    why = "; ".join(f"{name}: {reason[:200]}" for name, reason in failures[:SKIPPED_SHOWN])
+    why = "; ".join(_reason(name, reason) for name, reason in failures[:SKIPPED_SHOWN])
     if len(failures) > SKIPPED_SHOWN:
         why += " …"
     return " " + t.n("{n} scene could not be read and was skipped ({why}).",
                      "{n} scenes could not be read and were skipped ({why}).",
                      len(failures)).format(n=t.number(len(failures)), why=_plain(why))
+
+
+def _reason(name: str, reason: str, limit: int = 300) -> str:
+    """Return a skipped scene's reason, led by its name once (the detector's often is)."""
+    text = reason if reason.startswith(name) else f"{name}: {reason}"
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def _counted(n: int, t: Translator, sentence: str) -> str:

@@ -284,6 +284,11 @@ def test_a_detection_summary_adds_up():
         "1 known strip was not found where a scene saw the ground clearly.")
     assert "1 escena no pudo leerse y se omitió (bad_x.tif: corrupt)." in _summary(
         job, Translator("es")).replace("\\", "")
+    # the detector's reasons start with the file's name: said once; a long one is cut
+    job.result.update(failures=[["a.tif", "a.tif: cannot tell " + "x" * 400]])
+    said = _summary(job, Translator("en")).replace("\\", "")
+    assert "skipped (a.tif: cannot tell xxx" in said
+    assert "x…)." in said
     job.result.update(failures=[[f"s{i}.tif", "x"] for i in range(5)])
     assert "5 scenes could not be read and were skipped (s0.tif: x; s1.tif: x; s2.tif: x " \
         "…)." in _summary(job, Translator("en")).replace("\\", "")
