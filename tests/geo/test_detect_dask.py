@@ -82,6 +82,25 @@ def test_distributed_run_equals_serial_run(scenes, client):
     assert "corrupt or truncated" in dict(dist.failures)[scenes[3]]
 
 
+def test_an_area_run_on_the_cluster_equals_the_serial_one(scenes, client):
+    """Runs of the windows an area chose (not the scene's own runs) give the same result."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from tests.geo.test_detect import ORIGIN
+
+    # the scenes' south-east 2.4 km square: three of the four strips' centres, some windows
+    south_east = box(ORIGIN.c + 1600, ORIGIN.f - 4000, ORIGIN.c + 4000, ORIGIN.f - 1600)
+    area = gpd.GeoSeries([south_east], crs="EPSG:32718").to_crs(4326).iloc[0]
+    good = scenes[:3]
+    serial = detect_scenes(good, params=PARAMS, area=area)
+    dist = detect_scenes(good, params=PARAMS, client=client, area=area)
+    assert serial.candidates["scene"].value_counts().to_dict() == {
+        "s0_2024-08-01.tif": 3, "s1_2024-08-02.tif": 3, "s2_2024-08-03.tif": 3}
+    pd.testing.assert_frame_equal(pd.DataFrame(serial.candidates),
+                                  pd.DataFrame(dist.candidates))
+
+
 def test_workers_start_with_the_malloc_settings(client):
     """Each worker has the malloc variables from its start (glibc reads them only then)."""
     from geo.detect.run import WORKER_MALLOC_ENV

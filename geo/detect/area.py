@@ -1,0 +1,133 @@
+"""Detection inside an area of interest: which windows run, which candidates are kept.
+
+An analyst rarely needs a whole 110 km Sentinel-2 tile: a border strip, a river basin or a
+province is the question, and reading only the windows that reach it makes the run that many
+times shorter. The rule is the detector's own ownership rule (:class:`geo.detect.scene.Ownership`):
+a candidate belongs to the window whose centre is nearest to its centre, so running the windows
+whose *owned* part meets the area, and keeping the candidates whose centre lies in the area,
+gives exactly the candidates of a whole-scene run whose centre lies in the area.
+
+The area is a polygon (or several) in EPSG:4326; lengths and tests happen in the scene's own
+projected CRS, into which the area's edges are densified (every 0.01 degree, about 1 km) before
+they are reprojected, so a long edge follows its true course rather than a chord.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import shapely
+from shapely import affinity
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+
+from geo.detect.scene import Ownership, WindowKey
+from geo.detect.window import RawCandidate
+from geo.errors import ConfigError, DataNotFoundError
+from geo.filters import MAX_AOI_VERTICES
+from geo.imagery import SceneInfo
+from geo.world import ALLOWED_DRIVERS
+
+__all__ = ["area_in_crs", "candidates_inside", "read_area", "scene_area", "windows_in_area"]
+
+#: Largest step between two vertices of an area's edge before it is reprojected, in degrees.
+DENSIFY_DEG = 0.01
+
+
+def read_area(path: str | Path) -> BaseGeometry:
+    """Read an area file (GeoJSON, GeoPackage...) as one (Multi)Polygon in EPSG:4326.
+
+    Every feature's polygons are joined (lines and points are ignored); a file in another CRS
+    is reprojected; a file without a CRS is taken as longitude/latitude in degrees.
+
+    Raises
+    ------
+    DataNotFoundError
+        When the file does not exist.
+    ConfigError
+        When it cannot be read, holds no polygon, has more than
+        :data:`geo.filters.MAX_AOI_VERTICES` vertices, or has coordinates outside
+        longitude -180..180 / latitude -90..90 (swapped, or metres without a CRS).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataNotFoundError(f"area file {p}: no such file")
+    try:
+        driver = pyogrio.read_info(p).get("driver")
+        if driver not in ALLOWED_DRIVERS:
+            raise ConfigError(f"area file {p.name}: GDAL reads it as {driver!r}; expected one "
+                              f"of {', '.join(sorted(ALLOWED_DRIVERS))}")
+        gdf = gpd.read_file(p, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError,
+            ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"area file {p.name} cannot be read: {exc}") from exc
+    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+        gdf = gdf.to_crs(4326)
+    polygons = [part for g in gdf.geometry if g is not None and not g.is_empty
+                for part in shapely.get_parts(shapely.make_valid(g))
+                if part.geom_type in ("Polygon", "MultiPolygon")]
+    if not polygons:
+        raise ConfigError(f"area file {p.name} holds no polygon")
+    area = shapely.union_all(polygons)
+    if shapely.get_num_coordinates(area) > MAX_AOI_VERTICES:
+        raise ConfigError(f"area file {p.name} has more than {MAX_AOI_VERTICES} vertices; "
+                          "simplify it")
+    west, south, east, north = area.bounds
+    if west < -180 or east > 180 or south < -90 or north > 90:
+        raise ConfigError(f"area file {p.name}: coordinates reach beyond longitude -180..180 "
+                          f"or latitude -90..90 (bounds {west:g}, {south:g}, {east:g}, "
+                          f"{north:g}): latitude and longitude swapped, or metres in a file "
+                          "that names no CRS?")
+    return area
+
+
+def area_in_crs(area: BaseGeometry, crs: Any) -> BaseGeometry:
+    """``area`` (EPSG:4326) in ``crs``, its edges densified first (:data:`DENSIFY_DEG`)."""
+    dense = shapely.segmentize(area, DENSIFY_DEG)
+    out: BaseGeometry = gpd.GeoSeries([dense], crs=4326).to_crs(crs).iloc[0]
+    return shapely.make_valid(out)
+
+
+def scene_area(info: SceneInfo, area: BaseGeometry) -> BaseGeometry:
+    """``area`` (EPSG:4326) in the scene's CRS (:func:`area_in_crs`)."""
+    return area_in_crs(area, info.crs_wkt)
+
+
+def windows_in_area(windows: Sequence[WindowKey], info: SceneInfo,
+                    area: BaseGeometry) -> list[WindowKey]:
+    """Return the windows whose owned part meets ``area`` (scene CRS), in their order.
+
+    A window owns the candidates whose centre is nearer its centre than any other window's
+    (:class:`geo.detect.scene.Ownership`); only those windows can own a candidate inside the
+    area. ``windows`` are all of the scene's windows (ownership depends on every one).
+    """
+    owners = Ownership.of(windows)
+    t = info.transform
+    matrix = [t.a, t.b, t.d, t.e, t.c, t.f]  # shapely's order: pixel (col, row) -> scene CRS
+    shapely.prepare(area)  # many tests against one shape
+    out = []
+    for key in windows:
+        r0, r1, c0, c1 = owners.box(key)
+        col0, row0 = key[0] + max(c0, 0), key[1] + max(r0, 0)
+        col1, row1 = key[0] + min(c1, key[2]), key[1] + min(r1, key[3])
+        owned = affinity.affine_transform(box(col0, row0, col1, row1), matrix)
+        if area.intersects(owned):
+            out.append(key)
+    return out
+
+
+def candidates_inside(cands: Sequence[RawCandidate], area: BaseGeometry) -> list[RawCandidate]:
+    """Return the candidates whose centre lies in ``area`` (scene CRS; the edge counts in)."""
+    if not cands:
+        return []
+    xs = np.array([c.x for c in cands])
+    ys = np.array([c.y for c in cands])
+    keep = shapely.intersects_xy(area, xs, ys)
+    return [c for c, k in zip(cands, keep, strict=True) if k]
