@@ -23,9 +23,10 @@ import numpy as np
 import pyogrio
 import shapely
 from shapely import affinity
-from shapely.geometry import box
+from shapely.geometry import MultiPolygon, box
 from shapely.geometry.base import BaseGeometry
 
+from geo.crs import utm_epsg
 from geo.detect.scene import Ownership, WindowKey
 from geo.detect.window import RawCandidate
 from geo.errors import ConfigError, DataNotFoundError
@@ -33,10 +34,18 @@ from geo.filters import MAX_AOI_VERTICES
 from geo.imagery import SceneInfo
 from geo.world import ALLOWED_DRIVERS
 
-__all__ = ["area_in_crs", "candidates_inside", "read_area", "scene_area", "windows_in_area"]
+__all__ = ["EDGE_MARGIN_M", "area_in_crs", "candidates_inside", "check_area", "read_area",
+           "scene_area", "watched", "windows_in_area"]
 
+#: Grid an area's polygons are joined on, in degrees (about 0.1 mm).
+GRID_DEG = 1e-9
 #: Largest step between two vertices of an area's edge before it is reprojected, in degrees.
 DENSIFY_DEG = 0.01
+#: How far inside the area a strip must lie for a run to say it is gone, in metres: half the
+#: longest candidate the generator traces (4 km), so any candidate overlapping the strip, the
+#: faint ones included, has its centre in the area and was kept. Nearer the edge, a strip a
+#: run missed is unobserved (a sighting centred just outside was left out), never absent.
+EDGE_MARGIN_M = 2000.0
 
 
 def read_area(path: str | Path) -> BaseGeometry:
@@ -70,22 +79,48 @@ def read_area(path: str | Path) -> BaseGeometry:
         raise ConfigError(f"area file {p.name} cannot be read: {exc}") from exc
     if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
         gdf = gdf.to_crs(4326)
-    polygons = [part for g in gdf.geometry if g is not None and not g.is_empty
-                for part in shapely.get_parts(shapely.make_valid(g))
-                if part.geom_type in ("Polygon", "MultiPolygon")]
+    parts = [g for g in gdf.geometry if g is not None and not g.is_empty]
+    return check_area(shapely.GeometryCollection(parts), f"area file {p.name}")
+
+
+def check_area(area: BaseGeometry, source: str = "the area") -> BaseGeometry:
+    """Return ``area`` (EPSG:4326) made valid, its polygons only, once it passes the checks.
+
+    Raises
+    ------
+    ConfigError
+        When it holds no polygon, has more than :data:`geo.filters.MAX_AOI_VERTICES`
+        vertices, or has coordinates outside longitude -180..180 / latitude -90..90
+        (swapped, or metres without a CRS). ``source`` names it in the message.
+    """
+    # joined on a 1e-9 degree grid (0.1 mm): GEOS's floating overlay can fail on the
+    # near-degenerate rings a hand-drawn or converted file holds
+    with np.errstate(all="ignore"):  # degenerate rings: GEOS's answer, without a warning
+        joined = shapely.union_all(_polygons(shapely.make_valid(area)), grid_size=GRID_DEG)
+    polygons = _polygons(shapely.make_valid(joined))
     if not polygons:
-        raise ConfigError(f"area file {p.name} holds no polygon")
-    area = shapely.union_all(polygons)
-    if shapely.get_num_coordinates(area) > MAX_AOI_VERTICES:
-        raise ConfigError(f"area file {p.name} has more than {MAX_AOI_VERTICES} vertices; "
-                          "simplify it")
-    west, south, east, north = area.bounds
+        raise ConfigError(f"{source} holds no polygon")
+    out: BaseGeometry = polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
+    if shapely.get_num_coordinates(out) > MAX_AOI_VERTICES:
+        raise ConfigError(f"{source} has more than {MAX_AOI_VERTICES} vertices; simplify it")
+    west, south, east, north = out.bounds
     if west < -180 or east > 180 or south < -90 or north > 90:
-        raise ConfigError(f"area file {p.name}: coordinates reach beyond longitude -180..180 "
-                          f"or latitude -90..90 (bounds {west:g}, {south:g}, {east:g}, "
-                          f"{north:g}): latitude and longitude swapped, or metres in a file "
-                          "that names no CRS?")
-    return area
+        raise ConfigError(f"{source}: coordinates reach beyond longitude -180..180 or "
+                          f"latitude -90..90 (bounds {west:g}, {south:g}, {east:g}, {north:g}): "
+                          "latitude and longitude swapped, or metres in a file that names no "
+                          "CRS?")
+    return out
+
+
+def _polygons(geom: BaseGeometry) -> list[BaseGeometry]:
+    """Return the non-empty polygons of ``geom``, from collections nested at any depth."""
+    out: list[BaseGeometry] = []
+    for part in shapely.get_parts(geom):
+        if part.geom_type == "Polygon" and not part.is_empty:
+            out.append(part)
+        elif part.geom_type in ("MultiPolygon", "GeometryCollection"):
+            out += _polygons(part)
+    return out
 
 
 def area_in_crs(area: BaseGeometry, crs: Any) -> BaseGeometry:
@@ -121,6 +156,20 @@ def windows_in_area(windows: Sequence[WindowKey], info: SceneInfo,
         if area.intersects(owned):
             out.append(key)
     return out
+
+
+def watched(geoms: gpd.GeoSeries, area: BaseGeometry, *,
+            margin_m: float = EDGE_MARGIN_M) -> np.ndarray:
+    """Per geometry (any CRS): whether it lies ``margin_m`` metres or more inside ``area``.
+
+    ``area`` in EPSG:4326; both are measured in the UTM zone of the area's centre.
+    """
+    if geoms.empty:
+        return np.zeros(0, dtype=bool)
+    c = area.centroid
+    utm = utm_epsg(c.x, c.y)
+    core = area_in_crs(area, f"EPSG:{utm}").buffer(-margin_m)
+    return np.asarray(geoms.to_crs(utm).within(core), dtype=bool)
 
 
 def candidates_inside(cands: Sequence[RawCandidate], area: BaseGeometry) -> list[RawCandidate]:

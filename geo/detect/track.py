@@ -29,6 +29,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import utm_epsg
+from geo.detect.area import EDGE_MARGIN_M, watched
 from geo.detect.coverage import observed_share
 from geo.detect.lifecycle import (
     MIN_OBSERVED,
@@ -116,17 +117,6 @@ class _Looker:
             for info, src in self.by_date.get(when, []))
 
 
-def _watched(metric: gpd.GeoDataFrame, area: BaseGeometry | None,
-             margin_m: float) -> np.ndarray:
-    """Per candidate (metric CRS): whether any candidate matching it would lie in the area."""
-    if area is None:
-        return np.ones(len(metric), dtype=bool)
-    from geo.detect.area import area_in_crs
-
-    core = area_in_crs(area, metric.crs).buffer(-margin_m)
-    return np.asarray(metric.geometry.within(core), dtype=bool)
-
-
 def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | None = None,
                      max_centre_m: float = 250.0, max_bearing_deg: float = 15.0,
                      min_observed: float = MIN_OBSERVED,
@@ -154,9 +144,9 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
         flips between destroyed and reopened as its score crosses the operating point.
     area
         The area of interest the candidates were kept in (EPSG:4326; :mod:`geo.detect.area`):
-        a date observes a strip only where a candidate matching it (its centre within
-        ``max_centre_m``) would have been kept, i.e. where the strip's rectangle lies inside
-        the area shrunk by ``max_centre_m``; near the area's edge a strip missed is
+        a date observes a strip only where any candidate matching or overlapping it would
+        have been kept, i.e. where the strip lies :data:`geo.detect.area.EDGE_MARGIN_M` (or
+        ``max_centre_m``, if more) inside the area; nearer its edge a strip missed is
         unobserved, not gone.
 
     Returns
@@ -186,7 +176,8 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
         metric = cands.to_crs(utm_epsg(c.x, c.y))
         dates = sorted(set(metric["detected_at"].unique()) | set(looker.by_date))
         tracks = _match(metric, dates, max_centre_m, max_bearing_deg)
-        watched = _watched(metric, area, max_centre_m)
+        inside = (watched(cands.geometry, area, margin_m=max(EDGE_MARGIN_M, max_centre_m))
+                  if area is not None else np.ones(len(cands), dtype=bool))
         col = next(c for c in ("bare_contrast", "evidence", "score") if c in cands)
         values = cands[col].to_numpy(dtype=float)
         geoms = cands.geometry.to_numpy()
@@ -197,7 +188,7 @@ def track_candidates(cands: gpd.GeoDataFrame, *, scenes: Sequence[SceneInfo] | N
             first = min(t)
             for i in range(len(dates)):
                 if i not in t and (i > first or not any(s is False for s in seen[:i])) \
-                        and not traced.there(dates[i], geoms[last]) and watched[last] \
+                        and not traced.there(dates[i], geoms[last]) and inside[last] \
                         and looker.observed(dates[i], geoms[last]):
                     seen[i] = False  # absent where its ground was seen (before: once is enough)
             lasts.append(last)

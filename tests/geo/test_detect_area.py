@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, box
 
 from geo.detect.__main__ import main
-from geo.detect.area import candidates_inside, read_area, scene_area, windows_in_area
+from geo.detect.area import (
+    EDGE_MARGIN_M,
+    candidates_inside,
+    check_area,
+    read_area,
+    scene_area,
+    windows_in_area,
+)
 from geo.detect.params import DetectionParams
 from geo.detect.run import detect_scenes
 from geo.detect.scene import Ownership, scene_windows
@@ -164,6 +171,11 @@ def test_cli_area_keeps_the_strips_inside_and_skips_a_scene_outside(scene, tmp_p
     assert "none.geojson: no such file" in capsys.readouterr().err
 
 
+def test_the_edge_margin_covers_the_longest_candidate():
+    """Any candidate overlapping a strip that far inside has its centre in the area."""
+    assert DetectionParams().permissive().max_length_m / 2 <= EDGE_MARGIN_M
+
+
 def test_tracking_in_an_area_calls_no_strip_gone_near_its_edge():
     frames = [_frame("2022-01-01", [(0.0, 1.0), (0.10, 1.0)]),
               _frame("2023-01-01", [(0.05, 1.0)])]
@@ -178,6 +190,38 @@ def test_tracking_in_an_area_calls_no_strip_gone_near_its_edge():
     assert states == {-74.6: "destroyed", -74.55: "new", -74.5: "destroyed"}
     states = dict(zip(inside["west"], inside["state"], strict=True))
     assert states[-74.6] == "destroyed"  # deep inside: the area saw it gone
-    assert states[-74.5] != "destroyed"  # a strip moved 150 m east would have been left out
+    assert states[-74.5] != "destroyed"  # a sighting centred 150 m east was left out
     near = inside.set_index("west").loc[-74.5]
     assert near["unobserved"] == "2023-01-01"
+
+
+_COORD = st.floats(-200, 200, allow_nan=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rings=st.lists(st.lists(st.tuples(_COORD, _COORD), min_size=3, max_size=8),
+                      min_size=1, max_size=3),
+       extra=st.sampled_from(["none", "point", "line"]))
+def test_check_area_gives_a_valid_polygon_in_range_or_a_clear_refusal(rings, extra):
+    from shapely.geometry import GeometryCollection, Polygon
+
+    parts = [Polygon(r) for r in rings]  # bow ties, slivers and zero areas included
+    if extra == "point":
+        parts.append(Point(0, 0))
+    elif extra == "line":
+        parts.append(LineString([(0, 0), (1, 1)]))
+    try:
+        area = check_area(GeometryCollection(parts))
+    except ConfigError as exc:
+        refused = str(exc)
+    else:
+        refused = ""
+    if refused:
+        assert "holds no polygon" in refused or "swapped" in refused
+        return
+    assert area.is_valid
+    assert not area.is_empty
+    assert area.geom_type in ("Polygon", "MultiPolygon")
+    west, south, east, north = area.bounds
+    assert -180 <= west <= east <= 180
+    assert -90 <= south <= north <= 90
