@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy.exc import SQLAlchemyError
 
+from geo.areas import read_areas
 from geo.auth import PAGE_ACTIONS, Action, Role, Session, can
 from geo.errors import AtalayaError, JobError, JobNotFoundError, JobStateError
 from geo.health import HealthReport, check_health
@@ -229,11 +231,22 @@ def _render_detection_form(store: Store, settings: Settings, session: Session,
         st.info(t("The imagery catalogue is empty: import scenes first."))
         return
     by_id = {r.scene_id: r for r in refs}
+    areas = _saved_areas(settings, t)
+    if st.session_state.get(state.JOBS_AREA, "") not in ("", *areas):
+        st.session_state[state.JOBS_AREA] = ""  # an area deleted meanwhile
     with st.form(state.JOBS_DETECT_FORM):
         chosen = st.multiselect(t("Scenes"), options=list(by_id), default=list(by_id),
                                 format_func=lambda s: f"{by_id[s].acquired_at:%Y-%m-%d} · {s}",
                                 key=state.JOBS_SCENES,
                                 **choice_texts(t, empty_means_all=False))
+        area_id = st.selectbox(
+            t("Area"), options=["", *areas], key=state.JOBS_AREA,
+            format_func=lambda a: areas[a][0] if a else t("The whole scenes"),  # plain text
+            help=t("Only the ground of a saved area: only the windows that reach it are read "
+                   "(a small area of a large tile takes a fraction of the time), and only "
+                   "the candidates centred in it are kept. A strip less than 2 km inside the "
+                   "area's edge is not said to be gone when a scene misses it. Areas are "
+                   "drawn and saved on the overview map."))
         rules_only = st.checkbox(t("Rules only (faster, without the learned scorer)"),
                                  key=state.JOBS_RULES_ONLY)
         aerodromes = st.checkbox(t("Compare with the registered aerodromes"), value=True,
@@ -242,11 +255,25 @@ def _render_detection_form(store: Store, settings: Settings, session: Session,
                                           key=state.JOBS_SUBMIT)
     if submitted:
         _start_detection(store, [by_id[s] for s in chosen if s in by_id], session, t,
-                         rules_only=rules_only, aerodromes=aerodromes)
+                         rules_only=rules_only, aerodromes=aerodromes,
+                         area=areas.get(area_id or ""))
+
+
+def _saved_areas(settings: Settings, t: Translator) -> dict[str, tuple[str, BaseGeometry]]:
+    """Return the saved areas by id: (name, EPSG:4326 polygon); none if they cannot be read."""
+    try:
+        areas = read_areas(settings.data_dir)
+    except AtalayaError as err:
+        st.warning(t("The saved areas could not be read: {error}").format(
+            error=_plain(localize_text(err, t))))
+        return {}
+    return {str(i): (str(n), g) for i, n, g in zip(areas["area_id"], areas["name"],
+                                                    areas.geometry, strict=True)}
 
 
 def _start_detection(store: Store, scenes: Sequence[SceneRef], session: Session,
-                     t: Translator, *, rules_only: bool, aerodromes: bool) -> None:
+                     t: Translator, *, rules_only: bool, aerodromes: bool,
+                     area: tuple[str, BaseGeometry] | None = None) -> None:
     """Queue a detection (or find the same one unfinished), checking the role first."""
     if not allowed(Action.RUN_DETECTION):  # the role may have changed since the form
         _refuse(store, session, "start a detection job")
@@ -257,7 +284,8 @@ def _start_detection(store: Store, scenes: Sequence[SceneRef], session: Session,
         return
     try:
         params = detect_params([s.path for s in scenes], rules_only=rules_only,
-                               aerodromes=aerodromes)
+                               aerodromes=aerodromes, area=area[1] if area else None,
+                               area_name=area[0] if area else None)
         job, created = start_job(store, "detect", params, session.username,
                                  extra={"scenes": len(scenes)})
     except AtalayaError as err:
@@ -545,7 +573,8 @@ def _summary(job: Job, t: Translator) -> str:
     took = ((job.finished_at - job.started_at).total_seconds()
             if job.finished_at and job.started_at else 0.0)
     found = int(result.get("candidates", 0))
-    scenes = int(result.get("scenes", 0)) - len(result.get("failures", []))  # those read
+    scenes = (int(result.get("scenes", 0)) - len(result.get("failures", []))  # those read
+              - len(result.get("outside", [])))
     created = len(result.get("created", []))
     # a strip seen on several dates (or tiles) is several candidates and one alert
     strips = created + len(result.get("updated", [])) + len(result.get("unchanged", []))
@@ -560,6 +589,12 @@ def _summary(job: Job, t: Translator) -> str:
         unchanged=t.number(len(result.get("unchanged", []))),
         seconds=t.number(took, digits=1))
     line += _skipped(result.get("failures", []), t)
+    if job.params.get("area_name") is not None:  # a detection in an area of interest
+        outside = len(result.get("outside", []))
+        line += " " + t("Only in the area {name}.").format(
+            name=_plain(job.params["area_name"])) + _counted(outside, t, t.n(
+                "{n} scene does not reach it and was not read.",
+                "{n} scenes do not reach it and were not read.", outside))
     # alerts given an absence; jobs before 2026-12-05 kept the count of looks only
     absent = len(result["absent"]) if "absent" in result else int(result.get("absences", 0))
     blind = len(result.get("blind", []))  # scenes read whole, all nodata or cloud

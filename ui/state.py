@@ -135,6 +135,7 @@ JOBS_DETECT_FORM = "jobs_detect_form"
 JOBS_SCENES = "jobs_scenes"
 JOBS_RULES_ONLY = "jobs_rules_only"
 JOBS_AERODROMES = "jobs_aerodromes"
+JOBS_AREA = "jobs_area"  # a saved area's id, or "" for the whole scenes
 JOBS_SUBMIT = "jobs_submit"
 JOBS_NOTICE = "jobs_notice"  # (kind, message) of the last cancel, shown once
 JOBS_CANCEL = "jobs_cancel"  # key prefix: ":<job id>"

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, select
 
@@ -49,8 +50,8 @@ if TYPE_CHECKING:
     from geo.export.spec import SnapshotSpec
     from geo.ingest import Mapping as IngestMapping
 
-__all__ = ["BUILTIN_HANDLERS", "detect_params", "export_params", "ingest_params", "merge_into",
-           "run_detect", "run_export", "run_ingest"]
+__all__ = ["BUILTIN_HANDLERS", "detect_params", "export_params", "ingest_params", "job_area",
+           "merge_into", "run_detect", "run_export", "run_ingest"]
 
 log = logging.getLogger("atalaya.jobs")
 
@@ -62,21 +63,39 @@ _SNAPSHOT_NAMESPACE = uuid.UUID("5b0d3c1e-6a57-4c8e-9a43-1d2f7e0a9c11")
 
 def detect_params(scenes: Sequence[str | Path], *, rules_only: bool = False,
                   min_score: float | None = None, aerodromes: bool = True,
-                  detection: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  detection: Mapping[str, Any] | None = None,
+                  area: BaseGeometry | None = None, area_name: str | None = None
+                  ) -> dict[str, Any]:
     """Canonical parameters of a detection job over ``scenes`` (absolute paths, sorted).
 
     ``detection`` overrides fields of :class:`~geo.detect.params.DetectionParams` (checked
-    here, so a bad value is refused at submit time rather than in the background).
+    here, so a bad value is refused at submit time rather than in the background). ``area``:
+    an area of interest in EPSG:4326 (:mod:`geo.detect.area`, checked here too), kept as WKT
+    with ``area_name`` (what the job's card calls it); without one the keys are absent, so
+    the parameters of whole-scene jobs are those of the jobs queued before areas existed.
     """
     from geo.detect.params import DetectionParams
 
     if not scenes:
         raise JobError(msg.NEEDS_SCENE)
     DetectionParams(**dict(detection or {}))
-    return {"scenes": sorted({str(Path(s).resolve()) for s in scenes}),
-            "rules_only": bool(rules_only),
-            "min_score": None if min_score is None else float(min_score),
-            "aerodromes": bool(aerodromes), "detection": dict(detection or {})}
+    out = {"scenes": sorted({str(Path(s).resolve()) for s in scenes}),
+           "rules_only": bool(rules_only),
+           "min_score": None if min_score is None else float(min_score),
+           "aerodromes": bool(aerodromes), "detection": dict(detection or {})}
+    if area is not None:
+        from geo.detect.area import check_area
+
+        canonical = shapely.normalize(check_area(area))
+        out |= {"area": shapely.to_wkt(canonical, rounding_precision=9),
+                "area_name": str(area_name or "")}
+    return out
+
+
+def job_area(params: Mapping[str, Any]) -> BaseGeometry | None:
+    """Return the area of interest of a detection job's parameters (EPSG:4326), or None."""
+    text = params.get("area")
+    return shapely.from_wkt(text) if text else None
 
 
 def ingest_params(path: str | Path, *, name: str | None = None,
@@ -139,7 +158,8 @@ def _detect_inputs(p: Mapping[str, Any]) -> tuple[Any, Any, Any]:
 
 def absence_looks(store: Store, scenes: Sequence[str], candidates: gpd.GeoDataFrame, *,
                   faint: gpd.GeoDataFrame | None = None,
-                  min_overlap: float = MIN_OVERLAP) -> list[Look]:
+                  min_overlap: float = MIN_OVERLAP,
+                  area: BaseGeometry | None = None) -> list[Look]:
     """Where each dated scene saw a strip's ground clearly and found no candidate on it.
 
     The strips looked for are the alerts whose geometry meets the scene's footprint and this
@@ -151,7 +171,10 @@ def absence_looks(store: Store, scenes: Sequence[str], candidates: gpd.GeoDataFr
     is not absent either: it may be fading, it is not clearly gone. Only looks that saw at
     least :data:`geo.store.merge.MIN_CLEAR` of the strip are returned
     (:func:`geo.detect.coverage.observed_share`: inside the scene, not nodata, not cloud).
-    Scenes without an acquisition date, or that cannot be read, give none.
+    Scenes without an acquisition date, or that cannot be read, give none. With an ``area``
+    of interest (the run kept only candidates centred in it), only strips lying
+    :data:`geo.detect.area.EDGE_MARGIN_M` inside it are looked at: nearer its edge, a
+    sighting centred just outside was left out, so missing one says nothing.
     """
     from geo.detect.coverage import observed_share, scene_footprint
     from geo.imagery import open_geotiff, read_scene_info
@@ -174,6 +197,11 @@ def absence_looks(store: Store, scenes: Sequence[str], candidates: gpd.GeoDataFr
         if len(candidates):
             probes += [(None, g) for g, sid in zip(candidates.geometry, candidates["scene_id"],
                                                    strict=True) if sid != info.scene_id]
+        if area is not None and probes:
+            from geo.detect.area import watched
+
+            inside = watched(gpd.GeoSeries([g for _, g in probes], crs=4326), area)
+            probes = [p for p, keep in zip(probes, inside, strict=True) if keep]
         try:
             with open_geotiff(info.path) as src:
                 for alert_id, geom in probes:
@@ -195,7 +223,8 @@ def run_detect(ctx: JobContext) -> JobOutcome:
 
     scenes = [str(s) for s in ctx.params["scenes"]]
     params, scorer, aerodromes = _detect_inputs(ctx.params)
-    frames, faint, failures, blind = [], [], [], []
+    area = job_area(ctx.params)
+    frames, faint, failures, blind, outside = [], [], [], [], []
     share = 0.98 / len(scenes)  # of the progress bar, per scene (then merging the alerts)
     for k, scene in enumerate(scenes):
         name = Path(scene).name
@@ -208,24 +237,29 @@ def run_detect(ctx: JobContext) -> JobOutcome:
 
         found = detect_scenes([scene], params=params, scorer=scorer,
                               min_score=ctx.params.get("min_score"), aerodromes=aerodromes,
-                              client=ctx.client, on_windows=windows_done)
+                              client=ctx.client, on_windows=windows_done, area=area)
         frames += [found.candidates] if len(found.candidates) else []
         faint += [found.faint] if len(found.faint) else []
         failures += [(Path(f).name, why) for f, why in found.failures]
         blind += [Path(b).name for b in found.blind]
+        outside += [Path(o).name for o in found.outside]
     if len(failures) == len(scenes):
         raise JobError(msg.NO_SCENE_READ.format(
             reasons="; ".join(f"{n}: {m}" for n, m in failures)))
+    if outside and len(failures) + len(outside) == len(scenes):
+        raise JobError(msg.NO_SCENE_IN_AREA.format(area=ctx.params.get("area_name") or "?"))
     ctx.progress(0.99, msg.DETECT_MERGING)
     cands = (gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326) if frames
              else gpd.GeoDataFrame(geometry=[], crs=4326))
-    failed = {f for f, _ in failures}
-    looks = absence_looks(ctx.store, [s for s in scenes if Path(s).name not in failed], cands,
-                          faint=pd.concat(faint, ignore_index=True) if faint else None)
+    unread = {f for f, _ in failures} | set(outside)
+    looks = absence_looks(ctx.store, [s for s in scenes if Path(s).name not in unread], cands,
+                          faint=pd.concat(faint, ignore_index=True) if faint else None,
+                          area=area)
     actor = f"detector (job {ctx.job.id} of {ctx.job.created_by})"
     return JobOutcome(
         result={"scenes": len(scenes), "candidates": len(cands), "absences": len(looks),
-                "failures": [list(f) for f in failures], "blind": blind},
+                "failures": [list(f) for f in failures], "blind": blind,
+                **({"outside": outside} if area is not None else {})},
         write=partial(merge_into, candidates=cands, actor=actor, looks=looks),
         message=(msg.DETECT_DONE_ABSENT if looks else msg.DETECT_DONE).format(
             candidates=len(cands), scenes=len(scenes) - len(failures), absent=len(looks)))

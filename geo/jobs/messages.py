@@ -72,6 +72,7 @@ STATES = (_("queued"), _("running"), _("cancelling"), _("cancelled"), _("succeed
 NEEDS_SCENE = _("a detection job needs at least one scene")
 WRONG_MAPPING = _("an ingest job imports scenes; the mapping is for {layer}")
 NO_SCENE_READ = _("no scene could be read: {reasons}")
+NO_SCENE_IN_AREA = _("no readable scene reaches the area {area}")
 IMPORT_GONE = _("the file to import ({name}) is gone from the server; upload it again")
 NOTHING_TO_IMPORT = _("nothing to import: {report}")
 NOTHING_EXPORTED = _("no file of the snapshot could be written: {reasons}")
@@ -88,8 +89,8 @@ TEMPLATES: tuple[str, ...] = (  # the first that matches a message is used
     CANCEL_ASKED,
     CANCELLED_BEFORE, HANDED_BACK, CANCELLED_SHUTDOWN, CANCELLED_STOPPED, REQUEUED,
     STOPPED_BETWEEN, WHY_CANCEL, WHY_HANDED_ON, NEVER, *STATES, NEEDS_SCENE, WRONG_MAPPING,
-    NO_SCENE_READ, IMPORT_GONE, NOTHING_TO_IMPORT, NOTHING_EXPORTED, STOPPED_UNASKED, CRASHED,
-    NOT_STORED, RUNNER_LOST)
+    NO_SCENE_READ, NO_SCENE_IN_AREA, IMPORT_GONE, NOTHING_TO_IMPORT, NOTHING_EXPORTED,
+    STOPPED_UNASKED, CRASHED, NOT_STORED, RUNNER_LOST)
 #: Messages of two forms: (singular, plural), the count that chooses, and the text of the
 #: same message stored by versions before 2026-12-05 ("3 scene(s) stored").
 PLURALS: tuple[tuple[tuple[str, str], str, str], ...] = (

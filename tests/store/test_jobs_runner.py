@@ -158,6 +158,51 @@ def test_detection_job_on_a_local_cluster_writes_its_alerts_once(store, settings
         runner.stop()
 
 
+def test_a_detection_in_an_area_neither_finds_nor_loses_the_strips_outside_it(
+        store, settings, tmp_path, client):
+    """Strips outside the job's area are not alerts, and not absent when a date misses them."""
+    import geopandas as gpd
+
+    from tests.geo.test_detect import ORIGIN
+
+    west, east = (2000.0, 2000.0, 800.0, 20.0, 60.0), (6000.0, 6000.0, 800.0, 20.0, 60.0)
+    first = write_scene(tmp_path / "a_2024-08-01.tif", size=800, strips=(west, east),
+                        date="2024-08-01")
+    later = write_scene(tmp_path / "b_2024-08-02.tif", size=800, date="2024-08-02", seed=1)
+    # 4.6 km inside the scene from its north-west corner, and 3 km beyond it
+    square = box(ORIGIN.c - 3000, ORIGIN.f - 4600, ORIGIN.c + 4600, ORIGIN.f + 3000)
+    area = gpd.GeoSeries([square], crs="EPSG:32718").to_crs(4326).iloc[0]
+    runner = _runner(store, settings, client=client)
+    runner.start()
+    try:
+        whole, _ = submit_job(store, "detect", detect_params([first], rules_only=True,
+                                                               aerodromes=False), "ana")
+        runner.wake()
+        assert _wait(store, whole, lambda j: j.finished).state == "succeeded"
+        assert len(list_alerts(store)) == 2
+        params = detect_params([later], rules_only=True, aerodromes=False, area=area,
+                               area_name="north-west")
+        assert params["area_name"] == "north-west"
+        job_id, _ = submit_job(store, "detect", params, "ana")
+        runner.wake()
+        job = _wait(store, job_id, lambda j: j.finished)
+        assert job.state == "succeeded", job.error
+        assert job.result["outside"] == []
+        states = {round(a.geometry.centroid.x, 2): a.detection_state for a in list_alerts(store)}
+        assert sorted(states.values()) == ["destroyed", "new"]  # the west one seen gone
+        (gone,) = [a for a in list_alerts(store) if a.detection_state == "destroyed"]
+        assert gone.geometry.centroid.within(area)
+        far = box(-60.0, -20.0, -59.0, -19.0)
+        nowhere, _ = submit_job(store, "detect", detect_params(
+            [later], rules_only=True, aerodromes=False, area=far, area_name="Chaco"), "ana")
+        runner.wake()
+        failed = _wait(store, nowhere, lambda j: j.finished)
+        assert failed.state == "failed"
+        assert failed.error == "no readable scene reaches the area Chaco"
+    finally:
+        runner.stop()
+
+
 def test_merge_into_agrees_with_merge_candidates(tmp_path_factory):
     frame = candidates([{"lon": -74.0, "lat": -9.0, "scene_id": "s1", "date": "2024-01-01"},
                         {"lon": -74.0, "lat": -9.0, "scene_id": "s2", "date": "2024-02-01"},

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import shapely
 from streamlit.testing.v1 import AppTest
 
 from geo.auth import Role, Session
@@ -144,6 +146,44 @@ def test_analyst_starts_a_detection_and_a_second_user_gets_the_same_job(store, r
         f"This detection is already queued: job {job.id}, started by analyst."]
 
 
+def test_a_detection_in_a_saved_area_carries_the_area_and_says_so(store, runner, world):
+    from shapely.geometry import box
+
+    from geo.areas import save_area
+    from geo.i18n import Translator
+    from ui.jobs import _summary
+
+    ground = box(-74.6, -9.6, -74.4, -9.4)
+    save_area(world, "Río <Abajo>", ground)
+    at = _app("analyst")
+    area_box = at.selectbox(key=state.JOBS_AREA)
+    assert area_box.value == ""  # the whole scenes unless chosen
+    assert area_box.options == ["The whole scenes", "Río <Abajo>"]  # plain text, not Markdown
+    area_box.select_index(1)
+    at.checkbox(key=state.JOBS_RULES_ONLY).check()
+    at.button(key=state.JOBS_SUBMIT).click().run()
+    assert not at.exception
+    (job,) = list_jobs(store)
+    assert job.params["area_name"] == "Río <Abajo>"
+    assert shapely.from_wkt(job.params["area"]).equals(ground)
+    # another user asking for the same scenes without the area gets another job
+    other = _app("admin")
+    other.checkbox(key=state.JOBS_RULES_ONLY).check()
+    other.button(key=state.JOBS_SUBMIT).click().run()
+    assert len(list_jobs(store)) == 2
+    done = SimpleNamespace(kind="detect", state="succeeded", params=job.params,
+                           started_at=datetime(2026, 1, 1, tzinfo=UTC),
+                           finished_at=datetime(2026, 1, 1, 0, 0, 4, tzinfo=UTC),
+                           result={"candidates": 2, "scenes": 2, "created": [1, 2],
+                                   "updated": [], "unchanged": [], "outside": ["x.tif"]})
+    said = _summary(done, Translator("en")).replace("\\", "")
+    assert said.startswith("2 candidates in 1 scene, 2 strips:")
+    assert said.endswith("Only in the area Río <Abajo>. 1 scene does not reach it and was not "
+                         "read.")
+    assert "Solo en el área Río <Abajo>. 1 escena no la alcanza y no se leyó." in _summary(
+        done, Translator("es")).replace("\\", "")
+
+
 def test_planner_sees_the_jobs_but_may_not_start_detection(store, runner):
     submit_job(store, "detect", {"scenes": ["/a.tif"]}, "analyst")
     at = _app("planner")
@@ -264,7 +304,7 @@ def test_a_detection_summary_adds_up():
     from geo.i18n import Translator
     from ui.jobs import _summary
 
-    job = SimpleNamespace(kind="detect", state="succeeded",
+    job = SimpleNamespace(kind="detect", state="succeeded", params={},
                           started_at=datetime(2026, 1, 1, tzinfo=UTC),
                           finished_at=datetime(2026, 1, 1, 0, 0, 4, tzinfo=UTC),
                           result={"candidates": 7, "scenes": 2, "created": [1],
