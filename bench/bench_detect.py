@@ -30,6 +30,9 @@ cProfile), and the ridge filter's compiled kernel against its NumPy definition o
 window and against its limit: its additions at the rate one core adds float32 rows that sit
 in its cache (the kernel's inner loop on 44 rows, in the same run). ``--quick`` uses a
 1,024-px tile (one window) so ``make bench`` smoke runs stay short.
+The area-of-interest row runs the serial detection with ``area`` set to the tile's
+central square (a quarter of its side): the windows that can own a candidate there are
+read, the others not (``python -m geo.detect --area``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ province is the question, and reading only the windows that reach it makes the r
 times shorter. The rule is the detector's own ownership rule (:class:`geo.detect.scene.Ownership`):
 a candidate belongs to the window whose centre is nearest to its centre, so running the windows
 whose *owned* part meets the area, and keeping the candidates whose centre lies in the area,
-gives exactly the candidates of a whole-scene run whose centre lies in the area.
+gives the candidates of a whole-scene run whose centre lies in the area, each found by the
+same window from the same pixels, scored and explained alike. One thing can differ at the
+area's edge: a candidate inside that overlaps a better one centred just outside is kept (the
+whole run would have dropped it as the same strip).
 
 The area is a polygon (or several) in EPSG:4326; lengths and tests happen in the scene's own
 projected CRS, into which the area's edges are densified (every 0.01 degree, about 1 km) before
