@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="only the ground inside this area: a GeoJSON or GeoPackage of "
                         "polygons (any CRS; none named: degrees); only the windows reaching "
                         "it are read, candidates whose centre lies in it are kept")
+    p.add_argument("--area-name", default=None, metavar="NAME",
+                   help="with --area, only the features named NAME, e.g. one of the app's "
+                        "saved areas in DATA_DIR/areas.geojson")
     p.add_argument("--scheduler", default=None,
                    help="run on the Dask cluster of this scheduler, tcp://HOST:PORT")
     p.add_argument("--workers", type=int, default=None,
@@ -223,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    if args.area_name is not None and not args.area:
+        _parser().error("--area-name needs --area FILE")
     args.scenes = _unique(args.scenes)
     # a file without a CRS is reported and skipped with its reason; rasterio's warning on it
     # would only repeat that, as a Python warning
@@ -243,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bands = parse_band_mapping(args.bands) if args.bands else None
         scorer = None if args.rules_only else read_scorer(args.model or DEFAULT_MODEL)
         aerodromes = _aerodromes(args)
-        area = read_area(args.area) if args.area else None
+        area = read_area(args.area, args.area_name) if args.area else None
     except AtalayaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -287,7 +292,8 @@ def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodr
         if client is not None:
             client.close()
     for path, msg in result.failures:
-        print(f"skipped {given.get(path, path)}: {msg}", file=sys.stderr)
+        lead = f"{Path(path).name}: "  # the detector's reasons often start with the name
+        print(f"skipped {given.get(path, path)}: {msg.removeprefix(lead)}", file=sys.stderr)
     for path in result.outside:
         print(f"skipped {given.get(path, path)}: it does not reach the area ({args.area})",
               file=sys.stderr)

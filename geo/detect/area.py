@@ -51,18 +51,20 @@ DENSIFY_DEG = 0.01
 EDGE_MARGIN_M = 2000.0
 
 
-def read_area(path: str | Path) -> BaseGeometry:
+def read_area(path: str | Path, name: str | None = None) -> BaseGeometry:
     """Read an area file (GeoJSON, GeoPackage...) as one (Multi)Polygon in EPSG:4326.
 
-    Every feature's polygons are joined (lines and points are ignored); a file in another CRS
-    is reprojected; a file without a CRS is taken as longitude/latitude in degrees.
+    Every feature's polygons are joined (lines and points are ignored), or with ``name`` only
+    those of the features whose ``name`` is that (the app's saved areas, ``areas.geojson``,
+    hold one feature per area); a file in another CRS is reprojected; a file without a CRS is
+    taken as longitude/latitude in degrees.
 
     Raises
     ------
     DataNotFoundError
         When the file does not exist.
     ConfigError
-        When it cannot be read, holds no polygon, has more than
+        When it cannot be read, has no feature of that ``name``, holds no polygon, has more than
         :data:`geo.filters.MAX_AOI_VERTICES` vertices, or has coordinates outside
         longitude -180..180 / latitude -90..90 (swapped, or metres without a CRS).
     """
@@ -80,6 +82,12 @@ def read_area(path: str | Path) -> BaseGeometry:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(f"area file {p.name} cannot be read: {exc}") from exc
+    if name is not None:
+        names = sorted({str(n) for n in gdf["name"]}) if "name" in gdf else []
+        if name not in names:
+            raise ConfigError(f"area file {p.name} has no area named {name!r}; it has: "
+                              f"{', '.join(map(repr, names)) or 'no names'}")
+        gdf = gdf[gdf["name"].astype(str) == name]
     if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
         gdf = gdf.to_crs(4326)
     parts = [g for g in gdf.geometry if g is not None and not g.is_empty]

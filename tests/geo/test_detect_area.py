@@ -130,6 +130,39 @@ def test_area_files_are_read_as_one_polygon_in_degrees(tmp_path):
     assert area.symmetric_difference(expected).area < 1e-4 * expected.area  # shared edge
 
 
+def test_one_saved_area_is_chosen_by_name(tmp_path, scene, capsys):
+    from geo.areas import AREAS_FILE, save_area
+
+    west, east = _in_degrees(_utm_box(0, 0, 3000, 6000)), _in_degrees(_utm_box(3000, 0, 6000,
+                                                                                6000))
+    save_area(tmp_path, "Oeste", west)
+    save_area(tmp_path, "Este", east)
+    path = tmp_path / AREAS_FILE
+    assert read_area(path, "Este").symmetric_difference(east).area < 1e-12
+    assert read_area(path).symmetric_difference(west.union(east)).area < 1e-9
+    with pytest.raises(ConfigError, match="no area named 'Norte'; it has: 'Este', 'Oeste'"):
+        read_area(path, "Norte")
+    out = tmp_path / "c.geojson"
+    args = ["--no-aerodromes", "--workers", "0", "--rules-only", "--out", str(out)]
+    assert main([str(scene), "--area", str(path), "--area-name", "Este", *args]) == 0
+    assert len(gpd.read_file(out)) == 1  # the north-eastern strip
+    with pytest.raises(SystemExit):
+        main([str(scene), "--area-name", "Este", *args])
+    assert "--area-name needs --area FILE" in capsys.readouterr().err
+
+
+def test_cli_names_a_skipped_scene_once(tmp_path, capsys):
+    unnamed = write_scene(tmp_path / "unnamed.tif", size=100)
+    with rasterio.open(unnamed, "r+") as dst:
+        dst.descriptions = (None,) * 6
+    good = write_scene(tmp_path / "good.tif", size=100)
+    out = tmp_path / "c.geojson"
+    assert main([str(unnamed), str(good), "--no-aerodromes", "--workers", "0",
+                 "--rules-only", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped {unnamed}: cannot tell which band is which" in err
+
+
 @pytest.mark.parametrize(("case", "error", "match"), [
     ("missing", DataNotFoundError, "no such file"),
     ("garbage", ConfigError, "cannot be read|GDAL reads it"),
