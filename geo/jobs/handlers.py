@@ -262,7 +262,7 @@ def run_detect(ctx: JobContext) -> JobOutcome:
                 **({"outside": outside} if area is not None else {})},
         write=partial(merge_into, candidates=cands, actor=actor, looks=looks),
         message=(msg.DETECT_DONE_ABSENT if looks else msg.DETECT_DONE).format(
-            candidates=len(cands), scenes=len(scenes) - len(failures), absent=len(looks)))
+            candidates=len(cands), scenes=len(scenes) - len(unread), absent=len(looks)))
 
 
 # -- imagery ingest -----------------------------------------------------------------------------
