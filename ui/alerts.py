@@ -32,7 +32,6 @@ import streamlit as st
 from shapely.geometry.base import BaseGeometry
 from streamlit_folium import st_folium
 
-from geo.areas import read_areas
 from geo.auth import DESCRIPTIONS, Action
 from geo.detect.reasons import localize_reason
 from geo.errors import AtalayaError
@@ -82,7 +81,7 @@ from layers.candidates import CANDIDATE_COLORS
 from layers.legend import Legend, LegendItem, LegendSection, build_legend
 from ui import state
 from ui.auth import acting_role, allowed
-from ui.cache import get_settings, load_world, open_store_cached
+from ui.cache import get_settings, load_world, open_store_cached, saved_areas
 from ui.chips import chip_bytes, cut_chips, map_chip, render_chips
 from ui.field_package import render_field_package
 from ui.history import history_table
@@ -405,15 +404,6 @@ def _queue_map(alerts: list[Alert], names: dict[str, str],
     return localize(m)
 
 
-def _read_areas(t: Translator) -> gpd.GeoDataFrame:
-    try:
-        return read_areas(get_settings().data_dir)
-    except AtalayaError as err:
-        st.warning(t("The saved areas could not be read: {error}").format(
-            error=localize_message(err, t)))
-        return gpd.GeoDataFrame({"name": []}, geometry=[], crs=4326)
-
-
 def _keep_choices(key: str, options: list[str]) -> None:
     """Drop remembered choices that are no longer offered (a deleted area, a gone country)."""
     ss = st.session_state
@@ -483,7 +473,7 @@ def render_queue(store: Store, t: Translator) -> None:
     """Alerts by priority then score, with filters, counts per state, a map, inbox, follows."""
     names = state_names(t)
     labels = map_labels(t)
-    areas = _read_areas(t)
+    areas = saved_areas(get_settings().data_dir, t)
     left, right = st.columns(2)
     with left:
         render_inbox(store, t)

@@ -13,17 +13,20 @@ import pandas as pd
 import streamlit as st
 
 from geo.aggregate import aggregate_cells, cell_polygons, h3_resolution_for_zoom, monthly_counts
+from geo.areas import read_areas
 from geo.auth import Action, can
 from geo.auth.precision import coarsen_points
 from geo.errors import AtalayaError
 from geo.filters import LAYER_FILTERS, Filters
 from geo.i18n import Translator, localize
+from geo.schema import AREAS, empty_layer
 from geo.settings import Settings, load_settings
 from geo.store import Store, open_store
 from geo.world import World, data_version, read_world
 from layers.events import inline_payload, pack_events
 from layers.staticdata import SWEEP_EVERY_S, publish
 from ui import state
+from ui.text import escape_markdown
 
 #: Where published layer arrays are written, and the URL Streamlit serves them at.
 STATIC_DATA = Path(__file__).resolve().parent.parent / "static" / "data"
@@ -61,6 +64,16 @@ def load_world(data_dir: Path) -> World:
     """Return the validated layers of ``data_dir``, reloaded when any layer file changes."""
     version = data_version(data_dir)
     return _load_world(str(data_dir), version, repr(version))
+
+
+def saved_areas(data_dir: Path, t: Translator) -> gpd.GeoDataFrame:
+    """Return the saved areas (:func:`geo.areas.read_areas`); unreadable: say why, give none."""
+    try:
+        return read_areas(data_dir)
+    except AtalayaError as err:
+        st.warning(t("The saved areas could not be read: {error}").format(
+            error=escape_markdown(localize(err, t))))
+        return empty_layer(AREAS)
 
 
 def page_world(data_dir: Path, t: Translator) -> World | None:

@@ -35,7 +35,6 @@ import streamlit as st
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.exc import SQLAlchemyError
 
-from geo.areas import read_areas
 from geo.auth import PAGE_ACTIONS, Action, Role, Session, can
 from geo.errors import AtalayaError, JobError, JobNotFoundError, JobStateError
 from geo.health import HealthReport, check_health
@@ -65,7 +64,7 @@ from geo.store import Store, default_url
 from geo.store.users import active_user, record_refusal
 from ui import state
 from ui.auth import allowed, current_session
-from ui.cache import get_settings, load_world, open_store_cached
+from ui.cache import get_settings, load_world, open_store_cached, saved_areas
 from ui.health import check_label, finding
 from ui.sidebar import current_translator
 from ui.text import choice_texts, escape_markdown
@@ -231,7 +230,9 @@ def _render_detection_form(store: Store, settings: Settings, session: Session,
         st.info(t("The imagery catalogue is empty: import scenes first."))
         return
     by_id = {r.scene_id: r for r in refs}
-    areas = _saved_areas(settings, t)
+    saved = saved_areas(settings.data_dir, t)
+    areas = {str(i): (str(n), g)  # id: (name, polygon in EPSG:4326)
+             for i, n, g in zip(saved["area_id"], saved["name"], saved.geometry, strict=True)}
     if st.session_state.get(state.JOBS_AREA, "") not in ("", *areas):
         st.session_state[state.JOBS_AREA] = ""  # an area deleted meanwhile
     with st.form(state.JOBS_DETECT_FORM):
@@ -257,18 +258,6 @@ def _render_detection_form(store: Store, settings: Settings, session: Session,
         _start_detection(store, [by_id[s] for s in chosen if s in by_id], session, t,
                          rules_only=rules_only, aerodromes=aerodromes,
                          area=areas.get(area_id or ""))
-
-
-def _saved_areas(settings: Settings, t: Translator) -> dict[str, tuple[str, BaseGeometry]]:
-    """Return the saved areas by id: (name, EPSG:4326 polygon); none if they cannot be read."""
-    try:
-        areas = read_areas(settings.data_dir)
-    except AtalayaError as err:
-        st.warning(t("The saved areas could not be read: {error}").format(
-            error=_plain(localize_text(err, t))))
-        return {}
-    return {str(i): (str(n), g) for i, n, g in zip(areas["area_id"], areas["name"],
-                                                    areas.geometry, strict=True)}
 
 
 def _start_detection(store: Store, scenes: Sequence[SceneRef], session: Session,
