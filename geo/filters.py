@@ -69,7 +69,15 @@ def _check_bounds(bounds: Bounds, name: Message) -> None:
                                   name=name, bounds=str(bounds)))
 
 
-def _check_aoi(aoi: BaseGeometry) -> None:
+def check_aoi(aoi: BaseGeometry) -> None:
+    """Refuse an area of interest that is not a (Multi)Polygon in degrees, or too detailed.
+
+    Raises
+    ------
+    SchemaError
+        Not a non-empty (Multi)Polygon, more than :data:`MAX_AOI_VERTICES` vertices, or bounds
+        that are not degrees (swapped latitude and longitude?).
+    """
     if aoi.geom_type not in ("Polygon", "MultiPolygon") or aoi.is_empty:
         if aoi.is_empty:
             raise SchemaError(Message("the area of interest must be a Polygon or MultiPolygon, "
@@ -151,7 +159,7 @@ class Filters:
             object.__setattr__(self, "bounds", tuple(float(v) for v in self.bounds))
             _check_bounds(self.bounds, Message("bounds"))
         if self.aoi is not None:
-            _check_aoi(self.aoi)
+            check_aoi(self.aoi)
 
     @property
     def is_default(self) -> bool:

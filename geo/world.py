@@ -79,17 +79,25 @@ def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
         reads it as a driver a data folder may not hold; its message is a
         :class:`~geo.message.Message`.
     """
+    return validate_layer(read_vector(path), SCHEMAS[layer], source=path.name)
+
+
+def read_vector(path: Path) -> gpd.GeoDataFrame:
+    """Read a vector file as GeoPandas does, if GeoParquet or a driver in ``ALLOWED_DRIVERS``.
+
+    Raises
+    ------
+    SchemaError
+        When GDAL reads it as another driver (a VRT, say, which may point at other files).
+    """
     if path.suffix == ".parquet":
-        gdf = gpd.read_parquet(path)
-    else:
-        driver = pyogrio.read_info(path).get("driver")
-        if driver not in ALLOWED_DRIVERS:
-            raise SchemaError(Message("{name}: GDAL reads it as {driver}, which is not allowed "
-                                      "here; expected one of {drivers}", name=path.name,
-                                      driver=repr(driver),
-                                      drivers=", ".join(sorted(ALLOWED_DRIVERS))))
-        gdf = gpd.read_file(path, engine="pyogrio")
-    return validate_layer(gdf, SCHEMAS[layer], source=path.name)
+        return gpd.read_parquet(path)
+    driver = pyogrio.read_info(path).get("driver")
+    if driver not in ALLOWED_DRIVERS:
+        raise SchemaError(Message("{name}: GDAL reads it as {driver}, which is not allowed "
+                                  "here; expected one of {drivers}", name=path.name,
+                                  driver=repr(driver), drivers=", ".join(sorted(ALLOWED_DRIVERS))))
+    return gpd.read_file(path, engine="pyogrio")
 
 
 def with_countries(candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -32,10 +32,11 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import utm_epsg
 from geo.detect.scene import Ownership, WindowKey
 from geo.detect.window import RawCandidate
-from geo.errors import ConfigError, DataNotFoundError
-from geo.filters import MAX_AOI_VERTICES
+from geo.errors import ConfigError, DataNotFoundError, SchemaError
+from geo.filters import check_aoi
 from geo.imagery import SceneInfo
-from geo.world import ALLOWED_DRIVERS
+from geo.message import Message, message_of
+from geo.world import read_vector
 
 __all__ = ["EDGE_MARGIN_M", "area_in_crs", "candidates_inside", "check_area", "read_area",
            "scene_area", "watched", "windows_in_area"]
@@ -52,7 +53,7 @@ EDGE_MARGIN_M = 2000.0
 
 
 def read_area(path: str | Path, name: str | None = None) -> BaseGeometry:
-    """Read an area file (GeoJSON, GeoPackage...) as one (Multi)Polygon in EPSG:4326.
+    """Read an area file (GeoJSON, GeoPackage, GeoParquet...) as one (Multi)Polygon, EPSG:4326.
 
     Every feature's polygons are joined (lines and points are ignored), or with ``name`` only
     those of the features whose ``name`` is that (the app's saved areas, ``areas.geojson``,
@@ -64,23 +65,19 @@ def read_area(path: str | Path, name: str | None = None) -> BaseGeometry:
     DataNotFoundError
         When the file does not exist.
     ConfigError
-        When it cannot be read, has no feature of that ``name``, holds no polygon, has more than
-        :data:`geo.filters.MAX_AOI_VERTICES` vertices, or has coordinates outside
-        longitude -180..180 / latitude -90..90 (swapped, or metres without a CRS).
+        When it cannot be read, has no feature of that ``name``, or :func:`check_area`
+        refuses its polygons.
     """
     p = Path(path)
     if not p.is_file():
         raise DataNotFoundError(f"area file {p}: no such file")
     try:
-        driver = pyogrio.read_info(p).get("driver")
-        if driver not in ALLOWED_DRIVERS:
-            raise ConfigError(f"area file {p.name}: GDAL reads it as {driver!r}; expected one "
-                              f"of {', '.join(sorted(ALLOWED_DRIVERS))}")
-        gdf = gpd.read_file(p, engine="pyogrio")
+        gdf = read_vector(p)
+    except SchemaError as exc:  # a driver a data folder may not hold
+        raise ConfigError(Message("{source}: {problem}", source=f"area file {p.name}",
+                                  problem=message_of(exc))) from None
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError,
             ValueError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
         raise ConfigError(f"area file {p.name} cannot be read: {exc}") from exc
     if name is not None:
         names = sorted({str(n) for n in gdf["name"]}) if "name" in gdf else []
@@ -100,9 +97,9 @@ def check_area(area: BaseGeometry, source: str = "the area") -> BaseGeometry:
     Raises
     ------
     ConfigError
-        When it holds no polygon, has more than :data:`geo.filters.MAX_AOI_VERTICES`
-        vertices, or has coordinates outside longitude -180..180 / latitude -90..90
-        (swapped, or metres without a CRS). ``source`` names it in the message.
+        When it holds no polygon, or :func:`geo.filters.check_aoi` refuses it (more than
+        :data:`geo.filters.MAX_AOI_VERTICES` vertices, coordinates that are not degrees:
+        swapped, or metres in a file without a CRS). ``source`` names it in the message.
     """
     # joined on a 1e-9 degree grid (0.1 mm): GEOS's floating overlay can fail on the
     # near-degenerate rings a hand-drawn or converted file holds
@@ -112,14 +109,11 @@ def check_area(area: BaseGeometry, source: str = "the area") -> BaseGeometry:
     if not polygons:
         raise ConfigError(f"{source} holds no polygon")
     out: BaseGeometry = polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
-    if shapely.get_num_coordinates(out) > MAX_AOI_VERTICES:
-        raise ConfigError(f"{source} has more than {MAX_AOI_VERTICES} vertices; simplify it")
-    west, south, east, north = out.bounds
-    if west < -180 or east > 180 or south < -90 or north > 90:
-        raise ConfigError(f"{source}: coordinates reach beyond longitude -180..180 or "
-                          f"latitude -90..90 (bounds {west:g}, {south:g}, {east:g}, {north:g}): "
-                          "latitude and longitude swapped, or metres in a file that names no "
-                          "CRS?")
+    try:
+        check_aoi(out)  # the rule every area of interest follows (the map's filter too)
+    except SchemaError as exc:
+        raise ConfigError(Message("{source}: {problem}", source=source,
+                                  problem=message_of(exc))) from None
     return out
 
 
