@@ -51,7 +51,7 @@ from geo.jobs import (
     request_cancel,
     submit_job,
 )
-from geo.jobs.messages import localize, localize_error
+from geo.jobs.messages import localize, localize_error, stored_localized
 from geo.logjson import (
     JsonLinesFormatter,
     RedactingFilter,
@@ -599,11 +599,11 @@ def _summary(job: Job, t: Translator) -> str:
 SKIPPED_SHOWN = 3
 
 
-def _skipped(failures: list[list[str]], t: Translator) -> str:
+def _skipped(failures: list[list[Any]], t: Translator) -> str:
     """Say which scenes a detection could not read, and why (the detector's words)."""
     if not failures:
         return ""
-    why = "; ".join(_reason(name, reason) for name, reason in failures[:SKIPPED_SHOWN])
+    why = "; ".join(_reason(entry, t) for entry in failures[:SKIPPED_SHOWN])
     if len(failures) > SKIPPED_SHOWN:
         why += " …"
     return " " + t.n("{n} scene could not be read and was skipped ({why}).",
@@ -611,9 +611,18 @@ def _skipped(failures: list[list[str]], t: Translator) -> str:
                      len(failures)).format(n=t.number(len(failures)), why=_plain(why))
 
 
-def _reason(name: str, reason: str, limit: int = 300) -> str:
-    """Return a skipped scene's reason, led by its name once (the detector's often is)."""
-    text = reason if reason.startswith(name) else f"{name}: {reason}"
+def _reason(entry: list[Any], t: Translator, limit: int = 300) -> str:
+    """Return a skipped scene's reason in ``t``'s language, led by its name once.
+
+    ``entry`` is the job result's ``[name, English reason]``, with the reason's message
+    after them when it had one (:func:`geo.jobs.handlers.failure_entry`, since 2026-12-07),
+    from which the reason is written in the reader's language; a reason whose English
+    starts with the name (the detector's often do) is not led by it again.
+    """
+    name, reason = str(entry[0]), str(entry[1])
+    shown = stored_localized(entry[2], t) if len(entry) > 2 else None
+    text = reason if shown is None else shown
+    text = text if reason.startswith(name) else f"{name}: {text}"
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 

@@ -68,6 +68,7 @@ from geo.imagery import (
     open_geotiff,
     read_scene_info,
 )
+from geo.message import Message, message_of
 from geo.schema import CANDIDATES, empty_layer
 from geo.tiffblocks import clear_hand_on
 
@@ -142,6 +143,10 @@ def tune_malloc() -> bool:
 class RunResult:
     """Candidates of every readable scene, and (file, message) for each refused one.
 
+    A refused scene's message is the :class:`geo.message.Message` of the error that refused
+    it when it has one (a ``str`` still: its English text), so a reader sees it in their
+    language (the app's job summary); else the error's text.
+
     ``faint`` holds the candidates the generator traced but that scored below the operating
     point (rectangles, ``scene_id``, ``detected_at`` and ``score``; not explained): not alerts,
     but a strip there is not clearly gone either (:func:`geo.detect.track.track_candidates`,
@@ -162,7 +167,11 @@ class RunResult:
 
 @dataclass(frozen=True)
 class WindowFailure:
-    """Why one window could not be processed (returned by a task instead of raising)."""
+    """Why one window could not be processed (returned by a task instead of raising).
+
+    ``message`` is a :class:`geo.message.Message` when the error had one (it pickles whole,
+    so it comes back from a Dask worker the same), else the error's text.
+    """
 
     message: str
 
@@ -210,10 +219,10 @@ def run_windows(info: SceneInfo, keys: Sequence[WindowKey], params: DetectionPar
                                                        data=data) if data.valid.any()
                                    else NoValidPixel())
                     except (AtalayaError, OSError, MemoryError) as exc:
-                        out.append(WindowFailure(str(exc) or type(exc).__name__))
+                        out.append(_failure(exc))
             return out
     except (AtalayaError, OSError) as exc:
-        return [WindowFailure(str(exc) or type(exc).__name__)] * len(keys)
+        return [_failure(exc)] * len(keys)
     finally:
         clear_pool()  # the layer arrays kept between this run's windows
         if number is None or number == len(runs) - 1:
@@ -310,7 +319,7 @@ def _open_all(paths: Sequence[str], bands: Mapping[str, int] | None
         try:
             infos.append(read_scene_info(p, bands=bands))
         except (AtalayaError, OSError) as exc:
-            failures.append((str(p), str(exc)))
+            failures.append((str(p), message_of(exc)))
     return infos, failures
 
 
@@ -351,6 +360,11 @@ def _run_tasks(tasks: list[Task], client: Any, progress: bool,
         return _run_distributed(tasks, client, done)
 
 
+def _failure(exc: BaseException) -> WindowFailure:
+    """Why a window failed: the error's Message or text (its type when it has none)."""
+    return WindowFailure(message_of(exc) or type(exc).__name__)
+
+
 def _run_distributed(tasks: list[Task], client: Any,
                      done: Callable[[int], None]) -> list[list[Outcome]]:
     """Map the tasks on the cluster; a task that died (e.g. killed worker) fails its windows.
@@ -362,7 +376,7 @@ def _run_distributed(tasks: list[Task], client: Any,
 
     futures = client.map(run_windows, *zip(*tasks, strict=True), pure=False)
     where = {f.key: k for k, f in enumerate(futures)}
-    out: list[list[Outcome]] = [[WindowFailure("not run")] * len(t[1]) for t in tasks]
+    out: list[list[Outcome]] = [[WindowFailure(Message("not run"))] * len(t[1]) for t in tasks]
     try:
         for fut in as_completed(futures):
             k = where[fut.key]
@@ -371,9 +385,12 @@ def _run_distributed(tasks: list[Task], client: Any,
                 out[k] = fut.result()
             elif fut.status == "error":  # e.g. KilledWorker: over its memory limit, or crashed
                 exc = fut.exception()
-                out[k] = [WindowFailure(f"worker failed: {type(exc).__name__}: {exc}")] * n
+                out[k] = [WindowFailure(Message("worker failed: {kind}: {error}",
+                                                kind=type(exc).__name__,
+                                                error=message_of(exc)))] * n
             else:
-                out[k] = [WindowFailure(f"task {fut.status} (scheduler lost?)")] * n
+                out[k] = [WindowFailure(Message("task {status} (scheduler lost?)",
+                                                status=str(fut.status)))] * n
             fut.release()
             done(n)
     except BaseException:

@@ -42,6 +42,7 @@ from geo.detect.lifecycle import MIN_OVERLAP, overlap_share
 from geo.errors import AtalayaError, DataNotFoundError, JobError
 from geo.jobs import messages as msg
 from geo.jobs.runner import Handler, JobContext, JobOutcome
+from geo.message import Message, join_messages, message_to_json
 from geo.store import tables as t
 from geo.store.engine import Store, read_tx
 from geo.store.merge import MIN_CLEAR, Look, merge_in
@@ -244,8 +245,8 @@ def run_detect(ctx: JobContext) -> JobOutcome:
         blind += [Path(b).name for b in found.blind]
         outside += [Path(o).name for o in found.outside]
     if len(failures) == len(scenes):
-        raise JobError(msg.NO_SCENE_READ.format(
-            reasons="; ".join(f"{n}: {m}" for n, m in failures)))
+        raise JobError(Message(msg.NO_SCENE_READ, reasons=join_messages(
+            "; ", [join_messages(": ", [n, m]) for n, m in failures])))
     if outside and len(failures) + len(outside) == len(scenes):
         raise JobError(msg.NO_SCENE_IN_AREA.format(area=ctx.params.get("area_name") or "?"))
     ctx.progress(0.99, msg.DETECT_MERGING)
@@ -258,11 +259,21 @@ def run_detect(ctx: JobContext) -> JobOutcome:
     actor = f"detector (job {ctx.job.id} of {ctx.job.created_by})"
     return JobOutcome(
         result={"scenes": len(scenes), "candidates": len(cands), "absences": len(looks),
-                "failures": [list(f) for f in failures], "blind": blind,
+                "failures": [failure_entry(n, m) for n, m in failures], "blind": blind,
                 **({"outside": outside} if area is not None else {})},
         write=partial(merge_into, candidates=cands, actor=actor, looks=looks),
         message=(msg.DETECT_DONE_ABSENT if looks else msg.DETECT_DONE).format(
             candidates=len(cands), scenes=len(scenes) - len(unread), absent=len(looks)))
+
+
+def failure_entry(name: str, why: str) -> list[Any]:
+    """Return a skipped scene as a detection job's result lists it: name, why, message.
+
+    ``why`` in English, then (when it is a :class:`~geo.message.Message`) the message as
+    JSON, from which the app writes the reason in the reader's language (``ui.jobs``).
+    Results stored before 2026-12-07 have no third item.
+    """
+    return [name, str(why), *([message_to_json(why)] if isinstance(why, Message) else [])]
 
 
 # -- imagery ingest -----------------------------------------------------------------------------

@@ -197,10 +197,19 @@ def localize_error(error: str, result: Mapping[str, Any] | None, t: Translator) 
     From the Message stored in ``result`` (:func:`error_result`) when there is one, else by
     matching the stored text against the templates (:func:`localize`).
     """
-    stored = (result or {}).get(ERROR_MESSAGE)
-    if stored is not None:
-        try:
-            return message_from_json(stored).localized(t)
-        except ValueError:  # damaged or foreign: the text is still there
-            pass
-    return localize(error, t, t.number)
+    shown = stored_localized((result or {}).get(ERROR_MESSAGE), t)
+    return localize(error, t, t.number) if shown is None else shown
+
+
+def stored_localized(stored: object, t: Translator) -> str | None:
+    """Write a Message stored as JSON (:func:`~geo.message.message_to_json`) in ``t``'s language.
+
+    None when nothing is stored, or what is stored is damaged or foreign (the caller then
+    shows the English text kept beside it).
+    """
+    if stored is None:
+        return None
+    try:
+        return message_from_json(stored).localized(t)
+    except ValueError:
+        return None

@@ -24,7 +24,9 @@ from geo.detect.run import (
     start_local_client,
 )
 from geo.detect.scene import later_runs, scene_windows, window_runs
+from geo.i18n import Translator
 from geo.imagery import iter_windows, read_scene_info
+from geo.message import Message
 from tests.geo.test_detect import write_scene
 
 STRIPS = ((800.0, 700.0, 600.0, 20.0, 30.0), (2600.0, 2700.0, 700.0, 15.0, 120.0),
@@ -80,6 +82,14 @@ def test_distributed_run_equals_serial_run(scenes, client):
     assert serial.failures == dist.failures
     assert [Path(p).name for p, _ in dist.failures] == ["missing.tif", "corrupt.tif"]
     assert "corrupt or truncated" in dict(dist.failures)[scenes[3]]
+    # each reason is still its Message after the trip from a worker process, so the app
+    # can say it in the reader's language (the job summary)
+    es = Translator("es")
+    for _, why in dist.failures:
+        assert isinstance(why, Message)
+        assert why.localized(es) != str(why)
+    assert dict(dist.failures)[scenes[4]].localized(es).endswith(
+        "missing.tif no existe o no es un archivo")
 
 
 def test_an_area_run_on_the_cluster_equals_the_serial_one(scenes, client):

@@ -203,6 +203,43 @@ def test_a_detection_in_an_area_neither_finds_nor_loses_the_strips_outside_it(
         runner.stop()
 
 
+def test_a_scene_a_detection_cannot_read_is_skipped_in_words_the_app_can_translate(
+        store, settings, scenes, tmp_path):
+    """The reason a scene was skipped is kept as its message: the app shows it in Spanish."""
+    from geo.i18n import Translator
+    from geo.jobs.messages import localize_error
+    from geo.message import message_from_json
+    from ui.jobs import _summary
+
+    bad = tmp_path / "roto_2024-08-03.tif"
+    bad.write_text("<VRTDataset>not a tiff</VRTDataset>")
+    runner = _runner(store, settings, use_dask=False)
+    params = detect_params([scenes[0], str(bad)], rules_only=True, aerodromes=False)
+    job = runner.run_next() if submit_job(store, "detect", params, "ana")[1] else None
+    assert job is not None
+    assert job.state == "succeeded", job.error
+    (name, english, stored), = job.result["failures"]
+    assert name == "roto_2024-08-03.tif"
+    assert english.startswith("roto_2024-08-03.tif is not a readable GeoTIFF (")
+    es = Translator("es")
+    assert message_from_json(stored).localized(es).startswith(
+        "roto_2024-08-03.tif no es un GeoTIFF legible (")
+    summary = _summary(get_job(store, job.id), es).replace("\\", "")
+    assert "1 escena no pudo leerse y se omitió (roto_2024-08-03.tif no es un GeoTIFF " \
+        "legible (" in summary
+    # every scene unreadable: the job fails, and its error is said in Spanish too
+    params = detect_params([str(bad)], rules_only=True, aerodromes=False)
+    submit_job(store, "detect", params, "ana")
+    failed = runner.run_next()
+    assert failed is not None
+    assert failed.state == "failed"
+    assert failed.error.startswith("no scene could be read: roto_2024-08-03.tif: "
+                                   "roto_2024-08-03.tif is not a readable GeoTIFF (")
+    assert localize_error(failed.error, failed.result, es).startswith(
+        "no se pudo leer ninguna escena: roto_2024-08-03.tif: roto_2024-08-03.tif no es un "
+        "GeoTIFF legible (")
+
+
 def test_merge_into_agrees_with_merge_candidates(tmp_path_factory):
     frame = candidates([{"lon": -74.0, "lat": -9.0, "scene_id": "s1", "date": "2024-01-01"},
                         {"lon": -74.0, "lat": -9.0, "scene_id": "s2", "date": "2024-02-01"},

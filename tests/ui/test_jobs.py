@@ -332,6 +332,18 @@ def test_a_detection_summary_adds_up():
     job.result.update(failures=[[f"s{i}.tif", "x"] for i in range(5)])
     assert "5 scenes could not be read and were skipped (s0.tif: x; s1.tif: x; s2.tif: x " \
         "…)." in _summary(job, Translator("en")).replace("\\", "")
+    # since 2026-12-07 a reason's message is kept beside its English: said in Spanish
+    from geo.message import Message, message_to_json
+
+    why = Message("{path} does not exist or is not a file", path="/data/gone.tif")
+    job.result.update(failures=[["gone.tif", str(why), message_to_json(why)]])
+    assert "(gone.tif: /data/gone.tif no existe o no es un archivo)." in _summary(
+        job, Translator("es")).replace("\\", "")
+    assert "(gone.tif: /data/gone.tif does not exist or is not a file)." in _summary(
+        job, Translator("en")).replace("\\", "")
+    job.result.update(failures=[["gone.tif", str(why), {"template": 3}]])  # damaged: English
+    assert "(gone.tif: /data/gone.tif does not exist or is not a file)." in _summary(
+        job, Translator("es")).replace("\\", "")
     job.result.update(scenes=3, failures=[["bad_x.tif", "corrupt"]])
     # since 2026-12-05 the alerts given an absence are listed: they are counted, not the looks
     job.result.update(absent=[3, 4])
