@@ -14,12 +14,11 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
-import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.atomicfile import write_atomic
 from geo.errors import SchemaError
-from geo.filters import MAX_AOI_VERTICES
+from geo.filters import check_aoi
 from geo.message import Message
 from geo.schema import AREAS, empty_layer, validate_layer
 
@@ -80,18 +79,14 @@ def save_area(data_dir: Path, name: str, geometry: BaseGeometry, *,
     Raises
     ------
     SchemaError
-        For an empty or too long name, or a geometry the contract refuses.
+        For an empty or too long name, or a geometry :func:`geo.filters.check_aoi` or the
+        contract refuses (not a (Multi)Polygon, too many vertices, not degrees).
     """
     label = " ".join(name.split())
     if not label or len(label) > MAX_NAME:
         raise SchemaError(Message("an area name needs 1 to {most} characters, got {n}",
                                   most=MAX_NAME, n=str(len(label))))  # str: "1500" as before
-    if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:
-        raise SchemaError(Message("an area must be a Polygon or MultiPolygon, got {kind}",
-                                  kind=geometry.geom_type))
-    if shapely.get_num_coordinates(geometry) > MAX_AOI_VERTICES:
-        raise SchemaError(Message("the area has more than {n} vertices; simplify it",
-                                  n=MAX_AOI_VERTICES))
+    check_aoi(geometry)  # the rule of every area of interest (the map's filter, detection)
     areas = read_areas(data_dir)
     areas = areas[areas["name"] != label]
     row = gpd.GeoDataFrame(

@@ -35,6 +35,7 @@ __all__ = [
     "LAYER_FILTERS",
     "MAX_AOI_VERTICES",
     "Filters",
+    "check_aoi",
     "event_mask",
     "events_at",
     "filter_aerodromes",

@@ -59,12 +59,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
 
 from geo.errors import ConfigError, SchemaError
-from geo.filters import MAX_AOI_VERTICES
+from geo.filters import check_aoi
 from geo.i18n import Message, Translator
 from geo.settings import LANGUAGES
 from geo.store import emails
@@ -237,17 +236,14 @@ def check_webhook_url(url: str) -> str:
 
 
 def _check_area(name: str, geometry: BaseGeometry) -> str:
+    """Return the area's name as stored, once the area passes the rule of any area of interest.
+
+    :func:`geo.filters.check_aoi`: a (Multi)Polygon in degrees, its vertices capped.
+    """
     label = plain_line(name, 200)
     if not label:
-        raise SchemaError("the area needs a name")
-    if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:
-        raise SchemaError(f"an area must be a Polygon or MultiPolygon, got {geometry.geom_type}")
-    if shapely.get_num_coordinates(geometry) > MAX_AOI_VERTICES:
-        raise SchemaError(f"the area has more than {MAX_AOI_VERTICES:,} vertices; simplify it")
-    x0, y0, x1, y1 = geometry.bounds
-    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
-        raise SchemaError(f"the area's bounds {geometry.bounds} are not longitude/latitude "
-                          "degrees (EPSG:4326)")
+        raise SchemaError(Message("the area needs a name"))
+    check_aoi(geometry)
     return label
 
 

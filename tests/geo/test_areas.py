@@ -42,6 +42,8 @@ def test_hostile_names_are_kept_as_text(tmp_path):
         pytest.param("x" * 81, box(0, 0, 1, 1), "1 to 80 characters", id="long-name"),
         pytest.param("p", Point(0, 0), "Polygon or MultiPolygon", id="point"),
         pytest.param("far", box(200, 0, 201, 1), "out of range for degrees", id="out-of-range"),
+        pytest.param("utm", box(500_000, 8_000_000, 501_000, 8_001_000),
+                     "not .* in degrees: swapped latitude and longitude", id="metres"),
     ],
 )
 def test_bad_areas_are_refused(tmp_path, name, geometry, message):
@@ -57,10 +59,13 @@ def test_bad_areas_are_refused(tmp_path, name, geometry, message):
                      id="blank-name"),
         pytest.param("x" * 1500, box(0, 0, 1, 1),
                      "an area name needs 1 to 80 characters, got 1500", id="long-name"),
-        pytest.param("p", Point(0, 0), "an area must be a Polygon or MultiPolygon, got Point",
+        # the rule of every area of interest (geo.filters.check_aoi), since 2026-12-07
+        pytest.param("p", Point(0, 0),
+                     "the area of interest must be a Polygon or MultiPolygon, got a Point",
                      id="point"),
         pytest.param("big", Point(0, 0).buffer(1, quad_segs=2600),  # 10,401 vertices
-                     "the area has more than 10,000 vertices; simplify it", id="vertices"),
+                     "the area of interest has 10,401 vertices, more than 10,000; simplify it "
+                     "before using it as a filter", id="vertices"),
     ],
 )
 def test_a_refused_area_keeps_its_english_and_its_message(tmp_path, name, geometry, english):

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from geo.auth import ScryptParams
 from geo.errors import SchemaError, StaleVersionError, TransitionError
+from geo.i18n import Translator, localize
 from geo.store import (
     AlertChange,
     SmtpConfig,
@@ -326,6 +327,14 @@ def test_an_area_must_be_a_polygon_in_degrees(store):
                                                                         510000, 8610000))
     with pytest.raises(SchemaError, match="Polygon"):
         subscribe(store, user="Ana", area_name="line", geometry=AREA.exterior)
+    # the rule of every area of interest, in words the app shows in the reader's language
+    with pytest.raises(SchemaError) as info:
+        subscribe(store, user="Ana", area_name="metres", geometry=box(500000, 8600000,
+                                                                        510000, 8610000))
+    assert "latitud y longitud" in localize(info.value, Translator("es"))
+    with pytest.raises(SchemaError) as info:
+        subscribe(store, user="Ana", area_name=" ", geometry=AREA)
+    assert localize(info.value, Translator("es")) == "el área necesita un nombre"
 
 
 # -- delivery ------------------------------------------------------------------------------------
