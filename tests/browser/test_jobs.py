@@ -2,7 +2,8 @@
 
 A detection started from the page runs in the app's job runner (on its local Dask cluster),
 shows its progress, stores its alerts and survives a reload; a second user asking for the
-same detection joins the same job; a job is cancelled from its card, queued or running.
+same detection joins the same job; a job is cancelled from its card, queued or running; a
+saved area chosen in the form's Area box limits a detection to its ground.
 
 The app runs on its own copy of the sample world (its two 2,000 px scenes), so the alerts the
 jobs store do not reach the other browser tests. Latencies are printed (``pytest -s``).
@@ -277,3 +278,44 @@ def test_queued_and_running_jobs_are_cancelled_from_their_cards(jobs_app, jobs_w
     assert rec.foreign() == []
     assert "Traceback" not in jobs_app.log.read_text(errors="replace")
 
+
+
+def test_a_detection_in_a_saved_area_is_chosen_on_the_page_and_keeps_to_it(
+        jobs_app, jobs_world, store, page):
+    """The Area box of the form: a saved area chosen there limits the job to its ground."""
+    from shapely.geometry import box
+
+    from geo.areas import save_area
+    from geo.detect.coverage import scene_footprint
+    from geo.detect.run import detect_scenes
+    from geo.imagery import read_scene_info
+    from ui import state
+
+    pg, rec = page
+    scene = sorted((jobs_world / "scenes").glob("*.tif"))[0]
+    west, south, east, north = scene_footprint(read_scene_info(scene, values=False)).bounds
+    # the scene's western half: some of its strips, not all
+    area = box(west, south, (west + east) / 2, north)
+    save_area(jobs_world, "Mitad oeste", area, created_by="analyst")
+    _open_jobs(pg, jobs_app, "analyst")
+    wait_idle(pg)
+    pg.locator(f".st-key-{state.JOBS_AREA}").get_by_role("combobox").click()
+    pg.get_by_role("option", name="Mitad oeste").click()
+    wait_idle(pg)
+    job_id = _job_id(_start(pg, drop=SECOND, toggle_rules_only=True))
+    job = _wait_store(store, job_id, {"succeeded", "failed"})
+    assert job.state == "succeeded", job.error
+    assert job.params["area_name"] == "Mitad oeste"
+    assert job.params["scenes"] == [str(scene)]
+    _wait_shown(pg, job_id, "Succeeded", store=store)
+    card = pg.locator(f".st-key-jobs_card-{job_id}")
+    card.get_by_text("Only in the area Mitad oeste.", exact=False).wait_for(timeout=WAIT_MS)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    card.screenshot(path=str(ARTIFACTS / "jobs-card-area.png"))
+    # what it found is what a whole-scene run finds centred in the area, and fewer
+    whole = detect_scenes([str(scene)]).candidates
+    inside = whole.geometry.centroid.within(area)
+    assert 0 < inside.sum() < len(whole)
+    assert job.result["candidates"] == inside.sum()
+    assert rec.foreign() == []
+    assert "Traceback" not in jobs_app.log.read_text(errors="replace")
