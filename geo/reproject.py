@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +69,9 @@ CLASS_ROLES = frozenset({"scl", "cloud"})
 
 #: Rows of the output warped at once (times the width and the band count: the memory used).
 BLOCK_ROWS = 512
+
+#: Called as a copy is written with (rows written, rows in all); it may raise to stop it.
+RowProgress = Callable[[int, int], None]
 
 #: Metres per degree of latitude, and of longitude at the equator (WGS 84, mean values).
 M_PER_DEG_LAT = 110_574.0
@@ -311,7 +316,8 @@ def reproject_scene(path: str | Path, out: str | Path, *,
                     bands: Mapping[str, int] | None = None,
                     resampling: Resampling = Resampling.cubic,
                     max_bytes: int = DEFAULT_MAX_BYTES,
-                    block_rows: int = BLOCK_ROWS) -> UtmGrid:
+                    block_rows: int = BLOCK_ROWS,
+                    on_rows: RowProgress | None = None) -> UtmGrid:
     """Write the scene ``path`` onto its UTM grid as ``out`` (see the module notes).
 
     Parameters
@@ -332,6 +338,10 @@ def reproject_scene(path: str | Path, out: str | Path, *,
         pixel is written.
     block_rows
         Output rows warped at once.
+    on_rows
+        Called with (rows written, rows in all) after each block of rows (a progress bar: a
+        10,980 px tile takes tens of seconds); an exception it raises stops the copy, which
+        is then incomplete (the caller removes it).
 
     Returns
     -------
@@ -384,11 +394,13 @@ def reproject_scene(path: str | Path, out: str | Path, *,
                               resampling=method, init_dest_nodata=True, XSCALE=1, YSCALE=1)
                     part[[i - 1 for i in idx]] = stack
                 dst.write(part, window=window)
+                if on_rows is not None:
+                    on_rows(row + rows, grid.height)
     return grid
 
 
 def projected_scenes(paths: Sequence[str], work_dir: Path, *,
-                     bands: Mapping[str, int] | None = None,
+                     bands: Mapping[str, int] | None = None, progress: bool = False,
                      ) -> tuple[dict[str, str], list[tuple[str, UtmGrid]],
                                 list[tuple[str, str]]]:
     """Return each scene as the detector can read it: itself, or its UTM copy in ``work_dir``.
@@ -397,7 +409,7 @@ def projected_scenes(paths: Sequence[str], work_dir: Path, *,
     written by :func:`reproject_scene` to
     ``work_dir/<k>/<its file name>`` (the name, hence the ``scene`` column and a date in the
     name, stay the same); any other scene, readable or not, is left to the detector to
-    check and report.
+    check and report. With ``progress``, each copy shows a tqdm bar of its rows on stderr.
 
     Returns
     -------
@@ -417,7 +429,8 @@ def projected_scenes(paths: Sequence[str], work_dir: Path, *,
         out = work_dir / str(k) / Path(path).name
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            grid = reproject_scene(path, out, bands=bands)
+            with _rows_bar(Path(path).name, progress) as on_rows:
+                grid = reproject_scene(path, out, bands=bands, on_rows=on_rows)
         except (AtalayaError, OSError, rasterio.errors.RasterioError) as exc:
             failures.append((path, f"cannot reproject it to UTM: {exc}"))
             out.unlink(missing_ok=True)
@@ -425,3 +438,20 @@ def projected_scenes(paths: Sequence[str], work_dir: Path, *,
         readable[path] = str(out)
         reprojected.append((path, grid))
     return readable, reprojected, failures
+
+
+@contextmanager
+def _rows_bar(name: str, show: bool) -> Iterator[RowProgress | None]:
+    """Show a tqdm bar (stderr) of the rows of ``name``'s UTM copy; yield its callback."""
+    if not show:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(desc=f"reproject {name}", unit="row", file=sys.stderr) as bar:
+
+        def on_rows(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield on_rows

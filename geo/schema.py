@@ -295,7 +295,8 @@ SCENES = LayerSchema(
         _c("acquired_at", "datetime"),
         _c("sensor", "text"),
         _c("native_crs", "text",
-           doc=Message("e.g. EPSG:32718; the raster is never resampled on ingest")),
+           doc=Message("the CRS the file came in, e.g. EPSG:32718; one in degrees or in a "
+                       "projection that distorts distances is stored resampled onto UTM")),
         _c("resolution_m", "float", low=0.0),
         _c("bands", "text", doc=Message("comma-separated band roles in file order")),
         _c("cloud_share", "float", required=False, nullable=True, **_CONF),

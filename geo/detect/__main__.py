@@ -265,7 +265,8 @@ def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodr
     from geo.errors import AtalayaError
     from geo.reproject import projected_scenes
 
-    readable, reprojected, unprojected = projected_scenes(args.scenes, work_dir, bands=bands)
+    readable, reprojected, unprojected = projected_scenes(args.scenes, work_dir, bands=bands,
+                                                          progress=True)
     given = {path: original for original, path in readable.items()}  # for the messages
     for path, grid in reprojected:
         print(f"reprojected {path} onto EPSG:{grid.epsg} at {grid.res_m:g} m "

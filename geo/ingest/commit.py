@@ -17,7 +17,7 @@ import fcntl
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -95,7 +95,8 @@ def _write_atomic(layer: gpd.GeoDataFrame, path: Path) -> None:
 
 
 def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = (),
-           store: Store | None = None) -> CommitResult:
+           store: Store | None = None,
+           on_rows: Callable[[int, int], None] | None = None) -> CommitResult:
     """Append the accepted rows of ``report`` (minus ``skip``) to its layer in ``data_dir``.
 
     Parameters
@@ -110,6 +111,9 @@ def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = (),
         For scenes: the store whose catalogue registers the new scenes too (by
         ``report.imported_by``); None: the layer file only (:func:`geo.store.scenes.
         backfill_scenes` registers them later).
+    on_rows
+        For scenes resampled onto their UTM grid as they are stored: called with (rows
+        written, rows in all) as the copy is written (:func:`geo.reproject.reproject_scene`).
 
     Raises
     ------
@@ -140,7 +144,7 @@ def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = (),
         except SchemaError as exc:
             raise CommitError(Message("nothing stored: the layer would break its contract "
                                       "({cause})", cause=message_of(exc))) from None
-        copied = _copy_files(report, new, data_dir)
+        copied = _copy_files(report, new, data_dir, on_rows)
         try:
             if report.layer == "scenes":
                 _write_scenes(store, new, merged, path, data_dir, by=str(report.imported_by),
@@ -261,7 +265,8 @@ def set_aside(path: Path, at: datetime | None = None) -> Path:
     return aside
 
 
-def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> list[Path]:
+def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path,
+                on_rows: Callable[[int, int], None] | None = None) -> list[Path]:
     """Copy scene GeoTIFFs to ``<data>/scenes/``; an uncatalogued file there is set aside."""
     if not report.files:
         return []
@@ -282,7 +287,7 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
                 raise CommitError(Message("nothing stored: the uploaded {name} is gone; commit "
                                           "before closing the upload", name=str(report.source)))
             with replacing(target) as tmp:
-                _store_scene(origin, tmp)
+                _store_scene(origin, tmp, on_rows)
                 describe_bands(tmp, str(row_bands[str(scene_id)]).split(","))
             copied.append(target)
             _add_overviews(target)
@@ -293,7 +298,8 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path) -> 
     return copied
 
 
-def _store_scene(origin: Path, target: Path) -> None:
+def _store_scene(origin: Path, target: Path,
+                 on_rows: Callable[[int, int], None] | None = None) -> None:
     """Copy a scene, or write it on its UTM grid when it needs one (:mod:`geo.reproject`).
 
     Every reader of stored scenes (the imagery page, detection) measures in ground metres on
@@ -304,7 +310,7 @@ def _store_scene(origin: Path, target: Path) -> None:
     from geo.reproject import needs_utm_copy, reproject_scene
 
     if needs_utm_copy(origin):
-        reproject_scene(origin, target)
+        reproject_scene(origin, target, on_rows=on_rows)
     else:
         shutil.copyfile(origin, target)
 

@@ -327,7 +327,9 @@ def _ingest_scene(ctx: JobContext) -> JobOutcome:
                                layer="scenes")
         ctx.progress(0.7, msg.INGEST_STORING)
         done = commit(report, data_dir, skip=dups.new_index,  # the point of no return
-                      store=ctx.store)
+                      store=ctx.store, on_rows=lambda rows, total: ctx.progress(
+                          0.7 + 0.25 * rows / total,
+                          msg.INGEST_RESAMPLING.format(rows=rows, total=total)))
     return JobOutcome(
         result={"layer": "scenes", "added": done.added, "skipped": done.skipped,
                 "total": done.total, "scene_ids": report.accepted["scene_id"].tolist()},

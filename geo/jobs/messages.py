@@ -45,6 +45,8 @@ DETECT_DONE_ABSENT = _("{candidates} candidate(s) from {scenes} scene(s); {absen
 INGEST_READING = _("reading {name}")
 INGEST_CHECKING = _("checking the scene")
 INGEST_STORING = _("storing the scene")
+INGEST_RESAMPLING = _("storing the scene: resampling it onto its UTM grid, {rows} of {total} "
+                      "rows")
 INGEST_DONE = plural_marked("{added} scene stored, {skipped} already there",
                             "{added} scenes stored, {skipped} already there")
 EXPORT_WRITING = _("writing {formats}")
@@ -85,7 +87,8 @@ RUNNER_LOST = _("its runner ({owner}) stopped answering during attempt {attempt}
 
 TEMPLATES: tuple[str, ...] = (  # the first that matches a message is used
     DETECT_WINDOWS, DETECT_SCENE, DETECT_MERGING, DETECT_DONE_ABSENT, DETECT_DONE,
-    INGEST_READING, INGEST_CHECKING, INGEST_STORING, EXPORT_WRITING, EXPORT_ALREADY,
+    INGEST_READING, INGEST_CHECKING, INGEST_RESAMPLING, INGEST_STORING, EXPORT_WRITING,
+    EXPORT_ALREADY,
     CANCEL_ASKED,
     CANCELLED_BEFORE, HANDED_BACK, CANCELLED_SHUTDOWN, CANCELLED_STOPPED, REQUEUED,
     STOPPED_BETWEEN, WHY_CANCEL, WHY_HANDED_ON, NEVER, *STATES, NEEDS_SCENE, WRONG_MAPPING,
@@ -100,7 +103,7 @@ PLURALS: tuple[tuple[tuple[str, str], str, str], ...] = (
 )
 #: Fields holding counts, written with the reader's separators (not ids: "job 1234").
 _COUNTS = frozenset({"k", "n", "candidates", "scenes", "absent", "added", "skipped", "files",
-                     "attempt", "attempts", "done", "total"})
+                     "attempt", "attempts", "done", "total", "rows"})
 #: Fields shown exactly as stored: names, ids and such. Any other value that is itself a
 #: message (the reason a job stopped, inside the error that says so) is translated too.
 _VERBATIM = frozenset({"name", "user", "owner", "snapshot", "formats", "id", "kind", "layer"})

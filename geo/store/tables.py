@@ -471,7 +471,7 @@ scenes = Table(
     Column("sensor", String(100), nullable=False, server_default=""),
     Column("bands", Text, nullable=False),  # band roles in file order, comma-separated
     Column("resolution_m", Float, nullable=False),
-    Column("crs", Text, nullable=False),  # the raster's own CRS (EPSG:32718...), never resampled
+    Column("crs", Text, nullable=False),  # the CRS the file came in (its copy may be on UTM)
     Column("cloud_share", Float),  # None without a mask band
     Column("sha256", String(64), nullable=False),
     Column("registered_at", UTCDateTime, nullable=False),

@@ -217,6 +217,25 @@ def test_blocks_of_rows_write_the_same_pixels_as_one_block(scene_in_degrees, tmp
         np.testing.assert_array_equal(a.read(), b.read())
 
 
+def test_the_copy_reports_its_rows_and_a_raising_callback_stops_it(scene_in_degrees,
+                                                                  tmp_path):
+    seen: list[tuple[int, int]] = []
+    grid = reproject_scene(scene_in_degrees, tmp_path / "a.tif", block_rows=50,
+                           on_rows=lambda done, total: seen.append((done, total)))
+    assert seen == [(min(r + 50, grid.height), grid.height)
+                    for r in range(0, grid.height, 50)]
+
+    class StopError(Exception):
+        pass
+
+    def stop(done: int, total: int) -> None:
+        if done >= 100:
+            raise StopError
+
+    with pytest.raises(StopError):  # a cancelled job: no more rows are warped
+        reproject_scene(scene_in_degrees, tmp_path / "b.tif", block_rows=50, on_rows=stop)
+
+
 def test_a_class_band_keeps_its_codes(tmp_path):
     """Spectral bands are interpolated (cubic); a cloud mask only ever holds its codes."""
     path = tmp_path / "c.tif"
@@ -246,6 +265,7 @@ def test_the_command_reprojects_scenes_in_degrees_and_names_them_as_given(
                  "--work-dir", str(work)]) == 0
     err = capsys.readouterr().err
     assert f"reprojected {scene_in_degrees} onto EPSG:32718 at " in err
+    assert "reproject s_2024-08-02.tif: 100%" in err  # its bar of rows (a long copy)
     assert f"skipped {wide}: cannot reproject it to UTM: " in err
     assert "at most 6. Clip or split it first" in err
     scenes = [f["properties"]["scene"] for f in json.loads(out.read_text())["features"]]

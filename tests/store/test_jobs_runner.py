@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import rasterio
 from shapely.geometry import box
 from sqlalchemy import select, update
 
@@ -415,6 +416,47 @@ def test_ingest_job_stores_the_scene_once(store, settings, tmp_path):
     submit_job(store, "ingest", params, "ana")
     again = runner.run_next()
     assert (again.state, again.result["added"], again.result["skipped"]) == ("succeeded", 0, 1)
+
+
+def test_an_ingest_job_says_how_far_it_resampled_a_scene_in_degrees(store, settings,
+                                                                    tmp_path):
+    """A scene in degrees is resampled onto UTM as it is stored: the card follows its rows."""
+    from geo.i18n import Translator
+    from geo.jobs.messages import localize
+    from tests.geo.test_reproject import to_degrees
+
+    (tmp_path / "utm").mkdir()
+    utm = write_scene(tmp_path / "utm" / "gee_2024-08-02.tif", strips=STRIP_A, size=1200)
+    upload = to_degrees(utm, tmp_path / "gee_2024-08-02.tif")
+    said: list[tuple[float, str]] = []
+
+    def recording(ctx: JobContext) -> JobOutcome:
+        report = ctx.progress
+
+        def progress(fraction: float, message: str = "") -> None:
+            said.append((fraction, message))
+            report(fraction, message)
+
+        ctx.progress = progress  # type: ignore[method-assign]
+        from geo.jobs.handlers import run_ingest
+
+        return run_ingest(ctx)
+
+    runner = _runner(store, settings, use_dask=False, handlers={"ingest": recording})
+    submit_job(store, "ingest", ingest_params(upload), "ana")
+    job = runner.run_next()
+    assert job is not None
+    assert job.state == "succeeded", job.error
+    rows = [(f, m) for f, m in said if "UTM grid" in m]
+    assert len(rows) >= 2  # 512 rows at a time
+    total = int(rows[-1][1].rsplit(" of ", 1)[1].split()[0])
+    assert rows[-1] == (0.95, f"storing the scene: resampling it onto its UTM grid, "
+                              f"{total} of {total} rows")
+    assert [f for f, _ in said] == sorted(f for f, _ in said)
+    assert localize(rows[-1][1], Translator("es")).startswith(
+        "guardando la escena: remuestreándola en su cuadrícula UTM, ")
+    with rasterio.open(settings.data_dir / "scenes" / "gee_2024-08-02.tif") as src:
+        assert (src.crs.to_epsg(), src.height) == (32718, total)
 
 
 def test_export_job_writes_and_records_one_snapshot(store, settings, client):
