@@ -36,7 +36,7 @@ from geo.jobs import (
     recover_stale_jobs,
     submit_job,
 )
-from geo.jobs.handlers import run_detect
+from geo.jobs.handlers import run_detect, run_ingest
 from geo.settings import Settings
 from geo.store import (
     list_alerts,
@@ -97,13 +97,13 @@ def _wait(store, job_id: int, until: Callable[[object], bool], timeout_s: float 
     raise AssertionError(f"job {job_id} stuck: {get_job(store, job_id)}")
 
 
-def test_detection_job_on_a_local_cluster_writes_its_alerts_once(store, settings, scenes,
-                                                                  client):
-    threads: list[str] = []
-    steps: list[tuple[float, str]] = []
+def _recording(handler: Callable[[JobContext], JobOutcome], steps: list[tuple[float, str]],
+               threads: list[str] | None = None) -> Callable[[JobContext], JobOutcome]:
+    """Wrap a job handler so that each progress it reports (and its thread) is kept too."""
 
     def recording(ctx: JobContext) -> JobOutcome:
-        threads.append(threading.current_thread().name)
+        if threads is not None:
+            threads.append(threading.current_thread().name)
         report = ctx.progress
 
         def progress(fraction: float, message: str = "") -> None:
@@ -111,8 +111,16 @@ def test_detection_job_on_a_local_cluster_writes_its_alerts_once(store, settings
             report(fraction, message)
 
         ctx.progress = progress  # type: ignore[method-assign]
-        return run_detect(ctx)
+        return handler(ctx)
 
+    return recording
+
+
+def test_detection_job_on_a_local_cluster_writes_its_alerts_once(store, settings, scenes,
+                                                                  client):
+    threads: list[str] = []
+    steps: list[tuple[float, str]] = []
+    recording = _recording(run_detect, steps, threads)
     params = detect_params(scenes, rules_only=True, aerodromes=False)
     runner = _runner(store, settings, client=client, handlers={"detect": recording})
     runner.start()
@@ -429,20 +437,8 @@ def test_an_ingest_job_says_how_far_it_resampled_a_scene_in_degrees(store, setti
     utm = write_scene(tmp_path / "utm" / "gee_2024-08-02.tif", strips=STRIP_A, size=1200)
     upload = to_degrees(utm, tmp_path / "gee_2024-08-02.tif")
     said: list[tuple[float, str]] = []
-
-    def recording(ctx: JobContext) -> JobOutcome:
-        report = ctx.progress
-
-        def progress(fraction: float, message: str = "") -> None:
-            said.append((fraction, message))
-            report(fraction, message)
-
-        ctx.progress = progress  # type: ignore[method-assign]
-        from geo.jobs.handlers import run_ingest
-
-        return run_ingest(ctx)
-
-    runner = _runner(store, settings, use_dask=False, handlers={"ingest": recording})
+    runner = _runner(store, settings, use_dask=False,
+                     handlers={"ingest": _recording(run_ingest, said)})
     submit_job(store, "ingest", ingest_params(upload), "ana")
     job = runner.run_next()
     assert job is not None
