@@ -535,8 +535,10 @@ def _alert_links(job: Job, session: Session | None, t: Translator) -> None:
     if session is None or not can(session.role, PAGE_ACTIONS["alerts"]):
         return
     page = st.Page(_never_run, url_path="alerts", title=t("Runway alerts"))
+    gone, not_yet = _absent(result)
     for title, ids in ((t("New alerts:"), result.get("created", [])),
-                       (t("Not found on a clear scene:"), result.get("absent", []))):
+                       (t("Not found on a clear scene:"), gone),
+                       (t("Not there yet on an older clear scene:"), not_yet)):
         if not ids:
             continue
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
@@ -585,14 +587,30 @@ def _summary(job: Job, t: Translator) -> str:
                 "{n} scene does not reach it and was not read.",
                 "{n} scenes do not reach it and were not read.", outside))
     # alerts given an absence; jobs before 2026-12-05 kept the count of looks only
-    absent = len(result["absent"]) if "absent" in result else int(result.get("absences", 0))
+    gone, not_yet = _absent(result)
+    absent = len(gone) if "absent" in result else int(result.get("absences", 0))
     blind = len(result.get("blind", []))  # scenes read whole, all nodata or cloud
     return line + _counted(absent, t, t.n(
         "{n} known strip was not found where a scene saw the ground clearly.",
         "{n} known strips were not found where a scene saw the ground clearly.", absent)) \
+        + _counted(len(not_yet), t, t.n(
+            "{n} known strip was not there yet on an older scene that saw its ground clearly "
+            "(cleared since).",
+            "{n} known strips were not there yet on an older scene that saw their ground "
+            "clearly (cleared since).", len(not_yet))) \
         + _counted(blind, t, t.n(
             "{n} scene held only nodata or cloud: nothing could be found in it.",
             "{n} scenes held only nodata or cloud: nothing could be found in them.", blind))
+
+
+def _absent(result: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+    """Split the alerts a detection gave an absence: not found since seen, and not there yet.
+
+    ``not_yet`` (since 2026-12-07) are those whose absences are all on scenes older than the
+    strip's first sighting (it was cleared since); results before it lump them in ``absent``.
+    """
+    not_yet = [int(a) for a in result.get("not_yet", [])]
+    return [int(a) for a in result.get("absent", []) if a not in not_yet], not_yet
 
 
 #: Skipped scenes named in a detection's summary (the job's result keeps them all).

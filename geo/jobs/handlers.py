@@ -133,13 +133,15 @@ def merge_into(conn: Connection, candidates: gpd.GeoDataFrame, *, actor: str,
 
     :func:`geo.store.merge.merge_in` (the rule of ``merge_candidates``), so a job's alerts and
     its 'succeeded' state commit together. Returns the alert ids created, updated, unchanged,
-    and those given an absence (``absent``: known strips a scene saw clearly without them).
+    and those given an absence (``absent``: known strips a scene saw clearly without them;
+    ``not_yet``: those of them seen only on a scene older than their first sighting).
     """
     if candidates.empty and not looks:
-        return {"created": [], "updated": [], "unchanged": [], "absent": []}
+        return {"created": [], "updated": [], "unchanged": [], "absent": [], "not_yet": []}
     report = merge_in(conn, candidates, actor=actor, min_overlap=min_overlap, looks=looks)
     return {"created": report.created, "updated": report.updated,
-            "unchanged": report.unchanged, "absent": report.absent}
+            "unchanged": report.unchanged, "absent": report.absent,
+            "not_yet": report.not_yet}
 
 
 def _detect_inputs(p: Mapping[str, Any]) -> tuple[Any, Any, Any]:

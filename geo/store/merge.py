@@ -93,12 +93,16 @@ class MergeReport:
 
     ``absent``: the alerts this merge gave a new absence (a scene saw the strip's ground
     clearly and no candidate on it); each is also in ``updated`` or ``unchanged``.
+    ``not_yet``: those of ``absent`` whose every new absence is dated before the strip was
+    first seen: an older scene, from before it was cleared (when it was built, not that it
+    is gone).
     """
 
     created: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)
     absent: list[int] = field(default_factory=list)
+    not_yet: list[int] = field(default_factory=list)
 
 
 def _check_frame(candidates: gpd.GeoDataFrame) -> None:
@@ -340,10 +344,15 @@ def merge_in(conn: Connection, candidates: gpd.GeoDataFrame, *, actor: str = "de
 
 
 def _record_absences(conn: Connection, looks: Sequence[Look], *, at: datetime,
-                     min_overlap: float) -> set[int]:
-    """Insert the clear looks as absences of their alerts; return the alerts given one."""
+                     min_overlap: float) -> tuple[set[int], set[int]]:
+    """Insert the clear looks as absences of their alerts.
+
+    Returns the alerts given one, and those of them given only absences dated before their
+    first sighting (:attr:`MergeReport.not_yet`).
+    """
     d, ab = t.detections.c, t.absences.c
     touched: set[int] = set()
+    later: set[int] = set()  # given an absence on or after the strip's first sighting
     for look in looks:
         if look.clear_share < MIN_CLEAR:
             continue
@@ -358,7 +367,11 @@ def _record_absences(conn: Connection, looks: Sequence[Look], *, at: datetime,
                 alert_id=alert_id, scene_id=look.scene_id, observed_at=look.observed_at,
                 clear_share=round(min(1.0, max(0.0, look.clear_share)), 4), recorded_at=at))
             touched.add(alert_id)
-    return touched
+            first = conn.execute(select(func.min(d.detected_at))
+                                 .where(d.alert_id == alert_id)).scalar()
+            if first is None or look.observed_at >= first:  # both aware (UTCDateTime)
+                later.add(alert_id)
+    return touched, touched - later
 
 
 def _merge_sightings(conn: Connection, sightings: list[dict[str, Any]], *, actor: str,
@@ -375,8 +388,8 @@ def _merge_sightings(conn: Connection, sightings: list[dict[str, Any]], *, actor
         else:
             _absorb_detection(conn, alert_id, s, at)
             touched.add(alert_id)
-    absent = _record_absences(conn, looks, at=at, min_overlap=min_overlap)
-    report.absent = sorted(absent)
+    absent, not_yet = _record_absences(conn, looks, at=at, min_overlap=min_overlap)
+    report.absent, report.not_yet = sorted(absent), sorted(not_yet)
     touched |= absent
     for alert_id in sorted(touched | set(report.created)):  # lock in id order
         changed = _refresh(conn, alert_id, actor=actor, at=at,

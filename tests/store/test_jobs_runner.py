@@ -149,7 +149,9 @@ def test_detection_job_on_a_local_cluster_writes_its_alerts_once(store, settings
         assert job.result["absences"] == 2
         # the alert given an absence is named (B's look at 08-01 is before it was seen)
         (a_alert,) = [a.id for a in alerts if a.scene_id == "a_2024-08-01"]
-        assert a_alert in job.result["absent"]
+        (b_alert,) = [a.id for a in alerts if a.scene_id == "b_2024-08-02"]
+        assert sorted(job.result["absent"]) == sorted([a_alert, b_alert])
+        assert job.result["not_yet"] == [b_alert]  # B was not there yet on 08-01
         assert {a.scene_id: a.detection_state for a in alerts} == {
             "a_2024-08-01": "destroyed", "b_2024-08-02": "new"}
 
@@ -258,7 +260,8 @@ def test_merge_into_agrees_with_merge_candidates(tmp_path_factory):
         report = merge_candidates(one, frame)
         mine = in_transaction(two, lambda conn: merge_into(conn, frame, actor="detector"))
         assert mine == {"created": report.created, "updated": report.updated,
-                        "unchanged": report.unchanged, "absent": report.absent}
+                        "unchanged": report.unchanged, "absent": report.absent,
+                        "not_yet": report.not_yet}
         drop = ["created_at", "updated_at", "state_changed_at"]
         pd.testing.assert_frame_equal(
             pd.DataFrame([vars(a) for a in list_alerts(one)]).drop(columns=drop),

@@ -318,7 +318,7 @@ def test_clear_absences_give_the_lifecycle_across_runs(store):
     assert read_absences(store, alert.id) == []
     # a later clear scene without it: destroyed, audited like any machine change
     report = merge_candidates(store, candidates([]), looks=[_look(alert.id, "s2", "2024-06-01")])
-    assert (report.updated, report.absent) == ([alert.id], [alert.id])
+    assert (report.updated, report.absent, report.not_yet) == ([alert.id], [alert.id], [])
     after = get_alert(store, alert.id)
     assert (after.detection_state, after.version, after.state) == ("destroyed", 2, "new")
     assert [(a["scene_id"], a["clear_share"]) for a in read_absences(store, alert.id)] == [
@@ -347,8 +347,14 @@ def test_a_look_finds_its_alert_by_overlap_and_an_earlier_absence_makes_it_new(s
             rectangle.buffer(0.1)))])  # a look at nothing the store knows: dropped
     (alert_id,) = report.created
     assert report.absent == [alert_id]
+    # a scene older than the strip's first sighting: it was not there yet (cleared since)
+    assert report.not_yet == [alert_id]
     assert get_alert(store, alert_id).detection_state == "new"
     assert [a["scene_id"] for a in read_absences(store, alert_id)] == ["s1"]
+    # one look before and one after its first sighting: not found since, not "not yet"
+    later = merge_candidates(store, candidates([]), looks=[
+        _look(alert_id, "s0", "2024-04-01"), _look(alert_id, "s3", "2024-07-01")])
+    assert (later.absent, later.not_yet) == ([alert_id], [])
 
 
 def test_a_version_11_store_learns_the_bare_contrast_of_detections(store_url):

@@ -349,6 +349,14 @@ def test_a_detection_summary_adds_up():
     job.result.update(absent=[3, 4])
     assert _summary(job, Translator("en")).endswith(
         "2 known strips were not found where a scene saw the ground clearly.")
+    # since 2026-12-07 those seen only on a scene older than their first sighting are apart
+    job.result.update(absent=[3, 4, 5], not_yet=[4, 5])
+    assert _summary(job, Translator("en")).endswith(
+        "1 known strip was not found where a scene saw the ground clearly. 2 known strips "
+        "were not there yet on an older scene that saw their ground clearly (cleared since).")
+    assert "2 pistas conocidas aún no estaban" in _summary(job, Translator("es"))
+    job.result.update(absent=[3, 4])
+    job.result.pop("not_yet")
     # a scene all nodata or cloud is read (a date for tracking) but is said to have seen nothing
     job.result.update(blind=["cloudy.tif"])
     assert _summary(job, Translator("en")).endswith(
