@@ -328,7 +328,9 @@ def _ingest_scene(ctx: JobContext) -> JobOutcome:
         dups = find_duplicates(report.accepted, read_existing(data_dir, "scenes"),
                                layer="scenes")
         ctx.progress(0.7, msg.INGEST_STORING)
-        done = commit(report, data_dir, skip=dups.new_index,  # the point of no return
+        # the point of no return, once a scene that needs it is resampled onto UTM: a cancel
+        # seen while it is (ctx.progress raises) stops the commit, which then stores nothing
+        done = commit(report, data_dir, skip=dups.new_index,
                       store=ctx.store, on_rows=lambda rows, total: ctx.progress(
                           0.7 + 0.25 * rows / total,
                           msg.INGEST_RESAMPLING.format(rows=rows, total=total)))

@@ -98,8 +98,13 @@ def _wait(store, job_id: int, until: Callable[[object], bool], timeout_s: float 
 
 
 def _recording(handler: Callable[[JobContext], JobOutcome], steps: list[tuple[float, str]],
-               threads: list[str] | None = None) -> Callable[[JobContext], JobOutcome]:
-    """Wrap a job handler so that each progress it reports (and its thread) is kept too."""
+               threads: list[str] | None = None,
+               then: Callable[[float, str], None] | None = None,
+               ) -> Callable[[JobContext], JobOutcome]:
+    """Wrap a job handler so that each progress it reports (and its thread) is kept too.
+
+    ``then`` is called with each report before the runner records it (a test's action).
+    """
 
     def recording(ctx: JobContext) -> JobOutcome:
         if threads is not None:
@@ -108,6 +113,8 @@ def _recording(handler: Callable[[JobContext], JobOutcome], steps: list[tuple[fl
 
         def progress(fraction: float, message: str = "") -> None:
             steps.append((fraction, message))
+            if then is not None:
+                then(fraction, message)
             report(fraction, message)
 
         ctx.progress = progress  # type: ignore[method-assign]
@@ -456,6 +463,29 @@ def test_an_ingest_job_says_how_far_it_resampled_a_scene_in_degrees(store, setti
         "guardando la escena: remuestreándola en su cuadrícula UTM, ")
     with rasterio.open(settings.data_dir / "scenes" / "gee_2024-08-02.tif") as src:
         assert (src.crs.to_epsg(), src.height) == (32718, total)
+
+    # another import, cancelled while its scene is resampled: it stops there, storing nothing
+    from geo.ingest import read_existing
+    from geo.jobs import request_cancel
+
+    utm2 = write_scene(tmp_path / "utm" / "gee_2024-09-02.tif", strips=STRIP_B, size=1200,
+                       seed=1, date="2024-09-02")  # another date: not the scene stored
+    other = to_degrees(utm2, tmp_path / "gee_2024-09-02.tif")
+    job_id, _ = submit_job(store, "ingest", ingest_params(other), "ana")
+
+    def cancelling(fraction: float, message: str) -> None:
+        if "UTM grid" in message and get_job(store, job_id).state == "running":
+            request_cancel(store, job_id, "bo")  # this report sees it and stops the copy
+
+    runner = _runner(store, settings, use_dask=False,
+                     handlers={"ingest": _recording(run_ingest, [], then=cancelling)})
+    stopped = runner.run_next()
+    assert stopped is not None
+    assert stopped.state == "cancelled", stopped.error
+    assert not (settings.data_dir / "scenes" / "gee_2024-09-02.tif").exists()
+    assert list(read_existing(settings.data_dir, "scenes")["scene_id"]) == ["gee_2024-08-02"]
+    assert sorted(p.name for p in (settings.data_dir / "scenes").iterdir()) == [
+        "gee_2024-08-02.tif"]  # no part of the copy left behind
 
 
 def test_export_job_writes_and_records_one_snapshot(store, settings, client):
