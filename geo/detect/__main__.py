@@ -31,6 +31,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -260,13 +261,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodromes: Any,
             area: Any, work_dir: Path) -> int:
     """Reproject what needs it, detect, optionally track, write; returns the exit code."""
+    from geo.detect.area import area_rows
+    from geo.detect.params import DetectionParams
     from geo.detect.run import detect_scenes
     from geo.detect.track import track_candidates
     from geo.errors import AtalayaError
     from geo.reproject import projected_scenes
 
-    readable, reprojected, unprojected = projected_scenes(args.scenes, work_dir, bands=bands,
-                                                          progress=True)
+    # with an area, a scene in degrees is resampled only where the area's windows read it
+    rows = partial(area_rows, area=area, params=DetectionParams()) if area is not None else None
+    readable, reprojected, unprojected, missed = projected_scenes(
+        args.scenes, work_dir, bands=bands, progress=True, rows_needed=rows)
     given = {path: original for original, path in readable.items()}  # for the messages
     for path, grid in reprojected:
         print(f"reprojected {path} onto EPSG:{grid.epsg} at {grid.res_m:g} m "
@@ -276,9 +281,12 @@ def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodr
     scenes = list(headers)
     for path, why in [*unprojected, *((given[p], w) for p, w in skipped)]:
         print(f"skipped {path}: {why}", file=sys.stderr)
+    for path in missed:
+        print(f"skipped {path}: it does not reach the area ({args.area})", file=sys.stderr)
     _say_notes(scenes, headers, bands, given)
     if not scenes:
-        print("error: no scene could be read", file=sys.stderr)
+        print(f"error: no readable scene reaches the area ({args.area})" if missed and not (
+            unprojected or skipped) else "error: no scene could be read", file=sys.stderr)
         return 1
     try:
         client = _client(args)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -30,16 +30,20 @@ from shapely.geometry import MultiPolygon, box
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import utm_epsg
-from geo.detect.scene import Ownership, WindowKey
+from geo.detect.params import DetectionParams
+from geo.detect.scene import Ownership, WindowKey, scene_windows
 from geo.detect.window import RawCandidate
 from geo.errors import ConfigError, DataNotFoundError, SchemaError
 from geo.filters import check_aoi
-from geo.imagery import SceneInfo
+from geo.imagery import BandRoles, SceneInfo
 from geo.message import Message, message_of
 from geo.world import read_vector
 
-__all__ = ["EDGE_MARGIN_M", "area_in_crs", "candidates_inside", "check_area", "read_area",
-           "scene_area", "watched", "windows_in_area"]
+if TYPE_CHECKING:
+    from geo.reproject import UtmGrid
+
+__all__ = ["EDGE_MARGIN_M", "area_in_crs", "area_rows", "candidates_inside", "check_area",
+           "read_area", "scene_area", "watched", "windows_in_area"]
 
 #: Grid an area's polygons are joined on, in degrees (about 0.1 mm).
 GRID_DEG = 1e-9
@@ -138,6 +142,26 @@ def area_in_crs(area: BaseGeometry, crs: Any) -> BaseGeometry:
 def scene_area(info: SceneInfo, area: BaseGeometry) -> BaseGeometry:
     """``area`` (EPSG:4326) in the scene's CRS (:func:`area_in_crs`)."""
     return area_in_crs(area, info.crs_wkt)
+
+
+def area_rows(grid: UtmGrid, area: BaseGeometry, params: DetectionParams) -> tuple[int, int]:
+    """Return the rows of a scene's UTM grid that a detection in ``area`` reads.
+
+    ``(first, end)``: from the first row of the first window :func:`windows_in_area` runs
+    to the end of the last, (0, 0) when it runs none. A copy of the scene holding only
+    these rows (:func:`geo.reproject.reproject_scene`) starts and ends where the scene's
+    windows do, so the windows laid on the copy are those the area runs, read from the
+    same pixels: the same candidates as on a copy of the whole scene, without resampling
+    the rows no window in the area reads (a small area of a large scene in degrees).
+    """
+    info = SceneInfo(path=Path("utm-grid"), width=grid.width, height=grid.height, count=1,
+                     dtype="uint16", crs_wkt=f"EPSG:{grid.epsg}", epsg=grid.epsg,
+                     transform=grid.transform, res_m=grid.res_m, nodata=None,
+                     roles=BandRoles(()), acquired=None)
+    chosen = windows_in_area(scene_windows(info, params), info, scene_area(info, area))
+    if not chosen:
+        return 0, 0
+    return min(k[1] for k in chosen), max(k[1] + k[3] for k in chosen)
 
 
 def windows_in_area(windows: Sequence[WindowKey], info: SceneInfo,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 import pytest
 import rasterio
@@ -19,8 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_bounds
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
 
 from geo.detect.__main__ import main
+from geo.detect.params import DetectionParams
 from geo.detect.scene import detect_scene
 from geo.errors import CRSError, ImageryError
 from geo.imagery import gdal_process_environment, read_scene_info, read_window
@@ -296,9 +300,10 @@ def test_projected_scenes_leaves_the_rest_to_the_detector(scene_in_degrees, tmp_
     utm = write_scene(tmp_path / "utm.tif")
     text = tmp_path / "notes.tif"
     text.write_text("not a GeoTIFF")
-    readable, done, failed = projected_scenes(
+    readable, done, failed, outside = projected_scenes(
         [str(utm), str(text), str(tmp_path / "missing.tif"), str(scene_in_degrees)],
         tmp_path / "w")
+    assert outside == []  # no area asked for
     assert list(readable) == [str(utm), str(text), str(tmp_path / "missing.tif"),
                               str(scene_in_degrees)]
     assert readable[str(utm)] == str(utm)
@@ -457,3 +462,84 @@ def test_a_crs_proj_cannot_measure_is_refused_in_words(tmp_path, monkeypatch):
         assert needs_reprojection(src)  # in feet: whatever the scale
         with pytest.raises(CRSError, match=r"ground distances cannot be worked out \(no scale"):
             utm_grid(src)
+
+
+# -- a detection in an area of interest resamples only the rows its windows read --------------
+
+#: Small windows, so that a 600 px scene is cut into 4 x 4 of them.
+AREA_PARAMS = DetectionParams(window_px=192, overlap_px=80)
+AREA_STRIPS = ((800.0, 700.0, 600.0, 20.0, 30.0), (2600.0, 2700.0, 700.0, 15.0, 120.0),
+               (1800.0, 4600.0, 500.0, 25.0, 90.0), (4000.0, 5000.0, 900.0, 18.0, 75.0))
+
+
+@pytest.fixture
+def big_scene_in_degrees(tmp_path: Path) -> Path:
+    (tmp_path / "utm").mkdir()
+    utm = write_scene(tmp_path / "utm" / "b_2024-08-02.tif", strips=AREA_STRIPS, size=600)
+    return to_degrees(utm, tmp_path / "b_2024-08-02.tif")
+
+
+def _band_of_the_scene(scene: Path, top: float, bottom: float) -> BaseGeometry:
+    """Return the scene's footprint from ``top`` to ``bottom`` (shares of its height)."""
+    with rasterio.open(scene) as src:
+        w, s, e, n = src.bounds
+    return box(w, n - bottom * (n - s), e, n - top * (n - s))
+
+
+def test_an_area_run_on_its_rows_finds_what_it_finds_on_the_whole_copy(big_scene_in_degrees,
+                                                                        tmp_path):
+    from geo.detect.area import area_rows
+    from geo.detect.run import detect_scenes
+
+    area = _band_of_the_scene(big_scene_in_degrees, 0.0, 0.5)  # the two northern strips
+    with rasterio.open(big_scene_in_degrees) as src:
+        grid = utm_grid(src)
+    first, end = area_rows(grid, area, AREA_PARAMS)
+    assert 0 <= first < end < grid.height  # some windows, not all: fewer rows to resample
+    whole, part = tmp_path / "whole" / "b_2024-08-02.tif", tmp_path / "part" / "b_2024-08-02.tif"
+    whole.parent.mkdir()
+    part.parent.mkdir()
+    reproject_scene(big_scene_in_degrees, whole)
+    made = reproject_scene(big_scene_in_degrees, part, rows=(first, end))
+    assert (made.width, made.height) == (grid.width, end - first)
+    with rasterio.open(whole) as a, rasterio.open(part) as b:  # the same pixels
+        np.testing.assert_array_equal(a.read(window=((first, end), (0, grid.width))), b.read())
+        assert b.transform.almost_equals(a.transform * Affine.translation(0, first))
+    on_whole = detect_scenes([str(whole)], params=AREA_PARAMS, area=area).candidates
+    on_part = detect_scenes([str(part)], params=AREA_PARAMS, area=area).candidates
+    assert len(on_whole) >= 2
+    assert len(on_part) == len(on_whole)
+    for a, b in zip(on_whole.geometry, on_part.geometry, strict=True):
+        assert a.equals_exact(b, 1e-9)  # degrees: the same rectangles
+    columns = [c for c in on_whole.columns if c != "geometry"]
+    pd.testing.assert_frame_equal(pd.DataFrame(on_whole[columns]),
+                                  pd.DataFrame(on_part[columns]))
+    # an area that misses the scene reads none of its rows
+    assert area_rows(grid, box(10.0, 10.0, 11.0, 11.0), AREA_PARAMS) == (0, 0)
+
+
+def test_the_command_resamples_only_the_rows_an_area_reads(tmp_path, capsys):
+    (tmp_path / "utm").mkdir()
+    utm = write_scene(tmp_path / "utm" / "t_2024-08-02.tif", strips=ONE_STRIP, size=1300)
+    scene = to_degrees(utm, tmp_path / "t_2024-08-02.tif")
+    north = tmp_path / "north.geojson"
+    gpd.GeoDataFrame(geometry=[_band_of_the_scene(scene, 0.0, 0.2)], crs=4326).to_file(north)
+    out = tmp_path / "c.geojson"
+    assert main([str(scene), "--out", str(out), "--workers", "0", "--rules-only",
+                 "--no-aerodromes", "--area", str(north)]) == 0
+    err = capsys.readouterr().err
+    with rasterio.open(scene) as src:
+        grid = utm_grid(src)
+    # the windows of the northern fifth: the first row of 1024 px windows, not the scene's
+    # 1,300-odd rows
+    assert f"({grid.width} x 1024 px)" in err
+    # an area the scene does not reach: nothing resampled, said as the detector says it
+    far = tmp_path / "far.geojson"
+    gpd.GeoDataFrame(geometry=[box(10.0, 10.0, 11.0, 11.0)], crs=4326).to_file(far)
+    work = tmp_path / "work"
+    assert main([str(scene), "--out", str(out), "--workers", "0", "--rules-only",
+                 "--no-aerodromes", "--area", str(far), "--work-dir", str(work)]) == 1
+    err = capsys.readouterr().err
+    assert f"skipped {scene}: it does not reach the area ({far})" in err
+    assert f"error: no readable scene reaches the area ({far})" in err
+    assert not list(work.rglob("*.tif"))
