@@ -32,13 +32,17 @@ in its cache (the kernel's inner loop on 44 rows, in the same run). ``--quick`` 
 1,024-px tile (one window) so ``make bench`` smoke runs stay short.
 The area-of-interest row runs the serial detection with ``area`` set to the tile's
 central square (a quarter of its side): the windows that can own a candidate there are
-read, the others not (``python -m geo.detect --area``).
+read, the others not (``python -m geo.detect --area``). The row after it does what the
+command does with the same area on the tile exported to EPSG:4326 (cached beside it): resample
+onto UTM the rows the area's windows read, then detect, against resampling the whole tile
+first (what the command did before 2026-12-07); not in ``--quick``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -158,21 +162,26 @@ def _child_detect(path: str, workers: int, first: str = "") -> dict[str, float]:
 AREA_SIDE = 0.25
 
 
-def _child_area(path: str) -> dict[str, float]:
-    """Detect serially on the tile's central square (:data:`AREA_SIDE`) given as ``area``."""
+def _central_square(path: str) -> Any:
+    """Return the tile's central square (:data:`AREA_SIDE` of its side) in EPSG:4326."""
     import geopandas as gpd
     import rasterio
     from shapely.geometry import box
-
-    from geo.detect.run import detect_scenes, tune_malloc
-    from geo.detect.scorer import read_scorer
 
     with rasterio.open(path) as src:
         left, bottom, right, top = src.bounds
         crs = src.crs
     cx, cy, half = (left + right) / 2, (bottom + top) / 2, (right - left) * AREA_SIDE / 2
     square = box(cx - half, cy - half, cx + half, cy + half)
-    area = gpd.GeoSeries([square], crs=crs).to_crs(4326).iloc[0]
+    return gpd.GeoSeries([square], crs=crs).to_crs(4326).iloc[0]
+
+
+def _child_area(path: str) -> dict[str, float]:
+    """Detect serially on the tile's central square (:data:`AREA_SIDE`) given as ``area``."""
+    from geo.detect.run import detect_scenes, tune_malloc
+    from geo.detect.scorer import read_scorer
+
+    area = _central_square(path)
     tune_malloc()
     windows: list[int] = []
     start = time.perf_counter()
@@ -182,6 +191,71 @@ def _child_area(path: str) -> dict[str, float]:
     if result.failures:
         raise RuntimeError(f"detection failed: {result.failures}")
     return {"seconds": seconds, "windows": float(windows[-1] if windows else 0),
+            "candidates": float(len(result.candidates))}
+
+
+def degrees_tile(path: Path) -> Path:
+    """Return the tile exported to EPSG:4326 as Earth Engine exports (cached beside it).
+
+    Square pixels of the tile's finer side in degrees over its bounds, nearest neighbour,
+    with the tile's bands, tiling, compression and date.
+    """
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.warp import Resampling, reproject, transform_bounds
+
+    out = path.with_name(f"{path.stem}_epsg4326.tif")
+    if out.exists() and out.stat().st_mtime >= path.stat().st_mtime:
+        return out
+    part = out.with_suffix(".part.tif")
+    with rasterio.open(path) as src:
+        west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+        cell = min((east - west) / src.width, (north - south) / src.height)
+        profile = {**src.profile, "crs": "EPSG:4326",
+                   "transform": from_origin(west, north, cell, cell),
+                   "width": math.ceil((east - west) / cell),
+                   "height": math.ceil((north - south) / cell)}
+        with rasterio.open(part, "w", **profile) as dst:
+            for b in range(1, src.count + 1):
+                reproject(rasterio.band(src, b), rasterio.band(dst, b),
+                          resampling=Resampling.nearest, num_threads=2)
+            dst.descriptions = src.descriptions
+            dst.update_tags(**src.tags())
+    part.replace(out)
+    return out
+
+
+def _child_area_degrees(path: str, rows: str) -> dict[str, float]:
+    """Run the command's area detection on the tile in degrees: resample, then detect.
+
+    ``path`` is the tile in EPSG:4326 (:func:`degrees_tile`); the area is the UTM tile's
+    central square, as in the area row. ``rows``: "area" resamples only the rows the area's
+    windows read (:func:`geo.detect.area.area_rows`), "whole" the whole tile, as before.
+    """
+    import functools
+
+    from geo.detect.area import area_rows
+    from geo.detect.params import DetectionParams
+    from geo.detect.run import detect_scenes, tune_malloc
+    from geo.detect.scorer import read_scorer
+    from geo.reproject import projected_scenes
+
+    area = _central_square(str(tile_path(False)))
+    scorer = read_scorer()
+    tune_malloc()
+    needed = (functools.partial(area_rows, area=area, params=DetectionParams())
+              if rows == "area" else None)
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        start = time.perf_counter()
+        made = projected_scenes([path], Path(tmp), rows_needed=needed)
+        resampled = time.perf_counter()
+        result = detect_scenes(list(made.readable.values()), scorer=scorer, area=area)
+        done = time.perf_counter()
+    if result.failures or made.failures:
+        raise RuntimeError(f"detection failed: {result.failures} {made.failures}")
+    (_, grid), = made.reprojected
+    return {"seconds": done - start, "resample_s": resampled - start,
+            "rows": float(grid.height), "width": float(grid.width),
             "candidates": float(len(result.candidates))}
 
 
@@ -539,6 +613,8 @@ def child_main(argv: list[str]) -> None:
         out = _child_window(path)
     elif kind == "area":
         out = _child_area(path)
+    elif kind == "area_degrees":
+        out = _child_area_degrees(path, argv[2])
     else:
         out = _child_baseline(path)
     print(json.dumps(out))
@@ -632,6 +708,10 @@ def run(quick: bool = False) -> list[Row]:
     one = measure("window", p)
     serial, dask2 = measure("detect", p, "0"), measure("detect", p, "2")
     area = measure("area", p)
+    if not quick:  # the area row again, on the tile in degrees: resampling before detecting
+        degrees = str(degrees_tile(path))
+        deg_rows, deg_whole = (measure("area_degrees", degrees, "area"),
+                               measure("area_degrees", degrees, "whole"))
     other = _other_file(path)
     _warm_page_cache(other)
     warm2 = measure("detect", str(other), "2", p)
@@ -676,6 +756,16 @@ def run(quick: bool = False) -> list[Row]:
             "s", serial["seconds"], "the whole tile, serial", None, "",
             f"--area; {area['windows']:.0f} of {windows['windows']:.0f} windows read, "
             f"{area['candidates']:.0f} candidates"),
+        *([Row("detect the same area of interest on the tile in degrees (EPSG:4326, as an "
+               "Earth Engine export), 1 core (serial): resample only the rows its windows read, "
+               "then detect", deg_rows["seconds"], "s", deg_whole["seconds"],
+               "resample the whole tile onto UTM first", None, "",
+               f"{deg_rows['rows']:,.0f} of {deg_whole['rows']:,.0f} rows resampled in "
+               f"{deg_rows['resample_s']:.1f} s (whole: {deg_whole['resample_s']:.1f} s); "
+               f"{deg_rows['candidates']:.0f} candidates ({deg_whole['candidates']:.0f} on "
+               "the whole copy); peak RSS "
+               f"{deg_rows['peak_rss'] / gib:.2f} GiB ({deg_whole['peak_rss'] / gib:.2f})")]
+          if not quick else []),
         Row(f"detect {side:,} px tile, 2 workers x 1 thread (LocalCluster)", s2, "Mpx/s", s1,
             "serial", i2, f"{lim}, 2 processes",
             f">= 25 Mpx/s; {dask2['seconds']:.1f} s + {dask2['startup_s']:.1f} s cluster start"),
