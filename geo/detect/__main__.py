@@ -274,8 +274,9 @@ def _detect(args: argparse.Namespace, out: Path, bands: Any, scorer: Any, aerodr
         args.scenes, work_dir, bands=bands, progress=True, rows_needed=rows)
     given = {path: original for original, path in readable.items()}  # for the messages
     for path, grid in reprojected:
+        part = " of the rows the area's windows read" if area is not None else ""
         print(f"reprojected {path} onto EPSG:{grid.epsg} at {grid.res_m:g} m "
-              f"({grid.width} x {grid.height} px) in {readable[path]}", file=sys.stderr)
+              f"({grid.width} x {grid.height} px{part}) in {readable[path]}", file=sys.stderr)
     headers, skipped = (_dated(list(readable.values()), bands) if args.track
                         else (dict.fromkeys(readable.values()), []))
     scenes = list(headers)

@@ -532,7 +532,7 @@ def test_the_command_resamples_only_the_rows_an_area_reads(tmp_path, capsys):
         grid = utm_grid(src)
     # the windows of the northern fifth: the first row of 1024 px windows, not the scene's
     # 1,300-odd rows
-    assert f"({grid.width} x 1024 px)" in err
+    assert f"({grid.width} x 1024 px of the rows the area's windows read)" in err
     # an area the scene does not reach: nothing resampled, said as the detector says it
     far = tmp_path / "far.geojson"
     gpd.GeoDataFrame(geometry=[box(10.0, 10.0, 11.0, 11.0)], crs=4326).to_file(far)
