@@ -420,7 +420,7 @@ def grid_rows(grid: UtmGrid, row0: int, row1: int) -> UtmGrid:
     """
     if not 0 <= row0 < row1 <= grid.height:
         raise ValueError(f"rows {row0}:{row1} are not a part of a grid of {grid.height} rows")
-    return UtmGrid(epsg=grid.epsg, transform=grid.transform * Affine.translation(0, row0),
+    return UtmGrid(epsg=grid.epsg, transform=grid.transform @ Affine.translation(0, row0),
                    width=grid.width, height=row1 - row0, res_m=grid.res_m)
 
 

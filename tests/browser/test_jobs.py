@@ -309,9 +309,13 @@ def test_a_detection_in_a_saved_area_is_chosen_on_the_page_and_keeps_to_it(
     assert job.params["scenes"] == [str(scene)]
     _wait_shown(pg, job_id, "Succeeded", store=store)
     card = pg.locator(f".st-key-jobs_card-{job_id}")
-    card.get_by_text("Only in the area Mitad oeste.", exact=False).wait_for(timeout=WAIT_MS)
+    card.get_by_text("Only in the area Mitad oeste.", exact=False).first.wait_for(
+        timeout=WAIT_MS)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    card.screenshot(path=str(ARTIFACTS / "jobs-card-area.png"))
+    # the list's fragment redraws the cards on a timer: for a moment a card may be there
+    # twice (the copy on its way out and the new one, alike)
+    wait_idle(pg)
+    card.first.screenshot(path=str(ARTIFACTS / "jobs-card-area.png"))
     # what it found is what a whole-scene run finds centred in the area, and fewer
     whole = detect_scenes([str(scene)]).candidates
     inside = whole.geometry.centroid.within(area)

@@ -504,7 +504,7 @@ def test_an_area_run_on_its_rows_finds_what_it_finds_on_the_whole_copy(big_scene
     assert (made.width, made.height) == (grid.width, end - first)
     with rasterio.open(whole) as a, rasterio.open(part) as b:  # the same pixels
         np.testing.assert_array_equal(a.read(window=((first, end), (0, grid.width))), b.read())
-        assert b.transform.almost_equals(a.transform * Affine.translation(0, first))
+        assert b.transform.almost_equals(a.transform @ Affine.translation(0, first))
     on_whole = detect_scenes([str(whole)], params=AREA_PARAMS, area=area).candidates
     on_part = detect_scenes([str(part)], params=AREA_PARAMS, area=area).candidates
     assert len(on_whole) >= 2
