@@ -257,8 +257,7 @@ def _child_area_degrees(path: str, rows: str) -> dict[str, float]:
         raise RuntimeError(f"detection failed: {result.failures} {made.failures}")
     (_, grid), = made.reprojected
     return {"seconds": done - start, "resample_s": resampled - start,
-            "rows": float(grid.height), "width": float(grid.width),
-            "candidates": float(len(result.candidates))}
+            "rows": float(grid.height), "candidates": float(len(result.candidates))}
 
 
 def _cpu_seconds(client: Any) -> float:

@@ -25,17 +25,18 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
+from affine import Affine
 from shapely import affinity
 from shapely.geometry import MultiPolygon, box
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import utm_epsg
 from geo.detect.params import DetectionParams
-from geo.detect.scene import Ownership, WindowKey, scene_windows
+from geo.detect.scene import Ownership, WindowKey, grid_windows
 from geo.detect.window import RawCandidate
 from geo.errors import ConfigError, DataNotFoundError, SchemaError
 from geo.filters import check_aoi
-from geo.imagery import BandRoles, SceneInfo
+from geo.imagery import SceneInfo
 from geo.message import Message, message_of
 from geo.world import read_vector
 
@@ -154,11 +155,8 @@ def area_rows(grid: UtmGrid, area: BaseGeometry, params: DetectionParams) -> tup
     same pixels: the same candidates as on a copy of the whole scene, without resampling
     the rows no window in the area reads (a small area of a large scene in degrees).
     """
-    info = SceneInfo(path=Path("utm-grid"), width=grid.width, height=grid.height, count=1,
-                     dtype="uint16", crs_wkt=f"EPSG:{grid.epsg}", epsg=grid.epsg,
-                     transform=grid.transform, res_m=grid.res_m, nodata=None,
-                     roles=BandRoles(()), acquired=None)
-    chosen = windows_in_area(scene_windows(info, params), info, scene_area(info, area))
+    windows = grid_windows(grid.width, grid.height, grid.res_m, params)
+    chosen = _windows_meeting(windows, grid.transform, area_in_crs(area, f"EPSG:{grid.epsg}"))
     if not chosen:
         return 0, 0
     return min(k[1] for k in chosen), max(k[1] + k[3] for k in chosen)
@@ -172,8 +170,13 @@ def windows_in_area(windows: Sequence[WindowKey], info: SceneInfo,
     (:class:`geo.detect.scene.Ownership`); only those windows can own a candidate inside the
     area. ``windows`` are all of the scene's windows (ownership depends on every one).
     """
+    return _windows_meeting(windows, info.transform, area)
+
+
+def _windows_meeting(windows: Sequence[WindowKey], t: Affine,
+                     area: BaseGeometry) -> list[WindowKey]:
+    """:func:`windows_in_area` on a grid whose pixel-to-CRS transform is ``t``."""
     owners = Ownership.of(windows)
-    t = info.transform
     matrix = [t.a, t.b, t.d, t.e, t.c, t.f]  # shapely's order: pixel (col, row) -> scene CRS
     shapely.prepare(area)  # many tests against one shape
     out = []

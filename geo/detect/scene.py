@@ -50,9 +50,15 @@ def scene_windows(info: SceneInfo, params: DetectionParams) -> list[WindowKey]:
     In the scene's pixels: imagery finer than the detector's 10 m is read averaged
     (:func:`geo.imagery.detection_factor`), so its windows are that many times larger.
     """
-    f = detection_factor(info.res_m)  # finer imagery: windows of the same ground size
+    return grid_windows(info.width, info.height, info.res_m, params)
+
+
+def grid_windows(width: int, height: int, res_m: float,
+                 params: DetectionParams) -> list[WindowKey]:
+    """:func:`scene_windows` of a grid of ``width`` x ``height`` pixels of ``res_m`` metres."""
+    f = detection_factor(res_m)  # finer imagery: windows of the same ground size
     return [(int(w.col_off), int(w.row_off), int(w.width), int(w.height))
-            for w in iter_windows(info.width, info.height, size=params.window_px * f,
+            for w in iter_windows(width, height, size=params.window_px * f,
                                   overlap=params.overlap_px * f)]
 
 
