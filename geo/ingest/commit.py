@@ -17,7 +17,7 @@ import fcntl
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +41,7 @@ from geo.schema import SCHEMAS, empty_layer, validate_layer
 from geo.world import LAYER_FILES, read_layer
 
 if TYPE_CHECKING:
+    from geo.reproject import RowProgress
     from geo.store.engine import Store
 
 LOCK_FILE = ".ingest.lock"
@@ -96,7 +97,7 @@ def _write_atomic(layer: gpd.GeoDataFrame, path: Path) -> None:
 
 def commit(report: ImportReport, data_dir: Path, *, skip: Iterable[int] = (),
            store: Store | None = None,
-           on_rows: Callable[[int, int], None] | None = None) -> CommitResult:
+           on_rows: RowProgress | None = None) -> CommitResult:
     """Append the accepted rows of ``report`` (minus ``skip``) to its layer in ``data_dir``.
 
     Parameters
@@ -266,7 +267,7 @@ def set_aside(path: Path, at: datetime | None = None) -> Path:
 
 
 def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path,
-                on_rows: Callable[[int, int], None] | None = None) -> list[Path]:
+                on_rows: RowProgress | None = None) -> list[Path]:
     """Copy scene GeoTIFFs to ``<data>/scenes/``; an uncatalogued file there is set aside."""
     if not report.files:
         return []
@@ -299,7 +300,7 @@ def _copy_files(report: ImportReport, new: gpd.GeoDataFrame, data_dir: Path,
 
 
 def _store_scene(origin: Path, target: Path,
-                 on_rows: Callable[[int, int], None] | None = None) -> None:
+                 on_rows: RowProgress | None = None) -> None:
     """Copy a scene, or write it on its UTM grid when it needs one (:mod:`geo.reproject`).
 
     Every reader of stored scenes (the imagery page, detection) measures in ground metres on
