@@ -19,6 +19,39 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", inline="always")
+def _bilinear64(image: np.ndarray, r: float, c: float) -> float:
+    """Return the bilinear sample of ``image`` at (row, col) ``r``, ``c`` (float64), in float64."""
+    h, w = image.shape
+    r0 = int(np.floor(r))
+    c0 = int(np.floor(c))
+    wr0 = 1.0 - (r - r0)  # SciPy's weights: 1 - x, then 1 minus the first
+    wc0 = 1.0 - (c - c0)
+    wr1 = 1.0 - wr0
+    wc1 = 1.0 - wc0
+    # the four neighbours, each clamped to the raster (the point itself is not)
+    ra = min(max(r0, 0), h - 1)
+    rb = min(max(r0 + 1, 0), h - 1)
+    ca = min(max(c0, 0), w - 1)
+    cb = min(max(c0 + 1, 0), w - 1)
+    t = 0.0
+    t += np.float64(image[ra, ca]) * wr0 * wc0
+    t += np.float64(image[ra, cb]) * wr0 * wc1
+    t += np.float64(image[rb, ca]) * wr1 * wc0
+    t += np.float64(image[rb, cb]) * wr1 * wc1
+    return t
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", inline="always")
+def bilinear_at(image: np.ndarray, r: float, c: float) -> np.float32:
+    """One bilinear sample of a float32 raster at (row, col) ``r``, ``c`` (float64), edges held.
+
+    :func:`bilinear_nearest`'s value for one point, for kernels that sample point by point
+    (:mod:`geo.detect.profile_kernel`).
+    """
+    return np.float32(_bilinear64(image, r, c))
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 def bilinear_nearest(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Bilinear samples of a float raster at (row, col) points (float64), edges held.
@@ -35,28 +68,9 @@ def bilinear_nearest(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> n
     numpy.ndarray
         One sample per point, in ``image``'s type.
     """
-    h, w = image.shape
     out = np.empty(rows.size, dtype=image.dtype)
     for k in range(rows.size):
-        r = rows[k]
-        c = cols[k]
-        r0 = int(np.floor(r))
-        c0 = int(np.floor(c))
-        wr0 = 1.0 - (r - r0)  # SciPy's weights: 1 - x, then 1 minus the first
-        wc0 = 1.0 - (c - c0)
-        wr1 = 1.0 - wr0
-        wc1 = 1.0 - wc0
-        # the four neighbours, each clamped to the raster (the point itself is not)
-        ra = min(max(r0, 0), h - 1)
-        rb = min(max(r0 + 1, 0), h - 1)
-        ca = min(max(c0, 0), w - 1)
-        cb = min(max(c0 + 1, 0), w - 1)
-        t = 0.0
-        t += np.float64(image[ra, ca]) * wr0 * wc0
-        t += np.float64(image[ra, cb]) * wr0 * wc1
-        t += np.float64(image[rb, ca]) * wr1 * wc0
-        t += np.float64(image[rb, cb]) * wr1 * wc1
-        out[k] = t
+        out[k] = _bilinear64(image, rows[k], cols[k])
     return out
 
 
