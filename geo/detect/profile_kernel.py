@@ -98,7 +98,7 @@ def _pairwise32(a: np.ndarray, lo: int, n: int) -> np.float32:
     return total
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def _mean32(a: np.ndarray) -> np.float32:
     """``a.mean()`` of a 1-d float32 array (NaN when empty, as NumPy)."""
     return _F32(np.float64(_pairwise32(a, 0, a.size)) / a.size)
@@ -205,18 +205,18 @@ def _grid_samples(image: np.ndarray, cr: float, cc: float, ar: float, ac: float,
     return out
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def _inside(r: float, c: float, h: int, w: int) -> bool:
     return (r >= 0) & (r <= h - 1) & (c >= 0) & (c <= w - 1)
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def _nan_max(a: np.float32, b: np.float32) -> np.float32:
     """``np.maximum``: NaN when either is."""
     return a if (a >= b) | (a != a) else b
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def _nan_min(a: np.float32, b: np.float32) -> np.float32:
     """``np.minimum``: NaN when either is."""
     return a if (a <= b) | (a != a) else b
@@ -294,7 +294,8 @@ def _through(evidence: np.ndarray, cr: float, cc: float, ar: float, ac: float,
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 def profile_kernel(evidence: np.ndarray, polarity: np.ndarray, brightness: np.ndarray,
-                   ridge: np.ndarray, bands: tuple[np.ndarray, ...], water: np.ndarray,
+                   ridge: np.ndarray, bands: tuple[np.ndarray, ...], n_bands: int,
+                   water: np.ndarray,
                    has_water: bool, valid_h: int, valid_w: int, centre_r: float,
                    centre_c: float, axis_r: float, axis_c: float, length_px: float,
                    n_along: int, flank_px: int, extension_px: int, on_level: float,
@@ -305,8 +306,10 @@ def profile_kernel(evidence: np.ndarray, polarity: np.ndarray, brightness: np.nd
     Parameters
     ----------
     evidence, polarity, brightness, ridge, bands, water
-        The window's float32 layers (C-contiguous); ``bands`` the log bands and indices whose
-        contrasts are wanted, ``water`` the water distance (m) when ``has_water``.
+        The window's float32 layers (C-contiguous); the first ``n_bands`` of ``bands`` are
+        the log bands and indices whose contrasts are wanted (always the same number of
+        layers, so that the kernel compiles once), ``water`` the water distance (m) when
+        ``has_water``.
     valid_h, valid_w
         The window's shape.
     centre_r, centre_c, axis_r, axis_c, length_px
@@ -399,12 +402,11 @@ def profile_kernel(evidence: np.ndarray, polarity: np.ndarray, brightness: np.nd
                         fan_cos, fan_sin, min_ray)
     # the kept part of the grid: band contrasts, water, brightness profile
     tk = t[i0:i1 + 1]
-    nb = len(bands)
-    contrasts = np.empty(nb)
-    centres = np.empty(nb)
+    contrasts = np.empty(n_bands)
+    centres = np.empty(n_bands)
     mid = np.empty(3 * k, dtype=np.float32)
     side = np.empty(6 * k, dtype=np.float32)
-    for b in range(nb):
+    for b in range(n_bands):
         v = _grid_samples(bands[b], centre_r, centre_c, axis_r, axis_c, tk, across, _F32(1.0))
         for j in range(3):  # column by column: ``v[:, mask]`` is a Fortran-ordered copy
             for i in range(k):

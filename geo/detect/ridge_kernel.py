@@ -619,3 +619,8 @@ def warm_up() -> None:
         unpack_tile(ints.reshape(4, 4, 1), np.zeros(1, dtype=np.int64), True, ints.copy())
         nodata_valid(ints, 0, valid.copy())
         water_mask(ints[0], ints[0], valid, f32(1e-6), f32(0.1), valid.copy())
+    from geo.detect.window import _CONTRAST_LAYERS, measure_profile
+
+    lay = dict.fromkeys(("evidence", "polarity", "brightness", "ridge", *_CONTRAST_LAYERS), tiny)
+    measure_profile(lay, valid, centre_rc=(1.5, 1.5), axis_rc=(0.6, 0.8), length_px=3.0,
+                    flank_px=1, extension_px=3)

@@ -513,8 +513,10 @@ def measure_profile(lay: dict[str, np.ndarray], valid: np.ndarray, *,
                                          length_px=length_px, flank_px=flank_px,
                                          extension_px=extension_px)
     evidence = lay["evidence"]
+    # always as many layers (the missing ones stand in), so the kernel compiles once
+    bands = tuple(used[4:]) + (evidence,) * (len(_CONTRAST_LAYERS) - len(names))
     head, contrasts, centres = profile_kernel(
-        evidence, lay["polarity"], lay["brightness"], lay["ridge"], tuple(used[4:]),
+        evidence, lay["polarity"], lay["brightness"], lay["ridge"], bands, len(names),
         evidence if water is None else water, water is not None,
         valid.shape[0], valid.shape[1], float(centre_rc[0]), float(centre_rc[1]),
         float(axis_rc[0]), float(axis_rc[1]), float(length_px), max(2, round(length_px)),
@@ -531,8 +533,12 @@ def measure_profile(lay: dict[str, np.ndarray], valid: np.ndarray, *,
 
 
 def _compiled(layer: np.ndarray) -> bool:
-    """Whether :func:`measure_profile`'s kernel takes this layer (2-d C-ordered float32)."""
-    return layer.dtype == np.float32 and layer.ndim == 2 and layer.flags.c_contiguous
+    """Whether :func:`measure_profile`'s kernel takes this layer (2-d C-ordered float32).
+
+    Writeable too: Numba types a read-only array apart, and the layers go in one tuple.
+    """
+    return (layer.dtype == np.float32 and layer.ndim == 2 and layer.flags.c_contiguous
+            and layer.flags.writeable)
 
 
 def measure_profile_reference(lay: dict[str, np.ndarray], valid: np.ndarray, *,
