@@ -499,7 +499,6 @@ def _ridge_kernel_vs_numpy(data: Any) -> dict[str, float]:
     """
     from geo.detect.evidence import (
         compute_evidence,
-        compute_indices,
         ridge_margin_px,
         ridge_response_padded,
         ridge_response_reference,
@@ -508,8 +507,7 @@ def _ridge_kernel_vs_numpy(data: Any) -> dict[str, float]:
     from geo.detect.params import DetectionParams
 
     p = DetectionParams().permissive()
-    ev = compute_evidence(data.bands, compute_indices(data.bands), data.valid,
-                          res_m=data.res_m, params=p)
+    ev = compute_evidence(data.bands, data.valid, res_m=data.res_m, params=p)
     length = p.px(p.line_length_m, data.res_m, minimum=p.min_line_px)
     flanks = flank_px(p, data.res_m)
     padded = np.pad(ev, ridge_margin_px(length_px=length, flank_px=flanks))

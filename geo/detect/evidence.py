@@ -241,9 +241,9 @@ def log_table(bits: int) -> np.ndarray:
     return out
 
 
-def compute_evidence(bands: Mapping[str, np.ndarray], indices: dict[str, np.ndarray],
-                     valid: np.ndarray, *, res_m: float,
-                     params: DetectionParams) -> np.ndarray:
+def compute_evidence(bands: Mapping[str, np.ndarray], valid: np.ndarray, *, res_m: float,
+                     params: DetectionParams,
+                     inner: tuple[slice, slice] | None = None) -> np.ndarray:
     """Bare-soil evidence per pixel in local z units (float32, 0 on invalid pixels).
 
     ``bands`` are float32, or the uint8/uint16 values a raster stores (:func:`is_stored`):
@@ -251,9 +251,16 @@ def compute_evidence(bands: Mapping[str, np.ndarray], indices: dict[str, np.ndar
 
     Mean over the visible and SWIR bands present of the local z-score of the log band in a
     ``params.background_m`` box (so RGB-only imagery gets the same kind of evidence from
-    fewer bands). Water (NDWI above ``params.ndwi_water``) gets no positive evidence.
-    Clipped to [-3, 5] so one saturated pixel cannot carry a line.
+    fewer bands). Water (NDWI of green against NIR above ``params.ndwi_water``, when both
+    bands are there) gets no positive evidence. Clipped to [-3, 5] so one saturated pixel
+    cannot carry a line. ``inner`` (two slices with starts and stops): only that part of the
+    arrays is returned, its local means still taken over the whole arrays.
+
+    The last steps (mean, clip, water, invalid pixels) are one compiled pass
+    (:func:`geo.detect.evidence_kernel.finish_evidence`), equal to the bit to NumPy's.
     """
+    from geo.detect.evidence_kernel import finish_evidence
+
     size = params.px(params.background_m, res_m, minimum=params.min_background_px) | 1
     present = {k: bands[k] for k in EVIDENCE_BANDS if k in bands}
     smoothness = "nir" not in bands and params.rgb_texture_weight > 0
@@ -262,17 +269,42 @@ def compute_evidence(bands: Mapping[str, np.ndarray], indices: dict[str, np.ndar
     else:
         logs = log_bands(present)
         total = zscore_total(logs, valid, size_px=size)
-    evidence = total / np.float32(max(len(present), 1))
+    n = np.float32(max(len(present), 1))
     if smoothness:
         # RGB only: a graded or paved strip is smooth, a town or a crop mosaic beside it is
         # as bright but speckled; without NIR/SWIR smoothness is what tells them apart
         texture = _log_texture(np.mean(np.stack(list(logs.values())), axis=0))
+        total = total / n - np.float32(params.rgb_texture_weight) * local_zscore(
+            texture, valid, size_px=size)
+        n = np.float32(1.0)  # divided already: dividing by 1 changes no bit
+    rows, cols = inner if inner is not None else (slice(0, valid.shape[0]),
+                                                  slice(0, valid.shape[1]))
+    water = "green" in bands and "nir" in bands
+    green, nir = (bands["green"], bands["nir"]) if water else (total, total)
+    out = np.empty((rows.stop - rows.start, cols.stop - cols.start), dtype=np.float32)
+    finish_evidence(np.ascontiguousarray(total, dtype=np.float32), n,
+                    np.ascontiguousarray(green), np.ascontiguousarray(nir), water,
+                    np.ascontiguousarray(valid, dtype=bool), _EPS,
+                    np.float32(params.ndwi_water), rows.start, cols.start, out)
+    return out
+
+
+def compute_evidence_reference(bands: Mapping[str, np.ndarray], valid: np.ndarray, *,
+                               res_m: float, params: DetectionParams) -> np.ndarray:
+    """:func:`compute_evidence` of the whole arrays with NumPy's last steps (the definition)."""
+    size = params.px(params.background_m, res_m, minimum=params.min_background_px) | 1
+    present = {k: bands[k] for k in EVIDENCE_BANDS if k in bands}
+    logs = log_bands(present)
+    evidence = zscore_total_reference(logs, valid, size_px=size) / np.float32(
+        max(len(present), 1))
+    if "nir" not in bands and params.rgb_texture_weight > 0:
+        texture = _log_texture(np.mean(np.stack(list(logs.values())), axis=0))
         evidence = evidence - np.float32(params.rgb_texture_weight) * local_zscore(
             texture, valid, size_px=size)
     evidence = np.clip(evidence, -3.0, 5.0)
-    if "ndwi" in indices:
-        evidence = np.where(indices["ndwi"] > params.ndwi_water, np.minimum(evidence, 0.0),
-                            evidence)
+    if "green" in bands and "nir" in bands:
+        ndwi = normalized_difference(bands["green"], bands["nir"])
+        evidence = np.where(ndwi > params.ndwi_water, np.minimum(evidence, 0.0), evidence)
     out: np.ndarray = np.where(valid, evidence, np.float32(0.0)).astype(np.float32,
                                                                           copy=False)
     return out

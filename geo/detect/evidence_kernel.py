@@ -135,3 +135,31 @@ def water_mask(green: np.ndarray, nir: np.ndarray, valid: np.ndarray, eps: np.fl
             a = np.float32(g[j])
             b = np.float32(n[j])
             o[j] = ok[j] & ((a - b) / _maximum(a + b, eps) > level)  # no branch: 3.7x
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+def finish_evidence(total: np.ndarray, n: np.float32, green: np.ndarray, nir: np.ndarray,
+                    water: bool, valid: np.ndarray, eps: np.float32, level: np.float32,
+                    r0: int, c0: int, out: np.ndarray) -> None:
+    """Fill ``out`` with the evidence at ``total``'s pixels from (``r0``, ``c0``) on.
+
+    NumPy's last steps of :func:`geo.detect.evidence.compute_evidence_reference`, pixel by
+    pixel: ``total / n`` (float32), clipped to [-3, 5], at most 0 where ``water`` and the
+    NDWI of ``green`` and ``nir`` (:func:`water_mask`'s arithmetic) exceeds ``level``, and
+    0 on invalid pixels; NaN stays NaN as in ``np.clip`` and ``np.minimum``.
+    """
+    h, w = out.shape
+    lo, hi, zero = np.float32(-3.0), np.float32(5.0), np.float32(0.0)
+    for i in range(h):
+        t, g, m, ok, o = total[r0 + i], green[r0 + i], nir[r0 + i], valid[r0 + i], out[i]
+        for j in range(w):
+            c = c0 + j
+            e = t[c] / n
+            e = e if (e <= hi) | (e != e) else hi
+            e = e if (e >= lo) | (e != e) else lo
+            if water:
+                a = np.float32(g[c])
+                b = np.float32(m[c])
+                if (a - b) / _maximum(a + b, eps) > level:
+                    e = e if (e <= zero) | (e != e) else zero
+            o[j] = e if ok[c] else zero

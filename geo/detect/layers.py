@@ -66,7 +66,7 @@ def flank_px(p: DetectionParams, res_m: float) -> tuple[int, ...]:
 def compute_layers(data: WindowData, p: DetectionParams) -> dict[str, np.ndarray]:
     """Compute indices, evidence, ridge response, orientation, polarity, water distance."""
     indices = compute_indices(data.bands)
-    evidence = compute_evidence(data.bands, indices, data.valid, res_m=data.res_m, params=p)
+    evidence = compute_evidence(data.bands, data.valid, res_m=data.res_m, params=p)
     length_px = p.px(p.line_length_m, data.res_m, minimum=p.min_line_px)
     flanks = flank_px(p, data.res_m)
     ridge, orient = ridge_response(evidence, length_px=length_px,
@@ -499,13 +499,11 @@ def _compute_box(st: _Screened, box: Box) -> None:
     bbox = _grow(ebox, half_box + 1, shape)
     bs = np.s_[bbox[0]:bbox[1], bbox[2]:bbox[3]]
     bands = {k: _as_read(data, k, bs) for k in data.bands}
-    # evidence only needs NDWI (water), over the band box; the layers only the evidence box
-    water = ({"ndwi": normalized_difference(bands["green"], bands["nir"])}
-             if {"green", "nir"} <= set(bands) else {})
-    evidence = compute_evidence(bands, water, data.valid[bs], res_m=data.res_m, params=p)
+    # the local means over the band box; the evidence only over the evidence box
     es = np.s_[ebox[0]:ebox[1], ebox[2]:ebox[3]]
-    lay["evidence"][es] = evidence[ebox[0] - bbox[0]:ebox[1] - bbox[0],
-                                   ebox[2] - bbox[2]:ebox[3] - bbox[2]]
+    lay["evidence"][es] = compute_evidence(
+        bands, data.valid[bs], res_m=data.res_m, params=p,
+        inner=np.s_[ebox[0] - bbox[0]:ebox[1] - bbox[0], ebox[2] - bbox[2]:ebox[3] - bbox[2]])
     st.dirty.append(("evidence", es))
     # the ridge filter reads ``margin`` px of evidence around rbox, zeros beyond the window
     padded = np.zeros((rbox[1] - rbox[0] + 2 * margin, rbox[3] - rbox[2] + 2 * margin),

@@ -619,7 +619,14 @@ def warm_up() -> None:
         unpack_tile(ints.reshape(4, 4, 1), np.zeros(1, dtype=np.int64), True, ints.copy())
         nodata_valid(ints, 0, valid.copy())
         water_mask(ints[0], ints[0], valid, f32(1e-6), f32(0.1), valid.copy())
+    from geo.detect.evidence import compute_evidence
+    from geo.detect.params import DetectionParams
     from geo.detect.window import _CONTRAST_LAYERS, measure_profile
+
+    for kind in (np.uint8, np.uint16, np.float32):  # the evidence's last pass, water or not
+        band = np.ones((4, 4), dtype=kind)
+        compute_evidence(dict.fromkeys(("green", "red", "nir"), band), valid, res_m=10.0,
+                         params=DetectionParams())
 
     lay = dict.fromkeys(("evidence", "polarity", "brightness", "ridge", *_CONTRAST_LAYERS), tiny)
     measure_profile(lay, valid, centre_rc=(1.5, 1.5), axis_rc=(0.6, 0.8), length_px=3.0,

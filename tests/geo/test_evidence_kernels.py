@@ -16,8 +16,8 @@ from geo.detect.evidence import (
     EVIDENCE_BANDS,
     box_mean,
     compute_evidence,
+    compute_evidence_reference,
     log_bands,
-    normalized_difference,
     ones_box_mean,
     valid_share,
     zscore_total,
@@ -108,11 +108,10 @@ def test_compute_evidence_from_stored_integers_equals_the_float_bands(roles, tex
     monkeypatch.setattr(kernels, "add_zscore_table",
                         lambda *a: calls.append(1) or table_kernel(*a))
     p = replace(DetectionParams(), rgb_texture_weight=texture)
-    water = ({"ndwi": normalized_difference(floats["green"], floats["nir"])}
-             if "nir" in roles else {})
-    got = compute_evidence(stored, water, valid, res_m=10.0, params=p)
-    want = compute_evidence(floats, water, valid, res_m=10.0, params=p)
+    got = compute_evidence(stored, valid, res_m=10.0, params=p)
+    want = compute_evidence(floats, valid, res_m=10.0, params=p)
     assert _bits(got) == _bits(want)
+    assert _bits(want) == _bits(compute_evidence_reference(floats, valid, res_m=10.0, params=p))
     assert np.median(got[40, 20:50]) > 2.0 > np.median(np.abs(got[10:30]))
     # the RGB texture term needs the log bands themselves: the kernel's table is not used
     assert len(calls) == (0 if texture else len([k for k in EVIDENCE_BANDS if k in roles]))
@@ -127,8 +126,7 @@ def test_compute_evidence_still_finds_a_strip():
     for k in ("blue", "red", "swir1"):  # bare soil: not greener than NIR (that is water)
         bands[k][40, 10:70] *= 2.0
     valid = np.ones((80, 80), dtype=bool)
-    ev = compute_evidence(bands, {"ndwi": normalized_difference(bands["green"], bands["nir"])},
-                          valid, res_m=10.0, params=DetectionParams())
+    ev = compute_evidence(bands, valid, res_m=10.0, params=DetectionParams())
     assert ev[40, 20:60].min() > 2.0
     assert np.median(np.abs(ev[10:30])) < 1.0
 
@@ -208,3 +206,27 @@ def test_water_pixels_equal_the_numpy_definition(h, w, seed, level, invalid):
     assert lazy.stored_band("nir").dtype == np.uint16
     np.testing.assert_array_equal(_water_pixels(lazy, params),
                                   _water_pixels_reference(lazy, params))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**16), roles=st.sampled_from([
+    ("blue", "green", "red", "nir", "swir1", "swir2"), ("green", "red", "nir"),
+    ("blue", "green", "red")]), texture=st.sampled_from([0.0, 1.0]),
+    stored=st.booleans(), invalid=st.sampled_from([0.0, 0.2]), level=st.sampled_from(
+        [-0.3, 0.0, 0.1]), top=st.integers(0, 20), left=st.integers(0, 20))
+def test_compute_evidence_equals_numpys_last_steps(seed, roles, texture, stored, invalid, level,
+                                                   top, left):
+    """The compiled mean, clip, water and mask, on the whole arrays or an inner box of them."""
+    rng = np.random.default_rng(seed)
+    ints = {k: rng.integers(0, 3000, size=(50, 60), dtype=np.uint16) for k in roles}
+    for k in ints:  # saturated and empty pixels: the clip at both ends, water, zeros
+        ints[k][rng.random((50, 60)) < 0.05] = 0
+        ints[k][rng.random((50, 60)) < 0.05] = 65535
+    bands = ints if stored else {k: v.astype(np.float32) for k, v in ints.items()}
+    valid = rng.random((50, 60)) >= invalid
+    p = replace(DetectionParams(), rgb_texture_weight=texture, ndwi_water=level)
+    want = compute_evidence_reference(bands, valid, res_m=10.0, params=p)
+    assert _bits(compute_evidence(bands, valid, res_m=10.0, params=p)) == _bits(want)
+    inner = np.s_[top:top + 25, left:left + 30]
+    assert _bits(compute_evidence(bands, valid, res_m=10.0, params=p, inner=inner)) == \
+        _bits(want[inner])
