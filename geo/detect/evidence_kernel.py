@@ -163,3 +163,27 @@ def finish_evidence(total: np.ndarray, n: np.float32, green: np.ndarray, nir: np
                 if (a - b) / _maximum(a + b, eps) > level:
                     e = e if (e <= zero) | (e != e) else zero
             o[j] = e if ok[c] else zero
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def shore_pixels(water: np.ndarray, most: int) -> np.ndarray:
+    """(row, col) of each water pixel with a land pixel among its 4 neighbours, raster order.
+
+    ``np.column_stack(np.nonzero(layers._shore(water)))`` (beyond the raster counts as
+    water) in one pass over the mask, without the shifted copies; ``most`` is at least the
+    number of water pixels (the result's room).
+    """
+    h, w = water.shape
+    out = np.empty((most, 2), dtype=np.int64)
+    k = 0
+    for i in range(h):
+        row = water[i]
+        for j in range(w):
+            if not row[j]:
+                continue
+            if ((i > 0 and not water[i - 1, j]) or (i < h - 1 and not water[i + 1, j])
+                    or (j > 0 and not row[j - 1]) or (j < w - 1 and not row[j + 1])):
+                out[k, 0] = i
+                out[k, 1] = j
+                k += 1
+    return out[:k]

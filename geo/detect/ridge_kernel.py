@@ -609,11 +609,12 @@ def warm_up() -> None:
     ridge_pixels_kernel(tiny, tiny == 0, np.ones((2, 2), dtype=bool), 2, np.float32(0.5))
     orientation_components(tiny > 0, tiny, np.zeros((4, 4), dtype=np.int16), 16,
                            np.float32(0.9), 1.0)
-    from geo.detect.evidence_kernel import water_mask
+    from geo.detect.evidence_kernel import shore_pixels, water_mask
     from geo.tiffblocks_kernel import nodata_valid, unpack_tile
 
     f32 = np.float32
     water_mask(tiny, tiny, valid, f32(1e-6), f32(0.1), valid.copy())
+    shore_pixels(valid, 16)
     for dtype in (np.uint8, np.uint16):  # reading tiles and windows of integer rasters
         ints = np.zeros((1, 4, 4), dtype=dtype)
         unpack_tile(ints.reshape(4, 4, 1), np.zeros(1, dtype=np.int64), True, ints.copy())

@@ -70,11 +70,18 @@ def test_water_pixels_equal_one_window_sized_ndwi():
 def test_shore_equals_water_minus_its_erosion(seed):
     from scipy import ndimage
 
+    from geo.detect.evidence_kernel import shore_pixels
     from geo.detect.layers import _shore
 
     water = np.random.default_rng(seed).random((40, 33)) < [0.3, 0.7, 0.95][seed]
     want = water & ~ndimage.binary_erosion(water, border_value=1)
     np.testing.assert_array_equal(_shore(water), want)
+    got = shore_pixels(water, int(water.sum()))
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, np.column_stack(np.nonzero(want)))
+    for edge in (water[:1], water[:, :1], np.ones((3, 4), dtype=bool)):  # thin, or all water
+        np.testing.assert_array_equal(shore_pixels(edge, int(edge.sum())),
+                                      np.column_stack(np.nonzero(_shore(edge))))
 
 
 @pytest.mark.parametrize("shape", [(5, 7), (200, 130), (385, 64)])
