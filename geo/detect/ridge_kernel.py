@@ -443,6 +443,87 @@ def _box_mean_into(values: np.ndarray, size: int, out: np.ndarray) -> None:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
+def _root(parent: np.ndarray, k: int) -> int:
+    """Union-find root of ``k``, halving the path on the way."""
+    while parent[k] != k:
+        parent[k] = parent[parent[k]]
+        k = parent[k]
+    return k
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def pixel_groups(rows: np.ndarray, cols: np.ndarray, ridge: np.ndarray,
+                 line_threshold: np.float32, min_pixels: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Find the 8-connected groups of a sparse set of pixels that could hold a ridge.
+
+    ``rows`` and ``cols`` list the pixels in raster order (``np.nonzero``'s). A group is kept
+    when its peak ``ridge`` (NaN-propagating maximum, compared in float32) reaches
+    ``line_threshold`` and it holds at least ``min_pixels`` pixels. What
+    ``window._worthy_groups_reference`` gets from ``scipy.ndimage.label`` and
+    ``find_objects`` on a mask of the pixels' bounding box, without making that mask.
+
+    Returns
+    -------
+    (label, kept, boxes)
+        Each pixel's group (1, 2, ... by the group's first pixel in raster order, as SciPy
+        numbers them), the kept groups' numbers in that order, and their boxes
+        (row0, row1, col0, col1, half-open), one row per kept group.
+    """
+    n = rows.size
+    parent = np.arange(n)
+    prev_lo, prev_hi = 0, 0  # the previous row's pixels, when it is the row just above
+    row_start = 0
+    for k in range(n):
+        r, c = rows[k], cols[k]
+        if k > 0 and r != rows[k - 1]:
+            prev_lo, prev_hi = (row_start, k) if r == rows[k - 1] + 1 else (k, k)
+            row_start = k
+        if k > row_start and cols[k - 1] == c - 1:  # left neighbour
+            a, b = _root(parent, k - 1), _root(parent, k)
+            parent[max(a, b)] = min(a, b)
+        q = prev_lo
+        while q < prev_hi and cols[q] < c - 1:
+            q += 1
+        prev_lo = q  # later pixels of this row lie further right
+        while q < prev_hi and cols[q] <= c + 1:  # the three above
+            a, b = _root(parent, q), _root(parent, k)
+            parent[max(a, b)] = min(a, b)
+            q += 1
+    label = np.zeros(n, dtype=np.int64)
+    number = np.zeros(n, dtype=np.int64)  # by root; roots are their group's first pixel
+    count = 0
+    for k in range(n):
+        g = _root(parent, k)
+        if number[g] == 0:
+            count += 1
+            number[g] = count
+        label[k] = number[g]
+    peak = np.full(count + 1, -np.inf, dtype=ridge.dtype)
+    size = np.zeros(count + 1, dtype=np.int64)
+    box = np.empty((count + 1, 4), dtype=np.int64)
+    big = max(rows.max(), cols.max()) + 1 if n else 0
+    for g in range(count + 1):
+        box[g, 0], box[g, 1], box[g, 2], box[g, 3] = big, -1, big, -1
+    for k in range(n):
+        g = label[k]
+        v, old = ridge[rows[k], cols[k]], peak[g]
+        peak[g] = old if (old >= v) | (old != old) else v  # np.maximum: NaN wins
+        size[g] += 1
+        box[g, 0] = min(box[g, 0], rows[k])
+        box[g, 1] = max(box[g, 1], rows[k] + 1)
+        box[g, 2] = min(box[g, 2], cols[k])
+        box[g, 3] = max(box[g, 3], cols[k] + 1)
+    kept = np.empty(count, dtype=np.int64)
+    m = 0
+    for g in range(1, count + 1):
+        if peak[g] >= line_threshold and size[g] >= min_pixels:
+            kept[m] = g
+            m += 1
+    return label, kept[:m], box[kept[:m]]
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def orientation_components(thin: np.ndarray, ridge: np.ndarray, orient: np.ndarray,
                            n: int, line_threshold: np.float32, min_pixels: float
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -609,6 +690,7 @@ def warm_up() -> None:
     ridge_pixels_kernel(tiny, tiny == 0, np.ones((2, 2), dtype=bool), 2, np.float32(0.5))
     orientation_components(tiny > 0, tiny, np.zeros((4, 4), dtype=np.int16), 16,
                            np.float32(0.9), 1.0)
+    pixel_groups(np.zeros(2, dtype=np.int64), np.arange(2), tiny, np.float32(0.9), 1.0)
     from geo.detect.evidence_kernel import shore_pixels, water_mask
     from geo.tiffblocks_kernel import nodata_valid, unpack_tile
 

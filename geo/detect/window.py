@@ -166,7 +166,32 @@ def _worthy_groups(rows: np.ndarray, cols: np.ndarray, ridge: np.ndarray,
     Every orientation-consistent ridge lies inside one such group (all orientations linked),
     so a group smaller than ``min_pixels`` or never reaching ``line_threshold`` cannot hold
     one, and the 16 labellings of :func:`_label_ridges` run on each group's box alone.
+    ``rows`` and ``cols`` are in raster order. Compiled
+    (:func:`geo.detect.ridge_kernel.pixel_groups`): the groups of
+    :func:`_worthy_groups_reference`, in its order, without labelling the pixels' whole box.
     """
+    from geo.detect.ridge_kernel import pixel_groups
+
+    if not rows.size:
+        return []
+    label, kept, boxes = pixel_groups(np.ascontiguousarray(rows, dtype=np.int64),
+                                      np.ascontiguousarray(cols, dtype=np.int64), ridge,
+                                      np.float32(p.line_threshold), float(min_pixels))
+    order = np.argsort(label, kind="stable")  # each group's pixels together
+    ends = np.searchsorted(label[order], np.stack([kept, kept + 1]))
+    out = []
+    for (r0, r1, c0, c1), lo, hi in zip(boxes.tolist(), *ends.tolist(), strict=True):
+        mask = np.zeros((r1 - r0, c1 - c0), dtype=bool)
+        mine = order[lo:hi]
+        mask[rows[mine] - r0, cols[mine] - c0] = True
+        out.append(((r0, c0), mask))
+    return out
+
+
+def _worthy_groups_reference(rows: np.ndarray, cols: np.ndarray, ridge: np.ndarray,
+                             p: DetectionParams, *, min_pixels: float
+                             ) -> list[tuple[tuple[int, int], np.ndarray]]:
+    """:func:`_worthy_groups` by labelling a mask of the pixels' box (the definition)."""
     if not rows.size:
         return []
     r0, c0 = int(rows.min()), int(cols.min())

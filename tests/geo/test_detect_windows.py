@@ -143,3 +143,25 @@ def test_a_ridges_shape_equals_the_numpy_definition(n, seed, kind):
         rows, cols = rng.integers(0, 3, n).astype(float), rng.integers(0, 3, n).astype(float)
     rows, cols = np.rint(rows).astype(np.intp), np.rint(cols).astype(np.intp)
     assert _shape(rows, cols) == _shape_reference(rows, cols)
+
+
+@settings(max_examples=150, deadline=None)
+@given(h=st.integers(1, 60), w=st.integers(1, 60), seed=st.integers(0, 2**16),
+       density=st.sampled_from([0.02, 0.1, 0.3, 0.7]), level=st.sampled_from([0.6, 0.9, 2.0]),
+       min_pixels=st.sampled_from([0.0, 1.0, 4.5, 12.0]), nan=st.booleans())
+def test_worthy_groups_equal_labelling_the_pixels_box(h, w, seed, density, level, min_pixels,
+                                                      nan):
+    from geo.detect.window import _worthy_groups, _worthy_groups_reference
+
+    rng = np.random.default_rng(seed)
+    ridge = rng.normal(size=(h, w)).astype(np.float32)
+    if nan:
+        ridge[rng.random((h, w)) < 0.05] = np.nan
+    rows, cols = np.nonzero(rng.random((h, w)) < density)
+    p = DetectionParams(line_threshold=level)
+    got = _worthy_groups(rows, cols, ridge, p, min_pixels=min_pixels)
+    with np.errstate(invalid="ignore"):  # NaN in np.maximum.at
+        want = _worthy_groups_reference(rows, cols, ridge, p, min_pixels=min_pixels)
+    assert [corner for corner, _ in got] == [corner for corner, _ in want]
+    for (_, a), (_, b) in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
