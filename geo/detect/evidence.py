@@ -188,20 +188,23 @@ def zscore_total_reference(logs: dict[str, np.ndarray], valid: np.ndarray, *,
     return total
 
 
+#: The bands :func:`compute_indices` reads.
+INDEX_BANDS = ("blue", "green", "red", "nir")
+
+
 def compute_indices(bands: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """NDVI, NDWI (green vs NIR), bare-soil index, brightness and redness, where computable."""
+    """NDVI, NDWI (green vs NIR) and brightness, where computable: what a profile reads.
+
+    A bare-soil index and a redness index were made here too until 2026-12-07; nothing
+    read them (the red and SWIR contrasts carry that information).
+    """
     out: dict[str, np.ndarray] = {}
     if "nir" in bands:
         out["ndvi"] = normalized_difference(bands["nir"], bands["red"])
         if "green" in bands:
             out["ndwi"] = normalized_difference(bands["green"], bands["nir"])
-        if "swir1" in bands and "blue" in bands:
-            out["bsi"] = normalized_difference(bands["swir1"] + bands["red"],
-                                               bands["nir"] + bands["blue"])
     visible = [bands[r] for r in ("blue", "green", "red") if r in bands]
     out["brightness"] = np.mean(np.stack(visible), axis=0).astype(np.float32)
-    if "blue" in bands:
-        out["redness"] = normalized_difference(bands["red"], bands["blue"])
     return out
 
 

@@ -32,6 +32,7 @@ from scipy.spatial import cKDTree
 
 from geo.detect.evidence import (
     _EPS,
+    INDEX_BANDS,
     compute_evidence,
     compute_indices,
     is_stored,
@@ -466,7 +467,8 @@ def _compute_pixel_layers(st: _Screened, todo: np.ndarray) -> None:
             continue
         px = np.s_[sl[0].start * b:min(sl[0].stop * b, h), sl[1].start * b:min(sl[1].stop * b, w)]
         read = {k: _as_read(st.data, k, px) for k in st.data.bands}
-        inner = {k: st.data.band(k, px) if is_stored(v) else v for k, v in read.items()}
+        inner = {k: st.data.band(k, px) if is_stored(v) else v for k, v in read.items()
+                 if k in INDEX_BANDS}
         for k, v in {**log_bands(read), **compute_indices(inner)}.items():
             st.lay[k][px] = v
             st.dirty.append((k, px))
