@@ -80,6 +80,7 @@ from geo.imagery import (
     SCL_INVALID,
     SPECTRAL_ROLES,
     SceneInfo,
+    gdal_cause,
     read_scene_info,
 )
 
@@ -431,7 +432,7 @@ def _open(path: Path, level: int | None = None) -> Iterator[Any]:
             src = _HANDLES.take(key) or rasterio.open(path, driver="GTiff", **opts)
         except (rasterio.errors.RasterioIOError, OSError) as exc:
             raise ImageryError(Message("{name} is not a readable GeoTIFF ({cause})",
-                                       name=path.name, cause=str(exc))) from exc
+                                       name=path.name, cause=gdal_cause(exc, path))) from exc
         try:
             yield src
         except BaseException:

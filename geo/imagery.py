@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -269,6 +270,25 @@ def gdal_process_environment() -> dict[str, str]:
             **SAFE_GDAL_OPTIONS}
 
 
+def gdal_cause(exc: BaseException, path: Path | str) -> str:
+    """GDAL's words for a file it refused, with the file's folders left out.
+
+    GDAL names the file by the path it was given (``'/srv/atalaya/data/scenes/x.tif' not
+    recognized ...``); the reason reaches the app's pages, which should not show where the
+    server keeps its files. The file's name is kept.
+
+    Examples
+    --------
+    >>> gdal_cause(OSError("'/srv/data/scenes/x.tif' not recognized"), "/srv/data/scenes/x.tif")
+    "'x.tif' not recognized"
+    """
+    text, p = str(exc), Path(path)
+    for shown in sorted({str(p), os.fspath(p.absolute()), str(p.resolve())}, key=len,
+                        reverse=True):
+        text = text.replace(shown, p.name)
+    return text
+
+
 @contextmanager
 def open_geotiff(path: Path) -> Iterator[rasterio.DatasetReader]:
     """Open ``path`` with the GeoTIFF driver only, :data:`SAFE_GDAL_OPTIONS` and a small cache.
@@ -284,7 +304,7 @@ def open_geotiff(path: Path) -> Iterator[rasterio.DatasetReader]:
         except rasterio.errors.RasterioIOError as exc:
             raise ImageryError(Message("{name} is not a readable GeoTIFF ({cause}); only "
                                        "GeoTIFF scenes are accepted", name=path.name,
-                                       cause=str(exc))) from exc
+                                       cause=gdal_cause(exc, path))) from exc
         with src:
             yield src
 

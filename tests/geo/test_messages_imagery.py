@@ -163,6 +163,7 @@ def test_a_skipped_scene_keeps_its_message(tmp_path: Path, es: Translator) -> No
     assert reason.template in extracted()
     assert reason.startswith("roto_2025-01-01.tif is not a readable GeoTIFF (")
     assert reason.endswith("); only GeoTIFF scenes are accepted")
+    assert str(tmp_path) not in reason  # the page does not show where the server keeps it
     spanish = localize(reason, es)
     assert spanish.startswith("roto_2025-01-01.tif no es un GeoTIFF legible (")
     assert spanish.endswith("); solo se aceptan escenas GeoTIFF")

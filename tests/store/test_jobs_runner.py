@@ -239,6 +239,8 @@ def test_a_scene_a_detection_cannot_read_is_skipped_in_words_the_app_can_transla
     (name, english, stored), = job.result["failures"]
     assert name == "roto_2024-08-03.tif"
     assert english.startswith("roto_2024-08-03.tif is not a readable GeoTIFF (")
+    assert str(tmp_path) not in english  # GDAL's words, without the server's folders
+    assert "'roto_2024-08-03.tif' not recognized" in english
     es = Translator("es")
     assert message_from_json(stored).localized(es).startswith(
         "roto_2024-08-03.tif no es un GeoTIFF legible (")
