@@ -10,6 +10,7 @@ reductions included:
 - a float32 mean is NumPy's pairwise sum (:func:`_pairwise32`: eight accumulators up to 128
   values, halves beyond), divided by the count in float64 and rounded to float32;
 - a mean over the first axis of a 2-d float32 array adds its rows one after the other;
+- the mean of ``v[:, mask]`` (a Fortran-ordered copy) sums it column by column;
 - percentiles and medians are NumPy's "linear" interpolation in float32;
 - ``uniform_filter1d(x, 5, mode="nearest")`` is SciPy's running float64 sum;
 - every bilinear sample is :func:`geo.detect.sample_kernel.bilinear_at`;

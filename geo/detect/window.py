@@ -525,8 +525,9 @@ def measure_profile(lay: dict[str, np.ndarray], valid: np.ndarray, *,
     band contrasts are differences of natural logs (so ``exp`` gives a ratio).
 
     Compiled (:func:`geo.detect.profile_kernel.profile_kernel`) when the layers are C-ordered
-    float32, as the detector makes them: equal to the bit to :func:`measure_profile_reference`,
-    about 20x cheaper (827 ridges on the benchmark tile).
+    float32, as the detector makes them: equal to the bit to :func:`measure_profile_reference`
+    and, with this wrapper, about 6x cheaper (the benchmark tile's 827 ridges: 0.17 CPU-s
+    against 1.0 under cProfile, 2026-12-07).
     """
     from geo.detect.profile_kernel import HEAD, profile_kernel
 

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from geo.detect.profile_kernel import _pairwise32, _quantile32, _smooth5, _std32, _steps
+from geo.detect.profile_kernel import (
+    _pairwise32,
+    _quantile32,
+    _round_half_even,
+    _smooth5,
+    _std32,
+    _steps,
+)
 from geo.detect.window import measure_profile, measure_profile_reference
 
 _BANDS = ("blue", "green", "red", "nir", "swir1", "swir2", "ndvi", "ndwi")
@@ -106,3 +113,8 @@ def test_float32_reductions_equal_numpys(n, seed, scale):
 def test_axis_steps_equal_linspace(length, n):
     np.testing.assert_array_equal(_steps(length, n),
                                   np.linspace(-(length - 1) / 2, (length - 1) / 2, n))
+
+
+@pytest.mark.parametrize("x", [0.5, 1.5, 2.5, 2.4999999, 2.5000001, 3.0, 44.5, 45.5, 139.7])
+def test_round_half_even_is_pythons_round(x):
+    assert _round_half_even(x) == round(x)
