@@ -274,11 +274,7 @@ def compute_evidence(bands: Mapping[str, np.ndarray], valid: np.ndarray, *, res_
         total = zscore_total(logs, valid, size_px=size)
     n = np.float32(max(len(present), 1))
     if smoothness:
-        # RGB only: a graded or paved strip is smooth, a town or a crop mosaic beside it is
-        # as bright but speckled; without NIR/SWIR smoothness is what tells them apart
-        texture = _log_texture(np.mean(np.stack(list(logs.values())), axis=0))
-        total = total / n - np.float32(params.rgb_texture_weight) * local_zscore(
-            texture, valid, size_px=size)
+        total = total / n - _roughness(logs, valid, size, params)
         n = np.float32(1.0)  # divided already: dividing by 1 changes no bit
     rows, cols = inner if inner is not None else (slice(0, valid.shape[0]),
                                                   slice(0, valid.shape[1]))
@@ -301,15 +297,26 @@ def compute_evidence_reference(bands: Mapping[str, np.ndarray], valid: np.ndarra
     evidence = zscore_total_reference(logs, valid, size_px=size) / np.float32(
         max(len(present), 1))
     if "nir" not in bands and params.rgb_texture_weight > 0:
-        texture = _log_texture(np.mean(np.stack(list(logs.values())), axis=0))
-        evidence = evidence - np.float32(params.rgb_texture_weight) * local_zscore(
-            texture, valid, size_px=size)
+        evidence = evidence - _roughness(logs, valid, size, params)
     evidence = np.clip(evidence, -3.0, 5.0)
     if "green" in bands and "nir" in bands:
         ndwi = normalized_difference(bands["green"], bands["nir"])
         evidence = np.where(ndwi > params.ndwi_water, np.minimum(evidence, 0.0), evidence)
     out: np.ndarray = np.where(valid, evidence, np.float32(0.0)).astype(np.float32,
                                                                           copy=False)
+    return out
+
+
+def _roughness(logs: Mapping[str, np.ndarray], valid: np.ndarray, size: int,
+               params: DetectionParams) -> np.ndarray:
+    """Return the RGB-only evidence's penalty: the weighted local z-score of the speckle.
+
+    Without NIR/SWIR, a graded or paved strip is smooth, while a town or a crop mosaic beside
+    it is as bright but speckled: smoothness is what tells them apart.
+    """
+    texture = _log_texture(np.mean(np.stack(list(logs.values())), axis=0))
+    out: np.ndarray = np.float32(params.rgb_texture_weight) * local_zscore(texture, valid,
+                                                                          size_px=size)
     return out
 
 

