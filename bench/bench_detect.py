@@ -27,9 +27,9 @@ design), the obvious baseline
 and :func:`geo.detect.window.detect_window` alone on a few windows with and without the coarse
 screen (``DetectionParams.screen``), with the share of its time in each stage (one pass under
 cProfile), and the ridge filter's compiled kernel against its NumPy definition on one whole
-window and against its limit: its additions at the rate one core adds float32 rows that sit
-in its cache (the kernel's inner loop on 44 rows, in the same run). ``--quick`` uses a
-1,024-px tile (one window) so ``make bench`` smoke runs stay short.
+window and against its limit: its additions (run sums and run-sum tables) at the rate one
+core adds float32 rows that sit in its cache (the kernel's inner loop on 44 rows, in the
+same run). ``--quick`` uses a 1,024-px tile (one window) so ``make bench`` smoke runs stay short.
 The area-of-interest row runs the serial detection with ``area`` set to the tile's
 central square (a quarter of its side): the windows that can own a candidate there are
 read, the others not (``python -m geo.detect --area``). The row after it does what the
@@ -498,6 +498,7 @@ def _ridge_kernel_vs_numpy(data: Any) -> dict[str, float]:
     The compiled kernel the detector uses, and the NumPy definition it equals to the bit.
     """
     from geo.detect.evidence import (
+        _ridge_plan,
         compute_evidence,
         ridge_margin_px,
         ridge_response_padded,
@@ -520,7 +521,9 @@ def _ridge_kernel_vs_numpy(data: Any) -> dict[str, float]:
             times.append(time.process_time() - cpu)
         out[f"ridge_{name}_cpu_s"] = min(times)
     out["adds_per_cpu_s"] = _l1_additions_per_cpu_second()
-    out["ridge_adds_per_px"] = float(p.n_orientations * length)
+    # run sums and table entries per pixel (the tables' margins left out: a lower bound)
+    out["ridge_adds_per_px"] = float(_ridge_plan(length, p.n_orientations, flanks)
+                                     .additions_per_px)
     return out
 
 
@@ -734,10 +737,11 @@ def run(quick: bool = False) -> list[Row]:
         Row("ridge filter on one whole window (16 orientations x 450 m), per CPU-second",
             one["ridge_px"] / 1e6 / one["ridge_kernel_cpu_s"], cpu,
             one["ridge_px"] / 1e6 / one["ridge_numpy_cpu_s"],
-            "NumPy definition (one array addition per line pixel)",
+            "NumPy definition (one array addition per table and run)",
             one["adds_per_cpu_s"] / one["ridge_adds_per_px"] / 1e6,
-            f"its {one['ridge_adds_per_px']:.0f} float32 additions per pixel at the core's "
-            f"rate from cache ({one['adds_per_cpu_s'] / 1e9:.1f} G/CPU-s)",
+            f"its {one['ridge_adds_per_px']:.0f} float32 additions per pixel (run sums and "
+            f"tables) at the core's rate from cache ({one['adds_per_cpu_s'] / 1e9:.1f} "
+            "G/CPU-s)",
             "compiled kernel (Numba), equal to the bit; the flank comparisons come on top"),
         *(Row(f"share of detect_window's time (screened, profiled): {what}",
               100 * one[f"share_{key}"], "%", None, "", None, "", "")

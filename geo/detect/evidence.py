@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -374,36 +375,6 @@ def across_unit(bearing_deg: float) -> tuple[float, float]:
     return float(np.sin(b)), float(np.cos(b))
 
 
-def line_response(evidence: np.ndarray, *, length_px: int,
-                  n_orientations: int) -> np.ndarray:
-    """Best mean of ``evidence`` along a line of ``length_px`` through each pixel (float32)."""
-    means = _line_means(evidence, length_px=length_px, n_orientations=n_orientations, pad=0)
-    out: np.ndarray = np.max(np.stack([m for m, _ in means]), axis=0)
-    return out
-
-
-def _line_means(evidence: np.ndarray, *, length_px: int, n_orientations: int,
-                pad: int) -> list[tuple[np.ndarray, float]]:
-    """Per orientation: mean along the line, on the array padded by ``pad``, and its bearing.
-
-    Shift-and-add (``length_px`` additions per orientation) rather than a convolution with a
-    mostly-zero kernel. Outside the array counts as 0.
-    """
-    half = length_px // 2 + 1
-    padded = np.pad(evidence.astype(np.float32, copy=False), pad + half)
-    h, w = evidence.shape[0] + 2 * pad, evidence.shape[1] + 2 * pad
-    out = []
-    for k in range(n_orientations):
-        bearing = 180.0 * k / n_orientations
-        offsets = line_offsets(length_px, bearing)
-        acc = np.zeros((h, w), dtype=np.float32)
-        for dr, dc in offsets.tolist():
-            acc += padded[half + dr:half + dr + h, half + dc:half + dc + w]
-        acc *= np.float32(1.0 / len(offsets))
-        out.append((acc, bearing))
-    return out
-
-
 def ridge_response(evidence: np.ndarray, *, length_px: int, n_orientations: int,
                    flank_px: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Oriented ridge strength and orientation index of each pixel.
@@ -411,12 +382,19 @@ def ridge_response(evidence: np.ndarray, *, length_px: int, n_orientations: int,
     For each orientation, the mean evidence along a line of ``length_px`` centred on the
     pixel, minus the larger of the means along the two parallel lines ``f`` pixels to either
     side (best over ``f`` in ``flank_px``). Returns ``(response, k)`` where the bearing of
-    the best line is ``180 * k / n_orientations`` degrees clockwise from grid north.
+    the best line is ``180 * k / n_orientations`` degrees clockwise from grid north (the
+    first such ``k`` on a tie).
 
     Notes
     -----
-    Cost is ``n_orientations * length_px`` additions per pixel (about 0.07 s for 16 x 45 on
-    a 1024 x 1024 window, compiled); memory two window-sized float32 arrays.
+    A line's sum is made from its runs (:func:`line_runs`): its pixels, in (row, col)
+    order, fall into runs of neighbours along one step (down, right or a diagonal), and the
+    sum of a run of ``n`` pixels is a table shared by every pixel (the sums of its first
+    ``a`` and last ``n - a`` pixels added, ``a`` the largest power of two below ``n``). The
+    line's sum adds its runs' sums in order: float32 additions in another order than one
+    pixel after another, so equal to that up to rounding (a few 1e-7 relative). At 16 x 45
+    px that is 168 run sums and 38 tables per pixel instead of 720 additions (1.8x faster
+    on a 300 x 300 block, 2026-12-07); memory: up to 10 block-sized float32 tables.
     """
     margin = ridge_margin_px(length_px=length_px, flank_px=flank_px)
     return ridge_response_padded(np.pad(evidence.astype(np.float32, copy=False), margin),
@@ -444,10 +422,12 @@ def ridge_response_padded(padded: np.ndarray, *, length_px: int, n_orientations:
     h, w = best.shape
     if h <= 0 or w <= 0:
         return best, arg
-    offsets, counts, scales, flanks = _kernel_lines(length_px, n_orientations, flank_px)
+    plan = _ridge_plan(length_px, n_orientations, flank_px)
     acc = np.empty((h + 2 * pad, w + 2 * pad), dtype=np.float32)
-    ridge_kernel(np.ascontiguousarray(padded, dtype=np.float32), offsets, counts, scales,
-                 flanks, half, pad, best, arg, acc)
+    tables = np.empty((plan.most_tables, *padded.shape), dtype=np.float32)
+    ridge_kernel(np.ascontiguousarray(padded, dtype=np.float32), plan.steps, plan.runs,
+                 plan.n_runs, plan.tables, plan.n_tables, plan.scales, plan.flanks, half, pad,
+                 best, arg, acc, tables)
     return best, arg
 
 
@@ -462,55 +442,203 @@ def _ridge_outputs(padded: np.ndarray, *, length_px: int, flank_px: tuple[int, .
             np.zeros((max(h, 0), max(w, 0)), dtype=np.int16))
 
 
+#: Steps (row, col) along which a digital line's neighbouring pixels form runs: down,
+#: right, down-right, down-left (each run read in (row, col) order).
+RUN_STEPS: tuple[tuple[int, int], ...] = ((1, 0), (0, 1), (1, 1), (1, -1))
+
+
+def line_runs(offsets: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int],
+                                                               list[tuple[int, int, int]]]:
+    """Split a line's pixels into runs of neighbours along one of :data:`RUN_STEPS`.
+
+    ``offsets`` are (row, col) pixel offsets in (row, col) order, as :func:`line_offsets`
+    gives them. Returns the step that makes fewest runs (the first of :data:`RUN_STEPS` on
+    a tie) and the runs as ``(row, col, n)``: the first pixel and the pixel count, in the
+    order of their first pixels. Every offset is in exactly one run.
+
+    Examples
+    --------
+    >>> line_runs(((-1, 0), (0, 0), (0, 1)))
+    ((1, 0), [(-1, 0, 2), (0, 1, 1)])
+    """
+    pixels = set(offsets)
+    best: tuple[tuple[int, int], list[tuple[int, int, int]]] | None = None
+    for dr, dc in RUN_STEPS:
+        runs = []
+        for r, c in offsets:
+            if (r - dr, c - dc) in pixels:
+                continue  # inside a run begun earlier
+            n = 1
+            while (r + n * dr, c + n * dc) in pixels:
+                n += 1
+            runs.append((r, c, n))
+        if best is None or len(runs) < len(best[1]):
+            best = ((dr, dc), runs)
+    assert best is not None, "a line has at least one pixel"
+    return best
+
+
+def _run_split(n: int) -> int:
+    """Pixels in the first part of a run of ``n`` >= 2: the largest power of two below ``n``."""
+    a = 1
+    while 2 * a < n:
+        a *= 2
+    return a
+
+
+@dataclass(frozen=True)
+class _RidgePlan:
+    """The ridge kernel's arrays (:func:`_ridge_plan`); shared by every call, read-only.
+
+    Per orientation ``k``: ``steps[k]`` its run step; ``runs[k, :n_runs[k]]`` its runs as
+    (row, col, table), table 0 being the evidence itself; ``tables[k, 1:n_tables[k]]`` the
+    run-sum tables to make before it, as (first part's table, second part's table, first
+    part's length, then rows and columns needed: low, high, low, high, relative to the block)
+    (``n_tables[k]`` is 0 when ``k`` uses the tables made for the orientation before it);
+    ``scales[k]`` 1 / its pixel count; ``flanks[k]`` its flank lines' offsets.
+    """
+
+    steps: np.ndarray
+    runs: np.ndarray
+    n_runs: np.ndarray
+    tables: np.ndarray
+    n_tables: np.ndarray
+    scales: np.ndarray
+    flanks: np.ndarray
+    most_tables: int
+    #: per pixel of the flank-padded block: run sums plus table entries (without their
+    #: margins), the filter's additions
+    additions_per_px: int
+
+
 @functools.lru_cache(maxsize=32)
-def _kernel_lines(length_px: int, n_orientations: int, flank_px: tuple[int, ...]
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_ridge_lines` as the kernel's arrays: offsets, counts, scales, flank offsets."""
+def _ridge_plan(length_px: int, n_orientations: int, flank_px: tuple[int, ...]) -> _RidgePlan:
+    """Plan the runs and run-sum tables of :func:`ridge_response_padded` (cached).
+
+    Consecutive orientations whose runs go along the same step share one set of tables
+    (:func:`_step_tables`).
+    """
     lines = _ridge_lines(length_px, n_orientations, flank_px)
-    most = max(len(o) for o, _, _ in lines)
-    offsets = np.zeros((len(lines), most, 2), dtype=np.int64)
-    counts = np.zeros(len(lines), dtype=np.int64)
-    scales = np.zeros(len(lines), dtype=np.float32)
-    flanks = np.zeros((len(lines), len(flank_px), 2), dtype=np.int64)
-    for k, (line, scale, sides) in enumerate(lines):
-        offsets[k, :len(line)] = line
-        counts[k], scales[k], flanks[k] = len(line), scale, sides
-    for a in (offsets, counts, scales, flanks):
+    split = [line_runs(offsets) for offsets, _, _ in lines]
+    groups: list[list[int]] = []
+    for k, (step, _) in enumerate(split):
+        if groups and split[groups[-1][0]][0] == step:
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    steps = np.zeros((len(lines), 2), dtype=np.int64)
+    runs = np.zeros((len(lines), max(len(r) for _, r in split), 3), dtype=np.int64)
+    n_runs = np.zeros(len(lines), dtype=np.int64)
+    n_tables = np.zeros(len(lines), dtype=np.int64)
+    made = []
+    for group in groups:
+        step = split[group[0]][0]
+        rows, index = _step_tables(step, [split[k][1] for k in group], length_px // 2 + 1)
+        made.append(rows)
+        n_tables[group[0]] = len(rows)
+        for k in group:
+            steps[k] = step
+            n_runs[k] = len(split[k][1])
+            for m, (r, c, n) in enumerate(split[k][1]):
+                runs[k, m] = (r, c, index[n])
+    tables = np.zeros((len(lines), max(len(rows) for rows in made), 7), dtype=np.int64)
+    for group, rows in zip(groups, made, strict=True):
+        tables[group[0], :len(rows)] = rows
+    scales = np.array([scale for _, scale, _ in lines], dtype=np.float32)
+    flanks = np.array([sides for _, _, sides in lines], dtype=np.int64).reshape(
+        len(lines), len(flank_px), 2)
+    for a in (steps, runs, n_runs, tables, n_tables, scales, flanks):
         a.flags.writeable = False  # shared by every call (lru_cache)
-    return offsets, counts, scales, flanks
+    return _RidgePlan(steps=steps, runs=runs, n_runs=n_runs, tables=tables,
+                      n_tables=n_tables, scales=scales, flanks=flanks,
+                      most_tables=int(n_tables.max()),
+                      additions_per_px=int(n_runs.sum() + np.maximum(n_tables - 1, 0).sum()))
+
+
+def _step_tables(step: tuple[int, int], runs: list[list[tuple[int, int, int]]], half: int
+                 ) -> tuple[list[tuple[int, ...]], dict[int, int]]:
+    """Return the run-sum tables runs along ``step`` need, and the index of each length.
+
+    A table per run length any run has, and the lengths its parts have: a run of ``n``
+    adds the tables of its first :func:`_run_split` pixels and of the rest. Each table is
+    made over the rows and columns (relative to the block, as offsets) where a run or a
+    longer table reads it; every entry sums pixels of a line, so it lies within ``half``
+    of the block, inside the padded block (checked: the kernel does not check indices).
+    Row 0 stands for the evidence itself (length 1).
+    """
+    dr, dc = step
+    lengths: set[int] = set()
+    todo = [n for group in runs for _, _, n in group]
+    while todo:
+        n = todo.pop()
+        if n > 1 and n not in lengths:
+            lengths.add(n)
+            todo += [_run_split(n), n - _run_split(n)]
+    reach: dict[int, tuple[int, int, int, int]] = {}
+    uses = [(n, r, r, c, c) for group in runs for r, c, n in group]
+    for n in sorted(lengths, reverse=True):  # a table's parts are shorter than it
+        for m, *box in [u for u in uses if u[0] == n]:
+            b = reach.get(m, tuple(box))
+            reach[m] = (min(b[0], box[0]), max(b[1], box[1]), min(b[2], box[2]),
+                        max(b[3], box[3]))
+        r0, r1, c0, c1 = reach[n]
+        a = _run_split(n)
+        uses += [(a, r0, r1, c0, c1),
+                 (n - a, r0 + a * dr, r1 + a * dr, c0 + a * dc, c1 + a * dc)]
+    index = {1: 0} | {n: t for t, n in enumerate(sorted(lengths), start=1)}
+    rows: list[tuple[int, ...]] = [(0,) * 7]
+    for n in sorted(lengths):
+        r0, r1, c0, c1 = reach[n]
+        far_r, far_c = (n - 1) * dr, (n - 1) * dc
+        if not (-half < r0 + min(0, far_r) and r1 + max(0, far_r) < half
+                and -half < c0 + min(0, far_c) and c1 + max(0, far_c) < half):
+            raise RuntimeError(f"run table {n} x {step} reaches {reach[n]}: beyond {half}")
+        a = _run_split(n)
+        rows.append((index[a], index[n - a], a, r0, r1, c0, c1))
+    return rows, index
 
 
 def ridge_response_reference(padded: np.ndarray, *, length_px: int, n_orientations: int,
                              flank_px: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """:func:`ridge_response_padded` in plain NumPy: the readable definition, for tests.
 
-    One array addition per line pixel (``n_orientations * length_px`` per 64-row strip),
-    then the flanks; the compiled kernel repeats these float32 operations in this order.
+    Per orientation, in order: the run-sum tables of its step (:func:`_ridge_plan`: each
+    the sum of two shorter ones, one of them shifted along the step; the evidence itself is
+    table 0), the line means (its runs' table values added in order, times 1 / its pixel
+    count), then the flanks. The compiled kernel makes these float32 operations, in this
+    order, over the rows and columns each table is needed at.
     """
     pad, half, best, arg = _ridge_outputs(padded, length_px=length_px, flank_px=flank_px)
     h, w = best.shape
-    wp = w + 2 * pad
-    lines = _ridge_lines(length_px, n_orientations, flank_px)
-    step = 64
-    acc = np.empty((step + 2 * pad, wp), dtype=np.float32)
-    for r0 in range(0, h, step):
-        r1 = min(r0 + step, h)
-        n = r1 - r0 + 2 * pad  # acc rows r0 .. r1 + 2 pad of the padded means
-        a = acc[:n]
-        bst, ag = best[r0:r1], arg[r0:r1]
-        for k, (offsets, scale, flanks) in enumerate(lines):
-            a.fill(0.0)
-            for dr, dc in offsets:
-                a += padded[half + dr + r0:half + dr + r0 + n, half + dc:half + dc + wp]
-            a *= scale
-            centre = a[pad:pad + r1 - r0, pad:pad + w]
-            for dr, dc in flanks:
-                side = np.maximum(a[pad + dr:pad + dr + r1 - r0, pad + dc:pad + dc + w],
-                                  a[pad - dr:pad - dr + r1 - r0, pad - dc:pad - dc + w])
-                resp = centre - side
-                better = resp > bst
-                np.copyto(bst, resp, where=better)
-                np.copyto(ag, np.int16(k), where=better)
+    hp, wp = h + 2 * pad, w + 2 * pad
+    plan = _ridge_plan(length_px, n_orientations, flank_px)
+    ev = padded.astype(np.float32, copy=False)
+    big_h, big_w = ev.shape
+    tables = [ev]
+    for k in range(n_orientations):
+        dr, dc = (int(v) for v in plan.steps[k])
+        if plan.n_tables[k]:
+            tables = [ev]  # the tables of this step, made anew
+        for ia, ib, a, *_ in plan.tables[k, 1:plan.n_tables[k]].tolist():
+            t = np.full((big_h, big_w), np.nan, dtype=np.float32)  # NaN where it cannot be
+            r1, c0, c1 = big_h - a * dr, max(0, -a * dc), min(big_w, big_w - a * dc)
+            t[:r1, c0:c1] = (tables[ia][:r1, c0:c1]
+                             + tables[ib][a * dr:r1 + a * dr, c0 + a * dc:c1 + a * dc])
+            tables.append(t)
+        runs = [tables[t_i][half + r:half + r + hp, half + c:half + c + wp]
+                for r, c, t_i in plan.runs[k, :plan.n_runs[k]].tolist()]
+        acc = runs[0].copy()
+        for run in runs[1:]:
+            acc += run
+        acc *= plan.scales[k]
+        centre = acc[pad:pad + h, pad:pad + w]
+        for fr, fc in plan.flanks[k].tolist():
+            side = np.maximum(acc[pad + fr:pad + fr + h, pad + fc:pad + fc + w],
+                              acc[pad - fr:pad - fr + h, pad - fc:pad - fc + w])
+            resp = centre - side
+            better = resp > best
+            np.copyto(best, resp, where=better)
+            np.copyto(arg, np.int16(k), where=better)
     return best, arg
 
 

@@ -2,10 +2,12 @@
 
 The oriented ridge filter (:func:`geo.detect.evidence.ridge_response_padded`) is most of the
 detector's arithmetic: per pixel and orientation, the mean of a digital line of ``length_px``
-pixels and two parallel flank lines. NumPy does it as one array addition per line pixel
+pixels and two parallel flank lines. A line's pixels fall into runs of neighbours along one
+step (:func:`geo.detect.evidence.line_runs`), whose sums are tables shared by every pixel;
+NumPy does it as one array addition per table and run
 (:func:`geo.detect.evidence.ridge_response_reference`), paying a call and a pass over a
 temporary array each time. :func:`ridge_kernel`, compiled by Numba, makes the same float32
-additions in the same order, row by row in the cache, 4-8x faster. The block sums of the
+additions in the same order, row by row in the cache. The block sums of the
 coarse screen (:func:`block_sums_kernel`) and the box means of the local z-scores
 (:func:`box_mean_kernel`, SciPy's ``uniform_filter``) are done the same way, and so is the
 tracing of orientation-consistent ridges (:func:`orientation_components`, which replaced 16
@@ -49,67 +51,92 @@ def _np_minimum(a: np.float32, b: np.float32) -> np.float32:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def ridge_kernel(padded: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
-                 scales: np.ndarray, flanks: np.ndarray, half: int, pad: int,
-                 best: np.ndarray, arg: np.ndarray, acc: np.ndarray) -> None:
+def ridge_kernel(padded: np.ndarray, steps: np.ndarray, runs: np.ndarray, n_runs: np.ndarray,
+                 tables: np.ndarray, n_tables: np.ndarray, scales: np.ndarray,
+                 flanks: np.ndarray, half: int, pad: int, best: np.ndarray, arg: np.ndarray,
+                 acc: np.ndarray, made: np.ndarray) -> None:
     """Fill ``best`` (float32 z units) and ``arg`` (int16 orientation) in place.
 
     Parameters
     ----------
     padded
         C-contiguous float32 evidence: the block plus ``half + pad`` pixels on every side.
-    offsets, counts, scales
-        Per orientation ``k``: the (row, col) offsets of its line (the first ``counts[k]``
-        rows of ``offsets[k]``, in the order they are added) and ``1 / counts[k]``.
-    flanks
-        Per orientation: the (row, col) offsets of its flank lines, one per flank distance.
+    steps, runs, n_runs, tables, n_tables, scales, flanks
+        The plan of :func:`geo.detect.evidence._ridge_plan` (its fields' notes).
     best, arg
         Output, block-sized: start at -inf and 0.
     acc
         Scratch, ``(h + 2 pad) x (w + 2 pad)`` float32: one orientation's line means.
+    made
+        Scratch, ``(most tables, padded rows, padded columns)`` float32: ``made[0]`` the
+        evidence, the others the run-sum tables of the current step, each filled only over
+        the rows and columns its plan gives.
     """
     h, w = best.shape
+    hp = h + 2 * pad
     wp = w + 2 * pad
-    for k in range(offsets.shape[0]):
+    for q in range(padded.shape[0]):
+        made[0, q] = padded[q]
+    for k in range(steps.shape[0]):
+        dr = steps[k, 0]
+        dc = steps[k, 1]
+        for t in range(1, n_tables[k]):  # this step's tables, shorter ones first
+            ia = tables[k, t, 0]
+            ib = tables[k, t, 1]
+            a = tables[k, t, 2]
+            c0 = half + tables[k, t, 5]
+            n_c = wp + tables[k, t, 6] - tables[k, t, 5]
+            for q in range(half + tables[k, t, 3], half + hp + tables[k, t, 4]):
+                x = made[ia, q, c0:c0 + n_c]
+                y = made[ib, q + a * dr, c0 + a * dc:c0 + a * dc + n_c]
+                out = made[t, q, c0:c0 + n_c]
+                for c in range(n_c):
+                    out[c] = x[c] + y[c]
         scale = scales[k]
-        for i in range(h + 2 * pad):
+        n_m = n_runs[k]
+        for i in range(hp):
             row = acc[i]
-            for j in range(wp):
-                row[j] = np.float32(0.0)
-            # four line pixels per pass over the row: ``row + a + b + c + d`` adds left to
-            # right, the order of four separate passes, with a quarter of the loads and
-            # stores of ``row`` (the whole filter 1.3x faster, same bits; eight: no faster)
-            m, n_m = 0, counts[k]
+            # four runs per pass over the row (``row + a + b + c + d`` adds left to right,
+            # the order of four separate passes, with a quarter of the loads and stores of
+            # ``row``); the first four set the row instead of adding to zeros
+            if n_m >= 4:
+                s0 = _run_row(made, runs, k, 0, half + i, half, wp)
+                s1 = _run_row(made, runs, k, 1, half + i, half, wp)
+                s2 = _run_row(made, runs, k, 2, half + i, half, wp)
+                s3 = _run_row(made, runs, k, 3, half + i, half, wp)
+                for j in range(wp):
+                    row[j] = s0[j] + s1[j] + s2[j] + s3[j]
+                m = 4
+            else:
+                s0 = _run_row(made, runs, k, 0, half + i, half, wp)
+                for j in range(wp):
+                    row[j] = s0[j]
+                m = 1
             while m + 4 <= n_m:
-                c0 = half + offsets[k, m, 1]
-                c1 = half + offsets[k, m + 1, 1]
-                c2 = half + offsets[k, m + 2, 1]
-                c3 = half + offsets[k, m + 3, 1]
-                a = padded[half + offsets[k, m, 0] + i, c0:c0 + wp]
-                b = padded[half + offsets[k, m + 1, 0] + i, c1:c1 + wp]
-                c = padded[half + offsets[k, m + 2, 0] + i, c2:c2 + wp]
-                d = padded[half + offsets[k, m + 3, 0] + i, c3:c3 + wp]
-                for j in range(wp):  # slices keep the indices non-negative: vectorised
-                    row[j] = row[j] + a[j] + b[j] + c[j] + d[j]
+                s0 = _run_row(made, runs, k, m, half + i, half, wp)
+                s1 = _run_row(made, runs, k, m + 1, half + i, half, wp)
+                s2 = _run_row(made, runs, k, m + 2, half + i, half, wp)
+                s3 = _run_row(made, runs, k, m + 3, half + i, half, wp)
+                for j in range(wp):
+                    row[j] = row[j] + s0[j] + s1[j] + s2[j] + s3[j]
                 m += 4
             while m < n_m:
-                c0 = half + offsets[k, m, 1]
-                src = padded[half + offsets[k, m, 0] + i, c0:c0 + wp]
+                s0 = _run_row(made, runs, k, m, half + i, half, wp)
                 for j in range(wp):
-                    row[j] += src[j]
+                    row[j] += s0[j]
                 m += 1
             for j in range(wp):
                 row[j] *= scale
         kk = np.int16(k)
         for f in range(flanks.shape[1]):
-            dr = flanks[k, f, 0]
-            dc = flanks[k, f, 1]
+            fr = flanks[k, f, 0]
+            fc = flanks[k, f, 1]
             for i in range(h):
                 cen = acc[pad + i, pad:pad + w]
-                lft = acc[pad + dr + i, pad + dc:pad + dc + w]
-                rgt = acc[pad - dr + i, pad - dc:pad - dc + w]
+                lft = acc[pad + fr + i, pad + fc:pad + fc + w]
+                rgt = acc[pad - fr + i, pad - fc:pad - fc + w]
                 b = best[i]
-                a = arg[i]
+                ag = arg[i]
                 for j in range(w):
                     lv = lft[j]
                     rv = rgt[j]
@@ -123,7 +150,16 @@ def ridge_kernel(padded: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
                     # branch goes either way at random, and mispredicted it made this
                     # loop half of the filter's time (2.9 ns a pixel and orientation
                     # against 0.9-1.5, measured 2026-12-06)
-                    a[j] = np.int16(a[j] + (kk - a[j]) * np.int16(better))
+                    ag[j] = np.int16(ag[j] + (kk - ag[j]) * np.int16(better))
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _run_row(made: np.ndarray, runs: np.ndarray, k: int, m: int, row: int, col: int,
+             width: int) -> np.ndarray:
+    """Run ``m`` of orientation ``k``'s sums along block row ``row - half``: ``width`` values."""
+    r = row + runs[k, m, 0]
+    c = col + runs[k, m, 1]
+    return made[runs[k, m, 2], r, c:c + width]
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from geo.detect.evidence import (
+    _line_offsets,
+    _ridge_lines,
     box_mean,
+    line_runs,
     ridge_margin_px,
     ridge_response,
     ridge_response_padded,
@@ -53,6 +56,75 @@ def test_kernel_equals_numpy_definition(h, w, length, n, flanks, seed, scale):
     assert best.shape == ref_best.shape == (h, w)
     np.testing.assert_array_equal(best, ref_best)
     np.testing.assert_array_equal(arg, ref_arg)
+
+
+@settings(max_examples=60, deadline=None)
+@given(length=st.integers(1, 81), n=st.integers(1, 24), k=st.integers(0, 23))
+def test_runs_hold_every_pixel_of_the_line_once(length, n, k):
+    offsets = _line_offsets(length, 180.0 * (k % n) / n)
+    (dr, dc), runs = line_runs(offsets)
+    covered = [(r + t * dr, c + t * dc) for r, c, m in runs for t in range(m)]
+    assert sorted(covered) == sorted(offsets)
+    assert len(covered) == len(set(covered))
+    assert [(r, c) for r, c, _ in runs] == sorted((r, c) for r, c, _ in runs)
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 50), w=st.integers(1, 50), length=st.integers(3, 47),
+       n=st.integers(1, 18), flank=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_kernel_reads_only_the_table_entries_it_made(h, w, length, n, flank, seed):
+    # scratch tables start as NaN: an entry read outside the rows and columns the plan
+    # makes would turn a response into NaN, and differ from the reference
+    from geo.detect.evidence import _ridge_outputs, _ridge_plan
+    from geo.detect.ridge_kernel import ridge_kernel
+
+    m = ridge_margin_px(length_px=length, flank_px=(flank,))
+    padded = np.random.default_rng(seed).normal(size=(h + 2 * m, w + 2 * m)).astype(np.float32)
+    pad, half, best, arg = _ridge_outputs(padded, length_px=length, flank_px=(flank,))
+    plan = _ridge_plan(length, n, (flank,))
+    made = np.full((plan.most_tables, *padded.shape), np.nan, dtype=np.float32)
+    acc = np.full((h + 2 * pad, w + 2 * pad), np.nan, dtype=np.float32)
+    ridge_kernel(padded, plan.steps, plan.runs, plan.n_runs, plan.tables, plan.n_tables,
+                 plan.scales, plan.flanks, half, pad, best, arg, acc, made)
+    ref_best, ref_arg = ridge_response_reference(padded, length_px=length, n_orientations=n,
+                                                 flank_px=(flank,))
+    np.testing.assert_array_equal(best, ref_best)
+    np.testing.assert_array_equal(arg, ref_arg)
+
+
+def test_a_straight_line_is_one_run_and_a_shallow_one_a_few():
+    assert len(line_runs(_line_offsets(45, 0.0))[1]) == 1  # north-south: one column
+    assert len(line_runs(_line_offsets(45, 45.0))[1]) == 1  # a diagonal
+    step, runs = line_runs(_line_offsets(45, 11.25))
+    assert step == (1, 0)
+    assert len(runs) == 9
+    assert {m for *_, m in runs} == {5}
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(1, 60), w=st.integers(1, 60), length=st.integers(3, 47),
+       n=st.integers(1, 18), flank=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_runs_give_the_pixel_by_pixel_line_means_up_to_rounding(h, w, length, n, flank, seed):
+    m = ridge_margin_px(length_px=length, flank_px=(flank,))
+    rng = np.random.default_rng(seed)
+    padded = rng.normal(size=(h + 2 * m, w + 2 * m)).astype(np.float32)
+    best, arg = ridge_response_padded(padded, length_px=length, n_orientations=n,
+                                      flank_px=(flank,))
+    # the definition before 2026-12-07: each line's pixels added one after another
+    ev = padded.astype(np.float64)
+    half, pad = length // 2 + 1, flank + 1
+    per_k = []
+    for k in range(n):
+        offsets, scale, ((fr, fc),) = _ridge_lines(length, n, (flank,))[k]
+        acc = sum(ev[half + r:half + r + h + 2 * pad, half + c:half + c + w + 2 * pad]
+                  for r, c in offsets) * float(scale)
+        side = np.maximum(acc[pad + fr:pad + fr + h, pad + fc:pad + fc + w],
+                          acc[pad - fr:pad - fr + h, pad - fc:pad - fc + w])
+        per_k.append(acc[pad:pad + h, pad:pad + w] - side)
+    exact = np.stack(per_k)
+    np.testing.assert_allclose(best, exact.max(axis=0), atol=1e-5)
+    chosen = np.take_along_axis(exact, arg[None].astype(np.intp), axis=0)[0]
+    np.testing.assert_allclose(chosen, exact.max(axis=0), atol=1e-5)  # a best line, or a tie
 
 
 def test_kernel_equals_numpy_on_a_strip_with_nan_and_a_non_contiguous_input():
