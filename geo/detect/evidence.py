@@ -577,9 +577,9 @@ def _step_tables(step: tuple[int, int], runs: list[list[tuple[int, int, int]]], 
     reach: dict[int, tuple[int, int, int, int]] = {}
     uses = [(n, r, r, c, c) for group in runs for r, c, n in group]
     for n in sorted(lengths, reverse=True):  # a table's parts are shorter than it
-        for m, *box in [u for u in uses if u[0] == n]:
-            b = reach.get(m, tuple(box))
-            reach[m] = (min(b[0], box[0]), max(b[1], box[1]), min(b[2], box[2]),
+        for _, *box in [u for u in uses if u[0] == n]:  # where runs and longer tables read it
+            b = reach.get(n, tuple(box))
+            reach[n] = (min(b[0], box[0]), max(b[1], box[1]), min(b[2], box[2]),
                         max(b[3], box[3]))
         r0, r1, c0, c1 = reach[n]
         a = _run_split(n)
