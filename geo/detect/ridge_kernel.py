@@ -742,8 +742,10 @@ def warm_up() -> None:
             coarse_evidence(sums, 3, ndwi_water=0.0)
     near_hits(tiny, 1.0)
     ridge_pixels_kernel(tiny, tiny == 0, np.ones((2, 2), dtype=bool), 2, np.float32(0.5))
-    orientation_components(tiny > 0, tiny, np.zeros((4, 4), dtype=np.int16), 16,
-                           np.float32(0.9), 1.0)
+    for cols in (np.s_[:], np.s_[:3]):  # a whole window's layers, or a box of them
+        orientation_components(tiny[:, cols] > 0, tiny[:, cols],
+                               np.zeros((4, 4), dtype=np.int16)[:, cols], 16, np.float32(0.9),
+                               1.0)
     pixel_groups(np.zeros(2, dtype=np.int64), np.arange(2), tiny, np.float32(0.9), 1.0)
     from geo.detect.evidence_kernel import shore_pixels, water_mask
     from geo.tiffblocks_kernel import nodata_valid, unpack_tile

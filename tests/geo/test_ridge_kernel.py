@@ -397,6 +397,23 @@ def test_warm_up_loads_every_kernel():
     assert [len(k.signatures) for k in kernels] == loaded
 
 
+def test_warm_up_loads_the_ridge_labelling_of_a_box_of_the_layers():
+    """The tracer labels ridges in a box of a window's layers (non-contiguous arrays)."""
+    from geo.detect import ridge_kernel as rk
+    from geo.detect.params import DetectionParams
+    from geo.detect.window import _label_ridges
+
+    rk.warm_up()
+    loaded = len(rk.orientation_components.signatures)
+    ridge = np.zeros((30, 40), dtype=np.float32)
+    ridge[10, 5:35] = 2.0
+    orient = np.zeros((30, 40), dtype=np.int16)
+    for box in (np.s_[:, :], np.s_[5:25, 3:38]):
+        assert _label_ridges(ridge[box] > 0, ridge[box], orient[box], DetectionParams(),
+                             min_pixels=5.0)
+    assert len(rk.orientation_components.signatures) == loaded
+
+
 def test_warm_up_loads_the_z_score_of_stored_integers_for_every_box_layout():
     from geo.detect import evidence_kernel as ek
     from geo.detect import ridge_kernel as rk
