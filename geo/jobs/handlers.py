@@ -264,8 +264,19 @@ def run_detect(ctx: JobContext) -> JobOutcome:
                 "failures": [failure_entry(n, m) for n, m in failures], "blind": blind,
                 **({"outside": outside} if area is not None else {})},
         write=partial(merge_into, candidates=cands, actor=actor, looks=looks),
-        message=(msg.DETECT_DONE_ABSENT if looks else msg.DETECT_DONE).format(
-            candidates=len(cands), scenes=len(scenes) - len(unread), absent=len(looks)))
+        message=partial(_detect_message, candidates=len(cands),
+                        scenes=len(scenes) - len(unread)))
+
+
+def _detect_message(stored: Mapping[str, Any], *, candidates: int, scenes: int) -> str:
+    """Write a detection's closing line once its merge stored which alerts are absent.
+
+    It counts the known strips not found since they were seen: ``absent`` less ``not_yet``
+    (strips that were not there yet on an older scene, cleared since), not the looks.
+    """
+    gone = set(stored.get("absent", [])) - set(stored.get("not_yet", []))
+    return (msg.DETECT_DONE_ABSENT if gone else msg.DETECT_DONE).format(
+        candidates=candidates, scenes=scenes, absent=len(gone))
 
 
 def failure_entry(name: str, why: str) -> list[Any]:

@@ -41,6 +41,7 @@ from geo.store.engine import Store, in_transaction, read_tx
 __all__ = [
     "DEFAULT_STALE_AFTER_S",
     "Job",
+    "MessageWriter",
     "ResultWriter",
     "canonical_params",
     "claim_job",
@@ -64,6 +65,8 @@ MAX_MESSAGE = 500
 #: Writes a job's results into the store inside the transaction that marks it succeeded;
 #: returns what to add to the job's ``result``.
 ResultWriter = Callable[[Connection], Mapping[str, Any]]
+#: A closing message written from the job's stored result (what its ``write`` added too).
+MessageWriter = Callable[[Mapping[str, Any]], str]
 
 
 @dataclass(frozen=True)
@@ -312,7 +315,8 @@ def request_cancel(store: Store, job_id: int, user: str, *, now: datetime | None
 
 def finish_job(store: Store, job_id: int, owner: str, state: str, *,
                result: Mapping[str, Any] | None = None, error: str | None = None,
-               write: ResultWriter | None = None, message: str | None = None,
+               write: ResultWriter | None = None,
+               message: str | MessageWriter | None = None,
                now: datetime | None = None) -> Job:
     """End a job the runner ``owner`` holds: ``succeeded``, ``failed`` or ``cancelled``.
 
@@ -322,6 +326,9 @@ def finish_job(store: Store, job_id: int, owner: str, state: str, *,
         Only for ``succeeded``: stores the job's results (e.g. merges its alerts) in **this**
         transaction, so the results and the state are committed together or not at all; what
         it returns is added to ``result``.
+    message
+        The closing message, or a function that writes it from the stored result (after
+        ``write``: a detection counts the alerts its merge gave an absence); None: ``state``.
 
     Raises
     ------
@@ -342,10 +349,18 @@ def finish_job(store: Store, job_id: int, owner: str, state: str, *,
         conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(
             state=state, finished_at=at, heartbeat_at=at, error=error,
             progress=1.0 if state == "succeeded" else job.progress,
-            message=(message if message is not None else state)[:MAX_MESSAGE],
+            message=_closing(message, stored, state)[:MAX_MESSAGE],
             result=canonical_params(stored) if stored else None))
         return _load(conn, job_id, lock=False)
     return in_transaction(store, work)
+
+
+def _closing(message: str | MessageWriter | None, stored: Mapping[str, Any],
+             state: str) -> str:
+    """Return a finishing job's message: given, written from its stored result, or its state."""
+    if message is None:
+        return state
+    return message if isinstance(message, str) else message(stored)
 
 
 def release_job(store: Store, job_id: int, owner: str, *, now: datetime | None = None) -> str:

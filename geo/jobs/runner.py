@@ -49,6 +49,7 @@ from geo.jobs import messages as msg
 from geo.jobs.queue import (
     DEFAULT_STALE_AFTER_S,
     Job,
+    MessageWriter,
     ResultWriter,
     claim_job,
     finish_job,
@@ -86,12 +87,13 @@ class JobOutcome:
     write
         Stores the results in the finishing transaction (``None``: nothing to store).
     message
-        One line for the job list.
+        One line for the job list, or a function writing it from the stored result (what
+        ``write`` added included).
     """
 
     result: Mapping[str, Any] = field(default_factory=dict)
     write: ResultWriter | None = None
-    message: str = "done"
+    message: str | MessageWriter = "done"
 
 
 @dataclass

@@ -159,6 +159,9 @@ def test_detection_job_on_a_local_cluster_writes_its_alerts_once(store, settings
         (b_alert,) = [a.id for a in alerts if a.scene_id == "b_2024-08-02"]
         assert sorted(job.result["absent"]) == sorted([a_alert, b_alert])
         assert job.result["not_yet"] == [b_alert]  # B was not there yet on 08-01
+        # the closing line counts the strip gone, not the two looks
+        assert job.message == ("2 candidate(s) from 2 scene(s); 1 known strip(s) not found "
+                               "where a scene saw the ground clearly")
         assert {a.scene_id: a.detection_state for a in alerts} == {
             "a_2024-08-01": "destroyed", "b_2024-08-02": "new"}
 
