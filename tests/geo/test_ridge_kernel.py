@@ -111,8 +111,10 @@ def test_runs_give_the_pixel_by_pixel_line_means_up_to_rounding(h, w, length, n,
     best, arg = ridge_response_padded(padded, length_px=length, n_orientations=n,
                                       flank_px=(flank,))
     # the definition before 2026-12-07: each line's pixels added one after another
+    from geo.detect.evidence import _ridge_outputs
+
     ev = padded.astype(np.float64)
-    half, pad = length // 2 + 1, flank + 1
+    pad, half, _, _ = _ridge_outputs(padded, length_px=length, flank_px=(flank,))
     per_k = []
     for k in range(n):
         offsets, scale, ((fr, fc),) = _ridge_lines(length, n, (flank,))[k]
