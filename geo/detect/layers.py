@@ -277,7 +277,9 @@ def _fill_water(st: _Screened, rows: np.ndarray, cols: np.ndarray) -> None:
     """Water distance (m, capped) at the given window pixels."""
     if st.water is None or st.water.tree is None or not rows.size:
         return
-    dist, _ = st.water.tree.query(np.column_stack([rows, cols]))
+    # beyond the cap the distance does not matter: the search stops there (inf, then the cap)
+    bound = WATER_CAP_M / st.data.res_m + 1.0
+    dist, _ = st.water.tree.query(np.column_stack([rows, cols]), distance_upper_bound=bound)
     dist = np.where(st.water.water[rows, cols], 0.0, dist) * st.data.res_m
     st.lay["water_dist"][rows, cols] = np.minimum(dist, WATER_CAP_M).astype(np.float32)
     st.dirty.append(("water_dist", (rows, cols)))

@@ -262,3 +262,29 @@ def test_pooled_layers_go_back_clean_and_change_nothing(monkeypatch):
         for w, expected in zip(windows, fresh, strict=True):
             assert repr(detect_window(w, params=params)) == expected
     assert layers._pool().free  # the arrays were kept between windows
+
+
+def test_lazy_water_distances_equal_the_whole_window_transform_to_the_cap():
+    """Filled at the pixels asked for, the distances are the capped Euclidean transform's.
+
+    A pond in one corner of the 384 px window: its far corner lies beyond the 5 km cap
+    (530 px at 10 m), where the k-d tree's search stops at the cap.
+    """
+    from geo.detect.evidence import normalized_difference
+    from geo.detect.layers import WATER_CAP_M, add_water_distance, water_distance
+
+    data = _window(None, seed=2)
+    data.bands["nir"][:6, :9] = 300.0
+    data.bands["green"][:6, :9] = 600.0
+    p = DetectionParams()
+    wl = screened_layers(data, p)
+    assert wl.state is not None
+    add_water_distance(wl, data, p)
+    rows, cols = np.nonzero(np.ones((SIZE, SIZE), dtype=bool))
+    wl.ensure_water(rows, cols)
+    whole = water_distance(normalized_difference(data.bands["green"], data.bands["nir"]),
+                           data.valid, res_m=data.res_m, params=p)
+    np.testing.assert_array_equal(wl.lay["water_dist"], whole)
+    assert (whole == WATER_CAP_M).sum() > 100  # beyond the cap
+    assert (whole == 0).sum() == 54  # the pond
+    assert (whole < WATER_CAP_M).mean() > 0.9
