@@ -895,7 +895,7 @@ class RunReader:
             layout = tile_layout(src, info.path)
             if layout is not None:
                 self.tiles = TileReader(layout, src, [idx for _, idx in info.roles.pairs],
-                                        run=run, later=later)
+                                        run=run, later=later, windows=windows)
             return
         if len(windows) < 2:
             return

@@ -279,6 +279,38 @@ def test_runs_hand_their_shared_tiles_on_and_each_tile_is_inflated_once(tmp_path
     assert not tiffblocks._HAND_ON.tiles
 
 
+@pytest.mark.parametrize("interleave", ["pixel", "band"])
+def test_a_reader_told_its_windows_keeps_only_the_tiles_still_to_be_read(tmp_path, monkeypatch,
+                                                                          interleave):
+    """Each tile leaves the cache once the last window touching it is read: none inflated twice."""
+    path = tmp_path / "scene.tif"
+    _write(path, count=3, interleave=interleave, block=(32, 16))
+    run = _runs_of_windows(30, 20)[0]
+    inflated = counting_inflates(monkeypatch)
+    with rasterio.open(path) as src:
+        layout = tile_layout(src, path)
+        assert layout is not None
+        with TileReader(layout, src, [3, 1], windows=run) as reader:
+            most = 0
+            for i, w in enumerate(run):
+                np.testing.assert_array_equal(reader.read(w), src.read([3, 1], window=w))
+                pending = {t for later in run[i + 1:] for t in reader._tiles_of(later)}
+                cached = {key[1:] for key in reader._cache}
+                assert cached <= pending  # nothing kept that no window still needs
+                assert cached == pending & {t for done in run[:i + 1]
+                                            for t in reader._tiles_of(done)}
+                most = max(most, reader._used)
+            assert not reader._cache
+        assert sorted(inflated) == sorted(set(inflated))  # none twice in the run
+        n = len(inflated)
+        inflated.clear()
+        with TileReader(layout, src, [3, 1]) as reader:  # not told: the cache fills up
+            for w in run:
+                reader.read(w)
+            assert reader._used > most
+        assert len(inflated) == n
+
+
 def test_handed_on_tiles_stay_with_their_file_and_their_bands(tmp_path, monkeypatch):
     one, two = tmp_path / "one.tif", tmp_path / "two.tif"
     _write(one, count=3)
