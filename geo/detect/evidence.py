@@ -68,25 +68,18 @@ def ones_box_mean(shape: tuple[int, ...], size_px: int) -> np.ndarray:
     that float32 value once per column in the box, exactly in float64 (at most a few
     thousand times a 24-bit value), so each output is
     ``float32(columns_in_box * float32(rows_in_box / size) / size)``: equal to the bit to
-    filtering the ones (``tests/geo/test_evidence_kernels.py``), in O(h + w) work and one
-    outer product.
+    filtering the ones (``tests/geo/test_evidence_kernels.py``), in one compiled pass
+    (:func:`geo.detect.evidence_kernel.ones_box_mean_kernel`).
 
     Examples
     --------
     >>> ones_box_mean((3, 3), 3)[1]
     array([0.6666667, 1.       , 0.6666667], dtype=float32)
     """
-    h, w = shape
-    size = float(size_px)
-    half = size_px // 2
+    from geo.detect.evidence_kernel import ones_box_mean_kernel
 
-    def counts(n: int) -> np.ndarray:
-        i = np.arange(n)
-        return (np.minimum(n - 1, i - half + size_px - 1) - np.maximum(0, i - half) + 1
-                ).astype(np.float64)
-
-    rows = (counts(h) / size).astype(np.float32).astype(np.float64)
-    out: np.ndarray = (np.outer(rows, counts(w)) / size).astype(np.float32)
+    out = np.empty(shape, dtype=np.float32)
+    ones_box_mean_kernel(int(size_px), out)
     return out
 
 

@@ -384,6 +384,9 @@ def test_warm_up_loads_every_kernel():
                rk.log_block_sums_kernel, rk.coarse_evidence_kernel, rk.near_hits_kernel,
                rk.orientation_components)
     assert all(k.signatures for k in kernels)
+    from geo.detect.evidence_kernel import ones_box_mean_kernel
+
+    assert ones_box_mean_kernel.signatures  # the valid share of a box with no invalid pixel
     assert {str(sig[0].dtype) for sig in rk.log_block_sums_kernel.signatures} >= {"uint8",
                                                                                   "uint16"}
     # the screen of an integer window, masked or not, compiles nothing more
