@@ -171,6 +171,12 @@ class _HandOn(threading.local):
 
 _HAND_ON = _HandOn()
 
+#: Whether a file's first tile decoded here agreed with GDAL's read (:meth:`TileReader._check`),
+#: by file identity and bands, for this process: a later reader of the same file takes the
+#: verdict instead of decoding a tile through GDAL again (7 ms per run of windows).
+_VERDICTS: dict[tuple[tuple[int, ...], tuple[int, ...]], bool] = {}
+_MOST_VERDICTS = 1024
+
 
 def clear_hand_on() -> None:
     """Drop the decoded tiles this thread keeps for later runs (after a scene)."""
@@ -208,9 +214,11 @@ class TileReader:
         self._used = 0
         self._fd: int | None = None
         self._file_size = 0
-        #: None until the first tile decoded is compared with GDAL's read of it; then
-        #: whether they agreed (if not, every window is left to GDAL).
-        self._agrees: bool | None = None
+        #: None until the first tile decoded is compared with GDAL's read of it (in this
+        #: reader or an earlier one of the same file and bands); then whether they agreed
+        #: (if not, every window is left to GDAL).
+        self._verdict_key = (self._file_identity(), self.indexes)
+        self._agrees: bool | None = _VERDICTS.get(self._verdict_key)
         #: (tile row, tile column) -> the last later run that reads it
         self._later: dict[tuple[int, int], int] = {}
         self._handing = run is not None
@@ -228,7 +236,7 @@ class TileReader:
                 for w in windows:
                     for tile in self._tiles_of(w):
                         self._later[tile] = max(number, self._later.get(tile, number))
-            _HAND_ON.start(self._file_identity(), run)
+            _HAND_ON.start(self._verdict_key[0], run)
 
     def _file_identity(self) -> tuple[int, ...]:
         """Return the file as the hand-on store knows it: device, inode, size, mtime."""
@@ -349,8 +357,8 @@ class TileReader:
     def _check(self, band: int, ty: int, tx: int, planes: np.ndarray) -> None:
         """Compare the first tile decoded with GDAL's read of it (a layout missed here).
 
-        One tile per reader: about 7 ms of GDAL decoding for a run of windows on the
-        benchmark tile. TileError (and GDAL for every window after) when they differ.
+        One tile per file and bands in a process (:data:`_VERDICTS`): about 7 ms of GDAL
+        decoding. TileError (and GDAL for every window after) when they differ.
         """
         lay = self.layout
         x0, y0 = tx * lay.tile_w, ty * lay.tile_h
@@ -358,6 +366,9 @@ class TileReader:
         indexes = list(self.indexes) if lay.pixel_interleaved else [band] * len(planes)
         gdal = self.src.read(indexes, window=Window(x0, y0, w, h))
         self._agrees = bool(np.array_equal(planes[:, :h, :w], gdal))
+        if len(_VERDICTS) >= _MOST_VERDICTS:
+            _VERDICTS.clear()
+        _VERDICTS[self._verdict_key] = self._agrees
         if not self._agrees:
             log.warning("%s: tile %d,%d decoded directly differs from GDAL's read; the file "
                         "is read through GDAL", lay.path.name, tx, ty)

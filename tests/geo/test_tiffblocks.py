@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +225,40 @@ def test_a_file_whose_first_tile_differs_from_gdals_read_is_left_to_gdal(tmp_pat
                                           read_window(info, w, src=src).raw)
         with pytest.raises(TileError, match="differed"):
             reader.tiles.read(w)
+
+
+def test_a_files_first_tile_is_compared_with_gdals_read_once_per_file_and_bands(tmp_path,
+                                                                                  monkeypatch):
+    path = tmp_path / "scene.tif"
+    _write(path, count=3, block=(32, 16))
+    checks: list[tuple[int, ...]] = []
+    real = TileReader._check
+
+    def counted(self: TileReader, band: int, ty: int, tx: int, planes: np.ndarray) -> None:
+        checks.append(self.indexes)
+        real(self, band, ty, tx, planes)
+
+    monkeypatch.setattr(TileReader, "_check", counted)
+    w = Window(5, 3, 40, 30)
+    with rasterio.open(path) as src:
+        layout = tile_layout(src, path)
+        assert layout is not None
+        for indexes in ([1, 2], [1, 2], [2, 1], [1, 2]):
+            with TileReader(layout, src, indexes) as reader:
+                np.testing.assert_array_equal(reader.read(w), src.read(indexes, window=w))
+    assert checks == [(1, 2), (2, 1)]  # the same bands again: the verdict is known
+    data = rasterio.open(path).read()
+    data[0, 0, 0] += 1
+    before = path.stat()
+    with rasterio.open(path, "r+") as dst:  # rewritten in place: another file to the store
+        dst.write(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))  # however quickly
+    with rasterio.open(path) as src:
+        layout = tile_layout(src, path)
+        assert layout is not None
+        with TileReader(layout, src, [1, 2]) as reader:
+            np.testing.assert_array_equal(reader.read(w), src.read([1, 2], window=w))
+    assert checks == [(1, 2), (2, 1), (1, 2)]
 
 
 def _runs_of_windows(size: int, step: int) -> list[list[Window]]:
