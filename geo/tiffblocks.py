@@ -196,8 +196,8 @@ class TileReader:
 
     ``windows``: the windows this reader will read. A tile leaves the cache as soon as the
     last of them that touches it has been read (handed on, or let go), instead of when the
-    cache is full: on the benchmark tile a run's reader then holds about 14 tiles (37 MB)
-    at most, not ``cache_bytes``, so a fresh worker touches that much less new memory.
+    cache is full: on the benchmark tile a run's reader then holds 25 MB of tiles at most,
+    not ``cache_bytes`` (64 MB), so a fresh worker touches that much less new memory.
     """
 
     def __init__(self, layout: TileLayout, src: rasterio.DatasetReader,
