@@ -232,8 +232,8 @@ class TileReader:
             for tile in self._tiles_of(w):
                 self._pending[tile] = self._pending.get(tile, 0) + 1
         if run is not None:
-            for number, windows in (later or {}).items():
-                for w in windows:
+            for number, theirs in (later or {}).items():
+                for w in theirs:
                     for tile in self._tiles_of(w):
                         self._later[tile] = max(number, self._later.get(tile, number))
             _HAND_ON.start(self._verdict_key[0], run)
