@@ -266,7 +266,8 @@ def _detect(data: WindowData, wl: WindowLayers, params: DetectionParams,
             continue
         if not _may_pass(shape, params, data.res_m):
             continue
-        wl.ensure_computed(_sampled_box(rows, cols, shape))
+        wl.ensure_computed(_sampled_box(rows, cols, shape),
+                           bands_reach_px=profile_span_px(params, data.res_m))
         wl.ensure_water(*_axis_pixels(shape, data.valid.shape))
         cand = _candidate(data, wl.lay, shape, params)
         if cand is not None:
@@ -612,11 +613,21 @@ def _passes(f: dict[str, float], p: DetectionParams) -> bool:
             and f["frac_on"] >= p.min_frac_on)
 
 
+def profile_span_px(p: DetectionParams, res_m: float) -> int:
+    """How far across its axis a ridge's profile samples, in pixels (flanks + 2).
+
+    Its points lie on the untrimmed axis, inside :func:`_sampled_box` 2 px from its edges,
+    and at most this far across it; a bilinear sample reads 1 px beyond its point, so
+    every band pixel a measurement reads lies within ``span - 1`` px of that box.
+    """
+    return p.px(min(p.flank_m), res_m) + 2
+
+
 def _candidate(data: WindowData, lay: dict[str, np.ndarray], shape: _Shape,
                p: DetectionParams) -> RawCandidate | None:
     """Measure one traced ridge along its axis; None when it fails the geometry filters."""
     res = data.res_m
-    flank = p.px(min(p.flank_m), res)
+    flank = profile_span_px(p, res) - 2
     m = measure_profile(lay, data.valid, centre_rc=shape.centre_rc, axis_rc=shape.axis_rc,
                         length_px=shape.length_px, flank_px=flank,
                         extension_px=p.px(p.line_length_m / 2, res, minimum=3))

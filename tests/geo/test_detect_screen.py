@@ -10,7 +10,13 @@ from affine import Affine
 from rasterio.windows import Window
 
 from geo.detect.evidence import ridge_response, suppress_non_maxima
-from geo.detect.layers import _split_boxes, compute_layers, screened_layers, thin_pixels
+from geo.detect.layers import (
+    WindowLayers,
+    _split_boxes,
+    compute_layers,
+    screened_layers,
+    thin_pixels,
+)
 from geo.detect.params import DetectionParams
 from geo.detect.screen import (
     _screen_blocks_reference,
@@ -20,7 +26,14 @@ from geo.detect.screen import (
     screen_blocks,
     screen_factor,
 )
-from geo.detect.window import detect_window
+from geo.detect.window import (
+    _sampled_box,
+    _shape,
+    _traced_ridges,
+    detect_window,
+    measure_profile,
+    profile_span_px,
+)
 from geo.imagery import LazyBands, WindowData, read_scene_info, read_window
 from geo.sample.landscape import box_coverage
 
@@ -199,6 +212,61 @@ def test_band_layers_are_made_only_around_the_boxes_asked_for(strip_window):
         inner = np.s_[box[0] - 36:box[1] + 36, box[2] - 36:box[3] + 36]
         np.testing.assert_array_equal(wl.lay[name][inner], whole[name][inner], err_msg=name)
         assert (wl.lay[name] == 0).mean() > 0.3, name  # still not computed far from it
+
+
+#: Layers made only around measured candidates (log bands and indices).
+_BAND_LAYERS = ("blue", "green", "red", "nir", "swir1", "swir2", "ndvi", "ndwi", "brightness")
+
+
+def _poisoned(lay: dict[str, np.ndarray], keep: tuple[int, int, int, int]
+              ) -> dict[str, np.ndarray]:
+    """``lay`` with every band layer NaN outside the box ``keep`` (rows, cols, half-open)."""
+    out = dict(lay)
+    for name in _BAND_LAYERS:
+        v = np.full_like(lay[name], np.nan)
+        v[keep[0]:keep[1], keep[2]:keep[3]] = lay[name][keep[0]:keep[1], keep[2]:keep[3]]
+        out[name] = v
+    return out
+
+
+@pytest.mark.parametrize("bearing", [0.0, 35.0, 90.0])
+def test_a_profile_reads_its_band_layers_only_within_its_span_of_the_sampled_box(bearing):
+    """What ``ensure_computed(box, bands_reach_px=profile_span_px(...))`` relies on."""
+    strip_window = _window((1900.0, 1900.0, 900.0, bearing, 0.0))
+    p = DetectionParams()
+    whole = compute_layers(strip_window, p)
+    ridges = _traced_ridges(WindowLayers(lay=whole), strip_window.valid, p, res_m=10.0,
+                            min_pixels=1.0)
+    rows, cols = max(ridges, key=lambda rc: rc[0].size)
+    shape = _shape(rows, cols)
+    r0, r1, c0, c1 = _sampled_box(rows, cols, shape)
+    span = profile_span_px(p, 10.0)
+    kw = {"centre_rc": shape.centre_rc, "axis_rc": shape.axis_rc, "length_px": shape.length_px,
+          "flank_px": span - 2, "extension_px": p.px(p.line_length_m / 2, 10.0, minimum=3)}
+
+    def features(lay: dict[str, np.ndarray]) -> str:
+        m = measure_profile(lay, strip_window.valid, **kw)
+        return repr((m.centre_rc, m.length_px, m.width_px, sorted(m.features.items())))
+
+    want = features(whole)
+    reach = span - 1
+    assert features(_poisoned(whole, (r0 - reach, r1 + reach, c0 - reach, c1 + reach))) == want
+    if bearing in (0.0, 90.0):  # the flanks of a strip along the grid lie beyond its box
+        assert features(_poisoned(whole, (r0, r1, c0, c1))) != want
+
+
+def test_band_layers_are_made_as_far_as_asked_around_a_box(strip_window):
+    p = DetectionParams()
+    wl = screened_layers(strip_window, p)
+    box = (150, 200, 150, 230)
+    wl.ensure_computed(box, bands_reach_px=5)
+    whole = compute_layers(strip_window, p)
+    for name in _BAND_LAYERS:
+        inner = np.s_[box[0] - 5:box[1] + 5, box[2] - 5:box[3] + 5]
+        np.testing.assert_array_equal(wl.lay[name][inner], whole[name][inner], err_msg=name)
+        # whole blocks (32 px) around the box and its reach, nothing beyond
+        assert not wl.lay[name][:box[0] - 5 - 32].any(), name
+        assert not wl.lay[name][:, box[3] + 5 + 32:].any(), name
 
 
 def test_thin_pixels_match_non_maximum_suppression():
