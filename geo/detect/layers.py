@@ -17,8 +17,11 @@ Notes
 Margins, in pixels at 10 m: the ridge response of a block needs the evidence 27 px around
 it (:func:`geo.detect.evidence.ridge_margin_px`), the evidence needs the bands half a
 ``background_m`` box (15 px) around it, and a candidate's profile samples the evidence up to
-half a filter line (23 px) beyond its ends; each computed block group therefore reads its
-bands 50 px around it. Memory: the same window-sized float32 layers as the whole-window path.
+half a filter line (23 px) beyond its ends, within the evidence the ridge filter already
+needs (:func:`_sample_margin_px`, 0 px; it was a fixed 8 px until 2026-12-07: 0.2 CPU-s of
+z-scores and ridge filter on the benchmark tile, the same candidates); each computed block
+group therefore reads its bands 44 px around it. Memory: the same window-sized float32
+layers as the whole-window path.
 """
 
 from __future__ import annotations
@@ -49,8 +52,6 @@ from geo.imagery import WindowData
 
 WATER_CAP_M = 5000.0
 _EIGHT = np.ones((3, 3), dtype=bool)
-#: Extra evidence pixels kept exact around computed blocks (profile samples beyond the line).
-_SAMPLE_MARGIN_PX = 8
 
 Box = tuple[int, int, int, int]  # row0, row1, col0, col1 (half-open), window pixels
 
@@ -152,12 +153,12 @@ class WindowLayers:
                                 max(ridge.shape))
         return ridge_pixels(ridge, valid, threshold, self.traced_blocks, self.block)
 
-    def ensure_computed(self, box: Box, *, bands_reach_px: int | None = None) -> None:
+    def ensure_computed(self, box: Box, *, bands_reach_px: int) -> None:
         """Make every layer exact over ``box`` (window pixels; no-op without a screen).
 
-        The log bands and indices, which only a candidate's measurement reads, are made
-        exact ``bands_reach_px`` pixels around ``box`` (the profile's flanks reach beyond
-        it); by default as far as the evidence is exact around it.
+        The evidence is then exact as far around it as a profile samples it
+        (:func:`_sample_margin_px`); the log bands and indices, which only a candidate's
+        measurement reads, ``bands_reach_px`` pixels around it (:func:`profile_span_px`).
         """
         st = self.state
         if st is None:
@@ -165,8 +166,7 @@ class WindowLayers:
         need = _blocks_of(_grow(box, 0, st.data.valid.shape), st.block, st.computed.shape)
         if (need & ~st.computed).any():
             _compute_blocks(st, need & ~st.computed)
-        reach = _evidence_margin_px(st.data, st.p) if bands_reach_px is None else bands_reach_px
-        around = _grow(box, reach, st.data.valid.shape)
+        around = _grow(box, bands_reach_px, st.data.valid.shape)
         _compute_pixel_layers(st, _blocks_of(around, st.block, st.computed.shape)
                               & ~st.indexed)
 
@@ -445,14 +445,42 @@ def _band_margin_px(data: WindowData, p: DetectionParams) -> int:
     length_px = p.px(p.line_length_m, data.res_m, minimum=p.min_line_px)
     margin = ridge_margin_px(length_px=length_px, flank_px=flank_px(p, data.res_m))
     half_box = (p.px(p.background_m, data.res_m, minimum=p.min_background_px) | 1) // 2
-    return 1 + margin + _SAMPLE_MARGIN_PX + half_box + 1
+    return 1 + margin + _sample_margin_px(data, p) + half_box + 1
 
 
-def _evidence_margin_px(data: WindowData, p: DetectionParams) -> int:
-    """Pixels around a computed box over which its evidence is exact too."""
+def _sample_margin_px(data: WindowData, p: DetectionParams) -> int:
+    """Evidence pixels kept exact beyond what the ridge filter needs around computed blocks.
+
+    A profile samples the evidence up to :func:`profile_extension_px` (and half a pixel)
+    beyond the ends of a ridge's axis, which lie 2 px inside the box its blocks are
+    computed for, and a bilinear sample reads 1 px further: at most ``extension + 1`` px
+    beyond that box. The ridge filter of a box already needs the evidence exact
+    ``1 + ridge margin`` px around it (28 px at 10 m), more than a half line (23 px), so
+    this is 0 with the default parameters.
+    """
     length_px = p.px(p.line_length_m, data.res_m, minimum=p.min_line_px)
-    return 1 + ridge_margin_px(length_px=length_px, flank_px=flank_px(p, data.res_m)) \
-        + _SAMPLE_MARGIN_PX
+    filtered = 1 + ridge_margin_px(length_px=length_px, flank_px=flank_px(p, data.res_m))
+    return max(0, profile_extension_px(p, data.res_m) + 1 - filtered)
+
+
+def profile_extension_px(p: DetectionParams, res_m: float) -> int:
+    """How far beyond a ridge's ends its profile samples the evidence, in pixels.
+
+    Half a filter line (:attr:`DetectionParams.line_length_m`), at least 3 px: the reach of
+    the extension and through-road rays (:func:`geo.detect.window.measure_profile`).
+    """
+    return p.px(p.line_length_m / 2, res_m, minimum=3)
+
+
+def profile_span_px(p: DetectionParams, res_m: float) -> int:
+    """How far across its axis a ridge's profile samples, in pixels (flanks + 2).
+
+    Its points lie on the untrimmed axis, inside :func:`geo.detect.window._sampled_box`
+    2 px from its edges, and at most this far across it; a bilinear sample reads 1 px
+    beyond its point, so every band pixel a measurement reads lies within ``span - 1`` px
+    of that box.
+    """
+    return p.px(min(p.flank_m), res_m) + 2
 
 
 def _blocks_of(box: Box, b: int, nb: tuple[int, ...]) -> np.ndarray:
@@ -508,7 +536,7 @@ def _compute_box(st: _Screened, box: Box) -> None:
     margin = ridge_margin_px(length_px=length_px, flank_px=flanks)
     half_box = (p.px(p.background_m, data.res_m, minimum=p.min_background_px) | 1) // 2
     rbox = _grow(box, 1, shape)
-    ebox = _grow(rbox, margin + _SAMPLE_MARGIN_PX, shape)
+    ebox = _grow(rbox, margin + _sample_margin_px(data, p), shape)
     bbox = _grow(ebox, half_box + 1, shape)
     bs = np.s_[bbox[0]:bbox[1], bbox[2]:bbox[3]]
     bands = {k: _as_read(data, k, bs) for k in data.bands}

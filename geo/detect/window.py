@@ -27,6 +27,8 @@ from geo.detect.layers import (
     Box,
     WindowLayers,
     add_water_distance,
+    profile_extension_px,
+    profile_span_px,
     release_layers,
     screened_layers,
     thin_at,
@@ -613,16 +615,6 @@ def _passes(f: dict[str, float], p: DetectionParams) -> bool:
             and f["frac_on"] >= p.min_frac_on)
 
 
-def profile_span_px(p: DetectionParams, res_m: float) -> int:
-    """How far across its axis a ridge's profile samples, in pixels (flanks + 2).
-
-    Its points lie on the untrimmed axis, inside :func:`_sampled_box` 2 px from its edges,
-    and at most this far across it; a bilinear sample reads 1 px beyond its point, so
-    every band pixel a measurement reads lies within ``span - 1`` px of that box.
-    """
-    return p.px(min(p.flank_m), res_m) + 2
-
-
 def _candidate(data: WindowData, lay: dict[str, np.ndarray], shape: _Shape,
                p: DetectionParams) -> RawCandidate | None:
     """Measure one traced ridge along its axis; None when it fails the geometry filters."""
@@ -630,7 +622,7 @@ def _candidate(data: WindowData, lay: dict[str, np.ndarray], shape: _Shape,
     flank = profile_span_px(p, res) - 2
     m = measure_profile(lay, data.valid, centre_rc=shape.centre_rc, axis_rc=shape.axis_rc,
                         length_px=shape.length_px, flank_px=flank,
-                        extension_px=p.px(p.line_length_m / 2, res, minimum=3))
+                        extension_px=profile_extension_px(p, res))
     feats = dict(m.features)
     length, width = m.length_px * res, max(m.width_px, 0.5) * res
     feats.update(length_m=length, width_m=width, elongation=length / width, fill=shape.fill,

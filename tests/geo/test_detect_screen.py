@@ -14,6 +14,8 @@ from geo.detect.layers import (
     WindowLayers,
     _split_boxes,
     compute_layers,
+    profile_extension_px,
+    profile_span_px,
     screened_layers,
     thin_pixels,
 )
@@ -32,7 +34,6 @@ from geo.detect.window import (
     _traced_ridges,
     detect_window,
     measure_profile,
-    profile_span_px,
 )
 from geo.imagery import LazyBands, WindowData, read_scene_info, read_window
 from geo.sample.landscape import box_coverage
@@ -197,32 +198,15 @@ def test_screened_layers_compute_only_part_of_a_window(strip_window):
     assert np.isneginf(wl.lay["ridge"]).mean() > 0.3  # never computed there
 
 
-def test_band_layers_are_made_only_around_the_boxes_asked_for(strip_window):
-    p = DetectionParams()
-    wl = screened_layers(strip_window, p)
-    assert wl.traced is not None
-    assert not wl.lay["red"].any()  # the strip is traced, but nothing was measured yet
-    assert not wl.lay["ndvi"].any()
-    box = (150, 200, 150, 230)  # rows, cols (half-open) on the strip
-    wl.ensure_computed(box)
-    whole = compute_layers(strip_window, p)
-    assert sorted(wl.lay) == sorted(set(whole) - {"water_dist"})  # water: once a ridge is found
-    for name in ("red", "nir", "swir1", "ndvi", "ndwi", "brightness"):
-        # exact over the box and as far around it as the evidence is (profiles sample there)
-        inner = np.s_[box[0] - 36:box[1] + 36, box[2] - 36:box[3] + 36]
-        np.testing.assert_array_equal(wl.lay[name][inner], whole[name][inner], err_msg=name)
-        assert (wl.lay[name] == 0).mean() > 0.3, name  # still not computed far from it
-
-
 #: Layers made only around measured candidates (log bands and indices).
 _BAND_LAYERS = ("blue", "green", "red", "nir", "swir1", "swir2", "ndvi", "ndwi", "brightness")
 
 
-def _poisoned(lay: dict[str, np.ndarray], keep: tuple[int, int, int, int]
-              ) -> dict[str, np.ndarray]:
-    """``lay`` with every band layer NaN outside the box ``keep`` (rows, cols, half-open)."""
+def _poisoned(lay: dict[str, np.ndarray], names: tuple[str, ...],
+              keep: tuple[int, int, int, int]) -> dict[str, np.ndarray]:
+    """``lay`` with the layers ``names`` NaN outside the box ``keep`` (rows, cols, half-open)."""
     out = dict(lay)
-    for name in _BAND_LAYERS:
+    for name in names:
         v = np.full_like(lay[name], np.nan)
         v[keep[0]:keep[1], keep[2]:keep[3]] = lay[name][keep[0]:keep[1], keep[2]:keep[3]]
         out[name] = v
@@ -230,43 +214,60 @@ def _poisoned(lay: dict[str, np.ndarray], keep: tuple[int, int, int, int]
 
 
 @pytest.mark.parametrize("bearing", [0.0, 35.0, 90.0])
-def test_a_profile_reads_its_band_layers_only_within_its_span_of_the_sampled_box(bearing):
-    """What ``ensure_computed(box, bands_reach_px=profile_span_px(...))`` relies on."""
-    strip_window = _window((1900.0, 1900.0, 900.0, bearing, 0.0))
+def test_a_profile_reads_its_layers_only_as_far_around_its_sampled_box_as_said(bearing):
+    """What ``ensure_computed`` relies on: ``profile_span_px`` and ``_sample_margin_px``.
+
+    The band layers are read at most ``span - 1`` px around the sampled box, the evidence
+    at most ``extension + 1`` px (the ridge filter's margin covers that).
+    """
+    window = _window((1900.0, 1900.0, 900.0, bearing, 0.0))
     p = DetectionParams()
-    whole = compute_layers(strip_window, p)
-    ridges = _traced_ridges(WindowLayers(lay=whole), strip_window.valid, p, res_m=10.0,
+    whole = compute_layers(window, p)
+    ridges = _traced_ridges(WindowLayers(lay=whole), window.valid, p, res_m=10.0,
                             min_pixels=1.0)
     rows, cols = max(ridges, key=lambda rc: rc[0].size)
     shape = _shape(rows, cols)
     r0, r1, c0, c1 = _sampled_box(rows, cols, shape)
-    span = profile_span_px(p, 10.0)
+    span, ext = profile_span_px(p, 10.0), profile_extension_px(p, 10.0)
     kw = {"centre_rc": shape.centre_rc, "axis_rc": shape.axis_rc, "length_px": shape.length_px,
-          "flank_px": span - 2, "extension_px": p.px(p.line_length_m / 2, 10.0, minimum=3)}
+          "flank_px": span - 2, "extension_px": ext}
 
     def features(lay: dict[str, np.ndarray]) -> str:
-        m = measure_profile(lay, strip_window.valid, **kw)
+        m = measure_profile(lay, window.valid, **kw)
         return repr((m.centre_rc, m.length_px, m.width_px, sorted(m.features.items())))
 
+    def grown(by: int) -> tuple[int, int, int, int]:
+        return r0 - by, r1 + by, c0 - by, c1 + by
+
     want = features(whole)
-    reach = span - 1
-    assert features(_poisoned(whole, (r0 - reach, r1 + reach, c0 - reach, c1 + reach))) == want
+    assert features(_poisoned(whole, _BAND_LAYERS, grown(span - 1))) == want
+    assert features(_poisoned(whole, ("evidence",), grown(ext + 1))) == want
     if bearing in (0.0, 90.0):  # the flanks of a strip along the grid lie beyond its box
-        assert features(_poisoned(whole, (r0, r1, c0, c1))) != want
+        assert features(_poisoned(whole, _BAND_LAYERS, grown(0))) != want
+    # the extension and through-road rays do sample beyond the box
+    assert features(_poisoned(whole, ("evidence",), grown(0))) != want
 
 
-def test_band_layers_are_made_as_far_as_asked_around_a_box(strip_window):
+def test_ensure_computed_makes_the_layers_exact_as_far_as_said(strip_window):
     p = DetectionParams()
     wl = screened_layers(strip_window, p)
-    box = (150, 200, 150, 230)
+    assert wl.traced is not None
+    assert not wl.lay["red"].any()  # the strip is traced, but nothing was measured yet
+    assert not wl.lay["ndvi"].any()
+    box = (150, 200, 150, 230)  # rows, cols (half-open) on the strip
     wl.ensure_computed(box, bands_reach_px=5)
     whole = compute_layers(strip_window, p)
+    assert sorted(wl.lay) == sorted(set(whole) - {"water_dist"})  # water: once a ridge is found
+    ext = profile_extension_px(p, 10.0) + 1
+    evidence = np.s_[box[0] - ext:box[1] + ext, box[2] - ext:box[3] + ext]
+    np.testing.assert_array_equal(wl.lay["evidence"][evidence], whole["evidence"][evidence])
     for name in _BAND_LAYERS:
         inner = np.s_[box[0] - 5:box[1] + 5, box[2] - 5:box[3] + 5]
         np.testing.assert_array_equal(wl.lay[name][inner], whole[name][inner], err_msg=name)
         # whole blocks (32 px) around the box and its reach, nothing beyond
         assert not wl.lay[name][:box[0] - 5 - 32].any(), name
         assert not wl.lay[name][:, box[3] + 5 + 32:].any(), name
+        assert (wl.lay[name] == 0).mean() > 0.3, name
 
 
 def test_thin_pixels_match_non_maximum_suppression():
