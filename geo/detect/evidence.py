@@ -128,21 +128,24 @@ def local_zscore(values: np.ndarray, valid: np.ndarray, *, size_px: int,
 
 
 def zscore_total(logs: dict[str, np.ndarray], valid: np.ndarray, *,
-                 size_px: int) -> np.ndarray:
+                 size_px: int, inner: tuple[slice, slice] | None = None) -> np.ndarray:
     """Sum over the bands of :func:`local_zscore` (float32), bands in ``logs``' order.
 
     Compiled (:func:`geo.detect.evidence_kernel.add_zscore`): equal to the bit to
-    :func:`zscore_total_reference`, at about a third of its cost.
+    :func:`zscore_total_reference`, at about a third of its cost. With ``inner`` (two
+    slices with starts and stops), only that part of the sum is made (the local means still
+    take the whole arrays; the rest is 0): a box's evidence is wanted only inside the
+    half-box margin its bands are read with (12 % less time on a 229-px box, 2026-12-07).
     """
     from geo.detect.evidence_kernel import add_zscore
 
     def add(v: np.ndarray, *rest: Any) -> None:
         add_zscore(np.ascontiguousarray(v, dtype=np.float32), *rest)
-    return _zscore_sum(logs, valid, size_px, add)
+    return _zscore_sum(logs, valid, size_px, add, inner)
 
 
 def zscore_total_stored(stored: Mapping[str, np.ndarray], valid: np.ndarray, *,
-                        size_px: int) -> np.ndarray:
+                        size_px: int, inner: tuple[slice, slice] | None = None) -> np.ndarray:
     """:func:`zscore_total` of :func:`log_bands` of bands given as uint8/uint16 values.
 
     The log of each value comes from :func:`log_table` inside the compiled kernel
@@ -153,22 +156,28 @@ def zscore_total_stored(stored: Mapping[str, np.ndarray], valid: np.ndarray, *,
 
     def add(v: np.ndarray, *rest: Any) -> None:
         add_zscore_table(v, log_table(8 * v.dtype.itemsize), *rest)
-    return _zscore_sum(stored, valid, size_px, add)
+    return _zscore_sum(stored, valid, size_px, add, inner)
 
 
 def _zscore_sum(planes: Mapping[str, np.ndarray], valid: np.ndarray, size_px: int,
-                add: Callable[..., None]) -> np.ndarray:
+                add: Callable[..., None], inner: tuple[slice, slice] | None) -> np.ndarray:
     """Sum the planes' local z-scores, each added to the total in place by ``add``.
 
-    ``add(plane, mask, share, size, eps, floor, total)`` is one of the compiled kernels.
+    ``add(plane, mask, share, size, eps, floor, total, box)`` is one of the compiled
+    kernels; ``box`` holds the rows and columns of ``inner`` (the whole arrays: None).
     """
     total = np.zeros(valid.shape, dtype=np.float32)
     if not planes:
         return total
+    h, w = valid.shape
+    rows, cols = inner if inner is not None else (slice(0, h), slice(0, w))
+    box = np.array([rows.start, rows.stop, cols.start, cols.stop], dtype=np.int64)
+    if not (0 <= box[0] <= box[1] <= h and 0 <= box[2] <= box[3] <= w):
+        raise ValueError(f"inner {inner} is not inside arrays of shape {valid.shape}")
     share = valid_share(valid, size_px=size_px)
     mask = np.ascontiguousarray(valid, dtype=bool)
     for v in planes.values():
-        add(v, mask, share, int(size_px), _EPS, _Z_FLOOR, total)
+        add(v, mask, share, int(size_px), _EPS, _Z_FLOOR, total, box)
     return total
 
 
@@ -262,10 +271,10 @@ def compute_evidence(bands: Mapping[str, np.ndarray], valid: np.ndarray, *, res_
     present = {k: bands[k] for k in EVIDENCE_BANDS if k in bands}
     smoothness = "nir" not in bands and params.rgb_texture_weight > 0
     if not smoothness and all(is_stored(v) for v in present.values()):
-        total = zscore_total_stored(present, valid, size_px=size)  # no log band needed
+        total = zscore_total_stored(present, valid, size_px=size, inner=inner)  # no log band
     else:
         logs = log_bands(present)
-        total = zscore_total(logs, valid, size_px=size)
+        total = zscore_total(logs, valid, size_px=size, inner=inner)
     n = np.float32(max(len(present), 1))
     if smoothness:
         total = total / n - _roughness(logs, valid, size, params)

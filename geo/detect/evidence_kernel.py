@@ -19,13 +19,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from geo.detect.ridge_kernel import _np_maximum, _np_minimum, box_mean_kernel
+from geo.detect.ridge_kernel import _np_maximum, _np_minimum, box_mean_rows_kernel
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 def add_zscore(values: np.ndarray, valid: np.ndarray, share: np.ndarray, size: int,
-               eps: np.float32, floor: np.float32, total: np.ndarray) -> None:
-    """Add one band's local z-score to ``total`` (float32, in place).
+               eps: np.float32, floor: np.float32, total: np.ndarray, inner: np.ndarray
+               ) -> None:
+    """Add one band's local z-score to ``total`` (float32, in place), inside ``inner``.
 
     Parameters
     ----------
@@ -41,6 +42,9 @@ def add_zscore(values: np.ndarray, valid: np.ndarray, share: np.ndarray, size: i
         Float32 floors of the share and of the standard deviation.
     total
         Float32 running sum of the bands' z-scores, same shape.
+    inner
+        Rows and columns ``(r0, r1, c0, c1)`` (int64, half-open) where ``total`` is wanted:
+        the local means still take the whole arrays, and nothing outside is written.
 
     Notes
     -----
@@ -60,13 +64,13 @@ def add_zscore(values: np.ndarray, valid: np.ndarray, share: np.ndarray, size: i
             x = src[j] if ok[j] else zero
             vi[j] = x
             vvi[j] = x * x
-    _add_zscore_of(v, vv, share, size, eps, floor, total)
+    _add_zscore_of(v, vv, share, size, eps, floor, total, inner)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 def add_zscore_table(stored: np.ndarray, table: np.ndarray, valid: np.ndarray,
                      share: np.ndarray, size: int, eps: np.float32, floor: np.float32,
-                     total: np.ndarray) -> None:
+                     total: np.ndarray, inner: np.ndarray) -> None:
     """:func:`add_zscore` of the log band ``table[stored]``, without making that band.
 
     ``stored`` holds a band's uint8/uint16 values as read, ``table`` the float32 log of
@@ -85,20 +89,22 @@ def add_zscore_table(stored: np.ndarray, table: np.ndarray, valid: np.ndarray,
             x = table[src[j]] if ok[j] else zero
             vi[j] = x
             vvi[j] = x * x
-    _add_zscore_of(v, vv, share, size, eps, floor, total)
+    _add_zscore_of(v, vv, share, size, eps, floor, total, inner)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 def _add_zscore_of(v: np.ndarray, vv: np.ndarray, share: np.ndarray, size: int,
-                   eps: np.float32, floor: np.float32, total: np.ndarray) -> None:
+                   eps: np.float32, floor: np.float32, total: np.ndarray, inner: np.ndarray
+                   ) -> None:
     """Finish :func:`add_zscore` once the masked values and their squares are made."""
-    h, w = v.shape
+    r0, r1, c0, c1 = inner[0], inner[1], inner[2], inner[3]
     zero = np.float32(0.0)
-    m1 = box_mean_kernel(v, size)
-    m2 = box_mean_kernel(vv, size)
-    for i in range(h):
-        a1, a2, sh, vi, ti = m1[i], m2[i], share[i], v[i], total[i]
-        for j in range(w):
+    m1 = box_mean_rows_kernel(v, size, r0, r1)
+    m2 = box_mean_rows_kernel(vv, size, r0, r1)
+    for i in range(r0, r1):
+        a1, a2, sh, vi, ti = m1[i, c0:c1], m2[i, c0:c1], share[i, c0:c1], v[i, c0:c1], \
+            total[i, c0:c1]
+        for j in range(c1 - c0):
             s = _np_maximum(sh[j], eps)
             mean = a1[j] / s
             sq = a2[j] / s

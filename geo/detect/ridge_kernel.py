@@ -443,7 +443,20 @@ def box_mean_kernel(values: np.ndarray, size: int) -> np.ndarray:
     (``tests/geo/test_ridge_kernel.py``).
     """
     out = np.empty(values.shape, dtype=np.float32)
-    _box_mean_into(values, size, out)
+    _box_mean_into(values, size, out, 0, values.shape[0])
+    return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def box_mean_rows_kernel(values: np.ndarray, size: int, r0: int, r1: int) -> np.ndarray:
+    """:func:`box_mean_kernel` of ``values``, made only in rows ``r0:r1`` of the result.
+
+    Those rows equal the whole result's to the bit (the running sums down the columns still
+    start at the first row); the others are left unset. For a box whose evidence is wanted
+    only inside a margin (``evidence.compute_evidence``'s ``inner``).
+    """
+    out = np.empty(values.shape, dtype=np.float32)
+    _box_mean_into(values, size, out, r0, r1)
     return out
 
 
@@ -452,13 +465,13 @@ def box_means_kernel(planes: np.ndarray, size: int) -> np.ndarray:
     """:func:`box_mean_kernel` of each plane of a ``(n, h, w)`` float32 stack, in one call."""
     out = np.empty(planes.shape, dtype=np.float32)
     for p in range(planes.shape[0]):
-        _box_mean_into(planes[p], size, out[p])
+        _box_mean_into(planes[p], size, out[p], 0, planes.shape[1])
     return out
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _box_mean_into(values: np.ndarray, size: int, out: np.ndarray) -> None:
-    """Fill ``out`` with :func:`box_mean_kernel` of ``values`` (its arithmetic)."""
+def _box_mean_into(values: np.ndarray, size: int, out: np.ndarray, r0: int, r1: int) -> None:
+    """Fill rows ``r0:r1`` of ``out`` with :func:`box_mean_kernel` of ``values``."""
     h, w = values.shape
     s1 = size // 2
     n = np.float64(size)
@@ -472,7 +485,7 @@ def _box_mean_into(values: np.ndarray, size: int, out: np.ndarray) -> None:
                 tmp[c] += np.float64(values[r, c])
     for c in range(w):
         mid[0, c] = np.float32(tmp[c] / n)
-    for i in range(1, h):
+    for i in range(1, r1):  # rows below r1 are not wanted; the sums start at row 0 still
         r_in, r_out = i - 1 + size - s1, i - 1 - s1
         for c in range(w):
             x_in = np.float64(values[r_in, c]) if r_in < h else 0.0
@@ -480,7 +493,7 @@ def _box_mean_into(values: np.ndarray, size: int, out: np.ndarray) -> None:
             tmp[c] += x_in - x_out
             mid[i, c] = np.float32(tmp[c] / n)
     # axis 1: every row is a line
-    for i in range(h):
+    for i in range(r0, r1):
         row = mid[i]
         t = 0.0
         for ll in range(size):

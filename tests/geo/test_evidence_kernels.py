@@ -90,6 +90,38 @@ def test_zscore_of_stored_integers_equals_that_of_their_float_bands(h, w, size, 
     assert _bits(got) == _bits(want)
 
 
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 60), w=st.integers(1, 60), size=st.sampled_from([1, 3, 11, 31]),
+       seed=st.integers(0, 2**16), invalid=st.sampled_from([0.0, 0.2, 1.0]),
+       stored=st.booleans(), cut=st.tuples(*[st.floats(0.0, 1.0)] * 4))
+def test_zscores_made_inside_a_box_equal_the_whole_arrays_there(h, w, size, seed, invalid,
+                                                                stored, cut):
+    """``inner``: the same bits inside it (the means still over everything), 0 outside."""
+    rng = np.random.default_rng(seed)
+    ints = {k: rng.integers(0, 4000, size=(h, w), dtype=np.uint16) for k in EVIDENCE_BANDS[:4]}
+    valid = rng.random((h, w)) >= invalid
+    r0, r1 = sorted(round(x * h) for x in cut[:2])
+    c0, c1 = sorted(round(x * w) for x in cut[2:])
+    inner = np.s_[r0:r1, c0:c1]
+    if stored:
+        whole = zscore_total_stored(ints, valid, size_px=size)
+        part = zscore_total_stored(ints, valid, size_px=size, inner=inner)
+    else:
+        logs = log_bands({k: v.astype(np.float32) for k, v in ints.items()})
+        whole = zscore_total(logs, valid, size_px=size)
+        part = zscore_total(logs, valid, size_px=size, inner=inner)
+    assert _bits(part[inner]) == _bits(whole[inner])
+    outside = np.ones((h, w), dtype=bool)
+    outside[inner] = False
+    assert not part[outside].any()
+
+
+def test_zscores_refuse_a_box_outside_the_arrays():
+    logs = {"red": np.ones((8, 8), dtype=np.float32)}
+    with pytest.raises(ValueError, match="not inside"):
+        zscore_total(logs, np.ones((8, 8), dtype=bool), size_px=3, inner=np.s_[2:9, 0:8])
+
+
 @pytest.mark.parametrize(("roles", "texture"), [
     (("blue", "green", "red", "nir", "swir1", "swir2"), 0.0), (("blue", "green", "red"), 0.0),
     (("blue", "green", "red"), 1.0)], ids=["multispectral", "rgb", "rgb-texture"])
