@@ -36,6 +36,13 @@ read, the others not (``python -m geo.detect --area``). The row after it does wh
 command does with the same area on the tile exported to EPSG:4326 (cached beside it): resample
 onto UTM the rows the area's windows read, then detect, against resampling the whole tile
 first (what the command did before 2026-12-07); not in ``--quick``.
+
+This VM's speed drifts by 10-20 % from minute to minute (the CPU time of the same serial
+detection ranged 8.2-10.9 s within an hour, 2026-12-07), so one run of a configuration says
+little. The serial and two-worker detections (fresh and warm) and the decode limits run
+:data:`ROUNDS` times, interleaved round by round so that each round sees the machine in the
+same state, and each of their figures is the median of its rounds (peak memory: the largest);
+the notes give every round's time.
 """
 
 from __future__ import annotations
@@ -62,6 +69,8 @@ from bench.common import Row, memory_bandwidth_gb_s  # noqa: E402
 
 FULL_PX = 10_980
 QUICK_PX = 1_024  # one detector window: a smoke test of every configuration
+#: Rounds of the serial and two-worker detections and of the decode limits (1 in --quick).
+ROUNDS = 3
 COPIES = 5  # the full tile is 5 x 5 mirrored copies of one 2,196-px generated scene
 SEED = 7
 BANDS = ("blue", "green", "red", "nir", "swir1")
@@ -676,6 +685,21 @@ def _rate(mpx: float, figures: dict[str, float], key: str = "seconds") -> float:
     return mpx / figures[key]
 
 
+def median_figures(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs of one configuration; peak memory's largest.
+
+    Examples
+    --------
+    >>> median_figures([{"seconds": 5.0, "peak_rss": 2.0}, {"seconds": 4.0, "peak_rss": 3.0},
+    ...                 {"seconds": 9.0, "peak_rss": 1.0}])
+    {'seconds': 5.0, 'peak_rss': 3.0}
+    """
+    if not runs:
+        raise ValueError("no run to take the median of")
+    return {k: float(max(r[k] for r in runs)) if k == "peak_rss"
+            else float(np.median([r[k] for r in runs])) for k in runs[0]}
+
+
 def _warm_page_cache(path: Path) -> None:
     """Read the file's bytes once (the tile is ~0.7 GB; every configuration reads it)."""
     with path.open("rb") as f:
@@ -705,10 +729,8 @@ def run(quick: bool = False) -> list[Row]:
         mpx, side = src.width * src.height / 1e6, src.width
     p = str(path)
     _warm_page_cache(path)  # so that the first configuration decodes, not waits for the disk
-    dec1, dec2 = measure("decode", p, "1"), measure("decode", p, "2")
     windows, base = measure("windows", p), measure("baseline", p)
     one = measure("window", p)
-    serial, dask2 = measure("detect", p, "0"), measure("detect", p, "2")
     area = measure("area", p)
     if not quick:  # the area row again, on the tile in degrees: resampling before detecting
         degrees = str(degrees_tile(path))
@@ -716,7 +738,18 @@ def run(quick: bool = False) -> list[Row]:
                                measure("area_degrees", degrees, "whole"))
     other = _other_file(path)
     _warm_page_cache(other)
-    warm2 = measure("detect", str(other), "2", p)
+    rounds: dict[str, list[dict[str, float]]] = {}
+    for _ in range(1 if quick else ROUNDS):  # interleaved: each round sees one machine state
+        _warm_page_cache(path)
+        for key, args in (("dec1", ("decode", p, "1")), ("dec2", ("decode", p, "2")),
+                          ("serial", ("detect", p, "0")), ("dask2", ("detect", p, "2")),
+                          ("warm2", ("detect", str(other), "2", p))):
+            rounds.setdefault(key, []).append(measure(*args))
+    dec1, dec2, serial, dask2, warm2 = (median_figures(rounds[k]) for k in
+                                        ("dec1", "dec2", "serial", "dask2", "warm2"))
+    times = {k: ", ".join(f"{r['seconds']:.1f}" for r in v) for k, v in rounds.items()}
+    n_rounds = len(rounds["serial"])
+    of = f"median of {n_rounds} rounds" if n_rounds > 1 else "1 round"
     bandwidth = memory_bandwidth_gb_s() * 1e9  # bytes/s
     gib, over = 1024**3, windows["window_px"] / 1e6 / mpx
     per_px = len(BANDS) * (2 + 4)  # bytes a pixel costs at least: 5 uint16 in, 5 float32 made
@@ -752,7 +785,8 @@ def run(quick: bool = False) -> list[Row]:
                             ("rest", "tracing, growing the traced area, water, shapes, features"))),
         Row(f"detect {side:,} px tile, 1 core (serial)", s1, "Mpx/s", b1,
             "NDVI<0.3 + label, 1 core", i1, f"{lim}, 1 core",
-            f"{serial['candidates']:.0f} candidates in {serial['seconds']:.1f} s"
+            f"{serial['candidates']:.0f} candidates in {serial['seconds']:.1f} s ({of}: "
+            f"{times['serial']} s)"
             + ("" if serial["scorer"] else " (rules only: the scorer could not be read)")),
         Row(f"detect an area of interest, 1 core (serial): the tile's central square, "
             f"{AREA_SIDE:g} of its side ({AREA_SIDE ** 2:.4g} of its ground)", area["seconds"],
@@ -771,12 +805,14 @@ def run(quick: bool = False) -> list[Row]:
           if not quick else []),
         Row(f"detect {side:,} px tile, 2 workers x 1 thread (LocalCluster)", s2, "Mpx/s", s1,
             "serial", i2, f"{lim}, 2 processes",
-            f">= 25 Mpx/s; {dask2['seconds']:.1f} s + {dask2['startup_s']:.1f} s cluster start"),
+            f">= 25 Mpx/s; {dask2['seconds']:.1f} s + {dask2['startup_s']:.1f} s cluster start "
+            f"({of}: {times['dask2']} s)"),
         Row(f"detect {side:,} px tile, 2 workers x 1 thread, warm (a second scene on the "
             "same cluster)", _rate(mpx, warm2), "Mpx/s", s2, "first scene on a fresh cluster",
             i2, f"{lim}, 2 processes",
             f"a batch of scenes or a --scheduler cluster; {warm2['seconds']:.1f} s on a copy "
-            "of the tile (another file: nothing read from the first is reused)"),
+            "of the tile (another file: nothing read from the first is reused; "
+            f"{of}: {times['warm2']} s)"),
         Row("detection per CPU-second, serial", s1c, cpu, b1c, "NDVI<0.3 + label", i1c,
             lim, "contention-proof: what one free core does"),
         Row("detection per CPU-second, 2 workers (client + workers)",
@@ -814,7 +850,7 @@ def run(quick: bool = False) -> list[Row]:
         Row("inflate every 512-px tile once with libdeflate alone (no predictor, no "
             "de-interleaving), 1 process", i1, "Mpx/s", d1, "decode through GDAL, 1 process",
             bandwidth / per_px / 1e6, f"memory bandwidth / {per_px} B per px",
-            f"{i1c:.1f} Mpx per CPU-second"),
+            f"{i1c:.1f} Mpx per CPU-second; {of}"),
         Row("inflate every 512-px tile once with libdeflate alone, 2 processes", i2, "Mpx/s",
             i1, "1 process", None, "", ""),
         Row("NumPy memory bandwidth (copy)", bandwidth / 1e9, "GB/s", None, "", None, "", ""),
