@@ -493,20 +493,81 @@ def _box_mean_into(values: np.ndarray, size: int, out: np.ndarray, r0: int, r1: 
             tmp[c] += x_in - x_out
             mid[i, c] = np.float32(tmp[c] / n)
     # axis 1: every row is a line
-    for i in range(r0, r1):
-        row = mid[i]
-        t = 0.0
-        for ll in range(size):
-            c = ll - s1
-            if 0 <= c < w:
-                t += np.float64(row[c])
-        out[i, 0] = np.float32(t / n)
-        for j in range(1, w):
-            c_in, c_out = j - 1 + size - s1, j - 1 - s1
-            x_in = np.float64(row[c_in]) if c_in < w else 0.0
-            x_out = np.float64(row[c_out]) if c_out >= 0 else 0.0
-            t += x_in - x_out
-            out[i, j] = np.float32(t / n)
+    _row_means_into(mid, size, out, r0, r1)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _row_means_into(mid: np.ndarray, size: int, out: np.ndarray, r0: int, r1: int) -> None:
+    """Rows ``r0:r1`` of ``out``: the running means along each row of ``mid`` (axis 1).
+
+    Per row, SciPy's arithmetic: the sum of the first ``size`` values (zeros beyond the
+    edges), then ``t += entering - leaving``, each output ``float32(t / size)``. The sums go
+    into a float64 buffer first, four rows' chains interleaved where no value is beyond an
+    edge, and the divisions then run over the buffer: a division per value in the sums'
+    loop bounded it (about 1.1 ns a value; 0.7 so, measured 2026-12-07), the same bits.
+    """
+    w = mid.shape[1]
+    if w == 0 or r1 <= r0:
+        return
+    s1 = size // 2
+    n = np.float64(size)
+    j0 = min(s1 + 1, w)  # from j0 on, the leaving value is inside the row
+    j1 = max(w - size + s1 + 1, j0)  # before j1, the entering value is inside it too
+    buf = np.empty((4, w), dtype=np.float64)
+    i = r0
+    while i < r1:
+        k = min(4, r1 - i)
+        for q in range(k):  # the first sum, and the values whose leaving one is beyond
+            row = mid[i + q]
+            b = buf[q]
+            t = 0.0
+            for ll in range(size):
+                c = ll - s1
+                if 0 <= c < w:
+                    t += np.float64(row[c])
+            b[0] = t
+            for j in range(1, j0):
+                c_in, c_out = j - 1 + size - s1, j - 1 - s1
+                x_in = np.float64(row[c_in]) if c_in < w else 0.0
+                x_out = np.float64(row[c_out]) if c_out >= 0 else 0.0
+                t += x_in - x_out
+                b[j] = t
+        if k == 4:  # four independent chains
+            ra, rb, rc, rd = mid[i], mid[i + 1], mid[i + 2], mid[i + 3]
+            ba, bb, bc, bd = buf[0], buf[1], buf[2], buf[3]
+            ta, tb, tc, td = ba[j0 - 1], bb[j0 - 1], bc[j0 - 1], bd[j0 - 1]
+            for j in range(j0, j1):
+                ci, co = j - 1 + size - s1, j - 1 - s1
+                ta += np.float64(ra[ci]) - np.float64(ra[co])
+                tb += np.float64(rb[ci]) - np.float64(rb[co])
+                tc += np.float64(rc[ci]) - np.float64(rc[co])
+                td += np.float64(rd[ci]) - np.float64(rd[co])
+                ba[j] = ta
+                bb[j] = tb
+                bc[j] = tc
+                bd[j] = td
+        else:
+            for q in range(k):
+                row = mid[i + q]
+                b = buf[q]
+                t = b[j0 - 1]
+                for j in range(j0, j1):
+                    t += np.float64(row[j - 1 + size - s1]) - np.float64(row[j - 1 - s1])
+                    b[j] = t
+        for q in range(k):  # the values whose entering one is beyond, then the divisions
+            row = mid[i + q]
+            b = buf[q]
+            t = b[j1 - 1]
+            for j in range(j1, w):
+                c_in, c_out = j - 1 + size - s1, j - 1 - s1
+                x_in = np.float64(row[c_in]) if c_in < w else 0.0
+                x_out = np.float64(row[c_out]) if c_out >= 0 else 0.0
+                t += x_in - x_out
+                b[j] = t
+            o = out[i + q]
+            for j in range(w):
+                o[j] = np.float32(b[j] / n)
+        i += k
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
