@@ -20,6 +20,9 @@ import numba
 import numpy as np
 
 from geo.detect.ridge_kernel import _np_maximum, _np_minimum, box_mean_rows_kernel
+from geo.kernel_cache import ensure_fresh
+
+ensure_fresh()  # Numba keys caches by their own file: drop them when any kernel changed
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")

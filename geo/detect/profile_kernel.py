@@ -27,6 +27,9 @@ import numpy as np
 
 from geo.detect.ridge_kernel import _np_maximum, _np_minimum
 from geo.detect.sample_kernel import bilinear_at
+from geo.kernel_cache import ensure_fresh
+
+ensure_fresh()  # Numba keys caches by their own file: drop them when any kernel changed
 
 _F32 = np.float32
 #: The result's head, in :func:`profile_kernel`'s order.

@@ -31,6 +31,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from geo.kernel_cache import ensure_fresh
+
+ensure_fresh()  # Numba keys caches by their own file: drop them when any kernel changed
+
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _np_maximum(a: np.float32, b: np.float32) -> np.float32:

@@ -18,6 +18,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from geo.kernel_cache import ensure_fresh
+
+ensure_fresh()  # Numba keys caches by their own file: drop them when any kernel changed
+
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy", inline="always")
 def _bilinear64(image: np.ndarray, r: float, c: float) -> float:
