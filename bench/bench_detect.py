@@ -11,7 +11,9 @@ Every configuration runs in a fresh child process; the parent reads the peak res
 reports the sum: an upper bound of the tree's simultaneous peak (shared pages are counted in
 every process, and the peaks need not coincide). Throughput is scene pixels (not window pixels)
 per second of the detection call, from opening the file to the EPSG:4326 candidates with scores
-and reasons; interpreter and cluster start-up are reported apart. Two workers are measured
+and reasons; interpreter and cluster start-up are reported apart (and, serial, loading the
+detector and its compiled kernels, about 1 s, which each worker does as the cluster starts;
+until 2026-12-07 the serial time included it). Two workers are measured
 twice: on the first scene of a fresh cluster, and warm, on a second scene (a byte copy of the
 tile under another name, so no decoded tile is reused) after the first, as a batch of scenes or
 a long-lived ``--scheduler`` cluster (or the app's job runner's) runs. Beside it, measured in the
@@ -129,6 +131,9 @@ def tile_path(quick: bool) -> Path:
 def _child_detect(path: str, workers: int, first: str = "") -> dict[str, float]:
     """Detect on ``path`` (serial when ``workers`` is 0) and time it.
 
+    The start-up (a cluster's, or this process loading the detector and its compiled
+    kernels when serial, as each worker does when it starts) is timed apart.
+
     With ``first``, the cluster detects on that file before the clock starts: the measure
     is then the steady state of a batch of scenes or of a long-lived ``--scheduler``
     cluster (workers that have run a task before), on another file, so that nothing read
@@ -147,6 +152,10 @@ def _child_detect(path: str, workers: int, first: str = "") -> dict[str, float]:
         tune_malloc()  # what `python -m geo.detect --workers 0` does
     start = time.perf_counter()
     client = start_local_client(workers) if workers else None
+    if client is None:  # as the cluster's workers do at start: the kernels' load apart
+        from geo.detect.run import _import_detector
+
+        _import_detector()
     started = time.perf_counter()
     try:
         if first:
@@ -187,14 +196,16 @@ def _central_square(path: str) -> Any:
 
 def _child_area(path: str) -> dict[str, float]:
     """Detect serially on the tile's central square (:data:`AREA_SIDE`) given as ``area``."""
-    from geo.detect.run import detect_scenes, tune_malloc
+    from geo.detect.run import _import_detector, detect_scenes, tune_malloc
     from geo.detect.scorer import read_scorer
 
     area = _central_square(path)
     tune_malloc()
+    scorer = read_scorer()
+    _import_detector()  # as the whole tile's serial row: the kernels' load is not timed
     windows: list[int] = []
     start = time.perf_counter()
-    result = detect_scenes([path], scorer=read_scorer(), area=area,
+    result = detect_scenes([path], scorer=scorer, area=area,
                            on_windows=lambda _done, total: windows.append(total))
     seconds = time.perf_counter() - start
     if result.failures:
@@ -785,8 +796,8 @@ def run(quick: bool = False) -> list[Row]:
                             ("rest", "tracing, growing the traced area, water, shapes, features"))),
         Row(f"detect {side:,} px tile, 1 core (serial)", s1, "Mpx/s", b1,
             "NDVI<0.3 + label, 1 core", i1, f"{lim}, 1 core",
-            f"{serial['candidates']:.0f} candidates in {serial['seconds']:.1f} s ({of}: "
-            f"{times['serial']} s)"
+            f"{serial['candidates']:.0f} candidates in {serial['seconds']:.1f} s + "
+            f"{serial['startup_s']:.1f} s loading the kernels ({of}: {times['serial']} s)"
             + ("" if serial["scorer"] else " (rules only: the scorer could not be read)")),
         Row(f"detect an area of interest, 1 core (serial): the tile's central square, "
             f"{AREA_SIDE:g} of its side ({AREA_SIDE ** 2:.4g} of its ground)", area["seconds"],
