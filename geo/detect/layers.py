@@ -472,6 +472,11 @@ def profile_extension_px(p: DetectionParams, res_m: float) -> int:
     return p.px(p.line_length_m / 2, res_m, minimum=3)
 
 
+def profile_flank_px(p: DetectionParams, res_m: float) -> int:
+    """Offset of a ridge profile's nearest flank samples from its axis, in pixels."""
+    return p.px(min(p.flank_m), res_m)
+
+
 def profile_span_px(p: DetectionParams, res_m: float) -> int:
     """How far across its axis a ridge's profile samples, in pixels (flanks + 2).
 
@@ -480,7 +485,7 @@ def profile_span_px(p: DetectionParams, res_m: float) -> int:
     beyond its point, so every band pixel a measurement reads lies within ``span - 1`` px
     of that box.
     """
-    return p.px(min(p.flank_m), res_m) + 2
+    return profile_flank_px(p, res_m) + 2
 
 
 def _blocks_of(box: Box, b: int, nb: tuple[int, ...]) -> np.ndarray:

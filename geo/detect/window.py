@@ -28,6 +28,7 @@ from geo.detect.layers import (
     WindowLayers,
     add_water_distance,
     profile_extension_px,
+    profile_flank_px,
     profile_span_px,
     release_layers,
     screened_layers,
@@ -619,7 +620,7 @@ def _candidate(data: WindowData, lay: dict[str, np.ndarray], shape: _Shape,
                p: DetectionParams) -> RawCandidate | None:
     """Measure one traced ridge along its axis; None when it fails the geometry filters."""
     res = data.res_m
-    flank = profile_span_px(p, res) - 2
+    flank = profile_flank_px(p, res)
     m = measure_profile(lay, data.valid, centre_rc=shape.centre_rc, axis_rc=shape.axis_rc,
                         length_px=shape.length_px, flank_px=flank,
                         extension_px=profile_extension_px(p, res))
